@@ -1,0 +1,74 @@
+// A small flag parser: --flag value, --flag=value, repeated flags, booleans. Unknown flags and
+// missing values are errors naming the flag, never ignored.
+
+export class CliError extends Error {
+  constructor(message: string, readonly exitCode = 2) {
+    super(message);
+  }
+}
+
+export interface FlagSpec {
+  /** 'string' takes a value; 'list' takes one or more values (repeatable, and greedy until the next --flag); 'bool' takes none. */
+  readonly [name: string]: 'string' | 'list' | 'bool';
+}
+
+export interface ParsedArgs {
+  readonly flags: Record<string, string | string[] | boolean | undefined>;
+  readonly positional: string[];
+}
+
+export function parseArgs(argv: string[], spec: FlagSpec, aliases: Record<string, string> = {}): ParsedArgs {
+  const flags: Record<string, string | string[] | boolean | undefined> = {};
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    let a = argv[i]!;
+    if (!a.startsWith('-') || a === '-') {
+      positional.push(a);
+      continue;
+    }
+    let inline: string | undefined;
+    const eq = a.indexOf('=');
+    if (eq !== -1) {
+      inline = a.slice(eq + 1);
+      a = a.slice(0, eq);
+    }
+    const name = aliases[a] ?? a.replace(/^--?/, '');
+    const kind = spec[name];
+    if (!kind) throw new CliError(`unknown flag ${a}`);
+    if (kind === 'bool') {
+      if (inline !== undefined && inline !== 'true' && inline !== 'false') throw new CliError(`flag ${a} takes no value (or =true/=false)`);
+      flags[name] = inline !== 'false';
+      continue;
+    }
+    const values: string[] = [];
+    if (inline !== undefined) values.push(inline);
+    else {
+      while (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) {
+        values.push(argv[++i]!);
+        if (kind === 'string') break;
+      }
+    }
+    if (values.length === 0) throw new CliError(`flag ${a} needs a value`);
+    if (kind === 'string') {
+      if (flags[name] !== undefined) throw new CliError(`flag ${a} given twice`);
+      flags[name] = values[0]!;
+    } else {
+      const prev = (flags[name] as string[] | undefined) ?? [];
+      flags[name] = [...prev, ...values];
+    }
+  }
+  return { flags, positional };
+}
+
+/** An integer flag within [min, max], or an error naming the flag and the range. */
+export function intFlag(value: unknown, name: string, min: number, max: number, dflt?: number): number {
+  if (value === undefined) {
+    if (dflt === undefined) throw new CliError(`--${name} is required`);
+    return dflt;
+  }
+  const s = String(value);
+  if (!/^-?\d+$/.test(s)) throw new CliError(`--${name} must be a whole number, got "${s}"`);
+  const n = Number(s);
+  if (n < min || n > max) throw new CliError(`--${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}

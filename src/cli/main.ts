@@ -1,0 +1,52 @@
+// `palisade <command> [flags]`. Each command lives in its own module under commands/ and is
+// loaded only when asked for, so `palisade verify` does not load the netlink addon.
+
+import { CliError } from './args.ts';
+
+interface Command {
+  summary: string;
+  load: () => Promise<{ run(argv: string[]): Promise<number> }>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  demo: { summary: 'build the lab, show the curl matrix before and after policies', load: () => import('./commands/demo.ts') },
+  verify: { summary: 'judge probes against manifests (both engines)', load: () => import('./commands/verify.ts') },
+  explain: { summary: 'explain why one connection is allowed or denied', load: () => import('./commands/explain.ts') },
+  matrix: { summary: 'pod-to-pod truth table in the e2e . / X style', load: () => import('./commands/matrix.ts') },
+  lab: { summary: 'lab up | probe | down: pods as network namespaces on this machine', load: () => import('./commands/lab.ts') },
+  agent: { summary: 'run the per-node enforcement agent', load: () => import('./commands/agent.ts') },
+  bench: { summary: 'classification benchmarks, JSON out', load: () => import('./commands/bench.ts') },
+  lint: { summary: 'find mistakes in a policy set', load: () => import('./commands/lint.ts') },
+};
+
+function usage(): string {
+  const lines = ['usage: palisade <command> [flags]', '', 'commands:'];
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(8)} ${c.summary}`);
+  lines.push('', 'Run `palisade <command> --help` for its flags.');
+  return lines.join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage() + '\n');
+    return name ? 0 : 2;
+  }
+  const cmd = COMMANDS[name];
+  if (!cmd) {
+    process.stderr.write(`palisade: unknown command "${name}"\n\n${usage()}\n`);
+    return 2;
+  }
+  try {
+    const mod = await cmd.load();
+    return await mod.run(rest);
+  } catch (e) {
+    // Bad input is reported as one clear line, never a stack trace (CliError and our
+    // validation errors); anything else is a bug and keeps its stack.
+    if (e instanceof CliError) {
+      process.stderr.write(`palisade ${name}: ${e.message}\n`);
+      return e.exitCode;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,125 @@
+// The cluster as Palisade sees it: plain, validated data decoded from Kubernetes objects
+// (see decode.ts). Everything above this layer (policy compiler, classifier, enforcer) works on
+// these types and never on raw API objects, so the kube and file sources are interchangeable.
+
+export type Protocol = 'TCP' | 'UDP' | 'SCTP';
+export const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP'];
+
+/** IP protocol numbers, as they appear in the IPv4 protocol / IPv6 next-header field. */
+export const IPPROTO_ICMP = 1;
+export const IPPROTO_TCP = 6;
+export const IPPROTO_UDP = 17;
+export const IPPROTO_ICMPV6 = 58;
+export const IPPROTO_SCTP = 132;
+
+export function protocolNumber(p: Protocol): number {
+  return p === 'TCP' ? IPPROTO_TCP : p === 'UDP' ? IPPROTO_UDP : IPPROTO_SCTP;
+}
+
+export type Family = 'IPv4' | 'IPv6';
+export type Labels = Readonly<Record<string, string>>;
+
+export interface Namespace {
+  readonly name: string;
+  readonly labels: Labels;
+}
+
+export interface ContainerPort {
+  readonly name?: string;
+  readonly containerPort: number;
+  readonly protocol: Protocol;
+}
+
+export interface Pod {
+  readonly namespace: string;
+  readonly name: string;
+  readonly labels: Labels;
+  readonly nodeName?: string;
+  /** spec.hostNetwork: the pod uses its node's addresses and is never selected as a peer. */
+  readonly hostNetwork: boolean;
+  /** status.phase; Succeeded and Failed pods match nothing. */
+  readonly phase?: string;
+  /** status.podIPs (or podIP), canonical text form (see net/address.ts), at most one per family. */
+  readonly ips: readonly string[];
+  /** Every containers[].ports entry of every container, protocol defaulted to TCP. */
+  readonly ports: readonly ContainerPort[];
+}
+
+export interface Node {
+  readonly name: string;
+  /** status.addresses of type InternalIP / ExternalIP, canonical text form. */
+  readonly addresses: readonly string[];
+}
+
+export type SelectorOperator = 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+
+export interface LabelSelectorRequirement {
+  readonly key: string;
+  readonly operator: SelectorOperator;
+  readonly values: readonly string[];
+}
+
+/** A metav1.LabelSelector. An empty selector (no labels, no expressions) selects everything. */
+export interface LabelSelector {
+  readonly matchLabels: Labels;
+  readonly matchExpressions: readonly LabelSelectorRequirement[];
+}
+
+export interface IPBlock {
+  /** Canonical CIDR text (address masked to the prefix is NOT required by the API; we keep it as given, canonicalised). */
+  readonly cidr: string;
+  readonly except: readonly string[];
+}
+
+/** One entry of from/to. Exactly one of the three shapes (podSelector and/or namespaceSelector, or ipBlock). */
+export interface PolicyPeer {
+  readonly podSelector?: LabelSelector;
+  readonly namespaceSelector?: LabelSelector;
+  readonly ipBlock?: IPBlock;
+}
+
+export interface PolicyPort {
+  /** Defaulted to TCP, as the API server does. */
+  readonly protocol: Protocol;
+  /** Absent: every port of the protocol. A string is a named port (IANA_SVC_NAME). */
+  readonly port?: number | string;
+  /** Inclusive end of a numeric range; only with a numeric port. */
+  readonly endPort?: number;
+}
+
+export interface PolicyRule {
+  /** from (ingress) or to (egress). Empty = every peer ("If this field is empty or missing, this rule matches all"). */
+  readonly peers: readonly PolicyPeer[];
+  /** Empty = every port. */
+  readonly ports: readonly PolicyPort[];
+}
+
+export interface NetworkPolicy {
+  readonly namespace: string;
+  readonly name: string;
+  readonly podSelector: LabelSelector;
+  /** After API-server defaulting: Ingress always unless given; Egress when an egress section exists. */
+  readonly policyTypes: { readonly ingress: boolean; readonly egress: boolean };
+  readonly ingress: readonly PolicyRule[];
+  readonly egress: readonly PolicyRule[];
+}
+
+/** A problem with one object, reported the way kubectl would: which object, which field, why. */
+export interface ObjectError {
+  /** e.g. "NetworkPolicy x/allow-web" */
+  readonly object: string;
+  /** e.g. "spec.ingress[0].from[1].ipBlock.except[0]" */
+  readonly field: string;
+  readonly message: string;
+  /** Where it came from (file:document index) when known. */
+  readonly source?: string;
+}
+
+export function formatObjectError(e: ObjectError): string {
+  return `${e.source ? e.source + ': ' : ''}${e.object}: ${e.field}: ${e.message}`;
+}
+
+export function podKey(p: { namespace: string; name: string }): string {
+  return `${p.namespace}/${p.name}`;
+}
+export const policyKey = podKey;
