@@ -43,7 +43,9 @@ export function parseArgs(argv: string[], spec: FlagSpec, aliases: Record<string
     const values: string[] = [];
     if (inline !== undefined) values.push(inline);
     else {
-      while (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) {
+      // A list stops at the next flag, long or short (`--manifests a b -o json`); a lone value
+      // may start with one dash (a negative number, reported by intFlag as out of range).
+      while (i + 1 < argv.length && !argv[i + 1]!.startsWith('--') && !(values.length > 0 && /^-[A-Za-z]/.test(argv[i + 1]!))) {
         values.push(argv[++i]!);
         if (kind === 'string') break;
       }

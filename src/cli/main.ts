@@ -17,6 +17,7 @@ const COMMANDS: Record<string, Command> = {
   agent: { summary: 'run the per-node enforcement agent', load: () => import('./commands/agent.ts') },
   bench: { summary: 'classification benchmarks, JSON out', load: () => import('./commands/bench.ts') },
   lint: { summary: 'find mistakes in a policy set', load: () => import('./commands/lint.ts') },
+  logs: { summary: 'follow the agent verdict log, human-readable', load: () => import('./commands/logs.ts') },
 };
 
 function usage(): string {

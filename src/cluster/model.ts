@@ -22,6 +22,8 @@ export type Labels = Readonly<Record<string, string>>;
 export interface Namespace {
   readonly name: string;
   readonly labels: Labels;
+  /** Only Palisade's own `palisade.io/*` annotations are kept (e.g. palisade.io/audit). */
+  readonly annotations?: Readonly<Record<string, string>>;
 }
 
 export interface ContainerPort {

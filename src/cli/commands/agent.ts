@@ -1,0 +1,204 @@
+// `palisade agent`: runs the per-node enforcement agent until SIGTERM/SIGINT (see src/agent/agent.ts).
+
+import { Agent, type Backend } from '../../agent/agent.ts';
+import type { Source } from '../../sources/source.ts';
+import { FilesSource } from '../../sources/files-source.ts';
+import { HealthServer, parseHealthAddress } from '../../agent/health.ts';
+import { parseMetricsAddress, type MetricsAddress } from '../../agent/metrics.ts';
+import { checkAddress, checkIface } from '../../enforce/iptables.ts';
+import { CliError, intFlag, parseArgs } from '../args.ts';
+
+const HELP = `usage: palisade agent --node NAME [--source files --manifests PATH... | --source kube [--kubeconfig FILE]]
+                      [--backend nfqueue|tun] [--queue N] [--queues K] [--fail-open]
+                      [--pod-iface IF...] [--pod-cidr CIDR...] [--status-file PATH] [--health ADDR]
+                      [--no-strict] [--rules-check-ms N]
+
+Enforces the NetworkPolicies of the pods on node NAME (pods whose spec.nodeName is NAME) on the
+traffic routed through this machine's network namespace. Runs until SIGTERM or SIGINT, then
+removes its iptables rules (unless --keep-rules).
+
+  --source files|kube   where the cluster state comes from (default files)
+  --manifests PATH...   files source: manifest files or folders, followed live
+  --kubeconfig FILE     kube source: kubeconfig (default: in-cluster service account)
+  --node NAME           this node (default $NODE_NAME)
+  --backend nfqueue|tun NFQUEUE (default) or the TUN fallback
+  --queue N             first NFQUEUE number (default 0)
+  --queues K            bind K queues N..N+K-1, iptables --queue-balance (default 1)
+  --fail-open           accept new connections while no agent listens or the queue overflows
+                        (default: fail-closed, they are dropped)
+  --pod-iface IF...     also judge all traffic in or out of these interfaces ("veth+" = prefix)
+  --pod-cidr CIDR...    also judge all traffic from or to these ranges (the node's pod CIDRs)
+  --iptables auto|nft|legacy   iptables backend (default auto: what \`iptables -V\` says)
+  --mark M              connmark bit(s) meaning "allowed by Palisade" (default 0x2000000)
+  --tun-name NAME       TUN device (default palisade0); --tun-mark M (default 0x4000000),
+                        --tun-table N (default 7077)
+  --no-ipv6             program IPv4 only
+  --keep-rules          leave rules in place on exit (stay fail-closed across a restart)
+  --status-file PATH    JSON {generation, ready, counters, ...}, rewritten when a new
+                        generation is enforced and every second
+  --health ADDR         serve /healthz and /readyz on ADDR (PORT, HOST:PORT)
+  --metrics ADDR        serve Prometheus /metrics on ADDR (PORT, HOST:PORT)
+  --verdict-log DEST    JSON line per denied new connection (rate limited): stdout or a file
+  --log-allowed         log allowed new connections too
+  --audit               audit mode: denied connections are logged and counted, not dropped
+                        (per namespace: annotation palisade.io/audit)
+  --rescan-ms N         files source: periodic rescan period (default 1000)
+  --strict, --no-strict strict mode (default on): after every new rule generation, established
+                        flows it denies are cut (their kernel conntrack entries deleted, so
+                        their next packet is judged again and dropped; TCP packets conntrack
+                        picks up mid-stream are dropped, not judged). Needs the conntrack
+                        tool. --no-strict: an allowed flow keeps going until it ends
+  --rules-check-ms N    rule watchdog: every N ms check that Palisade's iptables chains and
+                        jumps are intact and reinstall them if not (default 1000; 0 = off;
+                        else 100-600000)`;
+
+const SPEC = {
+  source: 'string', manifests: 'list', kubeconfig: 'string', node: 'string', backend: 'string',
+  queue: 'string', queues: 'string', 'fail-open': 'bool', 'pod-iface': 'list', 'pod-cidr': 'list',
+  iptables: 'string', mark: 'string', 'tun-name': 'string', 'tun-mark': 'string', 'tun-table': 'string',
+  'no-ipv6': 'bool', 'keep-rules': 'bool', 'status-file': 'string', health: 'string', 'rescan-ms': 'string',
+  metrics: 'string', 'verdict-log': 'string', 'log-allowed': 'bool', audit: 'bool',
+  strict: 'bool', 'no-strict': 'bool', 'rules-check-ms': 'string',
+  help: 'bool',
+} as const;
+
+function markFlag(v: unknown, name: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  const s = String(v);
+  const n = /^0x[0-9a-f]{1,8}$/i.test(s) ? parseInt(s, 16) : /^\d{1,10}$/.test(s) ? Number(s) : NaN;
+  if (!Number.isInteger(n) || n <= 0 || n > 0xffffffff) throw new CliError(`--${name} must be a non-zero 32-bit mask (e.g. 0x2000000), got "${s}"`);
+  return n >>> 0;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { flags, positional } = parseArgs(argv, SPEC, { '-h': 'help' });
+  if (flags.help) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  if (positional.length > 0) throw new CliError(`unexpected argument "${positional[0]}"`);
+  const sourceKind = (flags.source as string | undefined) ?? 'files';
+  if (sourceKind !== 'files' && sourceKind !== 'kube') throw new CliError(`--source must be files or kube, got "${sourceKind}"`);
+  const backend = ((flags.backend as string | undefined) ?? 'nfqueue') as Backend;
+  if (backend !== 'nfqueue' && backend !== 'tun') throw new CliError(`--backend must be nfqueue or tun, got "${String(backend)}"`);
+  const node = (flags.node as string | undefined) ?? process.env.NODE_NAME;
+  if (!node) throw new CliError('--node is required (or set NODE_NAME)');
+  const iptables = (flags.iptables as string | undefined) ?? 'auto';
+  if (iptables !== 'auto' && iptables !== 'nft' && iptables !== 'legacy') throw new CliError(`--iptables must be auto, nft or legacy, got "${iptables}"`);
+  const queue = intFlag(flags.queue, 'queue', 0, 65535, 0);
+  const queues = intFlag(flags.queues, 'queues', 1, 64, 1);
+  if (queue + queues - 1 > 65535) throw new CliError(`--queue ${queue} with --queues ${queues} goes past queue 65535`);
+  const allowMark = markFlag(flags.mark, 'mark', 0x02000000);
+  const divertMark = markFlag(flags['tun-mark'], 'tun-mark', 0x04000000);
+  if (backend === 'tun' && (allowMark & divertMark) !== 0) throw new CliError('--mark and --tun-mark must not share bits');
+  const tunTable = intFlag(flags['tun-table'], 'tun-table', 1, 0xfffffffe, 7077);
+  const rescanMs = intFlag(flags['rescan-ms'], 'rescan-ms', 0, 3_600_000, 1000);
+  if (flags.strict === true && flags['no-strict'] === true) throw new CliError('--strict and --no-strict contradict each other');
+  const strict = flags['no-strict'] !== true && flags.strict !== false;
+  const rulesCheckMs = intFlag(flags['rules-check-ms'], 'rules-check-ms', 0, 600_000, 1000);
+  if (rulesCheckMs !== 0 && rulesCheckMs < 100) throw new CliError(`--rules-check-ms must be 0 (off) or between 100 and 600000, got ${rulesCheckMs}`);
+  const tunName = (flags['tun-name'] as string | undefined) ?? 'palisade0';
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(tunName)) throw new CliError(`--tun-name must be 1-15 characters of A-Z a-z 0-9 _ . -, got "${tunName}"`);
+
+  const podIfaces = (flags['pod-iface'] as string[] | undefined) ?? [];
+  const podCidrs = (flags['pod-cidr'] as string[] | undefined) ?? [];
+  for (const i of podIfaces) {
+    try { checkIface(i); } catch (e) { throw new CliError(`--pod-iface: ${(e as Error).message}`); }
+  }
+  for (const c of podCidrs) {
+    try { checkAddress(c); } catch (e) { throw new CliError(`--pod-cidr: ${(e as Error).message}`); }
+  }
+
+  let metrics: MetricsAddress | undefined;
+  if (flags.metrics !== undefined) {
+    try {
+      metrics = parseMetricsAddress(String(flags.metrics));
+    } catch (e) {
+      throw new CliError(`--metrics: ${(e as Error).message}`);
+    }
+  }
+
+  let source: Source;
+  let health: HealthServer | undefined;
+  if (flags.health !== undefined) {
+    let addr;
+    try {
+      addr = parseHealthAddress(String(flags.health));
+    } catch (e) {
+      throw new CliError(`--health: ${(e as Error).message}`);
+    }
+    health = new HealthServer({ host: addr.host, port: addr.port });
+  }
+  if (sourceKind === 'files') {
+    const paths = (flags.manifests as string[] | undefined) ?? [];
+    if (paths.length === 0) throw new CliError('--source files needs --manifests PATH...');
+    source = new FilesSource({ paths, rescanMs });
+  } else {
+    if (flags.manifests) throw new CliError('--manifests is for --source files');
+    // Loaded only for --source kube: the API client is heavy.
+    const { KubeSource } = await import('../../sources/kube-source.ts');
+    let ks;
+    try {
+      ks = new KubeSource({ kubeconfig: flags.kubeconfig as string | undefined, nodeName: node });
+    } catch (e) {
+      throw new CliError(`--source kube: ${(e as Error).message}`);
+    }
+    if (health) {
+      const h = health;
+      ks.onStatus((s) => h.setConnected(s.connected));
+    }
+    source = ks;
+  }
+
+  let agent: Agent;
+  try {
+    agent = new Agent({
+      source, node, backend, queue, queues, failOpen: flags['fail-open'] === true,
+      allowMark, divertMark, tunName, tunTable,
+      iptables, podIfaces, podCidrs,
+      ipv6: flags['no-ipv6'] !== true, statusFile: flags['status-file'] as string | undefined,
+      keepRules: flags['keep-rules'] === true, health, metrics,
+      verdictLog: flags['verdict-log'] as string | undefined, logAllowed: flags['log-allowed'] === true, audit: flags.audit === true,
+      strict, rulesCheckMs,
+    });
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+
+  if (health) await health.start();
+  let stopping: Promise<void> | undefined;
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stopping) {
+      process.stderr.write(`palisade agent: ${sig} again, exiting without cleanup\n`);
+      process.exit(130);
+    }
+    stopping = agent.stop().finally(async () => {
+      if (health) await health.stop();
+      done();
+    });
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    await agent.start();
+  } catch (e) {
+    if (stopping) {
+      // A signal arrived during start: that is an orderly stop, not a failure.
+      await finished;
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      return 0;
+    }
+    if (health) await health.stop();
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    process.stderr.write(`palisade agent: ${(e as Error).message}\n`);
+    return 1;
+  }
+  await finished;
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
+  return 0;
+}

@@ -1,0 +1,303 @@
+// `palisade lab up | probe | down | status`: pods as network namespaces on this machine (see
+// src/lab/topology.ts), real probes between them (src/lab/probe.ts), and the enforcement agent
+// running in the lab's node namespace.
+
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { parse as parseYAML } from 'yaml';
+import type { ObjectError } from '../../cluster/model.ts';
+import { parseIP } from '../../net/address.ts';
+import { manifestFiles } from '../../sources/manifests.ts';
+import { agentAvailable, readAgentStatus, startLabAgent, stopLabAgent, type LabBackend } from '../../lab/lab-agent.ts';
+import { labStateDir, readLabState, type LabState } from '../../lab/lab-state.ts';
+import { labNameProblem } from '../../lab/netns.ts';
+import { checkLabPrereqs, missingReport } from '../../lab/prereqs.ts';
+import { LabProbeError, resolveLabEndpoint, runLabProbes, type LabProbe, type LabProbeResult } from '../../lab/probe.ts';
+import { labDown, labSpecFromCluster, labUp, listLabs } from '../../lab/topology.ts';
+import { CliError, intFlag, parseArgs } from '../args.ts';
+import { loadClusterForCli } from '../manifest-input.ts';
+import { checkProbe, type Probe } from '../probes.ts';
+
+export const DEFAULT_LAB = 'palisade';
+
+const HELP = `usage: palisade lab up --manifests PATH... [--name LAB] [--node NAME] [--no-agent] [--backend nfqueue|tun]
+                     [--external NAME=IP[,IP]...]
+       palisade lab probe --probes FILE [--name LAB] [-o json|table] [--timeout MS] [--concurrency N]
+       palisade lab down [--name LAB | --all]
+       palisade lab status [--name LAB]
+
+A kind-like node made of network namespaces on this machine (needs root): one namespace for the
+node, one per pod (its IPs from status.podIPs, served on its containerPorts: HTTP for TCP, an
+answer for UDP, INIT-ACK for SCTP), routed through the node. Nothing is connected to the host's
+network. The lab's state lives in /run/palisade-lab/LAB (default LAB: ${DEFAULT_LAB}).
+
+up      builds (or updates) the lab from the manifests and starts \`palisade agent --source files\`
+        in the node namespace, following the manifests folder (a single folder given to
+        --manifests is followed in place; files are copied into the lab's own folder).
+        --no-agent: no enforcement; --backend: the agent's backend (default nfqueue).
+        --external NAME=IP[,IPv6]: an outside host (its own namespace, routed through the
+        node like a pod, not a pod to policy); probe it as "ext:NAME".
+probe   runs real probes: FILE is a YAML/JSON list of {from, to, port, protocol?, family?,
+        expect?} with from/to "ns/pod", "node", "ext:NAME" or an IP of the lab. A probe is
+        allowed when the server's answer came back before --timeout (default 1000 ms).
+        Exit status 1 when some expect is not met.
+down    stops the lab's processes and deletes its namespaces and state (also what a crashed run
+        left behind: namespaces are found by name). --all: every lab on this machine.`;
+
+function labName(v: unknown): string {
+  const name = (v as string | undefined) ?? DEFAULT_LAB;
+  const p = labNameProblem(name);
+  if (p) throw new CliError(`--name: ${p}`);
+  return name;
+}
+
+function mustState(name: string): LabState {
+  const s = readLabState(name);
+  if (!s) throw new CliError(`no lab "${name}" here (run: palisade lab up --manifests PATH --name ${name})`);
+  return s;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ')).join('\n');
+}
+
+function portsText(p: { tcp: readonly number[]; udp: readonly number[]; sctp: readonly number[] }): string {
+  const parts: string[] = [];
+  if (p.tcp.length) parts.push(`TCP ${p.tcp.join(',')}`);
+  if (p.udp.length) parts.push(`UDP ${p.udp.join(',')}`);
+  if (p.sctp.length) parts.push(`SCTP ${p.sctp.join(',')}`);
+  return parts.join('  ') || '-';
+}
+
+export function describeLab(s: LabState): string {
+  const lines = [`lab "${s.name}": node namespace ${s.nodeNetns} (${s.node.name ?? 'no Node object'}: ${s.node.ips.join(', ') || 'no address'})`];
+  const rows = [['POD', 'NETNS', 'IPS', 'SERVES']];
+  for (const p of [...s.pods].sort((a, b) => a.key.localeCompare(b.key))) rows.push([p.key, p.netns, p.ips.join(', '), portsText(p.ports)]);
+  for (const e of s.externals) rows.push([`ext:${e.name}`, e.netns, e.ips.join(', '), '(outside host)']);
+  lines.push(table(rows).split('\n').map((l) => '  ' + l).join('\n'));
+  lines.push(`  node serves: ${portsText(s.nodePorts)}`);
+  if (s.agent) {
+    const st = readAgentStatus(s.agent.statusFile);
+    lines.push(`agent: pid ${s.agent.pid}, backend ${s.agent.backend}, ${st ? (st.ready ? `ready, generation ${st.generation}` : 'not ready') : 'no status yet'}; follows ${s.manifestsDir}; log ${s.agent.log}`);
+  } else lines.push(`agent: not running (manifests folder: ${s.manifestsDir})`);
+  return lines.join('\n');
+}
+
+/**
+ * The folder the agent follows: a single folder as given, else the lab's own folder, filled by
+ * `copy` (after the lab exists: rebuilding a lab clears its state folder).
+ */
+function agentFolder(lab: string, paths: string[]): { dir: string; copy?: () => string } {
+  if (paths.length === 1) {
+    try {
+      if (statSync(paths[0]!).isDirectory()) return { dir: resolve(paths[0]!) };
+    } catch { /* reported by the manifest loader */ }
+  }
+  const dir = join(labStateDir(lab), 'manifests');
+  const copy = () => {
+    mkdirSync(dir, { recursive: true });
+    // The folder is the lab's own: drop copies of an earlier `lab up` so only these files count.
+    for (const f of readdirSync(dir)) rmSync(join(dir, f), { force: true });
+    const errs: ObjectError[] = [];
+    let i = 0;
+    for (const p of paths) for (const f of manifestFiles(p, errs)) copyFileSync(f, join(dir, `${String(i++).padStart(3, '0')}-${basename(f)}`));
+    return `copied the manifests into ${dir}: the agent follows that folder (edit it, not the originals)`;
+  };
+  return { dir, copy };
+}
+
+/** --external NAME=IP[,IP]: at most one address per family. */
+function externalFlag(v: string): { name: string; ips: string[] } {
+  const m = /^([a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?)=(.+)$/.exec(v);
+  if (!m) throw new CliError(`--external must be NAME=IP[,IP] with NAME of a-z, 0-9 and '-', got "${v}"`);
+  const ips = m[3]!.split(',').map((x) => x.trim());
+  const fams = ips.map((ip) => {
+    const f = parseIP(ip)?.family;
+    if (!f) throw new CliError(`--external ${m[1]}: "${ip}" is not an IP address`);
+    return f;
+  });
+  if (new Set(fams).size !== fams.length) throw new CliError(`--external ${m[1]}: at most one address per family`);
+  return { name: m[1]!, ips };
+}
+
+async function up(argv: string[]): Promise<number> {
+  const { flags, positional } = parseArgs(argv, { manifests: 'list', name: 'string', node: 'string', 'no-agent': 'bool', backend: 'string', external: 'list', help: 'bool' }, { '-h': 'help' });
+  if (flags.help) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  if (positional.length) throw new CliError(`unexpected argument "${positional[0]}"`);
+  const name = labName(flags.name);
+  const backend = ((flags.backend as string | undefined) ?? 'nfqueue') as LabBackend;
+  if (backend !== 'nfqueue' && backend !== 'tun') throw new CliError(`--backend must be nfqueue or tun, got "${String(backend)}"`);
+  const withAgent = flags['no-agent'] !== true;
+  if (withAgent && !agentAvailable()) throw new CliError('this build has no `palisade agent` command; use --no-agent');
+  const missing = missingReport(await checkLabPrereqs({ agent: withAgent }));
+  if (missing) throw new CliError(missing, 3);
+
+  const { state: cluster, errorCount } = loadClusterForCli('lab up', flags.manifests);
+  let spec;
+  let notes: string[];
+  try {
+    const externals = ((flags.external as string[] | undefined) ?? []).map(externalFlag);
+    ({ spec, notes } = labSpecFromCluster(cluster, { node: flags.node as string | undefined, externals }));
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+  if (withAgent && !spec.node.name) throw new CliError('the manifests hold no Node: the agent needs the node it enforces for (add a Node object, or use --no-agent)');
+  for (const n of notes) process.stderr.write(`palisade lab up: note: ${n}\n`);
+  const folder = agentFolder(name, flags.manifests as string[]);
+  const state = await labUp(spec, { name, manifestsDir: folder.dir });
+  if (folder.copy) process.stderr.write(`palisade lab up: note: ${folder.copy()}\n`);
+  if (withAgent) {
+    const st = state.agent ? readAgentStatus(state.agent.statusFile) : undefined;
+    if (state.agent && st && !st.stopped && state.agent.backend === backend) {
+      // Already running: it follows the folder, nothing to do.
+    } else {
+      if (state.agent) await stopLabAgent(state);
+      try {
+        await startLabAgent(state, { backend });
+      } catch (e) {
+        process.stdout.write(describeLab(state) + '\n');
+        throw new CliError(`the lab is up but the agent failed: ${(e as Error).message}`, 1);
+      }
+    }
+  } else if (state.agent) {
+    await stopLabAgent(state);
+  }
+  process.stdout.write(describeLab(readLabState(name)!) + '\n');
+  return errorCount > 0 ? 1 : 0;
+}
+
+/** Reads a probe file with helper endpoints "node" and "ext:NAME" on top of verify's format. */
+export function readLabProbes(file: string, state: LabState): Probe[] {
+  let doc: unknown;
+  try {
+    doc = parseYAML(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new CliError(`${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : `bad YAML/JSON: ${(e as Error).message.split('\n')[0]}`}`);
+  }
+  if (doc && typeof doc === 'object' && !Array.isArray(doc) && 'probes' in doc) doc = (doc as { probes: unknown }).probes;
+  if (!Array.isArray(doc) || doc.length === 0) throw new CliError(`${file}: must be a non-empty list of probes ({from, to, port, protocol?, family?, expect?})`);
+  return doc.map((raw, i) => {
+    const where = `${file}: probe[${i}]`;
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return checkProbe(raw, where);
+    const o = { ...(raw as Record<string, unknown>) };
+    // verify's probe format knows ns/pod and IPs; the lab also knows its node and outside
+    // hosts. Stand their address in for the check, then put the name back.
+    const literal = [o.from, o.to].map((x) => (typeof x === 'string' ? parseIP(x)?.family : undefined)).find((f) => f);
+    const family = o.family === 'IPv4' || o.family === 'IPv6' ? o.family : literal ?? 'IPv4';
+    const named: Record<string, string> = {};
+    for (const k of ['from', 'to'] as const) {
+      const v = o[k];
+      if (typeof v === 'string' && (v === 'node' || v.startsWith('ext:'))) {
+        try {
+          o[k] = resolveLabEndpoint(state, v, family).ip;
+        } catch (e) {
+          throw new CliError(`${where}.${k}: ${(e as Error).message}`);
+        }
+        named[k] = v;
+      }
+    }
+    const p = checkProbe(o, where);
+    return { ...p, from: named.from ?? p.from, to: named.to ?? p.to };
+  });
+}
+
+async function probe(argv: string[]): Promise<number> {
+  const { flags, positional } = parseArgs(argv, { probes: 'string', name: 'string', output: 'string', timeout: 'string', concurrency: 'string', help: 'bool' }, { '-o': 'output', '-h': 'help' });
+  if (flags.help) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  if (positional.length) throw new CliError(`unexpected argument "${positional[0]}"`);
+  const output = (flags.output as string | undefined) ?? 'table';
+  if (output !== 'json' && output !== 'table') throw new CliError(`-o must be json or table, got "${output}"`);
+  if (!flags.probes) throw new CliError('--probes FILE is required');
+  const timeoutMs = intFlag(flags.timeout, 'timeout', 50, 30_000, 1000);
+  const concurrency = intFlag(flags.concurrency, 'concurrency', 1, 256, 16);
+  const state = mustState(labName(flags.name));
+  const probes = readLabProbes(flags.probes as string, state);
+  const labProbes: LabProbe[] = probes.map((p) => ({ from: p.from, to: p.to, port: p.port, protocol: p.protocol, family: p.family }));
+  let results: LabProbeResult[];
+  try {
+    results = await runLabProbes(state, labProbes, { timeoutMs, concurrency });
+  } catch (e) {
+    if (e instanceof LabProbeError) throw new CliError(`${flags.probes as string}: ${e.message}`);
+    throw e;
+  }
+  let missed = 0;
+  const out = results.map((r, i) => {
+    const expect = probes[i]!.expect;
+    const met = expect === undefined ? undefined : expect === r.verdict;
+    if (met === false) missed++;
+    return { ...r, ...(expect ? { expect, met } : {}) };
+  });
+  if (output === 'json') process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+  else {
+    const rows = [['#', 'FROM', 'TO', 'PORT', 'FAMILY', 'VERDICT', 'DETAIL', 'EXPECT']];
+    out.forEach((r, i) => {
+      rows.push([
+        String(i), r.from === r.src ? r.src : `${r.from} (${r.src})`, r.to === r.dst ? r.dst : `${r.to} (${r.dst})`,
+        `${r.protocol}/${r.port}`, r.family, r.verdict === 'allow' ? 'allow' : 'DENY',
+        `${r.detail} ${r.ms}ms${r.message ? ` (${r.message})` : ''}`,
+        r.expect ? (r.met ? `${r.expect} ok` : `${r.expect} MISMATCH`) : '',
+      ]);
+    });
+    process.stdout.write(table(rows) + '\n');
+  }
+  if (missed) process.stderr.write(`palisade lab probe: ${missed} probe(s) did not meet their expect\n`);
+  return missed ? 1 : 0;
+}
+
+async function down(argv: string[]): Promise<number> {
+  const { flags, positional } = parseArgs(argv, { name: 'string', all: 'bool', help: 'bool' }, { '-h': 'help' });
+  if (flags.help) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  if (positional.length) throw new CliError(`unexpected argument "${positional[0]}"`);
+  if (flags.all && flags.name) throw new CliError('give --name or --all, not both');
+  const names = flags.all ? await listLabs() : [labName(flags.name)];
+  for (const n of names) {
+    const s = readLabState(n);
+    // Let the agent remove its rules first (they go with the namespace anyway).
+    if (s?.agent) await stopLabAgent(s).catch(() => {});
+    const r = await labDown(n);
+    process.stdout.write(`lab "${n}": stopped ${r.pids.length} process(es), deleted ${r.namespaces.length} namespace(s)${r.stateRemoved ? ', removed its state' : ''}\n`);
+  }
+  if (names.length === 0) process.stdout.write('no labs on this machine\n');
+  return 0;
+}
+
+async function status(argv: string[]): Promise<number> {
+  const { flags, positional } = parseArgs(argv, { name: 'string', help: 'bool' }, { '-h': 'help' });
+  if (flags.help) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  if (positional.length) throw new CliError(`unexpected argument "${positional[0]}"`);
+  if (flags.name === undefined) {
+    const labs = await listLabs();
+    process.stdout.write(labs.length ? labs.map((l) => `${l}${readLabState(l) ? '' : ' (no state: leftovers of a crashed run; palisade lab down --name ' + l + ')'}`).join('\n') + '\n' : 'no labs on this machine\n');
+    return 0;
+  }
+  process.stdout.write(describeLab(mustState(labName(flags.name))) + '\n');
+  return 0;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  switch (sub) {
+    case 'up': return up(rest);
+    case 'probe': return probe(rest);
+    case 'down': return down(rest);
+    case 'status': return status(rest);
+    case undefined: case '-h': case '--help': case 'help':
+      process.stdout.write(HELP + '\n');
+      return sub === undefined ? 2 : 0;
+    default:
+      throw new CliError(`unknown subcommand "${sub}" (up, probe, down, status)`);
+  }
+}

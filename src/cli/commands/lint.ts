@@ -1,0 +1,61 @@
+// `palisade lint --manifests PATH... [-o json|text] [--pod-cidr CIDR...]`: finds policies that
+// are valid but most likely wrong (see src/policy/lint.ts for the checks).
+//
+// Exit status: 0 nothing found; 1 findings printed; 2 bad input: a bad flag, an unreadable path
+// or a manifest document the API server would refuse (those are reported on stderr, the rest is
+// still linted and printed, so one broken file does not hide the other findings).
+
+import { formatObjectError } from '../../cluster/model.ts';
+import { parseCIDR } from '../../net/address.ts';
+import { formatFindings, lint } from '../../policy/lint.ts';
+import { loadManifests } from '../../sources/manifests.ts';
+import { CliError, parseArgs } from '../args.ts';
+
+const HELP = `usage: palisade lint --manifests PATH... [-o json|text] [--pod-cidr CIDR...]
+
+Reads Namespace, Pod, Node and NetworkPolicy objects (files or folders, YAML or JSON) and
+reports policies that are valid but probably not what was meant: namespaces without a
+default deny, a "deny" that allows its own namespace, selectors matching nothing (and label
+typos), egress isolation without DNS, ipBlocks covering pods, undefined named ports, rules
+shadowed by broader ones, denies made no-ops by an allow-all policy, rules of a direction
+policyTypes leaves out.
+
+  --pod-cidr CIDR   the cluster's pod CIDR(s), for the ipBlock check (pod IPs are used anyway)
+  -o json|text      output format (default text)
+
+Exit status: 0 no findings; 1 findings; 2 bad flags or manifests (reported on stderr).`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { flags, positional } = parseArgs(
+    argv,
+    { manifests: 'list', output: 'string', 'pod-cidr': 'list', help: 'bool' },
+    { '-o': 'output', '-h': 'help' },
+  );
+  if (flags.help) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  if (positional.length > 0) throw new CliError(`unexpected argument "${positional[0]}" (paths go after --manifests)`);
+  const output = (flags.output as string | undefined) ?? 'text';
+  if (output !== 'json' && output !== 'text') throw new CliError(`-o must be json or text, got "${output}"`);
+  const podCIDRs = (flags['pod-cidr'] as string[] | undefined) ?? [];
+  for (const c of podCIDRs) {
+    if (!parseCIDR(c)) throw new CliError(`--pod-cidr must be a CIDR such as 10.244.0.0/16, got "${c}"`);
+  }
+  const paths = flags.manifests as string[] | undefined;
+  if (!paths || paths.length === 0) throw new CliError('--manifests PATH... is required (files or folders of YAML/JSON)');
+
+  const { state, errors } = loadManifests(paths);
+  for (const e of errors) process.stderr.write(`palisade lint: error: ${formatObjectError(e)}\n`);
+
+  const findings = lint(state, { podCIDRs });
+  if (output === 'json') process.stdout.write(JSON.stringify(findings, null, 2) + '\n');
+  else if (findings.length > 0) process.stdout.write(formatFindings(findings) + '\n');
+  else if (errors.length === 0) process.stdout.write(`no findings (${state.policies.size} policies, ${state.pods.size} pods, ${state.namespaces.size} namespaces)\n`);
+
+  if (errors.length > 0) {
+    process.stderr.write(`palisade lint: ${errors.length} error(s) in the manifests; those objects were left out of the lint\n`);
+    return 2;
+  }
+  return findings.length > 0 ? 1 : 0;
+}

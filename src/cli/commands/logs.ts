@@ -1,0 +1,159 @@
+// `palisade logs --file PATH [--follow] [-o text|json]`: the agent's verdict log (one JSON line
+// per denied new connection, see src/agent/verdict-log.ts), human-readable. With --follow it
+// keeps reading what the agent appends, like `tail -F`: it notices truncation and rotation
+// (a new file at the same path) and starts over on the new content.
+
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
+import { formatHuman, parseLogLine } from '../../agent/verdict-log.ts';
+import { CliError, intFlag, parseArgs } from '../args.ts';
+
+const HELP = `usage: palisade logs --file PATH [--follow] [-o text|json] [--verdicts-only] [--interval MS]
+
+Prints the agent's verdict log (the file given to the agent's --verdict-log) one line per
+denied connection: time, verdict (DENY, WOULD-DENY in audit mode, ALLOW when the agent logs
+allowed connections), protocol, source -> destination:port, which side denied and why.
+Rate-limit summaries say how many lines the agent suppressed for a noisy source pod.
+
+  --follow, -f     keep printing lines as the agent appends them (Ctrl-C to stop)
+  -o json          print the lines as they are (still validated)
+  --interval MS    how often --follow checks the file (default 250)
+  --verdicts-only  skip lines that are not verdict log lines (e.g. the agent's own log lines
+                   when PATH is a capture of its stdout); by default they are printed after "? "`;
+
+/** Longest line kept while waiting for its newline (a verdict line is a few hundred bytes). */
+const MAX_LINE = 1 << 20;
+
+export interface FollowOptions {
+  readonly signal: AbortSignal;
+  /** Keep reading after the end (tail -F); without it, return at the end of the file. */
+  readonly follow: boolean;
+  readonly intervalMs?: number;
+  /** Told about truncation / rotation. */
+  readonly onNote?: (note: string) => void;
+}
+
+/**
+ * Reads the file line by line from its start, calling onLine for each complete line; with
+ * follow, keeps polling for appended data until the signal aborts.
+ */
+export async function readLog(path: string, onLine: (line: string) => void, opts: FollowOptions): Promise<void> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CliError(`--file ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
+  }
+  let ino = (await fh.stat()).ino;
+  let offset = 0;
+  let decoder = new StringDecoder('utf8');
+  let partial = '';
+  const buf = Buffer.allocUnsafe(64 * 1024);
+
+  const drain = async (): Promise<void> => {
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
+      if (bytesRead === 0) return;
+      offset += bytesRead;
+      partial += decoder.write(buf.subarray(0, bytesRead));
+      let nl: number;
+      while ((nl = partial.indexOf('\n')) !== -1) {
+        const line = partial.slice(0, nl);
+        partial = partial.slice(nl + 1);
+        if (line.trim() !== '') onLine(line);
+      }
+      if (partial.length > MAX_LINE) {
+        onLine(partial);
+        partial = '';
+      }
+    }
+  };
+
+  try {
+    await drain();
+    if (!opts.follow) {
+      if (partial.trim() !== '') onLine(partial);
+      return;
+    }
+    const interval = opts.intervalMs ?? 250;
+    while (!opts.signal.aborted) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, interval);
+        opts.signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+      });
+      if (opts.signal.aborted) break;
+      let st;
+      try {
+        st = await stat(path);
+      } catch {
+        continue; // rotated away and not recreated yet
+      }
+      if (st.ino !== ino) {
+        // Rotated: finish the old file, then start on the new one.
+        await drain();
+        await fh.close();
+        fh = await open(path, 'r');
+        ino = (await fh.stat()).ino;
+        offset = 0;
+        partial = '';
+        decoder = new StringDecoder('utf8');
+        opts.onNote?.(`${path} was replaced; reading the new file`);
+      } else if (st.size < offset) {
+        offset = 0;
+        partial = '';
+        decoder = new StringDecoder('utf8');
+        opts.onNote?.(`${path} was truncated; reading from its start`);
+      }
+      await drain();
+    }
+  } finally {
+    await fh.close().catch(() => {});
+  }
+}
+
+/** The text to print for one line; undefined to print nothing. */
+export function renderLine(line: string, json: boolean, verdictsOnly = false): string | undefined {
+  const parsed = parseLogLine(line);
+  if (!parsed) return verdictsOnly ? undefined : `? ${line}`;
+  return json ? JSON.stringify(parsed) : formatHuman(parsed);
+}
+
+export async function run(argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
+  const { flags, positional } = parseArgs(
+    argv,
+    { file: 'string', follow: 'bool', output: 'string', interval: 'string', 'verdicts-only': 'bool', help: 'bool' },
+    { '-f': 'follow', '-o': 'output', '-h': 'help' },
+  );
+  if (flags.help) {
+    out.write(HELP + '\n');
+    return 0;
+  }
+  if (positional.length > 0) throw new CliError(`unexpected argument "${positional[0]}" (use --file PATH)`);
+  const file = flags.file as string | undefined;
+  if (!file) throw new CliError('--file PATH is required (the agent\'s verdict log file)');
+  const output = (flags.output as string | undefined) ?? 'text';
+  if (output !== 'text' && output !== 'json') throw new CliError(`-o must be text or json, got "${output}"`);
+  const intervalMs = intFlag(flags.interval, 'interval', 10, 60000, 250);
+
+  const ac = new AbortController();
+  const stop = () => ac.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    const verdictsOnly = flags['verdicts-only'] === true;
+    await readLog(file, (l) => {
+      const text = renderLine(l, output === 'json', verdictsOnly);
+      if (text !== undefined) out.write(text + '\n');
+    }, {
+      signal: ac.signal,
+      follow: flags.follow === true,
+      intervalMs,
+      onNote: (n) => process.stderr.write(`palisade logs: ${n}\n`),
+    });
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+  return 0;
+}

@@ -1,0 +1,124 @@
+// `palisade verify --manifests PATH... --probes FILE [-o json|table]`: judges each probe (a new
+// connection) against the cluster described by the manifests with both engines: the plain
+// evaluator (the spec oracle, whose answer is printed) and the compiled engine the agent
+// enforces with. A disagreement is a Palisade bug; it is reported and exits 3, so verify in CI
+// also guards the dataplane's tables. Other exit statuses: see manifest-input.ts.
+
+import { CompiledEngine, decideOn } from '../../policy/compiler.ts';
+import type { Decision, SideDecision } from '../../policy/decision.ts';
+import { evaluate } from '../../policy/evaluator.ts';
+import { CliError, parseArgs } from '../args.ts';
+import { loadClusterForCli, rejectPositional } from '../manifest-input.ts';
+import { readProbeFile, resolveEndpoint } from '../probes.ts';
+
+const HELP = `usage: palisade verify --manifests PATH... --probes FILE [-o json|table]
+
+Judges every probe of FILE against the cluster in the manifests (files or folders of
+Namespace, Pod, Node and NetworkPolicy objects, YAML or JSON).
+
+FILE is a YAML or JSON list of probes:
+  - {from: x/a, to: y/b, port: 80, protocol: TCP, family: IPv4, expect: allow}
+from/to are "namespace/pod" or an IP address (an IP of no pod is a node's if a Node has it,
+else an outside host). protocol defaults to TCP, family to IPv4 (or the family of a literal
+IP), expect is optional.
+
+Both engines judge every probe: the spec evaluator (whose answer is printed) and the compiled
+engine the agent enforces with.
+
+Exit status: 0 ok; 1 some manifest documents were invalid (reported on stderr and left out)
+or some probe did not meet its expect; 2 bad flags or probe file; 3 the two engines disagree
+(a Palisade bug: please report it with the manifests and probe).`;
+
+interface SideJSON {
+  isolated: boolean;
+  allowed: boolean;
+  reason: string;
+  policies: string[];
+  rule?: { policy: string; direction: string; index: number };
+}
+
+function sideJSON(s: SideDecision): SideJSON {
+  const out: SideJSON = { isolated: s.isolated, allowed: s.allowed, reason: s.reason, policies: [...s.policies] };
+  if (s.rule) out.rule = { policy: s.rule.policy, direction: s.rule.direction, index: s.rule.index };
+  return out;
+}
+
+function decisionJSON(d: Decision) {
+  return { allowed: d.allowed, egress: sideJSON(d.egress), ingress: sideJSON(d.ingress), srcPod: d.srcPod, dstPod: d.dstPod };
+}
+
+function sameDecision(a: Decision, b: Decision): boolean {
+  return JSON.stringify(decisionJSON(a)) === JSON.stringify(decisionJSON(b));
+}
+
+function sideText(s: SideDecision): string {
+  if (s.reason === 'rule' && s.rule) return `allow: ${s.rule.policy} ${s.rule.direction}[${s.rule.index}]`;
+  if (s.reason === 'no-rule') return `deny: no rule of ${s.policies.join(', ')}`;
+  return `allow: ${s.reason}`;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { flags, positional } = parseArgs(argv, { manifests: 'list', probes: 'string', output: 'string', help: 'bool' }, { '-o': 'output', '-h': 'help' });
+  if (flags.help) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  rejectPositional(positional);
+  const output = (flags.output as string | undefined) ?? 'table';
+  if (output !== 'json' && output !== 'table') throw new CliError(`-o must be json or table, got "${output}"`);
+  if (!flags.probes) throw new CliError('--probes FILE is required');
+  const probeFile = flags.probes as string;
+  const probes = readProbeFile(probeFile);
+  const { state, errorCount } = loadClusterForCli('verify', flags.manifests);
+
+  const snapshot = new CompiledEngine(state).snapshot();
+  let disagreements = 0;
+  const results = probes.map((p, i) => {
+    const where = `${probeFile}: probe[${i}]`;
+    const src = resolveEndpoint(state, p.from, p.family, `${where}.from`);
+    const dst = resolveEndpoint(state, p.to, p.family, `${where}.to`);
+    const conn = { src, dst, protocol: p.protocol, port: p.port };
+    const d = evaluate(state, conn);
+    const compiled = decideOn(snapshot, conn);
+    if (!sameDecision(d, compiled)) {
+      disagreements++;
+      process.stderr.write(`palisade verify: BUG: engines disagree on probe[${i}] ${p.from} -> ${p.to} ${p.protocol}/${p.port}: ` +
+        `evaluator ${JSON.stringify(decisionJSON(d))}, compiled ${JSON.stringify(decisionJSON(compiled))}\n`);
+    }
+    return { probe: p, src, dst, d };
+  });
+
+  let missed = 0;
+  for (const [i, r] of results.entries()) {
+    if (r.probe.expect && (r.probe.expect === 'allow') !== r.d.allowed) {
+      missed++;
+      process.stderr.write(`palisade verify: ${probeFile}: probe[${i}] ${r.probe.from} -> ${r.probe.to} ${r.probe.protocol}/${r.probe.port}: expected ${r.probe.expect}, got ${r.d.allowed ? 'allow' : 'deny'}\n`);
+    }
+  }
+
+  if (output === 'json') {
+    const out = results.map(({ probe, d }) => ({
+      from: probe.from,
+      to: probe.to,
+      port: probe.port,
+      protocol: probe.protocol,
+      family: probe.family,
+      verdict: d.allowed ? 'allow' : 'deny',
+      egress: sideJSON(d.egress),
+      ingress: sideJSON(d.ingress),
+    }));
+    process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+  } else {
+    const rows = [['#', 'FROM', 'TO', 'PORT', 'FAMILY', 'VERDICT', 'EGRESS (source side)', 'INGRESS (destination side)']];
+    results.forEach(({ probe, src, dst, d }, i) => {
+      // "x/a (10.1.0.1)" for a pod named in the probe, "10.1.0.1 (x/a)" for a pod given by address.
+      const from = probe.from !== src ? `${probe.from} (${src})` : d.srcPod ? `${src} (${d.srcPod})` : src;
+      const to = probe.to !== dst ? `${probe.to} (${dst})` : d.dstPod ? `${dst} (${d.dstPod})` : dst;
+      rows.push([String(i), from, to, `${probe.protocol}/${probe.port}`, probe.family, d.allowed ? 'allow' : 'DENY', sideText(d.egress), sideText(d.ingress)]);
+    });
+    const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+    for (const r of rows) process.stdout.write(r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ') + '\n');
+  }
+  if (disagreements > 0) return 3;
+  return errorCount > 0 || missed > 0 ? 1 : 0;
+}

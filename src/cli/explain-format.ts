@@ -1,0 +1,111 @@
+// Human text for an Explanation (src/policy/evaluator.ts keeps it as data).
+
+import type { PolicyPeer, PolicyPort } from '../cluster/model.ts';
+import type { SideDecision } from '../policy/decision.ts';
+import type { EndpointInfo, Explanation, PeerMismatch, PortMismatch, RuleCheck, SideExplanation } from '../policy/evaluator.ts';
+import { formatSelector } from '../policy/selector.ts';
+
+function labelsText(l: Readonly<Record<string, string>>): string {
+  const parts = Object.keys(l).sort().map((k) => `${k}=${l[k]}`);
+  return parts.length ? parts.join(',') : '<none>';
+}
+
+export function endpointText(e: EndpointInfo): string {
+  const what: string[] = [];
+  if (e.pod) what.push(`pod ${e.pod}`);
+  if (e.nodes.length) what.push(`node ${e.nodes.join(', ')}`);
+  for (const s of e.skippedPods) what.push(`${s.reason === 'host-network' ? 'host-network' : 'finished'} pod ${s.pod}, ignored by policy`);
+  if (!e.pod && e.nodes.length === 0) what.push('outside host');
+  return `${e.ip} (${what.join('; ')})`;
+}
+
+export function peerText(p: PolicyPeer): string {
+  if (p.ipBlock) return `ipBlock ${p.ipBlock.cidr}${p.ipBlock.except.length ? ` except ${p.ipBlock.except.join(', ')}` : ''}`;
+  const parts: string[] = [];
+  if (p.namespaceSelector) parts.push(`namespaceSelector ${formatSelector(p.namespaceSelector)}`);
+  if (p.podSelector) parts.push(`podSelector ${formatSelector(p.podSelector)}`);
+  return parts.join(' AND ');
+}
+
+export function portText(p: PolicyPort): string {
+  if (p.port === undefined) return `${p.protocol} (all ports)`;
+  if (p.endPort !== undefined) return `${p.protocol} ${p.port}-${p.endPort}`;
+  return typeof p.port === 'string' ? `${p.protocol} port named "${p.port}"` : `${p.protocol} ${p.port}`;
+}
+
+export function peerMismatchText(m: PeerMismatch): string {
+  switch (m.kind) {
+    case 'not-a-pod': return `${m.ip} is not a pod, and selectors only select pods`;
+    case 'other-namespace': return `pod is in namespace ${m.namespace}; a podSelector without namespaceSelector only selects pods of ${m.policyNamespace}`;
+    case 'namespace-labels': return `namespace ${m.namespace} (labels ${labelsText(m.labels)}) does not match namespaceSelector ${m.selector}`;
+    case 'pod-labels': return `pod ${m.pod} (labels ${labelsText(m.labels)}) does not match podSelector ${m.selector}`;
+    case 'ipblock-family': return `${m.ip} is not of the same IP family as ${m.cidr}`;
+    case 'ipblock-outside': return `${m.ip} is outside ${m.cidr}`;
+    case 'ipblock-except': return `${m.ip} is inside ${m.cidr} but excluded by except ${m.except}`;
+  }
+}
+
+export function portMismatchText(m: PortMismatch): string {
+  switch (m.kind) {
+    case 'protocol': return `protocol is ${m.got}, the rule port is ${m.want}`;
+    case 'port': return m.endPort === undefined ? `port ${m.got} is not ${m.port}` : `port ${m.got} is outside ${m.port}-${m.endPort}`;
+    case 'named-port-no-pod': return `named port "${m.name}" can only be resolved on a destination pod, and the destination is not one`;
+    case 'named-port-missing': return `destination pod ${m.pod} has no ${m.protocol} container port named "${m.name}"`;
+    case 'named-port-other': return `"${m.name}" on ${m.pod} is port ${m.resolved.join(', ')}, not ${m.got}`;
+  }
+}
+
+function ruleLines(dir: string, r: RuleCheck, peerField: string): string[] {
+  const head = `${dir}[${r.index}]`;
+  const out: string[] = [];
+  if (r.matched) {
+    const peer = r.allPeers ? `every ${peerField === 'from' ? 'source' : 'destination'} (no ${peerField})` : `${peerField}[${r.peers.find((p) => !p.mismatch)!.index}] ${peerText(r.peers.find((p) => !p.mismatch)!.peer)}`;
+    const port = r.allPorts ? 'every port (no ports)' : `ports[${r.ports.find((p) => !p.mismatch)!.index}] ${portText(r.ports.find((p) => !p.mismatch)!.port)}`;
+    out.push(`${head}: MATCHES: ${peer}; ${port}`);
+    return out;
+  }
+  if (r.failedClause === 'peers') {
+    out.push(`${head}: no match: no ${peerField} entry matches`);
+    for (const p of r.peers) out.push(`    ${peerField}[${p.index}] ${peerText(p.peer)}: ${peerMismatchText(p.mismatch!)}`);
+  } else {
+    out.push(`${head}: no match: ${peerField} matches but no port does`);
+    for (const p of r.ports) out.push(`    ports[${p.index}] ${portText(p.port)}: ${portMismatchText(p.mismatch!)}`);
+  }
+  return out;
+}
+
+function sideSummary(s: SideExplanation, d: SideDecision, ip: string): string {
+  const who = `${s.direction} of ${s.pod ?? ip}`;
+  switch (d.reason) {
+    case 'not-a-pod': return `${who}: allowed (not a pod judged here, so no policy applies)`;
+    case 'self': return `${who}: allowed (a pod talking to itself is always allowed)`;
+    case 'node': return `${who}: allowed (traffic ${s.direction === 'egress' ? 'to' : 'from'} the pod's own node is always allowed)`;
+    case 'not-isolated': return `${who}: allowed (no NetworkPolicy selects the pod for ${s.direction === 'egress' ? 'Egress' : 'Ingress'})`;
+    case 'rule': return `${who}: allowed by ${d.rule!.policy} ${d.rule!.direction}[${d.rule!.index}]`;
+    case 'no-rule': return `${who}: DENIED (isolated by ${d.policies.join(', ')}; no rule allows it)`;
+  }
+}
+
+/** The full answer, one line per entry, ready to print. */
+export function formatExplanation(x: Explanation): string[] {
+  const c = x.connection;
+  const out: string[] = [];
+  out.push(`${endpointText(x.src)} -> ${endpointText(x.dst)} ${c.protocol}/${c.port}: ${x.decision.allowed ? 'ALLOWED' : 'DENIED'}`);
+  for (const s of [x.egress, x.ingress]) {
+    const d = s.direction === 'egress' ? x.decision.egress : x.decision.ingress;
+    out.push('');
+    out.push(sideSummary(s, d, s.direction === 'egress' ? x.src.ip : x.dst.ip));
+    if (d.isolated) out.push(`  isolating policies (${s.direction === 'egress' ? 'Egress' : 'Ingress'}): ${d.policies.join(', ')}`);
+    if (d.reason !== 'rule' && d.reason !== 'no-rule') continue;
+    const peerField = s.direction === 'egress' ? 'to' : 'from';
+    for (const pc of s.policies) {
+      if (pc.rules.length === 0) {
+        out.push(`  policy ${pc.policy}: no ${s.direction} rules (it only isolates the pod)`);
+        continue;
+      }
+      out.push(`  policy ${pc.policy}:`);
+      for (const r of pc.rules) for (const line of ruleLines(s.direction, r, peerField)) out.push(`    ${line}`);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,57 @@
+// What verify, explain and matrix share: reading --manifests (reporting every bad document on
+// stderr and going on with the rest), and the --protocol / --family / --port flags.
+//
+// Exit status of these commands: 0 = everything read and (verify) every expectation met;
+// 1 = the answer was printed but something must be looked at: some manifest documents were
+// invalid or unreadable (they are left out, so a policy the cluster would refuse does not
+// count: exactly what the API server would do) or a probe's `expect` was not met;
+// 2 = the command could not run (bad flag, bad probe file, unknown pod).
+
+import type { Family, Protocol } from '../cluster/model.ts';
+import { PROTOCOLS, formatObjectError } from '../cluster/model.ts';
+import type { ClusterState } from '../cluster/state.ts';
+import { loadManifests } from '../sources/manifests.ts';
+import { CliError, intFlag } from './args.ts';
+
+export interface CliCluster {
+  readonly state: ClusterState;
+  /** Number of errors reported (invalid objects, YAML errors, unreadable paths). */
+  readonly errorCount: number;
+}
+
+/** Loads the manifests, printing notes and one line per error on stderr. */
+export function loadClusterForCli(cmd: string, flag: unknown, opts: { quietNotes?: boolean } = {}): CliCluster {
+  const paths = flag as string[] | undefined;
+  if (!paths || paths.length === 0) throw new CliError('--manifests PATH... is required (files or folders of YAML/JSON)');
+  const { state, notes, errors } = loadManifests(paths);
+  if (!opts.quietNotes) for (const n of notes) process.stderr.write(`palisade ${cmd}: note: ${n}\n`);
+  for (const e of errors) process.stderr.write(`palisade ${cmd}: error: ${formatObjectError(e)}\n`);
+  if (errors.length > 0) {
+    const objects = new Set(errors.map((e) => `${e.source ?? ''} ${e.object}`)).size;
+    process.stderr.write(`palisade ${cmd}: ${objects} manifest document(s) had errors and were left out (the API server would refuse them too); exit status will be 1\n`);
+  }
+  return { state, errorCount: errors.length };
+}
+
+export function protocolFlag(v: unknown): Protocol {
+  if (v === undefined) return 'TCP';
+  const s = String(v).toUpperCase();
+  if (!(PROTOCOLS as readonly string[]).includes(s)) throw new CliError(`--protocol must be TCP, UDP or SCTP, got "${String(v)}"`);
+  return s as Protocol;
+}
+
+export function familyFlag(v: unknown): Family | undefined {
+  if (v === undefined) return undefined;
+  const s = String(v).toLowerCase();
+  if (s === 'ipv4' || s === '4') return 'IPv4';
+  if (s === 'ipv6' || s === '6') return 'IPv6';
+  throw new CliError(`--family must be IPv4 or IPv6, got "${String(v)}"`);
+}
+
+export function portFlag(v: unknown): number {
+  return intFlag(v, 'port', 1, 65535);
+}
+
+export function rejectPositional(positional: string[]): void {
+  if (positional.length > 0) throw new CliError(`unexpected argument "${positional[0]}"`);
+}

@@ -1,0 +1,124 @@
+// Probe files for `palisade verify`: a YAML or JSON list of
+//   { from: ns/pod | IP, to: ns/pod | IP, port, protocol?: TCP|UDP|SCTP, family?: IPv4|IPv6, expect?: allow|deny }
+// and the resolution of endpoints to addresses against the loaded cluster. Every problem names
+// the probe index and field, and nothing here throws anything but CliError.
+
+import { readFileSync } from 'node:fs';
+import { parse as parseYAML } from 'yaml';
+import type { Family, Protocol } from '../cluster/model.ts';
+import { PROTOCOLS } from '../cluster/model.ts';
+import type { ClusterView } from '../cluster/state.ts';
+import { canonicalIP, parseIP } from '../net/address.ts';
+import { CliError } from './args.ts';
+
+export interface Probe {
+  /** As written in the probe file. */
+  readonly from: string;
+  readonly to: string;
+  readonly port: number;
+  readonly protocol: Protocol;
+  /** Given, or taken from a literal IP endpoint, else IPv4. */
+  readonly family: Family;
+  readonly expect?: 'allow' | 'deny';
+}
+
+const PROBE_FIELDS = ['from', 'to', 'port', 'protocol', 'family', 'expect'];
+
+function describe(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'an object' : JSON.stringify(v);
+}
+
+/** Is the text a ns/pod reference (as opposed to an IP address)? */
+export function isPodRef(s: string): boolean {
+  return /^[^/\s]+\/[^/\s]+$/.test(s) && !parseIP(s.split('/')[0]!);
+}
+
+function checkEndpoint(v: unknown, where: string): string {
+  if (typeof v !== 'string' || v.trim() === '') throw new CliError(`${where}: must be "namespace/pod" or an IP address, got ${describe(v)}`);
+  const s = v.trim();
+  if (!isPodRef(s) && !parseIP(s)) throw new CliError(`${where}: ${JSON.stringify(s)} is neither "namespace/pod" nor an IP address`);
+  return s;
+}
+
+/** Validates one probe; `where` prefixes errors ("probes.yaml: probe[2]"). */
+export function checkProbe(raw: unknown, where: string): Probe {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new CliError(`${where}: must be a mapping with from, to and port, got ${describe(raw)}`);
+  const o = raw as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (!PROBE_FIELDS.includes(k)) throw new CliError(`${where}.${k}: unknown field (known: ${PROBE_FIELDS.join(', ')})`);
+  }
+  const from = checkEndpoint(o.from, `${where}.from`);
+  const to = checkEndpoint(o.to, `${where}.to`);
+  let port: number;
+  if (typeof o.port === 'number' && Number.isInteger(o.port)) port = o.port;
+  else if (typeof o.port === 'string' && /^\d+$/.test(o.port)) port = Number(o.port);
+  else throw new CliError(`${where}.port: must be a port number, got ${describe(o.port)}`);
+  if (port < 1 || port > 65535) throw new CliError(`${where}.port: must be between 1 and 65535, got ${port}`);
+  let protocol: Protocol = 'TCP';
+  if (o.protocol !== undefined && o.protocol !== null) {
+    if (typeof o.protocol !== 'string' || !(PROTOCOLS as readonly string[]).includes(o.protocol.toUpperCase())) {
+      throw new CliError(`${where}.protocol: must be TCP, UDP or SCTP, got ${describe(o.protocol)}`);
+    }
+    protocol = o.protocol.toUpperCase() as Protocol;
+  }
+  const literal = [from, to].map((s) => parseIP(s)?.family).filter((f): f is Family => f !== undefined);
+  let family: Family;
+  if (o.family !== undefined && o.family !== null) {
+    if (o.family !== 'IPv4' && o.family !== 'IPv6') throw new CliError(`${where}.family: must be IPv4 or IPv6, got ${describe(o.family)}`);
+    family = o.family;
+  } else family = literal[0] ?? 'IPv4';
+  for (const [field, s] of [['from', from], ['to', to]] as const) {
+    const f = parseIP(s)?.family;
+    if (f && f !== family) throw new CliError(`${where}.${field}: ${s} is an ${f} address but the probe is ${family}`);
+  }
+  let expect: 'allow' | 'deny' | undefined;
+  if (o.expect !== undefined && o.expect !== null) {
+    if (o.expect !== 'allow' && o.expect !== 'deny') throw new CliError(`${where}.expect: must be allow or deny, got ${describe(o.expect)}`);
+    expect = o.expect;
+  }
+  return { from, to, port, protocol, family, ...(expect ? { expect } : {}) };
+}
+
+/** Parses probe file text (YAML or JSON: a list, or a mapping with a `probes` list). */
+export function parseProbes(text: string, file: string): Probe[] {
+  let doc: unknown;
+  try {
+    doc = parseYAML(text);
+  } catch (e) {
+    const pos = (e as { linePos?: { line: number; col: number }[] }).linePos?.[0];
+    const msg = (e as Error).message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    throw new CliError(`${file}${pos ? `: line ${pos.line}, column ${pos.col}` : ''}: bad YAML/JSON: ${msg}`);
+  }
+  if (doc && typeof doc === 'object' && !Array.isArray(doc) && 'probes' in doc) doc = (doc as { probes: unknown }).probes;
+  if (!Array.isArray(doc)) throw new CliError(`${file}: must be a list of probes ({from, to, port, protocol?, family?}), got ${describe(doc)}`);
+  if (doc.length === 0) throw new CliError(`${file}: has no probes`);
+  return doc.map((p, i) => checkProbe(p, `${file}: probe[${i}]`));
+}
+
+export function readProbeFile(file: string): Probe[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new CliError(`${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  return parseProbes(text, file);
+}
+
+/**
+ * The address of an endpoint in a family: a literal IP as is (an IP that belongs to no pod is
+ * a node's or an outside host's, which the evaluator works out), a ns/pod its IP of that family.
+ */
+export function resolveEndpoint(view: ClusterView, endpoint: string, family: Family, where: string): string {
+  if (!isPodRef(endpoint)) {
+    const ip = parseIP(endpoint);
+    if (!ip) throw new CliError(`${where}: ${JSON.stringify(endpoint)} is neither "namespace/pod" nor an IP address`);
+    if (ip.family !== family) throw new CliError(`${where}: ${endpoint} is an ${ip.family} address but the probe is ${family}`);
+    return canonicalIP(endpoint)!;
+  }
+  const pod = view.pods.get(endpoint);
+  if (!pod) throw new CliError(`${where}: no pod ${endpoint} in the manifests`);
+  const ip = pod.ips.find((a) => parseIP(a)?.family === family);
+  if (!ip) throw new CliError(`${where}: pod ${endpoint} has no ${family} address (status.podIPs: ${pod.ips.length ? pod.ips.join(', ') : 'none'})`);
+  return ip;
+}

@@ -1,0 +1,413 @@
+// The plain NetworkPolicy evaluator: the spec, sentence by sentence, with no precomputation.
+// It is the oracle the compiled engine is tested against and the source of `explain`. It walks
+// every policy for every question, so it is slow on purpose: each step below is the smallest
+// code that says what the quoted sentence says.
+//
+// Sources quoted (networking.k8s.io/v1):
+//   [API]  the NetworkPolicy API reference (k8s.io/api/networking/v1 types.go field docs)
+//   [DOCS] https://kubernetes.io/docs/concepts/services-networking/network-policies/
+//
+// Contract details both engines must share (the differential test compares whole Decisions):
+// - IP -> pod: a pod owns an IP when the IP is in status.podIPs, the pod is not hostNetwork and
+//   not in phase Succeeded/Failed. If several pods claim one IP (a stale object and its
+//   replacement), the pod in phase Running wins, then the smallest "namespace/name" key.
+// - Namespace labels of a pod whose Namespace object is unknown: { kubernetes.io/metadata.name:
+//   <namespace> }, the one label the API server always sets.
+// - Reason precedence per side: 'not-a-pod' (no pod owns the address, or opts.localNode is set
+//   and the pod runs elsewhere: its side is judged by its own node), then 'self', then 'node',
+//   then 'not-isolated', then 'rule' / 'no-rule'. `isolated` and `policies` are filled for every
+//   judged pod whatever the reason; for 'not-a-pod' they are false / [].
+
+import type { Labels, NetworkPolicy, Pod, PolicyPeer, PolicyPort, PolicyRule, Protocol } from '../cluster/model.ts';
+import { podKey } from '../cluster/model.ts';
+import type { ClusterView } from '../cluster/state.ts';
+import { canonicalIP, cidrContains, parseCIDR, parseIP } from '../net/address.ts';
+import type { ParsedIP } from '../net/address.ts';
+import type { Connection, Decision, RuleRef, SideDecision, SideReason } from './decision.ts';
+import { formatSelector, selectorMatches } from './selector.ts';
+
+export type Direction = 'ingress' | 'egress';
+
+export interface EvaluateOptions {
+  /**
+   * Judge only pods with this spec.nodeName (an agent enforces its own pods; the other end is
+   * judged by its node). Without it every pod is judged (cluster-wide answers for verify/tests).
+   */
+  readonly localNode?: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Address resolution
+
+const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
+
+/** Why a pod holding an address is not the owner policy sees. */
+export type SkippedPodReason = 'host-network' | 'finished';
+
+/** Is this pod one that selectors can pick and whose traffic policy governs? */
+export function podIsSelectable(p: Pod): boolean {
+  // [DOCS] host-network pods: "NetworkPolicy ... behavior for hostNetwork pods is undefined";
+  // we treat their traffic as node traffic and never select them as peers.
+  if (p.hostNetwork) return false;
+  // Succeeded/Failed pods have released their IP (it may already be reused); they match nothing.
+  if (p.phase === 'Succeeded' || p.phase === 'Failed') return false;
+  return p.ips.length > 0;
+}
+
+/** The pod that owns an IP for policy purposes (see the tie-break in the file header). */
+export function podForIP(view: ClusterView, ip: string): Pod | undefined {
+  let best: Pod | undefined;
+  let bestKey = '';
+  for (const p of view.pods.values()) {
+    if (!podIsSelectable(p) || !p.ips.includes(ip)) continue;
+    const k = podKey(p);
+    if (!best) { best = p; bestKey = k; continue; }
+    const pr = p.phase === 'Running', br = best.phase === 'Running';
+    if ((pr && !br) || (pr === br && k < bestKey)) { best = p; bestKey = k; }
+  }
+  return best;
+}
+
+/** Names of the nodes having this address (InternalIP/ExternalIP), sorted. */
+export function nodesForIP(view: ClusterView, ip: string): string[] {
+  const out: string[] = [];
+  for (const n of view.nodes.values()) if (n.addresses.includes(ip)) out.push(n.name);
+  return out.sort();
+}
+
+function namespaceLabels(view: ClusterView, ns: string): Labels {
+  return view.namespaces.get(ns)?.labels ?? { [NAMESPACE_NAME_LABEL]: ns };
+}
+
+function isNodeAddressOf(view: ClusterView, pod: Pod, ip: string): boolean {
+  if (!pod.nodeName) return false;
+  const node = view.nodes.get(pod.nodeName);
+  return node !== undefined && node.addresses.includes(ip);
+}
+
+/** The far end of a connection as one side's rules see it. */
+interface Remote {
+  readonly ip: ParsedIP | undefined;
+  readonly ipText: string;
+  readonly pod: Pod | undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clause checks, each returning undefined on a match or the reason it did not match.
+
+export type PeerMismatch =
+  /** A selector peer, but the remote address is no selectable pod. */
+  | { readonly kind: 'not-a-pod'; readonly ip: string }
+  /** podSelector without namespaceSelector: the remote pod is in another namespace. */
+  | { readonly kind: 'other-namespace'; readonly namespace: string; readonly policyNamespace: string }
+  | { readonly kind: 'namespace-labels'; readonly namespace: string; readonly selector: string; readonly labels: Labels }
+  | { readonly kind: 'pod-labels'; readonly pod: string; readonly selector: string; readonly labels: Labels }
+  | { readonly kind: 'ipblock-family'; readonly cidr: string; readonly ip: string }
+  | { readonly kind: 'ipblock-outside'; readonly cidr: string; readonly ip: string }
+  | { readonly kind: 'ipblock-except'; readonly cidr: string; readonly except: string; readonly ip: string };
+
+export type PortMismatch =
+  | { readonly kind: 'protocol'; readonly want: Protocol; readonly got: Protocol }
+  | { readonly kind: 'port'; readonly port: number; readonly endPort?: number; readonly got: number }
+  /** The destination is not a pod, so a named port cannot be resolved. */
+  | { readonly kind: 'named-port-no-pod'; readonly name: string }
+  /** The destination pod has no container port with that name and protocol. */
+  | { readonly kind: 'named-port-missing'; readonly name: string; readonly pod: string; readonly protocol: Protocol }
+  /** The name resolves on the destination pod, but to other port numbers. */
+  | { readonly kind: 'named-port-other'; readonly name: string; readonly pod: string; readonly resolved: readonly number[]; readonly got: number };
+
+function peerMismatch(view: ClusterView, policy: NetworkPolicy, peer: PolicyPeer, remote: Remote): PeerMismatch | undefined {
+  if (peer.ipBlock) {
+    // [API] IPBlock "describes a particular CIDR ... that is allowed to the pods matched by a
+    // NetworkPolicySpec's podSelector. The except entry describes CIDRs that should not be
+    // included within this rule." A CIDR of one family never contains an address of the other.
+    const cidr = parseCIDR(peer.ipBlock.cidr)!;
+    if (!remote.ip || remote.ip.family !== cidr.family) return { kind: 'ipblock-family', cidr: peer.ipBlock.cidr, ip: remote.ipText };
+    if (!cidrContains(cidr, remote.ip)) return { kind: 'ipblock-outside', cidr: peer.ipBlock.cidr, ip: remote.ipText };
+    for (const ex of peer.ipBlock.except) {
+      if (cidrContains(parseCIDR(ex)!, remote.ip)) return { kind: 'ipblock-except', cidr: peer.ipBlock.cidr, except: ex, ip: remote.ipText };
+    }
+    // ipBlock is purely address based: it matches pod IPs too (the spec does not exempt them).
+    return undefined;
+  }
+  // Selector peers pick pods only: host-network, finished and IP-less pods are never selected.
+  const pod = remote.pod;
+  if (!pod) return { kind: 'not-a-pod', ip: remote.ipText };
+  if (peer.namespaceSelector) {
+    // [API] namespaceSelector "selects namespaces using cluster-scoped labels. This field
+    // follows standard label selector semantics; if present but empty, it selects all namespaces."
+    const labels = namespaceLabels(view, pod.namespace);
+    if (!selectorMatches(peer.namespaceSelector, labels)) {
+      return { kind: 'namespace-labels', namespace: pod.namespace, selector: formatSelector(peer.namespaceSelector), labels };
+    }
+  } else if (pod.namespace !== policy.namespace) {
+    // [API] podSelector: "If namespaceSelector is also set, then the NetworkPolicyPeer as a
+    // whole selects the pods matching podSelector in the Namespaces selected by
+    // NamespaceSelector. Otherwise it selects the pods matching podSelector in the policy's own
+    // namespace."
+    return { kind: 'other-namespace', namespace: pod.namespace, policyNamespace: policy.namespace };
+  }
+  if (peer.podSelector && !selectorMatches(peer.podSelector, pod.labels)) {
+    // [API] namespaceSelector: "If podSelector is also set, then the NetworkPolicyPeer as a whole
+    // selects the pods matching podSelector in the namespaces selected by namespaceSelector."
+    // (both in one peer = AND; a namespaceSelector alone selects every pod of the namespaces).
+    return { kind: 'pod-labels', pod: podKey(pod), selector: formatSelector(peer.podSelector), labels: pod.labels };
+  }
+  return undefined;
+}
+
+function portMismatch(port: PolicyPort, conn: Connection, dstPod: Pod | undefined): PortMismatch | undefined {
+  // [API] protocol: "The protocol (TCP, UDP, or SCTP) which traffic must match. If not
+  // specified, this field defaults to TCP." (defaulted in decode.ts)
+  if (port.protocol !== conn.protocol) return { kind: 'protocol', want: port.protocol, got: conn.protocol };
+  // [API] port: "If this field is not provided, this matches all port names and numbers."
+  if (port.port === undefined) return undefined;
+  if (typeof port.port === 'number') {
+    // [API] endPort: "indicates that the range of ports from port to endPort if set, inclusive,
+    // should be allowed by the policy."
+    const end = port.endPort ?? port.port;
+    if (conn.port >= port.port && conn.port <= end) return undefined;
+    return port.endPort === undefined
+      ? { kind: 'port', port: port.port, got: conn.port }
+      : { kind: 'port', port: port.port, endPort: port.endPort, got: conn.port };
+  }
+  // [API] port: "The port on the given protocol. This can either be a numerical or named port on
+  // a pod." A name is resolved against the containerPorts of the pod the traffic goes TO (the
+  // selected pod for ingress, the peer for egress), with the same protocol.
+  if (!dstPod) return { kind: 'named-port-no-pod', name: port.port };
+  const resolved: number[] = [];
+  for (const cp of dstPod.ports) if (cp.name === port.port && cp.protocol === port.protocol) resolved.push(cp.containerPort);
+  if (resolved.includes(conn.port)) return undefined;
+  if (resolved.length === 0) return { kind: 'named-port-missing', name: port.port, pod: podKey(dstPod), protocol: port.protocol };
+  return { kind: 'named-port-other', name: port.port, pod: podKey(dstPod), resolved, got: conn.port };
+}
+
+function ruleMatches(view: ClusterView, policy: NetworkPolicy, rule: PolicyRule, conn: Connection, remote: Remote, dstPod: Pod | undefined): boolean {
+  // [API] from/to: "If this field is empty or missing, this rule matches all sources/
+  // destinations ... If this field is present and contains at least one item, this rule allows
+  // traffic only if the traffic matches at least one item in the from/to list." (peers = OR)
+  const peerOk = rule.peers.length === 0 || rule.peers.some((p) => peerMismatch(view, policy, p, remote) === undefined);
+  if (!peerOk) return false;
+  // [API] ports: "If this field is empty or missing, this rule matches all ports ... If this
+  // field is present and contains at least one item, then this rule allows traffic only if the
+  // traffic matches at least one port in the list." And: "traffic must match both ports and from".
+  return rule.ports.length === 0 || rule.ports.some((p) => portMismatch(p, conn, dstPod) === undefined);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Isolation and sides
+
+/** "namespace/name"-sorted policies of the pod's namespace selecting it for a direction. */
+export function isolatingPolicies(view: ClusterView, pod: Pod, dir: Direction): NetworkPolicy[] {
+  const out: NetworkPolicy[] = [];
+  for (const pol of view.policies.values()) {
+    // [DOCS] "a pod is isolated for egress if there is any NetworkPolicy that both selects the
+    // pod and has "Egress" in its policyTypes"; likewise for ingress. [API] podSelector "selects
+    // the pods to which this NetworkPolicy object applies" and only in the policy's namespace.
+    if (pol.namespace !== pod.namespace) continue;
+    if (!(dir === 'ingress' ? pol.policyTypes.ingress : pol.policyTypes.egress)) continue;
+    if (selectorMatches(pol.podSelector, pod.labels)) out.push(pol);
+  }
+  return out.sort((a, b) => (podKey(a) < podKey(b) ? -1 : podKey(a) > podKey(b) ? 1 : 0));
+}
+
+interface SideInput {
+  readonly view: ClusterView;
+  readonly conn: Connection;
+  readonly dir: Direction;
+  /** The pod whose side this is (source for egress, destination for ingress). */
+  readonly pod: Pod | undefined;
+  /** The other end. */
+  readonly remote: Remote;
+  readonly dstPod: Pod | undefined;
+  readonly localNode?: string;
+}
+
+const NOT_A_POD: SideDecision = { allowed: true, reason: 'not-a-pod', isolated: false, policies: [] };
+
+function side(allowed: boolean, reason: SideReason, policies: readonly NetworkPolicy[], rule?: RuleRef): SideDecision {
+  const keys = policies.map(podKey);
+  return rule ? { allowed, reason, isolated: policies.length > 0, policies: keys, rule } : { allowed, reason, isolated: policies.length > 0, policies: keys };
+}
+
+function judgeSide(s: SideInput): SideDecision {
+  const { view, pod, dir, remote } = s;
+  // Traffic of addresses that are no (selectable) pod is not ours to judge on this side.
+  if (!pod) return NOT_A_POD;
+  if (s.localNode !== undefined && pod.nodeName !== s.localNode) return NOT_A_POD;
+  const pols = isolatingPolicies(view, pod, dir);
+  // A pod talking to itself: [DOCS] "Pods cannot currently block localhost access"; the e2e
+  // suite expects every pod to reach itself on its own IP too (the matrix diagonal).
+  if (remote.pod === pod) return side(true, 'self', pols);
+  // [DOCS] "traffic to and from the node where a Pod is running is always allowed, regardless of
+  // the IP address of the Pod or the node". [API] ingress: "OR if the traffic source is the
+  // pod's local node".
+  if (isNodeAddressOf(view, pod, remote.ipText)) return side(true, 'node', pols);
+  // [API] "Traffic is allowed to a pod if there are no NetworkPolicies selecting the pod".
+  // [DOCS] "By default, a pod is non-isolated for egress; all outbound connections are allowed."
+  if (pols.length === 0) return side(true, 'not-isolated', pols);
+  // [DOCS] "When a pod is isolated for ingress, the only allowed connections into the pod are
+  // those from the pod's node and those allowed by the ingress list of some NetworkPolicy that
+  // applies to the pod for ingress." Policies are additive: the first allowing rule (policies
+  // in key order, rules in spec order) is reported.
+  for (const pol of pols) {
+    const rules = dir === 'ingress' ? pol.ingress : pol.egress;
+    for (let i = 0; i < rules.length; i++) {
+      if (ruleMatches(view, pol, rules[i]!, s.conn, remote, s.dstPod)) {
+        return side(true, 'rule', pols, { policy: podKey(pol), direction: dir, index: i });
+      }
+    }
+  }
+  // [API] ingress/egress: "If this field is empty then this NetworkPolicy does not allow any
+  // traffic (and serves solely to ensure that the pods it selects are isolated by default)".
+  return side(false, 'no-rule', pols);
+}
+
+function normalise(conn: Connection): Connection {
+  const src = canonicalIP(conn.src) ?? conn.src;
+  const dst = canonicalIP(conn.dst) ?? conn.dst;
+  return src === conn.src && dst === conn.dst ? conn : { ...conn, src, dst };
+}
+
+/**
+ * Judges a new connection conn.src -> conn.dst:port. [DOCS] "for a connection from a source pod
+ * to a destination pod to be allowed, both the egress policy on the source pod and the ingress
+ * policy on the destination pod need to allow the connection."
+ */
+export function evaluate(view: ClusterView, conn: Connection, opts: EvaluateOptions = {}): Decision {
+  const c = normalise(conn);
+  const srcPod = podForIP(view, c.src);
+  const dstPod = podForIP(view, c.dst);
+  const srcIP = parseIP(c.src), dstIP = parseIP(c.dst);
+  const egress = judgeSide({
+    view, conn: c, dir: 'egress', pod: srcPod, dstPod, localNode: opts.localNode,
+    remote: { ip: dstIP, ipText: c.dst, pod: dstPod },
+  });
+  const ingress = judgeSide({
+    view, conn: c, dir: 'ingress', pod: dstPod, dstPod, localNode: opts.localNode,
+    remote: { ip: srcIP, ipText: c.src, pod: srcPod },
+  });
+  const d: { -readonly [K in keyof Decision]: Decision[K] } = { allowed: egress.allowed && ingress.allowed, egress, ingress };
+  if (srcPod) d.srcPod = podKey(srcPod);
+  if (dstPod) d.dstPod = podKey(dstPod);
+  return d;
+}
+
+// ---------------------------------------------------------------------------------------------
+// explain: the same walk, keeping every intermediate answer.
+
+export interface EndpointInfo {
+  readonly ip: string;
+  /** The pod owning the address for policy purposes. */
+  readonly pod?: string;
+  /** Nodes having the address. */
+  readonly nodes: readonly string[];
+  /** Pods holding the address that policy ignores, and why. */
+  readonly skippedPods: readonly { readonly pod: string; readonly reason: SkippedPodReason }[];
+}
+
+export interface PeerCheck {
+  readonly index: number;
+  readonly peer: PolicyPeer;
+  /** undefined when the peer matched. */
+  readonly mismatch?: PeerMismatch;
+}
+
+export interface PortCheck {
+  readonly index: number;
+  readonly port: PolicyPort;
+  readonly mismatch?: PortMismatch;
+}
+
+export interface RuleCheck {
+  readonly index: number;
+  readonly matched: boolean;
+  /** True when from/to is empty (matches every peer). */
+  readonly allPeers: boolean;
+  readonly peers: readonly PeerCheck[];
+  /** True when ports is empty (matches every port). */
+  readonly allPorts: boolean;
+  readonly ports: readonly PortCheck[];
+  /** For a rule that did not match: the first clause that failed (peers are checked before ports). */
+  readonly failedClause?: 'peers' | 'ports';
+}
+
+export interface PolicyCheck {
+  readonly policy: string;
+  /** The rules of this policy for the direction (empty list: the policy only isolates). */
+  readonly rules: readonly RuleCheck[];
+}
+
+export interface SideExplanation {
+  readonly direction: Direction;
+  /** The pod whose side this is, when one owns the address. */
+  readonly pod?: string;
+  readonly decision: SideDecision;
+  /** Each policy isolating the pod in this direction with each of its rules checked. */
+  readonly policies: readonly PolicyCheck[];
+}
+
+export interface Explanation {
+  readonly connection: Connection;
+  readonly decision: Decision;
+  readonly src: EndpointInfo;
+  readonly dst: EndpointInfo;
+  readonly egress: SideExplanation;
+  readonly ingress: SideExplanation;
+}
+
+function endpointInfo(view: ClusterView, ip: string): EndpointInfo {
+  const pod = podForIP(view, ip);
+  const skippedPods: { pod: string; reason: SkippedPodReason }[] = [];
+  for (const p of view.pods.values()) {
+    if (!p.ips.includes(ip) || podIsSelectable(p)) continue;
+    skippedPods.push({ pod: podKey(p), reason: p.hostNetwork ? 'host-network' : 'finished' });
+  }
+  skippedPods.sort((a, b) => (a.pod < b.pod ? -1 : 1));
+  return pod ? { ip, pod: podKey(pod), nodes: nodesForIP(view, ip), skippedPods } : { ip, nodes: nodesForIP(view, ip), skippedPods };
+}
+
+function checkRule(view: ClusterView, pol: NetworkPolicy, rule: PolicyRule, index: number, conn: Connection, remote: Remote, dstPod: Pod | undefined): RuleCheck {
+  const peers: PeerCheck[] = rule.peers.map((peer, i) => {
+    const mismatch = peerMismatch(view, pol, peer, remote);
+    return mismatch ? { index: i, peer, mismatch } : { index: i, peer };
+  });
+  const ports: PortCheck[] = rule.ports.map((port, i) => {
+    const mismatch = portMismatch(port, conn, dstPod);
+    return mismatch ? { index: i, port, mismatch } : { index: i, port };
+  });
+  const allPeers = rule.peers.length === 0, allPorts = rule.ports.length === 0;
+  const peerOk = allPeers || peers.some((p) => !p.mismatch);
+  const portOk = allPorts || ports.some((p) => !p.mismatch);
+  const base = { index, matched: peerOk && portOk, allPeers, peers, allPorts, ports };
+  if (!peerOk) return { ...base, failedClause: 'peers' };
+  if (!portOk) return { ...base, failedClause: 'ports' };
+  return base;
+}
+
+/** Structured detail of evaluate(): every isolating policy and every rule, checked. */
+export function explain(view: ClusterView, conn: Connection, opts: EvaluateOptions = {}): Explanation {
+  const c = normalise(conn);
+  const decision = evaluate(view, c, opts);
+  const srcPod = podForIP(view, c.src);
+  const dstPod = podForIP(view, c.dst);
+  const srcIP = parseIP(c.src), dstIP = parseIP(c.dst);
+  const sideOf = (dir: Direction, pod: Pod | undefined, remote: Remote, d: SideDecision): SideExplanation => {
+    const checks: PolicyCheck[] = [];
+    if (pod && d.reason !== 'not-a-pod') {
+      for (const pol of isolatingPolicies(view, pod, dir)) {
+        const rules = dir === 'ingress' ? pol.ingress : pol.egress;
+        checks.push({ policy: podKey(pol), rules: rules.map((r, i) => checkRule(view, pol, r, i, c, remote, dstPod)) });
+      }
+    }
+    return pod ? { direction: dir, pod: podKey(pod), decision: d, policies: checks } : { direction: dir, decision: d, policies: checks };
+  };
+  return {
+    connection: c,
+    decision,
+    src: endpointInfo(view, c.src),
+    dst: endpointInfo(view, c.dst),
+    egress: sideOf('egress', srcPod, { ip: dstIP, ipText: c.dst, pod: dstPod }, decision.egress),
+    ingress: sideOf('ingress', dstPod, { ip: srcIP, ipText: c.src, pod: srcPod }, decision.ingress),
+  };
+}

@@ -1,0 +1,177 @@
+// The file source: YAML/JSON manifests (files or folders) -> cluster state, the offline twin of
+// the kube source. Every document goes through the same decoder as objects from the API server,
+// so `palisade verify` judges a folder the way the cluster would judge it after `kubectl apply`.
+
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import type { ObjectError } from '../cluster/model.ts';
+import { ClusterState } from '../cluster/state.ts';
+import type { Decoded } from '../cluster/decode.ts';
+import { NAMESPACE_NAME_LABEL, applyDecoded, decodeObject } from '../cluster/decode.ts';
+
+const EXTENSIONS = ['.yaml', '.yml', '.json'];
+
+export interface DecodedDocument {
+  /** "file:N" (N = 1-based document number), plus ".items[i]" for List members. */
+  readonly source: string;
+  readonly decoded: Decoded;
+}
+
+export interface ManifestRead {
+  readonly documents: DecodedDocument[];
+  readonly notes: string[];
+  /** Unreadable paths and YAML syntax errors (object errors are inside `documents`). */
+  readonly errors: ObjectError[];
+}
+
+/** The files a path stands for: itself, or every manifest below a folder, sorted. */
+export function manifestFiles(path: string, errors: ObjectError[]): string[] {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    errors.push({ object: `file ${path}`, field: '(path)', message: (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message });
+    return [];
+  }
+  if (!st.isDirectory()) return [path];
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    let names: string[];
+    try {
+      names = readdirSync(dir).sort();
+    } catch (e) {
+      errors.push({ object: `folder ${dir}`, field: '(path)', message: (e as Error).message });
+      return;
+    }
+    for (const name of names) {
+      const full = join(dir, name);
+      let s;
+      try {
+        s = statSync(full);
+      } catch (e) {
+        // A dangling symlink, or a file removed while we read the folder.
+        if (EXTENSIONS.some((x) => name.endsWith(x))) errors.push({ object: `file ${full}`, field: '(path)', message: (e as Error).message });
+        continue;
+      }
+      if (s.isDirectory()) walk(full);
+      else if (EXTENSIONS.some((x) => name.endsWith(x))) out.push(full);
+    }
+  };
+  walk(path);
+  return out;
+}
+
+/** Decodes every document of one file's text (multi-document YAML, JSON, `kind: List`). */
+export function readManifestText(text: string, file: string): ManifestRead {
+  const documents: DecodedDocument[] = [];
+  const notes: string[] = [];
+  const errors: ObjectError[] = [];
+  const docs = parseAllDocuments(text);
+  const list = Array.isArray(docs) ? docs : [docs];
+  list.forEach((doc, i) => {
+    const source = `${file}:${i + 1}`;
+    if (doc.errors.length > 0) {
+      for (const err of doc.errors) {
+        const pos = err.linePos?.[0];
+        // The parser's message ends with " at line L, column C:" and a source excerpt; keep
+        // the first sentence, the position goes in the field.
+        const msg = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+        errors.push({
+          object: `file ${file}`,
+          field: pos ? `line ${pos.line}, column ${pos.col}` : `document ${i + 1}`,
+          message: `bad YAML (document ${i + 1}): ${msg}`,
+        });
+      }
+      return;
+    }
+    const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+    if (raw === null || raw === undefined) return; // an empty document (e.g. a trailing ---)
+    if (typeof raw === 'object' && !Array.isArray(raw) && (raw as { kind?: unknown }).kind === 'List') {
+      const items = (raw as { items?: unknown }).items;
+      if (items !== undefined && items !== null && !Array.isArray(items)) {
+        errors.push({ object: `List in ${file}`, field: 'items', message: 'must be a list', source });
+        return;
+      }
+      (items ?? []).forEach((item, j) => add(item, `${source}.items[${j}]`));
+      return;
+    }
+    add(raw, source);
+  });
+  function add(raw: unknown, source: string): void {
+    const decoded = decodeObject(raw, source);
+    if (decoded.kind === 'ignored') notes.push(`${source}: ${decoded.note}`);
+    documents.push({ source, decoded });
+  }
+  return { documents, notes, errors };
+}
+
+/** Reads and decodes every manifest under the given paths, in path order then file order. */
+export function readManifests(paths: readonly string[]): ManifestRead {
+  const documents: DecodedDocument[] = [];
+  const notes: string[] = [];
+  const errors: ObjectError[] = [];
+  for (const p of paths) {
+    for (const file of manifestFiles(p, errors)) {
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch (e) {
+        errors.push({ object: `file ${file}`, field: '(file)', message: (e as Error).message });
+        continue;
+      }
+      const r = readManifestText(text, file);
+      documents.push(...r.documents);
+      notes.push(...r.notes);
+      errors.push(...r.errors);
+    }
+  }
+  return { documents, notes, errors };
+}
+
+export interface LoadedManifests {
+  readonly state: ClusterState;
+  readonly notes: string[];
+  /** YAML errors and every error of every invalid object (those objects are left out). */
+  readonly errors: ObjectError[];
+}
+
+function decodedKey(d: Decoded): string | undefined {
+  switch (d.kind) {
+    case 'Namespace': case 'Node': return `${d.kind} ${d.value.name}`;
+    case 'Pod': case 'NetworkPolicy': return `${d.kind} ${d.value.namespace}/${d.value.name}`;
+    default: return undefined;
+  }
+}
+
+/**
+ * Loads manifests into a fresh ClusterState (one batch). Objects defined twice: the later one
+ * wins, with a note. Pods in a namespace with no Namespace object get one implicitly, labelled
+ * only kubernetes.io/metadata.name (what the API server would set), with a note.
+ */
+export function loadManifests(paths: readonly string[]): LoadedManifests {
+  const read = readManifests(paths);
+  const state = new ClusterState();
+  const notes = [...read.notes];
+  const errors = [...read.errors];
+  const seen = new Map<string, string>();
+  state.batch(() => {
+    for (const { source, decoded } of read.documents) {
+      if (decoded.kind === 'invalid') errors.push(...decoded.errors);
+      const key = decodedKey(decoded);
+      if (key) {
+        const prev = seen.get(key);
+        if (prev) notes.push(`${key} is defined twice (${prev} and ${source}); the later one is used`);
+        seen.set(key, source);
+      }
+      applyDecoded(state, decoded);
+    }
+    const missing = new Set<string>();
+    for (const p of state.pods.values()) if (!state.namespaces.has(p.namespace)) missing.add(p.namespace);
+    for (const ns of [...missing].sort()) {
+      state.upsertNamespace({ name: ns, labels: { [NAMESPACE_NAME_LABEL]: ns } });
+      notes.push(`namespace ${ns} has pods but no Namespace object; assumed one labelled only ${NAMESPACE_NAME_LABEL}=${ns}`);
+    }
+  });
+  return { state, notes, errors };
+}

@@ -1,0 +1,89 @@
+// Malformed input: one clear line naming the object and field, a non-zero exit, no stack trace.
+
+import t from 'tap';
+import type { Test } from 'tap';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadCases } from '../../src/conformance/cases.ts';
+import { sampleCase } from '../conformance/sample-cases.ts';
+import { caseManifestDir, hasStackTrace, runCli, tmpDir } from './run-cli.ts';
+
+// Any case with the 9-pod model (pods x/a and y/a, IPv4 only) will do; 001 is the sample one.
+const c = sampleCase('001-') ?? loadCases()[0]!;
+const good = caseManifestDir(c, 0);
+
+function check(t: Test, args: string[], code: number, stderr: RegExp, name: string) {
+  const r = runCli(args);
+  t.equal(r.code, code, `${name}: exit ${code}`);
+  t.match(r.stderr, stderr, `${name}: message`);
+  t.notOk(hasStackTrace(r.stderr + r.stdout), `${name}: no stack trace`);
+  return r;
+}
+
+t.test('manifest errors: reported, the rest is still evaluated, exit 1', async (t) => {
+  const dir = tmpDir();
+  writeFileSync(join(dir, 'bad-policy.yaml'), [
+    'apiVersion: networking.k8s.io/v1', 'kind: NetworkPolicy', 'metadata: {name: broken, namespace: x}', 'spec:',
+    '  podSelector: {}', '  ingress:', '  - from:', '    - ipBlock: {cidr: 10.0.0.0/8, except: [11.0.0.0/16]}',
+    '    ports:', '    - {port: 70000}', '',
+  ].join('\n'));
+  const r = check(t, ['matrix', '--manifests', good, dir, '--port', '80'], 1, /NetworkPolicy x\/broken: spec\.ingress\[0\]\.from\[0\]\.ipBlock\.except\[0\]: .*strict subset/, 'invalid policy');
+  t.match(r.stderr, /NetworkPolicy x\/broken: spec\.ingress\[0\]\.ports\[0\]\.port: invalid value 70000/);
+  t.match(r.stderr, /left out/);
+  t.match(r.stdout, /^-\tx\/a/, 'the matrix is still printed');
+
+  writeFileSync(join(dir, 'bad-policy.yaml'), 'kind: NetworkPolicy\nmetadata:\n  name: x\n   namespace: y\n');
+  check(t, ['matrix', '--manifests', good, dir, '--port', '80'], 1, /file .*bad-policy\.yaml: line \d+, column \d+: bad YAML/, 'bad YAML');
+
+  check(t, ['verify', '--manifests', join(dir, 'nope.yaml'), '--probes', join(dir, 'bad-policy.yaml')], 2, /./, 'missing manifests + bad probes');
+  const p = join(dir, 'ok-probes.yaml');
+  writeFileSync(p, '- {from: x/a, to: y/a, port: 80}\n');
+  check(t, ['verify', '--manifests', join(dir, 'nope.yaml'), '--probes', p], 2, /no pod x\/a|nope\.yaml: \(path\): no such file/, 'missing manifests path');
+});
+
+t.test('probe file errors name the probe index and field', async (t) => {
+  const dir = tmpDir();
+  const p = join(dir, 'probes.yaml');
+  const cases: [string, RegExp][] = [
+    ['- {from: x/a, to: y/a, port: 70000}', /probe\[0\]\.port: must be between 1 and 65535, got 70000/],
+    ['- {from: x/a, to: y/a, port: 80}\n- {from: x/a, to: y/a}', /probe\[1\]\.port: must be a port number/],
+    ['- {from: x/a, to: y/a, port: 80, protocol: ICMP}', /probe\[0\]\.protocol: must be TCP, UDP or SCTP/],
+    ['- {from: x/a, to: y/a, port: 80, family: IPv5}', /probe\[0\]\.family: must be IPv4 or IPv6/],
+    ['- {from: x/a, to: y/a, port: 80, family: IPv6}', /probe\[0\]\.from: pod x\/a has no IPv6 address/],
+    ['- {from: x/a, to: "fd00::1", port: 80}', /probe\[0\]\.from: pod x\/a has no IPv6 address/],
+    ['- {from: x/a, to: q/q, port: 80}', /probe\[0\]\.to: no pod q\/q in the manifests/],
+    ['- {from: nonsense, to: y/a, port: 80}', /probe\[0\]\.from: "nonsense" is neither/],
+    ['- {from: x/a, to: y/a, port: 80, porta: 1}', /probe\[0\]\.porta: unknown field/],
+    ['- {from: x/a, to: y/a, port: 80, expect: yes}', /probe\[0\]\.expect: must be allow or deny/],
+    ['from: x/a', /must be a list of probes/],
+    ['- [x/a, y/a]', /probe\[0\]: must be a mapping/],
+    ['- {from: x/a, to: y/a, port: 80', /line \d+, column \d+: bad YAML/],
+  ];
+  for (const [text, re] of cases) {
+    writeFileSync(p, text + '\n');
+    check(t, ['verify', '--manifests', good, '--probes', p], 2, re, text);
+  }
+});
+
+t.test('flag errors', async (t) => {
+  check(t, ['matrix', '--manifests', good, '--port', '0'], 2, /--port must be between 1 and 65535, got 0/, 'port 0');
+  check(t, ['matrix', '--manifests', good, '--port', 'http'], 2, /--port must be a whole number/, 'port not a number');
+  check(t, ['matrix', '--manifests', good], 2, /--port is required/, 'no port');
+  check(t, ['matrix', '--port', '80'], 2, /--manifests PATH\.\.\. is required/, 'no manifests');
+  check(t, ['matrix', '--manifests', good, '--port', '80', '--protocol', 'ICMP'], 2, /--protocol must be TCP, UDP or SCTP/, 'protocol');
+  check(t, ['matrix', '--manifests', good, '--port', '80', '--family', 'v7'], 2, /--family must be IPv4 or IPv6/, 'family');
+  check(t, ['matrix', '--manifests', good, '--port', '80', '--bogus'], 2, /unknown flag --bogus/, 'unknown flag');
+  check(t, ['verify', '--manifests', good, '-o', 'yaml', '--probes', 'x'], 2, /-o must be json or table/, 'bad -o');
+  check(t, ['explain', '--manifests', good, '--from', 'x/a', '--port', '80'], 2, /--to is required/, 'explain without --to');
+  check(t, ['explain', '--manifests', good, '--from', 'x/a', '--to', '10.0.0.300', '--port', '80'], 2, /--to: "10\.0\.0\.300" is neither/, 'explain bad IP');
+  check(t, ['explain', '--manifests', good, '--from', 'x/a', '--to', 'y/a', '--port', '80', '--family', 'IPv6'], 2, /--from: pod x\/a has no IPv6 address/, 'explain family');
+});
+
+t.test('a list flag stops at a short flag', async (t) => {
+  const dir = tmpDir();
+  const p = join(dir, 'probes.yaml');
+  writeFileSync(p, '- {from: x/a, to: y/a, port: 80}\n');
+  const r = runCli(['verify', '--manifests', good, '-o', 'json', '--probes', p]);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(JSON.parse(r.stdout)[0].verdict, 'allow');
+});

@@ -1,0 +1,121 @@
+// `palisade lint` through the real CLI entry point: exit 0 clean, 1 findings, 2 bad input (one
+// clear line per problem, never a stack trace).
+
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../../bin/palisade.js', import.meta.url));
+
+function palisade(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'palisade-lint-'));
+const file = (name: string, text: string) => {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+};
+
+const NS_POD = `
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: shop, labels: {app: web}}
+spec: {containers: [{name: c, ports: [{name: http, containerPort: 8080}]}]}
+status: {phase: Running, podIP: 10.244.1.10}
+`;
+
+const clean = file('clean.yaml', NS_POD + `
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: default-deny, namespace: shop}
+spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-dns, namespace: shop}
+spec:
+  podSelector: {}
+  policyTypes: [Egress]
+  egress: [{ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-http, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress: [{ports: [{port: http}]}]
+`);
+
+const typo = file('typo.yaml', NS_POD + `
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: default-deny, namespace: shop}
+spec: {podSelector: {}, policyTypes: [Ingress]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-in, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: wbe}}
+  ingress: [{ports: [{port: 8080}]}]
+`);
+
+const invalid = file('invalid.yaml', `
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: broken, namespace: shop}
+spec:
+  podSelector: {}
+  ingress: [{form: [{podSelector: {}}]}]
+`);
+
+t.test('clean: exit 0', async (t) => {
+  const r = palisade('lint', '--manifests', clean);
+  t.equal(r.code, 0, r.err);
+  t.match(r.out, /^no findings \(3 policies, 1 pods, 1 namespaces\)/);
+});
+
+t.test('findings: exit 1, text names reason and fix', async (t) => {
+  const r = palisade('lint', '--manifests', typo);
+  t.equal(r.code, 1, r.err);
+  t.match(r.out, /warning: NetworkPolicy shop\/web-in spec.podSelector.matchLabels \[label-typo\]/);
+  t.match(r.out, /fix: did you mean app=web\?/);
+  t.match(r.out, /\d+ finding\(s\): 0 error\(s\)/);
+});
+
+t.test('-o json', async (t) => {
+  const r = palisade('lint', '--manifests', typo, '-o', 'json');
+  t.equal(r.code, 1);
+  const fs = JSON.parse(r.out) as { code: string; object: string }[];
+  t.ok(fs.some((f) => f.code === 'selector-matches-nothing' && f.object === 'NetworkPolicy shop/web-in'));
+});
+
+t.test('bad input: exit 2, clear errors, no stack trace', async (t) => {
+  const a = palisade('lint', '--manifests', invalid, clean);
+  t.equal(a.code, 2);
+  t.match(a.err, /NetworkPolicy shop\/broken/);
+  t.match(a.err, /form/);
+  t.notMatch(a.err, /\n\s+at /);
+  const b = palisade('lint');
+  t.equal(b.code, 2);
+  t.match(b.err, /^palisade lint: --manifests PATH\.\.\. is required/);
+  const c = palisade('lint', '--manifests', clean, '--pod-cidr', '10.0.0.0/33');
+  t.equal(c.code, 2);
+  t.match(c.err, /--pod-cidr must be a CIDR/);
+  const d = palisade('lint', '--manifests', join(dir, 'missing.yaml'));
+  t.equal(d.code, 2);
+  t.match(d.err, /missing\.yaml/);
+  t.notMatch(d.err, /\n\s+at /);
+});

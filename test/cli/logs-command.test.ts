@@ -1,0 +1,97 @@
+// `palisade logs`: renders the verdict log, reports bad input clearly, and in follow mode picks
+// up appended lines, truncation and rotation of a real file.
+
+import t from 'tap';
+import { appendFileSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { readLog, run } from '../../src/cli/commands/logs.ts';
+import { CliError } from '../../src/cli/args.ts';
+import type { VerdictLine } from '../../src/agent/verdict-log.ts';
+
+const line = (n: number, extra: Partial<VerdictLine> = {}): string =>
+  JSON.stringify({
+    time: `2026-11-22T03:00:0${n}.000Z`, verdict: 'deny', direction: 'ingress',
+    src: { ip: '10.244.3.1', pod: 'z/a' }, dst: { ip: '10.244.1.2', pod: 'x/b', port: 80 },
+    protocol: 'TCP', reason: 'ingress of x/b isolated by x/deny-ingress; no rule matched', generation: 3, ...extra,
+  });
+
+function tmp(): string {
+  return join(mkdtempSync(join(tmpdir(), 'palisade-logs-')), 'verdicts.log');
+}
+
+t.test('renders lines, flags foreign ones', async (t) => {
+  const f = tmp();
+  writeFileSync(f, [
+    line(1),
+    line(2, { audit: true }),
+    JSON.stringify({ time: '2026-11-22T03:00:09.000Z', summary: 'rate-limited', source: 'z/a', suppressed: 12 }),
+    'not a verdict line',
+    '',
+  ].join('\n'));
+  const out = new PassThrough();
+  let text = '';
+  out.on('data', (c) => (text += c));
+  t.equal(await run(['--file', f], out), 0);
+  t.same(text.trimEnd().split('\n'), [
+    '2026-11-22T03:00:01.000Z DENY       TCP 10.244.3.1 (z/a) -> 10.244.1.2:80 (x/b) [ingress]: ingress of x/b isolated by x/deny-ingress; no rule matched',
+    '2026-11-22T03:00:02.000Z WOULD-DENY TCP 10.244.3.1 (z/a) -> 10.244.1.2:80 (x/b) [ingress]: ingress of x/b isolated by x/deny-ingress; no rule matched',
+    '2026-11-22T03:00:09.000Z RATE-LIMIT  12 line(s) from z/a suppressed',
+    '? not a verdict line',
+  ]);
+
+  const out2 = new PassThrough();
+  let text2 = '';
+  out2.on('data', (c) => (text2 += c));
+  t.equal(await run(['--file', f, '--verdicts-only', '-o', 'json'], out2), 0);
+  const lines2 = text2.trimEnd().split('\n');
+  t.equal(lines2.length, 3, 'the foreign line is skipped');
+  t.same(JSON.parse(lines2[1]!).audit, true);
+});
+
+t.test('bad input is a clear CliError', async (t) => {
+  await t.rejects(run(['--file', '/nonexistent/verdicts.log'], new PassThrough()), new CliError('--file /nonexistent/verdicts.log: no such file'));
+  await t.rejects(run([], new PassThrough()), /--file PATH is required/);
+  await t.rejects(run(['--file', 'x', '-o', 'yaml'], new PassThrough()), /-o must be text or json, got "yaml"/);
+  await t.rejects(run(['--file', 'x', '--interval', '0'], new PassThrough()), /--interval must be between 10 and 60000/);
+});
+
+t.test('follow: appended lines, a line split across writes, truncation, rotation', async (t) => {
+  const f = tmp();
+  writeFileSync(f, line(1) + '\n');
+  const seen: string[] = [];
+  const notes: string[] = [];
+  let waiter: { n: number; resolve: () => void } | undefined;
+  const until = (n: number) => new Promise<void>((resolve) => {
+    if (seen.length >= n) resolve();
+    else waiter = { n, resolve };
+  });
+  const ac = new AbortController();
+  const done = readLog(f, (l) => {
+    seen.push(l);
+    if (waiter && seen.length >= waiter.n) { waiter.resolve(); waiter = undefined; }
+  }, { signal: ac.signal, follow: true, intervalMs: 20, onNote: (n) => notes.push(n) });
+
+  await until(1);
+  const two = line(2);
+  appendFileSync(f, two.slice(0, 40));
+  appendFileSync(f, two.slice(40) + '\n' + line(3) + '\n');
+  await until(3);
+  t.equal(seen[1], two, 'a line written in two pieces arrives whole');
+
+  writeFileSync(f, line(4) + '\n'); // truncate and rewrite (shorter than what was read)
+  await until(4);
+  t.equal(seen[3], line(4));
+  t.match(notes.join('\n'), /was truncated/);
+
+  renameSync(f, f + '.1');
+  writeFileSync(f, line(5) + '\n');
+  await until(5);
+  t.equal(seen[4], line(5));
+  t.match(notes.join('\n'), /was replaced/);
+
+  ac.abort();
+  await done;
+  t.equal(seen.length, 5);
+});

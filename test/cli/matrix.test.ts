@@ -1,0 +1,38 @@
+// `palisade matrix` prints exactly each conformance case's expected matrix (every step, every
+// probe group: protocol, port and family).
+
+import t from 'tap';
+import { loadCases } from '../../src/conformance/cases.ts';
+import { caseManifestDir, expectedExit, hasStackTrace, runCli } from './run-cli.ts';
+
+function parseTable(text: string): { cols: string[]; cells: Map<string, string> } {
+  const lines = text.trim().split('\n').map((l) => l.split('\t'));
+  const cols = lines[0]!.slice(1);
+  const cells = new Map<string, string>();
+  for (const row of lines.slice(1)) row.slice(1).forEach((m, j) => cells.set(`${row[0]} -> ${cols[j]}`, m));
+  return { cols, cells };
+}
+
+for (const c of loadCases()) {
+  t.test(c.file.split('/').pop()!, async (t) => {
+    for (const [si, step] of c.steps.entries()) {
+      const groups = step.probes.filter((g) => g.cells.length > 0);
+      if (groups.length === 0) continue;
+      const dir = caseManifestDir(c, si);
+      for (const [gi, g] of groups.entries()) {
+        const r = runCli(['matrix', '--manifests', dir, '--port', String(g.port), '--protocol', g.protocol, '--family', g.family]);
+        t.equal(r.code, expectedExit(c, si), `step ${si} group ${gi}: exit status (${r.stderr})`);
+        t.notOk(hasStackTrace(r.stderr));
+        const { cols, cells } = parseTable(r.stdout);
+        t.same(cols, [...g.order].sort(), 'columns: every pod, sorted by namespace/name');
+        const diffs = g.cells.filter((cell) => cells.get(`${cell.from} -> ${cell.to}`) !== (cell.allow ? '.' : 'X'));
+        t.same(diffs.map((d) => `${d.from} -> ${d.to}`), [], `step ${si} ${g.protocol}/${g.port} ${g.family}: matrix equals the expected one`);
+        if (g.order.join() === cols.join() && g.matrixText) {
+          const printed = r.stdout.trim().split('\n').slice(1).map((l) => l.split('\t').slice(1).join(' '));
+          const want = g.matrixText.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
+          t.same(printed, want, 'row text identical to the case file');
+        }
+      }
+    }
+  });
+}

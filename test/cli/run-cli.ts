@@ -1,0 +1,45 @@
+// Runs the real CLI (`node bin/palisade.js ...`) and writes conformance cases out as manifest
+// folders, for the CLI tests.
+
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ConformanceCase } from '../../src/conformance/cases.ts';
+import { manifestsForStep, objectsForStep } from '../../src/conformance/cases.ts';
+import { decodeObject } from '../../src/cluster/decode.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(args: string[]): CliResult {
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'palisade.js'), ...args], { encoding: 'utf8', cwd: ROOT, timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function tmpDir(prefix = 'palisade-cli-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Writes the cluster after step `i` of a case as <dir>/cluster.yaml and returns the folder. */
+export function caseManifestDir(c: ConformanceCase, step: number): string {
+  const dir = tmpDir();
+  writeFileSync(join(dir, 'cluster.yaml'), manifestsForStep(c, step));
+  return dir;
+}
+
+/** True when the text contains a JavaScript stack frame line. */
+export function hasStackTrace(text: string): boolean {
+  return /^\s+at /m.test(text);
+}
+
+/** The exit status the CLI owes for a case's manifests: 1 when some object is invalid, else 0. */
+export function expectedExit(c: ConformanceCase, step: number): number {
+  return objectsForStep(c, step).some((o) => decodeObject(o).kind === 'invalid') ? 1 : 0;
+}
