@@ -38,6 +38,10 @@ export interface RuleSnapshot {
    * port-less protocols port is 0 and only rules without ports match). Returns true when allowed.
    * Sets egressCode/ingressCode (SIDE.* or a rule id) and srcSlot/dstSlot (pod slots or -1).
    * Never allocates.
+   *
+   * Address words may be given as uint32 or int32 (implementations compare them bitwise). Prefer
+   * int32 (buf.readInt32BE, or `x | 0`): V8 boxes a number above 2^31 - 1 into a heap object
+   * when it is passed to a function it did not inline, so uint32 words can allocate in the CALLER.
    */
   judge4(src: number, dst: number, proto: number, port: number): boolean;
   judge6(

@@ -1,0 +1,160 @@
+// Pod identities: the compiler's unit of "who is this peer".
+//
+// Every selector in a NetworkPolicy peer looks only at a pod's namespace name (podSelector alone
+// means "pods in the policy's namespace"), its namespace's labels and its own labels; named
+// ports look only at its containerPorts. Pods equal in those four things are indistinguishable
+// to every rule, so rule tables map identities (not pods) to peer classes. Replicas of one
+// workload share an identity, which keeps tables small: a table stores one class per identity.
+//
+// Identities are interned and append-only: an identity's attributes never change (a relabelled
+// pod moves to another identity), so anything computed for an identity stays true, and a rule
+// table built when there were N identities stays exact for newer ones as long as none of them is
+// matched by its selectors (see extendRuleTable in rule-table.ts). Identity 0 is "not a pod": it
+// matches no selector and resolves no port name.
+
+import type { ContainerPort, Labels, PolicyPeer, Protocol } from '../cluster/model.ts';
+import { selectorMatches } from './selector.ts';
+
+export interface Identity {
+  readonly id: number;
+  /** '' for identity 0 (not a pod). */
+  readonly namespace: string;
+  /** Labels of the pod's Namespace object; undefined when that object is unknown. */
+  readonly nsLabels: Labels | undefined;
+  readonly labels: Labels;
+  readonly ports: readonly ContainerPort[];
+}
+
+export const OUTSIDE_IDENTITY = 0;
+
+/** The identities one selector peer selects, kept up to date lazily (see IdentityRegistry.matched). */
+export interface PeerMatcher {
+  readonly peer: PolicyPeer;
+  readonly ns: string;
+  /** Identities [0, upTo) have been examined. */
+  upTo: number;
+  /** Matching identity ids, ascending. */
+  ids: number[];
+}
+
+function labelsKey(l: Labels | undefined): string {
+  if (l === undefined) return '!';
+  const keys = Object.keys(l).sort();
+  let s = '';
+  for (const k of keys) s += `${k}=${l[k]}\u0001`;
+  return s;
+}
+
+function portsKey(ports: readonly ContainerPort[]): string {
+  let s = '';
+  for (const p of ports) s += `${p.name ?? ''}:${p.containerPort}/${p.protocol}\u0001`;
+  return s;
+}
+
+/** The numbers a port name resolves to on a pod ("the name must match protocol too"), ascending. */
+export function resolveNamedPort(ports: readonly ContainerPort[], name: string, protocol: Protocol): number[] {
+  const out: number[] = [];
+  for (const p of ports) {
+    if (p.name === name && p.protocol === protocol && !out.includes(p.containerPort)) out.push(p.containerPort);
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/**
+ * Namespace labels a selector sees for a pod whose Namespace object is unknown: the one label the
+ * API server always sets, kubernetes.io/metadata.name=<namespace> (same rule as evaluator.ts).
+ */
+function namespaceLabelsForMatch(id: Identity): Labels {
+  return id.nsLabels ?? { 'kubernetes.io/metadata.name': id.namespace };
+}
+
+export class IdentityRegistry {
+  private readonly list: Identity[] = [
+    { id: OUTSIDE_IDENTITY, namespace: '', nsLabels: undefined, labels: {}, ports: [] },
+  ];
+  private readonly byKey = new Map<string, number>();
+  /** Identity ids per namespace, ascending (podSelector-only peers look only here). */
+  private readonly byNamespace = new Map<string, number[]>();
+  private readonly peerCache = new WeakMap<PolicyPeer, Map<string, PeerMatcher>>();
+
+  get count(): number {
+    return this.list.length;
+  }
+
+  get(id: number): Identity {
+    return this.list[id]!;
+  }
+
+  intern(namespace: string, nsLabels: Labels | undefined, labels: Labels, ports: readonly ContainerPort[]): number {
+    const key = `${namespace}\u0000${labelsKey(nsLabels)}\u0000${labelsKey(labels)}\u0000${portsKey(ports)}`;
+    let id = this.byKey.get(key);
+    if (id === undefined) {
+      id = this.list.length;
+      this.list.push({ id, namespace, nsLabels, labels, ports });
+      this.byKey.set(key, id);
+      let ids = this.byNamespace.get(namespace);
+      if (!ids) this.byNamespace.set(namespace, (ids = []));
+      ids.push(id);
+    }
+    return id;
+  }
+
+  /**
+   * Ids of every identity the selector peer selects, ascending. Cached per peer object and
+   * extended when identities were added since (identities never change, so old answers stand).
+   */
+  peerMatches(peer: PolicyPeer, policyNs: string): readonly number[] {
+    return this.matched(this.peerMatcher(peer, policyNs));
+  }
+
+  /** The shared matcher of a selector peer of a policy in policyNs (hold it to skip the lookups). */
+  peerMatcher(peer: PolicyPeer, policyNs: string): PeerMatcher {
+    let byNs = this.peerCache.get(peer);
+    if (!byNs) {
+      byNs = new Map();
+      this.peerCache.set(peer, byNs);
+    }
+    let c = byNs.get(policyNs);
+    if (!c) {
+      c = { peer, ns: policyNs, upTo: 0, ids: [] };
+      byNs.set(policyNs, c);
+    }
+    return c;
+  }
+
+  /** Ids of every identity the matcher's peer selects, ascending; examines identities added since last time. */
+  matched(c: PeerMatcher): readonly number[] {
+    const peer = c.peer, policyNs = c.ns;
+    const n = this.list.length;
+    if (c.upTo < n && !peer.namespaceSelector) {
+      // podSelector alone: only identities of the policy's namespace can match.
+      const ids = this.byNamespace.get(policyNs) ?? [];
+      let j = ids.length;
+      while (j > 0 && ids[j - 1]! >= c.upTo) j--;
+      for (; j < ids.length; j++) {
+        const i = ids[j]!;
+        if (!peer.podSelector || selectorMatches(peer.podSelector, this.list[i]!.labels)) c.ids.push(i);
+      }
+      c.upTo = n;
+    }
+    if (c.upTo < n) {
+      // Namespace label matches are memoised per labels object: every identity interned from one
+      // Namespace object version shares it.
+      const nsMemo = new Map<Labels | undefined, boolean>();
+      for (let i = Math.max(c.upTo, 1); i < n; i++) {
+        const id = this.list[i]!;
+        if (peer.namespaceSelector) {
+          let ok = nsMemo.get(id.nsLabels);
+          if (ok === undefined) {
+            ok = selectorMatches(peer.namespaceSelector, namespaceLabelsForMatch(id));
+            nsMemo.set(id.nsLabels, ok);
+          }
+          if (!ok) continue;
+        } else if (id.namespace !== policyNs) continue;
+        if (!peer.podSelector || selectorMatches(peer.podSelector, id.labels)) c.ids.push(i);
+      }
+      c.upTo = n;
+    }
+    return c.ids;
+  }
+}

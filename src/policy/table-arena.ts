@@ -1,0 +1,269 @@
+// Rule tables as flat int32 images, and the arena that holds all the tables of a snapshot.
+//
+// Why: a table lookup is a handful of dependent array reads (selector class, trie walk, combine,
+// port class, verdict). With every table made of a dozen separately allocated objects (the
+// table, its trie and port map, each with several typed arrays), a connection between two
+// random pods of a large cluster chased ~30 pointers scattered over the heap, and each was a
+// cache miss: ~170 ns per table instead of ~15 ns for a hot one. Here one table is ONE
+// contiguous run of int32 words (header, port starts, trie nodes, combine rows, verdicts, then
+// the selector classes), and all tables of a snapshot sit in one Int32Array, so a lookup touches
+// a few neighbouring cache lines of one array plus one line of selector classes.
+//
+// All offsets inside an image are relative to the image's start, so an image can be copied to
+// any position of an arena as is (TypedArray.set). Selector classes, the bulk of a table (one per
+// identity), are stored as bytes (four per word, read through a Uint8Array view of the same
+// memory) when the table has at most 256 classes, as uint16 up to 65,536, else as int32 words
+// (H_SEL_WIDTH): the smaller the arena, the more of it stays in the CPU caches.
+//
+// Layout of one image (int32 word offsets from its start):
+//   header     H_* words below
+//   ports      4 block offsets (tcp, udp, sctp, end; relative to the first start), then the
+//              interval starts of each protocol's block (see port-map.ts)
+//   trie4      nodes of T4 words: key, mask, value (-1 none), child0, child1 (node offsets
+//              relative to the trie start, -1 none); a node's prefix length is the number of
+//              leading ones of its mask
+//   combine4   ipClasses4 x nSel peer classes
+//   verdict    nPeer x nPort codes (rule id or SIDE.DENY)
+//   trie6      nodes of T6 words: key0..3, mask0..3, value, length, child0, child1
+//   combine6   ipClasses6 x nSel peer classes
+//   selClass   selLen classes (bytes, uint16 or int32, see H_SEL_WIDTH)
+//
+// Images and arenas are never written after they are built.
+
+import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../cluster/model.ts';
+
+export const H_NSEL = 0;
+export const H_NPORT = 1;
+/** Identities with a stored selector class (newer ones read class 0, see extendRuleTable). */
+export const H_SEL_LEN = 2;
+/** Selector class storage: SEL_U8, SEL_U16 or SEL_I32. */
+export const H_SEL_WIDTH = 3;
+export const H_SEL = 4;
+export const H_PORTS = 5;
+export const H_TRIE4 = 6;
+export const H_DEFAULT4 = 7;
+export const H_COMBINE4 = 8;
+export const H_VERDICT = 9;
+export const H_TRIE6 = 10;
+export const H_DEFAULT6 = 11;
+export const H_COMBINE6 = 12;
+export const HEADER_WORDS = 13;
+
+export const SEL_U8 = 0;
+export const SEL_U16 = 1;
+export const SEL_I32 = 2;
+
+/** Words per IPv4 trie node, and field offsets. */
+export const T4 = 5;
+/** Words per IPv6 trie node: key 0-3, mask 4-7, value 8, length 9, children 10-11. */
+export const T6 = 12;
+
+const NO_CHILD = -1;
+const NO_VALUE = -1;
+
+/** The parts of one table, as the rule-table builder holds them. */
+export interface TableImageParts {
+  readonly nSel: number;
+  readonly nPort: number;
+  /** Port map image: [tcp, udp, sctp, end] block offsets then the starts (PortMap.image()). */
+  readonly ports: Int32Array;
+  /** Trie images (CidrTrie4.image(), CidrTrie6.image()) and their default values. */
+  readonly trie4: Int32Array;
+  readonly default4: number;
+  readonly trie6: Int32Array;
+  readonly default6: number;
+  readonly combine4: Int32Array;
+  readonly combine6: Int32Array;
+  readonly verdict: Int32Array;
+  readonly selClass: Uint16Array | Int32Array;
+}
+
+/** H_TRIE4 / H_TRIE6 of a trie with nothing in it: the default value answers. */
+const NO_TRIE = -1;
+
+function trivialTrie(t: Int32Array, stride: number, valueAt: number): boolean {
+  return t.length === stride && t[valueAt] === NO_VALUE;
+}
+
+/** Builds the image of one table. */
+export function encodeTable(p: TableImageParts): Int32Array {
+  // Classes are < nSel, so the width follows from nSel.
+  const width = p.nSel <= 0x100 ? SEL_U8 : p.nSel <= 0x10000 ? SEL_U16 : SEL_I32;
+  const n = p.selClass.length;
+  const selWords = width === SEL_U8 ? (n + 3) >> 2 : width === SEL_U16 ? (n + 1) >> 1 : n;
+  let at = HEADER_WORDS;
+  const place = (n: number): number => {
+    const o = at;
+    at += n;
+    return o;
+  };
+  const oPorts = place(p.ports.length);
+  const oTrie4 = place(p.trie4.length);
+  const oComb4 = place(p.combine4.length);
+  const oVerdict = place(p.verdict.length);
+  const oTrie6 = place(p.trie6.length);
+  const oComb6 = place(p.combine6.length);
+  const oSel = place(selWords);
+  const img = new Int32Array(at);
+  img[H_NSEL] = p.nSel;
+  img[H_NPORT] = p.nPort;
+  img[H_SEL_LEN] = p.selClass.length;
+  img[H_SEL_WIDTH] = width;
+  img[H_SEL] = oSel;
+  img[H_PORTS] = oPorts;
+  // A trie that is only a valueless root (no ipBlock in this family) answers the default for
+  // every address: mark it so lookups skip the walk (its branches are what a lookup mispredicts).
+  img[H_TRIE4] = trivialTrie(p.trie4, T4, 2) ? NO_TRIE : oTrie4;
+  img[H_DEFAULT4] = p.default4;
+  img[H_COMBINE4] = oComb4;
+  img[H_VERDICT] = oVerdict;
+  img[H_TRIE6] = trivialTrie(p.trie6, T6, 8) ? NO_TRIE : oTrie6;
+  img[H_DEFAULT6] = p.default6;
+  img[H_COMBINE6] = oComb6;
+  img.set(p.ports, oPorts);
+  img.set(p.trie4, oTrie4);
+  img.set(p.combine4, oComb4);
+  img.set(p.verdict, oVerdict);
+  img.set(p.trie6, oTrie6);
+  img.set(p.combine6, oComb6);
+  if (width === SEL_I32) img.set(p.selClass, oSel);
+  else if (width === SEL_U16) new Uint16Array(img.buffer, img.byteOffset + oSel * 4, n).set(p.selClass);
+  else new Uint8Array(img.buffer, img.byteOffset + oSel * 4, n).set(p.selClass);
+  return img;
+}
+
+/** Selector class of a stored identity (identity < H_SEL_LEN). */
+function selClass(a: Int32Array, a8: Uint8Array, a16: Uint16Array, base: number, identity: number): number {
+  const o = base + a[base + H_SEL]!;
+  const w = a[base + H_SEL_WIDTH]!;
+  return w === SEL_U8 ? a8[(o << 2) + identity]! : w === SEL_U16 ? a16[(o << 1) + identity]! : a[o + identity]!;
+}
+
+/**
+ * A copy of an image with the selector classes of identities from, from + 1, ... appended (same
+ * nSel): what a table extended for new identities needs (see extendRuleTable). The image's words
+ * are copied as they are (a memcpy, no re-encoding); `from` must be the number of identities it
+ * stores.
+ */
+export function withMoreSelClasses(img: Int32Array, from: number, added: Int32Array): Int32Array {
+  const width = img[H_SEL_WIDTH]!;
+  const oSel = img[H_SEL]!;
+  const had = img[H_SEL_LEN]!;
+  if (from !== had) throw new RangeError(`table-arena: image stores ${had} selector classes, extension starts at ${from}`);
+  const n = had + added.length;
+  const selWords = width === SEL_U8 ? (n + 3) >> 2 : width === SEL_U16 ? (n + 1) >> 1 : n;
+  const out = new Int32Array(oSel + selWords);
+  out.set(img);
+  out[H_SEL_LEN] = n;
+  if (width === SEL_I32) out.set(added, oSel + had);
+  else if (width === SEL_U16) new Uint16Array(out.buffer, out.byteOffset + oSel * 4, n).set(added, had);
+  else new Uint8Array(out.buffer, out.byteOffset + oSel * 4, n).set(added, had);
+  return out;
+}
+
+/**
+ * Port block of a protocol (0 TCP, 1 UDP, 2 SCTP), or -1 for protocols without ports. Computed
+ * once per packet by the caller and passed to judgeImage4/6 for both tables.
+ */
+export function portBlock(proto: number): number {
+  return proto === IPPROTO_TCP ? 0 : proto === IPPROTO_UDP ? 1 : proto === IPPROTO_SCTP ? 2 : -1;
+}
+
+/**
+ * Port class of (protocol block, port) in the port map at `o` (absolute). Same answer as
+ * PortMap.lookup: 0 for protocols without ports, else 1 + the index of the interval holding the
+ * port. The search is branch-free (the step is masked, not branched on): which way a binary
+ * search turns depends on the packet, so a branch there is a coin flip for the predictor.
+ */
+function portClass(a: Int32Array, o: number, b: number, port: number): number {
+  if (b < 0) return 0;
+  const s = o + 4;
+  // Largest i in [lo, lo + len) with starts[i] <= port; each block starts with 0, so one exists.
+  let lo = s + a[o + b]!;
+  let len = a[o + b + 1]! - a[o + b]!;
+  while (len > 1) {
+    const half = len >>> 1;
+    // Ports and starts are in 0..65536, so the difference is negative exactly when port < start.
+    lo += half & ~((port - a[lo + half]!) >> 31);
+    len -= half;
+  }
+  return lo - s + 1;
+}
+
+/**
+ * Code (rule id or SIDE.DENY) of the table at `base` for an IPv4 peer `addr` (int32 bits) of
+ * pod identity `identity` (0 = no pod), protocol block (portBlock) and port. Allocates nothing.
+ */
+export function judgeImage4(a: Int32Array, a8: Uint8Array, a16: Uint16Array, base: number, addr: number, identity: number, block: number, port: number): number {
+  const nSel = a[base + H_NSEL]!;
+  const sc = nSel > 1 && identity < a[base + H_SEL_LEN]! ? selClass(a, a8, a16, base, identity) : 0;
+  // Longest-prefix match (see cidr-trie.ts): walk while the node's prefix contains addr.
+  let ipc = a[base + H_DEFAULT4]!;
+  const to = a[base + H_TRIE4]!;
+  const t = base + to;
+  let n = t;
+  while (to !== NO_TRIE) {
+    const m = a[n + 1]!;
+    if (((addr ^ a[n]!) & m) !== 0) break;
+    const v = a[n + 2]!;
+    if (v !== NO_VALUE) ipc = v;
+    // Prefix length = leading ones of the mask (0 for the root, 32 for a host route).
+    const l = Math.clz32(~m);
+    if (l === 32) break;
+    const c = ((addr >>> (31 - l)) & 1) === 0 ? a[n + 3]! : a[n + 4]!;
+    if (c === NO_CHILD) break;
+    n = t + c;
+  }
+  const pc = a[base + a[base + H_COMBINE4]! + ipc * nSel + sc]!;
+  const q = portClass(a, base + a[base + H_PORTS]!, block, port);
+  return a[base + a[base + H_VERDICT]! + pc * a[base + H_NPORT]! + q]!;
+}
+
+/** judgeImage4 for an IPv6 peer (four int32 words). */
+export function judgeImage6(
+  a: Int32Array, a8: Uint8Array, a16: Uint16Array, base: number,
+  w0: number, w1: number, w2: number, w3: number,
+  identity: number, block: number, port: number,
+): number {
+  const nSel = a[base + H_NSEL]!;
+  const sc = nSel > 1 && identity < a[base + H_SEL_LEN]! ? selClass(a, a8, a16, base, identity) : 0;
+  let ipc = a[base + H_DEFAULT6]!;
+  const to = a[base + H_TRIE6]!;
+  const t = base + to;
+  let n = t;
+  while (to !== NO_TRIE) {
+    if (((w0 ^ a[n]!) & a[n + 4]!) !== 0) break;
+    if (((w1 ^ a[n + 1]!) & a[n + 5]!) !== 0) break;
+    if (((w2 ^ a[n + 2]!) & a[n + 6]!) !== 0) break;
+    if (((w3 ^ a[n + 3]!) & a[n + 7]!) !== 0) break;
+    const v = a[n + 8]!;
+    if (v !== NO_VALUE) ipc = v;
+    const l = a[n + 9]!;
+    if (l === 128) break;
+    const w = l < 32 ? w0 : l < 64 ? w1 : l < 96 ? w2 : w3;
+    const c = ((w >>> (31 - (l & 31))) & 1) === 0 ? a[n + 10]! : a[n + 11]!;
+    if (c === NO_CHILD) break;
+    n = t + c;
+  }
+  const pc = a[base + a[base + H_COMBINE6]! + ipc * nSel + sc]!;
+  const q = portClass(a, base + a[base + H_PORTS]!, block, port);
+  return a[base + a[base + H_VERDICT]! + pc * a[base + H_NPORT]! + q]!;
+}
+
+/**
+ * An arena: table images at fixed offsets of one Int32Array (plus byte and uint16 views of the
+ * same memory for selector classes). Immutable once built.
+ */
+export class TableArena {
+  readonly words: Int32Array;
+  readonly bytes: Uint8Array;
+  readonly halves: Uint16Array;
+
+  constructor(words: Int32Array) {
+    this.words = words;
+    this.bytes = new Uint8Array(words.buffer, words.byteOffset, words.length * 4);
+    this.halves = new Uint16Array(words.buffer, words.byteOffset, words.length * 2);
+  }
+
+  static readonly EMPTY = new TableArena(new Int32Array(0));
+}

@@ -1,0 +1,140 @@
+// The differential run shared by test/policy/differential.test.ts and scripts/differential.ts:
+// random clusters, random probes, the compiled engine's Decision against the plain evaluator's
+// (verdict, both sides' allowed/reason/isolated/policies and rule refs, and the pod names), then
+// random mutation sequences applied through ClusterState with the engine updating incrementally,
+// checked against the evaluator and against a fresh compile after every batch.
+
+import type { ClusterState } from '../../src/cluster/state.ts';
+import { CompiledEngine, decideOn } from '../../src/policy/compiler.ts';
+import type { Connection, Decision } from '../../src/policy/decision.ts';
+import { evaluate } from '../../src/policy/evaluator.ts';
+import { Rng, probeAddresses, randomCluster, randomMutation, randomProbe, stateOf } from './random-cluster.ts';
+
+export interface DifferentialOptions {
+  readonly seed: number;
+  /** Stop after this many compared probes (mutation-phase probes count too). */
+  readonly probes: number;
+  /** Probes per freshly generated cluster before its mutation phase. */
+  readonly probesPerCluster?: number;
+  /** Mutation batches per cluster, each followed by probesPerMutation probes. */
+  readonly mutations?: number;
+  readonly probesPerMutation?: number;
+  /** Stop at this many mismatches. */
+  readonly maxMismatches?: number;
+}
+
+export interface Mismatch {
+  readonly clusterSeed: number;
+  readonly phase: string;
+  readonly conn: Connection;
+  readonly localNode?: string;
+  readonly expected: Decision;
+  readonly got: Decision;
+  readonly against: 'evaluator' | 'fresh-compile' | 'old-snapshot';
+}
+
+export interface DifferentialResult {
+  readonly probes: number;
+  readonly clusters: number;
+  readonly mutations: number;
+  readonly mismatches: Mismatch[];
+}
+
+/** JSON with sorted keys: Decisions compare equal regardless of property order. */
+export function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, val: unknown) => {
+    if (val && typeof val === 'object' && !Array.isArray(val)) {
+      const o = val as Record<string, unknown>;
+      return Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]]));
+    }
+    return val;
+  });
+}
+
+/** Seed of the i-th cluster of a run (printed on a mismatch; `clusterSeed` reruns just that cluster). */
+export function clusterSeedOf(seed: number, i: number): number {
+  return (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(i + 1, 0xc2b2ae35)) >>> 0;
+}
+
+export function runDifferential(o: DifferentialOptions): DifferentialResult {
+  const perCluster = o.probesPerCluster ?? 300;
+  const mutations = o.mutations ?? 12;
+  const perMutation = o.probesPerMutation ?? 25;
+  const maxMismatches = o.maxMismatches ?? 5;
+  const mismatches: Mismatch[] = [];
+  let probes = 0, clusters = 0, mutated = 0;
+  while (probes < o.probes && mismatches.length < maxMismatches) {
+    const clusterSeed = clusterSeedOf(o.seed, clusters);
+    clusters++;
+    const res = runCluster(clusterSeed, { perCluster, mutations, perMutation, budget: o.probes - probes, maxMismatches: maxMismatches - mismatches.length });
+    probes += res.probes;
+    mutated += res.mutations;
+    mismatches.push(...res.mismatches);
+  }
+  return { probes, clusters, mutations: mutated, mismatches };
+}
+
+export function runCluster(
+  clusterSeed: number,
+  o: { perCluster: number; mutations: number; perMutation: number; budget: number; maxMismatches: number },
+): { probes: number; mutations: number; mismatches: Mismatch[] } {
+  const r = new Rng(clusterSeed);
+  const c = randomCluster(r);
+  const state = stateOf(c);
+  const localNode = r.chance(0.25) ? 'node-1' : undefined;
+  const opts = localNode === undefined ? {} : { localNode };
+  const engine = new CompiledEngine(state, opts);
+  const mismatches: Mismatch[] = [];
+  let probes = 0;
+  const check = (phase: string, conn: Connection, fresh?: CompiledEngine): void => {
+    probes++;
+    const expected = evaluate(state, conn, opts);
+    const got = engine.decide(conn);
+    if (canonical(expected) !== canonical(got)) {
+      mismatches.push({ clusterSeed, phase, conn, ...opts, expected, got, against: 'evaluator' });
+      return;
+    }
+    if (fresh) {
+      const f = fresh.decide(conn);
+      if (canonical(f) !== canonical(got)) mismatches.push({ clusterSeed, phase, conn, ...opts, expected: f, got, against: 'fresh-compile' });
+    }
+  };
+  let addrs = probeAddresses(state, c.outside);
+  for (let i = 0; i < o.perCluster && probes < o.budget && mismatches.length < o.maxMismatches; i++) check('initial', randomProbe(r, addrs));
+
+  const unsubscribe = state.onChange((changes) => engine.update(changes));
+  let mutations = 0;
+  for (let m = 0; m < o.mutations && probes < o.budget && mismatches.length < o.maxMismatches; m++) {
+    // A published snapshot must keep answering as it did: remember a few answers of the old one.
+    const old = engine.snapshot();
+    const keep = Array.from({ length: 3 }, () => randomProbe(r, addrs));
+    const before = keep.map((conn) => canonical(decideOn(old, conn)));
+    const what: string[] = [];
+    (state as ClusterState).batch(() => {
+      const n = r.range(1, 3);
+      for (let i = 0; i < n; i++) what.push(randomMutation(r, state, c.outside));
+    });
+    mutations++;
+    const phase = `after mutation ${m + 1}: ${what.join('; ')}`;
+    keep.forEach((conn, i) => {
+      const after = decideOn(old, conn);
+      if (canonical(after) !== before[i]) {
+        mismatches.push({ clusterSeed, phase, conn, ...opts, expected: JSON.parse(before[i]!) as Decision, got: after, against: 'old-snapshot' });
+      }
+    });
+    const fresh = new CompiledEngine(state, opts);
+    addrs = probeAddresses(state, c.outside);
+    for (let i = 0; i < o.perMutation && probes < o.budget && mismatches.length < o.maxMismatches; i++) check(phase, randomProbe(r, addrs), fresh);
+  }
+  unsubscribe();
+  return { probes, mutations, mismatches };
+}
+
+export function describeMismatch(m: Mismatch): string {
+  return [
+    `cluster seed ${m.clusterSeed}${m.localNode ? ` (localNode ${m.localNode})` : ''}, ${m.phase}`,
+    `connection ${m.conn.protocol} ${m.conn.src} -> ${m.conn.dst}:${m.conn.port}`,
+    `${m.against}: ${canonical(m.expected)}`,
+    `compiled:  ${canonical(m.got)}`,
+  ].join('\n');
+}
