@@ -1,0 +1,320 @@
+// The per-packet verdict: parse -> (conntrack) -> rule snapshot -> (record the flow). One
+// Classifier per thread; classify() allocates nothing and never throws, and anything it cannot
+// understand is dropped (fail closed) and counted by reason.
+//
+// Stateful rules ("Reply traffic for those allowed connections will also be implicitly
+// allowed", NetworkPolicy docs) need the optional Conntrack. Without one (the NFQUEUE enforcer
+// queues only `ctstate NEW` and lets the kernel's conntrack pass the rest) every packet is judged
+// as a new connection.
+
+import { Conntrack, FLOW_ACCEPT, FLOW_DROP, TCP_STATE } from './conntrack.ts';
+import { INVALID_COUNT, PacketInfo } from './packet-info.ts';
+import { parsePacket } from './packet-parser.ts';
+import { SIDE, type RuleSnapshot } from '../policy/engine-api.ts';
+
+export const VERDICT = {
+  DROP: FLOW_DROP,
+  ACCEPT: FLOW_ACCEPT,
+} as const;
+export const DROP = VERDICT.DROP;
+export const ACCEPT = VERDICT.ACCEPT;
+
+/** Why the last packet got its verdict (classifier.lastReason; counted in reasonCounts). */
+export const REASON = {
+  /** Unparseable / hostile packet: see lastInvalid. */
+  INVALID: 0,
+  /** New connection allowed by the snapshot (and recorded in conntrack when there is one). */
+  POLICY_ALLOW: 1,
+  /** New connection denied by the snapshot. */
+  POLICY_DENY: 2,
+  /** Packet of a tracked flow, original direction. */
+  ESTABLISHED: 3,
+  /** Packet of a tracked flow, reply direction. */
+  REPLY: 4,
+  /** Packet of a tracked flow that a newer snapshot denies (strict mode). */
+  FLOW_DENIED: 5,
+  /** ICMP error quoting a packet of an allowed flow. */
+  ICMP_RELATED: 6,
+  /** ICMP error quoting nothing we track (or sent to someone other than the quoted sender). */
+  ICMP_UNRELATED: 7,
+  /** Later fragment of a datagram whose first fragment was accepted. */
+  FRAGMENT_TRACKED: 8,
+  /** Later fragment with no accepted first fragment: its ports are unknown, so it is dropped. */
+  FRAGMENT_UNTRACKED: 9,
+  /** IPv6 neighbour discovery (ICMPv6 133-137), which IPv6 cannot work without. */
+  NEIGHBOR_DISCOVERY: 10,
+  /** Neighbour discovery with hop limit != 255: forged from off-link (RFC 4861 7.1). */
+  ND_BAD_HOP_LIMIT: 11,
+  /** Allowed, but the flow table was full of established flows: dropped, like Linux "table full". */
+  TABLE_FULL: 12,
+  /** An ICMP echo reply with no echo request tracked. */
+  UNSOLICITED_REPLY: 13,
+  /** A TCP SYN without ACK in the reply direction of a flow past its opening handshake. */
+  TCP_OUT_OF_STATE: 14,
+} as const;
+export const REASON_NAMES: readonly string[] = [
+  'invalid', 'policy-allow', 'policy-deny', 'established', 'reply', 'flow-denied', 'icmp-related',
+  'icmp-unrelated', 'fragment-tracked', 'fragment-untracked', 'neighbor-discovery',
+  'nd-bad-hop-limit', 'table-full', 'unsolicited-reply', 'tcp-out-of-state',
+];
+export const REASON_COUNT = REASON_NAMES.length;
+
+export interface ClassifierOptions {
+  readonly conntrack?: Conntrack;
+  /**
+   * Strict (default): a flow admitted under an older snapshot is judged again by the current one
+   * before its next packet passes, and rejudge() reports flows the new rules deny so an enforcer
+   * can cut them. Off: a flow keeps the verdict it was admitted with until it ends.
+   */
+  readonly strict?: boolean;
+}
+
+/** Called by rejudge() for each flow that was accepted and is now denied. */
+export type DeniedFlowCallback = (flow: number) => void;
+
+const P_ICMP = 1;
+const P_TCP = 6;
+const P_UDP = 17;
+const P_ICMPV6 = 58;
+const P_SCTP = 132;
+
+export class Classifier {
+  private snap: RuleSnapshot;
+  readonly info = new PacketInfo();
+  readonly conntrack: Conntrack | undefined;
+  strict: boolean;
+
+  // Why the last packet got its verdict (for logs and metrics; valid until the next classify).
+  lastVerdict = 0;
+  lastReason = 0;
+  lastInvalid = 0;
+  lastEgressCode: number = SIDE.NOT_JUDGED;
+  lastIngressCode: number = SIDE.NOT_JUDGED;
+  lastSrcSlot = -1;
+  lastDstSlot = -1;
+  /** Conntrack flow index the packet matched or created, else -1. */
+  lastFlow = -1;
+
+  /** Packets per verdict (index VERDICT.*), per reason (REASON.*), per invalid code (INVALID.*). */
+  readonly verdictCounts = new Float64Array(2);
+  readonly reasonCounts = new Float64Array(REASON_COUNT);
+  readonly invalidCounts = new Float64Array(INVALID_COUNT);
+
+  /** Filled by rejudge(): flows that were accepted and the current snapshot denies. */
+  readonly deniedFlows: Int32Array;
+  deniedCount = 0;
+
+  constructor(snapshot: RuleSnapshot, opts: ClassifierOptions = {}) {
+    this.snap = snapshot;
+    this.conntrack = opts.conntrack;
+    this.strict = opts.strict ?? true;
+    this.deniedFlows = new Int32Array(opts.conntrack ? opts.conntrack.capacity : 0);
+  }
+
+  /** Swaps the rule snapshot. JS runs one packet at a time, so each packet sees exactly one generation. */
+  setSnapshot(s: RuleSnapshot): void {
+    this.snap = s;
+  }
+  get snapshot(): RuleSnapshot {
+    return this.snap;
+  }
+
+  private done(verdict: number, reason: number): number {
+    this.lastVerdict = verdict;
+    this.lastReason = reason;
+    this.verdictCounts[verdict]++;
+    this.reasonCounts[reason]++;
+    return verdict;
+  }
+
+  /**
+   * Judges the IP packet at buf[off, off+len) at time `now` (ms). Returns VERDICT.ACCEPT or
+   * VERDICT.DROP. `wireLen`: the packet's real length when only `len` bytes were captured (see
+   * parsePacket).
+   */
+  classify(buf: Buffer, off: number, len: number, now: number, wireLen: number = len): number {
+    const info = this.info;
+    this.lastEgressCode = SIDE.NOT_JUDGED;
+    this.lastIngressCode = SIDE.NOT_JUDGED;
+    this.lastSrcSlot = -1;
+    this.lastDstSlot = -1;
+    this.lastFlow = -1;
+    if (!parsePacket(buf, off, len, info, wireLen)) {
+      this.lastInvalid = info.invalid;
+      this.invalidCounts[info.invalid]++;
+      return this.done(DROP, REASON.INVALID);
+    }
+    this.lastInvalid = 0;
+    const ct = this.conntrack;
+
+    if (info.laterFragment) {
+      // A later fragment carries no ports, so policy cannot judge it. It follows its first
+      // fragment (same addresses, protocol and IP identification) when that was accepted;
+      // otherwise it is dropped. With kernel conntrack loaded, nf_defrag reassembles before the
+      // filter hooks, so fragments seldom reach us at all.
+      if (ct !== undefined) {
+        const e = ct.lookupFragment(info, now);
+        if (e !== -1 && !ct.lastReply && ct.verdict(e) === ACCEPT) {
+          this.lastFlow = e;
+          return this.done(ACCEPT, REASON.FRAGMENT_TRACKED);
+        }
+      }
+      return this.done(DROP, REASON.FRAGMENT_UNTRACKED);
+    }
+
+    const proto = info.proto;
+    const v4 = info.family === 4;
+    if (info.icmpType >= 0) {
+      const t = info.icmpType;
+      if (!v4 && t >= 133 && t <= 137) {
+        // Router/neighbour solicitation/advertisement and redirect: IPv6 address resolution.
+        // RFC 4861 7.1.1/6.1: receivers must discard ND whose hop limit is not 255 (it crossed
+        // a router, so it is not from the link).
+        return this.done(info.hopLimit === 255 ? ACCEPT : DROP, info.hopLimit === 255 ? REASON.NEIGHBOR_DISCOVERY : REASON.ND_BAD_HOP_LIMIT);
+      }
+      if (info.inner) return this.icmpError(now);
+    }
+
+    if (ct !== undefined) {
+      let e = ct.lookup(info, now);
+      if (e !== -1) {
+        const reply = ct.lastReply;
+        // A fresh SYN on a tuple whose connection has closed is a new connection reusing the
+        // ports (Linux conntrack re-opens it too): judge it again.
+        if (proto === P_TCP && !reply && (info.tcpFlags & 0x12) === 0x02 && ct.state(e) >= TCP_STATE.FIN) {
+          ct.remove(e);
+          e = -1;
+        } else if (proto === P_TCP && reply && (info.tcpFlags & 0x12) === 0x02 && ct.state(e) !== TCP_STATE.SYN_SENT) {
+          // The responder opening "back" on the reversed tuple: only a simultaneous open (our
+          // SYN still unanswered) makes a bare SYN legal in the reply direction. Otherwise it
+          // is no reply, and it must not ride on the flow.
+          return this.done(DROP, REASON.TCP_OUT_OF_STATE);
+        } else {
+          if (this.strict && ct.generation(e) !== (this.snap.generation | 0)) this.judgeFlow(e);
+          this.lastFlow = e;
+          this.lastEgressCode = ct.egressCode(e);
+          this.lastIngressCode = ct.ingressCode(e);
+          if (ct.verdict(e) !== ACCEPT) return this.done(DROP, REASON.FLOW_DENIED);
+          ct.update(e, info, reply, now);
+          if (info.fragment) ct.insertFragment(info, now, ACCEPT, this.snap.generation);
+          return this.done(ACCEPT, reply ? REASON.REPLY : REASON.ESTABLISHED);
+        }
+      }
+      // An echo reply answers a request we would have tracked; on its own it opens nothing
+      // (Linux conntrack marks it invalid).
+      if (info.icmpId >= 0 && (info.icmpType === 0 || info.icmpType === 129)) {
+        return this.done(DROP, REASON.UNSOLICITED_REPLY);
+      }
+    }
+
+    // A new connection: judged on addresses, protocol and destination port. ICMP and other
+    // port-less protocols are judged with port 0, which only port-less rules match (engine-api).
+    const snap = this.snap;
+    const port = proto === P_TCP || proto === P_UDP || proto === P_SCTP ? info.dstPort : 0;
+    // Words go to the engine as int32 bit patterns (`| 0`): a uint32 >= 2^31 is no small
+    // integer in V8, so passing it to a call that is not inlined boxes it into a fresh heap
+    // number, an allocation per packet. The engine compares words with XOR/masks, which read
+    // both forms alike (see onNode4 in policy/compiler.ts).
+    const allowed = v4
+      ? snap.judge4(info.src4 | 0, info.dst4 | 0, proto, port)
+      : snap.judge6(info.src6a | 0, info.src6b | 0, info.src6c | 0, info.src6d | 0, info.dst6a | 0, info.dst6b | 0, info.dst6c | 0, info.dst6d | 0, proto, port);
+    this.lastEgressCode = snap.egressCode;
+    this.lastIngressCode = snap.ingressCode;
+    this.lastSrcSlot = snap.srcSlot;
+    this.lastDstSlot = snap.dstSlot;
+    if (!allowed) return this.done(DROP, REASON.POLICY_DENY);
+    if (ct !== undefined && this.tracks(info)) {
+      const e = ct.insert(info, now, ACCEPT, snap.generation, snap.egressCode, snap.ingressCode);
+      if (e === -1) return this.done(DROP, REASON.TABLE_FULL);
+      this.lastFlow = e;
+      if (info.fragment) ct.insertFragment(info, now, ACCEPT, snap.generation);
+    }
+    return this.done(ACCEPT, REASON.POLICY_ALLOW);
+  }
+
+  /**
+   * Whether an allowed new packet opens a flow. TCP RST and FIN close rather than open, and
+   * non-echo ICMP (timestamps, router adverts...) expects no tracked answer.
+   */
+  private tracks(info: PacketInfo): boolean {
+    const p = info.proto;
+    if (p === P_TCP) return (info.tcpFlags & 0x05) === 0;
+    if (info.icmpType >= 0) return info.icmpId >= 0;
+    return true;
+  }
+
+  /**
+   * An ICMP error belongs to the connection whose packet it quotes (Linux: ctstate RELATED). It
+   * passes only when that flow is tracked and accepted, and only towards the quoted packet's
+   * sender (the error reports on a packet that host sent), never as a carrier to a third host.
+   */
+  private icmpError(now: number): number {
+    const info = this.info;
+    const ct = this.conntrack;
+    const toSender = info.family === 4
+      ? info.dst4 === info.innerSrc4
+      : info.dst6a === info.innerSrc6a && info.dst6b === info.innerSrc6b && info.dst6c === info.innerSrc6c && info.dst6d === info.innerSrc6d;
+    if (ct !== undefined && toSender) {
+      const e = ct.lookupInner(info, now);
+      if (e !== -1) {
+        if (this.strict && ct.generation(e) !== (this.snap.generation | 0)) this.judgeFlow(e);
+        this.lastFlow = e;
+        this.lastEgressCode = ct.egressCode(e);
+        this.lastIngressCode = ct.ingressCode(e);
+        if (ct.verdict(e) === ACCEPT) return this.done(ACCEPT, REASON.ICMP_RELATED);
+      }
+    }
+    return this.done(DROP, REASON.ICMP_UNRELATED);
+  }
+
+  /** Judges a tracked flow's original direction with the current snapshot and stores the verdict. Returns it. */
+  private judgeFlow(e: number): number {
+    const ct = this.conntrack!;
+    const snap = this.snap;
+    const p = ct.protocol(e);
+    const port = ct.judgedPort(e);
+    // Conntrack keeps words as int32 bit patterns, which is what the engine should get (see classify()).
+    const allowed = ct.family(e) === 4
+      ? snap.judge4(ct.srcWord(e, 0), ct.dstWord(e, 0), p, port)
+      : snap.judge6(ct.srcWord(e, 0), ct.srcWord(e, 1), ct.srcWord(e, 2), ct.srcWord(e, 3), ct.dstWord(e, 0), ct.dstWord(e, 1), ct.dstWord(e, 2), ct.dstWord(e, 3), p, port);
+    const v = allowed ? ACCEPT : DROP;
+    ct.setVerdict(e, v, snap.generation, snap.egressCode, snap.ingressCode);
+    return v;
+  }
+
+  /**
+   * After a snapshot swap (strict mode): judges every live flow admitted under another
+   * generation again, in its original direction. Flows that were accepted and are now denied
+   * are listed in deniedFlows[0..deniedCount) and passed to `onDenied`, so an enforcer can cut
+   * them (e.g. delete the kernel conntrack entry); their packets are dropped from now on. Flows
+   * the new rules allow again are re-opened. Returns deniedCount. Off the per-packet path.
+   */
+  rejudge(now: number, onDenied?: DeniedFlowCallback): number {
+    this.deniedCount = 0;
+    const ct = this.conntrack;
+    if (ct === undefined || !this.strict) return 0;
+    const gen = this.snap.generation | 0;
+    for (let e = ct.nextLive(0); e !== -1; e = ct.nextLive(e + 1)) {
+      if (ct.expires(e) <= now) {
+        ct.remove(e);
+        ct.expirations++;
+        continue;
+      }
+      // Fragment ids live seconds and carry no ports to judge; they die with their datagram.
+      if (ct.isFragmentEntry(e) || ct.generation(e) === gen) continue;
+      const before = ct.verdict(e);
+      if (this.judgeFlow(e) === DROP && before === ACCEPT) {
+        this.deniedFlows[this.deniedCount++] = e;
+        if (onDenied !== undefined) onDenied(e);
+      }
+    }
+    return this.deniedCount;
+  }
+
+  /** Zeroes the counters. */
+  resetCounters(): void {
+    this.verdictCounts.fill(0);
+    this.reasonCounts.fill(0);
+    this.invalidCounts.fill(0);
+  }
+}

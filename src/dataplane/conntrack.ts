@@ -1,0 +1,654 @@
+// Userspace connection tracking: a bounded flow table so replies of an allowed connection pass
+// without a rule lookup ("Reply traffic for those allowed connections will also be implicitly
+// allowed", NetworkPolicy docs) while a new connection in the reverse direction is judged anew.
+//
+// Storage is preallocated: one 64-byte record per flow in a single Int32Array (a Float64Array view
+// of the same memory holds the expiry time), so a lookup touches the bucket head and one cache
+// line per candidate instead of a dozen parallel arrays; plus a chained hash index (bucket heads
+// + a next link in each record). Lookups, inserts and removals allocate nothing.
+// One entry serves both directions: the hash of a tuple is symmetric in its two endpoints and a
+// lookup compares the stored original tuple both ways, reporting which way matched.
+//
+// Time is passed in (milliseconds, any monotonic origin) so tests are deterministic. Expired
+// entries are reclaimed lazily (on lookup), by an incremental sweep (expire()), and by the
+// eviction clock when the table is full.
+
+import type { PacketInfo } from './packet-info.ts';
+
+/** TCP tracking states: only what is needed to know whether a connection is open or closing. */
+export const TCP_STATE = {
+  NONE: 0,
+  /** SYN seen from the originator. */
+  SYN_SENT: 1,
+  /** SYN+ACK seen from the responder. */
+  SYN_RECV: 2,
+  ESTABLISHED: 3,
+  /** A FIN was seen: closing, short timeout. */
+  FIN: 4,
+  /** An RST was seen: closed, shorter timeout. */
+  CLOSED: 5,
+} as const;
+export const TCP_STATE_NAMES: readonly string[] = ['none', 'syn-sent', 'syn-recv', 'established', 'fin', 'closed'];
+
+/** Per-flow verdicts as stored (same values as classifier VERDICT). */
+export const FLOW_DROP = 0;
+export const FLOW_ACCEPT = 1;
+
+/** Timeouts in milliseconds. Defaults follow the spirit of Linux nf_conntrack, shortened where an idle flow is cheap to re-judge. */
+export interface ConntrackTimeouts {
+  /** SYN_SENT / SYN_RECV (Linux: 120 s / 60 s). */
+  tcpHandshake: number;
+  /** Established (Linux: 5 days; we re-judge after a day idle). */
+  tcpEstablished: number;
+  /** After a FIN (Linux fin_wait/time_wait: 120 s). */
+  tcpClosing: number;
+  /** After an RST (Linux close: 10 s). */
+  tcpClosed: number;
+  /** UDP with traffic in one direction only (Linux: 30 s). */
+  udp: number;
+  /** UDP after a reply was seen (Linux udp_stream: 120 s). */
+  udpStream: number;
+  /** ICMP echo (Linux: 30 s). */
+  icmp: number;
+  /** SCTP and other protocols. */
+  other: number;
+  /** Fragment-id entries letting later fragments follow their first fragment (Linux ipfrag_time: 30 s). */
+  fragment: number;
+}
+
+export const DEFAULT_TIMEOUTS: ConntrackTimeouts = {
+  tcpHandshake: 60_000,
+  tcpEstablished: 86_400_000,
+  tcpClosing: 60_000,
+  tcpClosed: 10_000,
+  udp: 30_000,
+  udpStream: 120_000,
+  icmp: 30_000,
+  other: 600_000,
+  fragment: 30_000,
+};
+
+export interface ConntrackOptions {
+  /** Hard limit on live entries (flows + fragment ids). */
+  readonly capacity: number;
+  readonly timeouts?: Partial<ConntrackTimeouts>;
+  /** How many entries the eviction clock inspects before giving up (full-drop). Default 64. */
+  readonly evictScan?: number;
+  /** Hash seed; random by default so remote peers cannot aim flows at one bucket. */
+  readonly seed?: number;
+}
+
+// Record layout: REC int32 words (64 bytes, one cache line) per flow.
+const REC = 16;
+/** proto (| PROTO_FRAGMENT) | family << 16 */
+const R_KEY = 0;
+const R_SRC = 1; // 4 words
+const R_DST = 5; // 4 words
+const R_SPORT = 9;
+const R_DPORT = 10;
+/** Next entry in the bucket chain, or -1. */
+const R_NEXT = 11;
+/** state (bits 0-7) | verdict (8-15) | M_* flags (16-23) */
+const R_META = 12;
+/** Snapshot generation of the verdict (int32). */
+const R_GEN = 13;
+/** Expiry time (ms): float64 at Float64Array index e * 8 + F_EXPIRES (int32 words 14-15). */
+const F_EXPIRES = 7;
+
+const M_LIVE = 1 << 16;
+/** Clock "referenced" bit: set on every hit, cleared as the eviction hand passes. */
+const M_REF = 2 << 16;
+/** Seen traffic both ways (TCP handshake completed, UDP answered): never evicted early (as Linux "assured"). */
+const M_ASSURED = 4 << 16;
+const M_SEEN_REPLY = 8 << 16;
+
+/** Marks fragment-id entries in the proto array (proto numbers are < 256). */
+const PROTO_FRAGMENT = 0x100;
+/** ICMP echo "ports": requests key on (id, 0), replies on (0, id) so only a reply matches a request reversed. */
+const ECHO_TAG = 0x10000;
+/** Non-echo ICMP: keyed by type; never inserted, only looked up. */
+const ICMP_OTHER_TAG = 0x20000;
+
+function nextPow2(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+export class Conntrack {
+  readonly capacity: number;
+  readonly timeouts: ConntrackTimeouts;
+
+  // One record of REC int32 words per flow (see the R_* offsets). The tuple is the ORIGINAL
+  // direction: the packet that created the flow. Address words are stored as int32 bit
+  // patterns; IPv4 uses word 0 (others 0).
+  private readonly rec: Int32Array;
+  private readonly recF: Float64Array;
+  /** Side codes (engine-api SIDE.* or rule id) of the judgement, for logs (off the fast path). */
+  private readonly egress: Int32Array;
+  private readonly ingress: Int32Array;
+
+  private readonly head: Int32Array;
+  private readonly bucketOf: Int32Array;
+  private readonly mask: number;
+  private readonly freeStack: Int32Array;
+  private freeTop: number;
+  private hand = 0;
+  private sweepHand = 0;
+  private readonly evictScan: number;
+  private readonly seed: number;
+  // Timeouts copied to fields (read on every update).
+  private readonly tHandshake: number;
+  private readonly tEstablished: number;
+  private readonly tClosing: number;
+  private readonly tClosed: number;
+  private readonly tUdp: number;
+  private readonly tUdpStream: number;
+  private readonly tIcmp: number;
+  private readonly tOther: number;
+  private readonly tFragment: number;
+
+  // Counters (plain numbers: read by metrics off the hot path).
+  /** Live entries. */
+  entries = 0;
+  inserts = 0;
+  /** Entries removed early to make room (never assured ones). */
+  evictions = 0;
+  /** Inserts refused because the table was full of assured flows. */
+  fullDrops = 0;
+  /** Entries removed because their timeout passed. */
+  expirations = 0;
+
+  /** Set by every lookup: true when the packet matched its flow in the reply direction. */
+  lastReply = false;
+
+  // Scratch key (filled by the key* methods; single-threaded). int32 words keep them small
+  // integers in V8 (no boxed doubles).
+  private kFam = 0;
+  private kProto = 0;
+  private ks0 = 0; private ks1 = 0; private ks2 = 0; private ks3 = 0;
+  private kd0 = 0; private kd1 = 0; private kd2 = 0; private kd3 = 0;
+  private ksp = 0;
+  private kdp = 0;
+
+  constructor(opts: ConntrackOptions) {
+    const cap = opts.capacity;
+    if (!Number.isInteger(cap) || cap < 1 || cap > 1 << 24) {
+      throw new RangeError(`conntrack capacity must be an integer in 1..16777216, got ${cap}`);
+    }
+    this.capacity = cap;
+    const t = (this.timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts });
+    for (const [k, v] of Object.entries(t)) {
+      if (!(typeof v === 'number' && v > 0 && Number.isFinite(v))) throw new RangeError(`conntrack timeout ${k} must be a positive number of ms, got ${v}`);
+    }
+    this.tHandshake = t.tcpHandshake; this.tEstablished = t.tcpEstablished; this.tClosing = t.tcpClosing;
+    this.tClosed = t.tcpClosed; this.tUdp = t.udp; this.tUdpStream = t.udpStream; this.tIcmp = t.icmp;
+    this.tOther = t.other; this.tFragment = t.fragment;
+    this.evictScan = Math.max(1, Math.min(cap, opts.evictScan ?? 64));
+    this.seed = (opts.seed ?? Math.floor(Math.random() * 0x7fffffff)) | 0;
+    const ab = new ArrayBuffer(cap * REC * 4);
+    this.rec = new Int32Array(ab);
+    this.recF = new Float64Array(ab);
+    this.egress = new Int32Array(cap);
+    this.ingress = new Int32Array(cap);
+    // About one bucket per entry: chains stay short (load <= 1) and the head array, touched once
+    // per lookup at a random place, stays small enough to sit in cache.
+    const buckets = nextPow2(cap);
+    this.mask = buckets - 1;
+    this.head = new Int32Array(buckets).fill(-1);
+    this.bucketOf = new Int32Array(cap);
+    this.freeStack = new Int32Array(cap);
+    // Hand out low indexes first (stack pops from the top).
+    for (let i = 0; i < cap; i++) this.freeStack[i] = cap - 1 - i;
+    this.freeTop = cap;
+  }
+
+  // ---- record accessors (inlined by the JIT) ------------------------------------------------
+
+  /** 4 or 6. */
+  family(e: number): number {
+    return this.rec[(e << 4) + R_KEY]! >>> 16;
+  }
+  /** IP protocol of a flow (without the fragment marker). */
+  protocol(e: number): number {
+    return this.rec[(e << 4) + R_KEY]! & 0xff;
+  }
+  isFragmentEntry(e: number): boolean {
+    return (this.rec[(e << 4) + R_KEY]! & PROTO_FRAGMENT) !== 0;
+  }
+  /** Word i (0..3) of the original source / destination address, as int32 bits (IPv4: word 0). */
+  srcWord(e: number, i: number): number {
+    return this.rec[(e << 4) + R_SRC + i]!;
+  }
+  dstWord(e: number, i: number): number {
+    return this.rec[(e << 4) + R_DST + i]!;
+  }
+  /** Key ports of the original direction (TCP/UDP/SCTP ports; echo keys for ICMP). */
+  srcPort(e: number): number {
+    return this.rec[(e << 4) + R_SPORT]!;
+  }
+  dstPort(e: number): number {
+    return this.rec[(e << 4) + R_DPORT]!;
+  }
+  /** The port policy judges for the flow's original direction (0 for port-less protocols, as engine-api requires). */
+  judgedPort(e: number): number {
+    const p = this.rec[(e << 4) + R_KEY]! & 0x1ff;
+    return p === 6 || p === 17 || p === 132 ? this.rec[(e << 4) + R_DPORT]! : 0;
+  }
+  /** TCP_STATE.* */
+  state(e: number): number {
+    return this.rec[(e << 4) + R_META]! & 0xff;
+  }
+  /** FLOW_ACCEPT / FLOW_DROP. */
+  verdict(e: number): number {
+    return (this.rec[(e << 4) + R_META]! >>> 8) & 0xff;
+  }
+  /** Snapshot generation that produced verdict() (int32). */
+  generation(e: number): number {
+    return this.rec[(e << 4) + R_GEN]!;
+  }
+  egressCode(e: number): number {
+    return this.egress[e]!;
+  }
+  ingressCode(e: number): number {
+    return this.ingress[e]!;
+  }
+  /** Time (ms) at which the entry expires. */
+  expires(e: number): number {
+    return this.recF[(e << 3) + F_EXPIRES]!;
+  }
+  isLive(e: number): boolean {
+    return (this.rec[(e << 4) + R_META]! & M_LIVE) !== 0;
+  }
+  isAssured(e: number): boolean {
+    return (this.rec[(e << 4) + R_META]! & M_ASSURED) !== 0;
+  }
+
+  // ---- keys -------------------------------------------------------------------------------
+
+  /** Key of a parsed packet (outer tuple). */
+  private keyFromPacket(info: PacketInfo): void {
+    const fam = info.family;
+    this.kFam = fam;
+    this.kProto = info.proto;
+    if (fam === 4) {
+      this.ks0 = info.src4 | 0; this.ks1 = 0; this.ks2 = 0; this.ks3 = 0;
+      this.kd0 = info.dst4 | 0; this.kd1 = 0; this.kd2 = 0; this.kd3 = 0;
+    } else {
+      this.ks0 = info.src6a | 0; this.ks1 = info.src6b | 0; this.ks2 = info.src6c | 0; this.ks3 = info.src6d | 0;
+      this.kd0 = info.dst6a | 0; this.kd1 = info.dst6b | 0; this.kd2 = info.dst6c | 0; this.kd3 = info.dst6d | 0;
+    }
+    const t = info.icmpType;
+    if (t >= 0) {
+      if (info.icmpId >= 0) {
+        // Request types 8 (v4) / 128 (v6); replies 0 / 129.
+        if (t === 8 || t === 128) { this.ksp = ECHO_TAG | info.icmpId; this.kdp = 0; }
+        else { this.ksp = 0; this.kdp = ECHO_TAG | info.icmpId; }
+      } else {
+        this.ksp = ICMP_OTHER_TAG | t;
+        this.kdp = 0;
+      }
+    } else {
+      this.ksp = info.srcPort;
+      this.kdp = info.dstPort;
+    }
+  }
+
+  /** Key of the packet quoted inside an ICMP error (as its original sender sent it). */
+  private keyFromInner(info: PacketInfo): void {
+    const fam = info.family;
+    this.kFam = fam;
+    this.kProto = info.innerProto;
+    if (fam === 4) {
+      this.ks0 = info.innerSrc4 | 0; this.ks1 = 0; this.ks2 = 0; this.ks3 = 0;
+      this.kd0 = info.innerDst4 | 0; this.kd1 = 0; this.kd2 = 0; this.kd3 = 0;
+    } else {
+      this.ks0 = info.innerSrc6a | 0; this.ks1 = info.innerSrc6b | 0; this.ks2 = info.innerSrc6c | 0; this.ks3 = info.innerSrc6d | 0;
+      this.kd0 = info.innerDst6a | 0; this.kd1 = info.innerDst6b | 0; this.kd2 = info.innerDst6c | 0; this.kd3 = info.innerDst6d | 0;
+    }
+    if (info.innerIcmpType >= 0) {
+      const t = info.innerIcmpType;
+      if (t === 8 || t === 128) { this.ksp = ECHO_TAG | info.innerIcmpId; this.kdp = 0; }
+      else { this.ksp = 0; this.kdp = ECHO_TAG | info.innerIcmpId; }
+    } else {
+      this.ksp = info.innerSrcPort;
+      this.kdp = info.innerDstPort;
+    }
+  }
+
+  /** Key of a fragmented datagram: addresses, protocol and IP identification (RFC 791 / RFC 8200 4.5). */
+  private keyFromFragment(info: PacketInfo): void {
+    this.keyFromPacket(info);
+    this.kProto = info.proto | PROTO_FRAGMENT;
+    this.ksp = info.fragId >>> 16;
+    this.kdp = info.fragId & 0xffff;
+  }
+
+  /**
+   * Symmetric hash (the same bucket whichever endpoint is the source), seeded so remote peers
+   * cannot aim many flows at one bucket. Every address word is multiplied in (an XOR fold would
+   * let an attacker pick IPv6 addresses that collide whatever the seed).
+   */
+  private hashKey(): number {
+    const s = this.seed;
+    let a = Math.imul(this.ks0 ^ s, 0x9e3779b1);
+    let b = Math.imul(this.kd0 ^ s, 0x9e3779b1);
+    if (this.kFam === 6) {
+      a = Math.imul(a ^ this.ks1 ^ (a >>> 15), 0x85ebca77);
+      a = Math.imul(a ^ this.ks2 ^ (a >>> 13), 0xc2b2ae3d);
+      a = Math.imul(a ^ this.ks3 ^ (a >>> 16), 0x27d4eb2f);
+      b = Math.imul(b ^ this.kd1 ^ (b >>> 15), 0x85ebca77);
+      b = Math.imul(b ^ this.kd2 ^ (b >>> 13), 0xc2b2ae3d);
+      b = Math.imul(b ^ this.kd3 ^ (b >>> 16), 0x27d4eb2f);
+    }
+    a = Math.imul(a ^ this.ksp ^ (a >>> 15), 0x165667b1);
+    b = Math.imul(b ^ this.kdp ^ (b >>> 15), 0x165667b1);
+    let h = (a + b) ^ Math.imul(this.kProto + (this.kFam << 9), 0x9e3779b1);
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    return h & this.mask;
+  }
+
+  /** Finds the scratch key in the table; sets lastReply. Removes it when expired (miss). */
+  private find(now: number): number {
+    const rec = this.rec;
+    const key = this.kProto | (this.kFam << 16);
+    const s0 = this.ks0, d0 = this.kd0, sp = this.ksp, dp = this.kdp;
+    let e = this.head[this.hashKey()]!;
+    while (e !== -1) {
+      const o = e << 4;
+      if (rec[o + R_KEY] === key) {
+        let dir = -1;
+        if (rec[o + R_SRC] === s0 && rec[o + R_DST] === d0 && rec[o + R_SPORT] === sp && rec[o + R_DPORT] === dp &&
+            rec[o + R_SRC + 1] === this.ks1 && rec[o + R_SRC + 2] === this.ks2 && rec[o + R_SRC + 3] === this.ks3 &&
+            rec[o + R_DST + 1] === this.kd1 && rec[o + R_DST + 2] === this.kd2 && rec[o + R_DST + 3] === this.kd3) {
+          dir = 0;
+        } else if (rec[o + R_SRC] === d0 && rec[o + R_DST] === s0 && rec[o + R_SPORT] === dp && rec[o + R_DPORT] === sp &&
+            rec[o + R_SRC + 1] === this.kd1 && rec[o + R_SRC + 2] === this.kd2 && rec[o + R_SRC + 3] === this.kd3 &&
+            rec[o + R_DST + 1] === this.ks1 && rec[o + R_DST + 2] === this.ks2 && rec[o + R_DST + 3] === this.ks3) {
+          dir = 1;
+        }
+        if (dir !== -1) {
+          if (this.recF[(e << 3) + F_EXPIRES]! <= now) {
+            this.expirations++;
+            this.remove(e);
+            this.lastReply = false;
+            return -1;
+          }
+          this.lastReply = dir === 1;
+          return e;
+        }
+      }
+      e = rec[o + R_NEXT]!;
+    }
+    this.lastReply = false;
+    return -1;
+  }
+
+  // ---- lookups ----------------------------------------------------------------------------
+
+  /** The flow of a parsed packet (either direction), or -1. Sets lastReply. */
+  lookup(info: PacketInfo, now: number): number {
+    this.keyFromPacket(info);
+    return this.find(now);
+  }
+
+  /** The flow of the packet quoted by an ICMP error (info.inner), or -1. */
+  lookupInner(info: PacketInfo, now: number): number {
+    this.keyFromInner(info);
+    return this.find(now);
+  }
+
+  /** The fragment-id entry of a fragment (info.fragment), or -1. */
+  lookupFragment(info: PacketInfo, now: number): number {
+    this.keyFromFragment(info);
+    return this.find(now);
+  }
+
+  // ---- insert / update / remove -------------------------------------------------------------
+
+  /**
+   * Records a new flow whose original direction is this packet. Returns its index, or -1 when
+   * the table is full of assured flows (fullDrops counted). If the tuple is already tracked the
+   * existing entry is updated and returned.
+   */
+  insert(info: PacketInfo, now: number, verdict: number, generation: number, egressCode = 0, ingressCode = 0): number {
+    this.keyFromPacket(info);
+    const found = this.find(now);
+    if (found !== -1) {
+      this.setVerdict(found, verdict, generation, egressCode, ingressCode);
+      this.update(found, info, this.lastReply, now);
+      return found;
+    }
+    const e = this.place(now);
+    if (e === -1) return -1;
+    let st: number = TCP_STATE.NONE;
+    if (info.proto === 6) {
+      // A SYN opens a handshake. Anything else is a connection already in progress that we did
+      // not see start (agent restart, table eviction): picked up as established, like Linux with
+      // nf_conntrack_tcp_loose=1, but not assured until the other side answers.
+      st = (info.tcpFlags & 0x12) === 0x02 ? TCP_STATE.SYN_SENT : TCP_STATE.ESTABLISHED;
+    }
+    const o = e << 4;
+    this.rec[o + R_META] = st | ((verdict & 0xff) << 8) | M_LIVE | M_REF;
+    this.rec[o + R_GEN] = generation | 0;
+    this.egress[e] = egressCode;
+    this.ingress[e] = ingressCode;
+    this.refresh(e, now);
+    return e;
+  }
+
+  /** Records the fragment id of an accepted first fragment so its later fragments follow it. */
+  insertFragment(info: PacketInfo, now: number, verdict: number, generation: number): number {
+    this.keyFromFragment(info);
+    let e = this.find(now);
+    if (e === -1) {
+      e = this.place(now);
+      if (e === -1) return -1;
+    }
+    const o = e << 4;
+    this.rec[o + R_META] = TCP_STATE.NONE | ((verdict & 0xff) << 8) | M_LIVE | M_REF;
+    this.rec[o + R_GEN] = generation | 0;
+    this.egress[e] = 0;
+    this.ingress[e] = 0;
+    this.recF[(e << 3) + F_EXPIRES] = now + this.tFragment;
+    return e;
+  }
+
+  /** Takes a free entry for the scratch key (evicting if needed) and links it. */
+  private place(now: number): number {
+    let e: number;
+    if (this.freeTop > 0) {
+      e = this.freeStack[--this.freeTop]!;
+    } else {
+      e = this.reclaim(now);
+      if (e === -1) {
+        this.fullDrops++;
+        return -1;
+      }
+    }
+    const rec = this.rec;
+    const o = e << 4;
+    rec[o + R_KEY] = this.kProto | (this.kFam << 16);
+    rec[o + R_SRC] = this.ks0; rec[o + R_SRC + 1] = this.ks1; rec[o + R_SRC + 2] = this.ks2; rec[o + R_SRC + 3] = this.ks3;
+    rec[o + R_DST] = this.kd0; rec[o + R_DST + 1] = this.kd1; rec[o + R_DST + 2] = this.kd2; rec[o + R_DST + 3] = this.kd3;
+    rec[o + R_SPORT] = this.ksp;
+    rec[o + R_DPORT] = this.kdp;
+    rec[o + R_META] = M_LIVE | M_REF;
+    const bucket = this.hashKey();
+    this.bucketOf[e] = bucket;
+    rec[o + R_NEXT] = this.head[bucket]!;
+    this.head[bucket] = e;
+    this.entries++;
+    this.inserts++;
+    return e;
+  }
+
+  /**
+   * The eviction clock (table full): walks entries from the hand, reclaiming the first expired
+   * one, else the first non-assured entry whose referenced bit is clear (clearing bits as it
+   * passes), else the first non-assured entry seen. Assured flows (answered connections) are
+   * never evicted, as Linux early_drop spares them: a flood of new flows cannot push out
+   * established ones. Returns a free index (already unlinked) or -1.
+   */
+  private reclaim(now: number): number {
+    const cap = this.capacity;
+    const rec = this.rec;
+    let fallback = -1;
+    for (let n = 0; n < this.evictScan; n++) {
+      const e = this.hand;
+      this.hand = e + 1 === cap ? 0 : e + 1;
+      const o = (e << 4) + R_META;
+      const m = rec[o]!;
+      if ((m & M_LIVE) === 0) continue;
+      if (this.recF[(e << 3) + F_EXPIRES]! <= now) {
+        this.expirations++;
+        this.unlink(e);
+        return e;
+      }
+      if ((m & M_ASSURED) !== 0) continue;
+      if ((m & M_REF) !== 0) {
+        rec[o] = m & ~M_REF;
+        if (fallback === -1) fallback = e;
+        continue;
+      }
+      this.evictions++;
+      this.unlink(e);
+      return e;
+    }
+    if (fallback !== -1) {
+      this.evictions++;
+      this.unlink(fallback);
+      return fallback;
+    }
+    return -1;
+  }
+
+  /**
+   * Advances a flow's state for a packet that matched it (`reply` = lastReply of the lookup)
+   * and extends its timeout.
+   */
+  update(e: number, info: PacketInfo, reply: boolean, now: number): void {
+    const rec = this.rec;
+    const o = e << 4;
+    let m = rec[o + R_META]! | M_REF;
+    if (reply) m |= M_SEEN_REPLY;
+    const p = rec[o + R_KEY]! & 0x1ff;
+    let ttl: number;
+    if (p === 6) {
+      let st = m & 0xff;
+      if (info.proto === 6) {
+        const tf = info.tcpFlags;
+        if ((tf & 0x04) !== 0) st = TCP_STATE.CLOSED;
+        else if ((tf & 0x01) !== 0) { if (st !== TCP_STATE.CLOSED) st = TCP_STATE.FIN; }
+        else if (st === TCP_STATE.SYN_SENT) { if (reply && (tf & 0x12) === 0x12) st = TCP_STATE.SYN_RECV; }
+        else if (st === TCP_STATE.SYN_RECV) { if (!reply && (tf & 0x10) !== 0) st = TCP_STATE.ESTABLISHED; }
+      }
+      if ((st === TCP_STATE.ESTABLISHED || st === TCP_STATE.SYN_RECV) && (m & M_SEEN_REPLY) !== 0) m |= M_ASSURED;
+      m = (m & ~0xff) | st;
+      ttl = st === TCP_STATE.ESTABLISHED ? this.tEstablished
+        : st === TCP_STATE.FIN ? this.tClosing
+        : st === TCP_STATE.CLOSED ? this.tClosed
+        : this.tHandshake;
+    } else {
+      if ((m & M_SEEN_REPLY) !== 0) m |= M_ASSURED;
+      ttl = this.ttlFor(p, m);
+    }
+    rec[o + R_META] = m;
+    this.recF[(e << 3) + F_EXPIRES] = now + ttl;
+  }
+
+  private ttlFor(p: number, m: number): number {
+    if (p === 17) return (m & M_SEEN_REPLY) !== 0 ? this.tUdpStream : this.tUdp;
+    if (p === 1 || p === 58) return this.tIcmp;
+    if ((p & PROTO_FRAGMENT) !== 0) return this.tFragment;
+    return this.tOther;
+  }
+
+  private refresh(e: number, now: number): void {
+    const o = e << 4;
+    const m = this.rec[o + R_META]!;
+    const p = this.rec[o + R_KEY]! & 0x1ff;
+    let ttl: number;
+    if (p === 6) {
+      const st = m & 0xff;
+      ttl = st === TCP_STATE.ESTABLISHED ? this.tEstablished
+        : st === TCP_STATE.FIN ? this.tClosing
+        : st === TCP_STATE.CLOSED ? this.tClosed
+        : this.tHandshake;
+    } else {
+      ttl = this.ttlFor(p, m);
+    }
+    this.recF[(e << 3) + F_EXPIRES] = now + ttl;
+  }
+
+  /** Records a (re-)judgement of a flow. */
+  setVerdict(e: number, verdict: number, generation: number, egressCode: number, ingressCode: number): void {
+    const o = e << 4;
+    this.rec[o + R_META] = (this.rec[o + R_META]! & ~0xff00) | ((verdict & 0xff) << 8);
+    this.rec[o + R_GEN] = generation | 0;
+    this.egress[e] = egressCode;
+    this.ingress[e] = ingressCode;
+  }
+
+  private unlink(e: number): void {
+    const rec = this.rec;
+    const b = this.bucketOf[e]!;
+    let cur = this.head[b]!;
+    const nextOfE = rec[(e << 4) + R_NEXT]!;
+    if (cur === e) {
+      this.head[b] = nextOfE;
+    } else {
+      while (cur !== -1) {
+        const nx = rec[(cur << 4) + R_NEXT]!;
+        if (nx === e) {
+          rec[(cur << 4) + R_NEXT] = nextOfE;
+          break;
+        }
+        cur = nx;
+      }
+    }
+    rec[(e << 4) + R_NEXT] = -1;
+    rec[(e << 4) + R_META] = 0;
+    this.entries--;
+  }
+
+  /** Removes a live entry. */
+  remove(e: number): void {
+    if ((this.rec[(e << 4) + R_META]! & M_LIVE) === 0) return;
+    this.unlink(e);
+    this.freeStack[this.freeTop++] = e;
+  }
+
+  /** Incremental sweep: inspects up to `budget` entries from where the last sweep stopped; returns how many expired. */
+  expire(now: number, budget = this.capacity): number {
+    let n = 0;
+    const cap = this.capacity;
+    for (let i = 0; i < budget && i < cap; i++) {
+      const e = this.sweepHand;
+      this.sweepHand = e + 1 === cap ? 0 : e + 1;
+      if ((this.rec[(e << 4) + R_META]! & M_LIVE) !== 0 && this.recF[(e << 3) + F_EXPIRES]! <= now) {
+        this.remove(e);
+        this.expirations++;
+        n++;
+      }
+    }
+    return n;
+  }
+
+  // ---- iteration (no allocation) ----------------------------------------------------------
+
+  /** First live entry with index >= from, or -1: `for (let i = ct.nextLive(0); i !== -1; i = ct.nextLive(i + 1))`. */
+  nextLive(from: number): number {
+    const cap = this.capacity;
+    const rec = this.rec;
+    for (let i = from; i < cap; i++) if ((rec[(i << 4) + R_META]! & M_LIVE) !== 0) return i;
+    return -1;
+  }
+
+  /** Removes every entry. */
+  clear(): void {
+    for (let e = 0; e < this.capacity; e++) this.remove(e);
+  }
+}
