@@ -1,0 +1,42 @@
+// Shared helpers for Palisade's N-API addon (plain C against node_api.h; see binding.gyp).
+#ifndef PALISADE_COMMON_H
+#define PALISADE_COMMON_H
+
+#include <node_api.h>
+#include <uv.h>
+#include <stdint.h>
+#include <stddef.h>
+
+// Returns NULL from the current napi callback when a napi call fails (an exception is pending).
+#define PAL_CALL(env, call)                                   \
+  do {                                                        \
+    if ((call) != napi_ok) {                                  \
+      pal_throw_pending(env, #call);                          \
+      return NULL;                                            \
+    }                                                         \
+  } while (0)
+
+/** An Error whose message names the operation and the errno text, with .code ("EBUSY"), .errno (positive) and .syscall. */
+napi_value pal_errno_error(napi_env env, int err, const char *syscall, const char *what);
+void pal_throw_errno(napi_env env, int err, const char *syscall, const char *what);
+void pal_throw_pending(napi_env env, const char *what);
+void pal_throw_type(napi_env env, const char *msg);
+
+/* Option readers: return 0 on success, -1 after throwing a TypeError/RangeError naming the key. */
+int pal_opt_u32(napi_env env, napi_value obj, const char *key, uint32_t dflt, uint32_t min, uint32_t max, uint32_t *out);
+int pal_opt_bool(napi_env env, napi_value obj, const char *key, int dflt, int *out);
+int pal_opt_string(napi_env env, napi_value obj, const char *key, char *buf, size_t cap);
+
+int pal_set_u64(napi_env env, napi_value obj, const char *key, uint64_t v);
+int pal_set_u32(napi_env env, napi_value obj, const char *key, uint32_t v);
+
+napi_value nfq_open(napi_env env, napi_callback_info info);
+napi_value nfq_close(napi_env env, napi_callback_info info);
+napi_value nfq_stats(napi_env env, napi_callback_info info);
+napi_value nfq_ref(napi_env env, napi_callback_info info);
+napi_value tun_open(napi_env env, napi_callback_info info);
+napi_value tun_close(napi_env env, napi_callback_info info);
+napi_value tun_stats(napi_env env, napi_callback_info info);
+napi_value tun_ref(napi_env env, napi_callback_info info);
+
+#endif

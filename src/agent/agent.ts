@@ -1,0 +1,642 @@
+// The per-node agent: source -> ClusterState -> CompiledEngine (this node's pods) -> Classifier
+// -> enforcer (NFQUEUE or TUN) + iptables rules. It owns the order things happen in:
+//
+// start: read the whole cluster state first, compile, bind the queue (or open the TUN), and only
+//   then install/take over the iptables rules. A previous run's rules may still be in place: until
+//   the queue is bound they drop new connections (NFQUEUE without a listener drops), and
+//   established ones keep flowing, so a restart never opens anything.
+// change: every batch of state changes is compiled incrementally into a new snapshot, swapped
+//   into the classifier at once (JS runs one batch of packets at a time, so every packet is
+//   judged by exactly one generation), then the set of managed pod addresses in PALISADE-PODS is
+//   updated. The generation counts as enforced when both are done (status file, log line).
+// stop: remove Palisade's rules (unless keepRules), then close the queue. With keepRules the
+//   rules stay and the node stays fail-closed until the next agent binds the queue.
+// strict (default): after every enforced generation, flows the kernel still passes because an
+//   older generation allowed them are judged again and the denied ones cut (enforce/flow-cutter.ts).
+// rule watchdog: every rulesCheckMs the installed iptables rules are compared with what Palisade
+//   wrote; when someone flushed or altered them they are put back, counted and logged. Until
+//   then the node is unenforced (iptables has no way to protect a chain from root), so the check
+//   is frequent and cheap (one `iptables -S` of one table per family). Flows that slipped
+//   through meanwhile were never judged: strict mode sweeps all of them, not only marked ones.
+
+import { rename, writeFile } from 'node:fs/promises';
+import pino from 'pino';
+import { ClusterState, type Change } from '../cluster/state.ts';
+import { CompiledEngine } from '../policy/compiler.ts';
+import { Classifier, REASON_NAMES } from '../dataplane/classifier.ts';
+import { INVALID_NAMES } from '../dataplane/packet-info.ts';
+import type { Source, SyncInfo } from '../sources/source.ts';
+import type { Enforcer } from '../enforce/judge.ts';
+import { NfqueueEnforcer } from '../enforce/nfqueue.ts';
+import { TunEnforcer } from '../enforce/tun.ts';
+import { DEFAULT_ALLOW_MARK, DEFAULT_DIVERT_MARK, Iptables, checkAddress, checkIface, detectBackend, type Family, type IptablesBackend, type PodMatch, type RulePlan } from '../enforce/iptables.ts';
+import { DEFAULT_TUN_PRIORITY, DEFAULT_TUN_TABLE, installTunRouting, removeTunRouting, tunRoutingProblems } from '../enforce/tun-routing.ts';
+import type { HealthServer } from './health.ts';
+import { AgentCounters, PolicyCounters, createMetrics, startMetricsServer, type MetricsAddress, type MetricsServer } from './metrics.ts';
+import { ConnectionObserver, ObservedJudge } from './observe.ts';
+import { VerdictLog, openSinks, type Sinks } from './verdict-log.ts';
+import { auditAllowsCodes, auditConfig } from './audit.ts';
+import { runCommand } from '../enforce/command.ts';
+import { Counter } from 'prom-client';
+import { FlowCutter, type JudgedFlow, type SweepResult } from '../enforce/flow-cutter.ts';
+import type { RuleSnapshot } from '../policy/engine-api.ts';
+import { describeConnection } from './verdict-log.ts';
+
+export type Backend = 'nfqueue' | 'tun';
+
+export interface AgentLog {
+  (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface AgentOptions {
+  readonly source: Source;
+  /** This node's name: pods with this spec.nodeName are the ones judged here. */
+  readonly node: string;
+  readonly backend: Backend;
+  /** NFQUEUE: first queue number and number of queues. */
+  readonly queue?: number;
+  readonly queues?: number;
+  /** NFQUEUE --queue-bypass and NFQA_CFG_F_FAIL_OPEN: accept instead of drop when nobody listens or the queue overflows. */
+  readonly failOpen?: boolean;
+  readonly allowMark?: number;
+  readonly divertMark?: number;
+  readonly tunName?: string;
+  readonly tunTable?: number;
+  readonly tunPriority?: number;
+  readonly iptables?: IptablesBackend | 'auto';
+  /** Extra selection of managed traffic: interface patterns ("veth+") and CIDRs, besides the local pods' own addresses. */
+  readonly podIfaces?: readonly string[];
+  readonly podCidrs?: readonly string[];
+  /** Program IPv6 too (default true; skipped with a warning when ip6tables does not work). */
+  readonly ipv6?: boolean;
+  readonly statusFile?: string;
+  /** Leave rules (and the TUN device) in place on stop: stay fail-closed across a restart. */
+  readonly keepRules?: boolean;
+  readonly health?: HealthServer;
+  /** Serve Prometheus metrics here. */
+  readonly metrics?: Partial<MetricsAddress>;
+  /** Verdict log of denied new connections: 'stdout' or a file path. */
+  readonly verdictLog?: string;
+  /** Log allowed new connections too. */
+  readonly logAllowed?: boolean;
+  /** Audit mode everywhere: denied connections are logged and counted but let through. */
+  readonly audit?: boolean;
+  readonly log?: AgentLog;
+  /** Status file refresh period (counters). */
+  readonly statusIntervalMs?: number;
+  /** Strict mode (default true): cut established flows that a new generation denies. */
+  readonly strict?: boolean;
+  /** Rule watchdog period in ms (default 1000; 0 disables it). */
+  readonly rulesCheckMs?: number;
+}
+
+export interface AgentStatus {
+  readonly pid: number;
+  readonly node: string;
+  readonly backend: Backend;
+  readonly ready: boolean;
+  readonly stopped: boolean;
+  /** ClusterState generation whose rules are fully enforced (snapshot swapped and pod rules installed). */
+  readonly generation: number;
+  readonly snapshotGeneration: number;
+  readonly enforcedAt?: string;
+  /** startedAt of the newest source pass whose result is enforced (files source). */
+  readonly sourceSyncStartedAt?: number;
+  readonly sourceErrors: readonly string[];
+  readonly rejected: number;
+  readonly managedAddresses: number;
+  readonly counters: Record<string, number>;
+  readonly reasons: Record<string, number>;
+  readonly invalid: Record<string, number>;
+  readonly lastError?: string;
+  /** Strict mode: established flows cut because a newer generation denies them. */
+  readonly strict: boolean;
+  readonly flowsCut: number;
+  readonly strictSweeps: number;
+  /** Rule watchdog: times Palisade's rules were found missing or altered and put back. */
+  readonly rulesRestored: number;
+  readonly rulesRestoredAt?: string;
+  readonly updatedAt: string;
+}
+
+/** Cut flows logged one by one per sweep; the rest only in the sweep's summary line. */
+const CUT_LOG_LIMIT = 50;
+
+// Structured logs: one JSON object per line on stderr, written synchronously so the last words
+// before a crash or SIGKILL-adjacent exit are not lost in a buffer. Levels are names ("info"),
+// not pino's numbers, so `palisade logs` and people grepping can read them.
+const logger = pino(
+  {
+    base: { component: 'agent' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+  },
+  pino.destination({ fd: 2, sync: true }),
+);
+const defaultLog: AgentLog = (level, msg, fields) => {
+  logger[level](fields ?? {}, msg);
+};
+
+export class Agent {
+  readonly state = new ClusterState();
+  private readonly opts: AgentOptions;
+  private readonly log: AgentLog;
+  private engine?: CompiledEngine;
+  private classifier?: Classifier;
+  private observer?: ConnectionObserver;
+  private metricsServer?: MetricsServer;
+  private sinks?: Sinks;
+  private verdictLog?: VerdictLog;
+  private flushTimer?: NodeJS.Timeout;
+  private enforcer?: Enforcer;
+  private iptables?: Iptables;
+  private families: Family[] = [4, 6];
+  private readonly plan: RulePlan;
+  private readonly staticV4: string[] = [];
+  private readonly staticV6: string[] = [];
+  private ready = false;
+  private stopped = false;
+  private enforcedGeneration = 0;
+  private enforcedAt?: string;
+  private latestSync?: { info: SyncInfo; generation: number };
+  private enforcedSync?: SyncInfo;
+  private lastError?: string;
+  private managed = 0;
+  private dirty = false;
+  private loop?: Promise<void>;
+  private retryTimer?: NodeJS.Timeout;
+  private statusTimer?: NodeJS.Timeout;
+  private statusWrite: Promise<void> = Promise.resolve();
+  private unsubscribe: (() => void)[] = [];
+  private cutter?: FlowCutter;
+  private sweepRunning?: Promise<void>;
+  private sweepPending?: { unmarked: boolean };
+  private rulesQueue: Promise<unknown> = Promise.resolve();
+  private watchdogTimer?: NodeJS.Timeout;
+  private watchdogRunning?: Promise<unknown>;
+  private rulesRestored = 0;
+  private rulesRestoredAt?: string;
+
+  constructor(opts: AgentOptions) {
+    this.opts = opts;
+    this.log = opts.log ?? defaultLog;
+    if (!opts.node) throw new Error('the agent needs a node name');
+    for (const i of opts.podIfaces ?? []) checkIface(i);
+    for (const c of opts.podCidrs ?? []) {
+      const a = checkAddress(c);
+      (a.family === 4 ? this.staticV4 : this.staticV6).push(a.text);
+    }
+    const tunName = opts.tunName ?? 'palisade0';
+    this.plan = {
+      mode: opts.backend,
+      allowMark: opts.allowMark ?? DEFAULT_ALLOW_MARK,
+      queue: opts.queue ?? 0,
+      queues: opts.queues ?? 1,
+      failOpen: opts.failOpen ?? false,
+      tunDevice: opts.backend === 'tun' ? tunName : undefined,
+      divertMark: opts.backend === 'tun' ? opts.divertMark ?? DEFAULT_DIVERT_MARK : undefined,
+      strict: opts.strict ?? true,
+    };
+    if (opts.ipv6 === false) this.families = [4];
+  }
+
+  private starting?: Promise<void>;
+
+  /** Runs until the first state is enforced; throws (after undoing what it did) when it cannot. */
+  start(): Promise<void> {
+    this.starting ??= this.doStart();
+    return this.starting;
+  }
+
+  private async doStart(): Promise<void> {
+    const o = this.opts;
+    const backend = await detectBackend(o.iptables ?? 'auto');
+    this.iptables = new Iptables({ backend, plan: this.plan, families: this.families });
+    const note = await this.iptables.probeFamilies();
+    if (note) this.log('warn', note);
+    this.families = this.iptables.families;
+
+    this.unsubscribe.push(this.state.onChange((changes) => this.onChanges(changes)));
+    if (o.source.onSync) this.unsubscribe.push(o.source.onSync((info) => this.onSync(info)));
+    await o.source.start(this.state);
+    if (this.stopped) throw new Error('stopped before the first sync was enforced');
+    o.health?.setSynced(true);
+
+    const t0 = performance.now();
+    this.engine = new CompiledEngine(this.state, { localNode: o.node });
+    const compileSeconds = (performance.now() - t0) / 1000;
+    this.classifier = new Classifier(this.engine.snapshot());
+    // Observability wraps the classifier: counters on every judged packet, verdict log and
+    // audit mode on denied new connections only (src/agent/observe.ts).
+    if (o.verdictLog) {
+      this.sinks = openSinks(o.verdictLog === 'stdout' ? { stdout: true } : { file: o.verdictLog });
+      this.verdictLog = new VerdictLog({ write: this.sinks.write, logAllowed: o.logAllowed ?? false });
+      this.flushTimer = setInterval(() => this.verdictLog!.flush(), 10_000);
+      this.flushTimer.unref();
+    }
+    this.observer = new ConnectionObserver({ counters: new AgentCounters(), policies: new PolicyCounters(), log: this.verdictLog });
+    this.refreshAudit();
+    this.observer.bindSnapshot(this.engine.snapshot(), this.engine.stats().ruleIds);
+    const judge = new ObservedJudge(this.classifier, this.observer);
+    if (o.metrics) {
+      const metrics = createMetrics({
+        counters: this.observer.counters,
+        policies: this.observer.policies,
+        nfqueueFile: o.backend === 'nfqueue' ? undefined : null,
+        queues: o.backend === 'nfqueue' ? Array.from({ length: this.plan.queues }, (_, i) => this.plan.queue + i) : undefined,
+        ruleTables: () => {
+          const st = this.engine!.stats();
+          return { pods: st.pods, tables: st.tables, rules: st.ruleIds };
+        },
+        generation: () => this.enforcedGeneration,
+        verdictLog: this.verdictLog ? () => this.verdictLog!.stats : undefined,
+        reasons: { counts: [this.classifier.reasonCounts], names: REASON_NAMES },
+        invalid: { counts: [this.classifier.invalidCounts], names: INVALID_NAMES },
+      });
+      metrics.observeCompile(compileSeconds, 'full');
+      const agentSelf = this;
+      new Counter({
+        name: 'palisade_flows_cut_total', help: 'Established flows cut (kernel conntrack entry deleted) because a newer rule generation denies them (strict mode).',
+        registers: [metrics.registry],
+        collect() { this.reset(); this.inc(agentSelf.cutter?.cutTotal ?? 0); },
+      });
+      new Counter({
+        name: 'palisade_rules_restored_total', help: 'Times Palisade\'s iptables rules were found missing or altered and reinstalled by the watchdog.',
+        registers: [metrics.registry],
+        collect() { this.reset(); this.inc(agentSelf.rulesRestored); },
+      });
+      this.observeCompile = (sec) => metrics.observeCompile(sec, 'incremental');
+      this.metricsServer = await startMetricsServer(metrics.registry, o.metrics);
+      this.log('info', `metrics on http://${this.metricsServer.address.host}:${this.metricsServer.address.port}/metrics`);
+    }
+    const onError = (e: Error) => {
+      this.lastError = e.message;
+      this.log('error', `enforcer: ${e.message}`);
+    };
+    try {
+      if (o.backend === 'nfqueue') {
+        this.enforcer = await NfqueueEnforcer.open(judge, {
+          queue: this.plan.queue,
+          queues: this.plan.queues,
+          failOpen: this.plan.failOpen,
+          acceptMark: this.plan.allowMark,
+          onError,
+        });
+      } else {
+        this.enforcer = await TunEnforcer.open(judge, { name: this.plan.tunDevice!, persist: true, onError });
+        await installTunRouting(this.tunRouting());
+      }
+      if (this.stopped) throw new Error('stopped before the rules were installed');
+      const pods = this.podMatch();
+      await this.withRules(() => this.iptables!.install(pods));
+      this.enforcedGeneration = this.state.generation;
+      this.enforcedAt = new Date().toISOString();
+      if (this.latestSync) this.enforcedSync = this.latestSync.info;
+    } catch (e) {
+      if (this.enforcer) await this.enforcer.close().catch(() => {});
+      this.enforcer = undefined;
+      await this.closeObservability();
+      await o.source.stop();
+      throw e;
+    }
+    this.ready = true;
+    o.health?.setRulesInstalled(true);
+    this.log('info', `enforcing generation ${this.enforcedGeneration}`, this.summary());
+    if (o.strict ?? true) {
+      const tool = await runCommand(['conntrack', '--version']).catch(() => undefined);
+      if (tool && tool.code === 0) {
+        this.cutter = new FlowCutter({ allowMark: this.plan.allowMark, families: this.families, judgeAfterDnat: o.backend === 'nfqueue' });
+        // Flows allowed by a previous run (its connmarks outlive it) are judged by this run's rules.
+        this.requestSweep(false);
+      } else {
+        // New connections are still judged; only the cutting of established ones is missing.
+        // Refusing to start would leave the node with no enforcement at all.
+        this.lastError = 'strict mode is off: the conntrack tool (conntrack-tools) is not installed, so established flows that new rules deny cannot be cut';
+        this.log('error', this.lastError);
+      }
+    }
+    this.scheduleWatchdog();
+    await this.writeStatus();
+    if (o.statusFile) {
+      this.statusTimer = setInterval(() => void this.writeStatus(), o.statusIntervalMs ?? 1000);
+      this.statusTimer.unref();
+    }
+  }
+
+  private observeCompile?: (seconds: number) => void;
+
+  /** Audit mode: --audit for everything, or the palisade.io/audit annotation per namespace. */
+  private refreshAudit(): void {
+    if (!this.observer) return;
+    const { config, errors } = auditConfig(this.opts.audit ?? false, this.state.namespaces.values());
+    this.observer.audit = config;
+    for (const e of errors) this.log('warn', `${e.object}: ${e.field}: ${e.message}`);
+  }
+
+  private async closeObservability(): Promise<void> {
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    this.verdictLog?.flush();
+    if (this.sinks) await this.sinks.close().catch(() => {});
+    if (this.metricsServer) await this.metricsServer.close().catch(() => {});
+    this.sinks = undefined;
+    this.metricsServer = undefined;
+  }
+
+  private tunRouting() {
+    return {
+      device: this.plan.tunDevice!,
+      divertMark: this.plan.divertMark!,
+      table: this.opts.tunTable ?? DEFAULT_TUN_TABLE,
+      priority: this.opts.tunPriority ?? DEFAULT_TUN_PRIORITY,
+      families: this.families,
+    };
+  }
+
+  /** Local pods' addresses (what policy judges on this node) plus the static selection. */
+  podMatch(): PodMatch {
+    const v4 = new Set(this.staticV4);
+    const v6 = new Set(this.staticV6);
+    for (const p of this.state.pods.values()) {
+      if (p.nodeName !== this.opts.node || p.hostNetwork) continue;
+      for (const ip of p.ips) (ip.includes(':') ? v6 : v4).add(ip);
+    }
+    this.managed = v4.size + v6.size;
+    return { ifaces: this.opts.podIfaces ?? [], v4: [...v4].sort(), v6: [...v6].sort() };
+  }
+
+  private summary(): Record<string, unknown> {
+    return {
+      generation: this.enforcedGeneration,
+      pods: this.state.pods.size,
+      policies: this.state.policies.size,
+      rejected: this.state.rejected.size,
+      managedAddresses: this.managed,
+    };
+  }
+
+  private onChanges(changes: readonly Change[]): void {
+    if (!this.engine || !this.classifier || this.stopped) return; // the engine is built from the full state later
+    try {
+      const t0 = performance.now();
+      const snap = this.engine.update(changes);
+      this.observeCompile?.((performance.now() - t0) / 1000);
+      if (changes.some((c) => c.kind === 'Namespace')) this.refreshAudit();
+      // Counters first, so hits of the new generation's rule ids land in the right places.
+      this.observer?.bindSnapshot(snap, this.engine.stats().ruleIds);
+      this.classifier.setSnapshot(snap);
+    } catch (e) {
+      // Keep enforcing the previous snapshot rather than nothing.
+      this.lastError = `compile failed, previous rules stay in force: ${(e as Error).message}`;
+      this.log('error', this.lastError);
+      return;
+    }
+    this.requestReconcile();
+  }
+
+  private onSync(info: SyncInfo): void {
+    this.latestSync = { info, generation: this.state.generation };
+    if (this.ready) this.requestReconcile();
+  }
+
+  private requestReconcile(): void {
+    this.dirty = true;
+    if (!this.ready || this.loop) return;
+    this.loop = this.reconcileLoop().finally(() => {
+      this.loop = undefined;
+    });
+  }
+
+  private async reconcileLoop(): Promise<void> {
+    while (this.dirty && !this.stopped) {
+      this.dirty = false;
+      const gen = this.state.generation;
+      const sync = this.latestSync;
+      try {
+        const pods = this.podMatch();
+        await this.withRules(() => this.iptables!.setPods(pods));
+      } catch (e) {
+        this.lastError = `updating pod rules failed (retrying): ${(e as Error).message}`;
+        this.log('error', this.lastError);
+        if (!this.retryTimer) {
+          this.retryTimer = setTimeout(() => {
+            this.retryTimer = undefined;
+            this.requestReconcile();
+          }, 1000);
+        }
+        return;
+      }
+      const advanced = gen !== this.enforcedGeneration;
+      this.enforcedGeneration = gen;
+      this.enforcedAt = new Date().toISOString();
+      if (sync && sync.generation <= gen) this.enforcedSync = sync.info;
+      if (advanced) {
+        this.log('info', `enforcing generation ${gen}`, this.summary());
+        this.requestSweep(false);
+      }
+      await this.writeStatus();
+    }
+  }
+
+  /** Runs iptables work one operation at a time (reconcile, watchdog, removal). */
+  private withRules<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.rulesQueue.then(fn, fn);
+    this.rulesQueue = run.catch(() => {});
+    return run;
+  }
+
+  // --- strict mode ---------------------------------------------------------------------------
+
+  /** Asks for a sweep with the newest snapshot; sweeps never overlap, requests made during one coalesce. */
+  private requestSweep(unmarked: boolean): void {
+    if (!this.cutter || this.stopped) return;
+    this.sweepPending = { unmarked: (this.sweepPending?.unmarked ?? false) || unmarked };
+    if (this.sweepRunning) return;
+    this.sweepRunning = this.sweepLoop().finally(() => {
+      this.sweepRunning = undefined;
+    });
+  }
+
+  private async sweepLoop(): Promise<void> {
+    while (this.sweepPending && !this.stopped && this.cutter && this.classifier) {
+      const { unmarked } = this.sweepPending;
+      this.sweepPending = undefined;
+      let logged = 0;
+      const onDenied = (j: JudgedFlow, snap: RuleSnapshot): boolean => {
+        // Audit mode (global or per namespace): a denial it waves through for new connections is
+        // waved through for established ones too.
+        if (this.observer && auditAllowsCodes(this.observer.audit, snap, j.egressCode, j.ingressCode, j.srcSlot, j.dstSlot)) return true;
+        if (logged++ < CUT_LOG_LIMIT) this.logCut(j, snap);
+        return false;
+      };
+      const t0 = performance.now();
+      let r: SweepResult;
+      try {
+        r = await this.cutter.sweep(() => this.classifier!.snapshot, { unmarked, onDenied });
+      } catch (e) {
+        this.cutter.errors++;
+        this.lastError = `strict mode: cutting denied flows failed: ${(e as Error).message}`;
+        this.log('error', this.lastError);
+        continue;
+      }
+      if (r.unreadable.length > 0) this.log('warn', `strict mode: ${r.unreadable.length} conntrack line(s) not understood, left alone`, { example: r.unreadable[0] });
+      if (r.cut.length > 0 || r.spared > 0) {
+        this.log('info', `strict mode: cut ${r.cut.length} established flow(s) the current rules deny`, {
+          generation: this.classifier.snapshot.generation, listed: r.listed, judged: r.judged, cut: r.cut.length,
+          spared: r.spared, unmarked, ms: Math.round(performance.now() - t0),
+        });
+        void this.writeStatus();
+      }
+    }
+  }
+
+  /** One cut flow: an agent log line, and a verdict log line marked "cut". */
+  private logCut(j: JudgedFlow, snap: RuleSnapshot): void {
+    const line = describeConnection(snap, j, new Date());
+    this.log('info', 'cut established flow', { src: line.src, dst: line.dst, protocol: line.protocol, reason: line.reason, generation: line.generation });
+    this.sinks?.write(JSON.stringify({ ...line, cut: true }));
+  }
+
+  // --- rule watchdog -------------------------------------------------------------------------
+
+  private scheduleWatchdog(): void {
+    const ms = this.opts.rulesCheckMs ?? 1000;
+    if (ms <= 0 || this.stopped) return;
+    this.watchdogTimer = setTimeout(() => {
+      this.watchdogTimer = undefined;
+      this.watchdogRunning = this.checkRules().finally(() => {
+        this.watchdogRunning = undefined;
+        this.scheduleWatchdog();
+      });
+    }, ms);
+    this.watchdogTimer.unref();
+  }
+
+  /** Compares the installed rules with what Palisade wrote; reinstalls them when they differ. */
+  async checkRules(): Promise<boolean> {
+    if (!this.iptables || !this.ready || this.stopped) return false;
+    try {
+      return await this.withRules(async () => {
+        if (this.stopped) return false;
+        const bad: { family: number | string; problems: string[] }[] = await this.iptables!.verify();
+        // TUN: the policy routing that sends diverted packets into the device is part of the
+        // rules too; without it a diverted packet would be routed normally, unjudged.
+        const routing = this.opts.backend === 'tun' ? await tunRoutingProblems(this.tunRouting()) : [];
+        if (routing.length > 0) bad.push({ family: 'routing', problems: routing });
+        if (bad.length === 0) return false;
+        if (bad.some((b) => b.family !== 'routing')) await this.iptables!.reinstall();
+        if (routing.length > 0) await installTunRouting(this.tunRouting());
+        this.rulesRestored++;
+        this.rulesRestoredAt = new Date().toISOString();
+        this.log('warn', 'iptables rules were missing or altered; restored', {
+          problems: bad.map((b) => `${typeof b.family === 'number' ? `IPv${b.family}` : b.family}: ${b.problems.join('; ')}`), restorations: this.rulesRestored,
+        });
+        // Connections opened while the rules were gone were never judged (and carry no allow
+        // mark): judge every flow, not only marked ones.
+        this.requestSweep(true);
+        void this.writeStatus();
+        return true;
+      });
+    } catch (e) {
+      this.lastError = `rule watchdog: restoring rules failed (retrying): ${(e as Error).message}`;
+      this.log('error', this.lastError);
+      return false;
+    }
+  }
+
+  status(): AgentStatus {
+    const counters: Record<string, number> = this.enforcer ? this.enforcer.counters() : {};
+    const reasons: Record<string, number> = {};
+    const invalid: Record<string, number> = {};
+    if (this.classifier) {
+      REASON_NAMES.forEach((n, i) => (reasons[n] = this.classifier!.reasonCounts[i]!));
+      INVALID_NAMES.forEach((n, i) => {
+        if (i > 0) invalid[n] = this.classifier!.invalidCounts[i]!;
+      });
+    }
+    const obs = this.observer;
+    if (obs) {
+      counters.audited = obs.audited;
+      if (this.verdictLog) {
+        counters.verdictLogWritten = this.verdictLog.stats.written;
+        counters.verdictLogSuppressed = this.verdictLog.stats.suppressed;
+      }
+    }
+    return {
+      pid: process.pid,
+      node: this.opts.node,
+      backend: this.opts.backend,
+      ready: this.ready && !this.stopped,
+      stopped: this.stopped,
+      generation: this.enforcedGeneration,
+      snapshotGeneration: this.classifier ? this.classifier.snapshot.generation : 0,
+      enforcedAt: this.enforcedAt,
+      sourceSyncStartedAt: this.enforcedSync?.startedAt,
+      sourceErrors: this.enforcedSync?.errors ?? [],
+      rejected: this.state.rejected.size,
+      managedAddresses: this.managed,
+      counters,
+      reasons,
+      invalid,
+      lastError: this.lastError,
+      strict: this.cutter !== undefined || ((this.opts.strict ?? true) && !this.ready),
+      flowsCut: this.cutter?.cutTotal ?? 0,
+      strictSweeps: this.cutter?.sweeps ?? 0,
+      rulesRestored: this.rulesRestored,
+      rulesRestoredAt: this.rulesRestoredAt,
+      updatedAt: new Date().toISOString(),
+    };
+  }
+
+  /** Writes the status file atomically (write + rename), one write at a time. */
+  writeStatus(): Promise<void> {
+    const file = this.opts.statusFile;
+    if (!file) return Promise.resolve();
+    this.statusWrite = this.statusWrite.then(async () => {
+      const tmp = `${file}.${process.pid}.tmp`;
+      try {
+        await writeFile(tmp, JSON.stringify(this.status(), null, 2) + '\n');
+        await rename(tmp, file);
+      } catch (e) {
+        this.log('warn', `cannot write status file ${file}: ${(e as Error).message}`);
+      }
+    });
+    return this.statusWrite;
+  }
+
+  /** Orderly shutdown: stop the source, remove rules (unless keepRules), close the enforcer. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    // A stop during start (SIGTERM while syncing): abort the source so start gives up, wait for
+    // it to settle, then undo whatever it did.
+    if (this.starting && !this.ready) {
+      await this.opts.source.stop();
+      await this.starting.catch(() => {});
+    }
+    if (this.statusTimer) clearInterval(this.statusTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.watchdogTimer) clearTimeout(this.watchdogTimer);
+    for (const u of this.unsubscribe) u();
+    await this.opts.source.stop();
+    if (this.loop) await this.loop.catch(() => {});
+    if (this.watchdogRunning) await this.watchdogRunning.catch(() => {});
+    if (this.sweepRunning) await this.sweepRunning.catch(() => {});
+    const keep = this.opts.keepRules ?? false;
+    try {
+      if (!keep && this.iptables) await this.withRules(() => this.iptables!.remove());
+      if (!keep && this.opts.backend === 'tun') await removeTunRouting(this.tunRouting());
+    } catch (e) {
+      this.lastError = `removing rules failed: ${(e as Error).message}`;
+      this.log('error', this.lastError);
+    }
+    if (this.enforcer) {
+      if (this.enforcer instanceof TunEnforcer) await this.enforcer.close(keep);
+      else await this.enforcer.close();
+    }
+    this.ready = false;
+    await this.closeObservability();
+    this.opts.health?.setRulesInstalled(false);
+    this.log('info', keep ? 'stopped; rules left in place (fail-closed until the next agent binds)' : 'stopped; Palisade rules removed');
+    await this.writeStatus();
+  }
+}

@@ -1,0 +1,182 @@
+// The agent's health endpoints for the kubelet's probes.
+//
+// /healthz (liveness): answers 200 while the event loop keeps turning. A heartbeat timer records
+// when it last ran; if the loop stalls (a runaway synchronous compile, a blocked native call) the
+// heartbeat goes stale and the next probe that does get served says 503, and if the loop is stuck
+// for good the probe times out. Either way the kubelet restarts the container.
+//
+// /readyz (readiness): 200 only once the cluster state has been fully listed AND the first rule
+// set is installed in the kernel, because before that the node enforces nothing (or stale
+// rules). While the API server watch is down it is 503 again: rules keep being enforced from the
+// last known state, but the pod reports that the state may be getting stale.
+//
+// The server binds 127.0.0.1 by default: with hostNetwork the kubelet probes from the node
+// itself, so nothing needs to reach it from elsewhere.
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
+
+export interface HealthAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export const DEFAULT_HEALTH_HOST = '127.0.0.1';
+// Not 9808: that is the CSI livenessprobe sidecar's usual port, and with hostNetwork ports are per node.
+export const DEFAULT_HEALTH_PORT = 9747;
+
+/**
+ * Parses "PORT", "HOST:PORT" or "[IPv6]:PORT". HOST must be an IP literal (no name lookups at
+ * startup). Throws an Error whose message names the value and what is wrong.
+ */
+export function parseHealthAddress(text: string): HealthAddress {
+  let host = DEFAULT_HEALTH_HOST;
+  let portText = text;
+  const v6 = /^\[([^\]]+)\]:(.*)$/.exec(text);
+  if (v6) {
+    host = v6[1]!;
+    portText = v6[2]!;
+  } else if (text.includes(':')) {
+    const i = text.lastIndexOf(':');
+    host = text.slice(0, i);
+    portText = text.slice(i + 1);
+  }
+  if (isIP(host) === 0) throw new Error(`health address "${text}": host must be an IP address, got "${host}"`);
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) {
+    throw new Error(`health address "${text}": port must be a number from 0 to 65535, got "${portText}"`);
+  }
+  return { host, port: Number(portText) };
+}
+
+export interface HealthOptions {
+  readonly host?: string;
+  /** 0 picks a free port (tests); see address() for the one chosen. */
+  readonly port?: number;
+  /** Heartbeat period. */
+  readonly heartbeatMs?: number;
+  /** /healthz fails when the heartbeat is older than this. */
+  readonly stallMs?: number;
+  /** Clock, for tests. */
+  readonly now?: () => number;
+}
+
+export interface ReadinessReport {
+  readonly ready: boolean;
+  readonly reasons: readonly string[];
+}
+
+export class HealthServer {
+  private synced = false;
+  private rulesInstalled = false;
+  private connected = true;
+  private lastBeat: number;
+  private beat?: NodeJS.Timeout;
+  private server?: Server;
+  private readonly host: string;
+  private port: number;
+  private readonly heartbeatMs: number;
+  private readonly stallMs: number;
+  private readonly now: () => number;
+
+  constructor(opts: HealthOptions = {}) {
+    this.host = opts.host ?? DEFAULT_HEALTH_HOST;
+    this.port = opts.port ?? DEFAULT_HEALTH_PORT;
+    this.heartbeatMs = opts.heartbeatMs ?? 1000;
+    this.stallMs = opts.stallMs ?? 30_000;
+    this.now = opts.now ?? Date.now;
+    this.lastBeat = this.now();
+  }
+
+  /** The cluster state has been listed completely at least once (the kube source's `synced`). */
+  setSynced(v: boolean): void {
+    this.synced = v;
+  }
+
+  /** The first compiled rule set is installed in the kernel / classifier. */
+  setRulesInstalled(v: boolean): void {
+    this.rulesInstalled = v;
+  }
+
+  /** The source's watches are connected; false while it is reconnecting. */
+  setConnected(v: boolean): void {
+    this.connected = v;
+  }
+
+  readiness(): ReadinessReport {
+    const reasons: string[] = [];
+    if (!this.synced) reasons.push('cluster state not fully listed yet');
+    if (!this.rulesInstalled) reasons.push('rules not installed yet');
+    if (!this.connected) reasons.push('API server watch disconnected, reconnecting');
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  liveness(): ReadinessReport {
+    const age = this.now() - this.lastBeat;
+    if (age > this.stallMs) return { ready: false, reasons: [`event loop heartbeat is ${age} ms old (limit ${this.stallMs} ms)`] };
+    return { ready: true, reasons: [] };
+  }
+
+  address(): HealthAddress {
+    return { host: this.host, port: this.port };
+  }
+
+  async start(): Promise<HealthAddress> {
+    if (this.server) return this.address();
+    const server = createServer((req, res) => this.handle(req, res));
+    // Probes are tiny: do not let a slow or malformed client hold sockets open.
+    server.headersTimeout = 5000;
+    server.requestTimeout = 5000;
+    server.keepAliveTimeout = 2000;
+    server.maxConnections = 64;
+    server.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, this.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const a = server.address();
+    if (a && typeof a === 'object') this.port = a.port;
+    this.server = server;
+    this.lastBeat = this.now();
+    this.beat = setInterval(() => {
+      this.lastBeat = this.now();
+    }, this.heartbeatMs);
+    // The heartbeat alone must not keep the process alive.
+    this.beat.unref();
+    return this.address();
+  }
+
+  async stop(): Promise<void> {
+    if (this.beat) clearInterval(this.beat);
+    this.beat = undefined;
+    const s = this.server;
+    if (!s) return;
+    this.server = undefined;
+    s.closeAllConnections();
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    // Only the path matters; anything that is not one of our two paths is a 404.
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    let report: ReadinessReport;
+    if (path === '/healthz' || path === '/livez') report = this.liveness();
+    else if (path === '/readyz') report = this.readiness();
+    else return send(res, 404, { error: 'not found', paths: ['/healthz', '/readyz'] });
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'method not allowed' });
+    send(res, report.ready ? 200 : 503, report.ready ? { status: 'ok' } : { status: 'unavailable', reasons: report.reasons }, req.method === 'HEAD');
+  }
+}
+
+function send(res: ServerResponse, code: number, body: unknown, headOnly = false): void {
+  const text = JSON.stringify(body) + '\n';
+  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' });
+  res.end(headOnly ? undefined : text);
+}

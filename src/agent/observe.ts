@@ -1,0 +1,159 @@
+// Glue between the classifier and the observability pieces: counts every packet into the
+// agent's typed-array counters, and for a denied NEW connection (only then) applies audit mode
+// and writes the verdict log. It wraps a Classifier as the PacketJudge an enforcer takes, so
+// wiring is `enforcer.setJudge(new ObservedJudge(classifier, observer))`.
+//
+// Hot path: an allowed packet costs a few integer increments here, nothing else. Everything that
+// allocates (IP text, pod names, the JSON line) happens on the deny path, which is rate limited.
+
+import { ACCEPT, REASON, type Classifier } from '../dataplane/classifier.ts';
+import { formatIP } from '../net/address.ts';
+import { SIDE, type RuleSnapshot } from '../policy/engine-api.ts';
+import { auditAllowsCodes, ENFORCE_ALL, type AuditConfig } from './audit.ts';
+import { AgentCounters, DIRECTION, PolicyCounters, VERDICT, protoSlot, verdictSlot } from './metrics.ts';
+import type { VerdictLog } from './verdict-log.ts';
+
+const P_TCP = 6;
+const P_UDP = 17;
+const P_SCTP = 132;
+
+export interface ObserverOptions {
+  readonly counters: AgentCounters;
+  readonly policies: PolicyCounters;
+  readonly log?: VerdictLog;
+  readonly audit?: AuditConfig;
+}
+
+export class ConnectionObserver {
+  readonly counters: AgentCounters;
+  readonly policies: PolicyCounters;
+  log: VerdictLog | undefined;
+  /** Replace on Namespace changes / flag reload (auditConfig() in audit.ts). */
+  audit: AuditConfig;
+  /** Denied connections audit mode let through. */
+  audited = 0;
+
+  constructor(o: ObserverOptions) {
+    this.counters = o.counters;
+    this.policies = o.policies;
+    this.log = o.log;
+    this.audit = o.audit ?? ENFORCE_ALL;
+  }
+
+  /** Call when a new snapshot is published (before the classifier gets it): ruleCount = engine.stats().ruleIds. */
+  bindSnapshot(snap: RuleSnapshot, ruleCount: number): void {
+    this.policies.bind(snap, ruleCount);
+  }
+
+  /**
+   * Call right after classifier.classify() returned `verdict` for a packet. Returns the verdict
+   * to enforce: the same, or ACCEPT when audit mode waves a denied new connection through.
+   */
+  after(c: Classifier, verdict: number, now: number): number {
+    const p = protoSlot(c.info.proto);
+    const reason = c.lastReason;
+    if (reason === REASON.POLICY_ALLOW) {
+      const slot = verdictSlot(VERDICT.ALLOW, DIRECTION.NONE, p);
+      this.counters.packets[slot]!++;
+      this.counters.connections[slot]!++;
+      const hits = this.policies.hits;
+      const e = c.lastEgressCode, i = c.lastIngressCode;
+      if (e >= 0 && e < hits.length) hits[e]!++;
+      if (i >= 0 && i < hits.length) hits[i]!++;
+      // Allowed connections are logged only when the log asks for them (a debugging option).
+      if (this.log !== undefined && this.log.logAllowed) this.logNew(c, false);
+      return verdict;
+    }
+    if (reason !== REASON.POLICY_DENY) {
+      // Tracked flows, replies, ICMP errors, invalid packets: counted as packets only.
+      this.counters.packets[verdictSlot(verdict === ACCEPT ? VERDICT.ALLOW : VERDICT.DENY, DIRECTION.NONE, p)]!++;
+      return verdict;
+    }
+    return this.denied(c, p, now);
+  }
+
+  /** The deny path (off the hot path by construction: only denied NEW connections get here). */
+  private denied(c: Classifier, p: number, now: number): number {
+    const snap = c.snapshot;
+    const e = c.lastEgressCode, i = c.lastIngressCode;
+    const eDeny = e === SIDE.DENY, iDeny = i === SIDE.DENY;
+    const dir = eDeny && iDeny ? DIRECTION.BOTH : eDeny ? DIRECTION.EGRESS : DIRECTION.INGRESS;
+    const audit = auditAllowsCodes(this.audit, snap, e, i, c.lastSrcSlot, c.lastDstSlot);
+    const slot = verdictSlot(audit ? VERDICT.AUDIT : VERDICT.DENY, dir, p);
+    this.counters.packets[slot]!++;
+    this.counters.connections[slot]!++;
+    if (eDeny && c.lastSrcSlot >= 0) this.policies.countDeny(snap.isolatingPolicies(c.lastSrcSlot, 'egress'), audit);
+    if (iDeny && c.lastDstSlot >= 0) this.policies.countDeny(snap.isolatingPolicies(c.lastDstSlot, 'ingress'), audit);
+
+    if (this.log) this.logNew(c, audit);
+    if (!audit) return c.lastVerdict;
+    this.audited++;
+    // With the userspace connection table (TUN backend) the flow must be tracked as accepted,
+    // or its replies would be judged as new reverse connections and dropped. (NFQUEUE: the
+    // enforcer's connmark remembers the ACCEPT and the kernel passes the rest of the flow.)
+    const ct = c.conntrack;
+    if (ct !== undefined) ct.insert(c.info, now, ACCEPT, snap.generation, e, i);
+    return ACCEPT;
+  }
+
+  /** Hands the classifier's last new connection to the verdict log (off the hot path). */
+  private logNew(c: Classifier, audit: boolean): void {
+    const info = c.info;
+    const v4 = info.family === 4;
+    const proto = info.proto;
+    this.log!.record(c.snapshot, {
+      src: v4 ? formatIP({ family: 'IPv4', words: [info.src4 >>> 0] }) : formatIP({ family: 'IPv6', words: [info.src6a >>> 0, info.src6b >>> 0, info.src6c >>> 0, info.src6d >>> 0] }),
+      dst: v4 ? formatIP({ family: 'IPv4', words: [info.dst4 >>> 0] }) : formatIP({ family: 'IPv6', words: [info.dst6a >>> 0, info.dst6b >>> 0, info.dst6c >>> 0, info.dst6d >>> 0] }),
+      proto,
+      port: proto === P_TCP || proto === P_UDP || proto === P_SCTP ? info.dstPort : 0,
+      egressCode: c.lastEgressCode, ingressCode: c.lastIngressCode, srcSlot: c.lastSrcSlot, dstSlot: c.lastDstSlot,
+      ...(audit ? { audit: true } : {}),
+    });
+  }
+
+  /**
+   * After classifier.rejudge() (strict mode, on a snapshot swap): flows the new rules deny are in
+   * c.deniedFlows[0..deniedCount). Those whose denying side is in audit are re-accepted (and
+   * logged as would-deny) and removed from the list, so the enforcer cuts only the rest. Call
+   * rejudge WITHOUT an onDenied callback, then this, then cut c.deniedFlows[0..return value).
+   */
+  reviewDeniedFlows(c: Classifier, now: number): number {
+    const ct = c.conntrack;
+    if (ct === undefined) return c.deniedCount;
+    const snap = c.snapshot;
+    let kept = 0;
+    for (let k = 0; k < c.deniedCount; k++) {
+      const e = c.deniedFlows[k]!;
+      const eCode = ct.egressCode(e), iCode = ct.ingressCode(e);
+      const v4 = ct.family(e) === 4;
+      const srcSlot = v4 ? snap.podSlot4(ct.srcWord(e, 0)) : snap.podSlot6(ct.srcWord(e, 0), ct.srcWord(e, 1), ct.srcWord(e, 2), ct.srcWord(e, 3));
+      const dstSlot = v4 ? snap.podSlot4(ct.dstWord(e, 0)) : snap.podSlot6(ct.dstWord(e, 0), ct.dstWord(e, 1), ct.dstWord(e, 2), ct.dstWord(e, 3));
+      if (auditAllowsCodes(this.audit, snap, eCode, iCode, srcSlot, dstSlot)) {
+        ct.setVerdict(e, ACCEPT, snap.generation, eCode, iCode);
+        this.audited++;
+        if (this.log) {
+          const words = (get: (i: number) => number) => (v4 ? [get(0) >>> 0] : [get(0) >>> 0, get(1) >>> 0, get(2) >>> 0, get(3) >>> 0]);
+          const family = v4 ? 'IPv4' as const : 'IPv6' as const;
+          this.log.record(snap, {
+            src: formatIP({ family, words: words((i) => ct.srcWord(e, i)) }), dst: formatIP({ family, words: words((i) => ct.dstWord(e, i)) }),
+            proto: ct.protocol(e), port: ct.judgedPort(e),
+            egressCode: eCode, ingressCode: iCode, srcSlot, dstSlot, audit: true,
+          });
+        }
+      } else {
+        c.deniedFlows[kept++] = e;
+      }
+    }
+    c.deniedCount = kept;
+    return kept;
+  }
+}
+
+/** A Classifier observed: the PacketJudge to give the enforcer. */
+export class ObservedJudge {
+  constructor(readonly classifier: Classifier, readonly observer: ConnectionObserver) {}
+  classify(buf: Buffer, off: number, len: number, now: number): number {
+    const v = this.classifier.classify(buf, off, len, now);
+    return this.observer.after(this.classifier, v, now);
+  }
+}

@@ -1,0 +1,342 @@
+// The verdict log: one JSON line per denied NEW connection (and, when asked, per allowed one),
+// saying who talked to whom and which policies decided. It is built from the classifier's
+// numeric side codes through the RuleSnapshot that judged the packet, off the hot path: the
+// classifier only hands over numbers for connections it already denied.
+//
+// A pod scanning the network must not turn the log into a second denial of service: lines are
+// rate limited per source pod with a token bucket, and what a bucket swallowed is reported in a
+// summary line (so the log never silently loses the fact that it lost lines).
+
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { SIDE, type RuleSnapshot } from '../policy/engine-api.ts';
+import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../cluster/model.ts';
+
+export type DenySide = 'egress' | 'ingress' | 'both';
+
+export interface VerdictLine {
+  /** ISO 8601. */
+  readonly time: string;
+  readonly verdict: 'allow' | 'deny';
+  /** The policy denied but audit mode let it pass ("would deny"). */
+  readonly audit?: true;
+  /** Which side denied: the source pod's egress, the destination pod's ingress, or both. */
+  readonly direction?: DenySide;
+  readonly src: { readonly ip: string; readonly pod?: string };
+  readonly dst: { readonly ip: string; readonly pod?: string; readonly port: number };
+  readonly protocol: string;
+  /** The policies and rule that decided, or "... isolated by X, Y; no rule matched". */
+  readonly reason: string;
+  /** Snapshot generation that judged it (rule ids are only meaningful within one). */
+  readonly generation: number;
+}
+
+export interface SummaryLine {
+  readonly time: string;
+  readonly summary: 'rate-limited';
+  /** The source pod ("ns/name") or "<not a pod>". */
+  readonly source: string;
+  readonly suppressed: number;
+}
+
+export type LogLine = VerdictLine | SummaryLine;
+
+/** What the classifier hands over for one judged NEW connection (copied out of the snapshot). */
+export interface JudgedConnection {
+  readonly src: string;
+  readonly dst: string;
+  /** IP protocol number. */
+  readonly proto: number;
+  readonly port: number;
+  readonly egressCode: number;
+  readonly ingressCode: number;
+  readonly srcSlot: number;
+  readonly dstSlot: number;
+  /** Set when audit mode let a denied connection pass. */
+  readonly audit?: boolean;
+}
+
+export function protocolName(proto: number): string {
+  switch (proto) {
+    case IPPROTO_TCP: return 'TCP';
+    case IPPROTO_UDP: return 'UDP';
+    case IPPROTO_SCTP: return 'SCTP';
+    case IPPROTO_ICMP: return 'ICMP';
+    case IPPROTO_ICMPV6: return 'ICMPv6';
+    default: return `proto-${proto}`;
+  }
+}
+
+function sideText(snap: RuleSnapshot, dir: 'egress' | 'ingress', code: number, slot: number): string {
+  const pod = slot >= 0 ? snap.podName(slot) : undefined;
+  const who = pod ? `${dir} of ${pod}` : dir;
+  if (code >= 0) {
+    const r = snap.ruleRef(code);
+    return `${who} allowed by ${r.policy} ${r.direction}[${r.index}]`;
+  }
+  switch (code) {
+    case SIDE.DENY: {
+      const pols = slot >= 0 ? snap.isolatingPolicies(slot, dir) : [];
+      return `${who} isolated by ${pols.length ? pols.join(', ') : '(unknown)'}; no rule matched`;
+    }
+    case SIDE.NOT_ISOLATED: return `${who} not isolated`;
+    case SIDE.NODE: return `${who}: node traffic, always allowed`;
+    case SIDE.SELF: return `${who}: pod to itself, always allowed`;
+    case SIDE.NOT_JUDGED: return `${dir} not judged on this node`;
+    default: return `${who}: code ${code}`;
+  }
+}
+
+/** Turns one judged connection into its log line (off the hot path; allocates freely). */
+export function describeConnection(snap: RuleSnapshot, c: JudgedConnection, time: Date): VerdictLine {
+  const eDeny = c.egressCode === SIDE.DENY;
+  const iDeny = c.ingressCode === SIDE.DENY;
+  const srcPod = c.srcSlot >= 0 ? snap.podName(c.srcSlot) : undefined;
+  const dstPod = c.dstSlot >= 0 ? snap.podName(c.dstSlot) : undefined;
+  const denied = eDeny || iDeny;
+  let reason: string;
+  if (denied) {
+    const parts: string[] = [];
+    if (eDeny) parts.push(sideText(snap, 'egress', c.egressCode, c.srcSlot));
+    if (iDeny) parts.push(sideText(snap, 'ingress', c.ingressCode, c.dstSlot));
+    reason = parts.join('; and ');
+  } else {
+    reason = `${sideText(snap, 'egress', c.egressCode, c.srcSlot)}; ${sideText(snap, 'ingress', c.ingressCode, c.dstSlot)}`;
+  }
+  return {
+    time: time.toISOString(),
+    verdict: denied ? 'deny' : 'allow',
+    ...(denied && c.audit ? { audit: true as const } : {}),
+    ...(denied ? { direction: (eDeny && iDeny ? 'both' : eDeny ? 'egress' : 'ingress') as DenySide } : {}),
+    src: srcPod ? { ip: c.src, pod: srcPod } : { ip: c.src },
+    dst: dstPod ? { ip: c.dst, pod: dstPod, port: c.port } : { ip: c.dst, port: c.port },
+    protocol: protocolName(c.proto),
+    reason,
+    generation: snap.generation,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rate limiting.
+
+export interface RateOptions {
+  /** Tokens added per second. */
+  readonly perSecond: number;
+  /** Bucket size: lines allowed in a burst. */
+  readonly burst: number;
+  /** At most this many buckets are kept; the least recently used is dropped beyond it. */
+  readonly maxKeys?: number;
+}
+
+interface Bucket {
+  tokens: number;
+  last: number;
+  suppressed: number;
+}
+
+/** Token buckets keyed by source. Time is passed in (ms), so tests drive it. */
+export class TokenBuckets {
+  private readonly buckets = new Map<string, Bucket>();
+  constructor(private readonly opts: RateOptions) {
+    if (!(opts.perSecond > 0) || !(opts.burst >= 1)) throw new Error('rate limit: perSecond must be > 0 and burst >= 1');
+  }
+
+  /**
+   * Takes a token. Returns -1 when the line must be suppressed, otherwise the number of lines
+   * suppressed for this key since the last one that passed (to report in a summary first).
+   */
+  take(key: string, nowMs: number): number {
+    let b = this.buckets.get(key);
+    if (b) {
+      this.buckets.delete(key); // re-insert: Map order is our LRU order
+    } else {
+      b = { tokens: this.opts.burst, last: nowMs, suppressed: 0 };
+    }
+    this.buckets.set(key, b);
+    this.evict();
+    const elapsed = Math.max(0, nowMs - b.last) / 1000;
+    b.tokens = Math.min(this.opts.burst, b.tokens + elapsed * this.opts.perSecond);
+    b.last = nowMs;
+    if (b.tokens < 1) {
+      b.suppressed++;
+      return -1;
+    }
+    b.tokens -= 1;
+    const s = b.suppressed;
+    b.suppressed = 0;
+    return s;
+  }
+
+  /** Keys with suppressed lines not yet reported; resets their counters. */
+  drainSuppressed(): [string, number][] {
+    const out: [string, number][] = [];
+    for (const [k, b] of this.buckets) {
+      if (b.suppressed > 0) {
+        out.push([k, b.suppressed]);
+        b.suppressed = 0;
+      }
+    }
+    return out;
+  }
+
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  private evict(): void {
+    const max = this.opts.maxKeys ?? 10000;
+    while (this.buckets.size > max) {
+      const oldest = this.buckets.keys().next().value as string;
+      this.buckets.delete(oldest);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The log itself.
+
+export const NOT_A_POD = '<not a pod>';
+
+export interface VerdictLogOptions {
+  /** Receives each line (without the newline). See openSinks() for stdout and files. */
+  readonly write: (line: string) => void;
+  /** Log allowed new connections too (off by default: only denials). */
+  readonly logAllowed?: boolean;
+  readonly rate?: RateOptions;
+  /** Clock in ms (tests inject it). */
+  readonly now?: () => number;
+}
+
+export interface VerdictLogStats {
+  written: number;
+  suppressed: number;
+}
+
+export class VerdictLog {
+  private readonly buckets: TokenBuckets;
+  private readonly now: () => number;
+  readonly stats: VerdictLogStats = { written: 0, suppressed: 0 };
+
+  constructor(private readonly opts: VerdictLogOptions) {
+    this.buckets = new TokenBuckets(opts.rate ?? { perSecond: 10, burst: 20 });
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Whether allowed new connections are logged too. */
+  get logAllowed(): boolean {
+    return this.opts.logAllowed === true;
+  }
+
+  /** Logs one judged connection. Returns true when a line was written. */
+  record(snap: RuleSnapshot, c: JudgedConnection): boolean {
+    const denied = c.egressCode === SIDE.DENY || c.ingressCode === SIDE.DENY;
+    if (!denied && !this.opts.logAllowed) return false;
+    // Decide on the rate limit before building the line: a flood costs one map lookup each.
+    const key = c.srcSlot >= 0 ? snap.podName(c.srcSlot) : NOT_A_POD;
+    const t = this.now();
+    const pending = this.buckets.take(key, t);
+    if (pending < 0) {
+      this.stats.suppressed++;
+      return false;
+    }
+    const date = new Date(t);
+    if (pending > 0) this.emit({ time: date.toISOString(), summary: 'rate-limited', source: key, suppressed: pending });
+    this.emit(describeConnection(snap, c, date));
+    return true;
+  }
+
+  /** Reports every bucket's suppressed count now (the agent calls this on a timer and at exit). */
+  flush(): void {
+    const time = new Date(this.now()).toISOString();
+    for (const [source, suppressed] of this.buckets.drainSuppressed()) {
+      this.emit({ time, summary: 'rate-limited', source, suppressed });
+    }
+  }
+
+  private emit(line: LogLine): void {
+    this.stats.written++;
+    this.opts.write(JSON.stringify(line));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sinks: stdout and/or an appended file.
+
+export interface Sinks {
+  readonly write: (line: string) => void;
+  /** Lines dropped because a destination was backed up or broken. */
+  readonly dropped: () => number;
+  readonly close: () => Promise<void>;
+}
+
+/** Above this many buffered bytes a destination is considered stuck and lines are dropped. */
+const MAX_BUFFERED = 4 << 20;
+
+export function openSinks(opts: { stdout?: boolean; file?: string; stdoutStream?: NodeJS.WritableStream & { writableLength?: number } }): Sinks {
+  let dropped = 0;
+  let file: WriteStream | undefined;
+  let fileBroken = false;
+  if (opts.file) {
+    file = createWriteStream(opts.file, { flags: 'a' });
+    // A full disk or a removed directory must not crash the agent: stop writing, count drops.
+    file.on('error', () => {
+      fileBroken = true;
+    });
+  }
+  const out = opts.stdoutStream ?? process.stdout;
+  return {
+    write(line: string) {
+      const text = line + '\n';
+      if (opts.stdout) {
+        if ((out.writableLength ?? 0) > MAX_BUFFERED) dropped++;
+        else out.write(text);
+      }
+      if (file) {
+        if (fileBroken || file.writableLength > MAX_BUFFERED) dropped++;
+        else file.write(text);
+      }
+    },
+    dropped: () => dropped,
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (!file || fileBroken) return resolve();
+        file.end(() => resolve());
+      }),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading it back (palisade logs).
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Parses one line of the log; undefined when it is not one of ours. */
+export function parseLogLine(text: string): LogLine | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!isObj(v) || typeof v.time !== 'string') return undefined;
+  if (v.summary === 'rate-limited') {
+    return typeof v.source === 'string' && typeof v.suppressed === 'number' ? (v as unknown as SummaryLine) : undefined;
+  }
+  if ((v.verdict !== 'allow' && v.verdict !== 'deny') || !isObj(v.src) || !isObj(v.dst)) return undefined;
+  if (typeof v.src.ip !== 'string' || typeof v.dst.ip !== 'string' || typeof v.dst.port !== 'number') return undefined;
+  if (typeof v.protocol !== 'string' || typeof v.reason !== 'string') return undefined;
+  return v as unknown as VerdictLine;
+}
+
+export function formatHuman(line: LogLine): string {
+  if ('summary' in line) {
+    return `${line.time} RATE-LIMIT  ${line.suppressed} line(s) from ${line.source} suppressed`;
+  }
+  const tag = line.verdict === 'allow' ? 'ALLOW' : line.audit ? 'WOULD-DENY' : 'DENY';
+  const src = line.src.pod ? `${line.src.ip} (${line.src.pod})` : line.src.ip;
+  const dstAddr = line.dst.ip.includes(':') ? `[${line.dst.ip}]:${line.dst.port}` : `${line.dst.ip}:${line.dst.port}`;
+  const dst = line.dst.pod ? `${dstAddr} (${line.dst.pod})` : dstAddr;
+  const side = line.direction ? ` [${line.direction}]` : '';
+  return `${line.time} ${tag.padEnd(10)} ${line.protocol} ${src} -> ${dst}${side}: ${line.reason}`;
+}

@@ -1,0 +1,497 @@
+// Palisade's iptables rules: its own PALISADE-* chains, installed and replaced with one
+// `iptables-restore --noflush` transaction per table and family, hooked into the built-in chains
+// with a single jump each. Only new connections of managed pods reach userspace; everything else
+// stays in the kernel.
+//
+// NFQUEUE mode (table filter, hooked at the top of FORWARD: pod <-> pod and pod <-> elsewhere
+// traffic routed through the node):
+//
+//   PALISADE-FORWARD
+//     -m mark --mark A/A                     -> PALISADE-ALLOW   re-injected by the agent (NF_REPEAT)
+//     -m connmark --mark A/A                 -> ACCEPT           rest of a flow the agent allowed
+//     -m conntrack --ctstate RELATED,ESTABLISHED -> RETURN       flows that predate Palisade
+//     (anything else: NEW, INVALID, UNTRACKED)  -> PALISADE-PODS
+//   PALISADE-ALLOW: CONNMARK --save-mark (bit A only), ACCEPT
+//   PALISADE-PODS:  -i/-o pod interface, -s/-d pod address   -> PALISADE-QUEUE
+//   PALISADE-QUEUE: NFQUEUE --queue-num N | --queue-balance N:M [--queue-bypass]
+//
+// The verdict mark is saved to the connmark, so later packets of the flow in either direction,
+// and later datagrams of a one-way UDP flow (which conntrack still calls NEW until a reply is
+// seen), are accepted by the connmark rule without leaving the kernel.
+//
+// Fail-closed: without --queue-bypass "if no userspace program is listening on an NFQUEUE, then
+// all packets that are to be queued are dropped" (iptables-extensions(8), NFQUEUE). While the
+// agent is down (or restarting) the rules stay, new connections of managed pods are dropped and
+// established ones keep flowing through the connmark/conntrack rules. --queue-bypass (fail-open)
+// is used only when asked for.
+//
+// Pod <-> own node traffic (INPUT/OUTPUT of the node) is not hooked at all: NetworkPolicy always
+// allows it ("traffic to and from the node where a Pod is running is always allowed"), so there
+// is nothing to judge and no reason to put the node's own health checks through userspace.
+//
+// TUN mode (table mangle, hooked at the top of PREROUTING): the same selection, but instead of
+// queueing, PALISADE-DIVERT sets the divert mark D; a policy-routing rule sends D-marked packets
+// into the TUN device, the agent writes allowed ones back, and packets coming back from the TUN
+// set the connmark A (see tun-routing.ts).
+
+import { canonicalIP, formatCIDR, parseCIDR, parseIP } from '../net/address.ts';
+import { mustRun, runCommand, type CommandPrefix } from './command.ts';
+
+export type IptablesBackend = 'nft' | 'legacy';
+export type Family = 4 | 6;
+export type RuleMode = 'nfqueue' | 'tun';
+
+export const CHAIN_PREFIX = 'PALISADE-';
+export const CHAINS = {
+  FORWARD: 'PALISADE-FORWARD',
+  ALLOW: 'PALISADE-ALLOW',
+  PODS: 'PALISADE-PODS',
+  QUEUE: 'PALISADE-QUEUE',
+  PREROUTING: 'PALISADE-PREROUTING',
+  DIVERT: 'PALISADE-DIVERT',
+} as const;
+
+/** Default mark bits; configurable because other software (kube-proxy 0x4000/0x8000, CNIs) owns some. */
+export const DEFAULT_ALLOW_MARK = 0x02000000;
+export const DEFAULT_DIVERT_MARK = 0x04000000;
+
+export interface RulePlan {
+  readonly mode: RuleMode;
+  /** Bit(s) meaning "allowed by Palisade", on the packet (verdict) and on the connection (connmark). */
+  readonly allowMark: number;
+  /** NFQUEUE: first queue and number of queues. */
+  readonly queue: number;
+  readonly queues: number;
+  /** NFQUEUE --queue-bypass: accept instead of drop while nobody listens. Off by default. */
+  readonly failOpen: boolean;
+  /** TUN: device the agent reads, and the mark that routes into it. */
+  readonly tunDevice?: string;
+  readonly divertMark?: number;
+  /**
+   * Strict mode (the agent cuts established flows that new rules deny by deleting their
+   * conntrack entries, see flow-cutter.ts): TCP packets that conntrack calls NEW without being
+   * a SYN are dropped instead of judged. See MIDSTREAM_RULE.
+   */
+  readonly strict?: boolean;
+}
+
+/**
+ * A TCP packet in ctstate NEW that is not a SYN belongs to a connection whose opening conntrack
+ * did not see (nf_conntrack_tcp_loose=1 picks such connections up mid-stream). Which side opened
+ * it is unknown, so it cannot be judged as a connection: judging the server's packet b:80 ->
+ * a:43210 as "b opens a:43210" would re-admit, in reverse, a flow that strict mode just cut. In
+ * strict mode such packets of managed pods are dropped; the flow's client would have to
+ * reconnect (SYN) and be judged properly. Without strict mode Palisade deletes no entries, so
+ * mid-stream pick-ups only follow someone else's `conntrack -F` and are judged as before.
+ */
+const MIDSTREAM_MATCH = '-p tcp -m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN -m conntrack --ctstate NEW';
+
+/** What identifies managed pod traffic, per family. */
+export interface PodMatch {
+  /** iptables interface names or prefixes ("veth+"), for both families. */
+  readonly ifaces: readonly string[];
+  /** Addresses or CIDRs, canonical; each family's list only holds that family. */
+  readonly v4: readonly string[];
+  readonly v6: readonly string[];
+}
+
+const IFACE_RE = /^[A-Za-z0-9_.:@-]{1,15}\+?$/;
+
+/** Checks an interface pattern as iptables -i/-o takes it; throws naming the problem. */
+export function checkIface(name: string): string {
+  if (!IFACE_RE.test(name) || name.length > 16) throw new Error(`interface "${name}": must be 1-15 characters of A-Z a-z 0-9 _ . : @ -, optionally ending in + (a prefix)`);
+  return name;
+}
+
+/** Canonical address or CIDR and its family; throws naming the value. */
+export function checkAddress(text: string): { text: string; family: Family } {
+  if (text.includes('/')) {
+    const c = parseCIDR(text);
+    if (!c) throw new Error(`"${text}" is not a valid CIDR`);
+    return { text: formatCIDR(c), family: c.family === 'IPv4' ? 4 : 6 };
+  }
+  const a = parseIP(text);
+  if (!a) throw new Error(`"${text}" is not a valid IP address`);
+  return { text: canonicalIP(text)!, family: a.family === 'IPv4' ? 4 : 6 };
+}
+
+export function checkMark(m: number, what: string): number {
+  if (!Number.isInteger(m) || m <= 0 || m > 0xffffffff) throw new Error(`${what} must be a non-zero 32-bit mask, got ${m}`);
+  return m >>> 0;
+}
+
+const hex = (m: number): string => '0x' + (m >>> 0).toString(16);
+
+function table(mode: RuleMode): 'filter' | 'mangle' {
+  return mode === 'nfqueue' ? 'filter' : 'mangle';
+}
+
+/** Built-in chain -> Palisade chain jumps for a mode. */
+export function hooks(mode: RuleMode): readonly { readonly table: string; readonly chain: string; readonly target: string; readonly comment: string }[] {
+  return mode === 'nfqueue'
+    ? [{ table: 'filter', chain: 'FORWARD', target: CHAINS.FORWARD, comment: 'palisade: NetworkPolicy for pod traffic routed through this node' }]
+    : [{ table: 'mangle', chain: 'PREROUTING', target: CHAINS.PREROUTING, comment: 'palisade: divert new pod connections to the TUN judge' }];
+}
+
+/** Chains of a mode, in the order they are declared. */
+export function chainsOf(mode: RuleMode): readonly string[] {
+  return mode === 'nfqueue'
+    ? [CHAINS.FORWARD, CHAINS.ALLOW, CHAINS.PODS, CHAINS.QUEUE]
+    : [CHAINS.PREROUTING, CHAINS.PODS, CHAINS.DIVERT];
+}
+
+function queueTarget(plan: RulePlan): string {
+  const q = plan.queues > 1 ? `--queue-balance ${plan.queue}:${plan.queue + plan.queues - 1}` : `--queue-num ${plan.queue}`;
+  return `-j NFQUEUE ${q}${plan.failOpen ? ' --queue-bypass' : ''}`;
+}
+
+/** The rules of every Palisade chain except PALISADE-PODS, as iptables-restore lines (no table header). */
+export function chainRules(plan: RulePlan): string[] {
+  const a = hex(plan.allowMark);
+  if (plan.mode === 'nfqueue') {
+    return [
+      `-A ${CHAINS.FORWARD} -m mark --mark ${a}/${a} -j ${CHAINS.ALLOW}`,
+      `-A ${CHAINS.FORWARD} -m connmark --mark ${a}/${a} -j ACCEPT`,
+      `-A ${CHAINS.FORWARD} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`,
+      `-A ${CHAINS.FORWARD} -j ${CHAINS.PODS}`,
+      `-A ${CHAINS.ALLOW} -j CONNMARK --save-mark --nfmask ${a} --ctmask ${a}`,
+      `-A ${CHAINS.ALLOW} -j ACCEPT`,
+      ...(plan.strict ? [`-A ${CHAINS.QUEUE} ${MIDSTREAM_MATCH} -j DROP`] : []),
+      `-A ${CHAINS.QUEUE} ${queueTarget(plan)}`,
+    ];
+  }
+  if (!plan.tunDevice || !plan.divertMark) throw new Error('tun mode needs tunDevice and divertMark');
+  const d = hex(plan.divertMark);
+  const tun = checkIface(plan.tunDevice);
+  return [
+    // Whatever the agent writes back into the TUN was allowed: remember it on the connection.
+    `-A ${CHAINS.PREROUTING} -i ${tun} -j CONNMARK --set-xmark ${a}/${a}`,
+    `-A ${CHAINS.PREROUTING} -i ${tun} -j RETURN`,
+    `-A ${CHAINS.PREROUTING} -m connmark --mark ${a}/${a} -j RETURN`,
+    // Unlike an NFQUEUE drop, a diverted packet is forwarded (into the TUN), so its conntrack
+    // entry is confirmed even when the agent then drops it. Such a connection carries the divert
+    // bit in its connmark without the allow bit: every packet of it, in either direction, is
+    // judged again, so a "reply" from the peer cannot turn a denied flow into an established one.
+    `-A ${CHAINS.PREROUTING} -m connmark --mark ${d}/${d} -j ${CHAINS.DIVERT}`,
+    `-A ${CHAINS.PREROUTING} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`,
+    `-A ${CHAINS.PREROUTING} -j ${CHAINS.PODS}`,
+    ...(plan.strict ? [`-A ${CHAINS.DIVERT} ${MIDSTREAM_MATCH} -j DROP`] : []),
+    `-A ${CHAINS.DIVERT} -j MARK --set-xmark ${d}/${d}`,
+    `-A ${CHAINS.DIVERT} -j CONNMARK --set-xmark ${d}/${d}`,
+  ];
+}
+
+/** PALISADE-PODS for one family: traffic from or to a pod interface or address goes to the judge. */
+export function podRules(plan: RulePlan, pods: PodMatch, family: Family): string[] {
+  const target = plan.mode === 'nfqueue' ? CHAINS.QUEUE : CHAINS.DIVERT;
+  const out: string[] = [];
+  for (const i of pods.ifaces) {
+    checkIface(i);
+    // In TUN mode rules live in PREROUTING, where there is no output interface yet.
+    out.push(`-A ${CHAINS.PODS} -i ${i} -j ${target}`);
+    if (plan.mode === 'nfqueue') out.push(`-A ${CHAINS.PODS} -o ${i} -j ${target}`);
+  }
+  for (const raw of family === 4 ? pods.v4 : pods.v6) {
+    const { text, family: f } = checkAddress(raw);
+    if (f !== family) throw new Error(`${raw} listed as IPv${family} but is IPv${f}`);
+    out.push(`-A ${CHAINS.PODS} -s ${text} -j ${target}`);
+    out.push(`-A ${CHAINS.PODS} -d ${text} -j ${target}`);
+  }
+  return out;
+}
+
+interface Tools {
+  readonly save: string;
+  readonly cmd: string;
+  readonly restore: string;
+}
+
+function tools(backend: IptablesBackend, family: Family): Tools {
+  const base = family === 4 ? 'iptables' : 'ip6tables';
+  return { save: `${base}-${backend}`, cmd: `${base}-${backend}`, restore: `${base}-${backend}-restore` };
+}
+
+/**
+ * Which iptables backend to program: the one `iptables -V` reports ("(nf_tables)" or
+ * "(legacy)"), provided it can list the filter table here; else the other one if that can.
+ * Rules must go where the node's other rules are, or they would be evaluated in a different
+ * netfilter hook order than the operator expects.
+ */
+export async function detectBackend(prefer: IptablesBackend | 'auto', prefix?: CommandPrefix): Promise<IptablesBackend> {
+  const works = async (b: IptablesBackend): Promise<boolean> => {
+    try {
+      return (await runCommand([tools(b, 4).cmd, '-w', '5', '-t', 'filter', '-S', 'FORWARD'], { prefix })).code === 0;
+    } catch {
+      return false;
+    }
+  };
+  if (prefer !== 'auto') {
+    if (!(await works(prefer))) throw new Error(`iptables backend ${prefer} does not work here (${tools(prefer, 4).cmd} -S failed)`);
+    return prefer;
+  }
+  let first: IptablesBackend = 'nft';
+  try {
+    const v = await runCommand(['iptables', '-V'], { prefix });
+    if (/legacy/.test(v.stdout + v.stderr)) first = 'legacy';
+  } catch { /* no plain `iptables`: probe both */ }
+  const second: IptablesBackend = first === 'nft' ? 'legacy' : 'nft';
+  if (await works(first)) return first;
+  if (await works(second)) return second;
+  throw new Error('neither iptables-nft nor iptables-legacy can list the filter table (is iptables installed, and are we root?)');
+}
+
+export interface IptablesOptions {
+  readonly backend: IptablesBackend;
+  readonly plan: RulePlan;
+  /** Families to program; IPv6 is skipped (with a note) when ip6tables cannot work here. */
+  readonly families?: readonly Family[];
+  /** Command prefix, e.g. ['ip', 'netns', 'exec', NS] (tests); the agent runs inside the namespace. */
+  readonly prefix?: CommandPrefix;
+}
+
+/** Lines of `-S` for a table: rules that jump into Palisade chains from elsewhere, and Palisade chains. */
+async function listPalisade(t: Tools, tableName: string, prefix?: CommandPrefix): Promise<{ jumps: string[]; chains: string[] }> {
+  const r = await mustRun([t.cmd, '-w', '5', '-t', tableName, '-S'], { prefix });
+  const jumps: string[] = [];
+  const chains: string[] = [];
+  for (const line of r.stdout.split('\n')) {
+    const m = /^-N (\S+)$/.exec(line);
+    if (m) {
+      if (m[1]!.startsWith(CHAIN_PREFIX)) chains.push(m[1]!);
+      continue;
+    }
+    const a = /^-A (\S+) .*-j (PALISADE-\S+)/.exec(line);
+    if (a && !a[1]!.startsWith(CHAIN_PREFIX)) jumps.push(line);
+  }
+  return { jumps, chains };
+}
+
+/** Palisade's lines in `-S` output of one table: chain declarations, chain rules, jumps into them. */
+export interface PalisadeLines {
+  readonly chains: readonly string[];
+  /** Rules of each Palisade chain, in order, as `-S` prints them. */
+  readonly rules: ReadonlyMap<string, readonly string[]>;
+  /** Rules of other chains that jump into a Palisade chain. */
+  readonly jumps: readonly string[];
+}
+
+/** Extracts Palisade's lines from `iptables -S` / `iptables-save` output. */
+export function palisadeLines(text: string): PalisadeLines {
+  const chains: string[] = [];
+  const rules = new Map<string, string[]>();
+  const jumps: string[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.trimEnd();
+    const n = /^(?:-N |:)(PALISADE-\S+)/.exec(line);
+    if (n) {
+      chains.push(n[1]!);
+      continue;
+    }
+    const a = /^-A (\S+) /.exec(line);
+    if (!a) continue;
+    if (a[1]!.startsWith(CHAIN_PREFIX)) {
+      const l = rules.get(a[1]!) ?? [];
+      l.push(line);
+      rules.set(a[1]!, l);
+    } else if (/ -[jg] PALISADE-\S+/.test(line)) {
+      jumps.push(line);
+    }
+  }
+  return { chains, rules, jumps };
+}
+
+/**
+ * What is wrong with Palisade's rules in one table, compared with the plan (chains, hook jumps,
+ * number of rules per chain) and with `baseline`, the lines read back right after Palisade last
+ * wrote them (iptables prints rules in its own normal form, so the plan's text is not compared
+ * literally). Empty when intact.
+ */
+export function ruleProblems(plan: RulePlan, pods: PodMatch, family: Family, cur: PalisadeLines, baseline?: PalisadeLines): string[] {
+  const problems: string[] = [];
+  const expected = new Map<string, number>();
+  for (const l of [...chainRules(plan), ...podRules(plan, pods, family)]) {
+    const c = /^-A (\S+) /.exec(l)![1]!;
+    expected.set(c, (expected.get(c) ?? 0) + 1);
+  }
+  for (const c of chainsOf(plan.mode)) {
+    if (!cur.chains.includes(c)) {
+      problems.push(`chain ${c} missing`);
+      continue;
+    }
+    const have = cur.rules.get(c) ?? [];
+    const want = baseline?.rules.get(c);
+    if (want !== undefined && baseline!.chains.includes(c)) {
+      if (have.length !== want.length || have.some((l, i) => l !== want[i])) problems.push(`chain ${c} altered (${have.length} rules, expected ${want.length})`);
+    } else if (have.length !== (expected.get(c) ?? 0)) {
+      problems.push(`chain ${c} has ${have.length} rules, expected ${expected.get(c) ?? 0}`);
+    }
+  }
+  for (const h of hooks(plan.mode)) {
+    if (!cur.jumps.some((j) => j.startsWith(`-A ${h.chain} `) && j.includes(`-j ${h.target}`))) problems.push(`jump ${h.chain} -> ${h.target} missing`);
+  }
+  return problems;
+}
+
+export class Iptables {
+  readonly backend: IptablesBackend;
+  readonly plan: RulePlan;
+  readonly prefix?: CommandPrefix;
+  families: Family[];
+  private lastPods = new Map<Family, string>();
+  /** The pod selection last installed (what a restoration puts back). */
+  private pods?: PodMatch;
+  /** Palisade's lines per family as read back right after Palisade wrote them. */
+  private baseline = new Map<Family, PalisadeLines>();
+
+  constructor(opts: IptablesOptions) {
+    this.backend = opts.backend;
+    this.plan = opts.plan;
+    this.prefix = opts.prefix;
+    this.families = [...(opts.families ?? [4, 6])];
+    checkMark(opts.plan.allowMark, 'allow mark');
+    if (opts.plan.mode === 'tun') checkMark(opts.plan.divertMark ?? 0, 'divert mark');
+  }
+
+  /**
+   * Drops IPv6 when ip6tables cannot work because IPv6 is off here (then there is no IPv6
+   * traffic to judge) and returns a note. If IPv6 is on but ip6tables fails, throws: leaving a
+   * family unenforced would open it.
+   */
+  async probeFamilies(): Promise<string | undefined> {
+    if (!this.families.includes(6)) return undefined;
+    const t = tools(this.backend, 6);
+    const r = await runCommand([t.cmd, '-w', '5', '-t', table(this.plan.mode), '-S'], { prefix: this.prefix }).catch(() => undefined);
+    if (r && r.code === 0) return undefined;
+    const why = r ? r.stderr.trim() : 'not found';
+    const v6 = await runCommand(['cat', '/proc/sys/net/ipv6/conf/all/disable_ipv6'], { prefix: this.prefix }).catch(() => undefined);
+    const ipv6On = v6 !== undefined && v6.code === 0 && v6.stdout.trim() === '0';
+    if (ipv6On) throw new Error(`IPv6 is enabled here but ${t.cmd} does not work (${why}); refusing to leave IPv6 unenforced (pass --no-ipv6 to accept that)`);
+    this.families = this.families.filter((f) => f !== 6);
+    return `IPv6 is disabled here; enforcing IPv4 only (${t.cmd}: ${why})`;
+  }
+
+  /**
+   * Installs or takes over Palisade's rules for this mode, one transaction per family: chains
+   * are (re)declared, which flushes and refills them atomically, the hook jump is added only if
+   * missing, and leftovers of another mode are removed. Running it again with the same plan is a
+   * no-op for traffic: established flows keep matching throughout.
+   */
+  async install(pods: PodMatch): Promise<void> {
+    for (const f of this.families) {
+      const t = tools(this.backend, f);
+      const want = table(this.plan.mode);
+      for (const tbl of ['filter', 'mangle']) {
+        const cur = await listPalisade(t, tbl, this.prefix);
+        const lines: string[] = [];
+        const ours = tbl === want ? chainsOf(this.plan.mode) : [];
+        const hookList = tbl === want ? hooks(this.plan.mode) : [];
+        // Stale jumps (another mode, or a hook this plan does not use) go first.
+        for (const j of cur.jumps) {
+          const keep = hookList.some((h) => j.startsWith(`-A ${h.chain} `) && j.includes(`-j ${h.target}`));
+          if (!keep) lines.push(j.replace(/^-A /, '-D '));
+        }
+        for (const c of ours) lines.push(`:${c} - [0:0]`);
+        const stale = cur.chains.filter((c) => !ours.includes(c));
+        for (const c of stale) lines.push(`:${c} - [0:0]`);
+        if (tbl === want) {
+          lines.push(...chainRules(this.plan));
+          lines.push(...podRules(this.plan, pods, f));
+          for (const h of hookList) {
+            const has = cur.jumps.some((j) => j.startsWith(`-A ${h.chain} `) && j.includes(`-j ${h.target}`));
+            if (!has) lines.push(`-I ${h.chain} 1 -m comment --comment "${h.comment}" -j ${h.target}`);
+          }
+        }
+        for (const c of stale) lines.push(`-X ${c}`);
+        if (lines.length === 0) continue;
+        await this.restore(t, tbl, lines);
+      }
+      this.lastPods.set(f, JSON.stringify(podRules(this.plan, pods, f)));
+      await this.captureBaseline(f);
+    }
+    this.pods = pods;
+  }
+
+  /** Reads back the planned table of one family and remembers Palisade's lines as the reference. */
+  private async captureBaseline(f: Family): Promise<void> {
+    const text = (await mustRun([tools(this.backend, f).cmd, '-w', '5', '-t', table(this.plan.mode), '-S'], { prefix: this.prefix })).stdout;
+    this.baseline.set(f, palisadeLines(text));
+  }
+
+  /**
+   * Checks that Palisade's chains, their rules and the hook jumps are all still in place, in
+   * every family (one `-S` of one table per family: cheap enough to run every second). Returns
+   * the problems found, per family; empty when intact or before the first install.
+   */
+  async verify(): Promise<{ family: Family; problems: string[] }[]> {
+    const pods = this.pods;
+    if (!pods) return [];
+    const out: { family: Family; problems: string[] }[] = [];
+    for (const f of this.families) {
+      const r = await runCommand([tools(this.backend, f).cmd, '-w', '5', '-t', table(this.plan.mode), '-S'], { prefix: this.prefix });
+      // A table we cannot even list counts as broken: reinstalling reports the real error.
+      const problems = r.code === 0
+        ? ruleProblems(this.plan, pods, f, palisadeLines(r.stdout), this.baseline.get(f))
+        : [`cannot list table ${table(this.plan.mode)}: ${r.stderr.trim().split('\n')[0] ?? ''}`];
+      if (problems.length > 0) out.push({ family: f, problems });
+    }
+    return out;
+  }
+
+  /** Puts the last installed rules back (idempotent, same transaction as install()). */
+  async reinstall(): Promise<void> {
+    if (!this.pods) throw new Error('nothing installed yet');
+    this.lastPods.clear();
+    await this.install(this.pods);
+  }
+
+  /** Replaces PALISADE-PODS (one transaction per family) when the set changed. Returns true when it did. */
+  async setPods(pods: PodMatch): Promise<boolean> {
+    let changed = false;
+    for (const f of this.families) {
+      const rules = podRules(this.plan, pods, f);
+      const key = JSON.stringify(rules);
+      if (this.lastPods.get(f) === key) continue;
+      await this.restore(tools(this.backend, f), table(this.plan.mode), [`:${CHAINS.PODS} - [0:0]`, ...rules]);
+      this.lastPods.set(f, key);
+      await this.captureBaseline(f);
+      changed = true;
+    }
+    this.pods = pods;
+    return changed;
+  }
+
+  /** Removes every Palisade jump and chain (any mode) from filter and mangle, both families. Nothing else is touched. */
+  async remove(): Promise<void> {
+    await removeAll(this.backend, this.prefix, this.families);
+    this.lastPods.clear();
+    this.baseline.clear();
+    this.pods = undefined;
+  }
+
+  private async restore(t: Tools, tbl: string, lines: string[]): Promise<void> {
+    const text = `*${tbl}\n${lines.join('\n')}\nCOMMIT\n`;
+    await mustRun([t.restore, '-w', '5', '--noflush'], { input: text, prefix: this.prefix });
+  }
+}
+
+/** Removes all PALISADE-* chains and the jumps into them, for the given families. */
+export async function removeAll(backend: IptablesBackend, prefix?: CommandPrefix, families: readonly Family[] = [4, 6]): Promise<void> {
+  for (const f of families) {
+    const t = tools(backend, f);
+    for (const tbl of ['filter', 'mangle']) {
+      const cur = await listPalisade(t, tbl, prefix);
+      if (cur.jumps.length === 0 && cur.chains.length === 0) continue;
+      const lines = [
+        ...cur.jumps.map((j) => j.replace(/^-A /, '-D ')),
+        ...cur.chains.map((c) => `:${c} - [0:0]`),
+        ...cur.chains.map((c) => `-X ${c}`),
+      ];
+      await mustRun([t.restore, '-w', '5', '--noflush'], { input: `*${tbl}\n${lines.join('\n')}\nCOMMIT\n`, prefix });
+    }
+  }
+}
+
+/** `-S` of one table and family, for tests and diagnostics. */
+export async function listRules(backend: IptablesBackend, family: Family, tbl: string, prefix?: CommandPrefix): Promise<string> {
+  return (await mustRun([tools(backend, family).cmd, '-w', '5', '-t', tbl, '-S'], { prefix })).stdout;
+}

@@ -1,0 +1,119 @@
+// Loads Palisade's N-API addon (native/, built by `npx node-gyp rebuild -C native --nodedir=/usr`,
+// which `npm install` runs) and describes what it exports. Only the enforcers import this, so
+// commands that never touch the kernel work without the addon.
+
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The shared-memory handle of one bound queue (see native/src/nfqueue.c for the layout). */
+export interface NativeNfqHandle {
+  readonly memory: ArrayBuffer;
+  readonly stride: number;
+  readonly batch: number;
+  readonly arraysOffset: number;
+  readonly queue: number;
+  readonly copyRange: number;
+}
+
+export interface NativeNfqOptions {
+  queue: number;
+  copyRange?: number;
+  batch?: number;
+  maxLen?: number;
+  rcvbuf?: number;
+  failOpen?: boolean;
+  gso?: boolean;
+}
+
+export interface NativeNfqStats {
+  packets: number;
+  batches: number;
+  recvCalls: number;
+  verdictMessages: number;
+  verdictSends: number;
+  overruns: number;
+  truncated: number;
+  netlinkErrors: number;
+  sendErrors: number;
+  callbackErrors: number;
+  unknownMessages: number;
+  lastErrno: number;
+  open: boolean;
+}
+
+export interface NativeTunHandle {
+  readonly memory: ArrayBuffer;
+  readonly stride: number;
+  readonly batch: number;
+  readonly arraysOffset: number;
+  readonly name: string;
+}
+
+export interface NativeTunOptions {
+  name?: string;
+  batch?: number;
+  mtu?: number;
+  persist?: boolean;
+}
+
+export interface NativeTunStats {
+  packets: number;
+  batches: number;
+  written: number;
+  dropped: number;
+  oversize: number;
+  readErrors: number;
+  writeErrors: number;
+  callbackErrors: number;
+  lastErrno: number;
+  open: boolean;
+}
+
+/** An Error from the addon: code is the errno name ("EBUSY"), errno the number. */
+export interface NativeError extends Error {
+  code?: string;
+  errno?: number;
+  syscall?: string;
+}
+
+export interface NativeAddon {
+  nfqOpen(opts: NativeNfqOptions, onBatch: (count: number) => void, onStatus: (err: NativeError | null) => void): NativeNfqHandle;
+  nfqClose(h: NativeNfqHandle): void;
+  nfqStats(h: NativeNfqHandle): NativeNfqStats;
+  nfqRef(h: NativeNfqHandle, ref: boolean): void;
+  tunOpen(opts: NativeTunOptions, onBatch: (count: number) => void, onStatus: (err: NativeError) => void): NativeTunHandle;
+  tunClose(h: NativeTunHandle, keepDevice?: boolean): void;
+  tunStats(h: NativeTunHandle): NativeTunStats;
+  tunRef(h: NativeTunHandle, ref: boolean): void;
+  readonly NF_DROP: number;
+  readonly NF_ACCEPT: number;
+  readonly NF_REPEAT: number;
+}
+
+/** Index of each uint32 array after the NFQUEUE packet slots (native/src/nfqueue.c ARR_*). */
+export const NFQ_ARRAY = { IDS: 0, LENS: 1, ORIG_LENS: 2, MARKS: 3, VERDICTS: 4, INDEV: 5, OUTDEV: 6, INFO: 7 } as const;
+/** Index of each uint32 array after the TUN packet slots (native/src/tun.c TARR_*). */
+export const TUN_ARRAY = { LENS: 0, VERDICTS: 1 } as const;
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const ADDON_PATH = join(root, 'native', 'build', 'Release', 'palisade_native.node');
+
+let cached: NativeAddon | undefined;
+
+/** The addon, or an Error telling how to build it. */
+export function loadNative(): NativeAddon {
+  if (cached) return cached;
+  if (!existsSync(ADDON_PATH)) {
+    throw new Error(`the native addon is not built (${ADDON_PATH} is missing): run \`npx node-gyp rebuild -C native --nodedir=/usr\` (npm install does this)`);
+  }
+  const require = createRequire(import.meta.url);
+  cached = require(ADDON_PATH) as NativeAddon;
+  return cached;
+}
+
+/** A uint32 view of array `index` of a handle's shared memory. */
+export function u32View(h: { memory: ArrayBuffer; arraysOffset: number; batch: number }, index: number): Uint32Array {
+  return new Uint32Array(h.memory, h.arraysOffset + index * h.batch * 4, h.batch);
+}

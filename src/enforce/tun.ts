@@ -1,0 +1,124 @@
+// The TUN enforcer, for kernels or setups where NFQUEUE is not available. New connections of
+// managed pods are policy-routed into a TUN device (tun-routing.ts, iptables.ts TUN mode); the
+// native shim reads them in batches into a shared buffer, this loop judges each one in place,
+// and the shim writes the accepted ones back into the device. The kernel receives a written
+// packet as if it had arrived on the TUN interface and forwards it with the main routing table;
+// PALISADE-PREROUTING marks its connection as allowed, so the rest of the flow is routed
+// directly and never comes back here. Dropping is not writing.
+
+import { loadNative, TUN_ARRAY, u32View, type NativeAddon, type NativeError, type NativeTunHandle } from './native.ts';
+import { ACCEPT, type Enforcer, type EnforcerCounters, type PacketJudge } from './judge.ts';
+
+export interface TunOptions {
+  /** Device name (at most 15 bytes); created if missing. */
+  readonly name: string;
+  /** Packets per batch. */
+  readonly batch?: number;
+  /** Largest packet accepted (the device's MTU should not exceed it). */
+  readonly mtu?: number;
+  /**
+   * Keep the device when the process exits (default true): its routes then keep pointing at a
+   * reader-less device and diverted packets are dropped while the agent is down (fail-closed).
+   */
+  readonly persist?: boolean;
+  readonly onError?: (e: NativeError) => void;
+}
+
+export class TunEnforcer implements Enforcer {
+  readonly backend = 'tun' as const;
+  judge: PacketJudge;
+  readonly name: string;
+  private readonly native: NativeAddon;
+  private readonly handle: NativeTunHandle;
+  private readonly buf: Buffer;
+  private readonly lens: Uint32Array;
+  private readonly verdicts: Uint32Array;
+  private packets = 0;
+  private accepts = 0;
+  private drops = 0;
+  private batches = 0;
+  private judgeErrors = 0;
+  lastJudgeError: unknown = undefined;
+  private closed = false;
+
+  private constructor(judge: PacketJudge, opts: TunOptions) {
+    this.judge = judge;
+    this.native = loadNative();
+    const onBatch = (n: number): void => {
+      const judge = this.judge;
+      const buf = this.buf;
+      const lens = this.lens;
+      const verdicts = this.verdicts;
+      const stride = this.handle.stride;
+      const now = Date.now();
+      let acc = 0;
+      for (let i = 0; i < n; i++) {
+        let v: number;
+        try {
+          v = judge.classify(buf, i * stride, lens[i]!, now);
+        } catch (e) {
+          this.judgeErrors++;
+          this.lastJudgeError = e;
+          v = -1;
+        }
+        // 1 = write back (see native/src/tun.c); anything else is dropped.
+        if (v === ACCEPT) {
+          verdicts[i] = 1;
+          acc++;
+        } else {
+          verdicts[i] = 0;
+        }
+      }
+      this.packets += n;
+      this.accepts += acc;
+      this.drops += n - acc;
+      this.batches++;
+    };
+    const onStatus = (err: NativeError): void => {
+      if (opts.onError) opts.onError(err);
+    };
+    this.handle = this.native.tunOpen({ name: opts.name, batch: opts.batch ?? 32, mtu: opts.mtu ?? 65535, persist: opts.persist ?? true }, onBatch, onStatus);
+    this.name = this.handle.name;
+    this.buf = Buffer.from(this.handle.memory, 0, this.handle.batch * this.handle.stride);
+    this.lens = u32View(this.handle, TUN_ARRAY.LENS);
+    this.verdicts = u32View(this.handle, TUN_ARRAY.VERDICTS);
+  }
+
+  /** Opens (creating if needed) the TUN device and starts judging what the kernel routes into it. */
+  static async open(judge: PacketJudge, opts: TunOptions): Promise<TunEnforcer> {
+    if (!/^[A-Za-z0-9_.-]{1,15}$/.test(opts.name)) throw new Error(`TUN device name "${opts.name}": 1-15 characters of A-Z a-z 0-9 _ . -`);
+    return new TunEnforcer(judge, opts);
+  }
+
+  setJudge(judge: PacketJudge): void {
+    this.judge = judge;
+  }
+
+  ref(ref: boolean): void {
+    if (!this.closed) this.native.tunRef(this.handle, ref);
+  }
+
+  counters(): EnforcerCounters & Record<string, number> {
+    const s = this.native.tunStats(this.handle);
+    const errors = this.judgeErrors + s.readErrors + s.writeErrors + s.callbackErrors;
+    return {
+      packets: this.packets,
+      accepts: this.accepts,
+      drops: this.drops,
+      batches: this.batches,
+      errors,
+      judgeErrors: this.judgeErrors,
+      written: s.written,
+      oversize: s.oversize,
+      readErrors: s.readErrors,
+      writeErrors: s.writeErrors,
+    };
+  }
+
+  /** Stops reading. keepDevice leaves a persistent device in place (restart without a fail-open gap). */
+  async close(keepDevice = false): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.native.tunClose(this.handle, keepDevice);
+  }
+}

@@ -1,0 +1,108 @@
+// The agent's health server: liveness and readiness answers, and robustness against malformed
+// requests (it shares the process with the enforcer, so a bad request must never take it down).
+
+import t from 'tap';
+import { connect } from 'node:net';
+import { HealthServer, parseHealthAddress } from '../../src/agent/health.ts';
+
+async function get(port: number, path: string, method = 'GET'): Promise<{ status: number; body: any }> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, { method });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+/** Writes raw bytes and returns whatever the server answers before closing. */
+function raw(port: number, bytes: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1');
+    let out = '';
+    s.on('data', (d) => (out += d.toString('latin1')));
+    s.on('error', reject);
+    s.on('close', () => resolve(out));
+    s.write(bytes, 'latin1', () => s.end());
+  });
+}
+
+t.test('readiness needs a full sync AND installed rules; disconnection makes it unready again', async (t) => {
+  const h = new HealthServer({ port: 0 });
+  const { host, port } = await h.start();
+  t.teardown(() => h.stop());
+  t.equal(host, '127.0.0.1', 'loopback by default');
+
+  let r = await get(port, '/readyz');
+  t.equal(r.status, 503);
+  t.same(r.body.reasons, ['cluster state not fully listed yet', 'rules not installed yet']);
+
+  h.setSynced(true);
+  r = await get(port, '/readyz');
+  t.equal(r.status, 503);
+  t.same(r.body.reasons, ['rules not installed yet']);
+
+  h.setRulesInstalled(true);
+  r = await get(port, '/readyz');
+  t.equal(r.status, 200);
+  t.equal(r.body.status, 'ok');
+
+  h.setConnected(false);
+  r = await get(port, '/readyz');
+  t.equal(r.status, 503);
+  t.match(r.body.reasons[0], /disconnected/);
+  h.setConnected(true);
+  t.equal((await get(port, '/readyz?verbose')).status, 200, 'query strings are ignored');
+
+  t.equal((await get(port, '/healthz')).status, 200, 'alive regardless of readiness');
+  t.equal((await get(port, '/readyz', 'HEAD')).status, 200);
+  t.equal((await get(port, '/nope')).status, 404);
+  t.equal((await get(port, '/readyz', 'POST')).status, 405);
+});
+
+t.test('liveness fails when the event-loop heartbeat is stale', async (t) => {
+  let now = 1_000_000;
+  const h = new HealthServer({ port: 0, now: () => now, heartbeatMs: 3_600_000, stallMs: 30_000 });
+  const { port } = await h.start();
+  t.teardown(() => h.stop());
+  t.equal((await get(port, '/healthz')).status, 200);
+  now += 31_000; // the heartbeat timer "did not run" for 31 s
+  const r = await get(port, '/healthz');
+  t.equal(r.status, 503);
+  t.match(r.body.reasons[0], /heartbeat is 31000 ms old/);
+});
+
+t.test('malformed and hostile requests get an error or a closed socket, and the server keeps serving', async (t) => {
+  const h = new HealthServer({ port: 0 });
+  const { port } = await h.start();
+  t.teardown(() => h.stop());
+  h.setSynced(true);
+  h.setRulesInstalled(true);
+  const answers = await Promise.all([
+    raw(port, 'GARBAGE\r\n\r\n'),
+    raw(port, 'GET /readyz HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n'),
+    raw(port, 'GET /readyz HTTP/9.9\r\n\r\n'),
+    raw(port, `GET /${'a'.repeat(100_000)} HTTP/1.1\r\nHost: x\r\n\r\n`),
+    raw(port, 'GET /readyz HTTP/1.1\r\nHost: x\r\nX: ' + '\u0000\u0001\u00ff' + '\r\n\r\n'),
+    raw(port, '\u0000\u0001\u0002\u0003'),
+    raw(port, ''),
+  ]);
+  for (const a of answers) t.notMatch(a, /^HTTP\/1\.1 200/, `not served as a normal request: ${JSON.stringify(a.slice(0, 40))}`);
+  t.match(answers[0], /^HTTP\/1\.1 400/);
+  t.equal((await get(port, '/readyz')).status, 200, 'still serving');
+  t.equal((await get(port, '/healthz')).status, 200);
+});
+
+t.test('address parsing names the bad part', async (t) => {
+  t.same(parseHealthAddress('9808'), { host: '127.0.0.1', port: 9808 });
+  t.same(parseHealthAddress('0.0.0.0:9000'), { host: '0.0.0.0', port: 9000 });
+  t.same(parseHealthAddress('[::1]:9808'), { host: '::1', port: 9808 });
+  t.throws(() => parseHealthAddress('localhost:9808'), /host must be an IP address, got "localhost"/);
+  t.throws(() => parseHealthAddress('127.0.0.1:99999'), /port must be a number from 0 to 65535, got "99999"/);
+  t.throws(() => parseHealthAddress('127.0.0.1:'), /port/);
+  t.throws(() => parseHealthAddress('[::1]9808'), /host must be an IP address/);
+});
+
+t.test('a port in use is an error from start(), not a crash', async (t) => {
+  const a = new HealthServer({ port: 0 });
+  const { port } = await a.start();
+  t.teardown(() => a.stop());
+  const b = new HealthServer({ port });
+  await t.rejects(b.start(), /EADDRINUSE/);
+});

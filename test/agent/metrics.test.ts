@@ -1,0 +1,186 @@
+// Metrics: the nfnetlink_queue parser on sample text, counters fed from the agent's typed arrays
+// on scrape, and a real /metrics server on loopback (including requests that must not hurt it).
+
+import t from 'tap';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decodeObject, applyDecoded } from '../../src/cluster/decode.ts';
+import { buildClusterForCase, loadCases } from '../../src/conformance/cases.ts';
+import { IPPROTO_TCP, IPPROTO_UDP } from '../../src/cluster/model.ts';
+import { parseIP } from '../../src/net/address.ts';
+import {
+  AgentCounters, DIRECTION, PolicyCounters, VERDICT, createMetrics, parseMetricsAddress, parseNfnetlinkQueue,
+  protoSlot, startMetricsServer, verdictSlot, VERDICT_SLOTS,
+} from '../../src/agent/metrics.ts';
+import { EvalSnapshot } from './eval-snapshot.ts';
+
+// Two bound queues as the kernel prints them ("%5u %6u %5u %1u %5u %5u %5u %8u %2d").
+const PROC_SAMPLE =
+  '    0   3141     0 2 65531     0     0       17  1\n' +
+  '    1 4294967295     5 2 65531    12     3     9000  1\n' +
+  'garbage line\n' +
+  '    2   77     1 2\n';
+
+t.test('parseNfnetlinkQueue', async (t) => {
+  t.same(parseNfnetlinkQueue(PROC_SAMPLE), [
+    { queue: 0, peerPortId: 3141, queueTotal: 0, copyMode: 2, copyRange: 65531, queueDropped: 0, userDropped: 0, idSequence: 17 },
+    { queue: 1, peerPortId: 4294967295, queueTotal: 5, copyMode: 2, copyRange: 65531, queueDropped: 12, userDropped: 3, idSequence: 9000 },
+  ]);
+  t.same(parseNfnetlinkQueue(''), []);
+});
+
+t.test('slots are distinct and dense', async (t) => {
+  const seen = new Set<number>();
+  for (let v = 0; v < 3; v++) for (let d = 0; d < 4; d++) for (let p = 0; p < 5; p++) seen.add(verdictSlot(v, d, p));
+  t.equal(seen.size, VERDICT_SLOTS);
+  t.equal(Math.max(...seen), VERDICT_SLOTS - 1);
+  t.equal(protoSlot(IPPROTO_TCP), 0);
+  t.equal(protoSlot(IPPROTO_UDP), 1);
+  t.equal(protoSlot(250), 4);
+});
+
+t.test('parseMetricsAddress', async (t) => {
+  t.same(parseMetricsAddress('9100'), { host: '127.0.0.1', port: 9100 });
+  t.same(parseMetricsAddress('0.0.0.0:9100'), { host: '0.0.0.0', port: 9100 });
+  t.same(parseMetricsAddress('[::1]:9100'), { host: '::1', port: 9100 });
+  t.throws(() => parseMetricsAddress('localhost:9100'), /host must be an IP address, got "localhost"/);
+  t.throws(() => parseMetricsAddress('127.0.0.1:70000'), /port must be a number from 0 to 65535, got "70000"/);
+  t.throws(() => parseMetricsAddress('127.0.0.1:'), /port must be/);
+});
+
+function get(port: number, path: string, method = 'GET'): Promise<{ status: number; body: string; type?: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode!, body, type: res.headers['content-type'] }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function raw(port: number, bytes: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1');
+    let got = '';
+    s.on('data', (c) => (got += c.toString()));
+    s.on('end', () => resolve(got));
+    s.on('close', () => resolve(got));
+    s.on('error', reject);
+    s.write(bytes);
+  });
+}
+
+t.test('scrape a real server on loopback', async (t) => {
+  // Policies of the 9-pod model; a snapshot judges, the counters are what the classifier bumps.
+  const c = loadCases().find((k) => k.file.includes('001-default-deny-ingress'))!;
+  const st = buildClusterForCase(c);
+  applyDecoded(st, decodeObject({
+    apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { namespace: 'x', name: 'allow-from-y' },
+    spec: { podSelector: {}, ingress: [{ from: [{ namespaceSelector: { matchLabels: { ns: 'y' } } }] }] },
+  }));
+  const snap = new EvalSnapshot(st);
+  const counters = new AgentCounters();
+  const policies = new PolicyCounters();
+  const hits = policies.bind(snap, 2);
+  const ip = (s: string) => parseIP(s)!.words[0]!;
+  const classify = (src: string, dst: string) => {
+    const ok = snap.judge4(ip(src), ip(dst), IPPROTO_TCP, 80);
+    if (snap.ingressCode >= 0) hits[snap.ingressCode]!++;
+    const slot = verdictSlot(ok ? VERDICT.ALLOW : VERDICT.DENY, ok ? DIRECTION.NONE : DIRECTION.INGRESS, protoSlot(IPPROTO_TCP));
+    counters.connections[slot]!++;
+    counters.packets[slot]!++;
+    if (!ok) policies.countDeny(snap.isolatingPolicies(snap.dstSlot, 'ingress'));
+  };
+  classify('10.244.2.1', '10.244.1.1'); // y/a -> x/a allowed by allow-from-y
+  classify('10.244.2.2', '10.244.1.2'); // allowed
+  classify('10.244.3.1', '10.244.1.1'); // z/a -> x/a denied
+  // A recompile binds a new snapshot: counts so far must survive it.
+  const hits2 = policies.bind(new EvalSnapshot(st, 2), 2);
+  hits2[0]!++;
+
+  const dir = mkdtempSync(join(tmpdir(), 'palisade-metrics-'));
+  const proc = join(dir, 'nfnetlink_queue');
+  writeFileSync(proc, PROC_SAMPLE);
+  const m = createMetrics({
+    counters, policies, nfqueueFile: proc, queues: [1],
+    backlog: () => 4,
+    ruleTables: () => ({ pods: 9, rules: 2 }),
+    conntrack: () => ({ entries: 42, evictions: 7 }),
+    syncLag: () => 1.5,
+    generation: () => 2,
+    verdictLog: () => ({ written: 10, suppressed: 3 }),
+    reasons: { counts: [Float64Array.from([1, 5, 2]), Float64Array.from([0, 1, 0])], names: ['invalid', 'policy-allow', 'policy-deny'] },
+    invalid: { counts: [Float64Array.from([0, 1])], names: ['ok', 'truncated'] },
+  });
+  m.observeCompile(0.004, 'full');
+  m.observeCompile(Number.NaN, 'full'); // ignored, not thrown
+
+  const srv = await startMetricsServer(m.registry, { port: 0 });
+  t.teardown(() => srv.close());
+  t.equal(srv.address.host, '127.0.0.1', 'loopback by default');
+
+  const r = await get(srv.address.port, '/metrics');
+  t.equal(r.status, 200);
+  t.match(r.type, /^text\/plain; version=0\.0\.4/);
+  const lines = r.body.split('\n');
+  const has = (l: string) => t.ok(lines.includes(l), l);
+  has('# TYPE palisade_connections_total counter');
+  has('palisade_connections_total{verdict="allow",direction="none",protocol="tcp"} 2');
+  has('palisade_connections_total{verdict="deny",direction="ingress",protocol="tcp"} 1');
+  has('palisade_packets_total{verdict="deny",direction="ingress",protocol="tcp"} 1');
+  has('palisade_policy_verdicts_total{policy="x/allow-from-y",action="allow"} 3');
+  has('palisade_policy_verdicts_total{policy="x/allow-from-y",action="deny"} 1');
+  has('palisade_nfqueue_waiting{queue="1"} 5');
+  has('palisade_nfqueue_dropped_total{queue="1"} 12');
+  has('palisade_nfqueue_user_dropped_total{queue="1"} 3');
+  has('palisade_nfqueue_queued_total{queue="1"} 9000');
+  t.notOk(r.body.includes('queue="0"'), 'only the agent\'s queues');
+  has('palisade_queue_backlog 4');
+  has('palisade_rule_table_entries{table="pods"} 9');
+  has('palisade_conntrack_entries 42');
+  has('palisade_conntrack_evictions_total 7');
+  has('palisade_sync_lag_seconds 1.5');
+  has('palisade_rules_generation 2');
+  has('palisade_verdict_log_lines_total{outcome="suppressed"} 3');
+  has('palisade_compile_seconds_count{kind="full"} 1');
+  has('palisade_classifier_packets_total{reason="policy-allow"} 6');
+  has('palisade_classifier_packets_total{reason="policy-deny"} 2');
+  has('palisade_invalid_packets_total{problem="truncated"} 1');
+  has('palisade_compile_seconds_bucket{le="0.005",kind="full"} 1');
+
+  // The hot path keeps counting; the next scrape shows it (values are read at scrape time).
+  counters.connections[verdictSlot(VERDICT.DENY, DIRECTION.INGRESS, protoSlot(IPPROTO_TCP))]! += 5;
+  const r2 = await get(srv.address.port, '/metrics');
+  t.ok(r2.body.includes('palisade_connections_total{verdict="deny",direction="ingress",protocol="tcp"} 6'));
+
+  // Requests that are not a scrape.
+  t.equal((await get(srv.address.port, '/')).status, 404);
+  t.equal((await get(srv.address.port, '/metrics', 'POST')).status, 405);
+  t.equal((await get(srv.address.port, '/metrics', 'HEAD')).status, 200);
+  const bad = await raw(srv.address.port, 'THIS IS NOT HTTP\r\n\r\n');
+  t.match(bad, /^HTTP\/1\.1 400 Bad Request/);
+  const huge = await raw(srv.address.port, `GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(64 * 1024)}\r\n\r\n`);
+  t.match(huge, /^HTTP\/1\.1 (400|431)/);
+  const after = await get(srv.address.port, '/metrics');
+  t.equal(after.status, 200, 'still serving after malformed requests');
+});
+
+t.test('a missing proc file does not fail the scrape', async (t) => {
+  const m = createMetrics({ nfqueueFile: '/nonexistent/nfnetlink_queue' });
+  const text = await m.registry.metrics();
+  t.match(text, /# TYPE palisade_nfqueue_waiting gauge/);
+  t.notMatch(text, /palisade_nfqueue_waiting\{/);
+});
+
+t.test('listening on a taken port fails with a clear error', async (t) => {
+  const m = createMetrics({ nfqueueFile: null });
+  const a = await startMetricsServer(m.registry, { port: 0 });
+  t.teardown(() => a.close());
+  await t.rejects(startMetricsServer(m.registry, { port: a.address.port }), /metrics server: cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
+});

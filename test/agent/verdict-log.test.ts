@@ -1,0 +1,234 @@
+// Verdict log: line content from a RuleSnapshot judging real policies (the conformance model),
+// per-source rate limiting driven by an injected clock, summaries of suppressed lines, the file
+// sink, and reading lines back for `palisade logs`.
+
+import t from 'tap';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { applyStep, buildClusterForCase, loadCases } from '../../src/conformance/cases.ts';
+import { ClusterState } from '../../src/cluster/state.ts';
+import { applyDecoded, decodeObject } from '../../src/cluster/decode.ts';
+import { IPPROTO_TCP, IPPROTO_UDP } from '../../src/cluster/model.ts';
+import { parseIP } from '../../src/net/address.ts';
+import {
+  describeConnection, formatHuman, openSinks, parseLogLine, TokenBuckets, VerdictLog,
+  type JudgedConnection, type LogLine, type VerdictLine,
+} from '../../src/agent/verdict-log.ts';
+import { EvalSnapshot } from './eval-snapshot.ts';
+import { CompiledEngine } from '../../src/policy/compiler.ts';
+import type { RuleSnapshot } from '../../src/policy/engine-api.ts';
+
+/** The 9-pod model (x,y,z x a,b,c; pod <ns>/<p> = 10.244.N.P) with extra policies applied. */
+function model(policies: unknown[]): ClusterState {
+  const c = loadCases().find((k) => k.file.includes('001-default-deny-ingress'))!;
+  const st = buildClusterForCase(c);
+  st.batch(() => {
+    for (const p of policies) {
+      const d = decodeObject(p);
+      if (d.kind === 'invalid') throw new Error(JSON.stringify(d.errors));
+      applyDecoded(st, d);
+    }
+  });
+  return st;
+}
+
+const pol = (ns: string, name: string, spec: unknown) => ({
+  apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { namespace: ns, name }, spec,
+});
+
+const POLICIES = [
+  pol('x', 'deny-ingress', { podSelector: {}, policyTypes: ['Ingress'] }),
+  pol('x', 'allow-from-y', {
+    podSelector: { matchLabels: { pod: 'a' } },
+    ingress: [{ from: [{ namespaceSelector: { matchLabels: { ns: 'y' } } }], ports: [{ port: 80 }] }],
+  }),
+  pol('z', 'z-egress-lock', { podSelector: { matchLabels: { pod: 'c' } }, policyTypes: ['Egress'] }),
+];
+
+function v4(ip: string): number {
+  return parseIP(ip)!.words[0]!;
+}
+
+/** What the classifier does: judge, then copy the numbers out for the log. */
+function judge(snap: EvalSnapshot, src: string, dst: string, port: number, proto = IPPROTO_TCP, audit = false): JudgedConnection {
+  snap.judge4(v4(src), v4(dst), proto, port);
+  return {
+    src, dst, proto, port,
+    egressCode: snap.egressCode, ingressCode: snap.ingressCode, srcSlot: snap.srcSlot, dstSlot: snap.dstSlot,
+    ...(audit ? { audit: true } : {}),
+  };
+}
+
+const T0 = Date.parse('2026-11-22T03:00:00.000Z');
+
+t.test('line content: ingress deny, egress deny, both, allowed', async (t) => {
+  const snap = new EvalSnapshot(model(POLICIES), 7);
+  const at = new Date(T0);
+
+  // z/a -> x/b:80: x/b is isolated by x/deny-ingress only.
+  const l1 = describeConnection(snap, judge(snap, '10.244.3.1', '10.244.1.2', 80), at);
+  t.same(l1, {
+    time: '2026-11-22T03:00:00.000Z',
+    verdict: 'deny',
+    direction: 'ingress',
+    src: { ip: '10.244.3.1', pod: 'z/a' },
+    dst: { ip: '10.244.1.2', pod: 'x/b', port: 80 },
+    protocol: 'TCP',
+    reason: 'ingress of x/b isolated by x/deny-ingress; no rule matched',
+    generation: 7,
+  });
+
+  // x/a is isolated by both x policies: both are named.
+  const l2 = describeConnection(snap, judge(snap, '10.244.3.1', '10.244.1.1', 80), at);
+  t.equal(l2.reason, 'ingress of x/a isolated by x/allow-from-y, x/deny-ingress; no rule matched');
+
+  // z/c -> y/a: z/c's egress is locked, y/a is open.
+  const l3 = describeConnection(snap, judge(snap, '10.244.3.3', '10.244.2.1', 80, IPPROTO_UDP), at);
+  t.equal(l3.direction, 'egress');
+  t.equal(l3.protocol, 'UDP');
+  t.equal(l3.reason, 'egress of z/c isolated by z/z-egress-lock; no rule matched');
+
+  // z/c -> x/b: both sides deny.
+  const l4 = describeConnection(snap, judge(snap, '10.244.3.3', '10.244.1.2', 80), at);
+  t.equal(l4.direction, 'both');
+  t.equal(l4.reason, 'egress of z/c isolated by z/z-egress-lock; no rule matched; and ingress of x/b isolated by x/deny-ingress; no rule matched');
+
+  // y/b -> x/a:80 is allowed by allow-from-y ingress[0].
+  const l5 = describeConnection(snap, judge(snap, '10.244.2.2', '10.244.1.1', 80), at);
+  t.equal(l5.verdict, 'allow');
+  t.equal(l5.direction, undefined);
+  t.equal(l5.reason, 'egress of y/b not isolated; ingress of x/a allowed by x/allow-from-y ingress[0]');
+
+  // An address that is no pod has no pod field.
+  const l6 = describeConnection(snap, judge(snap, '192.0.2.9', '10.244.1.2', 443), at);
+  t.same(l6.src, { ip: '192.0.2.9' });
+  t.equal(l6.verdict, 'deny');
+});
+
+t.test('only denied connections are logged unless logAllowed; audit lines are flagged', async (t) => {
+  const snap = new EvalSnapshot(model(POLICIES));
+  const lines: string[] = [];
+  const log = new VerdictLog({ write: (l) => lines.push(l), now: () => T0 });
+  t.equal(log.record(snap, judge(snap, '10.244.2.2', '10.244.1.1', 80)), false, 'allowed: not logged');
+  t.equal(log.record(snap, judge(snap, '10.244.2.2', '10.244.1.2', 80, IPPROTO_TCP, true)), true);
+  t.equal(lines.length, 1);
+  const l = JSON.parse(lines[0]!) as VerdictLine;
+  t.equal(l.audit, true);
+  t.equal(l.verdict, 'deny');
+  t.match(formatHuman(l), /^2026-11-22T03:00:00.000Z WOULD-DENY TCP 10.244.2.2 \(y\/b\) -> 10.244.1.2:80 \(x\/b\) \[ingress\]: ingress of x\/b isolated by x\/deny-ingress; no rule matched$/);
+
+  const all: string[] = [];
+  const log2 = new VerdictLog({ write: (x) => all.push(x), now: () => T0, logAllowed: true });
+  t.equal(log2.record(snap, judge(snap, '10.244.2.2', '10.244.1.1', 80)), true);
+  t.match(formatHuman(JSON.parse(all[0]!)), /ALLOW .* allowed by x\/allow-from-y ingress\[0\]/);
+});
+
+t.test('rate limit per source pod: burst, refill, summaries', async (t) => {
+  const snap = new EvalSnapshot(model(POLICIES));
+  let now = T0;
+  const lines: LogLine[] = [];
+  const log = new VerdictLog({ write: (l) => lines.push(JSON.parse(l)), now: () => now, rate: { perSecond: 10, burst: 20 } });
+  const fromZA = judge(snap, '10.244.3.1', '10.244.1.2', 80);
+  const fromZB = judge(snap, '10.244.3.2', '10.244.1.2', 80);
+
+  let written = 0;
+  for (let i = 0; i < 25; i++) if (log.record(snap, fromZA)) written++;
+  t.equal(written, 20, 'burst of 20 passes');
+  t.equal(log.stats.suppressed, 5);
+  t.ok(log.record(snap, fromZB), 'another source pod has its own bucket');
+
+  now += 100; // one token back (10/s)
+  t.ok(log.record(snap, fromZA));
+  const summary = lines[lines.length - 2]!;
+  t.same(summary, { time: new Date(now).toISOString(), summary: 'rate-limited', source: 'z/a', suppressed: 5 }, 'suppressed count reported before the next line');
+  t.notOk(log.record(snap, fromZA), 'bucket empty again');
+
+  now += 5000;
+  log.flush();
+  t.same(lines[lines.length - 1], { time: new Date(now).toISOString(), summary: 'rate-limited', source: 'z/a', suppressed: 1 });
+  log.flush();
+  t.equal(lines.filter((l) => 'summary' in l).length, 2, 'nothing left to summarise');
+  t.match(formatHuman(lines[lines.length - 1]!), /RATE-LIMIT  1 line\(s\) from z\/a suppressed/);
+
+  // After a long pause the bucket is full again (capped at burst).
+  now += 60_000;
+  let again = 0;
+  for (let i = 0; i < 30; i++) if (log.record(snap, fromZA)) again++;
+  t.equal(again, 20);
+});
+
+t.test('token buckets are bounded in number', async (t) => {
+  const b = new TokenBuckets({ perSecond: 1, burst: 1, maxKeys: 3 });
+  for (const k of ['a', 'b', 'c', 'd']) t.equal(b.take(k, 0), 0);
+  t.equal(b.size, 3);
+  t.equal(b.take('b', 0), -1, 'b is still tracked (and empty)');
+  t.throws(() => new TokenBuckets({ perSecond: 0, burst: 1 }));
+});
+
+t.test('file sink appends; parseLogLine reads our lines and nothing else', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'palisade-vlog-'));
+  const file = join(dir, 'verdicts.log');
+  writeFileSync(file, '{"old":true}\n');
+  const sinks = openSinks({ file });
+  const snap = new EvalSnapshot(model(POLICIES));
+  const log = new VerdictLog({ write: sinks.write, now: () => T0 });
+  log.record(snap, judge(snap, '10.244.3.1', '10.244.1.2', 80));
+  await sinks.close();
+  const text = readFileSync(file, 'utf8').trimEnd().split('\n');
+  t.equal(text.length, 2);
+  t.equal(text[0], '{"old":true}');
+  const parsed = parseLogLine(text[1]!);
+  t.equal((parsed as VerdictLine).dst.pod, 'x/b');
+  t.equal(parseLogLine(text[0]!), undefined);
+  t.equal(parseLogLine('not json'), undefined);
+  t.equal(parseLogLine('{"time":"x","verdict":"deny","src":{},"dst":{"ip":"1.2.3.4","port":1}}'), undefined);
+  t.equal(sinks.dropped(), 0);
+});
+
+t.test('IPv6 destinations are bracketed in the human form', async (t) => {
+  const c = loadCases().find((k) => k.file.includes('910-'))!;
+  const st = buildClusterForCase(c);
+  applyStep(st, c.steps[0]!);
+  const line: VerdictLine = {
+    time: new Date(T0).toISOString(), verdict: 'deny', direction: 'ingress',
+    src: { ip: 'fd00:10:244::21', pod: 'y/a' }, dst: { ip: 'fd00:10:244::22', pod: 'y/b', port: 80 },
+    protocol: 'TCP', reason: 'ingress of y/b isolated by y/y-b-ingress-from-x-b-ipv6; no rule matched', generation: 1,
+  };
+  t.match(formatHuman(line), /fd00:10:244::21 \(y\/a\) -> \[fd00:10:244::22\]:80 \(y\/b\)/);
+  // And the snapshot path produces the same for a real IPv6 judgement.
+  const snap = new EvalSnapshot(st);
+  const s = parseIP('fd00:10:244::21')!.words, d = parseIP('fd00:10:244::22')!.words;
+  snap.judge6(s[0]!, s[1]!, s[2]!, s[3]!, d[0]!, d[1]!, d[2]!, d[3]!, IPPROTO_TCP, 80);
+  const l = describeConnection(snap, {
+    src: 'fd00:10:244::21', dst: 'fd00:10:244::22', proto: IPPROTO_TCP, port: 80,
+    egressCode: snap.egressCode, ingressCode: snap.ingressCode, srcSlot: snap.srcSlot, dstSlot: snap.dstSlot,
+  }, new Date(T0));
+  t.equal(l.reason, line.reason);
+  t.equal(l.direction, 'ingress');
+});
+
+
+t.test('the compiled engine\'s snapshot gives the same lines as the evaluator for every pod pair', async (t) => {
+  const st = model(POLICIES);
+  const engine = new CompiledEngine(st);
+  const compiled = engine.snapshot();
+  const oracle = new EvalSnapshot(st);
+  const ips = [...st.pods.values()].map((p) => p.ips[0]!).concat(['192.0.2.9', '10.0.0.1']);
+  const judgeOn = (snap: RuleSnapshot, src: string, dst: string, proto: number, port: number): JudgedConnection => {
+    snap.judge4(v4(src) | 0, v4(dst) | 0, proto, port);
+    return { src, dst, proto, port, egressCode: snap.egressCode, ingressCode: snap.ingressCode, srcSlot: snap.srcSlot, dstSlot: snap.dstSlot };
+  };
+  let denied = 0;
+  for (const src of ips) {
+    for (const dst of ips) {
+      for (const [proto, port] of [[IPPROTO_TCP, 80], [IPPROTO_TCP, 81], [IPPROTO_UDP, 80]] as const) {
+        const a = describeConnection(compiled, judgeOn(compiled, src, dst, proto, port), new Date(T0));
+        const b = describeConnection(oracle, judgeOn(oracle, src, dst, proto, port), new Date(T0));
+        t.same({ ...a, generation: 0 }, { ...b, generation: 0 }, `${src} -> ${dst}:${port}/${proto}`);
+        if (a.verdict === 'deny') denied++;
+      }
+    }
+  }
+  t.ok(denied > 0, 'some connections denied');
+});

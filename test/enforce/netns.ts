@@ -1,0 +1,276 @@
+// Test topology for the enforcement tests: a "node" network namespace routing between pod
+// namespaces, each pod attached by a veth pair. Everything lives in namespaces this process
+// creates (names carry the pid and a tag, so test files can run in parallel); nothing is
+// connected to the root namespace, and teardown deletes it all, also after a failure.
+//
+//   pod a  10.77.1.2 fd77:1::2  eth0 <-> va  10.77.1.1 fd77:1::1 \
+//   pod b  10.77.2.2 fd77:2::2  eth0 <-> vb  10.77.2.1 fd77:2::1  node (forwarding)
+//   pod c  10.77.3.2 fd77:3::2  eth0 <-> vc  10.77.3.1 fd77:3::1 /
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const ROOT = join(import.meta.dirname, '..', '..');
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function run(argv: readonly string[], input?: string, timeoutMs = 20_000): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    c.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    c.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const t = setTimeout(() => c.kill('SIGKILL'), timeoutMs);
+    c.on('error', (e) => {
+      clearTimeout(t);
+      reject(e);
+    });
+    c.on('close', (code) => {
+      clearTimeout(t);
+      resolve({ code: code ?? 1, stdout, stderr });
+    });
+    c.stdin.on('error', () => {});
+    c.stdin.end(input ?? '');
+  });
+}
+
+export async function must(argv: readonly string[], input?: string): Promise<string> {
+  const r = await run(argv, input);
+  if (r.code !== 0) throw new Error(`${argv.join(' ')} failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}
+
+export async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000, stepMs = 50): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
+
+export const PODS = {
+  a: { v4: '10.77.1.2', v6: 'fd77:1::2', gw4: '10.77.1.1', gw6: 'fd77:1::1', nodeIf: 'va' },
+  b: { v4: '10.77.2.2', v6: 'fd77:2::2', gw4: '10.77.2.1', gw6: 'fd77:2::1', nodeIf: 'vb' },
+  c: { v4: '10.77.3.2', v6: 'fd77:3::2', gw4: '10.77.3.1', gw6: 'fd77:3::1', nodeIf: 'vc' },
+} as const;
+export type PodName = keyof typeof PODS;
+
+export class Topology {
+  readonly node: string;
+  readonly ns: Record<PodName, string>;
+  readonly dir: string;
+  private readonly procs = new Set<ChildProcess>();
+  private created: string[] = [];
+
+  constructor(tag: string) {
+    const base = `pal-t-${process.pid}-${tag}`;
+    this.node = `${base}-n`;
+    this.ns = { a: `${base}-a`, b: `${base}-b`, c: `${base}-c` };
+    this.dir = mkdtempSync(join(tmpdir(), `pal-t-${tag}-`));
+  }
+
+  /** `ip netns exec NS ...argv` */
+  in(ns: string, argv: readonly string[]): string[] {
+    return ['ip', 'netns', 'exec', ns, ...argv];
+  }
+
+  async up(): Promise<void> {
+    for (const ns of [this.node, ...Object.values(this.ns)]) {
+      await must(['ip', 'netns', 'add', ns]);
+      this.created.push(ns);
+      await must(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+    }
+    await must(this.in(this.node, ['sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']));
+    for (const [name, p] of Object.entries(PODS) as [PodName, (typeof PODS)[PodName]][]) {
+      const pod = this.ns[name];
+      await must(['ip', '-n', this.node, 'link', 'add', p.nodeIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', pod]);
+      await must(['ip', '-n', this.node, 'addr', 'add', `${p.gw4}/24`, 'dev', p.nodeIf]);
+      await must(['ip', '-n', this.node, 'addr', 'add', `${p.gw6}/64`, 'dev', p.nodeIf, 'nodad']);
+      await must(['ip', '-n', this.node, 'link', 'set', p.nodeIf, 'up']);
+      await must(['ip', '-n', pod, 'addr', 'add', `${p.v4}/24`, 'dev', 'eth0']);
+      await must(['ip', '-n', pod, 'addr', 'add', `${p.v6}/64`, 'dev', 'eth0', 'nodad']);
+      await must(['ip', '-n', pod, 'link', 'set', 'eth0', 'up']);
+      await must(['ip', '-n', pod, 'route', 'add', 'default', 'via', p.gw4]);
+      await must(['ip', '-n', pod, '-6', 'route', 'add', 'default', 'via', p.gw6]);
+    }
+  }
+
+  /** Starts a long-running process; killed at teardown. */
+  spawn(argv: readonly string[]): ChildProcess {
+    const c = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+    c.on('error', () => {});
+    c.stdin?.on('error', () => {});
+    this.procs.add(c);
+    c.on('exit', () => this.procs.delete(c));
+    return c;
+  }
+
+  /** TCP echo and UDP echo servers on `port` in a pod (both families). */
+  async servers(pod: PodName, port: number): Promise<void> {
+    this.spawn(this.in(this.ns[pod], ['socat', `TCP6-LISTEN:${port},fork,reuseaddr,ipv6only=0`, 'EXEC:cat']));
+    this.spawn(this.in(this.ns[pod], ['socat', `UDP6-RECVFROM:${port},fork,ipv6only=0`, 'EXEC:cat']));
+    await waitFor(`servers on ${pod}:${port}`, async () => {
+      const r = await run(this.in(this.ns[pod], ['ss', '-Hltun', `sport = :${port}`]));
+      return r.stdout.split('\n').filter((l) => l.trim()).length >= 2;
+    });
+  }
+
+  /** True when a new TCP connection from `from` to pod `to` completes within 1.5 s. */
+  async tcp(from: PodName, to: PodName, port: number, family: 4 | 6 = 4): Promise<boolean> {
+    const ip = family === 4 ? PODS[to].v4 : PODS[to].v6;
+    const r = await run(this.in(this.ns[from], ['ncat', '-z', '-w', '1.5', ip, String(port)]));
+    return r.code === 0;
+  }
+
+  /** True when a UDP datagram from `from` to pod `to` is echoed back. */
+  async udp(from: PodName, to: PodName, port: number, family: 4 | 6 = 4): Promise<boolean> {
+    const addr = family === 4 ? `UDP4:${PODS[to].v4}:${port}` : `UDP6:[${PODS[to].v6}]:${port}`;
+    const token = `t${Math.random().toString(36).slice(2)}`;
+    const r = await run(this.in(this.ns[from], ['socat', '-T', '1.5', '-', addr]), token + '\n');
+    return r.stdout.includes(token);
+  }
+
+  /**
+   * Can a denied UDP flow be opened from the far end? c sends b:7070 (denied), then b "replies"
+   * from 7070 to c's source port while b's egress is denied. Returns whether the reply reached
+   * c, and whether a datagram a -> c (allowed) reached the same listener (the control).
+   */
+  async udpReplyLeak(): Promise<{ leaked: boolean; control: boolean }> {
+    await run(this.in(this.ns.c, ['socat', '-u', '-', `UDP4-SENDTO:${PODS.b.v4}:7070,sourceport=40002`]), 'open\n');
+    const l = this.spawn(this.in(this.ns.c, ['socat', '-u', 'UDP4-RECV:40002', '-']));
+    let got = '';
+    l.stdout!.setEncoding('utf8').on('data', (d: string) => (got += d));
+    await waitFor('listener on c:40002', async () => (await run(this.in(this.ns.c, ['ss', '-Hlun', 'sport = :40002']))).stdout.trim() !== '');
+    await run(this.in(this.ns.b, ['socat', '-u', '-', `UDP4-SENDTO:${PODS.c.v4}:40002,sourceport=7070`]), 'reply\n');
+    await new Promise((r) => setTimeout(r, 1500));
+    const leaked = got.includes('reply');
+    await run(this.in(this.ns.a, ['socat', '-u', '-', `UDP4-SENDTO:${PODS.c.v4}:40002`]), 'control\n');
+    const control = await waitFor('control datagram', () => got.includes('control'), 3000).catch(() => false);
+    l.kill('SIGKILL');
+    return { leaked, control };
+  }
+
+  /** Contents of the node's /proc/net/netfilter/nfnetlink_queue: queue -> packets ever queued (id_sequence). */
+  async queueStats(): Promise<Map<number, { portid: number; waiting: number; dropped: number; userDropped: number; idSequence: number }>> {
+    const text = await must(this.in(this.node, ['cat', '/proc/net/netfilter/nfnetlink_queue']));
+    const m = new Map<number, { portid: number; waiting: number; dropped: number; userDropped: number; idSequence: number }>();
+    for (const line of text.split('\n')) {
+      const f = line.trim().split(/\s+/).map(Number);
+      if (f.length < 8 || Number.isNaN(f[0])) continue;
+      m.set(f[0]!, { portid: f[1]!, waiting: f[2]!, dropped: f[5]!, userDropped: f[6]!, idSequence: f[7]! });
+    }
+    return m;
+  }
+
+  writeFile(name: string, text: string): string {
+    const p = join(this.dir, name);
+    writeFileSync(p, text);
+    return p;
+  }
+
+  readJSON<T>(path: string): T | undefined {
+    try {
+      return JSON.parse(readFileSync(path, 'utf8')) as T;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async down(): Promise<void> {
+    for (const c of this.procs) {
+      try {
+        c.kill('SIGKILL');
+      } catch { /* gone */ }
+    }
+    // Processes inside the namespaces we made (agents restarted by tests, socat children).
+    for (const ns of this.created) {
+      const r = await run(['ip', 'netns', 'pids', ns]).catch(() => undefined);
+      for (const pid of (r?.stdout ?? '').split('\n').map((s) => Number(s.trim())).filter((n) => n > 0)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch { /* gone */ }
+      }
+    }
+    for (const ns of this.created.reverse()) await run(['ip', 'netns', 'del', ns]).catch(() => {});
+    this.created = [];
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Cluster manifests for the topology: namespace x, pods a b c on node `node` (b and c serve `ports`). */
+export function clusterYaml(node: string, ports: readonly number[]): string {
+  const pod = (name: PodName, labels: string) => `apiVersion: v1
+kind: Pod
+metadata: {name: ${name}, namespace: x, labels: {${labels}}}
+spec:
+  nodeName: ${node}
+  containers: [{name: c, image: i, ports: [${ports.map((p) => `{containerPort: ${p}, protocol: TCP}, {containerPort: ${p}, protocol: UDP}`).join(', ')}]}]
+status: {phase: Running, podIP: ${PODS[name].v4}, podIPs: [{ip: ${PODS[name].v4}}, {ip: "${PODS[name].v6}"}]}
+`;
+  return [
+    `apiVersion: v1\nkind: Namespace\nmetadata: {name: x, labels: {team: x}}\n`,
+    `apiVersion: v1\nkind: Node\nmetadata: {name: ${node}}\nstatus: {addresses: [{type: InternalIP, address: 10.77.1.1}]}\n`,
+    pod('a', 'app: a, role: client'),
+    pod('b', 'app: b, role: server'),
+    pod('c', 'app: c, role: other'),
+  ].join('---\n');
+}
+
+/** Pod b may not open anything (egress isolated, no rules); its replies still flow. */
+export const B_NO_EGRESS = `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: b-no-egress, namespace: x}
+spec:
+  podSelector: {matchLabels: {app: b}}
+  policyTypes: [Egress]
+`;
+
+/** Ingress policy for pod b: from pods with role=client only, on the given ports (TCP and UDP). */
+export function serverPolicy(ports: readonly number[]): string {
+  return `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: b-from-clients, namespace: x}
+spec:
+  podSelector: {matchLabels: {app: b}}
+  policyTypes: [Ingress]
+  ingress:
+  - from: [{podSelector: {matchLabels: {role: client}}}]
+    ports: [${ports.map((p) => `{port: ${p}, protocol: TCP}, {port: ${p}, protocol: UDP}`).join(', ')}]
+`;
+}
+
+export interface AgentStatusFile {
+  pid: number;
+  ready: boolean;
+  stopped: boolean;
+  generation: number;
+  sourceSyncStartedAt?: number;
+  sourceErrors: string[];
+  counters: Record<string, number>;
+}
+
+/** Runs `palisade agent` inside the node namespace; resolves when its status file says ready. */
+export async function startAgent(t: Topology, args: readonly string[], statusFile: string): Promise<{ proc: ChildProcess; status: AgentStatusFile; log: () => string }> {
+  rmSync(statusFile, { force: true });
+  const proc = t.spawn(t.in(t.node, ['node', join(ROOT, 'bin', 'palisade.js'), 'agent', '--status-file', statusFile, ...args]));
+  let log = '';
+  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (log += d));
+  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (log += d));
+  let exited = false;
+  proc.on('exit', () => (exited = true));
+  const status = await waitFor('agent ready', () => {
+    if (exited) throw new Error(`agent exited before it was ready:\n${log}`);
+    const s = t.readJSON<AgentStatusFile>(statusFile);
+    return s && s.ready && s.pid ? s : undefined;
+  }, 30_000);
+  return { proc, status, log: () => log };
+}
