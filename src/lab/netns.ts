@@ -1,0 +1,148 @@
+// Thin wrappers over the `ip` tool for the lab: network namespaces, veth pairs, addresses,
+// routes, and sysctls (written under /proc/sys from inside the namespace). Arguments go straight
+// to execve; the one shell (setSysctls) only sees vetted keys and numbers. Every namespace the
+// lab creates is named `plab.<lab>.<role>...`, so whatever a crashed run left behind can be found
+// by name alone: lab names may not contain '.', so the prefix of lab "a" never matches lab "a-b".
+
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+
+/** Every lab namespace name starts with this. */
+export const LAB_NETNS_PREFIX = 'plab.';
+
+const LAB_NAME_RE = /^[a-z0-9]([a-z0-9-]{0,22}[a-z0-9])?$/;
+
+/** Checks a lab name (it becomes part of namespace and folder names). */
+export function labNameProblem(name: string): string | undefined {
+  if (!LAB_NAME_RE.test(name)) return `lab name "${name}" must be 1-24 characters of a-z, 0-9 and '-', starting and ending with a letter or digit`;
+  return undefined;
+}
+
+/** The prefix every namespace of one lab carries. */
+export function labNetnsPrefix(lab: string): string {
+  return `${LAB_NETNS_PREFIX}${lab}.`;
+}
+
+export function nodeNetnsName(lab: string): string {
+  return `${labNetnsPrefix(lab)}node`;
+}
+
+const SAFE = /[^A-Za-z0-9_.-]/g;
+
+function shortHash(s: string, n = 8): string {
+  return createHash('sha1').update(s).digest('hex').slice(0, n);
+}
+
+/** `plab.<lab>.pod.<ns>_<name>` ('_' appears in no Kubernetes name, so the pair is unambiguous). */
+export function podNetnsName(lab: string, namespace: string, name: string): string {
+  const base = `${labNetnsPrefix(lab)}pod.${namespace}_${name}`.replace(SAFE, '-');
+  // Namespace names are file names under /run/netns; keep them well under NAME_MAX.
+  return base.length <= 200 ? base : `${labNetnsPrefix(lab)}pod.${shortHash(`${namespace}/${name}`, 16)}`;
+}
+
+export function externalNetnsName(lab: string, name: string): string {
+  const base = `${labNetnsPrefix(lab)}ext.${name}`.replace(SAFE, '-');
+  return base.length <= 200 ? base : `${labNetnsPrefix(lab)}ext.${shortHash(name, 16)}`;
+}
+
+/**
+ * Name of the node-side end of a pod's veth pair: IFNAMSIZ allows 15 characters, so a fixed
+ * prefix and a hash of the pod key. It lives inside the lab's node namespace only, so two labs
+ * never clash; the prefix lets an agent match every pod interface as `pv+`.
+ */
+export function hostIfName(kind: 'pod' | 'ext', key: string): string {
+  return `${kind === 'pod' ? 'pv' : 'xv'}${shortHash(key, 10)}`;
+}
+
+export class LabCommandError extends Error {
+  constructor(readonly command: string, readonly exitCode: number | null, readonly stderr: string) {
+    super(`${command} failed${exitCode === null ? '' : ` (exit ${exitCode})`}: ${stderr.trim().split('\n').slice(0, 4).join(' | ') || 'no error output'}`);
+  }
+}
+
+export interface RunResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs argv; resolves with the exit code (never throws for a non-zero exit; throws if the tool is missing). */
+export function run(argv: readonly string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new LabCommandError(argv.join(' '), null, e.message));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 128, stdout, stderr: signal ? `${stderr}killed by ${signal}` : stderr });
+    });
+    child.stdin.on('error', () => { /* the tool may exit before reading stdin; its exit code tells */ });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+export async function mustRun(argv: readonly string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+  const r = await run(argv, opts);
+  if (r.code !== 0) throw new LabCommandError(argv.join(' ') + (opts.input ? ` <<< ${JSON.stringify(opts.input.slice(0, 300))}` : ''), r.code, r.stderr || r.stdout);
+  return r;
+}
+
+/** Names of every network namespace (`ip netns list` prints "name" or "name (id: N)"). */
+export async function listNetns(): Promise<string[]> {
+  const r = await mustRun(['ip', 'netns', 'list']);
+  return r.stdout.split('\n').map((l) => l.trim().split(/\s+/)[0]!).filter((s) => s !== '');
+}
+
+export async function addNetns(name: string): Promise<void> {
+  await mustRun(['ip', 'netns', 'add', name]);
+}
+
+/** Deletes a namespace; a namespace that is already gone is fine. */
+export async function deleteNetns(name: string): Promise<void> {
+  const r = await run(['ip', 'netns', 'delete', name]);
+  if (r.code !== 0 && !/No such file|not found|Invalid/i.test(r.stderr)) throw new LabCommandError(`ip netns delete ${name}`, r.code, r.stderr);
+}
+
+/** Pids of the processes whose network namespace is `name`. */
+export async function netnsPids(name: string): Promise<number[]> {
+  const r = await run(['ip', 'netns', 'pids', name]);
+  if (r.code !== 0) return [];
+  return r.stdout.split(/\s+/).filter((s) => /^\d+$/.test(s)).map(Number);
+}
+
+/**
+ * Runs many `ip` commands inside one namespace as a single `ip -n NS -batch -` process, which
+ * stops at the first failing line (so a half-built pod is reported, not silently used).
+ */
+export async function ipBatch(netns: string, lines: readonly string[]): Promise<void> {
+  if (lines.length === 0) return;
+  await mustRun(['ip', '-n', netns, '-batch', '-'], { input: lines.join('\n') + '\n' });
+}
+
+const SYSCTL_KEY = /^[a-z0-9_]+(\.[a-z0-9_]+)+$/;
+
+/**
+ * Sets sysctls inside a namespace by writing /proc/sys/net/... from a shell running in it (the
+ * net.* tree belongs to the writer's network namespace), so the lab needs no procps. Keys are
+ * checked, values are numbers: nothing reaches the shell unvetted.
+ */
+export async function setSysctls(netns: string, values: Readonly<Record<string, number>>): Promise<void> {
+  const writes = Object.entries(values).map(([k, v]) => {
+    if (!SYSCTL_KEY.test(k) || !Number.isInteger(v)) throw new Error(`bad sysctl ${k}=${v}`);
+    return `echo ${v} > /proc/sys/${k.replace(/\./g, '/')}`;
+  });
+  if (writes.length === 0) return;
+  await mustRun(['ip', 'netns', 'exec', netns, 'sh', '-ec', writes.join('\n')]);
+}
+
+/** The argv prefix that runs a command inside a namespace. */
+export function inNetns(netns: string): string[] {
+  return ['ip', 'netns', 'exec', netns];
+}

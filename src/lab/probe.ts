@@ -1,0 +1,179 @@
+// Real probes through the lab: each one is a new connection opened from the source namespace
+// to the destination address, by the source namespace's endpoint process:
+//
+//   TCP   curl http://dst:port/ (handshake + HTTP GET; allowed = the server's HTTP answer came back)
+//   UDP   one datagram (resent every 200 ms) and the server's answer datagram
+//   SCTP  INIT and the server's INIT-ACK (then ABORT), over raw sockets (see sctp.ts)
+//
+// A denied probe is one that got no answer before the timeout (a dropped packet looks like
+// nothing at all), so the timeout is short: allowed probes answer in milliseconds. A RST / ICMP
+// unreachable / ABORT is reported as 'refused' (the packets flowed, nobody served the port).
+//
+// `kind: reply` (the reply packets of a connection `from` opened to `to`) is checked with the
+// same exchange: an answer only counts when the server's reply packets (SYN-ACK and HTTP
+// response, the answer datagram, INIT-ACK) were delivered back to `from`, so an allowed reply
+// probe proves the return direction was let through even where `from` is isolated for ingress
+// (stateful: the reply belongs to a connection the source opened). What it cannot show is the
+// reply path of a connection that was denied: there is none, and the probe reports deny.
+
+import type { Family, Protocol } from '../cluster/model.ts';
+import { canonicalIP, parseIP } from '../net/address.ts';
+import { EndpointClient } from './endpoint-client.ts';
+import type { ProbeDetail } from './endpoint-wire.ts';
+import type { LabState } from './lab-state.ts';
+
+export interface LabProbe {
+  /** "node", "ns/pod", "ext:<name>" or an IP address of the lab. */
+  readonly from: string;
+  readonly to: string;
+  readonly port: number;
+  readonly protocol: Protocol;
+  readonly family: Family;
+  readonly kind?: 'connect' | 'reply';
+}
+
+export interface LabProbeResult {
+  readonly from: string;
+  readonly to: string;
+  readonly port: number;
+  readonly protocol: Protocol;
+  readonly family: Family;
+  readonly kind: 'connect' | 'reply';
+  readonly src: string;
+  readonly dst: string;
+  readonly verdict: 'allow' | 'deny';
+  readonly detail: ProbeDetail;
+  readonly answeredBy?: string;
+  readonly message?: string;
+  readonly ms: number;
+}
+
+export interface LabEndpointRef {
+  readonly netns: string;
+  /** The label its endpoint answers with. */
+  readonly label: string;
+  readonly ip: string;
+}
+
+export class LabProbeError extends Error {}
+
+/** Where an endpoint reference lives in the lab and its address in a family. */
+export function resolveLabEndpoint(state: LabState, ref: string, family: Family): LabEndpointRef {
+  const famIP = (ips: readonly string[]) => ips.find((ip) => parseIP(ip)?.family === family);
+  const nodeRef = (): LabEndpointRef => {
+    const ip = famIP(state.node.ips);
+    if (!ip) throw new LabProbeError(`the lab node has no ${family} address (Node status.addresses: ${state.node.ips.join(', ') || 'none'})`);
+    return { netns: state.nodeNetns, label: 'node', ip };
+  };
+  if (ref === 'node') return nodeRef();
+  if (ref.startsWith('ext:')) {
+    const e = state.externals.find((x) => x.name === ref.slice(4));
+    if (!e) throw new LabProbeError(`no outside host ${ref.slice(4)} in the lab (have: ${state.externals.map((x) => x.name).join(', ') || 'none'})`);
+    const ip = famIP(e.ips);
+    if (!ip) throw new LabProbeError(`outside host ${e.name} has no ${family} address`);
+    return { netns: e.netns, label: ref, ip };
+  }
+  const lit = parseIP(ref);
+  if (lit) {
+    if (lit.family !== family) throw new LabProbeError(`${ref} is an ${lit.family} address but the probe is ${family}`);
+    const ip = canonicalIP(ref)!;
+    const pod = state.pods.find((p) => p.ips.includes(ip));
+    if (pod) return { netns: pod.netns, label: pod.key, ip };
+    if (state.node.ips.includes(ip)) return { netns: state.nodeNetns, label: 'node', ip };
+    const ext = state.externals.find((e) => e.ips.includes(ip));
+    if (ext) return { netns: ext.netns, label: `ext:${ext.name}`, ip };
+    throw new LabProbeError(`${ip} belongs to nothing in the lab (no pod, node or outside host has it)`);
+  }
+  if (ref.includes('/')) {
+    const pod = state.pods.find((p) => p.key === ref);
+    if (!pod) throw new LabProbeError(`pod ${ref} has no namespace in the lab (not in the manifests, no IP, host-network or finished; see lab up's notes)`);
+    const ip = famIP(pod.ips);
+    if (!ip) throw new LabProbeError(`pod ${ref} has no ${family} address (${pod.ips.join(', ')})`);
+    return { netns: pod.netns, label: pod.key, ip };
+  }
+  throw new LabProbeError(`${JSON.stringify(ref)} is not node, ns/pod, ext:<name> or an IP address`);
+}
+
+export interface RunProbesOptions {
+  /** Probes in flight at once (each TCP probe is a curl process). */
+  readonly concurrency?: number;
+  /** How long a probe waits for its answer: the time a denied probe costs. */
+  readonly timeoutMs?: number;
+}
+
+/** Keeps one control connection per endpoint for a batch of probes. */
+export class LabProber {
+  private readonly clients = new Map<string, Promise<EndpointClient>>();
+
+  constructor(readonly state: LabState) {}
+
+  private client(netns: string): Promise<EndpointClient> {
+    let c = this.clients.get(netns);
+    if (!c) {
+      const rec = this.state.endpoints[netns];
+      if (!rec) return Promise.reject(new LabProbeError(`no endpoint process recorded for namespace ${netns}`));
+      c = EndpointClient.open(rec.socket, rec.label, 5000);
+      c.catch(() => this.clients.delete(netns));
+      this.clients.set(netns, c);
+    }
+    return c;
+  }
+
+  /** Runs one probe; throws LabProbeError when an endpoint cannot be resolved. */
+  async probe(p: LabProbe, timeoutMs = 1000): Promise<LabProbeResult> {
+    const from = resolveLabEndpoint(this.state, p.from, p.family);
+    const to = resolveLabEndpoint(this.state, p.to, p.family);
+    const c = await this.client(from.netns);
+    const a = await c.probe(p.protocol, to.ip, p.port, timeoutMs);
+    let { allowed, detail } = a;
+    let message = a.message;
+    if (allowed && a.answeredBy !== undefined && a.answeredBy !== to.label) {
+      // The lab is mis-wired: the answer came from someone else. Never count that as a pass.
+      allowed = false;
+      detail = 'error';
+      message = `answered by ${a.answeredBy}, expected ${to.label}`;
+    }
+    return {
+      from: p.from, to: p.to, port: p.port, protocol: p.protocol, family: p.family, kind: p.kind ?? 'connect',
+      src: from.ip, dst: to.ip,
+      verdict: allowed ? 'allow' : 'deny', detail,
+      ...(a.answeredBy !== undefined ? { answeredBy: a.answeredBy } : {}),
+      ...(message !== undefined ? { message } : {}),
+      ms: a.ms,
+    };
+  }
+
+  /** Runs probes with bounded concurrency; results in input order. */
+  async run(probes: readonly LabProbe[], opts: RunProbesOptions = {}): Promise<LabProbeResult[]> {
+    const out: LabProbeResult[] = new Array(probes.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < probes.length) {
+        const i = next++;
+        out[i] = await this.probe(probes[i]!, opts.timeoutMs ?? 1000);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 16, probes.length) }, worker));
+    return out;
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.then((x) => x.close(), () => {});
+    this.clients.clear();
+  }
+}
+
+/** Runs probes against a lab and closes the connections afterwards. */
+export async function runLabProbes(state: LabState, probes: readonly LabProbe[], opts: RunProbesOptions = {}): Promise<LabProbeResult[]> {
+  // Resolve everything first so a bad reference fails before any packet is sent.
+  for (const p of probes) {
+    resolveLabEndpoint(state, p.from, p.family);
+    resolveLabEndpoint(state, p.to, p.family);
+  }
+  const prober = new LabProber(state);
+  try {
+    return await prober.run(probes, opts);
+  } finally {
+    prober.close();
+  }
+}

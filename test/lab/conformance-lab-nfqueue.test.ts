@@ -1,0 +1,5 @@
+// The shared conformance suite with real packets through the lab, enforced by the agent's
+// NFQUEUE backend (see conformance-lab.ts).
+import { conformanceLab } from './conformance-lab.ts';
+
+conformanceLab('nfqueue', 'lc-nfqueue');

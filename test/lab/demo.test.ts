@@ -1,0 +1,86 @@
+// `palisade demo` end to end (root): builds its lab, runs the agent, shows the real matrix
+// before and after the policies with every cell agreeing with the spec, and tears the lab down.
+// Also: missing prerequisites are named with how to install them (exit 3).
+
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { labNetnsPrefix, listNetns } from '../../src/lab/netns.ts';
+import { labDown } from '../../src/lab/topology.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BIN = join(ROOT, 'bin', 'palisade.js');
+const LAB = 'lt-demo';
+
+function which(tool: string): string | undefined {
+  const r = spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+/** The matrix printed after "act N", as rows of marks. */
+function matrixOf(stdout: string, act: number): Map<string, string[]> {
+  const from = stdout.indexOf(`act ${act}:`);
+  const block = stdout.slice(from, stdout.indexOf('why:', from));
+  const rows = new Map<string, string[]>();
+  for (const line of block.split('\n')) {
+    const m = /^ {2}(\S+)\s+(.*)$/.exec(line);
+    if (m && m[1] !== 'FROM') rows.set(m[1]!, m[2]!.trim().split(/\s{2,}/));
+  }
+  return rows;
+}
+
+if (process.getuid?.() !== 0) {
+  t.test('demo', { skip: 'needs root' }, async () => {});
+} else {
+  t.teardown(async () => {
+    await labDown(LAB);
+  });
+
+  t.test('demo: real matrix before and after the policies, explained, lab torn down', async (t) => {
+    const r = spawnSync(process.execPath, [BIN, 'demo', '--name', LAB], { encoding: 'utf8', cwd: ROOT, timeout: 300_000 });
+    t.equal(r.status, 0, `exit 0 (${r.stderr})`);
+    t.match(r.stdout, /every real probe agreed with the spec/);
+    t.notMatch(r.stdout, /!! (spec:|MISMATCH)/, 'no cell disagrees with the spec');
+    const cols = ['frontend/web TCP/80', 'backend/api TCP/8080', 'db/postgres TCP/5432', 'kube-system/coredns UDP/53', 'kube-system/coredns TCP/53'];
+    t.match(r.stdout, new RegExp(`FROM \\\\ TO\\s+${cols.map((c) => c.replace('/', '\\/')).join('\\s+')}`));
+    const before = matrixOf(r.stdout, 1);
+    t.same([...before.values()].flat().filter((m) => m !== '.'), [], 'act 1: everything answers');
+    t.equal(before.size, 5, 'four pods and the node as clients');
+    const after = matrixOf(r.stdout, 2);
+    t.same(Object.fromEntries(after), {
+      'frontend/web': ['.', '.', 'X', '.', '.'],
+      'backend/api': ['X', '.', '.', '.', '.'],
+      'db/postgres': ['X', 'X', '.', '.', '.'],
+      'kube-system/coredns': ['X', 'X', 'X', '.', '.'],
+      node: ['.', '.', '.', '.', '.'],
+    }, 'act 2: web -> api:8080 -> postgres:5432 and DNS; nothing else; the node reaches everyone');
+    t.match(r.stdout, /frontend\/web -> backend\/api TCP\/8080: real allow \(answered, \d+ ms\), spec allow\n\s+egress of frontend\/web: allowed by frontend\/web-to-api egress\[0\]\n\s+ingress of backend\/api: allowed by backend\/api-from-web ingress\[0\]/);
+    t.match(r.stdout, /frontend\/web -> db\/postgres TCP\/5432: real deny \(timeout, \d+ ms\), spec deny\n\s+egress of frontend\/web: DENIED: isolated by frontend\/allow-dns, frontend\/default-deny, frontend\/web-to-api and no egress rule matches/);
+    t.match(r.stdout, /db\/postgres -> kube-system\/coredns UDP\/53: real allow .*\n\s+egress of db\/postgres: allowed by db\/allow-dns egress\[0\]/);
+    t.match(r.stdout, /lab "lt-demo" torn down/);
+    t.same((await listNetns()).filter((n) => n.startsWith(labNetnsPrefix(LAB))), [], 'no namespace left');
+  });
+
+  t.test('demo names missing prerequisites and how to install them', async (t) => {
+    const asNobody = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'demo', '--name', LAB], { encoding: 'utf8', cwd: ROOT });
+    if (asNobody.error) t.comment(`setpriv unavailable: ${asNobody.error.message}`);
+    else {
+      t.equal(asNobody.status, 3);
+      t.match(asNobody.stderr, /missing prerequisites:\n\s+- root: running as uid 65534[^\n]*\n\s+fix: run it as root/);
+    }
+    // A PATH with every tool but curl.
+    const bin = mkdtempSync(join(tmpdir(), 'palisade-path-'));
+    for (const tool of ['ip', 'iptables', 'ip6tables', 'conntrack']) {
+      const p = which(tool);
+      if (p) symlinkSync(p, join(bin, tool));
+    }
+    const noCurl = spawnSync(process.execPath, [BIN, 'demo', '--name', LAB], { encoding: 'utf8', cwd: ROOT, env: { ...process.env, PATH: bin } });
+    t.equal(noCurl.status, 3);
+    t.match(noCurl.stderr, /- curl: curl not found \(the TCP probe client\)\n\s+fix: apt-get install -y curl/);
+    t.notMatch(noCurl.stderr, /- ip \(iproute2\)/, 'only what is missing is listed');
+    t.same((await listNetns()).filter((n) => n.startsWith(labNetnsPrefix(LAB))), [], 'nothing built');
+  });
+}

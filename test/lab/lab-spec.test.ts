@@ -1,0 +1,84 @@
+// What the lab builds for a cluster (no root needed): which pods get a namespace and why the
+// others do not, the ports each endpoint serves, the node's addresses, outside hosts, and the
+// names every lab object carries.
+
+import t from 'tap';
+import type { Pod } from '../../src/cluster/model.ts';
+import { ClusterState } from '../../src/cluster/state.ts';
+import { hostIfName, labNameProblem, labNetnsPrefix, nodeNetnsName, podNetnsName } from '../../src/lab/netns.ts';
+import { labSpecFromCluster } from '../../src/lab/topology.ts';
+
+function pod(ns: string, name: string, ips: string[], extra: Partial<Pod> = {}): Pod {
+  return { namespace: ns, name, labels: {}, nodeName: 'n1', hostNetwork: false, phase: 'Running', ips, ports: [{ containerPort: 80, protocol: 'TCP' }], ...extra };
+}
+
+function cluster(pods: Pod[], nodes: { name: string; addresses: string[] }[] = [{ name: 'n1', addresses: ['10.0.0.1', 'fd00:10::1'] }]): ClusterState {
+  const s = new ClusterState();
+  s.batch(() => {
+    for (const n of nodes) s.upsertNode(n);
+    for (const p of pods) s.upsertPod(p);
+  });
+  return s;
+}
+
+t.test('which pods get a namespace', async (t) => {
+  const rows: { pod: Pod; lab: boolean; note?: RegExp }[] = [
+    { pod: pod('x', 'a', ['10.244.1.1', 'fd00:10:244::11']), lab: true },
+    { pod: pod('x', 'pending', ['10.244.1.5'], { phase: 'Pending' }), lab: true },
+    { pod: pod('x', 'noip', []), lab: false, note: /pod x\/noip has no IP/ },
+    { pod: pod('x', 'host', ['10.0.0.1'], { hostNetwork: true, ports: [{ containerPort: 10250, protocol: 'TCP' }] }), lab: false, note: /x\/host uses the host network/ },
+    { pod: pod('x', 'done', ['10.244.1.9'], { phase: 'Succeeded' }), lab: false, note: /x\/done is Succeeded/ },
+    { pod: pod('x', 'failed', ['10.244.1.1'], { phase: 'Failed' }), lab: false, note: /x\/failed is Failed/ },
+    // Same address as x/a, and sorts after it: the first live owner keeps it.
+    { pod: pod('x', 'b-dup', ['10.244.1.1']), lab: false, note: /x\/b-dup: address 10\.244\.1\.1 already belongs to x\/a/ },
+    { pod: pod('x', 'elsewhere', ['10.244.1.7'], { nodeName: 'n2' }), lab: true, note: /x\/elsewhere is scheduled on n2; the lab runs every pod on n1/ },
+  ];
+  const { spec, notes } = labSpecFromCluster(cluster(rows.map((r) => r.pod)));
+  for (const r of rows) {
+    const key = `${r.pod.namespace}/${r.pod.name}`;
+    t.equal(spec.pods.some((p) => `${p.namespace}/${p.name}` === key), r.lab, `${key}: ${r.lab ? 'namespace' : 'no namespace'}`);
+    if (r.note) t.ok(notes.some((n) => r.note!.test(n)), `${key}: note ${r.note}`);
+  }
+  t.same(spec.node, { name: 'n1', ips: ['10.0.0.1', 'fd00:10::1'] });
+  t.same(spec.nodePorts.tcp, [80, 10250], 'the node serves pod ports and the host-network pod\'s');
+});
+
+t.test('served ports: container ports by protocol, plus extras, sorted and unique', async (t) => {
+  const p = pod('x', 'a', ['10.244.1.1'], {
+    ports: [
+      { containerPort: 81, protocol: 'TCP' }, { containerPort: 80, protocol: 'TCP' }, { containerPort: 80, protocol: 'TCP' },
+      { containerPort: 53, protocol: 'UDP' }, { containerPort: 7, protocol: 'SCTP' },
+    ],
+  });
+  const { spec } = labSpecFromCluster(cluster([p]), { extraPorts: { tcp: [80, 9000], udp: [], sctp: [81] } });
+  t.same(spec.pods[0]!.ports, { tcp: [80, 81, 9000], udp: [53], sctp: [7, 81] });
+});
+
+t.test('nodes and outside hosts', async (t) => {
+  const two = cluster([pod('x', 'a', ['10.244.1.1'])], [{ name: 'n1', addresses: ['10.0.0.1'] }, { name: 'n2', addresses: ['10.0.0.2'] }]);
+  t.throws(() => labSpecFromCluster(two), /2 Nodes \(n1, n2\); say which one the lab plays with --node/);
+  t.same(labSpecFromCluster(two, { node: 'n2' }).spec.node, { name: 'n2', ips: ['10.0.0.2'] });
+  t.throws(() => labSpecFromCluster(two, { node: 'n3' }), /no Node "n3"/);
+  const none = labSpecFromCluster(cluster([pod('x', 'a', ['10.244.1.1'])], []));
+  t.same(none.spec.node, { ips: [] });
+  t.ok(none.notes.some((n) => /no Node object/.test(n)));
+  const c = cluster([pod('x', 'a', ['10.244.1.1'])]);
+  t.same(labSpecFromCluster(c, { externals: [{ name: 'inet', ips: ['192.0.2.1', '2001:DB8::1'] }] }).spec.externals, [{ name: 'inet', ips: ['192.0.2.1', '2001:db8::1'] }], 'addresses canonical');
+  t.throws(() => labSpecFromCluster(c, { externals: [{ name: 'e', ips: ['10.244.1.1'] }] }), /outside host e: address 10\.244\.1\.1 belongs to pod x\/a/);
+  t.throws(() => labSpecFromCluster(c, { externals: [{ name: 'e', ips: ['10.0.0.1'] }] }), /is the node's/);
+  t.throws(() => labSpecFromCluster(c, { externals: [{ name: 'e', ips: ['nope'] }] }), /"nope" is not an IP address/);
+});
+
+t.test('names', async (t) => {
+  for (const [name, ok] of [['demo', true], ['lc-nfqueue', true], ['a', true], ['Bad', false], ['a.b', false], ['-a', false], ['a-', false], ['x'.repeat(25), false]] as const) {
+    t.equal(labNameProblem(name) === undefined, ok, `lab name ${JSON.stringify(name)}`);
+  }
+  t.equal(nodeNetnsName('demo'), 'plab.demo.node');
+  t.equal(podNetnsName('demo', 'x', 'a'), 'plab.demo.pod.x_a');
+  t.equal(podNetnsName('demo', 'x', 'a.b'), 'plab.demo.pod.x_a.b');
+  t.not(podNetnsName('demo', 'x-y', 'z'), podNetnsName('demo', 'x', 'y-z'), "'_' keeps namespace and name apart");
+  t.ok(podNetnsName('demo', 'x', 'p'.repeat(253)).length <= 200, 'long names are hashed');
+  t.notOk(nodeNetnsName('a-b').startsWith(labNetnsPrefix('a')), "lab a's prefix never matches lab a-b");
+  t.match(hostIfName('pod', 'x/a'), /^pv[0-9a-f]{10}$/, 'fits IFNAMSIZ');
+  t.not(hostIfName('pod', 'x/a'), hostIfName('pod', 'x/b'));
+});
