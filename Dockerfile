@@ -1,0 +1,62 @@
+# syntax=docker/dockerfile:1
+#
+# The Palisade agent image (see daemonset.yaml).
+#
+#   docker build -t palisade:0.1.0 .
+#
+# Two stages: the builder has the compilers (node-gyp builds native/ and the raw-socket/cap
+# addons; tsc compiles TypeScript to dist/), the runtime stage gets only the results, the
+# production node_modules and the userspace tools the agent runs (iptables, ip, sysctl).
+
+# Same Node release line as CI. undici 7 (client-node's HTTP client) needs Node >= 20.18.1.
+ARG NODE_VERSION=20.20.2
+
+# ---- build -------------------------------------------------------------------------------------
+FROM node:${NODE_VERSION}-bookworm AS build
+ENV DEBIAN_FRONTEND=noninteractive
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ libpcap-dev \
+ && rm -rf /var/lib/apt/lists/*
+# The project builds addons offline against nodedir=/usr (Debian's nodejs layout, see .npmrc and
+# the "install" script); the official image keeps the same headers under /usr/local.
+RUN test -e /usr/include/node || ln -s /usr/local/include/node /usr/include/node
+WORKDIR /src
+# Dependencies first, so source edits do not invalidate the npm ci layer. The root package's
+# install script builds native/, so it has to be there already.
+COPY package.json package-lock.json .npmrc ./
+COPY native ./native
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY bin ./bin
+COPY src ./src
+COPY bench ./bench
+COPY scripts ./scripts
+COPY test ./test
+# Compiled code resolves the addon relative to dist/ (src/enforce/native.ts: <root>/native/build),
+# so the built addon is copied there.
+RUN npm run build \
+ && npm prune --omit=dev --no-audit --no-fund \
+ && mkdir -p dist/native/build/Release \
+ && cp native/build/Release/palisade_native.node dist/native/build/Release/
+
+# ---- runtime -----------------------------------------------------------------------------------
+FROM node:${NODE_VERSION}-bookworm-slim
+ENV DEBIAN_FRONTEND=noninteractive \
+    NODE_ENV=production
+# iptables (nft and legacy backends, ip6tables), conntrack (strict mode cuts flows a new policy
+# denies), iproute2 (ip rule/route for the TUN backend),
+# procps (sysctl), kmod (modprobe for iptables-legacy), libpcap0.8 (the cap addon's runtime
+# library). The NFQUEUE addon talks netlink directly: no libnetfilter_queue needed.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends iptables conntrack iproute2 procps kmod libpcap0.8 \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY --from=build /src/package.json ./package.json
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/bin ./bin
+COPY --from=build /src/dist/src ./dist/src
+COPY --from=build /src/dist/native ./dist/native
+# Capabilities (NET_ADMIN, NET_RAW) come from the pod's securityContext; the agent needs root
+# inside the container for them to apply without ambient-capability tricks.
+USER root
+ENTRYPOINT ["node", "bin/palisade.js", "agent", "--source", "kube"]

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what Palisade needs on a fresh Debian machine (run as root), then `npm ci`.
+# Used by the README's two commands and by .ci/run, so there is one list to keep true.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=0
+for b in iptables ip6tables conntrack ip curl socat ncat sysctl iperf3 g++ make; do command -v "$b" >/dev/null 2>&1 || need_apt=1; done
+for h in /usr/include/pcap.h; do
+  [ -f "$h" ] || need_apt=1
+done
+if [ "$need_apt" = 1 ] || [ "${PALISADE_FORCE_APT:-}" = 1 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "bootstrap: system packages are missing and this is not root; run as root or install:" >&2
+    echo "  apt-get install iptables conntrack iproute2 procps curl socat ncat iperf3 libpcap-dev python3 make g++" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends \
+    iptables conntrack iproute2 procps kmod curl socat ncat iperf3 \
+    libpcap-dev python3 make g++
+fi
+
+# The NFQUEUE/TUN addon (native/) speaks netlink itself and needs only kernel headers; libpcap-dev
+# is for the cap addon. npm ci builds native/ and the raw-socket and cap addons with node-gyp against Node's own
+# headers in /usr/include/node (nodedir=/usr in .npmrc), so no header download is attempted.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci
+fi

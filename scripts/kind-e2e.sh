@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# End-to-end check of the Palisade DaemonSet on a throwaway kind cluster.
+#
+# Needs: docker, kind (>= 0.20), kubectl, curl and tar (for the upstream e2e binary), ~4 GB RAM.
+# Time on a 4-core laptop: cluster + image + rollout ~5 min; the curl scenario ~1 min; the
+# upstream NetworkPolicy e2e suite ~20-30 min with E2E_PROCS=4 (over an hour serially).
+#
+#   scripts/kind-e2e.sh                  # everything, cluster deleted at the end
+#   E2E=0 scripts/kind-e2e.sh            # skip the upstream suite
+#   KEEP=1 scripts/kind-e2e.sh           # keep the cluster for poking around
+#
+# Environment: CLUSTER (palisade-e2e), IMAGE (palisade:0.1.0), NODE_IMAGE (kind's default),
+# E2E (1), E2E_PROCS (4), E2E_FOCUS ('Netpol'), E2E_SKIP ('SCTP'), WORKDIR (a temp dir), KEEP (0).
+#
+# About kind's own NetworkPolicy enforcement: since v0.24 kind's default CNI (kindnet) comes with
+# a policy enforcer (kube-network-policies, a separate DaemonSet in v0.24, built into kindnetd in
+# later releases). Two enforcers would both judge every connection, so a test could pass because
+# of the other one. kind's only switch is `networking.disableDefaultCNI: true`, which also removes
+# pod networking. We keep kindnet for pod networking and switch off only its policy part: delete
+# the kube-network-policies DaemonSet if there is one, turn kindnetd's --network-policy flag off
+# if it has one, and remove their nftables tables. Then a self-check applies a default-deny
+# policy BEFORE Palisade is installed and insists that traffic still flows: if anything else
+# still enforces policy, the script stops there.
+set -euo pipefail
+
+CLUSTER=${CLUSTER:-palisade-e2e}
+IMAGE=${IMAGE:-palisade:0.1.0}
+NODE_IMAGE=${NODE_IMAGE:-}
+E2E=${E2E:-1}
+E2E_PROCS=${E2E_PROCS:-4}
+E2E_FOCUS=${E2E_FOCUS:-Netpol}
+E2E_SKIP=${E2E_SKIP:-SCTP}
+KEEP=${KEEP:-0}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+WORKDIR=${WORKDIR:-$(mktemp -d -t palisade-kind.XXXXXX)}
+KUBECONFIG_FILE="$WORKDIR/kubeconfig"
+DEMO_NS=palisade-demo
+AGNHOST=registry.k8s.io/e2e-test-images/agnhost:2.47
+
+log() { printf '\n== %s\n' "$*"; }
+die() { printf 'kind-e2e: %s\n' "$*" >&2; exit 1; }
+k() { kubectl --kubeconfig "$KUBECONFIG_FILE" "$@"; }
+
+for tool in docker kind kubectl; do
+  command -v "$tool" >/dev/null 2>&1 || die "$tool is required (see the header of this script)"
+done
+if [ "$E2E" = 1 ]; then
+  for tool in curl tar; do command -v "$tool" >/dev/null 2>&1 || die "$tool is required for the e2e suite (or run with E2E=0)"; done
+fi
+
+cleanup() {
+  local rc=$?
+  if [ "$KEEP" = 1 ]; then
+    echo "cluster kept: kubectl --kubeconfig $KUBECONFIG_FILE get pods -A   (kind delete cluster --name $CLUSTER)"
+  else
+    kind delete cluster --name "$CLUSTER" >/dev/null 2>&1 || true
+    rm -rf "$WORKDIR"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+
+# ---- cluster -----------------------------------------------------------------------------------
+log "creating kind cluster $CLUSTER (1 control plane, 2 workers)"
+cat > "$WORKDIR/kind.yaml" <<'EOF'
+kind: Cluster
+apiVersion: kind.x-k8s.io/v1alpha4
+nodes:
+  - role: control-plane
+  - role: worker
+  - role: worker
+EOF
+kind create cluster --name "$CLUSTER" --config "$WORKDIR/kind.yaml" --kubeconfig "$KUBECONFIG_FILE" \
+  ${NODE_IMAGE:+--image "$NODE_IMAGE"} --wait 180s
+
+log "switching off kind's built-in NetworkPolicy enforcement"
+if k -n kube-system get daemonset kube-network-policies >/dev/null 2>&1; then
+  k -n kube-system delete daemonset kube-network-policies --wait=true
+fi
+if k -n kube-system get daemonset kindnet -o jsonpath='{.spec.template.spec.containers[0].command} {.spec.template.spec.containers[0].args}' | grep -q -- '--network-policy'; then
+  # Rewrite the flag in whichever list carries it.
+  for field in command args; do
+    current=$(k -n kube-system get daemonset kindnet -o jsonpath="{.spec.template.spec.containers[0].$field}")
+    case "$current" in
+      *--network-policy*)
+        patched=$(printf '%s' "$current" | sed -E 's/"--network-policy(=[a-z]+)?"/"--network-policy=false"/')
+        k -n kube-system patch daemonset kindnet --type json \
+          -p "[{\"op\":\"replace\",\"path\":\"/spec/template/spec/containers/0/$field\",\"value\":$patched}]"
+        ;;
+    esac
+  done
+  k -n kube-system rollout status daemonset kindnet --timeout=180s
+fi
+for node in $(kind get nodes --name "$CLUSTER"); do
+  for table in $(docker exec "$node" nft list tables 2>/dev/null | awk '/network-polic/ {print $2" "$3}' | tr ' ' ':'); do
+    docker exec "$node" nft delete table "${table%%:*}" "${table#*:}" || true
+  done
+done
+
+# ---- demo workload -----------------------------------------------------------------------------
+log "deploying frontend / backend / db in $DEMO_NS"
+k create namespace "$DEMO_NS"
+for app in frontend backend db; do
+  k -n "$DEMO_NS" run "$app" --image "$AGNHOST" --labels "app=$app" --port 80 \
+    --command -- /agnhost netexec --http-port=80
+  k -n "$DEMO_NS" expose pod "$app" --port 80
+done
+k -n "$DEMO_NS" wait --for=condition=Ready pod --all --timeout=180s
+
+# can FROM TO: exit 0 when a TCP connection from pod FROM to service TO:80 succeeds.
+can() { k -n "$DEMO_NS" exec "$1" -- /agnhost connect "$2.$DEMO_NS.svc.cluster.local:80" --timeout=3s >/dev/null 2>&1; }
+expect() { # expect allow|deny FROM TO
+  local want=$1 from=$2 to=$3 got=deny
+  if can "$from" "$to"; then got=allow; fi
+  printf '  %-8s -> %-8s %-5s (want %s)\n' "$from" "$to" "$got" "$want"
+  [ "$got" = "$want" ] || return 1
+}
+# Policy changes take effect within moments; allow a few tries before calling it a failure.
+expect_eventually() {
+  local i
+  for i in 1 2 3 4 5 6 7 8 9 10; do
+    if expect "$@" >/dev/null; then expect "$@"; return 0; fi
+    sleep 2
+  done
+  expect "$@" || die "connectivity $2 -> $3 is not $1"
+}
+
+log "self-check: with nothing enforcing policy, a default-deny must NOT block traffic"
+k -n "$DEMO_NS" apply -f - <<'EOF'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: default-deny-ingress}
+spec: {podSelector: {}, policyTypes: [Ingress]}
+EOF
+sleep 5
+expect allow frontend backend || die "traffic is blocked before Palisade is installed: another NetworkPolicy enforcer is active in this cluster"
+k -n "$DEMO_NS" delete networkpolicy default-deny-ingress
+
+# ---- install Palisade --------------------------------------------------------------------------
+log "building $IMAGE and loading it into the nodes"
+docker build -t "$IMAGE" "$ROOT"
+kind load docker-image "$IMAGE" --name "$CLUSTER"
+
+log "applying daemonset.yaml"
+sed "s#image: palisade:0.1.0#image: $IMAGE#" "$ROOT/daemonset.yaml" | k apply -f -
+k -n kube-system rollout status daemonset palisade --timeout=300s
+k -n kube-system get pods -l app.kubernetes.io/name=palisade -o wide
+
+# ---- the curl scenario -------------------------------------------------------------------------
+log "no policy: everything open"
+expect_eventually allow frontend backend
+expect_eventually allow frontend db
+expect_eventually allow db frontend
+
+log "policies: default-deny ingress; frontend -> backend; backend -> db"
+k -n "$DEMO_NS" apply -f - <<'EOF'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: default-deny-ingress}
+spec: {podSelector: {}, policyTypes: [Ingress]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: backend-from-frontend}
+spec:
+  podSelector: {matchLabels: {app: backend}}
+  ingress: [{from: [{podSelector: {matchLabels: {app: frontend}}}], ports: [{port: 80}]}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db-from-backend}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress: [{from: [{podSelector: {matchLabels: {app: backend}}}], ports: [{port: 80}]}]
+EOF
+expect_eventually allow frontend backend
+expect_eventually deny frontend db
+expect_eventually allow backend db
+expect_eventually deny db frontend
+expect_eventually deny backend frontend
+
+log "relabel: frontend loses app=frontend, so backend closes to it"
+k -n "$DEMO_NS" label pod frontend app=other --overwrite
+expect_eventually deny frontend backend
+k -n "$DEMO_NS" label pod frontend app=frontend --overwrite
+expect_eventually allow frontend backend
+
+log "policies removed: everything open again"
+k -n "$DEMO_NS" delete networkpolicy --all
+expect_eventually allow frontend db
+expect_eventually allow db frontend
+k delete namespace "$DEMO_NS" --wait=false
+
+# ---- upstream e2e NetworkPolicy suite ----------------------------------------------------------
+if [ "$E2E" = 1 ]; then
+  version=$(k get --raw /version | sed -n 's/.*"gitVersion": *"\([^"]*\)".*/\1/p' | head -n1)
+  [ -n "$version" ] || die "cannot read the server version"
+  arch=$(uname -m); case "$arch" in x86_64) arch=amd64 ;; aarch64|arm64) arch=arm64 ;; esac
+  log "upstream e2e ($version, focus '$E2E_FOCUS', skip '$E2E_SKIP', $E2E_PROCS processes)"
+  # The test binaries must match the server's version; they are published per release.
+  curl -fsSL "https://dl.k8s.io/release/$version/kubernetes-test-linux-$arch.tar.gz" \
+    | tar -xz -C "$WORKDIR" kubernetes/test/bin/e2e.test kubernetes/test/bin/ginkgo
+  "$WORKDIR/kubernetes/test/bin/ginkgo" --procs="$E2E_PROCS" --timeout=3h \
+    "$WORKDIR/kubernetes/test/bin/e2e.test" -- \
+    --kubeconfig="$KUBECONFIG_FILE" --provider=local \
+    --ginkgo.focus="$E2E_FOCUS" --ginkgo.skip="$E2E_SKIP" \
+    --report-dir="$WORKDIR/e2e-report"
+fi
+
+log "all checks passed"

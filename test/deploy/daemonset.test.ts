@@ -1,0 +1,146 @@
+// daemonset.yaml: least privilege (RBAC and capabilities), node-agent scheduling, probes that
+// match the health server, and flags the agent actually accepts.
+
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { parseHealthAddress } from '../../src/agent/health.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const docs = parseAllDocuments(readFileSync(join(ROOT, 'daemonset.yaml'), 'utf8'));
+const objects = docs.map((d) => d.toJS()) as any[];
+
+function one(kind: string): any {
+  const found = objects.filter((o) => o?.kind === kind);
+  if (found.length !== 1) throw new Error(`expected exactly one ${kind}, found ${found.length}`);
+  return found[0];
+}
+
+/** Kubernetes resource quantities, enough for cpu (m) and memory (Ki/Mi/Gi). */
+function quantity(q: string | number): number {
+  const s = String(q);
+  const m = /^(\d+(?:\.\d+)?)(m|Ki|Mi|Gi|k|M|G)?$/.exec(s);
+  if (!m) throw new Error(`bad quantity ${s}`);
+  const n = Number(m[1]);
+  const mult: Record<string, number> = { m: 1e-3, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, k: 1e3, M: 1e6, G: 1e9 };
+  return m[2] ? n * mult[m[2]]! : n;
+}
+
+const ds = one('DaemonSet');
+const pod = ds.spec.template.spec;
+const agent = pod.containers[0];
+
+t.test('the file parses and holds exactly the expected objects, all in one namespace', async (t) => {
+  for (const d of docs) t.same(d.errors, [], 'no YAML errors');
+  t.same(objects.map((o) => o.kind).sort(), ['ClusterRole', 'ClusterRoleBinding', 'DaemonSet', 'ServiceAccount']);
+  const ns = ds.metadata.namespace;
+  t.ok(ns === 'kube-system' || ns === 'palisade-system');
+  t.equal(one('ServiceAccount').metadata.namespace, ns);
+  if (ns !== 'kube-system') t.ok(objects.some((o) => o.kind === 'Namespace' && o.metadata.name === ns), 'its namespace is created');
+});
+
+t.test('RBAC: exactly get/list/watch on pods, namespaces, nodes and networkpolicies', async (t) => {
+  const role = one('ClusterRole');
+  const granted = new Set<string>();
+  for (const rule of role.rules) {
+    t.same([...rule.verbs].sort(), ['get', 'list', 'watch'], 'read-only verbs');
+    t.notOk(rule.resourceNames, 'no per-name restriction expected');
+    t.notOk(rule.nonResourceURLs, 'no non-resource URLs');
+    for (const g of rule.apiGroups) for (const r of rule.resources) {
+      t.not(g, '*');
+      t.not(r, '*');
+      granted.add(`${g}/${r}`);
+    }
+  }
+  t.same([...granted].sort(), ['/namespaces', '/nodes', '/pods', 'networking.k8s.io/networkpolicies']);
+  const binding = one('ClusterRoleBinding');
+  t.same(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata.name });
+  t.same(binding.subjects, [{ kind: 'ServiceAccount', name: one('ServiceAccount').metadata.name, namespace: ds.metadata.namespace }]);
+  t.equal(pod.serviceAccountName, one('ServiceAccount').metadata.name);
+  t.not(pod.automountServiceAccountToken, false, 'the agent needs its token');
+});
+
+t.test('a node agent: host network, every node, node-critical, one node at a time', async (t) => {
+  t.equal(pod.hostNetwork, true);
+  t.equal(pod.priorityClassName, 'system-node-critical');
+  t.same(pod.tolerations, [{ operator: 'Exists' }]);
+  t.equal(ds.spec.updateStrategy.type, 'RollingUpdate');
+  t.equal(ds.spec.updateStrategy.rollingUpdate.maxUnavailable, 1);
+  t.same(ds.spec.selector.matchLabels, Object.fromEntries(Object.entries(ds.spec.template.metadata.labels).filter(([k]) => k in ds.spec.selector.matchLabels)),
+    'the selector matches the template labels');
+  t.equal(pod.containers.length, 1);
+});
+
+t.test('capabilities instead of privileged', async (t) => {
+  t.not(pod.securityContext?.privileged, true);
+  for (const c of [...pod.containers, ...(pod.initContainers ?? [])]) {
+    t.not(c.securityContext?.privileged, true, `${c.name} is not privileged`);
+  }
+  const sc = agent.securityContext;
+  t.equal(sc.privileged, false);
+  t.equal(sc.allowPrivilegeEscalation, false);
+  t.same([...sc.capabilities.add].sort(), ['NET_ADMIN', 'NET_RAW']);
+  t.same(sc.capabilities.drop, ['ALL']);
+  t.equal(sc.readOnlyRootFilesystem, true);
+  t.notOk(pod.hostPID, 'no host PID namespace');
+  t.notOk(pod.hostIPC, 'no host IPC namespace');
+});
+
+t.test('NODE_NAME from the downward API', async (t) => {
+  const env = agent.env.find((e: any) => e.name === 'NODE_NAME');
+  t.same(env, { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } });
+});
+
+t.test('probes hit the health server the agent is told to start, on the node loopback', async (t) => {
+  const args: string[] = agent.args;
+  const i = args.indexOf('--health');
+  t.ok(i >= 0 && i + 1 < args.length, '--health is passed');
+  const addr = parseHealthAddress(args[i + 1]!);
+  t.equal(addr.host, '127.0.0.1', 'bound to loopback only');
+  for (const [probe, path] of [['livenessProbe', '/healthz'], ['readinessProbe', '/readyz']] as const) {
+    const g = agent[probe].httpGet;
+    t.equal(g.path, path, `${probe} path`);
+    t.equal(g.port, addr.port, `${probe} port`);
+    t.equal(g.host, '127.0.0.1', `${probe} host: the kubelet probes from the node`);
+  }
+  const port = agent.ports.find((p: any) => p.name === 'health');
+  t.equal(port.containerPort, addr.port);
+  t.equal(port.hostPort, addr.port);
+});
+
+t.test('resource requests and limits for cpu and memory, requests within limits', async (t) => {
+  const { requests, limits } = agent.resources;
+  for (const r of ['cpu', 'memory']) {
+    t.ok(requests[r] !== undefined && limits[r] !== undefined, `${r} requested and limited`);
+    t.ok(quantity(requests[r]) <= quantity(limits[r]), `${r} request <= limit`);
+  }
+  const heap = /--max-old-space-size=(\d+)/.exec(agent.env.find((e: any) => e.name === 'NODE_OPTIONS')?.value ?? '');
+  t.ok(heap && Number(heap[1]) * 1024 ** 2 < quantity(limits.memory), 'the V8 heap cap fits under the memory limit');
+});
+
+t.test('host mounts: the xtables lock and /lib/modules read-only', async (t) => {
+  const vol = (name: string) => pod.volumes.find((v: any) => v.name === name);
+  const mount = (path: string) => agent.volumeMounts.find((m: any) => m.mountPath === path);
+  const lock = mount('/run/xtables.lock');
+  t.ok(lock, 'xtables lock mounted');
+  t.same(vol(lock.name).hostPath, { path: '/run/xtables.lock', type: 'FileOrCreate' });
+  t.not(lock.readOnly, true, 'iptables must be able to take the lock');
+  const mods = mount('/lib/modules');
+  t.ok(mods, '/lib/modules mounted');
+  t.equal(mods.readOnly, true);
+  t.equal(vol(mods.name).hostPath.path, '/lib/modules');
+});
+
+t.test('the image is pinned to the package version, and the args are flags the agent accepts', async (t) => {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+  const [, tag] = String(agent.image).split(/:(?=[^:/]+$)/);
+  t.ok(tag && tag !== 'latest', `pinned tag (${agent.image})`);
+  t.equal(tag, pkg.version, 'tag = package.json version');
+  const help = execFileSync(process.execPath, [join(ROOT, 'bin', 'palisade.js'), 'agent', '--help'], { encoding: 'utf8' });
+  t.match(help, /--source kube/, 'the image entrypoint\'s --source kube exists');
+  for (const a of agent.args as string[]) {
+    if (a.startsWith('--')) t.ok(help.includes(a), `agent --help knows ${a}`);
+  }
+});

@@ -1,0 +1,200 @@
+// The kube source when the API server misbehaves: watches cut mid-stream, 410 Gone (as an ERROR
+// event and as an HTTP status), the server gone for a while, events missed entirely. After each,
+// the ClusterState must converge to what the server holds, including changes made while the
+// source was not watching.
+
+import t from 'tap';
+import { mirrorDiff, ns, pod, policy, sleep, startHarness, verdict, waitFor } from '../support/kube-fixtures.ts';
+
+const XA = '10.244.1.1';
+const YA = '10.244.2.1';
+
+const allowed = verdict;
+
+const denyY = policy('y', 'deny-all', { podSelector: {} });
+
+for (const graceful of [false, true]) {
+  t.test(`watch dropped mid-stream (${graceful ? 'clean end of stream' : 'connection reset'}): resumes and misses nothing`, async (t) => {
+    const h = await startHarness();
+    t.teardown(() => h.close());
+    await waitFor('watches open', () => h.server.openWatches() === 4);
+    const restarts = h.source.status().watchRestarts;
+    const lists = h.server.requests.filter((r) => !r.watch).length;
+
+    t.equal(h.server.dropWatches({ graceful }), 4);
+    // Changes made while no watch is open must still arrive: the informers resume from their
+    // last resourceVersion and the server replays what happened since.
+    h.server.apply(denyY);
+    h.server.relabel('Pod', 'x/b', { pod: 'b', moved: 'yes' });
+    h.server.remove('Pod', 'x/a');
+    await waitFor('changes made during the gap', () =>
+      h.state.policies.has('y/deny-all') && h.state.pods.get('x/b')?.labels.moved === 'yes' && !h.state.pods.has('x/a'));
+    await waitFor('reconnected', () => h.source.status().connected && h.server.openWatches() === 4);
+    t.same(mirrorDiff(h), [], 'the state mirrors the server');
+    t.ok(h.source.status().watchRestarts >= restarts + 4, 'every watch counted as restarted');
+    t.equal(h.server.requests.filter((r) => !r.watch).length, lists, 'resumed from the resourceVersion, no relist');
+    t.notOk(allowed(h, '10.244.1.2', YA));
+
+    // And events keep flowing on the new streams.
+    h.server.apply(pod('x', 'new', {}, '10.244.1.7'));
+    await waitFor('event after reconnect', () => h.state.pods.has('x/new'));
+  });
+}
+
+for (const expired of ['event', 'status'] as const) {
+  t.test(`410 Gone (${expired === 'event' ? 'ERROR event with Status 410' : 'HTTP 410'}): relist recovers everything`, async (t) => {
+    const h = await startHarness({ server: { expired } });
+    t.teardown(() => h.close());
+    h.server.apply(denyY);
+    await waitFor('policy', () => h.state.policies.has('y/deny-all'));
+    await waitFor('watches open', () => h.server.openWatches() === 4);
+
+    // Cut the streams, then change things and compact history, so the resumed watches are
+    // refused (410) and the informers must relist. Changes cover add, modify and delete of
+    // every kind, so the reconcile of a relist is checked for each.
+    h.server.dropWatches();
+    h.server.remove('NetworkPolicy', 'y/deny-all');
+    h.server.apply(policy('y', 'allow-x', { podSelector: {}, ingress: [{ from: [{ namespaceSelector: { matchLabels: { ns: 'x' } } }] }] }));
+    h.server.remove('Pod', 'x/b');
+    h.server.apply(pod('x', 'c', { pod: 'c' }, '10.244.1.3'));
+    h.server.relabel('Pod', 'x/a', { pod: 'a', v: '2' });
+    h.server.remove('Namespace', 'x');
+    h.server.apply(ns('x', { ns: 'x', recreated: 'yes' }));
+    h.server.apply(ns('z', { ns: 'z' }));
+    h.server.remove('Node', 'node-1');
+    h.server.apply({ kind: 'Node', metadata: { name: 'node-2' }, status: { addresses: [{ type: 'InternalIP', address: '10.0.0.2' }] } });
+    h.server.compact();
+
+    await waitFor('state equals the server after relist', () =>
+      !h.state.policies.has('y/deny-all') && h.state.policies.has('y/allow-x') &&
+      !h.state.pods.has('x/b') && h.state.pods.has('x/c') && h.state.pods.get('x/a')?.labels.v === '2' &&
+      h.state.namespaces.get('x')?.labels.recreated === 'yes' && h.state.namespaces.has('z') &&
+      !h.state.nodes.has('node-1') && h.state.nodes.has('node-2'));
+    t.same([...h.state.pods.keys()].sort(), ['x/a', 'x/c', 'y/a']);
+    t.same([...h.state.policies.keys()], ['y/allow-x']);
+    t.same([...h.state.nodes.keys()], ['node-2']);
+    t.same([...h.state.namespaces.keys()].sort(), ['x', 'y', 'z']);
+    t.same(mirrorDiff(h), [], 'the state mirrors the server exactly');
+    const relisted = h.server.requests.filter((r) => !r.watch && r.status === 200);
+    t.ok(relisted.length >= 8, 'each resource listed again');
+    t.ok(relisted.slice(0, 4).every((r) => r.query.resourceVersion === '0'), 'first lists may come from the watch cache');
+    t.ok(relisted.slice(4).every((r) => r.query.resourceVersion === undefined), 'relists are consistent reads');
+    t.ok(h.server.requests.some((r) => r.watch && r.status === (expired === 'status' ? 410 : 200) && Number(r.query.resourceVersion) < h.server.compactedRV),
+      'a watch from a compacted resourceVersion was made and refused');
+    t.ok(h.source.status().relists >= 4);
+    t.ok(allowed(h, XA, YA), 'allow-x applies');
+    t.notOk(allowed(h, '10.244.9.9', YA), 'y is still isolated');
+    await waitFor('watching again', () => h.server.openWatches() === 4);
+    h.server.apply(pod('y', 'b', {}, '10.244.2.2'));
+    await waitFor('events flow after the relist', () => h.state.pods.has('y/b'));
+  });
+}
+
+t.test('API server unreachable for a few seconds: enforcing the last state, reconnects, catches up', async (t) => {
+  const h = await startHarness();
+  t.teardown(() => h.close());
+  const statuses: boolean[] = [];
+  h.source.onStatus((s) => statuses.push(s.connected));
+  h.server.apply(denyY);
+  await waitFor('policy', () => h.state.policies.has('y/deny-all'));
+  await waitFor('connected', () => h.source.isConnected);
+
+  await h.server.stop();
+  await waitFor('disconnected', () => !h.source.isConnected);
+  t.equal(h.source.status().synced, true, 'still synced: the last state stays in force');
+  t.ok(h.state.policies.has('y/deny-all'), 'nothing is dropped while disconnected');
+  await waitFor('several failed reconnects', () => Object.values(h.source.status().resources).every((r) => r.errors >= 2));
+  t.ok(h.logs.some((l) => l.level === 'warn' && /ECONNREFUSED|fetch failed/.test(String(l.fields.error))), 'failures are logged with the cause');
+
+  // Changes made while the agent cannot see them. The apiserver's history still has them.
+  h.server.remove('NetworkPolicy', 'y/deny-all');
+  h.server.apply(pod('y', 'b', { pod: 'b' }, '10.244.2.2'));
+  await sleep(1500);
+  await h.server.start();
+  await waitFor('caught up after the outage', () => !h.state.policies.has('y/deny-all') && h.state.pods.has('y/b'));
+  await waitFor('connected again', () => h.source.isConnected);
+  t.same(mirrorDiff(h), [], 'the state mirrors the server');
+  t.ok(statuses.includes(false) && statuses[statuses.length - 1] === true, 'status listeners saw the outage and the recovery');
+  t.ok(allowed(h, XA, YA));
+  const r = h.source.status().resources.Pod;
+  t.ok(r.errors >= 2 && r.lastError !== undefined);
+});
+
+t.test('API server down, history compacted meanwhile: relist after reconnect', async (t) => {
+  const h = await startHarness();
+  t.teardown(() => h.close());
+  await waitFor('connected', () => h.source.isConnected);
+  await h.server.stop();
+  await waitFor('disconnected', () => !h.source.isConnected);
+  h.server.remove('Pod', 'x/a', { silent: true }); // gone from history: only a relist can tell
+  h.server.apply(policy('x', 'deny', { podSelector: {} }));
+  h.server.compact();
+  await h.server.start();
+  await waitFor('relisted', () => !h.state.pods.has('x/a') && h.state.policies.has('x/deny'));
+  await waitFor('connected again', () => h.source.isConnected);
+  t.notOk(h.state.pods.has('x/a'), 'a deletion with no event left is found by the relist');
+  t.same(mirrorDiff(h), [], 'the state mirrors the server');
+  t.ok(h.state.policies.has('x/deny'));
+  t.ok(h.source.status().relists >= 1, 'it relisted');
+  t.ok(h.server.requests.some((r) => r.watch && Number(r.query.resourceVersion) < h.server.compactedRV), 'after trying to resume from its old resourceVersion');
+});
+
+t.test('the API server is down at startup: start() waits, retries, then syncs', async (t) => {
+  const h = await startHarness({ sync: false });
+  t.teardown(() => h.close());
+  await h.server.stop();
+  let synced = false;
+  const p = h.source.start(h.state).then(() => {
+    synced = true;
+  });
+  await waitFor('failing attempts', () => h.source.status().resources.Namespace.errors >= 2);
+  t.notOk(synced);
+  t.equal(h.state.pods.size, 0, 'nothing applied before a full sync');
+  await h.server.start();
+  await p;
+  t.equal(h.state.pods.size, 3);
+  t.equal(h.source.status().synced, true);
+});
+
+t.test('periodic resync: an event the watch never delivered is repaired by the next full list', async (t) => {
+  const h = await startHarness({ source: { resyncMs: 400 } });
+  t.teardown(() => h.close());
+  await waitFor('connected', () => h.source.isConnected);
+  // No watch event for these: only re-reading the collections can see them.
+  h.server.apply(denyY, { silent: true });
+  h.server.remove('Pod', 'x/b', { silent: true });
+  h.server.relabel('Namespace', 'y', { ns: 'y', tier: 'db' }); // a normal event, for contrast
+  await waitFor('resync found the missed changes', () => h.state.policies.has('y/deny-all') && !h.state.pods.has('x/b'), 10_000);
+  t.equal(h.state.namespaces.get('y')!.labels.tier, 'db');
+  t.same(mirrorDiff(h), [], 'the state mirrors the server');
+  t.ok(h.source.status().resyncs >= 1);
+  t.notOk(allowed(h, XA, YA));
+  // The replaced informers leave no stream behind.
+  await waitFor('one watch per resource', () => h.server.openWatches() === 4);
+  // Unchanged objects are not re-applied by a resync (same resourceVersion): count batches
+  // across another resync.
+  const gen = h.state.generation;
+  const resyncs = h.source.status().resyncs;
+  await waitFor('another resync', () => h.source.status().resyncs >= resyncs + 1 && h.server.openWatches() === 4);
+  await sleep(200);
+  t.equal(h.state.generation, gen, 'a resync with nothing new changes nothing');
+});
+
+t.test('RBAC missing for one resource: never claims sync, says which permission, syncs once granted', async (t) => {
+  const h = await startHarness({ sync: false });
+  t.teardown(() => h.close());
+  h.server.forbidden.add('NetworkPolicy');
+  let synced = false;
+  const p = h.source.start(h.state).then(() => {
+    synced = true;
+  });
+  await waitFor('repeated 403s', () => h.source.status().resources.NetworkPolicy.errors >= 2);
+  t.notOk(synced, 'no sync without the policies: enforcing a cluster without them would open traffic');
+  t.equal(h.state.pods.size, 0, 'nothing applied');
+  t.match(h.source.status().resources.NetworkPolicy.lastError, /403: Forbidden: networkpolicies is forbidden: .*cannot list resource "networkpolicies" in API group "networking.k8s.io"/);
+  t.ok(h.source.status().resources.Pod.listed, 'the other resources did list');
+  h.server.forbidden.delete('NetworkPolicy');
+  await p;
+  t.ok(synced);
+  t.equal(h.state.pods.size, 3);
+});

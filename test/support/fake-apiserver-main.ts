@@ -1,0 +1,57 @@
+// The fake API server as a separate process, controlled over stdin/stdout with JSON lines, so it
+// can run inside a test network namespace (`ip netns exec NS node --import tsx this-file`) next
+// to an agent that reaches it on that namespace's loopback. Nothing crosses namespaces.
+//
+//   argv: [--port N] [--token T]
+//   stdout, first line: {"ready": true, "url": "...", "port": N}
+//   stdin: {"id": 1, "op": "apply", "object": {...}} | {"op": "remove", "kind", "key"}
+//          | {"op": "relabel", "kind", "key", "labels"} | {"op": "dropWatches"}
+//          | {"op": "compact"} | {"op": "stop"} | {"op": "start"} | {"op": "openWatches"}
+//   stdout, per command: {"id": 1, "ok": true, "result": ...} or {"id": 1, "ok": false, "error": "..."}
+
+import { createInterface } from 'node:readline';
+import { FakeApiServer, type FakeKind, type RawObject } from './fake-apiserver.ts';
+
+function flag(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? undefined : process.argv[i + 1];
+}
+
+const server = await FakeApiServer.start({ port: Number(flag('port') ?? '0'), token: flag('token') });
+const out = (o: unknown) => process.stdout.write(JSON.stringify(o) + '\n');
+out({ ready: true, url: server.url, port: server.port });
+
+type Command =
+  | { id?: number; op: 'apply'; object: RawObject }
+  | { id?: number; op: 'remove'; kind: FakeKind; key: string }
+  | { id?: number; op: 'relabel'; kind: FakeKind; key: string; labels: Record<string, string> }
+  | { id?: number; op: 'dropWatches' | 'compact' | 'stop' | 'start' | 'openWatches' };
+
+for await (const line of createInterface({ input: process.stdin })) {
+  if (!line.trim()) continue;
+  let cmd: Command;
+  try {
+    cmd = JSON.parse(line) as Command;
+  } catch {
+    out({ ok: false, error: 'not JSON' });
+    continue;
+  }
+  try {
+    let result: unknown;
+    switch (cmd.op) {
+      case 'apply': result = server.apply(cmd.object).metadata.resourceVersion; break;
+      case 'remove': result = server.remove(cmd.kind, cmd.key); break;
+      case 'relabel': result = server.relabel(cmd.kind, cmd.key, cmd.labels).metadata.resourceVersion; break;
+      case 'dropWatches': result = server.dropWatches(); break;
+      case 'compact': server.compact({ dropWatches: true }); break;
+      case 'stop': await server.stop(); break;
+      case 'start': await server.start(); break;
+      case 'openWatches': result = server.openWatches(); break;
+      default: throw new Error(`unknown op ${JSON.stringify((cmd as { op?: unknown }).op)}`);
+    }
+    out({ id: cmd.id, ok: true, result });
+  } catch (e) {
+    out({ id: cmd.id, ok: false, error: (e as Error).message });
+  }
+}
+await server.stop();

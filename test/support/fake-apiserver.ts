@@ -1,0 +1,537 @@
+// An in-process stand-in for kube-apiserver's list/watch protocol, for the four resources the
+// agent watches. It is deliberately faithful where clients depend on the details:
+//
+// - One global resourceVersion counter (etcd's revision): every create/update/delete bumps it and
+//   stamps the object's metadata.resourceVersion; a list reports the counter as the list's
+//   metadata.resourceVersion.
+// - List items carry no kind/apiVersion (the API server strips them from typed lists); watch
+//   event objects do. A client that decodes by `kind` must fill them in for list items.
+// - `?watch=true&resourceVersion=N` replays every event newer than N from the history and then
+//   streams new ones as newline-delimited JSON {type, object}; no or "0" resourceVersion starts
+//   with a synthetic ADDED per existing object ("Start at Most Recent" / "Any").
+// - After compact(), a watch from a resourceVersion older than the compaction point fails with
+//   410 Gone: either as an ERROR event carrying a Status {code: 410, reason: 'Expired'} on an
+//   HTTP 200 stream (what the watch cache does) or as an HTTP 410 response (both are sent by
+//   real servers depending on where the watch is served).
+// - limit/continue pagination over a snapshot taken by the first page; an expired continue
+//   token is a 410 as well.
+// - allowWatchBookmarks=true gets BOOKMARK events (object = kind/apiVersion/metadata only).
+// - An optional bearer token is enforced (401 Status otherwise).
+//
+// Test controls: apply/create/update/remove/relabel objects, dropWatches() (abrupt or graceful),
+// compact(), bookmark(), stop()/start() (the port stays the same so a client can come back),
+// and writeKubeconfig() for a plain-http kubeconfig pointing here.
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+
+export type FakeKind = 'Pod' | 'Namespace' | 'Node' | 'NetworkPolicy';
+
+interface KindInfo {
+  readonly apiVersion: string;
+  readonly listKind: string;
+  readonly namespaced: boolean;
+}
+
+export const KIND_INFO: Readonly<Record<FakeKind, KindInfo>> = {
+  Pod: { apiVersion: 'v1', listKind: 'PodList', namespaced: true },
+  Namespace: { apiVersion: 'v1', listKind: 'NamespaceList', namespaced: false },
+  Node: { apiVersion: 'v1', listKind: 'NodeList', namespaced: false },
+  NetworkPolicy: { apiVersion: 'networking.k8s.io/v1', listKind: 'NetworkPolicyList', namespaced: true },
+};
+
+/** A raw object as stored: JSON, with metadata.name (and namespace when namespaced). */
+export type RawObject = Record<string, any> & { metadata: Record<string, any> };
+
+type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+interface HistoryEvent {
+  readonly rv: number;
+  readonly kind: FakeKind;
+  readonly type: EventType;
+  readonly object: RawObject;
+}
+
+interface Watcher {
+  readonly kind: FakeKind;
+  readonly namespace?: string;
+  readonly res: ServerResponse;
+  readonly socket: Socket;
+  readonly bookmarks: boolean;
+  timer?: NodeJS.Timeout;
+}
+
+interface Snapshot {
+  readonly rv: number;
+  readonly items: RawObject[];
+}
+
+export interface RequestRecord {
+  readonly method: string;
+  readonly path: string;
+  readonly query: Record<string, string>;
+  readonly watch: boolean;
+  readonly status: number;
+}
+
+export interface FakeApiServerOptions {
+  /** Listen address; loopback only by default. */
+  readonly host?: string;
+  /** 0 = any free port (kept across stop()/start()). */
+  readonly port?: number;
+  /** When set, requests must carry `Authorization: Bearer <token>`. */
+  readonly token?: string;
+  /** Interval of periodic BOOKMARK events on watches that asked for them; 0 = only on bookmark(). */
+  readonly bookmarkIntervalMs?: number;
+  /** How a watch from a compacted resourceVersion fails: ERROR event on a 200 stream, or HTTP 410. */
+  readonly expired?: 'event' | 'status';
+}
+
+function clone<T>(x: T): T {
+  return JSON.parse(JSON.stringify(x)) as T;
+}
+
+function status(code: number, reason: string, message: string): RawObject {
+  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
+}
+
+/** kind of an object by its `kind` field, or an error naming what is wrong. */
+function kindOf(obj: RawObject): FakeKind {
+  const k = obj.kind;
+  if (k === 'Pod' || k === 'Namespace' || k === 'Node' || k === 'NetworkPolicy') return k;
+  throw new Error(`fake apiserver: unsupported kind ${JSON.stringify(k)}`);
+}
+
+function keyOf(kind: FakeKind, namespace: string | undefined, name: string): string {
+  return KIND_INFO[kind].namespaced ? `${namespace ?? 'default'}/${name}` : name;
+}
+
+interface Route {
+  readonly kind: FakeKind;
+  readonly namespace?: string;
+}
+
+/** Maps a collection path to its kind (and namespace for namespaced collections). */
+function route(path: string): Route | undefined {
+  const p = path.replace(/\/+$/, '');
+  let m: RegExpExecArray | null;
+  if (p === '/api/v1/pods') return { kind: 'Pod' };
+  if (p === '/api/v1/namespaces') return { kind: 'Namespace' };
+  if (p === '/api/v1/nodes') return { kind: 'Node' };
+  if (p === '/apis/networking.k8s.io/v1/networkpolicies') return { kind: 'NetworkPolicy' };
+  if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(p))) return { kind: 'Pod', namespace: decodeURIComponent(m[1]!) };
+  if ((m = /^\/apis\/networking\.k8s\.io\/v1\/namespaces\/([^/]+)\/networkpolicies$/.exec(p))) {
+    return { kind: 'NetworkPolicy', namespace: decodeURIComponent(m[1]!) };
+  }
+  return undefined;
+}
+
+export class FakeApiServer {
+  /** etcd-like global revision; the last one handed out. */
+  resourceVersion = 1;
+  /** Watches from a resourceVersion below this get 410 Gone. */
+  compactedRV = 0;
+  /** Every request served, in order (for assertions such as "it relisted"). */
+  readonly requests: RequestRecord[] = [];
+  /** Kinds the client may not read: 403 Forbidden, as RBAC answers a missing permission. */
+  readonly forbidden = new Set<FakeKind>();
+
+  private readonly objects: Record<FakeKind, Map<string, RawObject>> = {
+    Pod: new Map(),
+    Namespace: new Map(),
+    Node: new Map(),
+    NetworkPolicy: new Map(),
+  };
+  private history: HistoryEvent[] = [];
+  private readonly watchers = new Set<Watcher>();
+  private readonly sockets = new Set<Socket>();
+  private readonly snapshots = new Map<string, Snapshot>();
+  private server?: Server;
+  private _port: number;
+  private readonly host: string;
+  private readonly opts: FakeApiServerOptions;
+
+  private constructor(opts: FakeApiServerOptions) {
+    this.opts = opts;
+    this.host = opts.host ?? '127.0.0.1';
+    this._port = opts.port ?? 0;
+  }
+
+  static async start(opts: FakeApiServerOptions = {}): Promise<FakeApiServer> {
+    const s = new FakeApiServer(opts);
+    await s.start();
+    return s;
+  }
+
+  get port(): number {
+    return this._port;
+  }
+
+  get url(): string {
+    const h = this.host.includes(':') ? `[${this.host}]` : this.host;
+    return `http://${h}:${this._port}`;
+  }
+
+  get running(): boolean {
+    return this.server !== undefined;
+  }
+
+  /** Number of watch streams currently open (optionally for one kind). */
+  openWatches(kind?: FakeKind): number {
+    let n = 0;
+    for (const w of this.watchers) if (!kind || w.kind === kind) n++;
+    return n;
+  }
+
+  /** (Re)starts listening on the same port. */
+  async start(): Promise<void> {
+    if (this.server) return;
+    const server = createServer((req, res) => this.handle(req, res));
+    server.on('connection', (sock) => {
+      this.sockets.add(sock);
+      sock.on('close', () => this.sockets.delete(sock));
+    });
+    // A malformed request must not take the fake down either.
+    server.on('clientError', (_err, sock) => sock.destroy());
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this._port, this.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = server.address();
+    if (addr && typeof addr === 'object') this._port = addr.port;
+    this.server = server;
+  }
+
+  /** Makes the server unreachable: stops listening and cuts every connection abruptly. */
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    for (const w of this.watchers) this.endWatcher(w, false);
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Writes a kubeconfig for this server (plain http) and returns its path. */
+  writeKubeconfig(path: string, token = this.opts.token): string {
+    const user = token ? `    token: ${token}\n` : `    {}\n`;
+    const text =
+      `apiVersion: v1\nkind: Config\n` +
+      // client-node refuses plain http unless TLS verification is explicitly switched off.
+      `clusters:\n- name: fake\n  cluster:\n    server: ${this.url}\n    insecure-skip-tls-verify: true\n` +
+      `users:\n- name: tester\n  user:\n${user}` +
+      `contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: tester\n` +
+      `current-context: fake\n`;
+    writeFileSync(path, text);
+    return path;
+  }
+
+  // ---- object controls -------------------------------------------------------------------------
+
+  get(kind: FakeKind, namespaceOrName: string, name?: string): RawObject | undefined {
+    const key = name === undefined ? namespaceOrName : keyOf(kind, namespaceOrName, name);
+    const o = this.objects[kind].get(key);
+    return o ? clone(o) : undefined;
+  }
+
+  list(kind: FakeKind): RawObject[] {
+    return [...this.objects[kind].values()].map(clone);
+  }
+
+  /**
+   * Creates or replaces an object (kind from obj.kind); returns the stored copy. `silent` stores
+   * it without a watch event, simulating an event a client missed: only a fresh list shows it.
+   */
+  apply(obj: RawObject, opts: { silent?: boolean } = {}): RawObject {
+    const kind = kindOf(obj);
+    const info = KIND_INFO[kind];
+    const o = clone(obj);
+    o.apiVersion = info.apiVersion;
+    o.metadata ??= {};
+    if (typeof o.metadata.name !== 'string' || o.metadata.name === '') throw new Error('fake apiserver: metadata.name is required');
+    if (info.namespaced) o.metadata.namespace ??= 'default';
+    else delete o.metadata.namespace;
+    const key = keyOf(kind, o.metadata.namespace, o.metadata.name);
+    const prev = this.objects[kind].get(key);
+    o.metadata.uid = prev?.metadata.uid ?? randomUUID();
+    o.metadata.creationTimestamp = prev?.metadata.creationTimestamp ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    o.metadata.resourceVersion = String(++this.resourceVersion);
+    this.objects[kind].set(key, o);
+    if (!opts.silent) this.record(kind, prev ? 'MODIFIED' : 'ADDED', o);
+    return clone(o);
+  }
+
+  create(obj: RawObject): RawObject {
+    const kind = kindOf(obj);
+    const key = keyOf(kind, obj.metadata?.namespace, obj.metadata?.name);
+    if (this.objects[kind].has(key)) throw new Error(`fake apiserver: ${kind} ${key} already exists`);
+    return this.apply(obj);
+  }
+
+  update(obj: RawObject): RawObject {
+    const kind = kindOf(obj);
+    const key = keyOf(kind, obj.metadata?.namespace, obj.metadata?.name);
+    if (!this.objects[kind].has(key)) throw new Error(`fake apiserver: ${kind} ${key} not found`);
+    return this.apply(obj);
+  }
+
+  /** Changes an object in place through fn (which gets a copy), like a read-modify-write client. */
+  modify(kind: FakeKind, key: string, fn: (o: RawObject) => void): RawObject {
+    const cur = this.objects[kind].get(key);
+    if (!cur) throw new Error(`fake apiserver: ${kind} ${key} not found`);
+    const o = clone(cur);
+    fn(o);
+    return this.apply(o);
+  }
+
+  /** Replaces metadata.labels. key is "ns/name" for namespaced kinds, "name" otherwise. */
+  relabel(kind: FakeKind, key: string, labels: Record<string, string>): RawObject {
+    return this.modify(kind, key, (o) => {
+      o.metadata.labels = { ...labels };
+    });
+  }
+
+  /** Deletes an object; returns false when it did not exist. `silent` as for apply(). */
+  remove(kind: FakeKind, key: string, opts: { silent?: boolean } = {}): boolean {
+    const prev = this.objects[kind].get(key);
+    if (!prev) return false;
+    this.objects[kind].delete(key);
+    // The DELETED event carries the object's last state at the deletion's revision.
+    const o = clone(prev);
+    o.metadata.resourceVersion = String(++this.resourceVersion);
+    if (!opts.silent) this.record(kind, 'DELETED', o);
+    return true;
+  }
+
+  // ---- failure controls ------------------------------------------------------------------------
+
+  /**
+   * Closes every open watch stream. Abrupt (default) destroys the socket mid-stream, which a
+   * client sees as a network error; graceful ends the chunked response cleanly, as the API server
+   * does when a watch's timeout expires.
+   */
+  dropWatches(opts: { graceful?: boolean } = {}): number {
+    let n = 0;
+    for (const w of [...this.watchers]) {
+      this.endWatcher(w, opts.graceful ?? false);
+      n++;
+    }
+    return n;
+  }
+
+  /**
+   * Forgets all history, like an etcd compaction: a later watch from any resourceVersion handed
+   * out so far (and any continue token) gets 410 Gone, forcing a relist. With
+   * dropWatches the open streams are cut too, so clients must come back through that path.
+   */
+  compact(opts: { dropWatches?: boolean; graceful?: boolean } = {}): void {
+    // Bump the revision so every resourceVersion a client can hold is now older than the
+    // compaction point, while a fresh list (which reports the new revision) can watch again.
+    this.compactedRV = ++this.resourceVersion;
+    this.history = [];
+    for (const [id, snap] of this.snapshots) if (snap.rv < this.compactedRV) this.snapshots.delete(id);
+    if (opts.dropWatches) this.dropWatches({ graceful: opts.graceful });
+  }
+
+  /** Sends a BOOKMARK at the current revision to every watch that allowed bookmarks. */
+  bookmark(): void {
+    for (const w of this.watchers) if (w.bookmarks) this.sendBookmark(w);
+  }
+
+  // ---- protocol --------------------------------------------------------------------------------
+
+  private record(kind: FakeKind, type: EventType, object: RawObject): void {
+    const ev: HistoryEvent = { rv: this.resourceVersion, kind, type, object: clone(object) };
+    this.history.push(ev);
+    for (const w of this.watchers) {
+      if (w.kind !== kind) continue;
+      if (w.namespace !== undefined && object.metadata.namespace !== w.namespace) continue;
+      this.send(w, type, ev.object);
+    }
+  }
+
+  private send(w: Watcher, type: string, object: RawObject): void {
+    if (w.res.writableEnded || w.socket.destroyed) return;
+    w.res.write(JSON.stringify({ type, object }) + '\n');
+  }
+
+  private sendBookmark(w: Watcher): void {
+    const info = KIND_INFO[w.kind];
+    this.send(w, 'BOOKMARK', {
+      kind: w.kind,
+      apiVersion: info.apiVersion,
+      metadata: { resourceVersion: String(this.resourceVersion), annotations: { 'k8s.io/initial-events-end': 'false' } },
+    });
+  }
+
+  private endWatcher(w: Watcher, graceful: boolean): void {
+    this.watchers.delete(w);
+    if (w.timer) clearInterval(w.timer);
+    if (graceful) w.res.end();
+    else w.socket.destroy();
+  }
+
+  private reply(req: IncomingMessage, res: ServerResponse, code: number, body: unknown, watch = false): void {
+    this.recordRequest(req, code, watch);
+    const text = JSON.stringify(body);
+    res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  private recordRequest(req: IncomingMessage, code: number, watch: boolean): void {
+    const u = new URL(req.url ?? '/', 'http://x');
+    this.requests.push({ method: req.method ?? '', path: u.pathname, query: Object.fromEntries(u.searchParams), watch, status: code });
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    let u: URL;
+    try {
+      u = new URL(req.url ?? '/', 'http://x');
+    } catch {
+      this.reply(req, res, 400, status(400, 'BadRequest', 'malformed request URI'));
+      return;
+    }
+    if (this.opts.token !== undefined && req.headers.authorization !== `Bearer ${this.opts.token}`) {
+      this.reply(req, res, 401, status(401, 'Unauthorized', 'Unauthorized'));
+      return;
+    }
+    if (u.pathname === '/version') {
+      this.reply(req, res, 200, { major: '1', minor: '33', gitVersion: 'v1.33.0-fake' });
+      return;
+    }
+    const r = route(u.pathname);
+    if (!r) {
+      this.reply(req, res, 404, status(404, 'NotFound', `the server could not find the requested resource (${u.pathname})`));
+      return;
+    }
+    if (this.forbidden.has(r.kind)) {
+      const resource = `${KIND_INFO[r.kind].listKind.replace(/List$/, '').toLowerCase()}s`.replace(/policys$/, 'policies');
+      const group = r.kind === 'NetworkPolicy' ? 'networking.k8s.io' : '';
+      const verb = u.searchParams.get('watch') === 'true' ? 'watch' : 'list';
+      this.reply(req, res, 403, status(403, 'Forbidden',
+        `${resource} is forbidden: User "system:serviceaccount:kube-system:palisade" cannot ${verb} resource "${resource}" in API group "${group}" at the cluster scope`));
+      return;
+    }
+    if (req.method !== 'GET') {
+      this.reply(req, res, 405, status(405, 'MethodNotAllowed', `${req.method} is not supported by the fake`));
+      return;
+    }
+    const q = u.searchParams;
+    if (q.get('watch') === 'true' || q.get('watch') === '1') this.serveWatch(req, res, r, q);
+    else this.serveList(req, res, r, q);
+  }
+
+  private matching(r: Route): RawObject[] {
+    const out: RawObject[] = [];
+    for (const o of this.objects[r.kind].values()) {
+      if (r.namespace !== undefined && o.metadata.namespace !== r.namespace) continue;
+      out.push(o);
+    }
+    // The API server lists in key order (etcd range read).
+    return out.sort((a, b) => (keyOf(r.kind, a.metadata.namespace, a.metadata.name) < keyOf(r.kind, b.metadata.namespace, b.metadata.name) ? -1 : 1));
+  }
+
+  private serveList(req: IncomingMessage, res: ServerResponse, r: Route, q: URLSearchParams): void {
+    const info = KIND_INFO[r.kind];
+    const limitText = q.get('limit');
+    const limit = limitText !== null && /^\d+$/.test(limitText) ? Number(limitText) : 0;
+    let snap: Snapshot;
+    let offset = 0;
+    let id: string;
+    const token = q.get('continue');
+    if (token) {
+      let parsed: { id?: unknown; offset?: unknown; rv?: unknown };
+      try {
+        parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+      } catch {
+        this.reply(req, res, 400, status(400, 'BadRequest', 'continue key is not valid'));
+        return;
+      }
+      const s = typeof parsed.id === 'string' ? this.snapshots.get(parsed.id) : undefined;
+      if (!s || typeof parsed.rv !== 'number' || parsed.rv < this.compactedRV) {
+        this.reply(req, res, 410, status(410, 'Expired', 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.'));
+        return;
+      }
+      snap = s;
+      id = parsed.id as string;
+      offset = typeof parsed.offset === 'number' ? parsed.offset : 0;
+    } else {
+      // List items carry no kind/apiVersion, exactly as the API server serves typed lists.
+      const items = this.matching(r).map((o) => {
+        const c = clone(o);
+        delete c.kind;
+        delete c.apiVersion;
+        return c;
+      });
+      snap = { rv: this.resourceVersion, items };
+      id = randomUUID();
+    }
+    const end = limit > 0 ? Math.min(offset + limit, snap.items.length) : snap.items.length;
+    const metadata: Record<string, unknown> = { resourceVersion: String(snap.rv) };
+    if (end < snap.items.length) {
+      this.snapshots.set(id, snap);
+      metadata.continue = Buffer.from(JSON.stringify({ id, offset: end, rv: snap.rv })).toString('base64url');
+      metadata.remainingItemCount = snap.items.length - end;
+    } else {
+      this.snapshots.delete(id);
+    }
+    this.reply(req, res, 200, { kind: info.listKind, apiVersion: info.apiVersion, metadata, items: snap.items.slice(offset, end) });
+  }
+
+  private serveWatch(req: IncomingMessage, res: ServerResponse, r: Route, q: URLSearchParams): void {
+    const rvText = q.get('resourceVersion') ?? '';
+    let from: number | undefined; // undefined: start with synthetic ADDED events for the current state
+    if (rvText !== '' && rvText !== '0') {
+      if (!/^\d+$/.test(rvText)) {
+        this.reply(req, res, 400, status(400, 'BadRequest', `invalid resource version: ${rvText}`), true);
+        return;
+      }
+      from = Number(rvText);
+    }
+    const expired = from !== undefined && from < this.compactedRV;
+    if (expired && this.opts.expired === 'status') {
+      this.reply(req, res, 410, status(410, 'Expired', `too old resource version: ${from} (${this.compactedRV})`), true);
+      return;
+    }
+    this.recordRequest(req, 200, true);
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+    // The API server answers a watch's headers at once; clients wait for them before streaming.
+    res.flushHeaders();
+    const socket = req.socket;
+    const w: Watcher = { kind: r.kind, namespace: r.namespace, res, socket, bookmarks: q.get('allowWatchBookmarks') === 'true' };
+    if (expired) {
+      // The watch cache's way: a 200 stream whose only event is the 410 Status, then EOF.
+      this.send(w, 'ERROR', status(410, 'Expired', `too old resource version: ${from} (${this.compactedRV})`));
+      res.end();
+      return;
+    }
+    if (from === undefined) {
+      for (const o of this.matching(r)) this.send(w, 'ADDED', o);
+    } else {
+      for (const ev of this.history) {
+        if (ev.rv <= from || ev.kind !== r.kind) continue;
+        if (r.namespace !== undefined && ev.object.metadata.namespace !== r.namespace) continue;
+        this.send(w, ev.type, ev.object);
+      }
+    }
+    this.watchers.add(w);
+    const done = () => {
+      this.watchers.delete(w);
+      if (w.timer) clearInterval(w.timer);
+    };
+    res.on('close', done);
+    const interval = this.opts.bookmarkIntervalMs ?? 0;
+    if (w.bookmarks && interval > 0) w.timer = setInterval(() => this.sendBookmark(w), interval);
+    const timeout = Number(q.get('timeoutSeconds') ?? '0');
+    if (Number.isFinite(timeout) && timeout > 0) {
+      // The API server ends a watch gracefully when its timeoutSeconds runs out.
+      const t = setTimeout(() => this.endWatcher(w, true), timeout * 1000);
+      res.on('close', () => clearTimeout(t));
+    }
+  }
+}
