@@ -483,11 +483,29 @@ const sh = (argv: string[]): string => {
 };
 
 let interrupted = false;
+let teardown: Promise<void> | undefined;
+const down = (): Promise<void> => (teardown ??= topo.down());
+// First signal: stop what runs in our namespaces so the awaited step fails at once, and let the
+// main flow tear the lab down in its `finally` (tearing down here, while the main flow may still
+// be starting an agent, could leave that agent in a namespace nobody deletes). Second signal:
+// tear down now and exit.
 const onSignal = (sig: NodeJS.Signals): void => {
-  if (interrupted) return;
+  if (interrupted) {
+    void down().finally(() => process.exit(130));
+    return;
+  }
   interrupted = true;
-  log(`${sig}: tearing the lab down`);
-  void topo.down().finally(() => process.exit(130));
+  log(`${sig}: stopping, then tearing the lab down`);
+  void (async () => {
+    for (const ns of [topo.node, ...Object.values(topo.ns)]) {
+      const r = await run(['ip', 'netns', 'pids', ns]).catch(() => undefined);
+      for (const pid of (r?.stdout ?? '').split('\n').map(Number).filter((n) => n > 0)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch { /* gone */ }
+      }
+    }
+  })();
 };
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
@@ -581,6 +599,9 @@ try {
     samples,
   };
   process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+} catch (e) {
+  if (!interrupted) throw e;
 } finally {
-  if (!interrupted) await topo.down();
+  await down();
+  if (interrupted) process.exit(130);
 }

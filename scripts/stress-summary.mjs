@@ -89,7 +89,11 @@ for (const area of order) {
   for (const r of group) {
     out.push(`  ${res(r).padEnd(6)}  ${r.item}`);
     out.push(...wrap(Object.entries(r.figures).map(([k, v]) => `${k}: ${fmt(v)}`), '          '));
-    if (r.note) out.push(...wrap(r.note.split('; '), '          note: '.padEnd(10)));
+    if (r.note) {
+      const lines = wrap(r.note.split('; '), '                ');
+      lines[0] = '          note: ' + lines[0].trimStart();
+      out.push(...lines);
+    }
   }
 }
 const count = (area, result) => rows.filter((r) => r.area === area && (result === undefined || r.result === result)).length;

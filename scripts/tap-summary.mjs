@@ -1,10 +1,18 @@
-// Reads tap's output and prints the plain closing line "N passed, N failed" (", N skipped").
+// Reads tap outputs and prints the plain closing line "N passed, N failed" (", N skipped")
+// summed over them. A log with no tap summary counts as one failure.
 import { readFileSync } from 'node:fs';
-const text = readFileSync(process.argv[2], 'utf8');
-const m = [...text.matchAll(/^# \{ total: (\d+)(?:, pass: (\d+))?(?:, fail: (\d+))?(?:, skip: (\d+))?/gm)].pop();
-if (!m) {
-  console.log('0 passed, 1 failed');
-  process.exit(1);
+
+let pass = 0, fail = 0, skip = 0;
+for (const file of process.argv.slice(2)) {
+  const text = readFileSync(file, 'utf8');
+  const m = [...text.matchAll(/^# \{ total: (\d+)([^}]*)\}/gm)].pop();
+  if (!m) {
+    fail++;
+    continue;
+  }
+  const field = (name) => Number(new RegExp(`${name}: (\\d+)`).exec(m[2])?.[1] ?? 0);
+  pass += field('pass');
+  fail += field('fail');
+  skip += field('skip');
 }
-const pass = Number(m[2] ?? 0), fail = Number(m[3] ?? 0), skip = Number(m[4] ?? 0);
 console.log(`${pass} passed, ${fail} failed` + (skip ? `, ${skip} skipped` : ''));

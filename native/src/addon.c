@@ -40,6 +40,39 @@ void pal_throw_pending(napi_env env, const char *what) {
 
 void pal_throw_type(napi_env env, const char *msg) { napi_throw_type_error(env, NULL, msg); }
 
+void *pal_unwrap_handle(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv, const char *msg) {
+  size_t n = *argc;
+  if (napi_get_cb_info(env, info, &n, argv, NULL, NULL) != napi_ok || n < 1) {
+    pal_throw_type(env, msg);
+    return NULL;
+  }
+  *argc = n;
+  void *p = NULL;
+  if (napi_unwrap(env, argv[0], &p) != napi_ok || p == NULL) {
+    pal_throw_type(env, msg);
+    return NULL;
+  }
+  return p;
+}
+
+int pal_call_ref(napi_env env, napi_async_context actx, napi_ref ref, napi_value arg) {
+  napi_value fn, recv, res;
+  if (ref == NULL || napi_get_reference_value(env, ref, &fn) != napi_ok || fn == NULL) return 1;
+  napi_get_global(env, &recv); /* napi_make_callback needs an object receiver */
+  if (napi_make_callback(env, actx, recv, fn, 1, &arg, &res) != napi_ok) {
+    napi_value exc;
+    napi_get_and_clear_last_exception(env, &exc);
+    return -1;
+  }
+  return 0;
+}
+
+void pal_poll_ref(uv_poll_t *poll, int open, bool ref) {
+  if (!open) return;
+  if (ref) uv_ref((uv_handle_t *)poll);
+  else uv_unref((uv_handle_t *)poll);
+}
+
 static int get_prop(napi_env env, napi_value obj, const char *key, napi_value *out, napi_valuetype *type) {
   *type = napi_undefined;
   if (obj == NULL) return 0;

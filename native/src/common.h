@@ -27,6 +27,20 @@ int pal_opt_u32(napi_env env, napi_value obj, const char *key, uint32_t dflt, ui
 int pal_opt_bool(napi_env env, napi_value obj, const char *key, int dflt, int *out);
 int pal_opt_string(napi_env env, napi_value obj, const char *key, char *buf, size_t cap);
 
+/* The pieces both handle types (nfqueue, tun) need to talk to JS. */
+
+/** Unwraps the native handle in argv[0] (after reading up to *argc arguments; *argc becomes the
+ * count given). Throws a TypeError with `msg` and returns NULL when there is none. */
+void *pal_unwrap_handle(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv, const char *msg);
+
+/** Calls the function held by `ref` with one argument from a libuv callback (napi_make_callback,
+ * so microtasks run after it). An exception it throws is caught and cleared here, because it must
+ * not unwind into libuv. Returns 0 when it ran, -1 when it threw, 1 when there is no function. */
+int pal_call_ref(napi_env env, napi_async_context actx, napi_ref ref, napi_value arg);
+
+/** handleRef(handle, ref): lets an open poll keep the event loop alive, or not. */
+void pal_poll_ref(uv_poll_t *poll, int open, bool ref);
+
 int pal_set_u64(napi_env env, napi_value obj, const char *key, uint64_t v);
 int pal_set_u32(napi_env env, napi_value obj, const char *key, uint32_t v);
 

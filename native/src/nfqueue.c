@@ -13,6 +13,7 @@
 // Nothing here blocks the event loop: the socket is non-blocking and read from a uv_poll
 // watcher; the configuration acknowledgement is picked up by the same watcher.
 #include "common.h"
+#include "batch.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -141,16 +142,9 @@ static int send_all(int fd, const void *buf, size_t len) {
 static void call_status(nfq_t *q, napi_value err) {
   napi_env env = q->env;
   if (!q->on_status) return;
-  napi_value fn, recv, res;
-  if (napi_get_reference_value(env, q->on_status, &fn) != napi_ok || fn == NULL) return;
-  napi_get_global(env, &recv); /* napi_make_callback needs an object receiver */
   if (err == NULL) napi_get_null(env, &err);
   q->in_callback++;
-  if (napi_make_callback(env, q->actx, recv, fn, 1, &err, &res) != napi_ok) {
-    napi_value exc;
-    napi_get_and_clear_last_exception(env, &exc);
-    q->cb_errors++;
-  }
+  if (pal_call_ref(env, q->actx, q->on_status, err) < 0) q->cb_errors++;
   q->in_callback--;
 }
 
@@ -194,19 +188,14 @@ static void deliver(nfq_t *q, uint32_t count) {
   for (uint32_t i = 0; i < count; i++) verd[i] = NF_DROP;
   q->rx_packets += count;
   q->rx_batches++;
-  napi_value fn, recv, arg, res;
-  if (napi_get_reference_value(env, q->on_batch, &fn) == napi_ok && fn != NULL) {
-    napi_get_global(env, &recv); /* napi_make_callback needs an object receiver */
-    napi_create_uint32(env, count, &arg);
-    q->in_callback++;
-    napi_status st = napi_make_callback(env, q->actx, recv, fn, 1, &arg, &res);
-    q->in_callback--;
-    if (st != napi_ok) {
-      napi_value exc;
-      napi_get_and_clear_last_exception(env, &exc);
-      q->cb_errors++;
-      for (uint32_t i = 0; i < count; i++) verd[i] = NF_DROP;
-    }
+  napi_value arg;
+  napi_create_uint32(env, count, &arg);
+  q->in_callback++;
+  int rc = pal_call_ref(env, q->actx, q->on_batch, arg);
+  q->in_callback--;
+  if (rc < 0) {
+    q->cb_errors++;
+    for (uint32_t i = 0; i < count; i++) verd[i] = NF_DROP;
   }
   if (q->fd >= 0) send_verdicts(q, count);
 }
@@ -463,26 +452,15 @@ napi_value nfq_open(napi_env env, napi_callback_info info) {
   q->cfg_pending = 1;
 
   /* Shared memory: packet slots, then the uint32 arrays (8-byte aligned). */
-  size_t pkt_bytes = (size_t)batch * q->stride;
-  size_t arrays_off = (pkt_bytes + 7) & ~(size_t)7;
-  size_t total = arrays_off + (size_t)ARR_COUNT * batch * 4;
-  napi_value ab, handle, v;
-  void *data = NULL;
-  if (napi_create_arraybuffer(env, total, &data, &ab) != napi_ok) {
+  pal_batch_mem_t bm;
+  if (pal_batch_memory(env, batch, q->stride, ARR_COUNT, q->arr, &bm) < 0) {
     close(fd);
     nfq_free(q);
-    pal_throw_pending(env, "napi_create_arraybuffer");
     return NULL;
   }
-  memset(data, 0, total);
-  q->mem = data;
-  for (int i = 0; i < ARR_COUNT; i++) q->arr[i] = (uint32_t *)(q->mem + arrays_off + (size_t)i * batch * 4);
-
-  napi_create_object(env, &handle);
-  napi_set_named_property(env, handle, "memory", ab);
-  pal_set_u32(env, handle, "stride", q->stride);
-  pal_set_u32(env, handle, "batch", batch);
-  pal_set_u32(env, handle, "arraysOffset", (uint32_t)arrays_off);
+  q->mem = bm.mem;
+  napi_value ab = bm.buffer, v;
+  napi_value handle = pal_batch_handle(env, &bm, q->stride, batch);
   pal_set_u32(env, handle, "queue", queue);
   pal_set_u32(env, handle, "copyRange", copy_range);
   if (napi_wrap(env, handle, q, nfq_finalize, NULL, NULL) != napi_ok) {
@@ -528,18 +506,7 @@ napi_value nfq_open(napi_env env, napi_callback_info info) {
 }
 
 static nfq_t *unwrap(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
-  size_t n = *argc;
-  if (napi_get_cb_info(env, info, &n, argv, NULL, NULL) != napi_ok || n < 1) {
-    pal_throw_type(env, "expected an nfqueue handle");
-    return NULL;
-  }
-  *argc = n;
-  void *p = NULL;
-  if (napi_unwrap(env, argv[0], &p) != napi_ok || p == NULL) {
-    pal_throw_type(env, "expected an nfqueue handle");
-    return NULL;
-  }
-  return p;
+  return pal_unwrap_handle(env, info, argc, argv, "expected an nfqueue handle");
 }
 
 napi_value nfq_close(napi_env env, napi_callback_info info) {
@@ -558,10 +525,7 @@ napi_value nfq_ref(napi_env env, napi_callback_info info) {
   if (!q) return NULL;
   bool ref = true;
   if (argc > 1) napi_get_value_bool(env, argv[1], &ref);
-  if (q->open) {
-    if (ref) uv_ref((uv_handle_t *)&q->poll);
-    else uv_unref((uv_handle_t *)&q->poll);
-  }
+  pal_poll_ref(&q->poll, q->open, ref);
   return NULL;
 }
 

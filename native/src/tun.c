@@ -4,6 +4,7 @@
 // had arrived on it and routes them on (see src/enforce/tun.ts for the routing that makes this
 // loop-free). Dropping is simply not writing.
 #include "common.h"
+#include "batch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -71,15 +72,7 @@ static void tun_finalize(napi_env env, void *data, void *hint) {
 }
 
 static void call_status(tunh_t *t, napi_value err) {
-  napi_env env = t->env;
-  napi_value fn, recv, res;
-  if (!t->on_status || napi_get_reference_value(env, t->on_status, &fn) != napi_ok || fn == NULL) return;
-  napi_get_global(env, &recv); /* napi_make_callback needs an object receiver */
-  if (napi_make_callback(env, t->actx, recv, fn, 1, &err, &res) != napi_ok) {
-    napi_value exc;
-    napi_get_and_clear_last_exception(env, &exc);
-    t->cb_errors++;
-  }
+  if (pal_call_ref(t->env, t->actx, t->on_status, err) < 0) t->cb_errors++;
 }
 
 static void deliver(tunh_t *t, uint32_t count) {
@@ -88,16 +81,11 @@ static void deliver(tunh_t *t, uint32_t count) {
   for (uint32_t i = 0; i < count; i++) verd[i] = 0; /* unanswered = dropped */
   t->rx_packets += count;
   t->rx_batches++;
-  napi_value fn, recv, arg, res;
-  if (napi_get_reference_value(env, t->on_batch, &fn) == napi_ok && fn != NULL) {
-    napi_get_global(env, &recv); /* napi_make_callback needs an object receiver */
-    napi_create_uint32(env, count, &arg);
-    if (napi_make_callback(env, t->actx, recv, fn, 1, &arg, &res) != napi_ok) {
-      napi_value exc;
-      napi_get_and_clear_last_exception(env, &exc);
-      t->cb_errors++;
-      for (uint32_t i = 0; i < count; i++) verd[i] = 0;
-    }
+  napi_value arg;
+  napi_create_uint32(env, count, &arg);
+  if (pal_call_ref(env, t->actx, t->on_batch, arg) < 0) {
+    t->cb_errors++;
+    for (uint32_t i = 0; i < count; i++) verd[i] = 0;
   }
   if (t->fd < 0 || t->mem == NULL) return;
   for (uint32_t i = 0; i < count; i++) {
@@ -209,24 +197,15 @@ napi_value tun_open(napi_env env, napi_callback_info info) {
   memcpy(t->name, ifr.ifr_name, IFNAMSIZ);
   t->name[IFNAMSIZ - 1] = 0;
 
-  size_t pkt_bytes = (size_t)batch * t->stride;
-  size_t arrays_off = (pkt_bytes + 7) & ~(size_t)7;
-  size_t total = arrays_off + (size_t)TARR_COUNT * batch * 4;
-  napi_value ab, handle, v;
-  void *data = NULL;
-  if (napi_create_arraybuffer(env, total, &data, &ab) != napi_ok) {
+  pal_batch_mem_t bm;
+  if (pal_batch_memory(env, batch, t->stride, TARR_COUNT, t->arr, &bm) < 0) {
     close(fd);
     free(t);
-    pal_throw_pending(env, "napi_create_arraybuffer");
     return NULL;
   }
-  t->mem = data;
-  for (int i = 0; i < TARR_COUNT; i++) t->arr[i] = (uint32_t *)(t->mem + arrays_off + (size_t)i * batch * 4);
-  napi_create_object(env, &handle);
-  napi_set_named_property(env, handle, "memory", ab);
-  pal_set_u32(env, handle, "stride", t->stride);
-  pal_set_u32(env, handle, "batch", batch);
-  pal_set_u32(env, handle, "arraysOffset", (uint32_t)arrays_off);
+  t->mem = bm.mem;
+  napi_value ab = bm.buffer, v;
+  napi_value handle = pal_batch_handle(env, &bm, t->stride, batch);
   napi_create_string_utf8(env, t->name, NAPI_AUTO_LENGTH, &v);
   napi_set_named_property(env, handle, "name", v);
   if (napi_wrap(env, handle, t, tun_finalize, NULL, NULL) != napi_ok) {
@@ -264,18 +243,7 @@ napi_value tun_open(napi_env env, napi_callback_info info) {
 }
 
 static tunh_t *unwrap(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
-  size_t n = *argc;
-  if (napi_get_cb_info(env, info, &n, argv, NULL, NULL) != napi_ok || n < 1) {
-    pal_throw_type(env, "expected a tun handle");
-    return NULL;
-  }
-  *argc = n;
-  void *p = NULL;
-  if (napi_unwrap(env, argv[0], &p) != napi_ok || p == NULL) {
-    pal_throw_type(env, "expected a tun handle");
-    return NULL;
-  }
-  return p;
+  return pal_unwrap_handle(env, info, argc, argv, "expected a tun handle");
 }
 
 /* tunClose(handle, keepDevice): keepDevice leaves a persistent device in place (restart). */
@@ -297,10 +265,7 @@ napi_value tun_ref(napi_env env, napi_callback_info info) {
   if (!t) return NULL;
   bool ref = true;
   if (argc > 1) napi_get_value_bool(env, argv[1], &ref);
-  if (t->open) {
-    if (ref) uv_ref((uv_handle_t *)&t->poll);
-    else uv_unref((uv_handle_t *)&t->poll);
-  }
+  pal_poll_ref(&t->poll, t->open, ref);
   return NULL;
 }
 

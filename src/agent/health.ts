@@ -13,15 +13,12 @@
 // The server binds 127.0.0.1 by default: with hostNetwork the kubelet probes from the node
 // itself, so nothing needs to reach it from elsewhere.
 
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { isIP } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { DEFAULT_LOCAL_HOST, closeLocal, createLocalServer, listenLocal, parseLocalAddress, type LocalAddress } from './local-http.ts';
 
-export interface HealthAddress {
-  readonly host: string;
-  readonly port: number;
-}
+export type HealthAddress = LocalAddress;
 
-export const DEFAULT_HEALTH_HOST = '127.0.0.1';
+export const DEFAULT_HEALTH_HOST = DEFAULT_LOCAL_HOST;
 // Not 9808: that is the CSI livenessprobe sidecar's usual port, and with hostNetwork ports are per node.
 export const DEFAULT_HEALTH_PORT = 9747;
 
@@ -30,22 +27,7 @@ export const DEFAULT_HEALTH_PORT = 9747;
  * startup). Throws an Error whose message names the value and what is wrong.
  */
 export function parseHealthAddress(text: string): HealthAddress {
-  let host = DEFAULT_HEALTH_HOST;
-  let portText = text;
-  const v6 = /^\[([^\]]+)\]:(.*)$/.exec(text);
-  if (v6) {
-    host = v6[1]!;
-    portText = v6[2]!;
-  } else if (text.includes(':')) {
-    const i = text.lastIndexOf(':');
-    host = text.slice(0, i);
-    portText = text.slice(i + 1);
-  }
-  if (isIP(host) === 0) throw new Error(`health address "${text}": host must be an IP address, got "${host}"`);
-  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) {
-    throw new Error(`health address "${text}": port must be a number from 0 to 65535, got "${portText}"`);
-  }
-  return { host, port: Number(portText) };
+  return parseLocalAddress(text, 'health');
 }
 
 export interface HealthOptions {
@@ -122,25 +104,13 @@ export class HealthServer {
 
   async start(): Promise<HealthAddress> {
     if (this.server) return this.address();
-    const server = createServer((req, res) => this.handle(req, res));
-    // Probes are tiny: do not let a slow or malformed client hold sockets open.
-    server.headersTimeout = 5000;
-    server.requestTimeout = 5000;
-    server.keepAliveTimeout = 2000;
-    server.maxConnections = 64;
-    server.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-      else socket.destroy();
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, this.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const a = server.address();
-    if (a && typeof a === 'object') this.port = a.port;
+    // Probes are tiny: do not let a slow or malformed client hold sockets open, and cap the
+    // sockets so a flood of them cannot exhaust the process's descriptors.
+    const server = createLocalServer(
+      { headersTimeoutMs: 5000, requestTimeoutMs: 5000, keepAliveTimeoutMs: 2000, maxConnections: 64 },
+      (req, res) => this.handle(req, res),
+    );
+    this.port = (await listenLocal(server, { host: this.host, port: this.port })).port;
     this.server = server;
     this.lastBeat = this.now();
     this.beat = setInterval(() => {
@@ -157,8 +127,7 @@ export class HealthServer {
     const s = this.server;
     if (!s) return;
     this.server = undefined;
-    s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
+    await closeLocal(s);
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {

@@ -6,11 +6,11 @@
 // collect() callbacks. A scrape therefore costs the scraper, never the packets.
 
 import { readFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { isIP, type Socket } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../cluster/model.ts';
 import type { RuleSnapshot } from '../policy/engine-api.ts';
+import { DEFAULT_LOCAL_HOST, closeLocal, createLocalServer, listenLocal, parseLocalAddress, type LocalAddress } from './local-http.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Hot-path counters: one flat Float64Array (exact integers up to 2^53) indexed by slot.
@@ -381,32 +381,14 @@ export function createMetrics(src: MetricsSources = {}): AgentMetrics {
 // ---------------------------------------------------------------------------------------------
 // The HTTP endpoint.
 
-export interface MetricsAddress {
-  readonly host: string;
-  readonly port: number;
-}
+export type MetricsAddress = LocalAddress;
 
-export const DEFAULT_METRICS_HOST = '127.0.0.1';
+export const DEFAULT_METRICS_HOST = DEFAULT_LOCAL_HOST;
 export const DEFAULT_METRICS_PORT = 9809;
 
 /** "PORT", "HOST:PORT" or "[IPv6]:PORT"; HOST must be an IP literal. Errors name the value. */
 export function parseMetricsAddress(text: string): MetricsAddress {
-  let host = DEFAULT_METRICS_HOST;
-  let portText = text;
-  const v6 = /^\[([^\]]+)\]:(.*)$/.exec(text);
-  if (v6) {
-    host = v6[1]!;
-    portText = v6[2]!;
-  } else if (text.includes(':')) {
-    const i = text.lastIndexOf(':');
-    host = text.slice(0, i);
-    portText = text.slice(i + 1);
-  }
-  if (isIP(host) === 0) throw new Error(`metrics address "${text}": host must be an IP address, got "${host}"`);
-  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) {
-    throw new Error(`metrics address "${text}": port must be a number from 0 to 65535, got "${portText}"`);
-  }
-  return { host, port: Number(portText) };
+  return parseLocalAddress(text, 'metrics');
 }
 
 export interface MetricsServer {
@@ -441,34 +423,16 @@ export function startMetricsServer(registry: Registry, addr: Partial<MetricsAddr
       },
     );
   };
-  const server = createServer(handle);
-  // Slow or half-open clients must not pin sockets forever.
-  server.headersTimeout = 5000;
-  server.requestTimeout = 10000;
-  server.keepAliveTimeout = 5000;
-  server.on('clientError', (_err: Error, socket: Socket) => {
-    // A request the HTTP parser rejects (garbage, oversized headers): answer 400 if the socket
-    // still takes it, and close it. The server itself carries on.
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-    else socket.destroy();
-  });
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error) => reject(new Error(`metrics server: cannot listen on ${host}:${port}: ${err.message}`));
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.off('error', onError);
+  // Slow or half-open clients must not pin sockets forever; a scrape may take longer than a probe.
+  const server = createLocalServer({ headersTimeoutMs: 5000, requestTimeoutMs: 10000, keepAliveTimeoutMs: 5000 }, handle);
+  return listenLocal(server, { host, port }).then(
+    (address) => {
       // Errors after startup (e.g. EMFILE on accept) are logged by the agent, not fatal.
       server.on('error', () => {});
-      const a = server.address();
-      const bound = typeof a === 'object' && a ? { host: a.address, port: a.port } : { host, port };
-      resolve({
-        server,
-        address: bound,
-        close: () => new Promise<void>((r) => {
-          server.close(() => r());
-          server.closeAllConnections();
-        }),
-      });
-    });
-  });
+      return { server, address, close: () => closeLocal(server) };
+    },
+    (err: Error) => {
+      throw new Error(`metrics server: cannot listen on ${host}:${port}: ${err.message}`);
+    },
+  );
 }

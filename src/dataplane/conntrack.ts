@@ -124,9 +124,12 @@ export class Conntrack {
   // patterns; IPv4 uses word 0 (others 0).
   private readonly rec: Int32Array;
   private readonly recF: Float64Array;
-  /** Side codes (engine-api SIDE.* or rule id) of the judgement, for logs (off the fast path). */
-  private readonly egress: Int32Array;
-  private readonly ingress: Int32Array;
+  /**
+   * Side codes (engine-api SIDE.* or rule id) of the judgement: egress at 2e, ingress at 2e + 1.
+   * The classifier reports both on every hit, so they share one cache line (two parallel arrays
+   * cost two misses per hit on a table larger than the caches).
+   */
+  private readonly codes: Int32Array;
 
   private readonly head: Int32Array;
   private readonly bucketOf: Int32Array;
@@ -189,8 +192,7 @@ export class Conntrack {
     const ab = new ArrayBuffer(cap * REC * 4);
     this.rec = new Int32Array(ab);
     this.recF = new Float64Array(ab);
-    this.egress = new Int32Array(cap);
-    this.ingress = new Int32Array(cap);
+    this.codes = new Int32Array(cap * 2);
     // About one bucket per entry: chains stay short (load <= 1) and the head array, touched once
     // per lookup at a random place, stays small enough to sit in cache.
     const buckets = nextPow2(cap);
@@ -248,10 +250,10 @@ export class Conntrack {
     return this.rec[(e << 4) + R_GEN]!;
   }
   egressCode(e: number): number {
-    return this.egress[e]!;
+    return this.codes[e << 1]!;
   }
   ingressCode(e: number): number {
-    return this.ingress[e]!;
+    return this.codes[(e << 1) + 1]!;
   }
   /** Time (ms) at which the entry expires. */
   expires(e: number): number {
@@ -433,8 +435,8 @@ export class Conntrack {
     const o = e << 4;
     this.rec[o + R_META] = st | ((verdict & 0xff) << 8) | M_LIVE | M_REF;
     this.rec[o + R_GEN] = generation | 0;
-    this.egress[e] = egressCode;
-    this.ingress[e] = ingressCode;
+    this.codes[e << 1] = egressCode;
+    this.codes[(e << 1) + 1] = ingressCode;
     this.refresh(e, now);
     return e;
   }
@@ -450,8 +452,8 @@ export class Conntrack {
     const o = e << 4;
     this.rec[o + R_META] = TCP_STATE.NONE | ((verdict & 0xff) << 8) | M_LIVE | M_REF;
     this.rec[o + R_GEN] = generation | 0;
-    this.egress[e] = 0;
-    this.ingress[e] = 0;
+    this.codes[e << 1] = 0;
+    this.codes[(e << 1) + 1] = 0;
     this.recF[(e << 3) + F_EXPIRES] = now + this.tFragment;
     return e;
   }
@@ -588,8 +590,8 @@ export class Conntrack {
     const o = e << 4;
     this.rec[o + R_META] = (this.rec[o + R_META]! & ~0xff00) | ((verdict & 0xff) << 8);
     this.rec[o + R_GEN] = generation | 0;
-    this.egress[e] = egressCode;
-    this.ingress[e] = ingressCode;
+    this.codes[e << 1] = egressCode;
+    this.codes[(e << 1) + 1] = ingressCode;
   }
 
   private unlink(e: number): void {

@@ -10,7 +10,8 @@
 // kernel. With acceptMark 0 accepted packets get a plain NF_ACCEPT instead.
 
 import { loadNative, NFQ_ARRAY, u32View, type NativeAddon, type NativeError, type NativeNfqHandle } from './native.ts';
-import { ACCEPT, type Enforcer, type EnforcerCounters, type PacketJudge } from './judge.ts';
+import { judgeBatch } from './batch-judge.ts';
+import { type Enforcer, type EnforcerCounters, type PacketJudge } from './judge.ts';
 
 export interface NfqueueOptions {
   /** First queue number (0-65535). */
@@ -60,37 +61,14 @@ class QueueLoop {
     const dropVerdict = native.NF_DROP;
     // The batch callback closes over typed arrays created once; it allocates nothing.
     const onBatch = (n: number): void => {
-      const judge = this.owner.judge;
-      const buf = this.buf;
-      const lens = this.lens;
-      const marks = this.marks;
       const verdicts = this.verdicts;
-      const stride = this.handle.stride;
+      judgeBatch(this.owner.judge, this.buf, this.lens, this.handle.stride, n, Date.now(), verdicts, acceptVerdict, dropVerdict, this);
+      // An accepted packet carries the accept mark back to the kernel, where the rules right
+      // after the queue save it to the connmark (see the top of this file).
       const mark = this.acceptMark;
-      const now = Date.now();
-      let acc = 0;
-      for (let i = 0; i < n; i++) {
-        let v: number;
-        try {
-          v = judge.classify(buf, i * stride, lens[i]!, now);
-        } catch (e) {
-          // A judge bug must not take enforcement down or open traffic: drop and count.
-          this.judgeErrors++;
-          this.lastJudgeError = e;
-          v = -1;
-        }
-        if (v === ACCEPT) {
-          verdicts[i] = acceptVerdict;
-          if (mark !== 0) marks[i] = (marks[i]! | mark) >>> 0;
-          acc++;
-        } else {
-          verdicts[i] = dropVerdict;
-        }
-      }
-      this.packets += n;
-      this.accepts += acc;
-      this.drops += n - acc;
-      this.batches++;
+      if (mark === 0) return;
+      const marks = this.marks;
+      for (let i = 0; i < n; i++) if (verdicts[i] === acceptVerdict) marks[i] = (marks[i]! | mark) >>> 0;
     };
     const onStatus = (err: NativeError | null): void => {
       if (!this.statusSeen) {

@@ -7,7 +7,8 @@
 // directly and never comes back here. Dropping is not writing.
 
 import { loadNative, TUN_ARRAY, u32View, type NativeAddon, type NativeError, type NativeTunHandle } from './native.ts';
-import { ACCEPT, type Enforcer, type EnforcerCounters, type PacketJudge } from './judge.ts';
+import { judgeBatch } from './batch-judge.ts';
+import { type Enforcer, type EnforcerCounters, type PacketJudge } from './judge.ts';
 
 export interface TunOptions {
   /** Device name (at most 15 bytes); created if missing. */
@@ -33,46 +34,20 @@ export class TunEnforcer implements Enforcer {
   private readonly buf: Buffer;
   private readonly lens: Uint32Array;
   private readonly verdicts: Uint32Array;
-  private packets = 0;
-  private accepts = 0;
-  private drops = 0;
-  private batches = 0;
-  private judgeErrors = 0;
+  packets = 0;
+  accepts = 0;
+  drops = 0;
+  batches = 0;
+  judgeErrors = 0;
   lastJudgeError: unknown = undefined;
   private closed = false;
 
   private constructor(judge: PacketJudge, opts: TunOptions) {
     this.judge = judge;
     this.native = loadNative();
+    // 1 = write back (see native/src/tun.c); anything else is dropped.
     const onBatch = (n: number): void => {
-      const judge = this.judge;
-      const buf = this.buf;
-      const lens = this.lens;
-      const verdicts = this.verdicts;
-      const stride = this.handle.stride;
-      const now = Date.now();
-      let acc = 0;
-      for (let i = 0; i < n; i++) {
-        let v: number;
-        try {
-          v = judge.classify(buf, i * stride, lens[i]!, now);
-        } catch (e) {
-          this.judgeErrors++;
-          this.lastJudgeError = e;
-          v = -1;
-        }
-        // 1 = write back (see native/src/tun.c); anything else is dropped.
-        if (v === ACCEPT) {
-          verdicts[i] = 1;
-          acc++;
-        } else {
-          verdicts[i] = 0;
-        }
-      }
-      this.packets += n;
-      this.accepts += acc;
-      this.drops += n - acc;
-      this.batches++;
+      judgeBatch(this.judge, this.buf, this.lens, this.handle.stride, n, Date.now(), this.verdicts, 1, 0, this);
     };
     const onStatus = (err: NativeError): void => {
       if (opts.onError) opts.onError(err);

@@ -57,7 +57,8 @@ function tail(file: string, lines = 15): string {
   }
 }
 
-function alive(pid: number): boolean {
+/** Whether process `pid` still exists (signal 0 checks without sending anything). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -77,7 +78,7 @@ export interface StartAgentOptions {
 /** Starts the agent in the lab's node namespace and waits until it reports ready. */
 export async function startLabAgent(state: LabState, opts: StartAgentOptions): Promise<LabAgentRecord> {
   if (!state.node.name) throw new Error('the agent needs the node name: the manifests must hold the Node the lab plays');
-  if (state.agent && alive(state.agent.pid)) throw new Error(`an agent already runs in lab ${state.name} (pid ${state.agent.pid}); stop it first`);
+  if (state.agent && processAlive(state.agent.pid)) throw new Error(`an agent already runs in lab ${state.name} (pid ${state.agent.pid}); stop it first`);
   const logs = join(state.dir, 'log');
   mkdirSync(logs, { recursive: true });
   const statusFile = join(state.dir, 'agent-status.json');
@@ -107,7 +108,7 @@ export async function startLabAgent(state: LabState, opts: StartAgentOptions): P
   for (;;) {
     const s = readAgentStatus(statusFile);
     if (s && s.pid === pid && s.ready) return rec;
-    if (!alive(pid)) throw new Error(`the agent exited before it was ready; last lines of ${log}:\n${tail(log)}`);
+    if (!processAlive(pid)) throw new Error(`the agent exited before it was ready; last lines of ${log}:\n${tail(log)}`);
     if (Date.now() > deadline) throw new Error(`the agent did not report ready within ${opts.readyTimeoutMs ?? 30_000} ms; last lines of ${log}:\n${tail(log)}`);
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -121,8 +122,8 @@ export async function stopLabAgent(state: LabState, timeoutMs = 10_000): Promise
   if ((await netnsPids(state.nodeNetns)).includes(a.pid)) {
     process.kill(a.pid, 'SIGTERM');
     const deadline = Date.now() + timeoutMs;
-    while (alive(a.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    if (alive(a.pid)) process.kill(a.pid, 'SIGKILL');
+    while (processAlive(a.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (processAlive(a.pid)) process.kill(a.pid, 'SIGKILL');
   }
   delete state.agent;
   writeLabState(state);
@@ -154,7 +155,7 @@ export async function waitForEnforced(state: LabState, writtenAt: number, timeou
   for (;;) {
     const s = readAgentStatus(a.statusFile);
     if (s && s.ready && s.sourceSyncStartedAt !== undefined && s.sourceSyncStartedAt > writtenAt) return Date.now() - t0;
-    if (!alive(a.pid)) throw new Error(`the agent (pid ${a.pid}) is not running; last lines of ${a.log}:\n${tail(a.log)}`);
+    if (!processAlive(a.pid)) throw new Error(`the agent (pid ${a.pid}) is not running; last lines of ${a.log}:\n${tail(a.log)}`);
     if (Date.now() - t0 > timeoutMs) {
       throw new Error(`the agent did not enforce the change written at ${new Date(writtenAt).toISOString()} within ${timeoutMs} ms` +
         ` (status: ${s ? `generation ${s.generation}, last pass ${s.sourceSyncStartedAt ? new Date(s.sourceSyncStartedAt).toISOString() : 'none'}${s.lastError ? `, error: ${s.lastError}` : ''}` : 'no status file'})`);

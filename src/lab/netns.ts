@@ -4,8 +4,8 @@
 // lab creates is named `plab.<lab>.<role>...`, so whatever a crashed run left behind can be found
 // by name alone: lab names may not contain '.', so the prefix of lab "a" never matches lab "a-b".
 
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { CommandError, runCommand, type CommandResult } from '../enforce/command.ts';
 
 /** Every lab namespace name starts with this. */
 export const LAB_NETNS_PREFIX = 'plab.';
@@ -54,43 +54,17 @@ export function hostIfName(kind: 'pod' | 'ext', key: string): string {
   return `${kind === 'pod' ? 'pv' : 'xv'}${shortHash(key, 10)}`;
 }
 
-export class LabCommandError extends Error {
-  constructor(readonly command: string, readonly exitCode: number | null, readonly stderr: string) {
-    super(`${command} failed${exitCode === null ? '' : ` (exit ${exitCode})`}: ${stderr.trim().split('\n').slice(0, 4).join(' | ') || 'no error output'}`);
-  }
-}
-
-export interface RunResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+export type RunResult = CommandResult;
 
 /** Runs argv; resolves with the exit code (never throws for a non-zero exit; throws if the tool is missing). */
 export function run(argv: readonly string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(new LabCommandError(argv.join(' '), null, e.message));
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 128, stdout, stderr: signal ? `${stderr}killed by ${signal}` : stderr });
-    });
-    child.stdin.on('error', () => { /* the tool may exit before reading stdin; its exit code tells */ });
-    child.stdin.end(opts.input ?? '');
-  });
+  return runCommand(argv, opts);
 }
 
+/** Like run but throws CommandError on a non-zero exit; the message shows the start of any stdin given. */
 export async function mustRun(argv: readonly string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
   const r = await run(argv, opts);
-  if (r.code !== 0) throw new LabCommandError(argv.join(' ') + (opts.input ? ` <<< ${JSON.stringify(opts.input.slice(0, 300))}` : ''), r.code, r.stderr || r.stdout);
+  if (r.code !== 0) throw new CommandError(argv.join(' ') + (opts.input ? ` <<< ${JSON.stringify(opts.input.slice(0, 300))}` : ''), r.code, r.stderr || r.stdout);
   return r;
 }
 
@@ -107,7 +81,7 @@ export async function addNetns(name: string): Promise<void> {
 /** Deletes a namespace; a namespace that is already gone is fine. */
 export async function deleteNetns(name: string): Promise<void> {
   const r = await run(['ip', 'netns', 'delete', name]);
-  if (r.code !== 0 && !/No such file|not found|Invalid/i.test(r.stderr)) throw new LabCommandError(`ip netns delete ${name}`, r.code, r.stderr);
+  if (r.code !== 0 && !/No such file|not found|Invalid/i.test(r.stderr)) throw new CommandError(`ip netns delete ${name}`, r.code, r.stderr);
 }
 
 /** Pids of the processes whose network namespace is `name`. */

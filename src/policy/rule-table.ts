@@ -523,10 +523,11 @@ export class RuleTable {
 /**
  * Brings a table up to date with identities added since it was built. Identity attributes never
  * change, so only the new identities need a class: when each one's signature is one the table
- * already has, the result shares every structure but a longer selector-class array (cheap: a
- * copy of one small typed array). Returns the same table when nothing was added or every new
- * identity is in class 0, and undefined when some new identity needs a class the table does not
- * have (a new combination of matches or port-name resolution): the caller rebuilds it.
+ * already has, the result shares every structure and its image is the old one with the new
+ * identities' classes appended (cheap: one copy of a small typed array). Returns the same table
+ * when nothing was added or every new identity is in class 0, and undefined when some new
+ * identity needs a class the table does not have (a new combination of matches or port-name
+ * resolution): the caller rebuilds it.
  */
 export function extendRuleTable(t: RuleTable, identities: IdentityRegistry): RuleTable | undefined {
   const p = t.parts;

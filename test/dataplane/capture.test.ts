@@ -21,9 +21,9 @@
 // classifier.
 
 import t from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -36,7 +36,7 @@ import { evaluate } from '../../src/policy/evaluator.ts';
 import { ClusterState } from '../../src/cluster/state.ts';
 import { applyDecoded, decodeObject } from '../../src/cluster/decode.ts';
 import { parseIP } from '../../src/net/address.ts';
-import { ROOT, run, must, waitFor } from '../enforce/netns.ts';
+import { ROOT, run, must, waitFor, spawnTracked, tearDown } from '../enforce/netns.ts';
 import { readCaptureFile, type CapturedPacket } from '../support/capture-file.ts';
 
 const TSX = import.meta.resolve('tsx');
@@ -190,31 +190,12 @@ class Lab {
   }
 
   spawn(argv: readonly string[]): ChildProcess {
-    const c = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
-    c.on('error', () => {});
-    c.stdin?.on('error', () => {});
-    this.procs.add(c);
-    c.on('exit', () => this.procs.delete(c));
-    return c;
+    return spawnTracked(this.procs, argv);
   }
 
   async down(): Promise<void> {
-    for (const c of this.procs) {
-      try {
-        c.kill('SIGKILL');
-      } catch { /* gone */ }
-    }
-    for (const ns of this.created) {
-      const r = await run(['ip', 'netns', 'pids', ns]).catch(() => undefined);
-      for (const pid of (r?.stdout ?? '').split('\n').map((s) => Number(s.trim())).filter((n) => n > 0)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch { /* gone */ }
-      }
-    }
-    for (const ns of this.created.reverse()) await run(['ip', 'netns', 'del', ns]).catch(() => {});
+    await tearDown(this.procs, this.created, this.dir);
     this.created = [];
-    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { Topology, B_NO_EGRESS, clusterYaml, serverPolicy, startAgent, waitFor, must, run, type AgentStatusFile } from './netns.ts';
+import { Topology, clusterYaml, serverPolicy, startAgent, waitFor, must, run, statusReaders, checkDeniedUdpReplyLeak } from './netns.ts';
 
 const NODE = 'n1';
 const QUEUE = 41;
@@ -29,15 +29,8 @@ t.test('nfqueue agent', async (t) => {
   const args = ['--node', NODE, '--source', 'files', '--manifests', dir, '--backend', 'nfqueue', '--queue', String(QUEUE), '--rescan-ms', '300'];
 
   let agent = await startAgent(topo, args, statusFile);
-  const status = () => topo.readJSON<AgentStatusFile>(statusFile)!;
-  /** A status written after this call (the file is refreshed every second). */
-  const freshStatus = async () => {
-    const since = Date.now();
-    return waitFor('fresh status', () => {
-      const s = topo.readJSON<AgentStatusFile & { updatedAt: string }>(statusFile);
-      return s && Date.parse(s.updatedAt) > since ? s : undefined;
-    });
-  };
+  const readers = statusReaders(topo, statusFile);
+  const { status, freshStatus } = readers;
 
   await t.test('rules are installed in both families, hooked once into FORWARD', async (t) => {
     for (const f of [4, 6] as const) {
@@ -122,16 +115,7 @@ t.test('nfqueue agent', async (t) => {
   });
 
   await t.test('a denied UDP flow cannot be opened by the destination answering it', async (t) => {
-    const gen = (await freshStatus()).generation;
-    topo.writeFile('manifests/b-egress.yaml', B_NO_EGRESS);
-    await waitFor('b egress policy enforced', () => status().generation > gen);
-    const r = await topo.udpReplyLeak();
-    t.ok(r.control, 'control: the listener on c receives allowed traffic');
-    t.notOk(r.leaked, 'the fake reply from b (egress denied) did not reach c');
-    t.ok(await topo.tcp('a', 'b', 8080), 'replies of allowed connections still flow with b egress-isolated');
-    const gen2 = status().generation;
-    await must(['rm', join(dir, 'b-egress.yaml')]);
-    await waitFor('b egress policy removed', () => status().generation > gen2);
+    await checkDeniedUdpReplyLeak(t, topo, dir, readers);
   });
 
   await t.test('restart takes over idempotently; kill -9 is fail-closed and keeps established flows', async (t) => {

@@ -8,6 +8,7 @@
 //   pod c  10.77.3.2 fd77:3::2  eth0 <-> vc  10.77.3.1 fd77:3::1 /
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Test } from 'tap';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -106,12 +107,7 @@ export class Topology {
 
   /** Starts a long-running process; killed at teardown. */
   spawn(argv: readonly string[]): ChildProcess {
-    const c = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
-    c.on('error', () => {});
-    c.stdin?.on('error', () => {});
-    this.procs.add(c);
-    c.on('exit', () => this.procs.delete(c));
-    return c;
+    return spawnTracked(this.procs, argv);
   }
 
   /** TCP echo and UDP echo servers on `port` in a pod (both families). */
@@ -186,24 +182,42 @@ export class Topology {
   }
 
   async down(): Promise<void> {
-    for (const c of this.procs) {
+    await tearDown(this.procs, this.created, this.dir);
+    this.created = [];
+  }
+}
+
+/** Starts a long-running process and keeps it in `procs` until it exits, so teardown can kill it. */
+export function spawnTracked(procs: Set<ChildProcess>, argv: readonly string[]): ChildProcess {
+  const c = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+  c.on('error', () => {});
+  c.stdin?.on('error', () => {});
+  procs.add(c);
+  c.on('exit', () => procs.delete(c));
+  return c;
+}
+
+/**
+ * Removes what a test made: kills the processes it started and whatever still runs inside the
+ * namespaces it created (agents restarted by tests, socat children), deletes those namespaces
+ * (last created first) and the scratch folder.
+ */
+export async function tearDown(procs: Iterable<ChildProcess>, created: readonly string[], dir: string): Promise<void> {
+  for (const c of procs) {
+    try {
+      c.kill('SIGKILL');
+    } catch { /* gone */ }
+  }
+  for (const ns of created) {
+    const r = await run(['ip', 'netns', 'pids', ns]).catch(() => undefined);
+    for (const pid of (r?.stdout ?? '').split('\n').map((s) => Number(s.trim())).filter((n) => n > 0)) {
       try {
-        c.kill('SIGKILL');
+        process.kill(pid, 'SIGKILL');
       } catch { /* gone */ }
     }
-    // Processes inside the namespaces we made (agents restarted by tests, socat children).
-    for (const ns of this.created) {
-      const r = await run(['ip', 'netns', 'pids', ns]).catch(() => undefined);
-      for (const pid of (r?.stdout ?? '').split('\n').map((s) => Number(s.trim())).filter((n) => n > 0)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch { /* gone */ }
-      }
-    }
-    for (const ns of this.created.reverse()) await run(['ip', 'netns', 'del', ns]).catch(() => {});
-    this.created = [];
-    rmSync(this.dir, { recursive: true, force: true });
   }
+  for (const ns of [...created].reverse()) await run(['ip', 'netns', 'del', ns]).catch(() => {});
+  rmSync(dir, { recursive: true, force: true });
 }
 
 /** Cluster manifests for the topology: namespace x, pods a b c on node `node` (b and c serve `ports`). */
@@ -273,4 +287,42 @@ export async function startAgent(t: Topology, args: readonly string[], statusFil
     return s && s.ready && s.pid ? s : undefined;
   }, 30_000);
   return { proc, status, log: () => log };
+}
+
+/** Readers of an agent's status file: the latest one, and one written after the call (it is refreshed every second). */
+export function statusReaders(t: Topology, statusFile: string): { status: () => AgentStatusFile; freshStatus: () => Promise<AgentStatusFile> } {
+  const status = () => t.readJSON<AgentStatusFile>(statusFile)!;
+  const freshStatus = async () => {
+    const since = Date.now();
+    return waitFor('fresh status', () => {
+      const s = t.readJSON<AgentStatusFile & { updatedAt: string }>(statusFile);
+      return s && Date.parse(s.updatedAt) > since ? s : undefined;
+    });
+  };
+  return { status, freshStatus };
+}
+
+/**
+ * The UDP reply-leak check every backend must pass: with b egress-isolated (B_NO_EGRESS written
+ * into the agent's manifests folder `dir`), a datagram b sends to c dressed as the "reply" to a
+ * flow c never started must not reach c, while replies of allowed connections still flow. Removes
+ * the egress policy again before it returns.
+ */
+export async function checkDeniedUdpReplyLeak(
+  t: Test,
+  topo: Topology,
+  dir: string,
+  readers: { status: () => AgentStatusFile; freshStatus: () => Promise<AgentStatusFile> },
+): Promise<void> {
+  const { status, freshStatus } = readers;
+  const gen = (await freshStatus()).generation;
+  topo.writeFile('manifests/b-egress.yaml', B_NO_EGRESS);
+  await waitFor('b egress policy enforced', () => status().generation > gen);
+  const r = await topo.udpReplyLeak();
+  t.ok(r.control, 'control: the listener on c receives allowed traffic');
+  t.notOk(r.leaked, 'the fake reply from b (egress denied) did not reach c');
+  t.ok(await topo.tcp('a', 'b', 8080), 'replies of allowed connections still flow with b egress-isolated');
+  const gen2 = status().generation;
+  await must(['rm', join(dir, 'b-egress.yaml')]);
+  await waitFor('b egress policy removed', () => status().generation > gen2);
 }

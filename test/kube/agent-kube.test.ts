@@ -8,11 +8,11 @@
 // root namespace's network.
 
 import t from 'tap';
-import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
-import { Topology, ROOT, clusterYaml, serverPolicy, startAgent, waitFor, run, type AgentStatusFile } from '../enforce/netns.ts';
+import { RemoteApiServer } from '../support/remote-apiserver.ts';
+import { Topology, clusterYaml, serverPolicy, startAgent, waitFor, run, type AgentStatusFile } from '../enforce/netns.ts';
 
 const NODE = 'n1';
 const QUEUE = 47;
@@ -20,43 +20,6 @@ const HEALTH_PORT = 19747;
 const TOKEN = 'lab-token';
 const topo = new Topology('kube');
 t.teardown(() => topo.down());
-
-/** The fake API server process in the node namespace. */
-class RemoteApi {
-  private next = 1;
-  private readonly waiting = new Map<number, (r: { ok: boolean; result?: unknown; error?: string }) => void>();
-  private readonly proc;
-  port = 0;
-  private readyResolve!: () => void;
-  readonly ready = new Promise<void>((r) => (this.readyResolve = r));
-
-  constructor() {
-    this.proc = topo.spawn(topo.in(topo.node, [process.execPath, '--import', 'tsx', join(ROOT, 'test', 'support', 'fake-apiserver-main.ts'), '--token', TOKEN]));
-    createInterface({ input: this.proc.stdout! }).on('line', (line) => {
-      const m = JSON.parse(line);
-      if (m.ready) {
-        this.port = m.port;
-        this.readyResolve();
-      } else if (typeof m.id === 'number') {
-        this.waiting.get(m.id)?.(m);
-        this.waiting.delete(m.id);
-      }
-    });
-  }
-
-  async call(cmd: Record<string, unknown>): Promise<unknown> {
-    const id = this.next++;
-    const reply = new Promise<{ ok: boolean; result?: unknown; error?: string }>((r) => this.waiting.set(id, r));
-    this.proc.stdin!.write(JSON.stringify({ id, ...cmd }) + '\n');
-    const r = await reply;
-    if (!r.ok) throw new Error(`fake apiserver: ${r.error}`);
-    return r.result;
-  }
-
-  apply(yamlText: string): Promise<unknown[]> {
-    return Promise.all(parseAllDocuments(yamlText).map((d) => this.call({ op: 'apply', object: d.toJS() })));
-  }
-}
 
 async function readyz(): Promise<number> {
   const r = await run(topo.in(topo.node, ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '2', `http://127.0.0.1:${HEALTH_PORT}/readyz`]));
@@ -66,16 +29,10 @@ async function readyz(): Promise<number> {
 t.test('agent --source kube enforces policies managed through the API server', async (t) => {
   await topo.up();
   await topo.servers('b', 8080);
-  const api = new RemoteApi();
+  const api = new RemoteApiServer(topo, TOKEN);
   await api.ready;
   const kubeconfig = join(topo.dir, 'kubeconfig');
-  writeFileSync(kubeconfig, [
-    'apiVersion: v1', 'kind: Config',
-    'clusters:', `- name: lab`, '  cluster:', `    server: http://127.0.0.1:${api.port}`, '    insecure-skip-tls-verify: true',
-    'users:', '- name: agent', '  user:', `    token: ${TOKEN}`,
-    'contexts:', '- name: lab', '  context: {cluster: lab, user: agent}',
-    'current-context: lab', '',
-  ].join('\n'));
+  writeFileSync(kubeconfig, api.kubeconfig(TOKEN));
   await api.apply(clusterYaml(NODE, [8080]));
 
   const statusFile = join(topo.dir, 'status.json');

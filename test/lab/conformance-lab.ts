@@ -22,7 +22,7 @@ import t from 'tap';
 import type { Protocol } from '../../src/cluster/model.ts';
 import { buildClusterForCase, loadCases, manifestsForStep, probeLabel, probesForGroup, type CaseProbe, type ConformanceCase } from '../../src/conformance/cases.ts';
 import type { ServePorts } from '../../src/lab/endpoint-wire.ts';
-import { readAgentStatus, startLabAgent, stopLabAgent, waitForEnforced, writeLabManifests, type LabBackend } from '../../src/lab/lab-agent.ts';
+import { processAlive, readAgentStatus, startLabAgent, stopLabAgent, waitForEnforced, writeLabManifests, type LabBackend } from '../../src/lab/lab-agent.ts';
 import type { LabState } from '../../src/lab/lab-state.ts';
 import { mustRun } from '../../src/lab/netns.ts';
 import { LabProber, type LabProbeResult } from '../../src/lab/probe.ts';
@@ -38,15 +38,6 @@ function probedPorts(c: ConformanceCase): ServePorts {
   for (const s of c.steps) for (const g of s.probes) by[g.protocol].add(g.port);
   const sorted = (x: Set<number>) => [...x].sort((a, b) => a - b);
   return { tcp: sorted(by.TCP), udp: sorted(by.UDP), sctp: sorted(by.SCTP) };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export function conformanceLab(backend: LabBackend, lab: string): void {
@@ -78,7 +69,7 @@ export function conformanceLab(backend: LabBackend, lab: string): void {
       const externals = c.externals.map((e) => ({ name: e.name, ips: [e.ip, e.ipv6].filter((x): x is string => !!x) }));
       const { spec } = labSpecFromCluster(buildClusterForCase(c), { extraPorts: probedPorts(c), externals });
       state = await labUp(spec, { name: lab });
-      if (!state.agent || !alive(state.agent.pid)) {
+      if (!state.agent || !processAlive(state.agent.pid)) {
         // The first case, or a case whose node addresses differ (the lab was rebuilt).
         writeLabManifests(state, manifestsForStep(c, 0));
         await startLabAgent(state, { backend });

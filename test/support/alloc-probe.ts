@@ -6,17 +6,15 @@
 // that allocates even one heap number per packet grows the heap by >= 16 bytes a packet and
 // triggers scavenges.
 
-import { PerformanceObserver } from 'node:perf_hooks';
-import v8 from 'node:v8';
 import { Classifier } from '../../src/dataplane/classifier.ts';
 import { Conntrack } from '../../src/dataplane/conntrack.ts';
 import { CompiledEngine } from '../../src/policy/compiler.ts';
 import { loadCases, buildClusterForCase, applyStep } from '../../src/conformance/cases.ts';
 import { PROTO, TCPF, packet, replyPacket, icmpErrorFor, ipv4, pack } from './packets.ts';
+import { exposedGc, measureHeap } from './heap-measure.ts';
 
 const total = Number(process.argv[2] ?? 2_000_000);
-const gc = (globalThis as { gc?: () => void }).gc;
-if (!gc) throw new Error('run with --expose-gc');
+exposedGc();
 
 const cases = loadCases();
 const c = cases.find((x) => x.pods.some((p) => p.ipv6) && x.nodeIPv6) ?? cases[0]!;
@@ -62,19 +60,7 @@ function run(count: number, t0: number): number {
 }
 
 run(300_000, 0);
-let gcs = 0;
-const obs = new PerformanceObserver((list) => {
-  gcs += list.getEntries().length;
-});
-obs.observe({ entryTypes: ['gc'] });
-gc();
-await new Promise((r) => setTimeout(r, 10));
-gcs = 0;
-const before = v8.getHeapStatistics().used_heap_size;
-const acc = run(total / 2, 1_000_000);
-const after = v8.getHeapStatistics().used_heap_size;
-await new Promise((r) => setTimeout(r, 10));
-const measured = { heapDelta: after - before, gcs };
+const { value: acc, ...measured } = await measureHeap(() => run(total / 2, 1_000_000));
 
 // Control: the same loop plus one small object per packet, to show the measurement notices an
 // allocation of that size (if it did not, a clean result above would prove nothing).
@@ -89,13 +75,5 @@ function runAllocating(count: number, t0: number): number {
   return a;
 }
 runAllocating(300_000, 0);
-gc();
-await new Promise((r) => setTimeout(r, 10));
-gcs = 0;
-const cBefore = v8.getHeapStatistics().used_heap_size;
-runAllocating(total, 2_000_000);
-const cAfter = v8.getHeapStatistics().used_heap_size;
-await new Promise((r) => setTimeout(r, 10));
-obs.disconnect();
-const control = { heapDelta: cAfter - cBefore, gcs };
+const { value: _controlAcc, ...control } = await measureHeap(() => runAllocating(total, 2_000_000));
 process.stdout.write(JSON.stringify({ packets: total, distinct: n, ...measured, control, acc, case: c.file }) + '\n');

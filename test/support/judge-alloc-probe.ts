@@ -6,17 +6,15 @@
 // between) and the number of GCs that ran during it. One heap number or object per call would
 // be >= 16 bytes a call, i.e. tens of megabytes and several scavenges over a million calls.
 
-import { PerformanceObserver } from 'node:perf_hooks';
-import v8 from 'node:v8';
 import { IPPROTO_ICMP, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../../src/cluster/model.ts';
 import { parseIP } from '../../src/net/address.ts';
 import { CompiledEngine } from '../../src/policy/compiler.ts';
 import { Rng, probeAddresses, randomCluster, randomProbe, stateOf } from './random-cluster.ts';
+import { exposedGc, measureHeap } from './heap-measure.ts';
 
 const calls = Number(process.argv[2] ?? 2_000_000);
 const seed = Number(process.argv[3] ?? 7);
-const gc = (globalThis as { gc?: () => void }).gc;
-if (!gc) throw new Error('run with --expose-gc');
+exposedGc();
 
 const r = new Rng(seed);
 const c = randomCluster(r, { namespaces: 4, pods: 200, policies: 40 });
@@ -57,23 +55,18 @@ function run(count: number): number {
 }
 
 run(500_000);
-let gcs = 0;
-const obs = new PerformanceObserver((list) => { gcs += list.getEntries().length; });
-obs.observe({ entryTypes: ['gc'] });
-gc();
-await new Promise((res) => setTimeout(res, 10));
-gcs = 0;
-const before = v8.getHeapStatistics().used_heap_size;
-const cpu0 = process.cpuUsage();
-const t0 = process.hrtime.bigint();
-const acc = run(calls);
-const ns = Number(process.hrtime.bigint() - t0);
-const cpu = process.cpuUsage(cpu0);
-const after = v8.getHeapStatistics().used_heap_size;
-await new Promise((res) => setTimeout(res, 10));
-obs.disconnect();
+let ns = 0;
+let cpu = { user: 0, system: 0 };
+const { value: acc, heapDelta, gcs } = await measureHeap(() => {
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  const a = run(calls);
+  ns = Number(process.hrtime.bigint() - t0);
+  cpu = process.cpuUsage(cpu0);
+  return a;
+});
 process.stdout.write(JSON.stringify({
   calls, seed, pods: engine.stats().pods, tables: engine.stats().tables,
-  heapDelta: after - before, gcs, nsPerJudge: Math.round((ns / calls) * 10) / 10,
+  heapDelta, gcs, nsPerJudge: Math.round((ns / calls) * 10) / 10,
   cpuNsPerJudge: Math.round((((cpu.user + cpu.system) * 1000) / calls) * 10) / 10, acc,
 }) + '\n');

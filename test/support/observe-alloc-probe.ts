@@ -6,8 +6,6 @@
 // healthy cluster takes. Denied new connections allocate by design (the log line) and are
 // rate limited, so they are not part of this stream. Prints heap growth and GC count as JSON.
 
-import { PerformanceObserver } from 'node:perf_hooks';
-import v8 from 'node:v8';
 import { Classifier } from '../../src/dataplane/classifier.ts';
 import { Conntrack } from '../../src/dataplane/conntrack.ts';
 import { CompiledEngine } from '../../src/policy/compiler.ts';
@@ -17,10 +15,10 @@ import { AgentCounters, PolicyCounters } from '../../src/agent/metrics.ts';
 import { VerdictLog } from '../../src/agent/verdict-log.ts';
 import { ConnectionObserver, ObservedJudge } from '../../src/agent/observe.ts';
 import { PROTO, TCPF, packet, replyPacket, pack } from './packets.ts';
+import { exposedGc, measureHeap } from './heap-measure.ts';
 
 const total = Number(process.argv[2] ?? 1_000_000);
-const gc = (globalThis as { gc?: () => void }).gc;
-if (!gc) throw new Error('run with --expose-gc');
+exposedGc();
 
 const c = loadCases().find((k) => k.file.includes('001-default-deny-ingress'))!;
 const st = buildClusterForCase(c);
@@ -69,16 +67,6 @@ function run(count: number, t0: number): number {
 }
 
 run(200_000, 0);
-let gcs = 0;
-const po = new PerformanceObserver((list) => { gcs += list.getEntries().length; });
-po.observe({ entryTypes: ['gc'] });
-gc();
-await new Promise((r) => setTimeout(r, 10));
-gcs = 0;
-const before = v8.getHeapStatistics().used_heap_size;
-const acc = run(total / 2, 1_000_000);
-const after = v8.getHeapStatistics().used_heap_size;
-await new Promise((r) => setTimeout(r, 10));
-po.disconnect();
+const { value: acc, heapDelta, gcs } = await measureHeap(() => run(total / 2, 1_000_000));
 const hits = stateless.observer.policies.read().get('x/open')?.allow ?? 0;
-process.stdout.write(JSON.stringify({ packets: total, distinct: n, heapDelta: after - before, gcs, acc, ruleHits: hits }) + '\n');
+process.stdout.write(JSON.stringify({ packets: total, distinct: n, heapDelta, gcs, acc, ruleHits: hits }) + '\n');
