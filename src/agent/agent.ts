@@ -225,7 +225,8 @@ export class Agent {
     const t0 = performance.now();
     this.engine = new CompiledEngine(this.state, { localNode: o.node });
     const compileSeconds = (performance.now() - t0) / 1000;
-    this.classifier = new Classifier(this.engine.snapshot());
+    this.classifier = new Classifier(this.engine.snapshot(), { failOpen: o.failOpen ?? false });
+    this.refreshLocalRanges();
     // Observability wraps the classifier: counters on every judged packet, verdict log and
     // audit mode on denied new connections only (src/agent/observe.ts).
     if (o.verdictLog) {
@@ -352,10 +353,35 @@ export class Agent {
     };
   }
 
-  /** Local pods' addresses (what policy judges on this node) plus the static selection. */
+  /** This node's spec.podCIDRs (canonical CIDR text), from the Node object named by --node. */
+  private nodePodCIDRs(): readonly string[] {
+    return this.state.nodes.get(this.opts.node)?.podCIDRs ?? [];
+  }
+
+  /**
+   * Tells the classifier which addresses belong to pods of this node even before each pod's own
+   * IP is known (Node spec.podCIDRs plus --pod-cidr), and which are the node's own.
+   */
+  private refreshLocalRanges(): void {
+    if (!this.classifier) return;
+    const cidrs = [...this.staticV4, ...this.staticV6].filter((c) => c.includes('/'));
+    for (const c of this.nodePodCIDRs()) if (!cidrs.includes(c)) cidrs.push(c);
+    try {
+      this.classifier.setLocalPodRanges({ cidrs, nodeAddresses: this.state.nodes.get(this.opts.node)?.addresses ?? [] });
+    } catch (e) {
+      // The previous ranges stay in force; the rest is enforced as before.
+      this.lastError = `local pod ranges not updated: ${(e as Error).message}`;
+      this.log('error', this.lastError);
+    }
+  }
+
+  /** Local pods' addresses (what policy judges on this node), the node's pod CIDRs, and the static selection. */
   podMatch(): PodMatch {
     const v4 = new Set(this.staticV4);
     const v6 = new Set(this.staticV6);
+    // New traffic of any address in the node's pod ranges is queued, so a pod whose IP has not
+    // reached us yet is judged (and, unknown, dropped per the fail mode) rather than passed.
+    for (const c of this.nodePodCIDRs()) (c.includes(':') ? v6 : v4).add(c);
     for (const p of this.state.pods.values()) {
       if (p.nodeName !== this.opts.node || p.hostNetwork) continue;
       for (const ip of p.ips) (ip.includes(':') ? v6 : v4).add(ip);
@@ -384,6 +410,7 @@ export class Agent {
       // Counters first, so hits of the new generation's rule ids land in the right places.
       this.observer?.bindSnapshot(snap, this.engine.stats().ruleIds);
       this.classifier.setSnapshot(snap);
+      if (changes.some((c) => c.kind === 'Node' && c.key === this.opts.node)) this.refreshLocalRanges();
     } catch (e) {
       // Keep enforcing the previous snapshot rather than nothing.
       this.lastError = `compile failed, previous rules stay in force: ${(e as Error).message}`;
@@ -559,6 +586,7 @@ export class Agent {
       if (this.verdictLog) {
         counters.verdictLogWritten = this.verdictLog.stats.written;
         counters.verdictLogSuppressed = this.verdictLog.stats.suppressed;
+        counters.verdictLogRepeats = this.verdictLog.stats.repeats;
       }
     }
     return {

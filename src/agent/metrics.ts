@@ -164,7 +164,7 @@ export interface MetricsSources {
   /** Seconds the cluster state may be behind the API server (0 when the watch is current). */
   readonly syncLag?: () => number;
   readonly generation?: () => number;
-  readonly verdictLog?: () => { readonly written: number; readonly suppressed: number };
+  readonly verdictLog?: () => { readonly written: number; readonly suppressed: number; readonly repeats?: number };
   /**
    * Per-reason packet counts kept by the classifier (classifier.reasonCounts with REASON_NAMES,
    * classifier.invalidCounts with INVALID_NAMES): why packets passed or were dropped. Several
@@ -340,13 +340,14 @@ export function createMetrics(src: MetricsSources = {}): AgentMetrics {
   if (src.verdictLog) {
     const f = src.verdictLog;
     new Counter({
-      name: 'palisade_verdict_log_lines_total', help: 'Verdict log lines written, and lines suppressed by the per-pod rate limit.',
+      name: 'palisade_verdict_log_lines_total', help: 'Verdict log lines written, lines suppressed by the per-pod rate limit, and repeats of an already logged denied connection (retransmitted SYNs, further datagrams).',
       labelNames: ['outcome'], registers: [registry],
       collect(this: Counter<string>) {
         this.reset();
         const s = f();
         setCounter(this, { outcome: 'written' }, s.written);
         setCounter(this, { outcome: 'suppressed' }, s.suppressed);
+        setCounter(this, { outcome: 'repeat' }, s.repeats ?? 0);
       },
     });
   }

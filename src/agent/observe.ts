@@ -105,6 +105,7 @@ export class ConnectionObserver {
       src: v4 ? formatIP({ family: 'IPv4', words: [info.src4 >>> 0] }) : formatIP({ family: 'IPv6', words: [info.src6a >>> 0, info.src6b >>> 0, info.src6c >>> 0, info.src6d >>> 0] }),
       dst: v4 ? formatIP({ family: 'IPv4', words: [info.dst4 >>> 0] }) : formatIP({ family: 'IPv6', words: [info.dst6a >>> 0, info.dst6b >>> 0, info.dst6c >>> 0, info.dst6d >>> 0] }),
       proto,
+      srcPort: proto === P_TCP || proto === P_UDP || proto === P_SCTP ? info.srcPort : 0,
       port: proto === P_TCP || proto === P_UDP || proto === P_SCTP ? info.dstPort : 0,
       egressCode: c.lastEgressCode, ingressCode: c.lastIngressCode, srcSlot: c.lastSrcSlot, dstSlot: c.lastDstSlot,
       ...(audit ? { audit: true } : {}),

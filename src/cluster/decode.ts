@@ -290,8 +290,25 @@ function decodeNode(raw: Obj, e: Errs): Decoded {
     }
     if (!addresses.includes(c)) addresses.push(c);
   });
+  // spec.podCIDRs supersedes spec.podCIDR (which, when set, equals podCIDRs[0]); either one tells
+  // the agent which addresses belong to pods of this node before each pod's own IP is known.
+  const spec = e.obj(raw.spec, 'spec') ?? {};
+  const podCIDRs: string[] = [];
+  const addCIDR = (v: unknown, path: string): void => {
+    const t = e.str(v, path);
+    if (t === undefined) return;
+    const c = parseCIDR(t);
+    if (!c) {
+      e.add(path, `invalid CIDR ${JSON.stringify(t)}`);
+      return;
+    }
+    const text = formatCIDR(c);
+    if (!podCIDRs.includes(text)) podCIDRs.push(text);
+  };
+  if (spec.podCIDRs !== undefined && spec.podCIDRs !== null) e.list_(spec.podCIDRs, 'spec.podCIDRs').forEach((v, i) => addCIDR(v, `spec.podCIDRs[${i}]`));
+  else addCIDR(spec.podCIDR, 'spec.podCIDR');
   if (e.list.length) return invalid('Node', key, e);
-  return { kind: 'Node', value: { name: meta.name!, addresses } };
+  return { kind: 'Node', value: { name: meta.name!, addresses, ...(podCIDRs.length ? { podCIDRs } : {}) } };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -51,6 +51,8 @@ export interface Node {
   readonly name: string;
   /** status.addresses of type InternalIP / ExternalIP, canonical text form. */
   readonly addresses: readonly string[];
+  /** spec.podCIDRs (or the older single spec.podCIDR): the ranges pod IPs on this node come from, canonical CIDR text. */
+  readonly podCIDRs?: readonly string[];
 }
 
 export type SelectorOperator = 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';

@@ -11,6 +11,7 @@ import { Conntrack, FLOW_ACCEPT, FLOW_DROP, TCP_STATE } from './conntrack.ts';
 import { INVALID_COUNT, PacketInfo } from './packet-info.ts';
 import { parsePacket } from './packet-parser.ts';
 import { SIDE, type RuleSnapshot } from '../policy/engine-api.ts';
+import { parseCIDR, parseIP } from '../net/address.ts';
 
 export const VERDICT = {
   DROP: FLOW_DROP,
@@ -51,11 +52,16 @@ export const REASON = {
   UNSOLICITED_REPLY: 13,
   /** A TCP SYN without ACK in the reply direction of a flow past its opening handshake. */
   TCP_OUT_OF_STATE: 14,
+  /**
+   * New connection from or to an address in this node's pod ranges that no known pod holds
+   * (yet): a pod started before its IP reached us. Dropped unless the classifier fails open.
+   */
+  UNKNOWN_LOCAL_POD: 15,
 } as const;
 export const REASON_NAMES: readonly string[] = [
   'invalid', 'policy-allow', 'policy-deny', 'established', 'reply', 'flow-denied', 'icmp-related',
   'icmp-unrelated', 'fragment-tracked', 'fragment-untracked', 'neighbor-discovery',
-  'nd-bad-hop-limit', 'table-full', 'unsolicited-reply', 'tcp-out-of-state',
+  'nd-bad-hop-limit', 'table-full', 'unsolicited-reply', 'tcp-out-of-state', 'unknown-local-pod',
 ];
 export const REASON_COUNT = REASON_NAMES.length;
 
@@ -67,7 +73,24 @@ export interface ClassifierOptions {
    * can cut them. Off: a flow keeps the verdict it was admitted with until it ends.
    */
   readonly strict?: boolean;
+  /**
+   * What happens to a new connection from or to an address in a local pod range (see
+   * setLocalPodRanges) that no pod in the snapshot holds: dropped (default, fail closed) or
+   * accepted (fail open, like the agent's --fail-open for traffic it cannot judge).
+   */
+  readonly failOpen?: boolean;
 }
+
+/** A local pod range or node address as text (parsed with parseCIDR / parseIP, off the hot path). */
+export interface LocalPodRanges {
+  /** CIDRs pod addresses on this node come from (Node spec.podCIDRs, --pod-cidr). */
+  readonly cidrs: readonly string[];
+  /** This node's own addresses: traffic whose other end is one of them is never dropped here. */
+  readonly nodeAddresses?: readonly string[];
+}
+
+/** Most ranges a classifier holds (a node has one or two pod CIDRs; flags add a few). */
+export const MAX_LOCAL_RANGES = 64;
 
 /** Called by rejudge() for each flow that was accepted and is now denied. */
 export type DeniedFlowCallback = (flow: number) => void;
@@ -104,11 +127,102 @@ export class Classifier {
   readonly deniedFlows: Int32Array;
   deniedCount = 0;
 
+  readonly failOpen: boolean;
+  // Local pod ranges as (network, mask) words, int32 bit patterns: v4 one pair per range, v6
+  // four pairs per range. Node addresses as exact words. Preallocated; the hot path only compares.
+  private readonly r4net = new Int32Array(MAX_LOCAL_RANGES);
+  private readonly r4mask = new Int32Array(MAX_LOCAL_RANGES);
+  private r4n = 0;
+  private readonly r6net = new Int32Array(MAX_LOCAL_RANGES * 4);
+  private readonly r6mask = new Int32Array(MAX_LOCAL_RANGES * 4);
+  private r6n = 0;
+  private readonly n4 = new Int32Array(MAX_LOCAL_RANGES);
+  private n4n = 0;
+  private readonly n6 = new Int32Array(MAX_LOCAL_RANGES * 4);
+  private n6n = 0;
+
   constructor(snapshot: RuleSnapshot, opts: ClassifierOptions = {}) {
     this.snap = snapshot;
     this.conntrack = opts.conntrack;
     this.strict = opts.strict ?? true;
+    this.failOpen = opts.failOpen ?? false;
     this.deniedFlows = new Int32Array(opts.conntrack ? opts.conntrack.capacity : 0);
+  }
+
+  /**
+   * Sets the ranges local pod addresses come from. A pod's first packets can reach us before its
+   * IP does (the watch event lags the CNI); an address in these ranges that no pod holds is such a
+   * pod, so its new connections are dropped (or accepted when failing open) instead of being
+   * judged as "no pod" and allowed. Throws on text that is no CIDR / address or on too many
+   * entries, leaving the previous ranges in force. Off the hot path.
+   */
+  setLocalPodRanges(r: LocalPodRanges): void {
+    const c4: number[][] = [], c6: number[][] = [], a4: number[] = [], a6: number[][] = [];
+    for (const text of r.cidrs) {
+      const c = parseCIDR(text);
+      if (!c) throw new Error(`local pod range ${JSON.stringify(text)} is not a valid CIDR`);
+      const masks = c.words.map((_, i) => {
+        const keep = Math.max(0, Math.min(32, c.prefix - 32 * i));
+        return keep === 0 ? 0 : (0xffffffff << (32 - keep)) | 0;
+      });
+      (c.family === 'IPv4' ? c4 : c6).push([...c.words.map((w) => w | 0), ...masks]);
+    }
+    for (const text of r.nodeAddresses ?? []) {
+      const a = parseIP(text);
+      if (!a) throw new Error(`node address ${JSON.stringify(text)} is not a valid IP address`);
+      if (a.family === 'IPv4') a4.push(a.words[0]! | 0);
+      else a6.push(a.words.map((w) => w | 0));
+    }
+    if (c4.length > MAX_LOCAL_RANGES || c6.length > MAX_LOCAL_RANGES || a4.length > MAX_LOCAL_RANGES || a6.length > MAX_LOCAL_RANGES) {
+      throw new Error(`too many local pod ranges or node addresses (at most ${MAX_LOCAL_RANGES} per family)`);
+    }
+    c4.forEach((w, i) => { this.r4net[i] = w[0]!; this.r4mask[i] = w[1]!; });
+    this.r4n = c4.length;
+    c6.forEach((w, i) => { for (let k = 0; k < 4; k++) { this.r6net[i * 4 + k] = w[k]!; this.r6mask[i * 4 + k] = w[4 + k]!; } });
+    this.r6n = c6.length;
+    a4.forEach((w, i) => { this.n4[i] = w; });
+    this.n4n = a4.length;
+    a6.forEach((w, i) => { for (let k = 0; k < 4; k++) this.n6[i * 4 + k] = w[k]!; });
+    this.n6n = a6.length;
+  }
+
+  private inRange4(a: number): boolean {
+    for (let i = 0; i < this.r4n; i++) if ((a & this.r4mask[i]!) === this.r4net[i]) return true;
+    return false;
+  }
+  private inRange6(a: number, b: number, c: number, d: number): boolean {
+    const net = this.r6net, m = this.r6mask;
+    for (let i = 0, o = 0; i < this.r6n; i++, o += 4) {
+      if ((a & m[o]!) === net[o] && (b & m[o + 1]!) === net[o + 1] && (c & m[o + 2]!) === net[o + 2] && (d & m[o + 3]!) === net[o + 3]) return true;
+    }
+    return false;
+  }
+  private isNode4(a: number): boolean {
+    for (let i = 0; i < this.n4n; i++) if (this.n4[i] === a) return true;
+    return false;
+  }
+  private isNode6(a: number, b: number, c: number, d: number): boolean {
+    const n = this.n6;
+    for (let i = 0, o = 0; i < this.n6n; i++, o += 4) if (n[o] === a && n[o + 1] === b && n[o + 2] === c && n[o + 3] === d) return true;
+    return false;
+  }
+
+  /**
+   * After a judge: is one end an address in a local pod range that no pod holds, with the other
+   * end not this node? ("Traffic to and from the node ... is always allowed", so the node is never
+   * cut off from a pod it is still setting up.) Words are int32 bit patterns.
+   */
+  private unknownLocal4(src: number, dst: number): boolean {
+    if (this.r4n === 0) return false;
+    const snap = this.snap;
+    if (snap.srcSlot < 0 && this.inRange4(src) && !this.isNode4(dst)) return true;
+    return snap.dstSlot < 0 && this.inRange4(dst) && !this.isNode4(src);
+  }
+  private unknownLocal6(s0: number, s1: number, s2: number, s3: number, d0: number, d1: number, d2: number, d3: number): boolean {
+    if (this.r6n === 0) return false;
+    const snap = this.snap;
+    if (snap.srcSlot < 0 && this.inRange6(s0, s1, s2, s3) && !this.isNode6(d0, d1, d2, d3)) return true;
+    return snap.dstSlot < 0 && this.inRange6(d0, d1, d2, d3) && !this.isNode6(s0, s1, s2, s3);
   }
 
   /** Swaps the rule snapshot. JS runs one packet at a time, so each packet sees exactly one generation. */
@@ -223,6 +337,13 @@ export class Classifier {
     this.lastSrcSlot = snap.srcSlot;
     this.lastDstSlot = snap.dstSlot;
     if (!allowed) return this.done(DROP, REASON.POLICY_DENY);
+    // The engine judged an unknown address as "no pod" (not judged, so allowed); inside this
+    // node's pod ranges that is a pod we have not heard of yet, and the fail mode decides.
+    if (!this.failOpen && (v4
+      ? this.unknownLocal4(info.src4 | 0, info.dst4 | 0)
+      : this.unknownLocal6(info.src6a | 0, info.src6b | 0, info.src6c | 0, info.src6d | 0, info.dst6a | 0, info.dst6b | 0, info.dst6c | 0, info.dst6d | 0))) {
+      return this.done(DROP, REASON.UNKNOWN_LOCAL_POD);
+    }
     if (ct !== undefined && this.tracks(info)) {
       const e = ct.insert(info, now, ACCEPT, snap.generation, snap.egressCode, snap.ingressCode);
       if (e === -1) return this.done(DROP, REASON.TABLE_FULL);
@@ -277,7 +398,12 @@ export class Classifier {
     const allowed = ct.family(e) === 4
       ? snap.judge4(ct.srcWord(e, 0), ct.dstWord(e, 0), p, port)
       : snap.judge6(ct.srcWord(e, 0), ct.srcWord(e, 1), ct.srcWord(e, 2), ct.srcWord(e, 3), ct.dstWord(e, 0), ct.dstWord(e, 1), ct.dstWord(e, 2), ct.dstWord(e, 3), p, port);
-    const v = allowed ? ACCEPT : DROP;
+    // A flow whose pod is gone (its address now in a local range with no pod) is cut like a
+    // new connection would be.
+    const unknown = allowed && !this.failOpen && (ct.family(e) === 4
+      ? this.unknownLocal4(ct.srcWord(e, 0), ct.dstWord(e, 0))
+      : this.unknownLocal6(ct.srcWord(e, 0), ct.srcWord(e, 1), ct.srcWord(e, 2), ct.srcWord(e, 3), ct.dstWord(e, 0), ct.dstWord(e, 1), ct.dstWord(e, 2), ct.dstWord(e, 3)));
+    const v = allowed && !unknown ? ACCEPT : DROP;
     ct.setVerdict(e, v, snap.generation, snap.egressCode, snap.ingressCode);
     return v;
   }

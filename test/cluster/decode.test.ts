@@ -71,6 +71,9 @@ const invalid: [string, unknown, string, RegExp][] = [
   ['pod bad port name', { kind: 'Pod', metadata: { name: 'a', namespace: 'x' }, spec: { containers: [{ ports: [{ name: 'HTTP', containerPort: 80 }] }] } }, 'spec.containers[0].ports[0].name', /invalid port name/],
   ['pod bad label', { kind: 'Pod', metadata: { name: 'a', namespace: 'x', labels: { a: 'b c' } } }, 'metadata.labels[a]', /invalid label value/],
   ['node bad address', { kind: 'Node', metadata: { name: 'n' }, status: { addresses: [{ type: 'InternalIP', address: 'x' }] } }, 'status.addresses[0].address', /invalid IP/],
+  ['node bad podCIDRs entry', { kind: 'Node', metadata: { name: 'n' }, spec: { podCIDRs: ['10.244.0.0/24', '10.244.1.0/33'] } }, 'spec.podCIDRs[1]', /invalid CIDR/],
+  ['node podCIDRs not a list', { kind: 'Node', metadata: { name: 'n' }, spec: { podCIDRs: '10.244.0.0/24' } }, 'spec.podCIDRs', /must be a list/],
+  ['node podCIDR without prefix', { kind: 'Node', metadata: { name: 'n' }, spec: { podCIDR: '10.244.0.0' } }, 'spec.podCIDR', /invalid CIDR/],
   ['namespace bad name', { kind: 'Namespace', metadata: { name: 'Has_Upper' } }, 'metadata.name', /invalid namespace name/],
   ['no kind', { metadata: { name: 'a' } }, 'kind', /required/],
   ['not an object', 'hello', '(root)', /must be a Kubernetes object/],
@@ -165,6 +168,20 @@ t.test('decoded shapes', async (t) => {
 
   const node = decodeObject({ kind: 'Node', metadata: { name: 'n1' }, status: { addresses: [{ type: 'Hostname', address: 'n1' }, { type: 'InternalIP', address: '10.0.0.1' }, { type: 'ExternalIP', address: '2001:DB8::1' }] } });
   t.same(node.kind === 'Node' && node.value.addresses, ['10.0.0.1', '2001:db8::1'], 'InternalIP and ExternalIP only');
+  t.equal(node.kind === 'Node' && node.value.podCIDRs, undefined, 'no spec: no podCIDRs');
+
+  const podCIDRCases: [string, unknown, string[] | undefined][] = [
+    ['podCIDRs dual-stack, canonical text', { podCIDRs: ['10.244.1.7/24', 'FD00:10:244:1::/64'] }, ['10.244.1.0/24', 'fd00:10:244:1::/64']],
+    ['podCIDR alone (older field)', { podCIDR: '10.244.2.0/24' }, ['10.244.2.0/24']],
+    ['podCIDRs wins over podCIDR', { podCIDR: '10.244.2.0/24', podCIDRs: ['10.244.3.0/24'] }, ['10.244.3.0/24']],
+    ['duplicates collapse', { podCIDRs: ['10.244.4.0/24', '10.244.4.1/24'] }, ['10.244.4.0/24']],
+    ['empty list', { podCIDRs: [] }, undefined],
+  ];
+  for (const [name, spec, want] of podCIDRCases) {
+    const d = decodeObject({ kind: 'Node', metadata: { name: 'n2' }, spec });
+    t.equal(d.kind, 'Node', name);
+    t.same(d.kind === 'Node' ? d.value.podCIDRs : 'not a node', want, name);
+  }
 
   const dep = decodeObject({ kind: 'Deployment', metadata: { name: 'web', namespace: 'x' } });
   t.same(dep, { kind: 'ignored', note: 'ignored Deployment x/web (only Namespace, Pod, Node, NetworkPolicy are read)' });

@@ -14,11 +14,12 @@ t.test('2M classify calls after warm-up: no heap growth, no GC', async (t) => {
   const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', probe, '2000000'], { encoding: 'utf8', timeout: 120_000 });
   t.equal(r.status, 0, `probe exited cleanly: ${r.stderr.slice(0, 2000)}`);
   const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
-    packets: number; heapDelta: number; gcs: number; distinct: number; control: { heapDelta: number; gcs: number };
+    packets: number; heapDelta: number; gcs: number; distinct: number; unknownLocalDrops: number; control: { heapDelta: number; gcs: number };
   };
   // The control loop allocates one small object per packet: the method must see that.
   t.ok(out.control.gcs >= 2 || out.control.heapDelta > 16 * 1024 * 1024, `control (one object per packet) detected: ${JSON.stringify(out.control)}`);
   t.equal(out.packets, 2_000_000);
+  t.ok(out.unknownLocalDrops > 0, `the local-pod-range check ran on the measured path (${out.unknownLocalDrops} unknown-local-pod drops)`);
   t.ok(out.distinct > 1000, `${out.distinct} distinct packets in the stream`);
   t.ok(out.heapDelta < 4 * 1024 * 1024, `heap growth ${out.heapDelta} bytes over ${out.packets} packets (< 2 bytes/packet; one-time JIT artefacts only)`);
   t.ok(out.gcs <= 1, `${out.gcs} GCs during the loop`);
