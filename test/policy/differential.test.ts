@@ -8,7 +8,10 @@
 // Millions of probes: node --import tsx scripts/differential.ts --probes 2000000 --seed <n>.
 
 import t from 'tap';
-import { describeMismatch, runDifferential } from '../support/differential.ts';
+import { describeMismatch, runDifferential, type Oracle } from '../support/differential.ts';
+import { evaluate } from '../../src/policy/evaluator.ts';
+import type { ClusterView } from '../../src/cluster/state.ts';
+import type { LabelSelector, NetworkPolicy, PolicyPeer, PolicyRule } from '../../src/cluster/model.ts';
 
 const envSeed = process.env.PALISADE_SEED;
 const seed = envSeed !== undefined && envSeed !== '' ? Number(envSeed) >>> 0 : (Date.now() ^ (process.pid << 16)) >>> 0;
@@ -28,4 +31,37 @@ t.test('fixed seed 1', async (t) => {
   const res = runDifferential({ seed: 1, probes: 5000 });
   for (const m of res.mismatches) t.fail(describeMismatch(m));
   t.equal(res.mismatches.length, 0, 'no mismatches');
+});
+
+// The run must be able to fail: an evaluator with one rule of the spec broken (each a mistake a
+// real implementation could make) is caught within a small probe budget. If a generator change
+// stopped exercising a feature, its row fails here.
+type Sabotage = [name: string, rule: (r: PolicyRule) => PolicyRule];
+const sel = (s: LabelSelector | undefined, f: (s: LabelSelector) => LabelSelector) => (s ? f(s) : s);
+const peers = (f: (p: PolicyPeer) => PolicyPeer) => (r: PolicyRule): PolicyRule => ({ ...r, peers: r.peers.map(f) });
+const sabotages: Sabotage[] = [
+  ['ipBlock except ignored', peers((p) => (p.ipBlock ? { ipBlock: { ...p.ipBlock, except: [] } } : p))],
+  ['endPort exclusive', (r) => ({ ...r, ports: r.ports.map((q) => (q.endPort !== undefined && q.endPort > (q.port as number) ? { ...q, endPort: q.endPort - 1 } : q)) })],
+  ['namespaceSelector AND podSelector read as namespaceSelector alone', peers((p) => (p.podSelector && p.namespaceSelector ? { namespaceSelector: p.namespaceSelector } : p))],
+  ['NotIn read as In', peers((p) => ({
+    ...p,
+    ...(p.podSelector ? { podSelector: sel(p.podSelector, (s) => ({ ...s, matchExpressions: s.matchExpressions.map((e) => (e.operator === 'NotIn' ? { ...e, operator: 'In' as const } : e)) })) } : {}),
+  }))],
+  ['protocol ignored on ports', (r) => ({ ...r, ports: r.ports.map((q) => (typeof q.port === 'number' || q.port === undefined ? { ...q, protocol: 'TCP' as const } : q)) })],
+];
+
+function sabotaged(rule: (r: PolicyRule) => PolicyRule): Oracle {
+  return (view, conn, opts) => {
+    const policies = new Map<string, NetworkPolicy>();
+    for (const [k, p] of view.policies) policies.set(k, { ...p, ingress: p.ingress.map(rule), egress: p.egress.map(rule) });
+    const broken: ClusterView = { namespaces: view.namespaces, pods: view.pods, nodes: view.nodes, policies };
+    return evaluate(broken, conn, opts);
+  };
+}
+
+t.test('a deliberately broken evaluator rule makes the differential fail', async (t) => {
+  for (const [name, rule] of sabotages) {
+    const res = runDifferential({ seed: 7, probes: 20000, maxMismatches: 1, oracle: sabotaged(rule) });
+    t.ok(res.mismatches.length > 0, `caught: ${name} (after ${res.probes} probes)`);
+  }
 });

@@ -4,7 +4,7 @@
 // random mutation sequences applied through ClusterState with the engine updating incrementally,
 // checked against the evaluator and against a fresh compile after every batch.
 
-import type { ClusterState } from '../../src/cluster/state.ts';
+import type { ClusterState, ClusterView } from '../../src/cluster/state.ts';
 import { CompiledEngine, decideOn } from '../../src/policy/compiler.ts';
 import type { Connection, Decision } from '../../src/policy/decision.ts';
 import { evaluate } from '../../src/policy/evaluator.ts';
@@ -21,7 +21,11 @@ export interface DifferentialOptions {
   readonly probesPerMutation?: number;
   /** Stop at this many mismatches. */
   readonly maxMismatches?: number;
+  /** The oracle (default: the plain evaluator). Tests pass a sabotaged one to prove the run can fail. */
+  readonly oracle?: Oracle;
 }
+
+export type Oracle = (view: ClusterView, conn: Connection, opts: { localNode?: string }) => Decision;
 
 export interface Mismatch {
   readonly clusterSeed: number;
@@ -66,7 +70,7 @@ export function runDifferential(o: DifferentialOptions): DifferentialResult {
   while (probes < o.probes && mismatches.length < maxMismatches) {
     const clusterSeed = clusterSeedOf(o.seed, clusters);
     clusters++;
-    const res = runCluster(clusterSeed, { perCluster, mutations, perMutation, budget: o.probes - probes, maxMismatches: maxMismatches - mismatches.length });
+    const res = runCluster(clusterSeed, { perCluster, mutations, perMutation, budget: o.probes - probes, maxMismatches: maxMismatches - mismatches.length, oracle: o.oracle });
     probes += res.probes;
     mutated += res.mutations;
     mismatches.push(...res.mismatches);
@@ -76,7 +80,7 @@ export function runDifferential(o: DifferentialOptions): DifferentialResult {
 
 export function runCluster(
   clusterSeed: number,
-  o: { perCluster: number; mutations: number; perMutation: number; budget: number; maxMismatches: number },
+  o: { perCluster: number; mutations: number; perMutation: number; budget: number; maxMismatches: number; oracle?: Oracle },
 ): { probes: number; mutations: number; mismatches: Mismatch[] } {
   const r = new Rng(clusterSeed);
   const c = randomCluster(r);
@@ -88,7 +92,7 @@ export function runCluster(
   let probes = 0;
   const check = (phase: string, conn: Connection, fresh?: CompiledEngine): void => {
     probes++;
-    const expected = evaluate(state, conn, opts);
+    const expected = (o.oracle ?? evaluate)(state, conn, opts);
     const got = engine.decide(conn);
     if (canonical(expected) !== canonical(got)) {
       mismatches.push({ clusterSeed, phase, conn, ...opts, expected, got, against: 'evaluator' });
