@@ -10,6 +10,8 @@ const { values } = parseArgs({
     only: { type: 'string' },
     'no-bjs': { type: 'boolean' },
     reps: { type: 'string' },
+    // Accepted for symmetry with `palisade bench --json`: this script always prints JSON.
+    json: { type: 'boolean' },
   },
 });
 const packets = values.packets === undefined ? undefined : Number(values.packets);

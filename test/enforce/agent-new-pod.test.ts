@@ -5,7 +5,7 @@
 
 import t from 'tap';
 import { join } from 'node:path';
-import { Topology, PODS, serverPolicy, startAgent, waitFor, must, statusReaders, type PodName } from './netns.ts';
+import { Topology, PODS, serverPolicy, startAgent, waitFor, must, statusReaders, type PodName, upWithServers } from './netns.ts';
 
 const NODE = 'n1';
 const QUEUE = 45;
@@ -37,12 +37,7 @@ function cluster(withA: boolean): string {
 }
 
 t.test('a pod whose IP is not known yet is isolated, then judged by policy', async (t) => {
-  await topo.up();
-  await topo.servers('b', 8080);
-  await topo.servers('b', 9090);
-  await topo.servers('c', 8080);
-  const dir = join(topo.dir, 'manifests');
-  await must(['mkdir', '-p', dir]);
+  const dir = await upWithServers(topo);
   topo.writeFile('manifests/cluster.yaml', cluster(false));
   topo.writeFile('manifests/policy.yaml', serverPolicy([8080]));
   const statusFile = join(topo.dir, 'status.json');

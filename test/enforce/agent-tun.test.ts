@@ -4,7 +4,7 @@
 
 import t from 'tap';
 import { join } from 'node:path';
-import { Topology, clusterYaml, serverPolicy, startAgent, waitFor, must, run, statusReaders, checkDeniedUdpReplyLeak } from './netns.ts';
+import { Topology, clusterYaml, serverPolicy, startAgent, waitFor, must, run, statusReaders, checkDeniedUdpReplyLeak, upWithServers } from './netns.ts';
 
 const NODE = 'n1';
 const TUN = 'paltun7';
@@ -12,12 +12,7 @@ const topo = new Topology('tun');
 t.teardown(() => topo.down());
 
 t.test('tun agent', async (t) => {
-  await topo.up();
-  await topo.servers('b', 8080);
-  await topo.servers('b', 9090);
-  await topo.servers('c', 8080);
-  const dir = join(topo.dir, 'manifests');
-  await must(['mkdir', '-p', dir]);
+  const dir = await upWithServers(topo);
   topo.writeFile('manifests/cluster.yaml', clusterYaml(NODE, [8080, 9090]));
   topo.writeFile('manifests/policy.yaml', serverPolicy([8080]));
   const statusFile = join(topo.dir, 'status.json');

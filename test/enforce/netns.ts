@@ -249,6 +249,20 @@ spec:
 `;
 
 /** Ingress policy for pod b: from pods with role=client only, on the given ports (TCP and UDP). */
+/**
+ * The usual start of an agent test: the topology up, servers on b:8080, b:9090 and c:8080, and
+ * an empty manifests folder. Returns the folder.
+ */
+export async function upWithServers(topo: Topology): Promise<string> {
+  await topo.up();
+  await topo.servers('b', 8080);
+  await topo.servers('b', 9090);
+  await topo.servers('c', 8080);
+  const dir = join(topo.dir, 'manifests');
+  await must(['mkdir', '-p', dir]);
+  return dir;
+}
+
 export function serverPolicy(ports: readonly number[]): string {
   return `apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
