@@ -2,8 +2,8 @@
 // probe group: protocol, port and family).
 
 import t from 'tap';
-import { loadCases } from '../../src/conformance/cases.ts';
 import { caseManifestDir, expectedExit, hasStackTrace, runCli } from './run-cli.ts';
+import { allCases } from '../conformance/case-set.ts';
 
 function parseTable(text: string): { cols: string[]; cells: Map<string, string> } {
   const lines = text.trim().split('\n').map((l) => l.split('\t'));
@@ -13,7 +13,7 @@ function parseTable(text: string): { cols: string[]; cells: Map<string, string> 
   return { cols, cells };
 }
 
-for (const c of loadCases()) {
+for (const c of allCases()) {
   t.test(c.file.split('/').pop()!, async (t) => {
     for (const [si, step] of c.steps.entries()) {
       const groups = step.probes.filter((g) => g.cells.length > 0);

@@ -5,12 +5,13 @@
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { applyStep, buildClusterForCase, loadCases, probesForGroup } from '../../src/conformance/cases.ts';
+import { applyStep, buildClusterForCase, probesForGroup } from '../../src/conformance/cases.ts';
 import { evaluate } from '../../src/policy/evaluator.ts';
 import { sampleCase } from '../conformance/sample-cases.ts';
 import { caseManifestDir, expectedExit, hasStackTrace, runCli } from './run-cli.ts';
+import { allCases } from '../conformance/case-set.ts';
 
-for (const c of loadCases()) {
+for (const c of allCases()) {
   t.test(c.file.split('/').pop()!, async (t) => {
     const state = buildClusterForCase(c);
     for (const [si, step] of c.steps.entries()) {

@@ -6,16 +6,17 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  applyStep, buildClusterForCase, endpointAddress, loadCases, manifestsForStep, parseCase, probesForGroup,
+  applyStep, buildClusterForCase, endpointAddress, manifestsForStep, parseCase, probesForGroup,
 } from '../../src/conformance/cases.ts';
 import type { ClusterView } from '../../src/cluster/state.ts';
 import { loadManifests } from '../../src/sources/manifests.ts';
 import { sampleCase } from './sample-cases.ts';
+import { allCases } from './case-set.ts';
 
 const sorted = <T>(m: ReadonlyMap<string, T>) => [...m.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
 const snapshot = (v: ClusterView) => ({ namespaces: sorted(v.namespaces), pods: sorted(v.pods), nodes: sorted(v.nodes), policies: sorted(v.policies) });
 
-const cases = loadCases();
+const cases = allCases();
 
 t.test('manifestsForStep round-trips through the manifests loader', async (t) => {
   for (const c of cases) {

@@ -8,11 +8,12 @@
 // state and belong to the dataplane tests.
 
 import t from 'tap';
-import { CASE_NODE_NAME, applyStep, buildClusterForCase, loadCases, probeLabel, probesForGroup } from '../../src/conformance/cases.ts';
+import { CASE_NODE_NAME, applyStep, buildClusterForCase, probeLabel, probesForGroup } from '../../src/conformance/cases.ts';
 import { CompiledEngine } from '../../src/policy/compiler.ts';
 import { evaluate } from '../../src/policy/evaluator.ts';
+import { allCases } from './case-set.ts';
 
-const cases = loadCases();
+const cases = allCases();
 t.ok(cases.length > 0, 'conformance cases found');
 
 for (const c of cases) {

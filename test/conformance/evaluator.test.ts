@@ -4,11 +4,12 @@
 // those pairs are left to the dataplane tests and counted here as skipped.
 
 import t from 'tap';
-import { applyStep, buildClusterForCase, loadCases, probeLabel, probesForGroup } from '../../src/conformance/cases.ts';
+import { applyStep, buildClusterForCase, probeLabel, probesForGroup } from '../../src/conformance/cases.ts';
 import { formatObjectError } from '../../src/cluster/model.ts';
 import { evaluate } from '../../src/policy/evaluator.ts';
+import { allCases } from './case-set.ts';
 
-const cases = loadCases();
+const cases = allCases();
 
 t.ok(cases.length > 0, 'found conformance cases');
 

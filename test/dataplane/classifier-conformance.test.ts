@@ -9,10 +9,11 @@ import { Conntrack } from '../../src/dataplane/conntrack.ts';
 import { CompiledEngine } from '../../src/policy/compiler.ts';
 import { evaluate } from '../../src/policy/evaluator.ts';
 import { protocolNumber } from '../../src/cluster/model.ts';
-import { loadCases, buildClusterForCase, applyStep, probesForGroup, probeLabel } from '../../src/conformance/cases.ts';
+import { buildClusterForCase, applyStep, probesForGroup, probeLabel } from '../../src/conformance/cases.ts';
 import { packet, replyPacket, TCPF } from '../support/packets.ts';
+import { allCases } from '../conformance/case-set.ts';
 
-const cases = loadCases();
+const cases = allCases();
 
 t.test('conformance cases: classify() == CompiledEngine.decide == evaluate == expectation', async (t) => {
   t.ok(cases.length > 0, 'cases found');

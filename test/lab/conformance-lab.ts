@@ -20,13 +20,14 @@
 
 import t from 'tap';
 import type { Protocol } from '../../src/cluster/model.ts';
-import { buildClusterForCase, loadCases, manifestsForStep, probeLabel, probesForGroup, type CaseProbe, type ConformanceCase } from '../../src/conformance/cases.ts';
+import { buildClusterForCase, manifestsForStep, probeLabel, probesForGroup, type CaseProbe, type ConformanceCase } from '../../src/conformance/cases.ts';
 import type { ServePorts } from '../../src/lab/endpoint-wire.ts';
 import { processAlive, readAgentStatus, startLabAgent, stopLabAgent, waitForEnforced, writeLabManifests, type LabBackend } from '../../src/lab/lab-agent.ts';
 import type { LabState } from '../../src/lab/lab-state.ts';
 import { mustRun } from '../../src/lab/netns.ts';
 import { LabProber, type LabProbeResult } from '../../src/lab/probe.ts';
 import { labDown, labSpecFromCluster, labUp } from '../../src/lab/topology.ts';
+import { allCases } from '../conformance/case-set.ts';
 
 const TIMEOUT_MS = 1000;
 const RETRY_TIMEOUT_MS = 4000;
@@ -46,7 +47,7 @@ export function conformanceLab(backend: LabBackend, lab: string): void {
     return;
   }
   const filter = process.env.PALISADE_LAB_CASES ? new RegExp(process.env.PALISADE_LAB_CASES) : undefined;
-  const cases = loadCases().filter((c) => !filter || filter.test(c.file));
+  const cases = allCases().filter((c) => !filter || filter.test(c.file));
   let state: LabState | undefined;
   const enforceTimes: number[] = [];
   let probesRun = 0;
