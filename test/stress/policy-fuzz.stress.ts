@@ -270,6 +270,7 @@ t.test(`policy fuzz: ${OBJECTS} random and adversarial objects`, async (t) => {
     t.ok((byKind.get(kind)?.compiled ?? 0) > 0, `${kind}: compiled (valid shapes must not be refused)`);
   }
   t.ok((byKind.get('unicode labels')?.compiled ?? 0) === 0, 'unicode label keys/values are refused (not valid Kubernetes labels)');
-  // Bounded, not a performance assertion: one object must never stall the agent for long.
-  t.ok(pct(compileMs, 1) < 10_000, `the slowest single compile stayed under 10 s (${round(pct(compileMs, 1))} ms)`);
+  // Reported, not asserted (no timing assertions in tests): a compile that never ended would
+  // trip tap's per-file timeout instead.
+  t.comment(`slowest single compile ${round(pct(compileMs, 1))} ms`);
 });
