@@ -307,8 +307,10 @@ export interface EngineStats {
   readonly ruleIds: number;
   /** Tables built since the engine was created (full builds; extensions not counted). */
   readonly tablesBuilt: number;
-  /** Tables replaced by an extended copy for new identities. */
+  /** Tables extended for new identities (in place or as a copy). */
   readonly tablesExtended: number;
+  /** Of those, extended in place (the image had room for the new selector classes). */
+  readonly tablesExtendedInPlace: number;
 }
 
 /**
@@ -385,6 +387,11 @@ class TableLayout {
     return base;
   }
 
+  /** Copies a table's image over its own earlier copy at `base` (same length: in-place extension). */
+  rewrite(base: number, t: RuleTable): void {
+    this.words.set(t.image, base);
+  }
+
   drop(t: RuleTable): void {
     this.garbage += t.image.length;
   }
@@ -448,6 +455,7 @@ export class CompiledEngine {
   private current!: Snapshot;
   private built = 0;
   private extended = 0;
+  private extendedInPlace = 0;
 
   constructor(view: ClusterView, opts: CompileOptions = {}) {
     this.localNode = opts.localNode;
@@ -511,6 +519,7 @@ export class CompiledEngine {
       ruleIds: this.ruleRefs.length,
       tablesBuilt: this.built,
       tablesExtended: this.extended,
+      tablesExtendedInPlace: this.extendedInPlace,
     };
   }
 
@@ -632,11 +641,20 @@ export class CompiledEngine {
         if (t === undefined) this.evict(e, needTable);
         else if (t !== e.table) {
           this.extended++;
-          this.layout.drop(e.table);
-          e.table = t;
-          e.base = this.layout.place(t);
-          const arr = e.direction === 'ingress' ? A.ingress : A.egress;
-          for (const slot of e.users) arr[slot] = e.base;
+          if (t.image === e.table.image) {
+            // Extended in place (the image had room): rewrite its arena copy where it stands.
+            // Published snapshots share that memory; see table-arena.ts for why their answers
+            // cannot change.
+            this.layout.rewrite(e.base, t);
+            e.table = t;
+            this.extendedInPlace++;
+          } else {
+            this.layout.drop(e.table);
+            e.table = t;
+            e.base = this.layout.place(t);
+            const arr = e.direction === 'ingress' ? A.ingress : A.egress;
+            for (const slot of e.users) arr[slot] = e.base;
+          }
         }
       }
     }

@@ -35,7 +35,7 @@ import { CidrTrie4, CidrTrie6, type TriePrefix } from './cidr-trie.ts';
 import { SIDE } from './engine-api.ts';
 import { OUTSIDE_IDENTITY, resolveNamedPort, type IdentityRegistry, type PeerMatcher } from './identity.ts';
 import { OTHER_PROTOCOL_CLASS, PortMap } from './port-map.ts';
-import { TableArena, encodeTable, judgeImage4, judgeImage6, portBlock, withMoreSelClasses } from './table-arena.ts';
+import { TableArena, appendSelClasses, encodeTable, judgeImage4, judgeImage6, portBlock, withMoreSelClasses } from './table-arena.ts';
 
 export type Direction = 'ingress' | 'egress';
 
@@ -209,8 +209,19 @@ function identitySignature(
 ): string {
   const bits = new Uint8Array(k);
   for (const s of selectorPeers) if (!bits[s.rule] && sortedHas(identities.matched(s.matcher), id)) bits[s.rule] = 1;
+  // The same text as `${bits.join('')}|${JSON.stringify(resolutions)}`, built without the
+  // intermediate arrays: a new identity computes this once per table (hundreds per update).
+  let sig = '';
+  for (let r = 0; r < k; r++) sig += bits[r] === 1 ? '1' : '0';
+  if (peerNamed.length === 0) return sig + '|[]';
   const ports = identities.get(id).ports;
-  return `${bits.join('')}|${JSON.stringify(peerNamed.map((n) => resolveNamedPort(ports, n.name, n.protocol)))}`;
+  return `${sig}|${JSON.stringify(peerNamed.map((n) => resolveNamedPort(ports, n.name, n.protocol)))}`;
+}
+
+/** Does any containerPort carry this name and protocol? (resolveNamedPort(...).length > 0, without the array.) */
+function namesPort(ports: readonly ContainerPort[], name: string, protocol: Protocol): boolean {
+  for (const p of ports) if (p.name === name && p.protocol === protocol) return true;
+  return false;
 }
 
 export function buildRuleTable(spec: TableSpec, identities: IdentityRegistry): RuleTable {
@@ -489,7 +500,11 @@ export class RuleTable {
     this.direction = p.direction;
     this.policies = p.policies;
     this.identityCount = p.identityCount;
-    this.image = extend !== undefined ? withMoreSelClasses(extend.table.image, extend.table.identityCount, extend.added) : encodeTable({
+    // Extending: in place when the image has room (the caller then rewrites its arena copy, see
+    // extendedInPlace), else a copy with room to spare.
+    this.image = extend !== undefined ? (appendSelClasses(extend.table.image, extend.table.identityCount, extend.added)
+      ? extend.table.image
+      : withMoreSelClasses(extend.table.image, extend.table.identityCount, extend.added)) : encodeTable({
       nSel: p.nSel, nPort: p.nPort, ports: p.portMap.image(),
       trie4: p.trie4.image(), default4: p.trie4.defaultValue,
       trie6: p.trie6.image(), default6: p.trie6.defaultValue,
@@ -524,7 +539,8 @@ export class RuleTable {
  * Brings a table up to date with identities added since it was built. Identity attributes never
  * change, so only the new identities need a class: when each one's signature is one the table
  * already has, the result shares every structure and its image is the old one with the new
- * identities' classes appended (cheap: one copy of a small typed array). Returns the same table
+ * identities' classes appended, in place when the image has room (then `t` is superseded: it
+ * shares the image, and must not be extended again) or in a copy. Returns the same table
  * when nothing was added or every new identity is in class 0, and undefined when some new
  * identity needs a class the table does not have (a new combination of matches or port-name
  * resolution): the caller rebuilds it.
@@ -548,7 +564,7 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry): Rul
   for (let i = from; i < to && !touched; i++) {
     const ports = identities.get(i).ports;
     for (const n of p.peerNamed) {
-      if (resolveNamedPort(ports, n.name, n.protocol).length > 0) {
+      if (namesPort(ports, n.name, n.protocol)) {
         touched = true;
         break;
       }

@@ -26,9 +26,15 @@
 //   verdict    nPeer x nPort codes (rule id or SIDE.DENY)
 //   trie6      nodes of T6 words: key0..3, mask0..3, value, length, child0, child1
 //   combine6   ipClasses6 x nSel peer classes
-//   selClass   selLen classes (bytes, uint16 or int32, see H_SEL_WIDTH)
+//   selClass   selLen classes (bytes, uint16 or int32, see H_SEL_WIDTH), then room for more
+//              (the image's length bounds the capacity)
 //
-// Images and arenas are never written after they are built.
+// Images are written after they are built in one way only: classes of NEW identities are
+// appended into the room after the selector classes, and H_SEL_LEN raised (appendSelClasses).
+// That cannot change any answer a published snapshot gives: identities are append-only, a
+// snapshot only ever asks about identities that existed when it was published, and for those
+// the bytes below the old H_SEL_LEN are untouched (identities past it read class 0, which the
+// appended classes of identities the old snapshot knows equal; see extendRuleTable).
 
 import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../cluster/model.ts';
 
@@ -85,12 +91,25 @@ function trivialTrie(t: Int32Array, stride: number, valueAt: number): boolean {
   return t.length === stride && t[valueAt] === NO_VALUE;
 }
 
+/** Words holding `n` selector classes of a width. */
+function selWordsFor(width: number, n: number): number {
+  return width === SEL_U8 ? (n + 3) >> 2 : width === SEL_U16 ? (n + 1) >> 1 : n;
+}
+
+/**
+ * Selector classes an image has room for: a quarter more than it holds (at least 16), so a new
+ * identity usually costs one in-place write instead of a copy of the whole table.
+ */
+function selRoomFor(n: number): number {
+  return n + Math.max(16, n >> 2);
+}
+
 /** Builds the image of one table. */
 export function encodeTable(p: TableImageParts): Int32Array {
   // Classes are < nSel, so the width follows from nSel.
   const width = p.nSel <= 0x100 ? SEL_U8 : p.nSel <= 0x10000 ? SEL_U16 : SEL_I32;
   const n = p.selClass.length;
-  const selWords = width === SEL_U8 ? (n + 3) >> 2 : width === SEL_U16 ? (n + 1) >> 1 : n;
+  const selWords = selWordsFor(width, selRoomFor(n));
   let at = HEADER_WORDS;
   const place = (n: number): number => {
     const o = at;
@@ -151,14 +170,33 @@ export function withMoreSelClasses(img: Int32Array, from: number, added: Int32Ar
   const had = img[H_SEL_LEN]!;
   if (from !== had) throw new RangeError(`table-arena: image stores ${had} selector classes, extension starts at ${from}`);
   const n = had + added.length;
-  const selWords = width === SEL_U8 ? (n + 3) >> 2 : width === SEL_U16 ? (n + 1) >> 1 : n;
-  const out = new Int32Array(oSel + selWords);
+  const out = new Int32Array(oSel + Math.max(selWordsFor(width, selRoomFor(n)), img.length - oSel));
   out.set(img);
   out[H_SEL_LEN] = n;
   if (width === SEL_I32) out.set(added, oSel + had);
   else if (width === SEL_U16) new Uint16Array(out.buffer, out.byteOffset + oSel * 4, n).set(added, had);
   else new Uint8Array(out.buffer, out.byteOffset + oSel * 4, n).set(added, had);
   return out;
+}
+
+/**
+ * Appends the selector classes of identities from, from + 1, ... to `img` in place, when its
+ * room allows (see the file header for why that is safe for published snapshots). Returns false,
+ * leaving img untouched, when there is no room: the caller copies (withMoreSelClasses).
+ */
+export function appendSelClasses(img: Int32Array, from: number, added: Int32Array): boolean {
+  const width = img[H_SEL_WIDTH]!;
+  const oSel = img[H_SEL]!;
+  const had = img[H_SEL_LEN]!;
+  if (from !== had) throw new RangeError(`table-arena: image stores ${had} selector classes, extension starts at ${from}`);
+  const n = had + added.length;
+  if (selWordsFor(width, n) > img.length - oSel) return false;
+  if (width === SEL_I32) img.set(added, oSel + had);
+  else if (width === SEL_U16) new Uint16Array(img.buffer, img.byteOffset + oSel * 4, n).set(added, had);
+  else new Uint8Array(img.buffer, img.byteOffset + oSel * 4, n).set(added, had);
+  // Classes first, then the length that makes them visible.
+  img[H_SEL_LEN] = n;
+  return true;
 }
 
 /**

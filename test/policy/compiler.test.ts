@@ -11,6 +11,8 @@ import { parseIP } from '../../src/net/address.ts';
 import { CompiledEngine } from '../../src/policy/compiler.ts';
 import { SIDE, type RuleSnapshot } from '../../src/policy/engine-api.ts';
 import { evaluate } from '../../src/policy/evaluator.ts';
+import { Rng, probeAddresses, randomCluster, randomProbe, stateOf } from '../support/random-cluster.ts';
+import { decideOn } from '../../src/policy/compiler.ts';
 
 const EMPTY = { matchLabels: {}, matchExpressions: [] };
 const sel = (matchLabels: Record<string, string>) => ({ matchLabels, matchExpressions: [] });
@@ -202,4 +204,37 @@ t.test('incremental updates rebuild only affected tables', async (t) => {
     const conn = { src, dst, protocol: 'TCP' as const, port };
     t.same(e.decide(conn), evaluate(state, conn), `${src} -> ${dst}:${port}`);
   }
+});
+
+t.test('relabels that make new identities extend tables in place; older snapshots keep every answer', async (t) => {
+  const r = new Rng(4242);
+  const c = randomCluster(r, { namespaces: 4, pods: 60, policies: 25 });
+  const state = stateOf(c);
+  const e = new CompiledEngine(state);
+  state.onChange((ch) => e.update(ch));
+  const addrs = probeAddresses(state, c.outside);
+  const probes = Array.from({ length: 400 }, () => randomProbe(r, addrs));
+  const kept: { snap: RuleSnapshot; answers: string[] }[] = [];
+  const answer = (s: RuleSnapshot) => probes.map((p) => JSON.stringify(decideOn(s, p)));
+  const labelKeys = ['app', 'tier', 'role', 'env'];
+  const values = ['a', 'b', 'c', 'web', 'db', 'client', 'x1', 'x2'];
+  const extendedBefore = e.stats().tablesExtended, inPlaceBefore = e.stats().tablesExtendedInPlace;
+  for (let k = 0; k < 120; k++) {
+    if (k % 10 === 0) kept.push({ snap: e.snapshot(), answers: answer(e.snapshot()) });
+    const pods = [...state.pods.values()];
+    const p = pods[r.int(pods.length)]!;
+    // A fresh label value each time: a new identity for every relabel.
+    state.upsertPod({ ...p, labels: { ...p.labels, [labelKeys[r.int(labelKeys.length)]!]: values[r.int(values.length)]!, uniq: `u${k}` } });
+  }
+  const inPlace = e.stats().tablesExtendedInPlace - inPlaceBefore, copies = e.stats().tablesExtended - extendedBefore - inPlace;
+  t.ok(inPlace > 0 && copies > 0, `tables were extended in place (${inPlace}) and as copies (${copies})`);
+  let changed = 0;
+  for (const { snap, answers } of kept) {
+    const now = answer(snap);
+    for (let i = 0; i < probes.length; i++) if (now[i] !== answers[i]) changed++;
+  }
+  t.equal(changed, 0, `${kept.length} older snapshots x ${probes.length} probes answer as when published`);
+  let wrong = 0;
+  for (const p of probes) if (JSON.stringify(e.decide(p)) !== JSON.stringify(evaluate(state, p))) wrong++;
+  t.equal(wrong, 0, 'the current snapshot agrees with the evaluator');
 });

@@ -9,7 +9,7 @@ import { IPPROTO_ICMP, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../../src/
 import { CidrTrie4, CidrTrie6, type TriePrefix } from '../../src/policy/cidr-trie.ts';
 import { PortMap } from '../../src/policy/port-map.ts';
 import {
-  H_SEL_WIDTH, SEL_I32, SEL_U16, SEL_U8, TableArena, encodeTable, judgeImage4, judgeImage6, portBlock,
+  H_SEL_LEN, H_SEL_WIDTH, SEL_I32, SEL_U16, SEL_U8, TableArena, appendSelClasses, encodeTable, judgeImage4, judgeImage6, portBlock, withMoreSelClasses,
   type TableImageParts,
 } from '../../src/policy/table-arena.ts';
 import { Rng } from '../support/random-cluster.ts';
@@ -111,5 +111,53 @@ t.test('selector classes read back at every width; identities past the stored on
       if (judgeImage6(arena.words, arena.bytes, arena.halves, pad, 1, 2, 3, 4, id, -1, 0) !== want) bad++;
     }
     t.equal(bad, 0, `nSel ${nSel}: every identity`);
+  }
+});
+
+t.test('new identities: appended in place while there is room, else copied; earlier identities unchanged', async (t) => {
+  const r = new Rng(78);
+  for (const nSel of [3, 300, 70000]) {
+    const ids = 100;
+    const sel = nSel <= 0x10000 ? new Uint16Array(ids) : new Int32Array(ids);
+    for (let i = 1; i < ids; i++) sel[i] = r.int(nSel);
+    const empty4 = new CidrTrie4([], 0), empty6 = new CidrTrie6([], 0);
+    const noPorts = new PortMap(new Map());
+    const nPort = noPorts.classCount;
+    let img = encodeTable({
+      nSel, nPort, ports: noPorts.image(), trie4: empty4.image(), default4: 0, trie6: empty6.image(), default6: 0,
+      combine4: Int32Array.from({ length: nSel }, (_, i) => i), combine6: Int32Array.from({ length: nSel }, (_, i) => i),
+      verdict: Int32Array.from({ length: nSel * nPort }, (_, i) => Math.floor(i / nPort)), selClass: sel,
+    });
+    const classOf = (image: Int32Array, id: number) => {
+      const a = new TableArena(image);
+      return judgeImage4(a.words, a.bytes, a.halves, 0, 0x0a000001, id, -1, 0);
+    };
+    // A published copy of the image (what an older snapshot's arena holds).
+    const published = img.slice();
+    const want: number[] = Array.from(sel);
+    let inPlace = 0, copied = 0;
+    for (let round = 0; round < 40; round++) {
+      const added = Int32Array.from({ length: 1 + r.int(5) }, () => r.int(nSel));
+      const from = img[H_SEL_LEN]!;
+      const before = img;
+      if (appendSelClasses(img, from, added)) {
+        inPlace++;
+        t.equal(img.length, before.length, 'in place: same length');
+      } else {
+        const lenBefore = img[H_SEL_LEN]!;
+        img = withMoreSelClasses(img, from, added);
+        t.equal(before[H_SEL_LEN], lenBefore, 'no room: the image is left untouched');
+        copied++;
+      }
+      want.push(...added);
+    }
+    let bad = 0;
+    for (let id = 0; id < want.length + 5; id++) if (classOf(img, id) !== (want[id] ?? 0)) bad++;
+    t.equal(bad, 0, `nSel ${nSel}: every identity reads its class after ${inPlace} in-place and ${copied} copied extensions`);
+    t.ok(inPlace > 0 && copied > 0, `nSel ${nSel}: both paths ran`);
+    let oldBad = 0;
+    for (let id = 0; id < ids; id++) if (classOf(published, id) !== sel[id]) oldBad++;
+    t.equal(oldBad, 0, 'the published copy answers as before');
+    t.throws(() => appendSelClasses(img, img[H_SEL_LEN]! - 1, new Int32Array(1)), /extension starts at/, 'a stale starting point is refused');
   }
 });

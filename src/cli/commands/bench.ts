@@ -15,7 +15,8 @@ Benchmarks (all by default):
 
   --json          one JSON object {"results": [...], "env": {...}} on stdout
   --packets N     packets per measured loop (default 10000000)
-  --reps N        incremental recompiles per kind in compile-large (default 40)
+  --reps N        measured incremental recompiles per kind in compile-large (default 200,
+                  after 10 warm-up rounds)
   --no-bjs        skip the benchmark.js sampling (faster)
 
 Run on an otherwise idle machine for meaningful figures (env.loadavg is reported).`;
@@ -32,7 +33,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (positional.length > 0) throw new CliError(`unexpected argument "${positional[0]}"`);
   const packets = intFlag(flags.packets, 'packets', 1000, 1_000_000_000, 10_000_000);
-  const reps = intFlag(flags.reps, 'reps', 1, 10_000, 40);
+  const reps = intFlag(flags.reps, 'reps', 1, 10_000, 200);
   const only = ((flags.only as string[] | undefined) ?? []).flatMap((s) => s.split(',')).filter((s) => s !== '');
   // Loaded here so `palisade bench --help` and flag errors stay instant.
   const { BENCH_NAMES, runSuite } = await import('../../../bench/suite.ts');
