@@ -165,17 +165,12 @@ function selClass(a: Int32Array, a8: Uint8Array, a16: Uint16Array, base: number,
  * stores.
  */
 export function withMoreSelClasses(img: Int32Array, from: number, added: Int32Array): Int32Array {
-  const width = img[H_SEL_WIDTH]!;
   const oSel = img[H_SEL]!;
-  const had = img[H_SEL_LEN]!;
-  if (from !== had) throw new RangeError(`table-arena: image stores ${had} selector classes, extension starts at ${from}`);
-  const n = had + added.length;
-  const out = new Int32Array(oSel + Math.max(selWordsFor(width, selRoomFor(n)), img.length - oSel));
+  const n = img[H_SEL_LEN]! + added.length;
+  const out = new Int32Array(oSel + Math.max(selWordsFor(img[H_SEL_WIDTH]!, selRoomFor(n)), img.length - oSel));
   out.set(img);
-  out[H_SEL_LEN] = n;
-  if (width === SEL_I32) out.set(added, oSel + had);
-  else if (width === SEL_U16) new Uint16Array(out.buffer, out.byteOffset + oSel * 4, n).set(added, had);
-  else new Uint8Array(out.buffer, out.byteOffset + oSel * 4, n).set(added, had);
+  // The copy has room for them now.
+  appendSelClasses(out, from, added);
   return out;
 }
 
