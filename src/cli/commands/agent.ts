@@ -27,7 +27,9 @@ removes its iptables rules (unless --keep-rules).
   --fail-open           accept new connections while no agent listens or the queue overflows
                         (default: fail-closed, they are dropped)
   --pod-iface IF...     also judge all traffic in or out of these interfaces ("veth+" = prefix)
-  --pod-cidr CIDR...    also judge all traffic from or to these ranges (the node's pod CIDRs)
+  --pod-cidr CIDR...    also judge all traffic from or to these ranges, like the Node's own
+                        spec.podCIDRs: an address in them that no known pod holds is dropped
+                        (accepted with --fail-open) until its Pod object arrives
   --iptables auto|nft|legacy   iptables backend (default auto: what \`iptables -V\` says)
   --mark M              connmark bit(s) meaning "allowed by Palisade" (default 0x2000000)
   --tun-name NAME       TUN device (default palisade0); --tun-mark M (default 0x4000000),
