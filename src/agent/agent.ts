@@ -583,6 +583,7 @@ export class Agent {
     const obs = this.observer;
     if (obs) {
       counters.audited = obs.audited;
+      counters.deniedRepeats = obs.repeats;
       if (this.verdictLog) {
         counters.verdictLogWritten = this.verdictLog.stats.written;
         counters.verdictLogSuppressed = this.verdictLog.stats.suppressed;

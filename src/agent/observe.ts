@@ -11,6 +11,7 @@ import { formatIP } from '../net/address.ts';
 import { SIDE, type RuleSnapshot } from '../policy/engine-api.ts';
 import { auditAllowsCodes, ENFORCE_ALL, type AuditConfig } from './audit.ts';
 import { AgentCounters, DIRECTION, PolicyCounters, VERDICT, protoSlot, verdictSlot } from './metrics.ts';
+import { RecentFlows } from './recent-flows.ts';
 import type { VerdictLog } from './verdict-log.ts';
 
 const P_TCP = 6;
@@ -22,6 +23,8 @@ export interface ObserverOptions {
   readonly policies: PolicyCounters;
   readonly log?: VerdictLog;
   readonly audit?: AuditConfig;
+  /** Packets of a denied 5-tuple within this many ms count as one connection (default 130 s; 0: every packet is one). */
+  readonly repeatWindowMs?: number;
 }
 
 export class ConnectionObserver {
@@ -32,12 +35,17 @@ export class ConnectionObserver {
   audit: AuditConfig;
   /** Denied connections audit mode let through. */
   audited = 0;
+  /** Packets of denied connections already counted (retransmitted SYNs, further datagrams). */
+  repeats = 0;
+  /** Denied 5-tuples seen recently (see recent-flows.ts). */
+  readonly recent: RecentFlows;
 
   constructor(o: ObserverOptions) {
     this.counters = o.counters;
     this.policies = o.policies;
     this.log = o.log;
     this.audit = o.audit ?? ENFORCE_ALL;
+    this.recent = new RecentFlows(o.repeatWindowMs);
   }
 
   /** Call when a new snapshot is published (before the classifier gets it): ruleCount = engine.stats().ruleIds. */
@@ -81,11 +89,17 @@ export class ConnectionObserver {
     const audit = auditAllowsCodes(this.audit, snap, e, i, c.lastSrcSlot, c.lastDstSlot);
     const slot = verdictSlot(audit ? VERDICT.AUDIT : VERDICT.DENY, dir, p);
     this.counters.packets[slot]!++;
-    this.counters.connections[slot]!++;
-    if (eDeny && c.lastSrcSlot >= 0) this.policies.countDeny(snap.isolatingPolicies(c.lastSrcSlot, 'egress'), audit);
-    if (iDeny && c.lastDstSlot >= 0) this.policies.countDeny(snap.isolatingPolicies(c.lastDstSlot, 'ingress'), audit);
-
-    if (this.log) this.logNew(c, audit);
+    // A retransmitted SYN (or a further datagram) of a connection denied moments ago is the same
+    // connection: a packet, not another connection or log line. Audit mode still decides it.
+    if (this.recent.repeat(c.info, now, audit ? 1 : 0)) {
+      this.repeats++;
+      this.log?.countRepeat();
+    } else {
+      this.counters.connections[slot]!++;
+      if (eDeny && c.lastSrcSlot >= 0) this.policies.countDeny(snap.isolatingPolicies(c.lastSrcSlot, 'egress'), audit);
+      if (iDeny && c.lastDstSlot >= 0) this.policies.countDeny(snap.isolatingPolicies(c.lastDstSlot, 'ingress'), audit);
+      if (this.log) this.logNew(c, audit);
+    }
     if (!audit) return c.lastVerdict;
     this.audited++;
     // With the userspace connection table (TUN backend) the flow must be tracked as accepted,
@@ -105,7 +119,6 @@ export class ConnectionObserver {
       src: v4 ? formatIP({ family: 'IPv4', words: [info.src4 >>> 0] }) : formatIP({ family: 'IPv6', words: [info.src6a >>> 0, info.src6b >>> 0, info.src6c >>> 0, info.src6d >>> 0] }),
       dst: v4 ? formatIP({ family: 'IPv4', words: [info.dst4 >>> 0] }) : formatIP({ family: 'IPv6', words: [info.dst6a >>> 0, info.dst6b >>> 0, info.dst6c >>> 0, info.dst6d >>> 0] }),
       proto,
-      srcPort: proto === P_TCP || proto === P_UDP || proto === P_SCTP ? info.srcPort : 0,
       port: proto === P_TCP || proto === P_UDP || proto === P_SCTP ? info.dstPort : 0,
       egressCode: c.lastEgressCode, ingressCode: c.lastIngressCode, srcSlot: c.lastSrcSlot, dstSlot: c.lastDstSlot,
       ...(audit ? { audit: true } : {}),

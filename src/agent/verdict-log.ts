@@ -7,11 +7,9 @@
 // rate limited per source pod with a token bucket, and what a bucket swallowed is reported in a
 // summary line (so the log never silently loses the fact that it lost lines).
 //
-// A denied connection is one line, not one per packet: the kernel retransmits a SYN that got
-// no answer (tcp(7): tcp_syn_retries, default 6, "retrying for up to approximately 127
-// seconds"), and a dropped packet leaves no conntrack entry, so each retransmission is queued
-// and judged again, as is every datagram of a denied UDP flow. The log remembers denied
-// 5-tuples for that long and counts the repeats instead of writing them.
+// A denied connection is one line, not one per packet: the observer (observe.ts) tells
+// retransmitted SYNs and further datagrams of a denied 5-tuple apart (recent-flows.ts) and
+// only counts them here (countRepeat).
 
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { SIDE, type RuleSnapshot } from '../policy/engine-api.ts';
@@ -50,11 +48,6 @@ export type LogLine = VerdictLine | SummaryLine;
 export interface JudgedConnection {
   readonly src: string;
   readonly dst: string;
-  /**
-   * Source port (ICMP: 0). With it, packets of one denied 5-tuple within the repeat window are
-   * one connection; without it every record is taken as a new connection.
-   */
-  readonly srcPort?: number;
   /** IP protocol number. */
   readonly proto: number;
   readonly port: number;
@@ -207,41 +200,12 @@ export class TokenBuckets {
 
 export const NOT_A_POD = '<not a pod>';
 
-/** Linux gives up on an unanswered SYN after about 127 s (tcp_syn_retries = 6); a little more. */
-export const DEFAULT_REPEAT_WINDOW_MS = 130_000;
-
-/**
- * Denied 5-tuples seen recently, each with the time it was last seen. Bounded: beyond maxKeys the
- * least recently seen is forgotten (at worst a repeat is logged again, never a connection lost).
- */
-export class RecentTuples {
-  private readonly seen = new Map<string, number>();
-  constructor(private readonly windowMs: number, private readonly maxKeys = 10000) {
-    if (!(windowMs >= 0) || !(maxKeys >= 1)) throw new Error('repeat window: windowMs must be >= 0 and maxKeys >= 1');
-  }
-
-  /** True when key was seen within the window before nowMs; records it as seen now either way. */
-  repeat(key: string, nowMs: number): boolean {
-    const last = this.seen.get(key);
-    if (last !== undefined) this.seen.delete(key); // re-insert: Map order is our LRU order
-    this.seen.set(key, nowMs);
-    while (this.seen.size > this.maxKeys) this.seen.delete(this.seen.keys().next().value as string);
-    return last !== undefined && nowMs - last <= this.windowMs;
-  }
-
-  get size(): number {
-    return this.seen.size;
-  }
-}
-
 export interface VerdictLogOptions {
   /** Receives each line (without the newline). See openSinks() for stdout and files. */
   readonly write: (line: string) => void;
   /** Log allowed new connections too (off by default: only denials). */
   readonly logAllowed?: boolean;
   readonly rate?: RateOptions;
-  /** Repeats of a denied 5-tuple within this many ms are counted, not logged (default 130 s; 0: every packet). */
-  readonly repeatWindowMs?: number;
   /** Clock in ms (tests inject it). */
   readonly now?: () => number;
 }
@@ -255,14 +219,11 @@ export interface VerdictLogStats {
 
 export class VerdictLog {
   private readonly buckets: TokenBuckets;
-  private readonly recent: RecentTuples | undefined;
   private readonly now: () => number;
   readonly stats: VerdictLogStats = { written: 0, suppressed: 0, repeats: 0 };
 
   constructor(private readonly opts: VerdictLogOptions) {
     this.buckets = new TokenBuckets(opts.rate ?? { perSecond: 10, burst: 20 });
-    const w = opts.repeatWindowMs ?? DEFAULT_REPEAT_WINDOW_MS;
-    this.recent = w > 0 ? new RecentTuples(w) : undefined;
     this.now = opts.now ?? Date.now;
   }
 
@@ -276,14 +237,6 @@ export class VerdictLog {
     const denied = c.egressCode === SIDE.DENY || c.ingressCode === SIDE.DENY;
     if (!denied && !this.opts.logAllowed) return false;
     const t = this.now();
-    // A repeat of a denied connection already logged: counted, and it takes no token.
-    if (denied && this.recent !== undefined && c.srcPort !== undefined) {
-      const tuple = `${c.proto} ${c.src} ${c.srcPort} ${c.dst} ${c.port}${c.audit ? ' audit' : ''}`;
-      if (this.recent.repeat(tuple, t)) {
-        this.stats.repeats++;
-        return false;
-      }
-    }
     // Decide on the rate limit before building the line: a flood costs one map lookup each.
     const key = c.srcSlot >= 0 ? snap.podName(c.srcSlot) : NOT_A_POD;
     const pending = this.buckets.take(key, t);
@@ -295,6 +248,11 @@ export class VerdictLog {
     if (pending > 0) this.emit({ time: date.toISOString(), summary: 'rate-limited', source: key, suppressed: pending });
     this.emit(describeConnection(snap, c, date));
     return true;
+  }
+
+  /** Counts a packet of a denied connection already logged (it takes no rate-limit token). */
+  countRepeat(): void {
+    this.stats.repeats++;
   }
 
   /** Reports every bucket's suppressed count now (the agent calls this on a timer and at exit). */

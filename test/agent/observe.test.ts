@@ -56,11 +56,13 @@ t.test('counts, logs only denied new connections, per-policy counters', async (t
 
   const c = observer.counters;
   t.equal(c.connections[verdictSlot(VERDICT.ALLOW, DIRECTION.NONE, TCP)], 1);
-  t.equal(c.connections[verdictSlot(VERDICT.DENY, DIRECTION.INGRESS, TCP)], 2);
+  t.equal(c.connections[verdictSlot(VERDICT.DENY, DIRECTION.INGRESS, TCP)], 1, 'the retransmitted SYN is the same connection');
+  t.equal(c.packets[verdictSlot(VERDICT.DENY, DIRECTION.INGRESS, TCP)], 2, 'but a packet of its own');
+  t.equal(observer.repeats, 1);
   t.equal(c.packets[verdictSlot(VERDICT.ALLOW, DIRECTION.NONE, TCP)], 2, 'the reply counted as a packet');
   const pol = observer.policies.read();
   t.same(pol.get('x/a-from-y'), { allow: 1, deny: 0, audit: 0 });
-  t.same(pol.get('x/deny-ingress'), { allow: 0, deny: 2, audit: 0 });
+  t.same(pol.get('x/deny-ingress'), { allow: 0, deny: 1, audit: 0 });
 
   t.equal(lines.length, 1, 'one line per denied new connection (the retransmission is a repeat), none for allowed ones');
   const l = lines[0] as VerdictLine;
