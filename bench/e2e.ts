@@ -5,6 +5,8 @@
 //   iptables  the same policies as static iptables rules (bench/e2e/iptables-baseline.ts: the
 //             plain evaluator's verdicts for every pod pair and port of the lab), kernel only
 //   nfqueue   `palisade agent --backend nfqueue`
+//   nfqueue-cache  the same with --verdict-cache: repeats of an allowed (source, port,
+//             destination) are accepted by the kernel (src/enforce/verdict-cache.ts)
 //   tun       `palisade agent --backend tun`
 // and for each:
 //   - new TCP connections per second (C client, --threads blocking connect() loops, each
@@ -22,7 +24,7 @@
 //
 // Usage (root): node --import tsx bench/e2e.ts [--seconds 1] [--rounds 5] [--threads 8]
 //   [--latency-seconds 1] [--udp-rate 0] [--udp-ports 64] [--iperf-streams 1] [--queues 1]
-//   [--nice=0] [--modes none,iptables,nfqueue,tun]
+//   [--nice=0] [--modes none,iptables,nfqueue,nfqueue-cache,tun]
 // --nice=N runs every process of the measured path (clients, servers, agent) at nice N (default
 // 0 = leave alone; negative values need root and take CPU from everything else on the machine).
 // On a shared machine the connection rate depends on the CPU share the path gets and on lock
@@ -44,8 +46,11 @@ import { baselineRemoval, buildBaseline } from './e2e/iptables-baseline.ts';
 // ---------------------------------------------------------------------------------------------
 // Flags
 
-const MODES = ['none', 'iptables', 'nfqueue', 'tun'] as const;
+const MODES = ['none', 'iptables', 'nfqueue', 'nfqueue-cache', 'tun'] as const;
 type Mode = (typeof MODES)[number];
+/** Modes in which the Palisade agent enforces. */
+const AGENT_MODES = ['nfqueue', 'nfqueue-cache', 'tun'] as const;
+const isAgent = (m: Mode): m is (typeof AGENT_MODES)[number] => (AGENT_MODES as readonly string[]).includes(m);
 
 function fail(msg: string): never {
   process.stderr.write(`bench e2e: ${msg}\n`);
@@ -99,7 +104,7 @@ const udpPorts = num('udp-ports', 1, 1000, 64);
 const iperfStreams = num('iperf-streams', 1, 32, 1);
 const queues = num('queues', 1, 16, 1);
 const modes: Mode[] = values.modes === undefined ? [...MODES] : values.modes.split(',').map((m) => {
-  if (!(MODES as readonly string[]).includes(m)) fail(`--modes: unknown mode "${m}" (none, iptables, nfqueue, tun)`);
+  if (!(MODES as readonly string[]).includes(m)) fail(`--modes: unknown mode "${m}" (none, iptables, nfqueue, nfqueue-cache, tun)`);
   return m as Mode;
 });
 if (new Set(modes).size !== modes.length) fail('--modes lists a mode twice');
@@ -221,9 +226,11 @@ async function enforce(mode: Mode): Promise<void> {
   if (mode === 'iptables') {
     if (baselineRules!.v4) await must(inNode(['iptables-restore', '-w', '--noflush']), baselineRules!.v4);
     if (baselineRules!.v6) await must(inNode(['ip6tables-restore', '-w', '--noflush']), baselineRules!.v6);
-  } else if (mode === 'nfqueue' || mode === 'tun') {
+  } else if (isAgent(mode)) {
     const statusFile = join(topo.dir, `${mode}.status.json`);
-    agent = await startAgent(topo, ['--node', 'n1', '--manifests', yamlDir, '--backend', mode, '--queue', '3', '--queues', String(queues)], statusFile);
+    const backend = mode === 'tun' ? 'tun' : 'nfqueue';
+    agent = await startAgent(topo, ['--node', 'n1', '--manifests', yamlDir, '--backend', backend, '--queue', '3', '--queues', String(queues),
+      ...(mode === 'nfqueue-cache' ? ['--verdict-cache'] : [])], statusFile);
     // Same priority as the rest of the path; every thread of the agent (setpriority is per thread).
     if (nice !== 0) for (const tid of readdirSync(`/proc/${agent.status.pid}/task`)) await run(['renice', '-n', String(nice), '-p', tid]);
   }
@@ -236,7 +243,7 @@ async function unenforce(mode: Mode): Promise<Record<string, number> | undefined
       if (!(fam === 4 ? baselineRules!.v4 : baselineRules!.v6)) continue;
       for (const argv of baselineRemoval(fam)) await must(inNode(argv));
     }
-  } else if ((mode === 'nfqueue' || mode === 'tun') && agent) {
+  } else if (isAgent(mode) && agent) {
     counters = topo.readJSON<{ counters: Record<string, number> }>(join(topo.dir, `${mode}.status.json`))?.counters;
     const a = agent;
     agent = undefined;
@@ -319,7 +326,7 @@ async function flushConntrack(): Promise<void> {
 
 /** Packets handed to the judge so far: NFQUEUE id sequence, or packets routed into the TUN. */
 async function judgedPackets(mode: Mode): Promise<number> {
-  if (mode === 'nfqueue') return [...(await topo.queueStats()).values()].reduce((a, q) => a + q.idSequence, 0);
+  if (mode === 'nfqueue' || mode === 'nfqueue-cache') return [...(await topo.queueStats()).values()].reduce((a, q) => a + q.idSequence, 0);
   if (mode === 'tun') {
     const r = await run(['ip', '-n', topo.node, '-s', '-j', 'link', 'show', 'dev', 'palisade0']);
     return r.code === 0 ? (JSON.parse(r.stdout) as { stats64: { tx: { packets: number } } }[])[0]!.stats64.tx.packets : NaN;
@@ -367,7 +374,7 @@ async function measure(mode: Mode, round: number): Promise<Sample> {
     mode,
     round,
     connectionsPerSecond: rate.perSecond,
-    judgedPacketsPerConnection: mode === 'nfqueue' || mode === 'tun' ? r2(judged / Math.max(1, rate.connections + rate.failures)) : undefined,
+    judgedPacketsPerConnection: isAgent(mode) ? r2(judged / Math.max(1, rate.connections + rate.failures)) : undefined,
     connectFailures: rate.failures + seq.failures,
     underLoadConnectP50Us: rate.p50Us,
     underLoadConnectP99Us: rate.p99Us,
@@ -425,7 +432,7 @@ function summarise(samples: Sample[]) {
       cpuUsPerDeliveredUdpPacket: med(m, (s) => s.cpuUsPerDeliveredUdpPacket),
       udpPacketsPerCpuSecond: Math.round(1e6 / med(m, (s) => s.cpuUsPerDeliveredUdpPacket)),
       udpKernelDropsPerSecond: Object.fromEntries(Object.keys(by(m)[0]!.udpKernelDrops).map((k) => [k, med(m, (s) => s.udpKernelDrops[k as keyof Sample['udpKernelDrops']])])),
-      ...(m === 'nfqueue' || m === 'tun'
+      ...(isAgent(m)
         ? { judgedPacketsPerConnection: med(m, (s) => s.judgedPacketsPerConnection!), agentCpuUsPerConnection: med(m, (s) => s.agentCpuUsPerConnection!), agentCpuUsPerUdpPacket: med(m, (s) => s.agentCpuUsPerUdpPacket!) }
         : {}),
       connectFailures: by(m).reduce((a, s) => a + s.connectFailures, 0),
@@ -434,7 +441,7 @@ function summarise(samples: Sample[]) {
   const metric = (m: Mode, k: string): number => (results[m]?.[k] as number | undefined) ?? NaN;
   const ratios: Record<string, Record<string, number>> = {};
   const added: Record<string, Record<string, number>> = {};
-  for (const p of ['nfqueue', 'tun'] as const) {
+  for (const p of AGENT_MODES) {
     if (!results[p]) continue;
     for (const ref of ['iptables', 'none'] as const) {
       if (!results[ref]) continue;
@@ -454,7 +461,7 @@ function summarise(samples: Sample[]) {
     }
   }
   const targets: Record<string, unknown>[] = [];
-  for (const p of ['nfqueue', 'tun'] as const) {
+  for (const p of AGENT_MODES) {
     const rv = ratios[`${p}/iptables`];
     if (rv) {
       targets.push({ backend: p, target: 'connectionsPerSecond >= 0.9 x iptables', value: rv.connectionsPerSecond, met: rv.connectionsPerSecond >= 0.9 });

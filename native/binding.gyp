@@ -1,4 +1,4 @@
-# Palisade's kernel shim: NFQUEUE over raw netlink and a TUN reader, as plain N-API C (no
+# Palisade's kernel shim: NFQUEUE over raw netlink, a TUN reader and the verdict cache's ipset writer, as plain N-API C (no
 # node-addon-api, no libnetfilter_queue at run time: only kernel UAPI headers).
 #
 # Build offline against the headers of the installed Node (/usr/include/node):
@@ -8,7 +8,7 @@
   "targets": [
     {
       "target_name": "palisade_native",
-      "sources": ["src/addon.c", "src/batch.c", "src/nfqueue.c", "src/tun.c"],
+      "sources": ["src/addon.c", "src/batch.c", "src/nfqueue.c", "src/tun.c", "src/ipset.c"],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
       "cflags_c": ["-std=gnu11"]

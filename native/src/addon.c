@@ -172,6 +172,10 @@ static napi_value init(napi_env env, napi_value exports) {
       {"tunClose", NULL, tun_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"tunStats", NULL, tun_stats, NULL, NULL, NULL, napi_enumerable, NULL},
       {"tunRef", NULL, tun_ref, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"ipsetOpen", NULL, ipset_open, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"ipsetClose", NULL, ipset_close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"ipsetAdd", NULL, ipset_add, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"ipsetFlush", NULL, ipset_flush, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns) != napi_ok) return NULL;
   // Netfilter verdict numbers as the kernel defines them (linux/netfilter.h).

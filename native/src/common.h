@@ -52,5 +52,9 @@ napi_value tun_open(napi_env env, napi_callback_info info);
 napi_value tun_close(napi_env env, napi_callback_info info);
 napi_value tun_stats(napi_env env, napi_callback_info info);
 napi_value tun_ref(napi_env env, napi_callback_info info);
+napi_value ipset_open(napi_env env, napi_callback_info info);
+napi_value ipset_close(napi_env env, napi_callback_info info);
+napi_value ipset_add(napi_env env, napi_callback_info info);
+napi_value ipset_flush(napi_env env, napi_callback_info info);
 
 #endif

@@ -34,6 +34,7 @@ import { DEFAULT_TUN_PRIORITY, DEFAULT_TUN_TABLE, installTunRouting, removeTunRo
 import type { HealthServer } from './health.ts';
 import { AgentCounters, PolicyCounters, createMetrics, startMetricsServer, type MetricsAddress, type MetricsServer } from './metrics.ts';
 import { ConnectionObserver, ObservedJudge } from './observe.ts';
+import { VerdictCache } from '../enforce/verdict-cache.ts';
 import { VerdictLog, openSinks, type Sinks } from './verdict-log.ts';
 import { auditAllowsCodes, auditConfig } from './audit.ts';
 import { runCommand } from '../enforce/command.ts';
@@ -88,6 +89,10 @@ export interface AgentOptions {
   readonly strict?: boolean;
   /** Rule watchdog period in ms (default 1000; 0 disables it). */
   readonly rulesCheckMs?: number;
+  /** NFQUEUE: accept repeats of allowed (source, protocol:port, destination) in the kernel (src/enforce/verdict-cache.ts). */
+  readonly verdictCache?: boolean;
+  /** Seconds a cached verdict lives after its last use (default 30). */
+  readonly verdictCacheSeconds?: number;
 }
 
 export interface AgentStatus {
@@ -152,6 +157,7 @@ export class Agent {
   private iptables?: Iptables;
   private families: Family[] = [4, 6];
   private readonly plan: RulePlan;
+  private cache?: VerdictCache;
   private readonly staticV4: string[] = [];
   private readonly staticV6: string[] = [];
   private ready = false;
@@ -196,7 +202,11 @@ export class Agent {
       tunDevice: opts.backend === 'tun' ? tunName : undefined,
       divertMark: opts.backend === 'tun' ? opts.divertMark ?? DEFAULT_DIVERT_MARK : undefined,
       strict: opts.strict ?? true,
+      verdictCache: opts.verdictCache ?? false,
     };
+    if (opts.verdictCache && opts.backend !== 'nfqueue') throw new Error('the verdict cache works with the nfqueue backend only');
+    // Connections the cache admits never reach the agent, so they could not be logged.
+    if (opts.verdictCache && opts.logAllowed) throw new Error('the verdict cache and logging allowed connections exclude each other');
     if (opts.ipv6 === false) this.families = [4];
   }
 
@@ -238,7 +248,11 @@ export class Agent {
     this.observer = new ConnectionObserver({ counters: new AgentCounters(), policies: new PolicyCounters(), log: this.verdictLog });
     this.refreshAudit();
     this.observer.bindSnapshot(this.engine.snapshot(), this.engine.stats().ruleIds);
-    const judge = new ObservedJudge(this.classifier, this.observer);
+    if (o.verdictCache) {
+      // Before the rules: they name the sets.
+      this.cache = await VerdictCache.open({ families: this.families, timeoutSeconds: o.verdictCacheSeconds });
+    }
+    const judge = new ObservedJudge(this.classifier, this.observer, this.cache);
     if (o.metrics) {
       const metrics = createMetrics({
         counters: this.observer.counters,
@@ -296,6 +310,8 @@ export class Agent {
     } catch (e) {
       if (this.enforcer) await this.enforcer.close().catch(() => {});
       this.enforcer = undefined;
+      if (this.cache) await this.cache.close({ destroy: true }).catch(() => {});
+      this.cache = undefined;
       await this.closeObservability();
       await o.source.stop();
       throw e;
@@ -409,6 +425,8 @@ export class Agent {
       if (changes.some((c) => c.kind === 'Namespace')) this.refreshAudit();
       // Counters first, so hits of the new generation's rule ids land in the right places.
       this.observer?.bindSnapshot(snap, this.engine.stats().ruleIds);
+      // Cached verdicts are the old rules' answers: gone from the kernel before the new rules judge.
+      this.flushVerdictCache();
       this.classifier.setSnapshot(snap);
       if (changes.some((c) => c.kind === 'Node' && c.key === this.opts.node)) this.refreshLocalRanges();
     } catch (e) {
@@ -418,6 +436,18 @@ export class Agent {
       return;
     }
     this.requestReconcile();
+  }
+
+  private flushVerdictCache(): void {
+    if (!this.cache) return;
+    try {
+      this.cache.flush();
+    } catch (e) {
+      // Entries expire on their own (verdictCacheSeconds); until then the kernel may still
+      // admit connections the previous rules allowed. Say so loudly.
+      this.lastError = `verdict cache not flushed, previous verdicts may admit connections for up to ${this.cache.timeoutSeconds} s: ${(e as Error).message}`;
+      this.log('error', this.lastError);
+    }
   }
 
   private onSync(info: SyncInfo): void {
@@ -584,6 +614,11 @@ export class Agent {
     if (obs) {
       counters.audited = obs.audited;
       counters.deniedRepeats = obs.repeats;
+    }
+    if (this.cache) {
+      counters.verdictCacheAdded = this.cache.added;
+      counters.verdictCacheFlushes = this.cache.flushes;
+      counters.verdictCacheAddFailures = this.cache.addFailures;
       if (this.verdictLog) {
         counters.verdictLogWritten = this.verdictLog.stats.written;
         counters.verdictLogSuppressed = this.verdictLog.stats.suppressed;
@@ -662,6 +697,8 @@ export class Agent {
       if (this.enforcer instanceof TunEnforcer) await this.enforcer.close(keep);
       else await this.enforcer.close();
     }
+    // After the rules that name the sets are gone (kept with them otherwise).
+    if (this.cache) await this.cache.close({ destroy: !keep }).catch((e: Error) => this.log('error', `verdict cache: ${e.message}`));
     this.ready = false;
     await this.closeObservability();
     this.opts.health?.setRulesInstalled(false);

@@ -8,6 +8,7 @@
 
 import { ACCEPT, REASON, type Classifier } from '../dataplane/classifier.ts';
 import { formatIP } from '../net/address.ts';
+import type { PacketInfo } from '../dataplane/packet-info.ts';
 import { SIDE, type RuleSnapshot } from '../policy/engine-api.ts';
 import { auditAllowsCodes, ENFORCE_ALL, type AuditConfig } from './audit.ts';
 import { AgentCounters, DIRECTION, PolicyCounters, VERDICT, protoSlot, verdictSlot } from './metrics.ts';
@@ -163,11 +164,26 @@ export class ConnectionObserver {
   }
 }
 
-/** A Classifier observed: the PacketJudge to give the enforcer. */
+/** What the verdict cache (src/enforce/verdict-cache.ts) needs from the judge. */
+export interface AllowedConnectionSink {
+  record(info: PacketInfo): void;
+  commit(): void;
+}
+
+/**
+ * A Classifier observed: the PacketJudge to give the enforcer. With a verdict cache, each new
+ * connection the rules allowed (not one audit mode waved through) is recorded, and the batch's
+ * records are committed before its verdicts go out.
+ */
 export class ObservedJudge {
-  constructor(readonly classifier: Classifier, readonly observer: ConnectionObserver) {}
+  constructor(readonly classifier: Classifier, readonly observer: ConnectionObserver, readonly cache?: AllowedConnectionSink) {}
   classify(buf: Buffer, off: number, len: number, now: number): number {
-    const v = this.classifier.classify(buf, off, len, now);
-    return this.observer.after(this.classifier, v, now);
+    const c = this.classifier;
+    const v = this.observer.after(c, c.classify(buf, off, len, now), now);
+    if (this.cache !== undefined && v === ACCEPT && c.lastReason === REASON.POLICY_ALLOW) this.cache.record(c.info);
+    return v;
+  }
+  endBatch(): void {
+    this.cache?.commit();
   }
 }

@@ -49,7 +49,11 @@ export const CHAINS = {
   QUEUE: 'PALISADE-QUEUE',
   PREROUTING: 'PALISADE-PREROUTING',
   DIVERT: 'PALISADE-DIVERT',
+  CACHED: 'PALISADE-CACHED',
 } as const;
+
+/** The verdict cache's ipsets (hash:ip,port,ip), one per family; see verdict-cache.ts. */
+export const CACHE_SETS = { 4: 'PALISADE-CACHE4', 6: 'PALISADE-CACHE6' } as const;
 
 /** Default mark bits; configurable because other software (kube-proxy 0x4000/0x8000, CNIs) owns some. */
 export const DEFAULT_ALLOW_MARK = 0x02000000;
@@ -73,6 +77,11 @@ export interface RulePlan {
    * a SYN are dropped instead of judged. See MIDSTREAM_RULE.
    */
   readonly strict?: boolean;
+  /**
+   * NFQUEUE only: new connections whose (source, protocol:port, destination) the agent allowed
+   * in the current rule generation are accepted in the kernel (CACHE_SETS), see verdict-cache.ts.
+   */
+  readonly verdictCache?: boolean;
 }
 
 /**
@@ -133,10 +142,10 @@ export function hooks(mode: RuleMode): readonly { readonly table: string; readon
     : [{ table: 'mangle', chain: 'PREROUTING', target: CHAINS.PREROUTING, comment: 'palisade: divert new pod connections to the TUN judge' }];
 }
 
-/** Chains of a mode, in the order they are declared. */
-export function chainsOf(mode: RuleMode): readonly string[] {
-  return mode === 'nfqueue'
-    ? [CHAINS.FORWARD, CHAINS.ALLOW, CHAINS.PODS, CHAINS.QUEUE]
+/** Chains of a plan, in the order they are declared. */
+export function chainsOf(plan: Pick<RulePlan, 'mode' | 'verdictCache'>): readonly string[] {
+  return plan.mode === 'nfqueue'
+    ? [CHAINS.FORWARD, CHAINS.ALLOW, CHAINS.PODS, CHAINS.QUEUE, ...(plan.verdictCache ? [CHAINS.CACHED] : [])]
     : [CHAINS.PREROUTING, CHAINS.PODS, CHAINS.DIVERT];
 }
 
@@ -146,7 +155,7 @@ function queueTarget(plan: RulePlan): string {
 }
 
 /** The rules of every Palisade chain except PALISADE-PODS, as iptables-restore lines (no table header). */
-export function chainRules(plan: RulePlan): string[] {
+export function chainRules(plan: RulePlan, family: Family = 4): string[] {
   const a = hex(plan.allowMark);
   if (plan.mode === 'nfqueue') {
     return [
@@ -157,6 +166,14 @@ export function chainRules(plan: RulePlan): string[] {
       `-A ${CHAINS.ALLOW} -j CONNMARK --save-mark --nfmask ${a} --ctmask ${a}`,
       `-A ${CHAINS.ALLOW} -j ACCEPT`,
       ...(plan.strict ? [`-A ${CHAINS.QUEUE} ${MIDSTREAM_MATCH} -j DROP`] : []),
+      // A connection the agent already allowed in this rule generation (same source, protocol,
+      // port and destination) is accepted here, marked as if the agent had said so. After the
+      // strict rule: a mid-stream packet is still dropped.
+      ...(plan.verdictCache ? [
+        `-A ${CHAINS.QUEUE} -m set --match-set ${CACHE_SETS[family]} src,dst,dst -j ${CHAINS.CACHED}`,
+        `-A ${CHAINS.CACHED} -j CONNMARK --set-xmark ${a}/${a}`,
+        `-A ${CHAINS.CACHED} -j ACCEPT`,
+      ] : []),
       `-A ${CHAINS.QUEUE} ${queueTarget(plan)}`,
     ];
   }
@@ -309,11 +326,11 @@ export function palisadeLines(text: string): PalisadeLines {
 export function ruleProblems(plan: RulePlan, pods: PodMatch, family: Family, cur: PalisadeLines, baseline?: PalisadeLines): string[] {
   const problems: string[] = [];
   const expected = new Map<string, number>();
-  for (const l of [...chainRules(plan), ...podRules(plan, pods, family)]) {
+  for (const l of [...chainRules(plan, family), ...podRules(plan, pods, family)]) {
     const c = /^-A (\S+) /.exec(l)![1]!;
     expected.set(c, (expected.get(c) ?? 0) + 1);
   }
-  for (const c of chainsOf(plan.mode)) {
+  for (const c of chainsOf(plan)) {
     if (!cur.chains.includes(c)) {
       problems.push(`chain ${c} missing`);
       continue;
@@ -383,7 +400,7 @@ export class Iptables {
       for (const tbl of ['filter', 'mangle']) {
         const cur = await listPalisade(t, tbl, this.prefix);
         const lines: string[] = [];
-        const ours = tbl === want ? chainsOf(this.plan.mode) : [];
+        const ours = tbl === want ? chainsOf(this.plan) : [];
         const hookList = tbl === want ? hooks(this.plan.mode) : [];
         // Stale jumps (another mode, or a hook this plan does not use) go first.
         for (const j of cur.jumps) {
@@ -394,7 +411,7 @@ export class Iptables {
         const stale = cur.chains.filter((c) => !ours.includes(c));
         for (const c of stale) lines.push(`:${c} - [0:0]`);
         if (tbl === want) {
-          lines.push(...chainRules(this.plan));
+          lines.push(...chainRules(this.plan, f));
           lines.push(...podRules(this.plan, pods, f));
           for (const h of hookList) {
             const has = cur.jumps.some((j) => j.startsWith(`-A ${h.chain} `) && j.includes(`-j ${h.target}`));

@@ -12,6 +12,8 @@ export interface PacketJudge {
    * packet is dropped and counted as an error.
    */
   classify(buf: Buffer, off: number, len: number, now: number): number;
+  /** Called after the last packet of each batch, before its verdicts go to the kernel (optional). */
+  endBatch?(): void;
 }
 
 /** Counters every enforcer keeps (totals since it started). */

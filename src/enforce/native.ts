@@ -87,6 +87,13 @@ export interface NativeAddon {
   tunClose(h: NativeTunHandle, keepDevice?: boolean): void;
   tunStats(h: NativeTunHandle): NativeTunStats;
   tunRef(h: NativeTunHandle, ref: boolean): void;
+  /** A NETLINK_NETFILTER socket for the verdict cache's sets (native/src/ipset.c). */
+  ipsetOpen(): number;
+  ipsetClose(fd: number): void;
+  /** Adds `count` entries of 10 words (source 4, destination 4, protocol, port); returns the failures read back so far. */
+  ipsetAdd(fd: number, name: string, family: 4 | 6, entries: Int32Array, count: number, timeoutSeconds: number): number;
+  /** Empties a set; when it returns, the kernel has done it. Throws when it could not. */
+  ipsetFlush(fd: number, name: string): void;
   readonly NF_DROP: number;
   readonly NF_ACCEPT: number;
   readonly NF_REPEAT: number;

@@ -62,7 +62,17 @@ class QueueLoop {
     // The batch callback closes over typed arrays created once; it allocates nothing.
     const onBatch = (n: number): void => {
       const verdicts = this.verdicts;
-      judgeBatch(this.owner.judge, this.buf, this.lens, this.handle.stride, n, Date.now(), verdicts, acceptVerdict, dropVerdict, this);
+      const judge = this.owner.judge;
+      judgeBatch(judge, this.buf, this.lens, this.handle.stride, n, Date.now(), verdicts, acceptVerdict, dropVerdict, this);
+      if (judge.endBatch !== undefined) {
+        try {
+          judge.endBatch();
+        } catch (e) {
+          // Only an optimisation (the verdict cache) runs here: the verdicts stand.
+          this.judgeErrors++;
+          this.lastJudgeError = e;
+        }
+      }
       // An accepted packet carries the accept mark back to the kernel, where the rules right
       // after the queue save it to the connmark (see the top of this file).
       const mark = this.acceptMark;

@@ -284,6 +284,8 @@ export interface AgentStatusFile {
   sourceSyncStartedAt?: number;
   sourceErrors: string[];
   counters: Record<string, number>;
+  /** Strict mode: established flows cut so far. */
+  flowsCut: number;
 }
 
 /** Runs `palisade agent` inside the node namespace; resolves when its status file says ready. */

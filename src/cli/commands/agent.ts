@@ -11,7 +11,7 @@ import { CliError, intFlag, parseArgs } from '../args.ts';
 const HELP = `usage: palisade agent --node NAME [--source files --manifests PATH... | --source kube [--kubeconfig FILE]]
                       [--backend nfqueue|tun] [--queue N] [--queues K] [--fail-open]
                       [--pod-iface IF...] [--pod-cidr CIDR...] [--status-file PATH] [--health ADDR]
-                      [--no-strict] [--rules-check-ms N]
+                      [--no-strict] [--rules-check-ms N] [--verdict-cache [--verdict-cache-s N]]
 
 Enforces the NetworkPolicies of the pods on node NAME (pods whose spec.nodeName is NAME) on the
 traffic routed through this machine's network namespace. Runs until SIGTERM or SIGINT, then
@@ -50,6 +50,11 @@ removes its iptables rules (unless --keep-rules).
                         their next packet is judged again and dropped; TCP packets conntrack
                         picks up mid-stream are dropped, not judged). Needs the conntrack
                         tool. --no-strict: an allowed flow keeps going until it ends
+  --verdict-cache       nfqueue: once a new connection is allowed, later ones with the same
+                        source, protocol, port and destination are accepted by the kernel
+                        (ipset PALISADE-CACHE4/6) until the rules change; they are not seen by
+                        the agent's per-connection metrics (not with --log-allowed)
+  --verdict-cache-s N   seconds a cached verdict lives after its last use (default 30, 1-86400)
   --rules-check-ms N    rule watchdog: every N ms check that Palisade's iptables chains and
                         jumps are intact and reinstall them if not (default 1000; 0 = off;
                         else 100-600000)`;
@@ -60,7 +65,7 @@ const SPEC = {
   iptables: 'string', mark: 'string', 'tun-name': 'string', 'tun-mark': 'string', 'tun-table': 'string',
   'no-ipv6': 'bool', 'keep-rules': 'bool', 'status-file': 'string', health: 'string', 'rescan-ms': 'string',
   metrics: 'string', 'verdict-log': 'string', 'log-allowed': 'bool', audit: 'bool',
-  strict: 'bool', 'no-strict': 'bool', 'rules-check-ms': 'string',
+  strict: 'bool', 'no-strict': 'bool', 'rules-check-ms': 'string', 'verdict-cache': 'bool', 'verdict-cache-s': 'string',
   help: 'bool',
 } as const;
 
@@ -162,6 +167,7 @@ export async function run(argv: string[]): Promise<number> {
       keepRules: flags['keep-rules'] === true, health, metrics,
       verdictLog: flags['verdict-log'] as string | undefined, logAllowed: flags['log-allowed'] === true, audit: flags.audit === true,
       strict, rulesCheckMs,
+      verdictCache: flags['verdict-cache'] === true, verdictCacheSeconds: intFlag(flags['verdict-cache-s'], 'verdict-cache-s', 1, 86400, 30),
     });
   } catch (e) {
     throw new CliError((e as Error).message);
