@@ -614,16 +614,16 @@ export class Agent {
     if (obs) {
       counters.audited = obs.audited;
       counters.deniedRepeats = obs.repeats;
-    }
-    if (this.cache) {
-      counters.verdictCacheAdded = this.cache.added;
-      counters.verdictCacheFlushes = this.cache.flushes;
-      counters.verdictCacheAddFailures = this.cache.addFailures;
       if (this.verdictLog) {
         counters.verdictLogWritten = this.verdictLog.stats.written;
         counters.verdictLogSuppressed = this.verdictLog.stats.suppressed;
         counters.verdictLogRepeats = this.verdictLog.stats.repeats;
       }
+    }
+    if (this.cache) {
+      counters.verdictCacheAdded = this.cache.added;
+      counters.verdictCacheFlushes = this.cache.flushes;
+      counters.verdictCacheAddFailures = this.cache.addFailures;
     }
     return {
       pid: process.pid,
