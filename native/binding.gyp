@@ -8,7 +8,7 @@
   "targets": [
     {
       "target_name": "palisade_native",
-      "sources": ["src/addon.c", "src/batch.c", "src/nfqueue.c", "src/tun.c", "src/ipset.c"],
+      "sources": ["src/addon.c", "src/batch.c", "src/nfqueue.c", "src/tun.c", "src/ipset.c", "src/netlink.c"],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
       "cflags_c": ["-std=gnu11"]

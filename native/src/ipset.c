@@ -17,6 +17,7 @@
 // the IP attributes are nested (NLA_F_NESTED), and addresses, the port and the timeout carry
 // NLA_F_NET_BYTEORDER. Without NLM_F_EXCL an existing entry is not an error; its timeout restarts.
 #include "common.h"
+#include "netlink.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,48 +34,24 @@
 static uint8_t tx[MSG_CAP];
 static uint32_t seq = 1;
 
-static size_t put_attr(uint8_t *msg, size_t len, uint16_t type, const void *data, size_t dlen) {
-  struct nlattr *a = (struct nlattr *)(msg + len);
-  a->nla_type = type;
-  a->nla_len = (uint16_t)(NLA_HDRLEN + dlen);
-  if (dlen) memcpy((uint8_t *)a + NLA_HDRLEN, data, dlen);
-  return len + NLA_ALIGN(NLA_HDRLEN + dlen);
-}
-
-static size_t nest_start(uint8_t *msg, size_t len, uint16_t type, size_t *at) {
-  *at = len;
-  return put_attr(msg, len, type | NLA_F_NESTED, NULL, 0);
-}
-
-static void nest_end(uint8_t *msg, size_t at, size_t len) { ((struct nlattr *)(msg + at))->nla_len = (uint16_t)(len - at); }
-
 static size_t put_header(uint8_t *msg, uint8_t cmd, uint16_t flags, uint8_t family) {
-  struct nlmsghdr *nlh = (struct nlmsghdr *)msg;
-  memset(nlh, 0, NLMSG_HDRLEN);
-  nlh->nlmsg_type = (NFNL_SUBSYS_IPSET << 8) | cmd;
-  nlh->nlmsg_flags = NLM_F_REQUEST | flags;
-  nlh->nlmsg_seq = seq++;
-  struct nfgenmsg *g = (struct nfgenmsg *)(msg + NLMSG_HDRLEN);
-  g->nfgen_family = family;
-  g->version = NFNETLINK_V0;
-  g->res_id = 0;
-  size_t len = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg));
+  size_t len = pal_nl_put_header(msg, (NFNL_SUBSYS_IPSET << 8) | cmd, flags, seq++, family, 0);
   uint8_t proto = IPSET_PROTOCOL;
-  return put_attr(msg, len, IPSET_ATTR_PROTOCOL, &proto, 1);
+  return pal_nl_put_attr(msg, len, IPSET_ATTR_PROTOCOL, &proto, 1);
 }
 
 static size_t put_ip(uint8_t *msg, size_t len, uint16_t type, int family, const int32_t *w) {
   size_t at;
-  len = nest_start(msg, len, type, &at);
+  len = pal_nl_nest_start(msg, len, type, &at);
   if (family == 4) {
     uint32_t a = htonl((uint32_t)w[0]);
-    len = put_attr(msg, len, IPSET_ATTR_IPADDR_IPV4 | NLA_F_NET_BYTEORDER, &a, 4);
+    len = pal_nl_put_attr(msg, len, IPSET_ATTR_IPADDR_IPV4 | NLA_F_NET_BYTEORDER, &a, 4);
   } else {
     uint32_t a[4];
     for (int i = 0; i < 4; i++) a[i] = htonl((uint32_t)w[i]);
-    len = put_attr(msg, len, IPSET_ATTR_IPADDR_IPV6 | NLA_F_NET_BYTEORDER, a, 16);
+    len = pal_nl_put_attr(msg, len, IPSET_ATTR_IPADDR_IPV6 | NLA_F_NET_BYTEORDER, a, 16);
   }
-  nest_end(msg, at, len);
+  pal_nl_nest_end(msg, at, len);
   return len;
 }
 
@@ -141,16 +118,10 @@ static int get_name(napi_env env, napi_value v, char *name) {
 }
 
 napi_value ipset_open(napi_env env, napi_callback_info info) {
-  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_NETFILTER);
+  const char *failed = NULL;
+  int fd = pal_nl_open_netfilter(&failed);
   if (fd < 0) {
-    pal_throw_errno(env, errno, "socket", "ipset open");
-    return NULL;
-  }
-  struct sockaddr_nl me = {.nl_family = AF_NETLINK};
-  if (bind(fd, (struct sockaddr *)&me, sizeof me) < 0) {
-    int e = errno;
-    close(fd);
-    pal_throw_errno(env, e, "bind", "ipset open");
+    pal_throw_errno(env, -fd, failed, "ipset open");
     return NULL;
   }
   napi_value out;
@@ -211,20 +182,20 @@ napi_value ipset_add(napi_env env, napi_callback_info info) {
     }
     uint8_t *msg = tx + off;
     size_t len = put_header(msg, IPSET_CMD_ADD, 0, family == 4 ? AF_INET : AF_INET6);
-    len = put_attr(msg, len, IPSET_ATTR_SETNAME, name, strlen(name) + 1);
+    len = pal_nl_put_attr(msg, len, IPSET_ATTR_SETNAME, name, (uint16_t)(strlen(name) + 1));
     size_t data_at;
-    len = nest_start(msg, len, IPSET_ATTR_DATA, &data_at);
+    len = pal_nl_nest_start(msg, len, IPSET_ATTR_DATA, &data_at);
     len = put_ip(msg, len, IPSET_ATTR_IP, (int)family, e);
     len = put_ip(msg, len, IPSET_ATTR_IP2, (int)family, e + 4);
     uint16_t port = htons((uint16_t)e[9]);
-    len = put_attr(msg, len, IPSET_ATTR_PORT | NLA_F_NET_BYTEORDER, &port, 2);
+    len = pal_nl_put_attr(msg, len, IPSET_ATTR_PORT | NLA_F_NET_BYTEORDER, &port, 2);
     uint8_t proto = (uint8_t)e[8];
-    len = put_attr(msg, len, IPSET_ATTR_PROTO, &proto, 1);
+    len = pal_nl_put_attr(msg, len, IPSET_ATTR_PROTO, &proto, 1);
     if (timeout > 0) {
       uint32_t to = htonl(timeout);
-      len = put_attr(msg, len, IPSET_ATTR_TIMEOUT | NLA_F_NET_BYTEORDER, &to, 4);
+      len = pal_nl_put_attr(msg, len, IPSET_ATTR_TIMEOUT | NLA_F_NET_BYTEORDER, &to, 4);
     }
-    nest_end(msg, data_at, len);
+    pal_nl_nest_end(msg, data_at, len);
     ((struct nlmsghdr *)msg)->nlmsg_len = (uint32_t)len;
     off += NLMSG_ALIGN(len);
   }
@@ -244,7 +215,7 @@ napi_value ipset_flush(napi_env env, napi_callback_info info) {
   if (argc < 2 || get_fd(env, argv[0], &fd) < 0 || get_name(env, argv[1], name) < 0) return NULL;
   size_t len = put_header(tx, IPSET_CMD_FLUSH, NLM_F_ACK, AF_INET);
   uint32_t my_seq = ((struct nlmsghdr *)tx)->nlmsg_seq;
-  len = put_attr(tx, len, IPSET_ATTR_SETNAME, name, strlen(name) + 1);
+  len = pal_nl_put_attr(tx, len, IPSET_ATTR_SETNAME, name, (uint16_t)(strlen(name) + 1));
   ((struct nlmsghdr *)tx)->nlmsg_len = (uint32_t)len;
   int rc = send_kernel(fd, tx, len);
   if (rc < 0) {

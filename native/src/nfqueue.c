@@ -14,6 +14,7 @@
 // watcher; the configuration acknowledgement is picked up by the same watcher.
 #include "common.h"
 #include "batch.h"
+#include "netlink.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -104,27 +105,9 @@ static void nfq_finalize(napi_env env, void *data, void *hint) {
 
 /* ---- netlink message building ---- */
 
-static size_t put_attr(uint8_t *buf, size_t off, uint16_t type, const void *data, uint16_t len) {
-  struct nlattr *a = (struct nlattr *)(buf + off);
-  a->nla_type = type;
-  a->nla_len = (uint16_t)(NLA_HDRLEN + len);
-  memcpy(buf + off + NLA_HDRLEN, data, len);
-  size_t total = NLA_ALIGN(NLA_HDRLEN + len);
-  memset(buf + off + NLA_HDRLEN + len, 0, total - NLA_HDRLEN - len);
-  return off + total;
-}
-
+/* nfqueue messages carry the queue number in nfgenmsg.res_id and no address family. */
 static size_t put_header(uint8_t *buf, uint16_t type, uint16_t flags, uint32_t seq, uint16_t queue) {
-  struct nlmsghdr *nlh = (struct nlmsghdr *)buf;
-  nlh->nlmsg_type = (NFNL_SUBSYS_QUEUE << 8) | type;
-  nlh->nlmsg_flags = NLM_F_REQUEST | flags;
-  nlh->nlmsg_seq = seq;
-  nlh->nlmsg_pid = 0;
-  struct nfgenmsg *g = (struct nfgenmsg *)(buf + NLMSG_HDRLEN);
-  g->nfgen_family = AF_UNSPEC;
-  g->version = NFNETLINK_V0;
-  g->res_id = htons(queue);
-  return NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg));
+  return pal_nl_put_header(buf, (NFNL_SUBSYS_QUEUE << 8) | type, flags, seq, AF_UNSPEC, queue);
 }
 
 static int send_all(int fd, const void *buf, size_t len) {
@@ -160,11 +143,11 @@ static void send_verdicts(nfq_t *q, uint32_t count) {
     uint8_t *msg = q->tx + off;
     size_t len = put_header(msg, NFQNL_MSG_VERDICT_BATCH, 0, ++q->seq, q->queue);
     struct nfqnl_msg_verdict_hdr vh = {.verdict = htonl(v), .id = htonl(ids[j])};
-    len = put_attr(msg, len, NFQA_VERDICT_HDR, &vh, sizeof vh);
+    len = pal_nl_put_attr(msg, len, NFQA_VERDICT_HDR, &vh, sizeof vh);
     uint32_t bm = htonl(m);
     /* NFQA_MARK replaces skb->mark wholesale; marks[i] starts as the packet's own mark, so an
      * untouched entry re-sets the same value. */
-    len = put_attr(msg, len, NFQA_MARK, &bm, sizeof bm);
+    len = pal_nl_put_attr(msg, len, NFQA_MARK, &bm, sizeof bm);
     ((struct nlmsghdr *)msg)->nlmsg_len = (uint32_t)len;
     off += NLMSG_ALIGN(len);
     runs++;
@@ -409,19 +392,11 @@ napi_value nfq_open(napi_env env, napi_callback_info info) {
     q->msgs[i].msg_hdr.msg_iovlen = 1;
   }
 
-  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_NETFILTER);
+  const char *failed = NULL;
+  int fd = pal_nl_open_netfilter(&failed);
   if (fd < 0) {
-    int e = errno;
     nfq_free(q);
-    pal_throw_errno(env, e, "socket(NETLINK_NETFILTER)", "nfqueue open");
-    return NULL;
-  }
-  struct sockaddr_nl local = {.nl_family = AF_NETLINK};
-  if (bind(fd, (struct sockaddr *)&local, sizeof local) < 0) {
-    int e = errno;
-    close(fd);
-    nfq_free(q);
-    pal_throw_errno(env, e, "bind", "nfqueue open");
+    pal_throw_errno(env, -fd, failed, "nfqueue open");
     return NULL;
   }
   /* A deep receive buffer absorbs bursts of new connections; FORCE works for root beyond rmem_max. */
@@ -435,18 +410,18 @@ napi_value nfq_open(napi_env env, napi_callback_info info) {
   uint8_t cfg[256];
   size_t len = put_header(cfg, NFQNL_MSG_CONFIG, NLM_F_ACK, ++q->seq, q->queue);
   struct nfqnl_msg_config_cmd cmd = {.command = NFQNL_CFG_CMD_BIND, .pf = 0};
-  len = put_attr(cfg, len, NFQA_CFG_CMD, &cmd, sizeof cmd);
+  len = pal_nl_put_attr(cfg, len, NFQA_CFG_CMD, &cmd, sizeof cmd);
   struct nfqnl_msg_config_params params = {.copy_range = htonl(copy_range), .copy_mode = NFQNL_COPY_PACKET};
-  len = put_attr(cfg, len, NFQA_CFG_PARAMS, &params, sizeof params);
+  len = pal_nl_put_attr(cfg, len, NFQA_CFG_PARAMS, &params, sizeof params);
   uint32_t ml = htonl(maxlen);
-  len = put_attr(cfg, len, NFQA_CFG_QUEUE_MAXLEN, &ml, sizeof ml);
+  len = pal_nl_put_attr(cfg, len, NFQA_CFG_QUEUE_MAXLEN, &ml, sizeof ml);
   /* F_GSO: hand us GSO super-packets unsegmented (we only read headers and never modify them).
    * F_FAIL_OPEN: when our socket buffer is full the kernel accepts instead of dropping; only
    * when the operator asked for fail-open. */
   uint32_t flags = (gso ? NFQA_CFG_F_GSO : 0) | (fail_open ? NFQA_CFG_F_FAIL_OPEN : 0);
   uint32_t mask = htonl(NFQA_CFG_F_GSO | NFQA_CFG_F_FAIL_OPEN), fl = htonl(flags);
-  len = put_attr(cfg, len, NFQA_CFG_MASK, &mask, sizeof mask);
-  len = put_attr(cfg, len, NFQA_CFG_FLAGS, &fl, sizeof fl);
+  len = pal_nl_put_attr(cfg, len, NFQA_CFG_MASK, &mask, sizeof mask);
+  len = pal_nl_put_attr(cfg, len, NFQA_CFG_FLAGS, &fl, sizeof fl);
   ((struct nlmsghdr *)cfg)->nlmsg_len = (uint32_t)len;
   q->cfg_seq = q->seq;
   q->cfg_pending = 1;
