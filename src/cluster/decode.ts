@@ -15,7 +15,7 @@ import type {
 } from './model.ts';
 import { PROTOCOLS, podKey } from './model.ts';
 import type { ClusterState, ObjectKind } from './state.ts';
-import { canonicalIP, cidrWithin, formatCIDR, parseCIDR, parseIP } from '../net/address.ts';
+import { canonicalIP, cidrWithin, formatCIDR, parseCIDR, parseIP, type ParsedCIDR } from '../net/address.ts';
 import { dnsLabelProblems, dnsSubdomainProblems, labelKeyProblems, labelValueProblems, portNameProblems } from './names.ts';
 
 export type Decoded =
@@ -296,12 +296,8 @@ function decodeNode(raw: Obj, e: Errs): Decoded {
   const podCIDRs: string[] = [];
   const addCIDR = (v: unknown, path: string): void => {
     const t = e.str(v, path);
-    if (t === undefined) return;
-    const c = parseCIDR(t);
-    if (!c) {
-      e.add(path, `invalid CIDR ${JSON.stringify(t)}`);
-      return;
-    }
+    const c = t === undefined ? undefined : cidrAt(e, t, path);
+    if (!c) return;
     const text = formatCIDR(c);
     if (!podCIDRs.includes(text)) podCIDRs.push(text);
   };
@@ -364,6 +360,15 @@ function decodeSelector(e: Errs, v: unknown, path: string): LabelSelector | unde
   return { matchLabels, matchExpressions };
 }
 
+const CIDR_HINT = 'must be an IPv4 or IPv6 address and a prefix length';
+
+/** A CIDR as the API server takes it (no surrounding blanks), or undefined with an error at `path`. */
+function cidrAt(e: Errs, text: string, path: string, hint = CIDR_HINT): ParsedCIDR | undefined {
+  const c = parseCIDR(text.trim() === text ? text : '');
+  if (!c) e.add(path, `invalid CIDR ${JSON.stringify(text)}: ${hint}`);
+  return c;
+}
+
 function decodeIPBlock(e: Errs, o: Obj, path: string): IPBlock | undefined {
   e.strict(o, ['cidr', 'except'], path);
   const cidrText = e.str(o.cidr, `${path}.cidr`);
@@ -372,11 +377,8 @@ function decodeIPBlock(e: Errs, o: Obj, path: string): IPBlock | undefined {
     if (o.cidr === undefined || o.cidr === null || cidrText === '') e.add(`${path}.cidr`, 'required');
     return undefined;
   }
-  const cidr = parseCIDR(cidrText.trim() === cidrText ? cidrText : '');
-  if (!cidr) {
-    e.add(`${path}.cidr`, `invalid CIDR ${JSON.stringify(cidrText)}: must be an IPv4 or IPv6 address and a prefix length, such as "10.0.0.0/8" or "2001:db8::/32"`);
-    return undefined;
-  }
+  const cidr = cidrAt(e, cidrText, `${path}.cidr`, `${CIDR_HINT}, such as "10.0.0.0/8" or "2001:db8::/32"`);
+  if (!cidr) return undefined;
   const except: string[] = [];
   exceptRaw.forEach((x, i) => {
     const xp = `${path}.except[${i}]`;
@@ -385,11 +387,8 @@ function decodeIPBlock(e: Errs, o: Obj, path: string): IPBlock | undefined {
       if (x === null || x === undefined) e.add(xp, 'must be a string, got null');
       return;
     }
-    const ex = parseCIDR(t.trim() === t ? t : '');
-    if (!ex) {
-      e.add(xp, `invalid CIDR ${JSON.stringify(t)}: must be an IPv4 or IPv6 address and a prefix length`);
-      return;
-    }
+    const ex = cidrAt(e, t, xp);
+    if (!ex) return;
     // "except ... Except values will be rejected if they are outside the cidr range" (API
     // reference); the validator demands a strict subset (longer prefix, same family).
     if (ex.family !== cidr.family) {

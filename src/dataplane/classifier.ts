@@ -11,7 +11,7 @@ import { Conntrack, FLOW_ACCEPT, FLOW_DROP, TCP_STATE } from './conntrack.ts';
 import { INVALID_COUNT, PacketInfo } from './packet-info.ts';
 import { parsePacket } from './packet-parser.ts';
 import { SIDE, type RuleSnapshot } from '../policy/engine-api.ts';
-import { parseCIDR, parseIP } from '../net/address.ts';
+import { maskWords, parseCIDR, parseIP } from '../net/address.ts';
 
 export const VERDICT = {
   DROP: FLOW_DROP,
@@ -161,11 +161,9 @@ export class Classifier {
     for (const text of r.cidrs) {
       const c = parseCIDR(text);
       if (!c) throw new Error(`local pod range ${JSON.stringify(text)} is not a valid CIDR`);
-      const masks = c.words.map((_, i) => {
-        const keep = Math.max(0, Math.min(32, c.prefix - 32 * i));
-        return keep === 0 ? 0 : (0xffffffff << (32 - keep)) | 0;
-      });
-      (c.family === 'IPv4' ? c4 : c6).push([...c.words.map((w) => w | 0), ...masks]);
+      // parseCIDR already masked the address; the mask is the same prefix applied to all ones.
+      const masks = maskWords(c.words.map(() => 0xffffffff), c.prefix);
+      (c.family === 'IPv4' ? c4 : c6).push([...c.words, ...masks].map((w) => w | 0));
     }
     for (const text of r.nodeAddresses ?? []) {
       const a = parseIP(text);
