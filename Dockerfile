@@ -29,15 +29,13 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY bin ./bin
 COPY src ./src
+COPY support ./support
 COPY bench ./bench
 COPY scripts ./scripts
 COPY test ./test
-# Compiled code resolves the addon relative to dist/ (src/enforce/native.ts: <root>/native/build),
-# so the built addon is copied there.
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund \
- && mkdir -p dist/native/build/Release \
- && cp native/build/Release/palisade_native.node dist/native/build/Release/
+ && test -f native/build/Release/palisade_native.node
 
 # ---- runtime -----------------------------------------------------------------------------------
 FROM node:${NODE_VERSION}-bookworm-slim
@@ -55,7 +53,9 @@ COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/bin ./bin
 COPY --from=build /src/dist/src ./dist/src
-COPY --from=build /src/dist/native ./dist/native
+# The addon sits where a checkout has it: src/enforce/native.ts looks for
+# <package root>/native/build/Release, the package root being the folder with package.json.
+COPY --from=build /src/native/build/Release/palisade_native.node ./native/build/Release/palisade_native.node
 # Capabilities (NET_ADMIN, NET_RAW) come from the pod's securityContext; the agent needs root
 # inside the container for them to apply without ambient-capability tricks.
 USER root

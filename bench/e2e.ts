@@ -1,5 +1,5 @@
 // End-to-end dataplane benchmark (not a test; prints ONE JSON object on stdout, progress on
-// stderr). In a throwaway lab of network namespaces (node + pods a, b, c; test/enforce/netns.ts)
+// stderr). In a throwaway lab of network namespaces (node + pods a, b, c; support/netns.ts)
 // it measures pod a -> pod b through the node, side by side in one run:
 //   none      no rules at all on the node
 //   iptables  the same policies as static iptables rules (bench/e2e/iptables-baseline.ts: the
@@ -40,7 +40,7 @@ import { cpus, loadavg, release } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadManifests } from '../src/sources/manifests.ts';
-import { clusterYaml, must, PODS, ROOT, run, startAgent, Topology, waitFor } from '../test/enforce/netns.ts';
+import { clusterYaml, must, PODS, ROOT, run, startAgent, Topology, waitFor } from '../support/netns.ts';
 import { baselineRemoval, buildBaseline } from './e2e/iptables-baseline.ts';
 
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 // Kernel-path benchmark of the enforcers (not a test; prints JSON). In a throwaway topology of
-// network namespaces (node + pods a, b, c, see test/enforce/netns.ts) it measures, for pod a ->
+// network namespaces (node + pods a, b, c, see support/netns.ts) it measures, for pod a ->
 // pod b through the node:
 //   - new TCP connections per second (CONCURRENCY in flight, each reset once established), and
 //     the connect() latency distribution one connection at a time (p50/p90/p99);
@@ -11,7 +11,7 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Topology, clusterYaml, serverPolicy, startAgent, must, run, waitFor, ROOT } from '../test/enforce/netns.ts';
+import { Topology, clusterYaml, serverPolicy, startAgent, must, run, waitFor, ROOT } from '../support/netns.ts';
 
 const seconds = Number(process.argv[2] ?? 4);
 const conc = Number(process.argv[3] ?? 16);

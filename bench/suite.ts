@@ -22,7 +22,7 @@ import { ClusterState } from '../src/cluster/state.ts';
 import type { LabelSelector, NetworkPolicy, Pod, PolicyRule } from '../src/cluster/model.ts';
 import type { RuleSnapshot } from '../src/policy/engine-api.ts';
 import { LARGE, buildLargeCluster, largePod, largePolicy, podIPv4, podIPv6 } from './large-cluster.ts';
-import { PROTO, TCPF, packet, replyPacket, pack, words } from '../test/support/packets.ts';
+import { PROTO, TCPF, packet, replyPacket, pack, words } from '../support/packets.ts';
 
 export const BENCH_NAMES = ['parse-only', 'classify-small', 'classify-large', 'conntrack-hit', 'compile-large'] as const;
 export type BenchName = (typeof BENCH_NAMES)[number];

@@ -1,18 +1,24 @@
 #!/usr/bin/env node
-// Entry point of the `palisade` command. Runs the compiled JavaScript in dist/ when present (the
-// container image), else the TypeScript sources through tsx's loader (a checkout after `npm ci`).
+// Entry point of the `palisade` command. A checkout (src/ present) always runs the TypeScript
+// sources through tsx's loader, even when `npm run build` has left a dist/ behind: a dist/ is
+// only as new as the last build, so preferring it would silently run old code after an edit.
+// The container image ships dist/ without src/ and runs the compiled JavaScript.
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const source = join(root, 'src', 'cli', 'main.ts');
 const compiled = join(root, 'dist', 'src', 'cli', 'main.js');
 let main;
-if (existsSync(compiled)) {
-  main = await import(pathToFileURL(compiled).href);
-} else {
+if (existsSync(source)) {
   const { register } = await import('tsx/esm/api');
   register();
-  main = await import(pathToFileURL(join(root, 'src', 'cli', 'main.ts')).href);
+  main = await import(pathToFileURL(source).href);
+} else if (existsSync(compiled)) {
+  main = await import(pathToFileURL(compiled).href);
+} else {
+  process.stderr.write(`palisade: neither ${source} nor ${compiled} exists (run \`npm run build\` to make dist/)\n`);
+  process.exit(1);
 }
 process.exitCode = await main.main(process.argv.slice(2));

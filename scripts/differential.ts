@@ -1,9 +1,9 @@
 // Long differential run of the compiled engine against the plain evaluator (see
-// test/support/differential.ts): node --import tsx scripts/differential.ts --probes 2000000 --seed N
+// support/differential.ts): node --import tsx scripts/differential.ts --probes 2000000 --seed N
 // Prints one JSON line; exits 1 on any mismatch (each printed with its cluster seed).
 
 import { parseArgs } from 'node:util';
-import { describeMismatch, runDifferential } from '../test/support/differential.ts';
+import { describeMismatch, runDifferential } from '../support/differential.ts';
 
 function intArg(v: string | undefined, name: string, dflt: number): number {
   if (v === undefined) return dflt;

@@ -104,8 +104,20 @@ export const NFQ_ARRAY = { IDS: 0, LENS: 1, ORIG_LENS: 2, MARKS: 3, VERDICTS: 4,
 /** Index of each uint32 array after the TUN packet slots (native/src/tun.c TARR_*). */
 export const TUN_ARRAY = { LENS: 0, VERDICTS: 1 } as const;
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const ADDON_PATH = join(root, 'native', 'build', 'Release', 'palisade_native.node');
+/**
+ * The package root: the nearest folder above this module holding package.json. This module runs
+ * from src/enforce (a checkout), dist/src/enforce (after `npm run build`) or /app/dist/src/enforce
+ * (the image), so a fixed number of `..` would point into dist/ for compiled code; the addon is
+ * built once, at <root>/native/build, whichever of them runs.
+ */
+function packageRoot(): string {
+  const start = dirname(fileURLToPath(import.meta.url));
+  for (let dir = start; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return join(start, '..', '..');
+  }
+}
+export const ADDON_PATH = join(packageRoot(), 'native', 'build', 'Release', 'palisade_native.node');
 
 let cached: NativeAddon | undefined;
 

@@ -3,7 +3,7 @@
 
 import t from 'tap';
 import { decodeObject, applyDecoded } from '../../src/cluster/decode.ts';
-import { buildClusterForCase, loadCases } from '../../src/conformance/cases.ts';
+import { buildClusterForCase, loadCases } from '../support/conformance-cases.ts';
 import { IPPROTO_TCP } from '../../src/cluster/model.ts';
 import { parseIP } from '../../src/net/address.ts';
 import {

@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeObject, applyDecoded } from '../../src/cluster/decode.ts';
-import { buildClusterForCase, loadCases } from '../../src/conformance/cases.ts';
+import { buildClusterForCase, loadCases } from '../support/conformance-cases.ts';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../src/cluster/model.ts';
 import { parseIP } from '../../src/net/address.ts';
 import {

@@ -4,7 +4,7 @@
 
 import t from 'tap';
 import { decodeObject, applyDecoded } from '../../src/cluster/decode.ts';
-import { buildClusterForCase, loadCases } from '../../src/conformance/cases.ts';
+import { buildClusterForCase, loadCases } from '../support/conformance-cases.ts';
 import type { Change } from '../../src/cluster/state.ts';
 import { ACCEPT, Classifier, DROP } from '../../src/dataplane/classifier.ts';
 import { Conntrack } from '../../src/dataplane/conntrack.ts';
@@ -12,7 +12,7 @@ import { CompiledEngine } from '../../src/policy/compiler.ts';
 import { AgentCounters, DIRECTION, PolicyCounters, VERDICT, protoSlot, verdictSlot } from '../../src/agent/metrics.ts';
 import { VerdictLog, type LogLine, type VerdictLine } from '../../src/agent/verdict-log.ts';
 import { ConnectionObserver, ObservedJudge } from '../../src/agent/observe.ts';
-import { packet, replyPacket, PROTO, TCPF } from '../support/packets.ts';
+import { packet, replyPacket, PROTO, TCPF } from '../../support/packets.ts';
 
 const DENY_X = {
   apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { namespace: 'x', name: 'deny-ingress' },

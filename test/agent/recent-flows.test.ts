@@ -6,7 +6,7 @@ import t from 'tap';
 import { RecentFlows, DEFAULT_REPEAT_WINDOW_MS } from '../../src/agent/recent-flows.ts';
 import { PacketInfo } from '../../src/dataplane/packet-info.ts';
 import { parsePacket } from '../../src/dataplane/packet-parser.ts';
-import { PROTO, packet } from '../support/packets.ts';
+import { PROTO, packet } from '../../support/packets.ts';
 
 function info(p: Buffer): PacketInfo {
   const i = new PacketInfo();

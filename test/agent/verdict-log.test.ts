@@ -6,7 +6,7 @@ import t from 'tap';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { applyStep, buildClusterForCase, loadCases } from '../../src/conformance/cases.ts';
+import { applyStep, buildClusterForCase, loadCases } from '../support/conformance-cases.ts';
 import { ClusterState } from '../../src/cluster/state.ts';
 import { applyDecoded, decodeObject } from '../../src/cluster/decode.ts';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../src/cluster/model.ts';

@@ -4,7 +4,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadCases } from '../../src/conformance/cases.ts';
+import { loadCases } from '../support/conformance-cases.ts';
 import { sampleCase } from '../conformance/sample-cases.ts';
 import { caseManifestDir, hasStackTrace, runCli, tmpDir } from './run-cli.ts';
 

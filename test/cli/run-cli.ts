@@ -6,8 +6,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ConformanceCase } from '../../src/conformance/cases.ts';
-import { manifestsForStep, objectsForStep } from '../../src/conformance/cases.ts';
+import type { ConformanceCase } from '../support/conformance-cases.ts';
+import { manifestsForStep, objectsForStep } from '../support/conformance-cases.ts';
 import { decodeObject } from '../../src/cluster/decode.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');

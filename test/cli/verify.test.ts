@@ -5,7 +5,7 @@
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { applyStep, buildClusterForCase, probesForGroup } from '../../src/conformance/cases.ts';
+import { applyStep, buildClusterForCase, probesForGroup } from '../support/conformance-cases.ts';
 import { evaluate } from '../../src/policy/evaluator.ts';
 import { sampleCase } from '../conformance/sample-cases.ts';
 import { caseManifestDir, expectedExit, hasStackTrace, runCli } from './run-cli.ts';

@@ -4,7 +4,7 @@
 
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadCases, type ConformanceCase } from '../../src/conformance/cases.ts';
+import { loadCases, type ConformanceCase } from '../support/conformance-cases.ts';
 
 export const EXTRA_CASES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), 'extra-cases');
 

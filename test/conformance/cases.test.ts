@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   applyStep, buildClusterForCase, endpointAddress, manifestsForStep, parseCase, probesForGroup,
-} from '../../src/conformance/cases.ts';
+} from '../support/conformance-cases.ts';
 import type { ClusterView } from '../../src/cluster/state.ts';
 import { loadManifests } from '../../src/sources/manifests.ts';
 import { sampleCase } from './sample-cases.ts';

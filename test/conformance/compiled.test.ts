@@ -8,7 +8,7 @@
 // state and belong to the dataplane tests.
 
 import t from 'tap';
-import { CASE_NODE_NAME, applyStep, buildClusterForCase, probeLabel, probesForGroup } from '../../src/conformance/cases.ts';
+import { CASE_NODE_NAME, applyStep, buildClusterForCase, probeLabel, probesForGroup } from '../support/conformance-cases.ts';
 import { CompiledEngine } from '../../src/policy/compiler.ts';
 import { evaluate } from '../../src/policy/evaluator.ts';
 import { allCases } from './case-set.ts';

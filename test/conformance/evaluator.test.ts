@@ -4,7 +4,7 @@
 // those pairs are left to the dataplane tests and counted here as skipped.
 
 import t from 'tap';
-import { applyStep, buildClusterForCase, probeLabel, probesForGroup } from '../../src/conformance/cases.ts';
+import { applyStep, buildClusterForCase, probeLabel, probesForGroup } from '../support/conformance-cases.ts';
 import { formatObjectError } from '../../src/cluster/model.ts';
 import { evaluate } from '../../src/policy/evaluator.ts';
 import { allCases } from './case-set.ts';

@@ -5,8 +5,8 @@
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ConformanceCase } from '../../src/conformance/cases.ts';
-import { loadCases } from '../../src/conformance/cases.ts';
+import type { ConformanceCase } from '../support/conformance-cases.ts';
+import { loadCases } from '../support/conformance-cases.ts';
 
 const SHARED = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'conformance', 'cases');
 

@@ -36,7 +36,7 @@ import { evaluate } from '../../src/policy/evaluator.ts';
 import { ClusterState } from '../../src/cluster/state.ts';
 import { applyDecoded, decodeObject } from '../../src/cluster/decode.ts';
 import { parseIP } from '../../src/net/address.ts';
-import { ROOT, run, must, waitFor, spawnTracked, tearDown } from '../enforce/netns.ts';
+import { ROOT, run, must, waitFor, spawnTracked, tearDown } from '../../support/netns.ts';
 import { readCaptureFile, type CapturedPacket } from '../support/capture-file.ts';
 
 const TSX = import.meta.resolve('tsx');

@@ -9,8 +9,8 @@ import { Conntrack } from '../../src/dataplane/conntrack.ts';
 import { CompiledEngine } from '../../src/policy/compiler.ts';
 import { evaluate } from '../../src/policy/evaluator.ts';
 import { protocolNumber } from '../../src/cluster/model.ts';
-import { buildClusterForCase, applyStep, probesForGroup, probeLabel } from '../../src/conformance/cases.ts';
-import { packet, replyPacket, TCPF } from '../support/packets.ts';
+import { buildClusterForCase, applyStep, probesForGroup, probeLabel } from '../support/conformance-cases.ts';
+import { packet, replyPacket, TCPF } from '../../support/packets.ts';
 import { allCases } from '../conformance/case-set.ts';
 
 const cases = allCases();

@@ -7,7 +7,7 @@ import t from 'tap';
 import { Classifier, ACCEPT, DROP, REASON_NAMES } from '../../src/dataplane/classifier.ts';
 import { Conntrack } from '../../src/dataplane/conntrack.ts';
 import { TableSnapshot } from '../support/table-snapshot.ts';
-import { PROTO, packet } from '../support/packets.ts';
+import { PROTO, packet } from '../../support/packets.ts';
 
 // Local pod range 10.244.1.0/24 and fd00:10:244:1::/64; node address 10.0.0.1 / fd00::1.
 // Known pods: x/a (10.244.1.1), x/b (10.244.1.2, isolated: nothing may reach it), remote r/a

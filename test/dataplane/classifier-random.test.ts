@@ -1,4 +1,4 @@
-// Packet-level differential test on seeded random clusters (test/support/random-cluster.ts):
+// Packet-level differential test on seeded random clusters (support/random-cluster.ts):
 // every random probe is built as real packet bytes, classified, and compared with the plain
 // evaluator (the oracle) after each random mutation delivered through ClusterState.
 
@@ -7,8 +7,8 @@ import { Classifier, ACCEPT, REASON_NAMES } from '../../src/dataplane/classifier
 import { CompiledEngine } from '../../src/policy/compiler.ts';
 import { evaluate } from '../../src/policy/evaluator.ts';
 import { protocolNumber } from '../../src/cluster/model.ts';
-import { Rng, randomCluster, stateOf, probeAddresses, randomProbe, randomMutation } from '../support/random-cluster.ts';
-import { packet } from '../support/packets.ts';
+import { Rng, randomCluster, stateOf, probeAddresses, randomProbe, randomMutation } from '../../support/random-cluster.ts';
+import { packet } from '../../support/packets.ts';
 
 const CLUSTERS = 120;
 const MUTATIONS = 4;

@@ -11,7 +11,7 @@ import { SIDE } from '../../src/policy/engine-api.ts';
 import { TableSnapshot } from '../support/table-snapshot.ts';
 import {
   PROTO, TCPF, NH, packet, replyPacket, ipv4, ipv6, udp, tcp, icmp, echo, icmpErrorFor, fragHeader,
-} from '../support/packets.ts';
+} from '../../support/packets.ts';
 
 const XA = '10.244.1.1', YA = '10.244.2.1', ZA = '10.244.3.1';
 const XA6 = 'fd00:10:244::11', YA6 = 'fd00:10:244::21';

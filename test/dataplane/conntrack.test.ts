@@ -2,7 +2,7 @@ import t from 'tap';
 import { Conntrack, TCP_STATE, FLOW_ACCEPT, DEFAULT_TIMEOUTS } from '../../src/dataplane/conntrack.ts';
 import { PacketInfo } from '../../src/dataplane/packet-info.ts';
 import { parsePacket } from '../../src/dataplane/packet-parser.ts';
-import { PROTO, TCPF, packet, replyPacket, ipv4, ipv6, udp, fragHeader, NH, echo, words } from '../support/packets.ts';
+import { PROTO, TCPF, packet, replyPacket, ipv4, ipv6, udp, fragHeader, NH, echo, words } from '../../support/packets.ts';
 
 const A = '10.244.1.1', B = '10.244.2.2', C = '10.244.3.3';
 const A6 = 'fd00:10:244::11', B6 = 'fd00:10:244::22';

@@ -8,10 +8,10 @@ import { INVALID_COUNT, PacketInfo } from '../../src/dataplane/packet-info.ts';
 import { Classifier, ACCEPT, DROP, REASON } from '../../src/dataplane/classifier.ts';
 import { Conntrack } from '../../src/dataplane/conntrack.ts';
 import { CompiledEngine } from '../../src/policy/compiler.ts';
-import { loadCases, buildClusterForCase, applyStep } from '../../src/conformance/cases.ts';
+import { loadCases, buildClusterForCase, applyStep } from '../support/conformance-cases.ts';
 import {
   PROTO, NH, TCPF, packet, replyPacket, ipv4, ipv6, udp, tcp, icmp, echo, extHeader, ahHeader, fragHeader, icmpErrorFor,
-} from '../support/packets.ts';
+} from '../../support/packets.ts';
 
 const TOTAL = 1_000_000;
 

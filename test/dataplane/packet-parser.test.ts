@@ -4,7 +4,7 @@ import { INVALID, INVALID_NAMES, PacketInfo } from '../../src/dataplane/packet-i
 import {
   PROTO, NH, TCPF, ipv4, ipv6, tcp, udp, sctp, icmp, echo, extHeader, ahHeader, fragHeader, packet, replyPacket,
   icmpErrorFor, v4, words, ipv4HeaderChecksumOk, l4ChecksumOk,
-} from '../support/packets.ts';
+} from '../../support/packets.ts';
 
 const A4 = '10.244.1.1', B4 = '10.244.2.2';
 const A6 = 'fd00:10:244::11', B6 = 'fd00:10:244::22';

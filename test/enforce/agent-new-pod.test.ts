@@ -5,7 +5,7 @@
 
 import t from 'tap';
 import { join } from 'node:path';
-import { Topology, PODS, serverPolicy, startAgent, waitFor, must, statusReaders, type PodName, upWithServers } from './netns.ts';
+import { Topology, PODS, serverPolicy, startAgent, waitFor, must, statusReaders, type PodName, upWithServers } from '../../support/netns.ts';
 
 const NODE = 'n1';
 const QUEUE = 45;

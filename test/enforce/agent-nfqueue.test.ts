@@ -5,7 +5,8 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { Topology, clusterYaml, serverPolicy, startAgent, waitFor, must, run, statusReaders, checkDeniedUdpReplyLeak, upWithServers } from './netns.ts';
+import { Topology, clusterYaml, serverPolicy, startAgent, waitFor, must, run, statusReaders, upWithServers } from '../../support/netns.ts';
+import { checkDeniedUdpReplyLeak } from './udp-reply-leak.ts';
 
 const NODE = 'n1';
 const QUEUE = 41;

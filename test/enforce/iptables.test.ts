@@ -4,7 +4,7 @@
 
 import t from 'tap';
 import { Iptables, chainRules, podRules, checkAddress, checkIface, detectBackend, listRules, removeAll, type RulePlan, type IptablesBackend } from '../../src/enforce/iptables.ts';
-import { must, run } from './netns.ts';
+import { must, run } from '../../support/netns.ts';
 
 const NFQ: RulePlan = { mode: 'nfqueue', allowMark: 0x2000000, queue: 5, queues: 1, failOpen: false };
 const TUNP: RulePlan = { mode: 'tun', allowMark: 0x2000000, queue: 0, queues: 1, failOpen: false, tunDevice: 'pal0', divertMark: 0x4000000 };

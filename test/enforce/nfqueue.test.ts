@@ -7,7 +7,7 @@ import t from 'tap';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { Iptables } from '../../src/enforce/iptables.ts';
-import { Topology, waitFor, run } from './netns.ts';
+import { Topology, waitFor, run } from '../../support/netns.ts';
 
 const topo = new Topology('nfqe');
 t.teardown(() => topo.down());

@@ -9,7 +9,7 @@
 import t, { type Test } from 'tap';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { Topology, PODS, type PodName, startAgent, statusReaders, waitFor, must, run } from './netns.ts';
+import { Topology, PODS, type PodName, startAgent, statusReaders, waitFor, must, run } from '../../support/netns.ts';
 
 const NODE = 'n1';
 const QUEUE = 48;

@@ -5,7 +5,7 @@ import t from 'tap';
 import { join } from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { run, ROOT } from './netns.ts';
+import { run, ROOT } from '../../support/netns.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pal-sflags-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));

@@ -7,7 +7,7 @@ import t from 'tap';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
-import { Topology, PODS, clusterYaml, serverPolicy, startAgent, waitFor, must, run, type AgentStatusFile, type PodName } from './netns.ts';
+import { Topology, PODS, clusterYaml, serverPolicy, startAgent, waitFor, must, run, type AgentStatusFile, type PodName } from '../../support/netns.ts';
 
 const NODE = 'n1';
 const QUEUE = 43;

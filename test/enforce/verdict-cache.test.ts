@@ -6,7 +6,7 @@
 
 import t from 'tap';
 import { join } from 'node:path';
-import { ROOT, Topology, clusterYaml, serverPolicy, startAgent, waitFor, must, run, statusReaders, upWithServers } from './netns.ts';
+import { ROOT, Topology, clusterYaml, serverPolicy, startAgent, waitFor, must, run, statusReaders, upWithServers } from '../../support/netns.ts';
 
 const NODE = 'n1';
 const QUEUE = 46;

@@ -6,7 +6,7 @@
 import t, { type Test } from 'tap';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { Topology, clusterYaml, serverPolicy, startAgent, waitFor, must, run, type AgentStatusFile } from './netns.ts';
+import { Topology, clusterYaml, serverPolicy, startAgent, waitFor, must, run, type AgentStatusFile } from '../../support/netns.ts';
 
 const NODE = 'n1';
 const QUEUE = 44;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import { RemoteApiServer } from '../support/remote-apiserver.ts';
-import { Topology, clusterYaml, serverPolicy, startAgent, waitFor, run, type AgentStatusFile } from '../enforce/netns.ts';
+import { Topology, clusterYaml, serverPolicy, startAgent, waitFor, run, type AgentStatusFile } from '../../support/netns.ts';
 
 const NODE = 'n1';
 const QUEUE = 47;

@@ -20,7 +20,7 @@
 
 import t from 'tap';
 import type { Protocol } from '../../src/cluster/model.ts';
-import { buildClusterForCase, manifestsForStep, probeLabel, probesForGroup, type CaseProbe, type ConformanceCase } from '../../src/conformance/cases.ts';
+import { buildClusterForCase, manifestsForStep, probeLabel, probesForGroup, type CaseProbe, type ConformanceCase } from '../support/conformance-cases.ts';
 import type { ServePorts } from '../../src/lab/endpoint-wire.ts';
 import { processAlive, readAgentStatus, startLabAgent, stopLabAgent, waitForEnforced, writeLabManifests, type LabBackend } from '../../src/lab/lab-agent.ts';
 import type { LabState } from '../../src/lab/lab-state.ts';

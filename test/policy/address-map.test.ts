@@ -2,7 +2,7 @@
 
 import t from 'tap';
 import { AddressMap4, AddressMap6 } from '../../src/policy/address-map.ts';
-import { Rng } from '../support/random-cluster.ts';
+import { Rng } from '../../support/random-cluster.ts';
 
 t.test('table', async (t) => {
   const m = new AddressMap4([[0, 1], [0xffffffff, 2], [0x0a000001, 3], [0x0a000001, 4]]);

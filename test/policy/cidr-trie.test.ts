@@ -4,7 +4,7 @@
 import t from 'tap';
 import { CidrTrie4, CidrTrie6, type TriePrefix } from '../../src/policy/cidr-trie.ts';
 import { maskWords, parseCIDR, parseIP } from '../../src/net/address.ts';
-import { Rng } from '../support/random-cluster.ts';
+import { Rng } from '../../support/random-cluster.ts';
 
 function prefixes(list: [string, number][]): TriePrefix[] {
   return list.map(([c, value]) => {

@@ -11,7 +11,7 @@ import { parseIP } from '../../src/net/address.ts';
 import { CompiledEngine } from '../../src/policy/compiler.ts';
 import { SIDE, type RuleSnapshot } from '../../src/policy/engine-api.ts';
 import { evaluate } from '../../src/policy/evaluator.ts';
-import { Rng, probeAddresses, randomCluster, randomProbe, stateOf } from '../support/random-cluster.ts';
+import { Rng, probeAddresses, randomCluster, randomProbe, stateOf } from '../../support/random-cluster.ts';
 import { decideOn } from '../../src/policy/compiler.ts';
 
 const EMPTY = { matchLabels: {}, matchExpressions: [] };

@@ -8,7 +8,7 @@
 // Millions of probes: node --import tsx scripts/differential.ts --probes 2000000 --seed <n>.
 
 import t from 'tap';
-import { describeMismatch, runDifferential, type Oracle } from '../support/differential.ts';
+import { describeMismatch, runDifferential, type Oracle } from '../../support/differential.ts';
 import { evaluate } from '../../src/policy/evaluator.ts';
 import type { ClusterView } from '../../src/cluster/state.ts';
 import type { LabelSelector, NetworkPolicy, PolicyPeer, PolicyRule } from '../../src/cluster/model.ts';

@@ -7,7 +7,7 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const probe = fileURLToPath(new URL('../support/judge-alloc-probe.ts', import.meta.url));
+const probe = fileURLToPath(new URL('../../support/judge-alloc-probe.ts', import.meta.url));
 const calls = 2_000_000;
 const res = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', probe, String(calls), '7'], { encoding: 'utf8', timeout: 300_000 });
 t.equal(res.status, 0, `probe exited cleanly ${res.stderr}`);

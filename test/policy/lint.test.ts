@@ -5,7 +5,7 @@ import t from 'tap';
 import { parseAllDocuments } from 'yaml';
 import { ClusterState } from '../../src/cluster/state.ts';
 import { applyDecoded, decodeObject } from '../../src/cluster/decode.ts';
-import { applyStep, buildClusterForCase, loadCases } from '../../src/conformance/cases.ts';
+import { applyStep, buildClusterForCase, loadCases } from '../support/conformance-cases.ts';
 import { editDistance, formatFindings, lint, LINT, type Finding, type LintCode } from '../../src/policy/lint.ts';
 
 interface PodSpec {

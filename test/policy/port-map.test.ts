@@ -4,7 +4,7 @@
 import t from 'tap';
 import { IPPROTO_ICMP, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../../src/cluster/model.ts';
 import { OTHER_PROTOCOL_CLASS, PortMap } from '../../src/policy/port-map.ts';
-import { Rng } from '../support/random-cluster.ts';
+import { Rng } from '../../support/random-cluster.ts';
 
 function rangesMap(ranges: [number, number, number][]): PortMap {
   const cuts = new Map<number, number[]>();

@@ -12,7 +12,7 @@ import {
   H_SEL_LEN, H_SEL_WIDTH, SEL_I32, SEL_U16, SEL_U8, TableArena, appendSelClasses, encodeTable, judgeImage4, judgeImage6, portBlock, withMoreSelClasses,
   type TableImageParts,
 } from '../../src/policy/table-arena.ts';
-import { Rng } from '../support/random-cluster.ts';
+import { Rng } from '../../support/random-cluster.ts';
 
 const PROTOS = [IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP, IPPROTO_ICMP, 47];
 

@@ -12,7 +12,7 @@ import t from 'tap';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
-import { Topology, clusterYaml, serverPolicy, startAgent, waitFor, run, type AgentStatusFile } from '../enforce/netns.ts';
+import { Topology, clusterYaml, serverPolicy, startAgent, waitFor, run, type AgentStatusFile } from '../../support/netns.ts';
 import { RemoteApiServer } from './support/lab.ts';
 import { bindRow, envInt, round, FULL } from './support/results.ts';
 

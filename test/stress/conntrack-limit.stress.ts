@@ -16,7 +16,7 @@ import { Classifier, ACCEPT, DROP, REASON } from '../../src/dataplane/classifier
 import { Conntrack } from '../../src/dataplane/conntrack.ts';
 import { CompiledEngine } from '../../src/policy/compiler.ts';
 import { evaluate } from '../../src/policy/evaluator.ts';
-import { PROTO, TCPF, packet, replyPacket } from '../support/packets.ts';
+import { PROTO, TCPF, packet, replyPacket } from '../../support/packets.ts';
 import { bindRow, envInt, round, MB } from './support/results.ts';
 
 const FLOWS = envInt('STRESS_CT_FLOWS', 400_000);

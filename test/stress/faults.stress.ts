@@ -13,7 +13,7 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
-import { Topology, PODS, clusterYaml, serverPolicy, startAgent, waitFor, must, run, type AgentStatusFile } from '../enforce/netns.ts';
+import { Topology, PODS, clusterYaml, serverPolicy, startAgent, waitFor, must, run, type AgentStatusFile } from '../../support/netns.ts';
 import { CounterServer, agentHasFlag, arrivals, flood, type FloodResult } from './support/lab.ts';
 import { bindRow, round } from './support/results.ts';
 

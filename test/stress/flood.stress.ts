@@ -1,5 +1,5 @@
 // Load through the real kernel path: `palisade agent --backend nfqueue` in a lab node namespace
-// (test/enforce/netns.ts), flooded from two pods with new TCP connections and small UDP
+// (support/netns.ts), flooded from two pods with new TCP connections and small UDP
 // datagrams, every one of which goes through the NFQUEUE (new flows only; denied UDP flows are
 // queued datagram by datagram). Bounded in time and count.
 //
@@ -14,7 +14,7 @@
 
 import t from 'tap';
 import { join } from 'node:path';
-import { Topology, PODS, clusterYaml, serverPolicy, startAgent, waitFor, must, type AgentStatusFile } from '../enforce/netns.ts';
+import { Topology, PODS, clusterYaml, serverPolicy, startAgent, waitFor, must, type AgentStatusFile } from '../../support/netns.ts';
 import { CounterServer, RssSampler, arrivals, flood, queueCounters } from './support/lab.ts';
 import { bindRow, envInt, round, MB } from './support/results.ts';
 

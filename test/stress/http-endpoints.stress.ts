@@ -9,7 +9,7 @@ import t, { type Test } from 'tap';
 import { connect, type Socket } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Rng } from '../support/random-cluster.ts';
+import { Rng } from '../../support/random-cluster.ts';
 import { HealthServer } from '../../src/agent/health.ts';
 import { AgentCounters, PolicyCounters, createMetrics, startMetricsServer } from '../../src/agent/metrics.ts';
 import { bindRow, round, MB } from './support/results.ts';

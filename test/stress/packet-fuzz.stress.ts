@@ -14,10 +14,10 @@ import { Classifier, ACCEPT, DROP, REASON, REASON_NAMES } from '../../src/datapl
 import { Conntrack } from '../../src/dataplane/conntrack.ts';
 import { INVALID_NAMES } from '../../src/dataplane/packet-info.ts';
 import { CompiledEngine } from '../../src/policy/compiler.ts';
-import { loadCases, buildClusterForCase, applyStep } from '../../src/conformance/cases.ts';
+import { loadCases, buildClusterForCase, applyStep } from '../support/conformance-cases.ts';
 import {
   PROTO, NH, TCPF, packet, replyPacket, ipv4, ipv6, udp, tcp, icmp, echo, extHeader, ahHeader, fragHeader, icmpErrorFor,
-} from '../support/packets.ts';
+} from '../../support/packets.ts';
 import { bindRow, envInt, round, MB } from './support/results.ts';
 
 const TOTAL = envInt('STRESS_FUZZ_INPUTS', 10_000_000);

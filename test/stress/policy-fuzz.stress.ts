@@ -17,8 +17,8 @@ import { decodeObject } from '../../src/cluster/decode.ts';
 import type { Connection } from '../../src/policy/decision.ts';
 import { CompiledEngine } from '../../src/policy/compiler.ts';
 import { evaluate } from '../../src/policy/evaluator.ts';
-import { Rng, probeAddresses, randomCluster, randomPolicy, randomProbe, stateOf } from '../support/random-cluster.ts';
-import { canonical } from '../support/differential.ts';
+import { Rng, probeAddresses, randomCluster, randomPolicy, randomProbe, stateOf } from '../../support/random-cluster.ts';
+import { canonical } from '../../support/differential.ts';
 import { bindRow, envInt, round } from './support/results.ts';
 
 const OBJECTS = envInt('STRESS_POLICY_OBJECTS', 800);

@@ -18,11 +18,11 @@ import type { Connection } from '../../src/policy/decision.ts';
 import { Classifier, ACCEPT } from '../../src/dataplane/classifier.ts';
 import { CompiledEngine } from '../../src/policy/compiler.ts';
 import { evaluate } from '../../src/policy/evaluator.ts';
-import { PROTO, packet } from '../support/packets.ts';
-import { Rng, probeAddresses, randomCluster, randomMutation, randomPolicy, randomProbe, stateOf } from '../support/random-cluster.ts';
+import { PROTO, packet } from '../../support/packets.ts';
+import { Rng, probeAddresses, randomCluster, randomMutation, randomPolicy, randomProbe, stateOf } from '../../support/random-cluster.ts';
 import type { ClusterState } from '../../src/cluster/state.ts';
 import type { Pod } from '../../src/cluster/model.ts';
-import { canonical } from '../support/differential.ts';
+import { canonical } from '../../support/differential.ts';
 import { bindRow, envInt, round, FULL, MB } from './support/results.ts';
 
 const SECONDS = envInt('STRESS_STORM_SECONDS', FULL ? 60 : 20);

@@ -12,11 +12,11 @@ import t from 'tap';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
-import { Topology, PODS, clusterYaml, startAgent, waitFor, must, type AgentStatusFile, type PodName } from '../enforce/netns.ts';
+import { Topology, PODS, clusterYaml, startAgent, waitFor, must, type AgentStatusFile, type PodName } from '../../support/netns.ts';
 import { ClusterState } from '../../src/cluster/state.ts';
 import { applyDecoded, decodeObject } from '../../src/cluster/decode.ts';
 import { evaluate } from '../../src/policy/evaluator.ts';
-import { Rng } from '../support/random-cluster.ts';
+import { Rng } from '../../support/random-cluster.ts';
 import { RssSampler, flood } from './support/lab.ts';
 import { bindRow, cpuSecondsOf, envInt, round, FULL, MB } from './support/results.ts';
 

@@ -9,9 +9,9 @@
 import { Classifier, REASON } from '../../src/dataplane/classifier.ts';
 import { Conntrack } from '../../src/dataplane/conntrack.ts';
 import { CompiledEngine } from '../../src/policy/compiler.ts';
-import { loadCases, buildClusterForCase, applyStep } from '../../src/conformance/cases.ts';
-import { PROTO, TCPF, packet, replyPacket, icmpErrorFor, ipv4, pack } from './packets.ts';
-import { exposedGc, measureHeap } from './heap-measure.ts';
+import { loadCases, buildClusterForCase, applyStep } from './conformance-cases.ts';
+import { PROTO, TCPF, packet, replyPacket, icmpErrorFor, ipv4, pack } from '../../support/packets.ts';
+import { exposedGc, measureHeap } from '../../support/heap-measure.ts';
 import { formatIP, parseIP } from '../../src/net/address.ts';
 
 const total = Number(process.argv[2] ?? 2_000_000);

@@ -10,12 +10,12 @@ import { Classifier } from '../../src/dataplane/classifier.ts';
 import { Conntrack } from '../../src/dataplane/conntrack.ts';
 import { CompiledEngine } from '../../src/policy/compiler.ts';
 import { applyDecoded, decodeObject } from '../../src/cluster/decode.ts';
-import { buildClusterForCase, loadCases } from '../../src/conformance/cases.ts';
+import { buildClusterForCase, loadCases } from './conformance-cases.ts';
 import { AgentCounters, PolicyCounters } from '../../src/agent/metrics.ts';
 import { VerdictLog } from '../../src/agent/verdict-log.ts';
 import { ConnectionObserver, ObservedJudge } from '../../src/agent/observe.ts';
-import { PROTO, TCPF, packet, replyPacket, pack } from './packets.ts';
-import { exposedGc, measureHeap } from './heap-measure.ts';
+import { PROTO, TCPF, packet, replyPacket, pack } from '../../support/packets.ts';
+import { exposedGc, measureHeap } from '../../support/heap-measure.ts';
 
 const total = Number(process.argv[2] ?? 1_000_000);
 exposedGc();

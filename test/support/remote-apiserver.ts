@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { parseAllDocuments } from 'yaml';
-import { ROOT, type Topology } from '../enforce/netns.ts';
+import { ROOT, type Topology } from '../../support/netns.ts';
 
 type Reply = { ok: boolean; result?: unknown; error?: string };
 

@@ -1,10 +1,22 @@
-// `palisade bench [--json] [--only NAME...] [--packets N] [--reps N] [--no-bjs]`: the per-packet
-// and compile benchmarks of bench/suite.ts. --json prints ONE JSON object {results, env};
-// otherwise a table. Progress goes to stderr.
+// `palisade bench [--json] [--out FILE] [--only NAME...] [--packets N] [--reps N] [--no-bjs]`:
+// the per-packet and compile benchmarks of bench/suite.ts. --json prints ONE JSON object
+// {results, env}; otherwise a table. --out FILE also writes that JSON object to FILE. Progress
+// goes to stderr.
+//
+// A development command: the suite lives in bench/ and samples with the dev-only `benchmark`
+// package, neither of which the container image ships (it holds dist/src and production
+// node_modules only), so there it stops with one line saying so.
 
+import { existsSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CliError, intFlag, parseArgs } from '../args.ts';
 
-const HELP = `usage: palisade bench [--json] [--only NAME...] [--packets N] [--reps N] [--no-bjs]
+const HELP = `usage: palisade bench [--json] [--out FILE] [--only NAME...] [--packets N] [--reps N] [--no-bjs]
+
+A development command: run it in a checkout after \`npm ci\` (the container image has no
+bench/ suite and no dev dependencies).
 
 Benchmarks (all by default):
   parse-only      header parsing of the large cluster's traffic
@@ -14,6 +26,7 @@ Benchmarks (all by default):
   compile-large   full compile, RSS, incremental recompile p50/p99
 
   --json          one JSON object {"results": [...], "env": {...}} on stdout
+  --out FILE      also write that JSON object to FILE
   --packets N     packets per measured loop (default 10000000)
   --reps N        measured incremental recompiles per kind in compile-large (default 200,
                   after 10 warm-up rounds)
@@ -24,7 +37,7 @@ Run on an otherwise idle machine for meaningful figures (env.loadavg is reported
 export async function run(argv: string[]): Promise<number> {
   const { flags, positional } = parseArgs(
     argv,
-    { json: 'bool', only: 'list', packets: 'string', reps: 'string', 'no-bjs': 'bool', help: 'bool' },
+    { json: 'bool', out: 'string', only: 'list', packets: 'string', reps: 'string', 'no-bjs': 'bool', help: 'bool' },
     { '-h': 'help' },
   );
   if (flags.help) {
@@ -35,6 +48,11 @@ export async function run(argv: string[]): Promise<number> {
   const packets = intFlag(flags.packets, 'packets', 1000, 1_000_000_000, 10_000_000);
   const reps = intFlag(flags.reps, 'reps', 1, 10_000, 200);
   const only = ((flags.only as string[] | undefined) ?? []).flatMap((s) => s.split(',')).filter((s) => s !== '');
+  const out = flags.out === undefined ? undefined : resolve(String(flags.out));
+  // Checked before the run, which takes a while, rather than when it is over.
+  if (out !== undefined && !existsSync(dirname(out))) throw new CliError(`--out: folder ${dirname(out)} does not exist`);
+  const missing = missingDevParts();
+  if (missing) throw new CliError(`palisade bench is a development command: ${missing}; run it in a checkout after \`npm ci\``, 1);
   // Loaded here so `palisade bench --help` and flag errors stay instant.
   const { BENCH_NAMES, runSuite } = await import('../../../bench/suite.ts');
   for (const o of only) {
@@ -47,8 +65,17 @@ export async function run(argv: string[]): Promise<number> {
     benchmarkjs: !flags['no-bjs'],
     log: (l) => process.stderr.write(`bench: ${l}\n`),
   });
+  const json = JSON.stringify(report) + '\n';
+  if (out !== undefined) {
+    try {
+      writeFileSync(out, json);
+    } catch (err) {
+      throw new CliError(`--out: cannot write ${out}: ${(err as Error).message}`, 1);
+    }
+    process.stderr.write(`bench: wrote ${out}\n`);
+  }
   if (flags.json) {
-    process.stdout.write(JSON.stringify(report) + '\n');
+    process.stdout.write(json);
     return 0;
   }
   const lines: string[] = [];
@@ -64,4 +91,19 @@ export async function run(argv: string[]): Promise<number> {
   lines.push(`env: node ${e.node}, ${e.cpu} x${e.cores}, kernel ${e.kernel}, loadavg ${JSON.stringify(e.loadavg)}`);
   process.stdout.write(lines.join('\n') + '\n');
   return 0;
+}
+
+/** What of the development setup is missing (bench/ next to this build, the benchmark package), or undefined. */
+function missingDevParts(): string | undefined {
+  // This module is src/cli/commands/bench.ts in a checkout, dist/src/cli/commands/bench.js once
+  // built; the suite sits at the same place relative to it, with the same extension.
+  const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+  const suite = fileURLToPath(new URL(`../../../bench/suite.${ext}`, import.meta.url));
+  if (!existsSync(suite)) return `the benchmark suite ${suite} is not installed`;
+  try {
+    createRequire(import.meta.url).resolve('benchmark');
+  } catch {
+    return 'the dev dependency "benchmark" is not installed';
+  }
+  return undefined;
 }

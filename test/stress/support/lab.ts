@@ -1,11 +1,11 @@
-// Lab helpers for the load and fault stress files, on top of test/enforce/netns.ts (Topology,
+// Lab helpers for the load and fault stress files, on top of support/netns.ts (Topology,
 // startAgent): a counting server in a pod, a bounded flood from a pod, agent RSS sampling, and
 // the agent's flags (to find out whether an optional flag exists in this build).
 
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { ROOT, run, type PodName, type Topology } from '../../enforce/netns.ts';
+import { ROOT, run, type PodName, type Topology } from '../../../support/netns.ts';
 import { rssOf } from './results.ts';
 
 const TSX = ['--import', 'tsx'];

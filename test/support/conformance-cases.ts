@@ -1,18 +1,18 @@
 // The shared conformance cases (/work/shared/conformance/cases/*.yaml, format in its README):
 // loading and checking the files, turning a case into cluster state (through the same decoder
 // the kube and file sources use, so a case is judged exactly like a real cluster), applying its
-// steps, and expanding its expectations into single probes. Used by the evaluator and compiled
-// engine tests, the CLI tests and the lab.
+// steps, and expanding its expectations into single probes. Test code: used by the evaluator and
+// compiled engine tests, the CLI tests and the lab's conformance run; the product never loads it.
 
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYAML, stringify as stringifyYAML } from 'yaml';
-import type { Family, ObjectError, Protocol } from '../cluster/model.ts';
-import { PROTOCOLS, formatObjectError } from '../cluster/model.ts';
-import { ClusterState } from '../cluster/state.ts';
-import { applyDecoded, decodeObject } from '../cluster/decode.ts';
-import { canonicalIP, parseIP } from '../net/address.ts';
+import type { Family, ObjectError, Protocol } from '../../src/cluster/model.ts';
+import { PROTOCOLS, formatObjectError } from '../../src/cluster/model.ts';
+import { ClusterState } from '../../src/cluster/state.ts';
+import { applyDecoded, decodeObject } from '../../src/cluster/decode.ts';
+import { canonicalIP, parseIP } from '../../src/net/address.ts';
 
 /** Every pod of a case runs on this one node. */
 export const CASE_NODE_NAME = 'node-1';

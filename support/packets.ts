@@ -3,7 +3,7 @@
 // directly follows the IP header. SCTP's CRC32c is left zero (the parser does not check it).
 // Allocates freely: never used on the hot path.
 
-import { parseIP } from '../../src/net/address.ts';
+import { parseIP } from '../src/net/address.ts';
 
 export const PROTO = { ICMP: 1, TCP: 6, UDP: 17, ICMPV6: 58, SCTP: 132, ESP: 50, AH: 51, GRE: 47 } as const;
 export const NH = { HOP: 0, ROUTING: 43, FRAGMENT: 44, ESP: 50, AH: 51, NONE: 59, DEST: 60 } as const;

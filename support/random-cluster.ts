@@ -11,11 +11,11 @@
 import type {
   ContainerPort, IPBlock, LabelSelector, LabelSelectorRequirement, Labels, Namespace, NetworkPolicy, Node, Pod,
   PolicyPeer, PolicyPort, PolicyRule, Protocol, SelectorOperator,
-} from '../../src/cluster/model.ts';
-import { podKey } from '../../src/cluster/model.ts';
-import { ClusterState } from '../../src/cluster/state.ts';
-import type { Connection } from '../../src/policy/decision.ts';
-import { formatCIDR, formatIP, maskWords, parseIP } from '../../src/net/address.ts';
+} from '../src/cluster/model.ts';
+import { podKey } from '../src/cluster/model.ts';
+import { ClusterState } from '../src/cluster/state.ts';
+import type { Connection } from '../src/policy/decision.ts';
+import { formatCIDR, formatIP, maskWords, parseIP } from '../src/net/address.ts';
 
 /** mulberry32: small, fast, good enough for test data; same seed, same sequence. */
 export class Rng {

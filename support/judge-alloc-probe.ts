@@ -1,14 +1,14 @@
 // Child process for the compiled engine's zero-allocation check (needs --expose-gc):
-//   node --expose-gc --import tsx test/support/judge-alloc-probe.ts [calls] [seed]
+//   node --expose-gc --import tsx support/judge-alloc-probe.ts [calls] [seed]
 // Compiles a random dual-stack cluster (ipBlocks with excepts, named ports, selectors of every
 // kind), precomputes connection tuples into typed arrays, warms judge4/judge6 up, then makes
 // `calls` judge calls and prints one JSON line: heap growth across the loop (no forced GC in
 // between) and the number of GCs that ran during it. One heap number or object per call would
 // be >= 16 bytes a call, i.e. tens of megabytes and several scavenges over a million calls.
 
-import { IPPROTO_ICMP, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../../src/cluster/model.ts';
-import { parseIP } from '../../src/net/address.ts';
-import { CompiledEngine } from '../../src/policy/compiler.ts';
+import { IPPROTO_ICMP, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../src/cluster/model.ts';
+import { parseIP } from '../src/net/address.ts';
+import { CompiledEngine } from '../src/policy/compiler.ts';
 import { Rng, probeAddresses, randomCluster, randomProbe, stateOf } from './random-cluster.ts';
 import { exposedGc, measureHeap } from './heap-measure.ts';
 

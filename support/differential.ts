@@ -4,10 +4,10 @@
 // random mutation sequences applied through ClusterState with the engine updating incrementally,
 // checked against the evaluator and against a fresh compile after every batch.
 
-import type { ClusterState, ClusterView } from '../../src/cluster/state.ts';
-import { CompiledEngine, decideOn } from '../../src/policy/compiler.ts';
-import type { Connection, Decision } from '../../src/policy/decision.ts';
-import { evaluate } from '../../src/policy/evaluator.ts';
+import type { ClusterState, ClusterView } from '../src/cluster/state.ts';
+import { CompiledEngine, decideOn } from '../src/policy/compiler.ts';
+import type { Connection, Decision } from '../src/policy/decision.ts';
+import { evaluate } from '../src/policy/evaluator.ts';
 import { Rng, probeAddresses, randomCluster, randomMutation, randomProbe, stateOf } from './random-cluster.ts';
 
 export interface DifferentialOptions {
