@@ -76,7 +76,7 @@ t.test('npm run build, then the image layout runs dist/', async (t) => {
   const bench = palisade(image, ['bench', '--json', '--only', 'parse-only', '--packets', '1000', '--no-bjs']);
   t.equal(bench.status, 1);
   t.equal(bench.stdout, '');
-  t.match(bench.stderr, /^palisade bench is a development command: [^\n]+\n$/, 'one line saying so');
+  t.match(bench.stderr, /^palisade bench: development command only: [^\n]+\n$/, 'one line saying so');
 });
 
 t.test('palisade demo from the image layout: the lab gets its agent', { skip: process.getuid?.() !== 0 && 'needs root' }, async (t) => {

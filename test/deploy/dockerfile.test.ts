@@ -66,7 +66,21 @@ t.test('multi-stage: a builder, then a slim runtime that copies from it', async 
   t.match(buildRuns, /npm ci/, 'builder installs dependencies from the lockfile');
   t.match(buildRuns, /npm run build|tsc/, 'builder compiles TypeScript');
   t.match(buildRuns, /npm prune --omit=dev/, 'only production node_modules are kept');
-  t.match(buildRuns, /palisade_native\.node/, 'the native addon is part of the output');
+});
+
+t.test('the runtime holds what bin/palisade.js and the addon loader look for', async (t) => {
+  const workdir = final.body.filter((i) => i.op === 'WORKDIR').map((i) => i.args).pop();
+  t.ok(workdir, 'the runtime sets a WORKDIR');
+  // `COPY --from=build /src/X ./Y` -> Y, relative to the WORKDIR.
+  const dests = new Map(final.body.filter((i) => i.op === 'COPY' && i.args.includes('--from=')).map((i) => {
+    const [, from, to] = i.args.split(/\s+/);
+    return [to!.replace(/^\.\//, ''), from!] as const;
+  }));
+  t.ok(dests.has('package.json'), 'package.json: the package root the addon loader walks up to');
+  t.ok(dests.has('bin'), 'bin/');
+  t.ok(dests.has('dist/src'), 'dist/src: what bin/palisade.js runs when there is no src/');
+  t.notOk(dests.has('src'), 'no src/: bin/palisade.js would run it (through tsx) instead of dist/');
+  t.match(dests.get('native/build/Release/palisade_native.node') ?? '', /native\/build\/Release\/palisade_native\.node$/, 'the addon at <root>/native/build/Release (src/enforce/native.ts)');
 });
 
 t.test('base images pinned by tag, never latest', async (t) => {

@@ -52,7 +52,7 @@ export async function run(argv: string[]): Promise<number> {
   // Checked before the run, which takes a while, rather than when it is over.
   if (out !== undefined && !existsSync(dirname(out))) throw new CliError(`--out: folder ${dirname(out)} does not exist`);
   const missing = missingDevParts();
-  if (missing) throw new CliError(`palisade bench is a development command: ${missing}; run it in a checkout after \`npm ci\``, 1);
+  if (missing) throw new CliError(`development command only: ${missing}; run it in a checkout after \`npm ci\``, 1);
   // Loaded here so `palisade bench --help` and flag errors stay instant.
   const { BENCH_NAMES, runSuite } = await import('../../../bench/suite.ts');
   for (const o of only) {
