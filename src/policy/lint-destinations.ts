@@ -10,7 +10,7 @@ import { LINT, listPods, polObject, type Finding, type LintOptions } from './lin
 import { blockContainsIP, peerMatchesPod, portAdmits, rulePeerPods, selectedPods } from './lint-match.ts';
 import { formatSelector, selectorMatches } from './selector.ts';
 import {
-  DIRECTIONS, PEERS_FIELD, parseIPBlock, podIsSelectable, policyHasType, policyIsolatesPod, resolveNamedPort,
+  DIRECTIONS, PEERS_FIELD, definesNamedPort, parseIPBlock, podIsSelectable, policyHasType, policyIsolatesPod,
 } from './spec-facts.ts';
 
 export function checkNamedPorts(view: ClusterView, pol: NetworkPolicy, out: Finding[]): void {
@@ -37,7 +37,7 @@ export function checkNamedPorts(view: ClusterView, pol: NetworkPolicy, out: Find
           }
           return;
         }
-        if (dsts.some((p) => resolveNamedPort(p.ports, name, pp.protocol).length > 0)) return;
+        if (dsts.some((p) => definesNamedPort(p.ports, name, pp.protocol))) return;
         const otherProto = dsts.find((p) => p.ports.some((cp) => cp.name === name));
         const cp = otherProto?.ports.find((c) => c.name === name);
         out.push({

@@ -2,7 +2,8 @@
 // tables, the identities, lint). Each is written here once, next to the sentence it comes from,
 // so the modules cannot drift apart; a new policy kind reuses them instead of restating them.
 // Address maths (CIDR containment) lives in net/address.ts and the labels of a namespace in
-// cluster/namespace-labels.ts; this module holds what is specific to NetworkPolicy.
+// cluster/namespace-labels.ts, what a pod's phase means in cluster/pod-phase.ts; this module
+// holds what is specific to NetworkPolicy.
 //
 // Sources quoted (networking.k8s.io/v1):
 //   [API]  the NetworkPolicy API reference (k8s.io/api/networking/v1 types.go field docs)
@@ -10,6 +11,7 @@
 
 import type { ContainerPort, IPBlock, NetworkPolicy, Pod, Protocol } from '../cluster/model.ts';
 import { podKey } from '../cluster/model.ts';
+import { podIsFinished } from '../cluster/pod-phase.ts';
 import { cidrContains, parseCIDR, type ParsedCIDR, type ParsedIP } from '../net/address.ts';
 import { selectorMatches } from './selector.ts';
 
@@ -28,11 +30,6 @@ export const PEERS_FIELD: Readonly<Record<Direction, 'from' | 'to'>> = { ingress
 
 // ---------------------------------------------------------------------------------------------
 // Which pods policy sees
-
-/** Succeeded/Failed pods have released their IP (it may already be reused); they match nothing. */
-export function podIsFinished(p: Pod): boolean {
-  return p.phase === 'Succeeded' || p.phase === 'Failed';
-}
 
 /**
  * Pods a policy's podSelector can select (and so isolate). [DOCS] "NetworkPolicy ... behavior
@@ -110,6 +107,12 @@ export function resolveNamedPort(ports: readonly ContainerPort[], name: string, 
     if (p.name === name && p.protocol === protocol && !out.includes(p.containerPort)) out.push(p.containerPort);
   }
   return out.sort((a, b) => a - b);
+}
+
+/** Does the name resolve at all on these containerPorts (resolveNamedPort non-empty, without the array)? */
+export function definesNamedPort(ports: readonly ContainerPort[], name: string, protocol: Protocol): boolean {
+  for (const p of ports) if (p.name === name && p.protocol === protocol) return true;
+  return false;
 }
 
 // ---------------------------------------------------------------------------------------------
