@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Pod, Protocol } from '../cluster/model.ts';
 import { podKey } from '../cluster/model.ts';
+import { podIsFinished } from '../cluster/pod-phase.ts';
 import type { ClusterView } from '../cluster/state.ts';
 import { canonicalIP, parseIP } from '../net/address.ts';
 import { EndpointClient } from './endpoint-client.ts';
@@ -108,7 +109,7 @@ export function labSpecFromCluster(view: ClusterView, opts: LabSpecOptions = {})
   const owner = new Map<string, string>();
   let hostPorts: ServePorts = NO_EXTRA;
   const sorted = [...view.pods.values()].sort((a, b) => podKey(a).localeCompare(podKey(b)));
-  const live = (p: Pod) => p.phase !== 'Succeeded' && p.phase !== 'Failed';
+  const live = (p: Pod) => !podIsFinished(p);
   // Live pods claim their addresses first, so a finished pod never takes a live pod's IP.
   for (const p of [...sorted.filter(live), ...sorted.filter((q) => !live(q))]) {
     const key = podKey(p);

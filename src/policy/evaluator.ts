@@ -20,13 +20,13 @@
 
 import type { Labels, NetworkPolicy, Pod, PolicyPeer, PolicyPort, PolicyRule, Protocol } from '../cluster/model.ts';
 import { podKey } from '../cluster/model.ts';
+import { namespaceLabels } from '../cluster/namespace-labels.ts';
 import type { ClusterView } from '../cluster/state.ts';
 import { canonicalIP, cidrContains, parseCIDR, parseIP } from '../net/address.ts';
 import type { ParsedIP } from '../net/address.ts';
 import type { Connection, Decision, RuleRef, SideDecision, SideReason } from './decision.ts';
 import { formatSelector, selectorMatches } from './selector.ts';
-
-export type Direction = 'ingress' | 'egress';
+import { addressClaimWins, comparePolicies, podIsSelectable, policyIsolatesPod, type Direction } from './spec-facts.ts';
 
 export interface EvaluateOptions {
   /**
@@ -39,20 +39,8 @@ export interface EvaluateOptions {
 // ---------------------------------------------------------------------------------------------
 // Address resolution
 
-const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
-
-/** Why a pod holding an address is not the owner policy sees. */
+/** Why a pod holding an address is not the owner policy sees (see podIsSelectable). */
 export type SkippedPodReason = 'host-network' | 'finished';
-
-/** Is this pod one that selectors can pick and whose traffic policy governs? */
-export function podIsSelectable(p: Pod): boolean {
-  // [DOCS] host-network pods: "NetworkPolicy ... behavior for hostNetwork pods is undefined";
-  // we treat their traffic as node traffic and never select them as peers.
-  if (p.hostNetwork) return false;
-  // Succeeded/Failed pods have released their IP (it may already be reused); they match nothing.
-  if (p.phase === 'Succeeded' || p.phase === 'Failed') return false;
-  return p.ips.length > 0;
-}
 
 /** The pod that owns an IP for policy purposes (see the tie-break in the file header). */
 export function podForIP(view: ClusterView, ip: string): Pod | undefined {
@@ -61,9 +49,7 @@ export function podForIP(view: ClusterView, ip: string): Pod | undefined {
   for (const p of view.pods.values()) {
     if (!podIsSelectable(p) || !p.ips.includes(ip)) continue;
     const k = podKey(p);
-    if (!best) { best = p; bestKey = k; continue; }
-    const pr = p.phase === 'Running', br = best.phase === 'Running';
-    if ((pr && !br) || (pr === br && k < bestKey)) { best = p; bestKey = k; }
+    if (!best || addressClaimWins(p, k, best, bestKey)) { best = p; bestKey = k; }
   }
   return best;
 }
@@ -73,10 +59,6 @@ export function nodesForIP(view: ClusterView, ip: string): string[] {
   const out: string[] = [];
   for (const n of view.nodes.values()) if (n.addresses.includes(ip)) out.push(n.name);
   return out.sort();
-}
-
-function namespaceLabels(view: ClusterView, ns: string): Labels {
-  return view.namespaces.get(ns)?.labels ?? { [NAMESPACE_NAME_LABEL]: ns };
 }
 
 function isNodeAddressOf(view: ClusterView, pod: Pod, ip: string): boolean {
@@ -136,6 +118,7 @@ function peerMismatch(view: ClusterView, policy: NetworkPolicy, peer: PolicyPeer
   if (peer.namespaceSelector) {
     // [API] namespaceSelector "selects namespaces using cluster-scoped labels. This field
     // follows standard label selector semantics; if present but empty, it selects all namespaces."
+    // A namespace whose object is unknown has its automatic label only (namespace-labels.ts).
     const labels = namespaceLabels(view, pod.namespace);
     if (!selectorMatches(peer.namespaceSelector, labels)) {
       return { kind: 'namespace-labels', namespace: pod.namespace, selector: formatSelector(peer.namespaceSelector), labels };
@@ -200,15 +183,8 @@ function ruleMatches(view: ClusterView, policy: NetworkPolicy, rule: PolicyRule,
 /** "namespace/name"-sorted policies of the pod's namespace selecting it for a direction. */
 export function isolatingPolicies(view: ClusterView, pod: Pod, dir: Direction): NetworkPolicy[] {
   const out: NetworkPolicy[] = [];
-  for (const pol of view.policies.values()) {
-    // [DOCS] "a pod is isolated for egress if there is any NetworkPolicy that both selects the
-    // pod and has "Egress" in its policyTypes"; likewise for ingress. [API] podSelector "selects
-    // the pods to which this NetworkPolicy object applies" and only in the policy's namespace.
-    if (pol.namespace !== pod.namespace) continue;
-    if (!(dir === 'ingress' ? pol.policyTypes.ingress : pol.policyTypes.egress)) continue;
-    if (selectorMatches(pol.podSelector, pod.labels)) out.push(pol);
-  }
-  return out.sort((a, b) => (podKey(a) < podKey(b) ? -1 : podKey(a) > podKey(b) ? 1 : 0));
+  for (const pol of view.policies.values()) if (policyIsolatesPod(pol, pod, dir)) out.push(pol);
+  return out.sort(comparePolicies);
 }
 
 interface SideInput {

@@ -12,8 +12,12 @@
 // matched by its selectors (see extendRuleTable in rule-table.ts). Identity 0 is "not a pod": it
 // matches no selector and resolves no port name.
 
-import type { ContainerPort, Labels, PolicyPeer, Protocol } from '../cluster/model.ts';
+import type { ContainerPort, Labels, PolicyPeer } from '../cluster/model.ts';
+import { namespaceLabelsOr } from '../cluster/namespace-labels.ts';
 import { selectorMatches } from './selector.ts';
+
+// rule-table.ts imports resolveNamedPort from here; the fact itself is in spec-facts.ts.
+export { resolveNamedPort } from './spec-facts.ts';
 
 export interface Identity {
   readonly id: number;
@@ -49,23 +53,6 @@ function portsKey(ports: readonly ContainerPort[]): string {
   let s = '';
   for (const p of ports) s += `${p.name ?? ''}:${p.containerPort}/${p.protocol}\u0001`;
   return s;
-}
-
-/** The numbers a port name resolves to on a pod ("the name must match protocol too"), ascending. */
-export function resolveNamedPort(ports: readonly ContainerPort[], name: string, protocol: Protocol): number[] {
-  const out: number[] = [];
-  for (const p of ports) {
-    if (p.name === name && p.protocol === protocol && !out.includes(p.containerPort)) out.push(p.containerPort);
-  }
-  return out.sort((a, b) => a - b);
-}
-
-/**
- * Namespace labels a selector sees for a pod whose Namespace object is unknown: the one label the
- * API server always sets, kubernetes.io/metadata.name=<namespace> (same rule as evaluator.ts).
- */
-function namespaceLabelsForMatch(id: Identity): Labels {
-  return id.nsLabels ?? { 'kubernetes.io/metadata.name': id.namespace };
 }
 
 export class IdentityRegistry {
@@ -146,7 +133,8 @@ export class IdentityRegistry {
         if (peer.namespaceSelector) {
           let ok = nsMemo.get(id.nsLabels);
           if (ok === undefined) {
-            ok = selectorMatches(peer.namespaceSelector, namespaceLabelsForMatch(id));
+            // An unknown Namespace object: its automatic label only (namespace-labels.ts).
+            ok = selectorMatches(peer.namespaceSelector, namespaceLabelsOr(id.namespace, id.nsLabels));
             nsMemo.set(id.nsLabels, ok);
           }
           if (!ok) continue;

@@ -33,6 +33,19 @@ export function selectorIsEmpty(sel: LabelSelector): boolean {
   return Object.keys(sel.matchLabels).length === 0 && sel.matchExpressions.length === 0;
 }
 
+/**
+ * A canonical text of a selector: equal texts select the same objects (matchLabels in key
+ * order, expressions in a fixed order with their values as sets). Different texts may still
+ * select the same objects; callers use it only to prove sameness.
+ */
+export function selectorKey(s: LabelSelector): string {
+  const ml = Object.keys(s.matchLabels).sort().map((k) => [k, s.matchLabels[k]]);
+  const me = s.matchExpressions
+    .map((r) => [r.key, r.operator, [...r.values].sort()] as const)
+    .sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
+  return JSON.stringify([ml, me]);
+}
+
 /** kubectl-style text: "app=web,tier in (a,b),!debug"; "<all>" for an empty selector. */
 export function formatSelector(sel: LabelSelector): string {
   const parts: string[] = [];

@@ -14,7 +14,8 @@
 import { readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
 import type { ClusterState, ObjectKind } from '../cluster/state.ts';
 import type { Decoded } from '../cluster/decode.ts';
-import { NAMESPACE_NAME_LABEL, applyDecoded, deleteByKind, isObjectKind } from '../cluster/decode.ts';
+import { applyDecoded, deleteByKind, isObjectKind } from '../cluster/decode.ts';
+import { implicitNamespaceLabels } from '../cluster/namespace-labels.ts';
 import { formatObjectError, podKey, type ObjectError } from '../cluster/model.ts';
 import { manifestFiles, readManifestText, type DecodedDocument } from './manifests.ts';
 import type { Source, SyncInfo } from './source.ts';
@@ -231,7 +232,7 @@ export class FilesSource implements Source {
       if (d.kind !== 'Pod' || namespaces.has(d.value.namespace)) continue;
       const ns = d.value.namespace;
       namespaces.add(ns);
-      desired.set(`Namespace ${ns}`, { d: { kind: 'Namespace', value: { name: ns, labels: { [NAMESPACE_NAME_LABEL]: ns } } }, source: '(implicit)' });
+      desired.set(`Namespace ${ns}`, { d: { kind: 'Namespace', value: { name: ns, labels: implicitNamespaceLabels(ns) } }, source: '(implicit)' });
     }
 
     const next = new Map<string, { d: Valid; json: string }>();

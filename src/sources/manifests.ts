@@ -8,7 +8,8 @@ import { parseAllDocuments } from 'yaml';
 import type { ObjectError } from '../cluster/model.ts';
 import { ClusterState } from '../cluster/state.ts';
 import type { Decoded } from '../cluster/decode.ts';
-import { NAMESPACE_NAME_LABEL, applyDecoded, decodeObject } from '../cluster/decode.ts';
+import { applyDecoded, decodeObject } from '../cluster/decode.ts';
+import { NAMESPACE_NAME_LABEL, implicitNamespaceLabels } from '../cluster/namespace-labels.ts';
 
 const EXTENSIONS = ['.yaml', '.yml', '.json'];
 
@@ -169,7 +170,7 @@ export function loadManifests(paths: readonly string[]): LoadedManifests {
     const missing = new Set<string>();
     for (const p of state.pods.values()) if (!state.namespaces.has(p.namespace)) missing.add(p.namespace);
     for (const ns of [...missing].sort()) {
-      state.upsertNamespace({ name: ns, labels: { [NAMESPACE_NAME_LABEL]: ns } });
+      state.upsertNamespace({ name: ns, labels: implicitNamespaceLabels(ns) });
       notes.push(`namespace ${ns} has pods but no Namespace object; assumed one labelled only ${NAMESPACE_NAME_LABEL}=${ns}`);
     }
   });

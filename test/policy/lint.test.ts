@@ -7,6 +7,7 @@ import { ClusterState } from '../../src/cluster/state.ts';
 import { applyDecoded, decodeObject } from '../../src/cluster/decode.ts';
 import { applyStep, buildClusterForCase, loadCases } from '../support/conformance-cases.ts';
 import { editDistance, formatFindings, lint, LINT, type Finding, type LintCode } from '../../src/policy/lint.ts';
+import { evaluate } from '../../src/policy/evaluator.ts';
 
 interface PodSpec {
   ns: string;
@@ -509,6 +510,62 @@ spec: {podSelector: {}, ingress: [{from: [{podSelector: {matchLabels: {pod: d}}}
   const fs = lint(st);
   t.ok(codes(fs).includes(LINT.SELECTOR_MATCHES_NOTHING));
   t.notOk(codes(fs).includes(LINT.LABEL_TYPO), formatFindings(fs));
+});
+
+// A pod whose namespace has no Namespace object (a source that has not delivered it yet, or a
+// view built without it): the evaluator gives that namespace its automatic label
+// kubernetes.io/metadata.name=<namespace>, so lint must judge peers with the same labels
+// instead of reporting that a peer allows nothing while the connection is allowed.
+t.test('a namespace without a Namespace object has its automatic label, as in the evaluator', async (t) => {
+  const objs = [
+    nsObj('app'),
+    podObj({ ns: 'app', name: 'web', labels: { app: 'web' }, ip: '10.244.1.10', ports: [{ name: 'http', containerPort: 8080 }] }),
+    // No Namespace object for "batch" nor for "kube-system".
+    podObj({ ns: 'batch', name: 'job', labels: { app: 'job' }, ip: '10.244.2.10' }),
+    podObj({
+      ns: 'kube-system', name: 'coredns', labels: { 'k8s-app': 'kube-dns' }, ip: '10.244.0.2',
+      ports: [{ name: 'dns', containerPort: 53, protocol: 'UDP' }, { name: 'dns-tcp', containerPort: 53, protocol: 'TCP' }],
+    }),
+  ];
+  const st = cluster(
+    objs,
+    `
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-in, namespace: app}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress:
+  - from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: batch}}}]
+  - from: [{namespaceSelector: {}, podSelector: {matchLabels: {app: job}}}]
+  - from: [{namespaceSelector: {matchLabels: {team: batch}}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-out, namespace: app}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  policyTypes: [Egress]
+  egress:
+  - to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}, podSelector: {matchLabels: {k8s-app: kube-dns}}}]
+    ports: [{protocol: UDP, port: dns}, {protocol: TCP, port: dns-tcp}]
+`,
+  );
+  t.equal(st.namespaces.has('batch'), false, 'the view really lacks the Namespace object');
+  // The evaluator allows both ingress rules 0 and 1 (job -> web) and egress to DNS.
+  const conn = evaluate(st, { src: '10.244.2.10', dst: '10.244.1.10', protocol: 'TCP', port: 8080 });
+  t.equal(conn.ingress.reason, 'rule');
+  t.equal(conn.ingress.rule?.index, 0);
+  t.equal(evaluate(st, { src: '10.244.1.10', dst: '10.244.0.2', protocol: 'UDP', port: 53 }).egress.reason, 'rule');
+
+  const fs = lint(st);
+  const at = (field: string) => fs.filter((f) => f.object === 'NetworkPolicy app/web-in' && f.field === field).map((f) => f.code);
+  t.same(at('spec.ingress[0].from[0].namespaceSelector'), [], formatFindings(fs));
+  t.same(at('spec.ingress[1].from[0].podSelector'), [], formatFindings(fs));
+  // A selector the automatic label does not satisfy still matches nothing.
+  t.same(at('spec.ingress[2].from[0].namespaceSelector'), [LINT.SELECTOR_MATCHES_NOTHING], formatFindings(fs));
+  // Egress to DNS in an object-less kube-system: the named ports resolve on coredns, DNS is allowed.
+  t.same(fs.filter((f) => f.object === 'NetworkPolicy app/web-out').map((f) => `${f.code} ${f.field}`), [], formatFindings(fs));
 });
 
 t.test('shadowing stays sound: different pods or non-subset peers are not shadowed', async (t) => {

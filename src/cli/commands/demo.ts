@@ -9,6 +9,7 @@
 import { stringify as stringifyYAML } from 'yaml';
 import type { Protocol } from '../../cluster/model.ts';
 import { formatObjectError } from '../../cluster/model.ts';
+import { implicitNamespaceLabels } from '../../cluster/namespace-labels.ts';
 import { ClusterState } from '../../cluster/state.ts';
 import { applyDecoded, decodeObject } from '../../cluster/decode.ts';
 import type { Decision, SideDecision } from '../../policy/decision.ts';
@@ -67,7 +68,7 @@ function clusterObjects(): Obj[] {
     { apiVersion: 'v1', kind: 'Node', metadata: { name: NODE }, status: { addresses: [{ type: 'InternalIP', address: NODE_IP }] } },
   ];
   for (const ns of [...new Set(PODS.map((p) => p.namespace))]) {
-    out.push({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { 'kubernetes.io/metadata.name': ns } } });
+    out.push({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: implicitNamespaceLabels(ns) } });
   }
   for (const p of PODS) {
     out.push({
@@ -81,7 +82,7 @@ function clusterObjects(): Obj[] {
 }
 
 const netpol = (namespace: string, name: string, spec: Obj): Obj => ({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { namespace, name }, spec });
-const nsSel = (ns: string) => ({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } });
+const nsSel = (ns: string) => ({ namespaceSelector: { matchLabels: implicitNamespaceLabels(ns) } });
 
 /** The policies of the second act. */
 function policyObjects(): Obj[] {

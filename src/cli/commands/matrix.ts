@@ -5,7 +5,8 @@
 // finished, with an address of the family), sorted by namespace/name.
 
 import { parseIP } from '../../net/address.ts';
-import { evaluate, podIsSelectable } from '../../policy/evaluator.ts';
+import { evaluate } from '../../policy/evaluator.ts';
+import { podIsSelectable } from '../../policy/spec-facts.ts';
 import { podKey } from '../../cluster/model.ts';
 import { parseArgs } from '../args.ts';
 import { familyFlag, loadClusterForCli, portFlag, protocolFlag, rejectPositional } from '../manifest-input.ts';

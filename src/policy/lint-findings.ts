@@ -1,0 +1,62 @@
+// Lint's vocabulary: the finding codes, the Finding record, the options, and the few helpers
+// every family of checks uses to name objects and pods in its text.
+
+import type { Labels, NetworkPolicy, Pod } from '../cluster/model.ts';
+import { podKey } from '../cluster/model.ts';
+
+export type Severity = 'warning' | 'error';
+
+export const LINT = {
+  /** A namespace with pods and no empty-podSelector policy isolating a direction. */
+  NO_DEFAULT_DENY: 'no-default-deny',
+  /** A policy named like a deny whose rule allows every pod of its own namespace (or everything). */
+  DENY_ALLOWS: 'deny-allows-traffic',
+  /** A policy or peer selector that matches no pod / namespace. */
+  SELECTOR_MATCHES_NOTHING: 'selector-matches-nothing',
+  /** A selector term that matches nothing but is 1-2 edits from a label that exists. */
+  LABEL_TYPO: 'label-typo',
+  /** Egress isolation without a rule reaching DNS on UDP and TCP 53. */
+  EGRESS_WITHOUT_DNS: 'egress-without-dns',
+  /** An ipBlock that contains pod IPs or the pod CIDR. */
+  IPBLOCK_COVERS_PODS: 'ipblock-covers-pods',
+  /** A named port that no destination pod defines (with that protocol). */
+  NAMED_PORT_UNDEFINED: 'named-port-undefined',
+  /** A rule allowing nothing that another rule for the same pods does not already allow. */
+  SHADOWED_RULE: 'shadowed-rule',
+  /** Rules for a direction the policy's policyTypes leave out: the API keeps them, nothing enforces them. */
+  IGNORED_RULES: 'ignored-rules',
+  /** A deny (isolation-only) policy whose every pod another policy allows everything to. */
+  DENY_OVERRIDDEN: 'deny-overridden',
+} as const;
+export type LintCode = (typeof LINT)[keyof typeof LINT];
+
+export interface Finding {
+  readonly code: LintCode;
+  readonly severity: Severity;
+  /** "Kind ns/name" (or "Namespace name"). */
+  readonly object: string;
+  /** JSON-path-like field inside the object, e.g. "spec.ingress[0].from[1].podSelector". */
+  readonly field?: string;
+  readonly reason: string;
+  readonly fix: string;
+}
+
+export interface LintOptions {
+  /** The cluster's pod CIDRs (e.g. from --cluster-cidr); pod IPs in the view are used either way. */
+  readonly podCIDRs?: readonly string[];
+  /** Where cluster DNS runs; default kube-system pods labelled k8s-app=kube-dns. */
+  readonly dnsNamespace?: string;
+  readonly dnsSelector?: Labels;
+}
+
+const MAX_LISTED = 4;
+
+/** Up to MAX_LISTED "namespace/name"s, then "and N more". */
+export function listPods(pods: readonly Pod[]): string {
+  const names = pods.slice(0, MAX_LISTED).map((p) => podKey(p));
+  return names.join(', ') + (pods.length > MAX_LISTED ? ` and ${pods.length - MAX_LISTED} more` : '');
+}
+
+export function polObject(p: NetworkPolicy): string {
+  return `NetworkPolicy ${p.namespace}/${p.name}`;
+}
