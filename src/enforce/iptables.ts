@@ -36,8 +36,10 @@
 
 import { canonicalIP, formatCIDR, parseCIDR, parseIP } from '../net/address.ts';
 import { mustRun, runCommand, type CommandPrefix } from './command.ts';
+import type { IptablesBackend } from './iptables-backend.ts';
+// Backend detection lives in iptables-backend.ts; re-exported for callers that program rules.
+export { chooseBackend, detectBackend, type IptablesBackend } from './iptables-backend.ts';
 
-export type IptablesBackend = 'nft' | 'legacy';
 export type Family = 4 | 6;
 export type RuleMode = 'nfqueue' | 'tun';
 
@@ -226,35 +228,6 @@ interface Tools {
 function tools(backend: IptablesBackend, family: Family): Tools {
   const base = family === 4 ? 'iptables' : 'ip6tables';
   return { save: `${base}-${backend}`, cmd: `${base}-${backend}`, restore: `${base}-${backend}-restore` };
-}
-
-/**
- * Which iptables backend to program: the one `iptables -V` reports ("(nf_tables)" or
- * "(legacy)"), provided it can list the filter table here; else the other one if that can.
- * Rules must go where the node's other rules are, or they would be evaluated in a different
- * netfilter hook order than the operator expects.
- */
-export async function detectBackend(prefer: IptablesBackend | 'auto', prefix?: CommandPrefix): Promise<IptablesBackend> {
-  const works = async (b: IptablesBackend): Promise<boolean> => {
-    try {
-      return (await runCommand([tools(b, 4).cmd, '-w', '5', '-t', 'filter', '-S', 'FORWARD'], { prefix })).code === 0;
-    } catch {
-      return false;
-    }
-  };
-  if (prefer !== 'auto') {
-    if (!(await works(prefer))) throw new Error(`iptables backend ${prefer} does not work here (${tools(prefer, 4).cmd} -S failed)`);
-    return prefer;
-  }
-  let first: IptablesBackend = 'nft';
-  try {
-    const v = await runCommand(['iptables', '-V'], { prefix });
-    if (/legacy/.test(v.stdout + v.stderr)) first = 'legacy';
-  } catch { /* no plain `iptables`: probe both */ }
-  const second: IptablesBackend = first === 'nft' ? 'legacy' : 'nft';
-  if (await works(first)) return first;
-  if (await works(second)) return second;
-  throw new Error('neither iptables-nft nor iptables-legacy can list the filter table (is iptables installed, and are we root?)');
 }
 
 export interface IptablesOptions {
