@@ -35,7 +35,8 @@
 // set the connmark A (see tun-routing.ts).
 
 import { canonicalIP, formatCIDR, parseCIDR, parseIP } from '../net/address.ts';
-import { mustRun, runCommand, type CommandPrefix } from './command.ts';
+import { CommandError, mustRun, runCommand, type CommandPrefix } from './command.ts';
+import { iptablesModuleHint, withHint } from './kernel-modules.ts';
 import type { IptablesBackend } from './iptables-backend.ts';
 // Backend detection lives in iptables-backend.ts; re-exported for callers that program rules.
 export { chooseBackend, detectBackend, type IptablesBackend } from './iptables-backend.ts';
@@ -459,8 +460,22 @@ export class Iptables {
   }
 
   private async restore(t: Tools, tbl: string, lines: string[]): Promise<void> {
-    const text = `*${tbl}\n${lines.join('\n')}\nCOMMIT\n`;
-    await mustRun([t.restore, '-w', '5', '--noflush'], { input: text, prefix: this.prefix });
+    await restoreTable(this.backend, t, tbl, lines, this.prefix);
+  }
+}
+
+/**
+ * One `iptables-restore --noflush` transaction on one table. When it fails because the kernel
+ * lacks an extension, the error leads with the module to load and the modprobe command for the
+ * node (kernel-modules.ts): the agent cannot load modules itself.
+ */
+export async function restoreTable(backend: IptablesBackend, family: Family | Tools, tbl: string, lines: readonly string[], prefix?: CommandPrefix): Promise<void> {
+  const t = typeof family === 'number' ? tools(backend, family) : family;
+  const input = `*${tbl}\n${lines.join('\n')}\nCOMMIT\n`;
+  try {
+    await mustRun([t.restore, '-w', '5', '--noflush'], { input, prefix });
+  } catch (e) {
+    throw e instanceof CommandError ? withHint(e, iptablesModuleHint(e.stderr, backend)) : e;
   }
 }
 
@@ -476,7 +491,7 @@ export async function removeAll(backend: IptablesBackend, prefix?: CommandPrefix
         ...cur.chains.map((c) => `:${c} - [0:0]`),
         ...cur.chains.map((c) => `-X ${c}`),
       ];
-      await mustRun([t.restore, '-w', '5', '--noflush'], { input: `*${tbl}\n${lines.join('\n')}\nCOMMIT\n`, prefix });
+      await restoreTable(backend, t, tbl, lines, prefix);
     }
   }
 }
