@@ -5,7 +5,8 @@
 import t from 'tap';
 import { chooseBackend, countSave, pickBackend } from '../../src/enforce/iptables-backend.ts';
 import { listRules, removeAll } from '../../src/enforce/iptables.ts';
-import { must, run } from './netns.ts';
+import { join } from 'node:path';
+import { Topology, clusterYaml, must, run, serverPolicy, startAgent, upWithServers, waitFor } from './netns.ts';
 
 type Cmd = readonly string[];
 const cases: { name: string; setup: Cmd[]; want: 'nft' | 'legacy'; reason: RegExp; stale?: 'nft' | 'legacy' }[] = [
@@ -99,4 +100,27 @@ t.test('counting save output', async (t) => {
   const none = countSave('legacy', '', ['iptables-legacy-save']);
   t.equal(pickBackend(none, countSave('nft', '')).backend, 'nft');
   t.match(pickBackend(none, countSave('nft', '')).reason, /unreadable: iptables-legacy-save/, 'a save that failed is named');
+});
+
+t.test('the agent on a node whose kube-proxy writes legacy rules: installs there, enforces, says why', async (t) => {
+  const topo = new Topology('ipbagent');
+  t.teardown(() => topo.down());
+  const dir = await upWithServers(topo);
+  topo.writeFile('manifests/cluster.yaml', clusterYaml('n1', [8080]));
+  topo.writeFile('manifests/policy.yaml', serverPolicy([8080]));
+  const node = (argv: string[]) => must(topo.in(topo.node, argv));
+  await node(['iptables-legacy', '-w', '5', '-t', 'nat', '-N', 'KUBE-SERVICES']);
+  // A previous agent's leftovers on the other backend (e.g. one that read `iptables -V`).
+  await node(['iptables-nft', '-w', '5', '-N', 'PALISADE-FORWARD']);
+  await node(['iptables-nft', '-w', '5', '-I', 'FORWARD', '1', '-j', 'PALISADE-FORWARD']);
+  const agent = await startAgent(topo, ['--node', 'n1', '--manifests', dir, '--backend', 'nfqueue', '--queue', '43', '--no-strict'], join(topo.dir, 'status.json'));
+  t.match(agent.log(), /iptables backend legacy: only the legacy tables hold KUBE-\* chains/, 'the choice and its reason are logged');
+  t.match(agent.log(), /removed Palisade chains left on the nft backend/);
+  t.match(await node(['iptables-legacy', '-w', '5', '-S', 'FORWARD']), /-j PALISADE-FORWARD/, 'rules installed in legacy');
+  t.notMatch(await node(['iptables-nft', '-w', '5', '-S']), /PALISADE/, 'none left in nft');
+  t.ok(await topo.tcp('a', 'b', 8080, 4), 'allowed connection passes');
+  t.notOk(await topo.tcp('c', 'b', 8080, 4), 'denied connection is dropped');
+  agent.proc.kill('SIGTERM');
+  await waitFor('agent exit', () => agent.proc.exitCode !== null, 20_000);
+  t.notMatch(await node(['iptables-legacy', '-w', '5', '-S']), /PALISADE/, 'removed on exit');
 });
