@@ -394,7 +394,7 @@ export class Iptables {
         }
         for (const c of stale) lines.push(`-X ${c}`);
         if (lines.length === 0) continue;
-        await this.restore(t, tbl, lines);
+        await this.restore(f, tbl, lines);
       }
       this.lastPods.set(f, JSON.stringify(podRules(this.plan, pods, f)));
       await this.captureBaseline(f);
@@ -442,7 +442,7 @@ export class Iptables {
       const rules = podRules(this.plan, pods, f);
       const key = JSON.stringify(rules);
       if (this.lastPods.get(f) === key) continue;
-      await this.restore(tools(this.backend, f), table(this.plan.mode), [`:${CHAINS.PODS} - [0:0]`, ...rules]);
+      await this.restore(f, table(this.plan.mode), [`:${CHAINS.PODS} - [0:0]`, ...rules]);
       this.lastPods.set(f, key);
       await this.captureBaseline(f);
       changed = true;
@@ -459,8 +459,8 @@ export class Iptables {
     this.pods = undefined;
   }
 
-  private async restore(t: Tools, tbl: string, lines: string[]): Promise<void> {
-    await restoreTable(this.backend, t, tbl, lines, this.prefix);
+  private async restore(f: Family, tbl: string, lines: string[]): Promise<void> {
+    await restoreTable(this.backend, f, tbl, lines, this.prefix);
   }
 }
 
@@ -469,8 +469,8 @@ export class Iptables {
  * lacks an extension, the error leads with the module to load and the modprobe command for the
  * node (kernel-modules.ts): the agent cannot load modules itself.
  */
-export async function restoreTable(backend: IptablesBackend, family: Family | Tools, tbl: string, lines: readonly string[], prefix?: CommandPrefix): Promise<void> {
-  const t = typeof family === 'number' ? tools(backend, family) : family;
+export async function restoreTable(backend: IptablesBackend, family: Family, tbl: string, lines: readonly string[], prefix?: CommandPrefix): Promise<void> {
+  const t = tools(backend, family);
   const input = `*${tbl}\n${lines.join('\n')}\nCOMMIT\n`;
   try {
     await mustRun([t.restore, '-w', '5', '--noflush'], { input, prefix });
@@ -491,7 +491,7 @@ export async function removeAll(backend: IptablesBackend, prefix?: CommandPrefix
         ...cur.chains.map((c) => `:${c} - [0:0]`),
         ...cur.chains.map((c) => `-X ${c}`),
       ];
-      await restoreTable(backend, t, tbl, lines, prefix);
+      await restoreTable(backend, f, tbl, lines, prefix);
     }
   }
 }
