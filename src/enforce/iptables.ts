@@ -37,7 +37,7 @@
 import { canonicalIP, formatCIDR, parseCIDR, parseIP } from '../net/address.ts';
 import { CommandError, mustRun, runCommand, type CommandPrefix } from './command.ts';
 import { iptablesModuleHint, withHint } from './kernel-modules.ts';
-import type { IptablesBackend } from './iptables-backend.ts';
+import { chooseBackend, type IptablesBackend } from './iptables-backend.ts';
 // Backend detection lives in iptables-backend.ts; re-exported for callers that program rules.
 export { chooseBackend, detectBackend, type IptablesBackend } from './iptables-backend.ts';
 
@@ -493,6 +493,21 @@ export async function removeAll(backend: IptablesBackend, prefix?: CommandPrefix
       ];
       await restoreTable(backend, f, tbl, lines, prefix);
     }
+  }
+}
+
+/**
+ * The backend to program and why (chooseBackend), after removing Palisade chains a previous run
+ * left on the other backend: they would keep sending packets to the queue from there.
+ */
+export async function settleBackend(prefer: IptablesBackend | 'auto', prefix?: CommandPrefix): Promise<{ backend: IptablesBackend; reason: string }> {
+  const c = await chooseBackend(prefer, prefix);
+  if (!c.stale) return c;
+  try {
+    await removeAll(c.stale, prefix);
+    return { backend: c.backend, reason: `${c.reason}; removed Palisade chains left on the ${c.stale} backend` };
+  } catch (e) {
+    return { backend: c.backend, reason: `${c.reason}; could not remove Palisade chains left on the ${c.stale} backend: ${(e as Error).message}` };
   }
 }
 
