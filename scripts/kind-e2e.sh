@@ -16,9 +16,10 @@
 # a policy enforcer (kube-network-policies, a separate DaemonSet in v0.24, built into kindnetd in
 # later releases). Two enforcers would both judge every connection, so a test could pass because
 # of the other one. kind's only switch is `networking.disableDefaultCNI: true`, which also removes
-# pod networking. We keep kindnet for pod networking and switch off only its policy part: delete
-# the kube-network-policies DaemonSet if there is one, turn kindnetd's --network-policy flag off
-# if it has one, and remove their nftables tables. Then a self-check applies a default-deny
+# pod networking. We keep kindnet for pod networking and switch off only its policy part
+# (scripts/kind-netpol-off.sh: delete the kube-network-policies DaemonSet if there is one, turn
+# kindnetd's --network-policy flag off if it has one, and remove their nftables tables; the
+# README's "On kind" steps run the same script). Then a self-check applies a default-deny
 # policy BEFORE Palisade is installed and insists that traffic still flows: if anything else
 # still enforces policy, the script stops there.
 set -euo pipefail
@@ -74,28 +75,7 @@ kind create cluster --name "$CLUSTER" --config "$WORKDIR/kind.yaml" --kubeconfig
   ${NODE_IMAGE:+--image "$NODE_IMAGE"} --wait 180s
 
 log "switching off kind's built-in NetworkPolicy enforcement"
-if k -n kube-system get daemonset kube-network-policies >/dev/null 2>&1; then
-  k -n kube-system delete daemonset kube-network-policies --wait=true
-fi
-if k -n kube-system get daemonset kindnet -o jsonpath='{.spec.template.spec.containers[0].command} {.spec.template.spec.containers[0].args}' | grep -q -- '--network-policy'; then
-  # Rewrite the flag in whichever list carries it.
-  for field in command args; do
-    current=$(k -n kube-system get daemonset kindnet -o jsonpath="{.spec.template.spec.containers[0].$field}")
-    case "$current" in
-      *--network-policy*)
-        patched=$(printf '%s' "$current" | sed -E 's/"--network-policy(=[a-z]+)?"/"--network-policy=false"/')
-        k -n kube-system patch daemonset kindnet --type json \
-          -p "[{\"op\":\"replace\",\"path\":\"/spec/template/spec/containers/0/$field\",\"value\":$patched}]"
-        ;;
-    esac
-  done
-  k -n kube-system rollout status daemonset kindnet --timeout=180s
-fi
-for node in $(kind get nodes --name "$CLUSTER"); do
-  for table in $(docker exec "$node" nft list tables 2>/dev/null | awk '/network-polic/ {print $2" "$3}' | tr ' ' ':'); do
-    docker exec "$node" nft delete table "${table%%:*}" "${table#*:}" || true
-  done
-done
+KUBECONFIG="$KUBECONFIG_FILE" "$ROOT/scripts/kind-netpol-off.sh" "$CLUSTER"
 
 # ---- demo workload -----------------------------------------------------------------------------
 log "deploying frontend / backend / db in $DEMO_NS"

@@ -29,7 +29,7 @@ import type { Source, SyncInfo } from '../sources/source.ts';
 import type { Enforcer } from '../enforce/judge.ts';
 import { NfqueueEnforcer } from '../enforce/nfqueue.ts';
 import { TunEnforcer } from '../enforce/tun.ts';
-import { DEFAULT_ALLOW_MARK, DEFAULT_DIVERT_MARK, Iptables, checkAddress, checkIface, detectBackend, type Family, type IptablesBackend, type PodMatch, type RulePlan } from '../enforce/iptables.ts';
+import { DEFAULT_ALLOW_MARK, DEFAULT_DIVERT_MARK, Iptables, checkAddress, checkIface, settleBackend, type Family, type IptablesBackend, type PodMatch, type RulePlan } from '../enforce/iptables.ts';
 import { DEFAULT_TUN_PRIORITY, DEFAULT_TUN_TABLE, installTunRouting, removeTunRouting, tunRoutingProblems } from '../enforce/tun-routing.ts';
 import type { HealthServer } from './health.ts';
 import { AgentCounters, PolicyCounters, createMetrics, startMetricsServer, type MetricsAddress, type MetricsServer } from './metrics.ts';
@@ -220,7 +220,8 @@ export class Agent {
 
   private async doStart(): Promise<void> {
     const o = this.opts;
-    const backend = await detectBackend(o.iptables ?? 'auto');
+    const { backend, reason } = await settleBackend(o.iptables ?? 'auto');
+    this.log('info', `iptables backend ${backend}: ${reason}`);
     this.iptables = new Iptables({ backend, plan: this.plan, families: this.families });
     const note = await this.iptables.probeFamilies();
     if (note) this.log('warn', note);

@@ -35,9 +35,12 @@
 // set the connmark A (see tun-routing.ts).
 
 import { canonicalIP, formatCIDR, parseCIDR, parseIP } from '../net/address.ts';
-import { mustRun, runCommand, type CommandPrefix } from './command.ts';
+import { CommandError, mustRun, runCommand, type CommandPrefix } from './command.ts';
+import { iptablesModuleHint, withHint } from './kernel-modules.ts';
+import { chooseBackend, type IptablesBackend } from './iptables-backend.ts';
+// Backend detection lives in iptables-backend.ts; re-exported for callers that program rules.
+export { chooseBackend, detectBackend, type IptablesBackend } from './iptables-backend.ts';
 
-export type IptablesBackend = 'nft' | 'legacy';
 export type Family = 4 | 6;
 export type RuleMode = 'nfqueue' | 'tun';
 
@@ -228,35 +231,6 @@ function tools(backend: IptablesBackend, family: Family): Tools {
   return { save: `${base}-${backend}`, cmd: `${base}-${backend}`, restore: `${base}-${backend}-restore` };
 }
 
-/**
- * Which iptables backend to program: the one `iptables -V` reports ("(nf_tables)" or
- * "(legacy)"), provided it can list the filter table here; else the other one if that can.
- * Rules must go where the node's other rules are, or they would be evaluated in a different
- * netfilter hook order than the operator expects.
- */
-export async function detectBackend(prefer: IptablesBackend | 'auto', prefix?: CommandPrefix): Promise<IptablesBackend> {
-  const works = async (b: IptablesBackend): Promise<boolean> => {
-    try {
-      return (await runCommand([tools(b, 4).cmd, '-w', '5', '-t', 'filter', '-S', 'FORWARD'], { prefix })).code === 0;
-    } catch {
-      return false;
-    }
-  };
-  if (prefer !== 'auto') {
-    if (!(await works(prefer))) throw new Error(`iptables backend ${prefer} does not work here (${tools(prefer, 4).cmd} -S failed)`);
-    return prefer;
-  }
-  let first: IptablesBackend = 'nft';
-  try {
-    const v = await runCommand(['iptables', '-V'], { prefix });
-    if (/legacy/.test(v.stdout + v.stderr)) first = 'legacy';
-  } catch { /* no plain `iptables`: probe both */ }
-  const second: IptablesBackend = first === 'nft' ? 'legacy' : 'nft';
-  if (await works(first)) return first;
-  if (await works(second)) return second;
-  throw new Error('neither iptables-nft nor iptables-legacy can list the filter table (is iptables installed, and are we root?)');
-}
-
 export interface IptablesOptions {
   readonly backend: IptablesBackend;
   readonly plan: RulePlan;
@@ -420,7 +394,7 @@ export class Iptables {
         }
         for (const c of stale) lines.push(`-X ${c}`);
         if (lines.length === 0) continue;
-        await this.restore(t, tbl, lines);
+        await this.restore(f, tbl, lines);
       }
       this.lastPods.set(f, JSON.stringify(podRules(this.plan, pods, f)));
       await this.captureBaseline(f);
@@ -468,7 +442,7 @@ export class Iptables {
       const rules = podRules(this.plan, pods, f);
       const key = JSON.stringify(rules);
       if (this.lastPods.get(f) === key) continue;
-      await this.restore(tools(this.backend, f), table(this.plan.mode), [`:${CHAINS.PODS} - [0:0]`, ...rules]);
+      await this.restore(f, table(this.plan.mode), [`:${CHAINS.PODS} - [0:0]`, ...rules]);
       this.lastPods.set(f, key);
       await this.captureBaseline(f);
       changed = true;
@@ -485,9 +459,23 @@ export class Iptables {
     this.pods = undefined;
   }
 
-  private async restore(t: Tools, tbl: string, lines: string[]): Promise<void> {
-    const text = `*${tbl}\n${lines.join('\n')}\nCOMMIT\n`;
-    await mustRun([t.restore, '-w', '5', '--noflush'], { input: text, prefix: this.prefix });
+  private async restore(f: Family, tbl: string, lines: string[]): Promise<void> {
+    await restoreTable(this.backend, f, tbl, lines, this.prefix);
+  }
+}
+
+/**
+ * One `iptables-restore --noflush` transaction on one table. When it fails because the kernel
+ * lacks an extension, the error leads with the module to load and the modprobe command for the
+ * node (kernel-modules.ts): the agent cannot load modules itself.
+ */
+export async function restoreTable(backend: IptablesBackend, family: Family, tbl: string, lines: readonly string[], prefix?: CommandPrefix): Promise<void> {
+  const t = tools(backend, family);
+  const input = `*${tbl}\n${lines.join('\n')}\nCOMMIT\n`;
+  try {
+    await mustRun([t.restore, '-w', '5', '--noflush'], { input, prefix });
+  } catch (e) {
+    throw e instanceof CommandError ? withHint(e, iptablesModuleHint(e.stderr, backend)) : e;
   }
 }
 
@@ -503,8 +491,23 @@ export async function removeAll(backend: IptablesBackend, prefix?: CommandPrefix
         ...cur.chains.map((c) => `:${c} - [0:0]`),
         ...cur.chains.map((c) => `-X ${c}`),
       ];
-      await mustRun([t.restore, '-w', '5', '--noflush'], { input: `*${tbl}\n${lines.join('\n')}\nCOMMIT\n`, prefix });
+      await restoreTable(backend, f, tbl, lines, prefix);
     }
+  }
+}
+
+/**
+ * The backend to program and why (chooseBackend), after removing Palisade chains a previous run
+ * left on the other backend: they would keep sending packets to the queue from there.
+ */
+export async function settleBackend(prefer: IptablesBackend | 'auto', prefix?: CommandPrefix): Promise<{ backend: IptablesBackend; reason: string }> {
+  const c = await chooseBackend(prefer, prefix);
+  if (!c.stale) return c;
+  try {
+    await removeAll(c.stale, prefix);
+    return { backend: c.backend, reason: `${c.reason}; removed Palisade chains left on the ${c.stale} backend` };
+  } catch (e) {
+    return { backend: c.backend, reason: `${c.reason}; could not remove Palisade chains left on the ${c.stale} backend: ${(e as Error).message}` };
   }
 }
 

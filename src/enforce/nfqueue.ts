@@ -12,6 +12,7 @@
 import { loadNative, NFQ_ARRAY, u32View, type NativeAddon, type NativeError, type NativeNfqHandle } from './native.ts';
 import { judgeBatch } from './batch-judge.ts';
 import { type Enforcer, type EnforcerCounters, type PacketJudge } from './judge.ts';
+import { nfqueueModuleHint, withHint } from './kernel-modules.ts';
 
 export interface NfqueueOptions {
   /** First queue number (0-65535). */
@@ -143,7 +144,8 @@ export class NfqueueEnforcer implements Enforcer {
 
   /**
    * Binds queues opts.queue .. opts.queue + queues - 1 and starts judging. Rejects with the
-   * kernel's error (EBUSY: another process holds the queue; EPERM: needs CAP_NET_ADMIN).
+   * kernel's error (EBUSY: another process holds the queue; EPERM: needs CAP_NET_ADMIN; a
+   * missing module is named, see kernel-modules.ts).
    */
   static async open(judge: PacketJudge, opts: NfqueueOptions): Promise<NfqueueEnforcer> {
     const queues = opts.queues ?? 1;
@@ -159,7 +161,9 @@ export class NfqueueEnforcer implements Enforcer {
       await Promise.all(e.loops.map((l) => l.waitBound(opts.bindTimeoutMs ?? 3000)));
     } catch (err) {
       await e.close();
-      throw err;
+      // A kernel without nfnetlink / nfnetlink_queue answers with an errno that names neither.
+      const ne = err as NativeError;
+      throw ne instanceof Error ? withHint(ne, nfqueueModuleHint(ne.code, ne.syscall)) : ne;
     }
     return e;
   }

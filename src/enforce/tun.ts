@@ -9,6 +9,7 @@
 import { loadNative, TUN_ARRAY, u32View, type NativeAddon, type NativeError, type NativeTunHandle } from './native.ts';
 import { judgeBatch } from './batch-judge.ts';
 import { type Enforcer, type EnforcerCounters, type PacketJudge } from './judge.ts';
+import { tunModuleHint, withHint } from './kernel-modules.ts';
 
 export interface TunOptions {
   /** Device name (at most 15 bytes); created if missing. */
@@ -62,7 +63,13 @@ export class TunEnforcer implements Enforcer {
   /** Opens (creating if needed) the TUN device and starts judging what the kernel routes into it. */
   static async open(judge: PacketJudge, opts: TunOptions): Promise<TunEnforcer> {
     if (!/^[A-Za-z0-9_.-]{1,15}$/.test(opts.name)) throw new Error(`TUN device name "${opts.name}": 1-15 characters of A-Z a-z 0-9 _ . -`);
-    return new TunEnforcer(judge, opts);
+    try {
+      return new TunEnforcer(judge, opts);
+    } catch (e) {
+      // open(/dev/net/tun) fails with ENOENT (no device node here) or ENODEV (no driver).
+      const ne = e as NativeError;
+      throw ne.syscall?.startsWith('open') ? withHint(ne, tunModuleHint(ne.code)) : ne;
+    }
   }
 
   setJudge(judge: PacketJudge): void {

@@ -19,7 +19,8 @@
 
 import { loadNative, type NativeAddon } from './native.ts';
 import { CACHE_SETS, type Family } from './iptables.ts';
-import { mustRun, runCommand, type CommandPrefix } from './command.ts';
+import { CommandError, mustRun, runCommand, type CommandPrefix } from './command.ts';
+import { ipsetModuleHint, withHint } from './kernel-modules.ts';
 import type { PacketInfo } from '../dataplane/packet-info.ts';
 
 const ENTRY = 10;
@@ -33,6 +34,15 @@ export interface VerdictCacheOptions {
   /** Prefix for the ipset tool (tests: ['ip', 'netns', 'exec', NS]). The netlink socket is in this process's namespace. */
   readonly prefix?: CommandPrefix;
   readonly families?: readonly Family[];
+}
+
+/** `ipset create -exist`; when the kernel lacks the set type, the error names its module (kernel-modules.ts). */
+export async function createSet(name: string, type: string, options: readonly string[], prefix?: CommandPrefix): Promise<void> {
+  try {
+    await mustRun(['ipset', 'create', '-exist', name, type, ...options], { prefix });
+  } catch (e) {
+    throw e instanceof CommandError ? withHint(e, ipsetModuleHint(e.stderr, type)) : e;
+  }
 }
 
 export class VerdictCache {
@@ -60,8 +70,7 @@ export class VerdictCache {
     if (!(Number.isInteger(max) && max >= 16 && max <= 1 << 24)) throw new RangeError(`verdict cache size must be 16-16777216 entries, got ${max}`);
     const families = o.families ?? [4, 6];
     for (const f of families) {
-      await mustRun(['ipset', 'create', '-exist', CACHE_SETS[f], 'hash:ip,port,ip', 'family', f === 4 ? 'inet' : 'inet6',
-        'timeout', String(timeout), 'maxelem', String(max)], { prefix: o.prefix });
+      await createSet(CACHE_SETS[f], 'hash:ip,port,ip', ['family', f === 4 ? 'inet' : 'inet6', 'timeout', String(timeout), 'maxelem', String(max)], o.prefix);
     }
     const native = loadNative();
     const c = new VerdictCache(native, native.ipsetOpen(), families, timeout);

@@ -7,6 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { parseHealthAddress } from '../../src/agent/health.ts';
+import { chainRules, type RulePlan } from '../../src/enforce/iptables.ts';
+import { extensionModules, ipsetTypeModule } from '../../src/enforce/kernel-modules.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const docs = parseAllDocuments(readFileSync(join(ROOT, 'daemonset.yaml'), 'utf8'));
@@ -120,17 +122,33 @@ t.test('resource requests and limits for cpu and memory, requests within limits'
   t.ok(heap && Number(heap[1]) * 1024 ** 2 < quantity(limits.memory), 'the V8 heap cap fits under the memory limit');
 });
 
-t.test('host mounts: the xtables lock and /lib/modules read-only', async (t) => {
+t.test('host mounts: the xtables lock only', async (t) => {
   const vol = (name: string) => pod.volumes.find((v: any) => v.name === name);
   const mount = (path: string) => agent.volumeMounts.find((m: any) => m.mountPath === path);
   const lock = mount('/run/xtables.lock');
   t.ok(lock, 'xtables lock mounted');
   t.same(vol(lock.name).hostPath, { path: '/run/xtables.lock', type: 'FileOrCreate' });
   t.not(lock.readOnly, true, 'iptables must be able to take the lock');
-  const mods = mount('/lib/modules');
-  t.ok(mods, '/lib/modules mounted');
-  t.equal(mods.readOnly, true);
-  t.equal(vol(mods.name).hostPath.path, '/lib/modules');
+  const hostPaths = pod.volumes.filter((v: any) => v.hostPath).map((v: any) => v.hostPath.path);
+  t.same(hostPaths, ['/run/xtables.lock'], 'no other host path (no /lib/modules: without SYS_MODULE the agent cannot load modules)');
+});
+
+t.test('kernel modules: not loaded by the agent, and the ones it needs are named for the operator', async (t) => {
+  t.notOk(agent.securityContext.capabilities.add.includes('SYS_MODULE'), 'no SYS_MODULE');
+  const header = readFileSync(join(ROOT, 'daemonset.yaml'), 'utf8').split('\n').filter((l) => l.startsWith('#')).join('\n');
+  t.notMatch(header + JSON.stringify(agent.volumeMounts), /may need to load/, 'no claim that the agent loads modules');
+  // Every extension of the rules the agent installs (with --verdict-cache and strict mode), and the
+  // set type of the cache, maps to a module the comment names.
+  const plan: RulePlan = { mode: 'nfqueue', allowMark: 0x2000000, queue: 0, queues: 1, failOpen: false, strict: true, verdictCache: true };
+  const exts = new Set<string>();
+  for (const l of chainRules(plan, 4)) for (const m of l.matchAll(/ -[mj] ([A-Za-z]+)(?= |$)/g)) if (!['ACCEPT', 'DROP', 'RETURN'].includes(m[1]!)) exts.add(m[1]!);
+  t.ok(exts.has('NFQUEUE') && exts.has('connmark') && exts.has('set'), `extensions read from the rules: ${[...exts].join(' ')}`);
+  const modules = new Set([...exts].flatMap((e) => extensionModules(e)).filter((m) => m.startsWith('xt_') || m.startsWith('nfnetlink')));
+  // tcp/udp matches are part of x_tables itself: iptables working at all means they are there.
+  modules.delete('xt_tcpudp');
+  modules.add(ipsetTypeModule('hash:ip,port,ip'));
+  modules.add('tun');
+  for (const m of modules) t.match(header, new RegExp(`\\b${m}\\b`), `the comment names ${m}`);
 });
 
 t.test('the image is pinned to the package version, and the args are flags the agent accepts', async (t) => {

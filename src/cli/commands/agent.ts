@@ -30,7 +30,8 @@ removes its iptables rules (unless --keep-rules).
   --pod-cidr CIDR...    also judge all traffic from or to these ranges, like the Node's own
                         spec.podCIDRs: an address in them that no known pod holds is dropped
                         (accepted with --fail-open) until its Pod object arrives
-  --iptables auto|nft|legacy   iptables backend (default auto: what \`iptables -V\` says)
+  --iptables auto|nft|legacy   iptables backend (default auto: the node's, read from its
+                        tables: kubelet chains, else KUBE-* chains, else more rules, else nft)
   --mark M              connmark bit(s) meaning "allowed by Palisade" (default 0x2000000)
   --tun-name NAME       TUN device (default palisade0); --tun-mark M (default 0x4000000),
                         --tun-table N (default 7077)
