@@ -297,7 +297,7 @@ if (process.getuid?.() !== 0) {
     spawnSync('rm', ['-rf', labStateDir(LAB)]);
     t.equal((await labNamespaces()).length, 4, 'namespaces left behind');
     const st = cli(['lab', 'status']);
-    t.match(st.stdout, /lt-basic \(no state: leftovers of a crashed run/);
+    t.match(st.stdout, /^ {2}lt-basic \(no state: leftovers of a crashed run/m);
     const r = cli(['lab', 'down', '--name', LAB]);
     t.equal(r.code, 0, r.stderr);
     t.match(r.stdout, /deleted 4 namespace\(s\)/);

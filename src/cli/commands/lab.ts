@@ -326,7 +326,8 @@ async function overview(): Promise<string> {
   const d = defaultLabName();
   const dname = labName(undefined);
   const crashed = (l: string) => ` (no state: leftovers of a crashed run; palisade lab down --name ${l})`;
-  const lines = labs.map((l) => `${l}${l === dname ? ` (default, from ${d.from}: commands without --name use it)` : ''}${readLabState(l) ? '' : crashed(l)}`);
+  const lines = labs.length ? ['labs on this machine:'] : [];
+  lines.push(...labs.map((l) => `  ${l}${l === dname ? ` (default, from ${d.from}: commands without --name use it)` : ''}${readLabState(l) ? '' : crashed(l)}`));
   if (labs.length === 0) lines.push('no labs on this machine');
   const dflt = readLabState(dname);
   if (dflt) lines.push('', describeLab(dflt));
