@@ -21,7 +21,6 @@ Rate-limit summaries say how many lines the agent suppressed for a noisy source 
 
   --lab [NAME]     the log the agent of lab NAME keeps (palisade lab up writes one by default);
                    without NAME: $PALISADE_LAB if set, else ${DEFAULT_LAB}, as for the lab commands
-
   --follow, -f     keep printing lines as the agent appends them (Ctrl-C to stop)
   -o json          print the lines as they are (still validated)
   --interval MS    how often --follow checks the file (default 250)
