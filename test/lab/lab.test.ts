@@ -313,6 +313,13 @@ if (process.getuid?.() !== 0) {
     const r2 = cli(['lab', 'probe', '--name', 'lt-nothing', '--probes', join(dir, 'cluster.yaml')]);
     t.equal(r2.code, 2);
     t.match(r2.stderr, /no lab "lt-nothing" here/);
-    t.notMatch(r.stderr + r2.stderr, /^\s+at /m, 'no stack trace');
+    const r3 = cli(['lab', 'up', '--manifests', dir, '--name', 'lt-nothing', '--verdict-log', '/nonexistent/verdicts.log']);
+    t.equal(r3.code, 2);
+    t.match(r3.stderr, /--verdict-log \/nonexistent\/verdicts\.log: folder \/nonexistent does not exist/);
+    const r4 = cli(['lab', 'up', '--manifests', dir, '--name', 'lt-nothing', '--no-agent', '--verdict-log', join(dir, 'v.log')]);
+    t.equal(r4.code, 2);
+    t.match(r4.stderr, /--verdict-log needs the agent/);
+    t.same((await listNetns()).filter((n) => n.startsWith(labNetnsPrefix('lt-nothing'))), [], 'nothing built');
+    t.notMatch(r.stderr + r2.stderr + r3.stderr + r4.stderr, /^\s+at /m, 'no stack trace');
   });
 }
