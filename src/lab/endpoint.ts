@@ -4,9 +4,12 @@
 //
 // It serves: HTTP on every TCP port (so curl gets a real answer), a request/answer exchange on
 // every UDP port, and SCTP INIT -> INIT-ACK on every SCTP port (sctp.ts: this kernel has no
-// SCTP sockets). It also opens probes FROM this namespace on request: curl for TCP, a datagram
-// and its answer for UDP, INIT and INIT-ACK for SCTP. Both directions carry the endpoint's
-// label, so the controller can check that the answer came from the pod it dialled.
+// SCTP sockets). A port it does not serve answers like a closed port of a real host: the
+// kernel sends a TCP RST or an ICMP port unreachable, and the SCTP responder (always running)
+// sends an ABORT; probes report those as 'refused', never as a drop. It also opens probes FROM
+// this namespace on request: curl for TCP, a datagram and its answer for UDP, INIT and INIT-ACK
+// for SCTP. Both directions carry the endpoint's label, so the controller can check that the
+// answer came from the pod it dialled.
 //
 // Run: node [--import tsx] endpoint.(ts|js) --socket PATH --label TEXT
 
@@ -18,7 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
-import { sctpProbe, startSctpResponder } from './sctp.ts';
+import { sctpExchange, startSctpResponder } from './sctp.ts';
 import type { EndpointRequest, EndpointResponse, ProbeAnswer, ServePorts } from './endpoint-wire.ts';
 import { ANSWER_PREFIX, UDP_PROBE_PREFIX } from './endpoint-wire.ts';
 
@@ -68,12 +71,14 @@ export class Endpoint {
     ]);
     this.sctpPorts.clear();
     for (const p of want.sctp) this.sctpPorts.add(p);
-    if (this.sctpPorts.size > 0 && !this.sctpResponder) {
-      // The responder reads the live set, so later `serve` calls only edit it.
+    if (!this.sctpResponder) {
+      // The responder reads the live set, so later `serve` calls only edit it. It runs even with
+      // no SCTP port served: it is what answers an INIT to a closed port with ABORT (without it
+      // the INIT would meet silence, indistinguishable from a policy drop).
       let starting = true;
       this.sctpResponder = startSctpResponder(this.sctpPorts, (e) => {
-        // Errors while opening fail this `serve`; later ones (a reply that could not be sent) are logged.
-        if (starting) errors.push(`SCTP: ${e.message}`);
+        // Errors while opening fail a `serve` that asks for SCTP ports; the rest are logged.
+        if (starting && want.sctp.length > 0) errors.push(`SCTP: ${e.message}`);
         else process.stderr.write(`endpoint ${this.opts.label}: SCTP: ${e.message}\n`);
       });
       starting = false;
@@ -149,7 +154,13 @@ export class Endpoint {
         let a: Omit<ProbeAnswer, 'ms'>;
         if (req.protocol === 'TCP') a = await curlProbe(req.dst, req.port, req.timeoutMs);
         else if (req.protocol === 'UDP') a = await udpProbe(req.dst, req.port, req.timeoutMs);
-        else a = (await sctpProbe(req.dst, req.port, req.timeoutMs)) ? { allowed: true, detail: 'answered' } : { allowed: false, detail: 'timeout' };
+        else {
+          const o = await sctpExchange(req.dst, req.port, req.timeoutMs);
+          a = o === 'answered' ? { allowed: true, detail: 'answered' }
+            : o === 'refused' ? { allowed: false, detail: 'refused', message: 'ABORT: nobody serves the port' }
+            : o === 'error' ? { allowed: false, detail: 'error', message: 'the INIT could not be sent' }
+            : { allowed: false, detail: 'timeout' };
+        }
         return { id: req.id, ok: true, probe: { ...a, ms: Math.round(performance.now() - t0) } };
       }
       default:
@@ -169,7 +180,9 @@ function answerLabel(body: string): string | undefined {
 function curlProbe(dst: string, port: number, timeoutMs: number): Promise<Omit<ProbeAnswer, 'ms'>> {
   const host = dst.includes(':') ? `[${dst}]` : dst;
   const args = [
-    '-sS', '--globoff', '--noproxy', '*',
+    // -v: only the verbose trace says why a connect failed ("Connection refused" vs "No route
+    // to host"); the one-line error of curl >= 7.85 says "Couldn't connect to server" for both.
+    '-sSv', '--globoff', '--noproxy', '*',
     '--connect-timeout', (timeoutMs / 1000).toFixed(3),
     '--max-time', ((timeoutMs + 2000) / 1000).toFixed(3),
     `http://${host}:${port}/`,
@@ -187,11 +200,21 @@ function curlProbe(dst: string, port: number, timeoutMs: number): Promise<Omit<P
         if (by !== undefined) resolve({ allowed: true, detail: 'answered', answeredBy: by });
         else resolve({ allowed: false, detail: 'error', message: `unexpected answer ${JSON.stringify(out.slice(0, 80))}` });
       } else if (code === 28) resolve({ allowed: false, detail: 'timeout' });
-      // curl exit 7: "Failed to connect": a RST or an ICMP error came back.
-      else if (code === 7) resolve({ allowed: false, detail: 'refused', message: err.trim() });
-      else resolve({ allowed: false, detail: 'error', message: `curl exit ${code}: ${err.trim()}` });
+      else if (code === 7) {
+        // "Failed to connect": a RST (refused: the SYN got there, nobody listens) or an ICMP
+        // error (unreachable: a routing problem of the lab, not a policy verdict).
+        const why = /connect to .* failed: (.*)/.exec(err)?.[1]?.trim() ?? lastLine(err);
+        if (/refused/i.test(why)) resolve({ allowed: false, detail: 'refused', message: 'RST: nobody listens on the port' });
+        else resolve({ allowed: false, detail: 'error', message: `curl: ${why}` });
+      } else resolve({ allowed: false, detail: 'error', message: `curl exit ${code}: ${lastLine(err)}` });
     });
   });
+}
+
+/** The last non-verbose line curl wrote (its error message), without the trace lines -v adds. */
+function lastLine(err: string): string {
+  const lines = err.split('\n').map((l) => l.trim()).filter((l) => l && !/^[*<>{}]/.test(l));
+  return lines[lines.length - 1] ?? err.trim();
 }
 
 /** One datagram and its answer; resent every 200 ms in case the first one raced a rule change. */
@@ -213,7 +236,7 @@ function udpProbe(dst: string, port: number, timeoutMs: number): Promise<Omit<Pr
     const timer = setTimeout(() => finish({ allowed: false, detail: 'timeout' }), timeoutMs);
     sock.on('error', (e: NodeJS.ErrnoException) => {
       // A connected UDP socket reports ICMP port unreachable as ECONNREFUSED.
-      if (e.code === 'ECONNREFUSED') finish({ allowed: false, detail: 'refused', message: e.message });
+      if (e.code === 'ECONNREFUSED') finish({ allowed: false, detail: 'refused', message: 'ICMP port unreachable: nobody listens on the port' });
       else finish({ allowed: false, detail: 'error', message: e.message });
     });
     sock.on('message', (data) => {

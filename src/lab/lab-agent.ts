@@ -6,7 +6,7 @@
 
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LabAgentRecord, LabState } from './lab-state.ts';
 import { writeLabState } from './lab-state.ts';
@@ -73,6 +73,13 @@ export interface StartAgentOptions {
   readonly extraArgs?: readonly string[];
   /** How long to wait for the agent to report ready. */
   readonly readyTimeoutMs?: number;
+  /** The agent's verdict log file; default labVerdictLog(state); false: none. */
+  readonly verdictLog?: string | false;
+}
+
+/** Where a lab's agent writes its verdict log unless told otherwise: the lab's state folder. */
+export function labVerdictLog(state: LabState): string {
+  return join(state.dir, 'verdicts.log');
 }
 
 /** Starts the agent in the lab's node namespace and waits until it reports ready. */
@@ -83,12 +90,15 @@ export async function startLabAgent(state: LabState, opts: StartAgentOptions): P
   mkdirSync(logs, { recursive: true });
   const statusFile = join(state.dir, 'agent-status.json');
   const log = join(logs, 'agent.log');
+  // The lab is where a new user first asks "why was this dropped": keep the answer by default.
+  const verdictLog = opts.verdictLog === false ? undefined : resolve(opts.verdictLog ?? labVerdictLog(state));
   const argv = [
     process.execPath, palisadeBin(), 'agent',
     '--source', 'files', '--manifests', state.manifestsDir,
     '--node', state.node.name,
     '--backend', opts.backend,
     '--status-file', statusFile,
+    ...(verdictLog ? ['--verdict-log', verdictLog] : []),
     ...(opts.extraArgs ?? []),
   ];
   const fd = openSync(log, 'a');
@@ -101,7 +111,7 @@ export async function startLabAgent(state: LabState, opts: StartAgentOptions): P
     closeSync(fd);
   }
   if (pid === undefined) throw new Error('could not start the agent');
-  const rec: LabAgentRecord = { pid, backend: opts.backend, statusFile, log, argv };
+  const rec: LabAgentRecord = { pid, backend: opts.backend, statusFile, log, argv, ...(verdictLog ? { verdictLog } : {}) };
   state.agent = rec;
   writeLabState(state);
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);

@@ -11,6 +11,15 @@ export function labStateRoot(): string {
   return resolve(process.env.PALISADE_LAB_STATE_DIR ?? '/run/palisade-lab');
 }
 
+/** The lab every `palisade lab ...` and `palisade logs --lab` command means when not told... */
+export const DEFAULT_LAB = 'palisade';
+
+/** ...unless PALISADE_LAB names another (one shell working with one lab, or a test's own). */
+export function defaultLabName(): { name: string; from: string } {
+  const env = process.env.PALISADE_LAB;
+  return env ? { name: env, from: 'PALISADE_LAB' } : { name: DEFAULT_LAB, from: 'the built-in default' };
+}
+
 export function labStateDir(lab: string): string {
   return join(labStateRoot(), lab);
 }
@@ -50,6 +59,8 @@ export interface LabAgentRecord {
   readonly statusFile: string;
   readonly log: string;
   readonly argv: readonly string[];
+  /** The agent's --verdict-log file (absent: started without one). */
+  readonly verdictLog?: string;
 }
 
 export interface LabState {

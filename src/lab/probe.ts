@@ -6,8 +6,10 @@
 //   SCTP  INIT and the server's INIT-ACK (then ABORT), over raw sockets (see sctp.ts)
 //
 // A denied probe is one that got no answer before the timeout (a dropped packet looks like
-// nothing at all), so the timeout is short: allowed probes answer in milliseconds. A RST / ICMP
-// unreachable / ABORT is reported as 'refused' (the packets flowed, nobody served the port).
+// nothing at all: the agent drops, it never rejects), so the timeout is short: allowed probes
+// answer in milliseconds. A TCP RST / ICMP port unreachable / SCTP ABORT is its own verdict,
+// 'refused': the packets flowed both ways, so the policy allowed the connection, but nothing
+// serves that port (a pod serves its containerPorts, the node and outside hosts every pod's).
 //
 // `kind: reply` (the reply packets of a connection `from` opened to `to`) is checked with the
 // same exchange: an answer only counts when the server's reply packets (SYN-ACK and HTTP
@@ -32,6 +34,13 @@ export interface LabProbe {
   readonly kind?: 'connect' | 'reply';
 }
 
+export type LabVerdict = 'allow' | 'deny' | 'refused';
+
+/** Whether a verdict shows that policy let the connection through (answered, or refused by the host). */
+export function policyAllowed(v: LabVerdict): boolean {
+  return v !== 'deny';
+}
+
 export interface LabProbeResult {
   readonly from: string;
   readonly to: string;
@@ -41,7 +50,11 @@ export interface LabProbeResult {
   readonly kind: 'connect' | 'reply';
   readonly src: string;
   readonly dst: string;
-  readonly verdict: 'allow' | 'deny';
+  /**
+   * allow: the server answered. deny: nothing came back (a drop) or the probe failed (detail
+   * 'error'). refused: the connection got through but nobody serves the port.
+   */
+  readonly verdict: LabVerdict;
   readonly detail: ProbeDetail;
   readonly answeredBy?: string;
   readonly message?: string;
@@ -136,7 +149,7 @@ export class LabProber {
     return {
       from: p.from, to: p.to, port: p.port, protocol: p.protocol, family: p.family, kind: p.kind ?? 'connect',
       src: from.ip, dst: to.ip,
-      verdict: allowed ? 'allow' : 'deny', detail,
+      verdict: allowed ? 'allow' : detail === 'refused' ? 'refused' : 'deny', detail,
       ...(a.answeredBy !== undefined ? { answeredBy: a.answeredBy } : {}),
       ...(message !== undefined ? { message } : {}),
       ms: a.ms,

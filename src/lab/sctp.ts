@@ -9,7 +9,10 @@
 //
 // While a raw socket for protocol 132 is open, the kernel hands it inbound SCTP packets and
 // does not answer them with ICMP "protocol unreachable" (ip_local_deliver_finish delivers to raw
-// sockets first), so a responder process is all a pod namespace needs.
+// sockets first), so a responder process is all a pod namespace needs. It also plays the part
+// of the kernel's SCTP stack for ports nobody serves: an INIT to one gets an ABORT (RFC 9260
+// 8.4, "out of the blue"), as a TCP SYN to a closed port gets a RST, so a probe can tell "the
+// packets flowed, nobody listens" from a drop.
 
 import { createRequire } from 'node:module';
 import { randomInt } from 'node:crypto';
@@ -137,7 +140,10 @@ function open(v6: boolean): RawSocket {
   });
 }
 
-/** Answers INIT on the given ports with INIT-ACK, in both families, until closed. */
+/**
+ * Answers INIT on the given ports with INIT-ACK and INIT on any other port with ABORT, in both
+ * families, until closed.
+ */
 export function startSctpResponder(ports: ReadonlySet<number>, onError: (e: Error) => void = () => {}): { close(): void } {
   const socks: RawSocket[] = [];
   for (const v6 of [false, true]) {
@@ -151,8 +157,11 @@ export function startSctpResponder(ports: ReadonlySet<number>, onError: (e: Erro
     s.on('error', onError);
     s.on('message', (buf, addr) => {
       const p = view(buf, v6);
-      if (!p || p.chunk !== CHUNK_INIT || p.vtag !== 0 || !ports.has(p.dstPort)) return;
-      const reply = buildInitAck(p.dstPort, p.srcPort, p.initiateTag, randomInt(1, 0xffffffff));
+      if (!p || p.chunk !== CHUNK_INIT || p.vtag !== 0) return;
+      // The ABORT answering an INIT carries the INIT's initiate tag, T bit clear (RFC 9260 8.4).
+      const reply = ports.has(p.dstPort)
+        ? buildInitAck(p.dstPort, p.srcPort, p.initiateTag, randomInt(1, 0xffffffff))
+        : buildAbort(p.dstPort, p.srcPort, p.initiateTag);
       s.send(reply, 0, reply.length, addr, null, (err) => err && onError(err));
     });
     socks.push(s);
@@ -160,36 +169,45 @@ export function startSctpResponder(ports: ReadonlySet<number>, onError: (e: Erro
   return { close: () => socks.forEach((s) => s.close()) };
 }
 
+export type SctpOutcome = 'answered' | 'refused' | 'timeout' | 'error';
+
 /**
- * Sends INIT to addr:port and resolves true when the matching INIT-ACK arrives within timeoutMs,
- * false on timeout. Sends ABORT afterwards so conntrack can forget the attempt.
+ * Sends INIT to addr:port and resolves 'answered' when the matching INIT-ACK arrives within
+ * timeoutMs, 'refused' when an ABORT answers it (nobody serves the port), 'timeout' when
+ * nothing does. Sends ABORT after an INIT-ACK so conntrack can forget the attempt.
  */
-export function sctpProbe(addr: string, port: number, timeoutMs: number): Promise<boolean> {
+export function sctpExchange(addr: string, port: number, timeoutMs: number): Promise<SctpOutcome> {
   const v6 = addr.includes(':');
   const s = open(v6);
   const srcPort = randomInt(20000, 60000);
   const tag = randomInt(1, 0xffffffff);
-  return new Promise<boolean>((resolve) => {
+  return new Promise<SctpOutcome>((resolve) => {
     let done = false;
-    const end = (ok: boolean) => {
+    const end = (o: SctpOutcome) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
       // Give the ABORT a moment to leave before the socket goes away.
       setTimeout(() => s.close(), 20);
-      resolve(ok);
+      resolve(o);
     };
-    const timer = setTimeout(() => end(false), timeoutMs);
-    s.on('error', () => end(false));
+    const timer = setTimeout(() => end('timeout'), timeoutMs);
+    s.on('error', () => end('error'));
     s.on('message', (buf, from) => {
       const p = view(buf, v6);
-      if (!p || from !== addr || p.chunk !== CHUNK_INIT_ACK || p.vtag !== tag) return;
-      if (p.srcPort !== port || p.dstPort !== srcPort) return;
+      if (!p || from !== addr || p.vtag !== tag || p.srcPort !== port || p.dstPort !== srcPort) return;
+      if (p.chunk === CHUNK_ABORT) return end('refused');
+      if (p.chunk !== CHUNK_INIT_ACK) return;
       const abort = buildAbort(srcPort, port, p.initiateTag);
       s.send(abort, 0, abort.length, addr, null, () => {});
-      end(true);
+      end('answered');
     });
     const init = buildInit(srcPort, port, tag);
-    s.send(init, 0, init.length, addr, null, (err) => err && end(false));
+    s.send(init, 0, init.length, addr, null, (err) => err && end('error'));
   });
+}
+
+/** sctpExchange reduced to "did the INIT-ACK come back". */
+export async function sctpProbe(addr: string, port: number, timeoutMs: number): Promise<boolean> {
+  return (await sctpExchange(addr, port, timeoutMs)) === 'answered';
 }

@@ -158,6 +158,13 @@ export function labSpecFromCluster(view: ClusterView, opts: LabSpecOptions = {})
 const v4 = (ips: readonly string[]) => ips.find((ip) => parseIP(ip)?.family === 'IPv4');
 const v6 = (ips: readonly string[]) => ips.find((ip) => parseIP(ip)?.family === 'IPv6');
 
+/**
+ * No rate limit on ICMP errors: a probe to a closed UDP port is 'refused' only if its port
+ * unreachable comes back, and the default limit (about one a second per peer after a burst)
+ * would turn many such probes at once into timeouts, which read as policy drops.
+ */
+const ICMP_UNLIMITED = { 'net.ipv4.icmp_ratelimit': 0, 'net.ipv6.icmp.ratelimit': 0 } as const;
+
 /** Node namespace: forwarding on (both families), no reverse-path filtering, no DAD waits, its addresses on lo. */
 async function buildNode(netns: string, ips: readonly string[]): Promise<void> {
   await addNetns(netns);
@@ -172,6 +179,7 @@ async function buildNode(netns: string, ips: readonly string[]): Promise<void> {
     // Devices created later copy `default`: no duplicate address detection delay on veths.
     'net.ipv6.conf.all.accept_dad': 0,
     'net.ipv6.conf.default.accept_dad': 0,
+    ...ICMP_UNLIMITED,
   });
   // No dummy interface in this kernel, and none needed: an address on lo is a local address of
   // the namespace like any other.
@@ -192,7 +200,7 @@ async function buildLeaf(nodeNetns: string, nodeIps: readonly string[], netns: s
 
 async function wireLeaf(nodeNetns: string, nodeIps: readonly string[], netns: string, hostIf: string, ips: readonly string[]): Promise<void> {
   await addNetns(netns);
-  await setSysctls(netns, { 'net.ipv6.conf.all.accept_dad': 0, 'net.ipv6.conf.default.accept_dad': 0 });
+  await setSysctls(netns, { 'net.ipv6.conf.all.accept_dad': 0, 'net.ipv6.conf.default.accept_dad': 0, ...ICMP_UNLIMITED });
   await mustRun(['ip', '-n', nodeNetns, 'link', 'add', hostIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
   const a4 = v4(ips);
   const a6 = v6(ips);

@@ -2,7 +2,7 @@
 // up appended lines, truncation and rotation of a real file.
 
 import t from 'tap';
-import { appendFileSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -52,7 +52,7 @@ t.test('renders lines, flags foreign ones', async (t) => {
 
 t.test('bad input is a clear CliError', async (t) => {
   await t.rejects(run(['--file', '/nonexistent/verdicts.log'], new PassThrough()), new CliError('--file /nonexistent/verdicts.log: no such file'));
-  await t.rejects(run([], new PassThrough()), /--file PATH is required/);
+  await t.rejects(run([], new PassThrough()), /--file PATH or --lab \[NAME\] is required/);
   await t.rejects(run(['--file', 'x', '-o', 'yaml'], new PassThrough()), /-o must be text or json, got "yaml"/);
   await t.rejects(run(['--file', 'x', '--interval', '0'], new PassThrough()), /--interval must be between 10 and 60000/);
 });
@@ -94,4 +94,56 @@ t.test('follow: appended lines, a line split across writes, truncation, rotation
   ac.abort();
   await done;
   t.equal(seen.length, 5);
+});
+
+t.test('--lab [NAME]: the verdict log a lab\'s agent keeps, found from the lab\'s state', async (t) => {
+  // A lab's state folder as lab up leaves it (only what `logs --lab` reads); the real thing,
+  // agent and all, is in test/lab/lab-agent.test.ts.
+  const root = mkdtempSync(join(tmpdir(), 'palisade-logs-labs-'));
+  const saved = { root: process.env.PALISADE_LAB_STATE_DIR, lab: process.env.PALISADE_LAB };
+  process.env.PALISADE_LAB_STATE_DIR = root;
+  delete process.env.PALISADE_LAB;
+  t.teardown(() => {
+    if (saved.root === undefined) delete process.env.PALISADE_LAB_STATE_DIR;
+    else process.env.PALISADE_LAB_STATE_DIR = saved.root;
+    if (saved.lab !== undefined) process.env.PALISADE_LAB = saved.lab;
+  });
+  const lab = (name: string, agent?: Record<string, unknown>) => {
+    const dir = join(root, name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'state.json'), JSON.stringify({
+      version: 1, name, dir, nodeNetns: `plab.${name}.node`, node: { ips: [] }, manifestsDir: dir,
+      pods: [], externals: [], endpoints: {}, nodePorts: { tcp: [], udp: [], sctp: [] }, nextSocket: 0,
+      ...(agent ? { agent: { pid: 1, backend: 'nfqueue', statusFile: join(dir, 's.json'), log: join(dir, 'a.log'), argv: [], ...agent } } : {}),
+    }));
+    return dir;
+  };
+  const collect = async (argv: string[]) => {
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (c) => (text += c));
+    t.equal(await run(argv, out), 0, argv.join(' '));
+    return text.trimEnd().split('\n');
+  };
+  const named = lab('mylab', { verdictLog: join(root, 'mylab', 'verdicts.log') });
+  writeFileSync(join(named, 'verdicts.log'), line(1) + '\n');
+  t.same(await collect(['--lab', 'mylab']), [
+    '2026-11-22T03:00:01.000Z DENY       TCP 10.244.3.1 (z/a) -> 10.244.1.2:80 (x/b) [ingress]: ingress of x/b isolated by x/deny-ingress; no rule matched',
+  ]);
+  const dflt = lab('palisade', { verdictLog: join(root, 'elsewhere.log') });
+  writeFileSync(join(root, 'elsewhere.log'), line(2) + '\n' + line(3) + '\n');
+  t.equal(dflt, join(root, 'palisade'));
+  t.equal((await collect(['--lab'])).length, 2, 'no NAME: the default lab, wherever its log is');
+  t.same((await collect(['--lab', '-o', 'json'])).map((l) => JSON.parse(l).time), ['2026-11-22T03:00:02.000Z', '2026-11-22T03:00:03.000Z'], 'a flag after --lab is not a NAME');
+  process.env.PALISADE_LAB = 'mylab';
+  t.equal((await collect(['--lab'])).length, 1, 'PALISADE_LAB names the default, as for the lab commands');
+  delete process.env.PALISADE_LAB;
+
+  lab('noagent');
+  lab('nolog', {});
+  await t.rejects(run(['--lab', 'nolab'], new PassThrough()), new CliError('--lab nolab: no lab "nolab" here (palisade lab status lists the labs)'));
+  await t.rejects(run(['--lab', 'noagent'], new PassThrough()), /--lab noagent: the lab runs no agent/);
+  await t.rejects(run(['--lab', 'nolog'], new PassThrough()), /--lab nolog: the lab's agent keeps no verdict log/);
+  await t.rejects(run(['--lab', 'Bad_Name'], new PassThrough()), /--lab: lab name "Bad_Name" must be/);
+  await t.rejects(run(['--lab', 'mylab', '--file', 'x'], new PassThrough()), /give --file or --lab, not both/);
 });

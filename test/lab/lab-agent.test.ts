@@ -15,8 +15,8 @@ import { labDown } from '../../src/lab/topology.ts';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const LAB = 'lt-agent';
 
-function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'palisade.js'), ...args], { encoding: 'utf8', cwd: ROOT, timeout: 120_000 });
+function cli(args: string[], env: NodeJS.ProcessEnv = process.env): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'palisade.js'), ...args], { encoding: 'utf8', cwd: ROOT, timeout: 120_000, env });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -74,6 +74,8 @@ if (process.getuid?.() !== 0) {
     t.match(r.stdout, new RegExp(`agent: pid \\d+, backend nfqueue, ready, generation \\d+; follows ${dir}`));
     const s = readLabState(LAB)!;
     t.ok(s.agent, 'agent recorded');
+    t.equal(s.agent!.verdictLog, join(s.dir, 'verdicts.log'), 'a verdict log by default, in the lab\'s state folder');
+    t.match(r.stdout, `verdict log: ${join(s.dir, 'verdicts.log')} (palisade logs --lab ${LAB})`);
     const inNode = spawnSync('ip', ['netns', 'pids', s.nodeNetns], { encoding: 'utf8' }).stdout.split(/\s+/);
     t.ok(inNode.includes(String(s.agent!.pid)), 'the agent runs in the lab node namespace');
     t.match(spawnSync('ip', ['netns', 'exec', s.nodeNetns, 'iptables', '-S', 'FORWARD'], { encoding: 'utf8' }).stdout, /PALISADE/, 'its rules are in the node namespace');
@@ -98,6 +100,46 @@ if (process.getuid?.() !== 0) {
       'app/client TCP allow', 'app/client UDP allow', 'app/client SCTP allow',
       'app/other TCP deny', 'app/other UDP deny', 'app/other SCTP deny', 'node TCP allow',
     ], 'only the client reaches the server; the node always does');
+
+    // The same pods on ports nobody serves: the client's connections get through (the policy
+    // allows every port from it) and are refused; the other pod's are dropped: DENY.
+    const closed = join(dir, '..', `${LAB}-closed.yaml`);
+    writeFileSync(closed, ['client', 'other'].flatMap((from) => [
+      `- {from: app/${from}, to: app/server, port: 81, expect: ${from === 'client' ? 'allow' : 'deny'}}`,
+      `- {from: app/${from}, to: app/server, port: 54, protocol: UDP, expect: ${from === 'client' ? 'allow' : 'deny'}}`,
+      `- {from: app/${from}, to: app/server, port: 8, protocol: SCTP, expect: ${from === 'client' ? 'allow' : 'deny'}}`,
+    ]).join('\n') + '\n');
+    const cr = cli(['lab', 'probe', '--name', LAB, '--probes', closed, '-o', 'json']);
+    t.equal(cr.code, 0, `every expect met (${cr.stderr})`);
+    t.same((JSON.parse(cr.stdout) as { from: string; protocol: string; verdict: string; detail: string }[]).map((x) => `${x.from} ${x.protocol} ${x.verdict} ${x.detail}`), [
+      'app/client TCP refused refused', 'app/client UDP refused refused', 'app/client SCTP refused refused',
+      'app/other TCP deny timeout', 'app/other UDP deny timeout', 'app/other SCTP deny timeout',
+    ], 'refused through the agent when allowed, a timeout (DENY) when dropped, for TCP, UDP and SCTP');
+
+    // Why was it dropped: the lab's verdict log names the policy.
+    const want = /DENY\s+TCP 10\.244\.1\.3 \(app\/other\) -> 10\.244\.1\.2:80 \(app\/server\) \[ingress\]: .*app\/server-only-from-client/;
+    let logs = cli(['logs', '--lab', LAB]);
+    for (let i = 0; i < 40 && !want.test(logs.stdout); i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      logs = cli(['logs', '--lab', LAB]);
+    }
+    t.equal(logs.code, 0, logs.stderr);
+    t.match(logs.stdout, want, 'palisade logs --lab shows the denied curl and the policy');
+    t.notMatch(logs.stdout, /^\? /m, 'only verdict lines');
+    t.notMatch(logs.stdout, /app\/client\) ->/, 'nothing about the allowed client');
+    const byEnv = cli(['logs', '--lab'], { ...process.env, PALISADE_LAB: LAB });
+    t.match(byEnv.stdout, want, 'no NAME: the default lab, here from PALISADE_LAB');
+
+    // lab status without --name: the labs, which is the default, and the default in full.
+    const st = cli(['lab', 'status'], { ...process.env, PALISADE_LAB: LAB });
+    t.equal(st.code, 0, st.stderr);
+    t.match(st.stdout, new RegExp(`^labs on this machine:\\n[\\s\\S]*^ {2}${LAB} \\(default, from PALISADE_LAB: commands without --name use it\\)$`, 'm'));
+    t.match(st.stdout, /app\/server\s+plab\.lt-agent\.pod\.app_server\s+10\.244\.1\.2\s+TCP 80/, 'its pods');
+    t.match(st.stdout, new RegExp(`agent: pid ${s.agent!.pid}, backend nfqueue, ready, generation \\d+`), 'its agent and generation');
+    const noDefault = cli(['lab', 'status'], { ...process.env, PALISADE_LAB: 'lt-none' });
+    t.match(noDefault.stdout, /no lab "lt-none" \(the default, from PALISADE_LAB\)/);
+    t.notMatch(noDefault.stdout, /agent: pid/);
+
     spawnSync('rm', [join(dir, 'policy.yaml')]);
     await waitForEnforced(s, Date.now(), 10_000);
     spawnSync('ip', ['netns', 'exec', s.nodeNetns, 'conntrack', '-F']);

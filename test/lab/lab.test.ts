@@ -184,18 +184,24 @@ if (process.getuid?.() !== 0) {
     t.match(ct, /dst=fd00:10:244::11 sport=\d+ dport=81/, 'IPv6 too');
   });
 
-  t.test('probes can fail: closed ports, unknown endpoints', async (t) => {
+  t.test('probes can fail: closed ports are refused (not denied), unknown endpoints', async (t) => {
     const s = readLabState(LAB)!;
-    const [tcp, udp, sctp] = await runLabProbes(s, [
+    const [tcp, udp, sctp, extTcp, extSctp] = await runLabProbes(s, [
       { from: 'x/a', to: 'x/b', port: 80, protocol: 'TCP', family: 'IPv4' },
       { from: 'x/a', to: 'x/b', port: 53, protocol: 'UDP', family: 'IPv6' },
       { from: 'x/a', to: 'y/a', port: 9999, protocol: 'SCTP', family: 'IPv4' },
+      { from: 'x/a', to: 'ext:inet', port: 9, protocol: 'TCP', family: 'IPv6' },
+      { from: 'ext:inet', to: 'x/b', port: 82, protocol: 'SCTP', family: 'IPv6' },
     ], { timeoutMs: 500 });
-    t.equal(tcp!.verdict, 'deny');
-    t.equal(tcp!.detail, 'refused', 'a RST comes back from a port nobody serves');
-    t.equal(udp!.verdict, 'deny');
-    t.equal(udp!.detail, 'refused', 'ICMP port unreachable');
-    t.equal(sctp!.verdict, 'deny');
+    t.match(tcp, { verdict: 'refused', detail: 'refused', message: /RST/ }, 'a RST comes back from a port nobody serves');
+    t.match(udp, { verdict: 'refused', detail: 'refused', message: /ICMP port unreachable/ }, 'ICMP port unreachable');
+    t.match(sctp, { verdict: 'refused', detail: 'refused', message: /ABORT/ }, 'an INIT to a port nobody serves gets an ABORT');
+    t.match(extTcp, { verdict: 'refused' }, 'an outside host refuses the ports it does not serve');
+    t.match(extSctp, { verdict: 'refused' }, 'from an outside host, SCTP over IPv6');
+    // Many closed-port probes at once: every one refused (the kernel's ICMP rate limit would
+    // otherwise swallow most port unreachables, and a swallowed one reads as a drop).
+    const many = await runLabProbes(s, Array.from({ length: 24 }, (_, i) => ({ from: 'x/a', to: 'x/b', port: 6000 + i, protocol: 'UDP' as Protocol, family: (i % 2 ? 'IPv6' : 'IPv4') as Family })), { timeoutMs: 1000 });
+    t.same(many.filter((r) => r.verdict !== 'refused').map((r) => `UDP/${r.port} ${r.family}: ${r.verdict} ${r.detail}`), [], '24 closed UDP ports at once: all refused');
     const noV6 = await runLabProbes(s, [{ from: 'x/a', to: 'y/a', port: 80, protocol: 'TCP', family: 'IPv6' }]).catch((e: unknown) => e);
     t.ok(noV6 instanceof LabProbeError, 'a LabProbeError');
     t.match(String(noV6), /pod y\/a has no IPv6 address/);
@@ -211,16 +217,23 @@ if (process.getuid?.() !== 0) {
       '- {from: 10.244.2.1, to: node, port: 81, protocol: SCTP}',
       '- {from: x/a, to: x/b, port: 81, protocol: TCP, expect: allow}',
       '- {from: ext:inet, to: x/a, port: 80, family: IPv6, expect: allow}',
+      '- {from: x/a, to: ext:inet, port: 8443, expect: deny}',
     ].join('\n'));
     const r = cli(['lab', 'probe', '--name', LAB, '--probes', pf, '-o', 'json', '--timeout', '500']);
     t.equal(r.code, 1, 'exit 1: the last expect is not met');
     const out = JSON.parse(r.stdout) as Record<string, unknown>[];
-    t.equal(out.length, 5);
+    t.equal(out.length, 6);
     t.match(out[0], { from: 'x/a', to: 'y/a', port: 80, protocol: 'TCP', family: 'IPv4', verdict: 'allow', src: '10.244.1.1', dst: '10.244.2.1', expect: 'allow', met: true });
     t.match(out[1], { from: 'node', to: 'x/b', protocol: 'UDP', family: 'IPv6', verdict: 'allow', src: 'fd00:10::1', dst: 'fd00:10:244::12' });
     t.match(out[2], { from: '10.244.2.1', to: 'node', protocol: 'SCTP', verdict: 'allow', dst: '10.0.0.1' });
-    t.match(out[3], { verdict: 'deny', expect: 'allow', met: false });
+    t.match(out[3], { verdict: 'refused', detail: 'refused', expect: 'allow', met: true }, 'nobody listens, but the policy let it through: expect allow is met');
     t.match(out[4], { from: 'ext:inet', to: 'x/a', verdict: 'allow', src: '2001:db8::10', dst: 'fd00:10:244::11', answeredBy: 'x/a' });
+    t.match(out[5], { to: 'ext:inet', verdict: 'refused', expect: 'deny', met: false }, 'a refused connection was not denied');
+    const tbl = cli(['lab', 'probe', '--name', LAB, '--probes', pf, '--timeout', '500']);
+    const rows = tbl.stdout.trimEnd().split('\n');
+    t.match(rows[4], /^3\s+x\/a \(10\.244\.1\.1\)\s+x\/b \(10\.244\.1\.2\)\s+TCP\/81\s+IPv4\s+refused\s+refused \d+ms \(RST: nobody listens on the port\)\s+allow ok$/, 'table: refused, not DENY; expect allow met');
+    t.match(rows[6], /TCP\/8443\s+IPv4\s+refused\s+.*deny MISMATCH$/);
+    t.notMatch(tbl.stdout, /DENY/);
     const bad = cli(['lab', 'probe', '--name', LAB, '--probes', pf, '--timeout', '5']);
     t.equal(bad.code, 2);
     t.match(bad.stderr, /--timeout must be between 50 and 30000/);
@@ -250,12 +263,14 @@ if (process.getuid?.() !== 0) {
       { from: 'x/b', to: 'y/c', port: 80, protocol: 'TCP', family: 'IPv4' },
     ]);
     t.same(rs.map((r) => `${r.verdict} ${r.answeredBy}`), ['allow x/a', 'allow y/c']);
+    const [noSctp] = await runLabProbes(s, [{ from: 'x/a', to: 'y/c', port: 81, protocol: 'SCTP', family: 'IPv6' }], { timeoutMs: 500 });
+    t.equal(noSctp!.verdict, 'refused', 'a pod serving no SCTP port still answers an INIT with ABORT');
 
     // An endpoint that died is restarted by the next lab up.
     const xb = s.endpoints[s.pods.find((p) => p.key === 'x/b')!.netns]!;
     process.kill(xb.pid!, 'SIGKILL');
     const dead = await runLabProbes(s, [{ from: 'x/a', to: 'x/b', port: 8080, protocol: 'TCP', family: 'IPv4' }], { timeoutMs: 500 });
-    t.equal(dead[0]!.verdict, 'deny', 'nobody serves x/b any more');
+    t.equal(dead[0]!.verdict, 'refused', 'nobody serves x/b any more: its kernel answers with a RST');
     const repaired = await labUp(next, { name: LAB });
     t.not(repaired.endpoints[xb.netns]!.pid, xb.pid, 'a new endpoint for x/b');
     const back = await runLabProbes(repaired, [{ from: 'x/a', to: 'x/b', port: 8080, protocol: 'TCP', family: 'IPv4' }]);
@@ -282,7 +297,7 @@ if (process.getuid?.() !== 0) {
     spawnSync('rm', ['-rf', labStateDir(LAB)]);
     t.equal((await labNamespaces()).length, 4, 'namespaces left behind');
     const st = cli(['lab', 'status']);
-    t.match(st.stdout, /lt-basic \(no state: leftovers of a crashed run/);
+    t.match(st.stdout, /^ {2}lt-basic \(no state: leftovers of a crashed run/m);
     const r = cli(['lab', 'down', '--name', LAB]);
     t.equal(r.code, 0, r.stderr);
     t.match(r.stdout, /deleted 4 namespace\(s\)/);
@@ -298,6 +313,13 @@ if (process.getuid?.() !== 0) {
     const r2 = cli(['lab', 'probe', '--name', 'lt-nothing', '--probes', join(dir, 'cluster.yaml')]);
     t.equal(r2.code, 2);
     t.match(r2.stderr, /no lab "lt-nothing" here/);
-    t.notMatch(r.stderr + r2.stderr, /^\s+at /m, 'no stack trace');
+    const r3 = cli(['lab', 'up', '--manifests', dir, '--name', 'lt-nothing', '--verdict-log', '/nonexistent/verdicts.log']);
+    t.equal(r3.code, 2);
+    t.match(r3.stderr, /--verdict-log \/nonexistent\/verdicts\.log: folder \/nonexistent does not exist/);
+    const r4 = cli(['lab', 'up', '--manifests', dir, '--name', 'lt-nothing', '--no-agent', '--verdict-log', join(dir, 'v.log')]);
+    t.equal(r4.code, 2);
+    t.match(r4.stderr, /--verdict-log needs the agent/);
+    t.same((await listNetns()).filter((n) => n.startsWith(labNetnsPrefix('lt-nothing'))), [], 'nothing built');
+    t.notMatch(r.stderr + r2.stderr + r3.stderr + r4.stderr, /^\s+at /m, 'no stack trace');
   });
 }

@@ -3,25 +3,25 @@
 // running in the lab's node namespace.
 
 import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parse as parseYAML } from 'yaml';
 import type { ObjectError } from '../../cluster/model.ts';
 import { parseIP } from '../../net/address.ts';
 import { manifestFiles } from '../../sources/manifests.ts';
-import { agentAvailable, readAgentStatus, startLabAgent, stopLabAgent, type LabBackend } from '../../lab/lab-agent.ts';
-import { labStateDir, readLabState, type LabState } from '../../lab/lab-state.ts';
+import { agentAvailable, labVerdictLog, processAlive, readAgentStatus, startLabAgent, stopLabAgent, type LabBackend } from '../../lab/lab-agent.ts';
+import { DEFAULT_LAB, defaultLabName, labStateDir, readLabState, type LabState } from '../../lab/lab-state.ts';
 import { labNameProblem } from '../../lab/netns.ts';
 import { checkLabPrereqs, missingReport } from '../../lab/prereqs.ts';
-import { LabProbeError, resolveLabEndpoint, runLabProbes, type LabProbe, type LabProbeResult } from '../../lab/probe.ts';
+import { LabProbeError, policyAllowed, resolveLabEndpoint, runLabProbes, type LabProbe, type LabProbeResult } from '../../lab/probe.ts';
 import { labDown, labSpecFromCluster, labUp, listLabs } from '../../lab/topology.ts';
 import { CliError, intFlag, parseArgs } from '../args.ts';
 import { loadClusterForCli } from '../manifest-input.ts';
 import { checkProbe, type Probe } from '../probes.ts';
 
-export const DEFAULT_LAB = 'palisade';
+export { DEFAULT_LAB };
 
 const HELP = `usage: palisade lab up --manifests PATH... [--name LAB] [--node NAME] [--no-agent] [--backend nfqueue|tun]
-                     [--external NAME=IP[,IP]...]
+                     [--external NAME=IP[,IP]...] [--verdict-log FILE|none]
        palisade lab probe --probes FILE [--name LAB] [-o json|table] [--timeout MS] [--concurrency N]
        palisade lab down [--name LAB | --all]
        palisade lab status [--name LAB]
@@ -29,25 +29,36 @@ const HELP = `usage: palisade lab up --manifests PATH... [--name LAB] [--node NA
 A kind-like node made of network namespaces on this machine (needs root): one namespace for the
 node, one per pod (its IPs from status.podIPs, served on its containerPorts: HTTP for TCP, an
 answer for UDP, INIT-ACK for SCTP), routed through the node. Nothing is connected to the host's
-network. The lab's state lives in /run/palisade-lab/LAB (default LAB: ${DEFAULT_LAB}).
+network. The lab's state lives in /run/palisade-lab/LAB (without --name, LAB is $PALISADE_LAB
+if set, else ${DEFAULT_LAB}).
 
 up      builds (or updates) the lab from the manifests and starts \`palisade agent --source files\`
         in the node namespace, following the manifests folder (a single folder given to
         --manifests is followed in place; files are copied into the lab's own folder).
         --no-agent: no enforcement; --backend: the agent's backend (default nfqueue).
+        The agent keeps a verdict log (a line per denied connection, naming the policies)
+        in /run/palisade-lab/LAB/verdicts.log, or --verdict-log FILE (none: no log); read it
+        with \`palisade logs --lab [LAB] [--follow]\`.
         --external NAME=IP[,IPv6]: an outside host (its own namespace, routed through the
         node like a pod, not a pod to policy); probe it as "ext:NAME".
 probe   runs real probes: FILE is a YAML/JSON list of {from, to, port, protocol?, family?,
-        expect?} with from/to "ns/pod", "node", "ext:NAME" or an IP of the lab. A probe is
-        allowed when the server's answer came back before --timeout (default 1000 ms).
+        expect?} with from/to "ns/pod", "node", "ext:NAME" or an IP of the lab. Verdicts:
+          allow    the server's answer came back before --timeout (default 1000 ms)
+          DENY     nothing came back: the packets were dropped (what a policy deny does)
+          refused  a TCP RST, ICMP port unreachable or SCTP ABORT came back: the policy let
+                   the connection through but nothing serves the port (a pod serves only its
+                   containerPorts; the node and outside hosts serve every pod's ports).
+                   It meets expect: allow, never expect: deny.
         Exit status 1 when some expect is not met.
 down    stops the lab's processes and deletes its namespaces and state (also what a crashed run
-        left behind: namespaces are found by name). --all: every lab on this machine.`;
+        left behind: namespaces are found by name). --all: every lab on this machine.
+status  with --name: that lab's pods, agent and generation. Without: every lab on this
+        machine, which one is the default, and the default lab's pods, agent and generation.`;
 
 function labName(v: unknown): string {
-  const name = (v as string | undefined) ?? DEFAULT_LAB;
+  const name = (v as string | undefined) ?? defaultLabName().name;
   const p = labNameProblem(name);
-  if (p) throw new CliError(`--name: ${p}`);
+  if (p) throw new CliError(`${v === undefined ? 'PALISADE_LAB' : '--name'}: ${p}`);
   return name;
 }
 
@@ -79,7 +90,11 @@ export function describeLab(s: LabState): string {
   lines.push(`  node serves: ${portsText(s.nodePorts)}`);
   if (s.agent) {
     const st = readAgentStatus(s.agent.statusFile);
-    lines.push(`agent: pid ${s.agent.pid}, backend ${s.agent.backend}, ${st ? (st.ready ? `ready, generation ${st.generation}` : 'not ready') : 'no status yet'}; follows ${s.manifestsDir}; log ${s.agent.log}`);
+    // The status file outlives the agent: say so when its process is gone.
+    const state = !processAlive(s.agent.pid) ? `exited (see its log)${st ? `, last generation ${st.generation}` : ''}`
+      : st ? (st.ready ? `ready, generation ${st.generation}` : 'not ready') : 'no status yet';
+    lines.push(`agent: pid ${s.agent.pid}, backend ${s.agent.backend}, ${state}; follows ${s.manifestsDir}; log ${s.agent.log}`);
+    lines.push(`verdict log: ${s.agent.verdictLog ? `${s.agent.verdictLog} (palisade logs --lab ${s.name})` : 'none (lab up --verdict-log none)'}`);
   } else lines.push(`agent: not running (manifests folder: ${s.manifestsDir})`);
   return lines.join('\n');
 }
@@ -107,6 +122,22 @@ function agentFolder(lab: string, paths: string[]): { dir: string; copy?: () => 
   return { dir, copy };
 }
 
+/** --verdict-log FILE|none: an absolute path in an existing folder, false for none, undefined for the default. */
+function verdictLogOption(v: string | undefined, withAgent: boolean): string | false | undefined {
+  if (v === undefined) return undefined;
+  if (!withAgent) throw new CliError('--verdict-log needs the agent (drop --no-agent)');
+  if (v === 'none') return false;
+  const file = resolve(v);
+  let folder;
+  try {
+    folder = statSync(dirname(file));
+  } catch {
+    throw new CliError(`--verdict-log ${v}: folder ${dirname(file)} does not exist`);
+  }
+  if (!folder.isDirectory()) throw new CliError(`--verdict-log ${v}: ${dirname(file)} is not a folder`);
+  return file;
+}
+
 /** --external NAME=IP[,IP]: at most one address per family. */
 function externalFlag(v: string): { name: string; ips: string[] } {
   const m = /^([a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?)=(.+)$/.exec(v);
@@ -122,7 +153,7 @@ function externalFlag(v: string): { name: string; ips: string[] } {
 }
 
 async function up(argv: string[]): Promise<number> {
-  const { flags, positional } = parseArgs(argv, { manifests: 'list', name: 'string', node: 'string', 'no-agent': 'bool', backend: 'string', external: 'list', help: 'bool' }, { '-h': 'help' });
+  const { flags, positional } = parseArgs(argv, { manifests: 'list', name: 'string', node: 'string', 'no-agent': 'bool', backend: 'string', external: 'list', 'verdict-log': 'string', help: 'bool' }, { '-h': 'help' });
   if (flags.help) {
     process.stdout.write(HELP + '\n');
     return 0;
@@ -133,6 +164,7 @@ async function up(argv: string[]): Promise<number> {
   if (backend !== 'nfqueue' && backend !== 'tun') throw new CliError(`--backend must be nfqueue or tun, got "${String(backend)}"`);
   const withAgent = flags['no-agent'] !== true;
   if (withAgent && !agentAvailable()) throw new CliError('this build has no `palisade agent` command; use --no-agent');
+  const verdictLogFlag = verdictLogOption(flags['verdict-log'] as string | undefined, withAgent);
   const missing = missingReport(await checkLabPrereqs({ agent: withAgent }));
   if (missing) throw new CliError(missing, 3);
 
@@ -152,12 +184,13 @@ async function up(argv: string[]): Promise<number> {
   if (folder.copy) process.stderr.write(`palisade lab up: note: ${folder.copy()}\n`);
   if (withAgent) {
     const st = state.agent ? readAgentStatus(state.agent.statusFile) : undefined;
-    if (state.agent && st && !st.stopped && state.agent.backend === backend) {
-      // Already running: it follows the folder, nothing to do.
+    const verdictLog = verdictLogFlag === false ? undefined : verdictLogFlag ?? labVerdictLog(state);
+    if (state.agent && st && !st.stopped && processAlive(state.agent.pid) && state.agent.backend === backend && state.agent.verdictLog === verdictLog) {
+      // Already running as asked: it follows the folder, nothing to do.
     } else {
       if (state.agent) await stopLabAgent(state);
       try {
-        await startLabAgent(state, { backend });
+        await startLabAgent(state, { backend, verdictLog: verdictLog ?? false });
       } catch (e) {
         process.stdout.write(describeLab(state) + '\n');
         throw new CliError(`the lab is up but the agent failed: ${(e as Error).message}`, 1);
@@ -230,7 +263,8 @@ async function probe(argv: string[]): Promise<number> {
   let missed = 0;
   const out = results.map((r, i) => {
     const expect = probes[i]!.expect;
-    const met = expect === undefined ? undefined : expect === r.verdict;
+    // expect is about policy: a refused connection was let through, nobody listened.
+    const met = expect === undefined ? undefined : expect === (policyAllowed(r.verdict) ? 'allow' : 'deny');
     if (met === false) missed++;
     return { ...r, ...(expect ? { expect, met } : {}) };
   });
@@ -240,7 +274,7 @@ async function probe(argv: string[]): Promise<number> {
     out.forEach((r, i) => {
       rows.push([
         String(i), r.from === r.src ? r.src : `${r.from} (${r.src})`, r.to === r.dst ? r.dst : `${r.to} (${r.dst})`,
-        `${r.protocol}/${r.port}`, r.family, r.verdict === 'allow' ? 'allow' : 'DENY',
+        `${r.protocol}/${r.port}`, r.family, r.verdict === 'deny' ? 'DENY' : r.verdict,
         `${r.detail} ${r.ms}ms${r.message ? ` (${r.message})` : ''}`,
         r.expect ? (r.met ? `${r.expect} ok` : `${r.expect} MISMATCH`) : '',
       ]);
@@ -279,12 +313,26 @@ async function status(argv: string[]): Promise<number> {
   }
   if (positional.length) throw new CliError(`unexpected argument "${positional[0]}"`);
   if (flags.name === undefined) {
-    const labs = await listLabs();
-    process.stdout.write(labs.length ? labs.map((l) => `${l}${readLabState(l) ? '' : ' (no state: leftovers of a crashed run; palisade lab down --name ' + l + ')'}`).join('\n') + '\n' : 'no labs on this machine\n');
+    process.stdout.write(await overview());
     return 0;
   }
   process.stdout.write(describeLab(mustState(labName(flags.name))) + '\n');
   return 0;
+}
+
+/** `lab status` without --name: every lab, which is the default, and the default lab in full. */
+async function overview(): Promise<string> {
+  const labs = await listLabs();
+  const d = defaultLabName();
+  const dname = labName(undefined);
+  const crashed = (l: string) => ` (no state: leftovers of a crashed run; palisade lab down --name ${l})`;
+  const lines = labs.length ? ['labs on this machine:'] : [];
+  lines.push(...labs.map((l) => `  ${l}${l === dname ? ` (default, from ${d.from}: commands without --name use it)` : ''}${readLabState(l) ? '' : crashed(l)}`));
+  if (labs.length === 0) lines.push('no labs on this machine');
+  const dflt = readLabState(dname);
+  if (dflt) lines.push('', describeLab(dflt));
+  else if (labs.length > 0) lines.push('', `no lab "${dname}" (the default, from ${d.from}): give --name LAB to the lab commands (or set PALISADE_LAB); palisade lab status --name LAB shows one`);
+  return lines.join('\n') + '\n';
 }
 
 export async function run(argv: string[]): Promise<number> {

@@ -1,20 +1,26 @@
-// `palisade logs --file PATH [--follow] [-o text|json]`: the agent's verdict log (one JSON line
-// per denied new connection, see src/agent/verdict-log.ts), human-readable. With --follow it
+// `palisade logs --file PATH | --lab [NAME] [--follow] [-o text|json]`: the agent's verdict log
+// (one JSON line per denied new connection, see src/agent/verdict-log.ts), human-readable;
+// --lab finds the file a lab's agent writes (src/lab/lab-agent.ts) from the lab's state. With --follow it
 // keeps reading what the agent appends, like `tail -F`: it notices truncation and rotation
 // (a new file at the same path) and starts over on the new content.
 
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { formatHuman, parseLogLine } from '../../agent/verdict-log.ts';
+import { DEFAULT_LAB, defaultLabName, readLabState } from '../../lab/lab-state.ts';
+import { labNameProblem } from '../../lab/netns.ts';
 import { CliError, intFlag, parseArgs } from '../args.ts';
 
 const HELP = `usage: palisade logs --file PATH [--follow] [-o text|json] [--verdicts-only] [--interval MS]
+       palisade logs --lab [NAME] [--follow] [-o text|json] [--interval MS]
 
 Prints the agent's verdict log (the file given to the agent's --verdict-log) one line per
 denied connection: time, verdict (DENY, WOULD-DENY in audit mode, ALLOW when the agent logs
 allowed connections), protocol, source -> destination:port, which side denied and why.
 Rate-limit summaries say how many lines the agent suppressed for a noisy source pod.
 
+  --lab [NAME]     the log the agent of lab NAME keeps (palisade lab up writes one by default);
+                   without NAME: $PALISADE_LAB if set, else ${DEFAULT_LAB}, as for the lab commands
   --follow, -f     keep printing lines as the agent appends them (Ctrl-C to stop)
   -o json          print the lines as they are (still validated)
   --interval MS    how often --follow checks the file (default 250)
@@ -119,19 +125,36 @@ export function renderLine(line: string, json: boolean, verdictsOnly = false): s
   return json ? JSON.stringify(parsed) : formatHuman(parsed);
 }
 
+/** `--lab` with no name (last, or followed by a flag) means the default lab, as for `palisade lab`. */
+function withLabName(argv: string[]): string[] {
+  return argv.map((a, i) => (a === '--lab' && (i + 1 >= argv.length || argv[i + 1]!.startsWith('-')) ? `--lab=${defaultLabName().name}` : a));
+}
+
+/** The verdict log of lab `name`'s agent, or a one-line error saying why there is none. */
+function labLogFile(name: string): string {
+  const problem = labNameProblem(name);
+  if (problem) throw new CliError(`--lab: ${problem}`);
+  const state = readLabState(name);
+  if (!state) throw new CliError(`--lab ${name}: no lab "${name}" here (palisade lab status lists the labs)`);
+  if (!state.agent) throw new CliError(`--lab ${name}: the lab runs no agent (lab up --no-agent), so nothing is judged or logged`);
+  if (!state.agent.verdictLog) throw new CliError(`--lab ${name}: the lab's agent keeps no verdict log (started with --verdict-log none, or by an older lab up); run palisade lab up again`);
+  return state.agent.verdictLog;
+}
+
 export async function run(argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
   const { flags, positional } = parseArgs(
-    argv,
-    { file: 'string', follow: 'bool', output: 'string', interval: 'string', 'verdicts-only': 'bool', help: 'bool' },
+    withLabName(argv),
+    { file: 'string', lab: 'string', follow: 'bool', output: 'string', interval: 'string', 'verdicts-only': 'bool', help: 'bool' },
     { '-f': 'follow', '-o': 'output', '-h': 'help' },
   );
   if (flags.help) {
     out.write(HELP + '\n');
     return 0;
   }
-  if (positional.length > 0) throw new CliError(`unexpected argument "${positional[0]}" (use --file PATH)`);
-  const file = flags.file as string | undefined;
-  if (!file) throw new CliError('--file PATH is required (the agent\'s verdict log file)');
+  if (positional.length > 0) throw new CliError(`unexpected argument "${positional[0]}" (use --file PATH or --lab [NAME])`);
+  if (flags.file !== undefined && flags.lab !== undefined) throw new CliError('give --file or --lab, not both');
+  const file = flags.lab !== undefined ? labLogFile(flags.lab as string) : flags.file as string | undefined;
+  if (!file) throw new CliError('--file PATH or --lab [NAME] is required (the agent\'s verdict log file, or the lab whose agent writes it)');
   const output = (flags.output as string | undefined) ?? 'text';
   if (output !== 'text' && output !== 'json') throw new CliError(`-o must be text or json, got "${output}"`);
   const intervalMs = intFlag(flags.interval, 'interval', 10, 60000, 250);
