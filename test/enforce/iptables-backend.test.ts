@@ -6,7 +6,7 @@ import t from 'tap';
 import { chooseBackend, countSave, pickBackend } from '../../src/enforce/iptables-backend.ts';
 import { listRules, removeAll } from '../../src/enforce/iptables.ts';
 import { join } from 'node:path';
-import { Topology, clusterYaml, must, run, serverPolicy, startAgent, upWithServers, waitFor } from './netns.ts';
+import { Topology, clusterYaml, must, run, serverPolicy, startAgent, upWithServers, waitFor } from '../../support/netns.ts';
 
 type Cmd = readonly string[];
 const cases: { name: string; setup: Cmd[]; want: 'nft' | 'legacy'; reason: RegExp; stale?: 'nft' | 'legacy' }[] = [

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { restoreTable, listRules, type IptablesBackend } from '../../src/enforce/iptables.ts';
 import { createSet } from '../../src/enforce/verdict-cache.ts';
 import { extensionModules, ipsetTypeModule, nfqueueModuleHint, tunModuleHint } from '../../src/enforce/kernel-modules.ts';
-import { must, run, ROOT } from './netns.ts';
+import { must, run, ROOT } from '../../support/netns.ts';
 
 async function netns(t: { teardown(fn: () => unknown): void }, tag: string): Promise<string[]> {
   const ns = `pal-t-${process.pid}-km-${tag}`;
