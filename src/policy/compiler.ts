@@ -28,9 +28,8 @@
 import type { NetworkPolicy, Node, Pod, Namespace } from '../cluster/model.ts';
 import { podKey } from '../cluster/model.ts';
 import type { Change, ClusterView } from '../cluster/state.ts';
-import { parseIP } from '../net/address.ts';
-import { AddressMap4, AddressMap6 } from './address-map.ts';
 import { decideOn } from './decide.ts';
+import { NodeAddresses, PodAddresses } from './engine-addresses.ts';
 import type { Connection, Decision, RuleRef } from './decision.ts';
 import { SIDE, type RuleSnapshot } from './engine-api.ts';
 import { IdentityRegistry } from './identity.ts';
@@ -69,21 +68,14 @@ interface PodRec {
   readonly slot: number;
   identity: number;
   local: boolean;
-  /** Node index (see nodeIdx), or -1. */
+  /** Node index (see NodeAddresses), or -1. */
   node: number;
-  /** The addresses registered in `owners` for this pod. */
+  /** The addresses registered in `addresses` for this pod. */
   ips: readonly string[];
   egressPolicies: readonly string[];
   ingressPolicies: readonly string[];
   egress: CacheEntry | null;
   ingress: CacheEntry | null;
-}
-
-/** Pods claiming one address, with the address parsed once. */
-interface AddressOwners {
-  readonly family: 'IPv4' | 'IPv6';
-  readonly words: readonly number[];
-  readonly recs: PodRec[];
 }
 
 /** Pods policy sees: "host-network pods ... never selected", finished pods match nothing, no IP no match. */
@@ -138,9 +130,7 @@ export class CompiledEngine {
   private slots: (PodRec | undefined)[] = [];
   private freeSlots: number[] = [];
   private arrays = new SlotArrays();
-  private owners = new Map<string, AddressOwners>();
-  /** Addresses whose owner may have changed in the current batch. */
-  private dirtyAddresses = new Set<string>();
+  private addresses = new PodAddresses<PodRec>();
 
   private cache = new Map<string, CacheEntry>();
   private entriesByPolicy = new Map<string, Set<CacheEntry>>();
@@ -149,9 +139,7 @@ export class CompiledEngine {
   private layout = new TableLayout();
   private namedIngress = new WeakMap<NetworkPolicy, ReturnType<typeof namedPortsOf>>();
 
-  private nodeIndex = new Map<string, number>();
-  private nodeArrays = { addr4: new Int32Array(0), addr4Start: new Int32Array(1), addr6: new Int32Array(0), addr6Start: new Int32Array(1) };
-  private addressMaps: { pods4: AddressMap4; pods6: AddressMap6 } | undefined;
+  private nodeAddresses = new NodeAddresses(this.nodes);
 
   private generation = 0;
   private current!: Snapshot;
@@ -196,12 +184,11 @@ export class CompiledEngine {
     this.namespaces = new Map(); this.pods = new Map(); this.nodes = new Map(); this.policies = new Map();
     this.podsByNs = new Map(); this.policiesByNs = new Map();
     this.identities = new IdentityRegistry();
-    this.recs = new Map(); this.slots = []; this.freeSlots = []; this.arrays = new SlotArrays(); this.owners = new Map(); this.dirtyAddresses = new Set();
+    this.recs = new Map(); this.slots = []; this.freeSlots = []; this.arrays = new SlotArrays(); this.addresses = new PodAddresses();
     this.cache = new Map(); this.entriesByPolicy = new Map();
     this.ruleBase = new Map(); this.ruleRefs = [];
     this.layout = new TableLayout();
-    this.nodeIndex = new Map();
-    this.addressMaps = undefined;
+    this.nodeAddresses = new NodeAddresses(this.nodes);
     this.applyChanges(changes);
   }
 
@@ -288,7 +275,7 @@ export class CompiledEngine {
 
     // Pods: identity, slot, addresses.
     const identitiesBefore = this.identities.count;
-    this.dirtyAddresses.clear();
+    this.addresses.startBatch();
     const A = this.arrays;
     for (const key of dirtyPods) {
       const pod = this.pods.get(key);
@@ -296,13 +283,13 @@ export class CompiledEngine {
       if (pod && isSelectable(pod)) {
         const identity = this.identities.intern(pod.namespace, this.namespaces.get(pod.namespace)?.labels, pod.labels, pod.ports);
         const local = this.localNode === undefined || pod.nodeName === this.localNode;
-        const node = pod.nodeName === undefined ? -1 : this.nodeIdx(pod.nodeName);
+        const node = pod.nodeName === undefined ? -1 : this.nodeAddresses.indexOf(pod.nodeName);
         if (rec) {
           // The phase decides ties between pods claiming one address.
           if (!sameList(rec.ips, pod.ips) || rec.pod.phase !== pod.phase) {
-            this.unregisterAddresses(rec);
+            this.addresses.unregister(rec);
             rec.pod = pod;
-            this.registerAddresses(rec);
+            this.addresses.register(rec);
           }
           rec.pod = pod;
           rec.identity = identity;
@@ -316,7 +303,7 @@ export class CompiledEngine {
           };
           this.slots[slot] = rec;
           this.recs.set(key, rec);
-          this.registerAddresses(rec);
+          this.addresses.register(rec);
           A.ensure(slot);
           A.names[slot] = key;
         }
@@ -326,7 +313,7 @@ export class CompiledEngine {
         needTable.add(rec);
       } else if (rec) {
         this.release(rec);
-        this.unregisterAddresses(rec);
+        this.addresses.unregister(rec);
         this.recs.delete(key);
         this.slots[rec.slot] = undefined;
         this.freeSlots.push(rec.slot);
@@ -370,37 +357,8 @@ export class CompiledEngine {
     }
     for (const r of needTable) this.select(r);
 
-    if (nodesChanged) this.rebuildNodes();
-    this.updateAddressMaps();
+    if (nodesChanged) this.nodeAddresses.rebuild();
     this.publish();
-  }
-
-  private registerAddresses(r: PodRec): void {
-    r.ips = r.pod.ips;
-    for (const ip of r.ips) {
-      this.dirtyAddresses.add(ip);
-      let o = this.owners.get(ip);
-      if (!o) {
-        const parsed = parseIP(ip);
-        // The decoder only lets canonical addresses through; anything else cannot be looked up.
-        if (!parsed) continue;
-        o = { family: parsed.family, words: parsed.words, recs: [] };
-        this.owners.set(ip, o);
-      }
-      o.recs.push(r);
-    }
-  }
-
-  private unregisterAddresses(r: PodRec): void {
-    for (const ip of r.ips) {
-      this.dirtyAddresses.add(ip);
-      const o = this.owners.get(ip);
-      if (!o) continue;
-      const i = o.recs.indexOf(r);
-      if (i >= 0) o.recs.splice(i, 1);
-      if (o.recs.length === 0) this.owners.delete(ip);
-    }
-    r.ips = [];
   }
 
   private evict(e: CacheEntry, needTable: Set<PodRec>): void {
@@ -531,88 +489,6 @@ export class CompiledEngine {
     return b;
   }
 
-  private nodeIdx(name: string): number {
-    let i = this.nodeIndex.get(name);
-    if (i === undefined) {
-      i = this.nodeIndex.size;
-      this.nodeIndex.set(name, i);
-      // A pod may name a node we have not seen yet: it gets an index with no addresses.
-      this.nodeArrays = this.buildNodeArrays();
-    }
-    return i;
-  }
-
-  private rebuildNodes(): void {
-    for (const name of this.nodes.keys()) if (!this.nodeIndex.has(name)) this.nodeIndex.set(name, this.nodeIndex.size);
-    this.nodeArrays = this.buildNodeArrays();
-  }
-
-  private buildNodeArrays(): typeof this.nodeArrays {
-    const n = this.nodeIndex.size;
-    const a4: number[] = [], a6: number[] = [];
-    const s4 = new Int32Array(n + 1), s6 = new Int32Array(n + 1);
-    const byIdx: (Node | undefined)[] = new Array(n);
-    for (const [name, i] of this.nodeIndex) byIdx[i] = this.nodes.get(name);
-    for (let i = 0; i < n; i++) {
-      s4[i] = a4.length;
-      s6[i] = a6.length;
-      for (const text of byIdx[i]?.addresses ?? []) {
-        const ip = parseIP(text);
-        if (!ip) continue;
-        if (ip.family === 'IPv4') a4.push(ip.words[0]!);
-        else a6.push(...ip.words);
-      }
-    }
-    s4[n] = a4.length;
-    s6[n] = a6.length;
-    // Int32Array stores the words as int32 bit patterns, which is what the hot path compares.
-    return { addr4: Int32Array.from(a4), addr4Start: s4, addr6: Int32Array.from(a6), addr6Start: s6 };
-  }
-
-  /**
-   * Address -> slot. When several pods claim one IP (a stale object and its replacement), the
-   * Running one wins, then the smallest key (the evaluator's rule).
-   */
-  private ownerOf(o: AddressOwners): PodRec {
-    let best = o.recs[0]!;
-    for (let i = 1; i < o.recs.length; i++) {
-      const r = o.recs[i]!;
-      const rr = r.pod.phase === 'Running', br = best.pod.phase === 'Running';
-      if ((rr && !br) || (rr === br && r.key < best.key)) best = r;
-    }
-    return best;
-  }
-
-  /** Edits the address maps for the addresses touched by this batch, or rebuilds them when many were. */
-  private updateAddressMaps(): void {
-    const dirty = this.dirtyAddresses;
-    // An edit copies the arrays anyway; past a quarter of all addresses a rebuild is as cheap.
-    if (this.addressMaps === undefined || dirty.size * 4 > this.owners.size) {
-      const p4: [number, number][] = [], p6: [readonly number[], number][] = [];
-      for (const o of this.owners.values()) {
-        const slot = this.ownerOf(o).slot;
-        if (o.family === 'IPv4') p4.push([o.words[0]!, slot]);
-        else p6.push([o.words, slot]);
-      }
-      this.addressMaps = { pods4: new AddressMap4(p4), pods6: new AddressMap6(p6) };
-      return;
-    }
-    if (dirty.size === 0) return;
-    const e4: [number, number][] = [], e6: [readonly number[], number][] = [];
-    for (const ip of dirty) {
-      const o = this.owners.get(ip);
-      const parsed = o ?? parseIP(ip);
-      if (!parsed) continue;
-      const slot = o ? this.ownerOf(o).slot : -1;
-      if (parsed.family === 'IPv4') e4.push([parsed.words[0]!, slot]);
-      else e6.push([parsed.words, slot]);
-    }
-    this.addressMaps = {
-      pods4: e4.length ? this.addressMaps.pods4.with(e4) : this.addressMaps.pods4,
-      pods6: e6.length ? this.addressMaps.pods6.with(e6) : this.addressMaps.pods6,
-    };
-  }
-
   /** Lays every live table out again (no holes) and points every user slot at the new place. */
   private compactTables(): void {
     let live = 0;
@@ -631,7 +507,8 @@ export class CompiledEngine {
     const arena = this.layout.publish();
     const A = this.arrays;
     const n = A.length;
-    const na = this.nodeArrays;
+    const na = this.nodeAddresses.arrays;
+    const maps = this.addresses.update();
     const info = new Int32Array(n * SLOT);
     for (let i = 0; i < n; i++) {
       const o = i * SLOT;
@@ -644,8 +521,8 @@ export class CompiledEngine {
     }
     this.current = new Snapshot({
       generation: ++this.generation,
-      pods4: this.addressMaps!.pods4,
-      pods6: this.addressMaps!.pods6,
+      pods4: maps.pods4,
+      pods6: maps.pods6,
       slotInfo: info,
       addr4: na.addr4, addr4Start: na.addr4Start, addr6: na.addr6, addr6Start: na.addr6Start,
       arena,
