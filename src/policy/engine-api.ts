@@ -36,14 +36,15 @@ export const SIDE = {
   NOT_JUDGED: -5,
 } as const;
 
-/** The code of a rule's decision. */
+/** The code of a rule's decision (rule ids below 2^30, so every code is a non-negative int32). */
 export function ruleCode(ruleId: number, action: Action): number {
   return (ruleId << 1) | action;
 }
 
 /** Distinct rule codes of `ruleCount` rule ids (codes 0 .. ruleCodeCount - 1): the size of an array indexed by rule code. */
 export function ruleCodeCount(ruleCount: number): number {
-  return ruleCount << 1;
+  // Not a shift: 2^30 rules have 2^31 codes, past int32.
+  return ruleCount * 2;
 }
 
 /** Does the side let the connection through (not judged counts as letting through)? */
