@@ -423,6 +423,8 @@ export class CompiledEngine {
     this.attach(r, 'ingress', ing, r.ingressPolicies);
   }
 
+  // A side needs a table when some tier has a word on it (today: NetworkPolicies isolate it);
+  // otherwise every tier passes for every peer and the slot holds the default (NO_TABLE).
   private attach(r: PodRec, dir: Direction, pols: readonly NetworkPolicy[], keys: readonly string[]): void {
     let key: string | undefined;
     if (pols.length > 0) {
