@@ -10,7 +10,7 @@
 //
 // This runs off the hot path: only for NEW connections the classifier already denied.
 
-import { SIDE, type RuleSnapshot } from '../policy/engine-api.ts';
+import { sideDenies, type RuleSnapshot } from '../policy/engine-api.ts';
 
 export const AUDIT_ANNOTATION = 'palisade.io/audit';
 
@@ -100,8 +100,8 @@ export function auditAllowsCodes(
   srcSlot: number,
   dstSlot: number,
 ): boolean {
-  const egress = egressCode === SIDE.DENY;
-  const ingress = ingressCode === SIDE.DENY;
+  const egress = sideDenies(egressCode);
+  const ingress = sideDenies(ingressCode);
   if (!egress && !ingress) return false;
   if (cfg.global) return true;
   if (cfg.namespaces.size === 0) return false;

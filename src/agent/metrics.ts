@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../cluster/model.ts';
-import type { RuleSnapshot } from '../policy/engine-api.ts';
+import { ruleCodeCount, sideAllows, sideRule, type RuleSnapshot } from '../policy/engine-api.ts';
 import { DEFAULT_LOCAL_HOST, closeLocal, createLocalServer, listenLocal, parseLocalAddress, type LocalAddress } from './local-http.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -50,9 +50,12 @@ export class AgentCounters {
 }
 
 /**
- * Allow hits per rule id of the current snapshot (hot path: `hits[code]++` for a side code >= 0),
- * folded into per-policy totals when a new snapshot is bound, so counts survive recompiles.
- * Denials are attributed off the hot path to every policy isolating the denying side.
+ * Hits per rule code of the current snapshot (hot path: `hits[code]++` for a side code that names
+ * a rule, see engine-api.ts: the code says the rule and whether it accepted or denied), folded
+ * into per-policy totals when a new snapshot is bound, so counts survive recompiles. Denied
+ * connections are counted off the hot path (countDeniedSide): against the denying rule's policy,
+ * or, for a side no rule decided (an isolated pod's implicit deny), against every policy
+ * isolating it.
  */
 export class PolicyCounters {
   hits: Float64Array = new Float64Array(0);
@@ -63,8 +66,15 @@ export class PolicyCounters {
   bind(snap: RuleSnapshot, ruleCount: number): Float64Array {
     this.fold();
     this.snap = snap;
-    this.hits = new Float64Array(ruleCount);
+    this.hits = new Float64Array(ruleCodeCount(ruleCount));
     return this.hits;
+  }
+
+  /** Counts one denied side of a new connection (off the hot path). */
+  countDeniedSide(snap: RuleSnapshot, code: number, slot: number, dir: 'egress' | 'ingress', audit = false): void {
+    const rule = sideRule(code);
+    if (rule >= 0) this.countDeny([snap.ruleRef(rule).policy], audit);
+    else if (slot >= 0) this.countDeny(snap.isolatingPolicies(slot, dir), audit);
   }
 
   countDeny(policies: readonly string[], audit = false): void {
@@ -80,11 +90,12 @@ export class PolicyCounters {
     const out = new Map<string, { allow: number; deny: number; audit: number }>();
     for (const [k, v] of this.totals) out.set(k, { ...v });
     if (this.snap) {
-      for (let id = 0; id < this.hits.length; id++) {
-        if (this.hits[id] === 0) continue;
-        const pol = this.snap.ruleRef(id).policy;
+      for (let code = 0; code < this.hits.length; code++) {
+        if (this.hits[code] === 0) continue;
+        const pol = this.snap.ruleRef(sideRule(code)).policy;
         const e = out.get(pol) ?? { allow: 0, deny: 0, audit: 0 };
-        e.allow += this.hits[id]!;
+        if (sideAllows(code)) e.allow += this.hits[code]!;
+        else e.deny += this.hits[code]!;
         out.set(pol, e);
       }
     }
@@ -93,8 +104,11 @@ export class PolicyCounters {
 
   private fold(): void {
     if (!this.snap) return;
-    for (let id = 0; id < this.hits.length; id++) {
-      if (this.hits[id] !== 0) this.entry(this.snap.ruleRef(id).policy).allow += this.hits[id]!;
+    for (let code = 0; code < this.hits.length; code++) {
+      if (this.hits[code] === 0) continue;
+      const e = this.entry(this.snap.ruleRef(sideRule(code)).policy);
+      if (sideAllows(code)) e.allow += this.hits[code]!;
+      else e.deny += this.hits[code]!;
     }
     this.hits.fill(0);
   }
@@ -219,7 +233,7 @@ export function createMetrics(src: MetricsSources = {}): AgentMetrics {
     const pc = src.policies;
     new Counter({
       name: 'palisade_policy_verdicts_total',
-      help: 'New connections a policy allowed (by one of its rules) or denied (as one of the policies isolating the pod); audit = would deny.',
+      help: 'New connections a policy allowed or denied by one of its rules, or denied as one of the policies isolating the pod (no rule matched); audit = would deny.',
       labelNames: ['policy', 'action'], registers: [registry],
       collect(this: Counter<string>) {
         this.reset();

@@ -9,7 +9,7 @@
 import { ACCEPT, REASON, type Classifier } from '../dataplane/classifier.ts';
 import { formatIP } from '../net/address.ts';
 import type { PacketInfo } from '../dataplane/packet-info.ts';
-import { SIDE, type RuleSnapshot } from '../policy/engine-api.ts';
+import { sideDenies, sideHasRule, type RuleSnapshot } from '../policy/engine-api.ts';
 import { auditAllowsCodes, ENFORCE_ALL, type AuditConfig } from './audit.ts';
 import { AgentCounters, DIRECTION, PolicyCounters, VERDICT, protoSlot, verdictSlot } from './metrics.ts';
 import { RecentFlows } from './recent-flows.ts';
@@ -66,9 +66,10 @@ export class ConnectionObserver {
       this.counters.packets[slot]!++;
       this.counters.connections[slot]!++;
       const hits = this.policies.hits;
+      // Per rule code (rule and action), see PolicyCounters.
       const e = c.lastEgressCode, i = c.lastIngressCode;
-      if (e >= 0 && e < hits.length) hits[e]!++;
-      if (i >= 0 && i < hits.length) hits[i]!++;
+      if (sideHasRule(e) && e < hits.length) hits[e]!++;
+      if (sideHasRule(i) && i < hits.length) hits[i]!++;
       // Allowed connections are logged only when the log asks for them (a debugging option).
       if (this.log !== undefined && this.log.logAllowed) this.logNew(c, false);
       return verdict;
@@ -85,7 +86,7 @@ export class ConnectionObserver {
   private denied(c: Classifier, p: number, now: number): number {
     const snap = c.snapshot;
     const e = c.lastEgressCode, i = c.lastIngressCode;
-    const eDeny = e === SIDE.DENY, iDeny = i === SIDE.DENY;
+    const eDeny = sideDenies(e), iDeny = sideDenies(i);
     const dir = eDeny && iDeny ? DIRECTION.BOTH : eDeny ? DIRECTION.EGRESS : DIRECTION.INGRESS;
     const audit = auditAllowsCodes(this.audit, snap, e, i, c.lastSrcSlot, c.lastDstSlot);
     const slot = verdictSlot(audit ? VERDICT.AUDIT : VERDICT.DENY, dir, p);
@@ -97,8 +98,8 @@ export class ConnectionObserver {
       this.log?.countRepeat();
     } else {
       this.counters.connections[slot]!++;
-      if (eDeny && c.lastSrcSlot >= 0) this.policies.countDeny(snap.isolatingPolicies(c.lastSrcSlot, 'egress'), audit);
-      if (iDeny && c.lastDstSlot >= 0) this.policies.countDeny(snap.isolatingPolicies(c.lastDstSlot, 'ingress'), audit);
+      if (eDeny) this.policies.countDeniedSide(snap, e, c.lastSrcSlot, 'egress', audit);
+      if (iDeny) this.policies.countDeniedSide(snap, i, c.lastDstSlot, 'ingress', audit);
       if (this.log) this.logNew(c, audit);
     }
     if (!audit) return c.lastVerdict;

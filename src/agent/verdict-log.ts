@@ -12,7 +12,7 @@
 // only counts them here (countRepeat).
 
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { SIDE, type RuleSnapshot } from '../policy/engine-api.ts';
+import { sideAllows, sideDenies, sideReason, sideRule, type RuleSnapshot } from '../policy/engine-api.ts';
 import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../cluster/model.ts';
 
 export type DenySide = 'egress' | 'ingress' | 'both';
@@ -73,27 +73,26 @@ export function protocolName(proto: number): string {
 function sideText(snap: RuleSnapshot, dir: 'egress' | 'ingress', code: number, slot: number): string {
   const pod = slot >= 0 ? snap.podName(slot) : undefined;
   const who = pod ? `${dir} of ${pod}` : dir;
-  if (code >= 0) {
-    const r = snap.ruleRef(code);
-    return `${who} allowed by ${r.policy} ${r.direction}[${r.index}]`;
-  }
-  switch (code) {
-    case SIDE.DENY: {
+  switch (sideReason(code)) {
+    case 'rule': {
+      const r = snap.ruleRef(sideRule(code));
+      return `${who} ${sideAllows(code) ? 'allowed' : 'denied'} by ${r.policy} ${r.direction}[${r.index}]`;
+    }
+    case 'no-rule': {
       const pols = slot >= 0 ? snap.isolatingPolicies(slot, dir) : [];
       return `${who} isolated by ${pols.length ? pols.join(', ') : '(unknown)'}; no rule matched`;
     }
-    case SIDE.NOT_ISOLATED: return `${who} not isolated`;
-    case SIDE.NODE: return `${who}: node traffic, always allowed`;
-    case SIDE.SELF: return `${who}: pod to itself, always allowed`;
-    case SIDE.NOT_JUDGED: return `${dir} not judged on this node`;
-    default: return `${who}: code ${code}`;
+    case 'not-isolated': return `${who} not isolated`;
+    case 'node': return `${who}: node traffic, always allowed`;
+    case 'self': return `${who}: pod to itself, always allowed`;
+    case 'not-a-pod': return `${dir} not judged on this node`;
   }
 }
 
 /** Turns one judged connection into its log line (off the hot path; allocates freely). */
 export function describeConnection(snap: RuleSnapshot, c: JudgedConnection, time: Date): VerdictLine {
-  const eDeny = c.egressCode === SIDE.DENY;
-  const iDeny = c.ingressCode === SIDE.DENY;
+  const eDeny = sideDenies(c.egressCode);
+  const iDeny = sideDenies(c.ingressCode);
   const srcPod = c.srcSlot >= 0 ? snap.podName(c.srcSlot) : undefined;
   const dstPod = c.dstSlot >= 0 ? snap.podName(c.dstSlot) : undefined;
   const denied = eDeny || iDeny;
@@ -234,7 +233,7 @@ export class VerdictLog {
 
   /** Logs one judged connection. Returns true when a line was written. */
   record(snap: RuleSnapshot, c: JudgedConnection): boolean {
-    const denied = c.egressCode === SIDE.DENY || c.ingressCode === SIDE.DENY;
+    const denied = sideDenies(c.egressCode) || sideDenies(c.ingressCode);
     if (!denied && !this.opts.logAllowed) return false;
     const t = this.now();
     // Decide on the rate limit before building the line: a flood costs one map lookup each.

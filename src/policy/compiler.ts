@@ -2,15 +2,11 @@
 // (RuleSnapshot, see engine-api.ts) that the classifier consults once per new connection, and
 // keeps them current incrementally as objects change.
 //
-// Shape of one generation (all of it flat typed arrays on the per-packet path, so judging a
-// connection between two random pods of a large cluster touches a few cache lines and no
-// objects; see table-arena.ts for why that matters):
-// - two exact address maps (IPv4 and IPv6 addresses of selectable pods, see address-map.ts)
-//   giving a pod slot;
-// - per slot, one record: the pod's identity (see identity.ts), its node, and per direction the
-//   offset of its RuleTable's image in the table arena (or "not isolated" / "not local");
-// - the table arena: the images of every table in use (see TableLayout);
-// - the rule refs behind rule ids.
+// A generation (Snapshot, snapshot.ts) is flat typed arrays: address maps to pod slots, a
+// record per slot (identity, node, and per direction the side's table or its one code), node
+// addresses, and the arena of table images. Each side's table is the walk of tiers.ts folded
+// over the rules of every tier that selects the pod (rule-table.ts); this file decides which
+// tables each pod needs and keeps them, the slot arrays and the arena current.
 //
 // Sharing: a table depends only on the policies selecting its owner (in key order) and, for
 // ingress, on what the rules' port names resolve to on the owner, so owners with the same of
@@ -30,212 +26,24 @@
 // Change batches from ClusterState.onChange.
 
 import type { NetworkPolicy, Node, Pod, Namespace } from '../cluster/model.ts';
-import { podKey, protocolNumber } from '../cluster/model.ts';
+import { podKey } from '../cluster/model.ts';
 import type { Change, ClusterView } from '../cluster/state.ts';
-import { parseIP } from '../net/address.ts';
-import { AddressMap4, AddressMap6 } from './address-map.ts';
-import type { Connection, Decision, RuleRef, SideDecision } from './decision.ts';
+import { decideOn } from './decide.ts';
+import { NodeAddresses, PodAddresses } from './engine-addresses.ts';
+import type { Connection, Decision, RuleRef } from './decision.ts';
 import { SIDE, type RuleSnapshot } from './engine-api.ts';
-import { IdentityRegistry, OUTSIDE_IDENTITY } from './identity.ts';
-import { buildRuleTable, extendRuleTable, namedPortsOf, resolutionSignature, type Direction, type RuleTable, type TableRule } from './rule-table.ts';
-import { TableArena, judgeImage4, judgeImage6, portBlock } from './table-arena.ts';
+import { IdentityRegistry } from './identity.ts';
+import { buildRuleTable, extendRuleTable, type Direction, type RuleTable, type TableRule } from './rule-table.ts';
+import { namedPortsOf, resolutionSignature } from './named-ports.ts';
+import { NO_POLICIES, SLOT, S_EGRESS, S_IDENTITY, S_INGRESS, S_NODE, Snapshot } from './snapshot.ts';
+import { NO_TABLE, SlotArrays, TableLayout } from './table-layout.ts';
 import { selectorMatches } from './selector.ts';
+
+export { decideOn };
 
 export interface CompileOptions {
   /** Judge only pods with this spec.nodeName; undefined = every pod is local (verify, tests). */
   readonly localNode?: string;
-}
-
-const NO_POLICIES: readonly string[] = Object.freeze([]);
-
-// ---------------------------------------------------------------------------------------------
-// Snapshot
-
-// Per-slot record in Snapshot.slotInfo (SLOT words a slot, one cache line holds four slots), so
-// the per-packet path reads one place per pod instead of one array per attribute.
-const SLOT = 4;
-const S_IDENTITY = 0;
-/** Node index (see nodeIdx), or -1. */
-const S_NODE = 1;
-/** Egress / ingress table: its image offset in the snapshot's arena, NO_TABLE or NOT_LOCAL. */
-const S_EGRESS = 2;
-const S_INGRESS = 3;
-/** Local pod not isolated in that direction. */
-const NO_TABLE = -1;
-/** Pod managed by another node: its sides are not judged here. */
-const NOT_LOCAL = -2;
-
-interface SnapshotParts {
-  readonly generation: number;
-  readonly pods4: AddressMap4;
-  readonly pods6: AddressMap6;
-  /** SLOT words per slot: identity, node, egress table, ingress table. */
-  readonly slotInfo: Int32Array;
-  /** Node addresses: node n owns addr4[addr4Start[n] .. addr4Start[n+1]) (v6: 4 words each). */
-  readonly addr4: Int32Array;
-  readonly addr4Start: Int32Array;
-  readonly addr6: Int32Array;
-  readonly addr6Start: Int32Array;
-  /** Images of every table a slot uses (see table-arena.ts). */
-  readonly arena: TableArena;
-  readonly names: readonly string[];
-  readonly egressPolicies: readonly (readonly string[])[];
-  readonly ingressPolicies: readonly (readonly string[])[];
-  readonly ruleRefs: readonly RuleRef[];
-}
-
-class Snapshot implements RuleSnapshot {
-  readonly generation: number;
-  egressCode: number = SIDE.NOT_JUDGED;
-  ingressCode: number = SIDE.NOT_JUDGED;
-  srcSlot = -1;
-  dstSlot = -1;
-
-  private readonly pods4: AddressMap4;
-  private readonly pods6: AddressMap6;
-  private readonly slotInfo: Int32Array;
-  private readonly slots: number;
-  private readonly addr4: Int32Array;
-  private readonly addr4Start: Int32Array;
-  private readonly addr6: Int32Array;
-  private readonly addr6Start: Int32Array;
-  private readonly words: Int32Array;
-  private readonly bytes: Uint8Array;
-  private readonly halves: Uint16Array;
-  private readonly names: readonly string[];
-  private readonly egressPolicies: readonly (readonly string[])[];
-  private readonly ingressPolicies: readonly (readonly string[])[];
-  private readonly ruleRefs: readonly RuleRef[];
-
-  constructor(p: SnapshotParts) {
-    this.generation = p.generation;
-    this.pods4 = p.pods4; this.pods6 = p.pods6;
-    this.slotInfo = p.slotInfo;
-    this.slots = p.slotInfo.length / SLOT;
-    this.addr4 = p.addr4; this.addr4Start = p.addr4Start;
-    this.addr6 = p.addr6; this.addr6Start = p.addr6Start;
-    this.words = p.arena.words; this.bytes = p.arena.bytes; this.halves = p.arena.halves;
-    this.names = p.names;
-    this.egressPolicies = p.egressPolicies; this.ingressPolicies = p.ingressPolicies;
-    this.ruleRefs = p.ruleRefs;
-  }
-
-  /** Is addr one of the addresses of node n (-1: none)? */
-  private onNode4(n: number, addr: number): boolean {
-    if (n < 0) return false;
-    const a = this.addr4;
-    for (let j = this.addr4Start[n]!, end = this.addr4Start[n + 1]!; j < end; j++) {
-      // Both sides are int32 bit patterns (callers may pass uint32: XOR compares as int32).
-      if ((a[j]! ^ addr) === 0) return true;
-    }
-    return false;
-  }
-
-  private onNode6(n: number, w0: number, w1: number, w2: number, w3: number): boolean {
-    if (n < 0) return false;
-    const a = this.addr6;
-    for (let j = this.addr6Start[n]!, end = this.addr6Start[n + 1]!; j < end; j += 4) {
-      if ((a[j]! ^ w0) === 0 && (a[j + 1]! ^ w1) === 0 && (a[j + 2]! ^ w2) === 0 && (a[j + 3]! ^ w3) === 0) return true;
-    }
-    return false;
-  }
-
-  // Side precedence (same as evaluator.ts): not judged here (no pod, or a pod of another node),
-  // then self, then the pod's own node, then not isolated, then the table's verdict.
-  judge4(src: number, dst: number, proto: number, port: number): boolean {
-    // Addresses travel as int32 from here on: a uint32 above 2^31 is not a small integer in V8,
-    // so passing it to a function that is not inlined would box it (allocate) on every call.
-    // Every comparison below is bitwise, so the sign does not matter.
-    src |= 0;
-    dst |= 0;
-    const s = this.pods4.get(src);
-    const d = this.pods4.get(dst);
-    this.srcSlot = s;
-    this.dstSlot = d;
-    const si = this.slotInfo;
-    const so = s << 2, do_ = d << 2;
-    const pb = portBlock(proto);
-    let e: number;
-    const et = s < 0 ? NOT_LOCAL : si[so + S_EGRESS]!;
-    if (et === NOT_LOCAL) e = SIDE.NOT_JUDGED;
-    else if (s === d) e = SIDE.SELF;
-    else if (this.onNode4(si[so + S_NODE]!, dst)) e = SIDE.NODE;
-    else if (et === NO_TABLE) e = SIDE.NOT_ISOLATED;
-    else e = judgeImage4(this.words, this.bytes, this.halves, et, dst, d < 0 ? OUTSIDE_IDENTITY : si[do_ + S_IDENTITY]!, pb, port);
-    let i: number;
-    const it = d < 0 ? NOT_LOCAL : si[do_ + S_INGRESS]!;
-    if (it === NOT_LOCAL) i = SIDE.NOT_JUDGED;
-    else if (s === d) i = SIDE.SELF;
-    else if (this.onNode4(si[do_ + S_NODE]!, src)) i = SIDE.NODE;
-    else if (it === NO_TABLE) i = SIDE.NOT_ISOLATED;
-    else i = judgeImage4(this.words, this.bytes, this.halves, it, src, s < 0 ? OUTSIDE_IDENTITY : si[so + S_IDENTITY]!, pb, port);
-    this.egressCode = e;
-    this.ingressCode = i;
-    return e !== SIDE.DENY && i !== SIDE.DENY;
-  }
-
-  judge6(
-    s0: number, s1: number, s2: number, s3: number,
-    d0: number, d1: number, d2: number, d3: number,
-    proto: number, port: number,
-  ): boolean {
-    // As in judge4: int32 from here on so no call boxes an address word.
-    s0 |= 0; s1 |= 0; s2 |= 0; s3 |= 0;
-    d0 |= 0; d1 |= 0; d2 |= 0; d3 |= 0;
-    const s = this.pods6.get(s0, s1, s2, s3);
-    const d = this.pods6.get(d0, d1, d2, d3);
-    this.srcSlot = s;
-    this.dstSlot = d;
-    const si = this.slotInfo;
-    const so = s << 2, do_ = d << 2;
-    const pb = portBlock(proto);
-    let e: number;
-    const et = s < 0 ? NOT_LOCAL : si[so + S_EGRESS]!;
-    if (et === NOT_LOCAL) e = SIDE.NOT_JUDGED;
-    else if (s === d) e = SIDE.SELF;
-    else if (this.onNode6(si[so + S_NODE]!, d0, d1, d2, d3)) e = SIDE.NODE;
-    else if (et === NO_TABLE) e = SIDE.NOT_ISOLATED;
-    else e = judgeImage6(this.words, this.bytes, this.halves, et, d0, d1, d2, d3, d < 0 ? OUTSIDE_IDENTITY : si[do_ + S_IDENTITY]!, pb, port);
-    let i: number;
-    const it = d < 0 ? NOT_LOCAL : si[do_ + S_INGRESS]!;
-    if (it === NOT_LOCAL) i = SIDE.NOT_JUDGED;
-    else if (s === d) i = SIDE.SELF;
-    else if (this.onNode6(si[do_ + S_NODE]!, s0, s1, s2, s3)) i = SIDE.NODE;
-    else if (it === NO_TABLE) i = SIDE.NOT_ISOLATED;
-    else i = judgeImage6(this.words, this.bytes, this.halves, it, s0, s1, s2, s3, s < 0 ? OUTSIDE_IDENTITY : si[so + S_IDENTITY]!, pb, port);
-    this.egressCode = e;
-    this.ingressCode = i;
-    return e !== SIDE.DENY && i !== SIDE.DENY;
-  }
-
-  podSlot4(addr: number): number {
-    return this.pods4.get(addr | 0);
-  }
-
-  podSlot6(a: number, b: number, c: number, d: number): number {
-    return this.pods6.get(a | 0, b | 0, c | 0, d | 0);
-  }
-
-  isLocal(slot: number): boolean {
-    return (slot | 0) === slot && slot >= 0 && slot < this.slots && this.slotInfo[(slot << 2) + S_EGRESS] !== NOT_LOCAL;
-  }
-
-  podName(slot: number): string {
-    const n = this.names[slot];
-    if (n === undefined || n === '') throw new RangeError(`no pod in slot ${slot}`);
-    return n;
-  }
-
-  ruleRef(code: number): RuleRef {
-    const r = this.ruleRefs[code];
-    if (!r) throw new RangeError(`no rule with id ${code}`);
-    return r;
-  }
-
-  isolatingPolicies(slot: number, direction: 'ingress' | 'egress'): readonly string[] {
-    const list = direction === 'ingress' ? this.ingressPolicies : this.egressPolicies;
-    return list[slot] ?? NO_POLICIES;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -260,21 +68,14 @@ interface PodRec {
   readonly slot: number;
   identity: number;
   local: boolean;
-  /** Node index (see nodeIdx), or -1. */
+  /** Node index (see NodeAddresses), or -1. */
   node: number;
-  /** The addresses registered in `owners` for this pod. */
+  /** The addresses registered in `addresses` for this pod. */
   ips: readonly string[];
   egressPolicies: readonly string[];
   ingressPolicies: readonly string[];
   egress: CacheEntry | null;
   ingress: CacheEntry | null;
-}
-
-/** Pods claiming one address, with the address parsed once. */
-interface AddressOwners {
-  readonly family: 'IPv4' | 'IPv6';
-  readonly words: readonly number[];
-  readonly recs: PodRec[];
 }
 
 /** Pods policy sees: "host-network pods ... never selected", finished pods match nothing, no IP no match. */
@@ -313,113 +114,6 @@ export interface EngineStats {
   readonly tablesExtendedInPlace: number;
 }
 
-/**
- * Per-slot working arrays, copied into each published snapshot (flat copies: a few tens of
- * microseconds for 10,000 pods), so updates touch only the slots that changed.
- */
-class SlotArrays {
-  identity = new Int32Array(64);
-  local = new Uint8Array(64);
-  node = new Int32Array(64).fill(-1);
-  /** Arena offset of the slot's table per direction, or NO_TABLE. */
-  egress = new Int32Array(64).fill(NO_TABLE);
-  ingress = new Int32Array(64).fill(NO_TABLE);
-  names: string[] = [];
-  egressPolicies: (readonly string[])[] = [];
-  ingressPolicies: (readonly string[])[] = [];
-  length = 0;
-
-  ensure(slot: number): void {
-    if (slot >= this.identity.length) {
-      const cap = Math.max(slot + 1, this.identity.length * 2);
-      const id = new Int32Array(cap); id.set(this.identity); this.identity = id;
-      const lo = new Uint8Array(cap); lo.set(this.local); this.local = lo;
-      const no = new Int32Array(cap).fill(-1); no.set(this.node); this.node = no;
-      const eg = new Int32Array(cap).fill(NO_TABLE); eg.set(this.egress); this.egress = eg;
-      const ing = new Int32Array(cap).fill(NO_TABLE); ing.set(this.ingress); this.ingress = ing;
-    }
-    while (this.length <= slot) {
-      this.names.push('');
-      this.egressPolicies.push(NO_POLICIES); this.ingressPolicies.push(NO_POLICIES);
-      this.length++;
-    }
-  }
-
-  clear(slot: number): void {
-    this.identity[slot] = 0; this.local[slot] = 0; this.node[slot] = -1;
-    this.egress[slot] = NO_TABLE; this.ingress[slot] = NO_TABLE; this.names[slot] = '';
-    this.egressPolicies[slot] = NO_POLICIES; this.ingressPolicies[slot] = NO_POLICIES;
-  }
-}
-
-/**
- * Where each live table's image sits in the arena that snapshots judge with. Offsets are stable
- * from one update to the next (a slot's offset changes only when its table does), so an update
- * rewrites only the slots it touched.
- *
- * The arena is append-only: a new image is written past every word any published snapshot may
- * read (published snapshots only read the images their slots point at, all below `used` when they
- * were published), and a word once written is never written again. So publishing costs no copy
- * and every published snapshot keeps answering exactly as it did. Dropped images leave holes
- * (counted as garbage, never reused); once garbage outweighs the live images, or the buffer is
- * full, the live images move to a new buffer (compact / grow) and old snapshots keep the old one.
- */
-class TableLayout {
-  /** Words written so far (live images and holes). */
-  used = 0;
-  /** Words of holes. */
-  garbage = 0;
-  private words = new Int32Array(0);
-  private arena: TableArena = TableArena.EMPTY;
-
-  /** Writes an image after everything written so far; returns its offset. */
-  place(t: RuleTable): number {
-    const img = t.image;
-    if (this.used + img.length > this.words.length) {
-      // Grow by doubling (amortized O(1) a word); the old buffer stays with old snapshots.
-      const next = new Int32Array(Math.max(1024, 2 * (this.used + img.length)));
-      next.set(this.words.subarray(0, this.used));
-      this.words = next;
-    }
-    const base = this.used;
-    this.words.set(img, base);
-    this.used += img.length;
-    return base;
-  }
-
-  /** Copies a table's image over its own earlier copy at `base` (same length: in-place extension). */
-  rewrite(base: number, t: RuleTable): void {
-    this.words.set(t.image, base);
-  }
-
-  drop(t: RuleTable): void {
-    this.garbage += t.image.length;
-  }
-
-  /**
-   * Compaction pays when holes are twice the live images (and the arena is not tiny): a new
-   * identity can replace most tables at once (extendRuleTable), and compacting after every such
-   * update would copy the whole arena each time.
-   */
-  get wasteful(): boolean {
-    return this.garbage > 1 << 16 && this.garbage * 3 > this.used * 2;
-  }
-
-  /** The arena holding every image placed so far. */
-  publish(): TableArena {
-    if (this.arena.words !== this.words) this.arena = new TableArena(this.words);
-    return this.arena;
-  }
-
-  /** Starts over in a new buffer of `capacity` words (for compaction). */
-  reset(capacity = 0): void {
-    this.used = 0;
-    this.garbage = 0;
-    this.words = new Int32Array(capacity);
-    this.arena = TableArena.EMPTY;
-  }
-}
-
 export class CompiledEngine {
   readonly localNode: string | undefined;
 
@@ -436,9 +130,7 @@ export class CompiledEngine {
   private slots: (PodRec | undefined)[] = [];
   private freeSlots: number[] = [];
   private arrays = new SlotArrays();
-  private owners = new Map<string, AddressOwners>();
-  /** Addresses whose owner may have changed in the current batch. */
-  private dirtyAddresses = new Set<string>();
+  private addresses = new PodAddresses<PodRec>();
 
   private cache = new Map<string, CacheEntry>();
   private entriesByPolicy = new Map<string, Set<CacheEntry>>();
@@ -447,9 +139,7 @@ export class CompiledEngine {
   private layout = new TableLayout();
   private namedIngress = new WeakMap<NetworkPolicy, ReturnType<typeof namedPortsOf>>();
 
-  private nodeIndex = new Map<string, number>();
-  private nodeArrays = { addr4: new Int32Array(0), addr4Start: new Int32Array(1), addr6: new Int32Array(0), addr6Start: new Int32Array(1) };
-  private addressMaps: { pods4: AddressMap4; pods6: AddressMap6 } | undefined;
+  private nodeAddresses = new NodeAddresses(this.nodes);
 
   private generation = 0;
   private current!: Snapshot;
@@ -494,12 +184,11 @@ export class CompiledEngine {
     this.namespaces = new Map(); this.pods = new Map(); this.nodes = new Map(); this.policies = new Map();
     this.podsByNs = new Map(); this.policiesByNs = new Map();
     this.identities = new IdentityRegistry();
-    this.recs = new Map(); this.slots = []; this.freeSlots = []; this.arrays = new SlotArrays(); this.owners = new Map(); this.dirtyAddresses = new Set();
+    this.recs = new Map(); this.slots = []; this.freeSlots = []; this.arrays = new SlotArrays(); this.addresses = new PodAddresses();
     this.cache = new Map(); this.entriesByPolicy = new Map();
     this.ruleBase = new Map(); this.ruleRefs = [];
     this.layout = new TableLayout();
-    this.nodeIndex = new Map();
-    this.addressMaps = undefined;
+    this.nodeAddresses = new NodeAddresses(this.nodes);
     this.applyChanges(changes);
   }
 
@@ -586,7 +275,7 @@ export class CompiledEngine {
 
     // Pods: identity, slot, addresses.
     const identitiesBefore = this.identities.count;
-    this.dirtyAddresses.clear();
+    this.addresses.startBatch();
     const A = this.arrays;
     for (const key of dirtyPods) {
       const pod = this.pods.get(key);
@@ -594,13 +283,13 @@ export class CompiledEngine {
       if (pod && isSelectable(pod)) {
         const identity = this.identities.intern(pod.namespace, this.namespaces.get(pod.namespace)?.labels, pod.labels, pod.ports);
         const local = this.localNode === undefined || pod.nodeName === this.localNode;
-        const node = pod.nodeName === undefined ? -1 : this.nodeIdx(pod.nodeName);
+        const node = pod.nodeName === undefined ? -1 : this.nodeAddresses.indexOf(pod.nodeName);
         if (rec) {
           // The phase decides ties between pods claiming one address.
           if (!sameList(rec.ips, pod.ips) || rec.pod.phase !== pod.phase) {
-            this.unregisterAddresses(rec);
+            this.addresses.unregister(rec);
             rec.pod = pod;
-            this.registerAddresses(rec);
+            this.addresses.register(rec);
           }
           rec.pod = pod;
           rec.identity = identity;
@@ -614,7 +303,7 @@ export class CompiledEngine {
           };
           this.slots[slot] = rec;
           this.recs.set(key, rec);
-          this.registerAddresses(rec);
+          this.addresses.register(rec);
           A.ensure(slot);
           A.names[slot] = key;
         }
@@ -624,7 +313,7 @@ export class CompiledEngine {
         needTable.add(rec);
       } else if (rec) {
         this.release(rec);
-        this.unregisterAddresses(rec);
+        this.addresses.unregister(rec);
         this.recs.delete(key);
         this.slots[rec.slot] = undefined;
         this.freeSlots.push(rec.slot);
@@ -668,37 +357,8 @@ export class CompiledEngine {
     }
     for (const r of needTable) this.select(r);
 
-    if (nodesChanged) this.rebuildNodes();
-    this.updateAddressMaps();
+    if (nodesChanged) this.nodeAddresses.rebuild();
     this.publish();
-  }
-
-  private registerAddresses(r: PodRec): void {
-    r.ips = r.pod.ips;
-    for (const ip of r.ips) {
-      this.dirtyAddresses.add(ip);
-      let o = this.owners.get(ip);
-      if (!o) {
-        const parsed = parseIP(ip);
-        // The decoder only lets canonical addresses through; anything else cannot be looked up.
-        if (!parsed) continue;
-        o = { family: parsed.family, words: parsed.words, recs: [] };
-        this.owners.set(ip, o);
-      }
-      o.recs.push(r);
-    }
-  }
-
-  private unregisterAddresses(r: PodRec): void {
-    for (const ip of r.ips) {
-      this.dirtyAddresses.add(ip);
-      const o = this.owners.get(ip);
-      if (!o) continue;
-      const i = o.recs.indexOf(r);
-      if (i >= 0) o.recs.splice(i, 1);
-      if (o.recs.length === 0) this.owners.delete(ip);
-    }
-    r.ips = [];
   }
 
   private evict(e: CacheEntry, needTable: Set<PodRec>): void {
@@ -763,6 +423,8 @@ export class CompiledEngine {
     this.attach(r, 'ingress', ing, r.ingressPolicies);
   }
 
+  // A side needs a table when some tier has a word on it (today: NetworkPolicies isolate it);
+  // otherwise every tier passes for every peer and the slot holds the default (NO_TABLE).
   private attach(r: PodRec, dir: Direction, pols: readonly NetworkPolicy[], keys: readonly string[]): void {
     let key: string | undefined;
     if (pols.length > 0) {
@@ -829,88 +491,6 @@ export class CompiledEngine {
     return b;
   }
 
-  private nodeIdx(name: string): number {
-    let i = this.nodeIndex.get(name);
-    if (i === undefined) {
-      i = this.nodeIndex.size;
-      this.nodeIndex.set(name, i);
-      // A pod may name a node we have not seen yet: it gets an index with no addresses.
-      this.nodeArrays = this.buildNodeArrays();
-    }
-    return i;
-  }
-
-  private rebuildNodes(): void {
-    for (const name of this.nodes.keys()) if (!this.nodeIndex.has(name)) this.nodeIndex.set(name, this.nodeIndex.size);
-    this.nodeArrays = this.buildNodeArrays();
-  }
-
-  private buildNodeArrays(): typeof this.nodeArrays {
-    const n = this.nodeIndex.size;
-    const a4: number[] = [], a6: number[] = [];
-    const s4 = new Int32Array(n + 1), s6 = new Int32Array(n + 1);
-    const byIdx: (Node | undefined)[] = new Array(n);
-    for (const [name, i] of this.nodeIndex) byIdx[i] = this.nodes.get(name);
-    for (let i = 0; i < n; i++) {
-      s4[i] = a4.length;
-      s6[i] = a6.length;
-      for (const text of byIdx[i]?.addresses ?? []) {
-        const ip = parseIP(text);
-        if (!ip) continue;
-        if (ip.family === 'IPv4') a4.push(ip.words[0]!);
-        else a6.push(...ip.words);
-      }
-    }
-    s4[n] = a4.length;
-    s6[n] = a6.length;
-    // Int32Array stores the words as int32 bit patterns, which is what the hot path compares.
-    return { addr4: Int32Array.from(a4), addr4Start: s4, addr6: Int32Array.from(a6), addr6Start: s6 };
-  }
-
-  /**
-   * Address -> slot. When several pods claim one IP (a stale object and its replacement), the
-   * Running one wins, then the smallest key (the evaluator's rule).
-   */
-  private ownerOf(o: AddressOwners): PodRec {
-    let best = o.recs[0]!;
-    for (let i = 1; i < o.recs.length; i++) {
-      const r = o.recs[i]!;
-      const rr = r.pod.phase === 'Running', br = best.pod.phase === 'Running';
-      if ((rr && !br) || (rr === br && r.key < best.key)) best = r;
-    }
-    return best;
-  }
-
-  /** Edits the address maps for the addresses touched by this batch, or rebuilds them when many were. */
-  private updateAddressMaps(): void {
-    const dirty = this.dirtyAddresses;
-    // An edit copies the arrays anyway; past a quarter of all addresses a rebuild is as cheap.
-    if (this.addressMaps === undefined || dirty.size * 4 > this.owners.size) {
-      const p4: [number, number][] = [], p6: [readonly number[], number][] = [];
-      for (const o of this.owners.values()) {
-        const slot = this.ownerOf(o).slot;
-        if (o.family === 'IPv4') p4.push([o.words[0]!, slot]);
-        else p6.push([o.words, slot]);
-      }
-      this.addressMaps = { pods4: new AddressMap4(p4), pods6: new AddressMap6(p6) };
-      return;
-    }
-    if (dirty.size === 0) return;
-    const e4: [number, number][] = [], e6: [readonly number[], number][] = [];
-    for (const ip of dirty) {
-      const o = this.owners.get(ip);
-      const parsed = o ?? parseIP(ip);
-      if (!parsed) continue;
-      const slot = o ? this.ownerOf(o).slot : -1;
-      if (parsed.family === 'IPv4') e4.push([parsed.words[0]!, slot]);
-      else e6.push([parsed.words, slot]);
-    }
-    this.addressMaps = {
-      pods4: e4.length ? this.addressMaps.pods4.with(e4) : this.addressMaps.pods4,
-      pods6: e6.length ? this.addressMaps.pods6.with(e6) : this.addressMaps.pods6,
-    };
-  }
-
   /** Lays every live table out again (no holes) and points every user slot at the new place. */
   private compactTables(): void {
     let live = 0;
@@ -929,20 +509,22 @@ export class CompiledEngine {
     const arena = this.layout.publish();
     const A = this.arrays;
     const n = A.length;
-    const na = this.nodeArrays;
+    const na = this.nodeAddresses.arrays;
+    const maps = this.addresses.update();
     const info = new Int32Array(n * SLOT);
     for (let i = 0; i < n; i++) {
       const o = i * SLOT;
       info[o + S_IDENTITY] = A.identity[i]!;
       info[o + S_NODE] = A.node[i]!;
       const local = A.local[i] === 1;
-      info[o + S_EGRESS] = local ? A.egress[i]! : NOT_LOCAL;
-      info[o + S_INGRESS] = local ? A.ingress[i]! : NOT_LOCAL;
+      // A pod another node judges: its sides are not judged here, whatever its tables.
+      info[o + S_EGRESS] = local ? A.egress[i]! : SIDE.NOT_JUDGED;
+      info[o + S_INGRESS] = local ? A.ingress[i]! : SIDE.NOT_JUDGED;
     }
     this.current = new Snapshot({
       generation: ++this.generation,
-      pods4: this.addressMaps!.pods4,
-      pods6: this.addressMaps!.pods6,
+      pods4: maps.pods4,
+      pods6: maps.pods6,
       slotInfo: info,
       addr4: na.addr4, addr4Start: na.addr4Start, addr6: na.addr6, addr6Start: na.addr6Start,
       arena,
@@ -952,48 +534,8 @@ export class CompiledEngine {
     });
   }
 
-  // -------------------------------------------------------------------------------------------
-  // Off the hot path: the Decision shape of decision.ts, for tests, verify and explain.
-
-  /** Judges one connection on the current snapshot and answers like evaluate(). */
+  /** Judges one connection on the current snapshot and answers like evaluate() (off the hot path). */
   decide(conn: Connection): Decision {
     return decideOn(this.current, conn);
   }
-}
-
-const NOT_A_POD: SideDecision = { allowed: true, reason: 'not-a-pod', isolated: false, policies: [] };
-
-function sideOf(snap: RuleSnapshot, code: number, slot: number, dir: Direction): SideDecision {
-  if (code === SIDE.NOT_JUDGED) return NOT_A_POD;
-  const policies = snap.isolatingPolicies(slot, dir);
-  const isolated = policies.length > 0;
-  const pl = [...policies];
-  switch (code) {
-    case SIDE.SELF: return { allowed: true, reason: 'self', isolated, policies: pl };
-    case SIDE.NODE: return { allowed: true, reason: 'node', isolated, policies: pl };
-    case SIDE.NOT_ISOLATED: return { allowed: true, reason: 'not-isolated', isolated, policies: pl };
-    case SIDE.DENY: return { allowed: false, reason: 'no-rule', isolated, policies: pl };
-    default: return { allowed: true, reason: 'rule', isolated, policies: pl, rule: snap.ruleRef(code) };
-  }
-}
-
-/** decide() on a given snapshot (the classifier's generation, for explain/verify). */
-export function decideOn(snap: RuleSnapshot, conn: Connection): Decision {
-  const src = parseIP(conn.src);
-  const dst = parseIP(conn.dst);
-  if (!src) throw new Error(`connection source ${JSON.stringify(conn.src)} is not an IP address`);
-  if (!dst) throw new Error(`connection destination ${JSON.stringify(conn.dst)} is not an IP address`);
-  if (src.family !== dst.family) throw new Error(`connection ${conn.src} -> ${conn.dst} mixes address families`);
-  if (!Number.isInteger(conn.port) || conn.port < 0 || conn.port > 65535) throw new Error(`connection port ${conn.port} out of range 0..65535`);
-  const proto = protocolNumber(conn.protocol);
-  const allowed = src.family === 'IPv4'
-    ? snap.judge4(src.words[0]!, dst.words[0]!, proto, conn.port)
-    : snap.judge6(src.words[0]!, src.words[1]!, src.words[2]!, src.words[3]!, dst.words[0]!, dst.words[1]!, dst.words[2]!, dst.words[3]!, proto, conn.port);
-  const s = snap.srcSlot, d = snap.dstSlot;
-  const egress = sideOf(snap, snap.egressCode, s, 'egress');
-  const ingress = sideOf(snap, snap.ingressCode, d, 'ingress');
-  const out: { -readonly [K in keyof Decision]: Decision[K] } = { allowed, egress, ingress };
-  if (s >= 0) out.srcPod = snap.podName(s);
-  if (d >= 0) out.dstPod = snap.podName(d);
-  return out;
 }

@@ -6,27 +6,83 @@
 // after every (incremental) recompile and the classifier swaps its reference between packets, so
 // a packet is judged entirely by one generation.
 
-import type { RuleRef } from './decision.ts';
+import type { RuleRef, SideReason } from './decision.ts';
 
-/**
- * Side codes returned for each direction by judge4/judge6 (in egressCode / ingressCode).
- * A code >= 0 is the id of the rule that allowed the connection (see RuleSnapshot.ruleRef).
- */
+// ---------------------------------------------------------------------------------------------
+// Side codes: one int32 per side saying what happened and who decided.
+//
+// A code >= 0 is a rule's decision: (rule id << 1) | action, action ACCEPT or DENY, so readers
+// learn the outcome and the rule from the one integer (metrics count denials by rule, the
+// verdict log names the rule either way). A code < 0 is one of the SIDE constants below, none of
+// which names a rule. Codes are written by the engines (and test doubles); everything that READS
+// a code asks the functions below (sideAllows, sideRule, sideReason, ...), never compares it with
+// a constant, so a new outcome is added here once.
+
+/** Action bit of a rule code. */
+export const ACTION = { ACCEPT: 0, DENY: 1 } as const;
+export type Action = (typeof ACTION)[keyof typeof ACTION];
+
+/** The codes that name no rule. */
 export const SIDE = {
-  /** This side allowed: the pod is not isolated in this direction. */
+  /** Allowed: no tier had a word on this side, the default answers (for NetworkPolicy: the pod is not isolated in this direction). */
   NOT_ISOLATED: -1,
-  /** This side denied: isolated and no rule matched. */
-  DENY: -2,
-  /** This side allowed: the peer is the pod's own node ("traffic to and from the node ... is always allowed"). */
+  /** Denied: isolated by NetworkPolicies and none of their rules matched (the tier's implicit deny). */
+  NO_RULE: -2,
+  /** Allowed: the peer is the pod's own node ("traffic to and from the node ... is always allowed"). */
   NODE: -3,
-  /** This side allowed: a pod talking to itself. */
+  /** Allowed: a pod talking to itself. */
   SELF: -4,
   /** Not judged here: the address is no pod, or a pod whose tables live on another node. */
   NOT_JUDGED: -5,
 } as const;
 
+/** The code of a rule's decision (rule ids below 2^30, so every code is a non-negative int32). */
+export function ruleCode(ruleId: number, action: Action): number {
+  return (ruleId << 1) | action;
+}
+
+/** Distinct rule codes of `ruleCount` rule ids (codes 0 .. ruleCodeCount - 1): the size of an array indexed by rule code. */
+export function ruleCodeCount(ruleCount: number): number {
+  // Not a shift: 2^30 rules have 2^31 codes, past int32.
+  return ruleCount * 2;
+}
+
+/** Does the side let the connection through (not judged counts as letting through)? */
 export function sideAllows(code: number): boolean {
-  return code !== SIDE.DENY;
+  return code >= 0 ? (code & 1) === ACTION.ACCEPT : code !== SIDE.NO_RULE;
+}
+
+/** Did the side stop the connection? */
+export function sideDenies(code: number): boolean {
+  return !sideAllows(code);
+}
+
+/** Does the code name a rule (then it indexes arrays of ruleCodeCount entries)? */
+export function sideHasRule(code: number): boolean {
+  return code >= 0;
+}
+
+/** The rule id behind a code (see RuleSnapshot.ruleRef), or -1 when no rule decided. */
+export function sideRule(code: number): number {
+  return code >= 0 ? code >> 1 : -1;
+}
+
+/** The reason of a code, in the words of decision.ts. */
+export function sideReason(code: number): SideReason {
+  if (code >= 0) return 'rule';
+  switch (code) {
+    case SIDE.NOT_ISOLATED: return 'not-isolated';
+    case SIDE.NO_RULE: return 'no-rule';
+    case SIDE.NODE: return 'node';
+    case SIDE.SELF: return 'self';
+    case SIDE.NOT_JUDGED: return 'not-a-pod';
+    default: throw new RangeError(`side code ${code} means nothing`);
+  }
+}
+
+/** Was the side judged on this node (false: no pod, or another node's pod)? */
+export function sideJudged(code: number): boolean {
+  return code !== SIDE.NOT_JUDGED;
 }
 
 export interface RuleSnapshot {
@@ -36,7 +92,7 @@ export interface RuleSnapshot {
   /**
    * Judges a new IPv4 connection src -> dst:port (proto = IP protocol number; for ICMP and other
    * port-less protocols port is 0 and only rules without ports match). Returns true when allowed.
-   * Sets egressCode/ingressCode (SIDE.* or a rule id) and srcSlot/dstSlot (pod slots or -1).
+   * Sets egressCode/ingressCode (side codes, see above) and srcSlot/dstSlot (pod slots or -1).
    * Never allocates.
    *
    * Address words may be given as uint32 or int32 (implementations compare them bitwise). Prefer
@@ -63,8 +119,8 @@ export interface RuleSnapshot {
   isLocal(slot: number): boolean;
   /** "namespace/name" of a pod slot (off the hot path: builds no string, returns a stored one). */
   podName(slot: number): string;
-  /** The rule behind a code >= 0. */
-  ruleRef(code: number): RuleRef;
+  /** The rule with this id (sideRule of a code). */
+  ruleRef(ruleId: number): RuleRef;
   /** "namespace/name" of every policy isolating the pod in that direction, sorted. */
   isolatingPolicies(slot: number, direction: 'ingress' | 'egress'): readonly string[];
 }

@@ -13,10 +13,11 @@
 //   replacement), the pod in phase Running wins, then the smallest "namespace/name" key.
 // - Namespace labels of a pod whose Namespace object is unknown: { kubernetes.io/metadata.name:
 //   <namespace> }, the one label the API server always sets.
-// - Reason precedence per side: 'not-a-pod' (no pod owns the address, or opts.localNode is set
-//   and the pod runs elsewhere: its side is judged by its own node), then 'self', then 'node',
-//   then 'not-isolated', then 'rule' / 'no-rule'. `isolated` and `policies` are filled for every
-//   judged pod whatever the reason; for 'not-a-pod' they are false / [].
+// - Reason precedence per side (tiers.ts, shared with the compiled engine): 'not-a-pod' (no pod
+//   owns the address, or opts.localNode is set and the pod runs elsewhere: its side is judged by
+//   its own node), then 'self', then 'node', then the NetworkPolicy tier ('rule' / 'no-rule'
+//   for an isolated pod), then the default 'not-isolated'. `isolated` and `policies` are
+//   filled for every judged pod whatever the reason; for 'not-a-pod' they are false / [].
 
 import type { Labels, NetworkPolicy, Pod, PolicyPeer, PolicyPort, PolicyRule, Protocol } from '../cluster/model.ts';
 import { podKey } from '../cluster/model.ts';
@@ -27,6 +28,10 @@ import type { ParsedIP } from '../net/address.ts';
 import type { Connection, Decision, RuleRef, SideDecision, SideReason } from './decision.ts';
 import { formatSelector, selectorMatches } from './selector.ts';
 import { addressClaimWins, comparePolicies, podIsSelectable, policyIsolatesPod, type Direction } from './spec-facts.ts';
+import { sideAllows, sideReason } from './engine-api.ts';
+import { PASS, TIERS_DECIDE, sideExemption, walkTiers, type TierSet } from './tiers.ts';
+
+export type { Direction };
 
 export interface EvaluateOptions {
   /**
@@ -199,45 +204,53 @@ interface SideInput {
   readonly localNode?: string;
 }
 
-const NOT_A_POD: SideDecision = { allowed: true, reason: 'not-a-pod', isolated: false, policies: [] };
-
 function side(allowed: boolean, reason: SideReason, policies: readonly NetworkPolicy[], rule?: RuleRef): SideDecision {
   const keys = policies.map(podKey);
   return rule ? { allowed, reason, isolated: policies.length > 0, policies: keys, rule } : { allowed, reason, isolated: policies.length > 0, policies: keys };
 }
 
+// The side's walk is tiers.ts's: the exemptions, then each tier (here in the evaluator's words),
+// then the default. What each step says is quoted where it is decided (tiers.ts, and below).
 function judgeSide(s: SideInput): SideDecision {
-  const { view, pod, dir, remote } = s;
-  // Traffic of addresses that are no (selectable) pod is not ours to judge on this side.
-  if (!pod) return NOT_A_POD;
-  if (s.localNode !== undefined && pod.nodeName !== s.localNode) return NOT_A_POD;
-  const pols = isolatingPolicies(view, pod, dir);
-  // A pod talking to itself: [DOCS] "Pods cannot currently block localhost access"; the e2e
-  // suite expects every pod to reach itself on its own IP too (the matrix diagonal).
-  if (remote.pod === pod) return side(true, 'self', pols);
-  // [DOCS] "traffic to and from the node where a Pod is running is always allowed, regardless of
-  // the IP address of the Pod or the node". [API] ingress: "OR if the traffic source is the
-  // pod's local node".
-  if (isNodeAddressOf(view, pod, remote.ipText)) return side(true, 'node', pols);
+  const { view, pod, remote } = s;
+  // Traffic of addresses that are no (selectable) pod is not ours to judge on this side, nor
+  // that of a pod another node judges.
+  const judged = pod !== undefined && (s.localNode === undefined || pod.nodeName === s.localNode);
+  const pols = judged ? isolatingPolicies(view, pod, s.dir) : [];
+  // [API] ingress: "OR if the traffic source is the pod's local node" (see sideExemption).
+  const exempt = sideExemption(judged, judged && remote.pod === pod, judged && isNodeAddressOf(view, pod, remote.ipText));
+  if (exempt !== TIERS_DECIDE) return side(sideAllows(exempt), sideReason(exempt), pols);
   // [API] "Traffic is allowed to a pod if there are no NetworkPolicies selecting the pod".
   // [DOCS] "By default, a pod is non-isolated for egress; all outbound connections are allowed."
-  if (pols.length === 0) return side(true, 'not-isolated', pols);
-  // [DOCS] "When a pod is isolated for ingress, the only allowed connections into the pod are
-  // those from the pod's node and those allowed by the ingress list of some NetworkPolicy that
-  // applies to the pod for ingress." Policies are additive: the first allowing rule (policies
-  // in key order, rules in spec order) is reported.
-  for (const pol of pols) {
-    const rules = dir === 'ingress' ? pol.ingress : pol.egress;
-    for (let i = 0; i < rules.length; i++) {
-      if (ruleMatches(view, pol, rules[i]!, s.conn, remote, s.dstPod)) {
-        return side(true, 'rule', pols, { policy: podKey(pol), direction: dir, index: i });
+  return walkTiers(EVAL_TIERS, { s, pols }, side(true, 'not-isolated', pols));
+}
+
+interface TierQuestion {
+  readonly s: SideInput;
+  /** The NetworkPolicies isolating the side's pod in its direction. */
+  readonly pols: readonly NetworkPolicy[];
+}
+
+const EVAL_TIERS: TierSet<TierQuestion, SideDecision> = {
+  networkpolicy: ({ s, pols }) => {
+    if (pols.length === 0) return PASS;
+    // [DOCS] "When a pod is isolated for ingress, the only allowed connections into the pod are
+    // those from the pod's node and those allowed by the ingress list of some NetworkPolicy that
+    // applies to the pod for ingress." Policies are additive: the first allowing rule (policies
+    // in key order, rules in spec order) is reported.
+    for (const pol of pols) {
+      const rules = s.dir === 'ingress' ? pol.ingress : pol.egress;
+      for (let i = 0; i < rules.length; i++) {
+        if (ruleMatches(s.view, pol, rules[i]!, s.conn, s.remote, s.dstPod)) {
+          return side(true, 'rule', pols, { policy: podKey(pol), direction: s.dir, index: i });
+        }
       }
     }
-  }
-  // [API] ingress/egress: "If this field is empty then this NetworkPolicy does not allow any
-  // traffic (and serves solely to ensure that the pods it selects are isolated by default)".
-  return side(false, 'no-rule', pols);
-}
+    // [API] ingress/egress: "If this field is empty then this NetworkPolicy does not allow any
+    // traffic (and serves solely to ensure that the pods it selects are isolated by default)".
+    return side(false, 'no-rule', pols);
+  },
+};
 
 function normalise(conn: Connection): Connection {
   const src = canonicalIP(conn.src) ?? conn.src;

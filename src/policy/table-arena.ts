@@ -23,7 +23,7 @@
 //              relative to the trie start, -1 none); a node's prefix length is the number of
 //              leading ones of its mask
 //   combine4   ipClasses4 x nSel peer classes
-//   verdict    nPeer x nPort codes (rule id or SIDE.DENY)
+//   verdict    nPeer x nPort side codes (engine-api.ts: the tiers' walk folded per cell)
 //   trie6      nodes of T6 words: key0..3, mask0..3, value, length, child0, child1
 //   combine6   ipClasses6 x nSel peer classes
 //   selClass   selLen classes (bytes, uint16 or int32, see H_SEL_WIDTH), then room for more
@@ -224,7 +224,7 @@ function portClass(a: Int32Array, o: number, b: number, port: number): number {
 }
 
 /**
- * Code (rule id or SIDE.DENY) of the table at `base` for an IPv4 peer `addr` (int32 bits) of
+ * Side code (engine-api.ts) of the table at `base` for an IPv4 peer `addr` (int32 bits) of
  * pod identity `identity` (0 = no pod), protocol block (portBlock) and port. Allocates nothing.
  */
 export function judgeImage4(a: Int32Array, a8: Uint8Array, a16: Uint16Array, base: number, addr: number, identity: number, block: number, port: number): number {

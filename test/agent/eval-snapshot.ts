@@ -4,7 +4,7 @@
 
 import type { ClusterView } from '../../src/cluster/state.ts';
 import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, podKey, type Protocol } from '../../src/cluster/model.ts';
-import { SIDE, type RuleSnapshot } from '../../src/policy/engine-api.ts';
+import { ACTION, SIDE, ruleCode, type RuleSnapshot } from '../../src/policy/engine-api.ts';
 import type { RuleRef, SideDecision } from '../../src/policy/decision.ts';
 import { evaluate, isolatingPolicies } from '../../src/policy/evaluator.ts';
 import { formatIP } from '../../src/net/address.ts';
@@ -33,8 +33,8 @@ export class EvalSnapshot implements RuleSnapshot {
 
   private code(s: SideDecision): number {
     switch (s.reason) {
-      case 'rule': return this.ruleIds.get(`${s.rule!.policy} ${s.rule!.direction} ${s.rule!.index}`)!;
-      case 'no-rule': return SIDE.DENY;
+      case 'rule': return ruleCode(this.ruleIds.get(`${s.rule!.policy} ${s.rule!.direction} ${s.rule!.index}`)!, s.allowed ? ACTION.ACCEPT : ACTION.DENY);
+      case 'no-rule': return SIDE.NO_RULE;
       case 'not-isolated': return SIDE.NOT_ISOLATED;
       case 'node': return SIDE.NODE;
       case 'self': return SIDE.SELF;
@@ -72,8 +72,8 @@ export class EvalSnapshot implements RuleSnapshot {
   podName(slot: number): string {
     return this.podKeys[slot]!;
   }
-  ruleRef(code: number): RuleRef {
-    return this.rules[code]!;
+  ruleRef(ruleId: number): RuleRef {
+    return this.rules[ruleId]!;
   }
   isolatingPolicies(slot: number, direction: 'ingress' | 'egress'): readonly string[] {
     return isolatingPolicies(this.view, this.view.pods.get(this.podKeys[slot]!)!, direction).map(podKey);

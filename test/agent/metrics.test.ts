@@ -11,6 +11,7 @@ import { decodeObject, applyDecoded } from '../../src/cluster/decode.ts';
 import { buildClusterForCase, loadCases } from '../support/conformance-cases.ts';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../src/cluster/model.ts';
 import { parseIP } from '../../src/net/address.ts';
+import { sideHasRule } from '../../src/policy/engine-api.ts';
 import {
   AgentCounters, DIRECTION, PolicyCounters, VERDICT, createMetrics, parseMetricsAddress, parseNfnetlinkQueue,
   protoSlot, startMetricsServer, verdictSlot, VERDICT_SLOTS,
@@ -91,7 +92,7 @@ t.test('scrape a real server on loopback', async (t) => {
   const ip = (s: string) => parseIP(s)!.words[0]!;
   const classify = (src: string, dst: string) => {
     const ok = snap.judge4(ip(src), ip(dst), IPPROTO_TCP, 80);
-    if (snap.ingressCode >= 0) hits[snap.ingressCode]!++;
+    if (sideHasRule(snap.ingressCode)) hits[snap.ingressCode]!++;
     const slot = verdictSlot(ok ? VERDICT.ALLOW : VERDICT.DENY, ok ? DIRECTION.NONE : DIRECTION.INGRESS, protoSlot(IPPROTO_TCP));
     counters.connections[slot]!++;
     counters.packets[slot]!++;

@@ -7,7 +7,7 @@ import t from 'tap';
 import { Classifier, ACCEPT, DROP, REASON, REASON_NAMES } from '../../src/dataplane/classifier.ts';
 import { Conntrack } from '../../src/dataplane/conntrack.ts';
 import { INVALID } from '../../src/dataplane/packet-info.ts';
-import { SIDE } from '../../src/policy/engine-api.ts';
+import { sideReason } from '../../src/policy/engine-api.ts';
 import { TableSnapshot } from '../support/table-snapshot.ts';
 import {
   PROTO, TCPF, NH, packet, replyPacket, ipv4, ipv6, udp, tcp, icmp, echo, icmpErrorFor, fragHeader,
@@ -53,7 +53,7 @@ t.test('stateful: replies of allowed flows pass, reverse NEW is judged and denie
       const rev = packet(b, a, proto, 50000, 40000);
       t.equal(c.classify(rev, 0, rev.length, 3), DROP, 'reverse new connection denied');
       t.equal(reason(c), 'policy-deny');
-      t.equal(c.lastIngressCode, SIDE.DENY);
+      t.equal(sideReason(c.lastIngressCode), 'no-rule');
     }
   }
 });

@@ -1,6 +1,6 @@
 // Table-driven checks of the compiled engine's numeric contract (engine-api.ts) that the
 // differential test cannot see through decide(): port-less protocols (ICMP), node-local
-// engines (SIDE.NOT_JUDGED for other nodes' pods), slots and names, immutability of published
+// engines (sides of other nodes' pods not judged), slots and names, immutability of published
 // snapshots, and table sharing between replicas.
 
 import t from 'tap';
@@ -9,7 +9,7 @@ import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP } from '../../sr
 import { ClusterState } from '../../src/cluster/state.ts';
 import { parseIP } from '../../src/net/address.ts';
 import { CompiledEngine } from '../../src/policy/compiler.ts';
-import { SIDE, type RuleSnapshot } from '../../src/policy/engine-api.ts';
+import { sideAllows, sideReason, sideRule, type RuleSnapshot } from '../../src/policy/engine-api.ts';
 import { evaluate } from '../../src/policy/evaluator.ts';
 import { Rng, probeAddresses, randomCluster, randomProbe, stateOf } from '../../support/random-cluster.ts';
 import { decideOn } from '../../src/policy/compiler.ts';
@@ -61,15 +61,17 @@ t.test('port-less protocols match only rules without ports', async (t) => {
   const s = e.snapshot();
   const [okDb, , inDb] = judge(s, '10.0.0.1', '10.0.0.9', IPPROTO_ICMP, 0);
   t.equal(okDb, false, 'ICMP web -> db denied: db\'s only rule lists ports');
-  t.equal(inDb, SIDE.DENY);
+  t.equal(sideReason(inDb), 'no-rule');
+  t.equal(sideRule(inDb), -1, 'the implicit deny names no rule');
   const [okWeb, eg, inWeb] = judge(s, '10.0.0.9', '10.0.0.2', IPPROTO_ICMP, 0);
   t.equal(okWeb, true, 'ICMP db -> web allowed: web\'s rule has no ports');
-  t.equal(eg, SIDE.NOT_ISOLATED);
-  t.ok(inWeb >= 0, 'allowed by a rule');
-  t.same(s.ruleRef(inWeb), { policy: 'a/web', direction: 'ingress', index: 0 });
+  t.equal(sideReason(eg), 'not-isolated');
+  t.equal(sideReason(inWeb), 'rule', 'allowed by a rule');
+  t.equal(sideAllows(inWeb), true);
+  t.same(s.ruleRef(sideRule(inWeb)), { policy: 'a/web', direction: 'ingress', index: 0 });
   const [ok6] = judge(s, 'fd00::1', 'fd00::1', IPPROTO_ICMPV6, 0);
   t.equal(ok6, true, 'ICMPv6 to itself');
-  t.equal(s.egressCode, SIDE.SELF);
+  t.equal(sideReason(s.egressCode), 'self');
   t.equal(judge(s, '10.0.0.1', '10.0.0.9', IPPROTO_TCP, 5432)[0], true, 'TCP 5432 web -> db allowed');
   t.equal(judge(s, '10.0.0.1', '10.0.0.9', IPPROTO_UDP, 5432)[0], false, 'UDP 5432 web -> db denied');
 });
@@ -81,17 +83,17 @@ t.test('node-local engine judges only its own pods', async (t) => {
   // web-3 (n2) -> db (n1): egress of web-3 judged here (not isolated), ingress of db is n1's job.
   const [ok, eg, ing] = judge(s, '10.0.0.3', '10.0.0.9', IPPROTO_UDP, 1);
   t.equal(ok, true);
-  t.equal(eg, SIDE.NOT_ISOLATED);
-  t.equal(ing, SIDE.NOT_JUDGED, 'remote pod: not judged');
+  t.equal(sideReason(eg), 'not-isolated');
+  t.equal(sideReason(ing), 'not-a-pod', 'remote pod: not judged');
   t.equal(s.isLocal(s.srcSlot), true);
   t.equal(s.isLocal(s.dstSlot), false);
   t.equal(s.podName(s.dstSlot), 'a/db');
   // Node exemption: n2's address reaches web-3 but n1's is just some address.
   judge(s, '192.168.0.2', '10.0.0.3', IPPROTO_TCP, 1);
-  t.equal(s.ingressCode, SIDE.NODE, 'own node');
-  t.equal(s.egressCode, SIDE.NOT_JUDGED, 'a node is no pod');
+  t.equal(sideReason(s.ingressCode), 'node', 'own node');
+  t.equal(sideReason(s.egressCode), 'not-a-pod', 'a node is no pod');
   judge(s, '192.168.0.1', '10.0.0.3', IPPROTO_TCP, 1);
-  t.ok(s.ingressCode >= 0, 'another node is judged by the rules (web allows all)');
+  t.equal(sideReason(s.ingressCode), 'rule', 'another node is judged by the rules (web allows all)');
   // Same Decision as the evaluator with the same localNode.
   for (const [src, dst] of [['10.0.0.3', '10.0.0.9'], ['10.0.0.9', '10.0.0.3'], ['10.0.0.1', '10.0.0.3']] as const) {
     const conn = { src, dst, protocol: 'TCP' as const, port: 5432 };
@@ -126,7 +128,7 @@ t.test('published snapshots never change; generations increase', async (t) => {
   t.ok(s2.generation > s1.generation);
   t.equal(judge(s2, '10.0.0.1', '10.0.0.9', IPPROTO_TCP, 5432)[0], false, 'new generation denies');
   t.equal(judge(s1, '10.0.0.1', '10.0.0.9', IPPROTO_TCP, 5432)[0], true, 'old generation still allows');
-  t.same(s1.ruleRef(s1.ingressCode), { policy: 'a/db', direction: 'ingress', index: 0 });
+  t.same(s1.ruleRef(sideRule(s1.ingressCode)), { policy: 'a/db', direction: 'ingress', index: 0 });
   state.deletePod('a/db');
   t.equal(e.snapshot().podSlot4(v4('10.0.0.9')), -1, 'deleted pod gone');
   t.equal(s1.podName(s1.podSlot4(v4('10.0.0.9'))), 'a/db', 'still in the old generation');

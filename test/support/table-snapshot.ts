@@ -4,7 +4,7 @@
 // judge4/judge6 allocate nothing, so it also serves the zero-allocation check.
 
 import { parseCIDR } from '../../src/net/address.ts';
-import { SIDE, type RuleSnapshot } from '../../src/policy/engine-api.ts';
+import { ACTION, SIDE, ruleCode, type RuleSnapshot } from '../../src/policy/engine-api.ts';
 import type { RuleRef } from '../../src/policy/decision.ts';
 
 export interface TableRule {
@@ -100,11 +100,11 @@ export class TableSnapshot implements RuleSnapshot {
       if (p !== -1 && p !== proto) continue;
       if (port < this.portLo[i]! || port > this.portHi[i]!) continue;
       const allow = this.allowA[i] === 1;
-      this.egressCode = allow ? i : SIDE.DENY;
-      this.ingressCode = allow ? i : SIDE.DENY;
+      this.egressCode = allow ? ruleCode(i, ACTION.ACCEPT) : SIDE.NO_RULE;
+      this.ingressCode = this.egressCode;
       return allow;
     }
-    this.egressCode = this.defaultAllow ? SIDE.NOT_ISOLATED : SIDE.DENY;
+    this.egressCode = this.defaultAllow ? SIDE.NOT_ISOLATED : SIDE.NO_RULE;
     this.ingressCode = this.egressCode;
     return this.defaultAllow;
   }
@@ -131,8 +131,8 @@ export class TableSnapshot implements RuleSnapshot {
   podName(slot: number): string {
     return this.names[slot] ?? '';
   }
-  ruleRef(code: number): RuleRef {
-    return { policy: `table/rule-${code}`, direction: 'ingress', index: code };
+  ruleRef(ruleId: number): RuleRef {
+    return { policy: `table/rule-${ruleId}`, direction: 'ingress', index: ruleId };
   }
   isolatingPolicies(): readonly string[] {
     return [];

@@ -1,0 +1,44 @@
+// Named ports in rule tables: "named port ... on the destination pod". On ingress the
+// destination is the table's owner, so a name is resolved once when the table is built and
+// tables are shared only between owners on which every name resolves the same
+// (resolutionSignature, see compiler.ts); on egress it is the peer, so the resolution is part of
+// the peer's selector class (table-identities.ts).
+
+import type { ContainerPort, PolicyRule, Protocol } from '../cluster/model.ts';
+import { resolveNamedPort } from './identity.ts';
+
+export interface NamedPort {
+  readonly name: string;
+  readonly protocol: Protocol;
+}
+
+export function namedKey(n: NamedPort): string {
+  return `${n.protocol}/${n.name}`;
+}
+
+/** The named ports a table's rules use, in first-use order. */
+export function namedPortsOf(rules: readonly { readonly rule: PolicyRule }[]): NamedPort[] {
+  const seen = new Map<string, NamedPort>();
+  for (const r of rules) {
+    for (const p of r.rule.ports) {
+      if (typeof p.port === 'string') {
+        const n = { name: p.port, protocol: p.protocol };
+        if (!seen.has(namedKey(n))) seen.set(namedKey(n), n);
+      }
+    }
+  }
+  return [...seen.values()];
+}
+
+/** Resolution signature of a pod for a list of named ports (tables are shared only on equal signatures). */
+export function resolutionSignature(named: readonly NamedPort[], ports: readonly ContainerPort[]): string {
+  let s = '';
+  for (const n of named) s += resolveNamedPort(ports, n.name, n.protocol).join(',') + ';';
+  return s;
+}
+
+/** Does any containerPort carry this name and protocol? (resolveNamedPort(...).length > 0, without the array.) */
+export function namesPort(ports: readonly ContainerPort[], name: string, protocol: Protocol): boolean {
+  for (const p of ports) if (p.name === name && p.protocol === protocol) return true;
+  return false;
+}

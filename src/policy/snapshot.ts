@@ -1,0 +1,203 @@
+// One published generation of the compiled engine (RuleSnapshot, see engine-api.ts): the
+// per-packet hot path. Built by CompiledEngine.publish (compiler.ts), never changed after.
+//
+// Shape (all flat typed arrays on the per-packet path, so judging a connection between two
+// random pods of a large cluster touches a few cache lines and no objects; see table-arena.ts
+// for why that matters):
+// - two exact address maps (IPv4 and IPv6 addresses of selectable pods, see address-map.ts)
+//   giving a pod slot;
+// - per slot, one record (SLOT words): the pod's identity (see identity.ts), its node, and per
+//   direction what the tiers fold to (see tiers.ts): the offset of the side's table image in
+//   the arena, or one side code for every peer;
+// - node addresses per node index (for the node exemption);
+// - the table arena: the images of every table in use (see table-layout.ts);
+// - the rule refs behind rule ids.
+
+import type { RuleRef } from './decision.ts';
+import type { AddressMap4, AddressMap6 } from './address-map.ts';
+import { SIDE, sideAllows, type RuleSnapshot } from './engine-api.ts';
+import { OUTSIDE_IDENTITY } from './identity.ts';
+import { judgeImage4, judgeImage6, portBlock, type TableArena } from './table-arena.ts';
+import { TIERS_DECIDE, sideExemption } from './tiers.ts';
+
+// Per-slot record in Snapshot.slotInfo (SLOT words a slot, one cache line holds four slots), so
+// the per-packet path reads one place per pod instead of one array per attribute.
+export const SLOT = 4;
+export const S_IDENTITY = 0;
+/** Node index (see CompiledEngine.nodeIdx), or -1. */
+export const S_NODE = 1;
+/**
+ * Egress / ingress side: >= 0, the offset of the side's table image in the snapshot's arena
+ * (the tiers folded per peer and port class); < 0, the side code for every peer:
+ * SIDE.NOT_JUDGED for a pod another node judges, TIER_DEFAULT for a side no tier has a word on.
+ */
+export const S_EGRESS = 2;
+export const S_INGRESS = 3;
+
+export const NO_POLICIES: readonly string[] = Object.freeze([]);
+
+export interface SnapshotParts {
+  readonly generation: number;
+  readonly pods4: AddressMap4;
+  readonly pods6: AddressMap6;
+  /** SLOT words per slot: identity, node, egress side, ingress side. */
+  readonly slotInfo: Int32Array;
+  /** Node addresses: node n owns addr4[addr4Start[n] .. addr4Start[n+1]) (v6: 4 words each). */
+  readonly addr4: Int32Array;
+  readonly addr4Start: Int32Array;
+  readonly addr6: Int32Array;
+  readonly addr6Start: Int32Array;
+  /** Images of every table a slot uses (see table-arena.ts). */
+  readonly arena: TableArena;
+  readonly names: readonly string[];
+  readonly egressPolicies: readonly (readonly string[])[];
+  readonly ingressPolicies: readonly (readonly string[])[];
+  readonly ruleRefs: readonly RuleRef[];
+}
+
+export class Snapshot implements RuleSnapshot {
+  readonly generation: number;
+  egressCode: number = SIDE.NOT_JUDGED;
+  ingressCode: number = SIDE.NOT_JUDGED;
+  srcSlot = -1;
+  dstSlot = -1;
+
+  private readonly pods4: AddressMap4;
+  private readonly pods6: AddressMap6;
+  private readonly slotInfo: Int32Array;
+  private readonly slots: number;
+  private readonly addr4: Int32Array;
+  private readonly addr4Start: Int32Array;
+  private readonly addr6: Int32Array;
+  private readonly addr6Start: Int32Array;
+  private readonly words: Int32Array;
+  private readonly bytes: Uint8Array;
+  private readonly halves: Uint16Array;
+  private readonly names: readonly string[];
+  private readonly egressPolicies: readonly (readonly string[])[];
+  private readonly ingressPolicies: readonly (readonly string[])[];
+  private readonly ruleRefs: readonly RuleRef[];
+
+  constructor(p: SnapshotParts) {
+    this.generation = p.generation;
+    this.pods4 = p.pods4; this.pods6 = p.pods6;
+    this.slotInfo = p.slotInfo;
+    this.slots = p.slotInfo.length / SLOT;
+    this.addr4 = p.addr4; this.addr4Start = p.addr4Start;
+    this.addr6 = p.addr6; this.addr6Start = p.addr6Start;
+    this.words = p.arena.words; this.bytes = p.arena.bytes; this.halves = p.arena.halves;
+    this.names = p.names;
+    this.egressPolicies = p.egressPolicies; this.ingressPolicies = p.ingressPolicies;
+    this.ruleRefs = p.ruleRefs;
+  }
+
+  /** Is addr one of the addresses of node n (-1: none)? */
+  private onNode4(n: number, addr: number): boolean {
+    if (n < 0) return false;
+    const a = this.addr4;
+    for (let j = this.addr4Start[n]!, end = this.addr4Start[n + 1]!; j < end; j++) {
+      // Both sides are int32 bit patterns (callers may pass uint32: XOR compares as int32).
+      if ((a[j]! ^ addr) === 0) return true;
+    }
+    return false;
+  }
+
+  private onNode6(n: number, w0: number, w1: number, w2: number, w3: number): boolean {
+    if (n < 0) return false;
+    const a = this.addr6;
+    for (let j = this.addr6Start[n]!, end = this.addr6Start[n + 1]!; j < end; j += 4) {
+      if ((a[j]! ^ w0) === 0 && (a[j + 1]! ^ w1) === 0 && (a[j + 2]! ^ w2) === 0 && (a[j + 3]! ^ w3) === 0) return true;
+    }
+    return false;
+  }
+
+  // Each side walks tiers.ts: its exemptions (sideExemption), then the tiers as folded at build
+  // time, which is one read: the side's code for every peer, or its table's verdict for this
+  // peer and port. A slot of -1 (no pod) is never judged.
+  judge4(src: number, dst: number, proto: number, port: number): boolean {
+    // Addresses travel as int32 from here on: a uint32 above 2^31 is not a small integer in V8,
+    // so passing it to a function that is not inlined would box it (allocate) on every call.
+    // Every comparison below is bitwise, so the sign does not matter.
+    src |= 0;
+    dst |= 0;
+    const s = this.pods4.get(src);
+    const d = this.pods4.get(dst);
+    this.srcSlot = s;
+    this.dstSlot = d;
+    const si = this.slotInfo;
+    const so = s << 2, do_ = d << 2;
+    const pb = portBlock(proto);
+    const ew = s < 0 ? SIDE.NOT_JUDGED : si[so + S_EGRESS]!;
+    let e = sideExemption(ew !== SIDE.NOT_JUDGED, s === d, s >= 0 && this.onNode4(si[so + S_NODE]!, dst));
+    if (e === TIERS_DECIDE) {
+      e = ew < 0 ? ew : judgeImage4(this.words, this.bytes, this.halves, ew, dst, d < 0 ? OUTSIDE_IDENTITY : si[do_ + S_IDENTITY]!, pb, port);
+    }
+    const iw = d < 0 ? SIDE.NOT_JUDGED : si[do_ + S_INGRESS]!;
+    let i = sideExemption(iw !== SIDE.NOT_JUDGED, s === d, d >= 0 && this.onNode4(si[do_ + S_NODE]!, src));
+    if (i === TIERS_DECIDE) {
+      i = iw < 0 ? iw : judgeImage4(this.words, this.bytes, this.halves, iw, src, s < 0 ? OUTSIDE_IDENTITY : si[so + S_IDENTITY]!, pb, port);
+    }
+    this.egressCode = e;
+    this.ingressCode = i;
+    return sideAllows(e) && sideAllows(i);
+  }
+
+  judge6(
+    s0: number, s1: number, s2: number, s3: number,
+    d0: number, d1: number, d2: number, d3: number,
+    proto: number, port: number,
+  ): boolean {
+    // As in judge4: int32 from here on so no call boxes an address word.
+    s0 |= 0; s1 |= 0; s2 |= 0; s3 |= 0;
+    d0 |= 0; d1 |= 0; d2 |= 0; d3 |= 0;
+    const s = this.pods6.get(s0, s1, s2, s3);
+    const d = this.pods6.get(d0, d1, d2, d3);
+    this.srcSlot = s;
+    this.dstSlot = d;
+    const si = this.slotInfo;
+    const so = s << 2, do_ = d << 2;
+    const pb = portBlock(proto);
+    const ew = s < 0 ? SIDE.NOT_JUDGED : si[so + S_EGRESS]!;
+    let e = sideExemption(ew !== SIDE.NOT_JUDGED, s === d, s >= 0 && this.onNode6(si[so + S_NODE]!, d0, d1, d2, d3));
+    if (e === TIERS_DECIDE) {
+      e = ew < 0 ? ew : judgeImage6(this.words, this.bytes, this.halves, ew, d0, d1, d2, d3, d < 0 ? OUTSIDE_IDENTITY : si[do_ + S_IDENTITY]!, pb, port);
+    }
+    const iw = d < 0 ? SIDE.NOT_JUDGED : si[do_ + S_INGRESS]!;
+    let i = sideExemption(iw !== SIDE.NOT_JUDGED, s === d, d >= 0 && this.onNode6(si[do_ + S_NODE]!, s0, s1, s2, s3));
+    if (i === TIERS_DECIDE) {
+      i = iw < 0 ? iw : judgeImage6(this.words, this.bytes, this.halves, iw, s0, s1, s2, s3, s < 0 ? OUTSIDE_IDENTITY : si[so + S_IDENTITY]!, pb, port);
+    }
+    this.egressCode = e;
+    this.ingressCode = i;
+    return sideAllows(e) && sideAllows(i);
+  }
+
+  podSlot4(addr: number): number {
+    return this.pods4.get(addr | 0);
+  }
+
+  podSlot6(a: number, b: number, c: number, d: number): number {
+    return this.pods6.get(a | 0, b | 0, c | 0, d | 0);
+  }
+
+  isLocal(slot: number): boolean {
+    return (slot | 0) === slot && slot >= 0 && slot < this.slots && this.slotInfo[(slot << 2) + S_EGRESS] !== SIDE.NOT_JUDGED;
+  }
+
+  podName(slot: number): string {
+    const n = this.names[slot];
+    if (n === undefined || n === '') throw new RangeError(`no pod in slot ${slot}`);
+    return n;
+  }
+
+  ruleRef(ruleId: number): RuleRef {
+    const r = this.ruleRefs[ruleId];
+    if (!r) throw new RangeError(`no rule with id ${ruleId}`);
+    return r;
+  }
+
+  isolatingPolicies(slot: number, direction: 'ingress' | 'egress'): readonly string[] {
+    const list = direction === 'ingress' ? this.ingressPolicies : this.egressPolicies;
+    return list[slot] ?? NO_POLICIES;
+  }
+}

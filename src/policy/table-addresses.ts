@@ -1,0 +1,116 @@
+// Rule-table phase 1: the rules' peers, split into what matches by address (ipBlocks, and rules
+// with an empty from/to) and what matches by pod identity (selectors, see table-identities.ts),
+// and the address classes: the regions of the address space in which the same rules match.
+//
+// ipClass comes from a CIDR trie of the table's ipBlock cidrs and excepts (see cidr-trie.ts for
+// why longest-prefix match is exact). Rules with an empty from/to ("this rule matches all
+// sources/destinations") are matched in every address class, including addresses of no pod.
+
+import type { ParsedCIDR } from '../net/address.ts';
+import { parseCIDR } from '../net/address.ts';
+import type { TriePrefix } from './cidr-trie.ts';
+import type { IdentityRegistry } from './identity.ts';
+import type { SelectorPeer } from './table-identities.ts';
+import type { TableRule } from './rule-table.ts';
+
+export interface IpBlockSpec {
+  readonly rule: number;
+  readonly cidr: ParsedCIDR;
+  readonly except: readonly ParsedCIDR[];
+}
+
+export interface RulePeers {
+  /** Per rule (table index): 1 when its from/to is empty, so it matches every peer. */
+  readonly matchAll: Uint8Array;
+  readonly blocks4: readonly IpBlockSpec[];
+  readonly blocks6: readonly IpBlockSpec[];
+  readonly selectorPeers: readonly SelectorPeer[];
+}
+
+export function rulePeers(rules: readonly TableRule[], identities: IdentityRegistry): RulePeers {
+  const matchAll = new Uint8Array(rules.length);
+  const blocks4: IpBlockSpec[] = [];
+  const blocks6: IpBlockSpec[] = [];
+  const selectorPeers: SelectorPeer[] = [];
+  rules.forEach((tr, r) => {
+    // "If this field is empty or missing, this rule matches all sources" (and destinations).
+    if (tr.rule.peers.length === 0) matchAll[r] = 1;
+    for (const peer of tr.rule.peers) {
+      if (peer.ipBlock) {
+        const cidr = parseCIDR(peer.ipBlock.cidr);
+        // The decoder validated the text. Should an unparsable cidr or except ever get here, the
+        // block matches nothing: dropping just the except would silently open what it excludes.
+        if (!cidr) continue;
+        const except: ParsedCIDR[] = [];
+        let broken = false;
+        for (const e of peer.ipBlock.except) {
+          const ec = parseCIDR(e);
+          if (!ec) broken = true;
+          // An except of the other family contains no address the cidr contains.
+          else if (ec.family === cidr.family) except.push(ec);
+        }
+        if (broken) continue;
+        (cidr.family === 'IPv4' ? blocks4 : blocks6).push({ rule: r, cidr, except });
+      } else if (peer.podSelector || peer.namespaceSelector) {
+        selectorPeers.push({ peer, ns: tr.policyNamespace, rule: r, matcher: identities.peerMatcher(peer, tr.policyNamespace) });
+      }
+    }
+  });
+  return { matchAll, blocks4, blocks6, selectorPeers };
+}
+
+/** Result of classifying one family's address space. */
+export interface IpClasses {
+  readonly prefixes: TriePrefix[];
+  /** Per ip class: match bit per rule (row-major, k columns). */
+  readonly bits: Uint8Array;
+  readonly count: number;
+  readonly defaultClass: number;
+}
+
+function contains(outer: ParsedCIDR, inner: ParsedCIDR): boolean {
+  if (outer.prefix > inner.prefix || outer.family !== inner.family) return false;
+  for (let w = 0; w < outer.words.length; w++) {
+    const keep = Math.max(0, Math.min(32, outer.prefix - 32 * w));
+    if (keep === 0) break;
+    const mask = keep === 32 ? 0xffffffff : (0xffffffff << (32 - keep)) >>> 0;
+    if (((inner.words[w]! & mask) >>> 0) !== outer.words[w]) return false;
+  }
+  return true;
+}
+
+export function classifyAddresses(blocks: readonly IpBlockSpec[], matchAll: Uint8Array, k: number): IpClasses {
+  // Every distinct cidr/except is a region boundary; the region of an address is its longest
+  // containing prefix (or none).
+  const distinct = new Map<string, ParsedCIDR>();
+  for (const b of blocks) {
+    for (const c of [b.cidr, ...b.except]) distinct.set(`${c.words.join('.')}/${c.prefix}`, c);
+  }
+  const classOf = new Map<string, number>();
+  const bitRows: number[] = [];
+  let count = 0;
+  const classFor = (row: Uint8Array): number => {
+    const key = row.join('');
+    let c = classOf.get(key);
+    if (c === undefined) {
+      c = count++;
+      classOf.set(key, c);
+      for (let r = 0; r < k; r++) bitRows.push(row[r]!);
+    }
+    return c;
+  };
+  // No prefix contains the address: only rules matching every peer match.
+  const defaultClass = classFor(matchAll);
+  const prefixes: TriePrefix[] = [];
+  for (const region of distinct.values()) {
+    const row = Uint8Array.from(matchAll);
+    for (const b of blocks) {
+      if (row[b.rule]) continue;
+      // "except is a slice of CIDRs that should not be included within an IPBlock": the block
+      // matches iff its cidr contains the address and none of its excepts does.
+      if (contains(b.cidr, region) && !b.except.some((e) => contains(e, region))) row[b.rule] = 1;
+    }
+    prefixes.push({ words: region.words, prefix: region.prefix, value: classFor(row) });
+  }
+  return { prefixes, bits: Uint8Array.from(bitRows), count, defaultClass };
+}

@@ -1,0 +1,164 @@
+// Rule-table phase 2: selector classes. selClass is per pod identity (see identity.ts): which
+// rules' podSelector/namespaceSelector peers select it, and, for egress, what the rules' named
+// ports resolve to on it: "named port ... on the destination pod", so on egress the port a name
+// means depends on the peer, and folding it into the peer class keeps the table exact and
+// independent of the peer. Identities with the same of both share a class.
+
+import type { PolicyPeer } from '../cluster/model.ts';
+import { OUTSIDE_IDENTITY, resolveNamedPort, type IdentityRegistry, type PeerMatcher } from './identity.ts';
+import type { NamedPort } from './named-ports.ts';
+
+export interface SelectorPeer {
+  readonly peer: PolicyPeer;
+  readonly ns: string;
+  /** The rule's index in the table. */
+  readonly rule: number;
+  readonly matcher: PeerMatcher;
+}
+
+function sortedHas(a: readonly number[], x: number): boolean {
+  let lo = 0, hi = a.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = a[mid]!;
+    if (v === x) return true;
+    if (v < x) lo = mid + 1; else hi = mid - 1;
+  }
+  return false;
+}
+
+/** Signature of an identity for a table: which rules' selectors pick it, and what its port names mean. */
+export function identitySignature(
+  identities: IdentityRegistry, id: number, k: number, selectorPeers: readonly SelectorPeer[], peerNamed: readonly NamedPort[],
+): string {
+  const bits = new Uint8Array(k);
+  for (const s of selectorPeers) if (!bits[s.rule] && sortedHas(identities.matched(s.matcher), id)) bits[s.rule] = 1;
+  // The same text as `${bits.join('')}|${JSON.stringify(resolutions)}`, built without the
+  // intermediate arrays: a new identity computes this once per table (hundreds per update).
+  let sig = '';
+  for (let r = 0; r < k; r++) sig += bits[r] === 1 ? '1' : '0';
+  if (peerNamed.length === 0) return sig + '|[]';
+  const ports = identities.get(id).ports;
+  return `${sig}|${JSON.stringify(peerNamed.map((n) => resolveNamedPort(ports, n.name, n.protocol)))}`;
+}
+
+export interface SelectorClasses {
+  readonly nSel: number;
+  /** Selector class per identity (empty when the table has no selector and no peer-resolved name: all class 0). */
+  readonly selClass: Uint16Array | Int32Array;
+  /** Selector class of each (selector bits, resolution) signature present. */
+  readonly selKeys: Map<string, number>;
+  /** Per selector class: match bit per rule (row-major, k columns). */
+  readonly bitRows: readonly number[];
+  /** Per selector class, per peer-resolved named port: the port numbers it resolves to. */
+  readonly resolutions: readonly number[][][];
+}
+
+export function classifyIdentities(
+  identities: IdentityRegistry, k: number, selectorPeers: readonly SelectorPeer[], peerNamed: readonly NamedPort[],
+): SelectorClasses {
+  const N = identities.count;
+  const selKeys = new Map<string, number>();
+  const selBitRows: number[] = [];
+  const selRes: number[][][] = [];
+  if (selectorPeers.length === 0 && peerNamed.length === 0) {
+    selKeys.set(identitySignature(identities, OUTSIDE_IDENTITY, k, selectorPeers, peerNamed), 0);
+    for (let r = 0; r < k; r++) selBitRows.push(0);
+    selRes.push([]);
+    return { nSel: 1, selClass: new Uint16Array(0), selKeys, bitRows: selBitRows, resolutions: selRes };
+  }
+  // Partition refinement: start with one class, split it by each rule's "selected" bit and
+  // by each named port's resolution. O(identities x (rules + named ports)).
+  let cls = new Int32Array(N);
+  let nCls = 1;
+  const split = (keyOf: (i: number) => number) => {
+    const next = new Int32Array(N);
+    const ids = new Map<number, number>();
+    let n = 0;
+    for (let i = 0; i < N; i++) {
+      const key = cls[i]! * 0x40000 + keyOf(i);
+      let c = ids.get(key);
+      if (c === undefined) {
+        c = n++;
+        ids.set(key, c);
+      }
+      next[i] = c;
+    }
+    cls = next;
+    nCls = n;
+  };
+  // Splitting by one bit needs no hashing: old class c becomes pair[2c] or pair[2c + 1].
+  const mark = new Uint8Array(N);
+  for (let r = 0; r < k; r++) {
+    const mine = selectorPeers.filter((s) => s.rule === r);
+    if (mine.length === 0) continue;
+    mark.fill(0);
+    let any = false;
+    for (const s of mine) {
+      for (const id of identities.matched(s.matcher)) {
+        mark[id] = 1;
+        any = true;
+      }
+    }
+    // Nobody selected: every class keeps its bit 0, no split.
+    if (!any) continue;
+    const pair = new Int32Array(nCls * 2).fill(-1);
+    let n = 0;
+    for (let i = 0; i < N; i++) {
+      const key = cls[i]! * 2 + mark[i]!;
+      let c = pair[key]!;
+      if (c < 0) pair[key] = c = n++;
+      cls[i] = c;
+    }
+    nCls = n;
+  }
+  // A name that resolves to several numbers (allowed across containers) is interned as one key.
+  const multi = new Map<string, number>();
+  for (const n of peerNamed) {
+    split((i) => {
+      const v = resolveNamedPort(identities.get(i).ports, n.name, n.protocol);
+      if (v.length === 0) return 0;
+      if (v.length === 1) return v[0]! + 1;
+      const key = v.join(',');
+      let m = multi.get(key);
+      if (m === undefined) {
+        m = 0x10000 + multi.size + 1;
+        multi.set(key, m);
+      }
+      return m;
+    });
+  }
+  // Renumber so that identity 0 (no pod) is class 0: identities added after this table was
+  // built read class 0 (see extendRuleTable), which must mean "selected by nothing, no names".
+  const renum = new Map<number, number>();
+  const rep: number[] = [];
+  const selClassArr = new Int32Array(N);
+  for (let i = 0; i < N; i++) {
+    let c = renum.get(cls[i]!);
+    if (c === undefined) {
+      c = renum.size;
+      renum.set(cls[i]!, c);
+      rep.push(i);
+    }
+    selClassArr[i] = c;
+  }
+  const nSel = rep.length;
+  for (const i of rep) {
+    const id = identities.get(i);
+    const sig = identitySignature(identities, i, k, selectorPeers, peerNamed);
+    selKeys.set(sig, selKeys.size);
+    for (let r = 0; r < k; r++) {
+      let sel = 0;
+      for (const s of selectorPeers) {
+        if (s.rule === r && sortedHas(identities.matched(s.matcher), i)) {
+          sel = 1;
+          break;
+        }
+      }
+      selBitRows.push(sel);
+    }
+    selRes.push(peerNamed.map((n) => resolveNamedPort(id.ports, n.name, n.protocol)));
+  }
+  const selClass = nSel <= 0x10000 ? Uint16Array.from(selClassArr) : selClassArr;
+  return { nSel, selClass, selKeys, bitRows: selBitRows, resolutions: selRes };
+}
