@@ -52,6 +52,8 @@ t.test('a --manifests path that does not exist is a bad flag: one line, exit 2',
     ['explain', ['--from', 'x/a', '--to', 'y/a', '--port', '80']],
     ['matrix', ['--port', '80']],
     ['lint', []],
+    // Found before the agent touches iptables.
+    ['agent', ['--node', 'n1', '--source', 'files']],
   ];
   for (const [cmd, rest] of commands) {
     const r = check(t, [cmd, '--manifests', good, nope, ...rest], 2, new RegExp(`^palisade ${cmd}: --manifests \\S*nope: no such file or directory\n$`), `${cmd} with a missing path`);
