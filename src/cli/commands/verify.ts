@@ -26,7 +26,8 @@ Both engines judge every probe: the spec evaluator (whose answer is printed) and
 engine the agent enforces with.
 
 Exit status: 0 ok; 1 some manifest documents were invalid (reported on stderr and left out)
-or some probe did not meet its expect; 2 bad flags or probe file; 3 the two engines disagree
+or some probe did not meet its expect; 2 bad flags (a --manifests path that does not exist
+too) or probe file (every problem is listed); 3 the two engines disagree
 (a Palisade bug: please report it with the manifests and probe).`;
 
 interface SideJSON {
