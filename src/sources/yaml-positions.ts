@@ -55,9 +55,9 @@ function startOf(node: unknown): number | undefined {
 }
 
 /**
- * The text offset of the node a field path names inside `doc`. A map field points at its key (where the field
- * is written, which is what an unknown or misspelt field needs); a list entry at the entry.
- * Returns the deepest node that exists along the path.
+ * The text offset of the node a field path names inside `doc`. A map field points at its key
+ * (where the field is written, which is what an unknown or misspelt field needs); a list entry
+ * at the entry. Returns the deepest node that exists along the path.
  */
 export function offsetOfPath(doc: Document, path: string): number | undefined {
   let node = deref(doc, doc.contents);
@@ -69,7 +69,7 @@ export function offsetOfPath(doc: Document, path: string): number | undefined {
       node = deref(doc, item);
       best = startOf(node) ?? best;
     } else if (isMap(node)) {
-      const pair = node.items.find((p) => isScalar(p.key) ? String(p.key.value) === step : false);
+      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === step);
       if (!pair) break;
       best = startOf(pair.key) ?? best;
       node = deref(doc, pair.value);
