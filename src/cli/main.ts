@@ -45,7 +45,8 @@ export async function main(argv: string[]): Promise<number> {
     // Bad input is reported as one clear line, never a stack trace (CliError and our
     // validation errors); anything else is a bug and keeps its stack.
     if (e instanceof CliError) {
-      process.stderr.write(`palisade ${name}: ${e.message}\n`);
+      // Several problems (every bad probe of a file) come as several lines, each prefixed.
+      for (const line of e.message.split('\n')) process.stderr.write(`palisade ${name}: ${line}\n`);
       return e.exitCode;
     }
     throw e;

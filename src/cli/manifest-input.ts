@@ -5,8 +5,10 @@
 // 1 = the answer was printed but something must be looked at: some manifest documents were
 // invalid or unreadable (they are left out, so a policy the cluster would refuse does not
 // count: exactly what the API server would do) or a probe's `expect` was not met;
-// 2 = the command could not run (bad flag, bad probe file, unknown pod).
+// 2 = the command could not run (bad flag, bad probe file, unknown pod). A --manifests path
+// that does not exist is a bad flag: one line, exit 2, before anything is read.
 
+import { statSync } from 'node:fs';
 import type { Family, Protocol } from '../cluster/model.ts';
 import { PROTOCOLS, formatObjectError } from '../cluster/model.ts';
 import type { ClusterState } from '../cluster/state.ts';
@@ -15,20 +17,36 @@ import { CliError, intFlag } from './args.ts';
 
 export interface CliCluster {
   readonly state: ClusterState;
-  /** Number of errors reported (invalid objects, YAML errors, unreadable paths). */
+  /** Number of errors reported (invalid objects, YAML errors, unreadable files in a folder). */
   readonly errorCount: number;
+}
+
+/**
+ * The --manifests paths, each of which must exist. A typo in a path is a bad flag (exit 2), not
+ * an invalid manifest: reading nothing and going on would judge an empty cluster.
+ */
+export function manifestPathsFlag(flag: unknown): string[] {
+  const paths = flag as string[] | undefined;
+  if (!paths || paths.length === 0) throw new CliError('--manifests PATH... is required (files or folders of YAML/JSON)');
+  for (const p of paths) {
+    try {
+      statSync(p);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new CliError(`--manifests ${p}: ${code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`);
+    }
+  }
+  return paths;
 }
 
 /** Loads the manifests, printing notes and one line per error on stderr. */
 export function loadClusterForCli(cmd: string, flag: unknown, opts: { quietNotes?: boolean } = {}): CliCluster {
-  const paths = flag as string[] | undefined;
-  if (!paths || paths.length === 0) throw new CliError('--manifests PATH... is required (files or folders of YAML/JSON)');
-  const { state, notes, errors } = loadManifests(paths);
+  const paths = manifestPathsFlag(flag);
+  const { state, notes, errors, badDocuments } = loadManifests(paths);
   if (!opts.quietNotes) for (const n of notes) process.stderr.write(`palisade ${cmd}: note: ${n}\n`);
   for (const e of errors) process.stderr.write(`palisade ${cmd}: error: ${formatObjectError(e)}\n`);
   if (errors.length > 0) {
-    const objects = new Set(errors.map((e) => `${e.source ?? ''} ${e.object}`)).size;
-    process.stderr.write(`palisade ${cmd}: ${objects} manifest document(s) had errors and were left out (the API server would refuse them too); exit status will be 1\n`);
+    process.stderr.write(`palisade ${cmd}: ${badDocuments} manifest document(s) had errors and were left out (the API server would refuse them too); exit status will be 1\n`);
   }
   return { state, errorCount: errors.length };
 }

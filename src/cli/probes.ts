@@ -33,50 +33,74 @@ export function isPodRef(s: string): boolean {
   return /^[^/\s]+\/[^/\s]+$/.test(s) && !parseIP(s.split('/')[0]!);
 }
 
-function checkEndpoint(v: unknown, where: string): string {
-  if (typeof v !== 'string' || v.trim() === '') throw new CliError(`${where}: must be "namespace/pod" or an IP address, got ${describe(v)}`);
+function checkEndpoint(v: unknown, where: string, errs: string[]): string | undefined {
+  if (typeof v !== 'string' || v.trim() === '') {
+    errs.push(`${where}: must be "namespace/pod" or an IP address, got ${describe(v)}`);
+    return undefined;
+  }
   const s = v.trim();
-  if (!isPodRef(s) && !parseIP(s)) throw new CliError(`${where}: ${JSON.stringify(s)} is neither "namespace/pod" nor an IP address`);
+  if (!isPodRef(s) && !parseIP(s)) {
+    errs.push(`${where}: ${JSON.stringify(s)} is neither "namespace/pod" nor an IP address`);
+    return undefined;
+  }
   return s;
 }
 
-/** Validates one probe; `where` prefixes errors ("probes.yaml: probe[2]"). */
-export function checkProbe(raw: unknown, where: string): Probe {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new CliError(`${where}: must be a mapping with from, to and port, got ${describe(raw)}`);
+/**
+ * Validates one probe, adding one line per problem to `errs` (every field is checked, so a
+ * probe with two mistakes shows both); `where` prefixes them ("probes.yaml: probe[2]").
+ * Returns undefined when anything is wrong.
+ */
+export function collectProbe(raw: unknown, where: string, errs: string[]): Probe | undefined {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    errs.push(`${where}: must be a mapping with from, to and port, got ${describe(raw)}`);
+    return undefined;
+  }
+  const before = errs.length;
   const o = raw as Record<string, unknown>;
   for (const k of Object.keys(o)) {
-    if (!PROBE_FIELDS.includes(k)) throw new CliError(`${where}.${k}: unknown field (known: ${PROBE_FIELDS.join(', ')})`);
+    if (!PROBE_FIELDS.includes(k)) errs.push(`${where}.${k}: unknown field (known: ${PROBE_FIELDS.join(', ')})`);
   }
-  const from = checkEndpoint(o.from, `${where}.from`);
-  const to = checkEndpoint(o.to, `${where}.to`);
-  let port: number;
+  const from = checkEndpoint(o.from, `${where}.from`, errs);
+  const to = checkEndpoint(o.to, `${where}.to`, errs);
+  let port: number | undefined;
   if (typeof o.port === 'number' && Number.isInteger(o.port)) port = o.port;
   else if (typeof o.port === 'string' && /^\d+$/.test(o.port)) port = Number(o.port);
-  else throw new CliError(`${where}.port: must be a port number, got ${describe(o.port)}`);
-  if (port < 1 || port > 65535) throw new CliError(`${where}.port: must be between 1 and 65535, got ${port}`);
+  else errs.push(`${where}.port: must be a port number, got ${describe(o.port)}`);
+  if (port !== undefined && (port < 1 || port > 65535)) errs.push(`${where}.port: must be between 1 and 65535, got ${port}`);
   let protocol: Protocol = 'TCP';
   if (o.protocol !== undefined && o.protocol !== null) {
     if (typeof o.protocol !== 'string' || !(PROTOCOLS as readonly string[]).includes(o.protocol.toUpperCase())) {
-      throw new CliError(`${where}.protocol: must be TCP, UDP or SCTP, got ${describe(o.protocol)}`);
-    }
-    protocol = o.protocol.toUpperCase() as Protocol;
+      errs.push(`${where}.protocol: must be TCP, UDP or SCTP, got ${describe(o.protocol)}`);
+    } else protocol = o.protocol.toUpperCase() as Protocol;
   }
-  const literal = [from, to].map((s) => parseIP(s)?.family).filter((f): f is Family => f !== undefined);
-  let family: Family;
+  const literal = [from, to].map((s) => (s === undefined ? undefined : parseIP(s)?.family)).filter((f): f is Family => f !== undefined);
+  let family: Family | undefined;
   if (o.family !== undefined && o.family !== null) {
-    if (o.family !== 'IPv4' && o.family !== 'IPv6') throw new CliError(`${where}.family: must be IPv4 or IPv6, got ${describe(o.family)}`);
-    family = o.family;
+    if (o.family !== 'IPv4' && o.family !== 'IPv6') errs.push(`${where}.family: must be IPv4 or IPv6, got ${describe(o.family)}`);
+    else family = o.family;
   } else family = literal[0] ?? 'IPv4';
-  for (const [field, s] of [['from', from], ['to', to]] as const) {
-    const f = parseIP(s)?.family;
-    if (f && f !== family) throw new CliError(`${where}.${field}: ${s} is an ${f} address but the probe is ${family}`);
+  if (family) {
+    for (const [field, s] of [['from', from], ['to', to]] as const) {
+      const f = s === undefined ? undefined : parseIP(s)?.family;
+      if (f && f !== family) errs.push(`${where}.${field}: ${s} is an ${f} address but the probe is ${family}`);
+    }
   }
   let expect: 'allow' | 'deny' | undefined;
   if (o.expect !== undefined && o.expect !== null) {
-    if (o.expect !== 'allow' && o.expect !== 'deny') throw new CliError(`${where}.expect: must be allow or deny, got ${describe(o.expect)}`);
-    expect = o.expect;
+    if (o.expect !== 'allow' && o.expect !== 'deny') errs.push(`${where}.expect: must be allow or deny, got ${describe(o.expect)}`);
+    else expect = o.expect;
   }
+  if (errs.length > before || from === undefined || to === undefined || port === undefined || family === undefined) return undefined;
   return { from, to, port, protocol, family, ...(expect ? { expect } : {}) };
+}
+
+/** Validates one probe; `where` prefixes errors. Throws one CliError listing every problem. */
+export function checkProbe(raw: unknown, where: string): Probe {
+  const errs: string[] = [];
+  const p = collectProbe(raw, where, errs);
+  if (!p || errs.length > 0) throw new CliError(errs.join('\n'));
+  return p;
 }
 
 /** Parses probe file text (YAML or JSON: a list, or a mapping with a `probes` list). */
@@ -92,7 +116,11 @@ export function parseProbes(text: string, file: string): Probe[] {
   if (doc && typeof doc === 'object' && !Array.isArray(doc) && 'probes' in doc) doc = (doc as { probes: unknown }).probes;
   if (!Array.isArray(doc)) throw new CliError(`${file}: must be a list of probes ({from, to, port, protocol?, family?}), got ${describe(doc)}`);
   if (doc.length === 0) throw new CliError(`${file}: has no probes`);
-  return doc.map((p, i) => checkProbe(p, `${file}: probe[${i}]`));
+  // Every probe is checked before giving up, so one run shows every mistake in the file.
+  const errs: string[] = [];
+  const probes = doc.map((p, i) => collectProbe(p, `${file}: probe[${i}]`, errs));
+  if (errs.length > 0) throw new CliError(errs.join('\n'));
+  return probes as Probe[];
 }
 
 export function readProbeFile(file: string): Probe[] {

@@ -115,7 +115,7 @@ export interface ObjectError {
   /** e.g. "spec.ingress[0].from[1].ipBlock.except[0]" */
   readonly field: string;
   readonly message: string;
-  /** Where it came from (file:document index) when known. */
+  /** Where it came from when known: "file:line:column" of the field for manifests, "kube-apiserver", ... */
   readonly source?: string;
 }
 

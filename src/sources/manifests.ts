@@ -4,12 +4,13 @@
 
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { LineCounter, parseAllDocuments } from 'yaml';
 import type { ObjectError } from '../cluster/model.ts';
 import { ClusterState } from '../cluster/state.ts';
 import type { Decoded } from '../cluster/decode.ts';
 import { applyDecoded, decodeObject } from '../cluster/decode.ts';
 import { NAMESPACE_NAME_LABEL, implicitNamespaceLabels } from '../cluster/namespace-labels.ts';
+import { locateErrors } from './yaml-positions.ts';
 
 const EXTENSIONS = ['.yaml', '.yml', '.json'];
 
@@ -68,7 +69,8 @@ export function readManifestText(text: string, file: string): ManifestRead {
   const documents: DecodedDocument[] = [];
   const notes: string[] = [];
   const errors: ObjectError[] = [];
-  const docs = parseAllDocuments(text);
+  const lines = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter: lines });
   const list = Array.isArray(docs) ? docs : [docs];
   list.forEach((doc, i) => {
     const source = `${file}:${i + 1}`;
@@ -91,16 +93,18 @@ export function readManifestText(text: string, file: string): ManifestRead {
     if (typeof raw === 'object' && !Array.isArray(raw) && (raw as { kind?: unknown }).kind === 'List') {
       const items = (raw as { items?: unknown }).items;
       if (items !== undefined && items !== null && !Array.isArray(items)) {
-        errors.push({ object: `List in ${file}`, field: 'items', message: 'must be a list', source });
+        errors.push(...locateErrors([{ object: `List in ${file}`, field: 'items', message: 'must be a list', source }], file, i + 1, doc, lines));
         return;
       }
-      (items ?? []).forEach((item, j) => add(item, `${source}.items[${j}]`));
+      (items ?? []).forEach((item, j) => add(item, `${source}.items[${j}]`, (d) => locateErrors(d, file, i + 1, doc, lines, j)));
       return;
     }
-    add(raw, source);
+    add(raw, source, (d) => locateErrors(d, file, i + 1, doc, lines));
   });
-  function add(raw: unknown, source: string): void {
-    const decoded = decodeObject(raw, source);
+  function add(raw: unknown, source: string, locate: (e: ObjectError[]) => ObjectError[]): void {
+    let decoded = decodeObject(raw, source);
+    // Errors point at the line and column of their field; the document number is context.
+    if (decoded.kind === 'invalid') decoded = { ...decoded, errors: locate(decoded.errors) };
     if (decoded.kind === 'ignored') notes.push(`${source}: ${decoded.note}`);
     documents.push({ source, decoded });
   }
@@ -135,6 +139,8 @@ export interface LoadedManifests {
   readonly notes: string[];
   /** YAML errors and every error of every invalid object (those objects are left out). */
   readonly errors: ObjectError[];
+  /** How many documents (or List items, or unreadable files) those errors belong to. */
+  readonly badDocuments: number;
 }
 
 function decodedKey(d: Decoded): string | undefined {
@@ -155,10 +161,16 @@ export function loadManifests(paths: readonly string[]): LoadedManifests {
   const state = new ClusterState();
   const notes = [...read.notes];
   const errors = [...read.errors];
+  // Several YAML errors in one document count once (their messages carry the document number);
+  // each invalid object once.
+  let badDocuments = new Set(read.errors.map((e) => `${e.object} ${/\(document \d+/.exec(e.message)?.[0] ?? ''}`)).size;
   const seen = new Map<string, string>();
   state.batch(() => {
     for (const { source, decoded } of read.documents) {
-      if (decoded.kind === 'invalid') errors.push(...decoded.errors);
+      if (decoded.kind === 'invalid') {
+        errors.push(...decoded.errors);
+        badDocuments++;
+      }
       const key = decodedKey(decoded);
       if (key) {
         const prev = seen.get(key);
@@ -174,5 +186,5 @@ export function loadManifests(paths: readonly string[]): LoadedManifests {
       notes.push(`namespace ${ns} has pods but no Namespace object; assumed one labelled only ${NAMESPACE_NAME_LABEL}=${ns}`);
     }
   });
-  return { state, notes, errors };
+  return { state, notes, errors, badDocuments };
 }

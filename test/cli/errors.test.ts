@@ -29,6 +29,10 @@ t.test('manifest errors: reported, the rest is still evaluated, exit 1', async (
   ].join('\n'));
   const r = check(t, ['matrix', '--manifests', good, dir, '--port', '80'], 1, /NetworkPolicy x\/broken: spec\.ingress\[0\]\.from\[0\]\.ipBlock\.except\[0\]: .*strict subset/, 'invalid policy');
   t.match(r.stderr, /NetworkPolicy x\/broken: spec\.ingress\[0\]\.ports\[0\]\.port: invalid value 70000/);
+  // file:line:column of the field (an editor can jump there), the document number as context.
+  t.match(r.stderr, /^palisade matrix: error: \S*bad-policy\.yaml:8:44: NetworkPolicy x\/broken: spec\.ingress\[0\]\.from\[0\]\.ipBlock\.except\[0\]: .* \(document 1\)$/m);
+  t.match(r.stderr, /^palisade matrix: error: \S*bad-policy\.yaml:10:8: NetworkPolicy x\/broken: spec\.ingress\[0\]\.ports\[0\]\.port: .* \(document 1\)$/m);
+  t.match(r.stderr, /^palisade matrix: 1 manifest document\(s\) had errors/m, 'two errors of one document: one document');
   t.match(r.stderr, /left out/);
   t.match(r.stdout, /^-\tx\/a/, 'the matrix is still printed');
 
@@ -36,9 +40,25 @@ t.test('manifest errors: reported, the rest is still evaluated, exit 1', async (
   check(t, ['matrix', '--manifests', good, dir, '--port', '80'], 1, /file .*bad-policy\.yaml: line \d+, column \d+: bad YAML/, 'bad YAML');
 
   check(t, ['verify', '--manifests', join(dir, 'nope.yaml'), '--probes', join(dir, 'bad-policy.yaml')], 2, /./, 'missing manifests + bad probes');
+});
+
+t.test('a --manifests path that does not exist is a bad flag: one line, exit 2', async (t) => {
+  const dir = tmpDir();
   const p = join(dir, 'ok-probes.yaml');
   writeFileSync(p, '- {from: x/a, to: y/a, port: 80}\n');
-  check(t, ['verify', '--manifests', join(dir, 'nope.yaml'), '--probes', p], 2, /no pod x\/a|nope\.yaml: \(path\): no such file/, 'missing manifests path');
+  const nope = join(dir, 'nope');
+  const commands: [string, string[]][] = [
+    ['verify', ['--probes', p]],
+    ['explain', ['--from', 'x/a', '--to', 'y/a', '--port', '80']],
+    ['matrix', ['--port', '80']],
+    ['lint', []],
+    // Found before the agent touches iptables.
+    ['agent', ['--node', 'n1', '--source', 'files']],
+  ];
+  for (const [cmd, rest] of commands) {
+    const r = check(t, [cmd, '--manifests', good, nope, ...rest], 2, new RegExp(`^palisade ${cmd}: --manifests \\S*nope: no such file or directory\n$`), `${cmd} with a missing path`);
+    t.equal(r.stdout, '', `${cmd}: nothing judged`);
+  }
 });
 
 t.test('probe file errors name the probe index and field', async (t) => {
@@ -63,6 +83,28 @@ t.test('probe file errors name the probe index and field', async (t) => {
     writeFileSync(p, text + '\n');
     check(t, ['verify', '--manifests', good, '--probes', p], 2, re, text);
   }
+});
+
+t.test('a bad probe file: every problem of every probe, then exit 2', async (t) => {
+  const dir = tmpDir();
+  const p = join(dir, 'probes.yaml');
+  writeFileSync(p, [
+    '- {from: x/a, to: y/a, port: 70000, protocol: ICMP}',
+    '- {from: x/a, to: y/a, port: 80}',
+    '- {from: x/a, to: y/a, port: 80, porta: 1, expect: yes}',
+    '',
+  ].join('\n'));
+  const r = check(t, ['verify', '--manifests', good, '--probes', p], 2, /probe\[0\]\.port: must be between 1 and 65535/, 'several bad probes');
+  t.same(r.stderr.trimEnd().split('\n').map((l) => l.replace(/^palisade verify: \S*probes\.yaml: /, '')), [
+    'probe[0].port: must be between 1 and 65535, got 70000',
+    'probe[0].protocol: must be TCP, UDP or SCTP, got "ICMP"',
+    'probe[2].porta: unknown field (known: from, to, port, protocol, family, expect)',
+    'probe[2].expect: must be allow or deny, got "yes"',
+  ]);
+  writeFileSync(p, '- {from: x/a, to: q/q, port: 80}\n- {from: x/a, to: y/a, port: 80}\n- {from: z/z, to: y/a, port: 80}\n');
+  const u = check(t, ['verify', '--manifests', good, '--probes', p], 2, /probe\[0\]\.to: no pod q\/q/, 'unknown pods');
+  t.match(u.stderr, /probe\[2\]\.from: no pod z\/z/, 'the second unknown pod too');
+  t.equal(u.stdout, '', 'nothing judged');
 });
 
 t.test('flag errors', async (t) => {

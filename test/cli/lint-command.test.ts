@@ -1,5 +1,5 @@
-// `palisade lint` through the real CLI entry point: exit 0 clean, 1 findings, 2 bad input (one
-// clear line per problem, never a stack trace).
+// `palisade lint` through the real CLI entry point: exit 0 clean, 1 findings or invalid
+// manifest documents, 2 bad flags (one clear line per problem, never a stack trace).
 
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
@@ -102,12 +102,16 @@ t.test('-o json', async (t) => {
   t.ok(fs.some((f) => f.code === 'selector-matches-nothing' && f.object === 'NetworkPolicy shop/web-in'));
 });
 
-t.test('bad input: exit 2, clear errors, no stack trace', async (t) => {
-  const a = palisade('lint', '--manifests', invalid, clean);
-  t.equal(a.code, 2);
-  t.match(a.err, /NetworkPolicy shop\/broken/);
-  t.match(a.err, /form/);
+t.test('an invalid manifest document: reported with its line, left out, exit 1 (as verify)', async (t) => {
+  const a = palisade('lint', '--manifests', invalid, typo);
+  t.equal(a.code, 1, a.err);
+  t.match(a.err, /^palisade lint: error: \S*invalid\.yaml:7:14: NetworkPolicy shop\/broken: spec\.ingress\[0\]\.form: unknown field "form"/m);
+  t.match(a.err, /1 manifest document\(s\) had errors and were left out/);
   t.notMatch(a.err, /\n\s+at /);
+  t.match(a.out, /\[label-typo\]/, 'the rest is still linted');
+});
+
+t.test('bad input: exit 2, clear errors, no stack trace', async (t) => {
   const b = palisade('lint');
   t.equal(b.code, 2);
   t.match(b.err, /^palisade lint: --manifests PATH\.\.\. is required/);
@@ -116,6 +120,6 @@ t.test('bad input: exit 2, clear errors, no stack trace', async (t) => {
   t.match(c.err, /--pod-cidr must be a CIDR/);
   const d = palisade('lint', '--manifests', join(dir, 'missing.yaml'));
   t.equal(d.code, 2);
-  t.match(d.err, /missing\.yaml/);
+  t.match(d.err, /^palisade lint: --manifests \S*missing\.yaml: no such file or directory\n$/);
   t.notMatch(d.err, /\n\s+at /);
 });

@@ -80,6 +80,9 @@ t.test('invalid object: rejected with its errors, last good version kept, reject
   write('pol.yaml', policy('p1', 70000) + '---\n' + policy('p2', 82));
   const info = src.syncNow();
   t.match(info.errors.join('\n'), /NetworkPolicy shop\/p1.*port/, 'the error names the object and field');
+  // The agent's log and its rejected list point at the line and column, as the CLI does.
+  t.match(info.errors.join('\n'), /pol\.yaml:6:23: NetworkPolicy shop\/p1: spec\.ingress\[0\]\.ports\[0\]\.port: .* \(document 1\)/);
+  t.match(state.rejected.get('NetworkPolicy shop/p1')?.[0]?.source, /pol\.yaml:6:23$/);
   t.equal(state.policies.get('shop/p1')!.ingress[0]!.ports[0]!.port, 80, 'p1 keeps its last good version');
   t.equal(state.policies.get('shop/p2')!.ingress[0]!.ports[0]!.port, 82, 'the rest of the file is applied');
   t.ok(state.rejected.has('NetworkPolicy shop/p1'));

@@ -49,7 +49,8 @@ t.test('errors: bad YAML with its line, invalid objects with their source, missi
   t.match(bad?.message, /bad YAML \(document 2\)/);
   const inv = r.errors.find((e) => e.object === 'NetworkPolicy x/p');
   t.equal(inv?.field, 'spec.ingress[0].ports[0].port');
-  t.match(inv?.source, /invalid\.yaml:1$/);
+  t.match(inv?.source, /invalid\.yaml:5:23$/, 'line and column of the field');
+  t.match(inv?.message, / \(document 1\)$/);
   t.notOk(r.state.policies.has('x/p'), 'an invalid policy is left out');
   t.ok(r.errors.some((e) => e.object.endsWith('missing.yaml') && /no such file/.test(e.message)));
 });
@@ -60,4 +61,59 @@ t.test('duplicates: the later definition wins, with a note', async (t) => {
   const r = loadManifests([dir]);
   t.equal(r.state.policies.get('x/p')!.ingress[0]!.ports[0]!.port, 81);
   t.match(r.notes.join('\n'), /NetworkPolicy x\/p is defined twice/);
+});
+
+t.test('object errors point at the line and column of their field; the document number is context', async (t) => {
+  const yaml = [
+    'apiVersion: v1', //                                      1
+    'kind: Namespace', //                                     2
+    'metadata: {name: shop}', //                              3
+    '---', //                                                 4
+    'apiVersion: networking.k8s.io/v1', //                    5
+    'kind: NetworkPolicy', //                                 6
+    'metadata:', //                                           7
+    '  name: api-policy', //                                  8
+    '  namespace: shop', //                                   9
+    '  labels: {app.kubernetes.io/name: "bad value!"}', //    10
+    'spec:', //                                               11
+    '  podSelector: {}', //                                   12
+    '  ingress:', //                                          13
+    '    - from: [{podSelector: {}}]', //                     14
+    '    - form:', //                                         15
+    '        - podSelector: {}', //                           16
+    '      ports:', //                                        17
+    '        - port: 70000', //                               18
+    '---', //                                                 19
+    'apiVersion: networking.k8s.io/v1', //                    20
+    'kind: NetworkPolicy', //                                 21
+    'metadata:', //                                           22
+    '  namespace: shop', //                                   23
+    'spec: {podSelector: {}}', //                             24
+    '---', //                                                 25
+    '- not an object', //                                     26
+    '',
+  ].join('\n');
+  const json = JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'a' } },
+    { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'p', namespace: 'a' }, spec: { egress: [{ tp: [] }] } },
+  ] }, null, 2);
+  const dir = folder({ 'policies.yaml': yaml, 'list.json': json });
+  const r = loadManifests([dir]);
+  const at = (field: string) => r.errors.filter((e) => e.field === field).map((e) => `${e.source?.slice(dir.length + 1)} ${e.message.replace(/^.*(\(document [^)]*\))$/, '$1')}`);
+  // The misspelt field is on line 15, column 7 (where "form" is written), in document 2.
+  t.same(at('spec.ingress[1].form'), ['policies.yaml:15:7 (document 2)']);
+  t.match(r.errors.find((e) => e.field === 'spec.ingress[1].form')!.message, /^unknown field "form" \(known fields: from, ports\) \(document 2\)$/);
+  t.same(at('spec.ingress[1].ports[0].port'), ['policies.yaml:18:11 (document 2)']);
+  // A label key with dots stays one step of the path.
+  t.same(at('metadata.labels[app.kubernetes.io/name]'), ['policies.yaml:10:12 (document 2)']);
+  // A required field that is missing: the nearest parent that exists (metadata).
+  t.same(at('metadata.name'), ['policies.yaml:22:1 (document 3)']);
+  // A document that is not an object at all: its first line.
+  t.same(at('(root)'), ['policies.yaml:26:1 (document 4)']);
+  // JSON, inside a List: the item's own path, below items[1].
+  const lines = json.split('\n');
+  const want = lines.findIndex((l) => l.includes('"tp"'));
+  t.same(at('spec.egress[0].tp'), [`list.json:${want + 1}:${lines[want]!.indexOf('"tp"') + 1} (document 1, items[1])`]);
+  const loaded = loadManifests([dir]);
+  t.equal(loaded.badDocuments, 4, 'errors are counted per document, not per line');
 });

@@ -7,6 +7,7 @@ import { HealthServer, parseHealthAddress } from '../../agent/health.ts';
 import { parseMetricsAddress, type MetricsAddress } from '../../agent/metrics.ts';
 import { checkAddress, checkIface } from '../../enforce/iptables.ts';
 import { CliError, intFlag, parseArgs } from '../args.ts';
+import { manifestPathsFlag } from '../manifest-input.ts';
 
 const HELP = `usage: palisade agent --node NAME [--source files --manifests PATH... | --source kube [--kubeconfig FILE]]
                       [--backend nfqueue|tun] [--queue N] [--queues K] [--fail-open]
@@ -140,6 +141,9 @@ export async function run(argv: string[]): Promise<number> {
   if (sourceKind === 'files') {
     const paths = (flags.manifests as string[] | undefined) ?? [];
     if (paths.length === 0) throw new CliError('--source files needs --manifests PATH...');
+    // A path that does not exist is a bad flag (exit 2, as for verify), found before any
+    // iptables work; a path that vanishes later is the files source's business.
+    manifestPathsFlag(paths);
     source = new FilesSource({ paths, rescanMs });
   } else {
     if (flags.manifests) throw new CliError('--manifests is for --source files');

@@ -39,7 +39,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     probe = checkProbe({ from: flags.from, to: flags.to, port, protocol, ...(family ? { family } : {}) }, 'flags');
   } catch (e) {
-    if (e instanceof CliError) throw new CliError(e.message.replace(/^flags\./, '--'));
+    if (e instanceof CliError) throw new CliError(e.message.replace(/^flags\./gm, '--'));
     throw e;
   }
   const { state, errorCount } = loadClusterForCli('explain', flags.manifests);

@@ -16,7 +16,7 @@ import { LabProbeError, policyAllowed, resolveLabEndpoint, runLabProbes, type La
 import { labDown, labSpecFromCluster, labUp, listLabs } from '../../lab/topology.ts';
 import { CliError, intFlag, parseArgs } from '../args.ts';
 import { loadClusterForCli } from '../manifest-input.ts';
-import { checkProbe, type Probe } from '../probes.ts';
+import { collectProbe, type Probe } from '../probes.ts';
 
 export { DEFAULT_LAB };
 
@@ -213,29 +213,36 @@ export function readLabProbes(file: string, state: LabState): Probe[] {
   }
   if (doc && typeof doc === 'object' && !Array.isArray(doc) && 'probes' in doc) doc = (doc as { probes: unknown }).probes;
   if (!Array.isArray(doc) || doc.length === 0) throw new CliError(`${file}: must be a non-empty list of probes ({from, to, port, protocol?, family?, expect?})`);
-  return doc.map((raw, i) => {
+  // Every probe is checked before giving up, so one run shows every mistake in the file.
+  const errs: string[] = [];
+  const probes = doc.map((raw, i) => {
     const where = `${file}: probe[${i}]`;
-    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return checkProbe(raw, where);
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return collectProbe(raw, where, errs);
     const o = { ...(raw as Record<string, unknown>) };
     // verify's probe format knows ns/pod and IPs; the lab also knows its node and outside
     // hosts. Stand their address in for the check, then put the name back.
     const literal = [o.from, o.to].map((x) => (typeof x === 'string' ? parseIP(x)?.family : undefined)).find((f) => f);
     const family = o.family === 'IPv4' || o.family === 'IPv6' ? o.family : literal ?? 'IPv4';
     const named: Record<string, string> = {};
+    let bad = false;
     for (const k of ['from', 'to'] as const) {
       const v = o[k];
       if (typeof v === 'string' && (v === 'node' || v.startsWith('ext:'))) {
         try {
           o[k] = resolveLabEndpoint(state, v, family).ip;
         } catch (e) {
-          throw new CliError(`${where}.${k}: ${(e as Error).message}`);
+          errs.push(`${where}.${k}: ${(e as Error).message}`);
+          bad = true;
+          o[k] = family === 'IPv6' ? '::1' : '127.0.0.1'; // a stand-in so the other fields are still checked
         }
         named[k] = v;
       }
     }
-    const p = checkProbe(o, where);
-    return { ...p, from: named.from ?? p.from, to: named.to ?? p.to };
+    const p = collectProbe(o, where, errs);
+    return p && !bad ? { ...p, from: named.from ?? p.from, to: named.to ?? p.to } : undefined;
   });
+  if (errs.length > 0) throw new CliError(errs.join('\n'));
+  return probes as Probe[];
 }
 
 async function probe(argv: string[]): Promise<number> {

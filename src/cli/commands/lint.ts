@@ -1,15 +1,15 @@
 // `palisade lint --manifests PATH... [-o json|text] [--pod-cidr CIDR...]`: finds policies that
 // are valid but most likely wrong (see src/policy/lint.ts for the checks).
 //
-// Exit status: 0 nothing found; 1 findings printed; 2 bad input: a bad flag, an unreadable path
-// or a manifest document the API server would refuse (those are reported on stderr, the rest is
-// still linted and printed, so one broken file does not hide the other findings).
+// Exit status, as for verify/explain/matrix: 0 nothing found; 1 something must be looked at:
+// findings printed, or manifest documents the API server would refuse (reported on stderr and
+// left out; the rest is still linted and printed, so one broken file does not hide the other
+// findings); 2 bad flags, including a --manifests path that does not exist.
 
-import { formatObjectError } from '../../cluster/model.ts';
 import { parseCIDR } from '../../net/address.ts';
 import { formatFindings, lint } from '../../policy/lint.ts';
-import { loadManifests } from '../../sources/manifests.ts';
 import { CliError, parseArgs } from '../args.ts';
+import { loadClusterForCli } from '../manifest-input.ts';
 
 const HELP = `usage: palisade lint --manifests PATH... [-o json|text] [--pod-cidr CIDR...]
 
@@ -23,7 +23,8 @@ policyTypes leaves out.
   --pod-cidr CIDR   the cluster's pod CIDR(s), for the ipBlock check (pod IPs are used anyway)
   -o json|text      output format (default text)
 
-Exit status: 0 no findings; 1 findings; 2 bad flags or manifests (reported on stderr).`;
+Exit status: 0 no findings; 1 findings, or invalid manifest documents (reported on stderr
+and left out); 2 bad flags or a --manifests path that does not exist.`;
 
 export async function run(argv: string[]): Promise<number> {
   const { flags, positional } = parseArgs(
@@ -42,20 +43,13 @@ export async function run(argv: string[]): Promise<number> {
   for (const c of podCIDRs) {
     if (!parseCIDR(c)) throw new CliError(`--pod-cidr must be a CIDR such as 10.244.0.0/16, got "${c}"`);
   }
-  const paths = flags.manifests as string[] | undefined;
-  if (!paths || paths.length === 0) throw new CliError('--manifests PATH... is required (files or folders of YAML/JSON)');
-
-  const { state, errors } = loadManifests(paths);
-  for (const e of errors) process.stderr.write(`palisade lint: error: ${formatObjectError(e)}\n`);
+  // Notes (ignored kinds, implicit namespaces) are not what lint is asked for; errors are.
+  const { state, errorCount } = loadClusterForCli('lint', flags.manifests, { quietNotes: true });
 
   const findings = lint(state, { podCIDRs });
   if (output === 'json') process.stdout.write(JSON.stringify(findings, null, 2) + '\n');
   else if (findings.length > 0) process.stdout.write(formatFindings(findings) + '\n');
-  else if (errors.length === 0) process.stdout.write(`no findings (${state.policies.size} policies, ${state.pods.size} pods, ${state.namespaces.size} namespaces)\n`);
+  else if (errorCount === 0) process.stdout.write(`no findings (${state.policies.size} policies, ${state.pods.size} pods, ${state.namespaces.size} namespaces)\n`);
 
-  if (errors.length > 0) {
-    process.stderr.write(`palisade lint: ${errors.length} error(s) in the manifests; those objects were left out of the lint\n`);
-    return 2;
-  }
-  return findings.length > 0 ? 1 : 0;
+  return findings.length > 0 || errorCount > 0 ? 1 : 0;
 }

@@ -9,7 +9,7 @@ import type { Decision, SideDecision } from '../../policy/decision.ts';
 import { evaluate } from '../../policy/evaluator.ts';
 import { CliError, parseArgs } from '../args.ts';
 import { loadClusterForCli, rejectPositional } from '../manifest-input.ts';
-import { readProbeFile, resolveEndpoint } from '../probes.ts';
+import { readProbeFile, resolveEndpoint, type Probe } from '../probes.ts';
 
 const HELP = `usage: palisade verify --manifests PATH... --probes FILE [-o json|table]
 
@@ -26,7 +26,8 @@ Both engines judge every probe: the spec evaluator (whose answer is printed) and
 engine the agent enforces with.
 
 Exit status: 0 ok; 1 some manifest documents were invalid (reported on stderr and left out)
-or some probe did not meet its expect; 2 bad flags or probe file; 3 the two engines disagree
+or some probe did not meet its expect; 2 bad flags (a --manifests path that does not exist
+too) or probe file (every problem is listed); 3 the two engines disagree
 (a Palisade bug: please report it with the manifests and probe).`;
 
 interface SideJSON {
@@ -71,12 +72,25 @@ export async function run(argv: string[]): Promise<number> {
   const probes = readProbeFile(probeFile);
   const { state, errorCount } = loadClusterForCli('verify', flags.manifests);
 
+  // Every endpoint is resolved before judging anything, so all probes naming unknown pods (or
+  // pods without an address of the family) are reported together.
+  const problems: string[] = [];
+  const resolve = (endpoint: string, p: Probe, where: string): string => {
+    try {
+      return resolveEndpoint(state, endpoint, p.family, where);
+    } catch (e) {
+      if (!(e instanceof CliError)) throw e;
+      problems.push(e.message);
+      return '';
+    }
+  };
+  const endpoints = probes.map((p, i) => [resolve(p.from, p, `${probeFile}: probe[${i}].from`), resolve(p.to, p, `${probeFile}: probe[${i}].to`)] as const);
+  if (problems.length > 0) throw new CliError(problems.join('\n'));
+
   const snapshot = new CompiledEngine(state).snapshot();
   let disagreements = 0;
   const results = probes.map((p, i) => {
-    const where = `${probeFile}: probe[${i}]`;
-    const src = resolveEndpoint(state, p.from, p.family, `${where}.from`);
-    const dst = resolveEndpoint(state, p.to, p.family, `${where}.to`);
+    const [src, dst] = endpoints[i]!;
     const conn = { src, dst, protocol: p.protocol, port: p.port };
     const d = evaluate(state, conn);
     const compiled = decideOn(snapshot, conn);
