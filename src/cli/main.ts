@@ -15,7 +15,7 @@ const COMMANDS: Record<string, Command> = {
   matrix: { summary: 'pod-to-pod truth table in the e2e . / X style', load: () => import('./commands/matrix.ts') },
   lab: { summary: 'lab up | probe | down: pods as network namespaces on this machine', load: () => import('./commands/lab.ts') },
   agent: { summary: 'run the per-node enforcement agent', load: () => import('./commands/agent.ts') },
-  bench: { summary: 'classification benchmarks, JSON out', load: () => import('./commands/bench.ts') },
+  bench: { summary: 'development only (a source checkout): per-packet and compile benchmarks', load: () => import('./commands/bench.ts') },
   lint: { summary: 'find mistakes in a policy set', load: () => import('./commands/lint.ts') },
   logs: { summary: 'follow the agent verdict log, human-readable', load: () => import('./commands/logs.ts') },
 };

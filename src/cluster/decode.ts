@@ -16,6 +16,7 @@ import type {
 import { PROTOCOLS, podKey } from './model.ts';
 import type { ClusterState, ObjectKind } from './state.ts';
 import { canonicalIP, cidrWithin, formatCIDR, parseCIDR, parseIP, type ParsedCIDR } from '../net/address.ts';
+import { implicitNamespaceLabels } from './namespace-labels.ts';
 import { dnsLabelProblems, dnsSubdomainProblems, labelKeyProblems, labelValueProblems, portNameProblems } from './names.ts';
 
 export type Decoded =
@@ -25,9 +26,6 @@ export type Decoded =
   | { kind: 'NetworkPolicy'; value: NetworkPolicy }
   | { kind: 'ignored'; note: string }
   | { kind: 'invalid'; objectKind: string; key: string; errors: ObjectError[] };
-
-/** The label the API server puts on every namespace (since Kubernetes 1.21). */
-export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 
 const EXPECTED_API_VERSION: Record<ObjectKind, string> = {
   Namespace: 'v1',
@@ -155,7 +153,7 @@ function decodeNamespace(raw: Obj, e: Errs): Decoded {
   if (e.list.length) return invalid('Namespace', keyOf(meta, false), e);
   // The API server sets kubernetes.io/metadata.name=<name> on every namespace and does not let
   // it be changed, so selectors on it work even when a manifest does not spell it out.
-  const labels = { ...meta.labels, [NAMESPACE_NAME_LABEL]: meta.name! };
+  const labels = { ...meta.labels, ...implicitNamespaceLabels(meta.name!) };
   // Only Palisade's own annotations (palisade.io/audit) matter here; their values are checked
   // where they are used (agent/audit.ts), so a bad value never makes the Namespace invalid.
   const annotations: Record<string, string> = {};

@@ -125,7 +125,8 @@ export class Conntrack {
   private readonly rec: Int32Array;
   private readonly recF: Float64Array;
   /**
-   * Side codes (engine-api SIDE.* or rule id) of the judgement: egress at 2e, ingress at 2e + 1.
+   * Side codes of the judgement (a SIDE.* constant or a rule code, i.e. rule id and action; read
+   * them with the side* functions of policy/engine-api.ts): egress at 2e, ingress at 2e + 1.
    * The classifier reports both on every hit, so they share one cache line (two parallel arrays
    * cost two misses per hit on a table larger than the caches).
    */

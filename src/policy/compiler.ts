@@ -33,11 +33,11 @@ import { NodeAddresses, PodAddresses } from './engine-addresses.ts';
 import type { Connection, Decision, RuleRef } from './decision.ts';
 import { SIDE, type RuleSnapshot } from './engine-api.ts';
 import { IdentityRegistry } from './identity.ts';
-import { buildRuleTable, extendRuleTable, type Direction, type RuleTable, type TableRule } from './rule-table.ts';
+import { buildRuleTable, extendRuleTable, type RuleTable, type TableRule } from './rule-table.ts';
 import { namedPortsOf, resolutionSignature } from './named-ports.ts';
 import { NO_POLICIES, SLOT, S_EGRESS, S_IDENTITY, S_INGRESS, S_NODE, Snapshot } from './snapshot.ts';
 import { NO_TABLE, SlotArrays, TableLayout } from './table-layout.ts';
-import { selectorMatches } from './selector.ts';
+import { comparePolicies, podIsSelectable, policyHasType, policySelectsPod, type Direction } from './spec-facts.ts';
 
 export { decideOn };
 
@@ -76,13 +76,6 @@ interface PodRec {
   ingressPolicies: readonly string[];
   egress: CacheEntry | null;
   ingress: CacheEntry | null;
-}
-
-/** Pods policy sees: "host-network pods ... never selected", finished pods match nothing, no IP no match. */
-function isSelectable(p: Pod): boolean {
-  if (p.hostNetwork) return false;
-  if (p.phase === 'Succeeded' || p.phase === 'Failed') return false;
-  return p.ips.length > 0;
 }
 
 function nsOfKey(key: string): string {
@@ -269,7 +262,7 @@ export class CompiledEngine {
     for (const ns of reselectNs) {
       const list: NetworkPolicy[] = [];
       for (const p of this.policies.values()) if (p.namespace === ns) list.push(p);
-      list.sort((a, b) => (podKey(a) < podKey(b) ? -1 : 1));
+      list.sort(comparePolicies);
       if (list.length) this.policiesByNs.set(ns, list); else this.policiesByNs.delete(ns);
     }
 
@@ -280,7 +273,7 @@ export class CompiledEngine {
     for (const key of dirtyPods) {
       const pod = this.pods.get(key);
       let rec = this.recs.get(key);
-      if (pod && isSelectable(pod)) {
+      if (pod && podIsSelectable(pod)) {
         const identity = this.identities.intern(pod.namespace, this.namespaces.get(pod.namespace)?.labels, pod.labels, pod.ports);
         const local = this.localNode === undefined || pod.nodeName === this.localNode;
         const node = pod.nodeName === undefined ? -1 : this.nodeAddresses.indexOf(pod.nodeName);
@@ -401,13 +394,11 @@ export class CompiledEngine {
     const ing: NetworkPolicy[] = [];
     const eg: NetworkPolicy[] = [];
     for (const p of pols) {
-      // "a pod is isolated for ingress if there is any NetworkPolicy that both selects the pod
-      // and has Ingress in its policyTypes" (likewise egress); podSelector selects in the
-      // policy's own namespace only.
-      if (!p.policyTypes.ingress && !p.policyTypes.egress) continue;
-      if (!selectorMatches(p.podSelector, r.pod.labels)) continue;
-      if (p.policyTypes.ingress) ing.push(p);
-      if (p.policyTypes.egress) eg.push(p);
+      // The pod is isolated for a direction by each policy that selects it and has the type
+      // (policyIsolatesPod); the selector is checked once for both directions.
+      if (!policySelectsPod(p, r.pod)) continue;
+      if (policyHasType(p, 'ingress')) ing.push(p);
+      if (policyHasType(p, 'egress')) eg.push(p);
     }
     const ingKeys = ing.length ? ing.map(podKey) : NO_POLICIES;
     const egKeys = eg.length ? eg.map(podKey) : NO_POLICIES;

@@ -5,7 +5,7 @@ import { protocolNumber } from '../cluster/model.ts';
 import { parseIP } from '../net/address.ts';
 import type { Connection, Decision, SideDecision } from './decision.ts';
 import { sideAllows, sideJudged, sideReason, sideRule, type RuleSnapshot } from './engine-api.ts';
-import type { Direction } from './rule-table.ts';
+import type { Direction } from './spec-facts.ts';
 
 const NOT_A_POD: SideDecision = { allowed: true, reason: 'not-a-pod', isolated: false, policies: [] };
 

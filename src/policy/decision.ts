@@ -3,6 +3,7 @@
 // (for the differential test and verify) and a packed integer on it.
 
 import type { Protocol } from '../cluster/model.ts';
+import type { Direction } from './spec-facts.ts';
 
 /** A new connection: policy is judged on pod IPs and the destination (pod) port. */
 export interface Connection {
@@ -31,7 +32,7 @@ export type SideReason =
 export interface RuleRef {
   /** "namespace/name" of the policy. */
   readonly policy: string;
-  readonly direction: 'ingress' | 'egress';
+  readonly direction: Direction;
   /** Index into spec.ingress / spec.egress. */
   readonly index: number;
 }

@@ -4,6 +4,7 @@
 import type { Node, Pod } from '../cluster/model.ts';
 import { parseIP } from '../net/address.ts';
 import { AddressMap4, AddressMap6 } from './address-map.ts';
+import { addressClaimWins } from './spec-facts.ts';
 
 /** What PodAddresses needs of a pod record. */
 export interface AddressHolder {
@@ -67,14 +68,13 @@ export class PodAddresses<R extends AddressHolder> {
 
   /**
    * Address -> slot. When several pods claim one IP (a stale object and its replacement), the
-   * Running one wins, then the smallest key (the evaluator's rule).
+   * winner is the one addressClaimWins picks (shared with the evaluator).
    */
   private ownerOf(o: Owners<R>): R {
     let best = o.recs[0]!;
     for (let i = 1; i < o.recs.length; i++) {
       const r = o.recs[i]!;
-      const rr = r.pod.phase === 'Running', br = best.pod.phase === 'Running';
-      if ((rr && !br) || (rr === br && r.key < best.key)) best = r;
+      if (addressClaimWins(r.pod, r.key, best.pod, best.key)) best = r;
     }
     return best;
   }

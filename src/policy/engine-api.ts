@@ -7,6 +7,7 @@
 // a packet is judged entirely by one generation.
 
 import type { RuleRef, SideReason } from './decision.ts';
+import type { Direction } from './spec-facts.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Side codes: one int32 per side saying what happened and who decided.
@@ -122,5 +123,5 @@ export interface RuleSnapshot {
   /** The rule with this id (sideRule of a code). */
   ruleRef(ruleId: number): RuleRef;
   /** "namespace/name" of every policy isolating the pod in that direction, sorted. */
-  isolatingPolicies(slot: number, direction: 'ingress' | 'egress'): readonly string[];
+  isolatingPolicies(slot: number, direction: Direction): readonly string[];
 }

@@ -16,9 +16,6 @@ import type { ContainerPort, Labels, PolicyPeer } from '../cluster/model.ts';
 import { namespaceLabelsOr } from '../cluster/namespace-labels.ts';
 import { selectorMatches } from './selector.ts';
 
-// rule-table.ts imports resolveNamedPort from here; the fact itself is in spec-facts.ts.
-export { resolveNamedPort } from './spec-facts.ts';
-
 export interface Identity {
   readonly id: number;
   /** '' for identity 0 (not a pod). */

@@ -5,7 +5,7 @@
 // the peer's selector class (table-identities.ts).
 
 import type { ContainerPort, PolicyRule, Protocol } from '../cluster/model.ts';
-import { resolveNamedPort } from './identity.ts';
+import { resolveNamedPort } from './spec-facts.ts';
 
 export interface NamedPort {
   readonly name: string;
@@ -37,8 +37,3 @@ export function resolutionSignature(named: readonly NamedPort[], ports: readonly
   return s;
 }
 
-/** Does any containerPort carry this name and protocol? (resolveNamedPort(...).length > 0, without the array.) */
-export function namesPort(ports: readonly ContainerPort[], name: string, protocol: Protocol): boolean {
-  for (const p of ports) if (p.name === name && p.protocol === protocol) return true;
-  return false;
-}

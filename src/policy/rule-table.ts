@@ -27,14 +27,13 @@
 import type { ContainerPort, PolicyRule } from '../cluster/model.ts';
 import { CidrTrie4, CidrTrie6 } from './cidr-trie.ts';
 import { OUTSIDE_IDENTITY, type IdentityRegistry } from './identity.ts';
-import { namedPortsOf, namesPort, type NamedPort } from './named-ports.ts';
+import { namedPortsOf, type NamedPort } from './named-ports.ts';
 import type { PortMap } from './port-map.ts';
 import { classifyAddresses, rulePeers } from './table-addresses.ts';
 import { TableArena, appendSelClasses, encodeTable, judgeImage4, judgeImage6, portBlock, withMoreSelClasses } from './table-arena.ts';
 import { classifyIdentities, identitySignature, type SelectorPeer } from './table-identities.ts';
 import { classifyPeers, classifyPorts, foldVerdicts } from './table-verdicts.ts';
-
-export type Direction = 'ingress' | 'egress';
+import { definesNamedPort, type Direction } from './spec-facts.ts';
 
 export interface TableRule {
   /** Global rule id (what judge returns; see RuleSnapshot.ruleRef). */
@@ -202,7 +201,7 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry): Rul
   for (let i = from; i < to && !touched; i++) {
     const ports = identities.get(i).ports;
     for (const n of p.peerNamed) {
-      if (namesPort(ports, n.name, n.protocol)) {
+      if (definesNamedPort(ports, n.name, n.protocol)) {
         touched = true;
         break;
       }

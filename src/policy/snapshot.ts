@@ -16,6 +16,7 @@
 import type { RuleRef } from './decision.ts';
 import type { AddressMap4, AddressMap6 } from './address-map.ts';
 import { SIDE, sideAllows, type RuleSnapshot } from './engine-api.ts';
+import type { Direction } from './spec-facts.ts';
 import { OUTSIDE_IDENTITY } from './identity.ts';
 import { judgeImage4, judgeImage6, portBlock, type TableArena } from './table-arena.ts';
 import { TIERS_DECIDE, sideExemption } from './tiers.ts';
@@ -196,7 +197,7 @@ export class Snapshot implements RuleSnapshot {
     return r;
   }
 
-  isolatingPolicies(slot: number, direction: 'ingress' | 'egress'): readonly string[] {
+  isolatingPolicies(slot: number, direction: Direction): readonly string[] {
     const list = direction === 'ingress' ? this.ingressPolicies : this.egressPolicies;
     return list[slot] ?? NO_POLICIES;
   }

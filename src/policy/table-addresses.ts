@@ -6,12 +6,12 @@
 // why longest-prefix match is exact). Rules with an empty from/to ("this rule matches all
 // sources/destinations") are matched in every address class, including addresses of no pod.
 
-import type { ParsedCIDR } from '../net/address.ts';
-import { parseCIDR } from '../net/address.ts';
+import { cidrWithin, type ParsedCIDR } from '../net/address.ts';
 import type { TriePrefix } from './cidr-trie.ts';
 import type { IdentityRegistry } from './identity.ts';
 import type { SelectorPeer } from './table-identities.ts';
 import type { TableRule } from './rule-table.ts';
+import { parseIPBlock } from './spec-facts.ts';
 
 export interface IpBlockSpec {
   readonly rule: number;
@@ -37,20 +37,10 @@ export function rulePeers(rules: readonly TableRule[], identities: IdentityRegis
     if (tr.rule.peers.length === 0) matchAll[r] = 1;
     for (const peer of tr.rule.peers) {
       if (peer.ipBlock) {
-        const cidr = parseCIDR(peer.ipBlock.cidr);
-        // The decoder validated the text. Should an unparsable cidr or except ever get here, the
-        // block matches nothing: dropping just the except would silently open what it excludes.
-        if (!cidr) continue;
-        const except: ParsedCIDR[] = [];
-        let broken = false;
-        for (const e of peer.ipBlock.except) {
-          const ec = parseCIDR(e);
-          if (!ec) broken = true;
-          // An except of the other family contains no address the cidr contains.
-          else if (ec.family === cidr.family) except.push(ec);
-        }
-        if (broken) continue;
-        (cidr.family === 'IPv4' ? blocks4 : blocks6).push({ rule: r, cidr, except });
+        // Undefined (matches nothing) if the cidr or any except does not parse; see parseIPBlock.
+        const b = parseIPBlock(peer.ipBlock);
+        if (!b) continue;
+        (b.cidr.family === 'IPv4' ? blocks4 : blocks6).push({ rule: r, ...b });
       } else if (peer.podSelector || peer.namespaceSelector) {
         selectorPeers.push({ peer, ns: tr.policyNamespace, rule: r, matcher: identities.peerMatcher(peer, tr.policyNamespace) });
       }
@@ -66,17 +56,6 @@ export interface IpClasses {
   readonly bits: Uint8Array;
   readonly count: number;
   readonly defaultClass: number;
-}
-
-function contains(outer: ParsedCIDR, inner: ParsedCIDR): boolean {
-  if (outer.prefix > inner.prefix || outer.family !== inner.family) return false;
-  for (let w = 0; w < outer.words.length; w++) {
-    const keep = Math.max(0, Math.min(32, outer.prefix - 32 * w));
-    if (keep === 0) break;
-    const mask = keep === 32 ? 0xffffffff : (0xffffffff << (32 - keep)) >>> 0;
-    if (((inner.words[w]! & mask) >>> 0) !== outer.words[w]) return false;
-  }
-  return true;
 }
 
 export function classifyAddresses(blocks: readonly IpBlockSpec[], matchAll: Uint8Array, k: number): IpClasses {
@@ -108,7 +87,7 @@ export function classifyAddresses(blocks: readonly IpBlockSpec[], matchAll: Uint
       if (row[b.rule]) continue;
       // "except is a slice of CIDRs that should not be included within an IPBlock": the block
       // matches iff its cidr contains the address and none of its excepts does.
-      if (contains(b.cidr, region) && !b.except.some((e) => contains(e, region))) row[b.rule] = 1;
+      if (cidrWithin(region, b.cidr) && !b.except.some((e) => cidrWithin(region, e))) row[b.rule] = 1;
     }
     prefixes.push({ words: region.words, prefix: region.prefix, value: classFor(row) });
   }

@@ -5,7 +5,8 @@
 // independent of the peer. Identities with the same of both share a class.
 
 import type { PolicyPeer } from '../cluster/model.ts';
-import { OUTSIDE_IDENTITY, resolveNamedPort, type IdentityRegistry, type PeerMatcher } from './identity.ts';
+import { OUTSIDE_IDENTITY, type IdentityRegistry, type PeerMatcher } from './identity.ts';
+import { resolveNamedPort } from './spec-facts.ts';
 import type { NamedPort } from './named-ports.ts';
 
 export interface SelectorPeer {

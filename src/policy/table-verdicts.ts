@@ -9,7 +9,7 @@
 import type { PolicyRule, Protocol } from '../cluster/model.ts';
 import { protocolNumber } from '../cluster/model.ts';
 import { ACTION, SIDE, ruleCode } from './engine-api.ts';
-import { resolveNamedPort } from './identity.ts';
+import { resolveNamedPort } from './spec-facts.ts';
 import { namedKey, namedPortsOf, type NamedPort } from './named-ports.ts';
 import { OTHER_PROTOCOL_CLASS, PortMap } from './port-map.ts';
 import type { TableSpec } from './rule-table.ts';

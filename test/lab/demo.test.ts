@@ -1,10 +1,11 @@
 // `palisade demo` end to end (root): builds its lab, runs the agent, shows the real matrix
 // before and after the policies with every cell agreeing with the spec, and tears the lab down.
-// Also: missing prerequisites are named with how to install them (exit 3).
+// Also: missing prerequisites are named with how to install them (exit 3), and an agent that
+// cannot start is one line and exit 1, the lab torn down.
 
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,6 +63,26 @@ if (process.getuid?.() !== 0) {
     t.match(r.stdout, /db\/postgres -> kube-system\/coredns UDP\/53: real allow .*\n\s+egress of db\/postgres: allowed by db\/allow-dns egress\[0\]/);
     t.match(r.stdout, /lab "lt-demo" torn down/);
     t.same((await listNetns()).filter((n) => n.startsWith(labNetnsPrefix(LAB))), [], 'no namespace left');
+  });
+
+  t.test('demo: an agent that cannot start is one error line, exit 1, lab torn down', async (t) => {
+    // A real way for the start to fail: the agent's log path is taken by a directory in the
+    // lab's state folder (labUp keeps a folder it finds, startLabAgent cannot open the log).
+    const name = 'lt-dfail';
+    const stateRoot = mkdtempSync(join(tmpdir(), 'palisade-demo-state-'));
+    mkdirSync(join(stateRoot, name, 'log', 'agent.log'), { recursive: true });
+    t.teardown(async () => {
+      await labDown(name);
+      rmSync(stateRoot, { recursive: true, force: true });
+    });
+    const r = spawnSync(process.execPath, [BIN, 'demo', '--name', name], {
+      encoding: 'utf8', cwd: ROOT, timeout: 120_000, env: { ...process.env, PALISADE_LAB_STATE_DIR: stateRoot },
+    });
+    t.equal(r.status, 1, `exit 1 (${r.stderr})`);
+    t.match(r.stderr, /^palisade demo: the agent did not start in lab "lt-dfail": .*EISDIR/);
+    t.notMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    t.match(r.stdout, /lab "lt-dfail" torn down/);
+    t.same((await listNetns()).filter((n) => n.startsWith(labNetnsPrefix(name))), [], 'no namespace left');
   });
 
   t.test('demo names missing prerequisites and how to install them', async (t) => {

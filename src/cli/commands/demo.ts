@@ -37,7 +37,8 @@ again, every cell explained and checked against the spec.
   --backend B     the agent's backend: nfqueue (default) or tun
   --timeout MS    how long a probe waits for its answer (default 1000)
 
-Exit status: 0 every real probe agreed with the spec; 1 some did not (flagged with !!);
+Exit status: 0 every real probe agreed with the spec; 1 some did not (flagged with !!), or the
+agent did not start;
 2 bad flags; 3 missing prerequisites (listed, with how to install them).`;
 
 const NODE = 'demo-node';
@@ -230,7 +231,12 @@ export async function run(argv: string[]): Promise<number> {
     state = await labUp(spec, { name });
     writeLabManifests(state, yamlOf(base));
     if (state.agent) await stopLabAgent(state);
-    await startLabAgent(state, { backend });
+    try {
+      await startLabAgent(state, { backend });
+    } catch (e) {
+      // The agent's own words (and its log's last lines) say why; `finally` tears the lab down.
+      throw new CliError(`the agent did not start in lab "${name}": ${(e as Error).message}`, 1);
+    }
     out(`  node ${NODE} (${NODE_IP}) in namespace ${state.nodeNetns}; agent running there (backend ${backend}), following ${state.manifestsDir}\n`);
     for (const p of PODS) out(`  pod ${key(p).padEnd(20)} ${p.ip.padEnd(12)} serves ${p.ports.map((x) => `${x.protocol}/${x.port}`).join(', ')}\n`);
 
