@@ -191,7 +191,7 @@ function tcpProbe(dst: string, port: number, timeoutMs: number): Promise<Omit<Pr
     req.on('error', (e: NodeJS.ErrnoException) => {
       // ECONNREFUSED: a RST came back (the SYN got there, nobody listens on the port). Anything
       // else (an ICMP unreachable: EHOSTUNREACH, ENETUNREACH) is a problem of the lab's wiring.
-      if (e.code === 'ECONNREFUSED') finish({ allowed: false, detail: 'refused', message: e.message });
+      if (e.code === 'ECONNREFUSED') finish({ allowed: false, detail: 'refused', message: 'RST: nobody listens on the port' });
       else finish({ allowed: false, detail: 'error', message: e.message });
     });
     req.on('response', (res) => {
@@ -227,7 +227,7 @@ function udpProbe(dst: string, port: number, timeoutMs: number): Promise<Omit<Pr
     const timer = setTimeout(() => finish({ allowed: false, detail: 'timeout' }), timeoutMs);
     sock.on('error', (e: NodeJS.ErrnoException) => {
       // A connected UDP socket reports ICMP port unreachable as ECONNREFUSED.
-      if (e.code === 'ECONNREFUSED') finish({ allowed: false, detail: 'refused', message: e.message });
+      if (e.code === 'ECONNREFUSED') finish({ allowed: false, detail: 'refused', message: 'RST: nobody listens on the port' });
       else finish({ allowed: false, detail: 'error', message: e.message });
     });
     sock.on('message', (data) => {
