@@ -53,7 +53,6 @@ export async function checkLabPrereqs(opts: { agent: boolean }): Promise<Prereq[
   ];
   out.push(...await Promise.all([
     tool('ip (iproute2)', ['ip', 'netns', 'list'], 'apt-get install -y iproute2', 'creates the namespaces, veths and routes'),
-    tool('curl', ['curl', '--version'], 'apt-get install -y curl', 'the TCP probe client'),
     ...(opts.agent
       ? [
         tool('iptables', ['iptables', '-V'], 'apt-get install -y iptables', 'the agent installs its rules with it'),

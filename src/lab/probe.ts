@@ -1,7 +1,7 @@
 // Real probes through the lab: each one is a new connection opened from the source namespace
 // to the destination address, by the source namespace's endpoint process:
 //
-//   TCP   curl http://dst:port/ (handshake + HTTP GET; allowed = the server's HTTP answer came back)
+//   TCP   a new connection and GET http://dst:port/ (allowed = the server's HTTP answer came back)
 //   UDP   one datagram (resent every 200 ms) and the server's answer datagram
 //   SCTP  INIT and the server's INIT-ACK (then ABORT), over raw sockets (see sctp.ts)
 //
@@ -108,7 +108,7 @@ export function resolveLabEndpoint(state: LabState, ref: string, family: Family)
 }
 
 export interface RunProbesOptions {
-  /** Probes in flight at once (each TCP probe is a curl process). */
+  /** Probes in flight at once. */
   readonly concurrency?: number;
   /** How long a probe waits for its answer: the time a denied probe costs. */
   readonly timeoutMs?: number;

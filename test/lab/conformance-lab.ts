@@ -1,12 +1,16 @@
 // The shared conformance suite with real packets: every case, every step, every probe (the full
-// matrices and the listed pairs, node and reply probes included), TCP via curl, UDP and SCTP,
-// IPv4 and IPv6, through the lab with the agent enforcing in the node namespace. Used by the
-// conformance-lab-<backend>.test.ts files (one per backend so they can run in parallel, each in
-// its own lab).
+// matrices and the listed pairs, node and reply probes included), TCP (a new connection and an
+// HTTP GET), UDP and SCTP, IPv4 and IPv6, through the lab with the agent enforcing in the node
+// namespace. Used by the conformance-lab-<backend>.test.ts files (one per backend so they can
+// run in parallel, each with its own labs).
 //
-// One lab serves every case: between cases only what differs is rebuilt (pods whose addresses
-// change; endpoints just change ports), and the agent keeps running, following the lab's
-// manifests folder. Per step:
+// Cases run in a few labs at once ("lanes", $PALISADE_LAB_LANES, default 2), one case per lab at
+// a time: most of a case's time is waiting (for the agent to enforce a step, for denied probes
+// to time out), so lanes overlap those waits. Each lab serves case after case: between cases
+// only what differs is rebuilt (pods whose addresses change; endpoints just change ports), and
+// its agent keeps running, following the lab's manifests folder. A case goes to a free lab whose
+// node addresses it shares (a lab whose node addresses change is rebuilt with its agent), or
+// waits for a busy one that has them. Per step:
 //   1. the whole cluster after the step is written to the folder (manifestsForStep);
 //   2. we wait until the agent's status file says a pass over the folder that started after
 //      the write is enforced (lab-agent.ts waitForEnforced);
@@ -18,7 +22,7 @@
 //      a busy machine can make an allowed answer late), while an allowed probe expected denied
 //      fails at once: packets that arrived cannot be a timing artefact.
 
-import t from 'tap';
+import t, { type Test as Tap } from 'tap';
 import type { Protocol } from '../../src/cluster/model.ts';
 import { buildClusterForCase, manifestsForStep, probeLabel, probesForGroup, type CaseProbe, type ConformanceCase } from '../support/conformance-cases.ts';
 import type { ServePorts } from '../../src/lab/endpoint-wire.ts';
@@ -26,7 +30,7 @@ import { processAlive, readAgentStatus, startLabAgent, stopLabAgent, waitForEnfo
 import type { LabState } from '../../src/lab/lab-state.ts';
 import { mustRun } from '../../src/lab/netns.ts';
 import { LabProber, type LabProbeResult } from '../../src/lab/probe.ts';
-import { labDown, labSpecFromCluster, labUp } from '../../src/lab/topology.ts';
+import { labDown, labSpecFromCluster, labUp, listLabs, type LabSpec } from '../../src/lab/topology.ts';
 import { allCases } from '../conformance/case-set.ts';
 
 const TIMEOUT_MS = 1000;
@@ -41,67 +45,148 @@ function probedPorts(c: ConformanceCase): ServePorts {
   return { tcp: sorted(by.TCP), udp: sorted(by.UDP), sctp: sorted(by.SCTP) };
 }
 
-export function conformanceLab(backend: LabBackend, lab: string): void {
+/** A lab that runs one case at a time. */
+interface Lane {
+  readonly name: string;
+  state?: LabState;
+  /** The node addresses (JSON) of the lab's current or last case; undefined: not built yet. */
+  nodeKey?: string;
+  busy: boolean;
+}
+
+/**
+ * Hands out lanes, one case each: a free one with the case's node addresses, else a free one not
+ * built yet, else (if a busy one has the addresses) the first of those that frees up, else any
+ * free one (its lab is rebuilt for the new addresses, which costs far more than waiting).
+ */
+class LanePool {
+  private readonly waiters: (() => void)[] = [];
+
+  constructor(readonly lanes: readonly Lane[]) {}
+
+  async acquire(nodeKey: string): Promise<Lane> {
+    for (;;) {
+      const free = this.lanes.filter((l) => !l.busy);
+      const lane = free.find((l) => l.nodeKey === nodeKey) ?? free.find((l) => l.nodeKey === undefined) ??
+        (this.lanes.some((l) => l.nodeKey === nodeKey) ? undefined : free[0]);
+      if (lane) {
+        lane.busy = true;
+        lane.nodeKey = nodeKey;
+        return lane;
+      }
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
+  }
+
+  release(lane: Lane): void {
+    lane.busy = false;
+    for (const w of this.waiters.splice(0)) w();
+  }
+}
+
+/** Labs of earlier runs of this file whose process is gone (a crash or a kill skipped teardown). */
+async function orphanLabs(prefix: string): Promise<string[]> {
+  const re = new RegExp(`^${prefix}-(\\d+)-\\d+$`);
+  return (await listLabs()).filter((name) => {
+    const pid = Number(re.exec(name)?.[1]);
+    return pid > 0 && pid !== process.pid && !processAlive(pid);
+  });
+}
+
+export function conformanceLab(backend: LabBackend, prefix: string): void {
   if (process.getuid?.() !== 0) {
     t.test(`conformance in the lab (${backend})`, { skip: 'needs root (network namespaces, iptables)' }, async () => {});
     return;
   }
   const filter = process.env.PALISADE_LAB_CASES ? new RegExp(process.env.PALISADE_LAB_CASES) : undefined;
   const cases = allCases().filter((c) => !filter || filter.test(c.file));
-  let state: LabState | undefined;
+  const lanesWanted = Number(process.env.PALISADE_LAB_LANES ?? 2);
+  if (!Number.isInteger(lanesWanted) || lanesWanted < 1) throw new Error(`PALISADE_LAB_LANES must be a whole number >= 1, got ${JSON.stringify(process.env.PALISADE_LAB_LANES)}`);
+  // The pid in the name: two runs of this file (two worktrees) never share a lab.
+  const lanes: Lane[] = Array.from({ length: Math.min(lanesWanted, Math.max(cases.length, 1)) }, (_, i) => ({ name: `${prefix}-${process.pid}-${i}`, busy: false }));
+  const pool = new LanePool(lanes);
   const enforceTimes: number[] = [];
   let probesRun = 0;
+  const started = Date.now();
 
+  // Each case's lab, built from its cluster; cases with the most common node addresses first, so
+  // the few that need other ones rebuild a lab near the end (once) rather than back and forth.
+  const planned = cases.map((c) => {
+    const externals = c.externals.map((e) => ({ name: e.name, ips: [e.ip, e.ipv6].filter((x): x is string => !!x) }));
+    const { spec } = labSpecFromCluster(buildClusterForCase(c), { extraPorts: probedPorts(c), externals });
+    return { c, spec, nodeKey: JSON.stringify(spec.node.ips) };
+  });
+  const count = new Map<string, number>();
+  for (const p of planned) count.set(p.nodeKey, (count.get(p.nodeKey) ?? 0) + 1);
+  planned.sort((a, b) => count.get(b.nodeKey)! - count.get(a.nodeKey)!);
+
+  t.jobs = lanes.length;
   t.before(async () => {
-    await labDown(lab);
+    for (const name of await orphanLabs(prefix)) await labDown(name);
   });
   t.teardown(async () => {
-    if (state?.agent) await stopLabAgent(state).catch(() => {});
-    await labDown(lab);
+    await Promise.all(lanes.map(async (l) => {
+      if (l.state?.agent) await stopLabAgent(l.state).catch(() => {});
+      await labDown(l.name);
+    }));
     if (enforceTimes.length) {
       const sorted = [...enforceTimes].sort((a, b) => a - b);
-      t.comment(`${backend}: ${probesRun} probes; change -> enforced: median ${sorted[sorted.length >> 1]} ms, max ${sorted[sorted.length - 1]} ms over ${sorted.length} steps`);
+      t.comment(`${backend}: ${probesRun} probes in ${lanes.length} labs, ${Math.round((Date.now() - started) / 1000)} s; change -> enforced: median ${sorted[sorted.length >> 1]} ms, max ${sorted[sorted.length - 1]} ms over ${sorted.length} steps`);
     }
   });
 
-  for (const c of cases) {
+  for (const { c, spec, nodeKey } of planned) {
     const file = c.file.split('/').pop()!;
     t.test(`${file} (${backend})`, async (t) => {
-      const externals = c.externals.map((e) => ({ name: e.name, ips: [e.ip, e.ipv6].filter((x): x is string => !!x) }));
-      const { spec } = labSpecFromCluster(buildClusterForCase(c), { extraPorts: probedPorts(c), externals });
-      state = await labUp(spec, { name: lab });
-      if (!state.agent || !processAlive(state.agent.pid)) {
-        // The first case, or a case whose node addresses differ (the lab was rebuilt).
-        writeLabManifests(state, manifestsForStep(c, 0));
-        await startLabAgent(state, { backend });
-      }
-      for (const [si, step] of c.steps.entries()) {
-        const writtenAt = writeLabManifests(state, manifestsForStep(c, si));
-        enforceTimes.push(await waitForEnforced(state, writtenAt, 15_000));
-        const st = readAgentStatus(state.agent!.statusFile);
-        t.same(st?.sourceErrors ?? [], [], `step ${si}: the agent read the manifests without errors`);
-        await mustRun(['ip', 'netns', 'exec', state.nodeNetns, 'conntrack', '-F']);
-
-        const probes: { p: CaseProbe; gi: number }[] = [];
-        step.probes.forEach((g, gi) => probesForGroup(c, g).forEach((p) => probes.push({ p, gi })));
-        const prober = new LabProber(state);
-        try {
-          const toLab = ({ p }: { p: CaseProbe }) => ({ from: p.from, to: p.to, port: p.port, protocol: p.protocol, family: p.family, kind: p.kind });
-          const results: LabProbeResult[] = await prober.run(probes.map(toLab), { concurrency: CONCURRENCY, timeoutMs: TIMEOUT_MS });
-          probesRun += results.length;
-          // A late answer is not a deny: look again, slowly, before calling it one.
-          const late = results.map((r, i) => ({ r, i })).filter(({ r, i }) => probes[i]!.p.expect && r.verdict === 'deny');
-          const again = await prober.run(late.map(({ i }) => toLab(probes[i]!)), { concurrency: CONCURRENCY, timeoutMs: RETRY_TIMEOUT_MS });
-          late.forEach(({ i }, k) => (results[i] = again[k]!));
-          const wrong = results
-            .map((r, i) => ({ r, ...probes[i]! }))
-            .filter(({ r, p }) => (r.verdict === 'allow') !== p.expect)
-            .map(({ r, p, gi }) => `${probeLabel(c, si, gi, p)}: expected ${p.expect ? 'allow' : 'deny'}, got ${r.verdict} (${r.detail}${r.message ? `: ${r.message}` : ''})`);
-          t.same(wrong, [], `step ${si}: ${results.length} real probes (${step.probes.map((g) => `${g.protocol}/${g.port} ${g.family}`).join(', ')}) match the expectations (answers from any endpoint but the one dialled count as deny)`);
-        } finally {
-          prober.close();
-        }
+      const lane = await pool.acquire(nodeKey);
+      try {
+        await runCase(t, c, spec, lane);
+      } catch (e) {
+        // Whatever state a failed case left the lab in, the next case there starts from scratch.
+        if (lane.state?.agent) await stopLabAgent(lane.state).catch(() => {});
+        await labDown(lane.name).catch(() => {});
+        lane.state = undefined;
+        lane.nodeKey = undefined;
+        throw e;
+      } finally {
+        pool.release(lane);
       }
     });
+  }
+
+  async function runCase(t: Tap, c: ConformanceCase, spec: LabSpec, lane: Lane): Promise<void> {
+    const state = (lane.state = await labUp(spec, { name: lane.name }));
+    if (!state.agent || !processAlive(state.agent.pid)) {
+      // The lab's first case, or a case whose node addresses differ (the lab was rebuilt).
+      writeLabManifests(state, manifestsForStep(c, 0));
+      await startLabAgent(state, { backend });
+    }
+    for (const [si, step] of c.steps.entries()) {
+      const writtenAt = writeLabManifests(state, manifestsForStep(c, si));
+      enforceTimes.push(await waitForEnforced(state, writtenAt, 15_000));
+      const st = readAgentStatus(state.agent!.statusFile);
+      t.same(st?.sourceErrors ?? [], [], `step ${si}: the agent read the manifests without errors`);
+      await mustRun(['ip', 'netns', 'exec', state.nodeNetns, 'conntrack', '-F']);
+
+      const probes: { p: CaseProbe; gi: number }[] = [];
+      step.probes.forEach((g, gi) => probesForGroup(c, g).forEach((p) => probes.push({ p, gi })));
+      const prober = new LabProber(state);
+      try {
+        const toLab = ({ p }: { p: CaseProbe }) => ({ from: p.from, to: p.to, port: p.port, protocol: p.protocol, family: p.family, kind: p.kind });
+        const results: LabProbeResult[] = await prober.run(probes.map(toLab), { concurrency: CONCURRENCY, timeoutMs: TIMEOUT_MS });
+        probesRun += results.length;
+        // A late answer is not a deny: look again, slowly, before calling it one.
+        const late = results.map((r, i) => ({ r, i })).filter(({ r, i }) => probes[i]!.p.expect && r.verdict === 'deny');
+        const again = await prober.run(late.map(({ i }) => toLab(probes[i]!)), { concurrency: CONCURRENCY, timeoutMs: RETRY_TIMEOUT_MS });
+        late.forEach(({ i }, k) => (results[i] = again[k]!));
+        const wrong = results
+          .map((r, i) => ({ r, ...probes[i]! }))
+          .filter(({ r, p }) => (r.verdict === 'allow') !== p.expect)
+          .map(({ r, p, gi }) => `${probeLabel(c, si, gi, p)}: expected ${p.expect ? 'allow' : 'deny'}, got ${r.verdict} (${r.detail}${r.message ? `: ${r.message}` : ''})`);
+        t.same(wrong, [], `step ${si}: ${results.length} real probes (${step.probes.map((g) => `${g.protocol}/${g.port} ${g.family}`).join(', ')}) match the expectations (answers from any endpoint but the one dialled count as deny)`);
+      } finally {
+        prober.close();
+      }
+    }
   }
 }

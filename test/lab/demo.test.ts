@@ -92,16 +92,16 @@ if (process.getuid?.() !== 0) {
       t.equal(asNobody.status, 3);
       t.match(asNobody.stderr, /missing prerequisites:\n\s+- root: running as uid 65534[^\n]*\n\s+fix: run it as root/);
     }
-    // A PATH with every tool but curl.
+    // A PATH with every tool but conntrack.
     const bin = mkdtempSync(join(tmpdir(), 'palisade-path-'));
-    for (const tool of ['ip', 'iptables', 'ip6tables', 'conntrack']) {
+    for (const tool of ['ip', 'iptables', 'ip6tables']) {
       const p = which(tool);
       if (p) symlinkSync(p, join(bin, tool));
     }
-    const noCurl = spawnSync(process.execPath, [BIN, 'demo', '--name', LAB], { encoding: 'utf8', cwd: ROOT, env: { ...process.env, PATH: bin } });
-    t.equal(noCurl.status, 3);
-    t.match(noCurl.stderr, /- curl: curl not found \(the TCP probe client\)\n\s+fix: apt-get install -y curl/);
-    t.notMatch(noCurl.stderr, /- ip \(iproute2\)/, 'only what is missing is listed');
+    const noConntrack = spawnSync(process.execPath, [BIN, 'demo', '--name', LAB], { encoding: 'utf8', cwd: ROOT, env: { ...process.env, PATH: bin } });
+    t.equal(noConntrack.status, 3);
+    t.match(noConntrack.stderr, /- conntrack: conntrack not found \([^)]*\)\n\s+fix: apt-get install -y conntrack/);
+    t.notMatch(noConntrack.stderr, /- ip \(iproute2\)/, 'only what is missing is listed');
     t.same((await listNetns()).filter((n) => n.startsWith(labNetnsPrefix(LAB))), [], 'nothing built');
   });
 }

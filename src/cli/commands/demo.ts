@@ -1,6 +1,6 @@
 // `palisade demo`: the whole thing in one command. Builds a lab (network namespaces on this
 // machine, see src/lab) holding a three-tier app plus a DNS stand-in, starts the agent in the
-// lab's node namespace, and shows the real curl/UDP matrix before and after a set of policies:
+// lab's node namespace, and shows the real TCP/UDP matrix before and after a set of policies:
 // default-deny in every app namespace, then frontend -> backend:8080 -> db:5432 and DNS egress.
 // Every cell shows the REAL probe result next to what the spec says (the plain evaluator), with
 // the policy that allowed it or the isolation that denied it; any disagreement is flagged and
@@ -27,8 +27,8 @@ const HELP = `usage: palisade demo [--keep] [--name LAB] [--backend nfqueue|tun]
 Builds a lab of network namespaces on this machine (root needed; nothing touches the host's
 network): namespaces frontend, backend, db and kube-system with pods frontend/web (TCP 80),
 backend/api (TCP 8080), db/postgres (TCP 5432) and kube-system/coredns (UDP+TCP 53), and the
-Palisade agent enforcing in the lab's node. Shows the real connection matrix (curl for TCP, a
-request/answer for UDP) with no policy, then applies default-deny in frontend, backend and db
+Palisade agent enforcing in the lab's node. Shows the real connection matrix (an HTTP GET for
+TCP, a request/answer for UDP) with no policy, then applies default-deny in frontend, backend and db
 plus the allow policies frontend -> backend:8080 -> db:5432 and DNS egress, and shows the matrix
 again, every cell explained and checked against the spec.
 
