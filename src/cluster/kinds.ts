@@ -1,7 +1,8 @@
 // The one registry of object kinds Palisade reads. Decoding, the cluster state, the kube source
 // (one informer per entry), the manifests reader and the files source all work from these
 // entries instead of switching on kind names, so a new kind is: its model type in KindValues,
-// one entry below, and a decoder module in ./decoders/.
+// one entry below, a decoder module in ./decoders/, and the map named by its `store` in
+// ClusterView/ClusterState (the compiler then reads it; see KINDS_IN_APPLY_ORDER).
 
 import type { Namespace, NetworkPolicy, Node, ObjectError, Pod } from './model.ts';
 import type { ClusterView } from './state.ts';
