@@ -25,104 +25,28 @@ import { ClusterState, type Change } from '../cluster/state.ts';
 import { CompiledEngine } from '../policy/compiler.ts';
 import { Classifier, REASON_NAMES } from '../dataplane/classifier.ts';
 import { INVALID_NAMES } from '../dataplane/packet-info.ts';
-import type { Source, SyncInfo } from '../sources/source.ts';
+import type { SyncInfo } from '../sources/source.ts';
+import type { Log } from '../sources/log.ts';
 import type { Enforcer } from '../enforce/judge.ts';
 import { NfqueueEnforcer } from '../enforce/nfqueue.ts';
 import { TunEnforcer } from '../enforce/tun.ts';
-import { DEFAULT_ALLOW_MARK, DEFAULT_DIVERT_MARK, Iptables, checkAddress, checkIface, settleBackend, type Family, type IptablesBackend, type PodMatch, type RulePlan } from '../enforce/iptables.ts';
+import { Iptables, settleBackend, type Family, type PodMatch, type RulePlan } from '../enforce/iptables.ts';
 import { DEFAULT_TUN_PRIORITY, DEFAULT_TUN_TABLE, installTunRouting, removeTunRouting, tunRoutingProblems } from '../enforce/tun-routing.ts';
-import type { HealthServer } from './health.ts';
-import { AgentCounters, PolicyCounters, createMetrics, startMetricsServer, type MetricsAddress, type MetricsServer } from './metrics.ts';
+import { AgentCounters, PolicyCounters, createMetrics, startMetricsServer, type MetricsServer } from './metrics.ts';
 import { ConnectionObserver, ObservedJudge } from './observe.ts';
 import { VerdictCache } from '../enforce/verdict-cache.ts';
 import { VerdictLog, openSinks, type Sinks } from './verdict-log.ts';
 import { auditAllowsCodes, auditConfig } from './audit.ts';
 import { runCommand } from '../enforce/command.ts';
-import { Counter } from 'prom-client';
 import { FlowCutter, type JudgedFlow, type SweepResult } from '../enforce/flow-cutter.ts';
 import type { RuleSnapshot } from '../policy/engine-api.ts';
 import { describeConnection } from './verdict-log.ts';
+import { BatchRunner } from './batch-runner.ts';
+import { AgentStats, registerAgentMetrics, statusCounters, type AgentStatus } from './agent-stats.ts';
+import { agentOptionsError, rulePlan, staticPodRanges, type AgentOptions, type Backend } from './options.ts';
 
-export type Backend = 'nfqueue' | 'tun';
-
-export interface AgentLog {
-  (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
-}
-
-export interface AgentOptions {
-  readonly source: Source;
-  /** This node's name: pods with this spec.nodeName are the ones judged here. */
-  readonly node: string;
-  readonly backend: Backend;
-  /** NFQUEUE: first queue number and number of queues. */
-  readonly queue?: number;
-  readonly queues?: number;
-  /** NFQUEUE --queue-bypass and NFQA_CFG_F_FAIL_OPEN: accept instead of drop when nobody listens or the queue overflows. */
-  readonly failOpen?: boolean;
-  readonly allowMark?: number;
-  readonly divertMark?: number;
-  readonly tunName?: string;
-  readonly tunTable?: number;
-  readonly tunPriority?: number;
-  readonly iptables?: IptablesBackend | 'auto';
-  /** Extra selection of managed traffic: interface patterns ("veth+") and CIDRs, besides the local pods' own addresses. */
-  readonly podIfaces?: readonly string[];
-  readonly podCidrs?: readonly string[];
-  /** Program IPv6 too (default true; skipped with a warning when ip6tables does not work). */
-  readonly ipv6?: boolean;
-  readonly statusFile?: string;
-  /** Leave rules (and the TUN device) in place on stop: stay fail-closed across a restart. */
-  readonly keepRules?: boolean;
-  readonly health?: HealthServer;
-  /** Serve Prometheus metrics here. */
-  readonly metrics?: Partial<MetricsAddress>;
-  /** Verdict log of denied new connections: 'stdout' or a file path. */
-  readonly verdictLog?: string;
-  /** Log allowed new connections too. */
-  readonly logAllowed?: boolean;
-  /** Audit mode everywhere: denied connections are logged and counted but let through. */
-  readonly audit?: boolean;
-  readonly log?: AgentLog;
-  /** Status file refresh period (counters). */
-  readonly statusIntervalMs?: number;
-  /** Strict mode (default true): cut established flows that a new generation denies. */
-  readonly strict?: boolean;
-  /** Rule watchdog period in ms (default 1000; 0 disables it). */
-  readonly rulesCheckMs?: number;
-  /** NFQUEUE: accept repeats of allowed (source, protocol:port, destination) in the kernel (src/enforce/verdict-cache.ts). */
-  readonly verdictCache?: boolean;
-  /** Seconds a cached verdict lives after its last use (default 30). */
-  readonly verdictCacheSeconds?: number;
-}
-
-export interface AgentStatus {
-  readonly pid: number;
-  readonly node: string;
-  readonly backend: Backend;
-  readonly ready: boolean;
-  readonly stopped: boolean;
-  /** ClusterState generation whose rules are fully enforced (snapshot swapped and pod rules installed). */
-  readonly generation: number;
-  readonly snapshotGeneration: number;
-  readonly enforcedAt?: string;
-  /** startedAt of the newest source pass whose result is enforced (files source). */
-  readonly sourceSyncStartedAt?: number;
-  readonly sourceErrors: readonly string[];
-  readonly rejected: number;
-  readonly managedAddresses: number;
-  readonly counters: Record<string, number>;
-  readonly reasons: Record<string, number>;
-  readonly invalid: Record<string, number>;
-  readonly lastError?: string;
-  /** Strict mode: established flows cut because a newer generation denies them. */
-  readonly strict: boolean;
-  readonly flowsCut: number;
-  readonly strictSweeps: number;
-  /** Rule watchdog: times Palisade's rules were found missing or altered and put back. */
-  readonly rulesRestored: number;
-  readonly rulesRestoredAt?: string;
-  readonly updatedAt: string;
-}
+export type { AgentOptions, Backend } from './options.ts';
+export type { AgentStatus } from './agent-stats.ts';
 
 /** Cut flows logged one by one per sweep; the rest only in the sweep's summary line. */
 const CUT_LOG_LIMIT = 50;
@@ -138,14 +62,14 @@ const logger = pino(
   },
   pino.destination({ fd: 2, sync: true }),
 );
-const defaultLog: AgentLog = (level, msg, fields) => {
+const defaultLog: Log = (level, msg, fields) => {
   logger[level](fields ?? {}, msg);
 };
 
 export class Agent {
   readonly state = new ClusterState();
   private readonly opts: AgentOptions;
-  private readonly log: AgentLog;
+  private readonly log: Log;
   private engine?: CompiledEngine;
   private classifier?: Classifier;
   private observer?: ConnectionObserver;
@@ -158,8 +82,8 @@ export class Agent {
   private families: Family[] = [4, 6];
   private readonly plan: RulePlan;
   private cache?: VerdictCache;
-  private readonly staticV4: string[] = [];
-  private readonly staticV6: string[] = [];
+  private readonly staticV4: string[];
+  private readonly staticV6: string[];
   private ready = false;
   private stopped = false;
   private enforcedGeneration = 0;
@@ -167,46 +91,35 @@ export class Agent {
   private latestSync?: { info: SyncInfo; generation: number };
   private enforcedSync?: SyncInfo;
   private lastError?: string;
-  private managed = 0;
-  private dirty = false;
-  private loop?: Promise<void>;
+  private readonly stats = new AgentStats();
+  /** Pod-rule reconciles: one per batch of state changes, bursts merged. */
+  private readonly reconciler = new BatchRunner<true>({
+    round: () => this.reconcile(),
+    merge: () => true,
+    mayRun: () => this.ready && !this.stopped,
+  });
+  /** Strict-mode sweeps (see requestSweep). */
+  private readonly sweeper = new BatchRunner<{ unmarked: boolean }>({
+    round: (r) => this.sweep(r.unmarked),
+    merge: (a, b) => ({ unmarked: a.unmarked || b.unmarked }),
+    mayRun: () => !this.stopped && this.cutter !== undefined && this.classifier !== undefined,
+  });
   private retryTimer?: NodeJS.Timeout;
   private statusTimer?: NodeJS.Timeout;
   private statusWrite: Promise<void> = Promise.resolve();
   private unsubscribe: (() => void)[] = [];
   private cutter?: FlowCutter;
-  private sweepRunning?: Promise<void>;
-  private sweepPending?: { unmarked: boolean };
   private rulesQueue: Promise<unknown> = Promise.resolve();
   private watchdogTimer?: NodeJS.Timeout;
   private watchdogRunning?: Promise<unknown>;
-  private rulesRestored = 0;
-  private rulesRestoredAt?: string;
 
   constructor(opts: AgentOptions) {
     this.opts = opts;
     this.log = opts.log ?? defaultLog;
-    if (!opts.node) throw new Error('the agent needs a node name');
-    for (const i of opts.podIfaces ?? []) checkIface(i);
-    for (const c of opts.podCidrs ?? []) {
-      const a = checkAddress(c);
-      (a.family === 4 ? this.staticV4 : this.staticV6).push(a.text);
-    }
-    const tunName = opts.tunName ?? 'palisade0';
-    this.plan = {
-      mode: opts.backend,
-      allowMark: opts.allowMark ?? DEFAULT_ALLOW_MARK,
-      queue: opts.queue ?? 0,
-      queues: opts.queues ?? 1,
-      failOpen: opts.failOpen ?? false,
-      tunDevice: opts.backend === 'tun' ? tunName : undefined,
-      divertMark: opts.backend === 'tun' ? opts.divertMark ?? DEFAULT_DIVERT_MARK : undefined,
-      strict: opts.strict ?? true,
-      verdictCache: opts.verdictCache ?? false,
-    };
-    if (opts.verdictCache && opts.backend !== 'nfqueue') throw new Error('the verdict cache works with the nfqueue backend only');
-    // Connections the cache admits never reach the agent, so they could not be logged.
-    if (opts.verdictCache && opts.logAllowed) throw new Error('the verdict cache and logging allowed connections exclude each other');
+    const problem = agentOptionsError(opts);
+    if (problem) throw new Error(problem);
+    ({ v4: this.staticV4, v6: this.staticV6 } = staticPodRanges(opts));
+    this.plan = rulePlan(opts);
     if (opts.ipv6 === false) this.families = [4];
   }
 
@@ -270,17 +183,7 @@ export class Agent {
         invalid: { counts: [this.classifier.invalidCounts], names: INVALID_NAMES },
       });
       metrics.observeCompile(compileSeconds, 'full');
-      const agentSelf = this;
-      new Counter({
-        name: 'palisade_flows_cut_total', help: 'Established flows cut (kernel conntrack entry deleted) because a newer rule generation denies them (strict mode).',
-        registers: [metrics.registry],
-        collect() { this.reset(); this.inc(agentSelf.cutter?.cutTotal ?? 0); },
-      });
-      new Counter({
-        name: 'palisade_rules_restored_total', help: 'Times Palisade\'s iptables rules were found missing or altered and reinstalled by the watchdog.',
-        registers: [metrics.registry],
-        collect() { this.reset(); this.inc(agentSelf.rulesRestored); },
-      });
+      registerAgentMetrics(metrics.registry, this.stats, () => this.cutter);
       this.observeCompile = (sec) => metrics.observeCompile(sec, 'incremental');
       this.metricsServer = await startMetricsServer(metrics.registry, o.metrics);
       this.log('info', `metrics on http://${this.metricsServer.address.host}:${this.metricsServer.address.port}/metrics`);
@@ -403,7 +306,7 @@ export class Agent {
       if (p.nodeName !== this.opts.node || p.hostNetwork) continue;
       for (const ip of p.ips) (ip.includes(':') ? v6 : v4).add(ip);
     }
-    this.managed = v4.size + v6.size;
+    this.stats.managedAddresses = v4.size + v6.size;
     return { ifaces: this.opts.podIfaces ?? [], v4: [...v4].sort(), v6: [...v6].sort() };
   }
 
@@ -413,7 +316,7 @@ export class Agent {
       pods: this.state.pods.size,
       policies: this.state.policies.size,
       rejected: this.state.rejected.size,
-      managedAddresses: this.managed,
+      managedAddresses: this.stats.managedAddresses,
     };
   }
 
@@ -457,42 +360,37 @@ export class Agent {
   }
 
   private requestReconcile(): void {
-    this.dirty = true;
-    if (!this.ready || this.loop) return;
-    this.loop = this.reconcileLoop().finally(() => {
-      this.loop = undefined;
-    });
+    this.reconciler.request(true);
   }
 
-  private async reconcileLoop(): Promise<void> {
-    while (this.dirty && !this.stopped) {
-      this.dirty = false;
-      const gen = this.state.generation;
-      const sync = this.latestSync;
-      try {
-        const pods = this.podMatch();
-        await this.withRules(() => this.iptables!.setPods(pods));
-      } catch (e) {
-        this.lastError = `updating pod rules failed (retrying): ${(e as Error).message}`;
-        this.log('error', this.lastError);
-        if (!this.retryTimer) {
-          this.retryTimer = setTimeout(() => {
-            this.retryTimer = undefined;
-            this.requestReconcile();
-          }, 1000);
-        }
-        return;
+  /** One reconcile round: the pod rules for the newest state; false (stop, retry later) when iptables failed. */
+  private async reconcile(): Promise<boolean> {
+    const gen = this.state.generation;
+    const sync = this.latestSync;
+    try {
+      const pods = this.podMatch();
+      await this.withRules(() => this.iptables!.setPods(pods));
+    } catch (e) {
+      this.lastError = `updating pod rules failed (retrying): ${(e as Error).message}`;
+      this.log('error', this.lastError);
+      if (!this.retryTimer) {
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          this.requestReconcile();
+        }, 1000);
       }
-      const advanced = gen !== this.enforcedGeneration;
-      this.enforcedGeneration = gen;
-      this.enforcedAt = new Date().toISOString();
-      if (sync && sync.generation <= gen) this.enforcedSync = sync.info;
-      if (advanced) {
-        this.log('info', `enforcing generation ${gen}`, this.summary());
-        this.requestSweep(false);
-      }
-      await this.writeStatus();
+      return false;
     }
+    const advanced = gen !== this.enforcedGeneration;
+    this.enforcedGeneration = gen;
+    this.enforcedAt = new Date().toISOString();
+    if (sync && sync.generation <= gen) this.enforcedSync = sync.info;
+    if (advanced) {
+      this.log('info', `enforcing generation ${gen}`, this.summary());
+      this.requestSweep(false);
+    }
+    await this.writeStatus();
+    return true;
   }
 
   /** Runs iptables work one operation at a time (reconcile, watchdog, removal). */
@@ -507,43 +405,38 @@ export class Agent {
   /** Asks for a sweep with the newest snapshot; sweeps never overlap, requests made during one coalesce. */
   private requestSweep(unmarked: boolean): void {
     if (!this.cutter || this.stopped) return;
-    this.sweepPending = { unmarked: (this.sweepPending?.unmarked ?? false) || unmarked };
-    if (this.sweepRunning) return;
-    this.sweepRunning = this.sweepLoop().finally(() => {
-      this.sweepRunning = undefined;
-    });
+    this.sweeper.request({ unmarked });
   }
 
-  private async sweepLoop(): Promise<void> {
-    while (this.sweepPending && !this.stopped && this.cutter && this.classifier) {
-      const { unmarked } = this.sweepPending;
-      this.sweepPending = undefined;
-      let logged = 0;
-      const onDenied = (j: JudgedFlow, snap: RuleSnapshot): boolean => {
-        // Audit mode (global or per namespace): a denial it waves through for new connections is
-        // waved through for established ones too.
-        if (this.observer && auditAllowsCodes(this.observer.audit, snap, j.egressCode, j.ingressCode, j.srcSlot, j.dstSlot)) return true;
-        if (logged++ < CUT_LOG_LIMIT) this.logCut(j, snap);
-        return false;
-      };
-      const t0 = performance.now();
-      let r: SweepResult;
-      try {
-        r = await this.cutter.sweep(() => this.classifier!.snapshot, { unmarked, onDenied });
-      } catch (e) {
-        this.cutter.errors++;
-        this.lastError = `strict mode: cutting denied flows failed: ${(e as Error).message}`;
-        this.log('error', this.lastError);
-        continue;
-      }
-      if (r.unreadable.length > 0) this.log('warn', `strict mode: ${r.unreadable.length} conntrack line(s) not understood, left alone`, { example: r.unreadable[0] });
-      if (r.cut.length > 0 || r.spared > 0) {
-        this.log('info', `strict mode: cut ${r.cut.length} established flow(s) the current rules deny`, {
-          generation: this.classifier.snapshot.generation, listed: r.listed, judged: r.judged, cut: r.cut.length,
-          spared: r.spared, unmarked, ms: Math.round(performance.now() - t0),
-        });
-        void this.writeStatus();
-      }
+  /** One sweep: judge the kernel's flows with the newest snapshot, cut the denied ones. */
+  private async sweep(unmarked: boolean): Promise<void> {
+    const cutter = this.cutter!;
+    const classifier = this.classifier!;
+    let logged = 0;
+    const onDenied = (j: JudgedFlow, snap: RuleSnapshot): boolean => {
+      // Audit mode (global or per namespace): a denial it waves through for new connections is
+      // waved through for established ones too.
+      if (this.observer && auditAllowsCodes(this.observer.audit, snap, j.egressCode, j.ingressCode, j.srcSlot, j.dstSlot)) return true;
+      if (logged++ < CUT_LOG_LIMIT) this.logCut(j, snap);
+      return false;
+    };
+    const t0 = performance.now();
+    let r: SweepResult;
+    try {
+      r = await cutter.sweep(() => classifier.snapshot, { unmarked, onDenied });
+    } catch (e) {
+      cutter.errors++;
+      this.lastError = `strict mode: cutting denied flows failed: ${(e as Error).message}`;
+      this.log('error', this.lastError);
+      return;
+    }
+    if (r.unreadable.length > 0) this.log('warn', `strict mode: ${r.unreadable.length} conntrack line(s) not understood, left alone`, { example: r.unreadable[0] });
+    if (r.cut.length > 0 || r.spared > 0) {
+      this.log('info', `strict mode: cut ${r.cut.length} established flow(s) the current rules deny`, {
+        generation: classifier.snapshot.generation, listed: r.listed, judged: r.judged, cut: r.cut.length,
+        spared: r.spared, unmarked, ms: Math.round(performance.now() - t0),
+      });
+      void this.writeStatus();
     }
   }
 
@@ -583,10 +476,9 @@ export class Agent {
         if (bad.length === 0) return false;
         if (bad.some((b) => b.family !== 'routing')) await this.iptables!.reinstall();
         if (routing.length > 0) await installTunRouting(this.tunRouting());
-        this.rulesRestored++;
-        this.rulesRestoredAt = new Date().toISOString();
+        const restorations = this.stats.restored();
         this.log('warn', 'iptables rules were missing or altered; restored', {
-          problems: bad.map((b) => `${typeof b.family === 'number' ? `IPv${b.family}` : b.family}: ${b.problems.join('; ')}`), restorations: this.rulesRestored,
+          problems: bad.map((b) => `${typeof b.family === 'number' ? `IPv${b.family}` : b.family}: ${b.problems.join('; ')}`), restorations,
         });
         // Connections opened while the rules were gone were never judged (and carry no allow
         // mark): judge every flow, not only marked ones.
@@ -602,30 +494,9 @@ export class Agent {
   }
 
   status(): AgentStatus {
-    const counters: Record<string, number> = this.enforcer ? this.enforcer.counters() : {};
-    const reasons: Record<string, number> = {};
-    const invalid: Record<string, number> = {};
-    if (this.classifier) {
-      REASON_NAMES.forEach((n, i) => (reasons[n] = this.classifier!.reasonCounts[i]!));
-      INVALID_NAMES.forEach((n, i) => {
-        if (i > 0) invalid[n] = this.classifier!.invalidCounts[i]!;
-      });
-    }
-    const obs = this.observer;
-    if (obs) {
-      counters.audited = obs.audited;
-      counters.deniedRepeats = obs.repeats;
-      if (this.verdictLog) {
-        counters.verdictLogWritten = this.verdictLog.stats.written;
-        counters.verdictLogSuppressed = this.verdictLog.stats.suppressed;
-        counters.verdictLogRepeats = this.verdictLog.stats.repeats;
-      }
-    }
-    if (this.cache) {
-      counters.verdictCacheAdded = this.cache.added;
-      counters.verdictCacheFlushes = this.cache.flushes;
-      counters.verdictCacheAddFailures = this.cache.addFailures;
-    }
+    const { counters, reasons, invalid } = statusCounters({
+      enforcer: this.enforcer, classifier: this.classifier, observer: this.observer, verdictLog: this.verdictLog, cache: this.cache,
+    });
     return {
       pid: process.pid,
       node: this.opts.node,
@@ -638,7 +509,7 @@ export class Agent {
       sourceSyncStartedAt: this.enforcedSync?.startedAt,
       sourceErrors: this.enforcedSync?.errors ?? [],
       rejected: this.state.rejected.size,
-      managedAddresses: this.managed,
+      managedAddresses: this.stats.managedAddresses,
       counters,
       reasons,
       invalid,
@@ -646,8 +517,8 @@ export class Agent {
       strict: this.cutter !== undefined || ((this.opts.strict ?? true) && !this.ready),
       flowsCut: this.cutter?.cutTotal ?? 0,
       strictSweeps: this.cutter?.sweeps ?? 0,
-      rulesRestored: this.rulesRestored,
-      rulesRestoredAt: this.rulesRestoredAt,
+      rulesRestored: this.stats.rulesRestored,
+      rulesRestoredAt: this.stats.rulesRestoredAt,
       updatedAt: new Date().toISOString(),
     };
   }
@@ -683,9 +554,9 @@ export class Agent {
     if (this.watchdogTimer) clearTimeout(this.watchdogTimer);
     for (const u of this.unsubscribe) u();
     await this.opts.source.stop();
-    if (this.loop) await this.loop.catch(() => {});
+    await this.reconciler.settled();
     if (this.watchdogRunning) await this.watchdogRunning.catch(() => {});
-    if (this.sweepRunning) await this.sweepRunning.catch(() => {});
+    await this.sweeper.settled();
     const keep = this.opts.keepRules ?? false;
     try {
       if (!keep && this.iptables) await this.withRules(() => this.iptables!.remove());

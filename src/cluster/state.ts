@@ -3,15 +3,14 @@
 // errors so they can be reported while everything else keeps being enforced.
 
 import type { Namespace, NetworkPolicy, Node, ObjectError, Pod } from './model.ts';
-import { podKey } from './model.ts';
+import { KIND, keyOfObject, objectId, type KindValues, type ObjectKind, type ValidDecoded } from './kinds.ts';
 
-export type ObjectKind = 'Namespace' | 'Pod' | 'Node' | 'NetworkPolicy';
+export type { ObjectKind } from './kinds.ts';
 
-export type Change =
-  | { readonly kind: 'Namespace'; readonly key: string; readonly before?: Namespace; readonly after?: Namespace }
-  | { readonly kind: 'Pod'; readonly key: string; readonly before?: Pod; readonly after?: Pod }
-  | { readonly kind: 'Node'; readonly key: string; readonly before?: Node; readonly after?: Node }
-  | { readonly kind: 'NetworkPolicy'; readonly key: string; readonly before?: NetworkPolicy; readonly after?: NetworkPolicy };
+/** One object added, changed (before and after) or deleted (before only). */
+export type Change = {
+  [K in ObjectKind]: { readonly kind: K; readonly key: string; readonly before?: KindValues[K]; readonly after?: KindValues[K] };
+}[ObjectKind];
 
 /** Read-only view used by the policy layer (which does no I/O and never mutates). */
 export interface ClusterView {
@@ -57,67 +56,55 @@ export class ClusterState implements ClusterView {
     }
   }
 
-  upsertNamespace(ns: Namespace): void {
-    this.rejected.delete(`Namespace ${ns.name}`);
-    const before = this.namespaces.get(ns.name);
-    this.namespaces.set(ns.name, ns);
-    this.emit({ kind: 'Namespace', key: ns.name, before, after: ns });
+  /** The map that holds objects of this kind (the entry's store), keyed by the kind's key. */
+  private storeOf<K extends ObjectKind>(kind: K): Map<string, KindValues[K]> {
+    return this[KIND[kind].store] as unknown as Map<string, KindValues[K]>;
   }
-  deleteNamespace(name: string): void {
-    this.rejected.delete(`Namespace ${name}`);
-    const before = this.namespaces.get(name);
+
+  get<K extends ObjectKind>(kind: K, key: string): KindValues[K] | undefined {
+    return this.storeOf(kind).get(key);
+  }
+
+  /** Adds or replaces an object; a valid version clears the object's rejection. */
+  upsert<K extends ObjectKind>(kind: K, value: KindValues[K]): void {
+    const key = keyOfObject(KIND[kind], value);
+    const store = this.storeOf(kind);
+    this.rejected.delete(objectId(kind, key));
+    const before = store.get(key);
+    store.set(key, value);
+    this.emit({ kind, key, before, after: value } as Change);
+  }
+
+  /** Removes an object (key "namespace/name" or "name"); also clears its rejection, even when it is absent. */
+  delete(kind: ObjectKind, key: string): void {
+    const store = this.storeOf(kind);
+    this.rejected.delete(objectId(kind, key));
+    const before = store.get(key);
     if (!before) return;
-    this.namespaces.delete(name);
-    this.emit({ kind: 'Namespace', key: name, before });
+    store.delete(key);
+    this.emit({ kind, key, before } as Change);
   }
-  upsertPod(p: Pod): void {
-    const key = podKey(p);
-    this.rejected.delete(`Pod ${key}`);
-    const before = this.pods.get(key);
-    this.pods.set(key, p);
-    this.emit({ kind: 'Pod', key, before, after: p });
+
+  upsertDecoded(d: ValidDecoded): void {
+    this.upsert(d.kind, d.value as never);
   }
-  deletePod(key: string): void {
-    this.rejected.delete(`Pod ${key}`);
-    const before = this.pods.get(key);
-    if (!before) return;
-    this.pods.delete(key);
-    this.emit({ kind: 'Pod', key, before });
-  }
-  upsertNode(n: Node): void {
-    this.rejected.delete(`Node ${n.name}`);
-    const before = this.nodes.get(n.name);
-    this.nodes.set(n.name, n);
-    this.emit({ kind: 'Node', key: n.name, before, after: n });
-  }
-  deleteNode(name: string): void {
-    this.rejected.delete(`Node ${name}`);
-    const before = this.nodes.get(name);
-    if (!before) return;
-    this.nodes.delete(name);
-    this.emit({ kind: 'Node', key: name, before });
-  }
-  upsertPolicy(p: NetworkPolicy): void {
-    const key = podKey(p);
-    this.rejected.delete(`NetworkPolicy ${key}`);
-    const before = this.policies.get(key);
-    this.policies.set(key, p);
-    this.emit({ kind: 'NetworkPolicy', key, before, after: p });
-  }
-  deletePolicy(key: string): void {
-    this.rejected.delete(`NetworkPolicy ${key}`);
-    const before = this.policies.get(key);
-    if (!before) return;
-    this.policies.delete(key);
-    this.emit({ kind: 'NetworkPolicy', key, before });
-  }
+
+  // Shorthands for the built-in kinds (hand-built states in tests and tools read better with them).
+  upsertNamespace(ns: Namespace): void { this.upsert('Namespace', ns); }
+  deleteNamespace(name: string): void { this.delete('Namespace', name); }
+  upsertPod(p: Pod): void { this.upsert('Pod', p); }
+  deletePod(key: string): void { this.delete('Pod', key); }
+  upsertNode(n: Node): void { this.upsert('Node', n); }
+  deleteNode(name: string): void { this.delete('Node', name); }
+  upsertPolicy(p: NetworkPolicy): void { this.upsert('NetworkPolicy', p); }
+  deletePolicy(key: string): void { this.delete('NetworkPolicy', key); }
 
   /**
    * Records that an object failed validation. The previous good version, if any, is kept: a
    * broken update must not silently open traffic by dropping a policy that was being enforced.
    */
   reject(kind: ObjectKind, key: string, errors: readonly ObjectError[]): void {
-    this.rejected.set(`${kind} ${key}`, errors);
+    this.rejected.set(objectId(kind, key), errors);
   }
 
   private emit(c: Change): void {

@@ -12,12 +12,13 @@
 // Deleting a file (or an object from a file) deletes its objects: that is a deliberate edit.
 
 import { readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
-import type { ClusterState, ObjectKind } from '../cluster/state.ts';
-import type { Decoded } from '../cluster/decode.ts';
-import { applyDecoded, deleteByKind, isObjectKind } from '../cluster/decode.ts';
+import type { ClusterState } from '../cluster/state.ts';
+import { applyDecoded, deleteByKind } from '../cluster/decode.ts';
+import { KIND, isObjectKind, keyOfDecoded, type ObjectKind, type ValidDecoded as Valid } from '../cluster/kinds.ts';
 import { implicitNamespaceLabels } from '../cluster/namespace-labels.ts';
-import { formatObjectError, podKey, type ObjectError } from '../cluster/model.ts';
+import { formatObjectError, type ObjectError } from '../cluster/model.ts';
 import { manifestFiles, readManifestText, type DecodedDocument } from './manifests.ts';
+import { stderrLog, type Log } from './log.ts';
 import type { Source, SyncInfo } from './source.ts';
 
 export interface FilesSourceOptions {
@@ -28,10 +29,8 @@ export interface FilesSourceOptions {
   /** Periodic check of file sizes and mtimes; a pass runs when anything differs. 0 = off. */
   readonly rescanMs?: number;
   /** Problems and notes, one line each (default: stderr). Repeated problems are reported once. */
-  readonly log?: (level: 'info' | 'warn' | 'error', msg: string) => void;
+  readonly log?: Log;
 }
-
-type Valid = Extract<Decoded, { kind: ObjectKind }>;
 
 interface FileResult {
   readonly text: string;
@@ -39,18 +38,14 @@ interface FileResult {
 }
 
 function objectId(d: Valid): string {
-  return d.kind === 'Pod' || d.kind === 'NetworkPolicy' ? `${d.kind} ${podKey(d.value)}` : `${d.kind} ${d.value.name}`;
-}
-
-function keyOf(d: Valid): string {
-  return d.kind === 'Pod' || d.kind === 'NetworkPolicy' ? podKey(d.value) : d.value.name;
+  return `${d.kind} ${keyOfDecoded(d)}`;
 }
 
 export class FilesSource implements Source {
   private readonly paths: readonly string[];
   private readonly debounceMs: number;
   private readonly rescanMs: number;
-  private readonly log: (level: 'info' | 'warn' | 'error', msg: string) => void;
+  private readonly log: Log;
   private state?: ClusterState;
   /** Last good parse of each file. */
   private readonly good = new Map<string, FileResult>();
@@ -72,7 +67,7 @@ export class FilesSource implements Source {
     this.paths = opts.paths;
     this.debounceMs = opts.debounceMs ?? 100;
     this.rescanMs = opts.rescanMs ?? 1000;
-    this.log = opts.log ?? ((level, msg) => process.stderr.write(`${JSON.stringify({ level, time: new Date().toISOString(), component: 'files-source', msg })}\n`));
+    this.log = opts.log ?? stderrLog('files-source');
   }
 
   onSync(l: (i: SyncInfo) => void): () => void {
@@ -247,10 +242,10 @@ export class FilesSource implements Source {
     for (const [id, prev] of this.applied) if (!next.has(id)) deletes.push(prev.d);
     this.applied = next;
     state.batch(() => {
-      // Namespaces before pods and policies; deletes of pods/policies before namespaces.
-      const order: Record<ObjectKind, number> = { Namespace: 0, Node: 1, NetworkPolicy: 2, Pod: 3 };
-      for (const d of deletes.sort((a, b) => order[b.kind] - order[a.kind])) deleteByKind(state, d.kind, keyOf(d));
-      for (const d of upserts.sort((a, b) => order[a.kind] - order[b.kind])) applyDecoded(state, d);
+      // Namespaces before pods and policies; deletes of pods/policies before namespaces (KindEntry.applyOrder).
+      const order = (d: Valid) => KIND[d.kind].applyOrder;
+      for (const d of deletes.sort((a, b) => order(b) - order(a))) deleteByKind(state, d.kind, keyOfDecoded(d));
+      for (const d of upserts.sort((a, b) => order(a) - order(b))) applyDecoded(state, d);
       for (const inv of invalid) state.reject(inv.kind, inv.key, inv.errors);
       // Rejected before, now neither invalid nor present: drop the stale rejection (a delete of
       // an absent object only clears it).

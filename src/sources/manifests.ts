@@ -9,6 +9,7 @@ import type { ObjectError } from '../cluster/model.ts';
 import { ClusterState } from '../cluster/state.ts';
 import type { Decoded } from '../cluster/decode.ts';
 import { applyDecoded, decodeObject } from '../cluster/decode.ts';
+import { keyOfDecoded } from '../cluster/kinds.ts';
 import { NAMESPACE_NAME_LABEL, implicitNamespaceLabels } from '../cluster/namespace-labels.ts';
 import { locateErrors } from './yaml-positions.ts';
 
@@ -144,11 +145,7 @@ export interface LoadedManifests {
 }
 
 function decodedKey(d: Decoded): string | undefined {
-  switch (d.kind) {
-    case 'Namespace': case 'Node': return `${d.kind} ${d.value.name}`;
-    case 'Pod': case 'NetworkPolicy': return `${d.kind} ${d.value.namespace}/${d.value.name}`;
-    default: return undefined;
-  }
+  return d.kind === 'ignored' || d.kind === 'invalid' ? undefined : `${d.kind} ${keyOfDecoded(d)}`;
 }
 
 /**

@@ -241,7 +241,9 @@ t.test('a wrong token: start() keeps retrying, reports the 401, never claims syn
   // Rewrite the kubeconfig with a wrong token and build a second source on it.
   h.server.writeKubeconfig(h.kubeconfig, 'wrong-token');
   const logs: { msg: string; fields: any }[] = [];
-  const log = { info: () => {}, warn: (fields: any, msg: string) => logs.push({ msg, fields }), error: () => {} };
+  const log = (level: string, msg: string, fields?: any) => {
+    if (level === 'warn') logs.push({ msg, fields });
+  };
   const src = new KubeSource({ kubeconfig: h.kubeconfig, backoffInitialMs: 50, backoffMaxMs: 200, resyncMs: 0, log });
   const state = new ClusterState();
   let settled = false;

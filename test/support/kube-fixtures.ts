@@ -9,8 +9,9 @@ import { CompiledEngine } from '../../src/policy/compiler.ts';
 import { evaluate } from '../../src/policy/evaluator.ts';
 import type { Protocol } from '../../src/cluster/model.ts';
 import { decodeObject } from '../../src/cluster/decode.ts';
-import { sameValue } from '../../src/sources/kube-source.ts';
-import { KubeSource, type KubeSourceOptions, type SourceLogger } from '../../src/sources/kube-source.ts';
+import { sameValue } from '../../src/sources/kube-apply.ts';
+import { KubeSource, type KubeSourceOptions } from '../../src/sources/kube-source.ts';
+import type { Log } from '../../src/sources/log.ts';
 import { FakeApiServer, type FakeApiServerOptions, type RawObject } from './fake-apiserver.ts';
 
 export function ns(name: string, labels: Record<string, string> = {}): RawObject {
@@ -58,11 +59,10 @@ export interface LogLine {
   readonly fields: Record<string, unknown>;
 }
 
-export function captureLogger(lines: LogLine[]): SourceLogger {
-  const rec = (level: LogLine['level']) => (fields: object, msg: string) => {
-    lines.push({ level, msg, fields: fields as Record<string, unknown> });
+export function captureLogger(lines: LogLine[]): Log {
+  return (level, msg, fields) => {
+    lines.push({ level, msg, fields: fields ?? {} });
   };
-  return { info: rec('info'), warn: rec('warn'), error: rec('error') };
 }
 
 export interface Harness {

@@ -1,0 +1,115 @@
+// The agent's status file shape, its own counters (rule restorations, managed addresses), and
+// how the status file and /metrics gather the counters of the parts the agent wires together
+// (enforcer, classifier, observer, verdict log, verdict cache, flow cutter). The per-packet
+// counters live in those parts; this module only reads them.
+
+import { Counter, type Registry } from 'prom-client';
+import { REASON_NAMES, type Classifier } from '../dataplane/classifier.ts';
+import { INVALID_NAMES } from '../dataplane/packet-info.ts';
+import type { Enforcer } from '../enforce/judge.ts';
+import type { VerdictCache } from '../enforce/verdict-cache.ts';
+import type { FlowCutter } from '../enforce/flow-cutter.ts';
+import type { ConnectionObserver } from './observe.ts';
+import type { VerdictLog } from './verdict-log.ts';
+import type { Backend } from './options.ts';
+
+/** What the status file holds (rewritten atomically every statusIntervalMs and on every enforced generation). */
+export interface AgentStatus {
+  readonly pid: number;
+  readonly node: string;
+  readonly backend: Backend;
+  readonly ready: boolean;
+  readonly stopped: boolean;
+  /** ClusterState generation whose rules are fully enforced (snapshot swapped and pod rules installed). */
+  readonly generation: number;
+  readonly snapshotGeneration: number;
+  readonly enforcedAt?: string;
+  /** startedAt of the newest source pass whose result is enforced (files source). */
+  readonly sourceSyncStartedAt?: number;
+  readonly sourceErrors: readonly string[];
+  readonly rejected: number;
+  readonly managedAddresses: number;
+  readonly counters: Record<string, number>;
+  readonly reasons: Record<string, number>;
+  readonly invalid: Record<string, number>;
+  readonly lastError?: string;
+  /** Strict mode: established flows cut because a newer generation denies them. */
+  readonly strict: boolean;
+  readonly flowsCut: number;
+  readonly strictSweeps: number;
+  /** Rule watchdog: times Palisade's rules were found missing or altered and put back. */
+  readonly rulesRestored: number;
+  readonly rulesRestoredAt?: string;
+  readonly updatedAt: string;
+}
+
+export class AgentStats {
+  /** Rule watchdog: times Palisade's rules were found missing or altered and put back. */
+  rulesRestored = 0;
+  rulesRestoredAt?: string;
+  /** Addresses in PALISADE-PODS after the last reconcile. */
+  managedAddresses = 0;
+
+  /** Counts one restoration; returns the total. */
+  restored(): number {
+    this.rulesRestored++;
+    this.rulesRestoredAt = new Date().toISOString();
+    return this.rulesRestored;
+  }
+}
+
+/** The parts whose counters the status file shows; absent before the agent has built them. */
+export interface CounterSources {
+  readonly enforcer?: Enforcer;
+  readonly classifier?: Classifier;
+  readonly observer?: ConnectionObserver;
+  readonly verdictLog?: VerdictLog;
+  readonly cache?: VerdictCache;
+}
+
+/** The status file's counters, reasons and invalid-packet counts. */
+export function statusCounters(p: CounterSources): {
+  counters: Record<string, number>;
+  reasons: Record<string, number>;
+  invalid: Record<string, number>;
+} {
+  const counters: Record<string, number> = p.enforcer ? p.enforcer.counters() : {};
+  const reasons: Record<string, number> = {};
+  const invalid: Record<string, number> = {};
+  const c = p.classifier;
+  if (c) {
+    REASON_NAMES.forEach((n, i) => (reasons[n] = c.reasonCounts[i]!));
+    INVALID_NAMES.forEach((n, i) => {
+      if (i > 0) invalid[n] = c.invalidCounts[i]!;
+    });
+  }
+  if (p.observer) {
+    counters.audited = p.observer.audited;
+    counters.deniedRepeats = p.observer.repeats;
+    if (p.verdictLog) {
+      counters.verdictLogWritten = p.verdictLog.stats.written;
+      counters.verdictLogSuppressed = p.verdictLog.stats.suppressed;
+      counters.verdictLogRepeats = p.verdictLog.stats.repeats;
+    }
+  }
+  if (p.cache) {
+    counters.verdictCacheAdded = p.cache.added;
+    counters.verdictCacheFlushes = p.cache.flushes;
+    counters.verdictCacheAddFailures = p.cache.addFailures;
+  }
+  return { counters, reasons, invalid };
+}
+
+/** The agent's own Prometheus counters, read at scrape time. */
+export function registerAgentMetrics(registry: Registry, stats: AgentStats, cutter: () => FlowCutter | undefined): void {
+  new Counter({
+    name: 'palisade_flows_cut_total', help: 'Established flows cut (kernel conntrack entry deleted) because a newer rule generation denies them (strict mode).',
+    registers: [registry],
+    collect() { this.reset(); this.inc(cutter()?.cutTotal ?? 0); },
+  });
+  new Counter({
+    name: 'palisade_rules_restored_total', help: 'Times Palisade\'s iptables rules were found missing or altered and reinstalled by the watchdog.',
+    registers: [registry],
+    collect() { this.reset(); this.inc(stats.rulesRestored); },
+  });
+}

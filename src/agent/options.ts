@@ -1,0 +1,108 @@
+// The agent's options: what `palisade agent` passes in, checked before anything is built
+// (agentOptionsError, one line naming the flag), and the iptables rule plan they amount to.
+
+import { DEFAULT_ALLOW_MARK, DEFAULT_DIVERT_MARK, checkAddress, checkIface, type IptablesBackend, type RulePlan } from '../enforce/iptables.ts';
+import type { Source } from '../sources/source.ts';
+import type { Log } from '../sources/log.ts';
+import type { HealthServer } from './health.ts';
+import type { MetricsAddress } from './metrics.ts';
+
+export type Backend = 'nfqueue' | 'tun';
+
+export interface AgentOptions {
+  readonly source: Source;
+  /** This node's name: pods with this spec.nodeName are the ones judged here. */
+  readonly node: string;
+  readonly backend: Backend;
+  /** NFQUEUE: first queue number and number of queues. */
+  readonly queue?: number;
+  readonly queues?: number;
+  /** NFQUEUE --queue-bypass and NFQA_CFG_F_FAIL_OPEN: accept instead of drop when nobody listens or the queue overflows. */
+  readonly failOpen?: boolean;
+  readonly allowMark?: number;
+  readonly divertMark?: number;
+  readonly tunName?: string;
+  readonly tunTable?: number;
+  readonly tunPriority?: number;
+  readonly iptables?: IptablesBackend | 'auto';
+  /** Extra selection of managed traffic: interface patterns ("veth+") and CIDRs, besides the local pods' own addresses. */
+  readonly podIfaces?: readonly string[];
+  readonly podCidrs?: readonly string[];
+  /** Program IPv6 too (default true; skipped with a warning when ip6tables does not work). */
+  readonly ipv6?: boolean;
+  readonly statusFile?: string;
+  /** Leave rules (and the TUN device) in place on stop: stay fail-closed across a restart. */
+  readonly keepRules?: boolean;
+  readonly health?: HealthServer;
+  /** Serve Prometheus metrics here. */
+  readonly metrics?: Partial<MetricsAddress>;
+  /** Verdict log of denied new connections: 'stdout' or a file path. */
+  readonly verdictLog?: string;
+  /** Log allowed new connections too. */
+  readonly logAllowed?: boolean;
+  /** Audit mode everywhere: denied connections are logged and counted but let through. */
+  readonly audit?: boolean;
+  readonly log?: Log;
+  /** Status file refresh period (counters). */
+  readonly statusIntervalMs?: number;
+  /** Strict mode (default true): cut established flows that a new generation denies. */
+  readonly strict?: boolean;
+  /** Rule watchdog period in ms (default 1000; 0 disables it). */
+  readonly rulesCheckMs?: number;
+  /** NFQUEUE: accept repeats of allowed (source, protocol:port, destination) in the kernel (src/enforce/verdict-cache.ts). */
+  readonly verdictCache?: boolean;
+  /** Seconds a cached verdict lives after its last use (default 30). */
+  readonly verdictCacheSeconds?: number;
+}
+
+/**
+ * The first problem of a set of options, as one line naming the `palisade agent` flag, or
+ * undefined when they can be used.
+ */
+export function agentOptionsError(o: AgentOptions): string | undefined {
+  if (!o.node) return '--node: the agent needs a node name';
+  for (const i of o.podIfaces ?? []) {
+    try {
+      checkIface(i);
+    } catch (e) {
+      return `--pod-iface: ${(e as Error).message}`;
+    }
+  }
+  for (const c of o.podCidrs ?? []) {
+    try {
+      checkAddress(c);
+    } catch (e) {
+      return `--pod-cidr: ${(e as Error).message}`;
+    }
+  }
+  if (o.verdictCache && o.backend !== 'nfqueue') return `--verdict-cache works with the nfqueue backend only, not --backend ${o.backend}`;
+  // Connections the cache admits never reach the agent, so they could not be logged.
+  if (o.verdictCache && o.logAllowed) return '--verdict-cache and --log-allowed exclude each other: connections the cache admits are never seen by the agent, so they cannot be logged';
+  return undefined;
+}
+
+/** The iptables rule plan of (valid) options, defaults filled in. */
+export function rulePlan(o: AgentOptions): RulePlan {
+  return {
+    mode: o.backend,
+    allowMark: o.allowMark ?? DEFAULT_ALLOW_MARK,
+    queue: o.queue ?? 0,
+    queues: o.queues ?? 1,
+    failOpen: o.failOpen ?? false,
+    tunDevice: o.backend === 'tun' ? o.tunName ?? 'palisade0' : undefined,
+    divertMark: o.backend === 'tun' ? o.divertMark ?? DEFAULT_DIVERT_MARK : undefined,
+    strict: o.strict ?? true,
+    verdictCache: o.verdictCache ?? false,
+  };
+}
+
+/** --pod-cidr values (addresses and CIDRs) in canonical form, per family. */
+export function staticPodRanges(o: AgentOptions): { v4: string[]; v6: string[] } {
+  const v4: string[] = [];
+  const v6: string[] = [];
+  for (const c of o.podCidrs ?? []) {
+    const a = checkAddress(c);
+    (a.family === 4 ? v4 : v6).push(a.text);
+  }
+  return { v4, v6 };
+}

@@ -1,0 +1,152 @@
+// Field helpers shared by every decoder (src/cluster/decoders/*.ts): type checks that report
+// instead of throw, metadata, labels, protocols, port numbers and CIDRs, all checked the way the
+// API server checks them. Each helper adds its problems to the object's Errs, with the field
+// path, and returns undefined (or a safe empty value) so decoding goes on and every problem of
+// an object is reported at once.
+
+import type { ObjectError, Protocol } from '../model.ts';
+import { PROTOCOLS } from '../model.ts';
+import type { Decoded } from '../kinds.ts';
+import { parseCIDR, type ParsedCIDR } from '../../net/address.ts';
+import { dnsLabelProblems, labelKeyProblems, labelValueProblems } from '../names.ts';
+
+export type Obj = Record<string, unknown>;
+
+export function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'an object';
+  if (typeof v === 'string') return `string ${JSON.stringify(v)}`;
+  return `${typeof v} ${String(v)}`;
+}
+
+/** Collects the errors of one object. */
+export class Errs {
+  readonly list: ObjectError[] = [];
+  constructor(public object: string, readonly source?: string) {}
+  add(field: string, message: string): void {
+    this.list.push(this.source === undefined ? { object: this.object, field, message } : { object: this.object, field, message, source: this.source });
+  }
+  /** Fields of a strictly decoded struct: anything not in `known` is an error. */
+  strict(o: Obj, known: readonly string[], path: string): void {
+    for (const k of Object.keys(o)) {
+      if (!known.includes(k)) this.add(path ? `${path}.${k}` : k, `unknown field "${k}" (known fields: ${known.join(', ')})`);
+    }
+  }
+  obj(v: unknown, path: string): Obj | undefined {
+    if (v === undefined || v === null) return undefined;
+    if (!isObj(v)) {
+      this.add(path, `must be an object, got ${describe(v)}`);
+      return undefined;
+    }
+    return v;
+  }
+  list_(v: unknown, path: string): unknown[] {
+    if (v === undefined || v === null) return [];
+    if (!Array.isArray(v)) {
+      this.add(path, `must be a list, got ${describe(v)}`);
+      return [];
+    }
+    return v;
+  }
+  str(v: unknown, path: string): string | undefined {
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string') {
+      this.add(path, `must be a string, got ${describe(v)}`);
+      return undefined;
+    }
+    return v;
+  }
+  int(v: unknown, path: string): number | undefined {
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'number' || !Number.isInteger(v)) {
+      this.add(path, `must be an integer, got ${describe(v)}`);
+      return undefined;
+    }
+    return v;
+  }
+}
+
+export function labelsOf(e: Errs, v: unknown, path: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const o = e.obj(v, path);
+  if (!o) return out;
+  for (const [k, val] of Object.entries(o)) {
+    for (const p of labelKeyProblems(k)) e.add(`${path}[${k}]`, `invalid label key ${JSON.stringify(k)}: ${p}`);
+    if (typeof val !== 'string') {
+      e.add(`${path}[${k}]`, `label value must be a string, got ${describe(val)}`);
+      continue;
+    }
+    for (const p of labelValueProblems(val)) e.add(`${path}[${k}]`, `invalid label value ${JSON.stringify(val)}: ${p}`);
+    out[k] = val;
+  }
+  return out;
+}
+
+export interface Meta {
+  name?: string;
+  namespace?: string;
+  labels: Record<string, string>;
+}
+
+export function metaOf(e: Errs, raw: Obj, namespaced: boolean): Meta {
+  const m = e.obj(raw.metadata, 'metadata');
+  if (!m) {
+    e.add('metadata', 'required');
+    return { labels: {} };
+  }
+  const name = e.str(m.name, 'metadata.name');
+  if (name === undefined || name === '') e.add('metadata.name', 'required');
+  const namespace = namespaced ? e.str(m.namespace, 'metadata.namespace') : undefined;
+  if (namespaced) {
+    if (namespace === undefined || namespace === '') e.add('metadata.namespace', 'required (a manifest must name its namespace; there is no current namespace to default to)');
+    else for (const p of dnsLabelProblems(namespace)) e.add('metadata.namespace', `invalid namespace ${JSON.stringify(namespace)}: ${p}`);
+  }
+  const labels = labelsOf(e, m.labels, 'metadata.labels');
+  return { name: name || undefined, namespace: namespace || undefined, labels };
+}
+
+export function keyOf(meta: Meta, namespaced: boolean): string {
+  const name = meta.name ?? '<no name>';
+  return namespaced ? `${meta.namespace ?? '<no namespace>'}/${name}` : name;
+}
+
+export function invalid(kind: string, key: string, e: Errs): Decoded {
+  return { kind: 'invalid', objectKind: kind, key, errors: e.list };
+}
+
+export function decodeProtocol(e: Errs, v: unknown, path: string): Protocol | undefined {
+  if (v === undefined || v === null) return 'TCP';
+  const s = e.str(v, path);
+  if (s === undefined) return undefined;
+  if (!(PROTOCOLS as readonly string[]).includes(s)) {
+    e.add(path, `unsupported value ${JSON.stringify(s)}: supported values: "TCP", "UDP", "SCTP"`);
+    return undefined;
+  }
+  return s as Protocol;
+}
+
+export function validPortNumber(e: Errs, n: number, path: string): boolean {
+  if (n < 1 || n > 65535) {
+    e.add(path, `invalid value ${n}: must be between 1 and 65535, inclusive`);
+    return false;
+  }
+  return true;
+}
+
+export const CIDR_HINT = 'must be an IPv4 or IPv6 address and a prefix length';
+
+/** A CIDR as the API server takes it (no surrounding blanks), or undefined with an error at `path`. */
+export function cidrAt(e: Errs, text: string, path: string, hint = CIDR_HINT): ParsedCIDR | undefined {
+  const c = parseCIDR(text.trim() === text ? text : '');
+  if (!c) e.add(path, `invalid CIDR ${JSON.stringify(text)}: ${hint}`);
+  return c;
+}
+
+
+/** A kind's decoder: one raw object (kind and apiVersion already checked) -> a model value or its errors. Never throws on bad input. */
+export type Decoder = (raw: Obj, e: Errs) => Decoded;

@@ -1,0 +1,44 @@
+// Node: its addresses (InternalIP / ExternalIP) and pod CIDRs.
+
+import type { Decoded } from '../kinds.ts';
+import { canonicalIP, formatCIDR } from '../../net/address.ts';
+import { type Errs, type Obj, cidrAt, invalid, keyOf, metaOf } from './fields.ts';
+
+export function decodeNode(raw: Obj, e: Errs): Decoded {
+  const meta = metaOf(e, raw, false);
+  const key = keyOf(meta, false);
+  e.object = `Node ${key}`;
+  const status = e.obj(raw.status, 'status') ?? {};
+  const addresses: string[] = [];
+  e.list_(status.addresses, 'status.addresses').forEach((a, i) => {
+    const ao = e.obj(a, `status.addresses[${i}]`);
+    if (!ao) return;
+    const type = e.str(ao.type, `status.addresses[${i}].type`);
+    const address = e.str(ao.address, `status.addresses[${i}].address`);
+    // Hostname / InternalDNS / ExternalDNS entries are names, not addresses traffic comes from.
+    if (type !== 'InternalIP' && type !== 'ExternalIP') return;
+    if (address === undefined) return;
+    const c = canonicalIP(address);
+    if (!c) {
+      e.add(`status.addresses[${i}].address`, `invalid IP address ${JSON.stringify(address)}`);
+      return;
+    }
+    if (!addresses.includes(c)) addresses.push(c);
+  });
+  // spec.podCIDRs supersedes spec.podCIDR (which, when set, equals podCIDRs[0]); either one tells
+  // the agent which addresses belong to pods of this node before each pod's own IP is known.
+  const spec = e.obj(raw.spec, 'spec') ?? {};
+  const podCIDRs: string[] = [];
+  const addCIDR = (v: unknown, path: string): void => {
+    const t = e.str(v, path);
+    const c = t === undefined ? undefined : cidrAt(e, t, path);
+    if (!c) return;
+    const text = formatCIDR(c);
+    if (!podCIDRs.includes(text)) podCIDRs.push(text);
+  };
+  if (spec.podCIDRs !== undefined && spec.podCIDRs !== null) e.list_(spec.podCIDRs, 'spec.podCIDRs').forEach((v, i) => addCIDR(v, `spec.podCIDRs[${i}]`));
+  else addCIDR(spec.podCIDR, 'spec.podCIDR');
+  if (e.list.length) return invalid('Node', key, e);
+  return { kind: 'Node', value: { name: meta.name!, addresses, ...(podCIDRs.length ? { podCIDRs } : {}) } };
+}
+

@@ -1,0 +1,107 @@
+// The one registry of object kinds Palisade reads. Decoding, the cluster state, the kube source
+// (one informer per entry), the manifests reader and the files source all work from these
+// entries instead of switching on kind names, so a new kind is: its model type in KindValues,
+// one entry below, a decoder module in ./decoders/, and the map named by its `store` in
+// ClusterView/ClusterState (the compiler then reads it; see KINDS_IN_APPLY_ORDER).
+
+import type { Namespace, NetworkPolicy, Node, ObjectError, Pod } from './model.ts';
+import type { ClusterView } from './state.ts';
+import type { Decoder } from './decoders/fields.ts';
+import { decodeNamespace } from './decoders/namespace.ts';
+import { decodePod } from './decoders/pod.ts';
+import { decodeNode } from './decoders/node.ts';
+import { decodeNetworkPolicy } from './decoders/network-policy.ts';
+
+/** Kind name -> the model type its decoder produces. */
+export interface KindValues {
+  Namespace: Namespace;
+  Pod: Pod;
+  Node: Node;
+  NetworkPolicy: NetworkPolicy;
+}
+
+export type ObjectKind = keyof KindValues;
+
+/** A decoded object of a known kind. */
+export type ValidDecoded = { [K in ObjectKind]: { kind: K; value: KindValues[K] } }[ObjectKind];
+
+export type Decoded =
+  | ValidDecoded
+  | { kind: 'ignored'; note: string }
+  | { kind: 'invalid'; objectKind: string; key: string; errors: ObjectError[] };
+
+export interface KindEntry<K extends ObjectKind = ObjectKind> {
+  readonly kind: K;
+  /** API group; '' for the core group (served under /api instead of /apis). */
+  readonly group: string;
+  /** Versions a manifest may name; the first is the one the kube source lists and watches. */
+  readonly versions: readonly string[];
+  /** Plural resource name in API paths. */
+  readonly resource: string;
+  /** Namespaced objects are keyed "namespace/name", cluster-scoped ones "name". */
+  readonly namespaced: boolean;
+  /** The ClusterView map that holds this kind. */
+  readonly store: keyof ClusterView;
+  /**
+   * Position when a batch is applied (ascending for upserts, descending for deletes): a
+   * namespace exists before what lives in it, and policies before the pods they select, so the
+   * compiler needs no fix-ups.
+   */
+  readonly applyOrder: number;
+  readonly decode: Decoder;
+}
+
+/** Every kind, in the order informers start and kinds are named in messages. */
+export const KINDS: readonly KindEntry[] = [
+  { kind: 'Namespace', group: '', versions: ['v1'], resource: 'namespaces', namespaced: false, store: 'namespaces', applyOrder: 0, decode: decodeNamespace },
+  { kind: 'Pod', group: '', versions: ['v1'], resource: 'pods', namespaced: true, store: 'pods', applyOrder: 3, decode: decodePod },
+  { kind: 'Node', group: '', versions: ['v1'], resource: 'nodes', namespaced: false, store: 'nodes', applyOrder: 1, decode: decodeNode },
+  {
+    kind: 'NetworkPolicy', group: 'networking.k8s.io', versions: ['v1'], resource: 'networkpolicies', namespaced: true,
+    store: 'policies', applyOrder: 2, decode: decodeNetworkPolicy,
+  },
+];
+
+/** The entry of each kind, by name. */
+export const KIND = Object.fromEntries(KINDS.map((k) => [k.kind, k])) as { readonly [K in ObjectKind]: KindEntry<K> };
+
+/** Every kind in apply order (see KindEntry.applyOrder). */
+export const KINDS_IN_APPLY_ORDER: readonly KindEntry[] = [...KINDS].sort((a, b) => a.applyOrder - b.applyOrder);
+
+export function kindEntry(name: string): KindEntry | undefined {
+  return Object.hasOwn(KIND, name) ? KIND[name as ObjectKind] : undefined;
+}
+
+export function isObjectKind(k: string): k is ObjectKind {
+  return kindEntry(k) !== undefined;
+}
+
+/** apiVersion as objects carry it ("v1", "networking.k8s.io/v1"); `version` defaults to the watched one. */
+export function apiVersionOf(k: KindEntry, version = k.versions[0]!): string {
+  return k.group === '' ? version : `${k.group}/${version}`;
+}
+
+/** Every apiVersion a manifest of this kind may name. */
+export function apiVersionsOf(k: KindEntry): string[] {
+  return k.versions.map((v) => apiVersionOf(k, v));
+}
+
+/** The cluster-wide collection path the kube source lists and watches. */
+export function resourcePath(k: KindEntry): string {
+  return k.group === '' ? `/api/${k.versions[0]}/${k.resource}` : `/apis/${k.group}/${k.versions[0]}/${k.resource}`;
+}
+
+/** The state key of an object of this kind: "namespace/name" or "name". */
+export function keyOfObject(k: KindEntry, o: { readonly name: string; readonly namespace?: string }): string {
+  return k.namespaced ? `${o.namespace}/${o.name}` : o.name;
+}
+
+/** The state key of a decoded object. */
+export function keyOfDecoded(d: ValidDecoded): string {
+  return keyOfObject(KIND[d.kind], d.value as { name: string; namespace?: string });
+}
+
+/** "Kind key", the id the state's rejections and the sources' bookkeeping use. */
+export function objectId(kind: ObjectKind, key: string): string {
+  return `${kind} ${key}`;
+}

@@ -1,0 +1,122 @@
+// The kube source's queue between the informers and the ClusterState. Informer events and list
+// items are queued per object (last write wins), then applied as one ClusterState.batch():
+// a burst (a Deployment scaling up, a relist) costs one recompile. Updates that do not change
+// the decoded model (pod status heartbeats, annotations) do not reach the state at all, and an
+// invalid object is rejected with its errors (logged once per version) while its last good
+// version stays in force: a broken update must not silently open traffic.
+
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { ClusterState } from '../cluster/state.ts';
+import { applyDecoded, decodeAs, deleteByKind } from '../cluster/decode.ts';
+import { KINDS, objectId, type ObjectKind } from '../cluster/kinds.ts';
+import { formatObjectError } from '../cluster/model.ts';
+import type { Log } from './log.ts';
+
+/** A queued change: raw undefined means deleted. */
+export interface Pending {
+  readonly kind: ObjectKind;
+  readonly key: string;
+  readonly raw?: KubernetesObject;
+}
+
+export class KubeApplier {
+  /** Per kind: key -> resourceVersion of the last version applied to (or rejected from) the state. */
+  readonly known: Readonly<Record<ObjectKind, Map<string, string>>>;
+  private pending = new Map<string, Pending>();
+  /** When the oldest change waiting in `pending` was received. */
+  private pendingSince = 0;
+  /** Bumped whenever the set of rejected objects (or their errors) changes. */
+  private rejectVersion = 0;
+
+  constructor(private readonly log: Log) {
+    this.known = Object.fromEntries(KINDS.map((k) => [k.kind, new Map<string, string>()])) as Record<ObjectKind, Map<string, string>>;
+  }
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  enqueue(p: Pending): void {
+    const id = objectId(p.kind, p.key);
+    if (this.pending.size === 0) this.pendingSince = Date.now();
+    // Last write wins per object; deleting and re-adding keeps the newest state only.
+    this.pending.delete(id);
+    this.pending.set(id, p);
+  }
+
+  /** Keys of the queued upserts of one kind (a list must reconcile them too). */
+  queuedUpserts(kind: ObjectKind): string[] {
+    const out: string[] = [];
+    for (const p of this.pending.values()) if (p.kind === kind && p.raw) out.push(p.key);
+    return out;
+  }
+
+  /**
+   * Applies everything queued as one batch (one recompile downstream). startedAt is when the
+   * batch's oldest change was received; changed says whether the state or the set of rejected
+   * objects changed.
+   */
+  applyAll(state: ClusterState): { startedAt: number; changed: boolean } {
+    const ops = [...this.pending.values()];
+    const startedAt = this.pendingSince || Date.now();
+    this.pending = new Map();
+    const gen = state.generation;
+    const rejects = this.rejectVersion;
+    state.batch(() => {
+      for (const op of ops) this.apply(state, op);
+    });
+    return { startedAt, changed: state.generation !== gen || rejects !== this.rejectVersion };
+  }
+
+  private apply(state: ClusterState, op: Pending): void {
+    const known = this.known[op.kind];
+    const id = objectId(op.kind, op.key);
+    if (!op.raw) {
+      if (!known.has(op.key)) return;
+      known.delete(op.key);
+      if (state.rejected.has(id)) this.rejectVersion++;
+      deleteByKind(state, op.kind, op.key);
+      return;
+    }
+    const rv = String(op.raw.metadata?.resourceVersion ?? '');
+    // Lists and resyncs re-deliver objects we already have; same version, nothing to do.
+    if (rv !== '' && known.get(op.key) === rv) return;
+    known.set(op.key, rv);
+    const d = decodeAs(op.kind, op.raw, 'kube-apiserver');
+    if (d.kind === 'ignored') return;
+    if (d.kind === 'invalid') {
+      state.reject(op.kind, op.key, d.errors);
+      this.rejectVersion++;
+      // Logged once per object version: a version is decoded only once (see `known`).
+      this.log('warn', 'object rejected; the previous valid version (if any) stays in force', {
+        object: id, resourceVersion: rv, errors: d.errors.map(formatObjectError), keptPrevious: state.get(op.kind, op.key) !== undefined,
+      });
+      return;
+    }
+    const rejectedBefore = state.rejected.has(id);
+    if (!rejectedBefore && sameValue(state.get(op.kind, op.key), d.value)) return;
+    applyDecoded(state, d);
+    if (rejectedBefore) this.rejectVersion++;
+    if (rejectedBefore) this.log('info', 'object valid again', { object: id, resourceVersion: rv });
+  }
+}
+
+/** Structural equality of decoded model values (plain objects, arrays, primitives). */
+export function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const bb = b as unknown[];
+    if (a.length !== bb.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameValue(a[i], bb[i])) return false;
+    return true;
+  }
+  const ao = a as Record<string, unknown>;
+  const bo = b as Record<string, unknown>;
+  const ak = Object.keys(ao).filter((k) => ao[k] !== undefined);
+  const bk = Object.keys(bo).filter((k) => bo[k] !== undefined);
+  if (ak.length !== bk.length) return false;
+  for (const k of ak) if (!sameValue(ao[k], bo[k])) return false;
+  return true;
+}

@@ -1,0 +1,159 @@
+// The API server side of the kube source: client configuration, a watch that can be retired,
+// and paginated lists that return the raw JSON (see kube-source.ts for why these exist).
+
+import {
+  HttpMethod, IsomorphicFetchHttpLibrary, KubeConfig, RequestContext, Watch, type KubernetesObject,
+} from '@kubernetes/client-node';
+import { existsSync } from 'node:fs';
+
+/**
+ * Loads the API client configuration: the kubeconfig file when a path is given, else the
+ * in-cluster service account. Throws an Error naming what is missing.
+ */
+export function loadKubeConfig(path?: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (path !== undefined) {
+    if (!existsSync(path)) throw new Error(`kubeconfig ${path}: no such file`);
+    try {
+      kc.loadFromFile(path);
+    } catch (e) {
+      throw new Error(`kubeconfig ${path}: ${(e as Error).message}`);
+    }
+    if (!kc.getCurrentCluster()) throw new Error(`kubeconfig ${path}: no current cluster (check current-context)`);
+    return kc;
+  }
+  if (!process.env.KUBERNETES_SERVICE_HOST || !process.env.KUBERNETES_SERVICE_PORT) {
+    throw new Error('not running in a cluster (KUBERNETES_SERVICE_HOST/PORT unset): pass --kubeconfig PATH');
+  }
+  kc.loadFromCluster();
+  return kc;
+}
+
+/**
+ * A Watch that can be retired: afterwards it starts no request, aborts the ones it started and
+ * delivers nothing more, so a stopped informer cannot come back to life.
+ */
+export class ClosableWatch extends Watch {
+  private closed = false;
+  private readonly live = new Set<AbortController>();
+
+  override async watch(
+    path: string,
+    queryParams: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, apiObj: any, watchObj?: any) => void,
+    done: (err: any) => void,
+  ): Promise<AbortController> {
+    if (this.closed) return new AbortController();
+    const c = await super.watch(
+      path,
+      queryParams,
+      (phase, obj, w) => {
+        if (!this.closed) callback(phase, obj, w);
+      },
+      (err) => {
+        if (!this.closed) done(err);
+      },
+    );
+    if (this.closed) c.abort();
+    else if (!c.signal.aborted) {
+      this.live.add(c);
+      c.signal.addEventListener('abort', () => this.live.delete(c), { once: true });
+    }
+    return c;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const c of this.live) c.abort();
+    this.live.clear();
+  }
+}
+
+export class ApiError extends Error {
+  constructor(message: string, readonly statusCode: number) {
+    super(message);
+  }
+}
+
+/** Lists collections page by page (limit/continue) as raw JSON. */
+export class KubeLister {
+  private readonly http = new IsomorphicFetchHttpLibrary();
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly server: string,
+    private readonly pageSize: number,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /**
+   * One full list. The very first list of a resource may be served from the API server's watch
+   * cache (resourceVersion=0: cheap for the server when every node's agent starts at once, and
+   * possibly a little behind, which the watch from its resourceVersion then catches up on).
+   * Every later list is a consistent read: the resync reconcile relies on the list being at
+   * least as new as anything the previous informer delivered.
+   */
+  async list(path: string, fromCache: boolean): Promise<{ items: KubernetesObject[]; resourceVersion: string }> {
+    const items: KubernetesObject[] = [];
+    let resourceVersion = '';
+    let cont: string | undefined;
+    do {
+      const url = new URL(this.server + path);
+      url.searchParams.set('limit', String(this.pageSize));
+      if (cont) url.searchParams.set('continue', cont);
+      else if (fromCache) url.searchParams.set('resourceVersion', '0');
+      const ctx = new RequestContext(url.toString(), HttpMethod.GET);
+      ctx.setHeaderParam('Accept', 'application/json');
+      await this.kc.applySecurityAuthentication(ctx);
+      ctx.setSignal(AbortSignal.timeout(this.timeoutMs));
+      const resp = await this.http.send(ctx).toPromise();
+      const text = await resp.body.text();
+      if (resp.httpStatusCode !== 200) {
+        throw new ApiError(`list ${path}: HTTP ${resp.httpStatusCode}: ${statusMessage(text)}`, resp.httpStatusCode);
+      }
+      let body: any;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        throw new Error(`list ${path}: response is not JSON`);
+      }
+      if (typeof body !== 'object' || body === null || !Array.isArray(body.items)) throw new Error(`list ${path}: response has no items list`);
+      // Every page of one list shares the first page's snapshot.
+      if (!resourceVersion) resourceVersion = String(body.metadata?.resourceVersion ?? '');
+      for (const it of body.items) items.push(it as KubernetesObject);
+      cont = typeof body.metadata?.continue === 'string' && body.metadata.continue !== '' ? body.metadata.continue : undefined;
+    } while (cont);
+    return { items, resourceVersion };
+  }
+}
+
+/** Full jitter in [ms/2, ms]: spreads reconnects of many agents after an API server restart. */
+export function jitter(ms: number): number {
+  return ms / 2 + Math.random() * (ms / 2);
+}
+
+export function jitter10(ms: number): number {
+  return ms * (0.9 + Math.random() * 0.2);
+}
+
+export function statusMessage(text: string): string {
+  try {
+    const s = JSON.parse(text);
+    if (s && typeof s.message === 'string') return s.reason ? `${s.reason}: ${s.message}` : s.message;
+  } catch {
+    // not a Status object
+  }
+  return text.slice(0, 200);
+}
+
+export function describeError(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const code = (err as { statusCode?: number }).statusCode;
+    let s = err.message;
+    if (code !== undefined && !s.includes(String(code))) s = `HTTP ${code} ${s}`;
+    if (cause?.code) s += ` (${cause.code})`;
+    else if (cause?.message) s += ` (${cause.message})`;
+    return s;
+  }
+  return String(err);
+}

@@ -1,0 +1,26 @@
+// agentOptionsError: the agent's option checks, one line naming the `palisade agent` flag.
+
+import t from 'tap';
+import { agentOptionsError, rulePlan, staticPodRanges, type AgentOptions } from '../../src/agent/options.ts';
+
+const source = { start: async () => {}, stop: () => {} };
+const base: AgentOptions = { source, node: 'n1', backend: 'nfqueue' };
+
+t.test('bad options name their flag', async (t) => {
+  const cases: [Partial<AgentOptions>, RegExp][] = [
+    [{ node: '' }, /^--node: /],
+    [{ podIfaces: ['eth0', 'eth0;x'] }, /^--pod-iface: interface "eth0;x"/],
+    [{ podCidrs: ['10.0.0.0/33'] }, /^--pod-cidr: "10.0.0.0\/33" is not a valid CIDR/],
+    [{ backend: 'tun', verdictCache: true }, /^--verdict-cache works with the nfqueue backend only, not --backend tun/],
+    [{ verdictCache: true, logAllowed: true }, /^--verdict-cache and --log-allowed exclude each other/],
+  ];
+  for (const [o, err] of cases) t.match(agentOptionsError({ ...base, ...o }), err, JSON.stringify(o));
+});
+
+t.test('good options pass; defaults fill the rule plan', async (t) => {
+  t.equal(agentOptionsError({ ...base, podIfaces: ['veth+'], podCidrs: ['10.1.0.0/16', 'fd00::1'], verdictCache: true }), undefined);
+  t.equal(agentOptionsError({ ...base, backend: 'tun', logAllowed: true }), undefined);
+  t.same(rulePlan(base), { mode: 'nfqueue', allowMark: 0x2000000, queue: 0, queues: 1, failOpen: false, tunDevice: undefined, divertMark: undefined, strict: true, verdictCache: false });
+  t.match(rulePlan({ ...base, backend: 'tun' }), { mode: 'tun', tunDevice: 'palisade0', divertMark: 0x4000000 });
+  t.same(staticPodRanges({ ...base, podCidrs: ['10.1.0.0/16', 'FD00::1'] }), { v4: ['10.1.0.0/16'], v6: ['fd00::1'] });
+});
