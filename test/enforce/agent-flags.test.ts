@@ -28,7 +28,7 @@ const cases: { args: string[]; code: number; err: RegExp }[] = [
   { args: ['--node', 'n1', '--manifests', dir, '--health', 'localhost:99999'], code: 2, err: /--health: health address/ },
   { args: ['--node', 'n1', '--manifests', dir, '--bogus'], code: 2, err: /unknown flag --bogus/ },
   { args: ['--node', 'n1', '--source', 'kube', '--manifests', dir], code: 2, err: /--manifests is for --source files/ },
-  { args: ['--node', 'n1', '--manifests', join(dir, 'missing')], code: 1, err: /manifests path .*missing: no such file or directory/ },
+  { args: ['--node', 'n1', '--manifests', join(dir, 'missing')], code: 2, err: /^palisade agent: --manifests .*missing: no such file or directory\n$/ },
 ];
 
 for (const c of cases) {
