@@ -59,7 +59,7 @@ export interface AgentOptions {
  * The first problem of a set of options, as one line naming the `palisade agent` flag, or
  * undefined when they can be used.
  */
-export function agentOptionsError(o: AgentOptions): string | undefined {
+export function agentOptionsError(o: Omit<AgentOptions, 'source'>): string | undefined {
   if (!o.node) return '--node: the agent needs a node name';
   for (const i of o.podIfaces ?? []) {
     try {

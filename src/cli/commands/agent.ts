@@ -5,7 +5,7 @@ import type { Source } from '../../sources/source.ts';
 import { FilesSource } from '../../sources/files-source.ts';
 import { HealthServer, parseHealthAddress } from '../../agent/health.ts';
 import { parseMetricsAddress, type MetricsAddress } from '../../agent/metrics.ts';
-import { checkAddress, checkIface } from '../../enforce/iptables.ts';
+import { agentOptionsError, type AgentOptions } from '../../agent/options.ts';
 import { CliError, intFlag, parseArgs } from '../args.ts';
 import { manifestPathsFlag } from '../manifest-input.ts';
 
@@ -111,12 +111,6 @@ export async function run(argv: string[]): Promise<number> {
 
   const podIfaces = (flags['pod-iface'] as string[] | undefined) ?? [];
   const podCidrs = (flags['pod-cidr'] as string[] | undefined) ?? [];
-  for (const i of podIfaces) {
-    try { checkIface(i); } catch (e) { throw new CliError(`--pod-iface: ${(e as Error).message}`); }
-  }
-  for (const c of podCidrs) {
-    try { checkAddress(c); } catch (e) { throw new CliError(`--pod-cidr: ${(e as Error).message}`); }
-  }
 
   let metrics: MetricsAddress | undefined;
   if (flags.metrics !== undefined) {
@@ -126,6 +120,21 @@ export async function run(argv: string[]): Promise<number> {
       throw new CliError(`--metrics: ${(e as Error).message}`);
     }
   }
+
+  // Every flag and flag combination is checked before a source or anything else is built, so a
+  // bad invocation is one line and exit 2 whatever else is wrong.
+  const settings: Omit<AgentOptions, 'source'> = {
+    node, backend, queue, queues, failOpen: flags['fail-open'] === true,
+    allowMark, divertMark, tunName, tunTable,
+    iptables, podIfaces, podCidrs,
+    ipv6: flags['no-ipv6'] !== true, statusFile: flags['status-file'] as string | undefined,
+    keepRules: flags['keep-rules'] === true, metrics,
+    verdictLog: flags['verdict-log'] as string | undefined, logAllowed: flags['log-allowed'] === true, audit: flags.audit === true,
+    strict, rulesCheckMs,
+    verdictCache: flags['verdict-cache'] === true, verdictCacheSeconds: intFlag(flags['verdict-cache-s'], 'verdict-cache-s', 1, 86400, 30),
+  };
+  const bad = agentOptionsError(settings);
+  if (bad) throw new CliError(bad);
 
   let source: Source;
   let health: HealthServer | undefined;
@@ -164,16 +173,7 @@ export async function run(argv: string[]): Promise<number> {
 
   let agent: Agent;
   try {
-    agent = new Agent({
-      source, node, backend, queue, queues, failOpen: flags['fail-open'] === true,
-      allowMark, divertMark, tunName, tunTable,
-      iptables, podIfaces, podCidrs,
-      ipv6: flags['no-ipv6'] !== true, statusFile: flags['status-file'] as string | undefined,
-      keepRules: flags['keep-rules'] === true, health, metrics,
-      verdictLog: flags['verdict-log'] as string | undefined, logAllowed: flags['log-allowed'] === true, audit: flags.audit === true,
-      strict, rulesCheckMs,
-      verdictCache: flags['verdict-cache'] === true, verdictCacheSeconds: intFlag(flags['verdict-cache-s'], 'verdict-cache-s', 1, 86400, 30),
-    });
+    agent = new Agent({ ...settings, source, health });
   } catch (e) {
     throw new CliError((e as Error).message);
   }
