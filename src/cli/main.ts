@@ -45,8 +45,10 @@ export async function main(argv: string[]): Promise<number> {
     // Bad input is reported as one clear line, never a stack trace (CliError and our
     // validation errors); anything else is a bug and keeps its stack.
     if (e instanceof CliError) {
-      // Several problems (every bad probe of a file) come as several lines, each prefixed.
-      for (const line of e.message.split('\n')) process.stderr.write(`palisade ${name}: ${line}\n`);
+      // Several problems (every bad probe of a file) come as several lines, each prefixed so
+      // every line names the command; an indented line continues the one above (a fix, a list
+      // item) and stays as written.
+      for (const line of e.message.split('\n')) process.stderr.write(/^\s/.test(line) ? `${line}\n` : `palisade ${name}: ${line}\n`);
       return e.exitCode;
     }
     throw e;

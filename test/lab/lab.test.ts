@@ -269,6 +269,10 @@ if (process.getuid?.() !== 0) {
     // An endpoint that died is restarted by the next lab up.
     const xb = s.endpoints[s.pods.find((p) => p.key === 'x/b')!.netns]!;
     process.kill(xb.pid!, 'SIGKILL');
+    // SIGKILL is delivered asynchronously: until the last of the process's threads has exited,
+    // its listening socket still completes handshakes (and then resets them). Wait until
+    // nothing listens on the port in x/b's namespace.
+    await waitForNoListener(xb.netns, 8080);
     const dead = await runLabProbes(s, [{ from: 'x/a', to: 'x/b', port: 8080, protocol: 'TCP', family: 'IPv4' }], { timeoutMs: 500 });
     t.equal(dead[0]!.verdict, 'refused', 'nobody serves x/b any more: its kernel answers with a RST');
     const repaired = await labUp(next, { name: LAB });
@@ -322,4 +326,14 @@ if (process.getuid?.() !== 0) {
     t.same((await listNetns()).filter((n) => n.startsWith(labNetnsPrefix('lt-nothing'))), [], 'nothing built');
     t.notMatch(r.stderr + r2.stderr + r3.stderr + r4.stderr, /^\s+at /m, 'no stack trace');
   });
+}
+
+/** Resolves once no TCP socket listens on `port` in namespace `netns`. */
+async function waitForNoListener(netns: string, port: number): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    const r = spawnSync('ip', ['netns', 'exec', netns, 'ss', '-Hltn', `sport = :${port}`], { encoding: 'utf8' });
+    if (r.status === 0 && r.stdout.trim() === '') return;
+    await new Promise((res) => setTimeout(res, 10));
+  }
+  throw new Error(`something still listens on TCP ${port} in ${netns}`);
 }
