@@ -34,11 +34,20 @@ export interface LabProbe {
   readonly kind?: 'connect' | 'reply';
 }
 
-export type LabVerdict = 'allow' | 'deny' | 'refused';
+export type LabVerdict = 'allow' | 'deny' | 'refused' | 'error';
 
 /** Whether a verdict shows that policy let the connection through (answered, or refused by the host). */
 export function policyAllowed(v: LabVerdict): boolean {
-  return v !== 'deny';
+  return v === 'allow' || v === 'refused';
+}
+
+/**
+ * Whether a probe result meets an expectation about policy. An 'error' (a reset after the
+ * handshake, an unreachable route, an answer from the wrong pod: the lab itself misbehaved)
+ * says nothing about policy, so it meets neither expectation.
+ */
+export function meetsExpectation(v: LabVerdict, expect: 'allow' | 'deny'): boolean {
+  return v !== 'error' && policyAllowed(v) === (expect === 'allow');
 }
 
 export interface LabProbeResult {
@@ -51,8 +60,9 @@ export interface LabProbeResult {
   readonly src: string;
   readonly dst: string;
   /**
-   * allow: the server answered. deny: nothing came back (a drop) or the probe failed (detail
-   * 'error'). refused: the connection got through but nobody serves the port.
+   * allow: the server answered. deny: nothing came back (a drop). refused: the connection got
+   * through but nobody serves the port. error: the probe failed in a way that is no policy
+   * verdict (see `message`).
    */
   readonly verdict: LabVerdict;
   readonly detail: ProbeDetail;
@@ -149,7 +159,7 @@ export class LabProber {
     return {
       from: p.from, to: p.to, port: p.port, protocol: p.protocol, family: p.family, kind: p.kind ?? 'connect',
       src: from.ip, dst: to.ip,
-      verdict: allowed ? 'allow' : detail === 'refused' ? 'refused' : 'deny', detail,
+      verdict: allowed ? 'allow' : detail === 'refused' ? 'refused' : detail === 'error' ? 'error' : 'deny', detail,
       ...(a.answeredBy !== undefined ? { answeredBy: a.answeredBy } : {}),
       ...(message !== undefined ? { message } : {}),
       ms: a.ms,

@@ -181,7 +181,7 @@ export function conformanceLab(backend: LabBackend, prefix: string): void {
         late.forEach(({ i }, k) => (results[i] = again[k]!));
         const wrong = results
           .map((r, i) => ({ r, ...probes[i]! }))
-          .filter(({ r, p }) => (r.verdict === 'allow') !== p.expect)
+          .filter(({ r, p }) => r.verdict === 'error' || (r.verdict === 'allow') !== p.expect)
           .map(({ r, p, gi }) => `${probeLabel(c, si, gi, p)}: expected ${p.expect ? 'allow' : 'deny'}, got ${r.verdict} (${r.detail}${r.message ? `: ${r.message}` : ''})`);
         t.same(wrong, [], `step ${si}: ${results.length} real probes (${step.probes.map((g) => `${g.protocol}/${g.port} ${g.family}`).join(', ')}) match the expectations (answers from any endpoint but the one dialled count as deny)`);
       } finally {

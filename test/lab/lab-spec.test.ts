@@ -3,6 +3,7 @@
 // names every lab object carries.
 
 import t from 'tap';
+import { meetsExpectation, type LabVerdict } from '../../src/lab/probe.ts';
 import type { Pod } from '../../src/cluster/model.ts';
 import { ClusterState } from '../../src/cluster/state.ts';
 import { hostIfName, labNameProblem, labNetnsPrefix, nodeNetnsName, podNetnsName } from '../../src/lab/netns.ts';
@@ -81,4 +82,16 @@ t.test('names', async (t) => {
   t.notOk(nodeNetnsName('a-b').startsWith(labNetnsPrefix('a')), "lab a's prefix never matches lab a-b");
   t.match(hostIfName('pod', 'x/a'), /^pv[0-9a-f]{10}$/, 'fits IFNAMSIZ');
   t.not(hostIfName('pod', 'x/a'), hostIfName('pod', 'x/b'));
+});
+
+t.test('a lab verdict meets an expectation about policy only when it says something about policy', async (t) => {
+  const table: [LabVerdict, 'allow' | 'deny', boolean][] = [
+    ['allow', 'allow', true], ['allow', 'deny', false],
+    ['deny', 'deny', true], ['deny', 'allow', false],
+    // Refused: the packets flowed both ways, so policy let it through; nobody listens.
+    ['refused', 'allow', true], ['refused', 'deny', false],
+    // An error (reset after the handshake, no route, a wrong answerer) is the lab's fault.
+    ['error', 'allow', false], ['error', 'deny', false],
+  ];
+  for (const [v, expect, want] of table) t.equal(meetsExpectation(v, expect), want, `${v} vs expect ${expect}`);
 });

@@ -18,7 +18,7 @@ import { agentAvailable, startLabAgent, stopLabAgent, waitForEnforced, writeLabM
 import type { LabState } from '../../lab/lab-state.ts';
 import { mustRun, labNameProblem } from '../../lab/netns.ts';
 import { checkLabPrereqs, missingReport } from '../../lab/prereqs.ts';
-import { policyAllowed, runLabProbes, type LabProbe, type LabProbeResult } from '../../lab/probe.ts';
+import { meetsExpectation, policyAllowed, runLabProbes, type LabProbe, type LabProbeResult } from '../../lab/probe.ts';
 import { labDown, labSpecFromCluster, labUp } from '../../lab/topology.ts';
 import { CliError, intFlag, parseArgs } from '../args.ts';
 
@@ -152,7 +152,7 @@ interface Cell {
 
 function printAct(out: (s: string) => void, title: string, cells: readonly Cell[]): number {
   out(`\n${title}\n`);
-  out(`rows: client, columns: server.  '.' answered, 'X' no answer, 'r' refused (let through, nobody listens); '!!' = the real probe disagrees with the spec\n\n`);
+  out(`rows: client, columns: server.  '.' answered, 'X' no answer, 'r' refused (let through, nobody listens), '?' probe error; '!!' = the real probe disagrees with the spec\n\n`);
   const head = ['FROM \\ TO', ...TARGETS.map(targetText)];
   const rows = [head];
   let mismatches = 0;
@@ -161,9 +161,9 @@ function printAct(out: (s: string) => void, title: string, cells: readonly Cell[
     for (const t of TARGETS) {
       const c = cells.find((x) => x.from === from && x.target === t)!;
       const real = policyAllowed(c.real.verdict);
-      const bad = real !== c.expected.allowed;
+      const bad = !meetsExpectation(c.real.verdict, c.expected.allowed ? 'allow' : 'deny');
       if (bad) mismatches++;
-      row.push(`${c.real.verdict === 'refused' ? 'r' : real ? '.' : 'X'}${bad ? ` !! spec: ${c.expected.allowed ? 'allow' : 'deny'}` : ''}`);
+      row.push(`${c.real.verdict === 'refused' ? 'r' : c.real.verdict === 'error' ? '?' : real ? '.' : 'X'}${bad ? ` !! spec: ${c.expected.allowed ? 'allow' : 'deny'}` : ''}`);
     }
     rows.push(row);
   }
@@ -171,8 +171,7 @@ function printAct(out: (s: string) => void, title: string, cells: readonly Cell[
   for (const r of rows) out('  ' + r.map((x, i) => x.padEnd(widths[i]!)).join('  ').trimEnd() + '\n');
   out('\nwhy:\n');
   for (const c of cells) {
-    const real = policyAllowed(c.real.verdict);
-    const flag = real !== c.expected.allowed ? '  !! MISMATCH' : '';
+    const flag = meetsExpectation(c.real.verdict, c.expected.allowed ? 'allow' : 'deny') ? '' : '  !! MISMATCH';
     out(`  ${c.from} -> ${targetText(c.target)}: real ${c.real.verdict} (${c.real.detail}, ${c.real.ms} ms), spec ${c.expected.allowed ? 'allow' : 'deny'}${flag}\n`);
     const e = c.expected.egress.reason;
     const i = c.expected.ingress.reason;

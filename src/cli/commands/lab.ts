@@ -12,7 +12,7 @@ import { agentAvailable, labVerdictLog, processAlive, readAgentStatus, startLabA
 import { DEFAULT_LAB, defaultLabName, labStateDir, readLabState, type LabState } from '../../lab/lab-state.ts';
 import { labNameProblem } from '../../lab/netns.ts';
 import { checkLabPrereqs, missingReport } from '../../lab/prereqs.ts';
-import { LabProbeError, policyAllowed, resolveLabEndpoint, runLabProbes, type LabProbe, type LabProbeResult } from '../../lab/probe.ts';
+import { LabProbeError, meetsExpectation, resolveLabEndpoint, runLabProbes, type LabProbe, type LabProbeResult } from '../../lab/probe.ts';
 import { labDown, labSpecFromCluster, labUp, listLabs } from '../../lab/topology.ts';
 import { CliError, intFlag, parseArgs } from '../args.ts';
 import { loadClusterForCli } from '../manifest-input.ts';
@@ -49,6 +49,9 @@ probe   runs real probes: FILE is a YAML/JSON list of {from, to, port, protocol?
                    the connection through but nothing serves the port (a pod serves only its
                    containerPorts; the node and outside hosts serve every pod's ports).
                    It meets expect: allow, never expect: deny.
+          error    the probe failed in a way that is no policy verdict (a reset after the
+                   handshake, no route, an answer from another pod); DETAIL says what.
+                   It meets no expect.
         Exit status 1 when some expect is not met.
 down    stops the lab's processes and deletes its namespaces and state (also what a crashed run
         left behind: namespaces are found by name). --all: every lab on this machine.
@@ -271,7 +274,7 @@ async function probe(argv: string[]): Promise<number> {
   const out = results.map((r, i) => {
     const expect = probes[i]!.expect;
     // expect is about policy: a refused connection was let through, nobody listened.
-    const met = expect === undefined ? undefined : expect === (policyAllowed(r.verdict) ? 'allow' : 'deny');
+    const met = expect === undefined ? undefined : meetsExpectation(r.verdict, expect);
     if (met === false) missed++;
     return { ...r, ...(expect ? { expect, met } : {}) };
   });
