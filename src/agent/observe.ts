@@ -14,10 +14,8 @@ import { auditAllowsCodes, ENFORCE_ALL, type AuditConfig } from './audit.ts';
 import { AgentCounters, DIRECTION, PolicyCounters, VERDICT, protoSlot, verdictSlot } from './metrics.ts';
 import { RecentFlows } from './recent-flows.ts';
 import type { VerdictLog } from './verdict-log.ts';
+import { protocolHasPorts } from '../net/ip-protocols.ts';
 
-const P_TCP = 6;
-const P_UDP = 17;
-const P_SCTP = 132;
 
 export interface ObserverOptions {
   readonly counters: AgentCounters;
@@ -121,7 +119,7 @@ export class ConnectionObserver {
       src: v4 ? formatIP({ family: 'IPv4', words: [info.src4 >>> 0] }) : formatIP({ family: 'IPv6', words: [info.src6a >>> 0, info.src6b >>> 0, info.src6c >>> 0, info.src6d >>> 0] }),
       dst: v4 ? formatIP({ family: 'IPv4', words: [info.dst4 >>> 0] }) : formatIP({ family: 'IPv6', words: [info.dst6a >>> 0, info.dst6b >>> 0, info.dst6c >>> 0, info.dst6d >>> 0] }),
       proto,
-      port: proto === P_TCP || proto === P_UDP || proto === P_SCTP ? info.dstPort : 0,
+      port: protocolHasPorts(proto) ? info.dstPort : 0,
       egressCode: c.lastEgressCode, ingressCode: c.lastIngressCode, srcSlot: c.lastSrcSlot, dstSlot: c.lastDstSlot,
       ...(audit ? { audit: true } : {}),
     });

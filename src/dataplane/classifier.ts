@@ -95,6 +95,7 @@ export const MAX_LOCAL_RANGES = 64;
 /** Called by rejudge() for each flow that was accepted and is now denied. */
 export type DeniedFlowCallback = (flow: number) => void;
 
+// IP protocol numbers, as in net/ip-protocols.ts: literal here so the JIT folds them.
 const P_ICMP = 1;
 const P_TCP = 6;
 const P_UDP = 17;

@@ -19,6 +19,7 @@ const NH_AH = 51;
 const NH_NONE = 59;
 const NH_DEST_OPTS = 60;
 
+// IP protocol numbers, as in net/ip-protocols.ts: literal here so the JIT folds them.
 const P_ICMP = 1;
 const P_TCP = 6;
 const P_UDP = 17;

@@ -38,10 +38,8 @@ import type { RuleSnapshot } from '../policy/engine-api.ts';
 import type { CommandPrefix } from './command.ts';
 import type { Family } from './iptables.ts';
 import { deleteKernelFlows, listKernelFlows, type KernelFlow, type MarkFilter } from './kernel-conntrack.ts';
+import { protocolHasPorts } from '../net/ip-protocols.ts';
 
-const P_TCP = 6;
-const P_UDP = 17;
-const P_SCTP = 132;
 
 /** One kernel flow judged again: the connection as the judge saw it, and the snapshot's answer. */
 export interface JudgedFlow {
@@ -104,7 +102,7 @@ function words(text: string): number[] | undefined {
 export function judgeKernelFlow(snap: RuleSnapshot, f: KernelFlow, judgeAfterDnat: boolean): JudgedFlow | undefined {
   const src = f.original.src;
   const dst = judgeAfterDnat ? f.reply.src : f.original.dst;
-  const hasPorts = f.proto === P_TCP || f.proto === P_UDP || f.proto === P_SCTP;
+  const hasPorts = protocolHasPorts(f.proto);
   const port = hasPorts ? (judgeAfterDnat ? f.reply.sport : f.original.dport) : 0;
   if (port === undefined) return undefined;
   const s = words(src);

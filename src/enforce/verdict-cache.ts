@@ -22,9 +22,9 @@ import { CACHE_SETS, type Family } from './iptables.ts';
 import { CommandError, mustRun, runCommand, type CommandPrefix } from './command.ts';
 import { ipsetModuleHint, withHint } from './kernel-modules.ts';
 import type { PacketInfo } from '../dataplane/packet-info.ts';
+import { protocolHasPorts } from '../net/ip-protocols.ts';
 
 const ENTRY = 10;
-const P_TCP = 6, P_UDP = 17, P_SCTP = 132;
 
 export interface VerdictCacheOptions {
   /** Seconds an entry lives after its last refresh (default 30). */
@@ -85,7 +85,7 @@ export class VerdictCache {
    */
   record(info: PacketInfo): void {
     const p = info.proto;
-    if (p !== P_TCP && p !== P_UDP && p !== P_SCTP) return;
+    if (!protocolHasPorts(p)) return;
     if (info.family === 4) {
       if (this.n4 === this.cap) this.commit();
       const a = this.pending[4], o = this.n4++ * ENTRY;
