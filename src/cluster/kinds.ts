@@ -4,13 +4,15 @@
 // one entry below, a decoder module in ./decoders/, and the map named by its `store` in
 // ClusterView/ClusterState (the compiler then reads it; see KINDS_IN_APPLY_ORDER).
 
-import type { Namespace, NetworkPolicy, Node, ObjectError, Pod } from './model.ts';
+import type { ClusterPolicy, ClusterPolicyKind, Namespace, NetworkPolicy, Node, ObjectError, Pod } from './model.ts';
+import { clusterPolicyId } from './model.ts';
 import type { ClusterView } from './state.ts';
 import type { Decoder } from './decoders/fields.ts';
 import { decodeNamespace } from './decoders/namespace.ts';
 import { decodePod } from './decoders/pod.ts';
 import { decodeNode } from './decoders/node.ts';
 import { decodeNetworkPolicy } from './decoders/network-policy.ts';
+import { decodeAdminNetworkPolicy, decodeBaselineAdminNetworkPolicy, decodeClusterNetworkPolicy } from './decoders/cluster-policy.ts';
 
 /** Kind name -> the model type its decoder produces. */
 export interface KindValues {
@@ -18,6 +20,9 @@ export interface KindValues {
   Pod: Pod;
   Node: Node;
   NetworkPolicy: NetworkPolicy;
+  ClusterNetworkPolicy: ClusterPolicy;
+  AdminNetworkPolicy: ClusterPolicy;
+  BaselineAdminNetworkPolicy: ClusterPolicy;
 }
 
 export type ObjectKind = keyof KindValues;
@@ -49,6 +54,8 @@ export interface KindEntry<K extends ObjectKind = ObjectKind> {
    */
   readonly applyOrder: number;
   readonly decode: Decoder;
+  /** A CRD that may be absent from a cluster (not an error; the kube source waits for it). */
+  readonly optional?: boolean;
 }
 
 /** Every kind, in the order informers start and kinds are named in messages. */
@@ -59,6 +66,20 @@ export const KINDS: readonly KindEntry[] = [
   {
     kind: 'NetworkPolicy', group: 'networking.k8s.io', versions: ['v1'], resource: 'networkpolicies', namespaced: true,
     store: 'policies', applyOrder: 2, decode: decodeNetworkPolicy,
+  },
+  // The Network Policy API's CRDs (kubernetes-sigs/network-policy-api). They may not be
+  // installed: the kube source then watches for their CRD (optional) instead of failing.
+  {
+    kind: 'ClusterNetworkPolicy', group: 'policy.networking.k8s.io', versions: ['v1alpha2'], resource: 'clusternetworkpolicies',
+    namespaced: false, store: 'clusterPolicies', applyOrder: 2, decode: decodeClusterNetworkPolicy, optional: true,
+  },
+  {
+    kind: 'AdminNetworkPolicy', group: 'policy.networking.k8s.io', versions: ['v1alpha1'], resource: 'adminnetworkpolicies',
+    namespaced: false, store: 'clusterPolicies', applyOrder: 2, decode: decodeAdminNetworkPolicy, optional: true,
+  },
+  {
+    kind: 'BaselineAdminNetworkPolicy', group: 'policy.networking.k8s.io', versions: ['v1alpha1'], resource: 'baselineadminnetworkpolicies',
+    namespaced: false, store: 'clusterPolicies', applyOrder: 2, decode: decodeBaselineAdminNetworkPolicy, optional: true,
   },
 ];
 
@@ -91,9 +112,10 @@ export function resourcePath(k: KindEntry): string {
   return k.group === '' ? `/api/${k.versions[0]}/${k.resource}` : `/apis/${k.group}/${k.versions[0]}/${k.resource}`;
 }
 
-/** The state key of an object of this kind: "namespace/name" or "name". */
+/** The state key of an object of this kind: "namespace/name", "name", or a cluster policy's id (clusterPolicyId). */
 export function keyOfObject(k: KindEntry, o: { readonly name: string; readonly namespace?: string }): string {
-  return k.namespaced ? `${o.namespace}/${o.name}` : o.name;
+  if (k.namespaced) return `${o.namespace}/${o.name}`;
+  return k.store === 'clusterPolicies' ? clusterPolicyId({ kind: k.kind as ClusterPolicyKind, name: o.name }) : o.name;
 }
 
 /** The state key of a decoded object. */

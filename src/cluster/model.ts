@@ -49,6 +49,8 @@ export interface Pod {
 
 export interface Node {
   readonly name: string;
+  /** metadata.labels (ClusterNetworkPolicy `nodes` peers select on them); absent = none. */
+  readonly labels?: Labels;
   /** status.addresses of type InternalIP / ExternalIP, canonical text form. */
   readonly addresses: readonly string[];
   /** spec.podCIDRs (or the older single spec.podCIDR): the ranges pod IPs on this node come from, canonical CIDR text. */
@@ -106,6 +108,81 @@ export interface NetworkPolicy {
   readonly policyTypes: { readonly ingress: boolean; readonly egress: boolean };
   readonly ingress: readonly PolicyRule[];
   readonly egress: readonly PolicyRule[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cluster-scoped tiered policies (policy.networking.k8s.io): v1alpha2 ClusterNetworkPolicy and
+// the v1alpha1 AdminNetworkPolicy / BaselineAdminNetworkPolicy it replaces. All three decode into
+// ClusterPolicy (decoders/cluster-policy*.ts); the policy layer sees only this shape.
+
+/** Which object a ClusterPolicy was decoded from (the kinds registry names the same three). */
+export type ClusterPolicyKind = 'ClusterNetworkPolicy' | 'AdminNetworkPolicy' | 'BaselineAdminNetworkPolicy';
+export type ClusterTier = 'Admin' | 'Baseline';
+/** v1alpha1's Allow is decoded as Accept. */
+export type ClusterAction = 'Accept' | 'Deny' | 'Pass';
+
+/** `pods` subject or peer: "select pods via namespace AND pod selectors" (empty selects all). */
+export interface NamespacedPod {
+  readonly namespaceSelector: LabelSelector;
+  readonly podSelector: LabelSelector;
+}
+
+/** spec.subject: exactly one of the two (validated). */
+export interface ClusterPolicySubject {
+  readonly namespaces?: LabelSelector;
+  readonly pods?: NamespacedPod;
+}
+
+/**
+ * One from/to entry. Exactly one field is set for a peer the API knows. A peer with none set
+ * (the object carried only fields this Palisade does not know) is kept as {} so the engines can
+ * "fail closed" as the API says. `domainNames` is kept for explain/lint; until names are resolved
+ * such a peer also fails closed.
+ */
+export interface ClusterPolicyPeer {
+  readonly namespaces?: LabelSelector;
+  readonly pods?: NamespacedPod;
+  /** Egress only: nodes by label; their status.addresses are the peer. */
+  readonly nodes?: LabelSelector;
+  /** Egress only: canonical CIDR text, IPv4 or IPv6. */
+  readonly networks?: readonly string[];
+  /** Egress only, Accept rules only. */
+  readonly domainNames?: readonly string[];
+}
+
+/** One protocols entry: a protocol with a port, a range, or every port; or a destination named port (any protocol). */
+export type ClusterPolicyPort =
+  | { readonly protocol: Protocol; readonly port?: number; readonly endPort?: number }
+  | { readonly namedPort: string };
+
+export interface ClusterPolicyRule {
+  /** spec.*[].name; '' when unnamed (reports then use the index). */
+  readonly name: string;
+  readonly action: ClusterAction;
+  /** from (ingress) / to (egress): never empty (validated). */
+  readonly peers: readonly ClusterPolicyPeer[];
+  /** Empty: "protocol-specific attributes will not be used to match traffic" (every protocol and port). */
+  readonly protocols: readonly ClusterPolicyPort[];
+}
+
+export interface ClusterPolicy {
+  readonly kind: ClusterPolicyKind;
+  readonly name: string;
+  readonly tier: ClusterTier;
+  /** 0..1000, lower first. BaselineAdminNetworkPolicy (a singleton) has 0. */
+  readonly priority: number;
+  readonly subject: ClusterPolicySubject;
+  readonly ingress: readonly ClusterPolicyRule[];
+  readonly egress: readonly ClusterPolicyRule[];
+}
+
+/**
+ * The id of a cluster policy in the cluster state and in reports: its name for a
+ * ClusterNetworkPolicy, "Kind:name" for the v1alpha1 kinds (so an AdminNetworkPolicy may share a
+ * ClusterNetworkPolicy's name). Never contains "/", unlike a NetworkPolicy's "namespace/name".
+ */
+export function clusterPolicyId(p: { readonly kind: ClusterPolicyKind; readonly name: string }): string {
+  return p.kind === 'ClusterNetworkPolicy' ? p.name : `${p.kind}:${p.name}`;
 }
 
 /** A problem with one object, reported the way kubectl would: which object, which field, why. */

@@ -2,7 +2,7 @@
 // It holds decoded, validated objects; objects that failed validation are kept apart with their
 // errors so they can be reported while everything else keeps being enforced.
 
-import type { Namespace, NetworkPolicy, Node, ObjectError, Pod } from './model.ts';
+import type { ClusterPolicy, Namespace, NetworkPolicy, Node, ObjectError, Pod } from './model.ts';
 import { KIND, keyOfObject, objectId, type KindValues, type ObjectKind, type ValidDecoded } from './kinds.ts';
 
 export type { ObjectKind } from './kinds.ts';
@@ -20,6 +20,8 @@ export interface ClusterView {
   readonly nodes: ReadonlyMap<string, Node>;
   /** Keyed by "namespace/name". */
   readonly policies: ReadonlyMap<string, NetworkPolicy>;
+  /** ClusterNetworkPolicy and the v1alpha1 Admin/BaselineAdminNetworkPolicy, keyed by clusterPolicyId. */
+  readonly clusterPolicies: ReadonlyMap<string, ClusterPolicy>;
 }
 
 export type ChangeListener = (changes: readonly Change[], state: ClusterState) => void;
@@ -29,6 +31,7 @@ export class ClusterState implements ClusterView {
   readonly pods = new Map<string, Pod>();
   readonly nodes = new Map<string, Node>();
   readonly policies = new Map<string, NetworkPolicy>();
+  readonly clusterPolicies = new Map<string, ClusterPolicy>();
   /** Objects rejected by validation, keyed by "Kind namespace/name"; cleared when the object is fixed or deleted. */
   readonly rejected = new Map<string, readonly ObjectError[]>();
   /** Bumped once per delivered batch of changes. */

@@ -25,7 +25,7 @@
 // The policy layer does no I/O; this file only reads the ClusterView it is given and the
 // Change batches from ClusterState.onChange.
 
-import type { NetworkPolicy, Node, Pod, Namespace } from '../cluster/model.ts';
+import type { ClusterPolicy, NetworkPolicy, Node, Pod, Namespace } from '../cluster/model.ts';
 import { podKey } from '../cluster/model.ts';
 import type { Change, ClusterView } from '../cluster/state.ts';
 import { KINDS_IN_APPLY_ORDER } from '../cluster/kinds.ts';
@@ -115,6 +115,7 @@ export class CompiledEngine {
   private pods = new Map<string, Pod>();
   private nodes = new Map<string, Node>();
   private policies = new Map<string, NetworkPolicy>();
+  private clusterPolicies = new Map<string, ClusterPolicy>();
   private podsByNs = new Map<string, Set<string>>();
   /** Policies of a namespace sorted by key (the order rules are tried in). */
   private policiesByNs = new Map<string, NetworkPolicy[]>();
@@ -172,9 +173,9 @@ export class CompiledEngine {
   }
 
   private rebuildAll(): void {
-    const view: ClusterView = { namespaces: this.namespaces, pods: this.pods, nodes: this.nodes, policies: this.policies };
+    const view: ClusterView = { namespaces: this.namespaces, pods: this.pods, nodes: this.nodes, policies: this.policies, clusterPolicies: this.clusterPolicies };
     const changes = CompiledEngine.changesFor(view);
-    this.namespaces = new Map(); this.pods = new Map(); this.nodes = new Map(); this.policies = new Map();
+    this.namespaces = new Map(); this.pods = new Map(); this.nodes = new Map(); this.policies = new Map(); this.clusterPolicies = new Map();
     this.podsByNs = new Map(); this.policiesByNs = new Map();
     this.identities = new IdentityRegistry();
     this.recs = new Map(); this.slots = []; this.freeSlots = []; this.arrays = new SlotArrays(); this.addresses = new PodAddresses();
@@ -248,6 +249,12 @@ export class CompiledEngine {
           if (c.after) this.policies.set(c.key, c.after); else this.policies.delete(c.key);
           changedPolicies.add(c.key);
           reselectNs.add(nsOfKey(c.key));
+          break;
+        }
+        case 'ClusterNetworkPolicy':
+        case 'AdminNetworkPolicy':
+        case 'BaselineAdminNetworkPolicy': {
+          if (c.after) this.clusterPolicies.set(c.key, c.after); else this.clusterPolicies.delete(c.key);
           break;
         }
         default: {

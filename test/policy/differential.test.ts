@@ -54,7 +54,7 @@ function sabotaged(rule: (r: PolicyRule) => PolicyRule): Oracle {
   return (view, conn, opts) => {
     const policies = new Map<string, NetworkPolicy>();
     for (const [k, p] of view.policies) policies.set(k, { ...p, ingress: p.ingress.map(rule), egress: p.egress.map(rule) });
-    const broken: ClusterView = { namespaces: view.namespaces, pods: view.pods, nodes: view.nodes, policies };
+    const broken: ClusterView = { namespaces: view.namespaces, pods: view.pods, nodes: view.nodes, policies, clusterPolicies: view.clusterPolicies };
     return evaluate(broken, conn, opts);
   };
 }

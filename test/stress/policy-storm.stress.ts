@@ -106,7 +106,7 @@ t.test(`policy storm: ${RATE} updates/s for ${SECONDS} s while packets flow`, as
       const snap = engine.update(changes);
       cls.setSnapshot(snap);
       if (snap.generation % SAMPLE_EVERY === 0) {
-        views.set(snap.generation, { namespaces: new Map(state.namespaces), pods: new Map(state.pods), nodes: new Map(state.nodes), policies: new Map(state.policies) });
+        views.set(snap.generation, { namespaces: new Map(state.namespaces), pods: new Map(state.pods), nodes: new Map(state.nodes), policies: new Map(state.policies), clusterPolicies: new Map(state.clusterPolicies) });
       }
     } catch (e) {
       if (crashes++ === 0) firstCrash = (e as Error).stack ?? String(e);
