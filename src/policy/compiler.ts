@@ -26,7 +26,7 @@
 // Change batches from ClusterState.onChange.
 
 import type { ClusterPolicy, NetworkPolicy, Node, Pod, Namespace } from '../cluster/model.ts';
-import { podKey } from '../cluster/model.ts';
+import { clusterPolicyId, podKey } from '../cluster/model.ts';
 import type { Change, ClusterView } from '../cluster/state.ts';
 import { KINDS_IN_APPLY_ORDER } from '../cluster/kinds.ts';
 import { decideOn } from './decide.ts';
@@ -39,6 +39,9 @@ import { namedPortsOf, resolutionSignature } from './named-ports.ts';
 import { NO_POLICIES, SLOT, S_EGRESS, S_IDENTITY, S_INGRESS, S_NODE, Snapshot } from './snapshot.ts';
 import { NO_TABLE, SlotArrays, TableLayout } from './table-layout.ts';
 import { comparePolicies, podIsSelectable, policyHasType, policySelectsPod, type Direction } from './spec-facts.ts';
+import { namespaceLabelsOr } from '../cluster/namespace-labels.ts';
+import { ClusterPolicyIndex } from './cluster-index.ts';
+import { clusterRules } from './cluster-facts.ts';
 
 export { decideOn };
 
@@ -77,6 +80,18 @@ interface PodRec {
   ingressPolicies: readonly string[];
   egress: CacheEntry | null;
   ingress: CacheEntry | null;
+}
+
+const NO_CLUSTER: readonly ClusterPolicy[] = Object.freeze([]);
+
+/** What selects one pod, for attach. */
+interface SideSelection {
+  /** NetworkPolicies isolating the pod in the direction, and their keys. */
+  readonly np: readonly NetworkPolicy[];
+  readonly npKeys: readonly string[];
+  /** Cluster policies of each tier selecting the pod, in evaluation order. */
+  readonly admin: readonly ClusterPolicy[];
+  readonly baseline: readonly ClusterPolicy[];
 }
 
 function nsOfKey(key: string): string {
@@ -131,6 +146,8 @@ export class CompiledEngine {
   private entriesByPolicy = new Map<string, Set<CacheEntry>>();
   private ruleBase = new Map<NetworkPolicy, { ingress: number; egress: number }>();
   private ruleRefs: RuleRef[] = [];
+  /** The Admin and Baseline tiers' policies (shares ruleRefs). */
+  private clusters = new ClusterPolicyIndex(this.ruleRefs);
   private layout = new TableLayout();
   private namedIngress = new WeakMap<NetworkPolicy, ReturnType<typeof namedPortsOf>>();
 
@@ -159,6 +176,7 @@ export class CompiledEngine {
     // mirror (same answers, fresh numbering). Published snapshots keep what they reference.
     let liveRules = 0;
     for (const p of this.ruleBase.keys()) liveRules += p.ingress.length + p.egress.length;
+    liveRules += this.clusters.liveRules();
     if (this.identities.count > 4 * this.recs.size + 4096 || this.ruleRefs.length > 4 * liveRules + 4096) this.rebuildAll();
     return this.current;
   }
@@ -180,7 +198,7 @@ export class CompiledEngine {
     this.identities = new IdentityRegistry();
     this.recs = new Map(); this.slots = []; this.freeSlots = []; this.arrays = new SlotArrays(); this.addresses = new PodAddresses();
     this.cache = new Map(); this.entriesByPolicy = new Map();
-    this.ruleBase = new Map(); this.ruleRefs = [];
+    this.ruleBase = new Map(); this.ruleRefs = []; this.clusters = new ClusterPolicyIndex(this.ruleRefs);
     this.layout = new TableLayout();
     this.nodeAddresses = new NodeAddresses(this.nodes);
     this.applyChanges(changes);
@@ -213,6 +231,8 @@ export class CompiledEngine {
     const reselectNs = new Set<string>();
     const changedPolicies = new Set<string>();
     let nodesChanged = false;
+    // A cluster policy's subject can select pods of any namespace: every pod is reselected.
+    let reselectAll = false;
     for (const c of changes) {
       switch (c.kind) {
         case 'Namespace': {
@@ -255,6 +275,9 @@ export class CompiledEngine {
         case 'AdminNetworkPolicy':
         case 'BaselineAdminNetworkPolicy': {
           if (c.after) this.clusterPolicies.set(c.key, c.after); else this.clusterPolicies.delete(c.key);
+          this.clusters.set(c.key, c.after);
+          changedPolicies.add(c.key);
+          reselectAll = true;
           break;
         }
         default: {
@@ -265,6 +288,9 @@ export class CompiledEngine {
         }
       }
     }
+
+    // Cluster policies with `nodes` peers compile node addresses into their rules.
+    if (nodesChanged) for (const id of this.clusters.nodesChanged()) changedPolicies.add(id);
 
     // Policies: drop every table built from the old version; re-sort the namespace's list.
     const needTable = new Set<PodRec>();
@@ -355,6 +381,7 @@ export class CompiledEngine {
     }
 
     // Selection: which policies isolate each affected pod, and its tables.
+    if (reselectAll) for (const r of this.recs.values()) needTable.add(r);
     for (const ns of reselectNs) {
       for (const k of this.podsByNs.get(ns) ?? []) {
         const r = this.recs.get(k);
@@ -423,25 +450,36 @@ export class CompiledEngine {
       this.release(r);
       return;
     }
-    this.attach(r, 'egress', eg, r.egressPolicies);
-    this.attach(r, 'ingress', ing, r.ingressPolicies);
+    let admin: readonly ClusterPolicy[] = NO_CLUSTER, baseline: readonly ClusterPolicy[] = NO_CLUSTER;
+    if (this.clusters.size > 0) {
+      const nsLabels = namespaceLabelsOr(r.pod.namespace, this.namespaces.get(r.pod.namespace)?.labels);
+      admin = this.clusters.selecting('Admin', r.pod, nsLabels);
+      baseline = this.clusters.selecting('Baseline', r.pod, nsLabels);
+    }
+    this.attach(r, 'egress', { np: eg, npKeys: r.egressPolicies, admin, baseline });
+    this.attach(r, 'ingress', { np: ing, npKeys: r.ingressPolicies, admin, baseline });
   }
 
-  // A side needs a table when some tier has a word on it (today: NetworkPolicies isolate it);
-  // otherwise every tier passes for every peer and the slot holds the default (NO_TABLE).
-  private attach(r: PodRec, dir: Direction, pols: readonly NetworkPolicy[], keys: readonly string[]): void {
+  // A side needs a table when some tier has a word on it: NetworkPolicies isolate it, or cluster
+  // policies select it and have rules for the direction. Otherwise every tier passes for every
+  // peer and the slot holds the default (NO_TABLE).
+  private attach(r: PodRec, dir: Direction, sel: SideSelection): void {
+    const admin = sel.admin.filter((p) => clusterRules(p, dir).length > 0);
+    const baseline = sel.baseline.filter((p) => clusterRules(p, dir).length > 0);
     let key: string | undefined;
-    if (pols.length > 0) {
-      key = `${dir === 'ingress' ? 'I' : 'E'}${keys.join('\n')}`;
+    if (sel.np.length > 0 || admin.length > 0 || baseline.length > 0) {
+      const ids = (ps: readonly ClusterPolicy[]) => ps.map((p) => clusterPolicyId(p)).join('\n');
+      key = `${dir === 'ingress' ? 'I' : 'E'}${ids(admin)}\u0001${sel.npKeys.join('\n')}\u0001${ids(baseline)}`;
       if (dir === 'ingress') {
         // Named ports of ingress rules resolve on the owner: owners share a table only when
         // every name resolves the same on them.
         const named = [];
-        for (const p of pols) {
+        for (const p of sel.np) {
           let n = this.namedIngress.get(p);
           if (!n) this.namedIngress.set(p, (n = namedPortsOf(p.ingress.map((rule) => ({ rule })))));
           named.push(...n);
         }
+        for (const p of [...admin, ...baseline]) named.push(...namedPortsOf(this.clusters.tableRules(p, 'ingress', this.nodes.values())));
         if (named.length) key += `\u0002${resolutionSignature(named, r.pod.ports)}`;
       }
     }
@@ -455,18 +493,24 @@ export class CompiledEngine {
     if (key === undefined) return;
     let e = this.cache.get(key);
     if (!e) {
+      // Rules in walk order (tiers.ts): Admin, NetworkPolicy, Baseline.
       const rules: TableRule[] = [];
-      for (const p of pols) {
+      for (const p of admin) rules.push(...this.clusters.tableRules(p, dir, this.nodes.values()));
+      for (const p of sel.np) {
         const base = this.ruleIdsFor(p);
         const list = dir === 'ingress' ? p.ingress : p.egress;
         const b = dir === 'ingress' ? base.ingress : base.egress;
-        for (let i = 0; i < list.length; i++) rules.push({ id: b + i, policyNamespace: p.namespace, rule: list[i]! });
+        for (let i = 0; i < list.length; i++) rules.push({ id: b + i, policyNamespace: p.namespace, rule: list[i]!, tier: 'networkpolicy', action: 'Accept' });
       }
+      for (const p of baseline) rules.push(...this.clusters.tableRules(p, dir, this.nodes.values()));
       this.built++;
       const table = buildRuleTable(
-        dir === 'ingress' ? { direction: dir, policies: keys, rules, ownerPorts: r.pod.ports } : { direction: dir, policies: keys, rules },
+        dir === 'ingress'
+          ? { direction: dir, policies: sel.npKeys, rules, ownerPorts: r.pod.ports }
+          : { direction: dir, policies: sel.npKeys, rules },
         this.identities,
       );
+      const keys = [...sel.npKeys, ...admin.map((p) => clusterPolicyId(p)), ...baseline.map((p) => clusterPolicyId(p))];
       e = { key, direction: dir, table, base: this.layout.place(table), policies: keys, users: new Set(), evicted: false };
       this.cache.set(key, e);
       for (const p of keys) {

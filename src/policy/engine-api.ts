@@ -12,24 +12,30 @@ import type { Direction } from './spec-facts.ts';
 // ---------------------------------------------------------------------------------------------
 // Side codes: one int32 per side saying what happened and who decided.
 //
-// A code >= 0 is a rule's decision: (rule id << 1) | action, action ACCEPT or DENY, so readers
-// learn the outcome and the rule from the one integer (metrics count denials by rule, the
-// verdict log names the rule either way). A code < 0 is one of the SIDE constants below, none of
-// which names a rule. Codes are written by the engines (and test doubles); everything that READS
-// a code asks the functions below (sideAllows, sideRule, sideReason, ...), never compares it with
-// a constant, so a new outcome is added here once.
+// A code >= 0 is a rule's decision: (rule id << 2) | (cluster tier << 1) | action, action ACCEPT
+// or DENY, the middle bit set for a rule of a cluster policy tier (Admin, Baseline) and clear for
+// a NetworkPolicy rule. So readers learn the outcome, the rule and whether the NetworkPolicy tier
+// decided from the one integer (metrics count denials by rule, the verdict log names the rule
+// either way, and the hot path applies NetworkPolicy's node exemption only to that tier's codes,
+// see tiers.ts). A code < 0 is one of the SIDE constants below, none of which names a rule. Codes
+// are written by the engines (and test doubles); everything that READS a code asks the functions
+// below (sideAllows, sideRule, sideReason, ...), never compares it with a constant, so a new
+// outcome is added here once.
 
 /** Action bit of a rule code. */
 export const ACTION = { ACCEPT: 0, DENY: 1 } as const;
 export type Action = (typeof ACTION)[keyof typeof ACTION];
 
+/** Tier bit of a rule code. */
+const CLUSTER_TIER_BIT = 2;
+
 /** The codes that name no rule. */
 export const SIDE = {
-  /** Allowed: no tier had a word on this side, the default answers (for NetworkPolicy: the pod is not isolated in this direction). */
+  /** Allowed: no tier decided this side, the default answers (no NetworkPolicy isolates the pod in this direction, no cluster rule decided). */
   NOT_ISOLATED: -1,
   /** Denied: isolated by NetworkPolicies and none of their rules matched (the tier's implicit deny). */
   NO_RULE: -2,
-  /** Allowed: the peer is the pod's own node ("traffic to and from the node ... is always allowed"). */
+  /** Allowed: isolated by NetworkPolicies, and the peer is the pod's own node ("traffic to and from the node ... is always allowed"). */
   NODE: -3,
   /** Allowed: a pod talking to itself. */
   SELF: -4,
@@ -37,15 +43,20 @@ export const SIDE = {
   NOT_JUDGED: -5,
 } as const;
 
-/** The code of a rule's decision (rule ids below 2^30, so every code is a non-negative int32). */
-export function ruleCode(ruleId: number, action: Action): number {
-  return (ruleId << 1) | action;
+/** The code of a rule's decision (rule ids below 2^29, so every code is a non-negative int32). `cluster`: the rule is a cluster policy's. */
+export function ruleCode(ruleId: number, action: Action, cluster = false): number {
+  return (ruleId << 2) | (cluster ? CLUSTER_TIER_BIT : 0) | action;
 }
 
 /** Distinct rule codes of `ruleCount` rule ids (codes 0 .. ruleCodeCount - 1): the size of an array indexed by rule code. */
 export function ruleCodeCount(ruleCount: number): number {
-  // Not a shift: 2^30 rules have 2^31 codes, past int32.
-  return ruleCount * 2;
+  // Not a shift: 2^29 rules have 2^31 codes, past int32.
+  return ruleCount * 4;
+}
+
+/** Did the NetworkPolicy tier produce this code (one of its rules, or its implicit deny)? */
+export function sideFromNetworkPolicyTier(code: number): boolean {
+  return code >= 0 ? (code & CLUSTER_TIER_BIT) === 0 : code === SIDE.NO_RULE;
 }
 
 /** Does the side let the connection through (not judged counts as letting through)? */
@@ -65,7 +76,7 @@ export function sideHasRule(code: number): boolean {
 
 /** The rule id behind a code (see RuleSnapshot.ruleRef), or -1 when no rule decided. */
 export function sideRule(code: number): number {
-  return code >= 0 ? code >> 1 : -1;
+  return code >= 0 ? code >> 2 : -1;
 }
 
 /** The reason of a code, in the words of decision.ts. */

@@ -15,9 +15,11 @@
 //   <namespace> }, the one label the API server always sets.
 // - Reason precedence per side (tiers.ts, shared with the compiled engine): 'not-a-pod' (no pod
 //   owns the address, or opts.localNode is set and the pod runs elsewhere: its side is judged by
-//   its own node), then 'self', then 'node', then the NetworkPolicy tier ('rule' / 'no-rule'
-//   for an isolated pod), then the default 'not-isolated'. `isolated` and `policies` are
-//   filled for every judged pod whatever the reason; for 'not-a-pod' they are false / [].
+//   its own node), then 'self', then the Admin tier ('rule'), the NetworkPolicy tier ('node',
+//   'rule' or 'no-rule' for an isolated pod), the Baseline tier ('rule'), then the default
+//   'not-isolated'. `isolated` and `policies` (NetworkPolicy isolation) are filled for every
+//   judged pod whatever the reason; for 'not-a-pod' they are false / [].
+// - The Admin and Baseline tiers are walked by cluster-evaluator.ts.
 
 import type { Labels, NetworkPolicy, Pod, PolicyPeer, PolicyPort, PolicyRule, Protocol } from '../cluster/model.ts';
 import { podKey } from '../cluster/model.ts';
@@ -30,6 +32,8 @@ import { formatSelector, selectorMatches } from './selector.ts';
 import { addressClaimWins, comparePolicies, podIsSelectable, policyIsolatesPod, type Direction } from './spec-facts.ts';
 import { sideAllows, sideReason } from './engine-api.ts';
 import { PASS, TIERS_DECIDE, sideExemption, walkTiers, type TierSet } from './tiers.ts';
+import { walkClusterTier, type ClusterTierWalk } from './cluster-evaluator.ts';
+import type { ClusterTier } from '../cluster/model.ts';
 
 export type { Direction };
 
@@ -217,8 +221,7 @@ function judgeSide(s: SideInput): SideDecision {
   // that of a pod another node judges.
   const judged = pod !== undefined && (s.localNode === undefined || pod.nodeName === s.localNode);
   const pols = judged ? isolatingPolicies(view, pod, s.dir) : [];
-  // [API] ingress: "OR if the traffic source is the pod's local node" (see sideExemption).
-  const exempt = sideExemption(judged, judged && remote.pod === pod, judged && isNodeAddressOf(view, pod, remote.ipText));
+  const exempt = sideExemption(judged, judged && remote.pod === pod);
   if (exempt !== TIERS_DECIDE) return side(sideAllows(exempt), sideReason(exempt), pols);
   // [API] "Traffic is allowed to a pod if there are no NetworkPolicies selecting the pod".
   // [DOCS] "By default, a pod is non-isolated for egress; all outbound connections are allowed."
@@ -231,9 +234,25 @@ interface TierQuestion {
   readonly pols: readonly NetworkPolicy[];
 }
 
+/** A cluster tier's walk as a tier answer: its first matching rule's Accept or Deny, else PASS. */
+function clusterTier(tier: ClusterTier, { s, pols }: TierQuestion): SideDecision | typeof PASS {
+  const w = walkClusterTier(s.view, tier, s.pod!, s.dir, s.conn, s.remote, s.dstPod);
+  // Pass: "Skips all further ClusterNetworkPolicy rules in the current tier for the selected
+  // traffic, and passes evaluation to the next tier"; no matching rule passes too.
+  if (w.action === undefined || w.action === 'Pass') return PASS;
+  // Accept: "No further ingress ClusterNetworkPolicy or NetworkPolicy rules will be processed"
+  // (egress: "but any ingress rules at the destination do apply"); Deny: "Drops the selected traffic".
+  return side(w.action === 'Accept', 'rule', pols, w.rule);
+}
+
 const EVAL_TIERS: TierSet<TierQuestion, SideDecision> = {
+  admin: (q) => clusterTier('Admin', q),
   networkpolicy: ({ s, pols }) => {
     if (pols.length === 0) return PASS;
+    // [API] ingress: "OR if the traffic source is the pod's local node"; [DOCS] "traffic to and
+    // from the node where a Pod is running is always allowed" (for an isolated pod: it is part
+    // of NetworkPolicy isolation, see tiers.ts).
+    if (isNodeAddressOf(s.view, s.pod!, s.remote.ipText)) return side(true, 'node', pols);
     // [DOCS] "When a pod is isolated for ingress, the only allowed connections into the pod are
     // those from the pod's node and those allowed by the ingress list of some NetworkPolicy that
     // applies to the pod for ingress." Policies are additive: the first allowing rule (policies
@@ -250,7 +269,19 @@ const EVAL_TIERS: TierSet<TierQuestion, SideDecision> = {
     // traffic (and serves solely to ensure that the pods it selects are isolated by default)".
     return side(false, 'no-rule', pols);
   },
+  baseline: (q) => clusterTier('Baseline', q),
 };
+
+/** The walk of one cluster tier for one side of a connection (explain shows it; evaluate uses its answer). */
+export function explainClusterTier(view: ClusterView, tier: ClusterTier, conn: Connection, dir: Direction, opts: EvaluateOptions = {}): ClusterTierWalk | undefined {
+  const c = normalise(conn);
+  const srcPod = podForIP(view, c.src);
+  const dstPod = podForIP(view, c.dst);
+  const pod = dir === 'egress' ? srcPod : dstPod;
+  if (!pod || (opts.localNode !== undefined && pod.nodeName !== opts.localNode)) return undefined;
+  const remote = dir === 'egress' ? { ip: parseIP(c.dst), ipText: c.dst, pod: dstPod } : { ip: parseIP(c.src), ipText: c.src, pod: srcPod };
+  return walkClusterTier(view, tier, pod, dir, c, remote, dstPod);
+}
 
 function normalise(conn: Connection): Connection {
   const src = canonicalIP(conn.src) ?? conn.src;

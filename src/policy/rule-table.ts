@@ -34,20 +34,28 @@ import { TableArena, appendSelClasses, encodeTable, judgeImage4, judgeImage6, po
 import { classifyIdentities, identitySignature, type SelectorPeer } from './table-identities.ts';
 import { classifyPeers, classifyPorts, foldVerdicts } from './table-verdicts.ts';
 import { definesNamedPort, type Direction } from './spec-facts.ts';
+import type { Tier } from './tiers.ts';
 
 export interface TableRule {
   /** Global rule id (what judge returns; see RuleSnapshot.ruleRef). */
   readonly id: number;
-  /** Namespace of the policy the rule belongs to (podSelector-only peers select in it). */
+  /** Namespace of the policy the rule belongs to (podSelector-only peers select in it; '' for cluster policies, whose peers always name namespaces). */
   readonly policyNamespace: string;
+  /** Peers and ports (a cluster policy rule translated by compileClusterRule). */
   readonly rule: PolicyRule;
+  readonly tier: Tier;
+  /** NetworkPolicy rules accept; a cluster rule's effective action. */
+  readonly action: 'Accept' | 'Deny' | 'Pass';
 }
 
 export interface TableSpec {
   readonly direction: Direction;
-  /** Keys of the policies selecting the owner in this direction, sorted. */
+  /** Keys of the NetworkPolicies isolating the owner in this direction, sorted. */
   readonly policies: readonly string[];
-  /** Their rules for this direction, in policy-key order then spec order. */
+  /**
+   * The rules for this direction in walk order (tiers.ts): Admin policies by priority then
+   * written order, NetworkPolicies in key order then spec order, Baseline like Admin.
+   */
   readonly rules: readonly TableRule[];
   /** Ingress only: the owner's containerPorts, which named ports resolve against. */
   readonly ownerPorts?: readonly ContainerPort[];

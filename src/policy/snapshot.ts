@@ -19,7 +19,7 @@ import { SIDE, sideAllows, type RuleSnapshot } from './engine-api.ts';
 import type { Direction } from './spec-facts.ts';
 import { OUTSIDE_IDENTITY } from './identity.ts';
 import { judgeImage4, judgeImage6, portBlock, type TableArena } from './table-arena.ts';
-import { TIERS_DECIDE, sideExemption } from './tiers.ts';
+import { TIERS_DECIDE, nodeExemptionApplies, sideExemption } from './tiers.ts';
 
 // Per-slot record in Snapshot.slotInfo (SLOT words a slot, one cache line holds four slots), so
 // the per-packet path reads one place per pod instead of one array per attribute.
@@ -115,8 +115,8 @@ export class Snapshot implements RuleSnapshot {
   // Each side walks tiers.ts: its exemptions (sideExemption), then the tiers as folded at build
   // time, which is one read: the side's code for every peer, or its table's verdict for this
   // peer and port. A slot of -1 (no pod) is never judged. The own-node check (a scan of the
-  // node's addresses) is made only where sideExemption looks at it: a judged side that is not a
-  // pod talking to itself.
+  // node's addresses) is made only where the NetworkPolicy tier decided (nodeExemptionApplies):
+  // its node exemption is the one step a table cell cannot fold.
   judge4(src: number, dst: number, proto: number, port: number): boolean {
     // Addresses travel as int32 from here on: a uint32 above 2^31 is not a small integer in V8,
     // so passing it to a function that is not inlined would box it (allocate) on every call.
@@ -131,14 +131,16 @@ export class Snapshot implements RuleSnapshot {
     const so = s << 2, do_ = d << 2;
     const pb = portBlock(proto);
     const ew = s < 0 ? SIDE.NOT_JUDGED : si[so + S_EGRESS]!;
-    let e = sideExemption(ew !== SIDE.NOT_JUDGED, s === d, ew !== SIDE.NOT_JUDGED && s !== d && this.onNode4(si[so + S_NODE]!, dst));
+    let e = sideExemption(ew !== SIDE.NOT_JUDGED, s === d);
     if (e === TIERS_DECIDE) {
       e = ew < 0 ? ew : judgeImage4(this.words, this.bytes, this.halves, ew, dst, d < 0 ? OUTSIDE_IDENTITY : si[do_ + S_IDENTITY]!, pb, port);
+      if (nodeExemptionApplies(e) && this.onNode4(si[so + S_NODE]!, dst)) e = SIDE.NODE;
     }
     const iw = d < 0 ? SIDE.NOT_JUDGED : si[do_ + S_INGRESS]!;
-    let i = sideExemption(iw !== SIDE.NOT_JUDGED, s === d, iw !== SIDE.NOT_JUDGED && s !== d && this.onNode4(si[do_ + S_NODE]!, src));
+    let i = sideExemption(iw !== SIDE.NOT_JUDGED, s === d);
     if (i === TIERS_DECIDE) {
       i = iw < 0 ? iw : judgeImage4(this.words, this.bytes, this.halves, iw, src, s < 0 ? OUTSIDE_IDENTITY : si[so + S_IDENTITY]!, pb, port);
+      if (nodeExemptionApplies(i) && this.onNode4(si[do_ + S_NODE]!, src)) i = SIDE.NODE;
     }
     this.egressCode = e;
     this.ingressCode = i;
@@ -161,14 +163,16 @@ export class Snapshot implements RuleSnapshot {
     const so = s << 2, do_ = d << 2;
     const pb = portBlock(proto);
     const ew = s < 0 ? SIDE.NOT_JUDGED : si[so + S_EGRESS]!;
-    let e = sideExemption(ew !== SIDE.NOT_JUDGED, s === d, ew !== SIDE.NOT_JUDGED && s !== d && this.onNode6(si[so + S_NODE]!, d0, d1, d2, d3));
+    let e = sideExemption(ew !== SIDE.NOT_JUDGED, s === d);
     if (e === TIERS_DECIDE) {
       e = ew < 0 ? ew : judgeImage6(this.words, this.bytes, this.halves, ew, d0, d1, d2, d3, d < 0 ? OUTSIDE_IDENTITY : si[do_ + S_IDENTITY]!, pb, port);
+      if (nodeExemptionApplies(e) && this.onNode6(si[so + S_NODE]!, d0, d1, d2, d3)) e = SIDE.NODE;
     }
     const iw = d < 0 ? SIDE.NOT_JUDGED : si[do_ + S_INGRESS]!;
-    let i = sideExemption(iw !== SIDE.NOT_JUDGED, s === d, iw !== SIDE.NOT_JUDGED && s !== d && this.onNode6(si[do_ + S_NODE]!, s0, s1, s2, s3));
+    let i = sideExemption(iw !== SIDE.NOT_JUDGED, s === d);
     if (i === TIERS_DECIDE) {
       i = iw < 0 ? iw : judgeImage6(this.words, this.bytes, this.halves, iw, s0, s1, s2, s3, s < 0 ? OUTSIDE_IDENTITY : si[so + S_IDENTITY]!, pb, port);
+      if (nodeExemptionApplies(i) && this.onNode6(si[do_ + S_NODE]!, s0, s1, s2, s3)) i = SIDE.NODE;
     }
     this.egressCode = e;
     this.ingressCode = i;

@@ -1,6 +1,8 @@
 // Rule-table phases 3 to 5: peer classes (the distinct combinations of address class and
 // selector class), port classes, and the verdict of every (peer class, port class) cell, which
 // is the walk of tiers.ts folded at build time: the hot path reads the answer, never walks.
+// Cluster policy rules are in the table in NetworkPolicy's shape (cluster-facts.ts,
+// compileClusterRule), so classes and matching are the same for every tier.
 //
 // A peer address matches a rule iff it matches the rule's ipBlocks (by address) OR it belongs to
 // a pod the rule's selectors select. Peer classes are the distinct (match bits, named port
@@ -15,7 +17,7 @@ import { OTHER_PROTOCOL_CLASS, PortMap } from './port-map.ts';
 import type { TableSpec } from './rule-table.ts';
 import type { IpClasses } from './table-addresses.ts';
 import type { SelectorClasses } from './table-identities.ts';
-import { PASS, TIER_DEFAULT, walkTiers, type TierSet } from './tiers.ts';
+import { PASS, TIERS, TIER_DEFAULT, walkTiers, type Pass, type Tier, type TierSet } from './tiers.ts';
 
 export interface PeerClasses {
   /** ipClasses4 x nSel and ipClasses6 x nSel: the peer class of each (address class, selector class). */
@@ -121,22 +123,52 @@ export function classifyPorts(spec: TableSpec, peerNamed: readonly NamedPort[], 
 /** One cell of a table being folded: which of the table's rules match its peer and port class. */
 interface Cell {
   readonly spec: TableSpec;
+  /** The table's rules of each tier: [start, end) in spec.rules (which holds them in TIERS order). */
+  readonly ranges: Readonly<Record<Tier, readonly [number, number]>>;
   /** Does the table's rule r match this cell? */
   matches(r: number): boolean;
 }
 
-// The tiers as the compiled engine folds them, each answering a side code or PASS per cell.
+/** A cluster tier over a cell: the first matching rule's Accept or Deny code, PASS for its Pass or no match. */
+function clusterTierCell(c: Cell, tier: 'admin' | 'baseline'): number | Pass {
+  const [start, end] = c.ranges[tier];
+  const rules = c.spec.rules;
+  for (let r = start; r < end; r++) {
+    if (!c.matches(r)) continue;
+    const a = rules[r]!.action;
+    return a === 'Pass' ? PASS : ruleCode(rules[r]!.id, a === 'Accept' ? ACTION.ACCEPT : ACTION.DENY, true);
+  }
+  return PASS;
+}
+
+// The tiers as the compiled engine folds them, each answering a side code or PASS per cell
+// (tiers.ts says what each means; the node exemption is applied after the lookup, see nodeExemptionApplies).
 const TABLE_TIERS: TierSet<Cell, number> = {
+  admin: (c) => clusterTierCell(c, 'admin'),
   networkpolicy: (c) => {
     // No NetworkPolicy isolates the owner in this direction: not this tier's to decide.
     if (c.spec.policies.length === 0) return PASS;
     // Policies are additive: the first matching rule (policy-key order, then spec order) is
     // the one reported; an isolated pod with no matching rule is denied.
-    const rules = c.spec.rules;
-    for (let r = 0; r < rules.length; r++) if (c.matches(r)) return ruleCode(rules[r]!.id, ACTION.ACCEPT);
+    const [start, end] = c.ranges.networkpolicy;
+    for (let r = start; r < end; r++) if (c.matches(r)) return ruleCode(c.spec.rules[r]!.id, ACTION.ACCEPT);
     return SIDE.NO_RULE;
   },
+  baseline: (c) => clusterTierCell(c, 'baseline'),
 };
+
+/** [start, end) of each tier's rules in spec.rules, which must hold them in TIERS order. */
+function tierRanges(rules: TableSpec['rules']): Record<Tier, [number, number]> {
+  const out = {} as Record<Tier, [number, number]>;
+  let r = 0;
+  for (const t of TIERS) {
+    const start = r;
+    while (r < rules.length && rules[r]!.tier === t) r++;
+    out[t] = [start, r];
+  }
+  if (r !== rules.length) throw new Error('table rules are not in tier order');
+  return out;
+}
 
 /** The verdict matrix: nPeer x nPort side codes, each the walk of the tiers for that cell. */
 export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortClasses): Int32Array {
@@ -148,6 +180,7 @@ export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortCla
   // One cell object, moved over the matrix (a table has up to millions of cells).
   const cell: Cell = {
     spec,
+    ranges: tierRanges(rules),
     matches: (r) => peers.bits[pc]![r] === 1 && ports.matches(rules[r]!.rule, q, peers.resolutions[pc]!),
   };
   for (pc = 0; pc < nPeer; pc++) {

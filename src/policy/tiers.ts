@@ -1,26 +1,35 @@
 // The order one side of a connection is judged in, written once for both engines.
 //
 //   1. Exemptions, before any tier (sideExemption): the side is not judged here (no pod, or a
-//      pod of another node), then a pod talking to itself, then the pod's own node.
+//      pod of another node), then a pod talking to itself ("A Pod connecting to its own Pod IP
+//      is not subject to CNP", and NetworkPolicy cannot block it either).
 //   2. Tiers, in TIERS order. Each answers accept or deny (a decision, which ends the walk) or
-//      pass (the next tier decides). NetworkPolicy is today's only tier: it passes for a pod no
-//      NetworkPolicy isolates in the direction and otherwise always decides ("v1.NetworkPolicy
-//      always makes a final decision for selected pods"): its first matching rule accepts, else
-//      its implicit deny.
-//   3. The default: allow (TIER_DEFAULT).
+//      pass (the next tier decides). The order is the Network Policy API's: "Policy tiers are
+//      evaluated in the following order: Admin tier, NetworkPolicy tier, Baseline tier".
+//      - admin, baseline: the cluster policies of the tier whose subject selects the pod, by
+//        ascending priority ("Policies with lower priority values have higher precedence"),
+//        rules in written order; the first matching rule decides: Accept and Deny are final
+//        for the direction, Pass "Skips all further ClusterNetworkPolicy rules in the current
+//        tier ... and passes evaluation to the next tier". No matching rule: pass.
+//      - networkpolicy: passes for a pod no NetworkPolicy isolates in the direction and
+//        otherwise always decides ("v1.NetworkPolicy always makes a final decision for selected
+//        pods"): the pod's own node is allowed (the node exemption, a NetworkPolicy fact: it
+//        sits inside this tier, so cluster policy rules do apply to node traffic), then its
+//        first matching rule accepts, else its implicit deny.
+//   3. The default: allow (TIER_DEFAULT): "If a given connection wasn't allowed or denied by any
+//      of the tiers, the default kubernetes policy is applied".
 //
 // The plain evaluator walks this per question (evaluator.ts). The compiled engine walks it at
-// build time: per table cell (rule-table-verdicts.ts) and, for a side no tier has a word on,
-// once for the whole side (TIER_DEFAULT in the slot record); its hot path is then only the
-// exemptions and one lookup per side (snapshot.ts).
-//
-// A new tier (ClusterNetworkPolicy's Admin before NetworkPolicy, Baseline after it) is one entry
-// in TIERS: TierSet makes every engine that walks the tiers implement it before it compiles.
+// build time: per table cell (table-verdicts.ts) and, for a side no tier has a word on, once
+// for the whole side (TIER_DEFAULT in the slot record). Only the node exemption depends on
+// something a cell cannot know (whether the peer address is the owner's own node; tables are
+// shared by pods of several nodes), so its hot path is the exemptions, one lookup per side, and
+// nodeExemption on the looked-up code (snapshot.ts).
 
-import { SIDE } from './engine-api.ts';
+import { SIDE, sideFromNetworkPolicyTier } from './engine-api.ts';
 
 /** The tiers, first to last. */
-export const TIERS = ['networkpolicy'] as const;
+export const TIERS = ['admin', 'networkpolicy', 'baseline'] as const;
 export type Tier = (typeof TIERS)[number];
 
 /** A tier's answer when it leaves the side to the next tier. */
@@ -49,13 +58,24 @@ export const TIER_DEFAULT = SIDE.NOT_ISOLATED;
 export const TIERS_DECIDE = -(1 << 30);
 
 /**
- * Step 1: the exemption that decides a side, as a side code, or TIERS_DECIDE. `self` and
- * `ownNode` are only read for a judged side (callers may pass anything otherwise). Small
- * enough for V8 to inline into the compiled engine's hot path.
+ * Step 1: the exemption that decides a side, as a side code, or TIERS_DECIDE. `self` is only
+ * read for a judged side. Small enough for V8 to inline into the compiled engine's hot path.
  */
-export function sideExemption(judged: boolean, self: boolean, ownNode: boolean): number {
-  // A pod talking to itself: "Pods cannot currently block localhost access", and the e2e suite
-  // expects every pod to reach itself on its own IP too. Then "traffic to and from the node
-  // where a Pod is running is always allowed, regardless of the IP address of the Pod or the node".
-  return !judged ? SIDE.NOT_JUDGED : self ? SIDE.SELF : ownNode ? SIDE.NODE : TIERS_DECIDE;
+export function sideExemption(judged: boolean, self: boolean): number {
+  // A pod talking to itself: "Pods cannot currently block localhost access", the e2e suite
+  // expects every pod to reach itself on its own IP too, and "A Pod connecting to its own Pod IP
+  // is not subject to CNP" (network-policy-api, api-overview).
+  return !judged ? SIDE.NOT_JUDGED : self ? SIDE.SELF : TIERS_DECIDE;
+}
+
+/**
+ * The NetworkPolicy tier's node exemption, for an engine that decided the side without knowing
+ * whether the peer is the pod's own node: a NetworkPolicy-tier decision becomes NODE when it is.
+ * [DOCS] "traffic to and from the node where a Pod is running is always allowed, regardless of
+ * the IP address of the Pod or the node"; it is part of NetworkPolicy isolation, so a decision
+ * of the Admin or Baseline tier (or the default) stands. `ownNode` is only called when the code
+ * is the NetworkPolicy tier's, since it may scan the node's addresses.
+ */
+export function nodeExemptionApplies(code: number): boolean {
+  return sideFromNetworkPolicyTier(code);
 }

@@ -1,0 +1,122 @@
+// The compiled engine's bookkeeping of cluster policies (the Admin and Baseline tiers): the
+// policies of each tier in evaluation order, which of them select a pod, their rule ids, and
+// their rules as table rules (compileClusterRule). Kept apart from compiler.ts, which decides
+// the tables; this holds only what is specific to cluster policies.
+
+import type { ClusterPolicy, ClusterTier, Labels, Node, Pod } from '../cluster/model.ts';
+import { clusterPolicyId } from '../cluster/model.ts';
+import {
+  CLUSTER_TIER_NAME, clusterPolicySelectsPod, clusterPolicyUsesNodes, clusterRuleRef, clusterRules, compareClusterPolicies,
+  compileClusterRule,
+} from './cluster-facts.ts';
+import type { RuleRef } from './decision.ts';
+import type { TableRule } from './rule-table.ts';
+import type { Direction } from './spec-facts.ts';
+
+interface Compiled {
+  readonly ingress: readonly TableRule[];
+  readonly egress: readonly TableRule[];
+}
+
+export class ClusterPolicyIndex {
+  private readonly byId = new Map<string, ClusterPolicy>();
+  private sorted: Record<ClusterTier, ClusterPolicy[]> = { Admin: [], Baseline: [] };
+  private dirty = false;
+  /** First rule id of each policy version: its ingress rules, then its egress rules. */
+  private readonly ruleBase = new Map<ClusterPolicy, { ingress: number; egress: number }>();
+  /** Table rules of each policy version (dropped for node-dependent policies when nodes change). */
+  private compiled = new WeakMap<ClusterPolicy, Compiled>();
+
+  /** `ruleRefs`: the engine's append-only rule-id list, shared with its NetworkPolicy rules. */
+  constructor(private readonly ruleRefs: RuleRef[]) {}
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  values(): IterableIterator<ClusterPolicy> {
+    return this.byId.values();
+  }
+
+  /** Records an add, change or delete (after undefined). */
+  set(id: string, after: ClusterPolicy | undefined): void {
+    const before = this.byId.get(id);
+    if (before) this.ruleBase.delete(before);
+    if (after) this.byId.set(id, after); else this.byId.delete(id);
+    this.dirty = true;
+  }
+
+  /** Rule ids still referenced by live policies (the engine renumbers when most ids are garbage). */
+  liveRules(): number {
+    let n = 0;
+    for (const p of this.byId.values()) n += p.ingress.length + p.egress.length;
+    return n;
+  }
+
+  private order(): Record<ClusterTier, ClusterPolicy[]> {
+    if (this.dirty) {
+      const s: Record<ClusterTier, ClusterPolicy[]> = { Admin: [], Baseline: [] };
+      for (const p of this.byId.values()) s[p.tier].push(p);
+      s.Admin.sort(compareClusterPolicies);
+      s.Baseline.sort(compareClusterPolicies);
+      this.sorted = s;
+      this.dirty = false;
+    }
+    return this.sorted;
+  }
+
+  /** The tier's policies whose subject selects the pod, in evaluation order. */
+  selecting(tier: ClusterTier, pod: Pod, namespaceLabels: Labels): ClusterPolicy[] {
+    const out: ClusterPolicy[] = [];
+    for (const p of this.order()[tier]) if (clusterPolicySelectsPod(p, pod, namespaceLabels)) out.push(p);
+    return out;
+  }
+
+  /**
+   * Nodes changed: the policies whose table rules name nodes (their ids), whose compiled rules
+   * are dropped so the next tables see the new node addresses and labels.
+   */
+  nodesChanged(): string[] {
+    const out: string[] = [];
+    for (const [id, p] of this.byId) {
+      if (!clusterPolicyUsesNodes(p)) continue;
+      this.compiled.delete(p);
+      out.push(id);
+    }
+    return out;
+  }
+
+  /** The policy's rules of a direction as table rules (fail-closed Accept rules, which match nothing, left out). */
+  tableRules(p: ClusterPolicy, dir: Direction, nodes: Iterable<Node>): readonly TableRule[] {
+    let c = this.compiled.get(p);
+    if (!c) {
+      const base = this.ruleIdsFor(p);
+      const build = (d: Direction, first: number): TableRule[] => {
+        const out: TableRule[] = [];
+        clusterRules(p, d).forEach((rule, i) => {
+          const cr = compileClusterRule(rule, nodes);
+          if (cr) out.push({ id: first + i, policyNamespace: '', rule: cr.match, tier: CLUSTER_TIER_NAME[p.tier], action: cr.action });
+        });
+        return out;
+      };
+      c = { ingress: build('ingress', base.ingress), egress: build('egress', base.egress) };
+      this.compiled.set(p, c);
+    }
+    return dir === 'ingress' ? c.ingress : c.egress;
+  }
+
+  private ruleIdsFor(p: ClusterPolicy): { ingress: number; egress: number } {
+    let b = this.ruleBase.get(p);
+    if (!b) {
+      const ingress = this.ruleRefs.length;
+      p.ingress.forEach((_, i) => this.ruleRefs.push(clusterRuleRef(p, 'ingress', i)));
+      const egress = this.ruleRefs.length;
+      p.egress.forEach((_, i) => this.ruleRefs.push(clusterRuleRef(p, 'egress', i)));
+      b = { ingress, egress };
+      this.ruleBase.set(p, b);
+    }
+    return b;
+  }
+}
+
+export { clusterPolicyId };
