@@ -8,11 +8,12 @@
 // host-network pods sharing node addresses, finished pods and replacement pods sharing an IP,
 // pods without IPs, dual-stack pods, two nodes, a missing Namespace object.
 
+import { randomClusterPolicy, randomNodeLabels, type ClusterPolicyDraws } from './random-cluster-policies.ts';
 import type {
-  ContainerPort, IPBlock, LabelSelector, LabelSelectorRequirement, Labels, Namespace, NetworkPolicy, Node, Pod,
+  ClusterPolicy, ClusterPolicyKind, ContainerPort, IPBlock, LabelSelector, LabelSelectorRequirement, Labels, Namespace, NetworkPolicy, Node, Pod,
   PolicyPeer, PolicyPort, PolicyRule, Protocol, SelectorOperator,
 } from '../src/cluster/model.ts';
-import { podKey } from '../src/cluster/model.ts';
+import { clusterPolicyId, podKey } from '../src/cluster/model.ts';
 import { ClusterState } from '../src/cluster/state.ts';
 import type { Connection } from '../src/policy/decision.ts';
 import { formatCIDR, formatIP, maskWords, parseIP } from '../src/net/address.ts';
@@ -65,6 +66,8 @@ export interface RandomCluster {
   readonly nodes: Node[];
   readonly pods: Pod[];
   readonly policies: NetworkPolicy[];
+  /** Admin and Baseline tier policies (see random-cluster-policies.ts). */
+  readonly clusterPolicies: ClusterPolicy[];
   /** Addresses of no pod and no node, both families. */
   readonly outside: string[];
 }
@@ -199,7 +202,18 @@ function randomPod(r: Rng, ns: string, name: string, index: number, nodes: reado
   return { namespace: ns, name, labels: randomLabels(r), nodeName: node.name, hostNetwork, phase, ips, ports: randomPorts(r) };
 }
 
-export function randomCluster(r: Rng, size: { namespaces?: number; pods?: number; policies?: number } = {}): RandomCluster {
+function draws(addresses: readonly string[]): ClusterPolicyDraws {
+  return { selector: (r) => randomSelector(r), cidr: (r) => prefixAround(r, r.pick(addresses)) };
+}
+
+const CLUSTER_KINDS: readonly ClusterPolicyKind[] = ['ClusterNetworkPolicy', 'ClusterNetworkPolicy', 'ClusterNetworkPolicy', 'AdminNetworkPolicy', 'BaselineAdminNetworkPolicy'];
+
+function randomClusterPolicyOf(r: Rng, i: number, addresses: readonly string[]): ClusterPolicy {
+  const kind = r.pick(CLUSTER_KINDS);
+  return randomClusterPolicy(r, kind === 'BaselineAdminNetworkPolicy' ? 'default' : `cnp${i}`, draws(addresses), kind);
+}
+
+export function randomCluster(r: Rng, size: { namespaces?: number; pods?: number; policies?: number; clusterPolicies?: number } = {}): RandomCluster {
   const nsCount = size.namespaces ?? r.range(1, 4);
   const namespaces: Namespace[] = [];
   for (let i = 0; i < nsCount; i++) {
@@ -207,8 +221,8 @@ export function randomCluster(r: Rng, size: { namespaces?: number; pods?: number
     const labels = { ...randomLabels(r, 2), 'kubernetes.io/metadata.name': name };
     namespaces.push({ name, labels });
   }
-  const nodes: Node[] = [{ name: 'node-1', addresses: ['192.168.0.1', 'fd01::1'] }];
-  if (r.chance(0.6)) nodes.push({ name: 'node-2', addresses: ['192.168.0.2'] });
+  const nodes: Node[] = [{ name: 'node-1', labels: randomNodeLabels(r), addresses: ['192.168.0.1', 'fd01::1'] }];
+  if (r.chance(0.6)) nodes.push({ name: 'node-2', labels: randomNodeLabels(r), addresses: ['192.168.0.2'] });
   // Pods may live in a namespace with no Namespace object (its labels default to the name label).
   const podNamespaces = [...namespaces.map((n) => n.name), 'orphan'];
   const pods: Pod[] = [];
@@ -225,7 +239,11 @@ export function randomCluster(r: Rng, size: { namespaces?: number; pods?: number
   for (let i = 0; i < polCount; i++) {
     policies.push(randomPolicy(r, r.pick(podNamespaces), `pol${i}`, addresses));
   }
-  return { namespaces, nodes, pods, policies, outside };
+  // Half the clusters have no cluster policy: NetworkPolicy alone must stay exactly as it was.
+  const clusterPolicies: ClusterPolicy[] = [];
+  const cpCount = size.clusterPolicies ?? (r.chance(0.5) ? 0 : r.range(1, 5));
+  for (let i = 0; i < cpCount; i++) clusterPolicies.push(randomClusterPolicyOf(r, i, addresses));
+  return { namespaces, nodes, pods, policies, clusterPolicies, outside };
 }
 
 export function stateOf(c: RandomCluster): ClusterState {
@@ -235,6 +253,7 @@ export function stateOf(c: RandomCluster): ClusterState {
     for (const n of c.nodes) s.upsertNode(n);
     for (const p of c.pods) s.upsertPod(p);
     for (const p of c.policies) s.upsertPolicy(p);
+    for (const p of c.clusterPolicies) s.upsert(p.kind, p);
   });
   return s;
 }
@@ -286,7 +305,24 @@ export function randomMutation(r: Rng, state: ClusterState, extra: readonly stri
   const nodes = [...state.nodes.values()];
   const pa = probeAddresses(state, extra);
   const addresses = [...pa.v4, ...pa.v6];
-  const k = r.int(12);
+  const k = r.int(14);
+  if (k >= 12) {
+    const cps = [...state.clusterPolicies.values()];
+    if (cps.length && r.chance(0.3)) {
+      const p = r.pick(cps);
+      state.delete(p.kind, clusterPolicyId(p));
+      return `delete cluster policy ${clusterPolicyId(p)}`;
+    }
+    const p = cps.length && r.chance(0.4)
+      ? (() => {
+        const old = r.pick(cps);
+        const fresh = randomClusterPolicyOf(r, 0, addresses);
+        return { ...fresh, kind: old.kind, name: old.name, tier: old.kind === 'ClusterNetworkPolicy' ? fresh.tier : old.tier };
+      })()
+      : randomClusterPolicyOf(r, r.int(6), addresses);
+    state.upsert(p.kind, p);
+    return `upsert cluster policy ${clusterPolicyId(p)} (${p.tier}, priority ${p.priority})`;
+  }
   if (k === 0 && pods.length) {
     const p = r.pick(pods);
     state.upsertPod({ ...p, labels: randomLabels(r) });
@@ -334,7 +370,7 @@ export function randomMutation(r: Rng, state: ClusterState, extra: readonly stri
       return `delete node ${name}`;
     }
     const addrs = r.some(['192.168.0.1', '192.168.0.2', '192.168.0.3', 'fd01::1', 'fd01::2', '10.1.0.1'], 3);
-    state.upsertNode({ name, addresses: [...new Set(addrs)] });
+    state.upsertNode({ name, labels: randomNodeLabels(r), addresses: [...new Set(addrs)] });
     return `upsert node ${name}`;
   }
   const policies = [...state.policies.values()];

@@ -119,12 +119,12 @@ export interface CompiledClusterRule {
   readonly action: 'Accept' | 'Deny' | 'Pass';
 }
 
-function nodeBlocks(sel: NonNullable<ClusterPolicyPeer['nodes']>, nodes: Iterable<Node>): PolicyPeer[] {
+function nodeBlocks(sel: NonNullable<ClusterPolicyPeer['nodes']>, nodes: ReadonlyMap<string, Node>): PolicyPeer[] {
   // "It selects the nodeIPs as the peer type by matching on the IPs present in the
   // node.Status.Addresses field of the node": each address is one host block. (Host-network
   // pods have their node's addresses, so they are reached through this peer too.)
   const out: PolicyPeer[] = [];
-  for (const n of nodes) {
+  for (const n of nodes.values()) {
     if (!nodeSelected(sel, n)) continue;
     for (const a of n.addresses) {
       const ip = parseIP(a);
@@ -141,7 +141,7 @@ function nodeBlocks(sel: NonNullable<ClusterPolicyPeer['nodes']>, nodes: Iterabl
  * port becomes the name under each protocol: it matches when the destination pod names a
  * container port with the connection's protocol and port, exactly clusterPortMatches.
  */
-export function compileClusterRule(rule: ClusterPolicyRule, nodes: Iterable<Node>): CompiledClusterRule | undefined {
+export function compileClusterRule(rule: ClusterPolicyRule, nodes: ReadonlyMap<string, Node>): CompiledClusterRule | undefined {
   const effect = clusterRuleEffect(rule);
   if (effect.kind === 'matches-nothing') return undefined;
   if (effect.kind === 'deny-all') return { match: { peers: [], ports: [] }, action: 'Deny' };

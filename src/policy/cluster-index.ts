@@ -87,7 +87,7 @@ export class ClusterPolicyIndex {
   }
 
   /** The policy's rules of a direction as table rules (fail-closed Accept rules, which match nothing, left out). */
-  tableRules(p: ClusterPolicy, dir: Direction, nodes: Iterable<Node>): readonly TableRule[] {
+  tableRules(p: ClusterPolicy, dir: Direction, nodes: ReadonlyMap<string, Node>): readonly TableRule[] {
     let c = this.compiled.get(p);
     if (!c) {
       const base = this.ruleIdsFor(p);

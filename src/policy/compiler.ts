@@ -479,7 +479,7 @@ export class CompiledEngine {
           if (!n) this.namedIngress.set(p, (n = namedPortsOf(p.ingress.map((rule) => ({ rule })))));
           named.push(...n);
         }
-        for (const p of [...admin, ...baseline]) named.push(...namedPortsOf(this.clusters.tableRules(p, 'ingress', this.nodes.values())));
+        for (const p of [...admin, ...baseline]) named.push(...namedPortsOf(this.clusters.tableRules(p, 'ingress', this.nodes)));
         if (named.length) key += `\u0002${resolutionSignature(named, r.pod.ports)}`;
       }
     }
@@ -495,14 +495,14 @@ export class CompiledEngine {
     if (!e) {
       // Rules in walk order (tiers.ts): Admin, NetworkPolicy, Baseline.
       const rules: TableRule[] = [];
-      for (const p of admin) rules.push(...this.clusters.tableRules(p, dir, this.nodes.values()));
+      for (const p of admin) rules.push(...this.clusters.tableRules(p, dir, this.nodes));
       for (const p of sel.np) {
         const base = this.ruleIdsFor(p);
         const list = dir === 'ingress' ? p.ingress : p.egress;
         const b = dir === 'ingress' ? base.ingress : base.egress;
         for (let i = 0; i < list.length; i++) rules.push({ id: b + i, policyNamespace: p.namespace, rule: list[i]!, tier: 'networkpolicy', action: 'Accept' });
       }
-      for (const p of baseline) rules.push(...this.clusters.tableRules(p, dir, this.nodes.values()));
+      for (const p of baseline) rules.push(...this.clusters.tableRules(p, dir, this.nodes));
       this.built++;
       const table = buildRuleTable(
         dir === 'ingress'

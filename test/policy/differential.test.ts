@@ -11,7 +11,7 @@ import t from 'tap';
 import { describeMismatch, runDifferential, type Oracle } from '../../support/differential.ts';
 import { evaluate } from '../../src/policy/evaluator.ts';
 import type { ClusterView } from '../../src/cluster/state.ts';
-import type { LabelSelector, NetworkPolicy, PolicyPeer, PolicyRule } from '../../src/cluster/model.ts';
+import type { ClusterPolicy, ClusterPolicyPort, ClusterPolicyRule, LabelSelector, NetworkPolicy, PolicyPeer, PolicyRule } from '../../src/cluster/model.ts';
 
 const envSeed = process.env.PALISADE_SEED;
 const seed = envSeed !== undefined && envSeed !== '' ? Number(envSeed) >>> 0 : (Date.now() ^ (process.pid << 16)) >>> 0;
@@ -62,6 +62,39 @@ function sabotaged(rule: (r: PolicyRule) => PolicyRule): Oracle {
 t.test('a deliberately broken evaluator rule makes the differential fail', async (t) => {
   for (const [name, rule] of sabotages) {
     const res = runDifferential({ seed: 7, probes: 20000, maxMismatches: 1, oracle: sabotaged(rule) });
+    t.ok(res.mismatches.length > 0, `caught: ${name} (after ${res.probes} probes)`);
+  }
+});
+
+// The same for the cluster policy tiers: each row breaks one sentence of the Network Policy API
+// in the evaluator's input (the compiled engine keeps reading the real policies).
+type ClusterSabotage = [name: string, policy: (p: ClusterPolicy) => ClusterPolicy];
+const cRules = (f: (r: ClusterPolicyRule) => ClusterPolicyRule) => (p: ClusterPolicy): ClusterPolicy => ({ ...p, ingress: p.ingress.map(f), egress: p.egress.map(f) });
+const clusterSabotages: ClusterSabotage[] = [
+  ['Pass read as Deny', cRules((r) => (r.action === 'Pass' ? { ...r, action: 'Deny' } : r))],
+  ['Pass read as Accept', cRules((r) => (r.action === 'Pass' ? { ...r, action: 'Accept' } : r))],
+  ['priority order reversed', (p) => ({ ...p, priority: 1000 - p.priority })],
+  ['Baseline evaluated as Admin', (p) => ({ ...p, tier: 'Admin' })],
+  ['rules evaluated last to first', (p) => ({ ...p, ingress: [...p.ingress].reverse(), egress: [...p.egress].reverse() })],
+  ['fail-closed peer ignored', cRules((r) => (r.peers.some((q) => !q.namespaces && !q.pods && !q.nodes && !q.networks) && r.peers.some((q) => q.namespaces || q.pods || q.nodes || q.networks) ? { ...r, peers: r.peers.filter((q) => q.namespaces || q.pods || q.nodes || q.networks) } : r))],
+  ['port range end exclusive', cRules((r) => ({ ...r, protocols: r.protocols.map((q) => ('port' in q && q.endPort !== undefined ? { ...q, endPort: q.endPort - 1 } : q)) }))],
+  ['pods peer read as namespaces', cRules((r) => ({ ...r, peers: r.peers.map((q) => (q.pods ? { namespaces: q.pods.namespaceSelector } : q)) }))],
+  ['nodes peer {} selects no node', cRules((r) => ({ ...r, peers: r.peers.map((q) => (q.nodes && Object.keys(q.nodes.matchLabels).length === 0 && q.nodes.matchExpressions.length === 0 ? { nodes: { matchLabels: { 'no-such': 'label' }, matchExpressions: [] } } : q)) }))],
+  ['named port matched on any protocol', cRules((r) => ({ ...r, protocols: r.protocols.flatMap((q) => ('namedPort' in q ? [q, { protocol: 'TCP' as const }] : [q]) as ClusterPolicyPort[]) }))],
+  ['subject pods read as subject namespaces', (p) => (p.subject.pods ? { ...p, subject: { namespaces: p.subject.pods.namespaceSelector } } : p)],
+];
+
+function clusterSabotaged(f: (p: ClusterPolicy) => ClusterPolicy): Oracle {
+  return (view, conn, opts) => {
+    const clusterPolicies = new Map<string, ClusterPolicy>();
+    for (const [k, p] of view.clusterPolicies) clusterPolicies.set(k, f(p));
+    return evaluate({ ...view, namespaces: view.namespaces, pods: view.pods, nodes: view.nodes, policies: view.policies, clusterPolicies }, conn, opts);
+  };
+}
+
+t.test('a deliberately broken cluster policy rule makes the differential fail', async (t) => {
+  for (const [name, f] of clusterSabotages) {
+    const res = runDifferential({ seed: 7, probes: 30000, maxMismatches: 1, oracle: clusterSabotaged(f) });
     t.ok(res.mismatches.length > 0, `caught: ${name} (after ${res.probes} probes)`);
   }
 });

@@ -1,0 +1,82 @@
+// Seeded random cluster policies (the Admin and Baseline tiers) for the differential tests: every
+// feature of the model in cluster/model.ts, aimed at the corners a compiled engine can get wrong:
+// Accept/Deny/Pass in both tiers, equal priorities (tie broken by id), subjects by namespace or
+// by namespace AND pod, peers of every type (namespaces, pods, nodes by label including {}, IPv4
+// and IPv6 networks around pod and node addresses), fail-closed peers ({} and domainNames-only),
+// protocols with numbers, inclusive ranges, whole protocols and destination named ports.
+
+import type {
+  ClusterAction, ClusterPolicy, ClusterPolicyKind, ClusterPolicyPeer, ClusterPolicyPort, ClusterPolicyRule, ClusterTier,
+  LabelSelector, Protocol,
+} from '../src/cluster/model.ts';
+import type { Rng } from './random-cluster.ts';
+
+const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP'];
+const PORT_NAMES = ['http', 'dns', 'metrics', 'x-sctp'];
+const PORT_NUMBERS = [53, 80, 81, 443, 5000, 8080, 9090];
+const NODE_LABELS = ['zone', 'role'];
+const NODE_VALUES = ['a', 'b'];
+
+/** Random node labels (what `nodes` peers select on). */
+export function randomNodeLabels(r: Rng): Record<string, string> {
+  const l: Record<string, string> = {};
+  for (const k of NODE_LABELS) if (r.chance(0.6)) l[k] = r.pick(NODE_VALUES);
+  return l;
+}
+
+function nodeSelector(r: Rng): LabelSelector {
+  if (r.chance(0.3)) return { matchLabels: {}, matchExpressions: [] };
+  if (r.chance(0.5)) return { matchLabels: { [r.pick(NODE_LABELS)]: r.pick(NODE_VALUES) }, matchExpressions: [] };
+  return { matchLabels: {}, matchExpressions: [{ key: r.pick(NODE_LABELS), operator: r.pick(['In', 'NotIn', 'Exists', 'DoesNotExist'] as const), values: [r.pick(NODE_VALUES)] }] };
+}
+
+/** The generator's own selector and CIDR makers, passed in so both generators draw alike. */
+export interface ClusterPolicyDraws {
+  readonly selector: (r: Rng) => LabelSelector;
+  /** A CIDR (canonical text) around one of the cluster's addresses. */
+  readonly cidr: (r: Rng) => string;
+}
+
+function randomPeer(r: Rng, dir: 'ingress' | 'egress', d: ClusterPolicyDraws): ClusterPolicyPeer {
+  const k = r.int(dir === 'egress' ? 9 : 5);
+  if (k === 0) return r.chance(0.5) ? {} : { domainNames: ['example.com'] }; // fails closed (domainNames only on egress)
+  if (k <= 2) return { namespaces: d.selector(r) };
+  if (k <= 4) return { pods: { namespaceSelector: d.selector(r), podSelector: d.selector(r) } };
+  if (k <= 6) return { nodes: nodeSelector(r) };
+  return { networks: Array.from({ length: r.range(1, 3) }, () => d.cidr(r)) };
+}
+
+function randomPort(r: Rng, namedOk: boolean): ClusterPolicyPort {
+  const protocol = r.pick(PROTOCOLS);
+  switch (r.int(namedOk ? 5 : 4)) {
+    case 0: return { protocol };
+    case 1: {
+      const port = r.pick(PORT_NUMBERS);
+      return { protocol, port, endPort: port + r.pick([1, 2, 100, 3000]) };
+    }
+    case 4: return { namedPort: r.pick(PORT_NAMES) };
+    default: return { protocol, port: r.pick(PORT_NUMBERS) };
+  }
+}
+
+function randomRule(r: Rng, dir: 'ingress' | 'egress', tier: ClusterTier, name: string, d: ClusterPolicyDraws, i: number): ClusterPolicyRule {
+  // BaselineAdminNetworkPolicy has no Pass (its decoder maps Allow/Deny only); it never gets one.
+  const actions: readonly ClusterAction[] = tier === 'Baseline' && name === 'default' ? ['Accept', 'Deny'] : ['Accept', 'Deny', 'Pass'];
+  const action = r.pick(actions);
+  const peers = Array.from({ length: r.range(1, 3) }, () => randomPeer(r, dir, d));
+  // Accept with a domainNames peer only (the API's rule); the decoder rejects the rest.
+  const fixed = action === 'Accept' ? peers : peers.map((p) => (p.domainNames ? {} : p));
+  // The CRD forbids named ports next to networks/nodes/domainNames peers.
+  const namedOk = !fixed.some((p) => p.networks || p.nodes || p.domainNames);
+  const protocols = r.chance(0.4) ? [] : Array.from({ length: r.range(1, 3) }, () => randomPort(r, namedOk));
+  return { name: r.chance(0.7) ? `${tier.toLowerCase()}-${dir}-${i}` : '', action, peers: fixed, protocols };
+}
+
+export function randomClusterPolicy(r: Rng, name: string, d: ClusterPolicyDraws, kind: ClusterPolicyKind = 'ClusterNetworkPolicy'): ClusterPolicy {
+  const tier: ClusterTier = kind === 'AdminNetworkPolicy' ? 'Admin' : kind === 'BaselineAdminNetworkPolicy' ? 'Baseline' : r.pick(['Admin', 'Baseline'] as const);
+  const subject = r.chance(0.4) ? { namespaces: d.selector(r) } : { pods: { namespaceSelector: d.selector(r), podSelector: d.selector(r) } };
+  const rules = (dir: 'ingress' | 'egress') => (r.chance(0.25) ? [] : Array.from({ length: r.range(1, 4) }, (_, i) => randomRule(r, dir, tier, kind === 'BaselineAdminNetworkPolicy' ? 'default' : name, d, i)));
+  // Few priorities, so ties (ordered by id) come up.
+  const priority = kind === 'BaselineAdminNetworkPolicy' ? 0 : r.pick([0, 10, 10, 50, 1000]);
+  return { kind, name, tier, priority, subject, ingress: rules('ingress'), egress: rules('egress') };
+}
