@@ -13,6 +13,7 @@
 
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { sideAllows, sideDenies, sideReason, sideRule, type RuleSnapshot } from '../policy/engine-api.ts';
+import { ruleLabel } from '../policy/decision.ts';
 import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../cluster/model.ts';
 
 export type DenySide = 'egress' | 'ingress' | 'both';
@@ -30,6 +31,12 @@ export interface VerdictLine {
   readonly protocol: string;
   /** The policies and rule that decided, or "... isolated by X, Y; no rule matched". */
   readonly reason: string;
+  /**
+   * The rules that decided each side, when a rule did (ruleLabel: "ns/name ingress[0]", or
+   * "admin/<policy>/<rule>" and "baseline/..." for cluster policy tiers), so tools need not
+   * parse `reason`.
+   */
+  readonly rules?: { readonly egress?: string; readonly ingress?: string };
   /** Snapshot generation that judged it (rule ids are only meaningful within one). */
   readonly generation: number;
 }
@@ -75,15 +82,15 @@ function sideText(snap: RuleSnapshot, dir: 'egress' | 'ingress', code: number, s
   const who = pod ? `${dir} of ${pod}` : dir;
   switch (sideReason(code)) {
     case 'rule': {
-      const r = snap.ruleRef(sideRule(code));
-      return `${who} ${sideAllows(code) ? 'allowed' : 'denied'} by ${r.policy} ${r.direction}[${r.index}]`;
+      // "x/p ingress[0]" for a NetworkPolicy rule, "admin/<policy>/<rule name or index>" for a cluster policy's.
+      return `${who} ${sideAllows(code) ? 'allowed' : 'denied'} by ${ruleLabel(snap.ruleRef(sideRule(code)))}`;
     }
     case 'no-rule': {
       const pols = slot >= 0 ? snap.isolatingPolicies(slot, dir) : [];
       return `${who} isolated by ${pols.length ? pols.join(', ') : '(unknown)'}; no rule matched`;
     }
     case 'not-isolated': return `${who} not isolated`;
-    case 'node': return `${who}: node traffic, always allowed`;
+    case 'node': return `${who}: own node traffic, allowed by NetworkPolicy`;
     case 'self': return `${who}: pod to itself, always allowed`;
     case 'not-a-pod': return `${dir} not judged on this node`;
   }
@@ -114,8 +121,18 @@ export function describeConnection(snap: RuleSnapshot, c: JudgedConnection, time
     dst: dstPod ? { ip: c.dst, pod: dstPod, port: c.port } : { ip: c.dst, port: c.port },
     protocol: protocolName(c.proto),
     reason,
+    ...decidingRules(snap, c),
     generation: snap.generation,
   };
+}
+
+function decidingRules(snap: RuleSnapshot, c: JudgedConnection): { rules?: { egress?: string; ingress?: string } } {
+  const e = sideRule(c.egressCode), i = sideRule(c.ingressCode);
+  if (e < 0 && i < 0) return {};
+  const rules: { egress?: string; ingress?: string } = {};
+  if (e >= 0) rules.egress = ruleLabel(snap.ruleRef(e));
+  if (i >= 0) rules.ingress = ruleLabel(snap.ruleRef(i));
+  return { rules };
 }
 
 // ---------------------------------------------------------------------------------------------
