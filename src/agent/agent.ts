@@ -31,6 +31,7 @@ import type { Enforcer } from '../enforce/judge.ts';
 import { NfqueueEnforcer } from '../enforce/nfqueue.ts';
 import { TunEnforcer } from '../enforce/tun.ts';
 import { Iptables, settleBackend, type Family, type PodMatch, type RulePlan } from '../enforce/iptables.ts';
+import { clusterPolicyMayJudgeNodeTraffic } from '../policy/cluster-facts.ts';
 import { DEFAULT_TUN_PRIORITY, DEFAULT_TUN_TABLE, installTunRouting, removeTunRouting, tunRoutingProblems } from '../enforce/tun-routing.ts';
 import { AgentCounters, PolicyCounters, createMetrics, startMetricsServer, type MetricsServer } from './metrics.ts';
 import { ConnectionObserver, ObservedJudge } from './observe.ts';
@@ -307,7 +308,10 @@ export class Agent {
       for (const ip of p.ips) (ip.includes(':') ? v6 : v4).add(ip);
     }
     this.stats.managedAddresses = v4.size + v6.size;
-    return { ifaces: this.opts.podIfaces ?? [], v4: [...v4].sort(), v6: [...v6].sort() };
+    // Pod <-> own node connections reach userspace only while a cluster policy could deny them.
+    let nodeTraffic = false;
+    for (const p of this.state.clusterPolicies.values()) if ((nodeTraffic = clusterPolicyMayJudgeNodeTraffic(p))) break;
+    return { ifaces: this.opts.podIfaces ?? [], v4: [...v4].sort(), v6: [...v6].sort(), ...(nodeTraffic ? { nodeTraffic } : {}) };
   }
 
   private summary(): Record<string, unknown> {

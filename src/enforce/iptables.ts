@@ -25,9 +25,18 @@
 // established ones keep flowing through the connmark/conntrack rules. --queue-bypass (fail-open)
 // is used only when asked for.
 //
-// Pod <-> own node traffic (INPUT/OUTPUT of the node) is not hooked at all: NetworkPolicy always
-// allows it ("traffic to and from the node where a Pod is running is always allowed"), so there
-// is nothing to judge and no reason to put the node's own health checks through userspace.
+// Pod <-> own node traffic (INPUT/OUTPUT of the node) goes through PALISADE-NODE, hooked at the
+// top of INPUT and OUTPUT. NetworkPolicy always allows it ("traffic to and from the node where a
+// Pod is running is always allowed"), so while no cluster policy could judge it (PodMatch
+// nodeTraffic false) the chain is empty and the node's own health checks never reach userspace.
+// A ClusterNetworkPolicy can deny it (an egress `nodes` or `networks` peer, a fail-closed Deny
+// all; the node exemption is part of NetworkPolicy isolation only, see policy/tiers.ts), so
+// then PALISADE-NODE holds the same four rules as PALISADE-FORWARD and new pod <-> node
+// connections are judged like routed ones:
+//
+//   PALISADE-NODE (only with nodeTraffic)
+//     -m mark --mark A/A -> PALISADE-ALLOW; -m connmark --mark A/A -> ACCEPT;
+//     -m conntrack --ctstate RELATED,ESTABLISHED -> RETURN; -> PALISADE-PODS
 //
 // TUN mode (table mangle, hooked at the top of PREROUTING): the same selection, but instead of
 // queueing, PALISADE-DIVERT sets the divert mark D; a policy-routing rule sends D-marked packets
@@ -53,6 +62,7 @@ export const CHAINS = {
   PREROUTING: 'PALISADE-PREROUTING',
   DIVERT: 'PALISADE-DIVERT',
   CACHED: 'PALISADE-CACHED',
+  NODE: 'PALISADE-NODE',
 } as const;
 
 /** The verdict cache's ipsets (hash:ip,port,ip), one per family; see verdict-cache.ts. */
@@ -105,6 +115,11 @@ export interface PodMatch {
   /** Addresses or CIDRs, canonical; each family's list only holds that family. */
   readonly v4: readonly string[];
   readonly v6: readonly string[];
+  /**
+   * NFQUEUE mode: judge new pod <-> own node connections too (PALISADE-NODE), because a cluster
+   * policy could deny them. Off (absent): they are not hooked.
+   */
+  readonly nodeTraffic?: boolean;
 }
 
 const IFACE_RE = /^[A-Za-z0-9_.:@-]{1,15}\+?$/;
@@ -141,14 +156,18 @@ function table(mode: RuleMode): 'filter' | 'mangle' {
 /** Built-in chain -> Palisade chain jumps for a mode. */
 export function hooks(mode: RuleMode): readonly { readonly table: string; readonly chain: string; readonly target: string; readonly comment: string }[] {
   return mode === 'nfqueue'
-    ? [{ table: 'filter', chain: 'FORWARD', target: CHAINS.FORWARD, comment: 'palisade: NetworkPolicy for pod traffic routed through this node' }]
+    ? [
+      { table: 'filter', chain: 'FORWARD', target: CHAINS.FORWARD, comment: 'palisade: NetworkPolicy for pod traffic routed through this node' },
+      { table: 'filter', chain: 'INPUT', target: CHAINS.NODE, comment: 'palisade: cluster policies for pod to node traffic' },
+      { table: 'filter', chain: 'OUTPUT', target: CHAINS.NODE, comment: 'palisade: cluster policies for node to pod traffic' },
+    ]
     : [{ table: 'mangle', chain: 'PREROUTING', target: CHAINS.PREROUTING, comment: 'palisade: divert new pod connections to the TUN judge' }];
 }
 
 /** Chains of a plan, in the order they are declared. */
 export function chainsOf(plan: Pick<RulePlan, 'mode' | 'verdictCache'>): readonly string[] {
   return plan.mode === 'nfqueue'
-    ? [CHAINS.FORWARD, CHAINS.ALLOW, CHAINS.PODS, CHAINS.QUEUE, ...(plan.verdictCache ? [CHAINS.CACHED] : [])]
+    ? [CHAINS.FORWARD, CHAINS.ALLOW, CHAINS.PODS, CHAINS.QUEUE, CHAINS.NODE, ...(plan.verdictCache ? [CHAINS.CACHED] : [])]
     : [CHAINS.PREROUTING, CHAINS.PODS, CHAINS.DIVERT];
 }
 
@@ -201,10 +220,22 @@ export function chainRules(plan: RulePlan, family: Family = 4): string[] {
   ];
 }
 
-/** PALISADE-PODS for one family: traffic from or to a pod interface or address goes to the judge. */
+/**
+ * PALISADE-PODS for one family: traffic from or to a pod interface or address goes to the judge.
+ * In NFQUEUE mode also PALISADE-NODE, which follows the selection (see nodeTraffic).
+ */
 export function podRules(plan: RulePlan, pods: PodMatch, family: Family): string[] {
   const target = plan.mode === 'nfqueue' ? CHAINS.QUEUE : CHAINS.DIVERT;
   const out: string[] = [];
+  if (plan.mode === 'nfqueue' && pods.nodeTraffic) {
+    const a = hex(plan.allowMark);
+    out.push(
+      `-A ${CHAINS.NODE} -m mark --mark ${a}/${a} -j ${CHAINS.ALLOW}`,
+      `-A ${CHAINS.NODE} -m connmark --mark ${a}/${a} -j ACCEPT`,
+      `-A ${CHAINS.NODE} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`,
+      `-A ${CHAINS.NODE} -j ${CHAINS.PODS}`,
+    );
+  }
   for (const i of pods.ifaces) {
     checkIface(i);
     // In TUN mode rules live in PREROUTING, where there is no output interface yet.
@@ -442,7 +473,8 @@ export class Iptables {
       const rules = podRules(this.plan, pods, f);
       const key = JSON.stringify(rules);
       if (this.lastPods.get(f) === key) continue;
-      await this.restore(f, table(this.plan.mode), [`:${CHAINS.PODS} - [0:0]`, ...rules]);
+      const flush = this.plan.mode === 'nfqueue' ? [`:${CHAINS.PODS} - [0:0]`, `:${CHAINS.NODE} - [0:0]`] : [`:${CHAINS.PODS} - [0:0]`];
+      await this.restore(f, table(this.plan.mode), [...flush, ...rules]);
       this.lastPods.set(f, key);
       await this.captureBaseline(f);
       changed = true;

@@ -173,3 +173,14 @@ export function clusterPolicyUsesNodes(p: ClusterPolicy): boolean {
   for (const r of p.egress) for (const peer of r.peers) if (peer.nodes) return true;
   return false;
 }
+
+/**
+ * Could the policy judge traffic between a pod and a node (its own included)? An egress rule
+ * with a `nodes` or `networks` peer can match a node's address; a fail-closed Deny or Pass rule
+ * denies everything, node traffic too. Namespaces and pods peers never match a node. The agent
+ * only sends pod <-> own node connections to userspace while some policy could (iptables.ts).
+ */
+export function clusterPolicyMayJudgeNodeTraffic(p: ClusterPolicy): boolean {
+  const denyAll = (r: ClusterPolicyRule) => clusterRuleEffect(r).kind === 'deny-all';
+  return p.ingress.some(denyAll) || p.egress.some((r) => denyAll(r) || r.peers.some((q) => q.nodes !== undefined || q.networks !== undefined));
+}
