@@ -184,3 +184,15 @@ export function clusterPolicyMayJudgeNodeTraffic(p: ClusterPolicy): boolean {
   const denyAll = (r: ClusterPolicyRule) => clusterRuleEffect(r).kind === 'deny-all';
   return p.ingress.some(denyAll) || p.egress.some((r) => denyAll(r) || r.peers.some((q) => q.nodes !== undefined || q.networks !== undefined));
 }
+
+/**
+ * Where a policy uses `domainNames` ("spec.egress[2].to[0].domainNames"), which Palisade does not
+ * resolve yet: those rules fail closed (peerFailsClosed). The agent logs them; lint reports them.
+ */
+export function unresolvedDomainNames(p: ClusterPolicy): string[] {
+  const out: string[] = [];
+  p.egress.forEach((r, i) => r.peers.forEach((q, j) => {
+    if (q.domainNames) out.push(`spec.egress[${i}].to[${j}].domainNames`);
+  }));
+  return out;
+}
