@@ -61,6 +61,16 @@ if (process.getuid?.() !== 0) {
     t.match(r.stdout, /frontend\/web -> backend\/api TCP\/8080: real allow \(answered, \d+ ms\), spec allow\n\s+egress of frontend\/web: allowed by frontend\/web-to-api egress\[0\]\n\s+ingress of backend\/api: allowed by backend\/api-from-web ingress\[0\]/);
     t.match(r.stdout, /frontend\/web -> db\/postgres TCP\/5432: real deny \(timeout, \d+ ms\), spec deny\n\s+egress of frontend\/web: DENIED: isolated by frontend\/allow-dns, frontend\/default-deny, frontend\/web-to-api and no egress rule matches/);
     t.match(r.stdout, /db\/postgres -> kube-system\/coredns UDP\/53: real allow .*\n\s+egress of db\/postgres: allowed by db\/allow-dns egress\[0\]/);
+    // Act 3: cluster policies around the namespaces' own NetworkPolicies.
+    t.same(Object.fromEntries(matrixOf(r.stdout, 3)), {
+      'frontend/web': ['.', '.', 'X', '.', '.'],
+      'backend/api': ['.', '.', '.', '.', '.'],
+      'db/postgres': ['.', 'X', '.', '.', '.'],
+      'kube-system/coredns': ['.', 'X', 'X', '.', '.'],
+      node: ['.', '.', '.', '.', '.'],
+    }, 'act 3: only backend reaches db (Admin), frontend and backend override the Baseline default-deny, kube-system is not its subject');
+    t.match(r.stdout, /frontend\/web -> db\/postgres TCP\/5432: real deny \(timeout, \d+ ms\), spec deny\n\s+egress of frontend\/web: allowed: no policy decides its egress\n\s+ingress of db\/postgres: DENIED by admin\/protect-db\/nobody-else/);
+    t.match(r.stdout, /backend\/api -> db\/postgres TCP\/5432: real allow .*\n.*\n\s+ingress of db\/postgres: allowed by db\/allow-all ingress\[0\]/);
     t.match(r.stdout, /lab "lt-demo" torn down/);
     t.same((await listNetns()).filter((n) => n.startsWith(labNetnsPrefix(LAB))), [], 'no namespace left');
   });

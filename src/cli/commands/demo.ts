@@ -1,7 +1,9 @@
 // `palisade demo`: the whole thing in one command. Builds a lab (network namespaces on this
 // machine, see src/lab) holding a three-tier app plus a DNS stand-in, starts the agent in the
 // lab's node namespace, and shows the real TCP/UDP matrix before and after a set of policies:
-// default-deny in every app namespace, then frontend -> backend:8080 -> db:5432 and DNS egress.
+// default-deny in every app namespace, then frontend -> backend:8080 -> db:5432 and DNS egress;
+// then cluster policies: an Admin guardrail on the db namespace that no namespace's own policy
+// can open, and a Baseline default-deny that namespaces override with their own NetworkPolicies.
 // Every cell shows the REAL probe result next to what the spec says (the plain evaluator), with
 // the policy that allowed it or the isolation that denied it; any disagreement is flagged and
 // makes the exit status 1. The lab is torn down at the end unless --keep.
@@ -12,7 +14,7 @@ import { formatObjectError } from '../../cluster/model.ts';
 import { implicitNamespaceLabels } from '../../cluster/namespace-labels.ts';
 import { ClusterState } from '../../cluster/state.ts';
 import { applyDecoded, decodeObject } from '../../cluster/decode.ts';
-import type { Decision, SideDecision } from '../../policy/decision.ts';
+import { ruleLabel, type Decision, type SideDecision } from '../../policy/decision.ts';
 import { evaluate } from '../../policy/evaluator.ts';
 import { agentAvailable, startLabAgent, stopLabAgent, waitForEnforced, writeLabManifests, type LabBackend } from '../../lab/lab-agent.ts';
 import type { LabState } from '../../lab/lab-state.ts';
@@ -30,7 +32,10 @@ backend/api (TCP 8080), db/postgres (TCP 5432) and kube-system/coredns (UDP+TCP 
 Palisade agent enforcing in the lab's node. Shows the real connection matrix (an HTTP GET for
 TCP, a request/answer for UDP) with no policy, then applies default-deny in frontend, backend and db
 plus the allow policies frontend -> backend:8080 -> db:5432 and DNS egress, and shows the matrix
-again, every cell explained and checked against the spec.
+again, every cell explained and checked against the spec. Act 3 swaps those for cluster policies
+(ClusterNetworkPolicy): a Baseline default-deny for ingress that frontend and backend override
+with their own NetworkPolicies, and an Admin guardrail that lets only backend into db, even
+though db's own NetworkPolicy admits everyone.
 
   --keep          leave the lab up afterwards (palisade lab status|probe|down --name LAB)
   --name LAB      lab name (default demo)
@@ -114,6 +119,38 @@ function policyObjects(): Obj[] {
   return out;
 }
 
+const cnp = (name: string, spec: Obj): Obj => ({ apiVersion: 'policy.networking.k8s.io/v1alpha2', kind: 'ClusterNetworkPolicy', metadata: { name }, spec });
+const nsOnly = (ns: string) => ({ namespaces: { matchLabels: implicitNamespaceLabels(ns) } });
+
+/** The policies of the third act: both cluster tiers around the namespaces' own NetworkPolicies. */
+function tieredObjects(): Obj[] {
+  return [
+    // Baseline: ingress default-deny for the app namespaces (not kube-system: DNS must keep working).
+    cnp('default-deny-ingress', {
+      tier: 'Baseline', priority: 100,
+      subject: { namespaces: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system'] }] } },
+      ingress: [{ name: 'deny-all', action: 'Deny', from: [{ namespaces: {} }] }],
+    }),
+    // The namespaces override the Baseline with their own NetworkPolicies...
+    netpol('frontend', 'web-open', { podSelector: { matchLabels: { app: 'web' } }, policyTypes: ['Ingress'], ingress: [{ ports: [{ protocol: 'TCP', port: 80 }] }] }),
+    netpol('backend', 'api-from-web', {
+      podSelector: { matchLabels: { app: 'api' } }, policyTypes: ['Ingress'],
+      ingress: [{ from: [{ ...nsSel('frontend'), podSelector: { matchLabels: { app: 'web' } } }], ports: [{ protocol: 'TCP', port: 8080 }] }],
+    }),
+    // ...and db's owner opens db to everyone,
+    netpol('db', 'allow-all', { podSelector: {}, policyTypes: ['Ingress'], ingress: [{}] }),
+    // which the Admin guardrail overrides: only backend gets as far as db's own policies.
+    cnp('protect-db', {
+      tier: 'Admin', priority: 10,
+      subject: nsOnly('db'),
+      ingress: [
+        { name: 'backend-decides-below', action: 'Pass', from: [nsOnly('backend')] },
+        { name: 'nobody-else', action: 'Deny', from: [{ namespaces: {} }] },
+      ],
+    }),
+  ];
+}
+
 function yamlOf(objs: Obj[]): string {
   // Quoted strings: YAML 1.1 readers would turn some label values into booleans.
   return objs.map((o) => stringifyYAML(o, { defaultStringType: 'QUOTE_DOUBLE', defaultKeyType: 'PLAIN' })).join('---\n');
@@ -134,9 +171,9 @@ const targetText = (t: Target) => `${key(t.pod)} ${t.protocol}/${t.port}`;
 function sideText(dir: 'egress' | 'ingress', who: string, s: SideDecision): string {
   const what = dir === 'egress' ? `egress of ${who}` : `ingress of ${who}`;
   switch (s.reason) {
-    case 'rule': return `${what}: allowed by ${s.rule!.policy} ${s.rule!.direction}[${s.rule!.index}]`;
+    case 'rule': return `${what}: ${s.allowed ? 'allowed' : 'DENIED'} by ${ruleLabel(s.rule!)}`;
     case 'no-rule': return `${what}: DENIED: isolated by ${s.policies.join(', ')} and no ${dir} rule matches`;
-    case 'not-isolated': return `${what}: allowed: no policy selects it for ${dir}`;
+    case 'not-isolated': return `${what}: allowed: no policy decides its ${dir}`;
     case 'node': return `${what}: allowed: traffic to/from the pod's own node is always allowed`;
     case 'self': return `${what}: allowed: a pod talking to itself`;
     case 'not-a-pod': return `${what}: not a pod: nothing to judge`;
@@ -176,7 +213,7 @@ function printAct(out: (s: string) => void, title: string, cells: readonly Cell[
     const e = c.expected.egress.reason;
     const i = c.expected.ingress.reason;
     if (c.from === key(c.target.pod)) out('      a pod talking to itself: always allowed\n');
-    else if (c.from === 'node' && i === 'node') out("      from the pod's own node: always allowed\n");
+    else if (c.from === 'node' && i === 'node') out("      from the pod's own node: NetworkPolicy always allows it\n");
     else if (e === 'not-isolated' && i === 'not-isolated') out('      no policy selects either pod: nothing is isolated\n');
     else {
       out(`      ${sideText('egress', c.from, c.expected.egress)}\n`);
@@ -248,6 +285,15 @@ export async function run(argv: string[]): Promise<number> {
       out(`  networkpolicy ${md.namespace}/${md.name}\n`);
     }
     mismatches += printAct(out, 'act 2: default-deny in frontend, backend, db; allowed: web -> api:8080 -> postgres:5432, DNS to coredns', await act(state, [...base, ...policies], timeoutMs));
+
+    const tiered = tieredObjects();
+    out('\nreplacing them with cluster policies and the namespaces\' own policies:\n');
+    for (const p of tiered) {
+      const md = p.metadata as { namespace?: string; name: string };
+      const spec = p.spec as { tier?: string };
+      out(p.kind === 'ClusterNetworkPolicy' ? `  clusternetworkpolicy ${md.name} (${spec.tier} tier)\n` : `  networkpolicy ${md.namespace}/${md.name}\n`);
+    }
+    mismatches += printAct(out, 'act 3: Admin guardrail (only backend reaches db, whatever db allows), Baseline default-deny ingress that frontend and backend override', await act(state, [...base, ...tiered], timeoutMs));
   } finally {
     if (flags.keep && state) {
       out(`\nthe lab stays up (--keep): palisade lab status --name ${name}; palisade lab down --name ${name}\n`);
