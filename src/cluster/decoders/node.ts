@@ -1,4 +1,5 @@
-// Node: its addresses (InternalIP / ExternalIP) and pod CIDRs.
+// Node: its labels (ClusterNetworkPolicy `nodes` peers select on them), addresses (InternalIP /
+// ExternalIP) and pod CIDRs.
 
 import type { Decoded } from '../kinds.ts';
 import { canonicalIP, formatCIDR } from '../../net/address.ts';
@@ -39,6 +40,8 @@ export function decodeNode(raw: Obj, e: Errs): Decoded {
   if (spec.podCIDRs !== undefined && spec.podCIDRs !== null) e.list_(spec.podCIDRs, 'spec.podCIDRs').forEach((v, i) => addCIDR(v, `spec.podCIDRs[${i}]`));
   else addCIDR(spec.podCIDR, 'spec.podCIDR');
   if (e.list.length) return invalid('Node', key, e);
-  return { kind: 'Node', value: { name: meta.name!, addresses, ...(podCIDRs.length ? { podCIDRs } : {}) } };
+  // Labels only when there are some: a label-less Node decodes as before (model: absent = none).
+  const labels = Object.keys(meta.labels).length ? { labels: meta.labels } : {};
+  return { kind: 'Node', value: { name: meta.name!, ...labels, addresses, ...(podCIDRs.length ? { podCIDRs } : {}) } };
 }
 
