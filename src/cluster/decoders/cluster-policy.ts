@@ -19,7 +19,7 @@ import { clusterPolicyId } from '../model.ts';
 import type { Decoded } from '../kinds.ts';
 import { formatCIDR } from '../../net/address.ts';
 import { dnsSubdomainProblems } from '../names.ts';
-import { type Errs, type Obj, cidrAt, describe, invalid, metaOf } from './fields.ts';
+import { type Errs, type Obj, cidrAt, describe, invalid, metaOf, rawName } from './fields.ts';
 import { decodeSelector } from './selector.ts';
 
 export type Direction = 'ingress' | 'egress';
@@ -52,8 +52,8 @@ export interface Version {
 }
 
 /** "Kind name", the object part of every error. */
-function objectName(kind: ClusterPolicyKind, name: string | undefined): string {
-  return `${kind} ${name ?? '<no name>'}`;
+function objectName(kind: ClusterPolicyKind, name: string): string {
+  return `${kind} ${name}`;
 }
 
 /** The CRD limits are MaxItems on lists; one message shape for all of them. */
@@ -285,9 +285,9 @@ function decodeRules(e: Errs, v: unknown, path: string, ver: Version, dir: Direc
 
 /** The whole object: metadata, spec frame, tier, priority, subject and both rule lists. */
 export function decodeClusterPolicy(raw: Obj, e: Errs, ver: Version): Decoded {
+  e.object = objectName(ver.kind, rawName(raw));
   const meta = metaOf(e, raw, false);
   const key = clusterPolicyId({ kind: ver.kind, name: meta.name ?? '<no name>' });
-  e.object = objectName(ver.kind, meta.name);
   if (meta.name) for (const p of dnsSubdomainProblems(meta.name)) e.add('metadata.name', `invalid name ${JSON.stringify(meta.name)}: ${p}`);
   e.strict(raw, ['apiVersion', 'kind', 'metadata', 'spec', 'status'], '');
   const spec = e.obj(raw.spec, 'spec');

@@ -3,12 +3,13 @@
 
 import type { Decoded } from '../kinds.ts';
 import { canonicalIP, formatCIDR } from '../../net/address.ts';
-import { type Errs, type Obj, cidrAt, invalid, keyOf, metaOf } from './fields.ts';
+import { type Errs, type Obj, cidrAt, invalid, keyOf, metaOf, rawName } from './fields.ts';
 
 export function decodeNode(raw: Obj, e: Errs): Decoded {
+  // Named before metaOf, whose label errors must name the Node too.
+  e.object = `Node ${rawName(raw)}`;
   const meta = metaOf(e, raw, false);
   const key = keyOf(meta, false);
-  e.object = `Node ${key}`;
   const status = e.obj(raw.status, 'status') ?? {};
   const addresses: string[] = [];
   e.list_(status.addresses, 'status.addresses').forEach((a, i) => {
