@@ -26,10 +26,17 @@
 //   model (pod status heartbeats, annotations) do not reach the state at all.
 // - An invalid object is rejected with its errors (logged once per version) and its last good
 //   version stays in force: a broken update must not silently open traffic.
+// - Kinds marked `optional` in the registry are CRDs (the Network Policy API's cluster policies)
+//   that a cluster may not have. A 404 on their list or watch is no failure: the kind counts as
+//   listed (empty) so the first sync and readiness do not wait for it, whatever this source had
+//   of it is deleted from the state (a removed CRD takes its objects and their rules with it),
+//   and its path is listed again after a backoff (crdRecheck*), which picks the kind up once the
+//   CRD is installed. Re-listing the resource's own path needs no RBAC beyond get/list/watch on
+//   it, where watching CustomResourceDefinitions would.
 
 import { KubeConfig, ListWatch, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import type { ClusterState } from '../cluster/state.ts';
-import { KINDS, apiVersionOf, resourcePath, type KindEntry, type ObjectKind } from '../cluster/kinds.ts';
+import { KINDS, apiVersionOf, keyOfObject, resourcePath, type KindEntry, type ObjectKind } from '../cluster/kinds.ts';
 import { formatObjectError } from '../cluster/model.ts';
 import { ApiError, ClosableWatch, KubeLister, describeError, jitter, jitter10, loadKubeConfig } from './kube-client.ts';
 import { KubeApplier, type Pending } from './kube-apply.ts';
@@ -56,6 +63,9 @@ export interface KubeSourceOptions {
   readonly pageSize?: number;
   /** Per-page list timeout. */
   readonly listTimeoutMs?: number;
+  /** An absent optional kind (its CRD is not installed) is listed again after this, doubled per miss up to max. */
+  readonly crdRecheckInitialMs?: number;
+  readonly crdRecheckMaxMs?: number;
   readonly log?: Log;
 }
 
@@ -63,6 +73,8 @@ export interface ResourceStatus {
   /** The first full list of this resource has been applied. */
   readonly listed: boolean;
   readonly connected: boolean;
+  /** An optional kind whose CRD is not installed (the API server answers 404): nothing to watch. */
+  readonly absent: boolean;
   /** Objects of this kind currently known from the API (valid or rejected). */
   readonly objects: number;
   readonly lists: number;
@@ -108,11 +120,16 @@ interface Resource {
   current?: Instance;
   listed: boolean;
   connected: boolean;
+  /** Optional kind, last answer 404: its CRD is not installed. */
+  absent: boolean;
+  /** Consecutive 404s of an absent kind (drives the re-check backoff). */
+  absentChecks: number;
   /** Consecutive failures without a healthy connection in between (drives the backoff). */
   failures: number;
   restartTimer?: NodeJS.Timeout;
   /** key -> resourceVersion of the last version applied to (or rejected from) the state (KubeApplier.known). */
   readonly known: Map<string, string>;
+  /** Successful lists. */
   lists: number;
   /** Lists after the first successful one (410 recoveries, resyncs). */
   relists: number;
@@ -135,6 +152,8 @@ export class KubeSource implements Source {
   private readonly resyncMs: number;
   private readonly backoffInitialMs: number;
   private readonly backoffMaxMs: number;
+  private readonly crdRecheckInitialMs: number;
+  private readonly crdRecheckMaxMs: number;
   private readonly resources: Record<ObjectKind, Resource>;
   private state?: ClusterState;
   private flushTimer?: NodeJS.Timeout;
@@ -163,13 +182,17 @@ export class KubeSource implements Source {
     this.resyncMs = opts.resyncMs ?? 30 * 60_000;
     this.backoffInitialMs = opts.backoffInitialMs ?? 500;
     this.backoffMaxMs = opts.backoffMaxMs ?? 30_000;
+    // A CRD is installed rarely; a list of a path that is not there is cheap, but every node's
+    // agent does it, so the re-check slows down to once per 5 minutes.
+    this.crdRecheckInitialMs = opts.crdRecheckInitialMs ?? 5_000;
+    this.crdRecheckMaxMs = opts.crdRecheckMaxMs ?? 5 * 60_000;
     this.lister = new KubeLister(this.kc, this.server, opts.pageSize ?? 500, opts.listTimeoutMs ?? 60_000);
     this.applier = new KubeApplier(this.log);
     const rs = {} as Record<ObjectKind, Resource>;
     for (const entry of KINDS) {
       rs[entry.kind] = {
         entry, kind: entry.kind, apiVersion: apiVersionOf(entry), path: resourcePath(entry),
-        listed: false, connected: false, failures: 0, known: this.applier.known[entry.kind], lists: 0, relists: 0, restarts: 0, errors: 0,
+        listed: false, connected: false, absent: false, absentChecks: 0, failures: 0, known: this.applier.known[entry.kind], lists: 0, relists: 0, restarts: 0, errors: 0,
       };
     }
     this.resources = rs;
@@ -236,8 +259,9 @@ export class KubeSource implements Source {
     return this.synced;
   }
 
+  /** Every watch is up; an optional kind whose CRD is absent has nothing to watch and does not count. */
   get isConnected(): boolean {
-    return Object.values(this.resources).every((r) => r.connected);
+    return Object.values(this.resources).every((r) => r.connected || r.absent);
   }
 
   status(): KubeSourceStatus {
@@ -248,7 +272,7 @@ export class KubeSource implements Source {
       restarts += r.restarts;
       relists += r.relists;
       resources[r.kind] = {
-        listed: r.listed, connected: r.connected, objects: r.known.size, lists: r.lists, restarts: r.restarts, errors: r.errors,
+        listed: r.listed, connected: r.connected, absent: r.absent, objects: r.known.size, lists: r.lists, restarts: r.restarts, errors: r.errors,
         ...(r.lastError !== undefined ? { lastError: r.lastError } : {}),
       };
     }
@@ -334,6 +358,10 @@ export class KubeSource implements Source {
   }
 
   private onError(r: Resource, inst: Instance, err: unknown): void {
+    if (r.entry.optional && statusCodeOf(err) === 404) {
+      this.crdAbsent(r, inst);
+      return;
+    }
     r.errors++;
     r.lastError = describeError(err);
     if (r.connected) {
@@ -348,6 +376,39 @@ export class KubeSource implements Source {
     r.restartTimer = setTimeout(() => {
       r.restartTimer = undefined;
       void this.runStart(r, inst);
+    }, delay);
+  }
+
+  /**
+   * An optional kind answered 404: its CRD is not installed (or was just removed). Its objects
+   * leave the state, it counts as listed, and its path is listed again after a backoff.
+   */
+  private crdAbsent(r: Resource, inst: Instance): void {
+    void this.retire(inst);
+    if (r.restartTimer) return;
+    if (!r.absent) {
+      r.absent = true;
+      r.absentChecks = 0;
+      const had = r.known.size;
+      this.log('info', `${r.kind} is not served (its CRD is not installed); enforcing without it and checking again`, {
+        resource: r.path, ...(had ? { deleted: had } : {}), recheckInMs: this.crdRecheckInitialMs,
+      });
+      for (const key of r.known.keys()) this.enqueue({ kind: r.kind, key });
+      for (const key of this.applier.queuedUpserts(r.kind)) this.enqueue({ kind: r.kind, key });
+    }
+    if (r.connected) r.connected = false;
+    r.failures = 0;
+    if (!r.listed) {
+      r.listed = true;
+      this.checkSynced();
+    }
+    this.statusChanged();
+    const delay = jitter(Math.min(this.crdRecheckMaxMs, this.crdRecheckInitialMs * 2 ** Math.min(r.absentChecks, 20)));
+    r.absentChecks++;
+    r.restartTimer = setTimeout(() => {
+      r.restartTimer = undefined;
+      // A fresh informer: the old one's resourceVersion belongs to a resource that is gone.
+      void this.runStart(r, this.newInstance(r));
     }, delay);
   }
 
@@ -391,8 +452,6 @@ export class KubeSource implements Source {
 
   /** The informer's list function: every page, queued as upserts plus deletes for what vanished. */
   private async list(r: Resource, inst: Instance): Promise<KubernetesListObject<KubernetesObject>> {
-    r.lists++;
-    if (r.listed) r.relists++;
     let result: { items: KubernetesObject[]; resourceVersion: string } | undefined;
     for (let attempt = 0; !result; attempt++) {
       try {
@@ -404,7 +463,14 @@ export class KubeSource implements Source {
       }
     }
     if (inst.retired || this.stopped) throw new Error('informer retired');
+    // Counted once answered: the re-checks of an absent optional kind (404) are no relists.
+    if (r.lists++ > 0) r.relists++;
     this.lastEventAt = Date.now();
+    if (r.absent) {
+      r.absent = false;
+      r.absentChecks = 0;
+      this.log('info', `${r.kind} is served now (its CRD is installed); watching it`, { resource: r.path, objects: result.items.length });
+    }
     const seen = new Set<string>();
     for (const item of result.items) {
       const key = objectKey(r.entry, item);
@@ -430,7 +496,7 @@ export class KubeSource implements Source {
     this.flush();
     const s = this.state!;
     this.log('info', 'initial sync complete', {
-      namespaces: s.namespaces.size, pods: s.pods.size, nodes: s.nodes.size, policies: s.policies.size, rejected: s.rejected.size,
+      namespaces: s.namespaces.size, pods: s.pods.size, nodes: s.nodes.size, policies: s.policies.size, clusterPolicies: s.clusterPolicies.size, rejected: s.rejected.size,
     });
     if (this.nodeName && !s.nodes.has(this.nodeName)) {
       this.log('warn', 'this node is not in the API server\'s node list (check NODE_NAME / --node)', { node: this.nodeName });
@@ -475,10 +541,16 @@ export class KubeSource implements Source {
   }
 }
 
+/** The object's state key (keyOfObject: a v1alpha1 cluster policy's key carries its kind). */
 function objectKey(entry: KindEntry, raw: KubernetesObject): string | undefined {
   const name = raw?.metadata?.name;
   if (typeof name !== 'string' || name === '') return undefined;
-  if (entry.namespaced) return `${raw.metadata?.namespace ?? ''}/${name}`;
-  return name;
+  return keyOfObject(entry, { name, namespace: raw.metadata?.namespace ?? '' });
+}
+
+/** HTTP status of a failed list (ApiError) or watch (client-node sets statusCode). */
+function statusCodeOf(err: unknown): number | undefined {
+  const c = (err as { statusCode?: unknown } | null)?.statusCode;
+  return typeof c === 'number' ? c : undefined;
 }
 

@@ -18,29 +18,53 @@
 // - allowWatchBookmarks=true gets BOOKMARK events (object = kind/apiVersion/metadata only).
 // - An optional bearer token is enforced (401 Status otherwise).
 //
+// - The Network Policy API kinds (ClusterNetworkPolicy, AdminNetworkPolicy,
+//   BaselineAdminNetworkPolicy) are CRDs: absent until installCRD(kind), their paths answer 404
+//   NotFound as the API server does for a resource it does not serve. removeCRD() deletes the
+//   objects (DELETED events, as the CRD finalizer does, unless `silently`), closes the watches
+//   and brings the 404 back.
+//
 // Test controls: apply/create/update/remove/relabel objects, dropWatches() (abrupt or graceful),
-// compact(), bookmark(), stop()/start() (the port stays the same so a client can come back),
-// and writeKubeconfig() for a plain-http kubeconfig pointing here.
+// compact(), bookmark(), installCRD()/removeCRD(), stop()/start() (the port stays the same so a
+// client can come back), and writeKubeconfig() for a plain-http kubeconfig pointing here.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 
-export type FakeKind = 'Pod' | 'Namespace' | 'Node' | 'NetworkPolicy';
+export type CrdKind = 'ClusterNetworkPolicy' | 'AdminNetworkPolicy' | 'BaselineAdminNetworkPolicy';
+export type FakeKind = 'Pod' | 'Namespace' | 'Node' | 'NetworkPolicy' | CrdKind;
 
 interface KindInfo {
   readonly apiVersion: string;
   readonly listKind: string;
   readonly namespaced: boolean;
+  /** Plural resource name (paths, RBAC messages). */
+  readonly resource: string;
+  /** Served only while its CRD is installed. */
+  readonly crd?: boolean;
 }
 
 export const KIND_INFO: Readonly<Record<FakeKind, KindInfo>> = {
-  Pod: { apiVersion: 'v1', listKind: 'PodList', namespaced: true },
-  Namespace: { apiVersion: 'v1', listKind: 'NamespaceList', namespaced: false },
-  Node: { apiVersion: 'v1', listKind: 'NodeList', namespaced: false },
-  NetworkPolicy: { apiVersion: 'networking.k8s.io/v1', listKind: 'NetworkPolicyList', namespaced: true },
+  Pod: { apiVersion: 'v1', listKind: 'PodList', namespaced: true, resource: 'pods' },
+  Namespace: { apiVersion: 'v1', listKind: 'NamespaceList', namespaced: false, resource: 'namespaces' },
+  Node: { apiVersion: 'v1', listKind: 'NodeList', namespaced: false, resource: 'nodes' },
+  NetworkPolicy: { apiVersion: 'networking.k8s.io/v1', listKind: 'NetworkPolicyList', namespaced: true, resource: 'networkpolicies' },
+  ClusterNetworkPolicy: { apiVersion: 'policy.networking.k8s.io/v1alpha2', listKind: 'ClusterNetworkPolicyList', namespaced: false, resource: 'clusternetworkpolicies', crd: true },
+  AdminNetworkPolicy: { apiVersion: 'policy.networking.k8s.io/v1alpha1', listKind: 'AdminNetworkPolicyList', namespaced: false, resource: 'adminnetworkpolicies', crd: true },
+  BaselineAdminNetworkPolicy: {
+    apiVersion: 'policy.networking.k8s.io/v1alpha1', listKind: 'BaselineAdminNetworkPolicyList', namespaced: false, resource: 'baselineadminnetworkpolicies', crd: true,
+  },
 };
+
+const FAKE_KINDS = Object.keys(KIND_INFO) as FakeKind[];
+
+/** The cluster-wide collection path of a kind. */
+function collectionPath(kind: FakeKind): string {
+  const info = KIND_INFO[kind];
+  return info.apiVersion.includes('/') ? `/apis/${info.apiVersion}/${info.resource}` : `/api/${info.apiVersion}/${info.resource}`;
+}
 
 /** A raw object as stored: JSON, with metadata.name (and namespace when namespaced). */
 export type RawObject = Record<string, any> & { metadata: Record<string, any> };
@@ -100,7 +124,7 @@ function status(code: number, reason: string, message: string): RawObject {
 /** kind of an object by its `kind` field, or an error naming what is wrong. */
 function kindOf(obj: RawObject): FakeKind {
   const k = obj.kind;
-  if (k === 'Pod' || k === 'Namespace' || k === 'Node' || k === 'NetworkPolicy') return k;
+  if ((FAKE_KINDS as unknown[]).includes(k)) return k as FakeKind;
   throw new Error(`fake apiserver: unsupported kind ${JSON.stringify(k)}`);
 }
 
@@ -121,6 +145,7 @@ function route(path: string): Route | undefined {
   if (p === '/api/v1/namespaces') return { kind: 'Namespace' };
   if (p === '/api/v1/nodes') return { kind: 'Node' };
   if (p === '/apis/networking.k8s.io/v1/networkpolicies') return { kind: 'NetworkPolicy' };
+  for (const k of FAKE_KINDS) if (KIND_INFO[k].crd && p === collectionPath(k)) return { kind: k };
   if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(p))) return { kind: 'Pod', namespace: decodeURIComponent(m[1]!) };
   if ((m = /^\/apis\/networking\.k8s\.io\/v1\/namespaces\/([^/]+)\/networkpolicies$/.exec(p))) {
     return { kind: 'NetworkPolicy', namespace: decodeURIComponent(m[1]!) };
@@ -137,13 +162,10 @@ export class FakeApiServer {
   readonly requests: RequestRecord[] = [];
   /** Kinds the client may not read: 403 Forbidden, as RBAC answers a missing permission. */
   readonly forbidden = new Set<FakeKind>();
+  /** CRD kinds currently served (installCRD / removeCRD). */
+  readonly crds = new Set<FakeKind>();
 
-  private readonly objects: Record<FakeKind, Map<string, RawObject>> = {
-    Pod: new Map(),
-    Namespace: new Map(),
-    Node: new Map(),
-    NetworkPolicy: new Map(),
-  };
+  private readonly objects = Object.fromEntries(FAKE_KINDS.map((k) => [k, new Map<string, RawObject>()])) as Record<FakeKind, Map<string, RawObject>>;
   private history: HistoryEvent[] = [];
   private readonly watchers = new Set<Watcher>();
   private readonly sockets = new Set<Socket>();
@@ -250,6 +272,7 @@ export class FakeApiServer {
   apply(obj: RawObject, opts: { silent?: boolean } = {}): RawObject {
     const kind = kindOf(obj);
     const info = KIND_INFO[kind];
+    if (info.crd && !this.crds.has(kind)) throw new Error(`fake apiserver: no CRD installed for ${kind} (installCRD first)`);
     const o = clone(obj);
     o.apiVersion = info.apiVersion;
     o.metadata ??= {};
@@ -306,6 +329,26 @@ export class FakeApiServer {
     o.metadata.resourceVersion = String(++this.resourceVersion);
     if (!opts.silent) this.record(kind, 'DELETED', o);
     return true;
+  }
+
+  // ---- CRDs ------------------------------------------------------------------------------------
+
+  /** Starts serving a CRD kind's path (as once its CustomResourceDefinition is Established). */
+  installCRD(kind: FakeKind): void {
+    if (!KIND_INFO[kind].crd) throw new Error(`fake apiserver: ${kind} is not a CRD kind`);
+    this.crds.add(kind);
+  }
+
+  /**
+   * Deletes a CRD: its objects go (each with a DELETED event, as the CRD's finalizer deletes
+   * them, unless `silently`: then only a fresh request notices), its watches end, and its path
+   * answers 404 again.
+   */
+  removeCRD(kind: FakeKind, opts: { silently?: boolean } = {}): void {
+    if (!this.crds.has(kind)) return;
+    for (const key of [...this.objects[kind].keys()]) this.remove(kind, key, { silent: opts.silently });
+    this.crds.delete(kind);
+    for (const w of [...this.watchers]) if (w.kind === kind) this.endWatcher(w, true);
   }
 
   // ---- failure controls ------------------------------------------------------------------------
@@ -409,9 +452,14 @@ export class FakeApiServer {
       this.reply(req, res, 404, status(404, 'NotFound', `the server could not find the requested resource (${u.pathname})`));
       return;
     }
+    if (KIND_INFO[r.kind].crd && !this.crds.has(r.kind)) {
+      this.reply(req, res, 404, status(404, 'NotFound', 'the server could not find the requested resource'), u.searchParams.get('watch') === 'true');
+      return;
+    }
     if (this.forbidden.has(r.kind)) {
-      const resource = `${KIND_INFO[r.kind].listKind.replace(/List$/, '').toLowerCase()}s`.replace(/policys$/, 'policies');
-      const group = r.kind === 'NetworkPolicy' ? 'networking.k8s.io' : '';
+      const resource = KIND_INFO[r.kind].resource;
+      const apiVersion = KIND_INFO[r.kind].apiVersion;
+      const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '';
       const verb = u.searchParams.get('watch') === 'true' ? 'watch' : 'list';
       this.reply(req, res, 403, status(403, 'Forbidden',
         `${resource} is forbidden: User "system:serviceaccount:kube-system:palisade" cannot ${verb} resource "${resource}" in API group "${group}" at the cluster scope`));
