@@ -31,6 +31,9 @@ for (const c of everyCase()) {
           expected.push({ expect: p.expect, src: p.src, dst: p.dst, port: p.port, protocol: p.protocol, label: `step ${si} probes[${gi}] ${p.protocol}/${p.port} ${p.family} ${p.from} -> ${p.to}` });
         }
       }
+      // A step that only sets up (upstream's manifests step) has nothing to ask; verify refuses
+      // an empty probe list, and the next step's run loads the same objects.
+      if (probes.length === 0) continue;
       const probeFile = join(dir, 'probes.json');
       writeFileSync(probeFile, JSON.stringify(probes));
       const r = runCli(['verify', '--manifests', dir + '/cluster.yaml', '--probes', probeFile, '-o', 'json']);
