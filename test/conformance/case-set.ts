@@ -1,17 +1,37 @@
-// The conformance cases every suite-wide test runs: the shared cases (or $PALISADE_CONFORMANCE_DIR)
-// plus this project's own extra-cases/ folder: translations of the upstream e2e tests the shared
-// sample leaves out and more spec edge cases, in the same format (see its files' headers).
+// The conformance cases every suite-wide test runs.
+// - allCases(): the NetworkPolicy cases: the shared ones (or $PALISADE_CONFORMANCE_DIR) plus this
+//   project's own extra-cases/ folder (translations of the upstream e2e tests the shared sample
+//   leaves out and more spec edge cases, in the same format; see its files' headers).
+// - cnpCases(): the ClusterNetworkPolicy cases: the shared cnp/cases (or
+//   $PALISADE_CNP_CONFORMANCE_DIR, see defaultCnpCasesDir) plus cnp-extra-cases/ (the v1alpha1
+//   kinds, IPv6 for every peer type, domainNames, policy updates; same format).
+// They are kept apart because not every consumer handles several nodes and host-network pods yet
+// (the lab); the engine, classifier and CLI suites run both.
 
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadCases, type ConformanceCase } from '../support/conformance-cases.ts';
+import { defaultCnpCasesDir, loadCases, type ConformanceCase } from '../support/conformance-cases.ts';
 
-export const EXTRA_CASES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), 'extra-cases');
+const HERE = dirname(fileURLToPath(import.meta.url));
+export const EXTRA_CASES_DIR = resolve(HERE, 'extra-cases');
+export const CNP_EXTRA_CASES_DIR = resolve(HERE, 'cnp-extra-cases');
 
 let all: ConformanceCase[] | undefined;
+let cnp: ConformanceCase[] | undefined;
 
-/** Shared (or $PALISADE_CONFORMANCE_DIR) cases first, then the extra ones; parsed once. */
+/** Shared (or $PALISADE_CONFORMANCE_DIR) NetworkPolicy cases first, then the extra ones; parsed once. */
 export function allCases(): ConformanceCase[] {
   all ??= [...loadCases(), ...loadCases(EXTRA_CASES_DIR)];
   return all;
+}
+
+/** Shared (or $PALISADE_CNP_CONFORMANCE_DIR) ClusterNetworkPolicy cases, then ours; parsed once. */
+export function cnpCases(): ConformanceCase[] {
+  cnp ??= [...loadCases(defaultCnpCasesDir()), ...loadCases(CNP_EXTRA_CASES_DIR)];
+  return cnp;
+}
+
+/** Both sets: what the evaluator, compiled engine, classifier and verify suites run. */
+export function everyCase(): ConformanceCase[] {
+  return [...allCases(), ...cnpCases()];
 }

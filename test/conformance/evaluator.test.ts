@@ -1,4 +1,6 @@
-// Every shared conformance case, every step, every probe through the plain evaluator.
+// Every conformance case (NetworkPolicy and ClusterNetworkPolicy sets, case-set.ts), every
+// step, every probe through the plain evaluator, in the family the probe names. A probe's
+// expectation is the whole connection: the source's egress AND the destination's ingress.
 // 'reply' pairs are about established-flow state (the replies of an allowed connection), which
 // only a dataplane with connection tracking can show; the evaluator judges new connections, so
 // those pairs are left to the dataplane tests and counted here as skipped.
@@ -7,9 +9,9 @@ import t from 'tap';
 import { applyStep, buildClusterForCase, probeLabel, probesForGroup } from '../support/conformance-cases.ts';
 import { formatObjectError } from '../../src/cluster/model.ts';
 import { evaluate } from '../../src/policy/evaluator.ts';
-import { allCases } from './case-set.ts';
+import { everyCase } from './case-set.ts';
 
-const cases = allCases();
+const cases = everyCase();
 
 t.ok(cases.length > 0, 'found conformance cases');
 

@@ -1,5 +1,6 @@
 // The classifier on real packet bytes against the real compiled engine and the plain evaluator,
-// on every conformance case, step and probe (both families where a case has IPv6). Connect
+// on every conformance case (NetworkPolicy and ClusterNetworkPolicy sets), step and probe, in
+// the family each probe names (a host-network pod's address is its node's). Connect
 // probes are a TCP SYN / UDP datagram / SCTP INIT from the client's IP to the server's IP and
 // port; reply probes open the connection first and then send the server's answer.
 
@@ -11,9 +12,9 @@ import { evaluate } from '../../src/policy/evaluator.ts';
 import { protocolNumber } from '../../src/cluster/model.ts';
 import { buildClusterForCase, applyStep, probesForGroup, probeLabel } from '../support/conformance-cases.ts';
 import { packet, replyPacket, TCPF } from '../../support/packets.ts';
-import { allCases } from '../conformance/case-set.ts';
+import { everyCase } from '../conformance/case-set.ts';
 
-const cases = allCases();
+const cases = everyCase();
 
 t.test('conformance cases: classify() == CompiledEngine.decide == evaluate == expectation', async (t) => {
   t.ok(cases.length > 0, 'cases found');
