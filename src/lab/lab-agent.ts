@@ -24,6 +24,10 @@ export interface LabAgentStatus {
   readonly sourceSyncStartedAt?: number;
   readonly sourceErrors?: readonly string[];
   readonly lastError?: string;
+  /** The enforcer's counters (packets, accepts, drops, ...). */
+  readonly counters?: Readonly<Record<string, number>>;
+  /** When the file was written (ISO 8601): rewritten every second and on every new generation. */
+  readonly updatedAt?: string;
 }
 
 /** bin/palisade.js of this checkout (from src/lab or dist/src/lab). */
