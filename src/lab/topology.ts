@@ -248,7 +248,14 @@ function specNodes(spec: LabSpec): readonly LabSpecNode[] {
   return [{ ...(spec.node.name !== undefined ? { name: spec.node.name } : {}), ips: spec.node.ips, podCIDRs: [], ports: spec.nodePorts }];
 }
 
-/** What forces a rebuild when it changes: the nodes, their addresses and pod CIDRs. */
+/**
+ * The part of a spec that `labUp` rebuilds a lab for when it changes (the nodes, their
+ * addresses and pod CIDRs): a runner reusing labs across cases can match cases to labs by it.
+ */
+export function labTopologyKey(spec: LabSpec): string {
+  return topologyKey(specNodes(spec));
+}
+
 function topologyKey(nodes: readonly { name?: string; ips: readonly string[]; podCIDRs: readonly string[] }[]): string {
   return JSON.stringify(nodes.map((n) => [n.name ?? null, n.ips, n.podCIDRs]));
 }
