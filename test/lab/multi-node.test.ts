@@ -255,6 +255,20 @@ if (process.getuid?.() !== 0) {
     }
     t.equal(logs.code, 0, logs.stderr);
     for (const w of want) t.match(logs.stdout, w, 'palisade logs --lab');
+    // lab probe knows host-network pods and node:NAME.
+    const pf = join(dir, '..', `${LAB}-probes.yaml`);
+    writeFileSync(pf, [
+      '- {from: host/hostnet-2, to: app/server-1, port: 80, expect: deny}',
+      '- {from: app/client-1, to: node:w1, port: 53, protocol: UDP, family: IPv6, expect: allow}',
+      '- {from: node:cp, to: host/hostnet-2, port: 34351, protocol: SCTP, expect: allow}',
+    ].join('\n') + '\n');
+    const pr = cli(['lab', 'probe', '--name', LAB, '--probes', pf, '-o', 'json']);
+    t.equal(pr.code, 0, `every expect met (${pr.stderr})`);
+    t.match(JSON.parse(pr.stdout), [
+      { from: 'host/hostnet-2', src: '172.18.0.4', dst: '10.244.1.11', verdict: 'deny' },
+      { from: 'app/client-1', to: 'node:w1', dst: 'fc00:f853:ccd:e793::3', verdict: 'allow', answeredBy: 'node:w1' },
+      { from: 'node:cp', src: '172.18.0.2', dst: '172.18.0.4', protocol: 'SCTP', verdict: 'allow' },
+    ]);
     const st = cli(['lab', 'status', '--name', LAB]);
     t.match(st.stdout, /^agent of node w1: pid \d+, backend nfqueue, ready, generation \d+; log \S+agent\.w1\.log$/m, 'lab status: every node\'s agent');
     t.match(st.stdout, /^agent of node cp: pid \d+/m);
