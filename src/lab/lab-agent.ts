@@ -1,4 +1,4 @@
-// The enforcement agent inside a lab: `palisade agent --source files` started in the node
+// The enforcement agents inside a lab: `palisade agent --source files` started in each node
 // namespace (where a CNI node's agent would run), following the lab's manifests folder, and the
 // handshake that tells when a change written to that folder is enforced: the agent's status file
 // reports `sourceSyncStartedAt`, the start time of the newest pass over the folder whose result
@@ -8,9 +8,10 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { safeFileName } from './endpoint-procs.ts';
 import type { LabAgentRecord, LabState } from './lab-state.ts';
-import { writeLabState } from './lab-state.ts';
-import { netnsPids } from './netns.ts';
+import { agentNetns, labAgents, labNodes, writeLabState } from './lab-state.ts';
+import { mustRun, netnsPids } from './netns.ts';
 
 export type LabBackend = 'nfqueue' | 'tun';
 
@@ -23,6 +24,10 @@ export interface LabAgentStatus {
   readonly sourceSyncStartedAt?: number;
   readonly sourceErrors?: readonly string[];
   readonly lastError?: string;
+  /** The enforcer's counters (packets, accepts, drops, ...). */
+  readonly counters?: Readonly<Record<string, number>>;
+  /** When the file was written (ISO 8601): rewritten every second and on every new generation. */
+  readonly updatedAt?: string;
 }
 
 /** bin/palisade.js of this checkout (from src/lab or dist/src/lab). */
@@ -77,66 +82,107 @@ export interface StartAgentOptions {
   readonly verdictLog?: string | false;
 }
 
-/** Where a lab's agent writes its verdict log unless told otherwise: the lab's state folder. */
+/** Where a lab's agents write their verdict log unless told otherwise: the lab's state folder. */
 export function labVerdictLog(state: LabState): string {
   return join(state.dir, 'verdicts.log');
 }
 
-/** Starts the agent in the lab's node namespace and waits until it reports ready. */
+/**
+ * Starts one agent per lab node, in that node's namespace with `--node <its name>` (it judges
+ * only the pods running there), all following the lab's manifests folder, and waits until every
+ * one reports ready. They share one verdict log file (each appends whole lines, O_APPEND), so
+ * `palisade logs --lab` shows every node's verdicts; a line's `direction` says which node wrote
+ * it (egress: the source pod's node, ingress: the destination pod's). A single-node lab keeps its
+ * file names (agent-status.json, log/agent.log); a multi-node lab's carry the node's name.
+ * Returns the first node's agent (also `state.agent`); `state.agents` has them all.
+ */
 export async function startLabAgent(state: LabState, opts: StartAgentOptions): Promise<LabAgentRecord> {
-  if (!state.node.name) throw new Error('the agent needs the node name: the manifests must hold the Node the lab plays');
-  if (state.agent && processAlive(state.agent.pid)) throw new Error(`an agent already runs in lab ${state.name} (pid ${state.agent.pid}); stop it first`);
+  const nodes = labNodes(state);
+  const unnamed = nodes.find((n) => !n.name);
+  if (unnamed) throw new Error('the agent needs the node name: the manifests must hold the Node the lab plays');
+  const running = labAgents(state).find((a) => processAlive(a.pid));
+  if (running) throw new Error(`an agent already runs in lab ${state.name} (pid ${running.pid}); stop it first`);
   const logs = join(state.dir, 'log');
   mkdirSync(logs, { recursive: true });
-  const statusFile = join(state.dir, 'agent-status.json');
-  const log = join(logs, 'agent.log');
   // The lab is where a new user first asks "why was this dropped": keep the answer by default.
   const verdictLog = opts.verdictLog === false ? undefined : resolve(opts.verdictLog ?? labVerdictLog(state));
-  const argv = [
-    process.execPath, palisadeBin(), 'agent',
-    '--source', 'files', '--manifests', state.manifestsDir,
-    '--node', state.node.name,
-    '--backend', opts.backend,
-    '--status-file', statusFile,
-    ...(verdictLog ? ['--verdict-log', verdictLog] : []),
-    ...(opts.extraArgs ?? []),
-  ];
-  const fd = openSync(log, 'a');
-  let pid: number | undefined;
-  try {
-    const child = spawn('ip', ['netns', 'exec', state.nodeNetns, ...argv], { detached: true, stdio: ['ignore', fd, fd] });
-    child.unref();
-    pid = child.pid;
-  } finally {
-    closeSync(fd);
-  }
-  if (pid === undefined) throw new Error('could not start the agent');
-  const rec: LabAgentRecord = { pid, backend: opts.backend, statusFile, log, argv, ...(verdictLog ? { verdictLog } : {}) };
-  state.agent = rec;
+  const multi = nodes.length > 1;
+  const agents: LabAgentRecord[] = nodes.map((n) => {
+    const suffix = multi ? `.${safeFileName(n.name!)}` : '';
+    const statusFile = join(state.dir, `agent-status${suffix}.json`);
+    const log = join(logs, `agent${suffix}.log`);
+    const argv = [
+      process.execPath, palisadeBin(), 'agent',
+      '--source', 'files', '--manifests', state.manifestsDir,
+      '--node', n.name!,
+      '--backend', opts.backend,
+      '--status-file', statusFile,
+      ...(verdictLog ? ['--verdict-log', verdictLog] : []),
+      ...(opts.extraArgs ?? []),
+    ];
+    const fd = openSync(log, 'a');
+    let pid: number | undefined;
+    try {
+      const child = spawn('ip', ['netns', 'exec', n.netns, ...argv], { detached: true, stdio: ['ignore', fd, fd] });
+      child.unref();
+      pid = child.pid;
+    } finally {
+      closeSync(fd);
+    }
+    if (pid === undefined) throw new Error(`could not start the agent of node ${n.name!}`);
+    return { node: n.name!, netns: n.netns, pid, backend: opts.backend, statusFile, log, argv, ...(verdictLog ? { verdictLog } : {}) };
+  });
+  state.agents = agents;
+  state.agent = agents[0];
   writeLabState(state);
-  const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);
-  for (;;) {
-    const s = readAgentStatus(statusFile);
-    if (s && s.pid === pid && s.ready) return rec;
-    if (!processAlive(pid)) throw new Error(`the agent exited before it was ready; last lines of ${log}:\n${tail(log)}`);
-    if (Date.now() > deadline) throw new Error(`the agent did not report ready within ${opts.readyTimeoutMs ?? 30_000} ms; last lines of ${log}:\n${tail(log)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const timeoutMs = opts.readyTimeoutMs ?? 30_000;
+  const deadline = Date.now() + timeoutMs;
+  const who = (a: LabAgentRecord) => (multi ? `the agent of node ${a.node!}` : 'the agent');
+  await Promise.all(agents.map(async (a) => {
+    for (;;) {
+      const s = readAgentStatus(a.statusFile);
+      if (s && s.pid === a.pid && s.ready) return;
+      if (!processAlive(a.pid)) throw new Error(`${who(a)} exited before it was ready; last lines of ${a.log}:\n${tail(a.log)}`);
+      if (Date.now() > deadline) throw new Error(`${who(a)} did not report ready within ${timeoutMs} ms; last lines of ${a.log}:\n${tail(a.log)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }));
+  return agents[0]!;
 }
 
-/** Stops the lab's agent (SIGTERM: it removes its rules) and waits for it to exit. */
+/** Stops every agent of the lab (SIGTERM: each removes its rules) and waits for them to exit. */
 export async function stopLabAgent(state: LabState, timeoutMs = 10_000): Promise<void> {
-  const a = state.agent;
-  if (!a) return;
-  // Only signal the recorded pid if it still runs in the lab's node namespace (pids get reused).
-  if ((await netnsPids(state.nodeNetns)).includes(a.pid)) {
-    process.kill(a.pid, 'SIGTERM');
-    const deadline = Date.now() + timeoutMs;
-    while (processAlive(a.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    if (processAlive(a.pid)) process.kill(a.pid, 'SIGKILL');
-  }
+  await Promise.all(labAgents(state).map(async (a) => {
+    // Only signal the recorded pid if it still runs in its node namespace (pids get reused).
+    if ((await netnsPids(agentNetns(state, a))).includes(a.pid)) {
+      process.kill(a.pid, 'SIGTERM');
+      const deadline = Date.now() + timeoutMs;
+      while (processAlive(a.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      if (processAlive(a.pid)) process.kill(a.pid, 'SIGKILL');
+    }
+  }));
   delete state.agent;
+  delete state.agents;
   writeLabState(state);
+}
+
+/** Whether every node of the lab has a running agent started with this backend and verdict log. */
+export function labAgentsRunningAs(state: LabState, backend: string, verdictLog: string | undefined): boolean {
+  const agents = labAgents(state);
+  if (agents.length !== labNodes(state).length) return false;
+  return agents.every((a) => {
+    const st = readAgentStatus(a.statusFile);
+    return !!st && !st.stopped && processAlive(a.pid) && a.backend === backend && a.verdictLog === verdictLog;
+  });
+}
+
+/**
+ * Forgets every tracked connection on every node, so the next probes are new connections judged
+ * by the policies in force (a probe reusing a 5-tuple an earlier step allowed would otherwise
+ * ride on that connection's state).
+ */
+export async function flushLabConntrack(state: LabState): Promise<void> {
+  await Promise.all(labNodes(state).map((n) => mustRun(['ip', 'netns', 'exec', n.netns, 'conntrack', '-F'])));
 }
 
 /**
@@ -154,22 +200,27 @@ export function writeLabManifests(state: LabState, text: string, file = 'cluster
 }
 
 /**
- * Waits until the agent enforces everything written to the manifests folder up to `writtenAt`
- * (see the top of this file). Resolves with how long it took; throws after timeoutMs, naming
- * the agent's last error.
+ * Waits until every agent of the lab enforces everything written to the manifests folder up to
+ * `writtenAt` (see the top of this file). Resolves with how long it took; throws after timeoutMs,
+ * naming the late agent's last error.
  */
 export async function waitForEnforced(state: LabState, writtenAt: number, timeoutMs = 5000): Promise<number> {
-  const a = state.agent;
-  if (!a) throw new Error(`lab ${state.name} has no agent`);
+  const agents = labAgents(state);
+  if (agents.length === 0) throw new Error(`lab ${state.name} has no agent`);
   const t0 = Date.now();
-  for (;;) {
-    const s = readAgentStatus(a.statusFile);
-    if (s && s.ready && s.sourceSyncStartedAt !== undefined && s.sourceSyncStartedAt > writtenAt) return Date.now() - t0;
-    if (!processAlive(a.pid)) throw new Error(`the agent (pid ${a.pid}) is not running; last lines of ${a.log}:\n${tail(a.log)}`);
-    if (Date.now() - t0 > timeoutMs) {
-      throw new Error(`the agent did not enforce the change written at ${new Date(writtenAt).toISOString()} within ${timeoutMs} ms` +
-        ` (status: ${s ? `generation ${s.generation}, last pass ${s.sourceSyncStartedAt ? new Date(s.sourceSyncStartedAt).toISOString() : 'none'}${s.lastError ? `, error: ${s.lastError}` : ''}` : 'no status file'})`);
+  const multi = agents.length > 1;
+  await Promise.all(agents.map(async (a) => {
+    const who = multi ? `the agent of node ${a.node ?? '?'}` : 'the agent';
+    for (;;) {
+      const s = readAgentStatus(a.statusFile);
+      if (s && s.ready && s.sourceSyncStartedAt !== undefined && s.sourceSyncStartedAt > writtenAt) return;
+      if (!processAlive(a.pid)) throw new Error(`${who} (pid ${a.pid}) is not running; last lines of ${a.log}:\n${tail(a.log)}`);
+      if (Date.now() - t0 > timeoutMs) {
+        throw new Error(`${who} did not enforce the change written at ${new Date(writtenAt).toISOString()} within ${timeoutMs} ms` +
+          ` (status: ${s ? `generation ${s.generation}, last pass ${s.sourceSyncStartedAt ? new Date(s.sourceSyncStartedAt).toISOString() : 'none'}${s.lastError ? `, error: ${s.lastError}` : ''}` : 'no status file'})`);
+      }
+      await new Promise((r) => setTimeout(r, 25));
     }
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  }));
+  return Date.now() - t0;
 }

@@ -23,8 +23,27 @@ export function labNetnsPrefix(lab: string): string {
   return `${LAB_NETNS_PREFIX}${lab}.`;
 }
 
-export function nodeNetnsName(lab: string): string {
-  return `${labNetnsPrefix(lab)}node`;
+/**
+ * `plab.<lab>.node` for the node of a single-node lab; `plab.<lab>.node.<name>` for each node of
+ * a lab that plays several.
+ */
+export function nodeNetnsName(lab: string, node?: string): string {
+  if (node === undefined) return `${labNetnsPrefix(lab)}node`;
+  const base = `${labNetnsPrefix(lab)}node.${node}`.replace(SAFE, '-');
+  return base.length <= 200 ? base : `${labNetnsPrefix(lab)}node.${shortHash(node, 16)}`;
+}
+
+/** The namespace holding the bridge that joins the nodes of a multi-node lab (kind's docker network). */
+export function underlayNetnsName(lab: string): string {
+  return `${labNetnsPrefix(lab)}underlay`;
+}
+
+/** The node's end of its underlay veth, inside the node namespace (kind's eth0). */
+export const UNDERLAY_IF = 'ul0';
+
+/** The underlay end of a node's veth, a port of the bridge in the underlay namespace. */
+export function underlayPortName(node: string): string {
+  return `un${shortHash(node, 10)}`;
 }
 
 const SAFE = /[^A-Za-z0-9_.-]/g;

@@ -22,10 +22,10 @@ import type { Family, Protocol } from '../cluster/model.ts';
 import { canonicalIP, parseIP } from '../net/address.ts';
 import { EndpointClient } from './endpoint-client.ts';
 import type { ProbeDetail } from './endpoint-wire.ts';
-import type { LabState } from './lab-state.ts';
+import { labNodes, type LabNodeRecord, type LabState } from './lab-state.ts';
 
 export interface LabProbe {
-  /** "node", "ns/pod", "ext:<name>" or an IP address of the lab. */
+  /** "node" (single-node labs), "node:<name>", "ns/pod" (host-network pods too), "ext:<name>" or an IP address of the lab. */
   readonly from: string;
   readonly to: string;
   readonly port: number;
@@ -80,15 +80,28 @@ export interface LabEndpointRef {
 
 export class LabProbeError extends Error {}
 
-/** Where an endpoint reference lives in the lab and its address in a family. */
+/**
+ * Where an endpoint reference lives in the lab and its address in a family. A host-network
+ * pod, "node" (a single-node lab) and "node:<name>" live in their node's namespace and answer
+ * with the node's label.
+ */
 export function resolveLabEndpoint(state: LabState, ref: string, family: Family): LabEndpointRef {
   const famIP = (ips: readonly string[]) => ips.find((ip) => parseIP(ip)?.family === family);
-  const nodeRef = (): LabEndpointRef => {
-    const ip = famIP(state.node.ips);
-    if (!ip) throw new LabProbeError(`the lab node has no ${family} address (Node status.addresses: ${state.node.ips.join(', ') || 'none'})`);
-    return { netns: state.nodeNetns, label: 'node', ip };
+  const nodes = labNodes(state);
+  const onNode = (n: LabNodeRecord, what: string): LabEndpointRef => {
+    const ip = famIP(n.ips);
+    if (!ip) throw new LabProbeError(`${what} has no ${family} address (${n.name !== undefined ? `Node ${n.name}` : 'Node'} status.addresses: ${n.ips.join(', ') || 'none'})`);
+    return { netns: n.netns, label: n.label, ip };
   };
-  if (ref === 'node') return nodeRef();
+  if (ref === 'node') {
+    if (nodes.length > 1) throw new LabProbeError(`the lab has ${nodes.length} nodes: say which with node:<name> (${nodes.map((n) => n.name).join(', ')})`);
+    return onNode(nodes[0]!, 'the lab node');
+  }
+  if (ref.startsWith('node:')) {
+    const n = nodes.find((x) => x.name === ref.slice(5));
+    if (!n) throw new LabProbeError(`no node ${ref.slice(5)} in the lab (have: ${nodes.map((x) => x.name ?? '(unnamed)').join(', ')})`);
+    return onNode(n, `node ${n.name}`);
+  }
   if (ref.startsWith('ext:')) {
     const e = state.externals.find((x) => x.name === ref.slice(4));
     if (!e) throw new LabProbeError(`no outside host ${ref.slice(4)} in the lab (have: ${state.externals.map((x) => x.name).join(', ') || 'none'})`);
@@ -102,19 +115,25 @@ export function resolveLabEndpoint(state: LabState, ref: string, family: Family)
     const ip = canonicalIP(ref)!;
     const pod = state.pods.find((p) => p.ips.includes(ip));
     if (pod) return { netns: pod.netns, label: pod.key, ip };
-    if (state.node.ips.includes(ip)) return { netns: state.nodeNetns, label: 'node', ip };
+    const node = nodes.find((n) => n.ips.includes(ip));
+    if (node) return { netns: node.netns, label: node.label, ip };
     const ext = state.externals.find((e) => e.ips.includes(ip));
     if (ext) return { netns: ext.netns, label: `ext:${ext.name}`, ip };
     throw new LabProbeError(`${ip} belongs to nothing in the lab (no pod, node or outside host has it)`);
   }
   if (ref.includes('/')) {
     const pod = state.pods.find((p) => p.key === ref);
-    if (!pod) throw new LabProbeError(`pod ${ref} has no namespace in the lab (not in the manifests, no IP, host-network or finished; see lab up's notes)`);
-    const ip = famIP(pod.ips);
-    if (!ip) throw new LabProbeError(`pod ${ref} has no ${family} address (${pod.ips.join(', ')})`);
-    return { netns: pod.netns, label: pod.key, ip };
+    if (pod) {
+      const ip = famIP(pod.ips);
+      if (!ip) throw new LabProbeError(`pod ${ref} has no ${family} address (${pod.ips.join(', ')})`);
+      return { netns: pod.netns, label: pod.key, ip };
+    }
+    const host = state.hostPods?.find((p) => p.key === ref);
+    const node = host && nodes.find((n) => n.netns === host.nodeNetns);
+    if (node) return onNode(node, `host-network pod ${ref} (played by its node)`);
+    throw new LabProbeError(`pod ${ref} has no namespace in the lab (not in the manifests, no IP or finished; see lab up's notes)`);
   }
-  throw new LabProbeError(`${JSON.stringify(ref)} is not node, ns/pod, ext:<name> or an IP address`);
+  throw new LabProbeError(`${JSON.stringify(ref)} is not node, node:<name>, ns/pod, ext:<name> or an IP address`);
 }
 
 export interface RunProbesOptions {

@@ -8,13 +8,13 @@
 // a time: most of a case's time is waiting (for the agent to enforce a step, for denied probes
 // to time out), so lanes overlap those waits. Each lab serves case after case: between cases
 // only what differs is rebuilt (pods whose addresses change; endpoints just change ports), and
-// its agent keeps running, following the lab's manifests folder. A case goes to a free lab whose
-// node addresses it shares (a lab whose node addresses change is rebuilt with its agent), or
-// waits for a busy one that has them. Per step:
+// its agents (one per node) keep running, following the lab's manifests folder. A case goes to a
+// free lab whose nodes (names, addresses, pod CIDRs: labTopologyKey) it shares (a lab whose
+// nodes change is rebuilt with its agents), or waits for a busy one that has them. Per step:
 //   1. the whole cluster after the step is written to the folder (manifestsForStep);
-//   2. we wait until the agent's status file says a pass over the folder that started after
+//   2. we wait until every agent's status file says a pass over the folder that started after
 //      the write is enforced (lab-agent.ts waitForEnforced);
-//   3. the node's conntrack table is flushed, so every probe is a new connection judged by the
+//   3. every node's conntrack table is flushed, so every probe is a new connection judged by the
 //      step's policies (a probe reusing a 5-tuple that an earlier step allowed would otherwise
 //      ride on that connection's state, which NetworkPolicy rightly leaves alone);
 //   4. all probes run concurrently; a probe that was denied but expected allowed is run once
@@ -26,11 +26,10 @@ import t, { type Test as Tap } from 'tap';
 import type { Protocol } from '../../src/cluster/model.ts';
 import { buildClusterForCase, manifestsForStep, probeLabel, probesForGroup, type CaseProbe, type ConformanceCase } from '../support/conformance-cases.ts';
 import type { ServePorts } from '../../src/lab/endpoint-wire.ts';
-import { processAlive, readAgentStatus, startLabAgent, stopLabAgent, waitForEnforced, writeLabManifests, type LabBackend } from '../../src/lab/lab-agent.ts';
-import type { LabState } from '../../src/lab/lab-state.ts';
-import { mustRun } from '../../src/lab/netns.ts';
+import { flushLabConntrack, processAlive, readAgentStatus, startLabAgent, stopLabAgent, waitForEnforced, writeLabManifests, type LabBackend } from '../../src/lab/lab-agent.ts';
+import { labAgents, type LabState } from '../../src/lab/lab-state.ts';
 import { LabProber, type LabProbeResult } from '../../src/lab/probe.ts';
-import { labDown, labSpecFromCluster, labUp, listLabs, type LabSpec } from '../../src/lab/topology.ts';
+import { labDown, labSpecFromCluster, labTopologyKey, labUp, listLabs, type LabSpec } from '../../src/lab/topology.ts';
 import { allCases } from '../conformance/case-set.ts';
 
 const TIMEOUT_MS = 1000;
@@ -49,13 +48,13 @@ function probedPorts(c: ConformanceCase): ServePorts {
 interface Lane {
   readonly name: string;
   state?: LabState;
-  /** The node addresses (JSON) of the lab's current or last case; undefined: not built yet. */
+  /** The nodes (labTopologyKey) of the lab's current or last case; undefined: not built yet. */
   nodeKey?: string;
   busy: boolean;
 }
 
 /**
- * Hands out lanes, one case each: a free one with the case's node addresses, else a free one not
+ * Hands out lanes, one case each: a free one with the case's nodes, else a free one not
  * built yet, else (if a busy one has the addresses) the first of those that frees up, else any
  * free one (its lab is rebuilt for the new addresses, which costs far more than waiting).
  */
@@ -109,12 +108,12 @@ export function conformanceLab(backend: LabBackend, prefix: string): void {
   let probesRun = 0;
   const started = Date.now();
 
-  // Each case's lab, built from its cluster; cases with the most common node addresses first, so
+  // Each case's lab, built from its cluster; cases with the most common nodes first, so
   // the few that need other ones rebuild a lab near the end (once) rather than back and forth.
   const planned = cases.map((c) => {
     const externals = c.externals.map((e) => ({ name: e.name, ips: [e.ip, e.ipv6].filter((x): x is string => !!x) }));
     const { spec } = labSpecFromCluster(buildClusterForCase(c), { extraPorts: probedPorts(c), externals });
-    return { c, spec, nodeKey: JSON.stringify(spec.node.ips) };
+    return { c, spec, nodeKey: labTopologyKey(spec) };
   });
   const count = new Map<string, number>();
   for (const p of planned) count.set(p.nodeKey, (count.get(p.nodeKey) ?? 0) + 1);
@@ -156,17 +155,19 @@ export function conformanceLab(backend: LabBackend, prefix: string): void {
 
   async function runCase(t: Tap, c: ConformanceCase, spec: LabSpec, lane: Lane): Promise<void> {
     const state = (lane.state = await labUp(spec, { name: lane.name }));
-    if (!state.agent || !processAlive(state.agent.pid)) {
-      // The lab's first case, or a case whose node addresses differ (the lab was rebuilt).
+    if (!state.agent || !labAgents(state).every((a) => processAlive(a.pid))) {
+      // The lab's first case, or a case whose nodes differ (the lab was rebuilt).
       writeLabManifests(state, manifestsForStep(c, 0));
       await startLabAgent(state, { backend });
     }
     for (const [si, step] of c.steps.entries()) {
       const writtenAt = writeLabManifests(state, manifestsForStep(c, si));
       enforceTimes.push(await waitForEnforced(state, writtenAt, 15_000));
-      const st = readAgentStatus(state.agent!.statusFile);
-      t.same(st?.sourceErrors ?? [], [], `step ${si}: the agent read the manifests without errors`);
-      await mustRun(['ip', 'netns', 'exec', state.nodeNetns, 'conntrack', '-F']);
+      for (const a of labAgents(state)) {
+        const st = readAgentStatus(a.statusFile);
+        t.same(st?.sourceErrors ?? [], [], `step ${si}: the agent${a.node ? ` of ${a.node}` : ''} read the manifests without errors`);
+      }
+      await flushLabConntrack(state);
 
       const probes: { p: CaseProbe; gi: number }[] = [];
       step.probes.forEach((g, gi) => probesForGroup(c, g).forEach((p) => probes.push({ p, gi })));

@@ -164,6 +164,16 @@ if (process.getuid?.() !== 0) {
     t.ok(results.some((r) => r.protocol === 'SCTP' && r.family === 'IPv6' && r.verdict === 'allow'), 'SCTP over IPv6 too');
   });
 
+  t.test('a host-network pod is the node: probes to and from it use the node namespace and address', async (t) => {
+    const s = readLabState(LAB)!;
+    const [to, from] = await runLabProbes(s, [
+      { from: 'x/a', to: 'y/hostnet', port: 10250, protocol: 'TCP', family: 'IPv4' },
+      { from: 'y/hostnet', to: 'x/b', port: 5353, protocol: 'UDP', family: 'IPv6' },
+    ]);
+    t.match(to, { dst: '10.0.0.1', verdict: 'allow', answeredBy: 'node' });
+    t.match(from, { src: 'fd00:10::1', dst: 'fd00:10:244::12', verdict: 'allow', answeredBy: 'x/b' });
+  });
+
   t.test('the SCTP exchange is valid SCTP to netfilter', async (t) => {
     const s = readLabState(LAB)!;
     const node = ['ip', 'netns', 'exec', s.nodeNetns];

@@ -1,6 +1,6 @@
 // `palisade lab up | probe | down | status`: pods as network namespaces on this machine (see
-// src/lab/topology.ts), real probes between them (src/lab/probe.ts), and the enforcement agent
-// running in the lab's node namespace.
+// src/lab/topology.ts), real probes between them (src/lab/probe.ts), and the enforcement agents
+// running in the lab's node namespaces.
 
 import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -8,8 +8,8 @@ import { parse as parseYAML } from 'yaml';
 import type { ObjectError } from '../../cluster/model.ts';
 import { parseIP } from '../../net/address.ts';
 import { manifestFiles } from '../../sources/manifests.ts';
-import { agentAvailable, labVerdictLog, processAlive, readAgentStatus, startLabAgent, stopLabAgent, type LabBackend } from '../../lab/lab-agent.ts';
-import { DEFAULT_LAB, defaultLabName, labStateDir, readLabState, type LabState } from '../../lab/lab-state.ts';
+import { agentAvailable, labAgentsRunningAs, labVerdictLog, processAlive, readAgentStatus, startLabAgent, stopLabAgent, type LabBackend } from '../../lab/lab-agent.ts';
+import { DEFAULT_LAB, defaultLabName, labAgents, labNodes, labStateDir, readLabState, type LabState } from '../../lab/lab-state.ts';
 import { labNameProblem } from '../../lab/netns.ts';
 import { checkLabPrereqs, missingReport } from '../../lab/prereqs.ts';
 import { LabProbeError, meetsExpectation, resolveLabEndpoint, runLabProbes, type LabProbe, type LabProbeResult } from '../../lab/probe.ts';
@@ -26,23 +26,28 @@ const HELP = `usage: palisade lab up --manifests PATH... [--name LAB] [--node NA
        palisade lab down [--name LAB | --all]
        palisade lab status [--name LAB]
 
-A kind-like node made of network namespaces on this machine (needs root): one namespace for the
-node, one per pod (its IPs from status.podIPs, served on its containerPorts: HTTP for TCP, an
-answer for UDP, INIT-ACK for SCTP), routed through the node. Nothing is connected to the host's
-network. The lab's state lives in /run/palisade-lab/LAB (without --name, LAB is $PALISADE_LAB
+A kind-like cluster made of network namespaces on this machine (needs root): one namespace per
+Node, one per pod (its IPs from status.podIPs, served on its containerPorts: HTTP for TCP, an
+answer for UDP, INIT-ACK for SCTP), routed through its node; several nodes are joined by a
+bridge in a namespace of their own, each node with its own agent. Host-network pods are played
+by their node. Nothing is connected to the host's network. The lab's state lives in /run/palisade-lab/LAB (without --name, LAB is $PALISADE_LAB
 if set, else ${DEFAULT_LAB}).
 
 up      builds (or updates) the lab from the manifests and starts \`palisade agent --source files\`
         in the node namespace, following the manifests folder (a single folder given to
         --manifests is followed in place; files are copied into the lab's own folder).
-        --no-agent: no enforcement; --backend: the agent's backend (default nfqueue).
-        The agent keeps a verdict log (a line per denied connection, naming the policies)
-        in /run/palisade-lab/LAB/verdicts.log, or --verdict-log FILE (none: no log); read it
+        Manifests with several Nodes make a multi-node lab (pods on their spec.nodeName, one
+        agent per node with --node <its name>); --node NAME plays that Node alone, running
+        every pod on it. --no-agent: no enforcement; --backend: the agents' backend (default nfqueue).
+        The agents keep a verdict log (a line per denied connection, naming the policies)
+        in /run/palisade-lab/LAB/verdicts.log (one file for every node's agent), or
+        --verdict-log FILE (none: no log); read it
         with \`palisade logs --lab [LAB] [--follow]\`.
         --external NAME=IP[,IPv6]: an outside host (its own namespace, routed through the
         node like a pod, not a pod to policy); probe it as "ext:NAME".
 probe   runs real probes: FILE is a YAML/JSON list of {from, to, port, protocol?, family?,
-        expect?} with from/to "ns/pod", "node", "ext:NAME" or an IP of the lab. Verdicts:
+        expect?} with from/to "ns/pod" (a host-network pod: its node), "node" (single-node
+        labs), "node:NAME", "ext:NAME" or an IP of the lab. Verdicts:
           allow    the server's answer came back before --timeout (default 1000 ms)
           DENY     nothing came back: the packets were dropped (what a policy deny does)
           refused  a TCP RST, ICMP port unreachable or SCTP ABORT came back: the policy let
@@ -85,19 +90,37 @@ function portsText(p: { tcp: readonly number[]; udp: readonly number[]; sctp: re
 }
 
 export function describeLab(s: LabState): string {
-  const lines = [`lab "${s.name}": node namespace ${s.nodeNetns} (${s.node.name ?? 'no Node object'}: ${s.node.ips.join(', ') || 'no address'})`];
-  const rows = [['POD', 'NETNS', 'IPS', 'SERVES']];
-  for (const p of [...s.pods].sort((a, b) => a.key.localeCompare(b.key))) rows.push([p.key, p.netns, p.ips.join(', '), portsText(p.ports)]);
-  for (const e of s.externals) rows.push([`ext:${e.name}`, e.netns, e.ips.join(', '), '(outside host)']);
+  const nodes = labNodes(s);
+  const multi = nodes.length > 1;
+  const lines = multi
+    ? [`lab "${s.name}": ${nodes.length} nodes joined by the bridge in ${s.underlayNetns ?? '?'}`]
+    : [`lab "${s.name}": node namespace ${s.nodeNetns} (${s.node.name ?? 'no Node object'}: ${s.node.ips.join(', ') || 'no address'})`];
+  if (multi) {
+    for (const n of nodes) lines.push(`  node ${n.name ?? '?'}: namespace ${n.netns}, ${n.ips.join(', ') || 'no address'}${n.podCIDRs.length ? `, pod CIDRs ${n.podCIDRs.join(', ')}` : ''}; serves ${portsText(n.ports)}`);
+  }
+  const nodeOf = (netns: string | undefined) => nodes.find((n) => n.netns === (netns ?? s.nodeNetns));
+  const withNode = (row: string[], netns: string | undefined) => (multi ? [row[0]!, nodeOf(netns)?.name ?? '?', ...row.slice(1)] : row);
+  const rows = [withNode(['POD', 'NETNS', 'IPS', 'SERVES'], undefined)];
+  if (multi) rows[0]![1] = 'NODE';
+  for (const p of [...s.pods].sort((a, b) => a.key.localeCompare(b.key))) rows.push(withNode([p.key, p.netns, p.ips.join(', '), portsText(p.ports)], p.nodeNetns));
+  for (const h of s.hostPods ?? []) rows.push(withNode([h.key, '(host network)', nodeOf(h.nodeNetns)?.ips.join(', ') ?? '', portsText(h.ports)], h.nodeNetns));
+  for (const e of s.externals) rows.push(withNode([`ext:${e.name}`, e.netns, e.ips.join(', '), '(outside host)'], e.nodeNetns));
   lines.push(table(rows).split('\n').map((l) => '  ' + l).join('\n'));
-  lines.push(`  node serves: ${portsText(s.nodePorts)}`);
-  if (s.agent) {
-    const st = readAgentStatus(s.agent.statusFile);
+  if (!multi) lines.push(`  node serves: ${portsText(s.nodePorts)}`);
+  const agents = labAgents(s);
+  for (const a of agents) {
+    const st = readAgentStatus(a.statusFile);
     // The status file outlives the agent: say so when its process is gone.
-    const state = !processAlive(s.agent.pid) ? `exited (see its log)${st ? `, last generation ${st.generation}` : ''}`
+    const state = !processAlive(a.pid) ? `exited (see its log)${st ? `, last generation ${st.generation}` : ''}`
       : st ? (st.ready ? `ready, generation ${st.generation}` : 'not ready') : 'no status yet';
-    lines.push(`agent: pid ${s.agent.pid}, backend ${s.agent.backend}, ${state}; follows ${s.manifestsDir}; log ${s.agent.log}`);
-    lines.push(`verdict log: ${s.agent.verdictLog ? `${s.agent.verdictLog} (palisade logs --lab ${s.name})` : 'none (lab up --verdict-log none)'}`);
+    lines.push(multi
+      ? `agent of node ${a.node ?? '?'}: pid ${a.pid}, backend ${a.backend}, ${state}; log ${a.log}`
+      : `agent: pid ${a.pid}, backend ${a.backend}, ${state}; follows ${s.manifestsDir}; log ${a.log}`);
+  }
+  if (agents.length > 0) {
+    if (multi) lines.push(`agents: one per node, all following ${s.manifestsDir}`);
+    const vl = agents[0]!.verdictLog;
+    lines.push(`verdict log: ${vl ? `${vl} (palisade logs --lab ${s.name})${multi ? `, shared by the ${agents.length} agents` : ''}` : 'none (lab up --verdict-log none)'}`);
   } else lines.push(`agent: not running (manifests folder: ${s.manifestsDir})`);
   return lines.join('\n');
 }
@@ -186,12 +209,11 @@ async function up(argv: string[]): Promise<number> {
   const state = await labUp(spec, { name, manifestsDir: folder.dir });
   if (folder.copy) process.stderr.write(`palisade lab up: note: ${folder.copy()}\n`);
   if (withAgent) {
-    const st = state.agent ? readAgentStatus(state.agent.statusFile) : undefined;
     const verdictLog = verdictLogFlag === false ? undefined : verdictLogFlag ?? labVerdictLog(state);
-    if (state.agent && st && !st.stopped && processAlive(state.agent.pid) && state.agent.backend === backend && state.agent.verdictLog === verdictLog) {
+    if (labAgentsRunningAs(state, backend, verdictLog)) {
       // Already running as asked: it follows the folder, nothing to do.
     } else {
-      if (state.agent) await stopLabAgent(state);
+      if (labAgents(state).length) await stopLabAgent(state);
       try {
         await startLabAgent(state, { backend, verdictLog: verdictLog ?? false });
       } catch (e) {
@@ -199,7 +221,7 @@ async function up(argv: string[]): Promise<number> {
         throw new CliError(`the lab is up but the agent failed: ${(e as Error).message}`, 1);
       }
     }
-  } else if (state.agent) {
+  } else if (labAgents(state).length) {
     await stopLabAgent(state);
   }
   process.stdout.write(describeLab(readLabState(name)!) + '\n');
@@ -230,7 +252,7 @@ export function readLabProbes(file: string, state: LabState): Probe[] {
     let bad = false;
     for (const k of ['from', 'to'] as const) {
       const v = o[k];
-      if (typeof v === 'string' && (v === 'node' || v.startsWith('ext:'))) {
+      if (typeof v === 'string' && (v === 'node' || v.startsWith('node:') || v.startsWith('ext:'))) {
         try {
           o[k] = resolveLabEndpoint(state, v, family).ip;
         } catch (e) {
@@ -307,7 +329,7 @@ async function down(argv: string[]): Promise<number> {
   for (const n of names) {
     const s = readLabState(n);
     // Let the agent remove its rules first (they go with the namespace anyway).
-    if (s?.agent) await stopLabAgent(s).catch(() => {});
+    if (s && labAgents(s).length) await stopLabAgent(s).catch(() => {});
     const r = await labDown(n);
     process.stdout.write(`lab "${n}": stopped ${r.pids.length} process(es), deleted ${r.namespaces.length} namespace(s)${r.stateRemoved ? ', removed its state' : ''}\n`);
   }
