@@ -11,6 +11,7 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultCnpCasesDir, loadCases, type ConformanceCase } from '../support/conformance-cases.ts';
+import { ipv6Twin } from '../support/ipv6-twin.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const EXTRA_CASES_DIR = resolve(HERE, 'extra-cases');
@@ -31,7 +32,21 @@ export function cnpCases(): ConformanceCase[] {
   return cnp;
 }
 
-/** Both sets: what the evaluator, compiled engine, classifier and verify suites run. */
+let twins: ConformanceCase[] | undefined;
+
+/**
+ * The IPv6 twin of every ClusterNetworkPolicy case that has no IPv6 of its own (see
+ * ipv6-twin.ts): the upstream cases are IPv4 only, and every case must hold in both families.
+ */
+export function cnpIPv6Twins(): ConformanceCase[] {
+  twins ??= cnpCases().flatMap((c) => {
+    const t = ipv6Twin(c);
+    return t ? [t] : [];
+  });
+  return twins;
+}
+
+/** Both sets and the IPv6 twins: what the evaluator, compiled engine, classifier and verify suites run. */
 export function everyCase(): ConformanceCase[] {
-  return [...allCases(), ...cnpCases()];
+  return [...allCases(), ...cnpCases(), ...cnpIPv6Twins()];
 }
