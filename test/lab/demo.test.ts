@@ -64,11 +64,12 @@ if (process.getuid?.() !== 0) {
     // Act 3: cluster policies around the namespaces' own NetworkPolicies.
     t.same(Object.fromEntries(matrixOf(r.stdout, 3)), {
       'frontend/web': ['.', '.', 'X', '.', '.'],
-      'backend/api': ['.', '.', '.', '.', '.'],
-      'db/postgres': ['.', 'X', '.', '.', '.'],
-      'kube-system/coredns': ['.', 'X', 'X', '.', '.'],
+      'backend/api': ['X', '.', '.', '.', '.'],
+      'db/postgres': ['X', 'X', '.', '.', '.'],
+      'kube-system/coredns': ['X', 'X', 'X', '.', '.'],
       node: ['.', '.', '.', '.', '.'],
-    }, 'act 3: only backend reaches db (Admin), frontend and backend override the Baseline default-deny, kube-system is not its subject');
+    }, 'act 3: only backend reaches db (Admin); the Baseline closes frontend, backend and db override it; kube-system is not its subject');
+    t.match(r.stdout, /backend\/api -> frontend\/web TCP\/80: real deny \(timeout, \d+ ms\), spec deny\n.*\n\s+ingress of frontend\/web: DENIED by baseline\/default-deny-ingress\/deny-all/);
     t.match(r.stdout, /frontend\/web -> db\/postgres TCP\/5432: real deny \(timeout, \d+ ms\), spec deny\n\s+egress of frontend\/web: allowed: no policy decides its egress\n\s+ingress of db\/postgres: DENIED by admin\/protect-db\/nobody-else/);
     t.match(r.stdout, /backend\/api -> db\/postgres TCP\/5432: real allow .*\n.*\n\s+ingress of db\/postgres: allowed by db\/allow-all ingress\[0\]/);
     t.match(r.stdout, /lab "lt-demo" torn down/);

@@ -33,9 +33,9 @@ Palisade agent enforcing in the lab's node. Shows the real connection matrix (an
 TCP, a request/answer for UDP) with no policy, then applies default-deny in frontend, backend and db
 plus the allow policies frontend -> backend:8080 -> db:5432 and DNS egress, and shows the matrix
 again, every cell explained and checked against the spec. Act 3 swaps those for cluster policies
-(ClusterNetworkPolicy): a Baseline default-deny for ingress that frontend and backend override
-with their own NetworkPolicies, and an Admin guardrail that lets only backend into db, even
-though db's own NetworkPolicy admits everyone.
+(ClusterNetworkPolicy): a Baseline default-deny for ingress, which closes frontend (it has no
+policy of its own) and which backend and db override with their own NetworkPolicies, and an
+Admin guardrail that lets only backend into db, even though db's own NetworkPolicy admits everyone.
 
   --keep          leave the lab up afterwards (palisade lab status|probe|down --name LAB)
   --name LAB      lab name (default demo)
@@ -131,8 +131,8 @@ function tieredObjects(): Obj[] {
       subject: { namespaces: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system'] }] } },
       ingress: [{ name: 'deny-all', action: 'Deny', from: [{ namespaces: {} }] }],
     }),
-    // The namespaces override the Baseline with their own NetworkPolicies...
-    netpol('frontend', 'web-open', { podSelector: { matchLabels: { app: 'web' } }, policyTypes: ['Ingress'], ingress: [{ ports: [{ protocol: 'TCP', port: 80 }] }] }),
+    // frontend has no policy of its own, so the Baseline closes it; backend overrides the
+    // Baseline with its own NetworkPolicy...
     netpol('backend', 'api-from-web', {
       podSelector: { matchLabels: { app: 'api' } }, policyTypes: ['Ingress'],
       ingress: [{ from: [{ ...nsSel('frontend'), podSelector: { matchLabels: { app: 'web' } } }], ports: [{ protocol: 'TCP', port: 8080 }] }],
@@ -293,7 +293,7 @@ export async function run(argv: string[]): Promise<number> {
       const spec = p.spec as { tier?: string };
       out(p.kind === 'ClusterNetworkPolicy' ? `  clusternetworkpolicy ${md.name} (${spec.tier} tier)\n` : `  networkpolicy ${md.namespace}/${md.name}\n`);
     }
-    mismatches += printAct(out, 'act 3: Admin guardrail (only backend reaches db, whatever db allows), Baseline default-deny ingress that frontend and backend override', await act(state, [...base, ...tiered], timeoutMs));
+    mismatches += printAct(out, 'act 3: Admin guardrail (only backend reaches db, whatever db allows); Baseline default-deny ingress, overridden by backend\'s and db\'s own policies', await act(state, [...base, ...tiered], timeoutMs));
   } finally {
     if (flags.keep && state) {
       out(`\nthe lab stays up (--keep): palisade lab status --name ${name}; palisade lab down --name ${name}\n`);
