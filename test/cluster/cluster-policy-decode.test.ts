@@ -58,6 +58,8 @@ const invalid: [string, O, string, RegExp][] = [
   ['subject missing', cnp({ subject: undefined }), 'spec.subject', /required/],
   ['subject unknown field', cnp({ subject: { namespaceSelector: {} } }), 'spec.subject.namespaceSelector', /unknown field/],
   ['subject pods without podSelector', cnp({ subject: { pods: { namespaceSelector: {} } } }), 'spec.subject.pods.podSelector', /required/],
+  ['ANP pods without namespaceSelector (required in v1alpha1)', anp({ subject: { pods: { podSelector: {} } } }), 'spec.subject.pods.namespaceSelector', /required/],
+  ['BANP peer pods without namespaceSelector', banp(eg({ to: [{ pods: { podSelector: {} } }] })), 'spec.egress[0].to[0].pods.namespaceSelector', /required/],
   ['subject bad selector', cnp({ subject: { namespaces: { matchLabels: { 'bad key': 'x' } } } }), 'spec.subject.namespaces.matchLabels[bad key]', /invalid label key/],
   // rules
   ['26 ingress rules', cnp({ ingress: times(26, () => ({ action: 'Deny', from: [{ namespaces: {} }] })) }), 'spec.ingress', /at most 25 items, got 26/],

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { parseHealthAddress } from '../../src/agent/health.ts';
+import { KINDS } from '../../src/cluster/kinds.ts';
 import { chainRules, type RulePlan } from '../../src/enforce/iptables.ts';
 import { extensionModules, ipsetTypeModule } from '../../src/enforce/kernel-modules.ts';
 
@@ -43,7 +44,7 @@ t.test('the file parses and holds exactly the expected objects, all in one names
   if (ns !== 'kube-system') t.ok(objects.some((o) => o.kind === 'Namespace' && o.metadata.name === ns), 'its namespace is created');
 });
 
-t.test('RBAC: exactly get/list/watch on pods, namespaces, nodes and networkpolicies', async (t) => {
+t.test('RBAC: exactly get/list/watch on pods, namespaces, nodes, networkpolicies and the three cluster policy kinds', async (t) => {
   const role = one('ClusterRole');
   const granted = new Set<string>();
   for (const rule of role.rules) {
@@ -56,7 +57,13 @@ t.test('RBAC: exactly get/list/watch on pods, namespaces, nodes and networkpolic
       granted.add(`${g}/${r}`);
     }
   }
-  t.same([...granted].sort(), ['/namespaces', '/nodes', '/pods', 'networking.k8s.io/networkpolicies']);
+  t.same([...granted].sort(), [
+    '/namespaces', '/nodes', '/pods', 'networking.k8s.io/networkpolicies',
+    'policy.networking.k8s.io/adminnetworkpolicies', 'policy.networking.k8s.io/baselineadminnetworkpolicies', 'policy.networking.k8s.io/clusternetworkpolicies',
+  ]);
+  // Exactly what the kube source reads: one informer per registry kind, nothing more (no
+  // customresourcedefinitions: an absent CRD is found by listing the resource's own path).
+  t.same([...granted].sort(), KINDS.map((k) => `${k.group}/${k.resource}`).sort(), 'the kinds registry, nothing more');
   const binding = one('ClusterRoleBinding');
   t.same(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata.name });
   t.same(binding.subjects, [{ kind: 'ServiceAccount', name: one('ServiceAccount').metadata.name, namespace: ds.metadata.namespace }]);

@@ -115,3 +115,47 @@ t.test('a missing path fails the start clearly', async (t) => {
   const src = new FilesSource({ paths: ['/nonexistent/palisade-manifests'], rescanMs: 0 });
   await t.rejects(src.start(new ClusterState()), /manifests path \/nonexistent\/palisade-manifests: no such file or directory/);
 });
+
+// Cluster-scoped policies (ClusterNetworkPolicy, and the v1alpha1 kinds keyed "Kind:name") flow
+// through the same diff: replace, delete with the file, invalid keeps the last good version.
+const cnp = (name: string, priority: number | string) => `apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: ${name}}
+spec:
+  tier: Admin
+  priority: ${priority}
+  subject: {namespaces: {}}
+  ingress: [{name: no-web, action: Deny, from: [{pods: {podSelector: {matchLabels: {app: web}}}}]}]
+`;
+const anp = (name: string) => `apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: ${name}}
+spec: {priority: 1, subject: {namespaces: {}}, egress: [{action: Allow, to: [{networks: [10.0.0.0/8]}]}]}
+`;
+
+t.test('cluster policies: added, replaced, deleted with their file; an invalid version keeps the last good one', async (t) => {
+  const { state, batches, src, write, dir } = setup(t);
+  write('pods.yaml', pod('a', '10.0.0.1'));
+  write('cnp.yaml', cnp('guard', 10) + '---\n' + anp('guard'));
+  await src.start(state);
+  t.same([...state.clusterPolicies.keys()].sort(), ['AdminNetworkPolicy:guard', 'guard'], 'both, each under its own key');
+  t.equal(state.clusterPolicies.get('guard')!.priority, 10);
+
+  write('cnp.yaml', cnp('guard', 20) + '---\n' + anp('guard'));
+  src.syncNow();
+  t.same(batches.at(-1)!.map((c) => `${c.kind} ${c.key} ${c.before ? 'u' : 'a'}`), ['ClusterNetworkPolicy guard u'], 'replaced, nothing else touched');
+  t.equal(state.clusterPolicies.get('guard')!.priority, 20);
+
+  write('cnp.yaml', cnp('guard', 1001) + '---\n' + anp('guard'));
+  const info = src.syncNow();
+  t.match(info.errors.join('\n'), /cnp\.yaml:6:\d+: ClusterNetworkPolicy guard: spec\.priority: must be between 0 and 1000, got 1001/);
+  t.equal(state.clusterPolicies.get('guard')!.priority, 20, 'last good version kept');
+
+  write('cnp.yaml', anp('guard'));
+  src.syncNow();
+  t.same([...state.clusterPolicies.keys()], ['AdminNetworkPolicy:guard'], 'removed from the file: deleted (the ANP of the same name stays)');
+  t.equal(state.rejected.size, 0, 'its rejection went with it');
+  unlinkSync(join(dir, 'cnp.yaml'));
+  src.syncNow();
+  t.equal(state.clusterPolicies.size, 0, 'deleting the file deletes them');
+});

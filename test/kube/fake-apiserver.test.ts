@@ -132,3 +132,28 @@ t.test('stop() cuts streams and refuses connections; start() serves again on the
   t.equal(s.port, port);
   t.equal((await get(s, '/api/v1/pods')).status, 200);
 });
+
+t.test('CRD kinds: 404 until installed, served after, removal deletes (DELETED events), ends watches, 404 again', async (t) => {
+  const s = await FakeApiServer.start({ token: 'tok' });
+  t.teardown(() => s.stop());
+  const path = '/apis/policy.networking.k8s.io/v1alpha2/clusternetworkpolicies';
+  const cnp = { kind: 'ClusterNetworkPolicy', metadata: { name: 'c' }, spec: {} };
+  const absent = await get(s, path);
+  t.equal(absent.status, 404);
+  t.match(absent.body, { kind: 'Status', reason: 'NotFound' });
+  t.equal((await watch(s, `${path}?watch=true`, 1)).status, 404, 'a watch too');
+  t.throws(() => s.apply(cnp), /no CRD installed/, 'no objects without the CRD');
+  s.installCRD('ClusterNetworkPolicy');
+  s.apply(cnp);
+  const listed = await get(s, path);
+  t.equal(listed.status, 200);
+  t.equal(listed.body.kind, 'ClusterNetworkPolicyList');
+  t.equal(listed.body.items[0].metadata.name, 'c');
+  t.equal(s.get('ClusterNetworkPolicy', 'c')?.apiVersion, 'policy.networking.k8s.io/v1alpha2');
+  // A watch open while the CRD goes: the object's DELETED event, then the end of the stream.
+  const w = await watch(s, `${path}?watch=true&resourceVersion=${listed.body.metadata.resourceVersion}`, 5, () => setTimeout(() => s.removeCRD('ClusterNetworkPolicy'), 50));
+  t.same(w.events.map((e) => [e.type, e.object.metadata.name]), [['DELETED', 'c']], 'DELETED, then the stream ended');
+  t.equal((await get(s, path)).status, 404, '404 again');
+  s.installCRD('ClusterNetworkPolicy');
+  t.same((await get(s, path)).body.items, [], 'reinstalled empty');
+});

@@ -33,7 +33,7 @@ t.test('a folder of YAML, JSON and List documents', async (t) => {
   t.same(r.state.namespaces.get('orphan')!.labels, { 'kubernetes.io/metadata.name': 'orphan' });
   t.same([...r.state.pods.keys()].sort(), ['orphan/p2', 'x/p1']);
   t.ok(r.state.policies.has('x/deny'));
-  t.match(r.notes.join('\n'), /ns\.yaml:3: ignored Deployment x\/web \(only Namespace, Pod, Node, NetworkPolicy are read\)/);
+  t.match(r.notes.join('\n'), /ns\.yaml:3: ignored Deployment x\/web \(only Namespace, Pod, Node, NetworkPolicy, ClusterNetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy are read\)/);
   t.match(r.notes.join('\n'), /namespace orphan has pods but no Namespace object/);
 });
 
@@ -116,4 +116,49 @@ t.test('object errors point at the line and column of their field; the document 
   t.same(at('spec.egress[0].tp'), [`list.json:${want + 1}:${lines[want]!.indexOf('"tp"') + 1} (document 1, items[1])`]);
   const loaded = loadManifests([dir]);
   t.equal(loaded.badDocuments, 4, 'errors are counted per document, not per line');
+});
+
+t.test('cluster-scoped policies in a manifests folder: loaded, and errors at their file:line:col', async (t) => {
+  const dir = folder({
+    'cnp.yaml': [
+      'apiVersion: policy.networking.k8s.io/v1alpha2',
+      'kind: ClusterNetworkPolicy',
+      'metadata: {name: deny-db}',
+      'spec:',
+      '  tier: Admin',
+      '  priority: 10',
+      '  subject: {namespaces: {matchLabels: {team: db}}}',
+      '  ingress:',
+      '  - {name: block, action: Deny, from: [{namespaces: {}}]}',
+      '---',
+      'apiVersion: policy.networking.k8s.io/v1alpha1',
+      'kind: BaselineAdminNetworkPolicy',
+      'metadata: {name: default}',
+      'spec: {subject: {namespaces: {}}, egress: [{action: Deny, to: [{networks: ["0.0.0.0/0"]}]}]}',
+      '',
+    ].join('\n'),
+    'bad.yaml': [
+      'apiVersion: policy.networking.k8s.io/v1alpha2',
+      'kind: ClusterNetworkPolicy',
+      'metadata: {name: broken}',
+      'spec:',
+      '  tier: Admin',
+      '  priority: 1001',
+      '  subject: {namespaces: {}}',
+      '  egress:',
+      '  - action: Deny',
+      '    to:',
+      '    - networks: [10.0.0.0/33]',
+      '',
+    ].join('\n'),
+  });
+  const r = loadManifests([dir]);
+  t.same([...r.state.clusterPolicies.keys()].sort(), ['BaselineAdminNetworkPolicy:default', 'deny-db']);
+  t.match(r.state.clusterPolicies.get('deny-db'), { tier: 'Admin', priority: 10, ingress: [{ name: 'block', action: 'Deny' }] });
+  t.equal(r.badDocuments, 1);
+  const at = (field: string) => r.errors.find((e) => e.object === 'ClusterNetworkPolicy broken' && e.field === field);
+  t.match(at('spec.priority')?.source, /bad\.yaml:6:3$/, 'priority: line 6, column 3');
+  t.equal(at('spec.priority')?.message, 'must be between 0 and 1000, got 1001 (document 1)');
+  t.match(at('spec.egress[0].to[0].networks[0]')?.source, /bad\.yaml:11:18$/, 'the bad CIDR itself');
+  t.notOk(r.state.clusterPolicies.has('broken'));
 });

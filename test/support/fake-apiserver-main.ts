@@ -7,6 +7,7 @@
 //   stdin: {"id": 1, "op": "apply", "object": {...}} | {"op": "remove", "kind", "key"}
 //          | {"op": "relabel", "kind", "key", "labels"} | {"op": "dropWatches"}
 //          | {"op": "compact"} | {"op": "stop"} | {"op": "start"} | {"op": "openWatches"}
+//          | {"op": "installCRD", "kind"} | {"op": "removeCRD", "kind"}   (the policy.networking.k8s.io kinds)
 //   stdout, per command: {"id": 1, "ok": true, "result": ...} or {"id": 1, "ok": false, "error": "..."}
 
 import { createInterface } from 'node:readline';
@@ -25,6 +26,7 @@ type Command =
   | { id?: number; op: 'apply'; object: RawObject }
   | { id?: number; op: 'remove'; kind: FakeKind; key: string }
   | { id?: number; op: 'relabel'; kind: FakeKind; key: string; labels: Record<string, string> }
+  | { id?: number; op: 'installCRD' | 'removeCRD'; kind: FakeKind }
   | { id?: number; op: 'dropWatches' | 'compact' | 'stop' | 'start' | 'openWatches' };
 
 for await (const line of createInterface({ input: process.stdin })) {
@@ -47,6 +49,8 @@ for await (const line of createInterface({ input: process.stdin })) {
       case 'stop': await server.stop(); break;
       case 'start': await server.start(); break;
       case 'openWatches': result = server.openWatches(); break;
+      case 'installCRD': server.installCRD(cmd.kind); break;
+      case 'removeCRD': server.removeCRD(cmd.kind); break;
       default: throw new Error(`unknown op ${JSON.stringify((cmd as { op?: unknown }).op)}`);
     }
     out({ id: cmd.id, ok: true, result });

@@ -60,6 +60,7 @@ const COMMON = {
   acceptWord: 'Allow',
   decodePort: decodePortEntry,
   namedPortField: 'namedPort',
+  namespaceSelectorRequired: true,
 } as const;
 
 const ANP: Version = {

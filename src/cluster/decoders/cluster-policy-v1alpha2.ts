@@ -66,6 +66,7 @@ const V1ALPHA2: Version = {
   acceptWord: 'Accept',
   decodePort: decodeProtocolEntry,
   namedPortField: 'destinationNamedPort',
+  namespaceSelectorRequired: false,
 };
 
 export function decodeClusterNetworkPolicy(raw: Obj, e: Errs): Decoded {

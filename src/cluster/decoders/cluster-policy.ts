@@ -49,6 +49,8 @@ export interface Version {
   decodePort(e: Errs, v: unknown, path: string): ClusterPolicyPort | undefined;
   /** Path suffix of a named port inside one port-list entry (for the named-port/networks rule). */
   readonly namedPortField: string;
+  /** NamespacedPod.namespaceSelector is required (v1alpha1) rather than optional (v1alpha2). */
+  readonly namespaceSelectorRequired: boolean;
 }
 
 /** "Kind name", the object part of every error. */
@@ -114,20 +116,21 @@ function requiredList(e: Errs, v: unknown, min: number, max: number, path: strin
 }
 
 /** NamespacedPod: "select pods via namespace AND pod selectors". */
-function decodeNamespacedPod(e: Errs, v: unknown, path: string): NamespacedPod | undefined {
+function decodeNamespacedPod(e: Errs, v: unknown, path: string, ver: Version): NamespacedPod | undefined {
   const o = e.obj(v, path);
   if (!o) return undefined;
   e.strict(o, ['namespaceSelector', 'podSelector'], path);
-  // podSelector is +required; an empty one selects every pod. namespaceSelector: "if empty, it
-  // selects all Namespaces" (the v1alpha1 types require it too; the CRD then rejects its absence,
-  // which we do not: an absent selector and {} mean the same and nothing opens either way).
+  // podSelector is required in both versions; an empty one selects every pod. namespaceSelector
+  // is +optional in v1alpha2, where an absent one is Go's zero LabelSelector, "if empty, it
+  // selects all Namespaces"; the v1alpha1 CRD requires it.
   if (!has(o, 'podSelector')) e.add(`${path}.podSelector`, 'required (write {} to select every pod)');
+  if (ver.namespaceSelectorRequired && !has(o, 'namespaceSelector')) e.add(`${path}.namespaceSelector`, 'required (write {} to select every namespace)');
   const podSelector = decodeSelector(e, o.podSelector, `${path}.podSelector`);
   const namespaceSelector = decodeSelector(e, o.namespaceSelector, `${path}.namespaceSelector`) ?? { matchLabels: {}, matchExpressions: [] };
   return podSelector ? { namespaceSelector, podSelector } : undefined;
 }
 
-function decodeSubject(e: Errs, v: unknown, path: string): ClusterPolicySubject {
+function decodeSubject(e: Errs, v: unknown, path: string, ver: Version): ClusterPolicySubject {
   const o = e.obj(v, path);
   if (!o) {
     if (v === undefined || v === null) e.add(path, 'required (namespaces or pods)');
@@ -140,7 +143,7 @@ function decodeSubject(e: Errs, v: unknown, path: string): ClusterPolicySubject 
     return namespaces ? { namespaces } : {};
   }
   if (which === 'pods') {
-    const pods = decodeNamespacedPod(e, o.pods, `${path}.pods`);
+    const pods = decodeNamespacedPod(e, o.pods, `${path}.pods`, ver);
     return pods ? { pods } : {};
   }
   return {};
@@ -194,7 +197,7 @@ function decodePeer(e: Errs, v: unknown, path: string, ver: Version, dir: Direct
       return s ? (f === 'nodes' ? { nodes: s } : { namespaces: s }) : undefined;
     }
     case 'pods': {
-      const pods = decodeNamespacedPod(e, o.pods, fp);
+      const pods = decodeNamespacedPod(e, o.pods, fp, ver);
       return pods ? { pods } : undefined;
     }
     case 'networks': {
@@ -310,7 +313,7 @@ export function decodeClusterPolicy(raw: Obj, e: Errs, ver: Version): Decoded {
     else if (p !== undefined && (p < 0 || p > 1000)) e.add('spec.priority', `must be between 0 and 1000, got ${p}`);
     else if (p !== undefined) priority = p;
   }
-  const subject = decodeSubject(e, spec.subject, 'spec.subject');
+  const subject = decodeSubject(e, spec.subject, 'spec.subject', ver);
   const ingress = decodeRules(e, spec.ingress, 'spec.ingress', ver, 'ingress');
   const egress = decodeRules(e, spec.egress, 'spec.egress', ver, 'egress');
   if (e.list.length || !tier) return invalid(ver.kind, key, e);
