@@ -7,12 +7,13 @@ import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { applyStep, buildClusterForCase, probesForGroup } from '../support/conformance-cases.ts';
+import { cnpCases } from '../conformance/case-set.ts';
 import { evaluate } from '../../src/policy/evaluator.ts';
 import { sampleCase } from '../conformance/sample-cases.ts';
 import { caseManifestDir, expectedExit, hasStackTrace, runCli } from './run-cli.ts';
-import { everyCase } from '../conformance/case-set.ts';
+import { allCases } from '../conformance/case-set.ts';
 
-for (const c of everyCase()) {
+for (const c of [...allCases(), ...cnpCases()]) {
   t.test(c.file.split('/').pop()!, async (t) => {
     const state = buildClusterForCase(c);
     for (const [si, step] of c.steps.entries()) {
