@@ -12,7 +12,8 @@ import { decodeNamespace } from './decoders/namespace.ts';
 import { decodePod } from './decoders/pod.ts';
 import { decodeNode } from './decoders/node.ts';
 import { decodeNetworkPolicy } from './decoders/network-policy.ts';
-import { decodeAdminNetworkPolicy, decodeBaselineAdminNetworkPolicy, decodeClusterNetworkPolicy } from './decoders/cluster-policy.ts';
+import { decodeClusterNetworkPolicy } from './decoders/cluster-policy-v1alpha2.ts';
+import { decodeAdminNetworkPolicy, decodeBaselineAdminNetworkPolicy } from './decoders/cluster-policy-v1alpha1.ts';
 
 /** Kind name -> the model type its decoder produces. */
 export interface KindValues {

@@ -184,7 +184,7 @@ t.test('decoded shapes', async (t) => {
   }
 
   const dep = decodeObject({ kind: 'Deployment', metadata: { name: 'web', namespace: 'x' } });
-  t.same(dep, { kind: 'ignored', note: 'ignored Deployment x/web (only Namespace, Pod, Node, NetworkPolicy are read)' });
+  t.same(dep, { kind: 'ignored', note: 'ignored Deployment x/web (only Namespace, Pod, Node, NetworkPolicy, ClusterNetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy are read)' });
 });
 
 t.test('applyDecoded and deleteByKind', async (t) => {

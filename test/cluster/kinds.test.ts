@@ -7,12 +7,20 @@ import { applyDecoded, decodeObject } from '../../src/cluster/decode.ts';
 import { ClusterState, type Change } from '../../src/cluster/state.ts';
 
 // One minimal valid object of each kind, as a manifest would hold it, and its state key.
-const keys: Record<string, string> = { Namespace: 'x', Pod: 'x/a', Node: 'n1', NetworkPolicy: 'x/p' };
+// The cluster policies share one store, keyed by clusterPolicyId: a v1alpha1 kind's key carries the kind.
+const keys: Record<string, string> = {
+  Namespace: 'x', Pod: 'x/a', Node: 'n1', NetworkPolicy: 'x/p',
+  ClusterNetworkPolicy: 'c', AdminNetworkPolicy: 'AdminNetworkPolicy:c', BaselineAdminNetworkPolicy: 'BaselineAdminNetworkPolicy:default',
+};
+const cpSpec = { subject: { namespaces: {} }, ingress: [{ action: 'Deny', from: [{ namespaces: {} }] }] };
 const samples: Record<string, Record<string, unknown>> = {
   Namespace: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'x' } },
   Pod: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'a', namespace: 'x' }, status: { podIP: '10.0.0.1' } },
   Node: { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1' } },
   NetworkPolicy: { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'p', namespace: 'x' }, spec: {} },
+  ClusterNetworkPolicy: { apiVersion: 'policy.networking.k8s.io/v1alpha2', kind: 'ClusterNetworkPolicy', metadata: { name: 'c' }, spec: { tier: 'Admin', priority: 1, ...cpSpec } },
+  AdminNetworkPolicy: { apiVersion: 'policy.networking.k8s.io/v1alpha1', kind: 'AdminNetworkPolicy', metadata: { name: 'c' }, spec: { priority: 1, ...cpSpec } },
+  BaselineAdminNetworkPolicy: { apiVersion: 'policy.networking.k8s.io/v1alpha1', kind: 'BaselineAdminNetworkPolicy', metadata: { name: 'default' }, spec: cpSpec },
 };
 
 t.test('entries: API paths, apiVersions and scope as the API server serves them', async (t) => {
@@ -23,9 +31,17 @@ t.test('entries: API paths, apiVersions and scope as the API server serves them'
       ['Pod', 'v1', '/api/v1/pods', true, 'pods'],
       ['Node', 'v1', '/api/v1/nodes', false, 'nodes'],
       ['NetworkPolicy', 'networking.k8s.io/v1', '/apis/networking.k8s.io/v1/networkpolicies', true, 'policies'],
+      ['ClusterNetworkPolicy', 'policy.networking.k8s.io/v1alpha2', '/apis/policy.networking.k8s.io/v1alpha2/clusternetworkpolicies', false, 'clusterPolicies'],
+      ['AdminNetworkPolicy', 'policy.networking.k8s.io/v1alpha1', '/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies', false, 'clusterPolicies'],
+      ['BaselineAdminNetworkPolicy', 'policy.networking.k8s.io/v1alpha1', '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies', false, 'clusterPolicies'],
     ],
   );
-  t.same(KINDS_IN_APPLY_ORDER.map((k) => k.kind), ['Namespace', 'Node', 'NetworkPolicy', 'Pod'], 'namespaces first, pods after the policies that select them');
+  t.same(KINDS.filter((k) => k.optional).map((k) => k.kind), ['ClusterNetworkPolicy', 'AdminNetworkPolicy', 'BaselineAdminNetworkPolicy'], 'the CRD kinds may be absent');
+  t.same(
+    KINDS_IN_APPLY_ORDER.map((k) => k.kind),
+    ['Namespace', 'Node', 'NetworkPolicy', 'ClusterNetworkPolicy', 'AdminNetworkPolicy', 'BaselineAdminNetworkPolicy', 'Pod'],
+    'namespaces first, pods after the policies that select them',
+  );
   t.equal(kindEntry('Pod'), KIND.Pod);
   t.equal(kindEntry('ConfigMap'), undefined);
   t.equal(kindEntry('toString'), undefined, 'not fooled by Object.prototype');

@@ -1,13 +1,326 @@
-// PLACEHOLDER until the decoder lands (issue 13): every cluster policy is reported as ignored.
-import type { Decoded } from '../kinds.ts';
-import type { Errs, Obj } from './fields.ts';
+// The parts of the Network Policy API's cluster-scoped policies (policy.networking.k8s.io) that
+// v1alpha2 ClusterNetworkPolicy and the v1alpha1 AdminNetworkPolicy / BaselineAdminNetworkPolicy
+// share: the object and spec frame, subject, rules, peers. What differs between the versions (the
+// shape of ports, the names and limits) comes in a Version description from
+// cluster-policy-v1alpha2.ts and cluster-policy-v1alpha1.ts.
+//
+// Decoding is strict (an unknown field is an error, as for NetworkPolicy) and rejects what the
+// CRDs' OpenAPI and CEL validation reject, EXCEPT inside a peer. There the API says: "If an
+// implementation sees no fields are set then it can infer that the deployed CRD is of an
+// incompatible version with an unknown field. In that case it should fail closed." So a peer with
+// no field this Palisade knows decodes as {} (the engines fail closed on it), and an unknown field
+// next to a known one is ignored: the API server would have pruned it.
 
-export function decodeClusterNetworkPolicy(_raw: Obj, _e: Errs): Decoded {
-  return { kind: 'ignored', note: 'ClusterNetworkPolicy decoding not implemented yet' };
+import type {
+  ClusterAction, ClusterPolicy, ClusterPolicyKind, ClusterPolicyPeer, ClusterPolicyPort, ClusterPolicyRule, ClusterPolicySubject,
+  ClusterTier, NamespacedPod,
+} from '../model.ts';
+import { clusterPolicyId } from '../model.ts';
+import type { Decoded } from '../kinds.ts';
+import { formatCIDR } from '../../net/address.ts';
+import { dnsSubdomainProblems } from '../names.ts';
+import { type Errs, type Obj, cidrAt, describe, invalid, metaOf, rawName } from './fields.ts';
+import { decodeSelector } from './selector.ts';
+
+export type Direction = 'ingress' | 'egress';
+
+/** What one API version of one kind looks like; the frame below does the rest. */
+export interface Version {
+  readonly kind: ClusterPolicyKind;
+  /** v1alpha2 reads spec.tier; the v1alpha1 kinds have a fixed tier. */
+  readonly tier?: ClusterTier;
+  /** BaselineAdminNetworkPolicy has no priority field (it is a singleton). */
+  readonly hasPriority: boolean;
+  /** Action as written -> model action (v1alpha1 "Allow" is the model's Accept). */
+  readonly actions: Readonly<Record<string, ClusterAction>>;
+  /** MaxItems of spec.ingress / spec.egress, and of from / to. */
+  readonly maxRules: number;
+  readonly maxPeers: number;
+  /** Name of the rule's port list ("protocols" in v1alpha2, "ports" in v1alpha1) and its MaxItems. */
+  readonly portsField: string;
+  readonly maxPorts: number;
+  /** Known peer fields per direction (anything else is an unknown field: see the header). */
+  readonly peerFields: Readonly<Record<Direction, readonly string[]>>;
+  /** The CRD's pattern for domain names (v1alpha1 and v1alpha2 differ by a typo upstream). */
+  readonly domainPattern: RegExp;
+  /** How the version names the Accept action in messages ("Accept" / "Allow"). */
+  readonly acceptWord: string;
+  /** One entry of the port list -> model port(s), or undefined after adding errors. */
+  decodePort(e: Errs, v: unknown, path: string): ClusterPolicyPort | undefined;
+  /** Path suffix of a named port inside one port-list entry (for the named-port/networks rule). */
+  readonly namedPortField: string;
 }
-export function decodeAdminNetworkPolicy(_raw: Obj, _e: Errs): Decoded {
-  return { kind: 'ignored', note: 'AdminNetworkPolicy decoding not implemented yet' };
+
+/** "Kind name", the object part of every error. */
+function objectName(kind: ClusterPolicyKind, name: string): string {
+  return `${kind} ${name}`;
 }
-export function decodeBaselineAdminNetworkPolicy(_raw: Obj, _e: Errs): Decoded {
-  return { kind: 'ignored', note: 'BaselineAdminNetworkPolicy decoding not implemented yet' };
+
+/** The CRD limits are MaxItems on lists; one message shape for all of them. */
+export function checkMaxItems(e: Errs, list: readonly unknown[], max: number, path: string): void {
+  if (list.length > max) e.add(path, `must have at most ${max} items, got ${list.length}`);
+}
+
+export function has(o: Obj, k: string): boolean {
+  return o[k] !== undefined && o[k] !== null;
+}
+
+/** A port number as the CRDs take it (int32, Minimum=1, Maximum=65535); undefined after an error. */
+export function portNumberAt(e: Errs, v: unknown, path: string): number | undefined {
+  if (v === undefined || v === null) {
+    e.add(path, 'required');
+    return undefined;
+  }
+  const n = e.int(v, path);
+  if (n === undefined) return undefined;
+  if (n < 1 || n > 65535) {
+    e.add(path, `must be between 1 and 65535, got ${n}`);
+    return undefined;
+  }
+  return n;
+}
+
+/** A {start, end} range (CRD: "self.start < self.end"); both ends must be valid port numbers. */
+export function portRangeAt(e: Errs, o: Obj, path: string): { port: number; endPort: number } | undefined {
+  const start = portNumberAt(e, o.start, `${path}.start`);
+  const end = portNumberAt(e, o.end, `${path}.end`);
+  if (start === undefined || end === undefined) return undefined;
+  if (start >= end) {
+    e.add(path, `start port must be less than end port, got start ${start} and end ${end}`);
+    return undefined;
+  }
+  return { port: start, endPort: end };
+}
+
+/** Exactly one of `fields` set (MinProperties=1, MaxProperties=1); returns it, or undefined after an error. */
+export function exactlyOne(e: Errs, o: Obj, fields: readonly string[], path: string): string | undefined {
+  const set = fields.filter((f) => has(o, f));
+  if (set.length === 1) return set[0];
+  if (set.length === 0) e.add(path, `must set exactly one of ${fields.join(', ')}; none is set`);
+  else e.add(path, `must set exactly one of ${fields.join(', ')}; got ${set.join(' and ')}`);
+  return undefined;
+}
+
+/** A required list with MinItems=1 and a MaxItems. */
+function requiredList(e: Errs, v: unknown, min: number, max: number, path: string, what: string): unknown[] {
+  if (v === undefined || v === null) {
+    e.add(path, `required (${what})`);
+    return [];
+  }
+  const list = e.list_(v, path);
+  if (Array.isArray(v) && list.length < min) e.add(path, `must have at least ${min} item${min === 1 ? '' : 's'} (${what})`);
+  checkMaxItems(e, list, max, path);
+  return list;
+}
+
+/** NamespacedPod: "select pods via namespace AND pod selectors". */
+function decodeNamespacedPod(e: Errs, v: unknown, path: string): NamespacedPod | undefined {
+  const o = e.obj(v, path);
+  if (!o) return undefined;
+  e.strict(o, ['namespaceSelector', 'podSelector'], path);
+  // podSelector is +required; an empty one selects every pod. namespaceSelector: "if empty, it
+  // selects all Namespaces" (the v1alpha1 types require it too; the CRD then rejects its absence,
+  // which we do not: an absent selector and {} mean the same and nothing opens either way).
+  if (!has(o, 'podSelector')) e.add(`${path}.podSelector`, 'required (write {} to select every pod)');
+  const podSelector = decodeSelector(e, o.podSelector, `${path}.podSelector`);
+  const namespaceSelector = decodeSelector(e, o.namespaceSelector, `${path}.namespaceSelector`) ?? { matchLabels: {}, matchExpressions: [] };
+  return podSelector ? { namespaceSelector, podSelector } : undefined;
+}
+
+function decodeSubject(e: Errs, v: unknown, path: string): ClusterPolicySubject {
+  const o = e.obj(v, path);
+  if (!o) {
+    if (v === undefined || v === null) e.add(path, 'required (namespaces or pods)');
+    return {};
+  }
+  e.strict(o, ['namespaces', 'pods'], path);
+  const which = exactlyOne(e, o, ['namespaces', 'pods'], path);
+  if (which === 'namespaces') {
+    const namespaces = decodeSelector(e, o.namespaces, `${path}.namespaces`);
+    return namespaces ? { namespaces } : {};
+  }
+  if (which === 'pods') {
+    const pods = decodeNamespacedPod(e, o.pods, `${path}.pods`);
+    return pods ? { pods } : {};
+  }
+  return {};
+}
+
+/** A list with listType=set: the API server rejects a value written twice. */
+function stringSet(e: Errs, v: unknown, path: string, max: number): { text: string; path: string }[] {
+  const list = requiredList(e, v, 1, max, path, 'omit the field instead of leaving it empty');
+  const out: { text: string; path: string }[] = [];
+  const seen = new Set<string>();
+  list.forEach((x, i) => {
+    const p = `${path}[${i}]`;
+    const s = e.str(x, p);
+    if (s === undefined) {
+      if (x === null) e.add(p, 'must be a string, got null');
+      return;
+    }
+    if (seen.has(s)) {
+      e.add(p, `duplicate value ${JSON.stringify(s)}`);
+      return;
+    }
+    seen.add(s);
+    out.push({ text: s, path: p });
+  });
+  return out;
+}
+
+/**
+ * One from/to entry. Only the fields this version knows for the direction count; with none of
+ * them set the peer is {} (fail closed, see the header); several set is what the CRD rejects.
+ */
+function decodePeer(e: Errs, v: unknown, path: string, ver: Version, dir: Direction, action: ClusterAction | undefined): ClusterPolicyPeer | undefined {
+  const o = e.obj(v, path);
+  if (!o) {
+    if (v === undefined || v === null) e.add(path, `must be an object with one of ${ver.peerFields[dir].join(', ')}, got null`);
+    return undefined;
+  }
+  const known = ver.peerFields[dir];
+  const set = known.filter((f) => has(o, f));
+  if (set.length === 0) return {};
+  if (set.length > 1) {
+    e.add(path, `must set exactly one of ${known.join(', ')}; got ${set.join(' and ')}`);
+    return undefined;
+  }
+  const f = set[0]!;
+  const fp = `${path}.${f}`;
+  switch (f) {
+    case 'namespaces':
+    case 'nodes': {
+      const s = decodeSelector(e, o[f], fp);
+      return s ? (f === 'nodes' ? { nodes: s } : { namespaces: s }) : undefined;
+    }
+    case 'pods': {
+      const pods = decodeNamespacedPod(e, o.pods, fp);
+      return pods ? { pods } : undefined;
+    }
+    case 'networks': {
+      const networks: string[] = [];
+      for (const { text, path: p } of stringSet(e, o.networks, fp, 25)) {
+        // CIDR: MaxLength=43 and a CIDR (isCIDR / net.ParseCIDR); kept with its prefix, in
+        // canonical text, as NetworkPolicy's ipBlock.cidr is.
+        if (text.length > 43) {
+          e.add(p, `must be at most 43 characters, got ${text.length}`);
+          continue;
+        }
+        const c = cidrAt(e, text, p, 'must be an IPv4 or IPv6 CIDR, such as "10.0.0.0/8" or "fd00::/8"');
+        if (c) networks.push(formatCIDR(c));
+      }
+      return { networks };
+    }
+    case 'domainNames': {
+      // "DomainNames is only supported for Accept rules" (v1alpha1: "for ALLOW rules").
+      if (action !== undefined && action !== 'Accept') {
+        e.add(fp, `DomainNames is only supported for ${ver.acceptWord} rules`);
+      }
+      const domainNames: string[] = [];
+      for (const { text, path: p } of stringSet(e, o.domainNames, fp, 25)) {
+        if (!ver.domainPattern.test(text)) {
+          e.add(p, `invalid domain name ${JSON.stringify(text)}: must be a DNS name such as "example.com", optionally starting with "*." and ending with "."`);
+          continue;
+        }
+        domainNames.push(text);
+      }
+      return { domainNames };
+    }
+  }
+  return undefined;
+}
+
+function decodeRules(e: Errs, v: unknown, path: string, ver: Version, dir: Direction): ClusterPolicyRule[] {
+  const peerField = dir === 'ingress' ? 'from' : 'to';
+  const list = e.list_(v, path);
+  checkMaxItems(e, list, ver.maxRules, path);
+  const rules: ClusterPolicyRule[] = [];
+  list.forEach((r, i) => {
+    const rp = `${path}[${i}]`;
+    const ro = e.obj(r, rp);
+    if (!ro) {
+      if (r === null || r === undefined) e.add(rp, 'must be an object, got null');
+      return;
+    }
+    e.strict(ro, ['name', 'action', peerField, ver.portsField], rp);
+    const before = e.list.length;
+    const name = e.str(ro.name, `${rp}.name`) ?? '';
+    if (name.length > 100) e.add(`${rp}.name`, `must be at most 100 characters, got ${name.length}`);
+    const actionText = e.str(ro.action, `${rp}.action`);
+    let action: ClusterAction | undefined;
+    if (actionText === undefined) {
+      if (ro.action === undefined || ro.action === null) e.add(`${rp}.action`, `required (${Object.keys(ver.actions).join(', ')})`);
+    } else if (Object.hasOwn(ver.actions, actionText)) {
+      action = ver.actions[actionText];
+    } else {
+      e.add(`${rp}.action`, `unsupported value ${JSON.stringify(actionText)}: supported values: ${Object.keys(ver.actions).map((a) => `"${a}"`).join(', ')}`);
+    }
+    const peersRaw = requiredList(e, ro[peerField], 1, ver.maxPeers, `${rp}.${peerField}`, 'a rule needs at least one peer');
+    const peers: ClusterPolicyPeer[] = [];
+    // The CEL rule on egress rules looks at which peer fields are present, as written.
+    let addressPeer = false;
+    peersRaw.forEach((p, j) => {
+      const peer = decodePeer(e, p, `${rp}.${peerField}[${j}]`, ver, dir, action);
+      if (peer) peers.push(peer);
+      if (dir === 'egress' && p && typeof p === 'object' && ['networks', 'nodes', 'domainNames'].some((f) => ver.peerFields.egress.includes(f) && has(p as Obj, f))) addressPeer = true;
+    });
+    const protocols: ClusterPolicyPort[] = [];
+    if (ro[ver.portsField] !== undefined && ro[ver.portsField] !== null) {
+      const pp = `${rp}.${ver.portsField}`;
+      const portsRaw = requiredList(e, ro[ver.portsField], 1, ver.maxPorts, pp, 'omit the field to match every protocol and port');
+      portsRaw.forEach((p, j) => {
+        const port = ver.decodePort(e, p, `${pp}[${j}]`);
+        if (!port) return;
+        protocols.push(port);
+        if ('namedPort' in port && addressPeer) {
+          e.add(`${pp}[${j}].${ver.namedPortField}`, `networks/nodes/domainNames peer cannot be set with namedPorts since there are no namedPorts for networks/nodes/domainNames`);
+        }
+      });
+    }
+    if (e.list.length !== before || action === undefined) return;
+    rules.push({ name, action, peers, protocols });
+  });
+  return rules;
+}
+
+/** The whole object: metadata, spec frame, tier, priority, subject and both rule lists. */
+export function decodeClusterPolicy(raw: Obj, e: Errs, ver: Version): Decoded {
+  e.object = objectName(ver.kind, rawName(raw));
+  const meta = metaOf(e, raw, false);
+  const key = clusterPolicyId({ kind: ver.kind, name: meta.name ?? '<no name>' });
+  if (meta.name) for (const p of dnsSubdomainProblems(meta.name)) e.add('metadata.name', `invalid name ${JSON.stringify(meta.name)}: ${p}`);
+  e.strict(raw, ['apiVersion', 'kind', 'metadata', 'spec', 'status'], '');
+  const spec = e.obj(raw.spec, 'spec');
+  if (!spec) {
+    if (raw.spec === undefined || raw.spec === null) e.add('spec', 'required');
+    return invalid(ver.kind, key, e);
+  }
+  e.strict(spec, [...(ver.tier ? [] : ['tier']), ...(ver.hasPriority ? ['priority'] : []), 'subject', 'ingress', 'egress'], 'spec');
+  let tier: ClusterTier | undefined = ver.tier;
+  if (!tier) {
+    const t = e.str(spec.tier, 'spec.tier');
+    if (t === 'Admin' || t === 'Baseline') tier = t;
+    else if (t === undefined && (spec.tier === undefined || spec.tier === null)) e.add('spec.tier', 'required ("Admin" or "Baseline")');
+    else if (t !== undefined) e.add('spec.tier', `unsupported value ${JSON.stringify(t)}: supported values: "Admin", "Baseline"`);
+  }
+  let priority = 0;
+  if (ver.hasPriority) {
+    const p = e.int(spec.priority, 'spec.priority');
+    if (spec.priority === undefined || spec.priority === null) e.add('spec.priority', 'required (0 to 1000, lower first)');
+    else if (p !== undefined && (p < 0 || p > 1000)) e.add('spec.priority', `must be between 0 and 1000, got ${p}`);
+    else if (p !== undefined) priority = p;
+  }
+  const subject = decodeSubject(e, spec.subject, 'spec.subject');
+  const ingress = decodeRules(e, spec.ingress, 'spec.ingress', ver, 'ingress');
+  const egress = decodeRules(e, spec.egress, 'spec.egress', ver, 'egress');
+  if (e.list.length || !tier) return invalid(ver.kind, key, e);
+  const value: ClusterPolicy = { kind: ver.kind, name: meta.name!, tier, priority, subject, ingress, egress };
+  return { kind: ver.kind, value } as Decoded;
+}
+
+/** For the version files: a port-list entry that is not an object. */
+export function portEntryObject(e: Errs, v: unknown, path: string): Obj | undefined {
+  const o = e.obj(v, path);
+  if (!o && (v === null || v === undefined)) e.add(path, `must be an object, got ${describe(v)}`);
+  return o;
 }

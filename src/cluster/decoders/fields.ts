@@ -110,6 +110,12 @@ export function metaOf(e: Errs, raw: Obj, namespaced: boolean): Meta {
   return { name: name || undefined, namespace: namespace || undefined, labels };
 }
 
+/** metadata.name as written, for naming the object in errors found while reading metadata itself. */
+export function rawName(raw: Obj): string {
+  const m = raw.metadata;
+  return isObj(m) && typeof m.name === 'string' && m.name !== '' ? m.name : '<no name>';
+}
+
 export function keyOf(meta: Meta, namespaced: boolean): string {
   const name = meta.name ?? '<no name>';
   return namespaced ? `${meta.namespace ?? '<no namespace>'}/${name}` : name;

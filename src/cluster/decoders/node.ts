@@ -1,13 +1,15 @@
-// Node: its addresses (InternalIP / ExternalIP) and pod CIDRs.
+// Node: its labels (ClusterNetworkPolicy `nodes` peers select on them), addresses (InternalIP /
+// ExternalIP) and pod CIDRs.
 
 import type { Decoded } from '../kinds.ts';
 import { canonicalIP, formatCIDR } from '../../net/address.ts';
-import { type Errs, type Obj, cidrAt, invalid, keyOf, metaOf } from './fields.ts';
+import { type Errs, type Obj, cidrAt, invalid, keyOf, metaOf, rawName } from './fields.ts';
 
 export function decodeNode(raw: Obj, e: Errs): Decoded {
+  // Named before metaOf, whose label errors must name the Node too.
+  e.object = `Node ${rawName(raw)}`;
   const meta = metaOf(e, raw, false);
   const key = keyOf(meta, false);
-  e.object = `Node ${key}`;
   const status = e.obj(raw.status, 'status') ?? {};
   const addresses: string[] = [];
   e.list_(status.addresses, 'status.addresses').forEach((a, i) => {
@@ -39,6 +41,8 @@ export function decodeNode(raw: Obj, e: Errs): Decoded {
   if (spec.podCIDRs !== undefined && spec.podCIDRs !== null) e.list_(spec.podCIDRs, 'spec.podCIDRs').forEach((v, i) => addCIDR(v, `spec.podCIDRs[${i}]`));
   else addCIDR(spec.podCIDR, 'spec.podCIDR');
   if (e.list.length) return invalid('Node', key, e);
-  return { kind: 'Node', value: { name: meta.name!, addresses, ...(podCIDRs.length ? { podCIDRs } : {}) } };
+  // Labels only when there are some: a label-less Node decodes as before (model: absent = none).
+  const labels = Object.keys(meta.labels).length ? { labels: meta.labels } : {};
+  return { kind: 'Node', value: { name: meta.name!, ...labels, addresses, ...(podCIDRs.length ? { podCIDRs } : {}) } };
 }
 

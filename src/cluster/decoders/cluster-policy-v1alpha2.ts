@@ -1,0 +1,73 @@
+// policy.networking.k8s.io/v1alpha2 ClusterNetworkPolicy (kubernetes-sigs/network-policy-api,
+// apis/v1alpha2/clusternetworkpolicy_types.go): spec.tier Admin|Baseline, priority 0-1000, and
+// per rule `protocols`, each entry exactly one of tcp / udp / sctp (with a destinationPort that
+// is a number or a range) or destinationNamedPort. The frame is in cluster-policy.ts.
+
+import type { ClusterPolicyPort, Protocol } from '../model.ts';
+import type { Decoded } from '../kinds.ts';
+import { type Errs, type Obj } from './fields.ts';
+import { type Version, decodeClusterPolicy, exactlyOne, portEntryObject, portNumberAt, portRangeAt } from './cluster-policy.ts';
+
+const PROTOCOL_KEYS: Readonly<Record<string, Protocol>> = { tcp: 'TCP', udp: 'UDP', sctp: 'SCTP' };
+
+/** One protocols entry. */
+function decodeProtocolEntry(e: Errs, v: unknown, path: string): ClusterPolicyPort | undefined {
+  const o = portEntryObject(e, v, path);
+  if (!o) return undefined;
+  const fields = ['tcp', 'udp', 'sctp', 'destinationNamedPort'];
+  e.strict(o, fields, path);
+  const which = exactlyOne(e, o, fields, path);
+  if (which === undefined) return undefined;
+  if (which === 'destinationNamedPort') {
+    const name = e.str(o.destinationNamedPort, `${path}.destinationNamedPort`);
+    if (name === '') e.add(`${path}.destinationNamedPort`, 'must not be empty');
+    return name ? { namedPort: name } : undefined;
+  }
+  const protocol = PROTOCOL_KEYS[which]!;
+  const pp = `${path}.${which}`;
+  const po = e.obj(o[which], pp);
+  if (!po) return undefined;
+  e.strict(po, ['destinationPort'], pp);
+  // ClusterNetworkPolicyProtocolTCP/UDP/SCTP: MinProperties=1, so `tcp: {}` is rejected; a rule
+  // for every port of every protocol leaves `protocols` out.
+  if (po.destinationPort === undefined || po.destinationPort === null) {
+    e.add(`${pp}.destinationPort`, 'required (a number or a range; leave protocols out to match every port)');
+    return undefined;
+  }
+  const dp = `${pp}.destinationPort`;
+  const d = e.obj(po.destinationPort, dp);
+  if (!d) return undefined;
+  e.strict(d, ['number', 'range'], dp);
+  const kind = exactlyOne(e, d, ['number', 'range'], dp);
+  if (kind === 'number') {
+    const port = portNumberAt(e, d.number, `${dp}.number`);
+    return port === undefined ? undefined : { protocol, port };
+  }
+  if (kind === 'range') {
+    const r = e.obj(d.range, `${dp}.range`);
+    if (!r) return undefined;
+    e.strict(r, ['start', 'end'], `${dp}.range`);
+    const range = portRangeAt(e, r, `${dp}.range`);
+    return range ? { protocol, ...range } : undefined;
+  }
+  return undefined;
+}
+
+const V1ALPHA2: Version = {
+  kind: 'ClusterNetworkPolicy',
+  hasPriority: true,
+  actions: { Accept: 'Accept', Deny: 'Deny', Pass: 'Pass' },
+  maxRules: 25,
+  maxPeers: 25,
+  portsField: 'protocols',
+  maxPorts: 25,
+  peerFields: { ingress: ['namespaces', 'pods'], egress: ['namespaces', 'pods', 'nodes', 'networks', 'domainNames'] },
+  domainPattern: /^(\*\.)?([a-zA-Z0-9]([-a-zA-Z0-9_]*[a-zA-Z0-9])?\.)+[a-zA-Z0-9]([-a-zA-Z0-9_]*[a-zA-Z0-9])?\.?$/,
+  acceptWord: 'Accept',
+  decodePort: decodeProtocolEntry,
+  namedPortField: 'destinationNamedPort',
+};
+
+export function decodeClusterNetworkPolicy(raw: Obj, e: Errs): Decoded {
+  return decodeClusterPolicy(raw, e, V1ALPHA2);
+}
