@@ -6,6 +6,7 @@
 import { explain } from '../../policy/evaluator.ts';
 import { CliError, parseArgs } from '../args.ts';
 import { formatExplanation } from '../explain-format.ts';
+import { tierWalks } from '../explain-tiers.ts';
 import { familyFlag, loadClusterForCli, portFlag, protocolFlag, rejectPositional } from '../manifest-input.ts';
 import { checkProbe, resolveEndpoint } from '../probes.ts';
 
@@ -46,7 +47,8 @@ export async function run(argv: string[]): Promise<number> {
   const src = resolveEndpoint(state, probe.from, probe.family, '--from');
   const dst = resolveEndpoint(state, probe.to, probe.family, '--to');
   const x = explain(state, { src, dst, protocol: probe.protocol, port: probe.port });
-  if (output === 'json') process.stdout.write(JSON.stringify(x, null, 2) + '\n');
-  else process.stdout.write(formatExplanation(x).join('\n') + '\n');
+  const walks = tierWalks(state, x);
+  if (output === 'json') process.stdout.write(JSON.stringify({ ...x, tiers: walks }, null, 2) + '\n');
+  else process.stdout.write(formatExplanation(x, { view: state, walks }).join('\n') + '\n');
   return errorCount > 0 ? 1 : 0;
 }
