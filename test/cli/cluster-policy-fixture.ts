@@ -97,3 +97,18 @@ export function clusterPolicyDir(policies = POLICIES): string {
   writeFileSync(join(dir, 'cluster.yaml'), CLUSTER + '\n' + policies);
   return dir;
 }
+
+/** An Admin policy for ops whose egress rules fail closed: a domainNames Accept, then a Deny with an unknown peer. */
+export const FAIL_CLOSED = `
+---
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: future}
+spec:
+  tier: Admin
+  priority: 1
+  subject: {namespaces: {matchLabels: {team: ops}}}
+  egress:
+  - {name: to-example, action: Accept, to: [{domainNames: [example.com]}]}
+  - {name: newer, action: Deny, to: [{exampleFuturePeer: {}}]}
+`;
