@@ -237,3 +237,13 @@ for (const c of CASES) {
     if (c.fix) t.match(hit.fix, c.fix);
   });
 }
+
+// The NetworkPolicy checks know the tiers too: a pod that only cluster policy rules decide for
+// does not "accept all traffic".
+t.test('no-default-deny does not call pods with cluster policy rules open', async (t) => {
+  const fs = lint(cluster(cnp('default', 'Baseline', 0, DB, '  egress: [{action: Deny, to: [{networks: [0.0.0.0/0]}]}]')));
+  const db = fs.find((f) => f.code === LINT.NO_DEFAULT_DENY && f.object === 'Namespace db');
+  t.match(db?.reason, /\(now ingress: db\/pg accepts all traffic; egress: 1 pod\(s\) only have cluster policy rules, which decide what they match\)/);
+  const app = fs.find((f) => f.code === LINT.NO_DEFAULT_DENY && f.object === 'Namespace app');
+  t.match(app?.reason, /egress: app\/web accepts all traffic\)/);
+});
