@@ -1,9 +1,11 @@
 // Human text for an Explanation (src/policy/evaluator.ts keeps it as data).
 
 import type { PolicyPeer, PolicyPort } from '../cluster/model.ts';
+import type { ClusterView } from '../cluster/state.ts';
 import type { SideDecision } from '../policy/decision.ts';
 import type { EndpointInfo, Explanation, PeerMismatch, PortMismatch, RuleCheck, SideExplanation } from '../policy/evaluator.ts';
 import { formatSelector } from '../policy/selector.ts';
+import { clusterSideSummary, clusterStepLines, walkText, type TierWalks } from './explain-tiers.ts';
 
 function labelsText(l: Readonly<Record<string, string>>): string {
   const parts = Object.keys(l).sort().map((k) => `${k}=${l[k]}`);
@@ -86,26 +88,68 @@ function sideSummary(s: SideExplanation, d: SideDecision, ip: string): string {
   }
 }
 
-/** The full answer, one line per entry, ready to print. */
-export function formatExplanation(x: Explanation): string[] {
+function networkPolicyLines(s: SideExplanation, d: SideDecision, showRules: boolean): string[] {
+  const out: string[] = [];
+  if (d.isolated) out.push(`isolating policies (${s.direction === 'egress' ? 'Egress' : 'Ingress'}): ${d.policies.join(', ')}`);
+  if (!showRules) return out;
+  const peerField = s.direction === 'egress' ? 'to' : 'from';
+  for (const pc of s.policies) {
+    if (pc.rules.length === 0) {
+      out.push(`policy ${pc.policy}: no ${s.direction} rules (it only isolates the pod)`);
+      continue;
+    }
+    out.push(`policy ${pc.policy}:`);
+    for (const r of pc.rules) for (const line of ruleLines(s.direction, r, peerField)) out.push(`  ${line}`);
+  }
+  return out;
+}
+
+/**
+ * A side when cluster policies exist: the tier walk in one line, then each tier asked, in order:
+ * the cluster tiers' policies and rules checked, the NetworkPolicy tier as without cluster
+ * policies, the default.
+ */
+function tieredSideLines(view: ClusterView, x: Explanation, s: SideExplanation, d: SideDecision, walks: TierWalks): string[] {
+  const ip = s.direction === 'egress' ? x.src.ip : x.dst.ip;
+  const who = s.pod ?? ip;
+  const out = [clusterSideSummary(`${s.direction} of ${who}`, s.direction, d) ?? sideSummary(s, d, ip)];
+  const w = walks[s.direction];
+  if (w.exemption) return out;
+  out.push(`  tiers: ${walkText(w)}`);
+  for (const step of w.steps) {
+    if (step.tier === 'admin' || step.tier === 'baseline') {
+      for (const line of clusterStepLines(view, x, s.direction, step, who)) out.push(`  ${line}`);
+    } else if (step.tier === 'networkpolicy') {
+      if (step.outcome === 'pass') {
+        out.push(`  NetworkPolicy tier: no NetworkPolicy selects ${who} for ${s.direction === 'egress' ? 'Egress' : 'Ingress'} (not isolated): next tier`);
+        continue;
+      }
+      out.push('  NetworkPolicy tier:');
+      for (const line of networkPolicyLines(s, d, step.reason !== 'node')) out.push(`    ${line}`);
+    } else {
+      out.push('  default: allowed (no tier decided)');
+    }
+  }
+  return out;
+}
+
+/**
+ * The full answer, one line per entry, ready to print. With cluster policies in `view` (and
+ * their walks) each side walks the tiers; without, the NetworkPolicy-only text.
+ */
+export function formatExplanation(x: Explanation, tiers?: { readonly view: ClusterView; readonly walks: TierWalks }): string[] {
   const c = x.connection;
   const out: string[] = [];
   out.push(`${endpointText(x.src)} -> ${endpointText(x.dst)} ${c.protocol}/${c.port}: ${x.decision.allowed ? 'ALLOWED' : 'DENIED'}`);
   for (const s of [x.egress, x.ingress]) {
     const d = s.direction === 'egress' ? x.decision.egress : x.decision.ingress;
     out.push('');
-    out.push(sideSummary(s, d, s.direction === 'egress' ? x.src.ip : x.dst.ip));
-    if (d.isolated) out.push(`  isolating policies (${s.direction === 'egress' ? 'Egress' : 'Ingress'}): ${d.policies.join(', ')}`);
-    if (d.reason !== 'rule' && d.reason !== 'no-rule') continue;
-    const peerField = s.direction === 'egress' ? 'to' : 'from';
-    for (const pc of s.policies) {
-      if (pc.rules.length === 0) {
-        out.push(`  policy ${pc.policy}: no ${s.direction} rules (it only isolates the pod)`);
-        continue;
-      }
-      out.push(`  policy ${pc.policy}:`);
-      for (const r of pc.rules) for (const line of ruleLines(s.direction, r, peerField)) out.push(`    ${line}`);
+    if (tiers && tiers.view.clusterPolicies.size > 0) {
+      out.push(...tieredSideLines(tiers.view, x, s, d, tiers.walks));
+      continue;
     }
+    out.push(sideSummary(s, d, s.direction === 'egress' ? x.src.ip : x.dst.ip));
+    for (const line of networkPolicyLines(s, d, d.reason === 'rule' || d.reason === 'no-rule')) out.push(`  ${line}`);
   }
   return out;
 }

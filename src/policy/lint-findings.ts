@@ -27,13 +27,23 @@ export const LINT = {
   IGNORED_RULES: 'ignored-rules',
   /** A deny (isolation-only) policy whose every pod another policy allows everything to. */
   DENY_OVERRIDDEN: 'deny-overridden',
+  /** Two cluster policies of one tier and priority whose rules can match one connection (undefined order in the API). */
+  CLUSTER_PRIORITY_TIE: 'cluster-priority-tie',
+  /** A cluster policy rule every connection of which an earlier rule of the tier matches first. */
+  CLUSTER_RULE_SHADOWED: 'cluster-rule-shadowed',
+  /** A Pass that reaches the default allow: any Baseline Pass, or an Admin Pass with nothing below for its pods. */
+  CLUSTER_PASS_TO_DEFAULT: 'cluster-pass-to-default',
+  /** A domainNames peer: Palisade does not resolve names, the rule fails closed. */
+  DOMAIN_NAMES_UNENFORCED: 'domain-names-unenforced',
+  /** A cluster policy peer with no known field: the rule fails closed. */
+  FAIL_CLOSED_PEER: 'fail-closed-peer',
 } as const;
 export type LintCode = (typeof LINT)[keyof typeof LINT];
 
 export interface Finding {
   readonly code: LintCode;
   readonly severity: Severity;
-  /** "Kind ns/name" (or "Namespace name"). */
+  /** "Kind ns/name" (or "Namespace name", or "ClusterNetworkPolicy name" for a cluster-scoped policy). */
   readonly object: string;
   /** JSON-path-like field inside the object, e.g. "spec.ingress[0].from[1].podSelector". */
   readonly field?: string;

@@ -2,14 +2,23 @@
 // rules allow, rules for a direction policyTypes leaves out, and isolation-only policies another
 // policy's allow-all rule makes a no-op.
 
-import type { NetworkPolicy, PolicyRule } from '../cluster/model.ts';
+import type { NetworkPolicy, Pod, PolicyRule } from '../cluster/model.ts';
+import { namespaceLabels } from '../cluster/namespace-labels.ts';
 import type { ClusterView } from '../cluster/state.ts';
+import { clusterPolicySelectsPod, clusterRules } from './cluster-facts.ts';
 import { LINT, listPods, polObject, type Finding } from './lint-findings.ts';
 import { selectedPods } from './lint-match.ts';
 import { selectorIsEmpty } from './selector.ts';
 import {
   DIRECTIONS, PEERS_FIELD, POLICY_TYPE, policyAppliesToPod, policyHasType, policyIsolatesPod, policySelectsPod, type Direction,
 } from './spec-facts.ts';
+
+/** Does a cluster policy (Admin or Baseline) selecting the pod have rules for the direction? */
+function clusterRulesFor(view: ClusterView, pod: Pod, d: Direction): boolean {
+  const labels = namespaceLabels(view, pod.namespace);
+  for (const p of view.clusterPolicies.values()) if (clusterRules(p, d).length > 0 && clusterPolicySelectsPod(p, pod, labels)) return true;
+  return false;
+}
 
 export function checkDefaultDeny(view: ClusterView, out: Finding[]): void {
   for (const ns of [...view.namespaces.keys()].sort()) {
@@ -24,7 +33,12 @@ export function checkDefaultDeny(view: ClusterView, out: Finding[]): void {
       if (pols.some((p) => selectorIsEmpty(p.podSelector))) continue;
       missing.push(d);
       const unisolated = pods.filter((pod) => !pols.some((p) => policySelectsPod(p, pod)));
-      if (unisolated.length) open.push(`${d}: ${listPods(unisolated)} accept${unisolated.length === 1 ? 's' : ''} all traffic`);
+      // A pod some cluster policy has rules for in this direction does not accept ALL traffic:
+      // its Admin/Baseline rules still decide what they match.
+      const open_ = unisolated.filter((pod) => !clusterRulesFor(view, pod, d));
+      const ruled = unisolated.length - open_.length;
+      const also = ruled ? `${open_.length ? '; ' : ''}${ruled} pod(s) only have cluster policy rules, which decide what they match` : '';
+      if (open_.length || ruled) open.push(`${d}: ${open_.length ? `${listPods(open_)} accept${open_.length === 1 ? 's' : ''} all traffic` : ''}${also}`);
     }
     if (missing.length === 0) continue;
     const types = missing.map((d) => POLICY_TYPE[d]).join(', ');

@@ -8,14 +8,17 @@
 // edits away from a label that exists), which is worded as a question.
 //
 // Severity: "error" only when a part of a policy provably matches nothing it could ever apply
-// to today (a named port none of the destination pods defines); everything else is a warning,
+// to today (a named port none of the destination pods defines, an Accept rule that fails closed);
+// everything else is a warning,
 // since the cluster may be about to change (pods still to be created, DNS elsewhere).
 //
 // The checks live in one module per family (lint-isolation, lint-selectors, lint-destinations,
-// lint-shadow, lint-typos); this module runs them in a fixed order and sorts the findings.
+// lint-shadow, lint-typos, and lint-cluster for the Admin and Baseline tiers' cluster policies);
+// this module runs them in a fixed order and sorts the findings.
 
 import type { ClusterView } from '../cluster/state.ts';
 import { parseCIDR, type ParsedCIDR } from '../net/address.ts';
+import { checkClusterPolicies } from './lint-cluster.ts';
 import { checkDNS, checkIPBlocks, checkNamedPorts } from './lint-destinations.ts';
 import type { Finding, LintOptions } from './lint-findings.ts';
 import { checkDefaultDeny, checkDenyAllows, checkIgnoredRules, checkOverriddenDeny } from './lint-isolation.ts';
@@ -41,6 +44,7 @@ export function lint(view: ClusterView, opts: LintOptions = {}): Finding[] {
   checkDNS(view, pols, opts, out);
   checkShadowed(pols, out);
   checkOverriddenDeny(view, pols, out);
+  checkClusterPolicies(view, out);
   return out.sort(
     (a, b) =>
       cmp(a.object, b.object) || cmp(a.field ?? '', b.field ?? '') || cmp(a.code, b.code) || cmp(a.reason, b.reason),

@@ -4,6 +4,7 @@
 import t from 'tap';
 import { sampleCase } from '../conformance/sample-cases.ts';
 import { caseManifestDir, hasStackTrace, runCli } from './run-cli.ts';
+import { FAIL_CLOSED, POLICIES, clusterPolicyDir } from './cluster-policy-fixture.ts';
 
 const byPrefix = (p: string) => sampleCase(p)!;
 const have = ['001-', '017-', '035-', '900-', '910-'].every((p) => sampleCase(p));
@@ -58,4 +59,76 @@ if (have) t.test('-o json is the structured explanation', async (t) => {
   const x = JSON.parse(r.stdout);
   t.equal(x.decision.allowed, false);
   t.same(x.ingress.policies, [{ policy: 'x/deny-ingress', rules: [] }]);
+});
+
+// With cluster policies each side walks the tiers: Admin, NetworkPolicy, Baseline, default.
+t.test('cluster policies: an Admin Deny, with every rule before it and why it did not match', async (t) => {
+  const dir = clusterPolicyDir();
+  const r = runCli(['explain', '--manifests', dir, '--from', 'app/batch', '--to', 'db/pg', '--port', '5432']);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /^10\.244\.1\.11 \(pod app\/batch\) -> 10\.244\.2\.10 \(pod db\/pg\) TCP\/5432: DENIED/);
+  t.match(r.stdout, /\ningress of db\/pg: DENIED by Admin deny-db rule 2 `block-db` \(Deny\)\n  tiers: Admin: deny-db rule 2 `block-db` matched -> Deny\n/);
+  t.match(r.stdout, /Admin tier, policies selecting db\/pg in order: deny-db \(priority 10\)/);
+  t.match(r.stdout, /ingress\[0\] `allow-monitoring` Accept: no match: no from entry matches 10\.244\.1\.11 \(pod app\/batch\)\n\s+from\[0\] namespaces team=ops: namespace app \(labels kubernetes\.io\/metadata\.name=app,team=app\) is not selected/);
+  t.match(r.stdout, /ingress\[1\] `web-to-pg` Pass: no match: .*\n\s+from\[0\] pods namespaceSelector team=app AND podSelector app=web: pod app\/batch \(labels app=batch\) does not match podSelector app=web/);
+  t.match(r.stdout, /ingress\[2\] `block-db` Deny: MATCHES: from\[0\] namespaces <all>; every protocol and port \(no protocols\) -> Deny/);
+  // The NetworkPolicy isolating db/pg is not reached: the Admin tier decided.
+  t.notMatch(r.stdout, /ingress of db\/pg[^]*NetworkPolicy tier/);
+  t.notOk(hasStackTrace(r.stdout + r.stderr));
+
+  const proto = runCli(['explain', '--manifests', dir, '--from', 'app/web', '--to', 'db/pg', '--port', '80']);
+  t.match(proto.stdout, /ingress\[1\] `web-to-pg` Pass: no match: from\[0\] matches but no protocols entry does\n\s+protocols\[0\] TCP 5432: port 80 is not 5432/);
+});
+
+t.test('cluster policies: Admin Pass -> NetworkPolicy not isolated -> Baseline Deny', async (t) => {
+  const dir = clusterPolicyDir();
+  const r = runCli(['explain', '--manifests', dir, '--from', 'app/batch', '--to', 'db/pg', '--port', '5432']);
+  t.match(r.stdout, /\negress of app\/batch: DENIED by Baseline default rule 1 \(Deny\)\n  tiers: Admin: Pass by delegate rule 0 `to-cluster` -> NetworkPolicy: not isolated -> Baseline: default rule 1 matched -> Deny\n/);
+  t.match(r.stdout, /egress\[0\] `to-cluster` Pass: MATCHES: to\[0\] namespaces <all>; every protocol and port \(no protocols\) -> Pass/);
+  t.match(r.stdout, /NetworkPolicy tier: no NetworkPolicy selects app\/batch for Egress \(not isolated\): next tier/);
+  t.match(r.stdout, /egress\[0\] `nodes-ok` Accept: no match: no to entry matches 10\.244\.2\.10 \(pod db\/pg\)\n\s+to\[0\] nodes role=db: 10\.244\.2\.10 is no node's address/);
+
+  // Pass, then a NetworkPolicy decides on both sides: allowed.
+  const ok = runCli(['explain', '--manifests', dir, '--from', 'app/web', '--to', 'db/pg', '--port', '5432']);
+  t.match(ok.stdout, /TCP\/5432: ALLOWED/);
+  t.match(ok.stdout, /egress of app\/web: allowed by app\/web-egress egress\[0\]\n  tiers: Admin: Pass by delegate rule 0 `to-cluster` -> NetworkPolicy: app\/web-egress egress\[0\] -> Allow\n/);
+  t.match(ok.stdout, /ingress of db\/pg: allowed by db\/pg-from-web ingress\[0\]\n  tiers: Admin: Pass by deny-db rule 1 `web-to-pg` -> NetworkPolicy: db\/pg-from-web ingress\[0\] -> Allow\n/);
+  t.match(ok.stdout, /  NetworkPolicy tier:\n    isolating policies \(Ingress\): db\/pg-from-web\n    policy db\/pg-from-web:\n      ingress\[0\]: MATCHES/);
+});
+
+t.test('cluster policies: the node exemption belongs to the NetworkPolicy tier', async (t) => {
+  const dir = clusterPolicyDir();
+  // app/web is isolated for egress by a NetworkPolicy: its own node (node-a) is exempt.
+  const web = runCli(['explain', '--manifests', dir, '--from', 'app/web', '--to', '172.18.0.3', '--port', '22']);
+  t.match(web.stdout, /-> 172\.18\.0\.3 \(node node-a; host-network pod ops\/agent, ignored by policy\) TCP\/22: ALLOWED/);
+  t.match(web.stdout, /egress of app\/web: allowed \(NetworkPolicy isolates the pod, and traffic to its own node is always allowed\)\n  tiers: Admin: no rule matched -> NetworkPolicy: isolated, own node -> Allow\n/);
+  t.match(web.stdout, /to\[0\] namespaces <all>: 172\.18\.0\.3 is not a pod; namespaces and pods peers select pods only/);
+  // app/batch on the same node is not isolated: the Baseline decides, and denies its own node.
+  const batch = runCli(['explain', '--manifests', dir, '--from', 'app/batch', '--to', '172.18.0.3', '--port', '22']);
+  t.match(batch.stdout, /TCP\/22: DENIED/);
+  t.match(batch.stdout, /tiers: Admin: no rule matched -> NetworkPolicy: not isolated -> Baseline: default rule 1 matched -> Deny/);
+  t.match(batch.stdout, /to\[0\] nodes role=db: 172\.18\.0\.3 belongs to node node-a \(labels kubernetes\.io\/hostname=node-a\), which the selector does not pick/);
+  // The default: nothing decides ops/mon's ingress.
+  const def = runCli(['explain', '--manifests', dir, '--from', 'db/pg', '--to', 'ops/mon', '--port', '80']);
+  t.match(def.stdout, /ingress of ops\/mon: allowed \(no tier decided, the default allows\)\n  tiers: Admin: no policy selects the pod -> NetworkPolicy: not isolated -> Baseline: no rule matched -> default: Allow\n/);
+  t.match(def.stdout, /Baseline tier, policies selecting ops\/mon in order: default \(priority 0\)\n    default: no ingress rules/);
+});
+
+t.test('cluster policies: rules that fail closed say so', async (t) => {
+  const r = runCli(['explain', '--manifests', clusterPolicyDir(POLICIES + FAIL_CLOSED), '--from', 'ops/mon', '--to', 'db/pg', '--port', '5432']);
+  t.match(r.stdout, /egress\[0\] `to-example` Accept: no match: it fails closed \(to\[0\] has domainNames, which Palisade does not resolve yet\), and a failed-closed Accept rule matches nothing/);
+  t.match(r.stdout, /egress\[1\] `newer` Deny: MATCHES everything: it fails closed \(to\[0\] has no field this Palisade knows\), and a failed-closed Deny rule denies all traffic -> Deny/);
+  t.match(r.stdout, /tiers: Admin: future rule 1 `newer` fails closed -> Deny/);
+});
+
+t.test('cluster policies: -o json carries each side\'s tier walk', async (t) => {
+  const r = runCli(['explain', '--manifests', clusterPolicyDir(), '--from', 'app/batch', '--to', 'db/pg', '--port', '5432', '-o', 'json']);
+  t.equal(r.code, 0, r.stderr);
+  const x = JSON.parse(r.stdout);
+  t.equal(x.decision.allowed, false);
+  t.same(x.tiers.egress.steps.map((s: { tier: string; outcome: string }) => `${s.tier}:${s.outcome}`), ['admin:pass', 'networkpolicy:pass', 'baseline:deny']);
+  t.same(x.tiers.ingress.steps.map((s: { tier: string; outcome: string }) => `${s.tier}:${s.outcome}`), ['admin:deny']);
+  t.match(x.tiers.ingress.steps[0], { policies: [{ policy: 'deny-db', priority: 10 }], rule: { policy: 'deny-db', index: 2, tier: 'admin', action: 'Deny', name: 'block-db' } });
+  t.equal(x.tiers.ingress.steps[0].checks.length, 3, 'rules 0, 1 and 2 were checked');
+  t.same(x.tiers.ingress.steps[0].checks[1], { ref: { policy: 'deny-db', direction: 'ingress', index: 1, tier: 'admin', action: 'Pass', name: 'web-to-pg' }, matched: false, effect: 'as-written', failedClause: 'peers' });
 });

@@ -34,7 +34,7 @@ spec: {containers: [{name: c, ports: [{name: http, containerPort: 8080}]}]}
 status: {phase: Running, podIP: 10.244.1.10}
 `;
 
-const clean = file('clean.yaml', NS_POD + `
+const CLEAN_POLICIES = `
 ---
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -55,7 +55,9 @@ metadata: {name: web-http, namespace: shop}
 spec:
   podSelector: {matchLabels: {app: web}}
   ingress: [{ports: [{port: http}]}]
-`);
+`;
+const CLEAN_TEXT = () => NS_POD + CLEAN_POLICIES;
+const clean = file('clean.yaml', CLEAN_TEXT());
 
 const typo = file('typo.yaml', NS_POD + `
 ---
@@ -122,4 +124,60 @@ t.test('bad input: exit 2, clear errors, no stack trace', async (t) => {
   t.equal(d.code, 2);
   t.match(d.err, /^palisade lint: --manifests \S*missing\.yaml: no such file or directory\n$/);
   t.notMatch(d.err, /\n\s+at /);
+});
+
+// Cluster policies: the findings name the object (kind and name) and field; a clean set counts
+// the cluster policies it read.
+const cnpClean = file('cnp-clean.yaml', CLEAN_TEXT() + `
+---
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: guard}
+spec:
+  tier: Admin
+  priority: 10
+  subject: {namespaces: {}}
+  ingress: [{name: no-legacy, action: Deny, from: [{namespaces: {matchLabels: {legacy: 'true'}}}]}]
+`);
+
+const cnpMistakes = file('cnp-mistakes.yaml', NS_POD + `
+---
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: deny-db}
+spec:
+  tier: Admin
+  priority: 10
+  subject: {namespaces: {}}
+  ingress:
+  - {name: shop-ok, action: Accept, from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: shop}}}]}
+  - {name: no-shop, action: Deny, from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: shop}}}]}
+  egress:
+  - {name: out, action: Accept, to: [{domainNames: [example.com]}]}
+---
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: default}
+spec:
+  tier: Baseline
+  priority: 0
+  subject: {namespaces: {}}
+  ingress: [{action: Pass, from: [{namespaces: {}}]}]
+`);
+
+t.test('cluster policies: findings name kind, name and field; exit 1', async (t) => {
+  const r = palisade('lint', '--manifests', cnpMistakes);
+  t.equal(r.code, 1, r.err);
+  t.match(r.out, /warning: ClusterNetworkPolicy deny-db spec.ingress\[1\] \[cluster-rule-shadowed\]\n  why: this Deny rule never decides anything: every connection it matches is matched first by spec.ingress\[0\] \(shop-ok\), whose Accept decides it instead/);
+  t.match(r.out, /error: ClusterNetworkPolicy deny-db spec.egress\[0\].to\[0\].domainNames \[domain-names-unenforced\]\n  why: cannot be enforced yet: Palisade does not resolve domain names \(example.com\); the rule fails closed \(Accept matches nothing\)/);
+  t.match(r.out, /warning: ClusterNetworkPolicy default spec.ingress\[0\] \[cluster-pass-to-default\]/);
+  const j = JSON.parse(palisade('lint', '--manifests', cnpMistakes, '-o', 'json').out) as { code: string; object: string; field: string }[];
+  t.same(j.filter((f) => f.object.startsWith('ClusterNetworkPolicy')).map((f) => `${f.code} ${f.object} ${f.field}`).sort(), [
+    'cluster-pass-to-default ClusterNetworkPolicy default spec.ingress[0]',
+    'cluster-rule-shadowed ClusterNetworkPolicy deny-db spec.ingress[1]',
+    'domain-names-unenforced ClusterNetworkPolicy deny-db spec.egress[0].to[0].domainNames',
+  ]);
+  const c = palisade('lint', '--manifests', cnpClean);
+  t.equal(c.code, 0, c.out + c.err);
+  t.match(c.out, /^no findings \(3 policies, 1 cluster policies, 1 pods, 1 namespaces\)/);
 });

@@ -4,6 +4,7 @@
 import t from 'tap';
 import { caseManifestDir, expectedExit, hasStackTrace, runCli } from './run-cli.ts';
 import { allCases } from '../conformance/case-set.ts';
+import { POLICIES, clusterPolicyDir } from './cluster-policy-fixture.ts';
 
 function parseTable(text: string): { cols: string[]; cells: Map<string, string> } {
   const lines = text.trim().split('\n').map((l) => l.split('\t'));
@@ -36,3 +37,24 @@ for (const c of allCases()) {
     }
   });
 }
+
+// Cluster policies: the verdicts of every tier, and --why naming the tier that denied a cell.
+t.test('cluster policies: verdicts and --why', async (t) => {
+  const dir = clusterPolicyDir();
+  const r = runCli(['matrix', '--manifests', dir, '--port', '5432']);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stderr, /left out \(host-network, finished, or no IPv4 address\): ops\/agent/);
+  const { cols, cells } = parseTable(r.stdout);
+  t.same(cols, ['app/batch', 'app/web', 'db/pg', 'ops/mon']);
+  t.equal(cells.get('app/web -> db/pg'), '.', 'Admin Pass on both sides, NetworkPolicies allow');
+  t.equal(cells.get('app/batch -> db/pg'), 'X', 'Baseline denies the egress (and Admin the ingress)');
+  t.equal(cells.get('ops/mon -> db/pg'), 'X', 'Admin accepts the ingress, Baseline denies the egress');
+  t.equal(cells.get('db/pg -> db/pg'), '.', 'self');
+  const why = parseTable(runCli(['matrix', '--manifests', dir, '--port', '5432', '--why']).stdout).cells;
+  t.equal(why.get('app/web -> db/pg'), '.');
+  t.equal(why.get('app/batch -> db/pg'), 'B', 'the source egress denied first: a Baseline rule');
+  t.equal(why.get('app/web -> app/batch'), 'N', 'app/web is isolated for egress by a NetworkPolicy');
+  const admin = parseTable(runCli(['matrix', '--manifests', clusterPolicyDir(POLICIES.replace(/- \{name: nodes-ok[^\n]*\n  - \{action: Deny[^\n]*\n/, '- {action: Accept, to: [{namespaces: {}}]}\n')), '--port', '5432', '--why']).stdout).cells;
+  t.equal(admin.get('app/batch -> db/pg'), 'A', 'with the Baseline egress open, the Admin ingress Deny is named');
+  t.equal(admin.get('ops/mon -> db/pg'), '.', 'Admin Accept for ops');
+});

@@ -12,6 +12,8 @@ import { evaluate } from '../../src/policy/evaluator.ts';
 import { sampleCase } from '../conformance/sample-cases.ts';
 import { caseManifestDir, expectedExit, hasStackTrace, runCli } from './run-cli.ts';
 import { allCases } from '../conformance/case-set.ts';
+import { clusterPolicyDir } from './cluster-policy-fixture.ts';
+import { loadManifests } from '../../src/sources/manifests.ts';
 
 for (const c of [...allCases(), ...cnpCases()]) {
   t.test(c.file.split('/').pop()!, async (t) => {
@@ -89,4 +91,41 @@ t.test('table output and expect checking', async (t) => {
   t.equal(miss.code, 1, 'an unmet expect exits 1');
   t.match(miss.stderr, /probe\[0\] y\/a -> x\/a TCP\/80: expected allow, got deny/);
   t.equal(JSON.parse(miss.stdout).length, 1, 'results are still printed');
+});
+
+// Cluster policies: both engines judge the tiers (a disagreement would exit 3), a cluster rule
+// keeps its tier, action and name, and a Deny reads as one.
+t.test('cluster policies: verdicts, rules named with their tier, both engines agree', async (t) => {
+  const dir = clusterPolicyDir();
+  const probeFile = join(dir, 'probes.yaml');
+  writeFileSync(probeFile, [
+    '- {from: app/batch, to: db/pg, port: 5432, expect: deny}',
+    '- {from: app/web, to: db/pg, port: 5432, expect: allow}',
+    '- {from: ops/mon, to: db/pg, port: 5432, expect: deny}',
+    '- {from: app/batch, to: 172.18.0.4, port: 22, expect: allow}',
+    '- {from: app/batch, to: ops/agent, port: 22, expect: deny}',
+    '- {from: app/web, to: 172.18.0.3, port: 22, expect: allow}',
+    '',
+  ].join('\n'));
+  const r = runCli(['verify', '--manifests', join(dir, 'cluster.yaml'), '--probes', probeFile]);
+  t.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  t.equal(lines.length, 7, 'header + 6 rows');
+  t.match(lines[1]!, /app\/batch \(10\.244\.1\.11\)\s+db\/pg \(10\.244\.2\.10\)\s+TCP\/5432\s+IPv4\s+DENY\s+deny: baseline\/default\/egress\[1\]\s+deny: admin\/deny-db\/block-db$/);
+  t.match(lines[2]!, /allow\s+allow: app\/web-egress egress\[0\]\s+allow: db\/pg-from-web ingress\[0\]$/);
+  t.match(lines[3]!, /DENY\s+deny: baseline\/default\/egress\[1\]\s+allow: admin\/deny-db\/allow-monitoring$/);
+  t.match(lines[4]!, /allow\s+allow: baseline\/default\/nodes-ok\s+allow: not-a-pod$/);
+  t.match(lines[5]!, /ops\/agent \(172\.18\.0\.3\)\s+TCP\/22\s+IPv4\s+DENY\s+deny: baseline\/default\/egress\[1\]/);
+  t.match(lines[6]!, /allow\s+allow: node\s+allow: not-a-pod$/);
+
+  const json = runCli(['verify', '--manifests', join(dir, 'cluster.yaml'), '--probes', probeFile, '-o', 'json']);
+  t.equal(json.code, 0, json.stderr);
+  const out = JSON.parse(json.stdout);
+  t.same(out[0].ingress, { isolated: true, allowed: false, reason: 'rule', policies: ['db/pg-from-web'], rule: { policy: 'deny-db', direction: 'ingress', index: 2, tier: 'admin', action: 'Deny', name: 'block-db' } });
+  t.same(out[0].egress.rule, { policy: 'default', direction: 'egress', index: 1, tier: 'baseline', action: 'Deny' });
+  // The same JSON as the in-process evaluator's decision, rule for rule.
+  const { state } = loadManifests([join(dir, 'cluster.yaml')]);
+  const d = evaluate(state, { src: '10.244.1.11', dst: '10.244.2.10', protocol: 'TCP', port: 5432 });
+  t.same(out[0].ingress.rule, d.ingress.rule);
+  t.same(out[0].egress.rule, d.egress.rule);
 });

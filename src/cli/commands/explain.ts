@@ -1,11 +1,13 @@
 // `palisade explain --manifests PATH... --from A --to B --port N [--protocol P] [--family F]`:
 // why one new connection is allowed or denied: the verdict, the policies isolating each side,
 // the rule that allowed it, or for a deny every candidate rule and the first clause that did
-// not match. `-o json` prints the structured Explanation instead.
+// not match; with cluster policies, each side's walk through the tiers (explain-tiers.ts).
+// `-o json` prints the structured Explanation instead, with the tier walks under "tiers".
 
 import { explain } from '../../policy/evaluator.ts';
 import { CliError, parseArgs } from '../args.ts';
 import { formatExplanation } from '../explain-format.ts';
+import { tierWalks } from '../explain-tiers.ts';
 import { familyFlag, loadClusterForCli, portFlag, protocolFlag, rejectPositional } from '../manifest-input.ts';
 import { checkProbe, resolveEndpoint } from '../probes.ts';
 
@@ -13,7 +15,10 @@ const HELP = `usage: palisade explain --manifests PATH... --from A --to B --port
 
 A and B are "namespace/pod" or an IP address. Prints the verdict for a new connection A -> B:N,
 the policies isolating each side, and the rule that allowed it or, for a deny, each candidate
-rule with the first clause that did not match.
+rule with the first clause that did not match. With cluster policies (ClusterNetworkPolicy,
+AdminNetworkPolicy, BaselineAdminNetworkPolicy) each side walks the tiers in order: Admin,
+NetworkPolicy, Baseline, then the default allow, with every cluster rule checked up to the one
+that decided (Accept, Deny, or Pass to the next tier). -o json adds the walks under "tiers".
 Exit status: 0 ok; 1 some manifest documents were invalid (left out); 2 bad flags.`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -46,7 +51,8 @@ export async function run(argv: string[]): Promise<number> {
   const src = resolveEndpoint(state, probe.from, probe.family, '--from');
   const dst = resolveEndpoint(state, probe.to, probe.family, '--to');
   const x = explain(state, { src, dst, protocol: probe.protocol, port: probe.port });
-  if (output === 'json') process.stdout.write(JSON.stringify(x, null, 2) + '\n');
-  else process.stdout.write(formatExplanation(x).join('\n') + '\n');
+  const walks = tierWalks(state, x);
+  if (output === 'json') process.stdout.write(JSON.stringify({ ...x, tiers: walks }, null, 2) + '\n');
+  else process.stdout.write(formatExplanation(x, { view: state, walks }).join('\n') + '\n');
   return errorCount > 0 ? 1 : 0;
 }

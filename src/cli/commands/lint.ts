@@ -13,12 +13,16 @@ import { loadClusterForCli } from '../manifest-input.ts';
 
 const HELP = `usage: palisade lint --manifests PATH... [-o json|text] [--pod-cidr CIDR...]
 
-Reads Namespace, Pod, Node and NetworkPolicy objects (files or folders, YAML or JSON) and
+Reads Namespace, Pod, Node, NetworkPolicy and cluster policy (ClusterNetworkPolicy,
+AdminNetworkPolicy, BaselineAdminNetworkPolicy) objects (files or folders, YAML or JSON) and
 reports policies that are valid but probably not what was meant: namespaces without a
 default deny, a "deny" that allows its own namespace, selectors matching nothing (and label
 typos), egress isolation without DNS, ipBlocks covering pods, undefined named ports, rules
 shadowed by broader ones, denies made no-ops by an allow-all policy, rules of a direction
-policyTypes leaves out.
+policyTypes leaves out. Cluster policies (Admin and Baseline tiers): two policies of one tier
+and priority whose rules overlap, rules an earlier rule of the tier always decides first, a
+Pass with nothing below it (it allows), domainNames rules (not enforced yet: they fail closed),
+peers with no known field (fail closed).
 
   --pod-cidr CIDR   the cluster's pod CIDR(s), for the ipBlock check (pod IPs are used anyway)
   -o json|text      output format (default text)
@@ -49,7 +53,10 @@ export async function run(argv: string[]): Promise<number> {
   const findings = lint(state, { podCIDRs });
   if (output === 'json') process.stdout.write(JSON.stringify(findings, null, 2) + '\n');
   else if (findings.length > 0) process.stdout.write(formatFindings(findings) + '\n');
-  else if (errorCount === 0) process.stdout.write(`no findings (${state.policies.size} policies, ${state.pods.size} pods, ${state.namespaces.size} namespaces)\n`);
+  else if (errorCount === 0) {
+    const cluster = state.clusterPolicies.size ? `, ${state.clusterPolicies.size} cluster policies` : '';
+    process.stdout.write(`no findings (${state.policies.size} policies${cluster}, ${state.pods.size} pods, ${state.namespaces.size} namespaces)\n`);
+  }
 
   return findings.length > 0 || errorCount > 0 ? 1 : 0;
 }

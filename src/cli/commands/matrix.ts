@@ -2,24 +2,43 @@
 // truth table in the style of the upstream e2e suite's reachability tables: a header row of pod
 // names, then one row per client pod (from), one column per server pod (to), '.' = a new
 // connection is allowed, 'X' = denied. Pods are the ones policy can see (not host-network, not
-// finished, with an address of the family), sorted by namespace/name.
+// finished, with an address of the family), sorted by namespace/name. With --why a denied cell
+// names the tier that denied it: A (an Admin rule), N (NetworkPolicy isolation), B (a Baseline
+// rule); the source's egress is named when it denies, else the destination's ingress.
 
 import { parseIP } from '../../net/address.ts';
+import type { Decision, SideDecision } from '../../policy/decision.ts';
 import { evaluate } from '../../policy/evaluator.ts';
 import { podIsSelectable } from '../../policy/spec-facts.ts';
 import { podKey } from '../../cluster/model.ts';
 import { parseArgs } from '../args.ts';
 import { familyFlag, loadClusterForCli, portFlag, protocolFlag, rejectPositional } from '../manifest-input.ts';
 
-const HELP = `usage: palisade matrix --manifests PATH... --port N [--protocol TCP|UDP|SCTP] [--family IPv4|IPv6]
+const HELP = `usage: palisade matrix --manifests PATH... --port N [--protocol TCP|UDP|SCTP] [--family IPv4|IPv6] [--why]
 
 Prints the pod-to-pod truth table: rows = from, columns = to, '.' allowed, 'X' denied.
+Host-network pods are left out (they are their node for policy: probe them with verify).
+  --why   a denied cell names the tier that denied it instead of 'X': A = an Admin
+          cluster policy rule, N = NetworkPolicy isolation, B = a Baseline cluster policy
+          rule (the source's egress when it denies, else the destination's ingress)
 Exit status: 0 ok; 1 some manifest documents were invalid (left out); 2 bad flags.`;
+
+function denyingTier(s: SideDecision): string {
+  if (s.rule?.tier === 'admin') return 'A';
+  if (s.rule?.tier === 'baseline') return 'B';
+  return 'N';
+}
+
+function cell(d: Decision, why: boolean): string {
+  if (d.allowed) return '.';
+  if (!why) return 'X';
+  return denyingTier(d.egress.allowed ? d.ingress : d.egress);
+}
 
 export async function run(argv: string[]): Promise<number> {
   const { flags, positional } = parseArgs(
     argv,
-    { manifests: 'list', port: 'string', protocol: 'string', family: 'string', help: 'bool' },
+    { manifests: 'list', port: 'string', protocol: 'string', family: 'string', why: 'bool', help: 'bool' },
     { '-h': 'help' },
   );
   if (flags.help) {
@@ -46,7 +65,7 @@ export async function run(argv: string[]): Promise<number> {
   const lines = [['-', ...pods.map((p) => p.key)].join('\t')];
   for (const from of pods) {
     const row = [from.key];
-    for (const to of pods) row.push(evaluate(state, { src: from.ip, dst: to.ip, protocol, port }).allowed ? '.' : 'X');
+    for (const to of pods) row.push(cell(evaluate(state, { src: from.ip, dst: to.ip, protocol, port }), flags.why === true));
     lines.push(row.join('\t'));
   }
   process.stdout.write(lines.join('\n') + '\n');

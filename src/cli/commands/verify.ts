@@ -5,7 +5,7 @@
 // also guards the dataplane's tables. Other exit statuses: see manifest-input.ts.
 
 import { CompiledEngine, decideOn } from '../../policy/compiler.ts';
-import type { Decision, SideDecision } from '../../policy/decision.ts';
+import { ruleLabel, type Decision, type SideDecision } from '../../policy/decision.ts';
 import { evaluate } from '../../policy/evaluator.ts';
 import { CliError, parseArgs } from '../args.ts';
 import { loadClusterForCli, rejectPositional } from '../manifest-input.ts';
@@ -14,7 +14,8 @@ import { readProbeFile, resolveEndpoint, type Probe } from '../probes.ts';
 const HELP = `usage: palisade verify --manifests PATH... --probes FILE [-o json|table]
 
 Judges every probe of FILE against the cluster in the manifests (files or folders of
-Namespace, Pod, Node and NetworkPolicy objects, YAML or JSON).
+Namespace, Pod, Node, NetworkPolicy and ClusterNetworkPolicy (or v1alpha1 AdminNetworkPolicy /
+BaselineAdminNetworkPolicy) objects, YAML or JSON).
 
 FILE is a YAML or JSON list of probes:
   - {from: x/a, to: y/b, port: 80, protocol: TCP, family: IPv4, expect: allow}
@@ -35,12 +36,20 @@ interface SideJSON {
   allowed: boolean;
   reason: string;
   policies: string[];
-  rule?: { policy: string; direction: string; index: number };
+  /** A cluster policy rule also names its tier, its action as written and its name (as RuleRef does). */
+  rule?: { policy: string; direction: string; index: number; tier?: string; action?: string; name?: string };
 }
 
 function sideJSON(s: SideDecision): SideJSON {
   const out: SideJSON = { isolated: s.isolated, allowed: s.allowed, reason: s.reason, policies: [...s.policies] };
-  if (s.rule) out.rule = { policy: s.rule.policy, direction: s.rule.direction, index: s.rule.index };
+  if (s.rule) {
+    const r = s.rule;
+    out.rule = { policy: r.policy, direction: r.direction, index: r.index };
+    // Compared between the engines too: both must name the same tier and action.
+    if (r.tier !== undefined) out.rule.tier = r.tier;
+    if (r.action !== undefined) out.rule.action = r.action;
+    if (r.name !== undefined) out.rule.name = r.name;
+  }
   return out;
 }
 
@@ -53,6 +62,8 @@ function sameDecision(a: Decision, b: Decision): boolean {
 }
 
 function sideText(s: SideDecision): string {
+  // A cluster policy rule accepts or denies: "deny: admin/deny-db/block-db".
+  if (s.reason === 'rule' && s.rule?.tier !== undefined) return `${s.allowed ? 'allow' : 'deny'}: ${ruleLabel(s.rule)}`;
   if (s.reason === 'rule' && s.rule) return `allow: ${s.rule.policy} ${s.rule.direction}[${s.rule.index}]`;
   if (s.reason === 'no-rule') return `deny: no rule of ${s.policies.join(', ')}`;
   return `allow: ${s.reason}`;

@@ -1,0 +1,212 @@
+// Checks on cluster policies (ClusterNetworkPolicy, and the v1alpha1 Admin/BaselineAdminNetworkPolicy
+// decoded into the same model): two policies of one tier and priority whose rules overlap, rules
+// shadowed by an earlier rule of the tier, a Pass with nothing below it, domainNames rules
+// Palisade cannot enforce, and peers that fail closed. The semantics are cluster-facts.ts's and
+// tiers.ts's; the rule comparisons are in lint-cluster-match.ts.
+
+import type { ClusterPolicy, ClusterPolicyRule, Pod } from '../cluster/model.ts';
+import { clusterPolicyId } from '../cluster/model.ts';
+import { namespaceLabels } from '../cluster/namespace-labels.ts';
+import type { ClusterView } from '../cluster/state.ts';
+import { clusterPolicySelectsPod, clusterRuleEffect, clusterRules, compareClusterPolicies, peerFailsClosed } from './cluster-facts.ts';
+import { LINT, listPods, type Finding } from './lint-findings.ts';
+import { ruleCovers, rulesOverlap, subjectCovers, subjectPods, subjectsOverlap } from './lint-cluster-match.ts';
+import { DIRECTIONS, PEERS_FIELD, policyIsolatesPod, type Direction } from './spec-facts.ts';
+
+/** "ClusterNetworkPolicy deny-db", as the decoder's errors name the object. */
+export function clusterObject(p: ClusterPolicy): string {
+  return `${p.kind} ${p.name}`;
+}
+
+function ruleField(d: Direction, i: number): string {
+  return `spec.${d}[${i}]`;
+}
+
+function ruleName(p: ClusterPolicy, d: Direction, i: number): string {
+  const r = clusterRules(p, d)[i]!;
+  return `${ruleField(d, i)}${r.name ? ` (${r.name})` : ''}`;
+}
+
+/** What a rule does to the connections it matches, after failing closed. */
+function effectiveAction(r: ClusterPolicyRule): string {
+  return clusterRuleEffect(r).kind === 'deny-all' ? 'Deny (failed closed)' : r.action;
+}
+
+/**
+ * "If two (or more) policies in the same tier with the same priority could match a connection,
+ * then the implementation can apply any of the matching policies." Reported once per pair, on
+ * the policy Palisade takes second.
+ */
+export function checkPriorityTies(view: ClusterView, pols: readonly ClusterPolicy[], out: Finding[]): void {
+  for (let i = 0; i < pols.length; i++) {
+    for (let j = i + 1; j < pols.length; j++) {
+      const a = pols[i]!, b = pols[j]!;
+      if (a.tier !== b.tier || a.priority !== b.priority) continue;
+      const pods = subjectsOverlap(view, a, b);
+      if (!pods) continue;
+      let pair: string | undefined;
+      for (const d of DIRECTIONS) {
+        clusterRules(a, d).forEach((ra, ia) => {
+          clusterRules(b, d).forEach((rb, ib) => {
+            if (pair === undefined && rulesOverlap(view, ra, rb)) {
+              pair = `${clusterPolicyId(a)} ${ruleName(a, d, ia)} (${effectiveAction(ra)}) and this policy's ${ruleName(b, d, ib)} (${effectiveAction(rb)})`;
+            }
+          });
+        });
+      }
+      if (pair === undefined) continue;
+      const who = pods === true ? 'pods both subjects select' : listPods(pods);
+      out.push({
+        code: LINT.CLUSTER_PRIORITY_TIE,
+        severity: 'warning',
+        object: clusterObject(b),
+        field: 'spec.priority',
+        reason:
+          `${clusterObject(a)} is also ${a.tier} priority ${a.priority}, and their rules overlap: ${pair} can match the same connection of ${who}. ` +
+          `The API leaves the result undefined ("the implementation can apply any of the matching policies"); ` +
+          `Palisade takes policies of equal priority in id order (${clusterPolicyId(a)} first), other implementations may not`,
+        fix: `give one of the two policies another priority (lower = checked first)`,
+      });
+    }
+  }
+}
+
+/**
+ * A rule no connection reaches: every connection it matches is matched first by an earlier rule
+ * of the same policy, or by a rule of a policy with a lower priority in the same tier whose
+ * subject selects every pod this one does (the first matching rule decides, and Pass leaves the
+ * tier too). Policies of equal priority are the tie check's.
+ */
+export function checkClusterShadowed(pols: readonly ClusterPolicy[], out: Finding[]): void {
+  for (const p of pols) {
+    for (const d of DIRECTIONS) {
+      clusterRules(p, d).forEach((r, i) => {
+        if (clusterRuleEffect(r).kind === 'matches-nothing') return; // reported as failing closed
+        let by: { pol: ClusterPolicy; i: number; rule: ClusterPolicyRule } | undefined;
+        for (const q of pols) {
+          if (by || q.tier !== p.tier || (q !== p && (q.priority >= p.priority || !subjectCovers(q, p)))) continue;
+          const rules = clusterRules(q, d);
+          const end = q === p ? i : rules.length;
+          for (let k = 0; k < end && !by; k++) if (ruleCovers(rules[k]!, r)) by = { pol: q, i: k, rule: rules[k]! };
+        }
+        if (!by) return;
+        const where = `${by.pol === p ? '' : `${clusterObject(by.pol)} (priority ${by.pol.priority}) `}${ruleName(by.pol, d, by.i)}`;
+        const sAct = effectiveAction(by.rule);
+        const same = sAct === r.action || (sAct.startsWith('Deny') && r.action === 'Deny');
+        out.push({
+          code: LINT.CLUSTER_RULE_SHADOWED,
+          severity: 'warning',
+          object: clusterObject(p),
+          field: ruleField(d, i),
+          reason:
+            `this ${r.action} rule never decides anything: every connection it matches is matched first by ${where}, ` +
+            (same
+              ? `which does the same (${sAct}), so this rule is redundant`
+              : `whose ${sAct} ${sAct === 'Pass' ? 'sends it to the next tier' : 'decides it'} instead`) +
+            ` (the first matching rule of the tier decides; ${by.pol === p ? 'rules are taken in written order' : 'lower priorities are checked first'})`,
+          fix: same
+            ? `delete this rule`
+            : `move this rule before ${where}${by.pol === p ? '' : ' (or give this policy a lower priority)'}, or narrow ${where} if this rule's ${r.action} is meant to hold`,
+        });
+      });
+    }
+  }
+}
+
+/** Could something below the Admin tier decide for this pod in this direction? */
+function decidedBelow(view: ClusterView, pod: Pod, d: Direction, baselines: readonly ClusterPolicy[]): boolean {
+  for (const np of view.policies.values()) if (policyIsolatesPod(np, pod, d)) return true;
+  const labels = namespaceLabels(view, pod.namespace);
+  // A Baseline Accept or Deny (or a rule failing closed into a deny) could decide; a Baseline Pass cannot.
+  return baselines.some((b) => clusterPolicySelectsPod(b, pod, labels) && clusterRules(b, d).some((r) => r.action !== 'Pass' || clusterRuleEffect(r).kind === 'deny-all'));
+}
+
+/**
+ * A Pass "passes evaluation to the next tier". From the Admin tier that is NetworkPolicy, then
+ * Baseline; from the Baseline tier it is the default, which allows. A Pass with nothing below
+ * it is an Accept in disguise.
+ */
+export function checkPassToDefault(view: ClusterView, pols: readonly ClusterPolicy[], out: Finding[]): void {
+  const baselines = pols.filter((p) => p.tier === 'Baseline');
+  for (const p of pols) {
+    for (const d of DIRECTIONS) {
+      clusterRules(p, d).forEach((r, i) => {
+        if (r.action !== 'Pass' || clusterRuleEffect(r).kind !== 'as-written') return;
+        if (p.tier === 'Baseline') {
+          out.push({
+            code: LINT.CLUSTER_PASS_TO_DEFAULT,
+            severity: 'warning',
+            object: clusterObject(p),
+            field: ruleField(d, i),
+            reason: `a Pass in the Baseline tier passes to the default, which allows: this rule accepts what it matches, like an Accept (NetworkPolicy was asked before the Baseline tier, not after)`,
+            fix: `write action: Accept if allowing is meant, Deny if it is not`,
+          });
+          return;
+        }
+        const pods = subjectPods(view, p);
+        if (pods.length === 0 || pods.some((pod) => decidedBelow(view, pod, d, baselines))) return;
+        out.push({
+          code: LINT.CLUSTER_PASS_TO_DEFAULT,
+          severity: 'warning',
+          object: clusterObject(p),
+          field: ruleField(d, i),
+          reason:
+            `this Admin Pass hands ${d} of ${listPods(pods)} to the lower tiers, but no NetworkPolicy isolates ${pods.length === 1 ? 'it' : 'them'} for ${d} ` +
+            `and no Baseline policy has ${d} rules for ${pods.length === 1 ? 'it' : 'them'}: the default allows, so today the Pass acts as an Accept`,
+          fix: `write action: Accept if allowing is meant; otherwise add the NetworkPolicy (or Baseline policy) that should decide, or Deny here`,
+        });
+      });
+    }
+  }
+}
+
+/**
+ * Peers that fail closed: domainNames (Palisade does not resolve names yet, so it treats them as
+ * a field it cannot enforce) and peers with no field this Palisade knows (an unknown field of a
+ * newer CRD, or {}): "For "Accept" rules, "fail closed" means: "treat the rule as matching no
+ * traffic". For "Deny" and "Pass" rules, "fail closed" means: "treat the rule as a 'Deny all' rule"."
+ */
+export function checkFailClosed(pols: readonly ClusterPolicy[], out: Finding[]): void {
+  for (const p of pols) {
+    for (const d of DIRECTIONS) {
+      clusterRules(p, d).forEach((r, i) => {
+        r.peers.forEach((peer, j) => {
+          if (!peerFailsClosed(peer)) return;
+          const field = `${ruleField(d, i)}.${PEERS_FIELD[d]}[${j}]`;
+          const accept = r.action === 'Accept';
+          const effect = accept
+            ? `the rule fails closed (Accept matches nothing): none of its ${PEERS_FIELD[d]} entries is accepted by it, and the traffic goes on to later rules and tiers`
+            : `the rule fails closed: this ${r.action} rule denies ALL ${d} traffic of the subject pods, whatever its other peers and protocols`;
+          if (peer.domainNames) {
+            out.push({
+              code: LINT.DOMAIN_NAMES_UNENFORCED,
+              severity: accept ? 'error' : 'warning',
+              object: clusterObject(p),
+              field: `${field}.domainNames`,
+              reason: `cannot be enforced yet: Palisade does not resolve domain names (${peer.domainNames.join(', ')}); ${effect}`,
+              fix: `allow the destinations by address with a networks peer (the names' CIDRs) until Palisade resolves names`,
+            });
+            return;
+          }
+          out.push({
+            code: LINT.FAIL_CLOSED_PEER,
+            severity: accept ? 'error' : 'warning',
+            object: clusterObject(p),
+            field,
+            reason: `this peer sets no field this Palisade knows ({}, or only a field of a newer API version); ${effect}`,
+            fix: `set exactly one of namespaces, pods${d === 'egress' ? ', nodes, networks' : ''}; or upgrade Palisade if the field is newer than it`,
+          });
+        });
+      });
+    }
+  }
+}
+
+/** Every cluster policy check, policies in evaluation order. */
+export function checkClusterPolicies(view: ClusterView, out: Finding[]): void {
+  const pols = [...view.clusterPolicies.values()].sort((a, b) => (a.tier === b.tier ? compareClusterPolicies(a, b) : a.tier < b.tier ? -1 : 1));
+  checkPriorityTies(view, pols, out);
+  checkClusterShadowed(pols, out);
+  checkPassToDefault(view, pols, out);
+  checkFailClosed(pols, out);
+}

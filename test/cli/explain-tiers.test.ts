@@ -1,0 +1,59 @@
+// explain's tier walks (src/cli/explain-tiers.ts), in process: for every pair of endpoints of the
+// cluster-policy fixture (pods, host-network pod, nodes, an outside host), ports and protocols,
+// the walk must end where the evaluator's verdict ends, decide in the tier of the deciding rule,
+// and the text must render every step.
+
+import t from 'tap';
+import { join } from 'node:path';
+import { explain } from '../../src/policy/evaluator.ts';
+import { loadManifests } from '../../src/sources/manifests.ts';
+import { formatExplanation } from '../../src/cli/explain-format.ts';
+import { tierWalks, walkAllows, walkText } from '../../src/cli/explain-tiers.ts';
+import type { Protocol } from '../../src/cluster/model.ts';
+import { FAIL_CLOSED, POLICIES, clusterPolicyDir } from './cluster-policy-fixture.ts';
+
+for (const [name, policies] of [['policies', POLICIES], ['policies with fail-closed rules', POLICIES + FAIL_CLOSED]] as const) {
+  t.test(`every walk ends in the evaluator's verdict (${name})`, async (t) => {
+    const { state, errors } = loadManifests([join(clusterPolicyDir(policies), 'cluster.yaml')]);
+    t.same(errors, []);
+    t.ok(state.clusterPolicies.size >= 3, 'the cluster policies were decoded');
+    const ips = [...new Set([...[...state.pods.values()].flatMap((p) => p.ips), '172.18.0.4', '192.0.2.1'])];
+    let n = 0, bad = 0;
+    for (const src of ips) {
+      for (const dst of ips) {
+        for (const [protocol, port] of [['TCP', 5432], ['TCP', 80], ['UDP', 53]] as [Protocol, number][]) {
+          const x = explain(state, { src, dst, protocol, port });
+          const w = tierWalks(state, x);
+          n++;
+          for (const dir of ['egress', 'ingress'] as const) {
+            const d = x.decision[dir];
+            const walk = w[dir];
+            const last = walk.steps[walk.steps.length - 1];
+            const tierOk = walk.exemption ? walk.steps.length === 0
+              : d.rule?.tier !== undefined ? last?.tier === d.rule.tier
+              : d.reason === 'not-isolated' ? last?.tier === 'default'
+              : last?.tier === 'networkpolicy';
+            if (walkAllows(walk) !== d.allowed || !tierOk) {
+              bad++;
+              t.fail(`${src} -> ${dst} ${protocol}/${port} ${dir}: walk "${walkText(walk)}" vs decision ${JSON.stringify(d)}`);
+            }
+          }
+          const text = formatExplanation(x, { view: state, walks: w }).join('\n');
+          if (!/: (ALLOWED|DENIED)/.test(text)) { bad++; t.fail('no verdict line'); }
+        }
+      }
+    }
+    t.equal(bad, 0, `${n} connections: walks agree with the evaluator`);
+  });
+}
+
+t.test('without cluster policies the text is the NetworkPolicy-only one', async (t) => {
+  const { state } = loadManifests([join(clusterPolicyDir(POLICIES.split('\n---\n').filter((d) => !d.includes('ClusterNetworkPolicy')).join('\n---\n')), 'cluster.yaml')]);
+  t.equal(state.clusterPolicies.size, 0);
+  const x = explain(state, { src: '10.244.1.11', dst: '10.244.2.10', protocol: 'TCP', port: 5432 });
+  const w = tierWalks(state, x);
+  t.same(w.ingress.steps.map((s) => s.tier), ['admin', 'networkpolicy'], 'the walk is still there for -o json');
+  const text = formatExplanation(x, { view: state, walks: w });
+  t.same(text, formatExplanation(x), 'no tier lines');
+  t.notMatch(text.join('\n'), /tiers:/);
+});

@@ -1,0 +1,249 @@
+// Lint of cluster policies (Admin and Baseline tiers): one small cluster per finding, which must
+// name the object and field and say why; a near miss next to each that must NOT be reported.
+
+import t from 'tap';
+import { parseAllDocuments } from 'yaml';
+import { ClusterState } from '../../src/cluster/state.ts';
+import { applyDecoded, decodeObject } from '../../src/cluster/decode.ts';
+import { formatFindings, lint, LINT, type Finding, type LintCode } from '../../src/policy/lint.ts';
+
+const BASE = `
+apiVersion: v1
+kind: Namespace
+metadata: {name: app, labels: {kubernetes.io/metadata.name: app, team: app}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: db, labels: {kubernetes.io/metadata.name: db, team: db}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: ops, labels: {kubernetes.io/metadata.name: ops, team: ops}}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-a, labels: {role: worker}}
+status: {addresses: [{type: InternalIP, address: 172.18.0.3}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: app, labels: {app: web}}
+spec: {nodeName: node-a, containers: [{name: c, ports: [{name: http, containerPort: 8080}]}]}
+status: {phase: Running, podIP: 10.244.1.10}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: pg, namespace: db, labels: {app: pg}}
+spec: {nodeName: node-a, containers: [{name: c, ports: [{name: pg, containerPort: 5432}]}]}
+status: {phase: Running, podIP: 10.244.2.10}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: mon, namespace: ops, labels: {app: mon}}
+spec: {nodeName: node-a, containers: [{name: c}]}
+status: {phase: Running, podIP: 10.244.3.10}
+`;
+
+/** The cluster of BASE plus the YAML documents, through the real decoder. */
+function cluster(yaml: string): ClusterState {
+  const st = new ClusterState();
+  for (const doc of parseAllDocuments(BASE + '\n---\n' + yaml)) {
+    const v = doc.toJS();
+    if (!v) continue;
+    const d = decodeObject(v);
+    if (d.kind === 'invalid') throw new Error(JSON.stringify(d.errors));
+    applyDecoded(st, d);
+  }
+  return st;
+}
+
+const CLUSTER_CODES: readonly LintCode[] = [
+  LINT.CLUSTER_PRIORITY_TIE, LINT.CLUSTER_RULE_SHADOWED, LINT.CLUSTER_PASS_TO_DEFAULT, LINT.DOMAIN_NAMES_UNENFORCED, LINT.FAIL_CLOSED_PEER,
+];
+const clusterFindings = (fs: readonly Finding[]) => fs.filter((f) => CLUSTER_CODES.includes(f.code));
+const summary = (fs: readonly Finding[]) => clusterFindings(fs).map((f) => `${f.code} ${f.object} ${f.field ?? ''}`.trim());
+
+const cnp = (name: string, tier: string, priority: number, subject: string, rules: string) => `
+---
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: ${name}}
+spec:
+  tier: ${tier}
+  priority: ${priority}
+  subject: ${subject}
+${rules}`;
+
+const DB = '{namespaces: {matchLabels: {team: db}}}';
+const APP = '{namespaces: {matchLabels: {team: app}}}';
+const ALL_NS = '{namespaces: {}}';
+
+interface Case {
+  name: string;
+  yaml: string;
+  /** The cluster-policy findings lint must report, exactly ("code object field"). */
+  want: string[];
+  /** For the first wanted finding: severity and text. */
+  severity?: 'warning' | 'error';
+  reason?: RegExp;
+  fix?: RegExp;
+}
+
+const CASES: Case[] = [
+  {
+    name: 'priority tie with overlapping rules: reported on the policy taken second, saying Palisade orders by id',
+    yaml:
+      cnp('a-deny', 'Admin', 10, DB, '  ingress: [{action: Deny, from: [{namespaces: {}}]}]') +
+      cnp('b-allow', 'Admin', 10, '{pods: {namespaceSelector: {matchLabels: {team: db}}, podSelector: {matchLabels: {app: pg}}}}',
+        '  ingress: [{name: ops-in, action: Accept, from: [{namespaces: {matchLabels: {team: ops}}}]}]'),
+    want: ['cluster-priority-tie ClusterNetworkPolicy b-allow spec.priority'],
+    severity: 'warning',
+    reason: /ClusterNetworkPolicy a-deny is also Admin priority 10, and their rules overlap: a-deny spec.ingress\[0\] \(Deny\) and this policy's spec.ingress\[0\] \(ops-in\) \(Accept\).*"the implementation can apply any of the matching policies".*id order \(a-deny first\)/,
+    fix: /another priority/,
+  },
+  {
+    name: 'same priority, disjoint peers: no tie',
+    yaml:
+      cnp('a-deny', 'Admin', 10, DB, '  ingress: [{action: Deny, from: [{namespaces: {matchLabels: {team: app}}}]}]') +
+      cnp('b-allow', 'Admin', 10, DB, '  ingress: [{action: Accept, from: [{namespaces: {matchLabels: {team: ops}}}]}]'),
+    want: [],
+  },
+  {
+    name: 'same priority, other tier: no tie',
+    yaml:
+      cnp('a-deny', 'Admin', 10, DB, '  ingress: [{action: Deny, from: [{namespaces: {}}]}]') +
+      cnp('b-deny', 'Baseline', 10, DB, '  ingress: [{action: Deny, from: [{namespaces: {}}]}]'),
+    want: [],
+  },
+  {
+    name: 'same priority, overlapping networks on egress (CIDR inside CIDR): tie',
+    yaml:
+      cnp('a-net', 'Admin', 3, APP, '  egress: [{action: Deny, to: [{networks: [10.0.0.0/8]}]}]') +
+      cnp('b-net', 'Admin', 3, ALL_NS, '  egress: [{action: Accept, to: [{networks: [10.1.2.0/24]}], protocols: [{tcp: {destinationPort: {number: 443}}}]}]'),
+    want: ['cluster-priority-tie ClusterNetworkPolicy b-net spec.priority'],
+  },
+  {
+    name: 'a Deny after an Accept for the same peers in one policy is shadowed',
+    yaml: cnp('deny-db', 'Admin', 10, DB, `  ingress:
+  - {name: ops-ok, action: Accept, from: [{namespaces: {matchLabels: {team: ops}}}]}
+  - {name: no-ops-5432, action: Deny, from: [{namespaces: {matchLabels: {team: ops}}}], protocols: [{tcp: {destinationPort: {number: 5432}}}]}`),
+    want: ['cluster-rule-shadowed ClusterNetworkPolicy deny-db spec.ingress[1]'],
+    severity: 'warning',
+    reason: /this Deny rule never decides anything: every connection it matches is matched first by spec.ingress\[0\] \(ops-ok\), whose Accept decides it instead \(the first matching rule of the tier decides; rules are taken in written order\)/,
+    fix: /move this rule before spec.ingress\[0\] \(ops-ok\)/,
+  },
+  {
+    name: 'narrow rule first, broad rule after: not shadowed',
+    yaml: cnp('deny-db', 'Admin', 10, DB, `  ingress:
+  - {action: Deny, from: [{namespaces: {matchLabels: {team: ops}}}], protocols: [{tcp: {destinationPort: {number: 5432}}}]}
+  - {action: Accept, from: [{namespaces: {matchLabels: {team: ops}}}]}`),
+    want: [],
+  },
+  {
+    name: 'a rule of a later policy is shadowed by a lower-priority policy selecting every pod',
+    yaml:
+      cnp('guard', 'Admin', 5, ALL_NS, '  egress: [{action: Deny, to: [{networks: [10.0.0.0/8]}]}]') +
+      cnp('app-out', 'Admin', 10, APP, '  egress: [{name: to-svc, action: Accept, to: [{networks: [10.1.0.0/16]}]}]'),
+    want: ['cluster-rule-shadowed ClusterNetworkPolicy app-out spec.egress[0]'],
+    reason: /matched first by ClusterNetworkPolicy guard \(priority 5\) spec.egress\[0\], whose Deny decides it instead.*lower priorities are checked first/,
+    fix: /or give this policy a lower priority/,
+  },
+  {
+    name: 'the earlier policy selects other pods: not shadowed',
+    yaml:
+      cnp('guard', 'Admin', 5, DB, '  egress: [{action: Deny, to: [{networks: [10.0.0.0/8]}]}]') +
+      cnp('app-out', 'Admin', 10, APP, '  egress: [{action: Accept, to: [{networks: [10.1.0.0/16]}]}]'),
+    want: [],
+  },
+  {
+    name: 'a Baseline Pass goes to the default allow',
+    yaml: cnp('default', 'Baseline', 0, ALL_NS, '  ingress: [{action: Pass, from: [{namespaces: {matchLabels: {team: ops}}}]}, {action: Deny, from: [{namespaces: {}}]}]'),
+    want: ['cluster-pass-to-default ClusterNetworkPolicy default spec.ingress[0]'],
+    severity: 'warning',
+    reason: /a Pass in the Baseline tier passes to the default, which allows/,
+    fix: /action: Accept/,
+  },
+  {
+    name: 'an Admin Pass with no NetworkPolicy and no Baseline below it',
+    yaml: cnp('delegate', 'Admin', 20, APP, '  egress: [{name: to-cluster, action: Pass, to: [{namespaces: {}}]}]'),
+    want: ['cluster-pass-to-default ClusterNetworkPolicy delegate spec.egress[0]'],
+    reason: /hands egress of app\/web to the lower tiers, but no NetworkPolicy isolates it for egress and no Baseline policy has egress rules for it: the default allows/,
+    fix: /Accept/,
+  },
+  {
+    name: 'an Admin Pass with a NetworkPolicy below it: fine',
+    yaml: cnp('delegate', 'Admin', 20, APP, '  egress: [{action: Pass, to: [{namespaces: {}}]}]') + `
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-out, namespace: app}
+spec: {podSelector: {}, policyTypes: [Egress], egress: [{ports: [{port: 5432}]}]}`,
+    want: [],
+  },
+  {
+    name: 'an Admin Pass with a Baseline below it: fine',
+    yaml: cnp('delegate', 'Admin', 20, APP, '  egress: [{action: Pass, to: [{namespaces: {}}]}]') +
+      cnp('default', 'Baseline', 0, ALL_NS, '  egress: [{action: Deny, to: [{namespaces: {}}]}]'),
+    want: [],
+  },
+  {
+    name: 'domainNames cannot be enforced yet: the Accept fails closed',
+    yaml: cnp('egress-out', 'Admin', 10, APP, '  egress: [{name: out, action: Accept, to: [{networks: [192.0.2.0/24]}, {domainNames: [example.com]}]}]'),
+    want: ['domain-names-unenforced ClusterNetworkPolicy egress-out spec.egress[0].to[1].domainNames'],
+    severity: 'error',
+    reason: /cannot be enforced yet: Palisade does not resolve domain names \(example.com\); the rule fails closed \(Accept matches nothing\)/,
+    fix: /networks peer/,
+  },
+  {
+    name: 'a peer with no known field in a Deny: deny-all, and the rules after it are shadowed',
+    yaml: cnp('future', 'Admin', 10, DB, `  ingress:
+  - {action: Deny, from: [{exampleFuturePeer: {}}]}
+  - {action: Accept, from: [{namespaces: {}}]}`),
+    want: ['cluster-rule-shadowed ClusterNetworkPolicy future spec.ingress[1]', 'fail-closed-peer ClusterNetworkPolicy future spec.ingress[0].from[0]'],
+    severity: 'warning',
+    reason: /matched first by spec.ingress\[0\], whose Deny \(failed closed\) decides it/,
+  },
+  {
+    name: 'a peer with no known field in an Accept: matches nothing (error)',
+    yaml: cnp('future', 'Admin', 10, DB, '  ingress: [{action: Accept, from: [{namespaces: {matchLabels: {team: ops}}}, {exampleFuturePeer: {}}]}]'),
+    want: ['fail-closed-peer ClusterNetworkPolicy future spec.ingress[0].from[1]'],
+    severity: 'error',
+    reason: /sets no field this Palisade knows.*the rule fails closed \(Accept matches nothing\)/,
+    fix: /set exactly one of namespaces, pods/,
+  },
+  {
+    name: 'v1alpha1 kinds are named by their kind',
+    yaml: `
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: BaselineAdminNetworkPolicy
+metadata: {name: default}
+spec:
+  subject: {namespaces: {}}
+  ingress: [{action: Allow, from: [{namespaces: {}}]}, {action: Deny, from: [{namespaces: {matchLabels: {team: ops}}}]}]`,
+    want: ['cluster-rule-shadowed BaselineAdminNetworkPolicy default spec.ingress[1]'],
+  },
+];
+
+for (const c of CASES) {
+  t.test(c.name, async (t) => {
+    const fs = lint(cluster(c.yaml));
+    t.same(summary(fs).sort(), [...c.want].sort(), formatFindings(clusterFindings(fs)));
+    if (c.want.length === 0) return;
+    const hit = clusterFindings(fs).find((f) => `${f.code} ${f.object} ${f.field}` === c.want[0]);
+    if (!hit) return;
+    if (c.severity) t.equal(hit.severity, c.severity);
+    if (c.reason) t.match(hit.reason, c.reason);
+    if (c.fix) t.match(hit.fix, c.fix);
+  });
+}
+
+// The NetworkPolicy checks know the tiers too: a pod that only cluster policy rules decide for
+// does not "accept all traffic".
+t.test('no-default-deny does not call pods with cluster policy rules open', async (t) => {
+  const fs = lint(cluster(cnp('default', 'Baseline', 0, DB, '  egress: [{action: Deny, to: [{networks: [0.0.0.0/0]}]}]')));
+  const db = fs.find((f) => f.code === LINT.NO_DEFAULT_DENY && f.object === 'Namespace db');
+  t.match(db?.reason, /\(now ingress: db\/pg accepts all traffic; egress: 1 pod\(s\) only have cluster policy rules, which decide what they match\)/);
+  const app = fs.find((f) => f.code === LINT.NO_DEFAULT_DENY && f.object === 'Namespace app');
+  t.match(app?.reason, /egress: app\/web accepts all traffic\)/);
+});
