@@ -17,10 +17,12 @@
 //   3. every node's conntrack table is flushed, so every probe is a new connection judged by the
 //      step's policies (a probe reusing a 5-tuple that an earlier step allowed would otherwise
 //      ride on that connection's state, which NetworkPolicy rightly leaves alone);
-//   4. all probes run concurrently; a probe that was denied but expected allowed is run once
-//      more with a long timeout before it counts as a failure (a denied probe is a timeout, and
-//      a busy machine can make an allowed answer late), while an allowed probe expected denied
-//      fails at once: packets that arrived cannot be a timing artefact.
+//   4. all probes run concurrently and must give exactly the expected verdict (allow: the
+//      exchange completed; deny: it timed out; refused or error fail either way); a probe that
+//      was denied but expected allowed is run once more with a long timeout before it counts as
+//      a failure (a denied probe is a timeout, and a busy machine can make an allowed answer
+//      late), while an allowed (or refused) probe expected denied fails at once: packets that
+//      arrived cannot be a timing artefact.
 
 import t, { type Test as Tap } from 'tap';
 import type { Protocol } from '../../src/cluster/model.ts';
@@ -199,7 +201,9 @@ export function conformanceLab(backend: LabBackend, prefix: string, opts: Confor
         late.forEach(({ i }, k) => (results[i] = again[k]!));
         const wrong = results
           .map((r, i) => ({ r, ...probes[i]! }))
-          .filter(({ r, p }) => r.verdict === 'error' || (r.verdict === 'allow') !== p.expect)
+          // Exactly the verdict expected: a refusal is no deny (the packets got through, as
+          // upstream's PokeServer also fails a REFUSED) and no allow (nobody answered).
+          .filter(({ r, p }) => r.verdict !== (p.expect ? 'allow' : 'deny'))
           .map(({ r, p, gi }) => `${probeLabel(c, si, gi, p)}: expected ${p.expect ? 'allow' : 'deny'}, got ${r.verdict} (${r.detail}${r.message ? `: ${r.message}` : ''})`);
         probesWrong += wrong.length;
         t.same(wrong, [], `step ${si}: ${results.length} real probes (${step.probes.map((g) => `${g.protocol}/${g.port} ${g.family}`).join(', ')}) match the expectations (answers from any endpoint but the one dialled count as deny)`);
