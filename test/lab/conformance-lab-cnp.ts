@@ -11,7 +11,7 @@ import type { Protocol } from '../../src/cluster/model.ts';
 import type { ServePorts } from '../../src/lab/endpoint-wire.ts';
 import type { LabBackend } from '../../src/lab/lab-agent.ts';
 import type { LabSpecOptions } from '../../src/lab/topology.ts';
-import type { ConformanceCase } from '../support/conformance-cases.ts';
+import { probesForGroup, type ConformanceCase } from '../support/conformance-cases.ts';
 import { cnpCases } from '../conformance/case-set.ts';
 import { conformanceLab, probedPorts, type ConformanceLabOptions } from './conformance-lab.ts';
 
@@ -36,4 +36,25 @@ export function cnpSpecOptions(c: ConformanceCase): LabSpecOptions {
 
 export function conformanceLabCnp(backend: LabBackend, prefix: string, subset?: ConformanceLabOptions['subset']): void {
   conformanceLab(backend, prefix, { cases: cnpCases, specOptions: cnpSpecOptions, ...(subset ? { subset } : {}) });
+}
+
+/**
+ * Whether a case expects some pod's new connection to its own node (a host-network pod there,
+ * or `node:<its node>`) to be denied. Only the NFQUEUE backend enforces that (PALISADE-NODE in
+ * INPUT/OUTPUT); the TUN backend's policy routing sits after the `local` rule, so pod -> own
+ * node packets are delivered locally without reaching the judge (enforce/tun-routing.ts).
+ */
+export function deniesOwnNodeTraffic(c: ConformanceCase): boolean {
+  const podsByKey = new Map<string, ConformanceCase['pods'][number]>(c.pods.map((p) => [`${p.namespace}/${p.name}`, p]));
+  const nodeOf = (endpoint: string): string | undefined => {
+    if (endpoint.startsWith('node:')) return endpoint.slice(5);
+    return podsByKey.get(endpoint)?.node;
+  };
+  return c.steps.some((s) => s.probes.some((g) => probesForGroup(c, g).some((p) => {
+    if (p.expect) return false;
+    const from = podsByKey.get(p.from);
+    const toPod = podsByKey.get(p.to);
+    const toIsNode = p.to.startsWith('node:') || toPod?.hostNetwork === true;
+    return !!from && !from.hostNetwork && toIsNode && nodeOf(p.to) === from.node;
+  })));
 }
