@@ -17,10 +17,12 @@
 //   3. every node's conntrack table is flushed, so every probe is a new connection judged by the
 //      step's policies (a probe reusing a 5-tuple that an earlier step allowed would otherwise
 //      ride on that connection's state, which NetworkPolicy rightly leaves alone);
-//   4. all probes run concurrently; a probe that was denied but expected allowed is run once
-//      more with a long timeout before it counts as a failure (a denied probe is a timeout, and
-//      a busy machine can make an allowed answer late), while an allowed probe expected denied
-//      fails at once: packets that arrived cannot be a timing artefact.
+//   4. all probes run concurrently and must give exactly the expected verdict (allow: the
+//      exchange completed; deny: it timed out; refused or error fail either way); a probe that
+//      was denied but expected allowed is run once more with a long timeout before it counts as
+//      a failure (a denied probe is a timeout, and a busy machine can make an allowed answer
+//      late), while an allowed (or refused) probe expected denied fails at once: packets that
+//      arrived cannot be a timing artefact.
 
 import t, { type Test as Tap } from 'tap';
 import type { Protocol } from '../../src/cluster/model.ts';
@@ -29,7 +31,7 @@ import type { ServePorts } from '../../src/lab/endpoint-wire.ts';
 import { flushLabConntrack, processAlive, readAgentStatus, startLabAgent, stopLabAgent, waitForEnforced, writeLabManifests, type LabBackend } from '../../src/lab/lab-agent.ts';
 import { labAgents, type LabState } from '../../src/lab/lab-state.ts';
 import { LabProber, type LabProbeResult } from '../../src/lab/probe.ts';
-import { labDown, labSpecFromCluster, labTopologyKey, labUp, listLabs, type LabSpec } from '../../src/lab/topology.ts';
+import { labDown, labSpecFromCluster, labTopologyKey, labUp, listLabs, type LabSpec, type LabSpecOptions } from '../../src/lab/topology.ts';
 import { allCases } from '../conformance/case-set.ts';
 
 const TIMEOUT_MS = 1000;
@@ -37,7 +39,7 @@ const RETRY_TIMEOUT_MS = 4000;
 const CONCURRENCY = 24;
 
 /** Every port a case probes, per protocol: served by every pod (and the node) on top of its containerPorts. */
-function probedPorts(c: ConformanceCase): ServePorts {
+export function probedPorts(c: ConformanceCase): ServePorts {
   const by: Record<Protocol, Set<number>> = { TCP: new Set(), UDP: new Set(), SCTP: new Set() };
   for (const s of c.steps) for (const g of s.probes) by[g.protocol].add(g.port);
   const sorted = (x: Set<number>) => [...x].sort((a, b) => a - b);
@@ -92,13 +94,30 @@ async function orphanLabs(prefix: string): Promise<string[]> {
   });
 }
 
-export function conformanceLab(backend: LabBackend, prefix: string): void {
+/** What differs between the case sets a lab run replays (the NetworkPolicy and the ClusterNetworkPolicy cases). */
+export interface ConformanceLabOptions {
+  /** The cases (before $PALISADE_LAB_CASES filters them); default: the NetworkPolicy cases. */
+  readonly cases?: () => readonly ConformanceCase[];
+  /** The lab's ports and outside hosts for a case; default: every probed port on every pod, the case's externals. */
+  readonly specOptions?: (c: ConformanceCase) => LabSpecOptions;
+  /** Keeps only some of the cases after the filter (a subset for a slower backend); default: all. */
+  readonly subset?: (c: ConformanceCase) => boolean;
+}
+
+/** The lab options of the NetworkPolicy cases: every pod serves every port the case probes. */
+export function defaultSpecOptions(c: ConformanceCase): LabSpecOptions {
+  const externals = c.externals.map((e) => ({ name: e.name, ips: [e.ip, e.ipv6].filter((x): x is string => !!x) }));
+  return { extraPorts: probedPorts(c), externals };
+}
+
+export function conformanceLab(backend: LabBackend, prefix: string, opts: ConformanceLabOptions = {}): void {
   if (process.getuid?.() !== 0) {
     t.test(`conformance in the lab (${backend})`, { skip: 'needs root (network namespaces, iptables)' }, async () => {});
     return;
   }
   const filter = process.env.PALISADE_LAB_CASES ? new RegExp(process.env.PALISADE_LAB_CASES) : undefined;
-  const cases = allCases().filter((c) => !filter || filter.test(c.file));
+  const specOptions = opts.specOptions ?? defaultSpecOptions;
+  const cases = (opts.cases ?? allCases)().filter((c) => (!filter || filter.test(c.file)) && (!opts.subset || opts.subset(c)));
   const lanesWanted = Number(process.env.PALISADE_LAB_LANES ?? 2);
   if (!Number.isInteger(lanesWanted) || lanesWanted < 1) throw new Error(`PALISADE_LAB_LANES must be a whole number >= 1, got ${JSON.stringify(process.env.PALISADE_LAB_LANES)}`);
   // The pid in the name: two runs of this file (two worktrees) never share a lab.
@@ -106,13 +125,13 @@ export function conformanceLab(backend: LabBackend, prefix: string): void {
   const pool = new LanePool(lanes);
   const enforceTimes: number[] = [];
   let probesRun = 0;
+  let probesWrong = 0;
   const started = Date.now();
 
   // Each case's lab, built from its cluster; cases with the most common nodes first, so
   // the few that need other ones rebuild a lab near the end (once) rather than back and forth.
   const planned = cases.map((c) => {
-    const externals = c.externals.map((e) => ({ name: e.name, ips: [e.ip, e.ipv6].filter((x): x is string => !!x) }));
-    const { spec } = labSpecFromCluster(buildClusterForCase(c), { extraPorts: probedPorts(c), externals });
+    const { spec } = labSpecFromCluster(buildClusterForCase(c), specOptions(c));
     return { c, spec, nodeKey: labTopologyKey(spec) };
   });
   const count = new Map<string, number>();
@@ -130,7 +149,7 @@ export function conformanceLab(backend: LabBackend, prefix: string): void {
     }));
     if (enforceTimes.length) {
       const sorted = [...enforceTimes].sort((a, b) => a - b);
-      t.comment(`${backend}: ${probesRun} probes in ${lanes.length} labs, ${Math.round((Date.now() - started) / 1000)} s; change -> enforced: median ${sorted[sorted.length >> 1]} ms, max ${sorted[sorted.length - 1]} ms over ${sorted.length} steps`);
+      t.comment(`${backend}: ${probesRun} probes (${probesWrong} not as expected) in ${lanes.length} labs, ${Math.round((Date.now() - started) / 1000)} s; change -> enforced: median ${sorted[sorted.length >> 1]} ms, max ${sorted[sorted.length - 1]} ms over ${sorted.length} steps`);
     }
   });
 
@@ -182,8 +201,11 @@ export function conformanceLab(backend: LabBackend, prefix: string): void {
         late.forEach(({ i }, k) => (results[i] = again[k]!));
         const wrong = results
           .map((r, i) => ({ r, ...probes[i]! }))
-          .filter(({ r, p }) => r.verdict === 'error' || (r.verdict === 'allow') !== p.expect)
+          // Exactly the verdict expected: a refusal is no deny (the packets got through, as
+          // upstream's PokeServer also fails a REFUSED) and no allow (nobody answered).
+          .filter(({ r, p }) => r.verdict !== (p.expect ? 'allow' : 'deny'))
           .map(({ r, p, gi }) => `${probeLabel(c, si, gi, p)}: expected ${p.expect ? 'allow' : 'deny'}, got ${r.verdict} (${r.detail}${r.message ? `: ${r.message}` : ''})`);
+        probesWrong += wrong.length;
         t.same(wrong, [], `step ${si}: ${results.length} real probes (${step.probes.map((g) => `${g.protocol}/${g.port} ${g.family}`).join(', ')}) match the expectations (answers from any endpoint but the one dialled count as deny)`);
       } finally {
         prober.close();
