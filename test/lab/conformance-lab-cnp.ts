@@ -12,7 +12,8 @@ import type { ServePorts } from '../../src/lab/endpoint-wire.ts';
 import type { LabBackend } from '../../src/lab/lab-agent.ts';
 import type { LabSpecOptions } from '../../src/lab/topology.ts';
 import { probesForGroup, type ConformanceCase } from '../support/conformance-cases.ts';
-import { cnpCases } from '../conformance/case-set.ts';
+import { cnpCases, cnpIPv6Twins } from '../conformance/case-set.ts';
+export { cnpIPv6Twins };
 import { conformanceLab, probedPorts, type ConformanceLabOptions } from './conformance-lab.ts';
 
 /**
@@ -34,8 +35,9 @@ export function cnpSpecOptions(c: ConformanceCase): LabSpecOptions {
   return { servedPorts, externals };
 }
 
-export function conformanceLabCnp(backend: LabBackend, prefix: string, subset?: ConformanceLabOptions['subset']): void {
-  conformanceLab(backend, prefix, { cases: cnpCases, specOptions: cnpSpecOptions, ...(subset ? { subset } : {}) });
+/** Runs `cases` (default: the ClusterNetworkPolicy cases) in multi-node labs on `backend`. */
+export function conformanceLabCnp(backend: LabBackend, prefix: string, subset?: ConformanceLabOptions['subset'], cases: () => ConformanceCase[] = cnpCases): void {
+  conformanceLab(backend, prefix, { cases, specOptions: cnpSpecOptions, ...(subset ? { subset } : {}) });
 }
 
 /**
