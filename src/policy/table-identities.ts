@@ -88,30 +88,48 @@ export function classifyIdentities(
     cls = next;
     nCls = n;
   };
-  // Splitting by one bit needs no hashing: old class c becomes pair[2c] or pair[2c + 1].
-  const mark = new Uint8Array(N);
+  // Splitting by one rule's bit touches only the identities it selects: in each class, those
+  // move to a new class, unless they are the whole class (classes are renumbered below, so the
+  // numbering here does not matter). Every class is non-empty, so there are at most N.
+  const size = new Int32Array(N);
+  size[0] = N;
+  const hits = new Int32Array(N);
+  const movedTo = new Int32Array(N);
+  const movedBy = new Int32Array(N);
+  const markedBy = new Int32Array(N);
+  const marked: number[] = [];
+  // Selector peers of each rule (tables of cluster policies have hundreds of rules and peers).
+  const byRule: SelectorPeer[][] = Array.from({ length: k }, () => []);
+  for (const s of selectorPeers) byRule[s.rule]!.push(s);
   for (let r = 0; r < k; r++) {
-    const mine = selectorPeers.filter((s) => s.rule === r);
+    const mine = byRule[r]!;
     if (mine.length === 0) continue;
-    mark.fill(0);
-    let any = false;
+    marked.length = 0;
     for (const s of mine) {
       for (const id of identities.matched(s.matcher)) {
-        mark[id] = 1;
-        any = true;
+        if (markedBy[id] === r + 1) continue;
+        markedBy[id] = r + 1;
+        marked.push(id);
       }
     }
-    // Nobody selected: every class keeps its bit 0, no split.
-    if (!any) continue;
-    const pair = new Int32Array(nCls * 2).fill(-1);
-    let n = 0;
-    for (let i = 0; i < N; i++) {
-      const key = cls[i]! * 2 + mark[i]!;
-      let c = pair[key]!;
-      if (c < 0) pair[key] = c = n++;
-      cls[i] = c;
+    for (const id of marked) hits[cls[id]!]!++;
+    // Decide every split before moving anyone (moving shrinks the classes).
+    for (const id of marked) {
+      const c = cls[id]!;
+      if (hits[c] !== size[c] && movedBy[c] !== r + 1) {
+        movedBy[c] = r + 1;
+        movedTo[c] = nCls++;
+      }
     }
-    nCls = n;
+    for (const id of marked) {
+      const c = cls[id]!;
+      hits[c] = 0;
+      if (movedBy[c] !== r + 1) continue;
+      const to = movedTo[c]!;
+      cls[id] = to;
+      size[c]!--;
+      size[to]!++;
+    }
   }
   // A name that resolves to several numbers (allowed across containers) is interned as one key.
   const multi = new Map<string, number>();
@@ -150,8 +168,8 @@ export function classifyIdentities(
     selKeys.set(sig, selKeys.size);
     for (let r = 0; r < k; r++) {
       let sel = 0;
-      for (const s of selectorPeers) {
-        if (s.rule === r && sortedHas(identities.matched(s.matcher), i)) {
+      for (const s of byRule[r]!) {
+        if (sortedHas(identities.matched(s.matcher), i)) {
           sel = 1;
           break;
         }
