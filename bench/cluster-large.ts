@@ -147,7 +147,7 @@ export function clusterLarge(o: ClusterLargeOptions): Record<string, unknown> {
   const guardrailMs: number[] = [];
   const r = prng(0xc0ffee);
   const nCnp = LARGE_CLUSTER_POLICIES.admin + LARGE_CLUSTER_POLICIES.baseline;
-  const WARMUP = 5;
+  const WARMUP = 2;
   for (let k = 0; k < o.reps + WARMUP; k++) {
     const got: Partial<Record<(typeof kinds)[number], number>> = {};
     withState.upsertPod(largePod(LARGE.pods + k));
