@@ -5,7 +5,7 @@
 // egress. Built as decoded model objects (the layer the compiler reads).
 
 import { ClusterState } from '../src/cluster/state.ts';
-import type { LabelSelector, Namespace, NetworkPolicy, Node, Pod, PolicyRule } from '../src/cluster/model.ts';
+import type { ClusterPolicy, LabelSelector, Namespace, NetworkPolicy, Node, Pod, PolicyRule } from '../src/cluster/model.ts';
 
 export interface LargeClusterSpec {
   readonly pods: number;
@@ -63,7 +63,8 @@ export function largeNamespace(n: number): Namespace {
 
 export function largeNode(k: number): Node {
   // 192.168/16 node addresses: words >= 2^31, which the hot path must handle without boxing.
-  return { name: `node-${k}`, addresses: [`192.168.0.${k + 1}`, `fd00:ffff::${(k + 1).toString(16)}`] };
+  // Labels for ClusterNetworkPolicy `nodes` peers (large-cluster-policies.ts); NetworkPolicy never reads them.
+  return { name: `node-${k}`, labels: { 'node-role': k < 3 ? 'infra' : 'worker', zone: `zone-${k % 3}` }, addresses: [`192.168.0.${k + 1}`, `fd00:ffff::${(k + 1).toString(16)}`] };
 }
 
 /** Policy j (0..9) of namespace n. `variant` changes its ports (for the policy-update benchmark). */
@@ -118,7 +119,8 @@ export function largePolicy(n: number, j: number, variant = 0): NetworkPolicy {
   }
 }
 
-export function buildLargeCluster(spec: LargeClusterSpec = LARGE): ClusterState {
+/** `clusterPolicies`: added after the NetworkPolicies, in the same batch (see large-cluster-policies.ts). */
+export function buildLargeCluster(spec: LargeClusterSpec = LARGE, clusterPolicies: readonly ClusterPolicy[] = []): ClusterState {
   const state = new ClusterState();
   state.batch(() => {
     for (let k = 0; k < spec.nodes; k++) state.upsertNode(largeNode(k));
@@ -127,6 +129,7 @@ export function buildLargeCluster(spec: LargeClusterSpec = LARGE): ClusterState 
     for (let n = 0; n < spec.namespaces; n++) {
       for (let j = 0; j < spec.policiesPerNamespace; j++) state.upsertPolicy(largePolicy(n, j));
     }
+    for (const p of clusterPolicies) state.upsert(p.kind, p);
   });
   return state;
 }

@@ -3,13 +3,15 @@
 // their rules as table rules (compileClusterRule). Kept apart from compiler.ts, which decides
 // the tables; this holds only what is specific to cluster policies.
 
-import type { ClusterPolicy, ClusterTier, Labels, Node, Pod } from '../cluster/model.ts';
+import type { ClusterPolicy, ClusterTier, Labels, Namespace, Node, Pod } from '../cluster/model.ts';
+import { namespaceLabelsOr } from '../cluster/namespace-labels.ts';
 import { clusterPolicyId } from '../cluster/model.ts';
 import {
   CLUSTER_TIER_NAME, clusterPolicySelectsPod, clusterPolicyUsesNodes, clusterRuleRef, clusterRules, compareClusterPolicies,
   compileClusterRule,
 } from './cluster-facts.ts';
 import type { RuleRef } from './decision.ts';
+import { namedPortsOf, type NamedPort } from './named-ports.ts';
 import type { TableRule } from './rule-table.ts';
 import type { Direction } from './spec-facts.ts';
 
@@ -26,6 +28,14 @@ export class ClusterPolicyIndex {
   private readonly ruleBase = new Map<ClusterPolicy, { ingress: number; egress: number }>();
   /** Table rules of each policy version (dropped for node-dependent policies when nodes change). */
   private compiled = new WeakMap<ClusterPolicy, Compiled>();
+  /**
+   * selecting() of both tiers per pod identity: a subject reads only what an identity fixes (the
+   * namespace's labels, the pod's labels; callers pass selectable pods only). Cleared on any
+   * policy change.
+   */
+  private byIdentity = new Map<number, { readonly Admin: ClusterPolicy[]; readonly Baseline: ClusterPolicy[] }>();
+  /** Named ports of each policy version's ingress table rules (they never depend on nodes). */
+  private namedIngress = new WeakMap<ClusterPolicy, readonly NamedPort[]>();
 
   /** `ruleRefs`: the engine's append-only rule-id list, shared with its NetworkPolicy rules. */
   constructor(private readonly ruleRefs: RuleRef[]) {}
@@ -44,6 +54,12 @@ export class ClusterPolicyIndex {
     if (before) this.ruleBase.delete(before);
     if (after) this.byId.set(id, after); else this.byId.delete(id);
     this.dirty = true;
+    this.byIdentity.clear();
+  }
+
+  /** The version of a policy the index holds. */
+  get(id: string): ClusterPolicy | undefined {
+    return this.byId.get(id);
   }
 
   /** Rule ids still referenced by live policies (the engine renumbers when most ids are garbage). */
@@ -70,6 +86,20 @@ export class ClusterPolicyIndex {
     const out: ClusterPolicy[] = [];
     for (const p of this.order()[tier]) if (clusterPolicySelectsPod(p, pod, namespaceLabels)) out.push(p);
     return out;
+  }
+
+  /** selecting() of both tiers for a selectable pod of the given identity (see identity.ts), cached. */
+  selectingByIdentity(identity: number, pod: Pod, namespaceLabels: Labels): { readonly Admin: readonly ClusterPolicy[]; readonly Baseline: readonly ClusterPolicy[] } {
+    let s = this.byIdentity.get(identity);
+    if (!s) this.byIdentity.set(identity, (s = { Admin: this.selecting('Admin', pod, namespaceLabels), Baseline: this.selecting('Baseline', pod, namespaceLabels) }));
+    return s;
+  }
+
+  /** The named ports of the policy's ingress table rules (what owners sharing a table must resolve alike). */
+  ingressNamedPorts(p: ClusterPolicy, nodes: ReadonlyMap<string, Node>): readonly NamedPort[] {
+    let n = this.namedIngress.get(p);
+    if (!n) this.namedIngress.set(p, (n = namedPortsOf(this.tableRules(p, 'ingress', nodes))));
+    return n;
   }
 
   /**
@@ -117,6 +147,23 @@ export class ClusterPolicyIndex {
     }
     return b;
   }
+}
+
+/**
+ * For a batch of changes: does any of these policy versions select a selectable pod of the given
+ * identity (memoised per identity: a subject reads only what the identity fixes)?
+ */
+export function selectsAnyOf(versions: readonly ClusterPolicy[], namespaces: ReadonlyMap<string, Namespace>): (identity: number, pod: Pod) => boolean {
+  const memo = new Map<number, boolean>();
+  return (identity, pod) => {
+    let hit = memo.get(identity);
+    if (hit === undefined) {
+      const nsLabels = namespaceLabelsOr(pod.namespace, namespaces.get(pod.namespace)?.labels);
+      hit = versions.some((p) => clusterPolicySelectsPod(p, pod, nsLabels));
+      memo.set(identity, hit);
+    }
+    return hit;
+  };
 }
 
 export { clusterPolicyId };

@@ -40,7 +40,7 @@ import { NO_POLICIES, SLOT, S_EGRESS, S_IDENTITY, S_INGRESS, S_NODE, Snapshot } 
 import { NO_TABLE, SlotArrays, TableLayout } from './table-layout.ts';
 import { comparePolicies, podIsSelectable, policyHasType, policySelectsPod, type Direction } from './spec-facts.ts';
 import { namespaceLabelsOr } from '../cluster/namespace-labels.ts';
-import { ClusterPolicyIndex } from './cluster-index.ts';
+import { ClusterPolicyIndex, selectsAnyOf } from './cluster-index.ts';
 import { clusterRules } from './cluster-facts.ts';
 
 export { decideOn };
@@ -231,8 +231,9 @@ export class CompiledEngine {
     const reselectNs = new Set<string>();
     const changedPolicies = new Set<string>();
     let nodesChanged = false;
-    // A cluster policy's subject can select pods of any namespace: every pod is reselected.
-    let reselectAll = false;
+    // A cluster policy's subject can select pods of any namespace: the pods its old or new
+    // version selects are reselected (selectsAnyOf).
+    const clusterVersions: ClusterPolicy[] = [];
     for (const c of changes) {
       switch (c.kind) {
         case 'Namespace': {
@@ -274,10 +275,12 @@ export class CompiledEngine {
         case 'ClusterNetworkPolicy':
         case 'AdminNetworkPolicy':
         case 'BaselineAdminNetworkPolicy': {
+          const prev = this.clusters.get(c.key);
+          if (prev) clusterVersions.push(prev);
+          if (c.after) clusterVersions.push(c.after);
           if (c.after) this.clusterPolicies.set(c.key, c.after); else this.clusterPolicies.delete(c.key);
           this.clusters.set(c.key, c.after);
           changedPolicies.add(c.key);
-          reselectAll = true;
           break;
         }
         default: {
@@ -381,7 +384,11 @@ export class CompiledEngine {
     }
 
     // Selection: which policies isolate each affected pod, and its tables.
-    if (reselectAll) for (const r of this.recs.values()) needTable.add(r);
+    if (clusterVersions.length) {
+      // A pod neither the old nor the new version of a changed policy selects keeps its selection.
+      const hit = selectsAnyOf(clusterVersions, this.namespaces);
+      for (const r of this.recs.values()) if (hit(r.identity, r.pod)) needTable.add(r);
+    }
     for (const ns of reselectNs) {
       for (const k of this.podsByNs.get(ns) ?? []) {
         const r = this.recs.get(k);
@@ -453,8 +460,7 @@ export class CompiledEngine {
     let admin: readonly ClusterPolicy[] = NO_CLUSTER, baseline: readonly ClusterPolicy[] = NO_CLUSTER;
     if (this.clusters.size > 0) {
       const nsLabels = namespaceLabelsOr(r.pod.namespace, this.namespaces.get(r.pod.namespace)?.labels);
-      admin = this.clusters.selecting('Admin', r.pod, nsLabels);
-      baseline = this.clusters.selecting('Baseline', r.pod, nsLabels);
+      ({ Admin: admin, Baseline: baseline } = this.clusters.selectingByIdentity(r.identity, r.pod, nsLabels));
     }
     this.attach(r, 'egress', { np: eg, npKeys: r.egressPolicies, admin, baseline });
     this.attach(r, 'ingress', { np: ing, npKeys: r.ingressPolicies, admin, baseline });
@@ -479,7 +485,7 @@ export class CompiledEngine {
           if (!n) this.namedIngress.set(p, (n = namedPortsOf(p.ingress.map((rule) => ({ rule })))));
           named.push(...n);
         }
-        for (const p of [...admin, ...baseline]) named.push(...namedPortsOf(this.clusters.tableRules(p, 'ingress', this.nodes)));
+        for (const p of [...admin, ...baseline]) named.push(...this.clusters.ingressNamedPorts(p, this.nodes));
         if (named.length) key += `\u0002${resolutionSignature(named, r.pod.ports)}`;
       }
     }

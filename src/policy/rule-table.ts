@@ -117,7 +117,7 @@ export function buildRuleTable(spec: TableSpec, identities: IdentityRegistry): R
     nSel: sel.nSel, selClass: sel.selClass, combine4: peerClasses.combine4, combine6: peerClasses.combine6,
     portMap: ports.portMap, nPort, verdict,
     selectorPeers: peers.selectorPeers, peerNamed, selKeys: sel.selKeys,
-    stats: { ipClasses4: ip4.count, ipClasses6: ip6.count, selClasses: sel.nSel, peerClasses: peerClasses.bits.length, portClasses: nPort },
+    stats: { ipClasses4: ip4.count, ipClasses6: ip6.count, selClasses: sel.nSel, peerClasses: peerClasses.count, portClasses: nPort },
   });
 }
 

@@ -34,13 +34,22 @@ export function identitySignature(
 ): string {
   const bits = new Uint8Array(k);
   for (const s of selectorPeers) if (!bits[s.rule] && sortedHas(identities.matched(s.matcher), id)) bits[s.rule] = 1;
-  // The same text as `${bits.join('')}|${JSON.stringify(resolutions)}`, built without the
-  // intermediate arrays: a new identity computes this once per table (hundreds per update).
-  let sig = '';
-  for (let r = 0; r < k; r++) sig += bits[r] === 1 ? '1' : '0';
-  if (peerNamed.length === 0) return sig + '|[]';
+  if (peerNamed.length === 0) return signatureOf(bits, 0, k, undefined);
   const ports = identities.get(id).ports;
-  return `${sig}|${JSON.stringify(peerNamed.map((n) => resolveNamedPort(ports, n.name, n.protocol)))}`;
+  return signatureOf(bits, 0, k, peerNamed.map((n) => resolveNamedPort(ports, n.name, n.protocol)));
+}
+
+const latin1 = new TextDecoder('latin1');
+
+/**
+ * `${bits.join('')}|${JSON.stringify(resolutions ?? [])}` for bits[off .. off + k), built as one
+ * string (a class signature per identity and table: appending a character per rule made
+ * hundreds of thousands of short-lived strings per table of cluster policies).
+ */
+function signatureOf(bits: Uint8Array, off: number, k: number, resolutions: readonly number[][] | undefined): string {
+  const chars = new Uint8Array(k);
+  for (let r = 0; r < k; r++) chars[r] = bits[off + r] === 1 ? 49 : 48;
+  return `${latin1.decode(chars)}|${resolutions === undefined ? '[]' : JSON.stringify(resolutions)}`;
 }
 
 export interface SelectorClasses {
@@ -88,30 +97,48 @@ export function classifyIdentities(
     cls = next;
     nCls = n;
   };
-  // Splitting by one bit needs no hashing: old class c becomes pair[2c] or pair[2c + 1].
-  const mark = new Uint8Array(N);
+  // Splitting by one rule's bit touches only the identities it selects: in each class, those
+  // move to a new class, unless they are the whole class (classes are renumbered below, so the
+  // numbering here does not matter). Every class is non-empty, so there are at most N.
+  const size = new Int32Array(N);
+  size[0] = N;
+  const hits = new Int32Array(N);
+  const movedTo = new Int32Array(N);
+  const movedBy = new Int32Array(N);
+  const markedBy = new Int32Array(N);
+  const marked: number[] = [];
+  // Selector peers of each rule (tables of cluster policies have hundreds of rules and peers).
+  const byRule: SelectorPeer[][] = Array.from({ length: k }, () => []);
+  for (const s of selectorPeers) byRule[s.rule]!.push(s);
   for (let r = 0; r < k; r++) {
-    const mine = selectorPeers.filter((s) => s.rule === r);
+    const mine = byRule[r]!;
     if (mine.length === 0) continue;
-    mark.fill(0);
-    let any = false;
+    marked.length = 0;
     for (const s of mine) {
       for (const id of identities.matched(s.matcher)) {
-        mark[id] = 1;
-        any = true;
+        if (markedBy[id] === r + 1) continue;
+        markedBy[id] = r + 1;
+        marked.push(id);
       }
     }
-    // Nobody selected: every class keeps its bit 0, no split.
-    if (!any) continue;
-    const pair = new Int32Array(nCls * 2).fill(-1);
-    let n = 0;
-    for (let i = 0; i < N; i++) {
-      const key = cls[i]! * 2 + mark[i]!;
-      let c = pair[key]!;
-      if (c < 0) pair[key] = c = n++;
-      cls[i] = c;
+    for (const id of marked) hits[cls[id]!]!++;
+    // Decide every split before moving anyone (moving shrinks the classes).
+    for (const id of marked) {
+      const c = cls[id]!;
+      if (hits[c] !== size[c] && movedBy[c] !== r + 1) {
+        movedBy[c] = r + 1;
+        movedTo[c] = nCls++;
+      }
     }
-    nCls = n;
+    for (const id of marked) {
+      const c = cls[id]!;
+      hits[c] = 0;
+      if (movedBy[c] !== r + 1) continue;
+      const to = movedTo[c]!;
+      cls[id] = to;
+      size[c]!--;
+      size[to]!++;
+    }
   }
   // A name that resolves to several numbers (allowed across containers) is interned as one key.
   const multi = new Map<string, number>();
@@ -144,22 +171,24 @@ export function classifyIdentities(
     selClassArr[i] = c;
   }
   const nSel = rep.length;
-  for (const i of rep) {
-    const id = identities.get(i);
-    const sig = identitySignature(identities, i, k, selectorPeers, peerNamed);
-    selKeys.set(sig, selKeys.size);
-    for (let r = 0; r < k; r++) {
-      let sel = 0;
-      for (const s of selectorPeers) {
-        if (s.rule === r && sortedHas(identities.matched(s.matcher), i)) {
-          sel = 1;
-          break;
-        }
-      }
-      selBitRows.push(sel);
+  // Bits of the representatives from the selectors' matches (one pass over every match, not a
+  // search per representative and rule), then their signatures from those rows.
+  const repOf = new Int32Array(N).fill(-1);
+  rep.forEach((i, c) => { repOf[i] = c; });
+  const rows = new Uint8Array(nSel * k);
+  for (const s of selectorPeers) {
+    for (const id of identities.matched(s.matcher)) {
+      const c = repOf[id]!;
+      if (c >= 0) rows[c * k + s.rule] = 1;
     }
-    selRes.push(peerNamed.map((n) => resolveNamedPort(id.ports, n.name, n.protocol)));
   }
+  for (let c = 0; c < nSel; c++) {
+    const ports = identities.get(rep[c]!).ports;
+    const res = peerNamed.map((n) => resolveNamedPort(ports, n.name, n.protocol));
+    selKeys.set(signatureOf(rows, c * k, k, peerNamed.length === 0 ? undefined : res), selKeys.size);
+    selRes.push(res);
+  }
+  for (let j = 0; j < rows.length; j++) selBitRows.push(rows[j]!);
   const selClass = nSel <= 0x10000 ? Uint16Array.from(selClassArr) : selClassArr;
   return { nSel, selClass, selKeys, bitRows: selBitRows, resolutions: selRes };
 }

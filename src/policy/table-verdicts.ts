@@ -5,8 +5,11 @@
 // compileClusterRule), so classes and matching are the same for every tier.
 //
 // A peer address matches a rule iff it matches the rule's ipBlocks (by address) OR it belongs to
-// a pod the rule's selectors select. Peer classes are the distinct (match bits, named port
-// resolution) combinations.
+// a pod the rule's selectors select. So the first rule of a tier that matches a cell is the
+// earlier of the first one matching through the address class and the first one matching
+// through the selector class: folding needs those per class (linear in the classes), not per
+// (address class, selector class) pair. Peer classes are the distinct verdict rows of those
+// pairs: pairs whose cells all get the same side codes share one row of the matrix.
 
 import type { PolicyRule, Protocol } from '../cluster/model.ts';
 import { protocolNumber } from '../cluster/model.ts';
@@ -20,42 +23,27 @@ import type { SelectorClasses } from './table-identities.ts';
 import { PASS, TIERS, TIER_DEFAULT, walkTiers, type Pass, type Tier, type TierSet } from './tiers.ts';
 
 export interface PeerClasses {
-  /** ipClasses4 x nSel and ipClasses6 x nSel: the peer class of each (address class, selector class). */
+  /**
+   * ipClasses4 x nSel and ipClasses6 x nSel: the peer class (verdict row) of each (address
+   * class, selector class). Allocated here, filled by foldVerdicts, which decides the rows.
+   */
   readonly combine4: Int32Array;
   readonly combine6: Int32Array;
-  /** Per peer class: match bit per rule. */
-  readonly bits: readonly Uint8Array[];
-  /** Per peer class: its selector class's named port resolutions. */
+  /** Per selector class: its named port resolutions (egress: names resolve on the peer). */
   readonly resolutions: readonly number[][][];
+  /** Distinct verdict rows (peer classes); set by foldVerdicts. */
+  count: number;
+  readonly ip4: IpClasses;
+  readonly ip6: IpClasses;
+  readonly sel: SelectorClasses;
+  readonly k: number;
 }
 
 export function classifyPeers(ip4: IpClasses, ip6: IpClasses, sel: SelectorClasses, k: number): PeerClasses {
-  const nSel = sel.nSel;
-  const peerKey = new Map<string, number>();
-  const peerBits: Uint8Array[] = [];
-  const peerRes: number[][][] = [];
-  const combine = (ip: IpClasses): Int32Array => {
-    const out = new Int32Array(ip.count * nSel);
-    for (let a = 0; a < ip.count; a++) {
-      for (let s = 0; s < nSel; s++) {
-        const bits = new Uint8Array(k);
-        for (let r = 0; r < k; r++) bits[r] = ip.bits[a * k + r]! | sel.bitRows[s * k + r]!;
-        const key = `${bits.join('')}|${JSON.stringify(sel.resolutions[s])}`;
-        let pc = peerKey.get(key);
-        if (pc === undefined) {
-          pc = peerBits.length;
-          peerKey.set(key, pc);
-          peerBits.push(bits);
-          peerRes.push(sel.resolutions[s]!);
-        }
-        out[a * nSel + s] = pc;
-      }
-    }
-    return out;
+  return {
+    combine4: new Int32Array(ip4.count * sel.nSel), combine6: new Int32Array(ip6.count * sel.nSel),
+    resolutions: sel.resolutions, count: 0, ip4, ip6, sel, k,
   };
-  const combine4 = combine(ip4);
-  const combine6 = combine(ip6);
-  return { combine4, combine6, bits: peerBits, resolutions: peerRes };
 }
 
 export interface PortClasses {
@@ -120,25 +108,19 @@ export function classifyPorts(spec: TableSpec, peerNamed: readonly NamedPort[], 
   return { portMap: pm, matches };
 }
 
-/** One cell of a table being folded: which of the table's rules match its peer and port class. */
+/** One cell of a table being folded: the first of the table's rules of each tier matching its peer and port class. */
 interface Cell {
   readonly spec: TableSpec;
-  /** The table's rules of each tier: [start, end) in spec.rules (which holds them in TIERS order). */
-  readonly ranges: Readonly<Record<Tier, readonly [number, number]>>;
-  /** Does the table's rule r match this cell? */
-  matches(r: number): boolean;
+  /** Index in spec.rules of the tier's first rule matching the cell, or -1. */
+  first(tier: Tier): number;
 }
 
 /** A cluster tier over a cell: the first matching rule's Accept or Deny code, PASS for its Pass or no match. */
 function clusterTierCell(c: Cell, tier: 'admin' | 'baseline'): number | Pass {
-  const [start, end] = c.ranges[tier];
-  const rules = c.spec.rules;
-  for (let r = start; r < end; r++) {
-    if (!c.matches(r)) continue;
-    const a = rules[r]!.action;
-    return a === 'Pass' ? PASS : ruleCode(rules[r]!.id, a === 'Accept' ? ACTION.ACCEPT : ACTION.DENY, true);
-  }
-  return PASS;
+  const r = c.first(tier);
+  if (r < 0) return PASS;
+  const rule = c.spec.rules[r]!;
+  return rule.action === 'Pass' ? PASS : ruleCode(rule.id, rule.action === 'Accept' ? ACTION.ACCEPT : ACTION.DENY, true);
 }
 
 // The tiers as the compiled engine folds them, each answering a side code or PASS per cell
@@ -150,9 +132,8 @@ const TABLE_TIERS: TierSet<Cell, number> = {
     if (c.spec.policies.length === 0) return PASS;
     // Policies are additive: the first matching rule (policy-key order, then spec order) is
     // the one reported; an isolated pod with no matching rule is denied.
-    const [start, end] = c.ranges.networkpolicy;
-    for (let r = start; r < end; r++) if (c.matches(r)) return ruleCode(c.spec.rules[r]!.id, ACTION.ACCEPT);
-    return SIDE.NO_RULE;
+    const r = c.first('networkpolicy');
+    return r < 0 ? SIDE.NO_RULE : ruleCode(c.spec.rules[r]!.id, ACTION.ACCEPT);
   },
   baseline: (c) => clusterTierCell(c, 'baseline'),
 };
@@ -170,21 +151,172 @@ function tierRanges(rules: TableSpec['rules']): Record<Tier, [number, number]> {
   return out;
 }
 
-/** The verdict matrix: nPeer x nPort side codes, each the walk of the tiers for that cell. */
+/** Rows of 0/1 (k columns) as bitsets of `words` int32 words each. */
+function bitsets(rows: ArrayLike<number>, count: number, k: number, words: number): Int32Array {
+  const out = new Int32Array(count * words);
+  for (let i = 0; i < count; i++) {
+    for (let r = 0; r < k; r++) if (rows[i * k + r] === 1) out[i * words + (r >> 5)]! |= 1 << (r & 31);
+  }
+  return out;
+}
+
+/** First bit r in [from, to) set in both a (at ao) and b (at bo), or -1. */
+function firstCommon(a: Int32Array, ao: number, b: Int32Array, bo: number, from: number, to: number): number {
+  if (from >= to) return -1;
+  const last = (to - 1) >> 5;
+  for (let w = from >> 5; w <= last; w++) {
+    let x = a[ao + w]! & b[bo + w]!;
+    if (w === from >> 5) x &= -1 << (from & 31);
+    if (x === 0) continue;
+    const r = (w << 5) + (31 - Math.clz32(x & -x));
+    return r < to ? r : -1;
+  }
+  return -1;
+}
+
+/** Interns Int32Array rows by content: equal rows get one index. */
+class RowSet {
+  private readonly byHash = new Map<number, number[]>();
+  readonly rows: Int32Array[] = [];
+  intern(row: Int32Array): number {
+    let h = row.length | 0;
+    for (let i = 0; i < row.length; i++) h = Math.imul(h ^ row[i]!, 0x9e3779b1) ^ (h >>> 15);
+    let bucket = this.byHash.get(h);
+    if (!bucket) this.byHash.set(h, (bucket = []));
+    for (const i of bucket) {
+      const o = this.rows[i]!;
+      let same = true;
+      for (let j = 0; j < row.length && same; j++) same = o[j] === row[j];
+      if (same) return i;
+    }
+    bucket.push(this.rows.length);
+    this.rows.push(row.slice());
+    return this.rows.length - 1;
+  }
+}
+
+/**
+ * The verdict matrix: nPeer x nPort side codes, each the walk of the tiers for that cell, and
+ * the peer class of every (address class, selector class) in peers.combine4/6.
+ *
+ * Per tier, the first matching rule of a cell is the earlier of the first rule matching through
+ * the address class and the first matching through the selector class (both also matching the
+ * port class). Those are computed once per class (as bitset intersections); address classes and
+ * selector classes with the same first-rule vectors are merged; the tiers are walked once per
+ * distinct (address, selector) pair and port class.
+ */
 export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortClasses): Int32Array {
   const rules = spec.rules;
-  const nPeer = peers.bits.length;
+  const { ip4, ip6, sel, k } = peers;
+  const nSel = sel.nSel;
   const nPort = ports.portMap.classCount;
-  const verdict = new Int32Array(nPeer * nPort);
-  let pc = 0, q = 0;
-  // One cell object, moved over the matrix (a table has up to millions of cells).
+  const W = Math.max(1, (k + 31) >> 5);
+  const ranges = tierRanges(rules);
+  const NT = TIERS.length;
+
+  // Port match bitsets per (resolution group, port class). Named ports resolve on the owner for
+  // ingress (one group) and on the peer for egress: selector classes with the same resolutions
+  // form a group.
+  const groupOf = new Int32Array(nSel);
+  const groupRes: number[][][] = [];
+  if (spec.direction === 'egress') {
+    const gk = new Map<string, number>();
+    for (let s = 0; s < nSel; s++) {
+      const key = JSON.stringify(sel.resolutions[s]);
+      let g = gk.get(key);
+      if (g === undefined) {
+        gk.set(key, (g = groupRes.length));
+        groupRes.push(sel.resolutions[s]!);
+      }
+      groupOf[s] = g;
+    }
+  } else groupRes.push(sel.resolutions[0] ?? []);
+  const nG = groupRes.length;
+  const portBits = new Int32Array(nG * nPort * W);
+  const named = new Uint8Array(k);
+  for (let r = 0; r < k; r++) for (const p of rules[r]!.rule.ports) if (typeof p.port === 'string') named[r] = 1;
+  for (let g = 0; g < nG; g++) {
+    for (let q = 0; q < nPort; q++) {
+      const o = (g * nPort + q) * W;
+      for (let r = 0; r < k; r++) {
+        // Rules without named ports match the same in every group: copy group 0's answer.
+        const m = g > 0 && named[r] === 0 ? (portBits[(q * W) + (r >> 5)]! >>> (r & 31)) & 1 : ports.matches(rules[r]!.rule, q, groupRes[g]!) ? 1 : 0;
+        if (m) portBits[o + (r >> 5)]! |= 1 << (r & 31);
+      }
+    }
+  }
+
+  // First matching rule per tier and port class: through each address class (per group) and
+  // through each selector class (in its group). Classes with equal vectors are merged.
+  const starts = TIERS.map((t) => ranges[t][0]);
+  const ends = TIERS.map((t) => ranges[t][1]);
+  const firstOf = (bits: Int32Array, bo: number, g: number, out: Int32Array, oo: number) => {
+    for (let q = 0; q < nPort; q++) {
+      const po = (g * nPort + q) * W;
+      for (let t = 0; t < NT; t++) out[oo + q * NT + t] = firstCommon(bits, bo, portBits, po, starts[t]!, ends[t]!);
+    }
+  };
+  const vec = nPort * NT;
+  const ipVectors = new RowSet();
+  const ipEq = (ip: IpClasses): Int32Array => {
+    const b = bitsets(ip.bits, ip.count, k, W);
+    const out = new Int32Array(ip.count);
+    const v = new Int32Array(nG * vec);
+    for (let a = 0; a < ip.count; a++) {
+      for (let g = 0; g < nG; g++) firstOf(b, a * W, g, v, g * vec);
+      out[a] = ipVectors.intern(v);
+    }
+    return out;
+  };
+  const ipEq4 = ipEq(ip4);
+  const ipEq6 = ipEq(ip6);
+  const selBits = bitsets(sel.bitRows, nSel, k, W);
+  const selVectors = new RowSet();
+  const selEq = new Int32Array(nSel);
+  const selGroup: number[] = [];
+  const sv = new Int32Array(vec + 1);
+  for (let s = 0; s < nSel; s++) {
+    firstOf(selBits, s * W, groupOf[s]!, sv, 0);
+    sv[vec] = groupOf[s]!;
+    const e = selVectors.intern(sv);
+    if (e === selGroup.length) selGroup.push(groupOf[s]!);
+    selEq[s] = e;
+  }
+
+  // Walk the tiers for each distinct (address vector, selector vector) pair that occurs.
+  const nIpEq = ipVectors.rows.length, nSelEq = selVectors.rows.length;
+  const pairRow = new Int32Array(nIpEq * nSelEq).fill(-1);
+  const verdictRows = new RowSet();
+  const row = new Int32Array(nPort);
+  let ipv: Int32Array, selv: Int32Array, g = 0, q = 0;
   const cell: Cell = {
     spec,
-    ranges: tierRanges(rules),
-    matches: (r) => peers.bits[pc]![r] === 1 && ports.matches(rules[r]!.rule, q, peers.resolutions[pc]!),
+    first: (tier) => {
+      const t = tier === 'admin' ? 0 : tier === 'networkpolicy' ? 1 : 2;
+      const a = ipv[g * vec + q * NT + t]!, b = selv[q * NT + t]!;
+      return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+    },
   };
-  for (pc = 0; pc < nPeer; pc++) {
-    for (q = 0; q < nPort; q++) verdict[pc * nPort + q] = walkTiers(TABLE_TIERS, cell, TIER_DEFAULT);
-  }
+  const fill = (eqOf: Int32Array, count: number, combine: Int32Array) => {
+    for (let a = 0; a < count; a++) {
+      for (let s = 0; s < nSel; s++) {
+        const pair = eqOf[a]! * nSelEq + selEq[s]!;
+        let pc = pairRow[pair]!;
+        if (pc < 0) {
+          ipv = ipVectors.rows[eqOf[a]!]!;
+          selv = selVectors.rows[selEq[s]!]!;
+          g = selGroup[selEq[s]!]!;
+          for (q = 0; q < nPort; q++) row[q] = walkTiers(TABLE_TIERS, cell, TIER_DEFAULT);
+          pairRow[pair] = pc = verdictRows.intern(row);
+        }
+        combine[a * nSel + s] = pc;
+      }
+    }
+  };
+  fill(ipEq4, ip4.count, peers.combine4);
+  fill(ipEq6, ip6.count, peers.combine6);
+  peers.count = verdictRows.rows.length;
+  const verdict = new Int32Array(peers.count * nPort);
+  verdictRows.rows.forEach((r, i) => verdict.set(r, i * nPort));
   return verdict;
 }

@@ -1,4 +1,4 @@
-// `palisade bench [--json] [--out FILE] [--only NAME...] [--packets N] [--reps N] [--no-bjs]`:
+// `palisade bench [--json] [--out FILE] [--only NAME...] [--packets N] [--reps N] [--cluster-reps N] [--no-bjs]`:
 // the per-packet and compile benchmarks of bench/suite.ts. --json prints ONE JSON object
 // {results, env}; otherwise a table. --out FILE also writes that JSON object to FILE. Progress
 // goes to stderr.
@@ -13,7 +13,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError, intFlag, parseArgs } from '../args.ts';
 
-const HELP = `usage: palisade bench [--json] [--out FILE] [--only NAME...] [--packets N] [--reps N] [--no-bjs]
+const HELP = `usage: palisade bench [--json] [--out FILE] [--only NAME...] [--packets N] [--reps N] [--cluster-reps N] [--no-bjs]
 
 A development command: run it in a checkout after \`npm ci\` (the container image has no
 bench/ suite and no dev dependencies).
@@ -24,12 +24,16 @@ Benchmarks (all by default):
   classify-large  10,000 pods / 1,000 policies, NEW connections (no conntrack)
   conntrack-hit   packets of established flows (conntrack fast path)
   compile-large   full compile, RSS, incremental recompile p50/p99
+  cluster-large   the large cluster with and without 100 ClusterNetworkPolicies: classify
+                  ratio (interleaved rounds), full compile, incremental recompiles of every
+                  kind of change; only when named with --only (it takes minutes)
 
   --json          one JSON object {"results": [...], "env": {...}} on stdout
   --out FILE      also write that JSON object to FILE
   --packets N     packets per measured loop (default 10000000)
   --reps N        measured incremental recompiles per kind in compile-large (default 200,
                   after 10 warm-up rounds)
+  --cluster-reps N  the same for cluster-large (default 10, after 2 warm-up rounds)
   --no-bjs        skip the benchmark.js sampling (faster)
 
 Run on an otherwise idle machine for meaningful figures (env.loadavg is reported).`;
@@ -37,7 +41,7 @@ Run on an otherwise idle machine for meaningful figures (env.loadavg is reported
 export async function run(argv: string[]): Promise<number> {
   const { flags, positional } = parseArgs(
     argv,
-    { json: 'bool', out: 'string', only: 'list', packets: 'string', reps: 'string', 'no-bjs': 'bool', help: 'bool' },
+    { json: 'bool', out: 'string', only: 'list', packets: 'string', reps: 'string', 'cluster-reps': 'string', 'no-bjs': 'bool', help: 'bool' },
     { '-h': 'help' },
   );
   if (flags.help) {
@@ -47,6 +51,7 @@ export async function run(argv: string[]): Promise<number> {
   if (positional.length > 0) throw new CliError(`unexpected argument "${positional[0]}"`);
   const packets = intFlag(flags.packets, 'packets', 1000, 1_000_000_000, 10_000_000);
   const reps = intFlag(flags.reps, 'reps', 1, 10_000, 200);
+  const clusterReps = intFlag(flags['cluster-reps'], 'cluster-reps', 1, 10_000, 10);
   const only = ((flags.only as string[] | undefined) ?? []).flatMap((s) => s.split(',')).filter((s) => s !== '');
   const out = flags.out === undefined ? undefined : resolve(String(flags.out));
   // Checked before the run, which takes a while, rather than when it is over.
@@ -61,6 +66,7 @@ export async function run(argv: string[]): Promise<number> {
   const report = await runSuite({
     packets,
     reps,
+    clusterReps,
     only,
     benchmarkjs: !flags['no-bjs'],
     log: (l) => process.stderr.write(`bench: ${l}\n`),

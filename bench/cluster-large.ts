@@ -1,0 +1,228 @@
+// `cluster-large`: the large cluster (10,000 pods, 1,000 NetworkPolicies) with and without the
+// 100 cluster policies of large-cluster-policies.ts, measured within one run (this machine's
+// speed varies 20-40 % from run to run, so only figures of one run compare):
+//   classify      the classify-large loop (same packets) on both snapshots, in interleaved
+//                 rounds (with/without, then without/with, ...); the ratio is the median of the
+//                 per-round ratios of CPU time per packet
+//   compile       full compile of each cluster (wall and CPU time)
+//   incremental   recompile latency of single changes on the cluster with cluster policies:
+//                 pod add, pod relabel, namespace relabel, NetworkPolicy update, and cluster
+//                 policy priority change, rule edit, delete and add (p50/p99/max over `reps`
+//                 of each kind after WARMUP unmeasured rounds; the policy is drawn at random,
+//                 so about 4 % of the cluster policy changes hit a guardrail that selects every pod)
+
+import v8 from 'node:v8';
+import { Classifier, ACCEPT } from '../src/dataplane/classifier.ts';
+import { CompiledEngine } from '../src/policy/compiler.ts';
+import { clusterPolicyId } from '../src/cluster/model.ts';
+import type { ClusterState } from '../src/cluster/state.ts';
+import { LARGE, buildLargeCluster, largePod, largePolicy } from './large-cluster.ts';
+import { LARGE_CLUSTER_POLICIES, isGuardrail, largeClusterPolicies, largeClusterPolicy } from './large-cluster-policies.ts';
+
+export interface PacketStream {
+  readonly buf: Buffer;
+  readonly offs: Int32Array;
+  readonly lens: Int32Array;
+  readonly n: number;
+}
+
+export interface ClusterLargeOptions {
+  /** The classify-large traffic. */
+  readonly stream: PacketStream;
+  /** Packets per variant over all rounds. */
+  readonly packets: number;
+  /** Measured changes per kind. */
+  readonly reps: number;
+  /** Interleaved classification rounds (default 6). */
+  readonly rounds?: number;
+  readonly gc?: () => void;
+  readonly log?: (line: string) => void;
+}
+
+function prng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13; s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5; s >>>= 0;
+    return s;
+  };
+}
+
+let sink = 0;
+
+function classifyLoop(cls: Classifier, s: PacketStream, count: number): number {
+  const buf = s.buf, offs = s.offs, lens = s.lens, n = s.n;
+  let acc = 0;
+  let k = 0;
+  for (let i = 0; i < count; i++) {
+    acc = (acc + cls.classify(buf, offs[k]!, lens[k]!, 0)) & 0xfffffff;
+    if (++k === n) k = 0;
+  }
+  return acc;
+}
+
+const median = (a: readonly number[]): number => {
+  const s = [...a].sort((x, y) => x - y);
+  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+function percentiles(a: readonly number[]): { p50_ms: number; p99_ms: number; max_ms: number } {
+  const s = [...a].sort((x, y) => x - y);
+  const at = (q: number) => +s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!.toFixed(3);
+  return { p50_ms: at(0.5), p99_ms: at(0.99), max_ms: at(1) };
+}
+
+function timed<T>(fn: () => T): { value: T; wallMs: number; cpuMs: number } {
+  const c0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  const value = fn();
+  const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  const c = process.cpuUsage(c0);
+  return { value, wallMs, cpuMs: (c.user + c.system) / 1000 };
+}
+
+export function clusterLarge(o: ClusterLargeOptions): Record<string, unknown> {
+  const log = o.log ?? (() => {});
+  const rounds = o.rounds ?? 6;
+  const cnps = largeClusterPolicies();
+
+  // ---- full compile, without then with (the state build is not timed) ------------------------
+  log('cluster-large: full compiles...');
+  o.gc?.();
+  const without = buildLargeCluster();
+  const cw = timed(() => new CompiledEngine(without));
+  o.gc?.();
+  const withState = buildLargeCluster(LARGE, cnps);
+  const heap0 = v8.getHeapStatistics().used_heap_size;
+  const cc = timed(() => new CompiledEngine(withState));
+  o.gc?.();
+  const heap1 = v8.getHeapStatistics().used_heap_size;
+  const engineWithout = cw.value, engineWith = cc.value;
+  const statsWith = engineWith.stats(), statsWithout = engineWithout.stats();
+
+  // ---- classification, interleaved rounds ------------------------------------------------------
+  log('cluster-large: classify with and without cluster policies...');
+  const s = o.stream;
+  const clsWithout = new Classifier(engineWithout.snapshot());
+  const clsWith = new Classifier(engineWith.snapshot());
+  const accepted = (cls: Classifier) => {
+    let a = 0;
+    for (let k = 0; k < s.n; k++) if (cls.classify(s.buf, s.offs[k]!, s.lens[k]!, 0) === ACCEPT) a++;
+    return +(a / s.n).toFixed(3);
+  };
+  const acceptedWith = accepted(clsWith), acceptedWithout = accepted(clsWithout);
+  for (let w = 0; w < 8; w++) {
+    sink = (sink + classifyLoop(clsWithout, s, 250_000)) & 0xfffffff;
+    sink = (sink + classifyLoop(clsWith, s, 250_000)) & 0xfffffff;
+  }
+  const per = Math.max(100_000, Math.ceil(o.packets / rounds));
+  const nsWith: number[] = [], nsWithout: number[] = [], cpuWith: number[] = [], cpuWithout: number[] = [], ratios: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? [false, true] : [true, false];
+    let cw1 = 0, cwo = 0;
+    for (const w of order) {
+      o.gc?.();
+      const t = timed(() => classifyLoop(w ? clsWith : clsWithout, s, per));
+      sink = (sink + t.value) & 0xfffffff;
+      (w ? nsWith : nsWithout).push((t.wallMs * 1e6) / per);
+      (w ? cpuWith : cpuWithout).push((t.cpuMs * 1e6) / per);
+      if (w) cw1 = t.cpuMs; else cwo = t.cpuMs;
+    }
+    // Throughput with / without: below 1 when the cluster policies slow classification down.
+    ratios.push(cwo / cw1);
+  }
+
+  // ---- incremental recompiles ------------------------------------------------------------------
+  log('cluster-large: incremental recompiles...');
+  let last = 0;
+  withState.onChange((changes) => {
+    const t0 = process.hrtime.bigint();
+    engineWith.update(changes);
+    last = Number(process.hrtime.bigint() - t0) / 1e6;
+  });
+  const kinds = ['pod_add', 'pod_relabel', 'namespace_relabel', 'policy_update', 'cnp_priority', 'cnp_rule_edit', 'cnp_delete', 'cnp_add'] as const;
+  const times: Record<(typeof kinds)[number], number[]> = Object.fromEntries(kinds.map((k) => [k, []])) as never;
+  const cold: Record<string, number> = {};
+  const guardrailMs: number[] = [];
+  const r = prng(0xc0ffee);
+  const nCnp = LARGE_CLUSTER_POLICIES.admin + LARGE_CLUSTER_POLICIES.baseline;
+  const WARMUP = 2;
+  for (let k = 0; k < o.reps + WARMUP; k++) {
+    const got: Partial<Record<(typeof kinds)[number], number>> = {};
+    withState.upsertPod(largePod(LARGE.pods + k));
+    got.pod_add = last;
+    const i = r() % LARGE.pods;
+    const pod = withState.pods.get(`ns-${i % LARGE.namespaces}/pod-${i}`)!;
+    withState.upsertPod({ ...pod, labels: { ...pod.labels, tier: pod.labels.tier === 'db' ? 'frontend' : 'db', role: 'client' } });
+    got.pod_relabel = last;
+    const ns = withState.namespaces.get(`ns-${r() % LARGE.namespaces}`)!;
+    withState.upsertNamespace({ ...ns, labels: { ...ns.labels, env: ns.labels.env === 'prod' ? 'staging' : 'prod' } });
+    got.namespace_relabel = last;
+    withState.upsertPolicy(largePolicy(r() % LARGE.namespaces, r() % LARGE.policiesPerNamespace, 1 + (k % 3)));
+    got.policy_update = last;
+    // Cluster policy changes, each on a policy drawn at random.
+    const pick = () => r() % nCnp;
+    let c = pick();
+    withState.upsert('ClusterNetworkPolicy', largeClusterPolicy(c, { priorityShift: 1 + (k % 14) }));
+    got.cnp_priority = last;
+    if (isGuardrail(c)) guardrailMs.push(last);
+    c = pick();
+    withState.upsert('ClusterNetworkPolicy', largeClusterPolicy(c, { editRule: r(), edit: 1 + (k % 3) }));
+    got.cnp_rule_edit = last;
+    if (isGuardrail(c)) guardrailMs.push(last);
+    c = pick();
+    const id = clusterPolicyId(largeClusterPolicy(c));
+    withState.delete('ClusterNetworkPolicy', id);
+    got.cnp_delete = last;
+    const tDelete = last;
+    withState.upsert('ClusterNetworkPolicy', largeClusterPolicy(c));
+    got.cnp_add = last;
+    if (isGuardrail(c)) guardrailMs.push(tDelete, last);
+    if (k === 0) for (const kind of kinds) cold[kind] = +got[kind]!.toFixed(3);
+    if (k < WARMUP) continue;
+    for (const kind of kinds) times[kind].push(got[kind]!);
+  }
+  const incremental: Record<string, unknown> = {};
+  for (const kind of kinds) incremental[kind] = { ...percentiles(times[kind]), cold_ms: cold[kind] };
+
+  return {
+    name: 'cluster-large',
+    pods: LARGE.pods,
+    policies: LARGE.namespaces * LARGE.policiesPerNamespace,
+    cluster_policies: nCnp,
+    cluster_policies_admin: LARGE_CLUSTER_POLICIES.admin,
+    cluster_policies_baseline: LARGE_CLUSTER_POLICIES.baseline,
+    cluster_rules: cnps.reduce((n, p) => n + p.ingress.length + p.egress.length, 0),
+    compile_ms: +cc.wallMs.toFixed(1),
+    compile_cpu_ms: +cc.cpuMs.toFixed(1),
+    compile_ms_without: +cw.wallMs.toFixed(1),
+    compile_cpu_ms_without: +cw.cpuMs.toFixed(1),
+    heap_delta_bytes: heap1 - heap0,
+    tables: statsWith.tables,
+    table_bytes: statsWith.tableBytes,
+    tables_without: statsWithout.tables,
+    table_bytes_without: statsWithout.tableBytes,
+    classify_rounds: rounds,
+    classify_packets_per_round: per,
+    classify_ns_per_packet: +median(nsWith).toFixed(2),
+    classify_ns_per_packet_without: +median(nsWithout).toFixed(2),
+    classify_cpu_ns_per_packet: +median(cpuWith).toFixed(2),
+    classify_cpu_ns_per_packet_without: +median(cpuWithout).toFixed(2),
+    /** Median over rounds of (CPU ns/packet without) / (with): 0.9 = 10 % slower with cluster policies. */
+    classify_throughput_ratio: +median(ratios).toFixed(3),
+    classify_throughput_ratios: ratios.map((x) => +x.toFixed(3)),
+    accepted_fraction: acceptedWith,
+    accepted_fraction_without: acceptedWithout,
+    reps: o.reps,
+    warmup_reps: WARMUP,
+    incremental,
+    /** Every cluster policy change (of any kind) that hit one of the 4 policies selecting every pod. */
+    guardrail_changes: guardrailMs.length,
+    guardrail_change_max_ms: guardrailMs.length ? +Math.max(...guardrailMs).toFixed(3) : null,
+  };
+}
+
+export function keepAliveClusterLarge(): number {
+  return sink;
+}
