@@ -121,22 +121,30 @@ t.test('rule problems: intact, flushed, missing jump, altered', async (t) => {
   const plan: RulePlan = { mode: 'nfqueue', allowMark: 0x2000000, queue: 3, queues: 1, failOpen: false, strict: true };
   const pods = { ifaces: [], v4: ['10.9.0.2'], v6: [] };
   const h = hooks('nfqueue')[0]!;
+  // PALISADE-NODE is hooked into INPUT and OUTPUT and empty while no cluster policy could judge node traffic.
   const good = [
-    '-P FORWARD ACCEPT', '-N PALISADE-FORWARD', '-N PALISADE-ALLOW', '-N PALISADE-PODS', '-N PALISADE-QUEUE',
+    '-P FORWARD ACCEPT', '-N PALISADE-FORWARD', '-N PALISADE-ALLOW', '-N PALISADE-PODS', '-N PALISADE-QUEUE', '-N PALISADE-NODE',
     `-A FORWARD -m comment --comment "x" -j ${h.target}`, '-A FORWARD -p tcp --dport 7 -j ACCEPT',
+    '-A INPUT -m comment --comment "y" -j PALISADE-NODE', '-A OUTPUT -m comment --comment "z" -j PALISADE-NODE',
     ...chainRules(plan), ...podRules(plan, pods, 4).map((l) => l.replace(/ -([sd]) (\S+) /, ' -$1 $2/32 ')),
   ].join('\n');
   const base = palisadeLines(good);
   t.same(ruleProblems(plan, pods, 4, base), [], 'intact (counts match the plan)');
   t.same(ruleProblems(plan, pods, 4, base, base), [], 'intact (same as baseline)');
-  t.same(base.jumps, [`-A FORWARD -m comment --comment "x" -j ${h.target}`], 'foreign rules are not ours');
+  t.same(base.jumps, [`-A FORWARD -m comment --comment "x" -j ${h.target}`, '-A INPUT -m comment --comment "y" -j PALISADE-NODE', '-A OUTPUT -m comment --comment "z" -j PALISADE-NODE'], 'foreign rules are not ours');
+  const withNode = { ...pods, nodeTraffic: true };
+  t.match(ruleProblems(plan, withNode, 4, base), ['chain PALISADE-NODE has 0 rules, expected 4'], 'node traffic judged: PALISADE-NODE must hold its four rules');
   const without = (re: RegExp) => palisadeLines(good.split('\n').filter((l) => !re.test(l)).join('\n'));
+  t.match(ruleProblems(plan, pods, 4, without(/^-A OUTPUT .*PALISADE/), base), ['jump OUTPUT -> PALISADE-NODE missing']);
   t.match(ruleProblems(plan, pods, 4, without(/^-A FORWARD .*PALISADE/), base), ['jump FORWARD -> PALISADE-FORWARD missing']);
   t.match(ruleProblems(plan, pods, 4, without(/^-A PALISADE-PODS/), base), [/chain PALISADE-PODS altered \(0 rules, expected 2\)/]);
   t.same(ruleProblems(plan, pods, 4, without(/PALISADE-QUEUE/), base), ['chain PALISADE-PODS altered (0 rules, expected 2)', 'chain PALISADE-QUEUE missing'], 'a deleted chain (and the rules jumping to it)');
   const altered = palisadeLines(good.replace(/-A PALISADE-QUEUE -j NFQUEUE.*/, '-A PALISADE-QUEUE -j ACCEPT'));
   t.match(ruleProblems(plan, pods, 4, altered, base), [/chain PALISADE-QUEUE altered \(2 rules, expected 2\)/], 'same count, different rule');
-  t.match(ruleProblems(plan, pods, 4, palisadeLines('-P FORWARD ACCEPT')), ['chain PALISADE-FORWARD missing', 'chain PALISADE-ALLOW missing', 'chain PALISADE-PODS missing', 'chain PALISADE-QUEUE missing', 'jump FORWARD -> PALISADE-FORWARD missing']);
+  t.match(ruleProblems(plan, pods, 4, palisadeLines('-P FORWARD ACCEPT')), [
+    'chain PALISADE-FORWARD missing', 'chain PALISADE-ALLOW missing', 'chain PALISADE-PODS missing', 'chain PALISADE-QUEUE missing', 'chain PALISADE-NODE missing',
+    'jump FORWARD -> PALISADE-FORWARD missing', 'jump INPUT -> PALISADE-NODE missing', 'jump OUTPUT -> PALISADE-NODE missing',
+  ]);
   t.match(chainRules(plan).join('\n'), /-A PALISADE-QUEUE -p tcp -m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN -m conntrack --ctstate NEW -j DROP\n-A PALISADE-QUEUE -j NFQUEUE/, 'strict: mid-stream NEW TCP is dropped before the queue');
   t.notMatch(chainRules({ ...plan, strict: false }).join('\n'), /tcp-flags/, 'not without strict');
   t.match(chainRules({ ...plan, mode: 'tun', tunDevice: 't0', divertMark: 0x4000000 }).join('\n'), /-A PALISADE-DIVERT -p tcp .* -j DROP\n-A PALISADE-DIVERT -j MARK/, 'tun strict: dropped before the divert mark');
