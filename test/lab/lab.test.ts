@@ -127,7 +127,9 @@ if (process.getuid?.() !== 0) {
     t.equal(sh(['ip', '-n', s.nodeNetns, 'route', 'show', 'default']).trim(), '', 'no IPv4 default route in the node');
     t.equal(sh(['ip', '-n', s.nodeNetns, '-6', 'route', 'show', 'default']).trim(), '', 'no IPv6 default route in the node');
     // Every interface of the node is lo or a pod veth, and every pod veth's peer is in a pod namespace.
-    const links = sh(['ip', '-n', s.nodeNetns, '-o', 'link']).trim().split('\n').map((l) => l.split(': ')[1]!.split('@')[0]!);
+    // Only "N: name..." lines are links: while other tests delete their namespaces, iproute2 may
+    // also print "Peer netns reference is invalid." for a veth whose peer's netns id it is resolving.
+    const links = sh(['ip', '-n', s.nodeNetns, '-o', 'link']).trim().split('\n').filter((l) => /^\d+: /.test(l)).map((l) => l.split(': ')[1]!.split('@')[0]!);
     t.same(links.filter((l) => l !== 'lo' && !/^[px]v[0-9a-f]{10}$/.test(l)), [], 'only lo and pod/outside-host veths in the node');
     t.equal(links.length, 1 + s.pods.length + s.externals.length);
     const rootLinks = sh(['ip', '-o', 'link']);
