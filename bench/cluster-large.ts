@@ -18,6 +18,7 @@ import { clusterPolicyId } from '../src/cluster/model.ts';
 import type { ClusterState } from '../src/cluster/state.ts';
 import { LARGE, buildLargeCluster, largePod, largePolicy } from './large-cluster.ts';
 import { LARGE_CLUSTER_POLICIES, isGuardrail, largeClusterPolicies, largeClusterPolicy } from './large-cluster-policies.ts';
+import { prng } from './prng.ts';
 
 export interface PacketStream {
   readonly buf: Buffer;
@@ -39,15 +40,6 @@ export interface ClusterLargeOptions {
   readonly log?: (line: string) => void;
 }
 
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    return s;
-  };
-}
 
 let sink = 0;
 

@@ -17,6 +17,7 @@ import type {
   ClusterAction, ClusterPolicy, ClusterPolicyPeer, ClusterPolicyPort, ClusterPolicyRule, ClusterPolicySubject, LabelSelector,
 } from '../src/cluster/model.ts';
 import { LARGE, nsName } from './large-cluster.ts';
+import { prng } from './prng.ts';
 
 export interface ClusterPoliciesSpec {
   readonly admin: number;
@@ -32,15 +33,6 @@ export function isGuardrail(c: number, spec: ClusterPoliciesSpec = LARGE_CLUSTER
 
 const sel = (matchLabels: Record<string, string> = {}, matchExpressions: LabelSelector['matchExpressions'] = []): LabelSelector => ({ matchLabels, matchExpressions });
 
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    return s;
-  };
-}
 
 const TIERS = ['frontend', 'backend', 'db'];
 const team = (k: number) => `team-${k % 20}`;

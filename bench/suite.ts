@@ -24,6 +24,7 @@ import type { RuleSnapshot } from '../src/policy/engine-api.ts';
 import { LARGE, buildLargeCluster, largePod, largePolicy, podIPv4, podIPv6 } from './large-cluster.ts';
 import { clusterLarge } from './cluster-large.ts';
 import { PROTO, TCPF, packet, replyPacket, pack, words } from '../support/packets.ts';
+import { prng } from './prng.ts';
 
 export const BENCH_NAMES = ['parse-only', 'classify-small', 'classify-large', 'conntrack-hit', 'compile-large', 'cluster-large'] as const;
 export type BenchName = (typeof BENCH_NAMES)[number];
@@ -161,18 +162,6 @@ function measure(name: BenchName, loop: (count: number) => number, packets: numb
     }
   }
   return { ...r, ...extra } as BenchResult;
-}
-
-// ---- deterministic randomness -----------------------------------------------------------------
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    return s;
-  };
 }
 
 // ---- the 9-pod e2e model ------------------------------------------------------------------------

@@ -5,7 +5,6 @@
 
 import type { ClusterPolicy, ClusterTier, Labels, Namespace, Node, Pod } from '../cluster/model.ts';
 import { namespaceLabelsOr } from '../cluster/namespace-labels.ts';
-import { clusterPolicyId } from '../cluster/model.ts';
 import {
   CLUSTER_TIER_NAME, clusterPolicySelectsPod, clusterPolicyUsesNodes, clusterRuleRef, clusterRules, compareClusterPolicies,
   compileClusterRule,
@@ -166,4 +165,3 @@ export function selectsAnyOf(versions: readonly ClusterPolicy[], namespaces: Rea
   };
 }
 
-export { clusterPolicyId };
