@@ -4,16 +4,17 @@
 //
 // A generation (Snapshot, snapshot.ts) is flat typed arrays: address maps to pod slots, a
 // record per slot (identity, node, and per direction the side's table or its one code), node
-// addresses, and the arena of table images. Each side's table is the walk of tiers.ts folded
-// over the rules of every tier that selects the pod (rule-table.ts); this file decides which
-// tables each pod needs and keeps them, the slot arrays and the arena current.
+// addresses, and the arena of table images. Each side has a table per tier with a word on it
+// (tiers.ts; rule-table.ts): the Admin and Baseline tables are kept per pod identity by
+// tier-tables.ts; this file decides the NetworkPolicy tables each pod needs and keeps them, the
+// slot arrays and the arena current.
 //
-// Sharing: a table depends only on the policies selecting its owner (in key order) and, for
-// ingress, on what the rules' port names resolve to on the owner, so owners with the same of
-// both share one table object ("replicas share"). Tables are cached under that key; a table
-// is rebuilt only when one of its policies changes or a new pod identity shows up that needs a
-// class the table does not have (extendRuleTable). Pods moving between existing identities (the
-// common relabel) or getting added with an existing identity touch no table at all.
+// Sharing: a NetworkPolicy table depends only on the policies isolating its owner (in key
+// order) and, for ingress, on what the rules' port names resolve to on the owner, so owners with
+// the same of both share one table object ("replicas share"). Tables are cached under that key;
+// a table is rebuilt only when one of its policies changes or a new pod identity shows up that
+// needs a class the table does not have (extendRuleTable). Pods moving between existing
+// identities (the common relabel) or getting added with an existing identity touch no table.
 //
 // Published snapshots are never changed: an update builds fresh per-slot records (cheap, they
 // are flat) and fresh address maps when addresses changed, and reuses every table that is still
@@ -26,7 +27,7 @@
 // Change batches from ClusterState.onChange.
 
 import type { ClusterPolicy, NetworkPolicy, Node, Pod, Namespace } from '../cluster/model.ts';
-import { clusterPolicyId, podKey } from '../cluster/model.ts';
+import { podKey } from '../cluster/model.ts';
 import type { Change, ClusterView } from '../cluster/state.ts';
 import { KINDS_IN_APPLY_ORDER } from '../cluster/kinds.ts';
 import { decideOn } from './decide.ts';
@@ -37,13 +38,15 @@ import { IdentityRegistry } from './identity.ts';
 import { buildRuleTable, extendRuleTable, type RuleTable, type TableRule } from './rule-table.ts';
 import { namedPortsOf, resolutionSignature } from './named-ports.ts';
 import { NO_POLICIES, SLOT, S_EGRESS, S_IDENTITY, S_INGRESS, S_NODE, Snapshot } from './snapshot.ts';
+import { TIER_WORDS, TierTables, tierWord } from './tier-tables.ts';
+import { TIER_COUNT, tierIndex } from './tiers.ts';
 import { NO_TABLE, SlotArrays, TableLayout } from './table-layout.ts';
 import { comparePolicies, podIsSelectable, policyHasType, policySelectsPod, type Direction } from './spec-facts.ts';
-import { namespaceLabelsOr } from '../cluster/namespace-labels.ts';
-import { ClusterPolicyIndex, selectsAnyOf } from './cluster-index.ts';
-import { clusterRules } from './cluster-facts.ts';
+import { ClusterPolicyIndex } from './cluster-index.ts';
 
 export { decideOn };
+
+const ADMIN = tierIndex('admin'), NETWORKPOLICY = tierIndex('networkpolicy'), BASELINE = tierIndex('baseline');
 
 export interface CompileOptions {
   /** Judge only pods with this spec.nodeName; undefined = every pod is local (verify, tests). */
@@ -80,18 +83,8 @@ interface PodRec {
   ingressPolicies: readonly string[];
   egress: CacheEntry | null;
   ingress: CacheEntry | null;
-}
-
-const NO_CLUSTER: readonly ClusterPolicy[] = Object.freeze([]);
-
-/** What selects one pod, for attach. */
-interface SideSelection {
-  /** NetworkPolicies isolating the pod in the direction, and their keys. */
-  readonly np: readonly NetworkPolicy[];
-  readonly npKeys: readonly string[];
-  /** Cluster policies of each tier selecting the pod, in evaluation order. */
-  readonly admin: readonly ClusterPolicy[];
-  readonly baseline: readonly ClusterPolicy[];
+  /** The identity this pod holds tier tables for (TierTables.hold), or -1 (not local, or gone). */
+  tierIdentity: number;
 }
 
 function nsOfKey(key: string): string {
@@ -109,9 +102,11 @@ export interface EngineStats {
   readonly generation: number;
   readonly pods: number;
   readonly identities: number;
-  /** Distinct tables in use. */
+  /** Distinct tables in use (all tiers). */
   readonly tables: number;
-  /** (pod, direction) pairs with a table. */
+  /** Of those, Admin and Baseline tier tables (tier-tables.ts). */
+  readonly tierTables: number;
+  /** (pod, direction) pairs with a NetworkPolicy table, plus (identity, direction, tier) triples with a cluster tier table. */
   readonly tableUsers: number;
   readonly tableBytes: number;
   readonly ruleIds: number;
@@ -149,6 +144,8 @@ export class CompiledEngine {
   /** The Admin and Baseline tiers' policies (shares ruleRefs). */
   private clusters = new ClusterPolicyIndex(this.ruleRefs);
   private layout = new TableLayout();
+  /** The Admin and Baseline tiers' tables, per identity of a local pod. */
+  private tiers = new TierTables(this.identities, this.clusters, this.nodes, this.layout);
   private namedIngress = new WeakMap<NetworkPolicy, ReturnType<typeof namedPortsOf>>();
 
   private nodeAddresses = new NodeAddresses(this.nodes);
@@ -200,6 +197,7 @@ export class CompiledEngine {
     this.cache = new Map(); this.entriesByPolicy = new Map();
     this.ruleBase = new Map(); this.ruleRefs = []; this.clusters = new ClusterPolicyIndex(this.ruleRefs);
     this.layout = new TableLayout();
+    this.tiers = new TierTables(this.identities, this.clusters, this.nodes, this.layout);
     this.nodeAddresses = new NodeAddresses(this.nodes);
     this.applyChanges(changes);
   }
@@ -210,17 +208,19 @@ export class CompiledEngine {
       users += e.users.size;
       bytes += e.table.byteSize;
     }
+    const tier = this.tiers.stats();
     return {
       generation: this.generation,
       pods: this.recs.size,
       identities: this.identities.count,
-      tables: this.cache.size,
-      tableUsers: users,
-      tableBytes: bytes,
+      tables: this.cache.size + tier.tables,
+      tierTables: tier.tables,
+      tableUsers: users + tier.users,
+      tableBytes: bytes + tier.bytes,
       ruleIds: this.ruleRefs.length,
-      tablesBuilt: this.built,
-      tablesExtended: this.extended,
-      tablesExtendedInPlace: this.extendedInPlace,
+      tablesBuilt: this.built + this.tiers.built,
+      tablesExtended: this.extended + this.tiers.extended,
+      tablesExtendedInPlace: this.extendedInPlace + this.tiers.extendedInPlace,
     };
   }
 
@@ -231,8 +231,9 @@ export class CompiledEngine {
     const reselectNs = new Set<string>();
     const changedPolicies = new Set<string>();
     let nodesChanged = false;
-    // A cluster policy's subject can select pods of any namespace: the pods its old or new
-    // version selects are reselected (selectsAnyOf).
+    // Cluster policies touch only the tier tables (tier-tables.ts): their ids and their old and
+    // new versions (a subject can select pods of any namespace).
+    const changedCluster = new Set<string>();
     const clusterVersions: ClusterPolicy[] = [];
     for (const c of changes) {
       switch (c.kind) {
@@ -280,7 +281,7 @@ export class CompiledEngine {
           if (c.after) clusterVersions.push(c.after);
           if (c.after) this.clusterPolicies.set(c.key, c.after); else this.clusterPolicies.delete(c.key);
           this.clusters.set(c.key, c.after);
-          changedPolicies.add(c.key);
+          changedCluster.add(c.key);
           break;
         }
         default: {
@@ -293,9 +294,10 @@ export class CompiledEngine {
     }
 
     // Cluster policies with `nodes` peers compile node addresses into their rules.
-    if (nodesChanged) for (const id of this.clusters.nodesChanged()) changedPolicies.add(id);
+    if (nodesChanged) for (const id of this.clusters.nodesChanged()) changedCluster.add(id);
+    if (changedCluster.size > 0) this.tiers.policiesChanged(changedCluster, clusterVersions);
 
-    // Policies: drop every table built from the old version; re-sort the namespace's list.
+    // NetworkPolicies: drop every table built from the old version; re-sort the namespace's list.
     const needTable = new Set<PodRec>();
     for (const key of changedPolicies) {
       for (const e of this.entriesByPolicy.get(key) ?? []) this.evict(e, needTable);
@@ -334,7 +336,7 @@ export class CompiledEngine {
           const slot = this.freeSlots.pop() ?? this.slots.length;
           rec = {
             key, pod, slot, identity, local, node, ips: [],
-            egressPolicies: NO_POLICIES, ingressPolicies: NO_POLICIES, egress: null, ingress: null,
+            egressPolicies: NO_POLICIES, ingressPolicies: NO_POLICIES, egress: null, ingress: null, tierIdentity: -1,
           };
           this.slots[slot] = rec;
           this.recs.set(key, rec);
@@ -381,14 +383,10 @@ export class CompiledEngine {
           }
         }
       }
+      this.tiers.identitiesAdded();
     }
 
     // Selection: which policies isolate each affected pod, and its tables.
-    if (clusterVersions.length) {
-      // A pod neither the old nor the new version of a changed policy selects keeps its selection.
-      const hit = selectsAnyOf(clusterVersions, this.namespaces);
-      for (const r of this.recs.values()) if (hit(r.identity, r.pod)) needTable.add(r);
-    }
     for (const ns of reselectNs) {
       for (const k of this.podsByNs.get(ns) ?? []) {
         const r = this.recs.get(k);
@@ -396,6 +394,7 @@ export class CompiledEngine {
       }
     }
     for (const r of needTable) this.select(r);
+    this.tiers.flush();
 
     if (nodesChanged) this.nodeAddresses.rebuild();
     this.publish();
@@ -403,10 +402,7 @@ export class CompiledEngine {
 
   private evict(e: CacheEntry, needTable: Set<PodRec>): void {
     if (e.evicted) return;
-    e.evicted = true;
-    this.layout.drop(e.table);
-    this.cache.delete(e.key);
-    for (const p of e.policies) this.entriesByPolicy.get(p)?.delete(e);
+    this.forget(e);
     for (const slot of e.users) {
       const r = this.slots[slot];
       if (r) needTable.add(r);
@@ -417,15 +413,21 @@ export class CompiledEngine {
     e.users.delete(slot);
     // Unused tables are dropped at once: a long-running agent must not accumulate tables of
     // policy sets nobody has any more (a returning pod rebuilds its table in microseconds).
-    if (e.users.size === 0 && !e.evicted) {
-      e.evicted = true;
-      this.layout.drop(e.table);
-      this.cache.delete(e.key);
-      for (const p of e.policies) this.entriesByPolicy.get(p)?.delete(e);
-    }
+    if (e.users.size === 0 && !e.evicted) this.forget(e);
+  }
+
+  private forget(e: CacheEntry): void {
+    e.evicted = true;
+    this.layout.drop(e.table);
+    this.cache.delete(e.key);
+    for (const p of e.policies) this.entriesByPolicy.get(p)?.delete(e);
   }
 
   private release(r: PodRec): void {
+    if (r.tierIdentity >= 0) {
+      this.tiers.release(r.tierIdentity);
+      r.tierIdentity = -1;
+    }
     for (const dir of ['egress', 'ingress'] as const) {
       const e = r[dir];
       if (!e) continue;
@@ -457,35 +459,31 @@ export class CompiledEngine {
       this.release(r);
       return;
     }
-    let admin: readonly ClusterPolicy[] = NO_CLUSTER, baseline: readonly ClusterPolicy[] = NO_CLUSTER;
-    if (this.clusters.size > 0) {
-      const nsLabels = namespaceLabelsOr(r.pod.namespace, this.namespaces.get(r.pod.namespace)?.labels);
-      ({ Admin: admin, Baseline: baseline } = this.clusters.selectingByIdentity(r.identity, r.pod, nsLabels));
+    // The Admin and Baseline tables follow the identity (tier-tables.ts).
+    if (r.tierIdentity !== r.identity) {
+      if (r.tierIdentity >= 0) this.tiers.release(r.tierIdentity);
+      this.tiers.hold(r.identity, r.pod);
+      r.tierIdentity = r.identity;
     }
-    this.attach(r, 'egress', { np: eg, npKeys: r.egressPolicies, admin, baseline });
-    this.attach(r, 'ingress', { np: ing, npKeys: r.ingressPolicies, admin, baseline });
+    this.attach(r, 'egress', eg, r.egressPolicies);
+    this.attach(r, 'ingress', ing, r.ingressPolicies);
   }
 
-  // A side needs a table when some tier has a word on it: NetworkPolicies isolate it, or cluster
-  // policies select it and have rules for the direction. Otherwise every tier passes for every
-  // peer and the slot holds the default (NO_TABLE).
-  private attach(r: PodRec, dir: Direction, sel: SideSelection): void {
-    const admin = sel.admin.filter((p) => clusterRules(p, dir).length > 0);
-    const baseline = sel.baseline.filter((p) => clusterRules(p, dir).length > 0);
+  // A side needs a NetworkPolicy table when NetworkPolicies isolate it. Otherwise the tier passes
+  // for every peer and the slot's word for it is NO_TABLE.
+  private attach(r: PodRec, dir: Direction, np: readonly NetworkPolicy[], npKeys: readonly string[]): void {
     let key: string | undefined;
-    if (sel.np.length > 0 || admin.length > 0 || baseline.length > 0) {
-      const ids = (ps: readonly ClusterPolicy[]) => ps.map((p) => clusterPolicyId(p)).join('\n');
-      key = `${dir === 'ingress' ? 'I' : 'E'}${ids(admin)}\u0001${sel.npKeys.join('\n')}\u0001${ids(baseline)}`;
+    if (np.length > 0) {
+      key = `${dir === 'ingress' ? 'I' : 'E'}${npKeys.join('\n')}`;
       if (dir === 'ingress') {
         // Named ports of ingress rules resolve on the owner: owners share a table only when
         // every name resolves the same on them.
         const named = [];
-        for (const p of sel.np) {
+        for (const p of np) {
           let n = this.namedIngress.get(p);
           if (!n) this.namedIngress.set(p, (n = namedPortsOf(p.ingress.map((rule) => ({ rule })))));
           named.push(...n);
         }
-        for (const p of [...admin, ...baseline]) named.push(...this.clusters.ingressNamedPorts(p, this.nodes));
         if (named.length) key += `\u0002${resolutionSignature(named, r.pod.ports)}`;
       }
     }
@@ -499,27 +497,24 @@ export class CompiledEngine {
     if (key === undefined) return;
     let e = this.cache.get(key);
     if (!e) {
-      // Rules in walk order (tiers.ts): Admin, NetworkPolicy, Baseline.
+      // Rules in policy-key order, then spec order.
       const rules: TableRule[] = [];
-      for (const p of admin) rules.push(...this.clusters.tableRules(p, dir, this.nodes));
-      for (const p of sel.np) {
+      for (const p of np) {
         const base = this.ruleIdsFor(p);
         const list = dir === 'ingress' ? p.ingress : p.egress;
         const b = dir === 'ingress' ? base.ingress : base.egress;
         for (let i = 0; i < list.length; i++) rules.push({ id: b + i, policyNamespace: p.namespace, rule: list[i]!, tier: 'networkpolicy', action: 'Accept' });
       }
-      for (const p of baseline) rules.push(...this.clusters.tableRules(p, dir, this.nodes));
       this.built++;
       const table = buildRuleTable(
         dir === 'ingress'
-          ? { direction: dir, policies: sel.npKeys, rules, ownerPorts: r.pod.ports }
-          : { direction: dir, policies: sel.npKeys, rules },
+          ? { direction: dir, policies: npKeys, rules, ownerPorts: r.pod.ports }
+          : { direction: dir, policies: npKeys, rules },
         this.identities,
       );
-      const keys = [...sel.npKeys, ...admin.map((p) => clusterPolicyId(p)), ...baseline.map((p) => clusterPolicyId(p))];
-      e = { key, direction: dir, table, base: this.layout.place(table), policies: keys, users: new Set(), evicted: false };
+      e = { key, direction: dir, table, base: this.layout.place(table), policies: npKeys, users: new Set(), evicted: false };
       this.cache.set(key, e);
-      for (const p of keys) {
+      for (const p of npKeys) {
         let s = this.entriesByPolicy.get(p);
         if (!s) this.entriesByPolicy.set(p, (s = new Set()));
         s.add(e);
@@ -547,7 +542,7 @@ export class CompiledEngine {
 
   /** Lays every live table out again (no holes) and points every user slot at the new place. */
   private compactTables(): void {
-    let live = 0;
+    let live = this.tiers.stats().words;
     for (const e of this.cache.values()) live += e.table.image.length;
     // Room to grow by half before the next copy.
     this.layout.reset(live + (live >> 1));
@@ -556,6 +551,7 @@ export class CompiledEngine {
       const arr = this.arrays[e.direction];
       for (const slot of e.users) arr[slot] = e.base;
     }
+    this.tiers.compact();
   }
 
   private publish(): void {
@@ -565,15 +561,26 @@ export class CompiledEngine {
     const n = A.length;
     const na = this.nodeAddresses.arrays;
     const maps = this.addresses.update();
+    const tw = this.tiers.words;
     const info = new Int32Array(n * SLOT);
     for (let i = 0; i < n; i++) {
       const o = i * SLOT;
-      info[o + S_IDENTITY] = A.identity[i]!;
+      const id = A.identity[i]!;
+      info[o + S_IDENTITY] = id;
       info[o + S_NODE] = A.node[i]!;
-      const local = A.local[i] === 1;
-      // A pod another node judges: its sides are not judged here, whatever its tables.
-      info[o + S_EGRESS] = local ? A.egress[i]! : SIDE.NOT_JUDGED;
-      info[o + S_INGRESS] = local ? A.ingress[i]! : SIDE.NOT_JUDGED;
+      if (A.local[i] === 1) {
+        // Each side's tier words in TIERS order (snapshot.ts).
+        const t = id * TIER_WORDS;
+        info[o + S_EGRESS + ADMIN] = tw[t + tierWord('egress', 'Admin')]!;
+        info[o + S_EGRESS + NETWORKPOLICY] = A.egress[i]!;
+        info[o + S_EGRESS + BASELINE] = tw[t + tierWord('egress', 'Baseline')]!;
+        info[o + S_INGRESS + ADMIN] = tw[t + tierWord('ingress', 'Admin')]!;
+        info[o + S_INGRESS + NETWORKPOLICY] = A.ingress[i]!;
+        info[o + S_INGRESS + BASELINE] = tw[t + tierWord('ingress', 'Baseline')]!;
+      } else {
+        // A pod another node judges: its sides are not judged here, whatever its tables.
+        info.fill(SIDE.NOT_JUDGED, o + S_EGRESS, o + S_INGRESS + TIER_COUNT);
+      }
     }
     this.current = new Snapshot({
       generation: ++this.generation,

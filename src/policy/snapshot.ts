@@ -7,8 +7,8 @@
 // - two exact address maps (IPv4 and IPv6 addresses of selectable pods, see address-map.ts)
 //   giving a pod slot;
 // - per slot, one record (SLOT words): the pod's identity (see identity.ts), its node, and per
-//   direction what the tiers fold to (see tiers.ts): the offset of the side's table image in
-//   the arena, or one side code for every peer;
+//   direction one word per tier (see tiers.ts): the offset of the tier's table image in the
+//   arena, or TIER_NEXT when the tier has no word on the side;
 // - node addresses per node index (for the node exemption);
 // - the table arena: the images of every table in use (see table-layout.ts);
 // - the rule refs behind rule ids.
@@ -19,21 +19,23 @@ import { SIDE, sideAllows, type RuleSnapshot } from './engine-api.ts';
 import type { Direction } from './spec-facts.ts';
 import { OUTSIDE_IDENTITY } from './identity.ts';
 import { judgeImage4, judgeImage6, portBlock, type TableArena } from './table-arena.ts';
-import { TIERS_DECIDE, nodeExemptionApplies, sideExemption } from './tiers.ts';
+import { TIERS_DECIDE, TIER_COUNT, TIER_DEFAULT, TIER_NEXT, nodeExemptionApplies, sideExemption } from './tiers.ts';
 
-// Per-slot record in Snapshot.slotInfo (SLOT words a slot, one cache line holds four slots), so
+// Per-slot record in Snapshot.slotInfo (SLOT words a slot, one cache line holds two slots), so
 // the per-packet path reads one place per pod instead of one array per attribute.
-export const SLOT = 4;
+export const SLOT = 8;
+/** log2(SLOT), for the hot path's offsets. */
+export const SLOT_SHIFT = 3;
 export const S_IDENTITY = 0;
 /** Node index (see CompiledEngine.nodeIdx), or -1. */
 export const S_NODE = 1;
 /**
- * Egress / ingress side: >= 0, the offset of the side's table image in the snapshot's arena
- * (the tiers folded per peer and port class); < 0, the side code for every peer:
- * SIDE.NOT_JUDGED for a pod another node judges, TIER_DEFAULT for a side no tier has a word on.
+ * Egress / ingress side: TIER_COUNT words, one per tier in TIERS order (tiers.ts): >= 0, the
+ * offset of the tier's table image in the snapshot's arena; TIER_NEXT, the tier has no word on
+ * the side. A pod another node judges has SIDE.NOT_JUDGED in every word.
  */
 export const S_EGRESS = 2;
-export const S_INGRESS = 3;
+export const S_INGRESS = S_EGRESS + TIER_COUNT;
 
 export const NO_POLICIES: readonly string[] = Object.freeze([]);
 
@@ -41,7 +43,7 @@ export interface SnapshotParts {
   readonly generation: number;
   readonly pods4: AddressMap4;
   readonly pods6: AddressMap6;
-  /** SLOT words per slot: identity, node, egress side, ingress side. */
+  /** SLOT words per slot: identity, node, egress tier words, ingress tier words. */
   readonly slotInfo: Int32Array;
   /** Node addresses: node n owns addr4[addr4Start[n] .. addr4Start[n+1]) (v6: 4 words each). */
   readonly addr4: Int32Array;
@@ -112,11 +114,33 @@ export class Snapshot implements RuleSnapshot {
     return false;
   }
 
-  // Each side walks tiers.ts: its exemptions (sideExemption), then the tiers as folded at build
-  // time, which is one read: the side's code for every peer, or its table's verdict for this
-  // peer and port. A slot of -1 (no pod) is never judged. The own-node check (a scan of the
-  // node's addresses) is made only where the NetworkPolicy tier decided (nodeExemptionApplies):
-  // its node exemption is the one step a table cell cannot fold.
+  // Each side walks tiers.ts: its exemptions (sideExemption), then its tier words in TIERS order,
+  // each a table (one lookup) or TIER_NEXT; the first tier table that decides answers, and a side
+  // every tier passes gets the default. A pod no cluster policy selects has one table word at
+  // most, so it costs what it did before tiers had tables of their own. A slot of -1 (no pod) is
+  // never judged. The own-node check (a scan of the node's addresses) is made only where the
+  // NetworkPolicy tier decided (nodeExemptionApplies): its node exemption is the one step a table
+  // cell cannot fold.
+  private side4(o: number, addr: number, identity: number, pb: number, port: number): number {
+    const si = this.slotInfo;
+    let c = TIER_NEXT;
+    for (let t = 0; t < TIER_COUNT && c === TIER_NEXT; t++) {
+      const w = si[o + t]!;
+      if (w >= 0) c = judgeImage4(this.words, this.bytes, this.halves, w, addr, identity, pb, port);
+    }
+    return c === TIER_NEXT ? TIER_DEFAULT : c;
+  }
+
+  private side6(o: number, w0: number, w1: number, w2: number, w3: number, identity: number, pb: number, port: number): number {
+    const si = this.slotInfo;
+    let c = TIER_NEXT;
+    for (let t = 0; t < TIER_COUNT && c === TIER_NEXT; t++) {
+      const w = si[o + t]!;
+      if (w >= 0) c = judgeImage6(this.words, this.bytes, this.halves, w, w0, w1, w2, w3, identity, pb, port);
+    }
+    return c === TIER_NEXT ? TIER_DEFAULT : c;
+  }
+
   judge4(src: number, dst: number, proto: number, port: number): boolean {
     // Addresses travel as int32 from here on: a uint32 above 2^31 is not a small integer in V8,
     // so passing it to a function that is not inlined would box it (allocate) on every call.
@@ -128,18 +152,18 @@ export class Snapshot implements RuleSnapshot {
     this.srcSlot = s;
     this.dstSlot = d;
     const si = this.slotInfo;
-    const so = s << 2, do_ = d << 2;
+    const so = s << SLOT_SHIFT, do_ = d << SLOT_SHIFT;
     const pb = portBlock(proto);
     const ew = s < 0 ? SIDE.NOT_JUDGED : si[so + S_EGRESS]!;
     let e = sideExemption(ew !== SIDE.NOT_JUDGED, s === d);
     if (e === TIERS_DECIDE) {
-      e = ew < 0 ? ew : judgeImage4(this.words, this.bytes, this.halves, ew, dst, d < 0 ? OUTSIDE_IDENTITY : si[do_ + S_IDENTITY]!, pb, port);
+      e = this.side4(so + S_EGRESS, dst, d < 0 ? OUTSIDE_IDENTITY : si[do_ + S_IDENTITY]!, pb, port);
       if (nodeExemptionApplies(e) && this.onNode4(si[so + S_NODE]!, dst)) e = SIDE.NODE;
     }
     const iw = d < 0 ? SIDE.NOT_JUDGED : si[do_ + S_INGRESS]!;
     let i = sideExemption(iw !== SIDE.NOT_JUDGED, s === d);
     if (i === TIERS_DECIDE) {
-      i = iw < 0 ? iw : judgeImage4(this.words, this.bytes, this.halves, iw, src, s < 0 ? OUTSIDE_IDENTITY : si[so + S_IDENTITY]!, pb, port);
+      i = this.side4(do_ + S_INGRESS, src, s < 0 ? OUTSIDE_IDENTITY : si[so + S_IDENTITY]!, pb, port);
       if (nodeExemptionApplies(i) && this.onNode4(si[do_ + S_NODE]!, src)) i = SIDE.NODE;
     }
     this.egressCode = e;
@@ -160,18 +184,18 @@ export class Snapshot implements RuleSnapshot {
     this.srcSlot = s;
     this.dstSlot = d;
     const si = this.slotInfo;
-    const so = s << 2, do_ = d << 2;
+    const so = s << SLOT_SHIFT, do_ = d << SLOT_SHIFT;
     const pb = portBlock(proto);
     const ew = s < 0 ? SIDE.NOT_JUDGED : si[so + S_EGRESS]!;
     let e = sideExemption(ew !== SIDE.NOT_JUDGED, s === d);
     if (e === TIERS_DECIDE) {
-      e = ew < 0 ? ew : judgeImage6(this.words, this.bytes, this.halves, ew, d0, d1, d2, d3, d < 0 ? OUTSIDE_IDENTITY : si[do_ + S_IDENTITY]!, pb, port);
+      e = this.side6(so + S_EGRESS, d0, d1, d2, d3, d < 0 ? OUTSIDE_IDENTITY : si[do_ + S_IDENTITY]!, pb, port);
       if (nodeExemptionApplies(e) && this.onNode6(si[so + S_NODE]!, d0, d1, d2, d3)) e = SIDE.NODE;
     }
     const iw = d < 0 ? SIDE.NOT_JUDGED : si[do_ + S_INGRESS]!;
     let i = sideExemption(iw !== SIDE.NOT_JUDGED, s === d);
     if (i === TIERS_DECIDE) {
-      i = iw < 0 ? iw : judgeImage6(this.words, this.bytes, this.halves, iw, s0, s1, s2, s3, s < 0 ? OUTSIDE_IDENTITY : si[so + S_IDENTITY]!, pb, port);
+      i = this.side6(do_ + S_INGRESS, s0, s1, s2, s3, s < 0 ? OUTSIDE_IDENTITY : si[so + S_IDENTITY]!, pb, port);
       if (nodeExemptionApplies(i) && this.onNode6(si[do_ + S_NODE]!, s0, s1, s2, s3)) i = SIDE.NODE;
     }
     this.egressCode = e;
@@ -188,7 +212,7 @@ export class Snapshot implements RuleSnapshot {
   }
 
   isLocal(slot: number): boolean {
-    return (slot | 0) === slot && slot >= 0 && slot < this.slots && this.slotInfo[(slot << 2) + S_EGRESS] !== SIDE.NOT_JUDGED;
+    return (slot | 0) === slot && slot >= 0 && slot < this.slots && this.slotInfo[(slot << SLOT_SHIFT) + S_EGRESS] !== SIDE.NOT_JUDGED;
   }
 
   podName(slot: number): string {

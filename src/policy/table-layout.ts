@@ -5,13 +5,14 @@
 import type { RuleTable } from './rule-table.ts';
 import { NO_POLICIES } from './snapshot.ts';
 import { TableArena } from './table-arena.ts';
-import { TIER_DEFAULT } from './tiers.ts';
+import { TIER_NEXT } from './tiers.ts';
 
 /**
- * Side word of a local pod with no table: no tier has a word on the side (for NetworkPolicy: no
- * policy isolates it), so the walk of tiers.ts ends at the default for every peer.
+ * Tier word of a local pod's side with no table for the tier (for NetworkPolicy: no policy
+ * isolates it; for Admin and Baseline: no cluster policy of the tier selects it with rules for
+ * the direction): the tier passes for every peer (see snapshot.ts).
  */
-export const NO_TABLE = TIER_DEFAULT;
+export const NO_TABLE = TIER_NEXT;
 
 /**
  * Per-slot working arrays, copied into each published snapshot (flat copies: a few tens of
@@ -21,7 +22,7 @@ export class SlotArrays {
   identity = new Int32Array(64);
   local = new Uint8Array(64);
   node = new Int32Array(64).fill(-1);
-  /** Per direction the slot record's side word (see S_EGRESS in snapshot.ts): a table's arena offset, or NO_TABLE. */
+  /** Per direction the slot record's NetworkPolicy-tier word (see S_EGRESS in snapshot.ts): a table's arena offset, or NO_TABLE. */
   egress = new Int32Array(64).fill(NO_TABLE);
   ingress = new Int32Array(64).fill(NO_TABLE);
   names: string[] = [];

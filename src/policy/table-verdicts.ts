@@ -1,6 +1,8 @@
 // Rule-table phases 3 to 5: peer classes (the distinct combinations of address class and
 // selector class), port classes, and the verdict of every (peer class, port class) cell, which
-// is the walk of tiers.ts folded at build time: the hot path reads the answer, never walks.
+// is the walk of the table's tiers (tiers.ts) folded at build time: the hot path reads the answer.
+// The compiler gives each table the rules of one tier; a cell where they all pass holds TIER_NEXT
+// (the next tier's table, or the default, answers; see snapshot.ts).
 // Cluster policy rules are in the table in NetworkPolicy's shape (cluster-facts.ts,
 // compileClusterRule), so classes and matching are the same for every tier.
 //
@@ -20,7 +22,7 @@ import { OTHER_PROTOCOL_CLASS, PortMap } from './port-map.ts';
 import type { TableSpec } from './rule-table.ts';
 import type { IpClasses } from './table-addresses.ts';
 import type { SelectorClasses } from './table-identities.ts';
-import { PASS, TIERS, TIER_DEFAULT, walkTiers, type Pass, type Tier, type TierSet } from './tiers.ts';
+import { PASS, TIERS, TIER_NEXT, walkTiers, type Pass, type Tier, type TierSet } from './tiers.ts';
 
 export interface PeerClasses {
   /**
@@ -196,7 +198,8 @@ class RowSet {
 }
 
 /**
- * The verdict matrix: nPeer x nPort side codes, each the walk of the tiers for that cell, and
+ * The verdict matrix: nPeer x nPort side codes, each the walk of the tiers for that cell (TIER_NEXT
+ * when every tier of the table passes), and
  * the peer class of every (address class, selector class) in peers.combine4/6.
  *
  * Per tier, the first matching rule of a cell is the earlier of the first rule matching through
@@ -306,7 +309,7 @@ export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortCla
           ipv = ipVectors.rows[eqOf[a]!]!;
           selv = selVectors.rows[selEq[s]!]!;
           g = selGroup[selEq[s]!]!;
-          for (q = 0; q < nPort; q++) row[q] = walkTiers(TABLE_TIERS, cell, TIER_DEFAULT);
+          for (q = 0; q < nPort; q++) row[q] = walkTiers(TABLE_TIERS, cell, TIER_NEXT);
           pairRow[pair] = pc = verdictRows.intern(row);
         }
         combine[a * nSel + s] = pc;

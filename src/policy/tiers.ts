@@ -19,12 +19,16 @@
 //   3. The default: allow (TIER_DEFAULT): "If a given connection wasn't allowed or denied by any
 //      of the tiers, the default kubernetes policy is applied".
 //
-// The plain evaluator walks this per question (evaluator.ts). The compiled engine walks it at
-// build time: per table cell (table-verdicts.ts) and, for a side no tier has a word on, once
-// for the whole side (TIER_DEFAULT in the slot record). Only the node exemption depends on
-// something a cell cannot know (whether the peer address is the owner's own node; tables are
-// shared by pods of several nodes), so its hot path is the exemptions, one lookup per side, and
-// nodeExemption on the looked-up code (snapshot.ts).
+// The plain evaluator walks this per question (evaluator.ts). The compiled engine folds each
+// tier at build time into tables of its own (table-verdicts.ts): per side, one table per tier that
+// has a word on it (the Admin and Baseline tables are shared by every pod the same cluster
+// policies select, the NetworkPolicy table by the pods the same NetworkPolicies isolate). A cell
+// of a tier table holds the tier's decision or TIER_NEXT (no rule of the tier decided: no match,
+// or an Admin Pass). The hot path (snapshot.ts) walks a side's tables in TIERS order, the first
+// decision wins, TIER_NEXT after the last one is the default. A side no tier has a word on holds
+// no table at all. Only the node exemption depends on something a cell cannot know (whether the
+// peer address is the owner's own node; tables are shared by pods of several nodes), so it is
+// applied after the walk, to NetworkPolicy-tier codes only (nodeExemptionApplies).
 
 import { SIDE, sideFromNetworkPolicyTier } from './engine-api.ts';
 
@@ -53,6 +57,21 @@ export function walkTiers<Q, D>(tiers: TierSet<Q, D>, q: Q, fallback: D): D {
 
 /** The side code of the default step: allowed, no tier decided. */
 export const TIER_DEFAULT = SIDE.NOT_ISOLATED;
+
+/** Tiers a side is walked through (the slot record holds one word per tier per direction, in TIERS order). */
+export const TIER_COUNT = TIERS.length;
+
+/** A tier's position in TIERS (its word in a slot record's side, see snapshot.ts). */
+export function tierIndex(t: Tier): number {
+  return TIERS.indexOf(t);
+}
+
+/**
+ * A compiled tier table's code for a cell where its tier passes (no rule matched, or an Admin
+ * Pass) and a slot's word for a tier with no table: the next tier answers, and after the last
+ * one the default (TIER_DEFAULT). Internal to the compiled engine: it is never a side code.
+ */
+export const TIER_NEXT = -(1 << 29);
 
 /** sideExemption's answer when no exemption applies: the tiers decide. */
 export const TIERS_DECIDE = -(1 << 30);
