@@ -3,25 +3,22 @@
 // keeps them current incrementally as objects change.
 //
 // A generation (Snapshot, snapshot.ts) is flat typed arrays: address maps to pod slots, a
-// record per slot (identity, node, and per direction the side's table or its one code), node
-// addresses, and the arena of table images. Each side has a table per tier with a word on it
-// (tiers.ts; rule-table.ts): the Admin and Baseline tables are kept per pod identity by
-// tier-tables.ts; this file decides the NetworkPolicy tables each pod needs and keeps them, the
-// slot arrays and the arena current.
+// record per slot (identity, node, per direction a word per tier: its table or none), node
+// addresses, and the arena of table images (rule-table.ts). The Admin and Baseline tables are
+// kept per pod identity by tier-tables.ts; this file keeps the NetworkPolicy tables, the slot
+// arrays and the arena current.
 //
 // Sharing: a NetworkPolicy table depends only on the policies isolating its owner (in key
 // order) and, for ingress, on what the rules' port names resolve to on the owner, so owners with
-// the same of both share one table object ("replicas share"). Tables are cached under that key;
-// a table is rebuilt only when one of its policies changes or a new pod identity shows up that
-// needs a class the table does not have (extendRuleTable). Pods moving between existing
-// identities (the common relabel) or getting added with an existing identity touch no table.
+// the same of both share one table object ("replicas share"), cached under that key. It is
+// rebuilt only when one of its policies changes or a new pod identity needs a class the table
+// does not have (extendRuleTable). Pods moving between existing identities (the common relabel)
+// or added with an existing identity touch no table.
 //
 // Published snapshots are never changed: an update builds fresh per-slot records (cheap, they
-// are flat) and fresh address maps when addresses changed, and reuses every table that is still
-// valid (extended with classes for new identities when needed, see extendRuleTable); images of
-// new tables are appended to the arena past anything a published snapshot reads (TableLayout).
-// The one exception is the rule-ref list, which only ever grows, so codes handed out by an old
-// snapshot keep meaning the same rule.
+// are flat) and fresh address maps when addresses changed, and reuses every table still valid;
+// images of new tables are appended to the arena past anything a published snapshot reads
+// (TableLayout). The rule-ref list only ever grows, so an old snapshot's codes keep their rule.
 //
 // The policy layer does no I/O; this file only reads the ClusterView it is given and the
 // Change batches from ClusterState.onChange.
