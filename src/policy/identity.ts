@@ -36,6 +36,9 @@ export interface PeerMatcher {
   upTo: number;
   /** Matching identity ids, ascending. */
   ids: number[];
+  /** setOf's answer, valid while ids.length is setLen (ids only grow). */
+  setLen: number;
+  setId: number;
 }
 
 function labelsKey(l: Labels | undefined): string {
@@ -60,6 +63,8 @@ export class IdentityRegistry {
   /** Identity ids per namespace, ascending (podSelector-only peers look only here). */
   private readonly byNamespace = new Map<string, number[]>();
   private readonly peerCache = new WeakMap<PolicyPeer, Map<string, PeerMatcher>>();
+  /** setOf's numbering: matched sets by content. */
+  private readonly setIds = new Map<string, number>();
 
   get count(): number {
     return this.list.length;
@@ -100,10 +105,27 @@ export class IdentityRegistry {
     }
     let c = byNs.get(policyNs);
     if (!c) {
-      c = { peer, ns: policyNs, upTo: 0, ids: [] };
+      c = { peer, ns: policyNs, upTo: 0, ids: [], setLen: -1, setId: -1 };
       byNs.set(policyNs, c);
     }
     return c;
+  }
+
+  /**
+   * A number naming the set of identities the matcher's peer selects (matched): equal sets, equal
+   * numbers, whatever the peers. Tables of cluster policies hold many rules whose peers, written
+   * alike in different policies, select the same identities; a table classifies by each set once.
+   */
+  setOf(c: PeerMatcher): number {
+    const ids = this.matched(c);
+    if (c.setLen !== ids.length) {
+      const key = ids.join(',');
+      let id = this.setIds.get(key);
+      if (id === undefined) this.setIds.set(key, (id = this.setIds.size));
+      c.setId = id;
+      c.setLen = ids.length;
+    }
+    return c.setId;
   }
 
   /** Ids of every identity the matcher's peer selects, ascending; examines identities added since last time. */

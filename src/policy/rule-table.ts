@@ -31,7 +31,7 @@ import { namedPortsOf, type NamedPort } from './named-ports.ts';
 import type { PortMap } from './port-map.ts';
 import { classifyAddresses, rulePeers } from './table-addresses.ts';
 import { TableArena, appendSelClasses, encodeTable, judgeImage4, judgeImage6, portBlock, withMoreSelClasses } from './table-arena.ts';
-import { classifyIdentities, identitySignature, type SelectorPeer } from './table-identities.ts';
+import { classifyIdentities, identitySignature, selectorKeys, type SelectorPeer } from './table-identities.ts';
 import { classifyPeers, classifyPorts, foldVerdicts } from './table-verdicts.ts';
 import { definesNamedPort, type Direction } from './spec-facts.ts';
 import type { Tier } from './tiers.ts';
@@ -84,8 +84,9 @@ export interface TableParts {
   readonly selectorPeers: readonly SelectorPeer[];
   /** Egress only: named ports resolved on the peer. */
   readonly peerNamed: readonly NamedPort[];
-  /** Selector class of each (selector bits, resolution) signature present. */
-  readonly selKeys: ReadonlyMap<string, number>;
+  /** Per selector class: match bit per rule (k columns), and its peer-resolved port names (for selectorKeys). */
+  readonly selBitRows: Uint8Array;
+  readonly selResolutions: readonly number[][][];
   readonly stats: TableStats;
 }
 
@@ -116,7 +117,7 @@ export function buildRuleTable(spec: TableSpec, identities: IdentityRegistry): R
     trie4: new CidrTrie4(ip4.prefixes, ip4.defaultClass), trie6: new CidrTrie6(ip6.prefixes, ip6.defaultClass),
     nSel: sel.nSel, selClass: sel.selClass, combine4: peerClasses.combine4, combine6: peerClasses.combine6,
     portMap: ports.portMap, nPort, verdict,
-    selectorPeers: peers.selectorPeers, peerNamed, selKeys: sel.selKeys,
+    selectorPeers: peers.selectorPeers, peerNamed, selBitRows: sel.bitRows, selResolutions: sel.resolutions,
     stats: { ipClasses4: ip4.count, ipClasses6: ip6.count, selClasses: sel.nSel, peerClasses: peerClasses.count, portClasses: nPort },
   });
 }
@@ -190,6 +191,9 @@ export class RuleTable {
  * identity needs a class the table does not have (a new combination of matches or port-name
  * resolution): the caller rebuilds it.
  */
+/** selectorKeys of a table's classes (by their rows, which extended copies share), made on its first extension. */
+const selKeysOf = new WeakMap<Uint8Array, Map<string, number>>();
+
 export function extendRuleTable(t: RuleTable, identities: IdentityRegistry): RuleTable | undefined {
   const p = t.parts;
   const from = p.identityCount;
@@ -217,10 +221,12 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry): Rul
   }
   if (!touched) return t;
   const k = p.ruleCount;
+  let keys = selKeysOf.get(p.selBitRows);
+  if (!keys) selKeysOf.set(p.selBitRows, (keys = selectorKeys({ nSel: p.nSel, bitRows: p.selBitRows, resolutions: p.selResolutions }, k, p.peerNamed.length > 0)));
   const added = new Int32Array(to - from);
   let allZero = true;
   for (let i = from; i < to; i++) {
-    const c = p.selKeys.get(identitySignature(identities, i, k, p.selectorPeers, p.peerNamed));
+    const c = keys.get(identitySignature(identities, i, k, p.selectorPeers, p.peerNamed));
     if (c === undefined) return undefined;
     added[i - from] = c;
     if (c !== 0) allZero = false;

@@ -27,6 +27,19 @@ export interface RulePeers {
   readonly selectorPeers: readonly SelectorPeer[];
 }
 
+/**
+ * parseIPBlock per ipBlock object (null: does not parse). Cluster policy rules are compiled once
+ * per policy version and their ipBlocks then sit in every tier table holding the policy, which
+ * parsed the same CIDRs again for each (a sixth of a tier table's build).
+ */
+const parsedBlocks = new WeakMap<object, ReturnType<typeof parseIPBlock> | null>();
+
+function parsedBlock(b: Parameters<typeof parseIPBlock>[0]): ReturnType<typeof parseIPBlock> {
+  let p = parsedBlocks.get(b);
+  if (p === undefined) parsedBlocks.set(b, (p = parseIPBlock(b) ?? null));
+  return p ?? undefined;
+}
+
 export function rulePeers(rules: readonly TableRule[], identities: IdentityRegistry): RulePeers {
   const matchAll = new Uint8Array(rules.length);
   const blocks4: IpBlockSpec[] = [];
@@ -38,7 +51,7 @@ export function rulePeers(rules: readonly TableRule[], identities: IdentityRegis
     for (const peer of tr.rule.peers) {
       if (peer.ipBlock) {
         // Undefined (matches nothing) if the cidr or any except does not parse; see parseIPBlock.
-        const b = parseIPBlock(peer.ipBlock);
+        const b = parsedBlock(peer.ipBlock);
         if (!b) continue;
         (b.cidr.family === 'IPv4' ? blocks4 : blocks6).push({ rule: r, ...b });
       } else if (peer.podSelector || peer.namespaceSelector) {

@@ -56,10 +56,8 @@ export interface SelectorClasses {
   readonly nSel: number;
   /** Selector class per identity (empty when the table has no selector and no peer-resolved name: all class 0). */
   readonly selClass: Uint16Array | Int32Array;
-  /** Selector class of each (selector bits, resolution) signature present. */
-  readonly selKeys: Map<string, number>;
   /** Per selector class: match bit per rule (row-major, k columns). */
-  readonly bitRows: readonly number[];
+  readonly bitRows: Uint8Array;
   /** Per selector class, per peer-resolved named port: the port numbers it resolves to. */
   readonly resolutions: readonly number[][][];
 }
@@ -68,14 +66,10 @@ export function classifyIdentities(
   identities: IdentityRegistry, k: number, selectorPeers: readonly SelectorPeer[], peerNamed: readonly NamedPort[],
 ): SelectorClasses {
   const N = identities.count;
-  const selKeys = new Map<string, number>();
-  const selBitRows: number[] = [];
   const selRes: number[][][] = [];
   if (selectorPeers.length === 0 && peerNamed.length === 0) {
-    selKeys.set(identitySignature(identities, OUTSIDE_IDENTITY, k, selectorPeers, peerNamed), 0);
-    for (let r = 0; r < k; r++) selBitRows.push(0);
     selRes.push([]);
-    return { nSel: 1, selClass: new Uint16Array(0), selKeys, bitRows: selBitRows, resolutions: selRes };
+    return { nSel: 1, selClass: new Uint16Array(0), bitRows: new Uint8Array(k), resolutions: selRes };
   }
   // Partition refinement: start with one class, split it by each rule's "selected" bit and
   // by each named port's resolution. O(identities x (rules + named ports)).
@@ -110,9 +104,14 @@ export function classifyIdentities(
   // Selector peers of each rule (tables of cluster policies have hundreds of rules and peers).
   const byRule: SelectorPeer[][] = Array.from({ length: k }, () => []);
   for (const s of selectorPeers) byRule[s.rule]!.push(s);
+  // Rules whose selectors pick exactly the identities an earlier rule's picked split nothing more.
+  const seen = new Set<string>();
   for (let r = 0; r < k; r++) {
     const mine = byRule[r]!;
     if (mine.length === 0) continue;
+    const key = mine.length === 1 ? `${identities.setOf(mine[0]!.matcher)}` : mine.map((s) => identities.setOf(s.matcher)).sort((a, b) => a - b).join(',');
+    if (seen.has(key)) continue;
+    seen.add(key);
     marked.length = 0;
     for (const s of mine) {
       for (const id of identities.matched(s.matcher)) {
@@ -176,19 +175,40 @@ export function classifyIdentities(
   const repOf = new Int32Array(N).fill(-1);
   rep.forEach((i, c) => { repOf[i] = c; });
   const rows = new Uint8Array(nSel * k);
+  // Once per distinct set, for every rule with a peer selecting it.
+  const rulesOfSet = new Map<number, number[]>();
+  const setPeer: SelectorPeer[] = [];
   for (const s of selectorPeers) {
+    const id = identities.setOf(s.matcher);
+    let rs = rulesOfSet.get(id);
+    if (!rs) {
+      rulesOfSet.set(id, (rs = []));
+      setPeer.push(s);
+    }
+    rs.push(s.rule);
+  }
+  for (const s of setPeer) {
+    const rs = rulesOfSet.get(identities.setOf(s.matcher))!;
     for (const id of identities.matched(s.matcher)) {
       const c = repOf[id]!;
-      if (c >= 0) rows[c * k + s.rule] = 1;
+      if (c >= 0) for (const r of rs) rows[c * k + r] = 1;
     }
   }
   for (let c = 0; c < nSel; c++) {
     const ports = identities.get(rep[c]!).ports;
-    const res = peerNamed.map((n) => resolveNamedPort(ports, n.name, n.protocol));
-    selKeys.set(signatureOf(rows, c * k, k, peerNamed.length === 0 ? undefined : res), selKeys.size);
-    selRes.push(res);
+    selRes.push(peerNamed.map((n) => resolveNamedPort(ports, n.name, n.protocol)));
   }
-  for (let j = 0; j < rows.length; j++) selBitRows.push(rows[j]!);
   const selClass = nSel <= 0x10000 ? Uint16Array.from(selClassArr) : selClassArr;
-  return { nSel, selClass, selKeys, bitRows: selBitRows, resolutions: selRes };
+  return { nSel, selClass, bitRows: rows, resolutions: selRes };
+}
+
+/**
+ * Selector class of each (selector bits, resolution) signature of a table's classes (what
+ * extendRuleTable looks new identities up in). Made only when a table is extended: most never
+ * are, and a signature per class and table was a third of the time classes took.
+ */
+export function selectorKeys(sel: Pick<SelectorClasses, 'nSel' | 'bitRows' | 'resolutions'>, k: number, named: boolean): Map<string, number> {
+  const keys = new Map<string, number>();
+  for (let c = 0; c < sel.nSel; c++) keys.set(signatureOf(sel.bitRows, c * k, k, named ? sel.resolutions[c] : undefined), c);
+  return keys;
 }
