@@ -125,8 +125,16 @@ function ruleOf(c: number, dir: 'ingress' | 'egress', i: number, admin: boolean,
   return { name: i % 3 === 0 ? '' : `${dir}-${c}-${i}`, action, peers, protocols: protocolsOf(r, !addressPeer, edit) };
 }
 
+/**
+ * Priorities are this far apart within a tier: 15 (Admin) and 20 (Baseline) for the default
+ * spec, less when more policies must fit under the API's maximum priority of 1000.
+ */
+export function priorityStep(spec: ClusterPoliciesSpec, tier: 'Admin' | 'Baseline'): number {
+  return tier === 'Admin' ? Math.min(15, Math.floor(990 / spec.admin)) : Math.min(20, Math.floor(980 / spec.baseline));
+}
+
 export interface ClusterPolicyVariant {
-  /** Added to the priority (policies are 15 apart in Admin, 20 in Baseline, so up to 14 keeps them distinct). */
+  /** Added to the priority (below priorityStep keeps the order and the priorities distinct). */
   readonly priorityShift?: number;
   /** Rule `editRule % rules` gets its port numbers shifted by `edit` (a rule edit). */
   readonly editRule?: number;
@@ -147,7 +155,7 @@ export function largeClusterPolicy(c: number, v: ClusterPolicyVariant = {}, spec
     Array.from({ length: n }, (_, i) => ruleOf(c, dir, i, admin, r, v.editRule !== undefined && (v.editRule % k) === offset + i ? (v.edit ?? 1) : 0));
   const ingress = rules('ingress', nIn, 0);
   const egress = rules('egress', nEg, nIn);
-  const priority = (admin ? 5 + 15 * c : 10 + 20 * (c - spec.admin)) + (v.priorityShift ?? 0);
+  const priority = (admin ? 5 + priorityStep(spec, 'Admin') * c : 10 + priorityStep(spec, 'Baseline') * (c - spec.admin)) + (v.priorityShift ?? 0);
   return {
     kind: 'ClusterNetworkPolicy',
     name: admin ? `admin-${c}` : `baseline-${c - spec.admin}`,

@@ -23,10 +23,11 @@ import type { LabelSelector, NetworkPolicy, Pod, PolicyRule } from '../src/clust
 import type { RuleSnapshot } from '../src/policy/engine-api.ts';
 import { LARGE, buildLargeCluster, largePod, largePolicy, podIPv4, podIPv6 } from './large-cluster.ts';
 import { clusterLarge } from './cluster-large.ts';
+import { scaleBench } from './scale.ts';
 import { PROTO, TCPF, packet, replyPacket, pack, words } from '../support/packets.ts';
 import { prng } from './prng.ts';
 
-export const BENCH_NAMES = ['parse-only', 'classify-small', 'classify-large', 'conntrack-hit', 'compile-large', 'cluster-large'] as const;
+export const BENCH_NAMES = ['parse-only', 'classify-small', 'classify-large', 'conntrack-hit', 'compile-large', 'cluster-large', 'scale'] as const;
 export type BenchName = (typeof BENCH_NAMES)[number];
 
 /** Single-core targets from the project brief. */
@@ -311,8 +312,8 @@ export async function runSuite(opts: SuiteOptions = {}): Promise<BenchReport> {
   const useBjs = opts.benchmarkjs ?? true;
   const reps = opts.reps ?? 200;
   const log = opts.log ?? (() => {});
-  // cluster-large runs only when named: it takes minutes (see the README's Speed section).
-  const want = (n: BenchName) => (!opts.only || opts.only.length === 0 ? n !== 'cluster-large' : opts.only.includes(n));
+  // cluster-large and scale run only when named: they take minutes (see the README's Speed section).
+  const want = (n: BenchName) => (!opts.only || opts.only.length === 0 ? n !== 'cluster-large' && n !== 'scale' : opts.only.includes(n));
   for (const o of opts.only ?? []) {
     if (!(BENCH_NAMES as readonly string[]).includes(o)) throw new Error(`unknown benchmark "${o}" (known: ${BENCH_NAMES.join(', ')})`);
   }
@@ -400,6 +401,12 @@ export async function runSuite(opts: SuiteOptions = {}): Promise<BenchReport> {
     large = undefined;
     gc?.();
     results.push({ ...clusterLarge({ stream, packets, reps: opts.clusterReps ?? 10, gc, log }) } as BenchResult);
+  }
+
+  if (want('scale')) {
+    large = undefined;
+    gc?.();
+    results.push({ ...(await scaleBench({ reps: opts.clusterReps ?? 10, gc, log })) } as BenchResult);
   }
 
   env.loadavg_end = os.loadavg().map((x) => +x.toFixed(2));

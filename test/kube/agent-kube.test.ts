@@ -3,7 +3,7 @@
 //
 // Layout: the agent must run in the node namespace (its iptables rules and NFQUEUE live there),
 // and it must reach the API server. Rather than connect namespaces, the fake API server runs as
-// its own process INSIDE the node namespace (test/support/fake-apiserver-main.ts, driven over
+// its own process INSIDE the node namespace (support/fake-apiserver-main.ts, driven over
 // stdin/stdout), and the agent reaches it on that namespace's 127.0.0.1. Nothing touches the
 // root namespace's network.
 

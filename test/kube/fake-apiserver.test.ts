@@ -2,7 +2,7 @@
 // tests are only as good as this, so its behaviour is pinned here with plain HTTP.
 
 import t from 'tap';
-import { FakeApiServer } from '../support/fake-apiserver.ts';
+import { FakeApiServer } from '../../support/fake-apiserver.ts';
 import { ns, pod } from '../support/kube-fixtures.ts';
 
 async function get(s: FakeApiServer, path: string, token = 'tok'): Promise<{ status: number; body: any }> {

@@ -4,7 +4,7 @@
 
 import t from 'tap';
 import { startHarness, waitFor, type Harness } from '../support/kube-fixtures.ts';
-import type { RawObject } from '../support/fake-apiserver.ts';
+import type { RawObject } from '../../support/fake-apiserver.ts';
 
 const CNP_PATH = '/apis/policy.networking.k8s.io/v1alpha2/clusternetworkpolicies';
 const ANP_PATH = '/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies';

@@ -6,7 +6,7 @@
 
 import t from 'tap';
 import { mirrorDiff, node, ns, pod, policy, sleep, startHarness, verdict, waitFor } from '../support/kube-fixtures.ts';
-import type { FakeKind } from '../support/fake-apiserver.ts';
+import type { FakeKind } from '../../support/fake-apiserver.ts';
 
 /** mulberry32: small, seedable, good enough to pick operations. */
 function rng(seed: number): () => number {

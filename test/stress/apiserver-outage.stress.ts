@@ -1,5 +1,5 @@
 // API server unreachable: `palisade agent --source kube` in a lab node namespace, talking to the
-// fake API server (test/support/fake-apiserver.ts, run as a process in the same namespace). The
+// fake API server (support/fake-apiserver.ts, run as a process in the same namespace). The
 // API server is stopped for a while (10 s by default, the full minute with
 // PALISADE_STRESS_FULL=1; STRESS_OUTAGE_SECONDS overrides) and changed while it is down.
 //

@@ -12,7 +12,7 @@ import { decodeObject } from '../../src/cluster/decode.ts';
 import { sameValue } from '../../src/sources/kube-apply.ts';
 import { KubeSource, type KubeSourceOptions } from '../../src/sources/kube-source.ts';
 import type { Log } from '../../src/sources/log.ts';
-import { FakeApiServer, type FakeApiServerOptions, type RawObject } from './fake-apiserver.ts';
+import { FakeApiServer, type FakeApiServerOptions, type RawObject } from '../../support/fake-apiserver.ts';
 
 export function ns(name: string, labels: Record<string, string> = {}): RawObject {
   return { kind: 'Namespace', apiVersion: 'v1', metadata: { name, labels } };

@@ -1,4 +1,4 @@
-// test/support/fake-apiserver-main.ts as a process INSIDE a lab's node namespace, driven over its
+// support/fake-apiserver-main.ts as a process INSIDE a lab's node namespace, driven over its
 // stdin/stdout (JSON lines, see that file). The agent reaches it on that namespace's loopback, so
 // nothing crosses into the root namespace.
 
@@ -19,7 +19,7 @@ export class RemoteApiServer {
   readonly ready: Promise<void>;
 
   constructor(topo: Topology, token: string) {
-    const proc = topo.spawn(topo.in(topo.node, [process.execPath, '--import', 'tsx', join(ROOT, 'test', 'support', 'fake-apiserver-main.ts'), '--token', token]));
+    const proc = topo.spawn(topo.in(topo.node, [process.execPath, '--import', 'tsx', join(ROOT, 'support', 'fake-apiserver-main.ts'), '--token', token]));
     this.proc = proc;
     let onReady!: () => void;
     this.ready = new Promise<void>((r) => (onReady = r));

@@ -27,13 +27,17 @@ Benchmarks (all by default):
   cluster-large   the large cluster with and without 100 ClusterNetworkPolicies: classify
                   ratio (interleaved rounds), full compile, incremental recompiles of every
                   kind of change; only when named with --only (it takes minutes)
+  scale           one node's agent at Kubernetes' limits (150,000 pods, 5,000 nodes,
+                  10,000 NetworkPolicies, 200 cluster policies) fed by the fake API server:
+                  initial list and compile, full compile, RSS, incremental p50/p99, watch
+                  events absorbed; only when named with --only
 
   --json          one JSON object {"results": [...], "env": {...}} on stdout
   --out FILE      also write that JSON object to FILE
   --packets N     packets per measured loop (default 10000000)
   --reps N        measured incremental recompiles per kind in compile-large (default 200,
                   after 10 warm-up rounds)
-  --cluster-reps N  the same for cluster-large (default 10, after 2 warm-up rounds)
+  --cluster-reps N  the same for cluster-large and scale (default 10, after 2 warm-up rounds)
   --no-bjs        skip the benchmark.js sampling (faster)
 
 Run on an otherwise idle machine for meaningful figures (env.loadavg is reported).`;

@@ -2,16 +2,21 @@
 // can run inside a test network namespace (`ip netns exec NS node --import tsx this-file`) next
 // to an agent that reaches it on that namespace's loopback. Nothing crosses namespaces.
 //
-//   argv: [--port N] [--token T]
+//   argv: [--port N] [--token T] [--crds] [--load FILE]
+//         --crds installs the policy.networking.k8s.io CRDs; --load stores the objects of FILE
+//         (one JSON object per line) before serving, without watch events (as if they predated
+//         every client), so a benchmark can start from a large cluster quickly.
 //   stdout, first line: {"ready": true, "url": "...", "port": N}
 //   stdin: {"id": 1, "op": "apply", "object": {...}} | {"op": "remove", "kind", "key"}
 //          | {"op": "relabel", "kind", "key", "labels"} | {"op": "dropWatches"}
 //          | {"op": "compact"} | {"op": "stop"} | {"op": "start"} | {"op": "openWatches"}
 //          | {"op": "installCRD", "kind"} | {"op": "removeCRD", "kind"}   (the policy.networking.k8s.io kinds)
+//          | {"op": "applyMany", "objects": [...]}   (one watch event each, in order; result: the last resourceVersion)
 //   stdout, per command: {"id": 1, "ok": true, "result": ...} or {"id": 1, "ok": false, "error": "..."}
 
+import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { FakeApiServer, type FakeKind, type RawObject } from './fake-apiserver.ts';
+import { FakeApiServer, KIND_INFO, type FakeKind, type RawObject } from './fake-apiserver.ts';
 
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -19,6 +24,13 @@ function flag(name: string): string | undefined {
 }
 
 const server = await FakeApiServer.start({ port: Number(flag('port') ?? '0'), token: flag('token') });
+if (process.argv.includes('--crds')) {
+  for (const kind of Object.keys(KIND_INFO) as FakeKind[]) if (KIND_INFO[kind].crd) server.installCRD(kind);
+}
+const load = flag('load');
+if (load) {
+  for await (const line of createInterface({ input: createReadStream(load) })) if (line.trim()) server.apply(JSON.parse(line) as RawObject, { silent: true });
+}
 const out = (o: unknown) => process.stdout.write(JSON.stringify(o) + '\n');
 out({ ready: true, url: server.url, port: server.port });
 
@@ -27,6 +39,7 @@ type Command =
   | { id?: number; op: 'remove'; kind: FakeKind; key: string }
   | { id?: number; op: 'relabel'; kind: FakeKind; key: string; labels: Record<string, string> }
   | { id?: number; op: 'installCRD' | 'removeCRD'; kind: FakeKind }
+  | { id?: number; op: 'applyMany'; objects: RawObject[] }
   | { id?: number; op: 'dropWatches' | 'compact' | 'stop' | 'start' | 'openWatches' };
 
 for await (const line of createInterface({ input: process.stdin })) {
@@ -42,6 +55,7 @@ for await (const line of createInterface({ input: process.stdin })) {
     let result: unknown;
     switch (cmd.op) {
       case 'apply': result = server.apply(cmd.object).metadata.resourceVersion; break;
+      case 'applyMany': for (const o of cmd.objects) result = server.apply(o).metadata.resourceVersion; break;
       case 'remove': result = server.remove(cmd.kind, cmd.key); break;
       case 'relabel': result = server.relabel(cmd.kind, cmd.key, cmd.labels).metadata.resourceVersion; break;
       case 'dropWatches': result = server.dropWatches(); break;

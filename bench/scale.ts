@@ -1,0 +1,253 @@
+// `scale`: one node's agent in a cluster at Kubernetes' published limits (scale-cluster.ts:
+// 150,000 pods on 5,000 nodes, 110 local pods, 10,000 NetworkPolicies, 200 cluster policies),
+// fed by the fake API server (support/fake-apiserver-main.ts) in its own process over the real
+// list/watch protocol, as the agent is fed in a cluster. Measured:
+//   initial       list every kind through KubeSource (pages of 500, JSON decode, validation) and
+//                 compile the first generation: wall and CPU ms, this process only
+//   full compile  a second CompiledEngine over the same state (CPU ms)
+//   rss           resident set size after the first generation (after a GC when exposed)
+//   incremental   engine.update latency of single changes, applied to the state directly:
+//                 a remote pod's relabel, a local pod's add, a NetworkPolicy update, a cluster
+//                 policy update (p50/p99/max over `reps` after 2 warm-up rounds)
+//   watch         events/s absorbed end to end (API server -> watch -> decode -> state ->
+//                 engine) at a sustained offered rate, with the lag of each burst (sent ->
+//                 visible in the state and compiled)
+// Everything is in one run: the VMs vary 20-40 % between runs.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { ClusterState } from '../src/cluster/state.ts';
+import { CompiledEngine } from '../src/policy/compiler.ts';
+import { KubeSource } from '../src/sources/kube-source.ts';
+import { rawObject, rawPod } from '../support/raw-objects.ts';
+import { LOCAL_NODE, SCALE, isLocalPod, scaleClusterPolicy, scaleObjects, scalePod, scalePolicy, type ScaleSpec } from './scale-cluster.ts';
+import { priorityStep } from './large-cluster-policies.ts';
+import { prng } from './prng.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface ScaleOptions {
+  readonly spec?: ScaleSpec;
+  /** Measured changes per kind (default 10, after 2 warm-up rounds). */
+  readonly reps?: number;
+  /** Offered watch event rate per second and how long (default 2,500/s for 4 s). */
+  readonly watchRate?: number;
+  readonly watchSeconds?: number;
+  readonly gc?: () => void;
+  readonly log?: (line: string) => void;
+}
+
+function percentiles(a: readonly number[]): { p50_ms: number; p99_ms: number; max_ms: number } {
+  const s = [...a].sort((x, y) => x - y);
+  const at = (q: number) => +s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!.toFixed(3);
+  return { p50_ms: at(0.5), p99_ms: at(0.99), max_ms: at(1) };
+}
+
+const cpuMs = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The fake API server as a child process, loaded with `file`, driven over stdin/stdout. */
+class ApiServerProcess {
+  private next = 1;
+  private readonly waiting = new Map<number, (r: { ok: boolean; result?: unknown; error?: string }) => void>();
+  private constructor(private readonly proc: ChildProcess, readonly url: string) {}
+
+  static async start(file: string): Promise<ApiServerProcess> {
+    const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'support', 'fake-apiserver-main.ts'), '--crds', '--load', file], { stdio: ['pipe', 'pipe', 'inherit'], cwd: ROOT });
+    const lines = createInterface({ input: proc.stdout! });
+    let self: ApiServerProcess | undefined;
+    return new Promise((resolve, reject) => {
+      proc.once('exit', (code) => reject(new Error(`fake API server exited (${code}) before it was ready`)));
+      lines.on('line', (line) => {
+        const msg = JSON.parse(line) as { ready?: boolean; url?: string; id?: number; ok: boolean; result?: unknown; error?: string };
+        if (msg.ready) {
+          self = new ApiServerProcess(proc, msg.url!);
+          resolve(self);
+          return;
+        }
+        const w = msg.id === undefined ? undefined : self?.waiting.get(msg.id);
+        if (w) {
+          self!.waiting.delete(msg.id!);
+          w(msg);
+        }
+      });
+    });
+  }
+
+  command(cmd: Record<string, unknown>): Promise<unknown> {
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, (r) => (r.ok ? resolve(r.result) : reject(new Error(r.error))));
+      this.proc.stdin!.write(JSON.stringify({ ...cmd, id }) + '\n');
+    });
+  }
+
+  stop(): void {
+    this.proc.kill('SIGKILL');
+  }
+}
+
+async function writeCluster(file: string, spec: ScaleSpec): Promise<number> {
+  const out = createWriteStream(file);
+  let n = 0;
+  for (const o of scaleObjects(spec)) {
+    n++;
+    if (!out.write(JSON.stringify(rawObject(o)) + '\n')) await new Promise<void>((r) => out.once('drain', () => r()));
+  }
+  await new Promise<void>((r, j) => out.end((e?: Error | null) => (e ? j(e) : r())));
+  return n;
+}
+
+export async function scaleBench(o: ScaleOptions = {}): Promise<Record<string, unknown>> {
+  const spec = o.spec ?? SCALE;
+  const log = o.log ?? (() => {});
+  const reps = o.reps ?? 10;
+  const dir = mkdtempSync(join(tmpdir(), 'palisade-scale-'));
+  let server: ApiServerProcess | undefined;
+  let source: KubeSource | undefined;
+  try {
+    log(`scale: writing ${spec.pods} pods, ${spec.nodes} nodes, ${spec.namespaces * spec.policiesPerNamespace} policies...`);
+    const objects = await writeCluster(join(dir, 'cluster.jsonl'), spec);
+    log('scale: starting the fake API server...');
+    server = await ApiServerProcess.start(join(dir, 'cluster.jsonl'));
+    const kubeconfig = join(dir, 'kubeconfig');
+    writeFileSync(kubeconfig,
+      `apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: ${server.url}\n    insecure-skip-tls-verify: true\n` +
+      `users:\n- name: bench\n  user: {}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: bench\ncurrent-context: fake\n`);
+
+    // ---- initial list and compile, as the agent starts -----------------------------------------
+    log('scale: initial list and compile...');
+    o.gc?.();
+    const rss0 = process.memoryUsage().rss;
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const state = new ClusterState();
+    source = new KubeSource({ kubeconfig, nodeName: LOCAL_NODE, log: () => {} });
+    await source.start(state);
+    const tListed = performance.now();
+    const cListed = process.cpuUsage(c0);
+    const engine = new CompiledEngine(state, { localNode: LOCAL_NODE });
+    const tCompiled = performance.now();
+    const cCompiled = process.cpuUsage(c0);
+    const stats = engine.stats();
+    let updateMs = 0;
+    state.onChange((changes) => {
+      const u0 = performance.now();
+      engine.update(changes);
+      updateMs = performance.now() - u0;
+    });
+    o.gc?.();
+    const rss = process.memoryUsage().rss;
+    const heap = process.memoryUsage().heapUsed;
+
+    // ---- a full compile over the same state ------------------------------------------------------
+    log('scale: full compile...');
+    const f0 = process.cpuUsage();
+    const fw0 = performance.now();
+    new CompiledEngine(state, { localNode: LOCAL_NODE });
+    const fullWall = performance.now() - fw0;
+    const fullCpu = cpuMs(process.cpuUsage(f0));
+    o.gc?.();
+
+    // ---- incremental changes, applied to the state (the engine's share of an event) -----------
+    log('scale: incremental changes...');
+    const r = prng(0x5ca1e);
+    const kinds = ['remote_pod_relabel', 'local_pod_add', 'policy_update', 'cnp_update'] as const;
+    const times: Record<(typeof kinds)[number], number[]> = { remote_pod_relabel: [], local_pod_add: [], policy_update: [], cnp_update: [] };
+    const nCnp = spec.clusterPolicies.admin + spec.clusterPolicies.baseline;
+    const shiftMax = Math.min(priorityStep(spec.clusterPolicies, 'Admin'), priorityStep(spec.clusterPolicies, 'Baseline')) - 1;
+    for (let k = 0; k < reps + 2; k++) {
+      const got: Record<string, number> = {};
+      let i = r() % spec.pods;
+      while (isLocalPod(i, spec)) i = r() % spec.pods;
+      const pod = state.pods.get(`ns-${i % spec.namespaces}/pod-${i}`)!;
+      state.upsertPod({ ...pod, labels: { ...pod.labels, version: `v${(Number(pod.labels.version!.slice(1)) + 1) % 4}` } });
+      got.remote_pod_relabel = updateMs;
+      const local = scalePod(spec.pods + k, spec);
+      state.upsertPod({ ...local, nodeName: LOCAL_NODE });
+      got.local_pod_add = updateMs;
+      state.upsertPolicy(scalePolicy(r() % spec.namespaces, r() % spec.policiesPerNamespace, 1 + (k % 3)));
+      got.policy_update = updateMs;
+      state.upsert('ClusterNetworkPolicy', scaleClusterPolicy(r() % nCnp, { priorityShift: 1 + (k % Math.max(1, shiftMax)) }, spec));
+      got.cnp_update = updateMs;
+      if (k >= 2) for (const kind of kinds) times[kind].push(got[kind]!);
+    }
+    const incremental: Record<string, unknown> = {};
+    for (const kind of kinds) incremental[kind] = percentiles(times[kind]);
+
+    // ---- watch events at a sustained rate, end to end ---------------------------------------------
+    const rate = o.watchRate ?? 2_500;
+    const seconds = o.watchSeconds ?? 4;
+    log(`scale: ${rate} watch events/s for ${seconds} s...`);
+    const burstsPerSecond = 10;
+    const perBurst = Math.ceil(rate / burstsPerSecond);
+    const lags: number[] = [];
+    const pending: { key: string; value: string; sentAt: number }[] = [];
+    let sent = 0;
+    const w0 = performance.now();
+    const wc0 = process.cpuUsage();
+    const poll = setInterval(() => {
+      while (pending.length && state.pods.get(pending[0]!.key)?.labels.burst === pending[0]!.value) lags.push(performance.now() - pending.shift()!.sentAt);
+    }, 2);
+    for (let b = 0; b < seconds * burstsPerSecond; b++) {
+      const due = w0 + (b * 1000) / burstsPerSecond;
+      const wait = due - performance.now();
+      if (wait > 0) await sleep(wait);
+      const objs = [];
+      let last = '';
+      for (let x = 0; x < perBurst; x++) {
+        let i = (b * perBurst + x) * 7 % spec.pods;
+        if (isLocalPod(i, spec)) i = (i + 1) % spec.pods;
+        const p = scalePod(i, spec);
+        last = `${p.namespace}/${p.name}`;
+        // Two label values only: the events add identities once, as a rollout would, not per event.
+        objs.push(rawPod({ ...p, labels: { ...p.labels, burst: `b${b % 2}` } }));
+      }
+      pending.push({ key: last, value: `b${b % 2}`, sentAt: performance.now() });
+      void server.command({ op: 'applyMany', objects: objs });
+      sent += objs.length;
+    }
+    while (pending.length && performance.now() - w0 < 120_000) await sleep(5);
+    clearInterval(poll);
+    const watchWall = performance.now() - w0;
+    const watchCpu = cpuMs(process.cpuUsage(wc0));
+
+    return {
+      name: 'scale',
+      pods: spec.pods,
+      nodes: spec.nodes,
+      local_pods: spec.localPods,
+      namespaces: spec.namespaces,
+      policies: spec.namespaces * spec.policiesPerNamespace,
+      cluster_policies: nCnp,
+      objects,
+      initial_list_ms: +(tListed - t0).toFixed(0),
+      initial_list_cpu_ms: +cpuMs(cListed).toFixed(0),
+      initial_ms: +(tCompiled - t0).toFixed(0),
+      initial_cpu_ms: +cpuMs(cCompiled).toFixed(0),
+      full_compile_ms: +fullWall.toFixed(0),
+      full_compile_cpu_ms: +fullCpu.toFixed(0),
+      rss_bytes: rss,
+      rss_delta_bytes: rss - rss0,
+      heap_used_bytes: heap,
+      tables: stats.tables,
+      table_bytes: stats.tableBytes,
+      reps,
+      incremental,
+      watch_offered_per_s: rate,
+      watch_events: sent,
+      watch_bursts_unabsorbed: pending.length,
+      watch_absorbed_per_s: +((sent / watchWall) * 1000).toFixed(0),
+      watch_cpu_ms: +watchCpu.toFixed(0),
+      watch_burst_lag: lags.length ? percentiles(lags) : null,
+    };
+  } finally {
+    await source?.stop();
+    server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

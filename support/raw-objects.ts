@@ -1,0 +1,134 @@
+// Model objects back to the API server's JSON (the inverse of src/cluster/decoders), for the
+// benchmarks and tests that build a cluster as model objects and then serve it from the fake API
+// server. test/bench/raw-objects.test.ts proves decode(encode(x)) == x over the benchmark
+// clusters, so a benchmark measures exactly the cluster its generator describes.
+
+import type {
+  ClusterPolicy, ClusterPolicyPeer, ClusterPolicyPort, ClusterPolicyRule, LabelSelector, Namespace, NetworkPolicy, Node, Pod, PolicyPeer, PolicyPort, PolicyRule,
+} from '../src/cluster/model.ts';
+import type { RawObject } from './fake-apiserver.ts';
+
+function selector(s: LabelSelector): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (Object.keys(s.matchLabels).length) out.matchLabels = { ...s.matchLabels };
+  if (s.matchExpressions.length) out.matchExpressions = s.matchExpressions.map((r) => ({ key: r.key, operator: r.operator, ...(r.values.length ? { values: [...r.values] } : {}) }));
+  return out;
+}
+
+export function rawNamespace(n: Namespace): RawObject {
+  return { kind: 'Namespace', apiVersion: 'v1', metadata: { name: n.name, labels: { ...n.labels } } };
+}
+
+export function rawNode(n: Node): RawObject {
+  return {
+    kind: 'Node', apiVersion: 'v1',
+    metadata: { name: n.name, labels: { ...(n.labels ?? {}) } },
+    spec: n.podCIDRs ? { podCIDRs: [...n.podCIDRs] } : {},
+    status: { addresses: n.addresses.map((address) => ({ type: 'InternalIP', address })) },
+  };
+}
+
+export function rawPod(p: Pod): RawObject {
+  return {
+    kind: 'Pod', apiVersion: 'v1',
+    metadata: { namespace: p.namespace, name: p.name, labels: { ...p.labels } },
+    spec: {
+      ...(p.nodeName ? { nodeName: p.nodeName } : {}),
+      ...(p.hostNetwork ? { hostNetwork: true } : {}),
+      containers: [{ name: 'main', image: 'app', ports: p.ports.map((c) => ({ ...(c.name ? { name: c.name } : {}), containerPort: c.containerPort, protocol: c.protocol })) }],
+    },
+    status: { phase: p.phase ?? 'Running', ...(p.ips.length ? { podIP: p.ips[0], podIPs: p.ips.map((ip) => ({ ip })) } : {}) },
+  };
+}
+
+function npPort(p: PolicyPort): Record<string, unknown> {
+  return { protocol: p.protocol, ...(p.port !== undefined ? { port: p.port } : {}), ...(p.endPort !== undefined ? { endPort: p.endPort } : {}) };
+}
+
+function npPeer(p: PolicyPeer): Record<string, unknown> {
+  return {
+    ...(p.podSelector ? { podSelector: selector(p.podSelector) } : {}),
+    ...(p.namespaceSelector ? { namespaceSelector: selector(p.namespaceSelector) } : {}),
+    ...(p.ipBlock ? { ipBlock: { cidr: p.ipBlock.cidr, ...(p.ipBlock.except.length ? { except: [...p.ipBlock.except] } : {}) } } : {}),
+  };
+}
+
+function npRule(r: PolicyRule, peersField: 'from' | 'to'): Record<string, unknown> {
+  return { ...(r.peers.length ? { [peersField]: r.peers.map(npPeer) } : {}), ...(r.ports.length ? { ports: r.ports.map(npPort) } : {}) };
+}
+
+export function rawNetworkPolicy(p: NetworkPolicy): RawObject {
+  const policyTypes = [...(p.policyTypes.ingress ? ['Ingress'] : []), ...(p.policyTypes.egress ? ['Egress'] : [])];
+  return {
+    kind: 'NetworkPolicy', apiVersion: 'networking.k8s.io/v1',
+    metadata: { namespace: p.namespace, name: p.name },
+    spec: {
+      podSelector: selector(p.podSelector),
+      policyTypes,
+      ...(p.policyTypes.ingress ? { ingress: p.ingress.map((r) => npRule(r, 'from')) } : {}),
+      ...(p.policyTypes.egress ? { egress: p.egress.map((r) => npRule(r, 'to')) } : {}),
+    },
+  };
+}
+
+function cnpPeer(p: ClusterPolicyPeer): Record<string, unknown> {
+  return {
+    ...(p.namespaces ? { namespaces: selector(p.namespaces) } : {}),
+    ...(p.pods ? { pods: { namespaceSelector: selector(p.pods.namespaceSelector), podSelector: selector(p.pods.podSelector) } } : {}),
+    ...(p.nodes ? { nodes: selector(p.nodes) } : {}),
+    ...(p.networks ? { networks: [...p.networks] } : {}),
+    ...(p.domainNames ? { domainNames: [...p.domainNames] } : {}),
+  };
+}
+
+function cnpProtocol(p: ClusterPolicyPort): Record<string, unknown> {
+  if ('namedPort' in p) return { destinationNamedPort: p.namedPort };
+  const key = p.protocol.toLowerCase();
+  // v1alpha2 has no "every port of one protocol" (destinationPort is required); the full range
+  // says the same, and decodes back as { port: 1, endPort: 65535 } (see sameAfterEncoding).
+  if (p.port === undefined) return { [key]: { destinationPort: { range: { start: 1, end: 65535 } } } };
+  return { [key]: { destinationPort: p.endPort !== undefined ? { range: { start: p.port, end: p.endPort } } : { number: p.port } } };
+}
+
+function cnpRule(r: ClusterPolicyRule, peersField: 'from' | 'to'): Record<string, unknown> {
+  return { name: r.name, action: r.action, [peersField]: r.peers.map(cnpPeer), ...(r.protocols.length ? { protocols: r.protocols.map(cnpProtocol) } : {}) };
+}
+
+/** v1alpha2 ClusterNetworkPolicy only (the benchmarks' kind). */
+export function rawClusterPolicy(p: ClusterPolicy): RawObject {
+  if (p.kind !== 'ClusterNetworkPolicy') throw new Error(`rawClusterPolicy: ${p.kind} is not encoded`);
+  const subject = p.subject.namespaces
+    ? { namespaces: selector(p.subject.namespaces) }
+    : { pods: { namespaceSelector: selector(p.subject.pods!.namespaceSelector), podSelector: selector(p.subject.pods!.podSelector) } };
+  return {
+    kind: 'ClusterNetworkPolicy', apiVersion: 'policy.networking.k8s.io/v1alpha2',
+    metadata: { name: p.name },
+    spec: {
+      tier: p.tier, priority: p.priority, subject,
+      ...(p.ingress.length ? { ingress: p.ingress.map((r) => cnpRule(r, 'from')) } : {}),
+      ...(p.egress.length ? { egress: p.egress.map((r) => cnpRule(r, 'to')) } : {}),
+    },
+  };
+}
+
+/** What the decoder gives back for a model port after rawClusterPolicy (the one lossy spelling). */
+export function encodedClusterPort(p: ClusterPolicyPort): ClusterPolicyPort {
+  return 'namedPort' in p || p.port !== undefined ? p : { protocol: p.protocol, port: 1, endPort: 65535 };
+}
+
+type Encodable =
+  | { readonly kind: 'Node'; readonly object: Node }
+  | { readonly kind: 'Namespace'; readonly object: Namespace }
+  | { readonly kind: 'Pod'; readonly object: Pod }
+  | { readonly kind: 'NetworkPolicy'; readonly object: NetworkPolicy }
+  | { readonly kind: 'ClusterNetworkPolicy'; readonly object: ClusterPolicy };
+
+export function rawObject(o: Encodable): RawObject {
+  switch (o.kind) {
+    case 'Node': return rawNode(o.object);
+    case 'Namespace': return rawNamespace(o.object);
+    case 'Pod': return rawPod(o.object);
+    case 'NetworkPolicy': return rawNetworkPolicy(o.object);
+    case 'ClusterNetworkPolicy': return rawClusterPolicy(o.object);
+  }
+}
