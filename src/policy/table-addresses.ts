@@ -11,8 +11,7 @@ import type { TriePrefix } from './cidr-trie.ts';
 import type { IdentityRegistry } from './identity.ts';
 import type { SelectorPeer } from './table-identities.ts';
 import type { TableRule } from './rule-table.ts';
-import { parseIPBlock, type ParsedIPBlock } from './spec-facts.ts';
-import type { IPBlock } from '../cluster/model.ts';
+import { parseIPBlock } from './spec-facts.ts';
 
 export interface IpBlockSpec {
   readonly rule: number;
@@ -61,20 +60,6 @@ export function rulePeers(rules: readonly TableRule[], identities: IdentityRegis
     }
   });
   return { matchAll, blocks4, blocks6, selectorPeers };
-}
-
-// Compiled rules are shared by every table that holds them (a cluster policy's rules are
-// compiled once per policy, with one host block per selected node address), so each block is
-// parsed once, not once per table.
-const parsedBlocks = new WeakMap<IPBlock, ParsedIPBlock | null>();
-
-function parsedBlock(b: IPBlock): ParsedIPBlock | undefined {
-  let p = parsedBlocks.get(b);
-  if (p === undefined) {
-    p = parseIPBlock(b) ?? null;
-    parsedBlocks.set(b, p);
-  }
-  return p ?? undefined;
 }
 
 /** Result of classifying one family's address space. */
