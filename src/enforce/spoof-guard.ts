@@ -8,18 +8,20 @@
 //     (IPv6) -s fe80::/10 -j RETURN; -s ::/128 -j RETURN     link-local, DAD and ND keep working
 //     -m set --match-set PALISADE-NOIF<f> src -j DROP         a local pod whose interface is not known
 //                                                             yet: fail-closed (rule absent with --fail-open)
-//     -m set --match-set PALISADE-SRC<f> src,src -> PALISADE-SPOOFED
+//     -m set --match-set PALISADE-SRC<f> src,src -j RETURN      (pod address, its interface): honest
+//     -m set --match-set PALISADE-PODIF<f> src,src -> PALISADE-SPOOFED   any other source from a pod interface
 //   PALISADE-SPOOFED: SET --add-set PALISADE-FORGED<f> src,src --exist; DROP
 //
-// PALISADE-SRC<f> is one hash:net,iface set holding, per guarded interface, a catch-all
-// (0.0.0.0/0 or ::/0, iface) and, per address of the pod(s) behind it, (address, iface) marked
-// `nomatch`. The most specific entry wins, so a packet from iface with one of its pods' addresses
-// hits a nomatch entry (no match: on to conntrack and the judge) and any other source falls to
-// the catch-all (match: dropped). Packets from other interfaces (the node's uplink, a TUN judge,
-// lo) match nothing and are untouched, as is traffic the node itself sends (OUTPUT). The
-// catch-all entries carry counters: packets dropped per interface. PALISADE-FORGED<f> (with a
-// timeout) records (forged source, iface) pairs for the agent's verdict log; it is read and
-// emptied by poll().
+// PALISADE-SRC<f> (hash:net,iface) holds (address, iface) for every address of every local pod
+// whose interface is known; PALISADE-PODIF<f> (hash:net,iface) holds a catch-all (0.0.0.0/0 or
+// ::/0, iface) per guarded interface, with counters: packets dropped per interface. Packets from
+// other interfaces (the node's uplink, a TUN judge, lo) match neither and are untouched, as is
+// traffic the node itself sends (OUTPUT). One set with `nomatch` host entries under the
+// catch-alls would save a lookup, but the kernel (6.18) lets a nomatch entry of another
+// interface hide the catch-all (`ipset test` says (c's address, va) is not in a set holding
+// (0.0.0.0/0, va) and (c's address, vc) nomatch), so a pod could forge exactly its neighbours'
+// addresses: two sets. PALISADE-FORGED<f> (with a timeout) records (forged source, iface) pairs
+// for the agent's verdict log; poll() reads and removes them.
 
 import { CommandError, mustRun, runCommand, type CommandPrefix } from './command.ts';
 import { palisadeLines, restoreTable, type Family, type IptablesBackend, type PalisadeLines } from './iptables.ts';
@@ -28,6 +30,7 @@ import { canonicalIP, parseIP } from '../net/address.ts';
 export const SPOOF_CHAINS = { CHECK: 'PALISADE-SPOOF', DROP: 'PALISADE-SPOOFED' } as const;
 export const SPOOF_SETS = {
   src: { 4: 'PALISADE-SRC4', 6: 'PALISADE-SRC6' },
+  podIf: { 4: 'PALISADE-PODIF4', 6: 'PALISADE-PODIF6' },
   noIface: { 4: 'PALISADE-NOIF4', 6: 'PALISADE-NOIF6' },
   forged: { 4: 'PALISADE-FORGED4', 6: 'PALISADE-FORGED6' },
 } as const;
@@ -45,17 +48,26 @@ export interface GuardEntries {
   readonly noIface: readonly string[];
 }
 
-/** The ipset lines (without the set name prefix) for one family's entries: "add SET member [nomatch]". */
-export function setMembers(family: Family, e: GuardEntries): { src: string[]; noIface: string[] } {
-  const all = family === 4 ? '0.0.0.0/0' : '::/0';
-  // Host members without a prefix length: the form `ipset save` prints them in (verify compares).
-  const src: string[] = [];
-  for (const [iface, ips] of [...e.bound].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
-    src.push(`${all},${iface}`);
-    for (const ip of [...ips].sort()) src.push(`${ip},${iface} nomatch`);
-  }
-  return { src, noIface: [...e.noIface].sort() };
+export interface Members {
+  readonly src: string[];
+  readonly podIf: string[];
+  readonly noIface: string[];
 }
+
+/** The members of one family's sets, as `ipset save` prints them (verify compares). */
+export function setMembers(family: Family, e: GuardEntries): Members {
+  const all = family === 4 ? '0.0.0.0/0' : '::/0';
+  // Host members without a prefix length: the form `ipset save` prints them in.
+  const src: string[] = [];
+  const podIf: string[] = [];
+  for (const [iface, ips] of [...e.bound].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    podIf.push(`${all},${iface}`);
+    for (const ip of [...ips].sort()) src.push(`${ip},${iface}`);
+  }
+  return { src, podIf, noIface: [...e.noIface].sort() };
+}
+
+const SET_KINDS = [['src', 'hash:net,iface', ''], ['podIf', 'hash:net,iface', ' counters'], ['noIface', 'hash:net', ' counters']] as const;
 
 /** The rules of both chains for one family, as iptables-restore lines. */
 export function guardRules(family: Family, failOpen: boolean): string[] {
@@ -63,7 +75,8 @@ export function guardRules(family: Family, failOpen: boolean): string[] {
   return [
     ...(family === 6 ? [`-A ${c} -s fe80::/10 -j RETURN`, `-A ${c} -s ::/128 -j RETURN`] : []),
     ...(failOpen ? [] : [`-A ${c} -m set --match-set ${SPOOF_SETS.noIface[family]} src -j DROP`]),
-    `-A ${c} -m set --match-set ${SPOOF_SETS.src[family]} src,src -j ${SPOOF_CHAINS.DROP}`,
+    `-A ${c} -m set --match-set ${SPOOF_SETS.src[family]} src,src -j RETURN`,
+    `-A ${c} -m set --match-set ${SPOOF_SETS.podIf[family]} src,src -j ${SPOOF_CHAINS.DROP}`,
     `-A ${SPOOF_CHAINS.DROP} -j SET --add-set ${SPOOF_SETS.forged[family]} src,src --exist`,
     `-A ${SPOOF_CHAINS.DROP} -j DROP`,
   ];
@@ -81,8 +94,7 @@ function parseSave(text: string, set: string): Member[] {
     if (!line.startsWith(`add ${set} `)) continue;
     const f = line.slice(set.length + 5).split(' ');
     const i = f.indexOf('packets');
-    const key = f.filter((w, j) => j === 0 || w === 'nomatch').join(' ');
-    out.push({ key, packets: i >= 0 ? Number(f[i + 1]) : 0 });
+    out.push({ key: f[0]!, packets: i >= 0 ? Number(f[i + 1]) : 0 });
   }
   return out;
 }
@@ -112,7 +124,7 @@ export interface SpoofGuardOptions {
 export class SpoofGuard {
   private readonly o: SpoofGuardOptions;
   /** Members last written, per family (what verify() expects). */
-  private readonly current = new Map<Family, { src: string[]; noIface: string[] }>();
+  private readonly current = new Map<Family, Members>();
   private readonly baseline = new Map<Family, PalisadeLines>();
   private installed = false;
 
@@ -138,10 +150,11 @@ export class SpoofGuard {
       const m = setMembers(f, entries.get(f) ?? { bound: new Map(), noIface: [] });
       const fam = f === 4 ? 'inet' : 'inet6';
       const lines: string[] = [`create ${SPOOF_SETS.forged[f]} hash:net,iface family ${fam} timeout ${FORGED_TIMEOUT} maxelem ${FORGED_MAX}`];
-      for (const [set, type, members] of [[SPOOF_SETS.src[f], 'hash:net,iface', m.src], [SPOOF_SETS.noIface[f], 'hash:net', m.noIface]] as const) {
+      for (const [kind, type, opts] of SET_KINDS) {
+        const set = SPOOF_SETS[kind][f];
         const tmp = `${set}-N`;
-        lines.push(`create ${set} ${type} family ${fam} counters`, `create ${tmp} ${type} family ${fam} counters`, `flush ${tmp}`);
-        for (const x of members) lines.push(`add ${tmp} ${x}`);
+        lines.push(`create ${set} ${type} family ${fam}${opts}`, `create ${tmp} ${type} family ${fam}${opts}`, `flush ${tmp}`);
+        for (const x of m[kind]) lines.push(`add ${tmp} ${x}`);
         lines.push(`swap ${tmp} ${set}`, `destroy ${tmp}`);
       }
       await this.ipset(lines);
@@ -162,14 +175,16 @@ export class SpoofGuard {
     let changed = false;
     for (const f of this.o.families) {
       const want = setMembers(f, entries.get(f) ?? { bound: new Map(), noIface: [] });
-      const have = this.current.get(f) ?? { src: [], noIface: [] };
+      const have = this.current.get(f) ?? { src: [], podIf: [], noIface: [] };
       const lines: string[] = [];
-      for (const [set, w, h] of [[SPOOF_SETS.src[f], want.src, have.src], [SPOOF_SETS.noIface[f], want.noIface, have.noIface]] as const) {
+      // Honest pairs first: a new pod's interface is never guarded before its addresses are in.
+      for (const kind of ['src', 'podIf', 'noIface'] as const) {
+        const set = SPOOF_SETS[kind][f];
+        const w = want[kind];
+        const h = have[kind];
         const ws = new Set(w);
         const hs = new Set(h);
-        // Deletions first: an address moving from one interface to another (or from "no
-        // interface" to one) never has two entries at once. `del` takes the member without flags.
-        for (const x of h) if (!ws.has(x)) lines.push(`del ${set} ${x.replace(/ nomatch$/, '')}`);
+        for (const x of h) if (!ws.has(x)) lines.push(`del ${set} ${x}`);
         for (const x of w) if (!hs.has(x)) lines.push(`add ${set} ${x}`);
       }
       if (lines.length === 0) continue;
@@ -204,7 +219,9 @@ export class SpoofGuard {
       }
       if (!cur.jumps.some((j) => j.startsWith('-A PREROUTING ') && j.includes(`-j ${SPOOF_CHAINS.CHECK}`))) problems.push(`IPv${f}: jump raw PREROUTING -> ${SPOOF_CHAINS.CHECK} missing`);
       const want = this.current.get(f)!;
-      for (const [set, members] of [[SPOOF_SETS.src[f], want.src], [SPOOF_SETS.noIface[f], want.noIface]] as const) {
+      for (const kind of ['src', 'podIf', 'noIface'] as const) {
+        const set = SPOOF_SETS[kind][f];
+        const members = want[kind];
         const s = await runCommand(['ipset', 'save', set], { prefix: this.o.prefix });
         if (s.code !== 0) {
           problems.push(`IPv${f}: set ${set} missing`);
@@ -239,9 +256,8 @@ export class SpoofGuard {
     const r = await runCommand(['ipset', 'save'], { prefix: this.o.prefix });
     if (r.code !== 0) throw new CommandError('ipset save', r.code, r.stderr);
     for (const f of this.o.families) {
-      const sets = [SPOOF_SETS.src[f], SPOOF_SETS.noIface[f], SPOOF_SETS.forged[f]];
+      const sets = [SPOOF_SETS.podIf[f], SPOOF_SETS.noIface[f], SPOOF_SETS.forged[f]];
       for (const m of parseSave(r.stdout, sets[0]!)) {
-        if (m.key.endsWith(' nomatch')) continue;
         const iface = m.key.slice(m.key.indexOf(',') + 1);
         droppedByIface.set(iface, (droppedByIface.get(iface) ?? 0) + m.packets);
       }
@@ -267,7 +283,7 @@ export class SpoofGuard {
         ...[SPOOF_CHAINS.CHECK, SPOOF_CHAINS.DROP].filter((c) => cur.chains.includes(c)).map((c) => `-X ${c}`),
       ];
       if (lines.length > 0) await restoreTable(this.o.backend, f, 'raw', lines, this.o.prefix);
-      for (const set of [SPOOF_SETS.src[f], SPOOF_SETS.noIface[f], SPOOF_SETS.forged[f]]) {
+      for (const set of [SPOOF_SETS.src[f], SPOOF_SETS.podIf[f], SPOOF_SETS.noIface[f], SPOOF_SETS.forged[f]]) {
         await runCommand(['ipset', 'destroy', set], { prefix: this.o.prefix });
       }
     }
@@ -277,13 +293,11 @@ export class SpoofGuard {
   }
 }
 
-function membersToEntries(m: { src: string[]; noIface: string[] }): GuardEntries {
+function membersToEntries(m: Members): GuardEntries {
   const bound = new Map<string, string[]>();
   for (const x of m.src) {
-    const [net, iface] = x.replace(/ nomatch$/, '').split(',') as [string, string];
-    const l = bound.get(iface) ?? [];
-    if (x.endsWith(' nomatch')) l.push(net);
-    bound.set(iface, l);
+    const [ip, iface] = x.split(',') as [string, string];
+    bound.set(iface, [...(bound.get(iface) ?? []), ip]);
   }
   return { bound, noIface: [...m.noIface] };
 }
