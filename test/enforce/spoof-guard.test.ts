@@ -92,9 +92,10 @@ t.test('spoofed sources are dropped in the kernel, honest traffic passes', async
       const raw = await must(topo.in(topo.node, [cmd, '-t', 'raw', '-S']));
       t.match(raw, '-A PREROUTING -m comment --comment "palisade: pod source-address validation" -j PALISADE-SPOOF', `${cmd}: hooked at raw PREROUTING`);
     }
-    const sets = await must(topo.in(topo.node, ['ipset', 'save', 'PALISADE-SRC4']));
-    t.match(sets, `add PALISADE-SRC4 ${PODS.a.v4},va nomatch`, 'a\'s address bound to va');
-    t.match(sets, 'add PALISADE-SRC4 0.0.0.0/0,va', 'va guarded');
+    const sets = await must(topo.in(topo.node, ['ipset', 'save']));
+    t.match(sets, `add PALISADE-SRC4 ${PODS.a.v4},va\n`, 'a\'s address bound to va');
+    t.match(sets, `add PALISADE-SRC6 ${PODS.c.v6},vc\n`, 'c\'s IPv6 address bound to vc');
+    t.match(sets, /add PALISADE-PODIF4 0\.0\.0\.0\/0,va packets \d+/, 'va guarded, with counters');
   });
 
   await t.test('a forging c\'s address: TCP SYN, UDP, ICMP, IPv4 and IPv6', async (t) => {
@@ -141,10 +142,10 @@ t.test('spoofed sources are dropped in the kernel, honest traffic passes', async
   await t.test('the rule watchdog puts a flushed guard back', async (t) => {
     const before = status().rulesRestored;
     await must(topo.in(topo.node, ['iptables', '-t', 'raw', '-F', 'PALISADE-SPOOF']));
-    await must(topo.in(topo.node, ['ipset', 'flush', 'PALISADE-SRC6']));
+    await must(topo.in(topo.node, ['ipset', 'flush', 'PALISADE-PODIF6']));
     await waitFor('restored', () => status().rulesRestored > before, 10_000);
     t.pass('restoration counted');
-    await waitFor('restored', async () => (await run(topo.in(topo.node, ['ipset', 'save', 'PALISADE-SRC6']))).stdout.includes('::/0,va'), 5000);
+    await waitFor('restored', async () => (await run(topo.in(topo.node, ['ipset', 'save', 'PALISADE-PODIF6']))).stdout.includes('::/0,va'), 5000);
     await checkForging(t, 'a', A_NEW, PODS.c, true);
   });
 
