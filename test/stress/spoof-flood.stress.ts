@@ -31,7 +31,7 @@ interface Status {
 /** Packets b received on UDP 7000 from anyone but a's real address (per family). */
 async function forgedAtB(fam: 4 | 6): Promise<number> {
   const text = await must(topo.in(topo.ns.b, [fam === 4 ? 'iptables-save' : 'ip6tables-save', '-c', '-t', 'filter']));
-  const line = text.split('\n').find((l) => l.includes('"forged-at-b"'))!;
+  const line = text.split('\n').find((l) => l.includes('--comment forged-at-b'))!;
   return Number(/^\[(\d+):/.exec(line)![1]);
 }
 
