@@ -114,14 +114,19 @@ export class SourceGuard {
    */
   async check(state: ClusterState): Promise<string[]> {
     await this.update(state);
-    const problems = await this.guard.verify();
-    if (problems.length > 0) await this.guard.reinstall();
-    await this.report();
+    // One `ipset save` per tick for both the check and the counters (the agent spawns little).
+    let saved = await this.guard.saveSets();
+    const problems = await this.guard.verify(saved);
+    if (problems.length > 0) {
+      await this.guard.reinstall();
+      saved = await this.guard.saveSets();
+    }
+    await this.report(saved);
     return problems;
   }
 
-  private async report(): Promise<void> {
-    const r = await this.guard.poll();
+  private async report(saved: string): Promise<void> {
+    const r = await this.guard.poll(saved);
     for (const [iface, n] of r.droppedByIface) {
       const last = this.lastCount.get(iface) ?? 0;
       const d = n >= last ? n - last : n;

@@ -199,8 +199,15 @@ export class SpoofGuard {
     return (await mustRun([this.ipt(f), '-w', '5', '-t', 'raw', '-S'], { prefix: this.o.prefix })).stdout;
   }
 
+  /** `ipset save` of every set: one process per watchdog tick, shared by verify() and poll(). */
+  async saveSets(): Promise<string> {
+    const r = await runCommand(['ipset', 'save'], { prefix: this.o.prefix });
+    if (r.code !== 0) throw new CommandError('ipset save', r.code, r.stderr);
+    return r.stdout;
+  }
+
   /** What is missing or altered (chains, hook, set members), per family; empty when intact or not installed. */
-  async verify(): Promise<string[]> {
+  async verify(saved: string): Promise<string[]> {
     if (!this.installed) return [];
     const problems: string[] = [];
     for (const f of this.o.families) {
@@ -222,16 +229,14 @@ export class SpoofGuard {
       for (const kind of ['src', 'podIf', 'noIface'] as const) {
         const set = SPOOF_SETS[kind][f];
         const members = want[kind];
-        const s = await runCommand(['ipset', 'save', set], { prefix: this.o.prefix });
-        if (s.code !== 0) {
+        if (!saved.includes(`create ${set} `)) {
           problems.push(`IPv${f}: set ${set} missing`);
           continue;
         }
-        const have = new Set(parseSave(s.stdout, set).map((m) => m.key));
+        const have = new Set(parseSave(saved, set).map((m) => m.key));
         if (have.size !== members.length || members.some((x) => !have.has(x))) problems.push(`IPv${f}: set ${set} altered (${have.size} members, expected ${members.length})`);
       }
-      const fs = await runCommand(['ipset', 'list', '-n', SPOOF_SETS.forged[f]], { prefix: this.o.prefix });
-      if (fs.code !== 0) problems.push(`IPv${f}: set ${SPOOF_SETS.forged[f]} missing`);
+      if (!saved.includes(`create ${SPOOF_SETS.forged[f]} `)) problems.push(`IPv${f}: set ${SPOOF_SETS.forged[f]} missing`);
     }
     return problems;
   }
@@ -248,21 +253,19 @@ export class SpoofGuard {
    * Reads the drop counters and the recorded forged sources, and removes the records read (so
    * each is reported once; one the kernel records again later is reported again).
    */
-  async poll(): Promise<PollResult> {
+  async poll(saved: string): Promise<PollResult> {
     const droppedByIface = new Map<string, number>();
     let droppedNoIface = 0;
     const forged: ForgedSource[] = [];
     if (!this.installed) return { droppedByIface, droppedNoIface, forged };
-    const r = await runCommand(['ipset', 'save'], { prefix: this.o.prefix });
-    if (r.code !== 0) throw new CommandError('ipset save', r.code, r.stderr);
     for (const f of this.o.families) {
       const sets = [SPOOF_SETS.podIf[f], SPOOF_SETS.noIface[f], SPOOF_SETS.forged[f]];
-      for (const m of parseSave(r.stdout, sets[0]!)) {
+      for (const m of parseSave(saved, sets[0]!)) {
         const iface = m.key.slice(m.key.indexOf(',') + 1);
         droppedByIface.set(iface, (droppedByIface.get(iface) ?? 0) + m.packets);
       }
-      for (const m of parseSave(r.stdout, sets[1]!)) droppedNoIface += m.packets;
-      const read = parseSave(r.stdout, sets[2]!);
+      for (const m of parseSave(saved, sets[1]!)) droppedNoIface += m.packets;
+      const read = parseSave(saved, sets[2]!);
       for (const m of read) {
         const comma = m.key.indexOf(',');
         const ip = m.key.slice(0, comma).replace(/\/\d+$/, '');
