@@ -8,6 +8,8 @@
 //   nfqueue-cache  the same with --verdict-cache: repeats of an allowed (source, port,
 //             destination) are accepted by the kernel (src/enforce/verdict-cache.ts)
 //   tun       `palisade agent --backend tun`
+//   nfqueue-noguard  nfqueue with --no-source-guard: nfqueue/nfqueue-noguard is the cost of
+//             source-address validation (src/enforce/spoof-guard.ts), same rounds
 // and for each:
 //   - new TCP connections per second (C client, --threads blocking connect() loops, each
 //     connection reset as soon as it is established) and its connect() latency under load;
@@ -24,7 +26,7 @@
 //
 // Usage (root): node --import tsx bench/e2e.ts [--seconds 1] [--rounds 5] [--threads 8]
 //   [--latency-seconds 1] [--udp-rate 0] [--udp-ports 64] [--iperf-streams 1] [--queues 1]
-//   [--nice=0] [--modes none,iptables,nfqueue,nfqueue-cache,tun]
+//   [--nice=0] [--modes none,iptables,nfqueue,nfqueue-cache,tun,nfqueue-noguard]
 // --nice=N runs every process of the measured path (clients, servers, agent) at nice N (default
 // 0 = leave alone; negative values need root and take CPU from everything else on the machine).
 // On a shared machine the connection rate depends on the CPU share the path gets and on lock
@@ -46,10 +48,10 @@ import { baselineRemoval, buildBaseline } from './e2e/iptables-baseline.ts';
 // ---------------------------------------------------------------------------------------------
 // Flags
 
-const MODES = ['none', 'iptables', 'nfqueue', 'nfqueue-cache', 'tun'] as const;
+const MODES = ['none', 'iptables', 'nfqueue', 'nfqueue-cache', 'tun', 'nfqueue-noguard'] as const;
 type Mode = (typeof MODES)[number];
 /** Modes in which the Palisade agent enforces. */
-const AGENT_MODES = ['nfqueue', 'nfqueue-cache', 'tun'] as const;
+const AGENT_MODES = ['nfqueue', 'nfqueue-cache', 'tun', 'nfqueue-noguard'] as const;
 const isAgent = (m: Mode): m is (typeof AGENT_MODES)[number] => (AGENT_MODES as readonly string[]).includes(m);
 
 function fail(msg: string): never {
@@ -104,7 +106,7 @@ const udpPorts = num('udp-ports', 1, 1000, 64);
 const iperfStreams = num('iperf-streams', 1, 32, 1);
 const queues = num('queues', 1, 16, 1);
 const modes: Mode[] = values.modes === undefined ? [...MODES] : values.modes.split(',').map((m) => {
-  if (!(MODES as readonly string[]).includes(m)) fail(`--modes: unknown mode "${m}" (none, iptables, nfqueue, nfqueue-cache, tun)`);
+  if (!(MODES as readonly string[]).includes(m)) fail(`--modes: unknown mode "${m}" (none, iptables, nfqueue, nfqueue-cache, tun, nfqueue-noguard)`);
   return m as Mode;
 });
 if (new Set(modes).size !== modes.length) fail('--modes lists a mode twice');
@@ -230,7 +232,7 @@ async function enforce(mode: Mode): Promise<void> {
     const statusFile = join(topo.dir, `${mode}.status.json`);
     const backend = mode === 'tun' ? 'tun' : 'nfqueue';
     agent = await startAgent(topo, ['--node', 'n1', '--manifests', yamlDir, '--backend', backend, '--queue', '3', '--queues', String(queues),
-      ...(mode === 'nfqueue-cache' ? ['--verdict-cache'] : [])], statusFile);
+      ...(mode === 'nfqueue-cache' ? ['--verdict-cache'] : []), ...(mode === 'nfqueue-noguard' ? ['--no-source-guard'] : [])], statusFile);
     // Same priority as the rest of the path; every thread of the agent (setpriority is per thread).
     if (nice !== 0) for (const tid of readdirSync(`/proc/${agent.status.pid}/task`)) await run(['renice', '-n', String(nice), '-p', tid]);
   }
@@ -326,7 +328,7 @@ async function flushConntrack(): Promise<void> {
 
 /** Packets handed to the judge so far: NFQUEUE id sequence, or packets routed into the TUN. */
 async function judgedPackets(mode: Mode): Promise<number> {
-  if (mode === 'nfqueue' || mode === 'nfqueue-cache') return [...(await topo.queueStats()).values()].reduce((a, q) => a + q.idSequence, 0);
+  if (mode === 'nfqueue' || mode === 'nfqueue-cache' || mode === 'nfqueue-noguard') return [...(await topo.queueStats()).values()].reduce((a, q) => a + q.idSequence, 0);
   if (mode === 'tun') {
     const r = await run(['ip', '-n', topo.node, '-s', '-j', 'link', 'show', 'dev', 'palisade0']);
     return r.code === 0 ? (JSON.parse(r.stdout) as { stats64: { tx: { packets: number } } }[])[0]!.stats64.tx.packets : NaN;
@@ -443,7 +445,7 @@ function summarise(samples: Sample[]) {
   const added: Record<string, Record<string, number>> = {};
   for (const p of AGENT_MODES) {
     if (!results[p]) continue;
-    for (const ref of ['iptables', 'none'] as const) {
+    for (const ref of (p === 'nfqueue' ? ['iptables', 'none', 'nfqueue-noguard'] : ['iptables', 'none']) as Mode[]) {
       if (!results[ref]) continue;
       ratios[`${p}/${ref}`] = {
         connectionsPerSecond: r3(metric(p, 'connectionsPerSecond') / metric(ref, 'connectionsPerSecond')),

@@ -301,7 +301,7 @@ export async function startAgent(t: Topology, args: readonly string[], statusFil
     if (exited) throw new Error(`agent exited before it was ready:\n${log}`);
     const s = t.readJSON<AgentStatusFile>(statusFile);
     return s && s.ready && s.pid ? s : undefined;
-  }, 30_000);
+  }, 90_000); // generous: agents start slowly on a machine shared by many test runs
   return { proc, status, log: () => log };
 }
 

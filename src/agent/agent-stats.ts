@@ -12,6 +12,7 @@ import type { FlowCutter } from '../enforce/flow-cutter.ts';
 import type { ConnectionObserver } from './observe.ts';
 import type { VerdictLog } from './verdict-log.ts';
 import type { Backend } from './options.ts';
+import type { SourceGuardStatus } from './source-guard.ts';
 
 /** What the status file holds (rewritten atomically every statusIntervalMs and on every enforced generation). */
 export interface AgentStatus {
@@ -40,6 +41,8 @@ export interface AgentStatus {
   /** Rule watchdog: times Palisade's rules were found missing or altered and put back. */
   readonly rulesRestored: number;
   readonly rulesRestoredAt?: string;
+  /** Source-address validation (absent with --no-source-guard). */
+  readonly sourceGuard?: SourceGuardStatus;
   readonly updatedAt: string;
 }
 

@@ -20,7 +20,6 @@
 //   through meanwhile were never judged: strict mode sweeps all of them, not only marked ones.
 
 import { rename, writeFile } from 'node:fs/promises';
-import pino from 'pino';
 import { ClusterState, type Change } from '../cluster/state.ts';
 import { CompiledEngine } from '../policy/compiler.ts';
 import { Classifier, REASON_NAMES } from '../dataplane/classifier.ts';
@@ -45,6 +44,8 @@ import type { RuleSnapshot } from '../policy/engine-api.ts';
 import { describeConnection } from './verdict-log.ts';
 import { BatchRunner } from './batch-runner.ts';
 import { AgentStats, registerAgentMetrics, statusCounters, type AgentStatus } from './agent-stats.ts';
+import { defaultLog } from './agent-log.ts';
+import { SourceGuard } from './source-guard.ts';
 import { agentOptionsError, rulePlan, staticPodRanges, type AgentOptions, type Backend } from './options.ts';
 
 export type { AgentOptions, Backend } from './options.ts';
@@ -52,21 +53,6 @@ export type { AgentStatus } from './agent-stats.ts';
 
 /** Cut flows logged one by one per sweep; the rest only in the sweep's summary line. */
 const CUT_LOG_LIMIT = 50;
-
-// Structured logs: one JSON object per line on stderr, written synchronously so the last words
-// before a crash or SIGKILL-adjacent exit are not lost in a buffer. Levels are names ("info"),
-// not pino's numbers, so `palisade logs` and people grepping can read them.
-const logger = pino(
-  {
-    base: { component: 'agent' },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
-  },
-  pino.destination({ fd: 2, sync: true }),
-);
-const defaultLog: Log = (level, msg, fields) => {
-  logger[level](fields ?? {}, msg);
-};
 
 export class Agent {
   readonly state = new ClusterState();
@@ -81,6 +67,7 @@ export class Agent {
   private flushTimer?: NodeJS.Timeout;
   private enforcer?: Enforcer;
   private iptables?: Iptables;
+  private sourceGuard?: SourceGuard;
   private families: Family[] = [4, 6];
   private readonly plan: RulePlan;
   private cache?: VerdictCache;
@@ -209,6 +196,8 @@ export class Agent {
         await installTunRouting(this.tunRouting());
       }
       if (this.stopped) throw new Error('stopped before the rules were installed');
+      const guard = { node: o.node, backend, families: this.families, failOpen: this.plan.failOpen, log: this.log, write: o.verdictLog ? (l: string) => this.sinks?.write(l) : undefined };
+      this.sourceGuard = await SourceGuard.open(guard, this.state, o.sourceGuard ?? true);
       const pods = this.podMatch();
       await this.withRules(() => this.iptables!.install(pods));
       this.enforcedGeneration = this.state.generation;
@@ -385,7 +374,7 @@ export class Agent {
     const sync = this.latestSync;
     try {
       const pods = this.podMatch();
-      await this.withRules(() => this.iptables!.setPods(pods));
+      await this.withRules(async () => (await this.iptables!.setPods(pods), await this.sourceGuard?.update(this.state)));
     } catch (e) {
       this.lastError = `updating pod rules failed (retrying): ${(e as Error).message}`;
       this.log('error', this.lastError);
@@ -489,8 +478,10 @@ export class Agent {
         // rules too; without it a diverted packet would be routed normally, unjudged.
         const routing = this.opts.backend === 'tun' ? await tunRoutingProblems(this.tunRouting()) : [];
         if (routing.length > 0) bad.push({ family: 'routing', problems: routing });
+        const guard = (await this.sourceGuard?.check(this.state)) ?? []; // restores itself
+        if (guard.length > 0) bad.push({ family: 'source-guard', problems: guard });
         if (bad.length === 0) return false;
-        if (bad.some((b) => b.family !== 'routing')) await this.iptables!.reinstall();
+        if (bad.some((b) => typeof b.family === 'number')) await this.iptables!.reinstall();
         if (routing.length > 0) await installTunRouting(this.tunRouting());
         const restorations = this.stats.restored();
         this.log('warn', 'iptables rules were missing or altered; restored', {
@@ -535,6 +526,7 @@ export class Agent {
       strictSweeps: this.cutter?.sweeps ?? 0,
       rulesRestored: this.stats.rulesRestored,
       rulesRestoredAt: this.stats.rulesRestoredAt,
+      sourceGuard: this.sourceGuard?.status(),
       updatedAt: new Date().toISOString(),
     };
   }
@@ -575,7 +567,7 @@ export class Agent {
     await this.sweeper.settled();
     const keep = this.opts.keepRules ?? false;
     try {
-      if (!keep && this.iptables) await this.withRules(() => this.iptables!.remove());
+      if (!keep && this.iptables) await this.withRules(async () => (await this.iptables!.remove(), await this.sourceGuard?.remove()));
       if (!keep && this.opts.backend === 'tun') await removeTunRouting(this.tunRouting());
     } catch (e) {
       this.lastError = `removing rules failed: ${(e as Error).message}`;

@@ -53,6 +53,8 @@ export interface AgentOptions {
   readonly verdictCache?: boolean;
   /** Seconds a cached verdict lives after its last use (default 30). */
   readonly verdictCacheSeconds?: number;
+  /** Drop packets from a pod interface whose source is not that pod's (default true; src/enforce/spoof-guard.ts). */
+  readonly sourceGuard?: boolean;
 }
 
 /**

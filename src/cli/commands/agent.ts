@@ -13,6 +13,7 @@ const HELP = `usage: palisade agent --node NAME [--source files --manifests PATH
                       [--backend nfqueue|tun] [--queue N] [--queues K] [--fail-open]
                       [--pod-iface IF...] [--pod-cidr CIDR...] [--status-file PATH] [--health ADDR]
                       [--no-strict] [--rules-check-ms N] [--verdict-cache [--verdict-cache-s N]]
+                      [--no-source-guard]
 
 Enforces the NetworkPolicies of the pods on node NAME (pods whose spec.nodeName is NAME) on the
 traffic routed through this machine's network namespace. Runs until SIGTERM or SIGINT, then
@@ -57,6 +58,9 @@ removes its iptables rules (unless --keep-rules).
                         (ipset PALISADE-CACHE4/6) until the rules change; they are not seen by
                         the agent's per-connection metrics (not with --log-allowed)
   --verdict-cache-s N   seconds a cached verdict lives after its last use (default 30, 1-86400)
+  --no-source-guard     do not drop packets that enter from a pod's interface with a source
+                        address that is not that pod's (default: dropped in the raw table,
+                        IPv4 and IPv6; turn off only where the CNI already validates sources)
   --rules-check-ms N    rule watchdog: every N ms check that Palisade's iptables chains and
                         jumps are intact and reinstall them if not (default 1000; 0 = off;
                         else 100-600000)`;
@@ -68,7 +72,7 @@ const SPEC = {
   'no-ipv6': 'bool', 'keep-rules': 'bool', 'status-file': 'string', health: 'string', 'rescan-ms': 'string',
   metrics: 'string', 'verdict-log': 'string', 'log-allowed': 'bool', audit: 'bool',
   strict: 'bool', 'no-strict': 'bool', 'rules-check-ms': 'string', 'verdict-cache': 'bool', 'verdict-cache-s': 'string',
-  help: 'bool',
+  'no-source-guard': 'bool', help: 'bool',
 } as const;
 
 function markFlag(v: unknown, name: string, dflt: number): number {
@@ -131,6 +135,7 @@ export async function run(argv: string[]): Promise<number> {
     keepRules: flags['keep-rules'] === true, metrics,
     verdictLog: flags['verdict-log'] as string | undefined, logAllowed: flags['log-allowed'] === true, audit: flags.audit === true,
     strict, rulesCheckMs,
+    sourceGuard: flags['no-source-guard'] !== true,
     verdictCache: flags['verdict-cache'] === true, verdictCacheSeconds: intFlag(flags['verdict-cache-s'], 'verdict-cache-s', 1, 86400, 30),
   };
   const bad = agentOptionsError(settings);

@@ -1,0 +1,167 @@
+// The agent's side of source-address validation (enforce/spoof-guard.ts holds the kernel rules):
+// which local pod owns which addresses, on which host interface (the route to the address), and
+// what the kernel dropped. Interfaces are looked up again on every rule-watchdog tick, so a pod
+// whose veth appeared after its Pod object (kept fail-closed meanwhile) or was recreated under a
+// new name is followed within a second; pod adds, deletes and address changes are applied in the
+// reconcile of the generation that carries them.
+
+import type { ClusterState } from '../cluster/state.ts';
+import type { Log } from '../sources/log.ts';
+import type { CommandPrefix } from '../enforce/command.ts';
+import type { Family, IptablesBackend } from '../enforce/iptables.ts';
+import { SpoofGuard, findInterfaces, type GuardEntries } from '../enforce/spoof-guard.ts';
+
+/** Forged sources logged per watchdog tick; the rest are summed up in one line. */
+const LOG_LIMIT = 20;
+
+export interface SourceGuardStatus {
+  /** Packets dropped because their source was not their interface's pod's (kernel counters). */
+  readonly spoofedPackets: number;
+  /** Per pod ("ns/name"). */
+  readonly spoofedByPod: Record<string, number>;
+  /** Packets dropped because their source is a local pod whose interface is not known yet. */
+  readonly noInterfaceDrops: number;
+  /** Local pods whose interface is not found yet (fail-closed unless --fail-open). */
+  readonly podsWithoutInterface: readonly string[];
+  readonly interfaces: number;
+}
+
+export interface SourceGuardOptions {
+  readonly node: string;
+  readonly backend: IptablesBackend;
+  readonly families: readonly Family[];
+  readonly failOpen: boolean;
+  readonly log: Log;
+  /** Where verdict-log lines go (the agent's sinks); undefined: the agent log. */
+  readonly write?: (line: string) => void;
+  readonly prefix?: CommandPrefix;
+}
+
+export class SourceGuard {
+  private readonly o: SourceGuardOptions;
+  private readonly guard: SpoofGuard;
+  /** iface -> pod key, from the last lookup. */
+  private podOfIface = new Map<string, string>();
+  private unbound: string[] = [];
+  /** Last kernel counter per iface, to add up deltas (an entry recreated starts at 0 again). */
+  private readonly lastCount = new Map<string, number>();
+  private lastNoIface = 0;
+  private spoofed = 0;
+  private noIfaceDrops = 0;
+  private readonly byPod = new Map<string, number>();
+
+  private constructor(o: SourceGuardOptions) {
+    this.o = o;
+    this.guard = new SpoofGuard({ backend: o.backend, families: o.families, failOpen: o.failOpen, prefix: o.prefix });
+  }
+
+  /**
+   * Installs the guard for the local pods of `state`; with `enabled` false removes what a
+   * previous run left instead (a CNI that validates sources itself) and returns undefined.
+   */
+  static async open(o: SourceGuardOptions, state: ClusterState, enabled: boolean): Promise<SourceGuard | undefined> {
+    const g = new SourceGuard(o);
+    if (!enabled) {
+      await g.guard.remove();
+      return undefined;
+    }
+    await g.guard.install(await g.entries(state));
+    return g;
+  }
+
+  /** Local pods' addresses per family, bound to the interface their route goes through. */
+  private async entries(state: ClusterState): Promise<Map<Family, GuardEntries>> {
+    const pods: { key: string; ips: readonly string[] }[] = [];
+    for (const p of state.pods.values()) {
+      if (p.nodeName !== this.o.node || p.hostNetwork || p.ips.length === 0) continue;
+      pods.push({ key: `${p.namespace}/${p.name}`, ips: p.ips });
+    }
+    const ifaces = await findInterfaces(pods.flatMap((p) => p.ips), this.o.prefix);
+    const out = new Map<Family, { bound: Map<string, string[]>; noIface: string[] }>();
+    for (const f of this.o.families) out.set(f, { bound: new Map(), noIface: [] });
+    const podOfIface = new Map<string, string>();
+    const unbound = new Set<string>();
+    for (const p of pods) {
+      for (const ip of p.ips) {
+        const e = out.get(ip.includes(':') ? 6 : 4);
+        if (!e) continue;
+        const iface = ifaces.get(ip);
+        if (!iface) {
+          e.noIface.push(ip);
+          unbound.add(p.key);
+          continue;
+        }
+        const l = e.bound.get(iface) ?? [];
+        l.push(ip);
+        e.bound.set(iface, l);
+        // A shared interface (a bridge) names its first pod; the drop is the same.
+        if (!podOfIface.has(iface)) podOfIface.set(iface, p.key);
+      }
+    }
+    this.podOfIface = podOfIface;
+    this.unbound = [...unbound].sort();
+    return out;
+  }
+
+  /** Applies the newest state (reconcile: before the generation counts as enforced). */
+  async update(state: ClusterState): Promise<void> {
+    await this.guard.update(await this.entries(state));
+  }
+
+  /**
+   * One watchdog tick: follows interface changes, puts missing or altered rules and sets back
+   * (returning what was wrong), and reports what the kernel dropped since the last tick.
+   */
+  async check(state: ClusterState): Promise<string[]> {
+    await this.update(state);
+    // One `ipset save` per tick for both the check and the counters (the agent spawns little).
+    let saved = await this.guard.saveSets();
+    const problems = await this.guard.verify(saved);
+    if (problems.length > 0) {
+      await this.guard.reinstall();
+      saved = await this.guard.saveSets();
+    }
+    await this.report(saved);
+    return problems;
+  }
+
+  private async report(saved: string): Promise<void> {
+    const r = await this.guard.poll(saved);
+    for (const [iface, n] of r.droppedByIface) {
+      const last = this.lastCount.get(iface) ?? 0;
+      const d = n >= last ? n - last : n;
+      this.lastCount.set(iface, n);
+      if (d === 0) continue;
+      this.spoofed += d;
+      const pod = this.podOfIface.get(iface) ?? `<interface ${iface}>`;
+      this.byPod.set(pod, (this.byPod.get(pod) ?? 0) + d);
+    }
+    const dn = r.droppedNoIface >= this.lastNoIface ? r.droppedNoIface - this.lastNoIface : r.droppedNoIface;
+    this.lastNoIface = r.droppedNoIface;
+    this.noIfaceDrops += dn;
+    const time = new Date().toISOString();
+    for (const f of r.forged.slice(0, LOG_LIMIT)) {
+      const pod = this.podOfIface.get(f.iface) ?? '<unknown>';
+      const line = { time, verdict: 'deny', reason: 'spoofed-source', pod, iface: f.iface, src: { ip: f.src } };
+      if (this.o.write) this.o.write(JSON.stringify(line));
+      else this.o.log('warn', 'dropped a packet with a forged source address', { pod, iface: f.iface, src: f.src, reason: 'spoofed-source' });
+    }
+    if (r.forged.length > LOG_LIMIT) {
+      this.o.log('warn', `${r.forged.length - LOG_LIMIT} more forged source address(es) dropped this second, not logged one by one`, { reason: 'spoofed-source' });
+    }
+  }
+
+  status(): SourceGuardStatus {
+    return {
+      spoofedPackets: this.spoofed,
+      spoofedByPod: Object.fromEntries(this.byPod),
+      noInterfaceDrops: this.noIfaceDrops,
+      podsWithoutInterface: this.unbound,
+      interfaces: this.podOfIface.size,
+    };
+  }
+
+  remove(): Promise<void> {
+    return this.guard.remove();
+  }
+}

@@ -1,0 +1,332 @@
+// Source-address validation: a packet that enters the node from a pod's interface must carry one
+// of that pod's addresses as its source. Checked in the raw table's PREROUTING (before conntrack
+// creates an entry and before any judging), IPv4 and IPv6, with a fixed number of rules per
+// family; the per-pod state lives in ipsets, so a pod add, delete or address change is a few
+// `ipset add/del` lines, never a rule rewrite.
+//
+//   raw PREROUTING -> PALISADE-SPOOF
+//     (IPv6) -s fe80::/10 -j RETURN; -s ::/128 -j RETURN     link-local, DAD and ND keep working
+//     -m set --match-set PALISADE-NOIF<f> src -j DROP         a local pod whose interface is not known
+//                                                             yet: fail-closed (rule absent with --fail-open)
+//     -m set --match-set PALISADE-SRC<f> src,src -j RETURN      (pod address, its interface): honest
+//     -m set --match-set PALISADE-PODIF<f> src,src -> PALISADE-SPOOFED   any other source from a pod interface
+//   PALISADE-SPOOFED: SET --add-set PALISADE-FORGED<f> src,src --exist; DROP
+//
+// PALISADE-SRC<f> (hash:net,iface) holds (address, iface) for every address of every local pod
+// whose interface is known; PALISADE-PODIF<f> (hash:net,iface) holds a catch-all (0.0.0.0/0 or
+// ::/0, iface) per guarded interface, with counters: packets dropped per interface. Packets from
+// other interfaces (the node's uplink, a TUN judge, lo) match neither and are untouched, as is
+// traffic the node itself sends (OUTPUT). One set with `nomatch` host entries under the
+// catch-alls would save a lookup, but the kernel (6.18) lets a nomatch entry of another
+// interface hide the catch-all (`ipset test` says (c's address, va) is not in a set holding
+// (0.0.0.0/0, va) and (c's address, vc) nomatch), so a pod could forge exactly its neighbours'
+// addresses: two sets. PALISADE-FORGED<f> (with a timeout) records (forged source, iface) pairs
+// for the agent's verdict log; poll() reads and removes them.
+
+import { CommandError, mustRun, runCommand, type CommandPrefix } from './command.ts';
+import { palisadeLines, restoreTable, type Family, type IptablesBackend, type PalisadeLines } from './iptables.ts';
+import { canonicalIP, parseIP } from '../net/address.ts';
+
+export const SPOOF_CHAINS = { CHECK: 'PALISADE-SPOOF', DROP: 'PALISADE-SPOOFED' } as const;
+export const SPOOF_SETS = {
+  src: { 4: 'PALISADE-SRC4', 6: 'PALISADE-SRC6' },
+  podIf: { 4: 'PALISADE-PODIF4', 6: 'PALISADE-PODIF6' },
+  noIface: { 4: 'PALISADE-NOIF4', 6: 'PALISADE-NOIF6' },
+  forged: { 4: 'PALISADE-FORGED4', 6: 'PALISADE-FORGED6' },
+} as const;
+/** Seconds a recorded (forged source, iface) pair lives if the agent never reads it. */
+const FORGED_TIMEOUT = 300;
+/** Recorded pairs at most: a flood of random sources fills the set, the drops go on regardless. */
+const FORGED_MAX = 4096;
+const HOOK_COMMENT = 'palisade: pod source-address validation';
+
+/** What the kernel should hold for one family: guarded interfaces with their pods' addresses, and addresses without an interface. */
+export interface GuardEntries {
+  /** iface -> addresses (canonical, this family) allowed as source from it. */
+  readonly bound: ReadonlyMap<string, readonly string[]>;
+  /** Addresses of local pods whose interface is not found yet. */
+  readonly noIface: readonly string[];
+}
+
+export interface Members {
+  readonly src: string[];
+  readonly podIf: string[];
+  readonly noIface: string[];
+}
+
+/** The members of one family's sets, as `ipset save` prints them (verify compares). */
+export function setMembers(family: Family, e: GuardEntries): Members {
+  const all = family === 4 ? '0.0.0.0/0' : '::/0';
+  // Host members without a prefix length: the form `ipset save` prints them in.
+  const src: string[] = [];
+  const podIf: string[] = [];
+  for (const [iface, ips] of [...e.bound].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    podIf.push(`${all},${iface}`);
+    for (const ip of [...ips].sort()) src.push(`${ip},${iface}`);
+  }
+  return { src, podIf, noIface: [...e.noIface].sort() };
+}
+
+const SET_KINDS = [['src', 'hash:net,iface', ''], ['podIf', 'hash:net,iface', ' counters'], ['noIface', 'hash:net', ' counters']] as const;
+
+/** The rules of both chains for one family, as iptables-restore lines. */
+export function guardRules(family: Family, failOpen: boolean): string[] {
+  const c = SPOOF_CHAINS.CHECK;
+  return [
+    ...(family === 6 ? [`-A ${c} -s fe80::/10 -j RETURN`, `-A ${c} -s ::/128 -j RETURN`] : []),
+    ...(failOpen ? [] : [`-A ${c} -m set --match-set ${SPOOF_SETS.noIface[family]} src -j DROP`]),
+    `-A ${c} -m set --match-set ${SPOOF_SETS.src[family]} src,src -j RETURN`,
+    `-A ${c} -m set --match-set ${SPOOF_SETS.podIf[family]} src,src -j ${SPOOF_CHAINS.DROP}`,
+    `-A ${SPOOF_CHAINS.DROP} -j SET --add-set ${SPOOF_SETS.forged[family]} src,src --exist`,
+    `-A ${SPOOF_CHAINS.DROP} -j DROP`,
+  ];
+}
+
+/** One parsed `ipset save` member line. */
+interface Member {
+  readonly key: string;
+  readonly packets: number;
+}
+
+function parseSave(text: string, set: string): Member[] {
+  const out: Member[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`add ${set} `)) continue;
+    const f = line.slice(set.length + 5).split(' ');
+    const i = f.indexOf('packets');
+    out.push({ key: f[0]!, packets: i >= 0 ? Number(f[i + 1]) : 0 });
+  }
+  return out;
+}
+
+/** A forged packet the kernel recorded: its source, the interface it came in on. */
+export interface ForgedSource {
+  readonly family: Family;
+  readonly src: string;
+  readonly iface: string;
+}
+
+export interface PollResult {
+  /** Packets dropped per interface since the catch-all entry was created (kernel counters). */
+  readonly droppedByIface: ReadonlyMap<string, number>;
+  /** Packets dropped because their source is a local pod with no known interface. */
+  readonly droppedNoIface: number;
+  readonly forged: readonly ForgedSource[];
+}
+
+export interface SpoofGuardOptions {
+  readonly backend: IptablesBackend;
+  readonly families: readonly Family[];
+  readonly failOpen: boolean;
+  readonly prefix?: CommandPrefix;
+}
+
+export class SpoofGuard {
+  private readonly o: SpoofGuardOptions;
+  /** Members last written, per family (what verify() expects). */
+  private readonly current = new Map<Family, Members>();
+  private readonly baseline = new Map<Family, PalisadeLines>();
+  private installed = false;
+
+  constructor(o: SpoofGuardOptions) {
+    this.o = o;
+  }
+
+  private ipt(f: Family): string {
+    return `${f === 4 ? 'iptables' : 'ip6tables'}-${this.o.backend}`;
+  }
+
+  private async ipset(lines: readonly string[]): Promise<void> {
+    if (lines.length === 0) return;
+    await mustRun(['ipset', '-exist', 'restore'], { input: lines.join('\n') + '\n', prefix: this.o.prefix });
+  }
+
+  /**
+   * Creates the sets (filled through a swap, so a reinstall never leaves a moment without the
+   * catch-all entries) and (re)declares both chains and the hook jump, one transaction per family.
+   */
+  async install(entries: ReadonlyMap<Family, GuardEntries>): Promise<void> {
+    for (const f of this.o.families) {
+      const m = setMembers(f, entries.get(f) ?? { bound: new Map(), noIface: [] });
+      const fam = f === 4 ? 'inet' : 'inet6';
+      const lines: string[] = [`create ${SPOOF_SETS.forged[f]} hash:net,iface family ${fam} timeout ${FORGED_TIMEOUT} maxelem ${FORGED_MAX}`];
+      for (const [kind, type, opts] of SET_KINDS) {
+        const set = SPOOF_SETS[kind][f];
+        const tmp = `${set}-N`;
+        lines.push(`create ${set} ${type} family ${fam}${opts}`, `create ${tmp} ${type} family ${fam}${opts}`, `flush ${tmp}`);
+        for (const x of m[kind]) lines.push(`add ${tmp} ${x}`);
+        lines.push(`swap ${tmp} ${set}`, `destroy ${tmp}`);
+      }
+      await this.ipset(lines);
+      const cur = palisadeLines(await this.listRaw(f));
+      const rules = [`:${SPOOF_CHAINS.CHECK} - [0:0]`, `:${SPOOF_CHAINS.DROP} - [0:0]`, ...guardRules(f, this.o.failOpen)];
+      if (!cur.jumps.some((j) => j.startsWith('-A PREROUTING ') && j.includes(`-j ${SPOOF_CHAINS.CHECK}`))) {
+        rules.push(`-I PREROUTING 1 -m comment --comment "${HOOK_COMMENT}" -j ${SPOOF_CHAINS.CHECK}`);
+      }
+      await restoreTable(this.o.backend, f, 'raw', rules, this.o.prefix);
+      this.baseline.set(f, palisadeLines(await this.listRaw(f)));
+      this.current.set(f, m);
+    }
+    this.installed = true;
+  }
+
+  /** Brings the sets to `entries` with add/del lines only (counters of kept entries survive). */
+  async update(entries: ReadonlyMap<Family, GuardEntries>): Promise<boolean> {
+    let changed = false;
+    for (const f of this.o.families) {
+      const want = setMembers(f, entries.get(f) ?? { bound: new Map(), noIface: [] });
+      const have = this.current.get(f) ?? { src: [], podIf: [], noIface: [] };
+      const lines: string[] = [];
+      // Honest pairs first: a new pod's interface is never guarded before its addresses are in.
+      for (const kind of ['src', 'podIf', 'noIface'] as const) {
+        const set = SPOOF_SETS[kind][f];
+        const w = want[kind];
+        const h = have[kind];
+        const ws = new Set(w);
+        const hs = new Set(h);
+        for (const x of h) if (!ws.has(x)) lines.push(`del ${set} ${x}`);
+        for (const x of w) if (!hs.has(x)) lines.push(`add ${set} ${x}`);
+      }
+      if (lines.length === 0) continue;
+      await this.ipset(lines);
+      this.current.set(f, want);
+      changed = true;
+    }
+    return changed;
+  }
+
+  private async listRaw(f: Family): Promise<string> {
+    return (await mustRun([this.ipt(f), '-w', '5', '-t', 'raw', '-S'], { prefix: this.o.prefix })).stdout;
+  }
+
+  /** `ipset save` of every set: one process per watchdog tick, shared by verify() and poll(). */
+  async saveSets(): Promise<string> {
+    const r = await runCommand(['ipset', 'save'], { prefix: this.o.prefix });
+    if (r.code !== 0) throw new CommandError('ipset save', r.code, r.stderr);
+    return r.stdout;
+  }
+
+  /** What is missing or altered (chains, hook, set members), per family; empty when intact or not installed. */
+  async verify(saved: string): Promise<string[]> {
+    if (!this.installed) return [];
+    const problems: string[] = [];
+    for (const f of this.o.families) {
+      const r = await runCommand([this.ipt(f), '-w', '5', '-t', 'raw', '-S'], { prefix: this.o.prefix });
+      if (r.code !== 0) {
+        problems.push(`IPv${f}: cannot list table raw`);
+        continue;
+      }
+      const cur = palisadeLines(r.stdout);
+      const base = this.baseline.get(f);
+      for (const c of [SPOOF_CHAINS.CHECK, SPOOF_CHAINS.DROP]) {
+        const have = cur.rules.get(c) ?? [];
+        const want = base?.rules.get(c) ?? [];
+        if (!cur.chains.includes(c)) problems.push(`IPv${f}: chain ${c} missing`);
+        else if (have.length !== want.length || have.some((l, i) => l !== want[i])) problems.push(`IPv${f}: chain ${c} altered (${have.length} rules, expected ${want.length})`);
+      }
+      if (!cur.jumps.some((j) => j.startsWith('-A PREROUTING ') && j.includes(`-j ${SPOOF_CHAINS.CHECK}`))) problems.push(`IPv${f}: jump raw PREROUTING -> ${SPOOF_CHAINS.CHECK} missing`);
+      const want = this.current.get(f)!;
+      for (const kind of ['src', 'podIf', 'noIface'] as const) {
+        const set = SPOOF_SETS[kind][f];
+        const members = want[kind];
+        if (!saved.includes(`create ${set} `)) {
+          problems.push(`IPv${f}: set ${set} missing`);
+          continue;
+        }
+        const have = new Set(parseSave(saved, set).map((m) => m.key));
+        if (have.size !== members.length || members.some((x) => !have.has(x))) problems.push(`IPv${f}: set ${set} altered (${have.size} members, expected ${members.length})`);
+      }
+      if (!saved.includes(`create ${SPOOF_SETS.forged[f]} `)) problems.push(`IPv${f}: set ${SPOOF_SETS.forged[f]} missing`);
+    }
+    return problems;
+  }
+
+  /** Puts everything back as last written. */
+  async reinstall(): Promise<void> {
+    const entries = new Map<Family, GuardEntries>();
+    // setMembers' output is rebuilt from the member lines last written.
+    for (const [f, m] of this.current) entries.set(f, membersToEntries(m));
+    await this.install(entries);
+  }
+
+  /**
+   * Reads the drop counters and the recorded forged sources, and removes the records read (so
+   * each is reported once; one the kernel records again later is reported again).
+   */
+  async poll(saved: string): Promise<PollResult> {
+    const droppedByIface = new Map<string, number>();
+    let droppedNoIface = 0;
+    const forged: ForgedSource[] = [];
+    if (!this.installed) return { droppedByIface, droppedNoIface, forged };
+    for (const f of this.o.families) {
+      const sets = [SPOOF_SETS.podIf[f], SPOOF_SETS.noIface[f], SPOOF_SETS.forged[f]];
+      for (const m of parseSave(saved, sets[0]!)) {
+        const iface = m.key.slice(m.key.indexOf(',') + 1);
+        droppedByIface.set(iface, (droppedByIface.get(iface) ?? 0) + m.packets);
+      }
+      for (const m of parseSave(saved, sets[1]!)) droppedNoIface += m.packets;
+      const read = parseSave(saved, sets[2]!);
+      for (const m of read) {
+        const comma = m.key.indexOf(',');
+        const ip = m.key.slice(0, comma).replace(/\/\d+$/, '');
+        forged.push({ family: f, src: canonicalIP(ip) ?? ip, iface: m.key.slice(comma + 1) });
+      }
+      await this.ipset(read.map((m) => `del ${sets[2]} ${m.key}`));
+    }
+    return { droppedByIface, droppedNoIface, forged };
+  }
+
+  /** Removes the hook, both chains and the sets, every family. Nothing else is touched. */
+  async remove(): Promise<void> {
+    for (const f of this.o.families) {
+      const cur = palisadeLines(await this.listRaw(f).catch(() => ''));
+      const lines = [
+        ...cur.jumps.filter((j) => j.includes(`-j ${SPOOF_CHAINS.CHECK}`)).map((j) => j.replace(/^-A /, '-D ')),
+        ...[SPOOF_CHAINS.CHECK, SPOOF_CHAINS.DROP].filter((c) => cur.chains.includes(c)).flatMap((c) => [`:${c} - [0:0]`]),
+        ...[SPOOF_CHAINS.CHECK, SPOOF_CHAINS.DROP].filter((c) => cur.chains.includes(c)).map((c) => `-X ${c}`),
+      ];
+      if (lines.length > 0) await restoreTable(this.o.backend, f, 'raw', lines, this.o.prefix);
+      for (const set of [SPOOF_SETS.src[f], SPOOF_SETS.podIf[f], SPOOF_SETS.noIface[f], SPOOF_SETS.forged[f]]) {
+        await runCommand(['ipset', 'destroy', set], { prefix: this.o.prefix });
+      }
+    }
+    this.current.clear();
+    this.baseline.clear();
+    this.installed = false;
+  }
+}
+
+function membersToEntries(m: Members): GuardEntries {
+  const bound = new Map<string, string[]>();
+  for (const x of m.src) {
+    const [ip, iface] = x.split(',') as [string, string];
+    bound.set(iface, [...(bound.get(iface) ?? []), ip]);
+  }
+  return { bound, noIface: [...m.noIface] };
+}
+
+/**
+ * The host-side interface of each address: what `ip route get` says, as routed CNIs (kindnet,
+ * Calico, the lab) install a route per pod or per pod subnet through the pod's veth. An address
+ * routed via a gateway, or to a local/unreachable/blackhole route, has no pod interface here.
+ * One `ip -batch` for all addresses.
+ */
+export async function findInterfaces(addresses: readonly string[], prefix?: CommandPrefix): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const ips = addresses.filter((a) => parseIP(a) !== undefined);
+  if (ips.length === 0) return out;
+  // -force: one address without a route must not stop the batch.
+  const r = await runCommand(['ip', '-o', '-force', '-batch', '-'], { input: ips.map((a) => `route get ${a}`).join('\n') + '\n', prefix });
+  for (const line of r.stdout.split('\n')) {
+    const w = line.trim().split(/\s+/);
+    if (w.length < 3) continue;
+    if (['local', 'unreachable', 'blackhole', 'prohibit', 'broadcast', 'multicast', 'throw'].includes(w[0]!)) continue;
+    if (w.includes('via')) continue;
+    const d = w.indexOf('dev');
+    const dev = d >= 0 ? w[d + 1] : undefined;
+    const ip = canonicalIP(w[0]!);
+    if (!ip || !dev || dev === 'lo') continue;
+    out.set(ip, dev);
+  }
+  return out;
+}

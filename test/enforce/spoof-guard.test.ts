@@ -1,0 +1,175 @@
+// Source-address validation on the real kernel path (enforce/spoof-guard.ts, agent/source-guard.ts):
+// pod a forges pod c's source address with a raw socket (TCP SYN, UDP, ICMP echo; IPv4 and
+// IPv6) towards pod b. What reaches b is counted in b's own namespace (INPUT rules per source
+// and protocol, no target): forged packets must count 0 while the same raw sender with a's own
+// address (the control, proving the sender works) and ordinary connections pass. The agent counts
+// and logs the drops; a pod that changes its address is validated against the new one as soon
+// as that generation is enforced; a flushed guard is put back by the rule watchdog; the flag
+// turns it off; the TUN backend guards the same way.
+
+import t, { type Test } from 'tap';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { Topology, PODS, ROOT, clusterYaml, startAgent, waitFor, must, run, type AgentStatusFile, type PodName } from '../../support/netns.ts';
+
+const NODE = 'n1';
+const QUEUE = 47;
+const topo = new Topology('spoof');
+t.teardown(() => topo.down());
+
+const SENDER = join(ROOT, 'test', 'support', 'spoof-send-main.ts');
+const PROTOS = ['tcp', 'udp', 'icmp'] as const;
+type Proto = (typeof PROTOS)[number];
+
+interface GuardStatus extends AgentStatusFile {
+  rulesRestored: number;
+  sourceGuard?: { spoofedPackets: number; spoofedByPod: Record<string, number>; podsWithoutInterface: string[] };
+}
+
+/** Sends 3 raw packets per (source, protocol) from pod `from` to pod b, sources in order. */
+async function send(from: PodName, srcs: readonly string[], fam: 4 | 6): Promise<void> {
+  const dst = fam === 4 ? PODS.b.v4 : PODS.b.v6;
+  const out = await must(topo.in(topo.ns[from], ['node', '--import', 'tsx', SENDER, '--src', srcs.join(','), '--dst', dst, '--proto', PROTOS.join(','), '--port', '7000', '--count', '3']));
+  const r = JSON.parse(out) as { sent: number; failed: number };
+  if (r.sent !== 3 * srcs.length * PROTOS.length) throw new Error(`sender sent ${r.sent} (${r.failed} failed)`);
+}
+
+const l4 = (fam: 4 | 6, proto: Proto) => (proto === 'icmp' ? (fam === 4 ? '-p icmp' : '-p ipv6-icmp') : `-p ${proto} --dport 7000`);
+
+/** Counting rules in b's INPUT for (source, protocol), named by comment. */
+async function watch(src: string, fam: 4 | 6): Promise<void> {
+  const lines = PROTOS.map((p) => `-A INPUT -s ${src} ${l4(fam, p)} -m comment --comment "seen-${src}-${p}"`);
+  await must(topo.in(topo.ns.b, [fam === 4 ? 'iptables-restore' : 'ip6tables-restore', '--noflush']), `*filter\n${lines.join('\n')}\nCOMMIT\n`);
+}
+
+/** Packets that reached b from `src` with `proto`. */
+async function seen(src: string, fam: 4 | 6, proto: Proto): Promise<number> {
+  const text = await must(topo.in(topo.ns.b, [fam === 4 ? 'iptables-save' : 'ip6tables-save', '-c', '-t', 'filter']));
+  const line = text.split('\n').find((l) => l.includes(`"seen-${src}-${proto}"`));
+  if (!line) throw new Error(`no counting rule for ${src} ${proto}`);
+  return Number(/^\[(\d+):/.exec(line)![1]);
+}
+
+/** Forged from `from` with `victim`'s address: none arrive. Honest (own address) from the same pod: all arrive. */
+async function checkForging(t: Test, from: PodName, own: { v4: string; v6: string }, victim: { v4: string; v6: string }, guarded: boolean): Promise<void> {
+  for (const fam of [4, 6] as const) {
+    const forgedSrc = fam === 4 ? victim.v4 : victim.v6;
+    const ownSrc = fam === 4 ? own.v4 : own.v6;
+    const f0 = await Promise.all(PROTOS.map((p) => seen(forgedSrc, fam, p)));
+    const h0 = await Promise.all(PROTOS.map((p) => seen(ownSrc, fam, p)));
+    await send(from, [forgedSrc, ownSrc], fam);
+    for (const [i, proto] of PROTOS.entries()) {
+      // The honest packets were sent after the forged ones on the same path: once they are all
+      // in, the forged ones had every chance to arrive.
+      await waitFor(`honest IPv${fam} ${proto} at b`, async () => (await seen(ownSrc, fam, proto)) - h0[i]! >= 3, 15_000);
+      const forged = (await seen(forgedSrc, fam, proto)) - f0[i]!;
+      if (guarded) t.equal(forged, 0, `IPv${fam} ${proto}: forged source ${forgedSrc} from ${from} never reaches b`);
+      else t.equal(forged, 3, `IPv${fam} ${proto}: without the guard the forged packets from ${from} reach b`);
+      t.pass(`IPv${fam} ${proto}: ${from}'s packets with its own address ${ownSrc} reach b`);
+    }
+  }
+}
+
+const A_NEW = { v4: '10.77.1.3', v6: 'fd77:1::3' };
+
+t.test('spoofed sources are dropped in the kernel, honest traffic passes', async (t) => {
+  await topo.up();
+  await topo.servers('b', 8080);
+  const dir = join(topo.dir, 'manifests');
+  await must(['mkdir', '-p', dir]);
+  topo.writeFile('manifests/cluster.yaml', clusterYaml(NODE, [8080]));
+  for (const [fam, addrs] of [[4, [PODS.a.v4, PODS.c.v4, A_NEW.v4]], [6, [PODS.a.v6, PODS.c.v6, A_NEW.v6]]] as const) {
+    for (const a of addrs) await watch(a, fam);
+  }
+  const statusFile = join(topo.dir, 'status.json');
+  const vlog = join(topo.dir, 'verdicts.jsonl');
+  const args = ['--node', NODE, '--manifests', dir, '--backend', 'nfqueue', '--queue', String(QUEUE), '--rescan-ms', '300', '--rules-check-ms', '300', '--verdict-log', vlog];
+  const status = () => topo.readJSON<GuardStatus>(statusFile)!;
+  const agent = await startAgent(topo, args, statusFile);
+
+  await t.test('the guard is in the raw table, both families', async (t) => {
+    for (const cmd of ['iptables', 'ip6tables']) {
+      const raw = await must(topo.in(topo.node, [cmd, '-t', 'raw', '-S']));
+      t.match(raw, '-A PREROUTING -m comment --comment "palisade: pod source-address validation" -j PALISADE-SPOOF', `${cmd}: hooked at raw PREROUTING`);
+    }
+    const sets = await must(topo.in(topo.node, ['ipset', 'save']));
+    t.match(sets, `add PALISADE-SRC4 ${PODS.a.v4},va\n`, 'a\'s address bound to va');
+    t.match(sets, `add PALISADE-SRC6 ${PODS.c.v6},vc\n`, 'c\'s IPv6 address bound to vc');
+    t.match(sets, /add PALISADE-PODIF4 0\.0\.0\.0\/0,va packets \d+/, 'va guarded, with counters');
+  });
+
+  await t.test('a forging c\'s address: TCP SYN, UDP, ICMP, IPv4 and IPv6', async (t) => {
+    await checkForging(t, 'a', PODS.a, PODS.c, true);
+    t.ok(await topo.tcp('a', 'b', 8080), 'a -> b:8080 (a real connection) passes');
+    t.ok(await topo.tcp('a', 'b', 8080, 6), 'IPv6 a -> b:8080 passes');
+    t.ok(await topo.tcp('c', 'b', 8080), 'c -> b:8080 (the victim\'s own traffic) passes');
+    t.ok(await topo.tcp('c', 'b', 8080, 6), 'IPv6 c -> b:8080 passes');
+  });
+
+  await t.test('the drops are counted and logged with pod, interface and forged address', async (t) => {
+    const s = await waitFor('spoofed packets counted', () => {
+      const g = status().sourceGuard;
+      return g && g.spoofedPackets >= 18 ? g : undefined;
+    }, 30_000);
+    t.ok(s.spoofedPackets >= 18, `status counts ${s.spoofedPackets} spoofed packets`);
+    t.ok((s.spoofedByPod['x/a'] ?? 0) >= 18, 'counted for pod x/a');
+    const lines = await waitFor('verdict log lines', () => {
+      const l = readFileSync(vlog, 'utf8').split('\n').filter((x) => x.includes('spoofed-source')).map((x) => JSON.parse(x) as { pod: string; iface: string; src: { ip: string } });
+      return l.some((x) => x.src.ip === PODS.c.v6) && l.some((x) => x.src.ip === PODS.c.v4) ? l : undefined;
+    }, 30_000);
+    const v4 = lines.find((x) => x.src.ip === PODS.c.v4)!;
+    t.same({ pod: v4.pod, iface: v4.iface }, { pod: 'x/a', iface: 'va' }, 'IPv4 line names pod x/a and interface va');
+    t.ok(lines.some((x) => x.src.ip === PODS.c.v6 && x.pod === 'x/a' && x.iface === 'va'), 'IPv6 line too');
+    t.match(agent.log(), /enforcing generation/, 'agent running');
+  });
+
+  await t.test('a pod re-added with a new address is validated against the new one at once', async (t) => {
+    // a's namespace swaps its addresses; the Pod object is replaced (deleted, re-added with the new IPs).
+    await must(topo.in(topo.ns.a, ['ip', 'addr', 'del', `${PODS.a.v4}/24`, 'dev', 'eth0']));
+    await must(topo.in(topo.ns.a, ['ip', 'addr', 'add', `${A_NEW.v4}/24`, 'dev', 'eth0']));
+    await must(topo.in(topo.ns.a, ['ip', 'route', 'replace', 'default', 'via', PODS.a.gw4]));
+    await must(topo.in(topo.ns.a, ['ip', 'addr', 'del', `${PODS.a.v6}/64`, 'dev', 'eth0']));
+    await must(topo.in(topo.ns.a, ['ip', 'addr', 'add', `${A_NEW.v6}/64`, 'dev', 'eth0', 'nodad']));
+    await must(topo.in(topo.ns.a, ['ip', '-6', 'route', 'replace', 'default', 'via', PODS.a.gw6]));
+    const gen = status().generation;
+    topo.writeFile('manifests/cluster.yaml', clusterYaml(NODE, [8080]).replaceAll(PODS.a.v4, A_NEW.v4).replaceAll(`"${PODS.a.v6}"`, `"${A_NEW.v6}"`));
+    await waitFor('new generation enforced', () => status().generation > gen, 60_000);
+    // The old address is now someone else's (nobody's): forging it is dropped, the new one passes.
+    await checkForging(t, 'a', A_NEW, PODS.a, true);
+    await checkForging(t, 'a', A_NEW, PODS.c, true);
+  });
+
+  await t.test('the rule watchdog puts a flushed guard back', async (t) => {
+    const before = status().rulesRestored;
+    await must(topo.in(topo.node, ['iptables', '-t', 'raw', '-F', 'PALISADE-SPOOF']));
+    await must(topo.in(topo.node, ['ipset', 'flush', 'PALISADE-PODIF6']));
+    await waitFor('restored', () => status().rulesRestored > before, 60_000);
+    t.pass('restoration counted');
+    await waitFor('restored', async () => (await run(topo.in(topo.node, ['ipset', 'save', 'PALISADE-PODIF6']))).stdout.includes('::/0,va'), 30_000);
+    await checkForging(t, 'a', A_NEW, PODS.c, true);
+  });
+
+  await t.test('stopping the agent removes the guard', async (t) => {
+    agent.proc.kill('SIGTERM');
+    await new Promise((r) => agent.proc.on('exit', r));
+    t.notMatch(await must(topo.in(topo.node, ['iptables', '-t', 'raw', '-S'])), 'PALISADE', 'IPv4 raw table clean');
+    t.notMatch(await must(topo.in(topo.node, ['ip6tables', '-t', 'raw', '-S'])), 'PALISADE', 'IPv6 raw table clean');
+    t.equal((await must(topo.in(topo.node, ['ipset', 'list', '-n']))).trim(), '', 'no ipsets left');
+  });
+
+  await t.test('--no-source-guard: forged packets pass (the CNI is trusted to do it)', async (t) => {
+    const a2 = await startAgent(topo, [...args, '--no-source-guard'], statusFile);
+    t.notMatch(await must(topo.in(topo.node, ['iptables', '-t', 'raw', '-S'])), 'PALISADE', 'no guard installed');
+    await checkForging(t, 'a', A_NEW, PODS.c, false);
+    a2.proc.kill('SIGTERM');
+    await new Promise((r) => a2.proc.on('exit', r));
+  });
+
+  await t.test('TUN backend: the same guard', async (t) => {
+    const a3 = await startAgent(topo, ['--node', NODE, '--manifests', dir, '--backend', 'tun', '--tun-name', `pt${process.pid % 100000}`, '--rescan-ms', '300'], statusFile);
+    await checkForging(t, 'a', A_NEW, PODS.c, true);
+    t.ok(await topo.tcp('c', 'b', 8080), 'c -> b:8080 passes through the TUN judge');
+    a3.proc.kill('SIGTERM');
+    await new Promise((r) => a3.proc.on('exit', r));
+  });
+});
