@@ -31,8 +31,7 @@ import type { Enforcer } from '../enforce/judge.ts';
 import { NfqueueEnforcer } from '../enforce/nfqueue.ts';
 import { TunEnforcer } from '../enforce/tun.ts';
 import { Iptables, settleBackend, type Family, type PodMatch, type RulePlan } from '../enforce/iptables.ts';
-import { clusterPolicyMayJudgeNodeTraffic, unresolvedDomainNames } from '../policy/cluster-facts.ts';
-import type { ClusterPolicy } from '../cluster/model.ts';
+import { clusterPolicyMayJudgeNodeTraffic } from '../policy/cluster-facts.ts';
 import { DEFAULT_TUN_PRIORITY, DEFAULT_TUN_TABLE, installTunRouting, removeTunRouting, tunRoutingProblems } from '../enforce/tun-routing.ts';
 import { AgentCounters, PolicyCounters, createMetrics, startMetricsServer, type MetricsServer } from './metrics.ts';
 import { ConnectionObserver, ObservedJudge } from './observe.ts';
@@ -150,7 +149,6 @@ export class Agent {
 
     const t0 = performance.now();
     this.engine = new CompiledEngine(this.state, { localNode: o.node });
-    this.warnUnresolved([...this.state.clusterPolicies.values()]);
     const compileSeconds = (performance.now() - t0) / 1000;
     this.classifier = new Classifier(this.engine.snapshot(), { failOpen: o.failOpen ?? false });
     this.refreshLocalRanges();
@@ -333,7 +331,6 @@ export class Agent {
       const snap = this.engine.update(changes);
       this.observeCompile?.((performance.now() - t0) / 1000);
       if (changes.some((c) => c.kind === 'Namespace')) this.refreshAudit();
-      this.warnUnresolved(changes.flatMap((c) => (c.after && 'tier' in c.after ? [c.after] : [])));
       // Counters first, so hits of the new generation's rule ids land in the right places.
       this.observer?.bindSnapshot(snap, this.engine.stats().ruleIds);
       // Cached verdicts are the old rules' answers: gone from the kernel before the new rules judge.
@@ -347,15 +344,6 @@ export class Agent {
       return;
     }
     this.requestReconcile();
-  }
-
-  /** One log line per cluster policy using domainNames, which fail closed until Palisade resolves names. */
-  private warnUnresolved(policies: readonly ClusterPolicy[]): void {
-    for (const p of policies) {
-      const fields = unresolvedDomainNames(p);
-      if (fields.length === 0) continue;
-      this.log('warn', `${p.kind} ${p.name}: ${fields.join(', ')}: domain names are not resolved yet; these rules fail closed (an Accept rule matches nothing)`);
-    }
   }
 
   private flushVerdictCache(): void {

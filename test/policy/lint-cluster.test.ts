@@ -58,7 +58,7 @@ function cluster(yaml: string): ClusterState {
 }
 
 const CLUSTER_CODES: readonly LintCode[] = [
-  LINT.CLUSTER_PRIORITY_TIE, LINT.CLUSTER_RULE_SHADOWED, LINT.CLUSTER_PASS_TO_DEFAULT, LINT.DOMAIN_NAMES_UNENFORCED, LINT.FAIL_CLOSED_PEER,
+  LINT.CLUSTER_PRIORITY_TIE, LINT.CLUSTER_RULE_SHADOWED, LINT.CLUSTER_PASS_TO_DEFAULT, LINT.DOMAIN_NAMES_LEARNED, LINT.FAIL_CLOSED_PEER,
 ];
 const clusterFindings = (fs: readonly Finding[]) => fs.filter((f) => CLUSTER_CODES.includes(f.code));
 const summary = (fs: readonly Finding[]) => clusterFindings(fs).map((f) => `${f.code} ${f.object} ${f.field ?? ''}`.trim());
