@@ -9,7 +9,7 @@ import type {
   PolicyPeer, PolicyPort, PolicyRule, Protocol,
 } from '../cluster/model.ts';
 import { PROTOCOLS, clusterPolicyId } from '../cluster/model.ts';
-import { formatCIDR, parseCIDR, parseIP } from '../net/address.ts';
+import { formatCIDR, formatIP, parseCIDR, parseIP } from '../net/address.ts';
 import type { ClusterTierName, RuleRef } from './decision.ts';
 import { selectorMatches } from './selector.ts';
 import { policyAppliesToPod, type Direction } from './spec-facts.ts';
@@ -159,7 +159,7 @@ export function compileClusterRule(rule: ClusterPolicyRule, nodes: ReadonlyMap<s
       // Learned addresses are host blocks; the agent republishes the policy when they change.
       for (const a of peer.learned ?? []) {
         const ip = parseIP(a);
-        if (ip) peers.push({ ipBlock: { cidr: `${a}/${ip.family === 'IPv4' ? 32 : 128}`, except: [] } });
+        if (ip) peers.push({ ipBlock: { cidr: `${formatIP(ip)}/${ip.family === 'IPv4' ? 32 : 128}`, except: [] } });
       }
     }
   }
