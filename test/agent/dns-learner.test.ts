@@ -3,7 +3,7 @@
 // kept up to date incrementally from the state's changes, as the agent does; every probe is
 // asked of it and of the plain evaluator, which must agree.
 
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { ClusterState } from '../../src/cluster/state.ts';
 import type { ClusterPolicy, Pod } from '../../src/cluster/model.ts';
 import { CompiledEngine } from '../../src/policy/compiler.ts';
@@ -51,7 +51,7 @@ function setup(withPolicy = true) {
   let changes = 0;
   st.onChange((c) => { changes++; engine.update(c); });
   /** Both engines' verdict on src -> dst:443/TCP; fails the test when they disagree. */
-  const verdict = (t: Tap.Test, src: string, dst: string): boolean => {
+  const verdict = (t: Test, src: string, dst: string): boolean => {
     const conn = { src, dst, protocol: 'TCP' as const, port: 443 };
     const e = evaluate(st, conn, { localNode: 'n1' });
     const c = engine.decide(conn);
@@ -71,7 +71,6 @@ function setup(withPolicy = true) {
   return { st, learner, engine, verdict, answer, advance: (s: number) => { now += s * 1000; }, now: () => now, changes: () => changes };
 }
 
-declare namespace Tap { type Test = Parameters<Parameters<typeof t.test>[1]>[0] }
 
 t.test('an allowed name becomes reachable once answered; another address stays denied', async (t) => {
   const s = setup();
