@@ -11,7 +11,7 @@ import { evaluate } from '../../src/policy/evaluator.ts';
 import { DnsLearner } from '../../src/agent/dns-learner.ts';
 import { describeRecord } from '../../src/dataplane/name-store.ts';
 import { ipv4, ipv6, tcp, udp, TCPF } from '../../support/packets.ts';
-import { buildAnswer, type RR } from '../dataplane/dns-build.ts';
+import { buildAnswer, type RR } from '../../support/dns-messages.ts';
 
 const ALL = { matchLabels: {}, matchExpressions: [] };
 const sel = (l: Record<string, string>) => ({ matchLabels: l, matchExpressions: [] });

@@ -4,7 +4,7 @@
 import t from 'tap';
 import { DNS_RESULT, DnsAnswer, MAX_ANSWERS, parseDnsAnswer, tcpDnsMessageLength } from '../../src/dataplane/dns-parser.ts';
 import { formatIP } from '../../src/net/address.ts';
-import { buildAnswer, type RR } from './dns-build.ts';
+import { buildAnswer, type RR } from '../../support/dns-messages.ts';
 
 /** What the parser learned: "address names... ttl" per address. */
 function learned(buf: Buffer, off = 0, len = buf.length): { result: number; got: string[] } {

@@ -10,7 +10,7 @@
 
 import t from 'tap';
 import { DnsAnswer, MAX_ANSWERS, MAX_CHAIN, parseDnsAnswer } from '../../src/dataplane/dns-parser.ts';
-import { buildAnswer, type RR } from '../dataplane/dns-build.ts';
+import { buildAnswer, type RR } from '../../support/dns-messages.ts';
 import { bindRow, envInt, round } from './support/results.ts';
 
 const TOTAL = envInt('STRESS_DNS_INPUTS', 1_000_000);
