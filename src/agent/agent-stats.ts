@@ -41,6 +41,8 @@ export interface AgentStatus {
   readonly rulesRestored: number;
   readonly rulesRestoredAt?: string;
   readonly updatedAt: string;
+  /** Egress to domain names (NFQUEUE): live name records and DNS counters (agent/dns-wiring.ts). */
+  readonly dns?: Record<string, unknown>;
 }
 
 export class AgentStats {

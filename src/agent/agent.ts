@@ -30,12 +30,13 @@ import type { Log } from '../sources/log.ts';
 import type { Enforcer } from '../enforce/judge.ts';
 import { NfqueueEnforcer } from '../enforce/nfqueue.ts';
 import { TunEnforcer } from '../enforce/tun.ts';
-import { Iptables, settleBackend, type Family, type PodMatch, type RulePlan } from '../enforce/iptables.ts';
+import { Iptables, dnsQueue, settleBackend, type Family, type PodMatch, type RulePlan } from '../enforce/iptables.ts';
 import { clusterPolicyMayJudgeNodeTraffic } from '../policy/cluster-facts.ts';
 import { DEFAULT_TUN_PRIORITY, DEFAULT_TUN_TABLE, installTunRouting, removeTunRouting, tunRoutingProblems } from '../enforce/tun-routing.ts';
 import { AgentCounters, PolicyCounters, createMetrics, startMetricsServer, type MetricsServer } from './metrics.ts';
 import { ConnectionObserver, ObservedJudge } from './observe.ts';
 import { VerdictCache } from '../enforce/verdict-cache.ts';
+import { DnsWiring, dnsPodMatch } from './dns-wiring.ts';
 import { VerdictLog, openSinks, type Sinks } from './verdict-log.ts';
 import { auditAllowsCodes, auditConfig } from './audit.ts';
 import { runCommand } from '../enforce/command.ts';
@@ -83,6 +84,7 @@ export class Agent {
   private families: Family[] = [4, 6];
   private readonly plan: RulePlan;
   private cache?: VerdictCache;
+  private dns?: DnsWiring;
   private readonly staticV4: string[];
   private readonly staticV6: string[];
   private ready = false;
@@ -168,6 +170,7 @@ export class Agent {
       this.cache = await VerdictCache.open({ families: this.families, timeoutSeconds: o.verdictCacheSeconds });
     }
     const judge = new ObservedJudge(this.classifier, this.observer, this.cache);
+    if (o.backend === 'nfqueue') this.dns = await DnsWiring.open(this.state, { ...o.dns, node: o.node, queue: dnsQueue(this.plan), failOpen: this.plan.failOpen, onError: (e) => this.log('error', `dns: ${e.message}`) });
     if (o.metrics) {
       const metrics = createMetrics({
         counters: this.observer.counters,
@@ -185,6 +188,7 @@ export class Agent {
       });
       metrics.observeCompile(compileSeconds, 'full');
       registerAgentMetrics(metrics.registry, this.stats, () => this.cutter);
+      this.dns?.registerMetrics(metrics.registry);
       this.observeCompile = (sec) => metrics.observeCompile(sec, 'incremental');
       this.metricsServer = await startMetricsServer(metrics.registry, o.metrics);
       this.log('info', `metrics on http://${this.metricsServer.address.host}:${this.metricsServer.address.port}/metrics`);
@@ -215,6 +219,7 @@ export class Agent {
     } catch (e) {
       if (this.enforcer) await this.enforcer.close().catch(() => {});
       this.enforcer = undefined;
+      await this.dns?.close().catch(() => {});
       if (this.cache) await this.cache.close({ destroy: true }).catch(() => {});
       this.cache = undefined;
       await this.closeObservability();
@@ -311,7 +316,8 @@ export class Agent {
     // Pod <-> own node connections reach userspace only while a cluster policy could deny them.
     let nodeTraffic = false;
     for (const p of this.state.clusterPolicies.values()) if ((nodeTraffic = clusterPolicyMayJudgeNodeTraffic(p))) break;
-    return { ifaces: this.opts.podIfaces ?? [], v4: [...v4].sort(), v6: [...v6].sort(), ...(nodeTraffic ? { nodeTraffic } : {}) };
+    const dns = this.dns ? { dns: dnsPodMatch(this.state, this.opts.node) } : {};
+    return { ifaces: this.opts.podIfaces ?? [], v4: [...v4].sort(), v6: [...v6].sort(), ...(nodeTraffic ? { nodeTraffic } : {}), ...dns };
   }
 
   private summary(): Record<string, unknown> {
@@ -524,6 +530,7 @@ export class Agent {
       rulesRestored: this.stats.rulesRestored,
       rulesRestoredAt: this.stats.rulesRestoredAt,
       updatedAt: new Date().toISOString(),
+      ...(this.dns ? { dns: this.dns.status() } : {}),
     };
   }
 
@@ -573,6 +580,7 @@ export class Agent {
       if (this.enforcer instanceof TunEnforcer) await this.enforcer.close(keep);
       else await this.enforcer.close();
     }
+    await this.dns?.close();
     // After the rules that name the sets are gone (kept with them otherwise).
     if (this.cache) await this.cache.close({ destroy: !keep }).catch((e: Error) => this.log('error', `verdict cache: ${e.message}`));
     this.ready = false;

@@ -1,6 +1,7 @@
 // The agent's options: what `palisade agent` passes in, checked before anything is built
 // (agentOptionsError, one line naming the flag), and the iptables rule plan they amount to.
 
+import type { NameStoreOptions } from '../dataplane/name-store.ts';
 import { DEFAULT_ALLOW_MARK, DEFAULT_DIVERT_MARK, checkAddress, checkIface, type IptablesBackend, type RulePlan } from '../enforce/iptables.ts';
 import type { Source } from '../sources/source.ts';
 import type { Log } from '../sources/log.ts';
@@ -53,6 +54,8 @@ export interface AgentOptions {
   readonly verdictCache?: boolean;
   /** Seconds a cached verdict lives after its last use (default 30). */
   readonly verdictCacheSeconds?: number;
+  /** Name store bounds for domainNames peers (TTL clamp, record caps; defaults in dataplane/name-store.ts). */
+  readonly dns?: NameStoreOptions;
 }
 
 /**
@@ -61,6 +64,7 @@ export interface AgentOptions {
  */
 export function agentOptionsError(o: Omit<AgentOptions, 'source'>): string | undefined {
   if (!o.node) return '--node: the agent needs a node name';
+  if (o.dns && (o.dns.minTtl ?? 0) > (o.dns.maxTtl ?? Infinity)) return `--dns-min-ttl: ${o.dns.minTtl} is above --dns-max-ttl ${o.dns.maxTtl}`;
   for (const i of o.podIfaces ?? []) {
     try {
       checkIface(i);
