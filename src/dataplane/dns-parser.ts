@@ -132,7 +132,7 @@ function nameEquals(buf: Uint8Array, base: number, a: number, b: number): boolea
   }
 }
 
-/** The (validated) name at p as text: lower case, labels joined by ".", no trailing dot ("" for the root). */
+/** The (validated) name at p as text: lower case, labels joined by ".", no trailing dot ("" for the root, or a label holding a "."). */
 export function nameText(buf: Uint8Array, base: number, p: number): string {
   let s = '';
   for (;;) {
@@ -140,7 +140,13 @@ export function nameText(buf: Uint8Array, base: number, p: number): string {
     const len = buf[p]!;
     if (len === 0) return s;
     if (s.length > 0) s += '.';
-    for (let i = 1; i <= len; i++) s += String.fromCharCode(lower(buf[p + i]!));
+    for (let i = 1; i <= len; i++) {
+      const c = buf[p + i]!;
+      // A "." inside a label would read as a label boundary ("n.t" as "n" + "t"): no such name
+      // is ever returned ("" fails the caller's host name check).
+      if (c === 0x2e) return '';
+      s += String.fromCharCode(lower(c));
+    }
     p += len + 1;
   }
 }

@@ -106,6 +106,11 @@ t.test('hostile messages are refused, never thrown on', async (t) => {
   dotted[13] = 0x2e; // "a" -> "." in the question's first label
   dotted[12 + 11 + 4 + 1] = 0x2e; // and in the answer's, so they still match
   t.equal(learned(dotted).result, DNS_RESULT.BAD_NAME, 'a label with a dot');
+  // Found by the fuzz: a dot inside a later label ("n.t") still reads as a valid host name when
+  // joined; it must be refused all the same.
+  const inner = buildAnswer('api.nxt', [{ name: 'api.nxt', type: 'A', data: '192.0.2.1' }]);
+  for (const at of [12 + 4 + 2, 12 + 9 + 4 + 4 + 2]) inner[at] = 0x2e; // "nxt" -> "n.t" in the question and the answer
+  t.equal(learned(inner).result, DNS_RESULT.BAD_NAME, 'a label "n.t" is not the two labels n and t');
   // Bad offsets from the caller.
   t.equal(learned(ok, 5, ok.length).result, DNS_RESULT.TRUNCATED, 'off + len past the buffer');
   t.equal(learned(ok, -1, 4).result, DNS_RESULT.TRUNCATED, 'negative offset');
