@@ -158,7 +158,7 @@ export class Agent {
     // audit mode on denied new connections only (src/agent/observe.ts).
     if (o.verdictLog) {
       this.sinks = openSinks(o.verdictLog === 'stdout' ? { stdout: true } : { file: o.verdictLog });
-      this.verdictLog = new VerdictLog({ write: this.sinks.write, logAllowed: o.logAllowed ?? false });
+      this.verdictLog = new VerdictLog({ write: this.sinks.write, logAllowed: o.logAllowed ?? false, dstName: (ip, denied) => this.dns?.nameOf(ip, denied) });
       this.flushTimer = setInterval(() => this.verdictLog!.flush(), 10_000);
       this.flushTimer.unref();
     }

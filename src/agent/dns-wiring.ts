@@ -72,6 +72,19 @@ export class DnsWiring {
     return w;
   }
 
+  /**
+   * For the verdict log: what the address is by DNS (the newest live record), or, for a
+   * connection a pod's egress was denied, that no live record names it; undefined while no
+   * policy uses domainNames (nothing to say).
+   */
+  nameOf(ip: string, egressDenied: boolean): string | undefined {
+    const now = Date.now();
+    const r = this.learner.store.about(ip, now)[0];
+    if (r) return describeRecord(r, now);
+    if (!egressDenied || ![...this.state.clusterPolicies.values()].some(clusterPolicyUsesDomainNames)) return undefined;
+    return `${ip} has no live DNS record on this node (no domainNames rule can allow it)`;
+  }
+
   /** The status file's `dns` section: live records in words, and the counters. */
   status(): Record<string, unknown> {
     const now = Date.now();

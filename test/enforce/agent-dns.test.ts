@@ -7,6 +7,7 @@
 
 import t from 'tap';
 import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { Topology, clusterYaml, startAgent, waitFor, must, run, statusReaders, upWithServers, PODS } from '../../support/netns.ts';
 
 const NODE = 'n1';
@@ -57,7 +58,9 @@ t.test('domainNames egress through the agent (nfqueue)', async (t) => {
   topo.writeFile('manifests/cluster.yaml', clusterYaml(NODE, [8080]));
   topo.writeFile('manifests/cnp.yaml', policy(['api.example.com', '*.wild.example.com', 'V6.example.com.']));
   const statusFile = join(topo.dir, 'status.json');
-  const agent = await startAgent(topo, ['--node', NODE, '--source', 'files', '--manifests', dir, '--backend', 'nfqueue', '--queue', String(QUEUE), '--rescan-ms', '300', '--dns-min-ttl', '1'], statusFile);
+  const verdictFile = join(topo.dir, 'verdicts.log');
+  const verdicts = () => (existsSync(verdictFile) ? readFileSync(verdictFile, 'utf8') : '').split('\n').filter((l) => l.includes('"dstName"')).map((l) => JSON.parse(l) as { dst: { ip: string }; dstName: string });
+  const agent = await startAgent(topo, ['--node', NODE, '--source', 'files', '--manifests', dir, '--backend', 'nfqueue', '--queue', String(QUEUE), '--rescan-ms', '300', '--dns-min-ttl', '1', '--verdict-log', verdictFile], statusFile);
   const { status } = statusReaders(topo, statusFile);
   const dns = () => (status() as unknown as { dns: { records: { address: string; names: string[]; text: string }[]; counters: Record<string, number> } }).dns;
   t.teardown(() => { if (t.passing()) return; t.comment(agent.log()); });
@@ -91,5 +94,9 @@ t.test('domainNames egress through the agent (nfqueue)', async (t) => {
   topo.writeFile('manifests/cnp.yaml', policy(['api.example.com', '*.wild.example.com', 'long.example.com']));
   await waitFor('the policy change is enforced', () => (status().sourceSyncStartedAt ?? 0) >= writtenAt && status().generation > gen);
   t.ok(await topo.tcp('a', 'c', 8080), 'the record learned before the policy change allows a -> c:8080 with no new lookup');
+  // The verdict log says what a denied destination is by DNS, or that no live record names it.
+  await waitFor('verdict log lines', () => verdicts().some((v) => v.dstName.includes('long.example.com')), 15_000);
+  t.ok(verdicts().some((v) => v.dst.ip === PODS.c.v4 && /has no live DNS record on this node/.test(v.dstName)), 'before long.example.com was looked up: no live record');
+  t.ok(verdicts().some((v) => v.dst.ip === PODS.c.v4 && v.dstName.startsWith(`${PODS.c.v4} is long.example.com (learned `)), 'after: the name that the policy did not allow');
   t.ok(dns().counters.answers >= 5, `answers were queued to the agent (${dns().counters.answers})`);
 });
