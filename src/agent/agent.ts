@@ -170,7 +170,6 @@ export class Agent {
       this.cache = await VerdictCache.open({ families: this.families, timeoutSeconds: o.verdictCacheSeconds });
     }
     const judge = new ObservedJudge(this.classifier, this.observer, this.cache);
-    if (o.backend === 'nfqueue') this.dns = await DnsWiring.open(this.state, { ...o.dns, node: o.node, queue: dnsQueue(this.plan), failOpen: this.plan.failOpen, onError: (e) => this.log('error', `dns: ${e.message}`) });
     if (o.metrics) {
       const metrics = createMetrics({
         counters: this.observer.counters,
@@ -188,7 +187,7 @@ export class Agent {
       });
       metrics.observeCompile(compileSeconds, 'full');
       registerAgentMetrics(metrics.registry, this.stats, () => this.cutter);
-      this.dns?.registerMetrics(metrics.registry);
+      DnsWiring.registerMetrics(metrics.registry, () => this.dns?.learner);
       this.observeCompile = (sec) => metrics.observeCompile(sec, 'incremental');
       this.metricsServer = await startMetricsServer(metrics.registry, o.metrics);
       this.log('info', `metrics on http://${this.metricsServer.address.host}:${this.metricsServer.address.port}/metrics`);
@@ -206,6 +205,8 @@ export class Agent {
           acceptMark: this.plan.allowMark,
           onError,
         });
+        // After the judge's queue, so a second agent on the same queues fails on that one first.
+        this.dns = await DnsWiring.open(this.state, { ...o.dns, node: o.node, queue: dnsQueue(this.plan), failOpen: this.plan.failOpen, onError });
       } else {
         this.enforcer = await TunEnforcer.open(judge, { name: this.plan.tunDevice!, persist: true, onError });
         await installTunRouting(this.tunRouting());

@@ -95,15 +95,15 @@ export class DnsWiring {
     };
   }
 
-  registerMetrics(registry: Registry): void {
-    const l = this.learner;
-    const g = (name: string, help: string, read: () => number) => new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
-    g('palisade_dns_records', 'Live name records (address -> names) learned from DNS answers', () => l.store.size);
-    g('palisade_dns_answers_total', 'DNS answers queued to the agent', () => l.counters.answers);
-    g('palisade_dns_learned_total', 'Name records learned or changed', () => l.store.counters.learned);
-    g('palisade_dns_evictions_total', 'Name records evicted by the per-pod or total cap', () => l.store.counters.evictions);
-    g('palisade_dns_expired_total', 'Name records expired', () => l.store.counters.expired);
-    g('palisade_dns_parse_errors_total', 'DNS answers refused by the parser or not for a local pod', () => Object.values(l.counters.errors).reduce((a, b) => a + b, 0));
+  /** DNS gauges; `learner` is read at each scrape (the DNS queue is bound after metrics start; 0 without it). */
+  static registerMetrics(registry: Registry, learner: () => DnsLearner | undefined): void {
+    const g = (name: string, help: string, read: (l: DnsLearner) => number) => new Gauge({ name, help, registers: [registry], collect() { const l = learner(); this.set(l ? read(l) : 0); } });
+    g('palisade_dns_records', 'Live name records (address -> names) learned from DNS answers', (l) => l.store.size);
+    g('palisade_dns_answers_total', 'DNS answers queued to the agent', (l) => l.counters.answers);
+    g('palisade_dns_learned_total', 'Name records learned or changed', (l) => l.store.counters.learned);
+    g('palisade_dns_evictions_total', 'Name records evicted by the per-pod or total cap', (l) => l.store.counters.evictions);
+    g('palisade_dns_expired_total', 'Name records expired', (l) => l.store.counters.expired);
+    g('palisade_dns_parse_errors_total', 'DNS answers refused by the parser or not for a local pod', (l) => Object.values(l.counters.errors).reduce((a, b) => a + b, 0));
   }
 
   async close(): Promise<void> {
