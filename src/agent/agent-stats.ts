@@ -44,6 +44,8 @@ export interface AgentStatus {
   /** Source-address validation (absent with --no-source-guard). */
   readonly sourceGuard?: SourceGuardStatus;
   readonly updatedAt: string;
+  /** Egress to domain names (NFQUEUE): live name records and DNS counters (agent/dns-wiring.ts). */
+  readonly dns?: Record<string, unknown>;
 }
 
 export class AgentStats {

@@ -29,13 +29,13 @@ import type { Log } from '../sources/log.ts';
 import type { Enforcer } from '../enforce/judge.ts';
 import { NfqueueEnforcer } from '../enforce/nfqueue.ts';
 import { TunEnforcer } from '../enforce/tun.ts';
-import { Iptables, settleBackend, type Family, type PodMatch, type RulePlan } from '../enforce/iptables.ts';
-import { clusterPolicyMayJudgeNodeTraffic, unresolvedDomainNames } from '../policy/cluster-facts.ts';
-import type { ClusterPolicy } from '../cluster/model.ts';
+import { Iptables, dnsQueue, settleBackend, type Family, type PodMatch, type RulePlan } from '../enforce/iptables.ts';
+import { clusterPolicyMayJudgeNodeTraffic } from '../policy/cluster-facts.ts';
 import { DEFAULT_TUN_PRIORITY, DEFAULT_TUN_TABLE, installTunRouting, removeTunRouting, tunRoutingProblems } from '../enforce/tun-routing.ts';
 import { AgentCounters, PolicyCounters, createMetrics, startMetricsServer, type MetricsServer } from './metrics.ts';
 import { ConnectionObserver, ObservedJudge } from './observe.ts';
 import { VerdictCache } from '../enforce/verdict-cache.ts';
+import { DnsWiring, dnsPodMatch } from './dns-wiring.ts';
 import { VerdictLog, openSinks, type Sinks } from './verdict-log.ts';
 import { auditAllowsCodes, auditConfig } from './audit.ts';
 import { runCommand } from '../enforce/command.ts';
@@ -71,6 +71,7 @@ export class Agent {
   private families: Family[] = [4, 6];
   private readonly plan: RulePlan;
   private cache?: VerdictCache;
+  private dns?: DnsWiring;
   private readonly staticV4: string[];
   private readonly staticV6: string[];
   private ready = false;
@@ -137,7 +138,6 @@ export class Agent {
 
     const t0 = performance.now();
     this.engine = new CompiledEngine(this.state, { localNode: o.node });
-    this.warnUnresolved([...this.state.clusterPolicies.values()]);
     const compileSeconds = (performance.now() - t0) / 1000;
     this.classifier = new Classifier(this.engine.snapshot(), { failOpen: o.failOpen ?? false });
     this.refreshLocalRanges();
@@ -145,7 +145,7 @@ export class Agent {
     // audit mode on denied new connections only (src/agent/observe.ts).
     if (o.verdictLog) {
       this.sinks = openSinks(o.verdictLog === 'stdout' ? { stdout: true } : { file: o.verdictLog });
-      this.verdictLog = new VerdictLog({ write: this.sinks.write, logAllowed: o.logAllowed ?? false });
+      this.verdictLog = new VerdictLog({ write: this.sinks.write, logAllowed: o.logAllowed ?? false, dstName: (ip, denied) => this.dns?.nameOf(ip, denied) });
       this.flushTimer = setInterval(() => this.verdictLog!.flush(), 10_000);
       this.flushTimer.unref();
     }
@@ -174,6 +174,7 @@ export class Agent {
       });
       metrics.observeCompile(compileSeconds, 'full');
       registerAgentMetrics(metrics.registry, this.stats, () => this.cutter);
+      DnsWiring.registerMetrics(metrics.registry, () => this.dns?.learner);
       this.observeCompile = (sec) => metrics.observeCompile(sec, 'incremental');
       this.metricsServer = await startMetricsServer(metrics.registry, o.metrics);
       this.log('info', `metrics on http://${this.metricsServer.address.host}:${this.metricsServer.address.port}/metrics`);
@@ -191,6 +192,8 @@ export class Agent {
           acceptMark: this.plan.allowMark,
           onError,
         });
+        // After the judge's queue, so a second agent on the same queues fails on that one first.
+        this.dns = await DnsWiring.open(this.state, { ...o.dns, node: o.node, queue: dnsQueue(this.plan), failOpen: this.plan.failOpen, onError });
       } else {
         this.enforcer = await TunEnforcer.open(judge, { name: this.plan.tunDevice!, persist: true, onError });
         await installTunRouting(this.tunRouting());
@@ -206,6 +209,7 @@ export class Agent {
     } catch (e) {
       if (this.enforcer) await this.enforcer.close().catch(() => {});
       this.enforcer = undefined;
+      await this.dns?.close().catch(() => {});
       if (this.cache) await this.cache.close({ destroy: true }).catch(() => {});
       this.cache = undefined;
       await this.closeObservability();
@@ -302,7 +306,8 @@ export class Agent {
     // Pod <-> own node connections reach userspace only while a cluster policy could deny them.
     let nodeTraffic = false;
     for (const p of this.state.clusterPolicies.values()) if ((nodeTraffic = clusterPolicyMayJudgeNodeTraffic(p))) break;
-    return { ifaces: this.opts.podIfaces ?? [], v4: [...v4].sort(), v6: [...v6].sort(), ...(nodeTraffic ? { nodeTraffic } : {}) };
+    const dns = this.dns ? { dns: dnsPodMatch(this.state, this.opts.node) } : {};
+    return { ifaces: this.opts.podIfaces ?? [], v4: [...v4].sort(), v6: [...v6].sort(), ...(nodeTraffic ? { nodeTraffic } : {}), ...dns };
   }
 
   private summary(): Record<string, unknown> {
@@ -322,7 +327,6 @@ export class Agent {
       const snap = this.engine.update(changes);
       this.observeCompile?.((performance.now() - t0) / 1000);
       if (changes.some((c) => c.kind === 'Namespace')) this.refreshAudit();
-      this.warnUnresolved(changes.flatMap((c) => (c.after && 'tier' in c.after ? [c.after] : [])));
       // Counters first, so hits of the new generation's rule ids land in the right places.
       this.observer?.bindSnapshot(snap, this.engine.stats().ruleIds);
       // Cached verdicts are the old rules' answers: gone from the kernel before the new rules judge.
@@ -336,15 +340,6 @@ export class Agent {
       return;
     }
     this.requestReconcile();
-  }
-
-  /** One log line per cluster policy using domainNames, which fail closed until Palisade resolves names. */
-  private warnUnresolved(policies: readonly ClusterPolicy[]): void {
-    for (const p of policies) {
-      const fields = unresolvedDomainNames(p);
-      if (fields.length === 0) continue;
-      this.log('warn', `${p.kind} ${p.name}: ${fields.join(', ')}: domain names are not resolved yet; these rules fail closed (an Accept rule matches nothing)`);
-    }
   }
 
   private flushVerdictCache(): void {
@@ -528,6 +523,7 @@ export class Agent {
       rulesRestoredAt: this.stats.rulesRestoredAt,
       sourceGuard: this.sourceGuard?.status(),
       updatedAt: new Date().toISOString(),
+      ...(this.dns ? { dns: this.dns.status() } : {}),
     };
   }
 
@@ -577,6 +573,7 @@ export class Agent {
       if (this.enforcer instanceof TunEnforcer) await this.enforcer.close(keep);
       else await this.enforcer.close();
     }
+    await this.dns?.close();
     // After the rules that name the sets are gone (kept with them otherwise).
     if (this.cache) await this.cache.close({ destroy: !keep }).catch((e: Error) => this.log('error', `verdict cache: ${e.message}`));
     this.ready = false;

@@ -1,6 +1,7 @@
 // The agent's options: what `palisade agent` passes in, checked before anything is built
 // (agentOptionsError, one line naming the flag), and the iptables rule plan they amount to.
 
+import type { NameStoreOptions } from '../dataplane/name-store.ts';
 import { DEFAULT_ALLOW_MARK, DEFAULT_DIVERT_MARK, checkAddress, checkIface, type IptablesBackend, type RulePlan } from '../enforce/iptables.ts';
 import type { Source } from '../sources/source.ts';
 import type { Log } from '../sources/log.ts';
@@ -55,6 +56,8 @@ export interface AgentOptions {
   readonly verdictCacheSeconds?: number;
   /** Drop packets from a pod interface whose source is not that pod's (default true; src/enforce/spoof-guard.ts). */
   readonly sourceGuard?: boolean;
+  /** Name store bounds for domainNames peers (TTL clamp, record caps; defaults in dataplane/name-store.ts). */
+  readonly dns?: NameStoreOptions;
 }
 
 /**
@@ -63,6 +66,7 @@ export interface AgentOptions {
  */
 export function agentOptionsError(o: Omit<AgentOptions, 'source'>): string | undefined {
   if (!o.node) return '--node: the agent needs a node name';
+  if (o.dns && (o.dns.minTtl ?? 0) > (o.dns.maxTtl ?? Infinity)) return `--dns-min-ttl: ${o.dns.minTtl} is above --dns-max-ttl ${o.dns.maxTtl}`;
   for (const i of o.podIfaces ?? []) {
     try {
       checkIface(i);

@@ -39,6 +39,8 @@ export interface VerdictLine {
   readonly rules?: { readonly egress?: string; readonly ingress?: string };
   /** Snapshot generation that judged it (rule ids are only meaningful within one). */
   readonly generation: number;
+  /** domainNames: which name the destination is ("10.0.3.7 is api.example.com (learned 12 s ago ...)") or that none is live. */
+  readonly dstName?: string;
 }
 
 export interface SummaryLine {
@@ -224,6 +226,8 @@ export interface VerdictLogOptions {
   readonly rate?: RateOptions;
   /** Clock in ms (tests inject it). */
   readonly now?: () => number;
+  /** What a destination address is by DNS (agent/dns-wiring.ts), for the `dstName` field; undefined: nothing to say. */
+  readonly dstName?: (ip: string, egressDenied: boolean) => string | undefined;
 }
 
 export interface VerdictLogStats {
@@ -262,7 +266,9 @@ export class VerdictLog {
     }
     const date = new Date(t);
     if (pending > 0) this.emit({ time: date.toISOString(), summary: 'rate-limited', source: key, suppressed: pending });
-    this.emit(describeConnection(snap, c, date));
+    const line = describeConnection(snap, c, date);
+    const name = this.opts.dstName?.(line.dst.ip, sideDenies(c.egressCode));
+    this.emit(name === undefined ? line : { ...line, dstName: name });
     return true;
   }
 

@@ -189,6 +189,11 @@ function peerWhy(view: ClusterView, p: ClusterPolicyPeer, remote: EndpointInfo):
     return nodes.length ? `${remote.ip} belongs to node ${nodes.join(', ')}, which the selector does not pick` : `${remote.ip} is no node's address`;
   }
   if (p.networks) return `${remote.ip} is in none of these networks`;
+  if (p.domainNames) {
+    return p.learned?.length
+      ? `${remote.ip} is not among the addresses learned for these names (${p.learned.join(', ')})`
+      : `no address is learned for these names (explain on files sees no DNS; the agent learns them from DNS answers to the subject pods)`;
+  }
   return 'fails closed';
 }
 
@@ -210,7 +215,7 @@ function checkLines(view: ClusterView, x: Explanation, dir: Direction, pol: Clus
   const remote = dir === 'egress' ? x.dst : x.src;
   const head = `${dir}[${c.ref.index}]${rule.name ? ` \`${rule.name}\`` : ''} ${rule.action}`;
   const closed = rule.peers.map((p, j) => ({ p, j })).filter(({ p }) => peerFailsClosed(p));
-  const closedText = closed.map(({ p, j }) => `${field}[${j}] ${p.domainNames ? 'has domainNames, which Palisade does not resolve yet' : 'has no field this Palisade knows'}`).join('; ');
+  const closedText = closed.map(({ p, j }) => `${field}[${j}] has no field this Palisade knows`).join('; ');
   if (c.effect === 'deny-all') return [`${head}: MATCHES everything: it fails closed (${closedText}), and a failed-closed ${rule.action} rule denies all traffic -> Deny`];
   if (c.effect === 'matches-nothing') return [`${head}: no match: it fails closed (${closedText}), and a failed-closed Accept rule matches nothing`];
   const protos = rule.protocols.length === 0 ? 'every protocol and port (no protocols)' : undefined;

@@ -136,8 +136,7 @@ export interface ClusterPolicySubject {
 /**
  * One from/to entry. Exactly one field is set for a peer the API knows. A peer with none set
  * (the object carried only fields this Palisade does not know) is kept as {} so the engines can
- * "fail closed" as the API says. `domainNames` is kept for explain/lint; until names are resolved
- * such a peer also fails closed.
+ * "fail closed" as the API says. A `domainNames` peer matches the addresses in `learned`.
  */
 export interface ClusterPolicyPeer {
   readonly namespaces?: LabelSelector;
@@ -148,6 +147,12 @@ export interface ClusterPolicyPeer {
   readonly networks?: readonly string[];
   /** Egress only, Accept rules only. */
   readonly domainNames?: readonly string[];
+  /**
+   * With domainNames: the addresses this node's agent learned for those names from DNS answers
+   * to its pods (src/policy/domain-names.ts); the peer matches exactly these. Absent (nothing
+   * learned, or a tool that sees no DNS such as lint or explain on files): the peer matches nothing.
+   */
+  readonly learned?: readonly string[];
 }
 
 /** One protocols entry: a protocol with a port, a range, or every port; or a destination named port (any protocol). */

@@ -37,6 +37,12 @@ export class ClusterState implements ClusterView {
   /** Bumped once per delivered batch of changes. */
   generation = 0;
 
+  /**
+   * Applied to every cluster policy stored (the agent's DNS learner sets it: domainNames peers get
+   * the addresses learned for them, see src/agent/dns-learner.ts). Must be idempotent.
+   */
+  resolveClusterPolicy?: (p: ClusterPolicy) => ClusterPolicy;
+
   private listeners: ChangeListener[] = [];
   private pending: Change[] = [];
   private batchDepth = 0;
@@ -70,6 +76,7 @@ export class ClusterState implements ClusterView {
 
   /** Adds or replaces an object; a valid version clears the object's rejection. */
   upsert<K extends ObjectKind>(kind: K, value: KindValues[K]): void {
+    if (this.resolveClusterPolicy && KIND[kind].store === 'clusterPolicies') value = this.resolveClusterPolicy(value as ClusterPolicy) as KindValues[K];
     const key = keyOfObject(KIND[kind], value);
     const store = this.storeOf(kind);
     this.rejected.delete(objectId(kind, key));

@@ -63,6 +63,7 @@ export const CHAINS = {
   DIVERT: 'PALISADE-DIVERT',
   CACHED: 'PALISADE-CACHED',
   NODE: 'PALISADE-NODE',
+  DNS: 'PALISADE-DNS',
 } as const;
 
 /** The verdict cache's ipsets (hash:ip,port,ip), one per family; see verdict-cache.ts. */
@@ -120,6 +121,17 @@ export interface PodMatch {
    * policy could deny them. Off (absent): they are not hooked.
    */
   readonly nodeTraffic?: boolean;
+  /**
+   * NFQUEUE mode: addresses of the pods a domainNames policy selects (agent/dns-wiring.ts). DNS
+   * answers to them (replies from port 53 on a flow they opened) go to the DNS queue (dnsQueue)
+   * before delivery, so the agent learns the names before the pod connects.
+   */
+  readonly dns?: { readonly v4: readonly string[]; readonly v6: readonly string[] };
+}
+
+/** The queue DNS answers go to: the one after the judge's queues. */
+export function dnsQueue(plan: Pick<RulePlan, 'queue' | 'queues'>): number {
+  return plan.queue + plan.queues;
 }
 
 const IFACE_RE = /^[A-Za-z0-9_.:@-]{1,15}\+?$/;
@@ -167,7 +179,7 @@ export function hooks(mode: RuleMode): readonly { readonly table: string; readon
 /** Chains of a plan, in the order they are declared. */
 export function chainsOf(plan: Pick<RulePlan, 'mode' | 'verdictCache'>): readonly string[] {
   return plan.mode === 'nfqueue'
-    ? [CHAINS.FORWARD, CHAINS.ALLOW, CHAINS.PODS, CHAINS.QUEUE, CHAINS.NODE, ...(plan.verdictCache ? [CHAINS.CACHED] : [])]
+    ? [CHAINS.FORWARD, CHAINS.ALLOW, CHAINS.PODS, CHAINS.QUEUE, CHAINS.NODE, ...(plan.verdictCache ? [CHAINS.CACHED] : []), CHAINS.DNS]
     : [CHAINS.PREROUTING, CHAINS.PODS, CHAINS.DIVERT];
 }
 
@@ -182,6 +194,9 @@ export function chainRules(plan: RulePlan, family: Family = 4): string[] {
   if (plan.mode === 'nfqueue') {
     return [
       `-A ${CHAINS.FORWARD} -m mark --mark ${a}/${a} -j ${CHAINS.ALLOW}`,
+      // DNS answers before the connmark rule: they belong to flows it would accept unseen.
+      `-A ${CHAINS.FORWARD} -p udp -m udp --sport 53 -j ${CHAINS.DNS}`,
+      `-A ${CHAINS.FORWARD} -p tcp -m tcp --sport 53 -j ${CHAINS.DNS}`,
       `-A ${CHAINS.FORWARD} -m connmark --mark ${a}/${a} -j ACCEPT`,
       `-A ${CHAINS.FORWARD} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`,
       `-A ${CHAINS.FORWARD} -j ${CHAINS.PODS}`,
@@ -235,6 +250,13 @@ export function podRules(plan: RulePlan, pods: PodMatch, family: Family): string
       `-A ${CHAINS.NODE} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`,
       `-A ${CHAINS.NODE} -j ${CHAINS.PODS}`,
     );
+  }
+  if (plan.mode === 'nfqueue') {
+    for (const raw of pods.dns?.[family === 4 ? 'v4' : 'v6'] ?? []) {
+      const { text } = checkAddress(raw);
+      // Replies on a flow the pod opened only: an answer nobody asked for is not learned from.
+      out.push(`-A ${CHAINS.DNS} -d ${text} -m conntrack --ctstate ESTABLISHED --ctdir REPLY -j NFQUEUE --queue-num ${dnsQueue(plan)}${plan.failOpen ? ' --queue-bypass' : ''}`);
+    }
   }
   for (const i of pods.ifaces) {
     checkIface(i);

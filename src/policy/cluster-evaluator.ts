@@ -9,7 +9,7 @@ import type { ClusterPolicy, ClusterPolicyPeer, ClusterPolicyRule, ClusterTier, 
 import { clusterPolicyId } from '../cluster/model.ts';
 import { namespaceLabels } from '../cluster/namespace-labels.ts';
 import type { ClusterView } from '../cluster/state.ts';
-import { cidrContains, parseCIDR, type ParsedIP } from '../net/address.ts';
+import { cidrContains, formatIP, parseCIDR, parseIP, type ParsedIP } from '../net/address.ts';
 import {
   clusterPolicySelectsPod, clusterPortMatches, clusterRuleEffect, clusterRuleRef, clusterRules, compareClusterPolicies,
   nodeSelected, type RuleEffect,
@@ -83,6 +83,8 @@ function peerMatches(view: ClusterView, peer: ClusterPolicyPeer, remote: Cluster
     }
     return false;
   }
+  // domainNames: the addresses a live DNS record maps to one of the names (domain-names.ts).
+  if (peer.domainNames) return remote.ip !== undefined && (peer.learned ?? []).some((a) => { const ip = parseIP(a); return ip !== undefined && formatIP(ip) === formatIP(remote.ip!); });
   return false;
 }
 

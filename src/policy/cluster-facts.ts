@@ -9,7 +9,7 @@ import type {
   PolicyPeer, PolicyPort, PolicyRule, Protocol,
 } from '../cluster/model.ts';
 import { PROTOCOLS, clusterPolicyId } from '../cluster/model.ts';
-import { formatCIDR, parseCIDR, parseIP } from '../net/address.ts';
+import { formatCIDR, formatIP, parseCIDR, parseIP } from '../net/address.ts';
 import type { ClusterTierName, RuleRef } from './decision.ts';
 import { selectorMatches } from './selector.ts';
 import { policyAppliesToPod, type Direction } from './spec-facts.ts';
@@ -50,11 +50,11 @@ export function clusterPolicySelectsPod(p: ClusterPolicy, pod: Pod, namespaceLab
 /**
  * A peer the engines cannot match: no field they know is set ("If an implementation sees no
  * fields are set then it can infer that the deployed CRD is of an incompatible version with an
- * unknown field. In that case it should fail closed."), or only domainNames, which Palisade does
- * not resolve yet and so treats as a field it cannot enforce.
+ * unknown field. In that case it should fail closed."). A domainNames peer does not: it matches
+ * the addresses learned for its names (`learned`, see domain-names.ts), nothing before any is.
  */
 export function peerFailsClosed(peer: ClusterPolicyPeer): boolean {
-  return !peer.namespaces && !peer.pods && !peer.nodes && !peer.networks;
+  return !peer.namespaces && !peer.pods && !peer.nodes && !peer.networks && !peer.domainNames;
 }
 
 /** Does some peer of the rule fail closed (see peerFailsClosed)? */
@@ -155,6 +155,12 @@ export function compileClusterRule(rule: ClusterPolicyRule, nodes: ReadonlyMap<s
         const c = parseCIDR(n);
         if (c) peers.push({ ipBlock: { cidr: formatCIDR(c), except: [] } });
       }
+    } else if (peer.domainNames) {
+      // Learned addresses are host blocks; the agent republishes the policy when they change.
+      for (const a of peer.learned ?? []) {
+        const ip = parseIP(a);
+        if (ip) peers.push({ ipBlock: { cidr: `${formatIP(ip)}/${ip.family === 'IPv4' ? 32 : 128}`, except: [] } });
+      }
     }
   }
   // Peers were given (the API requires at least one) but none can match (a nodes selector that
@@ -186,10 +192,11 @@ export function clusterPolicyMayJudgeNodeTraffic(p: ClusterPolicy): boolean {
 }
 
 /**
- * Where a policy uses `domainNames` ("spec.egress[2].to[0].domainNames"), which Palisade does not
- * resolve yet: those rules fail closed (peerFailsClosed). The agent logs them; lint reports them.
+ * Where a policy uses `domainNames` ("spec.egress[2].to[0].domainNames"): those peers match only
+ * addresses learned from DNS answers to the node's pods, so lint and explain on files (no DNS)
+ * report that they match nothing there.
  */
-export function unresolvedDomainNames(p: ClusterPolicy): string[] {
+export function domainNameFields(p: ClusterPolicy): string[] {
   const out: string[] = [];
   p.egress.forEach((r, i) => r.peers.forEach((q, j) => {
     if (q.domainNames) out.push(`spec.egress[${i}].to[${j}].domainNames`);

@@ -1,7 +1,7 @@
 // Checks on cluster policies (ClusterNetworkPolicy, and the v1alpha1 Admin/BaselineAdminNetworkPolicy
 // decoded into the same model): two policies of one tier and priority whose rules overlap, rules
-// shadowed by an earlier rule of the tier, a Pass with nothing below it, domainNames rules
-// Palisade cannot enforce, and peers that fail closed. The semantics are cluster-facts.ts's and
+// shadowed by an earlier rule of the tier, a Pass with nothing below it, domainNames peers (they
+// match only what the agent learns from DNS at run time), and peers that fail closed. The semantics are cluster-facts.ts's and
 // tiers.ts's; the rule comparisons are in lint-cluster-match.ts.
 
 import type { ClusterPolicy, ClusterPolicyRule, Pod } from '../cluster/model.ts';
@@ -161,40 +161,41 @@ export function checkPassToDefault(view: ClusterView, pols: readonly ClusterPoli
 }
 
 /**
- * Peers that fail closed: domainNames (Palisade does not resolve names yet, so it treats them as
- * a field it cannot enforce) and peers with no field this Palisade knows (an unknown field of a
- * newer CRD, or {}): "For "Accept" rules, "fail closed" means: "treat the rule as matching no
- * traffic". For "Deny" and "Pass" rules, "fail closed" means: "treat the rule as a 'Deny all' rule"."
+ * Peers that fail closed: peers with no field this Palisade knows (an unknown field of a newer
+ * CRD, or {}): "For "Accept" rules, "fail closed" means: "treat the rule as matching no traffic".
+ * For "Deny" and "Pass" rules, "fail closed" means: "treat the rule as a 'Deny all' rule"." And
+ * domainNames peers, which do not fail closed but match only what the agent learns from DNS
+ * answers at run time: lint sees no DNS, so it says what the peer depends on.
  */
 export function checkFailClosed(pols: readonly ClusterPolicy[], out: Finding[]): void {
   for (const p of pols) {
     for (const d of DIRECTIONS) {
       clusterRules(p, d).forEach((r, i) => {
         r.peers.forEach((peer, j) => {
-          if (!peerFailsClosed(peer)) return;
           const field = `${ruleField(d, i)}.${PEERS_FIELD[d]}[${j}]`;
+          if (peer.domainNames) {
+            out.push({
+              code: LINT.DOMAIN_NAMES_LEARNED,
+              severity: 'warning',
+              object: clusterObject(p),
+              field: `${field}.domainNames`,
+              reason: `matches only addresses the node's agent learns from DNS answers to the subject pods (${peer.domainNames.join(', ')}); a connection to an address the pod did not look up through DNS on its node is not accepted by this rule`,
+              fix: `make sure the subject pods resolve these names through DNS before connecting (no hard-coded addresses, no DNS-over-HTTPS), or allow fixed addresses with a networks peer`,
+            });
+            return;
+          }
+          if (!peerFailsClosed(peer)) return;
           const accept = r.action === 'Accept';
           const effect = accept
             ? `the rule fails closed (Accept matches nothing): none of its ${PEERS_FIELD[d]} entries is accepted by it, and the traffic goes on to later rules and tiers`
             : `the rule fails closed: this ${r.action} rule denies ALL ${d} traffic of the subject pods, whatever its other peers and protocols`;
-          if (peer.domainNames) {
-            out.push({
-              code: LINT.DOMAIN_NAMES_UNENFORCED,
-              severity: accept ? 'error' : 'warning',
-              object: clusterObject(p),
-              field: `${field}.domainNames`,
-              reason: `cannot be enforced yet: Palisade does not resolve domain names (${peer.domainNames.join(', ')}); ${effect}`,
-              fix: `allow the destinations by address with a networks peer (the names' CIDRs) until Palisade resolves names`,
-            });
-            return;
-          }
           out.push({
             code: LINT.FAIL_CLOSED_PEER,
             severity: accept ? 'error' : 'warning',
             object: clusterObject(p),
             field,
             reason: `this peer sets no field this Palisade knows ({}, or only a field of a newer API version); ${effect}`,
-            fix: `set exactly one of namespaces, pods${d === 'egress' ? ', nodes, networks' : ''}; or upgrade Palisade if the field is newer than it`,
+            fix: `set exactly one of namespaces, pods${d === 'egress' ? ', nodes, networks, domainNames' : ''}; or upgrade Palisade if the field is newer than it`,
           });
         });
       });

@@ -33,8 +33,8 @@ export const LINT = {
   CLUSTER_RULE_SHADOWED: 'cluster-rule-shadowed',
   /** A Pass that reaches the default allow: any Baseline Pass, or an Admin Pass with nothing below for its pods. */
   CLUSTER_PASS_TO_DEFAULT: 'cluster-pass-to-default',
-  /** A domainNames peer: Palisade does not resolve names, the rule fails closed. */
-  DOMAIN_NAMES_UNENFORCED: 'domain-names-unenforced',
+  /** A domainNames peer: it matches only addresses learned from DNS answers at run time. */
+  DOMAIN_NAMES_LEARNED: 'domain-names-learned',
   /** A cluster policy peer with no known field: the rule fails closed. */
   FAIL_CLOSED_PEER: 'fail-closed-peer',
 } as const;

@@ -169,13 +169,13 @@ t.test('cluster policies: findings name kind, name and field; exit 1', async (t)
   const r = palisade('lint', '--manifests', cnpMistakes);
   t.equal(r.code, 1, r.err);
   t.match(r.out, /warning: ClusterNetworkPolicy deny-db spec.ingress\[1\] \[cluster-rule-shadowed\]\n  why: this Deny rule never decides anything: every connection it matches is matched first by spec.ingress\[0\] \(shop-ok\), whose Accept decides it instead/);
-  t.match(r.out, /error: ClusterNetworkPolicy deny-db spec.egress\[0\].to\[0\].domainNames \[domain-names-unenforced\]\n  why: cannot be enforced yet: Palisade does not resolve domain names \(example.com\); the rule fails closed \(Accept matches nothing\)/);
+  t.match(r.out, /warning: ClusterNetworkPolicy deny-db spec.egress\[0\].to\[0\].domainNames \[domain-names-learned\]\n  why: matches only addresses the node's agent learns from DNS answers to the subject pods \(example.com\)/);
   t.match(r.out, /warning: ClusterNetworkPolicy default spec.ingress\[0\] \[cluster-pass-to-default\]/);
   const j = JSON.parse(palisade('lint', '--manifests', cnpMistakes, '-o', 'json').out) as { code: string; object: string; field: string }[];
   t.same(j.filter((f) => f.object.startsWith('ClusterNetworkPolicy')).map((f) => `${f.code} ${f.object} ${f.field}`).sort(), [
     'cluster-pass-to-default ClusterNetworkPolicy default spec.ingress[0]',
     'cluster-rule-shadowed ClusterNetworkPolicy deny-db spec.ingress[1]',
-    'domain-names-unenforced ClusterNetworkPolicy deny-db spec.egress[0].to[0].domainNames',
+    'domain-names-learned ClusterNetworkPolicy deny-db spec.egress[0].to[0].domainNames',
   ]);
   const c = palisade('lint', '--manifests', cnpClean);
   t.equal(c.code, 0, c.out + c.err);

@@ -3,7 +3,7 @@
 // alone, but an Admin egress Deny to `nodes` must drop a pod's new connection to its own node's
 // address. That connection is local to the node (INPUT), not routed (FORWARD), so only the
 // PALISADE-NODE chain (src/enforce/iptables.ts, filled while Agent.podMatch sets nodeTraffic)
-// brings it to the judge. Also: the agent logs one warning per cluster policy using domainNames.
+// brings it to the judge.
 
 import t from 'tap';
 import { join } from 'node:path';
@@ -33,19 +33,6 @@ spec:
   - name: deny-nodes
     action: Deny
     to: [{nodes: {matchLabels: {role: worker}}}]
-`;
-
-const DOMAIN_NAMES = `apiVersion: policy.networking.k8s.io/v1alpha2
-kind: ClusterNetworkPolicy
-metadata: {name: allow-kubernetes-io}
-spec:
-  tier: Admin
-  priority: 20
-  subject: {namespaces: {matchLabels: {team: x}}}
-  egress:
-  - name: kubernetes-io
-    action: Accept
-    to: [{domainNames: [www.kubernetes.io]}]
 `;
 
 /** A new TCP connection from pod b to its node's address (IPv4 10.77.1.1, IPv6 fd77:1::1). */
@@ -114,23 +101,5 @@ t.test('pod -> own node under a ClusterNetworkPolicy (nfqueue)', async (t) => {
     t.ok(await podToNodeUdp(), 'b -> node:7000 UDP is answered again');
     t.equal(await idSequence(), before, 'nothing was queued');
     t.notMatch(await must(topo.in(topo.node, ['iptables', '-S', 'PALISADE-NODE'])), /-A PALISADE-NODE/, 'PALISADE-NODE is empty again');
-  });
-
-  await t.test('a cluster policy using domainNames: one warning line naming it', async (t) => {
-    const count = () => agent.log().split('\n').filter((l) => l.includes('"level":"warn"') && l.includes('allow-kubernetes-io') && l.includes('domainNames')).length;
-    t.equal(count(), 0, 'no warning before the policy exists');
-    const gen = status().generation;
-    const writtenAt = Date.now();
-    topo.writeFile('manifests/dns.yaml', DOMAIN_NAMES);
-    await waitFor('the domainNames policy is read', () => (status().sourceSyncStartedAt ?? 0) >= writtenAt && status().generation > gen);
-    await waitFor('the warning', () => count() > 0);
-    t.equal(count(), 1, 'exactly one warning line');
-    t.match(agent.log(), /ClusterNetworkPolicy allow-kubernetes-io: .*domainNames.*fail closed/, 'it names the kind, the policy and the fail-closed consequence');
-    // Another object changes: the unchanged policy is not warned about again.
-    const gen2 = status().generation;
-    const writtenAt2 = Date.now();
-    topo.writeFile('manifests/cnp.yaml', DENY_NODES);
-    await waitFor('the other change is read', () => (status().sourceSyncStartedAt ?? 0) >= writtenAt2 && status().generation > gen2);
-    t.equal(count(), 1, 'still one warning line after an unrelated change');
   });
 });

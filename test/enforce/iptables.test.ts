@@ -37,6 +37,13 @@ t.test('generated rules', async (t) => {
   }
   // The mark rule comes first: a re-injected packet must not be queued again.
   t.match(chainRules(NFQ)[0], /-m mark/, 'mark rule first');
+  // DNS answers (issue 16) are sent to PALISADE-DNS before the connmark rule accepts their flow.
+  const fwd = chainRules(NFQ).filter((l) => l.startsWith('-A PALISADE-FORWARD'));
+  const dnsAt = fwd.findIndex((l) => l.includes('--sport 53 -j PALISADE-DNS'));
+  t.ok(dnsAt > 0 && dnsAt < fwd.findIndex((l) => l.includes('-m connmark')), 'DNS answers are looked at before the connmark accept');
+  t.same(podRules(NFQ, { ifaces: [], v4: [], v6: [], dns: { v4: ['10.0.0.5'], v6: ['fd00::5'] } }, 4), [
+    `-A PALISADE-DNS -d 10.0.0.5 -m conntrack --ctstate ESTABLISHED --ctdir REPLY -j NFQUEUE --queue-num ${NFQ.queue + NFQ.queues}`,
+  ], 'answers to a domainNames subject pod on a flow it opened go to the DNS queue (the one after the judge queues)');
 
   const pods = { ifaces: ['veth+'], v4: ['10.0.0.5', '10.1.0.0/16'], v6: ['fd00::5'] };
   t.same(podRules(NFQ, pods, 4), [

@@ -58,7 +58,7 @@ function cluster(yaml: string): ClusterState {
 }
 
 const CLUSTER_CODES: readonly LintCode[] = [
-  LINT.CLUSTER_PRIORITY_TIE, LINT.CLUSTER_RULE_SHADOWED, LINT.CLUSTER_PASS_TO_DEFAULT, LINT.DOMAIN_NAMES_UNENFORCED, LINT.FAIL_CLOSED_PEER,
+  LINT.CLUSTER_PRIORITY_TIE, LINT.CLUSTER_RULE_SHADOWED, LINT.CLUSTER_PASS_TO_DEFAULT, LINT.DOMAIN_NAMES_LEARNED, LINT.FAIL_CLOSED_PEER,
 ];
 const clusterFindings = (fs: readonly Finding[]) => fs.filter((f) => CLUSTER_CODES.includes(f.code));
 const summary = (fs: readonly Finding[]) => clusterFindings(fs).map((f) => `${f.code} ${f.object} ${f.field ?? ''}`.trim());
@@ -187,12 +187,12 @@ spec: {podSelector: {}, policyTypes: [Egress], egress: [{ports: [{port: 5432}]}]
     want: [],
   },
   {
-    name: 'domainNames cannot be enforced yet: the Accept fails closed',
+    name: 'domainNames match only what DNS teaches at run time: a warning, the rule does not fail closed',
     yaml: cnp('egress-out', 'Admin', 10, APP, '  egress: [{name: out, action: Accept, to: [{networks: [192.0.2.0/24]}, {domainNames: [example.com]}]}]'),
-    want: ['domain-names-unenforced ClusterNetworkPolicy egress-out spec.egress[0].to[1].domainNames'],
-    severity: 'error',
-    reason: /cannot be enforced yet: Palisade does not resolve domain names \(example.com\); the rule fails closed \(Accept matches nothing\)/,
-    fix: /networks peer/,
+    want: ['domain-names-learned ClusterNetworkPolicy egress-out spec.egress[0].to[1].domainNames'],
+    severity: 'warning',
+    reason: /matches only addresses the node's agent learns from DNS answers to the subject pods \(example.com\)/,
+    fix: /resolve these names through DNS before connecting/,
   },
   {
     name: 'a peer with no known field in a Deny: deny-all, and the rules after it are shadowed',

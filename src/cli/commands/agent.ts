@@ -1,5 +1,6 @@
 // `palisade agent`: runs the per-node enforcement agent until SIGTERM/SIGINT (see src/agent/agent.ts).
 
+import { NAME_STORE_DEFAULTS } from '../../dataplane/name-store.ts';
 import { Agent, type Backend } from '../../agent/agent.ts';
 import type { Source } from '../../sources/source.ts';
 import { FilesSource } from '../../sources/files-source.ts';
@@ -61,6 +62,10 @@ removes its iptables rules (unless --keep-rules).
   --no-source-guard     do not drop packets that enter from a pod's interface with a source
                         address that is not that pod's (default: dropped in the raw table,
                         IPv4 and IPv6; turn off only where the CNI already validates sources)
+  --dns-min-ttl S, --dns-max-ttl S   domainNames: a learned name record lives its answer's TTL
+                        raised to S (default 10) and lowered to S (default 3600) seconds
+  --dns-records-per-pod N, --dns-records N   caps on live name records per pod (default 512)
+                        and in total (default 65536); over a cap the oldest is evicted
   --rules-check-ms N    rule watchdog: every N ms check that Palisade's iptables chains and
                         jumps are intact and reinstall them if not (default 1000; 0 = off;
                         else 100-600000)`;
@@ -72,7 +77,9 @@ const SPEC = {
   'no-ipv6': 'bool', 'keep-rules': 'bool', 'status-file': 'string', health: 'string', 'rescan-ms': 'string',
   metrics: 'string', 'verdict-log': 'string', 'log-allowed': 'bool', audit: 'bool',
   strict: 'bool', 'no-strict': 'bool', 'rules-check-ms': 'string', 'verdict-cache': 'bool', 'verdict-cache-s': 'string',
-  'no-source-guard': 'bool', help: 'bool',
+  'no-source-guard': 'bool',
+  'dns-min-ttl': 'string', 'dns-max-ttl': 'string', 'dns-records-per-pod': 'string', 'dns-records': 'string',
+  help: 'bool',
 } as const;
 
 function markFlag(v: unknown, name: string, dflt: number): number {
@@ -137,6 +144,10 @@ export async function run(argv: string[]): Promise<number> {
     strict, rulesCheckMs,
     sourceGuard: flags['no-source-guard'] !== true,
     verdictCache: flags['verdict-cache'] === true, verdictCacheSeconds: intFlag(flags['verdict-cache-s'], 'verdict-cache-s', 1, 86400, 30),
+    dns: {
+      minTtl: intFlag(flags['dns-min-ttl'], 'dns-min-ttl', 0, 86400, NAME_STORE_DEFAULTS.minTtl), maxTtl: intFlag(flags['dns-max-ttl'], 'dns-max-ttl', 1, 604800, NAME_STORE_DEFAULTS.maxTtl),
+      perPod: intFlag(flags['dns-records-per-pod'], 'dns-records-per-pod', 1, 1 << 20, NAME_STORE_DEFAULTS.perPod), total: intFlag(flags['dns-records'], 'dns-records', 1, 1 << 24, NAME_STORE_DEFAULTS.total),
+    },
   };
   const bad = agentOptionsError(settings);
   if (bad) throw new CliError(bad);

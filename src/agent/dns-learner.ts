@@ -1,0 +1,169 @@
+// The agent's DNS learner (issue 16): DNS answers to the pods a domainNames policy selects are
+// queued to it before delivery (UDP and TCP from source port 53, any server); it parses them
+// (dataplane/dns-parser.ts), records address -> names (dataplane/name-store.ts), and always lets
+// the answer through: the pod's resolver, not Palisade, decides what a DNS answer is worth.
+//
+// How the learned names reach the engines: the learner installs ClusterState.resolveClusterPolicy,
+// so every stored cluster policy's domainNames peers carry the live addresses learned for them
+// (policy/domain-names.ts), and re-stores the policies whose addresses changed after each batch
+// of answers and each expiry tick. Each re-store is an ordinary policy change: both engines see
+// the same peers (the compiled engine as host blocks, recompiled incrementally), and the agent
+// flushes the verdict cache before the new snapshot judges (agent.ts onChanges), so no cached
+// verdict outlives the record that allowed it. The answer is only accepted after the new
+// snapshot is in place, so the pod's first connection to the address already finds it.
+//
+// Decisions (README "Egress to domain names"):
+// - Spoofed answers: only answers on a flow the pod opened reach the queue (the iptables rule
+//   matches conntrack ESTABLISHED replies, i.e. from the server and port the pod's query went
+//   to), and only records the question name reaches are learned. The DNS id is left to the pod's
+//   resolver, which drops an answer with the wrong id itself; an answer it drops teaches an
+//   address only for a name the pod asked that server about.
+// - Scope: records are this node's. Addresses are learned for the node's own pods (the agent
+//   sees no other answers), and a policy's peer matches the addresses learned for any pod of
+//   this node under its names. A pod on another node is judged by that node's agent with that
+//   node's records: an address only another node learned is not the name here, and a connection
+//   to it from a pod of this node is judged as any other address until this node learns it.
+
+import { ACCEPT } from '../enforce/judge.ts';
+import type { PacketJudge } from '../enforce/judge.ts';
+import type { ClusterState } from '../cluster/state.ts';
+import { DNS_RESULT, DNS_RESULT_NAMES, DnsAnswer, parseDnsAnswer, tcpDnsMessageLength } from '../dataplane/dns-parser.ts';
+import { NameStore, type NameStoreOptions } from '../dataplane/name-store.ts';
+import { PacketInfo } from '../dataplane/packet-info.ts';
+import { parsePacket } from '../dataplane/packet-parser.ts';
+import { formatIP } from '../net/address.ts';
+import { clusterPolicyUsesDomainNames, withLearnedAddresses } from '../policy/domain-names.ts';
+
+/** Canonical text of an address given as words (an IPv4-mapped IPv6 address is its IPv4 address, as parseIP reads it). */
+export function ipText(family: number, a: number, b: number, c: number, d: number): string {
+  if (family === 4) return formatIP({ family: 'IPv4', words: [a >>> 0] });
+  if (a === 0 && b === 0 && (c >>> 0) === 0xffff) return formatIP({ family: 'IPv4', words: [d >>> 0] });
+  return formatIP({ family: 'IPv6', words: [a >>> 0, b >>> 0, c >>> 0, d >>> 0] });
+}
+
+export interface DnsLearnerCounters {
+  /** DNS answers handed to the learner. */
+  answers: number;
+  /** Answers that parsed (whether or not they held an address). */
+  parsed: number;
+  /** Refused answers by reason (DNS_RESULT_NAMES), plus packets that were no DNS answer to a local pod. */
+  errors: Record<string, number>;
+  /** Policy re-stores (each one recompile and verdict cache flush). */
+  republished: number;
+}
+
+export class DnsLearner implements PacketJudge {
+  readonly store: NameStore;
+  readonly counters: DnsLearnerCounters = { answers: 0, parsed: 0, errors: { 'not-dns': 0, 'not-local-pod': 0 }, republished: 0 };
+  private readonly info = new PacketInfo();
+  private readonly answer = new DnsAnswer();
+  private changed = false;
+
+  constructor(
+    private readonly state: ClusterState,
+    /** Is this address (canonical text) one of this node's pods? */
+    private readonly isLocalPod: (address: string) => boolean,
+    opts: NameStoreOptions = {},
+    private readonly clock: () => number = Date.now,
+  ) {
+    this.store = new NameStore(opts);
+    for (const n of DNS_RESULT_NAMES) if (n !== 'ok') this.counters.errors[n] = 0;
+    state.resolveClusterPolicy = (p) => this.resolve(p);
+  }
+
+  private resolve<P extends Parameters<typeof withLearnedAddresses>[0]>(p: P): P {
+    if (!clusterPolicyUsesDomainNames(p)) return p;
+    const now = this.clock();
+    return withLearnedAddresses(p, (patterns) => this.store.addressesFor(patterns, now)) as P;
+  }
+
+  /** Learns from one DNS answer packet (IPv4/IPv6, UDP or TCP); always ACCEPT. */
+  classify(buf: Buffer, off: number, len: number, now: number): number {
+    this.counters.answers++;
+    this.learnPacket(buf, off, len, now);
+    return ACCEPT;
+  }
+
+  private learnPacket(buf: Buffer, off: number, len: number, now: number): void {
+    const info = this.info;
+    if (!parsePacket(buf, off, len, info) || info.srcPort !== 53 || info.laterFragment || (info.proto !== 17 && info.proto !== 6)) {
+      this.counters.errors['not-dns']!++;
+      return;
+    }
+    let mOff: number, mLen: number;
+    if (info.proto === 17) {
+      mOff = info.l4Offset + 8;
+      mLen = Math.min(info.l4Length, off + len - info.l4Offset) - 8;
+    } else {
+      const hl = ((buf[info.l4Offset + 12] ?? 0) >> 4) * 4;
+      const segOff = info.l4Offset + hl;
+      const segLen = Math.min(info.l4Length, off + len - info.l4Offset) - hl;
+      // A TCP segment with no payload (the handshake, ACKs) carries no answer.
+      if (segLen <= 0) return;
+      // Only an answer whole in one segment is read; a longer one (rare: over ~1400 bytes) goes
+      // through unlearned, and the pod's connection to its addresses is judged without the name.
+      mLen = tcpDnsMessageLength(buf, segOff, segLen);
+      mOff = segOff + 2;
+    }
+    if (mLen < 0) {
+      this.counters.errors['truncated']!++;
+      return;
+    }
+    const pod = info.family === 4 ? ipText(4, info.dst4, 0, 0, 0) : ipText(6, info.dst6a, info.dst6b, info.dst6c, info.dst6d);
+    if (!this.isLocalPod(pod)) {
+      this.counters.errors['not-local-pod']!++;
+      return;
+    }
+    const a = this.answer;
+    const r = parseDnsAnswer(buf, mOff, mLen, a);
+    if (r !== DNS_RESULT.OK) {
+      this.counters.errors[DNS_RESULT_NAMES[r]!]!++;
+      return;
+    }
+    this.counters.parsed++;
+    if (a.count === 0) return;
+    const server = info.family === 4 ? ipText(4, info.src4, 0, 0, 0) : ipText(6, info.src6a, info.src6b, info.src6c, info.src6d);
+    const wall = this.clock();
+    for (let i = 0; i < a.count; i++) {
+      const w = a.words;
+      const address = ipText(a.family[i]!, w[4 * i]!, w[4 * i + 1]!, w[4 * i + 2]!, w[4 * i + 3]!);
+      if (this.store.learn(pod, address, a.names.slice(0, a.owner[i]! + 1), server, a.ttl[i]!, wall)) this.changed = true;
+    }
+    void now;
+  }
+
+  /** After a batch of answers: re-store the policies whose addresses changed, before the verdicts go out. */
+  endBatch(): void {
+    if (!this.changed) return;
+    this.changed = false;
+    this.republish();
+  }
+
+  /** Drops expired records and records of addresses that are no longer local pods; re-stores what changed. Returns records dropped. */
+  tick(): number {
+    const now = this.clock();
+    let n = this.store.expire(now);
+    for (const r of this.store.list(now)) if (!this.isLocalPod(r.pod)) n += this.store.dropPod(r.pod);
+    if (n > 0) this.republish();
+    return n;
+  }
+
+  /** Re-stores every cluster policy whose domainNames addresses differ from the live records (one batch, one recompile). */
+  republish(): void {
+    const st = this.state;
+    st.batch(() => {
+      for (const p of [...st.clusterPolicies.values()]) {
+        const r = this.resolve(p);
+        if (r !== p) {
+          st.upsert(p.kind, r);
+          this.counters.republished++;
+        }
+      }
+    });
+  }
+
+  /** Removes the hook (the agent stops). */
+  close(): void {
+    if (this.state.resolveClusterPolicy) delete this.state.resolveClusterPolicy;
+  }
+}

@@ -1,0 +1,178 @@
+// The name store (issue 16): which names the addresses in DNS answers to this node's pods stand
+// for, and until when. Filled from dns-parser.ts results by the agent's DNS learner; read by
+// domain-names.ts (through the learner) to give domainNames peers their addresses, and by
+// explain, the verdict log and `palisade dns`.
+//
+// One record per (pod address, learned address): the names the answer said it has (the question
+// name and the CNAME chain to it), the server that answered, when, and the TTL after clamping.
+// - TTL: clamped to [minTtl, maxTtl] (flags --dns-min-ttl, --dns-max-ttl; defaults below). The
+//   floor exists because a pod connects right after its lookup: an answer with TTL 0 or 1 would
+//   otherwise expire before the connection it was looked up for. The ceiling bounds how long one
+//   answer keeps an address open (a TTL of 2^31 - 1 is legal DNS).
+// - Memory: at most perPod records per pod address and total records overall. A new record over
+//   a cap evicts the least recently learned or refreshed one (of that pod, or overall), counted
+//   in `evictions`. Maps keep insertion order, and a refresh re-inserts, so that is the first key.
+// - Expiry: expire(now) drops records past their time; the agent runs it every second and
+//   republishes the policies whose address sets changed, which flushes the verdict cache.
+//
+// Times are milliseconds given by the caller (no clock here: tests drive it).
+
+import { domainNameMatches } from '../policy/domain-names.ts';
+
+export const NAME_STORE_DEFAULTS = { minTtl: 10, maxTtl: 3600, perPod: 512, total: 65536 } as const;
+
+export interface NameStoreOptions {
+  /** Seconds; an answer's TTL below this is raised to it. */
+  readonly minTtl?: number;
+  /** Seconds; an answer's TTL above this is lowered to it. */
+  readonly maxTtl?: number;
+  readonly perPod?: number;
+  readonly total?: number;
+}
+
+export interface NameRecord {
+  /** The pod the answer went to (its address). */
+  readonly pod: string;
+  /** The learned address (canonical text). */
+  readonly address: string;
+  /** The question name first, then the CNAME chain up to the name owning the address. */
+  readonly names: readonly string[];
+  /** Address of the DNS server that answered. */
+  readonly server: string;
+  readonly learnedAt: number;
+  /** TTL after clamping, seconds. */
+  readonly ttl: number;
+  readonly expiresAt: number;
+}
+
+export interface NameStoreCounters {
+  records: number;
+  learned: number;
+  refreshed: number;
+  expired: number;
+  evictions: number;
+}
+
+export class NameStore {
+  readonly minTtl: number;
+  readonly maxTtl: number;
+  readonly perPod: number;
+  readonly total: number;
+  /** key pod + " " + address, in least recently learned order. */
+  private readonly records = new Map<string, NameRecord>();
+  /** pod -> keys of its records, same order. */
+  private readonly byPod = new Map<string, Set<string>>();
+  readonly counters: NameStoreCounters = { records: 0, learned: 0, refreshed: 0, expired: 0, evictions: 0 };
+
+  constructor(o: NameStoreOptions = {}) {
+    this.minTtl = o.minTtl ?? NAME_STORE_DEFAULTS.minTtl;
+    this.maxTtl = o.maxTtl ?? NAME_STORE_DEFAULTS.maxTtl;
+    this.perPod = o.perPod ?? NAME_STORE_DEFAULTS.perPod;
+    this.total = o.total ?? NAME_STORE_DEFAULTS.total;
+    if (!(this.minTtl >= 0 && this.maxTtl >= this.minTtl)) throw new RangeError(`dns TTL bounds: need 0 <= min (${this.minTtl}) <= max (${this.maxTtl})`);
+    if (!(this.perPod >= 1 && this.total >= 1)) throw new RangeError(`dns record caps must be at least 1 (per pod ${this.perPod}, total ${this.total})`);
+  }
+
+  /** The TTL a record gets for an answer's TTL (seconds). */
+  clampTtl(ttl: number): number {
+    return Math.min(this.maxTtl, Math.max(this.minTtl, ttl));
+  }
+
+  /**
+   * Records that `address` is `names` for `pod`, told by `server` at `now` with TTL `ttl` (the
+   * answer's). Returns true when the names of some address changed (a new record, or other
+   * names), false for a mere refresh: only the former changes what a domainNames peer matches.
+   */
+  learn(pod: string, address: string, names: readonly string[], server: string, ttl: number, now: number): boolean {
+    const key = `${pod} ${address}`;
+    const t = this.clampTtl(ttl);
+    const rec: NameRecord = { pod, address, names, server, learnedAt: now, ttl: t, expiresAt: now + t * 1000 };
+    const old = this.records.get(key);
+    let podKeys = this.byPod.get(pod);
+    if (old) {
+      this.records.delete(key);
+      podKeys!.delete(key);
+    } else {
+      if (!podKeys) this.byPod.set(pod, (podKeys = new Set()));
+      if (podKeys.size >= this.perPod) this.evict(podKeys.values().next().value!);
+      if (this.records.size >= this.total) this.evict(this.records.keys().next().value!);
+    }
+    // Re-inserted at the end: eviction takes the least recently learned first.
+    this.records.set(key, rec);
+    this.byPod.get(pod) ?? this.byPod.set(pod, podKeys!);
+    podKeys!.add(key);
+    this.counters.records = this.records.size;
+    const sameNames = old !== undefined && old.names.length === names.length && old.names.every((n, i) => n === names[i]);
+    if (sameNames) this.counters.refreshed++;
+    else this.counters.learned++;
+    return !sameNames;
+  }
+
+  private evict(key: string): void {
+    this.remove(key);
+    this.counters.evictions++;
+  }
+
+  private remove(key: string): void {
+    const r = this.records.get(key);
+    if (!r) return;
+    this.records.delete(key);
+    const s = this.byPod.get(r.pod);
+    s?.delete(key);
+    if (s && s.size === 0) this.byPod.delete(r.pod);
+    this.counters.records = this.records.size;
+  }
+
+  /** Drops the records past their expiry; returns how many. */
+  expire(now: number): number {
+    let n = 0;
+    for (const [k, r] of this.records) {
+      if (r.expiresAt <= now) {
+        this.remove(k);
+        n++;
+      }
+    }
+    this.counters.expired += n;
+    return n;
+  }
+
+  /** Drops a pod's records (the pod is gone); returns how many. */
+  dropPod(pod: string): number {
+    const keys = [...(this.byPod.get(pod) ?? [])];
+    for (const k of keys) this.remove(k);
+    return keys.length;
+  }
+
+  /** Live addresses (canonical text) with a name matching one of the DomainName patterns, at `now`. */
+  addressesFor(patterns: readonly string[], now: number): string[] {
+    const out = new Set<string>();
+    for (const r of this.records.values()) {
+      if (r.expiresAt <= now || out.has(r.address)) continue;
+      if (r.names.some((n) => patterns.some((p) => domainNameMatches(p, n)))) out.add(r.address);
+    }
+    return [...out];
+  }
+
+  /** Live records of an address (any pod), newest first: explain and the verdict log. */
+  about(address: string, now: number): NameRecord[] {
+    const out: NameRecord[] = [];
+    for (const r of this.records.values()) if (r.address === address && r.expiresAt > now) out.push(r);
+    return out.reverse();
+  }
+
+  /** Every live record, by pod then address. */
+  list(now: number): NameRecord[] {
+    return [...this.records.values()].filter((r) => r.expiresAt > now).sort((a, b) => (a.pod === b.pod ? (a.address < b.address ? -1 : 1) : a.pod < b.pod ? -1 : 1));
+  }
+
+  get size(): number {
+    return this.records.size;
+  }
+}
+
+/** "10.0.3.7 is api.example.com (learned 12 s ago from 10.96.0.10, TTL 30 s)" */
+export function describeRecord(r: NameRecord, now: number): string {
+  const ago = Math.max(0, Math.round((now - r.learnedAt) / 1000));
+  const names = r.names.length > 1 ? `${r.names[r.names.length - 1]} (via ${r.names.slice(0, -1).join(' -> ')})` : r.names[0];
+  return `${r.address} is ${names} (learned ${ago} s ago from ${r.server}, TTL ${r.ttl} s)`;
+}

@@ -1,0 +1,165 @@
+// Egress to domain names end to end inside one process: DNS answer packets (as NFQUEUE hands them
+// over) -> DnsLearner -> name store -> re-stored policies -> both engines. The compiled engine is
+// kept up to date incrementally from the state's changes, as the agent does; every probe is
+// asked of it and of the plain evaluator, which must agree.
+
+import t, { type Test } from 'tap';
+import { ClusterState } from '../../src/cluster/state.ts';
+import type { ClusterPolicy, Pod } from '../../src/cluster/model.ts';
+import { CompiledEngine } from '../../src/policy/compiler.ts';
+import { evaluate } from '../../src/policy/evaluator.ts';
+import { DnsLearner } from '../../src/agent/dns-learner.ts';
+import { describeRecord } from '../../src/dataplane/name-store.ts';
+import { ipv4, ipv6, tcp, udp, TCPF } from '../../support/packets.ts';
+import { buildAnswer, type RR } from '../../support/dns-messages.ts';
+
+const ALL = { matchLabels: {}, matchExpressions: [] };
+const sel = (l: Record<string, string>) => ({ matchLabels: l, matchExpressions: [] });
+const DNS = '10.96.0.10';
+const A = '10.0.0.1', A6 = 'fd00::1', B = '10.0.0.2', REMOTE = '10.0.1.5';
+
+function pod(name: string, ips: string[], node = 'n1'): Pod {
+  return { namespace: 'x', name, labels: { pod: name }, nodeName: node, hostNetwork: false, phase: 'Running', ips, ports: [] };
+}
+
+const allowNames: ClusterPolicy = {
+  kind: 'ClusterNetworkPolicy', name: 'allow-names', tier: 'Admin', priority: 10,
+  subject: { pods: { namespaceSelector: ALL, podSelector: sel({ pod: 'a' }) } },
+  ingress: [],
+  egress: [{ name: 'names', action: 'Accept', peers: [{ domainNames: ['api.example.com', '*.cdn.net', 'V6.Example.org.'] }], protocols: [{ protocol: 'TCP', port: 443 }] }],
+};
+const denyRest: ClusterPolicy = {
+  kind: 'ClusterNetworkPolicy', name: 'deny-rest', tier: 'Admin', priority: 20,
+  subject: { pods: { namespaceSelector: ALL, podSelector: sel({ pod: 'a' }) } },
+  ingress: [],
+  egress: [{ name: 'all', action: 'Deny', peers: [{ networks: ['0.0.0.0/0', '::/0'] }], protocols: [] }],
+};
+
+function setup(withPolicy = true) {
+  let now = 1_000_000;
+  const st = new ClusterState();
+  st.batch(() => {
+    st.upsertNamespace({ name: 'x', labels: { 'kubernetes.io/metadata.name': 'x' } });
+    st.upsertPod(pod('a', [A, A6]));
+    st.upsertPod(pod('b', [B]));
+    st.upsertPod(pod('r', [REMOTE], 'n2'));
+  });
+  const local = (ip: string) => [...st.pods.values()].some((p) => p.nodeName === 'n1' && p.ips.includes(ip));
+  const learner = new DnsLearner(st, local, { minTtl: 10, maxTtl: 300 }, () => now);
+  if (withPolicy) st.batch(() => { st.upsert('ClusterNetworkPolicy', allowNames); st.upsert('ClusterNetworkPolicy', denyRest); });
+  const engine = new CompiledEngine(st, { localNode: 'n1' });
+  let changes = 0;
+  st.onChange((c) => { changes++; engine.update(c); });
+  /** Both engines' verdict on src -> dst:443/TCP; fails the test when they disagree. */
+  const verdict = (t: Test, src: string, dst: string): boolean => {
+    const conn = { src, dst, protocol: 'TCP' as const, port: 443 };
+    const e = evaluate(st, conn, { localNode: 'n1' });
+    const c = engine.decide(conn);
+    t.equal(c.allowed, e.allowed, `engines agree on ${src} -> ${dst}`);
+    return c.allowed;
+  };
+  const answer = (to: string, q: string, rr: RR[], o: { tcp?: boolean; from?: string; sport?: number } = {}) => {
+    const msg = buildAnswer(q, rr, { compress: true });
+    const from = o.from ?? (to.includes(':') ? 'fd00::53' : DNS);
+    const l4 = o.tcp ? tcp({ sport: o.sport ?? 53, dport: 40000, flags: TCPF.ACK | 0x08 }, Buffer.concat([Buffer.from([msg.length >> 8, msg.length & 255]), msg]))
+      : udp({ sport: o.sport ?? 53, dport: 40000 }, msg);
+    const pkt = to.includes(':') ? ipv6({ src: from, dst: to, nextHeader: o.tcp ? 6 : 17, rawPayload: true }, l4)
+      : ipv4({ src: from, dst: to, proto: o.tcp ? 6 : 17, rawPayload: true }, l4);
+    learner.classify(pkt, 0, pkt.length, 0);
+    learner.endBatch();
+  };
+  return { st, learner, engine, verdict, answer, advance: (s: number) => { now += s * 1000; }, now: () => now, changes: () => changes };
+}
+
+
+t.test('an allowed name becomes reachable once answered; another address stays denied', async (t) => {
+  const s = setup();
+  t.notOk(s.verdict(t, A, '192.0.2.7'), 'before any answer: denied (the peer matches nothing)');
+  s.answer(A, 'api.example.com', [{ name: 'api.example.com', type: 'A', data: '192.0.2.7', ttl: 30 }]);
+  t.ok(s.verdict(t, A, '192.0.2.7'), 'api.example.com -> 192.0.2.7 allowed');
+  t.notOk(s.verdict(t, A, '192.0.2.8'), 'an address no answer named: denied');
+  t.equal(s.learner.store.size, 1);
+  const rec = s.learner.store.about('192.0.2.7', s.now())[0]!;
+  s.advance(12);
+  t.equal(describeRecord(rec, s.now()), '192.0.2.7 is api.example.com (learned 12 s ago from 10.96.0.10, TTL 30 s)');
+});
+
+t.test('CNAME chain, wildcard, AAAA, TCP DNS', async (t) => {
+  const s = setup();
+  s.answer(A, 'www.example.com', [
+    { name: 'www.example.com', type: 'CNAME', data: 'edge.cdn.net', ttl: 60 },
+    { name: 'edge.cdn.net', type: 'A', data: '198.51.100.1', ttl: 60 }]);
+  t.ok(s.verdict(t, A, '198.51.100.1'), 'www.example.com -> CNAME edge.cdn.net matches *.cdn.net');
+  s.answer(A, 'cdn.net', [{ name: 'cdn.net', type: 'A', data: '198.51.100.2' }]);
+  t.notOk(s.verdict(t, A, '198.51.100.2'), '*.cdn.net does not match cdn.net itself');
+  s.answer(A, 'deep.a.b.cdn.net', [{ name: 'deep.a.b.cdn.net', type: 'A', data: '198.51.100.3' }]);
+  t.ok(s.verdict(t, A, '198.51.100.3'), '"*" covers several labels');
+  s.answer(A6, 'v6.example.org', [{ name: 'v6.example.org', type: 'AAAA', data: '2001:db8:0:0:0:0:0:7' }]);
+  t.ok(s.verdict(t, A6, '2001:db8::7'), 'AAAA; the pattern\'s case and trailing dot do not matter');
+  s.answer(A, 'api.example.com', [{ name: 'api.example.com', type: 'A', data: '192.0.2.44' }], { tcp: true });
+  t.ok(s.verdict(t, A, '192.0.2.44'), 'an answer over TCP is learned too');
+});
+
+t.test('TTL expiry cuts new connections; refreshes keep the record', async (t) => {
+  const s = setup();
+  s.answer(A, 'api.example.com', [{ name: 'api.example.com', type: 'A', data: '192.0.2.7', ttl: 1 }]);
+  t.ok(s.verdict(t, A, '192.0.2.7'));
+  s.advance(9);
+  t.equal(s.learner.tick(), 0, 'TTL 1 is raised to the 10 s floor: still live at 9 s');
+  t.ok(s.verdict(t, A, '192.0.2.7'));
+  const before = s.changes();
+  s.answer(A, 'api.example.com', [{ name: 'api.example.com', type: 'A', data: '192.0.2.7', ttl: 20 }]);
+  t.equal(s.changes(), before, 'a refresh is no policy change (no recompile, no cache flush)');
+  s.advance(15);
+  t.equal(s.learner.tick(), 0, 'refreshed at 9 s for 20 s: live at 24 s');
+  s.advance(6);
+  t.equal(s.learner.tick(), 1, 'expired at 29 s');
+  t.ok(s.changes() > before, 'the expiry re-stored the policy (the agent flushes the verdict cache on it)');
+  t.notOk(s.verdict(t, A, '192.0.2.7'), 'a new connection after expiry is denied');
+});
+
+t.test('a record learned before the policy exists counts as soon as the policy arrives', async (t) => {
+  const s = setup(false);
+  s.answer(A, 'api.example.com', [{ name: 'api.example.com', type: 'A', data: '192.0.2.7' }]);
+  t.equal(s.learner.store.size, 1, 'learned with no policy yet');
+  s.st.batch(() => { s.st.upsert('ClusterNetworkPolicy', allowNames); s.st.upsert('ClusterNetworkPolicy', denyRest); });
+  t.ok(s.verdict(t, A, '192.0.2.7'), 'allowed by the new policy');
+  t.notOk(s.verdict(t, A, '192.0.2.9'));
+  // A policy update (new names) keeps the learned addresses that still match.
+  s.st.upsert('ClusterNetworkPolicy', { ...allowNames, egress: [{ ...allowNames.egress[0]!, peers: [{ domainNames: ['*.example.com'] }] }] });
+  t.ok(s.verdict(t, A, '192.0.2.7'), 'still allowed under *.example.com');
+  s.st.upsert('ClusterNetworkPolicy', { ...allowNames, egress: [{ ...allowNames.egress[0]!, peers: [{ domainNames: ['other.example.com'] }] }] });
+  t.notOk(s.verdict(t, A, '192.0.2.7'), 'denied once the policy no longer names it');
+});
+
+t.test('what is not learned', async (t) => {
+  const s = setup();
+  s.answer(REMOTE, 'api.example.com', [{ name: 'api.example.com', type: 'A', data: '192.0.2.70' }]);
+  t.equal(s.learner.store.size, 0, 'an answer to another node\'s pod');
+  t.equal(s.learner.counters.errors['not-local-pod'], 1);
+  s.answer(A, 'api.example.com', [{ name: 'api.example.com', type: 'A', data: '192.0.2.71' }], { sport: 5353 });
+  t.equal(s.learner.store.size, 0, 'not from port 53');
+  s.answer(A, 'evil.example.net', [{ name: 'evil.example.net', type: 'CNAME', data: 'x.example.net' }, { name: 'api.example.com', type: 'A', data: '192.0.2.72' }]);
+  t.equal(s.learner.store.size, 0, 'a record for a name the question does not reach');
+  t.notOk(s.verdict(t, A, '192.0.2.72'));
+  t.ok(s.verdict(t, B, '192.0.2.72'), 'b is no subject: the deny policy does not select it either (default allow), engines agree');
+});
+
+t.test('caps: per pod and total, evictions counted', async (t) => {
+  const s = setup();
+  const small = new DnsLearner(s.st, () => true, { perPod: 2, total: 3 });
+  const pkt = (to: string, addr: string) => {
+    const msg = buildAnswer('api.example.com', [{ name: 'api.example.com', type: 'A', data: addr }]);
+    const p = ipv4({ src: DNS, dst: to, proto: 17, rawPayload: true }, udp({ sport: 53, dport: 1 }, msg));
+    small.classify(p, 0, p.length, 0);
+  };
+  pkt(A, '192.0.2.1'); pkt(A, '192.0.2.2'); pkt(A, '192.0.2.3');
+  t.equal(small.store.size, 2, 'per pod cap');
+  t.equal(small.store.counters.evictions, 1);
+  t.same(small.store.list(Date.now()).map((r) => r.address), ['192.0.2.2', '192.0.2.3'], 'the least recently learned went');
+  pkt(B, '192.0.2.4'); pkt(B, '192.0.2.5');
+  t.equal(small.store.size, 3, 'total cap');
+  t.equal(small.store.counters.evictions, 2, 'one more eviction for the total cap');
+  t.same(small.store.list(Date.now()).map((r) => r.address), ['192.0.2.3', '192.0.2.4', '192.0.2.5'], 'the oldest overall went');
+  small.close();
+});

@@ -1,0 +1,131 @@
+// DNS answer parser (src/dataplane/dns-parser.ts): what it learns from well-formed answers (A,
+// AAAA, CNAME chains, compression, case, TTL rules) and how it refuses hostile ones.
+
+import t from 'tap';
+import { DNS_RESULT, DnsAnswer, MAX_ANSWERS, parseDnsAnswer, tcpDnsMessageLength } from '../../src/dataplane/dns-parser.ts';
+import { formatIP } from '../../src/net/address.ts';
+import { buildAnswer, type RR } from '../../support/dns-messages.ts';
+
+/** What the parser learned: "address names... ttl" per address. */
+function learned(buf: Buffer, off = 0, len = buf.length): { result: number; got: string[] } {
+  const out = new DnsAnswer();
+  const result = parseDnsAnswer(buf, off, len, out);
+  const got: string[] = [];
+  for (let i = 0; i < out.count; i++) {
+    const w = out.words.subarray(4 * i, 4 * i + 4);
+    const ip = out.family[i] === 4
+      ? formatIP({ family: 'IPv4', words: [w[0]! >>> 0] } as never)
+      : formatIP({ family: 'IPv6', words: [w[0]! >>> 0, w[1]! >>> 0, w[2]! >>> 0, w[3]! >>> 0] } as never);
+    got.push(`${ip} ${out.names.slice(0, out.owner[i]! + 1).join(',')} ${out.ttl[i]}`);
+  }
+  return { result, got };
+}
+
+const cases: { name: string; q: string; rr: RR[]; compress?: boolean; flags?: number; want: string[]; result?: number }[] = [
+  { name: 'one A record', q: 'api.example.com', rr: [{ name: 'api.example.com', type: 'A', data: '192.0.2.7', ttl: 30 }], want: ['192.0.2.7 api.example.com 30'] },
+  { name: 'two A records and an AAAA', q: 'api.example.com', rr: [
+    { name: 'api.example.com', type: 'A', data: '192.0.2.7' }, { name: 'api.example.com', type: 'A', data: '192.0.2.8' },
+    { name: 'api.example.com', type: 'AAAA', data: '2001:db8:0:0:0:0:0:7' }],
+  want: ['192.0.2.7 api.example.com 300', '192.0.2.8 api.example.com 300', '2001:db8::7 api.example.com 300'] },
+  { name: 'CNAME chain of two, lowest TTL on the way wins', q: 'www.example.com', compress: true, rr: [
+    { name: 'www.example.com', type: 'CNAME', data: 'edge.cdn.net', ttl: 20 },
+    { name: 'edge.cdn.net', type: 'CNAME', data: 'lb.cdn.net', ttl: 600 },
+    { name: 'lb.cdn.net', type: 'A', data: '198.51.100.1', ttl: 60 }],
+  want: ['198.51.100.1 www.example.com,edge.cdn.net,lb.cdn.net 20'] },
+  { name: 'records out of order still chain', q: 'www.example.com', rr: [
+    { name: 'lb.cdn.net', type: 'A', data: '198.51.100.1', ttl: 60 },
+    { name: 'www.example.com', type: 'CNAME', data: 'lb.cdn.net', ttl: 90 }],
+  want: ['198.51.100.1 www.example.com,lb.cdn.net 60'] },
+  { name: 'case-insensitive owner names, names reported in lower case', q: 'API.Example.COM', rr: [{ name: 'api.EXAMPLE.com', type: 'A', data: '192.0.2.9' }], want: ['192.0.2.9 api.example.com 300'] },
+  { name: 'an A record for a name the question never reaches is ignored', q: 'api.example.com', rr: [
+    { name: 'api.example.com', type: 'A', data: '192.0.2.7' }, { name: 'bank.example.org', type: 'A', data: '203.0.113.66' }],
+  want: ['192.0.2.7 api.example.com 300'] },
+  { name: 'TTL with the top bit set counts as 0 (RFC 2181 8)', q: 'a.example', rr: [{ name: 'a.example', type: 'A', data: '192.0.2.1', ttl: 0x80000000 }], want: ['192.0.2.1 a.example 0'] },
+  { name: 'TTL 2^31 - 1 is kept (clamping is the store\'s)', q: 'a.example', rr: [{ name: 'a.example', type: 'A', data: '192.0.2.1', ttl: 0x7fffffff }], want: ['192.0.2.1 a.example 2147483647'] },
+  { name: 'a non-IN class record teaches nothing', q: 'a.example', rr: [{ name: 'a.example', type: 'A', data: '192.0.2.1', cls: 3 }], want: [] },
+  { name: 'TXT and other types are skipped', q: 'a.example', rr: [{ name: 'a.example', type: 'TXT', data: [3, 97, 98, 99] }, { name: 'a.example', type: 'A', data: '192.0.2.2' }], want: ['192.0.2.2 a.example 300'] },
+  { name: 'NXDOMAIN', q: 'a.example', flags: 0x8183, rr: [], want: [], result: DNS_RESULT.RCODE },
+  { name: 'a query (QR clear)', q: 'a.example', flags: 0x0100, rr: [{ name: 'a.example', type: 'A', data: '192.0.2.2' }], want: [], result: DNS_RESULT.NOT_RESPONSE },
+  { name: 'an A record with 5 bytes of RDATA', q: 'a.example', rr: [{ name: 'a.example', type: 1, data: [1, 2, 3, 4, 5] }], want: [], result: DNS_RESULT.BAD_RDATA },
+  { name: 'a CNAME loop stops after the chain limit', q: 'a.example', rr: [
+    { name: 'a.example', type: 'CNAME', data: 'b.example' }, { name: 'b.example', type: 'CNAME', data: 'a.example' }, { name: 'b.example', type: 'A', data: '192.0.2.3' }],
+  want: ['192.0.2.3 a.example,b.example 300'] },
+];
+
+t.test('answers', async (t) => {
+  for (const c of cases) {
+    for (const compress of c.compress === undefined ? [false, true] : [c.compress]) {
+      const buf = buildAnswer(c.q, c.rr, { compress, ...(c.flags !== undefined ? { flags: c.flags } : {}) });
+      const r = learned(buf);
+      t.equal(r.result, c.result ?? DNS_RESULT.OK, `${c.name} (compress ${compress}): result`);
+      t.same(r.got, c.want, `${c.name} (compress ${compress})`);
+    }
+  }
+});
+
+t.test('hostile messages are refused, never thrown on', async (t) => {
+  const ok = buildAnswer('api.example.com', [{ name: 'api.example.com', type: 'A', data: '192.0.2.7' }], { compress: true });
+  // Every truncation of a good answer: refused (or a parse that learned nothing wrong).
+  for (let n = 0; n < ok.length; n++) {
+    const r = learned(ok, 0, n);
+    t.ok(r.result !== DNS_RESULT.OK, `truncated to ${n} bytes is refused`);
+  }
+  // A pointer to itself, and one pointing forward: loops and forward jumps are refused.
+  const self = Buffer.from(ok);
+  self[12] = 0xc0; self[13] = 12;
+  t.equal(learned(self).result, DNS_RESULT.BAD_NAME, 'a pointer to itself');
+  const fwd = Buffer.from(ok);
+  fwd[12] = 0xc0; fwd[13] = 40;
+  t.equal(learned(fwd).result, DNS_RESULT.BAD_NAME, 'a pointer forward');
+  // Two answer names pointing at each other (each points at the other, one of them forward).
+  const loop = buildAnswer('a.example', [{ name: 'a.example', type: 'A', data: '192.0.2.1' }]);
+  const rrAt = 12 + 11 + 4;
+  loop[rrAt] = 0xc0; loop[rrAt + 1] = rrAt;
+  t.equal(learned(loop).result, DNS_RESULT.BAD_NAME, 'an answer name pointing at itself');
+  // Reserved label types 0x40 and 0x80.
+  for (const b of [0x40, 0x80]) {
+    const r = Buffer.from(ok);
+    r[12] = b | 3;
+    t.equal(learned(r).result, DNS_RESULT.BAD_NAME, `label type 0x${b.toString(16)}`);
+  }
+  // Absurd counts: more answers than the parser keeps, or than the message holds.
+  const many = Buffer.from(ok);
+  many.writeUInt16BE(MAX_ANSWERS + 1, 6);
+  t.equal(learned(many).result, DNS_RESULT.TOO_MANY, 'ANCOUNT over the limit');
+  const more = Buffer.from(ok);
+  more.writeUInt16BE(5, 6);
+  t.not(learned(more).result, DNS_RESULT.OK, 'ANCOUNT past the end of the message');
+  const qd = Buffer.from(ok);
+  qd.writeUInt16BE(2, 4);
+  t.equal(learned(qd).result, DNS_RESULT.BAD_QUESTION, 'two questions');
+  // A name longer than 255 bytes.
+  const long = buildAnswer(Array.from({ length: 9 }, () => 'x'.repeat(30)).join('.'), []);
+  t.equal(learned(long).result, DNS_RESULT.BAD_NAME, 'a 279-byte name');
+  // A label holding a "." would read as two labels: refused.
+  const dotted = buildAnswer('a.example', [{ name: 'a.example', type: 'A', data: '192.0.2.1' }]);
+  dotted[13] = 0x2e; // "a" -> "." in the question's first label
+  dotted[12 + 11 + 4 + 1] = 0x2e; // and in the answer's, so they still match
+  t.equal(learned(dotted).result, DNS_RESULT.BAD_NAME, 'a label with a dot');
+  // Found by the fuzz: a dot inside a later label ("n.t") still reads as a valid host name when
+  // joined; it must be refused all the same.
+  const inner = buildAnswer('api.nxt', [{ name: 'api.nxt', type: 'A', data: '192.0.2.1' }]);
+  for (const at of [12 + 4 + 2, 12 + 9 + 4 + 4 + 2]) inner[at] = 0x2e; // "nxt" -> "n.t" in the question and the answer
+  t.equal(learned(inner).result, DNS_RESULT.BAD_NAME, 'a label "n.t" is not the two labels n and t');
+  // Bad offsets from the caller.
+  t.equal(learned(ok, 5, ok.length).result, DNS_RESULT.TRUNCATED, 'off + len past the buffer');
+  t.equal(learned(ok, -1, 4).result, DNS_RESULT.TRUNCATED, 'negative offset');
+});
+
+t.test('a message at an offset inside a larger buffer (as in a packet)', async (t) => {
+  const msg = buildAnswer('a.example', [{ name: 'a.example', type: 'A', data: '192.0.2.1' }], { compress: true });
+  const buf = Buffer.concat([Buffer.alloc(28, 0xee), msg, Buffer.alloc(9, 0xee)]);
+  t.same(learned(buf, 28, msg.length).got, ['192.0.2.1 a.example 300']);
+});
+
+t.test('TCP framing: two-byte length prefix', async (t) => {
+  const msg = buildAnswer('a.example', [{ name: 'a.example', type: 'A', data: '192.0.2.1' }]);
+  const framed = Buffer.concat([Buffer.from([msg.length >> 8, msg.length & 255]), msg]);
+  t.equal(tcpDnsMessageLength(framed, 0, framed.length), msg.length);
+  t.equal(tcpDnsMessageLength(framed, 0, framed.length - 1), -1, 'a message split over segments is not read');
+  t.equal(tcpDnsMessageLength(framed, 0, 1), -1);
+});

@@ -1,0 +1,102 @@
+// Egress to domain names on the real kernel path (issue 16, NFQUEUE): pod c runs a DNS server
+// answering configured names with pod b's and c's addresses; pod a is the subject of a
+// ClusterNetworkPolicy that accepts DNS to c, accepts domainNames, and denies the rest. The DNS
+// answers to a go through PALISADE-DNS to the agent's DNS queue, which learns them before a sees
+// them: a name a looked up becomes reachable, an address no answer named stays denied, a CNAME
+// chain, a wildcard, AAAA and DNS over TCP are learned, and a record's expiry cuts new connections.
+
+import t from 'tap';
+import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { Topology, clusterYaml, startAgent, waitFor, must, run, statusReaders, upWithServers, PODS } from '../../support/netns.ts';
+
+const NODE = 'n1';
+const QUEUE = 71;
+const ROOT = join(import.meta.dirname, '..', '..');
+const DNS_MAIN = join(ROOT, 'test', 'support', 'dns-lab-main.ts');
+const topo = new Topology('dns');
+t.teardown(() => topo.down());
+
+const ZONE = {
+  'api.example.com': [{ type: 'A', data: PODS.b.v4, ttl: 2 }, { type: 'AAAA', data: '2001:db8:0:0:0:0:0:1', ttl: 2 }],
+  'v6.example.com': [{ type: 'AAAA', data: PODS.b.v6.replace('::', ':0:0:0:0:0:'), ttl: 2 }],
+  'alias.example.com': [{ type: 'CNAME', data: 'svc.wild.example.com', ttl: 2 }],
+  'svc.wild.example.com': [{ type: 'A', data: PODS.b.v4, ttl: 2 }],
+  'long.example.com': [{ type: 'A', data: PODS.c.v4, ttl: 300 }],
+};
+
+const policy = (names: string[]) => `apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: names}
+spec:
+  tier: Admin
+  priority: 10
+  subject: {pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: a}}}}
+  egress:
+  - name: dns
+    action: Accept
+    to: [{networks: [${PODS.c.v4}/32, "${PODS.c.v6}/128"]}]
+    protocols: [{udp: {destinationPort: {number: 53}}}, {tcp: {destinationPort: {number: 53}}}]
+  - name: names
+    action: Accept
+    to: [{domainNames: [${names.map((n) => JSON.stringify(n)).join(', ')}]}]
+  - name: rest
+    action: Deny
+    to: [{networks: [0.0.0.0/0, "::/0"]}]
+`;
+
+async function lookup(name: string, proto: 'udp' | 'tcp' = 'udp', type: 'A' | 'AAAA' = 'A', server: string = PODS.c.v4): Promise<boolean> {
+  const r = await run(topo.in(topo.ns.a, ['node', '--import', 'tsx', DNS_MAIN, 'query', server, name, proto, type]));
+  return r.code === 0 && r.stdout.startsWith('answered');
+}
+
+t.test('domainNames egress through the agent (nfqueue)', async (t) => {
+  const dir = await upWithServers(topo);
+  topo.spawn(topo.in(topo.ns.c, ['node', '--import', 'tsx', DNS_MAIN, 'server', PODS.c.v4, JSON.stringify(ZONE)]));
+  topo.spawn(topo.in(topo.ns.c, ['node', '--import', 'tsx', DNS_MAIN, 'server', PODS.c.v6, JSON.stringify(ZONE)]));
+  await waitFor('dns servers', async () => (await run(topo.in(topo.ns.c, ['ss', '-Hltun', 'sport = :53']))).stdout.split('\n').filter((l) => l.trim()).length >= 4, 20_000);
+  topo.writeFile('manifests/cluster.yaml', clusterYaml(NODE, [8080]));
+  topo.writeFile('manifests/cnp.yaml', policy(['api.example.com', '*.wild.example.com', 'V6.example.com.']));
+  const statusFile = join(topo.dir, 'status.json');
+  const verdictFile = join(topo.dir, 'verdicts.log');
+  const verdicts = () => (existsSync(verdictFile) ? readFileSync(verdictFile, 'utf8') : '').split('\n').filter((l) => l.includes('"dstName"')).map((l) => JSON.parse(l) as { dst: { ip: string }; dstName: string });
+  const agent = await startAgent(topo, ['--node', NODE, '--source', 'files', '--manifests', dir, '--backend', 'nfqueue', '--queue', String(QUEUE), '--rescan-ms', '300', '--dns-min-ttl', '1', '--verdict-log', verdictFile], statusFile);
+  const { status } = statusReaders(topo, statusFile);
+  const dns = () => (status() as unknown as { dns: { records: { address: string; names: string[]; text: string }[]; counters: Record<string, number> } }).dns;
+  t.teardown(() => { if (t.passing()) return; t.comment(agent.log()); });
+
+  t.ok(!(await topo.tcp('a', 'b', 8080)), 'before any lookup: a -> b:8080 is denied');
+  t.match(await must(topo.in(topo.node, ['iptables', '-S', 'PALISADE-DNS'])), new RegExp(`-A PALISADE-DNS -d ${PODS.a.v4}/32 .*--ctdir REPLY -j NFQUEUE --queue-num ${QUEUE + 1}`), 'answers to a go to the DNS queue');
+
+  t.ok(await lookup('api.example.com'), 'a resolves api.example.com (UDP) through the agent');
+  t.ok(await topo.tcp('a', 'b', 8080), 'a -> b:8080 (api.example.com) is allowed');
+  t.ok(!(await topo.tcp('a', 'c', 8080)), 'a -> c:8080, an address no answer named, is denied');
+
+  await waitFor('the record expires and new connections are cut', async () => !(await topo.tcp('a', 'b', 8080)), 20_000);
+  t.pass('after the TTL, a -> b:8080 is denied again');
+
+  t.ok(await lookup('v6.example.com', 'udp', 'AAAA', PODS.c.v6), 'AAAA over IPv6');
+  t.ok(await topo.tcp('a', 'b', 8080, 6), 'a -> [b]:8080 (v6.example.com, written "V6.example.com." in the policy) is allowed');
+
+  t.ok(await lookup('alias.example.com'), 'a resolves alias.example.com, a CNAME to svc.wild.example.com');
+  t.ok(await topo.tcp('a', 'b', 8080), 'allowed through the CNAME target matching *.wild.example.com');
+  await waitFor('expired again', async () => !(await topo.tcp('a', 'b', 8080)), 20_000);
+
+  t.ok(await lookup('api.example.com', 'tcp'), 'a resolves api.example.com over TCP');
+  t.ok(await topo.tcp('a', 'b', 8080), 'learned from the TCP answer: allowed');
+
+  t.ok(await lookup('long.example.com'), 'a resolves long.example.com (TTL 300), not in the policy yet');
+  t.ok(!(await topo.tcp('a', 'c', 8080)), 'a -> c:8080 still denied');
+  await waitFor('the status file lists the record', () => dns().records.some((r) => r.address === PODS.c.v4 && r.names[0] === 'long.example.com'));
+  t.match(dns().records.find((r) => r.address === PODS.c.v4)!.text, new RegExp(`^${PODS.c.v4.replace(/\./g, '\\.')} is long\\.example\\.com \\(learned \\d+ s ago from ${PODS.c.v4.replace(/\./g, '\\.')}, TTL 300 s\\)`), 'the status file says what the address is, since when, from whom');
+  const gen = status().generation;
+  const writtenAt = Date.now();
+  topo.writeFile('manifests/cnp.yaml', policy(['api.example.com', '*.wild.example.com', 'long.example.com']));
+  await waitFor('the policy change is enforced', () => (status().sourceSyncStartedAt ?? 0) >= writtenAt && status().generation > gen);
+  t.ok(await topo.tcp('a', 'c', 8080), 'the record learned before the policy change allows a -> c:8080 with no new lookup');
+  // The verdict log says what a denied destination is by DNS, or that no live record names it.
+  await waitFor('verdict log lines', () => verdicts().some((v) => v.dstName.includes('long.example.com')), 15_000);
+  t.ok(verdicts().some((v) => v.dst.ip === PODS.c.v4 && /has no live DNS record on this node/.test(v.dstName)), 'before long.example.com was looked up: no live record');
+  t.ok(verdicts().some((v) => v.dst.ip === PODS.c.v4 && v.dstName.startsWith(`${PODS.c.v4} is long.example.com (learned `)), 'after: the name that the policy did not allow');
+  t.ok(dns().counters.answers >= 5, `answers were queued to the agent (${dns().counters.answers})`);
+});
