@@ -1,11 +1,12 @@
 // One compiled rule table: everything needed to judge one direction of one pod.
 //
-// A table answers "what do the tiers (tiers.ts) say about a connection between the owner pod
-// and this peer address on this protocol/port", for a side some tier has a word on (a side no
-// tier selects has no table: the default answers for every peer). Today that is NetworkPolicy:
-// the first allowing rule in policy-key order, then spec order ("policies are additive": any
-// rule allowing is enough; the first one is what we report), or its implicit deny. The answer
-// is a side code (engine-api.ts).
+// A table answers "what does one tier (tiers.ts) say about a connection between the owner pod
+// and this peer address on this protocol/port", for a side the tier has a word on (a tier with
+// no word on a side has no table there). For NetworkPolicy: the first allowing rule in
+// policy-key order, then spec order ("policies are additive": any rule allowing is enough; the
+// first one is what we report), or its implicit deny. For Admin and Baseline (tier-tables.ts):
+// the first matching rule's Accept or Deny, or TIER_NEXT (no match, or a Pass). The answer is a
+// side code (engine-api.ts) or TIER_NEXT.
 //
 // The lookup is three small array reads:
 //   peer class = combine[ipClass(address) * nSel + selClass(identity)]

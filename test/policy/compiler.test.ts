@@ -4,7 +4,7 @@
 // snapshots, and table sharing between replicas.
 
 import t from 'tap';
-import type { NetworkPolicy, Pod } from '../../src/cluster/model.ts';
+import type { ClusterPolicy, NetworkPolicy, Pod } from '../../src/cluster/model.ts';
 import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP } from '../../src/cluster/model.ts';
 import { ClusterState } from '../../src/cluster/state.ts';
 import { parseIP } from '../../src/net/address.ts';
@@ -239,4 +239,45 @@ t.test('relabels that make new identities extend tables in place; older snapshot
   let wrong = 0;
   for (const p of probes) if (JSON.stringify(e.decide(p)) !== JSON.stringify(evaluate(state, p))) wrong++;
   t.equal(wrong, 0, 'the current snapshot agrees with the evaluator');
+});
+
+t.test('Admin and Baseline tiers have tables of their own, shared by the identities they select', async (t) => {
+  const state = new ClusterState();
+  const cnp = (name: string, tier: 'Admin' | 'Baseline', priority: number, team: string | undefined, port: number): ClusterPolicy => ({
+    kind: 'ClusterNetworkPolicy', name, tier, priority,
+    subject: { namespaces: team === undefined ? EMPTY : sel({ team }) },
+    ingress: [{ name: 'r0', action: 'Deny', peers: [{ namespaces: sel({ team: 'b' }) }], protocols: [{ protocol: 'TCP', port }] }],
+    egress: [],
+  });
+  state.batch(() => {
+    for (const ns of ['a', 'b']) state.upsertNamespace({ name: ns, labels: { team: ns } });
+    for (let i = 0; i < 20; i++) {
+      state.upsertPod(pod('a', `web-${i}`, `10.0.1.${i + 1}`, { app: 'web' }));
+      state.upsertPod(pod('b', `api-${i}`, `10.0.2.${i + 1}`, { app: 'api' }));
+    }
+    state.upsertPolicy(policy('b', 'api', { podSelector: sel({ app: 'api' }), ingress: [{ peers: [{ namespaceSelector: EMPTY }], ports: [] }] }));
+    state.upsert('ClusterNetworkPolicy', cnp('guard', 'Admin', 10, undefined, 22));
+    state.upsert('ClusterNetworkPolicy', cnp('base', 'Baseline', 10, 'a', 80));
+  });
+  const e = new CompiledEngine(state);
+  state.onChange((ch) => e.update(ch));
+  const check = (what: string) => {
+    for (const [src, dst, port] of [['10.0.2.1', '10.0.1.1', 22], ['10.0.2.1', '10.0.1.1', 80], ['10.0.2.1', '10.0.1.1', 81], ['10.0.1.1', '10.0.2.2', 80], ['10.0.2.3', '10.0.2.2', 22]] as const) {
+      const conn = { src, dst, protocol: 'TCP' as const, port };
+      t.same(e.decide(conn), evaluate(state, conn), `${what}: ${src} -> ${dst}:${port}`);
+    }
+  };
+  check('built');
+  const st = e.stats();
+  t.equal(st.tierTables, 2, 'one Admin ingress table for both identities, one Baseline ingress table for web');
+  t.equal(st.tables, 3, 'and the NetworkPolicy table of api ingress');
+  state.upsertPod(pod('a', 'web-20', '10.0.1.21', { app: 'web' }));
+  t.equal(e.stats().tablesBuilt, st.tablesBuilt, 'a replica builds nothing');
+  state.upsertPolicy(policy('b', 'api', { podSelector: sel({ app: 'api' }), ingress: [{ peers: [{ namespaceSelector: sel({ team: 'a' }) }], ports: [] }] }));
+  t.equal(e.stats().tablesBuilt, st.tablesBuilt + 1, 'a NetworkPolicy update rebuilds its table only, no tier table');
+  check('NetworkPolicy updated');
+  state.upsert('ClusterNetworkPolicy', cnp('base', 'Baseline', 10, 'a', 81));
+  t.equal(e.stats().tablesBuilt, st.tablesBuilt + 2, 'a cluster policy update rebuilds only the tier table holding it');
+  t.equal(e.stats().tierTables, 2);
+  check('cluster policy updated');
 });
