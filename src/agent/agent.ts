@@ -175,6 +175,7 @@ export class Agent {
       metrics.observeCompile(compileSeconds, 'full');
       registerAgentMetrics(metrics.registry, this.stats, () => this.cutter);
       DnsWiring.registerMetrics(metrics.registry, () => this.dns?.learner);
+      SourceGuard.registerMetrics(metrics.registry, () => this.sourceGuard);
       this.observeCompile = (sec) => metrics.observeCompile(sec, 'incremental');
       this.metricsServer = await startMetricsServer(metrics.registry, o.metrics);
       this.log('info', `metrics on http://${this.metricsServer.address.host}:${this.metricsServer.address.port}/metrics`);

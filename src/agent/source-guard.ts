@@ -5,6 +5,7 @@
 // new name is followed within a second; pod adds, deletes and address changes are applied in the
 // reconcile of the generation that carries them.
 
+import { Gauge, type Registry } from 'prom-client';
 import type { ClusterState } from '../cluster/state.ts';
 import type { Log } from '../sources/log.ts';
 import type { CommandPrefix } from '../enforce/command.ts';
@@ -163,5 +164,24 @@ export class SourceGuard {
 
   remove(): Promise<void> {
     return this.guard.remove();
+  }
+
+  /** Prometheus view of status(); `guard` is read at each scrape (undefined with --no-source-guard). */
+  static registerMetrics(registry: Registry, guard: () => SourceGuard | undefined): void {
+    new Gauge({
+      name: 'palisade_spoofed_packets_total', help: 'Packets dropped in the kernel because their source address is not their interface\'s pod\'s', labelNames: ['pod'], registers: [registry],
+      collect() {
+        this.reset();
+        for (const [pod, n] of Object.entries(guard()?.status().spoofedByPod ?? {})) this.set({ pod }, n);
+      },
+    });
+    new Gauge({
+      name: 'palisade_spoof_no_interface_drops_total', help: 'Packets dropped because their source is a local pod whose interface is not found yet', registers: [registry],
+      collect() { this.set(guard()?.status().noInterfaceDrops ?? 0); },
+    });
+    new Gauge({
+      name: 'palisade_pods_without_interface', help: 'Local pods whose host-side interface is not found yet (their sources are dropped unless --fail-open)', registers: [registry],
+      collect() { this.set(guard()?.status().podsWithoutInterface.length ?? 0); },
+    });
   }
 }

@@ -51,7 +51,19 @@ export interface SummaryLine {
   readonly suppressed: number;
 }
 
-export type LogLine = VerdictLine | SummaryLine;
+/** A packet dropped in the kernel because its source is not its interface's pod's (agent/source-guard.ts). */
+export interface SpoofLine {
+  readonly time: string;
+  readonly verdict: 'deny';
+  readonly reason: 'spoofed-source';
+  /** The pod behind the interface ("ns/name"), the one that sent it. */
+  readonly pod: string;
+  readonly iface: string;
+  /** The forged source address. */
+  readonly src: { readonly ip: string };
+}
+
+export type LogLine = VerdictLine | SummaryLine | SpoofLine;
 
 /** What the classifier hands over for one judged NEW connection (copied out of the snapshot). */
 export interface JudgedConnection {
@@ -356,6 +368,9 @@ export function parseLogLine(text: string): LogLine | undefined {
   if (v.summary === 'rate-limited') {
     return typeof v.source === 'string' && typeof v.suppressed === 'number' ? (v as unknown as SummaryLine) : undefined;
   }
+  if (v.reason === 'spoofed-source') {
+    return v.verdict === 'deny' && typeof v.pod === 'string' && typeof v.iface === 'string' && isObj(v.src) && typeof v.src.ip === 'string' ? (v as unknown as SpoofLine) : undefined;
+  }
   if ((v.verdict !== 'allow' && v.verdict !== 'deny') || !isObj(v.src) || !isObj(v.dst)) return undefined;
   if (typeof v.src.ip !== 'string' || typeof v.dst.ip !== 'string' || typeof v.dst.port !== 'number') return undefined;
   if (typeof v.protocol !== 'string' || typeof v.reason !== 'string') return undefined;
@@ -365,6 +380,9 @@ export function parseLogLine(text: string): LogLine | undefined {
 export function formatHuman(line: LogLine): string {
   if ('summary' in line) {
     return `${line.time} RATE-LIMIT  ${line.suppressed} line(s) from ${line.source} suppressed`;
+  }
+  if ('iface' in line) {
+    return `${line.time} ${'DENY'.padEnd(10)} ${line.pod} on ${line.iface} sent as ${line.src.ip}: spoofed-source (dropped in the kernel)`;
   }
   const tag = line.verdict === 'allow' ? 'ALLOW' : line.audit ? 'WOULD-DENY' : 'DENY';
   const src = line.src.pod ? `${line.src.ip} (${line.src.pod})` : line.src.ip;

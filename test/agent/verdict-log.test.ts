@@ -241,3 +241,11 @@ t.test('the compiled engine\'s snapshot gives the same lines as the evaluator fo
   }
   t.ok(denied > 0, 'some connections denied');
 });
+
+t.test('source-guard lines (spoofed-source) parse and print with pod, interface and forged address', async (t) => {
+  const line = '{"time":"2026-12-04T04:00:00.000Z","verdict":"deny","reason":"spoofed-source","pod":"x/a","iface":"va","src":{"ip":"10.244.1.3"}}';
+  const parsed = parseLogLine(line);
+  t.ok(parsed, 'parsed');
+  t.equal(formatHuman(parsed!), '2026-12-04T04:00:00.000Z DENY       x/a on va sent as 10.244.1.3: spoofed-source (dropped in the kernel)');
+  t.equal(parseLogLine('{"time":"x","verdict":"deny","reason":"spoofed-source","iface":"va","src":{"ip":"10.0.0.1"}}'), undefined, 'no pod: not ours');
+});

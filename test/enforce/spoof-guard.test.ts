@@ -82,8 +82,9 @@ t.test('spoofed sources are dropped in the kernel, honest traffic passes', async
     for (const a of addrs) await watch(a, fam);
   }
   const statusFile = join(topo.dir, 'status.json');
+  const METRICS = '127.0.0.1:9831';
   const vlog = join(topo.dir, 'verdicts.jsonl');
-  const args = ['--node', NODE, '--manifests', dir, '--backend', 'nfqueue', '--queue', String(QUEUE), '--rescan-ms', '300', '--rules-check-ms', '300', '--verdict-log', vlog];
+  const args = ['--node', NODE, '--manifests', dir, '--backend', 'nfqueue', '--queue', String(QUEUE), '--rescan-ms', '300', '--rules-check-ms', '300', '--verdict-log', vlog, '--metrics', METRICS];
   const status = () => topo.readJSON<GuardStatus>(statusFile)!;
   const agent = await startAgent(topo, args, statusFile);
 
@@ -113,6 +114,9 @@ t.test('spoofed sources are dropped in the kernel, honest traffic passes', async
     }, 30_000);
     t.ok(s.spoofedPackets >= 18, `status counts ${s.spoofedPackets} spoofed packets`);
     t.ok((s.spoofedByPod['x/a'] ?? 0) >= 18, 'counted for pod x/a');
+    const m = await must(topo.in(topo.node, ['curl', '-sS', `http://${METRICS}/metrics`]));
+    const metric = /^palisade_spoofed_packets_total\{pod="x\/a"\} (\d+)$/m.exec(m);
+    t.ok(metric && Number(metric[1]) >= 18, `metrics: palisade_spoofed_packets_total{pod="x/a"} ${metric?.[1]}`);
     const lines = await waitFor('verdict log lines', () => {
       const l = readFileSync(vlog, 'utf8').split('\n').filter((x) => x.includes('spoofed-source')).map((x) => JSON.parse(x) as { pod: string; iface: string; src: { ip: string } });
       return l.some((x) => x.src.ip === PODS.c.v6) && l.some((x) => x.src.ip === PODS.c.v4) ? l : undefined;
