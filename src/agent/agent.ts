@@ -8,7 +8,8 @@
 // change: every batch of state changes is compiled incrementally into a new snapshot, swapped
 //   into the classifier at once (JS runs one batch of packets at a time, so every packet is
 //   judged by exactly one generation), then the set of managed pod addresses in PALISADE-PODS is
-//   updated. The generation counts as enforced when both are done (status file, log line).
+//   updated, and the judged sets (enforce/judged-sets.ts: only pods some policy judges are queued).
+//   The generation counts as enforced when all are done (status file, log line).
 // stop: remove Palisade's rules (unless keepRules), then close the queue. With keepRules the
 //   rules stay and the node stays fail-closed until the next agent binds the queue.
 // strict (default): after every enforced generation, flows the kernel still passes because an
@@ -20,7 +21,6 @@
 //   through meanwhile were never judged: strict mode sweeps all of them, not only marked ones.
 
 import { rename, writeFile } from 'node:fs/promises';
-import pino from 'pino';
 import { ClusterState, type Change } from '../cluster/state.ts';
 import { CompiledEngine } from '../policy/compiler.ts';
 import { Classifier, REASON_NAMES } from '../dataplane/classifier.ts';
@@ -31,7 +31,9 @@ import type { Enforcer } from '../enforce/judge.ts';
 import { NfqueueEnforcer } from '../enforce/nfqueue.ts';
 import { TunEnforcer } from '../enforce/tun.ts';
 import { Iptables, settleBackend, type Family, type PodMatch, type RulePlan } from '../enforce/iptables.ts';
-import { clusterPolicyMayJudgeNodeTraffic, unresolvedDomainNames } from '../policy/cluster-facts.ts';
+import { unresolvedDomainNames } from '../policy/cluster-facts.ts';
+import { JudgedSets, judgedAddresses } from '../enforce/judged-sets.ts';
+import { podSelection, type Selection } from './pod-selection.ts';
 import type { ClusterPolicy } from '../cluster/model.ts';
 import { DEFAULT_TUN_PRIORITY, DEFAULT_TUN_TABLE, installTunRouting, removeTunRouting, tunRoutingProblems } from '../enforce/tun-routing.ts';
 import { AgentCounters, PolicyCounters, createMetrics, startMetricsServer, type MetricsServer } from './metrics.ts';
@@ -45,6 +47,7 @@ import type { RuleSnapshot } from '../policy/engine-api.ts';
 import { describeConnection } from './verdict-log.ts';
 import { BatchRunner } from './batch-runner.ts';
 import { AgentStats, registerAgentMetrics, statusCounters, type AgentStatus } from './agent-stats.ts';
+import { defaultLog } from './agent-log.ts';
 import { agentOptionsError, rulePlan, staticPodRanges, type AgentOptions, type Backend } from './options.ts';
 
 export type { AgentOptions, Backend } from './options.ts';
@@ -52,21 +55,6 @@ export type { AgentStatus } from './agent-stats.ts';
 
 /** Cut flows logged one by one per sweep; the rest only in the sweep's summary line. */
 const CUT_LOG_LIMIT = 50;
-
-// Structured logs: one JSON object per line on stderr, written synchronously so the last words
-// before a crash or SIGKILL-adjacent exit are not lost in a buffer. Levels are names ("info"),
-// not pino's numbers, so `palisade logs` and people grepping can read them.
-const logger = pino(
-  {
-    base: { component: 'agent' },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
-  },
-  pino.destination({ fd: 2, sync: true }),
-);
-const defaultLog: Log = (level, msg, fields) => {
-  logger[level](fields ?? {}, msg);
-};
 
 export class Agent {
   readonly state = new ClusterState();
@@ -84,6 +72,7 @@ export class Agent {
   private families: Family[] = [4, 6];
   private readonly plan: RulePlan;
   private cache?: VerdictCache;
+  private judged?: JudgedSets;
   private readonly staticV4: string[];
   private readonly staticV6: string[];
   private ready = false;
@@ -165,7 +154,7 @@ export class Agent {
     this.observer = new ConnectionObserver({ counters: new AgentCounters(), policies: new PolicyCounters(), log: this.verdictLog });
     this.refreshAudit();
     this.observer.bindSnapshot(this.engine.snapshot(), this.engine.stats().ruleIds);
-    if (o.verdictCache) {
+    if (this.plan.verdictCache) {
       // Before the rules: they name the sets.
       this.cache = await VerdictCache.open({ families: this.families, timeoutSeconds: o.verdictCacheSeconds });
     }
@@ -209,8 +198,8 @@ export class Agent {
         await installTunRouting(this.tunRouting());
       }
       if (this.stopped) throw new Error('stopped before the rules were installed');
-      const pods = this.podMatch();
-      await this.withRules(() => this.iptables!.install(pods));
+      if (!o.queueAll) this.judged = await JudgedSets.open({ families: this.families });
+      await this.withRules(() => this.applySelection(true));
       this.enforcedGeneration = this.state.generation;
       this.enforcedAt = new Date().toISOString();
       if (this.latestSync) this.enforcedSync = this.latestSync.info;
@@ -298,22 +287,27 @@ export class Agent {
     }
   }
 
-  /** Local pods' addresses (what policy judges on this node), the node's pod CIDRs, and the static selection. */
+  /** What is selected for judging now (pod-selection.ts). */
   podMatch(): PodMatch {
-    const v4 = new Set(this.staticV4);
-    const v6 = new Set(this.staticV6);
-    // New traffic of any address in the node's pod ranges is queued, so a pod whose IP has not
-    // reached us yet is judged (and, unknown, dropped per the fail mode) rather than passed.
-    for (const c of this.nodePodCIDRs()) (c.includes(':') ? v6 : v4).add(c);
-    for (const p of this.state.pods.values()) {
-      if (p.nodeName !== this.opts.node || p.hostNetwork) continue;
-      for (const ip of p.ips) (ip.includes(':') ? v6 : v4).add(ip);
-    }
-    this.stats.managedAddresses = v4.size + v6.size;
-    // Pod <-> own node connections reach userspace only while a cluster policy could deny them.
-    let nodeTraffic = false;
-    for (const p of this.state.clusterPolicies.values()) if ((nodeTraffic = clusterPolicyMayJudgeNodeTraffic(p))) break;
-    return { ifaces: this.opts.podIfaces ?? [], v4: [...v4].sort(), v6: [...v6].sort(), ...(nodeTraffic ? { nodeTraffic } : {}) };
+    return this.selection().match;
+  }
+
+  private selection(): Selection {
+    const sel = podSelection(this.state, { node: this.opts.node, podIfaces: this.opts.podIfaces ?? [], staticV4: this.staticV4, staticV6: this.staticV6, judgedSets: !!this.judged });
+    this.stats.managedAddresses = sel.managed;
+    return sel;
+  }
+
+  /**
+   * The judged sets for the newest snapshot, then the pod rules (both before the generation counts
+   * as enforced). True when some address started being judged: its flows were never queued, so
+   * strict mode must look at unmarked flows too.
+   */
+  private async applySelection(install: boolean): Promise<boolean> {
+    const sel = this.selection();
+    const grew = this.judged ? (await this.judged.update(judgedAddresses(this.classifier!.snapshot, sel.localPodIPs))).length > 0 : false;
+    await (install ? this.iptables!.install(sel.match) : this.iptables!.setPods(sel.match));
+    return grew;
   }
 
   private summary(): Record<string, unknown> {
@@ -383,9 +377,9 @@ export class Agent {
   private async reconcile(): Promise<boolean> {
     const gen = this.state.generation;
     const sync = this.latestSync;
+    let grew: boolean;
     try {
-      const pods = this.podMatch();
-      await this.withRules(() => this.iptables!.setPods(pods));
+      grew = await this.withRules(() => this.applySelection(false));
     } catch (e) {
       this.lastError = `updating pod rules failed (retrying): ${(e as Error).message}`;
       this.log('error', this.lastError);
@@ -403,7 +397,7 @@ export class Agent {
     if (sync && sync.generation <= gen) this.enforcedSync = sync.info;
     if (advanced) {
       this.log('info', `enforcing generation ${gen}`, this.summary());
-      this.requestSweep(false);
+      this.requestSweep(grew);
     }
     await this.writeStatus();
     return true;
@@ -489,8 +483,11 @@ export class Agent {
         // rules too; without it a diverted packet would be routed normally, unjudged.
         const routing = this.opts.backend === 'tun' ? await tunRoutingProblems(this.tunRouting()) : [];
         if (routing.length > 0) bad.push({ family: 'routing', problems: routing });
+        const sets = (await this.judged?.problems()) ?? [];
+        if (sets.length > 0) bad.push({ family: 'sets', problems: sets });
         if (bad.length === 0) return false;
-        if (bad.some((b) => b.family !== 'routing')) await this.iptables!.reinstall();
+        if (sets.length > 0) await this.judged!.restore(); // before rules that name the sets
+        if (bad.some((b) => b.family !== 'routing' && b.family !== 'sets')) await this.iptables!.reinstall();
         if (routing.length > 0) await installTunRouting(this.tunRouting());
         const restorations = this.stats.restored();
         this.log('warn', 'iptables rules were missing or altered; restored', {
@@ -587,6 +584,7 @@ export class Agent {
     }
     // After the rules that name the sets are gone (kept with them otherwise).
     if (this.cache) await this.cache.close({ destroy: !keep }).catch((e: Error) => this.log('error', `verdict cache: ${e.message}`));
+    if (this.judged && !keep) await this.judged.destroy();
     this.ready = false;
     await this.closeObservability();
     this.opts.health?.setRulesInstalled(false);

@@ -19,7 +19,7 @@ import { SIDE, sideAllows, type RuleSnapshot } from './engine-api.ts';
 import type { Direction } from './spec-facts.ts';
 import { OUTSIDE_IDENTITY } from './identity.ts';
 import { judgeImage4, judgeImage6, portBlock, type TableArena } from './table-arena.ts';
-import { TIERS_DECIDE, nodeExemptionApplies, sideExemption } from './tiers.ts';
+import { TIERS_DECIDE, TIER_DEFAULT, nodeExemptionApplies, sideExemption } from './tiers.ts';
 
 // Per-slot record in Snapshot.slotInfo (SLOT words a slot, one cache line holds four slots), so
 // the per-packet path reads one place per pod instead of one array per attribute.
@@ -189,6 +189,12 @@ export class Snapshot implements RuleSnapshot {
 
   isLocal(slot: number): boolean {
     return (slot | 0) === slot && slot >= 0 && slot < this.slots && this.slotInfo[(slot << 2) + S_EGRESS] !== SIDE.NOT_JUDGED;
+  }
+
+  judgesSide(slot: number, direction: Direction): boolean {
+    if (!this.isLocal(slot)) return false;
+    const w = this.slotInfo[slot * SLOT + (direction === 'ingress' ? S_INGRESS : S_EGRESS)]!;
+    return w !== TIER_DEFAULT;
   }
 
   podName(slot: number): string {
