@@ -304,7 +304,8 @@ export async function startAgent(t: Topology, args: readonly string[], statusFil
     if (exited) throw new Error(`agent exited before it was ready:\n${log}`);
     const s = t.readJSON<AgentStatusFile>(statusFile);
     return s && s.ready && s.pid ? s : undefined;
-  }, 30_000);
+    // Generous: on a shared 2-core machine at load 20+, starting node alone takes over 10 s.
+  }, 60_000);
   return { proc, status, log: () => log };
 }
 

@@ -106,18 +106,26 @@ export class JudgedSets {
    */
   static async open(opts: JudgedSetsOptions): Promise<JudgedSets> {
     const s = new JudgedSets(opts);
-    for (const f of opts.families) {
-      for (const k of KINDS) {
-        const name = JUDGED_SETS[k][f];
-        await createSet(name, 'hash:ip', ['family', f === 4 ? 'inet' : 'inet6'], opts.prefix);
-        s.held.set(name, await s.read(name));
-      }
-    }
+    await s.create();
+    const saved = (await mustRun(['ipset', 'save'], { prefix: opts.prefix })).stdout;
+    for (const name of s.names()) s.held.set(name, parseSetSave(saved, name));
     return s;
   }
 
-  private async read(name: string): Promise<Set<string>> {
-    return parseSetSave(await mustRun(['ipset', 'save', name], { prefix: this.opts.prefix }).then((r) => r.stdout), name);
+  private names(): string[] {
+    return this.opts.families.flatMap((f) => KINDS.map((k) => JUDGED_SETS[k][f]));
+  }
+
+  /** Creates the missing sets, all in one `ipset restore` (the agent starts with the node loaded). */
+  private async create(): Promise<void> {
+    const lines = this.opts.families.flatMap((f) => KINDS.map((k) => `create ${JUDGED_SETS[k][f]} hash:ip family ${f === 4 ? 'inet' : 'inet6'}`));
+    try {
+      await mustRun(['ipset', 'restore', '-exist'], { input: lines.join('\n') + '\n', prefix: this.opts.prefix });
+    } catch (e) {
+      // The one-line error with the module to load (kernel-modules.ts).
+      await createSet(JUDGED_SETS.known[this.opts.families[0] ?? 4], 'hash:ip', ['family', this.opts.families[0] === 6 ? 'inet6' : 'inet'], this.opts.prefix);
+      throw e;
+    }
   }
 
   /**
@@ -161,12 +169,14 @@ export class JudgedSets {
   async problems(): Promise<string[]> {
     if (!this.wanted) return [];
     const out: string[] = [];
+    // One `ipset save` of everything: the check runs every second.
+    const r = await runCommand(['ipset', 'save'], { prefix: this.opts.prefix });
+    if (r.code !== 0) return [`cannot list ipsets: ${r.stderr.trim().split('\n')[0] ?? ''}`];
     for (const f of this.opts.families) {
       for (const k of KINDS) {
         const name = JUDGED_SETS[k][f];
         const want = [...this.wanted[k]].filter((a) => familyOf(a) === f);
-        const r = await runCommand(['ipset', 'save', name], { prefix: this.opts.prefix });
-        if (r.code !== 0) {
+        if (!new RegExp(`^create ${name} `, 'm').test(r.stdout)) {
           out.push(`set ${name} missing`);
           this.held.set(name, new Set());
           continue;
@@ -182,17 +192,13 @@ export class JudgedSets {
   /** Puts the contents of the last update back (after problems() found a difference). */
   async restore(): Promise<void> {
     if (!this.wanted) return;
-    for (const f of this.opts.families) {
-      for (const k of KINDS) await createSet(JUDGED_SETS[k][f], 'hash:ip', ['family', f === 4 ? 'inet' : 'inet6'], this.opts.prefix);
-    }
+    await this.create();
     await this.update(this.wanted);
   }
 
   /** Removes the sets (after the rules that use them are gone). */
   async destroy(): Promise<void> {
-    for (const f of this.opts.families) {
-      for (const k of KINDS) await runCommand(['ipset', 'destroy', JUDGED_SETS[k][f]], { prefix: this.opts.prefix });
-    }
+    await runCommand(['ipset', 'restore', '-exist'], { input: this.names().map((n) => `destroy ${n}`).join('\n') + '\n', prefix: this.opts.prefix });
     this.held.clear();
   }
 }
