@@ -21,7 +21,7 @@
 //     what arrives at b (its eth0 rx counter) per second, and what the kernel dropped (queue
 //     overflow, TUN device drops, conntrack drops, backlog drops);
 //   - many distinct tuples (--tuple-shares, default 0,10,100): 200 client addresses on pod a x
-//     40 ports of b (8100..8139, allowed by an ipBlock rule); 64 warm tuples are connected
+//     200 ports of b (8100..8299, allowed by an ipBlock rule); 64 warm tuples are connected
 //     once, then a chosen share of the connections are FIRST connections (a (source, port,
 //     destination) never seen in the run, so no cache knows it) and the rest repeat warm ones:
 //     connections per second and per CPU-second under load, connect() p50/p99 under load and
@@ -135,7 +135,7 @@ const UDP_CT_TIMEOUT = 1;
 const TUPLE_SRC0 = '10.77.1.16';
 const TUPLE_SOURCES = 200;
 const TUPLE_PORT0 = 8100;
-const TUPLE_PORTS = 40;
+const TUPLE_PORTS = 200;
 const CLIENT_BLOCK = '10.77.1.0/24';
 const B = PODS.b.v4;
 const log = (l: string): void => void process.stderr.write(`bench e2e: ${l}\n`);
@@ -245,6 +245,7 @@ const yamlDir = join(topo.dir, 'm');
 let baselineRules: ReturnType<typeof buildBaseline> | undefined;
 
 async function enforce(mode: Mode): Promise<void> {
+  nextCold = 0;
   if (mode === 'iptables') {
     if (baselineRules!.v4) await must(inNode(['iptables-restore', '-w', '--noflush']), baselineRules!.v4);
     if (baselineRules!.v6) await must(inNode(['ip6tables-restore', '-w', '--noflush']), baselineRules!.v6);
@@ -356,20 +357,26 @@ interface TupleSample {
   judgedPacketsPerConnection?: number;
 }
 
+/** Next never-used tuple; reset when an agent starts (so no tuple is first twice for one agent). */
+let nextCold = 0;
+
 /** One share of first connections: under load (--threads), then one connection at a time. */
 async function measureTuples(mode: Mode, share: number): Promise<TupleSample> {
   const pid = agent?.status.pid;
-  const gen = (secs: number, th: number): string[] => topo.in(topo.ns.a, niced([loadgen, 'tuples', TUPLE_SRC0, String(TUPLE_SOURCES), B, String(TUPLE_PORT0), String(TUPLE_PORTS), String(th), String(secs), String(share)]));
+  const gen = (secs: number, th: number): string[] => topo.in(topo.ns.a, niced([loadgen, 'tuples', TUPLE_SRC0, String(TUPLE_SOURCES), B, String(TUPLE_PORT0), String(TUPLE_PORTS), String(th), String(secs), String(share), String(nextCold)]));
   // Conntrack entries of earlier runs would make "first" tuples' SYNs look like retransmits of
   // an existing flow; the verdict cache is not touched (the warm-up refreshes its warm entries).
   await flushConntrack();
   const p0 = pathCpuMs(pid);
   const j0 = await judgedPackets(mode);
-  const load = await jsonOut<ConnOut & { firstConnections: number; coldExhausted: number }>(gen(seconds, threads));
+  const load = await jsonOut<ConnOut & { firstConnections: number; coldExhausted: number; nextCold: number }>(gen(seconds, threads));
+  nextCold = load.nextCold;
   const judged = (await judgedPackets(mode)) - j0;
   const cpuUs = (pathCpuMs(pid) - p0) * 1000 + load.cpuUs;
   await flushConntrack();
-  const seq = await jsonOut<ConnOut>(gen(latencySeconds, 1));
+  const seq = await jsonOut<ConnOut & { coldExhausted: number; nextCold: number }>(gen(latencySeconds, 1));
+  nextCold = seq.nextCold;
+  if (seq.coldExhausted > 0) log(`warning: ${mode}: one-at-a-time run: ${seq.coldExhausted} first connections found no unused tuple`);
   if (load.coldExhausted > 0) log(`warning: ${mode}: ${load.coldExhausted} first connections found no unused tuple (used warm ones)`);
   return {
     connectionsPerSecond: load.perSecond,

@@ -14,14 +14,16 @@
  *       and connect() latency percentiles in microseconds. THREADS=1 gives the "one connection
  *       at a time" latency: each sample is one SYN -> SYN/ACK through the path, with nothing
  *       queued in front of it. cpuUs: this process's CPU time (see cpu_us).
- *   loadgen tuples SRC0 NSRC DST PORT0 NPORTS THREADS SECONDS FIRSTPCT
+ *   loadgen tuples SRC0 NSRC DST PORT0 NPORTS THREADS SECONDS FIRSTPCT COLD0
  *       Like conn, over many (client address, server port) tuples: client addresses SRC0 and the
  *       NSRC-1 that follow (the bench adds them to pod a), ports PORT0..PORT0+NPORTS-1. 64 "warm"
  *       tuples are connected once before the clock starts; then each connection takes, with
  *       probability FIRSTPCT %, the next never-used ("first") tuple, else a random warm one. A
  *       first connection is the first of its (source, port, destination) in the run, so no
  *       verdict cache can know it. Adds firstConnections and coldExhausted (first tuples ran
- *       out and warm ones were used instead: raise NSRC or NPORTS) to conn's JSON.
+ *       out and warm ones were used instead: raise NSRC or NPORTS) to conn's JSON. First tuples
+ *       are taken in order from number COLD0 on; nextCold (JSON) is where the next run starts,
+ *       so runs against one agent never reuse a tuple it may have cached.
  *   loadgen udp SRC DST DPORT NPORTS SECONDS RATE
  *       Sends minimal UDP datagrams SRC -> DST from a raw socket (IP_HDRINCL) so that each
  *       datagram has its own (source port, destination port) pair: source ports 1024..65535 for
@@ -252,10 +254,10 @@ static int conn(const char *host, int port, int threads, double seconds) {
 #define Q(p) (kept ? all[(uint64_t)((p) * (double)kept) < kept ? (uint64_t)((p) * (double)kept) : kept - 1] / 1000.0 : -1.0)
   printf("{\"connections\":%llu,\"failures\":%llu,\"seconds\":%.3f,\"perSecond\":%.0f,"
          "\"p50Us\":%.1f,\"p90Us\":%.1f,\"p99Us\":%.1f,\"maxUs\":%.1f,\"cpuUs\":%.0f,"
-         "\"firstConnections\":%llu,\"coldExhausted\":%llu}\n",
+         "\"firstConnections\":%llu,\"coldExhausted\":%llu,\"nextCold\":%llu}\n",
          (unsigned long long)total, (unsigned long long)failures, secs, (double)total / secs,
          Q(0.5), Q(0.9), Q(0.99), kept ? all[kept - 1] / 1000.0 : -1.0, cpu_us(),
-         (unsigned long long)first, (unsigned long long)exhausted);
+         (unsigned long long)first, (unsigned long long)exhausted, (unsigned long long)tup.next_cold);
   return 0;
 }
 
@@ -360,6 +362,7 @@ static int tuples(char **argv) {
     return 2;
   }
   tup.first_permille = (uint32_t)(pct * 10 + 0.5);
+  tup.next_cold = (uint64_t)strtoull(argv[10], NULL, 10);
   struct worker w = {.rng = 1};
   struct sockaddr_in dst = {.sin_family = AF_INET};
   if (inet_pton(AF_INET, argv[4], &dst.sin_addr) != 1) {
@@ -384,11 +387,11 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   if (argc == 4 && !strcmp(argv[1], "serve")) serve(atoi(argv[2]), atoi(argv[3]), 1);
   if (argc == 5 && !strcmp(argv[1], "serve")) serve(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
-  if (argc == 10 && !strcmp(argv[1], "tuples")) return tuples(argv);
+  if (argc == 11 && !strcmp(argv[1], "tuples")) return tuples(argv);
   if (argc == 6 && !strcmp(argv[1], "conn")) return conn(argv[2], atoi(argv[3]), atoi(argv[4]), atof(argv[5]));
   if (argc == 8 && !strcmp(argv[1], "udp"))
     return udp(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), atof(argv[6]), atof(argv[7]));
   fprintf(stderr,
-          "usage: loadgen serve PORT THREADS [NPORTS] | tuples SRC0 NSRC DST PORT0 NPORTS THREADS SECONDS FIRSTPCT | conn HOST PORT THREADS SECONDS | udp SRC DST DPORT NPORTS SECONDS RATE\n");
+          "usage: loadgen serve PORT THREADS [NPORTS] | tuples SRC0 NSRC DST PORT0 NPORTS THREADS SECONDS FIRSTPCT COLD0 | conn HOST PORT THREADS SECONDS | udp SRC DST DPORT NPORTS SECONDS RATE\n");
   return 2;
 }
