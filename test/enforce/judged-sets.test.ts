@@ -105,7 +105,9 @@ t.test('judged sets', async (t) => {
     await must(topo.in(topo.node, ['ipset', 'flush', 'PALISADE-EGRESS4']));
     await waitFor('set restored', async () => (await setList('PALISADE-EGRESS4')).length === 1 || undefined);
     t.same(await setList('PALISADE-EGRESS4'), [PODS.b.v4], 'the entry is back');
-    t.ok((status() as unknown as { rulesRestored: number }).rulesRestored > restored0, 'counted as a restoration');
+    // The status file is rewritten right after the restoration (and every second).
+    await waitFor('restoration counted', () => (status() as unknown as { rulesRestored: number }).rulesRestored > restored0 || undefined);
+    t.pass('counted as a restoration');
     t.match(agent.log(), /set PALISADE-EGRESS4 altered/, 'and logged');
     t.notOk(await topo.tcp('b', 'c', 8080), 'b -> c:8080 is judged (denied) again');
   });
