@@ -249,6 +249,11 @@ export function podRules(plan: RulePlan, pods: PodMatch, family: Family): string
   if (pods.judgedSets) {
     out.push(`-A ${CHAINS.PODS} -m set --match-set ${JUDGED_SETS.egress[family]} src -j ${target}`);
     out.push(`-A ${CHAINS.PODS} -m set --match-set ${JUDGED_SETS.ingress[family]} dst -j ${target}`);
+    // A mid-stream TCP packet coming FROM a pod judged for ingress (or TO one judged for egress)
+    // is the far end of a flow strict mode may have cut: it goes to the queue chain too, whose
+    // strict rule drops it (MIDSTREAM_MATCH), so the server speaking first cannot reopen the flow.
+    out.push(`-A ${CHAINS.PODS} -m set --match-set ${JUDGED_SETS.ingress[family]} src ${MIDSTREAM_MATCH} -j ${target}`);
+    out.push(`-A ${CHAINS.PODS} -m set --match-set ${JUDGED_SETS.egress[family]} dst ${MIDSTREAM_MATCH} -j ${target}`);
   }
   for (const i of pods.ifaces) {
     checkIface(i);
