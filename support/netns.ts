@@ -291,7 +291,10 @@ export interface AgentStatusFile {
 /** Runs `palisade agent` inside the node namespace; resolves when its status file says ready. */
 export async function startAgent(t: Topology, args: readonly string[], statusFile: string): Promise<{ proc: ChildProcess; status: AgentStatusFile; log: () => string }> {
   rmSync(statusFile, { force: true });
-  const proc = t.spawn(t.in(t.node, ['node', join(ROOT, 'bin', 'palisade.js'), 'agent', '--status-file', statusFile, ...args]));
+  // Tests read one queue's counters (queueStats().get(QUEUE)): one queue unless they ask for more
+  // (the agent's default is one per CPU).
+  const queues = args.includes('--queue') && !args.includes('--queues') ? ['--queues', '1'] : [];
+  const proc = t.spawn(t.in(t.node, ['node', join(ROOT, 'bin', 'palisade.js'), 'agent', '--status-file', statusFile, ...queues, ...args]));
   let log = '';
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (log += d));
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => (log += d));

@@ -4,9 +4,9 @@
  * bottleneck of the measurement: a Node client spends more CPU per connect() than the path it
  * measures on a 2-core machine, and adds event-loop jitter to every latency sample.
  *
- *   loadgen serve PORT THREADS
- *       TCP server on 0.0.0.0:PORT, THREADS SO_REUSEPORT listeners each with its own thread:
- *       accepts and closes, forever (killed by the bench).
+ *   loadgen serve PORT THREADS [NPORTS]
+ *       TCP server on 0.0.0.0:PORT (..PORT+NPORTS-1), THREADS SO_REUSEPORT listeners per port
+ *       each with its own thread: accepts and closes, forever (killed by the bench).
  *   loadgen conn HOST PORT THREADS SECONDS
  *       THREADS threads each open blocking connections back to back for SECONDS; every
  *       connection is reset as soon as connect() returns (SO_LINGER 0: an RST, no TIME_WAIT, so
@@ -14,6 +14,16 @@
  *       and connect() latency percentiles in microseconds. THREADS=1 gives the "one connection
  *       at a time" latency: each sample is one SYN -> SYN/ACK through the path, with nothing
  *       queued in front of it. cpuUs: this process's CPU time (see cpu_us).
+ *   loadgen tuples SRC0 NSRC DST PORT0 NPORTS THREADS SECONDS FIRSTPCT COLD0
+ *       Like conn, over many (client address, server port) tuples: client addresses SRC0 and the
+ *       NSRC-1 that follow (the bench adds them to pod a), ports PORT0..PORT0+NPORTS-1. 64 "warm"
+ *       tuples are connected once before the clock starts; then each connection takes, with
+ *       probability FIRSTPCT %, the next never-used ("first") tuple, else a random warm one. A
+ *       first connection is the first of its (source, port, destination) in the run, so no
+ *       verdict cache can know it. Adds firstConnections and coldExhausted (first tuples ran
+ *       out and warm ones were used instead: raise NSRC or NPORTS) to conn's JSON. First tuples
+ *       are taken in order from number COLD0 on; nextCold (JSON) is where the next run starts,
+ *       so runs against one agent never reuse a tuple it may have cached.
  *   loadgen udp SRC DST DPORT NPORTS SECONDS RATE
  *       Sends minimal UDP datagrams SRC -> DST from a raw socket (IP_HDRINCL) so that each
  *       datagram has its own (source port, destination port) pair: source ports 1024..65535 for
@@ -71,19 +81,20 @@ static void *serve_loop(void *arg) {
   return NULL;
 }
 
-static _Noreturn void serve(int port, int threads) {
-  static int socks[64];
-  if (threads < 1 || threads > 64) {
-    fprintf(stderr, "loadgen: server THREADS must be 1..64\n");
+static _Noreturn void serve(int port, int threads, int nports) {
+  static int socks[1024];
+  if (threads < 1 || nports < 1 || threads * nports > 1024 || port + nports - 1 > 65535) {
+    fprintf(stderr, "loadgen: server THREADS x NPORTS must be 1..1024 and ports within 65535\n");
     exit(2);
   }
+  threads *= nports;
   for (int i = 0; i < threads; i++) {
     int s = socket(AF_INET, SOCK_STREAM, 0);
     if (s < 0) die("socket");
     int one = 1;
     setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     setsockopt(s, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr = {htonl(INADDR_ANY)}};
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)(port + i % nports)), .sin_addr = {htonl(INADDR_ANY)}};
     if (bind(s, (struct sockaddr *)&a, sizeof a) < 0) die("bind");
     if (listen(s, 4096) < 0) die("listen");
     socks[i] = s;
@@ -108,18 +119,76 @@ struct worker {
   double end;
   uint32_t *lat_ns; /* connect() latencies, ns (saturating) */
   uint32_t n, failures;
+  /* tuples mode only */
+  uint64_t rng;
+  uint32_t first, exhausted;
 };
+
+/* tuples mode: client addresses src0..src0+nsrc-1 (host order), ports port0..port0+nports-1. */
+static struct {
+  int on;
+  uint32_t src0, nsrc;
+  int port0, nports;
+  uint32_t first_permille;
+  uint64_t next_cold; /* atomic */
+} tup;
+
+#define WARM 64
+/* Tuple (source index, port index); warm tuple w is (w, w % nports). */
+static int is_warm(uint32_t si, uint32_t pi) { return si < WARM && pi == si % (uint32_t)tup.nports; }
+
+static uint64_t xorshift(uint64_t *x) {
+  *x ^= *x << 13;
+  *x ^= *x >> 7;
+  *x ^= *x << 17;
+  return *x;
+}
+
+/* Picks the tuple of the next connection: source address (network order) and port. */
+static void pick(struct worker *w, struct sockaddr_in *src, struct sockaddr_in *dst) {
+  uint32_t si, pi;
+  if (xorshift(&w->rng) % 1000 < tup.first_permille) {
+    uint64_t space = (uint64_t)tup.nsrc * (uint64_t)tup.nports;
+    for (;;) {
+      uint64_t k = __atomic_fetch_add(&tup.next_cold, 1, __ATOMIC_RELAXED);
+      if (k >= space) {
+        w->exhausted++;
+        goto warm;
+      }
+      si = (uint32_t)(k % tup.nsrc);
+      pi = (uint32_t)(k / tup.nsrc);
+      if (!is_warm(si, pi)) break;
+    }
+    w->first++;
+  } else {
+  warm:;
+    uint32_t wi = (uint32_t)(xorshift(&w->rng) % WARM);
+    si = wi;
+    pi = wi % (uint32_t)tup.nports;
+  }
+  src->sin_addr.s_addr = htonl(tup.src0 + si);
+  dst->sin_port = htons((uint16_t)(tup.port0 + (int)pi));
+}
 
 static void *conn_loop(void *arg) {
   struct worker *w = arg;
   struct linger lg = {.l_onoff = 1, .l_linger = 0};
   struct timeval to = {.tv_sec = 2, .tv_usec = 0};
   struct timespec t0, t1;
+  struct sockaddr_in src = {.sin_family = AF_INET};
   while (now() < w->end) {
     int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (s < 0) {
       w->failures++;
       continue;
+    }
+    if (tup.on) {
+      pick(w, &src, &w->dst);
+      if (bind(s, (struct sockaddr *)&src, sizeof src) < 0) {
+        w->failures++;
+        close(s);
+        continue;
+      }
     }
     /* On Linux SO_SNDTIMEO bounds a blocking connect(): a dropped SYN costs 2 s, not minutes. */
     setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &to, sizeof to);
@@ -159,13 +228,16 @@ static int conn(const char *host, int port, int threads, double seconds) {
       return 2;
     }
     ws[i].end = start + seconds;
+    ws[i].rng = 0x9e3779b97f4a7c15ull ^ ((uint64_t)(i + 1) * 0xbf58476d1ce4e5b9ull);
     ws[i].lat_ns = malloc(MAX_SAMPLES * sizeof(uint32_t));
     if (!ws[i].lat_ns) die("malloc");
     if (pthread_create(&ws[i].t, NULL, conn_loop, &ws[i]) != 0) die("pthread_create");
   }
-  uint64_t total = 0, kept = 0, failures = 0;
+  uint64_t total = 0, kept = 0, failures = 0, first = 0, exhausted = 0;
   for (int i = 0; i < threads; i++) {
     pthread_join(ws[i].t, NULL);
+    first += ws[i].first;
+    exhausted += ws[i].exhausted;
     total += ws[i].n;
     kept += ws[i].n < MAX_SAMPLES ? ws[i].n : MAX_SAMPLES;
     failures += ws[i].failures;
@@ -181,9 +253,11 @@ static int conn(const char *host, int port, int threads, double seconds) {
   qsort(all, kept, sizeof(uint32_t), cmp_u32);
 #define Q(p) (kept ? all[(uint64_t)((p) * (double)kept) < kept ? (uint64_t)((p) * (double)kept) : kept - 1] / 1000.0 : -1.0)
   printf("{\"connections\":%llu,\"failures\":%llu,\"seconds\":%.3f,\"perSecond\":%.0f,"
-         "\"p50Us\":%.1f,\"p90Us\":%.1f,\"p99Us\":%.1f,\"maxUs\":%.1f,\"cpuUs\":%.0f}\n",
+         "\"p50Us\":%.1f,\"p90Us\":%.1f,\"p99Us\":%.1f,\"maxUs\":%.1f,\"cpuUs\":%.0f,"
+         "\"firstConnections\":%llu,\"coldExhausted\":%llu,\"nextCold\":%llu}\n",
          (unsigned long long)total, (unsigned long long)failures, secs, (double)total / secs,
-         Q(0.5), Q(0.9), Q(0.99), kept ? all[kept - 1] / 1000.0 : -1.0, cpu_us());
+         Q(0.5), Q(0.9), Q(0.99), kept ? all[kept - 1] / 1000.0 : -1.0, cpu_us(),
+         (unsigned long long)first, (unsigned long long)exhausted, (unsigned long long)tup.next_cold);
   return 0;
 }
 
@@ -271,13 +345,53 @@ static int udp(const char *src, const char *dst, int dport, int nports, double s
   return 0;
 }
 
+/* Warm-up (each warm tuple connected once, untimed), then conn() with tuple picking on. */
+static int tuples(char **argv) {
+  struct in_addr a;
+  if (inet_pton(AF_INET, argv[2], &a) != 1) {
+    fprintf(stderr, "loadgen: bad IPv4 address %s\n", argv[2]);
+    return 2;
+  }
+  tup.src0 = ntohl(a.s_addr);
+  tup.nsrc = (uint32_t)atoi(argv[3]);
+  tup.port0 = atoi(argv[5]);
+  tup.nports = atoi(argv[6]);
+  double pct = atof(argv[9]);
+  if (tup.nsrc < WARM || tup.nports < 1 || tup.port0 < 1 || tup.port0 + tup.nports - 1 > 65535 || pct < 0 || pct > 100) {
+    fprintf(stderr, "loadgen: tuples needs NSRC >= %d, ports within 1..65535, FIRSTPCT 0..100\n", WARM);
+    return 2;
+  }
+  tup.first_permille = (uint32_t)(pct * 10 + 0.5);
+  tup.next_cold = (uint64_t)strtoull(argv[10], NULL, 10);
+  struct worker w = {.rng = 1};
+  struct sockaddr_in dst = {.sin_family = AF_INET};
+  if (inet_pton(AF_INET, argv[4], &dst.sin_addr) != 1) {
+    fprintf(stderr, "loadgen: bad IPv4 address %s\n", argv[4]);
+    return 2;
+  }
+  struct linger lg = {.l_onoff = 1, .l_linger = 0};
+  for (uint32_t wi = 0; wi < WARM; wi++) {
+    struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr = {htonl(tup.src0 + wi)}};
+    dst.sin_port = htons((uint16_t)(tup.port0 + (int)(wi % (uint32_t)tup.nports)));
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0 || bind(s, (struct sockaddr *)&src, sizeof src) < 0 || connect(s, (struct sockaddr *)&dst, sizeof dst) < 0) w.failures++;
+    else setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    if (s >= 0) close(s);
+  }
+  if (w.failures) fprintf(stderr, "loadgen: %u warm-up connections failed\n", w.failures);
+  tup.on = 1;
+  return conn(argv[4], tup.port0, atoi(argv[7]), atof(argv[8]));
+}
+
 int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
-  if (argc == 4 && !strcmp(argv[1], "serve")) serve(atoi(argv[2]), atoi(argv[3]));
+  if (argc == 4 && !strcmp(argv[1], "serve")) serve(atoi(argv[2]), atoi(argv[3]), 1);
+  if (argc == 5 && !strcmp(argv[1], "serve")) serve(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
+  if (argc == 11 && !strcmp(argv[1], "tuples")) return tuples(argv);
   if (argc == 6 && !strcmp(argv[1], "conn")) return conn(argv[2], atoi(argv[3]), atoi(argv[4]), atof(argv[5]));
   if (argc == 8 && !strcmp(argv[1], "udp"))
     return udp(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), atof(argv[6]), atof(argv[7]));
   fprintf(stderr,
-          "usage: loadgen serve PORT THREADS | conn HOST PORT THREADS SECONDS | udp SRC DST DPORT NPORTS SECONDS RATE\n");
+          "usage: loadgen serve PORT THREADS [NPORTS] | tuples SRC0 NSRC DST PORT0 NPORTS THREADS SECONDS FIRSTPCT COLD0 | conn HOST PORT THREADS SECONDS | udp SRC DST DPORT NPORTS SECONDS RATE\n");
   return 2;
 }

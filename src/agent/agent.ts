@@ -8,7 +8,8 @@
 // change: every batch of state changes is compiled incrementally into a new snapshot, swapped
 //   into the classifier at once (JS runs one batch of packets at a time, so every packet is
 //   judged by exactly one generation), then the set of managed pod addresses in PALISADE-PODS is
-//   updated. The generation counts as enforced when both are done (status file, log line).
+//   updated, and the judged sets (enforce/judged-sets.ts: only pods some policy judges are queued).
+//   The generation counts as enforced when all are done (status file, log line).
 // stop: remove Palisade's rules (unless keepRules), then close the queue. With keepRules the
 //   rules stay and the node stays fail-closed until the next agent binds the queue.
 // strict (default): after every enforced generation, flows the kernel still passes because an
@@ -30,7 +31,8 @@ import type { Enforcer } from '../enforce/judge.ts';
 import { NfqueueEnforcer } from '../enforce/nfqueue.ts';
 import { TunEnforcer } from '../enforce/tun.ts';
 import { Iptables, dnsQueue, settleBackend, type Family, type PodMatch, type RulePlan } from '../enforce/iptables.ts';
-import { clusterPolicyMayJudgeNodeTraffic } from '../policy/cluster-facts.ts';
+import { JudgedSets, judgedAddresses } from '../enforce/judged-sets.ts';
+import { podSelection, type Selection } from './pod-selection.ts';
 import { DEFAULT_TUN_PRIORITY, DEFAULT_TUN_TABLE, installTunRouting, removeTunRouting, tunRoutingProblems } from '../enforce/tun-routing.ts';
 import { AgentCounters, PolicyCounters, createMetrics, startMetricsServer, type MetricsServer } from './metrics.ts';
 import { ConnectionObserver, ObservedJudge } from './observe.ts';
@@ -72,6 +74,7 @@ export class Agent {
   private readonly plan: RulePlan;
   private cache?: VerdictCache;
   private dns?: DnsWiring;
+  private judged?: JudgedSets;
   private readonly staticV4: string[];
   private readonly staticV6: string[];
   private ready = false;
@@ -152,7 +155,7 @@ export class Agent {
     this.observer = new ConnectionObserver({ counters: new AgentCounters(), policies: new PolicyCounters(), log: this.verdictLog });
     this.refreshAudit();
     this.observer.bindSnapshot(this.engine.snapshot(), this.engine.stats().ruleIds);
-    if (o.verdictCache) {
+    if (this.plan.verdictCache) {
       // Before the rules: they name the sets.
       this.cache = await VerdictCache.open({ families: this.families, timeoutSeconds: o.verdictCacheSeconds });
     }
@@ -202,8 +205,8 @@ export class Agent {
       if (this.stopped) throw new Error('stopped before the rules were installed');
       const guard = { node: o.node, backend, families: this.families, failOpen: this.plan.failOpen, log: this.log, write: o.verdictLog ? (l: string) => this.sinks?.write(l) : undefined };
       this.sourceGuard = await SourceGuard.open(guard, this.state, o.sourceGuard ?? true);
-      const pods = this.podMatch();
-      await this.withRules(() => this.iptables!.install(pods));
+      if (!o.queueAll) this.judged = await JudgedSets.open({ families: this.families });
+      await this.withRules(() => this.applySelection(true));
       this.enforcedGeneration = this.state.generation;
       this.enforcedAt = new Date().toISOString();
       if (this.latestSync) this.enforcedSync = this.latestSync.info;
@@ -292,23 +295,29 @@ export class Agent {
     }
   }
 
-  /** Local pods' addresses (what policy judges on this node), the node's pod CIDRs, and the static selection. */
+  /** What is selected for judging now (pod-selection.ts). */
   podMatch(): PodMatch {
-    const v4 = new Set(this.staticV4);
-    const v6 = new Set(this.staticV6);
-    // New traffic of any address in the node's pod ranges is queued, so a pod whose IP has not
-    // reached us yet is judged (and, unknown, dropped per the fail mode) rather than passed.
-    for (const c of this.nodePodCIDRs()) (c.includes(':') ? v6 : v4).add(c);
-    for (const p of this.state.pods.values()) {
-      if (p.nodeName !== this.opts.node || p.hostNetwork) continue;
-      for (const ip of p.ips) (ip.includes(':') ? v6 : v4).add(ip);
-    }
-    this.stats.managedAddresses = v4.size + v6.size;
-    // Pod <-> own node connections reach userspace only while a cluster policy could deny them.
-    let nodeTraffic = false;
-    for (const p of this.state.clusterPolicies.values()) if ((nodeTraffic = clusterPolicyMayJudgeNodeTraffic(p))) break;
-    const dns = this.dns ? { dns: dnsPodMatch(this.state, this.opts.node) } : {};
-    return { ifaces: this.opts.podIfaces ?? [], v4: [...v4].sort(), v6: [...v6].sort(), ...(nodeTraffic ? { nodeTraffic } : {}), ...dns };
+    return this.selection().match;
+  }
+
+  private selection(): Selection {
+    const sel = podSelection(this.state, { node: this.opts.node, podIfaces: this.opts.podIfaces ?? [], staticV4: this.staticV4, staticV6: this.staticV6, judgedSets: !!this.judged });
+    this.stats.managedAddresses = sel.managed;
+    // DNS answers to pods that domainNames policies select go through the learner (dns-wiring.ts).
+    return this.dns ? { ...sel, match: { ...sel.match, dns: dnsPodMatch(this.state, this.opts.node) } } : sel;
+  }
+
+  /**
+   * The judged sets for the newest snapshot, then the pod rules (both before the generation counts
+   * as enforced). True when some address started being judged: its flows were never queued, so
+   * strict mode must look at unmarked flows too.
+   */
+  private async applySelection(install: boolean): Promise<boolean> {
+    const sel = this.selection();
+    const grew = this.judged ? (await this.judged.update(judgedAddresses(this.classifier!.snapshot, sel.localPodIPs))).length > 0 : false;
+    await (install ? this.iptables!.install(sel.match) : this.iptables!.setPods(sel.match));
+    await this.sourceGuard?.update(this.state);
+    return grew;
   }
 
   private summary(): Record<string, unknown> {
@@ -368,9 +377,9 @@ export class Agent {
   private async reconcile(): Promise<boolean> {
     const gen = this.state.generation;
     const sync = this.latestSync;
+    let grew: boolean;
     try {
-      const pods = this.podMatch();
-      await this.withRules(async () => (await this.iptables!.setPods(pods), await this.sourceGuard?.update(this.state)));
+      grew = await this.withRules(() => this.applySelection(false));
     } catch (e) {
       this.lastError = `updating pod rules failed (retrying): ${(e as Error).message}`;
       this.log('error', this.lastError);
@@ -388,7 +397,7 @@ export class Agent {
     if (sync && sync.generation <= gen) this.enforcedSync = sync.info;
     if (advanced) {
       this.log('info', `enforcing generation ${gen}`, this.summary());
-      this.requestSweep(false);
+      this.requestSweep(grew);
     }
     await this.writeStatus();
     return true;
@@ -476,7 +485,10 @@ export class Agent {
         if (routing.length > 0) bad.push({ family: 'routing', problems: routing });
         const guard = (await this.sourceGuard?.check(this.state)) ?? []; // restores itself
         if (guard.length > 0) bad.push({ family: 'source-guard', problems: guard });
+        const sets = (await this.judged?.problems()) ?? [];
+        if (sets.length > 0) bad.push({ family: 'sets', problems: sets });
         if (bad.length === 0) return false;
+        if (sets.length > 0) await this.judged!.restore(); // before rules that name the sets
         if (bad.some((b) => typeof b.family === 'number')) await this.iptables!.reinstall();
         if (routing.length > 0) await installTunRouting(this.tunRouting());
         const restorations = this.stats.restored();
@@ -577,6 +589,7 @@ export class Agent {
     await this.dns?.close();
     // After the rules that name the sets are gone (kept with them otherwise).
     if (this.cache) await this.cache.close({ destroy: !keep }).catch((e: Error) => this.log('error', `verdict cache: ${e.message}`));
+    if (this.judged && !keep) await this.judged.destroy();
     this.ready = false;
     await this.closeObservability();
     this.opts.health?.setRulesInstalled(false);

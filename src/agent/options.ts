@@ -3,6 +3,7 @@
 
 import type { NameStoreOptions } from '../dataplane/name-store.ts';
 import { DEFAULT_ALLOW_MARK, DEFAULT_DIVERT_MARK, checkAddress, checkIface, type IptablesBackend, type RulePlan } from '../enforce/iptables.ts';
+import { availableParallelism } from 'node:os';
 import type { Source } from '../sources/source.ts';
 import type { Log } from '../sources/log.ts';
 import type { HealthServer } from './health.ts';
@@ -15,7 +16,7 @@ export interface AgentOptions {
   /** This node's name: pods with this spec.nodeName are the ones judged here. */
   readonly node: string;
   readonly backend: Backend;
-  /** NFQUEUE: first queue number and number of queues. */
+  /** NFQUEUE: first queue number and number of queues (default: one per CPU this process may run on, see defaultQueueCount). */
   readonly queue?: number;
   readonly queues?: number;
   /** NFQUEUE --queue-bypass and NFQA_CFG_F_FAIL_OPEN: accept instead of drop when nobody listens or the queue overflows. */
@@ -50,8 +51,16 @@ export interface AgentOptions {
   readonly strict?: boolean;
   /** Rule watchdog period in ms (default 1000; 0 disables it). */
   readonly rulesCheckMs?: number;
-  /** NFQUEUE: accept repeats of allowed (source, protocol:port, destination) in the kernel (src/enforce/verdict-cache.ts). */
+  /**
+   * NFQUEUE: accept repeats of allowed (source, protocol:port, destination) in the kernel
+   * (src/enforce/verdict-cache.ts). Default: on with the nfqueue backend, unless --log-allowed.
+   */
   readonly verdictCache?: boolean;
+  /**
+   * Queue every new connection of the selected pods, as before the judged sets
+   * (enforce/judged-sets.ts); default false: only what some policy judges.
+   */
+  readonly queueAll?: boolean;
   /** Seconds a cached verdict lives after its last use (default 30). */
   readonly verdictCacheSeconds?: number;
   /** Drop packets from a pod interface whose source is not that pod's (default true; src/enforce/spoof-guard.ts). */
@@ -93,13 +102,22 @@ export function rulePlan(o: AgentOptions): RulePlan {
     mode: o.backend,
     allowMark: o.allowMark ?? DEFAULT_ALLOW_MARK,
     queue: o.queue ?? 0,
-    queues: o.queues ?? 1,
+    queues: o.queues ?? defaultQueueCount(),
     failOpen: o.failOpen ?? false,
     tunDevice: o.backend === 'tun' ? o.tunName ?? 'palisade0' : undefined,
     divertMark: o.backend === 'tun' ? o.divertMark ?? DEFAULT_DIVERT_MARK : undefined,
     strict: o.strict ?? true,
-    verdictCache: o.verdictCache ?? false,
+    verdictCache: o.verdictCache ?? (o.backend === 'nfqueue' && !o.logAllowed),
   };
+}
+
+/**
+ * One queue per CPU the agent may run on (its affinity mask, as libuv reports it), at most 64:
+ * with --queue-balance and --queue-cpu-fanout each CPU's softirq queues to its own queue, so
+ * CPUs do not contend on one queue's lock and one slow batch does not hold up the others.
+ */
+export function defaultQueueCount(): number {
+  return Math.max(1, Math.min(64, availableParallelism()));
 }
 
 /** --pod-cidr values (addresses and CIDRs) in canonical form, per family. */

@@ -47,6 +47,7 @@ import { canonicalIP, formatCIDR, parseCIDR, parseIP } from '../net/address.ts';
 import { CommandError, mustRun, runCommand, type CommandPrefix } from './command.ts';
 import { iptablesModuleHint, withHint } from './kernel-modules.ts';
 import { chooseBackend, type IptablesBackend } from './iptables-backend.ts';
+import { JUDGED_SETS } from './judged-sets.ts';
 // Backend detection lives in iptables-backend.ts; re-exported for callers that program rules.
 export { chooseBackend, detectBackend, type IptablesBackend } from './iptables-backend.ts';
 
@@ -122,6 +123,13 @@ export interface PodMatch {
    */
   readonly nodeTraffic?: boolean;
   /**
+   * Queue only what needs judging (judged-sets.ts): new connections from addresses in
+   * PALISADE-EGRESS, to addresses in PALISADE-INGRESS, and from or to addresses of the
+   * interfaces and ranges above that no known pod owns (not in PALISADE-KNOWN). Absent: every
+   * new connection of the interfaces and addresses above.
+   */
+  readonly judgedSets?: boolean;
+  /**
    * NFQUEUE mode: addresses of the pods a domainNames policy selects (agent/dns-wiring.ts). DNS
    * answers to them (replies from port 53 on a flow they opened) go to the DNS queue (dnsQueue)
    * before delivery, so the agent learns the names before the pod connects.
@@ -184,7 +192,8 @@ export function chainsOf(plan: Pick<RulePlan, 'mode' | 'verdictCache'>): readonl
 }
 
 function queueTarget(plan: RulePlan): string {
-  const q = plan.queues > 1 ? `--queue-balance ${plan.queue}:${plan.queue + plan.queues - 1}` : `--queue-num ${plan.queue}`;
+  // --queue-cpu-fanout: the queue is chosen by the CPU that handles the packet, not a flow hash.
+  const q = plan.queues > 1 ? `--queue-balance ${plan.queue}:${plan.queue + plan.queues - 1} --queue-cpu-fanout` : `--queue-num ${plan.queue}`;
   return `-j NFQUEUE ${q}${plan.failOpen ? ' --queue-bypass' : ''}`;
 }
 
@@ -258,17 +267,27 @@ export function podRules(plan: RulePlan, pods: PodMatch, family: Family): string
       out.push(`-A ${CHAINS.DNS} -d ${text} -m conntrack --ctstate ESTABLISHED --ctdir REPLY -j NFQUEUE --queue-num ${dnsQueue(plan)}${plan.failOpen ? ' --queue-bypass' : ''}`);
     }
   }
+  const unknown = (dir: 'src' | 'dst') => (pods.judgedSets ? ` -m set ! --match-set ${JUDGED_SETS.known[family]} ${dir}` : '');
+  if (pods.judgedSets) {
+    out.push(`-A ${CHAINS.PODS} -m set --match-set ${JUDGED_SETS.egress[family]} src -j ${target}`);
+    out.push(`-A ${CHAINS.PODS} -m set --match-set ${JUDGED_SETS.ingress[family]} dst -j ${target}`);
+    // A mid-stream TCP packet coming FROM a pod judged for ingress (or TO one judged for egress)
+    // is the far end of a flow strict mode may have cut: it goes to the queue chain too, whose
+    // strict rule drops it (MIDSTREAM_MATCH), so the server speaking first cannot reopen the flow.
+    out.push(`-A ${CHAINS.PODS} -m set --match-set ${JUDGED_SETS.ingress[family]} src ${MIDSTREAM_MATCH} -j ${target}`);
+    out.push(`-A ${CHAINS.PODS} -m set --match-set ${JUDGED_SETS.egress[family]} dst ${MIDSTREAM_MATCH} -j ${target}`);
+  }
   for (const i of pods.ifaces) {
     checkIface(i);
     // In TUN mode rules live in PREROUTING, where there is no output interface yet.
-    out.push(`-A ${CHAINS.PODS} -i ${i} -j ${target}`);
-    if (plan.mode === 'nfqueue') out.push(`-A ${CHAINS.PODS} -o ${i} -j ${target}`);
+    out.push(`-A ${CHAINS.PODS} -i ${i}${unknown('src')} -j ${target}`);
+    if (plan.mode === 'nfqueue') out.push(`-A ${CHAINS.PODS} -o ${i}${unknown('dst')} -j ${target}`);
   }
   for (const raw of family === 4 ? pods.v4 : pods.v6) {
     const { text, family: f } = checkAddress(raw);
     if (f !== family) throw new Error(`${raw} listed as IPv${family} but is IPv${f}`);
-    out.push(`-A ${CHAINS.PODS} -s ${text} -j ${target}`);
-    out.push(`-A ${CHAINS.PODS} -d ${text} -j ${target}`);
+    out.push(`-A ${CHAINS.PODS} -s ${text}${unknown('src')} -j ${target}`);
+    out.push(`-A ${CHAINS.PODS} -d ${text}${unknown('dst')} -j ${target}`);
   }
   return out;
 }

@@ -121,10 +121,21 @@ export class VerdictCache {
     this.flushes++;
   }
 
-  /** Closes the socket; with `destroy`, removes the sets (after the iptables rules that use them are gone). */
+  /**
+   * Closes the socket; with `destroy`, removes the sets (after the iptables rules that use them
+   * are gone). Without it the rules stay (--keep-rules): the sets are emptied first, so while no
+   * agent listens nothing is admitted on an old verdict (fail-closed, as without the cache).
+   */
   async close(o: { destroy: boolean; prefix?: CommandPrefix }): Promise<void> {
+    if (!o.destroy) {
+      try {
+        this.flush();
+      } finally {
+        this.native.ipsetClose(this.fd);
+      }
+      return;
+    }
     this.native.ipsetClose(this.fd);
-    if (!o.destroy) return;
     for (const f of this.families) await runCommand(['ipset', 'destroy', CACHE_SETS[f]], { prefix: o.prefix });
   }
 }

@@ -129,6 +129,12 @@ export interface RuleSnapshot {
   podSlot6(a: number, b: number, c: number, d: number): number;
   /** True when the pod is managed by this node (its sides are judged here). */
   isLocal(slot: number): boolean;
+  /**
+   * Does some tier have a word on this local pod's side (a NetworkPolicy isolates it, or a cluster
+   * policy with rules for the direction selects it)? False: every connection on that side gets
+   * the default allow, whatever the peer. Optional: without it callers must assume true.
+   */
+  judgesSide?(slot: number, direction: Direction): boolean;
   /** "namespace/name" of a pod slot (off the hot path: builds no string, returns a stored one). */
   podName(slot: number): string;
   /** The rule with this id (sideRule of a code). */

@@ -215,6 +215,14 @@ export class Snapshot implements RuleSnapshot {
     return (slot | 0) === slot && slot >= 0 && slot < this.slots && this.slotInfo[(slot << SLOT_SHIFT) + S_EGRESS] !== SIDE.NOT_JUDGED;
   }
 
+  judgesSide(slot: number, direction: Direction): boolean {
+    if (!this.isLocal(slot)) return false;
+    // Judged when any tier has a table for the side; all TIER_NEXT is the default allow.
+    const base = (slot << SLOT_SHIFT) + (direction === 'ingress' ? S_INGRESS : S_EGRESS);
+    for (let t = 0; t < TIER_COUNT; t++) if (this.slotInfo[base + t] !== TIER_NEXT) return true;
+    return false;
+  }
+
   podName(slot: number): string {
     const n = this.names[slot];
     if (n === undefined || n === '') throw new RangeError(`no pod in slot ${slot}`);

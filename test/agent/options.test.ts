@@ -1,7 +1,7 @@
 // agentOptionsError: the agent's option checks, one line naming the `palisade agent` flag.
 
 import t from 'tap';
-import { agentOptionsError, rulePlan, staticPodRanges, type AgentOptions } from '../../src/agent/options.ts';
+import { agentOptionsError, defaultQueueCount, rulePlan, staticPodRanges, type AgentOptions } from '../../src/agent/options.ts';
 
 const source = { start: async () => {}, stop: () => {} };
 const base: AgentOptions = { source, node: 'n1', backend: 'nfqueue' };
@@ -20,7 +20,13 @@ t.test('bad options name their flag', async (t) => {
 t.test('good options pass; defaults fill the rule plan', async (t) => {
   t.equal(agentOptionsError({ ...base, podIfaces: ['veth+'], podCidrs: ['10.1.0.0/16', 'fd00::1'], verdictCache: true }), undefined);
   t.equal(agentOptionsError({ ...base, backend: 'tun', logAllowed: true }), undefined);
-  t.same(rulePlan(base), { mode: 'nfqueue', allowMark: 0x2000000, queue: 0, queues: 1, failOpen: false, tunDevice: undefined, divertMark: undefined, strict: true, verdictCache: false });
+  // NFQUEUE: one queue per CPU, the verdict cache on (off when --log-allowed asks to see every connection, and with TUN).
+  t.same(rulePlan(base), { mode: 'nfqueue', allowMark: 0x2000000, queue: 0, queues: defaultQueueCount(), failOpen: false, tunDevice: undefined, divertMark: undefined, strict: true, verdictCache: true });
+  t.ok(defaultQueueCount() >= 1 && defaultQueueCount() <= 64, 'between 1 and 64 queues');
+  t.equal(rulePlan({ ...base, logAllowed: true }).verdictCache, false);
+  t.equal(rulePlan({ ...base, verdictCache: false }).verdictCache, false);
+  t.equal(rulePlan({ ...base, backend: 'tun' }).verdictCache, false);
+  t.equal(rulePlan({ ...base, queues: 3 }).queues, 3);
   t.match(rulePlan({ ...base, backend: 'tun' }), { mode: 'tun', tunDevice: 'palisade0', divertMark: 0x4000000 });
   t.same(staticPodRanges({ ...base, podCidrs: ['10.1.0.0/16', 'FD00::1'] }), { v4: ['10.1.0.0/16'], v6: ['fd00::1'] });
 });

@@ -22,7 +22,10 @@ t.test('nfqueue agent', async (t) => {
   topo.writeFile('manifests/cluster.yaml', clusterYaml(NODE, [8080, 9090]));
   topo.writeFile('manifests/policy.yaml', serverPolicy([8080]));
   const statusFile = join(topo.dir, 'status.json');
-  const args = ['--node', NODE, '--source', 'files', '--manifests', dir, '--backend', 'nfqueue', '--queue', String(QUEUE), '--rescan-ms', '300'];
+  const args = ['--node', NODE, '--source', 'files', '--manifests', dir, '--backend', 'nfqueue', '--queue', String(QUEUE), '--rescan-ms', '300',
+    // Every new connection judged by the agent (the counts below), and nothing admitted while it
+    // is down: verdict-cache.test.ts covers the cache, judged-sets.test.ts what is queued.
+    '--no-verdict-cache'];
 
   let agent = await startAgent(topo, args, statusFile);
   const readers = statusReaders(topo, statusFile);
@@ -34,7 +37,7 @@ t.test('nfqueue agent', async (t) => {
       t.equal(r.split('\n').filter((l) => l.startsWith('-A FORWARD') && l.includes('PALISADE-FORWARD')).length, 1, `IPv${f}: one jump`);
       t.match(r, `-j NFQUEUE --queue-num ${QUEUE}`, `IPv${f}: queue rule`);
       t.notMatch(r, 'queue-bypass', `IPv${f}: fail-closed (no --queue-bypass)`);
-      t.match(r, f === 4 ? '-s 10.77.2.2/32' : '-s fd77:2::2/128', `IPv${f}: pod addresses`);
+      t.match(r, `-m set --match-set PALISADE-INGRESS${f} dst -j PALISADE-QUEUE`, `IPv${f}: pods isolated for ingress`);
     }
     const q = await topo.queueStats();
     t.ok(q.has(QUEUE), 'the agent is bound to the queue');

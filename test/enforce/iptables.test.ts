@@ -13,7 +13,7 @@ t.test('generated rules', async (t) => {
   const cases: { name: string; plan: RulePlan; want: RegExp[]; not?: RegExp[] }[] = [
     { name: 'one queue, fail-closed', plan: NFQ, want: [/-A PALISADE-QUEUE -j NFQUEUE --queue-num 5$/m], not: [/queue-bypass/] },
     { name: 'fail-open adds --queue-bypass', plan: { ...NFQ, failOpen: true }, want: [/--queue-num 5 --queue-bypass$/m] },
-    { name: 'several queues balance', plan: { ...NFQ, queues: 4 }, want: [/--queue-balance 5:8$/m] },
+    { name: 'several queues balance', plan: { ...NFQ, queues: 4 }, want: [/--queue-balance 5:8 --queue-cpu-fanout$/m] },
     {
       name: 'verdict mark saved to the connmark, connmark accepted, established returned',
       plan: NFQ,

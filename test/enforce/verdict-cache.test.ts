@@ -21,8 +21,9 @@ t.test('verdict cache', async (t) => {
   topo.writeFile('manifests/cluster.yaml', clusterYaml(NODE, [8080, 9090]));
   topo.writeFile('manifests/policy.yaml', serverPolicy([8080]));
   const statusFile = join(topo.dir, 'status.json');
-  const agent = await startAgent(topo, ['--node', NODE, '--source', 'files', '--manifests', dir, '--backend', 'nfqueue',
-    '--queue', String(QUEUE), '--rescan-ms', '300', '--verdict-cache'], statusFile);
+  // The cache is on by default with NFQUEUE.
+  const args = ['--node', NODE, '--source', 'files', '--manifests', dir, '--backend', 'nfqueue', '--queue', String(QUEUE), '--rescan-ms', '300'];
+  let agent = await startAgent(topo, args, statusFile);
   const { status, freshStatus } = statusReaders(topo, statusFile);
 
   await t.test('rules and sets', async (t) => {
@@ -95,6 +96,21 @@ t.test('verdict cache', async (t) => {
     await waitFor('agent exited', () => agent.proc.exitCode !== null || undefined, 15_000);
     t.notMatch(await sets(), /PALISADE-CACHE/, 'sets destroyed');
     t.notMatch(await must(topo.in(topo.node, ['iptables', '-S'])), /PALISADE/, 'rules removed');
+  });
+
+  await t.test('a clean stop with --keep-rules empties the cache: nothing is admitted while no agent listens', async (t) => {
+    topo.writeFile('manifests/policy.yaml', serverPolicy([8080]));
+    agent = await startAgent(topo, [...args, '--keep-rules'], statusFile);
+    t.ok(await topo.tcp('a', 'b', 8080), 'allowed and cached');
+    await waitFor('cache entry', async () => /10\.77\.1\.2,tcp:8080,10\.77\.2\.2/.test(await sets()) || undefined);
+    agent.proc.kill('SIGTERM');
+    await waitFor('agent exited', () => agent.proc.exitCode !== null || undefined, 15_000);
+    t.match(await sets(), /Name: PALISADE-CACHE4/, 'the sets stay with the rules');
+    t.notMatch(await sets(), /,tcp:8080,/, 'but empty');
+    t.notOk(await topo.tcp('a', 'b', 8080), 'so the cached tuple is not admitted while no agent listens');
+    agent = await startAgent(topo, args, statusFile);
+    agent.proc.kill('SIGTERM');
+    await waitFor('agent exited', () => agent.proc.exitCode !== null || undefined, 15_000);
   });
 });
 

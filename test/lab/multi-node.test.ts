@@ -229,8 +229,8 @@ if (process.getuid?.() !== 0) {
     ];
     t.same(await mismatches(s, cs), [], `${cs.length} probes as a cluster enforces them`);
 
-    // Which agent dropped: client-2 (w2) -> server-1 (w1) is accepted by w2's agent (client-2's
-    // egress) and dropped by w1's (server-1's ingress); cp's sees nothing.
+    // Which agent dropped: client-2 (w2) -> server-1 (w1) is dropped by w1's agent (server-1's
+    // ingress), never by w2's; cp's sees nothing.
     await flushLabConntrack(s);
     const before = await countersAfter(s, Date.now());
     const [r] = await runLabProbes(s, [{ from: 'app/client-2', to: 'app/server-1', protocol: 'TCP', port: 80, family: 'IPv4' }], { timeoutMs: 1000 });
@@ -239,7 +239,8 @@ if (process.getuid?.() !== 0) {
     const d = (n: string, k: keyof Counters) => after.get(n)![k] - before.get(n)![k];
     t.ok(d('w1', 'drops') >= 1, `w1 dropped it (${d('w1', 'drops')} drops)`);
     t.equal(d('w2', 'drops'), 0, 'w2 dropped nothing');
-    t.ok(d('w2', 'accepts') >= 1, `w2 judged client-2's egress and accepted it (${d('w2', 'accepts')} accepts)`);
+    // w2 no longer necessarily sees it: only pods a policy judges are queued (judged-sets.ts),
+    // and an allowed tuple seen before is admitted by w2's verdict cache.
     t.equal(d('cp', 'packets'), 0, 'cp saw nothing');
 
     // The verdict log shared by the agents has both nodes' verdicts.

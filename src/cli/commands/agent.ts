@@ -6,14 +6,14 @@ import type { Source } from '../../sources/source.ts';
 import { FilesSource } from '../../sources/files-source.ts';
 import { HealthServer, parseHealthAddress } from '../../agent/health.ts';
 import { parseMetricsAddress, type MetricsAddress } from '../../agent/metrics.ts';
-import { agentOptionsError, type AgentOptions } from '../../agent/options.ts';
+import { agentOptionsError, defaultQueueCount, type AgentOptions } from '../../agent/options.ts';
 import { CliError, intFlag, parseArgs } from '../args.ts';
 import { manifestPathsFlag } from '../manifest-input.ts';
 
 const HELP = `usage: palisade agent --node NAME [--source files --manifests PATH... | --source kube [--kubeconfig FILE]]
                       [--backend nfqueue|tun] [--queue N] [--queues K] [--fail-open]
                       [--pod-iface IF...] [--pod-cidr CIDR...] [--status-file PATH] [--health ADDR]
-                      [--no-strict] [--rules-check-ms N] [--verdict-cache [--verdict-cache-s N]]
+                      [--no-strict] [--rules-check-ms N] [--no-verdict-cache] [--verdict-cache-s N] [--queue-all]
                       [--no-source-guard]
 
 Enforces the NetworkPolicies of the pods on node NAME (pods whose spec.nodeName is NAME) on the
@@ -26,7 +26,8 @@ removes its iptables rules (unless --keep-rules).
   --node NAME           this node (default $NODE_NAME)
   --backend nfqueue|tun NFQUEUE (default) or the TUN fallback
   --queue N             first NFQUEUE number (default 0)
-  --queues K            bind K queues N..N+K-1, iptables --queue-balance (default 1)
+  --queues K            bind K queues N..N+K-1, iptables --queue-balance --queue-cpu-fanout
+                        (default: one per CPU the agent may run on, at most 64)
   --fail-open           accept new connections while no agent listens or the queue overflows
                         (default: fail-closed, they are dropped)
   --pod-iface IF...     also judge all traffic in or out of these interfaces ("veth+" = prefix)
@@ -54,10 +55,11 @@ removes its iptables rules (unless --keep-rules).
                         their next packet is judged again and dropped; TCP packets conntrack
                         picks up mid-stream are dropped, not judged). Needs the conntrack
                         tool. --no-strict: an allowed flow keeps going until it ends
-  --verdict-cache       nfqueue: once a new connection is allowed, later ones with the same
-                        source, protocol, port and destination are accepted by the kernel
-                        (ipset PALISADE-CACHE4/6) until the rules change; they are not seen by
-                        the agent's per-connection metrics (not with --log-allowed)
+  --verdict-cache       nfqueue (default on, unless --log-allowed): once a new connection is
+                        allowed, later ones with the same source, protocol, port and
+                        destination are accepted by the kernel (ipset PALISADE-CACHE4/6)
+                        until the rules change; they are not seen by the agent's
+                        per-connection metrics. --no-verdict-cache: judge every one
   --verdict-cache-s N   seconds a cached verdict lives after its last use (default 30, 1-86400)
   --no-source-guard     do not drop packets that enter from a pod's interface with a source
                         address that is not that pod's (default: dropped in the raw table,
@@ -66,6 +68,8 @@ removes its iptables rules (unless --keep-rules).
                         raised to S (default 10) and lowered to S (default 3600) seconds
   --dns-records-per-pod N, --dns-records N   caps on live name records per pod (default 512)
                         and in total (default 65536); over a cap the oldest is evicted
+  --queue-all           send every new connection of local pods to the agent, not only those
+                        of pods a policy isolates (the default keeps the others in the kernel)
   --rules-check-ms N    rule watchdog: every N ms check that Palisade's iptables chains and
                         jumps are intact and reinstall them if not (default 1000; 0 = off;
                         else 100-600000)`;
@@ -76,8 +80,8 @@ const SPEC = {
   iptables: 'string', mark: 'string', 'tun-name': 'string', 'tun-mark': 'string', 'tun-table': 'string',
   'no-ipv6': 'bool', 'keep-rules': 'bool', 'status-file': 'string', health: 'string', 'rescan-ms': 'string',
   metrics: 'string', 'verdict-log': 'string', 'log-allowed': 'bool', audit: 'bool',
-  strict: 'bool', 'no-strict': 'bool', 'rules-check-ms': 'string', 'verdict-cache': 'bool', 'verdict-cache-s': 'string',
-  'no-source-guard': 'bool',
+  strict: 'bool', 'no-strict': 'bool', 'rules-check-ms': 'string', 'verdict-cache': 'bool', 'no-verdict-cache': 'bool', 'verdict-cache-s': 'string',
+  'queue-all': 'bool', 'no-source-guard': 'bool',
   'dns-min-ttl': 'string', 'dns-max-ttl': 'string', 'dns-records-per-pod': 'string', 'dns-records': 'string',
   help: 'bool',
 } as const;
@@ -106,8 +110,8 @@ export async function run(argv: string[]): Promise<number> {
   const iptables = (flags.iptables as string | undefined) ?? 'auto';
   if (iptables !== 'auto' && iptables !== 'nft' && iptables !== 'legacy') throw new CliError(`--iptables must be auto, nft or legacy, got "${iptables}"`);
   const queue = intFlag(flags.queue, 'queue', 0, 65535, 0);
-  const queues = intFlag(flags.queues, 'queues', 1, 64, 1);
-  if (queue + queues - 1 > 65535) throw new CliError(`--queue ${queue} with --queues ${queues} goes past queue 65535`);
+  const queues = flags.queues === undefined ? undefined : intFlag(flags.queues, 'queues', 1, 64);
+  if (queue + (queues ?? defaultQueueCount()) - 1 > 65535) throw new CliError(`--queue ${queue} with --queues ${queues ?? defaultQueueCount()} goes past queue 65535`);
   const allowMark = markFlag(flags.mark, 'mark', 0x02000000);
   const divertMark = markFlag(flags['tun-mark'], 'tun-mark', 0x04000000);
   if (backend === 'tun' && (allowMark & divertMark) !== 0) throw new CliError('--mark and --tun-mark must not share bits');
@@ -141,9 +145,9 @@ export async function run(argv: string[]): Promise<number> {
     ipv6: flags['no-ipv6'] !== true, statusFile: flags['status-file'] as string | undefined,
     keepRules: flags['keep-rules'] === true, metrics,
     verdictLog: flags['verdict-log'] as string | undefined, logAllowed: flags['log-allowed'] === true, audit: flags.audit === true,
-    strict, rulesCheckMs,
+    strict, rulesCheckMs, queueAll: flags['queue-all'] === true,
     sourceGuard: flags['no-source-guard'] !== true,
-    verdictCache: flags['verdict-cache'] === true, verdictCacheSeconds: intFlag(flags['verdict-cache-s'], 'verdict-cache-s', 1, 86400, 30),
+    verdictCache: flags['verdict-cache'] === true ? true : flags['no-verdict-cache'] === true ? false : undefined, verdictCacheSeconds: intFlag(flags['verdict-cache-s'], 'verdict-cache-s', 1, 86400, 30),
     dns: {
       minTtl: intFlag(flags['dns-min-ttl'], 'dns-min-ttl', 0, 86400, NAME_STORE_DEFAULTS.minTtl), maxTtl: intFlag(flags['dns-max-ttl'], 'dns-max-ttl', 1, 604800, NAME_STORE_DEFAULTS.maxTtl),
       perPod: intFlag(flags['dns-records-per-pod'], 'dns-records-per-pod', 1, 1 << 20, NAME_STORE_DEFAULTS.perPod), total: intFlag(flags['dns-records'], 'dns-records', 1, 1 << 24, NAME_STORE_DEFAULTS.total),
