@@ -6,9 +6,11 @@
 import { AnalysisInputError, ConnectivityAnalysis } from '../../analysis/connectivity.ts';
 import { CliError, parseArgs } from '../args.ts';
 import { connectivityCSV, connectivityDot, connectivityJSON, connectivityMarkdown, connectivityText } from '../connectivity-format.ts';
-import { familyFlag, loadClusterForCli, rejectPositional } from '../manifest-input.ts';
+import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
+import { familyFlag, rejectPositional } from '../manifest-input.ts';
+import { dotToSvg } from '../report/graph-svg.ts';
 
-const HELP = `usage: palisade connlist --manifests PATH... [--focus ns/pod|ns] [--family IPv4|IPv6] [--why] [-o text|json|csv|md|dot]
+const HELP = `usage: palisade connlist --manifests PATH...|--kubeconfig FILE [--context NAME] [--focus ns/pod|ns] [--family IPv4|IPv6] [--why] [-o text|json|csv|md|dot]
 
 Lists every allowed connection (source => destination : ports), exactly: each source's egress
 AND each destination's ingress, all tiers (Admin, NetworkPolicy, Baseline), every port of TCP,
@@ -22,15 +24,16 @@ pods when it appears on both ends; external address blocks every policy CIDR jud
   --why      text: under each line, each allowed run of ports with the rule that allowed it
              on each side
   -o         text (default), json (the whole model, with every run's deciding rules), csv,
-             md (a Markdown table), dot (Graphviz, one box per namespace)
+             md (a Markdown table), dot (Graphviz, one box per namespace), svg (the dot
+             graph laid out by Graphviz in WebAssembly: no graphviz install needed)
 Exit status: 0 ok; 1 some manifest documents were invalid (left out); 2 bad flags.`;
 
-const OUTPUTS = ['text', 'json', 'csv', 'md', 'dot'];
+const OUTPUTS = ['text', 'json', 'csv', 'md', 'dot', 'svg'];
 
 export async function run(argv: string[]): Promise<number> {
   const { flags, positional } = parseArgs(
     argv,
-    { manifests: 'list', focus: 'string', family: 'string', why: 'bool', output: 'string', help: 'bool' },
+    { ...INPUT_FLAGS, focus: 'string', family: 'string', why: 'bool', output: 'string', help: 'bool' },
     { '-o': 'output', '-h': 'help' },
   );
   if (flags.help) {
@@ -41,7 +44,7 @@ export async function run(argv: string[]): Promise<number> {
   const output = (flags.output as string | undefined) ?? 'text';
   if (!OUTPUTS.includes(output)) throw new CliError(`-o must be one of ${OUTPUTS.join(', ')}, got "${output}"`);
   const family = familyFlag(flags.family) ?? 'IPv4';
-  const { state, errorCount } = loadClusterForCli('connlist', flags.manifests);
+  const { state, errorCount } = await loadClusterInput('connlist', flags);
   let an: ConnectivityAnalysis;
   try {
     an = new ConnectivityAnalysis(state, { family, ...(flags.focus !== undefined ? { focus: flags.focus as string } : {}) });
@@ -56,6 +59,7 @@ export async function run(argv: string[]): Promise<number> {
     : output === 'csv' ? connectivityCSV(c)
       : output === 'md' ? connectivityMarkdown(c)
         : output === 'dot' ? connectivityDot(c)
+          : output === 'svg' ? await dotToSvg(connectivityDot(c))
           : connectivityText(c, flags.why === true);
   process.stdout.write(text);
   return errorCount > 0 ? 1 : 0;
