@@ -34,9 +34,10 @@ export function aggregateByNamespace(c: Connectivity): Aggregated {
     m.push(e.id);
   }
   const byPair = new Map<string, { from: string; to: string; ports: Record<Protocol, PortRange[]>; edges: Edge[] }>();
+  const aggOf = new Map(c.endpoints.map((e) => [e.id, aggregateId(e)]));
   for (const e of c.edges) {
-    const from = aggregateId(c.endpoints.find((x) => x.id === e.from) ?? { id: e.from, kind: 'pod' });
-    const to = aggregateId(c.endpoints.find((x) => x.id === e.to) ?? { id: e.to, kind: 'pod' });
+    const from = aggOf.get(e.from) ?? e.from;
+    const to = aggOf.get(e.to) ?? e.to;
     const key = `${from}\u0000${to}`;
     let a = byPair.get(key);
     if (!a) byPair.set(key, (a = { from, to, ports: { TCP: [], UDP: [], SCTP: [] }, edges: [] }));
