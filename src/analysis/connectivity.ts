@@ -25,11 +25,13 @@
 import type { ContainerPort, Family, Labels, Pod, Protocol } from '../cluster/model.ts';
 import { PROTOCOLS, protocolNumber } from '../cluster/model.ts';
 import type { ClusterView } from '../cluster/state.ts';
-import { parseIP } from '../net/address.ts';
+import { cidrContains, parseCIDR, parseIP, type ParsedCIDR } from '../net/address.ts';
+import { namespaceLabels } from '../cluster/namespace-labels.ts';
+import { clusterPolicySelectsPod } from '../policy/cluster-facts.ts';
 import { CompiledEngine } from '../policy/compiler.ts';
 import type { SideDecision } from '../policy/decision.ts';
 import { sideAllows, sideJudged, sideReason, sideRule, type RuleSnapshot } from '../policy/engine-api.ts';
-import type { Direction } from '../policy/spec-facts.ts';
+import { policySelectsPod, type Direction } from '../policy/spec-facts.ts';
 import { addressBlocks, addressKey, blockLocator, blockName } from './address-blocks.ts';
 import { groupPods, type LeftOut, type PodGroup } from './pod-groups.ts';
 import { MAX_PORT, intervalStarts, normaliseRanges, policyPortBoundaries, type PortRange, type PortSet } from './ports.ts';
@@ -78,9 +80,22 @@ export interface EdgePart {
 export interface Edge {
   readonly from: string;
   readonly to: string;
-  /** The allowed ports (never empty in Connectivity.edges). */
+  /** The allowed ports (never empty in Connectivity.edges); with `split`, those allowed for some pods (the union). */
   readonly ports: PortSet;
-  /** Every port of every protocol, allowed and denied runs, protocol by protocol, ascending. */
+  /** Every port of every protocol, allowed and denied runs, protocol by protocol, ascending (with `split`: its first variant's). */
+  readonly parts: readonly EdgePart[];
+  /**
+   * Present only when the members of a group are not all judged alike on this pair (an
+   * ipBlock of the pair's rules holds some of them): each variant with the pods it covers.
+   */
+  readonly split?: readonly EdgeVariant[];
+}
+
+/** One case of a split edge: every connection from a pod of fromPods to a pod of toPods. */
+export interface EdgeVariant {
+  readonly fromPods: readonly string[];
+  readonly toPods: readonly string[];
+  readonly ports: PortSet;
   readonly parts: readonly EdgePart[];
 }
 
@@ -121,8 +136,11 @@ export class ConnectivityAnalysis {
   private readonly sides = new Map<string, SideDecision>();
   private readonly starts = new Map<readonly ContainerPort[] | undefined, Record<Protocol, Int32Array>>();
   private readonly family: Family;
+  private readonly view: ClusterView;
+  private readonly cidrCache = new Map<string, readonly ParsedCIDR[]>();
 
   constructor(view: ClusterView, opts: ConnectivityOptions = {}) {
+    this.view = view;
     const family = (this.family = opts.family ?? 'IPv4');
     const blockOf = blockLocator(view, family);
     const nodeLabelsMatter = [...view.clusterPolicies.values()].some((p) => [...p.ingress, ...p.egress].some((r) => r.peers.some((x) => x.nodes)));
@@ -181,18 +199,77 @@ export class ConnectivityAnalysis {
     return (n) => n.endpoint.namespace === focus;
   }
 
-  /** The addresses (and destination container ports) a pair is judged with, or undefined. */
-  private addresses(a: Vertex, b: Vertex): { src: string; dst: string; dstPorts?: readonly ContainerPort[] } | undefined {
-    const ga = a.group, gb = b.group;
-    if (ga && gb) {
-      if (ga === gb) return ga.rep2 ? { src: ga.addresses[0]!, dst: ga.addresses[1]!, dstPorts: ga.rep2.ports } : undefined;
-      return { src: ga.addresses[0]!, dst: gb.addresses[0]!, dstPorts: gb.rep.ports };
+  /** The CIDRs of the rules of the policies selecting a group's pods, for one direction (what can tell its peers apart by address). */
+  private cidrsOf(g: PodGroup, dir: Direction): readonly ParsedCIDR[] {
+    const key = `${dir}\u0000${g.id}`;
+    let c = this.cidrCache.get(key);
+    if (!c) {
+      const seen = new Map<string, ParsedCIDR>();
+      const add = (text: string) => {
+        const x = parseCIDR(text);
+        if (x && x.family === this.family) seen.set(text, x);
+      };
+      for (const pol of this.view.policies.values()) {
+        if (!policySelectsPod(pol, g.rep)) continue;
+        for (const r of dir === 'egress' ? pol.egress : pol.ingress) for (const peer of r.peers) if (peer.ipBlock) [peer.ipBlock.cidr, ...peer.ipBlock.except].forEach(add);
+      }
+      const nsLabels = namespaceLabels(this.view, g.namespace);
+      for (const cp of this.view.clusterPolicies.values()) {
+        if (!clusterPolicySelectsPod(cp, g.rep, nsLabels)) continue;
+        for (const r of dir === 'egress' ? cp.egress : cp.ingress) for (const peer of r.peers) (peer.networks ?? []).forEach(add);
+      }
+      this.cidrCache.set(key, (c = [...seen.values()]));
     }
-    if (ga && b.endpoint.kind === 'node') return ga.nodeAddress ? { src: ga.addresses[0]!, dst: ga.nodeAddress } : undefined;
-    if (gb && a.endpoint.kind === 'node') return gb.nodeAddress ? { src: gb.nodeAddress, dst: gb.addresses[0]!, dstPorts: gb.rep.ports } : undefined;
-    if (ga) return { src: ga.addresses[0]!, dst: b.endpoint.address! };
-    if (gb) return { src: a.endpoint.address!, dst: gb.addresses[0]!, dstPorts: gb.rep.ports };
-    return undefined;
+    return c;
+  }
+
+  /** A group's members split by which of the CIDRs hold their address (one cell when none can tell). */
+  private cells(g: PodGroup, cidrs: readonly ParsedCIDR[]): readonly (readonly number[])[] {
+    if (cidrs.length === 0 || g.members.length === 1) return [g.members.map((_, i) => i)];
+    const by = new Map<string, number[]>();
+    g.addresses.forEach((a, i) => {
+      const ip = parseIP(a)!;
+      const sig = cidrs.map((c) => (cidrContains(c, ip) ? '1' : '0')).join('');
+      let l = by.get(sig);
+      if (!l) by.set(sig, (l = []));
+      l.push(i);
+    });
+    return [...by.values()];
+  }
+
+  private judge(a: Vertex, b: Vertex): Edge | undefined {
+    const ga = a.group, gb = b.group;
+    const from = a.endpoint.id, to = b.endpoint.id;
+    if (ga && gb) {
+      const variants: EdgeVariant[] = [];
+      for (const sc of this.cells(ga, this.cidrsOf(gb, 'ingress'))) {
+        for (const dc of this.cells(gb, this.cidrsOf(ga, 'egress'))) {
+          // A group with itself: between two different pods (a cell pair holding one pod only is no pair).
+          const si = ga === gb ? sc.find((i) => dc.some((k) => k !== i)) : sc[0];
+          if (si === undefined) continue;
+          const di = ga === gb ? dc.find((k) => k !== si)! : dc[0]!;
+          const j = this.judgeAddresses(ga.addresses[si]!, gb.addresses[di]!, gb.members[di]!.ports);
+          variants.push({ fromPods: sc.map((i) => ga.pods[i]!), toPods: dc.map((i) => gb.pods[i]!), ...j });
+        }
+      }
+      if (variants.length === 0) return undefined;
+      const first = variants[0]!;
+      if (variants.length === 1) return { from, to, ports: first.ports, parts: first.parts };
+      const same = JSON.stringify(first.parts);
+      if (variants.every((v) => JSON.stringify(v.parts) === same)) return { from, to, ports: first.ports, parts: first.parts };
+      const ports: PortSet = {
+        TCP: normaliseRanges(variants.flatMap((v) => v.ports.TCP)),
+        UDP: normaliseRanges(variants.flatMap((v) => v.ports.UDP)),
+        SCTP: normaliseRanges(variants.flatMap((v) => v.ports.SCTP)),
+      };
+      return { from, to, ports, parts: first.parts, split: variants };
+    }
+    let j: { ports: PortSet; parts: EdgePart[] } | undefined;
+    if (ga && b.endpoint.kind === 'node') j = ga.nodeAddress ? this.judgeAddresses(ga.addresses[0]!, ga.nodeAddress, undefined) : undefined;
+    else if (gb && a.endpoint.kind === 'node') j = gb.nodeAddress ? this.judgeAddresses(gb.nodeAddress, gb.addresses[0]!, gb.rep.ports) : undefined;
+    else if (ga) j = this.judgeAddresses(ga.addresses[0]!, b.endpoint.address!, undefined);
+    else if (gb) j = this.judgeAddresses(a.endpoint.address!, gb.addresses[0]!, gb.rep.ports);
+    return j && { from, to, ...j };
   }
 
   private intervalStarts(dstPorts: readonly ContainerPort[] | undefined): Record<Protocol, Int32Array> {
@@ -221,13 +298,12 @@ export class ConnectivityAnalysis {
     return d;
   }
 
-  private judge(a: Vertex, b: Vertex): Edge | undefined {
-    const ad = this.addresses(a, b);
-    if (!ad) return undefined;
-    const s = parseIP(ad.src)!.words, d = parseIP(ad.dst)!.words;
+  /** Every port of src -> dst judged: the allowed set and the runs of equal decisions. */
+  private judgeAddresses(src: string, dst: string, dstPorts: readonly ContainerPort[] | undefined): { ports: PortSet; parts: EdgePart[] } {
+    const s = parseIP(src)!.words, d = parseIP(dst)!.words;
     const v4 = this.family === 'IPv4';
     const snap = this.snap;
-    const starts = this.intervalStarts(ad.dstPorts);
+    const starts = this.intervalStarts(dstPorts);
     const parts: EdgePart[] = [];
     const allowedPorts: Record<Protocol, PortRange[]> = { TCP: [], UDP: [], SCTP: [] };
     for (const protocol of PROTOCOLS) {
@@ -257,7 +333,7 @@ export class ConnectivityAnalysis {
       }
     }
     const ports: PortSet = { TCP: normaliseRanges(allowedPorts.TCP), UDP: normaliseRanges(allowedPorts.UDP), SCTP: normaliseRanges(allowedPorts.SCTP) };
-    return { from: a.endpoint.id, to: b.endpoint.id, ports, parts };
+    return { ports, parts };
   }
 }
 

@@ -6,12 +6,13 @@
 // group; a StatefulSet's pods differ only by the per-pod labels statefulset.kubernetes.io/pod-name
 // and apps.kubernetes.io/pod-index, which are ignored unless some policy selector names them.
 //
-// A group must also be exact: every member must be judged like every other, so the facts that
-// can tell two replicas apart are part of the key too: which policy CIDR block the pod's address
-// is in (ipBlock matches pod IPs), and, for the node endpoint, the block of its node's address
-// and (only when a cluster policy has a `nodes` peer) its node's labels. Replicas split that way
-// get a "#2" suffix. `refine` lets diff split groups further (by the other side's grouping) so
-// both sides have the same endpoints.
+// Members of a group are judged alike except for their addresses: an ipBlock matches pod IPs,
+// so a CIDR can tell two replicas apart. connectivity.ts splits a pair of groups by address
+// where (and only where) the pair's rules have CIDRs (Edge.split). What else could tell members
+// apart is part of the key: for the node endpoint, the policy CIDR block of the pod's node's
+// address and (only when a cluster policy has a `nodes` peer) its node's labels. `refine` lets
+// diff split groups further (by the other side's grouping) so both sides have the same
+// endpoints. Groups whose names collide get a "#2" suffix.
 
 import type { Family, LabelSelector, Pod } from '../cluster/model.ts';
 import { podKey } from '../cluster/model.ts';
@@ -32,6 +33,8 @@ export interface PodGroup {
   readonly labels: Readonly<Record<string, string>>;
   /** Address (of the family) of each member, in `pods` order. */
   readonly addresses: readonly string[];
+  /** The members, in `pods` order. */
+  readonly members: readonly Pod[];
   /** The first member, used to judge the group. */
   readonly rep: Pod;
   /** A second member, used to judge the group with itself (between two of its pods). */
@@ -88,7 +91,7 @@ export function addressOwners(view: ClusterView, family: Family): Map<string, Po
 
 export interface GroupingFacts {
   readonly family: Family;
-  /** Block index of an address (which policy CIDR block it is in). */
+  /** The policy CIDR block of an address (for the node's address). */
   readonly blockOf: (address: string) => string;
   /** Whether node labels matter (a cluster policy has a `nodes` peer). */
   readonly nodeLabelsMatter: boolean;
@@ -127,7 +130,7 @@ export function groupPods(view: ClusterView, f: GroupingFacts): { groups: PodGro
     const node = p.nodeName ? view.nodes.get(p.nodeName) : undefined;
     const nodeIP = nodeAddressOf(view, p, f.family);
     const nodeKey = nodeIP ? `${f.blockOf(nodeIP)}|${f.nodeLabelsMatter ? sortedJSON(node?.labels ?? {}) : ''}` : '-';
-    const key = [p.namespace, sortedJSON(labels), ports, f.blockOf(ip!), nodeKey, f.refine ? f.refine(p) : ''].join('\u0000');
+    const key = [p.namespace, sortedJSON(labels), ports, nodeKey, f.refine ? f.refine(p) : ''].join('\u0000');
     let list = byKey.get(key);
     if (!list) {
       byKey.set(key, (list = []));
@@ -155,6 +158,7 @@ export function groupPods(view: ClusterView, f: GroupingFacts): { groups: PodGro
       pods: r.pods.map(podKey),
       labels: groupLabels.get(r.key)!,
       addresses: r.pods.map((p) => addressOf(p, f.family)!),
+      members: r.pods,
       rep,
       ...(r.pods.length > 1 ? { rep2: r.pods[1]! } : {}),
       ...(nodeAddress ? { nodeAddress } : {}),

@@ -81,13 +81,19 @@ function concretePairs(r: Rng, state: ClusterState, a: Endpoint, b: Endpoint, fa
   return out;
 }
 
-function partFor(e: Edge, protocol: Protocol, port: number): EdgePart | undefined {
+/** The edge, or its variant covering the two pods when it is split. */
+function caseOf(e: Edge, srcPod: string | undefined, dstPod: string | undefined): Pick<Edge, 'ports' | 'parts'> | undefined {
+  if (!e.split) return e;
+  return e.split.find((v) => v.fromPods.includes(srcPod!) && v.toPods.includes(dstPod!));
+}
+
+function partFor(e: Pick<Edge, 'parts'>, protocol: Protocol, port: number): EdgePart | undefined {
   return e.parts.find((p) => p.protocol === protocol && p.ranges.some((x) => x.from <= port && port <= x.to));
 }
 
 function samplePorts(r: Rng, e: Edge, protocol: Protocol): number[] {
   const s = new Set<number>([1, 65535, 1 + r.int(65535)]);
-  for (const p of e.parts) {
+  for (const p of [...e.parts, ...(e.split ?? []).flatMap((v) => v.parts)]) {
     if (p.protocol !== protocol) continue;
     for (const x of p.ranges) for (const v of [x.from, x.to, x.from - 1, x.to + 1, x.from + r.int(x.to - x.from + 1)]) if (v >= 1 && v <= 65535) s.add(v);
   }
@@ -95,7 +101,7 @@ function samplePorts(r: Rng, e: Edge, protocol: Protocol): number[] {
 }
 
 t.test('connectivity = evaluator on members of every endpoint pair, sampled ports', async (t) => {
-  let checks = 0, pairs = 0, grouped = 0, externals = 0, nodes = 0;
+  let checks = 0, splits = 0, pairs = 0, grouped = 0, externals = 0, nodes = 0;
   const mismatches: string[] = [];
   for (let c = 0; c < CLUSTERS && mismatches.length < 5; c++) {
     const r = new Rng((seed + c * 7919) >>> 0);
@@ -116,13 +122,20 @@ t.test('connectivity = evaluator on members of every endpoint pair, sampled port
           if ((a.pods?.length ?? 0) > 1 || (b.pods?.length ?? 0) > 1) grouped++;
           if (a.kind === 'external' || b.kind === 'external') externals++;
           if (a.kind === 'node' || b.kind === 'node') nodes++;
+          if (e.split) splits++;
           for (const [src, dst] of concretePairs(r, state, a, b, family, cluster.outside)) {
+            const owner = (ip: string) => [...state.pods.values()].find((p) => p.ips.includes(ip) && (a.pods?.includes(podKey(p)) || b.pods?.includes(podKey(p))));
+            const k = caseOf(e, owner(src) && podKey(owner(src)!), owner(dst) && podKey(owner(dst)!));
+            if (!k) {
+              mismatches.push(`cluster ${c} ${family}: ${a.id} -> ${b.id}: no variant covers ${src} -> ${dst}`);
+              continue;
+            }
             for (const protocol of PROTOCOLS) {
               for (const port of samplePorts(r, e, protocol)) {
                 checks++;
                 const d = evaluate(state, { src, dst, protocol, port });
-                const part = partFor(e, protocol, port);
-                const inSet = e.ports[protocol].some((x) => x.from <= port && port <= x.to);
+                const part = partFor(k, protocol, port);
+                const inSet = k.ports[protocol].some((x) => x.from <= port && port <= x.to);
                 if (!part || d.allowed !== inSet || d.allowed !== part.allowed || canonical(d.egress) !== canonical(part.egress) || canonical(d.ingress) !== canonical(part.ingress)) {
                   mismatches.push(`cluster ${c} ${family}: ${a.id} -> ${b.id} as ${src} -> ${dst} ${protocol}/${port}: evaluator ${canonical(d)}, model ${inSet} ${canonical(part)}`);
                 }
@@ -138,8 +151,8 @@ t.test('connectivity = evaluator on members of every endpoint pair, sampled port
       }
     }
   }
-  t.comment(`${checks} sampled connections over ${pairs} endpoint pairs (${grouped} with a group, ${externals} external, ${nodes} node)`);
+  t.comment(`${checks} sampled connections over ${pairs} endpoint pairs (${grouped} with a group, ${splits} split by address, ${externals} external, ${nodes} node)`);
   for (const m of mismatches.slice(0, 5)) t.fail(`seed ${seed}: ${m}`);
   t.equal(mismatches.length, 0, 'no mismatches');
-  t.ok(checks > 10000 && grouped > 100 && externals > 100 && nodes > 50, 'every kind of endpoint was exercised');
+  t.ok(checks > 10000 && grouped > 100 && splits > 5 && externals > 100 && nodes > 50, 'every kind of endpoint was exercised');
 });
