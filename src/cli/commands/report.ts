@@ -7,8 +7,8 @@ import { connectivityDot } from '../connectivity-format.ts';
 import { CliError, parseArgs } from '../args.ts';
 import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
 import { rejectPositional } from '../manifest-input.ts';
-import { dotToSvg } from '../report/graph-svg.ts';
-import { DETAIL_LIMIT, MAX_PORTS, buildReport } from '../report/report-data.ts';
+import { dotToSvg, withoutEdgeLabels } from '../report/graph-svg.ts';
+import { DETAIL_LIMIT, LABEL_LIMIT, MAX_PORTS, buildReport } from '../report/report-data.ts';
 import { reportHTML } from '../report/report-html.ts';
 
 const HELP = `usage: palisade report --manifests PATH...|--kubeconfig FILE [--context NAME] -o FILE.html [--title TEXT]
@@ -18,7 +18,8 @@ graph of allowed connections (namespaces as boxes, pods and groups of one templa
 external blocks and the node outside, edges labelled with their ports; click an edge for why),
 the matrix of every endpoint pair as a heat map for each of the ${MAX_PORTS} ports most named by
 container ports and rules (click a cell for the \`palisade explain\` text), and the lint findings.
-Above ${DETAIL_LIMIT} endpoints the graph and matrix show namespaces (edges merged) instead of pods.
+Above ${DETAIL_LIMIT} endpoints the graph and matrix show namespaces (edges merged) instead of pods;
+above ${LABEL_LIMIT} edges the graph's edges carry no port labels (click them).
 Exit status: 0 written; 1 written, but some input objects were invalid (left out); 2 bad flags.`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -32,7 +33,8 @@ export async function run(argv: string[]): Promise<number> {
   if (!out) throw new CliError('-o FILE.html is required');
   const input = await loadClusterInput('report', flags);
   const data = buildReport(input.state, { input: input.description, ...(flags.title !== undefined ? { title: flags.title as string } : {}) });
-  const svg = await dotToSvg(connectivityDot(data.connectivity));
+  const dot = connectivityDot(data.connectivity);
+  const svg = await dotToSvg(data.connectivity.edges.length > LABEL_LIMIT ? withoutEdgeLabels(dot) : dot);
   try {
     writeFileSync(out, reportHTML(data, svg));
   } catch (e) {

@@ -17,6 +17,8 @@ import { whyLines } from '../connectivity-format.ts';
 
 /** Above this many endpoints the report draws namespaces instead of pods (see README). */
 export const DETAIL_LIMIT = 40;
+/** Above this many edges the graph's edges are drawn without port labels (see withoutEdgeLabels). */
+export const LABEL_LIMIT = 300;
 /** At most this many ports get a matrix of their own. */
 export const MAX_PORTS = 8;
 
@@ -99,7 +101,7 @@ export function buildReport(view: ClusterView, opts: { input: string; title?: st
       if (agg) {
         const members = agg.memberEdges.get(`${a.id}\u0000${b.id}`) ?? [];
         const head = `${a.id} => ${b.id}: ${members.length} allowed pair(s) between their pods and groups`;
-        const t = members.length ? [head, ...members.slice(0, 50).map((m) => `  ${m.from} => ${m.to} : ${portSetText(m.ports)}`), ...(members.length > 50 ? [`  ... ${members.length - 50} more (palisade connlist --focus ${a.namespace ?? a.id})`] : [])] : [`${a.id} => ${b.id}: nothing allowed`];
+        const t = members.length ? [head, ...members.slice(0, 20).map((m) => `  ${m.from} => ${m.to} : ${portSetText(m.ports)}`), ...(members.length > 20 ? [`  ... ${members.length - 20} more (palisade connlist --focus ${a.namespace ?? a.id})`] : [])] : [`${a.id} => ${b.id}: nothing allowed`];
         trow.push(ports.map(() => intern(t.join('\n'))));
       } else trow.push(ports.map((p) => intern(explainText(a, b, p))));
     }
@@ -111,7 +113,7 @@ export function buildReport(view: ClusterView, opts: { input: string; title?: st
     const lines = [`${e.from} => ${e.to} : ${portSetText(e.ports)}`];
     if (agg) {
       const members = agg.memberEdges.get(`${e.from}\u0000${e.to}`) ?? [];
-      lines.push(...members.slice(0, 50).map((m) => `  ${m.from} => ${m.to} : ${portSetText(m.ports)}`));
+      lines.push(...members.slice(0, 20).map((m) => `  ${m.from} => ${m.to} : ${portSetText(m.ports)}`));
     } else {
       lines.push('', 'allowed because:', ...whyLines(e).map((l) => `  ${l}`));
       const first = ports.find((p) => inRanges(e, p));
