@@ -6,6 +6,7 @@
 import t, { type Test } from 'tap';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import { parseAllDocuments } from 'yaml';
 import { FakeApiServer, type RawObject } from '../support/fake-apiserver.ts';
 import { CLUSTER, POLICIES, clusterPolicyDir } from './cluster-policy-fixture.ts';
@@ -84,11 +85,17 @@ t.test('an invalid object in the cluster is reported naming its field and left o
 
 t.test('--context picks another context; bad kubeconfig, context or server: one line, exit 2', async (t) => {
   const { server, kubeconfig, dir } = await fakeCluster(t);
+  // A loopback port nothing listens on (bound, then closed): connection refused. (fetch refuses
+  // well-known ports such as 1 itself, before connecting.)
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+  const gone = (probe.address() as { port: number }).port;
+  await new Promise<void>((r) => probe.close(() => r()));
   // A second context pointing nowhere is current; --context fake picks the working one.
   const two = join(dir, 'two');
   writeFileSync(two,
     `apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster: {server: '${server.url}', insecure-skip-tls-verify: true}\n` +
-    `- name: gone\n  cluster: {server: 'http://127.0.0.1:1', insecure-skip-tls-verify: true}\n` +
+    `- name: gone\n  cluster: {server: 'http://127.0.0.1:${gone}', insecure-skip-tls-verify: true}\n` +
     `users:\n- name: tester\n  user: {token: cli-token}\ncontexts:\n- name: fake\n  context: {cluster: fake, user: tester}\n` +
     `- name: gone\n  context: {cluster: gone, user: tester}\ncurrent-context: gone\n`);
   const ok = await runCliAsync(['matrix', '--kubeconfig', two, '--context', 'fake', '--port', '5432']);
@@ -97,7 +104,7 @@ t.test('--context picks another context; bad kubeconfig, context or server: one 
 
   // The errors, from the module every command calls (the CLI prefixes "palisade CMD: ").
   const cases: [string, Record<string, unknown>, RegExp][] = [
-    ['unreachable server', { kubeconfig: two }, /^--kubeconfig: API server http:\/\/127\.0\.0\.1:1 \(context gone\): .*ECONNREFUSED/],
+    ['unreachable server', { kubeconfig: two }, /^--kubeconfig: API server http:\/\/127\.0\.0\.1:\d+ \(context gone\): .*ECONNREFUSED/],
     ['unknown context', { kubeconfig: two, context: 'prod' }, /^--kubeconfig: kubeconfig .*two: no context "prod" \(it has: fake, gone\)$/],
     ['missing file', { kubeconfig: join(dir, 'nope') }, /^--kubeconfig: kubeconfig .*nope: no such file$/],
     ['both inputs', { kubeconfig, manifests: [dir] }, /^--manifests and --kubeconfig are two inputs: give one$/],
@@ -114,7 +121,7 @@ t.test('--context picks another context; bad kubeconfig, context or server: one 
   // Through the CLI: one line, exit 2, no stack trace.
   const unreachable = await runCliAsync(['matrix', '--kubeconfig', two, '--port', '80']);
   t.equal(unreachable.code, 2);
-  t.match(unreachable.stderr, /^palisade matrix: --kubeconfig: API server http:\/\/127\.0\.0\.1:1 \(context gone\): .*ECONNREFUSED.*\n$/);
+  t.match(unreachable.stderr, /^palisade matrix: --kubeconfig: API server http:\/\/127\.0\.0\.1:\d+ \(context gone\): .*ECONNREFUSED.*\n$/);
   t.notOk(hasStackTrace(unreachable.stderr));
   // A wrong token: the API server's answer, named.
   writeFileSync(join(dir, 'badtoken'), `apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster: {server: '${server.url}', insecure-skip-tls-verify: true}\nusers:\n- name: u\n  user: {token: wrong}\ncontexts:\n- name: c\n  context: {cluster: fake, user: u}\ncurrent-context: c\n`);

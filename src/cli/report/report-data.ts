@@ -17,7 +17,7 @@ import { whyLines } from '../connectivity-format.ts';
 
 /** Above this many endpoints the report draws namespaces instead of pods (see README). */
 export const DETAIL_LIMIT = 40;
-/** Above this many edges the graph's edges are drawn without port labels (see withoutEdgeLabels). */
+/** Above this many edges the graph draws only this many, the ones standing for most pairs (the matrix keeps all). */
 export const LABEL_LIMIT = 300;
 /** At most this many ports get a matrix of their own. */
 export const MAX_PORTS = 8;
@@ -40,6 +40,8 @@ export interface ReportData {
   /** texts index per cell and port: cellText[i][j][k]; per edge: edgeText[e]. */
   readonly cellText: number[][][];
   readonly edgeText: number[];
+  /** Per edge: how many endpoint pairs it stands for (1 unless aggregated), to pick the edges drawn. */
+  readonly edgeWeight: number[];
   readonly texts: string[];
   readonly findings: readonly Finding[];
 }
@@ -126,5 +128,6 @@ export function buildReport(view: ClusterView, opts: { input: string; title?: st
   return {
     title: opts.title ?? 'Palisade connectivity report', input: opts.input, aggregated, podCount: view.pods.size,
     connectivity: c, ports, cells, cellText, edgeText, texts, findings: lint(view),
+    edgeWeight: c.edges.map((e) => agg?.memberEdges.get(`${e.from}\u0000${e.to}`)?.length ?? 1),
   };
 }
