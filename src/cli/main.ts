@@ -16,7 +16,9 @@ const COMMANDS: Record<string, Command> = {
   lab: { summary: 'lab up | probe | down: pods as network namespaces on this machine', load: () => import('./commands/lab.ts') },
   agent: { summary: 'run the per-node enforcement agent', load: () => import('./commands/agent.ts') },
   bench: { summary: 'development only (a source checkout): per-packet and compile benchmarks', load: () => import('./commands/bench.ts') },
+  connlist: { summary: 'list every allowed connection with its exact ports', load: () => import('./commands/connlist.ts') },
   lint: { summary: 'find mistakes in a policy set', load: () => import('./commands/lint.ts') },
+  report: { summary: 'one self-contained HTML page: graph, port matrix, lint, explanations', load: () => import('./commands/report.ts') },
   logs: { summary: 'follow the agent verdict log, human-readable', load: () => import('./commands/logs.ts') },
 };
 

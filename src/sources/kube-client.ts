@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
  * Loads the API client configuration: the kubeconfig file when a path is given, else the
  * in-cluster service account. Throws an Error naming what is missing.
  */
-export function loadKubeConfig(path?: string): KubeConfig {
+export function loadKubeConfig(path?: string, context?: string): KubeConfig {
   const kc = new KubeConfig();
   if (path !== undefined) {
     if (!existsSync(path)) throw new Error(`kubeconfig ${path}: no such file`);
@@ -18,6 +18,14 @@ export function loadKubeConfig(path?: string): KubeConfig {
       kc.loadFromFile(path);
     } catch (e) {
       throw new Error(`kubeconfig ${path}: ${(e as Error).message}`);
+    }
+    if (context !== undefined) {
+      // setCurrentContext accepts any name; a typo would then fail later as "no current cluster".
+      if (!kc.getContextObject(context)) {
+        const names = kc.getContexts().map((c) => c.name);
+        throw new Error(`kubeconfig ${path}: no context "${context}" (it has: ${names.length ? names.join(', ') : 'none'})`);
+      }
+      kc.setCurrentContext(context);
     }
     if (!kc.getCurrentCluster()) throw new Error(`kubeconfig ${path}: no current cluster (check current-context)`);
     return kc;

@@ -1,7 +1,7 @@
 // Runs the real CLI (`node bin/palisade.js ...`) and writes conformance cases out as manifest
 // folders, for the CLI tests.
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -42,4 +42,21 @@ export function hasStackTrace(text: string): boolean {
 /** The exit status the CLI owes for a case's manifests: 1 when some object is invalid, else 0. */
 export function expectedExit(c: ConformanceCase, step: number): number {
   return objectsForStep(c, step).some((o) => decodeObject(o).kind === 'invalid') ? 1 : 0;
+}
+
+/**
+ * runCli without blocking this process: for tests whose API server (test/support/fake-apiserver.ts)
+ * runs in this process and must answer the CLI while it runs. `bin` picks another entry point
+ * (bin/kubectl-palisade.js).
+ */
+export function runCliAsync(args: string[], opts: { bin?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin', opts.bin ?? 'palisade.js'), ...args], { cwd: ROOT, env: opts.env ?? process.env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }

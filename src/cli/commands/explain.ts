@@ -6,12 +6,13 @@
 
 import { explain } from '../../policy/evaluator.ts';
 import { CliError, parseArgs } from '../args.ts';
+import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
 import { formatExplanation } from '../explain-format.ts';
 import { tierWalks } from '../explain-tiers.ts';
-import { familyFlag, loadClusterForCli, portFlag, protocolFlag, rejectPositional } from '../manifest-input.ts';
+import { familyFlag, portFlag, protocolFlag, rejectPositional } from '../manifest-input.ts';
 import { checkProbe, resolveEndpoint } from '../probes.ts';
 
-const HELP = `usage: palisade explain --manifests PATH... --from A --to B --port N [--protocol TCP|UDP|SCTP] [--family IPv4|IPv6] [-o text|json]
+const HELP = `usage: palisade explain --manifests PATH...|--kubeconfig FILE [--context NAME] --from A --to B --port N [--protocol TCP|UDP|SCTP] [--family IPv4|IPv6] [-o text|json]
 
 A and B are "namespace/pod" or an IP address. Prints the verdict for a new connection A -> B:N,
 the policies isolating each side, and the rule that allowed it or, for a deny, each candidate
@@ -24,7 +25,7 @@ Exit status: 0 ok; 1 some manifest documents were invalid (left out); 2 bad flag
 export async function run(argv: string[]): Promise<number> {
   const { flags, positional } = parseArgs(
     argv,
-    { manifests: 'list', from: 'string', to: 'string', port: 'string', protocol: 'string', family: 'string', output: 'string', help: 'bool' },
+    { ...INPUT_FLAGS, from: 'string', to: 'string', port: 'string', protocol: 'string', family: 'string', output: 'string', help: 'bool' },
     { '-o': 'output', '-h': 'help' },
   );
   if (flags.help) {
@@ -47,7 +48,7 @@ export async function run(argv: string[]): Promise<number> {
     if (e instanceof CliError) throw new CliError(e.message.replace(/^flags\./gm, '--'));
     throw e;
   }
-  const { state, errorCount } = loadClusterForCli('explain', flags.manifests);
+  const { state, errorCount } = await loadClusterInput('explain', flags);
   const src = resolveEndpoint(state, probe.from, probe.family, '--from');
   const dst = resolveEndpoint(state, probe.to, probe.family, '--to');
   const x = explain(state, { src, dst, protocol: probe.protocol, port: probe.port });

@@ -9,9 +9,9 @@
 import { parseCIDR } from '../../net/address.ts';
 import { formatFindings, lint } from '../../policy/lint.ts';
 import { CliError, parseArgs } from '../args.ts';
-import { loadClusterForCli } from '../manifest-input.ts';
+import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
 
-const HELP = `usage: palisade lint --manifests PATH... [-o json|text] [--pod-cidr CIDR...]
+const HELP = `usage: palisade lint --manifests PATH...|--kubeconfig FILE [--context NAME] [-o json|text] [--pod-cidr CIDR...]
 
 Reads Namespace, Pod, Node, NetworkPolicy and cluster policy (ClusterNetworkPolicy,
 AdminNetworkPolicy, BaselineAdminNetworkPolicy) objects (files or folders, YAML or JSON) and
@@ -33,7 +33,7 @@ and left out); 2 bad flags or a --manifests path that does not exist.`;
 export async function run(argv: string[]): Promise<number> {
   const { flags, positional } = parseArgs(
     argv,
-    { manifests: 'list', output: 'string', 'pod-cidr': 'list', help: 'bool' },
+    { ...INPUT_FLAGS, output: 'string', 'pod-cidr': 'list', help: 'bool' },
     { '-o': 'output', '-h': 'help' },
   );
   if (flags.help) {
@@ -48,7 +48,7 @@ export async function run(argv: string[]): Promise<number> {
     if (!parseCIDR(c)) throw new CliError(`--pod-cidr must be a CIDR such as 10.244.0.0/16, got "${c}"`);
   }
   // Notes (ignored kinds, implicit namespaces) are not what lint is asked for; errors are.
-  const { state, errorCount } = loadClusterForCli('lint', flags.manifests, { quietNotes: true });
+  const { state, errorCount } = await loadClusterInput('lint', flags, { quietNotes: true });
 
   const findings = lint(state, { podCIDRs });
   if (output === 'json') process.stdout.write(JSON.stringify(findings, null, 2) + '\n');

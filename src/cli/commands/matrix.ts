@@ -12,9 +12,10 @@ import { evaluate } from '../../policy/evaluator.ts';
 import { podIsSelectable } from '../../policy/spec-facts.ts';
 import { podKey } from '../../cluster/model.ts';
 import { parseArgs } from '../args.ts';
-import { familyFlag, loadClusterForCli, portFlag, protocolFlag, rejectPositional } from '../manifest-input.ts';
+import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
+import { familyFlag, portFlag, protocolFlag, rejectPositional } from '../manifest-input.ts';
 
-const HELP = `usage: palisade matrix --manifests PATH... --port N [--protocol TCP|UDP|SCTP] [--family IPv4|IPv6] [--why]
+const HELP = `usage: palisade matrix --manifests PATH...|--kubeconfig FILE [--context NAME] --port N [--protocol TCP|UDP|SCTP] [--family IPv4|IPv6] [--why]
 
 Prints the pod-to-pod truth table: rows = from, columns = to, '.' allowed, 'X' denied.
 Host-network pods are left out (they are their node for policy: probe them with verify).
@@ -38,7 +39,7 @@ function cell(d: Decision, why: boolean): string {
 export async function run(argv: string[]): Promise<number> {
   const { flags, positional } = parseArgs(
     argv,
-    { manifests: 'list', port: 'string', protocol: 'string', family: 'string', why: 'bool', help: 'bool' },
+    { ...INPUT_FLAGS, port: 'string', protocol: 'string', family: 'string', why: 'bool', help: 'bool' },
     { '-h': 'help' },
   );
   if (flags.help) {
@@ -49,7 +50,7 @@ export async function run(argv: string[]): Promise<number> {
   const port = portFlag(flags.port);
   const protocol = protocolFlag(flags.protocol);
   const family = familyFlag(flags.family) ?? 'IPv4';
-  const { state, errorCount } = loadClusterForCli('matrix', flags.manifests);
+  const { state, errorCount } = await loadClusterInput('matrix', flags);
 
   const pods: { key: string; ip: string }[] = [];
   const left: string[] = [];

@@ -8,10 +8,11 @@ import { CompiledEngine, decideOn } from '../../policy/compiler.ts';
 import { ruleLabel, type Decision, type SideDecision } from '../../policy/decision.ts';
 import { evaluate } from '../../policy/evaluator.ts';
 import { CliError, parseArgs } from '../args.ts';
-import { loadClusterForCli, rejectPositional } from '../manifest-input.ts';
+import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
+import { rejectPositional } from '../manifest-input.ts';
 import { readProbeFile, resolveEndpoint, type Probe } from '../probes.ts';
 
-const HELP = `usage: palisade verify --manifests PATH... --probes FILE [-o json|table]
+const HELP = `usage: palisade verify --manifests PATH...|--kubeconfig FILE [--context NAME] --probes FILE [-o json|table]
 
 Judges every probe of FILE against the cluster in the manifests (files or folders of
 Namespace, Pod, Node, NetworkPolicy and ClusterNetworkPolicy (or v1alpha1 AdminNetworkPolicy /
@@ -70,7 +71,7 @@ function sideText(s: SideDecision): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { flags, positional } = parseArgs(argv, { manifests: 'list', probes: 'string', output: 'string', help: 'bool' }, { '-o': 'output', '-h': 'help' });
+  const { flags, positional } = parseArgs(argv, { ...INPUT_FLAGS, probes: 'string', output: 'string', help: 'bool' }, { '-o': 'output', '-h': 'help' });
   if (flags.help) {
     process.stdout.write(HELP + '\n');
     return 0;
@@ -81,7 +82,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!flags.probes) throw new CliError('--probes FILE is required');
   const probeFile = flags.probes as string;
   const probes = readProbeFile(probeFile);
-  const { state, errorCount } = loadClusterForCli('verify', flags.manifests);
+  const { state, errorCount } = await loadClusterInput('verify', flags);
 
   // Every endpoint is resolved before judging anything, so all probes naming unknown pods (or
   // pods without an address of the family) are reported together.

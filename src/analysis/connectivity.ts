@@ -1,0 +1,343 @@
+// The connectivity model: every (source, destination) endpoint pair of a cluster view with the
+// exact set of ports on which a new connection is allowed, and for each run of ports the
+// decision of each side (the deciding policy and rule, for explain). connlist prints it, diff
+// compares two of them, the HTML report draws it.
+//
+// How it is exact without probing 65,535 ports x 3 protocols per pair:
+// - Endpoints are equivalence classes: pods grouped so that every member is judged like every
+//   other (pod-groups.ts), external address blocks every policy CIDR judges alike
+//   (address-blocks.ts), and "the node" (each pod's own node, for the node exemption).
+//   One representative address per endpoint judges the whole class.
+// - Ports: every rule's port clause is constant on each interval between the port boundaries of
+//   all policies and the destination's container ports (ports.ts), so one port per interval
+//   judges the interval.
+// - Each (source, destination, port) is judged by the compiled engine through its public
+//   contract (RuleSnapshot.judge4/judge6 and the side codes of engine-api.ts, read the way
+//   decide.ts reads them): the same code that enforces, all three tiers (Admin, NetworkPolicy,
+//   Baseline), source egress AND destination ingress. Tests cross-check it with the plain
+//   evaluator on random clusters and sampled ports.
+//
+// Limits: endpoints are judged for one address family at a time (pods without an address of the
+// family are left out, listed in `leftOut` with host-network and finished pods); the node
+// endpoint is each pod's own node, and other nodes' addresses count as the external block they
+// fall in (exact for NetworkPolicy; a cluster policy `nodes` peer may tell them apart).
+
+import type { ContainerPort, Family, Labels, Pod, Protocol } from '../cluster/model.ts';
+import { PROTOCOLS, protocolNumber } from '../cluster/model.ts';
+import type { ClusterView } from '../cluster/state.ts';
+import { cidrContains, parseCIDR, parseIP, type ParsedCIDR } from '../net/address.ts';
+import { namespaceLabels } from '../cluster/namespace-labels.ts';
+import { clusterPolicySelectsPod } from '../policy/cluster-facts.ts';
+import { CompiledEngine } from '../policy/compiler.ts';
+import type { SideDecision } from '../policy/decision.ts';
+import { sideAllows, sideJudged, sideReason, sideRule, type RuleSnapshot } from '../policy/engine-api.ts';
+import { policySelectsPod, type Direction } from '../policy/spec-facts.ts';
+import { addressBlocks, addressKey, blockLocator, blockName } from './address-blocks.ts';
+import { groupPods, type LeftOut, type PodGroup } from './pod-groups.ts';
+import { MAX_PORT, intervalStarts, normaliseRanges, policyPortBoundaries, type PortRange, type PortSet } from './ports.ts';
+
+export type { LeftOut } from './pod-groups.ts';
+export type { PortRange, PortSet } from './ports.ts';
+
+export type EndpointKind =
+  /** One pod. */
+  | 'pod'
+  /** Several pods of one template (see pod-groups.ts), judged alike. */
+  | 'group'
+  /** A block of addresses outside the cluster's pods and nodes that every policy CIDR judges alike. */
+  | 'external'
+  /** Each pod's own node (the NetworkPolicy node exemption applies to it). */
+  | 'node';
+
+export interface Endpoint {
+  /** Stable id: "ns/pod", "ns/<prefix>*" (a group), the block's name (external), "node". */
+  readonly id: string;
+  readonly kind: EndpointKind;
+  readonly namespace?: string;
+  /** pod / group: "namespace/name" of every member, sorted. */
+  readonly pods?: readonly string[];
+  /** pod / group: the members' labels. */
+  readonly labels?: Labels;
+  /** external: the block is `cidr` minus the `except` CIDRs. */
+  readonly cidr?: string;
+  readonly except?: readonly string[];
+  /** The address the endpoint is judged with (pod / group: the first member's; absent for the node: each pod's own). */
+  readonly address?: string;
+}
+
+/** One run of ports of one protocol with the same decision on both sides. */
+export interface EdgePart {
+  readonly protocol: Protocol;
+  readonly ranges: readonly PortRange[];
+  /** Both sides allow. */
+  readonly allowed: boolean;
+  /** The source's egress side, as evaluate()/decideOn() answer it (reason, policies, deciding rule). */
+  readonly egress: SideDecision;
+  /** The destination's ingress side. */
+  readonly ingress: SideDecision;
+}
+
+export interface Edge {
+  readonly from: string;
+  readonly to: string;
+  /** The allowed ports (never empty in Connectivity.edges); with `split`, those allowed for some pods (the union). */
+  readonly ports: PortSet;
+  /** Every port of every protocol, allowed and denied runs, protocol by protocol, ascending (with `split`: its first variant's). */
+  readonly parts: readonly EdgePart[];
+  /**
+   * Present only when the members of a group are not all judged alike on this pair (an
+   * ipBlock of the pair's rules holds some of them): each variant with the pods it covers.
+   */
+  readonly split?: readonly EdgeVariant[];
+}
+
+/** One case of a split edge: every connection from a pod of fromPods to a pod of toPods. */
+export interface EdgeVariant {
+  readonly fromPods: readonly string[];
+  readonly toPods: readonly string[];
+  readonly ports: PortSet;
+  readonly parts: readonly EdgePart[];
+}
+
+export interface Connectivity {
+  readonly family: Family;
+  readonly endpoints: readonly Endpoint[];
+  /** Pairs with at least one allowed port, in endpoint order (from, then to). A group's edge to itself: between two of its pods. */
+  readonly edges: readonly Edge[];
+  /** Pods that are no endpoint, and why. */
+  readonly leftOut: readonly LeftOut[];
+}
+
+export interface ConnectivityOptions {
+  /** Default IPv4. */
+  readonly family?: Family;
+  /** "ns/pod" or "ns": only pairs with an end containing that pod / in that namespace. */
+  readonly focus?: string;
+  /** Extra grouping key per pod: pods with different keys are never one group (diff uses it). */
+  readonly refine?: PodGroupRefiner;
+}
+
+export type PodGroupRefiner = (pod: Pod) => string;
+
+/** Bad analysis input (an unknown focus): one line for the CLI. */
+export class AnalysisInputError extends Error {}
+
+interface Vertex {
+  readonly endpoint: Endpoint;
+  readonly group?: PodGroup;
+}
+
+/** A computed model that can also judge pairs it did not list (diff explains what was removed). */
+export class ConnectivityAnalysis {
+  readonly result: Connectivity;
+  private readonly snap: RuleSnapshot;
+  private readonly bounds: Record<Protocol, Set<number>>;
+  private readonly byId = new Map<string, Vertex>();
+  private readonly sides = new Map<string, SideDecision>();
+  private readonly starts = new Map<readonly ContainerPort[] | undefined, Record<Protocol, Int32Array>>();
+  private readonly family: Family;
+  private readonly view: ClusterView;
+  private readonly cidrCache = new Map<string, readonly ParsedCIDR[]>();
+
+  constructor(view: ClusterView, opts: ConnectivityOptions = {}) {
+    this.view = view;
+    const family = (this.family = opts.family ?? 'IPv4');
+    const blockOf = blockLocator(view, family);
+    const nodeLabelsMatter = [...view.clusterPolicies.values()].some((p) => [...p.ingress, ...p.egress].some((r) => r.peers.some((x) => x.nodes)));
+    const { groups, leftOut } = groupPods(view, { family, blockOf, nodeLabelsMatter, ...(opts.refine ? { refine: opts.refine } : {}) });
+    const used = new Set<bigint>();
+    for (const p of view.pods.values()) for (const a of p.ips) used.add(addressKey(a)!);
+    for (const n of view.nodes.values()) for (const a of n.addresses) used.add(addressKey(a)!);
+    const blocks = addressBlocks(view, family, used);
+
+    const nodes: Vertex[] = [];
+    for (const g of groups) {
+      const endpoint: Endpoint = {
+        id: g.id, kind: g.pods.length === 1 ? 'pod' : 'group', namespace: g.namespace, pods: g.pods, labels: g.labels, address: g.addresses[0]!,
+      };
+      nodes.push({ endpoint, group: g });
+    }
+    if (groups.some((g) => g.nodeAddress)) nodes.push({ endpoint: { id: 'node', kind: 'node' } });
+    for (const b of blocks) nodes.push({ endpoint: { id: blockName(b), kind: 'external', cidr: b.cidr, except: b.except, address: b.address } });
+    for (const n of nodes) this.byId.set(n.endpoint.id, n);
+
+    this.snap = new CompiledEngine(view).snapshot();
+    this.bounds = policyPortBoundaries(view);
+
+    const focus = opts.focus === undefined ? undefined : this.focusTest(view, opts.focus);
+    const edges: Edge[] = [];
+    const seen = new Set<string>();
+    for (const a of nodes) {
+      for (const b of nodes) {
+        if (focus && !focus(a) && !focus(b)) continue;
+        const e = this.judge(a, b);
+        if (!e || !PROTOCOLS.some((p) => e.ports[p].length > 0)) continue;
+        edges.push(e);
+        seen.add(e.from).add(e.to);
+      }
+    }
+    const endpoints = nodes.filter((n) => !focus || focus(n) || seen.has(n.endpoint.id)).map((n) => n.endpoint);
+    this.result = { family, endpoints, edges, leftOut };
+  }
+
+  /** Every port of the pair judged (parts cover allowed and denied runs); undefined when an id is unknown or the pair is never judged (two non-pods, a lone pod with itself). */
+  pair(from: string, to: string): Edge | undefined {
+    const a = this.byId.get(from), b = this.byId.get(to);
+    return a && b ? this.judge(a, b) : undefined;
+  }
+
+  endpoint(id: string): Endpoint | undefined {
+    return this.byId.get(id)?.endpoint;
+  }
+
+  private focusTest(view: ClusterView, focus: string): (n: Vertex) => boolean {
+    if (focus.includes('/')) {
+      if (!view.pods.has(focus)) throw new AnalysisInputError(`--focus ${focus}: no pod ${focus} in the input`);
+      return (n) => n.endpoint.pods?.includes(focus) === true;
+    }
+    if (![...view.pods.values()].some((p) => p.namespace === focus)) throw new AnalysisInputError(`--focus ${focus}: no pod in namespace ${focus}`);
+    return (n) => n.endpoint.namespace === focus;
+  }
+
+  /** The CIDRs of the rules of the policies selecting a group's pods, for one direction (what can tell its peers apart by address). */
+  private cidrsOf(g: PodGroup, dir: Direction): readonly ParsedCIDR[] {
+    const key = `${dir}\u0000${g.id}`;
+    let c = this.cidrCache.get(key);
+    if (!c) {
+      const seen = new Map<string, ParsedCIDR>();
+      const add = (text: string) => {
+        const x = parseCIDR(text);
+        if (x && x.family === this.family) seen.set(text, x);
+      };
+      for (const pol of this.view.policies.values()) {
+        if (!policySelectsPod(pol, g.rep)) continue;
+        for (const r of dir === 'egress' ? pol.egress : pol.ingress) for (const peer of r.peers) if (peer.ipBlock) [peer.ipBlock.cidr, ...peer.ipBlock.except].forEach(add);
+      }
+      const nsLabels = namespaceLabels(this.view, g.namespace);
+      for (const cp of this.view.clusterPolicies.values()) {
+        if (!clusterPolicySelectsPod(cp, g.rep, nsLabels)) continue;
+        for (const r of dir === 'egress' ? cp.egress : cp.ingress) for (const peer of r.peers) (peer.networks ?? []).forEach(add);
+      }
+      this.cidrCache.set(key, (c = [...seen.values()]));
+    }
+    return c;
+  }
+
+  /** A group's members split by which of the CIDRs hold their address (one cell when none can tell). */
+  private cells(g: PodGroup, cidrs: readonly ParsedCIDR[]): readonly (readonly number[])[] {
+    if (cidrs.length === 0 || g.members.length === 1) return [g.members.map((_, i) => i)];
+    const by = new Map<string, number[]>();
+    g.addresses.forEach((a, i) => {
+      const ip = parseIP(a)!;
+      const sig = cidrs.map((c) => (cidrContains(c, ip) ? '1' : '0')).join('');
+      let l = by.get(sig);
+      if (!l) by.set(sig, (l = []));
+      l.push(i);
+    });
+    return [...by.values()];
+  }
+
+  private judge(a: Vertex, b: Vertex): Edge | undefined {
+    const ga = a.group, gb = b.group;
+    const from = a.endpoint.id, to = b.endpoint.id;
+    if (ga && gb) {
+      const variants: EdgeVariant[] = [];
+      for (const sc of this.cells(ga, this.cidrsOf(gb, 'ingress'))) {
+        for (const dc of this.cells(gb, this.cidrsOf(ga, 'egress'))) {
+          // A group with itself: between two different pods (a cell pair holding one pod only is no pair).
+          const si = ga === gb ? sc.find((i) => dc.some((k) => k !== i)) : sc[0];
+          if (si === undefined) continue;
+          const di = ga === gb ? dc.find((k) => k !== si)! : dc[0]!;
+          const j = this.judgeAddresses(ga.addresses[si]!, gb.addresses[di]!, gb.members[di]!.ports);
+          variants.push({ fromPods: sc.map((i) => ga.pods[i]!), toPods: dc.map((i) => gb.pods[i]!), ...j });
+        }
+      }
+      if (variants.length === 0) return undefined;
+      const first = variants[0]!;
+      if (variants.length === 1) return { from, to, ports: first.ports, parts: first.parts };
+      const same = JSON.stringify(first.parts);
+      if (variants.every((v) => JSON.stringify(v.parts) === same)) return { from, to, ports: first.ports, parts: first.parts };
+      const ports: PortSet = {
+        TCP: normaliseRanges(variants.flatMap((v) => v.ports.TCP)),
+        UDP: normaliseRanges(variants.flatMap((v) => v.ports.UDP)),
+        SCTP: normaliseRanges(variants.flatMap((v) => v.ports.SCTP)),
+      };
+      return { from, to, ports, parts: first.parts, split: variants };
+    }
+    let j: { ports: PortSet; parts: EdgePart[] } | undefined;
+    if (ga && b.endpoint.kind === 'node') j = ga.nodeAddress ? this.judgeAddresses(ga.addresses[0]!, ga.nodeAddress, undefined) : undefined;
+    else if (gb && a.endpoint.kind === 'node') j = gb.nodeAddress ? this.judgeAddresses(gb.nodeAddress, gb.addresses[0]!, gb.rep.ports) : undefined;
+    else if (ga) j = this.judgeAddresses(ga.addresses[0]!, b.endpoint.address!, undefined);
+    else if (gb) j = this.judgeAddresses(a.endpoint.address!, gb.addresses[0]!, gb.rep.ports);
+    return j && { from, to, ...j };
+  }
+
+  private intervalStarts(dstPorts: readonly ContainerPort[] | undefined): Record<Protocol, Int32Array> {
+    let s = this.starts.get(dstPorts);
+    if (!s) {
+      s = { TCP: intervalStarts(this.bounds.TCP, dstPorts), UDP: intervalStarts(this.bounds.UDP, dstPorts), SCTP: intervalStarts(this.bounds.SCTP, dstPorts) };
+      this.starts.set(dstPorts, s);
+    }
+    return s;
+  }
+
+  private side(code: number, slot: number, dir: Direction): SideDecision {
+    const key = `${dir === 'egress' ? 'e' : 'i'}${slot}:${code}`;
+    let d = this.sides.get(key);
+    if (!d) {
+      // As decide.ts reads a side code (the answer evaluate() gives for the side).
+      if (!sideJudged(code)) d = { allowed: true, reason: 'not-a-pod', isolated: false, policies: [] };
+      else {
+        const policies = [...this.snap.isolatingPolicies(slot, dir)];
+        const base = { allowed: sideAllows(code), reason: sideReason(code), isolated: policies.length > 0, policies };
+        const rule = sideRule(code);
+        d = rule >= 0 ? { ...base, rule: this.snap.ruleRef(rule) } : base;
+      }
+      this.sides.set(key, d);
+    }
+    return d;
+  }
+
+  /** Every port of src -> dst judged: the allowed set and the runs of equal decisions. */
+  private judgeAddresses(src: string, dst: string, dstPorts: readonly ContainerPort[] | undefined): { ports: PortSet; parts: EdgePart[] } {
+    const s = parseIP(src)!.words, d = parseIP(dst)!.words;
+    const v4 = this.family === 'IPv4';
+    const snap = this.snap;
+    const starts = this.intervalStarts(dstPorts);
+    const parts: EdgePart[] = [];
+    const allowedPorts: Record<Protocol, PortRange[]> = { TCP: [], UDP: [], SCTP: [] };
+    for (const protocol of PROTOCOLS) {
+      const proto = protocolNumber(protocol);
+      const st = starts[protocol];
+      const byCodes = new Map<string, { allowed: boolean; eCode: number; iCode: number; eSlot: number; iSlot: number; ranges: PortRange[] }>();
+      const order: string[] = [];
+      for (let k = 0; k < st.length; k++) {
+        const from = st[k]!, to = k + 1 < st.length ? st[k + 1]! - 1 : MAX_PORT;
+        const ok = v4
+          ? snap.judge4(s[0]! | 0, d[0]! | 0, proto, from)
+          : snap.judge6(s[0]! | 0, s[1]! | 0, s[2]! | 0, s[3]! | 0, d[0]! | 0, d[1]! | 0, d[2]! | 0, d[3]! | 0, proto, from);
+        const key = `${snap.egressCode}|${snap.ingressCode}`;
+        let part = byCodes.get(key);
+        if (!part) {
+          byCodes.set(key, (part = { allowed: ok, eCode: snap.egressCode, iCode: snap.ingressCode, eSlot: snap.srcSlot, iSlot: snap.dstSlot, ranges: [] }));
+          order.push(key);
+        }
+        const last = part.ranges[part.ranges.length - 1];
+        if (last && last.to + 1 === from) part.ranges[part.ranges.length - 1] = { from: last.from, to };
+        else part.ranges.push({ from, to });
+        if (ok) allowedPorts[protocol].push({ from, to });
+      }
+      for (const key of order) {
+        const p = byCodes.get(key)!;
+        parts.push({ protocol, ranges: p.ranges, allowed: p.allowed, egress: this.side(p.eCode, p.eSlot, 'egress'), ingress: this.side(p.iCode, p.iSlot, 'ingress') });
+      }
+    }
+    const ports: PortSet = { TCP: normaliseRanges(allowedPorts.TCP), UDP: normaliseRanges(allowedPorts.UDP), SCTP: normaliseRanges(allowedPorts.SCTP) };
+    return { ports, parts };
+  }
+}
+
+/** The connectivity of a view (see the file header). Throws AnalysisInputError for an unknown focus. */
+export function computeConnectivity(view: ClusterView, opts: ConnectivityOptions = {}): Connectivity {
+  return new ConnectivityAnalysis(view, opts).result;
+}

@@ -1,0 +1,48 @@
+// `palisade report --manifests PATH...|--kubeconfig FILE -o report.html`: one self-contained
+// HTML page with the allowed-connections graph (Graphviz layout done here, embedded as SVG), the
+// per-port matrix as a heat map, the lint findings, and the explain text of every cell and edge.
+
+import { writeFileSync } from 'node:fs';
+import { connectivityDot } from '../connectivity-format.ts';
+import { CliError, parseArgs } from '../args.ts';
+import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
+import { rejectPositional } from '../manifest-input.ts';
+import { dotToSvg } from '../report/graph-svg.ts';
+import { DETAIL_LIMIT, LABEL_LIMIT, MAX_PORTS, buildReport } from '../report/report-data.ts';
+import { reportHTML } from '../report/report-html.ts';
+
+const HELP = `usage: palisade report --manifests PATH...|--kubeconfig FILE [--context NAME] -o FILE.html [--title TEXT]
+
+Writes one HTML file that needs nothing else when opened (no network, no WebAssembly): the
+graph of allowed connections (namespaces as boxes, pods and groups of one template inside,
+external blocks and the node outside, edges labelled with their ports; click an edge for why),
+the matrix of every endpoint pair as a heat map for each of the ${MAX_PORTS} ports most named by
+container ports and rules (click a cell for the \`palisade explain\` text), and the lint findings.
+Above ${DETAIL_LIMIT} endpoints the graph and matrix show namespaces (edges merged) instead of pods;
+above ${LABEL_LIMIT} edges the graph draws the ${LABEL_LIMIT} standing for most pod pairs (the matrix has all).
+Exit status: 0 written; 1 written, but some input objects were invalid (left out); 2 bad flags.`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { flags, positional } = parseArgs(argv, { ...INPUT_FLAGS, output: 'string', title: 'string', help: 'bool' }, { '-o': 'output', '-h': 'help' });
+  if (flags.help) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  rejectPositional(positional);
+  const out = flags.output as string | undefined;
+  if (!out) throw new CliError('-o FILE.html is required');
+  const input = await loadClusterInput('report', flags);
+  const data = buildReport(input.state, { input: input.description, ...(flags.title !== undefined ? { title: flags.title as string } : {}) });
+  // dot needs minutes for thousands of edges (a big cluster by namespace): draw the heaviest.
+  const c0 = data.connectivity;
+  const keep = c0.edges.length > LABEL_LIMIT ? new Set(c0.edges.map((e, i) => [e, data.edgeWeight[i]!] as const).sort((a, b) => b[1] - a[1]).slice(0, LABEL_LIMIT).map(([e]) => e)) : undefined;
+  const svg = await dotToSvg(connectivityDot(keep ? { ...c0, edges: c0.edges.filter((e) => keep.has(e)) } : c0));
+  try {
+    writeFileSync(out, reportHTML(data, svg));
+  } catch (e) {
+    throw new CliError(`-o ${out}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (e as Error).message}`);
+  }
+  const c = data.connectivity;
+  process.stderr.write(`palisade report: wrote ${out}: ${c.endpoints.length} endpoints, ${c.edges.length} edges${keep ? ` (${keep.size} drawn)` : ''}${data.aggregated ? ' (by namespace)' : ''}, ${data.findings.length} finding(s)\n`);
+  return input.errorCount > 0 ? 1 : 0;
+}

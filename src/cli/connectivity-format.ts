@@ -1,0 +1,110 @@
+// Text, CSV, Markdown, DOT and JSON renderings of the connectivity model (src/analysis) for
+// `palisade connlist`, and the side-decision wording connlist --why and diff share.
+
+import type { Connectivity, Edge, EdgePart, Endpoint } from '../analysis/connectivity.ts';
+import { normaliseRanges, portSetText, rangesText, type PortRange } from '../analysis/ports.ts';
+import { ruleLabel, type SideDecision } from '../policy/decision.ts';
+
+/** One side's decision in a few words: "allowed by ns/p ingress[0]", "denied: isolated by ns/p", ... */
+export function sideText(d: SideDecision): string {
+  switch (d.reason) {
+    case 'not-a-pod': return 'not a pod (no policy applies)';
+    case 'self': return 'a pod to itself';
+    case 'not-isolated': return 'not isolated';
+    case 'node': return 'own node (always allowed)';
+    case 'rule': return `${d.allowed ? 'allowed' : 'denied'} by ${ruleLabel(d.rule!)}`;
+    case 'no-rule': return `denied: isolated by ${d.policies.join(', ')}, no rule allows`;
+  }
+}
+
+/** "TCP 80,8080-8090: egress ..., ingress ..." for one run of ports. */
+export function partText(p: EdgePart): string {
+  const ports = p.ranges.length === 1 && p.ranges[0]!.from === 1 && p.ranges[0]!.to === 65535 ? 'all' : rangesText(p.ranges);
+  return `${p.protocol} ${ports}: egress ${sideText(p.egress)}; ingress ${sideText(p.ingress)}`;
+}
+
+/** The allowed runs of an edge grouped by their two sides' decisions: "TCP 53; UDP 53: egress ...; ingress ...". */
+export function whyLines(e: Edge, allowed = true): string[] {
+  const byWhy = new Map<string, { TCP: PortRange[]; UDP: PortRange[]; SCTP: PortRange[] }>();
+  for (const p of e.parts) {
+    if (p.allowed !== allowed) continue;
+    const key = `egress ${sideText(p.egress)}; ingress ${sideText(p.ingress)}`;
+    let set = byWhy.get(key);
+    if (!set) byWhy.set(key, (set = { TCP: [], UDP: [], SCTP: [] }));
+    set[p.protocol].push(...p.ranges);
+  }
+  return [...byWhy].map(([why, s]) => `${portSetText({ TCP: normaliseRanges(s.TCP), UDP: normaliseRanges(s.UDP), SCTP: normaliseRanges(s.SCTP) })}: ${why}`);
+}
+
+function membersText(e: Endpoint): string | undefined {
+  if (e.kind !== 'group') return undefined;
+  const names = e.pods!.map((k) => k.slice(k.indexOf('/') + 1));
+  return `${e.id} = ${names.length} pods: ${names.join(', ')}`;
+}
+
+/** netpol-analyzer's line shape: "from => to : TCP 80; UDP 53". With `why`, each allowed run and its deciding rules below. */
+export function connectivityText(c: Connectivity, why = false): string {
+  const out: string[] = [];
+  for (const e of c.edges) {
+    out.push(`${e.from} => ${e.to} : ${portSetText(e.ports)}`);
+    if (why) for (const line of whyLines(e)) out.push(`    ${line}`);
+  }
+  const legend = c.endpoints.map(membersText).filter((x): x is string => x !== undefined);
+  if (legend.length) out.push('', 'groups (pods of one template, judged alike):', ...legend.map((l) => `  ${l}`));
+  return out.join('\n') + '\n';
+}
+
+function csvField(s: string): string {
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function connectivityCSV(c: Connectivity): string {
+  const rows = ['src,dst,conn'];
+  for (const e of c.edges) rows.push([e.from, e.to, portSetText(e.ports)].map(csvField).join(','));
+  return rows.join('\n') + '\n';
+}
+
+export function connectivityMarkdown(c: Connectivity): string {
+  const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\*/g, '\\*');
+  const rows = ['| src | dst | conn |', '|-----|-----|------|'];
+  for (const e of c.edges) rows.push(`| ${esc(e.from)} | ${esc(e.to)} | ${esc(portSetText(e.ports))} |`);
+  return rows.join('\n') + '\n';
+}
+
+function dotId(s: string): string {
+  return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/** Graphviz: one cluster box per namespace, pods as boxes (groups as stacked boxes), external blocks and the node as ellipses. */
+export function connectivityDot(c: Connectivity): string {
+  const out = ['digraph connectivity {', '  rankdir=LR;', '  node [fontname="Helvetica", fontsize=10];', '  edge [fontname="Helvetica", fontsize=9];'];
+  const byNs = new Map<string, Endpoint[]>();
+  const loose: Endpoint[] = [];
+  for (const e of c.endpoints) {
+    if (e.namespace) {
+      let l = byNs.get(e.namespace);
+      if (!l) byNs.set(e.namespace, (l = []));
+      l.push(e);
+    } else loose.push(e);
+  }
+  let i = 0;
+  for (const [ns, eps] of byNs) {
+    out.push(`  subgraph cluster_${i++} {`, `    label=${dotId(ns)};`, '    style=rounded; color=gray;');
+    for (const e of eps) {
+      const label = e.id.slice(ns.length + 1) + (e.kind === 'group' ? `\\n(${e.pods!.length} pods)` : '');
+      out.push(`    ${dotId(e.id)} [label=${dotId(label).replace(/\\\\n/g, '\\n')}, shape=${e.kind === 'group' ? 'box3d' : 'box'}];`);
+    }
+    out.push('  }');
+  }
+  for (const e of loose) out.push(`  ${dotId(e.id)} [shape=${e.kind === 'node' ? 'hexagon' : 'ellipse'}${e.kind === 'external' ? ', style=dashed' : ''}];`);
+  for (const e of c.edges) out.push(`  ${dotId(e.from)} -> ${dotId(e.to)} [label=${dotId(portSetText(e.ports))}];`);
+  out.push('}');
+  return out.join('\n') + '\n';
+}
+
+/** The model as JSON (endpoints, edges with every run of ports and both sides' decisions, left-out pods). */
+export function connectivityJSON(c: Connectivity): string {
+  return JSON.stringify(c, null, 2) + '\n';
+}
+
+export type { Edge };

@@ -1,0 +1,21 @@
+// Graphviz layout in Node: the DOT of connectivity-format.ts (the one DOT writer) laid out by
+// @viz-js/viz (Graphviz compiled to WebAssembly, no system binary) into SVG, for `connlist -o
+// svg` and the HTML report, which embeds the SVG so opening it needs no WebAssembly and no network.
+
+import { instance } from '@viz-js/viz';
+
+export async function dotToSvg(dot: string): Promise<string> {
+  const viz = await instance();
+  const svg = viz.renderString(dot, { format: 'svg', engine: 'dot' });
+  // The XML prolog and DOCTYPE are fine in a file of their own, not inside HTML.
+  return svg.replace(/^<\?xml[^>]*>\s*/, '').replace(/^<!DOCTYPE[^>]*>\s*/, '').replace(/^<!--[\s\S]*?-->\s*/gm, '');
+}
+
+/**
+ * The same DOT without edge labels: dot lays a label out as a node of its own, which on a
+ * graph of thousands of edges (a big cluster by namespace) costs minutes; the ports are still
+ * in the report's click texts and matrix.
+ */
+export function withoutEdgeLabels(dot: string): string {
+  return dot.replace(/^(\s*"(?:[^"\\]|\\.)*" -> "(?:[^"\\]|\\.)*") \[label="(?:[^"\\]|\\.)*"\];$/gm, '$1;');
+}

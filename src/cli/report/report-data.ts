@@ -1,0 +1,133 @@
+// What the HTML report shows, computed up front (the page runs no analysis): the connectivity
+// model (connlist's), aggregated by namespace above a size, the per-port matrix over the ports
+// the cluster's pods and rules name, lint findings, and for every matrix cell and every edge
+// the text `palisade explain` prints for it (texts deduplicated into one table).
+
+import type { Protocol } from '../../cluster/model.ts';
+import type { ClusterView } from '../../cluster/state.ts';
+import { aggregateByNamespace } from '../../analysis/aggregate.ts';
+import { computeConnectivity, type Connectivity, type Edge, type Endpoint } from '../../analysis/connectivity.ts';
+import { portSetText } from '../../analysis/ports.ts';
+import { explain } from '../../policy/evaluator.ts';
+import { lint } from '../../policy/lint.ts';
+import type { Finding } from '../../policy/lint-findings.ts';
+import { formatExplanation } from '../explain-format.ts';
+import { tierWalks } from '../explain-tiers.ts';
+import { whyLines } from '../connectivity-format.ts';
+
+/** Above this many endpoints the report draws namespaces instead of pods (see README). */
+export const DETAIL_LIMIT = 40;
+/** Above this many edges the graph draws only this many, the ones standing for most pairs (the matrix keeps all). */
+export const LABEL_LIMIT = 300;
+/** At most this many ports get a matrix of their own. */
+export const MAX_PORTS = 8;
+
+export interface ReportPort {
+  readonly protocol: Protocol;
+  readonly port: number;
+}
+
+export interface ReportData {
+  readonly title: string;
+  readonly input: string;
+  readonly aggregated: boolean;
+  readonly podCount: number;
+  /** The connectivity drawn (aggregated or not): endpoints are the graph's nodes and the matrix axes. */
+  readonly connectivity: Connectivity;
+  readonly ports: readonly ReportPort[];
+  /** cells[i][j][k]: 1 when endpoints[i] -> endpoints[j] is allowed on ports[k]. */
+  readonly cells: number[][][];
+  /** texts index per cell and port: cellText[i][j][k]; per edge: edgeText[e]. */
+  readonly cellText: number[][][];
+  readonly edgeText: number[];
+  /** Per edge: how many endpoint pairs it stands for (1 unless aggregated), to pick the edges drawn. */
+  readonly edgeWeight: number[];
+  readonly texts: string[];
+  readonly findings: readonly Finding[];
+}
+
+function inRanges(e: Edge | undefined, p: ReportPort): boolean {
+  return !!e && e.ports[p.protocol].some((r) => r.from <= p.port && p.port <= r.to);
+}
+
+/** The ports worth a matrix: container ports and the ports allowed rules name, most used first. */
+function pickPorts(view: ClusterView, c: Connectivity): ReportPort[] {
+  const count = new Map<string, number>();
+  const add = (protocol: Protocol, port: number) => count.set(`${protocol}/${port}`, (count.get(`${protocol}/${port}`) ?? 0) + 1);
+  for (const pod of view.pods.values()) for (const cp of pod.ports) add(cp.protocol, cp.containerPort);
+  for (const e of c.edges) {
+    for (const proto of ['TCP', 'UDP', 'SCTP'] as const) {
+      for (const r of e.ports[proto]) if (!(r.from === 1 && r.to === 65535)) add(proto, r.from);
+    }
+  }
+  const top = [...count].sort((a, b) => b[1] - a[1]).slice(0, MAX_PORTS).map(([k]) => {
+    const [protocol, port] = k.split('/');
+    return { protocol: protocol as Protocol, port: Number(port) };
+  });
+  if (top.length === 0) top.push({ protocol: 'TCP', port: 80 });
+  return top.sort((a, b) => (a.protocol === b.protocol ? a.port - b.port : a.protocol < b.protocol ? -1 : 1));
+}
+
+export function buildReport(view: ClusterView, opts: { input: string; title?: string }): ReportData {
+  const full = computeConnectivity(view);
+  const aggregated = full.endpoints.length > DETAIL_LIMIT;
+  const agg = aggregated ? aggregateByNamespace(full) : undefined;
+  const c = agg ? agg.connectivity : full;
+  const ports = pickPorts(view, full);
+  const texts: string[] = [];
+  const textIndex = new Map<string, number>();
+  const intern = (s: string): number => {
+    let i = textIndex.get(s);
+    if (i === undefined) {
+      i = texts.length;
+      texts.push(s);
+      textIndex.set(s, i);
+    }
+    return i;
+  };
+  const edgeOf = new Map<string, Edge>();
+  for (const e of c.edges) edgeOf.set(`${e.from}\u0000${e.to}`, e);
+  const explainText = (a: Endpoint, b: Endpoint, p: ReportPort): string => {
+    if (!a.address || !b.address) return `${a.id} -> ${b.id} ${p.protocol}/${p.port}: ${inRanges(edgeOf.get(`${a.id}\u0000${b.id}`), p) ? 'ALLOWED' : 'DENIED'} (the node is each pod's own: see the edge's rules)`;
+    const x = explain(view, { src: a.address, dst: b.address, protocol: p.protocol, port: p.port });
+    return formatExplanation(x, { view, walks: tierWalks(view, x) }).join('\n');
+  };
+  const cells: number[][][] = [];
+  const cellText: number[][][] = [];
+  for (const a of c.endpoints) {
+    const row: number[][] = [];
+    const trow: number[][] = [];
+    for (const b of c.endpoints) {
+      const e = edgeOf.get(`${a.id}\u0000${b.id}`);
+      row.push(ports.map((p) => (inRanges(e, p) ? 1 : 0)));
+      if (agg) {
+        const members = agg.memberEdges.get(`${a.id}\u0000${b.id}`) ?? [];
+        const head = `${a.id} => ${b.id}: ${members.length} allowed pair(s) between their pods and groups`;
+        const t = members.length ? [head, ...members.slice(0, 20).map((m) => `  ${m.from} => ${m.to} : ${portSetText(m.ports)}`), ...(members.length > 20 ? [`  ... ${members.length - 20} more (palisade connlist --focus ${a.namespace ?? a.id})`] : [])] : [`${a.id} => ${b.id}: nothing allowed`];
+        trow.push(ports.map(() => intern(t.join('\n'))));
+      } else trow.push(ports.map((p) => intern(explainText(a, b, p))));
+    }
+    cells.push(row);
+    cellText.push(trow);
+  }
+  const byId = new Map(c.endpoints.map((e) => [e.id, e]));
+  const edgeText = c.edges.map((e) => {
+    const lines = [`${e.from} => ${e.to} : ${portSetText(e.ports)}`];
+    if (agg) {
+      const members = agg.memberEdges.get(`${e.from}\u0000${e.to}`) ?? [];
+      lines.push(...members.slice(0, 20).map((m) => `  ${m.from} => ${m.to} : ${portSetText(m.ports)}`));
+    } else {
+      lines.push('', 'allowed because:', ...whyLines(e).map((l) => `  ${l}`));
+      const first = ports.find((p) => inRanges(e, p));
+      const a = byId.get(e.from);
+      const b = byId.get(e.to);
+      if (first && a && b) lines.push('', explainText(a, b, first));
+    }
+    return intern(lines.join('\n'));
+  });
+  return {
+    title: opts.title ?? 'Palisade connectivity report', input: opts.input, aggregated, podCount: view.pods.size,
+    connectivity: c, ports, cells, cellText, edgeText, texts, findings: lint(view),
+    edgeWeight: c.edges.map((e) => agg?.memberEdges.get(`${e.from}\u0000${e.to}`)?.length ?? 1),
+  };
+}

@@ -1,0 +1,65 @@
+// The cluster read once, for the analysis commands (`palisade explain --kubeconfig ...`): every
+// kind of the registry listed once (paginated, a consistent read, no watch), decoded and applied
+// exactly as the agent's kube source does (KubeLister + KubeApplier), into a fresh ClusterState.
+// An optional kind whose CRD is not installed (404) is simply empty, as for the agent. Objects
+// the API server holds but Palisade finds invalid are rejected (state.rejected) and left out.
+
+import type { KubeConfig } from '@kubernetes/client-node';
+import { ClusterState } from '../cluster/state.ts';
+import { KINDS, keyOfObject, resourcePath } from '../cluster/kinds.ts';
+import { ApiError, KubeLister, describeError, loadKubeConfig } from './kube-client.ts';
+import { KubeApplier } from './kube-apply.ts';
+
+export interface SnapshotOptions {
+  readonly kubeconfig: string;
+  /** A context of the kubeconfig other than its current-context. */
+  readonly context?: string;
+  /** Per-page list timeout. */
+  readonly timeoutMs?: number;
+  readonly pageSize?: number;
+}
+
+export interface Snapshot {
+  readonly state: ClusterState;
+  /** The API server the objects came from (for messages). */
+  readonly server: string;
+  /** Optional kinds whose CRD is not installed. */
+  readonly absent: readonly string[];
+}
+
+/** Throws an Error naming the kubeconfig, the context or the server when the read fails. */
+export async function readClusterOnce(opts: SnapshotOptions): Promise<Snapshot> {
+  const kc: KubeConfig = loadKubeConfig(opts.kubeconfig, opts.context);
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error(`kubeconfig ${opts.kubeconfig}: no current cluster (check current-context)`);
+  const server = cluster.server.replace(/\/+$/, '');
+  const lister = new KubeLister(kc, server, opts.pageSize ?? 500, opts.timeoutMs ?? 30_000);
+  // Rejections are reported by the caller from state.rejected, one line each; the applier's
+  // own log lines (meant for a long-running agent) would repeat them.
+  const applier = new KubeApplier(() => {});
+  const absent: string[] = [];
+  // The kinds are independent reads: in parallel, so a slow pod list is the whole wait.
+  const lists = await Promise.all(KINDS.map(async (entry) => {
+    const path = resourcePath(entry);
+    try {
+      return { entry, items: (await lister.list(path, false)).items };
+    } catch (e) {
+      if (entry.optional && e instanceof ApiError && e.statusCode === 404) {
+        absent.push(entry.kind);
+        return { entry, items: [] };
+      }
+      const ctx = kc.getCurrentContext();
+      throw new Error(`API server ${server} (context ${ctx}): ${describeError(e)}`);
+    }
+  }));
+  for (const { entry, items } of lists) {
+    for (const raw of items) {
+      const name = raw?.metadata?.name;
+      if (typeof name !== 'string' || name === '') continue;
+      applier.enqueue({ kind: entry.kind, key: keyOfObject(entry, { name, namespace: raw.metadata?.namespace ?? '' }), raw });
+    }
+  }
+  const state = new ClusterState();
+  applier.applyAll(state);
+  return { state, server, absent };
+}

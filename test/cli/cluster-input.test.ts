@@ -1,0 +1,130 @@
+// --kubeconfig FILE [--context NAME] instead of --manifests: the analysis commands read a live
+// cluster once (the fake API server of the kube tests, in this process) and answer exactly as
+// they do for the same objects given as manifests, cluster policies (CRDs installed) included.
+// A bad kubeconfig, context or server is one line naming it, exit 2.
+
+import t, { type Test } from 'tap';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { parseAllDocuments } from 'yaml';
+import { FakeApiServer, type RawObject } from '../support/fake-apiserver.ts';
+import { CLUSTER, POLICIES, clusterPolicyDir } from './cluster-policy-fixture.ts';
+import { hasStackTrace, runCliAsync, tmpDir } from './run-cli.ts';
+import { loadClusterInput } from '../../src/cli/cluster-input.ts';
+import { CliError } from '../../src/cli/args.ts';
+
+const objects = parseAllDocuments(CLUSTER + '\n' + POLICIES).map((d) => d.toJS() as RawObject).filter(Boolean);
+
+async function fakeCluster(t: Test, objs: RawObject[] = objects) {
+  const server = await FakeApiServer.start({ token: 'cli-token' });
+  server.installCRD('ClusterNetworkPolicy');
+  for (const o of objs) server.apply(o);
+  const dir = tmpDir('palisade-kubeconfig-');
+  const kubeconfig = server.writeKubeconfig(join(dir, 'kubeconfig'));
+  t.teardown(async () => {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { server, kubeconfig, dir };
+}
+
+t.test('every analysis command answers the same from the cluster as from the manifests', async (t) => {
+  const { server, kubeconfig } = await fakeCluster(t);
+  const manifests = clusterPolicyDir();
+  const probes = join(tmpDir(), 'probes.yaml');
+  writeFileSync(probes, '- {from: app/web, to: db/pg, port: 5432, expect: allow}\n- {from: app/batch, to: db/pg, port: 5432, expect: deny}\n');
+  const runs: [string, string[]][] = [
+    ['matrix', ['matrix', '--port', '5432', '--why']],
+    ['explain (Admin Pass then NetworkPolicy)', ['explain', '--from', 'app/web', '--to', 'db/pg', '--port', '5432']],
+    ['explain (Baseline deny)', ['explain', '--from', 'app/batch', '--to', 'db/pg', '--port', '5432']],
+    ['verify', ['verify', '--probes', probes, '-o', 'json']],
+  ];
+  for (const [what, args] of runs) {
+    const fromFiles = await runCliAsync([...args, '--manifests', manifests]);
+    const fromCluster = await runCliAsync([...args, '--kubeconfig', kubeconfig]);
+    t.notOk(hasStackTrace(fromCluster.stderr), `${what}: no stack trace`);
+    t.equal(fromCluster.code, fromFiles.code, `${what}: same exit status (${fromCluster.stderr})`);
+    t.ok(fromCluster.stdout.length > 0, `${what}: printed something`);
+    t.equal(fromCluster.stdout, fromFiles.stdout, `${what}: same output`);
+  }
+  // lint names a namespace's pods in the state's order (file order for manifests, name order
+  // from the API server), so the findings are compared without that order.
+  const norm = (out: string) => (JSON.parse(out) as { reason: string }[]).map((f) => ({ ...f, reason: f.reason.replace(/[\w-]+\/[\w-]+(, [\w-]+\/[\w-]+)+/g, (m) => m.split(', ').sort().join(', ')) }));
+  const lf = await runCliAsync(['lint', '-o', 'json', '--manifests', manifests]);
+  const lc = await runCliAsync(['lint', '-o', 'json', '--kubeconfig', kubeconfig]);
+  t.equal(lc.code, lf.code, 'lint: same exit status');
+  t.ok(norm(lc.stdout).length > 0, 'lint: findings');
+  t.same(norm(lc.stdout), norm(lf.stdout), 'lint: same findings');
+  // Read once: lists only, never a watch.
+  t.same(server.requests.filter((r) => r.watch), [], 'no watch requests');
+  t.ok(server.requests.some((r) => r.path === '/apis/policy.networking.k8s.io/v1alpha2/clusternetworkpolicies' && r.status === 200), 'cluster policies listed');
+});
+
+t.test('a CRD not installed is an empty kind (a note), not an error', async (t) => {
+  const plain = objects.filter((o) => o.kind !== 'ClusterNetworkPolicy');
+  const server = await FakeApiServer.start({});
+  for (const o of plain) server.apply(o);
+  const dir = tmpDir('palisade-kubeconfig-');
+  const kubeconfig = server.writeKubeconfig(join(dir, 'kubeconfig'));
+  t.teardown(() => server.stop());
+  const r = await runCliAsync(['matrix', '--kubeconfig', kubeconfig, '--port', '5432']);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stderr, /note: not served by the cluster \(CRD not installed\): ClusterNetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy/);
+  t.match(r.stdout, /^-\tapp\/batch\tapp\/web\tdb\/pg\tops\/mon\n/);
+});
+
+t.test('an invalid object in the cluster is reported naming its field and left out: exit 1', async (t) => {
+  const bad: RawObject = { kind: 'NetworkPolicy', apiVersion: 'networking.k8s.io/v1', metadata: { namespace: 'app', name: 'broken' }, spec: { podSelector: {}, ingress: [{ ports: [{ port: 0 }] }] } };
+  const { kubeconfig } = await fakeCluster(t, [...objects, bad]);
+  const r = await runCliAsync(['lint', '--kubeconfig', kubeconfig]);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /^palisade lint: error: kube-apiserver: NetworkPolicy app\/broken: spec\.ingress\[0\]\.ports\[0\]\.port: /m);
+  t.match(r.stderr, /1 object\(s\) of the cluster are invalid and were left out/);
+});
+
+t.test('--context picks another context; bad kubeconfig, context or server: one line, exit 2', async (t) => {
+  const { server, kubeconfig, dir } = await fakeCluster(t);
+  // A loopback port nothing listens on (bound, then closed): connection refused. (fetch refuses
+  // well-known ports such as 1 itself, before connecting.)
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+  const gone = (probe.address() as { port: number }).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  // A second context pointing nowhere is current; --context fake picks the working one.
+  const two = join(dir, 'two');
+  writeFileSync(two,
+    `apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster: {server: '${server.url}', insecure-skip-tls-verify: true}\n` +
+    `- name: gone\n  cluster: {server: 'http://127.0.0.1:${gone}', insecure-skip-tls-verify: true}\n` +
+    `users:\n- name: tester\n  user: {token: cli-token}\ncontexts:\n- name: fake\n  context: {cluster: fake, user: tester}\n` +
+    `- name: gone\n  context: {cluster: gone, user: tester}\ncurrent-context: gone\n`);
+  const ok = await runCliAsync(['matrix', '--kubeconfig', two, '--context', 'fake', '--port', '5432']);
+  t.equal(ok.code, 0, ok.stderr);
+  t.match(ok.stdout, /db\/pg/);
+
+  // The errors, from the module every command calls (the CLI prefixes "palisade CMD: ").
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    ['unreachable server', { kubeconfig: two }, /^--kubeconfig: API server http:\/\/127\.0\.0\.1:\d+ \(context gone\): .*ECONNREFUSED/],
+    ['unknown context', { kubeconfig: two, context: 'prod' }, /^--kubeconfig: kubeconfig .*two: no context "prod" \(it has: fake, gone\)$/],
+    ['missing file', { kubeconfig: join(dir, 'nope') }, /^--kubeconfig: kubeconfig .*nope: no such file$/],
+    ['both inputs', { kubeconfig, manifests: [dir] }, /^--manifests and --kubeconfig are two inputs: give one$/],
+    ['context alone', { context: 'fake' }, /^--context needs --kubeconfig$/],
+    ['no input', {}, /^--manifests PATH\.\.\. is required .* or --kubeconfig FILE for a live cluster$/],
+  ];
+  for (const [what, flags, err] of cases) {
+    const e = await loadClusterInput('matrix', flags).then(() => undefined, (x: unknown) => x);
+    t.ok(e instanceof CliError, `${what}: a CliError (one line, exit 2)`);
+    t.equal((e as CliError).exitCode, 2);
+    t.match((e as Error).message, err, what);
+    t.notMatch((e as Error).message, /\n/, `${what}: one line`);
+  }
+  // Through the CLI: one line, exit 2, no stack trace.
+  const unreachable = await runCliAsync(['matrix', '--kubeconfig', two, '--port', '80']);
+  t.equal(unreachable.code, 2);
+  t.match(unreachable.stderr, /^palisade matrix: --kubeconfig: API server http:\/\/127\.0\.0\.1:\d+ \(context gone\): .*ECONNREFUSED.*\n$/);
+  t.notOk(hasStackTrace(unreachable.stderr));
+  // A wrong token: the API server's answer, named.
+  writeFileSync(join(dir, 'badtoken'), `apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster: {server: '${server.url}', insecure-skip-tls-verify: true}\nusers:\n- name: u\n  user: {token: wrong}\ncontexts:\n- name: c\n  context: {cluster: fake, user: u}\ncurrent-context: c\n`);
+  const denied = await loadClusterInput('lint', { kubeconfig: join(dir, 'badtoken') }).then(() => undefined, (x: unknown) => x);
+  t.match((denied as Error).message, /^--kubeconfig: API server .* \(context c\): list \/api\/v1\/\w+: HTTP 401/);
+});
