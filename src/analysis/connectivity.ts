@@ -115,6 +115,22 @@ export interface ConnectivityOptions {
   readonly focus?: string;
   /** Extra grouping key per pod: pods with different keys are never one group (diff uses it). */
   readonly refine?: PodGroupRefiner;
+  /** More CIDRs to cut external blocks by (diff: the other side's, so both sides have the same blocks). */
+  readonly extraCIDRs?: readonly string[];
+}
+
+function groupsOf(view: ClusterView, opts: ConnectivityOptions): ReturnType<typeof groupPods> {
+  const family = opts.family ?? 'IPv4';
+  const blockOf = blockLocator(view, family, opts.extraCIDRs);
+  const nodeLabelsMatter = [...view.clusterPolicies.values()].some((p) => [...p.ingress, ...p.egress].some((r) => r.peers.some((x) => x.nodes)));
+  return groupPods(view, { family, blockOf, nodeLabelsMatter, ...(opts.refine ? { refine: opts.refine } : {}) });
+}
+
+/** The endpoint id of every pod that is one ("ns/name" -> group id), as ConnectivityAnalysis would group them. */
+export function podEndpointIds(view: ClusterView, opts: ConnectivityOptions = {}): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const g of groupsOf(view, opts).groups) for (const p of g.pods) out.set(p, g.id);
+  return out;
 }
 
 export type PodGroupRefiner = (pod: Pod) => string;
@@ -147,13 +163,11 @@ export class ConnectivityAnalysis {
   constructor(view: ClusterView, opts: ConnectivityOptions = {}) {
     this.view = view;
     const family = (this.family = opts.family ?? 'IPv4');
-    const blockOf = blockLocator(view, family);
-    const nodeLabelsMatter = [...view.clusterPolicies.values()].some((p) => [...p.ingress, ...p.egress].some((r) => r.peers.some((x) => x.nodes)));
-    const { groups, leftOut } = groupPods(view, { family, blockOf, nodeLabelsMatter, ...(opts.refine ? { refine: opts.refine } : {}) });
+    const { groups, leftOut } = groupsOf(view, opts);
     const used = new Set<bigint>();
     for (const p of view.pods.values()) for (const a of p.ips) used.add(addressKey(a)!);
     for (const n of view.nodes.values()) for (const a of n.addresses) used.add(addressKey(a)!);
-    const blocks = addressBlocks(view, family, used);
+    const blocks = addressBlocks(view, family, used, opts.extraCIDRs);
 
     const nodes: Vertex[] = [];
     for (const g of groups) {
