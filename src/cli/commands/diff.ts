@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { diffConnectivity, type ConnectionChange, type ConnectivityDiff } from '../../analysis/diff.ts';
 import type { EdgePart } from '../../analysis/connectivity.ts';
-import { portSetText } from '../../analysis/ports.ts';
+import { normaliseRanges, portSetText, type PortRange } from '../../analysis/ports.ts';
 import { CliError, parseArgs } from '../args.ts';
 import { sideText } from '../connectivity-format.ts';
 import { familyFlag, loadClusterForCli, rejectPositional } from '../manifest-input.ts';
@@ -24,9 +24,16 @@ decision of the source's egress and the destination's ingress: now, and for what
 Exit status: 0 no connection changed; 1 something changed, or some manifest documents were
 invalid (left out); 2 bad flags.`;
 
-function why(p: EdgePart): string {
-  const ports = portSetText({ TCP: [], UDP: [], SCTP: [], [p.protocol]: p.ranges });
-  return `${ports}: egress ${sideText(p.egress)}; ingress ${sideText(p.ingress)}`;
+/** Runs with the same two decisions merged across protocols: "TCP all; UDP 53: egress ...; ingress ...". */
+function whys(parts: readonly EdgePart[]): string[] {
+  const by = new Map<string, { TCP: PortRange[]; UDP: PortRange[]; SCTP: PortRange[] }>();
+  for (const p of parts) {
+    const k = `egress ${sideText(p.egress)}; ingress ${sideText(p.ingress)}`;
+    let set = by.get(k);
+    if (!set) by.set(k, (set = { TCP: [], UDP: [], SCTP: [] }));
+    set[p.protocol].push(...p.ranges);
+  }
+  return [...by].map(([k, x]) => `${portSetText({ TCP: normaliseRanges(x.TCP), UDP: normaliseRanges(x.UDP), SCTP: normaliseRanges(x.SCTP) })}: ${k}`);
 }
 
 function changeLines(c: ConnectionChange): string[] {
@@ -36,9 +43,9 @@ function changeLines(c: ConnectionChange): string[] {
     ? `${mark} ${c.from} => ${c.to} : ${portSetText(c.before)} -> ${portSetText(c.after)}`
     : `${mark} ${c.from} => ${c.to} : ${portSetText(c.kind === 'added' ? c.after : c.before)}${note}`;
   const out = [head];
-  for (const p of c.openedBy) out.push(`    opened ${why(p)}`);
-  for (const p of c.closedBy) out.push(`    closed ${why(p)}`);
-  for (const p of c.closedWere) out.push(`      was  ${why(p)}`);
+  for (const w of whys(c.openedBy)) out.push(`    opened ${w}`);
+  for (const w of whys(c.closedBy)) out.push(`    closed ${w}`);
+  for (const w of whys(c.closedWere)) out.push(`      was  ${w}`);
   return out;
 }
 
@@ -54,7 +61,7 @@ function diffMarkdown(d: ConnectivityDiff): string {
   const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\*/g, '\\*');
   const rows = ['| change | src | dst | before | after | why |', '|---|---|---|---|---|---|'];
   for (const c of d.changes) {
-    const w = [...c.openedBy.map((p) => `opened ${why(p)}`), ...c.closedBy.map((p) => `closed ${why(p)}`)].join('<br>');
+    const w = [...whys(c.openedBy).map((x) => `opened ${x}`), ...whys(c.closedBy).map((x) => `closed ${x}`)].join('<br>');
     rows.push(`| ${c.kind} | ${esc(c.from)} | ${esc(c.to)} | ${esc(portSetText(c.before))} | ${esc(portSetText(c.after))} | ${esc(w)} |`);
   }
   return rows.join('\n') + '\n';
