@@ -52,7 +52,7 @@ function span(c: ParsedCIDR): Span {
 }
 
 /** Every distinct policy CIDR of the family, widest first. */
-export function policyCIDRs(view: ClusterView, family: Family): ParsedCIDR[] {
+export function policyCIDRs(view: ClusterView, family: Family, extra: readonly string[] = []): ParsedCIDR[] {
   const seen = new Map<string, ParsedCIDR>();
   const add = (text: string) => {
     const c = parseCIDR(text);
@@ -70,6 +70,7 @@ export function policyCIDRs(view: ClusterView, family: Family): ParsedCIDR[] {
   for (const cp of view.clusterPolicies.values()) {
     for (const rule of [...cp.ingress, ...cp.egress]) for (const peer of rule.peers) for (const n of peer.networks ?? []) add(n);
   }
+  for (const e of extra) add(e);
   return [...seen.values()].sort((a, b) => a.prefix - b.prefix);
 }
 
@@ -78,8 +79,8 @@ export function policyCIDRs(view: ClusterView, family: Family): ParsedCIDR[] {
  * pods' or nodes' (as bigint, see ipToBig): a block's representative avoids them, and a block
  * with no other address (a /32 holding one pod) is no external endpoint.
  */
-export function addressBlocks(view: ClusterView, family: Family, used: ReadonlySet<bigint>): AddressBlock[] {
-  const spans = policyCIDRs(view, family).map(span);
+export function addressBlocks(view: ClusterView, family: Family, used: ReadonlySet<bigint>, extra: readonly string[] = []): AddressBlock[] {
+  const spans = policyCIDRs(view, family, extra).map(span);
   const whole = span({ family, words: family === 'IPv4' ? [0] : [0, 0, 0, 0], prefix: 0 });
   // Innermost span containing [first..] among the listed ones (spans nest or are disjoint).
   const innermost = (addr: bigint): Span => {
@@ -122,8 +123,8 @@ export function addressBlocks(view: ClusterView, family: Family, used: ReadonlyS
 }
 
 /** The block of an address: its innermost policy CIDR's text, or the family's /0 (for grouping pods). */
-export function blockLocator(view: ClusterView, family: Family): (address: string) => string {
-  const spans = policyCIDRs(view, family).map(span);
+export function blockLocator(view: ClusterView, family: Family, extra: readonly string[] = []): (address: string) => string {
+  const spans = policyCIDRs(view, family, extra).map(span);
   const whole = family === 'IPv4' ? '0.0.0.0/0' : '::/0';
   return (address) => {
     const ip = parseIP(address);

@@ -115,6 +115,22 @@ export interface ConnectivityOptions {
   readonly focus?: string;
   /** Extra grouping key per pod: pods with different keys are never one group (diff uses it). */
   readonly refine?: PodGroupRefiner;
+  /** More CIDRs to cut external blocks by (diff: the other side's, so both sides have the same blocks). */
+  readonly extraCIDRs?: readonly string[];
+}
+
+function groupsOf(view: ClusterView, opts: ConnectivityOptions): ReturnType<typeof groupPods> {
+  const family = opts.family ?? 'IPv4';
+  const blockOf = blockLocator(view, family, opts.extraCIDRs);
+  const nodeLabelsMatter = [...view.clusterPolicies.values()].some((p) => [...p.ingress, ...p.egress].some((r) => r.peers.some((x) => x.nodes)));
+  return groupPods(view, { family, blockOf, nodeLabelsMatter, ...(opts.refine ? { refine: opts.refine } : {}) });
+}
+
+/** The endpoint id of every pod that is one ("ns/name" -> group id), as ConnectivityAnalysis would group them. */
+export function podEndpointIds(view: ClusterView, opts: ConnectivityOptions = {}): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const g of groupsOf(view, opts).groups) for (const p of g.pods) out.set(p, g.id);
+  return out;
 }
 
 export type PodGroupRefiner = (pod: Pod) => string;
@@ -133,22 +149,25 @@ export class ConnectivityAnalysis {
   private readonly snap: RuleSnapshot;
   private readonly bounds: Record<Protocol, Set<number>>;
   private readonly byId = new Map<string, Vertex>();
-  private readonly sides = new Map<string, SideDecision>();
+  private readonly sides = new Map<number, SideDecision>();
+  private readonly wordCache = new Map<string, readonly number[]>();
   private readonly starts = new Map<readonly ContainerPort[] | undefined, Record<Protocol, Int32Array>>();
   private readonly family: Family;
   private readonly view: ClusterView;
-  private readonly cidrCache = new Map<string, readonly ParsedCIDR[]>();
+  private readonly egressCIDRs = new Map<PodGroup, readonly ParsedCIDR[]>();
+  private readonly ingressCIDRs = new Map<PodGroup, readonly ParsedCIDR[]>();
+  private readonly cidrLists = new Map<string, readonly ParsedCIDR[]>();
+  private readonly cellCache = new Map<readonly ParsedCIDR[], Map<PodGroup, readonly (readonly number[])[]>>();
+  private readonly whole = new Map<PodGroup, readonly (readonly number[])[]>();
 
   constructor(view: ClusterView, opts: ConnectivityOptions = {}) {
     this.view = view;
     const family = (this.family = opts.family ?? 'IPv4');
-    const blockOf = blockLocator(view, family);
-    const nodeLabelsMatter = [...view.clusterPolicies.values()].some((p) => [...p.ingress, ...p.egress].some((r) => r.peers.some((x) => x.nodes)));
-    const { groups, leftOut } = groupPods(view, { family, blockOf, nodeLabelsMatter, ...(opts.refine ? { refine: opts.refine } : {}) });
+    const { groups, leftOut } = groupsOf(view, opts);
     const used = new Set<bigint>();
     for (const p of view.pods.values()) for (const a of p.ips) used.add(addressKey(a)!);
     for (const n of view.nodes.values()) for (const a of n.addresses) used.add(addressKey(a)!);
-    const blocks = addressBlocks(view, family, used);
+    const blocks = addressBlocks(view, family, used, opts.extraCIDRs);
 
     const nodes: Vertex[] = [];
     for (const g of groups) {
@@ -201,8 +220,8 @@ export class ConnectivityAnalysis {
 
   /** The CIDRs of the rules of the policies selecting a group's pods, for one direction (what can tell its peers apart by address). */
   private cidrsOf(g: PodGroup, dir: Direction): readonly ParsedCIDR[] {
-    const key = `${dir}\u0000${g.id}`;
-    let c = this.cidrCache.get(key);
+    const cache = dir === 'egress' ? this.egressCIDRs : this.ingressCIDRs;
+    let c = cache.get(g);
     if (!c) {
       const seen = new Map<string, ParsedCIDR>();
       const add = (text: string) => {
@@ -218,14 +237,23 @@ export class ConnectivityAnalysis {
         if (!clusterPolicySelectsPod(cp, g.rep, nsLabels)) continue;
         for (const r of dir === 'egress' ? cp.egress : cp.ingress) for (const peer of r.peers) (peer.networks ?? []).forEach(add);
       }
-      this.cidrCache.set(key, (c = [...seen.values()]));
+      // Interned by content, so cells() can cache per (group, CIDR list).
+      const list = [...seen.values()];
+      const content = [...seen.keys()].sort().join(' ');
+      c = this.cidrLists.get(content);
+      if (!c) this.cidrLists.set(content, (c = list));
+      cache.set(g, c);
     }
     return c;
   }
 
   /** A group's members split by which of the CIDRs hold their address (one cell when none can tell). */
   private cells(g: PodGroup, cidrs: readonly ParsedCIDR[]): readonly (readonly number[])[] {
-    if (cidrs.length === 0 || g.members.length === 1) return [g.members.map((_, i) => i)];
+    if (cidrs.length === 0 || g.members.length === 1) return this.wholeGroup(g);
+    let perGroup = this.cellCache.get(cidrs);
+    if (!perGroup) this.cellCache.set(cidrs, (perGroup = new Map()));
+    const hit = perGroup.get(g);
+    if (hit) return hit;
     const by = new Map<string, number[]>();
     g.addresses.forEach((a, i) => {
       const ip = parseIP(a)!;
@@ -234,7 +262,15 @@ export class ConnectivityAnalysis {
       if (!l) by.set(sig, (l = []));
       l.push(i);
     });
-    return [...by.values()];
+    const cells = [...by.values()];
+    perGroup.set(g, cells);
+    return cells;
+  }
+
+  private wholeGroup(g: PodGroup): readonly (readonly number[])[] {
+    let w = this.whole.get(g);
+    if (!w) this.whole.set(g, (w = [g.members.map((_, i) => i)]));
+    return w;
   }
 
   private judge(a: Vertex, b: Vertex): Edge | undefined {
@@ -255,8 +291,7 @@ export class ConnectivityAnalysis {
       if (variants.length === 0) return undefined;
       const first = variants[0]!;
       if (variants.length === 1) return { from, to, ports: first.ports, parts: first.parts };
-      const same = JSON.stringify(first.parts);
-      if (variants.every((v) => JSON.stringify(v.parts) === same)) return { from, to, ports: first.ports, parts: first.parts };
+      if (variants.every((v) => sameParts(v.parts, first.parts))) return { from, to, ports: first.ports, parts: first.parts };
       const ports: PortSet = {
         TCP: normaliseRanges(variants.flatMap((v) => v.ports.TCP)),
         UDP: normaliseRanges(variants.flatMap((v) => v.ports.UDP)),
@@ -275,14 +310,15 @@ export class ConnectivityAnalysis {
   private intervalStarts(dstPorts: readonly ContainerPort[] | undefined): Record<Protocol, Int32Array> {
     let s = this.starts.get(dstPorts);
     if (!s) {
-      s = { TCP: intervalStarts(this.bounds.TCP, dstPorts), UDP: intervalStarts(this.bounds.UDP, dstPorts), SCTP: intervalStarts(this.bounds.SCTP, dstPorts) };
+      s = { TCP: intervalStarts(this.bounds.TCP, dstPorts, 'TCP'), UDP: intervalStarts(this.bounds.UDP, dstPorts, 'UDP'), SCTP: intervalStarts(this.bounds.SCTP, dstPorts, 'SCTP') };
       this.starts.set(dstPorts, s);
     }
     return s;
   }
 
   private side(code: number, slot: number, dir: Direction): SideDecision {
-    const key = `${dir === 'egress' ? 'e' : 'i'}${slot}:${code}`;
+    // Codes are int32 and slots small: one number keys both (slot + 1 keeps -1 distinct).
+    const key = (slot + 1) * 2 ** 33 + (code + 2 ** 31) * 2 + (dir === 'egress' ? 1 : 0);
     let d = this.sides.get(key);
     if (!d) {
       // As decide.ts reads a side code (the answer evaluate() gives for the side).
@@ -300,41 +336,72 @@ export class ConnectivityAnalysis {
 
   /** Every port of src -> dst judged: the allowed set and the runs of equal decisions. */
   private judgeAddresses(src: string, dst: string, dstPorts: readonly ContainerPort[] | undefined): { ports: PortSet; parts: EdgePart[] } {
-    const s = parseIP(src)!.words, d = parseIP(dst)!.words;
+    const s = this.words(src), d = this.words(dst);
     const v4 = this.family === 'IPv4';
     const snap = this.snap;
     const starts = this.intervalStarts(dstPorts);
     const parts: EdgePart[] = [];
-    const allowedPorts: Record<Protocol, PortRange[]> = { TCP: [], UDP: [], SCTP: [] };
+    const allowed: Record<Protocol, PortRange[]> = { TCP: [], UDP: [], SCTP: [] };
     for (const protocol of PROTOCOLS) {
       const proto = protocolNumber(protocol);
       const st = starts[protocol];
-      const byCodes = new Map<string, { allowed: boolean; eCode: number; iCode: number; eSlot: number; iSlot: number; ranges: PortRange[] }>();
-      const order: string[] = [];
+      const runs = allowed[protocol];
+      // Runs of one pair of side codes (few per protocol: a linear search beats a keyed map).
+      const eCodes: number[] = [], iCodes: number[] = [], oks: boolean[] = [], ranges: PortRange[][] = [];
+      let eSlot = -1, iSlot = -1, cur = -1;
       for (let k = 0; k < st.length; k++) {
         const from = st[k]!, to = k + 1 < st.length ? st[k + 1]! - 1 : MAX_PORT;
         const ok = v4
-          ? snap.judge4(s[0]! | 0, d[0]! | 0, proto, from)
-          : snap.judge6(s[0]! | 0, s[1]! | 0, s[2]! | 0, s[3]! | 0, d[0]! | 0, d[1]! | 0, d[2]! | 0, d[3]! | 0, proto, from);
-        const key = `${snap.egressCode}|${snap.ingressCode}`;
-        let part = byCodes.get(key);
-        if (!part) {
-          byCodes.set(key, (part = { allowed: ok, eCode: snap.egressCode, iCode: snap.ingressCode, eSlot: snap.srcSlot, iSlot: snap.dstSlot, ranges: [] }));
-          order.push(key);
+          ? snap.judge4(s[0]!, d[0]!, proto, from)
+          : snap.judge6(s[0]!, s[1]!, s[2]!, s[3]!, d[0]!, d[1]!, d[2]!, d[3]!, proto, from);
+        const e = snap.egressCode, i = snap.ingressCode;
+        if (cur < 0 || eCodes[cur] !== e || iCodes[cur] !== i) {
+          cur = -1;
+          for (let x = 0; x < eCodes.length; x++) if (eCodes[x] === e && iCodes[x] === i) cur = x;
+          if (cur < 0) {
+            cur = eCodes.length;
+            eCodes.push(e);
+            iCodes.push(i);
+            oks.push(ok);
+            ranges.push([]);
+            eSlot = snap.srcSlot;
+            iSlot = snap.dstSlot;
+          }
         }
-        const last = part.ranges[part.ranges.length - 1];
-        if (last && last.to + 1 === from) part.ranges[part.ranges.length - 1] = { from: last.from, to };
-        else part.ranges.push({ from, to });
-        if (ok) allowedPorts[protocol].push({ from, to });
+        const rs = ranges[cur]!;
+        const last = rs[rs.length - 1];
+        if (last && last.to + 1 === from) rs[rs.length - 1] = { from: last.from, to };
+        else rs.push({ from, to });
+        if (ok) {
+          const lr = runs[runs.length - 1];
+          if (lr && lr.to + 1 === from) runs[runs.length - 1] = { from: lr.from, to };
+          else runs.push({ from, to });
+        }
       }
-      for (const key of order) {
-        const p = byCodes.get(key)!;
-        parts.push({ protocol, ranges: p.ranges, allowed: p.allowed, egress: this.side(p.eCode, p.eSlot, 'egress'), ingress: this.side(p.iCode, p.iSlot, 'ingress') });
+      for (let x = 0; x < eCodes.length; x++) {
+        parts.push({ protocol, ranges: ranges[x]!, allowed: oks[x]!, egress: this.side(eCodes[x]!, eSlot, 'egress'), ingress: this.side(iCodes[x]!, iSlot, 'ingress') });
       }
     }
-    const ports: PortSet = { TCP: normaliseRanges(allowedPorts.TCP), UDP: normaliseRanges(allowedPorts.UDP), SCTP: normaliseRanges(allowedPorts.SCTP) };
-    return { ports, parts };
+    return { ports: allowed, parts };
   }
+
+  /** An address as the int32 words judge4/judge6 take (see engine-api.ts: int32 avoids boxing). */
+  private words(addr: string): readonly number[] {
+    let w = this.wordCache.get(addr);
+    if (!w) this.wordCache.set(addr, (w = parseIP(addr)!.words.map((x) => x | 0)));
+    return w;
+  }
+}
+
+/** Equal runs with the same decisions (side decisions are interned per analysis, so identity compares them). */
+function sameParts(a: readonly EdgePart[], b: readonly EdgePart[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!, y = b[i]!;
+    if (x.protocol !== y.protocol || x.allowed !== y.allowed || x.egress !== y.egress || x.ingress !== y.ingress || x.ranges.length !== y.ranges.length) return false;
+    for (let k = 0; k < x.ranges.length; k++) if (x.ranges[k]!.from !== y.ranges[k]!.from || x.ranges[k]!.to !== y.ranges[k]!.to) return false;
+  }
+  return true;
 }
 
 /** The connectivity of a view (see the file header). Throws AnalysisInputError for an unknown focus. */

@@ -117,16 +117,19 @@ export function policyPortBoundaries(view: ClusterView): Record<Protocol, Set<nu
 }
 
 /**
- * The first port of each interval for a destination: the policy boundaries plus the
- * destination's container ports (every number a named port can resolve to on it, for any
- * protocol: a superset of boundaries keeps the intervals exact). Ascending, starting at MIN_PORT;
+ * The first port of each interval of one protocol for a destination: the policy boundaries plus
+ * the destination's named container ports of that protocol (every number a named port can
+ * resolve to on it). Ascending, starting at MIN_PORT;
  * interval i runs from starts[i] to starts[i+1]-1 (the last one to MAX_PORT).
  */
-export function intervalStarts(bounds: ReadonlySet<number>, dstPorts: readonly ContainerPort[] | undefined): Int32Array {
+export function intervalStarts(bounds: ReadonlySet<number>, dstPorts: readonly ContainerPort[] | undefined, protocol: Protocol): Int32Array {
   const all = new Set<number>([MIN_PORT]);
   for (const b of bounds) if (b > MIN_PORT && b <= MAX_PORT) all.add(b);
   if (dstPorts) {
     for (const cp of dstPorts) {
+      // Only a named container port can be named by a rule, and a name resolves for its own
+      // protocol only (NetworkPolicy ports and cluster policy namedPort alike).
+      if (cp.name === undefined || cp.protocol !== protocol) continue;
       if (cp.containerPort >= MIN_PORT) all.add(cp.containerPort);
       if (cp.containerPort + 1 <= MAX_PORT) all.add(cp.containerPort + 1);
     }

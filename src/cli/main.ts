@@ -17,6 +17,7 @@ const COMMANDS: Record<string, Command> = {
   agent: { summary: 'run the per-node enforcement agent', load: () => import('./commands/agent.ts') },
   bench: { summary: 'development only (a source checkout): per-packet and compile benchmarks', load: () => import('./commands/bench.ts') },
   connlist: { summary: 'list every allowed connection with its exact ports', load: () => import('./commands/connlist.ts') },
+  diff: { summary: 'connections a policy change opens or closes (exit 1 if any)', load: () => import('./commands/diff.ts') },
   lint: { summary: 'find mistakes in a policy set', load: () => import('./commands/lint.ts') },
   report: { summary: 'one self-contained HTML page: graph, port matrix, lint, explanations', load: () => import('./commands/report.ts') },
   logs: { summary: 'follow the agent verdict log, human-readable', load: () => import('./commands/logs.ts') },

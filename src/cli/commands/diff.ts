@@ -1,0 +1,139 @@
+// `palisade diff --before PATH... --after PATH...` or `palisade diff --git REF[:PATH] [--after PATH...]`:
+// the connections a policy change opens or closes (src/analysis/diff.ts), each with the rule
+// responsible on each side; exit 1 when anything changed, so CI can gate a policy pull request.
+
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { diffConnectivity, type ConnectionChange, type ConnectivityDiff } from '../../analysis/diff.ts';
+import type { EdgePart } from '../../analysis/connectivity.ts';
+import { normaliseRanges, portSetText, type PortRange } from '../../analysis/ports.ts';
+import { CliError, parseArgs } from '../args.ts';
+import { sideText } from '../connectivity-format.ts';
+import { familyFlag, loadClusterForCli, rejectPositional } from '../manifest-input.ts';
+
+const HELP = `usage: palisade diff --before PATH... --after PATH... [--family IPv4|IPv6] [-o text|json|md]
+       palisade diff --git REF[:PATH] [--after PATH...] [...]
+
+Compares the connectivity (see connlist) of two sets of manifests and lists every connection
+newly allowed (+), newly denied (-) and with changed ports (~), each run of ports with the
+decision of the source's egress and the destination's ingress: now, and for what closed, before.
+  --git REF[:PATH]  before = PATH (default: the whole repository) as committed at REF, read with
+                    git archive; after = the same PATH in the working tree, unless --after is given
+Exit status: 0 no connection changed; 1 something changed, or some manifest documents were
+invalid (left out); 2 bad flags.`;
+
+/** Runs with the same two decisions merged across protocols: "TCP all; UDP 53: egress ...; ingress ...". */
+function whys(parts: readonly EdgePart[]): string[] {
+  const by = new Map<string, { TCP: PortRange[]; UDP: PortRange[]; SCTP: PortRange[] }>();
+  for (const p of parts) {
+    const k = `egress ${sideText(p.egress)}; ingress ${sideText(p.ingress)}`;
+    let set = by.get(k);
+    if (!set) by.set(k, (set = { TCP: [], UDP: [], SCTP: [] }));
+    set[p.protocol].push(...p.ranges);
+  }
+  return [...by].map(([k, x]) => `${portSetText({ TCP: normaliseRanges(x.TCP), UDP: normaliseRanges(x.UDP), SCTP: normaliseRanges(x.SCTP) })}: ${k}`);
+}
+
+function changeLines(c: ConnectionChange): string[] {
+  const mark = c.kind === 'added' ? '+' : c.kind === 'removed' ? '-' : '~';
+  const note = c.endpoint === 'new' ? ' (new endpoint)' : c.endpoint === 'gone' ? ' (endpoint gone)' : '';
+  const head = c.kind === 'changed'
+    ? `${mark} ${c.from} => ${c.to} : ${portSetText(c.before)} -> ${portSetText(c.after)}`
+    : `${mark} ${c.from} => ${c.to} : ${portSetText(c.kind === 'added' ? c.after : c.before)}${note}`;
+  const out = [head];
+  for (const w of whys(c.openedBy)) out.push(`    opened ${w}`);
+  for (const w of whys(c.closedBy)) out.push(`    closed ${w}`);
+  for (const w of whys(c.closedWere)) out.push(`      was  ${w}`);
+  return out;
+}
+
+export function diffText(d: ConnectivityDiff): string {
+  if (d.changes.length === 0) return 'no connection changed\n';
+  const n = (k: string) => d.changes.filter((c) => c.kind === k).length;
+  const lines = d.changes.flatMap(changeLines);
+  lines.push('', `${d.changes.length} connection(s) changed: ${n('added')} newly allowed, ${n('removed')} newly denied, ${n('changed')} with other ports`);
+  return lines.join('\n') + '\n';
+}
+
+function diffMarkdown(d: ConnectivityDiff): string {
+  const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\*/g, '\\*');
+  const rows = ['| change | src | dst | before | after | why |', '|---|---|---|---|---|---|'];
+  for (const c of d.changes) {
+    const w = [...whys(c.openedBy).map((x) => `opened ${x}`), ...whys(c.closedBy).map((x) => `closed ${x}`)].join('<br>');
+    rows.push(`| ${c.kind} | ${esc(c.from)} | ${esc(c.to)} | ${esc(portSetText(c.before))} | ${esc(portSetText(c.after))} | ${esc(w)} |`);
+  }
+  return rows.join('\n') + '\n';
+}
+
+/** Checks REF[:PATH] out of the repository around the working directory into a temp folder; returns the folder and PATH. */
+function gitTree(spec: string): { dir: string; path: string; root: string; cleanup: () => void } {
+  const colon = spec.indexOf(':');
+  const ref = colon >= 0 ? spec.slice(0, colon) : spec;
+  const sub = colon >= 0 ? spec.slice(colon + 1) : '';
+  if (ref === '') throw new CliError(`--git ${spec}: no REF before ':'`);
+  const git = (args: string[], opts: { cwd?: string } = {}) => execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+  let root: string;
+  try {
+    root = git(['rev-parse', '--show-toplevel']).trim();
+  } catch {
+    throw new CliError('--git: the current directory is not inside a git repository');
+  }
+  try {
+    git(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], { cwd: root });
+  } catch {
+    throw new CliError(`--git ${spec}: no commit ${ref} in ${root}`);
+  }
+  // PATH is relative to the current directory, like the paths of --after.
+  const path = sub === '' ? '.' : relative(root, resolve(sub)) || '.';
+  const dir = mkdtempSync(join(tmpdir(), 'palisade-diff-'));
+  const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  try {
+    const tar = execFileSync('git', ['archive', '--format=tar', ref, '--', path], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 30 });
+    execFileSync('tar', ['-x', '-C', dir], { input: tar, stdio: ['pipe', 'ignore', 'pipe'] });
+  } catch (e) {
+    cleanup();
+    const msg = String((e as { stderr?: Buffer }).stderr ?? (e as Error).message).trim().split('\n')[0];
+    throw new CliError(`--git ${spec}: cannot read ${path} at ${ref}: ${msg}`);
+  }
+  return { dir: join(dir, path), path: join(root, path), root, cleanup };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { flags, positional } = parseArgs(
+    argv,
+    { before: 'list', after: 'list', git: 'string', family: 'string', output: 'string', help: 'bool' },
+    { '-o': 'output', '-h': 'help' },
+  );
+  if (flags.help) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  rejectPositional(positional);
+  const output = (flags.output as string | undefined) ?? 'text';
+  if (!['text', 'json', 'md'].includes(output)) throw new CliError(`-o must be text, json or md, got "${output}"`);
+  const family = familyFlag(flags.family) ?? 'IPv4';
+  if (flags.git !== undefined && flags.before !== undefined) throw new CliError('give --before or --git, not both');
+  if (flags.git === undefined && flags.before === undefined) throw new CliError('--before PATH... (or --git REF[:PATH]) is required');
+  let before: string[], after: string[], cleanup = () => {};
+  if (flags.git !== undefined) {
+    const t = gitTree(flags.git as string);
+    cleanup = t.cleanup;
+    before = [t.dir];
+    after = (flags.after as string[] | undefined) ?? [t.path];
+  } else {
+    if (flags.after === undefined) throw new CliError('--after PATH... is required');
+    before = flags.before as string[];
+    after = flags.after as string[];
+  }
+  try {
+    const b = loadClusterForCli('diff', before);
+    const a = loadClusterForCli('diff', after);
+    const d = diffConnectivity(b.state, a.state, { family });
+    process.stdout.write(output === 'json' ? JSON.stringify(d.changes, null, 2) + '\n' : output === 'md' ? diffMarkdown(d) : diffText(d));
+    return d.changes.length > 0 || b.errorCount > 0 || a.errorCount > 0 ? 1 : 0;
+  } finally {
+    cleanup();
+  }
+}

@@ -1,0 +1,89 @@
+// `palisade connlist`: the exact lines for a small shop (a two-replica Deployment shown as one
+// group, a db reachable from backend on TCP 5432-5433 and a named port only), every output
+// format, --focus, and bad flags as one line.
+
+import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { hasStackTrace, runCli, tmpDir } from './run-cli.ts';
+import { portSetText, subtractPortSet } from '../../src/analysis/ports.ts';
+
+const pod = (name: string, app: string, ip: string, extra = '') => `---
+apiVersion: v1
+kind: Pod
+metadata: {namespace: shop, name: ${name}, labels: {app: ${app}${extra}}}
+spec: {containers: [{name: c, image: x, ports: [{name: pg, containerPort: 6000}]}]}
+status: {phase: Running, podIP: ${ip}, podIPs: [{ip: ${ip}}]}
+`;
+
+const YAML = `apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+${pod('frontend-5d8f7-aaaaa', 'frontend', '10.0.0.1', ', pod-template-hash: "5d8f7"')}${pod('frontend-5d8f7-bbbbb', 'frontend', '10.0.0.2', ', pod-template-hash: "5d8f7"')}${pod('backend', 'backend', '10.0.0.3')}${pod('db', 'db', '10.0.0.4')}---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {namespace: shop, name: db}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress: [{from: [{podSelector: {matchLabels: {app: backend}}}], ports: [{port: 5432, endPort: 5433}, {port: pg}]}]
+`;
+
+const dir = tmpDir('palisade-connlist-');
+writeFileSync(join(dir, 'cluster.yaml'), YAML);
+
+t.test('text: exact port sets, the replicas as one group, externals', async (t) => {
+  const r = runCli(['connlist', '--manifests', dir]);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout, [
+    'shop/backend => shop/db : TCP 5432-5433,6000',
+    'shop/backend => shop/frontend-5d8f7-* : all',
+    'shop/backend => 0.0.0.0/0 : all',
+    'shop/db => shop/backend : all',
+    'shop/db => shop/frontend-5d8f7-* : all',
+    'shop/db => 0.0.0.0/0 : all',
+    'shop/frontend-5d8f7-* => shop/backend : all',
+    'shop/frontend-5d8f7-* => shop/frontend-5d8f7-* : all',
+    'shop/frontend-5d8f7-* => 0.0.0.0/0 : all',
+    '0.0.0.0/0 => shop/backend : all',
+    '0.0.0.0/0 => shop/frontend-5d8f7-* : all',
+    '',
+    'groups (pods of one template, judged alike):',
+    '  shop/frontend-5d8f7-* = 2 pods: frontend-5d8f7-aaaaa, frontend-5d8f7-bbbbb',
+    '',
+  ].join('\n'));
+});
+
+t.test('--why names the rule; --focus narrows; formats', async (t) => {
+  const why = runCli(['connlist', '--manifests', dir, '--focus', 'shop/db', '--why']);
+  t.match(why.stdout, /^shop\/backend => shop\/db : TCP 5432-5433,6000\n {4}TCP 5432-5433,6000: egress not isolated; ingress allowed by shop\/db ingress\[0\]\n/);
+  t.notMatch(why.stdout, /frontend-5d8f7-\* => shop\/backend/, 'pairs without the focus left out');
+  const csv = runCli(['connlist', '--manifests', dir, '-o', 'csv']);
+  t.match(csv.stdout, /^src,dst,conn\nshop\/backend,shop\/db,"TCP 5432-5433,6000"\n/);
+  const md = runCli(['connlist', '--manifests', dir, '-o', 'md']);
+  t.match(md.stdout, /^\| src \| dst \| conn \|\n/);
+  const dot = runCli(['connlist', '--manifests', dir, '-o', 'dot']);
+  t.match(dot.stdout, /^digraph connectivity \{/);
+  t.match(dot.stdout, /"shop\/backend" -> "shop\/db" \[label="TCP 5432-5433,6000"\];/);
+  const json = JSON.parse(runCli(['connlist', '--manifests', dir, '-o', 'json']).stdout) as { endpoints: { id: string; kind: string; pods?: string[] }[] };
+  t.same(json.endpoints.find((e) => e.kind === 'group')?.pods, ['shop/frontend-5d8f7-aaaaa', 'shop/frontend-5d8f7-bbbbb']);
+});
+
+t.test('bad flags: one line, exit 2', async (t) => {
+  for (const [args, msg] of [
+    [['--focus', 'shop/nope'], /^palisade connlist: --focus shop\/nope: no pod shop\/nope in the input\n$/],
+    [['-o', 'svgz'], /^palisade connlist: -o must be one of text, json, csv, md, dot, got "svgz"\n$/],
+  ] as const) {
+    const r = runCli(['connlist', '--manifests', dir, ...args]);
+    t.equal(r.code, 2);
+    t.match(r.stderr, msg);
+    t.notOk(hasStackTrace(r.stderr));
+  }
+});
+
+t.test('port set text and subtraction', async (t) => {
+  const all = [{ from: 1, to: 65535 }];
+  t.equal(portSetText({ TCP: all, UDP: all, SCTP: all }), 'all');
+  t.equal(portSetText({ TCP: [{ from: 80, to: 80 }, { from: 8080, to: 8090 }], UDP: [{ from: 53, to: 53 }], SCTP: [] }), 'TCP 80,8080-8090; UDP 53');
+  t.equal(portSetText({ TCP: all, UDP: [], SCTP: [] }), 'TCP all');
+  t.same(subtractPortSet({ TCP: all, UDP: [], SCTP: [] }, { TCP: [{ from: 80, to: 81 }], UDP: [], SCTP: [] }).TCP, [{ from: 1, to: 79 }, { from: 82, to: 65535 }]);
+});

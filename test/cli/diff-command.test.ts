@@ -1,0 +1,114 @@
+// `palisade diff` on the seed-like scenario: frontend (two replicas of one template), backend and
+// db pods; first a default-deny on db, then the allow backend -> db TCP 5432. Each step must list
+// exactly the connections that change, with the policies responsible, and exit 1; no change
+// exits 0. The same through --git against a committed tree.
+
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { hasStackTrace, runCli, tmpDir } from './run-cli.ts';
+
+const pod = (name: string, app: string, ip: string, extra: Record<string, string> = {}) => `---
+apiVersion: v1
+kind: Pod
+metadata: {namespace: shop, name: ${name}, labels: {app: ${app}${Object.entries(extra).map(([k, v]) => `, ${k}: "${v}"`).join('')}}}
+spec: {containers: [{name: c, image: x}]}
+status: {phase: Running, podIP: ${ip}, podIPs: [{ip: ${ip}}]}
+`;
+
+const PODS = `apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+${pod('frontend-5d8f7-aaaaa', 'frontend', '10.0.0.1', { 'pod-template-hash': '5d8f7' })}${pod('frontend-5d8f7-bbbbb', 'frontend', '10.0.0.2', { 'pod-template-hash': '5d8f7' })}${pod('backend', 'backend', '10.0.0.3')}${pod('db', 'db', '10.0.0.4')}`;
+
+const DENY = `---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {namespace: shop, name: db-default-deny}
+spec: {podSelector: {matchLabels: {app: db}}, policyTypes: [Ingress]}
+`;
+
+const ALLOW = `---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {namespace: shop, name: db-from-backend}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress: [{from: [{podSelector: {matchLabels: {app: backend}}}], ports: [{protocol: TCP, port: 5432}]}]
+`;
+
+function folder(yaml: string): string {
+  const dir = tmpDir('palisade-diff-test-');
+  writeFileSync(join(dir, 'cluster.yaml'), yaml);
+  return dir;
+}
+
+const step0 = folder(PODS), step1 = folder(PODS + DENY), step2 = folder(PODS + DENY + ALLOW);
+
+t.test('default-deny on db: exactly the connections into db close, each naming the policy', async (t) => {
+  const r = runCli(['diff', '--before', step0, '--after', step1]);
+  t.equal(r.code, 1, `exit 1: something changed (${r.stderr})`);
+  t.notOk(hasStackTrace(r.stderr));
+  const heads = r.stdout.split('\n').filter((l) => /^[+~-] /.test(l));
+  t.same(heads, [
+    '- shop/backend => shop/db : all',
+    '- shop/frontend-5d8f7-* => shop/db : all',
+    '- 0.0.0.0/0 => shop/db : all',
+  ]);
+  const closed = r.stdout.split('\n').filter((l) => l.includes('closed'));
+  t.equal(closed.length, 3, 'three connections, every protocol and port of each');
+  for (const l of closed) t.match(l, /^ {4}closed all: /);
+  for (const l of closed) t.match(l, /ingress denied: isolated by shop\/db-default-deny, no rule allows$/);
+  t.match(r.stdout, /was {2}all: egress not( a pod \(no policy applies\)|t isolated); ingress not isolated/);
+  t.match(r.stdout, /3 connection\(s\) changed: 0 newly allowed, 3 newly denied, 0 with other ports/);
+});
+
+t.test('then the allow: exactly backend -> db TCP 5432 opens, by db-from-backend ingress[0]', async (t) => {
+  const r = runCli(['diff', '--before', step1, '--after', step2]);
+  t.equal(r.code, 1);
+  t.equal(r.stdout, [
+    '+ shop/backend => shop/db : TCP 5432',
+    '    opened TCP 5432: egress not isolated; ingress allowed by shop/db-from-backend ingress[0]',
+    '',
+    '1 connection(s) changed: 1 newly allowed, 0 newly denied, 0 with other ports',
+    '',
+  ].join('\n'));
+  const j = runCli(['diff', '--before', step1, '--after', step2, '-o', 'json']);
+  const changes = JSON.parse(j.stdout) as { kind: string; from: string; to: string; opened: { TCP: unknown[] } }[];
+  t.same(changes.map((c) => [c.kind, c.from, c.to]), [['added', 'shop/backend', 'shop/db']]);
+  t.same(changes[0]!.opened.TCP, [{ from: 5432, to: 5432 }]);
+});
+
+t.test('no change: exit 0', async (t) => {
+  const r = runCli(['diff', '--before', step2, '--after', step2]);
+  t.equal(r.code, 0);
+  t.equal(r.stdout, 'no connection changed\n');
+});
+
+t.test('--git REF:PATH compares the committed tree with the working tree', async (t) => {
+  const repo = tmpDir('palisade-diff-git-');
+  const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@x', ...args], { cwd: repo, encoding: 'utf8' });
+  git('init', '-q');
+  mkdirSync(join(repo, 'deploy'));
+  writeFileSync(join(repo, 'deploy', 'cluster.yaml'), PODS + DENY);
+  git('add', '-A');
+  git('commit', '-qm', 'deny');
+  writeFileSync(join(repo, 'deploy', 'cluster.yaml'), PODS + DENY + ALLOW);
+  const r = runCliIn(repo, ['diff', '--git', 'HEAD:deploy']);
+  t.equal(r.code, 1, r.stderr);
+  t.match(r.stdout, /^\+ shop\/backend => shop\/db : TCP 5432\n/);
+  const bad = runCliIn(repo, ['diff', '--git', 'nope:deploy']);
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /^palisade diff: --git nope:deploy: no commit nope in /);
+  t.notOk(hasStackTrace(bad.stderr));
+});
+
+import { spawnSync } from 'node:child_process';
+import { resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+function runCliIn(cwd: string, args: string[]) {
+  const bin = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'palisade.js');
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', cwd, timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
