@@ -8,7 +8,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { parseAllDocuments } from 'yaml';
-import { FakeApiServer, type RawObject } from '../support/fake-apiserver.ts';
+import { FakeApiServer, type RawObject } from '../../support/fake-apiserver.ts';
 import { CLUSTER, POLICIES, clusterPolicyDir } from './cluster-policy-fixture.ts';
 import { hasStackTrace, runCliAsync, tmpDir } from './run-cli.ts';
 import { loadClusterInput } from '../../src/cli/cluster-input.ts';
