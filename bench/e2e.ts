@@ -666,6 +666,12 @@ try {
 
   // The many-tuples clients: extra addresses on pod a (its /24 is routed back through va).
   const base = Number(TUPLE_SRC0.split('.')[3]);
+  // Each is declared as a pod of its own on va (as pods behind one bridge port would be):
+  // source-address validation (on by default) drops any address on a pod interface that no pod
+  // on it owns, and these are real sources, not forgeries.
+  topo.writeFile('m/tuple-clients.yaml', Array.from({ length: TUPLE_SOURCES }, (_, i) =>
+    `apiVersion: v1\nkind: Pod\nmetadata: {name: tuple-client-${i}, namespace: x, labels: {app: tuple-client}}\n` +
+    `spec: {nodeName: n1, containers: [{name: c, image: i}]}\nstatus: {phase: Running, podIP: 10.77.1.${base + i}, podIPs: [{ip: 10.77.1.${base + i}}]}\n`).join('---\n'));
   await must(['ip', '-n', topo.ns.a, '-b', '-'], Array.from({ length: TUPLE_SOURCES }, (_, i) => `addr add 10.77.1.${base + i}/24 dev eth0`).join('\n') + '\n');
 
   const loaded = loadManifests([yamlDir]);
