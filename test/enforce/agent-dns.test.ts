@@ -108,6 +108,12 @@ t.test('domainNames egress through the agent (nfqueue)', async (t) => {
 
   // Node-local cache: the answer leaves the node's own stack (OUTPUT), not FORWARD.
   t.match(await must(topo.in(topo.node, ['iptables', '-S', 'PALISADE-NODE'])), /-A PALISADE-NODE -p udp -m udp --sport 53 -j PALISADE-DNS\n-A PALISADE-NODE -p tcp -m tcp --sport 53 -j PALISADE-DNS\n-A PALISADE-NODE -m connmark/, 'node-local answers go to PALISADE-DNS before the connmark accept');
+  // The rule watchdog knows the jump: deleted, it is put back.
+  const restored = () => (status() as unknown as { rulesRestored: number }).rulesRestored;
+  const restoredBefore = restored();
+  await must(topo.in(topo.node, ['iptables', '-D', 'PALISADE-NODE', '-p', 'udp', '-m', 'udp', '--sport', '53', '-j', 'PALISADE-DNS']));
+  await waitFor('the watchdog restores the node-local DNS jump', () => restored() > restoredBefore, 15_000);
+  t.match(await must(topo.in(topo.node, ['iptables', '-S', 'PALISADE-NODE'])), /-A PALISADE-NODE -p udp -m udp --sport 53 -j PALISADE-DNS/, 'the watchdog put the deleted node-local DNS jump back');
   t.ok(await lookup('nl.example.com', 'udp', 'A', NODE_LOCAL), `a resolves nl.example.com at ${NODE_LOCAL}, a server in the node's namespace`);
   t.ok(await topo.tcp('a', 'b', 8080), 'a -> b:8080 (nl.example.com, learned from the node-local answer) is allowed');
   const session = new EchoSession();
