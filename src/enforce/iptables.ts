@@ -28,13 +28,15 @@
 // Pod <-> own node traffic (INPUT/OUTPUT of the node) goes through PALISADE-NODE, hooked at the
 // top of INPUT and OUTPUT. NetworkPolicy always allows it ("traffic to and from the node where a
 // Pod is running is always allowed"), so while no cluster policy could judge it (PodMatch
-// nodeTraffic false) the chain is empty and the node's own health checks never reach userspace.
+// nodeTraffic false) the chain is empty (but for the DNS jumps) and the node's own health checks
+// never reach userspace.
 // A ClusterNetworkPolicy can deny it (an egress `nodes` or `networks` peer, a fail-closed Deny
 // all; the node exemption is part of NetworkPolicy isolation only, see policy/tiers.ts), so
 // then PALISADE-NODE holds the same four rules as PALISADE-FORWARD and new pod <-> node
 // connections are judged like routed ones:
 //
-//   PALISADE-NODE (only with nodeTraffic; the DNS jumps only while PodMatch.dns lists pods)
+//   PALISADE-NODE (only with nodeTraffic; the DNS jumps, for answers of a DNS server on the
+//   node itself, whenever PodMatch.dns lists pods)
 //     -m mark --mark A/A -> PALISADE-ALLOW; --sport 53 (udp, tcp) -> PALISADE-DNS;
 //     -m connmark --mark A/A -> ACCEPT; -m conntrack --ctstate RELATED,ESTABLISHED -> RETURN;
 //     -> PALISADE-PODS
