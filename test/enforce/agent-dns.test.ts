@@ -19,7 +19,7 @@ const NODE = 'n1';
 const QUEUE = 71;
 const ROOT = join(import.meta.dirname, '..', '..');
 const DNS_MAIN = join(ROOT, 'test', 'support', 'dns-lab-main.ts');
-/** The node-local DNS server's address (node-local-dns's default), on a dummy link of the node namespace. */
+/** The node-local DNS server's address (node-local-dns's default; it uses a dummy link, the lab the node's lo). */
 const NODE_LOCAL = '169.254.20.10';
 const topo = new Topology('dns');
 t.teardown(() => topo.down());
@@ -80,9 +80,7 @@ t.test('domainNames egress through the agent (nfqueue)', async (t) => {
   topo.spawn(topo.in(topo.ns.c, ['node', '--import', 'tsx', DNS_MAIN, 'server', PODS.c.v4, JSON.stringify(ZONE)]));
   topo.spawn(topo.in(topo.ns.c, ['node', '--import', 'tsx', DNS_MAIN, 'server', PODS.c.v6, JSON.stringify(ZONE)]));
   await waitFor('dns servers', async () => (await run(topo.in(topo.ns.c, ['ss', '-Hltun', 'sport = :53']))).stdout.split('\n').filter((l) => l.trim()).length >= 4, 20_000);
-  await must(topo.in(topo.node, ['ip', 'link', 'add', 'nodelocaldns', 'type', 'dummy']));
-  await must(topo.in(topo.node, ['ip', 'addr', 'add', `${NODE_LOCAL}/32`, 'dev', 'nodelocaldns']));
-  await must(topo.in(topo.node, ['ip', 'link', 'set', 'nodelocaldns', 'up']));
+  await must(topo.in(topo.node, ['ip', 'addr', 'add', `${NODE_LOCAL}/32`, 'dev', 'lo']));
   topo.spawn(topo.in(topo.node, ['node', '--import', 'tsx', DNS_MAIN, 'server', NODE_LOCAL, JSON.stringify(NODE_ZONE)]));
   await waitFor('node-local dns server', async () => (await run(topo.in(topo.node, ['ss', '-Hltun', 'sport = :53']))).stdout.split('\n').filter((l) => l.trim()).length >= 2, 20_000);
   topo.writeFile('manifests/cluster.yaml', clusterYaml(NODE, [8080]));
@@ -143,7 +141,7 @@ t.test('domainNames egress through the agent (nfqueue)', async (t) => {
   t.match(dns().records.find((r) => r.address === PODS.c.v4)!.text, new RegExp(`^${PODS.c.v4.replace(/\./g, '\\.')} is long\\.example\\.com \\(learned \\d+ s ago from ${PODS.c.v4.replace(/\./g, '\\.')}, TTL 300 s\\)`), 'the status file says what the address is, since when, from whom');
   const gen = status().generation;
   const writtenAt = Date.now();
-  topo.writeFile('manifests/cnp.yaml', policy(['api.example.com', '*.wild.example.com', 'long.example.com']));
+  topo.writeFile('manifests/cnp.yaml', policy(['api.example.com', '*.wild.example.com', 'long.example.com', 'nl.example.com']));
   await waitFor('the policy change is enforced', () => (status().sourceSyncStartedAt ?? 0) >= writtenAt && status().generation > gen);
   t.ok(await topo.tcp('a', 'c', 8080), 'the record learned before the policy change allows a -> c:8080 with no new lookup');
   // The verdict log says what a denied destination is by DNS, or that no live record names it.
@@ -157,7 +155,9 @@ t.test('domainNames egress through the agent (nfqueue)', async (t) => {
   process.kill(status().pid, 'SIGTERM');
   await exited;
   agent = await startAgent(topo, [...args, '--no-strict'], statusFile);
+  await waitFor('answers to a are queued again', async () => (await must(topo.in(topo.node, ['iptables', '-S', 'PALISADE-DNS']))).includes(`-d ${PODS.a.v4}/32`), 20_000);
   t.ok(await lookup('nl.example.com', 'udp', 'A', NODE_LOCAL), 'no strict: a resolves nl.example.com at the node-local server');
+  t.ok(await topo.tcp('a', 'b', 8080), 'no strict: a -> b:8080 (nl.example.com) is allowed');
   const kept = new EchoSession();
   t.ok(await kept.roundTrip(3000), 'no strict: a TCP session a -> b:8080 is open while the record lives');
   await waitFor('the record expires (new connections denied)', async () => !(await topo.tcp('a', 'b', 8080)), 30_000);
