@@ -43,6 +43,10 @@
 // depend on the share, and are the ones to compare when the load average is above the cores.
 // A default run takes under 3 minutes; raise --seconds/--rounds for steadier figures (e.g.
 // --seconds 5 --rounds 7 --latency-seconds 3, about 12 minutes).
+// --dns adds a DNS phase after the rounds (bench/e2e/dns-latency.ts: a DNS answer's round trip
+// with and without a domainNames policy, i.e. through the agent or kept in the kernel; p50/p99
+// and the added latency), --dns-queries N (default 2000) queries per variant and round, --rounds
+// rounds; --dns-only runs that phase alone (about 1 minute with the defaults).
 
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -52,6 +56,7 @@ import { parseArgs } from 'node:util';
 import { loadManifests } from '../src/sources/manifests.ts';
 import { clusterYaml, must, PODS, ROOT, run, startAgent, Topology, waitFor } from '../support/netns.ts';
 import { baselineRemoval, buildBaseline } from './e2e/iptables-baseline.ts';
+import { dnsLatency } from './e2e/dns-latency.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Flags
@@ -82,6 +87,9 @@ const { values } = (() => {
         nice: { type: 'string' },
         modes: { type: 'string' },
         'tuple-shares': { type: 'string' },
+        dns: { type: 'boolean' },
+        'dns-only': { type: 'boolean' },
+        'dns-queries': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -126,6 +134,9 @@ const tupleShares: number[] = (values['tuple-shares'] ?? '0,10,100').split(',').
 });
 
 const nice = num('nice', -20, 19, 0);
+const dnsOnly = values['dns-only'] === true;
+const dnsPhase = dnsOnly || values.dns === true;
+const dnsQueries = num('dns-queries', 10, 1_000_000, 2000);
 /** Every process of the measured path runs at --nice (see the flag's comment in the header). */
 const niced = (argv: string[]): string[] => (nice === 0 ? argv : ['nice', '-n', String(nice), ...argv]);
 
@@ -615,6 +626,8 @@ const sh = (argv: string[]): string => {
 };
 
 let interrupted = false;
+/** --dns-only: the report is written; skip the rest of the run (the lab is still torn down). */
+class DnsOnlyDone extends Error {}
 let teardown: Promise<void> | undefined;
 const down = (): Promise<void> => (teardown ??= topo.down());
 // First signal: stop what runs in our namespaces so the awaited step fails at once, and let the
@@ -653,8 +666,13 @@ const started = Date.now();
 const loadStart = loadavg();
 const cpuStart = cpuTimes();
 try {
-  await must(['cc', '-O2', '-pthread', '-o', loadgen, join(ROOT, 'bench', 'e2e', 'loadgen.c')]);
   await topo.up();
+  if (dnsOnly) {
+    const dns = await dnsLatency(topo, { rounds, queries: dnsQueries, log });
+    process.stdout.write(JSON.stringify({ bench: 'e2e', dns, env: { cores: cpus().length, kernel: release(), node: process.version, loadavgStart: loadStart.map(r2), loadavgEnd: loadavg().map(r2) }, durationSeconds: Math.round((Date.now() - started) / 1000) }, null, 2) + '\n');
+    throw new DnsOnlyDone();
+  }
+  await must(['cc', '-O2', '-pthread', '-o', loadgen, join(ROOT, 'bench', 'e2e', 'loadgen.c')]);
   // Every flood datagram leaves an unreplied UDP conntrack entry on the node (30 s by default);
   // a 1 s timeout keeps the node namespace's table below nf_conntrack_max (262144 here, not
   // writable from a child namespace) up to ~250k new flows/s, so conntrack does not have to
@@ -734,6 +752,7 @@ try {
     }
   }
 
+  const dns = dnsPhase ? await dnsLatency(topo, { rounds, queries: dnsQueries, log }) : undefined;
   const env = {
     cores: cpus().length,
     cpuModel: cpus()[0]?.model,
@@ -754,6 +773,7 @@ try {
     },
     ...summarise(samples),
     verdictChecks: checks,
+    ...(dns ? { dns } : {}),
     baseline: { accepts: baselineRules.accepts, drops: baselineRules.drops, judgedTuples: baselineRules.judged, allowedTuples: baselineRules.allowed, rulesV4: baselineRules.v4.split('\n').filter((l) => l.startsWith('-')) },
     env,
     durationSeconds: Math.round((Date.now() - started) / 1000),
@@ -761,7 +781,7 @@ try {
   };
   process.stdout.write(JSON.stringify(report, null, 2) + '\n');
 } catch (e) {
-  if (!interrupted) throw e;
+  if (!interrupted && !(e instanceof DnsOnlyDone)) throw e;
 } finally {
   await down();
   if (interrupted) process.exit(130);

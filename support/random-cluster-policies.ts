@@ -2,20 +2,24 @@
 // feature of the model in cluster/model.ts, aimed at the corners a compiled engine can get wrong:
 // Accept/Deny/Pass in both tiers, equal priorities (tie broken by id), subjects by namespace or
 // by namespace AND pod, peers of every type (namespaces, pods, nodes by label including {}, IPv4
-// and IPv6 networks around pod and node addresses), fail-closed peers ({} and domainNames-only),
-// protocols with numbers, inclusive ranges, whole protocols and destination named ports.
+// and IPv6 networks around pod and node addresses), fail-closed peers ({} and domainNames with
+// nothing learned), domainNames peers with addresses learned from DNS (pod, node and outside
+// addresses, as the agent's learner sets them), protocols with numbers, inclusive ranges, whole
+// protocols and destination named ports.
 
 import type {
   ClusterAction, ClusterPolicy, ClusterPolicyKind, ClusterPolicyPeer, ClusterPolicyPort, ClusterPolicyRule, ClusterTier,
   LabelSelector, Protocol,
 } from '../src/cluster/model.ts';
 import type { Rng } from './random-cluster.ts';
+import { withLearnedAddresses } from '../src/policy/domain-names.ts';
 
 const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP'];
 const PORT_NAMES = ['http', 'dns', 'metrics', 'x-sctp'];
 const PORT_NUMBERS = [53, 80, 81, 443, 5000, 8080, 9090];
 const NODE_LABELS = ['zone', 'role'];
 const NODE_VALUES = ['a', 'b'];
+const DOMAIN_NAMES = ['example.com', '*.example.com', 'API.example.com.'];
 
 /** Random node labels (what `nodes` peers select on). */
 export function randomNodeLabels(r: Rng): Record<string, string> {
@@ -35,11 +39,28 @@ export interface ClusterPolicyDraws {
   readonly selector: (r: Rng) => LabelSelector;
   /** A CIDR (canonical text) around one of the cluster's addresses. */
   readonly cidr: (r: Rng) => string;
+  /** One of the cluster's addresses (pod, node or outside), canonical: what a DNS answer could name. */
+  readonly address: (r: Rng) => string;
+}
+
+/** Addresses a node's agent could have learned for a domainNames peer: none (fails closed) or a few. */
+function learnedAddresses(r: Rng, d: ClusterPolicyDraws): string[] {
+  return r.chance(0.3) ? [] : [...new Set(Array.from({ length: r.range(1, 3) }, () => d.address(r)))].sort();
+}
+
+/**
+ * The policy as the agent's learner re-stores it after answers came or records expired: each
+ * domainNames peer's `learned` replaced (policy/domain-names.ts, the learner's own path), or the
+ * policy itself when it has no such peer or nothing changed.
+ */
+export function relearnDomainNames(r: Rng, p: ClusterPolicy, d: ClusterPolicyDraws): ClusterPolicy {
+  return withLearnedAddresses(p, () => learnedAddresses(r, d));
 }
 
 function randomPeer(r: Rng, dir: 'ingress' | 'egress', d: ClusterPolicyDraws): ClusterPolicyPeer {
   const k = r.int(dir === 'egress' ? 9 : 5);
-  if (k === 0) return r.chance(0.5) ? {} : { domainNames: ['example.com'] }; // fails closed (domainNames only on egress)
+  // {} fails closed; domainNames (egress only) match what was learned for them, nothing when nothing was.
+  if (k === 0) return r.chance(0.3) ? {} : { domainNames: [...new Set(r.some(DOMAIN_NAMES, 1).concat(r.pick(DOMAIN_NAMES)))], learned: learnedAddresses(r, d) };
   if (k <= 2) return { namespaces: d.selector(r) };
   if (k <= 4) return { pods: { namespaceSelector: d.selector(r), podSelector: d.selector(r) } };
   if (k <= 6) return { nodes: nodeSelector(r) };

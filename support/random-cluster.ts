@@ -8,7 +8,7 @@
 // host-network pods sharing node addresses, finished pods and replacement pods sharing an IP,
 // pods without IPs, dual-stack pods, two nodes, a missing Namespace object.
 
-import { randomClusterPolicy, randomNodeLabels, type ClusterPolicyDraws } from './random-cluster-policies.ts';
+import { randomClusterPolicy, randomNodeLabels, relearnDomainNames, type ClusterPolicyDraws } from './random-cluster-policies.ts';
 import type {
   ClusterPolicy, ClusterPolicyKind, ContainerPort, IPBlock, LabelSelector, LabelSelectorRequirement, Labels, Namespace, NetworkPolicy, Node, Pod,
   PolicyPeer, PolicyPort, PolicyRule, Protocol, SelectorOperator,
@@ -203,7 +203,7 @@ function randomPod(r: Rng, ns: string, name: string, index: number, nodes: reado
 }
 
 function draws(addresses: readonly string[]): ClusterPolicyDraws {
-  return { selector: (r) => randomSelector(r), cidr: (r) => prefixAround(r, r.pick(addresses)) };
+  return { selector: (r) => randomSelector(r), cidr: (r) => prefixAround(r, r.pick(addresses)), address: (r) => formatIP(parseIP(r.pick(addresses))!) };
 }
 
 const CLUSTER_KINDS: readonly ClusterPolicyKind[] = ['ClusterNetworkPolicy', 'ClusterNetworkPolicy', 'ClusterNetworkPolicy', 'AdminNetworkPolicy', 'BaselineAdminNetworkPolicy'];
@@ -308,6 +308,13 @@ export function randomMutation(r: Rng, state: ClusterState, extra: readonly stri
   const k = r.int(14);
   if (k >= 12) {
     const cps = [...state.clusterPolicies.values()];
+    // DNS answers learned or records expired: the learner re-stores the policy with new addresses.
+    const named = cps.filter((p) => p.egress.some((q) => q.peers.some((x) => x.domainNames)));
+    if (named.length && r.chance(0.3)) {
+      const p = r.pick(named);
+      state.upsert(p.kind, relearnDomainNames(r, p, draws(addresses)));
+      return `relearn domainNames addresses of ${clusterPolicyId(p)}`;
+    }
     if (cps.length && r.chance(0.3)) {
       const p = r.pick(cps);
       state.delete(p.kind, clusterPolicyId(p));

@@ -28,15 +28,18 @@
 // Pod <-> own node traffic (INPUT/OUTPUT of the node) goes through PALISADE-NODE, hooked at the
 // top of INPUT and OUTPUT. NetworkPolicy always allows it ("traffic to and from the node where a
 // Pod is running is always allowed"), so while no cluster policy could judge it (PodMatch
-// nodeTraffic false) the chain is empty and the node's own health checks never reach userspace.
+// nodeTraffic false) the chain is empty (but for the DNS jumps) and the node's own health checks
+// never reach userspace.
 // A ClusterNetworkPolicy can deny it (an egress `nodes` or `networks` peer, a fail-closed Deny
 // all; the node exemption is part of NetworkPolicy isolation only, see policy/tiers.ts), so
 // then PALISADE-NODE holds the same four rules as PALISADE-FORWARD and new pod <-> node
 // connections are judged like routed ones:
 //
-//   PALISADE-NODE (only with nodeTraffic)
-//     -m mark --mark A/A -> PALISADE-ALLOW; -m connmark --mark A/A -> ACCEPT;
-//     -m conntrack --ctstate RELATED,ESTABLISHED -> RETURN; -> PALISADE-PODS
+//   PALISADE-NODE (only with nodeTraffic; the DNS jumps, for answers of a DNS server on the
+//   node itself, whenever PodMatch.dns lists pods)
+//     -m mark --mark A/A -> PALISADE-ALLOW; --sport 53 (udp, tcp) -> PALISADE-DNS;
+//     -m connmark --mark A/A -> ACCEPT; -m conntrack --ctstate RELATED,ESTABLISHED -> RETURN;
+//     -> PALISADE-PODS
 //
 // TUN mode (table mangle, hooked at the top of PREROUTING): the same selection, but instead of
 // queueing, PALISADE-DIVERT sets the divert mark D; a policy-routing rule sends D-marked packets
@@ -251,17 +254,22 @@ export function chainRules(plan: RulePlan, family: Family = 4): string[] {
 export function podRules(plan: RulePlan, pods: PodMatch, family: Family): string[] {
   const target = plan.mode === 'nfqueue' ? CHAINS.QUEUE : CHAINS.DIVERT;
   const out: string[] = [];
+  const dns = plan.mode === 'nfqueue' ? pods.dns?.[family === 4 ? 'v4' : 'v6'] ?? [] : [];
+  // A DNS server on the node itself (node-local-dns, a host-network cache) answers through
+  // OUTPUT, i.e. PALISADE-NODE: its answers go to PALISADE-DNS too, before the connmark accept.
+  const dnsJumps = dns.length > 0 ? ['udp', 'tcp'].map((p) => `-A ${CHAINS.NODE} -p ${p} -m ${p} --sport 53 -j ${CHAINS.DNS}`) : [];
   if (plan.mode === 'nfqueue' && pods.nodeTraffic) {
     const a = hex(plan.allowMark);
     out.push(
       `-A ${CHAINS.NODE} -m mark --mark ${a}/${a} -j ${CHAINS.ALLOW}`,
+      ...dnsJumps,
       `-A ${CHAINS.NODE} -m connmark --mark ${a}/${a} -j ACCEPT`,
       `-A ${CHAINS.NODE} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`,
       `-A ${CHAINS.NODE} -j ${CHAINS.PODS}`,
     );
-  }
+  } else out.push(...dnsJumps);
   if (plan.mode === 'nfqueue') {
-    for (const raw of pods.dns?.[family === 4 ? 'v4' : 'v6'] ?? []) {
+    for (const raw of dns) {
       const { text } = checkAddress(raw);
       // Replies on a flow the pod opened only: an answer nobody asked for is not learned from.
       out.push(`-A ${CHAINS.DNS} -d ${text} -m conntrack --ctstate ESTABLISHED --ctdir REPLY -j NFQUEUE --queue-num ${dnsQueue(plan)}${plan.failOpen ? ' --queue-bypass' : ''}`);
@@ -514,7 +522,7 @@ export class Iptables {
       const rules = podRules(this.plan, pods, f);
       const key = JSON.stringify(rules);
       if (this.lastPods.get(f) === key) continue;
-      const flush = this.plan.mode === 'nfqueue' ? [`:${CHAINS.PODS} - [0:0]`, `:${CHAINS.NODE} - [0:0]`] : [`:${CHAINS.PODS} - [0:0]`];
+      const flush = (this.plan.mode === 'nfqueue' ? [CHAINS.PODS, CHAINS.NODE, CHAINS.DNS] : [CHAINS.PODS]).map((c) => `:${c} - [0:0]`);
       await this.restore(f, table(this.plan.mode), [...flush, ...rules]);
       this.lastPods.set(f, key);
       await this.captureBaseline(f);

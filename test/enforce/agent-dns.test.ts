@@ -4,9 +4,14 @@
 // answers to a go through PALISADE-DNS to the agent's DNS queue, which learns them before a sees
 // them: a name a looked up becomes reachable, an address no answer named stays denied, a CNAME
 // chain, a wildcard, AAAA and DNS over TCP are learned, and a record's expiry cuts new connections.
+// A DNS server in the node's own namespace (like node-local-dns on 169.254.20.10) answers through
+// the node's OUTPUT path (PALISADE-NODE -> PALISADE-DNS) and is learned from too. In strict mode
+// (the default) a record's expiry also cuts the established connections it allowed; with
+// --no-strict they continue (README "Egress to domain names", Lifetime).
 
 import t from 'tap';
 import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { Topology, clusterYaml, startAgent, waitFor, must, run, statusReaders, upWithServers, PODS } from '../../support/netns.ts';
 
@@ -14,6 +19,8 @@ const NODE = 'n1';
 const QUEUE = 71;
 const ROOT = join(import.meta.dirname, '..', '..');
 const DNS_MAIN = join(ROOT, 'test', 'support', 'dns-lab-main.ts');
+/** The node-local DNS server's address (node-local-dns's default; it uses a dummy link, the lab the node's lo). */
+const NODE_LOCAL = '169.254.20.10';
 const topo = new Topology('dns');
 t.teardown(() => topo.down());
 
@@ -24,6 +31,24 @@ const ZONE = {
   'svc.wild.example.com': [{ type: 'A', data: PODS.b.v4, ttl: 2 }],
   'long.example.com': [{ type: 'A', data: PODS.c.v4, ttl: 300 }],
 };
+/** What the node-local server answers (TTL long enough to open a session, short enough to expire in the test). */
+const NODE_ZONE = { 'nl.example.com': [{ type: 'A', data: PODS.b.v4, ttl: 5 }] };
+
+/** A TCP session from a to b:8080 (socat echo): send a line, see whether it comes back. */
+class EchoSession {
+  private got = '';
+  private n = 0;
+  readonly proc: ChildProcess;
+  constructor() {
+    this.proc = topo.spawn(topo.in(topo.ns.a, ['socat', '-', `TCP4:${PODS.b.v4}:8080`]));
+    this.proc.stdout!.setEncoding('utf8').on('data', (d: string) => (this.got += d));
+  }
+  async roundTrip(ms = 1500): Promise<boolean> {
+    const token = `line${this.n++}-${Math.random().toString(36).slice(2)}\n`;
+    this.proc.stdin!.write(token);
+    return waitFor('echo', () => this.got.includes(token), ms, 20).then(() => true, () => false);
+  }
+}
 
 const policy = (names: string[]) => `apiVersion: policy.networking.k8s.io/v1alpha2
 kind: ClusterNetworkPolicy
@@ -35,7 +60,7 @@ spec:
   egress:
   - name: dns
     action: Accept
-    to: [{networks: [${PODS.c.v4}/32, "${PODS.c.v6}/128"]}]
+    to: [{networks: [${PODS.c.v4}/32, "${PODS.c.v6}/128", ${NODE_LOCAL}/32]}]
     protocols: [{udp: {destinationPort: {number: 53}}}, {tcp: {destinationPort: {number: 53}}}]
   - name: names
     action: Accept
@@ -55,14 +80,18 @@ t.test('domainNames egress through the agent (nfqueue)', async (t) => {
   topo.spawn(topo.in(topo.ns.c, ['node', '--import', 'tsx', DNS_MAIN, 'server', PODS.c.v4, JSON.stringify(ZONE)]));
   topo.spawn(topo.in(topo.ns.c, ['node', '--import', 'tsx', DNS_MAIN, 'server', PODS.c.v6, JSON.stringify(ZONE)]));
   await waitFor('dns servers', async () => (await run(topo.in(topo.ns.c, ['ss', '-Hltun', 'sport = :53']))).stdout.split('\n').filter((l) => l.trim()).length >= 4, 20_000);
+  await must(topo.in(topo.node, ['ip', 'addr', 'add', `${NODE_LOCAL}/32`, 'dev', 'lo']));
+  topo.spawn(topo.in(topo.node, ['node', '--import', 'tsx', DNS_MAIN, 'server', NODE_LOCAL, JSON.stringify(NODE_ZONE)]));
+  await waitFor('node-local dns server', async () => (await run(topo.in(topo.node, ['ss', '-Hltun', 'sport = :53']))).stdout.split('\n').filter((l) => l.trim()).length >= 2, 20_000);
   topo.writeFile('manifests/cluster.yaml', clusterYaml(NODE, [8080]));
-  topo.writeFile('manifests/cnp.yaml', policy(['api.example.com', '*.wild.example.com', 'V6.example.com.']));
+  topo.writeFile('manifests/cnp.yaml', policy(['api.example.com', '*.wild.example.com', 'V6.example.com.', 'nl.example.com']));
   const statusFile = join(topo.dir, 'status.json');
   const verdictFile = join(topo.dir, 'verdicts.log');
   const verdicts = () => (existsSync(verdictFile) ? readFileSync(verdictFile, 'utf8') : '').split('\n').filter((l) => l.includes('"dstName"')).map((l) => JSON.parse(l) as { dst: { ip: string }; dstName: string });
-  const agent = await startAgent(topo, ['--node', NODE, '--source', 'files', '--manifests', dir, '--backend', 'nfqueue', '--queue', String(QUEUE), '--rescan-ms', '300', '--dns-min-ttl', '1', '--verdict-log', verdictFile], statusFile);
+  const args = ['--node', NODE, '--source', 'files', '--manifests', dir, '--backend', 'nfqueue', '--queue', String(QUEUE), '--rescan-ms', '300', '--dns-min-ttl', '1', '--verdict-log', verdictFile];
+  let agent = await startAgent(topo, args, statusFile);
   const { status } = statusReaders(topo, statusFile);
-  const dns = () => (status() as unknown as { dns: { records: { address: string; names: string[]; text: string }[]; counters: Record<string, number> } }).dns;
+  const dns = () => (status() as unknown as { dns: { records: { address: string; names: string[]; server: string; text: string }[]; counters: Record<string, number> } }).dns;
   t.teardown(() => { if (t.passing()) return; t.comment(agent.log()); });
 
   t.ok(!(await topo.tcp('a', 'b', 8080)), 'before any lookup: a -> b:8080 is denied');
@@ -74,6 +103,27 @@ t.test('domainNames egress through the agent (nfqueue)', async (t) => {
 
   await waitFor('the record expires and new connections are cut', async () => !(await topo.tcp('a', 'b', 8080)), 20_000);
   t.pass('after the TTL, a -> b:8080 is denied again');
+
+  // Node-local cache: the answer leaves the node's own stack (OUTPUT), not FORWARD.
+  t.match(await must(topo.in(topo.node, ['iptables', '-S', 'PALISADE-NODE'])), /-A PALISADE-NODE -p udp -m udp --sport 53 -j PALISADE-DNS\n-A PALISADE-NODE -p tcp -m tcp --sport 53 -j PALISADE-DNS\n-A PALISADE-NODE -m connmark/, 'node-local answers go to PALISADE-DNS before the connmark accept');
+  // The rule watchdog knows the jump: deleted, it is put back.
+  const restored = () => (status() as unknown as { rulesRestored: number }).rulesRestored;
+  const restoredBefore = restored();
+  await must(topo.in(topo.node, ['iptables', '-D', 'PALISADE-NODE', '-p', 'udp', '-m', 'udp', '--sport', '53', '-j', 'PALISADE-DNS']));
+  await waitFor('the watchdog restores the node-local DNS jump', () => restored() > restoredBefore, 15_000);
+  t.match(await must(topo.in(topo.node, ['iptables', '-S', 'PALISADE-NODE'])), /-A PALISADE-NODE -p udp -m udp --sport 53 -j PALISADE-DNS/, 'the watchdog put the deleted node-local DNS jump back');
+  t.ok(await lookup('nl.example.com', 'udp', 'A', NODE_LOCAL), `a resolves nl.example.com at ${NODE_LOCAL}, a server in the node's namespace`);
+  t.ok(await topo.tcp('a', 'b', 8080), 'a -> b:8080 (nl.example.com, learned from the node-local answer) is allowed');
+  const session = new EchoSession();
+  t.ok(await session.roundTrip(3000), 'a TCP session a -> b:8080 is open while the record lives');
+  t.ok(dns().records.some((r) => r.address === PODS.b.v4 && r.server === NODE_LOCAL), 'the status file says it was learned from the node-local server');
+  t.ok(!(await topo.tcp('a', 'c', 8080)), 'a -> c:8080, an address the node-local answer did not name, is denied');
+  const cutBefore = status().flowsCut;
+  // Strict mode (the default): when the record expires the established session is cut too.
+  await waitFor('the record expires and strict mode cuts the session', async () => !(await session.roundTrip()), 30_000);
+  t.ok(status().flowsCut > cutBefore || (await waitFor('flowsCut', () => status().flowsCut > cutBefore, 5000).catch(() => false)), 'strict mode: the established session to the expired name was cut');
+  t.ok(!(await topo.tcp('a', 'b', 8080)), 'and new connections to it are denied');
+  session.proc.kill('SIGKILL');
 
   t.ok(await lookup('v6.example.com', 'udp', 'AAAA', PODS.c.v6), 'AAAA over IPv6');
   t.ok(await topo.tcp('a', 'b', 8080, 6), 'a -> [b]:8080 (v6.example.com, written "V6.example.com." in the policy) is allowed');
@@ -91,7 +141,7 @@ t.test('domainNames egress through the agent (nfqueue)', async (t) => {
   t.match(dns().records.find((r) => r.address === PODS.c.v4)!.text, new RegExp(`^${PODS.c.v4.replace(/\./g, '\\.')} is long\\.example\\.com \\(learned \\d+ s ago from ${PODS.c.v4.replace(/\./g, '\\.')}, TTL 300 s\\)`), 'the status file says what the address is, since when, from whom');
   const gen = status().generation;
   const writtenAt = Date.now();
-  topo.writeFile('manifests/cnp.yaml', policy(['api.example.com', '*.wild.example.com', 'long.example.com']));
+  topo.writeFile('manifests/cnp.yaml', policy(['api.example.com', '*.wild.example.com', 'long.example.com', 'nl.example.com']));
   await waitFor('the policy change is enforced', () => (status().sourceSyncStartedAt ?? 0) >= writtenAt && status().generation > gen);
   t.ok(await topo.tcp('a', 'c', 8080), 'the record learned before the policy change allows a -> c:8080 with no new lookup');
   // The verdict log says what a denied destination is by DNS, or that no live record names it.
@@ -99,4 +149,18 @@ t.test('domainNames egress through the agent (nfqueue)', async (t) => {
   t.ok(verdicts().some((v) => v.dst.ip === PODS.c.v4 && /has no live DNS record on this node/.test(v.dstName)), 'before long.example.com was looked up: no live record');
   t.ok(verdicts().some((v) => v.dst.ip === PODS.c.v4 && v.dstName.startsWith(`${PODS.c.v4} is long.example.com (learned `)), 'after: the name that the policy did not allow');
   t.ok(dns().counters.answers >= 5, `answers were queued to the agent (${dns().counters.answers})`);
+
+  // --no-strict: an expired record stops new connections only; the established session goes on.
+  const exited = new Promise<void>((r) => agent.proc.on('exit', () => r()));
+  process.kill(status().pid, 'SIGTERM');
+  await exited;
+  agent = await startAgent(topo, [...args, '--no-strict'], statusFile);
+  await waitFor('answers to a are queued again', async () => (await must(topo.in(topo.node, ['iptables', '-S', 'PALISADE-DNS']))).includes(`-d ${PODS.a.v4}/32`), 20_000);
+  t.ok(await lookup('nl.example.com', 'udp', 'A', NODE_LOCAL), 'no strict: a resolves nl.example.com at the node-local server');
+  t.ok(await topo.tcp('a', 'b', 8080), 'no strict: a -> b:8080 (nl.example.com) is allowed');
+  const kept = new EchoSession();
+  t.ok(await kept.roundTrip(3000), 'no strict: a TCP session a -> b:8080 is open while the record lives');
+  await waitFor('the record expires (new connections denied)', async () => !(await topo.tcp('a', 'b', 8080)), 30_000);
+  t.ok(await kept.roundTrip(3000), 'no strict: the established session continues after the record expired');
+  kept.proc.kill('SIGKILL');
 });

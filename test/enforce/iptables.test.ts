@@ -41,9 +41,14 @@ t.test('generated rules', async (t) => {
   const fwd = chainRules(NFQ).filter((l) => l.startsWith('-A PALISADE-FORWARD'));
   const dnsAt = fwd.findIndex((l) => l.includes('--sport 53 -j PALISADE-DNS'));
   t.ok(dnsAt > 0 && dnsAt < fwd.findIndex((l) => l.includes('-m connmark')), 'DNS answers are looked at before the connmark accept');
-  t.same(podRules(NFQ, { ifaces: [], v4: [], v6: [], dns: { v4: ['10.0.0.5'], v6: ['fd00::5'] } }, 4), [
-    `-A PALISADE-DNS -d 10.0.0.5 -m conntrack --ctstate ESTABLISHED --ctdir REPLY -j NFQUEUE --queue-num ${NFQ.queue + NFQ.queues}`,
-  ], 'answers to a domainNames subject pod on a flow it opened go to the DNS queue (the one after the judge queues)');
+  const dnsPods = { ifaces: [], v4: [], v6: [], dns: { v4: ['10.0.0.5'], v6: [] } };
+  const toQueue = `-A PALISADE-DNS -d 10.0.0.5 -m conntrack --ctstate ESTABLISHED --ctdir REPLY -j NFQUEUE --queue-num ${NFQ.queue + NFQ.queues}`;
+  // A DNS server on the node (node-local-dns) answers through OUTPUT -> PALISADE-NODE.
+  const nodeJumps = ['-A PALISADE-NODE -p udp -m udp --sport 53 -j PALISADE-DNS', '-A PALISADE-NODE -p tcp -m tcp --sport 53 -j PALISADE-DNS'];
+  t.same(podRules(NFQ, dnsPods, 4), [...nodeJumps, toQueue], 'answers to a domainNames subject pod on a flow it opened go to the DNS queue (the one after the judge queues), from a routed or a node-local server');
+  t.same(podRules(NFQ, dnsPods, 6), [], 'no IPv6 subject pod: no IPv6 DNS rule, PALISADE-NODE stays empty');
+  const withNode = podRules(NFQ, { ...dnsPods, nodeTraffic: true }, 4).filter((l) => l.startsWith('-A PALISADE-NODE'));
+  t.same(withNode.slice(0, 4), ['-A PALISADE-NODE -m mark --mark 0x2000000/0x2000000 -j PALISADE-ALLOW', ...nodeJumps, '-A PALISADE-NODE -m connmark --mark 0x2000000/0x2000000 -j ACCEPT'], 'node traffic judged too: node-local answers go to PALISADE-DNS after the re-injection rule, before the connmark accept');
 
   const pods = { ifaces: ['veth+'], v4: ['10.0.0.5', '10.1.0.0/16'], v6: ['fd00::5'] };
   t.same(podRules(NFQ, pods, 4), [
@@ -110,6 +115,12 @@ for (const backend of ['nft', 'legacy'] as IptablesBackend[]) {
     t.match(after, '-s 10.77.3.2/32 -j PALISADE-QUEUE', 'new pod in');
     t.match(after, '-i pod+ -j PALISADE-QUEUE', 'interface match in');
     t.notMatch(await S(6), 'fd77:2::2', 'IPv6 pod gone too');
+    // The DNS chain is replaced with the pods, not appended to.
+    await ipt.setPods({ ifaces: [], v4: [], v6: [], dns: { v4: ['10.77.4.2'], v6: [] } });
+    await ipt.setPods({ ifaces: [], v4: [], v6: [], dns: { v4: ['10.77.5.2'], v6: [] } });
+    const dnsNow = (await S(4)).split('\n').filter((l) => /PALISADE-DNS/.test(l));
+    t.same(dnsNow.filter((l) => l.startsWith('-A PALISADE-DNS')).map((l) => /-d (\S+)/.exec(l)![1]), ['10.77.5.2/32'], 'one DNS rule, for the current pod only');
+    t.equal(dnsNow.filter((l) => l.startsWith('-A PALISADE-NODE')).length, 2, 'the node-local answer jumps, once');
 
     // Switching to the TUN mode removes the NFQUEUE chains and installs mangle ones.
     const tun = new Iptables({ backend, plan: TUNP, prefix });

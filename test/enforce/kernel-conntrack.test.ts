@@ -123,7 +123,7 @@ t.test('rule problems: intact, flushed, missing jump, altered', async (t) => {
   const h = hooks('nfqueue')[0]!;
   // PALISADE-NODE is hooked into INPUT and OUTPUT and empty while no cluster policy could judge node traffic.
   const good = [
-    '-P FORWARD ACCEPT', '-N PALISADE-FORWARD', '-N PALISADE-ALLOW', '-N PALISADE-PODS', '-N PALISADE-QUEUE', '-N PALISADE-NODE',
+    '-P FORWARD ACCEPT', '-N PALISADE-FORWARD', '-N PALISADE-ALLOW', '-N PALISADE-PODS', '-N PALISADE-QUEUE', '-N PALISADE-NODE', '-N PALISADE-DNS',
     `-A FORWARD -m comment --comment "x" -j ${h.target}`, '-A FORWARD -p tcp --dport 7 -j ACCEPT',
     '-A INPUT -m comment --comment "y" -j PALISADE-NODE', '-A OUTPUT -m comment --comment "z" -j PALISADE-NODE',
     ...chainRules(plan), ...podRules(plan, pods, 4).map((l) => l.replace(/ -([sd]) (\S+) /, ' -$1 $2/32 ')),
@@ -135,6 +135,14 @@ t.test('rule problems: intact, flushed, missing jump, altered', async (t) => {
   const withNode = { ...pods, nodeTraffic: true };
   t.match(ruleProblems(plan, withNode, 4, base), ['chain PALISADE-NODE has 0 rules, expected 4'], 'node traffic judged: PALISADE-NODE must hold its four rules');
   const without = (re: RegExp) => palisadeLines(good.split('\n').filter((l) => !re.test(l)).join('\n'));
+  // A domainNames subject pod: PALISADE-NODE sends node-local DNS answers to PALISADE-DNS (issue 16).
+  const withDns = { ...pods, dns: { v4: ['10.9.0.2'], v6: [] } };
+  const dnsGood = [good, ...podRules(plan, withDns, 4).filter((l) => /PALISADE-(NODE|DNS) /.test(l)).map((l) => l.replace(/ -d (\S+) /, ' -d $1/32 '))].join('\n');
+  const dnsBase = palisadeLines(dnsGood);
+  t.same(ruleProblems(plan, withDns, 4, dnsBase, dnsBase), [], 'domainNames pods: intact');
+  t.same(ruleProblems(plan, withDns, 4, palisadeLines(dnsGood.replace(/\n-A PALISADE-NODE -p udp .*/, '')), dnsBase), ['chain PALISADE-NODE altered (1 rules, expected 2)'], 'the node-local DNS jump deleted');
+  t.same(ruleProblems(plan, withDns, 4, palisadeLines(dnsGood.replace(/\n-A PALISADE-NODE -p udp .*/, '')), undefined), ['chain PALISADE-NODE has 1 rules, expected 2'], 'the node-local DNS jump deleted (no baseline)');
+  t.same(ruleProblems(plan, withDns, 4, base), ['chain PALISADE-NODE has 0 rules, expected 2', 'chain PALISADE-DNS has 0 rules, expected 1'], 'DNS rules never installed');
   t.match(ruleProblems(plan, pods, 4, without(/^-A OUTPUT .*PALISADE/), base), ['jump OUTPUT -> PALISADE-NODE missing']);
   t.match(ruleProblems(plan, pods, 4, without(/^-A FORWARD .*PALISADE/), base), ['jump FORWARD -> PALISADE-FORWARD missing']);
   t.match(ruleProblems(plan, pods, 4, without(/^-A PALISADE-PODS/), base), [/chain PALISADE-PODS altered \(0 rules, expected 2\)/]);
@@ -142,7 +150,7 @@ t.test('rule problems: intact, flushed, missing jump, altered', async (t) => {
   const altered = palisadeLines(good.replace(/-A PALISADE-QUEUE -j NFQUEUE.*/, '-A PALISADE-QUEUE -j ACCEPT'));
   t.match(ruleProblems(plan, pods, 4, altered, base), [/chain PALISADE-QUEUE altered \(2 rules, expected 2\)/], 'same count, different rule');
   t.match(ruleProblems(plan, pods, 4, palisadeLines('-P FORWARD ACCEPT')), [
-    'chain PALISADE-FORWARD missing', 'chain PALISADE-ALLOW missing', 'chain PALISADE-PODS missing', 'chain PALISADE-QUEUE missing', 'chain PALISADE-NODE missing',
+    'chain PALISADE-FORWARD missing', 'chain PALISADE-ALLOW missing', 'chain PALISADE-PODS missing', 'chain PALISADE-QUEUE missing', 'chain PALISADE-NODE missing', 'chain PALISADE-DNS missing',
     'jump FORWARD -> PALISADE-FORWARD missing', 'jump INPUT -> PALISADE-NODE missing', 'jump OUTPUT -> PALISADE-NODE missing',
   ]);
   t.match(chainRules(plan).join('\n'), /-A PALISADE-QUEUE -p tcp -m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN -m conntrack --ctstate NEW -j DROP\n-A PALISADE-QUEUE -j NFQUEUE/, 'strict: mid-stream NEW TCP is dropped before the queue');
