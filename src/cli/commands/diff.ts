@@ -29,8 +29,8 @@ decision of the source's egress and the destination's ingress: now, and for what
   --kubeconfig FILE the after side is the live cluster, read once (list, no watch), with the
                     kubeconfig's current context or --context NAME; "--after --kubeconfig FILE"
                     says the same. Not with --after PATH...
-Exit status: 0 no connection changed; 1 something changed, or some manifest documents were
-invalid (left out); 2 bad flags.`;
+Exit status: 0 no connection changed; 1 something changed, or some input objects (manifest
+documents or cluster objects) were invalid (left out); 2 bad flags.`;
 
 /** Runs with the same two decisions merged across protocols: "TCP all; UDP 53: egress ...; ingress ...". */
 function whys(parts: readonly EdgePart[]): string[] {
