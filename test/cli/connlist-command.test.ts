@@ -71,7 +71,7 @@ t.test('--why names the rule; --focus narrows; formats', async (t) => {
 t.test('bad flags: one line, exit 2', async (t) => {
   for (const [args, msg] of [
     [['--focus', 'shop/nope'], /^palisade connlist: --focus shop\/nope: no pod shop\/nope in the input\n$/],
-    [['-o', 'svgz'], /^palisade connlist: -o must be one of text, json, csv, md, dot, got "svgz"\n$/],
+    [['-o', 'svgz'], /^palisade connlist: -o must be one of text, json, csv, md, dot, svg, got "svgz"\n$/],
   ] as const) {
     const r = runCli(['connlist', '--manifests', dir, ...args]);
     t.equal(r.code, 2);
