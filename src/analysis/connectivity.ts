@@ -10,7 +10,9 @@
 //   One representative address per endpoint judges the whole class.
 // - Ports: every rule's port clause is constant on each interval between the port boundaries of
 //   all policies and the destination's container ports (ports.ts), so one port per interval
-//   judges the interval.
+//   judges the interval. Only the rules of the policies selecting the source (its egress) and
+//   the destination (its ingress) can decide a pair, so the pair is cut by their boundaries
+//   only: a few intervals instead of every boundary of a thousand policies.
 // - Each (source, destination, port) is judged by the compiled engine through its public
 //   contract (RuleSnapshot.judge4/judge6 and the side codes of engine-api.ts, read the way
 //   decide.ts reads them): the same code that enforces, all three tiers (Admin, NetworkPolicy,
@@ -34,7 +36,7 @@ import { sideAllows, sideJudged, sideReason, sideRule, type RuleSnapshot } from 
 import { policySelectsPod, type Direction } from '../policy/spec-facts.ts';
 import { addressBlocks, addressKey, blockLocator, blockName } from './address-blocks.ts';
 import { groupPods, type LeftOut, type PodGroup } from './pod-groups.ts';
-import { MAX_PORT, intervalStarts, normaliseRanges, policyPortBoundaries, type PortRange, type PortSet } from './ports.ts';
+import { MAX_PORT, intervalStarts, normaliseRanges, portBoundaries, type PortRange, type PortSet } from './ports.ts';
 
 export type { LeftOut } from './pod-groups.ts';
 export type { PortRange, PortSet } from './ports.ts';
@@ -147,11 +149,18 @@ interface Vertex {
 export class ConnectivityAnalysis {
   readonly result: Connectivity;
   private readonly snap: RuleSnapshot;
-  private readonly bounds: Record<Protocol, Set<number>>;
   private readonly byId = new Map<string, Vertex>();
   private readonly sides = new Map<number, SideDecision>();
   private readonly wordCache = new Map<string, readonly number[]>();
-  private readonly starts = new Map<readonly ContainerPort[] | undefined, Record<Protocol, Int32Array>>();
+  /** Port boundaries, interned by content: index 0 is none (a side no policy can judge: not a pod). */
+  private readonly boundSets: Record<Protocol, ReadonlySet<number>>[] = [{ TCP: new Set(), UDP: new Set(), SCTP: new Set() }];
+  private readonly boundIndex = new Map<string, number>();
+  private readonly groupBounds = new Map<PodGroup, { egress: number; ingress: number }>();
+  /** Destination container ports by the named ports in them (all intervalStarts reads), interned: 0 is none. */
+  private readonly portsIds = new Map<readonly ContainerPort[], number>();
+  private readonly portsIndex = new Map<string, number>();
+  /** Interval starts per (egress bounds, ingress bounds, destination ports). */
+  private readonly starts = new Map<number, Map<number, Record<Protocol, Int32Array>>>();
   private readonly family: Family;
   private readonly view: ClusterView;
   private readonly egressCIDRs = new Map<PodGroup, readonly ParsedCIDR[]>();
@@ -181,7 +190,6 @@ export class ConnectivityAnalysis {
     for (const n of nodes) this.byId.set(n.endpoint.id, n);
 
     this.snap = new CompiledEngine(view).snapshot();
-    this.bounds = policyPortBoundaries(view);
 
     const focus = opts.focus === undefined ? undefined : this.focusTest(view, opts.focus);
     const edges: Edge[] = [];
@@ -284,7 +292,7 @@ export class ConnectivityAnalysis {
           const si = ga === gb ? sc.find((i) => dc.some((k) => k !== i)) : sc[0];
           if (si === undefined) continue;
           const di = ga === gb ? dc.find((k) => k !== si)! : dc[0]!;
-          const j = this.judgeAddresses(ga.addresses[si]!, gb.addresses[di]!, gb.members[di]!.ports);
+          const j = this.judgeAddresses(ga.addresses[si]!, gb.addresses[di]!, this.startsFor(ga, gb, gb.members[di]!.ports));
           variants.push({ fromPods: sc.map((i) => ga.pods[i]!), toPods: dc.map((i) => gb.pods[i]!), ...j });
         }
       }
@@ -300,18 +308,61 @@ export class ConnectivityAnalysis {
       return { from, to, ports, parts: first.parts, split: variants };
     }
     let j: { ports: PortSet; parts: EdgePart[] } | undefined;
-    if (ga && b.endpoint.kind === 'node') j = ga.nodeAddress ? this.judgeAddresses(ga.addresses[0]!, ga.nodeAddress, undefined) : undefined;
-    else if (gb && a.endpoint.kind === 'node') j = gb.nodeAddress ? this.judgeAddresses(gb.nodeAddress, gb.addresses[0]!, gb.rep.ports) : undefined;
-    else if (ga) j = this.judgeAddresses(ga.addresses[0]!, b.endpoint.address!, undefined);
-    else if (gb) j = this.judgeAddresses(a.endpoint.address!, gb.addresses[0]!, gb.rep.ports);
+    if (ga && b.endpoint.kind === 'node') j = ga.nodeAddress ? this.judgeAddresses(ga.addresses[0]!, ga.nodeAddress, this.startsFor(ga, undefined, undefined)) : undefined;
+    else if (gb && a.endpoint.kind === 'node') j = gb.nodeAddress ? this.judgeAddresses(gb.nodeAddress, gb.addresses[0]!, this.startsFor(undefined, gb, gb.rep.ports)) : undefined;
+    else if (ga) j = this.judgeAddresses(ga.addresses[0]!, b.endpoint.address!, this.startsFor(ga, undefined, undefined));
+    else if (gb) j = this.judgeAddresses(a.endpoint.address!, gb.addresses[0]!, this.startsFor(undefined, gb, gb.rep.ports));
     return j && { from, to, ...j };
   }
 
-  private intervalStarts(dstPorts: readonly ContainerPort[] | undefined): Record<Protocol, Int32Array> {
-    let s = this.starts.get(dstPorts);
+  /** The boundaries of the rules of the policies selecting a group's pods (all alike: one template), per direction. */
+  private boundsOf(g: PodGroup | undefined, dir: Direction): number {
+    if (!g) return 0;
+    let b = this.groupBounds.get(g);
+    if (!b) {
+      const nsLabels = namespaceLabels(this.view, g.namespace);
+      const pols = [...this.view.policies.values()].filter((p) => policySelectsPod(p, g.rep));
+      const cps = [...this.view.clusterPolicies.values()].filter((cp) => clusterPolicySelectsPod(cp, g.rep, nsLabels));
+      b = { egress: this.internBounds(portBoundaries(pols, cps, 'egress')), ingress: this.internBounds(portBoundaries(pols, cps, 'ingress')) };
+      this.groupBounds.set(g, b);
+    }
+    return b[dir];
+  }
+
+  private internBounds(b: Record<Protocol, Set<number>>): number {
+    const key = PROTOCOLS.map((p) => [...b[p]].sort((x, y) => x - y).join(',')).join('|');
+    let i = this.boundIndex.get(key);
+    if (i === undefined) {
+      i = key === '||' ? 0 : this.boundSets.push(b) - 1;
+      this.boundIndex.set(key, i);
+    }
+    return i;
+  }
+
+  private portsId(ports: readonly ContainerPort[] | undefined): number {
+    if (!ports) return 0;
+    let i = this.portsIds.get(ports);
+    if (i === undefined) {
+      const key = ports.filter((p) => p.name !== undefined).map((p) => `${p.protocol}/${p.containerPort}`).sort().join(',');
+      i = this.portsIndex.get(key);
+      if (i === undefined) this.portsIndex.set(key, (i = key === '' ? 0 : this.portsIndex.size + 1));
+      this.portsIds.set(ports, i);
+    }
+    return i;
+  }
+
+  /** The first port of each interval of src -> dst, per protocol (see the file header). */
+  private startsFor(src: PodGroup | undefined, dst: PodGroup | undefined, dstPorts: readonly ContainerPort[] | undefined): Record<Protocol, Int32Array> {
+    const e = this.boundsOf(src, 'egress'), i = this.boundsOf(dst, 'ingress');
+    const rest = i * 2 ** 20 + this.portsId(dstPorts);
+    let byRest = this.starts.get(e);
+    if (!byRest) this.starts.set(e, (byRest = new Map()));
+    let s = byRest.get(rest);
     if (!s) {
-      s = { TCP: intervalStarts(this.bounds.TCP, dstPorts, 'TCP'), UDP: intervalStarts(this.bounds.UDP, dstPorts, 'UDP'), SCTP: intervalStarts(this.bounds.SCTP, dstPorts, 'SCTP') };
-      this.starts.set(dstPorts, s);
+      const be = this.boundSets[e]!, bi = this.boundSets[i]!;
+      const one = (p: Protocol) => intervalStarts([...be[p], ...bi[p]], dstPorts, p);
+      s = { TCP: one('TCP'), UDP: one('UDP'), SCTP: one('SCTP') };
+      byRest.set(rest, s);
     }
     return s;
   }
@@ -335,11 +386,10 @@ export class ConnectivityAnalysis {
   }
 
   /** Every port of src -> dst judged: the allowed set and the runs of equal decisions. */
-  private judgeAddresses(src: string, dst: string, dstPorts: readonly ContainerPort[] | undefined): { ports: PortSet; parts: EdgePart[] } {
+  private judgeAddresses(src: string, dst: string, starts: Record<Protocol, Int32Array>): { ports: PortSet; parts: EdgePart[] } {
     const s = this.words(src), d = this.words(dst);
     const v4 = this.family === 'IPv4';
     const snap = this.snap;
-    const starts = this.intervalStarts(dstPorts);
     const parts: EdgePart[] = [];
     const allowed: Record<Protocol, PortRange[]> = { TCP: [], UDP: [], SCTP: [] };
     for (const protocol of PROTOCOLS) {

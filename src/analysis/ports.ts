@@ -7,7 +7,7 @@
 // So judging one port per interval (its first) judges the whole interval.
 
 import type { ClusterView } from '../cluster/state.ts';
-import type { ContainerPort, Protocol } from '../cluster/model.ts';
+import type { ClusterPolicy, ContainerPort, NetworkPolicy, Protocol } from '../cluster/model.ts';
 import { PROTOCOLS } from '../cluster/model.ts';
 
 export const MIN_PORT = 1;
@@ -98,18 +98,28 @@ export function portSetText(p: PortSet): string {
  * ports without a protocol and "every port" clauses add none (they match whole protocols).
  */
 export function policyPortBoundaries(view: ClusterView): Record<Protocol, Set<number>> {
+  return portBoundaries(view.policies.values(), view.clusterPolicies.values());
+}
+
+/**
+ * The boundaries of some policies' rules, of one direction or both. A side of a connection is
+ * decided by the rules of the policies selecting its pod only, so the boundaries of those (for
+ * the source's egress and the destination's ingress) already cut the port space of a pair into
+ * intervals of equal decision.
+ */
+export function portBoundaries(policies: Iterable<NetworkPolicy>, clusterPolicies: Iterable<ClusterPolicy>, dir?: 'ingress' | 'egress'): Record<Protocol, Set<number>> {
   const out: Record<Protocol, Set<number>> = { TCP: new Set(), UDP: new Set(), SCTP: new Set() };
   const add = (proto: Protocol, from: number, to: number) => {
     out[proto].add(from);
     out[proto].add(to + 1);
   };
-  for (const pol of view.policies.values()) {
-    for (const rule of [...pol.ingress, ...pol.egress]) {
+  for (const pol of policies) {
+    for (const rule of dir === 'ingress' ? pol.ingress : dir === 'egress' ? pol.egress : [...pol.ingress, ...pol.egress]) {
       for (const p of rule.ports) if (typeof p.port === 'number') add(p.protocol, p.port, p.endPort ?? p.port);
     }
   }
-  for (const cp of view.clusterPolicies.values()) {
-    for (const rule of [...cp.ingress, ...cp.egress]) {
+  for (const cp of clusterPolicies) {
+    for (const rule of dir === 'ingress' ? cp.ingress : dir === 'egress' ? cp.egress : [...cp.ingress, ...cp.egress]) {
       for (const p of rule.protocols) if (!('namedPort' in p) && p.port !== undefined) add(p.protocol, p.port, p.endPort ?? p.port);
     }
   }
@@ -122,7 +132,7 @@ export function policyPortBoundaries(view: ClusterView): Record<Protocol, Set<nu
  * resolve to on it). Ascending, starting at MIN_PORT;
  * interval i runs from starts[i] to starts[i+1]-1 (the last one to MAX_PORT).
  */
-export function intervalStarts(bounds: ReadonlySet<number>, dstPorts: readonly ContainerPort[] | undefined, protocol: Protocol): Int32Array {
+export function intervalStarts(bounds: Iterable<number>, dstPorts: readonly ContainerPort[] | undefined, protocol: Protocol): Int32Array {
   const all = new Set<number>([MIN_PORT]);
   for (const b of bounds) if (b > MIN_PORT && b <= MAX_PORT) all.add(b);
   if (dstPorts) {

@@ -22,8 +22,10 @@ live cluster once (list, no watch) with the kubeconfig's current context or --co
 export interface InputOptions {
   /** Do not print notes (ignored kinds, implicit namespaces). */
   readonly quietNotes?: boolean;
-  /** The flag names, when a command has two inputs (diff: --before-manifests ...). */
+  /** The flag names, when a command has two inputs (--PREFIXmanifests, --PREFIXkubeconfig ...). */
   readonly prefix?: string;
+  /** The manifests flag's name when it is not PREFIXmanifests (diff's after side: --after). */
+  readonly manifestsFlag?: string;
 }
 
 export interface ClusterInput extends CliCluster {
@@ -34,13 +36,14 @@ export interface ClusterInput extends CliCluster {
 /** Reads the input the flags name; exactly one of --manifests and --kubeconfig. */
 export async function loadClusterInput(cmd: string, flags: Record<string, unknown>, opts: InputOptions = {}): Promise<ClusterInput> {
   const p = opts.prefix ?? '';
-  const manifests = flags[`${p}manifests`];
+  const m = opts.manifestsFlag ?? `${p}manifests`;
+  const manifests = flags[m];
   const kubeconfig = flags[`${p}kubeconfig`] as string | undefined;
   const context = flags[`${p}context`] as string | undefined;
-  if (manifests !== undefined && kubeconfig !== undefined) throw new CliError(`--${p}manifests and --${p}kubeconfig are two inputs: give one`);
+  if (manifests !== undefined && kubeconfig !== undefined) throw new CliError(`--${m} and --${p}kubeconfig are two inputs: give one`);
   if (context !== undefined && kubeconfig === undefined) throw new CliError(`--${p}context needs --${p}kubeconfig`);
   if (kubeconfig === undefined) {
-    if (manifests === undefined) throw new CliError(`--${p}manifests PATH... is required (files or folders of YAML/JSON), or --${p}kubeconfig FILE for a live cluster`);
+    if (manifests === undefined) throw new CliError(`--${m} PATH... is required (files or folders of YAML/JSON), or --${p}kubeconfig FILE for a live cluster`);
     const c = loadClusterForCli(cmd, manifests, opts);
     return { ...c, description: `manifests ${(manifests as string[]).join(' ')}` };
   }

@@ -4,7 +4,7 @@
 // A bad kubeconfig, context or server is one line naming it, exit 2.
 
 import t, { type Test } from 'tap';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { parseAllDocuments } from 'yaml';
@@ -59,6 +59,37 @@ t.test('every analysis command answers the same from the cluster as from the man
   // Read once: lists only, never a watch.
   t.same(server.requests.filter((r) => r.watch), [], 'no watch requests');
   t.ok(server.requests.some((r) => r.path === '/apis/policy.networking.k8s.io/v1alpha2/clusternetworkpolicies' && r.status === 200), 'cluster policies listed');
+});
+
+t.test('connlist and report read the live cluster: what they print from the same objects as manifests', async (t) => {
+  const { server, kubeconfig } = await fakeCluster(t);
+  const manifests = clusterPolicyDir();
+  for (const o of ['text', 'json', 'dot']) {
+    const fromFiles = await runCliAsync(['connlist', '-o', o, '--manifests', manifests]);
+    const fromCluster = await runCliAsync(['connlist', '-o', o, '--kubeconfig', kubeconfig]);
+    t.notOk(hasStackTrace(fromCluster.stderr), `connlist -o ${o}: no stack trace`);
+    t.equal(fromCluster.code, 0, `connlist -o ${o}: exit 0 (${fromCluster.stderr})`);
+    t.equal(fromCluster.stdout, fromFiles.stdout, `connlist -o ${o}: same output`);
+  }
+  // Not an empty answer that happens to match: the cluster policies' effect is in it.
+  const conn = await runCliAsync(['connlist', '--kubeconfig', kubeconfig]);
+  t.match(conn.stdout, /^app\/web => db\/pg : /m, 'app/web reaches db/pg (Admin Pass, then the NetworkPolicy)');
+  t.notMatch(conn.stdout, /^app\/batch => db\/pg /m, 'app/batch does not (Baseline deny)');
+  const dir = tmpDir('palisade-report-kube-');
+  const a = join(dir, 'files.html'), b = join(dir, 'cluster.html');
+  const rf = await runCliAsync(['report', '-o', a, '--manifests', manifests]);
+  const rc = await runCliAsync(['report', '-o', b, '--kubeconfig', kubeconfig]);
+  t.equal(rc.code, rf.code, `report: same exit status (${rc.stderr})`);
+  t.notOk(hasStackTrace(rc.stderr));
+  t.match(rc.stderr, /^palisade report: wrote .*cluster\.html: \d+ endpoints, \d+ edges/m);
+  const html = (f: string) => readFileSync(f, 'utf8');
+  t.match(html(b), `Input: cluster ${server.url}`, 'the report names the cluster it read');
+  // The input line names the source; everything else (graph, matrix, texts, findings) is the same
+  // but for the order lint names a namespace's pods in (see the lint comparison above).
+  const body = (f: string) => html(f).replace(/Input: [^<]*?\. (\d+ endpoints)/, 'Input: X. $1')
+    .replace(/[\w-]+\/[\w-]+(, [\w-]+\/[\w-]+)+/g, (m) => m.split(', ').sort().join(', '));
+  t.equal(body(b), body(a), 'report: the same page but for the input line');
+  t.same(server.requests.filter((r) => r.watch), [], 'no watch requests');
 });
 
 t.test('a CRD not installed is an empty kind (a note), not an error', async (t) => {

@@ -1,13 +1,16 @@
 // `palisade diff` on the seed-like scenario: frontend (two replicas of one template), backend and
 // db pods; first a default-deny on db, then the allow backend -> db TCP 5432. Each step must list
 // exactly the connections that change, with the policies responsible, and exit 1; no change
-// exits 0. The same through --git against a committed tree.
+// exits 0. The same through --git against a committed tree, and with the live cluster (the fake
+// API server, in this process) as the after side.
 
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hasStackTrace, runCli, tmpDir } from './run-cli.ts';
+import { parseAllDocuments } from 'yaml';
+import { FakeApiServer, type RawObject } from '../../support/fake-apiserver.ts';
+import { hasStackTrace, runCli, runCliAsync, tmpDir } from './run-cli.ts';
 
 const pod = (name: string, app: string, ip: string, extra: Record<string, string> = {}) => `---
 apiVersion: v1
@@ -102,6 +105,79 @@ t.test('--git REF:PATH compares the committed tree with the working tree', async
   t.equal(bad.code, 2);
   t.match(bad.stderr, /^palisade diff: --git nope:deploy: no commit nope in /);
   t.notOk(hasStackTrace(bad.stderr));
+});
+
+/** A fake API server holding the objects of `yaml`, and a kubeconfig for it. */
+async function liveCluster(t: Test, yaml: string): Promise<string> {
+  const server = await FakeApiServer.start({ token: 'diff-token' });
+  for (const d of parseAllDocuments(yaml)) {
+    const o = d.toJS() as RawObject | null;
+    if (o) server.apply(o);
+  }
+  const dir = tmpDir('palisade-diff-kube-');
+  const kubeconfig = server.writeKubeconfig(join(dir, 'kubeconfig'));
+  t.teardown(async () => {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return kubeconfig;
+}
+
+t.test('--kubeconfig: the live cluster is the after side, answering as its manifests do', async (t) => {
+  const kubeconfig = await liveCluster(t, PODS + DENY + ALLOW);
+  const files = runCli(['diff', '--before', step1, '--after', step2]);
+  for (const args of [['--kubeconfig', kubeconfig], ['--after', '--kubeconfig', kubeconfig], [`--after`, `--kubeconfig=${kubeconfig}`]]) {
+    const r = await runCliAsync(['diff', '--before', step1, ...args]);
+    t.notOk(hasStackTrace(r.stderr));
+    t.equal(r.code, 1, `${args.join(' ')}: exit 1, something changed (${r.stderr})`);
+    t.equal(r.stdout, files.stdout, `${args.join(' ')}: the same changes as from the manifests`);
+  }
+  t.match(files.stdout, /^\+ shop\/backend => shop\/db : TCP 5432\n/);
+  const same = await runCliAsync(['diff', '--before', step2, '--after', '--kubeconfig', kubeconfig]);
+  t.equal(same.code, 0, `nothing changed: exit 0 (${same.stderr})`);
+  t.equal(same.stdout, 'no connection changed\n');
+  // Before = the default-deny alone: the cluster closes everything into db but backend TCP 5432.
+  const two = await runCliAsync(['diff', '--before', step0, '--kubeconfig', kubeconfig, '-o', 'json']);
+  t.equal(two.code, 1);
+  t.same((JSON.parse(two.stdout) as { kind: string; from: string; to: string }[]).map((c) => `${c.kind} ${c.from} ${c.to}`),
+    (JSON.parse(runCli(['diff', '--before', step0, '--after', step2, '-o', 'json']).stdout) as { kind: string; from: string; to: string }[]).map((c) => `${c.kind} ${c.from} ${c.to}`));
+});
+
+t.test('--git REF:PATH with --kubeconfig: the commit against the cluster', async (t) => {
+  const kubeconfig = await liveCluster(t, PODS + DENY + ALLOW);
+  const repo = tmpDir('palisade-diff-git-kube-');
+  const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@x', ...args], { cwd: repo, encoding: 'utf8' });
+  git('init', '-q');
+  mkdirSync(join(repo, 'deploy'));
+  writeFileSync(join(repo, 'deploy', 'cluster.yaml'), PODS + DENY);
+  git('add', '-A');
+  git('commit', '-qm', 'deny');
+  // The working tree says "no change"; the cluster has the allow, and it is the after side.
+  const r = await runCliAsync(['diff', '--git', 'HEAD:deploy', '--kubeconfig', kubeconfig], { cwd: repo });
+  t.equal(r.code, 1, r.stderr);
+  t.equal(r.stdout.split('\n')[0], '+ shop/backend => shop/db : TCP 5432');
+  writeFileSync(join(repo, 'deploy', 'cluster.yaml'), PODS + DENY + ALLOW);
+  git('commit', '-qam', 'allow');
+  const none = await runCliAsync(['diff', '--git', 'HEAD:deploy', '--kubeconfig', kubeconfig], { cwd: repo });
+  t.equal(none.code, 0, none.stderr);
+  t.equal(none.stdout, 'no connection changed\n');
+});
+
+t.test('conflicting or missing inputs: one line naming the flags, exit 2', async (t) => {
+  const kubeconfig = await liveCluster(t, PODS);
+  const cases: [string[], RegExp][] = [
+    [['--before', step0, '--after', step1, '--kubeconfig', kubeconfig], /^palisade diff: --after PATH\.\.\. and --kubeconfig are two after inputs: give one\n$/],
+    [['--before', step0, '--context', 'fake'], /^palisade diff: --context needs --kubeconfig\n$/],
+    [['--before', step0], /^palisade diff: --after PATH\.\.\. \(or --kubeconfig FILE for the live cluster\) is required\n$/],
+    [['--kubeconfig', kubeconfig], /^palisade diff: --before PATH\.\.\. \(or --git REF\[:PATH\]\) is required\n$/],
+    [['--before', step0, '--kubeconfig', kubeconfig, '--context', 'prod'], /^palisade diff: --kubeconfig: kubeconfig .*: no context "prod" \(it has: [^)]*\)\n$/],
+  ];
+  for (const [args, err] of cases) {
+    const r = await runCliAsync(['diff', ...args]);
+    t.equal(r.code, 2, args.join(' '));
+    t.match(r.stderr, err, args.join(' '));
+    t.notOk(hasStackTrace(r.stderr));
+  }
 });
 
 import { spawnSync } from 'node:child_process';

@@ -49,9 +49,9 @@ export function expectedExit(c: ConformanceCase, step: number): number {
  * runs in this process and must answer the CLI while it runs. `bin` picks another entry point
  * (bin/kubectl-palisade.js).
  */
-export function runCliAsync(args: string[], opts: { bin?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+export function runCliAsync(args: string[], opts: { bin?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin', opts.bin ?? 'palisade.js'), ...args], { cwd: ROOT, env: opts.env ?? process.env });
+    const child = spawn(process.execPath, [join(ROOT, 'bin', opts.bin ?? 'palisade.js'), ...args], { cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

@@ -1,6 +1,9 @@
 // `palisade diff --before PATH... --after PATH...` or `palisade diff --git REF[:PATH] [--after PATH...]`:
 // the connections a policy change opens or closes (src/analysis/diff.ts), each with the rule
 // responsible on each side; exit 1 when anything changed, so CI can gate a policy pull request.
+// The after side may be the live cluster (--kubeconfig FILE [--context NAME], read once through
+// cluster-input.ts like every analysis command): what the cluster runs now against a folder or
+// a commit.
 
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,18 +14,23 @@ import type { EdgePart } from '../../analysis/connectivity.ts';
 import { normaliseRanges, portSetText, type PortRange } from '../../analysis/ports.ts';
 import { CliError, parseArgs } from '../args.ts';
 import { sideText } from '../connectivity-format.ts';
+import { loadClusterInput } from '../cluster-input.ts';
 import { familyFlag, loadClusterForCli, rejectPositional } from '../manifest-input.ts';
 
 const HELP = `usage: palisade diff --before PATH... --after PATH... [--family IPv4|IPv6] [-o text|json|md]
        palisade diff --git REF[:PATH] [--after PATH...] [...]
+       palisade diff --before PATH...|--git REF[:PATH] [--after] --kubeconfig FILE [--context NAME] [...]
 
 Compares the connectivity (see connlist) of two sets of manifests and lists every connection
 newly allowed (+), newly denied (-) and with changed ports (~), each run of ports with the
 decision of the source's egress and the destination's ingress: now, and for what closed, before.
   --git REF[:PATH]  before = PATH (default: the whole repository) as committed at REF, read with
                     git archive; after = the same PATH in the working tree, unless --after is given
-Exit status: 0 no connection changed; 1 something changed, or some manifest documents were
-invalid (left out); 2 bad flags.`;
+  --kubeconfig FILE the after side is the live cluster, read once (list, no watch), with the
+                    kubeconfig's current context or --context NAME; "--after --kubeconfig FILE"
+                    says the same. Not with --after PATH...
+Exit status: 0 no connection changed; 1 something changed, or some input objects (manifest
+documents or cluster objects) were invalid (left out); 2 bad flags.`;
 
 /** Runs with the same two decisions merged across protocols: "TCP all; UDP 53: egress ...; ingress ...". */
 function whys(parts: readonly EdgePart[]): string[] {
@@ -100,10 +108,15 @@ function gitTree(spec: string): { dir: string; path: string; root: string; clean
   return { dir: join(dir, path), path: join(root, path), root, cleanup };
 }
 
+/** "--after --kubeconfig FILE" reads as "after = the cluster": that --after carries no paths, so it goes. */
+function dropBareAfter(argv: string[]): string[] {
+  return argv.filter((a, i) => !(a === '--after' && /^--(kubeconfig|context)(=|$)/.test(argv[i + 1] ?? '')));
+}
+
 export async function run(argv: string[]): Promise<number> {
   const { flags, positional } = parseArgs(
-    argv,
-    { before: 'list', after: 'list', git: 'string', family: 'string', output: 'string', help: 'bool' },
+    dropBareAfter(argv),
+    { before: 'list', after: 'list', kubeconfig: 'string', context: 'string', git: 'string', family: 'string', output: 'string', help: 'bool' },
     { '-o': 'output', '-h': 'help' },
   );
   if (flags.help) {
@@ -116,20 +129,25 @@ export async function run(argv: string[]): Promise<number> {
   const family = familyFlag(flags.family) ?? 'IPv4';
   if (flags.git !== undefined && flags.before !== undefined) throw new CliError('give --before or --git, not both');
   if (flags.git === undefined && flags.before === undefined) throw new CliError('--before PATH... (or --git REF[:PATH]) is required');
-  let before: string[], after: string[], cleanup = () => {};
+  // Conflicting after inputs are refused before git or the cluster is touched.
+  if (flags.after !== undefined && flags.kubeconfig !== undefined) throw new CliError('--after PATH... and --kubeconfig are two after inputs: give one');
+  if (flags.context !== undefined && flags.kubeconfig === undefined) throw new CliError('--context needs --kubeconfig');
+  if (flags.git === undefined && flags.after === undefined && flags.kubeconfig === undefined) {
+    throw new CliError('--after PATH... (or --kubeconfig FILE for the live cluster) is required');
+  }
+  let before: string[], after: string[] | undefined, cleanup = () => {};
   if (flags.git !== undefined) {
     const t = gitTree(flags.git as string);
     cleanup = t.cleanup;
     before = [t.dir];
-    after = (flags.after as string[] | undefined) ?? [t.path];
+    after = (flags.after as string[] | undefined) ?? (flags.kubeconfig === undefined ? [t.path] : undefined);
   } else {
-    if (flags.after === undefined) throw new CliError('--after PATH... is required');
     before = flags.before as string[];
-    after = flags.after as string[];
+    after = flags.after as string[] | undefined;
   }
   try {
     const b = loadClusterForCli('diff', before);
-    const a = loadClusterForCli('diff', after);
+    const a = await loadClusterInput('diff', { after, kubeconfig: flags.kubeconfig, context: flags.context }, { manifestsFlag: 'after' });
     const d = diffConnectivity(b.state, a.state, { family });
     process.stdout.write(output === 'json' ? JSON.stringify(d.changes, null, 2) + '\n' : output === 'md' ? diffMarkdown(d) : diffText(d));
     return d.changes.length > 0 || b.errorCount > 0 || a.errorCount > 0 ? 1 : 0;

@@ -8,7 +8,7 @@ import { CliError, parseArgs } from '../args.ts';
 import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
 import { rejectPositional } from '../manifest-input.ts';
 import { dotToSvg } from '../report/graph-svg.ts';
-import { DETAIL_LIMIT, LABEL_LIMIT, MAX_PORTS, buildReport } from '../report/report-data.ts';
+import { DETAIL_LIMIT, LABEL_LIMIT, MAX_PORTS, buildReport, drawnConnectivity } from '../report/report-data.ts';
 import { reportHTML } from '../report/report-html.ts';
 
 const HELP = `usage: palisade report --manifests PATH...|--kubeconfig FILE [--context NAME] -o FILE.html [--title TEXT]
@@ -33,16 +33,14 @@ export async function run(argv: string[]): Promise<number> {
   if (!out) throw new CliError('-o FILE.html is required');
   const input = await loadClusterInput('report', flags);
   const data = buildReport(input.state, { input: input.description, ...(flags.title !== undefined ? { title: flags.title as string } : {}) });
-  // dot needs minutes for thousands of edges (a big cluster by namespace): draw the heaviest.
-  const c0 = data.connectivity;
-  const keep = c0.edges.length > LABEL_LIMIT ? new Set(c0.edges.map((e, i) => [e, data.edgeWeight[i]!] as const).sort((a, b) => b[1] - a[1]).slice(0, LABEL_LIMIT).map(([e]) => e)) : undefined;
-  const svg = await dotToSvg(connectivityDot(keep ? { ...c0, edges: c0.edges.filter((e) => keep.has(e)) } : c0));
+  const drawn = drawnConnectivity(data);
+  const svg = await dotToSvg(connectivityDot(drawn.connectivity));
   try {
     writeFileSync(out, reportHTML(data, svg));
   } catch (e) {
     throw new CliError(`-o ${out}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (e as Error).message}`);
   }
   const c = data.connectivity;
-  process.stderr.write(`palisade report: wrote ${out}: ${c.endpoints.length} endpoints, ${c.edges.length} edges${keep ? ` (${keep.size} drawn)` : ''}${data.aggregated ? ' (by namespace)' : ''}, ${data.findings.length} finding(s)\n`);
+  process.stderr.write(`palisade report: wrote ${out}: ${c.endpoints.length} endpoints, ${c.edges.length} edges${drawn.capped ? ` (${drawn.connectivity.edges.length} drawn)` : ''}${data.aggregated ? ' (by namespace)' : ''}, ${data.findings.length} finding(s)\n`);
   return input.errorCount > 0 ? 1 : 0;
 }

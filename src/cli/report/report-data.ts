@@ -68,8 +68,15 @@ function pickPorts(view: ClusterView, c: Connectivity): ReportPort[] {
   return top.sort((a, b) => (a.protocol === b.protocol ? a.port - b.port : a.protocol < b.protocol ? -1 : 1));
 }
 
-export function buildReport(view: ClusterView, opts: { input: string; title?: string }): ReportData {
-  const full = computeConnectivity(view);
+export interface ReportOptions {
+  readonly input: string;
+  readonly title?: string;
+  /** The view's connectivity when the caller has it already (computing it is most of the cost on a large cluster). */
+  readonly connectivity?: Connectivity;
+}
+
+export function buildReport(view: ClusterView, opts: ReportOptions): ReportData {
+  const full = opts.connectivity ?? computeConnectivity(view);
   const aggregated = full.endpoints.length > DETAIL_LIMIT;
   const agg = aggregated ? aggregateByNamespace(full) : undefined;
   const c = agg ? agg.connectivity : full;
@@ -130,4 +137,17 @@ export function buildReport(view: ClusterView, opts: { input: string; title?: st
     connectivity: c, ports, cells, cellText, edgeText, texts, findings: lint(view),
     edgeWeight: c.edges.map((e) => agg?.memberEdges.get(`${e.from}\u0000${e.to}`)?.length ?? 1),
   };
+}
+
+/**
+ * What the graph draws: every edge, or above LABEL_LIMIT the LABEL_LIMIT standing for most pod
+ * pairs (Graphviz needs minutes for thousands of labelled edges; the matrix and the click texts
+ * keep all of them).
+ */
+export function drawnConnectivity(d: ReportData): { connectivity: Connectivity; capped: boolean } {
+  const c = d.connectivity;
+  if (c.edges.length <= LABEL_LIMIT) return { connectivity: c, capped: false };
+  const order = c.edges.map((_, i) => i).sort((a, b) => d.edgeWeight[b]! - d.edgeWeight[a]! || a - b);
+  const keep = new Set(order.slice(0, LABEL_LIMIT));
+  return { connectivity: { ...c, edges: c.edges.filter((_, i) => keep.has(i)) }, capped: true };
 }
