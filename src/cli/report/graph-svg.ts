@@ -10,12 +10,3 @@ export async function dotToSvg(dot: string): Promise<string> {
   // The XML prolog and DOCTYPE are fine in a file of their own, not inside HTML.
   return svg.replace(/^<\?xml[^>]*>\s*/, '').replace(/^<!DOCTYPE[^>]*>\s*/, '').replace(/^<!--[\s\S]*?-->\s*/gm, '');
 }
-
-/**
- * The same DOT without edge labels: dot lays a label out as a node of its own, which on a
- * graph of thousands of edges (a big cluster by namespace) costs minutes; the ports are still
- * in the report's click texts and matrix.
- */
-export function withoutEdgeLabels(dot: string): string {
-  return dot.replace(/^(\s*"(?:[^"\\]|\\.)*" -> "(?:[^"\\]|\\.)*") \[label="(?:[^"\\]|\\.)*"\];$/gm, '$1;');
-}
