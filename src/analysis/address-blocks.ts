@@ -1,11 +1,12 @@
 // External endpoints of the connectivity model: the address space of one family cut into the
 // blocks every CIDR of the policies (NetworkPolicy ipBlock cidr and except, cluster policy
-// `networks`) distinguishes. Two addresses in one block are in exactly the same CIDRs, so every
+// `networks` and the host blocks of addresses learned for `domainNames`) distinguishes. Two addresses in one block are in exactly the same CIDRs, so every
 // ipBlock / networks peer matches both or neither: one representative address judges the block.
 // CIDRs nest or are disjoint, so the set of CIDRs containing an address is the chain of
 // ancestors of the innermost one: a block is "innermost CIDR minus the largest listed CIDRs
 // inside it" (or the whole space minus the top-level CIDRs), which is also how it is named.
 
+import { clusterPeerCIDRs } from '../policy/cluster-facts.ts';
 import type { Family } from '../cluster/model.ts';
 import type { ClusterView } from '../cluster/state.ts';
 import { formatCIDR, formatIP, parseCIDR, parseIP, type ParsedCIDR, type ParsedIP } from '../net/address.ts';
@@ -68,7 +69,7 @@ export function policyCIDRs(view: ClusterView, family: Family, extra: readonly s
     }
   }
   for (const cp of view.clusterPolicies.values()) {
-    for (const rule of [...cp.ingress, ...cp.egress]) for (const peer of rule.peers) for (const n of peer.networks ?? []) add(n);
+    for (const rule of [...cp.ingress, ...cp.egress]) for (const peer of rule.peers) clusterPeerCIDRs(peer).forEach(add);
   }
   for (const e of extra) add(e);
   return [...seen.values()].sort((a, b) => a.prefix - b.prefix);

@@ -29,7 +29,7 @@ import { PROTOCOLS, protocolNumber } from '../cluster/model.ts';
 import type { ClusterView } from '../cluster/state.ts';
 import { cidrContains, parseCIDR, parseIP, type ParsedCIDR } from '../net/address.ts';
 import { namespaceLabels } from '../cluster/namespace-labels.ts';
-import { clusterPolicySelectsPod } from '../policy/cluster-facts.ts';
+import { clusterPeerCIDRs, clusterPolicySelectsPod } from '../policy/cluster-facts.ts';
 import { CompiledEngine } from '../policy/compiler.ts';
 import type { SideDecision } from '../policy/decision.ts';
 import { sideAllows, sideJudged, sideReason, sideRule, type RuleSnapshot } from '../policy/engine-api.ts';
@@ -243,7 +243,7 @@ export class ConnectivityAnalysis {
       const nsLabels = namespaceLabels(this.view, g.namespace);
       for (const cp of this.view.clusterPolicies.values()) {
         if (!clusterPolicySelectsPod(cp, g.rep, nsLabels)) continue;
-        for (const r of dir === 'egress' ? cp.egress : cp.ingress) for (const peer of r.peers) (peer.networks ?? []).forEach(add);
+        for (const r of dir === 'egress' ? cp.egress : cp.ingress) for (const peer of r.peers) clusterPeerCIDRs(peer).forEach(add);
       }
       // Interned by content, so cells() can cache per (group, CIDR list).
       const list = [...seen.values()];

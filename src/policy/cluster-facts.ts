@@ -135,6 +135,20 @@ function nodeBlocks(sel: NonNullable<ClusterPolicyPeer['nodes']>, nodes: Readonl
 }
 
 /**
+ * The CIDRs a cluster peer names by address: its `networks`, and the addresses learned for its
+ * `domainNames` as host blocks (what compileClusterRule matches them as). For tools that must
+ * tell addresses apart the way the rules do (the connectivity model's address blocks).
+ */
+export function clusterPeerCIDRs(peer: ClusterPolicyPeer): string[] {
+  const out = [...(peer.networks ?? [])];
+  for (const a of peer.learned ?? []) {
+    const ip = parseIP(a);
+    if (ip) out.push(`${formatIP(ip)}/${ip.family === 'IPv4' ? 32 : 128}`);
+  }
+  return out;
+}
+
+/**
  * Translates a rule for the rule tables. `namespaces` is a namespaceSelector alone (every pod of
  * the namespaces), `pods` both selectors (AND), `networks` ipBlocks, `nodes` the selected nodes'
  * addresses as host blocks (so tables with such rules depend on the nodes). A destination named
