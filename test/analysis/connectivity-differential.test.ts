@@ -7,6 +7,7 @@
 // PALISADE_SEED=<n> reproduces a run.
 
 import t from 'tap';
+import { podIsSelectable } from '../../src/policy/spec-facts.ts';
 import type { Family, Pod, Protocol } from '../../src/cluster/model.ts';
 import { PROTOCOLS, podKey } from '../../src/cluster/model.ts';
 import type { ClusterState } from '../../src/cluster/state.ts';
@@ -66,6 +67,10 @@ function concretePairs(r: Rng, state: ClusterState, a: Endpoint, b: Endpoint, fa
       const g = a.kind === 'node' ? b : a;
       const p = r.pick(members(g, state));
       const node = state.nodes.get(p.nodeName!)!.addresses.find((x) => parseIP(x)?.family === family)!;
+      // The generator lets a (non-host-network) pod claim an address that is also its node's;
+      // there the address is that pod's, not the node's, and the model's `node` endpoint (the
+      // node itself) does not stand for it. Real clusters give pods and nodes distinct addresses.
+      if ([...state.pods.values()].some((q) => podIsSelectable(q) && q.ips.includes(node))) continue;
       out.push(a.kind === 'node' ? [node, addressIn(p, family)] : [addressIn(p, family), node]);
       continue;
     }
