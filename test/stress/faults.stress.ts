@@ -46,7 +46,10 @@ t.test('agent faults', async (t) => {
   topo.writeFile('manifests/cluster.yaml', clusterYaml(NODE, [ECHO, COUNTED, DENIED_PORT]));
   topo.writeFile('manifests/policy-b.yaml', serverPolicy([ECHO, COUNTED]));
   const statusFile = join(topo.dir, 'status.json');
-  const base = ['--node', NODE, '--source', 'files', '--manifests', dir, '--backend', 'nfqueue', '--queue', String(QUEUE), '--rescan-ms', '300'];
+  // Without the verdict cache (on by default): after a kill -9 the cache keeps admitting tuples
+  // the agent allowed under its last rules (README, "Enforcement in the kernel"), and the probe
+  // below reuses the flood's allowed tuple. This checks the queue's own fail-closed path.
+  const base = ['--node', NODE, '--source', 'files', '--manifests', dir, '--backend', 'nfqueue', '--queue', String(QUEUE), '--rescan-ms', '300', '--no-verdict-cache'];
   const status = () => topo.readJSON<Status>(statusFile)!;
   let agent = await startAgent(topo, base, statusFile);
   const stop = async () => {
