@@ -5,7 +5,7 @@
 // ports and rules, with no console error and no request leaving the file. A screenshot is
 // written to test-output/report.png (gitignored) for people to look at.
 
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -15,6 +15,19 @@ import { runCliAsync, tmpDir } from './run-cli.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const CHROMIUM = process.env.PALISADE_CHROMIUM ?? '/usr/bin/chromium';
+
+
+/** Headless Debian chromium, closed when the test ends. */
+async function launchChromium(t: Test) {
+  const browser = await puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // As root (CI) Chromium refuses to start without --no-sandbox; nothing here is untrusted.
+    args: [...(process.getuid?.() === 0 ? ['--no-sandbox'] : []), '--disable-gpu', '--no-first-run', '--disable-extensions'],
+  });
+  t.teardown(() => browser.close());
+  return browser;
+}
 
 t.test('report.html in headless Chromium: graph, counts, cell and edge explanations, no errors', async (t) => {
   const manifests = clusterPolicyDir();
@@ -28,13 +41,7 @@ t.test('report.html in headless Chromium: graph, counts, cell and edge explanati
   const explainCli = await runCliAsync(['explain', '--manifests', manifests, '--from', 'app/batch', '--to', 'db/pg', '--port', '5432']);
   t.equal(explainCli.code, 0, explainCli.stderr);
 
-  const browser = await puppeteer.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    // As root (CI) Chromium refuses to start without --no-sandbox; nothing here is untrusted.
-    args: [...(process.getuid?.() === 0 ? ['--no-sandbox'] : []), '--disable-gpu', '--no-first-run', '--disable-extensions'],
-  });
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
   const page = await browser.newPage();
   const problems: string[] = [];
   const requests: string[] = [];
@@ -124,12 +131,7 @@ t.test('above 40 endpoints: namespaces drawn, 300 edges at most, the page still 
   t.ok(edges! > 300, `${edges} namespace edges, above the cap`);
   t.equal(drawn, 300, 'the graph draws 300 of them');
 
-  const browser = await puppeteer.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [...(process.getuid?.() === 0 ? ['--no-sandbox'] : []), '--disable-gpu', '--no-first-run', '--disable-extensions'],
-  });
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
   const page = await browser.newPage();
   const problems: string[] = [];
   page.on('console', (msg) => {
