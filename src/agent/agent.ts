@@ -32,18 +32,18 @@ import { NfqueueEnforcer } from '../enforce/nfqueue.ts';
 import { TunEnforcer } from '../enforce/tun.ts';
 import { Iptables, dnsQueue, settleBackend, type Family, type PodMatch, type RulePlan } from '../enforce/iptables.ts';
 import { JudgedSets, judgedAddresses } from '../enforce/judged-sets.ts';
+import { saveAllSets } from '../enforce/ipset-save.ts';
 import { podSelection, type Selection } from './pod-selection.ts';
 import { DEFAULT_TUN_PRIORITY, DEFAULT_TUN_TABLE, installTunRouting, removeTunRouting, tunRoutingProblems } from '../enforce/tun-routing.ts';
 import { AgentCounters, PolicyCounters, createMetrics, startMetricsServer, type MetricsServer } from './metrics.ts';
 import { ConnectionObserver, ObservedJudge } from './observe.ts';
 import { VerdictCache } from '../enforce/verdict-cache.ts';
 import { DnsWiring, dnsPodMatch } from './dns-wiring.ts';
-import { VerdictLog, openSinks, type Sinks } from './verdict-log.ts';
+import { VerdictLog, describeConnection, openSinks, type Sinks } from './verdict-log.ts';
 import { auditAllowsCodes, auditConfig } from './audit.ts';
 import { runCommand } from '../enforce/command.ts';
 import { FlowCutter, type JudgedFlow, type SweepResult } from '../enforce/flow-cutter.ts';
 import type { RuleSnapshot } from '../policy/engine-api.ts';
-import { describeConnection } from './verdict-log.ts';
 import { BatchRunner } from './batch-runner.ts';
 import { AgentStats, registerAgentMetrics, statusCounters, type AgentStatus } from './agent-stats.ts';
 import { defaultLog } from './agent-log.ts';
@@ -483,9 +483,10 @@ export class Agent {
         // rules too; without it a diverted packet would be routed normally, unjudged.
         const routing = this.opts.backend === 'tun' ? await tunRoutingProblems(this.tunRouting()) : [];
         if (routing.length > 0) bad.push({ family: 'routing', problems: routing });
-        const guard = (await this.sourceGuard?.check(this.state)) ?? []; // restores itself
+        const listing = this.sourceGuard && this.judged ? await saveAllSets() : undefined; // one `ipset save` for both
+        const guard = (await this.sourceGuard?.check(this.state, listing)) ?? []; // restores itself
         if (guard.length > 0) bad.push({ family: 'source-guard', problems: guard });
-        const sets = (await this.judged?.problems()) ?? [];
+        const sets = (await this.judged?.problems(listing)) ?? [];
         if (sets.length > 0) bad.push({ family: 'sets', problems: sets });
         if (bad.length === 0) return false;
         if (sets.length > 0) await this.judged!.restore(); // before rules that name the sets

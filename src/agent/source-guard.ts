@@ -1,19 +1,23 @@
 // The agent's side of source-address validation (enforce/spoof-guard.ts holds the kernel rules):
 // which local pod owns which addresses, on which host interface (the route to the address), and
-// what the kernel dropped. Interfaces are looked up again on every rule-watchdog tick, so a pod
-// whose veth appeared after its Pod object (kept fail-closed meanwhile) or was recreated under a
-// new name is followed within a second; pod adds, deletes and address changes are applied in the
-// reconcile of the generation that carries them.
+// what the kernel dropped. Pod adds, deletes and address changes are applied in the reconcile of
+// the generation that carries them (a route lookup each time). On a rule-watchdog tick the
+// routes are looked up again only when it can matter, so an idle node spawns nothing for it: a
+// pod still waits for its interface (its veth or route came after its Pod object; fail-closed
+// meanwhile), the node's interface names changed (a veth appeared, went or was recreated under a
+// new name), or every REFRESH_TICKS ticks in any case (a route moved with no interface change).
 
 import { Gauge, type Registry } from 'prom-client';
 import type { ClusterState } from '../cluster/state.ts';
 import type { Log } from '../sources/log.ts';
 import type { CommandPrefix } from '../enforce/command.ts';
 import type { Family, IptablesBackend } from '../enforce/iptables.ts';
-import { SpoofGuard, findInterfaces, type GuardEntries } from '../enforce/spoof-guard.ts';
+import { SpoofGuard, findInterfaces, linkFingerprint, type GuardEntries } from '../enforce/spoof-guard.ts';
 
 /** Forged sources logged per watchdog tick; the rest are summed up in one line. */
 const LOG_LIMIT = 20;
+/** Watchdog ticks between route lookups when nothing says one is needed. */
+const REFRESH_TICKS = 10;
 
 export interface SourceGuardStatus {
   /** Packets dropped because their source was not their interface's pod's (kernel counters). */
@@ -25,6 +29,8 @@ export interface SourceGuardStatus {
   /** Local pods whose interface is not found yet (fail-closed unless --fail-open). */
   readonly podsWithoutInterface: readonly string[];
   readonly interfaces: number;
+  /** Route lookups so far (each one `ip -batch` process). */
+  readonly routeLookups: number;
 }
 
 export interface SourceGuardOptions {
@@ -50,6 +56,11 @@ export class SourceGuard {
   private spoofed = 0;
   private noIfaceDrops = 0;
   private readonly byPod = new Map<string, number>();
+  /** Interface names at the last route lookup (linkFingerprint), and ticks since it. */
+  private links: string | undefined;
+  private ticksSinceLookup = 0;
+  /** Route lookups made (status: the watchdog's cost is visible). */
+  private lookups = 0;
 
   private constructor(o: SourceGuardOptions) {
     this.o = o;
@@ -72,6 +83,9 @@ export class SourceGuard {
 
   /** Local pods' addresses per family, bound to the interface their route goes through. */
   private async entries(state: ClusterState): Promise<Map<Family, GuardEntries>> {
+    this.links = linkFingerprint(this.o.prefix);
+    this.ticksSinceLookup = 0;
+    this.lookups++;
     const pods: { key: string; ips: readonly string[] }[] = [];
     for (const p of state.pods.values()) {
       if (p.nodeName !== this.o.node || p.hostNetwork || p.ips.length === 0) continue;
@@ -113,10 +127,12 @@ export class SourceGuard {
    * One watchdog tick: follows interface changes, puts missing or altered rules and sets back
    * (returning what was wrong), and reports what the kernel dropped since the last tick.
    */
-  async check(state: ClusterState): Promise<string[]> {
-    await this.update(state);
-    // One `ipset save` per tick for both the check and the counters (the agent spawns little).
-    let saved = await this.guard.saveSets();
+  async check(state: ClusterState, listing?: string): Promise<string[]> {
+    const links = linkFingerprint(this.o.prefix);
+    if (links === undefined || links !== this.links || this.unbound.length > 0 || ++this.ticksSinceLookup >= REFRESH_TICKS) await this.update(state);
+    // One `ipset save` per tick for the check and the counters, shared with the agent's other
+    // sets when it passes one (the agent spawns little).
+    let saved = listing ?? (await this.guard.saveSets());
     const problems = await this.guard.verify(saved);
     if (problems.length > 0) {
       await this.guard.reinstall();
@@ -159,6 +175,7 @@ export class SourceGuard {
       noInterfaceDrops: this.noIfaceDrops,
       podsWithoutInterface: this.unbound,
       interfaces: this.podOfIface.size,
+      routeLookups: this.lookups,
     };
   }
 

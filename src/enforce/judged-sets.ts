@@ -23,6 +23,7 @@ import { canonicalIP, parseIP } from '../net/address.ts';
 import type { RuleSnapshot } from '../policy/engine-api.ts';
 import type { Direction } from '../policy/spec-facts.ts';
 import { mustRun, runCommand, type CommandPrefix } from './command.ts';
+import { hasSet, saveAllSets, setMembersOf } from './ipset-save.ts';
 import { createSet } from './verdict-cache.ts';
 
 type Family = 4 | 6;
@@ -72,14 +73,9 @@ export function judgedAddresses(snap: RuleSnapshot, localPodIPs: Iterable<string
 
 const familyOf = (ip: string): Family => (ip.includes(':') ? 6 : 4);
 
-/** Lines `add NAME ADDR` of `ipset save NAME` -> canonical addresses. */
+/** Lines `add NAME ADDR` of `ipset save` -> canonical addresses. */
 export function parseSetSave(text: string, name: string): Set<string> {
-  const out = new Set<string>();
-  for (const line of text.split('\n')) {
-    const m = /^add (\S+) (\S+)/.exec(line.trim());
-    if (m && m[1] === name) out.add(canonicalIP(m[2]!) ?? m[2]!);
-  }
-  return out;
+  return new Set(setMembersOf(text, name).map((m) => canonicalIP(m.key) ?? m.key));
 }
 
 export interface JudgedSetsOptions {
@@ -166,22 +162,29 @@ export class JudgedSets {
    * The rule watchdog's check: reads every set back and names the ones that differ from the last
    * update (someone flushed or edited them: connections of judged pods would pass unjudged).
    */
-  async problems(): Promise<string[]> {
+  async problems(listing?: string): Promise<string[]> {
     if (!this.wanted) return [];
     const out: string[] = [];
-    // One `ipset save` of everything: the check runs every second.
-    const r = await runCommand(['ipset', 'save'], { prefix: this.opts.prefix });
-    if (r.code !== 0) return [`cannot list ipsets: ${r.stderr.trim().split('\n')[0] ?? ''}`];
+    // One `ipset save` of everything (the agent's watchdog passes the one it shares): the check
+    // runs every second.
+    let saved = listing;
+    if (saved === undefined) {
+      try {
+        saved = await saveAllSets(this.opts.prefix);
+      } catch (e) {
+        return [`cannot list ipsets: ${(e as Error).message}`];
+      }
+    }
     for (const f of this.opts.families) {
       for (const k of KINDS) {
         const name = JUDGED_SETS[k][f];
         const want = [...this.wanted[k]].filter((a) => familyOf(a) === f);
-        if (!new RegExp(`^create ${name} `, 'm').test(r.stdout)) {
+        if (!hasSet(saved, name)) {
           out.push(`set ${name} missing`);
           this.held.set(name, new Set());
           continue;
         }
-        const have = parseSetSave(r.stdout, name);
+        const have = parseSetSave(saved, name);
         this.held.set(name, have);
         if (have.size !== want.length || want.some((a) => !have.has(a))) out.push(`set ${name} altered (${have.size} entries, expected ${want.length})`);
       }

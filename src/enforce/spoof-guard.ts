@@ -23,7 +23,9 @@
 // addresses: two sets. PALISADE-FORGED<f> (with a timeout) records (forged source, iface) pairs
 // for the agent's verdict log; poll() reads and removes them.
 
-import { CommandError, mustRun, runCommand, type CommandPrefix } from './command.ts';
+import { readdirSync } from 'node:fs';
+import { mustRun, runCommand, type CommandPrefix } from './command.ts';
+import { hasSet, saveAllSets, setMembersOf } from './ipset-save.ts';
 import { palisadeLines, restoreTable, type Family, type IptablesBackend, type PalisadeLines } from './iptables.ts';
 import { canonicalIP, parseIP } from '../net/address.ts';
 
@@ -80,23 +82,6 @@ export function guardRules(family: Family, failOpen: boolean): string[] {
     `-A ${SPOOF_CHAINS.DROP} -j SET --add-set ${SPOOF_SETS.forged[family]} src,src --exist`,
     `-A ${SPOOF_CHAINS.DROP} -j DROP`,
   ];
-}
-
-/** One parsed `ipset save` member line. */
-interface Member {
-  readonly key: string;
-  readonly packets: number;
-}
-
-function parseSave(text: string, set: string): Member[] {
-  const out: Member[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`add ${set} `)) continue;
-    const f = line.slice(set.length + 5).split(' ');
-    const i = f.indexOf('packets');
-    out.push({ key: f[0]!, packets: i >= 0 ? Number(f[i + 1]) : 0 });
-  }
-  return out;
 }
 
 /** A forged packet the kernel recorded: its source, the interface it came in on. */
@@ -199,11 +184,9 @@ export class SpoofGuard {
     return (await mustRun([this.ipt(f), '-w', '5', '-t', 'raw', '-S'], { prefix: this.o.prefix })).stdout;
   }
 
-  /** `ipset save` of every set: one process per watchdog tick, shared by verify() and poll(). */
-  async saveSets(): Promise<string> {
-    const r = await runCommand(['ipset', 'save'], { prefix: this.o.prefix });
-    if (r.code !== 0) throw new CommandError('ipset save', r.code, r.stderr);
-    return r.stdout;
+  /** `ipset save` of every set (enforce/ipset-save.ts): one process per watchdog tick, shared by verify(), poll() and the agent's other sets. */
+  saveSets(): Promise<string> {
+    return saveAllSets(this.o.prefix);
   }
 
   /** What is missing or altered (chains, hook, set members), per family; empty when intact or not installed. */
@@ -229,14 +212,14 @@ export class SpoofGuard {
       for (const kind of ['src', 'podIf', 'noIface'] as const) {
         const set = SPOOF_SETS[kind][f];
         const members = want[kind];
-        if (!saved.includes(`create ${set} `)) {
+        if (!hasSet(saved, set)) {
           problems.push(`IPv${f}: set ${set} missing`);
           continue;
         }
-        const have = new Set(parseSave(saved, set).map((m) => m.key));
+        const have = new Set(setMembersOf(saved, set).map((m) => m.key));
         if (have.size !== members.length || members.some((x) => !have.has(x))) problems.push(`IPv${f}: set ${set} altered (${have.size} members, expected ${members.length})`);
       }
-      if (!saved.includes(`create ${SPOOF_SETS.forged[f]} `)) problems.push(`IPv${f}: set ${SPOOF_SETS.forged[f]} missing`);
+      if (!hasSet(saved, SPOOF_SETS.forged[f])) problems.push(`IPv${f}: set ${SPOOF_SETS.forged[f]} missing`);
     }
     return problems;
   }
@@ -260,12 +243,12 @@ export class SpoofGuard {
     if (!this.installed) return { droppedByIface, droppedNoIface, forged };
     for (const f of this.o.families) {
       const sets = [SPOOF_SETS.podIf[f], SPOOF_SETS.noIface[f], SPOOF_SETS.forged[f]];
-      for (const m of parseSave(saved, sets[0]!)) {
+      for (const m of setMembersOf(saved, sets[0]!)) {
         const iface = m.key.slice(m.key.indexOf(',') + 1);
         droppedByIface.set(iface, (droppedByIface.get(iface) ?? 0) + m.packets);
       }
-      for (const m of parseSave(saved, sets[1]!)) droppedNoIface += m.packets;
-      const read = parseSave(saved, sets[2]!);
+      for (const m of setMembersOf(saved, sets[1]!)) droppedNoIface += m.packets;
+      const read = setMembersOf(saved, sets[2]!);
       for (const m of read) {
         const comma = m.key.indexOf(',');
         const ip = m.key.slice(0, comma).replace(/\/\d+$/, '');
@@ -303,6 +286,21 @@ function membersToEntries(m: Members): GuardEntries {
     bound.set(iface, [...(bound.get(iface) ?? []), ip]);
   }
   return { bound, noIface: [...m.noIface] };
+}
+
+/**
+ * The agent's network interfaces by name, as one string, read from sysfs without spawning a
+ * process: the watchdog looks routes up again only when this changes (a pod's veth appears,
+ * goes or is recreated under a new name). Undefined when sysfs cannot say: commands run under a
+ * prefix (another namespace) or /sys/class/net is missing; the caller then looks up every time.
+ */
+export function linkFingerprint(prefix?: CommandPrefix): string | undefined {
+  if (prefix && prefix.length > 0) return undefined;
+  try {
+    return readdirSync('/sys/class/net').sort().join(' ');
+  } catch {
+    return undefined;
+  }
 }
 
 /**

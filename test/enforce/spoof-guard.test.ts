@@ -23,7 +23,7 @@ type Proto = (typeof PROTOS)[number];
 
 interface GuardStatus extends AgentStatusFile {
   rulesRestored: number;
-  sourceGuard?: { spoofedPackets: number; spoofedByPod: Record<string, number>; podsWithoutInterface: string[] };
+  sourceGuard?: { spoofedPackets: number; spoofedByPod: Record<string, number>; podsWithoutInterface: string[]; routeLookups: number };
 }
 
 /** Sends 3 raw packets per (source, protocol) from pod `from` to pod b, sources in order. */
@@ -125,6 +125,26 @@ t.test('spoofed sources are dropped in the kernel, honest traffic passes', async
     t.same({ pod: v4.pod, iface: v4.iface }, { pod: 'x/a', iface: 'va' }, 'IPv4 line names pod x/a and interface va');
     t.ok(lines.some((x) => x.src.ip === PODS.c.v6 && x.pod === 'x/a' && x.iface === 'va'), 'IPv6 line too');
     t.match(agent.log(), /enforcing generation/, 'agent running');
+  });
+
+  await t.test('an idle node: the watchdog looks routes up only when an interface changes', async (t) => {
+    // The cost budget of issue 14: a watchdog tick (every 300 ms here) must not spawn a route
+    // lookup while nothing changed; one is forced every 10 ticks, so at most one falls in 2 s.
+    const l0 = status().sourceGuard!.routeLookups;
+    await new Promise((r) => setTimeout(r, 2000));
+    const l1 = status().sourceGuard!.routeLookups;
+    t.ok(l1 - l0 <= 1, `route lookups while idle for 2 s: ${l1 - l0} (at most the 10-tick refresh)`);
+    // A veth appearing (here a veth pair) is what a new pod brings: looked up at the next tick.
+    await must(topo.in(topo.node, ['ip', 'link', 'add', 'pzidle0', 'type', 'veth', 'peer', 'name', 'pzidle1']));
+    try {
+      const l2 = await waitFor('a route lookup after a link appeared', () => {
+        const n = status().sourceGuard!.routeLookups;
+        return n > l1 ? n : undefined;
+      }, 30_000);
+      t.ok(l2 > l1, 'a new interface brought a lookup');
+    } finally {
+      await must(topo.in(topo.node, ['ip', 'link', 'del', 'pzidle0']));
+    }
   });
 
   await t.test('a pod re-added with a new address is validated against the new one at once', async (t) => {
