@@ -33,7 +33,7 @@
 // work, so modes are interleaved in rounds (order rotated every round) and medians reported.
 //
 // Usage (root): node --import tsx bench/e2e.ts [--seconds 1] [--rounds 5] [--threads 8]
-//   [--latency-seconds 1] [--udp-rate 0] [--udp-ports 64] [--iperf-streams 1] [--queues 1]
+//   [--latency-seconds 1] [--idle-seconds 3] [--udp-rate 0] [--udp-ports 64] [--iperf-streams 1] [--queues 1]
 //   [--nice=0] [--modes none,iptables,nfqueue,nfqueue-nocache,nfqueue-2q,tun,nfqueue-noguard] [--tuple-shares 0,10,100]
 // --nice=N runs every process of the measured path (clients, servers, agent) at nice N (default
 // 0 = leave alone; negative values need root and take CPU from everything else on the machine).
@@ -41,6 +41,8 @@
 // contention between the client threads (with no queue in the path, 8 threads often connect
 // slower than 1); the CPU-cost figures (cpuUsPerConnection, connectionsPerCpuSecond) do not
 // depend on the share, and are the ones to compare when the load average is above the cores.
+// Each agent round starts with --idle-seconds of no traffic: agentIdleCpuMsPerSecond is the
+// agent's CPU at rest, its spawned commands included (what the rule watchdog costs).
 // A default run takes under 3 minutes; raise --seconds/--rounds for steadier figures (e.g.
 // --seconds 5 --rounds 7 --latency-seconds 3, about 12 minutes).
 // --dns adds a DNS phase after the rounds (bench/e2e/dns-latency.ts: a DNS answer's round trip
@@ -80,6 +82,7 @@ const { values } = (() => {
         rounds: { type: 'string' },
         threads: { type: 'string' },
         'latency-seconds': { type: 'string' },
+    'idle-seconds': { type: 'string' },
         'udp-rate': { type: 'string' },
         'udp-ports': { type: 'string' },
         'iperf-streams': { type: 'string' },
@@ -118,6 +121,7 @@ const seconds = num('seconds', 0.5, 600, 1, false);
 const rounds = num('rounds', 1, 100, 5);
 const threads = num('threads', 1, 256, 8);
 const latencySeconds = num('latency-seconds', 0.2, 600, 1, false);
+const idleSeconds = num('idle-seconds', 0.5, 600, 3, false);
 const udpRate = num('udp-rate', 0, 50_000_000, 0);
 const udpPorts = num('udp-ports', 1, 1000, 64);
 const iperfStreams = num('iperf-streams', 1, 32, 1);
@@ -235,12 +239,15 @@ async function kernelCounters(): Promise<KernelCounters> {
   };
 }
 
-/** utime + stime of a process in ms (/proc/PID/stat, USER_HZ = 100). */
-function cpuMs(pid: number | undefined): number {
+/**
+ * utime + stime of a process in ms (/proc/PID/stat, USER_HZ = 100); with `children`, plus the
+ * CPU of its children it has waited for (cutime + cstime: the agent's iptables/ipset/ip spawns).
+ */
+function cpuMs(pid: number | undefined, children = false): number {
   if (!pid) return 0;
   try {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10;
+    return (Number(f[11]) + Number(f[12]) + (children ? Number(f[13]) + Number(f[14]) : 0)) * 10;
   } catch {
     return 0;
   }
@@ -352,6 +359,8 @@ interface Sample {
   udpKernelDrops: Omit<KernelCounters, 'bRx'>;
   agentCpuUsPerConnection?: number;
   agentCpuUsPerUdpPacket?: number;
+  /** Agent CPU (children included) per second of wall time with no traffic, before the round's load. */
+  agentIdleCpuMsPerSecond?: number;
   agentCounters?: Record<string, number>;
   loadavg1: number;
   /** Many-tuples workload, per share of first connections (percent). */
@@ -422,6 +431,11 @@ async function judgedPackets(mode: Mode): Promise<number> {
 
 async function measure(mode: Mode, round: number): Promise<Sample> {
   const pid = agent?.status.pid;
+  // The agent's own cost with no traffic: its timers, the status file and the rule watchdog's
+  // processes (children included), per second. What the source guard adds at rest shows here.
+  const idle0 = cpuMs(pid, true), idleT0 = performance.now();
+  if (pid) await new Promise((r) => setTimeout(r, idleSeconds * 1000));
+  const agentIdleCpuMsPerSecond = pid ? r2((cpuMs(pid, true) - idle0) / ((performance.now() - idleT0) / 1000)) : undefined;
   await flushConntrack();
   let c0 = cpuMs(pid);
   let p0 = pathCpuMs(pid);
@@ -481,6 +495,7 @@ async function measure(mode: Mode, round: number): Promise<Sample> {
     udpKernelDrops: drops,
     agentCpuUsPerConnection: pid ? Math.round((connCpu * 1000) / Math.max(1, rate.connections)) : undefined,
     agentCpuUsPerUdpPacket: pid ? Math.round((udpCpu * 1000 * 100) / Math.max(1, received)) / 100 : undefined,
+    agentIdleCpuMsPerSecond,
     loadavg1: loadavg()[0]!,
     tuples,
   };
@@ -522,7 +537,7 @@ function summarise(samples: Sample[]) {
       udpPacketsPerCpuSecond: Math.round(1e6 / med(m, (s) => s.cpuUsPerDeliveredUdpPacket)),
       udpKernelDropsPerSecond: Object.fromEntries(Object.keys(by(m)[0]!.udpKernelDrops).map((k) => [k, med(m, (s) => s.udpKernelDrops[k as keyof Sample['udpKernelDrops']])])),
       ...(isAgent(m)
-        ? { judgedPacketsPerConnection: med(m, (s) => s.judgedPacketsPerConnection!), agentCpuUsPerConnection: med(m, (s) => s.agentCpuUsPerConnection!), agentCpuUsPerUdpPacket: med(m, (s) => s.agentCpuUsPerUdpPacket!) }
+        ? { judgedPacketsPerConnection: med(m, (s) => s.judgedPacketsPerConnection!), agentCpuUsPerConnection: med(m, (s) => s.agentCpuUsPerConnection!), agentCpuUsPerUdpPacket: med(m, (s) => s.agentCpuUsPerUdpPacket!), agentIdleCpuMsPerSecond: med(m, (s) => s.agentIdleCpuMsPerSecond!) }
         : {}),
       connectFailures: by(m).reduce((a, s) => a + s.connectFailures, 0),
     };

@@ -3,6 +3,7 @@
 // (enforcer, classifier, observer, verdict log, verdict cache, flow cutter). The per-packet
 // counters live in those parts; this module only reads them.
 
+import type { WatchdogStatus } from './rule-watchdog.ts';
 import { Counter, type Registry } from 'prom-client';
 import { REASON_NAMES, type Classifier } from '../dataplane/classifier.ts';
 import { INVALID_NAMES } from '../dataplane/packet-info.ts';
@@ -43,6 +44,8 @@ export interface AgentStatus {
   readonly rulesRestoredAt?: string;
   /** Source-address validation (absent with --no-source-guard). */
   readonly sourceGuard?: SourceGuardStatus;
+  /** Rule watchdog: full reads of the rules, and ticks the nftables change monitor made unnecessary. */
+  readonly ruleWatchdog?: WatchdogStatus;
   readonly updatedAt: string;
   /** Egress to domain names (NFQUEUE): live name records and DNS counters (agent/dns-wiring.ts). */
   readonly dns?: Record<string, unknown>;

@@ -14,11 +14,9 @@
 //   rules stay and the node stays fail-closed until the next agent binds the queue.
 // strict (default): after every enforced generation, flows the kernel still passes because an
 //   older generation allowed them are judged again and the denied ones cut (enforce/flow-cutter.ts).
-// rule watchdog: every rulesCheckMs the installed iptables rules are compared with what Palisade
-//   wrote; when someone flushed or altered them they are put back, counted and logged. Until
-//   then the node is unenforced (iptables has no way to protect a chain from root), so the check
-//   is frequent and cheap (one `iptables -S` of one table per family). Flows that slipped
-//   through meanwhile were never judged: strict mode sweeps all of them, not only marked ones.
+// rule watchdog (rule-watchdog.ts): every rulesCheckMs what Palisade installed is compared with
+//   what is there; what someone flushed or altered is put back, counted and logged, and strict
+//   mode then sweeps every flow (the ones that slipped through were never judged).
 
 import { rename, writeFile } from 'node:fs/promises';
 import { ClusterState, type Change } from '../cluster/state.ts';
@@ -32,9 +30,9 @@ import { NfqueueEnforcer } from '../enforce/nfqueue.ts';
 import { TunEnforcer } from '../enforce/tun.ts';
 import { Iptables, dnsQueue, settleBackend, type Family, type PodMatch, type RulePlan } from '../enforce/iptables.ts';
 import { JudgedSets, judgedAddresses } from '../enforce/judged-sets.ts';
-import { saveAllSets } from '../enforce/ipset-save.ts';
+import { RuleWatchdog } from './rule-watchdog.ts';
 import { podSelection, type Selection } from './pod-selection.ts';
-import { DEFAULT_TUN_PRIORITY, DEFAULT_TUN_TABLE, installTunRouting, removeTunRouting, tunRoutingProblems } from '../enforce/tun-routing.ts';
+import { DEFAULT_TUN_PRIORITY, DEFAULT_TUN_TABLE, installTunRouting, removeTunRouting } from '../enforce/tun-routing.ts';
 import { AgentCounters, PolicyCounters, createMetrics, startMetricsServer, type MetricsServer } from './metrics.ts';
 import { ConnectionObserver, ObservedJudge } from './observe.ts';
 import { VerdictCache } from '../enforce/verdict-cache.ts';
@@ -103,8 +101,7 @@ export class Agent {
   private unsubscribe: (() => void)[] = [];
   private cutter?: FlowCutter;
   private rulesQueue: Promise<unknown> = Promise.resolve();
-  private watchdogTimer?: NodeJS.Timeout;
-  private watchdogRunning?: Promise<unknown>;
+  private watchdog?: RuleWatchdog;
 
   constructor(opts: AgentOptions) {
     this.opts = opts;
@@ -236,7 +233,26 @@ export class Agent {
         this.log('error', this.lastError);
       }
     }
-    this.scheduleWatchdog();
+    this.watchdog = new RuleWatchdog(
+      { iptables: this.iptables!, backend, state: this.state, sourceGuard: this.sourceGuard, judged: this.judged, tunRouting: o.backend === 'tun' ? this.tunRouting() : undefined },
+      {
+        serialize: (fn) => this.withRules(fn),
+        active: () => this.ready && !this.stopped,
+        restored: (problems) => {
+          this.log('warn', 'iptables rules were missing or altered; restored', { problems, restorations: this.stats.restored() });
+          // Connections opened while the rules were gone were never judged (and carry no allow
+          // mark): judge every flow, not only marked ones.
+          this.requestSweep(true);
+          void this.writeStatus();
+        },
+        failed: (e) => {
+          this.lastError = `rule watchdog: restoring rules failed (retrying): ${e.message}`;
+          this.log('error', this.lastError);
+        },
+      },
+      o.rulesCheckMs ?? 1000,
+    );
+    this.watchdog.start();
     await this.writeStatus();
     if (o.statusFile) {
       this.statusTimer = setInterval(() => void this.writeStatus(), o.statusIntervalMs ?? 1000);
@@ -457,58 +473,6 @@ export class Agent {
     this.sinks?.write(JSON.stringify({ ...line, cut: true }));
   }
 
-  // --- rule watchdog -------------------------------------------------------------------------
-
-  private scheduleWatchdog(): void {
-    const ms = this.opts.rulesCheckMs ?? 1000;
-    if (ms <= 0 || this.stopped) return;
-    this.watchdogTimer = setTimeout(() => {
-      this.watchdogTimer = undefined;
-      this.watchdogRunning = this.checkRules().finally(() => {
-        this.watchdogRunning = undefined;
-        this.scheduleWatchdog();
-      });
-    }, ms);
-    this.watchdogTimer.unref();
-  }
-
-  /** Compares the installed rules with what Palisade wrote; reinstalls them when they differ. */
-  async checkRules(): Promise<boolean> {
-    if (!this.iptables || !this.ready || this.stopped) return false;
-    try {
-      return await this.withRules(async () => {
-        if (this.stopped) return false;
-        const bad: { family: number | string; problems: string[] }[] = await this.iptables!.verify();
-        // TUN: the policy routing that sends diverted packets into the device is part of the
-        // rules too; without it a diverted packet would be routed normally, unjudged.
-        const routing = this.opts.backend === 'tun' ? await tunRoutingProblems(this.tunRouting()) : [];
-        if (routing.length > 0) bad.push({ family: 'routing', problems: routing });
-        const listing = this.sourceGuard && this.judged ? await saveAllSets() : undefined; // one `ipset save` for both
-        const guard = (await this.sourceGuard?.check(this.state, listing)) ?? []; // restores itself
-        if (guard.length > 0) bad.push({ family: 'source-guard', problems: guard });
-        const sets = (await this.judged?.problems(listing)) ?? [];
-        if (sets.length > 0) bad.push({ family: 'sets', problems: sets });
-        if (bad.length === 0) return false;
-        if (sets.length > 0) await this.judged!.restore(); // before rules that name the sets
-        if (bad.some((b) => typeof b.family === 'number')) await this.iptables!.reinstall();
-        if (routing.length > 0) await installTunRouting(this.tunRouting());
-        const restorations = this.stats.restored();
-        this.log('warn', 'iptables rules were missing or altered; restored', {
-          problems: bad.map((b) => `${typeof b.family === 'number' ? `IPv${b.family}` : b.family}: ${b.problems.join('; ')}`), restorations,
-        });
-        // Connections opened while the rules were gone were never judged (and carry no allow
-        // mark): judge every flow, not only marked ones.
-        this.requestSweep(true);
-        void this.writeStatus();
-        return true;
-      });
-    } catch (e) {
-      this.lastError = `rule watchdog: restoring rules failed (retrying): ${(e as Error).message}`;
-      this.log('error', this.lastError);
-      return false;
-    }
-  }
-
   status(): AgentStatus {
     const { counters, reasons, invalid } = statusCounters({
       enforcer: this.enforcer, classifier: this.classifier, observer: this.observer, verdictLog: this.verdictLog, cache: this.cache,
@@ -536,6 +500,7 @@ export class Agent {
       rulesRestored: this.stats.rulesRestored,
       rulesRestoredAt: this.stats.rulesRestoredAt,
       sourceGuard: this.sourceGuard?.status(),
+      ruleWatchdog: this.watchdog?.status(),
       updatedAt: new Date().toISOString(),
       ...(this.dns ? { dns: this.dns.status() } : {}),
     };
@@ -569,11 +534,10 @@ export class Agent {
     }
     if (this.statusTimer) clearInterval(this.statusTimer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    if (this.watchdogTimer) clearTimeout(this.watchdogTimer);
     for (const u of this.unsubscribe) u();
     await this.opts.source.stop();
     await this.reconciler.settled();
-    if (this.watchdogRunning) await this.watchdogRunning.catch(() => {});
+    await this.watchdog?.stop();
     await this.sweeper.settled();
     const keep = this.opts.keepRules ?? false;
     try {

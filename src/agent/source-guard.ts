@@ -127,13 +127,14 @@ export class SourceGuard {
    * One watchdog tick: follows interface changes, puts missing or altered rules and sets back
    * (returning what was wrong), and reports what the kernel dropped since the last tick.
    */
-  async check(state: ClusterState, listing?: string): Promise<string[]> {
+  async check(state: ClusterState, o: { listing?: string; rulesUnchanged?: boolean } = {}): Promise<string[]> {
     const links = linkFingerprint(this.o.prefix);
     if (links === undefined || links !== this.links || this.unbound.length > 0 || ++this.ticksSinceLookup >= REFRESH_TICKS) await this.update(state);
     // One `ipset save` per tick for the check and the counters, shared with the agent's other
-    // sets when it passes one (the agent spawns little).
-    let saved = listing ?? (await this.guard.saveSets());
-    const problems = await this.guard.verify(saved);
+    // sets when it passes one (the agent spawns little). The raw table is read unless the rule
+    // watchdog's change monitor says no iptables rule changed since its last clean read.
+    let saved = o.listing ?? (await this.guard.saveSets());
+    const problems = await this.guard.verify(saved, { tables: !o.rulesUnchanged });
     if (problems.length > 0) {
       await this.guard.reinstall();
       saved = await this.guard.saveSets();

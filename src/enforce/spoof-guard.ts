@@ -189,11 +189,16 @@ export class SpoofGuard {
     return saveAllSets(this.o.prefix);
   }
 
-  /** What is missing or altered (chains, hook, set members), per family; empty when intact or not installed. */
-  async verify(saved: string): Promise<string[]> {
+  /**
+   * What is missing or altered (chains and hook unless `tables` is false, set members), per
+   * family; empty when intact or not installed.
+   */
+  async verify(saved: string, o: { tables?: boolean } = {}): Promise<string[]> {
     if (!this.installed) return [];
     const problems: string[] = [];
     for (const f of this.o.families) {
+      this.setProblems(f, saved, problems);
+      if (o.tables === false) continue;
       const r = await runCommand([this.ipt(f), '-w', '5', '-t', 'raw', '-S'], { prefix: this.o.prefix });
       if (r.code !== 0) {
         problems.push(`IPv${f}: cannot list table raw`);
@@ -208,20 +213,24 @@ export class SpoofGuard {
         else if (have.length !== want.length || have.some((l, i) => l !== want[i])) problems.push(`IPv${f}: chain ${c} altered (${have.length} rules, expected ${want.length})`);
       }
       if (!cur.jumps.some((j) => j.startsWith('-A PREROUTING ') && j.includes(`-j ${SPOOF_CHAINS.CHECK}`))) problems.push(`IPv${f}: jump raw PREROUTING -> ${SPOOF_CHAINS.CHECK} missing`);
-      const want = this.current.get(f)!;
-      for (const kind of ['src', 'podIf', 'noIface'] as const) {
-        const set = SPOOF_SETS[kind][f];
-        const members = want[kind];
-        if (!hasSet(saved, set)) {
-          problems.push(`IPv${f}: set ${set} missing`);
-          continue;
-        }
-        const have = new Set(setMembersOf(saved, set).map((m) => m.key));
-        if (have.size !== members.length || members.some((x) => !have.has(x))) problems.push(`IPv${f}: set ${set} altered (${have.size} members, expected ${members.length})`);
-      }
-      if (!hasSet(saved, SPOOF_SETS.forged[f])) problems.push(`IPv${f}: set ${SPOOF_SETS.forged[f]} missing`);
     }
     return problems;
+  }
+
+  /** The sets of family `f` against what was last written (from one `ipset save`). */
+  private setProblems(f: Family, saved: string, problems: string[]): void {
+    const want = this.current.get(f)!;
+    for (const kind of ['src', 'podIf', 'noIface'] as const) {
+      const set = SPOOF_SETS[kind][f];
+      const members = want[kind];
+      if (!hasSet(saved, set)) {
+        problems.push(`IPv${f}: set ${set} missing`);
+        continue;
+      }
+      const have = new Set(setMembersOf(saved, set).map((m) => m.key));
+      if (have.size !== members.length || members.some((x) => !have.has(x))) problems.push(`IPv${f}: set ${set} altered (${have.size} members, expected ${members.length})`);
+    }
+    if (!hasSet(saved, SPOOF_SETS.forged[f])) problems.push(`IPv${f}: set ${SPOOF_SETS.forged[f]} missing`);
   }
 
   /** Puts everything back as last written. */

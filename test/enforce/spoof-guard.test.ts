@@ -24,6 +24,7 @@ type Proto = (typeof PROTOS)[number];
 interface GuardStatus extends AgentStatusFile {
   rulesRestored: number;
   sourceGuard?: { spoofedPackets: number; spoofedByPod: Record<string, number>; podsWithoutInterface: string[]; routeLookups: number };
+  ruleWatchdog?: { fullChecks: number; skippedChecks: number; monitor: string };
 }
 
 /** Sends 3 raw packets per (source, protocol) from pod `from` to pod b, sources in order. */
@@ -127,13 +128,18 @@ t.test('spoofed sources are dropped in the kernel, honest traffic passes', async
     t.match(agent.log(), /enforcing generation/, 'agent running');
   });
 
-  await t.test('an idle node: the watchdog looks routes up only when an interface changes', async (t) => {
+  await t.test('an idle node: the watchdog reads no rules and looks routes up only when an interface changes', async (t) => {
     // The cost budget of issue 14: a watchdog tick (every 300 ms here) must not spawn a route
-    // lookup while nothing changed; one is forced every 10 ticks, so at most one falls in 2 s.
-    const l0 = status().sourceGuard!.routeLookups;
+    // lookup or read the iptables rules (guard's raw chains included) while nothing changed;
+    // both are forced every 10 ticks, so at most one of each falls in 2 s.
+    const s0 = status();
     await new Promise((r) => setTimeout(r, 2000));
-    const l1 = status().sourceGuard!.routeLookups;
+    const s1 = status();
+    const l0 = s0.sourceGuard!.routeLookups, l1 = s1.sourceGuard!.routeLookups;
     t.ok(l1 - l0 <= 1, `route lookups while idle for 2 s: ${l1 - l0} (at most the 10-tick refresh)`);
+    t.equal(s1.ruleWatchdog!.monitor, 'running', 'the nftables change monitor runs');
+    t.ok(s1.ruleWatchdog!.skippedChecks > s0.ruleWatchdog!.skippedChecks, `ticks that read no rules: ${s1.ruleWatchdog!.skippedChecks - s0.ruleWatchdog!.skippedChecks}`);
+    t.ok(s1.ruleWatchdog!.fullChecks - s0.ruleWatchdog!.fullChecks <= 1, `ticks that read the rules: ${s1.ruleWatchdog!.fullChecks - s0.ruleWatchdog!.fullChecks} (at most the refresh)`);
     // A veth appearing (here a veth pair) is what a new pod brings: looked up at the next tick.
     await must(topo.in(topo.node, ['ip', 'link', 'add', 'pzidle0', 'type', 'veth', 'peer', 'name', 'pzidle1']));
     try {
