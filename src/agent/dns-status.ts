@@ -9,6 +9,7 @@
 // are not read back. Kept light (no prom-client, no native addon): the CLI loads it.
 
 import { NameStore, describeRecord, type NameRecord } from '../dataplane/name-store.ts';
+import type { DnsLearner } from './dns-learner.ts';
 
 export interface DnsStatusRecord {
   readonly pod: string;
@@ -28,12 +29,13 @@ export interface DnsStatusSection {
   readonly counters: Record<string, unknown>;
 }
 
-/** The `dns` section for the live records of `store` at `now` (ms), with the agent's counters. */
-export function dnsStatusSection(store: NameStore, counters: Record<string, unknown>, now: number): DnsStatusSection {
+/** The `dns` section at `now` (ms): the learner's live records and counters, and the DNS queue's. */
+export function dnsStatusSection(learner: DnsLearner, queue: Record<string, unknown>, now: number): DnsStatusSection {
+  const c = learner.counters;
   return {
     at: new Date(now).toISOString(),
-    records: store.list(now).map((r) => statusRecord(r, now)),
-    counters,
+    records: learner.store.list(now).map((r) => statusRecord(r, now)),
+    counters: { answers: c.answers, parsed: c.parsed, errors: c.errors, republished: c.republished, ...learner.store.counters, queue },
   };
 }
 

@@ -88,12 +88,7 @@ export class DnsWiring {
 
   /** The status file's `dns` section (dns-status.ts): live records in words, and the counters. */
   status(): DnsStatusSection {
-    return dnsStatusSection(this.learner.store, this.counters(), Date.now());
-  }
-
-  private counters(): Record<string, unknown> {
-    const c = this.learner.counters, s = this.learner.store.counters;
-    return { answers: c.answers, parsed: c.parsed, errors: c.errors, republished: c.republished, ...s, queue: this.enforcer?.counters() ?? {} };
+    return dnsStatusSection(this.learner, this.enforcer?.counters() ?? {}, Date.now());
   }
 
   /** DNS gauges; `learner` is read at each scrape (the DNS queue is bound after metrics start; 0 without it). */

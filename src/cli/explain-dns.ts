@@ -79,6 +79,8 @@ export function domainPeerWhy(dns: LiveDns | undefined, p: ClusterPolicyPeer, ip
       '--dns-status FILE (the agent\'s status file) judges with that node\'s live records';
   }
   const rs = liveRecords(dns, ip);
+  // Only a bug can get here (the peer's addresses come from these very records): say it, never a false "does not cover".
+  if (coveringRecords(dns, p, ip).length) return `${recordsText(coveringRecords(dns, p, ip), dns.now)}, yet the peer's learned addresses do not include it (a Palisade bug: please report it)`;
   if (rs.length) {
     const cover = names.length === 1 ? `which ${names[0]} does not cover` : `which none of ${names.join(', ')} covers`;
     return `${recordsText(rs, dns.now)}, ${cover}`;
