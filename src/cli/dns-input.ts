@@ -16,8 +16,8 @@ export const DNS_FLAGS: FlagSpec = { 'dns-status': 'string' };
 export const DNS_USAGE = '[--dns-status FILE|-]';
 
 export const DNS_HELP = `  --dns-status FILE  a node agent's status file (agent --status-file; a lab's is
-          /run/palisade-lab/LAB/agent-status.json), its dns section alone, or - for
-          stdin: domainNames peers match the addresses its live records name, as that
+          /run/palisade-lab/LAB/agent-status[.NODE].json), its dns section alone, or -
+          for stdin: domainNames peers match the addresses its live records name, as that
           node's agent judges now (a record expired since the file was written matches
           nothing). Without it a domainNames peer matches nothing: its addresses are
           learned from DNS answers at run time (\`palisade dns\` lists a file's records).`;

@@ -13,7 +13,7 @@ const HELP = `usage: palisade dns --status-file FILE|- [--address IP] [-o text|j
 
 Lists the live name records of a node agent (the names its pods' DNS answers gave addresses,
 which domainNames peers match), from its status file (agent --status-file; a lab's is
-/run/palisade-lab/LAB/agent-status.json), the file's dns section alone, or - for stdin.
+/run/palisade-lab/LAB/agent-status[.NODE].json), the file's dns section alone, or - for stdin.
 Records are judged now: one that expired since the file was written is counted, not listed.
   --address IP   only the records of this address
 Exit status: 0 ok; 2 bad flags or an unreadable file.`;
