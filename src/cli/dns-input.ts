@@ -95,17 +95,19 @@ function liveDnsOf(cmd: string, read: DnsStatusRead & { readonly file: string },
 }
 
 /**
- * The --dns-status flag's records applied to `state`: its cluster policies' domainNames peers
- * get the addresses the live records name, by the agent's learner. Undefined without the flag.
+ * The --dns-status flag's file, read (undefined without the flag). Read before the cluster, so a
+ * bad file is a bad flag reported before anything is judged; applyDnsStatus applies it.
  */
-export async function applyDnsStatusFlag(cmd: string, flags: Record<string, unknown>, state: ClusterState, now = Date.now()): Promise<LiveDns | undefined> {
+export function dnsStatusFlag(flags: Record<string, unknown>): (DnsStatusRead & { readonly file: string }) | undefined {
   const flag = flags['dns-status'] as string | undefined;
-  if (flag === undefined) return undefined;
-  return applyDnsStatus(cmd, readDnsStatusFlag(flag), state, now);
+  return flag === undefined ? undefined : readDnsStatusFlag(flag);
 }
 
-/** Applies read records to `state` as the agent does (its DnsLearner, clocked at `now`). */
-export async function applyDnsStatus(cmd: string, read: DnsStatusRead & { readonly file: string }, state: ClusterState, now: number): Promise<LiveDns> {
+/**
+ * Applies read records to `state` as the agent does: its DnsLearner installs the resolver and
+ * re-stores the cluster policies, clocked at `now`.
+ */
+export async function applyDnsStatus(cmd: string, read: DnsStatusRead & { readonly file: string }, state: ClusterState, now = Date.now()): Promise<LiveDns> {
   // Loaded only with the flag (the DNS parser and packet reader come with it).
   const { DnsLearner } = await import('../agent/dns-learner.ts');
   // Every record is some pod's of that node: the learner's local-pod test only prunes on tick().

@@ -3,7 +3,8 @@
 // name the wildcard does not cover, no record, IPv6, the wrong port, a pod of another node, and
 // without the flag; both engines must agree on the resolved policies. Then the real CLI on a
 // status file made by the agent's own learner and section writer (dns-status-fixture.ts):
-// explain from a file and from stdin, -o json, verify, `palisade dns`, and a file without names.
+// explain from a file and from stdin, -o json, verify, `palisade dns`, a missing file and a
+// file without names.
 
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
@@ -166,6 +167,12 @@ t.test('the real CLI on a status file the agent\'s writer made', async (t) => {
   t.equal(list.code, 0, list.stderr);
   t.match(list.stdout, /^agent status \S+, node n1, written \d+ s ago: 2 live record\(s\)\npod 10\.0\.0\.1:\n  203\.0\.113\.7 is api\.example\.com \(learned \d+ s ago from 10\.96\.0\.10, TTL 600 s\), expires in \d+ min\n  203\.0\.113\.8 is www\.other\.org/);
   t.match(list.stdout, /\ncounters: answers 2, parsed 2, /);
+
+  // A missing file is a bad flag, found before anything is judged.
+  const nope = runCli(['matrix', '--manifests', dir, '--port', '443', '--dns-status', join(tmpDir(), 'nope.json')]);
+  t.equal(nope.code, 2);
+  t.match(nope.stderr, /^palisade matrix: --dns-status \S+nope\.json: no such file\n$/);
+  t.equal(nope.stdout, '', 'nothing judged');
 
   // A TUN agent's status has no dns section.
   const tun = join(tmpDir(), 'status.json');

@@ -9,7 +9,7 @@
 import { explain } from '../../policy/evaluator.ts';
 import { CliError, parseArgs } from '../args.ts';
 import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
-import { DNS_FLAGS, DNS_HELP, DNS_USAGE, applyDnsStatusFlag } from '../dns-input.ts';
+import { DNS_FLAGS, DNS_HELP, DNS_USAGE, applyDnsStatus, dnsStatusFlag } from '../dns-input.ts';
 import { statusRecord } from '../../agent/dns-status.ts';
 import { formatExplanation } from '../explain-format.ts';
 import { tierWalks } from '../explain-tiers.ts';
@@ -56,8 +56,9 @@ export async function run(argv: string[]): Promise<number> {
     if (e instanceof CliError) throw new CliError(e.message.replace(/^flags\./gm, '--'));
     throw e;
   }
+  const dnsRead = dnsStatusFlag(flags);
   const { state, errorCount } = await loadClusterInput('explain', flags);
-  const dns = await applyDnsStatusFlag('explain', flags, state);
+  const dns = dnsRead && (await applyDnsStatus('explain', dnsRead, state));
   const src = resolveEndpoint(state, probe.from, probe.family, '--from');
   const dst = resolveEndpoint(state, probe.to, probe.family, '--to');
   const x = explain(state, { src, dst, protocol: probe.protocol, port: probe.port });

@@ -13,7 +13,7 @@ import { podIsSelectable } from '../../policy/spec-facts.ts';
 import { podKey } from '../../cluster/model.ts';
 import { parseArgs } from '../args.ts';
 import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
-import { DNS_FLAGS, DNS_HELP, DNS_USAGE, applyDnsStatusFlag } from '../dns-input.ts';
+import { DNS_FLAGS, DNS_HELP, DNS_USAGE, applyDnsStatus, dnsStatusFlag } from '../dns-input.ts';
 import { familyFlag, portFlag, protocolFlag, rejectPositional } from '../manifest-input.ts';
 
 const HELP = `usage: palisade matrix --manifests PATH...|--kubeconfig FILE [--context NAME] --port N [--protocol TCP|UDP|SCTP] [--family IPv4|IPv6] [--why] ${DNS_USAGE}
@@ -52,8 +52,9 @@ export async function run(argv: string[]): Promise<number> {
   const port = portFlag(flags.port);
   const protocol = protocolFlag(flags.protocol);
   const family = familyFlag(flags.family) ?? 'IPv4';
+  const dnsRead = dnsStatusFlag(flags);
   const { state, errorCount } = await loadClusterInput('matrix', flags);
-  await applyDnsStatusFlag('matrix', flags, state);
+  if (dnsRead) await applyDnsStatus('matrix', dnsRead, state);
 
   const pods: { key: string; ip: string }[] = [];
   const left: string[] = [];

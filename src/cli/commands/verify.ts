@@ -9,7 +9,7 @@ import { ruleLabel, type Decision, type SideDecision } from '../../policy/decisi
 import { evaluate } from '../../policy/evaluator.ts';
 import { CliError, parseArgs } from '../args.ts';
 import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
-import { DNS_FLAGS, DNS_HELP, DNS_USAGE, applyDnsStatusFlag } from '../dns-input.ts';
+import { DNS_FLAGS, DNS_HELP, DNS_USAGE, applyDnsStatus, dnsStatusFlag } from '../dns-input.ts';
 import { rejectPositional } from '../manifest-input.ts';
 import { readProbeFile, resolveEndpoint, type Probe } from '../probes.ts';
 
@@ -85,8 +85,9 @@ export async function run(argv: string[]): Promise<number> {
   if (!flags.probes) throw new CliError('--probes FILE is required');
   const probeFile = flags.probes as string;
   const probes = readProbeFile(probeFile);
+  const dnsRead = dnsStatusFlag(flags);
   const { state, errorCount } = await loadClusterInput('verify', flags);
-  await applyDnsStatusFlag('verify', flags, state);
+  if (dnsRead) await applyDnsStatus('verify', dnsRead, state);
 
   // Every endpoint is resolved before judging anything, so all probes naming unknown pods (or
   // pods without an address of the family) are reported together.
