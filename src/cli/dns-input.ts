@@ -41,8 +41,11 @@ export interface LiveDns {
   readonly counters: Record<string, unknown>;
 }
 
+/** A status file's names, and the file ("stdin" for -). */
+export type StatusFileRead = DnsStatusRead & { readonly file: string };
+
 /** Reads FILE (or stdin for "-") and its dns section; errors are bad-flag errors naming the file. */
-export function readDnsStatusFlag(flag: string, name = 'dns-status'): DnsStatusRead & { readonly file: string } {
+export function readDnsStatusFlag(flag: string, name = 'dns-status'): StatusFileRead {
   const file = flag === '-' ? 'stdin' : flag;
   let text: string;
   try {
@@ -71,12 +74,12 @@ export function ageText(ms: number): string {
 }
 
 /** The records of a status file read at `now`, with a note on stderr when the file is stale. */
-export function liveDns(cmd: string, read: DnsStatusRead & { readonly file: string }, now = Date.now()): LiveDns {
+export function liveDns(cmd: string, read: StatusFileRead, now = Date.now()): LiveDns {
   const store = storeOf(read.records);
   return liveDnsOf(cmd, read, store, now);
 }
 
-function liveDnsOf(cmd: string, read: DnsStatusRead & { readonly file: string }, store: NameStore, now: number): LiveDns {
+function liveDnsOf(cmd: string, read: StatusFileRead, store: NameStore, now: number): LiveDns {
   const age = now - read.at;
   if (age > STALE_MS) {
     process.stderr.write(`palisade ${cmd}: note: ${read.file} was written ${ageText(age)} ago (a running agent rewrites it every second); records are judged now, so those expired since match nothing\n`);
@@ -98,7 +101,7 @@ function liveDnsOf(cmd: string, read: DnsStatusRead & { readonly file: string },
  * The --dns-status flag's file, read (undefined without the flag). Read before the cluster, so a
  * bad file is a bad flag reported before anything is judged; applyDnsStatus applies it.
  */
-export function dnsStatusFlag(flags: Record<string, unknown>): (DnsStatusRead & { readonly file: string }) | undefined {
+export function dnsStatusFlag(flags: Record<string, unknown>): (StatusFileRead) | undefined {
   const flag = flags['dns-status'] as string | undefined;
   return flag === undefined ? undefined : readDnsStatusFlag(flag);
 }
@@ -107,7 +110,7 @@ export function dnsStatusFlag(flags: Record<string, unknown>): (DnsStatusRead & 
  * Applies read records to `state` as the agent does: its DnsLearner installs the resolver and
  * re-stores the cluster policies, clocked at `now`.
  */
-export async function applyDnsStatus(cmd: string, read: DnsStatusRead & { readonly file: string }, state: ClusterState, now = Date.now()): Promise<LiveDns> {
+export async function applyDnsStatus(cmd: string, read: StatusFileRead, state: ClusterState, now = Date.now()): Promise<LiveDns> {
   // Loaded only with the flag (the DNS parser and packet reader come with it).
   const { DnsLearner } = await import('../agent/dns-learner.ts');
   // Every record is some pod's of that node: the learner's local-pod test only prunes on tick().
