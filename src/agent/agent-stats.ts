@@ -14,6 +14,7 @@ import type { ConnectionObserver } from './observe.ts';
 import type { VerdictLog } from './verdict-log.ts';
 import type { Backend } from './options.ts';
 import type { SourceGuardStatus } from './source-guard.ts';
+import type { DnsStatusSection } from './dns-status.ts';
 
 /** What the status file holds (rewritten atomically every statusIntervalMs and on every enforced generation). */
 export interface AgentStatus {
@@ -48,7 +49,7 @@ export interface AgentStatus {
   readonly ruleWatchdog?: WatchdogStatus;
   readonly updatedAt: string;
   /** Egress to domain names (NFQUEUE): live name records and DNS counters (agent/dns-wiring.ts). */
-  readonly dns?: Record<string, unknown>;
+  readonly dns?: DnsStatusSection;
 }
 
 export class AgentStats {

@@ -14,6 +14,7 @@ import type { Enforcer } from '../enforce/judge.ts';
 import { clusterPolicySelectsPod } from '../policy/cluster-facts.ts';
 import { clusterPolicyUsesDomainNames } from '../policy/domain-names.ts';
 import { DnsLearner } from './dns-learner.ts';
+import { dnsStatusSection, type DnsStatusSection } from './dns-status.ts';
 
 export interface DnsWiringOptions extends NameStoreOptions {
   readonly node: string;
@@ -85,14 +86,9 @@ export class DnsWiring {
     return `${ip} has no live DNS record on this node (no domainNames rule can allow it)`;
   }
 
-  /** The status file's `dns` section: live records in words, and the counters. */
-  status(): Record<string, unknown> {
-    const now = Date.now();
-    const c = this.learner.counters, s = this.learner.store.counters;
-    return {
-      records: this.learner.store.list(now).map((r) => ({ pod: r.pod, address: r.address, names: r.names, server: r.server, ttl: r.ttl, expiresInSeconds: Math.max(0, Math.round((r.expiresAt - now) / 1000)), text: describeRecord(r, now) })),
-      counters: { answers: c.answers, parsed: c.parsed, errors: c.errors, republished: c.republished, ...s, queue: this.enforcer?.counters() ?? {} },
-    };
+  /** The status file's `dns` section (dns-status.ts): live records in words, and the counters. */
+  status(): DnsStatusSection {
+    return dnsStatusSection(this.learner, this.enforcer?.counters() ?? {}, Date.now());
   }
 
   /** DNS gauges; `learner` is read at each scrape (the DNS queue is bound after metrics start; 0 without it). */

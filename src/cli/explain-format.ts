@@ -5,6 +5,8 @@ import type { ClusterView } from '../cluster/state.ts';
 import type { SideDecision } from '../policy/decision.ts';
 import type { EndpointInfo, Explanation, PeerMismatch, PortMismatch, RuleCheck, SideExplanation } from '../policy/evaluator.ts';
 import { formatSelector } from '../policy/selector.ts';
+import type { LiveDns } from './dns-input.ts';
+import { dnsAddressLines, domainRuleLines } from './explain-dns.ts';
 import { clusterSideSummary, clusterStepLines, walkText, type TierWalks } from './explain-tiers.ts';
 
 function labelsText(l: Readonly<Record<string, string>>): string {
@@ -109,16 +111,17 @@ function networkPolicyLines(s: SideExplanation, d: SideDecision, showRules: bool
  * the cluster tiers' policies and rules checked, the NetworkPolicy tier as without cluster
  * policies, the default.
  */
-function tieredSideLines(view: ClusterView, x: Explanation, s: SideExplanation, d: SideDecision, walks: TierWalks): string[] {
+function tieredSideLines(view: ClusterView, x: Explanation, s: SideExplanation, d: SideDecision, walks: TierWalks, dns: LiveDns | undefined): string[] {
   const ip = s.direction === 'egress' ? x.src.ip : x.dst.ip;
   const who = s.pod ?? ip;
   const out = [clusterSideSummary(`${s.direction} of ${who}`, s.direction, d) ?? sideSummary(s, d, ip)];
   const w = walks[s.direction];
   if (w.exemption) return out;
+  if (s.direction === 'egress') for (const line of domainRuleLines(view, x, w, dns)) out.push(`  ${line}`);
   out.push(`  tiers: ${walkText(w)}`);
   for (const step of w.steps) {
     if (step.tier === 'admin' || step.tier === 'baseline') {
-      for (const line of clusterStepLines(view, x, s.direction, step, who)) out.push(`  ${line}`);
+      for (const line of clusterStepLines(view, x, s.direction, step, who, dns)) out.push(`  ${line}`);
     } else if (step.tier === 'networkpolicy') {
       if (step.outcome === 'pass') {
         out.push(`  NetworkPolicy tier: no NetworkPolicy selects ${who} for ${s.direction === 'egress' ? 'Egress' : 'Ingress'} (not isolated): next tier`);
@@ -135,17 +138,20 @@ function tieredSideLines(view: ClusterView, x: Explanation, s: SideExplanation, 
 
 /**
  * The full answer, one line per entry, ready to print. With cluster policies in `view` (and
- * their walks) each side walks the tiers; without, the NetworkPolicy-only text.
+ * their walks) each side walks the tiers; without, the NetworkPolicy-only text. With a node's
+ * name records (`dns`, explain --dns-status), what the destination is by DNS and which name
+ * made each domainNames rule match or not.
  */
-export function formatExplanation(x: Explanation, tiers?: { readonly view: ClusterView; readonly walks: TierWalks }): string[] {
+export function formatExplanation(x: Explanation, tiers?: { readonly view: ClusterView; readonly walks: TierWalks; readonly dns?: LiveDns }): string[] {
   const c = x.connection;
   const out: string[] = [];
   out.push(`${endpointText(x.src)} -> ${endpointText(x.dst)} ${c.protocol}/${c.port}: ${x.decision.allowed ? 'ALLOWED' : 'DENIED'}`);
+  if (tiers?.dns) out.push(...dnsAddressLines(tiers.view, x, tiers.dns));
   for (const s of [x.egress, x.ingress]) {
     const d = s.direction === 'egress' ? x.decision.egress : x.decision.ingress;
     out.push('');
     if (tiers && tiers.view.clusterPolicies.size > 0) {
-      out.push(...tieredSideLines(tiers.view, x, s, d, tiers.walks));
+      out.push(...tieredSideLines(tiers.view, x, s, d, tiers.walks, tiers.dns));
       continue;
     }
     out.push(sideSummary(s, d, s.direction === 'egress' ? x.src.ip : x.dst.ip));

@@ -14,6 +14,8 @@ import { explainClusterTier, type EndpointInfo, type Explanation } from '../poli
 import { formatSelector, selectorMatches } from '../policy/selector.ts';
 import type { Direction } from '../policy/spec-facts.ts';
 import { PASS, walkTiers, type Tier, type TierSet } from '../policy/tiers.ts';
+import type { LiveDns } from './dns-input.ts';
+import { domainPeerMatchText, domainPeerWhy } from './explain-dns.ts';
 
 /** One cluster tier's part of a side's walk. */
 export interface ClusterTierStep {
@@ -175,7 +177,7 @@ export function clusterPortText(p: ClusterPolicyPort): string {
 }
 
 /** Why a peer of a rule whose peers all failed did not match the remote end (the engine found none matching). */
-function peerWhy(view: ClusterView, p: ClusterPolicyPeer, remote: EndpointInfo): string {
+function peerWhy(view: ClusterView, p: ClusterPolicyPeer, remote: EndpointInfo, dns: LiveDns | undefined): string {
   const pod = remote.pod ? view.pods.get(remote.pod) : undefined;
   if (p.namespaces || p.pods) {
     if (!pod) return `${remote.ip} is not a pod; namespaces and pods peers select pods only (never nodes or host-network pods)`;
@@ -189,11 +191,7 @@ function peerWhy(view: ClusterView, p: ClusterPolicyPeer, remote: EndpointInfo):
     return nodes.length ? `${remote.ip} belongs to node ${nodes.join(', ')}, which the selector does not pick` : `${remote.ip} is no node's address`;
   }
   if (p.networks) return `${remote.ip} is in none of these networks`;
-  if (p.domainNames) {
-    return p.learned?.length
-      ? `${remote.ip} is not among the addresses learned for these names (${p.learned.join(', ')})`
-      : `no address is learned for these names (explain on files sees no DNS; the agent learns them from DNS answers to the subject pods)`;
-  }
+  if (p.domainNames) return domainPeerWhy(dns, p, remote.ip);
   return 'fails closed';
 }
 
@@ -209,7 +207,7 @@ function portWhy(p: ClusterPolicyPort, conn: Explanation['connection'], dst: End
   return p.endPort === undefined ? `port ${conn.port} is not ${p.port}` : `port ${conn.port} is outside ${p.port}-${p.endPort}`;
 }
 
-function checkLines(view: ClusterView, x: Explanation, dir: Direction, pol: ClusterPolicy, c: ClusterRuleCheck): string[] {
+function checkLines(view: ClusterView, x: Explanation, dir: Direction, pol: ClusterPolicy, c: ClusterRuleCheck, dns: LiveDns | undefined): string[] {
   const rule = clusterRules(pol, dir)[c.ref.index]!;
   const field = dir === 'egress' ? 'to' : 'from';
   const remote = dir === 'egress' ? x.dst : x.src;
@@ -222,12 +220,13 @@ function checkLines(view: ClusterView, x: Explanation, dir: Direction, pol: Clus
   if (c.matched) {
     const p = rule.peers[c.peer!]!;
     const port = protos ?? `protocols ${rule.protocols.map(clusterPortText).join(', ')}`;
-    return [`${head}: MATCHES: ${field}[${c.peer}] ${clusterPeerText(p)}; ${port} -> ${rule.action}`];
+    const byName = domainPeerMatchText(dns, p, remote.ip);
+    return [`${head}: MATCHES: ${field}[${c.peer}] ${clusterPeerText(p)}; ${port} -> ${rule.action}`, ...(byName ? [`    ${field}[${c.peer}]: ${byName}`] : [])];
   }
   if (c.failedClause === 'peers') {
     return [
       `${head}: no match: no ${field} entry matches ${remote.ip}${remote.pod ? ` (pod ${remote.pod})` : ''}`,
-      ...rule.peers.map((p, j) => `    ${field}[${j}] ${clusterPeerText(p)}: ${peerWhy(view, p, remote)}`),
+      ...rule.peers.map((p, j) => `    ${field}[${j}] ${clusterPeerText(p)}: ${peerWhy(view, p, remote, dns)}`),
     ];
   }
   return [
@@ -237,7 +236,7 @@ function checkLines(view: ClusterView, x: Explanation, dir: Direction, pol: Clus
 }
 
 /** The lines of one cluster tier's step (indented by the caller). */
-export function clusterStepLines(view: ClusterView, x: Explanation, dir: Direction, s: ClusterTierStep, who: string): string[] {
+export function clusterStepLines(view: ClusterView, x: Explanation, dir: Direction, s: ClusterTierStep, who: string, dns?: LiveDns): string[] {
   const t = TIER_TITLE[s.tier];
   if (s.policies.length === 0) return [`${t} tier: no ${t} policy selects ${who}`];
   const out = [`${t} tier, policies selecting ${who} in order: ${s.policies.map((p) => `${p.policy} (priority ${p.priority})`).join(', ')}`];
@@ -248,7 +247,7 @@ export function clusterStepLines(view: ClusterView, x: Explanation, dir: Directi
     else if (checks.length === 0) out.push(`  ${policy}: not reached (an earlier rule decided)`);
     else {
       out.push(`  ${policy}:`);
-      for (const c of checks) for (const line of checkLines(view, x, dir, pol, c)) out.push(`    ${line}`);
+      for (const c of checks) for (const line of checkLines(view, x, dir, pol, c, dns)) out.push(`    ${line}`);
     }
   }
   return out;

@@ -20,6 +20,7 @@ const COMMANDS: Record<string, Command> = {
   diff: { summary: 'connections a policy change opens or closes (exit 1 if any)', load: () => import('./commands/diff.ts') },
   lint: { summary: 'find mistakes in a policy set', load: () => import('./commands/lint.ts') },
   report: { summary: 'one self-contained HTML page: graph, port matrix, lint, explanations', load: () => import('./commands/report.ts') },
+  dns: { summary: 'list a node agent\'s live DNS name records (from its status file)', load: () => import('./commands/dns.ts') },
   logs: { summary: 'follow the agent verdict log, human-readable', load: () => import('./commands/logs.ts') },
 };
 

@@ -116,7 +116,7 @@ t.test('cluster policies: the node exemption belongs to the NetworkPolicy tier',
 
 t.test('cluster policies: rules that fail closed say so', async (t) => {
   const r = runCli(['explain', '--manifests', clusterPolicyDir(POLICIES + FAIL_CLOSED), '--from', 'ops/mon', '--to', 'db/pg', '--port', '5432']);
-  t.match(r.stdout, /egress\[0\] `to-example` Accept: no match: no to entry matches .*\n\s+to\[0\] domainNames .*: no address is learned for these names \(explain on files sees no DNS/);
+  t.match(r.stdout, /egress\[0\] `to-example` Accept: no match: no to entry matches .*\n\s+to\[0\] domainNames .*: a domainNames peer matches only addresses a node agent learned from DNS answers, and explain has none: --dns-status FILE/);
   t.match(r.stdout, /egress\[1\] `newer` Deny: MATCHES everything: it fails closed \(to\[0\] has no field this Palisade knows\), and a failed-closed Deny rule denies all traffic -> Deny/);
   t.match(r.stdout, /tiers: Admin: future rule 1 `newer` fails closed -> Deny/);
 });

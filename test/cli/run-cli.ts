@@ -18,8 +18,9 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[]): CliResult {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'palisade.js'), ...args], { encoding: 'utf8', cwd: ROOT, timeout: 120_000 });
+/** `input` is the CLI's stdin (for `-` as a file). */
+export function runCli(args: string[], opts: { input?: string } = {}): CliResult {
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'palisade.js'), ...args], { encoding: 'utf8', cwd: ROOT, timeout: 120_000, ...(opts.input !== undefined ? { input: opts.input } : {}) });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -13,15 +13,17 @@ import { podIsSelectable } from '../../policy/spec-facts.ts';
 import { podKey } from '../../cluster/model.ts';
 import { parseArgs } from '../args.ts';
 import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
+import { DNS_FLAGS, DNS_HELP, DNS_USAGE, applyDnsStatus, dnsStatusFlag } from '../dns-input.ts';
 import { familyFlag, portFlag, protocolFlag, rejectPositional } from '../manifest-input.ts';
 
-const HELP = `usage: palisade matrix --manifests PATH...|--kubeconfig FILE [--context NAME] --port N [--protocol TCP|UDP|SCTP] [--family IPv4|IPv6] [--why]
+const HELP = `usage: palisade matrix --manifests PATH...|--kubeconfig FILE [--context NAME] --port N [--protocol TCP|UDP|SCTP] [--family IPv4|IPv6] [--why] ${DNS_USAGE}
 
 Prints the pod-to-pod truth table: rows = from, columns = to, '.' allowed, 'X' denied.
 Host-network pods are left out (they are their node for policy: probe them with verify).
   --why   a denied cell names the tier that denied it instead of 'X': A = an Admin
           cluster policy rule, N = NetworkPolicy isolation, B = a Baseline cluster policy
           rule (the source's egress when it denies, else the destination's ingress)
+${DNS_HELP}
 Exit status: 0 ok; 1 some manifest documents were invalid (left out); 2 bad flags.`;
 
 function denyingTier(s: SideDecision): string {
@@ -39,7 +41,7 @@ function cell(d: Decision, why: boolean): string {
 export async function run(argv: string[]): Promise<number> {
   const { flags, positional } = parseArgs(
     argv,
-    { ...INPUT_FLAGS, port: 'string', protocol: 'string', family: 'string', why: 'bool', help: 'bool' },
+    { ...INPUT_FLAGS, ...DNS_FLAGS, port: 'string', protocol: 'string', family: 'string', why: 'bool', help: 'bool' },
     { '-h': 'help' },
   );
   if (flags.help) {
@@ -50,7 +52,9 @@ export async function run(argv: string[]): Promise<number> {
   const port = portFlag(flags.port);
   const protocol = protocolFlag(flags.protocol);
   const family = familyFlag(flags.family) ?? 'IPv4';
+  const dnsRead = dnsStatusFlag(flags);
   const { state, errorCount } = await loadClusterInput('matrix', flags);
+  if (dnsRead) await applyDnsStatus('matrix', dnsRead, state);
 
   const pods: { key: string; ip: string }[] = [];
   const left: string[] = [];

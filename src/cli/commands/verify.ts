@@ -9,10 +9,11 @@ import { ruleLabel, type Decision, type SideDecision } from '../../policy/decisi
 import { evaluate } from '../../policy/evaluator.ts';
 import { CliError, parseArgs } from '../args.ts';
 import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
+import { DNS_FLAGS, DNS_HELP, DNS_USAGE, applyDnsStatus, dnsStatusFlag } from '../dns-input.ts';
 import { rejectPositional } from '../manifest-input.ts';
 import { readProbeFile, resolveEndpoint, type Probe } from '../probes.ts';
 
-const HELP = `usage: palisade verify --manifests PATH...|--kubeconfig FILE [--context NAME] --probes FILE [-o json|table]
+const HELP = `usage: palisade verify --manifests PATH...|--kubeconfig FILE [--context NAME] --probes FILE ${DNS_USAGE} [-o json|table]
 
 Judges every probe of FILE against the cluster in the manifests (files or folders of
 Namespace, Pod, Node, NetworkPolicy and ClusterNetworkPolicy (or v1alpha1 AdminNetworkPolicy /
@@ -26,6 +27,8 @@ IP), expect is optional.
 
 Both engines judge every probe: the spec evaluator (whose answer is printed) and the compiled
 engine the agent enforces with.
+
+${DNS_HELP}
 
 Exit status: 0 ok; 1 some manifest documents were invalid (reported on stderr and left out)
 or some probe did not meet its expect; 2 bad flags (a --manifests path that does not exist
@@ -71,7 +74,7 @@ function sideText(s: SideDecision): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { flags, positional } = parseArgs(argv, { ...INPUT_FLAGS, probes: 'string', output: 'string', help: 'bool' }, { '-o': 'output', '-h': 'help' });
+  const { flags, positional } = parseArgs(argv, { ...INPUT_FLAGS, ...DNS_FLAGS, probes: 'string', output: 'string', help: 'bool' }, { '-o': 'output', '-h': 'help' });
   if (flags.help) {
     process.stdout.write(HELP + '\n');
     return 0;
@@ -82,7 +85,9 @@ export async function run(argv: string[]): Promise<number> {
   if (!flags.probes) throw new CliError('--probes FILE is required');
   const probeFile = flags.probes as string;
   const probes = readProbeFile(probeFile);
+  const dnsRead = dnsStatusFlag(flags);
   const { state, errorCount } = await loadClusterInput('verify', flags);
+  if (dnsRead) await applyDnsStatus('verify', dnsRead, state);
 
   // Every endpoint is resolved before judging anything, so all probes naming unknown pods (or
   // pods without an address of the family) are reported together.
