@@ -63,7 +63,7 @@ export function ipBlockPodIndex(view: ClusterView): PodAddressIndex {
   return new PodAddressIndex([...view.pods.values()].filter(podIsSelectable));
 }
 
-export function checkIPBlocks(view: ClusterView, pol: NetworkPolicy, podCIDRs: readonly ParsedCIDR[], out: Finding[], index = ipBlockPodIndex(view)): void {
+export function checkIPBlocks(view: ClusterView, pol: NetworkPolicy, podCIDRs: readonly ParsedCIDR[], out: Finding[], index: PodAddressIndex): void {
   for (const d of DIRECTIONS) {
     if (!policyHasType(pol, d)) continue;
     pol[d].forEach((rule, i) => {
