@@ -152,6 +152,8 @@ export class ConnectivityAnalysis {
   private readonly snap: RuleSnapshot;
   private readonly byId = new Map<string, Vertex>();
   private readonly scanner: PortScanner;
+  /** judge()'s (source cell, destination cell) of each scan, reused. */
+  private readonly cellPairs: (readonly number[])[] = [];
   private readonly cellPods = new Map<readonly number[], readonly string[]>();
   private readonly groupWords = new Map<PodGroup, readonly (readonly number[])[]>();
   private readonly groupIPs = new Map<PodGroup, { readonly ips: readonly ParsedIP[]; readonly low: bigint; readonly high: bigint }>();
@@ -339,7 +341,8 @@ export class ConnectivityAnalysis {
       const scs = this.cells(ga, this.cidrsOf(gb, 'ingress')), dcs = this.cells(gb, this.cidrsOf(ga, 'egress'));
       const sw = this.wordsOf(ga), dw = this.wordsOf(gb);
       let n = 0, any = false;
-      const pairs: (readonly number[])[] = [];
+      const pairs = this.cellPairs;
+      pairs.length = 0;
       for (const sc of scs) {
         for (const dc of dcs) {
           // A group with itself: between two different pods (a cell pair holding one pod only is no pair).

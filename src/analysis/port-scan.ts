@@ -49,6 +49,8 @@ export class PortScanner {
   /** Built results by a hash of what decides them (interval starts, side codes, policy classes): equal scans share one. */
   private readonly built = new Map<number, { readonly scan: Int32Array; readonly judged: Judged }[]>();
   private readonly startsIds = new Map<Record<Protocol, Int32Array>, number>();
+  /** build()'s lookup key, reused (copied only when a new result is stored). */
+  private key = new Int32Array(128);
   private readonly v4: boolean;
 
   constructor(private readonly snap: RuleSnapshot, family: Family) {
@@ -93,7 +95,8 @@ export class PortScanner {
     const total = sc.offset[3]!;
     let startsId = this.startsIds.get(sc.starts!);
     if (startsId === undefined) this.startsIds.set(sc.starts!, (startsId = this.startsIds.size));
-    const key = new Int32Array(3 + 2 * total);
+    if (this.key.length < 3 + 2 * total) this.key = new Int32Array(2 * (3 + 2 * total));
+    const key = this.key.subarray(0, 3 + 2 * total);
     key[0] = startsId;
     key[1] = this.policyClass(sc.srcSlot, 0);
     key[2] = this.policyClass(sc.dstSlot, 1);
@@ -105,7 +108,7 @@ export class PortScanner {
     if (!bucket) this.built.set(h, (bucket = []));
     for (const b of bucket) if (sameInts(b.scan, key)) return b.judged;
     const judged = this.buildScan(sc);
-    bucket.push({ scan: key, judged });
+    bucket.push({ scan: key.slice(), judged });
     return judged;
   }
 
