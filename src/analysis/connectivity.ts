@@ -25,18 +25,19 @@
 // fall in (exact for NetworkPolicy; a cluster policy `nodes` peer may tell them apart).
 
 import type { ContainerPort, Family, Labels, Pod, Protocol } from '../cluster/model.ts';
-import { PROTOCOLS, protocolNumber } from '../cluster/model.ts';
+import { PROTOCOLS } from '../cluster/model.ts';
 import type { ClusterView } from '../cluster/state.ts';
-import { cidrContains, parseCIDR, parseIP, type ParsedCIDR } from '../net/address.ts';
+import { cidrContains, parseCIDR, parseIP, type ParsedCIDR, type ParsedIP } from '../net/address.ts';
 import { namespaceLabels } from '../cluster/namespace-labels.ts';
 import { clusterPeerCIDRs, clusterPolicySelectsPod } from '../policy/cluster-facts.ts';
 import { CompiledEngine } from '../policy/compiler.ts';
 import type { SideDecision } from '../policy/decision.ts';
-import { sideAllows, sideJudged, sideReason, sideRule, type RuleSnapshot } from '../policy/engine-api.ts';
+import { PortScanner } from './port-scan.ts';
+import type { RuleSnapshot } from '../policy/engine-api.ts';
 import { policySelectsPod, type Direction } from '../policy/spec-facts.ts';
-import { addressBlocks, addressKey, blockLocator, blockName } from './address-blocks.ts';
+import { addressBlocks, addressKey, blockLocator, blockName, ipToBig } from './address-blocks.ts';
 import { groupPods, type LeftOut, type PodGroup } from './pod-groups.ts';
-import { MAX_PORT, intervalStarts, normaliseRanges, portBoundaries, type PortRange, type PortSet } from './ports.ts';
+import { intervalStarts, normaliseRanges, portBoundaries, type PortRange, type PortSet } from './ports.ts';
 
 export type { LeftOut } from './pod-groups.ts';
 export type { PortRange, PortSet } from './ports.ts';
@@ -150,7 +151,13 @@ export class ConnectivityAnalysis {
   readonly result: Connectivity;
   private readonly snap: RuleSnapshot;
   private readonly byId = new Map<string, Vertex>();
-  private readonly sides = new Map<number, SideDecision>();
+  private readonly scanner: PortScanner;
+  /** judge()'s (source cell, destination cell) of each scan, reused. */
+  private readonly cellPairs: (readonly number[])[] = [];
+  private readonly cellPods = new Map<readonly number[], readonly string[]>();
+  private readonly groupWords = new Map<PodGroup, readonly (readonly number[])[]>();
+  private readonly groupIPs = new Map<PodGroup, { readonly ips: readonly ParsedIP[]; readonly low: bigint; readonly high: bigint }>();
+  private readonly cidrRanges = new Map<ParsedCIDR, { readonly first: bigint; readonly last: bigint }>();
   private readonly wordCache = new Map<string, readonly number[]>();
   /** Port boundaries, interned by content: index 0 is none (a side no policy can judge: not a pod). */
   private readonly boundSets: Record<Protocol, ReadonlySet<number>>[] = [{ TCP: new Set(), UDP: new Set(), SCTP: new Set() }];
@@ -190,6 +197,7 @@ export class ConnectivityAnalysis {
     for (const n of nodes) this.byId.set(n.endpoint.id, n);
 
     this.snap = new CompiledEngine(view).snapshot();
+    this.scanner = new PortScanner(this.snap, family);
 
     const focus = opts.focus === undefined ? undefined : this.focusTest(view, opts.focus);
     const edges: Edge[] = [];
@@ -197,7 +205,7 @@ export class ConnectivityAnalysis {
     for (const a of nodes) {
       for (const b of nodes) {
         if (focus && !focus(a) && !focus(b)) continue;
-        const e = this.judge(a, b);
+        const e = this.judge(a, b, true);
         if (!e || !PROTOCOLS.some((p) => e.ports[p].length > 0)) continue;
         edges.push(e);
         seen.add(e.from).add(e.to);
@@ -210,7 +218,7 @@ export class ConnectivityAnalysis {
   /** Every port of the pair judged (parts cover allowed and denied runs); undefined when an id is unknown or the pair is never judged (two non-pods, a lone pod with itself). */
   pair(from: string, to: string): Edge | undefined {
     const a = this.byId.get(from), b = this.byId.get(to);
-    return a && b ? this.judge(a, b) : undefined;
+    return a && b ? this.judge(a, b, false) : undefined;
   }
 
   endpoint(id: string): Endpoint | undefined {
@@ -262,10 +270,27 @@ export class ConnectivityAnalysis {
     if (!perGroup) this.cellCache.set(cidrs, (perGroup = new Map()));
     const hit = perGroup.get(g);
     if (hit) return hit;
+    // Only a CIDR holding some members but not all can tell them apart (a CIDR is one range of
+    // addresses: compared with the members' lowest and highest address first).
+    const { ips, low, high } = this.ipsOf(g);
+    const cutting: ParsedCIDR[] = [];
+    for (const c of cidrs) {
+      let r = this.cidrRanges.get(c);
+      if (!r) {
+        const first = ipToBig(c);
+        this.cidrRanges.set(c, (r = { first, last: first + (1n << BigInt((c.family === 'IPv4' ? 32 : 128) - c.prefix)) - 1n }));
+      }
+      if (r.last < low || r.first > high || (r.first <= low && r.last >= high)) continue;
+      cutting.push(c);
+    }
+    if (cutting.length === 0) {
+      const w = this.wholeGroup(g);
+      perGroup.set(g, w);
+      return w;
+    }
     const by = new Map<string, number[]>();
-    g.addresses.forEach((a, i) => {
-      const ip = parseIP(a)!;
-      const sig = cidrs.map((c) => (cidrContains(c, ip) ? '1' : '0')).join('');
+    ips.forEach((ip, i) => {
+      const sig = cutting.map((c) => (cidrContains(c, ip) ? '1' : '0')).join('');
       let l = by.get(sig);
       if (!l) by.set(sig, (l = []));
       l.push(i);
@@ -275,31 +300,77 @@ export class ConnectivityAnalysis {
     return cells;
   }
 
+  /** The members' addresses parsed, and the lowest and highest of them. */
+  private ipsOf(g: PodGroup): { readonly ips: readonly ParsedIP[]; readonly low: bigint; readonly high: bigint } {
+    let r = this.groupIPs.get(g);
+    if (!r) {
+      const ips = g.addresses.map((a) => parseIP(a)!);
+      const keys = ips.map(ipToBig);
+      let low = keys[0]!, high = keys[0]!;
+      for (const k of keys) {
+        if (k < low) low = k;
+        if (k > high) high = k;
+      }
+      this.groupIPs.set(g, (r = { ips, low, high }));
+    }
+    return r;
+  }
+
+  /** The members' addresses as judge4/judge6 words, in member order. */
+  private wordsOf(g: PodGroup): readonly (readonly number[])[] {
+    let w = this.groupWords.get(g);
+    if (!w) this.groupWords.set(g, (w = this.ipsOf(g).ips.map((ip) => ip.words.map((x) => x | 0))));
+    return w;
+  }
+
   private wholeGroup(g: PodGroup): readonly (readonly number[])[] {
     let w = this.whole.get(g);
     if (!w) this.whole.set(g, (w = [g.members.map((_, i) => i)]));
     return w;
   }
 
-  private judge(a: Vertex, b: Vertex): Edge | undefined {
+  /**
+   * Every port of a -> b judged. `listing`: the pair is wanted only when some port is allowed, so
+   * one that allows nothing is dropped after the scan, before any object is built.
+   */
+  private judge(a: Vertex, b: Vertex, listing: boolean): Edge | undefined {
     const ga = a.group, gb = b.group;
     const from = a.endpoint.id, to = b.endpoint.id;
+    const scanner = this.scanner;
     if (ga && gb) {
-      const variants: EdgeVariant[] = [];
-      for (const sc of this.cells(ga, this.cidrsOf(gb, 'ingress'))) {
-        for (const dc of this.cells(gb, this.cidrsOf(ga, 'egress'))) {
+      const scs = this.cells(ga, this.cidrsOf(gb, 'ingress')), dcs = this.cells(gb, this.cidrsOf(ga, 'egress'));
+      const sw = this.wordsOf(ga), dw = this.wordsOf(gb);
+      let n = 0, any = false;
+      const pairs = this.cellPairs;
+      pairs.length = 0;
+      for (const sc of scs) {
+        for (const dc of dcs) {
           // A group with itself: between two different pods (a cell pair holding one pod only is no pair).
-          const si = ga === gb ? sc.find((i) => dc.some((k) => k !== i)) : sc[0];
-          if (si === undefined) continue;
-          const di = ga === gb ? dc.find((k) => k !== si)! : dc[0]!;
-          const j = this.judgeAddresses(ga.addresses[si]!, gb.addresses[di]!, this.startsFor(ga, gb, gb.members[di]!.ports));
-          variants.push({ fromPods: sc.map((i) => ga.pods[i]!), toPods: dc.map((i) => gb.pods[i]!), ...j });
+          let si: number | undefined = sc[0], di: number | undefined = dc[0];
+          if (ga === gb) {
+            si = di = undefined;
+            for (let x = 0; x < sc.length && si === undefined; x++) {
+              for (let y = 0; y < dc.length; y++) {
+                if (dc[y] !== sc[x]) { si = sc[x]; di = dc[y]; break; }
+              }
+            }
+            if (si === undefined) continue;
+          }
+          if (scanner.scan(n++, sw[si!]!, dw[di!]!, this.startsFor(ga, gb, gb.members[di!]!.ports))) any = true;
+          pairs.push(sc, dc);
         }
       }
-      if (variants.length === 0) return undefined;
-      const first = variants[0]!;
-      if (variants.length === 1) return { from, to, ports: first.ports, parts: first.parts };
-      if (variants.every((v) => sameParts(v.parts, first.parts))) return { from, to, ports: first.ports, parts: first.parts };
+      if (n === 0 || (listing && !any)) return undefined;
+      const first = scanner.build(0);
+      if (n === 1) return { from, to, ports: first.ports, parts: first.parts };
+      const variants: EdgeVariant[] = [];
+      let same = true;
+      for (let v = 0; v < n; v++) {
+        const j = v === 0 ? first : scanner.build(v);
+        if (v > 0 && same && !sameParts(j.parts, first.parts)) same = false;
+        variants.push({ fromPods: this.podsOf(ga, pairs[2 * v]!), toPods: this.podsOf(gb, pairs[2 * v + 1]!), ...j });
+      }
+      if (same) return { from, to, ports: first.ports, parts: first.parts };
       const ports: PortSet = {
         TCP: normaliseRanges(variants.flatMap((v) => v.ports.TCP)),
         UDP: normaliseRanges(variants.flatMap((v) => v.ports.UDP)),
@@ -307,12 +378,25 @@ export class ConnectivityAnalysis {
       };
       return { from, to, ports, parts: first.parts, split: variants };
     }
-    let j: { ports: PortSet; parts: EdgePart[] } | undefined;
-    if (ga && b.endpoint.kind === 'node') j = ga.nodeAddress ? this.judgeAddresses(ga.addresses[0]!, ga.nodeAddress, this.startsFor(ga, undefined, undefined)) : undefined;
-    else if (gb && a.endpoint.kind === 'node') j = gb.nodeAddress ? this.judgeAddresses(gb.nodeAddress, gb.addresses[0]!, this.startsFor(undefined, gb, gb.rep.ports)) : undefined;
-    else if (ga) j = this.judgeAddresses(ga.addresses[0]!, b.endpoint.address!, this.startsFor(ga, undefined, undefined));
-    else if (gb) j = this.judgeAddresses(a.endpoint.address!, gb.addresses[0]!, this.startsFor(undefined, gb, gb.rep.ports));
-    return j && { from, to, ...j };
+    let ok: boolean;
+    if (ga && b.endpoint.kind === 'node') {
+      if (!ga.nodeAddress) return undefined;
+      ok = scanner.scan(0, this.wordsOf(ga)[0]!, this.words(ga.nodeAddress), this.startsFor(ga, undefined, undefined));
+    } else if (gb && a.endpoint.kind === 'node') {
+      if (!gb.nodeAddress) return undefined;
+      ok = scanner.scan(0, this.words(gb.nodeAddress), this.wordsOf(gb)[0]!, this.startsFor(undefined, gb, gb.rep.ports));
+    } else if (ga) ok = scanner.scan(0, this.wordsOf(ga)[0]!, this.words(b.endpoint.address!), this.startsFor(ga, undefined, undefined));
+    else if (gb) ok = scanner.scan(0, this.words(a.endpoint.address!), this.wordsOf(gb)[0]!, this.startsFor(undefined, gb, gb.rep.ports));
+    else return undefined;
+    if (listing && !ok) return undefined;
+    return { from, to, ...scanner.build(0) };
+  }
+
+  /** "ns/name" of the members in a cell (interned per cell: only split edges ask). */
+  private podsOf(g: PodGroup, cell: readonly number[]): readonly string[] {
+    let p = this.cellPods.get(cell);
+    if (!p) this.cellPods.set(cell, (p = cell.map((i) => g.pods[i]!)));
+    return p;
   }
 
   /** The boundaries of the rules of the policies selecting a group's pods (all alike: one template), per direction. */
@@ -365,74 +449,6 @@ export class ConnectivityAnalysis {
       byRest.set(rest, s);
     }
     return s;
-  }
-
-  private side(code: number, slot: number, dir: Direction): SideDecision {
-    // Codes are int32 and slots small: one number keys both (slot + 1 keeps -1 distinct).
-    const key = (slot + 1) * 2 ** 33 + (code + 2 ** 31) * 2 + (dir === 'egress' ? 1 : 0);
-    let d = this.sides.get(key);
-    if (!d) {
-      // As decide.ts reads a side code (the answer evaluate() gives for the side).
-      if (!sideJudged(code)) d = { allowed: true, reason: 'not-a-pod', isolated: false, policies: [] };
-      else {
-        const policies = [...this.snap.isolatingPolicies(slot, dir)];
-        const base = { allowed: sideAllows(code), reason: sideReason(code), isolated: policies.length > 0, policies };
-        const rule = sideRule(code);
-        d = rule >= 0 ? { ...base, rule: this.snap.ruleRef(rule) } : base;
-      }
-      this.sides.set(key, d);
-    }
-    return d;
-  }
-
-  /** Every port of src -> dst judged: the allowed set and the runs of equal decisions. */
-  private judgeAddresses(src: string, dst: string, starts: Record<Protocol, Int32Array>): { ports: PortSet; parts: EdgePart[] } {
-    const s = this.words(src), d = this.words(dst);
-    const v4 = this.family === 'IPv4';
-    const snap = this.snap;
-    const parts: EdgePart[] = [];
-    const allowed: Record<Protocol, PortRange[]> = { TCP: [], UDP: [], SCTP: [] };
-    for (const protocol of PROTOCOLS) {
-      const proto = protocolNumber(protocol);
-      const st = starts[protocol];
-      const runs = allowed[protocol];
-      // Runs of one pair of side codes (few per protocol: a linear search beats a keyed map).
-      const eCodes: number[] = [], iCodes: number[] = [], oks: boolean[] = [], ranges: PortRange[][] = [];
-      let eSlot = -1, iSlot = -1, cur = -1;
-      for (let k = 0; k < st.length; k++) {
-        const from = st[k]!, to = k + 1 < st.length ? st[k + 1]! - 1 : MAX_PORT;
-        const ok = v4
-          ? snap.judge4(s[0]!, d[0]!, proto, from)
-          : snap.judge6(s[0]!, s[1]!, s[2]!, s[3]!, d[0]!, d[1]!, d[2]!, d[3]!, proto, from);
-        const e = snap.egressCode, i = snap.ingressCode;
-        if (cur < 0 || eCodes[cur] !== e || iCodes[cur] !== i) {
-          cur = -1;
-          for (let x = 0; x < eCodes.length; x++) if (eCodes[x] === e && iCodes[x] === i) cur = x;
-          if (cur < 0) {
-            cur = eCodes.length;
-            eCodes.push(e);
-            iCodes.push(i);
-            oks.push(ok);
-            ranges.push([]);
-            eSlot = snap.srcSlot;
-            iSlot = snap.dstSlot;
-          }
-        }
-        const rs = ranges[cur]!;
-        const last = rs[rs.length - 1];
-        if (last && last.to + 1 === from) rs[rs.length - 1] = { from: last.from, to };
-        else rs.push({ from, to });
-        if (ok) {
-          const lr = runs[runs.length - 1];
-          if (lr && lr.to + 1 === from) runs[runs.length - 1] = { from: lr.from, to };
-          else runs.push({ from, to });
-        }
-      }
-      for (let x = 0; x < eCodes.length; x++) {
-        parts.push({ protocol, ranges: ranges[x]!, allowed: oks[x]!, egress: this.side(eCodes[x]!, eSlot, 'egress'), ingress: this.side(iCodes[x]!, iSlot, 'ingress') });
-      }
-    }
-    return { ports: allowed, parts };
   }
 
   /** An address as the int32 words judge4/judge6 take (see engine-api.ts: int32 avoids boxing). */

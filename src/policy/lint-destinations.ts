@@ -7,7 +7,7 @@ import { NAMESPACE_NAME_LABEL } from '../cluster/namespace-labels.ts';
 import type { ClusterView } from '../cluster/state.ts';
 import { cidrWithin, formatCIDR, type ParsedCIDR } from '../net/address.ts';
 import { LINT, listPods, polObject, type Finding, type LintOptions } from './lint-findings.ts';
-import { blockContainsIP, peerMatchesPod, portAdmits, rulePeerPods, selectedPods } from './lint-match.ts';
+import { PodAddressIndex, peerMatchesPod, portAdmits, rulePeerPods, selectedPods } from './lint-match.ts';
 import { formatSelector, selectorMatches } from './selector.ts';
 import {
   DIRECTIONS, PEERS_FIELD, definesNamedPort, parseIPBlock, podIsSelectable, policyHasType, policyIsolatesPod,
@@ -58,8 +58,12 @@ export function checkNamedPorts(view: ClusterView, pol: NetworkPolicy, out: Find
   }
 }
 
-export function checkIPBlocks(view: ClusterView, pol: NetworkPolicy, podCIDRs: readonly ParsedCIDR[], out: Finding[]): void {
-  const pods = [...view.pods.values()].filter(podIsSelectable);
+/** The selectable pods of a view, indexed by address for checkIPBlocks (build it once per lint run). */
+export function ipBlockPodIndex(view: ClusterView): PodAddressIndex {
+  return new PodAddressIndex([...view.pods.values()].filter(podIsSelectable));
+}
+
+export function checkIPBlocks(view: ClusterView, pol: NetworkPolicy, podCIDRs: readonly ParsedCIDR[], out: Finding[], index: PodAddressIndex): void {
   for (const d of DIRECTIONS) {
     if (!policyHasType(pol, d)) continue;
     pol[d].forEach((rule, i) => {
@@ -67,7 +71,7 @@ export function checkIPBlocks(view: ClusterView, pol: NetworkPolicy, podCIDRs: r
         if (!peer.ipBlock) return;
         const b = parseIPBlock(peer.ipBlock);
         if (!b) return;
-        const hit = pods.filter((p) => p.ips.some((ip) => blockContainsIP(b, ip)));
+        const hit = index.podsIn(b);
         // Pod CIDRs the block contains (an except for them fixes it) or lies inside (use selectors).
         const inside = podCIDRs.filter((pc) => pc.family === b.cidr.family && cidrWithin(pc, b.cidr) && !b.except.some((e) => cidrWithin(pc, e)));
         const around = podCIDRs.filter((pc) => pc.family === b.cidr.family && !cidrWithin(pc, b.cidr) && cidrWithin(b.cidr, pc));

@@ -19,7 +19,7 @@
 import type { ClusterView } from '../cluster/state.ts';
 import { parseCIDR, type ParsedCIDR } from '../net/address.ts';
 import { checkClusterPolicies } from './lint-cluster.ts';
-import { checkDNS, checkIPBlocks, checkNamedPorts } from './lint-destinations.ts';
+import { checkDNS, checkIPBlocks, checkNamedPorts, ipBlockPodIndex } from './lint-destinations.ts';
 import type { Finding, LintOptions } from './lint-findings.ts';
 import { checkDefaultDeny, checkDenyAllows, checkIgnoredRules, checkOverriddenDeny } from './lint-isolation.ts';
 import { checkSelectors } from './lint-selectors.ts';
@@ -33,13 +33,14 @@ export function lint(view: ClusterView, opts: LintOptions = {}): Finding[] {
   const out: Finding[] = [];
   const pols = [...view.policies.values()].sort(comparePolicies);
   const podCIDRs = (opts.podCIDRs ?? []).map((c) => parseCIDR(c)).filter((c): c is ParsedCIDR => !!c);
+  const podIndex = ipBlockPodIndex(view);
   checkDefaultDeny(view, out);
   for (const pol of pols) {
     checkIgnoredRules(pol, out);
     checkDenyAllows(pol, out);
     checkSelectors(view, pol, out);
     checkNamedPorts(view, pol, out);
-    checkIPBlocks(view, pol, podCIDRs, out);
+    checkIPBlocks(view, pol, podCIDRs, out, podIndex);
   }
   checkDNS(view, pols, opts, out);
   checkShadowed(pols, out);
