@@ -26,15 +26,16 @@
 // structured parts stay for extendRuleTable.
 
 import type { ContainerPort, PolicyRule } from '../cluster/model.ts';
+import { classifyIdentitiesByBlocks, type RuleBlock } from './block-classes.ts';
 import { CidrTrie4, CidrTrie6 } from './cidr-trie.ts';
 import { OUTSIDE_IDENTITY, type IdentityRegistry } from './identity.ts';
 import { namedPortsOf, type NamedPort } from './named-ports.ts';
 import type { PortMap } from './port-map.ts';
 import { classifyAddresses, rulePeers } from './table-addresses.ts';
 import { TableArena, appendSelClasses, encodeTable, judgeImage4, judgeImage6, portBlock, withMoreSelClasses } from './table-arena.ts';
-import { classifyIdentities, identitySignature, selectorKeys, type SelectorPeer } from './table-identities.ts';
-import { classifyPeers, classifyPorts, foldVerdicts } from './table-verdicts.ts';
-import { definesNamedPort, type Direction } from './spec-facts.ts';
+import { classifyIdentities, identityBits, identitySignature, selectorKeys, type SelectorPeer } from './table-identities.ts';
+import { classifyPeers, classifyPorts, foldVerdicts, type ClassLike } from './table-verdicts.ts';
+import { definesNamedPort, resolveNamedPort, type Direction } from './spec-facts.ts';
 import type { Tier } from './tiers.ts';
 
 export interface TableRule {
@@ -58,6 +59,11 @@ export interface TableSpec {
    * written order, NetworkPolicies in key order then spec order, Baseline like Admin.
    */
   readonly rules: readonly TableRule[];
+  /**
+   * The rules by policy version, in order (covering all of them): selector classes then combine
+   * each policy's own, computed once per version (block-classes.ts). Absent: classified rule by rule.
+   */
+  readonly blocks?: readonly RuleBlock[];
   /** Ingress only: the owner's containerPorts, which named ports resolve against. */
   readonly ownerPorts?: readonly ContainerPort[];
 }
@@ -88,6 +94,8 @@ export interface TableParts {
   /** Per selector class: match bit per rule (k columns), and its peer-resolved port names (for selectorKeys). */
   readonly selBitRows: Uint8Array;
   readonly selResolutions: readonly number[][][];
+  /** An existing class answering exactly as a new combination of matches would (see ClassLike). */
+  readonly classLike: ClassLike;
   readonly stats: TableStats;
 }
 
@@ -107,18 +115,20 @@ export function buildRuleTable(spec: TableSpec, identities: IdentityRegistry): R
   const ip6 = classifyAddresses(peers.blocks6, peers.matchAll, k);
   // 2. identities (selectors, and named ports resolved on the peer for egress)
   const peerNamed = spec.direction === 'egress' ? namedPortsOf(spec.rules) : [];
-  const sel = classifyIdentities(identities, k, peers.selectorPeers, peerNamed);
+  const sel = spec.blocks !== undefined
+    ? classifyIdentitiesByBlocks(identities, k, spec.blocks, peers.selectorPeers, peerNamed)
+    : classifyIdentities(identities, k, peers.selectorPeers, peerNamed);
   // 3. peer classes, 4. port classes, 5. verdicts
   const peerClasses = classifyPeers(ip4, ip6, sel, k);
   const ports = classifyPorts(spec, peerNamed, peerClasses);
-  const verdict = foldVerdicts(spec, peerClasses, ports);
+  const { verdict, classLike } = foldVerdicts(spec, peerClasses, ports);
   const nPort = ports.portMap.classCount;
   return new RuleTable({
     direction: spec.direction, policies: spec.policies, identityCount: identities.count, ruleCount: k,
     trie4: new CidrTrie4(ip4.prefixes, ip4.defaultClass), trie6: new CidrTrie6(ip6.prefixes, ip6.defaultClass),
     nSel: sel.nSel, selClass: sel.selClass, combine4: peerClasses.combine4, combine6: peerClasses.combine6,
     portMap: ports.portMap, nPort, verdict,
-    selectorPeers: peers.selectorPeers, peerNamed, selBitRows: sel.bitRows, selResolutions: sel.resolutions,
+    selectorPeers: peers.selectorPeers, peerNamed, selBitRows: sel.bitRows, selResolutions: sel.resolutions, classLike,
     stats: { ipClasses4: ip4.count, ipClasses6: ip6.count, selClasses: sel.nSel, peerClasses: peerClasses.count, portClasses: nPort },
   });
 }
@@ -183,6 +193,12 @@ export class RuleTable {
 }
 
 /**
+ * selectorKeys of a table's classes (by their rows, which extended copies share), made on its
+ * first extension, plus the signatures extensions have mapped to a class like them.
+ */
+const selKeysOf = new WeakMap<Uint8Array, Map<string, number>>();
+
+/**
  * Brings a table up to date with identities added since it was built. Identity attributes never
  * change, so only the new identities need a class: when each one's signature is one the table
  * already has, the result shares every structure and its image is the old one with the new
@@ -190,11 +206,8 @@ export class RuleTable {
  * shares the image, and must not be extended again) or in a copy. Returns the same table
  * when nothing was added or every new identity is in class 0, and undefined when some new
  * identity needs a class the table does not have (a new combination of matches or port-name
- * resolution): the caller rebuilds it.
+ * resolution that no existing class answers like, see ClassLike): the caller rebuilds it.
  */
-/** selectorKeys of a table's classes (by their rows, which extended copies share), made on its first extension. */
-const selKeysOf = new WeakMap<Uint8Array, Map<string, number>>();
-
 export function extendRuleTable(t: RuleTable, identities: IdentityRegistry): RuleTable | undefined {
   const p = t.parts;
   const from = p.identityCount;
@@ -227,8 +240,16 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry): Rul
   const added = new Int32Array(to - from);
   let allZero = true;
   for (let i = from; i < to; i++) {
-    const c = keys.get(identitySignature(identities, i, k, p.selectorPeers, p.peerNamed));
-    if (c === undefined) return undefined;
+    const sig = identitySignature(identities, i, k, p.selectorPeers, p.peerNamed);
+    let c = keys.get(sig);
+    if (c === undefined) {
+      // A combination of matches the table has no class for: one whose every cell answers the
+      // same will do (remembered for the next identity with it), else the table is rebuilt.
+      const ports = identities.get(i).ports;
+      c = p.classLike(identityBits(identities, i, k, p.selectorPeers), p.peerNamed.map((n) => resolveNamedPort(ports, n.name, n.protocol)));
+      if (c < 0) return undefined;
+      keys.set(sig, c);
+    }
     added[i - from] = c;
     if (c !== 0) allZero = false;
   }

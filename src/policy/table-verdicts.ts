@@ -195,6 +195,32 @@ class RowSet {
     this.rows.push(row.slice());
     return this.rows.length - 1;
   }
+  /** The index of an equal row, or -1 (adds nothing). */
+  find(row: Int32Array): number {
+    let h = row.length | 0;
+    for (let i = 0; i < row.length; i++) h = Math.imul(h ^ row[i]!, 0x9e3779b1) ^ (h >>> 15);
+    for (const i of this.byHash.get(h) ?? []) {
+      const o = this.rows[i]!;
+      let same = true;
+      for (let j = 0; j < row.length && same; j++) same = o[j] === row[j];
+      if (same) return i;
+    }
+    return -1;
+  }
+}
+
+/**
+ * For a table being extended (extendRuleTable): the existing selector class that answers every
+ * cell for an identity with these selector bits (k) and peer-resolved port names exactly as the
+ * identity itself would, or -1 (then the table is rebuilt). A new identity's combination of
+ * matches is often new to a table while its verdicts are not: its class's column of peer classes
+ * (one per address class) equals one the table has.
+ */
+export type ClassLike = (bits: Uint8Array, resolutions: readonly number[][]) => number;
+
+export interface Folded {
+  readonly verdict: Int32Array;
+  readonly classLike: ClassLike;
 }
 
 /**
@@ -208,7 +234,7 @@ class RowSet {
  * selector classes with the same first-rule vectors are merged; the tiers are walked once per
  * distinct (address, selector) pair and port class.
  */
-export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortClasses): Int32Array {
+export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortClasses): Folded {
   const rules = spec.rules;
   const { ip4, ip6, sel, k } = peers;
   const nSel = sel.nSel;
@@ -222,8 +248,8 @@ export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortCla
   // form a group.
   const groupOf = new Int32Array(nSel);
   const groupRes: number[][][] = [];
+  const gk = new Map<string, number>();
   if (spec.direction === 'egress') {
-    const gk = new Map<string, number>();
     for (let s = 0; s < nSel; s++) {
       const key = JSON.stringify(sel.resolutions[s]);
       let g = gk.get(key);
@@ -321,5 +347,32 @@ export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortCla
   peers.count = verdictRows.rows.length;
   const verdict = new Int32Array(peers.count * nPort);
   verdictRows.rows.forEach((r, i) => verdict.set(r, i * nPort));
-  return verdict;
+
+  const { combine4, combine6 } = peers;
+  const classLike: ClassLike = (bits, resolutions) => {
+    // Its group: names must resolve as on some class (else the port classes may lack a cut).
+    const gr = spec.direction === 'egress' ? gk.get(JSON.stringify(resolutions)) : 0;
+    if (gr === undefined) return -1;
+    const b = bitsets(bits, 1, k, W);
+    const mine = new Int32Array(vec);
+    firstOf(b, 0, gr, mine, 0);
+    // Its peer class per distinct address vector; a verdict row the table lacks: no class is like it.
+    const pcOf = new Int32Array(nIpEq);
+    selv = mine;
+    g = gr;
+    for (let e = 0; e < nIpEq; e++) {
+      ipv = ipVectors.rows[e]!;
+      for (q = 0; q < nPort; q++) row[q] = walkTiers(TABLE_TIERS, cell, TIER_NEXT);
+      const pc = verdictRows.find(row);
+      if (pc < 0) return -1;
+      pcOf[e] = pc;
+    }
+    search: for (let s = 0; s < nSel; s++) {
+      for (let a = 0; a < ip4.count; a++) if (combine4[a * nSel + s] !== pcOf[ipEq4[a]!]) continue search;
+      for (let a = 0; a < ip6.count; a++) if (combine6[a * nSel + s] !== pcOf[ipEq6[a]!]) continue search;
+      return s;
+    }
+    return -1;
+  };
+  return { verdict, classLike };
 }
