@@ -32,9 +32,9 @@ import { OUTSIDE_IDENTITY, type IdentityRegistry } from './identity.ts';
 import { namedPortsOf, type NamedPort } from './named-ports.ts';
 import type { PortMap } from './port-map.ts';
 import { classifyAddresses, rulePeers } from './table-addresses.ts';
-import { TableArena, appendSelClasses, encodeTable, judgeImage4, judgeImage6, portBlock, withMoreSelClasses } from './table-arena.ts';
+import { TableArena, appendSelClasses, encodeTable, storedSelClasses, judgeImage4, judgeImage6, portBlock, withMoreSelClasses } from './table-arena.ts';
 import { classifyIdentities, identityBits, identitySignature, selectorKeys, type SelectorPeer } from './table-identities.ts';
-import { classifyPeers, classifyPorts, foldVerdicts, type ClassLike } from './table-verdicts.ts';
+import { classifyPeers, classifyPorts, foldVerdicts, type Refold } from './table-verdicts.ts';
 import { definesNamedPort, resolveNamedPort, type Direction } from './spec-facts.ts';
 import type { Tier } from './tiers.ts';
 
@@ -94,8 +94,8 @@ export interface TableParts {
   /** Per selector class: match bit per rule (k columns), and its peer-resolved port names (for selectorKeys). */
   readonly selBitRows: Uint8Array;
   readonly selResolutions: readonly number[][][];
-  /** An existing class answering exactly as a new combination of matches would (see ClassLike). */
-  readonly classLike: ClassLike;
+  /** Places a new combination of matches without a rebuild (see Refold). */
+  readonly refold: Refold;
   readonly stats: TableStats;
 }
 
@@ -121,14 +121,14 @@ export function buildRuleTable(spec: TableSpec, identities: IdentityRegistry): R
   // 3. peer classes, 4. port classes, 5. verdicts
   const peerClasses = classifyPeers(ip4, ip6, sel, k);
   const ports = classifyPorts(spec, peerNamed, peerClasses);
-  const { verdict, classLike } = foldVerdicts(spec, peerClasses, ports);
+  const { verdict, refold } = foldVerdicts(spec, peerClasses, ports);
   const nPort = ports.portMap.classCount;
   return new RuleTable({
     direction: spec.direction, policies: spec.policies, identityCount: identities.count, ruleCount: k,
     trie4: new CidrTrie4(ip4.prefixes, ip4.defaultClass), trie6: new CidrTrie6(ip6.prefixes, ip6.defaultClass),
     nSel: sel.nSel, selClass: sel.selClass, combine4: peerClasses.combine4, combine6: peerClasses.combine6,
     portMap: ports.portMap, nPort, verdict,
-    selectorPeers: peers.selectorPeers, peerNamed, selBitRows: sel.bitRows, selResolutions: sel.resolutions, classLike,
+    selectorPeers: peers.selectorPeers, peerNamed, selBitRows: sel.bitRows, selResolutions: sel.resolutions, refold,
     stats: { ipClasses4: ip4.count, ipClasses6: ip6.count, selClasses: sel.nSel, peerClasses: peerClasses.count, portClasses: nPort },
   });
 }
@@ -239,23 +239,65 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry): Rul
   if (!keys) selKeysOf.set(p.selBitRows, (keys = selectorKeys({ nSel: p.nSel, bitRows: p.selBitRows, resolutions: p.selResolutions }, k, p.peerNamed.length > 0)));
   const added = new Int32Array(to - from);
   let allZero = true;
+  // Classes this extension adds (a column each; see Refold), and the parts they change.
+  let nSel = p.nSel, combine4 = p.combine4, combine6 = p.combine6, bitRows = p.selBitRows;
+  const resolutions = [...p.selResolutions];
   for (let i = from; i < to; i++) {
     const sig = identitySignature(identities, i, k, p.selectorPeers, p.peerNamed);
     let c = keys.get(sig);
     if (c === undefined) {
-      // A combination of matches the table has no class for: one whose every cell answers the
-      // same will do (remembered for the next identity with it), else the table is rebuilt.
+      // A combination of matches the table has no class for: a class whose every cell answers
+      // alike, else a new class (remembered for the next identity with it).
       const ports = identities.get(i).ports;
-      c = p.classLike(identityBits(identities, i, k, p.selectorPeers), p.peerNamed.map((n) => resolveNamedPort(ports, n.name, n.protocol)));
-      if (c < 0) return undefined;
+      const bits = identityBits(identities, i, k, p.selectorPeers);
+      const res = p.peerNamed.map((n) => resolveNamedPort(ports, n.name, n.protocol));
+      const fit = p.refold.fit(bits, res, nSel, combine4, combine6);
+      if (fit === undefined) return undefined;
+      c = fit.cls;
+      if (c < 0) {
+        c = nSel;
+        combine4 = withColumn(combine4, nSel, fit.column4);
+        combine6 = withColumn(combine6, nSel, fit.column6);
+        const rows = new Uint8Array(bitRows.length + k);
+        rows.set(bitRows);
+        rows.set(bits, bitRows.length);
+        bitRows = rows;
+        resolutions.push(res);
+        nSel++;
+      }
       keys.set(sig, c);
     }
     added[i - from] = c;
     if (c !== 0) allZero = false;
   }
+  if (nSel !== p.nSel) {
+    // New columns: the image is encoded anew (a copy), with the classes of every identity so
+    // far, including those earlier extensions stored only in the image.
+    const selClass = new Int32Array(to);
+    selClass.set(storedSelClasses(t.image));
+    selClass.set(added, from);
+    const verdict = p.refold.verdicts();
+    selKeysOf.set(bitRows, keys);
+    return new RuleTable({
+      ...p, identityCount: to, nSel, selClass: nSel <= 0x10000 ? Uint16Array.from(selClass) : selClass, combine4, combine6, verdict,
+      selBitRows: bitRows, selResolutions: resolutions,
+      stats: { ...p.stats, selClasses: nSel, peerClasses: verdict.length / p.nPort },
+    });
+  }
   // Class 0 is what identities past the array read anyway.
   if (allZero) return t;
   return new RuleTable({ ...p, identityCount: to }, { table: t, added });
+}
+
+/** An ip-class x nSel matrix with one column more (the new class's peer class per address class). */
+function withColumn(combine: Int32Array, nSel: number, column: Int32Array): Int32Array {
+  const n = column.length;
+  const out = new Int32Array(n * (nSel + 1));
+  for (let a = 0; a < n; a++) {
+    out.set(combine.subarray(a * nSel, (a + 1) * nSel), a * (nSel + 1));
+    out[a * (nSel + 1) + nSel] = column[a]!;
+  }
+  return out;
 }
 
 export { OUTSIDE_IDENTITY };

@@ -195,32 +195,32 @@ class RowSet {
     this.rows.push(row.slice());
     return this.rows.length - 1;
   }
-  /** The index of an equal row, or -1 (adds nothing). */
-  find(row: Int32Array): number {
-    let h = row.length | 0;
-    for (let i = 0; i < row.length; i++) h = Math.imul(h ^ row[i]!, 0x9e3779b1) ^ (h >>> 15);
-    for (const i of this.byHash.get(h) ?? []) {
-      const o = this.rows[i]!;
-      let same = true;
-      for (let j = 0; j < row.length && same; j++) same = o[j] === row[j];
-      if (same) return i;
-    }
-    return -1;
-  }
 }
 
 /**
- * For a table being extended (extendRuleTable): the existing selector class that answers every
- * cell for an identity with these selector bits (k) and peer-resolved port names exactly as the
- * identity itself would, or -1 (then the table is rebuilt). A new identity's combination of
- * matches is often new to a table while its verdicts are not: its class's column of peer classes
- * (one per address class) equals one the table has.
+ * For a table being extended (extendRuleTable), given an identity's selector bits (k) and its
+ * peer-resolved port names: the peer class of each address class (IPv4, IPv6) that its cells
+ * take, and an existing selector class whose column is the same (it answers every cell alike),
+ * or -1 (the table then takes the identity as a new class: a column more, and the verdict rows
+ * it needs appended; no reclassification, no fold of the other classes). Undefined when a name
+ * resolves as on no class (the port classes may lack a cut): the table is rebuilt. A new
+ * identity's combination of matches is often new to a table while its answers are not.
  */
-export type ClassLike = (bits: Uint8Array, resolutions: readonly number[][]) => number;
+export interface ClassFit {
+  readonly cls: number;
+  readonly column4: Int32Array;
+  readonly column6: Int32Array;
+}
+
+export interface Refold {
+  fit(bits: Uint8Array, resolutions: readonly number[][], nSel: number, combine4: Int32Array, combine6: Int32Array): ClassFit | undefined;
+  /** The verdict matrix with every row fit() has added (a table's rows are a prefix of it). */
+  verdicts(): Int32Array;
+}
 
 export interface Folded {
   readonly verdict: Int32Array;
-  readonly classLike: ClassLike;
+  readonly refold: Refold;
 }
 
 /**
@@ -348,31 +348,35 @@ export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortCla
   const verdict = new Int32Array(peers.count * nPort);
   verdictRows.rows.forEach((r, i) => verdict.set(r, i * nPort));
 
-  const { combine4, combine6 } = peers;
-  const classLike: ClassLike = (bits, resolutions) => {
+  const fit = (bits: Uint8Array, resolutions: readonly number[][], nS: number, c4: Int32Array, c6: Int32Array): ClassFit | undefined => {
     // Its group: names must resolve as on some class (else the port classes may lack a cut).
     const gr = spec.direction === 'egress' ? gk.get(JSON.stringify(resolutions)) : 0;
-    if (gr === undefined) return -1;
-    const b = bitsets(bits, 1, k, W);
+    if (gr === undefined) return undefined;
     const mine = new Int32Array(vec);
-    firstOf(b, 0, gr, mine, 0);
-    // Its peer class per distinct address vector; a verdict row the table lacks: no class is like it.
+    firstOf(bitsets(bits, 1, k, W), 0, gr, mine, 0);
+    // Its verdict row per distinct address vector (new rows are appended).
     const pcOf = new Int32Array(nIpEq);
     selv = mine;
     g = gr;
     for (let e = 0; e < nIpEq; e++) {
       ipv = ipVectors.rows[e]!;
       for (q = 0; q < nPort; q++) row[q] = walkTiers(TABLE_TIERS, cell, TIER_NEXT);
-      const pc = verdictRows.find(row);
-      if (pc < 0) return -1;
-      pcOf[e] = pc;
+      pcOf[e] = verdictRows.intern(row);
     }
-    search: for (let s = 0; s < nSel; s++) {
-      for (let a = 0; a < ip4.count; a++) if (combine4[a * nSel + s] !== pcOf[ipEq4[a]!]) continue search;
-      for (let a = 0; a < ip6.count; a++) if (combine6[a * nSel + s] !== pcOf[ipEq6[a]!]) continue search;
-      return s;
+    const column4 = new Int32Array(ip4.count), column6 = new Int32Array(ip6.count);
+    for (let a = 0; a < ip4.count; a++) column4[a] = pcOf[ipEq4[a]!]!;
+    for (let a = 0; a < ip6.count; a++) column6[a] = pcOf[ipEq6[a]!]!;
+    search: for (let s = 0; s < nS; s++) {
+      for (let a = 0; a < ip4.count; a++) if (c4[a * nS + s] !== column4[a]) continue search;
+      for (let a = 0; a < ip6.count; a++) if (c6[a * nS + s] !== column6[a]) continue search;
+      return { cls: s, column4, column6 };
     }
-    return -1;
+    return { cls: -1, column4, column6 };
   };
-  return { verdict, classLike };
+  const verdicts = (): Int32Array => {
+    const out = new Int32Array(verdictRows.rows.length * nPort);
+    verdictRows.rows.forEach((r, i) => out.set(r, i * nPort));
+    return out;
+  };
+  return { verdict, refold: { fit, verdicts } };
 }
