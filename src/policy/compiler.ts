@@ -11,9 +11,10 @@
 // Sharing: a NetworkPolicy table depends only on the policies isolating its owner (in key
 // order) and, for ingress, on what the rules' port names resolve to on the owner, so owners with
 // the same of both share one table object ("replicas share"), cached under that key. It is
-// rebuilt only when one of its policies changes or a new pod identity needs a class the table
-// does not have (extendRuleTable). Pods moving between existing identities (the common relabel)
-// or added with an existing identity touch no table.
+// rebuilt only when one of its policies changes or a new pod identity resolves a port name in
+// a way no class of the table does (extendRuleTable: other new identities join a class or add
+// one). Pods moving between existing identities (the common relabel) or added with an existing
+// identity touch no table.
 //
 // Published snapshots are never changed: an update builds fresh per-slot records (cheap, they
 // are flat) and fresh address maps when addresses changed, and reuses every table still valid;

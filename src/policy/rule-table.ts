@@ -201,12 +201,13 @@ const selKeysOf = new WeakMap<Uint8Array, Map<string, number>>();
 /**
  * Brings a table up to date with identities added since it was built. Identity attributes never
  * change, so only the new identities need a class: when each one's signature is one the table
- * already has, the result shares every structure and its image is the old one with the new
- * identities' classes appended, in place when the image has room (then `t` is superseded: it
- * shares the image, and must not be extended again) or in a copy. Returns the same table
- * when nothing was added or every new identity is in class 0, and undefined when some new
- * identity needs a class the table does not have (a new combination of matches or port-name
- * resolution that no existing class answers like, see ClassLike): the caller rebuilds it.
+ * already has, or its cells answer as an existing class's do (Refold), the result shares every
+ * structure and its image is the old one with the new identities' classes appended, in place
+ * when the image has room (then `t` is superseded: it shares the image, and must not be
+ * extended again) or in a copy. Otherwise the identity becomes a new class (a column of peer
+ * classes, verdict rows appended) in a re-encoded copy. Returns the same table when nothing was
+ * added or every new identity is in class 0, and undefined when a new identity resolves a port
+ * name as no class does (the port classes may lack a cut): the caller rebuilds the table.
  */
 export function extendRuleTable(t: RuleTable, identities: IdentityRegistry): RuleTable | undefined {
   const p = t.parts;
