@@ -221,7 +221,11 @@ t.test('a new identity with a combination of matches new to a table joins a clas
     // so it answers exactly as app=web does.
     state.upsertPolicy(policy('a', 'db', {
       podSelector: sel({ app: 'db' }),
-      ingress: [{ peers: [{ podSelector: sel({ app: 'web' }) }], ports: [] }, { peers: [{ podSelector: sel({ tier: 'ops' }) }], ports: [{ protocol: 'TCP', port: 22 }] }],
+      ingress: [
+        { peers: [{ podSelector: sel({ app: 'web' }) }], ports: [] },
+        { peers: [{ podSelector: sel({ tier: 'ops' }) }], ports: [{ protocol: 'TCP', port: 22 }] },
+        { peers: [{ podSelector: sel({ app: 'other' }) }], ports: [{ protocol: 'TCP', port: 80 }] },
+      ],
     }));
   });
   const e = new CompiledEngine(state);
@@ -232,7 +236,11 @@ t.test('a new identity with a combination of matches new to a table joins a clas
   // New labels, the same matches as tier=ops: its signature, found directly.
   state.upsertPod(pod('a', 'ops-2', '10.0.0.6', { tier: 'ops', extra: 'x' }));
   t.equal(e.stats().tablesBuilt, built, 'still none');
-  for (const src of ['10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5', '10.0.0.6']) {
+  // Rules 1 and 2: 22 and 80, answers no class has. It becomes a class of its own, still no rebuild.
+  state.upsertPod(pod('a', 'ops-other', '10.0.0.7', { tier: 'ops', app: 'other' }));
+  t.equal(e.stats().tablesBuilt, built, 'a new class, no rebuild');
+  t.equal(e.stats().tables, 1, 'one table');
+  for (const src of ['10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5', '10.0.0.6', '10.0.0.7']) {
     for (const port of [22, 80]) {
       const conn = { src, dst: '10.0.0.1', protocol: 'TCP' as const, port };
       t.same(e.decide(conn), evaluate(state, conn), `${src} -> db:${port}`);
