@@ -11,9 +11,10 @@
 // Sharing: a NetworkPolicy table depends only on the policies isolating its owner (in key
 // order) and, for ingress, on what the rules' port names resolve to on the owner, so owners with
 // the same of both share one table object ("replicas share"), cached under that key. It is
-// rebuilt only when one of its policies changes or a new pod identity needs a class the table
-// does not have (extendRuleTable). Pods moving between existing identities (the common relabel)
-// or added with an existing identity touch no table.
+// rebuilt only when one of its policies changes or a new pod identity resolves a port name in
+// a way no class of the table does (extendRuleTable: other new identities join a class or add
+// one). Pods moving between existing identities (the common relabel) or added with an existing
+// identity touch no table.
 //
 // Published snapshots are never changed: an update builds fresh per-slot records (cheap, they
 // are flat) and fresh address maps when addresses changed, and reuses every table still valid;
@@ -33,7 +34,9 @@ import type { Connection, Decision, RuleRef } from './decision.ts';
 import { SIDE, type RuleSnapshot } from './engine-api.ts';
 import { IdentityRegistry } from './identity.ts';
 import { buildRuleTable, extendRuleTable, type RuleTable, type TableRule } from './rule-table.ts';
-import { namedPortsOf, resolutionSignature } from './named-ports.ts';
+import { resolutionSignature } from './named-ports.ts';
+import { NetworkPolicyRules } from './np-rules.ts';
+import type { RuleBlock } from './block-classes.ts';
 import { NO_POLICIES, SLOT, S_EGRESS, S_IDENTITY, S_INGRESS, S_NODE, Snapshot } from './snapshot.ts';
 import { TIER_WORDS, TierTables, tierWord } from './tier-tables.ts';
 import { TIER_COUNT, tierIndex } from './tiers.ts';
@@ -136,14 +139,13 @@ export class CompiledEngine {
 
   private cache = new Map<string, CacheEntry>();
   private entriesByPolicy = new Map<string, Set<CacheEntry>>();
-  private ruleBase = new Map<NetworkPolicy, { ingress: number; egress: number }>();
   private ruleRefs: RuleRef[] = [];
+  private npRules = new NetworkPolicyRules(this.ruleRefs);
   /** The Admin and Baseline tiers' policies (shares ruleRefs). */
   private clusters = new ClusterPolicyIndex(this.ruleRefs);
   private layout = new TableLayout();
   /** The Admin and Baseline tiers' tables, per identity of a local pod. */
   private tiers = new TierTables(this.identities, this.clusters, this.nodes, this.layout);
-  private namedIngress = new WeakMap<NetworkPolicy, ReturnType<typeof namedPortsOf>>();
 
   private nodeAddresses = new NodeAddresses(this.nodes);
 
@@ -168,9 +170,7 @@ export class CompiledEngine {
     this.applyChanges(changes);
     // Identities and rule ids are append-only; when most are garbage, start over from the
     // mirror (same answers, fresh numbering). Published snapshots keep what they reference.
-    let liveRules = 0;
-    for (const p of this.ruleBase.keys()) liveRules += p.ingress.length + p.egress.length;
-    liveRules += this.clusters.liveRules();
+    const liveRules = this.npRules.liveRules() + this.clusters.liveRules();
     if (this.identities.count > 4 * this.recs.size + 4096 || this.ruleRefs.length > 4 * liveRules + 4096) this.rebuildAll();
     return this.current;
   }
@@ -192,7 +192,7 @@ export class CompiledEngine {
     this.identities = new IdentityRegistry();
     this.recs = new Map(); this.slots = []; this.freeSlots = []; this.arrays = new SlotArrays(); this.addresses = new PodAddresses();
     this.cache = new Map(); this.entriesByPolicy = new Map();
-    this.ruleBase = new Map(); this.ruleRefs = []; this.clusters = new ClusterPolicyIndex(this.ruleRefs);
+    this.ruleRefs = []; this.npRules = new NetworkPolicyRules(this.ruleRefs); this.clusters = new ClusterPolicyIndex(this.ruleRefs);
     this.layout = new TableLayout();
     this.tiers = new TierTables(this.identities, this.clusters, this.nodes, this.layout);
     this.nodeAddresses = new NodeAddresses(this.nodes);
@@ -262,9 +262,9 @@ export class CompiledEngine {
           break;
         }
         case 'NetworkPolicy': {
-          if (c.before) this.ruleBase.delete(c.before);
+          if (c.before) this.npRules.forget(c.before);
           const prev = this.policies.get(c.key);
-          if (prev) this.ruleBase.delete(prev);
+          if (prev) this.npRules.forget(prev);
           if (c.after) this.policies.set(c.key, c.after); else this.policies.delete(c.key);
           changedPolicies.add(c.key);
           reselectNs.add(nsOfKey(c.key));
@@ -476,11 +476,7 @@ export class CompiledEngine {
         // Named ports of ingress rules resolve on the owner: owners share a table only when
         // every name resolves the same on them.
         const named = [];
-        for (const p of np) {
-          let n = this.namedIngress.get(p);
-          if (!n) this.namedIngress.set(p, (n = namedPortsOf(p.ingress.map((rule) => ({ rule })))));
-          named.push(...n);
-        }
+        for (const p of np) named.push(...this.npRules.ingressNamedPorts(p));
         if (named.length) key += `\u0002${resolutionSignature(named, r.pod.ports)}`;
       }
     }
@@ -494,19 +490,19 @@ export class CompiledEngine {
     if (key === undefined) return;
     let e = this.cache.get(key);
     if (!e) {
-      // Rules in policy-key order, then spec order.
+      // Rules in policy-key order, then spec order; each policy's rules are a block (block-classes.ts).
       const rules: TableRule[] = [];
+      const blocks: RuleBlock[] = [];
       for (const p of np) {
-        const base = this.ruleIdsFor(p);
-        const list = dir === 'ingress' ? p.ingress : p.egress;
-        const b = dir === 'ingress' ? base.ingress : base.egress;
-        for (let i = 0; i < list.length; i++) rules.push({ id: b + i, policyNamespace: p.namespace, rule: list[i]!, tier: 'networkpolicy', action: 'Accept' });
+        const list = this.npRules.tableRules(p, dir);
+        rules.push(...list);
+        blocks.push({ key: list, count: list.length });
       }
       this.built++;
       const table = buildRuleTable(
         dir === 'ingress'
-          ? { direction: dir, policies: npKeys, rules, ownerPorts: r.pod.ports }
-          : { direction: dir, policies: npKeys, rules },
+          ? { direction: dir, policies: npKeys, rules, blocks, ownerPorts: r.pod.ports }
+          : { direction: dir, policies: npKeys, rules, blocks },
         this.identities,
       );
       e = { key, direction: dir, table, base: this.layout.place(table), policies: npKeys, users: new Set(), evicted: false };
@@ -520,21 +516,6 @@ export class CompiledEngine {
     e.users.add(r.slot);
     r[dir] = e;
     this.arrays[dir][r.slot] = e.base;
-  }
-
-  /** Rule ids of a policy version: its ingress rules then its egress rules, contiguous. */
-  private ruleIdsFor(p: NetworkPolicy): { ingress: number; egress: number } {
-    let b = this.ruleBase.get(p);
-    if (!b) {
-      const key = podKey(p);
-      const ingress = this.ruleRefs.length;
-      p.ingress.forEach((_, index) => this.ruleRefs.push({ policy: key, direction: 'ingress', index }));
-      const egress = this.ruleRefs.length;
-      p.egress.forEach((_, index) => this.ruleRefs.push({ policy: key, direction: 'egress', index }));
-      b = { ingress, egress };
-      this.ruleBase.set(p, b);
-    }
-    return b;
   }
 
   /** Lays every live table out again (no holes) and points every user slot at the new place. */

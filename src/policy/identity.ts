@@ -64,7 +64,8 @@ export class IdentityRegistry {
   private readonly byNamespace = new Map<string, number[]>();
   private readonly peerCache = new WeakMap<PolicyPeer, Map<string, PeerMatcher>>();
   /** setOf's numbering: matched sets by content. */
-  private readonly setIds = new Map<string, number>();
+  private readonly setIds = new Map<number, { readonly ids: readonly number[]; readonly id: number }[]>();
+  private setCount = 0;
 
   get count(): number {
     return this.list.length;
@@ -119,9 +120,23 @@ export class IdentityRegistry {
   setOf(c: PeerMatcher): number {
     const ids = this.matched(c);
     if (c.setLen !== ids.length) {
-      const key = ids.join(',');
-      let id = this.setIds.get(key);
-      if (id === undefined) this.setIds.set(key, (id = this.setIds.size));
+      // Interned by a hash of the ids, then compared (joining the ids into a key string was
+      // most of the cost for sets of hundreds of identities).
+      let h = ids.length;
+      for (let i = 0; i < ids.length; i++) h = Math.imul(h ^ ids[i]!, 0x9e3779b1) ^ (h >>> 15);
+      let bucket = this.setIds.get(h);
+      if (!bucket) this.setIds.set(h, (bucket = []));
+      let id = -1;
+      for (const e of bucket) {
+        if (e.ids.length !== ids.length) continue;
+        let same = true;
+        for (let i = 0; i < ids.length && same; i++) same = e.ids[i] === ids[i];
+        if (same) {
+          id = e.id;
+          break;
+        }
+      }
+      if (id < 0) bucket.push({ ids: ids.slice(), id: (id = this.setCount++) });
       c.setId = id;
       c.setLen = ids.length;
     }

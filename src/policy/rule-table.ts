@@ -26,15 +26,16 @@
 // structured parts stay for extendRuleTable.
 
 import type { ContainerPort, PolicyRule } from '../cluster/model.ts';
+import { classifyIdentitiesByBlocks, type RuleBlock } from './block-classes.ts';
 import { CidrTrie4, CidrTrie6 } from './cidr-trie.ts';
 import { OUTSIDE_IDENTITY, type IdentityRegistry } from './identity.ts';
 import { namedPortsOf, type NamedPort } from './named-ports.ts';
 import type { PortMap } from './port-map.ts';
 import { classifyAddresses, rulePeers } from './table-addresses.ts';
-import { TableArena, appendSelClasses, encodeTable, judgeImage4, judgeImage6, portBlock, withMoreSelClasses } from './table-arena.ts';
-import { classifyIdentities, identitySignature, selectorKeys, type SelectorPeer } from './table-identities.ts';
-import { classifyPeers, classifyPorts, foldVerdicts } from './table-verdicts.ts';
-import { definesNamedPort, type Direction } from './spec-facts.ts';
+import { TableArena, appendSelClasses, encodeTable, storedSelClasses, judgeImage4, judgeImage6, portBlock, withMoreSelClasses } from './table-arena.ts';
+import { classifyIdentities, identityBits, identitySignature, selectorKeys, type SelectorPeer } from './table-identities.ts';
+import { classifyPeers, classifyPorts, foldVerdicts, type Refold } from './table-verdicts.ts';
+import { definesNamedPort, resolveNamedPort, type Direction } from './spec-facts.ts';
 import type { Tier } from './tiers.ts';
 
 export interface TableRule {
@@ -58,6 +59,11 @@ export interface TableSpec {
    * written order, NetworkPolicies in key order then spec order, Baseline like Admin.
    */
   readonly rules: readonly TableRule[];
+  /**
+   * The rules by policy version, in order (covering all of them): selector classes then combine
+   * each policy's own, computed once per version (block-classes.ts). Absent: classified rule by rule.
+   */
+  readonly blocks?: readonly RuleBlock[];
   /** Ingress only: the owner's containerPorts, which named ports resolve against. */
   readonly ownerPorts?: readonly ContainerPort[];
 }
@@ -88,6 +94,8 @@ export interface TableParts {
   /** Per selector class: match bit per rule (k columns), and its peer-resolved port names (for selectorKeys). */
   readonly selBitRows: Uint8Array;
   readonly selResolutions: readonly number[][][];
+  /** Places a new combination of matches without a rebuild (see Refold). */
+  readonly refold: Refold;
   readonly stats: TableStats;
 }
 
@@ -107,18 +115,20 @@ export function buildRuleTable(spec: TableSpec, identities: IdentityRegistry): R
   const ip6 = classifyAddresses(peers.blocks6, peers.matchAll, k);
   // 2. identities (selectors, and named ports resolved on the peer for egress)
   const peerNamed = spec.direction === 'egress' ? namedPortsOf(spec.rules) : [];
-  const sel = classifyIdentities(identities, k, peers.selectorPeers, peerNamed);
+  const sel = spec.blocks !== undefined
+    ? classifyIdentitiesByBlocks(identities, k, spec.blocks, peers.selectorPeers, peerNamed)
+    : classifyIdentities(identities, k, peers.selectorPeers, peerNamed);
   // 3. peer classes, 4. port classes, 5. verdicts
   const peerClasses = classifyPeers(ip4, ip6, sel, k);
   const ports = classifyPorts(spec, peerNamed, peerClasses);
-  const verdict = foldVerdicts(spec, peerClasses, ports);
+  const { verdict, refold } = foldVerdicts(spec, peerClasses, ports);
   const nPort = ports.portMap.classCount;
   return new RuleTable({
     direction: spec.direction, policies: spec.policies, identityCount: identities.count, ruleCount: k,
     trie4: new CidrTrie4(ip4.prefixes, ip4.defaultClass), trie6: new CidrTrie6(ip6.prefixes, ip6.defaultClass),
     nSel: sel.nSel, selClass: sel.selClass, combine4: peerClasses.combine4, combine6: peerClasses.combine6,
     portMap: ports.portMap, nPort, verdict,
-    selectorPeers: peers.selectorPeers, peerNamed, selBitRows: sel.bitRows, selResolutions: sel.resolutions,
+    selectorPeers: peers.selectorPeers, peerNamed, selBitRows: sel.bitRows, selResolutions: sel.resolutions, refold,
     stats: { ipClasses4: ip4.count, ipClasses6: ip6.count, selClasses: sel.nSel, peerClasses: peerClasses.count, portClasses: nPort },
   });
 }
@@ -183,18 +193,22 @@ export class RuleTable {
 }
 
 /**
- * Brings a table up to date with identities added since it was built. Identity attributes never
- * change, so only the new identities need a class: when each one's signature is one the table
- * already has, the result shares every structure and its image is the old one with the new
- * identities' classes appended, in place when the image has room (then `t` is superseded: it
- * shares the image, and must not be extended again) or in a copy. Returns the same table
- * when nothing was added or every new identity is in class 0, and undefined when some new
- * identity needs a class the table does not have (a new combination of matches or port-name
- * resolution): the caller rebuilds it.
+ * selectorKeys of a table's classes (by their rows, which extended copies share), made on its
+ * first extension, plus the signatures extensions have mapped to a class like them.
  */
-/** selectorKeys of a table's classes (by their rows, which extended copies share), made on its first extension. */
 const selKeysOf = new WeakMap<Uint8Array, Map<string, number>>();
 
+/**
+ * Brings a table up to date with identities added since it was built. Identity attributes never
+ * change, so only the new identities need a class: when each one's signature is one the table
+ * already has, or its cells answer as an existing class's do (Refold), the result shares every
+ * structure and its image is the old one with the new identities' classes appended, in place
+ * when the image has room (then `t` is superseded: it shares the image, and must not be
+ * extended again) or in a copy. Otherwise the identity becomes a new class (a column of peer
+ * classes, verdict rows appended) in a re-encoded copy. Returns the same table when nothing was
+ * added or every new identity is in class 0, and undefined when a new identity resolves a port
+ * name as no class does (the port classes may lack a cut): the caller rebuilds the table.
+ */
 export function extendRuleTable(t: RuleTable, identities: IdentityRegistry): RuleTable | undefined {
   const p = t.parts;
   const from = p.identityCount;
@@ -226,15 +240,65 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry): Rul
   if (!keys) selKeysOf.set(p.selBitRows, (keys = selectorKeys({ nSel: p.nSel, bitRows: p.selBitRows, resolutions: p.selResolutions }, k, p.peerNamed.length > 0)));
   const added = new Int32Array(to - from);
   let allZero = true;
+  // Classes this extension adds (a column each; see Refold), and the parts they change.
+  let nSel = p.nSel, combine4 = p.combine4, combine6 = p.combine6, bitRows = p.selBitRows;
+  const resolutions = [...p.selResolutions];
   for (let i = from; i < to; i++) {
-    const c = keys.get(identitySignature(identities, i, k, p.selectorPeers, p.peerNamed));
-    if (c === undefined) return undefined;
+    const sig = identitySignature(identities, i, k, p.selectorPeers, p.peerNamed);
+    let c = keys.get(sig);
+    if (c === undefined) {
+      // A combination of matches the table has no class for: a class whose every cell answers
+      // alike, else a new class (remembered for the next identity with it).
+      const ports = identities.get(i).ports;
+      const bits = identityBits(identities, i, k, p.selectorPeers);
+      const res = p.peerNamed.map((n) => resolveNamedPort(ports, n.name, n.protocol));
+      const fit = p.refold.fit(bits, res, nSel, combine4, combine6);
+      if (fit === undefined) return undefined;
+      c = fit.cls;
+      if (c < 0) {
+        c = nSel;
+        combine4 = withColumn(combine4, nSel, fit.column4);
+        combine6 = withColumn(combine6, nSel, fit.column6);
+        const rows = new Uint8Array(bitRows.length + k);
+        rows.set(bitRows);
+        rows.set(bits, bitRows.length);
+        bitRows = rows;
+        resolutions.push(res);
+        nSel++;
+      }
+      keys.set(sig, c);
+    }
     added[i - from] = c;
     if (c !== 0) allZero = false;
+  }
+  if (nSel !== p.nSel) {
+    // New columns: the image is encoded anew (a copy), with the classes of every identity so
+    // far, including those earlier extensions stored only in the image.
+    const selClass = new Int32Array(to);
+    selClass.set(storedSelClasses(t.image));
+    selClass.set(added, from);
+    const verdict = p.refold.verdicts();
+    selKeysOf.set(bitRows, keys);
+    return new RuleTable({
+      ...p, identityCount: to, nSel, selClass: nSel <= 0x10000 ? Uint16Array.from(selClass) : selClass, combine4, combine6, verdict,
+      selBitRows: bitRows, selResolutions: resolutions,
+      stats: { ...p.stats, selClasses: nSel, peerClasses: verdict.length / p.nPort },
+    });
   }
   // Class 0 is what identities past the array read anyway.
   if (allZero) return t;
   return new RuleTable({ ...p, identityCount: to }, { table: t, added });
+}
+
+/** An ip-class x nSel matrix with one column more (the new class's peer class per address class). */
+function withColumn(combine: Int32Array, nSel: number, column: Int32Array): Int32Array {
+  const n = column.length;
+  const out = new Int32Array(n * (nSel + 1));
+  for (let a = 0; a < n; a++) {
+    out.set(combine.subarray(a * nSel, (a + 1) * nSel), a * (nSel + 1));
+    out[a * (nSel + 1) + nSel] = column[a]!;
+  }
+  return out;
 }
 
 export { OUTSIDE_IDENTITY };

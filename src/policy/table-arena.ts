@@ -151,6 +151,13 @@ export function encodeTable(p: TableImageParts): Int32Array {
   return img;
 }
 
+/** The selector class of every identity an image stores (H_SEL_LEN of them), for re-encoding it. */
+export function storedSelClasses(img: Int32Array): Int32Array {
+  const n = img[H_SEL_LEN]!, o = img[H_SEL]!, w = img[H_SEL_WIDTH]!;
+  const at = img.byteOffset + o * 4;
+  return Int32Array.from(w === SEL_U8 ? new Uint8Array(img.buffer, at, n) : w === SEL_U16 ? new Uint16Array(img.buffer, at, n) : img.subarray(o, o + n));
+}
+
 /** Selector class of a stored identity (identity < H_SEL_LEN). */
 function selClass(a: Int32Array, a8: Uint8Array, a16: Uint16Array, base: number, identity: number): number {
   const o = base + a[base + H_SEL]!;

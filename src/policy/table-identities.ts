@@ -28,12 +28,18 @@ function sortedHas(a: readonly number[], x: number): boolean {
   return false;
 }
 
+/** Per rule (k): 1 when one of its selector peers picks the identity. */
+export function identityBits(identities: IdentityRegistry, id: number, k: number, selectorPeers: readonly SelectorPeer[]): Uint8Array {
+  const bits = new Uint8Array(k);
+  for (const s of selectorPeers) if (!bits[s.rule] && sortedHas(identities.matched(s.matcher), id)) bits[s.rule] = 1;
+  return bits;
+}
+
 /** Signature of an identity for a table: which rules' selectors pick it, and what its port names mean. */
 export function identitySignature(
   identities: IdentityRegistry, id: number, k: number, selectorPeers: readonly SelectorPeer[], peerNamed: readonly NamedPort[],
 ): string {
-  const bits = new Uint8Array(k);
-  for (const s of selectorPeers) if (!bits[s.rule] && sortedHas(identities.matched(s.matcher), id)) bits[s.rule] = 1;
+  const bits = identityBits(identities, id, k, selectorPeers);
   if (peerNamed.length === 0) return signatureOf(bits, 0, k, undefined);
   const ports = identities.get(id).ports;
   return signatureOf(bits, 0, k, peerNamed.map((n) => resolveNamedPort(ports, n.name, n.protocol)));

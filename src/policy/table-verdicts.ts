@@ -198,6 +198,32 @@ class RowSet {
 }
 
 /**
+ * For a table being extended (extendRuleTable), given an identity's selector bits (k) and its
+ * peer-resolved port names: the peer class of each address class (IPv4, IPv6) that its cells
+ * take, and an existing selector class whose column is the same (it answers every cell alike),
+ * or -1 (the table then takes the identity as a new class: a column more, and the verdict rows
+ * it needs appended; no reclassification, no fold of the other classes). Undefined when a name
+ * resolves as on no class (the port classes may lack a cut): the table is rebuilt. A new
+ * identity's combination of matches is often new to a table while its answers are not.
+ */
+export interface ClassFit {
+  readonly cls: number;
+  readonly column4: Int32Array;
+  readonly column6: Int32Array;
+}
+
+export interface Refold {
+  fit(bits: Uint8Array, resolutions: readonly number[][], nSel: number, combine4: Int32Array, combine6: Int32Array): ClassFit | undefined;
+  /** The verdict matrix with every row fit() has added (a table's rows are a prefix of it). */
+  verdicts(): Int32Array;
+}
+
+export interface Folded {
+  readonly verdict: Int32Array;
+  readonly refold: Refold;
+}
+
+/**
  * The verdict matrix: nPeer x nPort side codes, each the walk of the tiers for that cell (TIER_NEXT
  * when every tier of the table passes), and
  * the peer class of every (address class, selector class) in peers.combine4/6.
@@ -208,7 +234,7 @@ class RowSet {
  * selector classes with the same first-rule vectors are merged; the tiers are walked once per
  * distinct (address, selector) pair and port class.
  */
-export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortClasses): Int32Array {
+export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortClasses): Folded {
   const rules = spec.rules;
   const { ip4, ip6, sel, k } = peers;
   const nSel = sel.nSel;
@@ -222,8 +248,8 @@ export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortCla
   // form a group.
   const groupOf = new Int32Array(nSel);
   const groupRes: number[][][] = [];
+  const gk = new Map<string, number>();
   if (spec.direction === 'egress') {
-    const gk = new Map<string, number>();
     for (let s = 0; s < nSel; s++) {
       const key = JSON.stringify(sel.resolutions[s]);
       let g = gk.get(key);
@@ -321,5 +347,36 @@ export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortCla
   peers.count = verdictRows.rows.length;
   const verdict = new Int32Array(peers.count * nPort);
   verdictRows.rows.forEach((r, i) => verdict.set(r, i * nPort));
-  return verdict;
+
+  const fit = (bits: Uint8Array, resolutions: readonly number[][], nS: number, c4: Int32Array, c6: Int32Array): ClassFit | undefined => {
+    // Its group: names must resolve as on some class (else the port classes may lack a cut).
+    const gr = spec.direction === 'egress' ? gk.get(JSON.stringify(resolutions)) : 0;
+    if (gr === undefined) return undefined;
+    const mine = new Int32Array(vec);
+    firstOf(bitsets(bits, 1, k, W), 0, gr, mine, 0);
+    // Its verdict row per distinct address vector (new rows are appended).
+    const pcOf = new Int32Array(nIpEq);
+    selv = mine;
+    g = gr;
+    for (let e = 0; e < nIpEq; e++) {
+      ipv = ipVectors.rows[e]!;
+      for (q = 0; q < nPort; q++) row[q] = walkTiers(TABLE_TIERS, cell, TIER_NEXT);
+      pcOf[e] = verdictRows.intern(row);
+    }
+    const column4 = new Int32Array(ip4.count), column6 = new Int32Array(ip6.count);
+    for (let a = 0; a < ip4.count; a++) column4[a] = pcOf[ipEq4[a]!]!;
+    for (let a = 0; a < ip6.count; a++) column6[a] = pcOf[ipEq6[a]!]!;
+    search: for (let s = 0; s < nS; s++) {
+      for (let a = 0; a < ip4.count; a++) if (c4[a * nS + s] !== column4[a]) continue search;
+      for (let a = 0; a < ip6.count; a++) if (c6[a * nS + s] !== column6[a]) continue search;
+      return { cls: s, column4, column6 };
+    }
+    return { cls: -1, column4, column6 };
+  };
+  const verdicts = (): Int32Array => {
+    const out = new Int32Array(verdictRows.rows.length * nPort);
+    verdictRows.rows.forEach((r, i) => out.set(r, i * nPort));
+    return out;
+  };
+  return { verdict, refold: { fit, verdicts } };
 }

@@ -28,6 +28,7 @@ import type { ClusterPolicyIndex } from './cluster-index.ts';
 import { clusterPolicySelectsPod, clusterRules } from './cluster-facts.ts';
 import type { IdentityRegistry } from './identity.ts';
 import { resolutionSignature, type NamedPort } from './named-ports.ts';
+import type { RuleBlock } from './block-classes.ts';
 import { buildRuleTable, extendRuleTable, type RuleTable, type TableRule } from './rule-table.ts';
 import type { Direction } from './spec-facts.ts';
 import type { TableLayout } from './table-layout.ts';
@@ -218,11 +219,17 @@ export class TierTables {
 
   private build(key: string, word: number, dir: Direction, list: readonly ClusterPolicy[], ports: Pod['ports']): TierEntry {
     // Rules in walk order: policies by priority (the selection's order), rules as written.
+    // Each policy's rules are a block (block-classes.ts).
     const rules: TableRule[] = [];
-    for (const p of list) rules.push(...this.clusters.tableRules(p, dir, this.nodes));
+    const blocks: RuleBlock[] = [];
+    for (const p of list) {
+      const own = this.clusters.tableRules(p, dir, this.nodes);
+      rules.push(...own);
+      blocks.push({ key: own, count: own.length });
+    }
     this.built++;
     const table = buildRuleTable(
-      dir === 'ingress' ? { direction: dir, policies: [], rules, ownerPorts: ports } : { direction: dir, policies: [], rules },
+      dir === 'ingress' ? { direction: dir, policies: [], rules, blocks, ownerPorts: ports } : { direction: dir, policies: [], rules, blocks },
       this.identities,
     );
     const policies = list.map(clusterPolicyId);

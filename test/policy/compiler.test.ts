@@ -208,6 +208,46 @@ t.test('incremental updates rebuild only affected tables', async (t) => {
   }
 });
 
+t.test('a new identity with a combination of matches new to a table joins a class that answers alike (no rebuild)', async (t) => {
+  const state = new ClusterState();
+  state.batch(() => {
+    state.upsertNamespace({ name: 'a', labels: { team: 'a' } });
+    state.upsertPod(pod('a', 'db', '10.0.0.1', { app: 'db' }));
+    state.upsertPod(pod('a', 'web', '10.0.0.2', { app: 'web' }));
+    state.upsertPod(pod('a', 'ops', '10.0.0.3', { tier: 'ops' }));
+    state.upsertPod(pod('a', 'other', '10.0.0.4', { app: 'other' }));
+    // Rule 0 admits app=web; rule 1 admits tier=ops on 22 only. A pod with both labels matches
+    // both rules, which no identity did: a new signature, but rule 0 decides first everywhere,
+    // so it answers exactly as app=web does.
+    state.upsertPolicy(policy('a', 'db', {
+      podSelector: sel({ app: 'db' }),
+      ingress: [
+        { peers: [{ podSelector: sel({ app: 'web' }) }], ports: [] },
+        { peers: [{ podSelector: sel({ tier: 'ops' }) }], ports: [{ protocol: 'TCP', port: 22 }] },
+        { peers: [{ podSelector: sel({ app: 'other' }) }], ports: [{ protocol: 'TCP', port: 80 }] },
+      ],
+    }));
+  });
+  const e = new CompiledEngine(state);
+  state.onChange((ch) => e.update(ch));
+  const built = e.stats().tablesBuilt;
+  state.upsertPod(pod('a', 'both', '10.0.0.5', { app: 'web', tier: 'ops' }));
+  t.equal(e.stats().tablesBuilt, built, 'no table rebuilt');
+  // New labels, the same matches as tier=ops: its signature, found directly.
+  state.upsertPod(pod('a', 'ops-2', '10.0.0.6', { tier: 'ops', extra: 'x' }));
+  t.equal(e.stats().tablesBuilt, built, 'still none');
+  // Rules 1 and 2: 22 and 80, answers no class has. It becomes a class of its own, still no rebuild.
+  state.upsertPod(pod('a', 'ops-other', '10.0.0.7', { tier: 'ops', app: 'other' }));
+  t.equal(e.stats().tablesBuilt, built, 'a new class, no rebuild');
+  t.equal(e.stats().tables, 1, 'one table');
+  for (const src of ['10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5', '10.0.0.6', '10.0.0.7']) {
+    for (const port of [22, 80]) {
+      const conn = { src, dst: '10.0.0.1', protocol: 'TCP' as const, port };
+      t.same(e.decide(conn), evaluate(state, conn), `${src} -> db:${port}`);
+    }
+  }
+});
+
 t.test('relabels that make new identities extend tables in place; older snapshots keep every answer', async (t) => {
   const r = new Rng(4242);
   const c = randomCluster(r, { namespaces: 4, pods: 60, policies: 25 });

@@ -1,0 +1,198 @@
+// Selector classes by rule block: the identity classification of one policy's rules, computed
+// once per policy version and shared by every table holding the policy.
+//
+// Why: a table's selector classes (table-identities.ts) split the identities by which of its
+// rules' selectors pick them. Tables of cluster policies hold about 150 rules of several
+// policies, and a cluster of them holds each policy in dozens of tables (a guardrail selecting
+// every pod is in most): refining by every rule's matches per table was the largest part of a
+// tier table's build. A table's classes are the common refinement of its policies' own classes
+// (a rule's bit is a function of the policy's class), so a table now combines one class number
+// per policy and identity (O(identities x policies)) instead of walking every rule's matches.
+//
+// A block's classes are kept per identity registry and policy version (the rules array object,
+// which the compiler keeps per version), and extended when identities are added: identities
+// never change, so existing classes stand; a new identity joins the class with its signature or
+// opens a new one (a block's numbering is private; only the tables' classes are published).
+
+import type { IdentityRegistry } from './identity.ts';
+import type { NamedPort } from './named-ports.ts';
+import { namedKey } from './named-ports.ts';
+import { resolveNamedPort } from './spec-facts.ts';
+import { classifyIdentities, identitySignature, selectorKeys, type SelectorPeer } from './table-identities.ts';
+
+/** A contiguous run of a table's rules that belong to one policy version (in table order). */
+export interface RuleBlock {
+  /** Identifies the block's rules and their peers: the same object for the same rules (a policy version's rule list). */
+  readonly key: object;
+  readonly count: number;
+}
+
+interface BlockClasses {
+  /** Identities [0, upTo) are classified. */
+  upTo: number;
+  cls: Int32Array;
+  n: number;
+  /** Per class: match bit per rule of the block (row-major, k columns). */
+  rows: Uint8Array;
+  readonly k: number;
+  readonly peers: readonly SelectorPeer[];
+  /** Class of each signature (identitySignature without names), made on first extension. */
+  keys: Map<string, number> | undefined;
+}
+
+const byRegistry = new WeakMap<IdentityRegistry, WeakMap<object, BlockClasses>>();
+/** Per registry and named port: a code per identity, equal codes equal resolutions. */
+const namedCodes = new WeakMap<IdentityRegistry, Map<string, { upTo: number; codes: Int32Array; byValue: Map<string, number> }>>();
+
+function blockClasses(identities: IdentityRegistry, block: RuleBlock, peers: readonly SelectorPeer[]): BlockClasses {
+  let m = byRegistry.get(identities);
+  if (!m) byRegistry.set(identities, (m = new WeakMap()));
+  let b = m.get(block.key);
+  const N = identities.count;
+  if (!b) {
+    const sel = classifyIdentities(identities, block.count, peers, []);
+    const cls = new Int32Array(Math.max(64, N * 2));
+    for (let i = 0; i < sel.selClass.length; i++) cls[i] = sel.selClass[i]!;
+    b = { upTo: N, cls, n: sel.nSel, rows: sel.bitRows, k: block.count, peers, keys: undefined };
+    m.set(block.key, b);
+    return b;
+  }
+  if (b.upTo < N) {
+    if (b.cls.length < N) {
+      const c = new Int32Array(N * 2);
+      c.set(b.cls);
+      b.cls = c;
+    }
+    if (b.peers.length === 0) b.upTo = N;
+    if (b.upTo < N) {
+      const keys = (b.keys ??= selectorKeys({ nSel: b.n, bitRows: b.rows, resolutions: [] }, b.k, false));
+      let rows = b.rows;
+      for (let i = b.upTo; i < N; i++) {
+        const sig = identitySignature(identities, i, b.k, b.peers, []);
+        let c = keys.get(sig);
+        if (c === undefined) {
+          c = b.n++;
+          keys.set(sig, c);
+          const grown = new Uint8Array(b.n * b.k);
+          grown.set(rows);
+          for (let r = 0; r < b.k; r++) grown[c * b.k + r] = sig.charCodeAt(r) === 49 ? 1 : 0;
+          rows = grown;
+        }
+        b.cls[i] = c;
+      }
+      b.rows = rows;
+      b.upTo = N;
+    }
+  }
+  return b;
+}
+
+function namedPortCodes(identities: IdentityRegistry, n: NamedPort): Int32Array {
+  let m = namedCodes.get(identities);
+  if (!m) namedCodes.set(identities, (m = new Map()));
+  const key = namedKey(n);
+  let e = m.get(key);
+  if (!e) m.set(key, (e = { upTo: 0, codes: new Int32Array(0), byValue: new Map([['', 0]]) }));
+  const N = identities.count;
+  if (e.upTo < N) {
+    if (e.codes.length < N) {
+      const c = new Int32Array(N * 2);
+      c.set(e.codes);
+      e.codes = c;
+    }
+    for (let i = e.upTo; i < N; i++) {
+      const v = resolveNamedPort(identities.get(i).ports, n.name, n.protocol).join(',');
+      let code = e.byValue.get(v);
+      if (code === undefined) e.byValue.set(v, (code = e.byValue.size));
+      e.codes[i] = code;
+    }
+    e.upTo = N;
+  }
+  return e.codes;
+}
+
+/** The same answer as classifyIdentities (same classes, numbered from identity 0), from the blocks' classes. */
+export function classifyIdentitiesByBlocks(
+  identities: IdentityRegistry, k: number, blocks: readonly RuleBlock[], selectorPeers: readonly SelectorPeer[], peerNamed: readonly NamedPort[],
+): ReturnType<typeof classifyIdentities> {
+  const N = identities.count;
+  // Each block's selector peers, with rule indices relative to the block.
+  const starts: number[] = [];
+  const per: SelectorPeer[][] = [];
+  let off = 0;
+  for (const b of blocks) {
+    starts.push(off);
+    per.push([]);
+    off += b.count;
+  }
+  if (off !== k) throw new Error('rule blocks do not cover the table');
+  let bi = 0;
+  for (const s of selectorPeers) {
+    while (s.rule >= starts[bi]! + blocks[bi]!.count) bi++;
+    per[bi]!.push({ ...s, rule: s.rule - starts[bi]! });
+  }
+  const classes = blocks.map((b, i) => blockClasses(identities, b, per[i]!));
+  let cls = new Int32Array(N);
+  let nCls = 1;
+  const refine = (other: Int32Array, nOther: number) => {
+    if (nOther <= 1) return;
+    const next = new Int32Array(N);
+    let n = 0;
+    if (nCls * nOther <= 1 << 20) {
+      const ids = new Int32Array(nCls * nOther).fill(-1);
+      for (let i = 0; i < N; i++) {
+        const key = cls[i]! * nOther + other[i]!;
+        let c = ids[key]!;
+        if (c < 0) ids[key] = c = n++;
+        next[i] = c;
+      }
+    } else {
+      const ids = new Map<number, number>();
+      for (let i = 0; i < N; i++) {
+        const key = cls[i]! * nOther + other[i]!;
+        let c = ids.get(key);
+        if (c === undefined) ids.set(key, (c = n++));
+        next[i] = c;
+      }
+    }
+    cls = next;
+    nCls = n;
+  };
+  for (const b of classes) refine(b.cls, b.n);
+  for (const n of peerNamed) {
+    const codes = namedPortCodes(identities, n);
+    let max = 0;
+    for (let i = 0; i < N; i++) if (codes[i]! > max) max = codes[i]!;
+    refine(codes, max + 1);
+  }
+  // Renumber in identity order, so identity 0 (no pod: selected by nothing) is class 0.
+  const renum = new Int32Array(nCls).fill(-1);
+  const rep: number[] = [];
+  const selClassArr = new Int32Array(N);
+  for (let i = 0; i < N; i++) {
+    let c = renum[cls[i]!]!;
+    if (c < 0) {
+      renum[cls[i]!] = c = rep.length;
+      rep.push(i);
+    }
+    selClassArr[i] = c;
+  }
+  const nSel = rep.length;
+  const rows = new Uint8Array(nSel * k);
+  for (let c = 0; c < nSel; c++) {
+    const i = rep[c]!;
+    for (let j = 0; j < classes.length; j++) {
+      const b = classes[j]!;
+      if (b.peers.length === 0) continue;
+      rows.set(b.rows.subarray(b.cls[i]! * b.k, (b.cls[i]! + 1) * b.k), c * k + starts[j]!);
+    }
+  }
+  const resolutions: number[][][] = [];
+  for (let c = 0; c < nSel; c++) {
+    const ports = identities.get(rep[c]!).ports;
+    resolutions.push(peerNamed.map((n) => resolveNamedPort(ports, n.name, n.protocol)));
+  }
+  if (selectorPeers.length === 0 && peerNamed.length === 0) return { nSel: 1, selClass: new Uint16Array(0), bitRows: new Uint8Array(k), resolutions: [[]] };
+  const selClass = nSel <= 0x10000 ? Uint16Array.from(selClassArr) : selClassArr;
+  return { nSel, selClass, bitRows: rows, resolutions };
+}
