@@ -30,7 +30,7 @@ import type { Log } from '../sources/log.ts';
 import type { Enforcer } from '../enforce/judge.ts';
 import { NfqueueEnforcer } from '../enforce/nfqueue.ts';
 import { TunEnforcer } from '../enforce/tun.ts';
-import { Iptables, dnsQueue, settleBackend, type Family, type PodMatch, type RulePlan } from '../enforce/iptables.ts';
+import { Iptables, settleBackend, type Family, type PodMatch, type RulePlan } from '../enforce/iptables.ts';
 import { JudgedSets, judgedAddresses } from '../enforce/judged-sets.ts';
 import { podSelection, type Selection } from './pod-selection.ts';
 import { DEFAULT_TUN_PRIORITY, DEFAULT_TUN_TABLE, installTunRouting, removeTunRouting, tunRoutingProblems } from '../enforce/tun-routing.ts';
@@ -196,12 +196,12 @@ export class Agent {
           acceptMark: this.plan.allowMark,
           onError,
         });
-        // After the judge's queue, so a second agent on the same queues fails on that one first.
-        this.dns = await DnsWiring.open(this.state, { ...o.dns, node: o.node, queue: dnsQueue(this.plan), failOpen: this.plan.failOpen, onError });
       } else {
         this.enforcer = await TunEnforcer.open(judge, { name: this.plan.tunDevice!, persist: true, onError });
         await installTunRouting(this.tunRouting());
       }
+      // After the judge's queue, so a second agent on the same queues fails on that one first.
+      this.dns = await DnsWiring.open(this.state, { ...o.dns, node: o.node, plan: this.plan, routing: o.backend === 'tun' ? this.tunRouting() : undefined, onError });
       if (this.stopped) throw new Error('stopped before the rules were installed');
       const guard = { node: o.node, backend, families: this.families, failOpen: this.plan.failOpen, log: this.log, write: o.verdictLog ? (l: string) => this.sinks?.write(l) : undefined };
       this.sourceGuard = await SourceGuard.open(guard, this.state, o.sourceGuard ?? true);
@@ -481,7 +481,7 @@ export class Agent {
         const bad: { family: number | string; problems: string[] }[] = await this.iptables!.verify();
         // TUN: the policy routing that sends diverted packets into the device is part of the
         // rules too; without it a diverted packet would be routed normally, unjudged.
-        const routing = this.opts.backend === 'tun' ? await tunRoutingProblems(this.tunRouting()) : [];
+        const routing = this.opts.backend === 'tun' ? [...await tunRoutingProblems(this.tunRouting()), ...(await this.dns?.routingProblems() ?? [])] : [];
         if (routing.length > 0) bad.push({ family: 'routing', problems: routing });
         const guard = (await this.sourceGuard?.check(this.state)) ?? []; // restores itself
         if (guard.length > 0) bad.push({ family: 'source-guard', problems: guard });
@@ -490,7 +490,7 @@ export class Agent {
         if (bad.length === 0) return false;
         if (sets.length > 0) await this.judged!.restore(); // before rules that name the sets
         if (bad.some((b) => typeof b.family === 'number')) await this.iptables!.reinstall();
-        if (routing.length > 0) await installTunRouting(this.tunRouting());
+        if (routing.length > 0) await installTunRouting(this.tunRouting()).then(() => this.dns?.installRouting());
         const restorations = this.stats.restored();
         this.log('warn', 'iptables rules were missing or altered; restored', {
           problems: bad.map((b) => `${typeof b.family === 'number' ? `IPv${b.family}` : b.family}: ${b.problems.join('; ')}`), restorations,

@@ -76,6 +76,8 @@ export const CACHE_SETS = { 4: 'PALISADE-CACHE4', 6: 'PALISADE-CACHE6' } as cons
 /** Default mark bits; configurable because other software (kube-proxy 0x4000/0x8000, CNIs) owns some. */
 export const DEFAULT_ALLOW_MARK = 0x02000000;
 export const DEFAULT_DIVERT_MARK = 0x04000000;
+/** TUN mode: the mark that routes DNS answers into the DNS TUN device (agent/dns-wiring.ts). */
+export const DEFAULT_DNS_DIVERT_MARK = 0x08000000;
 
 export interface RulePlan {
   readonly mode: RuleMode;
@@ -89,6 +91,12 @@ export interface RulePlan {
   /** TUN: device the agent reads, and the mark that routes into it. */
   readonly tunDevice?: string;
   readonly divertMark?: number;
+  /**
+   * TUN: the device the DNS learner reads, and the mark that routes DNS answers into it (set
+   * together; absent: answers are not diverted). See PodMatch.dns.
+   */
+  readonly dnsTunDevice?: string;
+  readonly dnsDivertMark?: number;
   /**
    * Strict mode (the agent cuts established flows that new rules deny by deleting their
    * conntrack entries, see flow-cutter.ts): TCP packets that conntrack calls NEW without being
@@ -133,9 +141,11 @@ export interface PodMatch {
    */
   readonly judgedSets?: boolean;
   /**
-   * NFQUEUE mode: addresses of the pods a domainNames policy selects (agent/dns-wiring.ts). DNS
-   * answers to them (replies from port 53 on a flow they opened) go to the DNS queue (dnsQueue)
-   * before delivery, so the agent learns the names before the pod connects.
+   * Addresses of the pods a domainNames policy selects (agent/dns-wiring.ts). DNS answers to them
+   * (replies from port 53 on a flow they opened) go to the DNS learner before delivery, so the
+   * agent learns the names before the pod connects: NFQUEUE mode, to the DNS queue (dnsQueue);
+   * TUN mode (with plan.dnsTunDevice), marked with dnsDivertMark, which routes them into the DNS
+   * TUN device (the learner writes them back).
    */
   readonly dns?: { readonly v4: readonly string[]; readonly v6: readonly string[] };
 }
@@ -188,10 +198,21 @@ export function hooks(mode: RuleMode): readonly { readonly table: string; readon
 }
 
 /** Chains of a plan, in the order they are declared. */
-export function chainsOf(plan: Pick<RulePlan, 'mode' | 'verdictCache'>): readonly string[] {
+export function chainsOf(plan: Pick<RulePlan, 'mode' | 'verdictCache' | 'dnsDivertMark'>): readonly string[] {
   return plan.mode === 'nfqueue'
     ? [CHAINS.FORWARD, CHAINS.ALLOW, CHAINS.PODS, CHAINS.QUEUE, CHAINS.NODE, ...(plan.verdictCache ? [CHAINS.CACHED] : []), CHAINS.DNS]
-    : [CHAINS.PREROUTING, CHAINS.PODS, CHAINS.DIVERT];
+    : [CHAINS.PREROUTING, CHAINS.PODS, CHAINS.DIVERT, ...(plan.dnsDivertMark ? [CHAINS.DNS] : [])];
+}
+
+/** The chains podRules rewrites (flushed first when the selection changes). */
+function podChains(plan: RulePlan): string[] {
+  return plan.mode === 'nfqueue' ? [CHAINS.PODS, CHAINS.NODE, CHAINS.DNS] : [CHAINS.PODS, ...(plan.dnsDivertMark ? [CHAINS.DNS] : [])];
+}
+
+/** TUN mode: the DNS TUN device (plan.dnsTunDevice) is the judge's device name with "-d" (within 15 bytes). */
+export function dnsTunName(tunDevice: string): string {
+  const n = tunDevice.slice(0, 13) + '-d';
+  return n === tunDevice ? tunDevice.slice(0, 13) + '-e' : n;
 }
 
 function queueTarget(plan: RulePlan): string {
@@ -229,10 +250,15 @@ export function chainRules(plan: RulePlan, family: Family = 4): string[] {
   if (!plan.tunDevice || !plan.divertMark) throw new Error('tun mode needs tunDevice and divertMark');
   const d = hex(plan.divertMark);
   const tun = checkIface(plan.tunDevice);
+  const dnsTun = plan.dnsDivertMark && plan.dnsTunDevice ? checkIface(plan.dnsTunDevice) : undefined;
   return [
+    // DNS answers the learner wrote back: replies of a flow already judged, delivered as they are.
+    ...(dnsTun ? [`-A ${CHAINS.PREROUTING} -i ${dnsTun} -j RETURN`] : []),
     // Whatever the agent writes back into the TUN was allowed: remember it on the connection.
     `-A ${CHAINS.PREROUTING} -i ${tun} -j CONNMARK --set-xmark ${a}/${a}`,
     `-A ${CHAINS.PREROUTING} -i ${tun} -j RETURN`,
+    // DNS answers before the connmark rule: they belong to flows it would let through unseen.
+    ...(dnsTun ? ['udp', 'tcp'].map((p) => `-A ${CHAINS.PREROUTING} -p ${p} -m ${p} --sport 53 -j ${CHAINS.DNS}`) : []),
     `-A ${CHAINS.PREROUTING} -m connmark --mark ${a}/${a} -j RETURN`,
     // Unlike an NFQUEUE drop, a diverted packet is forwarded (into the TUN), so its conntrack
     // entry is confirmed even when the agent then drops it. Such a connection carries the divert
@@ -254,10 +280,10 @@ export function chainRules(plan: RulePlan, family: Family = 4): string[] {
 export function podRules(plan: RulePlan, pods: PodMatch, family: Family): string[] {
   const target = plan.mode === 'nfqueue' ? CHAINS.QUEUE : CHAINS.DIVERT;
   const out: string[] = [];
-  const dns = plan.mode === 'nfqueue' ? pods.dns?.[family === 4 ? 'v4' : 'v6'] ?? [] : [];
+  const dns = plan.mode === 'nfqueue' || plan.dnsDivertMark ? pods.dns?.[family === 4 ? 'v4' : 'v6'] ?? [] : [];
   // A DNS server on the node itself (node-local-dns, a host-network cache) answers through
   // OUTPUT, i.e. PALISADE-NODE: its answers go to PALISADE-DNS too, before the connmark accept.
-  const dnsJumps = dns.length > 0 ? ['udp', 'tcp'].map((p) => `-A ${CHAINS.NODE} -p ${p} -m ${p} --sport 53 -j ${CHAINS.DNS}`) : [];
+  const dnsJumps = dns.length > 0 && plan.mode === 'nfqueue' ? ['udp', 'tcp'].map((p) => `-A ${CHAINS.NODE} -p ${p} -m ${p} --sport 53 -j ${CHAINS.DNS}`) : [];
   if (plan.mode === 'nfqueue' && pods.nodeTraffic) {
     const a = hex(plan.allowMark);
     out.push(
@@ -273,6 +299,14 @@ export function podRules(plan: RulePlan, pods: PodMatch, family: Family): string
       const { text } = checkAddress(raw);
       // Replies on a flow the pod opened only: an answer nobody asked for is not learned from.
       out.push(`-A ${CHAINS.DNS} -d ${text} -m conntrack --ctstate ESTABLISHED --ctdir REPLY -j NFQUEUE --queue-num ${dnsQueue(plan)}${plan.failOpen ? ' --queue-bypass' : ''}`);
+    }
+  } else if (plan.dnsDivertMark) {
+    const m = hex(plan.dnsDivertMark), d = hex(plan.divertMark ?? 0), ad = hex((plan.allowMark | (plan.divertMark ?? 0)) >>> 0);
+    for (const raw of dns) {
+      const { text } = checkAddress(raw);
+      // Not on a connection the judge denied (divert bit without the allow bit): a diverted
+      // packet's connection is confirmed even when dropped, so its "reply" must stay judged.
+      out.push(`-A ${CHAINS.DNS} -d ${text} -m connmark ! --mark ${d}/${ad} -m conntrack --ctstate ESTABLISHED --ctdir REPLY -j MARK --set-xmark ${m}/${m}`);
     }
   }
   const unknown = (dir: 'src' | 'dst') => (pods.judgedSets ? ` -m set ! --match-set ${JUDGED_SETS.known[family]} ${dir}` : '');
@@ -522,7 +556,7 @@ export class Iptables {
       const rules = podRules(this.plan, pods, f);
       const key = JSON.stringify(rules);
       if (this.lastPods.get(f) === key) continue;
-      const flush = (this.plan.mode === 'nfqueue' ? [CHAINS.PODS, CHAINS.NODE, CHAINS.DNS] : [CHAINS.PODS]).map((c) => `:${c} - [0:0]`);
+      const flush = podChains(this.plan).map((c) => `:${c} - [0:0]`);
       await this.restore(f, table(this.plan.mode), [...flush, ...rules]);
       this.lastPods.set(f, key);
       await this.captureBaseline(f);

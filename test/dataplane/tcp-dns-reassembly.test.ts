@@ -32,7 +32,7 @@ function harness(o: TcpDnsReassemblyOptions = {}) {
   const r = new TcpDnsReassembly((b, off, len) => got.push(b.toString('hex', off, off + len)), o);
   let now = 0;
   /** One segment with payload `data` at stream offset `at` (the stream starts right after ISN). */
-  const seg = (info: PacketInfo, isn: number, at: number, data: Buffer, flags = ACK, pad = 0) => {
+  const seg = (info: PacketInfo, isn: number, at: number, data: Buffer, flags: number = ACK, pad = 0) => {
     // The payload sits inside a larger buffer, as in a packet.
     const buf = Buffer.concat([Buffer.alloc(pad, 0xee), data, Buffer.alloc(3, 0xee)]);
     info.tcpFlags = flags;
