@@ -1,5 +1,7 @@
 // The agent's DNS learner (issue 16): DNS answers to the pods a domainNames policy selects are
-// queued to it before delivery (UDP and TCP from source port 53, any server); it parses them
+// handed to it before delivery (UDP and TCP from source port 53, any server; by the DNS queue or,
+// TUN backend, the DNS TUN device: agent/dns-wiring.ts); TCP streams are reassembled per
+// connection (dataplane/tcp-dns-reassembly.ts); it parses them
 // (dataplane/dns-parser.ts), records address -> names (dataplane/name-store.ts), and always lets
 // the answer through: the pod's resolver, not Palisade, decides what a DNS answer is worth.
 //
