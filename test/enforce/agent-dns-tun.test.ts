@@ -49,7 +49,7 @@ async function lookup(name: string, proto: 'udp' | 'tcp'): Promise<boolean> {
 t.test('domainNames egress through the agent (tun)', async (t) => {
   const dir = await upWithServers(topo);
   topo.spawn(topo.in(topo.ns.c, ['node', '--import', 'tsx', DNS_MAIN, 'server', PODS.c.v4, JSON.stringify(ZONE), 'tcp-chunks']));
-  await waitFor('dns server', async () => (await run(topo.in(topo.ns.c, ['ss', '-Hltun', 'sport = :53']))).stdout.split('\n').filter((l) => l.trim()).length >= 2, 20_000);
+  await waitFor('dns server', async () => (await run(topo.in(topo.ns.c, ['ss', '-Hltun', 'sport = :53']))).stdout.split('\n').filter((l) => l.trim()).length >= 2, 60_000);
   topo.writeFile('manifests/cluster.yaml', clusterYaml(NODE, [8080]));
   topo.writeFile('manifests/cnp.yaml', policy);
   const statusFile = join(topo.dir, 'status.json');

@@ -82,12 +82,12 @@ t.test('domainNames egress through the agent (nfqueue)', async (t) => {
   const dir = await upWithServers(topo);
   topo.spawn(topo.in(topo.ns.c, ['node', '--import', 'tsx', DNS_MAIN, 'server', PODS.c.v4, JSON.stringify(ZONE), 'tcp-chunks']));
   topo.spawn(topo.in(topo.ns.c, ['node', '--import', 'tsx', DNS_MAIN, 'server', PODS.c.v6, JSON.stringify(ZONE)]));
-  await waitFor('dns servers', async () => (await run(topo.in(topo.ns.c, ['ss', '-Hltun', 'sport = :53']))).stdout.split('\n').filter((l) => l.trim()).length >= 4, 20_000);
+  await waitFor('dns servers', async () => (await run(topo.in(topo.ns.c, ['ss', '-Hltun', 'sport = :53']))).stdout.split('\n').filter((l) => l.trim()).length >= 4, 60_000);
   await must(topo.in(topo.node, ['ip', 'addr', 'add', `${NODE_LOCAL}/32`, 'dev', 'lo']));
   topo.spawn(topo.in(topo.node, ['node', '--import', 'tsx', DNS_MAIN, 'server', NODE_LOCAL, JSON.stringify(NODE_ZONE)]));
-  await waitFor('node-local dns server', async () => (await run(topo.in(topo.node, ['ss', '-Hltun', 'sport = :53']))).stdout.split('\n').filter((l) => l.trim()).length >= 2, 20_000);
+  await waitFor('node-local dns server', async () => (await run(topo.in(topo.node, ['ss', '-Hltun', 'sport = :53']))).stdout.split('\n').filter((l) => l.trim()).length >= 2, 60_000);
   topo.writeFile('manifests/cluster.yaml', clusterYaml(NODE, [8080]));
-  topo.writeFile('manifests/cnp.yaml', policy(['api.example.com', '*.wild.example.com', 'V6.example.com.', 'nl.example.com']));
+  topo.writeFile('manifests/cnp.yaml', policy(['api.example.com', '*.wild.example.com', 'V6.example.com.', 'nl.example.com', 'many.example.com']));
   const statusFile = join(topo.dir, 'status.json');
   const verdictFile = join(topo.dir, 'verdicts.log');
   const verdicts = () => (existsSync(verdictFile) ? readFileSync(verdictFile, 'utf8') : '').split('\n').filter((l) => l.includes('"dstName"')).map((l) => JSON.parse(l) as { dst: { ip: string }; dstName: string });
@@ -149,7 +149,7 @@ t.test('domainNames egress through the agent (nfqueue)', async (t) => {
   t.match(dns().records.find((r) => r.address === PODS.c.v4)!.text, new RegExp(`^${PODS.c.v4.replace(/\./g, '\\.')} is long\\.example\\.com \\(learned \\d+ s ago from ${PODS.c.v4.replace(/\./g, '\\.')}, TTL 300 s\\)`), 'the status file says what the address is, since when, from whom');
   const gen = status().generation;
   const writtenAt = Date.now();
-  topo.writeFile('manifests/cnp.yaml', policy(['api.example.com', '*.wild.example.com', 'long.example.com', 'nl.example.com']));
+  topo.writeFile('manifests/cnp.yaml', policy(['api.example.com', '*.wild.example.com', 'long.example.com', 'nl.example.com', 'many.example.com']));
   await waitFor('the policy change is enforced', () => (status().sourceSyncStartedAt ?? 0) >= writtenAt && status().generation > gen);
   t.ok(await topo.tcp('a', 'c', 8080), 'the record learned before the policy change allows a -> c:8080 with no new lookup');
   // The verdict log says what a denied destination is by DNS, or that no live record names it.
