@@ -51,8 +51,11 @@ import { CommandError, mustRun, runCommand, type CommandPrefix } from './command
 import { iptablesModuleHint, withHint } from './kernel-modules.ts';
 import { chooseBackend, type IptablesBackend } from './iptables-backend.ts';
 import { JUDGED_SETS } from './judged-sets.ts';
-// Backend detection lives in iptables-backend.ts; re-exported for callers that program rules.
+import { dnsAnswerRules } from './dns-rules.ts';
+// Backend detection lives in iptables-backend.ts, the PALISADE-DNS rules in dns-rules.ts;
+// re-exported for callers that program rules.
 export { chooseBackend, detectBackend, type IptablesBackend } from './iptables-backend.ts';
+export { DEFAULT_DNS_DIVERT_MARK, dnsQueue, dnsTunName } from './dns-rules.ts';
 
 export type Family = 4 | 6;
 export type RuleMode = 'nfqueue' | 'tun';
@@ -76,8 +79,6 @@ export const CACHE_SETS = { 4: 'PALISADE-CACHE4', 6: 'PALISADE-CACHE6' } as cons
 /** Default mark bits; configurable because other software (kube-proxy 0x4000/0x8000, CNIs) owns some. */
 export const DEFAULT_ALLOW_MARK = 0x02000000;
 export const DEFAULT_DIVERT_MARK = 0x04000000;
-/** TUN mode: the mark that routes DNS answers into the DNS TUN device (agent/dns-wiring.ts). */
-export const DEFAULT_DNS_DIVERT_MARK = 0x08000000;
 
 export interface RulePlan {
   readonly mode: RuleMode;
@@ -150,10 +151,6 @@ export interface PodMatch {
   readonly dns?: { readonly v4: readonly string[]; readonly v6: readonly string[] };
 }
 
-/** The queue DNS answers go to: the one after the judge's queues. */
-export function dnsQueue(plan: Pick<RulePlan, 'queue' | 'queues'>): number {
-  return plan.queue + plan.queues;
-}
 
 const IFACE_RE = /^[A-Za-z0-9_.:@-]{1,15}\+?$/;
 
@@ -209,11 +206,6 @@ function podChains(plan: RulePlan): string[] {
   return plan.mode === 'nfqueue' ? [CHAINS.PODS, CHAINS.NODE, CHAINS.DNS] : [CHAINS.PODS, ...(plan.dnsDivertMark ? [CHAINS.DNS] : [])];
 }
 
-/** TUN mode: the DNS TUN device (plan.dnsTunDevice) is the judge's device name with "-d" (within 15 bytes). */
-export function dnsTunName(tunDevice: string): string {
-  const n = tunDevice.slice(0, 13) + '-d';
-  return n === tunDevice ? tunDevice.slice(0, 13) + '-e' : n;
-}
 
 function queueTarget(plan: RulePlan): string {
   // --queue-cpu-fanout: the queue is chosen by the CPU that handles the packet, not a flow hash.
@@ -294,21 +286,7 @@ export function podRules(plan: RulePlan, pods: PodMatch, family: Family): string
       `-A ${CHAINS.NODE} -j ${CHAINS.PODS}`,
     );
   } else out.push(...dnsJumps);
-  if (plan.mode === 'nfqueue') {
-    for (const raw of dns) {
-      const { text } = checkAddress(raw);
-      // Replies on a flow the pod opened only: an answer nobody asked for is not learned from.
-      out.push(`-A ${CHAINS.DNS} -d ${text} -m conntrack --ctstate ESTABLISHED --ctdir REPLY -j NFQUEUE --queue-num ${dnsQueue(plan)}${plan.failOpen ? ' --queue-bypass' : ''}`);
-    }
-  } else if (plan.dnsDivertMark) {
-    const m = hex(plan.dnsDivertMark), d = hex(plan.divertMark ?? 0), ad = hex((plan.allowMark | (plan.divertMark ?? 0)) >>> 0);
-    for (const raw of dns) {
-      const { text } = checkAddress(raw);
-      // Not on a connection the judge denied (divert bit without the allow bit): a diverted
-      // packet's connection is confirmed even when dropped, so its "reply" must stay judged.
-      out.push(`-A ${CHAINS.DNS} -d ${text} -m connmark ! --mark ${d}/${ad} -m conntrack --ctstate ESTABLISHED --ctdir REPLY -j MARK --set-xmark ${m}/${m}`);
-    }
-  }
+  out.push(...dnsAnswerRules(CHAINS.DNS, plan, dns.map((raw) => checkAddress(raw).text)));
   const unknown = (dir: 'src' | 'dst') => (pods.judgedSets ? ` -m set ! --match-set ${JUDGED_SETS.known[family]} ${dir}` : '');
   if (pods.judgedSets) {
     out.push(`-A ${CHAINS.PODS} -m set --match-set ${JUDGED_SETS.egress[family]} src -j ${target}`);
