@@ -28,11 +28,11 @@ import type { Log } from '../sources/log.ts';
 import type { Enforcer } from '../enforce/judge.ts';
 import { NfqueueEnforcer } from '../enforce/nfqueue.ts';
 import { TunEnforcer } from '../enforce/tun.ts';
-import { Iptables, dnsQueue, settleBackend, type Family, type PodMatch, type RulePlan } from '../enforce/iptables.ts';
+import { Iptables, settleBackend, type Family, type PodMatch, type RulePlan } from '../enforce/iptables.ts';
 import { JudgedSets, judgedAddresses } from '../enforce/judged-sets.ts';
 import { RuleWatchdog } from './rule-watchdog.ts';
 import { podSelection, type Selection } from './pod-selection.ts';
-import { DEFAULT_TUN_PRIORITY, DEFAULT_TUN_TABLE, installTunRouting, removeTunRouting } from '../enforce/tun-routing.ts';
+import { DEFAULT_TUN_PRIORITY, DEFAULT_TUN_TABLE, installTunRouting, removeTunRouting, tunRoutingProblems } from '../enforce/tun-routing.ts';
 import { AgentCounters, PolicyCounters, createMetrics, startMetricsServer, type MetricsServer } from './metrics.ts';
 import { ConnectionObserver, ObservedJudge } from './observe.ts';
 import { VerdictCache } from '../enforce/verdict-cache.ts';
@@ -193,12 +193,12 @@ export class Agent {
           acceptMark: this.plan.allowMark,
           onError,
         });
-        // After the judge's queue, so a second agent on the same queues fails on that one first.
-        this.dns = await DnsWiring.open(this.state, { ...o.dns, node: o.node, queue: dnsQueue(this.plan), failOpen: this.plan.failOpen, onError });
       } else {
         this.enforcer = await TunEnforcer.open(judge, { name: this.plan.tunDevice!, persist: true, onError });
         await installTunRouting(this.tunRouting());
       }
+      // After the judge's queue, so a second agent on the same queues fails on that one first.
+      this.dns = await DnsWiring.open(this.state, { ...o.dns, node: o.node, plan: this.plan, routing: o.backend === 'tun' ? this.tunRouting() : undefined, onError });
       if (this.stopped) throw new Error('stopped before the rules were installed');
       const guard = { node: o.node, backend, families: this.families, failOpen: this.plan.failOpen, log: this.log, write: o.verdictLog ? (l: string) => this.sinks?.write(l) : undefined };
       this.sourceGuard = await SourceGuard.open(guard, this.state, o.sourceGuard ?? true);
@@ -234,7 +234,7 @@ export class Agent {
       }
     }
     this.watchdog = new RuleWatchdog(
-      { iptables: this.iptables!, backend, state: this.state, sourceGuard: this.sourceGuard, judged: this.judged, tunRouting: o.backend === 'tun' ? this.tunRouting() : undefined },
+      { iptables: this.iptables!, backend, state: this.state, sourceGuard: this.sourceGuard, judged: this.judged, routing: o.backend === 'tun' ? this.watchedRouting() : undefined },
       {
         serialize: (fn) => this.withRules(fn),
         active: () => this.ready && !this.stopped,
@@ -277,6 +277,17 @@ export class Agent {
     if (this.metricsServer) await this.metricsServer.close().catch(() => {});
     this.sinks = undefined;
     this.metricsServer = undefined;
+  }
+
+  /** TUN: the policy routing into the judge's device and the DNS learner's (the watchdog keeps both). */
+  private watchedRouting() {
+    return {
+      problems: async () => [...(await tunRoutingProblems(this.tunRouting())), ...((await this.dns?.routingProblems()) ?? [])],
+      install: async () => {
+        await installTunRouting(this.tunRouting());
+        await this.dns?.installRouting();
+      },
+    };
   }
 
   private tunRouting() {

@@ -1,5 +1,7 @@
 // The agent's DNS learner (issue 16): DNS answers to the pods a domainNames policy selects are
-// queued to it before delivery (UDP and TCP from source port 53, any server); it parses them
+// handed to it before delivery (UDP and TCP from source port 53, any server; by the DNS queue or,
+// TUN backend, the DNS TUN device: agent/dns-wiring.ts); TCP streams are reassembled per
+// connection (dataplane/tcp-dns-reassembly.ts); it parses them
 // (dataplane/dns-parser.ts), records address -> names (dataplane/name-store.ts), and always lets
 // the answer through: the pod's resolver, not Palisade, decides what a DNS answer is worth.
 //
@@ -27,7 +29,8 @@
 import { ACCEPT } from '../enforce/judge.ts';
 import type { PacketJudge } from '../enforce/judge.ts';
 import type { ClusterState } from '../cluster/state.ts';
-import { DNS_RESULT, DNS_RESULT_NAMES, DnsAnswer, parseDnsAnswer, tcpDnsMessageLength } from '../dataplane/dns-parser.ts';
+import { DNS_RESULT, DNS_RESULT_NAMES, DnsAnswer, parseDnsAnswer } from '../dataplane/dns-parser.ts';
+import { TcpDnsReassembly, type TcpDnsReassemblyOptions } from '../dataplane/tcp-dns-reassembly.ts';
 import { NameStore, type NameStoreOptions } from '../dataplane/name-store.ts';
 import { PacketInfo } from '../dataplane/packet-info.ts';
 import { parsePacket } from '../dataplane/packet-parser.ts';
@@ -57,16 +60,21 @@ export class DnsLearner implements PacketJudge {
   readonly counters: DnsLearnerCounters = { answers: 0, parsed: 0, errors: { 'not-dns': 0, 'not-local-pod': 0 }, republished: 0 };
   private readonly info = new PacketInfo();
   private readonly answer = new DnsAnswer();
+  /** DNS over TCP, followed per connection (answers longer than one segment). */
+  readonly tcp: TcpDnsReassembly;
+  /** The pod the packet being read goes to (canonical text). */
+  private pod = '';
   private changed = false;
 
   constructor(
     private readonly state: ClusterState,
     /** Is this address (canonical text) one of this node's pods? */
     private readonly isLocalPod: (address: string) => boolean,
-    opts: NameStoreOptions = {},
+    opts: NameStoreOptions & { readonly tcp?: TcpDnsReassemblyOptions } = {},
     private readonly clock: () => number = Date.now,
   ) {
     this.store = new NameStore(opts);
+    this.tcp = new TcpDnsReassembly((b, o, l) => this.learnMessage(b, o, l), opts.tcp);
     for (const n of DNS_RESULT_NAMES) if (n !== 'ok') this.counters.errors[n] = 0;
     state.resolveClusterPolicy = (p) => this.resolve(p);
   }
@@ -80,33 +88,15 @@ export class DnsLearner implements PacketJudge {
   /** Learns from one DNS answer packet (IPv4/IPv6, UDP or TCP); always ACCEPT. */
   classify(buf: Buffer, off: number, len: number, now: number): number {
     this.counters.answers++;
-    this.learnPacket(buf, off, len, now);
+    this.learnPacket(buf, off, len);
+    void now;
     return ACCEPT;
   }
 
-  private learnPacket(buf: Buffer, off: number, len: number, now: number): void {
+  private learnPacket(buf: Buffer, off: number, len: number): void {
     const info = this.info;
     if (!parsePacket(buf, off, len, info) || info.srcPort !== 53 || info.laterFragment || (info.proto !== 17 && info.proto !== 6)) {
       this.counters.errors['not-dns']!++;
-      return;
-    }
-    let mOff: number, mLen: number;
-    if (info.proto === 17) {
-      mOff = info.l4Offset + 8;
-      mLen = Math.min(info.l4Length, off + len - info.l4Offset) - 8;
-    } else {
-      const hl = ((buf[info.l4Offset + 12] ?? 0) >> 4) * 4;
-      const segOff = info.l4Offset + hl;
-      const segLen = Math.min(info.l4Length, off + len - info.l4Offset) - hl;
-      // A TCP segment with no payload (the handshake, ACKs) carries no answer.
-      if (segLen <= 0) return;
-      // Only an answer whole in one segment is read; a longer one (rare: over ~1400 bytes) goes
-      // through unlearned, and the pod's connection to its addresses is judged without the name.
-      mLen = tcpDnsMessageLength(buf, segOff, segLen);
-      mOff = segOff + 2;
-    }
-    if (mLen < 0) {
-      this.counters.errors['truncated']!++;
       return;
     }
     const pod = info.family === 4 ? ipText(4, info.dst4, 0, 0, 0) : ipText(6, info.dst6a, info.dst6b, info.dst6c, info.dst6d);
@@ -114,6 +104,29 @@ export class DnsLearner implements PacketJudge {
       this.counters.errors['not-local-pod']!++;
       return;
     }
+    this.pod = pod;
+    const inBuf = Math.min(info.l4Length, off + len - info.l4Offset);
+    if (info.proto === 17) {
+      this.learnMessage(buf, info.l4Offset + 8, inBuf - 8);
+      return;
+    }
+    // TCP: the stream is followed per flow (dataplane/tcp-dns-reassembly.ts), which calls
+    // learnMessage for each answer this segment completes, before the segment is let through.
+    const p = info.l4Offset;
+    const hl = ((buf[p + 12] ?? 0) >> 4) * 4;
+    const seq = ((buf[p + 4]! << 24) | (buf[p + 5]! << 16) | (buf[p + 6]! << 8) | buf[p + 7]!) >>> 0;
+    const segLen = Math.max(0, inBuf - hl);
+    // The learner's clock, not the enforcer's `now`: tick() expires flows by the same clock.
+    this.tcp.segment(info, seq, buf, p + hl, segLen, inBuf === info.l4Length, this.clock());
+  }
+
+  /** One whole DNS message at buf[mOff, mOff+mLen), sent to this.pod by the server in this.info. */
+  private learnMessage(buf: Buffer, mOff: number, mLen: number): void {
+    if (mLen < 0) {
+      this.counters.errors['truncated']!++;
+      return;
+    }
+    const info = this.info;
     const a = this.answer;
     const r = parseDnsAnswer(buf, mOff, mLen, a);
     if (r !== DNS_RESULT.OK) {
@@ -127,9 +140,8 @@ export class DnsLearner implements PacketJudge {
     for (let i = 0; i < a.count; i++) {
       const w = a.words;
       const address = ipText(a.family[i]!, w[4 * i]!, w[4 * i + 1]!, w[4 * i + 2]!, w[4 * i + 3]!);
-      if (this.store.learn(pod, address, a.names.slice(0, a.owner[i]! + 1), server, a.ttl[i]!, wall)) this.changed = true;
+      if (this.store.learn(this.pod, address, a.names.slice(0, a.owner[i]! + 1), server, a.ttl[i]!, wall)) this.changed = true;
     }
-    void now;
   }
 
   /** After a batch of answers: re-store the policies whose addresses changed, before the verdicts go out. */
@@ -142,6 +154,7 @@ export class DnsLearner implements PacketJudge {
   /** Drops expired records and records of addresses that are no longer local pods; re-stores what changed. Returns records dropped. */
   tick(): number {
     const now = this.clock();
+    this.tcp.expire(now);
     let n = this.store.expire(now);
     for (const r of this.store.list(now)) if (!this.isLocalPod(r.pod)) n += this.store.dropPod(r.pod);
     if (n > 0) this.republish();

@@ -1,8 +1,15 @@
-// Egress to domain names in the running agent (issue 16): binds the DNS queue (iptables.ts
-// PALISADE-DNS sends DNS answers to the pods a domainNames policy selects there) to the DNS
-// learner, runs the expiry tick, says which pods' answers to queue, and exports the records for
-// the status file (`dns` section), explain and metrics. NFQUEUE backend only: in TUN mode no
-// answer is queued, nothing is learned, and domainNames peers match nothing (README).
+// Egress to domain names in the running agent (issue 16): hands the DNS answers to the pods a
+// domainNames policy selects (iptables.ts PALISADE-DNS) to the DNS learner before delivery, runs
+// the expiry tick, says which pods' answers to divert, and exports the records for the status
+// file (`dns` section), explain and metrics.
+// - NFQUEUE backend: the answers go to the DNS queue; the verdict (accept) follows the batch's
+//   endBatch, so the policies are re-stored before the pod gets the answer.
+// - TUN backend: PALISADE-DNS marks them with the DNS divert mark, which policy-routes them into
+//   a TUN device of their own (tun-routing.ts: its own table and rule, right after the judge's),
+//   read by the learner; the shim writes each batch back after endBatch, with the same
+//   guarantee. A device apart from the judge's, because nothing in a packet read from a TUN says
+//   why it was routed there: an answer and a new connection from port 53 look alike, and only
+//   the second may be judged.
 
 import type { Registry } from 'prom-client';
 import { Gauge } from 'prom-client';
@@ -10,19 +17,29 @@ import type { ClusterState } from '../cluster/state.ts';
 import { namespaceLabels } from '../cluster/namespace-labels.ts';
 import { describeRecord, type NameStoreOptions } from '../dataplane/name-store.ts';
 import { NfqueueEnforcer } from '../enforce/nfqueue.ts';
+import { TunEnforcer } from '../enforce/tun.ts';
+import { DEFAULT_TUN_PRIORITY, DEFAULT_TUN_TABLE, installTunRouting, removeTunRouting, tunRoutingProblems, type TunRoutingOptions } from '../enforce/tun-routing.ts';
+import { dnsQueue, type RulePlan } from '../enforce/iptables.ts';
 import type { Enforcer } from '../enforce/judge.ts';
 import { clusterPolicySelectsPod } from '../policy/cluster-facts.ts';
 import { clusterPolicyUsesDomainNames } from '../policy/domain-names.ts';
 import { DnsLearner } from './dns-learner.ts';
 import { dnsStatusSection, type DnsStatusSection } from './dns-status.ts';
 
+/** Packets per batch on the DNS queue and the DNS TUN. */
+const DNS_BATCH = 16;
+
 export interface DnsWiringOptions extends NameStoreOptions {
   readonly node: string;
-  /** NFQUEUE number of the DNS queue (iptables.ts dnsQueue). */
-  readonly queue: number;
-  readonly failOpen: boolean;
+  /** The agent's rule plan: the DNS queue (NFQUEUE) or DNS TUN device and mark (TUN). */
+  readonly plan: RulePlan;
+  /** TUN: the judge's policy routing; the DNS device's comes right after it (table and preference + 1). */
+  readonly routing?: TunRoutingOptions;
   readonly onError: (e: Error) => void;
 }
+
+/** Host address of the DNS TUN device (rp_filter, see tun-routing.ts), next to the judge's. */
+const DNS_TUN_ADDRESS = '169.254.77.78';
 
 /** Addresses of this node's pods that a cluster policy with domainNames peers selects: their DNS answers are queued. */
 export function dnsPodMatch(state: ClusterState, node: string): { v4: string[]; v6: string[] } {
@@ -41,6 +58,8 @@ export function dnsPodMatch(state: ClusterState, node: string): { v4: string[]; 
 export class DnsWiring {
   readonly learner: DnsLearner;
   private enforcer?: Enforcer;
+  /** TUN: the DNS device's policy routing. */
+  private readonly routing?: TunRoutingOptions;
   private readonly timer: NodeJS.Timeout;
 
   private constructor(private readonly state: ClusterState, private readonly o: DnsWiringOptions) {
@@ -49,6 +68,11 @@ export class DnsWiring {
       return false;
     };
     this.learner = new DnsLearner(state, local, o);
+    const p = o.plan;
+    if (p.mode === 'tun' && o.routing && p.dnsTunDevice && p.dnsDivertMark) {
+      const r = o.routing;
+      this.routing = { ...r, device: p.dnsTunDevice, divertMark: p.dnsDivertMark, table: (r.table ?? DEFAULT_TUN_TABLE) + 1, priority: (r.priority ?? DEFAULT_TUN_PRIORITY) + 1, address: DNS_TUN_ADDRESS };
+    }
     this.timer = setInterval(() => {
       try {
         this.learner.tick();
@@ -63,9 +87,17 @@ export class DnsWiring {
     const w = new DnsWiring(state, o);
     try {
       // Accepted answers get a plain NF_ACCEPT (acceptMark 0): they are replies of a flow
-      // Palisade already judged, nothing to mark.
-      w.enforcer = await NfqueueEnforcer.open(w.learner, { queue: o.queue, acceptMark: 0, failOpen: o.failOpen, onError: o.onError });
+      // Palisade already judged, nothing to mark. Whole packets are copied (the judge's queues
+      // copy only headers): an answer cut short cannot be read. Small batches keep the shared
+      // buffer at DNS_BATCH * 64 KiB.
+      if (o.plan.mode === 'nfqueue') w.enforcer = await NfqueueEnforcer.open(w.learner, { queue: dnsQueue(o.plan), acceptMark: 0, failOpen: o.plan.failOpen, onError: o.onError, copyRange: 65535, batch: DNS_BATCH });
+      else if (w.routing) {
+        // Persistent like the judge's: while the agent is down answers routed here are dropped.
+        w.enforcer = await TunEnforcer.open(w.learner, { name: w.routing.device, batch: DNS_BATCH, persist: true, onError: o.onError });
+        await installTunRouting(w.routing);
+      }
     } catch (e) {
+      await w.enforcer?.close().catch(() => {});
       w.learner.close();
       clearInterval(w.timer);
       throw e;
@@ -102,9 +134,22 @@ export class DnsWiring {
     g('palisade_dns_parse_errors_total', 'DNS answers refused by the parser or not for a local pod', (l) => Object.values(l.counters.errors).reduce((a, b) => a + b, 0));
   }
 
+  /** TUN: what is missing from the DNS device's policy routing (for the rule watchdog). */
+  async routingProblems(): Promise<string[]> {
+    return this.routing ? (await tunRoutingProblems(this.routing)).map((p) => `DNS: ${p}`) : [];
+  }
+
+  /** TUN: puts the DNS device's policy routing back. */
+  async installRouting(): Promise<void> {
+    if (this.routing) await installTunRouting(this.routing);
+  }
+
   async close(): Promise<void> {
     clearInterval(this.timer);
     this.learner.close();
+    // The DNS device and its routing go (answers are delivered unlearned until the next agent
+    // binds them); keepRules keeps the judge's device, which is what keeps the node closed.
+    if (this.routing) await removeTunRouting(this.routing).catch(() => {});
     await this.enforcer?.close();
   }
 }

@@ -2,7 +2,7 @@
 // (agentOptionsError, one line naming the flag), and the iptables rule plan they amount to.
 
 import type { NameStoreOptions } from '../dataplane/name-store.ts';
-import { DEFAULT_ALLOW_MARK, DEFAULT_DIVERT_MARK, checkAddress, checkIface, type IptablesBackend, type RulePlan } from '../enforce/iptables.ts';
+import { DEFAULT_ALLOW_MARK, DEFAULT_DIVERT_MARK, DEFAULT_DNS_DIVERT_MARK, checkAddress, dnsTunName, checkIface, type IptablesBackend, type RulePlan } from '../enforce/iptables.ts';
 import { availableParallelism } from 'node:os';
 import type { Source } from '../sources/source.ts';
 import type { Log } from '../sources/log.ts';
@@ -106,6 +106,9 @@ export function rulePlan(o: AgentOptions): RulePlan {
     failOpen: o.failOpen ?? false,
     tunDevice: o.backend === 'tun' ? o.tunName ?? 'palisade0' : undefined,
     divertMark: o.backend === 'tun' ? o.divertMark ?? DEFAULT_DIVERT_MARK : undefined,
+    // DNS answers to the pods domainNames policies select go through the learner's own TUN device.
+    dnsTunDevice: o.backend === 'tun' ? dnsTunName(o.tunName ?? 'palisade0') : undefined,
+    dnsDivertMark: o.backend === 'tun' ? DEFAULT_DNS_DIVERT_MARK : undefined,
     strict: o.strict ?? true,
     verdictCache: o.verdictCache ?? (o.backend === 'nfqueue' && !o.logAllowed),
   };

@@ -18,7 +18,6 @@ import type { Iptables, IptablesBackend } from '../enforce/iptables.ts';
 import { saveAllSets } from '../enforce/ipset-save.ts';
 import type { JudgedSets } from '../enforce/judged-sets.ts';
 import { RuleChangeMonitor } from '../enforce/rule-monitor.ts';
-import { installTunRouting, tunRoutingProblems, type TunRoutingOptions } from '../enforce/tun-routing.ts';
 import type { SourceGuard } from './source-guard.ts';
 
 /** Ticks between full reads of the iptables rules while the monitor reports nothing. */
@@ -30,8 +29,8 @@ export interface WatchedParts {
   readonly state: ClusterState;
   readonly sourceGuard?: SourceGuard;
   readonly judged?: JudgedSets;
-  /** TUN backend: the policy routing that sends diverted packets into the device. */
-  readonly tunRouting?: TunRoutingOptions;
+  /** TUN backend: the policy routing that sends diverted packets (and DNS answers) into the devices. */
+  readonly routing?: { problems(): Promise<string[]>; install(): Promise<void> };
 }
 
 export interface WatchdogHooks {
@@ -119,7 +118,7 @@ export class RuleWatchdog {
         const bad: { part: string; problems: string[] }[] = quiet ? [] : (await p.iptables.verify()).map((b) => ({ part: `IPv${b.family}`, problems: b.problems }));
         const ipRules = bad.length > 0;
         // Without it a diverted packet would be routed normally, unjudged.
-        const routing = p.tunRouting ? await tunRoutingProblems(p.tunRouting) : [];
+        const routing = p.routing ? await p.routing.problems() : [];
         if (routing.length > 0) bad.push({ part: 'routing', problems: routing });
         const listing = p.sourceGuard && p.judged ? await saveAllSets() : undefined; // one `ipset save` for both
         const guard = (await p.sourceGuard?.check(p.state, { listing, rulesUnchanged: quiet })) ?? []; // restores itself
@@ -134,7 +133,7 @@ export class RuleWatchdog {
         this.verifiedMark = undefined;
         if (sets.length > 0) await p.judged!.restore(); // before rules that name the sets
         if (ipRules) await p.iptables.reinstall();
-        if (routing.length > 0) await installTunRouting(p.tunRouting!);
+        if (routing.length > 0) await p.routing!.install();
         this.hooks.restored(bad.map((b) => `${b.part}: ${b.problems.join('; ')}`));
         return true;
       });

@@ -267,10 +267,3 @@ export function parseDnsAnswer(buf: Uint8Array, off: number, len: number, out: D
   }
   return DNS_RESULT.OK;
 }
-
-/** The DNS message inside a TCP segment's payload: RFC 1035 4.2.2 prefixes it with a two-byte length. Returns the message length, or -1 when the segment does not hold one whole message. */
-export function tcpDnsMessageLength(buf: Uint8Array, off: number, len: number): number {
-  if (len < 2 || off + len > buf.length) return -1;
-  const m = u16(buf, off);
-  return m + 2 <= len ? m : -1;
-}

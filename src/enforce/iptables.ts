@@ -51,8 +51,11 @@ import { CommandError, mustRun, runCommand, type CommandPrefix } from './command
 import { iptablesModuleHint, withHint } from './kernel-modules.ts';
 import { chooseBackend, type IptablesBackend } from './iptables-backend.ts';
 import { JUDGED_SETS } from './judged-sets.ts';
-// Backend detection lives in iptables-backend.ts; re-exported for callers that program rules.
+import { dnsAnswerRules } from './dns-rules.ts';
+// Backend detection lives in iptables-backend.ts, the PALISADE-DNS rules in dns-rules.ts;
+// re-exported for callers that program rules.
 export { chooseBackend, detectBackend, type IptablesBackend } from './iptables-backend.ts';
+export { DEFAULT_DNS_DIVERT_MARK, dnsQueue, dnsTunName } from './dns-rules.ts';
 
 export type Family = 4 | 6;
 export type RuleMode = 'nfqueue' | 'tun';
@@ -89,6 +92,12 @@ export interface RulePlan {
   /** TUN: device the agent reads, and the mark that routes into it. */
   readonly tunDevice?: string;
   readonly divertMark?: number;
+  /**
+   * TUN: the device the DNS learner reads, and the mark that routes DNS answers into it (set
+   * together; absent: answers are not diverted). See PodMatch.dns.
+   */
+  readonly dnsTunDevice?: string;
+  readonly dnsDivertMark?: number;
   /**
    * Strict mode (the agent cuts established flows that new rules deny by deleting their
    * conntrack entries, see flow-cutter.ts): TCP packets that conntrack calls NEW without being
@@ -133,17 +142,15 @@ export interface PodMatch {
    */
   readonly judgedSets?: boolean;
   /**
-   * NFQUEUE mode: addresses of the pods a domainNames policy selects (agent/dns-wiring.ts). DNS
-   * answers to them (replies from port 53 on a flow they opened) go to the DNS queue (dnsQueue)
-   * before delivery, so the agent learns the names before the pod connects.
+   * Addresses of the pods a domainNames policy selects (agent/dns-wiring.ts). DNS answers to them
+   * (replies from port 53 on a flow they opened) go to the DNS learner before delivery, so the
+   * agent learns the names before the pod connects: NFQUEUE mode, to the DNS queue (dnsQueue);
+   * TUN mode (with plan.dnsTunDevice), marked with dnsDivertMark, which routes them into the DNS
+   * TUN device (the learner writes them back).
    */
   readonly dns?: { readonly v4: readonly string[]; readonly v6: readonly string[] };
 }
 
-/** The queue DNS answers go to: the one after the judge's queues. */
-export function dnsQueue(plan: Pick<RulePlan, 'queue' | 'queues'>): number {
-  return plan.queue + plan.queues;
-}
 
 const IFACE_RE = /^[A-Za-z0-9_.:@-]{1,15}\+?$/;
 
@@ -188,11 +195,17 @@ export function hooks(mode: RuleMode): readonly { readonly table: string; readon
 }
 
 /** Chains of a plan, in the order they are declared. */
-export function chainsOf(plan: Pick<RulePlan, 'mode' | 'verdictCache'>): readonly string[] {
+export function chainsOf(plan: Pick<RulePlan, 'mode' | 'verdictCache' | 'dnsDivertMark'>): readonly string[] {
   return plan.mode === 'nfqueue'
     ? [CHAINS.FORWARD, CHAINS.ALLOW, CHAINS.PODS, CHAINS.QUEUE, CHAINS.NODE, ...(plan.verdictCache ? [CHAINS.CACHED] : []), CHAINS.DNS]
-    : [CHAINS.PREROUTING, CHAINS.PODS, CHAINS.DIVERT];
+    : [CHAINS.PREROUTING, CHAINS.PODS, CHAINS.DIVERT, ...(plan.dnsDivertMark ? [CHAINS.DNS] : [])];
 }
+
+/** The chains podRules rewrites (flushed first when the selection changes). */
+function podChains(plan: RulePlan): string[] {
+  return plan.mode === 'nfqueue' ? [CHAINS.PODS, CHAINS.NODE, CHAINS.DNS] : [CHAINS.PODS, ...(plan.dnsDivertMark ? [CHAINS.DNS] : [])];
+}
+
 
 function queueTarget(plan: RulePlan): string {
   // --queue-cpu-fanout: the queue is chosen by the CPU that handles the packet, not a flow hash.
@@ -229,10 +242,15 @@ export function chainRules(plan: RulePlan, family: Family = 4): string[] {
   if (!plan.tunDevice || !plan.divertMark) throw new Error('tun mode needs tunDevice and divertMark');
   const d = hex(plan.divertMark);
   const tun = checkIface(plan.tunDevice);
+  const dnsTun = plan.dnsDivertMark && plan.dnsTunDevice ? checkIface(plan.dnsTunDevice) : undefined;
   return [
+    // DNS answers the learner wrote back: replies of a flow already judged, delivered as they are.
+    ...(dnsTun ? [`-A ${CHAINS.PREROUTING} -i ${dnsTun} -j RETURN`] : []),
     // Whatever the agent writes back into the TUN was allowed: remember it on the connection.
     `-A ${CHAINS.PREROUTING} -i ${tun} -j CONNMARK --set-xmark ${a}/${a}`,
     `-A ${CHAINS.PREROUTING} -i ${tun} -j RETURN`,
+    // DNS answers before the connmark rule: they belong to flows it would let through unseen.
+    ...(dnsTun ? ['udp', 'tcp'].map((p) => `-A ${CHAINS.PREROUTING} -p ${p} -m ${p} --sport 53 -j ${CHAINS.DNS}`) : []),
     `-A ${CHAINS.PREROUTING} -m connmark --mark ${a}/${a} -j RETURN`,
     // Unlike an NFQUEUE drop, a diverted packet is forwarded (into the TUN), so its conntrack
     // entry is confirmed even when the agent then drops it. Such a connection carries the divert
@@ -254,10 +272,10 @@ export function chainRules(plan: RulePlan, family: Family = 4): string[] {
 export function podRules(plan: RulePlan, pods: PodMatch, family: Family): string[] {
   const target = plan.mode === 'nfqueue' ? CHAINS.QUEUE : CHAINS.DIVERT;
   const out: string[] = [];
-  const dns = plan.mode === 'nfqueue' ? pods.dns?.[family === 4 ? 'v4' : 'v6'] ?? [] : [];
+  const dns = plan.mode === 'nfqueue' || plan.dnsDivertMark ? pods.dns?.[family === 4 ? 'v4' : 'v6'] ?? [] : [];
   // A DNS server on the node itself (node-local-dns, a host-network cache) answers through
   // OUTPUT, i.e. PALISADE-NODE: its answers go to PALISADE-DNS too, before the connmark accept.
-  const dnsJumps = dns.length > 0 ? ['udp', 'tcp'].map((p) => `-A ${CHAINS.NODE} -p ${p} -m ${p} --sport 53 -j ${CHAINS.DNS}`) : [];
+  const dnsJumps = dns.length > 0 && plan.mode === 'nfqueue' ? ['udp', 'tcp'].map((p) => `-A ${CHAINS.NODE} -p ${p} -m ${p} --sport 53 -j ${CHAINS.DNS}`) : [];
   if (plan.mode === 'nfqueue' && pods.nodeTraffic) {
     const a = hex(plan.allowMark);
     out.push(
@@ -268,13 +286,7 @@ export function podRules(plan: RulePlan, pods: PodMatch, family: Family): string
       `-A ${CHAINS.NODE} -j ${CHAINS.PODS}`,
     );
   } else out.push(...dnsJumps);
-  if (plan.mode === 'nfqueue') {
-    for (const raw of dns) {
-      const { text } = checkAddress(raw);
-      // Replies on a flow the pod opened only: an answer nobody asked for is not learned from.
-      out.push(`-A ${CHAINS.DNS} -d ${text} -m conntrack --ctstate ESTABLISHED --ctdir REPLY -j NFQUEUE --queue-num ${dnsQueue(plan)}${plan.failOpen ? ' --queue-bypass' : ''}`);
-    }
-  }
+  out.push(...dnsAnswerRules(CHAINS.DNS, plan, dns.map((raw) => checkAddress(raw).text)));
   const unknown = (dir: 'src' | 'dst') => (pods.judgedSets ? ` -m set ! --match-set ${JUDGED_SETS.known[family]} ${dir}` : '');
   if (pods.judgedSets) {
     out.push(`-A ${CHAINS.PODS} -m set --match-set ${JUDGED_SETS.egress[family]} src -j ${target}`);
@@ -522,7 +534,7 @@ export class Iptables {
       const rules = podRules(this.plan, pods, f);
       const key = JSON.stringify(rules);
       if (this.lastPods.get(f) === key) continue;
-      const flush = (this.plan.mode === 'nfqueue' ? [CHAINS.PODS, CHAINS.NODE, CHAINS.DNS] : [CHAINS.PODS]).map((c) => `:${c} - [0:0]`);
+      const flush = podChains(this.plan).map((c) => `:${c} - [0:0]`);
       await this.restore(f, table(this.plan.mode), [...flush, ...rules]);
       this.lastPods.set(f, key);
       await this.captureBaseline(f);

@@ -48,7 +48,17 @@ export class TunEnforcer implements Enforcer {
     this.native = loadNative();
     // 1 = write back (see native/src/tun.c); anything else is dropped.
     const onBatch = (n: number): void => {
-      judgeBatch(this.judge, this.buf, this.lens, this.handle.stride, n, Date.now(), this.verdicts, 1, 0, this);
+      const judge = this.judge;
+      judgeBatch(judge, this.buf, this.lens, this.handle.stride, n, Date.now(), this.verdicts, 1, 0, this);
+      // Before the shim writes the accepted packets back (the DNS learner re-stores policies here).
+      if (judge.endBatch !== undefined) {
+        try {
+          judge.endBatch();
+        } catch (e) {
+          this.judgeErrors++;
+          this.lastJudgeError = e;
+        }
+      }
     };
     const onStatus = (err: NativeError): void => {
       if (opts.onError) opts.onError(err);

@@ -9,6 +9,7 @@ import type { ClusterPolicy, Pod } from '../../src/cluster/model.ts';
 import { CompiledEngine } from '../../src/policy/compiler.ts';
 import { evaluate } from '../../src/policy/evaluator.ts';
 import { DnsLearner } from '../../src/agent/dns-learner.ts';
+import { ACCEPT } from '../../src/enforce/judge.ts';
 import { describeRecord } from '../../src/dataplane/name-store.ts';
 import { ipv4, ipv6, tcp, udp, TCPF } from '../../support/packets.ts';
 import { buildAnswer, type RR } from '../../support/dns-messages.ts';
@@ -58,14 +59,20 @@ function setup(withPolicy = true) {
     t.equal(c.allowed, e.allowed, `engines agree on ${src} -> ${dst}`);
     return c.allowed;
   };
+  let port = 40000;
   const answer = (to: string, q: string, rr: RR[], o: { tcp?: boolean; from?: string; sport?: number } = {}) => {
     const msg = buildAnswer(q, rr, { compress: true });
     const from = o.from ?? (to.includes(':') ? 'fd00::53' : DNS);
-    const l4 = o.tcp ? tcp({ sport: o.sport ?? 53, dport: 40000, flags: TCPF.ACK | 0x08 }, Buffer.concat([Buffer.from([msg.length >> 8, msg.length & 255]), msg]))
-      : udp({ sport: o.sport ?? 53, dport: 40000 }, msg);
-    const pkt = to.includes(':') ? ipv6({ src: from, dst: to, nextHeader: o.tcp ? 6 : 17, rawPayload: true }, l4)
-      : ipv4({ src: from, dst: to, proto: o.tcp ? 6 : 17, rawPayload: true }, l4);
-    learner.classify(pkt, 0, pkt.length, 0);
+    const send = (l4: Buffer) => {
+      const pkt = to.includes(':') ? ipv6({ src: from, dst: to, nextHeader: o.tcp ? 6 : 17, rawPayload: true }, l4)
+        : ipv4({ src: from, dst: to, proto: o.tcp ? 6 : 17, rawPayload: true }, l4);
+      learner.classify(pkt, 0, pkt.length, 0);
+    };
+    // TCP: a new connection each time, its SYN-ACK first (the reassembly follows a flow from there).
+    const dport = o.tcp ? ++port : 40000;
+    if (o.tcp) send(tcp({ sport: o.sport ?? 53, dport, seq: 999, flags: TCPF.SYN | TCPF.ACK }));
+    send(o.tcp ? tcp({ sport: o.sport ?? 53, dport, seq: 1000, flags: TCPF.ACK | TCPF.PSH }, Buffer.concat([Buffer.from([msg.length >> 8, msg.length & 255]), msg]))
+      : udp({ sport: o.sport ?? 53, dport }, msg));
     learner.endBatch();
   };
   return { st, learner, engine, verdict, answer, advance: (s: number) => { now += s * 1000; }, now: () => now, changes: () => changes };
@@ -98,6 +105,29 @@ t.test('CNAME chain, wildcard, AAAA, TCP DNS', async (t) => {
   t.ok(s.verdict(t, A6, '2001:db8::7'), 'AAAA; the pattern\'s case and trailing dot do not matter');
   s.answer(A, 'api.example.com', [{ name: 'api.example.com', type: 'A', data: '192.0.2.44' }], { tcp: true });
   t.ok(s.verdict(t, A, '192.0.2.44'), 'an answer over TCP is learned too');
+});
+
+t.test('a TCP answer over several segments is learned when the segment that completes it is judged', async (t) => {
+  const s = setup();
+  const msg = buildAnswer('api.example.com', Array.from({ length: 40 }, (_, i) => ({ name: 'api.example.com', type: 'A' as const, data: `192.0.2.${100 + i}` })), { compress: true });
+  const stream = Buffer.concat([Buffer.from([msg.length >> 8, msg.length & 255]), msg]);
+  const seg = (seq: number, flags: number, data?: Buffer) => {
+    const p = ipv4({ src: DNS, dst: A, proto: 6, rawPayload: true }, tcp({ sport: 53, dport: 41000, seq, flags }, data));
+    t.equal(s.learner.classify(p, 0, p.length, 0), ACCEPT, 'every segment is let through');
+    s.learner.endBatch();
+  };
+  seg(5000, TCPF.SYN | TCPF.ACK);
+  seg(5001, TCPF.ACK, stream.subarray(0, 1));
+  seg(5002, TCPF.ACK, stream.subarray(1, 300));
+  t.notOk(s.verdict(t, A, '192.0.2.100'), 'not learned while the answer is incomplete');
+  seg(5002, TCPF.ACK, stream.subarray(1, 300));
+  t.equal(s.learner.tcp.counters.retransmits, 1, 'a retransmitted segment is ignored');
+  seg(5301, TCPF.ACK | TCPF.FIN, stream.subarray(300));
+  t.ok(s.verdict(t, A, '192.0.2.100') && s.verdict(t, A, '192.0.2.139'), 'the segment that completed it made all 40 addresses reachable');
+  t.equal(s.learner.tcp.counters.reassembled, 1);
+  t.equal(s.learner.tcp.size, 0, 'FIN ended the flow');
+  seg(7001, TCPF.ACK, stream);
+  t.equal(s.learner.tcp.counters.unsynced, 1, 'data of a flow whose SYN-ACK was not seen is not read');
 });
 
 t.test('TTL expiry cuts new connections; refreshes keep the record', async (t) => {

@@ -2,7 +2,7 @@
 // AAAA, CNAME chains, compression, case, TTL rules) and how it refuses hostile ones.
 
 import t from 'tap';
-import { DNS_RESULT, DnsAnswer, MAX_ANSWERS, parseDnsAnswer, tcpDnsMessageLength } from '../../src/dataplane/dns-parser.ts';
+import { DNS_RESULT, DnsAnswer, MAX_ANSWERS, parseDnsAnswer } from '../../src/dataplane/dns-parser.ts';
 import { formatIP } from '../../src/net/address.ts';
 import { buildAnswer, type RR } from '../../support/dns-messages.ts';
 
@@ -120,12 +120,4 @@ t.test('a message at an offset inside a larger buffer (as in a packet)', async (
   const msg = buildAnswer('a.example', [{ name: 'a.example', type: 'A', data: '192.0.2.1' }], { compress: true });
   const buf = Buffer.concat([Buffer.alloc(28, 0xee), msg, Buffer.alloc(9, 0xee)]);
   t.same(learned(buf, 28, msg.length).got, ['192.0.2.1 a.example 300']);
-});
-
-t.test('TCP framing: two-byte length prefix', async (t) => {
-  const msg = buildAnswer('a.example', [{ name: 'a.example', type: 'A', data: '192.0.2.1' }]);
-  const framed = Buffer.concat([Buffer.from([msg.length >> 8, msg.length & 255]), msg]);
-  t.equal(tcpDnsMessageLength(framed, 0, framed.length), msg.length);
-  t.equal(tcpDnsMessageLength(framed, 0, framed.length - 1), -1, 'a message split over segments is not read');
-  t.equal(tcpDnsMessageLength(framed, 0, 1), -1);
 });

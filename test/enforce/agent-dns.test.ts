@@ -3,7 +3,7 @@
 // ClusterNetworkPolicy that accepts DNS to c, accepts domainNames, and denies the rest. The DNS
 // answers to a go through PALISADE-DNS to the agent's DNS queue, which learns them before a sees
 // them: a name a looked up becomes reachable, an address no answer named stays denied, a CNAME
-// chain, a wildcard, AAAA and DNS over TCP are learned, and a record's expiry cuts new connections.
+// chain, a wildcard, AAAA and DNS over TCP (answers the server writes in three segments) are learned, and a record's expiry cuts new connections.
 // A DNS server in the node's own namespace (like node-local-dns on 169.254.20.10) answers through
 // the node's OUTPUT path (PALISADE-NODE -> PALISADE-DNS) and is learned from too. In strict mode
 // (the default) a record's expiry also cuts the established connections it allowed; with
@@ -30,6 +30,9 @@ const ZONE = {
   'alias.example.com': [{ type: 'CNAME', data: 'svc.wild.example.com', ttl: 2 }],
   'svc.wild.example.com': [{ type: 'A', data: PODS.b.v4, ttl: 2 }],
   'long.example.com': [{ type: 'A', data: PODS.c.v4, ttl: 300 }],
+  // 60 A records, the pod's last: over TCP a ~1 KB answer that the server writes in three
+  // segments (tcp-chunks), the first cutting the length prefix.
+  'many.example.com': [...Array.from({ length: 59 }, (_, i) => ({ type: 'A', data: `198.51.100.${i + 1}`, ttl: 30 })), { type: 'A', data: PODS.b.v4, ttl: 30 }],
 };
 /** What the node-local server answers (TTL long enough to open a session, short enough to expire in the test). */
 const NODE_ZONE = { 'nl.example.com': [{ type: 'A', data: PODS.b.v4, ttl: 5 }] };
@@ -77,21 +80,21 @@ async function lookup(name: string, proto: 'udp' | 'tcp' = 'udp', type: 'A' | 'A
 
 t.test('domainNames egress through the agent (nfqueue)', async (t) => {
   const dir = await upWithServers(topo);
-  topo.spawn(topo.in(topo.ns.c, ['node', '--import', 'tsx', DNS_MAIN, 'server', PODS.c.v4, JSON.stringify(ZONE)]));
+  topo.spawn(topo.in(topo.ns.c, ['node', '--import', 'tsx', DNS_MAIN, 'server', PODS.c.v4, JSON.stringify(ZONE), 'tcp-chunks']));
   topo.spawn(topo.in(topo.ns.c, ['node', '--import', 'tsx', DNS_MAIN, 'server', PODS.c.v6, JSON.stringify(ZONE)]));
-  await waitFor('dns servers', async () => (await run(topo.in(topo.ns.c, ['ss', '-Hltun', 'sport = :53']))).stdout.split('\n').filter((l) => l.trim()).length >= 4, 20_000);
+  await waitFor('dns servers', async () => (await run(topo.in(topo.ns.c, ['ss', '-Hltun', 'sport = :53']))).stdout.split('\n').filter((l) => l.trim()).length >= 4, 60_000);
   await must(topo.in(topo.node, ['ip', 'addr', 'add', `${NODE_LOCAL}/32`, 'dev', 'lo']));
   topo.spawn(topo.in(topo.node, ['node', '--import', 'tsx', DNS_MAIN, 'server', NODE_LOCAL, JSON.stringify(NODE_ZONE)]));
-  await waitFor('node-local dns server', async () => (await run(topo.in(topo.node, ['ss', '-Hltun', 'sport = :53']))).stdout.split('\n').filter((l) => l.trim()).length >= 2, 20_000);
+  await waitFor('node-local dns server', async () => (await run(topo.in(topo.node, ['ss', '-Hltun', 'sport = :53']))).stdout.split('\n').filter((l) => l.trim()).length >= 2, 60_000);
   topo.writeFile('manifests/cluster.yaml', clusterYaml(NODE, [8080]));
-  topo.writeFile('manifests/cnp.yaml', policy(['api.example.com', '*.wild.example.com', 'V6.example.com.', 'nl.example.com']));
+  topo.writeFile('manifests/cnp.yaml', policy(['api.example.com', '*.wild.example.com', 'V6.example.com.', 'nl.example.com', 'many.example.com']));
   const statusFile = join(topo.dir, 'status.json');
   const verdictFile = join(topo.dir, 'verdicts.log');
   const verdicts = () => (existsSync(verdictFile) ? readFileSync(verdictFile, 'utf8') : '').split('\n').filter((l) => l.includes('"dstName"')).map((l) => JSON.parse(l) as { dst: { ip: string }; dstName: string });
   const args = ['--node', NODE, '--source', 'files', '--manifests', dir, '--backend', 'nfqueue', '--queue', String(QUEUE), '--rescan-ms', '300', '--dns-min-ttl', '1', '--verdict-log', verdictFile];
   let agent = await startAgent(topo, args, statusFile);
   const { status } = statusReaders(topo, statusFile);
-  const dns = () => (status() as unknown as { dns: { records: { address: string; names: string[]; server: string; text: string }[]; counters: Record<string, number> } }).dns;
+  const dns = () => (status() as unknown as { dns: { records: { address: string; names: string[]; server: string; text: string }[]; counters: Record<string, number> & { tcp: Record<string, number> } } }).dns;
   t.teardown(() => { if (t.passing()) return; t.comment(agent.log()); });
 
   t.ok(!(await topo.tcp('a', 'b', 8080)), 'before any lookup: a -> b:8080 is denied');
@@ -132,8 +135,13 @@ t.test('domainNames egress through the agent (nfqueue)', async (t) => {
   t.ok(await topo.tcp('a', 'b', 8080), 'allowed through the CNAME target matching *.wild.example.com');
   await waitFor('expired again', async () => !(await topo.tcp('a', 'b', 8080)), 20_000);
 
-  t.ok(await lookup('api.example.com', 'tcp'), 'a resolves api.example.com over TCP');
+  t.ok(await lookup('api.example.com', 'tcp'), 'a resolves api.example.com over TCP (the answer in three segments)');
   t.ok(await topo.tcp('a', 'b', 8080), 'learned from the TCP answer: allowed');
+  await waitFor('expired again', async () => !(await topo.tcp('a', 'b', 8080)), 20_000);
+  t.ok(await lookup('many.example.com', 'tcp'), 'a resolves many.example.com over TCP: 60 A records in three segments');
+  t.ok(await topo.tcp('a', 'b', 8080), 'the reassembled answer was learned before a saw it: a -> b:8080 allowed');
+  t.ok(!(await topo.tcp('a', 'c', 8080)), 'a -> c:8080 still denied');
+  t.ok(dns().counters.tcp.reassembled >= 2 && dns().counters.tcp.gaps === 0, `TCP answers were reassembled (${JSON.stringify(dns().counters.tcp)})`);
 
   t.ok(await lookup('long.example.com'), 'a resolves long.example.com (TTL 300), not in the policy yet');
   t.ok(!(await topo.tcp('a', 'c', 8080)), 'a -> c:8080 still denied');
@@ -141,7 +149,7 @@ t.test('domainNames egress through the agent (nfqueue)', async (t) => {
   t.match(dns().records.find((r) => r.address === PODS.c.v4)!.text, new RegExp(`^${PODS.c.v4.replace(/\./g, '\\.')} is long\\.example\\.com \\(learned \\d+ s ago from ${PODS.c.v4.replace(/\./g, '\\.')}, TTL 300 s\\)`), 'the status file says what the address is, since when, from whom');
   const gen = status().generation;
   const writtenAt = Date.now();
-  topo.writeFile('manifests/cnp.yaml', policy(['api.example.com', '*.wild.example.com', 'long.example.com', 'nl.example.com']));
+  topo.writeFile('manifests/cnp.yaml', policy(['api.example.com', '*.wild.example.com', 'long.example.com', 'nl.example.com', 'many.example.com']));
   await waitFor('the policy change is enforced', () => (status().sourceSyncStartedAt ?? 0) >= writtenAt && status().generation > gen);
   t.ok(await topo.tcp('a', 'c', 8080), 'the record learned before the policy change allows a -> c:8080 with no new lookup');
   // The verdict log says what a denied destination is by DNS, or that no live record names it.

@@ -3,7 +3,7 @@
 // set updates, mode switches, and removal that leaves everything else alone.
 
 import t from 'tap';
-import { Iptables, chainRules, podRules, checkAddress, checkIface, detectBackend, listRules, removeAll, type RulePlan, type IptablesBackend } from '../../src/enforce/iptables.ts';
+import { Iptables, chainRules, podRules, checkAddress, checkIface, detectBackend, dnsTunName, listRules, removeAll, type RulePlan, type IptablesBackend } from '../../src/enforce/iptables.ts';
 import { must, run } from '../../support/netns.ts';
 
 const NFQ: RulePlan = { mode: 'nfqueue', allowMark: 0x2000000, queue: 5, queues: 1, failOpen: false };
@@ -64,6 +64,21 @@ t.test('generated rules', async (t) => {
     '-A PALISADE-PODS -s fd00::5 -j PALISADE-DIVERT',
     '-A PALISADE-PODS -d fd00::5 -j PALISADE-DIVERT',
   ], 'tun mode: no -o in PREROUTING');
+  // TUN with the DNS learner's device: answers to the domainNames pods get the DNS mark (routed
+  // into that device), not on a connection the judge denied (divert bit without allow bit).
+  const dnsPlan: RulePlan = { ...TUNP, dnsTunDevice: dnsTunName('pal0'), dnsDivertMark: 0x8000000 };
+  t.same(podRules(dnsPlan, { ifaces: [], v4: [], v6: [], dns: { v4: ['10.0.0.5'], v6: [] } }, 4), [
+    '-A PALISADE-DNS -d 10.0.0.5 -m connmark ! --mark 0x4000000/0x6000000 -m conntrack --ctstate ESTABLISHED --ctdir REPLY -j MARK --set-xmark 0x8000000/0x8000000',
+  ], 'tun mode: DNS answers marked for the learner');
+  t.same(chainRules(dnsPlan).slice(0, 5), [
+    '-A PALISADE-PREROUTING -i pal0-d -j RETURN',
+    '-A PALISADE-PREROUTING -i pal0 -j CONNMARK --set-xmark 0x2000000/0x2000000',
+    '-A PALISADE-PREROUTING -i pal0 -j RETURN',
+    '-A PALISADE-PREROUTING -p udp -m udp --sport 53 -j PALISADE-DNS',
+    '-A PALISADE-PREROUTING -p tcp -m tcp --sport 53 -j PALISADE-DNS',
+  ], 'tun mode: written-back answers pass; answers are looked at before the connmark accept');
+  t.equal(dnsTunName('abcdefghijklmno'), 'abcdefghijklm-d', 'the DNS device name stays within 15 bytes');
+  t.equal(dnsTunName('abcdefghijklm-d'), 'abcdefghijklm-e', 'and never equals the judge\'s');
 
   // Hostile input never reaches iptables-restore (a newline would inject a rule).
   for (const bad of ['eth0\n-A FORWARD -j ACCEPT', 'a b', '', 'x'.repeat(16), 'eth0;rm']) t.throws(() => checkIface(bad), /interface/, `iface ${JSON.stringify(bad)} refused`);

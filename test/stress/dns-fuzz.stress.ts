@@ -11,6 +11,8 @@
 import t from 'tap';
 import { DnsAnswer, MAX_ANSWERS, MAX_CHAIN, parseDnsAnswer } from '../../src/dataplane/dns-parser.ts';
 import { buildAnswer, type RR } from '../../support/dns-messages.ts';
+import { TcpDnsReassembly } from '../../src/dataplane/tcp-dns-reassembly.ts';
+import { PacketInfo } from '../../src/dataplane/packet-info.ts';
 import { bindRow, envInt, round } from './support/results.ts';
 
 const TOTAL = envInt('STRESS_DNS_INPUTS', 1_000_000);
@@ -210,4 +212,69 @@ t.test('a million hostile DNS answers: no throw, nothing learned that is not in 
   t.equal(disagreed, 0, 'parser and reference refuse the same messages and learn the same records');
   t.ok(learnedRecords > TOTAL / 10, `the mutations leave plenty of answers to learn from (${learnedRecords})`);
   t.ok(refusedBoth > TOTAL / 10, `and plenty are refused (${refusedBoth})`);
+});
+
+// DNS over TCP (src/dataplane/tcp-dns-reassembly.ts): the same hostile answers, several per
+// connection, framed with their length prefix and cut into random segments (cuts inside the
+// prefix included), some segments sent twice (retransmissions) and, on some connections, one
+// left out (a gap). What comes out of the reassembly must be exactly the messages sent, in order,
+// up to the gap and none after it; nothing may throw.
+const TCP_TOTAL = envInt('STRESS_DNS_TCP_INPUTS', 100_000);
+
+t.test('hostile answers over TCP, split over random segments: the messages come out whole or not at all', async (t) => {
+  const r = bindRow(t, 'hostile', 'DNS over TCP reassembly fuzz (random segments, retransmits, gaps)', 'dns-fuzz.stress.ts');
+  let got: string[] = [];
+  const re = new TcpDnsReassembly((b, off, len) => got.push(b.toString('hex', off, off + len)), { maxFlows: 8 });
+  const a = new DnsAnswer();
+  const info = new PacketInfo();
+  info.family = 4; info.proto = 6; info.srcPort = 53; info.src4 = 0x0a000035; info.dst4 = 0x0a000001;
+  let threw = 0, wrong = 0, messages = 0, connections = 0, firstProblem = '';
+  const t0 = performance.now();
+  for (let sent = 0, port = 1; sent < TCP_TOTAL; port = (port % 60000) + 1) {
+    const msgs: Buffer[] = [];
+    for (let k = 1 + (rnd() % 3); k > 0; k--) { let b = randAnswer(); if (rnd() % 4 === 0) { const n = 1 + (rnd() % 4); for (let j = 0; j < n; j++) b[rnd() % b.length] = rnd() & 255; } if (rnd() % 8 === 0) b = b.subarray(0, rnd() % b.length); msgs.push(b); }
+    sent += msgs.length;
+    connections++;
+    const stream = Buffer.concat(msgs.flatMap((m) => [Buffer.from([m.length >> 8, m.length & 255]), m]));
+    const cuts = [0];
+    while (cuts[cuts.length - 1]! < stream.length) cuts.push(Math.min(stream.length, cuts[cuts.length - 1]! + 1 + (rnd() % 300)));
+    const gapAt = rnd() % 4 === 0 && cuts.length > 2 ? 1 + (rnd() % (cuts.length - 2)) : -1;
+    const isn = rnd();
+    got = [];
+    info.dstPort = port;
+    try {
+      info.tcpFlags = 0x12;
+      re.segment(info, isn, stream, 0, 0, true, sent);
+      for (let i = 0; i + 1 < cuts.length; i++) {
+        if (i === gapAt) continue;
+        info.tcpFlags = i + 2 === cuts.length ? 0x11 : 0x10;
+        const reps = rnd() % 6 === 0 ? 2 : 1;
+        for (let k = 0; k < reps; k++) re.segment(info, (isn + 1 + cuts[i]!) >>> 0, stream, cuts[i]!, cuts[i + 1]! - cuts[i]!, true, sent);
+      }
+      for (const m of got) parseDnsAnswer(Buffer.from(m, 'hex'), 0, m.length / 2, a);
+    } catch (e) {
+      threw++;
+      if (!firstProblem) firstProblem = `threw: ${(e as Error).message}`;
+      continue;
+    }
+    // Messages wholly before the gap's first byte are due; none after.
+    const due: string[] = [];
+    for (let i = 0, at = 0; i < msgs.length; i++) {
+      at += 2 + msgs[i]!.length;
+      if (gapAt >= 0 && at > cuts[gapAt]!) break;
+      due.push(msgs[i]!.toString('hex'));
+    }
+    messages += got.length;
+    if (JSON.stringify(got) !== JSON.stringify(due)) {
+      wrong++;
+      if (!firstProblem) firstProblem = `got ${got.length} messages, due ${due.length} (gap at segment ${gapAt})`;
+    }
+  }
+  r.tried = { n: TCP_TOTAL, what: 'hostile DNS answers over TCP' };
+  r.wrong = threw + wrong;
+  Object.assign(r.figures, { answers: TCP_TOTAL, connections, 'messages reassembled': messages, crashes: threw, 'connections with wrong messages': wrong, seconds: round((performance.now() - t0) / 1000) });
+  if (firstProblem) t.comment(firstProblem);
+  t.equal(threw, 0, 'nothing throws');
+  t.equal(wrong, 0, 'every connection yields exactly the messages before its gap, byte for byte');
+  t.ok(re.size <= 8, 'the flow cap holds');
 });

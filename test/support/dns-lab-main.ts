@@ -1,7 +1,9 @@
 // A DNS server and client for the lab tests of egress to domain names (issue 16).
-//   node --import tsx test/support/dns-lab-main.ts server BIND_IP ZONE_JSON
+//   node --import tsx test/support/dns-lab-main.ts server BIND_IP ZONE_JSON [tcp-chunks]
 //     answers UDP and TCP port 53 on BIND_IP from ZONE_JSON: {"name": [{"type": "A"|"AAAA"|"CNAME",
 //     "data": "...", "ttl": N}]}; a CNAME is followed inside the zone; unknown names get NXDOMAIN.
+//     With tcp-chunks each TCP answer is written in three pieces (the first inside the length
+//     prefix), 50 ms apart, so it reaches the client over several segments.
 //   node --import tsx test/support/dns-lab-main.ts query SERVER NAME udp|tcp A|AAAA
 //     asks once, prints "answered BYTES" and exits 0, or exits 1 after 2 s without an answer.
 
@@ -43,6 +45,7 @@ function query(name: string, qtype: number): Buffer {
 
 if (mode === 'server') {
   const zone = JSON.parse(a2!) as Record<string, RR[]>;
+  const chunks = a3 === 'tcp-chunks';
   const six = a1!.includes(':');
   const u = createSocket(six ? 'udp6' : 'udp4');
   u.on('message', (m, r) => u.send(answerFor(zone, m), r.port, r.address));
@@ -53,7 +56,20 @@ if (mode === 'server') {
       buf = Buffer.concat([buf, d]);
       if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
         const a = answerFor(zone, buf.subarray(2, 2 + buf.readUInt16BE(0)));
-        s.end(Buffer.concat([Buffer.from([a.length >> 8, a.length & 255]), a]));
+        const framed = Buffer.concat([Buffer.from([a.length >> 8, a.length & 255]), a]);
+        if (!chunks) s.end(framed);
+        else {
+          // Three writes 50 ms apart (no Nagle): one byte of the length prefix, half the
+          // message, the rest; each leaves as its own segment.
+          s.setNoDelay(true);
+          const cuts = [0, 1, Math.floor(framed.length / 2), framed.length];
+          const send = (i: number): void => {
+            if (i === 2) { s.end(framed.subarray(cuts[i]!)); return; }
+            s.write(framed.subarray(cuts[i]!, cuts[i + 1]!));
+            setTimeout(() => send(i + 1), 50);
+          };
+          send(0);
+        }
       }
     });
     s.on('error', () => {});
