@@ -77,6 +77,16 @@ export class PolicyCounters {
     else if (slot >= 0) this.countDeny(snap.isolatingPolicies(slot, dir), audit);
   }
 
+  /**
+   * Counts `n` connections allowed by one side's rule code of `snap` (the verdict cache's
+   * counters, read after the fact: `snap` may be an earlier generation's).
+   */
+  countAllowedSide(snap: RuleSnapshot, code: number, n: number): void {
+    if (code < 0 || !sideAllows(code) || sideRule(code) < 0) return;
+    if (snap === this.snap && code < this.hits.length) this.hits[code]! += n;
+    else this.entry(snap.ruleRef(sideRule(code)).policy).allow += n;
+  }
+
   countDeny(policies: readonly string[], audit = false): void {
     for (const p of policies) {
       const t = this.entry(p);

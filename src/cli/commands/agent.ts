@@ -55,12 +55,14 @@ removes its iptables rules (unless --keep-rules).
                         their next packet is judged again and dropped; TCP packets conntrack
                         picks up mid-stream are dropped, not judged). Needs the conntrack
                         tool. --no-strict: an allowed flow keeps going until it ends
-  --verdict-cache       nfqueue (default on, unless --log-allowed): once a new connection is
-                        allowed, later ones with the same source, protocol, port and
-                        destination are accepted by the kernel (ipset PALISADE-CACHE4/6)
-                        until the rules change; they are not seen by the agent's
-                        per-connection metrics. --no-verdict-cache: judge every one
-  --verdict-cache-s N   seconds a cached verdict lives after its last use (default 30, 1-86400)
+  --verdict-cache       nfqueue (default on): once a new connection is allowed, later ones
+                        with the same source, protocol, port and destination are accepted by
+                        the kernel (ipset PALISADE-CACHE4/6) until the rules change. The
+                        agent reads the sets' counters every second: metrics count them
+                        exactly, --log-allowed logs them aggregated ("cached": N per tuple).
+                        --no-verdict-cache: judge every one
+  --verdict-cache-s N   seconds a cached verdict lives (default 30, 1-86400; rotated out
+                        within 1.25 times that)
   --no-source-guard     do not drop packets that enter from a pod's interface with a source
                         address that is not that pod's (default: dropped in the raw table,
                         IPv4 and IPv6; turn off only where the CNI already validates sources)
