@@ -158,7 +158,7 @@ export class Agent {
     this.observer.bindSnapshot(this.engine.snapshot(), this.engine.stats().ruleIds);
     if (this.plan.verdictCache) {
       // Before the rules: they name the sets.
-      this.cache = await openVerdictCache({ families: this.families, timeoutSeconds: o.verdictCacheSeconds, observer: this.observer, snapshot: this.engine.snapshot() });
+      this.cache = await openVerdictCache({ families: this.families, timeoutSeconds: o.verdictCacheSeconds, readMs: o.verdictCacheReadMs, observer: this.observer, snapshot: this.engine.snapshot() });
     }
     const judge = new ObservedJudge(this.classifier, this.observer, this.cache);
     if (o.metrics) {
@@ -181,7 +181,7 @@ export class Agent {
       DnsWiring.registerMetrics(metrics.registry, () => this.dns?.learner);
       SourceGuard.registerMetrics(metrics.registry, () => this.sourceGuard);
       this.observeCompile = (sec) => metrics.observeCompile(sec, 'incremental');
-      this.metricsServer = await startMetricsServer(metrics.registry, o.metrics);
+      this.metricsServer = await startMetricsServer(metrics.registry, o.metrics, async () => this.cache?.readNow());
       this.log('info', `metrics on http://${this.metricsServer.address.host}:${this.metricsServer.address.port}/metrics`);
     }
     const onError = (e: Error) => {

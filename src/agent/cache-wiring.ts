@@ -14,10 +14,11 @@ import type { Family } from '../enforce/iptables.ts';
 import type { RuleSnapshot } from '../policy/engine-api.ts';
 import type { ConnectionObserver } from './observe.ts';
 
-export function openVerdictCache(o: { families: readonly Family[]; timeoutSeconds?: number; observer: ConnectionObserver; snapshot: RuleSnapshot }): Promise<VerdictCache> {
+export function openVerdictCache(o: { families: readonly Family[]; timeoutSeconds?: number; readMs?: number; observer: ConnectionObserver; snapshot: RuleSnapshot }): Promise<VerdictCache> {
   return VerdictCache.open({
     families: o.families,
     timeoutSeconds: o.timeoutSeconds,
+    readIntervalMs: o.readMs,
     context: o.snapshot,
     onCounted: (d, t, n) => o.observer.countCached(d, t, n),
   });

@@ -423,8 +423,12 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** Serves GET /metrics from the registry. Bad requests get 400/404/405; nothing crashes it. */
-export function startMetricsServer(registry: Registry, addr: Partial<MetricsAddress> = {}): Promise<MetricsServer> {
+/**
+ * Serves GET /metrics from the registry. Bad requests get 400/404/405; nothing crashes it.
+ * `beforeScrape` brings counts kept outside the process up to date first (the verdict cache's
+ * kernel counters), so a scrape sees every connection admitted before it.
+ */
+export function startMetricsServer(registry: Registry, addr: Partial<MetricsAddress> = {}, beforeScrape?: () => Promise<void>): Promise<MetricsServer> {
   const host = addr.host ?? DEFAULT_METRICS_HOST;
   const port = addr.port ?? DEFAULT_METRICS_PORT;
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -437,7 +441,7 @@ export function startMetricsServer(registry: Registry, addr: Partial<MetricsAddr
       res.writeHead(405, { 'content-type': 'text/plain', allow: 'GET, HEAD' }).end('method not allowed\n');
       return;
     }
-    registry.metrics().then(
+    (beforeScrape ? beforeScrape().catch(() => {}) : Promise.resolve()).then(() => registry.metrics()).then(
       (text) => {
         res.writeHead(200, { 'content-type': registry.contentType });
         res.end(req.method === 'HEAD' ? undefined : text);

@@ -64,6 +64,8 @@ export interface AgentOptions {
   readonly queueAll?: boolean;
   /** Seconds a cached verdict lives (default 30; rotated out within 1.25 times that). */
   readonly verdictCacheSeconds?: number;
+  /** How often the agent reads the cache's counters, in ms (default 1000); scrapes and rule changes read them too. */
+  readonly verdictCacheReadMs?: number;
   /** Drop packets from a pod interface whose source is not that pod's (default true; src/enforce/spoof-guard.ts). */
   readonly sourceGuard?: boolean;
   /** Name store bounds for domainNames peers (TTL clamp, record caps; defaults in dataplane/name-store.ts). */

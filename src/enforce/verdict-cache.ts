@@ -46,7 +46,7 @@ export interface VerdictCacheOptions {
   readonly onCounted?: CountSink;
   /** What the first generation's decisions mean something in (the agent's rule snapshot); flush() takes the next. */
   readonly context?: unknown;
-  /** How often the counters are read, in ms (default 1000). */
+  /** How often the live counters are read, in ms (default 1000; rotations are checked every second regardless). */
   readonly readIntervalMs?: number;
 }
 
@@ -118,6 +118,7 @@ export class VerdictCache {
   private chain: Promise<void> = Promise.resolve();
   private liveReadQueued = false;
   private lastRotation = Date.now();
+  private lastLiveRead = 0;
   private timer?: NodeJS.Timeout;
   private closed = false;
 
@@ -160,7 +161,7 @@ export class VerdictCache {
         } catch {
           c.readErrors++; // a refused swap: the entries stay where they are and are read next time
         }
-      }, o.readIntervalMs ?? 1000);
+      }, Math.min(o.readIntervalMs ?? 1000, 1000));
       c.timer.unref();
     }
     return c;
@@ -280,7 +281,7 @@ export class VerdictCache {
     return true;
   }
 
-  /** The periodic read: the live sets' counters, or a rotation when entries are due to leave. */
+  /** Each second: a rotation when entries are due to leave, else (every readIntervalMs) a read of the live sets' counters. */
   private tick(): void {
     if (this.closed || this.ledger.entries.size === 0) return;
     const now = Date.now(), life = this.timeoutSeconds * 1000;
@@ -290,8 +291,9 @@ export class VerdictCache {
       this.rotate(now);
       return;
     }
-    if (this.liveReadQueued) return;
+    if (this.liveReadQueued || now - this.lastLiveRead < (this.o.readIntervalMs ?? 1000)) return;
     this.liveReadQueued = true;
+    this.lastLiveRead = now;
     const ledger = this.ledger;
     this.queue(async () => {
       this.liveReadQueued = false;
