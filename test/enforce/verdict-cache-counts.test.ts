@@ -34,7 +34,7 @@ t.test('verdict cache: exact per-policy allow counts', async (t) => {
   // The cache is on by default, --log-allowed included.
   const args = ['--node', NODE, '--source', 'files', '--manifests', dir, '--backend', 'nfqueue', '--queue', String(QUEUE), '--rescan-ms', '300',
     '--metrics', METRICS, '--verdict-log', vlog, '--log-allowed', '--verdict-cache-read-ms', '3600000'];
-  const agent = await startAgent(topo, args, statusFile);
+  let agent = await startAgent(topo, args, statusFile);
   t.teardown(() => agent.proc.kill('SIGKILL'));
   const { status, freshStatus } = statusReaders(topo, statusFile);
   const logged = () => readFileSync(vlog, 'utf8').split('\n').filter((l) => l.includes('"verdict":"allow"')).map((l) => JSON.parse(l) as { dst: { ip: string; port: number }; cached?: number });
@@ -84,5 +84,34 @@ t.test('verdict cache: exact per-policy allow counts', async (t) => {
     t.equal((await queued()) - q, 1, 'queued');
     t.equal(await allowed(), before + M + 1, 'and counted once');
     t.equal(status().counters.verdictCacheUncountedFlushes, 0, 'no flush had to drop counts');
+  });
+
+  await t.test('entries rotated out after --verdict-cache-s, and young ones carried over, keep their counts', async (t) => {
+    agent.proc.kill('SIGTERM');
+    await waitFor('agent exited', () => agent.proc.exitCode !== null || undefined, 15_000);
+    // A fresh agent (its metrics start at 0) keeping entries 3 s; the policy allows 8080 and 9090.
+    agent = await startAgent(topo, [...args, '--verdict-cache-s', '3'], statusFile);
+    const rotations = async () => (await freshStatus()).counters.verdictCacheRotations!;
+    const r0 = await rotations();
+    let made = 0;
+    const connect = async (port: number) => {
+      t.ok(await topo.tcp('a', 'b', port), `a -> b:${port}`);
+      made++;
+    };
+    // 8080 first, 9090 1.5 s later: when 8080's entry is due, 9090's is young and carried over
+    // into the new live set, where its counter starts again from zero; a rotation later it is
+    // due too. Connections of 9090 go on through both.
+    await connect(8080);
+    await new Promise((r) => setTimeout(r, 1500));
+    const rotated = () => status().counters.verdictCacheRotations! - r0;
+    const perEpoch = [0, 0, 0];
+    for (let i = 0; i < 200 && rotated() < 2; i++) {
+      await connect(9090);
+      perEpoch[Math.min(rotated(), 2)]!++;
+    }
+    t.comment(`9090 connections before the first rotation, between the two, after: ${perEpoch.join(', ')}`);
+    t.ok((await rotations()) >= r0 + 2, 'entries were rotated');
+    t.equal(await allowed(), made, `all ${made} connections counted, judged or admitted by the cache`);
+    t.ok((await freshStatus()).counters.verdictCacheAdmitted! > 0, 'some were admitted by the cache');
   });
 });
