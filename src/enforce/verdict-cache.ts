@@ -171,7 +171,7 @@ export class VerdictCache {
    * Remembers an allowed new connection (the classifier's parsed packet) and the decision's two
    * side codes; sent to the kernel by commit(). TCP, UDP and SCTP only. Allocates nothing.
    */
-  record(info: PacketInfo, egress = 0, ingress = 0): void {
+  record(info: PacketInfo, egress: number, ingress: number): void {
     const p = info.proto;
     if (!protocolHasPorts(p)) return;
     if (info.family === 4) {
@@ -195,15 +195,16 @@ export class VerdictCache {
    * that just took the trip through the queue), never for the connections the cache admits.
    */
   commit(): void {
-    for (const f of [4, 6] as const) {
-      const n = f === 4 ? this.n4 : this.n6;
-      if (n === 0 || !this.families.includes(f)) continue;
-      this.addFailures += this.native.ipsetAdd(this.fd, CACHE_SETS[f], f, this.pending[f], n, kernelTimeout(this.timeoutSeconds));
-      this.added += n;
-      if (this.o.onCounted) this.remember(f, n);
-    }
+    if (this.n4 > 0 && this.families.includes(4)) this.send(4, this.n4);
+    if (this.n6 > 0 && this.families.includes(6)) this.send(6, this.n6);
     this.n4 = 0;
     this.n6 = 0;
+  }
+
+  private send(f: Family, n: number): void {
+    this.addFailures += this.native.ipsetAdd(this.fd, CACHE_SETS[f], f, this.pending[f], n, kernelTimeout(this.timeoutSeconds));
+    this.added += n;
+    if (this.o.onCounted) this.remember(f, n);
   }
 
   private remember(f: Family, n: number): void {
@@ -313,13 +314,16 @@ export class VerdictCache {
       next.add(key, c);
       carried.push(c);
     }
-    this.n4 = 0;
-    this.n6 = 0;
     this.ledger = next;
-    if (!this.swapOut(old, carried)) {
-      this.ledger = old; // every spare busy: try again next tick (the kernel keeps entries longer, see kernelTimeout)
-      return;
+    let swapped = false;
+    try {
+      swapped = this.swapOut(old, carried);
+    } finally {
+      // Every spare busy (or the kernel refused): the entries stay where they are, to be rotated
+      // at a later tick (the kernel keeps them longer than that, see kernelTimeout).
+      if (!swapped) this.ledger = old;
     }
+    if (!swapped) return;
     this.lastRotation = now;
     this.rotations++;
   }
@@ -386,9 +390,9 @@ export class VerdictCache {
       return;
     }
     this.native.ipsetClose(this.fd);
-    for (const f of this.families) {
-      for (let k = 0; k < SPARES; k++) await runCommand(['ipset', 'destroy', spareName(f, k)], { prefix: o.prefix });
-      await runCommand(['ipset', 'destroy', CACHE_SETS[f]], { prefix: o.prefix });
-    }
+    // One tool run for all of them (a stop should be quick); spares first: a live set a rule
+    // still names cannot be destroyed, and restore stops at the first failure.
+    const names = [...this.families.flatMap((f) => Array.from({ length: SPARES }, (_, k) => spareName(f, k))), ...this.families.map((f) => CACHE_SETS[f])];
+    await runCommand(['ipset', 'restore'], { prefix: o.prefix, input: names.map((n) => `destroy ${n}\n`).join('') });
   }
 }

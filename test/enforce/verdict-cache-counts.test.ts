@@ -88,7 +88,7 @@ t.test('verdict cache: exact per-policy allow counts', async (t) => {
 
   await t.test('entries rotated out after --verdict-cache-s, and young ones carried over, keep their counts', async (t) => {
     agent.proc.kill('SIGTERM');
-    await waitFor('agent exited', () => agent.proc.exitCode !== null || undefined, 15_000);
+    await waitFor('agent exited', () => agent.proc.exitCode !== null || undefined, 60_000);
     // A fresh agent (its metrics start at 0) keeping entries 3 s; the policy allows 8080 and 9090.
     agent = await startAgent(topo, [...args, '--verdict-cache-s', '3'], statusFile);
     const rotations = async () => (await freshStatus()).counters.verdictCacheRotations!;
