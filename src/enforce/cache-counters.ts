@@ -14,7 +14,7 @@
 // atomically with an empty spare (ipsetSwap), and the spare, which no rule matches any more,
 // is read at leisure and only then emptied. See VerdictCache for when swaps happen.
 
-import { parseIP } from '../net/address.ts';
+import { formatIP, parseIP } from '../net/address.ts';
 import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ip-protocols.ts';
 
 /** One cached (source, protocol:port, destination) as the kernel holds it. */
@@ -49,9 +49,27 @@ export interface LedgerEntry {
   counted: number;
 }
 
-/** Key of a tuple; the same from the agent's words and from `ipset save` text. */
+const PROTOS: Record<string, number> = { tcp: IPPROTO_TCP, udp: IPPROTO_UDP, sctp: IPPROTO_SCTP };
+const PROTO_NAMES: Record<number, string> = { [IPPROTO_TCP]: 'tcp', [IPPROTO_UDP]: 'udp', [IPPROTO_SCTP]: 'sctp' };
+
+/**
+ * Key of a tuple: the member as `ipset save` prints it ("10.0.0.1,tcp:80,10.0.0.2"; IPv6 in
+ * RFC 5952 form, as both formatIP and the kernel's tool write it), so a read looks its lines up
+ * without parsing addresses (a full set is 65536 lines a second). normalizeKey() is the fallback.
+ */
 export function tupleKey(family: 4 | 6, src: readonly number[], proto: number, port: number, dst: readonly number[]): string {
-  return `${family}|${src.join('.')}|${proto}|${port}|${dst.join('.')}`;
+  const ip = (w: readonly number[]) => formatIP({ family: family === 4 ? 'IPv4' : 'IPv6', words: [...w] });
+  return `${ip(src)},${PROTO_NAMES[proto] ?? proto}:${port},${ip(dst)}`;
+}
+
+/** A member text in canonical form (what tupleKey writes), or undefined when it is not one. */
+export function normalizeKey(member: string): string | undefined {
+  const m = /^(.+),([a-z0-9]+):(\d+),(.+)$/.exec(member);
+  if (!m) return undefined;
+  const src = parseIP(m[1]!), dst = parseIP(m[4]!);
+  const proto = PROTOS[m[2]!] ?? Number(m[2]);
+  if (!src || !dst || src.family !== dst.family || !Number.isInteger(proto)) return undefined;
+  return tupleKey(src.family === 'IPv4' ? 4 : 6, src.words, proto, Number(m[3]), dst.words);
 }
 
 /**
@@ -69,8 +87,6 @@ export class Ledger {
   }
 }
 
-const PROTOS: Record<string, number> = { tcp: IPPROTO_TCP, udp: IPPROTO_UDP, sctp: IPPROTO_SCTP };
-
 export interface SavedEntry {
   readonly key: string;
   readonly packets: number;
@@ -85,17 +101,13 @@ export function parseSavedCounters(text: string): SavedEntry[] {
   const out: SavedEntry[] = [];
   for (const line of text.split('\n')) {
     if (!line.startsWith('add ')) continue;
-    const f = line.split(' ');
-    const at = f.indexOf('packets');
+    const at = line.indexOf(' packets ');
     if (at < 0) continue;
-    const packets = Number(f[at + 1]);
+    const packets = parseInt(line.slice(at + 9), 10);
     if (!(packets > 0)) continue;
-    const m = /^(.+),([a-z0-9]+):(\d+),(.+)$/.exec(f[2] ?? '');
-    if (!m) continue;
-    const src = parseIP(m[1]!), dst = parseIP(m[4]!);
-    const proto = PROTOS[m[2]!] ?? Number(m[2]);
-    if (!src || !dst || src.family !== dst.family || !Number.isInteger(proto)) continue;
-    out.push({ key: tupleKey(src.family === 'IPv4' ? 4 : 6, src.words, proto, Number(m[3]), dst.words), packets });
+    const a = line.indexOf(' ', 4) + 1;
+    const b = line.indexOf(' ', a);
+    out.push({ key: line.slice(a, b < 0 ? undefined : b), packets });
   }
   return out;
 }
@@ -107,7 +119,11 @@ export function parseSavedCounters(text: string): SavedEntry[] {
 export function applyCounts(ledger: Ledger, saved: readonly SavedEntry[], sink: CountSink): number {
   let unknown = 0;
   for (const s of saved) {
-    const e = ledger.entries.get(s.key);
+    let e = ledger.entries.get(s.key);
+    if (!e) {
+      const k = normalizeKey(s.key);
+      if (k !== undefined) e = ledger.entries.get(k);
+    }
     if (!e) {
       unknown += s.packets;
       continue;

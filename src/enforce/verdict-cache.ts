@@ -119,6 +119,7 @@ export class VerdictCache {
   private liveReadQueued = false;
   private lastRotation = Date.now();
   private lastLiveRead = 0;
+  private lastReadMs = 0;
   private timer?: NodeJS.Timeout;
   private closed = false;
 
@@ -292,14 +293,19 @@ export class VerdictCache {
       this.rotate(now);
       return;
     }
-    if (this.liveReadQueued || now - this.lastLiveRead < (this.o.readIntervalMs ?? 1000)) return;
+    // A big set takes a while to read (65536 entries: seconds of `ipset save` on a busy host):
+    // reads then space out so they take at most about 5 % of the time.
+    const every = Math.max(this.o.readIntervalMs ?? 1000, 20 * this.lastReadMs);
+    if (this.liveReadQueued || now - this.lastLiveRead < every) return;
     this.liveReadQueued = true;
     this.lastLiveRead = now;
     const ledger = this.ledger;
     this.queue(async () => {
       this.liveReadQueued = false;
+      const t0 = Date.now();
       // A swap since this was queued: those entries are read from their spare instead.
       for (const f of this.families) if (this.ledger === ledger) await this.readSet(CACHE_SETS[f], ledger, () => this.ledger === ledger);
+      this.lastReadMs = Date.now() - t0;
     });
   }
 

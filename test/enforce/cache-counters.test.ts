@@ -3,7 +3,7 @@
 // hands on only what an entry counted since the last one, with the decision that created it.
 
 import t from 'tap';
-import { applyCounts, Ledger, parseSavedCounters, tupleKey, type CachedDecision } from '../../src/enforce/cache-counters.ts';
+import { applyCounts, Ledger, normalizeKey, parseSavedCounters, tupleKey, type CachedDecision } from '../../src/enforce/cache-counters.ts';
 import { parseIP } from '../../src/net/address.ts';
 
 const SAVE = `create PALISADE-CACHE4 hash:ip,port,ip family inet hashsize 1024 maxelem 65536 timeout 42 counters bucketsize 12 initval 0x1
@@ -21,6 +21,8 @@ t.test('parsing ipset save output', async (t) => {
     { key: tupleKey(6, words('fd77:1::2'), 132, 9, words('fd77:2::2')), packets: 2 },
   ], 'entries that counted nothing are left out; protocols by name');
   t.same(parseSavedCounters('add S 10.0.0.1,tcp:80,10.0.0.2 timeout 3\n'), [], 'a set without counters yields nothing');
+  t.equal(got[0]!.key, '10.77.1.2,tcp:8080,10.77.2.2', 'keys are the member text as ipset prints it');
+  t.equal(normalizeKey('FD77:1:0:0::2,sctp:9,fd77:2::2'), tupleKey(6, words('fd77:1::2'), 132, 9, words('fd77:2::2')), 'another spelling normalizes to the same key');
 });
 
 t.test('each read hands on the new count only, with the entry\'s decision', async (t) => {
