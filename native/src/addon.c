@@ -176,6 +176,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"ipsetClose", NULL, ipset_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"ipsetAdd", NULL, ipset_add, NULL, NULL, NULL, napi_enumerable, NULL},
       {"ipsetFlush", NULL, ipset_flush, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"ipsetSwap", NULL, ipset_swap, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns) != napi_ok) return NULL;
   // Netfilter verdict numbers as the kernel defines them (linux/netfilter.h).

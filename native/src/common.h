@@ -56,5 +56,6 @@ napi_value ipset_open(napi_env env, napi_callback_info info);
 napi_value ipset_close(napi_env env, napi_callback_info info);
 napi_value ipset_add(napi_env env, napi_callback_info info);
 napi_value ipset_flush(napi_env env, napi_callback_info info);
+napi_value ipset_swap(napi_env env, napi_callback_info info);
 
 #endif

@@ -11,6 +11,10 @@
 //   ipsetFlush(fd, name)                    IPSET_CMD_FLUSH with an ACK; throws on failure.
 //       Netlink requests to the kernel run inside sendmsg(), so when this returns the set is
 //       empty: the caller can then publish new rules knowing no stale verdict can admit a packet.
+//   ipsetSwap(fd, a, b)                     IPSET_CMD_SWAP with an ACK; throws on failure. The two
+//       sets trade contents atomically (rules name the set, so a rule matching `a` now sees b's
+//       entries): the verdict cache empties its live set this way and reads the counters of what
+//       it swapped out at leisure, so no packet counted between a read and a flush is lost.
 //   ipsetClose(fd)
 //
 // Attribute shapes follow the kernel's ip_set_core.c / ip_set_hash_ipportip.c: IPSET_ATTR_DATA and
@@ -206,6 +210,32 @@ napi_value ipset_add(napi_env env, napi_callback_info info) {
   return out;
 }
 
+static napi_value acked(napi_env env, int fd, uint8_t cmd, const char *name, const char *name2, const char *what) {
+  size_t len = put_header(tx, cmd, NLM_F_ACK, AF_INET);
+  uint32_t my_seq = ((struct nlmsghdr *)tx)->nlmsg_seq;
+  len = pal_nl_put_attr(tx, len, IPSET_ATTR_SETNAME, name, (uint16_t)(strlen(name) + 1));
+  if (name2) len = pal_nl_put_attr(tx, len, IPSET_ATTR_SETNAME2, name2, (uint16_t)(strlen(name2) + 1));
+  ((struct nlmsghdr *)tx)->nlmsg_len = (uint32_t)len;
+  int rc = send_kernel(fd, tx, len);
+  if (rc < 0) {
+    pal_throw_errno(env, -rc, "sendto", what);
+    return NULL;
+  }
+  int seen = 0, err = 0;
+  drain(fd, my_seq, &seen, &err);
+  if (!seen) {
+    /* The kernel handled the request inside sendto(); its answer is always queued by now. */
+    pal_throw_errno(env, EPROTO, "recv", what);
+    return NULL;
+  }
+  if (err != 0) {
+    /* ipset's own codes (IPSET_ERR_*, 4096 and up) have no errno name: report ENOENT-like. */
+    pal_throw_errno(env, -err < 4096 ? -err : ENOENT, what, name);
+    return NULL;
+  }
+  return NULL;
+}
+
 napi_value ipset_flush(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -213,26 +243,15 @@ napi_value ipset_flush(napi_env env, napi_callback_info info) {
   int fd;
   char name[IPSET_MAXNAMELEN];
   if (argc < 2 || get_fd(env, argv[0], &fd) < 0 || get_name(env, argv[1], name) < 0) return NULL;
-  size_t len = put_header(tx, IPSET_CMD_FLUSH, NLM_F_ACK, AF_INET);
-  uint32_t my_seq = ((struct nlmsghdr *)tx)->nlmsg_seq;
-  len = pal_nl_put_attr(tx, len, IPSET_ATTR_SETNAME, name, (uint16_t)(strlen(name) + 1));
-  ((struct nlmsghdr *)tx)->nlmsg_len = (uint32_t)len;
-  int rc = send_kernel(fd, tx, len);
-  if (rc < 0) {
-    pal_throw_errno(env, -rc, "sendto", "ipset flush");
-    return NULL;
-  }
-  int seen = 0, err = 0;
-  drain(fd, my_seq, &seen, &err);
-  if (!seen) {
-    /* The kernel handled the request inside sendto(); its answer is always queued by now. */
-    pal_throw_errno(env, EPROTO, "recv", "ipset flush (no answer)");
-    return NULL;
-  }
-  if (err != 0) {
-    /* ipset's own codes (IPSET_ERR_*, 4096 and up) have no errno name: report ENOENT-like. */
-    pal_throw_errno(env, -err < 4096 ? -err : ENOENT, "IPSET_CMD_FLUSH", name);
-    return NULL;
-  }
-  return NULL;
+  return acked(env, fd, IPSET_CMD_FLUSH, name, NULL, "IPSET_CMD_FLUSH");
+}
+
+napi_value ipset_swap(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  PAL_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int fd;
+  char a[IPSET_MAXNAMELEN], b[IPSET_MAXNAMELEN];
+  if (argc < 3 || get_fd(env, argv[0], &fd) < 0 || get_name(env, argv[1], a) < 0 || get_name(env, argv[2], b) < 0) return NULL;
+  return acked(env, fd, IPSET_CMD_SWAP, a, b, "IPSET_CMD_SWAP");
 }

@@ -105,6 +105,13 @@ export function statusCounters(p: CounterSources): {
     counters.verdictCacheAdded = p.cache.added;
     counters.verdictCacheFlushes = p.cache.flushes;
     counters.verdictCacheAddFailures = p.cache.addFailures;
+    // Connections the kernel admitted from the cache (read from its counters), and flushes that
+    // could not keep their counts (every spare set still being read).
+    counters.verdictCacheAdmitted = p.cache.counted;
+    counters.verdictCacheReads = p.cache.reads;
+    counters.verdictCacheReadErrors = p.cache.readErrors;
+    counters.verdictCacheRotations = p.cache.rotations;
+    counters.verdictCacheUncountedFlushes = p.cache.uncountedFlushes;
   }
   return { counters, reasons, invalid };
 }

@@ -35,7 +35,8 @@ import { podSelection, type Selection } from './pod-selection.ts';
 import { DEFAULT_TUN_PRIORITY, DEFAULT_TUN_TABLE, installTunRouting, removeTunRouting, tunRoutingProblems } from '../enforce/tun-routing.ts';
 import { AgentCounters, PolicyCounters, createMetrics, startMetricsServer, type MetricsServer } from './metrics.ts';
 import { ConnectionObserver, ObservedJudge } from './observe.ts';
-import { VerdictCache } from '../enforce/verdict-cache.ts';
+import type { VerdictCache } from '../enforce/verdict-cache.ts';
+import { flushForGeneration, openVerdictCache } from './cache-wiring.ts';
 import { DnsWiring, dnsPodMatch } from './dns-wiring.ts';
 import { VerdictLog, describeConnection, openSinks, type Sinks } from './verdict-log.ts';
 import { auditAllowsCodes, auditConfig } from './audit.ts';
@@ -154,7 +155,7 @@ export class Agent {
     this.observer.bindSnapshot(this.engine.snapshot(), this.engine.stats().ruleIds);
     if (this.plan.verdictCache) {
       // Before the rules: they name the sets.
-      this.cache = await VerdictCache.open({ families: this.families, timeoutSeconds: o.verdictCacheSeconds });
+      this.cache = await openVerdictCache({ families: this.families, timeoutSeconds: o.verdictCacheSeconds, readMs: o.verdictCacheReadMs, observer: this.observer, snapshot: this.engine.snapshot() });
     }
     const judge = new ObservedJudge(this.classifier, this.observer, this.cache);
     if (o.metrics) {
@@ -177,7 +178,7 @@ export class Agent {
       DnsWiring.registerMetrics(metrics.registry, () => this.dns?.learner);
       SourceGuard.registerMetrics(metrics.registry, () => this.sourceGuard);
       this.observeCompile = (sec) => metrics.observeCompile(sec, 'incremental');
-      this.metricsServer = await startMetricsServer(metrics.registry, o.metrics);
+      this.metricsServer = await startMetricsServer(metrics.registry, o.metrics, async () => this.cache?.readNow());
       this.log('info', `metrics on http://${this.metricsServer.address.host}:${this.metricsServer.address.port}/metrics`);
     }
     const onError = (e: Error) => {
@@ -367,7 +368,8 @@ export class Agent {
       // Counters first, so hits of the new generation's rule ids land in the right places.
       this.observer?.bindSnapshot(snap, this.engine.stats().ruleIds);
       // Cached verdicts are the old rules' answers: gone from the kernel before the new rules judge.
-      this.flushVerdictCache();
+      const err = this.cache && flushForGeneration(this.cache, snap);
+      if (err) this.log('error', (this.lastError = err));
       this.classifier.setSnapshot(snap);
       if (changes.some((c) => c.kind === 'Node' && c.key === this.opts.node)) this.refreshLocalRanges();
     } catch (e) {
@@ -377,18 +379,6 @@ export class Agent {
       return;
     }
     this.requestReconcile();
-  }
-
-  private flushVerdictCache(): void {
-    if (!this.cache) return;
-    try {
-      this.cache.flush();
-    } catch (e) {
-      // Entries expire on their own (verdictCacheSeconds); until then the kernel may still
-      // admit connections the previous rules allowed. Say so loudly.
-      this.lastError = `verdict cache not flushed, previous verdicts may admit connections for up to ${this.cache.timeoutSeconds} s: ${(e as Error).message}`;
-      this.log('error', this.lastError);
-    }
   }
 
   private onSync(info: SyncInfo): void {

@@ -77,6 +77,16 @@ export class PolicyCounters {
     else if (slot >= 0) this.countDeny(snap.isolatingPolicies(slot, dir), audit);
   }
 
+  /**
+   * Counts `n` connections allowed by one side's rule code of `snap` (the verdict cache's
+   * counters, read after the fact: `snap` may be an earlier generation's).
+   */
+  countAllowedSide(snap: RuleSnapshot, code: number, n: number): void {
+    if (code < 0 || !sideAllows(code) || sideRule(code) < 0) return;
+    if (snap === this.snap && code < this.hits.length) this.hits[code]! += n;
+    else this.entry(snap.ruleRef(sideRule(code)).policy).allow += n;
+  }
+
   countDeny(policies: readonly string[], audit = false): void {
     for (const p of policies) {
       const t = this.entry(p);
@@ -413,8 +423,12 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** Serves GET /metrics from the registry. Bad requests get 400/404/405; nothing crashes it. */
-export function startMetricsServer(registry: Registry, addr: Partial<MetricsAddress> = {}): Promise<MetricsServer> {
+/**
+ * Serves GET /metrics from the registry. Bad requests get 400/404/405; nothing crashes it.
+ * `beforeScrape` brings counts kept outside the process up to date first (the verdict cache's
+ * kernel counters), so a scrape sees every connection admitted before it.
+ */
+export function startMetricsServer(registry: Registry, addr: Partial<MetricsAddress> = {}, beforeScrape?: () => Promise<void>): Promise<MetricsServer> {
   const host = addr.host ?? DEFAULT_METRICS_HOST;
   const port = addr.port ?? DEFAULT_METRICS_PORT;
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -427,7 +441,7 @@ export function startMetricsServer(registry: Registry, addr: Partial<MetricsAddr
       res.writeHead(405, { 'content-type': 'text/plain', allow: 'GET, HEAD' }).end('method not allowed\n');
       return;
     }
-    registry.metrics().then(
+    (beforeScrape ? beforeScrape().catch(() => {}) : Promise.resolve()).then(() => registry.metrics()).then(
       (text) => {
         res.writeHead(200, { 'content-type': registry.contentType });
         res.end(req.method === 'HEAD' ? undefined : text);

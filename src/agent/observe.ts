@@ -15,6 +15,7 @@ import { AgentCounters, DIRECTION, PolicyCounters, VERDICT, protoSlot, verdictSl
 import { RecentFlows } from './recent-flows.ts';
 import type { VerdictLog } from './verdict-log.ts';
 import { protocolHasPorts } from '../net/ip-protocols.ts';
+import type { CachedDecision, CachedTuple } from '../enforce/cache-counters.ts';
 
 
 export interface ObserverOptions {
@@ -78,6 +79,29 @@ export class ConnectionObserver {
       return verdict;
     }
     return this.denied(c, p, now);
+  }
+
+  /**
+   * Connections the verdict cache admitted (its counters, read off the packet path): counted like
+   * the ones the agent allowed itself, in the snapshot that made the decision, and with
+   * --log-allowed one aggregated line per tuple and read (VerdictLine.cached).
+   */
+  countCached(d: CachedDecision, t: CachedTuple, n: number): void {
+    const snap = d.context as RuleSnapshot;
+    const slot = verdictSlot(VERDICT.ALLOW, DIRECTION.NONE, protoSlot(t.proto));
+    this.counters.packets[slot]! += n;
+    this.counters.connections[slot]! += n;
+    this.policies.countAllowedSide(snap, d.egress, n);
+    this.policies.countAllowedSide(snap, d.ingress, n);
+    if (this.log === undefined || !this.log.logAllowed) return;
+    const v4 = t.family === 4;
+    const family = v4 ? 'IPv4' as const : 'IPv6' as const;
+    const slotOf = (w: readonly number[]) => (v4 ? snap.podSlot4(w[0]!) : snap.podSlot6(w[0]!, w[1]!, w[2]!, w[3]!));
+    this.log.record(snap, {
+      src: formatIP({ family, words: [...t.src] }), dst: formatIP({ family, words: [...t.dst] }),
+      proto: t.proto, port: t.port,
+      egressCode: d.egress, ingressCode: d.ingress, srcSlot: slotOf(t.src), dstSlot: slotOf(t.dst), cached: n,
+    });
   }
 
   /** The deny path (off the hot path by construction: only denied NEW connections get here). */
@@ -163,9 +187,9 @@ export class ConnectionObserver {
   }
 }
 
-/** What the verdict cache (src/enforce/verdict-cache.ts) needs from the judge. */
+/** What the verdict cache (src/enforce/verdict-cache.ts) needs from the judge: the packet and the decision's side codes. */
 export interface AllowedConnectionSink {
-  record(info: PacketInfo): void;
+  record(info: PacketInfo, egressCode: number, ingressCode: number): void;
   commit(): void;
 }
 
@@ -179,7 +203,7 @@ export class ObservedJudge {
   classify(buf: Buffer, off: number, len: number, now: number): number {
     const c = this.classifier;
     const v = this.observer.after(c, c.classify(buf, off, len, now), now);
-    if (this.cache !== undefined && v === ACCEPT && c.lastReason === REASON.POLICY_ALLOW) this.cache.record(c.info);
+    if (this.cache !== undefined && v === ACCEPT && c.lastReason === REASON.POLICY_ALLOW) this.cache.record(c.info, c.lastEgressCode, c.lastIngressCode);
     return v;
   }
   endBatch(): void {

@@ -53,7 +53,8 @@ export interface AgentOptions {
   readonly rulesCheckMs?: number;
   /**
    * NFQUEUE: accept repeats of allowed (source, protocol:port, destination) in the kernel
-   * (src/enforce/verdict-cache.ts). Default: on with the nfqueue backend, unless --log-allowed.
+   * (src/enforce/verdict-cache.ts). Default: on with the nfqueue backend (with --log-allowed, what
+   * it admits is logged aggregated: agent/cache-wiring.ts).
    */
   readonly verdictCache?: boolean;
   /**
@@ -61,8 +62,10 @@ export interface AgentOptions {
    * (enforce/judged-sets.ts); default false: only what some policy judges.
    */
   readonly queueAll?: boolean;
-  /** Seconds a cached verdict lives after its last use (default 30). */
+  /** Seconds a cached verdict lives (default 30; rotated out within 1.25 times that). */
   readonly verdictCacheSeconds?: number;
+  /** How often the agent reads the cache's counters, in ms (default 1000); scrapes and rule changes read them too. */
+  readonly verdictCacheReadMs?: number;
   /** Drop packets from a pod interface whose source is not that pod's (default true; src/enforce/spoof-guard.ts). */
   readonly sourceGuard?: boolean;
   /** Name store bounds for domainNames peers (TTL clamp, record caps; defaults in dataplane/name-store.ts). */
@@ -91,8 +94,6 @@ export function agentOptionsError(o: Omit<AgentOptions, 'source'>): string | und
     }
   }
   if (o.verdictCache && o.backend !== 'nfqueue') return `--verdict-cache works with the nfqueue backend only, not --backend ${o.backend}`;
-  // Connections the cache admits never reach the agent, so they could not be logged.
-  if (o.verdictCache && o.logAllowed) return '--verdict-cache and --log-allowed exclude each other: connections the cache admits are never seen by the agent, so they cannot be logged';
   return undefined;
 }
 
@@ -110,7 +111,7 @@ export function rulePlan(o: AgentOptions): RulePlan {
     dnsTunDevice: o.backend === 'tun' ? dnsTunName(o.tunName ?? 'palisade0') : undefined,
     dnsDivertMark: o.backend === 'tun' ? DEFAULT_DNS_DIVERT_MARK : undefined,
     strict: o.strict ?? true,
-    verdictCache: o.verdictCache ?? (o.backend === 'nfqueue' && !o.logAllowed),
+    verdictCache: o.verdictCache ?? o.backend === 'nfqueue',
   };
 }
 

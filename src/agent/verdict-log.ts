@@ -39,6 +39,12 @@ export interface VerdictLine {
   readonly rules?: { readonly egress?: string; readonly ingress?: string };
   /** Snapshot generation that judged it (rule ids are only meaningful within one). */
   readonly generation: number;
+  /**
+   * An aggregated line of the verdict cache (--log-allowed with the cache): this many more
+   * connections of this tuple, admitted by the kernel from the cache since the last such line,
+   * on the decision shown (the agent judged the first one and logged it as usual).
+   */
+  readonly cached?: number;
   /** domainNames: which name the destination is ("10.0.3.7 is api.example.com (learned 12 s ago ...)") or that none is live. */
   readonly dstName?: string;
 }
@@ -78,6 +84,8 @@ export interface JudgedConnection {
   readonly dstSlot: number;
   /** Set when audit mode let a denied connection pass. */
   readonly audit?: boolean;
+  /** Connections the verdict cache admitted on this decision (an aggregated line, see VerdictLine.cached). */
+  readonly cached?: number;
 }
 
 export function protocolName(proto: number): string {
@@ -137,6 +145,7 @@ export function describeConnection(snap: RuleSnapshot, c: JudgedConnection, time
     reason,
     ...decidingRules(snap, c),
     generation: snap.generation,
+    ...(c.cached !== undefined ? { cached: c.cached } : {}),
   };
 }
 
@@ -389,5 +398,6 @@ export function formatHuman(line: LogLine): string {
   const dstAddr = line.dst.ip.includes(':') ? `[${line.dst.ip}]:${line.dst.port}` : `${line.dst.ip}:${line.dst.port}`;
   const dst = line.dst.pod ? `${dstAddr} (${line.dst.pod})` : dstAddr;
   const side = line.direction ? ` [${line.direction}]` : '';
-  return `${line.time} ${tag.padEnd(10)} ${line.protocol} ${src} -> ${dst}${side}: ${line.reason}`;
+  const cached = line.cached !== undefined ? ` (${line.cached} more admitted by the verdict cache)` : '';
+  return `${line.time} ${tag.padEnd(10)} ${line.protocol} ${src} -> ${dst}${side}: ${line.reason}${cached}`;
 }

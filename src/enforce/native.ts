@@ -94,6 +94,8 @@ export interface NativeAddon {
   ipsetAdd(fd: number, name: string, family: 4 | 6, entries: Int32Array, count: number, timeoutSeconds: number): number;
   /** Empties a set; when it returns, the kernel has done it. Throws when it could not. */
   ipsetFlush(fd: number, name: string): void;
+  /** Exchanges two sets' contents atomically (rules keep naming the same set). Throws when the kernel refused. */
+  ipsetSwap(fd: number, a: string, b: string): void;
   readonly NF_DROP: number;
   readonly NF_ACCEPT: number;
   readonly NF_REPEAT: number;

@@ -1,25 +1,33 @@
-// The verdict cache (NFQUEUE, `--verdict-cache`): new connections whose verdict the agent already
-// gave in the current rule generation are accepted by the kernel without a trip to userspace.
+// The verdict cache (NFQUEUE, on by default, `--no-verdict-cache` to turn it off): new
+// connections whose verdict the agent already gave in the current rule generation are accepted by
+// the kernel without a trip to userspace.
 //
 // Why it is exact: a new connection's verdict is a function of (source address, destination
 // address, protocol, destination port) and the rule generation alone (engine-api.ts judge4/6; the
 // source port never matters to NetworkPolicy). So once the agent allowed a SYN from A to B:80,
 // every later connection A -> B:80 gets the same answer until the rules change. The agent records
 // each allowed tuple in an ipset of type hash:ip,port,ip (src, proto:port, dst; one set per
-// family, entries expire after `timeoutSeconds`); PALISADE-QUEUE matches the set before the queue
-// (iptables.ts) and accepts with the allow connmark, so strict mode and the rest of the flow treat
-// such connections exactly like ones the agent accepted itself.
+// family); PALISADE-QUEUE matches the set before the queue (iptables.ts) and accepts with the
+// allow connmark, so strict mode and the rest of the flow treat such connections exactly like
+// ones the agent accepted itself.
 //
-// When the rules change, the sets are flushed BEFORE the new snapshot is used (flush() returns
-// once the kernel has emptied them: netlink requests run inside sendmsg), so no verdict of an
+// When the rules change, the live sets are emptied BEFORE the new snapshot is used (flush()
+// returns once the kernel has done it: netlink requests run inside sendmsg), so no verdict of an
 // older generation admits a packet afterwards. Only allows are cached: denials keep going to the
-// agent, which logs and counts them. Connections the kernel admits from the cache are not seen
-// by the agent, so they are not in its per-connection metrics or in a --log-allowed log (the agent
-// refuses the two flags together).
+// agent, which logs and counts them.
+//
+// Counting (cache-counters.ts): the sets count packets per entry, and the agent reads the counts
+// every readIntervalMs and hands them, with the decision that created the entry, to onCounted,
+// so per-policy allow counts and --log-allowed include the connections the kernel admitted.
+// Entries leave the live set only by an atomic swap with an empty spare set (flush() for a new
+// generation; a rotation, for entries older than timeoutSeconds), and the spare is read before
+// it is emptied, so no count is lost. The kernel's own timeout (timeoutSeconds + a quarter + 5 s)
+// only matters when the agent is gone: it bounds how long a dead agent's entries admit anything.
 
 import { loadNative, type NativeAddon } from './native.ts';
 import { CACHE_SETS, type Family } from './iptables.ts';
 import { CommandError, mustRun, runCommand, type CommandPrefix } from './command.ts';
+import { applyCounts, Ledger, parseSavedCounters, tupleKey, type CountSink, type LedgerEntry } from './cache-counters.ts';
 import { ipsetModuleHint, withHint } from './kernel-modules.ts';
 import type { PacketInfo } from '../dataplane/packet-info.ts';
 import { protocolHasPorts } from '../net/ip-protocols.ts';
@@ -27,13 +35,46 @@ import { protocolHasPorts } from '../net/ip-protocols.ts';
 const ENTRY = 10;
 
 export interface VerdictCacheOptions {
-  /** Seconds an entry lives after its last refresh (default 30). */
+  /** Seconds an entry lives (default 30): rotated out between this and 1.25 times this after the agent added it. */
   readonly timeoutSeconds?: number;
   /** Most entries per set (ipset maxelem; default 65536). A full set refuses adds: those connections are judged in userspace. */
   readonly maxEntries?: number;
   /** Prefix for the ipset tool (tests: ['ip', 'netns', 'exec', NS]). The netlink socket is in this process's namespace. */
   readonly prefix?: CommandPrefix;
   readonly families?: readonly Family[];
+  /** Receives the connections each entry admitted, with the decision that created it (exact allow counts). */
+  readonly onCounted?: CountSink;
+  /** What the first generation's decisions mean something in (the agent's rule snapshot); flush() takes the next. */
+  readonly context?: unknown;
+  /** How often the live counters are read, in ms (default 1000; rotations are checked every second regardless). */
+  readonly readIntervalMs?: number;
+}
+
+/** Spare sets per family: each holds one swapped-out epoch until it has been read. */
+const SPARES = 4;
+const spareName = (f: Family, k: number): string => `${CACHE_SETS[f]}-S${k}`;
+
+/** The kernel timeout of entries: longer than the agent keeps them (see the header), so only a dead agent's entries expire there. */
+export function kernelTimeout(seconds: number): number {
+  return seconds + Math.ceil(seconds / 4) + 5;
+}
+
+/**
+ * A counting set: created, or taken over when a set of that name exists with other options (an
+ * older agent's, still named by kept rules): a new set is swapped into its place.
+ */
+async function createCountingSet(name: string, family: Family, timeout: number, max: number, prefix?: CommandPrefix): Promise<void> {
+  const opts = ['family', family === 4 ? 'inet' : 'inet6', 'timeout', String(timeout), 'maxelem', String(max), 'counters'];
+  try {
+    await createSet(name, 'hash:ip,port,ip', opts, prefix);
+  } catch (e) {
+    if (!(e instanceof CommandError) || !/already exists/.test(e.stderr)) throw e;
+    const tmp = `${name}-N`;
+    await runCommand(['ipset', 'destroy', tmp], { prefix });
+    await createSet(tmp, 'hash:ip,port,ip', opts, prefix);
+    await mustRun(['ipset', 'swap', name, tmp], { prefix });
+    await mustRun(['ipset', 'destroy', tmp], { prefix });
+  }
 }
 
 /** `ipset create -exist`; when the kernel lacks the set type, the error names its module (kernel-modules.ts). */
@@ -45,21 +86,57 @@ export async function createSet(name: string, type: string, options: readonly st
   }
 }
 
+
 export class VerdictCache {
+  /** Seconds the agent keeps an entry (at least; see rotate()). */
   readonly timeoutSeconds: number;
-  /** Entries handed to the kernel, flushes, and adds the kernel refused (full set, ...). */
+  /** Seconds an entry lives in the kernel after its last (re)add: what a dead agent's entries are bounded by. */
+  get kernelTimeoutSeconds(): number {
+    return kernelTimeout(this.timeoutSeconds);
+  }
+  /** Entries handed to the kernel, flushes (generation changes), and adds the kernel refused (full set, ...). */
   added = 0;
   flushes = 0;
   addFailures = 0;
+  /** Connections the kernel admitted from the cache, as read from the counters. */
+  counted = 0;
+  /** Counter reads, failed reads, rotations (swaps that keep young entries). */
+  reads = 0;
+  readErrors = 0;
+  rotations = 0;
+  /** Generation flushes done without a free spare set: what the entries counted since the last read is lost (reads pile up). */
+  uncountedFlushes = 0;
+  /** Packets counted by entries the agent did not know (none expected). */
+  unknownPackets = 0;
   private readonly pending: { readonly 4: Int32Array; readonly 6: Int32Array };
+  private readonly tags: { readonly 4: Int32Array; readonly 6: Int32Array };
   private n4 = 0;
   private n6 = 0;
   private readonly cap: number;
+  private ledger: Ledger;
+  private readonly busy = new Array<boolean>(SPARES).fill(false);
+  private chain: Promise<void> = Promise.resolve();
+  private liveReadQueued = false;
+  private lastRotation = Date.now();
+  private lastLiveRead = 0;
+  private lastReadMs = 0;
+  private timer?: NodeJS.Timeout;
+  private closed = false;
 
-  private constructor(private readonly native: NativeAddon, private readonly fd: number, readonly families: readonly Family[], timeoutSeconds: number, cap = 256) {
+  private constructor(
+    private readonly native: NativeAddon,
+    private readonly fd: number,
+    readonly families: readonly Family[],
+    timeoutSeconds: number,
+    private readonly maxEntries: number,
+    private readonly o: VerdictCacheOptions,
+    cap = 256,
+  ) {
     this.timeoutSeconds = timeoutSeconds;
     this.cap = cap;
     this.pending = { 4: new Int32Array(cap * ENTRY), 6: new Int32Array(cap * ENTRY) };
+    this.tags = { 4: new Int32Array(cap * 2), 6: new Int32Array(cap * 2) };
+    this.ledger = new Ledger(o.context, maxEntries);
   }
 
   /** Creates (or takes over, emptied) the sets and opens the netlink socket. */
@@ -70,54 +147,233 @@ export class VerdictCache {
     if (!(Number.isInteger(max) && max >= 16 && max <= 1 << 24)) throw new RangeError(`verdict cache size must be 16-16777216 entries, got ${max}`);
     const families = o.families ?? [4, 6];
     for (const f of families) {
-      await createSet(CACHE_SETS[f], 'hash:ip,port,ip', ['family', f === 4 ? 'inet' : 'inet6', 'timeout', String(timeout), 'maxelem', String(max)], o.prefix);
+      for (const name of [CACHE_SETS[f], ...Array.from({ length: SPARES }, (_, k) => spareName(f, k))]) {
+        await createCountingSet(name, f, kernelTimeout(timeout), max, o.prefix);
+      }
     }
     const native = loadNative();
-    const c = new VerdictCache(native, native.ipsetOpen(), families, timeout);
+    const c = new VerdictCache(native, native.ipsetOpen(), families, timeout, max, o);
     // Entries of an earlier run were judged by rules this run has not seen.
-    c.flush();
+    c.emptyAll();
+    if (o.onCounted) {
+      c.timer = setInterval(() => {
+        try {
+          c.tick();
+        } catch {
+          c.readErrors++; // a refused swap: the entries stay where they are and are read next time
+        }
+      }, Math.min(o.readIntervalMs ?? 1000, 1000));
+      c.timer.unref();
+    }
     return c;
   }
 
   /**
-   * Remembers an allowed new connection (the classifier's parsed packet); sent to the kernel by
-   * commit(). TCP, UDP and SCTP only. Allocates nothing.
+   * Remembers an allowed new connection (the classifier's parsed packet) and the decision's two
+   * side codes; sent to the kernel by commit(). TCP, UDP and SCTP only. Allocates nothing.
    */
-  record(info: PacketInfo): void {
+  record(info: PacketInfo, egress: number, ingress: number): void {
     const p = info.proto;
     if (!protocolHasPorts(p)) return;
     if (info.family === 4) {
       if (this.n4 === this.cap) this.commit();
-      const a = this.pending[4], o = this.n4++ * ENTRY;
+      const a = this.pending[4], k = this.n4++, o = k * ENTRY;
       a[o] = info.src4 | 0; a[o + 4] = info.dst4 | 0; a[o + 8] = p; a[o + 9] = info.dstPort;
+      this.tags[4][2 * k] = egress; this.tags[4][2 * k + 1] = ingress;
     } else {
       if (this.n6 === this.cap) this.commit();
-      const a = this.pending[6], o = this.n6++ * ENTRY;
+      const a = this.pending[6], k = this.n6++, o = k * ENTRY;
       a[o] = info.src6a | 0; a[o + 1] = info.src6b | 0; a[o + 2] = info.src6c | 0; a[o + 3] = info.src6d | 0;
       a[o + 4] = info.dst6a | 0; a[o + 5] = info.dst6b | 0; a[o + 6] = info.dst6c | 0; a[o + 7] = info.dst6d | 0;
       a[o + 8] = p; a[o + 9] = info.dstPort;
+      this.tags[6][2 * k] = egress; this.tags[6][2 * k + 1] = ingress;
     }
   }
 
-  /** Sends what record() collected (the enforcer calls this after each batch). */
+  /**
+   * Sends what record() collected (the enforcer calls this after each batch). With counting, each
+   * entry also goes into the ledger: that allocates, once per first connection of a tuple (one
+   * that just took the trip through the queue), never for the connections the cache admits.
+   */
   commit(): void {
-    if (this.n4 > 0 && this.families.includes(4)) {
-      this.addFailures += this.native.ipsetAdd(this.fd, CACHE_SETS[4], 4, this.pending[4], this.n4, this.timeoutSeconds);
-      this.added += this.n4;
-    }
-    if (this.n6 > 0 && this.families.includes(6)) {
-      this.addFailures += this.native.ipsetAdd(this.fd, CACHE_SETS[6], 6, this.pending[6], this.n6, this.timeoutSeconds);
-      this.added += this.n6;
-    }
+    if (this.n4 > 0 && this.families.includes(4)) this.send(4, this.n4);
+    if (this.n6 > 0 && this.families.includes(6)) this.send(6, this.n6);
     this.n4 = 0;
     this.n6 = 0;
   }
 
-  /** Forgets every cached verdict, synchronously (call before new rules take effect). Throws if the kernel refused. */
-  flush(): void {
+  private send(f: Family, n: number): void {
+    this.addFailures += this.native.ipsetAdd(this.fd, CACHE_SETS[f], f, this.pending[f], n, kernelTimeout(this.timeoutSeconds));
+    this.added += n;
+    if (this.o.onCounted) this.remember(f, n);
+  }
+
+  private remember(f: Family, n: number): void {
+    const a = this.pending[f], t = this.tags[f], now = Date.now(), w = f === 4 ? 1 : 4;
+    for (let k = 0; k < n; k++) {
+      const o = k * ENTRY;
+      const src: number[] = [], dst: number[] = [];
+      for (let i = 0; i < w; i++) {
+        src.push(a[o + i]! >>> 0);
+        dst.push(a[o + 4 + i]! >>> 0);
+      }
+      const tuple = { family: f, src, dst, proto: a[o + 8]!, port: a[o + 9]! };
+      this.ledger.add(tupleKey(f, src, tuple.proto, tuple.port, dst), {
+        tuple, decision: { context: this.ledger.context, egress: t[2 * k]!, ingress: t[2 * k + 1]! }, addedAt: now, counted: 0,
+      });
+    }
+  }
+
+  /**
+   * Forgets every cached verdict, synchronously (call before new rules take effect; `context` is
+   * what the next generation's decisions mean something in). Throws if the kernel refused. With
+   * counting, the live sets are swapped with empty spares and read afterwards (nothing lost).
+   */
+  flush(context?: unknown): void {
     this.n4 = 0;
     this.n6 = 0;
+    const old = this.ledger;
+    this.ledger = new Ledger(context ?? old.context, this.maxEntries);
+    this.flushes++;
+    // An empty ledger means empty live sets (only the agent adds entries): nothing to count.
+    if (this.o.onCounted && old.entries.size > 0) {
+      try {
+        if (this.swapOut(old, [])) return;
+      } catch {
+        // Fall back to the plain flush below: emptying the live sets is what must not fail.
+      }
+      this.uncountedFlushes++;
+    }
     for (const f of this.families) this.native.ipsetFlush(this.fd, CACHE_SETS[f]);
+  }
+
+  /**
+   * Exchanges the live sets with a free spare holding `carried` (entries of the new ledger),
+   * then queues the read of what was swapped out. False when every spare is still being read.
+   */
+  private swapOut(old: Ledger, carried: readonly LedgerEntry[]): boolean {
+    const k = this.busy.indexOf(false);
+    if (k < 0) return false;
+    this.busy[k] = true;
+    try {
+      for (const f of this.families) {
+        const mine = carried.filter((e) => e.tuple.family === f);
+        if (mine.length > 0) {
+          const a = new Int32Array(mine.length * ENTRY);
+          mine.forEach((e, i) => {
+            const o = i * ENTRY, t = e.tuple;
+            for (let j = 0; j < t.src.length; j++) { a[o + j] = t.src[j]! | 0; a[o + 4 + j] = t.dst[j]! | 0; }
+            a[o + 8] = t.proto; a[o + 9] = t.port;
+          });
+          this.addFailures += this.native.ipsetAdd(this.fd, spareName(f, k), f, a, mine.length, kernelTimeout(this.timeoutSeconds));
+        }
+        this.native.ipsetSwap(this.fd, CACHE_SETS[f], spareName(f, k));
+      }
+    } finally {
+      // Whatever made it into the spare is read, then the spare is emptied and free again.
+      this.queue(async () => {
+        try {
+          for (const f of this.families) await this.readSet(spareName(f, k), old);
+        } finally {
+          for (const f of this.families) this.native.ipsetFlush(this.fd, spareName(f, k));
+          this.busy[k] = false;
+        }
+      });
+    }
+    return true;
+  }
+
+  /** Each second: a rotation when entries are due to leave, else (every readIntervalMs) a read of the live sets' counters. */
+  private tick(): void {
+    if (this.closed || this.ledger.entries.size === 0) return;
+    const now = Date.now(), life = this.timeoutSeconds * 1000;
+    let due = false;
+    for (const e of this.ledger.entries.values()) if (now - e.addedAt >= life) { due = true; break; }
+    if (due && now - this.lastRotation >= life / 4) {
+      this.rotate(now);
+      return;
+    }
+    // A big set takes a while to read (65536 entries: seconds of `ipset save` on a busy host):
+    // reads then space out so they take at most about 5 % of the time.
+    const every = Math.max(this.o.readIntervalMs ?? 1000, 20 * this.lastReadMs);
+    if (this.liveReadQueued || now - this.lastLiveRead < every) return;
+    this.liveReadQueued = true;
+    this.lastLiveRead = now;
+    const ledger = this.ledger;
+    this.queue(async () => {
+      this.liveReadQueued = false;
+      const t0 = Date.now();
+      // A swap since this was queued: those entries are read from their spare instead.
+      for (const f of this.families) if (this.ledger === ledger) await this.readSet(CACHE_SETS[f], ledger, () => this.ledger === ledger);
+      this.lastReadMs = Date.now() - t0;
+    });
+  }
+
+  /** Swaps out every entry; those younger than timeoutSeconds go on in the new live set, counted from zero. */
+  private rotate(now: number): void {
+    const old = this.ledger;
+    const next = new Ledger(old.context, this.maxEntries);
+    const carried: LedgerEntry[] = [];
+    for (const [key, e] of old.entries) {
+      if (now - e.addedAt >= this.timeoutSeconds * 1000) continue;
+      const c = { tuple: e.tuple, decision: e.decision, addedAt: e.addedAt, counted: 0 };
+      next.add(key, c);
+      carried.push(c);
+    }
+    this.ledger = next;
+    let swapped = false;
+    try {
+      swapped = this.swapOut(old, carried);
+    } finally {
+      // Every spare busy (or the kernel refused): the entries stay where they are, to be rotated
+      // at a later tick (the kernel keeps them longer than that, see kernelTimeout).
+      if (!swapped) this.ledger = old;
+    }
+    if (!swapped) return;
+    this.lastRotation = now;
+    this.rotations++;
+  }
+
+  private queue(job: () => Promise<void>): void {
+    this.chain = this.chain.then(job).catch(() => {
+      this.readErrors++;
+    });
+  }
+
+  /** Reads one set's counters into `ledger` (unless `still()` turned false meanwhile: the read may have seen another epoch). */
+  private async readSet(name: string, ledger: Ledger, still: () => boolean = () => true): Promise<void> {
+    const r = await runCommand(['ipset', 'save', name], { prefix: this.o.prefix });
+    if (r.code !== 0) throw new Error(`ipset save ${name}: ${r.stderr.trim()}`);
+    this.reads++;
+    if (!still()) return;
+    const sink = this.o.onCounted!;
+    this.unknownPackets += applyCounts(ledger, parseSavedCounters(r.stdout), (d, t, n) => {
+      this.counted += n;
+      sink(d, t, n);
+    });
+  }
+
+  /** Waits for the reads queued so far (tests, close). */
+  async settled(): Promise<void> {
+    await this.chain;
+  }
+
+  /** Reads the live counters now and waits for every queued read (metrics want them fresh; tests). */
+  async readNow(): Promise<void> {
+    if (this.o.onCounted && this.ledger.entries.size > 0) {
+      const ledger = this.ledger;
+      this.queue(async () => {
+        for (const f of this.families) if (this.ledger === ledger) await this.readSet(CACHE_SETS[f], ledger, () => this.ledger === ledger);
+      });
+    }
+    await this.chain;
+  }
+
+  private emptyAll(): void {
+    for (const f of this.families) {
+      this.native.ipsetFlush(this.fd, CACHE_SETS[f]);
+      for (let k = 0; k < SPARES; k++) this.native.ipsetFlush(this.fd, spareName(f, k));
+    }
     this.flushes++;
   }
 
@@ -125,17 +381,24 @@ export class VerdictCache {
    * Closes the socket; with `destroy`, removes the sets (after the iptables rules that use them
    * are gone). Without it the rules stay (--keep-rules): the sets are emptied first, so while no
    * agent listens nothing is admitted on an old verdict (fail-closed, as without the cache).
+   * The last counts are read first.
    */
   async close(o: { destroy: boolean; prefix?: CommandPrefix }): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.readNow().catch(() => {});
     if (!o.destroy) {
       try {
-        this.flush();
+        this.emptyAll();
       } finally {
         this.native.ipsetClose(this.fd);
       }
       return;
     }
     this.native.ipsetClose(this.fd);
-    for (const f of this.families) await runCommand(['ipset', 'destroy', CACHE_SETS[f]], { prefix: o.prefix });
+    // One tool run for all of them (a stop should be quick); spares first: a live set a rule
+    // still names cannot be destroyed, and restore stops at the first failure.
+    const names = [...this.families.flatMap((f) => Array.from({ length: SPARES }, (_, k) => spareName(f, k))), ...this.families.map((f) => CACHE_SETS[f])];
+    await runCommand(['ipset', 'restore'], { prefix: o.prefix, input: names.map((n) => `destroy ${n}\n`).join('') });
   }
 }

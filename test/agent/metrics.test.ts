@@ -11,7 +11,7 @@ import { decodeObject, applyDecoded } from '../../src/cluster/decode.ts';
 import { buildClusterForCase, loadCases } from '../support/conformance-cases.ts';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../src/cluster/model.ts';
 import { parseIP } from '../../src/net/address.ts';
-import { sideHasRule } from '../../src/policy/engine-api.ts';
+import { SIDE, sideHasRule } from '../../src/policy/engine-api.ts';
 import {
   AgentCounters, DIRECTION, PolicyCounters, VERDICT, createMetrics, parseMetricsAddress, parseNfnetlinkQueue,
   protoSlot, startMetricsServer, verdictSlot, VERDICT_SLOTS,
@@ -170,6 +170,33 @@ t.test('scrape a real server on loopback', async (t) => {
   t.match(huge, /^HTTP\/1\.1 (400|431)/);
   const after = await get(srv.address.port, '/metrics');
   t.equal(after.status, 200, 'still serving after malformed requests');
+});
+
+t.test('allows counted after the fact (the verdict cache) go to the deciding snapshot\'s policy; a scrape refreshes them first', async (t) => {
+  const c = loadCases().find((k) => k.file.includes('001-default-deny-ingress'))!;
+  const st = buildClusterForCase(c);
+  applyDecoded(st, decodeObject({
+    apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { namespace: 'x', name: 'allow-from-y' },
+    spec: { podSelector: {}, ingress: [{ from: [{ namespaceSelector: { matchLabels: { ns: 'y' } } }] }] },
+  }));
+  const snap1 = new EvalSnapshot(st);
+  const policies = new PolicyCounters();
+  policies.bind(snap1, 2);
+  t.ok(snap1.judge4(parseIP('10.244.2.1')!.words[0]!, parseIP('10.244.1.1')!.words[0]!, IPPROTO_TCP, 80), 'y/a -> x/a allowed');
+  const code = snap1.ingressCode;
+  policies.countAllowedSide(snap1, code, 3); // the snapshot in force
+  policies.bind(new EvalSnapshot(st, 2), 2);
+  policies.countAllowedSide(snap1, code, 4); // read after a rule change: still the old rules' policy
+  policies.countAllowedSide(snap1, SIDE.NOT_ISOLATED, 5); // a side no rule decided counts nowhere
+  t.same(policies.read().get('x/allow-from-y'), { allow: 7, deny: 0, audit: 0 });
+  let kernel = 2; // admitted in the kernel, not read yet
+  const m = createMetrics({ policies, nfqueueFile: null });
+  const srv = await startMetricsServer(m.registry, { port: 0 }, async () => {
+    policies.countAllowedSide(snap1, code, kernel);
+    kernel = 0;
+  });
+  t.teardown(() => srv.close());
+  t.match((await get(srv.address.port, '/metrics')).body, 'palisade_policy_verdicts_total{policy="x/allow-from-y",action="allow"} 9', 'read before the scrape');
 });
 
 t.test('a missing proc file does not fail the scrape', async (t) => {

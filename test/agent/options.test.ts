@@ -12,7 +12,6 @@ t.test('bad options name their flag', async (t) => {
     [{ podIfaces: ['eth0', 'eth0;x'] }, /^--pod-iface: interface "eth0;x"/],
     [{ podCidrs: ['10.0.0.0/33'] }, /^--pod-cidr: "10.0.0.0\/33" is not a valid CIDR/],
     [{ backend: 'tun', verdictCache: true }, /^--verdict-cache works with the nfqueue backend only, not --backend tun/],
-    [{ verdictCache: true, logAllowed: true }, /^--verdict-cache and --log-allowed exclude each other/],
   ];
   for (const [o, err] of cases) t.match(agentOptionsError({ ...base, ...o }), err, JSON.stringify(o));
 });
@@ -20,10 +19,11 @@ t.test('bad options name their flag', async (t) => {
 t.test('good options pass; defaults fill the rule plan', async (t) => {
   t.equal(agentOptionsError({ ...base, podIfaces: ['veth+'], podCidrs: ['10.1.0.0/16', 'fd00::1'], verdictCache: true }), undefined);
   t.equal(agentOptionsError({ ...base, backend: 'tun', logAllowed: true }), undefined);
-  // NFQUEUE: one queue per CPU, the verdict cache on (off when --log-allowed asks to see every connection, and with TUN).
+  // NFQUEUE: one queue per CPU, the verdict cache on (--log-allowed too: what the cache admits is logged aggregated; off with TUN).
   t.same(rulePlan(base), { mode: 'nfqueue', allowMark: 0x2000000, queue: 0, queues: defaultQueueCount(), failOpen: false, tunDevice: undefined, divertMark: undefined, strict: true, verdictCache: true });
   t.ok(defaultQueueCount() >= 1 && defaultQueueCount() <= 64, 'between 1 and 64 queues');
-  t.equal(rulePlan({ ...base, logAllowed: true }).verdictCache, false);
+  t.equal(rulePlan({ ...base, logAllowed: true }).verdictCache, true);
+  t.equal(agentOptionsError({ ...base, verdictCache: true, logAllowed: true }), undefined, 'the cache and --log-allowed go together');
   t.equal(rulePlan({ ...base, verdictCache: false }).verdictCache, false);
   t.equal(rulePlan({ ...base, backend: 'tun' }).verdictCache, false);
   t.equal(rulePlan({ ...base, queues: 3 }).queues, 3);

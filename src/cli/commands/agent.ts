@@ -13,7 +13,7 @@ import { manifestPathsFlag } from '../manifest-input.ts';
 const HELP = `usage: palisade agent --node NAME [--source files --manifests PATH... | --source kube [--kubeconfig FILE]]
                       [--backend nfqueue|tun] [--queue N] [--queues K] [--fail-open]
                       [--pod-iface IF...] [--pod-cidr CIDR...] [--status-file PATH] [--health ADDR]
-                      [--no-strict] [--rules-check-ms N] [--no-verdict-cache] [--verdict-cache-s N] [--queue-all]
+                      [--no-strict] [--rules-check-ms N] [--no-verdict-cache] [--verdict-cache-s N] [--verdict-cache-read-ms N] [--queue-all]
                       [--no-source-guard]
 
 Enforces the NetworkPolicies of the pods on node NAME (pods whose spec.nodeName is NAME) on the
@@ -55,12 +55,16 @@ removes its iptables rules (unless --keep-rules).
                         their next packet is judged again and dropped; TCP packets conntrack
                         picks up mid-stream are dropped, not judged). Needs the conntrack
                         tool. --no-strict: an allowed flow keeps going until it ends
-  --verdict-cache       nfqueue (default on, unless --log-allowed): once a new connection is
-                        allowed, later ones with the same source, protocol, port and
-                        destination are accepted by the kernel (ipset PALISADE-CACHE4/6)
-                        until the rules change; they are not seen by the agent's
-                        per-connection metrics. --no-verdict-cache: judge every one
-  --verdict-cache-s N   seconds a cached verdict lives after its last use (default 30, 1-86400)
+  --verdict-cache       nfqueue (default on): once a new connection is allowed, later ones
+                        with the same source, protocol, port and destination are accepted by
+                        the kernel (ipset PALISADE-CACHE4/6) until the rules change. The
+                        agent reads the sets' counters every second: metrics count them
+                        exactly, --log-allowed logs them aggregated ("cached": N per tuple).
+                        --no-verdict-cache: judge every one
+  --verdict-cache-s N   seconds a cached verdict lives (default 30, 1-86400; rotated out
+                        within 1.25 times that)
+  --verdict-cache-read-ms N   how often the cache's counters are read (default 1000); a
+                        metrics scrape and a rule change read them too
   --no-source-guard     do not drop packets that enter from a pod's interface with a source
                         address that is not that pod's (default: dropped in the raw table,
                         IPv4 and IPv6; turn off only where the CNI already validates sources)
@@ -80,7 +84,7 @@ const SPEC = {
   iptables: 'string', mark: 'string', 'tun-name': 'string', 'tun-mark': 'string', 'tun-table': 'string',
   'no-ipv6': 'bool', 'keep-rules': 'bool', 'status-file': 'string', health: 'string', 'rescan-ms': 'string',
   metrics: 'string', 'verdict-log': 'string', 'log-allowed': 'bool', audit: 'bool',
-  strict: 'bool', 'no-strict': 'bool', 'rules-check-ms': 'string', 'verdict-cache': 'bool', 'no-verdict-cache': 'bool', 'verdict-cache-s': 'string',
+  strict: 'bool', 'no-strict': 'bool', 'rules-check-ms': 'string', 'verdict-cache': 'bool', 'no-verdict-cache': 'bool', 'verdict-cache-s': 'string', 'verdict-cache-read-ms': 'string',
   'queue-all': 'bool', 'no-source-guard': 'bool',
   'dns-min-ttl': 'string', 'dns-max-ttl': 'string', 'dns-records-per-pod': 'string', 'dns-records': 'string',
   help: 'bool',
@@ -148,6 +152,7 @@ export async function run(argv: string[]): Promise<number> {
     strict, rulesCheckMs, queueAll: flags['queue-all'] === true,
     sourceGuard: flags['no-source-guard'] !== true,
     verdictCache: flags['verdict-cache'] === true ? true : flags['no-verdict-cache'] === true ? false : undefined, verdictCacheSeconds: intFlag(flags['verdict-cache-s'], 'verdict-cache-s', 1, 86400, 30),
+    verdictCacheReadMs: intFlag(flags['verdict-cache-read-ms'], 'verdict-cache-read-ms', 100, 3_600_000, 1000),
     dns: {
       minTtl: intFlag(flags['dns-min-ttl'], 'dns-min-ttl', 0, 86400, NAME_STORE_DEFAULTS.minTtl), maxTtl: intFlag(flags['dns-max-ttl'], 'dns-max-ttl', 1, 604800, NAME_STORE_DEFAULTS.maxTtl),
       perPod: intFlag(flags['dns-records-per-pod'], 'dns-records-per-pod', 1, 1 << 20, NAME_STORE_DEFAULTS.perPod), total: intFlag(flags['dns-records'], 'dns-records', 1, 1 << 24, NAME_STORE_DEFAULTS.total),
