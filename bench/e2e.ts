@@ -433,6 +433,8 @@ async function measure(mode: Mode, round: number): Promise<Sample> {
   const pid = agent?.status.pid;
   // The agent's own cost with no traffic: its timers, the status file and the rule watchdog's
   // processes (children included), per second. What the source guard adds at rest shows here.
+  // The first 2 s after a start are the agent settling (its first sweep, the JIT): not rest.
+  if (pid) await new Promise((r) => setTimeout(r, 2000));
   const idle0 = cpuMs(pid, true), idleT0 = performance.now();
   if (pid) await new Promise((r) => setTimeout(r, idleSeconds * 1000));
   const agentIdleCpuMsPerSecond = pid ? r2((cpuMs(pid, true) - idle0) / ((performance.now() - idleT0) / 1000)) : undefined;
