@@ -6,10 +6,16 @@
 //
 //   raw PREROUTING -> PALISADE-SPOOF
 //     (IPv6) -s fe80::/10 -j RETURN; -s ::/128 -j RETURN     link-local, DAD and ND keep working
+//     -m set --match-set PALISADE-SRC<f> src,src -j RETURN      (pod address, its interface): honest
 //     -m set --match-set PALISADE-NOIF<f> src -j DROP         a local pod whose interface is not known
 //                                                             yet: fail-closed (rule absent with --fail-open)
-//     -m set --match-set PALISADE-SRC<f> src,src -j RETURN      (pod address, its interface): honest
 //     -m set --match-set PALISADE-PODIF<f> src,src -> PALISADE-SPOOFED   any other source from a pod interface
+//
+// Honest pairs are matched first because nearly every packet is one: that is one set lookup per
+// packet (each costs a few hundred ns through iptables-nft's xtables compatibility layer; with
+// the NOIF check first, two lookups cost 5 % of the CPU per connection in bench:e2e). The order
+// changes no verdict: an address the agent puts in NOIF has no interface, so no honest pair
+// holds it (unless two pods claim one address).
 //   PALISADE-SPOOFED: SET --add-set PALISADE-FORGED<f> src,src --exist; DROP
 //
 // PALISADE-SRC<f> (hash:net,iface) holds (address, iface) for every address of every local pod
@@ -76,8 +82,8 @@ export function guardRules(family: Family, failOpen: boolean): string[] {
   const c = SPOOF_CHAINS.CHECK;
   return [
     ...(family === 6 ? [`-A ${c} -s fe80::/10 -j RETURN`, `-A ${c} -s ::/128 -j RETURN`] : []),
-    ...(failOpen ? [] : [`-A ${c} -m set --match-set ${SPOOF_SETS.noIface[family]} src -j DROP`]),
     `-A ${c} -m set --match-set ${SPOOF_SETS.src[family]} src,src -j RETURN`,
+    ...(failOpen ? [] : [`-A ${c} -m set --match-set ${SPOOF_SETS.noIface[family]} src -j DROP`]),
     `-A ${c} -m set --match-set ${SPOOF_SETS.podIf[family]} src,src -j ${SPOOF_CHAINS.DROP}`,
     `-A ${SPOOF_CHAINS.DROP} -j SET --add-set ${SPOOF_SETS.forged[family]} src,src --exist`,
     `-A ${SPOOF_CHAINS.DROP} -j DROP`,
