@@ -9,6 +9,7 @@
 
 import { join } from 'node:path';
 import { clusterYaml, must, PODS, ROOT, run, startAgent, waitFor, type Topology } from '../../support/netns.ts';
+import { domainNamesPolicy } from '../../support/dns-lab-policy.ts';
 
 const NAME = 'bench.example.com';
 const ZONE = { [NAME]: [{ type: 'A', data: PODS.b.v4, ttl: 3600 }] };
@@ -18,19 +19,8 @@ const CLIENT = join(ROOT, 'bench', 'e2e', 'dns-client.ts');
 interface ClientOut { answered: number; lost: number; p50Us: number; p90Us: number; p99Us: number; maxUs: number }
 type Variant = 'kernel' | 'agent';
 
-const policy = (names: boolean) => `apiVersion: policy.networking.k8s.io/v1alpha2
-kind: ClusterNetworkPolicy
-metadata: {name: dns-bench}
-spec:
-  tier: Admin
-  priority: 10
-  subject: {pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: a}}}}
-  egress:
-  - name: dns
-    action: Accept
-    to: [{pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: c}}}}]
-    protocols: [{udp: {destinationPort: {number: 53}}}]
-${names ? `  - name: names\n    action: Accept\n    to: [{domainNames: ["${NAME}"]}]\n` : ''}`;
+const policy = (names: boolean): string =>
+  domainNamesPolicy({ name: 'dns-bench', dnsTo: '{pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: c}}}}', dnsProtocols: ['udp'], names: names ? [NAME] : [] });
 
 const median = (xs: number[]): number => {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);

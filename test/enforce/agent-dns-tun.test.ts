@@ -8,6 +8,7 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { Topology, clusterYaml, startAgent, waitFor, must, run, statusReaders, upWithServers, PODS } from '../../support/netns.ts';
+import { domainNamesPolicy } from '../../support/dns-lab-policy.ts';
 
 const NODE = 'n1';
 const TUN = 'paldns7';
@@ -21,25 +22,7 @@ const ZONE = {
   'many.example.com': [...Array.from({ length: 59 }, (_, i) => ({ type: 'A', data: `198.51.100.${i + 1}`, ttl: 30 })), { type: 'A', data: PODS.b.v4, ttl: 30 }],
 };
 
-const policy = `apiVersion: policy.networking.k8s.io/v1alpha2
-kind: ClusterNetworkPolicy
-metadata: {name: names}
-spec:
-  tier: Admin
-  priority: 10
-  subject: {pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: a}}}}
-  egress:
-  - name: dns
-    action: Accept
-    to: [{networks: [${PODS.c.v4}/32]}]
-    protocols: [{udp: {destinationPort: {number: 53}}}, {tcp: {destinationPort: {number: 53}}}]
-  - name: names
-    action: Accept
-    to: [{domainNames: [api.example.com, many.example.com]}]
-  - name: rest
-    action: Deny
-    to: [{networks: [0.0.0.0/0, "::/0"]}]
-`;
+const policy = domainNamesPolicy({ name: 'names', dnsTo: `{networks: [${PODS.c.v4}/32]}`, names: ['api.example.com', 'many.example.com'], denyRest: true });
 
 async function lookup(name: string, proto: 'udp' | 'tcp'): Promise<boolean> {
   const r = await run(topo.in(topo.ns.a, ['node', '--import', 'tsx', DNS_MAIN, 'query', PODS.c.v4, name, proto, 'A']));

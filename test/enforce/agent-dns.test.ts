@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { Topology, clusterYaml, startAgent, waitFor, must, run, statusReaders, upWithServers, PODS } from '../../support/netns.ts';
+import { domainNamesPolicy } from '../../support/dns-lab-policy.ts';
 
 const NODE = 'n1';
 const QUEUE = 71;
@@ -53,25 +54,8 @@ class EchoSession {
   }
 }
 
-const policy = (names: string[]) => `apiVersion: policy.networking.k8s.io/v1alpha2
-kind: ClusterNetworkPolicy
-metadata: {name: names}
-spec:
-  tier: Admin
-  priority: 10
-  subject: {pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: a}}}}
-  egress:
-  - name: dns
-    action: Accept
-    to: [{networks: [${PODS.c.v4}/32, "${PODS.c.v6}/128", ${NODE_LOCAL}/32]}]
-    protocols: [{udp: {destinationPort: {number: 53}}}, {tcp: {destinationPort: {number: 53}}}]
-  - name: names
-    action: Accept
-    to: [{domainNames: [${names.map((n) => JSON.stringify(n)).join(', ')}]}]
-  - name: rest
-    action: Deny
-    to: [{networks: [0.0.0.0/0, "::/0"]}]
-`;
+const policy = (names: string[]): string =>
+  domainNamesPolicy({ name: 'names', dnsTo: `{networks: [${PODS.c.v4}/32, "${PODS.c.v6}/128", ${NODE_LOCAL}/32]}`, names, denyRest: true });
 
 async function lookup(name: string, proto: 'udp' | 'tcp' = 'udp', type: 'A' | 'AAAA' = 'A', server: string = PODS.c.v4): Promise<boolean> {
   const r = await run(topo.in(topo.ns.a, ['node', '--import', 'tsx', DNS_MAIN, 'query', server, name, proto, type]));
