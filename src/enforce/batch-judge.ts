@@ -53,3 +53,18 @@ export function judgeBatch(
   tally.drops += n - acc;
   tally.batches++;
 }
+
+/**
+ * After a batch, before its verdicts go out: the judge's endBatch (the verdict cache's commit,
+ * the DNS learner re-storing policies). Its failure is counted and the verdicts stand: they were
+ * already made by the classifier.
+ */
+export function endJudgeBatch(judge: PacketJudge, tally: BatchTally): void {
+  if (judge.endBatch === undefined) return;
+  try {
+    judge.endBatch();
+  } catch (e) {
+    tally.judgeErrors++;
+    tally.lastJudgeError = e;
+  }
+}

@@ -10,7 +10,7 @@
 // kernel. With acceptMark 0 accepted packets get a plain NF_ACCEPT instead.
 
 import { loadNative, NFQ_ARRAY, u32View, type NativeAddon, type NativeError, type NativeNfqHandle } from './native.ts';
-import { judgeBatch } from './batch-judge.ts';
+import { endJudgeBatch, judgeBatch } from './batch-judge.ts';
 import { type Enforcer, type EnforcerCounters, type PacketJudge } from './judge.ts';
 import { nfqueueModuleHint, withHint } from './kernel-modules.ts';
 
@@ -65,15 +65,7 @@ class QueueLoop {
       const verdicts = this.verdicts;
       const judge = this.owner.judge;
       judgeBatch(judge, this.buf, this.lens, this.handle.stride, n, Date.now(), verdicts, acceptVerdict, dropVerdict, this);
-      if (judge.endBatch !== undefined) {
-        try {
-          judge.endBatch();
-        } catch (e) {
-          // Only an optimisation (the verdict cache) runs here: the verdicts stand.
-          this.judgeErrors++;
-          this.lastJudgeError = e;
-        }
-      }
+      endJudgeBatch(judge, this);
       // An accepted packet carries the accept mark back to the kernel, where the rules right
       // after the queue save it to the connmark (see the top of this file).
       const mark = this.acceptMark;

@@ -7,7 +7,7 @@
 // directly and never comes back here. Dropping is not writing.
 
 import { loadNative, TUN_ARRAY, u32View, type NativeAddon, type NativeError, type NativeTunHandle } from './native.ts';
-import { judgeBatch } from './batch-judge.ts';
+import { endJudgeBatch, judgeBatch } from './batch-judge.ts';
 import { type Enforcer, type EnforcerCounters, type PacketJudge } from './judge.ts';
 import { tunModuleHint, withHint } from './kernel-modules.ts';
 
@@ -51,14 +51,7 @@ export class TunEnforcer implements Enforcer {
       const judge = this.judge;
       judgeBatch(judge, this.buf, this.lens, this.handle.stride, n, Date.now(), this.verdicts, 1, 0, this);
       // Before the shim writes the accepted packets back (the DNS learner re-stores policies here).
-      if (judge.endBatch !== undefined) {
-        try {
-          judge.endBatch();
-        } catch (e) {
-          this.judgeErrors++;
-          this.lastJudgeError = e;
-        }
-      }
+      endJudgeBatch(judge, this);
     };
     const onStatus = (err: NativeError): void => {
       if (opts.onError) opts.onError(err);
