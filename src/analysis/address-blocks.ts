@@ -69,7 +69,7 @@ export function policyCIDRs(view: ClusterView, family: Family, extra: readonly s
     }
   }
   for (const cp of view.clusterPolicies.values()) {
-    for (const rule of [...cp.ingress, ...cp.egress]) for (const peer of rule.peers) clusterPeerCIDRs(peer).forEach(add);
+    for (const rule of [...cp.ingress, ...cp.egress]) for (const peer of rule.peers) clusterPeerCIDRs(peer, view.nodes).forEach(add);
   }
   for (const e of extra) add(e);
   return [...seen.values()].sort((a, b) => a.prefix - b.prefix);

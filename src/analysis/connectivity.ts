@@ -251,7 +251,7 @@ export class ConnectivityAnalysis {
       const nsLabels = namespaceLabels(this.view, g.namespace);
       for (const cp of this.view.clusterPolicies.values()) {
         if (!clusterPolicySelectsPod(cp, g.rep, nsLabels)) continue;
-        for (const r of dir === 'egress' ? cp.egress : cp.ingress) for (const peer of r.peers) clusterPeerCIDRs(peer).forEach(add);
+        for (const r of dir === 'egress' ? cp.egress : cp.ingress) for (const peer of r.peers) clusterPeerCIDRs(peer, this.view.nodes).forEach(add);
       }
       // Interned by content, so cells() can cache per (group, CIDR list).
       const list = [...seen.values()];

@@ -135,12 +135,14 @@ function nodeBlocks(sel: NonNullable<ClusterPolicyPeer['nodes']>, nodes: Readonl
 }
 
 /**
- * The CIDRs a cluster peer names by address: its `networks`, and the addresses learned for its
+ * The CIDRs a cluster peer names by address: its `networks`, its `nodes`' addresses, and the addresses learned for its
  * `domainNames` as host blocks (what compileClusterRule matches them as). For tools that must
  * tell addresses apart the way the rules do (the connectivity model's address blocks).
  */
-export function clusterPeerCIDRs(peer: ClusterPolicyPeer): string[] {
+export function clusterPeerCIDRs(peer: ClusterPolicyPeer, nodes: ReadonlyMap<string, Node>): string[] {
   const out = [...(peer.networks ?? [])];
+  // A `nodes` peer is its nodes' addresses (host blocks, as compileClusterRule makes them).
+  if (peer.nodes) for (const b of nodeBlocks(peer.nodes, nodes)) out.push(b.ipBlock!.cidr);
   for (const a of peer.learned ?? []) {
     const ip = parseIP(a);
     if (ip) out.push(`${formatIP(ip)}/${ip.family === 'IPv4' ? 32 : 128}`);
