@@ -253,6 +253,11 @@ export class ConnectivityAnalysis {
         if (!clusterPolicySelectsPod(cp, g.rep, nsLabels)) continue;
         for (const r of dir === 'egress' ? cp.egress : cp.ingress) for (const peer of r.peers) clusterPeerCIDRs(peer, this.view.nodes).forEach(add);
       }
+      // The members' own nodes: traffic between a pod and its node is exempt whatever the
+      // policies say (spec-facts), so a peer address that is a member's node is a cell of its own.
+      for (const name of new Set(g.members.map((p) => p.nodeName))) {
+        for (const a of (name !== undefined ? this.view.nodes.get(name)?.addresses : undefined) ?? []) add(`${a}/${a.includes(':') ? 128 : 32}`);
+      }
       // Interned by content, so cells() can cache per (group, CIDR list).
       const list = [...seen.values()];
       const content = [...seen.keys()].sort().join(' ');
