@@ -52,15 +52,17 @@ import { iptablesModuleHint, withHint } from './kernel-modules.ts';
 import { chooseBackend, type IptablesBackend } from './iptables-backend.ts';
 import { JUDGED_SETS } from './judged-sets.ts';
 import { dnsAnswerRules } from './dns-rules.ts';
-// Backend detection lives in iptables-backend.ts, the PALISADE-DNS rules in dns-rules.ts;
+// Backend detection lives in iptables-backend.ts, the PALISADE-DNS rules in dns-rules.ts,
+// reading rules back in iptables-lines.ts;
 // re-exported for callers that program rules.
 export { chooseBackend, detectBackend, type IptablesBackend } from './iptables-backend.ts';
 export { DEFAULT_DNS_DIVERT_MARK, dnsQueue, dnsTunName } from './dns-rules.ts';
+export { CHAIN_PREFIX, palisadeLines, type PalisadeLines } from './iptables-lines.ts';
+import { CHAIN_PREFIX, palisadeLines, type PalisadeLines } from './iptables-lines.ts';
 
 export type Family = 4 | 6;
 export type RuleMode = 'nfqueue' | 'tun';
 
-export const CHAIN_PREFIX = 'PALISADE-';
 export const CHAINS = {
   FORWARD: 'PALISADE-FORWARD',
   ALLOW: 'PALISADE-ALLOW',
@@ -347,40 +349,6 @@ async function listPalisade(t: Tools, tableName: string, prefix?: CommandPrefix)
     if (a && !a[1]!.startsWith(CHAIN_PREFIX)) jumps.push(line);
   }
   return { jumps, chains };
-}
-
-/** Palisade's lines in `-S` output of one table: chain declarations, chain rules, jumps into them. */
-export interface PalisadeLines {
-  readonly chains: readonly string[];
-  /** Rules of each Palisade chain, in order, as `-S` prints them. */
-  readonly rules: ReadonlyMap<string, readonly string[]>;
-  /** Rules of other chains that jump into a Palisade chain. */
-  readonly jumps: readonly string[];
-}
-
-/** Extracts Palisade's lines from `iptables -S` / `iptables-save` output. */
-export function palisadeLines(text: string): PalisadeLines {
-  const chains: string[] = [];
-  const rules = new Map<string, string[]>();
-  const jumps: string[] = [];
-  for (const raw of text.split('\n')) {
-    const line = raw.trimEnd();
-    const n = /^(?:-N |:)(PALISADE-\S+)/.exec(line);
-    if (n) {
-      chains.push(n[1]!);
-      continue;
-    }
-    const a = /^-A (\S+) /.exec(line);
-    if (!a) continue;
-    if (a[1]!.startsWith(CHAIN_PREFIX)) {
-      const l = rules.get(a[1]!) ?? [];
-      l.push(line);
-      rules.set(a[1]!, l);
-    } else if (/ -[jg] PALISADE-\S+/.test(line)) {
-      jumps.push(line);
-    }
-  }
-  return { chains, rules, jumps };
 }
 
 /**
