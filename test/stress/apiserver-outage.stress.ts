@@ -75,7 +75,12 @@ t.test(`API server unreachable for ${OUTAGE} s`, async (t) => {
   const readyAfter = (Date.now() - startedAt) / 1000;
   await waitFor('the change made during the outage is enforced', () => topo.tcp('c', 'b', 8080), 60_000, 100);
   const caughtUp = (Date.now() - startedAt) / 1000;
-  const s = status();
+  // The classifier judges with the new snapshot before the rest of the generation (sets, pod
+  // rules) is in place and the status file says so (rewritten every second): wait for it.
+  const s = await waitFor('the status file names a newer generation', () => {
+    const x = status();
+    return x.generation > generationDuring ? x : undefined;
+  }, 15_000).catch(() => status());
   Object.assign(r.figures, {
     'outage s': round((startedAt - stoppedAt) / 1000),
     'readyz 503 after s': round(notReadyAfter),
