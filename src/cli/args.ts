@@ -63,6 +63,13 @@ export function parseArgs(argv: string[], spec: FlagSpec, aliases: Record<string
 }
 
 /** An integer flag within [min, max], or an error naming the flag and the range. */
+/** The value of `-o` for commands that print text or JSON (text when absent). */
+export function textOrJson(value: unknown): 'text' | 'json' {
+  const output = (value as string | undefined) ?? 'text';
+  if (output !== 'json' && output !== 'text') throw new CliError(`-o must be text or json, got "${String(output)}"`);
+  return output;
+}
+
 export function intFlag(value: unknown, name: string, min: number, max: number, dflt?: number): number {
   if (value === undefined) {
     if (dflt === undefined) throw new CliError(`--${name} is required`);

@@ -5,7 +5,7 @@
 import { statusRecord } from '../../agent/dns-status.ts';
 import { describeRecord } from '../../dataplane/name-store.ts';
 import { canonicalIP } from '../../net/address.ts';
-import { CliError, parseArgs } from '../args.ts';
+import { CliError, parseArgs, textOrJson } from '../args.ts';
 import { ageText, liveDns, readDnsStatusFlag } from '../dns-input.ts';
 import { rejectPositional } from '../manifest-input.ts';
 
@@ -35,8 +35,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   rejectPositional(positional);
-  const output = (flags.output as string | undefined) ?? 'text';
-  if (output !== 'json' && output !== 'text') throw new CliError(`-o must be text or json, got "${output}"`);
+  const output = textOrJson(flags.output);
   if (flags['status-file'] === undefined) throw new CliError('--status-file FILE is required (the agent\'s --status-file, or - for stdin)');
   let address: string | undefined;
   if (flags.address !== undefined) {

@@ -7,7 +7,7 @@
 // text says which name made each domainNames rule match or not (explain-dns.ts).
 
 import { explain } from '../../policy/evaluator.ts';
-import { CliError, parseArgs } from '../args.ts';
+import { CliError, parseArgs, textOrJson } from '../args.ts';
 import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
 import { DNS_FLAGS, DNS_HELP, DNS_USAGE, applyDnsStatus, dnsStatusFlag } from '../dns-input.ts';
 import { statusRecord } from '../../agent/dns-status.ts';
@@ -41,8 +41,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   rejectPositional(positional);
-  const output = (flags.output as string | undefined) ?? 'text';
-  if (output !== 'json' && output !== 'text') throw new CliError(`-o must be text or json, got "${output}"`);
+  const output = textOrJson(flags.output);
   if (flags.from === undefined) throw new CliError('--from is required ("namespace/pod" or an IP address)');
   if (flags.to === undefined) throw new CliError('--to is required ("namespace/pod" or an IP address)');
   const port = portFlag(flags.port);

@@ -9,7 +9,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { formatHuman, parseLogLine } from '../../agent/verdict-log.ts';
 import { DEFAULT_LAB, defaultLabName, readLabState } from '../../lab/lab-state.ts';
 import { labNameProblem } from '../../lab/netns.ts';
-import { CliError, intFlag, parseArgs } from '../args.ts';
+import { CliError, intFlag, parseArgs, textOrJson } from '../args.ts';
 
 const HELP = `usage: palisade logs --file PATH [--follow] [-o text|json] [--verdicts-only] [--interval MS]
        palisade logs --lab [NAME] [--follow] [-o text|json] [--interval MS]
@@ -155,8 +155,7 @@ export async function run(argv: string[], out: NodeJS.WritableStream = process.s
   if (flags.file !== undefined && flags.lab !== undefined) throw new CliError('give --file or --lab, not both');
   const file = flags.lab !== undefined ? labLogFile(flags.lab as string) : flags.file as string | undefined;
   if (!file) throw new CliError('--file PATH or --lab [NAME] is required (the agent\'s verdict log file, or the lab whose agent writes it)');
-  const output = (flags.output as string | undefined) ?? 'text';
-  if (output !== 'text' && output !== 'json') throw new CliError(`-o must be text or json, got "${output}"`);
+  const output = textOrJson(flags.output);
   const intervalMs = intFlag(flags.interval, 'interval', 10, 60000, 250);
 
   const ac = new AbortController();
