@@ -5,7 +5,7 @@
 // is enforced; once that is later than the moment our write finished, the write is in force.
 
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { safeFileName } from './endpoint-procs.ts';
@@ -199,6 +199,25 @@ export function writeLabManifests(state: LabState, text: string, file = 'cluster
   return Date.now();
 }
 
+/** Sets every manifest file's mtime to now (see waitForEnforced). */
+function touchManifests(state: LabState): void {
+  const now = new Date();
+  let names: string[] = [];
+  try {
+    names = readdirSync(state.manifestsDir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    if (n.endsWith('.writing')) continue;
+    try {
+      utimesSync(join(state.manifestsDir, n), now, now);
+    } catch {
+      // Renamed or removed meanwhile: the agent sees that change anyway.
+    }
+  }
+}
+
 /**
  * Waits until every agent of the lab enforces everything written to the manifests folder up to
  * `writtenAt` (see the top of this file). Resolves with how long it took; throws after timeoutMs,
@@ -209,12 +228,21 @@ export async function waitForEnforced(state: LabState, writtenAt: number, timeou
   if (agents.length === 0) throw new Error(`lab ${state.name} has no agent`);
   const t0 = Date.now();
   const multi = agents.length > 1;
+  let nudgedAt = t0;
   await Promise.all(agents.map(async (a) => {
     const who = multi ? `the agent of node ${a.node ?? '?'}` : 'the agent';
     for (;;) {
       const s = readAgentStatus(a.statusFile);
       if (s && s.ready && s.sourceSyncStartedAt !== undefined && s.sourceSyncStartedAt > writtenAt) return;
       if (!processAlive(a.pid)) throw new Error(`${who} (pid ${a.pid}) is not running; last lines of ${a.log}:\n${tail(a.log)}`);
+      // A pass that started in the same millisecond as the rename, or just before our clock
+      // read after it, may have read the new files; the agent then sees nothing left to do and
+      // no later pass comes to prove it. Touching the files changes their mtime, which the
+      // agent's rescan (every second) notices, so a pass that starts after the write follows.
+      if (Date.now() - nudgedAt > 1500) {
+        nudgedAt = Date.now();
+        touchManifests(state);
+      }
       if (Date.now() - t0 > timeoutMs) {
         throw new Error(`${who} did not enforce the change written at ${new Date(writtenAt).toISOString()} within ${timeoutMs} ms` +
           ` (status: ${s ? `generation ${s.generation}, last pass ${s.sourceSyncStartedAt ? new Date(s.sourceSyncStartedAt).toISOString() : 'none'}${s.lastError ? `, error: ${s.lastError}` : ''}` : 'no status file'})`);
