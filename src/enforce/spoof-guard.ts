@@ -14,14 +14,12 @@
 //
 // Every packet entering the node pays for the hook, so the honest pair is checked in the hook
 // rule itself: nearly every packet is one, and it then costs one set lookup, with no jump and no
-// comment match (iptables-nft runs `-m comment` as an xtables match on every packet). In a
-// microbench (perf, share of the forwarding path's CPU) the former layout, a commented jump into
-// a chain starting with the honest-pair RETURN, cost 6.5 %, this one 5.3 %; the set lookup is most
-// of what is left (an xtables match through iptables-nft's compatibility layer). The verdicts are
-// those of the former layout. NOIF after the honest check changes no verdict: an address the
-// agent puts in NOIF has no interface, so no honest pair holds it (unless two pods claim one
-// address). verify() compares the hook rule whole: without its `!` it would drop every honest
-// packet and let forged ones through.
+// comment match (iptables-nft runs `-m comment` as an xtables match on every packet): a quarter
+// less than a commented jump into a chain starting with the honest-pair RETURN, with the same
+// verdicts (README, "Cost of source-address validation"; bench/e2e/guard-layouts.sh). NOIF
+// after the honest check changes no verdict either: an address the agent puts in NOIF has no
+// interface, so no honest pair holds it (unless two pods claim one address). verify() compares
+// the hook rule whole: without its `!` it would drop every honest packet and pass forged ones.
 //
 // PALISADE-SRC<f> (hash:net,iface) holds (address, iface) for every address of every local pod
 // whose interface is known; PALISADE-PODIF<f> (hash:net,iface) holds a catch-all (0.0.0.0/0 or
