@@ -1,22 +1,25 @@
 // Source-address validation: a packet that enters the node from a pod's interface must carry one
 // of that pod's addresses as its source. Checked in the raw table's PREROUTING (before conntrack
-// creates an entry and before any judging), IPv4 and IPv6, with a fixed number of rules per
-// family; the per-pod state lives in ipsets, so a pod add, delete or address change is a few
-// `ipset add/del` lines, never a rule rewrite.
+// creates or updates an entry and before any judging), IPv4 and IPv6, with a fixed number of
+// rules per family; the per-pod state lives in ipsets, so a pod add, delete or address change is
+// a few `ipset add/del` lines, never a rule rewrite.
 //
-//   raw PREROUTING -> PALISADE-SPOOF
+//   raw PREROUTING: -m set ! --match-set PALISADE-SRC<f> src,src -j PALISADE-SPOOF
+//   PALISADE-SPOOF (every packet that is not an honest (pod address, its interface) pair)
 //     (IPv6) -s fe80::/10 -j RETURN; -s ::/128 -j RETURN     link-local, DAD and ND keep working
-//     -m set --match-set PALISADE-SRC<f> src,src -j RETURN      (pod address, its interface): honest
 //     -m set --match-set PALISADE-NOIF<f> src -j DROP         a local pod whose interface is not known
 //                                                             yet: fail-closed (rule absent with --fail-open)
 //     -m set --match-set PALISADE-PODIF<f> src,src -> PALISADE-SPOOFED   any other source from a pod interface
-//
-// Honest pairs are matched first because nearly every packet is one: that is one set lookup per
-// packet (each costs a few hundred ns through iptables-nft's xtables compatibility layer; with
-// the NOIF check first, two lookups cost 5 % of the CPU per connection in bench:e2e). The order
-// changes no verdict: an address the agent puts in NOIF has no interface, so no honest pair
-// holds it (unless two pods claim one address).
 //   PALISADE-SPOOFED: SET --add-set PALISADE-FORGED<f> src,src --exist; DROP
+//
+// Every packet entering the node pays for the hook, so the honest pair is checked in the hook
+// rule itself: nearly every packet is one, and it then costs one set lookup, with no jump and no
+// comment match (iptables-nft runs `-m comment` as an xtables match on every packet): a quarter
+// less than a commented jump into a chain starting with the honest-pair RETURN, with the same
+// verdicts (README, "Cost of source-address validation"; bench/e2e/guard-layouts.sh). NOIF
+// after the honest check changes no verdict either: an address the agent puts in NOIF has no
+// interface, so no honest pair holds it (unless two pods claim one address). verify() compares
+// the hook rule whole: without its `!` it would drop every honest packet and pass forged ones.
 //
 // PALISADE-SRC<f> (hash:net,iface) holds (address, iface) for every address of every local pod
 // whose interface is known; PALISADE-PODIF<f> (hash:net,iface) holds a catch-all (0.0.0.0/0 or
@@ -46,7 +49,6 @@ export const SPOOF_SETS = {
 const FORGED_TIMEOUT = 300;
 /** Recorded pairs at most: a flood of random sources fills the set, the drops go on regardless. */
 const FORGED_MAX = 4096;
-const HOOK_COMMENT = 'palisade: pod source-address validation';
 
 /** What the kernel should hold for one family: guarded interfaces with their pods' addresses, and addresses without an interface. */
 export interface GuardEntries {
@@ -77,12 +79,16 @@ export function setMembers(family: Family, e: GuardEntries): Members {
 
 const SET_KINDS = [['src', 'hash:net,iface', ''], ['podIf', 'hash:net,iface', ' counters'], ['noIface', 'hash:net', ' counters']] as const;
 
+/** The raw PREROUTING rule of one family, as `iptables -S` prints it (after `-A PREROUTING `). */
+export function hookRule(family: Family): string {
+  return `-m set ! --match-set ${SPOOF_SETS.src[family]} src,src -j ${SPOOF_CHAINS.CHECK}`;
+}
+
 /** The rules of both chains for one family, as iptables-restore lines. */
 export function guardRules(family: Family, failOpen: boolean): string[] {
   const c = SPOOF_CHAINS.CHECK;
   return [
     ...(family === 6 ? [`-A ${c} -s fe80::/10 -j RETURN`, `-A ${c} -s ::/128 -j RETURN`] : []),
-    `-A ${c} -m set --match-set ${SPOOF_SETS.src[family]} src,src -j RETURN`,
     ...(failOpen ? [] : [`-A ${c} -m set --match-set ${SPOOF_SETS.noIface[family]} src -j DROP`]),
     `-A ${c} -m set --match-set ${SPOOF_SETS.podIf[family]} src,src -j ${SPOOF_CHAINS.DROP}`,
     `-A ${SPOOF_CHAINS.DROP} -j SET --add-set ${SPOOF_SETS.forged[family]} src,src --exist`,
@@ -151,9 +157,12 @@ export class SpoofGuard {
       await this.ipset(lines);
       const cur = palisadeLines(await this.listRaw(f));
       const rules = [`:${SPOOF_CHAINS.CHECK} - [0:0]`, `:${SPOOF_CHAINS.DROP} - [0:0]`, ...guardRules(f, this.o.failOpen)];
-      if (!cur.jumps.some((j) => j.startsWith('-A PREROUTING ') && j.includes(`-j ${SPOOF_CHAINS.CHECK}`))) {
-        rules.push(`-I PREROUTING 1 -m comment --comment "${HOOK_COMMENT}" -j ${SPOOF_CHAINS.CHECK}`);
-      }
+      // Any other jump into the chain goes: an altered hook, or an older agent's plain jump,
+      // which would now drop honest packets (the chain no longer lets them through).
+      const hook = `-A PREROUTING ${hookRule(f)}`;
+      const jumps = cur.jumps.filter((j) => j.includes(`-j ${SPOOF_CHAINS.CHECK}`));
+      for (const j of jumps) if (j !== hook) rules.push(j.replace(/^-A /, '-D '));
+      if (!jumps.includes(hook)) rules.push(`-I PREROUTING 1 ${hookRule(f)}`);
       await restoreTable(this.o.backend, f, 'raw', rules, this.o.prefix);
       this.baseline.set(f, palisadeLines(await this.listRaw(f)));
       this.current.set(f, m);
@@ -218,7 +227,10 @@ export class SpoofGuard {
         if (!cur.chains.includes(c)) problems.push(`IPv${f}: chain ${c} missing`);
         else if (have.length !== want.length || have.some((l, i) => l !== want[i])) problems.push(`IPv${f}: chain ${c} altered (${have.length} rules, expected ${want.length})`);
       }
-      if (!cur.jumps.some((j) => j.startsWith('-A PREROUTING ') && j.includes(`-j ${SPOOF_CHAINS.CHECK}`))) problems.push(`IPv${f}: jump raw PREROUTING -> ${SPOOF_CHAINS.CHECK} missing`);
+      const hook = `-A PREROUTING ${hookRule(f)}`;
+      const jumps = cur.jumps.filter((j) => j.includes(`-j ${SPOOF_CHAINS.CHECK}`));
+      if (!jumps.includes(hook)) problems.push(`IPv${f}: jump raw PREROUTING -> ${SPOOF_CHAINS.CHECK} missing`);
+      else if (jumps.length > 1) problems.push(`IPv${f}: jump raw PREROUTING -> ${SPOOF_CHAINS.CHECK} altered (${jumps.length} jumps, expected 1)`);
     }
     return problems;
   }

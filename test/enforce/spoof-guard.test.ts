@@ -92,7 +92,7 @@ t.test('spoofed sources are dropped in the kernel, honest traffic passes', async
   await t.test('the guard is in the raw table, both families', async (t) => {
     for (const cmd of ['iptables', 'ip6tables']) {
       const raw = await must(topo.in(topo.node, [cmd, '-t', 'raw', '-S']));
-      t.match(raw, '-A PREROUTING -m comment --comment "palisade: pod source-address validation" -j PALISADE-SPOOF', `${cmd}: hooked at raw PREROUTING`);
+      t.match(raw, `-A PREROUTING -m set ! --match-set PALISADE-SRC${cmd === 'iptables' ? 4 : 6} src,src -j PALISADE-SPOOF`, `${cmd}: hooked at raw PREROUTING, honest pairs skip the chain`);
     }
     const sets = await must(topo.in(topo.node, ['ipset', 'save']));
     t.match(sets, `add PALISADE-SRC4 ${PODS.a.v4},va\n`, 'a\'s address bound to va');
@@ -176,6 +176,18 @@ t.test('spoofed sources are dropped in the kernel, honest traffic passes', async
     await waitFor('restored', () => status().rulesRestored > before, 60_000);
     t.pass('restoration counted');
     await waitFor('restored', async () => (await run(topo.in(topo.node, ['ipset', 'save', 'PALISADE-PODIF6']))).stdout.includes('::/0,va'), 30_000);
+    await checkForging(t, 'a', A_NEW, PODS.c, true);
+  });
+
+  await t.test('the rule watchdog puts an altered hook back (a plain jump, as older agents wrote it, drops honest packets)', async (t) => {
+    const before = status().rulesRestored;
+    await must(topo.in(topo.node, ['iptables', '-t', 'raw', '-D', 'PREROUTING', '-m', 'set', '!', '--match-set', 'PALISADE-SRC4', 'src,src', '-j', 'PALISADE-SPOOF']));
+    await must(topo.in(topo.node, ['iptables', '-t', 'raw', '-I', 'PREROUTING', '1', '-j', 'PALISADE-SPOOF']));
+    await waitFor('restored', () => status().rulesRestored > before, 60_000);
+    await waitFor('hook back', async () => (await run(topo.in(topo.node, ['iptables', '-t', 'raw', '-S', 'PREROUTING']))).stdout.includes('! --match-set PALISADE-SRC4'), 30_000);
+    const hooks = (await must(topo.in(topo.node, ['iptables', '-t', 'raw', '-S', 'PREROUTING']))).split('\n').filter((l) => l.includes('PALISADE'));
+    t.same(hooks, ['-A PREROUTING -m set ! --match-set PALISADE-SRC4 src,src -j PALISADE-SPOOF'], 'one hook, the guard\'s, the plain jump gone');
+    t.ok(await topo.tcp('a', 'b', 8080), 'a -> b:8080 (honest) passes');
     await checkForging(t, 'a', A_NEW, PODS.c, true);
   });
 

@@ -1,0 +1,89 @@
+#!/bin/bash
+# Kernel cost of the source guard's raw-table layouts (src/enforce/spoof-guard.ts), without the
+# agent: what bench:e2e's nfqueue/nfqueue-noguard ratio cannot resolve on a loaded machine.
+#
+#   bench/e2e/guard-layouts.sh [ROUNDS]        (root; needs perf, cc, iptables-nft, ipset)
+#
+# Per layout, a pod a -- node -- pod b chain of namespaces (pgl<i>a/n/b, routed /32 per veth like
+# the lab and kind's ptp CNI, no conntrack, no other rules), the IPv4 guard of that layout in the
+# node's raw table, and bench/e2e/loadgen.c opening connections a -> b for 5 s while
+# `perf record -a -g` samples the machine. Printed per round and layout: guard share = samples
+# under nf_hook_slow (only the guard hooks anything here) / all samples of the load generator's processes
+# (client and server; the forwarding runs in their softirq context), i.e. the share of the
+# path's CPU spent in the guard. Other load on the machine does not enter the ratio; the agent
+# and conntrack, which bench:e2e adds to the path, are missing, so its share there is smaller.
+# Layouts, interleaved in every round: none, old (a commented hook jumping into a chain that
+# starts with the honest-pair RETURN), new (hookRule(): the honest check in the hook itself).
+set -euo pipefail
+ROUNDS=${1:-3}
+D=$(mktemp -d)
+# A name of its own: bench:e2e's load generator (also loadgen.c) must not enter the ratio.
+cc -O2 -pthread -o "$D/glayload" "$(dirname "$0")/loadgen.c"
+LAYOUTS=(none old new)
+cleanup() {
+  for p in "$D"/srv*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null || true; done
+  for i in "${!LAYOUTS[@]}"; do for s in a n b; do ip netns del "pgl$i$s" 2>/dev/null || true; done; done
+  rm -rf "$D"
+}
+trap cleanup EXIT
+
+for i in "${!LAYOUTS[@]}"; do
+  R=pgl${i}n
+  for ns in pgl${i}a $R pgl${i}b; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
+  ip netns exec $R sysctl -qw net.ipv4.ip_forward=1
+  for p in a b; do
+    ns=pgl$i$p; hv=pgl$i$p; ip4=10.98.$i.$([ $p = a ] && echo 1 || echo 2)
+    ip link add "$hv" netns $R type veth peer name eth0 netns "$ns"
+    ip -n "$ns" addr add $ip4/32 dev eth0; ip -n "$ns" link set eth0 up; ip -n $R link set "$hv" up
+    ip -n $R addr add 169.254.1.1/32 dev "$hv"
+    ip -n "$ns" route add 169.254.1.1 dev eth0; ip -n "$ns" route add default via 169.254.1.1 dev eth0
+    ip -n $R route add $ip4/32 dev "$hv"
+  done
+  X="ip netns exec $R"
+  if [ "${LAYOUTS[$i]}" != none ]; then
+    $X ipset restore <<S
+create PALISADE-SRC4 hash:net,iface family inet
+create PALISADE-PODIF4 hash:net,iface family inet counters
+create PALISADE-NOIF4 hash:net family inet counters
+create PALISADE-FORGED4 hash:net,iface family inet timeout 300 maxelem 4096
+add PALISADE-SRC4 10.98.$i.1,pgl${i}a
+add PALISADE-SRC4 10.98.$i.2,pgl${i}b
+add PALISADE-PODIF4 0.0.0.0/0,pgl${i}a
+add PALISADE-PODIF4 0.0.0.0/0,pgl${i}b
+S
+  fi
+  case ${LAYOUTS[$i]} in
+    old) hook='-m comment --comment "palisade: pod source-address validation" -j PALISADE-SPOOF'
+         first='-A PALISADE-SPOOF -m set --match-set PALISADE-SRC4 src,src -j RETURN' ;;
+    new) hook='-m set ! --match-set PALISADE-SRC4 src,src -j PALISADE-SPOOF'; first='' ;;
+  esac
+  if [ "${LAYOUTS[$i]}" != none ]; then
+    $X iptables-nft-restore -n <<R
+*raw
+:PALISADE-SPOOF - [0:0]
+:PALISADE-SPOOFED - [0:0]
+$first
+-A PALISADE-SPOOF -m set --match-set PALISADE-NOIF4 src -j DROP
+-A PALISADE-SPOOF -m set --match-set PALISADE-PODIF4 src,src -j PALISADE-SPOOFED
+-A PALISADE-SPOOFED -j SET --add-set PALISADE-FORGED4 src,src --exist
+-A PALISADE-SPOOFED -j DROP
+-I PREROUTING 1 $hook
+COMMIT
+R
+  fi
+  ip netns exec pgl${i}b "$D/glayload" serve 8080 2 >/dev/null 2>&1 & echo $! > "$D/srv$i.pid"
+done
+sleep 0.5
+
+for r in $(seq 1 "$ROUNDS"); do
+  for i in "${!LAYOUTS[@]}"; do
+    ip netns exec pgl${i}a "$D/glayload" conn 10.98.$i.2 8080 4 5 > "$D/out.json" &
+    sleep 0.5
+    perf record -q -a -g -o "$D/perf.data" -- sleep 4 >/dev/null 2>&1
+    wait $!
+    lg=$(perf report -i "$D/perf.data" --sort comm --stdio -g none 2>/dev/null | awk '$3=="glayload"{print $1+0}')
+    gh=$(perf report -i "$D/perf.data" --comm glayload --children --sort sym --stdio -g none 2>/dev/null | awk '$4=="nf_hook_slow"{print $1+0}')
+    awk -v r="$r" -v l="${LAYOUTS[$i]}" -v lg="${lg:-0}" -v gh="${gh:-0}" -v c="$(grep -o '"connections":[0-9]*' "$D/out.json" | cut -d: -f2)" \
+      'BEGIN { s = 0; if (lg > 0) s = 100 * gh / lg; printf "round %d %-4s guard share %.1f %% (%d connections)\n", r, l, s, c }'
+  done
+done
