@@ -63,7 +63,7 @@ export interface SuiteOptions {
   readonly log?: (line: string) => void;
 }
 
-interface Stream {
+export interface Stream {
   readonly buf: Buffer;
   readonly offs: Int32Array;
   readonly lens: Int32Array;
@@ -227,7 +227,7 @@ function smallStream(): Stream {
 
 // ---- the large cluster's traffic -------------------------------------------------------------
 
-interface Tuple {
+export interface Tuple {
   readonly src: string;
   readonly dst: string;
   readonly proto: number;
@@ -373,20 +373,7 @@ export async function runSuite(opts: SuiteOptions = {}): Promise<BenchReport> {
 
   if (want('conntrack-hit') && large) {
     log('conntrack-hit: opening flows...');
-    const snap = large.engine.snapshot();
-    const flows = allowedFlows(snap, establishedTuples(60_000, 0xf10e), 50_000);
-    const ct = new Conntrack({ capacity: 1 << 18, seed: 7 });
-    const cls = new Classifier(snap, { conntrack: ct });
-    // Handshake (SYN, SYN+ACK, ACK / request, answer) so every flow is established and assured.
-    const open: Buffer[] = [];
-    const hits: Buffer[] = [];
-    for (const t of flows) {
-      open.push(packet(t.src, t.dst, t.proto, t.sport, t.dport, TCPF.SYN), replyPacket(t.src, t.dst, t.proto, t.sport, t.dport, TCPF.SYN | TCPF.ACK));
-      hits.push(packet(t.src, t.dst, t.proto, t.sport, t.dport, TCPF.ACK | TCPF.PSH), replyPacket(t.src, t.dst, t.proto, t.sport, t.dport, TCPF.ACK));
-    }
-    const os1 = streamOf(open);
-    for (let k = 0; k < os1.n; k++) cls.classify(os1.buf, os1.offs[k]!, os1.lens[k]!, 1000);
-    const s = streamOf(hits);
+    const { cls, ct, flows, stream: s } = openFlows(large.engine.snapshot(), 50_000);
     const accepted = countAccepted(cls, s, 1000);
     cls.resetCounters();
     const r = measure('conntrack-hit', (c) => classifyLoop(cls, s, c, 1000), packets, useBjs, {
@@ -411,6 +398,35 @@ export async function runSuite(opts: SuiteOptions = {}): Promise<BenchReport> {
 
   env.loadavg_end = os.loadavg().map((x) => +x.toFixed(2));
   return { results, env };
+}
+
+/**
+ * conntrack-hit's setup: up to `max` flows the large cluster allows, opened (handshake: SYN,
+ * SYN+ACK / request, answer) in a fresh table so every flow is established and assured, and the
+ * stream of their next packets, both directions of each flow back to back, flows in the order
+ * they were opened (so in the order of their records; `shuffle` mixes the packets, see
+ * bench/conntrack-breakdown.ts). Time 1000.
+ */
+export function openFlows(snap: RuleSnapshot, max: number, shuffle = false): { cls: Classifier; ct: Conntrack; flows: Tuple[]; stream: Stream } {
+  const flows = allowedFlows(snap, establishedTuples(Math.max(60_000, Math.ceil(max * 1.2)), 0xf10e), max);
+  const ct = new Conntrack({ capacity: 1 << 18, seed: 7 });
+  const cls = new Classifier(snap, { conntrack: ct });
+  const open: Buffer[] = [];
+  const hits: Buffer[] = [];
+  for (const t of flows) {
+    open.push(packet(t.src, t.dst, t.proto, t.sport, t.dport, TCPF.SYN), replyPacket(t.src, t.dst, t.proto, t.sport, t.dport, TCPF.SYN | TCPF.ACK));
+    hits.push(packet(t.src, t.dst, t.proto, t.sport, t.dport, TCPF.ACK | TCPF.PSH), replyPacket(t.src, t.dst, t.proto, t.sport, t.dport, TCPF.ACK));
+  }
+  const os1 = streamOf(open);
+  for (let k = 0; k < os1.n; k++) cls.classify(os1.buf, os1.offs[k]!, os1.lens[k]!, 1000);
+  if (shuffle) {
+    const r = prng(42);
+    for (let i = hits.length - 1; i > 0; i--) {
+      const j = r() % (i + 1);
+      const t = hits[i]!; hits[i] = hits[j]!; hits[j] = t;
+    }
+  }
+  return { cls, ct, flows, stream: streamOf(hits) };
 }
 
 /**
