@@ -33,7 +33,7 @@ import { namedPortsOf, type NamedPort } from './named-ports.ts';
 import type { PortMap } from './port-map.ts';
 import { classifyAddresses, rulePeers } from './table-addresses.ts';
 import { TableArena, appendSelClasses, encodeTable, storedSelClasses, judgeImage4, judgeImage6, portBlock, withMoreSelClasses } from './table-arena.ts';
-import { classifyIdentities, identityBits, identitySignature, selectorKeys, type SelectorPeer } from './table-identities.ts';
+import { classifyIdentities, identityBitRows, rowSignature, selectorKeys, type SelectorPeer } from './table-identities.ts';
 import { classifyPeers, classifyPorts, foldVerdicts, type Refold } from './table-verdicts.ts';
 import { definesNamedPort, resolveNamedPort, type Direction } from './spec-facts.ts';
 import type { Tier } from './tiers.ts';
@@ -243,15 +243,17 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry): Rul
   // Classes this extension adds (a column each; see Refold), and the parts they change.
   let nSel = p.nSel, combine4 = p.combine4, combine6 = p.combine6, bitRows = p.selBitRows;
   const resolutions = [...p.selResolutions];
+  const newBits = identityBitRows(identities, from, to, k, p.selectorPeers);
   for (let i = from; i < to; i++) {
-    const sig = identitySignature(identities, i, k, p.selectorPeers, p.peerNamed);
+    const off = (i - from) * k;
+    const ports = identities.get(i).ports;
+    const res = p.peerNamed.map((n) => resolveNamedPort(ports, n.name, n.protocol));
+    const sig = rowSignature(newBits, off, k, p.peerNamed.length === 0 ? undefined : res);
     let c = keys.get(sig);
     if (c === undefined) {
       // A combination of matches the table has no class for: a class whose every cell answers
       // alike, else a new class (remembered for the next identity with it).
-      const ports = identities.get(i).ports;
-      const bits = identityBits(identities, i, k, p.selectorPeers);
-      const res = p.peerNamed.map((n) => resolveNamedPort(ports, n.name, n.protocol));
+      const bits = newBits.slice(off, off + k);
       const fit = p.refold.fit(bits, res, nSel, combine4, combine6);
       if (fit === undefined) return undefined;
       c = fit.cls;

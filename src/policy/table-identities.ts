@@ -35,6 +35,30 @@ export function identityBits(identities: IdentityRegistry, id: number, k: number
   return bits;
 }
 
+/**
+ * identityBits of every identity in [from, to), identity i in row i - from (k bytes a row), from
+ * the tail of each peer's matches (ascending): one pass per peer over the matches past `from`
+ * instead of a search per identity and peer. A burst of new identities (a rollout, a watch
+ * batch) met every table's hundreds of peers once per identity, and that was most of an update.
+ */
+export function identityBitRows(identities: IdentityRegistry, from: number, to: number, k: number, selectorPeers: readonly SelectorPeer[]): Uint8Array {
+  const rows = new Uint8Array((to - from) * k);
+  for (const s of selectorPeers) {
+    const ids = identities.matched(s.matcher);
+    for (let j = ids.length - 1; j >= 0; j--) {
+      const id = ids[j]!;
+      if (id < from) break;
+      if (id < to) rows[(id - from) * k + s.rule] = 1;
+    }
+  }
+  return rows;
+}
+
+/** identitySignature of an identity from its bits (bits[off .. off + k)) and, when the table has named ports, their resolutions. */
+export function rowSignature(bits: Uint8Array, off: number, k: number, resolutions: readonly number[][] | undefined): string {
+  return signatureOf(bits, off, k, resolutions);
+}
+
 /** Signature of an identity for a table: which rules' selectors pick it, and what its port names mean. */
 export function identitySignature(
   identities: IdentityRegistry, id: number, k: number, selectorPeers: readonly SelectorPeer[], peerNamed: readonly NamedPort[],
