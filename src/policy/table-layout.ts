@@ -4,7 +4,7 @@
 
 import type { RuleTable } from './rule-table.ts';
 import { NO_POLICIES } from './snapshot.ts';
-import { TableArena } from './table-arena.ts';
+import { H_SEL_LEN, TableArena, appendedWords } from './table-arena.ts';
 import { PagedList } from './paged-list.ts';
 import { TIER_NEXT } from './tiers.ts';
 
@@ -114,9 +114,17 @@ export class TableLayout {
     return base;
   }
 
-  /** Copies a table's image over its own earlier copy at `base` (same length: in-place extension). */
+  /**
+   * Brings the copy at `base` of a table's image up to date after an in-place extension of the
+   * image (appendSelClasses): only the words the extension wrote, the new selector classes, then
+   * the count that makes them visible (copying whole images of hundreds of tables was most of a
+   * relabel's update). The copy's own count says where the new classes start.
+   */
   rewrite(base: number, t: RuleTable): void {
-    this.words.set(t.image, base);
+    const img = t.image;
+    const { lo, hi } = appendedWords(img, this.words[base + H_SEL_LEN]!);
+    this.words.set(img.subarray(lo, hi), base + lo);
+    this.words[base + H_SEL_LEN] = img[H_SEL_LEN]!;
   }
 
   drop(t: RuleTable): void {
