@@ -16,8 +16,10 @@
 // one). Pods moving between existing identities (the common relabel) or added with an existing
 // identity touch no table.
 //
-// Published snapshots are never changed: an update builds fresh per-slot records (cheap, they
-// are flat) and fresh address maps when addresses changed, and reuses every table still valid;
+// Published snapshots are never changed: an update publishes a copy of the per-slot records with
+// only the slots it touched rewritten (slot-records.ts), edited copies of the address maps when
+// addresses changed, and the names and policy lists copied per page written (paged-list.ts); it
+// reuses every table still valid;
 // images of new tables are appended to the arena past anything a published snapshot reads
 // (TableLayout). The rule-ref list only ever grows, so an old snapshot's codes keep their rule.
 //
@@ -37,16 +39,15 @@ import { buildRuleTable, extendRuleTable, type RuleTable, type TableRule } from 
 import { resolutionSignature } from './named-ports.ts';
 import { NetworkPolicyRules } from './np-rules.ts';
 import type { RuleBlock } from './block-classes.ts';
-import { NO_POLICIES, SLOT, S_EGRESS, S_IDENTITY, S_INGRESS, S_NODE, Snapshot } from './snapshot.ts';
-import { TIER_WORDS, TierTables, tierWord } from './tier-tables.ts';
-import { TIER_COUNT, tierIndex } from './tiers.ts';
+import { NO_POLICIES, Snapshot } from './snapshot.ts';
+import { SlotRecords } from './slot-records.ts';
+import { TierTables } from './tier-tables.ts';
 import { NO_TABLE, SlotArrays, TableLayout } from './table-layout.ts';
 import { comparePolicies, podIsSelectable, policyHasType, policySelectsPod, type Direction } from './spec-facts.ts';
 import { ClusterPolicyIndex } from './cluster-index.ts';
 
 export { decideOn };
 
-const ADMIN = tierIndex('admin'), NETWORKPOLICY = tierIndex('networkpolicy'), BASELINE = tierIndex('baseline');
 
 export interface CompileOptions {
   /** Judge only pods with this spec.nodeName; undefined = every pod is local (verify, tests). */
@@ -135,6 +136,8 @@ export class CompiledEngine {
   private slots: (PodRec | undefined)[] = [];
   private freeSlots: number[] = [];
   private arrays = new SlotArrays();
+  /** The slot records of the last publish (slot-records.ts). */
+  private records = new SlotRecords();
   private addresses = new PodAddresses<PodRec>();
 
   private cache = new Map<string, CacheEntry>();
@@ -190,7 +193,7 @@ export class CompiledEngine {
     this.namespaces = new Map(); this.pods = new Map(); this.nodes = new Map(); this.policies = new Map(); this.clusterPolicies = new Map();
     this.podsByNs = new Map(); this.policiesByNs = new Map();
     this.identities = new IdentityRegistry();
-    this.recs = new Map(); this.slots = []; this.freeSlots = []; this.arrays = new SlotArrays(); this.addresses = new PodAddresses();
+    this.recs = new Map(); this.slots = []; this.freeSlots = []; this.arrays = new SlotArrays(); this.records = new SlotRecords(); this.addresses = new PodAddresses();
     this.cache = new Map(); this.entriesByPolicy = new Map();
     this.ruleRefs = []; this.npRules = new NetworkPolicyRules(this.ruleRefs); this.clusters = new ClusterPolicyIndex(this.ruleRefs);
     this.layout = new TableLayout();
@@ -339,11 +342,9 @@ export class CompiledEngine {
           this.recs.set(key, rec);
           this.addresses.register(rec);
           A.ensure(slot);
-          A.names[slot] = key;
+          A.names.set(slot, key);
         }
-        A.identity[rec.slot] = identity;
-        A.local[rec.slot] = local ? 1 : 0;
-        A.node[rec.slot] = node;
+        A.setPod(rec.slot, identity, local, node);
         needTable.add(rec);
       } else if (rec) {
         this.release(rec);
@@ -375,8 +376,7 @@ export class CompiledEngine {
             this.layout.drop(e.table);
             e.table = t;
             e.base = this.layout.place(t);
-            const arr = e.direction === 'ingress' ? A.ingress : A.egress;
-            for (const slot of e.users) arr[slot] = e.base;
+            for (const slot of e.users) A.setTable(e.direction, slot, e.base);
           }
         }
       }
@@ -430,7 +430,7 @@ export class CompiledEngine {
       if (!e) continue;
       this.dropUser(e, r.slot);
       r[dir] = null;
-      this.arrays[dir][r.slot] = NO_TABLE;
+      this.arrays.setTable(dir, r.slot, NO_TABLE);
     }
   }
 
@@ -450,8 +450,8 @@ export class CompiledEngine {
     const egKeys = eg.length ? eg.map(podKey) : NO_POLICIES;
     r.ingressPolicies = sameList(r.ingressPolicies, ingKeys) ? r.ingressPolicies : ingKeys;
     r.egressPolicies = sameList(r.egressPolicies, egKeys) ? r.egressPolicies : egKeys;
-    this.arrays.ingressPolicies[r.slot] = r.ingressPolicies;
-    this.arrays.egressPolicies[r.slot] = r.egressPolicies;
+    this.arrays.ingressPolicies.set(r.slot, r.ingressPolicies);
+    this.arrays.egressPolicies.set(r.slot, r.egressPolicies);
     if (!r.local) {
       this.release(r);
       return;
@@ -485,7 +485,7 @@ export class CompiledEngine {
     if (old) {
       this.dropUser(old, r.slot);
       r[dir] = null;
-      this.arrays[dir][r.slot] = NO_TABLE;
+      this.arrays.setTable(dir, r.slot, NO_TABLE);
     }
     if (key === undefined) return;
     let e = this.cache.get(key);
@@ -515,7 +515,7 @@ export class CompiledEngine {
     }
     e.users.add(r.slot);
     r[dir] = e;
-    this.arrays[dir][r.slot] = e.base;
+    this.arrays.setTable(dir, r.slot, e.base);
   }
 
   /** Lays every live table out again (no holes) and points every user slot at the new place. */
@@ -526,8 +526,7 @@ export class CompiledEngine {
     this.layout.reset(live + (live >> 1));
     for (const e of this.cache.values()) {
       e.base = this.layout.place(e.table);
-      const arr = this.arrays[e.direction];
-      for (const slot of e.users) arr[slot] = e.base;
+      for (const slot of e.users) this.arrays.setTable(e.direction, slot, e.base);
     }
     this.tiers.compact();
   }
@@ -536,30 +535,9 @@ export class CompiledEngine {
     if (this.layout.wasteful) this.compactTables();
     const arena = this.layout.publish();
     const A = this.arrays;
-    const n = A.length;
     const na = this.nodeAddresses.arrays;
     const maps = this.addresses.update();
-    const tw = this.tiers.words;
-    const info = new Int32Array(n * SLOT);
-    for (let i = 0; i < n; i++) {
-      const o = i * SLOT;
-      const id = A.identity[i]!;
-      info[o + S_IDENTITY] = id;
-      info[o + S_NODE] = A.node[i]!;
-      if (A.local[i] === 1) {
-        // Each side's tier words in TIERS order (snapshot.ts).
-        const t = id * TIER_WORDS;
-        info[o + S_EGRESS + ADMIN] = tw[t + tierWord('egress', 'Admin')]!;
-        info[o + S_EGRESS + NETWORKPOLICY] = A.egress[i]!;
-        info[o + S_EGRESS + BASELINE] = tw[t + tierWord('egress', 'Baseline')]!;
-        info[o + S_INGRESS + ADMIN] = tw[t + tierWord('ingress', 'Admin')]!;
-        info[o + S_INGRESS + NETWORKPOLICY] = A.ingress[i]!;
-        info[o + S_INGRESS + BASELINE] = tw[t + tierWord('ingress', 'Baseline')]!;
-      } else {
-        // A pod another node judges: its sides are not judged here, whatever its tables.
-        info.fill(SIDE.NOT_JUDGED, o + S_EGRESS, o + S_INGRESS + TIER_COUNT);
-      }
-    }
+    const info = this.records.publish(A, this.tiers.words);
     this.current = new Snapshot({
       generation: ++this.generation,
       pods4: maps.pods4,
@@ -567,8 +545,8 @@ export class CompiledEngine {
       slotInfo: info,
       addr4: na.addr4, addr4Start: na.addr4Start, addr6: na.addr6, addr6Start: na.addr6Start,
       arena,
-      names: A.names.slice(),
-      egressPolicies: A.egressPolicies.slice(), ingressPolicies: A.ingressPolicies.slice(),
+      names: A.names.publish(),
+      egressPolicies: A.egressPolicies.publish(), ingressPolicies: A.ingressPolicies.publish(),
       ruleRefs: this.ruleRefs,
     });
   }

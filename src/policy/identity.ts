@@ -66,6 +66,12 @@ export class IdentityRegistry {
   /** setOf's numbering: matched sets by content. */
   private readonly setIds = new Map<number, { readonly ids: readonly number[]; readonly id: number }[]>();
   private setCount = 0;
+  /** Label keys some matcher's podSelector looks at (peerMatcher adds them; only grows). */
+  private readonly selectorLabelKeys = new Set<string>();
+  /** twinOf's answers for identities [0, twins.length), valid while selectorLabelKeys.size is twinKeys. */
+  private twins: number[] = [];
+  private twinByProfile = new Map<string, number>();
+  private twinKeys = -1;
 
   get count(): number {
     return this.list.length;
@@ -108,8 +114,45 @@ export class IdentityRegistry {
     if (!c) {
       c = { peer, ns: policyNs, upTo: 0, ids: [], setLen: -1, setId: -1 };
       byNs.set(policyNs, c);
+      const sel = peer.podSelector;
+      if (sel) {
+        for (const k of Object.keys(sel.matchLabels)) this.selectorLabelKeys.add(k);
+        for (const e of sel.matchExpressions) this.selectorLabelKeys.add(e.key);
+      }
     }
     return c;
+  }
+
+  /**
+   * The first identity every matcher (peerMatcher) and every port name treats as this one, or -1:
+   * same namespace, same namespace labels, same ports, and the same labels on every key a
+   * podSelector of a matcher looks at. A table's class for one is its class for the other
+   * (extendRuleTable), so a new identity with a twin costs a table no selector work: a rollout's
+   * or a relabel's new identity differs from an old one in labels no policy reads (a
+   * pod-template-hash, a version nobody selects). Recomputed for every identity when a matcher
+   * with a new label key appears (that key may tell former twins apart).
+   */
+  twinOf(id: number): number {
+    if (this.twinKeys !== this.selectorLabelKeys.size) {
+      this.twins = [];
+      this.twinByProfile = new Map();
+      this.twinKeys = this.selectorLabelKeys.size;
+    }
+    // In id order, so a twin is always an earlier identity.
+    for (let i = this.twins.length; i <= id && i < this.list.length; i++) {
+      if (i === OUTSIDE_IDENTITY) {
+        this.twins.push(-1);
+        continue;
+      }
+      const x = this.list[i]!;
+      let own = '';
+      for (const k of Object.keys(x.labels).sort()) if (this.selectorLabelKeys.has(k)) own += `${k}=${x.labels[k]}\u0001`;
+      const profile = `${x.namespace}\u0000${labelsKey(x.nsLabels)}\u0000${own}\u0000${portsKey(x.ports)}`;
+      const t = this.twinByProfile.get(profile);
+      if (t === undefined) this.twinByProfile.set(profile, i);
+      this.twins.push(t ?? -1);
+    }
+    return this.twins[id] ?? -1;
   }
 
   /**

@@ -32,8 +32,8 @@ import { OUTSIDE_IDENTITY, type IdentityRegistry } from './identity.ts';
 import { namedPortsOf, type NamedPort } from './named-ports.ts';
 import type { PortMap } from './port-map.ts';
 import { classifyAddresses, rulePeers } from './table-addresses.ts';
-import { TableArena, appendSelClasses, encodeTable, storedSelClasses, judgeImage4, judgeImage6, portBlock, withMoreSelClasses } from './table-arena.ts';
-import { classifyIdentities, identityBits, identitySignature, selectorKeys, type SelectorPeer } from './table-identities.ts';
+import { TableArena, appendSelClasses, encodeTable, selClassReader, storedSelClasses, judgeImage4, judgeImage6, portBlock, withMoreSelClasses } from './table-arena.ts';
+import { SignatureIndex, classifyIdentities, identityBitRows, type SelectorPeer } from './table-identities.ts';
 import { classifyPeers, classifyPorts, foldVerdicts, type Refold } from './table-verdicts.ts';
 import { definesNamedPort, resolveNamedPort, type Direction } from './spec-facts.ts';
 import type { Tier } from './tiers.ts';
@@ -91,7 +91,7 @@ export interface TableParts {
   readonly selectorPeers: readonly SelectorPeer[];
   /** Egress only: named ports resolved on the peer. */
   readonly peerNamed: readonly NamedPort[];
-  /** Per selector class: match bit per rule (k columns), and its peer-resolved port names (for selectorKeys). */
+  /** Per selector class: match bit per rule (k columns), and its peer-resolved port names (for the SignatureIndex extensions look new identities up in). */
   readonly selBitRows: Uint8Array;
   readonly selResolutions: readonly number[][][];
   /** Places a new combination of matches without a rebuild (see Refold). */
@@ -193,10 +193,10 @@ export class RuleTable {
 }
 
 /**
- * selectorKeys of a table's classes (by their rows, which extended copies share), made on its
- * first extension, plus the signatures extensions have mapped to a class like them.
+ * The signature index of a table's classes (by their rows, which extended copies share), made on
+ * its first extension, plus the rows extensions have mapped to a class like them.
  */
-const selKeysOf = new WeakMap<Uint8Array, Map<string, number>>();
+const selKeysOf = new WeakMap<Uint8Array, SignatureIndex>();
 
 /**
  * Brings a table up to date with identities added since it was built. Identity attributes never
@@ -215,6 +215,19 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry): Rul
   const to = identities.count;
   if (to <= from) return t;
   if (p.selectorPeers.length === 0 && p.peerNamed.length === 0) return t;
+  // New identities that are twins of earlier ones (IdentityRegistry.twinOf: alike to every
+  // selector and port name) take their twin's class, with no selector or signature work.
+  const added = new Int32Array(to - from);
+  let twins = true, allZero = true;
+  let stored: ((identity: number) => number) | undefined;
+  for (let i = from; i < to && twins; i++) {
+    const j = identities.twinOf(i);
+    if (j < 0) twins = false;
+    else if ((added[i - from] = j < from ? (stored ??= selClassReader(t.image))(j) : added[j - from]!) !== 0) allZero = false;
+  }
+  if (twins) return allZero ? t : new RuleTable({ ...p, identityCount: to }, { table: t, added });
+  added.fill(0);
+  allZero = true;
   // Fast path: no selector of the table picks a new identity and no port name of the table
   // resolves on one, so each of them has class 0's signature. (Most tables, most of the time.)
   let touched = false;
@@ -237,21 +250,22 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry): Rul
   if (!touched) return t;
   const k = p.ruleCount;
   let keys = selKeysOf.get(p.selBitRows);
-  if (!keys) selKeysOf.set(p.selBitRows, (keys = selectorKeys({ nSel: p.nSel, bitRows: p.selBitRows, resolutions: p.selResolutions }, k, p.peerNamed.length > 0)));
-  const added = new Int32Array(to - from);
-  let allZero = true;
+  const named = p.peerNamed.length > 0;
+  if (!keys) selKeysOf.set(p.selBitRows, (keys = SignatureIndex.of({ nSel: p.nSel, bitRows: p.selBitRows, resolutions: p.selResolutions }, k, named)));
   // Classes this extension adds (a column each; see Refold), and the parts they change.
   let nSel = p.nSel, combine4 = p.combine4, combine6 = p.combine6, bitRows = p.selBitRows;
   const resolutions = [...p.selResolutions];
+  const newBits = identityBitRows(identities, from, to, k, p.selectorPeers);
   for (let i = from; i < to; i++) {
-    const sig = identitySignature(identities, i, k, p.selectorPeers, p.peerNamed);
-    let c = keys.get(sig);
+    const off = (i - from) * k;
+    const ports = identities.get(i).ports;
+    const res = p.peerNamed.map((n) => resolveNamedPort(ports, n.name, n.protocol));
+    const resKey = named ? JSON.stringify(res) : '';
+    let c = keys.get(newBits, off, resKey);
     if (c === undefined) {
       // A combination of matches the table has no class for: a class whose every cell answers
       // alike, else a new class (remembered for the next identity with it).
-      const ports = identities.get(i).ports;
-      const bits = identityBits(identities, i, k, p.selectorPeers);
-      const res = p.peerNamed.map((n) => resolveNamedPort(ports, n.name, n.protocol));
+      const bits = newBits.slice(off, off + k);
       const fit = p.refold.fit(bits, res, nSel, combine4, combine6);
       if (fit === undefined) return undefined;
       c = fit.cls;
@@ -266,7 +280,7 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry): Rul
         resolutions.push(res);
         nSel++;
       }
-      keys.set(sig, c);
+      keys.add(bits, 0, resKey, c);
     }
     added[i - from] = c;
     if (c !== 0) allZero = false;

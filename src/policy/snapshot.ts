@@ -15,6 +15,7 @@
 
 import type { RuleRef } from './decision.ts';
 import type { AddressMap4, AddressMap6 } from './address-map.ts';
+import type { PagedView } from './paged-list.ts';
 import { SIDE, sideAllows, type RuleSnapshot } from './engine-api.ts';
 import type { Direction } from './spec-facts.ts';
 import { OUTSIDE_IDENTITY } from './identity.ts';
@@ -52,9 +53,10 @@ export interface SnapshotParts {
   readonly addr6Start: Int32Array;
   /** Images of every table a slot uses (see table-arena.ts). */
   readonly arena: TableArena;
-  readonly names: readonly string[];
-  readonly egressPolicies: readonly (readonly string[])[];
-  readonly ingressPolicies: readonly (readonly string[])[];
+  /** Per slot (off the hot path; published copies of paged lists, see paged-list.ts). */
+  readonly names: PagedView<string>;
+  readonly egressPolicies: PagedView<readonly string[]>;
+  readonly ingressPolicies: PagedView<readonly string[]>;
   readonly ruleRefs: readonly RuleRef[];
 }
 
@@ -76,9 +78,9 @@ export class Snapshot implements RuleSnapshot {
   private readonly words: Int32Array;
   private readonly bytes: Uint8Array;
   private readonly halves: Uint16Array;
-  private readonly names: readonly string[];
-  private readonly egressPolicies: readonly (readonly string[])[];
-  private readonly ingressPolicies: readonly (readonly string[])[];
+  private readonly names: PagedView<string>;
+  private readonly egressPolicies: PagedView<readonly string[]>;
+  private readonly ingressPolicies: PagedView<readonly string[]>;
   private readonly ruleRefs: readonly RuleRef[];
 
   constructor(p: SnapshotParts) {
@@ -224,7 +226,7 @@ export class Snapshot implements RuleSnapshot {
   }
 
   podName(slot: number): string {
-    const n = this.names[slot];
+    const n = this.names.get(slot);
     if (n === undefined || n === '') throw new RangeError(`no pod in slot ${slot}`);
     return n;
   }
@@ -237,6 +239,6 @@ export class Snapshot implements RuleSnapshot {
 
   isolatingPolicies(slot: number, direction: Direction): readonly string[] {
     const list = direction === 'ingress' ? this.ingressPolicies : this.egressPolicies;
-    return list[slot] ?? NO_POLICIES;
+    return list.get(slot) ?? NO_POLICIES;
   }
 }

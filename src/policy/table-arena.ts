@@ -158,6 +158,25 @@ export function storedSelClasses(img: Int32Array): Int32Array {
   return Int32Array.from(w === SEL_U8 ? new Uint8Array(img.buffer, at, n) : w === SEL_U16 ? new Uint16Array(img.buffer, at, n) : img.subarray(o, o + n));
 }
 
+/** Reads the selector class an image gives an identity (class 0 past the stored ones, as judging reads it). */
+export function selClassReader(img: Int32Array): (identity: number) => number {
+  const n = img[H_SEL_LEN]!, o = img[H_SEL]!, w = img[H_SEL_WIDTH]!;
+  const at = img.byteOffset + o * 4;
+  const v = w === SEL_U8 ? new Uint8Array(img.buffer, at, n) : w === SEL_U16 ? new Uint16Array(img.buffer, at, n) : img.subarray(o, o + n);
+  return (identity) => (identity >= 0 && identity < n ? v[identity]! : 0);
+}
+
+/**
+ * The image words an in-place extension (appendSelClasses) from `had` stored classes wrote:
+ * [lo, hi) of the selector classes, besides the H_SEL_LEN word. What an arena copy of the
+ * image must take over (TableLayout.rewrite).
+ */
+export function appendedWords(img: Int32Array, had: number): { lo: number; hi: number } {
+  const o = img[H_SEL]!, w = img[H_SEL_WIDTH]!;
+  const bytes = w === SEL_U8 ? 1 : w === SEL_U16 ? 2 : 4;
+  return { lo: o + ((had * bytes) >> 2), hi: o + ((img[H_SEL_LEN]! * bytes + 3) >> 2) };
+}
+
 /** Selector class of a stored identity (identity < H_SEL_LEN). */
 function selClass(a: Int32Array, a8: Uint8Array, a16: Uint16Array, base: number, identity: number): number {
   const o = base + a[base + H_SEL]!;

@@ -35,6 +35,80 @@ export function identityBits(identities: IdentityRegistry, id: number, k: number
   return bits;
 }
 
+/**
+ * identityBits of every identity in [from, to), identity i in row i - from (k bytes a row), from
+ * the tail of each peer's matches (ascending): one pass per peer over the matches past `from`
+ * instead of a search per identity and peer. A burst of new identities (a rollout, a watch
+ * batch) met every table's hundreds of peers once per identity, and that was most of an update.
+ */
+export function identityBitRows(identities: IdentityRegistry, from: number, to: number, k: number, selectorPeers: readonly SelectorPeer[]): Uint8Array {
+  const rows = new Uint8Array((to - from) * k);
+  for (const s of selectorPeers) {
+    const ids = identities.matched(s.matcher);
+    for (let j = ids.length - 1; j >= 0; j--) {
+      const id = ids[j]!;
+      if (id < from) break;
+      if (id < to) rows[(id - from) * k + s.rule] = 1;
+    }
+  }
+  return rows;
+}
+
+interface IndexedRow {
+  readonly bits: Uint8Array;
+  readonly off: number;
+  /** JSON of the row's named-port resolutions ('' in a table without peer-resolved names). */
+  readonly res: string;
+  readonly cls: number;
+}
+
+/**
+ * The selector class of each (selector bits, resolutions) a table knows: its classes' own rows,
+ * and the rows extensions have mapped to a class whose cells answer alike. What extendRuleTable
+ * looks new identities up in: by a hash of the row's set bits, then checked bit by bit (a string
+ * signature of k characters per new identity and table, hashed again by a Map, was most of an
+ * extension of cluster-policy tables of hundreds of rules).
+ */
+export class SignatureIndex {
+  private readonly byHash = new Map<number, IndexedRow[]>();
+
+  constructor(private readonly k: number) {}
+
+  /** The index of a table's classes (row c of bitRows, resolutions[c] when `named`). */
+  static of(sel: Pick<SelectorClasses, 'nSel' | 'bitRows' | 'resolutions'>, k: number, named: boolean): SignatureIndex {
+    const x = new SignatureIndex(k);
+    for (let c = 0; c < sel.nSel; c++) x.add(sel.bitRows, c * k, named ? JSON.stringify(sel.resolutions[c]) : '', c);
+    return x;
+  }
+
+  private hash(bits: Uint8Array, off: number): number {
+    let h = 0x811c9dc5;
+    for (let r = 0; r < this.k; r++) if (bits[off + r] === 1) h = Math.imul(h ^ r, 0x01000193);
+    return h;
+  }
+
+  /** The class of row bits[off .. off + k) with resolutions `res`, or undefined. */
+  get(bits: Uint8Array, off: number, res: string): number | undefined {
+    const list = this.byHash.get(this.hash(bits, off));
+    if (!list) return undefined;
+    for (const e of list) {
+      if (e.res !== res) continue;
+      let same = true;
+      for (let r = 0; r < this.k && same; r++) same = (e.bits[e.off + r] === 1) === (bits[off + r] === 1);
+      if (same) return e.cls;
+    }
+    return undefined;
+  }
+
+  /** Maps a row to a class; the row's bytes must not change afterwards. */
+  add(bits: Uint8Array, off: number, res: string, cls: number): void {
+    const h = this.hash(bits, off);
+    let list = this.byHash.get(h);
+    if (!list) this.byHash.set(h, (list = []));
+    list.push({ bits, off, res, cls });
+  }
+}
+
 /** Signature of an identity for a table: which rules' selectors pick it, and what its port names mean. */
 export function identitySignature(
   identities: IdentityRegistry, id: number, k: number, selectorPeers: readonly SelectorPeer[], peerNamed: readonly NamedPort[],

@@ -4,7 +4,8 @@
 
 import type { RuleTable } from './rule-table.ts';
 import { NO_POLICIES } from './snapshot.ts';
-import { TableArena } from './table-arena.ts';
+import { H_SEL_LEN, TableArena, appendedWords } from './table-arena.ts';
+import { PagedList } from './paged-list.ts';
 import { TIER_NEXT } from './tiers.ts';
 
 /**
@@ -15,8 +16,10 @@ import { TIER_NEXT } from './tiers.ts';
 export const NO_TABLE = TIER_NEXT;
 
 /**
- * Per-slot working arrays, copied into each published snapshot (flat copies: a few tens of
- * microseconds for 10,000 pods), so updates touch only the slots that changed.
+ * Per-slot working arrays, which each published snapshot's slot records are made from
+ * (slot-records.ts). Writes go through the methods, which note the slot as touched: a publish
+ * rewrites only touched slots' records (and the local ones, whose tier words follow their
+ * identity), so an update costs what it changed, not O(pods).
  */
 export class SlotArrays {
   identity = new Int32Array(64);
@@ -25,10 +28,14 @@ export class SlotArrays {
   /** Per direction the slot record's NetworkPolicy-tier word (see S_EGRESS in snapshot.ts): a table's arena offset, or NO_TABLE. */
   egress = new Int32Array(64).fill(NO_TABLE);
   ingress = new Int32Array(64).fill(NO_TABLE);
-  names: string[] = [];
-  egressPolicies: (readonly string[])[] = [];
-  ingressPolicies: (readonly string[])[] = [];
+  readonly names = new PagedList<string>('');
+  readonly egressPolicies = new PagedList<readonly string[]>(NO_POLICIES);
+  readonly ingressPolicies = new PagedList<readonly string[]>(NO_POLICIES);
   length = 0;
+  /** Slots written since the last publish (SlotRecords.publish clears it). */
+  readonly touched = new Set<number>();
+  /** Slots with local[slot] === 1. */
+  readonly localSlots = new Set<number>();
 
   ensure(slot: number): void {
     if (slot >= this.identity.length) {
@@ -40,16 +47,35 @@ export class SlotArrays {
       const ing = new Int32Array(cap).fill(NO_TABLE); ing.set(this.ingress); this.ingress = ing;
     }
     while (this.length <= slot) {
-      this.names.push('');
-      this.egressPolicies.push(NO_POLICIES); this.ingressPolicies.push(NO_POLICIES);
+      this.names.set(this.length, '');
+      this.egressPolicies.set(this.length, NO_POLICIES); this.ingressPolicies.set(this.length, NO_POLICIES);
+      this.touched.add(this.length);
       this.length++;
     }
   }
 
+  /** The pod in `slot`: its identity, whether it is local, its node index. */
+  setPod(slot: number, identity: number, local: boolean, node: number): void {
+    this.identity[slot] = identity;
+    this.local[slot] = local ? 1 : 0;
+    this.node[slot] = node;
+    if (local) this.localSlots.add(slot); else this.localSlots.delete(slot);
+    this.touched.add(slot);
+  }
+
+  /** The slot's NetworkPolicy-tier word for a direction. */
+  setTable(dir: 'egress' | 'ingress', slot: number, word: number): void {
+    if (this[dir][slot] === word) return;
+    this[dir][slot] = word;
+    this.touched.add(slot);
+  }
+
   clear(slot: number): void {
     this.identity[slot] = 0; this.local[slot] = 0; this.node[slot] = -1;
-    this.egress[slot] = NO_TABLE; this.ingress[slot] = NO_TABLE; this.names[slot] = '';
-    this.egressPolicies[slot] = NO_POLICIES; this.ingressPolicies[slot] = NO_POLICIES;
+    this.egress[slot] = NO_TABLE; this.ingress[slot] = NO_TABLE; this.names.set(slot, '');
+    this.egressPolicies.set(slot, NO_POLICIES); this.ingressPolicies.set(slot, NO_POLICIES);
+    this.localSlots.delete(slot);
+    this.touched.add(slot);
   }
 }
 
@@ -88,9 +114,17 @@ export class TableLayout {
     return base;
   }
 
-  /** Copies a table's image over its own earlier copy at `base` (same length: in-place extension). */
+  /**
+   * Brings the copy at `base` of a table's image up to date after an in-place extension of the
+   * image (appendSelClasses): only the words the extension wrote, the new selector classes, then
+   * the count that makes them visible (copying whole images of hundreds of tables was most of a
+   * relabel's update). The copy's own count says where the new classes start.
+   */
   rewrite(base: number, t: RuleTable): void {
-    this.words.set(t.image, base);
+    const img = t.image;
+    const { lo, hi } = appendedWords(img, this.words[base + H_SEL_LEN]!);
+    this.words.set(img.subarray(lo, hi), base + lo);
+    this.words[base + H_SEL_LEN] = img[H_SEL_LEN]!;
   }
 
   drop(t: RuleTable): void {
