@@ -185,15 +185,20 @@ function table(mode: RuleMode): 'filter' | 'mangle' {
   return mode === 'nfqueue' ? 'filter' : 'mangle';
 }
 
-/** Built-in chain -> Palisade chain jumps for a mode. */
-export function hooks(mode: RuleMode): readonly { readonly table: string; readonly chain: string; readonly target: string; readonly comment: string }[] {
+/**
+ * Built-in chain -> Palisade chain jumps for a mode. `purpose` stays here, not in the rule: with
+ * iptables-nft a `-m comment` is an xtables match the kernel runs on every packet that passes the
+ * hook (perf showed `comment_mt` on the forwarding path), and the jump's target already names
+ * Palisade's chain.
+ */
+export function hooks(mode: RuleMode): readonly { readonly table: string; readonly chain: string; readonly target: string; readonly purpose: string }[] {
   return mode === 'nfqueue'
     ? [
-      { table: 'filter', chain: 'FORWARD', target: CHAINS.FORWARD, comment: 'palisade: NetworkPolicy for pod traffic routed through this node' },
-      { table: 'filter', chain: 'INPUT', target: CHAINS.NODE, comment: 'palisade: cluster policies for pod to node traffic' },
-      { table: 'filter', chain: 'OUTPUT', target: CHAINS.NODE, comment: 'palisade: cluster policies for node to pod traffic' },
+      { table: 'filter', chain: 'FORWARD', target: CHAINS.FORWARD, purpose: 'NetworkPolicy for pod traffic routed through this node' },
+      { table: 'filter', chain: 'INPUT', target: CHAINS.NODE, purpose: 'cluster policies for pod to node traffic' },
+      { table: 'filter', chain: 'OUTPUT', target: CHAINS.NODE, purpose: 'cluster policies for node to pod traffic' },
     ]
-    : [{ table: 'mangle', chain: 'PREROUTING', target: CHAINS.PREROUTING, comment: 'palisade: divert new pod connections to the TUN judge' }];
+    : [{ table: 'mangle', chain: 'PREROUTING', target: CHAINS.PREROUTING, purpose: 'divert new pod connections to the TUN judge' }];
 }
 
 /** Chains of a plan, in the order they are declared. */
@@ -449,7 +454,7 @@ export class Iptables {
           lines.push(...podRules(this.plan, pods, f));
           for (const h of hookList) {
             const has = cur.jumps.some((j) => j.startsWith(`-A ${h.chain} `) && j.includes(`-j ${h.target}`));
-            if (!has) lines.push(`-I ${h.chain} 1 -m comment --comment "${h.comment}" -j ${h.target}`);
+            if (!has) lines.push(`-I ${h.chain} 1 -j ${h.target}`);
           }
         }
         for (const c of stale) lines.push(`-X ${c}`);

@@ -141,7 +141,7 @@ for (const backend of ['nft', 'legacy'] as IptablesBackend[]) {
     const tun = new Iptables({ backend, plan: TUNP, prefix });
     await tun.install({ ifaces: [], v4: ['10.77.2.2'], v6: [] });
     t.notMatch(await S(4), 'PALISADE', 'filter table clean after switching modes');
-    t.match(await S(4, 'mangle'), '-A PREROUTING -m comment --comment "palisade: divert new pod connections to the TUN judge" -j PALISADE-PREROUTING');
+    t.match(await S(4, 'mangle'), '-A PREROUTING -j PALISADE-PREROUTING');
 
     await removeAll(backend, prefix);
     for (const f of [4, 6] as const) {
