@@ -202,7 +202,7 @@ export class TierTables {
           // Named ports of ingress rules resolve on the owner: owners share a table only when
           // every name resolves the same on them.
           const named: NamedPort[] = [];
-          for (const p of list) named.push(...this.clusters.ingressNamedPorts(p, this.nodes));
+          for (const p of list) named.push(...this.clusters.ingressNamedPorts(p));
           if (named.length) key += `\u0002${resolutionSignature(named, ident.ports)}`;
         }
       }
@@ -222,14 +222,17 @@ export class TierTables {
     // Each policy's rules are a block (block-classes.ts).
     const rules: TableRule[] = [];
     const blocks: RuleBlock[] = [];
+    let nodeRules = false;
     for (const p of list) {
-      const own = this.clusters.tableRules(p, dir, this.nodes);
+      const own = this.clusters.tableRules(p, dir);
       rules.push(...own);
       blocks.push({ key: own, count: own.length });
+      if (!nodeRules) nodeRules = own.some((r) => r.nodes !== undefined);
     }
     this.built++;
+    const nodeClasses = nodeRules ? this.clusters.nodeClasses(this.nodes) : undefined;
     const table = buildRuleTable(
-      dir === 'ingress' ? { direction: dir, policies: [], rules, blocks, ownerPorts: ports } : { direction: dir, policies: [], rules, blocks },
+      { direction: dir, policies: [], rules, blocks, ...(dir === 'ingress' ? { ownerPorts: ports } : {}), ...(nodeClasses ? { nodeClasses } : {}) },
       this.identities,
     );
     const policies = list.map(clusterPolicyId);
