@@ -121,16 +121,16 @@ export interface CompiledClusterRule {
   readonly nodes: readonly LabelSelector[];
 }
 
-function nodeBlocks(sel: NonNullable<ClusterPolicyPeer['nodes']>, nodes: ReadonlyMap<string, Node>): PolicyPeer[] {
+function nodeHostCIDRs(sel: NonNullable<ClusterPolicyPeer['nodes']>, nodes: ReadonlyMap<string, Node>): string[] {
   // "It selects the nodeIPs as the peer type by matching on the IPs present in the
   // node.Status.Addresses field of the node": each address is one host block. (Host-network
   // pods have their node's addresses, so they are reached through this peer too.)
-  const out: PolicyPeer[] = [];
+  const out: string[] = [];
   for (const n of nodes.values()) {
     if (!nodeSelected(sel, n)) continue;
     for (const a of n.addresses) {
       const ip = parseIP(a);
-      if (ip) out.push({ ipBlock: { cidr: `${a}/${ip.family === 'IPv4' ? 32 : 128}`, except: [] } });
+      if (ip) out.push(`${a}/${ip.family === 'IPv4' ? 32 : 128}`);
     }
   }
   return out;
@@ -143,8 +143,8 @@ function nodeBlocks(sel: NonNullable<ClusterPolicyPeer['nodes']>, nodes: Readonl
  */
 export function clusterPeerCIDRs(peer: ClusterPolicyPeer, nodes: ReadonlyMap<string, Node>): string[] {
   const out = [...(peer.networks ?? [])];
-  // A `nodes` peer is its nodes' addresses (host blocks, as compileClusterRule makes them).
-  if (peer.nodes) for (const b of nodeBlocks(peer.nodes, nodes)) out.push(b.ipBlock!.cidr);
+  // A `nodes` peer is its nodes' addresses (the tables match them by node class, the same set).
+  if (peer.nodes) out.push(...nodeHostCIDRs(peer.nodes, nodes));
   for (const a of peer.learned ?? []) {
     const ip = parseIP(a);
     if (ip) out.push(`${formatIP(ip)}/${ip.family === 'IPv4' ? 32 : 128}`);
