@@ -33,6 +33,23 @@ export interface NodeClasses {
   /** Hash map images (see nodeClass4/6), copied into each table image that has node rules. */
   readonly map4: Int32Array;
   readonly map6: Int32Array;
+  /**
+   * The range of addr4 (IPv6: of the first word of addr6), as int32 of the word XOR 0x80000000
+   * (so signed order is the addresses' order): a lookup outside it, such as a pod address
+   * when nodes sit in another subnet (the usual case), skips the hash probe.
+   */
+  readonly range4: readonly [number, number];
+  readonly range6: readonly [number, number];
+}
+
+function range(words: Int32Array, stride: number): [number, number] {
+  let lo = 0x7fffffff, hi = -0x80000000;
+  for (let i = 0; i < words.length; i += stride) {
+    const f = words[i]! ^ 0x80000000;
+    if (f < lo) lo = f;
+    if (f > hi) hi = f;
+  }
+  return [lo, hi];
 }
 
 export function classifyNodes(nodes: ReadonlyMap<string, Node>, selectors: Iterable<LabelSelector>): NodeClasses {
@@ -85,6 +102,7 @@ export function classifyNodes(nodes: ReadonlyMap<string, Node>, selectors: Itera
   return {
     selectors: index, count: classOf.size, bits: Uint8Array.from(bitRows),
     addr4, cls4, addr6, cls6, map4: mapImage(addr4, cls4, 1), map6: mapImage(addr6, cls6, 4),
+    range4: range(addr4, 1), range6: range(addr6, 4),
   };
 }
 

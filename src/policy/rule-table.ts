@@ -129,7 +129,7 @@ export function buildRuleTable(spec: TableSpec, identities: IdentityRegistry): R
     const n6 = withNodeClasses(ip6, spec.rules, k, nc, nc.addr6, nc.cls6, 4, (a, i) => trie6.lookup(a[i]!, a[i + 1]!, a[i + 2]!, a[i + 3]!));
     ip4 = n4.ip;
     ip6 = n6.ip;
-    nodes = { count: nc.count, map4: nc.map4, comb4: n4.comb, map6: nc.map6, comb6: n6.comb };
+    nodes = { count: nc.count, map4: nc.map4, range4: nc.range4, comb4: n4.comb, map6: nc.map6, range6: nc.range6, comb6: n6.comb };
   }
   // 2. identities (selectors, and named ports resolved on the peer for egress)
   const peerNamed = spec.direction === 'egress' ? namedPortsOf(spec.rules) : [];

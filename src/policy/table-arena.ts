@@ -56,15 +56,20 @@ export const H_DEFAULT6 = 11;
 export const H_COMBINE6 = 12;
 /**
  * Node addresses (node-classes.ts), per family: the offset of the node class map (NO_NODES: the
- * table has no `nodes` rule), and of the ip-class x node-class matrix giving the address class
- * of a node address; H_NNODE the matrix's stride (node classes).
+ * table has no `nodes` rule), the range of node addresses (NodeClasses.range4/6), and the
+ * offset of the ip-class x node-class matrix giving the address class of a node address;
+ * H_NNODE the matrix's stride (node classes).
  */
 export const H_NODES4 = 13;
-export const H_NODECOMB4 = 14;
-export const H_NODES6 = 15;
-export const H_NODECOMB6 = 16;
-export const H_NNODE = 17;
-export const HEADER_WORDS = 18;
+export const H_NODELO4 = 14;
+export const H_NODEHI4 = 15;
+export const H_NODECOMB4 = 16;
+export const H_NODES6 = 17;
+export const H_NODELO6 = 18;
+export const H_NODEHI6 = 19;
+export const H_NODECOMB6 = 20;
+export const H_NNODE = 21;
+export const HEADER_WORDS = 22;
 
 export const SEL_U8 = 0;
 export const SEL_U16 = 1;
@@ -100,8 +105,10 @@ export interface TableImageParts {
 export interface TableNodes {
   readonly count: number;
   readonly map4: Int32Array;
+  readonly range4: readonly [number, number];
   readonly comb4: Int32Array;
   readonly map6: Int32Array;
+  readonly range6: readonly [number, number];
   readonly comb6: Int32Array;
 }
 
@@ -171,6 +178,10 @@ export function encodeTable(p: TableImageParts): Int32Array {
   // A family without node addresses of a class > 0 skips the lookup.
   img[H_NODES4] = nd && nd.map4.length > 0 && hasEntries(nd.map4, 2) ? oNodes4 : NO_NODES;
   img[H_NODECOMB4] = oNodeComb4;
+  img[H_NODELO4] = nd ? nd.range4[0] : 0;
+  img[H_NODEHI4] = nd ? nd.range4[1] : 0;
+  img[H_NODELO6] = nd ? nd.range6[0] : 0;
+  img[H_NODEHI6] = nd ? nd.range6[1] : 0;
   img[H_NODES6] = nd && nd.map6.length > 0 && hasEntries(nd.map6, 5) ? oNodes6 : NO_NODES;
   img[H_NODECOMB6] = oNodeComb6;
   if (nd) {
@@ -302,7 +313,8 @@ export function judgeImage4(a: Int32Array, a8: Uint8Array, a16: Uint16Array, bas
   // A node address (a host route, so longer than any prefix of the trie): its node class refines
   // the trie's class (node-classes.ts).
   const nm = a[base + H_NODES4]!;
-  if (nm !== NO_NODES) {
+  const f = addr ^ 0x80000000;
+  if (nm !== NO_NODES && f >= a[base + H_NODELO4]! && f <= a[base + H_NODEHI4]!) {
     const nc = nodeClass4(a, base + nm, addr);
     if (nc !== 0) ipc = a[base + a[base + H_NODECOMB4]! + ipc * a[base + H_NNODE]! + nc]!;
   }
@@ -338,7 +350,8 @@ export function judgeImage6(
     n = t + c;
   }
   const nm = a[base + H_NODES6]!;
-  if (nm !== NO_NODES) {
+  const f = w0 ^ 0x80000000;
+  if (nm !== NO_NODES && f >= a[base + H_NODELO6]! && f <= a[base + H_NODEHI6]!) {
     const nc = nodeClass6(a, base + nm, w0, w1, w2, w3);
     if (nc !== 0) ipc = a[base + a[base + H_NODECOMB6]! + ipc * a[base + H_NNODE]! + nc]!;
   }
