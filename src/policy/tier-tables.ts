@@ -16,6 +16,8 @@
 //   reassigns only the identities its old or new version selects;
 // - a pod with an identity already held touches nothing here;
 // - a NetworkPolicy change never reaches this file;
+// - a Node change rebuilds the tables of policies with `nodes` peers only when a node address
+//   changes node class (ClusterPolicyIndex.nodesChanged, node-classes.ts);
 // - a new identity extends the tables whose selectors pick it (extendRuleTable), as for
 //   NetworkPolicy tables.
 // Tables are built only for identities some local pod has (hold/release), so a node agent builds
