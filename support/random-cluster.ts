@@ -202,7 +202,8 @@ function randomPod(r: Rng, ns: string, name: string, index: number, nodes: reado
   return { namespace: ns, name, labels: randomLabels(r), nodeName: node.name, hostNetwork, phase, ips, ports: randomPorts(r) };
 }
 
-function draws(addresses: readonly string[]): ClusterPolicyDraws {
+/** The draws randomCluster gives randomClusterPolicy (selectors, CIDRs and addresses around `addresses`). */
+export function draws(addresses: readonly string[]): ClusterPolicyDraws {
   return { selector: (r) => randomSelector(r), cidr: (r) => prefixAround(r, r.pick(addresses)), address: (r) => formatIP(parseIP(r.pick(addresses))!) };
 }
 

@@ -5,7 +5,7 @@
 // The tier order itself lives in tiers.ts.
 
 import type {
-  ClusterPolicy, ClusterPolicyPeer, ClusterPolicyPort, ClusterPolicyRule, ClusterTier, ContainerPort, Labels, Node, Pod,
+  ClusterPolicy, ClusterPolicyPeer, ClusterPolicyPort, ClusterPolicyRule, ClusterTier, ContainerPort, LabelSelector, Labels, Node, Pod,
   PolicyPeer, PolicyPort, PolicyRule, Protocol,
 } from '../cluster/model.ts';
 import { PROTOCOLS, clusterPolicyId } from '../cluster/model.ts';
@@ -117,18 +117,20 @@ export interface CompiledClusterRule {
   readonly match: PolicyRule;
   /** Deny for a fail-closed Deny or Pass rule ("treat the rule as a 'Deny all' rule"). */
   readonly action: 'Accept' | 'Deny' | 'Pass';
+  /** The `nodes` peers' selectors: matched by node class (node-classes.ts), not in `match`. */
+  readonly nodes: readonly LabelSelector[];
 }
 
-function nodeBlocks(sel: NonNullable<ClusterPolicyPeer['nodes']>, nodes: ReadonlyMap<string, Node>): PolicyPeer[] {
+function nodeHostCIDRs(sel: NonNullable<ClusterPolicyPeer['nodes']>, nodes: ReadonlyMap<string, Node>): string[] {
   // "It selects the nodeIPs as the peer type by matching on the IPs present in the
   // node.Status.Addresses field of the node": each address is one host block. (Host-network
   // pods have their node's addresses, so they are reached through this peer too.)
-  const out: PolicyPeer[] = [];
+  const out: string[] = [];
   for (const n of nodes.values()) {
     if (!nodeSelected(sel, n)) continue;
     for (const a of n.addresses) {
       const ip = parseIP(a);
-      if (ip) out.push({ ipBlock: { cidr: `${a}/${ip.family === 'IPv4' ? 32 : 128}`, except: [] } });
+      if (ip) out.push(`${a}/${ip.family === 'IPv4' ? 32 : 128}`);
     }
   }
   return out;
@@ -141,8 +143,8 @@ function nodeBlocks(sel: NonNullable<ClusterPolicyPeer['nodes']>, nodes: Readonl
  */
 export function clusterPeerCIDRs(peer: ClusterPolicyPeer, nodes: ReadonlyMap<string, Node>): string[] {
   const out = [...(peer.networks ?? [])];
-  // A `nodes` peer is its nodes' addresses (host blocks, as compileClusterRule makes them).
-  if (peer.nodes) for (const b of nodeBlocks(peer.nodes, nodes)) out.push(b.ipBlock!.cidr);
+  // A `nodes` peer is its nodes' addresses (the tables match them by node class, the same set).
+  if (peer.nodes) out.push(...nodeHostCIDRs(peer.nodes, nodes));
   for (const a of peer.learned ?? []) {
     const ip = parseIP(a);
     if (ip) out.push(`${formatIP(ip)}/${ip.family === 'IPv4' ? 32 : 128}`);
@@ -152,20 +154,22 @@ export function clusterPeerCIDRs(peer: ClusterPolicyPeer, nodes: ReadonlyMap<str
 
 /**
  * Translates a rule for the rule tables. `namespaces` is a namespaceSelector alone (every pod of
- * the namespaces), `pods` both selectors (AND), `networks` ipBlocks, `nodes` the selected nodes'
- * addresses as host blocks (so tables with such rules depend on the nodes). A destination named
+ * the namespaces), `pods` both selectors (AND), `networks` ipBlocks; `nodes` selectors are kept
+ * apart (the tables match node addresses by node class, node-classes.ts), so the compiled rule
+ * does not depend on the nodes. A destination named
  * port becomes the name under each protocol: it matches when the destination pod names a
  * container port with the connection's protocol and port, exactly clusterPortMatches.
  */
-export function compileClusterRule(rule: ClusterPolicyRule, nodes: ReadonlyMap<string, Node>): CompiledClusterRule | undefined {
+export function compileClusterRule(rule: ClusterPolicyRule): CompiledClusterRule | undefined {
   const effect = clusterRuleEffect(rule);
   if (effect.kind === 'matches-nothing') return undefined;
-  if (effect.kind === 'deny-all') return { match: { peers: [], ports: [] }, action: 'Deny' };
+  if (effect.kind === 'deny-all') return { match: { peers: [], ports: [] }, action: 'Deny', nodes: [] };
   const peers: PolicyPeer[] = [];
+  const nodeSelectors: LabelSelector[] = [];
   for (const peer of rule.peers) {
     if (peer.namespaces) peers.push({ namespaceSelector: peer.namespaces });
     else if (peer.pods) peers.push({ namespaceSelector: peer.pods.namespaceSelector, podSelector: peer.pods.podSelector });
-    else if (peer.nodes) peers.push(...nodeBlocks(peer.nodes, nodes));
+    else if (peer.nodes) nodeSelectors.push(peer.nodes);
     else if (peer.networks) {
       for (const n of peer.networks) {
         const c = parseCIDR(n);
@@ -179,15 +183,15 @@ export function compileClusterRule(rule: ClusterPolicyRule, nodes: ReadonlyMap<s
       }
     }
   }
-  // Peers were given (the API requires at least one) but none can match (a nodes selector that
-  // picks no node): the rule matches nothing. An empty list would mean "every peer".
-  if (peers.length === 0) return undefined;
+  // Peers were given (the API requires at least one) but none can match (networks or learned
+  // addresses that do not parse): the rule matches nothing. An empty list would mean "every peer".
+  if (peers.length === 0 && nodeSelectors.length === 0) return undefined;
   const ports: PolicyPort[] = [];
   for (const p of rule.protocols) {
     if ('namedPort' in p) for (const protocol of PROTOCOLS) ports.push({ protocol, port: p.namedPort });
     else ports.push(p.port === undefined ? { protocol: p.protocol } : p.endPort === undefined ? { protocol: p.protocol, port: p.port } : { protocol: p.protocol, port: p.port, endPort: p.endPort });
   }
-  return { match: { peers, ports }, action: rule.action };
+  return { match: { peers, ports }, action: rule.action, nodes: nodeSelectors };
 }
 
 /** Does any rule of the policy have a `nodes` peer (its compiled rules depend on the nodes)? */

@@ -3,7 +3,7 @@
 // their rules as table rules (compileClusterRule). Kept apart from compiler.ts, which decides
 // the tables; this holds only what is specific to cluster policies.
 
-import type { ClusterPolicy, ClusterTier, Labels, Namespace, Node, Pod } from '../cluster/model.ts';
+import type { ClusterPolicy, ClusterTier, LabelSelector, Labels, Namespace, Node, Pod } from '../cluster/model.ts';
 import { namespaceLabelsOr } from '../cluster/namespace-labels.ts';
 import {
   CLUSTER_TIER_NAME, clusterPolicySelectsPod, clusterPolicyUsesNodes, clusterRuleRef, clusterRules, compareClusterPolicies,
@@ -11,6 +11,8 @@ import {
 } from './cluster-facts.ts';
 import type { RuleRef } from './decision.ts';
 import { namedPortsOf, type NamedPort } from './named-ports.ts';
+import { classifyNodes, type NodeClasses } from './node-classes.ts';
+import { selectorKey } from './selector.ts';
 import type { TableRule } from './rule-table.ts';
 import type { Direction } from './spec-facts.ts';
 
@@ -25,8 +27,15 @@ export class ClusterPolicyIndex {
   private dirty = false;
   /** First rule id of each policy version: its ingress rules, then its egress rules. */
   private readonly ruleBase = new Map<ClusterPolicy, { ingress: number; egress: number }>();
-  /** Table rules of each policy version (dropped for node-dependent policies when nodes change). */
-  private compiled = new WeakMap<ClusterPolicy, Compiled>();
+  /** Table rules of each policy version (they never depend on the nodes: see nodeClasses). */
+  private readonly compiled = new WeakMap<ClusterPolicy, Compiled>();
+  /**
+   * Node classes for every `nodes` selector of the policies (node-classes.ts), shared by every
+   * table; undefined when nodes changed or a policy brought a selector they lack. Tables built
+   * with older classes keep them (each image holds its own copy), so this only has to cover the
+   * selectors of tables built from now on.
+   */
+  private nodeCls: NodeClasses | undefined;
   /**
    * selecting() of both tiers per pod identity: a subject reads only what an identity fixes (the
    * namespace's labels, the pod's labels; callers pass selectable pods only). Cleared on any
@@ -51,6 +60,7 @@ export class ClusterPolicyIndex {
   set(id: string, after: ClusterPolicy | undefined): void {
     const before = this.byId.get(id);
     if (before) this.ruleBase.delete(before);
+    if (after && this.nodeCls && nodeSelectorsOf(after).some((s) => !this.nodeCls!.selectors.has(selectorKey(s)))) this.nodeCls = undefined;
     if (after) this.byId.set(id, after); else this.byId.delete(id);
     this.dirty = true;
     this.byIdentity.clear();
@@ -95,36 +105,47 @@ export class ClusterPolicyIndex {
   }
 
   /** The named ports of the policy's ingress table rules (what owners sharing a table must resolve alike). */
-  ingressNamedPorts(p: ClusterPolicy, nodes: ReadonlyMap<string, Node>): readonly NamedPort[] {
+  ingressNamedPorts(p: ClusterPolicy): readonly NamedPort[] {
     let n = this.namedIngress.get(p);
-    if (!n) this.namedIngress.set(p, (n = namedPortsOf(this.tableRules(p, 'ingress', nodes))));
+    if (!n) this.namedIngress.set(p, (n = namedPortsOf(this.tableRules(p, 'ingress'))));
     return n;
   }
 
   /**
-   * Nodes changed: the policies whose table rules name nodes (their ids), whose compiled rules
-   * are dropped so the next tables see the new node addresses and labels.
+   * Nodes changed: the policies whose rules name nodes (their ids; their tables hold the node
+   * classes of the old nodes). None when every node address is in the class it was in.
    */
-  nodesChanged(): string[] {
+  nodesChanged(nodes: ReadonlyMap<string, Node>): string[] {
+    const old = this.nodeCls;
+    this.nodeCls = undefined;
+    if (old && sameClasses(old, this.nodeClasses(nodes))) return [];
     const out: string[] = [];
-    for (const [id, p] of this.byId) {
-      if (!clusterPolicyUsesNodes(p)) continue;
-      this.compiled.delete(p);
-      out.push(id);
-    }
+    for (const [id, p] of this.byId) if (clusterPolicyUsesNodes(p)) out.push(id);
     return out;
   }
 
+  /** Node classes covering every `nodes` selector of the policies (see nodeCls). */
+  nodeClasses(nodes: ReadonlyMap<string, Node>): NodeClasses {
+    if (!this.nodeCls) {
+      const sels: LabelSelector[] = [];
+      for (const p of this.byId.values()) sels.push(...nodeSelectorsOf(p));
+      this.nodeCls = classifyNodes(nodes, sels);
+    }
+    return this.nodeCls;
+  }
+
   /** The policy's rules of a direction as table rules (fail-closed Accept rules, which match nothing, left out). */
-  tableRules(p: ClusterPolicy, dir: Direction, nodes: ReadonlyMap<string, Node>): readonly TableRule[] {
+  tableRules(p: ClusterPolicy, dir: Direction): readonly TableRule[] {
     let c = this.compiled.get(p);
     if (!c) {
       const base = this.ruleIdsFor(p);
       const build = (d: Direction, first: number): TableRule[] => {
         const out: TableRule[] = [];
         clusterRules(p, d).forEach((rule, i) => {
-          const cr = compileClusterRule(rule, nodes);
-          if (cr) out.push({ id: first + i, policyNamespace: '', rule: cr.match, tier: CLUSTER_TIER_NAME[p.tier], action: cr.action });
+          const cr = compileClusterRule(rule);
+          if (!cr) return;
+          const tr: TableRule = { id: first + i, policyNamespace: '', rule: cr.match, tier: CLUSTER_TIER_NAME[p.tier], action: cr.action };
+          out.push(cr.nodes.length > 0 ? { ...tr, nodes: cr.nodes } : tr);
         });
         return out;
       };
@@ -165,3 +186,23 @@ export function selectsAnyOf(versions: readonly ClusterPolicy[], namespaces: Rea
   };
 }
 
+
+function nodeSelectorsOf(p: ClusterPolicy): LabelSelector[] {
+  const out: LabelSelector[] = [];
+  for (const r of [...p.ingress, ...p.egress]) for (const q of r.peers) if (q.nodes) out.push(q.nodes);
+  return out;
+}
+
+/** Do two classifications put every node address in classes the same selectors pick? */
+function sameClasses(a: NodeClasses, b: NodeClasses): boolean {
+  if (a.selectors.size !== b.selectors.size || a.addr4.length !== b.addr4.length || a.addr6.length !== b.addr6.length) return false;
+  for (const [k, j] of a.selectors) if (b.selectors.get(k) !== j) return false;
+  if (a.count !== b.count || a.bits.length !== b.bits.length) return false;
+  for (let i = 0; i < a.bits.length; i++) if (a.bits[i] !== b.bits[i]) return false;
+  // Classes are numbered in node iteration order, so equal maps mean equal arrays in most cases;
+  // a reordering only costs a rebuild.
+  for (let i = 0; i < a.addr4.length; i++) if (a.addr4[i] !== b.addr4[i] || a.cls4[i] !== b.cls4[i]) return false;
+  for (let i = 0; i < a.addr6.length; i++) if (a.addr6[i] !== b.addr6[i]) return false;
+  for (let i = 0; i < a.cls6.length; i++) if (a.cls6[i] !== b.cls6[i]) return false;
+  return true;
+}

@@ -293,8 +293,8 @@ export class CompiledEngine {
       }
     }
 
-    // Cluster policies with `nodes` peers compile node addresses into their rules.
-    if (nodesChanged) for (const id of this.clusters.nodesChanged()) changedCluster.add(id);
+    // Tables of cluster policies with `nodes` peers hold the node classes (node-classes.ts).
+    if (nodesChanged) for (const id of this.clusters.nodesChanged(this.nodes)) changedCluster.add(id);
     if (changedCluster.size > 0) this.tiers.policiesChanged(changedCluster, clusterVersions);
 
     // NetworkPolicies: drop every table built from the old version; re-sort the namespace's list.

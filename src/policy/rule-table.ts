@@ -25,14 +25,15 @@
 // also exists as one flat int32 image (table-arena.ts), which is what snapshots judge with; the
 // structured parts stay for extendRuleTable.
 
-import type { ContainerPort, PolicyRule } from '../cluster/model.ts';
+import type { ContainerPort, LabelSelector, PolicyRule } from '../cluster/model.ts';
 import { classifyIdentitiesByBlocks, type RuleBlock } from './block-classes.ts';
 import { CidrTrie4, CidrTrie6 } from './cidr-trie.ts';
 import { OUTSIDE_IDENTITY, type IdentityRegistry } from './identity.ts';
 import { namedPortsOf, type NamedPort } from './named-ports.ts';
 import type { PortMap } from './port-map.ts';
-import { classifyAddresses, rulePeers } from './table-addresses.ts';
-import { TableArena, appendSelClasses, encodeTable, selClassReader, storedSelClasses, judgeImage4, judgeImage6, portBlock, withMoreSelClasses } from './table-arena.ts';
+import type { NodeClasses } from './node-classes.ts';
+import { classifyAddresses, rulePeers, withNodeClasses } from './table-addresses.ts';
+import { type TableNodes, TableArena, appendSelClasses, encodeTable, selClassReader, storedSelClasses, judgeImage4, judgeImage6, portBlock, withMoreSelClasses } from './table-arena.ts';
 import { SignatureIndex, classifyIdentities, identityBitRows, type SelectorPeer } from './table-identities.ts';
 import { classifyPeers, classifyPorts, foldVerdicts, type Refold } from './table-verdicts.ts';
 import { definesNamedPort, resolveNamedPort, type Direction } from './spec-facts.ts';
@@ -45,6 +46,8 @@ export interface TableRule {
   readonly policyNamespace: string;
   /** Peers and ports (a cluster policy rule translated by compileClusterRule). */
   readonly rule: PolicyRule;
+  /** A cluster rule's `nodes` peers: they match node addresses by node class (node-classes.ts). */
+  readonly nodes?: readonly LabelSelector[];
   readonly tier: Tier;
   /** NetworkPolicy rules accept; a cluster rule's effective action. */
   readonly action: 'Accept' | 'Deny' | 'Pass';
@@ -66,6 +69,8 @@ export interface TableSpec {
   readonly blocks?: readonly RuleBlock[];
   /** Ingress only: the owner's containerPorts, which named ports resolve against. */
   readonly ownerPorts?: readonly ContainerPort[];
+  /** Required when a rule has `nodes` peers: classes holding every selector of them. */
+  readonly nodeClasses?: NodeClasses;
 }
 
 /** Everything a RuleTable holds; built by buildRuleTable, reused by extendRuleTable. */
@@ -87,6 +92,8 @@ export interface TableParts {
   readonly portMap: PortMap;
   readonly nPort: number;
   readonly verdict: Int32Array;
+  /** Node address classes (rules with `nodes` peers only). */
+  readonly nodes: TableNodes | undefined;
   /** Selector peers of the rules, with their policy namespace and rule index. */
   readonly selectorPeers: readonly SelectorPeer[];
   /** Egress only: named ports resolved on the peer. */
@@ -111,8 +118,19 @@ export function buildRuleTable(spec: TableSpec, identities: IdentityRegistry): R
   const k = spec.rules.length;
   // 1. addresses (ipBlocks, and "match all" rules)
   const peers = rulePeers(spec.rules, identities);
-  const ip4 = classifyAddresses(peers.blocks4, peers.matchAll, k);
-  const ip6 = classifyAddresses(peers.blocks6, peers.matchAll, k);
+  let ip4 = classifyAddresses(peers.blocks4, peers.matchAll, k);
+  let ip6 = classifyAddresses(peers.blocks6, peers.matchAll, k);
+  const trie4 = new CidrTrie4(ip4.prefixes, ip4.defaultClass), trie6 = new CidrTrie6(ip6.prefixes, ip6.defaultClass);
+  let nodes: TableNodes | undefined;
+  if (spec.rules.some((r) => r.nodes !== undefined && r.nodes.length > 0)) {
+    const nc = spec.nodeClasses;
+    if (!nc) throw new Error('rule-table: rules with nodes peers need node classes');
+    const n4 = withNodeClasses(ip4, spec.rules, k, nc, nc.addr4, nc.cls4, 1, (a, i) => trie4.lookup(a[i]!));
+    const n6 = withNodeClasses(ip6, spec.rules, k, nc, nc.addr6, nc.cls6, 4, (a, i) => trie6.lookup(a[i]!, a[i + 1]!, a[i + 2]!, a[i + 3]!));
+    ip4 = n4.ip;
+    ip6 = n6.ip;
+    nodes = { count: nc.count, map4: nc.map4, range4: nc.range4, comb4: n4.comb, map6: nc.map6, range6: nc.range6, comb6: n6.comb };
+  }
   // 2. identities (selectors, and named ports resolved on the peer for egress)
   const peerNamed = spec.direction === 'egress' ? namedPortsOf(spec.rules) : [];
   const sel = spec.blocks !== undefined
@@ -125,9 +143,9 @@ export function buildRuleTable(spec: TableSpec, identities: IdentityRegistry): R
   const nPort = ports.portMap.classCount;
   return new RuleTable({
     direction: spec.direction, policies: spec.policies, identityCount: identities.count, ruleCount: k,
-    trie4: new CidrTrie4(ip4.prefixes, ip4.defaultClass), trie6: new CidrTrie6(ip6.prefixes, ip6.defaultClass),
+    trie4, trie6,
     nSel: sel.nSel, selClass: sel.selClass, combine4: peerClasses.combine4, combine6: peerClasses.combine6,
-    portMap: ports.portMap, nPort, verdict,
+    portMap: ports.portMap, nPort, verdict, nodes,
     selectorPeers: peers.selectorPeers, peerNamed, selBitRows: sel.bitRows, selResolutions: sel.resolutions, refold,
     stats: { ipClasses4: ip4.count, ipClasses6: ip6.count, selClasses: sel.nSel, peerClasses: peerClasses.count, portClasses: nPort },
   });
@@ -165,7 +183,7 @@ export class RuleTable {
       nSel: p.nSel, nPort: p.nPort, ports: p.portMap.image(),
       trie4: p.trie4.image(), default4: p.trie4.defaultValue,
       trie6: p.trie6.image(), default6: p.trie6.defaultValue,
-      combine4: p.combine4, combine6: p.combine6, verdict: p.verdict, selClass: p.selClass,
+      combine4: p.combine4, combine6: p.combine6, verdict: p.verdict, selClass: p.selClass, nodes: p.nodes,
     });
     this.parts = p;
     this.stats = p.stats;

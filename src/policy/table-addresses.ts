@@ -5,10 +5,15 @@
 // ipClass comes from a CIDR trie of the table's ipBlock cidrs and excepts (see cidr-trie.ts for
 // why longest-prefix match is exact). Rules with an empty from/to ("this rule matches all
 // sources/destinations") are matched in every address class, including addresses of no pod.
+// Rules with `nodes` peers match node addresses by node class (node-classes.ts): withNodeClasses
+// adds the address classes node addresses make, next to the trie's.
 
 import { cidrWithin, maskWords, type ParsedCIDR } from '../net/address.ts';
 import type { TriePrefix } from './cidr-trie.ts';
+import type { LabelSelector } from '../cluster/model.ts';
 import type { IdentityRegistry } from './identity.ts';
+import type { NodeClasses } from './node-classes.ts';
+import { selectorKey } from './selector.ts';
 import type { SelectorPeer } from './table-identities.ts';
 import type { TableRule } from './rule-table.ts';
 import { parseIPBlock } from './spec-facts.ts';
@@ -47,7 +52,8 @@ export function rulePeers(rules: readonly TableRule[], identities: IdentityRegis
   const selectorPeers: SelectorPeer[] = [];
   rules.forEach((tr, r) => {
     // "If this field is empty or missing, this rule matches all sources" (and destinations).
-    if (tr.rule.peers.length === 0) matchAll[r] = 1;
+    // (A cluster rule whose only peers are `nodes` has no peers of NetworkPolicy's shape.)
+    if (tr.rule.peers.length === 0 && !tr.nodes?.length) matchAll[r] = 1;
     for (const peer of tr.rule.peers) {
       if (peer.ipBlock) {
         // Undefined (matches nothing) if the cidr or any except does not parse; see parseIPBlock.
@@ -127,4 +133,71 @@ export function classifyAddresses(blocks: readonly IpBlockSpec[], matchAll: Uint
 
 function cidrKey(words: readonly number[], prefix: number): string {
   return `${words.join('.')}/${prefix}`;
+}
+
+/** selectorKey per selector object (a policy version's selectors sit in many tables). */
+const keys = new WeakMap<LabelSelector, string>();
+
+function keyOf(s: LabelSelector): string {
+  let k = keys.get(s);
+  if (k === undefined) keys.set(s, (k = selectorKey(s)));
+  return k;
+}
+
+/**
+ * One family's address classes with node addresses added: per node class the table's rules its
+ * `nodes` peers match (a row over the rules), and for each (trie class, node class) pair some
+ * node address of the family has, the class of the trie class's row OR the node class's row.
+ * `comb` maps every (trie class, node class) to an address class (the trie class itself where
+ * the node class matches none of the table's rules). Exact because a node address is a host
+ * route: no prefix of the trie is longer, so its row is its trie class's row plus its nodes
+ * peers' matches.
+ */
+export function withNodeClasses(
+  ip: IpClasses, rules: readonly TableRule[], k: number, nc: NodeClasses,
+  addrs: Int32Array, classes: Int32Array, wordsPer: 1 | 4, trieClass: (addrs: Int32Array, at: number) => number,
+): { readonly ip: IpClasses; readonly comb: Int32Array } {
+  const m = nc.selectors.size, n = nc.count;
+  const nodeBits = new Uint8Array(n * k);
+  const matching = new Uint8Array(n);
+  rules.forEach((tr, r) => {
+    for (const s of tr.nodes ?? []) {
+      const j = nc.selectors.get(keyOf(s));
+      if (j === undefined) throw new Error('node classes lack a selector of the table');
+      for (let c = 1; c < n; c++) {
+        if (nc.bits[c * m + j]) {
+          nodeBits[c * k + r] = 1;
+          matching[c] = 1;
+        }
+      }
+    }
+  });
+  const comb = new Int32Array(ip.count * n);
+  for (let c = 0; c < ip.count; c++) comb.fill(c, c * n, (c + 1) * n);
+  const classOf = new Map<string, number>();
+  const rows: number[] = Array.from(ip.bits);
+  for (let c = 0; c < ip.count; c++) {
+    const key = ip.bits.subarray(c * k, (c + 1) * k).join('');
+    if (!classOf.has(key)) classOf.set(key, c);
+  }
+  let count = ip.count;
+  const done = new Uint8Array(ip.count * n);
+  const row = new Uint8Array(k);
+  for (let e = 0; e < classes.length; e++) {
+    const nCls = classes[e]!;
+    if (!matching[nCls]) continue;
+    const t = trieClass(addrs, e * wordsPer);
+    const cell = t * n + nCls;
+    if (done[cell]) continue;
+    done[cell] = 1;
+    for (let r = 0; r < k; r++) row[r] = ip.bits[t * k + r]! | nodeBits[nCls * k + r]!;
+    const key = row.join('');
+    let c = classOf.get(key);
+    if (c === undefined) {
+      classOf.set(key, (c = count++));
+      for (let r = 0; r < k; r++) rows.push(row[r]!);
+    }
+    comb[cell] = c;
+  }
+  return { ip: { ...ip, bits: Uint8Array.from(rows), count }, comb };
 }

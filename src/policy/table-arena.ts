@@ -37,6 +37,7 @@
 // appended classes of identities the old snapshot knows equal; see extendRuleTable).
 
 import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../cluster/model.ts';
+import { nodeClass4, nodeClass6 } from './node-classes.ts';
 
 export const H_NSEL = 0;
 export const H_NPORT = 1;
@@ -53,7 +54,22 @@ export const H_VERDICT = 9;
 export const H_TRIE6 = 10;
 export const H_DEFAULT6 = 11;
 export const H_COMBINE6 = 12;
-export const HEADER_WORDS = 13;
+/**
+ * Node addresses (node-classes.ts), per family: the offset of the node class map (NO_NODES: the
+ * table has no `nodes` rule), the range of node addresses (NodeClasses.range4/6), and the
+ * offset of the ip-class x node-class matrix giving the address class of a node address;
+ * H_NNODE the matrix's stride (node classes).
+ */
+export const H_NODES4 = 13;
+export const H_NODELO4 = 14;
+export const H_NODEHI4 = 15;
+export const H_NODECOMB4 = 16;
+export const H_NODES6 = 17;
+export const H_NODELO6 = 18;
+export const H_NODEHI6 = 19;
+export const H_NODECOMB6 = 20;
+export const H_NNODE = 21;
+export const HEADER_WORDS = 22;
 
 export const SEL_U8 = 0;
 export const SEL_U16 = 1;
@@ -82,7 +98,21 @@ export interface TableImageParts {
   readonly combine6: Int32Array;
   readonly verdict: Int32Array;
   readonly selClass: Uint16Array | Int32Array;
+  /** A table with `nodes` rules: its node-class maps and ip-class x node-class matrices (see node-classes.ts). */
+  readonly nodes?: TableNodes;
 }
+
+export interface TableNodes {
+  readonly count: number;
+  readonly map4: Int32Array;
+  readonly range4: readonly [number, number];
+  readonly comb4: Int32Array;
+  readonly map6: Int32Array;
+  readonly range6: readonly [number, number];
+  readonly comb6: Int32Array;
+}
+
+const NO_NODES = -1;
 
 /** H_TRIE4 / H_TRIE6 of a trie with nothing in it: the default value answers. */
 const NO_TRIE = -1;
@@ -122,6 +152,11 @@ export function encodeTable(p: TableImageParts): Int32Array {
   const oVerdict = place(p.verdict.length);
   const oTrie6 = place(p.trie6.length);
   const oComb6 = place(p.combine6.length);
+  const nd = p.nodes;
+  const oNodes4 = nd ? place(nd.map4.length) : NO_NODES;
+  const oNodeComb4 = nd ? place(nd.comb4.length) : NO_NODES;
+  const oNodes6 = nd ? place(nd.map6.length) : NO_NODES;
+  const oNodeComb6 = nd ? place(nd.comb6.length) : NO_NODES;
   const oSel = place(selWords);
   const img = new Int32Array(at);
   img[H_NSEL] = p.nSel;
@@ -139,6 +174,22 @@ export function encodeTable(p: TableImageParts): Int32Array {
   img[H_TRIE6] = trivialTrie(p.trie6, T6, 8) ? NO_TRIE : oTrie6;
   img[H_DEFAULT6] = p.default6;
   img[H_COMBINE6] = oComb6;
+  img[H_NNODE] = nd ? nd.count : 0;
+  // A family without node addresses of a class > 0 skips the lookup.
+  img[H_NODES4] = nd && nd.map4.length > 0 && hasEntries(nd.map4, 2) ? oNodes4 : NO_NODES;
+  img[H_NODECOMB4] = oNodeComb4;
+  img[H_NODELO4] = nd ? nd.range4[0] : 0;
+  img[H_NODEHI4] = nd ? nd.range4[1] : 0;
+  img[H_NODELO6] = nd ? nd.range6[0] : 0;
+  img[H_NODEHI6] = nd ? nd.range6[1] : 0;
+  img[H_NODES6] = nd && nd.map6.length > 0 && hasEntries(nd.map6, 5) ? oNodes6 : NO_NODES;
+  img[H_NODECOMB6] = oNodeComb6;
+  if (nd) {
+    img.set(nd.map4, oNodes4);
+    img.set(nd.comb4, oNodeComb4);
+    img.set(nd.map6, oNodes6);
+    img.set(nd.comb6, oNodeComb6);
+  }
   img.set(p.ports, oPorts);
   img.set(p.trie4, oTrie4);
   img.set(p.combine4, oComb4);
@@ -149,6 +200,11 @@ export function encodeTable(p: TableImageParts): Int32Array {
   else if (width === SEL_U16) new Uint16Array(img.buffer, img.byteOffset + oSel * 4, n).set(p.selClass);
   else new Uint8Array(img.buffer, img.byteOffset + oSel * 4, n).set(p.selClass);
   return img;
+}
+
+function hasEntries(map: Int32Array, stride: number): boolean {
+  for (let o = stride; o < map.length; o += stride) if (map[o] !== 0) return true;
+  return false;
 }
 
 /** The selector class of every identity an image stores (H_SEL_LEN of them), for re-encoding it. */
@@ -273,6 +329,14 @@ export function judgeImage4(a: Int32Array, a8: Uint8Array, a16: Uint16Array, bas
     if (c === NO_CHILD) break;
     n = t + c;
   }
+  // A node address (a host route, so longer than any prefix of the trie): its node class refines
+  // the trie's class (node-classes.ts).
+  const nm = a[base + H_NODES4]!;
+  const f = addr ^ 0x80000000;
+  if (nm !== NO_NODES && f >= a[base + H_NODELO4]! && f <= a[base + H_NODEHI4]!) {
+    const nc = nodeClass4(a, base + nm, addr);
+    if (nc !== 0) ipc = a[base + a[base + H_NODECOMB4]! + ipc * a[base + H_NNODE]! + nc]!;
+  }
   const pc = a[base + a[base + H_COMBINE4]! + ipc * nSel + sc]!;
   const q = portClass(a, base + a[base + H_PORTS]!, block, port);
   return a[base + a[base + H_VERDICT]! + pc * a[base + H_NPORT]! + q]!;
@@ -303,6 +367,12 @@ export function judgeImage6(
     const c = ((w >>> (31 - (l & 31))) & 1) === 0 ? a[n + 10]! : a[n + 11]!;
     if (c === NO_CHILD) break;
     n = t + c;
+  }
+  const nm = a[base + H_NODES6]!;
+  const f = w0 ^ 0x80000000;
+  if (nm !== NO_NODES && f >= a[base + H_NODELO6]! && f <= a[base + H_NODEHI6]!) {
+    const nc = nodeClass6(a, base + nm, w0, w1, w2, w3);
+    if (nc !== 0) ipc = a[base + a[base + H_NODECOMB6]! + ipc * a[base + H_NNODE]! + nc]!;
   }
   const pc = a[base + a[base + H_COMBINE6]! + ipc * nSel + sc]!;
   const q = portClass(a, base + a[base + H_PORTS]!, block, port);

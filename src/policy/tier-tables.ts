@@ -16,6 +16,8 @@
 //   reassigns only the identities its old or new version selects;
 // - a pod with an identity already held touches nothing here;
 // - a NetworkPolicy change never reaches this file;
+// - a Node change rebuilds the tables of policies with `nodes` peers only when a node address
+//   changes node class (ClusterPolicyIndex.nodesChanged, node-classes.ts);
 // - a new identity extends the tables whose selectors pick it (extendRuleTable), as for
 //   NetworkPolicy tables.
 // Tables are built only for identities some local pod has (hold/release), so a node agent builds
@@ -202,7 +204,7 @@ export class TierTables {
           // Named ports of ingress rules resolve on the owner: owners share a table only when
           // every name resolves the same on them.
           const named: NamedPort[] = [];
-          for (const p of list) named.push(...this.clusters.ingressNamedPorts(p, this.nodes));
+          for (const p of list) named.push(...this.clusters.ingressNamedPorts(p));
           if (named.length) key += `\u0002${resolutionSignature(named, ident.ports)}`;
         }
       }
@@ -222,14 +224,17 @@ export class TierTables {
     // Each policy's rules are a block (block-classes.ts).
     const rules: TableRule[] = [];
     const blocks: RuleBlock[] = [];
+    let nodeRules = false;
     for (const p of list) {
-      const own = this.clusters.tableRules(p, dir, this.nodes);
+      const own = this.clusters.tableRules(p, dir);
       rules.push(...own);
       blocks.push({ key: own, count: own.length });
+      if (!nodeRules) nodeRules = own.some((r) => r.nodes !== undefined);
     }
     this.built++;
+    const nodeClasses = nodeRules ? this.clusters.nodeClasses(this.nodes) : undefined;
     const table = buildRuleTable(
-      dir === 'ingress' ? { direction: dir, policies: [], rules, blocks, ownerPorts: ports } : { direction: dir, policies: [], rules, blocks },
+      { direction: dir, policies: [], rules, blocks, ...(dir === 'ingress' ? { ownerPorts: ports } : {}), ...(nodeClasses ? { nodeClasses } : {}) },
       this.identities,
     );
     const policies = list.map(clusterPolicyId);

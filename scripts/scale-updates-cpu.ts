@@ -1,0 +1,67 @@
+// The scale bench's engine work (bench/scale.ts: same cluster, same changes in the same order)
+// in CPU time of this process, without the fake API server: full compiles, then per rep a remote
+// pod relabel, a local pod add, a NetworkPolicy update, a cluster policy update and a node
+// relabel, each with the tables it built. On a shared VM wall time runs 3-12x CPU time, so this
+// is what compares two trees: PALISADE_ROOT=/path/to/other/checkout runs that tree's code.
+//   node --expose-gc --import tsx scripts/scale-updates-cpu.ts [scale divisor, default 5] [reps, default 8]
+
+const root = process.env.PALISADE_ROOT ?? new URL('..', import.meta.url).pathname;
+const { CompiledEngine } = await import(`${root}/src/policy/compiler.ts`) as typeof import('../src/policy/compiler.ts');
+const { ClusterState } = await import(`${root}/src/cluster/state.ts`) as typeof import('../src/cluster/state.ts');
+const sc = await import(`${root}/bench/scale-cluster.ts`) as typeof import('../bench/scale-cluster.ts');
+const { priorityStep } = await import(`${root}/bench/large-cluster-policies.ts`) as typeof import('../bench/large-cluster-policies.ts');
+const { prng } = await import(`${root}/bench/prng.ts`) as typeof import('../bench/prng.ts');
+
+const div = Number(process.argv[2] ?? 5);
+const reps = Number(process.argv[3] ?? 8);
+const spec = { ...sc.SCALE, pods: sc.SCALE.pods / div, namespaces: sc.SCALE.namespaces / div, nodes: sc.SCALE.nodes / div };
+const cpu = () => { const c = process.cpuUsage(); return (c.user + c.system) / 1000; };
+const state = new ClusterState();
+state.batch(() => {
+  for (const o of sc.scaleObjects(spec)) state.upsert(o.kind, o.object as never);
+});
+const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
+gc();
+let t = cpu();
+const engine = new CompiledEngine(state, { localNode: sc.LOCAL_NODE });
+const first = cpu() - t;
+gc();
+t = cpu();
+new CompiledEngine(state, { localNode: sc.LOCAL_NODE });
+const second = cpu() - t;
+const s = engine.stats();
+console.log(`${root}: ${spec.pods} pods, ${spec.nodes} nodes: full compile ${first.toFixed(0)} ms CPU (cold), ${second.toFixed(0)} ms (second); ${s.tables} tables, ${(s.tableBytes / 1e6).toFixed(1)} MB`);
+let last = 0, built = 0;
+state.onChange((ch) => {
+  const b0 = engine.stats().tablesBuilt;
+  const c0 = cpu();
+  engine.update(ch);
+  last = cpu() - c0;
+  built = engine.stats().tablesBuilt - b0;
+});
+const times: Record<string, number[]> = {};
+const tables: Record<string, number[]> = {};
+const rec = (k: string, warm: boolean) => {
+  if (!warm) return;
+  (times[k] ??= []).push(last);
+  (tables[k] ??= []).push(built);
+};
+const r = prng(0x5ca1e);
+const nCnp = spec.clusterPolicies.admin + spec.clusterPolicies.baseline;
+const shiftMax = Math.min(priorityStep(spec.clusterPolicies, 'Admin'), priorityStep(spec.clusterPolicies, 'Baseline')) - 1;
+for (let k = 0; k < reps + 2; k++) {
+  const warm = k >= 2;
+  let i = r() % spec.pods;
+  while (sc.isLocalPod(i, spec)) i = r() % spec.pods;
+  const pod = state.pods.get(`ns-${i % spec.namespaces}/pod-${i}`)!;
+  state.upsertPod({ ...pod, labels: { ...pod.labels, version: `v${(Number(pod.labels.version!.slice(1)) + 1) % 4}` } }); rec('remote_pod_relabel', warm);
+  state.upsertPod({ ...sc.scalePod(spec.pods + k, spec), nodeName: sc.LOCAL_NODE }); rec('local_pod_add', warm);
+  state.upsertPolicy(sc.scalePolicy(r() % spec.namespaces, r() % spec.policiesPerNamespace, 1 + (k % 3))); rec('policy_update', warm);
+  state.upsert('ClusterNetworkPolicy', sc.scaleClusterPolicy(r() % nCnp, { priorityShift: 1 + (k % Math.max(1, shiftMax)) }, spec)); rec('cnp_update', warm);
+  const node = state.nodes.get(`node-${1 + (r() % (spec.nodes - 1))}`)!;
+  state.upsertNode({ ...node, labels: { ...node.labels, 'bench/touched': `${k}` } }); rec('node_relabel', warm);
+}
+const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
+for (const k of Object.keys(times)) {
+  console.log(`${k}: p50 ${med(times[k]!).toFixed(1)} ms CPU, max ${Math.max(...times[k]!).toFixed(1)}, tables built ${tables[k]!.join(' ')}`);
+}
