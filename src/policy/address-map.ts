@@ -6,6 +6,8 @@
 // never changed). Linear probing over a power-of-two typed array: no objects, no allocation on
 // lookup. The load factor stays <= 1/2, so probe chains are short.
 
+import { hash6, mix } from './address-hash.ts';
+
 const EMPTY = -1;
 
 // Keys and values are interleaved in ONE array, so a probe reads one cache line, where parallel
@@ -38,15 +40,6 @@ function emptySlots(cap: number, stride: number, valueAt: number): Int32Array {
   return t;
 }
 
-/** Mixes a 32-bit word (murmur3 finalizer): pod addresses are sequential, so spread them. */
-function mix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h;
-}
 
 /**
  * Removes the entry at `hole` from a linear-probing table without tombstones: later entries of
@@ -148,10 +141,6 @@ export class AddressMap4 {
       i = (i + 1) & mask;
     }
   }
-}
-
-function hash6(a: number, b: number, c: number, d: number): number {
-  return mix(Math.imul(mix(a) ^ b, 0x9e3779b1) ^ Math.imul(mix(c) ^ d, 0x85ebca77));
 }
 
 /** IPv6 address (four words) -> value >= 0, or -1. */

@@ -17,6 +17,7 @@
 import type { LabelSelector, Node } from '../cluster/model.ts';
 import { parseIP } from '../net/address.ts';
 import { selectorKey, selectorMatches } from './selector.ts';
+import { hash6, mix } from './address-hash.ts';
 
 export interface NodeClasses {
   /** Index of each selector (by selectorKey) in the classes' match rows. */
@@ -110,19 +111,6 @@ export function classifyNodes(nodes: ReadonlyMap<string, Node>, selectors: Itera
 // class 0 marks an empty slot. Linear probing at load <= 1/2 (as address-map.ts).
 const S4 = 2;
 const S6 = 5;
-
-function mix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h;
-}
-
-function hash6(a: number, b: number, c: number, d: number): number {
-  return mix(Math.imul(mix(a) ^ b, 0x9e3779b1) ^ Math.imul(mix(c) ^ d, 0x85ebca77));
-}
 
 function mapImage(addrs: Int32Array, classes: Int32Array, wordsPer: 1 | 4): Int32Array {
   let cap = 4;
