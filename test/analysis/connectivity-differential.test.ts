@@ -108,7 +108,11 @@ function samplePorts(r: Rng, e: Edge, protocol: Protocol): number[] {
 t.test('connectivity = evaluator on members of every endpoint pair, sampled ports', async (t) => {
   let checks = 0, splits = 0, pairs = 0, grouped = 0, externals = 0, nodes = 0;
   const mismatches: string[] = [];
-  for (let c = 0; c < CLUSTERS && mismatches.length < 5; c++) {
+  const covered = () => checks > 10000 && grouped > 100 && splits > 5 && externals > 100 && nodes > 50;
+  // Address-split pairs are rare in random clusters (1 to 150 over CLUSTERS clusters, by seed):
+  // a seed that falls short draws more clusters rather than failing the coverage floor below.
+  let c = 0;
+  for (; (c < CLUSTERS || (!covered() && c < CLUSTERS * 4)) && mismatches.length < 5; c++) {
     const r = new Rng((seed + c * 7919) >>> 0);
     const cluster = randomCluster(r);
     const state = stateOf(cluster);
@@ -156,8 +160,8 @@ t.test('connectivity = evaluator on members of every endpoint pair, sampled port
       }
     }
   }
-  t.comment(`${checks} sampled connections over ${pairs} endpoint pairs (${grouped} with a group, ${splits} split by address, ${externals} external, ${nodes} node)`);
+  t.comment(`${c} clusters: ${checks} sampled connections over ${pairs} endpoint pairs (${grouped} with a group, ${splits} split by address, ${externals} external, ${nodes} node)`);
   for (const m of mismatches.slice(0, 5)) t.fail(`seed ${seed}: ${m}`);
   t.equal(mismatches.length, 0, 'no mismatches');
-  t.ok(checks > 10000 && grouped > 100 && splits > 5 && externals > 100 && nodes > 50, 'every kind of endpoint was exercised');
+  t.ok(covered(), 'every kind of endpoint was exercised');
 });
