@@ -18,7 +18,7 @@ import type { IdentityRegistry } from './identity.ts';
 import type { NamedPort } from './named-ports.ts';
 import { namedKey } from './named-ports.ts';
 import { resolveNamedPort } from './spec-facts.ts';
-import { classifyIdentities, identitySignature, selectorKeys, type SelectorPeer } from './table-identities.ts';
+import { SignatureIndex, classifyIdentities, identityBitRows, type SelectorPeer } from './table-identities.ts';
 
 /** A contiguous run of a table's rules that belong to one policy version (in table order). */
 export interface RuleBlock {
@@ -36,8 +36,8 @@ interface BlockClasses {
   rows: Uint8Array;
   readonly k: number;
   readonly peers: readonly SelectorPeer[];
-  /** Class of each signature (identitySignature without names), made on first extension. */
-  keys: Map<string, number> | undefined;
+  /** Class of each row of matches (no port names here), made on first extension. */
+  keys: SignatureIndex | undefined;
 }
 
 const byRegistry = new WeakMap<IdentityRegistry, WeakMap<object, BlockClasses>>();
@@ -65,17 +65,18 @@ function blockClasses(identities: IdentityRegistry, block: RuleBlock, peers: rea
     }
     if (b.peers.length === 0) b.upTo = N;
     if (b.upTo < N) {
-      const keys = (b.keys ??= selectorKeys({ nSel: b.n, bitRows: b.rows, resolutions: [] }, b.k, false));
+      const keys = (b.keys ??= SignatureIndex.of({ nSel: b.n, bitRows: b.rows, resolutions: [] }, b.k, false));
+      const newBits = identityBitRows(identities, b.upTo, N, b.k, b.peers);
       let rows = b.rows;
       for (let i = b.upTo; i < N; i++) {
-        const sig = identitySignature(identities, i, b.k, b.peers, []);
-        let c = keys.get(sig);
+        const off = (i - b.upTo) * b.k;
+        let c = keys.get(newBits, off, '');
         if (c === undefined) {
           c = b.n++;
-          keys.set(sig, c);
+          keys.add(newBits, off, '', c);
           const grown = new Uint8Array(b.n * b.k);
           grown.set(rows);
-          for (let r = 0; r < b.k; r++) grown[c * b.k + r] = sig.charCodeAt(r) === 49 ? 1 : 0;
+          grown.set(newBits.subarray(off, off + b.k), c * b.k);
           rows = grown;
         }
         b.cls[i] = c;

@@ -17,28 +17,11 @@ export interface SelectorPeer {
   readonly matcher: PeerMatcher;
 }
 
-function sortedHas(a: readonly number[], x: number): boolean {
-  let lo = 0, hi = a.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const v = a[mid]!;
-    if (v === x) return true;
-    if (v < x) lo = mid + 1; else hi = mid - 1;
-  }
-  return false;
-}
-
-/** Per rule (k): 1 when one of its selector peers picks the identity. */
-export function identityBits(identities: IdentityRegistry, id: number, k: number, selectorPeers: readonly SelectorPeer[]): Uint8Array {
-  const bits = new Uint8Array(k);
-  for (const s of selectorPeers) if (!bits[s.rule] && sortedHas(identities.matched(s.matcher), id)) bits[s.rule] = 1;
-  return bits;
-}
-
 /**
- * identityBits of every identity in [from, to), identity i in row i - from (k bytes a row), from
- * the tail of each peer's matches (ascending): one pass per peer over the matches past `from`
- * instead of a search per identity and peer. A burst of new identities (a rollout, a watch
+ * Per rule (k), 1 when one of its selector peers picks the identity, for every identity in
+ * [from, to), identity i in row i - from (k bytes a row), from the tail of each peer's matches
+ * (ascending): one pass per peer over the matches past `from` instead of a search per identity
+ * and peer. A burst of new identities (a rollout, a watch
  * batch) met every table's hundreds of peers once per identity, and that was most of an update.
  */
 export function identityBitRows(identities: IdentityRegistry, from: number, to: number, k: number, selectorPeers: readonly SelectorPeer[]): Uint8Array {
@@ -107,29 +90,6 @@ export class SignatureIndex {
     if (!list) this.byHash.set(h, (list = []));
     list.push({ bits, off, res, cls });
   }
-}
-
-/** Signature of an identity for a table: which rules' selectors pick it, and what its port names mean. */
-export function identitySignature(
-  identities: IdentityRegistry, id: number, k: number, selectorPeers: readonly SelectorPeer[], peerNamed: readonly NamedPort[],
-): string {
-  const bits = identityBits(identities, id, k, selectorPeers);
-  if (peerNamed.length === 0) return signatureOf(bits, 0, k, undefined);
-  const ports = identities.get(id).ports;
-  return signatureOf(bits, 0, k, peerNamed.map((n) => resolveNamedPort(ports, n.name, n.protocol)));
-}
-
-const latin1 = new TextDecoder('latin1');
-
-/**
- * `${bits.join('')}|${JSON.stringify(resolutions ?? [])}` for bits[off .. off + k), built as one
- * string (a class signature per identity and table: appending a character per rule made
- * hundreds of thousands of short-lived strings per table of cluster policies).
- */
-function signatureOf(bits: Uint8Array, off: number, k: number, resolutions: readonly number[][] | undefined): string {
-  const chars = new Uint8Array(k);
-  for (let r = 0; r < k; r++) chars[r] = bits[off + r] === 1 ? 49 : 48;
-  return `${latin1.decode(chars)}|${resolutions === undefined ? '[]' : JSON.stringify(resolutions)}`;
 }
 
 export interface SelectorClasses {
@@ -280,15 +240,4 @@ export function classifyIdentities(
   }
   const selClass = nSel <= 0x10000 ? Uint16Array.from(selClassArr) : selClassArr;
   return { nSel, selClass, bitRows: rows, resolutions: selRes };
-}
-
-/**
- * Selector class of each (selector bits, resolution) signature of a table's classes (what
- * extendRuleTable looks new identities up in). Made only when a table is extended: most never
- * are, and a signature per class and table was a third of the time classes took.
- */
-export function selectorKeys(sel: Pick<SelectorClasses, 'nSel' | 'bitRows' | 'resolutions'>, k: number, named: boolean): Map<string, number> {
-  const keys = new Map<string, number>();
-  for (let c = 0; c < sel.nSel; c++) keys.set(signatureOf(sel.bitRows, c * k, k, named ? sel.resolutions[c] : undefined), c);
-  return keys;
 }
