@@ -118,7 +118,12 @@ export class ClusterPolicyIndex {
   nodesChanged(nodes: ReadonlyMap<string, Node>): string[] {
     const old = this.nodeCls;
     this.nodeCls = undefined;
-    if (old && sameClasses(old, this.nodeClasses(nodes))) return [];
+    if (old && sameClasses(old, this.nodeClasses(nodes))) {
+      // Kept, not replaced by its equal: tables share the arena's one copy of its maps by identity
+      // (TableLayout), so tables built after a heartbeat link to the maps already there.
+      this.nodeCls = old;
+      return [];
+    }
     const out: string[] = [];
     for (const [id, p] of this.byId) if (clusterPolicyUsesNodes(p)) out.push(id);
     return out;

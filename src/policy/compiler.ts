@@ -109,6 +109,7 @@ export interface EngineStats {
   readonly tierTables: number;
   /** (pod, direction) pairs with a NetworkPolicy table, plus (identity, direction, tier) triples with a cluster tier table. */
   readonly tableUsers: number;
+  /** Bytes of the live tables' images, plus the node class maps their arena copies share (once). */
   readonly tableBytes: number;
   readonly ruleIds: number;
   /** Tables built since the engine was created (full builds; extensions not counted). */
@@ -216,7 +217,7 @@ export class CompiledEngine {
       tables: this.cache.size + tier.tables,
       tierTables: tier.tables,
       tableUsers: users + tier.users,
-      tableBytes: bytes + tier.bytes,
+      tableBytes: bytes + tier.bytes + 4 * this.layout.sharedWords,
       ruleIds: this.ruleRefs.length,
       tablesBuilt: this.built + this.tiers.built,
       tablesExtended: this.extended + this.tiers.extended,
@@ -520,7 +521,7 @@ export class CompiledEngine {
 
   /** Lays every live table out again (no holes) and points every user slot at the new place. */
   private compactTables(): void {
-    let live = this.tiers.stats().words;
+    let live = this.tiers.stats().words + this.layout.sharedWords;
     for (const e of this.cache.values()) live += e.table.image.length;
     // Room to grow by half before the next copy.
     this.layout.reset(live + (live >> 1));

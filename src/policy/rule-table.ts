@@ -33,7 +33,7 @@ import { namedPortsOf, type NamedPort } from './named-ports.ts';
 import type { PortMap } from './port-map.ts';
 import type { NodeClasses } from './node-classes.ts';
 import { classifyAddresses, rulePeers, withNodeClasses } from './table-addresses.ts';
-import { type TableNodes, TableArena, appendSelClasses, encodeTable, selClassReader, storedSelClasses, judgeImage4, judgeImage6, portBlock, withMoreSelClasses } from './table-arena.ts';
+import { type TableNodes, type TableArena, appendSelClasses, encodeTable, linkedCopy, selClassReader, storedSelClasses, judgeImage4, judgeImage6, portBlock, withMoreSelClasses } from './table-arena.ts';
 import { SignatureIndex, classifyIdentities, identityBitRows, type SelectorPeer } from './table-identities.ts';
 import { classifyPeers, classifyPorts, foldVerdicts, type Refold } from './table-verdicts.ts';
 import { definesNamedPort, resolveNamedPort, type Direction } from './spec-facts.ts';
@@ -129,7 +129,7 @@ export function buildRuleTable(spec: TableSpec, identities: IdentityRegistry): R
     const n6 = withNodeClasses(ip6, spec.rules, k, nc, nc.addr6, nc.cls6, 4, (a, i) => trie6.lookup(a[i]!, a[i + 1]!, a[i + 2]!, a[i + 3]!));
     ip4 = n4.ip;
     ip6 = n6.ip;
-    nodes = { count: nc.count, map4: nc.map4, range4: nc.range4, comb4: n4.comb, map6: nc.map6, range6: nc.range6, comb6: n6.comb };
+    nodes = { classes: nc, comb4: n4.comb, comb6: n6.comb };
   }
   // 2. identities (selectors, and named ports resolved on the peer for egress)
   const peerNamed = spec.direction === 'egress' ? namedPortsOf(spec.rules) : [];
@@ -161,8 +161,11 @@ export class RuleTable {
    * arena and judge with. Offsets inside are relative, so it is valid at any arena position.
    */
   readonly image: Int32Array;
-  /** Views of the image for judge4/judge6 on the table itself; made on first use (updates make many tables). */
-  private views: TableArena | undefined;
+  /**
+   * The image linked to its node class maps (linkedCopy), for judge4/judge6 on the table itself;
+   * made on first use (updates make many tables).
+   */
+  private views: { readonly arena: TableArena; readonly base: number } | undefined;
   /** The parts, for extendRuleTable (off the hot path). */
   readonly parts: TableParts;
   readonly stats: TableStats;
@@ -195,16 +198,16 @@ export class RuleTable {
    * (Snapshots judge on their arena copy of the image; this is the same code on the table's own.)
    */
   judge4(addr: number, identity: number, proto: number, port: number): number {
-    const v = (this.views ??= new TableArena(this.image));
-    return judgeImage4(v.words, v.bytes, v.halves, 0, addr | 0, identity, portBlock(proto), port);
+    const { arena: v, base } = (this.views ??= linkedCopy(this.image, this.parts.nodes?.classes));
+    return judgeImage4(v.words, v.bytes, v.halves, base, addr | 0, identity, portBlock(proto), port);
   }
 
   judge6(a: number, b: number, c: number, d: number, identity: number, proto: number, port: number): number {
-    const v = (this.views ??= new TableArena(this.image));
-    return judgeImage6(v.words, v.bytes, v.halves, 0, a | 0, b | 0, c | 0, d | 0, identity, portBlock(proto), port);
+    const { arena: v, base } = (this.views ??= linkedCopy(this.image, this.parts.nodes?.classes));
+    return judgeImage6(v.words, v.bytes, v.halves, base, a | 0, b | 0, c | 0, d | 0, identity, portBlock(proto), port);
   }
 
-  /** Bytes of the table's image (what each snapshot arena holds for it). */
+  /** Bytes of the table's image (what each snapshot arena holds for it, besides the node class maps it shares). */
   get byteSize(): number {
     return this.image.byteLength;
   }

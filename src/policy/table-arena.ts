@@ -26,6 +26,8 @@
 //   verdict    nPeer x nPort side codes (engine-api.ts: the tiers' walk folded per cell)
 //   trie6      nodes of T6 words: key0..3, mask0..3, value, length, child0, child1
 //   combine6   ipClasses6 x nSel peer classes
+//   nodeComb4/6  (tables with `nodes` rules) ipClasses x node classes address classes; the node
+//              class map they index by is not in the image but once in the arena (H_NODES4)
 //   selClass   selLen classes (bytes, uint16 or int32, see H_SEL_WIDTH), then room for more
 //              (the image's length bounds the capacity)
 //
@@ -37,7 +39,7 @@
 // appended classes of identities the old snapshot knows equal; see extendRuleTable).
 
 import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../cluster/model.ts';
-import { nodeClass4, nodeClass6 } from './node-classes.ts';
+import { nodeClass4, nodeClass6, type NodeClasses } from './node-classes.ts';
 
 export const H_NSEL = 0;
 export const H_NPORT = 1;
@@ -55,10 +57,14 @@ export const H_TRIE6 = 10;
 export const H_DEFAULT6 = 11;
 export const H_COMBINE6 = 12;
 /**
- * Node addresses (node-classes.ts), per family: the offset of the node class map (NO_NODES: the
- * table has no `nodes` rule), the range of node addresses (NodeClasses.range4/6), and the
- * offset of the ip-class x node-class matrix giving the address class of a node address;
- * H_NNODE the matrix's stride (node classes).
+ * Node addresses (node-classes.ts), per family: where the node class map sits, the range of
+ * node addresses (NodeClasses.range4/6), and the offset of the ip-class x node-class matrix
+ * giving the address class of a node address; H_NNODE the matrix's stride (node classes).
+ * The map is the same for every table of an engine, so it is not part of the image: the arena
+ * holds it once and each arena copy of an image links to it (H_NODES4/6 an ABSOLUTE arena
+ * offset, written by linkNodeMaps when the copy is placed). In an image itself H_NODES4/6 is
+ * NODES_UNLINKED for a family with node addresses, NO_NODES for one without (or a table
+ * without `nodes` rules); either reads as "no node class" (a lookup skips the map).
  */
 export const H_NODES4 = 13;
 export const H_NODELO4 = 14;
@@ -103,16 +109,14 @@ export interface TableImageParts {
 }
 
 export interface TableNodes {
-  readonly count: number;
-  readonly map4: Int32Array;
-  readonly range4: readonly [number, number];
+  /** The engine's node classes, whose maps every table's arena copy shares (linkNodeMaps). */
+  readonly classes: NodeClasses;
   readonly comb4: Int32Array;
-  readonly map6: Int32Array;
-  readonly range6: readonly [number, number];
   readonly comb6: Int32Array;
 }
 
 const NO_NODES = -1;
+const NODES_UNLINKED = -2;
 
 /** H_TRIE4 / H_TRIE6 of a trie with nothing in it: the default value answers. */
 const NO_TRIE = -1;
@@ -153,9 +157,7 @@ export function encodeTable(p: TableImageParts): Int32Array {
   const oTrie6 = place(p.trie6.length);
   const oComb6 = place(p.combine6.length);
   const nd = p.nodes;
-  const oNodes4 = nd ? place(nd.map4.length) : NO_NODES;
   const oNodeComb4 = nd ? place(nd.comb4.length) : NO_NODES;
-  const oNodes6 = nd ? place(nd.map6.length) : NO_NODES;
   const oNodeComb6 = nd ? place(nd.comb6.length) : NO_NODES;
   const oSel = place(selWords);
   const img = new Int32Array(at);
@@ -174,20 +176,19 @@ export function encodeTable(p: TableImageParts): Int32Array {
   img[H_TRIE6] = trivialTrie(p.trie6, T6, 8) ? NO_TRIE : oTrie6;
   img[H_DEFAULT6] = p.default6;
   img[H_COMBINE6] = oComb6;
-  img[H_NNODE] = nd ? nd.count : 0;
+  const nc = nd?.classes;
+  img[H_NNODE] = nc ? nc.count : 0;
   // A family without node addresses of a class > 0 skips the lookup.
-  img[H_NODES4] = nd && nd.map4.length > 0 && hasEntries(nd.map4, 2) ? oNodes4 : NO_NODES;
+  img[H_NODES4] = nc && hasEntries(nc.map4, 2) ? NODES_UNLINKED : NO_NODES;
   img[H_NODECOMB4] = oNodeComb4;
-  img[H_NODELO4] = nd ? nd.range4[0] : 0;
-  img[H_NODEHI4] = nd ? nd.range4[1] : 0;
-  img[H_NODELO6] = nd ? nd.range6[0] : 0;
-  img[H_NODEHI6] = nd ? nd.range6[1] : 0;
-  img[H_NODES6] = nd && nd.map6.length > 0 && hasEntries(nd.map6, 5) ? oNodes6 : NO_NODES;
+  img[H_NODELO4] = nc ? nc.range4[0] : 0;
+  img[H_NODEHI4] = nc ? nc.range4[1] : 0;
+  img[H_NODELO6] = nc ? nc.range6[0] : 0;
+  img[H_NODEHI6] = nc ? nc.range6[1] : 0;
+  img[H_NODES6] = nc && hasEntries(nc.map6, 5) ? NODES_UNLINKED : NO_NODES;
   img[H_NODECOMB6] = oNodeComb6;
   if (nd) {
-    img.set(nd.map4, oNodes4);
     img.set(nd.comb4, oNodeComb4);
-    img.set(nd.map6, oNodes6);
     img.set(nd.comb6, oNodeComb6);
   }
   img.set(p.ports, oPorts);
@@ -205,6 +206,40 @@ export function encodeTable(p: TableImageParts): Int32Array {
 function hasEntries(map: Int32Array, stride: number): boolean {
   for (let o = stride; o < map.length; o += stride) if (map[o] !== 0) return true;
   return false;
+}
+
+/** Words of the node class maps an arena holds once for the tables of `nc` (see linkNodeMaps). */
+export function nodeMapWords(nc: NodeClasses): number {
+  return nc.map4.length + nc.map6.length;
+}
+
+/** Writes the node class maps of `nc` at `at` of `words` (map4 then map6; nodeMapWords of them). */
+export function writeNodeMaps(words: Int32Array, at: number, nc: NodeClasses): void {
+  words.set(nc.map4, at);
+  words.set(nc.map6, at + nc.map4.length);
+}
+
+/**
+ * Points the arena copy at `base` of an image to node class maps written at `at` (writeNodeMaps):
+ * the shared maps' absolute offsets replace NODES_UNLINKED. Done once, when the copy is placed.
+ */
+export function linkNodeMaps(words: Int32Array, base: number, at: number, nc: NodeClasses): void {
+  if (words[base + H_NODES4] === NODES_UNLINKED) words[base + H_NODES4] = at;
+  if (words[base + H_NODES6] === NODES_UNLINKED) words[base + H_NODES6] = at + nc.map4.length;
+}
+
+/**
+ * An image ready to judge on its own (RuleTable.judge4/6, off the hot path): the node class maps
+ * `nodes` needs, then a copy of the image linked to them, at `base`.
+ */
+export function linkedCopy(img: Int32Array, nodes: NodeClasses | undefined): { readonly arena: TableArena; readonly base: number } {
+  if (!nodes) return { arena: new TableArena(img), base: 0 };
+  const base = nodeMapWords(nodes);
+  const words = new Int32Array(base + img.length);
+  writeNodeMaps(words, 0, nodes);
+  words.set(img, base);
+  linkNodeMaps(words, base, 0, nodes);
+  return { arena: new TableArena(words), base };
 }
 
 /** The selector class of every identity an image stores (H_SEL_LEN of them), for re-encoding it. */
@@ -333,8 +368,8 @@ export function judgeImage4(a: Int32Array, a8: Uint8Array, a16: Uint16Array, bas
   // the trie's class (node-classes.ts).
   const nm = a[base + H_NODES4]!;
   const f = addr ^ 0x80000000;
-  if (nm !== NO_NODES && f >= a[base + H_NODELO4]! && f <= a[base + H_NODEHI4]!) {
-    const nc = nodeClass4(a, base + nm, addr);
+  if (nm >= 0 && f >= a[base + H_NODELO4]! && f <= a[base + H_NODEHI4]!) {
+    const nc = nodeClass4(a, nm, addr);
     if (nc !== 0) ipc = a[base + a[base + H_NODECOMB4]! + ipc * a[base + H_NNODE]! + nc]!;
   }
   const pc = a[base + a[base + H_COMBINE4]! + ipc * nSel + sc]!;
@@ -370,8 +405,8 @@ export function judgeImage6(
   }
   const nm = a[base + H_NODES6]!;
   const f = w0 ^ 0x80000000;
-  if (nm !== NO_NODES && f >= a[base + H_NODELO6]! && f <= a[base + H_NODEHI6]!) {
-    const nc = nodeClass6(a, base + nm, w0, w1, w2, w3);
+  if (nm >= 0 && f >= a[base + H_NODELO6]! && f <= a[base + H_NODEHI6]!) {
+    const nc = nodeClass6(a, nm, w0, w1, w2, w3);
     if (nc !== 0) ipc = a[base + a[base + H_NODECOMB6]! + ipc * a[base + H_NNODE]! + nc]!;
   }
   const pc = a[base + a[base + H_COMBINE6]! + ipc * nSel + sc]!;

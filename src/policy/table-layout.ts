@@ -4,7 +4,8 @@
 
 import type { RuleTable } from './rule-table.ts';
 import { NO_POLICIES } from './snapshot.ts';
-import { H_SEL_LEN, TableArena, appendedWords } from './table-arena.ts';
+import type { NodeClasses } from './node-classes.ts';
+import { H_SEL_LEN, TableArena, appendedWords, linkNodeMaps, nodeMapWords, writeNodeMaps } from './table-arena.ts';
 import { PagedList } from './paged-list.ts';
 import { TIER_NEXT } from './tiers.ts';
 
@@ -90,28 +91,58 @@ export class SlotArrays {
  * and every published snapshot keeps answering exactly as it did. Dropped images leave holes
  * (counted as garbage, never reused); once garbage outweighs the live images, or the buffer is
  * full, the live images move to a new buffer (compact / grow) and old snapshots keep the old one.
+ *
+ * The node class maps of tables with `nodes` rules (node-classes.ts; 128 KB at 5,000 nodes) are
+ * the same for every such table, so they are written once, before the first table using them,
+ * and each table's copy links to them (linkNodeMaps); they count as garbage once no live table
+ * uses them (after a Node change that moved addresses between classes, every such table is
+ * rebuilt against the new classes).
  */
 export class TableLayout {
-  /** Words written so far (live images and holes). */
+  /** Words written so far (live images, shared node class maps, and holes). */
   used = 0;
   /** Words of holes. */
   garbage = 0;
   private words = new Int32Array(0);
   private arena: TableArena = TableArena.EMPTY;
+  /** Node class maps written since the last reset: where, and how many placed tables link to them. */
+  private readonly nodeMaps = new Map<NodeClasses, { readonly at: number; users: number }>();
 
-  /** Writes an image after everything written so far; returns its offset. */
+  /** Writes an image after everything written so far (and the node class maps it needs, if new); returns its offset. */
   place(t: RuleTable): number {
     const img = t.image;
-    if (this.used + img.length > this.words.length) {
-      // Grow by doubling (amortized O(1) a word); the old buffer stays with old snapshots.
-      const next = new Int32Array(Math.max(1024, 2 * (this.used + img.length)));
-      next.set(this.words.subarray(0, this.used));
-      this.words = next;
+    const nc = t.parts.nodes?.classes;
+    let maps = nc && this.nodeMaps.get(nc);
+    const mapWords = nc && !maps ? nodeMapWords(nc) : 0;
+    this.reserve(mapWords + img.length);
+    if (nc && !maps) {
+      this.nodeMaps.set(nc, (maps = { at: this.used, users: 0 }));
+      writeNodeMaps(this.words, this.used, nc);
+      this.used += mapWords;
     }
     const base = this.used;
     this.words.set(img, base);
     this.used += img.length;
+    if (nc && maps) {
+      linkNodeMaps(this.words, base, maps.at, nc);
+      maps.users++;
+    }
     return base;
+  }
+
+  /** Words of the node class maps live tables link to. */
+  get sharedWords(): number {
+    let n = 0;
+    for (const nc of this.nodeMaps.keys()) n += nodeMapWords(nc);
+    return n;
+  }
+
+  private reserve(n: number): void {
+    if (this.used + n <= this.words.length) return;
+    // Grow by doubling (amortized O(1) a word); the old buffer stays with old snapshots.
+    const next = new Int32Array(Math.max(1024, 2 * (this.used + n)));
+    next.set(this.words.subarray(0, this.used));
+    this.words = next;
   }
 
   /**
@@ -129,6 +160,12 @@ export class TableLayout {
 
   drop(t: RuleTable): void {
     this.garbage += t.image.length;
+    const nc = t.parts.nodes?.classes;
+    const maps = nc && this.nodeMaps.get(nc);
+    if (nc && maps && --maps.users === 0) {
+      this.garbage += nodeMapWords(nc);
+      this.nodeMaps.delete(nc);
+    }
   }
 
   /**
@@ -152,5 +189,6 @@ export class TableLayout {
     this.garbage = 0;
     this.words = new Int32Array(capacity);
     this.arena = TableArena.EMPTY;
+    this.nodeMaps.clear();
   }
 }
