@@ -111,6 +111,9 @@ export interface EngineStats {
   readonly tableUsers: number;
   /** Bytes of the live tables' images, plus the node class maps their arena copies share (once). */
   readonly tableBytes: number;
+  /** Node class maps in the arena (one per node classification live tables use), and the tables sharing them. */
+  readonly nodeMaps: number;
+  readonly nodeMapTables: number;
   readonly ruleIds: number;
   /** Tables built since the engine was created (full builds; extensions not counted). */
   readonly tablesBuilt: number;
@@ -210,6 +213,7 @@ export class CompiledEngine {
       bytes += e.table.byteSize;
     }
     const tier = this.tiers.stats();
+    const maps = this.layout.nodeMapStats;
     return {
       generation: this.generation,
       pods: this.recs.size,
@@ -217,7 +221,9 @@ export class CompiledEngine {
       tables: this.cache.size + tier.tables,
       tierTables: tier.tables,
       tableUsers: users + tier.users,
-      tableBytes: bytes + tier.bytes + 4 * this.layout.sharedWords,
+      tableBytes: bytes + tier.bytes + 4 * maps.words,
+      nodeMaps: maps.maps,
+      nodeMapTables: maps.tables,
       ruleIds: this.ruleRefs.length,
       tablesBuilt: this.built + this.tiers.built,
       tablesExtended: this.extended + this.tiers.extended,
@@ -521,7 +527,7 @@ export class CompiledEngine {
 
   /** Lays every live table out again (no holes) and points every user slot at the new place. */
   private compactTables(): void {
-    let live = this.tiers.stats().words + this.layout.sharedWords;
+    let live = this.tiers.stats().words + this.layout.nodeMapStats.words;
     for (const e of this.cache.values()) live += e.table.image.length;
     // Room to grow by half before the next copy.
     this.layout.reset(live + (live >> 1));

@@ -131,11 +131,18 @@ function selWordsFor(width: number, n: number): number {
 }
 
 /**
- * Selector classes an image has room for: a quarter more than it holds (at least 16), so a new
- * identity usually costs one in-place write instead of a copy of the whole table.
+ * Selector classes an image has room for: a quarter to a half more than it holds (at least 16 to
+ * 32), so a new identity usually costs one in-place write instead of a copy of the whole table.
+ * The share varies from image to image (a golden-ratio sequence, so any run of images spreads
+ * evenly over the range): tables built in one compile hold the same identities, and with one
+ * room for all they would run out at the same new identity and be copied in one update (a wave
+ * of hundreds of copies, the worst update latency at scale), then again together later.
  */
+let roomSeq = 0;
 function selRoomFor(n: number): number {
-  return n + Math.max(16, n >> 2);
+  roomSeq = (roomSeq + 0x9e3779b9) >>> 0;
+  const quarter = Math.max(16, n >> 2);
+  return n + quarter + Math.floor((quarter * roomSeq) / 0x100000000);
 }
 
 /** Builds the image of one table. */

@@ -130,11 +130,14 @@ export class TableLayout {
     return base;
   }
 
-  /** Words of the node class maps live tables link to. */
-  get sharedWords(): number {
-    let n = 0;
-    for (const nc of this.nodeMaps.keys()) n += nodeMapWords(nc);
-    return n;
+  /** Node class maps live tables link to: how many, their words, and the tables linking to them. */
+  get nodeMapStats(): { readonly maps: number; readonly words: number; readonly tables: number } {
+    let words = 0, tables = 0;
+    for (const [nc, m] of this.nodeMaps) {
+      words += nodeMapWords(nc);
+      tables += m.users;
+    }
+    return { maps: this.nodeMaps.size, words, tables };
   }
 
   private reserve(n: number): void {

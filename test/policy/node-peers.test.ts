@@ -139,7 +139,7 @@ function mutate(r: Rng, w: World): string {
 
 t.test('node peers: compiled engine = evaluator, incremental = fresh, at many nodes', async (t) => {
   const r = new Rng(seed);
-  let probes = 0, failures = 0;
+  let probes = 0, failures = 0, sharing = 0;
   for (let c = 0; c < 12 && failures < 3; c++) {
     const w = world(r);
     const local = r.chance(0.3) ? { localNode: r.pick(w.nodes).name } : {};
@@ -169,9 +169,18 @@ t.test('node peers: compiled engine = evaluator, incremental = fresh, at many no
       w.state.batch(() => {
         for (let i = r.range(1, 3); i > 0; i--) what.push(mutate(r, w));
       });
-      check(`after ${what.join(', ')}`, new CompiledEngine(w.state, local));
+      const fresh = new CompiledEngine(w.state, local);
+      // The tables with `nodes` rules share one node class map in the arena (table-layout.ts).
+      const fs = fresh.stats();
+      if (fs.nodeMaps !== (fs.nodeMapTables > 0 ? 1 : 0)) {
+        failures++;
+        t.fail(`seed ${seed} cluster ${c}: fresh compile holds ${fs.nodeMaps} node class maps for ${fs.nodeMapTables} tables`);
+      }
+      sharing = Math.max(sharing, fs.nodeMapTables);
+      check(`after ${what.join(', ')}`, fresh);
     }
     off();
   }
   t.equal(failures, 0, `${probes} probes agree`);
+  t.ok(sharing >= 2, `some compile shares a node class map between tables (up to ${sharing})`);
 });
