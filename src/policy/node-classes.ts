@@ -5,11 +5,11 @@
 // block per selected node address, every tier table holding such a rule carried thousands of
 // them (at 5,000 nodes), and each table build classified and laid them out again (its address
 // classes, its trie). Here the node addresses are split once, for all cluster policies' node
-// selectors, into node classes (addresses the same selectors pick share a class); a table holds a
-// copy of one small address -> node class hash map (the same words for every table) and, per
-// address class of its own trie and node class, the address class the pair makes
-// (H_NODECOMB4/6 in table-arena.ts). Class 0 is "no selector picks it" (and every address that
-// is no node's), which the map does not store.
+// selectors, into node classes (addresses the same selectors pick share a class); the arena holds
+// one address -> node class hash map that every table with `nodes` rules links to (TableLayout),
+// and a table holds, per address class of its own trie and node class, the address class the
+// pair makes (H_NODECOMB4/6 in table-arena.ts). Class 0 is "no selector picks it" (and every
+// address that is no node's), which the map does not store.
 //
 // An address several nodes claim matches a selector picking any of them (the evaluator asks
 // whether a selected node lists the address), so its class is the union of its nodes' matches.
@@ -31,7 +31,7 @@ export interface NodeClasses {
   readonly cls4: Int32Array;
   readonly addr6: Int32Array;
   readonly cls6: Int32Array;
-  /** Hash map images (see nodeClass4/6), copied into each table image that has node rules. */
+  /** Hash map images (see nodeClass4/6), written once into an arena for the tables that link to them (TableLayout). */
   readonly map4: Int32Array;
   readonly map6: Int32Array;
   /**
