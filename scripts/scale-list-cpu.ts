@@ -1,0 +1,74 @@
+// The scale bench's initial list alone (bench/scale.ts: KubeSource over the real list protocol,
+// pages of 500, against the fake API server in its own process), repeated `rounds` times with a
+// fresh KubeSource and ClusterState each, in wall and CPU time of this process. For profiling
+// (`node --cpu-prof --import tsx scripts/scale-list-cpu.ts ...`) and comparing trees.
+//   node --expose-gc --import tsx scripts/scale-list-cpu.ts [pods=30000] [rounds=3]
+
+import { spawn } from 'node:child_process';
+import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { ClusterState } from '../src/cluster/state.ts';
+import { KubeSource } from '../src/sources/kube-source.ts';
+import { rawObject } from '../support/raw-objects.ts';
+import { LOCAL_NODE, scaleObjects, type ScaleSpec } from '../bench/scale-cluster.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const pods = Number(process.argv[2] ?? 30_000);
+const rounds = Number(process.argv[3] ?? 3);
+// The full scale's proportions: 150 pods a namespace, 30 a node, 10 policies a namespace.
+const spec: ScaleSpec = {
+  pods, namespaces: Math.max(20, Math.round(pods / 150)), policiesPerNamespace: 10, nodes: Math.max(50, Math.round(pods / 30)), localPods: 110,
+  clusterPolicies: { admin: 120, baseline: 80, rulesPerPolicy: 25 },
+};
+const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
+const cpu = () => { const c = process.cpuUsage(); return (c.user + c.system) / 1000; };
+
+const dir = mkdtempSync(join(tmpdir(), 'palisade-list-'));
+const file = join(dir, 'cluster.jsonl');
+const out = createWriteStream(file);
+let objects = 0;
+for (const o of scaleObjects(spec)) {
+  objects++;
+  if (!out.write(JSON.stringify(rawObject(o)) + '\n')) await new Promise<void>((r) => out.once('drain', () => r()));
+}
+await new Promise<void>((r) => out.end(() => r()));
+const proc = spawn(process.execPath, [...(process.env.SERVER_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.SERVER_PROF] : []), '--import', 'tsx', join(ROOT, 'support', 'fake-apiserver-main.ts'), '--crds', '--load', file], { stdio: ['pipe', 'pipe', 'inherit'], cwd: ROOT });
+const url = await new Promise<string>((resolve, reject) => {
+  proc.once('exit', (code) => reject(new Error(`fake API server exited (${code})`)));
+  createInterface({ input: proc.stdout! }).on('line', (line) => {
+    const m = JSON.parse(line) as { ready?: boolean; url?: string };
+    if (m.ready) resolve(m.url!);
+  });
+});
+const kubeconfig = join(dir, 'kubeconfig');
+writeFileSync(kubeconfig,
+  `apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: ${url}\n    insecure-skip-tls-verify: true\n` +
+  `users:\n- name: bench\n  user: {}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: bench\ncurrent-context: fake\n`);
+try {
+  for (let k = 0; k < rounds; k++) {
+    gc();
+    const rss0 = process.memoryUsage().rss;
+    const c0 = cpu();
+    const t0 = performance.now();
+    const state = new ClusterState();
+    const source = new KubeSource({ kubeconfig, nodeName: LOCAL_NODE, log: () => {} });
+    await source.start(state);
+    const wall = performance.now() - t0;
+    const used = cpu() - c0;
+    const rssPeak = process.memoryUsage().rss;
+    await source.stop();
+    gc();
+    const heap = process.memoryUsage().heapUsed;
+    console.log(`${objects} objects: list ${wall.toFixed(0)} ms wall, ${used.toFixed(0)} ms CPU; rss +${((rssPeak - rss0) / 1e6).toFixed(0)} MB, heap after GC ${(heap / 1e6).toFixed(0)} MB (pods ${state.pods.size})`);
+  }
+} finally {
+  // A clean exit (stdin closed) lets a profiled server write its profile.
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.stdin!.end();
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+  proc.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+}
