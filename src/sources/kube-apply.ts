@@ -4,25 +4,45 @@
 // the decoded model (pod status heartbeats, annotations) do not reach the state at all, and an
 // invalid object is rejected with its errors (logged once per version) while its last good
 // version stays in force: a broken update must not silently open traffic.
+//
+// A change is decoded when it is queued (prepare), not when the batch is applied: the raw JSON
+// of a list page or watch event then dies young, instead of 166,000 raw objects of an initial
+// list outliving several collections until the first sync applies them (the garbage collector
+// was the largest single cost of the scale benchmark's list). An object whose version is the
+// one already applied is not decoded (a resync re-delivers every object); it keeps its raw form
+// in case the version applied changes before the batch (decoding is pure, so when it happens
+// changes nothing).
 
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ClusterState } from '../cluster/state.ts';
-import { applyDecoded, decodeAs, deleteByKind } from '../cluster/decode.ts';
+import { applyDecoded, decodeAs, deleteByKind, type Decoded } from '../cluster/decode.ts';
 import { KINDS, objectId, type ObjectKind } from '../cluster/kinds.ts';
 import { formatObjectError } from '../cluster/model.ts';
 import type { Log } from './log.ts';
 
-/** A queued change: raw undefined means deleted. */
+/** A change: raw undefined means deleted. */
 export interface Pending {
   readonly kind: ObjectKind;
   readonly key: string;
   readonly raw?: KubernetesObject;
 }
 
+/** A change as queued (KubeApplier.prepare): an upsert carries its version and, mostly, its decoded form. */
+export interface Prepared {
+  readonly kind: ObjectKind;
+  readonly key: string;
+  /** Upserts only: metadata.resourceVersion ('' when absent). */
+  readonly rv?: string;
+  /** Upserts only, unless its version was the one applied when prepared. */
+  readonly decoded?: Decoded;
+  /** Upserts not decoded yet. */
+  readonly raw?: KubernetesObject;
+}
+
 export class KubeApplier {
   /** Per kind: key -> resourceVersion of the last version applied to (or rejected from) the state. */
   readonly known: Readonly<Record<ObjectKind, Map<string, string>>>;
-  private pending = new Map<string, Pending>();
+  private pending = new Map<string, Prepared>();
   /** When the oldest change waiting in `pending` was received. */
   private pendingSince = 0;
   /** Bumped whenever the set of rejected objects (or their errors) changes. */
@@ -37,6 +57,22 @@ export class KubeApplier {
   }
 
   enqueue(p: Pending): void {
+    this.enqueuePrepared(this.prepare(p));
+  }
+
+  /**
+   * Decodes an upsert unless its version is the one applied (then the raw object is kept and the
+   * apply skips it). Prepared changes may be held (a list's pages until the list is complete)
+   * and queued later with enqueuePrepared.
+   */
+  prepare(p: Pending): Prepared {
+    if (!p.raw) return p;
+    const rv = String(p.raw.metadata?.resourceVersion ?? '');
+    if (rv !== '' && this.known[p.kind].get(p.key) === rv) return { kind: p.kind, key: p.key, rv, raw: p.raw };
+    return { kind: p.kind, key: p.key, rv, decoded: decodeAs(p.kind, p.raw, 'kube-apiserver') };
+  }
+
+  enqueuePrepared(p: Prepared): void {
     const id = objectId(p.kind, p.key);
     if (this.pending.size === 0) this.pendingSince = Date.now();
     // Last write wins per object; deleting and re-adding keeps the newest state only.
@@ -47,7 +83,7 @@ export class KubeApplier {
   /** Keys of the queued upserts of one kind (a list must reconcile them too). */
   queuedUpserts(kind: ObjectKind): string[] {
     const out: string[] = [];
-    for (const p of this.pending.values()) if (p.kind === kind && p.raw) out.push(p.key);
+    for (const p of this.pending.values()) if (p.kind === kind && p.rv !== undefined) out.push(p.key);
     return out;
   }
 
@@ -68,21 +104,21 @@ export class KubeApplier {
     return { startedAt, changed: state.generation !== gen || rejects !== this.rejectVersion };
   }
 
-  private apply(state: ClusterState, op: Pending): void {
+  private apply(state: ClusterState, op: Prepared): void {
     const known = this.known[op.kind];
     const id = objectId(op.kind, op.key);
-    if (!op.raw) {
+    if (op.rv === undefined) {
       if (!known.has(op.key)) return;
       known.delete(op.key);
       if (state.rejected.has(id)) this.rejectVersion++;
       deleteByKind(state, op.kind, op.key);
       return;
     }
-    const rv = String(op.raw.metadata?.resourceVersion ?? '');
+    const rv = op.rv;
     // Lists and resyncs re-deliver objects we already have; same version, nothing to do.
     if (rv !== '' && known.get(op.key) === rv) return;
     known.set(op.key, rv);
-    const d = decodeAs(op.kind, op.raw, 'kube-apiserver');
+    const d = op.decoded ?? decodeAs(op.kind, op.raw, 'kube-apiserver');
     if (d.kind === 'ignored') return;
     if (d.kind === 'invalid') {
       state.reject(op.kind, op.key, d.errors);

@@ -45,6 +45,11 @@ export class ClosableWatch extends Watch {
   private closed = false;
   private readonly live = new Set<AbortController>();
 
+  /** slim, when given, replaces each ADDED/MODIFIED/DELETED event's object before it is delivered (see SlimObject). */
+  constructor(config: KubeConfig, private readonly slim?: (o: KubernetesObject) => KubernetesObject) {
+    super(config);
+  }
+
   override async watch(
     path: string,
     queryParams: Record<string, string | number | boolean | undefined>,
@@ -56,7 +61,9 @@ export class ClosableWatch extends Watch {
       path,
       queryParams,
       (phase, obj, w) => {
-        if (!this.closed) callback(phase, obj, w);
+        if (this.closed) return;
+        const slim = this.slim && (phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED') && typeof obj?.metadata === 'object' && obj.metadata !== null;
+        callback(phase, slim ? this.slim!(obj) : obj, w);
       },
       (err) => {
         if (!this.closed) done(err);
@@ -99,9 +106,12 @@ export class KubeLister {
    * possibly a little behind, which the watch from its resourceVersion then catches up on).
    * Every later list is a consistent read: the resync reconcile relies on the list being at
    * least as new as anything the previous informer delivered.
+   *
+   * Each page's items go to onPage as they arrive and are not kept (a caller that decodes them
+   * lets the raw JSON of 150,000 pods die page by page). Resolves to the list's resourceVersion
+   * once the last page is in; a failure may come after some pages were delivered.
    */
-  async list(path: string, fromCache: boolean): Promise<{ items: KubernetesObject[]; resourceVersion: string }> {
-    const items: KubernetesObject[] = [];
+  async listPages(path: string, fromCache: boolean, onPage: (items: KubernetesObject[]) => void): Promise<string> {
     let resourceVersion = '';
     let cont: string | undefined;
     do {
@@ -127,10 +137,10 @@ export class KubeLister {
       if (typeof body !== 'object' || body === null || !Array.isArray(body.items)) throw new Error(`list ${path}: response has no items list`);
       // Every page of one list shares the first page's snapshot.
       if (!resourceVersion) resourceVersion = String(body.metadata?.resourceVersion ?? '');
-      for (const it of body.items) items.push(it as KubernetesObject);
       cont = typeof body.metadata?.continue === 'string' && body.metadata.continue !== '' ? body.metadata.continue : undefined;
+      onPage(body.items as KubernetesObject[]);
     } while (cont);
-    return { items, resourceVersion };
+    return resourceVersion;
   }
 }
 

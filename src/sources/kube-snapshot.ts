@@ -8,7 +8,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { ClusterState } from '../cluster/state.ts';
 import { KINDS, keyOfObject, resourcePath } from '../cluster/kinds.ts';
 import { ApiError, KubeLister, describeError, loadKubeConfig } from './kube-client.ts';
-import { KubeApplier } from './kube-apply.ts';
+import { KubeApplier, type Prepared } from './kube-apply.ts';
 
 export interface SnapshotOptions {
   readonly kubeconfig: string;
@@ -38,27 +38,30 @@ export async function readClusterOnce(opts: SnapshotOptions): Promise<Snapshot> 
   // own log lines (meant for a long-running agent) would repeat them.
   const applier = new KubeApplier(() => {});
   const absent: string[] = [];
-  // The kinds are independent reads: in parallel, so a slow pod list is the whole wait.
+  // The kinds are independent reads: in parallel, so a slow pod list is the whole wait. Items
+  // are decoded page by page (the raw JSON is dropped as it comes) and queued in kind order.
   const lists = await Promise.all(KINDS.map(async (entry) => {
     const path = resourcePath(entry);
+    const prepared: Prepared[] = [];
     try {
-      return { entry, items: (await lister.list(path, false)).items };
+      await lister.listPages(path, false, (items) => {
+        for (const raw of items) {
+          const name = raw?.metadata?.name;
+          if (typeof name !== 'string' || name === '') continue;
+          prepared.push(applier.prepare({ kind: entry.kind, key: keyOfObject(entry, { name, namespace: raw.metadata?.namespace ?? '' }), raw }));
+        }
+      });
+      return prepared;
     } catch (e) {
       if (entry.optional && e instanceof ApiError && e.statusCode === 404) {
         absent.push(entry.kind);
-        return { entry, items: [] };
+        return [];
       }
       const ctx = kc.getCurrentContext();
       throw new Error(`API server ${server} (context ${ctx}): ${describeError(e)}`);
     }
   }));
-  for (const { entry, items } of lists) {
-    for (const raw of items) {
-      const name = raw?.metadata?.name;
-      if (typeof name !== 'string' || name === '') continue;
-      applier.enqueue({ kind: entry.kind, key: keyOfObject(entry, { name, namespace: raw.metadata?.namespace ?? '' }), raw });
-    }
-  }
+  for (const prepared of lists) for (const p of prepared) applier.enqueuePrepared(p);
   const state = new ClusterState();
   applier.applyAll(state);
   return { state, server, absent };

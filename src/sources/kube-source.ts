@@ -17,7 +17,10 @@
 // - List items come from our own list call, paginated (limit/continue), so they are the same raw
 //   JSON as watch events (the generated typed clients rebuild objects and drop unknown fields,
 //   which would hide the very typos decode.ts reports). Typed lists carry no kind, so items are
-//   decoded with decodeAs(kind).
+//   decoded with decodeAs(kind), page by page as they arrive, and queued once the list is
+//   complete.
+// - The informer's own cache gets SlimObjects (name, namespace, resourceVersion: all it reads),
+//   never the raw objects, which the kube source decodes once and drops (slim-object.ts).
 // - Every list is reconciled against what this source put into the state, so an object deleted
 //   while we were away disappears after a relist even when the informer's own cache is new
 //   (periodic resync replaces the informer to re-read everything from the server).
@@ -39,7 +42,8 @@ import type { ClusterState } from '../cluster/state.ts';
 import { KINDS, apiVersionOf, keyOfObject, resourcePath, type KindEntry, type ObjectKind } from '../cluster/kinds.ts';
 import { formatObjectError } from '../cluster/model.ts';
 import { ApiError, ClosableWatch, KubeLister, describeError, jitter, jitter10, loadKubeConfig } from './kube-client.ts';
-import { KubeApplier, type Pending } from './kube-apply.ts';
+import { KubeApplier, type Pending, type Prepared } from './kube-apply.ts';
+import { SlimObject, slimEventObject } from './slim-object.ts';
 import { stderrLog, type Log } from './log.ts';
 import type { Source, SyncInfo } from './source.ts';
 
@@ -291,7 +295,7 @@ export class KubeSource implements Source {
   // ---- informer lifecycle ----------------------------------------------------------------------
 
   private newInstance(r: Resource): Instance {
-    const watch = new ClosableWatch(this.kc);
+    const watch = new ClosableWatch(this.kc, slimEventObject);
     const inst: Instance = {
       watch,
       // Bookmarks keep the resourceVersion moving on quiet resources, so a reconnect after a
@@ -305,7 +309,9 @@ export class KubeSource implements Source {
       sawEvent: false,
     };
     const live = () => !inst.retired && !this.stopped && r.current === inst;
-    const onObject = (raw: KubernetesObject, deleted: boolean) => {
+    const onObject = (o: KubernetesObject, deleted: boolean) => {
+      // Taken first, so that the informer's cache never keeps it.
+      const raw = o instanceof SlimObject ? o.takeRaw() : o;
       if (!live()) return;
       inst.sawEvent = true;
       this.lastEventAt = Date.now();
@@ -313,7 +319,9 @@ export class KubeSource implements Source {
         r.connected = true;
         this.statusChanged();
       }
-      const key = objectKey(r.entry, raw);
+      // A list item (a SlimObject without its raw object): list() has queued it already.
+      if (!deleted && raw === undefined) return;
+      const key = objectKey(r.entry, o);
       if (key === undefined) return;
       this.enqueue({ kind: r.kind, key, raw: deleted ? undefined : raw });
     };
@@ -450,12 +458,28 @@ export class KubeSource implements Source {
 
   // ---- listing ---------------------------------------------------------------------------------
 
-  /** The informer's list function: every page, queued as upserts plus deletes for what vanished. */
+  /**
+   * The informer's list function: every page, decoded as it arrives and queued once the list is
+   * complete, as upserts plus deletes for what vanished. The informer gets SlimObjects.
+   */
   private async list(r: Resource, inst: Instance): Promise<KubernetesListObject<KubernetesObject>> {
-    let result: { items: KubernetesObject[]; resourceVersion: string } | undefined;
+    let result: { items: SlimObject[]; prepared: Prepared[]; seen: Set<string>; resourceVersion: string } | undefined;
     for (let attempt = 0; !result; attempt++) {
+      const items: SlimObject[] = [];
+      const prepared: Prepared[] = [];
+      const seen = new Set<string>();
       try {
-        result = await this.lister.list(r.path, !r.listed);
+        const resourceVersion = await this.lister.listPages(r.path, !r.listed, (page) => {
+          if (inst.retired || this.stopped) return;
+          for (const item of page) {
+            const key = objectKey(r.entry, item);
+            if (key === undefined) continue;
+            items.push(new SlimObject(item, false));
+            seen.add(key);
+            prepared.push(this.applier.prepare({ kind: r.kind, key, raw: item }));
+          }
+        });
+        result = { items, prepared, seen, resourceVersion };
       } catch (e) {
         // A continue token can expire between pages (410); a fresh list from the top is fine.
         if (e instanceof ApiError && e.statusCode === 410 && attempt < 2) continue;
@@ -471,13 +495,8 @@ export class KubeSource implements Source {
       r.absentChecks = 0;
       this.log('info', `${r.kind} is served now (its CRD is installed); watching it`, { resource: r.path, objects: result.items.length });
     }
-    const seen = new Set<string>();
-    for (const item of result.items) {
-      const key = objectKey(r.entry, item);
-      if (key === undefined) continue;
-      seen.add(key);
-      this.enqueue({ kind: r.kind, key, raw: item });
-    }
+    const seen = result.seen;
+    for (const p of result.prepared) this.enqueuePrepared(p);
     const gone: string[] = [];
     for (const key of r.known.keys()) if (!seen.has(key)) gone.push(key);
     for (const key of this.applier.queuedUpserts(r.kind)) if (!seen.has(key)) gone.push(key);
@@ -509,7 +528,11 @@ export class KubeSource implements Source {
   // ---- applying --------------------------------------------------------------------------------
 
   private enqueue(p: Pending): void {
-    this.applier.enqueue(p);
+    this.enqueuePrepared(this.applier.prepare(p));
+  }
+
+  private enqueuePrepared(p: Prepared): void {
+    this.applier.enqueuePrepared(p);
     // Before the first full sync everything waits for checkSynced(), which applies the whole
     // cluster as one batch: a partial state (policies without their pods) is never compiled.
     if (!this.flushTimer && !this.stopped && this.synced) this.flushTimer = setTimeout(() => this.flush(), this.coalesceMs);
