@@ -2,9 +2,9 @@
 
 import type { ContainerPort, Pod } from '../model.ts';
 import type { Decoded } from '../kinds.ts';
-import { canonicalIP, parseIP } from '../../net/address.ts';
+import { formatIP, parseIP } from '../../net/address.ts';
 import { portNameProblems } from '../names.ts';
-import { type Errs, type Obj, decodeProtocol, describe, invalid, keyOf, metaOf, validPortNumber } from './fields.ts';
+import { type Errs, type Obj, decodeProtocol, describe, invalid, isObj, keyOf, metaOf, validPortNumber } from './fields.ts';
 
 export function decodePod(raw: Obj, e: Errs): Decoded {
   const meta = metaOf(e, raw, true);
@@ -21,26 +21,40 @@ export function decodePod(raw: Obj, e: Errs): Decoded {
   // status.podIPs is the list (dual-stack); podIP is its first entry and the only field older
   // API servers fill. "at most one per family" (model.ts): the API server guarantees it, we
   // keep the first of a family if a hand-written manifest repeats one.
-  const ipTexts: { text: string; path: string }[] = [];
-  const podIPs = e.list_(status.podIPs, 'status.podIPs');
-  podIPs.forEach((x, i) => {
-    const o = e.obj(x, `status.podIPs[${i}]`);
-    const t = o ? e.str(o.ip, `status.podIPs[${i}].ip`) : undefined;
-    if (t !== undefined) ipTexts.push({ text: t, path: `status.podIPs[${i}].ip` });
-  });
-  const podIP = e.str(status.podIP, 'status.podIP');
-  if (podIP) ipTexts.unshift({ text: podIP, path: 'status.podIP' });
+  // Field paths are built only for an error (`x ? v : e.check(v, path)` below: the check finds
+  // the same value valid, or reports it): the kube source decodes every pod of the cluster.
+  const ipTexts: string[] = [];
+  const ipIndexes: number[] = []; // -1: status.podIP; i: status.podIPs[i].ip
+  const podIPs = Array.isArray(status.podIPs) ? status.podIPs : e.list_(status.podIPs, 'status.podIPs');
+  for (let i = 0; i < podIPs.length; i++) {
+    const x = podIPs[i];
+    const o = isObj(x) ? x : e.obj(x, `status.podIPs[${i}]`);
+    const t = o === undefined ? undefined : typeof o.ip === 'string' ? o.ip : e.str(o.ip, `status.podIPs[${i}].ip`);
+    if (t !== undefined) {
+      ipTexts.push(t);
+      ipIndexes.push(i);
+    }
+  }
+  const podIP = typeof status.podIP === 'string' ? status.podIP : e.str(status.podIP, 'status.podIP');
+  if (podIP) {
+    ipTexts.unshift(podIP);
+    ipIndexes.unshift(-1);
+  }
   const ips: string[] = [];
-  const families = new Set<string>();
-  for (const { text, path } of ipTexts) {
+  let v4 = false;
+  let v6 = false;
+  for (let k = 0; k < ipTexts.length; k++) {
+    const text = ipTexts[k]!;
     const p = parseIP(text);
     if (!p) {
-      e.add(path, `invalid IP address ${JSON.stringify(text)}`);
+      e.add(ipIndexes[k] === -1 ? 'status.podIP' : `status.podIPs[${ipIndexes[k]}].ip`, `invalid IP address ${JSON.stringify(text)}`);
       continue;
     }
-    const c = canonicalIP(text)!;
-    if (ips.includes(c) || families.has(p.family)) continue;
-    families.add(p.family);
+    if (p.family === 'IPv4' ? v4 : v6) continue;
+    const c = formatIP(p);
+    if (ips.includes(c)) continue;
+    if (p.family === 'IPv4') v4 = true;
+    else v6 = true;
     ips.push(c);
   }
 
@@ -48,31 +62,35 @@ export function decodePod(raw: Obj, e: Errs): Decoded {
   // Only spec.containers: named ports of init containers are not resolvable by policy (the
   // NetworkPolicyPort doc speaks of "a named port on a pod", which kubelet/CNI implementations
   // take from the regular containers).
-  const containers = e.list_(spec.containers, 'spec.containers');
-  containers.forEach((c, ci) => {
-    const co = e.obj(c, `spec.containers[${ci}]`);
-    if (!co) return;
-    e.list_(co.ports, `spec.containers[${ci}].ports`).forEach((p, pi) => {
-      const path = `spec.containers[${ci}].ports[${pi}]`;
-      const po = e.obj(p, path);
-      if (!po) return;
-      const n = e.int(po.containerPort, `${path}.containerPort`);
+  const containers = Array.isArray(spec.containers) ? spec.containers : e.list_(spec.containers, 'spec.containers');
+  for (let ci = 0; ci < containers.length; ci++) {
+    const c = containers[ci];
+    const co = isObj(c) ? c : e.obj(c, `spec.containers[${ci}]`);
+    if (!co) continue;
+    const cports = Array.isArray(co.ports) ? co.ports : e.list_(co.ports, `spec.containers[${ci}].ports`);
+    for (let pi = 0; pi < cports.length; pi++) {
+      const p = cports[pi];
+      const po = isObj(p) ? p : e.obj(p, portPath(ci, pi));
+      if (!po) continue;
+      const cp = po.containerPort;
+      const n = typeof cp === 'number' && Number.isInteger(cp) ? cp : e.int(cp, `${portPath(ci, pi)}.containerPort`);
       if (n === undefined) {
-        if (po.containerPort === undefined || po.containerPort === null) e.add(`${path}.containerPort`, 'required');
-        return;
+        if (cp === undefined || cp === null) e.add(`${portPath(ci, pi)}.containerPort`, 'required');
+        continue;
       }
-      if (!validPortNumber(e, n, `${path}.containerPort`)) return;
-      const protocol = decodeProtocol(e, po.protocol, `${path}.protocol`);
-      if (!protocol) return;
-      const name = e.str(po.name, `${path}.name`);
+      if (!(n >= 1 && n <= 65535) && !validPortNumber(e, n, `${portPath(ci, pi)}.containerPort`)) continue;
+      const pr = po.protocol;
+      const protocol = pr === 'TCP' || pr === 'UDP' || pr === 'SCTP' ? pr : decodeProtocol(e, pr, `${portPath(ci, pi)}.protocol`);
+      if (!protocol) continue;
+      const name = typeof po.name === 'string' ? po.name : e.str(po.name, `${portPath(ci, pi)}.name`);
       if (name) {
         const probs = portNameProblems(name);
-        for (const pr of probs) e.add(`${path}.name`, `invalid port name ${JSON.stringify(name)}: ${pr}`);
-        if (probs.length) return;
+        for (const prob of probs) e.add(`${portPath(ci, pi)}.name`, `invalid port name ${JSON.stringify(name)}: ${prob}`);
+        if (probs.length) continue;
         ports.push({ name, containerPort: n, protocol });
       } else ports.push({ containerPort: n, protocol });
-    });
-  });
+    }
+  }
   if (e.list.length) return invalid('Pod', key, e);
   const pod: Pod = {
     namespace: meta.namespace!,
@@ -87,3 +105,7 @@ export function decodePod(raw: Obj, e: Errs): Decoded {
   return { kind: 'Pod', value: pod };
 }
 
+
+function portPath(ci: number, pi: number): string {
+  return `spec.containers[${ci}].ports[${pi}]`;
+}
