@@ -55,7 +55,7 @@ for await (const line of createInterface({ input: process.stdin })) {
     let result: unknown;
     switch (cmd.op) {
       case 'apply': result = server.apply(cmd.object).metadata.resourceVersion; break;
-      case 'applyMany': for (const o of cmd.objects) result = server.apply(o).metadata.resourceVersion; break;
+      case 'applyMany': result = server.applyMany(cmd.objects); break;
       case 'remove': result = server.remove(cmd.kind, cmd.key); break;
       case 'relabel': result = server.relabel(cmd.kind, cmd.key, cmd.labels).metadata.resourceVersion; break;
       case 'dropWatches': result = server.dropWatches(); break;

@@ -278,6 +278,18 @@ export class FakeApiServer {
    * it without a watch event, simulating an event a client missed: only a fresh list shows it.
    */
   apply(obj: RawObject, opts: { silent?: boolean } = {}): RawObject {
+    return clone(this.store(obj, opts));
+  }
+
+  /** apply() of each object in order (one watch event each); returns the last resourceVersion. */
+  applyMany(objs: readonly RawObject[]): string | undefined {
+    let rv: string | undefined;
+    for (const o of objs) rv = this.store(o, {}).metadata.resourceVersion as string;
+    return rv;
+  }
+
+  /** apply() without the copy it returns: the stored object itself, which no one may change. */
+  private store(obj: RawObject, opts: { silent?: boolean }): RawObject {
     const kind = kindOf(obj);
     const info = KIND_INFO[kind];
     if (info.crd && !this.crds.has(kind)) throw new Error(`fake apiserver: no CRD installed for ${kind} (installCRD first)`);
@@ -294,7 +306,7 @@ export class FakeApiServer {
     o.metadata.resourceVersion = String(++this.resourceVersion);
     this.objects[kind].set(key, o);
     if (!opts.silent) this.record(kind, prev ? 'MODIFIED' : 'ADDED', o);
-    return clone(o);
+    return o;
   }
 
   create(obj: RawObject): RawObject {

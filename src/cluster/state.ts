@@ -79,7 +79,8 @@ export class ClusterState implements ClusterView {
     if (this.resolveClusterPolicy && KIND[kind].store === 'clusterPolicies') value = this.resolveClusterPolicy(value as ClusterPolicy) as KindValues[K];
     const key = keyOfObject(KIND[kind], value);
     const store = this.storeOf(kind);
-    this.rejected.delete(objectId(kind, key));
+    // (Rejections are rare: no id is made for the 150,000 upserts of a large cluster's first list.)
+    if (this.rejected.size) this.rejected.delete(objectId(kind, key));
     const before = store.get(key);
     store.set(key, value);
     this.emit({ kind, key, before, after: value } as Change);
@@ -88,7 +89,7 @@ export class ClusterState implements ClusterView {
   /** Removes an object (key "namespace/name" or "name"); also clears its rejection, even when it is absent. */
   delete(kind: ObjectKind, key: string): void {
     const store = this.storeOf(kind);
-    this.rejected.delete(objectId(kind, key));
+    if (this.rejected.size) this.rejected.delete(objectId(kind, key));
     const before = store.get(key);
     if (!before) return;
     store.delete(key);

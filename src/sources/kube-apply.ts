@@ -106,11 +106,10 @@ export class KubeApplier {
 
   private apply(state: ClusterState, op: Prepared): void {
     const known = this.known[op.kind];
-    const id = objectId(op.kind, op.key);
     if (op.rv === undefined) {
       if (!known.has(op.key)) return;
       known.delete(op.key);
-      if (state.rejected.has(id)) this.rejectVersion++;
+      if (state.rejected.size && state.rejected.has(objectId(op.kind, op.key))) this.rejectVersion++;
       deleteByKind(state, op.kind, op.key);
       return;
     }
@@ -120,6 +119,7 @@ export class KubeApplier {
     known.set(op.key, rv);
     const d = op.decoded ?? decodeAs(op.kind, op.raw, 'kube-apiserver');
     if (d.kind === 'ignored') return;
+    const id = objectId(op.kind, op.key);
     if (d.kind === 'invalid') {
       state.reject(op.kind, op.key, d.errors);
       this.rejectVersion++;
@@ -129,7 +129,7 @@ export class KubeApplier {
       });
       return;
     }
-    const rejectedBefore = state.rejected.has(id);
+    const rejectedBefore = state.rejected.size > 0 && state.rejected.has(id);
     if (!rejectedBefore && sameValue(state.get(op.kind, op.key), d.value)) return;
     applyDecoded(state, d);
     if (rejectedBefore) this.rejectVersion++;

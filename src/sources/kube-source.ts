@@ -463,11 +463,10 @@ export class KubeSource implements Source {
    * complete, as upserts plus deletes for what vanished. The informer gets SlimObjects.
    */
   private async list(r: Resource, inst: Instance): Promise<KubernetesListObject<KubernetesObject>> {
-    let result: { items: SlimObject[]; prepared: Prepared[]; seen: Set<string>; resourceVersion: string } | undefined;
+    let result: { items: SlimObject[]; prepared: Prepared[]; resourceVersion: string } | undefined;
     for (let attempt = 0; !result; attempt++) {
       const items: SlimObject[] = [];
       const prepared: Prepared[] = [];
-      const seen = new Set<string>();
       try {
         const resourceVersion = await this.lister.listPages(r.path, !r.listed, (page) => {
           if (inst.retired || this.stopped) return;
@@ -475,11 +474,10 @@ export class KubeSource implements Source {
             const key = objectKey(r.entry, item);
             if (key === undefined) continue;
             items.push(new SlimObject(item, false));
-            seen.add(key);
             prepared.push(this.applier.prepare({ kind: r.kind, key, raw: item }));
           }
         });
-        result = { items, prepared, seen, resourceVersion };
+        result = { items, prepared, resourceVersion };
       } catch (e) {
         // A continue token can expire between pages (410); a fresh list from the top is fine.
         if (e instanceof ApiError && e.statusCode === 410 && attempt < 2) continue;
@@ -495,11 +493,17 @@ export class KubeSource implements Source {
       r.absentChecks = 0;
       this.log('info', `${r.kind} is served now (its CRD is installed); watching it`, { resource: r.path, objects: result.items.length });
     }
-    const seen = result.seen;
-    for (const p of result.prepared) this.enqueuePrepared(p);
+    // What this source has of the kind (applied or queued) and the list lacks is gone. The first
+    // list has nothing to compare (no set of its 150,000 keys is made).
+    const queued = this.applier.queuedUpserts(r.kind);
     const gone: string[] = [];
-    for (const key of r.known.keys()) if (!seen.has(key)) gone.push(key);
-    for (const key of this.applier.queuedUpserts(r.kind)) if (!seen.has(key)) gone.push(key);
+    if (r.known.size > 0 || queued.length > 0) {
+      const seen = new Set<string>();
+      for (const p of result.prepared) seen.add(p.key);
+      for (const key of r.known.keys()) if (!seen.has(key)) gone.push(key);
+      for (const key of queued) if (!seen.has(key)) gone.push(key);
+    }
+    for (const p of result.prepared) this.enqueuePrepared(p);
     for (const key of gone) this.enqueue({ kind: r.kind, key });
     if (!r.listed) {
       r.listed = true;
