@@ -2,7 +2,10 @@
 // pages of 500, against the fake API server in its own process), repeated `rounds` times with a
 // fresh KubeSource and ClusterState each, in wall and CPU time of this process. For profiling
 // (`node --cpu-prof --import tsx scripts/scale-list-cpu.ts ...`) and comparing trees.
-//   node --expose-gc --import tsx scripts/scale-list-cpu.ts [pods=30000] [rounds=3]
+// With `events` > 0, the last round then takes that many watch events (the scale bench's bursts
+// of relabelled pods, 250 each) as fast as the source absorbs them, without an engine: the
+// source's own share of an event (watch stream, decode, compare, state).
+//   node --expose-gc --import tsx scripts/scale-list-cpu.ts [pods=30000] [rounds=3] [events=0]
 
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,12 +15,13 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ClusterState } from '../src/cluster/state.ts';
 import { KubeSource } from '../src/sources/kube-source.ts';
-import { rawObject } from '../support/raw-objects.ts';
-import { LOCAL_NODE, scaleObjects, type ScaleSpec } from '../bench/scale-cluster.ts';
+import { rawObject, rawPod } from '../support/raw-objects.ts';
+import { LOCAL_NODE, isLocalPod, scaleObjects, scalePod, type ScaleSpec } from '../bench/scale-cluster.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pods = Number(process.argv[2] ?? 30_000);
 const rounds = Number(process.argv[3] ?? 3);
+const events = Number(process.argv[4] ?? 0);
 // The full scale's proportions: 150 pods a namespace, 30 a node, 10 policies a namespace.
 const spec: ScaleSpec = {
   pods, namespaces: Math.max(20, Math.round(pods / 150)), policiesPerNamespace: 10, nodes: Math.max(50, Math.round(pods / 30)), localPods: 110,
@@ -36,12 +40,20 @@ for (const o of scaleObjects(spec)) {
 }
 await new Promise<void>((r) => out.end(() => r()));
 const proc = spawn(process.execPath, [...(process.env.SERVER_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.SERVER_PROF] : []), '--import', 'tsx', join(ROOT, 'support', 'fake-apiserver-main.ts'), '--crds', '--load', file], { stdio: ['pipe', 'pipe', 'inherit'], cwd: ROOT });
+const replies = new Map<number, () => void>();
 const url = await new Promise<string>((resolve, reject) => {
   proc.once('exit', (code) => reject(new Error(`fake API server exited (${code})`)));
   createInterface({ input: proc.stdout! }).on('line', (line) => {
-    const m = JSON.parse(line) as { ready?: boolean; url?: string };
+    const m = JSON.parse(line) as { ready?: boolean; url?: string; id?: number };
     if (m.ready) resolve(m.url!);
+    if (m.id !== undefined) replies.get(m.id)?.();
   });
+});
+let nextId = 1;
+const command = (cmd: Record<string, unknown>) => new Promise<void>((resolve) => {
+  const id = nextId++;
+  replies.set(id, resolve);
+  proc.stdin!.write(JSON.stringify({ ...cmd, id }) + '\n');
 });
 const kubeconfig = join(dir, 'kubeconfig');
 writeFileSync(kubeconfig,
@@ -57,8 +69,36 @@ try {
     const source = new KubeSource({ kubeconfig, nodeName: LOCAL_NODE, log: () => {} });
     await source.start(state);
     const wall = performance.now() - t0;
+    // The monotonic clock of --cpu-prof's timestamps (µs): the list's window in a profile.
+    if (process.env.LIST_MARK) console.log(`list window us: ${Number(process.hrtime.bigint() / 1000n) - Math.round(wall * 1000)} ${Number(process.hrtime.bigint() / 1000n)}`);
     const used = cpu() - c0;
     const rssPeak = process.memoryUsage().rss;
+    if (events > 0 && k === rounds - 1) {
+      // Bursts are made and sent ahead (their cost is the API server's); then timed until the
+      // last one is in the state.
+      const perBurst = 250;
+      const bursts: unknown[][] = [];
+      let last = '';
+      for (let b = 0; b * perBurst < events; b++) {
+        const objs = [];
+        for (let x = 0; x < perBurst; x++) {
+          let i = ((b * perBurst + x) * 7) % spec.pods;
+          if (isLocalPod(i, spec)) i = (i + 1) % spec.pods;
+          const p = scalePod(i, spec);
+          last = `${p.namespace}/${p.name}`;
+          objs.push(rawPod({ ...p, labels: { ...p.labels, burst: `b${b % 2}` } }));
+        }
+        bursts.push(objs);
+      }
+      const lastValue = `b${(bursts.length - 1) % 2}`;
+      const w0 = performance.now();
+      const wc0 = cpu();
+      for (const objs of bursts) void command({ op: 'applyMany', objects: objs });
+      while (state.pods.get(last)?.labels.burst !== lastValue) await new Promise((r) => setTimeout(r, 2));
+      const ww = performance.now() - w0;
+      const wc = cpu() - wc0;
+      console.log(`${bursts.length * perBurst} watch events: ${ww.toFixed(0)} ms wall, ${wc.toFixed(0)} ms CPU (${((bursts.length * perBurst) / (wc / 1000)).toFixed(0)} events per CPU-second)`);
+    }
     await source.stop();
     gc();
     const heap = process.memoryUsage().heapUsed;
