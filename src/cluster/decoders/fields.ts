@@ -75,7 +75,8 @@ export function labelsOf(e: Errs, v: unknown, path: string): Record<string, stri
   const out: Record<string, string> = {};
   const o = e.obj(v, path);
   if (!o) return out;
-  for (const [k, val] of Object.entries(o)) {
+  for (const k of Object.keys(o)) {
+    const val = o[k];
     for (const p of labelKeyProblems(k)) e.add(`${path}[${k}]`, `invalid label key ${JSON.stringify(k)}: ${p}`);
     if (typeof val !== 'string') {
       e.add(`${path}[${k}]`, `label value must be a string, got ${describe(val)}`);

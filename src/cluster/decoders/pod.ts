@@ -92,16 +92,14 @@ export function decodePod(raw: Obj, e: Errs): Decoded {
     }
   }
   if (e.list.length) return invalid('Pod', key, e);
-  const pod: Pod = {
-    namespace: meta.namespace!,
-    name: meta.name!,
-    labels: meta.labels,
-    ...(nodeName ? { nodeName } : {}),
-    hostNetwork,
-    ...(phase ? { phase } : {}),
-    ips,
-    ports,
-  };
+  // Absent fields stay absent (no undefined-valued keys); literals rather than spreads of
+  // optional parts, which cost more than the rest of the object at 150,000 pods.
+  const namespace = meta.namespace!;
+  const name = meta.name!;
+  const labels = meta.labels;
+  const pod: Pod = nodeName
+    ? phase ? { namespace, name, labels, nodeName, hostNetwork, phase, ips, ports } : { namespace, name, labels, nodeName, hostNetwork, ips, ports }
+    : phase ? { namespace, name, labels, hostNetwork, phase, ips, ports } : { namespace, name, labels, hostNetwork, ips, ports };
   return { kind: 'Pod', value: pod };
 }
 
