@@ -10,14 +10,23 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 
 export class SlimObject implements KubernetesObject {
-  readonly metadata: { readonly name?: string; readonly namespace?: string; readonly resourceVersion?: string };
+  readonly name: string | undefined;
+  readonly namespace: string | undefined;
+  readonly resourceVersion: string | undefined;
   /** The full object, until takeRaw(); undefined for list items (the list delivers those itself). */
   private raw: KubernetesObject | undefined;
 
   constructor(raw: KubernetesObject, carry: boolean) {
     const m = raw.metadata;
-    this.metadata = { name: m?.name, namespace: m?.namespace, resourceVersion: m?.resourceVersion };
+    this.name = m?.name;
+    this.namespace = m?.namespace;
+    this.resourceVersion = m?.resourceVersion;
     this.raw = carry ? raw : undefined;
+  }
+
+  /** Its own metadata: one object per cached item instead of two (166,200 at the scale benchmark's size). */
+  get metadata(): { readonly name?: string; readonly namespace?: string; readonly resourceVersion?: string } {
+    return this;
   }
 
   /** The full object carried by a watch event's SlimObject (once; the cache keeps only the slim part). */
