@@ -70,6 +70,14 @@ interface CacheEntry {
   evicted: boolean;
 }
 
+/** The NetworkPolicies isolating an identity, per direction, and their keys. */
+interface Selection {
+  readonly ing: readonly NetworkPolicy[];
+  readonly eg: readonly NetworkPolicy[];
+  readonly ingKeys: readonly string[];
+  readonly egKeys: readonly string[];
+}
+
 interface PodRec {
   readonly key: string;
   pod: Pod;
@@ -303,11 +311,15 @@ export class CompiledEngine {
       for (const e of this.entriesByPolicy.get(key) ?? []) this.evict(e, needTable);
       this.entriesByPolicy.delete(key);
     }
-    for (const ns of reselectNs) {
-      const list: NetworkPolicy[] = [];
-      for (const p of this.policies.values()) if (p.namespace === ns) list.push(p);
-      list.sort(comparePolicies);
-      if (list.length) this.policiesByNs.set(ns, list); else this.policiesByNs.delete(ns);
+    if (reselectNs.size > 0) {
+      // One pass over the policies for every namespace (a full compile reselects them all).
+      const lists = new Map<string, NetworkPolicy[]>();
+      for (const ns of reselectNs) lists.set(ns, []);
+      for (const p of this.policies.values()) lists.get(p.namespace)?.push(p);
+      for (const [ns, list] of lists) {
+        list.sort(comparePolicies);
+        if (list.length) this.policiesByNs.set(ns, list); else this.policiesByNs.delete(ns);
+      }
     }
 
     // Pods: identity, slot, addresses.
@@ -390,7 +402,8 @@ export class CompiledEngine {
         if (r) needTable.add(r);
       }
     }
-    for (const r of needTable) this.select(r);
+    const selections = new Map<number, Selection>();
+    for (const r of needTable) this.select(r, selections);
     this.tiers.flush();
 
     if (nodesChanged) this.nodeAddresses.rebuild();
@@ -434,20 +447,28 @@ export class CompiledEngine {
     }
   }
 
-  /** Recomputes the pod's isolating policies and (for local pods) its tables. */
-  private select(r: PodRec): void {
-    const pols = this.policiesByNs.get(r.pod.namespace) ?? [];
-    const ing: NetworkPolicy[] = [];
-    const eg: NetworkPolicy[] = [];
-    for (const p of pols) {
-      // The pod is isolated for a direction by each policy that selects it and has the type
-      // (policyIsolatesPod); the selector is checked once for both directions.
-      if (!policySelectsPod(p, r.pod)) continue;
-      if (policyHasType(p, 'ingress')) ing.push(p);
-      if (policyHasType(p, 'egress')) eg.push(p);
+  /**
+   * Recomputes the pod's isolating policies and (for local pods) its tables. `selections`: the
+   * answers of this batch per identity (namespace and labels are all a policy's podSelector reads,
+   * and the policies do not change within the batch), so the replicas of a workload share one.
+   */
+  private select(r: PodRec, selections: Map<number, Selection>): void {
+    let s = selections.get(r.identity);
+    if (!s) {
+      const pols = this.policiesByNs.get(r.pod.namespace) ?? [];
+      const ing: NetworkPolicy[] = [];
+      const eg: NetworkPolicy[] = [];
+      for (const p of pols) {
+        // The pod is isolated for a direction by each policy that selects it and has the type
+        // (policyIsolatesPod); the selector is checked once for both directions.
+        if (!policySelectsPod(p, r.pod)) continue;
+        if (policyHasType(p, 'ingress')) ing.push(p);
+        if (policyHasType(p, 'egress')) eg.push(p);
+      }
+      s = { ing, eg, ingKeys: ing.length ? ing.map(podKey) : NO_POLICIES, egKeys: eg.length ? eg.map(podKey) : NO_POLICIES };
+      selections.set(r.identity, s);
     }
-    const ingKeys = ing.length ? ing.map(podKey) : NO_POLICIES;
-    const egKeys = eg.length ? eg.map(podKey) : NO_POLICIES;
+    const { ing, eg, ingKeys, egKeys } = s;
     r.ingressPolicies = sameList(r.ingressPolicies, ingKeys) ? r.ingressPolicies : ingKeys;
     r.egressPolicies = sameList(r.egressPolicies, egKeys) ? r.egressPolicies : egKeys;
     this.arrays.ingressPolicies.set(r.slot, r.ingressPolicies);

@@ -14,7 +14,7 @@
 
 import type { ContainerPort, Labels, PolicyPeer } from '../cluster/model.ts';
 import { namespaceLabelsOr } from '../cluster/namespace-labels.ts';
-import { selectorMatches } from './selector.ts';
+import { selectorKey, selectorMatches } from './selector.ts';
 
 export interface Identity {
   readonly id: number;
@@ -63,6 +63,14 @@ export class IdentityRegistry {
   /** Identity ids per namespace, ascending (podSelector-only peers look only here). */
   private readonly byNamespace = new Map<string, number[]>();
   private readonly peerCache = new WeakMap<PolicyPeer, Map<string, PeerMatcher>>();
+  /**
+   * Matchers by what they select with (see peerMatcher), held weakly: the peer objects holding
+   * one (peerCache) keep it alive, and a dead one's key goes with it.
+   */
+  private readonly byContent = new Map<string, WeakRef<PeerMatcher>>();
+  private readonly contentGone = new FinalizationRegistry<string>((key) => {
+    if (this.byContent.get(key)?.deref() === undefined) this.byContent.delete(key);
+  });
   /** setOf's numbering: matched sets by content. */
   private readonly setIds = new Map<number, { readonly ids: readonly number[]; readonly id: number }[]>();
   private setCount = 0;
@@ -112,13 +120,23 @@ export class IdentityRegistry {
     }
     let c = byNs.get(policyNs);
     if (!c) {
-      c = { peer, ns: policyNs, upTo: 0, ids: [], setLen: -1, setId: -1 };
-      byNs.set(policyNs, c);
-      const sel = peer.podSelector;
-      if (sel) {
-        for (const k of Object.keys(sel.matchLabels)) this.selectorLabelKeys.add(k);
-        for (const e of sel.matchExpressions) this.selectorLabelKeys.add(e.key);
+      // Peers written alike share one matcher: a namespaceSelector peer selects the same
+      // identities whatever the policy's namespace, and the same shapes recur in the policies of
+      // every namespace and in every cluster policy (at the scale limits, thousands of peer
+      // objects with a few hundred distinct answers each walked every identity).
+      const key = `${peer.namespaceSelector ? `N${selectorKey(peer.namespaceSelector)}` : `S${policyNs}`}\u0000${peer.podSelector ? selectorKey(peer.podSelector) : ''}`;
+      c = this.byContent.get(key)?.deref();
+      if (!c) {
+        c = { peer, ns: policyNs, upTo: 0, ids: [], setLen: -1, setId: -1 };
+        this.byContent.set(key, new WeakRef(c));
+        this.contentGone.register(c, key);
+        const sel = peer.podSelector;
+        if (sel) {
+          for (const k of Object.keys(sel.matchLabels)) this.selectorLabelKeys.add(k);
+          for (const e of sel.matchExpressions) this.selectorLabelKeys.add(e.key);
+        }
       }
+      byNs.set(policyNs, c);
     }
     return c;
   }
