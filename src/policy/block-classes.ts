@@ -42,7 +42,15 @@ interface BlockClasses {
 
 const byRegistry = new WeakMap<IdentityRegistry, WeakMap<object, BlockClasses>>();
 /** Per registry and named port: a code per identity, equal codes equal resolutions. */
-const namedCodes = new WeakMap<IdentityRegistry, Map<string, { upTo: number; codes: Int32Array; byValue: Map<string, number> }>>();
+const namedCodes = new WeakMap<IdentityRegistry, Map<string, NamedCodes>>();
+
+interface NamedCodes {
+  upTo: number;
+  codes: Int32Array;
+  readonly byValue: Map<string, number>;
+  /** The resolution of each code (shared by every class resolving so: never changed). */
+  readonly values: number[][];
+}
 
 function blockClasses(identities: IdentityRegistry, block: RuleBlock, peersOf: () => readonly SelectorPeer[]): BlockClasses {
   let m = byRegistry.get(identities);
@@ -89,12 +97,12 @@ function blockClasses(identities: IdentityRegistry, block: RuleBlock, peersOf: (
   return b;
 }
 
-function namedPortCodes(identities: IdentityRegistry, n: NamedPort): Int32Array {
+function namedPortCodes(identities: IdentityRegistry, n: NamedPort): NamedCodes {
   let m = namedCodes.get(identities);
   if (!m) namedCodes.set(identities, (m = new Map()));
   const key = namedKey(n);
   let e = m.get(key);
-  if (!e) m.set(key, (e = { upTo: 0, codes: new Int32Array(0), byValue: new Map([['', 0]]) }));
+  if (!e) m.set(key, (e = { upTo: 0, codes: new Int32Array(0), byValue: new Map([['', 0]]), values: [[]] }));
   const N = identities.count;
   if (e.upTo < N) {
     if (e.codes.length < N) {
@@ -103,14 +111,18 @@ function namedPortCodes(identities: IdentityRegistry, n: NamedPort): Int32Array 
       e.codes = c;
     }
     for (let i = e.upTo; i < N; i++) {
-      const v = resolveNamedPort(identities.get(i).ports, n.name, n.protocol).join(',');
+      const r = resolveNamedPort(identities.get(i).ports, n.name, n.protocol);
+      const v = r.join(',');
       let code = e.byValue.get(v);
-      if (code === undefined) e.byValue.set(v, (code = e.byValue.size));
+      if (code === undefined) {
+        e.byValue.set(v, (code = e.byValue.size));
+        e.values.push(r);
+      }
       e.codes[i] = code;
     }
     e.upTo = N;
   }
-  return e.codes;
+  return e;
 }
 
 interface RefineScratch {
@@ -200,8 +212,8 @@ export function classifyIdentitiesByBlocks(
     nCls = n;
   };
   for (const b of classes) refine(b.cls, b.n);
-  for (const n of peerNamed) {
-    const codes = namedPortCodes(identities, n);
+  const named = peerNamed.map((n) => namedPortCodes(identities, n));
+  for (const { codes } of named) {
     let max = 0;
     for (let i = 0; i < N; i++) if (codes[i]! > max) max = codes[i]!;
     refine(codes, max + 1);
@@ -231,8 +243,8 @@ export function classifyIdentitiesByBlocks(
   }
   const resolutions: number[][][] = [];
   for (let c = 0; c < nSel; c++) {
-    const ports = identities.get(rep[c]!).ports;
-    resolutions.push(peerNamed.map((n) => resolveNamedPort(ports, n.name, n.protocol)));
+    const i = rep[c]!;
+    resolutions.push(named.map((e) => e.values[e.codes[i]!]!));
   }
   if (selectorPeers.length === 0 && peerNamed.length === 0) return { nSel: 1, selClass: new Uint16Array(0), bitRows: new Uint8Array(k), resolutions: [[]] };
   const selClass = nSel <= 0x10000 && selClassArr instanceof Int32Array ? Uint16Array.from(selClassArr) : selClassArr;

@@ -76,6 +76,9 @@ interface Selection {
   readonly eg: readonly NetworkPolicy[];
   readonly ingKeys: readonly string[];
   readonly egKeys: readonly string[];
+  /** attach's table keys (also fixed by the identity: named ports resolve on its ports). */
+  ingress?: string | null;
+  egress?: string | null;
 }
 
 interface PodRec {
@@ -483,24 +486,29 @@ export class CompiledEngine {
       this.tiers.hold(r.identity, r.pod);
       r.tierIdentity = r.identity;
     }
-    this.attach(r, 'egress', eg, r.egressPolicies);
-    this.attach(r, 'ingress', ing, r.ingressPolicies);
+    this.attach(r, 'egress', eg, r.egressPolicies, s);
+    this.attach(r, 'ingress', ing, r.ingressPolicies, s);
   }
 
   // A side needs a NetworkPolicy table when NetworkPolicies isolate it. Otherwise the tier passes
   // for every peer and the slot's word for it is NO_TABLE.
-  private attach(r: PodRec, dir: Direction, np: readonly NetworkPolicy[], npKeys: readonly string[]): void {
-    let key: string | undefined;
-    if (np.length > 0) {
-      key = `${dir === 'ingress' ? 'I' : 'E'}${npKeys.join('\n')}`;
-      if (dir === 'ingress') {
-        // Named ports of ingress rules resolve on the owner: owners share a table only when
-        // every name resolves the same on them.
-        const named = [];
-        for (const p of np) named.push(...this.npRules.ingressNamedPorts(p));
-        if (named.length) key += `\u0002${resolutionSignature(named, r.pod.ports)}`;
+  private attach(r: PodRec, dir: Direction, np: readonly NetworkPolicy[], npKeys: readonly string[], s: Selection): void {
+    let k = s[dir];
+    if (k === undefined) {
+      k = null;
+      if (np.length > 0) {
+        k = `${dir === 'ingress' ? 'I' : 'E'}${npKeys.join('\n')}`;
+        if (dir === 'ingress') {
+          // Named ports of ingress rules resolve on the owner: owners share a table only when
+          // every name resolves the same on them.
+          const named = [];
+          for (const p of np) named.push(...this.npRules.ingressNamedPorts(p));
+          if (named.length) k += `\u0002${resolutionSignature(named, r.pod.ports)}`;
+        }
       }
+      s[dir] = k;
     }
+    const key = k ?? undefined;
     const old = r[dir];
     if (old && !old.evicted && old.key === key) return;
     if (old) {

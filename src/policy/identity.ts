@@ -14,7 +14,7 @@
 
 import type { ContainerPort, Labels, PolicyPeer } from '../cluster/model.ts';
 import { namespaceLabelsOr } from '../cluster/namespace-labels.ts';
-import { selectorKey, selectorMatches } from './selector.ts';
+import { selectorMatches } from './selector.ts';
 
 export interface Identity {
   readonly id: number;
@@ -60,6 +60,9 @@ export class IdentityRegistry {
     { id: OUTSIDE_IDENTITY, namespace: '', nsLabels: undefined, labels: {}, ports: [] },
   ];
   private readonly byKey = new Map<string, number>();
+  /** intern's first look-up: the same key with the pod labels in their own order (several orders may name one identity). */
+  private readonly byOwnOrder = new Map<string, number>();
+  private readonly nsLabelKeys = new WeakMap<Labels, string>();
   /** Identity ids per namespace, ascending (podSelector-only peers look only here). */
   private readonly byNamespace = new Map<string, number[]>();
   private readonly peerCache = new WeakMap<PolicyPeer, Map<string, PeerMatcher>>();
@@ -90,8 +93,19 @@ export class IdentityRegistry {
   }
 
   intern(namespace: string, nsLabels: Labels | undefined, labels: Labels, ports: readonly ContainerPort[]): number {
-    const key = `${namespace}\u0000${labelsKey(nsLabels)}\u0000${labelsKey(labels)}\u0000${portsKey(ports)}`;
-    let id = this.byKey.get(key);
+    // First by the labels in their own order, with the namespace labels' key kept per object
+    // (every pod of a namespace shares it): a full compile interns every pod, and sorting the
+    // keys of both label sets was most of that; replicas list their labels in one order.
+    let nsKey = nsLabels === undefined ? '!' : this.nsLabelKeys.get(nsLabels);
+    if (nsKey === undefined) this.nsLabelKeys.set(nsLabels!, (nsKey = labelsKey(nsLabels)));
+    let own = '';
+    for (const k of Object.keys(labels)) own += `${k}=${labels[k]}\u0001`;
+    const pk = portsKey(ports);
+    const fast = `${namespace}\u0000${nsKey}\u0000${own}\u0000${pk}`;
+    let id = this.byOwnOrder.get(fast);
+    if (id !== undefined) return id;
+    const key = `${namespace}\u0000${nsKey}\u0000${labelsKey(labels)}\u0000${pk}`;
+    id = this.byKey.get(key);
     if (id === undefined) {
       id = this.list.length;
       this.list.push({ id, namespace, nsLabels, labels, ports });
@@ -100,6 +114,7 @@ export class IdentityRegistry {
       if (!ids) this.byNamespace.set(namespace, (ids = []));
       ids.push(id);
     }
+    this.byOwnOrder.set(fast, id);
     return id;
   }
 
@@ -124,7 +139,8 @@ export class IdentityRegistry {
       // identities whatever the policy's namespace, and the same shapes recur in the policies of
       // every namespace and in every cluster policy (at the scale limits, thousands of peer
       // objects with a few hundred distinct answers each walked every identity).
-      const key = `${peer.namespaceSelector ? `N${selectorKey(peer.namespaceSelector)}` : `S${policyNs}`}\u0000${peer.podSelector ? selectorKey(peer.podSelector) : ''}`;
+      // (The selectors' JSON: texts written in another order just do not share.)
+      const key = `${peer.namespaceSelector ? `N${JSON.stringify(peer.namespaceSelector)}` : `S${policyNs}`}\u0000${peer.podSelector ? JSON.stringify(peer.podSelector) : ''}`;
       c = this.byContent.get(key)?.deref();
       if (!c) {
         c = { peer, ns: policyNs, upTo: 0, ids: [], setLen: -1, setId: -1 };

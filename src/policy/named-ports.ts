@@ -30,10 +30,20 @@ export function namedPortsOf(rules: readonly { readonly rule: PolicyRule }[]): N
   return [...seen.values()];
 }
 
-/** Resolution signature of a pod for a list of named ports (tables are shared only on equal signatures). */
+/**
+ * Resolution signature of a pod for a list of named ports (tables are shared only on equal
+ * signatures; callers compare signatures of the same list). A name listed again is left out:
+ * the policies of a tier table repeat the same few names, hundreds of times per identity.
+ */
 export function resolutionSignature(named: readonly NamedPort[], ports: readonly ContainerPort[]): string {
   let s = '';
-  for (const n of named) s += resolveNamedPort(ports, n.name, n.protocol).join(',') + ';';
+  const done = new Set<string>();
+  for (const n of named) {
+    const key = namedKey(n);
+    if (done.has(key)) continue;
+    done.add(key);
+    s += `${key}=${resolveNamedPort(ports, n.name, n.protocol).join(',')};`;
+  }
   return s;
 }
 

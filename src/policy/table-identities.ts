@@ -140,36 +140,42 @@ export function classifyIdentities(
   const movedTo = new Int32Array(N);
   const movedBy = new Int32Array(N);
   const markedBy = new Int32Array(N);
-  const marked: number[] = [];
+  const marked = new Int32Array(N);
   // Selector peers of each rule (tables of cluster policies have hundreds of rules and peers).
-  const byRule: SelectorPeer[][] = Array.from({ length: k }, () => []);
-  for (const s of selectorPeers) byRule[s.rule]!.push(s);
+  // (Indexed loops throughout: this runs cold in a process's first compile, where for-of
+  // allocated an iterator result per identity.)
+  const byRule: SelectorPeer[][] = new Array(k);
+  for (let r = 0; r < k; r++) byRule[r] = [];
+  for (let j = 0; j < selectorPeers.length; j++) byRule[selectorPeers[j]!.rule]!.push(selectorPeers[j]!);
   // Rules whose selectors pick exactly the identities an earlier rule's picked split nothing more.
-  const seen = new Set<string>();
+  const seen = new Set<number | string>();
   for (let r = 0; r < k; r++) {
     const mine = byRule[r]!;
     if (mine.length === 0) continue;
-    const key = mine.length === 1 ? `${identities.setOf(mine[0]!.matcher)}` : mine.map((s) => identities.setOf(s.matcher)).sort((a, b) => a - b).join(',');
+    const key = mine.length === 1 ? identities.setOf(mine[0]!.matcher) : mine.map((s) => identities.setOf(s.matcher)).sort((a, b) => a - b).join(',');
     if (seen.has(key)) continue;
     seen.add(key);
-    marked.length = 0;
-    for (const s of mine) {
-      for (const id of identities.matched(s.matcher)) {
+    let nMarked = 0;
+    for (let j = 0; j < mine.length; j++) {
+      const ids = identities.matched(mine[j]!.matcher);
+      for (let x = 0; x < ids.length; x++) {
+        const id = ids[x]!;
         if (markedBy[id] === r + 1) continue;
         markedBy[id] = r + 1;
-        marked.push(id);
+        marked[nMarked++] = id;
+        hits[cls[id]!]!++;
       }
     }
-    for (const id of marked) hits[cls[id]!]!++;
     // Decide every split before moving anyone (moving shrinks the classes).
-    for (const id of marked) {
-      const c = cls[id]!;
+    for (let x = 0; x < nMarked; x++) {
+      const c = cls[marked[x]!]!;
       if (hits[c] !== size[c] && movedBy[c] !== r + 1) {
         movedBy[c] = r + 1;
         movedTo[c] = nCls++;
       }
     }
-    for (const id of marked) {
+    for (let x = 0; x < nMarked; x++) {
+      const id = marked[x]!;
       const c = cls[id]!;
       hits[c] = 0;
       if (movedBy[c] !== r + 1) continue;
@@ -197,14 +203,13 @@ export function classifyIdentities(
   }
   // Renumber so that identity 0 (no pod) is class 0: identities added after this table was
   // built read class 0 (see extendRuleTable), which must mean "selected by nothing, no names".
-  const renum = new Map<number, number>();
+  const renum = new Int32Array(nCls).fill(-1);
   const rep: number[] = [];
   const selClassArr = new Int32Array(N);
   for (let i = 0; i < N; i++) {
-    let c = renum.get(cls[i]!);
-    if (c === undefined) {
-      c = renum.size;
-      renum.set(cls[i]!, c);
+    let c = renum[cls[i]!]!;
+    if (c < 0) {
+      renum[cls[i]!] = c = rep.length;
       rep.push(i);
     }
     selClassArr[i] = c;
@@ -229,9 +234,10 @@ export function classifyIdentities(
   }
   for (const s of setPeer) {
     const rs = rulesOfSet.get(identities.setOf(s.matcher))!;
-    for (const id of identities.matched(s.matcher)) {
-      const c = repOf[id]!;
-      if (c >= 0) for (const r of rs) rows[c * k + r] = 1;
+    const ids = identities.matched(s.matcher);
+    for (let x = 0; x < ids.length; x++) {
+      const c = repOf[ids[x]!]!;
+      if (c >= 0) for (let j = 0; j < rs.length; j++) rows[c * k + rs[j]!] = 1;
     }
   }
   for (let c = 0; c < nSel; c++) {

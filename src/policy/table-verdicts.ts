@@ -327,7 +327,15 @@ export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortCla
     },
   };
   const fill = (eqOf: Int32Array, count: number, combine: Int32Array) => {
+    // Address classes with one vector have one row (node classes make many of them: copied).
+    const rowOf = new Int32Array(nIpEq).fill(-1);
     for (let a = 0; a < count; a++) {
+      const seen = rowOf[eqOf[a]!]!;
+      if (seen >= 0) {
+        combine.copyWithin(a * nSel, seen * nSel, seen * nSel + nSel);
+        continue;
+      }
+      rowOf[eqOf[a]!] = a;
       for (let s = 0; s < nSel; s++) {
         const pair = eqOf[a]! * nSelEq + selEq[s]!;
         let pc = pairRow[pair]!;
