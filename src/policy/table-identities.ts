@@ -102,6 +102,28 @@ export interface SelectorClasses {
   readonly resolutions: readonly number[][][];
 }
 
+interface WorkArrays {
+  readonly cls: Int32Array;
+  readonly size: Int32Array;
+  readonly hits: Int32Array;
+  readonly movedTo: Int32Array;
+  readonly movedBy: Int32Array;
+  readonly markedBy: Int32Array;
+  readonly marked: Int32Array;
+  readonly repOf: Int32Array;
+}
+let work: WorkArrays | undefined;
+
+/** classifyIdentities' working arrays, for at least n identities (one set: the compiler is synchronous and this does not re-enter). */
+function workArrays(n: number): WorkArrays {
+  if (!work || work.cls.length < n) {
+    const len = Math.max(1024, n * 2);
+    const a = () => new Int32Array(len);
+    work = { cls: a(), size: a(), hits: a(), movedTo: a(), movedBy: a(), markedBy: a(), marked: a(), repOf: a() };
+  }
+  return work;
+}
+
 export function classifyIdentities(
   identities: IdentityRegistry, k: number, selectorPeers: readonly SelectorPeer[], peerNamed: readonly NamedPort[],
 ): SelectorClasses {
@@ -113,7 +135,12 @@ export function classifyIdentities(
   }
   // Partition refinement: start with one class, split it by each rule's "selected" bit and
   // by each named port's resolution. O(identities x (rules + named ports)).
-  let cls = new Int32Array(N);
+  // The working arrays are reused between calls (cleared here): a full compile classifies every
+  // policy block once, a dozen arrays of every identity each, and that garbage (off-heap typed
+  // arrays) drove collections.
+  const w = workArrays(N);
+  let cls = w.cls;
+  cls.fill(0, 0, N);
   let nCls = 1;
   const split = (keyOf: (i: number) => number) => {
     const next = new Int32Array(N);
@@ -134,13 +161,12 @@ export function classifyIdentities(
   // Splitting by one rule's bit touches only the identities it selects: in each class, those
   // move to a new class, unless they are the whole class (classes are renumbered below, so the
   // numbering here does not matter). Every class is non-empty, so there are at most N.
-  const size = new Int32Array(N);
+  const { size, hits, movedTo, movedBy, markedBy, marked } = w;
+  size.fill(0, 0, N);
   size[0] = N;
-  const hits = new Int32Array(N);
-  const movedTo = new Int32Array(N);
-  const movedBy = new Int32Array(N);
-  const markedBy = new Int32Array(N);
-  const marked = new Int32Array(N);
+  hits.fill(0, 0, N);
+  movedBy.fill(0, 0, N);
+  markedBy.fill(0, 0, N);
   // Selector peers of each rule (tables of cluster policies have hundreds of rules and peers).
   // (Indexed loops throughout: this runs cold in a process's first compile, where for-of
   // allocated an iterator result per identity.)
@@ -205,7 +231,7 @@ export function classifyIdentities(
   // built read class 0 (see extendRuleTable), which must mean "selected by nothing, no names".
   const renum = new Int32Array(nCls).fill(-1);
   const rep: number[] = [];
-  const selClassArr = new Int32Array(N);
+  const selClassArr = nCls <= 0x10000 ? new Uint16Array(N) : new Int32Array(N);
   for (let i = 0; i < N; i++) {
     let c = renum[cls[i]!]!;
     if (c < 0) {
@@ -217,8 +243,9 @@ export function classifyIdentities(
   const nSel = rep.length;
   // Bits of the representatives from the selectors' matches (one pass over every match, not a
   // search per representative and rule), then their signatures from those rows.
-  const repOf = new Int32Array(N).fill(-1);
-  rep.forEach((i, c) => { repOf[i] = c; });
+  const repOf = w.repOf;
+  repOf.fill(-1, 0, N);
+  for (let c = 0; c < rep.length; c++) repOf[rep[c]!] = c;
   const rows = new Uint8Array(nSel * k);
   // Once per distinct set, for every rule with a peer selecting it.
   const rulesOfSet = new Map<number, number[]>();
@@ -244,6 +271,6 @@ export function classifyIdentities(
     const ports = identities.get(rep[c]!).ports;
     selRes.push(peerNamed.map((n) => resolveNamedPort(ports, n.name, n.protocol)));
   }
-  const selClass = nSel <= 0x10000 ? Uint16Array.from(selClassArr) : selClassArr;
+  const selClass = nSel <= 0x10000 && selClassArr instanceof Int32Array ? Uint16Array.from(selClassArr) : selClassArr;
   return { nSel, selClass, bitRows: rows, resolutions: selRes };
 }
