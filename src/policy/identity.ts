@@ -49,6 +49,54 @@ function labelsKey(l: Labels | undefined): string {
   return s;
 }
 
+function strHash(s: string, h: number): number {
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h;
+}
+
+/** Independent of the keys' order (a sum over the entries). */
+function labelsHash(l: Labels): number {
+  let acc = 0;
+  for (const k of Object.keys(l)) {
+    const e = strHash(l[k]!, strHash(k, 0x811c9dc5) ^ 0x3d);
+    acc = (acc + Math.imul(e ^ (e >>> 16), 0x7feb352d)) | 0;
+  }
+  return acc;
+}
+
+function portsHash(ports: readonly ContainerPort[]): number {
+  let h = 0x2545f491;
+  for (const p of ports) h = Math.imul(strHash(p.protocol, strHash(p.name ?? '', h)) ^ p.containerPort, 0x01000193);
+  return h;
+}
+
+/** Equal as maps (what labelsKey compares). */
+function sameLabels(a: Labels, b: Labels): boolean {
+  // for-in: no key arrays (label objects are plain data, nothing enumerable inherited).
+  let n = 0;
+  for (const k in a) {
+    if (b[k] !== a[k]) return false;
+    n++;
+  }
+  for (const k in b) if (k !== undefined) n--;
+  return n === 0;
+}
+
+function sameNsLabels(a: Labels | undefined, b: Labels | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && sameLabels(a, b));
+}
+
+/** Equal as portsKey spells them (in order; no name reads as ''). */
+function samePorts(a: readonly ContainerPort[], b: readonly ContainerPort[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!, y = b[i]!;
+    if ((x.name ?? '') !== (y.name ?? '') || x.containerPort !== y.containerPort || x.protocol !== y.protocol) return false;
+  }
+  return true;
+}
+
 function portsKey(ports: readonly ContainerPort[]): string {
   let s = '';
   for (const p of ports) s += `${p.name ?? ''}:${p.containerPort}/${p.protocol}\u0001`;
@@ -59,10 +107,10 @@ export class IdentityRegistry {
   private readonly list: Identity[] = [
     { id: OUTSIDE_IDENTITY, namespace: '', nsLabels: undefined, labels: {}, ports: [] },
   ];
-  private readonly byKey = new Map<string, number>();
-  /** intern's first look-up: the same key with the pod labels in their own order (several orders may name one identity). */
-  private readonly byOwnOrder = new Map<string, number>();
-  private readonly nsLabelKeys = new WeakMap<Labels, string>();
+  /** Identity ids by intern's hash. */
+  private readonly byHash = new Map<number, number[]>();
+  /** labelsHash per Namespace labels object (every pod of a namespace shares it). */
+  private readonly nsLabelHashes = new WeakMap<Labels, number>();
   /** Identity ids per namespace, ascending (podSelector-only peers look only here). */
   private readonly byNamespace = new Map<string, number[]>();
   private readonly peerCache = new WeakMap<PolicyPeer, Map<string, PeerMatcher>>();
@@ -93,28 +141,25 @@ export class IdentityRegistry {
   }
 
   intern(namespace: string, nsLabels: Labels | undefined, labels: Labels, ports: readonly ContainerPort[]): number {
-    // First by the labels in their own order, with the namespace labels' key kept per object
-    // (every pod of a namespace shares it): a full compile interns every pod, and sorting the
-    // keys of both label sets was most of that; replicas list their labels in one order.
-    let nsKey = nsLabels === undefined ? '!' : this.nsLabelKeys.get(nsLabels);
-    if (nsKey === undefined) this.nsLabelKeys.set(nsLabels!, (nsKey = labelsKey(nsLabels)));
-    let own = '';
-    for (const k of Object.keys(labels)) own += `${k}=${labels[k]}\u0001`;
-    const pk = portsKey(ports);
-    const fast = `${namespace}\u0000${nsKey}\u0000${own}\u0000${pk}`;
-    let id = this.byOwnOrder.get(fast);
-    if (id !== undefined) return id;
-    const key = `${namespace}\u0000${nsKey}\u0000${labelsKey(labels)}\u0000${pk}`;
-    id = this.byKey.get(key);
-    if (id === undefined) {
-      id = this.list.length;
-      this.list.push({ id, namespace, nsLabels, labels, ports });
-      this.byKey.set(key, id);
-      let ids = this.byNamespace.get(namespace);
-      if (!ids) this.byNamespace.set(namespace, (ids = []));
-      ids.push(id);
-    }
-    this.byOwnOrder.set(fast, id);
+    // By a hash of the four things, then compared field by field: a full compile interns every
+    // pod, and building a key string per pod (labels sorted, ports spelled out) was most of
+    // that and a large part of its garbage.
+    let nsHash = nsLabels === undefined ? 1 : this.nsLabelHashes.get(nsLabels);
+    if (nsHash === undefined) this.nsLabelHashes.set(nsLabels!, (nsHash = labelsHash(nsLabels!)));
+    const h = Math.imul(strHash(namespace, 0x811c9dc5) ^ nsHash, 0x9e3779b1) ^ Math.imul(labelsHash(labels), 0x85ebca6b) ^ portsHash(ports);
+    let bucket = this.byHash.get(h);
+    if (bucket) {
+      for (const id of bucket) {
+        const x = this.list[id]!;
+        if (x.namespace === namespace && sameNsLabels(x.nsLabels, nsLabels) && sameLabels(x.labels, labels) && samePorts(x.ports, ports)) return id;
+      }
+    } else this.byHash.set(h, (bucket = []));
+    const id = this.list.length;
+    this.list.push({ id, namespace, nsLabels, labels, ports });
+    bucket.push(id);
+    let ids = this.byNamespace.get(namespace);
+    if (!ids) this.byNamespace.set(namespace, (ids = []));
+    ids.push(id);
     return id;
   }
 
