@@ -81,7 +81,9 @@ export class AddressMap4 {
     const t = emptySlots(cap, S4, V4);
     const mask = cap - 1;
     let size = 0;
-    for (const [addr, value] of entries) {
+    // Indexed (no iterator per entry: a full compile builds maps of every pod address).
+    for (let j = 0; j < entries.length; j++) {
+      const addr = entries[j]![0], value = entries[j]![1];
       if (!(value >= 0)) throw new Error(`address-map: value must be >= 0, got ${value}`);
       const k = addr | 0;
       let i = mix(k) & mask;
@@ -158,7 +160,8 @@ export class AddressMap6 {
     const t = emptySlots(cap, S6, V6);
     const mask = cap - 1;
     let size = 0;
-    for (const [w, value] of entries) {
+    for (let j = 0; j < entries.length; j++) {
+      const w = entries[j]![0], value = entries[j]![1];
       if (w.length !== 4) throw new Error(`address-map: IPv6 address needs 4 words, got ${w.length}`);
       if (!(value >= 0)) throw new Error(`address-map: value must be >= 0, got ${value}`);
       const a = w[0]! | 0, b = w[1]! | 0, c = w[2]! | 0, d = w[3]! | 0;

@@ -42,14 +42,23 @@ interface BlockClasses {
 
 const byRegistry = new WeakMap<IdentityRegistry, WeakMap<object, BlockClasses>>();
 /** Per registry and named port: a code per identity, equal codes equal resolutions. */
-const namedCodes = new WeakMap<IdentityRegistry, Map<string, { upTo: number; codes: Int32Array; byValue: Map<string, number> }>>();
+const namedCodes = new WeakMap<IdentityRegistry, Map<string, NamedCodes>>();
 
-function blockClasses(identities: IdentityRegistry, block: RuleBlock, peers: readonly SelectorPeer[]): BlockClasses {
+interface NamedCodes {
+  upTo: number;
+  codes: Int32Array;
+  readonly byValue: Map<string, number>;
+  /** The resolution of each code (shared by every class resolving so: never changed). */
+  readonly values: number[][];
+}
+
+function blockClasses(identities: IdentityRegistry, block: RuleBlock, peersOf: () => readonly SelectorPeer[]): BlockClasses {
   let m = byRegistry.get(identities);
   if (!m) byRegistry.set(identities, (m = new WeakMap()));
   let b = m.get(block.key);
   const N = identities.count;
   if (!b) {
+    const peers = peersOf();
     const sel = classifyIdentities(identities, block.count, peers, []);
     const cls = new Int32Array(Math.max(64, N * 2));
     for (let i = 0; i < sel.selClass.length; i++) cls[i] = sel.selClass[i]!;
@@ -88,12 +97,12 @@ function blockClasses(identities: IdentityRegistry, block: RuleBlock, peers: rea
   return b;
 }
 
-function namedPortCodes(identities: IdentityRegistry, n: NamedPort): Int32Array {
+function namedPortCodes(identities: IdentityRegistry, n: NamedPort): NamedCodes {
   let m = namedCodes.get(identities);
   if (!m) namedCodes.set(identities, (m = new Map()));
   const key = namedKey(n);
   let e = m.get(key);
-  if (!e) m.set(key, (e = { upTo: 0, codes: new Int32Array(0), byValue: new Map([['', 0]]) }));
+  if (!e) m.set(key, (e = { upTo: 0, codes: new Int32Array(0), byValue: new Map([['', 0]]), values: [[]] }));
   const N = identities.count;
   if (e.upTo < N) {
     if (e.codes.length < N) {
@@ -102,14 +111,41 @@ function namedPortCodes(identities: IdentityRegistry, n: NamedPort): Int32Array 
       e.codes = c;
     }
     for (let i = e.upTo; i < N; i++) {
-      const v = resolveNamedPort(identities.get(i).ports, n.name, n.protocol).join(',');
+      const r = resolveNamedPort(identities.get(i).ports, n.name, n.protocol);
+      const v = r.join(',');
       let code = e.byValue.get(v);
-      if (code === undefined) e.byValue.set(v, (code = e.byValue.size));
+      if (code === undefined) {
+        e.byValue.set(v, (code = e.byValue.size));
+        e.values.push(r);
+      }
       e.codes[i] = code;
     }
     e.upTo = N;
   }
-  return e.codes;
+  return e;
+}
+
+interface RefineScratch {
+  a: Int32Array;
+  b: Int32Array;
+  ids: Int32Array;
+  stamp: Int32Array;
+  generation: number;
+}
+let scratchBuffers: RefineScratch | undefined;
+
+/** classifyIdentitiesByBlocks' working buffers, for at least n identities (one set per process: the compiler is synchronous). */
+function refineScratch(n: number): RefineScratch {
+  let s = scratchBuffers;
+  if (!s || s.a.length < n) {
+    const len = Math.max(1024, n * 2);
+    s = scratchBuffers = { a: new Int32Array(len), b: new Int32Array(len), ids: s?.ids ?? new Int32Array(1024), stamp: s?.stamp ?? new Int32Array(1024), generation: s?.generation ?? 0 };
+  }
+  if (s.generation > 0x3fffffff) {
+    s.stamp.fill(0);
+    s.generation = 0;
+  }
+  return s;
 }
 
 /** The same answer as classifyIdentities (same classes, numbered from identity 0), from the blocks' classes. */
@@ -117,34 +153,48 @@ export function classifyIdentitiesByBlocks(
   identities: IdentityRegistry, k: number, blocks: readonly RuleBlock[], selectorPeers: readonly SelectorPeer[], peerNamed: readonly NamedPort[],
 ): ReturnType<typeof classifyIdentities> {
   const N = identities.count;
-  // Each block's selector peers, with rule indices relative to the block.
+  // Each block's selector peers, with rule indices relative to the block (only for a block
+  // classified for the first time: the classes keep their peers).
   const starts: number[] = [];
-  const per: SelectorPeer[][] = [];
   let off = 0;
   for (const b of blocks) {
     starts.push(off);
-    per.push([]);
     off += b.count;
   }
   if (off !== k) throw new Error('rule blocks do not cover the table');
-  let bi = 0;
-  for (const s of selectorPeers) {
-    while (s.rule >= starts[bi]! + blocks[bi]!.count) bi++;
-    per[bi]!.push({ ...s, rule: s.rule - starts[bi]! });
-  }
-  const classes = blocks.map((b, i) => blockClasses(identities, b, per[i]!));
-  let cls = new Int32Array(N);
+  const peersOf = (bi: number) => (): SelectorPeer[] => {
+    const lo = starts[bi]!, hi = lo + blocks[bi]!.count;
+    const out: SelectorPeer[] = [];
+    for (const s of selectorPeers) if (s.rule >= lo && s.rule < hi) out.push({ ...s, rule: s.rule - lo });
+    return out;
+  };
+  const classes = blocks.map((b, i) => blockClasses(identities, b, peersOf(i)));
+  // The common refinement, in two buffers used in turn and a scratch table of pair -> class
+  // whose entries are valid only when stamped with this refinement's number (a table of hundreds
+  // of blocks allocated and cleared a pair table and a class array per block).
+  const scratch = refineScratch(N);
+  let cls = scratch.a;
+  let next = scratch.b;
+  cls.fill(0, 0, N);
   let nCls = 1;
   const refine = (other: Int32Array, nOther: number) => {
     if (nOther <= 1) return;
-    const next = new Int32Array(N);
     let n = 0;
     if (nCls * nOther <= 1 << 20) {
-      const ids = new Int32Array(nCls * nOther).fill(-1);
+      const size = nCls * nOther;
+      if (scratch.ids.length < size) {
+        scratch.ids = new Int32Array(Math.max(size, scratch.ids.length * 2));
+        scratch.stamp = new Int32Array(scratch.ids.length);
+      }
+      const ids = scratch.ids, stamp = scratch.stamp;
+      const g = ++scratch.generation;
       for (let i = 0; i < N; i++) {
         const key = cls[i]! * nOther + other[i]!;
-        let c = ids[key]!;
-        if (c < 0) ids[key] = c = n++;
+        let c: number;
+        if (stamp[key] !== g) {
+          stamp[key] = g;
+          ids[key] = c = n++;
+        } else c = ids[key]!;
         next[i] = c;
       }
     } else {
@@ -156,12 +206,14 @@ export function classifyIdentitiesByBlocks(
         next[i] = c;
       }
     }
+    const t = cls;
     cls = next;
+    next = t;
     nCls = n;
   };
   for (const b of classes) refine(b.cls, b.n);
-  for (const n of peerNamed) {
-    const codes = namedPortCodes(identities, n);
+  const named = peerNamed.map((n) => namedPortCodes(identities, n));
+  for (const { codes } of named) {
     let max = 0;
     for (let i = 0; i < N; i++) if (codes[i]! > max) max = codes[i]!;
     refine(codes, max + 1);
@@ -169,7 +221,7 @@ export function classifyIdentitiesByBlocks(
   // Renumber in identity order, so identity 0 (no pod: selected by nothing) is class 0.
   const renum = new Int32Array(nCls).fill(-1);
   const rep: number[] = [];
-  const selClassArr = new Int32Array(N);
+  const selClassArr = nCls <= 0x10000 ? new Uint16Array(N) : new Int32Array(N);
   for (let i = 0; i < N; i++) {
     let c = renum[cls[i]!]!;
     if (c < 0) {
@@ -185,15 +237,16 @@ export function classifyIdentitiesByBlocks(
     for (let j = 0; j < classes.length; j++) {
       const b = classes[j]!;
       if (b.peers.length === 0) continue;
-      rows.set(b.rows.subarray(b.cls[i]! * b.k, (b.cls[i]! + 1) * b.k), c * k + starts[j]!);
+      const from = b.cls[i]! * b.k, to = c * k + starts[j]!;
+      for (let r = 0; r < b.k; r++) rows[to + r] = b.rows[from + r]!;
     }
   }
   const resolutions: number[][][] = [];
   for (let c = 0; c < nSel; c++) {
-    const ports = identities.get(rep[c]!).ports;
-    resolutions.push(peerNamed.map((n) => resolveNamedPort(ports, n.name, n.protocol)));
+    const i = rep[c]!;
+    resolutions.push(named.map((e) => e.values[e.codes[i]!]!));
   }
   if (selectorPeers.length === 0 && peerNamed.length === 0) return { nSel: 1, selClass: new Uint16Array(0), bitRows: new Uint8Array(k), resolutions: [[]] };
-  const selClass = nSel <= 0x10000 ? Uint16Array.from(selClassArr) : selClassArr;
+  const selClass = nSel <= 0x10000 && selClassArr instanceof Int32Array ? Uint16Array.from(selClassArr) : selClassArr;
   return { nSel, selClass, bitRows: rows, resolutions };
 }

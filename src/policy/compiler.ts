@@ -70,6 +70,17 @@ interface CacheEntry {
   evicted: boolean;
 }
 
+/** The NetworkPolicies isolating an identity, per direction, and their keys. */
+interface Selection {
+  readonly ing: readonly NetworkPolicy[];
+  readonly eg: readonly NetworkPolicy[];
+  readonly ingKeys: readonly string[];
+  readonly egKeys: readonly string[];
+  /** attach's table keys (also fixed by the identity: named ports resolve on its ports). */
+  ingress?: string | null;
+  egress?: string | null;
+}
+
 interface PodRec {
   readonly key: string;
   pod: Pod;
@@ -310,11 +321,15 @@ export class CompiledEngine {
       for (const e of this.entriesByPolicy.get(key) ?? []) this.evict(e, needTable);
       this.entriesByPolicy.delete(key);
     }
-    for (const ns of reselectNs) {
-      const list: NetworkPolicy[] = [];
-      for (const p of this.policies.values()) if (p.namespace === ns) list.push(p);
-      list.sort(comparePolicies);
-      if (list.length) this.policiesByNs.set(ns, list); else this.policiesByNs.delete(ns);
+    if (reselectNs.size > 0) {
+      // One pass over the policies for every namespace (a full compile reselects them all).
+      const lists = new Map<string, NetworkPolicy[]>();
+      for (const ns of reselectNs) lists.set(ns, []);
+      for (const p of this.policies.values()) lists.get(p.namespace)?.push(p);
+      for (const [ns, list] of lists) {
+        list.sort(comparePolicies);
+        if (list.length) this.policiesByNs.set(ns, list); else this.policiesByNs.delete(ns);
+      }
     }
 
     // Pods: identity, slot, addresses.
@@ -397,7 +412,8 @@ export class CompiledEngine {
         if (r) needTable.add(r);
       }
     }
-    for (const r of needTable) this.select(r);
+    const selections = new Map<number, Selection>();
+    for (const r of needTable) this.select(r, selections);
     this.tiers.flush();
 
     if (nodesChanged) this.nodeAddresses.rebuild();
@@ -441,20 +457,28 @@ export class CompiledEngine {
     }
   }
 
-  /** Recomputes the pod's isolating policies and (for local pods) its tables. */
-  private select(r: PodRec): void {
-    const pols = this.policiesByNs.get(r.pod.namespace) ?? [];
-    const ing: NetworkPolicy[] = [];
-    const eg: NetworkPolicy[] = [];
-    for (const p of pols) {
-      // The pod is isolated for a direction by each policy that selects it and has the type
-      // (policyIsolatesPod); the selector is checked once for both directions.
-      if (!policySelectsPod(p, r.pod)) continue;
-      if (policyHasType(p, 'ingress')) ing.push(p);
-      if (policyHasType(p, 'egress')) eg.push(p);
+  /**
+   * Recomputes the pod's isolating policies and (for local pods) its tables. `selections`: the
+   * answers of this batch per identity (namespace and labels are all a policy's podSelector reads,
+   * and the policies do not change within the batch), so the replicas of a workload share one.
+   */
+  private select(r: PodRec, selections: Map<number, Selection>): void {
+    let s = selections.get(r.identity);
+    if (!s) {
+      const pols = this.policiesByNs.get(r.pod.namespace) ?? [];
+      const ing: NetworkPolicy[] = [];
+      const eg: NetworkPolicy[] = [];
+      for (const p of pols) {
+        // The pod is isolated for a direction by each policy that selects it and has the type
+        // (policyIsolatesPod); the selector is checked once for both directions.
+        if (!policySelectsPod(p, r.pod)) continue;
+        if (policyHasType(p, 'ingress')) ing.push(p);
+        if (policyHasType(p, 'egress')) eg.push(p);
+      }
+      s = { ing, eg, ingKeys: ing.length ? ing.map(podKey) : NO_POLICIES, egKeys: eg.length ? eg.map(podKey) : NO_POLICIES };
+      selections.set(r.identity, s);
     }
-    const ingKeys = ing.length ? ing.map(podKey) : NO_POLICIES;
-    const egKeys = eg.length ? eg.map(podKey) : NO_POLICIES;
+    const { ing, eg, ingKeys, egKeys } = s;
     r.ingressPolicies = sameList(r.ingressPolicies, ingKeys) ? r.ingressPolicies : ingKeys;
     r.egressPolicies = sameList(r.egressPolicies, egKeys) ? r.egressPolicies : egKeys;
     this.arrays.ingressPolicies.set(r.slot, r.ingressPolicies);
@@ -469,24 +493,29 @@ export class CompiledEngine {
       this.tiers.hold(r.identity, r.pod);
       r.tierIdentity = r.identity;
     }
-    this.attach(r, 'egress', eg, r.egressPolicies);
-    this.attach(r, 'ingress', ing, r.ingressPolicies);
+    this.attach(r, 'egress', eg, r.egressPolicies, s);
+    this.attach(r, 'ingress', ing, r.ingressPolicies, s);
   }
 
   // A side needs a NetworkPolicy table when NetworkPolicies isolate it. Otherwise the tier passes
   // for every peer and the slot's word for it is NO_TABLE.
-  private attach(r: PodRec, dir: Direction, np: readonly NetworkPolicy[], npKeys: readonly string[]): void {
-    let key: string | undefined;
-    if (np.length > 0) {
-      key = `${dir === 'ingress' ? 'I' : 'E'}${npKeys.join('\n')}`;
-      if (dir === 'ingress') {
-        // Named ports of ingress rules resolve on the owner: owners share a table only when
-        // every name resolves the same on them.
-        const named = [];
-        for (const p of np) named.push(...this.npRules.ingressNamedPorts(p));
-        if (named.length) key += `\u0002${resolutionSignature(named, r.pod.ports)}`;
+  private attach(r: PodRec, dir: Direction, np: readonly NetworkPolicy[], npKeys: readonly string[], s: Selection): void {
+    let k = s[dir];
+    if (k === undefined) {
+      k = null;
+      if (np.length > 0) {
+        k = `${dir === 'ingress' ? 'I' : 'E'}${npKeys.join('\n')}`;
+        if (dir === 'ingress') {
+          // Named ports of ingress rules resolve on the owner: owners share a table only when
+          // every name resolves the same on them.
+          const named = [];
+          for (const p of np) named.push(...this.npRules.ingressNamedPorts(p));
+          if (named.length) k += `\u0002${resolutionSignature(named, r.pod.ports)}`;
+        }
       }
+      s[dir] = k;
     }
+    const key = k ?? undefined;
     const old = r[dir];
     if (old && !old.evicted && old.key === key) return;
     if (old) {

@@ -40,8 +40,10 @@ export class PodAddresses<R extends AddressHolder> {
   /** Claims r.pod's addresses for r. */
   register(r: R): void {
     r.ips = r.pod.ips;
+    // Before the first maps (a full compile) update() builds them from every owner.
+    const track = this.maps !== undefined;
     for (const ip of r.ips) {
-      this.dirty.add(ip);
+      if (track) this.dirty.add(ip);
       let o = this.owners.get(ip);
       if (!o) {
         const parsed = parseIP(ip);

@@ -49,6 +49,54 @@ function labelsKey(l: Labels | undefined): string {
   return s;
 }
 
+function strHash(s: string, h: number): number {
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h;
+}
+
+/** Independent of the keys' order (a sum over the entries). */
+function labelsHash(l: Labels): number {
+  let acc = 0;
+  for (const k of Object.keys(l)) {
+    const e = strHash(l[k]!, strHash(k, 0x811c9dc5) ^ 0x3d);
+    acc = (acc + Math.imul(e ^ (e >>> 16), 0x7feb352d)) | 0;
+  }
+  return acc;
+}
+
+function portsHash(ports: readonly ContainerPort[]): number {
+  let h = 0x2545f491;
+  for (const p of ports) h = Math.imul(strHash(p.protocol, strHash(p.name ?? '', h)) ^ p.containerPort, 0x01000193);
+  return h;
+}
+
+/** Equal as maps (what labelsKey compares). */
+function sameLabels(a: Labels, b: Labels): boolean {
+  // for-in: no key arrays (label objects are plain data, nothing enumerable inherited).
+  let n = 0;
+  for (const k in a) {
+    if (b[k] !== a[k]) return false;
+    n++;
+  }
+  for (const k in b) if (k !== undefined) n--;
+  return n === 0;
+}
+
+function sameNsLabels(a: Labels | undefined, b: Labels | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && sameLabels(a, b));
+}
+
+/** Equal as portsKey spells them (in order; no name reads as ''). */
+function samePorts(a: readonly ContainerPort[], b: readonly ContainerPort[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!, y = b[i]!;
+    if ((x.name ?? '') !== (y.name ?? '') || x.containerPort !== y.containerPort || x.protocol !== y.protocol) return false;
+  }
+  return true;
+}
+
 function portsKey(ports: readonly ContainerPort[]): string {
   let s = '';
   for (const p of ports) s += `${p.name ?? ''}:${p.containerPort}/${p.protocol}\u0001`;
@@ -59,10 +107,21 @@ export class IdentityRegistry {
   private readonly list: Identity[] = [
     { id: OUTSIDE_IDENTITY, namespace: '', nsLabels: undefined, labels: {}, ports: [] },
   ];
-  private readonly byKey = new Map<string, number>();
+  /** Identity ids by intern's hash. */
+  private readonly byHash = new Map<number, number[]>();
+  /** labelsHash per Namespace labels object (every pod of a namespace shares it). */
+  private readonly nsLabelHashes = new WeakMap<Labels, number>();
   /** Identity ids per namespace, ascending (podSelector-only peers look only here). */
   private readonly byNamespace = new Map<string, number[]>();
   private readonly peerCache = new WeakMap<PolicyPeer, Map<string, PeerMatcher>>();
+  /**
+   * Matchers by what they select with (see peerMatcher), held weakly: the peer objects holding
+   * one (peerCache) keep it alive, and a dead one's key goes with it.
+   */
+  private readonly byContent = new Map<string, WeakRef<PeerMatcher>>();
+  private readonly contentGone = new FinalizationRegistry<string>((key) => {
+    if (this.byContent.get(key)?.deref() === undefined) this.byContent.delete(key);
+  });
   /** setOf's numbering: matched sets by content. */
   private readonly setIds = new Map<number, { readonly ids: readonly number[]; readonly id: number }[]>();
   private setCount = 0;
@@ -82,16 +141,25 @@ export class IdentityRegistry {
   }
 
   intern(namespace: string, nsLabels: Labels | undefined, labels: Labels, ports: readonly ContainerPort[]): number {
-    const key = `${namespace}\u0000${labelsKey(nsLabels)}\u0000${labelsKey(labels)}\u0000${portsKey(ports)}`;
-    let id = this.byKey.get(key);
-    if (id === undefined) {
-      id = this.list.length;
-      this.list.push({ id, namespace, nsLabels, labels, ports });
-      this.byKey.set(key, id);
-      let ids = this.byNamespace.get(namespace);
-      if (!ids) this.byNamespace.set(namespace, (ids = []));
-      ids.push(id);
-    }
+    // By a hash of the four things, then compared field by field: a full compile interns every
+    // pod, and building a key string per pod (labels sorted, ports spelled out) was most of
+    // that and a large part of its garbage.
+    let nsHash = nsLabels === undefined ? 1 : this.nsLabelHashes.get(nsLabels);
+    if (nsHash === undefined) this.nsLabelHashes.set(nsLabels!, (nsHash = labelsHash(nsLabels!)));
+    const h = Math.imul(strHash(namespace, 0x811c9dc5) ^ nsHash, 0x9e3779b1) ^ Math.imul(labelsHash(labels), 0x85ebca6b) ^ portsHash(ports);
+    let bucket = this.byHash.get(h);
+    if (bucket) {
+      for (const id of bucket) {
+        const x = this.list[id]!;
+        if (x.namespace === namespace && sameNsLabels(x.nsLabels, nsLabels) && sameLabels(x.labels, labels) && samePorts(x.ports, ports)) return id;
+      }
+    } else this.byHash.set(h, (bucket = []));
+    const id = this.list.length;
+    this.list.push({ id, namespace, nsLabels, labels, ports });
+    bucket.push(id);
+    let ids = this.byNamespace.get(namespace);
+    if (!ids) this.byNamespace.set(namespace, (ids = []));
+    ids.push(id);
     return id;
   }
 
@@ -112,13 +180,24 @@ export class IdentityRegistry {
     }
     let c = byNs.get(policyNs);
     if (!c) {
-      c = { peer, ns: policyNs, upTo: 0, ids: [], setLen: -1, setId: -1 };
-      byNs.set(policyNs, c);
-      const sel = peer.podSelector;
-      if (sel) {
-        for (const k of Object.keys(sel.matchLabels)) this.selectorLabelKeys.add(k);
-        for (const e of sel.matchExpressions) this.selectorLabelKeys.add(e.key);
+      // Peers written alike share one matcher: a namespaceSelector peer selects the same
+      // identities whatever the policy's namespace, and the same shapes recur in the policies of
+      // every namespace and in every cluster policy (at the scale limits, thousands of peer
+      // objects with a few hundred distinct answers each walked every identity).
+      // (The selectors' JSON: texts written in another order just do not share.)
+      const key = `${peer.namespaceSelector ? `N${JSON.stringify(peer.namespaceSelector)}` : `S${policyNs}`}\u0000${peer.podSelector ? JSON.stringify(peer.podSelector) : ''}`;
+      c = this.byContent.get(key)?.deref();
+      if (!c) {
+        c = { peer, ns: policyNs, upTo: 0, ids: [], setLen: -1, setId: -1 };
+        this.byContent.set(key, new WeakRef(c));
+        this.contentGone.register(c, key);
+        const sel = peer.podSelector;
+        if (sel) {
+          for (const k of Object.keys(sel.matchLabels)) this.selectorLabelKeys.add(k);
+          for (const e of sel.matchExpressions) this.selectorLabelKeys.add(e.key);
+        }
       }
+      byNs.set(policyNs, c);
     }
     return c;
   }

@@ -4,7 +4,7 @@
 // (resolutionSignature, see compiler.ts); on egress it is the peer, so the resolution is part of
 // the peer's selector class (table-identities.ts).
 
-import type { ContainerPort, PolicyRule, Protocol } from '../cluster/model.ts';
+import type { ContainerPort, PolicyPort, PolicyRule, Protocol } from '../cluster/model.ts';
 import { resolveNamedPort } from './spec-facts.ts';
 
 export interface NamedPort {
@@ -16,24 +16,46 @@ export function namedKey(n: NamedPort): string {
   return `${n.protocol}/${n.name}`;
 }
 
+const portKeys = new WeakMap<PolicyPort, string>();
+
+/**
+ * namedKey of a port given by name, kept per port object: a policy version's ports sit in
+ * every table holding the policy, and each table asked once per port class and rule.
+ */
+export function portNamedKey(p: PolicyPort): string {
+  let k = portKeys.get(p);
+  if (k === undefined) portKeys.set(p, (k = `${p.protocol}/${String(p.port)}`));
+  return k;
+}
+
 /** The named ports a table's rules use, in first-use order. */
 export function namedPortsOf(rules: readonly { readonly rule: PolicyRule }[]): NamedPort[] {
   const seen = new Map<string, NamedPort>();
   for (const r of rules) {
     for (const p of r.rule.ports) {
       if (typeof p.port === 'string') {
-        const n = { name: p.port, protocol: p.protocol };
-        if (!seen.has(namedKey(n))) seen.set(namedKey(n), n);
+        const key = portNamedKey(p);
+        if (!seen.has(key)) seen.set(key, { name: p.port, protocol: p.protocol });
       }
     }
   }
   return [...seen.values()];
 }
 
-/** Resolution signature of a pod for a list of named ports (tables are shared only on equal signatures). */
+/**
+ * Resolution signature of a pod for a list of named ports (tables are shared only on equal
+ * signatures; callers compare signatures of the same list). A name listed again is left out:
+ * the policies of a tier table repeat the same few names, hundreds of times per identity.
+ */
 export function resolutionSignature(named: readonly NamedPort[], ports: readonly ContainerPort[]): string {
   let s = '';
-  for (const n of named) s += resolveNamedPort(ports, n.name, n.protocol).join(',') + ';';
+  const done = new Set<string>();
+  for (const n of named) {
+    const key = namedKey(n);
+    if (done.has(key)) continue;
+    done.add(key);
+    s += `${key}=${resolveNamedPort(ports, n.name, n.protocol).join(',')};`;
+  }
   return s;
 }
 

@@ -97,19 +97,8 @@ export function classifyAddresses(blocks: readonly IpBlockSpec[], matchAll: Uint
     lengths.add(b.cidr.prefix);
   }
   const prefixLengths = [...lengths].sort((a, b) => a - b);
-  const classOf = new Map<string, number>();
-  const bitRows: number[] = [];
-  let count = 0;
-  const classFor = (row: Uint8Array): number => {
-    const key = row.join('');
-    let c = classOf.get(key);
-    if (c === undefined) {
-      c = count++;
-      classOf.set(key, c);
-      for (let r = 0; r < k; r++) bitRows.push(row[r]!);
-    }
-    return c;
-  };
+  const classes = new ByteRows(k);
+  const classFor = (row: Uint8Array): number => classes.intern(row);
   // No prefix contains the address: only rules matching every peer match.
   const defaultClass = classFor(matchAll);
   const prefixes: TriePrefix[] = [];
@@ -128,7 +117,83 @@ export function classifyAddresses(blocks: readonly IpBlockSpec[], matchAll: Uint
     }
     prefixes.push({ words: region.words, prefix: region.prefix, value: classFor(row) });
   }
-  return { prefixes, bits: Uint8Array.from(bitRows), count, defaultClass };
+  return { prefixes, bits: classes.rows(), count: classes.count, defaultClass };
+}
+
+/**
+ * Rows of k bytes interned by content: equal rows, one class (numbered from 0 in order of first
+ * appearance). A table's address classes are such rows over its rules; keying them by a string of
+ * k characters each (hundreds of rules in a tier table) was a large part of a table's garbage.
+ */
+export class ByteRows {
+  private bits: Uint8Array;
+  count = 0;
+  private readonly byHash = new Map<number, number[]>();
+
+  constructor(private readonly k: number) {
+    this.bits = new Uint8Array(Math.max(1, k) * 8);
+  }
+
+  private hash(row: Uint8Array, off: number): number {
+    let h = 0x811c9dc5;
+    for (let r = 0; r < this.k; r++) if (row[off + r] !== 0) h = Math.imul(h ^ (r * 256 + row[off + r]!), 0x01000193);
+    return h;
+  }
+
+  /** The class of row[off .. off + k), a new one when no earlier row is equal. */
+  intern(row: Uint8Array, off = 0): number {
+    const k = this.k;
+    const h = this.hash(row, off);
+    let list = this.byHash.get(h);
+    if (list) {
+      for (const c of list) {
+        let same = true;
+        for (let r = 0, o = c * k; r < k && same; r++) same = this.bits[o + r] === row[off + r];
+        if (same) return c;
+      }
+    } else this.byHash.set(h, (list = []));
+    list.push(this.add(row, off));
+    return this.count - 1;
+  }
+
+  /** Appends row[off .. off + k) as a class without looking for an equal one; returns its class. */
+  add(row: Uint8Array, off = 0): number {
+    const k = this.k;
+    if ((this.count + 1) * k > this.bits.length) {
+      const grown = new Uint8Array(Math.max((this.count + 1) * k, this.bits.length * 2));
+      grown.set(this.bits);
+      this.bits = grown;
+    }
+    const o = this.count * k;
+    for (let r = 0; r < k; r++) this.bits[o + r] = row[off + r]!;
+    return this.count++;
+  }
+
+  /** Appends every row of `rows` (count rows) as classes 0.., each findable unless an earlier one is equal. */
+  seed(rows: Uint8Array, count: number): void {
+    for (let c = 0; c < count; c++) {
+      const h = this.hash(rows, c * this.k);
+      let found = false;
+      const list = this.byHash.get(h);
+      if (list) {
+        for (const d of list) {
+          let same = true;
+          for (let r = 0; r < this.k && same; r++) same = this.bits[d * this.k + r] === rows[c * this.k + r];
+          if (same) found = true;
+        }
+      }
+      const cls = this.add(rows, c * this.k);
+      if (!found) {
+        if (list) list.push(cls);
+        else this.byHash.set(h, [cls]);
+      }
+    }
+  }
+
+  /** The rows, count x k. */
+  rows(): Uint8Array {
+    return this.bits.slice(0, this.count * this.k);
+  }
 }
 
 function cidrKey(words: readonly number[], prefix: number): string {
@@ -174,13 +239,8 @@ export function withNodeClasses(
   });
   const comb = new Int32Array(ip.count * n);
   for (let c = 0; c < ip.count; c++) comb.fill(c, c * n, (c + 1) * n);
-  const classOf = new Map<string, number>();
-  const rows: number[] = Array.from(ip.bits);
-  for (let c = 0; c < ip.count; c++) {
-    const key = ip.bits.subarray(c * k, (c + 1) * k).join('');
-    if (!classOf.has(key)) classOf.set(key, c);
-  }
-  let count = ip.count;
+  const rows = new ByteRows(k);
+  rows.seed(ip.bits, ip.count);
   const done = new Uint8Array(ip.count * n);
   const row = new Uint8Array(k);
   for (let e = 0; e < classes.length; e++) {
@@ -191,13 +251,7 @@ export function withNodeClasses(
     if (done[cell]) continue;
     done[cell] = 1;
     for (let r = 0; r < k; r++) row[r] = ip.bits[t * k + r]! | nodeBits[nCls * k + r]!;
-    const key = row.join('');
-    let c = classOf.get(key);
-    if (c === undefined) {
-      classOf.set(key, (c = count++));
-      for (let r = 0; r < k; r++) rows.push(row[r]!);
-    }
-    comb[cell] = c;
+    comb[cell] = rows.intern(row);
   }
-  return { ip: { ...ip, bits: Uint8Array.from(rows), count }, comb };
+  return { ip: { ...ip, bits: rows.rows(), count: rows.count }, comb };
 }

@@ -102,6 +102,28 @@ export interface SelectorClasses {
   readonly resolutions: readonly number[][][];
 }
 
+interface WorkArrays {
+  readonly cls: Int32Array;
+  readonly size: Int32Array;
+  readonly hits: Int32Array;
+  readonly movedTo: Int32Array;
+  readonly movedBy: Int32Array;
+  readonly markedBy: Int32Array;
+  readonly marked: Int32Array;
+  readonly repOf: Int32Array;
+}
+let work: WorkArrays | undefined;
+
+/** classifyIdentities' working arrays, for at least n identities (one set: the compiler is synchronous and this does not re-enter). */
+function workArrays(n: number): WorkArrays {
+  if (!work || work.cls.length < n) {
+    const len = Math.max(1024, n * 2);
+    const a = () => new Int32Array(len);
+    work = { cls: a(), size: a(), hits: a(), movedTo: a(), movedBy: a(), markedBy: a(), marked: a(), repOf: a() };
+  }
+  return work;
+}
+
 export function classifyIdentities(
   identities: IdentityRegistry, k: number, selectorPeers: readonly SelectorPeer[], peerNamed: readonly NamedPort[],
 ): SelectorClasses {
@@ -113,7 +135,12 @@ export function classifyIdentities(
   }
   // Partition refinement: start with one class, split it by each rule's "selected" bit and
   // by each named port's resolution. O(identities x (rules + named ports)).
-  let cls = new Int32Array(N);
+  // The working arrays are reused between calls (cleared here): a full compile classifies every
+  // policy block once, a dozen arrays of every identity each, and that garbage (off-heap typed
+  // arrays) drove collections.
+  const w = workArrays(N);
+  let cls = w.cls;
+  cls.fill(0, 0, N);
   let nCls = 1;
   const split = (keyOf: (i: number) => number) => {
     const next = new Int32Array(N);
@@ -134,42 +161,47 @@ export function classifyIdentities(
   // Splitting by one rule's bit touches only the identities it selects: in each class, those
   // move to a new class, unless they are the whole class (classes are renumbered below, so the
   // numbering here does not matter). Every class is non-empty, so there are at most N.
-  const size = new Int32Array(N);
+  const { size, hits, movedTo, movedBy, markedBy, marked } = w;
+  size.fill(0, 0, N);
   size[0] = N;
-  const hits = new Int32Array(N);
-  const movedTo = new Int32Array(N);
-  const movedBy = new Int32Array(N);
-  const markedBy = new Int32Array(N);
-  const marked: number[] = [];
+  hits.fill(0, 0, N);
+  movedBy.fill(0, 0, N);
+  markedBy.fill(0, 0, N);
   // Selector peers of each rule (tables of cluster policies have hundreds of rules and peers).
-  const byRule: SelectorPeer[][] = Array.from({ length: k }, () => []);
-  for (const s of selectorPeers) byRule[s.rule]!.push(s);
+  // (Indexed loops throughout: this runs cold in a process's first compile, where for-of
+  // allocated an iterator result per identity.)
+  const byRule: SelectorPeer[][] = new Array(k);
+  for (let r = 0; r < k; r++) byRule[r] = [];
+  for (let j = 0; j < selectorPeers.length; j++) byRule[selectorPeers[j]!.rule]!.push(selectorPeers[j]!);
   // Rules whose selectors pick exactly the identities an earlier rule's picked split nothing more.
-  const seen = new Set<string>();
+  const seen = new Set<number | string>();
   for (let r = 0; r < k; r++) {
     const mine = byRule[r]!;
     if (mine.length === 0) continue;
-    const key = mine.length === 1 ? `${identities.setOf(mine[0]!.matcher)}` : mine.map((s) => identities.setOf(s.matcher)).sort((a, b) => a - b).join(',');
+    const key = mine.length === 1 ? identities.setOf(mine[0]!.matcher) : mine.map((s) => identities.setOf(s.matcher)).sort((a, b) => a - b).join(',');
     if (seen.has(key)) continue;
     seen.add(key);
-    marked.length = 0;
-    for (const s of mine) {
-      for (const id of identities.matched(s.matcher)) {
+    let nMarked = 0;
+    for (let j = 0; j < mine.length; j++) {
+      const ids = identities.matched(mine[j]!.matcher);
+      for (let x = 0; x < ids.length; x++) {
+        const id = ids[x]!;
         if (markedBy[id] === r + 1) continue;
         markedBy[id] = r + 1;
-        marked.push(id);
+        marked[nMarked++] = id;
+        hits[cls[id]!]!++;
       }
     }
-    for (const id of marked) hits[cls[id]!]!++;
     // Decide every split before moving anyone (moving shrinks the classes).
-    for (const id of marked) {
-      const c = cls[id]!;
+    for (let x = 0; x < nMarked; x++) {
+      const c = cls[marked[x]!]!;
       if (hits[c] !== size[c] && movedBy[c] !== r + 1) {
         movedBy[c] = r + 1;
         movedTo[c] = nCls++;
       }
     }
-    for (const id of marked) {
+    for (let x = 0; x < nMarked; x++) {
+      const id = marked[x]!;
       const c = cls[id]!;
       hits[c] = 0;
       if (movedBy[c] !== r + 1) continue;
@@ -197,14 +229,13 @@ export function classifyIdentities(
   }
   // Renumber so that identity 0 (no pod) is class 0: identities added after this table was
   // built read class 0 (see extendRuleTable), which must mean "selected by nothing, no names".
-  const renum = new Map<number, number>();
+  const renum = new Int32Array(nCls).fill(-1);
   const rep: number[] = [];
-  const selClassArr = new Int32Array(N);
+  const selClassArr = nCls <= 0x10000 ? new Uint16Array(N) : new Int32Array(N);
   for (let i = 0; i < N; i++) {
-    let c = renum.get(cls[i]!);
-    if (c === undefined) {
-      c = renum.size;
-      renum.set(cls[i]!, c);
+    let c = renum[cls[i]!]!;
+    if (c < 0) {
+      renum[cls[i]!] = c = rep.length;
       rep.push(i);
     }
     selClassArr[i] = c;
@@ -212,8 +243,9 @@ export function classifyIdentities(
   const nSel = rep.length;
   // Bits of the representatives from the selectors' matches (one pass over every match, not a
   // search per representative and rule), then their signatures from those rows.
-  const repOf = new Int32Array(N).fill(-1);
-  rep.forEach((i, c) => { repOf[i] = c; });
+  const repOf = w.repOf;
+  repOf.fill(-1, 0, N);
+  for (let c = 0; c < rep.length; c++) repOf[rep[c]!] = c;
   const rows = new Uint8Array(nSel * k);
   // Once per distinct set, for every rule with a peer selecting it.
   const rulesOfSet = new Map<number, number[]>();
@@ -229,15 +261,16 @@ export function classifyIdentities(
   }
   for (const s of setPeer) {
     const rs = rulesOfSet.get(identities.setOf(s.matcher))!;
-    for (const id of identities.matched(s.matcher)) {
-      const c = repOf[id]!;
-      if (c >= 0) for (const r of rs) rows[c * k + r] = 1;
+    const ids = identities.matched(s.matcher);
+    for (let x = 0; x < ids.length; x++) {
+      const c = repOf[ids[x]!]!;
+      if (c >= 0) for (let j = 0; j < rs.length; j++) rows[c * k + rs[j]!] = 1;
     }
   }
   for (let c = 0; c < nSel; c++) {
     const ports = identities.get(rep[c]!).ports;
     selRes.push(peerNamed.map((n) => resolveNamedPort(ports, n.name, n.protocol)));
   }
-  const selClass = nSel <= 0x10000 ? Uint16Array.from(selClassArr) : selClassArr;
+  const selClass = nSel <= 0x10000 && selClassArr instanceof Int32Array ? Uint16Array.from(selClassArr) : selClassArr;
   return { nSel, selClass, bitRows: rows, resolutions: selRes };
 }

@@ -17,7 +17,7 @@ import type { PolicyRule, Protocol } from '../cluster/model.ts';
 import { protocolNumber } from '../cluster/model.ts';
 import { ACTION, SIDE, ruleCode } from './engine-api.ts';
 import { resolveNamedPort } from './spec-facts.ts';
-import { namedKey, namedPortsOf, type NamedPort } from './named-ports.ts';
+import { namedKey, namedPortsOf, portNamedKey, type NamedPort } from './named-ports.ts';
 import { OTHER_PROTOCOL_CLASS, PortMap } from './port-map.ts';
 import type { TableSpec } from './rule-table.ts';
 import type { IpClasses } from './table-addresses.ts';
@@ -74,7 +74,7 @@ export function classifyPorts(spec: TableSpec, peerNamed: readonly NamedPort[], 
     for (const p of tr.rule.ports) {
       if (typeof p.port === 'number') cut(p.protocol, p.port, p.endPort ?? p.port);
       else if (typeof p.port === 'string') {
-        const key = namedKey({ name: p.port, protocol: p.protocol });
+        const key = portNamedKey(p);
         if (spec.direction === 'ingress') {
           for (const v of ownerRes.get(key) ?? []) cut(p.protocol, v, v);
         } else {
@@ -99,7 +99,7 @@ export function classifyPorts(spec: TableSpec, peerNamed: readonly NamedPort[], 
         // "endPort ... indicates that the range of ports from port to endPort if set, inclusive".
         if (port >= p.port && port <= (p.endPort ?? p.port)) return true;
       } else {
-        const key = namedKey({ name: p.port, protocol: p.protocol });
+        const key = portNamedKey(p);
         const values = spec.direction === 'ingress' ? ownerRes.get(key)! : res[peerNamedIndex.get(key)!]!;
         // The class is a single port whenever a resolved value starts it (cut at v and v+1).
         if (values.includes(port)) return true;
@@ -327,7 +327,15 @@ export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortCla
     },
   };
   const fill = (eqOf: Int32Array, count: number, combine: Int32Array) => {
+    // Address classes with one vector have one row (node classes make many of them: copied).
+    const rowOf = new Int32Array(nIpEq).fill(-1);
     for (let a = 0; a < count; a++) {
+      const seen = rowOf[eqOf[a]!]!;
+      if (seen >= 0) {
+        combine.copyWithin(a * nSel, seen * nSel, seen * nSel + nSel);
+        continue;
+      }
+      rowOf[eqOf[a]!] = a;
       for (let s = 0; s < nSel; s++) {
         const pair = eqOf[a]! * nSelEq + selEq[s]!;
         let pc = pairRow[pair]!;

@@ -2,7 +2,7 @@
 // the hot path depends on net/address.ts turning text into exactly the right words.
 import t from 'tap';
 import ipnum from 'ip-num';
-import { cidrContains, cidrWithin, formatIP, parseCIDR, parseIP } from '../../src/net/address.ts';
+import { cidrContains, cidrWithin, formatIP, parseCIDR, parseIP, parseV4Slow, parseV6Slow } from '../../src/net/address.ts';
 
 const { IPv4, IPv6, IPv4CidrRange, IPv6CidrRange } = ipnum;
 
@@ -85,4 +85,49 @@ t.test('what the API server rejects, we reject', async (t) => {
   }
   t.same(parseIP('::ffff:10.1.2.3'), { family: 'IPv4', words: [0x0a010203] }, 'IPv4-mapped IPv6 is the IPv4 address');
   t.equal(formatIP(parseCIDR('10.1.2.3/8')!), '10.0.0.0', 'host bits are cleared');
+});
+
+// parseIP takes a character scan for plain text (digits and dots; hex digits and colons) and the
+// regular-expression parse for the rest: the two must agree on every text, valid or not.
+t.test('the plain-text parse agrees with the general one', async (t) => {
+  const slow = (s: string) => {
+    const v4 = parseV4Slow(s);
+    if (v4 !== undefined) return { family: 'IPv4', words: [v4] };
+    const v6 = parseV6Slow(s);
+    if (v6 === undefined) return undefined;
+    if (v6[0] === 0 && v6[1] === 0 && v6[2] === 0xffff) return { family: 'IPv4', words: [v6[3]!] };
+    return { family: 'IPv6', words: v6 };
+  };
+  const edge = [
+    '', ':', '::', ':::', '::1', '1::', '1:::2', ':1::2', '1::2:', '1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7::', '::2:3:4:5:6:7:8',
+    '::1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7', '12345::', 'ffff::FFFF', '0000:0:00:000::', 'g::1', '1::2::3',
+    '::ffff:0:0', '::ffff:1:2', '0.0.0.0', '255.255.255.255', '256.1.1.1', '01.1.1.1', '1.2.3', '1.2.3.4.', '.1.2.3', '1..2.3',
+    '1.2.3.4.5', '1234.1.1.1', '::ffff:1.2.3.4', '1:2:3:4:5:6:1.2.3.4', 'fe80::1%eth0', ' 1.2.3.4', 'a.b.c.d',
+    `${'0:'.repeat(22)}0`, `${'1'.repeat(46)}`,
+  ];
+  const alphabet = '0123456789abcdefABCDEF:.g% ';
+  const texts = [...edge];
+  for (let i = 0; i < 20000; i++) {
+    let s = '';
+    const len = Math.floor(rand() * 20);
+    for (let j = 0; j < len; j++) s += alphabet[Math.floor(rand() * (rand() < 0.7 ? 17 : alphabet.length))];
+    texts.push(s);
+    // Near-valid ones: a random address with one group or octet dropped, doubled or compressed.
+    const w = [u32(), u32(), u32(), u32()];
+    const groups = w.flatMap((x) => [x >>> 16, x & 0xffff]).map((g) => (rand() < 0.3 ? 0 : g).toString(16));
+    const cut = Math.floor(rand() * 8);
+    const v6 = rand() < 0.5 ? groups.join(':') : `${groups.slice(0, cut).join(':')}::${groups.slice(cut + Math.floor(rand() * 3)).join(':')}`;
+    texts.push(v6, v6.replace(/:[0-9a-f]+$/, ''), `${v6}:1`);
+    const o = [u32() & 255, u32() & 511, u32() & 255, u32() & 255];
+    texts.push(o.join('.'), o.slice(0, 3).join('.'), `0${o.join('.')}`);
+  }
+  let bad = 0;
+  for (const s of texts) {
+    const a = parseIP(s), b = slow(s.trim());
+    if (JSON.stringify(a) !== JSON.stringify(b)) {
+      bad++;
+      if (bad <= 5) t.fail(`${JSON.stringify(s)}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+    }
+  }
+  t.equal(bad, 0, `${texts.length} texts agree`);
 });
