@@ -1,4 +1,5 @@
-// The agent's side of source-address validation (enforce/spoof-guard.ts holds the kernel rules):
+// The agent's side of source-address validation (the kernel rules: enforce/nft-guard.ts, a native
+// nftables table, where `nft` runs; else enforce/spoof-guard.ts, iptables raw chains and ipsets):
 // which local pod owns which addresses, on which host interface (the route to the address), and
 // what the kernel dropped. Pod adds, deletes and address changes are applied in the reconcile of
 // the generation that carries them (a route lookup each time). On a rule-watchdog tick the
@@ -90,9 +91,21 @@ export class SourceGuard {
       await nft?.remove();
       return undefined;
     }
-    const use = o.layout === 'iptables' || !nft ? ipt : nft;
-    const g = new SourceGuard(o, use);
-    await use.install(await g.entries(state));
+    let use: KernelGuard = o.layout === 'iptables' || !nft ? ipt : nft;
+    let g = new SourceGuard(o, use);
+    const entries = await g.entries(state);
+    try {
+      await use.install(entries);
+    } catch (e) {
+      // auto: a kernel that lists tables but refuses part of the native one (a module missing)
+      // still gets a guard.
+      if (use === ipt || o.layout === 'nft') throw e;
+      o.log('warn', 'source guard: the native nftables table failed, using iptables raw chains instead', { error: (e as Error).message });
+      await nft!.remove();
+      use = ipt;
+      g = new SourceGuard(o, ipt);
+      await ipt.install(await g.entries(state));
+    }
     await (use === ipt ? nft?.remove() : ipt.remove());
     return g;
   }
