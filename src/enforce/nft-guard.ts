@@ -28,12 +28,15 @@
 // lookup that matched: the drops per interface); forged4/6 record (interface, forged source)
 // for the verdict log with a timeout and a size cap (when full, `update` fails, the rule stops
 // there and the next one drops anyway). The agent reads everything back with one
-// `nft -j list table` per watchdog tick: verify() compares chains, sets and members with what it
-// wrote, poll() takes the counters and forged records from the same listing.
+// `list table` per watchdog tick, written to a long-lived `nft -j -i` (enforce/nft-session.ts;
+// a process per tick cost 3-5 ms of CPU a second at rest): verify() compares chains, sets and
+// members with what it wrote, poll() takes the counters and forged records from the same
+// listing.
 
 import { mustRun, runCommand, type CommandPrefix } from './command.ts';
 import type { Family } from './iptables.ts';
 import type { ForgedSource, GuardEntries, KernelGuard, PollResult } from './spoof-guard.ts';
+import { NftSession } from './nft-session.ts';
 import { canonicalIP } from '../net/address.ts';
 
 export const NFT_GUARD_TABLE = 'palisade-guard';
@@ -202,9 +205,17 @@ export class NftSpoofGuard implements KernelGuard {
   private current: NftMembers | undefined;
   /** Chains as listed right after install (verify compares). */
   private baseline = new Map<string, string[]>();
+  /** The per-tick listing goes through one long-lived nft, not a process per tick. */
+  private readonly session: NftSession;
 
   constructor(o: NftGuardOptions) {
     this.o = o;
+    this.session = new NftSession(o.prefix);
+  }
+
+  /** Listings answered by the long-lived nft so far. */
+  get sessionAnswers(): number {
+    return this.session.answered;
   }
 
   private async nft(lines: readonly string[]): Promise<void> {
@@ -251,6 +262,8 @@ export class NftSpoofGuard implements KernelGuard {
 
   /** `nft -j list table`: the listing verify() and poll() read ('' when the table is missing); no `ipset save` needed. */
   async read(): Promise<string> {
+    const a = await this.session.query(`list table ${T}`);
+    if (a !== undefined) return a;
     const r = await runCommand(['nft', '-j', 'list', 'table', ...T.split(' ')], { prefix: this.o.prefix });
     return r.code === 0 ? r.stdout : '';
   }
@@ -333,6 +346,7 @@ export class NftSpoofGuard implements KernelGuard {
 
   /** Deletes the table (nothing else is touched); fine when it is not there. */
   async remove(): Promise<void> {
+    this.session.stop();
     await runCommand(['nft', 'delete', 'table', ...T.split(' ')], { prefix: this.o.prefix });
     this.current = undefined;
     this.baseline = new Map();

@@ -147,6 +147,7 @@ t.test('spoofed sources are dropped in the kernel, honest traffic passes', async
     const s1 = status();
     const l0 = s0.sourceGuard!.routeLookups, l1 = s1.sourceGuard!.routeLookups;
     t.ok(l1 - l0 <= 1, `route lookups while idle for 2 s: ${l1 - l0} (at most the 10-tick refresh)`);
+    t.equal(s1.rulesRestored, s0.rulesRestored, 'nothing put back while idle (the guard reads back as written)');
     t.equal(s1.ruleWatchdog!.monitor, 'running', 'the nftables change monitor runs');
     t.ok(s1.ruleWatchdog!.skippedChecks > s0.ruleWatchdog!.skippedChecks, `ticks that read no rules: ${s1.ruleWatchdog!.skippedChecks - s0.ruleWatchdog!.skippedChecks}`);
     t.ok(s1.ruleWatchdog!.fullChecks - s0.ruleWatchdog!.fullChecks <= 1, `ticks that read the rules: ${s1.ruleWatchdog!.fullChecks - s0.ruleWatchdog!.fullChecks} (at most the refresh)`);
