@@ -1,12 +1,14 @@
 #!/bin/bash
-# Kernel cost of the source guard's raw-table layouts (src/enforce/spoof-guard.ts), without the
-# agent: what bench:e2e's nfqueue/nfqueue-noguard ratio cannot resolve on a loaded machine.
+# Kernel cost of the source guard's layouts (src/enforce/nft-guard.ts, src/enforce/spoof-guard.ts),
+# without the agent: what bench:e2e's nfqueue/nfqueue-noguard ratio cannot resolve on a loaded
+# machine.
 #
-#   bench/e2e/guard-layouts.sh [ROUNDS]        (root; needs perf, cc, iptables-nft, ipset)
+#   bench/e2e/guard-layouts.sh [ROUNDS]        (root; needs perf, cc, iptables-nft, ipset, nft)
+#   LAYOUTS="new nft" bench/e2e/guard-layouts.sh 5     (a subset)
 #
 # Per layout, a pod a -- node -- pod b chain of namespaces (pgl<i>a/n/b, routed /32 per veth like
 # the lab and kind's ptp CNI, no conntrack, no other rules), the IPv4 guard of that layout in the
-# node's raw table, and bench/e2e/loadgen.c opening connections a -> b for 5 s while
+# node (raw table or nft table at raw priority), and bench/e2e/loadgen.c opening connections a -> b for 5 s while
 # `perf record -a -g` samples the machine. Printed per round and layout: guard share = samples
 # under nf_hook_slow (only the guard hooks anything here) / all samples of the load generator's processes
 # (client and server; the forwarding runs in their softirq context), i.e. the share of the

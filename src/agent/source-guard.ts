@@ -164,9 +164,10 @@ export class SourceGuard {
   async check(state: ClusterState, o: { listing?: string; rulesUnchanged?: boolean } = {}): Promise<string[]> {
     const links = linkFingerprint(this.o.prefix);
     if (links === undefined || links !== this.links || this.unbound.length > 0 || ++this.ticksSinceLookup >= REFRESH_TICKS) await this.update(state);
-    // One `ipset save` per tick for the check and the counters, shared with the agent's other
-    // sets when it passes one (the agent spawns little). The raw table is read unless the rule
-    // watchdog's change monitor says no iptables rule changed since its last clean read.
+    // One listing per tick for the check and the counters: the iptables layout's sets from the
+    // `ipset save` shared with the agent's other sets when the watchdog passes one, its raw table
+    // only when the rule watchdog's change monitor says some rule changed since its last clean
+    // read; the native table whole, through the long-lived nft (the agent spawns little).
     let saved = await this.guard.read(o.listing);
     const problems = await this.guard.verify(saved, { tables: !o.rulesUnchanged });
     if (problems.length > 0) {
