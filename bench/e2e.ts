@@ -11,7 +11,9 @@
 //   nfqueue-2q  the default configuration with two queues (--queues 2, CPU fanout)
 //   tun       `palisade agent --backend tun`
 //   nfqueue-noguard  nfqueue with --no-source-guard: nfqueue/nfqueue-noguard is the cost of
-//             source-address validation (src/enforce/spoof-guard.ts), same rounds
+//             source-address validation (src/enforce/nft-guard.ts), same rounds
+//   nfqueue-iptguard  nfqueue with --source-guard-layout iptables (the fallback layout,
+//             src/enforce/spoof-guard.ts): nfqueue-iptguard/nfqueue-noguard is its cost
 // and for each:
 //   - new TCP connections per second (C client, --threads blocking connect() loops, each
 //     connection reset as soon as it is established) and its connect() latency under load;
@@ -34,7 +36,7 @@
 //
 // Usage (root): node --import tsx bench/e2e.ts [--seconds 1] [--rounds 5] [--threads 8]
 //   [--latency-seconds 1] [--idle-seconds 3] [--udp-rate 0] [--udp-ports 64] [--iperf-streams 1] [--queues 1]
-//   [--nice=0] [--modes none,iptables,nfqueue,nfqueue-nocache,nfqueue-2q,tun,nfqueue-noguard] [--tuple-shares 0,10,100]
+//   [--nice=0] [--modes none,iptables,nfqueue,nfqueue-nocache,nfqueue-2q,tun,nfqueue-noguard,nfqueue-iptguard] [--tuple-shares 0,10,100]
 // --nice=N runs every process of the measured path (clients, servers, agent) at nice N (default
 // 0 = leave alone; negative values need root and take CPU from everything else on the machine).
 // On a shared machine the connection rate depends on the CPU share the path gets and on lock
@@ -63,10 +65,10 @@ import { dnsLatency } from './e2e/dns-latency.ts';
 // ---------------------------------------------------------------------------------------------
 // Flags
 
-const MODES = ['none', 'iptables', 'nfqueue', 'nfqueue-nocache', 'nfqueue-2q', 'tun', 'nfqueue-noguard'] as const;
+const MODES = ['none', 'iptables', 'nfqueue', 'nfqueue-nocache', 'nfqueue-2q', 'tun', 'nfqueue-noguard', 'nfqueue-iptguard'] as const;
 type Mode = (typeof MODES)[number];
 /** Modes in which the Palisade agent enforces. */
-const AGENT_MODES = ['nfqueue', 'nfqueue-nocache', 'nfqueue-2q', 'tun', 'nfqueue-noguard'] as const;
+const AGENT_MODES = ['nfqueue', 'nfqueue-nocache', 'nfqueue-2q', 'tun', 'nfqueue-noguard', 'nfqueue-iptguard'] as const;
 const isAgent = (m: Mode): m is (typeof AGENT_MODES)[number] => (AGENT_MODES as readonly string[]).includes(m);
 
 function fail(msg: string): never {
@@ -273,7 +275,7 @@ async function enforce(mode: Mode): Promise<void> {
     const statusFile = join(topo.dir, `${mode}.status.json`);
     const backend = mode === 'tun' ? 'tun' : 'nfqueue';
     agent = await startAgent(topo, ['--node', 'n1', '--manifests', yamlDir, '--backend', backend, '--queue', '3', '--queues', String(mode === 'nfqueue-2q' ? 2 : queues),
-      ...(mode === 'nfqueue-nocache' ? ['--no-verdict-cache'] : []), ...(mode === 'nfqueue-noguard' ? ['--no-source-guard'] : [])], statusFile);
+      ...(mode === 'nfqueue-nocache' ? ['--no-verdict-cache'] : []), ...(mode === 'nfqueue-noguard' ? ['--no-source-guard'] : []), ...(mode === 'nfqueue-iptguard' ? ['--source-guard-layout', 'iptables'] : [])], statusFile);
     // Same priority as the rest of the path; every thread of the agent (setpriority is per thread).
     if (nice !== 0) for (const tid of readdirSync(`/proc/${agent.status.pid}/task`)) await run(['renice', '-n', String(nice), '-p', tid]);
   }
@@ -549,7 +551,7 @@ function summarise(samples: Sample[]) {
   const added: Record<string, Record<string, number>> = {};
   for (const p of AGENT_MODES) {
     if (!results[p]) continue;
-    for (const ref of (p === 'nfqueue' ? ['iptables', 'none', 'nfqueue-noguard'] : ['iptables', 'none']) as Mode[]) {
+    for (const ref of (p === 'nfqueue' || p === 'nfqueue-iptguard' ? ['iptables', 'none', 'nfqueue-noguard'] : ['iptables', 'none']) as Mode[]) {
       if (!results[ref]) continue;
       ratios[`${p}/${ref}`] = {
         connectionsPerSecond: r3(metric(p, 'connectionsPerSecond') / metric(ref, 'connectionsPerSecond')),

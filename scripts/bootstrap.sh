@@ -5,22 +5,23 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=0
-for b in iptables ip6tables conntrack ipset ip curl socat ncat sysctl iperf3 g++ make chromium; do command -v "$b" >/dev/null 2>&1 || need_apt=1; done
+for b in iptables ip6tables conntrack ipset nft ip curl socat ncat sysctl iperf3 g++ make chromium; do command -v "$b" >/dev/null 2>&1 || need_apt=1; done
 for h in /usr/include/pcap.h; do
   [ -f "$h" ] || need_apt=1
 done
 if [ "$need_apt" = 1 ] || [ "${PALISADE_FORCE_APT:-}" = 1 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "bootstrap: system packages are missing and this is not root; run as root or install:" >&2
-    echo "  apt-get install iptables conntrack ipset iproute2 procps curl socat ncat iperf3 libpcap-dev python3 make g++ chromium" >&2
+    echo "  apt-get install iptables conntrack ipset nftables iproute2 procps curl socat ncat iperf3 libpcap-dev python3 make g++ chromium" >&2
     exit 1
   fi
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
   apt-get install -y -q --no-install-recommends \
-    iptables conntrack ipset iproute2 procps kmod curl socat ncat iperf3 \
+    iptables conntrack ipset nftables iproute2 procps kmod curl socat ncat iperf3 \
     libpcap-dev python3 make g++ chromium
 fi
+# nftables: the source guard's native table (src/enforce/nft-guard.ts; the lab test checks it).
 # chromium: the report test (test/cli/report-browser.test.ts) opens the HTML report in it through
 # puppeteer-core, which downloads no browser of its own.
 

@@ -1,31 +1,74 @@
 #!/bin/bash
-# Kernel cost of the source guard's raw-table layouts (src/enforce/spoof-guard.ts), without the
-# agent: what bench:e2e's nfqueue/nfqueue-noguard ratio cannot resolve on a loaded machine.
+# Kernel cost of the source guard's layouts (src/enforce/nft-guard.ts, src/enforce/spoof-guard.ts),
+# without the agent: what bench:e2e's nfqueue/nfqueue-noguard ratio cannot resolve on a loaded
+# machine.
 #
-#   bench/e2e/guard-layouts.sh [ROUNDS]        (root; needs perf, cc, iptables-nft, ipset)
+#   bench/e2e/guard-layouts.sh [ROUNDS]        (root; needs perf, cc, iptables-nft, ipset, nft)
+#   LAYOUTS="new nft" bench/e2e/guard-layouts.sh 5     (a subset)
 #
 # Per layout, a pod a -- node -- pod b chain of namespaces (pgl<i>a/n/b, routed /32 per veth like
 # the lab and kind's ptp CNI, no conntrack, no other rules), the IPv4 guard of that layout in the
-# node's raw table, and bench/e2e/loadgen.c opening connections a -> b for 5 s while
+# node (raw table or nft table at raw priority), and bench/e2e/loadgen.c opening connections a -> b for 5 s while
 # `perf record -a -g` samples the machine. Printed per round and layout: guard share = samples
 # under nf_hook_slow (only the guard hooks anything here) / all samples of the load generator's processes
 # (client and server; the forwarding runs in their softirq context), i.e. the share of the
 # path's CPU spent in the guard. Other load on the machine does not enter the ratio; the agent
 # and conntrack, which bench:e2e adds to the path, are missing, so its share there is smaller.
-# Layouts, interleaved in every round: none, old (a commented hook jumping into a chain that
-# starts with the honest-pair RETURN), new (hookRule(): the honest check in the hook itself).
+# Layouts, interleaved in every round: none; old (a commented iptables hook jumping into a chain
+# that starts with the honest-pair RETURN); new (the iptables/ipset layout the agent falls back
+# to: the honest check `-m set ! --match-set` in the hook rule itself); nft (the native nftables
+# table the agent installs when `nft` is there, nftGuardRuleset(): an inet prerouting chain at
+# raw priority whose first rule is the honest-pair lookup `iifname . ip saddr @src4`, IPv6
+# rules included as the agent has them); nft-ip (the same in a table of family ip, IPv4 rules
+# only: what per-family tables would save); nft-iif (inet, keyed by interface index `iif`
+# instead of name: a shorter key, but the index changes when a veth is recreated under the same
+# name).
 set -euo pipefail
 ROUNDS=${1:-3}
 D=$(mktemp -d)
 # A name of its own: bench:e2e's load generator (also loadgen.c) must not enter the ratio.
 cc -O2 -pthread -o "$D/glayload" "$(dirname "$0")/loadgen.c"
-LAYOUTS=(none old new)
+LAYOUTS=(${LAYOUTS:-none old new nft nft-ip nft-iif})
 cleanup() {
   for p in "$D"/srv*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null || true; done
   for i in "${!LAYOUTS[@]}"; do for s in a n b; do ip netns del "pgl$i$s" 2>/dev/null || true; done; done
   rm -rf "$D"
 }
 trap cleanup EXIT
+
+# The native table of an nft* layout for chain $2 (the same as src/enforce/nft-guard.ts writes).
+nft_table() {
+  local l=$1 i=$2 fam=inet key=iifname ktype=ifname
+  [ "$l" = nft-ip ] && fam=ip
+  [ "$l" = nft-iif ] && key=iif ktype=iface_index
+  echo "table $fam palisade-guard {"
+  echo "  set src4 { type $ktype . ipv4_addr; elements = { \"pgl${i}a\" . 10.98.$i.1, \"pgl${i}b\" . 10.98.$i.2 } }"
+  echo "  set podif { type $ktype; counter; elements = { \"pgl${i}a\", \"pgl${i}b\" } }"
+  echo "  set noif4 { type ipv4_addr; counter; }"
+  echo "  set forged4 { type $ktype . ipv4_addr; size 4096; flags dynamic,timeout; timeout 300s; }"
+  if [ $fam = inet ]; then
+    echo "  set src6 { type $ktype . ipv6_addr; }"
+    echo "  set noif6 { type ipv6_addr; counter; }"
+    echo "  set forged6 { type $ktype . ipv6_addr; size 4096; flags dynamic,timeout; timeout 300s; }"
+  fi
+  echo "  chain prerouting { type filter hook prerouting priority raw; policy accept;"
+  echo "    $key . ip saddr @src4 accept"
+  [ $fam = inet ] && echo "    $key . ip6 saddr @src6 accept"
+  echo "    jump check"
+  echo "  }"
+  echo "  chain check {"
+  [ $fam = inet ] && echo "    ip6 saddr fe80::/10 return; ip6 saddr :: return"
+  echo "    ip saddr @noif4 drop"
+  [ $fam = inet ] && echo "    ip6 saddr @noif6 drop"
+  echo "    $key @podif jump spoofed"
+  echo "  }"
+  echo "  chain spoofed {"
+  echo "    update @forged4 { $key . ip saddr }"
+  [ $fam = inet ] && echo "    update @forged6 { $key . ip6 saddr }"
+  echo "    drop"
+  echo "  }"
+  echo "}"
+}
 
 for i in "${!LAYOUTS[@]}"; do
   R=pgl${i}n
@@ -40,7 +83,10 @@ for i in "${!LAYOUTS[@]}"; do
     ip -n $R route add $ip4/32 dev "$hv"
   done
   X="ip netns exec $R"
-  if [ "${LAYOUTS[$i]}" != none ]; then
+  case ${LAYOUTS[$i]} in
+    nft*) nft_table "${LAYOUTS[$i]}" "$i" | $X nft -f - ;;
+  esac
+  if [ "${LAYOUTS[$i]}" = old ] || [ "${LAYOUTS[$i]}" = new ]; then
     $X ipset restore <<S
 create PALISADE-SRC4 hash:net,iface family inet
 create PALISADE-PODIF4 hash:net,iface family inet counters
@@ -57,7 +103,7 @@ S
          first='-A PALISADE-SPOOF -m set --match-set PALISADE-SRC4 src,src -j RETURN' ;;
     new) hook='-m set ! --match-set PALISADE-SRC4 src,src -j PALISADE-SPOOF'; first='' ;;
   esac
-  if [ "${LAYOUTS[$i]}" != none ]; then
+  if [ "${LAYOUTS[$i]}" = old ] || [ "${LAYOUTS[$i]}" = new ]; then
     $X iptables-nft-restore -n <<R
 *raw
 :PALISADE-SPOOF - [0:0]
@@ -84,6 +130,6 @@ for r in $(seq 1 "$ROUNDS"); do
     lg=$(perf report -i "$D/perf.data" --sort comm --stdio -g none 2>/dev/null | awk '$3=="glayload"{print $1+0}')
     gh=$(perf report -i "$D/perf.data" --comm glayload --children --sort sym --stdio -g none 2>/dev/null | awk '$4=="nf_hook_slow"{print $1+0}')
     awk -v r="$r" -v l="${LAYOUTS[$i]}" -v lg="${lg:-0}" -v gh="${gh:-0}" -v c="$(grep -o '"connections":[0-9]*' "$D/out.json" | cut -d: -f2)" \
-      'BEGIN { s = 0; if (lg > 0) s = 100 * gh / lg; printf "round %d %-4s guard share %.1f %% (%d connections)\n", r, l, s, c }'
+      'BEGIN { s = 0; if (lg > 0) s = 100 * gh / lg; printf "round %d %-7s guard share %.1f %% (%d connections)\n", r, l, s, c }'
   done
 done

@@ -201,7 +201,7 @@ export class Agent {
       // After the judge's queue, so a second agent on the same queues fails on that one first.
       this.dns = await DnsWiring.open(this.state, { ...o.dns, node: o.node, plan: this.plan, routing: o.backend === 'tun' ? this.tunRouting() : undefined, onError });
       if (this.stopped) throw new Error('stopped before the rules were installed');
-      const guard = { node: o.node, backend, families: this.families, failOpen: this.plan.failOpen, log: this.log, write: o.verdictLog ? (l: string) => this.sinks?.write(l) : undefined };
+      const guard = { node: o.node, backend, families: this.families, failOpen: this.plan.failOpen, layout: o.sourceGuardLayout, log: this.log, write: o.verdictLog ? (l: string) => this.sinks?.write(l) : undefined };
       this.sourceGuard = await SourceGuard.open(guard, this.state, o.sourceGuard ?? true);
       if (!o.queueAll) this.judged = await JudgedSets.open({ families: this.families });
       await this.withRules(() => this.applySelection(true));

@@ -68,6 +68,8 @@ export interface AgentOptions {
   readonly verdictCacheReadMs?: number;
   /** Drop packets from a pod interface whose source is not that pod's (default true; src/enforce/spoof-guard.ts). */
   readonly sourceGuard?: boolean;
+  /** Where the guard lives: 'auto' (default: the native nftables table when `nft` runs), 'nft' or 'iptables' (agent/source-guard.ts). */
+  readonly sourceGuardLayout?: 'auto' | 'nft' | 'iptables';
   /** Name store bounds for domainNames peers (TTL clamp, record caps; defaults in dataplane/name-store.ts). */
   readonly dns?: NameStoreOptions;
 }

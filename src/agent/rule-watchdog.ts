@@ -120,7 +120,7 @@ export class RuleWatchdog {
         // Without it a diverted packet would be routed normally, unjudged.
         const routing = p.routing ? await p.routing.problems() : [];
         if (routing.length > 0) bad.push({ part: 'routing', problems: routing });
-        const listing = p.sourceGuard && p.judged ? await saveAllSets() : undefined; // one `ipset save` for both
+        const listing = p.sourceGuard?.sharesIpsetListing && p.judged ? await saveAllSets() : undefined; // one `ipset save` for both
         const guard = (await p.sourceGuard?.check(p.state, { listing, rulesUnchanged: quiet })) ?? []; // restores itself
         if (guard.length > 0) bad.push({ part: 'source-guard', problems: guard });
         const sets = (await p.judged?.problems(listing)) ?? [];

@@ -1,4 +1,5 @@
-// The agent's side of source-address validation (enforce/spoof-guard.ts holds the kernel rules):
+// The agent's side of source-address validation (the kernel rules: enforce/nft-guard.ts, a native
+// nftables table, where `nft` runs; else enforce/spoof-guard.ts, iptables raw chains and ipsets):
 // which local pod owns which addresses, on which host interface (the route to the address), and
 // what the kernel dropped. Pod adds, deletes and address changes are applied in the reconcile of
 // the generation that carries them (a route lookup each time). On a rule-watchdog tick the
@@ -12,7 +13,8 @@ import type { ClusterState } from '../cluster/state.ts';
 import type { Log } from '../sources/log.ts';
 import type { CommandPrefix } from '../enforce/command.ts';
 import type { Family, IptablesBackend } from '../enforce/iptables.ts';
-import { SpoofGuard, findInterfaces, linkFingerprint, type GuardEntries } from '../enforce/spoof-guard.ts';
+import { SpoofGuard, findInterfaces, linkFingerprint, type GuardEntries, type KernelGuard } from '../enforce/spoof-guard.ts';
+import { NftSpoofGuard, nftAvailable } from '../enforce/nft-guard.ts';
 
 /** Forged sources logged per watchdog tick; the rest are summed up in one line. */
 const LOG_LIMIT = 20;
@@ -31,13 +33,19 @@ export interface SourceGuardStatus {
   readonly interfaces: number;
   /** Route lookups so far (each one `ip -batch` process). */
   readonly routeLookups: number;
+  /** Which kernel layout holds the guard: a native nftables table, or iptables raw chains with ipsets. */
+  readonly layout: 'nft' | 'iptables';
 }
+
+/** 'auto' (the default): the native nftables table when `nft` runs on the node, else iptables. */
+export type GuardLayout = 'auto' | 'nft' | 'iptables';
 
 export interface SourceGuardOptions {
   readonly node: string;
   readonly backend: IptablesBackend;
   readonly families: readonly Family[];
   readonly failOpen: boolean;
+  readonly layout?: GuardLayout;
   readonly log: Log;
   /** Where verdict-log lines go (the agent's sinks); undefined: the agent log. */
   readonly write?: (line: string) => void;
@@ -46,7 +54,7 @@ export interface SourceGuardOptions {
 
 export class SourceGuard {
   private readonly o: SourceGuardOptions;
-  private readonly guard: SpoofGuard;
+  private readonly guard: KernelGuard;
   /** iface -> pod key, from the last lookup. */
   private podOfIface = new Map<string, string>();
   private unbound: string[] = [];
@@ -62,23 +70,49 @@ export class SourceGuard {
   /** Route lookups made (status: the watchdog's cost is visible). */
   private lookups = 0;
 
-  private constructor(o: SourceGuardOptions) {
+  private constructor(o: SourceGuardOptions, guard: KernelGuard) {
     this.o = o;
-    this.guard = new SpoofGuard({ backend: o.backend, families: o.families, failOpen: o.failOpen, prefix: o.prefix });
+    this.guard = guard;
   }
 
   /**
-   * Installs the guard for the local pods of `state`; with `enabled` false removes what a
-   * previous run left instead (a CNI that validates sources itself) and returns undefined.
+   * Installs the guard for the local pods of `state` in the layout chosen, then removes the other
+   * layout's if a previous run left it (installed first: no moment unguarded); with `enabled`
+   * false removes what a previous run left of either (a CNI that validates sources itself) and
+   * returns undefined.
    */
   static async open(o: SourceGuardOptions, state: ClusterState, enabled: boolean): Promise<SourceGuard | undefined> {
-    const g = new SourceGuard(o);
+    const nftRuns = await nftAvailable(o.prefix);
+    if (o.layout === 'nft' && !nftRuns) throw new Error('source guard layout nft: `nft list tables` does not run on this node');
+    const ipt = new SpoofGuard({ backend: o.backend, families: o.families, failOpen: o.failOpen, prefix: o.prefix });
+    const nft = nftRuns ? new NftSpoofGuard({ families: o.families, failOpen: o.failOpen, prefix: o.prefix }) : undefined;
     if (!enabled) {
-      await g.guard.remove();
+      await ipt.remove();
+      await nft?.remove();
       return undefined;
     }
-    await g.guard.install(await g.entries(state));
+    let use: KernelGuard = o.layout === 'iptables' || !nft ? ipt : nft;
+    let g = new SourceGuard(o, use);
+    const entries = await g.entries(state);
+    try {
+      await use.install(entries);
+    } catch (e) {
+      // auto: a kernel that lists tables but refuses part of the native one (a module missing)
+      // still gets a guard.
+      if (use === ipt || o.layout === 'nft') throw e;
+      o.log('warn', 'source guard: the native nftables table failed, using iptables raw chains instead', { error: (e as Error).message });
+      await nft!.remove();
+      use = ipt;
+      g = new SourceGuard(o, ipt);
+      await ipt.install(await g.entries(state));
+    }
+    await (use === ipt ? nft?.remove() : ipt.remove());
     return g;
+  }
+
+  /** The iptables layout reads its sets from the tick's shared `ipset save`; the native table lists itself. */
+  get sharesIpsetListing(): boolean {
+    return this.guard.layout === 'iptables';
   }
 
   /** Local pods' addresses per family, bound to the interface their route goes through. */
@@ -130,14 +164,15 @@ export class SourceGuard {
   async check(state: ClusterState, o: { listing?: string; rulesUnchanged?: boolean } = {}): Promise<string[]> {
     const links = linkFingerprint(this.o.prefix);
     if (links === undefined || links !== this.links || this.unbound.length > 0 || ++this.ticksSinceLookup >= REFRESH_TICKS) await this.update(state);
-    // One `ipset save` per tick for the check and the counters, shared with the agent's other
-    // sets when it passes one (the agent spawns little). The raw table is read unless the rule
-    // watchdog's change monitor says no iptables rule changed since its last clean read.
-    let saved = o.listing ?? (await this.guard.saveSets());
+    // One listing per tick for the check and the counters: the iptables layout's sets from the
+    // `ipset save` shared with the agent's other sets when the watchdog passes one, its raw table
+    // only when the rule watchdog's change monitor says some rule changed since its last clean
+    // read; the native table whole, through the long-lived nft (the agent spawns little).
+    let saved = await this.guard.read(o.listing);
     const problems = await this.guard.verify(saved, { tables: !o.rulesUnchanged });
     if (problems.length > 0) {
       await this.guard.reinstall();
-      saved = await this.guard.saveSets();
+      saved = await this.guard.read();
     }
     await this.report(saved);
     return problems;
@@ -177,6 +212,7 @@ export class SourceGuard {
       podsWithoutInterface: this.unbound,
       interfaces: this.podOfIface.size,
       routeLookups: this.lookups,
+      layout: this.guard.layout,
     };
   }
 

@@ -1,11 +1,13 @@
-// Source-address validation on the real kernel path (enforce/spoof-guard.ts, agent/source-guard.ts):
+// Source-address validation on the real kernel path (enforce/nft-guard.ts, its iptables fallback
+// enforce/spoof-guard.ts, agent/source-guard.ts):
 // pod a forges pod c's source address with a raw socket (TCP SYN, UDP, ICMP echo; IPv4 and
 // IPv6) towards pod b. What reaches b is counted in b's own namespace (INPUT rules per source
 // and protocol, no target): forged packets must count 0 while the same raw sender with a's own
 // address (the control, proving the sender works) and ordinary connections pass. The agent counts
 // and logs the drops; a pod that changes its address is validated against the new one as soon
 // as that generation is enforced; a flushed guard is put back by the rule watchdog; the flag
-// turns it off; the TUN backend guards the same way.
+// turns it off; the TUN backend guards the same way. The agent runs with the default layout (the
+// native nftables table, as `nft` is installed here), then with --source-guard-layout iptables.
 
 import t, { type Test } from 'tap';
 import { join } from 'node:path';
@@ -23,7 +25,7 @@ type Proto = (typeof PROTOS)[number];
 
 interface GuardStatus extends AgentStatusFile {
   rulesRestored: number;
-  sourceGuard?: { spoofedPackets: number; spoofedByPod: Record<string, number>; podsWithoutInterface: string[]; routeLookups: number };
+  sourceGuard?: { spoofedPackets: number; spoofedByPod: Record<string, number>; podsWithoutInterface: string[]; routeLookups: number; layout: string };
   ruleWatchdog?: { fullChecks: number; skippedChecks: number; monitor: string };
 }
 
@@ -72,6 +74,13 @@ async function checkForging(t: Test, from: PodName, own: { v4: string; v6: strin
 }
 
 const A_NEW = { v4: '10.77.1.3', v6: 'fd77:1::3' };
+const NFT_TABLE = ['inet', 'palisade-guard'];
+
+/** The native table as `nft list table` prints it ('' when it is not there). */
+async function nftTable(): Promise<string> {
+  const r = await run(topo.in(topo.node, ['nft', 'list', 'table', ...NFT_TABLE]));
+  return r.code === 0 ? r.stdout : '';
+}
 
 t.test('spoofed sources are dropped in the kernel, honest traffic passes', async (t) => {
   await topo.up();
@@ -89,15 +98,16 @@ t.test('spoofed sources are dropped in the kernel, honest traffic passes', async
   const status = () => topo.readJSON<GuardStatus>(statusFile)!;
   const agent = await startAgent(topo, args, statusFile);
 
-  await t.test('the guard is in the raw table, both families', async (t) => {
-    for (const cmd of ['iptables', 'ip6tables']) {
-      const raw = await must(topo.in(topo.node, [cmd, '-t', 'raw', '-S']));
-      t.match(raw, `-A PREROUTING -m set ! --match-set PALISADE-SRC${cmd === 'iptables' ? 4 : 6} src,src -j PALISADE-SPOOF`, `${cmd}: hooked at raw PREROUTING, honest pairs skip the chain`);
-    }
-    const sets = await must(topo.in(topo.node, ['ipset', 'save']));
-    t.match(sets, `add PALISADE-SRC4 ${PODS.a.v4},va\n`, 'a\'s address bound to va');
-    t.match(sets, `add PALISADE-SRC6 ${PODS.c.v6},vc\n`, 'c\'s IPv6 address bound to vc');
-    t.match(sets, /add PALISADE-PODIF4 0\.0\.0\.0\/0,va packets \d+/, 'va guarded, with counters');
+  await t.test('the guard is a native nftables table at raw priority, both families', async (t) => {
+    t.equal(status().sourceGuard!.layout, 'nft', 'status: layout nft');
+    const table = await nftTable();
+    t.match(table, 'type filter hook prerouting priority raw; policy accept;', 'hooked in prerouting at raw priority (before conntrack)');
+    t.match(table, /chain prerouting \{[^}]*\n\s+iifname \. ip saddr @src4 accept\n\s+iifname \. ip6 saddr @src6 accept\n\s+jump check\n/, 'honest pairs accepted by the first lookup, the rest checked');
+    t.match(table, `"va" . ${PODS.a.v4}`, 'a\'s address bound to va');
+    t.match(table, `"vc" . ${PODS.c.v6}`, 'c\'s IPv6 address bound to vc');
+    t.match(table, /"va" counter packets \d+/, 'va guarded, with counters');
+    for (const cmd of ['iptables', 'ip6tables']) t.notMatch(await must(topo.in(topo.node, [cmd, '-t', 'raw', '-S'])), 'PALISADE', `${cmd}: no iptables guard besides it`);
+    t.notMatch(await must(topo.in(topo.node, ['ipset', 'list', '-n'])), 'PALISADE-SRC', 'no guard ipsets');
   });
 
   await t.test('a forging c\'s address: TCP SYN, UDP, ICMP, IPv4 and IPv6', async (t) => {
@@ -137,6 +147,7 @@ t.test('spoofed sources are dropped in the kernel, honest traffic passes', async
     const s1 = status();
     const l0 = s0.sourceGuard!.routeLookups, l1 = s1.sourceGuard!.routeLookups;
     t.ok(l1 - l0 <= 1, `route lookups while idle for 2 s: ${l1 - l0} (at most the 10-tick refresh)`);
+    t.equal(s1.rulesRestored, s0.rulesRestored, 'nothing put back while idle (the guard reads back as written)');
     t.equal(s1.ruleWatchdog!.monitor, 'running', 'the nftables change monitor runs');
     t.ok(s1.ruleWatchdog!.skippedChecks > s0.ruleWatchdog!.skippedChecks, `ticks that read no rules: ${s1.ruleWatchdog!.skippedChecks - s0.ruleWatchdog!.skippedChecks}`);
     t.ok(s1.ruleWatchdog!.fullChecks - s0.ruleWatchdog!.fullChecks <= 1, `ticks that read the rules: ${s1.ruleWatchdog!.fullChecks - s0.ruleWatchdog!.fullChecks} (at most the refresh)`);
@@ -171,23 +182,25 @@ t.test('spoofed sources are dropped in the kernel, honest traffic passes', async
 
   await t.test('the rule watchdog puts a flushed guard back', async (t) => {
     const before = status().rulesRestored;
-    await must(topo.in(topo.node, ['iptables', '-t', 'raw', '-F', 'PALISADE-SPOOF']));
-    await must(topo.in(topo.node, ['ipset', 'flush', 'PALISADE-PODIF6']));
+    await must(topo.in(topo.node, ['nft', 'flush', 'chain', ...NFT_TABLE, 'check']));
+    await must(topo.in(topo.node, ['nft', 'delete', 'element', ...NFT_TABLE, 'podif', '{ "va" }']));
     await waitFor('restored', () => status().rulesRestored > before, 60_000);
     t.pass('restoration counted');
-    await waitFor('restored', async () => (await run(topo.in(topo.node, ['ipset', 'save', 'PALISADE-PODIF6']))).stdout.includes('::/0,va'), 30_000);
+    await waitFor('restored', async () => /iifname @podif jump spoofed/.test(await nftTable()) && /"va" counter/.test(await nftTable()), 30_000);
     await checkForging(t, 'a', A_NEW, PODS.c, true);
   });
 
-  await t.test('the rule watchdog puts an altered hook back (a plain jump, as older agents wrote it, drops honest packets)', async (t) => {
-    const before = status().rulesRestored;
-    await must(topo.in(topo.node, ['iptables', '-t', 'raw', '-D', 'PREROUTING', '-m', 'set', '!', '--match-set', 'PALISADE-SRC4', 'src,src', '-j', 'PALISADE-SPOOF']));
-    await must(topo.in(topo.node, ['iptables', '-t', 'raw', '-I', 'PREROUTING', '1', '-j', 'PALISADE-SPOOF']));
+  await t.test('the rule watchdog puts an altered hook chain back, and a deleted table', async (t) => {
+    let before = status().rulesRestored;
+    await must(topo.in(topo.node, ['nft', 'insert', 'rule', ...NFT_TABLE, 'prerouting', 'accept']));
     await waitFor('restored', () => status().rulesRestored > before, 60_000);
-    await waitFor('hook back', async () => (await run(topo.in(topo.node, ['iptables', '-t', 'raw', '-S', 'PREROUTING']))).stdout.includes('! --match-set PALISADE-SRC4'), 30_000);
-    const hooks = (await must(topo.in(topo.node, ['iptables', '-t', 'raw', '-S', 'PREROUTING']))).split('\n').filter((l) => l.includes('PALISADE'));
-    t.same(hooks, ['-A PREROUTING -m set ! --match-set PALISADE-SRC4 src,src -j PALISADE-SPOOF'], 'one hook, the guard\'s, the plain jump gone');
+    await waitFor('hook chain back', async () => /chain prerouting \{[^}]*policy accept;\n\s+iifname \. ip saddr @src4 accept/.test(await nftTable()), 30_000);
     t.ok(await topo.tcp('a', 'b', 8080), 'a -> b:8080 (honest) passes');
+    await checkForging(t, 'a', A_NEW, PODS.c, true);
+    before = status().rulesRestored;
+    await must(topo.in(topo.node, ['nft', 'delete', 'table', ...NFT_TABLE]));
+    await waitFor('restored', () => status().rulesRestored > before, 60_000);
+    await waitFor('table back', async () => (await nftTable()).includes(`"va" . ${A_NEW.v4}`), 30_000);
     await checkForging(t, 'a', A_NEW, PODS.c, true);
   });
 
@@ -197,14 +210,59 @@ t.test('spoofed sources are dropped in the kernel, honest traffic passes', async
     t.notMatch(await must(topo.in(topo.node, ['iptables', '-t', 'raw', '-S'])), 'PALISADE', 'IPv4 raw table clean');
     t.notMatch(await must(topo.in(topo.node, ['ip6tables', '-t', 'raw', '-S'])), 'PALISADE', 'IPv6 raw table clean');
     t.equal((await must(topo.in(topo.node, ['ipset', 'list', '-n']))).trim(), '', 'no ipsets left');
+    t.equal(await nftTable(), '', 'no native table left');
   });
 
   await t.test('--no-source-guard: forged packets pass (the CNI is trusted to do it)', async (t) => {
     const a2 = await startAgent(topo, [...args, '--no-source-guard'], statusFile);
     t.notMatch(await must(topo.in(topo.node, ['iptables', '-t', 'raw', '-S'])), 'PALISADE', 'no guard installed');
+    t.equal(await nftTable(), '', 'no native table');
     await checkForging(t, 'a', A_NEW, PODS.c, false);
     a2.proc.kill('SIGTERM');
     await new Promise((r) => a2.proc.on('exit', r));
+  });
+
+  await t.test('--source-guard-layout iptables (the fallback where nft does not run): the same verdicts, watched the same way', async (t) => {
+    // A native table left by an earlier run goes once the iptables guard is in.
+    await must(topo.in(topo.node, ['nft', 'add', 'table', ...NFT_TABLE]));
+    const a4 = await startAgent(topo, [...args, '--source-guard-layout', 'iptables'], statusFile);
+    t.equal(status().sourceGuard!.layout, 'iptables', 'status: layout iptables');
+    t.equal(await nftTable(), '', 'the native table is gone');
+    for (const cmd of ['iptables', 'ip6tables']) {
+      const raw = await must(topo.in(topo.node, [cmd, '-t', 'raw', '-S']));
+      t.match(raw, `-A PREROUTING -m set ! --match-set PALISADE-SRC${cmd === 'iptables' ? 4 : 6} src,src -j PALISADE-SPOOF`, `${cmd}: hooked at raw PREROUTING, honest pairs skip the chain`);
+    }
+    const sets = await must(topo.in(topo.node, ['ipset', 'save']));
+    t.match(sets, `add PALISADE-SRC4 ${A_NEW.v4},va\n`, 'a\'s address bound to va');
+    t.match(sets, /add PALISADE-PODIF4 0\.0\.0\.0\/0,va packets \d+/, 'va guarded, with counters');
+    await checkForging(t, 'a', A_NEW, PODS.c, true);
+    const s0 = await waitFor('spoofed packets counted', () => {
+      const g = status().sourceGuard;
+      return g && (g.spoofedByPod['x/a'] ?? 0) >= 18 ? g : undefined;
+    }, 30_000);
+    t.ok(s0.spoofedByPod['x/a']! >= 18, `counted for pod x/a: ${s0.spoofedByPod['x/a']}`);
+
+    let before = status().rulesRestored;
+    await must(topo.in(topo.node, ['iptables', '-t', 'raw', '-F', 'PALISADE-SPOOF']));
+    await must(topo.in(topo.node, ['ipset', 'flush', 'PALISADE-PODIF6']));
+    await waitFor('restored', () => status().rulesRestored > before, 60_000);
+    await waitFor('restored', async () => (await run(topo.in(topo.node, ['ipset', 'save', 'PALISADE-PODIF6']))).stdout.includes('::/0,va'), 30_000);
+    await checkForging(t, 'a', A_NEW, PODS.c, true);
+
+    // A plain jump, as older agents wrote it, drops honest packets: the whole hook rule is compared.
+    before = status().rulesRestored;
+    await must(topo.in(topo.node, ['iptables', '-t', 'raw', '-D', 'PREROUTING', '-m', 'set', '!', '--match-set', 'PALISADE-SRC4', 'src,src', '-j', 'PALISADE-SPOOF']));
+    await must(topo.in(topo.node, ['iptables', '-t', 'raw', '-I', 'PREROUTING', '1', '-j', 'PALISADE-SPOOF']));
+    await waitFor('restored', () => status().rulesRestored > before, 60_000);
+    await waitFor('hook back', async () => (await run(topo.in(topo.node, ['iptables', '-t', 'raw', '-S', 'PREROUTING']))).stdout.includes('! --match-set PALISADE-SRC4'), 30_000);
+    const hooks = (await must(topo.in(topo.node, ['iptables', '-t', 'raw', '-S', 'PREROUTING']))).split('\n').filter((l) => l.includes('PALISADE'));
+    t.same(hooks, ['-A PREROUTING -m set ! --match-set PALISADE-SRC4 src,src -j PALISADE-SPOOF'], 'one hook, the guard\'s, the plain jump gone');
+    t.ok(await topo.tcp('a', 'b', 8080), 'a -> b:8080 (honest) passes');
+    await checkForging(t, 'a', A_NEW, PODS.c, true);
+    a4.proc.kill('SIGTERM');
+    await new Promise((r) => a4.proc.on('exit', r));
+    t.notMatch(await must(topo.in(topo.node, ['iptables', '-t', 'raw', '-S'])), 'PALISADE', 'IPv4 raw table clean');
+    t.equal((await must(topo.in(topo.node, ['ipset', 'list', '-n']))).trim(), '', 'no ipsets left');
   });
 
   await t.test('TUN backend: the same guard', async (t) => {

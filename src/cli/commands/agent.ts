@@ -14,7 +14,7 @@ const HELP = `usage: palisade agent --node NAME [--source files --manifests PATH
                       [--backend nfqueue|tun] [--queue N] [--queues K] [--fail-open]
                       [--pod-iface IF...] [--pod-cidr CIDR...] [--status-file PATH] [--health ADDR]
                       [--no-strict] [--rules-check-ms N] [--no-verdict-cache] [--verdict-cache-s N] [--verdict-cache-read-ms N] [--queue-all]
-                      [--no-source-guard]
+                      [--no-source-guard] [--source-guard-layout auto|nft|iptables]
 
 Enforces the NetworkPolicies of the pods on node NAME (pods whose spec.nodeName is NAME) on the
 traffic routed through this machine's network namespace. Runs until SIGTERM or SIGINT, then
@@ -68,6 +68,9 @@ removes its iptables rules (unless --keep-rules).
   --no-source-guard     do not drop packets that enter from a pod's interface with a source
                         address that is not that pod's (default: dropped in the raw table,
                         IPv4 and IPv6; turn off only where the CNI already validates sources)
+  --source-guard-layout auto|nft|iptables   where the guard lives: a native nftables table
+                        (cheaper per packet), or iptables raw chains with ipsets; auto
+                        (default): nft when the nft tool runs on the node, else iptables
   --dns-min-ttl S, --dns-max-ttl S   domainNames: a learned name record lives its answer's TTL
                         raised to S (default 10) and lowered to S (default 3600) seconds
   --dns-records-per-pod N, --dns-records N   caps on live name records per pod (default 512)
@@ -85,7 +88,7 @@ const SPEC = {
   'no-ipv6': 'bool', 'keep-rules': 'bool', 'status-file': 'string', health: 'string', 'rescan-ms': 'string',
   metrics: 'string', 'verdict-log': 'string', 'log-allowed': 'bool', audit: 'bool',
   strict: 'bool', 'no-strict': 'bool', 'rules-check-ms': 'string', 'verdict-cache': 'bool', 'no-verdict-cache': 'bool', 'verdict-cache-s': 'string', 'verdict-cache-read-ms': 'string',
-  'queue-all': 'bool', 'no-source-guard': 'bool',
+  'queue-all': 'bool', 'no-source-guard': 'bool', 'source-guard-layout': 'string',
   'dns-min-ttl': 'string', 'dns-max-ttl': 'string', 'dns-records-per-pod': 'string', 'dns-records': 'string',
   help: 'bool',
 } as const;
@@ -125,6 +128,8 @@ export async function run(argv: string[]): Promise<number> {
   const strict = flags['no-strict'] !== true && flags.strict !== false;
   const rulesCheckMs = intFlag(flags['rules-check-ms'], 'rules-check-ms', 0, 600_000, 1000);
   if (rulesCheckMs !== 0 && rulesCheckMs < 100) throw new CliError(`--rules-check-ms must be 0 (off) or between 100 and 600000, got ${rulesCheckMs}`);
+  const sourceGuardLayout = (flags['source-guard-layout'] as string | undefined) ?? 'auto';
+  if (sourceGuardLayout !== 'auto' && sourceGuardLayout !== 'nft' && sourceGuardLayout !== 'iptables') throw new CliError(`--source-guard-layout must be auto, nft or iptables, got "${sourceGuardLayout}"`);
   const tunName = (flags['tun-name'] as string | undefined) ?? 'palisade0';
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(tunName)) throw new CliError(`--tun-name must be 1-15 characters of A-Z a-z 0-9 _ . -, got "${tunName}"`);
 
@@ -150,7 +155,7 @@ export async function run(argv: string[]): Promise<number> {
     keepRules: flags['keep-rules'] === true, metrics,
     verdictLog: flags['verdict-log'] as string | undefined, logAllowed: flags['log-allowed'] === true, audit: flags.audit === true,
     strict, rulesCheckMs, queueAll: flags['queue-all'] === true,
-    sourceGuard: flags['no-source-guard'] !== true,
+    sourceGuard: flags['no-source-guard'] !== true, sourceGuardLayout,
     verdictCache: flags['verdict-cache'] === true ? true : flags['no-verdict-cache'] === true ? false : undefined, verdictCacheSeconds: intFlag(flags['verdict-cache-s'], 'verdict-cache-s', 1, 86400, 30),
     verdictCacheReadMs: intFlag(flags['verdict-cache-read-ms'], 'verdict-cache-read-ms', 100, 3_600_000, 1000),
     dns: {

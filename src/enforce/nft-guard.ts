@@ -1,0 +1,354 @@
+// Source-address validation as a native nftables table: the layout the agent uses when `nft`
+// runs on the node (enforce/spoof-guard.ts holds the iptables/ipset layout it falls back to, the
+// same verdicts). One table of family inet, its base chain in PREROUTING at raw priority (-300:
+// before conntrack, as the raw table), IPv4 and IPv6:
+//
+//   chain prerouting (hook prerouting priority raw; policy accept)
+//     iifname . ip saddr @src4 accept        honest (interface, address) pairs: nearly every packet
+//     iifname . ip6 saddr @src6 accept
+//     jump check
+//   chain check
+//     ip6 saddr fe80::/10 return; ip6 saddr :: return      link-local, DAD and ND keep working
+//     ip saddr @noif4 drop; ip6 saddr @noif6 drop         a local pod whose interface is not known
+//                                                         yet: fail-closed (absent with --fail-open)
+//     iifname @podif jump spoofed                         any other source from a pod interface
+//   chain spoofed
+//     update @forged4 { iifname . ip saddr }; update @forged6 { ... }; drop
+//
+// Why native: the iptables layout's honest check is an xt_set match that iptables-nft runs
+// through nft_compat on every packet; here it is one concatenated-key lookup in nft's own hash
+// set, a quarter less of the forwarding path's CPU under the hook (README, "Cost of
+// source-address validation"; bench/e2e/guard-layouts.sh, layouts `new` and `nft`). A table of
+// family ip plus one of ip6 measured a little less again but within the rounds' spread, and
+// keying by interface index (`iif`) less still, but an index changes when a veth is recreated
+// under the same name, which the agent's interface fingerprint (names) would not notice.
+//
+// The state is in the sets, so a pod add, delete or address change is `add/delete element`
+// lines in one nft transaction. podif and noif4/6 carry per-element counters (updated by the
+// lookup that matched: the drops per interface); forged4/6 record (interface, forged source)
+// for the verdict log with a timeout and a size cap (when full, `update` fails, the rule stops
+// there and the next one drops anyway). The agent reads everything back with one
+// `list table` per watchdog tick, written to a long-lived `nft -j -i` (enforce/nft-session.ts;
+// a process per tick cost 3-5 ms of CPU a second at rest): verify() compares chains, sets and
+// members with what it wrote, poll() takes the counters and forged records from the same
+// listing.
+
+import { mustRun, runCommand, type CommandPrefix } from './command.ts';
+import type { Family } from './iptables.ts';
+import type { ForgedSource, GuardEntries, KernelGuard, PollResult } from './spoof-guard.ts';
+import { NftSession } from './nft-session.ts';
+import { canonicalIP } from '../net/address.ts';
+
+export const NFT_GUARD_TABLE = 'palisade-guard';
+const T = `inet ${NFT_GUARD_TABLE}`;
+const FORGED_TIMEOUT = 300;
+const FORGED_MAX = 4096;
+
+/**
+ * An interface name nft can take quoted in a set element. Linux allows nearly any byte in a
+ * name; one outside this is not bound (its pod's addresses count as having no interface, so
+ * they are dropped: fail-closed, like a pod whose interface is not found).
+ */
+const IFNAME_RE = /^[A-Za-z0-9_.:@+=-]{1,15}$/;
+export function nftIfaceOk(name: string): boolean {
+  return IFNAME_RE.test(name);
+}
+
+/** What one family contributes to the table: honest pairs, guarded interfaces, addresses without one. */
+export interface NftMembers {
+  /** "iface address" per honest pair, sorted. */
+  readonly src: Record<Family, string[]>;
+  readonly podIf: string[];
+  readonly noIface: Record<Family, string[]>;
+}
+
+export function nftMembers(families: readonly Family[], entries: ReadonlyMap<Family, GuardEntries>): NftMembers {
+  const src: Record<Family, string[]> = { 4: [], 6: [] };
+  const noIface: Record<Family, string[]> = { 4: [], 6: [] };
+  const podIf = new Set<string>();
+  for (const f of families) {
+    const e = entries.get(f);
+    if (!e) continue;
+    for (const [iface, ips] of e.bound) {
+      if (!nftIfaceOk(iface)) {
+        noIface[f].push(...ips);
+        continue;
+      }
+      podIf.add(iface);
+      for (const ip of ips) src[f].push(`${iface} ${ip}`);
+    }
+    noIface[f].push(...e.noIface);
+  }
+  for (const f of [4, 6] as const) {
+    src[f].sort();
+    noIface[f] = [...new Set(noIface[f])].sort();
+  }
+  return { src, podIf: [...podIf].sort(), noIface };
+}
+
+const pair = (p: string): string => {
+  const [iface, ip] = p.split(' ') as [string, string];
+  return `"${iface}" . ${ip}`;
+};
+
+/** Set declarations and chains of the table, nft syntax (one per line), for `families`. */
+export function nftGuardRuleset(families: readonly Family[], failOpen: boolean): string[] {
+  const has4 = families.includes(4);
+  const has6 = families.includes(6);
+  const only = has4 && has6 ? '' : `meta nfproto ${has4 ? 'ipv4' : 'ipv6'} `;
+  const lines: string[] = [];
+  for (const f of families) {
+    const a = f === 4 ? 'ipv4_addr' : 'ipv6_addr';
+    lines.push(
+      `add set ${T} src${f} { type ifname . ${a}; }`,
+      `add set ${T} noif${f} { type ${a}; counter; }`,
+      `add set ${T} forged${f} { type ifname . ${a}; size ${FORGED_MAX}; flags dynamic,timeout; timeout ${FORGED_TIMEOUT}s; }`,
+    );
+  }
+  lines.push(`add set ${T} podif { type ifname; counter; }`);
+  lines.push(`add chain ${T} prerouting { type filter hook prerouting priority raw; policy accept; }`, `add chain ${T} check`, `add chain ${T} spoofed`);
+  if (has4) lines.push(`add rule ${T} prerouting iifname . ip saddr @src4 accept`);
+  if (has6) lines.push(`add rule ${T} prerouting iifname . ip6 saddr @src6 accept`);
+  lines.push(`add rule ${T} prerouting jump check`);
+  if (has6) lines.push(`add rule ${T} check ip6 saddr fe80::/10 return`, `add rule ${T} check ip6 saddr :: return`);
+  if (!failOpen) {
+    if (has4) lines.push(`add rule ${T} check ip saddr @noif4 drop`);
+    if (has6) lines.push(`add rule ${T} check ip6 saddr @noif6 drop`);
+  }
+  lines.push(`add rule ${T} check ${only}iifname @podif jump spoofed`);
+  if (has4) lines.push(`add rule ${T} spoofed update @forged4 { iifname . ip saddr }`);
+  if (has6) lines.push(`add rule ${T} spoofed update @forged6 { iifname . ip6 saddr }`);
+  lines.push(`add rule ${T} spoofed drop`);
+  return lines;
+}
+
+/** `add element` lines that fill the sets with `m`. */
+function elementLines(op: 'add' | 'delete', m: NftMembers, families: readonly Family[]): string[] {
+  const lines: string[] = [];
+  // Honest pairs before guarded interfaces (one transaction anyway; the order reads as intended).
+  for (const f of families) if (m.src[f].length > 0) lines.push(`${op} element ${T} src${f} { ${m.src[f].map(pair).join(', ')} }`);
+  if (m.podIf.length > 0) lines.push(`${op} element ${T} podif { ${m.podIf.map((i) => `"${i}"`).join(', ')} }`);
+  for (const f of families) if (m.noIface[f].length > 0) lines.push(`${op} element ${T} noif${f} { ${m.noIface[f].join(', ')} }`);
+  return lines;
+}
+
+/** What one `nft -j list table` holds, as far as the guard reads it. */
+interface Listing {
+  /** Chain name -> its definition and rules (JSON without handles), to compare. */
+  readonly chains: Map<string, string[]>;
+  /** Set name -> members: "iface address" pairs, names or addresses, with packet counters. */
+  readonly sets: Map<string, { key: string; packets: number }[]>;
+}
+
+type Json = Record<string, unknown>;
+
+function memberKey(v: unknown): string {
+  if (typeof v === 'string') return canonicalIP(v) ?? v;
+  const c = (v as { concat?: unknown[] } | null)?.concat;
+  if (Array.isArray(c)) return c.map((x) => (typeof x === 'string' ? canonicalIP(x) ?? x : String(x))).join(' ');
+  return JSON.stringify(v);
+}
+
+function withoutHandles(o: Json): string {
+  return JSON.stringify(o, (k, v: unknown) => (k === 'handle' ? undefined : v));
+}
+
+/** Parses the JSON listing; undefined when it is not one (the table is missing). */
+export function parseNftListing(text: string): Listing | undefined {
+  let items: Json[];
+  try {
+    items = (JSON.parse(text) as { nftables: Json[] }).nftables;
+  } catch {
+    return undefined;
+  }
+  const chains = new Map<string, string[]>();
+  const sets = new Map<string, { key: string; packets: number }[]>();
+  for (const it of items) {
+    if (it.chain) {
+      const c = it.chain as Json;
+      chains.set(String(c.name), [withoutHandles(c)]);
+    } else if (it.rule) {
+      const r = it.rule as Json;
+      chains.get(String(r.chain))?.push(withoutHandles(r));
+    } else if (it.set) {
+      const s = it.set as Json;
+      const members: { key: string; packets: number }[] = [];
+      for (const e of (s.elem as unknown[] | undefined) ?? []) {
+        // {"elem": {"val": V, "counter": {...}, "expires": N}} when an element has more than its value.
+        const inner = (e as { elem?: { val: unknown; counter?: { packets: number } } } | null)?.elem;
+        members.push(inner ? { key: memberKey(inner.val), packets: inner.counter?.packets ?? 0 } : { key: memberKey(e), packets: 0 });
+      }
+      sets.set(String(s.name), members);
+    }
+  }
+  return { chains, sets };
+}
+
+export interface NftGuardOptions {
+  readonly families: readonly Family[];
+  readonly failOpen: boolean;
+  readonly prefix?: CommandPrefix;
+}
+
+/** Does `nft` run here (the tool is installed and the kernel answers)? */
+export async function nftAvailable(prefix?: CommandPrefix): Promise<boolean> {
+  try {
+    return (await runCommand(['nft', 'list', 'tables'], { prefix })).code === 0;
+  } catch {
+    return false;
+  }
+}
+
+export class NftSpoofGuard implements KernelGuard {
+  readonly layout = 'nft';
+  private readonly o: NftGuardOptions;
+  private current: NftMembers | undefined;
+  /** Chains as listed right after install (verify compares). */
+  private baseline = new Map<string, string[]>();
+  /** The per-tick listing goes through one long-lived nft, not a process per tick. */
+  private readonly session: NftSession;
+
+  constructor(o: NftGuardOptions) {
+    this.o = o;
+    this.session = new NftSession(o.prefix);
+  }
+
+  /** Listings answered by the long-lived nft so far. */
+  get sessionAnswers(): number {
+    return this.session.answered;
+  }
+
+  private async nft(lines: readonly string[]): Promise<void> {
+    if (lines.length === 0) return;
+    await mustRun(['nft', '-f', '-'], { input: lines.join('\n') + '\n', prefix: this.o.prefix });
+  }
+
+  /**
+   * The whole table in one transaction: the old one (if any) deleted and the new one declared
+   * and filled, so no packet ever sees a half-built guard. Counters and forged records start over.
+   */
+  async install(entries: ReadonlyMap<Family, GuardEntries>): Promise<void> {
+    const m = nftMembers(this.o.families, entries);
+    await this.nft([`add table ${T}`, `delete table ${T}`, `add table ${T}`, ...nftGuardRuleset(this.o.families, this.o.failOpen), ...elementLines('add', m, this.o.families)]);
+    const l = parseNftListing(await this.read());
+    this.baseline = l?.chains ?? new Map();
+    this.current = m;
+  }
+
+  /** Brings the sets to `entries` in one transaction (counters of kept elements survive). */
+  async update(entries: ReadonlyMap<Family, GuardEntries>): Promise<boolean> {
+    if (!this.current) return false;
+    const want = nftMembers(this.o.families, entries);
+    const have = this.current;
+    const gone = (w: string[], h: string[]): string[] => {
+      const ws = new Set(w);
+      return h.filter((x) => !ws.has(x));
+    };
+    const del: NftMembers = { src: { 4: gone(want.src[4], have.src[4]), 6: gone(want.src[6], have.src[6]) }, podIf: gone(want.podIf, have.podIf), noIface: { 4: gone(want.noIface[4], have.noIface[4]), 6: gone(want.noIface[6], have.noIface[6]) } };
+    const add: NftMembers = { src: { 4: gone(have.src[4], want.src[4]), 6: gone(have.src[6], want.src[6]) }, podIf: gone(have.podIf, want.podIf), noIface: { 4: gone(have.noIface[4], want.noIface[4]), 6: gone(have.noIface[6], want.noIface[6]) } };
+    const lines = [...elementLines('delete', del, this.o.families), ...elementLines('add', add, this.o.families)];
+    if (lines.length === 0) return false;
+    try {
+      await this.nft(lines);
+    } catch {
+      // A delete of an element someone else removed fails the whole transaction (nft 1.0.6 has
+      // no `destroy element`): write the table anew, with what is wanted.
+      await this.install(entries);
+      return true;
+    }
+    this.current = want;
+    return true;
+  }
+
+  /** `nft -j list table`: the listing verify() and poll() read ('' when the table is missing); no `ipset save` needed. */
+  async read(): Promise<string> {
+    const a = await this.session.query(`list table ${T}`);
+    if (a !== undefined) return a;
+    const r = await runCommand(['nft', '-j', 'list', 'table', ...T.split(' ')], { prefix: this.o.prefix });
+    return r.code === 0 ? r.stdout : '';
+  }
+
+  /** What is missing or altered: the table, a chain (definition or rules), a set or its members. */
+  async verify(listing: string): Promise<string[]> {
+    if (!this.current) return [];
+    const l = parseNftListing(listing);
+    if (!l) return [`table ${T} missing`];
+    const problems: string[] = [];
+    for (const [name, want] of this.baseline) {
+      const have = l.chains.get(name);
+      if (!have) problems.push(`chain ${name} missing`);
+      else if (have.length !== want.length || have.some((x, i) => x !== want[i])) problems.push(`chain ${name} altered (${have.length - 1} rules, expected ${want.length - 1})`);
+    }
+    if (l.chains.size !== this.baseline.size) problems.push(`table ${T}: ${l.chains.size} chains, expected ${this.baseline.size}`);
+    const m = this.current;
+    const expect: [string, string[]][] = [['podif', m.podIf]];
+    for (const f of this.o.families) expect.push([`src${f}`, m.src[f]], [`noif${f}`, m.noIface[f]]);
+    for (const [name, members] of expect) {
+      const have = l.sets.get(name);
+      if (!have) {
+        problems.push(`set ${name} missing`);
+        continue;
+      }
+      const keys = new Set(have.map((x) => x.key));
+      if (keys.size !== members.length || members.some((x) => !keys.has(x))) problems.push(`set ${name} altered (${keys.size} members, expected ${members.length})`);
+    }
+    for (const f of this.o.families) if (!l.sets.has(`forged${f}`)) problems.push(`set forged${f} missing`);
+    return problems;
+  }
+
+  /** Puts everything back as last written. */
+  async reinstall(): Promise<void> {
+    if (!this.current) return;
+    const m = this.current;
+    const entries = new Map<Family, GuardEntries>();
+    for (const f of this.o.families) {
+      const bound = new Map<string, string[]>();
+      for (const p of m.src[f]) {
+        const [iface, ip] = p.split(' ') as [string, string];
+        bound.set(iface, [...(bound.get(iface) ?? []), ip]);
+      }
+      entries.set(f, { bound, noIface: m.noIface[f] });
+    }
+    await this.install(entries);
+  }
+
+  /**
+   * The drop counters and the forged records of one listing; the records read are deleted (each
+   * reported once; one the kernel records again later is reported again).
+   */
+  async poll(listing: string): Promise<PollResult> {
+    const droppedByIface = new Map<string, number>();
+    let droppedNoIface = 0;
+    const forged: ForgedSource[] = [];
+    const l = this.current ? parseNftListing(listing) : undefined;
+    if (!l) return { droppedByIface, droppedNoIface, forged };
+    for (const x of l.sets.get('podif') ?? []) droppedByIface.set(x.key, x.packets);
+    const dels: string[] = [];
+    for (const f of this.o.families) {
+      for (const x of l.sets.get(`noif${f}`) ?? []) droppedNoIface += x.packets;
+      const read = l.sets.get(`forged${f}`) ?? [];
+      for (const x of read) {
+        const [iface, src] = x.key.split(' ') as [string, string];
+        forged.push({ family: f, src, iface });
+      }
+      if (read.length > 0) dels.push(`delete element ${T} forged${f} { ${read.map((x) => pair(x.key)).join(', ')} }`);
+    }
+    // One that expired since the listing fails the transaction: then one by one, ignoring those.
+    if (dels.length > 0) {
+      try {
+        await this.nft(dels);
+      } catch {
+        for (const f of forged) await runCommand(['nft', 'delete', 'element', ...T.split(' '), `forged${f.family}`, `{ ${pair(`${f.iface} ${f.src}`)} }`], { prefix: this.o.prefix });
+      }
+    }
+    return { droppedByIface, droppedNoIface, forged };
+  }
+
+  /** Deletes the table (nothing else is touched); fine when it is not there. */
+  async remove(): Promise<void> {
+    this.session.stop();
+    await runCommand(['nft', 'delete', 'table', ...T.split(' ')], { prefix: this.o.prefix });
+    this.current = undefined;
+    this.baseline = new Map();
+  }
+}
