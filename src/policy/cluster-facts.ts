@@ -194,10 +194,16 @@ export function compileClusterRule(rule: ClusterPolicyRule): CompiledClusterRule
   return { match: { peers, ports }, action: rule.action, nodes: nodeSelectors };
 }
 
+/** The selectors of the policy's `nodes` peers, in rule order (the decoder admits them on egress only). */
+export function clusterPolicyNodeSelectors(p: ClusterPolicy): LabelSelector[] {
+  const out: LabelSelector[] = [];
+  for (const r of p.egress) for (const peer of r.peers) if (peer.nodes) out.push(peer.nodes);
+  return out;
+}
+
 /** Does any rule of the policy have a `nodes` peer (its compiled rules depend on the nodes)? */
 export function clusterPolicyUsesNodes(p: ClusterPolicy): boolean {
-  for (const r of p.egress) for (const peer of r.peers) if (peer.nodes) return true;
-  return false;
+  return clusterPolicyNodeSelectors(p).length > 0;
 }
 
 /**

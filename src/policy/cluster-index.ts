@@ -6,7 +6,7 @@
 import type { ClusterPolicy, ClusterTier, LabelSelector, Labels, Namespace, Node, Pod } from '../cluster/model.ts';
 import { namespaceLabelsOr } from '../cluster/namespace-labels.ts';
 import {
-  CLUSTER_TIER_NAME, clusterPolicySelectsPod, clusterPolicyUsesNodes, clusterRuleRef, clusterRules, compareClusterPolicies,
+  CLUSTER_TIER_NAME, clusterPolicyNodeSelectors, clusterPolicySelectsPod, clusterPolicyUsesNodes, clusterRuleRef, clusterRules, compareClusterPolicies,
   compileClusterRule,
 } from './cluster-facts.ts';
 import type { RuleRef } from './decision.ts';
@@ -60,7 +60,7 @@ export class ClusterPolicyIndex {
   set(id: string, after: ClusterPolicy | undefined): void {
     const before = this.byId.get(id);
     if (before) this.ruleBase.delete(before);
-    if (after && this.nodeCls && nodeSelectorsOf(after).some((s) => !this.nodeCls!.selectors.has(selectorKey(s)))) this.nodeCls = undefined;
+    if (after && this.nodeCls && clusterPolicyNodeSelectors(after).some((s) => !this.nodeCls!.selectors.has(selectorKey(s)))) this.nodeCls = undefined;
     if (after) this.byId.set(id, after); else this.byId.delete(id);
     this.dirty = true;
     this.byIdentity.clear();
@@ -133,7 +133,7 @@ export class ClusterPolicyIndex {
   nodeClasses(nodes: ReadonlyMap<string, Node>): NodeClasses {
     if (!this.nodeCls) {
       const sels: LabelSelector[] = [];
-      for (const p of this.byId.values()) sels.push(...nodeSelectorsOf(p));
+      for (const p of this.byId.values()) sels.push(...clusterPolicyNodeSelectors(p));
       this.nodeCls = classifyNodes(nodes, sels);
     }
     return this.nodeCls;
@@ -189,13 +189,6 @@ export function selectsAnyOf(versions: readonly ClusterPolicy[], namespaces: Rea
     }
     return hit;
   };
-}
-
-
-function nodeSelectorsOf(p: ClusterPolicy): LabelSelector[] {
-  const out: LabelSelector[] = [];
-  for (const r of [...p.ingress, ...p.egress]) for (const q of r.peers) if (q.nodes) out.push(q.nodes);
-  return out;
 }
 
 /** Do two classifications put every node address in classes the same selectors pick? */
