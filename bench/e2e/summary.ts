@@ -1,0 +1,184 @@
+// bench/e2e.ts's modes, the shape of one round's sample, and the summary of a run: medians per
+// mode, ratios against the kernel-only modes and the targets. Pure (no I/O), so the runner holds
+// only the lab and the measuring.
+
+export const MODES = ['none', 'iptables', 'nfqueue', 'nfqueue-nocache', 'nfqueue-2q', 'tun', 'nfqueue-noguard', 'nfqueue-iptguard'] as const;
+export type Mode = (typeof MODES)[number];
+/** Modes in which the Palisade agent enforces. */
+export const AGENT_MODES = ['nfqueue', 'nfqueue-nocache', 'nfqueue-2q', 'tun', 'nfqueue-noguard', 'nfqueue-iptguard'] as const;
+export const isAgent = (m: Mode): m is (typeof AGENT_MODES)[number] => (AGENT_MODES as readonly string[]).includes(m);
+
+export interface KernelCounters { bRx: number; queueDropped: number; tunDropped: number; ctDrop: number; ctEarlyEvictions: number; ctInsertFailed: number; softnetDropped: number; vaRxDropped: number }
+
+export interface Sample {
+  mode: Mode;
+  round: number;
+  connectionsPerSecond: number;
+  /** Packets that went to the agent per connection attempt: 1 = only the SYN was judged. */
+  judgedPacketsPerConnection?: number;
+  connectFailures: number;
+  underLoadConnectP50Us: number;
+  underLoadConnectP99Us: number;
+  sequentialConnects: number;
+  sequentialConnectP50Us: number;
+  sequentialConnectP90Us: number;
+  sequentialConnectP99Us: number;
+  /** CPU of the whole path (client, server, agent, ksoftirqd) per connection, under load. */
+  cpuUsPerConnection: number;
+  bulkGbps: number;
+  bulkSenderCpuPercent: number;
+  bulkReceiverCpuPercent: number;
+  udpSentPerSecond: number;
+  udpReceivedPerSecond: number;
+  udpLostPerSecond: number;
+  /** CPU of the whole path (sender, agent, ksoftirqd) per datagram that reached b. */
+  cpuUsPerDeliveredUdpPacket: number;
+  udpKernelDrops: Omit<KernelCounters, 'bRx'>;
+  agentCpuUsPerConnection?: number;
+  agentCpuUsPerUdpPacket?: number;
+  /** Agent CPU (children included) per second of wall time with no traffic, before the round's load. */
+  agentIdleCpuMsPerSecond?: number;
+  agentCounters?: Record<string, number>;
+  loadavg1: number;
+  /** Many-tuples workload, per share of first connections (percent). */
+  tuples: Record<string, TupleSample>;
+}
+
+export interface TupleSample {
+  connectionsPerSecond: number;
+  cpuUsPerConnection: number;
+  firstConnections: number;
+  coldExhausted: number;
+  underLoadConnectP50Us: number;
+  underLoadConnectP99Us: number;
+  sequentialConnectP50Us: number;
+  sequentialConnectP99Us: number;
+  judgedPacketsPerConnection?: number;
+}
+
+export const median = (xs: number[]): number => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+export const r2 = (x: number): number => Math.round(x * 100) / 100;
+export const r3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+/** Medians per mode, ratios against the kernel-only modes, added latency per round, and the targets. */
+export function summarise(samples: Sample[], modes: readonly Mode[], tupleShares: readonly number[]) {
+  const by = (m: Mode) => samples.filter((s) => s.mode === m);
+  const med = (m: Mode, f: (s: Sample) => number) => median(by(m).map(f));
+  const results: Record<string, Record<string, unknown>> = {};
+  for (const m of modes) {
+    results[m] = {
+      connectionsPerSecond: med(m, (s) => s.connectionsPerSecond),
+      underLoadConnectP50Us: med(m, (s) => s.underLoadConnectP50Us),
+      underLoadConnectP99Us: med(m, (s) => s.underLoadConnectP99Us),
+      sequentialConnectP50Us: med(m, (s) => s.sequentialConnectP50Us),
+      sequentialConnectP90Us: med(m, (s) => s.sequentialConnectP90Us),
+      sequentialConnectP99Us: med(m, (s) => s.sequentialConnectP99Us),
+      cpuUsPerConnection: med(m, (s) => s.cpuUsPerConnection),
+      connectionsPerCpuSecond: Math.round(1e6 / med(m, (s) => s.cpuUsPerConnection)),
+      bulkGbps: med(m, (s) => s.bulkGbps),
+      bulkSenderCpuPercent: med(m, (s) => s.bulkSenderCpuPercent),
+      bulkReceiverCpuPercent: med(m, (s) => s.bulkReceiverCpuPercent),
+      udpSentPerSecond: med(m, (s) => s.udpSentPerSecond),
+      udpReceivedPerSecond: med(m, (s) => s.udpReceivedPerSecond),
+      udpLostPerSecond: med(m, (s) => s.udpLostPerSecond),
+      cpuUsPerDeliveredUdpPacket: med(m, (s) => s.cpuUsPerDeliveredUdpPacket),
+      udpPacketsPerCpuSecond: Math.round(1e6 / med(m, (s) => s.cpuUsPerDeliveredUdpPacket)),
+      udpKernelDropsPerSecond: Object.fromEntries(Object.keys(by(m)[0]!.udpKernelDrops).map((k) => [k, med(m, (s) => s.udpKernelDrops[k as keyof Sample['udpKernelDrops']])])),
+      ...(isAgent(m)
+        ? { judgedPacketsPerConnection: med(m, (s) => s.judgedPacketsPerConnection!), agentCpuUsPerConnection: med(m, (s) => s.agentCpuUsPerConnection!), agentCpuUsPerUdpPacket: med(m, (s) => s.agentCpuUsPerUdpPacket!), agentIdleCpuMsPerSecond: med(m, (s) => s.agentIdleCpuMsPerSecond!) }
+        : {}),
+      connectFailures: by(m).reduce((a, s) => a + s.connectFailures, 0),
+    };
+  }
+  const metric = (m: Mode, k: string): number => (results[m]?.[k] as number | undefined) ?? NaN;
+  const ratios: Record<string, Record<string, number>> = {};
+  const added: Record<string, Record<string, number>> = {};
+  for (const p of AGENT_MODES) {
+    if (!results[p]) continue;
+    for (const ref of (p === 'nfqueue' || p === 'nfqueue-iptguard' ? ['iptables', 'none', 'nfqueue-noguard'] : ['iptables', 'none']) as Mode[]) {
+      if (!results[ref]) continue;
+      ratios[`${p}/${ref}`] = {
+        connectionsPerSecond: r3(metric(p, 'connectionsPerSecond') / metric(ref, 'connectionsPerSecond')),
+        connectionsPerCpuSecond: r3(metric(p, 'connectionsPerCpuSecond') / metric(ref, 'connectionsPerCpuSecond')),
+        bulkGbps: r3(metric(p, 'bulkGbps') / metric(ref, 'bulkGbps')),
+        udpReceivedPerSecond: r3(metric(p, 'udpReceivedPerSecond') / metric(ref, 'udpReceivedPerSecond')),
+        udpPacketsPerCpuSecond: r3(metric(p, 'udpPacketsPerCpuSecond') / metric(ref, 'udpPacketsPerCpuSecond')),
+      };
+      // Added latency per round (same round = nearest in time on a shared machine), then the median.
+      const diff = (f: (s: Sample) => number) => r2(median(by(p).map((s) => {
+        const o = samples.find((x) => x.mode === ref && x.round === s.round);
+        return o ? f(s) - f(o) : NaN;
+      })));
+      added[`${p}-${ref}`] = { p50Us: diff((s) => s.sequentialConnectP50Us), p90Us: diff((s) => s.sequentialConnectP90Us), p99Us: diff((s) => s.sequentialConnectP99Us) };
+    }
+  }
+  // Many tuples: per share, medians per mode, then the default configuration (and the others)
+  // against kernel-only iptables in the same run, and added latency against none, per round.
+  const tupleResults: Record<string, Record<string, Record<string, number>>> = {};
+  const tupleRatios: Record<string, Record<string, Record<string, number>>> = {};
+  for (const share of tupleShares.map(String)) {
+    const tm = (m: Mode, f: (t: TupleSample) => number) => median(by(m).map((x) => f(x.tuples[share]!)));
+    tupleResults[share] = {};
+    for (const m of modes) {
+      tupleResults[share]![m] = {
+        connectionsPerSecond: tm(m, (t) => t.connectionsPerSecond),
+        connectionsPerCpuSecond: Math.round(1e6 / tm(m, (t) => t.cpuUsPerConnection)),
+        underLoadConnectP50Us: tm(m, (t) => t.underLoadConnectP50Us),
+        underLoadConnectP99Us: tm(m, (t) => t.underLoadConnectP99Us),
+        sequentialConnectP50Us: tm(m, (t) => t.sequentialConnectP50Us),
+        sequentialConnectP99Us: tm(m, (t) => t.sequentialConnectP99Us),
+        firstConnections: tm(m, (t) => t.firstConnections),
+        ...(isAgent(m) ? { judgedPacketsPerConnection: tm(m, (t) => t.judgedPacketsPerConnection!) } : {}),
+      };
+    }
+    tupleRatios[share] = {};
+    for (const p of AGENT_MODES) {
+      const a = tupleResults[share]![p], ipt = tupleResults[share]!.iptables;
+      if (!a || !ipt) continue;
+      const addedVs = (ref: Mode, f: (t: TupleSample) => number) => r2(median(by(p).map((x) => {
+        const o = samples.find((y) => y.mode === ref && y.round === x.round);
+        return o ? f(x.tuples[share]!) - f(o.tuples[share]!) : NaN;
+      })));
+      tupleRatios[share]![`${p}/iptables`] = {
+        connectionsPerSecond: r3(a.connectionsPerSecond! / ipt.connectionsPerSecond!),
+        connectionsPerCpuSecond: r3(a.connectionsPerCpuSecond! / ipt.connectionsPerCpuSecond!),
+        ...(results.none ? { addedSequentialP50UsVsNone: addedVs('none', (t) => t.sequentialConnectP50Us), addedSequentialP99UsVsNone: addedVs('none', (t) => t.sequentialConnectP99Us) } : {}),
+        addedSequentialP50UsVsIptables: addedVs('iptables', (t) => t.sequentialConnectP50Us),
+        addedSequentialP99UsVsIptables: addedVs('iptables', (t) => t.sequentialConnectP99Us),
+      };
+    }
+  }
+  const targets: Record<string, unknown>[] = [];
+  for (const [share, rs] of Object.entries(tupleRatios)) {
+    const rv = rs['nfqueue/iptables'];
+    if (!rv) continue;
+    const want = Number(share) >= 100 ? 0.75 : 0.9;
+    targets.push({ backend: 'nfqueue (default)', target: `tuples ${share}% first: connectionsPerSecond >= ${want} x iptables`, value: rv.connectionsPerSecond, met: rv.connectionsPerSecond! >= want });
+    targets.push({ backend: 'nfqueue (default)', target: `tuples ${share}% first: connectionsPerCpuSecond >= ${want} x iptables`, value: rv.connectionsPerCpuSecond, met: rv.connectionsPerCpuSecond! >= want });
+    if (rv.addedSequentialP50UsVsNone !== undefined) {
+      targets.push({ backend: 'nfqueue (default)', target: `tuples ${share}% first: added connect p50 < 20 us (vs none)`, value: rv.addedSequentialP50UsVsNone, met: rv.addedSequentialP50UsVsNone < 20 });
+      targets.push({ backend: 'nfqueue (default)', target: `tuples ${share}% first: added connect p99 < 200 us (vs none)`, value: rv.addedSequentialP99UsVsNone, met: rv.addedSequentialP99UsVsNone! < 200 });
+    }
+  }
+  for (const p of AGENT_MODES) {
+    const rv = ratios[`${p}/iptables`];
+    if (rv) {
+      targets.push({ backend: p, target: 'connectionsPerSecond >= 0.9 x iptables', value: rv.connectionsPerSecond, met: rv.connectionsPerSecond >= 0.9 });
+      // The same target on CPU cost: what the ratio would be on a machine with nothing else on it.
+      targets.push({ backend: p, target: 'connectionsPerCpuSecond >= 0.9 x iptables', value: rv.connectionsPerCpuSecond, met: rv.connectionsPerCpuSecond >= 0.9 });
+      targets.push({ backend: p, target: 'bulkGbps >= 0.9 x iptables', value: rv.bulkGbps, met: rv.bulkGbps >= 0.9 });
+    }
+    const a = added[`${p}-none`];
+    if (a) {
+      targets.push({ backend: p, target: 'added connect latency p50 < 20 us (vs none)', value: a.p50Us, met: a.p50Us < 20 });
+      targets.push({ backend: p, target: 'added connect latency p99 < 200 us (vs none)', value: a.p99Us, met: a.p99Us < 200 });
+    }
+  }
+  return { results, ratios, addedConnectLatencyUs: added, tuples: { shares: tupleShares, results: tupleResults, ratios: tupleRatios }, targets };
+}
+
