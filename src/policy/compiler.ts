@@ -16,10 +16,10 @@
 // one). Pods moving between existing identities (the common relabel) or added with an existing
 // identity touch no table.
 //
-// Published snapshots are never changed: an update publishes a copy of the per-slot records with
-// only the slots it touched rewritten (slot-records.ts), edited copies of the address maps when
-// addresses changed, and the names and policy lists copied per page written (paged-list.ts); it
-// reuses every table still valid;
+// Published snapshots are never changed: an update publishes the per-slot records and the
+// address maps with only the pages it wrote copied (slot-records.ts, address-map.ts,
+// word-pages.ts: the rest are shared with the snapshot before), and the names and policy lists
+// copied per page written (paged-list.ts); it reuses every table still valid;
 // images of new tables are appended to the arena past anything a published snapshot reads
 // (TableLayout). The rule-ref list only ever grows, so an old snapshot's codes keep their rule.
 //
