@@ -134,6 +134,8 @@ export class CompiledEngine {
   private podsByNs = new Map<string, Set<string>>();
   /** Policies of a namespace sorted by key (the order rules are tried in). */
   private policiesByNs = new Map<string, NetworkPolicy[]>();
+  /** Keys of a namespace's policies (an update re-sorts its namespace from these, not from all 10,000). */
+  private policyKeysByNs = new Map<string, Set<string>>();
 
   private identities = new IdentityRegistry();
   private recs = new Map<string, PodRec>();
@@ -195,7 +197,7 @@ export class CompiledEngine {
     const view: ClusterView = { namespaces: this.namespaces, pods: this.pods, nodes: this.nodes, policies: this.policies, clusterPolicies: this.clusterPolicies };
     const changes = CompiledEngine.changesFor(view);
     this.namespaces = new Map(); this.pods = new Map(); this.nodes = new Map(); this.policies = new Map(); this.clusterPolicies = new Map();
-    this.podsByNs = new Map(); this.policiesByNs = new Map();
+    this.podsByNs = new Map(); this.policiesByNs = new Map(); this.policyKeysByNs = new Map();
     this.identities = new IdentityRegistry();
     this.recs = new Map(); this.slots = []; this.freeSlots = []; this.arrays = new SlotArrays(); this.records = new SlotRecords(); this.addresses = new PodAddresses();
     this.cache = new Map(); this.entriesByPolicy = new Map();
@@ -275,9 +277,19 @@ export class CompiledEngine {
           if (c.before) this.npRules.forget(c.before);
           const prev = this.policies.get(c.key);
           if (prev) this.npRules.forget(prev);
-          if (c.after) this.policies.set(c.key, c.after); else this.policies.delete(c.key);
+          const ns = nsOfKey(c.key);
+          let keys = this.policyKeysByNs.get(ns);
+          if (c.after) {
+            this.policies.set(c.key, c.after);
+            if (!keys) this.policyKeysByNs.set(ns, (keys = new Set()));
+            keys.add(c.key);
+          } else {
+            this.policies.delete(c.key);
+            keys?.delete(c.key);
+            if (keys && keys.size === 0) this.policyKeysByNs.delete(ns);
+          }
           changedPolicies.add(c.key);
-          reselectNs.add(nsOfKey(c.key));
+          reselectNs.add(ns);
           break;
         }
         case 'ClusterNetworkPolicy':
@@ -312,7 +324,7 @@ export class CompiledEngine {
     }
     for (const ns of reselectNs) {
       const list: NetworkPolicy[] = [];
-      for (const p of this.policies.values()) if (p.namespace === ns) list.push(p);
+      for (const k of this.policyKeysByNs.get(ns) ?? []) list.push(this.policies.get(k)!);
       list.sort(comparePolicies);
       if (list.length) this.policiesByNs.set(ns, list); else this.policiesByNs.delete(ns);
     }
