@@ -12,6 +12,7 @@ import {
 import type { RuleRef } from './decision.ts';
 import { namedPortsOf, type NamedPort } from './named-ports.ts';
 import { classifyNodes, type NodeClasses } from './node-classes.ts';
+import { NodeAddressWords } from './node-address-words.ts';
 import { selectorKey } from './selector.ts';
 import type { TableRule } from './rule-table.ts';
 import type { Direction } from './spec-facts.ts';
@@ -46,7 +47,8 @@ export class ClusterPolicyIndex {
   private namedIngress = new WeakMap<ClusterPolicy, readonly NamedPort[]>();
 
   /** `ruleRefs`: the engine's append-only rule-id list, shared with its NetworkPolicy rules. */
-  constructor(private readonly ruleRefs: RuleRef[]) {}
+  /** `nodeWords`: the engine's parsed node addresses (shared with NodeAddresses). */
+  constructor(private readonly ruleRefs: RuleRef[], private readonly nodeWords = new NodeAddressWords()) {}
 
   get size(): number {
     return this.byId.size;
@@ -134,7 +136,7 @@ export class ClusterPolicyIndex {
     if (!this.nodeCls) {
       const sels: LabelSelector[] = [];
       for (const p of this.byId.values()) sels.push(...nodeSelectorsOf(p));
-      this.nodeCls = classifyNodes(nodes, sels);
+      this.nodeCls = classifyNodes(nodes, sels, this.nodeWords);
     }
     return this.nodeCls;
   }

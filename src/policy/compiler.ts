@@ -32,6 +32,7 @@ import type { Change, ClusterView } from '../cluster/state.ts';
 import { KINDS_IN_APPLY_ORDER } from '../cluster/kinds.ts';
 import { decideOn } from './decide.ts';
 import { NodeAddresses, PodAddresses } from './engine-addresses.ts';
+import { NodeAddressWords } from './node-address-words.ts';
 import type { Connection, Decision, RuleRef } from './decision.ts';
 import { SIDE, type RuleSnapshot } from './engine-api.ts';
 import { IdentityRegistry } from './identity.ts';
@@ -151,12 +152,14 @@ export class CompiledEngine {
   private ruleRefs: RuleRef[] = [];
   private npRules = new NetworkPolicyRules(this.ruleRefs);
   /** The Admin and Baseline tiers' policies (shares ruleRefs). */
-  private clusters = new ClusterPolicyIndex(this.ruleRefs);
+  /** Node addresses parsed once per address list (node classes and node address arrays). */
+  private nodeWords = new NodeAddressWords();
+  private clusters = new ClusterPolicyIndex(this.ruleRefs, this.nodeWords);
   private layout = new TableLayout();
   /** The Admin and Baseline tiers' tables, per identity of a local pod. */
   private tiers = new TierTables(this.identities, this.clusters, this.nodes, this.layout);
 
-  private nodeAddresses = new NodeAddresses(this.nodes);
+  private nodeAddresses = new NodeAddresses(this.nodes, this.nodeWords);
 
   private generation = 0;
   private current!: Snapshot;
@@ -201,10 +204,10 @@ export class CompiledEngine {
     this.identities = new IdentityRegistry();
     this.recs = new Map(); this.slots = []; this.freeSlots = []; this.arrays = new SlotArrays(); this.records = new SlotRecords(); this.addresses = new PodAddresses();
     this.cache = new Map(); this.entriesByPolicy = new Map();
-    this.ruleRefs = []; this.npRules = new NetworkPolicyRules(this.ruleRefs); this.clusters = new ClusterPolicyIndex(this.ruleRefs);
+    this.ruleRefs = []; this.npRules = new NetworkPolicyRules(this.ruleRefs); this.nodeWords = new NodeAddressWords(); this.clusters = new ClusterPolicyIndex(this.ruleRefs, this.nodeWords);
     this.layout = new TableLayout();
     this.tiers = new TierTables(this.identities, this.clusters, this.nodes, this.layout);
-    this.nodeAddresses = new NodeAddresses(this.nodes);
+    this.nodeAddresses = new NodeAddresses(this.nodes, this.nodeWords);
     this.applyChanges(changes);
   }
 
