@@ -243,6 +243,7 @@ export class CompiledEngine {
     const reselectNs = new Set<string>();
     const changedPolicies = new Set<string>();
     let nodesChanged = false;
+    const nodeChanges: { readonly before?: Node; readonly after?: Node }[] = [];
     // Cluster policies touch only the tier tables (tier-tables.ts): their ids and their old and
     // new versions (a subject can select pods of any namespace).
     const changedCluster = new Set<string>();
@@ -274,6 +275,7 @@ export class CompiledEngine {
         case 'Node': {
           if (c.after) this.nodes.set(c.key, c.after); else this.nodes.delete(c.key);
           nodesChanged = true;
+          nodeChanges.push({ before: c.before, after: c.after });
           break;
         }
         case 'NetworkPolicy': {
@@ -316,7 +318,7 @@ export class CompiledEngine {
     }
 
     // Tables of cluster policies with `nodes` peers hold the node classes (node-classes.ts).
-    if (nodesChanged) for (const id of this.clusters.nodesChanged(this.nodes)) changedCluster.add(id);
+    if (nodesChanged) for (const id of this.clusters.nodesChanged(this.nodes, nodeChanges)) changedCluster.add(id);
     if (changedCluster.size > 0) this.tiers.policiesChanged(changedCluster, clusterVersions);
 
     // NetworkPolicies: drop every table built from the old version; re-sort the namespace's list.
@@ -415,7 +417,8 @@ export class CompiledEngine {
     for (const r of needTable) this.select(r);
     this.tiers.flush();
 
-    if (nodesChanged) this.nodeAddresses.rebuild();
+    // Node address arrays change only with a node's addresses (or a node added or gone).
+    if (nodeChanges.some((c) => !c.before || !c.after || !sameList(c.before.addresses, c.after.addresses))) this.nodeAddresses.rebuild();
     this.publish();
   }
 

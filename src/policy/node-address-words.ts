@@ -25,7 +25,8 @@ function parse(n: Node): readonly NodeAddress[] {
   return out.length ? out : NONE;
 }
 
-function sameAddresses(a: readonly string[], b: readonly string[]): boolean {
+/** Same address list, in the same order. */
+export function sameAddresses(a: readonly string[], b: readonly string[]): boolean {
   if (a === b) return true;
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
