@@ -1,6 +1,6 @@
 // Int32 words in fixed pages, shared copy-on-write between published snapshots: the slot records
 // (slot-records.ts) and the pod address maps (address-map.ts), which grow with the cluster
-// (150,000 pods: 4.8 MB of records, 4 + 16 MB of IPv4 + IPv6 map). A publish copied each whole;
+// (150,000 pods: 4.8 MB of records, 4 MB of IPv4 map, more of IPv6). A publish copied each whole;
 // at the Kubernetes limits that was megabytes of garbage per update, and the full-heap marking
 // it set off landed in later updates (their p99). Now an edit copies the page table (a few
 // hundred pointers) and only the pages it writes; every untouched page is shared with the
@@ -30,7 +30,7 @@ export function pagesOf(words: Int32Array): Int32Array[] {
  */
 export class PageEditor {
   readonly pages: Int32Array[];
-  /** Per page: already copied by this edit (its own, writable). */
+  /** Per page it started from: already copied by this edit (its own, writable). Pages grown after are its own. */
   private readonly own: Uint8Array;
   /** Pages copied (for stats and tests). */
   copies = 0;
@@ -48,7 +48,7 @@ export class PageEditor {
     const p = w >>> PAGE_SHIFT, o = w & PAGE_MASK;
     let page = this.pages[p]!;
     if (page[o] === v) return;
-    if (this.own[p] === 0) {
+    if (p < this.own.length && this.own[p] === 0) {
       page = this.pages[p] = page.slice();
       this.own[p] = 1;
       this.copies++;
@@ -56,13 +56,8 @@ export class PageEditor {
     page[o] = v;
   }
 
-  /** A page of zeros at the end (new, so writable). */
+  /** A page of zeros at the end (this edit's own: no snapshot has it yet). */
   grow(): void {
     this.pages.push(new Int32Array(PAGE_WORDS));
-  }
-
-  /** Is page p this edit's own copy? Pages grown are not counted (never shared). */
-  owns(p: number): boolean {
-    return p >= this.own.length || this.own[p] === 1;
   }
 }
