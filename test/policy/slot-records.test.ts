@@ -11,7 +11,6 @@ import { buildSlotRecords } from '../../src/policy/slot-records.ts';
 import { PagedList, type PagedView } from '../../src/policy/paged-list.ts';
 import type { SlotArrays } from '../../src/policy/table-layout.ts';
 import type { RuleSnapshot } from '../../src/policy/engine-api.ts';
-import type { PublishedRecords } from '../../src/policy/slot-records.ts';
 import { SLOT } from '../../src/policy/snapshot.ts';
 import { Rng, randomCluster, randomMutation, stateOf } from '../../support/random-cluster.ts';
 
@@ -36,10 +35,9 @@ const snap = (s: RuleSnapshot) => s as unknown as SnapshotInside;
 
 /** A snapshot's slot records as one flat array (a copy of its pages). */
 function recordsOf(s: SnapshotInside): Int32Array {
-  const r: PublishedRecords = { pages: s.slotPages, slots: s.slots };
-  const out = new Int32Array(r.slots * SLOT);
+  const out = new Int32Array(s.slots * SLOT);
   let o = 0;
-  for (const p of r.pages) {
+  for (const p of s.slotPages) {
     if (o >= out.length) break;
     out.set(p.subarray(0, Math.min(p.length, out.length - o)), o);
     o += p.length;
