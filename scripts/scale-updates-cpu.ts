@@ -3,7 +3,10 @@
 // pod relabel, a local pod add, a NetworkPolicy update, a cluster policy update and a node
 // relabel, each with the tables it built. On a shared VM wall time runs 3-12x CPU time, so this
 // is what compares two trees: PALISADE_ROOT=/path/to/other/checkout runs that tree's code.
-//   node --expose-gc --import tsx scripts/scale-updates-cpu.ts [scale divisor, default 5] [reps, default 8]
+//   node --expose-gc --import tsx scripts/scale-updates-cpu.ts [scale divisor, default 5] [reps, default 8] [alloc]
+// With `alloc`, each update starts after a full GC and also reports what it allocated (heap
+// used plus array buffers, after minus before; a scavenge inside the update would hide some: run
+// it with --max-semi-space-size=64). Its CPU figures then exclude the GC debt earlier updates left.
 
 const root = process.env.PALISADE_ROOT ?? new URL('..', import.meta.url).pathname;
 const { CompiledEngine } = await import(`${root}/src/policy/compiler.ts`) as typeof import('../src/policy/compiler.ts');
@@ -14,6 +17,7 @@ const { prng } = await import(`${root}/bench/prng.ts`) as typeof import('../benc
 
 const div = Number(process.argv[2] ?? 5);
 const reps = Number(process.argv[3] ?? 8);
+const alloc = process.argv[4] === 'alloc';
 const spec = { ...sc.SCALE, pods: sc.SCALE.pods / div, namespaces: sc.SCALE.namespaces / div, nodes: sc.SCALE.nodes / div };
 const cpu = () => { const c = process.cpuUsage(); return (c.user + c.system) / 1000; };
 const state = new ClusterState();
@@ -31,20 +35,26 @@ new CompiledEngine(state, { localNode: sc.LOCAL_NODE });
 const second = cpu() - t;
 const s = engine.stats();
 console.log(`${root}: ${spec.pods} pods, ${spec.nodes} nodes: full compile ${first.toFixed(0)} ms CPU (cold), ${second.toFixed(0)} ms (second); ${s.tables} tables, ${(s.tableBytes / 1e6).toFixed(1)} MB`);
-let last = 0, built = 0;
+let last = 0, built = 0, allocated = 0;
+const used = () => { const m = process.memoryUsage(); return m.heapUsed + m.arrayBuffers; };
 state.onChange((ch) => {
+  if (alloc) gc();
   const b0 = engine.stats().tablesBuilt;
+  const u0 = alloc ? used() : 0;
   const c0 = cpu();
   engine.update(ch);
   last = cpu() - c0;
+  allocated = alloc ? used() - u0 : 0;
   built = engine.stats().tablesBuilt - b0;
 });
 const times: Record<string, number[]> = {};
 const tables: Record<string, number[]> = {};
+const allocs: Record<string, number[]> = {};
 const rec = (k: string, warm: boolean) => {
   if (!warm) return;
   (times[k] ??= []).push(last);
   (tables[k] ??= []).push(built);
+  (allocs[k] ??= []).push(allocated);
 };
 const r = prng(0x5ca1e);
 const nCnp = spec.clusterPolicies.admin + spec.clusterPolicies.baseline;
@@ -63,5 +73,6 @@ for (let k = 0; k < reps + 2; k++) {
 }
 const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
 for (const k of Object.keys(times)) {
-  console.log(`${k}: p50 ${med(times[k]!).toFixed(1)} ms CPU, max ${Math.max(...times[k]!).toFixed(1)}, tables built ${tables[k]!.join(' ')}`);
+  const mb = alloc ? `, allocated p50 ${(med(allocs[k]!) / 1e6).toFixed(2)} MB, max ${(Math.max(...allocs[k]!) / 1e6).toFixed(2)}` : '';
+  console.log(`${k}: p50 ${med(times[k]!).toFixed(1)} ms CPU, max ${Math.max(...times[k]!).toFixed(1)}${mb}, tables built ${tables[k]!.join(' ')}`);
 }

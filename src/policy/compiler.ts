@@ -16,10 +16,10 @@
 // one). Pods moving between existing identities (the common relabel) or added with an existing
 // identity touch no table.
 //
-// Published snapshots are never changed: an update publishes a copy of the per-slot records with
-// only the slots it touched rewritten (slot-records.ts), edited copies of the address maps when
-// addresses changed, and the names and policy lists copied per page written (paged-list.ts); it
-// reuses every table still valid;
+// Published snapshots are never changed: an update publishes the per-slot records and the
+// address maps with only the pages it wrote copied (slot-records.ts, address-map.ts,
+// word-pages.ts: the rest are shared with the snapshot before), and the names and policy lists
+// copied per page written (paged-list.ts); it reuses every table still valid;
 // images of new tables are appended to the arena past anything a published snapshot reads
 // (TableLayout). The rule-ref list only ever grows, so an old snapshot's codes keep their rule.
 //
@@ -32,6 +32,7 @@ import type { Change, ClusterView } from '../cluster/state.ts';
 import { KINDS_IN_APPLY_ORDER } from '../cluster/kinds.ts';
 import { decideOn } from './decide.ts';
 import { NodeAddresses, PodAddresses } from './engine-addresses.ts';
+import { NodeAddressWords } from './node-address-words.ts';
 import type { Connection, Decision, RuleRef } from './decision.ts';
 import { SIDE, type RuleSnapshot } from './engine-api.ts';
 import { IdentityRegistry } from './identity.ts';
@@ -145,6 +146,8 @@ export class CompiledEngine {
   private podsByNs = new Map<string, Set<string>>();
   /** Policies of a namespace sorted by key (the order rules are tried in). */
   private policiesByNs = new Map<string, NetworkPolicy[]>();
+  /** Keys of a namespace's policies (an update re-sorts its namespace from these, not from all 10,000). */
+  private policyKeysByNs = new Map<string, Set<string>>();
 
   private identities = new IdentityRegistry();
   private recs = new Map<string, PodRec>();
@@ -160,12 +163,14 @@ export class CompiledEngine {
   private ruleRefs: RuleRef[] = [];
   private npRules = new NetworkPolicyRules(this.ruleRefs);
   /** The Admin and Baseline tiers' policies (shares ruleRefs). */
-  private clusters = new ClusterPolicyIndex(this.ruleRefs);
+  /** Node addresses parsed once per address list (node classes and node address arrays). */
+  private nodeWords = new NodeAddressWords();
+  private clusters = new ClusterPolicyIndex(this.ruleRefs, this.nodeWords);
   private layout = new TableLayout();
   /** The Admin and Baseline tiers' tables, per identity of a local pod. */
   private tiers = new TierTables(this.identities, this.clusters, this.nodes, this.layout);
 
-  private nodeAddresses = new NodeAddresses(this.nodes);
+  private nodeAddresses = new NodeAddresses(this.nodes, this.nodeWords);
 
   private generation = 0;
   private current!: Snapshot;
@@ -206,14 +211,14 @@ export class CompiledEngine {
     const view: ClusterView = { namespaces: this.namespaces, pods: this.pods, nodes: this.nodes, policies: this.policies, clusterPolicies: this.clusterPolicies };
     const changes = CompiledEngine.changesFor(view);
     this.namespaces = new Map(); this.pods = new Map(); this.nodes = new Map(); this.policies = new Map(); this.clusterPolicies = new Map();
-    this.podsByNs = new Map(); this.policiesByNs = new Map();
+    this.podsByNs = new Map(); this.policiesByNs = new Map(); this.policyKeysByNs = new Map();
     this.identities = new IdentityRegistry();
     this.recs = new Map(); this.slots = []; this.freeSlots = []; this.arrays = new SlotArrays(); this.records = new SlotRecords(); this.addresses = new PodAddresses();
     this.cache = new Map(); this.entriesByPolicy = new Map();
-    this.ruleRefs = []; this.npRules = new NetworkPolicyRules(this.ruleRefs); this.clusters = new ClusterPolicyIndex(this.ruleRefs);
+    this.ruleRefs = []; this.npRules = new NetworkPolicyRules(this.ruleRefs); this.nodeWords = new NodeAddressWords(); this.clusters = new ClusterPolicyIndex(this.ruleRefs, this.nodeWords);
     this.layout = new TableLayout();
     this.tiers = new TierTables(this.identities, this.clusters, this.nodes, this.layout);
-    this.nodeAddresses = new NodeAddresses(this.nodes);
+    this.nodeAddresses = new NodeAddresses(this.nodes, this.nodeWords);
     this.applyChanges(changes);
   }
 
@@ -249,6 +254,7 @@ export class CompiledEngine {
     const reselectNs = new Set<string>();
     const changedPolicies = new Set<string>();
     let nodesChanged = false;
+    const nodeChanges: { readonly before?: Node; readonly after?: Node }[] = [];
     // Cluster policies touch only the tier tables (tier-tables.ts): their ids and their old and
     // new versions (a subject can select pods of any namespace).
     const changedCluster = new Set<string>();
@@ -280,15 +286,26 @@ export class CompiledEngine {
         case 'Node': {
           if (c.after) this.nodes.set(c.key, c.after); else this.nodes.delete(c.key);
           nodesChanged = true;
+          nodeChanges.push({ before: c.before, after: c.after });
           break;
         }
         case 'NetworkPolicy': {
           if (c.before) this.npRules.forget(c.before);
           const prev = this.policies.get(c.key);
           if (prev) this.npRules.forget(prev);
-          if (c.after) this.policies.set(c.key, c.after); else this.policies.delete(c.key);
+          const ns = nsOfKey(c.key);
+          let keys = this.policyKeysByNs.get(ns);
+          if (c.after) {
+            this.policies.set(c.key, c.after);
+            if (!keys) this.policyKeysByNs.set(ns, (keys = new Set()));
+            keys.add(c.key);
+          } else {
+            this.policies.delete(c.key);
+            keys?.delete(c.key);
+            if (keys && keys.size === 0) this.policyKeysByNs.delete(ns);
+          }
           changedPolicies.add(c.key);
-          reselectNs.add(nsOfKey(c.key));
+          reselectNs.add(ns);
           break;
         }
         case 'ClusterNetworkPolicy':
@@ -312,7 +329,7 @@ export class CompiledEngine {
     }
 
     // Tables of cluster policies with `nodes` peers hold the node classes (node-classes.ts).
-    if (nodesChanged) for (const id of this.clusters.nodesChanged(this.nodes)) changedCluster.add(id);
+    if (nodesChanged) for (const id of this.clusters.nodesChanged(this.nodes, nodeChanges)) changedCluster.add(id);
     if (changedCluster.size > 0) this.tiers.policiesChanged(changedCluster, clusterVersions);
 
     // NetworkPolicies: drop every table built from the old version; re-sort the namespace's list.
@@ -321,15 +338,11 @@ export class CompiledEngine {
       for (const e of this.entriesByPolicy.get(key) ?? []) this.evict(e, needTable);
       this.entriesByPolicy.delete(key);
     }
-    if (reselectNs.size > 0) {
-      // One pass over the policies for every namespace (a full compile reselects them all).
-      const lists = new Map<string, NetworkPolicy[]>();
-      for (const ns of reselectNs) lists.set(ns, []);
-      for (const p of this.policies.values()) lists.get(p.namespace)?.push(p);
-      for (const [ns, list] of lists) {
-        list.sort(comparePolicies);
-        if (list.length) this.policiesByNs.set(ns, list); else this.policiesByNs.delete(ns);
-      }
+    for (const ns of reselectNs) {
+      const list: NetworkPolicy[] = [];
+      for (const k of this.policyKeysByNs.get(ns) ?? []) list.push(this.policies.get(k)!);
+      list.sort(comparePolicies);
+      if (list.length) this.policiesByNs.set(ns, list); else this.policiesByNs.delete(ns);
     }
 
     // Pods: identity, slot, addresses.
@@ -416,7 +429,8 @@ export class CompiledEngine {
     for (const r of needTable) this.select(r, selections);
     this.tiers.flush();
 
-    if (nodesChanged) this.nodeAddresses.rebuild();
+    // Node address arrays change only with a node's addresses (or a node added or gone).
+    if (nodeChanges.some((c) => !c.before || !c.after || !sameList(c.before.addresses, c.after.addresses))) this.nodeAddresses.rebuild();
     this.publish();
   }
 

@@ -4,6 +4,7 @@
 import type { Node, Pod } from '../cluster/model.ts';
 import { parseIP } from '../net/address.ts';
 import { AddressMap4, AddressMap6 } from './address-map.ts';
+import { NodeAddressWords } from './node-address-words.ts';
 import { addressClaimWins } from './spec-facts.ts';
 
 /** What PodAddresses needs of a pod record. */
@@ -127,7 +128,8 @@ export class NodeAddresses {
   /** How many times the arrays were built (a test counts them). */
   builds = 0;
 
-  constructor(private readonly nodes: ReadonlyMap<string, Node>) {}
+  /** `words`: the engine's parsed node addresses (shared with the node classes). */
+  constructor(private readonly nodes: ReadonlyMap<string, Node>, private readonly words = new NodeAddressWords()) {}
 
   /**
    * The arrays for the snapshot. Built on demand, once per publish at most: a full compile sees
@@ -157,6 +159,7 @@ export class NodeAddresses {
   /** After Node objects changed. */
   rebuild(): void {
     for (const name of this.nodes.keys()) if (!this.index.has(name)) this.index.set(name, this.index.size);
+    this.words.prune(this.nodes);
     this.stale = true;
   }
 
@@ -170,11 +173,11 @@ export class NodeAddresses {
     for (let i = 0; i < n; i++) {
       s4[i] = a4.length;
       s6[i] = a6.length;
-      for (const text of byIdx[i]?.addresses ?? []) {
-        const ip = parseIP(text);
-        if (!ip) continue;
+      const node = byIdx[i];
+      if (!node) continue;
+      for (const ip of this.words.of(node)) {
         if (ip.family === 'IPv4') a4.push(ip.words[0]!);
-        else a6.push(...ip.words);
+        else for (const w of ip.words) a6.push(w);
       }
     }
     s4[n] = a4.length;

@@ -15,7 +15,7 @@
 // whether a selected node lists the address), so its class is the union of its nodes' matches.
 
 import type { LabelSelector, Node } from '../cluster/model.ts';
-import { parseIP } from '../net/address.ts';
+import { NodeAddressWords } from './node-address-words.ts';
 import { selectorKey, selectorMatches } from './selector.ts';
 import { hash6, mix } from './address-hash.ts';
 
@@ -53,7 +53,7 @@ function range(words: Int32Array, stride: number): [number, number] {
   return [lo, hi];
 }
 
-export function classifyNodes(nodes: ReadonlyMap<string, Node>, selectors: Iterable<LabelSelector>): NodeClasses {
+export function classifyNodes(nodes: ReadonlyMap<string, Node>, selectors: Iterable<LabelSelector>, words: NodeAddressWords = new NodeAddressWords()): NodeClasses {
   const index = new Map<string, number>();
   const list: LabelSelector[] = [];
   for (const s of selectors) {
@@ -73,11 +73,9 @@ export function classifyNodes(nodes: ReadonlyMap<string, Node>, selectors: Itera
       (nodeRow ??= new Uint8Array(m))[j] = 1;
     }
     if (!nodeRow) continue;
-    for (const a of n.addresses) {
-      const ip = parseIP(a);
-      if (!ip) continue;
-      let e = rows.get(a);
-      if (!e) rows.set(a, (e = { family: ip.family, words: ip.words, row: new Uint8Array(m) }));
+    for (const ip of words.of(n)) {
+      let e = rows.get(ip.text);
+      if (!e) rows.set(ip.text, (e = { family: ip.family, words: ip.words, row: new Uint8Array(m) }));
       for (let j = 0; j < m; j++) e.row[j] |= nodeRow[j]!;
     }
   }

@@ -1,27 +1,31 @@
-// The slot records a snapshot publishes (Snapshot.slotInfo, SLOT words a slot; see snapshot.ts),
+// The slot records a snapshot publishes (Snapshot.slotPages, SLOT words a slot; see snapshot.ts),
 // made from the engine's working arrays (SlotArrays) and the tier tables' words per identity
 // (TierTables.words).
 //
-// A publish copies the last published records (one memcpy) and rewrites only the slots written
-// since (SlotArrays.touched) and the local slots: their tier words follow their identity's tier
+// The records sit in copy-on-write pages (word-pages.ts, 256 slots a page): a publish starts
+// from the last published page table and rewrites only the slots written since
+// (SlotArrays.touched) and the local slots, whose tier words follow their identity's tier
 // tables, which an update may change for any identity (a node has about a hundred local pods).
-// Rebuilding every record on every publish was O(pods) of interpreted work per update (about
-// 5 ms at 30,000 pods). writeSlotRecord is the one definition of a record; buildSlotRecords
-// (every slot from scratch) is what the incremental publish must equal (test/policy/slot-records.test.ts).
+// A page is copied only when a record in it actually changes, so a local slot whose record is
+// the same costs a compare. Rebuilding every record per publish was O(pods) of interpreted work
+// (about 5 ms at 30,000 pods); copying them whole was O(pods) of garbage (4.8 MB at 150,000
+// pods), whose marking landed in later updates. writeSlotRecord is the one definition of a
+// record; buildSlotRecords (every slot from scratch) is what the incremental publish must equal
+// (test/policy/slot-records.test.ts).
 
 import { SIDE } from './engine-api.ts';
 import { SLOT, S_EGRESS, S_IDENTITY, S_INGRESS, S_NODE } from './snapshot.ts';
 import type { SlotArrays } from './table-layout.ts';
 import { TIER_WORDS, tierWord } from './tier-tables.ts';
 import { TIER_COUNT, tierIndex } from './tiers.ts';
+import { PAGE_MASK, PAGE_WORDS, PageEditor, pagesOf } from './word-pages.ts';
 
 const ADMIN = tierIndex('admin'), NETWORKPOLICY = tierIndex('networkpolicy'), BASELINE = tierIndex('baseline');
 const EGRESS_ADMIN = tierWord('egress', 'Admin'), EGRESS_BASELINE = tierWord('egress', 'Baseline');
 const INGRESS_ADMIN = tierWord('ingress', 'Admin'), INGRESS_BASELINE = tierWord('ingress', 'Baseline');
 
-/** Writes slot i's record into info from the working arrays and the tier words (`tw`, TIER_WORDS per identity). */
-export function writeSlotRecord(info: Int32Array, i: number, A: SlotArrays, tw: Int32Array): void {
-  const o = i * SLOT;
+/** Writes slot i's record into info at word o from the working arrays and the tier words (`tw`, TIER_WORDS per identity). */
+function recordInto(info: Int32Array, o: number, i: number, A: SlotArrays, tw: Int32Array): void {
   const id = A.identity[i]!;
   info[o + S_IDENTITY] = id;
   info[o + S_NODE] = A.node[i]!;
@@ -38,6 +42,12 @@ export function writeSlotRecord(info: Int32Array, i: number, A: SlotArrays, tw: 
     // A pod another node judges: its sides are not judged here, whatever its tables.
     info.fill(SIDE.NOT_JUDGED, o + S_EGRESS, o + S_INGRESS + TIER_COUNT);
   }
+  // Words past the tiers (SLOT is a power of two) stay 0.
+}
+
+/** Writes slot i's record into info (SLOT words a slot). */
+export function writeSlotRecord(info: Int32Array, i: number, A: SlotArrays, tw: Int32Array): void {
+  recordInto(info, i * SLOT, i, A, tw);
 }
 
 /** Every slot's record from scratch. */
@@ -47,25 +57,47 @@ export function buildSlotRecords(A: SlotArrays, tw: Int32Array): Int32Array {
   return info;
 }
 
+/** Published slot records: `slots` records in pages of PAGE_WORDS words (the last page's tail unused). */
+export interface PublishedRecords {
+  readonly pages: readonly Int32Array[];
+  readonly slots: number;
+}
+
 /** The records of the last publish, and the next one made from them. */
 export class SlotRecords {
-  private last: Int32Array | undefined;
+  private last: Int32Array[] | undefined;
+  /** One record, computed before comparing with the published one. */
+  private readonly scratch = new Int32Array(SLOT);
+  /** Pages copied by the last publish (tests and stats). */
+  pagesCopied = 0;
 
-  /** The records for the current working state (a new array; published ones are never written). */
-  publish(A: SlotArrays, tw: Int32Array): Int32Array {
-    let info: Int32Array;
-    const last = this.last;
-    if (last === undefined) {
-      info = buildSlotRecords(A, tw);
+  /** The records for the current working state (published pages are never written). */
+  publish(A: SlotArrays, tw: Int32Array): PublishedRecords {
+    const need = A.length * SLOT;
+    let pages: Int32Array[];
+    if (this.last === undefined) {
+      const words = new Int32Array(Math.max(PAGE_WORDS, (need + PAGE_MASK) & ~PAGE_MASK));
+      for (let i = 0; i < A.length; i++) writeSlotRecord(words, i, A, tw);
+      pages = pagesOf(words);
+      this.pagesCopied = pages.length;
     } else {
       // Slots only grow in number (SlotArrays.ensure marks the new ones touched).
-      info = new Int32Array(A.length * SLOT);
-      info.set(last.length <= info.length ? last : last.subarray(0, info.length));
-      for (const i of A.touched) if (i < A.length) writeSlotRecord(info, i, A, tw);
-      for (const i of A.localSlots) writeSlotRecord(info, i, A, tw);
+      const ed = new PageEditor(this.last);
+      while (ed.pages.length * PAGE_WORDS < need) ed.grow();
+      for (const i of A.touched) if (i < A.length) this.write(ed, i, A, tw);
+      for (const i of A.localSlots) this.write(ed, i, A, tw);
+      pages = ed.pages;
+      this.pagesCopied = ed.copies;
     }
     A.touched.clear();
-    this.last = info;
-    return info;
+    this.last = pages;
+    return { pages, slots: A.length };
+  }
+
+  private write(ed: PageEditor, i: number, A: SlotArrays, tw: Int32Array): void {
+    const r = this.scratch;
+    recordInto(r, 0, i, A, tw);
+    const o = i * SLOT;
+    for (let w = 0; w < SLOT; w++) ed.set(o + w, r[w]!);
   }
 }

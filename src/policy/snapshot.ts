@@ -8,7 +8,8 @@
 //   giving a pod slot;
 // - per slot, one record (SLOT words): the pod's identity (see identity.ts), its node, and per
 //   direction one word per tier (see tiers.ts): the offset of the tier's table image in the
-//   arena, or TIER_NEXT when the tier has no word on the side;
+//   arena, or TIER_NEXT when the tier has no word on the side; the records sit in pages shared
+//   copy-on-write with the snapshots before (word-pages.ts, slot-records.ts);
 // - node addresses per node index (for the node exemption);
 // - the table arena: the images of every table in use (see table-layout.ts);
 // - the rule refs behind rule ids.
@@ -16,13 +17,15 @@
 import type { RuleRef } from './decision.ts';
 import type { AddressMap4, AddressMap6 } from './address-map.ts';
 import type { PagedView } from './paged-list.ts';
+import type { PublishedRecords } from './slot-records.ts';
+import { PAGE_MASK, PAGE_SHIFT, PAGE_WORDS } from './word-pages.ts';
 import { SIDE, sideAllows, type RuleSnapshot } from './engine-api.ts';
 import type { Direction } from './spec-facts.ts';
 import { OUTSIDE_IDENTITY } from './identity.ts';
 import { judgeImage4, judgeImage6, portBlock, type TableArena } from './table-arena.ts';
 import { TIERS_DECIDE, TIER_COUNT, TIER_DEFAULT, TIER_NEXT, nodeExemptionApplies, sideExemption } from './tiers.ts';
 
-// Per-slot record in Snapshot.slotInfo (SLOT words a slot, one cache line holds two slots), so
+// Per-slot record in Snapshot.slotPages (SLOT words a slot, one cache line holds two slots), so
 // the per-packet path reads one place per pod instead of one array per attribute.
 export const SLOT = 8;
 /** log2(SLOT), for the hot path's offsets. */
@@ -40,12 +43,15 @@ export const S_INGRESS = S_EGRESS + TIER_COUNT;
 
 export const NO_POLICIES: readonly string[] = Object.freeze([]);
 
+/** What the hot path reads for slot -1 (no pod): never read, but keeps its page variable one type. */
+const NO_PAGE = new Int32Array(PAGE_WORDS);
+
 export interface SnapshotParts {
   readonly generation: number;
   readonly pods4: AddressMap4;
   readonly pods6: AddressMap6;
   /** SLOT words per slot: identity, node, egress tier words, ingress tier words. */
-  readonly slotInfo: Int32Array;
+  readonly slotInfo: PublishedRecords;
   /** Node addresses: node n owns addr4[addr4Start[n] .. addr4Start[n+1]) (v6: 4 words each). */
   readonly addr4: Int32Array;
   readonly addr4Start: Int32Array;
@@ -69,7 +75,8 @@ export class Snapshot implements RuleSnapshot {
 
   private readonly pods4: AddressMap4;
   private readonly pods6: AddressMap6;
-  private readonly slotInfo: Int32Array;
+  /** The slot records' pages: slot s's record is at word (s << SLOT_SHIFT) & PAGE_MASK of page (s << SLOT_SHIFT) >>> PAGE_SHIFT. */
+  private readonly slotPages: readonly Int32Array[];
   private readonly slots: number;
   private readonly addr4: Int32Array;
   private readonly addr4Start: Int32Array;
@@ -86,8 +93,8 @@ export class Snapshot implements RuleSnapshot {
   constructor(p: SnapshotParts) {
     this.generation = p.generation;
     this.pods4 = p.pods4; this.pods6 = p.pods6;
-    this.slotInfo = p.slotInfo;
-    this.slots = p.slotInfo.length / SLOT;
+    this.slotPages = p.slotInfo.pages;
+    this.slots = p.slotInfo.slots;
     this.addr4 = p.addr4; this.addr4Start = p.addr4Start;
     this.addr6 = p.addr6; this.addr6Start = p.addr6Start;
     this.words = p.arena.words; this.bytes = p.arena.bytes; this.halves = p.arena.halves;
@@ -123,8 +130,7 @@ export class Snapshot implements RuleSnapshot {
   // never judged. The own-node check (a scan of the node's addresses) is made only where the
   // NetworkPolicy tier decided (nodeExemptionApplies): its node exemption is the one step a table
   // cell cannot fold.
-  private side4(o: number, addr: number, identity: number, pb: number, port: number): number {
-    const si = this.slotInfo;
+  private side4(si: Int32Array, o: number, addr: number, identity: number, pb: number, port: number): number {
     let c = TIER_NEXT;
     for (let t = 0; t < TIER_COUNT && c === TIER_NEXT; t++) {
       const w = si[o + t]!;
@@ -133,8 +139,7 @@ export class Snapshot implements RuleSnapshot {
     return c === TIER_NEXT ? TIER_DEFAULT : c;
   }
 
-  private side6(o: number, w0: number, w1: number, w2: number, w3: number, identity: number, pb: number, port: number): number {
-    const si = this.slotInfo;
+  private side6(si: Int32Array, o: number, w0: number, w1: number, w2: number, w3: number, identity: number, pb: number, port: number): number {
     let c = TIER_NEXT;
     for (let t = 0; t < TIER_COUNT && c === TIER_NEXT; t++) {
       const w = si[o + t]!;
@@ -153,20 +158,22 @@ export class Snapshot implements RuleSnapshot {
     const d = this.pods4.get(dst);
     this.srcSlot = s;
     this.dstSlot = d;
-    const si = this.slotInfo;
-    const so = s << SLOT_SHIFT, do_ = d << SLOT_SHIFT;
+    // Each record's page and its offset in it (a slot of -1 reads nothing: every read is guarded).
+    const sw = s << SLOT_SHIFT, dw = d << SLOT_SHIFT;
+    const sp = s < 0 ? NO_PAGE : this.slotPages[sw >>> PAGE_SHIFT]!, dp = d < 0 ? NO_PAGE : this.slotPages[dw >>> PAGE_SHIFT]!;
+    const so = sw & PAGE_MASK, do_ = dw & PAGE_MASK;
     const pb = portBlock(proto);
-    const ew = s < 0 ? SIDE.NOT_JUDGED : si[so + S_EGRESS]!;
+    const ew = s < 0 ? SIDE.NOT_JUDGED : sp[so + S_EGRESS]!;
     let e = sideExemption(ew !== SIDE.NOT_JUDGED, s === d);
     if (e === TIERS_DECIDE) {
-      e = this.side4(so + S_EGRESS, dst, d < 0 ? OUTSIDE_IDENTITY : si[do_ + S_IDENTITY]!, pb, port);
-      if (nodeExemptionApplies(e) && this.onNode4(si[so + S_NODE]!, dst)) e = SIDE.NODE;
+      e = this.side4(sp, so + S_EGRESS, dst, d < 0 ? OUTSIDE_IDENTITY : dp[do_ + S_IDENTITY]!, pb, port);
+      if (nodeExemptionApplies(e) && this.onNode4(sp[so + S_NODE]!, dst)) e = SIDE.NODE;
     }
-    const iw = d < 0 ? SIDE.NOT_JUDGED : si[do_ + S_INGRESS]!;
+    const iw = d < 0 ? SIDE.NOT_JUDGED : dp[do_ + S_INGRESS]!;
     let i = sideExemption(iw !== SIDE.NOT_JUDGED, s === d);
     if (i === TIERS_DECIDE) {
-      i = this.side4(do_ + S_INGRESS, src, s < 0 ? OUTSIDE_IDENTITY : si[so + S_IDENTITY]!, pb, port);
-      if (nodeExemptionApplies(i) && this.onNode4(si[do_ + S_NODE]!, src)) i = SIDE.NODE;
+      i = this.side4(dp, do_ + S_INGRESS, src, s < 0 ? OUTSIDE_IDENTITY : sp[so + S_IDENTITY]!, pb, port);
+      if (nodeExemptionApplies(i) && this.onNode4(dp[do_ + S_NODE]!, src)) i = SIDE.NODE;
     }
     this.egressCode = e;
     this.ingressCode = i;
@@ -185,20 +192,21 @@ export class Snapshot implements RuleSnapshot {
     const d = this.pods6.get(d0, d1, d2, d3);
     this.srcSlot = s;
     this.dstSlot = d;
-    const si = this.slotInfo;
-    const so = s << SLOT_SHIFT, do_ = d << SLOT_SHIFT;
+    const sw = s << SLOT_SHIFT, dw = d << SLOT_SHIFT;
+    const sp = s < 0 ? NO_PAGE : this.slotPages[sw >>> PAGE_SHIFT]!, dp = d < 0 ? NO_PAGE : this.slotPages[dw >>> PAGE_SHIFT]!;
+    const so = sw & PAGE_MASK, do_ = dw & PAGE_MASK;
     const pb = portBlock(proto);
-    const ew = s < 0 ? SIDE.NOT_JUDGED : si[so + S_EGRESS]!;
+    const ew = s < 0 ? SIDE.NOT_JUDGED : sp[so + S_EGRESS]!;
     let e = sideExemption(ew !== SIDE.NOT_JUDGED, s === d);
     if (e === TIERS_DECIDE) {
-      e = this.side6(so + S_EGRESS, d0, d1, d2, d3, d < 0 ? OUTSIDE_IDENTITY : si[do_ + S_IDENTITY]!, pb, port);
-      if (nodeExemptionApplies(e) && this.onNode6(si[so + S_NODE]!, d0, d1, d2, d3)) e = SIDE.NODE;
+      e = this.side6(sp, so + S_EGRESS, d0, d1, d2, d3, d < 0 ? OUTSIDE_IDENTITY : dp[do_ + S_IDENTITY]!, pb, port);
+      if (nodeExemptionApplies(e) && this.onNode6(sp[so + S_NODE]!, d0, d1, d2, d3)) e = SIDE.NODE;
     }
-    const iw = d < 0 ? SIDE.NOT_JUDGED : si[do_ + S_INGRESS]!;
+    const iw = d < 0 ? SIDE.NOT_JUDGED : dp[do_ + S_INGRESS]!;
     let i = sideExemption(iw !== SIDE.NOT_JUDGED, s === d);
     if (i === TIERS_DECIDE) {
-      i = this.side6(do_ + S_INGRESS, s0, s1, s2, s3, s < 0 ? OUTSIDE_IDENTITY : si[so + S_IDENTITY]!, pb, port);
-      if (nodeExemptionApplies(i) && this.onNode6(si[do_ + S_NODE]!, s0, s1, s2, s3)) i = SIDE.NODE;
+      i = this.side6(dp, do_ + S_INGRESS, s0, s1, s2, s3, s < 0 ? OUTSIDE_IDENTITY : sp[so + S_IDENTITY]!, pb, port);
+      if (nodeExemptionApplies(i) && this.onNode6(dp[do_ + S_NODE]!, s0, s1, s2, s3)) i = SIDE.NODE;
     }
     this.egressCode = e;
     this.ingressCode = i;
@@ -214,14 +222,20 @@ export class Snapshot implements RuleSnapshot {
   }
 
   isLocal(slot: number): boolean {
-    return (slot | 0) === slot && slot >= 0 && slot < this.slots && this.slotInfo[(slot << SLOT_SHIFT) + S_EGRESS] !== SIDE.NOT_JUDGED;
+    return (slot | 0) === slot && slot >= 0 && slot < this.slots && this.word(slot, S_EGRESS) !== SIDE.NOT_JUDGED;
+  }
+
+  /** Word k of slot's record (off the hot path). */
+  private word(slot: number, k: number): number {
+    const w = (slot << SLOT_SHIFT) + k;
+    return this.slotPages[w >>> PAGE_SHIFT]![w & PAGE_MASK]!;
   }
 
   judgesSide(slot: number, direction: Direction): boolean {
     if (!this.isLocal(slot)) return false;
     // Judged when any tier has a table for the side; all TIER_NEXT is the default allow.
-    const base = (slot << SLOT_SHIFT) + (direction === 'ingress' ? S_INGRESS : S_EGRESS);
-    for (let t = 0; t < TIER_COUNT; t++) if (this.slotInfo[base + t] !== TIER_NEXT) return true;
+    const base = direction === 'ingress' ? S_INGRESS : S_EGRESS;
+    for (let t = 0; t < TIER_COUNT; t++) if (this.word(slot, base + t) !== TIER_NEXT) return true;
     return false;
   }
 

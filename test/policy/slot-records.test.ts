@@ -11,6 +11,7 @@ import { buildSlotRecords } from '../../src/policy/slot-records.ts';
 import { PagedList, type PagedView } from '../../src/policy/paged-list.ts';
 import type { SlotArrays } from '../../src/policy/table-layout.ts';
 import type { RuleSnapshot } from '../../src/policy/engine-api.ts';
+import { SLOT } from '../../src/policy/snapshot.ts';
 import { Rng, randomCluster, randomMutation, stateOf } from '../../support/random-cluster.ts';
 
 const envSeed = process.env.PALISADE_SEED;
@@ -23,7 +24,8 @@ interface EngineInside {
   readonly tiers: { readonly words: Int32Array };
 }
 interface SnapshotInside {
-  readonly slotInfo: Int32Array;
+  readonly slotPages: readonly Int32Array[];
+  readonly slots: number;
   readonly names: PagedView<string>;
   readonly egressPolicies: PagedView<readonly string[]>;
   readonly ingressPolicies: PagedView<readonly string[]>;
@@ -31,10 +33,22 @@ interface SnapshotInside {
 const inside = (e: CompiledEngine) => e as unknown as EngineInside;
 const snap = (s: RuleSnapshot) => s as unknown as SnapshotInside;
 
+/** A snapshot's slot records as one flat array (a copy of its pages). */
+function recordsOf(s: SnapshotInside): Int32Array {
+  const out = new Int32Array(s.slots * SLOT);
+  let o = 0;
+  for (const p of s.slotPages) {
+    if (o >= out.length) break;
+    out.set(p.subarray(0, Math.min(p.length, out.length - o)), o);
+    o += p.length;
+  }
+  return out;
+}
+
 /** Copies of what a snapshot publishes, to check it later. */
 function copyOf(s: SnapshotInside): { info: Int32Array; lists: unknown[][] } {
   const lists = [s.names, s.egressPolicies, s.ingressPolicies].map((v) => Array.from({ length: v.length }, (_, i) => v.get(i)));
-  return { info: s.slotInfo.slice(), lists };
+  return { info: recordsOf(s), lists };
 }
 
 function firstDiff(a: ArrayLike<unknown>, b: ArrayLike<unknown>): string | undefined {
@@ -65,7 +79,7 @@ t.test('incremental publish = full publish, through random mutation sequences', 
       const E = inside(engine);
       const now = snap(engine.snapshot());
       const problems: string[] = [];
-      const d = firstDiff(now.slotInfo, buildSlotRecords(E.arrays, E.tiers.words));
+      const d = firstDiff(recordsOf(now), buildSlotRecords(E.arrays, E.tiers.words));
       if (d) problems.push(`slot records differ from a full build: ${d}`);
       for (const [name, view, list] of [
         ['names', now.names, E.arrays.names], ['egressPolicies', now.egressPolicies, E.arrays.egressPolicies], ['ingressPolicies', now.ingressPolicies, E.arrays.ingressPolicies],
