@@ -22,13 +22,13 @@
 # rules included as the agent has them); nft-ip (the same in a table of family ip, IPv4 rules
 # only: what per-family tables would save); nft-iif (inet, keyed by interface index `iif`
 # instead of name: a shorter key, but the index changes when a veth is recreated under the same
-# name).
+# name); nft-ip-iif (both: a table of family ip keyed by `iif`).
 set -euo pipefail
 ROUNDS=${1:-3}
 D=$(mktemp -d)
 # A name of its own: bench:e2e's load generator (also loadgen.c) must not enter the ratio.
 cc -O2 -pthread -o "$D/glayload" "$(dirname "$0")/loadgen.c"
-LAYOUTS=(${LAYOUTS:-none old new nft nft-ip nft-iif})
+LAYOUTS=(${LAYOUTS:-none old new nft nft-ip nft-iif nft-ip-iif})
 cleanup() {
   for p in "$D"/srv*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null || true; done
   for i in "${!LAYOUTS[@]}"; do for s in a n b; do ip netns del "pgl$i$s" 2>/dev/null || true; done; done
@@ -39,8 +39,8 @@ trap cleanup EXIT
 # The native table of an nft* layout for chain $2 (the same as src/enforce/nft-guard.ts writes).
 nft_table() {
   local l=$1 i=$2 fam=inet key=iifname ktype=ifname
-  [ "$l" = nft-ip ] && fam=ip
-  [ "$l" = nft-iif ] && key=iif ktype=iface_index
+  case $l in nft-ip|nft-ip-iif) fam=ip ;; esac
+  case $l in nft-iif|nft-ip-iif) key=iif ktype=iface_index ;; esac
   echo "table $fam palisade-guard {"
   echo "  set src4 { type $ktype . ipv4_addr; elements = { \"pgl${i}a\" . 10.98.$i.1, \"pgl${i}b\" . 10.98.$i.2 } }"
   echo "  set podif { type $ktype; counter; elements = { \"pgl${i}a\", \"pgl${i}b\" } }"
@@ -130,6 +130,6 @@ for r in $(seq 1 "$ROUNDS"); do
     lg=$(perf report -i "$D/perf.data" --sort comm --stdio -g none 2>/dev/null | awk '$3=="glayload"{print $1+0}')
     gh=$(perf report -i "$D/perf.data" --comm glayload --children --sort sym --stdio -g none 2>/dev/null | awk '$4=="nf_hook_slow"{print $1+0}')
     awk -v r="$r" -v l="${LAYOUTS[$i]}" -v lg="${lg:-0}" -v gh="${gh:-0}" -v c="$(grep -o '"connections":[0-9]*' "$D/out.json" | cut -d: -f2)" \
-      'BEGIN { s = 0; if (lg > 0) s = 100 * gh / lg; printf "round %d %-7s guard share %.1f %% (%d connections)\n", r, l, s, c }'
+      'BEGIN { s = 0; if (lg > 0) s = 100 * gh / lg; printf "round %d %-10s guard share %.1f %% (%d connections)\n", r, l, s, c }'
   done
 done
