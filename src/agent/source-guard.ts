@@ -6,14 +6,16 @@
 // routes are looked up again only when it can matter, so an idle node spawns nothing for it: a
 // pod still waits for its interface (its veth or route came after its Pod object; fail-closed
 // meanwhile), the node's interface names changed (a veth appeared, went or was recreated under a
-// new name), or every REFRESH_TICKS ticks in any case (a route moved with no interface change).
+// new name), a guarded interface's index changed (recreated under the same name: the native
+// table's honest pairs are keyed by index, so until then its pod's packets are all dropped,
+// fail-closed), or every REFRESH_TICKS ticks in any case (a route moved with no interface change).
 
 import { Gauge, type Registry } from 'prom-client';
 import type { ClusterState } from '../cluster/state.ts';
 import type { Log } from '../sources/log.ts';
 import type { CommandPrefix } from '../enforce/command.ts';
 import type { Family, IptablesBackend } from '../enforce/iptables.ts';
-import { SpoofGuard, findInterfaces, linkFingerprint, type GuardEntries, type KernelGuard } from '../enforce/spoof-guard.ts';
+import { SpoofGuard, findInterfaces, linkFingerprint, linkNames, type GuardEntries, type KernelGuard } from '../enforce/spoof-guard.ts';
 import { NftSpoofGuard, nftAvailable } from '../enforce/nft-guard.ts';
 
 /** Forged sources logged per watchdog tick; the rest are summed up in one line. */
@@ -64,7 +66,7 @@ export class SourceGuard {
   private spoofed = 0;
   private noIfaceDrops = 0;
   private readonly byPod = new Map<string, number>();
-  /** Interface names at the last route lookup (linkFingerprint), and ticks since it. */
+  /** Interface names and guarded interfaces' indexes at the last route lookup (linkFingerprint), and ticks since it. */
   private links: string | undefined;
   private ticksSinceLookup = 0;
   /** Route lookups made (status: the watchdog's cost is visible). */
@@ -117,7 +119,7 @@ export class SourceGuard {
 
   /** Local pods' addresses per family, bound to the interface their route goes through. */
   private async entries(state: ClusterState): Promise<Map<Family, GuardEntries>> {
-    this.links = linkFingerprint(this.o.prefix);
+    const names = linkNames(this.o.prefix);
     this.ticksSinceLookup = 0;
     this.lookups++;
     const pods: { key: string; ips: readonly string[] }[] = [];
@@ -125,9 +127,10 @@ export class SourceGuard {
       if (p.nodeName !== this.o.node || p.hostNetwork || p.ips.length === 0) continue;
       pods.push({ key: `${p.namespace}/${p.name}`, ips: p.ips });
     }
-    const ifaces = await findInterfaces(pods.flatMap((p) => p.ips), this.o.prefix);
-    const out = new Map<Family, { bound: Map<string, string[]>; noIface: string[] }>();
-    for (const f of this.o.families) out.set(f, { bound: new Map(), noIface: [] });
+    const found = await findInterfaces(pods.flatMap((p) => p.ips), this.o.prefix);
+    const ifaces = found.dev;
+    const out = new Map<Family, { bound: Map<string, string[]>; noIface: string[]; index: Map<string, number> }>();
+    for (const f of this.o.families) out.set(f, { bound: new Map(), noIface: [], index: found.index });
     const podOfIface = new Map<string, string>();
     const unbound = new Set<string>();
     for (const p of pods) {
@@ -149,6 +152,8 @@ export class SourceGuard {
     }
     this.podOfIface = podOfIface;
     this.unbound = [...unbound].sort();
+    // The indexes the pairs were written with: what the next ticks compare sysfs against.
+    this.links = names === undefined ? undefined : `${names} | ${[...podOfIface.keys()].map((n) => `${n}=${found.index.get(n) ?? '-'}`).join(' ')}`;
     return out;
   }
 
@@ -162,7 +167,7 @@ export class SourceGuard {
    * (returning what was wrong), and reports what the kernel dropped since the last tick.
    */
   async check(state: ClusterState, o: { listing?: string; rulesUnchanged?: boolean } = {}): Promise<string[]> {
-    const links = linkFingerprint(this.o.prefix);
+    const links = linkFingerprint(this.podOfIface.keys(), this.o.prefix);
     if (links === undefined || links !== this.links || this.unbound.length > 0 || ++this.ticksSinceLookup >= REFRESH_TICKS) await this.update(state);
     // One listing per tick for the check and the counters: the iptables layout's sets from the
     // `ipset save` shared with the agent's other sets when the watchdog passes one, its raw table
@@ -171,7 +176,8 @@ export class SourceGuard {
     let saved = await this.guard.read(o.listing);
     const problems = await this.guard.verify(saved, { tables: !o.rulesUnchanged });
     if (problems.length > 0) {
-      await this.guard.reinstall();
+      // Written anew from a fresh lookup: what was last written may be what went stale.
+      await this.guard.install(await this.entries(state));
       saved = await this.guard.read();
     }
     await this.report(saved);

@@ -4,8 +4,8 @@
 // before conntrack, as the raw table), IPv4 and IPv6:
 //
 //   chain prerouting (hook prerouting priority raw; policy accept)
-//     iifname . ip saddr @src4 accept        honest (interface, address) pairs: nearly every packet
-//     iifname . ip6 saddr @src6 accept
+//     iif . ip saddr @src4 accept            honest (interface index, address) pairs: nearly every packet
+//     iif . ip6 saddr @src6 accept
 //     jump check
 //   chain check
 //     ip6 saddr fe80::/10 return; ip6 saddr :: return      link-local, DAD and ND keep working
@@ -17,11 +17,18 @@
 //
 // Why native: the iptables layout's honest check is an xt_set match that iptables-nft runs
 // through nft_compat on every packet; here it is one concatenated-key lookup in nft's own hash
-// set, a quarter less of the forwarding path's CPU under the hook (README, "Cost of
-// source-address validation"; bench/e2e/guard-layouts.sh, layouts `new` and `nft`). A table of
-// family ip plus one of ip6 measured a little less again but within the rounds' spread, and
-// keying by interface index (`iif`) less still, but an index changes when a veth is recreated
-// under the same name, which the agent's interface fingerprint (names) would not notice.
+// set, and keyed by interface index (`iif`, 4 bytes, where `iifname` copies and compares 16) it
+// costs about 0.6 of the iptables layout's share of the forwarding path's CPU (README, "Cost of
+// source-address validation"; bench/e2e/guard-layouts.sh, layouts `new`, `nft`, `nft-iif`).
+// Exactness with indexes: an index changes when a veth is recreated under the same name. The
+// pairs are written with the indexes the route lookup's `link show` gave, and the agent's
+// interface fingerprint (agent/source-guard.ts) holds each guarded interface's index from
+// sysfs, so a recreated veth brings a lookup and an update at the next tick. Meanwhile its
+// pod's packets miss src4/6 (old index) and are dropped by the name-keyed podif rule below
+// (fail-closed, never unguarded); that rule, the counters and the forged records stay keyed by
+// name, as only non-honest packets reach them. nft lists an index by the name it has at
+// listing time (a number when no interface has it), so verify() compares names: a stale pair
+// lists as `17 . 10.0.0.1` or another interface's name, and is put back from a fresh lookup.
 //
 // The state is in the sets, so a pod add, delete or address change is `add/delete element`
 // lines in one nft transaction. podif and noif4/6 carry per-element counters (updated by the
@@ -56,7 +63,7 @@ export function nftIfaceOk(name: string): boolean {
 
 /** What one family contributes to the table: honest pairs, guarded interfaces, addresses without one. */
 export interface NftMembers {
-  /** "iface address" per honest pair, sorted. */
+  /** "iface index address" per honest pair, sorted (written by index, listed by name). */
   readonly src: Record<Family, string[]>;
   readonly podIf: string[];
   readonly noIface: Record<Family, string[]>;
@@ -70,12 +77,14 @@ export function nftMembers(families: readonly Family[], entries: ReadonlyMap<Fam
     const e = entries.get(f);
     if (!e) continue;
     for (const [iface, ips] of e.bound) {
-      if (!nftIfaceOk(iface)) {
+      const index = e.index?.get(iface);
+      // No index (the interface went before `link show`): as no interface, fail-closed.
+      if (!nftIfaceOk(iface) || index === undefined || !Number.isInteger(index) || index <= 0) {
         noIface[f].push(...ips);
         continue;
       }
       podIf.add(iface);
-      for (const ip of ips) src[f].push(`${iface} ${ip}`);
+      for (const ip of ips) src[f].push(`${iface} ${index} ${ip}`);
     }
     noIface[f].push(...e.noIface);
   }
@@ -86,9 +95,22 @@ export function nftMembers(families: readonly Family[], entries: ReadonlyMap<Fam
   return { src, podIf: [...podIf].sort(), noIface };
 }
 
+/** An (interface name, address) pair as nft takes it: a forged record. */
 const pair = (p: string): string => {
   const [iface, ip] = p.split(' ') as [string, string];
   return `"${iface}" . ${ip}`;
+};
+
+/** An honest pair, "iface index address", as nft takes it: by index. */
+const honest = (p: string): string => {
+  const [, index, ip] = p.split(' ') as [string, string, string];
+  return `${index} . ${ip}`;
+};
+
+/** An honest pair as nft lists it: "iface address" (the index shown by its current name). */
+const listed = (p: string): string => {
+  const [iface, , ip] = p.split(' ') as [string, string, string];
+  return `${iface} ${ip}`;
 };
 
 /** Set declarations and chains of the table, nft syntax (one per line), for `families`. */
@@ -100,15 +122,15 @@ export function nftGuardRuleset(families: readonly Family[], failOpen: boolean):
   for (const f of families) {
     const a = f === 4 ? 'ipv4_addr' : 'ipv6_addr';
     lines.push(
-      `add set ${T} src${f} { type ifname . ${a}; }`,
+      `add set ${T} src${f} { type iface_index . ${a}; }`,
       `add set ${T} noif${f} { type ${a}; counter; }`,
       `add set ${T} forged${f} { type ifname . ${a}; size ${FORGED_MAX}; flags dynamic,timeout; timeout ${FORGED_TIMEOUT}s; }`,
     );
   }
   lines.push(`add set ${T} podif { type ifname; counter; }`);
   lines.push(`add chain ${T} prerouting { type filter hook prerouting priority raw; policy accept; }`, `add chain ${T} check`, `add chain ${T} spoofed`);
-  if (has4) lines.push(`add rule ${T} prerouting iifname . ip saddr @src4 accept`);
-  if (has6) lines.push(`add rule ${T} prerouting iifname . ip6 saddr @src6 accept`);
+  if (has4) lines.push(`add rule ${T} prerouting iif . ip saddr @src4 accept`);
+  if (has6) lines.push(`add rule ${T} prerouting iif . ip6 saddr @src6 accept`);
   lines.push(`add rule ${T} prerouting jump check`);
   if (has6) lines.push(`add rule ${T} check ip6 saddr fe80::/10 return`, `add rule ${T} check ip6 saddr :: return`);
   if (!failOpen) {
@@ -126,7 +148,7 @@ export function nftGuardRuleset(families: readonly Family[], failOpen: boolean):
 function elementLines(op: 'add' | 'delete', m: NftMembers, families: readonly Family[]): string[] {
   const lines: string[] = [];
   // Honest pairs before guarded interfaces (one transaction anyway; the order reads as intended).
-  for (const f of families) if (m.src[f].length > 0) lines.push(`${op} element ${T} src${f} { ${m.src[f].map(pair).join(', ')} }`);
+  for (const f of families) if (m.src[f].length > 0) lines.push(`${op} element ${T} src${f} { ${m.src[f].map(honest).join(', ')} }`);
   if (m.podIf.length > 0) lines.push(`${op} element ${T} podif { ${m.podIf.map((i) => `"${i}"`).join(', ')} }`);
   for (const f of families) if (m.noIface[f].length > 0) lines.push(`${op} element ${T} noif${f} { ${m.noIface[f].join(', ')} }`);
   return lines;
@@ -282,7 +304,7 @@ export class NftSpoofGuard implements KernelGuard {
     if (l.chains.size !== this.baseline.size) problems.push(`table ${T}: ${l.chains.size} chains, expected ${this.baseline.size}`);
     const m = this.current;
     const expect: [string, string[]][] = [['podif', m.podIf]];
-    for (const f of this.o.families) expect.push([`src${f}`, m.src[f]], [`noif${f}`, m.noIface[f]]);
+    for (const f of this.o.families) expect.push([`src${f}`, m.src[f].map(listed)], [`noif${f}`, m.noIface[f]]);
     for (const [name, members] of expect) {
       const have = l.sets.get(name);
       if (!have) {
@@ -294,22 +316,6 @@ export class NftSpoofGuard implements KernelGuard {
     }
     for (const f of this.o.families) if (!l.sets.has(`forged${f}`)) problems.push(`set forged${f} missing`);
     return problems;
-  }
-
-  /** Puts everything back as last written. */
-  async reinstall(): Promise<void> {
-    if (!this.current) return;
-    const m = this.current;
-    const entries = new Map<Family, GuardEntries>();
-    for (const f of this.o.families) {
-      const bound = new Map<string, string[]>();
-      for (const p of m.src[f]) {
-        const [iface, ip] = p.split(' ') as [string, string];
-        bound.set(iface, [...(bound.get(iface) ?? []), ip]);
-      }
-      entries.set(f, { bound, noIface: m.noIface[f] });
-    }
-    await this.install(entries);
   }
 
   /**

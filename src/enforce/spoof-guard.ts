@@ -35,7 +35,7 @@
 // addresses: two sets. PALISADE-FORGED<f> (with a timeout) records (forged source, iface) pairs
 // for the agent's verdict log; poll() reads and removes them.
 
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mustRun, runCommand, type CommandPrefix } from './command.ts';
 import { hasSet, saveAllSets, setMembersOf } from './ipset-save.ts';
 import { palisadeLines, restoreTable, type Family, type IptablesBackend, type PalisadeLines } from './iptables.ts';
@@ -59,6 +59,8 @@ export interface GuardEntries {
   readonly bound: ReadonlyMap<string, readonly string[]>;
   /** Addresses of local pods whose interface is not found yet. */
   readonly noIface: readonly string[];
+  /** iface -> its index at the lookup (the native table keys honest pairs by index); the iptables layout matches names. */
+  readonly index?: ReadonlyMap<string, number>;
 }
 
 export interface Members {
@@ -123,7 +125,6 @@ export interface KernelGuard {
   read(ipsetListing?: string): Promise<string>;
   /** Problems found (empty: intact); `tables` false: the rules are known unchanged, check the rest. */
   verify(listing: string, o?: { tables?: boolean }): Promise<string[]>;
-  reinstall(): Promise<void>;
   poll(listing: string): Promise<PollResult>;
   remove(): Promise<void>;
 }
@@ -269,14 +270,6 @@ export class SpoofGuard implements KernelGuard {
     if (!hasSet(saved, SPOOF_SETS.forged[f])) problems.push(`IPv${f}: set ${SPOOF_SETS.forged[f]} missing`);
   }
 
-  /** Puts everything back as last written. */
-  async reinstall(): Promise<void> {
-    const entries = new Map<Family, GuardEntries>();
-    // setMembers' output is rebuilt from the member lines last written.
-    for (const [f, m] of this.current) entries.set(f, membersToEntries(m));
-    await this.install(entries);
-  }
-
   /**
    * Reads the drop counters and the recorded forged sources, and removes the records read (so
    * each is reported once; one the kernel records again later is reported again).
@@ -324,22 +317,24 @@ export class SpoofGuard implements KernelGuard {
   }
 }
 
-function membersToEntries(m: Members): GuardEntries {
-  const bound = new Map<string, string[]>();
-  for (const x of m.src) {
-    const [ip, iface] = x.split(',') as [string, string];
-    bound.set(iface, [...(bound.get(iface) ?? []), ip]);
-  }
-  return { bound, noIface: [...m.noIface] };
+/**
+ * The node's network interfaces by name, and the index of each of `watched` (the guarded ones),
+ * as one string, read from sysfs without spawning a process: the watchdog looks routes up again
+ * only when this changes (a pod's veth appears or goes, or is recreated under the same name:
+ * a new index, which the native table's honest pairs are keyed by). One small read per guarded
+ * interface per tick. Undefined when sysfs cannot say: commands run under a prefix (another
+ * namespace) or /sys/class/net is missing; the caller then looks up every time.
+ */
+export function linkFingerprint(watched: Iterable<string>, prefix?: CommandPrefix): string | undefined {
+  const names = linkNames(prefix);
+  if (names === undefined) return undefined;
+  const index: string[] = [];
+  for (const n of watched) index.push(`${n}=${ifindexOf(n) ?? '-'}`);
+  return `${names} | ${index.join(' ')}`;
 }
 
-/**
- * The agent's network interfaces by name, as one string, read from sysfs without spawning a
- * process: the watchdog looks routes up again only when this changes (a pod's veth appears,
- * goes or is recreated under a new name). Undefined when sysfs cannot say: commands run under a
- * prefix (another namespace) or /sys/class/net is missing; the caller then looks up every time.
- */
-export function linkFingerprint(prefix?: CommandPrefix): string | undefined {
+/** The first part of linkFingerprint(): the interface names, sorted. */
+export function linkNames(prefix?: CommandPrefix): string | undefined {
   if (prefix && prefix.length > 0) return undefined;
   try {
     return readdirSync('/sys/class/net').sort().join(' ');
@@ -348,28 +343,51 @@ export function linkFingerprint(prefix?: CommandPrefix): string | undefined {
   }
 }
 
+function ifindexOf(name: string): number | undefined {
+  try {
+    return Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'latin1'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** What findInterfaces() found: the host-side interface per address, and each interface's index. */
+export interface FoundInterfaces {
+  readonly dev: Map<string, string>;
+  readonly index: Map<string, number>;
+}
+
 /**
  * The host-side interface of each address: what `ip route get` says, as routed CNIs (kindnet,
  * Calico, the lab) install a route per pod or per pod subnet through the pod's veth. An address
  * routed via a gateway, or to a local/unreachable/blackhole route, has no pod interface here.
- * One `ip -batch` for all addresses.
+ * One `ip -batch` for all addresses, ending with `link show` for the interfaces' indexes (the
+ * same moment as the routes, and no second process).
  */
-export async function findInterfaces(addresses: readonly string[], prefix?: CommandPrefix): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
+export async function findInterfaces(addresses: readonly string[], prefix?: CommandPrefix): Promise<FoundInterfaces> {
+  const dev = new Map<string, string>();
+  const index = new Map<string, number>();
   const ips = addresses.filter((a) => parseIP(a) !== undefined);
-  if (ips.length === 0) return out;
+  if (ips.length === 0) return { dev, index };
   // -force: one address without a route must not stop the batch.
-  const r = await runCommand(['ip', '-o', '-force', '-batch', '-'], { input: ips.map((a) => `route get ${a}`).join('\n') + '\n', prefix });
+  const r = await runCommand(['ip', '-o', '-force', '-batch', '-'], { input: ips.map((a) => `route get ${a}\n`).join('') + 'link show\n', prefix });
   for (const line of r.stdout.split('\n')) {
+    // `17: va@if2: <...` (a link; names never hold ':' or spaces); route lines start with the address.
+    const link = /^(\d+): ([^:@\s]+)[@:]/.exec(line);
+    if (link) {
+      // A name holding '@' reads ambiguously: one seen twice has no index (its pod: fail-closed).
+      index.set(link[2]!, index.has(link[2]!) ? NaN : Number(link[1]));
+      continue;
+    }
     const w = line.trim().split(/\s+/);
     if (w.length < 3) continue;
     if (['local', 'unreachable', 'blackhole', 'prohibit', 'broadcast', 'multicast', 'throw'].includes(w[0]!)) continue;
     if (w.includes('via')) continue;
     const d = w.indexOf('dev');
-    const dev = d >= 0 ? w[d + 1] : undefined;
+    const name = d >= 0 ? w[d + 1] : undefined;
     const ip = canonicalIP(w[0]!);
-    if (!ip || !dev || dev === 'lo') continue;
-    out.set(ip, dev);
+    if (!ip || !name || name === 'lo') continue;
+    dev.set(ip, name);
   }
-  return out;
+  return { dev, index };
 }

@@ -102,8 +102,9 @@ t.test('spoofed sources are dropped in the kernel, honest traffic passes', async
     t.equal(status().sourceGuard!.layout, 'nft', 'status: layout nft');
     const table = await nftTable();
     t.match(table, 'type filter hook prerouting priority raw; policy accept;', 'hooked in prerouting at raw priority (before conntrack)');
-    t.match(table, /chain prerouting \{[^}]*\n\s+iifname \. ip saddr @src4 accept\n\s+iifname \. ip6 saddr @src6 accept\n\s+jump check\n/, 'honest pairs accepted by the first lookup, the rest checked');
-    t.match(table, `"va" . ${PODS.a.v4}`, 'a\'s address bound to va');
+    t.match(table, /chain prerouting \{[^}]*\n\s+iif \. ip saddr @src4 accept\n\s+iif \. ip6 saddr @src6 accept\n\s+jump check\n/, 'honest pairs (by interface index) accepted by the first lookup, the rest checked');
+    t.match(table, /set src4 \{\n\s+type iface_index \. ipv4_addr/, 'keyed by index');
+    t.match(table, `"va" . ${PODS.a.v4}`, 'a\'s address bound to va (nft lists the index by its name)');
     t.match(table, `"vc" . ${PODS.c.v6}`, 'c\'s IPv6 address bound to vc');
     t.match(table, /"va" counter packets \d+/, 'va guarded, with counters');
     for (const cmd of ['iptables', 'ip6tables']) t.notMatch(await must(topo.in(topo.node, [cmd, '-t', 'raw', '-S'])), 'PALISADE', `${cmd}: no iptables guard besides it`);
@@ -180,6 +181,48 @@ t.test('spoofed sources are dropped in the kernel, honest traffic passes', async
     await checkForging(t, 'a', A_NEW, PODS.c, true);
   });
 
+  await t.test('a pod\'s veth recreated under the same name (a new index): followed at the next tick, no generation needed', async (t) => {
+    // A CNI that recreates a pod's veth (same name, new index) leaves the honest pairs keyed by
+    // the old index: until the agent follows, a's packets are all dropped (the name-keyed podif
+    // rule), never unguarded. The interface fingerprint holds the index, so the next tick looks
+    // the routes up and rewrites the pairs; the watchdog has nothing to put back.
+    const a = PODS.a;
+    const idx = async () => Number((await must(topo.in(topo.node, ['cat', '/sys/class/net/va/ifindex']))).trim());
+    const oldIndex = await idx();
+    const s0 = status();
+    await must(topo.in(topo.node, ['ip', 'link', 'del', 'va']));
+    await must(['ip', '-n', topo.node, 'link', 'add', 'va', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', topo.ns.a]);
+    await must(['ip', '-n', topo.node, 'addr', 'add', `${a.gw4}/24`, 'dev', 'va']);
+    await must(['ip', '-n', topo.node, 'addr', 'add', `${a.gw6}/64`, 'dev', 'va', 'nodad']);
+    await must(['ip', '-n', topo.node, 'link', 'set', 'va', 'up']);
+    await must(['ip', '-n', topo.ns.a, 'addr', 'add', `${A_NEW.v4}/24`, 'dev', 'eth0']);
+    await must(['ip', '-n', topo.ns.a, 'addr', 'add', `${A_NEW.v6}/64`, 'dev', 'eth0', 'nodad']);
+    await must(['ip', '-n', topo.ns.a, 'link', 'set', 'eth0', 'up']);
+    await must(['ip', '-n', topo.ns.a, 'route', 'add', 'default', 'via', a.gw4]);
+    await must(['ip', '-n', topo.ns.a, '-6', 'route', 'add', 'default', 'via', a.gw6]);
+    const newIndex = await idx();
+    t.not(newIndex, oldIndex, `va recreated: index ${oldIndex} -> ${newIndex}`);
+    await waitFor('pairs rewritten with the new index', async () => (await nftTable()).includes(`"va" . ${A_NEW.v4}`), 30_000);
+    await checkForging(t, 'a', A_NEW, PODS.c, true);
+    await checkForging(t, 'a', A_NEW, PODS.a, true);
+    t.ok(await topo.tcp('a', 'b', 8080), 'a -> b:8080 (a real connection) passes again');
+    t.ok(await topo.tcp('a', 'b', 8080, 6), 'IPv6 a -> b:8080 passes again');
+    const s1 = status();
+    t.equal(s1.generation, s0.generation, 'within one generation (no pod change)');
+    t.ok(s1.sourceGuard!.routeLookups > s0.sourceGuard!.routeLookups, 'the interface fingerprint brought a route lookup');
+    t.equal(s1.rulesRestored, s0.rulesRestored, 'followed by the fingerprint, not repaired by the watchdog');
+  });
+
+  await t.test('the rule watchdog puts a stale honest pair back (an index no interface has)', async (t) => {
+    const before = status().rulesRestored;
+    const va = (await must(topo.in(topo.node, ['cat', '/sys/class/net/va/ifindex']))).trim();
+    await must(topo.in(topo.node, ['nft', '-f', '-']), `delete element ${NFT_TABLE.join(' ')} src4 { ${va} . ${A_NEW.v4} }\nadd element ${NFT_TABLE.join(' ')} src4 { 99999 . ${A_NEW.v4} }\n`);
+    await waitFor('restored', () => status().rulesRestored > before, 60_000);
+    await waitFor('pair back', async () => (await nftTable()).includes(`"va" . ${A_NEW.v4}`) && !(await nftTable()).includes('99999'), 30_000);
+    t.pass('the stale element was seen and the pair written anew');
+    await checkForging(t, 'a', A_NEW, PODS.c, true);
+  });
+
   await t.test('the rule watchdog puts a flushed guard back', async (t) => {
     const before = status().rulesRestored;
     await must(topo.in(topo.node, ['nft', 'flush', 'chain', ...NFT_TABLE, 'check']));
@@ -194,7 +237,7 @@ t.test('spoofed sources are dropped in the kernel, honest traffic passes', async
     let before = status().rulesRestored;
     await must(topo.in(topo.node, ['nft', 'insert', 'rule', ...NFT_TABLE, 'prerouting', 'accept']));
     await waitFor('restored', () => status().rulesRestored > before, 60_000);
-    await waitFor('hook chain back', async () => /chain prerouting \{[^}]*policy accept;\n\s+iifname \. ip saddr @src4 accept/.test(await nftTable()), 30_000);
+    await waitFor('hook chain back', async () => /chain prerouting \{[^}]*policy accept;\n\s+iif \. ip saddr @src4 accept/.test(await nftTable()), 30_000);
     t.ok(await topo.tcp('a', 'b', 8080), 'a -> b:8080 (honest) passes');
     await checkForging(t, 'a', A_NEW, PODS.c, true);
     before = status().rulesRestored;
