@@ -6,16 +6,17 @@
 // routes are looked up again only when it can matter, so an idle node spawns nothing for it: a
 // pod still waits for its interface (its veth or route came after its Pod object; fail-closed
 // meanwhile), the node's interface names changed (a veth appeared, went or was recreated under a
-// new name), a guarded interface's index changed (recreated under the same name: the native
-// table's honest pairs are keyed by index, so until then its pod's packets are all dropped,
-// fail-closed), or every REFRESH_TICKS ticks in any case (a route moved with no interface change).
+// new name), the native table's listing (read every tick anyway) shows an honest pair under an
+// index its interface no longer has (a veth recreated under the same name: until then its pod's
+// packets are all dropped, fail-closed), or every REFRESH_TICKS ticks in any case (a route moved
+// with no interface change).
 
 import { Gauge, type Registry } from 'prom-client';
 import type { ClusterState } from '../cluster/state.ts';
 import type { Log } from '../sources/log.ts';
 import type { CommandPrefix } from '../enforce/command.ts';
 import type { Family, IptablesBackend } from '../enforce/iptables.ts';
-import { SpoofGuard, findInterfaces, linkFingerprint, linkNames, type GuardEntries, type KernelGuard } from '../enforce/spoof-guard.ts';
+import { SpoofGuard, findInterfaces, linkFingerprint, type GuardEntries, type KernelGuard } from '../enforce/spoof-guard.ts';
 import { NftSpoofGuard, nftAvailable } from '../enforce/nft-guard.ts';
 
 /** Forged sources logged per watchdog tick; the rest are summed up in one line. */
@@ -66,7 +67,7 @@ export class SourceGuard {
   private spoofed = 0;
   private noIfaceDrops = 0;
   private readonly byPod = new Map<string, number>();
-  /** Interface names and guarded interfaces' indexes at the last route lookup (linkFingerprint), and ticks since it. */
+  /** Interface names at the last route lookup (linkFingerprint), and ticks since it. */
   private links: string | undefined;
   private ticksSinceLookup = 0;
   /** Route lookups made (status: the watchdog's cost is visible). */
@@ -119,7 +120,7 @@ export class SourceGuard {
 
   /** Local pods' addresses per family, bound to the interface their route goes through. */
   private async entries(state: ClusterState): Promise<Map<Family, GuardEntries>> {
-    const names = linkNames(this.o.prefix);
+    this.links = linkFingerprint(this.o.prefix);
     this.ticksSinceLookup = 0;
     this.lookups++;
     const pods: { key: string; ips: readonly string[] }[] = [];
@@ -152,8 +153,6 @@ export class SourceGuard {
     }
     this.podOfIface = podOfIface;
     this.unbound = [...unbound].sort();
-    // The indexes the pairs were written with: what the next ticks compare sysfs against.
-    this.links = names === undefined ? undefined : `${names} | ${[...podOfIface.keys()].map((n) => `${n}=${found.index.get(n) ?? '-'}`).join(' ')}`;
     return out;
   }
 
@@ -167,13 +166,18 @@ export class SourceGuard {
    * (returning what was wrong), and reports what the kernel dropped since the last tick.
    */
   async check(state: ClusterState, o: { listing?: string; rulesUnchanged?: boolean } = {}): Promise<string[]> {
-    const links = linkFingerprint(this.podOfIface.keys(), this.o.prefix);
+    const links = linkFingerprint(this.o.prefix);
     if (links === undefined || links !== this.links || this.unbound.length > 0 || ++this.ticksSinceLookup >= REFRESH_TICKS) await this.update(state);
     // One listing per tick for the check and the counters: the iptables layout's sets from the
     // `ipset save` shared with the agent's other sets when the watchdog passes one, its raw table
     // only when the rule watchdog's change monitor says some rule changed since its last clean
     // read; the native table whole, through the long-lived nft (the agent spawns little).
     let saved = await this.guard.read(o.listing);
+    // A recreated veth: followed in this tick, before anything counts as tampering.
+    if (this.guard.stale?.(saved)) {
+      await this.update(state);
+      saved = await this.guard.read();
+    }
     const problems = await this.guard.verify(saved, { tables: !o.rulesUnchanged });
     if (problems.length > 0) {
       // Written anew from a fresh lookup: what was last written may be what went stale.

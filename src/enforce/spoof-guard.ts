@@ -35,7 +35,7 @@
 // addresses: two sets. PALISADE-FORGED<f> (with a timeout) records (forged source, iface) pairs
 // for the agent's verdict log; poll() reads and removes them.
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { mustRun, runCommand, type CommandPrefix } from './command.ts';
 import { hasSet, saveAllSets, setMembersOf } from './ipset-save.ts';
 import { palisadeLines, restoreTable, type Family, type IptablesBackend, type PalisadeLines } from './iptables.ts';
@@ -123,6 +123,12 @@ export interface KernelGuard {
   update(entries: ReadonlyMap<Family, GuardEntries>): Promise<boolean>;
   /** What verify() and poll() read, once per tick; `ipsetListing`: the tick's shared `ipset save`, if one was made. */
   read(ipsetListing?: string): Promise<string>;
+  /**
+   * Whether the listing shows an honest pair keyed by an interface index that is no longer its
+   * interface's (a veth recreated under the same name): the routes are looked up again. Only the
+   * native table keys by index.
+   */
+  stale?(listing: string): boolean;
   /** Problems found (empty: intact); `tables` false: the rules are known unchanged, check the rest. */
   verify(listing: string, o?: { tables?: boolean }): Promise<string[]>;
   poll(listing: string): Promise<PollResult>;
@@ -318,34 +324,17 @@ export class SpoofGuard implements KernelGuard {
 }
 
 /**
- * The node's network interfaces by name, and the index of each of `watched` (the guarded ones),
- * as one string, read from sysfs without spawning a process: the watchdog looks routes up again
- * only when this changes (a pod's veth appears or goes, or is recreated under the same name:
- * a new index, which the native table's honest pairs are keyed by). One small read per guarded
- * interface per tick. Undefined when sysfs cannot say: commands run under a prefix (another
- * namespace) or /sys/class/net is missing; the caller then looks up every time.
+ * The agent's network interfaces by name, as one string, read from sysfs without spawning a
+ * process: the watchdog looks routes up again only when this changes (a pod's veth appears,
+ * goes or is recreated under a new name; one recreated under the same name keeps the name and
+ * gets a new index, which the native table's listing shows: KernelGuard.stale). Undefined when
+ * sysfs cannot say: commands run under a prefix (another namespace) or /sys/class/net is
+ * missing; the caller then looks up every time.
  */
-export function linkFingerprint(watched: Iterable<string>, prefix?: CommandPrefix): string | undefined {
-  const names = linkNames(prefix);
-  if (names === undefined) return undefined;
-  const index: string[] = [];
-  for (const n of watched) index.push(`${n}=${ifindexOf(n) ?? '-'}`);
-  return `${names} | ${index.join(' ')}`;
-}
-
-/** The first part of linkFingerprint(): the interface names, sorted. */
-export function linkNames(prefix?: CommandPrefix): string | undefined {
+export function linkFingerprint(prefix?: CommandPrefix): string | undefined {
   if (prefix && prefix.length > 0) return undefined;
   try {
     return readdirSync('/sys/class/net').sort().join(' ');
-  } catch {
-    return undefined;
-  }
-}
-
-function ifindexOf(name: string): number | undefined {
-  try {
-    return Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'latin1'));
   } catch {
     return undefined;
   }

@@ -195,8 +195,8 @@ t.test('spoofed sources are dropped in the kernel, honest traffic passes', async
   await t.test('a pod\'s veth recreated under the same name (a new index): followed at the next tick, no generation needed', async (t) => {
     // A CNI that recreates a pod's veth (same name, new index) leaves the honest pairs keyed by
     // the old index: until the agent follows, a's packets are all dropped (the name-keyed podif
-    // rule), never unguarded. The interface fingerprint holds the index, so the next tick looks
-    // the routes up and rewrites the pairs; the watchdog has nothing to put back.
+    // rule), never unguarded. The table's listing (every tick) shows the old index as a number,
+    // so that tick looks the routes up and rewrites the pairs; the watchdog has nothing to put back.
     const a = PODS.a;
     const idx = async () => Number((await must(topo.in(topo.node, ['cat', '/sys/class/net/va/ifindex']))).trim());
     const oldIndex = await idx();
@@ -220,8 +220,8 @@ t.test('spoofed sources are dropped in the kernel, honest traffic passes', async
     t.ok(await topo.tcp('a', 'b', 8080, 6), 'IPv6 a -> b:8080 passes again');
     const s1 = status();
     t.equal(s1.generation, s0.generation, 'within one generation (no pod change)');
-    t.ok(s1.sourceGuard!.routeLookups > s0.sourceGuard!.routeLookups, 'the interface fingerprint brought a route lookup');
-    t.equal(s1.rulesRestored, s0.rulesRestored, 'followed by the fingerprint, not repaired by the watchdog');
+    t.ok(s1.sourceGuard!.routeLookups > s0.sourceGuard!.routeLookups, 'the stale index brought a route lookup');
+    t.equal(s1.rulesRestored, s0.rulesRestored, 'followed as an interface change, not repaired as tampering');
   });
 
   await t.test('the rule watchdog puts a stale honest pair back (an index no interface has)', async (t) => {
