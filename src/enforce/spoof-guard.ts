@@ -1,7 +1,7 @@
 // Source-address validation: a packet that enters the node from a pod's interface must carry one
 // of that pod's addresses as its source. This file holds the iptables/ipset layout, the fallback
-// where `nft` does not run (enforce/nft-guard.ts holds the native table the agent prefers, the
-// same verdicts at a quarter less CPU per packet), and what both share (KernelGuard, the entries,
+// where `nft` does not run (enforce/nft-guard.ts holds the native tables the agent prefers, the
+// same verdicts at a little over half the CPU per packet), and what both share (KernelGuard, the entries,
 // the interface lookup). Checked in the raw table's PREROUTING (before conntrack
 // creates or updates an entry and before any judging), IPv4 and IPv6, with a fixed number of
 // rules per family; the per-pod state lives in ipsets, so a pod add, delete or address change is
