@@ -24,6 +24,7 @@
 // bench/e2e/guard-layouts.sh, layouts `new`, `nft`, `nft-iif`, `nft-ip-iif`). podif holds every
 // guarded interface in both tables, whatever its pod's families (a single-stack pod's interface
 // still drops the other family's forged sources), and per-element counters in both (summed).
+//
 // Exactness with indexes: an index changes when a veth is recreated under the same name. The
 // pairs are written with the indexes the route lookup's `link show` gave; nft lists an index by
 // the name it has at listing time (a number when no interface has it), and the agent lists the
