@@ -16,19 +16,19 @@
 # and conntrack, which bench:e2e adds to the path, are missing, so its share there is smaller.
 # Layouts, interleaved in every round: none; old (a commented iptables hook jumping into a chain
 # that starts with the honest-pair RETURN); new (the iptables/ipset layout the agent falls back
-# to: the honest check `-m set ! --match-set` in the hook rule itself); nft (the native nftables
-# table the agent installs when `nft` is there, nftGuardRuleset(): an inet prerouting chain at
-# raw priority whose first rule is the honest-pair lookup `iifname . ip saddr @src4`, IPv6
-# rules included as the agent has them); nft-ip (the same in a table of family ip, IPv4 rules
-# only: what per-family tables would save); nft-iif (inet, keyed by interface index `iif`
-# instead of name: a shorter key, but the index changes when a veth is recreated under the same
-# name).
+# to: the honest check `-m set ! --match-set` in the hook rule itself); nft (the agent's earlier
+# single table: an inet prerouting chain at raw priority whose first rule is the honest-pair
+# lookup `iifname . ip saddr @src4`, IPv6 rules included); nft-ip (the same in a table of family
+# ip, IPv4 rules only); nft-iif (inet, honest pairs keyed by interface index `iif`);
+# nft-ip-iif (both: a table of family ip keyed by `iif`, the IPv4 table the agent installs,
+# nftGuardRuleset()). The iif layouts key only the honest pairs by index, as the agent does
+# (podif and forged stay by name; honest packets never reach them).
 set -euo pipefail
 ROUNDS=${1:-3}
 D=$(mktemp -d)
 # A name of its own: bench:e2e's load generator (also loadgen.c) must not enter the ratio.
 cc -O2 -pthread -o "$D/glayload" "$(dirname "$0")/loadgen.c"
-LAYOUTS=(${LAYOUTS:-none old new nft nft-ip nft-iif})
+LAYOUTS=(${LAYOUTS:-none old new nft nft-ip nft-iif nft-ip-iif})
 cleanup() {
   for p in "$D"/srv*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null || true; done
   for i in "${!LAYOUTS[@]}"; do for s in a n b; do ip netns del "pgl$i$s" 2>/dev/null || true; done; done
@@ -36,20 +36,21 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The native table of an nft* layout for chain $2 (the same as src/enforce/nft-guard.ts writes).
+# The native table of an nft* layout for chain $2 (nft-ip-iif: the IPv4 table src/enforce/nft-guard.ts writes).
 nft_table() {
   local l=$1 i=$2 fam=inet key=iifname ktype=ifname
-  [ "$l" = nft-ip ] && fam=ip
-  [ "$l" = nft-iif ] && key=iif ktype=iface_index
+  case $l in nft-ip|nft-ip-iif) fam=ip ;; esac
+  case $l in nft-iif|nft-ip-iif) key=iif ktype=iface_index ;; esac
+  # podif and forged by name in every layout (only the honest pairs' key differs).
   echo "table $fam palisade-guard {"
   echo "  set src4 { type $ktype . ipv4_addr; elements = { \"pgl${i}a\" . 10.98.$i.1, \"pgl${i}b\" . 10.98.$i.2 } }"
-  echo "  set podif { type $ktype; counter; elements = { \"pgl${i}a\", \"pgl${i}b\" } }"
+  echo "  set podif { type ifname; counter; elements = { \"pgl${i}a\", \"pgl${i}b\" } }"
   echo "  set noif4 { type ipv4_addr; counter; }"
-  echo "  set forged4 { type $ktype . ipv4_addr; size 4096; flags dynamic,timeout; timeout 300s; }"
+  echo "  set forged4 { type ifname . ipv4_addr; size 4096; flags dynamic,timeout; timeout 300s; }"
   if [ $fam = inet ]; then
     echo "  set src6 { type $ktype . ipv6_addr; }"
     echo "  set noif6 { type ipv6_addr; counter; }"
-    echo "  set forged6 { type $ktype . ipv6_addr; size 4096; flags dynamic,timeout; timeout 300s; }"
+    echo "  set forged6 { type ifname . ipv6_addr; size 4096; flags dynamic,timeout; timeout 300s; }"
   fi
   echo "  chain prerouting { type filter hook prerouting priority raw; policy accept;"
   echo "    $key . ip saddr @src4 accept"
@@ -60,11 +61,11 @@ nft_table() {
   [ $fam = inet ] && echo "    ip6 saddr fe80::/10 return; ip6 saddr :: return"
   echo "    ip saddr @noif4 drop"
   [ $fam = inet ] && echo "    ip6 saddr @noif6 drop"
-  echo "    $key @podif jump spoofed"
+  echo "    iifname @podif jump spoofed"
   echo "  }"
   echo "  chain spoofed {"
-  echo "    update @forged4 { $key . ip saddr }"
-  [ $fam = inet ] && echo "    update @forged6 { $key . ip6 saddr }"
+  echo "    update @forged4 { iifname . ip saddr }"
+  [ $fam = inet ] && echo "    update @forged6 { iifname . ip6 saddr }"
   echo "    drop"
   echo "  }"
   echo "}"
@@ -130,6 +131,6 @@ for r in $(seq 1 "$ROUNDS"); do
     lg=$(perf report -i "$D/perf.data" --sort comm --stdio -g none 2>/dev/null | awk '$3=="glayload"{print $1+0}')
     gh=$(perf report -i "$D/perf.data" --comm glayload --children --sort sym --stdio -g none 2>/dev/null | awk '$4=="nf_hook_slow"{print $1+0}')
     awk -v r="$r" -v l="${LAYOUTS[$i]}" -v lg="${lg:-0}" -v gh="${gh:-0}" -v c="$(grep -o '"connections":[0-9]*' "$D/out.json" | cut -d: -f2)" \
-      'BEGIN { s = 0; if (lg > 0) s = 100 * gh / lg; printf "round %d %-7s guard share %.1f %% (%d connections)\n", r, l, s, c }'
+      'BEGIN { s = 0; if (lg > 0) s = 100 * gh / lg; printf "round %d %-10s guard share %.1f %% (%d connections)\n", r, l, s, c }'
   done
 done

@@ -6,7 +6,10 @@
 // routes are looked up again only when it can matter, so an idle node spawns nothing for it: a
 // pod still waits for its interface (its veth or route came after its Pod object; fail-closed
 // meanwhile), the node's interface names changed (a veth appeared, went or was recreated under a
-// new name), or every REFRESH_TICKS ticks in any case (a route moved with no interface change).
+// new name), the native table's listing (read every tick anyway) shows an honest pair under an
+// index its interface no longer has (a veth recreated under the same name: until then its pod's
+// packets are all dropped, fail-closed), or every REFRESH_TICKS ticks in any case (a route moved
+// with no interface change).
 
 import { Gauge, type Registry } from 'prom-client';
 import type { ClusterState } from '../cluster/state.ts';
@@ -125,9 +128,10 @@ export class SourceGuard {
       if (p.nodeName !== this.o.node || p.hostNetwork || p.ips.length === 0) continue;
       pods.push({ key: `${p.namespace}/${p.name}`, ips: p.ips });
     }
-    const ifaces = await findInterfaces(pods.flatMap((p) => p.ips), this.o.prefix);
-    const out = new Map<Family, { bound: Map<string, string[]>; noIface: string[] }>();
-    for (const f of this.o.families) out.set(f, { bound: new Map(), noIface: [] });
+    const found = await findInterfaces(pods.flatMap((p) => p.ips), this.o.prefix);
+    const ifaces = found.dev;
+    const out = new Map<Family, { bound: Map<string, string[]>; noIface: string[]; index: Map<string, number> }>();
+    for (const f of this.o.families) out.set(f, { bound: new Map(), noIface: [], index: found.index });
     const podOfIface = new Map<string, string>();
     const unbound = new Set<string>();
     for (const p of pods) {
@@ -169,9 +173,15 @@ export class SourceGuard {
     // only when the rule watchdog's change monitor says some rule changed since its last clean
     // read; the native table whole, through the long-lived nft (the agent spawns little).
     let saved = await this.guard.read(o.listing);
+    // A recreated veth: followed in this tick, before anything counts as tampering.
+    if (this.guard.stale?.(saved)) {
+      await this.update(state);
+      saved = await this.guard.read();
+    }
     const problems = await this.guard.verify(saved, { tables: !o.rulesUnchanged });
     if (problems.length > 0) {
-      await this.guard.reinstall();
+      // Written anew from a fresh lookup: what was last written may be what went stale.
+      await this.guard.install(await this.entries(state));
       saved = await this.guard.read();
     }
     await this.report(saved);

@@ -1,34 +1,49 @@
-// Source-address validation as a native nftables table: the layout the agent uses when `nft`
+// Source-address validation as native nftables tables: the layout the agent uses when `nft`
 // runs on the node (enforce/spoof-guard.ts holds the iptables/ipset layout it falls back to, the
-// same verdicts). One table of family inet, its base chain in PREROUTING at raw priority (-300:
-// before conntrack, as the raw table), IPv4 and IPv6:
+// same verdicts). One table per family, `ip palisade-guard` and `ip6 palisade-guard`, each with
+// its base chain in PREROUTING at raw priority (-300: before conntrack, as the raw table); for
+// IPv6 (f = 6, `ip6`; IPv4 the same without the link-local returns):
 //
 //   chain prerouting (hook prerouting priority raw; policy accept)
-//     iifname . ip saddr @src4 accept        honest (interface, address) pairs: nearly every packet
-//     iifname . ip6 saddr @src6 accept
+//     iif . ip6 saddr @src6 accept             honest (interface index, address) pairs: nearly every packet
 //     jump check
 //   chain check
 //     ip6 saddr fe80::/10 return; ip6 saddr :: return      link-local, DAD and ND keep working
-//     ip saddr @noif4 drop; ip6 saddr @noif6 drop         a local pod whose interface is not known
+//     ip6 saddr @noif6 drop                               a local pod whose interface is not known
 //                                                         yet: fail-closed (absent with --fail-open)
-//     iifname @podif jump spoofed                         any other source from a pod interface
+//     iifname @podif6 jump spoofed                        any other source from a pod interface
 //   chain spoofed
-//     update @forged4 { iifname . ip saddr }; update @forged6 { ... }; drop
+//     update @forged6 { iifname . ip6 saddr }; drop
 //
 // Why native: the iptables layout's honest check is an xt_set match that iptables-nft runs
 // through nft_compat on every packet; here it is one concatenated-key lookup in nft's own hash
-// set, a quarter less of the forwarding path's CPU under the hook (README, "Cost of
-// source-address validation"; bench/e2e/guard-layouts.sh, layouts `new` and `nft`). A table of
-// family ip plus one of ip6 measured a little less again but within the rounds' spread, and
-// keying by interface index (`iif`) less still, but an index changes when a veth is recreated
-// under the same name, which the agent's interface fingerprint (names) would not notice.
+// set. Keyed by interface index (`iif`, 4 bytes, where `iifname` copies and compares 16) and in a
+// table per family (an inet table's `ip saddr` carries a `meta nfproto` check, and IPv4 packets
+// traverse the IPv6 hook too), it costs a little over half of the iptables layout's share of
+// the forwarding path's CPU (README, "Cost of source-address validation";
+// bench/e2e/guard-layouts.sh, layouts `new`, `nft`, `nft-iif`, `nft-ip-iif`). podif holds every
+// guarded interface in both tables, whatever its pod's families (a single-stack pod's interface
+// still drops the other family's forged sources), and per-element counters in both (summed).
+//
+// Exactness with indexes: an index changes when a veth is recreated under the same name. The
+// pairs are written with the indexes the route lookup's `link show` gave; nft lists an index by
+// the name it has at listing time (a number when no interface has it), and the agent lists the
+// tables every watchdog tick anyway, so stale() sees a pair whose index went stale (it lists as
+// `17 . 10.0.0.1`, or under another interface's name) in the next tick, at no cost of its own,
+// and the agent looks the routes up and updates the pairs in that tick (agent/source-guard.ts;
+// the interface names in sysfs cannot show it, and an index read per guarded interface per
+// tick cost ~19 us each: 1.9 ms a second at 100 pods). Meanwhile that pod's packets miss
+// src4/6 and are dropped by the name-keyed podif rule (fail-closed, never unguarded); that
+// rule, the counters and the forged records stay keyed by name, as only non-honest packets
+// reach them. verify() compares names the same way: a stale pair left after the update is put
+// back from a fresh lookup.
 //
 // The state is in the sets, so a pod add, delete or address change is `add/delete element`
-// lines in one nft transaction. podif and noif4/6 carry per-element counters (updated by the
+// lines in one nft transaction. podif4/6 and noif4/6 carry per-element counters (updated by the
 // lookup that matched: the drops per interface); forged4/6 record (interface, forged source)
 // for the verdict log with a timeout and a size cap (when full, `update` fails, the rule stops
 // there and the next one drops anyway). The agent reads everything back with one
-// `list table` per watchdog tick, written to a long-lived `nft -j -i` (enforce/nft-session.ts;
+// `list table` per family per watchdog tick, written to a long-lived `nft -j -i` (enforce/nft-session.ts;
 // a process per tick cost 3-5 ms of CPU a second at rest): verify() compares chains, sets and
 // members with what it wrote, poll() takes the counters and forged records from the same
 // listing.
@@ -40,7 +55,12 @@ import { NftSession } from './nft-session.ts';
 import { canonicalIP } from '../net/address.ts';
 
 export const NFT_GUARD_TABLE = 'palisade-guard';
-const T = `inet ${NFT_GUARD_TABLE}`;
+/** One table per family: `ip palisade-guard`, `ip6 palisade-guard`. */
+const T = (f: Family): string => `${f === 4 ? 'ip' : 'ip6'} ${NFT_GUARD_TABLE}`;
+/** Where the table's JSON listing says it is (`family` of its objects). */
+const FAMILY_NAME = { 4: 'ip', 6: 'ip6' } as const;
+/** The single inet table older agents installed: removed with the guard. */
+const INET = `inet ${NFT_GUARD_TABLE}`;
 const FORGED_TIMEOUT = 300;
 const FORGED_MAX = 4096;
 
@@ -56,8 +76,9 @@ export function nftIfaceOk(name: string): boolean {
 
 /** What one family contributes to the table: honest pairs, guarded interfaces, addresses without one. */
 export interface NftMembers {
-  /** "iface address" per honest pair, sorted. */
+  /** "iface index address" per honest pair, sorted (written by index, listed by name). */
   readonly src: Record<Family, string[]>;
+  /** Guarded interface names, whatever the family of their pod's addresses: each family's table drops what else comes from them. */
   readonly podIf: string[];
   readonly noIface: Record<Family, string[]>;
 }
@@ -70,12 +91,14 @@ export function nftMembers(families: readonly Family[], entries: ReadonlyMap<Fam
     const e = entries.get(f);
     if (!e) continue;
     for (const [iface, ips] of e.bound) {
-      if (!nftIfaceOk(iface)) {
+      const index = e.index?.get(iface);
+      // No index (the interface went before `link show`): as no interface, fail-closed.
+      if (!nftIfaceOk(iface) || index === undefined || !Number.isInteger(index) || index <= 0) {
         noIface[f].push(...ips);
         continue;
       }
       podIf.add(iface);
-      for (const ip of ips) src[f].push(`${iface} ${ip}`);
+      for (const ip of ips) src[f].push(`${iface} ${index} ${ip}`);
     }
     noIface[f].push(...e.noIface);
   }
@@ -86,39 +109,46 @@ export function nftMembers(families: readonly Family[], entries: ReadonlyMap<Fam
   return { src, podIf: [...podIf].sort(), noIface };
 }
 
+/** An (interface name, address) pair as nft takes it: a forged record. */
 const pair = (p: string): string => {
   const [iface, ip] = p.split(' ') as [string, string];
   return `"${iface}" . ${ip}`;
 };
 
-/** Set declarations and chains of the table, nft syntax (one per line), for `families`. */
+/** An honest pair, "iface index address", as nft takes it: by index. */
+const honest = (p: string): string => {
+  const [, index, ip] = p.split(' ') as [string, string, string];
+  return `${index} . ${ip}`;
+};
+
+/** An honest pair as nft lists it: "iface address" (the index shown by its current name). */
+const listed = (p: string): string => {
+  const [iface, , ip] = p.split(' ') as [string, string, string];
+  return `${iface} ${ip}`;
+};
+
+/** Set declarations and chains of the tables, nft syntax (one per line), for `families`. */
 export function nftGuardRuleset(families: readonly Family[], failOpen: boolean): string[] {
-  const has4 = families.includes(4);
-  const has6 = families.includes(6);
-  const only = has4 && has6 ? '' : `meta nfproto ${has4 ? 'ipv4' : 'ipv6'} `;
   const lines: string[] = [];
   for (const f of families) {
+    const t = T(f);
     const a = f === 4 ? 'ipv4_addr' : 'ipv6_addr';
+    const ip = f === 4 ? 'ip' : 'ip6';
     lines.push(
-      `add set ${T} src${f} { type ifname . ${a}; }`,
-      `add set ${T} noif${f} { type ${a}; counter; }`,
-      `add set ${T} forged${f} { type ifname . ${a}; size ${FORGED_MAX}; flags dynamic,timeout; timeout ${FORGED_TIMEOUT}s; }`,
+      `add set ${t} src${f} { type iface_index . ${a}; }`,
+      `add set ${t} podif${f} { type ifname; counter; }`,
+      `add set ${t} noif${f} { type ${a}; counter; }`,
+      `add set ${t} forged${f} { type ifname . ${a}; size ${FORGED_MAX}; flags dynamic,timeout; timeout ${FORGED_TIMEOUT}s; }`,
+      `add chain ${t} prerouting { type filter hook prerouting priority raw; policy accept; }`,
+      `add chain ${t} check`,
+      `add chain ${t} spoofed`,
+      `add rule ${t} prerouting iif . ${ip} saddr @src${f} accept`,
+      `add rule ${t} prerouting jump check`,
     );
+    if (f === 6) lines.push(`add rule ${t} check ip6 saddr fe80::/10 return`, `add rule ${t} check ip6 saddr :: return`);
+    if (!failOpen) lines.push(`add rule ${t} check ${ip} saddr @noif${f} drop`);
+    lines.push(`add rule ${t} check iifname @podif${f} jump spoofed`, `add rule ${t} spoofed update @forged${f} { iifname . ${ip} saddr }`, `add rule ${t} spoofed drop`);
   }
-  lines.push(`add set ${T} podif { type ifname; counter; }`);
-  lines.push(`add chain ${T} prerouting { type filter hook prerouting priority raw; policy accept; }`, `add chain ${T} check`, `add chain ${T} spoofed`);
-  if (has4) lines.push(`add rule ${T} prerouting iifname . ip saddr @src4 accept`);
-  if (has6) lines.push(`add rule ${T} prerouting iifname . ip6 saddr @src6 accept`);
-  lines.push(`add rule ${T} prerouting jump check`);
-  if (has6) lines.push(`add rule ${T} check ip6 saddr fe80::/10 return`, `add rule ${T} check ip6 saddr :: return`);
-  if (!failOpen) {
-    if (has4) lines.push(`add rule ${T} check ip saddr @noif4 drop`);
-    if (has6) lines.push(`add rule ${T} check ip6 saddr @noif6 drop`);
-  }
-  lines.push(`add rule ${T} check ${only}iifname @podif jump spoofed`);
-  if (has4) lines.push(`add rule ${T} spoofed update @forged4 { iifname . ip saddr }`);
-  if (has6) lines.push(`add rule ${T} spoofed update @forged6 { iifname . ip6 saddr }`);
-  lines.push(`add rule ${T} spoofed drop`);
   return lines;
 }
 
@@ -126,17 +156,21 @@ export function nftGuardRuleset(families: readonly Family[], failOpen: boolean):
 function elementLines(op: 'add' | 'delete', m: NftMembers, families: readonly Family[]): string[] {
   const lines: string[] = [];
   // Honest pairs before guarded interfaces (one transaction anyway; the order reads as intended).
-  for (const f of families) if (m.src[f].length > 0) lines.push(`${op} element ${T} src${f} { ${m.src[f].map(pair).join(', ')} }`);
-  if (m.podIf.length > 0) lines.push(`${op} element ${T} podif { ${m.podIf.map((i) => `"${i}"`).join(', ')} }`);
-  for (const f of families) if (m.noIface[f].length > 0) lines.push(`${op} element ${T} noif${f} { ${m.noIface[f].join(', ')} }`);
+  for (const f of families) {
+    if (m.src[f].length > 0) lines.push(`${op} element ${T(f)} src${f} { ${m.src[f].map(honest).join(', ')} }`);
+    if (m.podIf.length > 0) lines.push(`${op} element ${T(f)} podif${f} { ${m.podIf.map((i) => `"${i}"`).join(', ')} }`);
+    if (m.noIface[f].length > 0) lines.push(`${op} element ${T(f)} noif${f} { ${m.noIface[f].join(', ')} }`);
+  }
   return lines;
 }
 
-/** What one `nft -j list table` holds, as far as the guard reads it. */
+/** What the `nft -j list table` answers of a tick hold (one JSON line per table), as far as the guard reads them. */
 interface Listing {
-  /** Chain name -> its definition and rules (JSON without handles), to compare. */
+  /** Families whose table was listed ("ip", "ip6"). */
+  readonly tables: Set<string>;
+  /** "family chain" -> its definition and rules (JSON without handles), to compare. */
   readonly chains: Map<string, string[]>;
-  /** Set name -> members: "iface address" pairs, names or addresses, with packet counters. */
+  /** Set name (unique across the tables: src4, podif6...) -> members: "iface address" pairs, names or addresses, with packet counters. */
   readonly sets: Map<string, { key: string; packets: number }[]>;
 }
 
@@ -153,35 +187,39 @@ function withoutHandles(o: Json): string {
   return JSON.stringify(o, (k, v: unknown) => (k === 'handle' ? undefined : v));
 }
 
-/** Parses the JSON listing; undefined when it is not one (the table is missing). */
-export function parseNftListing(text: string): Listing | undefined {
-  let items: Json[];
-  try {
-    items = (JSON.parse(text) as { nftables: Json[] }).nftables;
-  } catch {
-    return undefined;
-  }
+/** Parses the JSON listings, one per line; a table missing is absent from `tables`. */
+export function parseNftListing(text: string): Listing {
+  const tables = new Set<string>();
   const chains = new Map<string, string[]>();
   const sets = new Map<string, { key: string; packets: number }[]>();
-  for (const it of items) {
-    if (it.chain) {
-      const c = it.chain as Json;
-      chains.set(String(c.name), [withoutHandles(c)]);
-    } else if (it.rule) {
-      const r = it.rule as Json;
-      chains.get(String(r.chain))?.push(withoutHandles(r));
-    } else if (it.set) {
-      const s = it.set as Json;
-      const members: { key: string; packets: number }[] = [];
-      for (const e of (s.elem as unknown[] | undefined) ?? []) {
-        // {"elem": {"val": V, "counter": {...}, "expires": N}} when an element has more than its value.
-        const inner = (e as { elem?: { val: unknown; counter?: { packets: number } } } | null)?.elem;
-        members.push(inner ? { key: memberKey(inner.val), packets: inner.counter?.packets ?? 0 } : { key: memberKey(e), packets: 0 });
+  for (const line of text.split('\n')) {
+    let items: Json[];
+    try {
+      items = (JSON.parse(line) as { nftables: Json[] }).nftables;
+    } catch {
+      continue;
+    }
+    for (const it of items) {
+      if (it.table) tables.add(String((it.table as Json).family));
+      else if (it.chain) {
+        const c = it.chain as Json;
+        chains.set(`${String(c.family)} ${String(c.name)}`, [withoutHandles(c)]);
+      } else if (it.rule) {
+        const r = it.rule as Json;
+        chains.get(`${String(r.family)} ${String(r.chain)}`)?.push(withoutHandles(r));
+      } else if (it.set) {
+        const s = it.set as Json;
+        const members: { key: string; packets: number }[] = [];
+        for (const e of (s.elem as unknown[] | undefined) ?? []) {
+          // {"elem": {"val": V, "counter": {...}, "expires": N}} when an element has more than its value.
+          const inner = (e as { elem?: { val: unknown; counter?: { packets: number } } } | null)?.elem;
+          members.push(inner ? { key: memberKey(inner.val), packets: inner.counter?.packets ?? 0 } : { key: memberKey(e), packets: 0 });
+        }
+        sets.set(String(s.name), members);
       }
-      sets.set(String(s.name), members);
     }
   }
-  return { chains, sets };
+  return { tables, chains, sets };
 }
 
 export interface NftGuardOptions {
@@ -229,9 +267,10 @@ export class NftSpoofGuard implements KernelGuard {
    */
   async install(entries: ReadonlyMap<Family, GuardEntries>): Promise<void> {
     const m = nftMembers(this.o.families, entries);
-    await this.nft([`add table ${T}`, `delete table ${T}`, `add table ${T}`, ...nftGuardRuleset(this.o.families, this.o.failOpen), ...elementLines('add', m, this.o.families)]);
-    const l = parseNftListing(await this.read());
-    this.baseline = l?.chains ?? new Map();
+    // An older agent's inet table goes in the same transaction.
+    const tables = [INET, ...this.o.families.map(T)];
+    await this.nft([...tables.flatMap((t) => [`add table ${t}`, `delete table ${t}`]), ...this.o.families.map((f) => `add table ${T(f)}`), ...nftGuardRuleset(this.o.families, this.o.failOpen), ...elementLines('add', m, this.o.families)]);
+    this.baseline = parseNftListing(await this.read()).chains;
     this.current = m;
   }
 
@@ -260,29 +299,54 @@ export class NftSpoofGuard implements KernelGuard {
     return true;
   }
 
-  /** `nft -j list table`: the listing verify() and poll() read ('' when the table is missing); no `ipset save` needed. */
+  /** `nft -j list table` per family, one JSON line each: what verify() and poll() read (a table missing has no line); no `ipset save` needed. */
   async read(): Promise<string> {
-    const a = await this.session.query(`list table ${T}`);
+    const a = await this.session.query(this.o.families.map((f) => `list table ${T(f)}`));
     if (a !== undefined) return a;
-    const r = await runCommand(['nft', '-j', 'list', 'table', ...T.split(' ')], { prefix: this.o.prefix });
-    return r.code === 0 ? r.stdout : '';
+    const out: string[] = [];
+    for (const f of this.o.families) {
+      const r = await runCommand(['nft', '-j', 'list', 'table', ...T(f).split(' ')], { prefix: this.o.prefix });
+      if (r.code === 0) out.push(r.stdout.trim());
+    }
+    return out.join('\n');
   }
 
-  /** What is missing or altered: the table, a chain (definition or rules), a set or its members. */
+  /** The last listing parsed: stale(), verify() and poll() read the same one each tick. */
+  private parsed: { text: string; l: Listing } | undefined;
+  private parse(text: string): Listing {
+    if (this.parsed?.text !== text) this.parsed = { text, l: parseNftListing(text) };
+    return this.parsed.l;
+  }
+
+  /** Does an honest pair list under another name than its interface's (an index gone stale, or altered)? */
+  stale(listing: string): boolean {
+    if (!this.current) return false;
+    const l = this.parse(listing);
+    return this.o.families.some((f) => {
+      const have = l.sets.get(`src${f}`);
+      const want = this.current!.src[f].map(listed);
+      if (!have) return false; // a missing set is verify()'s
+      const keys = new Set(have.map((x) => x.key));
+      return keys.size !== want.length || want.some((x) => !keys.has(x));
+    });
+  }
+
+  /** What is missing or altered: a table, a chain (definition or rules), a set or its members. */
   async verify(listing: string): Promise<string[]> {
     if (!this.current) return [];
-    const l = parseNftListing(listing);
-    if (!l) return [`table ${T} missing`];
+    const l = this.parse(listing);
     const problems: string[] = [];
+    for (const f of this.o.families) if (!l.tables.has(FAMILY_NAME[f])) problems.push(`table ${T(f)} missing`);
+    if (problems.length > 0) return problems;
     for (const [name, want] of this.baseline) {
       const have = l.chains.get(name);
       if (!have) problems.push(`chain ${name} missing`);
       else if (have.length !== want.length || have.some((x, i) => x !== want[i])) problems.push(`chain ${name} altered (${have.length - 1} rules, expected ${want.length - 1})`);
     }
-    if (l.chains.size !== this.baseline.size) problems.push(`table ${T}: ${l.chains.size} chains, expected ${this.baseline.size}`);
+    if (l.chains.size !== this.baseline.size) problems.push(`${l.chains.size} chains, expected ${this.baseline.size}`);
     const m = this.current;
-    const expect: [string, string[]][] = [['podif', m.podIf]];
-    for (const f of this.o.families) expect.push([`src${f}`, m.src[f]], [`noif${f}`, m.noIface[f]]);
+    const expect: [string, string[]][] = [];
+    for (const f of this.o.families) expect.push([`src${f}`, m.src[f].map(listed)], [`podif${f}`, m.podIf], [`noif${f}`, m.noIface[f]]);
     for (const [name, members] of expect) {
       const have = l.sets.get(name);
       if (!have) {
@@ -296,22 +360,6 @@ export class NftSpoofGuard implements KernelGuard {
     return problems;
   }
 
-  /** Puts everything back as last written. */
-  async reinstall(): Promise<void> {
-    if (!this.current) return;
-    const m = this.current;
-    const entries = new Map<Family, GuardEntries>();
-    for (const f of this.o.families) {
-      const bound = new Map<string, string[]>();
-      for (const p of m.src[f]) {
-        const [iface, ip] = p.split(' ') as [string, string];
-        bound.set(iface, [...(bound.get(iface) ?? []), ip]);
-      }
-      entries.set(f, { bound, noIface: m.noIface[f] });
-    }
-    await this.install(entries);
-  }
-
   /**
    * The drop counters and the forged records of one listing; the records read are deleted (each
    * reported once; one the kernel records again later is reported again).
@@ -320,34 +368,34 @@ export class NftSpoofGuard implements KernelGuard {
     const droppedByIface = new Map<string, number>();
     let droppedNoIface = 0;
     const forged: ForgedSource[] = [];
-    const l = this.current ? parseNftListing(listing) : undefined;
-    if (!l) return { droppedByIface, droppedNoIface, forged };
-    for (const x of l.sets.get('podif') ?? []) droppedByIface.set(x.key, x.packets);
+    if (!this.current) return { droppedByIface, droppedNoIface, forged };
+    const l = this.parse(listing);
     const dels: string[] = [];
     for (const f of this.o.families) {
+      for (const x of l.sets.get(`podif${f}`) ?? []) droppedByIface.set(x.key, (droppedByIface.get(x.key) ?? 0) + x.packets);
       for (const x of l.sets.get(`noif${f}`) ?? []) droppedNoIface += x.packets;
       const read = l.sets.get(`forged${f}`) ?? [];
       for (const x of read) {
         const [iface, src] = x.key.split(' ') as [string, string];
         forged.push({ family: f, src, iface });
       }
-      if (read.length > 0) dels.push(`delete element ${T} forged${f} { ${read.map((x) => pair(x.key)).join(', ')} }`);
+      if (read.length > 0) dels.push(`delete element ${T(f)} forged${f} { ${read.map((x) => pair(x.key)).join(', ')} }`);
     }
     // One that expired since the listing fails the transaction: then one by one, ignoring those.
     if (dels.length > 0) {
       try {
         await this.nft(dels);
       } catch {
-        for (const f of forged) await runCommand(['nft', 'delete', 'element', ...T.split(' '), `forged${f.family}`, `{ ${pair(`${f.iface} ${f.src}`)} }`], { prefix: this.o.prefix });
+        for (const f of forged) await runCommand(['nft', 'delete', 'element', ...T(f.family).split(' '), `forged${f.family}`, `{ ${pair(`${f.iface} ${f.src}`)} }`], { prefix: this.o.prefix });
       }
     }
     return { droppedByIface, droppedNoIface, forged };
   }
 
-  /** Deletes the table (nothing else is touched); fine when it is not there. */
+  /** Deletes the tables, both families and an older agent's inet one (nothing else is touched); fine when they are not there. */
   async remove(): Promise<void> {
     this.session.stop();
-    await runCommand(['nft', 'delete', 'table', ...T.split(' ')], { prefix: this.o.prefix });
+    for (const t of [T(4), T(6), INET]) await runCommand(['nft', 'delete', 'table', ...t.split(' ')], { prefix: this.o.prefix });
     this.current = undefined;
     this.baseline = new Map();
   }

@@ -3,7 +3,7 @@
 // rest), a line written to this one costs next to nothing. nft answers each listing with one
 // JSON line on stdout, and an error (e.g. the table is gone) only on stderr; so each query is
 // followed by a sentinel, `list tables inet`, whose answer (table objects only) ends it: the
-// line before it, if any, is the answer. nft fetches the kernel's state for every command
+// lines before it, if any, are the answer. nft fetches the kernel's state for every command
 // (counters and set elements included), so nothing is cached here. Anything unexpected (no
 // answer in time, the child exited) ends the child; the caller then runs a one-off process and
 // the next query starts a new child.
@@ -57,22 +57,23 @@ export class NftSession {
         this.pending = undefined;
         clearTimeout(p.timer);
         this.answered++;
-        p.resolve(p.lines.length > 0 ? p.lines[p.lines.length - 1] : '');
+        p.resolve(p.lines.join('\n'));
       } else p.lines.push(line);
     }
   }
 
   /**
-   * The JSON line nft prints for `command` ('' when it printed none: an error), or undefined when
-   * the session failed (the caller runs the command another way). One query at a time.
+   * The JSON lines nft prints for `commands` (one per command that printed one; '' when none
+   * did: errors), or undefined when the session failed (the caller runs the commands another
+   * way). One query at a time; one command per line (nft 1.0.6 fails `list ...; list ...`).
    */
-  query(command: string): Promise<string | undefined> {
+  query(commands: string | readonly string[]): Promise<string | undefined> {
     if (this.pending) return Promise.resolve(undefined);
     const child = this.child ?? this.start();
     return new Promise((resolve) => {
       const timer = setTimeout(() => this.stop(), TIMEOUT_MS);
       this.pending = { resolve, lines: [], timer };
-      child.stdin!.write(`${command}\n${SENTINEL}\n`);
+      child.stdin!.write(`${[commands].flat().join('\n')}\n${SENTINEL}\n`);
     });
   }
 

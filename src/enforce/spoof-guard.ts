@@ -1,7 +1,7 @@
 // Source-address validation: a packet that enters the node from a pod's interface must carry one
 // of that pod's addresses as its source. This file holds the iptables/ipset layout, the fallback
-// where `nft` does not run (enforce/nft-guard.ts holds the native table the agent prefers, the
-// same verdicts at a quarter less CPU per packet), and what both share (KernelGuard, the entries,
+// where `nft` does not run (enforce/nft-guard.ts holds the native tables the agent prefers, the
+// same verdicts at a little over half the CPU per packet), and what both share (KernelGuard, the entries,
 // the interface lookup). Checked in the raw table's PREROUTING (before conntrack
 // creates or updates an entry and before any judging), IPv4 and IPv6, with a fixed number of
 // rules per family; the per-pod state lives in ipsets, so a pod add, delete or address change is
@@ -59,6 +59,8 @@ export interface GuardEntries {
   readonly bound: ReadonlyMap<string, readonly string[]>;
   /** Addresses of local pods whose interface is not found yet. */
   readonly noIface: readonly string[];
+  /** iface -> its index at the lookup (the native table keys honest pairs by index); the iptables layout matches names. */
+  readonly index?: ReadonlyMap<string, number>;
 }
 
 export interface Members {
@@ -121,9 +123,14 @@ export interface KernelGuard {
   update(entries: ReadonlyMap<Family, GuardEntries>): Promise<boolean>;
   /** What verify() and poll() read, once per tick; `ipsetListing`: the tick's shared `ipset save`, if one was made. */
   read(ipsetListing?: string): Promise<string>;
+  /**
+   * Whether the listing shows an honest pair keyed by an interface index that is no longer its
+   * interface's (a veth recreated under the same name): the routes are looked up again. Only the
+   * native table keys by index.
+   */
+  stale?(listing: string): boolean;
   /** Problems found (empty: intact); `tables` false: the rules are known unchanged, check the rest. */
   verify(listing: string, o?: { tables?: boolean }): Promise<string[]>;
-  reinstall(): Promise<void>;
   poll(listing: string): Promise<PollResult>;
   remove(): Promise<void>;
 }
@@ -269,14 +276,6 @@ export class SpoofGuard implements KernelGuard {
     if (!hasSet(saved, SPOOF_SETS.forged[f])) problems.push(`IPv${f}: set ${SPOOF_SETS.forged[f]} missing`);
   }
 
-  /** Puts everything back as last written. */
-  async reinstall(): Promise<void> {
-    const entries = new Map<Family, GuardEntries>();
-    // setMembers' output is rebuilt from the member lines last written.
-    for (const [f, m] of this.current) entries.set(f, membersToEntries(m));
-    await this.install(entries);
-  }
-
   /**
    * Reads the drop counters and the recorded forged sources, and removes the records read (so
    * each is reported once; one the kernel records again later is reported again).
@@ -324,20 +323,13 @@ export class SpoofGuard implements KernelGuard {
   }
 }
 
-function membersToEntries(m: Members): GuardEntries {
-  const bound = new Map<string, string[]>();
-  for (const x of m.src) {
-    const [ip, iface] = x.split(',') as [string, string];
-    bound.set(iface, [...(bound.get(iface) ?? []), ip]);
-  }
-  return { bound, noIface: [...m.noIface] };
-}
-
 /**
  * The agent's network interfaces by name, as one string, read from sysfs without spawning a
  * process: the watchdog looks routes up again only when this changes (a pod's veth appears,
- * goes or is recreated under a new name). Undefined when sysfs cannot say: commands run under a
- * prefix (another namespace) or /sys/class/net is missing; the caller then looks up every time.
+ * goes or is recreated under a new name; one recreated under the same name keeps the name and
+ * gets a new index, which the native table's listing shows: KernelGuard.stale). Undefined when
+ * sysfs cannot say: commands run under a prefix (another namespace) or /sys/class/net is
+ * missing; the caller then looks up every time.
  */
 export function linkFingerprint(prefix?: CommandPrefix): string | undefined {
   if (prefix && prefix.length > 0) return undefined;
@@ -348,28 +340,43 @@ export function linkFingerprint(prefix?: CommandPrefix): string | undefined {
   }
 }
 
+/** What findInterfaces() found: the host-side interface per address, and each interface's index. */
+export interface FoundInterfaces {
+  readonly dev: Map<string, string>;
+  readonly index: Map<string, number>;
+}
+
 /**
  * The host-side interface of each address: what `ip route get` says, as routed CNIs (kindnet,
  * Calico, the lab) install a route per pod or per pod subnet through the pod's veth. An address
  * routed via a gateway, or to a local/unreachable/blackhole route, has no pod interface here.
- * One `ip -batch` for all addresses.
+ * One `ip -batch` for all addresses, ending with `link show` for the interfaces' indexes (the
+ * same moment as the routes, and no second process).
  */
-export async function findInterfaces(addresses: readonly string[], prefix?: CommandPrefix): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
+export async function findInterfaces(addresses: readonly string[], prefix?: CommandPrefix): Promise<FoundInterfaces> {
+  const dev = new Map<string, string>();
+  const index = new Map<string, number>();
   const ips = addresses.filter((a) => parseIP(a) !== undefined);
-  if (ips.length === 0) return out;
+  if (ips.length === 0) return { dev, index };
   // -force: one address without a route must not stop the batch.
-  const r = await runCommand(['ip', '-o', '-force', '-batch', '-'], { input: ips.map((a) => `route get ${a}`).join('\n') + '\n', prefix });
+  const r = await runCommand(['ip', '-o', '-force', '-batch', '-'], { input: ips.map((a) => `route get ${a}\n`).join('') + 'link show\n', prefix });
   for (const line of r.stdout.split('\n')) {
+    // `17: va@if2: <...` (a link; names never hold ':' or spaces); route lines start with the address.
+    const link = /^(\d+): ([^:@\s]+)[@:]/.exec(line);
+    if (link) {
+      // A name holding '@' reads ambiguously: one seen twice has no index (its pod: fail-closed).
+      index.set(link[2]!, index.has(link[2]!) ? NaN : Number(link[1]));
+      continue;
+    }
     const w = line.trim().split(/\s+/);
     if (w.length < 3) continue;
     if (['local', 'unreachable', 'blackhole', 'prohibit', 'broadcast', 'multicast', 'throw'].includes(w[0]!)) continue;
     if (w.includes('via')) continue;
     const d = w.indexOf('dev');
-    const dev = d >= 0 ? w[d + 1] : undefined;
+    const name = d >= 0 ? w[d + 1] : undefined;
     const ip = canonicalIP(w[0]!);
-    if (!ip || !dev || dev === 'lo') continue;
-    out.set(ip, dev);
+    if (!ip || !name || name === 'lo') continue;
+    dev.set(ip, name);
   }
-  return out;
+  return { dev, index };
 }

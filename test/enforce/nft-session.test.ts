@@ -1,6 +1,7 @@
 // The long-lived `nft -j -i` the source guard lists its table through every watchdog tick
 // (enforce/nft-session.ts), in a namespace of its own: answers are the kernel's state at each
-// query (members added by another process, a deleted table), a failed listing is '' and the
+// query (members added by another process, a deleted table), several commands in one query
+// answer a line each, a failed listing is '' and the
 // session goes on, a stopped session starts again on the next query.
 
 import t from 'tap';
@@ -28,7 +29,9 @@ t.test('listings through one nft', async (t) => {
   t.equal(await s.query('list table inet pns'), '', 'a table that is gone: empty answer');
   await must(inNs(['nft', '-f', '-']), TABLE + '\n');
   t.match(await s.query('list table inet pns'), /"name": "s"/, 'the same session answers again after an error');
-  t.equal(s.answered, 4, 'four answers from the one child');
+  const two = await s.query(['list table inet pns', 'list table inet pns-missing', 'list table inet pns']);
+  t.equal(two!.split('\n').length, 2, 'several commands: one line per command that printed one (the missing table printed none)');
+  t.equal(s.answered, 5, 'five answers from the one child');
   s.stop();
   t.match(await s.query('list table inet pns'), /"name": "s"/, 'stopped: the next query starts a new child');
 });

@@ -7,7 +7,7 @@
 // and logs the drops; a pod that changes its address is validated against the new one as soon
 // as that generation is enforced; a flushed guard is put back by the rule watchdog; the flag
 // turns it off; the TUN backend guards the same way. The agent runs with the default layout (the
-// native nftables table, as `nft` is installed here), then with --source-guard-layout iptables.
+// native nftables tables, as `nft` is installed here), then with --source-guard-layout iptables.
 
 import t, { type Test } from 'tap';
 import { join } from 'node:path';
@@ -74,12 +74,19 @@ async function checkForging(t: Test, from: PodName, own: { v4: string; v6: strin
 }
 
 const A_NEW = { v4: '10.77.1.3', v6: 'fd77:1::3' };
-const NFT_TABLE = ['inet', 'palisade-guard'];
+/** The IPv4 table (the tests alter it); its IPv6 twin is `ip6 palisade-guard`. */
+const NFT_TABLE = ['ip', 'palisade-guard'];
+/** An older agent's single table. */
+const NFT_INET = ['inet', 'palisade-guard'];
 
-/** The native table as `nft list table` prints it ('' when it is not there). */
+/** The native tables (and an older agent's inet one) as `nft list table` prints them ('' when none is there). */
 async function nftTable(): Promise<string> {
-  const r = await run(topo.in(topo.node, ['nft', 'list', 'table', ...NFT_TABLE]));
-  return r.code === 0 ? r.stdout : '';
+  let out = '';
+  for (const fam of ['ip', 'ip6', 'inet']) {
+    const r = await run(topo.in(topo.node, ['nft', 'list', 'table', fam, 'palisade-guard']));
+    if (r.code === 0) out += r.stdout;
+  }
+  return out;
 }
 
 t.test('spoofed sources are dropped in the kernel, honest traffic passes', async (t) => {
@@ -91,6 +98,8 @@ t.test('spoofed sources are dropped in the kernel, honest traffic passes', async
   for (const [fam, addrs] of [[4, [PODS.a.v4, PODS.c.v4, A_NEW.v4]], [6, [PODS.a.v6, PODS.c.v6, A_NEW.v6]]] as const) {
     for (const a of addrs) await watch(a, fam);
   }
+  // An older agent's inet table: replaced by the per-family tables in the same transaction.
+  await must(topo.in(topo.node, ['nft', 'add', 'table', ...NFT_INET]));
   const statusFile = join(topo.dir, 'status.json');
   const METRICS = '127.0.0.1:9831';
   const vlog = join(topo.dir, 'verdicts.jsonl');
@@ -102,8 +111,11 @@ t.test('spoofed sources are dropped in the kernel, honest traffic passes', async
     t.equal(status().sourceGuard!.layout, 'nft', 'status: layout nft');
     const table = await nftTable();
     t.match(table, 'type filter hook prerouting priority raw; policy accept;', 'hooked in prerouting at raw priority (before conntrack)');
-    t.match(table, /chain prerouting \{[^}]*\n\s+iifname \. ip saddr @src4 accept\n\s+iifname \. ip6 saddr @src6 accept\n\s+jump check\n/, 'honest pairs accepted by the first lookup, the rest checked');
-    t.match(table, `"va" . ${PODS.a.v4}`, 'a\'s address bound to va');
+    t.match(table, /table ip palisade-guard \{[^]*?chain prerouting \{[^}]*\n\s+iif \. ip saddr @src4 accept\n\s+jump check\n/, 'IPv4 table: honest pairs (by interface index) accepted by the first lookup, the rest checked');
+    t.match(table, /table ip6 palisade-guard \{[^]*?chain prerouting \{[^}]*\n\s+iif \. ip6 saddr @src6 accept\n\s+jump check\n/, 'IPv6 table: the same');
+    t.notMatch(table, 'table inet', 'the older agent\'s inet table is gone');
+    t.match(table, /set src4 \{\n\s+type iface_index \. ipv4_addr/, 'keyed by index');
+    t.match(table, `"va" . ${PODS.a.v4}`, 'a\'s address bound to va (nft lists the index by its name)');
     t.match(table, `"vc" . ${PODS.c.v6}`, 'c\'s IPv6 address bound to vc');
     t.match(table, /"va" counter packets \d+/, 'va guarded, with counters');
     for (const cmd of ['iptables', 'ip6tables']) t.notMatch(await must(topo.in(topo.node, [cmd, '-t', 'raw', '-S'])), 'PALISADE', `${cmd}: no iptables guard besides it`);
@@ -180,13 +192,55 @@ t.test('spoofed sources are dropped in the kernel, honest traffic passes', async
     await checkForging(t, 'a', A_NEW, PODS.c, true);
   });
 
+  await t.test('a pod\'s veth recreated under the same name (a new index): followed at the next tick, no generation needed', async (t) => {
+    // A CNI that recreates a pod's veth (same name, new index) leaves the honest pairs keyed by
+    // the old index: until the agent follows, a's packets are all dropped (the name-keyed podif
+    // rule), never unguarded. The table's listing (every tick) shows the old index as a number,
+    // so that tick looks the routes up and rewrites the pairs; the watchdog has nothing to put back.
+    const a = PODS.a;
+    const idx = async () => Number((await must(topo.in(topo.node, ['cat', '/sys/class/net/va/ifindex']))).trim());
+    const oldIndex = await idx();
+    const s0 = status();
+    await must(topo.in(topo.node, ['ip', 'link', 'del', 'va']));
+    await must(['ip', '-n', topo.node, 'link', 'add', 'va', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', topo.ns.a]);
+    await must(['ip', '-n', topo.node, 'addr', 'add', `${a.gw4}/24`, 'dev', 'va']);
+    await must(['ip', '-n', topo.node, 'addr', 'add', `${a.gw6}/64`, 'dev', 'va', 'nodad']);
+    await must(['ip', '-n', topo.node, 'link', 'set', 'va', 'up']);
+    await must(['ip', '-n', topo.ns.a, 'addr', 'add', `${A_NEW.v4}/24`, 'dev', 'eth0']);
+    await must(['ip', '-n', topo.ns.a, 'addr', 'add', `${A_NEW.v6}/64`, 'dev', 'eth0', 'nodad']);
+    await must(['ip', '-n', topo.ns.a, 'link', 'set', 'eth0', 'up']);
+    await must(['ip', '-n', topo.ns.a, 'route', 'add', 'default', 'via', a.gw4]);
+    await must(['ip', '-n', topo.ns.a, '-6', 'route', 'add', 'default', 'via', a.gw6]);
+    const newIndex = await idx();
+    t.not(newIndex, oldIndex, `va recreated: index ${oldIndex} -> ${newIndex}`);
+    await waitFor('pairs rewritten with the new index', async () => (await nftTable()).includes(`"va" . ${A_NEW.v4}`), 30_000);
+    await checkForging(t, 'a', A_NEW, PODS.c, true);
+    await checkForging(t, 'a', A_NEW, PODS.a, true);
+    t.ok(await topo.tcp('a', 'b', 8080), 'a -> b:8080 (a real connection) passes again');
+    t.ok(await topo.tcp('a', 'b', 8080, 6), 'IPv6 a -> b:8080 passes again');
+    const s1 = status();
+    t.equal(s1.generation, s0.generation, 'within one generation (no pod change)');
+    t.ok(s1.sourceGuard!.routeLookups > s0.sourceGuard!.routeLookups, 'the stale index brought a route lookup');
+    t.equal(s1.rulesRestored, s0.rulesRestored, 'followed as an interface change, not repaired as tampering');
+  });
+
+  await t.test('the rule watchdog puts a stale honest pair back (an index no interface has)', async (t) => {
+    const before = status().rulesRestored;
+    const va = (await must(topo.in(topo.node, ['cat', '/sys/class/net/va/ifindex']))).trim();
+    await must(topo.in(topo.node, ['nft', '-f', '-']), `delete element ${NFT_TABLE.join(' ')} src4 { ${va} . ${A_NEW.v4} }\nadd element ${NFT_TABLE.join(' ')} src4 { 99999 . ${A_NEW.v4} }\n`);
+    await waitFor('restored', () => status().rulesRestored > before, 60_000);
+    await waitFor('pair back', async () => (await nftTable()).includes(`"va" . ${A_NEW.v4}`) && !(await nftTable()).includes('99999'), 30_000);
+    t.pass('the stale element was seen and the pair written anew');
+    await checkForging(t, 'a', A_NEW, PODS.c, true);
+  });
+
   await t.test('the rule watchdog puts a flushed guard back', async (t) => {
     const before = status().rulesRestored;
     await must(topo.in(topo.node, ['nft', 'flush', 'chain', ...NFT_TABLE, 'check']));
-    await must(topo.in(topo.node, ['nft', 'delete', 'element', ...NFT_TABLE, 'podif', '{ "va" }']));
+    await must(topo.in(topo.node, ['nft', 'delete', 'element', ...NFT_TABLE, 'podif4', '{ "va" }']));
     await waitFor('restored', () => status().rulesRestored > before, 60_000);
     t.pass('restoration counted');
-    await waitFor('restored', async () => /iifname @podif jump spoofed/.test(await nftTable()) && /"va" counter/.test(await nftTable()), 30_000);
+    await waitFor('restored', async () => /iifname @podif4 jump spoofed/.test(await nftTable()) && /"va" counter/.test(await nftTable()), 30_000);
     await checkForging(t, 'a', A_NEW, PODS.c, true);
   });
 
@@ -194,7 +248,7 @@ t.test('spoofed sources are dropped in the kernel, honest traffic passes', async
     let before = status().rulesRestored;
     await must(topo.in(topo.node, ['nft', 'insert', 'rule', ...NFT_TABLE, 'prerouting', 'accept']));
     await waitFor('restored', () => status().rulesRestored > before, 60_000);
-    await waitFor('hook chain back', async () => /chain prerouting \{[^}]*policy accept;\n\s+iifname \. ip saddr @src4 accept/.test(await nftTable()), 30_000);
+    await waitFor('hook chain back', async () => /chain prerouting \{[^}]*policy accept;\n\s+iif \. ip saddr @src4 accept/.test(await nftTable()), 30_000);
     t.ok(await topo.tcp('a', 'b', 8080), 'a -> b:8080 (honest) passes');
     await checkForging(t, 'a', A_NEW, PODS.c, true);
     before = status().rulesRestored;
@@ -225,9 +279,10 @@ t.test('spoofed sources are dropped in the kernel, honest traffic passes', async
   await t.test('--source-guard-layout iptables (the fallback where nft does not run): the same verdicts, watched the same way', async (t) => {
     // A native table left by an earlier run goes once the iptables guard is in.
     await must(topo.in(topo.node, ['nft', 'add', 'table', ...NFT_TABLE]));
+    await must(topo.in(topo.node, ['nft', 'add', 'table', ...NFT_INET]));
     const a4 = await startAgent(topo, [...args, '--source-guard-layout', 'iptables'], statusFile);
     t.equal(status().sourceGuard!.layout, 'iptables', 'status: layout iptables');
-    t.equal(await nftTable(), '', 'the native table is gone');
+    t.equal(await nftTable(), '', 'the native tables are gone (an older agent\'s inet one too)');
     for (const cmd of ['iptables', 'ip6tables']) {
       const raw = await must(topo.in(topo.node, [cmd, '-t', 'raw', '-S']));
       t.match(raw, `-A PREROUTING -m set ! --match-set PALISADE-SRC${cmd === 'iptables' ? 4 : 6} src,src -j PALISADE-SPOOF`, `${cmd}: hooked at raw PREROUTING, honest pairs skip the chain`);
