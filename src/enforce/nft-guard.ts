@@ -127,6 +127,9 @@ const listed = (p: string): string => {
   return `${iface} ${ip}`;
 };
 
+/** The sets of each family's table (name without the family digit). */
+const GUARD_SETS = ['src', 'podif', 'noif', 'forged'] as const;
+
 /** Set declarations and chains of the tables, nft syntax (one per line), for `families`. */
 export function nftGuardRuleset(families: readonly Family[], failOpen: boolean): string[] {
   const lines: string[] = [];
@@ -262,14 +265,38 @@ export class NftSpoofGuard implements KernelGuard {
   }
 
   /**
-   * The whole table in one transaction: the old one (if any) deleted and the new one declared
-   * and filled, so no packet ever sees a half-built guard. Counters and forged records start over.
+   * The whole guard in one transaction, so no packet ever sees a half-built one. Counters and
+   * forged records start over.
+   *
+   * A table that is there already (a restarted agent's, or one the watchdog repairs) is emptied
+   * and refilled, not deleted: deleting it unregisters its base chain's hook, and the kernel then
+   * drops every packet waiting in an NFQUEUE of the namespace (nf_queue_nf_hook_drop flushes the
+   * queues on any hook unregistration), so each restart or repair lost the new connections in
+   * flight and the agent's verdicts for them failed (ENOENT). Declarations are idempotent `add`s;
+   * `flush table` empties every chain, and the sets are flushed one by one. Only when that is
+   * refused (a declaration someone altered, e.g. a set of another type) is the table deleted and
+   * declared anew.
    */
   async install(entries: ReadonlyMap<Family, GuardEntries>): Promise<void> {
     const m = nftMembers(this.o.families, entries);
-    // An older agent's inet table goes in the same transaction.
-    const tables = [INET, ...this.o.families.map(T)];
-    await this.nft([...tables.flatMap((t) => [`add table ${t}`, `delete table ${t}`]), ...this.o.families.map((f) => `add table ${T(f)}`), ...nftGuardRuleset(this.o.families, this.o.failOpen), ...elementLines('add', m, this.o.families)]);
+    const fam = this.o.families;
+    const ruleset = nftGuardRuleset(fam, this.o.failOpen);
+    const declarations = ruleset.filter((l) => !l.startsWith('add rule '));
+    const rules = ruleset.filter((l) => l.startsWith('add rule '));
+    // An older agent's inet table goes in the same transaction (it is never this agent's own).
+    const dropInet = [`add table ${INET}`, `delete table ${INET}`];
+    const refill = [
+      ...fam.map((f) => `add table ${T(f)}`),
+      ...declarations,
+      ...fam.flatMap((f) => [`flush table ${T(f)}`, ...GUARD_SETS.map((n) => `flush set ${T(f)} ${n}${f}`)]),
+      ...rules,
+      ...elementLines('add', m, fam),
+    ];
+    try {
+      await this.nft([...dropInet, ...refill]);
+    } catch {
+      await this.nft([...dropInet, ...fam.flatMap((f) => [`add table ${T(f)}`, `delete table ${T(f)}`]), ...refill]);
+    }
     this.baseline = parseNftListing(await this.read()).chains;
     this.current = m;
   }
