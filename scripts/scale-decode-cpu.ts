@@ -5,14 +5,11 @@
 
 import { decodeAs } from '../src/cluster/decode.ts';
 import { rawObject } from '../support/raw-objects.ts';
-import { scaleObjects, type ScaleSpec } from '../bench/scale-cluster.ts';
+import { scaleObjects, scaleSpecFor } from '../bench/scale-cluster.ts';
 
 const pods = Number(process.argv[2] ?? 50_000);
 const rounds = Number(process.argv[3] ?? 5);
-const spec: ScaleSpec = {
-  pods, namespaces: Math.max(20, Math.round(pods / 150)), policiesPerNamespace: 10, nodes: Math.max(50, Math.round(pods / 30)), localPods: 110,
-  clusterPolicies: { admin: 120, baseline: 80, rulesPerPolicy: 25 },
-};
+const spec = scaleSpecFor(pods);
 const cpu = () => { const c = process.cpuUsage(); return (c.user + c.system) / 1000; };
 const byKind = new Map<string, string[]>();
 for (const o of scaleObjects(spec)) {

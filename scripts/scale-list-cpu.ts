@@ -16,17 +16,13 @@ import { fileURLToPath } from 'node:url';
 import { ClusterState } from '../src/cluster/state.ts';
 import { KubeSource } from '../src/sources/kube-source.ts';
 import { rawObject, rawPod } from '../support/raw-objects.ts';
-import { LOCAL_NODE, isLocalPod, scaleObjects, scalePod, type ScaleSpec } from '../bench/scale-cluster.ts';
+import { LOCAL_NODE, isLocalPod, scaleObjects, scalePod, scaleSpecFor } from '../bench/scale-cluster.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pods = Number(process.argv[2] ?? 30_000);
 const rounds = Number(process.argv[3] ?? 3);
 const events = Number(process.argv[4] ?? 0);
-// The full scale's proportions: 150 pods a namespace, 30 a node, 10 policies a namespace.
-const spec: ScaleSpec = {
-  pods, namespaces: Math.max(20, Math.round(pods / 150)), policiesPerNamespace: 10, nodes: Math.max(50, Math.round(pods / 30)), localPods: 110,
-  clusterPolicies: { admin: 120, baseline: 80, rulesPerPolicy: 25 },
-};
+const spec = scaleSpecFor(pods);
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 const cpu = () => { const c = process.cpuUsage(); return (c.user + c.system) / 1000; };
 

@@ -11,18 +11,14 @@ import { decodeAs } from '../src/cluster/decode.ts';
 import { CompiledEngine } from '../src/policy/compiler.ts';
 import { KubeApplier } from '../src/sources/kube-apply.ts';
 import { rawObject, rawPod } from '../support/raw-objects.ts';
-import { LOCAL_NODE, isLocalPod, scaleObjects, scalePod, scalePolicy, type ScaleSpec } from '../bench/scale-cluster.ts';
+import { LOCAL_NODE, isLocalPod, scaleObjects, scalePod, scalePolicy, scaleSpecFor } from '../bench/scale-cluster.ts';
 import { prng } from '../bench/prng.ts';
 
 const cpu = () => { const c = process.cpuUsage(); return (c.user + c.system) / 1000; };
 const pods = Number(process.argv[2] ?? 10_000);
 const bursts = Number(process.argv[3] ?? 20);
 const perBurst = Number(process.argv[4] ?? 50);
-// The fifth-scale README spec's proportions: 150 pods a namespace, 30 a node.
-const spec: ScaleSpec = {
-  pods, namespaces: Math.max(20, Math.round(pods / 150)), policiesPerNamespace: 10, nodes: Math.max(50, Math.round(pods / 30)), localPods: 110,
-  clusterPolicies: { admin: 120, baseline: 80, rulesPerPolicy: 25 },
-};
+const spec = scaleSpecFor(pods);
 const state = new ClusterState();
 state.batch(() => {
   for (const o of scaleObjects(spec)) {

@@ -46,8 +46,10 @@ import { TierTables } from './tier-tables.ts';
 import { NO_TABLE, SlotArrays, TableLayout } from './table-layout.ts';
 import { comparePolicies, podIsSelectable, policyHasType, policySelectsPod, type Direction } from './spec-facts.ts';
 import { ClusterPolicyIndex } from './cluster-index.ts';
+import type { EngineStats } from './engine-stats.ts';
 
 export { decideOn };
+export type { EngineStats };
 
 
 export interface CompileOptions {
@@ -109,30 +111,6 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-export interface EngineStats {
-  readonly generation: number;
-  readonly pods: number;
-  readonly identities: number;
-  /** Distinct tables in use (all tiers). */
-  readonly tables: number;
-  /** Of those, Admin and Baseline tier tables (tier-tables.ts). */
-  readonly tierTables: number;
-  /** (pod, direction) pairs with a NetworkPolicy table, plus (identity, direction, tier) triples with a cluster tier table. */
-  readonly tableUsers: number;
-  /** Bytes of the live tables' images, plus the node class maps their arena copies share (once). */
-  readonly tableBytes: number;
-  /** Node class maps in the arena (one per node classification live tables use), and the tables sharing them. */
-  readonly nodeMaps: number;
-  readonly nodeMapTables: number;
-  readonly ruleIds: number;
-  /** Tables built since the engine was created (full builds; extensions not counted). */
-  readonly tablesBuilt: number;
-  /** Tables extended for new identities (in place or as a copy). */
-  readonly tablesExtended: number;
-  /** Of those, extended in place (the image had room for the new selector classes). */
-  readonly tablesExtendedInPlace: number;
 }
 
 export class CompiledEngine {
