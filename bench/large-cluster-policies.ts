@@ -96,16 +96,20 @@ function networksPeer(r: () => number): ClusterPolicyPeer {
 function protocolsOf(r: () => number, named: boolean, edit: number): ClusterPolicyPort[] {
   const count = r() % 4; // 0: every protocol and port
   const out: ClusterPolicyPort[] = [];
+  let shifted = false;
   for (let i = 0; i < count; i++) {
     const x = r() % (named ? 8 : 6);
-    if (x === 0) out.push({ protocol: 'TCP', port: [80, 443, 5432, 6379, 8080, 9090][r() % 6]! + edit });
-    else if (x === 1) out.push({ protocol: 'TCP', port: 8080 + edit, endPort: 8090 + edit });
+    if (x === 0) { out.push({ protocol: 'TCP', port: [80, 443, 5432, 6379, 8080, 9090][r() % 6]! + edit }); shifted = true; }
+    else if (x === 1) { out.push({ protocol: 'TCP', port: 8080 + edit, endPort: 8090 + edit }); shifted = true; }
     else if (x === 2) out.push({ protocol: 'TCP', port: 30000, endPort: 32767 });
     else if (x === 3) out.push({ protocol: 'UDP', port: 53 });
     else if (x === 4) out.push({ protocol: 'SCTP', port: 3868, endPort: 3870 });
     else if (x === 5) out.push({ protocol: 'UDP' });
     else out.push({ namedPort: ['http', 'metrics', 'dns'][r() % 3]! });
   }
+  // An edit always changes the rule (a rule without a port it shifts gets one more port; no
+  // draw from r, so the other rules stay as they were): a no-op edit would time nothing.
+  if (edit !== 0 && !shifted) out.push({ protocol: 'TCP', port: 7000 + edit });
   return out;
 }
 
@@ -136,7 +140,7 @@ export function priorityStep(spec: ClusterPoliciesSpec, tier: 'Admin' | 'Baselin
 export interface ClusterPolicyVariant {
   /** Added to the priority (below priorityStep keeps the order and the priorities distinct). */
   readonly priorityShift?: number;
-  /** Rule `editRule % rules` gets its port numbers shifted by `edit` (a rule edit). */
+  /** Rule `editRule % rules` gets its port numbers shifted by `edit`, or port 7000 + `edit` when it has none to shift (a rule edit). */
   readonly editRule?: number;
   readonly edit?: number;
 }

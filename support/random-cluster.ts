@@ -325,6 +325,13 @@ export function randomMutation(r: Rng, state: ClusterState, extra: readonly stri
       ? (() => {
         const old = r.pick(cps);
         const fresh = randomClusterPolicyOf(r, 0, addresses);
+        // The same rules (copies) under a new priority and/or subject: the engine keeps the
+        // policy's rule ids and tables (ClusterPolicyIndex.set) and must still reorder.
+        if (r.chance(0.35)) {
+          const subject = r.chance(0.5) ? fresh.subject : old.subject;
+          const priority = old.kind === 'BaselineAdminNetworkPolicy' ? old.priority : fresh.priority;
+          return { ...old, priority, subject, ingress: structuredClone(old.ingress), egress: structuredClone(old.egress) };
+        }
         return { ...fresh, kind: old.kind, name: old.name, tier: old.kind === 'ClusterNetworkPolicy' ? fresh.tier : old.tier };
       })()
       : randomClusterPolicyOf(r, r.int(6), addresses);

@@ -293,8 +293,9 @@ export class CompiledEngine {
           if (prev) clusterVersions.push(prev);
           if (c.after) clusterVersions.push(c.after);
           if (c.after) this.clusterPolicies.set(c.key, c.after); else this.clusterPolicies.delete(c.key);
-          this.clusters.set(c.key, c.after);
-          changedCluster.add(c.key);
+          // A version with the old one's rules (a priority or subject change) keeps its tables:
+          // only the identities it selects, before or after, look theirs up again.
+          if (!this.clusters.set(c.key, c.after)) changedCluster.add(c.key);
           break;
         }
         default: {
@@ -308,7 +309,7 @@ export class CompiledEngine {
 
     // Tables of cluster policies with `nodes` peers hold the node classes (node-classes.ts).
     if (nodesChanged) for (const id of this.clusters.nodesChanged(this.nodes, nodeChanges)) changedCluster.add(id);
-    if (changedCluster.size > 0) this.tiers.policiesChanged(changedCluster, clusterVersions);
+    if (changedCluster.size > 0 || clusterVersions.length > 0) this.tiers.policiesChanged(changedCluster, clusterVersions);
 
     // NetworkPolicies: drop every table built from the old version; re-sort the namespace's list.
     const needTable = new Set<PodRec>();

@@ -13,7 +13,9 @@
 //
 // What changes what:
 // - a cluster policy change rebuilds only the tables holding its old version (byPolicy) and
-//   reassigns only the identities its old or new version selects;
+//   reassigns only the identities its old or new version selects; a change keeping the rules
+//   (priority, subject) rebuilds none: the identities it reaches keep their table when they
+//   select the same policies in the same order, and else take or build the table of their list;
 // - a pod with an identity already held touches nothing here;
 // - a NetworkPolicy change never reaches this file;
 // - a Node change rebuilds the tables of policies with `nodes` peers only when a node address
@@ -123,9 +125,10 @@ export class TierTables {
   }
 
   /**
-   * Cluster policies changed: `ids` (added, changed, deleted, or compiled anew because nodes
-   * changed), `versions` their old and new versions. Drops every table holding one of them and
-   * marks the identities whose selection may differ.
+   * Cluster policies changed: `ids` those whose rules changed (added, changed, deleted, or
+   * compiled anew because nodes changed), `versions` the old and new versions of every policy
+   * changed (also those that kept their rules, see ClusterPolicyIndex.set). Drops every table
+   * holding one of `ids` and marks the identities whose selection may differ.
    */
   policiesChanged(ids: Iterable<string>, versions: readonly ClusterPolicy[]): void {
     for (const id of ids) {

@@ -320,4 +320,19 @@ t.test('Admin and Baseline tiers have tables of their own, shared by the identit
   t.equal(e.stats().tablesBuilt, st.tablesBuilt + 2, 'a cluster policy update rebuilds only the tier table holding it');
   t.equal(e.stats().tierTables, 2);
   check('cluster policy updated');
+
+  // A version with the same rules (priority, subject) keeps the policy's tables: only owners
+  // whose list of policies changes order or members take or build another table.
+  state.upsert('ClusterNetworkPolicy', cnp('guard2', 'Admin', 20, 'a', 23));
+  const b0 = e.stats().tablesBuilt;
+  t.equal(b0, st.tablesBuilt + 3, 'a new policy selecting web builds its Admin table [guard, guard2]');
+  state.upsert('ClusterNetworkPolicy', cnp('guard', 'Admin', 15, undefined, 22));
+  t.equal(e.stats().tablesBuilt, b0, 'a priority change keeping the order builds nothing');
+  check('priority changed, order kept');
+  state.upsert('ClusterNetworkPolicy', cnp('guard', 'Admin', 30, undefined, 22));
+  t.equal(e.stats().tablesBuilt, b0 + 1, 'a reorder builds the table of the new order [guard2, guard] only');
+  check('reordered');
+  state.upsert('ClusterNetworkPolicy', cnp('guard2', 'Admin', 20, 'b', 23));
+  t.equal(e.stats().tablesBuilt, b0 + 2, 'a subject change builds api\'s new list; web takes the table of [guard]');
+  check('subject changed');
 });
