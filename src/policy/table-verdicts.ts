@@ -18,7 +18,7 @@ import { protocolNumber } from '../cluster/model.ts';
 import { ACTION, SIDE, ruleCode } from './engine-api.ts';
 import { resolveNamedPort } from './spec-facts.ts';
 import { namedKey, namedPortsOf, portNamedKey, type NamedPort } from './named-ports.ts';
-import { OTHER_PROTOCOL_CLASS, PortMap } from './port-map.ts';
+import { MAX_PORT, OTHER_PROTOCOL_CLASS, PortMap } from './port-map.ts';
 import type { TableSpec } from './rule-table.ts';
 import type { IpClasses } from './table-addresses.ts';
 import type { SelectorClasses } from './table-identities.ts';
@@ -50,8 +50,13 @@ export function classifyPeers(ip4: IpClasses, ip6: IpClasses, sel: SelectorClass
 
 export interface PortClasses {
   readonly portMap: PortMap;
-  /** Does rule r's port list match port class q for peer class pc? */
-  readonly matches: (rule: PolicyRule, q: number, peerRes: number[][]) => boolean;
+  /**
+   * Calls `hit` with every port class the rule's port list matches, names resolved as
+   * `peerRes` (egress) or on the owner (ingress). A class matches a port entry when its first
+   * port does: classes are cut at every range start and end + 1, so that is the whole class.
+   * (Per port entry, not per class and entry: a tier table has about 150 rules and 24 classes.)
+   */
+  readonly classesOf: (rule: PolicyRule, peerRes: number[][], hit: (q: number) => void) => void;
 }
 
 export function classifyPorts(spec: TableSpec, peerNamed: readonly NamedPort[], peers: PeerClasses): PortClasses {
@@ -85,29 +90,38 @@ export function classifyPorts(spec: TableSpec, peerNamed: readonly NamedPort[], 
     }
   }
   const pm = new PortMap(cuts);
-  const matches = (rule: PolicyRule, q: number, res: number[][]): boolean => {
+  const nPort = pm.classCount;
+  const classesOf = (rule: PolicyRule, res: number[][], hit: (q: number) => void): void => {
     // "If this field is empty or missing, this rule matches all ports" - of every protocol.
-    if (rule.ports.length === 0) return true;
-    // A rule listing ports only matches protocols that have ports.
-    if (q === OTHER_PROTOCOL_CLASS) return false;
-    const proto = pm.classProto[q]!;
-    const port = pm.classLo[q]!;
+    if (rule.ports.length === 0) {
+      for (let q = 0; q < nPort; q++) hit(q);
+      return;
+    }
+    // A rule listing ports only matches protocols that have ports (never OTHER_PROTOCOL_CLASS).
     for (const p of rule.ports) {
-      if (protocolNumber(p.protocol) !== proto) continue;
-      if (p.port === undefined) return true;
-      if (typeof p.port === 'number') {
-        // "endPort ... indicates that the range of ports from port to endPort if set, inclusive".
-        if (port >= p.port && port <= (p.endPort ?? p.port)) return true;
-      } else {
+      const proto = protocolNumber(p.protocol);
+      const first = pm.lookup(proto, 0);
+      if (first === OTHER_PROTOCOL_CLASS) continue;
+      const last = pm.lookup(proto, MAX_PORT);
+      if (typeof p.port === 'string') {
         const key = portNamedKey(p);
         const values = spec.direction === 'ingress' ? ownerRes.get(key)! : res[peerNamedIndex.get(key)!]!;
         // The class is a single port whenever a resolved value starts it (cut at v and v+1).
-        if (values.includes(port)) return true;
+        for (const v of values) {
+          const q = pm.lookup(proto, v);
+          if (pm.classLo[q] === v) hit(q);
+        }
+        continue;
       }
+      // No port: every port of the protocol. "endPort ... indicates that the range of ports
+      // from port to endPort if set, inclusive".
+      const lo = p.port ?? 0, hi = p.port === undefined ? MAX_PORT : (p.endPort ?? p.port);
+      let q = pm.lookup(proto, lo);
+      if (pm.classLo[q]! < lo) q++;
+      for (; q <= last && pm.classLo[q]! <= hi; q++) hit(q);
     }
-    return false;
   };
-  return { portMap: pm, matches };
+  return { portMap: pm, classesOf };
 }
 
 /** One cell of a table being folded: the first of the table's rules of each tier matching its peer and port class. */
@@ -262,15 +276,19 @@ export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortCla
   } else groupRes.push(sel.resolutions[0] ?? []);
   const nG = groupRes.length;
   const portBits = new Int32Array(nG * nPort * W);
-  const named = new Uint8Array(k);
-  for (let r = 0; r < k; r++) for (const p of rules[r]!.rule.ports) if (typeof p.port === 'string') named[r] = 1;
-  for (let g = 0; g < nG; g++) {
-    for (let q = 0; q < nPort; q++) {
-      const o = (g * nPort + q) * W;
-      for (let r = 0; r < k; r++) {
-        // Rules without named ports match the same in every group: copy group 0's answer.
-        const m = g > 0 && named[r] === 0 ? (portBits[(q * W) + (r >> 5)]! >>> (r & 31)) & 1 : ports.matches(rules[r]!.rule, q, groupRes[g]!) ? 1 : 0;
-        if (m) portBits[o + (r >> 5)]! |= 1 << (r & 31);
+  let bitG = 0, bitWord = 0, bitMask = 0;
+  const setBit = (q: number) => { portBits[(bitG * nPort + q) * W + bitWord]! |= bitMask; };
+  for (let r = 0; r < k; r++) {
+    const rule = rules[r]!.rule;
+    bitWord = r >> 5;
+    bitMask = 1 << (r & 31);
+    // Rules without named ports match the same in every group: group 0's answer, copied.
+    const named = rule.ports.some((p) => typeof p.port === 'string');
+    for (bitG = 0; bitG < (named ? nG : 1); bitG++) ports.classesOf(rule, groupRes[bitG]!, setBit);
+    if (!named) {
+      for (let q = 0; q < nPort; q++) {
+        if ((portBits[q * W + bitWord]! & bitMask) === 0) continue;
+        for (let g = 1; g < nG; g++) portBits[(g * nPort + q) * W + bitWord]! |= bitMask;
       }
     }
   }
@@ -326,6 +344,25 @@ export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortCla
       return a < 0 ? b : b < 0 ? a : a < b ? a : b;
     },
   };
+  // A table holds the rules of one tier (the compiler's tables all do): a cell's walk then
+  // depends only on that tier's first matching rule, so it is walked once per rule, not per cell.
+  const only = TIERS.findIndex((t) => ranges[t][0] < ranges[t][1]);
+  const oneTier = only >= 0 && TIERS.every((t, i) => i === only || ranges[t][0] === ranges[t][1]);
+  let walkOf: Int32Array | undefined;
+  if (oneTier) {
+    walkOf = new Int32Array(k + 1);
+    const one: Cell = { spec, first: (tier) => (tier === TIERS[only] ? fixed : -1) };
+    let fixed = -1;
+    for (fixed = -1; fixed < k; fixed++) walkOf[fixed + 1] = walkTiers(TABLE_TIERS, one, TIER_NEXT);
+  }
+  const walkRow = () => {
+    if (walkOf !== undefined) {
+      for (q = 0; q < nPort; q++) {
+        const a = ipv[g * vec + q * NT + only]!, b = selv[q * NT + only]!;
+        row[q] = walkOf[1 + (a < 0 ? b : b < 0 ? a : a < b ? a : b)]!;
+      }
+    } else for (q = 0; q < nPort; q++) row[q] = walkTiers(TABLE_TIERS, cell, TIER_NEXT);
+  };
   const fill = (eqOf: Int32Array, count: number, combine: Int32Array) => {
     // Address classes with one vector have one row (node classes make many of them: copied).
     const rowOf = new Int32Array(nIpEq).fill(-1);
@@ -343,7 +380,7 @@ export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortCla
           ipv = ipVectors.rows[eqOf[a]!]!;
           selv = selVectors.rows[selEq[s]!]!;
           g = selGroup[selEq[s]!]!;
-          for (q = 0; q < nPort; q++) row[q] = walkTiers(TABLE_TIERS, cell, TIER_NEXT);
+          walkRow();
           pairRow[pair] = pc = verdictRows.intern(row);
         }
         combine[a * nSel + s] = pc;
@@ -368,7 +405,7 @@ export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortCla
     g = gr;
     for (let e = 0; e < nIpEq; e++) {
       ipv = ipVectors.rows[e]!;
-      for (q = 0; q < nPort; q++) row[q] = walkTiers(TABLE_TIERS, cell, TIER_NEXT);
+      walkRow();
       pcOf[e] = verdictRows.intern(row);
     }
     const column4 = new Int32Array(ip4.count), column6 = new Int32Array(ip6.count);
