@@ -566,7 +566,7 @@ export class CompiledEngine {
     const A = this.arrays;
     const na = this.nodeAddresses.arrays;
     const maps = this.addresses.update();
-    const info = this.records.publish(A, this.tiers.words);
+    const info = this.records.publish(A, this.tiers.words, this.tiers.wordsChanged);
     this.current = new Snapshot({
       generation: ++this.generation,
       pods4: maps.pods4,

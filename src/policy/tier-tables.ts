@@ -78,6 +78,12 @@ export class TierTables {
   /** Per identity, TIER_WORDS words: the arena offset of its table for the word, or TIER_NEXT. */
   words = new Int32Array(64 * TIER_WORDS).fill(TIER_NEXT);
   private entries: (TierEntry | undefined)[] = [];
+  /**
+   * Per identity: 1 when one of its words changed since the last publish (SlotRecords.publish
+   * rewrites the local slots of those identities only: a change reaching a few identities no
+   * longer rewrites every local slot's record).
+   */
+  wordsChanged = new Uint8Array(64);
   /** Local pods holding each identity. */
   private refs = new Int32Array(64);
   /** A pod of each held identity (subjects read only what the identity fixes). */
@@ -103,6 +109,14 @@ export class TierTables {
     const cap = Math.max(id + 1, this.refs.length * 2);
     const refs = new Int32Array(cap); refs.set(this.refs); this.refs = refs;
     const words = new Int32Array(cap * TIER_WORDS).fill(TIER_NEXT); words.set(this.words); this.words = words;
+    const changed = new Uint8Array(cap); changed.set(this.wordsChanged); this.wordsChanged = changed;
+  }
+
+  private setWord(id: number, w: number, v: number): void {
+    const i = id * TIER_WORDS + w;
+    if (this.words[i] === v) return;
+    this.words[i] = v;
+    this.wordsChanged[id] = 1;
   }
 
   /** A local pod of identity `id` appeared (`pod`: that pod; any pod of the identity would do). */
@@ -190,7 +204,7 @@ export class TierTables {
 
   private point(e: TierEntry, base: number): void {
     e.base = base;
-    for (const id of e.users) this.words[id * TIER_WORDS + e.word] = base;
+    for (const id of e.users) this.setWord(id, e.word, base);
   }
 
   private assign(id: number): void {
@@ -218,7 +232,7 @@ export class TierTables {
       const e = this.cache.get(key) ?? this.build(key, w, dir, list, ident.ports);
       e.users.add(id);
       this.entries[id * TIER_WORDS + w] = e;
-      this.words[id * TIER_WORDS + w] = e.base;
+      this.setWord(id, w, e.base);
     }
   }
 
@@ -255,7 +269,7 @@ export class TierTables {
     const old = this.entries[id * TIER_WORDS + w];
     if (!old) return;
     this.entries[id * TIER_WORDS + w] = undefined;
-    this.words[id * TIER_WORDS + w] = TIER_NEXT;
+    this.setWord(id, w, TIER_NEXT);
     old.users.delete(id);
     // Unused tables are dropped at once, as NetworkPolicy tables are (compiler.ts dropUser).
     if (old.users.size === 0) this.drop(old);
