@@ -42,6 +42,19 @@ export function namedPortsOf(rules: readonly { readonly rule: PolicyRule }[]): N
   return [...seen.values()];
 }
 
+/** The named ports of a list without repeats (first of each kept, in order). */
+export function distinctNamed(named: readonly NamedPort[]): NamedPort[] {
+  const done = new Set<string>();
+  const out: NamedPort[] = [];
+  for (const n of named) {
+    const key = namedKey(n);
+    if (done.has(key)) continue;
+    done.add(key);
+    out.push(n);
+  }
+  return out;
+}
+
 /**
  * Resolution signature of a pod for a list of named ports (tables are shared only on equal
  * signatures; callers compare signatures of the same list). A name listed again is left out:

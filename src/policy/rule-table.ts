@@ -32,7 +32,7 @@ import { OUTSIDE_IDENTITY, type IdentityRegistry } from './identity.ts';
 import { namedPortsOf, type NamedPort } from './named-ports.ts';
 import type { PortMap } from './port-map.ts';
 import type { NodeClasses } from './node-classes.ts';
-import { classifyAddresses, rulePeers, withNodeClasses } from './table-addresses.ts';
+import { classifyAddresses, rulePeers, rulePeersByBlocks, withNodeClasses } from './table-addresses.ts';
 import { type TableNodes, type TableArena, appendSelClasses, encodeTable, linkedCopy, selClassReader, storedSelClasses, judgeImage4, judgeImage6, portBlock, withMoreSelClasses } from './table-arena.ts';
 import { SignatureIndex, classifyIdentities, identityBitRows, type SelectorPeer } from './table-identities.ts';
 import { classifyPeers, classifyPorts, foldVerdicts, type Refold } from './table-verdicts.ts';
@@ -117,7 +117,7 @@ export interface TableStats {
 export function buildRuleTable(spec: TableSpec, identities: IdentityRegistry): RuleTable {
   const k = spec.rules.length;
   // 1. addresses (ipBlocks, and "match all" rules)
-  const peers = rulePeers(spec.rules, identities);
+  const peers = spec.blocks !== undefined ? rulePeersByBlocks(spec.rules, spec.blocks, identities) : rulePeers(spec.rules, identities);
   let ip4 = classifyAddresses(peers.blocks4, peers.matchAll, k);
   let ip6 = classifyAddresses(peers.blocks6, peers.matchAll, k);
   const trie4 = new CidrTrie4(ip4.prefixes, ip4.defaultClass), trie6 = new CidrTrie6(ip6.prefixes, ip6.defaultClass);

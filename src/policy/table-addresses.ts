@@ -14,6 +14,7 @@ import type { LabelSelector } from '../cluster/model.ts';
 import type { IdentityRegistry } from './identity.ts';
 import type { NodeClasses } from './node-classes.ts';
 import { selectorKey } from './selector.ts';
+import type { RuleBlock } from './block-classes.ts';
 import type { SelectorPeer } from './table-identities.ts';
 import type { TableRule } from './rule-table.ts';
 import { parseIPBlock } from './spec-facts.ts';
@@ -65,6 +66,34 @@ export function rulePeers(rules: readonly TableRule[], identities: IdentityRegis
       }
     }
   });
+  return { matchAll, blocks4, blocks6, selectorPeers };
+}
+
+/**
+ * rulePeers of a table whose rules come in blocks (block-classes.ts: a policy version's rules),
+ * from each block's own, kept per registry and block (a guardrail's block is in a hundred
+ * tables; looking its selectors' matchers up again for each was an eighth of a tier table's build).
+ */
+const peersByRegistry = new WeakMap<IdentityRegistry, WeakMap<object, RulePeers>>();
+
+export function rulePeersByBlocks(rules: readonly TableRule[], blocks: readonly RuleBlock[], identities: IdentityRegistry): RulePeers {
+  let m = peersByRegistry.get(identities);
+  if (!m) peersByRegistry.set(identities, (m = new WeakMap()));
+  const matchAll = new Uint8Array(rules.length);
+  const blocks4: IpBlockSpec[] = [];
+  const blocks6: IpBlockSpec[] = [];
+  const selectorPeers: SelectorPeer[] = [];
+  let off = 0;
+  for (const b of blocks) {
+    let own = m.get(b.key);
+    if (!own) m.set(b.key, (own = rulePeers(rules.slice(off, off + b.count), identities)));
+    matchAll.set(own.matchAll, off);
+    for (const x of own.blocks4) blocks4.push({ ...x, rule: x.rule + off });
+    for (const x of own.blocks6) blocks6.push({ ...x, rule: x.rule + off });
+    for (const x of own.selectorPeers) selectorPeers.push({ ...x, rule: x.rule + off });
+    off += b.count;
+  }
+  if (off !== rules.length) throw new Error('rule blocks do not cover the table');
   return { matchAll, blocks4, blocks6, selectorPeers };
 }
 

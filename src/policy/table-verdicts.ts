@@ -300,7 +300,7 @@ export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortCla
   const firstOf = (bits: Int32Array, bo: number, g: number, out: Int32Array, oo: number) => {
     for (let q = 0; q < nPort; q++) {
       const po = (g * nPort + q) * W;
-      for (let t = 0; t < NT; t++) out[oo + q * NT + t] = firstCommon(bits, bo, portBits, po, starts[t]!, ends[t]!);
+      for (let t = 0; t < NT; t++) out[oo + q * NT + t] = starts[t]! < ends[t]! ? firstCommon(bits, bo, portBits, po, starts[t]!, ends[t]!) : -1;
     }
   };
   const vec = nPort * NT;

@@ -31,7 +31,7 @@ import { namespaceLabelsOr } from '../cluster/namespace-labels.ts';
 import type { ClusterPolicyIndex } from './cluster-index.ts';
 import { clusterPolicySelectsPod, clusterRules } from './cluster-facts.ts';
 import type { IdentityRegistry } from './identity.ts';
-import { resolutionSignature, type NamedPort } from './named-ports.ts';
+import { distinctNamed, resolutionSignature, type NamedPort } from './named-ports.ts';
 import type { RuleBlock } from './block-classes.ts';
 import { buildRuleTable, extendRuleTable, type RuleTable, type TableRule } from './rule-table.ts';
 import type { Direction } from './spec-facts.ts';
@@ -93,6 +93,12 @@ export class TierTables {
   private readonly dirty = new Set<number>();
   private readonly cache = new Map<string, TierEntry>();
   private readonly byPolicy = new Map<string, Set<TierEntry>>();
+  /**
+   * The distinct named ports of the ingress rules of a list of policies (by its key before the
+   * signature), for as long as no policy's rules change: a change reaching every identity
+   * gathered and deduplicated the names of every policy of each identity's list again.
+   */
+  private readonly namedOfList = new Map<string, readonly NamedPort[]>();
   built = 0;
   extended = 0;
   extendedInPlace = 0;
@@ -146,6 +152,7 @@ export class TierTables {
    */
   policiesChanged(ids: Iterable<string>, versions: readonly ClusterPolicy[]): void {
     for (const id of ids) {
+      this.namedOfList.clear();
       for (const e of this.byPolicy.get(id) ?? []) this.evict(e);
       this.byPolicy.delete(id);
     }
@@ -220,8 +227,14 @@ export class TierTables {
         if (dir === 'ingress') {
           // Named ports of ingress rules resolve on the owner: owners share a table only when
           // every name resolves the same on them.
-          const named: NamedPort[] = [];
-          for (const p of list) named.push(...this.clusters.ingressNamedPorts(p));
+          let named = this.namedOfList.get(key);
+          if (!named) {
+            const all: NamedPort[] = [];
+            for (const p of list) all.push(...this.clusters.ingressNamedPorts(p));
+            // Lists only a reorder made stay until the next rule change: bounded here.
+            if (this.namedOfList.size >= 4096) this.namedOfList.clear();
+            this.namedOfList.set(key, (named = distinctNamed(all)));
+          }
           if (named.length) key += `\u0002${resolutionSignature(named, ident.ports)}`;
         }
       }
