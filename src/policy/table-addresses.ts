@@ -118,8 +118,9 @@ export function classifyAddresses(blocks: readonly IpBlockSpec[], matchAll: Uint
   const byCidr = new Map<string, IpBlockSpec[]>();
   const lengths = new Set<number>();
   for (const b of blocks) {
-    for (const c of [b.cidr, ...b.except]) distinct.set(cidrKey(c.words, c.prefix), c);
-    const key = cidrKey(b.cidr.words, b.cidr.prefix);
+    distinct.set(parsedKey(b.cidr), b.cidr);
+    for (const c of b.except) distinct.set(parsedKey(c), c);
+    const key = parsedKey(b.cidr);
     const list = byCidr.get(key);
     if (list) list.push(b);
     else byCidr.set(key, [b]);
@@ -227,6 +228,15 @@ export class ByteRows {
 
 function cidrKey(words: readonly number[], prefix: number): string {
   return `${words.join('.')}/${prefix}`;
+}
+
+/** cidrKey per parsed CIDR (they are parsed once per ipBlock object, see parsedBlock, and sit in many tables). */
+const parsedKeys = new WeakMap<ParsedCIDR, string>();
+
+function parsedKey(c: ParsedCIDR): string {
+  let k = parsedKeys.get(c);
+  if (k === undefined) parsedKeys.set(c, (k = cidrKey(c.words, c.prefix)));
+  return k;
 }
 
 /** selectorKey per selector object (a policy version's selectors sit in many tables). */

@@ -75,6 +75,7 @@ export function classifyPorts(spec: TableSpec, peerNamed: readonly NamedPort[], 
     s.add(lo);
     s.add(hi + 1);
   };
+  const peerCut = new Set<string>();
   for (const tr of rules) {
     for (const p of tr.rule.ports) {
       if (typeof p.port === 'number') cut(p.protocol, p.port, p.endPort ?? p.port);
@@ -83,6 +84,9 @@ export function classifyPorts(spec: TableSpec, peerNamed: readonly NamedPort[], 
         if (spec.direction === 'ingress') {
           for (const v of ownerRes.get(key) ?? []) cut(p.protocol, v, v);
         } else {
+          // Once per name and protocol (rules repeat the few names; each cut is per peer class).
+          if (peerCut.has(key)) continue;
+          peerCut.add(key);
           const idx = peerNamedIndex.get(key)!;
           for (const res of peers.resolutions) for (const v of res[idx] ?? []) cut(p.protocol, v, v);
         }
@@ -297,10 +301,11 @@ export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortCla
   // through each selector class (in its group). Classes with equal vectors are merged.
   const starts = TIERS.map((t) => ranges[t][0]);
   const ends = TIERS.map((t) => ranges[t][1]);
+  // Writes the entries of the tiers the table has rules of; `out` holds -1 for the others.
   const firstOf = (bits: Int32Array, bo: number, g: number, out: Int32Array, oo: number) => {
     for (let q = 0; q < nPort; q++) {
       const po = (g * nPort + q) * W;
-      for (let t = 0; t < NT; t++) out[oo + q * NT + t] = starts[t]! < ends[t]! ? firstCommon(bits, bo, portBits, po, starts[t]!, ends[t]!) : -1;
+      for (let t = 0; t < NT; t++) if (starts[t]! < ends[t]!) out[oo + q * NT + t] = firstCommon(bits, bo, portBits, po, starts[t]!, ends[t]!);
     }
   };
   const vec = nPort * NT;
@@ -308,7 +313,7 @@ export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortCla
   const ipEq = (ip: IpClasses): Int32Array => {
     const b = bitsets(ip.bits, ip.count, k, W);
     const out = new Int32Array(ip.count);
-    const v = new Int32Array(nG * vec);
+    const v = new Int32Array(nG * vec).fill(-1);
     for (let a = 0; a < ip.count; a++) {
       for (let g = 0; g < nG; g++) firstOf(b, a * W, g, v, g * vec);
       out[a] = ipVectors.intern(v);
@@ -321,7 +326,7 @@ export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortCla
   const selVectors = new RowSet();
   const selEq = new Int32Array(nSel);
   const selGroup: number[] = [];
-  const sv = new Int32Array(vec + 1);
+  const sv = new Int32Array(vec + 1).fill(-1);
   for (let s = 0; s < nSel; s++) {
     firstOf(selBits, s * W, groupOf[s]!, sv, 0);
     sv[vec] = groupOf[s]!;
@@ -397,7 +402,7 @@ export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortCla
     // Its group: names must resolve as on some class (else the port classes may lack a cut).
     const gr = spec.direction === 'egress' ? gk.get(JSON.stringify(resolutions)) : 0;
     if (gr === undefined) return undefined;
-    const mine = new Int32Array(vec);
+    const mine = new Int32Array(vec).fill(-1);
     firstOf(bitsets(bits, 1, k, W), 0, gr, mine, 0);
     // Its verdict row per distinct address vector (new rows are appended).
     const pcOf = new Int32Array(nIpEq);
