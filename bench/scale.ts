@@ -20,6 +20,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { decodeObject } from '../src/cluster/decode.ts';
+import type { ClusterPolicy } from '../src/cluster/model.ts';
 import { ClusterState } from '../src/cluster/state.ts';
 import { CompiledEngine } from '../src/policy/compiler.ts';
 import { KubeSource } from '../src/sources/kube-source.ts';
@@ -29,6 +31,13 @@ import { priorityStep } from './large-cluster-policies.ts';
 import { prng } from './prng.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** A cluster policy as KubeSource gives it to the state: its API JSON, decoded. */
+function asDecoded(p: ClusterPolicy): ClusterPolicy {
+  const d = decodeObject(JSON.parse(JSON.stringify(rawObject({ kind: 'ClusterNetworkPolicy', object: p }))));
+  if (d.kind !== 'ClusterNetworkPolicy') throw new Error(`scale: cluster policy ${p.name} does not decode`);
+  return d.value;
+}
 
 export interface ScaleOptions {
   readonly spec?: ScaleSpec;
@@ -179,7 +188,10 @@ export async function scaleBench(o: ScaleOptions = {}): Promise<Record<string, u
       state.upsertPolicy(scalePolicy(r() % spec.namespaces, r() % spec.policiesPerNamespace, 1 + (k % 3)));
       got.policy_update = updateMs;
       gotCpu.policy_update = updateCpuMs;
-      state.upsert('ClusterNetworkPolicy', scaleClusterPolicy(r() % nCnp, { priorityShift: 1 + (k % Math.max(1, shiftMax)) }, spec));
+      // As the agent receives it: decoded from the API's JSON, like the list that loaded the
+      // state (a model object spells "every port of a protocol" differently from a decoded one,
+      // which made a priority change a rule change too).
+      state.upsert('ClusterNetworkPolicy', asDecoded(scaleClusterPolicy(r() % nCnp, { priorityShift: 1 + (k % Math.max(1, shiftMax)) }, spec)));
       got.cnp_update = updateMs;
       gotCpu.cnp_update = updateCpuMs;
       if (k >= 2) for (const kind of kinds) {
