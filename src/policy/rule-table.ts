@@ -28,7 +28,7 @@
 import type { ContainerPort, LabelSelector, PolicyRule } from '../cluster/model.ts';
 import { classifyIdentitiesByBlocks, type RuleBlock } from './block-classes.ts';
 import { CidrTrie4, CidrTrie6 } from './cidr-trie.ts';
-import { OUTSIDE_IDENTITY, type IdentityRegistry } from './identity.ts';
+import { OUTSIDE_IDENTITY, type IdentityRegistry, type PeerMatcher } from './identity.ts';
 import { namedPortsOf, type NamedPort } from './named-ports.ts';
 import type { PortMap } from './port-map.ts';
 import type { NodeClasses } from './node-classes.ts';
@@ -36,6 +36,7 @@ import { classifyAddresses, rulePeers, withNodeClasses } from './table-addresses
 import { type TableNodes, type TableArena, appendSelClasses, encodeTable, linkedCopy, selClassReader, storedSelClasses, judgeImage4, judgeImage6, portBlock, withMoreSelClasses } from './table-arena.ts';
 import { SignatureIndex, classifyIdentities, identityBitRows, type SelectorPeer } from './table-identities.ts';
 import { classifyPeers, classifyPorts, foldVerdicts, type Refold } from './table-verdicts.ts';
+import type { NewIdentityRefs } from './new-identity-refs.ts';
 import { definesNamedPort, resolveNamedPort, type Direction } from './spec-facts.ts';
 import type { Tier } from './tiers.ts';
 
@@ -77,7 +78,6 @@ export interface TableSpec {
 export interface TableParts {
   readonly direction: Direction;
   readonly policies: readonly string[];
-  readonly identityCount: number;
   readonly ruleCount: number;
   readonly trie4: CidrTrie4;
   readonly trie6: CidrTrie6;
@@ -142,13 +142,13 @@ export function buildRuleTable(spec: TableSpec, identities: IdentityRegistry): R
   const { verdict, refold } = foldVerdicts(spec, peerClasses, ports);
   const nPort = ports.portMap.classCount;
   return new RuleTable({
-    direction: spec.direction, policies: spec.policies, identityCount: identities.count, ruleCount: k,
+    direction: spec.direction, policies: spec.policies, ruleCount: k,
     trie4, trie6,
     nSel: sel.nSel, selClass: sel.selClass, combine4: peerClasses.combine4, combine6: peerClasses.combine6,
     portMap: ports.portMap, nPort, verdict, nodes,
     selectorPeers: peers.selectorPeers, peerNamed, selBitRows: sel.bitRows, selResolutions: sel.resolutions, refold,
     stats: { ipClasses4: ip4.count, ipClasses6: ip6.count, selClasses: sel.nSel, peerClasses: peerClasses.count, portClasses: nPort },
-  });
+  }, identities.count);
 }
 
 export class RuleTable {
@@ -173,11 +173,13 @@ export class RuleTable {
   /**
    * `extend`: the table this one copies, with the selector classes `added` of identities
    * extend.identityCount, extend.identityCount + 1, ... appended (see extendRuleTable).
+   * (The identity count is not a part, so an extension that adds no class shares the parts
+   * object: copying its twenty fields per table was a third of a relabel's extensions.)
    */
-  constructor(p: TableParts, extend?: { readonly table: RuleTable; readonly added: Int32Array }) {
+  constructor(p: TableParts, identityCount: number, extend?: { readonly table: RuleTable; readonly added: Int32Array }) {
     this.direction = p.direction;
     this.policies = p.policies;
-    this.identityCount = p.identityCount;
+    this.identityCount = identityCount;
     // Extending: in place when the image has room (the caller then rewrites its arena copy, see
     // extendedInPlace), else a copy with room to spare.
     this.image = extend !== undefined ? (appendSelClasses(extend.table.image, extend.table.identityCount, extend.added)
@@ -229,31 +231,38 @@ const selKeysOf = new WeakMap<Uint8Array, SignatureIndex>();
  * classes, verdict rows appended) in a re-encoded copy. Returns the same table when nothing was
  * added or every new identity is in class 0, and undefined when a new identity resolves a port
  * name as no class does (the port classes may lack a cut): the caller rebuilds the table.
+ * `refs`: the batch's references (new-identity-refs.ts); a new identity that none of the
+ * table's matchers tells from its reference takes the reference's class.
  */
-export function extendRuleTable(t: RuleTable, identities: IdentityRegistry): RuleTable | undefined {
+export function extendRuleTable(t: RuleTable, identities: IdentityRegistry, refs?: NewIdentityRefs): RuleTable | undefined {
   const p = t.parts;
-  const from = p.identityCount;
+  const from = t.identityCount;
   const to = identities.count;
   if (to <= from) return t;
   if (p.selectorPeers.length === 0 && p.peerNamed.length === 0) return t;
-  // New identities that are twins of earlier ones (IdentityRegistry.twinOf: alike to every
-  // selector and port name) take their twin's class, with no selector or signature work.
+  // New identities with a reference the table's matchers do not tell them from (a twin,
+  // IdentityRegistry.twinOf, is alike to every selector and port name) take its class, with
+  // no selector or signature work. `need`: 1 for those classified below.
   const added = new Int32Array(to - from);
-  let twins = true, allZero = true;
+  let allZero = true, needed = 0;
+  const need = new Uint8Array(to - from);
   let stored: ((identity: number) => number) | undefined;
-  for (let i = from; i < to && twins; i++) {
-    const j = identities.twinOf(i);
-    if (j < 0) twins = false;
-    else if ((added[i - from] = j < from ? (stored ??= selClassReader(t.image))(j) : added[j - from]!) !== 0) allZero = false;
+  const useRefs = refs !== undefined && refs.covers(from, to);
+  const diff = useRefs ? refs.differing(distinctMatchers(p)) : undefined;
+  for (let i = from; i < to; i++) {
+    const x = i - from;
+    const j = useRefs ? refs.refOf(i) : identities.twinOf(i);
+    if (j < 0 || (diff !== undefined && x < diff.length << 5 && (diff[x >> 5]! >>> (x & 31)) & 1) || (j >= from && need[j - from] === 1)) {
+      need[x] = 1;
+      needed++;
+    } else if ((added[x] = j < from ? (stored ??= selClassReader(t.image))(j) : added[j - from]!) !== 0) allZero = false;
   }
-  if (twins) return allZero ? t : new RuleTable({ ...p, identityCount: to }, { table: t, added });
-  added.fill(0);
-  allZero = true;
+  if (needed === 0) return allZero ? t : new RuleTable(p, to, { table: t, added });
   // Fast path: no selector of the table picks a new identity and no port name of the table
   // resolves on one, so each of them has class 0's signature. (Most tables, most of the time.)
   let touched = false;
-  for (const s of p.selectorPeers) {
-    const ids = identities.matched(s.matcher);
+  for (const m of distinctMatchers(p)) {
+    const ids = identities.matched(m);
     if (ids.length > 0 && ids[ids.length - 1]! >= from) {
       touched = true;
       break;
@@ -268,19 +277,20 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry): Rul
       }
     }
   }
-  if (!touched) return t;
+  if (!touched) return allZero ? t : new RuleTable(p, to, { table: t, added });
   const k = p.ruleCount;
   let keys = selKeysOf.get(p.selBitRows);
   const named = p.peerNamed.length > 0;
   if (!keys) selKeysOf.set(p.selBitRows, (keys = SignatureIndex.of({ nSel: p.nSel, bitRows: p.selBitRows, resolutions: p.selResolutions }, k, named)));
   // Classes this extension adds (a column each; see Refold), and the parts they change.
   let nSel = p.nSel, combine4 = p.combine4, combine6 = p.combine6, bitRows = p.selBitRows;
-  const resolutions = [...p.selResolutions];
+  let resolutions = p.selResolutions;
   const newBits = identityBitRows(identities, from, to, k, p.selectorPeers);
   for (let i = from; i < to; i++) {
+    if (need[i - from] === 0) continue;
     const off = (i - from) * k;
     const ports = identities.get(i).ports;
-    const res = p.peerNamed.map((n) => resolveNamedPort(ports, n.name, n.protocol));
+    const res = named ? p.peerNamed.map((n) => resolveNamedPort(ports, n.name, n.protocol)) : NO_RESOLUTIONS;
     const resKey = named ? JSON.stringify(res) : '';
     let c = keys.get(newBits, off, resKey);
     if (c === undefined) {
@@ -298,7 +308,7 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry): Rul
         rows.set(bitRows);
         rows.set(bits, bitRows.length);
         bitRows = rows;
-        resolutions.push(res);
+        resolutions = [...resolutions, res];
         nSel++;
       }
       keys.add(bits, 0, resKey, c);
@@ -315,14 +325,24 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry): Rul
     const verdict = p.refold.verdicts();
     selKeysOf.set(bitRows, keys);
     return new RuleTable({
-      ...p, identityCount: to, nSel, selClass: nSel <= 0x10000 ? Uint16Array.from(selClass) : selClass, combine4, combine6, verdict,
+      ...p, nSel, selClass: nSel <= 0x10000 ? Uint16Array.from(selClass) : selClass, combine4, combine6, verdict,
       selBitRows: bitRows, selResolutions: resolutions,
       stats: { ...p.stats, selClasses: nSel, peerClasses: verdict.length / p.nPort },
-    });
+    }, to);
   }
   // Class 0 is what identities past the array read anyway.
   if (allZero) return t;
-  return new RuleTable({ ...p, identityCount: to }, { table: t, added });
+  return new RuleTable(p, to, { table: t, added });
+}
+
+const NO_RESOLUTIONS: number[][] = [];
+
+/** Each matcher of a table's selector peers once (rules of cluster policies repeat peers written alike). */
+const matchersOf = new WeakMap<readonly SelectorPeer[], readonly PeerMatcher[]>();
+function distinctMatchers(p: TableParts): readonly PeerMatcher[] {
+  let m = matchersOf.get(p.selectorPeers);
+  if (!m) matchersOf.set(p.selectorPeers, (m = [...new Set(p.selectorPeers.map((s) => s.matcher))]));
+  return m;
 }
 
 /** An ip-class x nSel matrix with one column more (the new class's peer class per address class). */
