@@ -324,10 +324,15 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry, refs
     selClass.set(added, from);
     const verdict = p.refold.verdicts();
     selKeysOf.set(bitRows, keys);
+    // Every field spelled out in buildRuleTable's order (a spread made parts of another shape,
+    // and every later read of them slower).
     return new RuleTable({
-      ...p, nSel, selClass: nSel <= 0x10000 ? Uint16Array.from(selClass) : selClass, combine4, combine6, verdict,
-      selBitRows: bitRows, selResolutions: resolutions,
-      stats: { ...p.stats, selClasses: nSel, peerClasses: verdict.length / p.nPort },
+      direction: p.direction, policies: p.policies, ruleCount: p.ruleCount,
+      trie4: p.trie4, trie6: p.trie6,
+      nSel, selClass: nSel <= 0x10000 ? new Uint16Array(selClass) : selClass, combine4, combine6,
+      portMap: p.portMap, nPort: p.nPort, verdict, nodes: p.nodes,
+      selectorPeers: p.selectorPeers, peerNamed: p.peerNamed, selBitRows: bitRows, selResolutions: resolutions, refold: p.refold,
+      stats: { ipClasses4: p.stats.ipClasses4, ipClasses6: p.stats.ipClasses6, selClasses: nSel, peerClasses: verdict.length / p.nPort, portClasses: p.stats.portClasses },
     }, to);
   }
   // Class 0 is what identities past the array read anyway.
