@@ -29,7 +29,7 @@ import type { ContainerPort, LabelSelector, PolicyRule } from '../cluster/model.
 import { classifyIdentitiesByBlocks, type RuleBlock } from './block-classes.ts';
 import { CidrTrie4, CidrTrie6 } from './cidr-trie.ts';
 import { OUTSIDE_IDENTITY, type IdentityRegistry, type PeerMatcher } from './identity.ts';
-import { namedPortsOf, type NamedPort } from './named-ports.ts';
+import { namedKey, namedPortsOf, type NamedPort } from './named-ports.ts';
 import type { PortMap } from './port-map.ts';
 import type { NodeClasses } from './node-classes.ts';
 import { classifyAddresses, rulePeers, withNodeClasses } from './table-addresses.ts';
@@ -289,15 +289,13 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry, refs
   for (let i = from; i < to; i++) {
     if (need[i - from] === 0) continue;
     const off = (i - from) * k;
-    const ports = identities.get(i).ports;
-    const res = named ? p.peerNamed.map((n) => resolveNamedPort(ports, n.name, n.protocol)) : NO_RESOLUTIONS;
-    const resKey = named ? JSON.stringify(res) : '';
+    const { res, key: resKey } = named ? resolvedOn(identities, p.peerNamed, i) : NOT_NAMED;
     let c = keys.get(newBits, off, resKey);
     if (c === undefined) {
       // A combination of matches the table has no class for: a class whose every cell answers
       // alike, else a new class (remembered for the next identity with it).
       const bits = newBits.slice(off, off + k);
-      const fit = p.refold.fit(bits, res, nSel, combine4, combine6);
+      const fit = p.refold.fit(bits, res, nSel, combine4, combine6, resKey);
       if (fit === undefined) return undefined;
       c = fit.cls;
       if (c < 0) {
@@ -340,7 +338,30 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry, refs
   return new RuleTable(p, to, { table: t, added });
 }
 
-const NO_RESOLUTIONS: number[][] = [];
+const NOT_NAMED = { res: [] as number[][], key: '' };
+
+/**
+ * What a table's peer-resolved port names resolve to on an identity, and its JSON (what classes
+ * are keyed by): per registry, per list of names (by content: every table of a tier spells the
+ * same few names) and identity, so a new identity's are made once, not once per table.
+ */
+const resolved = new WeakMap<IdentityRegistry, Map<string, Map<number, { readonly res: number[][]; readonly key: string }>>>();
+const namesKeyOf = new WeakMap<readonly NamedPort[], string>();
+function resolvedOn(identities: IdentityRegistry, names: readonly NamedPort[], i: number): { readonly res: number[][]; readonly key: string } {
+  let byNames = resolved.get(identities);
+  if (!byNames) resolved.set(identities, (byNames = new Map()));
+  let nk = namesKeyOf.get(names);
+  if (nk === undefined) namesKeyOf.set(names, (nk = names.map(namedKey).join('\u0000')));
+  let byId = byNames.get(nk);
+  if (!byId) byNames.set(nk, (byId = new Map()));
+  let r = byId.get(i);
+  if (!r) {
+    const ports = identities.get(i).ports;
+    const res = names.map((n) => resolveNamedPort(ports, n.name, n.protocol));
+    byId.set(i, (r = { res, key: JSON.stringify(res) }));
+  }
+  return r;
+}
 
 /** Each matcher of a table's selector peers once (rules of cluster policies repeat peers written alike). */
 const matchersOf = new WeakMap<readonly SelectorPeer[], readonly PeerMatcher[]>();

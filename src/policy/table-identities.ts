@@ -38,8 +38,8 @@ export function identityBitRows(identities: IdentityRegistry, from: number, to: 
 }
 
 interface IndexedRow {
-  readonly bits: Uint8Array;
-  readonly off: number;
+  /** The row's bits packed 32 a word. */
+  readonly words: Int32Array;
   /** JSON of the row's named-port resolutions ('' in a table without peer-resolved names). */
   readonly res: string;
   readonly cls: number;
@@ -48,14 +48,20 @@ interface IndexedRow {
 /**
  * The selector class of each (selector bits, resolutions) a table knows: its classes' own rows,
  * and the rows extensions have mapped to a class whose cells answer alike. What extendRuleTable
- * looks new identities up in: by a hash of the row's set bits, then checked bit by bit (a string
- * signature of k characters per new identity and table, hashed again by a Map, was most of an
- * extension of cluster-policy tables of hundreds of rules).
+ * looks new identities up in: rows packed 32 bits a word, by a hash of the words, then compared
+ * word by word (a string signature of k characters per new identity and table, hashed again by a
+ * Map, was most of an extension of cluster-policy tables of hundreds of rules; hashing and
+ * comparing them byte by byte was still the largest part of a namespace relabel's).
  */
 export class SignatureIndex {
   private readonly byHash = new Map<number, IndexedRow[]>();
+  private readonly w: number;
+  private readonly packed: Int32Array;
 
-  constructor(private readonly k: number) {}
+  constructor(private readonly k: number) {
+    this.w = Math.max(1, (k + 31) >> 5);
+    this.packed = new Int32Array(this.w);
+  }
 
   /** The index of a table's classes (row c of bitRows, resolutions[c] when `named`). */
   static of(sel: Pick<SelectorClasses, 'nSel' | 'bitRows' | 'resolutions'>, k: number, named: boolean): SignatureIndex {
@@ -64,31 +70,36 @@ export class SignatureIndex {
     return x;
   }
 
-  private hash(bits: Uint8Array, off: number): number {
+  /** Packs row bits[off .. off + k) (bytes 0 or 1) into this.packed; returns its hash. */
+  private pack(bits: Uint8Array, off: number): number {
+    const p = this.packed, k = this.k;
+    p.fill(0);
+    for (let r = 0; r < k; r++) p[r >> 5]! |= bits[off + r]! << (r & 31);
     let h = 0x811c9dc5;
-    for (let r = 0; r < this.k; r++) if (bits[off + r] === 1) h = Math.imul(h ^ r, 0x01000193);
+    for (let x = 0; x < p.length; x++) h = Math.imul(h ^ p[x]!, 0x01000193) ^ (h >>> 13);
     return h;
   }
 
   /** The class of row bits[off .. off + k) with resolutions `res`, or undefined. */
   get(bits: Uint8Array, off: number, res: string): number | undefined {
-    const list = this.byHash.get(this.hash(bits, off));
+    const list = this.byHash.get(this.pack(bits, off));
     if (!list) return undefined;
+    const p = this.packed, w = this.w;
     for (const e of list) {
       if (e.res !== res) continue;
       let same = true;
-      for (let r = 0; r < this.k && same; r++) same = (e.bits[e.off + r] === 1) === (bits[off + r] === 1);
+      for (let x = 0; x < w && same; x++) same = e.words[x] === p[x];
       if (same) return e.cls;
     }
     return undefined;
   }
 
-  /** Maps a row to a class; the row's bytes must not change afterwards. */
+  /** Maps a row to a class. */
   add(bits: Uint8Array, off: number, res: string, cls: number): void {
-    const h = this.hash(bits, off);
+    const h = this.pack(bits, off);
     let list = this.byHash.get(h);
     if (!list) this.byHash.set(h, (list = []));
-    list.push({ bits, off, res, cls });
+    list.push({ words: this.packed.slice(), res, cls });
   }
 }
 
