@@ -34,7 +34,7 @@ import type { PortMap } from './port-map.ts';
 import type { NodeClasses } from './node-classes.ts';
 import { classifyAddresses, rulePeers, withNodeClasses } from './table-addresses.ts';
 import { type TableNodes, type TableArena, appendSelClasses, encodeTable, linkedCopy, selClassReader, storedSelClasses, judgeImage4, judgeImage6, portBlock, withMoreSelClasses } from './table-arena.ts';
-import { SignatureIndex, classifyIdentities, identityBitRows, type SelectorPeer } from './table-identities.ts';
+import { SignatureIndex, classifyIdentities, identityBitWords, wordsFor, type SelectorPeer } from './table-identities.ts';
 import { classifyPeers, classifyPorts, foldVerdicts, type Refold } from './table-verdicts.ts';
 import type { NewIdentityRefs } from './new-identity-refs.ts';
 import { definesNamedPort, resolveNamedPort, type Direction } from './spec-facts.ts';
@@ -285,17 +285,18 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry, refs
   // Classes this extension adds (a column each; see Refold), and the parts they change.
   let nSel = p.nSel, combine4 = p.combine4, combine6 = p.combine6, bitRows = p.selBitRows;
   let resolutions = p.selResolutions;
-  const newBits = identityBitRows(identities, from, to, k, p.selectorPeers);
+  // The new identities' match bits, packed (SignatureIndex and Refold work on words).
+  const W = wordsFor(k);
+  const newWords = identityBitWords(identities, from, to, k, p.selectorPeers);
   for (let i = from; i < to; i++) {
     if (need[i - from] === 0) continue;
-    const off = (i - from) * k;
+    const off = (i - from) * W;
     const { res, key: resKey } = named ? resolvedOn(identities, p.peerNamed, i) : NOT_NAMED;
-    let c = keys.get(newBits, off, resKey);
+    let c = keys.getWords(newWords, off, resKey);
     if (c === undefined) {
       // A combination of matches the table has no class for: a class whose every cell answers
       // alike, else a new class (remembered for the next identity with it).
-      const bits = newBits.slice(off, off + k);
-      const fit = p.refold.fit(bits, res, nSel, combine4, combine6, resKey);
+      const fit = p.refold.fit(newWords, off, res, nSel, combine4, combine6, resKey);
       if (fit === undefined) return undefined;
       c = fit.cls;
       if (c < 0) {
@@ -304,12 +305,12 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry, refs
         combine6 = withColumn(combine6, nSel, fit.column6);
         const rows = new Uint8Array(bitRows.length + k);
         rows.set(bitRows);
-        rows.set(bits, bitRows.length);
+        for (let r = 0; r < k; r++) rows[bitRows.length + r] = (newWords[off + (r >> 5)]! >>> (r & 31)) & 1;
         bitRows = rows;
         resolutions = [...resolutions, res];
         nSel++;
       }
-      keys.add(bits, 0, resKey, c);
+      keys.addWords(newWords, off, resKey, c);
     }
     added[i - from] = c;
     if (c !== 0) allZero = false;

@@ -37,6 +37,27 @@ export function identityBitRows(identities: IdentityRegistry, from: number, to: 
   return rows;
 }
 
+/** Words of a row of k bits packed 32 a word (what identityBitWords and SignatureIndex use, and foldVerdicts' bitsets). */
+export function wordsFor(k: number): number {
+  return Math.max(1, (k + 31) >> 5);
+}
+
+/** identityBitRows packed: wordsFor(k) words a row, bit r of a row in word r >> 5. */
+export function identityBitWords(identities: IdentityRegistry, from: number, to: number, k: number, selectorPeers: readonly SelectorPeer[]): Int32Array {
+  const W = wordsFor(k);
+  const rows = new Int32Array((to - from) * W);
+  for (const s of selectorPeers) {
+    const ids = identities.matched(s.matcher);
+    const w = s.rule >> 5, bit = 1 << (s.rule & 31);
+    for (let j = ids.length - 1; j >= 0; j--) {
+      const id = ids[j]!;
+      if (id < from) break;
+      if (id < to) rows[(id - from) * W + w]! |= bit;
+    }
+  }
+  return rows;
+}
+
 interface IndexedRow {
   /** The row's bits packed 32 a word. */
   readonly words: Int32Array;
@@ -59,7 +80,7 @@ export class SignatureIndex {
   private readonly packed: Int32Array;
 
   constructor(private readonly k: number) {
-    this.w = Math.max(1, (k + 31) >> 5);
+    this.w = wordsFor(k);
     this.packed = new Int32Array(this.w);
   }
 
@@ -70,25 +91,34 @@ export class SignatureIndex {
     return x;
   }
 
-  /** Packs row bits[off .. off + k) (bytes 0 or 1) into this.packed; returns its hash. */
-  private pack(bits: Uint8Array, off: number): number {
+  /** Packs row bits[off .. off + k) (bytes 0 or 1) into this.packed. */
+  private pack(bits: Uint8Array, off: number): void {
     const p = this.packed, k = this.k;
     p.fill(0);
     for (let r = 0; r < k; r++) p[r >> 5]! |= bits[off + r]! << (r & 31);
+  }
+
+  private hashWords(words: Int32Array, off: number): number {
     let h = 0x811c9dc5;
-    for (let x = 0; x < p.length; x++) h = Math.imul(h ^ p[x]!, 0x01000193) ^ (h >>> 13);
+    for (let x = 0; x < this.w; x++) h = Math.imul(h ^ words[off + x]!, 0x01000193) ^ (h >>> 13);
     return h;
   }
 
   /** The class of row bits[off .. off + k) with resolutions `res`, or undefined. */
   get(bits: Uint8Array, off: number, res: string): number | undefined {
-    const list = this.byHash.get(this.pack(bits, off));
+    this.pack(bits, off);
+    return this.getWords(this.packed, 0, res);
+  }
+
+  /** get for a packed row (words[off .. off + wordsFor(k))). */
+  getWords(words: Int32Array, off: number, res: string): number | undefined {
+    const list = this.byHash.get(this.hashWords(words, off));
     if (!list) return undefined;
-    const p = this.packed, w = this.w;
+    const w = this.w;
     for (const e of list) {
       if (e.res !== res) continue;
       let same = true;
-      for (let x = 0; x < w && same; x++) same = e.words[x] === p[x];
+      for (let x = 0; x < w && same; x++) same = e.words[x] === words[off + x];
       if (same) return e.cls;
     }
     return undefined;
@@ -96,10 +126,16 @@ export class SignatureIndex {
 
   /** Maps a row to a class. */
   add(bits: Uint8Array, off: number, res: string, cls: number): void {
-    const h = this.pack(bits, off);
+    this.pack(bits, off);
+    this.addWords(this.packed, 0, res, cls);
+  }
+
+  /** add for a packed row. */
+  addWords(words: Int32Array, off: number, res: string, cls: number): void {
+    const h = this.hashWords(words, off);
     let list = this.byHash.get(h);
     if (!list) this.byHash.set(h, (list = []));
-    list.push({ words: this.packed.slice(), res, cls });
+    list.push({ words: words.slice(off, off + this.w), res, cls });
   }
 }
 

@@ -234,7 +234,8 @@ export interface ClassFit {
 
 export interface Refold {
   /** `resKey`: JSON of `resolutions`, when the caller has it. */
-  fit(bits: Uint8Array, resolutions: readonly number[][], nSel: number, combine4: Int32Array, combine6: Int32Array, resKey?: string): ClassFit | undefined;
+  /** `words`: the identity's selector bits packed (wordsFor(k) words at off, see table-identities.ts). */
+  fit(words: Int32Array, off: number, resolutions: readonly number[][], nSel: number, combine4: Int32Array, combine6: Int32Array, resKey?: string): ClassFit | undefined;
   /** The verdict matrix with every row fit() has added (a table's rows are a prefix of it). */
   verdicts(): Int32Array;
 }
@@ -392,12 +393,12 @@ export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortCla
     }
     return fitted;
   };
-  const fit = (bits: Uint8Array, resolutions: readonly number[][], nS: number, c4: Int32Array, c6: Int32Array, resKey?: string): ClassFit | undefined => {
+  const fit = (words: Int32Array, off: number, resolutions: readonly number[][], nS: number, c4: Int32Array, c6: Int32Array, resKey?: string): ClassFit | undefined => {
     // Its group: names must resolve as on some class (else the port classes may lack a cut).
     const gr = spec.direction === 'egress' ? gk.get(resKey ?? JSON.stringify(resolutions)) : 0;
     if (gr === undefined) return undefined;
     const mine = new Int32Array(vec + 1);
-    firstOf(bitsets(bits, 1, k, W), 0, gr, mine, 0);
+    firstOf(words, off, gr, mine, 0);
     mine[vec] = gr;
     const f = fitOf();
     const known = f.vectors.find(mine);
