@@ -61,8 +61,6 @@ export function identityBitWords(identities: IdentityRegistry, from: number, to:
 interface IndexedRow {
   /** The row's bits packed 32 a word. */
   readonly words: Int32Array;
-  /** JSON of the row's named-port resolutions ('' in a table without peer-resolved names). */
-  readonly res: string;
   readonly cls: number;
 }
 
@@ -75,7 +73,12 @@ interface IndexedRow {
  * comparing them byte by byte was still the largest part of a namespace relabel's).
  */
 export class SignatureIndex {
-  private readonly byHash = new Map<number, IndexedRow[]>();
+  /**
+   * By the JSON of the rows' named-port resolutions ('' in a table without peer-resolved names;
+   * the callers' strings are made once per identity, and a string keeps its hash), then by a
+   * hash of the words (a small integer: a Map hashes those without boxing).
+   */
+  private readonly byRes = new Map<string, Map<number, IndexedRow[]>>();
   private readonly w: number;
   private readonly packed: Int32Array;
 
@@ -101,7 +104,7 @@ export class SignatureIndex {
   private hashWords(words: Int32Array, off: number): number {
     let h = 0x811c9dc5;
     for (let x = 0; x < this.w; x++) h = Math.imul(h ^ words[off + x]!, 0x01000193) ^ (h >>> 13);
-    return h;
+    return h & 0x3fffffff;
   }
 
   /** The class of row bits[off .. off + k) with resolutions `res`, or undefined. */
@@ -112,11 +115,10 @@ export class SignatureIndex {
 
   /** get for a packed row (words[off .. off + wordsFor(k))). */
   getWords(words: Int32Array, off: number, res: string): number | undefined {
-    const list = this.byHash.get(this.hashWords(words, off));
+    const list = this.byRes.get(res)?.get(this.hashWords(words, off));
     if (!list) return undefined;
     const w = this.w;
     for (const e of list) {
-      if (e.res !== res) continue;
       let same = true;
       for (let x = 0; x < w && same; x++) same = e.words[x] === words[off + x];
       if (same) return e.cls;
@@ -133,9 +135,11 @@ export class SignatureIndex {
   /** add for a packed row. */
   addWords(words: Int32Array, off: number, res: string, cls: number): void {
     const h = this.hashWords(words, off);
-    let list = this.byHash.get(h);
-    if (!list) this.byHash.set(h, (list = []));
-    list.push({ words: words.slice(off, off + this.w), res, cls });
+    let byHash = this.byRes.get(res);
+    if (!byHash) this.byRes.set(res, (byHash = new Map()));
+    let list = byHash.get(h);
+    if (!list) byHash.set(h, (list = []));
+    list.push({ words: words.slice(off, off + this.w), cls });
   }
 }
 

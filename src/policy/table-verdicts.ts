@@ -183,7 +183,8 @@ class RowSet {
   private static hash(row: Int32Array): number {
     let h = row.length | 0;
     for (let i = 0; i < row.length; i++) h = Math.imul(h ^ row[i]!, 0x9e3779b1) ^ (h >>> 15);
-    return h;
+    // A small integer: a Map hashes it without boxing a number.
+    return h & 0x3fffffff;
   }
 
   /** The index of a row equal to `row`, or -1. */
