@@ -296,7 +296,7 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry, refs
     if (c === undefined) {
       // A combination of matches the table has no class for: a class whose every cell answers
       // alike, else a new class (remembered for the next identity with it).
-      const fit = p.refold.fit(newWords, off, res, nSel, combine4, combine6, resKey);
+      const fit = p.refold.fit(newWords, off, res, nSel, combine4, combine6, named ? resKey : undefined);
       if (fit === undefined) return undefined;
       c = fit.cls;
       if (c < 0) {

@@ -4,6 +4,8 @@
 // cluster policies (tier tables) and NetworkPolicies (named ports too).
 
 import t from 'tap';
+import type { Pod } from '../../src/cluster/model.ts';
+import { ClusterState } from '../../src/cluster/state.ts';
 import { CompiledEngine } from '../../src/policy/compiler.ts';
 import { evaluate } from '../../src/policy/evaluator.ts';
 import { Rng, probeAddresses, randomCluster, randomProbe, stateOf } from '../../support/random-cluster.ts';
@@ -42,4 +44,34 @@ t.test('relabels to new identities stay exact in every table (reference classes 
   }
   t.ok(extended > 0, `tables were extended (${extended})`);
   t.equal(wrong, 0, `${checked} probes after each relabel agree with the evaluator`);
+});
+
+t.test('a new identity with a new combination of matches joins a class of an egress table without named ports (no rebuild)', async (t) => {
+  const sel = (matchLabels: Record<string, string>) => ({ matchLabels, matchExpressions: [] });
+  const pod = (name: string, ip: string, labels: Record<string, string>): Pod => ({
+    namespace: 'a', name, labels, nodeName: 'n1', hostNetwork: false, phase: 'Running', ips: [ip], ports: [],
+  });
+  const state = new ClusterState();
+  state.batch(() => {
+    state.upsertNamespace({ name: 'a', labels: {} });
+    state.upsertPod(pod('web', '10.0.0.1', { app: 'web' }));
+    state.upsertPod(pod('db', '10.0.0.2', { app: 'db' }));
+    state.upsertPolicy({
+      namespace: 'a', name: 'web', podSelector: sel({ app: 'web' }), policyTypes: { ingress: false, egress: true }, ingress: [],
+      egress: [
+        { peers: [{ podSelector: sel({ app: 'db' }) }], ports: [{ protocol: 'TCP', port: 5432 }] },
+        { peers: [{ podSelector: sel({ role: 'x' }) }], ports: [{ protocol: 'TCP', port: 5432 }] },
+      ],
+    });
+  });
+  const e = new CompiledEngine(state);
+  state.onChange((ch) => e.update(ch));
+  const built = e.stats().tablesBuilt;
+  // Both rules pick it (a combination no class has); its first matching rule is the db class's.
+  state.upsertPod(pod('db-x', '10.0.0.3', { app: 'db', role: 'x' }));
+  t.equal(e.stats().tablesBuilt, built, 'the table joined it to a class, no rebuild');
+  for (const port of [5432, 5433]) {
+    const conn = { src: '10.0.0.1', dst: '10.0.0.3', protocol: 'TCP' as const, port };
+    t.same(e.decide(conn), evaluate(state, conn), `web -> db-x:${port}`);
+  }
 });
