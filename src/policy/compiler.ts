@@ -36,6 +36,7 @@ import { NodeAddressWords } from './node-address-words.ts';
 import type { Connection, Decision, RuleRef } from './decision.ts';
 import { SIDE, type RuleSnapshot } from './engine-api.ts';
 import { IdentityRegistry } from './identity.ts';
+import { NewIdentityRefs } from './new-identity-refs.ts';
 import { buildRuleTable, extendRuleTable, type RuleTable, type TableRule } from './rule-table.ts';
 import { resolutionSignature } from './named-ports.ts';
 import { NetworkPolicyRules } from './np-rules.ts';
@@ -326,6 +327,8 @@ export class CompiledEngine {
 
     // Pods: identity, slot, addresses.
     const identitiesBefore = this.identities.count;
+    // The identity each pod moved from: the reference of the new identity it moved to.
+    const refs = new NewIdentityRefs(this.identities, identitiesBefore);
     this.addresses.startBatch();
     const A = this.arrays;
     for (const key of dirtyPods) {
@@ -343,6 +346,7 @@ export class CompiledEngine {
             this.addresses.register(rec);
           }
           rec.pod = pod;
+          if (identity >= identitiesBefore) refs.hint(identity, rec.identity);
           rec.identity = identity;
           rec.local = local;
           rec.node = node;
@@ -372,10 +376,11 @@ export class CompiledEngine {
     }
 
     // New identities: every table learns their classes; one that meets a combination of
-    // matches it has no class for is rebuilt.
+    // matches it has no class for is rebuilt. Most take their reference's class (new-identity-refs.ts).
     if (this.identities.count > identitiesBefore) {
+      refs.seal();
       for (const e of [...this.cache.values()]) {
-        const t = extendRuleTable(e.table, this.identities);
+        const t = extendRuleTable(e.table, this.identities, refs);
         if (t === undefined) this.evict(e, needTable);
         else if (t !== e.table) {
           this.extended++;
@@ -394,7 +399,7 @@ export class CompiledEngine {
           }
         }
       }
-      this.tiers.identitiesAdded();
+      this.tiers.identitiesAdded(refs);
     }
 
     // Selection: which policies isolate each affected pod, and its tables.

@@ -32,6 +32,8 @@ export const OUTSIDE_IDENTITY = 0;
 export interface PeerMatcher {
   readonly peer: PolicyPeer;
   readonly ns: string;
+  /** 0, 1, 2, ... in creation order (per registry): an index for per-matcher arrays (new-identity-refs.ts). */
+  readonly serial: number;
   /** Identities [0, upTo) have been examined. */
   upTo: number;
   /** Matching identity ids, ascending. */
@@ -87,7 +89,7 @@ function sameNsLabels(a: Labels | undefined, b: Labels | undefined): boolean {
 }
 
 /** Equal as portsKey spells them (in order; no name reads as ''). */
-function samePorts(a: readonly ContainerPort[], b: readonly ContainerPort[]): boolean {
+export function samePorts(a: readonly ContainerPort[], b: readonly ContainerPort[]): boolean {
   if (a === b) return true;
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) {
@@ -125,6 +127,7 @@ export class IdentityRegistry {
   /** setOf's numbering: matched sets by content. */
   private readonly setIds = new Map<number, { readonly ids: readonly number[]; readonly id: number }[]>();
   private setCount = 0;
+  private matcherCount = 0;
   /** Label keys some matcher's podSelector looks at (peerMatcher adds them; only grows). */
   private readonly selectorLabelKeys = new Set<string>();
   /** twinOf's answers for identities [0, twins.length), valid while selectorLabelKeys.size is twinKeys. */
@@ -134,6 +137,11 @@ export class IdentityRegistry {
 
   get count(): number {
     return this.list.length;
+  }
+
+  /** Matchers made so far (serials are below this). */
+  get matchers(): number {
+    return this.matcherCount;
   }
 
   get(id: number): Identity {
@@ -188,7 +196,7 @@ export class IdentityRegistry {
       const key = `${peer.namespaceSelector ? `N${JSON.stringify(peer.namespaceSelector)}` : `S${policyNs}`}\u0000${peer.podSelector ? JSON.stringify(peer.podSelector) : ''}`;
       c = this.byContent.get(key)?.deref();
       if (!c) {
-        c = { peer, ns: policyNs, upTo: 0, ids: [], setLen: -1, setId: -1 };
+        c = { peer, ns: policyNs, serial: this.matcherCount++, upTo: 0, ids: [], setLen: -1, setId: -1 };
         this.byContent.set(key, new WeakRef(c));
         this.contentGone.register(c, key);
         const sel = peer.podSelector;

@@ -28,14 +28,15 @@
 import type { ContainerPort, LabelSelector, PolicyRule } from '../cluster/model.ts';
 import { classifyIdentitiesByBlocks, type RuleBlock } from './block-classes.ts';
 import { CidrTrie4, CidrTrie6 } from './cidr-trie.ts';
-import { OUTSIDE_IDENTITY, type IdentityRegistry } from './identity.ts';
-import { namedPortsOf, type NamedPort } from './named-ports.ts';
+import { OUTSIDE_IDENTITY, type IdentityRegistry, type PeerMatcher } from './identity.ts';
+import { namedKey, namedPortsOf, type NamedPort } from './named-ports.ts';
 import type { PortMap } from './port-map.ts';
 import type { NodeClasses } from './node-classes.ts';
 import { classifyAddresses, rulePeers, rulePeersByBlocks, withNodeClasses } from './table-addresses.ts';
 import { type TableNodes, type TableArena, appendSelClasses, encodeTable, linkedCopy, selClassReader, storedSelClasses, judgeImage4, judgeImage6, portBlock, withMoreSelClasses } from './table-arena.ts';
-import { SignatureIndex, classifyIdentities, identityBitRows, type SelectorPeer } from './table-identities.ts';
+import { SignatureIndex, classifyIdentities, identityBitWords, wordsFor, type SelectorPeer } from './table-identities.ts';
 import { classifyPeers, classifyPorts, foldVerdicts, type Refold } from './table-verdicts.ts';
+import type { NewIdentityRefs } from './new-identity-refs.ts';
 import { definesNamedPort, resolveNamedPort, type Direction } from './spec-facts.ts';
 import type { Tier } from './tiers.ts';
 
@@ -77,7 +78,6 @@ export interface TableSpec {
 export interface TableParts {
   readonly direction: Direction;
   readonly policies: readonly string[];
-  readonly identityCount: number;
   readonly ruleCount: number;
   readonly trie4: CidrTrie4;
   readonly trie6: CidrTrie6;
@@ -142,13 +142,13 @@ export function buildRuleTable(spec: TableSpec, identities: IdentityRegistry): R
   const { verdict, refold } = foldVerdicts(spec, peerClasses, ports);
   const nPort = ports.portMap.classCount;
   return new RuleTable({
-    direction: spec.direction, policies: spec.policies, identityCount: identities.count, ruleCount: k,
+    direction: spec.direction, policies: spec.policies, ruleCount: k,
     trie4, trie6,
     nSel: sel.nSel, selClass: sel.selClass, combine4: peerClasses.combine4, combine6: peerClasses.combine6,
     portMap: ports.portMap, nPort, verdict, nodes,
     selectorPeers: peers.selectorPeers, peerNamed, selBitRows: sel.bitRows, selResolutions: sel.resolutions, refold,
     stats: { ipClasses4: ip4.count, ipClasses6: ip6.count, selClasses: sel.nSel, peerClasses: peerClasses.count, portClasses: nPort },
-  });
+  }, identities.count);
 }
 
 export class RuleTable {
@@ -173,11 +173,13 @@ export class RuleTable {
   /**
    * `extend`: the table this one copies, with the selector classes `added` of identities
    * extend.identityCount, extend.identityCount + 1, ... appended (see extendRuleTable).
+   * (The identity count is not a part, so an extension that adds no class shares the parts
+   * object: copying its twenty fields per table was a third of a relabel's extensions.)
    */
-  constructor(p: TableParts, extend?: { readonly table: RuleTable; readonly added: Int32Array }) {
+  constructor(p: TableParts, identityCount: number, extend?: { readonly table: RuleTable; readonly added: Int32Array }) {
     this.direction = p.direction;
     this.policies = p.policies;
-    this.identityCount = p.identityCount;
+    this.identityCount = identityCount;
     // Extending: in place when the image has room (the caller then rewrites its arena copy, see
     // extendedInPlace), else a copy with room to spare.
     this.image = extend !== undefined ? (appendSelClasses(extend.table.image, extend.table.identityCount, extend.added)
@@ -229,31 +231,38 @@ const selKeysOf = new WeakMap<Uint8Array, SignatureIndex>();
  * classes, verdict rows appended) in a re-encoded copy. Returns the same table when nothing was
  * added or every new identity is in class 0, and undefined when a new identity resolves a port
  * name as no class does (the port classes may lack a cut): the caller rebuilds the table.
+ * `refs`: the batch's references (new-identity-refs.ts); a new identity that none of the
+ * table's matchers tells from its reference takes the reference's class.
  */
-export function extendRuleTable(t: RuleTable, identities: IdentityRegistry): RuleTable | undefined {
+export function extendRuleTable(t: RuleTable, identities: IdentityRegistry, refs?: NewIdentityRefs): RuleTable | undefined {
   const p = t.parts;
-  const from = p.identityCount;
+  const from = t.identityCount;
   const to = identities.count;
   if (to <= from) return t;
   if (p.selectorPeers.length === 0 && p.peerNamed.length === 0) return t;
-  // New identities that are twins of earlier ones (IdentityRegistry.twinOf: alike to every
-  // selector and port name) take their twin's class, with no selector or signature work.
+  // New identities with a reference the table's matchers do not tell them from (a twin,
+  // IdentityRegistry.twinOf, is alike to every selector and port name) take its class, with
+  // no selector or signature work. `need`: 1 for those classified below.
   const added = new Int32Array(to - from);
-  let twins = true, allZero = true;
+  let allZero = true, needed = 0;
+  const need = new Uint8Array(to - from);
   let stored: ((identity: number) => number) | undefined;
-  for (let i = from; i < to && twins; i++) {
-    const j = identities.twinOf(i);
-    if (j < 0) twins = false;
-    else if ((added[i - from] = j < from ? (stored ??= selClassReader(t.image))(j) : added[j - from]!) !== 0) allZero = false;
+  const useRefs = refs !== undefined && refs.covers(from, to);
+  const diff = useRefs ? refs.differing(distinctMatchers(p)) : undefined;
+  for (let i = from; i < to; i++) {
+    const x = i - from;
+    const j = useRefs ? refs.refOf(i) : identities.twinOf(i);
+    if (j < 0 || (diff !== undefined && x < diff.length << 5 && (diff[x >> 5]! >>> (x & 31)) & 1) || (j >= from && need[j - from] === 1)) {
+      need[x] = 1;
+      needed++;
+    } else if ((added[x] = j < from ? (stored ??= selClassReader(t.image))(j) : added[j - from]!) !== 0) allZero = false;
   }
-  if (twins) return allZero ? t : new RuleTable({ ...p, identityCount: to }, { table: t, added });
-  added.fill(0);
-  allZero = true;
+  if (needed === 0) return allZero ? t : new RuleTable(p, to, { table: t, added });
   // Fast path: no selector of the table picks a new identity and no port name of the table
   // resolves on one, so each of them has class 0's signature. (Most tables, most of the time.)
   let touched = false;
-  for (const s of p.selectorPeers) {
-    const ids = identities.matched(s.matcher);
+  for (const m of distinctMatchers(p)) {
+    const ids = identities.matched(m);
     if (ids.length > 0 && ids[ids.length - 1]! >= from) {
       touched = true;
       break;
@@ -268,26 +277,26 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry): Rul
       }
     }
   }
-  if (!touched) return t;
+  if (!touched) return allZero ? t : new RuleTable(p, to, { table: t, added });
   const k = p.ruleCount;
   let keys = selKeysOf.get(p.selBitRows);
   const named = p.peerNamed.length > 0;
   if (!keys) selKeysOf.set(p.selBitRows, (keys = SignatureIndex.of({ nSel: p.nSel, bitRows: p.selBitRows, resolutions: p.selResolutions }, k, named)));
   // Classes this extension adds (a column each; see Refold), and the parts they change.
   let nSel = p.nSel, combine4 = p.combine4, combine6 = p.combine6, bitRows = p.selBitRows;
-  const resolutions = [...p.selResolutions];
-  const newBits = identityBitRows(identities, from, to, k, p.selectorPeers);
+  let resolutions = p.selResolutions;
+  // The new identities' match bits, packed (SignatureIndex and Refold work on words).
+  const W = wordsFor(k);
+  const newWords = identityBitWords(identities, from, to, k, p.selectorPeers);
   for (let i = from; i < to; i++) {
-    const off = (i - from) * k;
-    const ports = identities.get(i).ports;
-    const res = p.peerNamed.map((n) => resolveNamedPort(ports, n.name, n.protocol));
-    const resKey = named ? JSON.stringify(res) : '';
-    let c = keys.get(newBits, off, resKey);
+    if (need[i - from] === 0) continue;
+    const off = (i - from) * W;
+    const { res, key: resKey } = named ? resolvedOn(identities, p.peerNamed, i) : NOT_NAMED;
+    let c = keys.getWords(newWords, off, resKey);
     if (c === undefined) {
       // A combination of matches the table has no class for: a class whose every cell answers
       // alike, else a new class (remembered for the next identity with it).
-      const bits = newBits.slice(off, off + k);
-      const fit = p.refold.fit(bits, res, nSel, combine4, combine6);
+      const fit = p.refold.fit(newWords, off, res, nSel, combine4, combine6, named ? resKey : undefined);
       if (fit === undefined) return undefined;
       c = fit.cls;
       if (c < 0) {
@@ -296,12 +305,12 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry): Rul
         combine6 = withColumn(combine6, nSel, fit.column6);
         const rows = new Uint8Array(bitRows.length + k);
         rows.set(bitRows);
-        rows.set(bits, bitRows.length);
+        for (let r = 0; r < k; r++) rows[bitRows.length + r] = (newWords[off + (r >> 5)]! >>> (r & 31)) & 1;
         bitRows = rows;
-        resolutions.push(res);
+        resolutions = [...resolutions, res];
         nSel++;
       }
-      keys.add(bits, 0, resKey, c);
+      keys.addWords(newWords, off, resKey, c);
     }
     added[i - from] = c;
     if (c !== 0) allZero = false;
@@ -314,15 +323,53 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry): Rul
     selClass.set(added, from);
     const verdict = p.refold.verdicts();
     selKeysOf.set(bitRows, keys);
+    // Every field spelled out in buildRuleTable's order (a spread made parts of another shape,
+    // and every later read of them slower).
     return new RuleTable({
-      ...p, identityCount: to, nSel, selClass: nSel <= 0x10000 ? Uint16Array.from(selClass) : selClass, combine4, combine6, verdict,
-      selBitRows: bitRows, selResolutions: resolutions,
-      stats: { ...p.stats, selClasses: nSel, peerClasses: verdict.length / p.nPort },
-    });
+      direction: p.direction, policies: p.policies, ruleCount: p.ruleCount,
+      trie4: p.trie4, trie6: p.trie6,
+      nSel, selClass: nSel <= 0x10000 ? new Uint16Array(selClass) : selClass, combine4, combine6,
+      portMap: p.portMap, nPort: p.nPort, verdict, nodes: p.nodes,
+      selectorPeers: p.selectorPeers, peerNamed: p.peerNamed, selBitRows: bitRows, selResolutions: resolutions, refold: p.refold,
+      stats: { ipClasses4: p.stats.ipClasses4, ipClasses6: p.stats.ipClasses6, selClasses: nSel, peerClasses: verdict.length / p.nPort, portClasses: p.stats.portClasses },
+    }, to);
   }
   // Class 0 is what identities past the array read anyway.
   if (allZero) return t;
-  return new RuleTable({ ...p, identityCount: to }, { table: t, added });
+  return new RuleTable(p, to, { table: t, added });
+}
+
+const NOT_NAMED = { res: [] as number[][], key: '' };
+
+/**
+ * What a table's peer-resolved port names resolve to on an identity, and its JSON (what classes
+ * are keyed by): per registry, per list of names (by content: every table of a tier spells the
+ * same few names) and identity, so a new identity's are made once, not once per table.
+ */
+const resolved = new WeakMap<IdentityRegistry, Map<string, Map<number, { readonly res: number[][]; readonly key: string }>>>();
+const namesKeyOf = new WeakMap<readonly NamedPort[], string>();
+function resolvedOn(identities: IdentityRegistry, names: readonly NamedPort[], i: number): { readonly res: number[][]; readonly key: string } {
+  let byNames = resolved.get(identities);
+  if (!byNames) resolved.set(identities, (byNames = new Map()));
+  let nk = namesKeyOf.get(names);
+  if (nk === undefined) namesKeyOf.set(names, (nk = names.map(namedKey).join('\u0000')));
+  let byId = byNames.get(nk);
+  if (!byId) byNames.set(nk, (byId = new Map()));
+  let r = byId.get(i);
+  if (!r) {
+    const ports = identities.get(i).ports;
+    const res = names.map((n) => resolveNamedPort(ports, n.name, n.protocol));
+    byId.set(i, (r = { res, key: JSON.stringify(res) }));
+  }
+  return r;
+}
+
+/** Each matcher of a table's selector peers once (rules of cluster policies repeat peers written alike). */
+const matchersOf = new WeakMap<readonly SelectorPeer[], readonly PeerMatcher[]>();
+function distinctMatchers(p: TableParts): readonly PeerMatcher[] {
+  let m = matchersOf.get(p.selectorPeers);
+  if (!m) matchersOf.set(p.selectorPeers, (m = [...new Set(p.selectorPeers.map((s) => s.matcher))]));
+  return m;
 }
 
 /** An ip-class x nSel matrix with one column more (the new class's peer class per address class). */

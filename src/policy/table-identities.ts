@@ -37,25 +37,55 @@ export function identityBitRows(identities: IdentityRegistry, from: number, to: 
   return rows;
 }
 
+/** Words of a row of k bits packed 32 a word (what identityBitWords and SignatureIndex use, and foldVerdicts' bitsets). */
+export function wordsFor(k: number): number {
+  return Math.max(1, (k + 31) >> 5);
+}
+
+/** identityBitRows packed: wordsFor(k) words a row, bit r of a row in word r >> 5. */
+export function identityBitWords(identities: IdentityRegistry, from: number, to: number, k: number, selectorPeers: readonly SelectorPeer[]): Int32Array {
+  const W = wordsFor(k);
+  const rows = new Int32Array((to - from) * W);
+  for (const s of selectorPeers) {
+    const ids = identities.matched(s.matcher);
+    const w = s.rule >> 5, bit = 1 << (s.rule & 31);
+    for (let j = ids.length - 1; j >= 0; j--) {
+      const id = ids[j]!;
+      if (id < from) break;
+      if (id < to) rows[(id - from) * W + w]! |= bit;
+    }
+  }
+  return rows;
+}
+
 interface IndexedRow {
-  readonly bits: Uint8Array;
-  readonly off: number;
-  /** JSON of the row's named-port resolutions ('' in a table without peer-resolved names). */
-  readonly res: string;
+  /** The row's bits packed 32 a word. */
+  readonly words: Int32Array;
   readonly cls: number;
 }
 
 /**
  * The selector class of each (selector bits, resolutions) a table knows: its classes' own rows,
  * and the rows extensions have mapped to a class whose cells answer alike. What extendRuleTable
- * looks new identities up in: by a hash of the row's set bits, then checked bit by bit (a string
- * signature of k characters per new identity and table, hashed again by a Map, was most of an
- * extension of cluster-policy tables of hundreds of rules).
+ * looks new identities up in: rows packed 32 bits a word, by a hash of the words, then compared
+ * word by word (a string signature of k characters per new identity and table, hashed again by a
+ * Map, was most of an extension of cluster-policy tables of hundreds of rules; hashing and
+ * comparing them byte by byte was still the largest part of a namespace relabel's).
  */
 export class SignatureIndex {
-  private readonly byHash = new Map<number, IndexedRow[]>();
+  /**
+   * By the JSON of the rows' named-port resolutions ('' in a table without peer-resolved names;
+   * the callers' strings are made once per identity, and a string keeps its hash), then by a
+   * hash of the words (a small integer: a Map hashes those without boxing).
+   */
+  private readonly byRes = new Map<string, Map<number, IndexedRow[]>>();
+  private readonly w: number;
+  private readonly packed: Int32Array;
 
-  constructor(private readonly k: number) {}
+  constructor(private readonly k: number) {
+    this.w = wordsFor(k);
+    this.packed = new Int32Array(this.w);
+  }
 
   /** The index of a table's classes (row c of bitRows, resolutions[c] when `named`). */
   static of(sel: Pick<SelectorClasses, 'nSel' | 'bitRows' | 'resolutions'>, k: number, named: boolean): SignatureIndex {
@@ -64,31 +94,52 @@ export class SignatureIndex {
     return x;
   }
 
-  private hash(bits: Uint8Array, off: number): number {
+  /** Packs row bits[off .. off + k) (bytes 0 or 1) into this.packed. */
+  private pack(bits: Uint8Array, off: number): void {
+    const p = this.packed, k = this.k;
+    p.fill(0);
+    for (let r = 0; r < k; r++) p[r >> 5]! |= bits[off + r]! << (r & 31);
+  }
+
+  private hashWords(words: Int32Array, off: number): number {
     let h = 0x811c9dc5;
-    for (let r = 0; r < this.k; r++) if (bits[off + r] === 1) h = Math.imul(h ^ r, 0x01000193);
-    return h;
+    for (let x = 0; x < this.w; x++) h = Math.imul(h ^ words[off + x]!, 0x01000193) ^ (h >>> 13);
+    return h & 0x3fffffff;
   }
 
   /** The class of row bits[off .. off + k) with resolutions `res`, or undefined. */
   get(bits: Uint8Array, off: number, res: string): number | undefined {
-    const list = this.byHash.get(this.hash(bits, off));
+    this.pack(bits, off);
+    return this.getWords(this.packed, 0, res);
+  }
+
+  /** get for a packed row (words[off .. off + wordsFor(k))). */
+  getWords(words: Int32Array, off: number, res: string): number | undefined {
+    const list = this.byRes.get(res)?.get(this.hashWords(words, off));
     if (!list) return undefined;
+    const w = this.w;
     for (const e of list) {
-      if (e.res !== res) continue;
       let same = true;
-      for (let r = 0; r < this.k && same; r++) same = (e.bits[e.off + r] === 1) === (bits[off + r] === 1);
+      for (let x = 0; x < w && same; x++) same = e.words[x] === words[off + x];
       if (same) return e.cls;
     }
     return undefined;
   }
 
-  /** Maps a row to a class; the row's bytes must not change afterwards. */
+  /** Maps a row to a class. */
   add(bits: Uint8Array, off: number, res: string, cls: number): void {
-    const h = this.hash(bits, off);
-    let list = this.byHash.get(h);
-    if (!list) this.byHash.set(h, (list = []));
-    list.push({ bits, off, res, cls });
+    this.pack(bits, off);
+    this.addWords(this.packed, 0, res, cls);
+  }
+
+  /** add for a packed row. */
+  addWords(words: Int32Array, off: number, res: string, cls: number): void {
+    const h = this.hashWords(words, off);
+    let byHash = this.byRes.get(res);
+    if (!byHash) this.byRes.set(res, (byHash = new Map()));
+    let list = byHash.get(h);
+    if (!list) byHash.set(h, (list = []));
+    list.push({ words: words.slice(off, off + this.w), cls });
   }
 }
 

@@ -198,9 +198,30 @@ function firstCommon(a: Int32Array, ao: number, b: Int32Array, bo: number, from:
 class RowSet {
   private readonly byHash = new Map<number, number[]>();
   readonly rows: Int32Array[] = [];
-  intern(row: Int32Array): number {
+  private static hash(row: Int32Array): number {
     let h = row.length | 0;
     for (let i = 0; i < row.length; i++) h = Math.imul(h ^ row[i]!, 0x9e3779b1) ^ (h >>> 15);
+    // A small integer: a Map hashes it without boxing a number.
+    return h & 0x3fffffff;
+  }
+
+  /** The index of a row equal to `row`, or -1. */
+  find(row: Int32Array): number {
+    const bucket = this.byHash.get(RowSet.hash(row));
+    if (bucket) {
+      for (const i of bucket) {
+        const o = this.rows[i]!;
+        if (o.length !== row.length) continue;
+        let same = true;
+        for (let j = 0; j < row.length && same; j++) same = o[j] === row[j];
+        if (same) return i;
+      }
+    }
+    return -1;
+  }
+
+  intern(row: Int32Array): number {
+    const h = RowSet.hash(row);
     let bucket = this.byHash.get(h);
     if (!bucket) this.byHash.set(h, (bucket = []));
     for (const i of bucket) {
@@ -231,7 +252,9 @@ export interface ClassFit {
 }
 
 export interface Refold {
-  fit(bits: Uint8Array, resolutions: readonly number[][], nSel: number, combine4: Int32Array, combine6: Int32Array): ClassFit | undefined;
+  /** `resKey`: JSON of `resolutions`, when the caller has it. */
+  /** `words`: the identity's selector bits packed (wordsFor(k) words at off, see table-identities.ts). */
+  fit(words: Int32Array, off: number, resolutions: readonly number[][], nSel: number, combine4: Int32Array, combine6: Int32Array, resKey?: string): ClassFit | undefined;
   /** The verdict matrix with every row fit() has added (a table's rows are a prefix of it). */
   verdicts(): Int32Array;
 }
@@ -398,12 +421,34 @@ export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortCla
   const verdict = new Int32Array(peers.count * nPort);
   verdictRows.rows.forEach((r, i) => verdict.set(r, i * nPort));
 
-  const fit = (bits: Uint8Array, resolutions: readonly number[][], nS: number, c4: Int32Array, c6: Int32Array): ClassFit | undefined => {
+  // What fit answered per selector vector (and group): a class's cells follow from its vector
+  // alone, so an identity whose vector a class already has takes that class with no walk of the
+  // tiers and no column compare (new identities' combinations of matches are often new to a
+  // table while their first matching rules are not). The built classes' vectors (selVectors,
+  // the first class of each), then each vector fit placed, with the class it answered (the
+  // column fit's caller adds for a new class is nS, the class count it passed).
+  let fitted: { readonly vectors: RowSet; readonly cls: number[]; readonly columns: (ClassFit | undefined)[] } | undefined;
+  const fitOf = () => {
+    if (!fitted) {
+      const cls = new Array<number>(selVectors.rows.length).fill(-1);
+      for (let s = nSel - 1; s >= 0; s--) cls[selEq[s]!] = s;
+      fitted = { vectors: selVectors, cls, columns: [] };
+    }
+    return fitted;
+  };
+  const fit = (words: Int32Array, off: number, resolutions: readonly number[][], nS: number, c4: Int32Array, c6: Int32Array, resKey?: string): ClassFit | undefined => {
     // Its group: names must resolve as on some class (else the port classes may lack a cut).
-    const gr = spec.direction === 'egress' ? gk.get(JSON.stringify(resolutions)) : 0;
+    const gr = spec.direction === 'egress' ? gk.get(resKey ?? JSON.stringify(resolutions)) : 0;
     if (gr === undefined) return undefined;
-    const mine = new Int32Array(vec).fill(-1);
-    firstOf(bitsets(bits, 1, k, W), 0, gr, mine, 0);
+    const mine = new Int32Array(vec + 1).fill(-1);
+    firstOf(words, off, gr, mine, 0);
+    mine[vec] = gr;
+    const f = fitOf();
+    const known = f.vectors.find(mine);
+    if (known >= 0 && f.cls[known]! < nS) {
+      const c = f.cls[known]!;
+      return f.columns[known] ?? { cls: c, column4: c4.subarray(0, 0), column6: c6.subarray(0, 0) };
+    }
     // Its verdict row per distinct address vector (new rows are appended).
     const pcOf = new Int32Array(nIpEq);
     selv = mine;
@@ -416,12 +461,19 @@ export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortCla
     const column4 = new Int32Array(ip4.count), column6 = new Int32Array(ip6.count);
     for (let a = 0; a < ip4.count; a++) column4[a] = pcOf[ipEq4[a]!]!;
     for (let a = 0; a < ip6.count; a++) column6[a] = pcOf[ipEq6[a]!]!;
+    let found = -1;
     search: for (let s = 0; s < nS; s++) {
       for (let a = 0; a < ip4.count; a++) if (c4[a * nS + s] !== column4[a]) continue search;
       for (let a = 0; a < ip6.count; a++) if (c6[a * nS + s] !== column6[a]) continue search;
-      return { cls: s, column4, column6 };
+      found = s;
+      break;
     }
-    return { cls: -1, column4, column6 };
+    const e = f.vectors.intern(mine);
+    f.cls[e] = found >= 0 ? found : nS;
+    const answer = { cls: found, column4, column6 };
+    // Next time this vector is a known class (the new column's, once the caller added it).
+    f.columns[e] = found >= 0 ? answer : { cls: nS, column4, column6 };
+    return answer;
   };
   const verdicts = (): Int32Array => {
     const out = new Int32Array(verdictRows.rows.length * nPort);

@@ -36,6 +36,7 @@ import type { RuleBlock } from './block-classes.ts';
 import { buildRuleTable, extendRuleTable, type RuleTable, type TableRule } from './rule-table.ts';
 import type { Direction } from './spec-facts.ts';
 import type { TableLayout } from './table-layout.ts';
+import type { NewIdentityRefs } from './new-identity-refs.ts';
 import { TIER_NEXT } from './tiers.ts';
 
 /** Tier words per identity: egress Admin, egress Baseline, ingress Admin, ingress Baseline. */
@@ -164,10 +165,10 @@ export class TierTables {
     }
   }
 
-  /** New identities were interned: every table learns their classes; one that cannot is rebuilt. */
-  identitiesAdded(): void {
+  /** New identities were interned: every table learns their classes; one that cannot is rebuilt. `refs`: see new-identity-refs.ts. */
+  identitiesAdded(refs?: NewIdentityRefs): void {
     for (const e of [...this.cache.values()]) {
-      const t = extendRuleTable(e.table, this.identities);
+      const t = extendRuleTable(e.table, this.identities, refs);
       if (t === undefined) this.evict(e);
       else if (t !== e.table) {
         this.extended++;
