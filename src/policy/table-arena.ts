@@ -238,10 +238,10 @@ export function encodeTable(p: TableImageParts): Int32Array {
   img.set(p.ports, oPorts);
   img.set(p.trie4, oTrie4);
   const cells = rowCells(p.verdict, p.nPort);
-  for (let i = 0; i < p.combine4.length; i++) img[oComb4 + i] = cells[p.combine4[i]!]!;
+  writeCombine(img, oComb4, p.combine4, cells);
   img.set(p.verdict, oVerdict);
   img.set(p.trie6, oTrie6);
-  for (let i = 0; i < p.combine6.length; i++) img[oComb6 + i] = cells[p.combine6[i]!]!;
+  writeCombine(img, oComb6, p.combine6, cells);
   if (width === K.SEL_I32) img.set(p.selClass, oSel);
   else if (width === K.SEL_U16) new Uint16Array(img.buffer, img.byteOffset + oSel * 4, n).set(p.selClass);
   else new Uint8Array(img.buffer, img.byteOffset + oSel * 4, n).set(p.selClass);
@@ -267,6 +267,15 @@ function rowCells(verdict: Int32Array, nPort: number): Int32Array {
     cells[pc] = !uniform ? pc : first === TIER_NEXT ? K.PASS_CELL : ~pc;
   }
   return cells;
+}
+
+/** Writes a combine matrix's cells (rowCells) at `o`; every peer class must be a verdict row. */
+function writeCombine(img: Int32Array, o: number, combine: Int32Array, cells: Int32Array): void {
+  for (let i = 0; i < combine.length; i++) {
+    const pc = combine[i]!;
+    if (!(pc >= 0 && pc < cells.length)) throw new RangeError(`table-arena: peer class ${pc} of ${cells.length} verdict rows`);
+    img[o + i] = cells[pc]!;
+  }
 }
 
 function hasEntries(map: Int32Array, stride: number): boolean {
