@@ -43,10 +43,10 @@ import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../cluster/model.ts';
 import { nodeClass4, nodeClass6, type NodeClasses } from './node-classes.ts';
 import { TIER_NEXT } from './tiers.ts';
 
-// The header's word offsets and the selector widths are a const enum, not module constants:
-// the compiler writes a const enum member as its number, while the optimized code of the
-// lookups reads a module-level const from its module cell and checks it for every use (about
-// thirty reads a lookup).
+// The header's word offsets, the selector widths and the sentinels are a const enum, not module
+// constants: the compiler writes a const enum member as its number, while the optimized code of
+// the lookups reads a module-level const from its module cell and checks it on every use (about
+// thirty reads a lookup). The exports below are for the other modules.
 const enum K {
   H_NSEL = 0,
   H_NPORT = 1,
