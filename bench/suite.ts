@@ -235,7 +235,7 @@ export interface Tuple {
   readonly dport: number;
 }
 
-function largeTuples(count: number, seed: number): Tuple[] {
+export function largeTuples(count: number, seed: number): Tuple[] {
   const r = prng(seed);
   const out: Tuple[] = [];
   const PORTS = [80, 443, 444, 8080, 8081, 8085, 8090, 9090, 53, 3868, 3869, 5432, 6379];

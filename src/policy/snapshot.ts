@@ -27,19 +27,51 @@ import { TIERS_DECIDE, TIER_COUNT, TIER_DEFAULT, TIER_NEXT, nodeExemptionApplies
 
 // Per-slot record in Snapshot.slotPages (SLOT words a slot, one cache line holds two slots), so
 // the per-packet path reads one place per pod instead of one array per attribute.
-export const SLOT = 8;
-/** log2(SLOT), for the hot path's offsets. */
-export const SLOT_SHIFT = 3;
-export const S_IDENTITY = 0;
-/** Node index (see CompiledEngine.nodeIdx), or -1. */
-export const S_NODE = 1;
-/**
- * Egress / ingress side: TIER_COUNT words, one per tier in TIERS order (tiers.ts): >= 0, the
- * offset of the tier's table image in the snapshot's arena; TIER_NEXT, the tier has no word on
- * the side. A pod another node judges has SIDE.NOT_JUDGED in every word.
- */
-export const S_EGRESS = 2;
-export const S_INGRESS = S_EGRESS + TIER_COUNT;
+//
+// The record's layout and the constants the hot path compares with are a const enum, which the
+// compiler writes as numbers: the optimized code would otherwise load each module-level (or
+// imported) const from its module cell and check it on every use (as in table-arena.ts). The
+// constants of other modules are mirrored here and checked against them when the module loads.
+const enum R {
+  SLOT = 8,
+  /** log2(SLOT), for the hot path's offsets. */
+  SLOT_SHIFT = 3,
+  S_IDENTITY = 0,
+  /** Node index (see CompiledEngine.nodeIdx), or -1. */
+  S_NODE = 1,
+  /**
+   * Egress / ingress side: TIER_COUNT words, one per tier in TIERS order (tiers.ts): >= 0, the
+   * offset of the tier's table image in the snapshot's arena; TIER_NEXT, the tier has no word on
+   * the side. A pod another node judges has SIDE.NOT_JUDGED in every word.
+   */
+  S_EGRESS = 2,
+  S_INGRESS = 5,
+  // Mirrors (checked below).
+  TIER_COUNT = 3,
+  TIER_NEXT = -(1 << 29),
+  TIERS_DECIDE = -(1 << 30),
+  TIER_DEFAULT = -1,
+  PAGE_SHIFT = 11,
+  PAGE_MASK = 2047,
+  NOT_JUDGED = -5,
+  NODE = -3,
+  OUTSIDE_IDENTITY = 0,
+}
+export const SLOT = R.SLOT;
+export const SLOT_SHIFT = R.SLOT_SHIFT;
+export const S_IDENTITY = R.S_IDENTITY;
+export const S_NODE = R.S_NODE;
+export const S_EGRESS = R.S_EGRESS;
+export const S_INGRESS = R.S_INGRESS;
+
+for (const [mirror, source, name] of [
+  [R.S_INGRESS, S_EGRESS + TIER_COUNT, 'S_INGRESS'], [R.TIER_COUNT, TIER_COUNT, 'TIER_COUNT'], [R.TIER_NEXT, TIER_NEXT, 'TIER_NEXT'],
+  [R.TIERS_DECIDE, TIERS_DECIDE, 'TIERS_DECIDE'], [R.TIER_DEFAULT, TIER_DEFAULT, 'TIER_DEFAULT'], [R.PAGE_SHIFT, PAGE_SHIFT, 'PAGE_SHIFT'],
+  [R.PAGE_MASK, PAGE_MASK, 'PAGE_MASK'], [R.NOT_JUDGED, SIDE.NOT_JUDGED, 'SIDE.NOT_JUDGED'], [R.NODE, SIDE.NODE, 'SIDE.NODE'],
+  [R.OUTSIDE_IDENTITY, OUTSIDE_IDENTITY, 'OUTSIDE_IDENTITY'],
+] as const) {
+  if (mirror !== source) throw new Error(`snapshot.ts: the hot path's ${name} is ${mirror}, its source says ${source}`);
+}
 
 export const NO_POLICIES: readonly string[] = Object.freeze([]);
 
@@ -131,21 +163,21 @@ export class Snapshot implements RuleSnapshot {
   // NetworkPolicy tier decided (nodeExemptionApplies): its node exemption is the one step a table
   // cell cannot fold.
   private side4(si: Int32Array, o: number, addr: number, identity: number, pb: number, port: number): number {
-    let c = TIER_NEXT;
-    for (let t = 0; t < TIER_COUNT && c === TIER_NEXT; t++) {
+    let c = R.TIER_NEXT;
+    for (let t = 0; t < R.TIER_COUNT && c === R.TIER_NEXT; t++) {
       const w = si[o + t]!;
       if (w >= 0) c = judgeImage4(this.words, this.bytes, this.halves, w, addr, identity, pb, port);
     }
-    return c === TIER_NEXT ? TIER_DEFAULT : c;
+    return c === R.TIER_NEXT ? R.TIER_DEFAULT : c;
   }
 
   private side6(si: Int32Array, o: number, w0: number, w1: number, w2: number, w3: number, identity: number, pb: number, port: number): number {
-    let c = TIER_NEXT;
-    for (let t = 0; t < TIER_COUNT && c === TIER_NEXT; t++) {
+    let c = R.TIER_NEXT;
+    for (let t = 0; t < R.TIER_COUNT && c === R.TIER_NEXT; t++) {
       const w = si[o + t]!;
       if (w >= 0) c = judgeImage6(this.words, this.bytes, this.halves, w, w0, w1, w2, w3, identity, pb, port);
     }
-    return c === TIER_NEXT ? TIER_DEFAULT : c;
+    return c === R.TIER_NEXT ? R.TIER_DEFAULT : c;
   }
 
   judge4(src: number, dst: number, proto: number, port: number): boolean {
@@ -159,21 +191,21 @@ export class Snapshot implements RuleSnapshot {
     this.srcSlot = s;
     this.dstSlot = d;
     // Each record's page and its offset in it (a slot of -1 reads nothing: every read is guarded).
-    const sw = s << SLOT_SHIFT, dw = d << SLOT_SHIFT;
-    const sp = s < 0 ? NO_PAGE : this.slotPages[sw >>> PAGE_SHIFT]!, dp = d < 0 ? NO_PAGE : this.slotPages[dw >>> PAGE_SHIFT]!;
-    const so = sw & PAGE_MASK, do_ = dw & PAGE_MASK;
+    const sw = s << R.SLOT_SHIFT, dw = d << R.SLOT_SHIFT;
+    const sp = s < 0 ? NO_PAGE : this.slotPages[sw >>> R.PAGE_SHIFT]!, dp = d < 0 ? NO_PAGE : this.slotPages[dw >>> R.PAGE_SHIFT]!;
+    const so = sw & R.PAGE_MASK, do_ = dw & R.PAGE_MASK;
     const pb = portBlock(proto);
-    const ew = s < 0 ? SIDE.NOT_JUDGED : sp[so + S_EGRESS]!;
-    let e = sideExemption(ew !== SIDE.NOT_JUDGED, s === d);
-    if (e === TIERS_DECIDE) {
-      e = this.side4(sp, so + S_EGRESS, dst, d < 0 ? OUTSIDE_IDENTITY : dp[do_ + S_IDENTITY]!, pb, port);
-      if (nodeExemptionApplies(e) && this.onNode4(sp[so + S_NODE]!, dst)) e = SIDE.NODE;
+    const ew = s < 0 ? R.NOT_JUDGED : sp[so + R.S_EGRESS]!;
+    let e = sideExemption(ew !== R.NOT_JUDGED, s === d);
+    if (e === R.TIERS_DECIDE) {
+      e = this.side4(sp, so + R.S_EGRESS, dst, d < 0 ? R.OUTSIDE_IDENTITY : dp[do_ + R.S_IDENTITY]!, pb, port);
+      if (nodeExemptionApplies(e) && this.onNode4(sp[so + R.S_NODE]!, dst)) e = R.NODE;
     }
-    const iw = d < 0 ? SIDE.NOT_JUDGED : dp[do_ + S_INGRESS]!;
-    let i = sideExemption(iw !== SIDE.NOT_JUDGED, s === d);
-    if (i === TIERS_DECIDE) {
-      i = this.side4(dp, do_ + S_INGRESS, src, s < 0 ? OUTSIDE_IDENTITY : sp[so + S_IDENTITY]!, pb, port);
-      if (nodeExemptionApplies(i) && this.onNode4(dp[do_ + S_NODE]!, src)) i = SIDE.NODE;
+    const iw = d < 0 ? R.NOT_JUDGED : dp[do_ + R.S_INGRESS]!;
+    let i = sideExemption(iw !== R.NOT_JUDGED, s === d);
+    if (i === R.TIERS_DECIDE) {
+      i = this.side4(dp, do_ + R.S_INGRESS, src, s < 0 ? R.OUTSIDE_IDENTITY : sp[so + R.S_IDENTITY]!, pb, port);
+      if (nodeExemptionApplies(i) && this.onNode4(dp[do_ + R.S_NODE]!, src)) i = R.NODE;
     }
     this.egressCode = e;
     this.ingressCode = i;
@@ -192,21 +224,21 @@ export class Snapshot implements RuleSnapshot {
     const d = this.pods6.get(d0, d1, d2, d3);
     this.srcSlot = s;
     this.dstSlot = d;
-    const sw = s << SLOT_SHIFT, dw = d << SLOT_SHIFT;
-    const sp = s < 0 ? NO_PAGE : this.slotPages[sw >>> PAGE_SHIFT]!, dp = d < 0 ? NO_PAGE : this.slotPages[dw >>> PAGE_SHIFT]!;
-    const so = sw & PAGE_MASK, do_ = dw & PAGE_MASK;
+    const sw = s << R.SLOT_SHIFT, dw = d << R.SLOT_SHIFT;
+    const sp = s < 0 ? NO_PAGE : this.slotPages[sw >>> R.PAGE_SHIFT]!, dp = d < 0 ? NO_PAGE : this.slotPages[dw >>> R.PAGE_SHIFT]!;
+    const so = sw & R.PAGE_MASK, do_ = dw & R.PAGE_MASK;
     const pb = portBlock(proto);
-    const ew = s < 0 ? SIDE.NOT_JUDGED : sp[so + S_EGRESS]!;
-    let e = sideExemption(ew !== SIDE.NOT_JUDGED, s === d);
-    if (e === TIERS_DECIDE) {
-      e = this.side6(sp, so + S_EGRESS, d0, d1, d2, d3, d < 0 ? OUTSIDE_IDENTITY : dp[do_ + S_IDENTITY]!, pb, port);
-      if (nodeExemptionApplies(e) && this.onNode6(sp[so + S_NODE]!, d0, d1, d2, d3)) e = SIDE.NODE;
+    const ew = s < 0 ? R.NOT_JUDGED : sp[so + R.S_EGRESS]!;
+    let e = sideExemption(ew !== R.NOT_JUDGED, s === d);
+    if (e === R.TIERS_DECIDE) {
+      e = this.side6(sp, so + R.S_EGRESS, d0, d1, d2, d3, d < 0 ? R.OUTSIDE_IDENTITY : dp[do_ + R.S_IDENTITY]!, pb, port);
+      if (nodeExemptionApplies(e) && this.onNode6(sp[so + R.S_NODE]!, d0, d1, d2, d3)) e = R.NODE;
     }
-    const iw = d < 0 ? SIDE.NOT_JUDGED : dp[do_ + S_INGRESS]!;
-    let i = sideExemption(iw !== SIDE.NOT_JUDGED, s === d);
-    if (i === TIERS_DECIDE) {
-      i = this.side6(dp, do_ + S_INGRESS, s0, s1, s2, s3, s < 0 ? OUTSIDE_IDENTITY : sp[so + S_IDENTITY]!, pb, port);
-      if (nodeExemptionApplies(i) && this.onNode6(dp[do_ + S_NODE]!, s0, s1, s2, s3)) i = SIDE.NODE;
+    const iw = d < 0 ? R.NOT_JUDGED : dp[do_ + R.S_INGRESS]!;
+    let i = sideExemption(iw !== R.NOT_JUDGED, s === d);
+    if (i === R.TIERS_DECIDE) {
+      i = this.side6(dp, do_ + R.S_INGRESS, s0, s1, s2, s3, s < 0 ? R.OUTSIDE_IDENTITY : sp[so + R.S_IDENTITY]!, pb, port);
+      if (nodeExemptionApplies(i) && this.onNode6(dp[do_ + R.S_NODE]!, s0, s1, s2, s3)) i = R.NODE;
     }
     this.egressCode = e;
     this.ingressCode = i;

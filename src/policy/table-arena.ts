@@ -22,10 +22,11 @@
 //   trie4      nodes of T4 words: key, mask, value (-1 none), child0, child1 (node offsets
 //              relative to the trie start, -1 none); a node's prefix length is the number of
 //              leading ones of its mask
-//   combine4   ipClasses4 x nSel peer classes
+//   combine4   ipClasses4 x nSel cells: the peer class, or how its verdict row answers every
+//              port alike (see rowCells)
 //   verdict    nPeer x nPort side codes (engine-api.ts: the tiers' walk folded per cell)
 //   trie6      nodes of T6 words: key0..3, mask0..3, value, length, child0, child1
-//   combine6   ipClasses6 x nSel peer classes
+//   combine6   ipClasses6 x nSel cells, as combine4
 //   nodeComb4/6  (tables with `nodes` rules) ipClasses x node classes address classes; the node
 //              class map they index by is not in the image but once in the arena (H_NODES4)
 //   selClass   selLen classes (bytes, uint16 or int32, see H_SEL_WIDTH), then room for more
@@ -40,54 +41,96 @@
 
 import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../cluster/model.ts';
 import { nodeClass4, nodeClass6, type NodeClasses } from './node-classes.ts';
+import { TIER_NEXT } from './tiers.ts';
 
-export const H_NSEL = 0;
-export const H_NPORT = 1;
-/** Identities with a stored selector class (newer ones read class 0, see extendRuleTable). */
-export const H_SEL_LEN = 2;
-/** Selector class storage: SEL_U8, SEL_U16 or SEL_I32. */
-export const H_SEL_WIDTH = 3;
-export const H_SEL = 4;
-export const H_PORTS = 5;
-export const H_TRIE4 = 6;
-export const H_DEFAULT4 = 7;
-export const H_COMBINE4 = 8;
-export const H_VERDICT = 9;
-export const H_TRIE6 = 10;
-export const H_DEFAULT6 = 11;
-export const H_COMBINE6 = 12;
-/**
- * Node addresses (node-classes.ts), per family: where the node class map sits, the range of
- * node addresses (NodeClasses.range4/6), and the offset of the ip-class x node-class matrix
- * giving the address class of a node address; H_NNODE the matrix's stride (node classes).
- * The map is the same for every table of an engine, so it is not part of the image: the arena
- * holds it once and each arena copy of an image links to it (H_NODES4/6 an ABSOLUTE arena
- * offset, written by linkNodeMaps when the copy is placed). In an image itself H_NODES4/6 is
- * NODES_UNLINKED for a family with node addresses, NO_NODES for one without (or a table
- * without `nodes` rules); either reads as "no node class" (a lookup skips the map).
- */
-export const H_NODES4 = 13;
-export const H_NODELO4 = 14;
-export const H_NODEHI4 = 15;
-export const H_NODECOMB4 = 16;
-export const H_NODES6 = 17;
-export const H_NODELO6 = 18;
-export const H_NODEHI6 = 19;
-export const H_NODECOMB6 = 20;
-export const H_NNODE = 21;
-export const HEADER_WORDS = 22;
+// The header's word offsets, the selector widths and the sentinels are a const enum, not module
+// constants: the compiler writes a const enum member as its number, while the optimized code of
+// the lookups reads a module-level const from its module cell and checks it on every use (about
+// thirty reads a lookup). The exports below are for the other modules.
+const enum K {
+  H_NSEL = 0,
+  H_NPORT = 1,
+  /** Identities with a stored selector class (newer ones read class 0, see extendRuleTable). */
+  H_SEL_LEN = 2,
+  /** Selector class storage: SEL_U8, SEL_U16 or SEL_I32. */
+  H_SEL_WIDTH = 3,
+  H_SEL = 4,
+  H_PORTS = 5,
+  H_TRIE4 = 6,
+  H_DEFAULT4 = 7,
+  H_COMBINE4 = 8,
+  H_VERDICT = 9,
+  H_TRIE6 = 10,
+  H_DEFAULT6 = 11,
+  H_COMBINE6 = 12,
+  /**
+   * Node addresses (node-classes.ts), per family: where the node class map sits, the range of
+   * node addresses (NodeClasses.range4/6), and the offset of the ip-class x node-class matrix
+   * giving the address class of a node address; H_NNODE the matrix's stride (node classes).
+   * The map is the same for every table of an engine, so it is not part of the image: the arena
+   * holds it once and each arena copy of an image links to it (H_NODES4/6 an ABSOLUTE arena
+   * offset, written by linkNodeMaps when the copy is placed). In an image itself H_NODES4/6 is
+   * NODES_UNLINKED for a family with node addresses, NO_NODES for one without (or a table
+   * without `nodes` rules); either reads as "no node class" (a lookup skips the map).
+   */
+  H_NODES4 = 13,
+  H_NODELO4 = 14,
+  H_NODEHI4 = 15,
+  H_NODECOMB4 = 16,
+  H_NODES6 = 17,
+  H_NODELO6 = 18,
+  H_NODEHI6 = 19,
+  H_NODECOMB6 = 20,
+  H_NNODE = 21,
+  HEADER_WORDS = 22,
 
-export const SEL_U8 = 0;
-export const SEL_U16 = 1;
-export const SEL_I32 = 2;
+  SEL_U8 = 0,
+  SEL_U16 = 1,
+  SEL_I32 = 2,
+
+  NO_CHILD = -1,
+  NO_VALUE = -1,
+  NO_NODES = -1,
+  NODES_UNLINKED = -2,
+  /** H_TRIE4 / H_TRIE6 of a trie with nothing in it: the default value answers. */
+  NO_TRIE = -1,
+  /**
+   * A combine cell whose peer class answers TIER_NEXT for every port: the lookup ends there (see
+   * rowCells). Below every ~pc of a peer class (peer classes are far fewer than 2^30).
+   */
+  PASS_CELL = -(1 << 30),
+}
+export const H_NSEL = K.H_NSEL;
+export const H_NPORT = K.H_NPORT;
+export const H_SEL_LEN = K.H_SEL_LEN;
+export const H_SEL_WIDTH = K.H_SEL_WIDTH;
+export const H_SEL = K.H_SEL;
+export const H_PORTS = K.H_PORTS;
+export const H_TRIE4 = K.H_TRIE4;
+export const H_DEFAULT4 = K.H_DEFAULT4;
+export const H_COMBINE4 = K.H_COMBINE4;
+export const H_VERDICT = K.H_VERDICT;
+export const H_TRIE6 = K.H_TRIE6;
+export const H_DEFAULT6 = K.H_DEFAULT6;
+export const H_COMBINE6 = K.H_COMBINE6;
+export const H_NODES4 = K.H_NODES4;
+export const H_NODELO4 = K.H_NODELO4;
+export const H_NODEHI4 = K.H_NODEHI4;
+export const H_NODECOMB4 = K.H_NODECOMB4;
+export const H_NODES6 = K.H_NODES6;
+export const H_NODELO6 = K.H_NODELO6;
+export const H_NODEHI6 = K.H_NODEHI6;
+export const H_NODECOMB6 = K.H_NODECOMB6;
+export const H_NNODE = K.H_NNODE;
+export const HEADER_WORDS = K.HEADER_WORDS;
+export const SEL_U8 = K.SEL_U8;
+export const SEL_U16 = K.SEL_U16;
+export const SEL_I32 = K.SEL_I32;
 
 /** Words per IPv4 trie node, and field offsets. */
 export const T4 = 5;
 /** Words per IPv6 trie node: key 0-3, mask 4-7, value 8, length 9, children 10-11. */
 export const T6 = 12;
-
-const NO_CHILD = -1;
-const NO_VALUE = -1;
 
 /** The parts of one table, as the rule-table builder holds them. */
 export interface TableImageParts {
@@ -115,19 +158,13 @@ export interface TableNodes {
   readonly comb6: Int32Array;
 }
 
-const NO_NODES = -1;
-const NODES_UNLINKED = -2;
-
-/** H_TRIE4 / H_TRIE6 of a trie with nothing in it: the default value answers. */
-const NO_TRIE = -1;
-
 function trivialTrie(t: Int32Array, stride: number, valueAt: number): boolean {
-  return t.length === stride && t[valueAt] === NO_VALUE;
+  return t.length === stride && t[valueAt] === K.NO_VALUE;
 }
 
 /** Words holding `n` selector classes of a width. */
 function selWordsFor(width: number, n: number): number {
-  return width === SEL_U8 ? (n + 3) >> 2 : width === SEL_U16 ? (n + 1) >> 1 : n;
+  return width === K.SEL_U8 ? (n + 3) >> 2 : width === K.SEL_U16 ? (n + 1) >> 1 : n;
 }
 
 /**
@@ -148,10 +185,10 @@ function selRoomFor(n: number): number {
 /** Builds the image of one table. */
 export function encodeTable(p: TableImageParts): Int32Array {
   // Classes are < nSel, so the width follows from nSel.
-  const width = p.nSel <= 0x100 ? SEL_U8 : p.nSel <= 0x10000 ? SEL_U16 : SEL_I32;
+  const width = p.nSel <= 0x100 ? K.SEL_U8 : p.nSel <= 0x10000 ? K.SEL_U16 : K.SEL_I32;
   const n = p.selClass.length;
   const selWords = selWordsFor(width, selRoomFor(n));
-  let at = HEADER_WORDS;
+  let at = K.HEADER_WORDS;
   const place = (n: number): number => {
     const o = at;
     at += n;
@@ -164,50 +201,81 @@ export function encodeTable(p: TableImageParts): Int32Array {
   const oTrie6 = place(p.trie6.length);
   const oComb6 = place(p.combine6.length);
   const nd = p.nodes;
-  const oNodeComb4 = nd ? place(nd.comb4.length) : NO_NODES;
-  const oNodeComb6 = nd ? place(nd.comb6.length) : NO_NODES;
+  const oNodeComb4 = nd ? place(nd.comb4.length) : K.NO_NODES;
+  const oNodeComb6 = nd ? place(nd.comb6.length) : K.NO_NODES;
   const oSel = place(selWords);
   const img = new Int32Array(at);
-  img[H_NSEL] = p.nSel;
-  img[H_NPORT] = p.nPort;
-  img[H_SEL_LEN] = p.selClass.length;
-  img[H_SEL_WIDTH] = width;
-  img[H_SEL] = oSel;
-  img[H_PORTS] = oPorts;
+  img[K.H_NSEL] = p.nSel;
+  img[K.H_NPORT] = p.nPort;
+  img[K.H_SEL_LEN] = p.selClass.length;
+  img[K.H_SEL_WIDTH] = width;
+  img[K.H_SEL] = oSel;
+  img[K.H_PORTS] = oPorts;
   // A trie that is only a valueless root (no ipBlock in this family) answers the default for
   // every address: mark it so lookups skip the walk (its branches are what a lookup mispredicts).
-  img[H_TRIE4] = trivialTrie(p.trie4, T4, 2) ? NO_TRIE : oTrie4;
-  img[H_DEFAULT4] = p.default4;
-  img[H_COMBINE4] = oComb4;
-  img[H_VERDICT] = oVerdict;
-  img[H_TRIE6] = trivialTrie(p.trie6, T6, 8) ? NO_TRIE : oTrie6;
-  img[H_DEFAULT6] = p.default6;
-  img[H_COMBINE6] = oComb6;
+  img[K.H_TRIE4] = trivialTrie(p.trie4, T4, 2) ? K.NO_TRIE : oTrie4;
+  img[K.H_DEFAULT4] = p.default4;
+  img[K.H_COMBINE4] = oComb4;
+  img[K.H_VERDICT] = oVerdict;
+  img[K.H_TRIE6] = trivialTrie(p.trie6, T6, 8) ? K.NO_TRIE : oTrie6;
+  img[K.H_DEFAULT6] = p.default6;
+  img[K.H_COMBINE6] = oComb6;
   const nc = nd?.classes;
-  img[H_NNODE] = nc ? nc.count : 0;
+  img[K.H_NNODE] = nc ? nc.count : 0;
   // A family without node addresses of a class > 0 skips the lookup.
-  img[H_NODES4] = nc && hasEntries(nc.map4, 2) ? NODES_UNLINKED : NO_NODES;
-  img[H_NODECOMB4] = oNodeComb4;
-  img[H_NODELO4] = nc ? nc.range4[0] : 0;
-  img[H_NODEHI4] = nc ? nc.range4[1] : 0;
-  img[H_NODELO6] = nc ? nc.range6[0] : 0;
-  img[H_NODEHI6] = nc ? nc.range6[1] : 0;
-  img[H_NODES6] = nc && hasEntries(nc.map6, 5) ? NODES_UNLINKED : NO_NODES;
-  img[H_NODECOMB6] = oNodeComb6;
+  img[K.H_NODES4] = nc && hasEntries(nc.map4, 2) ? K.NODES_UNLINKED : K.NO_NODES;
+  img[K.H_NODECOMB4] = oNodeComb4;
+  img[K.H_NODELO4] = nc ? nc.range4[0] : 0;
+  img[K.H_NODEHI4] = nc ? nc.range4[1] : 0;
+  img[K.H_NODELO6] = nc ? nc.range6[0] : 0;
+  img[K.H_NODEHI6] = nc ? nc.range6[1] : 0;
+  img[K.H_NODES6] = nc && hasEntries(nc.map6, 5) ? K.NODES_UNLINKED : K.NO_NODES;
+  img[K.H_NODECOMB6] = oNodeComb6;
   if (nd) {
     img.set(nd.comb4, oNodeComb4);
     img.set(nd.comb6, oNodeComb6);
   }
   img.set(p.ports, oPorts);
   img.set(p.trie4, oTrie4);
-  img.set(p.combine4, oComb4);
+  const cells = rowCells(p.verdict, p.nPort);
+  writeCombine(img, oComb4, p.combine4, cells);
   img.set(p.verdict, oVerdict);
   img.set(p.trie6, oTrie6);
-  img.set(p.combine6, oComb6);
-  if (width === SEL_I32) img.set(p.selClass, oSel);
-  else if (width === SEL_U16) new Uint16Array(img.buffer, img.byteOffset + oSel * 4, n).set(p.selClass);
+  writeCombine(img, oComb6, p.combine6, cells);
+  if (width === K.SEL_I32) img.set(p.selClass, oSel);
+  else if (width === K.SEL_U16) new Uint16Array(img.buffer, img.byteOffset + oSel * 4, n).set(p.selClass);
   else new Uint8Array(img.buffer, img.byteOffset + oSel * 4, n).set(p.selClass);
   return img;
+}
+
+/**
+ * The combine cell of each peer class. Most verdict rows answer every port alike (a peer no rule
+ * names for any port; a peer a rule without ports matches first): about 60 % of the lookups of
+ * the large cluster, and of an Admin table that passes (the pod's own NetworkPolicy table then
+ * decides) nearly all. A lookup that lands on such a row needs neither the port class (a binary
+ * search over the table's port starts) nor, when the row is TIER_NEXT, the verdict. So the cell
+ * says it: `pc` for a row whose ports differ, `~pc` (negative) for a uniform row (the answer is
+ * its first cell), PASS_CELL for a uniform TIER_NEXT row.
+ */
+function rowCells(verdict: Int32Array, nPort: number): Int32Array {
+  const nPeer = verdict.length / nPort;
+  const cells = new Int32Array(nPeer);
+  for (let pc = 0; pc < nPeer; pc++) {
+    const o = pc * nPort, first = verdict[o]!;
+    let uniform = true;
+    for (let q = 1; q < nPort && uniform; q++) uniform = verdict[o + q] === first;
+    cells[pc] = !uniform ? pc : first === TIER_NEXT ? K.PASS_CELL : ~pc;
+  }
+  return cells;
+}
+
+/** Writes a combine matrix's cells (rowCells) at `o`; every peer class must be a verdict row. */
+function writeCombine(img: Int32Array, o: number, combine: Int32Array, cells: Int32Array): void {
+  for (let i = 0; i < combine.length; i++) {
+    const pc = combine[i]!;
+    if (!(pc >= 0 && pc < cells.length)) throw new RangeError(`table-arena: peer class ${pc} of ${cells.length} verdict rows`);
+    img[o + i] = cells[pc]!;
+  }
 }
 
 function hasEntries(map: Int32Array, stride: number): boolean {
@@ -231,8 +299,8 @@ export function writeNodeMaps(words: Int32Array, at: number, nc: NodeClasses): v
  * the shared maps' absolute offsets replace NODES_UNLINKED. Done once, when the copy is placed.
  */
 export function linkNodeMaps(words: Int32Array, base: number, at: number, nc: NodeClasses): void {
-  if (words[base + H_NODES4] === NODES_UNLINKED) words[base + H_NODES4] = at;
-  if (words[base + H_NODES6] === NODES_UNLINKED) words[base + H_NODES6] = at + nc.map4.length;
+  if (words[base + K.H_NODES4] === K.NODES_UNLINKED) words[base + K.H_NODES4] = at;
+  if (words[base + K.H_NODES6] === K.NODES_UNLINKED) words[base + K.H_NODES6] = at + nc.map4.length;
 }
 
 /**
@@ -251,16 +319,16 @@ export function linkedCopy(img: Int32Array, nodes: NodeClasses | undefined): { r
 
 /** The selector class of every identity an image stores (H_SEL_LEN of them), for re-encoding it. */
 export function storedSelClasses(img: Int32Array): Int32Array {
-  const n = img[H_SEL_LEN]!, o = img[H_SEL]!, w = img[H_SEL_WIDTH]!;
+  const n = img[K.H_SEL_LEN]!, o = img[K.H_SEL]!, w = img[K.H_SEL_WIDTH]!;
   const at = img.byteOffset + o * 4;
-  return Int32Array.from(w === SEL_U8 ? new Uint8Array(img.buffer, at, n) : w === SEL_U16 ? new Uint16Array(img.buffer, at, n) : img.subarray(o, o + n));
+  return Int32Array.from(w === K.SEL_U8 ? new Uint8Array(img.buffer, at, n) : w === K.SEL_U16 ? new Uint16Array(img.buffer, at, n) : img.subarray(o, o + n));
 }
 
 /** Reads the selector class an image gives an identity (class 0 past the stored ones, as judging reads it). */
 export function selClassReader(img: Int32Array): (identity: number) => number {
-  const n = img[H_SEL_LEN]!, o = img[H_SEL]!, w = img[H_SEL_WIDTH]!;
+  const n = img[K.H_SEL_LEN]!, o = img[K.H_SEL]!, w = img[K.H_SEL_WIDTH]!;
   const at = img.byteOffset + o * 4;
-  const v = w === SEL_U8 ? new Uint8Array(img.buffer, at, n) : w === SEL_U16 ? new Uint16Array(img.buffer, at, n) : img.subarray(o, o + n);
+  const v = w === K.SEL_U8 ? new Uint8Array(img.buffer, at, n) : w === K.SEL_U16 ? new Uint16Array(img.buffer, at, n) : img.subarray(o, o + n);
   return (identity) => (identity >= 0 && identity < n ? v[identity]! : 0);
 }
 
@@ -270,16 +338,16 @@ export function selClassReader(img: Int32Array): (identity: number) => number {
  * image must take over (TableLayout.rewrite).
  */
 export function appendedWords(img: Int32Array, had: number): { lo: number; hi: number } {
-  const o = img[H_SEL]!, w = img[H_SEL_WIDTH]!;
-  const bytes = w === SEL_U8 ? 1 : w === SEL_U16 ? 2 : 4;
-  return { lo: o + ((had * bytes) >> 2), hi: o + ((img[H_SEL_LEN]! * bytes + 3) >> 2) };
+  const o = img[K.H_SEL]!, w = img[K.H_SEL_WIDTH]!;
+  const bytes = w === K.SEL_U8 ? 1 : w === K.SEL_U16 ? 2 : 4;
+  return { lo: o + ((had * bytes) >> 2), hi: o + ((img[K.H_SEL_LEN]! * bytes + 3) >> 2) };
 }
 
 /** Selector class of a stored identity (identity < H_SEL_LEN). */
 function selClass(a: Int32Array, a8: Uint8Array, a16: Uint16Array, base: number, identity: number): number {
-  const o = base + a[base + H_SEL]!;
-  const w = a[base + H_SEL_WIDTH]!;
-  return w === SEL_U8 ? a8[(o << 2) + identity]! : w === SEL_U16 ? a16[(o << 1) + identity]! : a[o + identity]!;
+  const o = base + a[base + K.H_SEL]!;
+  const w = a[base + K.H_SEL_WIDTH]!;
+  return w === K.SEL_U8 ? a8[(o << 2) + identity]! : w === K.SEL_U16 ? a16[(o << 1) + identity]! : a[o + identity]!;
 }
 
 /**
@@ -289,9 +357,9 @@ function selClass(a: Int32Array, a8: Uint8Array, a16: Uint16Array, base: number,
  * stores.
  */
 export function withMoreSelClasses(img: Int32Array, from: number, added: Int32Array): Int32Array {
-  const oSel = img[H_SEL]!;
-  const n = img[H_SEL_LEN]! + added.length;
-  const out = new Int32Array(oSel + Math.max(selWordsFor(img[H_SEL_WIDTH]!, selRoomFor(n)), img.length - oSel));
+  const oSel = img[K.H_SEL]!;
+  const n = img[K.H_SEL_LEN]! + added.length;
+  const out = new Int32Array(oSel + Math.max(selWordsFor(img[K.H_SEL_WIDTH]!, selRoomFor(n)), img.length - oSel));
   out.set(img);
   // The copy has room for them now.
   appendSelClasses(out, from, added);
@@ -304,17 +372,17 @@ export function withMoreSelClasses(img: Int32Array, from: number, added: Int32Ar
  * leaving img untouched, when there is no room: the caller copies (withMoreSelClasses).
  */
 export function appendSelClasses(img: Int32Array, from: number, added: Int32Array): boolean {
-  const width = img[H_SEL_WIDTH]!;
-  const oSel = img[H_SEL]!;
-  const had = img[H_SEL_LEN]!;
+  const width = img[K.H_SEL_WIDTH]!;
+  const oSel = img[K.H_SEL]!;
+  const had = img[K.H_SEL_LEN]!;
   if (from !== had) throw new RangeError(`table-arena: image stores ${had} selector classes, extension starts at ${from}`);
   const n = had + added.length;
   if (selWordsFor(width, n) > img.length - oSel) return false;
-  if (width === SEL_I32) img.set(added, oSel + had);
-  else if (width === SEL_U16) new Uint16Array(img.buffer, img.byteOffset + oSel * 4, n).set(added, had);
+  if (width === K.SEL_I32) img.set(added, oSel + had);
+  else if (width === K.SEL_U16) new Uint16Array(img.buffer, img.byteOffset + oSel * 4, n).set(added, had);
   else new Uint8Array(img.buffer, img.byteOffset + oSel * 4, n).set(added, had);
   // Classes first, then the length that makes them visible.
-  img[H_SEL_LEN] = n;
+  img[K.H_SEL_LEN] = n;
   return true;
 }
 
@@ -347,41 +415,47 @@ function portClass(a: Int32Array, o: number, b: number, port: number): number {
   return lo - s + 1;
 }
 
+/** The side code of combine cell `cell` (see rowCells) for (protocol block, port) in the table at `base`. */
+function verdictOf(a: Int32Array, base: number, cell: number, block: number, port: number): number {
+  if (cell === K.PASS_CELL) return TIER_NEXT;
+  const row = base + a[base + K.H_VERDICT]!;
+  if (cell < 0) return a[row + ~cell * a[base + K.H_NPORT]!]!;
+  return a[row + cell * a[base + K.H_NPORT]! + portClass(a, base + a[base + K.H_PORTS]!, block, port)]!;
+}
+
 /**
  * Side code (engine-api.ts) of the table at `base` for an IPv4 peer `addr` (int32 bits) of
  * pod identity `identity` (0 = no pod), protocol block (portBlock) and port. Allocates nothing.
  */
 export function judgeImage4(a: Int32Array, a8: Uint8Array, a16: Uint16Array, base: number, addr: number, identity: number, block: number, port: number): number {
-  const nSel = a[base + H_NSEL]!;
-  const sc = nSel > 1 && identity < a[base + H_SEL_LEN]! ? selClass(a, a8, a16, base, identity) : 0;
+  const nSel = a[base + K.H_NSEL]!;
+  const sc = nSel > 1 && identity < a[base + K.H_SEL_LEN]! ? selClass(a, a8, a16, base, identity) : 0;
   // Longest-prefix match (see cidr-trie.ts): walk while the node's prefix contains addr.
-  let ipc = a[base + H_DEFAULT4]!;
-  const to = a[base + H_TRIE4]!;
+  let ipc = a[base + K.H_DEFAULT4]!;
+  const to = a[base + K.H_TRIE4]!;
   const t = base + to;
   let n = t;
-  while (to !== NO_TRIE) {
+  while (to !== K.NO_TRIE) {
     const m = a[n + 1]!;
     if (((addr ^ a[n]!) & m) !== 0) break;
     const v = a[n + 2]!;
-    if (v !== NO_VALUE) ipc = v;
+    if (v !== K.NO_VALUE) ipc = v;
     // Prefix length = leading ones of the mask (0 for the root, 32 for a host route).
     const l = Math.clz32(~m);
     if (l === 32) break;
     const c = ((addr >>> (31 - l)) & 1) === 0 ? a[n + 3]! : a[n + 4]!;
-    if (c === NO_CHILD) break;
+    if (c === K.NO_CHILD) break;
     n = t + c;
   }
   // A node address (a host route, so longer than any prefix of the trie): its node class refines
   // the trie's class (node-classes.ts).
-  const nm = a[base + H_NODES4]!;
+  const nm = a[base + K.H_NODES4]!;
   const f = addr ^ 0x80000000;
-  if (nm >= 0 && f >= a[base + H_NODELO4]! && f <= a[base + H_NODEHI4]!) {
+  if (nm >= 0 && f >= a[base + K.H_NODELO4]! && f <= a[base + K.H_NODEHI4]!) {
     const nc = nodeClass4(a, nm, addr);
-    if (nc !== 0) ipc = a[base + a[base + H_NODECOMB4]! + ipc * a[base + H_NNODE]! + nc]!;
+    if (nc !== 0) ipc = a[base + a[base + K.H_NODECOMB4]! + ipc * a[base + K.H_NNODE]! + nc]!;
   }
-  const pc = a[base + a[base + H_COMBINE4]! + ipc * nSel + sc]!;
-  const q = portClass(a, base + a[base + H_PORTS]!, block, port);
-  return a[base + a[base + H_VERDICT]! + pc * a[base + H_NPORT]! + q]!;
+  return verdictOf(a, base, a[base + a[base + K.H_COMBINE4]! + ipc * nSel + sc]!, block, port);
 }
 
 /** judgeImage4 for an IPv6 peer (four int32 words). */
@@ -390,35 +464,33 @@ export function judgeImage6(
   w0: number, w1: number, w2: number, w3: number,
   identity: number, block: number, port: number,
 ): number {
-  const nSel = a[base + H_NSEL]!;
-  const sc = nSel > 1 && identity < a[base + H_SEL_LEN]! ? selClass(a, a8, a16, base, identity) : 0;
-  let ipc = a[base + H_DEFAULT6]!;
-  const to = a[base + H_TRIE6]!;
+  const nSel = a[base + K.H_NSEL]!;
+  const sc = nSel > 1 && identity < a[base + K.H_SEL_LEN]! ? selClass(a, a8, a16, base, identity) : 0;
+  let ipc = a[base + K.H_DEFAULT6]!;
+  const to = a[base + K.H_TRIE6]!;
   const t = base + to;
   let n = t;
-  while (to !== NO_TRIE) {
+  while (to !== K.NO_TRIE) {
     if (((w0 ^ a[n]!) & a[n + 4]!) !== 0) break;
     if (((w1 ^ a[n + 1]!) & a[n + 5]!) !== 0) break;
     if (((w2 ^ a[n + 2]!) & a[n + 6]!) !== 0) break;
     if (((w3 ^ a[n + 3]!) & a[n + 7]!) !== 0) break;
     const v = a[n + 8]!;
-    if (v !== NO_VALUE) ipc = v;
+    if (v !== K.NO_VALUE) ipc = v;
     const l = a[n + 9]!;
     if (l === 128) break;
     const w = l < 32 ? w0 : l < 64 ? w1 : l < 96 ? w2 : w3;
     const c = ((w >>> (31 - (l & 31))) & 1) === 0 ? a[n + 10]! : a[n + 11]!;
-    if (c === NO_CHILD) break;
+    if (c === K.NO_CHILD) break;
     n = t + c;
   }
-  const nm = a[base + H_NODES6]!;
+  const nm = a[base + K.H_NODES6]!;
   const f = w0 ^ 0x80000000;
-  if (nm >= 0 && f >= a[base + H_NODELO6]! && f <= a[base + H_NODEHI6]!) {
+  if (nm >= 0 && f >= a[base + K.H_NODELO6]! && f <= a[base + K.H_NODEHI6]!) {
     const nc = nodeClass6(a, nm, w0, w1, w2, w3);
-    if (nc !== 0) ipc = a[base + a[base + H_NODECOMB6]! + ipc * a[base + H_NNODE]! + nc]!;
+    if (nc !== 0) ipc = a[base + a[base + K.H_NODECOMB6]! + ipc * a[base + K.H_NNODE]! + nc]!;
   }
-  const pc = a[base + a[base + H_COMBINE6]! + ipc * nSel + sc]!;
-  const q = portClass(a, base + a[base + H_PORTS]!, block, port);
-  return a[base + a[base + H_VERDICT]! + pc * a[base + H_NPORT]! + q]!;
+  return verdictOf(a, base, a[base + a[base + K.H_COMBINE6]! + ipc * nSel + sc]!, block, port);
 }
 
 /**

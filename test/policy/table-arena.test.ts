@@ -2,7 +2,8 @@
 // and the port search of an image must give exactly CidrTrie4/6.lookup and PortMap.lookup, and
 // selector classes must read back at every storage width, wherever the image sits in an arena.
 // The verdict matrix is filled with codes that spell out (peer class, port class), so one
-// judgeImage call checks every step of the lookup.
+// judgeImage call checks every step of the lookup. Verdict rows that answer every port alike
+// take a shortcut (table-arena.ts rowCells), checked against the matrix read cell by cell.
 
 import t from 'tap';
 import { IPPROTO_ICMP, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../../src/cluster/model.ts';
@@ -12,6 +13,7 @@ import {
   H_SEL_LEN, H_SEL_WIDTH, SEL_I32, SEL_U16, SEL_U8, TableArena, appendSelClasses, encodeTable, judgeImage4, judgeImage6, portBlock, withMoreSelClasses,
   type TableImageParts,
 } from '../../src/policy/table-arena.ts';
+import { TIER_NEXT } from '../../src/policy/tiers.ts';
 import { Rng } from '../../support/random-cluster.ts';
 
 const PROTOS = [IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP, IPPROTO_ICMP, 47];
@@ -161,4 +163,58 @@ t.test('new identities: appended in place while there is room, else copied; earl
     t.equal(oldBad, 0, 'the published copy answers as before');
     t.throws(() => appendSelClasses(img, img[H_SEL_LEN]! - 1, new Int32Array(1)), /extension starts at/, 'a stale starting point is refused');
   }
+});
+
+t.test('uniform verdict rows (TIER_NEXT or one code for every port) answer as the matrix does', async (t) => {
+  const r = new Rng(79);
+  let bad = 0, checks = 0;
+  const seen = { pass: 0, uniform: 0, varies: 0 };
+  for (let round = 0; round < 100; round++) {
+    const ports = randomPorts(r);
+    const nPort = ports.classCount;
+    const nSel = 1 + r.int(6);
+    const nPeer = 1 + r.int(12);
+    const codes = [TIER_NEXT, -1, -2, 0, 5, 6, 4 * 1000 + 3];
+    // Each row uniform in TIER_NEXT, uniform in another code, or varying (when nPort allows).
+    const verdict = new Int32Array(nPeer * nPort);
+    for (let pc = 0; pc < nPeer; pc++) {
+      const kind = r.int(3);
+      const first = kind === 0 ? TIER_NEXT : r.pick(codes);
+      verdict.fill(first, pc * nPort, (pc + 1) * nPort);
+      // A varying row differs in one cell only (anywhere, the last included): the hardest to tell.
+      if (kind === 2) verdict[pc * nPort + r.int(nPort)] = first === 5 ? 6 : 5;
+    }
+    // Ports that land in every port class: the interval starts of each protocol's block (PortMap.image()).
+    const img = ports.image();
+    const startsOf = (b: number) => Array.from(img.subarray(4 + img[b]!, 4 + img[b + 1]!));
+    const empty4 = new CidrTrie4([], 0), empty6 = new CidrTrie6([], 0);
+    const combine4 = Int32Array.from({ length: nSel }, () => r.int(nPeer));
+    const combine6 = Int32Array.from({ length: nSel }, () => r.int(nPeer));
+    const sel = Uint16Array.from({ length: 50 }, () => r.int(nSel));
+    const image = encodeTable({
+      nSel, nPort, ports: ports.image(), trie4: empty4.image(), default4: 0, trie6: empty6.image(), default6: 0,
+      combine4, combine6, verdict, selClass: sel,
+    });
+    const pad = r.int(9);
+    const words = new Int32Array(pad + image.length);
+    words.set(image, pad);
+    const arena = new TableArena(words);
+    for (let q = 0; q < 200; q++) {
+      const id = r.int(50);
+      const proto = r.pick(PROTOS);
+      const b = portBlock(proto);
+      const port = b >= 0 && r.chance(0.7) ? r.pick(startsOf(b)) : r.int(65536);
+      const cell = (pc: number) => verdict[pc * nPort + ports.lookup(proto, port)]!;
+      const row = (pc: number) => verdict.subarray(pc * nPort, (pc + 1) * nPort);
+      const pc4 = combine4[nSel > 1 ? sel[id]! : 0]!;
+      const kind = row(pc4).every((c) => c === TIER_NEXT) ? 'pass' : row(pc4).every((c) => c === row(pc4)[0]) ? 'uniform' : 'varies';
+      seen[kind]++;
+      if (judgeImage4(arena.words, arena.bytes, arena.halves, pad, 0x0a000001, id, portBlock(proto), port) !== cell(pc4)) bad++;
+      const pc6 = combine6[nSel > 1 ? sel[id]! : 0]!;
+      if (judgeImage6(arena.words, arena.bytes, arena.halves, pad, 1, 2, 3, 4, id, portBlock(proto), port) !== cell(pc6)) bad++;
+      checks += 2;
+    }
+  }
+  t.equal(bad, 0, `${checks} lookups agree`);
+  t.ok(seen.pass > 0 && seen.uniform > 0 && seen.varies > 0, `every kind of row looked up: ${JSON.stringify(seen)}`);
 });
