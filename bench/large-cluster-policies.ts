@@ -16,6 +16,7 @@
 import type {
   ClusterAction, ClusterPolicy, ClusterPolicyPeer, ClusterPolicyPort, ClusterPolicyRule, ClusterPolicySubject, LabelSelector,
 } from '../src/cluster/model.ts';
+import { clusterPolicyId } from '../src/cluster/model.ts';
 import { LARGE, nsName } from './large-cluster.ts';
 import { prng } from './prng.ts';
 
@@ -173,4 +174,50 @@ export function largeClusterPolicy(c: number, v: ClusterPolicyVariant = {}, spec
 
 export function largeClusterPolicies(spec: ClusterPoliciesSpec = LARGE_CLUSTER_POLICIES): ClusterPolicy[] {
   return Array.from({ length: spec.admin + spec.baseline }, (_, c) => largeClusterPolicy(c, {}, spec));
+}
+
+/** One cluster policy change of a bench round: an upsert of a version, or a delete by id. */
+export type ClusterPolicyChange =
+  | { readonly kind: 'priority' | 'rule_edit' | 'add'; readonly c: number; readonly policy: ClusterPolicy }
+  | { readonly kind: 'delete'; readonly c: number; readonly id: string };
+
+/**
+ * The cluster policy changes a user makes, on policies drawn with `r`, for the scale bench and
+ * its CPU script: per round a priority change, a rule edit, a delete and the deleted policy's
+ * re-add. Each policy's current version is kept, so each change really changes what it says and
+ * nothing else: a priority change keeps the rules an earlier rule edit gave the policy (a
+ * version built from scratch would undo that edit, a rule change too), a rule edit always
+ * changes a rule (its shift is one more than the policy's last, so it differs also on the same
+ * rule), and the re-add restores the version deleted.
+ */
+export class ClusterPolicyChanges {
+  private readonly variants = new Map<number, ClusterPolicyVariant>();
+  private readonly n: number;
+  private readonly shiftMax: number;
+
+  constructor(private readonly r: () => number, private readonly spec: ClusterPoliciesSpec = LARGE_CLUSTER_POLICIES) {
+    this.n = spec.admin + spec.baseline;
+    // Shifts below the smaller step keep every policy's place in its tier and the priorities distinct.
+    this.shiftMax = Math.max(1, Math.min(priorityStep(spec, 'Admin'), priorityStep(spec, 'Baseline')) - 1);
+  }
+
+  private version(c: number, v: ClusterPolicyVariant): ClusterPolicy {
+    this.variants.set(c, v);
+    return largeClusterPolicy(c, v, this.spec);
+  }
+
+  /** Round k's changes, in the order to apply them (each draws its policy when it is asked for). */
+  *round(k: number): Generator<ClusterPolicyChange> {
+    let c = this.r() % this.n;
+    let v = this.variants.get(c) ?? {};
+    const shift = 1 + (k % this.shiftMax);
+    yield { kind: 'priority', c, policy: this.version(c, { ...v, priorityShift: shift === (v.priorityShift ?? 0) ? 0 : shift }) };
+    c = this.r() % this.n;
+    v = this.variants.get(c) ?? {};
+    yield { kind: 'rule_edit', c, policy: this.version(c, { ...v, editRule: this.r(), edit: (v.edit ?? 0) + 1 }) };
+    c = this.r() % this.n;
+    const deleted = largeClusterPolicy(c, this.variants.get(c) ?? {}, this.spec);
+    yield { kind: 'delete', c, id: clusterPolicyId(deleted) };
+    yield { kind: 'add', c, policy: deleted };
+  }
 }

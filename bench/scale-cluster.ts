@@ -26,6 +26,14 @@ export function scaleSpecFor(pods: number): ScaleSpec {
   return { ...SCALE, pods, namespaces: Math.max(20, Math.round(pods / 150)), nodes: Math.max(50, Math.round(pods / 30)) };
 }
 
+/**
+ * The scale bench's incremental kinds, in the order a round applies them: its JSON keys, and
+ * scripts/scale-updates-cpu.ts' names (which adds a node relabel).
+ */
+export const SCALE_UPDATE_KINDS = ['remote_pod_relabel', 'local_pod_add', 'policy_update', 'cnp_update', 'cnp_rule_edit', 'cnp_delete', 'cnp_add'] as const;
+/** The key of each kind of ClusterPolicyChanges (large-cluster-policies.ts); cnp_update is the priority change. */
+export const CNP_CHANGE_KEYS = { priority: 'cnp_update', rule_edit: 'cnp_rule_edit', delete: 'cnp_delete', add: 'cnp_add' } as const;
+
 /** The node whose agent the scale benchmark runs. */
 export const LOCAL_NODE = 'node-0';
 

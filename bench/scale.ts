@@ -7,8 +7,10 @@
 //   full compile  a second CompiledEngine over the same state (CPU ms)
 //   rss           resident set size after the first generation (after a GC when exposed)
 //   incremental   engine.update latency (wall; incremental_cpu: CPU) of single changes, applied to the state directly:
-//                 a remote pod's relabel, a local pod's add, a NetworkPolicy update, a cluster
-//                 policy update (p50/p99/max over `reps` after 2 warm-up rounds)
+//                 a remote pod's relabel, a local pod's add, a NetworkPolicy update, and cluster
+//                 policy changes: a priority change (cnp_update), a rule edit, a delete and the
+//                 deleted policy's re-add (large-cluster-policies.ts: ClusterPolicyChanges; p50/p99/max
+//                 over `reps` after 2 warm-up rounds)
 //   watch         events/s absorbed end to end (API server -> watch -> decode -> state ->
 //                 engine) at a sustained offered rate, with the lag of each burst (sent ->
 //                 visible in the state and compiled)
@@ -20,24 +22,15 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { decodeObject } from '../src/cluster/decode.ts';
-import type { ClusterPolicy } from '../src/cluster/model.ts';
 import { ClusterState } from '../src/cluster/state.ts';
 import { CompiledEngine } from '../src/policy/compiler.ts';
 import { KubeSource } from '../src/sources/kube-source.ts';
-import { rawObject, rawPod } from '../support/raw-objects.ts';
-import { LOCAL_NODE, SCALE, isLocalPod, scaleClusterPolicy, scaleObjects, scalePod, scalePolicy, type ScaleSpec } from './scale-cluster.ts';
-import { priorityStep } from './large-cluster-policies.ts';
+import { decodedClusterPolicy, rawObject, rawPod } from '../support/raw-objects.ts';
+import { CNP_CHANGE_KEYS, LOCAL_NODE, SCALE, SCALE_UPDATE_KINDS, isLocalPod, scaleObjects, scalePod, scalePolicy, type ScaleSpec } from './scale-cluster.ts';
+import { ClusterPolicyChanges } from './large-cluster-policies.ts';
 import { prng } from './prng.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-
-/** A cluster policy as KubeSource gives it to the state: its API JSON, decoded. */
-function asDecoded(p: ClusterPolicy): ClusterPolicy {
-  const d = decodeObject(JSON.parse(JSON.stringify(rawObject({ kind: 'ClusterNetworkPolicy', object: p }))));
-  if (d.kind !== 'ClusterNetworkPolicy') throw new Error(`scale: cluster policy ${p.name} does not decode`);
-  return d.value;
-}
 
 export interface ScaleOptions {
   readonly spec?: ScaleSpec;
@@ -167,11 +160,11 @@ export async function scaleBench(o: ScaleOptions = {}): Promise<Record<string, u
     // ---- incremental changes, applied to the state (the engine's share of an event) -----------
     log('scale: incremental changes...');
     const r = prng(0x5ca1e);
-    const kinds = ['remote_pod_relabel', 'local_pod_add', 'policy_update', 'cnp_update'] as const;
-    const times: Record<(typeof kinds)[number], number[]> = { remote_pod_relabel: [], local_pod_add: [], policy_update: [], cnp_update: [] };
-    const cpuTimes: Record<(typeof kinds)[number], number[]> = { remote_pod_relabel: [], local_pod_add: [], policy_update: [], cnp_update: [] };
+    const kinds = SCALE_UPDATE_KINDS;
+    const times = Object.fromEntries(kinds.map((k) => [k, [] as number[]])) as Record<(typeof kinds)[number], number[]>;
+    const cpuTimes = Object.fromEntries(kinds.map((k) => [k, [] as number[]])) as Record<(typeof kinds)[number], number[]>;
     const nCnp = spec.clusterPolicies.admin + spec.clusterPolicies.baseline;
-    const shiftMax = Math.min(priorityStep(spec.clusterPolicies, 'Admin'), priorityStep(spec.clusterPolicies, 'Baseline')) - 1;
+    const cnpChanges = new ClusterPolicyChanges(r, spec.clusterPolicies);
     for (let k = 0; k < reps + 2; k++) {
       const got: Record<string, number> = {};
       const gotCpu: Record<string, number> = {};
@@ -188,12 +181,14 @@ export async function scaleBench(o: ScaleOptions = {}): Promise<Record<string, u
       state.upsertPolicy(scalePolicy(r() % spec.namespaces, r() % spec.policiesPerNamespace, 1 + (k % 3)));
       got.policy_update = updateMs;
       gotCpu.policy_update = updateCpuMs;
-      // As the agent receives it: decoded from the API's JSON, like the list that loaded the
-      // state (a model object spells "every port of a protocol" differently from a decoded one,
-      // which made a priority change a rule change too).
-      state.upsert('ClusterNetworkPolicy', asDecoded(scaleClusterPolicy(r() % nCnp, { priorityShift: 1 + (k % Math.max(1, shiftMax)) }, spec)));
-      got.cnp_update = updateMs;
-      gotCpu.cnp_update = updateCpuMs;
+      // Cluster policy changes (a priority change, a rule edit, a delete and its re-add), as the
+      // agent receives them: decoded from the API's JSON, like the list that loaded the state.
+      for (const ch of cnpChanges.round(k)) {
+        if (ch.kind === 'delete') state.delete('ClusterNetworkPolicy', ch.id);
+        else state.upsert('ClusterNetworkPolicy', decodedClusterPolicy(ch.policy));
+        got[CNP_CHANGE_KEYS[ch.kind]] = updateMs;
+        gotCpu[CNP_CHANGE_KEYS[ch.kind]] = updateCpuMs;
+      }
       if (k >= 2) for (const kind of kinds) {
         times[kind].push(got[kind]!);
         cpuTimes[kind].push(gotCpu[kind]!);

@@ -1,8 +1,11 @@
 // The scale bench's engine work (bench/scale.ts: same cluster, same changes in the same order)
 // in CPU time of this process, without the fake API server: full compiles, then per rep a remote
-// pod relabel, a local pod add, a NetworkPolicy update, a cluster policy update and a node
-// relabel, each with the tables it built. On a shared VM wall time runs 3-12x CPU time, so this
-// is what compares two trees: PALISADE_ROOT=/path/to/other/checkout runs that tree's code.
+// pod relabel, a local pod add, a NetworkPolicy update, the cluster policy changes (a priority
+// change, a rule edit, a delete and its re-add: ClusterPolicyChanges) and a node relabel, each
+// with the tables it built. The cluster policies reach the state decoded from the API's JSON,
+// as in the bench (the other objects as model objects: they decode back to themselves). On a
+// shared VM wall time runs 3-12x CPU time, so this is what compares two trees:
+// PALISADE_ROOT=/path/to/other/checkout runs that tree's engine on this tree's changes.
 //   node --expose-gc --import tsx scripts/scale-updates-cpu.ts [scale divisor, default 5] [reps, default 8] [alloc]
 // With `alloc`, each update starts after a full GC and also reports what it allocated (heap
 // used plus array buffers, after minus before; a scavenge inside the update would hide some: run
@@ -12,8 +15,11 @@ const root = process.env.PALISADE_ROOT ?? new URL('..', import.meta.url).pathnam
 const { CompiledEngine } = await import(`${root}/src/policy/compiler.ts`) as typeof import('../src/policy/compiler.ts');
 const { ClusterState } = await import(`${root}/src/cluster/state.ts`) as typeof import('../src/cluster/state.ts');
 const sc = await import(`${root}/bench/scale-cluster.ts`) as typeof import('../bench/scale-cluster.ts');
-const { priorityStep } = await import(`${root}/bench/large-cluster-policies.ts`) as typeof import('../bench/large-cluster-policies.ts');
-const { prng } = await import(`${root}/bench/prng.ts`) as typeof import('../bench/prng.ts');
+// The changes and their keys come from this tree, so another tree's engine gets the same ones.
+const { prng } = await import('../bench/prng.ts');
+const { ClusterPolicyChanges } = await import('../bench/large-cluster-policies.ts');
+const { decodedClusterPolicy } = await import('../support/raw-objects.ts');
+const { CNP_CHANGE_KEYS } = await import('../bench/scale-cluster.ts');
 
 const div = Number(process.argv[2] ?? 5);
 const reps = Number(process.argv[3] ?? 8);
@@ -22,7 +28,7 @@ const spec = { ...sc.SCALE, pods: sc.SCALE.pods / div, namespaces: sc.SCALE.name
 const cpu = () => { const c = process.cpuUsage(); return (c.user + c.system) / 1000; };
 const state = new ClusterState();
 state.batch(() => {
-  for (const o of sc.scaleObjects(spec)) state.upsert(o.kind, o.object as never);
+  for (const o of sc.scaleObjects(spec)) state.upsert(o.kind, (o.kind === 'ClusterNetworkPolicy' ? decodedClusterPolicy(o.object) : o.object) as never);
 });
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 gc();
@@ -57,8 +63,7 @@ const rec = (k: string, warm: boolean) => {
   (allocs[k] ??= []).push(allocated);
 };
 const r = prng(0x5ca1e);
-const nCnp = spec.clusterPolicies.admin + spec.clusterPolicies.baseline;
-const shiftMax = Math.min(priorityStep(spec.clusterPolicies, 'Admin'), priorityStep(spec.clusterPolicies, 'Baseline')) - 1;
+const cnpChanges = new ClusterPolicyChanges(r, spec.clusterPolicies);
 for (let k = 0; k < reps + 2; k++) {
   const warm = k >= 2;
   let i = r() % spec.pods;
@@ -67,7 +72,11 @@ for (let k = 0; k < reps + 2; k++) {
   state.upsertPod({ ...pod, labels: { ...pod.labels, version: `v${(Number(pod.labels.version!.slice(1)) + 1) % 4}` } }); rec('remote_pod_relabel', warm);
   state.upsertPod({ ...sc.scalePod(spec.pods + k, spec), nodeName: sc.LOCAL_NODE }); rec('local_pod_add', warm);
   state.upsertPolicy(sc.scalePolicy(r() % spec.namespaces, r() % spec.policiesPerNamespace, 1 + (k % 3))); rec('policy_update', warm);
-  state.upsert('ClusterNetworkPolicy', sc.scaleClusterPolicy(r() % nCnp, { priorityShift: 1 + (k % Math.max(1, shiftMax)) }, spec)); rec('cnp_update', warm);
+  for (const ch of cnpChanges.round(k)) {
+    if (ch.kind === 'delete') state.delete('ClusterNetworkPolicy', ch.id);
+    else state.upsert('ClusterNetworkPolicy', decodedClusterPolicy(ch.policy));
+    rec(CNP_CHANGE_KEYS[ch.kind], warm);
+  }
   const node = state.nodes.get(`node-${1 + (r() % (spec.nodes - 1))}`)!;
   state.upsertNode({ ...node, labels: { ...node.labels, 'bench/touched': `${k}` } }); rec('node_relabel', warm);
 }

@@ -6,6 +6,7 @@
 import type {
   ClusterPolicy, ClusterPolicyPeer, ClusterPolicyPort, ClusterPolicyRule, LabelSelector, Namespace, NetworkPolicy, Node, Pod, PolicyPeer, PolicyPort, PolicyRule,
 } from '../src/cluster/model.ts';
+import { decodeObject } from '../src/cluster/decode.ts';
 import type { RawObject } from './fake-apiserver.ts';
 
 function selector(s: LabelSelector): Record<string, unknown> {
@@ -114,6 +115,17 @@ export function rawClusterPolicy(p: ClusterPolicy): RawObject {
 /** What the decoder gives back for a model port after rawClusterPolicy (the one lossy spelling). */
 export function encodedClusterPort(p: ClusterPolicyPort): ClusterPolicyPort {
   return 'namedPort' in p || p.port !== undefined ? p : { protocol: p.protocol, port: 1, endPort: 65535 };
+}
+
+/**
+ * A cluster policy as a source gives it to the state: its API JSON, decoded. A change applied to
+ * a state loaded this way must be decoded too: a model object spells "every port of a protocol"
+ * unlike a decoded one (encodedClusterPort), which makes a priority change a rule change as well.
+ */
+export function decodedClusterPolicy(p: ClusterPolicy): ClusterPolicy {
+  const d = decodeObject(JSON.parse(JSON.stringify(rawClusterPolicy(p))));
+  if (d.kind !== 'ClusterNetworkPolicy') throw new Error(`cluster policy ${p.name} does not decode`);
+  return d.value;
 }
 
 type Encodable =
