@@ -40,7 +40,7 @@ t = cpu();
 new CompiledEngine(state, { localNode: sc.LOCAL_NODE });
 const second = cpu() - t;
 const s = engine.stats();
-console.log(`${root}: ${spec.pods} pods, ${spec.nodes} nodes: full compile ${first.toFixed(0)} ms CPU (cold), ${second.toFixed(0)} ms (second); ${s.tables} tables, ${(s.tableBytes / 1e6).toFixed(1)} MB`);
+console.log(`${root}: ${spec.pods} pods, ${spec.nodes} nodes: full compile ${first.toFixed(0)} ms CPU (cold), ${second.toFixed(0)} ms (second); ${s.tables} tables (${s.tierTables ?? '?'} tier tables), ${(s.tableBytes / 1e6).toFixed(1)} MB`);
 let last = 0, built = 0, allocated = 0;
 const used = () => { const m = process.memoryUsage(); return m.heapUsed + m.arrayBuffers; };
 state.onChange((ch) => {
@@ -83,5 +83,8 @@ for (let k = 0; k < reps + 2; k++) {
 const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
 for (const k of Object.keys(times)) {
   const mb = alloc ? `, allocated p50 ${(med(allocs[k]!) / 1e6).toFixed(2)} MB, max ${(Math.max(...allocs[k]!) / 1e6).toFixed(2)}` : '';
-  console.log(`${k}: p50 ${med(times[k]!).toFixed(1)} ms CPU, max ${Math.max(...times[k]!).toFixed(1)}${mb}, tables built ${tables[k]!.join(' ')}`);
+  // CPU per table built, over the updates that built some (what a change costs per table holding the policy).
+  const per = times[k]!.flatMap((ms, i) => (tables[k]![i]! > 0 ? [ms / tables[k]![i]!] : []));
+  const pt = per.length ? `, ${med(per).toFixed(1)} ms per table (median)` : '';
+  console.log(`${k}: p50 ${med(times[k]!).toFixed(1)} ms CPU, max ${Math.max(...times[k]!).toFixed(1)}${mb}, tables built ${tables[k]!.join(' ')}${pt}`);
 }
