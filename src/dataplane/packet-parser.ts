@@ -213,7 +213,11 @@ export function parsePacket(buf: Buffer, off: number, len: number, out: PacketIn
   out.inner = false;
   // Caller-supplied bounds are checked like packet bytes: a wrong offset must not read outside
   // the buffer (index access past the end yields undefined, which would poison the arithmetic).
-  if (!(off >= 0 && len >= 0 && off + len <= buf.length) || (off | 0) !== off || (len | 0) !== len ||
+  // The length is taken `| 0`: V8 holds a typed array's length as a machine word and, compared
+  // with small integers, would convert it to a double and check it back into an int32 on every
+  // packet; the truncation is one instruction. It never exceeds the real length (a length of
+  // 2 GiB or more turns negative or smaller), so at worst huge buffers are refused, never overread.
+  if (!(off >= 0 && len >= 0 && off + len <= (buf.length | 0)) || (off | 0) !== off || (len | 0) !== len ||
       !(wireLen >= len) || (wireLen | 0) !== wireLen) {
     return fail(out, E.BAD_BUFFER);
   }
