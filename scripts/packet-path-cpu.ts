@@ -80,7 +80,8 @@ for (const t of trees) for (const l of t.loops) l(per / 4);
 
 for (let r = 0; r < rounds; r++) {
   for (let w = 0; w < WORKLOADS.length; w++) {
-    for (const t of trees) {
+    // Every other round the other order, so no tree always runs right after another.
+    for (const t of r % 2 === 0 ? trees : [...trees].reverse()) {
       gc();
       const t0 = cpu();
       t.loops[w]!(per);
