@@ -1,5 +1,6 @@
 // Per-packet CPU time of the packet path (parse-only, classify-large, conntrack-hit: the
-// workloads of `palisade bench`) for one or more trees in interleaved rounds of one process, so
+// workloads of `palisade bench`; observed-hit: conntrack-hit through the agent's ObservedJudge,
+// which counts every packet into the metrics) for one or more trees in interleaved rounds of one process, so
 // an old and a new tree compare within the same minutes (the VMs vary 20-40 % between runs):
 // PALISADE_ROOTS=/path/a,/path/b loads each tree's parser, classifier and engine (default: this
 // tree). Prints per tree and workload the median and range of CPU ns per packet over the rounds,
@@ -51,7 +52,7 @@ const tuples = largeTuples(100_000, 0x5eed);
 const p = pack(tuples.map((t) => packet(t.src, t.dst, t.proto, t.sport, t.dport)));
 const stream: Stream = { ...p, n: tuples.length };
 
-const WORKLOADS = ['parse-only', 'classify-large', 'conntrack-hit'] as const;
+const WORKLOADS = ['parse-only', 'classify-large', 'conntrack-hit', 'observed-hit'] as const;
 interface Tree { readonly root: string; readonly loops: Loop[]; readonly ns: number[][]; readonly answers: number[] }
 const trees: Tree[] = [];
 for (const [i, root] of roots.entries()) {
@@ -61,16 +62,21 @@ for (const [i, root] of roots.entries()) {
   const { PacketInfo } = await import(`${root}/src/dataplane/packet-info.ts`) as typeof import('../src/dataplane/packet-info.ts');
   const lc = await import(`${root}/bench/large-cluster.ts`) as typeof import('../bench/large-cluster.ts');
   const suite = await import(`${root}/bench/suite.ts`) as typeof import('../bench/suite.ts');
+  const obs = await import(`${root}/src/agent/observe.ts`) as typeof import('../src/agent/observe.ts');
+  const metrics = await import(`${root}/src/agent/metrics.ts`) as typeof import('../src/agent/metrics.ts');
   const engine = new CompiledEngine(lc.buildLargeCluster());
   const hit = suite.openFlows(engine.snapshot(), 50_000);
+  const hit2 = suite.openFlows(engine.snapshot(), 50_000);
+  const observed = new obs.ObservedJudge(hit2.cls, new obs.ConnectionObserver({ counters: new metrics.AgentCounters(), policies: new metrics.PolicyCounters() }));
   const tag = `tree ${i}`;
   const loops = [
     parseLoopFor(parsePacket, new PacketInfo(), stream, tag),
     classifyLoopFor(new Classifier(engine.snapshot()), stream, 0, tag),
     classifyLoopFor(hit.cls, hit.stream as Stream, 1000, tag),
+    classifyLoopFor(observed, hit2.stream as Stream, 1000, tag),
   ];
   // One pass over the distinct packets: the trees must give the same answers.
-  trees.push({ root, loops, ns: WORKLOADS.map(() => []), answers: loops.map((l, w) => l(w === 2 ? (hit.stream as Stream).n : stream.n)) });
+  trees.push({ root, loops, ns: WORKLOADS.map(() => []), answers: loops.map((l, w) => l(w >= 2 ? (hit.stream as Stream).n : stream.n)) });
 }
 for (const t of trees) {
   if (t.answers.join() !== trees[0]!.answers.join()) throw new Error(`${t.root} answers ${t.answers.join()}, ${trees[0]!.root} ${trees[0]!.answers.join()}`);
