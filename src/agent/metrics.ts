@@ -26,20 +26,43 @@ export const DIRECTION = { NONE: 0, EGRESS: 1, INGRESS: 2, BOTH: 3 } as const;
 
 export const VERDICT_SLOTS = VERDICTS.length * DIRECTIONS.length * PROTOCOL_LABELS.length;
 
+// protoSlot and verdictSlot run for every packet the agent judges (observe.ts). What they compare
+// with and multiply by is a const enum, which the compiler writes as numbers: the optimized code
+// would otherwise load each import and module-level const from its module cell (and an array's
+// length) and check it on every use. Checked against the sources when the module loads.
+const enum S {
+  TCP = 6,
+  UDP = 17,
+  SCTP = 132,
+  ICMP = 1,
+  ICMPV6 = 58,
+  /** DIRECTIONS.length */
+  DIRECTIONS = 4,
+  /** PROTOCOL_LABELS.length */
+  PROTOCOLS = 5,
+}
+for (const [mirror, source, name] of [
+  [S.TCP, IPPROTO_TCP, 'IPPROTO_TCP'], [S.UDP, IPPROTO_UDP, 'IPPROTO_UDP'], [S.SCTP, IPPROTO_SCTP, 'IPPROTO_SCTP'],
+  [S.ICMP, IPPROTO_ICMP, 'IPPROTO_ICMP'], [S.ICMPV6, IPPROTO_ICMPV6, 'IPPROTO_ICMPV6'],
+  [S.DIRECTIONS, DIRECTIONS.length, 'DIRECTIONS.length'], [S.PROTOCOLS, PROTOCOL_LABELS.length, 'PROTOCOL_LABELS.length'],
+] as const) {
+  if (mirror !== source) throw new Error(`metrics.ts: the hot path's ${name} is ${mirror}, its source says ${source}`);
+}
+
 /** Protocol slot of an IP protocol number (ICMP and ICMPv6 share "icmp"). */
 export function protoSlot(ipProto: number): number {
   switch (ipProto) {
-    case IPPROTO_TCP: return 0;
-    case IPPROTO_UDP: return 1;
-    case IPPROTO_SCTP: return 2;
-    case IPPROTO_ICMP: case IPPROTO_ICMPV6: return 3;
+    case S.TCP: return 0;
+    case S.UDP: return 1;
+    case S.SCTP: return 2;
+    case S.ICMP: case S.ICMPV6: return 3;
     default: return 4;
   }
 }
 
 /** Index into AgentCounters.packets / .connections. */
 export function verdictSlot(verdict: number, direction: number, proto: number): number {
-  return (verdict * DIRECTIONS.length + direction) * PROTOCOL_LABELS.length + proto;
+  return (verdict * S.DIRECTIONS + direction) * S.PROTOCOLS + proto;
 }
 
 export class AgentCounters {

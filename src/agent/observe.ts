@@ -17,6 +17,29 @@ import type { VerdictLog } from './verdict-log.ts';
 import { protocolHasPorts } from '../net/ip-protocols.ts';
 import type { CachedDecision, CachedTuple } from '../enforce/cache-counters.ts';
 
+// What after() and ObservedJudge.classify() compare with for every packet is a const enum, which
+// the compiler writes as numbers: the optimized code would otherwise load each imported const
+// (and its property) from the module cell and check it on every packet. Checked against the
+// sources when the module loads.
+const enum H {
+  /** REASON.POLICY_ALLOW, REASON.POLICY_DENY (classifier.ts) */
+  POLICY_ALLOW = 1,
+  POLICY_DENY = 2,
+  /** ACCEPT (classifier.ts) */
+  ACCEPT = 1,
+  /** VERDICT.ALLOW, VERDICT.DENY, DIRECTION.NONE (metrics.ts) */
+  ALLOW = 0,
+  DENY = 1,
+  NONE = 0,
+}
+for (const [mirror, source, name] of [
+  [H.POLICY_ALLOW, REASON.POLICY_ALLOW, 'REASON.POLICY_ALLOW'], [H.POLICY_DENY, REASON.POLICY_DENY, 'REASON.POLICY_DENY'],
+  [H.ACCEPT, ACCEPT, 'ACCEPT'], [H.ALLOW, VERDICT.ALLOW, 'VERDICT.ALLOW'], [H.DENY, VERDICT.DENY, 'VERDICT.DENY'],
+  [H.NONE, DIRECTION.NONE, 'DIRECTION.NONE'],
+] as const) {
+  if (mirror !== source) throw new Error(`observe.ts: the hot path's ${name} is ${mirror}, its source says ${source}`);
+}
+
 
 export interface ObserverOptions {
   readonly counters: AgentCounters;
@@ -60,8 +83,8 @@ export class ConnectionObserver {
   after(c: Classifier, verdict: number, now: number): number {
     const p = protoSlot(c.info.proto);
     const reason = c.lastReason;
-    if (reason === REASON.POLICY_ALLOW) {
-      const slot = verdictSlot(VERDICT.ALLOW, DIRECTION.NONE, p);
+    if (reason === H.POLICY_ALLOW) {
+      const slot = verdictSlot(H.ALLOW, H.NONE, p);
       this.counters.packets[slot]!++;
       this.counters.connections[slot]!++;
       const hits = this.policies.hits;
@@ -73,9 +96,9 @@ export class ConnectionObserver {
       if (this.log !== undefined && this.log.logAllowed) this.logNew(c, false);
       return verdict;
     }
-    if (reason !== REASON.POLICY_DENY) {
+    if (reason !== H.POLICY_DENY) {
       // Tracked flows, replies, ICMP errors, invalid packets: counted as packets only.
-      this.counters.packets[verdictSlot(verdict === ACCEPT ? VERDICT.ALLOW : VERDICT.DENY, DIRECTION.NONE, p)]!++;
+      this.counters.packets[verdictSlot(verdict === H.ACCEPT ? H.ALLOW : H.DENY, H.NONE, p)]!++;
       return verdict;
     }
     return this.denied(c, p, now);
@@ -203,7 +226,7 @@ export class ObservedJudge {
   classify(buf: Buffer, off: number, len: number, now: number): number {
     const c = this.classifier;
     const v = this.observer.after(c, c.classify(buf, off, len, now), now);
-    if (this.cache !== undefined && v === ACCEPT && c.lastReason === REASON.POLICY_ALLOW) this.cache.record(c.info, c.lastEgressCode, c.lastIngressCode);
+    if (this.cache !== undefined && v === H.ACCEPT && c.lastReason === H.POLICY_ALLOW) this.cache.record(c.info, c.lastEgressCode, c.lastIngressCode);
     return v;
   }
   endBatch(): void {

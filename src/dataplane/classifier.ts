@@ -12,6 +12,7 @@ import { INVALID_COUNT, PacketInfo } from './packet-info.ts';
 import { parsePacket } from './packet-parser.ts';
 import { SIDE, type RuleSnapshot } from '../policy/engine-api.ts';
 import { maskWords, parseCIDR, parseIP } from '../net/address.ts';
+import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ip-protocols.ts';
 
 export const VERDICT = {
   DROP: FLOW_DROP,
@@ -20,43 +21,64 @@ export const VERDICT = {
 export const DROP = VERDICT.DROP;
 export const ACCEPT = VERDICT.ACCEPT;
 
-/** Why the last packet got its verdict (classifier.lastReason; counted in reasonCounts). */
-export const REASON = {
+/**
+ * Why the last packet got its verdict (classifier.lastReason; counted in reasonCounts). A const
+ * enum, written as numbers (see K below); REASON gives the names to other modules.
+ */
+const enum Why {
   /** Unparseable / hostile packet: see lastInvalid. */
-  INVALID: 0,
+  INVALID = 0,
   /** New connection allowed by the snapshot (and recorded in conntrack when there is one). */
-  POLICY_ALLOW: 1,
+  POLICY_ALLOW = 1,
   /** New connection denied by the snapshot. */
-  POLICY_DENY: 2,
+  POLICY_DENY = 2,
   /** Packet of a tracked flow, original direction. */
-  ESTABLISHED: 3,
+  ESTABLISHED = 3,
   /** Packet of a tracked flow, reply direction. */
-  REPLY: 4,
+  REPLY = 4,
   /** Packet of a tracked flow that a newer snapshot denies (strict mode). */
-  FLOW_DENIED: 5,
+  FLOW_DENIED = 5,
   /** ICMP error quoting a packet of an allowed flow. */
-  ICMP_RELATED: 6,
+  ICMP_RELATED = 6,
   /** ICMP error quoting nothing we track (or sent to someone other than the quoted sender). */
-  ICMP_UNRELATED: 7,
+  ICMP_UNRELATED = 7,
   /** Later fragment of a datagram whose first fragment was accepted. */
-  FRAGMENT_TRACKED: 8,
+  FRAGMENT_TRACKED = 8,
   /** Later fragment with no accepted first fragment: its ports are unknown, so it is dropped. */
-  FRAGMENT_UNTRACKED: 9,
+  FRAGMENT_UNTRACKED = 9,
   /** IPv6 neighbour discovery (ICMPv6 133-137), which IPv6 cannot work without. */
-  NEIGHBOR_DISCOVERY: 10,
+  NEIGHBOR_DISCOVERY = 10,
   /** Neighbour discovery with hop limit != 255: forged from off-link (RFC 4861 7.1). */
-  ND_BAD_HOP_LIMIT: 11,
+  ND_BAD_HOP_LIMIT = 11,
   /** Allowed, but the flow table was full of established flows: dropped, like Linux "table full". */
-  TABLE_FULL: 12,
+  TABLE_FULL = 12,
   /** An ICMP echo reply with no echo request tracked. */
-  UNSOLICITED_REPLY: 13,
+  UNSOLICITED_REPLY = 13,
   /** A TCP SYN without ACK in the reply direction of a flow past its opening handshake. */
-  TCP_OUT_OF_STATE: 14,
+  TCP_OUT_OF_STATE = 14,
   /**
    * New connection from or to an address in this node's pod ranges that no known pod holds
    * (yet): a pod started before its IP reached us. Dropped unless the classifier fails open.
    */
-  UNKNOWN_LOCAL_POD: 15,
+  UNKNOWN_LOCAL_POD = 15,
+}
+export const REASON = {
+  INVALID: Why.INVALID,
+  POLICY_ALLOW: Why.POLICY_ALLOW,
+  POLICY_DENY: Why.POLICY_DENY,
+  ESTABLISHED: Why.ESTABLISHED,
+  REPLY: Why.REPLY,
+  FLOW_DENIED: Why.FLOW_DENIED,
+  ICMP_RELATED: Why.ICMP_RELATED,
+  ICMP_UNRELATED: Why.ICMP_UNRELATED,
+  FRAGMENT_TRACKED: Why.FRAGMENT_TRACKED,
+  FRAGMENT_UNTRACKED: Why.FRAGMENT_UNTRACKED,
+  NEIGHBOR_DISCOVERY: Why.NEIGHBOR_DISCOVERY,
+  ND_BAD_HOP_LIMIT: Why.ND_BAD_HOP_LIMIT,
+  TABLE_FULL: Why.TABLE_FULL,
+  UNSOLICITED_REPLY: Why.UNSOLICITED_REPLY,
+  TCP_OUT_OF_STATE: Why.TCP_OUT_OF_STATE,
+  UNKNOWN_LOCAL_POD: Why.UNKNOWN_LOCAL_POD,
 } as const;
 export const REASON_NAMES: readonly string[] = [
   'invalid', 'policy-allow', 'policy-deny', 'established', 'reply', 'flow-denied', 'icmp-related',
@@ -95,12 +117,31 @@ export const MAX_LOCAL_RANGES = 64;
 /** Called by rejudge() for each flow that was accepted and is now denied. */
 export type DeniedFlowCallback = (flow: number) => void;
 
-// IP protocol numbers, as in net/ip-protocols.ts: literal here so the JIT folds them.
-const P_ICMP = 1;
-const P_TCP = 6;
-const P_UDP = 17;
-const P_ICMPV6 = 58;
-const P_SCTP = 132;
+// The numbers classify() compares with are const enums, which the compiler writes as numbers:
+// the optimized code would otherwise load each module-level (or imported) const from its module
+// cell and check it on every use (see policy/table-arena.ts). The constants of other modules are
+// mirrored here and checked against them when the module loads.
+const enum K {
+  // IP protocol numbers (net/ip-protocols.ts).
+  P_TCP = 6,
+  P_UDP = 17,
+  P_SCTP = 132,
+  /** SIDE.NOT_JUDGED (policy/engine-api.ts). */
+  NOT_JUDGED = -5,
+  /** FLOW_DROP, FLOW_ACCEPT (conntrack-settings.ts): VERDICT. */
+  DROP = 0,
+  ACCEPT = 1,
+  /** TCP_STATE.SYN_SENT, TCP_STATE.FIN (conntrack-settings.ts). */
+  SYN_SENT = 1,
+  FIN = 4,
+}
+for (const [mirror, source, name] of [
+  [K.P_TCP, IPPROTO_TCP, 'IPPROTO_TCP'], [K.P_UDP, IPPROTO_UDP, 'IPPROTO_UDP'], [K.P_SCTP, IPPROTO_SCTP, 'IPPROTO_SCTP'],
+  [K.NOT_JUDGED, SIDE.NOT_JUDGED, 'SIDE.NOT_JUDGED'], [K.DROP, FLOW_DROP, 'FLOW_DROP'], [K.ACCEPT, FLOW_ACCEPT, 'FLOW_ACCEPT'],
+  [K.SYN_SENT, TCP_STATE.SYN_SENT, 'TCP_STATE.SYN_SENT'], [K.FIN, TCP_STATE.FIN, 'TCP_STATE.FIN'],
+] as const) {
+  if (mirror !== source) throw new Error(`classifier.ts: the hot path's ${name} is ${mirror}, its source says ${source}`);
+}
 
 export class Classifier {
   private snap: RuleSnapshot;
@@ -112,8 +153,8 @@ export class Classifier {
   lastVerdict = 0;
   lastReason = 0;
   lastInvalid = 0;
-  lastEgressCode: number = SIDE.NOT_JUDGED;
-  lastIngressCode: number = SIDE.NOT_JUDGED;
+  lastEgressCode: number = K.NOT_JUDGED;
+  lastIngressCode: number = K.NOT_JUDGED;
   lastSrcSlot = -1;
   lastDstSlot = -1;
   /** Conntrack flow index the packet matched or created, else -1. */
@@ -247,15 +288,15 @@ export class Classifier {
    */
   classify(buf: Buffer, off: number, len: number, now: number, wireLen: number = len): number {
     const info = this.info;
-    this.lastEgressCode = SIDE.NOT_JUDGED;
-    this.lastIngressCode = SIDE.NOT_JUDGED;
+    this.lastEgressCode = K.NOT_JUDGED;
+    this.lastIngressCode = K.NOT_JUDGED;
     this.lastSrcSlot = -1;
     this.lastDstSlot = -1;
     this.lastFlow = -1;
     if (!parsePacket(buf, off, len, info, wireLen)) {
       this.lastInvalid = info.invalid;
       this.invalidCounts[info.invalid]++;
-      return this.done(DROP, REASON.INVALID);
+      return this.done(K.DROP, Why.INVALID);
     }
     this.lastInvalid = 0;
     const ct = this.conntrack;
@@ -267,12 +308,12 @@ export class Classifier {
       // filter hooks, so fragments seldom reach us at all.
       if (ct !== undefined) {
         const e = ct.lookupFragment(info, now);
-        if (e !== -1 && !ct.lastReply && ct.verdict(e) === ACCEPT) {
+        if (e !== -1 && !ct.lastReply && ct.verdict(e) === K.ACCEPT) {
           this.lastFlow = e;
-          return this.done(ACCEPT, REASON.FRAGMENT_TRACKED);
+          return this.done(K.ACCEPT, Why.FRAGMENT_TRACKED);
         }
       }
-      return this.done(DROP, REASON.FRAGMENT_UNTRACKED);
+      return this.done(K.DROP, Why.FRAGMENT_UNTRACKED);
     }
 
     const proto = info.proto;
@@ -283,7 +324,7 @@ export class Classifier {
         // Router/neighbour solicitation/advertisement and redirect: IPv6 address resolution.
         // RFC 4861 7.1.1/6.1: receivers must discard ND whose hop limit is not 255 (it crossed
         // a router, so it is not from the link).
-        return this.done(info.hopLimit === 255 ? ACCEPT : DROP, info.hopLimit === 255 ? REASON.NEIGHBOR_DISCOVERY : REASON.ND_BAD_HOP_LIMIT);
+        return this.done(info.hopLimit === 255 ? K.ACCEPT : K.DROP, info.hopLimit === 255 ? Why.NEIGHBOR_DISCOVERY : Why.ND_BAD_HOP_LIMIT);
       }
       if (info.inner) return this.icmpError(now);
     }
@@ -294,36 +335,36 @@ export class Classifier {
         const reply = ct.lastReply;
         // A fresh SYN on a tuple whose connection has closed is a new connection reusing the
         // ports (Linux conntrack re-opens it too): judge it again.
-        if (proto === P_TCP && !reply && (info.tcpFlags & 0x12) === 0x02 && ct.state(e) >= TCP_STATE.FIN) {
+        if (proto === K.P_TCP && !reply && (info.tcpFlags & 0x12) === 0x02 && ct.state(e) >= K.FIN) {
           ct.remove(e);
           e = -1;
-        } else if (proto === P_TCP && reply && (info.tcpFlags & 0x12) === 0x02 && ct.state(e) !== TCP_STATE.SYN_SENT) {
+        } else if (proto === K.P_TCP && reply && (info.tcpFlags & 0x12) === 0x02 && ct.state(e) !== K.SYN_SENT) {
           // The responder opening "back" on the reversed tuple: only a simultaneous open (our
           // SYN still unanswered) makes a bare SYN legal in the reply direction. Otherwise it
           // is no reply, and it must not ride on the flow.
-          return this.done(DROP, REASON.TCP_OUT_OF_STATE);
+          return this.done(K.DROP, Why.TCP_OUT_OF_STATE);
         } else {
           if (this.strict && ct.generation(e) !== (this.snap.generation | 0)) this.judgeFlow(e);
           this.lastFlow = e;
           this.lastEgressCode = ct.egressCode(e);
           this.lastIngressCode = ct.ingressCode(e);
-          if (ct.verdict(e) !== ACCEPT) return this.done(DROP, REASON.FLOW_DENIED);
+          if (ct.verdict(e) !== K.ACCEPT) return this.done(K.DROP, Why.FLOW_DENIED);
           ct.update(e, info, reply, now);
-          if (info.fragment) ct.insertFragment(info, now, ACCEPT, this.snap.generation);
-          return this.done(ACCEPT, reply ? REASON.REPLY : REASON.ESTABLISHED);
+          if (info.fragment) ct.insertFragment(info, now, K.ACCEPT, this.snap.generation);
+          return this.done(K.ACCEPT, reply ? Why.REPLY : Why.ESTABLISHED);
         }
       }
       // An echo reply answers a request we would have tracked; on its own it opens nothing
       // (Linux conntrack marks it invalid).
       if (info.icmpId >= 0 && (info.icmpType === 0 || info.icmpType === 129)) {
-        return this.done(DROP, REASON.UNSOLICITED_REPLY);
+        return this.done(K.DROP, Why.UNSOLICITED_REPLY);
       }
     }
 
     // A new connection: judged on addresses, protocol and destination port. ICMP and other
     // port-less protocols are judged with port 0, which only port-less rules match (engine-api).
     const snap = this.snap;
-    const port = proto === P_TCP || proto === P_UDP || proto === P_SCTP ? info.dstPort : 0;
+    const port = proto === K.P_TCP || proto === K.P_UDP || proto === K.P_SCTP ? info.dstPort : 0;
     // Words go to the engine as int32 bit patterns (`| 0`): a uint32 >= 2^31 is no small
     // integer in V8, so passing it to a call that is not inlined boxes it into a fresh heap
     // number, an allocation per packet. The engine compares words with XOR/masks, which read
@@ -335,21 +376,21 @@ export class Classifier {
     this.lastIngressCode = snap.ingressCode;
     this.lastSrcSlot = snap.srcSlot;
     this.lastDstSlot = snap.dstSlot;
-    if (!allowed) return this.done(DROP, REASON.POLICY_DENY);
+    if (!allowed) return this.done(K.DROP, Why.POLICY_DENY);
     // The engine judged an unknown address as "no pod" (not judged, so allowed); inside this
     // node's pod ranges that is a pod we have not heard of yet, and the fail mode decides.
     if (!this.failOpen && (v4
       ? this.unknownLocal4(info.src4 | 0, info.dst4 | 0)
       : this.unknownLocal6(info.src6a | 0, info.src6b | 0, info.src6c | 0, info.src6d | 0, info.dst6a | 0, info.dst6b | 0, info.dst6c | 0, info.dst6d | 0))) {
-      return this.done(DROP, REASON.UNKNOWN_LOCAL_POD);
+      return this.done(K.DROP, Why.UNKNOWN_LOCAL_POD);
     }
     if (ct !== undefined && this.tracks(info)) {
-      const e = ct.insert(info, now, ACCEPT, snap.generation, snap.egressCode, snap.ingressCode);
-      if (e === -1) return this.done(DROP, REASON.TABLE_FULL);
+      const e = ct.insert(info, now, K.ACCEPT, snap.generation, snap.egressCode, snap.ingressCode);
+      if (e === -1) return this.done(K.DROP, Why.TABLE_FULL);
       this.lastFlow = e;
-      if (info.fragment) ct.insertFragment(info, now, ACCEPT, snap.generation);
+      if (info.fragment) ct.insertFragment(info, now, K.ACCEPT, snap.generation);
     }
-    return this.done(ACCEPT, REASON.POLICY_ALLOW);
+    return this.done(K.ACCEPT, Why.POLICY_ALLOW);
   }
 
   /**
@@ -358,7 +399,7 @@ export class Classifier {
    */
   private tracks(info: PacketInfo): boolean {
     const p = info.proto;
-    if (p === P_TCP) return (info.tcpFlags & 0x05) === 0;
+    if (p === K.P_TCP) return (info.tcpFlags & 0x05) === 0;
     if (info.icmpType >= 0) return info.icmpId >= 0;
     return true;
   }
@@ -381,10 +422,10 @@ export class Classifier {
         this.lastFlow = e;
         this.lastEgressCode = ct.egressCode(e);
         this.lastIngressCode = ct.ingressCode(e);
-        if (ct.verdict(e) === ACCEPT) return this.done(ACCEPT, REASON.ICMP_RELATED);
+        if (ct.verdict(e) === K.ACCEPT) return this.done(K.ACCEPT, Why.ICMP_RELATED);
       }
     }
-    return this.done(DROP, REASON.ICMP_UNRELATED);
+    return this.done(K.DROP, Why.ICMP_UNRELATED);
   }
 
   /** Judges a tracked flow's original direction with the current snapshot and stores the verdict. Returns it. */
@@ -402,7 +443,7 @@ export class Classifier {
     const unknown = allowed && !this.failOpen && (ct.family(e) === 4
       ? this.unknownLocal4(ct.srcWord(e, 0), ct.dstWord(e, 0))
       : this.unknownLocal6(ct.srcWord(e, 0), ct.srcWord(e, 1), ct.srcWord(e, 2), ct.srcWord(e, 3), ct.dstWord(e, 0), ct.dstWord(e, 1), ct.dstWord(e, 2), ct.dstWord(e, 3)));
-    const v = allowed && !unknown ? ACCEPT : DROP;
+    const v = allowed && !unknown ? K.ACCEPT : K.DROP;
     ct.setVerdict(e, v, snap.generation, snap.egressCode, snap.ingressCode);
     return v;
   }
@@ -428,7 +469,7 @@ export class Classifier {
       // Fragment ids live seconds and carry no ports to judge; they die with their datagram.
       if (ct.isFragmentEntry(e) || ct.generation(e) === gen) continue;
       const before = ct.verdict(e);
-      if (this.judgeFlow(e) === DROP && before === ACCEPT) {
+      if (this.judgeFlow(e) === K.DROP && before === K.ACCEPT) {
         this.deniedFlows[this.deniedCount++] = e;
         if (onDenied !== undefined) onDenied(e);
       }

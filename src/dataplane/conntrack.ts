@@ -19,36 +19,70 @@ import { DEFAULT_TIMEOUTS, TCP_STATE, type ConntrackOptions, type ConntrackTimeo
 
 export { DEFAULT_TIMEOUTS, FLOW_ACCEPT, FLOW_DROP, TCP_STATE, TCP_STATE_NAMES, type ConntrackOptions, type ConntrackTimeouts } from './conntrack-settings.ts';
 
-// Record layout: REC int32 words (64 bytes, one cache line) per flow.
-const REC = 16;
-/** proto (| PROTO_FRAGMENT) | family << 16 */
-const R_KEY = 0;
-const R_SRC = 1; // 4 words
-const R_DST = 5; // 4 words
-const R_SPORT = 9;
-const R_DPORT = 10;
-/** Next entry in the bucket chain, or -1. */
-const R_NEXT = 11;
-/** state (bits 0-7) | verdict (8-15) | M_* flags (16-23) */
-const R_META = 12;
-/** Snapshot generation of the verdict (int32). */
-const R_GEN = 13;
-/** Expiry time (ms): float64 at Float64Array index e * 8 + F_EXPIRES (int32 words 14-15). */
-const F_EXPIRES = 7;
+// The record layout, flags and key tags are a const enum, which the compiler writes as numbers:
+// the optimized code would otherwise load each module-level (or imported) const from its module
+// cell and check it on every use, a dozen times a lookup (see policy/table-arena.ts). The TCP
+// states of conntrack-settings.ts are mirrored (S) and checked against it when the module loads.
+const enum C {
+  /** Record layout: REC int32 words (64 bytes, one cache line) per flow. */
+  REC = 16,
+  /** proto (| PROTO_FRAGMENT) | family << 16 */
+  R_KEY = 0,
+  /** 4 words */
+  R_SRC = 1,
+  /** 4 words */
+  R_DST = 5,
+  R_SPORT = 9,
+  R_DPORT = 10,
+  /** Next entry in the bucket chain, or -1. */
+  R_NEXT = 11,
+  /** state (bits 0-7) | verdict (8-15) | M_* flags (16-23) */
+  R_META = 12,
+  /** Snapshot generation of the verdict (int32). */
+  R_GEN = 13,
+  /** Expiry time (ms): float64 at Float64Array index e * 8 + F_EXPIRES (int32 words 14-15). */
+  F_EXPIRES = 7,
 
-const M_LIVE = 1 << 16;
-/** Clock "referenced" bit: set on every hit, cleared as the eviction hand passes. */
-const M_REF = 2 << 16;
-/** Seen traffic both ways (TCP handshake completed, UDP answered): never evicted early (as Linux "assured"). */
-const M_ASSURED = 4 << 16;
-const M_SEEN_REPLY = 8 << 16;
+  M_LIVE = 1 << 16,
+  /** Clock "referenced" bit: set on every hit, cleared as the eviction hand passes. */
+  M_REF = 2 << 16,
+  /** Seen traffic both ways (TCP handshake completed, UDP answered): never evicted early (as Linux "assured"). */
+  M_ASSURED = 4 << 16,
+  M_SEEN_REPLY = 8 << 16,
 
-/** Marks fragment-id entries in the proto array (proto numbers are < 256). */
-const PROTO_FRAGMENT = 0x100;
-/** ICMP echo "ports": requests key on (id, 0), replies on (0, id) so only a reply matches a request reversed. */
-const ECHO_TAG = 0x10000;
-/** Non-echo ICMP: keyed by type; never inserted, only looked up. */
-const ICMP_OTHER_TAG = 0x20000;
+  /** Marks fragment-id entries in the proto array (proto numbers are < 256). */
+  PROTO_FRAGMENT = 0x100,
+  /** ICMP echo "ports": requests key on (id, 0), replies on (0, id) so only a reply matches a request reversed. */
+  ECHO_TAG = 0x10000,
+  /** Non-echo ICMP: keyed by type; never inserted, only looked up. */
+  ICMP_OTHER_TAG = 0x20000,
+}
+/** TCP_STATE (conntrack-settings.ts). */
+const enum S {
+  NONE = 0,
+  SYN_SENT = 1,
+  SYN_RECV = 2,
+  ESTABLISHED = 3,
+  FIN = 4,
+  CLOSED = 5,
+}
+for (const [mirror, source, name] of [
+  [S.NONE, TCP_STATE.NONE, 'NONE'], [S.SYN_SENT, TCP_STATE.SYN_SENT, 'SYN_SENT'], [S.SYN_RECV, TCP_STATE.SYN_RECV, 'SYN_RECV'],
+  [S.ESTABLISHED, TCP_STATE.ESTABLISHED, 'ESTABLISHED'], [S.FIN, TCP_STATE.FIN, 'FIN'], [S.CLOSED, TCP_STATE.CLOSED, 'CLOSED'],
+] as const) {
+  if (mirror !== source) throw new Error(`conntrack.ts: the hot path's TCP_STATE.${name} is ${mirror}, conntrack-settings.ts says ${source}`);
+}
+
+/**
+ * Mixes IPv6 address words 1-3 into a hash of word 0 (hashKey). A function of its own so that
+ * hashKey's bytecode stays under V8's inlining limit (460 bytes; written out it was 472) and is
+ * inlined into find().
+ */
+function mixWords(h: number, w1: number, w2: number, w3: number): number {
+  h = Math.imul(h ^ w1 ^ (h >>> 15), 0x85ebca77);
+  h = Math.imul(h ^ w2 ^ (h >>> 13), 0xc2b2ae3d);
+  return Math.imul(h ^ w3 ^ (h >>> 16), 0x27d4eb2f);
+}
 
 function nextPow2(n: number): number {
   let p = 1;
@@ -60,7 +94,7 @@ export class Conntrack {
   readonly capacity: number;
   readonly timeouts: ConntrackTimeouts;
 
-  // One record of REC int32 words per flow (see the R_* offsets). The tuple is the ORIGINAL
+  // One record of C.REC int32 words per flow (see the C.R_* offsets). The tuple is the ORIGINAL
   // direction: the packet that created the flow. Address words are stored as int32 bit
   // patterns; IPv4 uses word 0 (others 0).
   private readonly rec: Int32Array;
@@ -131,7 +165,7 @@ export class Conntrack {
     this.tOther = t.other; this.tFragment = t.fragment;
     this.evictScan = Math.max(1, Math.min(cap, opts.evictScan ?? 64));
     this.seed = (opts.seed ?? Math.floor(Math.random() * 0x7fffffff)) | 0;
-    const ab = new ArrayBuffer(cap * REC * 4);
+    const ab = new ArrayBuffer(cap * C.REC * 4);
     this.rec = new Int32Array(ab);
     this.recF = new Float64Array(ab);
     this.codes = new Int32Array(cap * 2);
@@ -151,45 +185,45 @@ export class Conntrack {
 
   /** 4 or 6. */
   family(e: number): number {
-    return this.rec[(e << 4) + R_KEY]! >>> 16;
+    return this.rec[(e << 4) + C.R_KEY]! >>> 16;
   }
   /** IP protocol of a flow (without the fragment marker). */
   protocol(e: number): number {
-    return this.rec[(e << 4) + R_KEY]! & 0xff;
+    return this.rec[(e << 4) + C.R_KEY]! & 0xff;
   }
   isFragmentEntry(e: number): boolean {
-    return (this.rec[(e << 4) + R_KEY]! & PROTO_FRAGMENT) !== 0;
+    return (this.rec[(e << 4) + C.R_KEY]! & C.PROTO_FRAGMENT) !== 0;
   }
   /** Word i (0..3) of the original source / destination address, as int32 bits (IPv4: word 0). */
   srcWord(e: number, i: number): number {
-    return this.rec[(e << 4) + R_SRC + i]!;
+    return this.rec[(e << 4) + C.R_SRC + i]!;
   }
   dstWord(e: number, i: number): number {
-    return this.rec[(e << 4) + R_DST + i]!;
+    return this.rec[(e << 4) + C.R_DST + i]!;
   }
   /** Key ports of the original direction (TCP/UDP/SCTP ports; echo keys for ICMP). */
   srcPort(e: number): number {
-    return this.rec[(e << 4) + R_SPORT]!;
+    return this.rec[(e << 4) + C.R_SPORT]!;
   }
   dstPort(e: number): number {
-    return this.rec[(e << 4) + R_DPORT]!;
+    return this.rec[(e << 4) + C.R_DPORT]!;
   }
   /** The port policy judges for the flow's original direction (0 for port-less protocols, as engine-api requires). */
   judgedPort(e: number): number {
-    const p = this.rec[(e << 4) + R_KEY]! & 0x1ff;
-    return p === 6 || p === 17 || p === 132 ? this.rec[(e << 4) + R_DPORT]! : 0;
+    const p = this.rec[(e << 4) + C.R_KEY]! & 0x1ff;
+    return p === 6 || p === 17 || p === 132 ? this.rec[(e << 4) + C.R_DPORT]! : 0;
   }
   /** TCP_STATE.* */
   state(e: number): number {
-    return this.rec[(e << 4) + R_META]! & 0xff;
+    return this.rec[(e << 4) + C.R_META]! & 0xff;
   }
   /** FLOW_ACCEPT / FLOW_DROP. */
   verdict(e: number): number {
-    return (this.rec[(e << 4) + R_META]! >>> 8) & 0xff;
+    return (this.rec[(e << 4) + C.R_META]! >>> 8) & 0xff;
   }
   /** Snapshot generation that produced verdict() (int32). */
   generation(e: number): number {
-    return this.rec[(e << 4) + R_GEN]!;
+    return this.rec[(e << 4) + C.R_GEN]!;
   }
   egressCode(e: number): number {
     return this.codes[e << 1]!;
@@ -199,13 +233,13 @@ export class Conntrack {
   }
   /** Time (ms) at which the entry expires. */
   expires(e: number): number {
-    return this.recF[(e << 3) + F_EXPIRES]!;
+    return this.recF[(e << 3) + C.F_EXPIRES]!;
   }
   isLive(e: number): boolean {
-    return (this.rec[(e << 4) + R_META]! & M_LIVE) !== 0;
+    return (this.rec[(e << 4) + C.R_META]! & C.M_LIVE) !== 0;
   }
   isAssured(e: number): boolean {
-    return (this.rec[(e << 4) + R_META]! & M_ASSURED) !== 0;
+    return (this.rec[(e << 4) + C.R_META]! & C.M_ASSURED) !== 0;
   }
 
   // ---- keys -------------------------------------------------------------------------------
@@ -226,10 +260,10 @@ export class Conntrack {
     if (t >= 0) {
       if (info.icmpId >= 0) {
         // Request types 8 (v4) / 128 (v6); replies 0 / 129.
-        if (t === 8 || t === 128) { this.ksp = ECHO_TAG | info.icmpId; this.kdp = 0; }
-        else { this.ksp = 0; this.kdp = ECHO_TAG | info.icmpId; }
+        if (t === 8 || t === 128) { this.ksp = C.ECHO_TAG | info.icmpId; this.kdp = 0; }
+        else { this.ksp = 0; this.kdp = C.ECHO_TAG | info.icmpId; }
       } else {
-        this.ksp = ICMP_OTHER_TAG | t;
+        this.ksp = C.ICMP_OTHER_TAG | t;
         this.kdp = 0;
       }
     } else {
@@ -252,8 +286,8 @@ export class Conntrack {
     }
     if (info.innerIcmpType >= 0) {
       const t = info.innerIcmpType;
-      if (t === 8 || t === 128) { this.ksp = ECHO_TAG | info.innerIcmpId; this.kdp = 0; }
-      else { this.ksp = 0; this.kdp = ECHO_TAG | info.innerIcmpId; }
+      if (t === 8 || t === 128) { this.ksp = C.ECHO_TAG | info.innerIcmpId; this.kdp = 0; }
+      else { this.ksp = 0; this.kdp = C.ECHO_TAG | info.innerIcmpId; }
     } else {
       this.ksp = info.innerSrcPort;
       this.kdp = info.innerDstPort;
@@ -263,7 +297,7 @@ export class Conntrack {
   /** Key of a fragmented datagram: addresses, protocol and IP identification (RFC 791 / RFC 8200 4.5). */
   private keyFromFragment(info: PacketInfo): void {
     this.keyFromPacket(info);
-    this.kProto = info.proto | PROTO_FRAGMENT;
+    this.kProto = info.proto | C.PROTO_FRAGMENT;
     this.ksp = info.fragId >>> 16;
     this.kdp = info.fragId & 0xffff;
   }
@@ -278,12 +312,8 @@ export class Conntrack {
     let a = Math.imul(this.ks0 ^ s, 0x9e3779b1);
     let b = Math.imul(this.kd0 ^ s, 0x9e3779b1);
     if (this.kFam === 6) {
-      a = Math.imul(a ^ this.ks1 ^ (a >>> 15), 0x85ebca77);
-      a = Math.imul(a ^ this.ks2 ^ (a >>> 13), 0xc2b2ae3d);
-      a = Math.imul(a ^ this.ks3 ^ (a >>> 16), 0x27d4eb2f);
-      b = Math.imul(b ^ this.kd1 ^ (b >>> 15), 0x85ebca77);
-      b = Math.imul(b ^ this.kd2 ^ (b >>> 13), 0xc2b2ae3d);
-      b = Math.imul(b ^ this.kd3 ^ (b >>> 16), 0x27d4eb2f);
+      a = mixWords(a, this.ks1, this.ks2, this.ks3);
+      b = mixWords(b, this.kd1, this.kd2, this.kd3);
     }
     a = Math.imul(a ^ this.ksp ^ (a >>> 15), 0x165667b1);
     b = Math.imul(b ^ this.kdp ^ (b >>> 15), 0x165667b1);
@@ -302,19 +332,19 @@ export class Conntrack {
     let e = this.head[this.hashKey()]!;
     while (e !== -1) {
       const o = e << 4;
-      if (rec[o + R_KEY] === key) {
+      if (rec[o + C.R_KEY] === key) {
         let dir = -1;
-        if (rec[o + R_SRC] === s0 && rec[o + R_DST] === d0 && rec[o + R_SPORT] === sp && rec[o + R_DPORT] === dp &&
-            rec[o + R_SRC + 1] === this.ks1 && rec[o + R_SRC + 2] === this.ks2 && rec[o + R_SRC + 3] === this.ks3 &&
-            rec[o + R_DST + 1] === this.kd1 && rec[o + R_DST + 2] === this.kd2 && rec[o + R_DST + 3] === this.kd3) {
+        if (rec[o + C.R_SRC] === s0 && rec[o + C.R_DST] === d0 && rec[o + C.R_SPORT] === sp && rec[o + C.R_DPORT] === dp &&
+            rec[o + C.R_SRC + 1] === this.ks1 && rec[o + C.R_SRC + 2] === this.ks2 && rec[o + C.R_SRC + 3] === this.ks3 &&
+            rec[o + C.R_DST + 1] === this.kd1 && rec[o + C.R_DST + 2] === this.kd2 && rec[o + C.R_DST + 3] === this.kd3) {
           dir = 0;
-        } else if (rec[o + R_SRC] === d0 && rec[o + R_DST] === s0 && rec[o + R_SPORT] === dp && rec[o + R_DPORT] === sp &&
-            rec[o + R_SRC + 1] === this.kd1 && rec[o + R_SRC + 2] === this.kd2 && rec[o + R_SRC + 3] === this.kd3 &&
-            rec[o + R_DST + 1] === this.ks1 && rec[o + R_DST + 2] === this.ks2 && rec[o + R_DST + 3] === this.ks3) {
+        } else if (rec[o + C.R_SRC] === d0 && rec[o + C.R_DST] === s0 && rec[o + C.R_SPORT] === dp && rec[o + C.R_DPORT] === sp &&
+            rec[o + C.R_SRC + 1] === this.kd1 && rec[o + C.R_SRC + 2] === this.kd2 && rec[o + C.R_SRC + 3] === this.kd3 &&
+            rec[o + C.R_DST + 1] === this.ks1 && rec[o + C.R_DST + 2] === this.ks2 && rec[o + C.R_DST + 3] === this.ks3) {
           dir = 1;
         }
         if (dir !== -1) {
-          if (this.recF[(e << 3) + F_EXPIRES]! <= now) {
+          if (this.recF[(e << 3) + C.F_EXPIRES]! <= now) {
             this.expirations++;
             this.remove(e);
             this.lastReply = false;
@@ -324,7 +354,7 @@ export class Conntrack {
           return e;
         }
       }
-      e = rec[o + R_NEXT]!;
+      e = rec[o + C.R_NEXT]!;
     }
     this.lastReply = false;
     return -1;
@@ -367,16 +397,16 @@ export class Conntrack {
     }
     const e = this.place(now);
     if (e === -1) return -1;
-    let st: number = TCP_STATE.NONE;
+    let st: number = S.NONE;
     if (info.proto === 6) {
       // A SYN opens a handshake. Anything else is a connection already in progress that we did
       // not see start (agent restart, table eviction): picked up as established, like Linux with
       // nf_conntrack_tcp_loose=1, but not assured until the other side answers.
-      st = (info.tcpFlags & 0x12) === 0x02 ? TCP_STATE.SYN_SENT : TCP_STATE.ESTABLISHED;
+      st = (info.tcpFlags & 0x12) === 0x02 ? S.SYN_SENT : S.ESTABLISHED;
     }
     const o = e << 4;
-    this.rec[o + R_META] = st | ((verdict & 0xff) << 8) | M_LIVE | M_REF;
-    this.rec[o + R_GEN] = generation | 0;
+    this.rec[o + C.R_META] = st | ((verdict & 0xff) << 8) | C.M_LIVE | C.M_REF;
+    this.rec[o + C.R_GEN] = generation | 0;
     this.codes[e << 1] = egressCode;
     this.codes[(e << 1) + 1] = ingressCode;
     this.refresh(e, now);
@@ -392,11 +422,11 @@ export class Conntrack {
       if (e === -1) return -1;
     }
     const o = e << 4;
-    this.rec[o + R_META] = TCP_STATE.NONE | ((verdict & 0xff) << 8) | M_LIVE | M_REF;
-    this.rec[o + R_GEN] = generation | 0;
+    this.rec[o + C.R_META] = S.NONE | ((verdict & 0xff) << 8) | C.M_LIVE | C.M_REF;
+    this.rec[o + C.R_GEN] = generation | 0;
     this.codes[e << 1] = 0;
     this.codes[(e << 1) + 1] = 0;
-    this.recF[(e << 3) + F_EXPIRES] = now + this.tFragment;
+    this.recF[(e << 3) + C.F_EXPIRES] = now + this.tFragment;
     return e;
   }
 
@@ -414,15 +444,15 @@ export class Conntrack {
     }
     const rec = this.rec;
     const o = e << 4;
-    rec[o + R_KEY] = this.kProto | (this.kFam << 16);
-    rec[o + R_SRC] = this.ks0; rec[o + R_SRC + 1] = this.ks1; rec[o + R_SRC + 2] = this.ks2; rec[o + R_SRC + 3] = this.ks3;
-    rec[o + R_DST] = this.kd0; rec[o + R_DST + 1] = this.kd1; rec[o + R_DST + 2] = this.kd2; rec[o + R_DST + 3] = this.kd3;
-    rec[o + R_SPORT] = this.ksp;
-    rec[o + R_DPORT] = this.kdp;
-    rec[o + R_META] = M_LIVE | M_REF;
+    rec[o + C.R_KEY] = this.kProto | (this.kFam << 16);
+    rec[o + C.R_SRC] = this.ks0; rec[o + C.R_SRC + 1] = this.ks1; rec[o + C.R_SRC + 2] = this.ks2; rec[o + C.R_SRC + 3] = this.ks3;
+    rec[o + C.R_DST] = this.kd0; rec[o + C.R_DST + 1] = this.kd1; rec[o + C.R_DST + 2] = this.kd2; rec[o + C.R_DST + 3] = this.kd3;
+    rec[o + C.R_SPORT] = this.ksp;
+    rec[o + C.R_DPORT] = this.kdp;
+    rec[o + C.R_META] = C.M_LIVE | C.M_REF;
     const bucket = this.hashKey();
     this.bucketOf[e] = bucket;
-    rec[o + R_NEXT] = this.head[bucket]!;
+    rec[o + C.R_NEXT] = this.head[bucket]!;
     this.head[bucket] = e;
     this.entries++;
     this.inserts++;
@@ -443,17 +473,17 @@ export class Conntrack {
     for (let n = 0; n < this.evictScan; n++) {
       const e = this.hand;
       this.hand = e + 1 === cap ? 0 : e + 1;
-      const o = (e << 4) + R_META;
+      const o = (e << 4) + C.R_META;
       const m = rec[o]!;
-      if ((m & M_LIVE) === 0) continue;
-      if (this.recF[(e << 3) + F_EXPIRES]! <= now) {
+      if ((m & C.M_LIVE) === 0) continue;
+      if (this.recF[(e << 3) + C.F_EXPIRES]! <= now) {
         this.expirations++;
         this.unlink(e);
         return e;
       }
-      if ((m & M_ASSURED) !== 0) continue;
-      if ((m & M_REF) !== 0) {
-        rec[o] = m & ~M_REF;
+      if ((m & C.M_ASSURED) !== 0) continue;
+      if ((m & C.M_REF) !== 0) {
+        rec[o] = m & ~C.M_REF;
         if (fallback === -1) fallback = e;
         continue;
       }
@@ -476,62 +506,62 @@ export class Conntrack {
   update(e: number, info: PacketInfo, reply: boolean, now: number): void {
     const rec = this.rec;
     const o = e << 4;
-    let m = rec[o + R_META]! | M_REF;
-    if (reply) m |= M_SEEN_REPLY;
-    const p = rec[o + R_KEY]! & 0x1ff;
+    let m = rec[o + C.R_META]! | C.M_REF;
+    if (reply) m |= C.M_SEEN_REPLY;
+    const p = rec[o + C.R_KEY]! & 0x1ff;
     let ttl: number;
     if (p === 6) {
       let st = m & 0xff;
       if (info.proto === 6) {
         const tf = info.tcpFlags;
-        if ((tf & 0x04) !== 0) st = TCP_STATE.CLOSED;
-        else if ((tf & 0x01) !== 0) { if (st !== TCP_STATE.CLOSED) st = TCP_STATE.FIN; }
-        else if (st === TCP_STATE.SYN_SENT) { if (reply && (tf & 0x12) === 0x12) st = TCP_STATE.SYN_RECV; }
-        else if (st === TCP_STATE.SYN_RECV) { if (!reply && (tf & 0x10) !== 0) st = TCP_STATE.ESTABLISHED; }
+        if ((tf & 0x04) !== 0) st = S.CLOSED;
+        else if ((tf & 0x01) !== 0) { if (st !== S.CLOSED) st = S.FIN; }
+        else if (st === S.SYN_SENT) { if (reply && (tf & 0x12) === 0x12) st = S.SYN_RECV; }
+        else if (st === S.SYN_RECV) { if (!reply && (tf & 0x10) !== 0) st = S.ESTABLISHED; }
       }
-      if ((st === TCP_STATE.ESTABLISHED || st === TCP_STATE.SYN_RECV) && (m & M_SEEN_REPLY) !== 0) m |= M_ASSURED;
+      if ((st === S.ESTABLISHED || st === S.SYN_RECV) && (m & C.M_SEEN_REPLY) !== 0) m |= C.M_ASSURED;
       m = (m & ~0xff) | st;
-      ttl = st === TCP_STATE.ESTABLISHED ? this.tEstablished
-        : st === TCP_STATE.FIN ? this.tClosing
-        : st === TCP_STATE.CLOSED ? this.tClosed
+      ttl = st === S.ESTABLISHED ? this.tEstablished
+        : st === S.FIN ? this.tClosing
+        : st === S.CLOSED ? this.tClosed
         : this.tHandshake;
     } else {
-      if ((m & M_SEEN_REPLY) !== 0) m |= M_ASSURED;
+      if ((m & C.M_SEEN_REPLY) !== 0) m |= C.M_ASSURED;
       ttl = this.ttlFor(p, m);
     }
-    rec[o + R_META] = m;
-    this.recF[(e << 3) + F_EXPIRES] = now + ttl;
+    rec[o + C.R_META] = m;
+    this.recF[(e << 3) + C.F_EXPIRES] = now + ttl;
   }
 
   private ttlFor(p: number, m: number): number {
-    if (p === 17) return (m & M_SEEN_REPLY) !== 0 ? this.tUdpStream : this.tUdp;
+    if (p === 17) return (m & C.M_SEEN_REPLY) !== 0 ? this.tUdpStream : this.tUdp;
     if (p === 1 || p === 58) return this.tIcmp;
-    if ((p & PROTO_FRAGMENT) !== 0) return this.tFragment;
+    if ((p & C.PROTO_FRAGMENT) !== 0) return this.tFragment;
     return this.tOther;
   }
 
   private refresh(e: number, now: number): void {
     const o = e << 4;
-    const m = this.rec[o + R_META]!;
-    const p = this.rec[o + R_KEY]! & 0x1ff;
+    const m = this.rec[o + C.R_META]!;
+    const p = this.rec[o + C.R_KEY]! & 0x1ff;
     let ttl: number;
     if (p === 6) {
       const st = m & 0xff;
-      ttl = st === TCP_STATE.ESTABLISHED ? this.tEstablished
-        : st === TCP_STATE.FIN ? this.tClosing
-        : st === TCP_STATE.CLOSED ? this.tClosed
+      ttl = st === S.ESTABLISHED ? this.tEstablished
+        : st === S.FIN ? this.tClosing
+        : st === S.CLOSED ? this.tClosed
         : this.tHandshake;
     } else {
       ttl = this.ttlFor(p, m);
     }
-    this.recF[(e << 3) + F_EXPIRES] = now + ttl;
+    this.recF[(e << 3) + C.F_EXPIRES] = now + ttl;
   }
 
   /** Records a (re-)judgement of a flow. */
   setVerdict(e: number, verdict: number, generation: number, egressCode: number, ingressCode: number): void {
     const o = e << 4;
-    this.rec[o + R_META] = (this.rec[o + R_META]! & ~0xff00) | ((verdict & 0xff) << 8);
-    this.rec[o + R_GEN] = generation | 0;
+    this.rec[o + C.R_META] = (this.rec[o + C.R_META]! & ~0xff00) | ((verdict & 0xff) << 8);
+    this.rec[o + C.R_GEN] = generation | 0;
     this.codes[e << 1] = egressCode;
     this.codes[(e << 1) + 1] = ingressCode;
   }
@@ -540,27 +570,27 @@ export class Conntrack {
     const rec = this.rec;
     const b = this.bucketOf[e]!;
     let cur = this.head[b]!;
-    const nextOfE = rec[(e << 4) + R_NEXT]!;
+    const nextOfE = rec[(e << 4) + C.R_NEXT]!;
     if (cur === e) {
       this.head[b] = nextOfE;
     } else {
       while (cur !== -1) {
-        const nx = rec[(cur << 4) + R_NEXT]!;
+        const nx = rec[(cur << 4) + C.R_NEXT]!;
         if (nx === e) {
-          rec[(cur << 4) + R_NEXT] = nextOfE;
+          rec[(cur << 4) + C.R_NEXT] = nextOfE;
           break;
         }
         cur = nx;
       }
     }
-    rec[(e << 4) + R_NEXT] = -1;
-    rec[(e << 4) + R_META] = 0;
+    rec[(e << 4) + C.R_NEXT] = -1;
+    rec[(e << 4) + C.R_META] = 0;
     this.entries--;
   }
 
   /** Removes a live entry. */
   remove(e: number): void {
-    if ((this.rec[(e << 4) + R_META]! & M_LIVE) === 0) return;
+    if ((this.rec[(e << 4) + C.R_META]! & C.M_LIVE) === 0) return;
     this.unlink(e);
     this.freeStack[this.freeTop++] = e;
   }
@@ -572,7 +602,7 @@ export class Conntrack {
     for (let i = 0; i < budget && i < cap; i++) {
       const e = this.sweepHand;
       this.sweepHand = e + 1 === cap ? 0 : e + 1;
-      if ((this.rec[(e << 4) + R_META]! & M_LIVE) !== 0 && this.recF[(e << 3) + F_EXPIRES]! <= now) {
+      if ((this.rec[(e << 4) + C.R_META]! & C.M_LIVE) !== 0 && this.recF[(e << 3) + C.F_EXPIRES]! <= now) {
         this.remove(e);
         this.expirations++;
         n++;
@@ -587,7 +617,7 @@ export class Conntrack {
   nextLive(from: number): number {
     const cap = this.capacity;
     const rec = this.rec;
-    for (let i = from; i < cap; i++) if ((rec[(i << 4) + R_META]! & M_LIVE) !== 0) return i;
+    for (let i = from; i < cap; i++) if ((rec[(i << 4) + C.R_META]! & C.M_LIVE) !== 0) return i;
     return -1;
   }
 

@@ -9,29 +9,64 @@
 // only makes the endpoint discard the packet, which cannot open anything.
 
 import { INVALID, PacketInfo } from './packet-info.ts';
+import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ip-protocols.ts';
 
-/** IPv6 next-header values that are extension headers we walk through. */
-const NH_HOP_BY_HOP = 0;
-const NH_ROUTING = 43;
-const NH_FRAGMENT = 44;
-const NH_ESP = 50;
-const NH_AH = 51;
-const NH_NONE = 59;
-const NH_DEST_OPTS = 60;
-
-// IP protocol numbers, as in net/ip-protocols.ts: literal here so the JIT folds them.
-const P_ICMP = 1;
-const P_TCP = 6;
-const P_UDP = 17;
-const P_ICMPV6 = 58;
-const P_SCTP = 132;
+// The numbers the per-packet code compares with are a const enum, which the compiler writes as
+// numbers: the optimized code would otherwise load each module-level (or imported) const from
+// its module cell and check it on every use (see policy/table-arena.ts). Members mirroring
+// another module's constants are checked against them when this module loads.
+const enum K {
+  /** IPv6 next-header values that are extension headers we walk through. */
+  NH_HOP_BY_HOP = 0,
+  NH_ROUTING = 43,
+  NH_FRAGMENT = 44,
+  NH_AH = 51,
+  NH_DEST_OPTS = 60,
+  // IP protocol numbers (net/ip-protocols.ts).
+  P_ICMP = 1,
+  P_TCP = 6,
+  P_UDP = 17,
+  P_ICMPV6 = 58,
+  P_SCTP = 132,
+  /** See MAX_EXT_HEADERS. */
+  MAX_EXT_HEADERS = 16,
+  /** Flags tcp_valid_flags ignores: ECE 0x40, CWR 0x80, PSH 0x08. */
+  TCP_FLAGS_IGNORED = 0x40 | 0x80 | 0x08,
+}
+// INVALID codes (packet-info.ts).
+const enum E {
+  TRUNCATED_L3 = 1,
+  BAD_VERSION = 2,
+  BAD_IHL = 3,
+  BAD_TOTAL_LENGTH = 4,
+  TRUNCATED_L4 = 5,
+  BAD_EXT_CHAIN = 6,
+  EXT_CHAIN_TOO_LONG = 7,
+  BAD_L4_HEADER = 8,
+  BAD_ICMP_INNER = 9,
+  BAD_TCP_FLAGS = 10,
+  BAD_FRAGMENT = 11,
+  BAD_BUFFER = 12,
+}
+for (const [mirror, source, name] of [
+  [K.P_ICMP, IPPROTO_ICMP, 'IPPROTO_ICMP'], [K.P_TCP, IPPROTO_TCP, 'IPPROTO_TCP'], [K.P_UDP, IPPROTO_UDP, 'IPPROTO_UDP'],
+  [K.P_ICMPV6, IPPROTO_ICMPV6, 'IPPROTO_ICMPV6'], [K.P_SCTP, IPPROTO_SCTP, 'IPPROTO_SCTP'],
+  [E.TRUNCATED_L3, INVALID.TRUNCATED_L3, 'INVALID.TRUNCATED_L3'], [E.BAD_VERSION, INVALID.BAD_VERSION, 'INVALID.BAD_VERSION'],
+  [E.BAD_IHL, INVALID.BAD_IHL, 'INVALID.BAD_IHL'], [E.BAD_TOTAL_LENGTH, INVALID.BAD_TOTAL_LENGTH, 'INVALID.BAD_TOTAL_LENGTH'],
+  [E.TRUNCATED_L4, INVALID.TRUNCATED_L4, 'INVALID.TRUNCATED_L4'], [E.BAD_EXT_CHAIN, INVALID.BAD_EXT_CHAIN, 'INVALID.BAD_EXT_CHAIN'],
+  [E.EXT_CHAIN_TOO_LONG, INVALID.EXT_CHAIN_TOO_LONG, 'INVALID.EXT_CHAIN_TOO_LONG'], [E.BAD_L4_HEADER, INVALID.BAD_L4_HEADER, 'INVALID.BAD_L4_HEADER'],
+  [E.BAD_ICMP_INNER, INVALID.BAD_ICMP_INNER, 'INVALID.BAD_ICMP_INNER'], [E.BAD_TCP_FLAGS, INVALID.BAD_TCP_FLAGS, 'INVALID.BAD_TCP_FLAGS'],
+  [E.BAD_FRAGMENT, INVALID.BAD_FRAGMENT, 'INVALID.BAD_FRAGMENT'], [E.BAD_BUFFER, INVALID.BAD_BUFFER, 'INVALID.BAD_BUFFER'],
+] as const) {
+  if (mirror !== source) throw new Error(`packet-parser.ts: the hot path's ${name} is ${mirror}, its source says ${source}`);
+}
 
 /**
  * Longest IPv6 extension-header chain we accept. RFC 8200 4.1 recommends each header appear at
  * most once (destination options twice); real stacks send 0-3. Long chains are a known way to
  * push the L4 header out of reach of filters (RFC 7112), so we refuse them.
  */
-export const MAX_EXT_HEADERS = 16;
+export const MAX_EXT_HEADERS: number = K.MAX_EXT_HEADERS;
 
 // Scratch results of walkIPv6Chain (module-level so the walk returns several values without
 // allocating an object). Single-threaded: each walk's results are read before the next walk.
@@ -61,8 +96,6 @@ const VALID_TCP_FLAGS = new Uint8Array(256);
     VALID_TCP_FLAGS[f] = 1;
   }
 }
-/** Flags tcp_valid_flags ignores: ECE 0x40, CWR 0x80, PSH 0x08. */
-const TCP_FLAGS_IGNORED = 0x40 | 0x80 | 0x08;
 
 /** ICMPv4 types that quote the offending datagram (RFC 792): unreachable, source quench, redirect, time exceeded, parameter problem. */
 function isIcmp4Error(t: number): boolean {
@@ -75,7 +108,7 @@ function isIcmp6Error(t: number): boolean {
 
 /**
  * Walks the IPv6 extension-header chain starting with next-header `nh` at `pos` up to `end`.
- * Sets walkProto (the upper-layer protocol, NH_NONE, NH_ESP or an unknown value), walkPos (its
+ * Sets walkProto (the upper-layer protocol, No Next Header 59, ESP 50 or an unknown value), walkPos (its
  * offset), walkInvalid, and the fragment fields.
  */
 function walkIPv6Chain(b: Buffer, nh: number, pos: number, end: number): void {
@@ -86,34 +119,34 @@ function walkIPv6Chain(b: Buffer, nh: number, pos: number, end: number): void {
   let count = 0;
   for (;;) {
     switch (nh) {
-      case NH_HOP_BY_HOP:
-      case NH_ROUTING:
-      case NH_DEST_OPTS:
-      case NH_AH: {
+      case K.NH_HOP_BY_HOP:
+      case K.NH_ROUTING:
+      case K.NH_DEST_OPTS:
+      case K.NH_AH: {
         // "The Hop-by-Hop Options header, when present, must immediately follow the IPv6
         // header" (RFC 8200 4.3); Linux answers any later one with a parameter problem.
-        if (nh === NH_HOP_BY_HOP && count !== 0) {
-          walkInvalid = INVALID.BAD_EXT_CHAIN;
+        if (nh === K.NH_HOP_BY_HOP && count !== 0) {
+          walkInvalid = E.BAD_EXT_CHAIN;
           return;
         }
         if (pos + 2 > end) {
-          walkInvalid = INVALID.BAD_EXT_CHAIN;
+          walkInvalid = E.BAD_EXT_CHAIN;
           return;
         }
         // Length: 8-octet units not counting the first 8 (RFC 8200 4.3-4.6); AH counts 4-octet
         // units minus 2 (RFC 4302 2.2).
-        const hl = nh === NH_AH ? (b[pos + 1]! + 2) << 2 : (b[pos + 1]! + 1) << 3;
+        const hl = nh === K.NH_AH ? (b[pos + 1]! + 2) << 2 : (b[pos + 1]! + 1) << 3;
         if (pos + hl > end) {
-          walkInvalid = INVALID.BAD_EXT_CHAIN;
+          walkInvalid = E.BAD_EXT_CHAIN;
           return;
         }
         nh = b[pos]!;
         pos += hl;
         break;
       }
-      case NH_FRAGMENT: {
+      case K.NH_FRAGMENT: {
         if (pos + 8 > end) {
-          walkInvalid = INVALID.BAD_EXT_CHAIN;
+          walkInvalid = E.BAD_EXT_CHAIN;
           return;
         }
         const offFlags = u16(b, pos + 2);
@@ -141,8 +174,8 @@ function walkIPv6Chain(b: Buffer, nh: number, pos: number, end: number): void {
         walkPos = pos;
         return;
     }
-    if (++count > MAX_EXT_HEADERS) {
-      walkInvalid = INVALID.EXT_CHAIN_TOO_LONG;
+    if (++count > K.MAX_EXT_HEADERS) {
+      walkInvalid = E.EXT_CHAIN_TOO_LONG;
       return;
     }
   }
@@ -180,27 +213,31 @@ export function parsePacket(buf: Buffer, off: number, len: number, out: PacketIn
   out.inner = false;
   // Caller-supplied bounds are checked like packet bytes: a wrong offset must not read outside
   // the buffer (index access past the end yields undefined, which would poison the arithmetic).
-  if (!(off >= 0 && len >= 0 && off + len <= buf.length) || (off | 0) !== off || (len | 0) !== len ||
+  // The length is taken `| 0`: V8 holds a typed array's length as a machine word and, compared
+  // with small integers, would convert it to a double and check it back into an int32 on every
+  // packet; the truncation is one instruction. It never exceeds the real length (a length of
+  // 2 GiB or more turns negative or smaller), so at worst huge buffers are refused, never overread.
+  if (!(off >= 0 && len >= 0 && off + len <= (buf.length | 0)) || (off | 0) !== off || (len | 0) !== len ||
       !(wireLen >= len) || (wireLen | 0) !== wireLen) {
-    return fail(out, INVALID.BAD_BUFFER);
+    return fail(out, E.BAD_BUFFER);
   }
-  if (len < 1) return fail(out, INVALID.TRUNCATED_L3);
+  if (len < 1) return fail(out, E.TRUNCATED_L3);
   const version = buf[off]! >>> 4;
   if (version === 4) return parse4(buf, off, len, wireLen, out);
   if (version === 6) return parse6(buf, off, len, wireLen, out);
-  return fail(out, INVALID.BAD_VERSION);
+  return fail(out, E.BAD_VERSION);
 }
 
 function parse4(b: Buffer, off: number, len: number, wireLen: number, out: PacketInfo): boolean {
-  if (len < 20) return fail(out, INVALID.TRUNCATED_L3);
+  if (len < 20) return fail(out, E.TRUNCATED_L3);
   out.family = 4;
   const ihl = (b[off]! & 0x0f) << 2;
-  if (ihl < 20) return fail(out, INVALID.BAD_IHL);
+  if (ihl < 20) return fail(out, E.BAD_IHL);
   const total = u16(b, off + 2);
   // RFC 791: total length counts header and data; it can be neither shorter than the header nor
   // longer than the bytes we were handed (a truncated capture cannot be judged safely).
-  if (total < ihl) return fail(out, INVALID.BAD_TOTAL_LENGTH);
-  if (total > wireLen || ihl > len) return fail(out, INVALID.TRUNCATED_L3);
+  if (total < ihl) return fail(out, E.BAD_TOTAL_LENGTH);
+  if (total > wireLen || ihl > len) return fail(out, E.TRUNCATED_L3);
   out.hopLimit = b[off + 8]!;
   const proto = b[off + 9]!;
   out.proto = proto;
@@ -216,7 +253,7 @@ function parse4(b: Buffer, off: number, len: number, wireLen: number, out: Packe
   if (fragOff !== 0) {
     // RFC 1858 3.2: a TCP fragment at offset 1 (8 bytes) can overwrite the flags of the first
     // fragment on reassembly; "no legitimate implementation" sends it.
-    if (fragOff === 1 && proto === P_TCP) return fail(out, INVALID.BAD_FRAGMENT);
+    if (fragOff === 1 && proto === K.P_TCP) return fail(out, E.BAD_FRAGMENT);
     out.laterFragment = true;
     return true;
   }
@@ -226,13 +263,13 @@ function parse4(b: Buffer, off: number, len: number, wireLen: number, out: Packe
 }
 
 function parse6(b: Buffer, off: number, len: number, wireLen: number, out: PacketInfo): boolean {
-  if (len < 40) return fail(out, INVALID.TRUNCATED_L3);
+  if (len < 40) return fail(out, E.TRUNCATED_L3);
   out.family = 6;
   const payload = u16(b, off + 4);
   // A payload length of 0 means a jumbogram (RFC 2675) only with a hop-by-hop jumbo option; those
   // need links with MTU > 64 KiB, which pod networks are not. We take 0 at face value: an
   // empty payload, so any header that follows is reported as truncated.
-  if (40 + payload > wireLen) return fail(out, INVALID.TRUNCATED_L3);
+  if (40 + payload > wireLen) return fail(out, E.TRUNCATED_L3);
   out.hopLimit = b[off + 7]!;
   out.src6a = u32(b, off + 8);
   out.src6b = u32(b, off + 12);
@@ -244,7 +281,7 @@ function parse6(b: Buffer, off: number, len: number, wireLen: number, out: Packe
   out.dst6d = u32(b, off + 36);
   const end = off + 40 + payload;
   const nh = b[off + 6]!;
-  if (nh === P_TCP || nh === P_UDP || nh === P_SCTP || nh === P_ICMPV6) {
+  if (nh === K.P_TCP || nh === K.P_UDP || nh === K.P_SCTP || nh === K.P_ICMPV6) {
     // The common case: no extension headers.
     out.proto = nh;
     return parseL4(b, off + 40, payload, off + len, nh, false, out, true);
@@ -252,11 +289,11 @@ function parse6(b: Buffer, off: number, len: number, wireLen: number, out: Packe
   // Walk only what we hold; a chain running past a short capture cannot be judged.
   const capEnd = off + len;
   walkIPv6Chain(b, nh, off + 40, end < capEnd ? end : capEnd);
-  if (walkInvalid === INVALID.BAD_EXT_CHAIN && capEnd < end) return fail(out, INVALID.TRUNCATED_L3);
+  if (walkInvalid === E.BAD_EXT_CHAIN && capEnd < end) return fail(out, E.TRUNCATED_L3);
   if (walkInvalid !== 0) {
     // RFC 7112: the first fragment must hold the whole chain; a cut-off chain in a fragment is
     // the evasion that RFC describes.
-    return fail(out, walkFragment && walkInvalid === INVALID.BAD_EXT_CHAIN ? INVALID.BAD_FRAGMENT : walkInvalid);
+    return fail(out, walkFragment && walkInvalid === E.BAD_EXT_CHAIN ? E.BAD_FRAGMENT : walkInvalid);
   }
   out.proto = walkProto;
   out.fragment = walkFragment;
@@ -274,55 +311,42 @@ function parse6(b: Buffer, off: number, len: number, wireLen: number, out: Packe
  * fragments, so L4 length fields may exceed what we hold.
  */
 function parseL4(b: Buffer, l4: number, l4len: number, capEnd: number, proto: number, fragmented: boolean, out: PacketInfo, v6: boolean): boolean {
-  switch (proto) {
-    case P_TCP: {
-      out.l4Offset = l4;
-      out.l4Length = l4len;
-      if (l4len < 20) return fail(out, fragmented ? INVALID.BAD_FRAGMENT : INVALID.TRUNCATED_L4);
-      if (capEnd - l4 < 20) return fail(out, INVALID.TRUNCATED_L4);
-      const doff = (b[l4 + 12]! >>> 4) << 2;
-      // Data offset counts 32-bit words of header, at least 5 (RFC 9293 3.1).
-      if (doff < 20 || doff > l4len) return fail(out, INVALID.BAD_L4_HEADER);
-      const flags = b[l4 + 13]!;
-      if (VALID_TCP_FLAGS[flags & ~TCP_FLAGS_IGNORED & 0xff] === 0) return fail(out, INVALID.BAD_TCP_FLAGS);
-      out.srcPort = u16(b, l4);
-      out.dstPort = u16(b, l4 + 2);
-      out.tcpFlags = flags;
-      return true;
-    }
-    case P_UDP: {
-      out.l4Offset = l4;
-      out.l4Length = l4len;
-      if (l4len < 8) return fail(out, fragmented ? INVALID.BAD_FRAGMENT : INVALID.TRUNCATED_L4);
-      if (capEnd - l4 < 8) return fail(out, INVALID.TRUNCATED_L4);
-      const ulen = u16(b, l4 + 4);
-      // RFC 768: length counts header and data. In an unfragmented datagram it must fit what the
-      // IP header says we carry.
-      if (ulen < 8 || (!fragmented && ulen > l4len)) return fail(out, INVALID.BAD_L4_HEADER);
-      out.srcPort = u16(b, l4);
-      out.dstPort = u16(b, l4 + 2);
-      return true;
-    }
-    case P_SCTP: {
-      out.l4Offset = l4;
-      out.l4Length = l4len;
-      // RFC 9260 3.1: the common header is 12 bytes (ports, verification tag, checksum).
-      if (l4len < 12) return fail(out, fragmented ? INVALID.BAD_FRAGMENT : INVALID.TRUNCATED_L4);
-      if (capEnd - l4 < 12) return fail(out, INVALID.TRUNCATED_L4);
-      out.srcPort = u16(b, l4);
-      out.dstPort = u16(b, l4 + 2);
-      return true;
-    }
-    case P_ICMP:
-    case P_ICMPV6:
-      // ICMP in the wrong family (ICMPv4 inside IPv6 or ICMPv6 inside IPv4) is judged like any
-      // other port-less protocol: it is nothing the stack would answer.
-      if ((proto === P_ICMP) === v6) return true;
-      return parseIcmp(b, l4, l4len, capEnd, fragmented, out, v6);
-    default:
-      // ESP, No Next Header, GRE, ...: no ports; judged as port-less.
-      return true;
+  // The fixed header every port-carrying protocol needs: TCP 20 bytes (RFC 9293 3.1), UDP 8
+  // (RFC 768), SCTP's common header 12 (RFC 9260 3.1: ports, verification tag, checksum). One
+  // path for the three keeps the function under V8's inlining limit.
+  let min: number;
+  if (proto === K.P_TCP) min = 20;
+  else if (proto === K.P_UDP) min = 8;
+  else if (proto === K.P_SCTP) min = 12;
+  else if (proto === K.P_ICMP || proto === K.P_ICMPV6) {
+    // ICMP in the wrong family (ICMPv4 inside IPv6 or ICMPv6 inside IPv4) is judged like any
+    // other port-less protocol: it is nothing the stack would answer.
+    if ((proto === K.P_ICMP) === v6) return true;
+    return parseIcmp(b, l4, l4len, capEnd, fragmented, out, v6);
+  } else {
+    // ESP, No Next Header, GRE, ...: no ports; judged as port-less.
+    return true;
   }
+  out.l4Offset = l4;
+  out.l4Length = l4len;
+  if (l4len < min) return fail(out, fragmented ? E.BAD_FRAGMENT : E.TRUNCATED_L4);
+  if (capEnd - l4 < min) return fail(out, E.TRUNCATED_L4);
+  if (proto === K.P_TCP) {
+    const doff = (b[l4 + 12]! >>> 4) << 2;
+    // Data offset counts 32-bit words of header, at least 5 (RFC 9293 3.1).
+    if (doff < 20 || doff > l4len) return fail(out, E.BAD_L4_HEADER);
+    const flags = b[l4 + 13]!;
+    if (VALID_TCP_FLAGS[flags & ~K.TCP_FLAGS_IGNORED & 0xff] === 0) return fail(out, E.BAD_TCP_FLAGS);
+    out.tcpFlags = flags;
+  } else if (proto === K.P_UDP) {
+    const ulen = u16(b, l4 + 4);
+    // RFC 768: length counts header and data. In an unfragmented datagram it must fit what the
+    // IP header says we carry.
+    if (ulen < 8 || (!fragmented && ulen > l4len)) return fail(out, E.BAD_L4_HEADER);
+  }
+  out.srcPort = u16(b, l4);
+  out.dstPort = u16(b, l4 + 2);
+  return true;
 }
 
 /** ICMP / ICMPv6 header (kept out of parseL4 so the common TCP/UDP path stays small enough to inline). */
@@ -331,9 +355,9 @@ function parseIcmp(b: Buffer, l4: number, l4len: number, capEnd: number, fragmen
   out.l4Length = l4len;
   // Every ICMP/ICMPv6 message has type, code, checksum and a 4-byte rest-of-header (RFC 792,
   // RFC 4443 2.1).
-  if (l4len < 8) return fail(out, fragmented ? INVALID.BAD_FRAGMENT : INVALID.TRUNCATED_L4);
+  if (l4len < 8) return fail(out, fragmented ? E.BAD_FRAGMENT : E.TRUNCATED_L4);
   const held = capEnd - l4;
-  if (held < 8) return fail(out, INVALID.TRUNCATED_L4);
+  if (held < 8) return fail(out, E.TRUNCATED_L4);
   const type = b[l4]!;
   out.icmpType = type;
   out.icmpCode = b[l4 + 1]!;
@@ -344,7 +368,7 @@ function parseIcmp(b: Buffer, l4: number, l4len: number, capEnd: number, fragmen
   if (v6 ? isIcmp6Error(type) : isIcmp4Error(type)) {
     // An error about a fragment of an error would need reassembly; quoted headers always
     // sit in the first 8+ bytes, so a fragmented ICMP error is refused.
-    if (fragmented) return fail(out, INVALID.BAD_FRAGMENT);
+    if (fragmented) return fail(out, E.BAD_FRAGMENT);
     const quoted = (held < l4len ? held : l4len) - 8;
     return v6 ? parseInner6(b, l4 + 8, quoted, out) : parseInner4(b, l4 + 8, quoted, out);
   }
@@ -357,9 +381,9 @@ function parseIcmp(b: Buffer, l4: number, l4len: number, capEnd: number, fragmen
  * describes the original, not the quote, so it is not compared with what we hold.
  */
 function parseInner4(b: Buffer, p: number, avail: number, out: PacketInfo): boolean {
-  if (avail < 20 || b[p]! >>> 4 !== 4) return fail(out, INVALID.BAD_ICMP_INNER);
+  if (avail < 20 || b[p]! >>> 4 !== 4) return fail(out, E.BAD_ICMP_INNER);
   const ihl = (b[p]! & 0x0f) << 2;
-  if (ihl < 20 || ihl + 8 > avail) return fail(out, INVALID.BAD_ICMP_INNER);
+  if (ihl < 20 || ihl + 8 > avail) return fail(out, E.BAD_ICMP_INNER);
   const proto = b[p + 9]!;
   out.innerProto = proto;
   out.innerSrc4 = u32(b, p + 12);
@@ -369,7 +393,7 @@ function parseInner4(b: Buffer, p: number, avail: number, out: PacketInfo): bool
 }
 
 function parseInner6(b: Buffer, p: number, avail: number, out: PacketInfo): boolean {
-  if (avail < 40 || b[p]! >>> 4 !== 6) return fail(out, INVALID.BAD_ICMP_INNER);
+  if (avail < 40 || b[p]! >>> 4 !== 6) return fail(out, E.BAD_ICMP_INNER);
   out.innerSrc6a = u32(b, p + 8);
   out.innerSrc6b = u32(b, p + 12);
   out.innerSrc6c = u32(b, p + 16);
@@ -380,8 +404,8 @@ function parseInner6(b: Buffer, p: number, avail: number, out: PacketInfo): bool
   out.innerDst6d = u32(b, p + 36);
   // The quote is cut at the minimum MTU (RFC 4443 3.1), so walk only what we hold.
   walkIPv6Chain(b, b[p + 6]!, p + 40, p + avail);
-  if (walkInvalid !== 0) return fail(out, INVALID.BAD_ICMP_INNER);
-  if (!walkLaterFragment && walkPos + 8 > p + avail) return fail(out, INVALID.BAD_ICMP_INNER);
+  if (walkInvalid !== 0) return fail(out, E.BAD_ICMP_INNER);
+  if (!walkLaterFragment && walkPos + 8 > p + avail) return fail(out, E.BAD_ICMP_INNER);
   out.innerProto = walkProto;
   return innerL4(b, walkPos, walkProto, walkLaterFragment, out, true);
 }
@@ -392,14 +416,14 @@ function innerL4(b: Buffer, l4: number, proto: number, later: boolean, out: Pack
   out.innerIcmpId = -1;
   out.innerIcmpType = -1;
   if (!later) {
-    if (proto === P_TCP || proto === P_UDP || proto === P_SCTP) {
+    if (proto === K.P_TCP || proto === K.P_UDP || proto === K.P_SCTP) {
       out.innerSrcPort = u16(b, l4);
       out.innerDstPort = u16(b, l4 + 2);
-    } else if (proto === (v6 ? P_ICMPV6 : P_ICMP)) {
+    } else if (proto === (v6 ? K.P_ICMPV6 : K.P_ICMP)) {
       const t = b[l4]!;
       // "An ICMP error message MUST NOT be originated as a result of receiving ... an ICMP error
       // message" (RFC 1122 3.2.2, RFC 4443 2.4(e)): an error quoting an error is forged.
-      if (v6 ? t < 128 : isIcmp4Error(t)) return fail(out, INVALID.BAD_ICMP_INNER);
+      if (v6 ? t < 128 : isIcmp4Error(t)) return fail(out, E.BAD_ICMP_INNER);
       if (v6 ? t === 128 || t === 129 : t === 8 || t === 0) {
         out.innerIcmpType = t;
         out.innerIcmpId = u16(b, l4 + 4);
