@@ -40,7 +40,7 @@ import { namespaceLabelsOr } from '../cluster/namespace-labels.ts';
 import type { ClusterPolicyIndex } from './cluster-index.ts';
 import { clusterPolicySelectsPod, clusterRules } from './cluster-facts.ts';
 import type { IdentityRegistry } from './identity.ts';
-import { distinctNamed, resolutionSignature, type NamedPort } from './named-ports.ts';
+import { distinctNamed, namedKey, resolutionSignature, type NamedPort } from './named-ports.ts';
 import type { RuleBlock } from './block-classes.ts';
 import { buildRuleTable, extendRuleTable, type RuleTable, type TableRule } from './rule-table.ts';
 import type { Direction } from './spec-facts.ts';
@@ -81,11 +81,22 @@ interface TierEntry {
   readonly ports?: Pod['ports'];
 }
 
-interface KeyMemo {
-  readonly ids: readonly string[];
-  /** The key before the ingress resolution signature (namedOfList's key). */
+function sameNames(a: readonly NamedPort[], b: readonly NamedPort[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (namedKey(a[i]!) !== namedKey(b[i]!)) return false;
+  return true;
+}
+
+/** A word's list of policies (listOf) and its key before the ingress resolution signature (namedOfList's key). */
+interface WordList {
+  readonly list: readonly ClusterPolicy[];
   readonly base: string;
-  readonly named: readonly NamedPort[] | undefined;
+}
+
+/** An ingress word's last key (keyOf). */
+interface KeyMemo {
+  readonly base: string;
+  readonly named: readonly NamedPort[];
   readonly key: string;
 }
 
@@ -151,10 +162,14 @@ export class TierTables {
    * gathered and deduplicated the names of every policy of each identity's list again.
    */
   private readonly namedOfList = new Map<string, readonly NamedPort[]>();
+  /** Arrays namedOfList dropped, until their list's names are gathered again (keyOf). */
+  private readonly staleNamed = new Map<string, readonly NamedPort[]>();
   /** The namedOfList lists each policy is in (a rule change of the policy drops them). */
   private readonly namedListsOf = new Map<string, Set<string>>();
-  /** Per (identity, word): its last key and what it was made of (keyOf). */
-  private memo: (KeyMemo | undefined)[] = [];
+  /** Per (identity, word): its last ingress key and what it was made of (keyOf). */
+  private readonly memo: (KeyMemo | undefined)[] = [];
+  /** Per selection array, its word lists (listOf). */
+  private readonly wordLists = new WeakMap<readonly ClusterPolicy[], (WordList | null | undefined)[]>();
   built = 0;
   extended = 0;
   extendedInPlace = 0;
@@ -208,7 +223,11 @@ export class TierTables {
    */
   policiesChanged(ids: Iterable<string>, versions: readonly ClusterPolicy[]): void {
     for (const id of ids) {
-      for (const base of this.namedListsOf.get(id) ?? []) this.namedOfList.delete(base);
+      for (const base of this.namedListsOf.get(id) ?? []) {
+        const named = this.namedOfList.get(base);
+        if (named && this.staleNamed.size < 4096) this.staleNamed.set(base, named);
+        this.namedOfList.delete(base);
+      }
       this.namedListsOf.delete(id);
       // Chains walking the old version's tables are in byPolicy too: evicted with them.
       for (const e of this.byPolicy.get(id) ?? []) this.evict(e);
@@ -355,11 +374,9 @@ export class TierTables {
     const sel = this.clusters.selectingByIdentity(id, this.reps[id]!, namespaceLabelsOr(ident.namespace, ident.nsLabels));
     for (let w = 0; w < TIER_WORDS; w++) {
       const { dir, tier } = WORDS[w]!;
-      // Only policies with rules for the direction have a word on it.
-      const list = sel[tier].filter((p) => clusterRules(p, dir).length > 0);
+      const li = this.listOf(sel[tier], w, dir);
       const at = id * TIER_WORDS + w;
-      const key = list.length > 0 ? this.keyOf(at, w, dir, list, ident.ports) : undefined;
-      if (key === undefined) this.memo[at] = undefined;
+      const key = li ? this.keyOf(at, li, dir, ident.ports) : undefined;
       const old = this.entries[at];
       if (old && !old.evicted && old.key === key) continue;
       this.unset(id, w);
@@ -368,8 +385,8 @@ export class TierTables {
       if (!e) {
         if (this.chainAbove === undefined || this.flushBuilt < this.chainAbove) {
           this.flushBuilt++;
-          e = this.build(key, w, dir, list, ident.ports);
-        } else e = this.chain(key, w, dir, list, ident.ports);
+          e = this.build(key, w, dir, li!.list, ident.ports);
+        } else e = this.chain(key, w, dir, li!.list, ident.ports);
       }
       e.users.add(id);
       this.entries[at] = e;
@@ -378,46 +395,64 @@ export class TierTables {
   }
 
   /**
-   * The table key of word `at` (identity * TIER_WORDS + word) for a non-empty `list`. A change
-   * reaching every identity recomputed each one's key, joining the ids of its ~50 policies and
-   * resolving its port names anew, most of such an update's time once chains took the builds
-   * out: the word's last key is kept (memo) and reused while its list has the same ids and the
-   * list's named ports the same array (namedOfList drops a list's array when one of its policies'
-   * rules change).
+   * A word's list of a selection list (ClusterPolicyIndex.selectingByIdentity), null when
+   * empty: only policies with rules for the direction have a word on it. Derived once per
+   * selection array, which identities selected alike share (cluster-index.ts): a change reaching
+   * every identity joined the ids of each one's ~50 policies, most of such an update's time once
+   * chains took the builds out.
    */
-  private keyOf(at: number, w: number, dir: Direction, list: readonly ClusterPolicy[], ports: Pod['ports']): string {
-    const memo = this.memo[at];
-    let same = memo !== undefined && memo.ids.length === list.length;
-    for (let i = 0; same && i < list.length; i++) same = clusterPolicyId(list[i]!) === memo!.ids[i];
-    const ids = same ? memo!.ids : list.map(clusterPolicyId);
-    const base = same ? memo!.base : `${w}${ids.join('\n')}`;
-    let key = base;
-    let named: readonly NamedPort[] | undefined;
-    if (dir === 'ingress') {
-      // Named ports of ingress rules resolve on the owner: owners share a table only when
-      // every name resolves the same on them.
-      named = this.namedOfList.get(base);
-      if (!named) {
-        const all: NamedPort[] = [];
-        for (const p of list) all.push(...this.clusters.ingressNamedPorts(p));
-        // Lists only a reorder made stay until the next rule change: bounded here.
-        if (this.namedOfList.size >= 4096) {
-          this.namedOfList.clear();
-          this.namedListsOf.clear();
-        }
-        this.namedOfList.set(base, (named = distinctNamed(all)));
-        for (const pid of ids) {
-          let s = this.namedListsOf.get(pid);
-          if (!s) this.namedListsOf.set(pid, (s = new Set()));
-          s.add(base);
-        }
-      }
-      if (named.length) key = same && memo!.named === named ? memo!.key : `${base}\u0002${resolutionSignature(named, ports)}`;
+  private listOf(sel: readonly ClusterPolicy[], w: number, dir: Direction): WordList | null {
+    let per = this.wordLists.get(sel);
+    if (!per) this.wordLists.set(sel, (per = [undefined, undefined, undefined, undefined]));
+    let li = per[w];
+    if (li === undefined) {
+      const list = sel.filter((p) => clusterRules(p, dir).length > 0);
+      li = list.length === 0 ? null : { list, base: `${w}${list.map(clusterPolicyId).join('\n')}` };
+      per[w] = li;
     }
-    if (!same || memo!.key !== key) this.memo[at] = { ids, base, named, key };
-    return key;
+    return li;
   }
 
+  /** The table key of word `at` (identity * TIER_WORDS + word) for its list. */
+  private keyOf(at: number, li: WordList, dir: Direction, ports: Pod['ports']): string {
+    if (dir !== 'ingress') return li.base;
+    // Named ports of ingress rules resolve on the owner: owners share a table only when
+    // every name resolves the same on them.
+    let named = this.namedOfList.get(li.base);
+    if (!named) {
+      const all: NamedPort[] = [];
+      for (const p of li.list) all.push(...this.clusters.ingressNamedPorts(p));
+      // Lists only a reorder made stay until the next rule change: bounded here.
+      if (this.namedOfList.size >= 4096) {
+        this.namedOfList.clear();
+        this.namedListsOf.clear();
+        this.staleNamed.clear();
+      }
+      named = distinctNamed(all);
+      // A rule change that kept the list's names keeps its array, and so every owner's
+      // signature (memo): resolving the names on each of thousands of owners was the next cost.
+      const stale = this.staleNamed.get(li.base);
+      if (stale !== undefined) {
+        this.staleNamed.delete(li.base);
+        if (sameNames(stale, named)) named = stale;
+      }
+      this.namedOfList.set(li.base, named);
+      for (const p of li.list) {
+        const pid = clusterPolicyId(p);
+        let s = this.namedListsOf.get(pid);
+        if (!s) this.namedListsOf.set(pid, (s = new Set()));
+        s.add(li.base);
+      }
+    }
+    if (named.length === 0) return li.base;
+    // The identity's last signature stands while its list's names are the same array
+    // (namedOfList drops a list's array when one of its policies' rules change).
+    const memo = this.memo[at];
+    if (memo !== undefined && memo.named === named && memo.base === li.base) return memo.key;
+    const key = `${li.base}\u0002${resolutionSignature(named, ports)}`;
+    this.memo[at] = { base: li.base, named, key };
+    return key;
+  }
 
   /** The table of `list`'s rules of a direction (a per-policy table: `passCode` TIER_PASS). */
   private buildTable(dir: Direction, list: readonly ClusterPolicy[], ports: Pod['ports'], passCode?: number): RuleTable {
