@@ -158,9 +158,10 @@ export class Snapshot implements RuleSnapshot {
 
   // Each side walks tiers.ts: its exemptions (sideExemption), then its tier words in TIERS order,
   // each a table (one lookup), a chain of per-policy tables standing in for an Admin or Baseline
-  // table until it is rebuilt (table-arena.ts, judgeChain4), or TIER_NEXT; the first tier table that decides answers, and a side
-  // every tier passes gets the default. A pod no cluster policy selects has one table word at
-  // most, so it costs what it did before tiers had tables of their own. A slot of -1 (no pod) is
+  // table until it is rebuilt (table-arena.ts, judgeChain4), or TIER_NEXT; the first tier that
+  // decides answers, and a side every tier passes gets the default. A pod no cluster policy
+  // selects has one table word at most, so it costs what it did before tiers had tables of their
+  // own (a word that is no table costs one more compare for the chain test). A slot of -1 (no pod) is
   // never judged. The own-node check (a scan of the node's addresses) is made only where the
   // NetworkPolicy tier decided (nodeExemptionApplies): its node exemption is the one step a table
   // cell cannot fold.
