@@ -2,7 +2,10 @@
 // same order), timed in CPU time of this process rather than wall time, with the number of
 // tables each update built: on a shared VM whose load makes wall time run 3-12x CPU time, this
 // is what compares two trees. node --expose-gc --import tsx scripts/cluster-updates-cpu.ts [reps]
-// Prints per kind of change the CPU ms and tables built of each rep (the first 2 are warm-up).
+// Prints per kind of change the CPU ms and tables built of each rep (the first 2 are warm-up),
+// and where an update published chains (tier-tables.ts), `+` the CPU ms of converging them (the
+// agent's idle-time converge() steps, run here right after the update) and the tables it built;
+// `L` the per-policy tables the chains needed built (once per policy version and direction).
 
 import { CompiledEngine } from '../src/policy/compiler.ts';
 import { clusterPolicyId } from '../src/cluster/model.ts';
@@ -17,15 +20,26 @@ const t0 = cpu();
 const eng = new CompiledEngine(st);
 console.log(`full compile ${(cpu() - t0).toFixed(0)} ms CPU (cold)`);
 const times: Record<string, string[]> = {};
-let last = 0, built = 0;
+let last = 0, built = 0, conv = 0, convBuilt = 0, links = 0;
+const hasConverge = typeof (eng as { converge?: unknown }).converge === 'function';
 st.onChange((ch) => {
-  const b0 = eng.stats().tablesBuilt;
+  const s0 = eng.stats();
+  const b0 = s0.tablesBuilt;
   const c0 = cpu();
   eng.update(ch);
   last = cpu() - c0;
-  built = eng.stats().tablesBuilt - b0;
+  const s1 = eng.stats();
+  built = s1.tablesBuilt - b0;
+  links = (s1.chainLinksBuilt ?? 0) - (s0.chainLinksBuilt ?? 0);
+  conv = 0; convBuilt = 0;
+  if (hasConverge && eng.pendingChains > 0) {
+    const c1 = cpu();
+    while (eng.pendingChains > 0) eng.converge();
+    conv = cpu() - c1;
+    convBuilt = eng.stats().tablesBuilt - b0 - built;
+  }
 });
-const rec = (k: string) => { (times[k] ??= []).push(`${last.toFixed(1)}/${built}`); };
+const rec = (k: string) => { (times[k] ??= []).push(`${last.toFixed(1)}/${built}${links ? `L${links}` : ''}${convBuilt ? `+${conv.toFixed(0)}/${convBuilt}` : ''}`); };
 const r = prng(0xc0ffee);
 const nCnp = LARGE_CLUSTER_POLICIES.admin + LARGE_CLUSTER_POLICIES.baseline;
 for (let k = 0; k < reps; k++) {
@@ -45,3 +59,10 @@ for (let k = 0; k < reps; k++) {
   st.upsert('ClusterNetworkPolicy', largeClusterPolicy(c)); rec('cnp_add');
 }
 for (const [k, v] of Object.entries(times)) console.log(`${k} (cpu ms/tables built) ${v.join(' ')}`);
+// Percentiles of the update CPU past the 2 warm-up reps, per kind (nearest rank).
+const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
+for (const [k, v] of Object.entries(times)) {
+  const xs = v.slice(2).map((x) => Number(x.split('/')[0])).sort((a, b) => a - b);
+  const conv = v.slice(2).map((x) => Number(x.split('+')[1]?.split('/')[0] ?? 0)).sort((a, b) => a - b);
+  console.log(`${k}: update cpu p50 ${pct(xs, 50).toFixed(1)} p90 ${pct(xs, 90).toFixed(1)} max ${xs[xs.length - 1]!.toFixed(1)} ms` + (conv[conv.length - 1]! > 0 ? `; convergence cpu p50 ${pct(conv, 50).toFixed(0)} max ${conv[conv.length - 1]!.toFixed(0)} ms` : ''));
+}

@@ -23,6 +23,11 @@ export interface DifferentialOptions {
   readonly maxMismatches?: number;
   /** The oracle (default: the plain evaluator). Tests pass a sabotaged one to prove the run can fail. */
   readonly oracle?: Oracle;
+  /**
+   * The engine's CompileOptions.chainAbove (0: every Admin or Baseline table an update needs is a
+   * chain first). Every other batch is then followed by converge() and probed again.
+   */
+  readonly chainAbove?: number;
 }
 
 export type Oracle = (view: ClusterView, conn: Connection, opts: { localNode?: string }) => Decision;
@@ -42,6 +47,9 @@ export interface DifferentialResult {
   readonly clusters: number;
   readonly mutations: number;
   readonly mismatches: Mismatch[];
+  /** Chains the engines made, and converge() rounds run (chainAbove set). */
+  readonly chains: number;
+  readonly converged: number;
 }
 
 /** JSON with sorted keys: Decisions compare equal regardless of property order. */
@@ -66,28 +74,31 @@ export function runDifferential(o: DifferentialOptions): DifferentialResult {
   const perMutation = o.probesPerMutation ?? 25;
   const maxMismatches = o.maxMismatches ?? 5;
   const mismatches: Mismatch[] = [];
-  let probes = 0, clusters = 0, mutated = 0;
+  let probes = 0, clusters = 0, mutated = 0, chains = 0, converged = 0;
   while (probes < o.probes && mismatches.length < maxMismatches) {
     const clusterSeed = clusterSeedOf(o.seed, clusters);
     clusters++;
-    const res = runCluster(clusterSeed, { perCluster, mutations, perMutation, budget: o.probes - probes, maxMismatches: maxMismatches - mismatches.length, oracle: o.oracle });
+    const res = runCluster(clusterSeed, { perCluster, mutations, perMutation, budget: o.probes - probes, maxMismatches: maxMismatches - mismatches.length, oracle: o.oracle, chainAbove: o.chainAbove });
     probes += res.probes;
     mutated += res.mutations;
+    chains += res.chains;
+    converged += res.converged;
     mismatches.push(...res.mismatches);
   }
-  return { probes, clusters, mutations: mutated, mismatches };
+  return { probes, clusters, mutations: mutated, mismatches, chains, converged };
 }
 
 export function runCluster(
   clusterSeed: number,
-  o: { perCluster: number; mutations: number; perMutation: number; budget: number; maxMismatches: number; oracle?: Oracle },
-): { probes: number; mutations: number; mismatches: Mismatch[] } {
+  o: { perCluster: number; mutations: number; perMutation: number; budget: number; maxMismatches: number; oracle?: Oracle; chainAbove?: number },
+): { probes: number; mutations: number; mismatches: Mismatch[]; chains: number; converged: number } {
   const r = new Rng(clusterSeed);
   const c = randomCluster(r);
   const state = stateOf(c);
   const localNode = r.chance(0.25) ? 'node-1' : undefined;
   const opts = localNode === undefined ? {} : { localNode };
-  const engine = new CompiledEngine(state, opts);
+  const engine = new CompiledEngine(state, o.chainAbove === undefined ? opts : { ...opts, chainAbove: o.chainAbove });
+  let converged = 0;
   const mismatches: Mismatch[] = [];
   let probes = 0;
   const check = (phase: string, conn: Connection, fresh?: CompiledEngine): void => {
@@ -129,9 +140,25 @@ export function runCluster(
     const fresh = new CompiledEngine(state, opts);
     addrs = probeAddresses(state, c.outside);
     for (let i = 0; i < o.perMutation && probes < o.budget && mismatches.length < o.maxMismatches; i++) check(phase, randomProbe(r, addrs), fresh);
+    // Chains left standing through the next batch on even rounds; converged (a slice at a time,
+    // each publish keeping the answers of the one before) on odd ones.
+    if (o.chainAbove !== undefined && m % 2 === 1 && engine.pendingChains > 0) {
+      while (engine.pendingChains > 0) {
+        const prev = engine.snapshot();
+        const probe = Array.from({ length: 3 }, () => randomProbe(r, addrs));
+        const was = probe.map((conn) => canonical(decideOn(prev, conn)));
+        engine.converge(1 + r.range(0, 2));
+        converged++;
+        probe.forEach((conn, i) => {
+          const now = engine.decide(conn);
+          if (canonical(now) !== was[i]) mismatches.push({ clusterSeed, phase: `${phase}, converging`, conn, ...opts, expected: JSON.parse(was[i]!) as Decision, got: now, against: 'evaluator' });
+        });
+      }
+      for (let i = 0; i < o.perMutation && probes < o.budget && mismatches.length < o.maxMismatches; i++) check(`${phase}, converged`, randomProbe(r, addrs), fresh);
+    }
   }
   unsubscribe();
-  return { probes, mutations, mismatches };
+  return { probes, mutations, mismatches, chains: engine.stats().chainsMade, converged };
 }
 
 export function describeMismatch(m: Mismatch): string {

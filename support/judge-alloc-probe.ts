@@ -1,10 +1,13 @@
 // Child process for the compiled engine's zero-allocation check (needs --expose-gc):
-//   node --expose-gc --import tsx support/judge-alloc-probe.ts [calls] [seed]
+//   node --expose-gc --import tsx support/judge-alloc-probe.ts [calls] [seed] [chains]
 // Compiles a random dual-stack cluster (ipBlocks with excepts, named ports, selectors of every
 // kind), precomputes connection tuples into typed arrays, warms judge4/judge6 up, then makes
 // `calls` judge calls and prints one JSON line: heap growth across the loop (no forced GC in
 // between) and the number of GCs that ran during it. One heap number or object per call would
 // be >= 16 bytes a call, i.e. tens of megabytes and several scavenges over a million calls.
+// With `chains`, the cluster policies arrive as an update to an engine compiled without them and
+// with chainAbove 0, so every Admin and Baseline word of the measured snapshot is a chain of
+// per-policy tables (tier-tables.ts) instead of a table.
 
 import { IPPROTO_ICMP, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../src/cluster/model.ts';
 import { parseIP } from '../src/net/address.ts';
@@ -21,7 +24,14 @@ const r = new Rng(seed);
 // exemption applied after the lookup) are on the measured path.
 const c = randomCluster(r, { namespaces: 4, pods: 200, policies: 40, clusterPolicies: 6 });
 const state = stateOf(c);
-const engine = new CompiledEngine(state);
+const chains = process.argv[4] === 'chains';
+const held = [...state.clusterPolicies.values()];
+if (chains) state.batch(() => { for (const [k] of [...state.clusterPolicies]) state.delete('ClusterNetworkPolicy', k); });
+const engine = new CompiledEngine(state, chains ? { chainAbove: 0 } : {});
+if (chains) {
+  state.onChange((ch) => engine.update(ch));
+  state.batch(() => { for (const p of held) state.upsert('ClusterNetworkPolicy', p); });
+}
 const snap = engine.snapshot();
 
 const N = 4096;
@@ -68,7 +78,7 @@ const { value: acc, heapDelta, gcs } = await measureHeap(() => {
   return a;
 });
 process.stdout.write(JSON.stringify({
-  calls, seed, pods: engine.stats().pods, tables: engine.stats().tables,
+  calls, seed, pods: engine.stats().pods, tables: engine.stats().tables, chains: engine.stats().tierChains,
   heapDelta, gcs, nsPerJudge: Math.round((ns / calls) * 10) / 10,
   cpuNsPerJudge: Math.round((((cpu.user + cpu.system) * 1000) / calls) * 10) / 10, acc,
 }) + '\n');

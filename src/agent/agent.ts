@@ -66,6 +66,8 @@ export class Agent {
   private sinks?: Sinks;
   private verdictLog?: VerdictLog;
   private flushTimer?: NodeJS.Timeout;
+  /** The pending converge step (see converge()). */
+  private convergeTimer?: NodeJS.Immediate;
   private enforcer?: Enforcer;
   private iptables?: Iptables;
   private sourceGuard?: SourceGuard;
@@ -372,6 +374,7 @@ export class Agent {
       if (err) this.log('error', (this.lastError = err));
       this.classifier.setSnapshot(snap);
       if (changes.some((c) => c.kind === 'Node' && c.key === this.opts.node)) this.refreshLocalRanges();
+      this.scheduleConverge();
     } catch (e) {
       // Keep enforcing the previous snapshot rather than nothing.
       this.lastError = `compile failed, previous rules stay in force: ${(e as Error).message}`;
@@ -379,6 +382,33 @@ export class Agent {
       return;
     }
     this.requestReconcile();
+  }
+
+  /**
+   * An update that reached many Admin or Baseline tables published chains in their place
+   * (tier-tables.ts); their tables are built a few per event-loop turn after it, each step
+   * publishing a snapshot with the same answers: the verdict cache stays (nothing it holds
+   * changed) and packets queued meanwhile are judged between steps.
+   */
+  private scheduleConverge(): void {
+    if (this.convergeTimer || !this.engine || this.engine.pendingChains === 0) return;
+    this.convergeTimer = setImmediate(() => {
+      this.convergeTimer = undefined;
+      if (!this.engine || !this.classifier || this.stopped) return;
+      try {
+        const snap = this.engine.converge();
+        if (snap) {
+          this.observer?.bindSnapshot(snap, this.engine.stats().ruleIds);
+          this.classifier.setSnapshot(snap);
+        }
+      } catch (e) {
+        // The chains keep answering exactly; the next update tries again.
+        this.lastError = `converging tier tables failed, chains stay in force: ${(e as Error).message}`;
+        this.log('error', this.lastError);
+        return;
+      }
+      this.scheduleConverge();
+    });
   }
 
   private onSync(info: SyncInfo): void {
@@ -535,6 +565,7 @@ export class Agent {
     }
     if (this.statusTimer) clearInterval(this.statusTimer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.convergeTimer) clearImmediate(this.convergeTimer);
     for (const u of this.unsubscribe) u();
     await this.opts.source.stop();
     await this.reconciler.settled();

@@ -3,7 +3,7 @@
 // their rules as table rules (compileClusterRule). Kept apart from compiler.ts, which decides
 // the tables; this holds only what is specific to cluster policies.
 
-import type { ClusterPolicy, ClusterTier, LabelSelector, Labels, Namespace, Node, Pod } from '../cluster/model.ts';
+import { clusterPolicyId, type ClusterPolicy, type ClusterTier, type LabelSelector, type Labels, type Namespace, type Node, type Pod } from '../cluster/model.ts';
 import { namespaceLabelsOr } from '../cluster/namespace-labels.ts';
 import {
   CLUSTER_TIER_NAME, clusterPolicyNodeSelectors, clusterPolicySelectsPod, clusterPolicyUsesNodes, clusterRuleRef, clusterRules, compareClusterPolicies,
@@ -47,6 +47,14 @@ export class ClusterPolicyIndex {
    * guardrail change's CPU at 600 identities and 100 policies).
    */
   private byIdentity = new Map<number, IdentitySelection>();
+  /**
+   * The selection lists of byIdentity by content (policy ids): identities selected alike share
+   * one array, and a change moving a policy in equal arrays gives them one new array (set), so
+   * what callers derive from a list (tier-tables.ts: its table key) is derived once per distinct
+   * list, not once per identity.
+   */
+  private lists = new Map<string, readonly ClusterPolicy[]>();
+  private readonly listKeys = new WeakMap<readonly ClusterPolicy[], string>();
   /** Named ports of each policy version's ingress table rules (they never depend on nodes). */
   private namedIngress = new WeakMap<ClusterPolicy, readonly NamedPort[]>();
 
@@ -86,10 +94,32 @@ export class ClusterPolicyIndex {
     if (after && this.nodeCls && clusterPolicyNodeSelectors(after).some((s) => !this.nodeCls!.selectors.has(selectorKey(s)))) this.nodeCls = undefined;
     if (after) this.byId.set(id, after); else this.byId.delete(id);
     this.dirty = true;
+    // Equal lists stay one array: each distinct (list, selected) pair is moved once.
+    const moved = new Map<readonly ClusterPolicy[], readonly ClusterPolicy[]>();
+    const movedIn = new Map<readonly ClusterPolicy[], readonly ClusterPolicy[]>();
+    const lists = new Map<string, readonly ClusterPolicy[]>();
     for (const e of this.byIdentity.values()) {
-      if (before) e[before.tier] = e[before.tier].filter((p) => p !== before);
-      if (after && clusterPolicySelectsPod(after, e.pod, e.nsLabels)) e[after.tier] = insertInOrder(e[after.tier], after);
+      if (before) {
+        const old = e[before.tier];
+        let next = moved.get(old);
+        if (!next) moved.set(old, (next = this.intern(old.filter((p) => p !== before), lists)));
+        e[before.tier] = next;
+      }
+      if (after && clusterPolicySelectsPod(after, e.pod, e.nsLabels)) {
+        const old = e[after.tier];
+        let next = movedIn.get(old);
+        if (!next) movedIn.set(old, (next = this.intern(insertInOrder(old, after), lists)));
+        e[after.tier] = next;
+      }
     }
+    // Lists no identity holds any more (with old versions) are forgotten.
+    for (const e of this.byIdentity.values()) {
+      for (const l of [e.Admin, e.Baseline]) {
+        const k = this.listKeys.get(l)!;
+        if (!lists.has(k)) lists.set(k, l);
+      }
+    }
+    this.lists = lists;
     return same;
   }
 
@@ -117,6 +147,16 @@ export class ClusterPolicyIndex {
     return this.sorted;
   }
 
+  /** The array of `lists` equal to `l` (entered when new). */
+  private intern(l: readonly ClusterPolicy[], lists: Map<string, readonly ClusterPolicy[]>): readonly ClusterPolicy[] {
+    const k = listKey(l);
+    const had = lists.get(k);
+    if (had) return had;
+    lists.set(k, l);
+    this.listKeys.set(l, k);
+    return l;
+  }
+
   /** The tier's policies whose subject selects the pod, in evaluation order. */
   selecting(tier: ClusterTier, pod: Pod, namespaceLabels: Labels): ClusterPolicy[] {
     const out: ClusterPolicy[] = [];
@@ -128,7 +168,7 @@ export class ClusterPolicyIndex {
   selectingByIdentity(identity: number, pod: Pod, namespaceLabels: Labels): { readonly Admin: readonly ClusterPolicy[]; readonly Baseline: readonly ClusterPolicy[] } {
     let s = this.byIdentity.get(identity);
     if (!s) {
-      s = { Admin: this.selecting('Admin', pod, namespaceLabels), Baseline: this.selecting('Baseline', pod, namespaceLabels), pod, nsLabels: namespaceLabels };
+      s = { Admin: this.intern(this.selecting('Admin', pod, namespaceLabels), this.lists), Baseline: this.intern(this.selecting('Baseline', pod, namespaceLabels), this.lists), pod, nsLabels: namespaceLabels };
       this.byIdentity.set(identity, s);
     }
     return s;
@@ -241,6 +281,11 @@ interface IdentitySelection {
 }
 
 /** A copy of an evaluation-ordered list with p in its place. */
+/** A list's content key: its policies' ids (lists hold the current version of each). */
+function listKey(l: readonly ClusterPolicy[]): string {
+  return l.map(clusterPolicyId).join('\n');
+}
+
 function insertInOrder(list: readonly ClusterPolicy[], p: ClusterPolicy): ClusterPolicy[] {
   let i = 0;
   while (i < list.length && compareClusterPolicies(list[i]!, p) < 0) i++;

@@ -56,7 +56,19 @@ export type { EngineStats };
 export interface CompileOptions {
   /** Judge only pods with this spec.nodeName; undefined = every pod is local (verify, tests). */
   readonly localNode?: string;
+  /**
+   * Admin and Baseline tables an update builds before the others it needs become chains until
+   * converge() builds them (tier-tables.ts; default CHAIN_ABOVE; tests pass 0 to chain every one).
+   */
+  readonly chainAbove?: number;
 }
+
+/**
+ * Combined tier tables an update builds at once (~1 ms each on the large cluster): a change
+ * reaching a few keeps its tables exact and chain-free, one reaching a hundred publishes in a
+ * few ms and converges after.
+ */
+export const CHAIN_ABOVE = 1;
 
 // ---------------------------------------------------------------------------------------------
 // Compiler state
@@ -153,13 +165,35 @@ export class CompiledEngine {
 
   private generation = 0;
   private current!: Snapshot;
+  private readonly chainAbove: number;
   private built = 0;
   private extended = 0;
   private extendedInPlace = 0;
 
   constructor(view: ClusterView, opts: CompileOptions = {}) {
     this.localNode = opts.localNode;
+    this.chainAbove = opts.chainAbove ?? CHAIN_ABOVE;
     this.applyChanges(CompiledEngine.changesFor(view));
+    // A full compile builds every table: nothing is enforced yet, so nothing waits for it.
+    this.tiers.chainAbove = this.chainAbove;
+  }
+
+  /**
+   * Idle-time work after an update that made chains (tier-tables.ts): builds the combined tables
+   * of up to `maxTables` of them and publishes a snapshot with the same answers (the classifier
+   * takes it like any other; no verdict changes, so cached verdicts stay valid). Returns the
+   * snapshot, or undefined when nothing was waiting. `pendingChains` says whether to call again.
+   */
+  converge(maxTables = 4): RuleSnapshot | undefined {
+    if (this.tiers.pendingChains === 0) return undefined;
+    this.tiers.converge(maxTables);
+    this.publish();
+    return this.current;
+  }
+
+  /** Chains waiting for converge(). */
+  get pendingChains(): number {
+    return this.tiers.pendingChains;
   }
 
   /** The current generation. Hold on to it for a whole packet / batch. */
@@ -199,6 +233,7 @@ export class CompiledEngine {
     this.tiers = new TierTables(this.identities, this.clusters, this.nodes, this.layout);
     this.nodeAddresses = new NodeAddresses(this.nodes, this.nodeWords);
     this.applyChanges(changes);
+    this.tiers.chainAbove = this.chainAbove;
   }
 
   stats(): EngineStats {
@@ -223,6 +258,10 @@ export class CompiledEngine {
       tablesBuilt: this.built + this.tiers.built,
       tablesExtended: this.extended + this.tiers.extended,
       tablesExtendedInPlace: this.extendedInPlace + this.tiers.extendedInPlace,
+      tierChains: tier.chains,
+      chainLinks: tier.links,
+      chainsMade: this.tiers.chainsMade,
+      chainLinksBuilt: this.tiers.linksBuilt,
     };
   }
 

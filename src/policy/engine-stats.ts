@@ -23,4 +23,10 @@ export interface EngineStats {
   readonly tablesExtended: number;
   /** Of those, extended in place (the image had room for the new selector classes). */
   readonly tablesExtendedInPlace: number;
+  /** Chains standing in for Admin or Baseline tables until converge() builds them (tier-tables.ts). */
+  readonly tierChains: number;
+  /** Per-policy tables kept for chains (walked or parked), and those built and chains made since the engine was created. */
+  readonly chainLinks: number;
+  readonly chainsMade: number;
+  readonly chainLinksBuilt: number;
 }

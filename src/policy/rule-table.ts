@@ -72,6 +72,8 @@ export interface TableSpec {
   readonly ownerPorts?: readonly ContainerPort[];
   /** Required when a rule has `nodes` peers: classes holding every selector of them. */
   readonly nodeClasses?: NodeClasses;
+  /** A per-policy table of a chain (tier-tables.ts): the code of a cell a Pass rule decides (TIER_PASS); absent, a Pass folds into TIER_NEXT. */
+  readonly passCode?: number;
 }
 
 /** Everything a RuleTable holds; built by buildRuleTable, reused by extendRuleTable. */

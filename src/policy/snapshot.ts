@@ -22,7 +22,7 @@ import { PAGE_MASK, PAGE_SHIFT, PAGE_WORDS } from './word-pages.ts';
 import { SIDE, sideAllows, type RuleSnapshot } from './engine-api.ts';
 import type { Direction } from './spec-facts.ts';
 import { OUTSIDE_IDENTITY } from './identity.ts';
-import { judgeImage4, judgeImage6, portBlock, type TableArena } from './table-arena.ts';
+import { judgeChain4, judgeChain6, judgeImage4, judgeImage6, portBlock, type TableArena } from './table-arena.ts';
 import { TIERS_DECIDE, TIER_COUNT, TIER_DEFAULT, TIER_NEXT, nodeExemptionApplies, sideExemption } from './tiers.ts';
 
 // Per-slot record in Snapshot.slotPages (SLOT words a slot, one cache line holds two slots), so
@@ -41,7 +41,8 @@ const enum R {
   S_NODE = 1,
   /**
    * Egress / ingress side: TIER_COUNT words, one per tier in TIERS order (tiers.ts): >= 0, the
-   * offset of the tier's table image in the snapshot's arena; TIER_NEXT, the tier has no word on
+   * offset of the tier's table image in the snapshot's arena; below TIER_NEXT, a chain (Admin,
+   * Baseline: chainWord in table-arena.ts); TIER_NEXT, the tier has no word on
    * the side. A pod another node judges has SIDE.NOT_JUDGED in every word.
    */
   S_EGRESS = 2,
@@ -156,9 +157,11 @@ export class Snapshot implements RuleSnapshot {
   }
 
   // Each side walks tiers.ts: its exemptions (sideExemption), then its tier words in TIERS order,
-  // each a table (one lookup) or TIER_NEXT; the first tier table that decides answers, and a side
-  // every tier passes gets the default. A pod no cluster policy selects has one table word at
-  // most, so it costs what it did before tiers had tables of their own. A slot of -1 (no pod) is
+  // each a table (one lookup), a chain of per-policy tables standing in for an Admin or Baseline
+  // table until it is rebuilt (table-arena.ts, judgeChain4), or TIER_NEXT; the first tier that
+  // decides answers, and a side every tier passes gets the default. A pod no cluster policy
+  // selects has one table word at most, so it costs what it did before tiers had tables of their
+  // own (a word that is no table costs one more compare for the chain test). A slot of -1 (no pod) is
   // never judged. The own-node check (a scan of the node's addresses) is made only where the
   // NetworkPolicy tier decided (nodeExemptionApplies): its node exemption is the one step a table
   // cell cannot fold.
@@ -167,6 +170,7 @@ export class Snapshot implements RuleSnapshot {
     for (let t = 0; t < R.TIER_COUNT && c === R.TIER_NEXT; t++) {
       const w = si[o + t]!;
       if (w >= 0) c = judgeImage4(this.words, this.bytes, this.halves, w, addr, identity, pb, port);
+      else if (w < R.TIER_NEXT) c = judgeChain4(this.words, this.bytes, this.halves, w, addr, identity, pb, port);
     }
     return c === R.TIER_NEXT ? R.TIER_DEFAULT : c;
   }
@@ -176,6 +180,7 @@ export class Snapshot implements RuleSnapshot {
     for (let t = 0; t < R.TIER_COUNT && c === R.TIER_NEXT; t++) {
       const w = si[o + t]!;
       if (w >= 0) c = judgeImage6(this.words, this.bytes, this.halves, w, w0, w1, w2, w3, identity, pb, port);
+      else if (w < R.TIER_NEXT) c = judgeChain6(this.words, this.bytes, this.halves, w, w0, w1, w2, w3, identity, pb, port);
     }
     return c === R.TIER_NEXT ? R.TIER_DEFAULT : c;
   }

@@ -41,7 +41,7 @@
 
 import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../cluster/model.ts';
 import { nodeClass4, nodeClass6, type NodeClasses } from './node-classes.ts';
-import { TIER_NEXT } from './tiers.ts';
+import { TIER_NEXT, TIER_PASS } from './tiers.ts';
 
 // The header's word offsets, the selector widths and the sentinels are a const enum, not module
 // constants: the compiler writes a const enum member as its number, while the optimized code of
@@ -99,7 +99,14 @@ const enum K {
    * rowCells). Below every ~pc of a peer class (peer classes are far fewer than 2^30).
    */
   PASS_CELL = -(1 << 30),
+
+  // Chains (see judgeChain4). Mirrors of tiers.ts, checked below.
+  TIER_NEXT = -(1 << 29),
+  TIER_PASS = -(1 << 29) + 1,
+  /** A chain word's record offset: the word is the offset with the sign bit set (below TIER_NEXT). */
+  CHAIN_OFFSET = 0x7fffffff,
 }
+if (K.TIER_NEXT !== TIER_NEXT || K.TIER_PASS !== TIER_PASS) throw new Error('table-arena.ts: the chain walk\'s TIER_NEXT / TIER_PASS differ from tiers.ts');
 export const H_NSEL = K.H_NSEL;
 export const H_NPORT = K.H_NPORT;
 export const H_SEL_LEN = K.H_SEL_LEN;
@@ -491,6 +498,57 @@ export function judgeImage6(
     if (nc !== 0) ipc = a[base + a[base + K.H_NODECOMB6]! + ipc * a[base + K.H_NNODE]! + nc]!;
   }
   return verdictOf(a, base, a[base + a[base + K.H_COMBINE6]! + ipc * nSel + sc]!, block, port);
+}
+
+// Chains. A cluster policy change can reach a hundred combined Admin or Baseline tables at once
+// (tier-tables.ts), each ~1 ms to build. Until they are rebuilt, the (identity, direction, tier)
+// words it reaches point at a CHAIN instead: a record [n, base_1 .. base_n] of n per-policy
+// tables' arena offsets, in priority order (the combined table's rules, policy by policy). A
+// per-policy table answers a rule code, TIER_PASS (its Pass matched) or TIER_NEXT (no rule of it
+// matched); the walk takes the first answer that is not TIER_NEXT, and a TIER_PASS ends the tier
+// as TIER_NEXT, exactly what the combined table folds. A tier word holds a chain as chainWord(at):
+// negative and below TIER_NEXT, so the hot path's `w >= 0` test for a table is unchanged and a
+// chain costs one more compare only on words that are not tables.
+
+/** The tier word of the chain record at arena offset `at`. */
+export function chainWord(at: number): number {
+  return (at | 0x80000000) | 0;
+}
+
+/** Is a tier word a chain (chainWord)? */
+export function isChainWord(w: number): boolean {
+  return w < K.TIER_NEXT;
+}
+
+/** The record offset of a chain word. */
+export function chainAt(w: number): number {
+  return w & K.CHAIN_OFFSET;
+}
+
+/** judgeImage4 over the chain whose word is `w` (chainWord): the tier's code, TIER_NEXT when it passes. Allocates nothing. */
+export function judgeChain4(a: Int32Array, a8: Uint8Array, a16: Uint16Array, w: number, addr: number, identity: number, block: number, port: number): number {
+  const c = w & K.CHAIN_OFFSET;
+  const end = c + 1 + a[c]!;
+  for (let i = c + 1; i < end; i++) {
+    const r = judgeImage4(a, a8, a16, a[i]!, addr, identity, block, port);
+    if (r !== K.TIER_NEXT) return r === K.TIER_PASS ? K.TIER_NEXT : r;
+  }
+  return K.TIER_NEXT;
+}
+
+/** judgeChain4 for an IPv6 peer. */
+export function judgeChain6(
+  a: Int32Array, a8: Uint8Array, a16: Uint16Array, w: number,
+  w0: number, w1: number, w2: number, w3: number,
+  identity: number, block: number, port: number,
+): number {
+  const c = w & K.CHAIN_OFFSET;
+  const end = c + 1 + a[c]!;
+  for (let i = c + 1; i < end; i++) {
+    const r = judgeImage6(a, a8, a16, a[i]!, w0, w1, w2, w3, identity, block, port);
+    if (r !== K.TIER_NEXT) return r === K.TIER_PASS ? K.TIER_NEXT : r;
+  }
+  return K.TIER_NEXT;
 }
 
 /**

@@ -130,6 +130,21 @@ export class TableLayout {
     return base;
   }
 
+  /** Writes a chain record (table-arena.ts, chainWord) of the tables at `bases`, in order; returns its offset. */
+  placeChain(bases: readonly number[]): number {
+    this.reserve(1 + bases.length);
+    const at = this.used;
+    this.words[at] = bases.length;
+    for (let i = 0; i < bases.length; i++) this.words[at + 1 + i] = bases[i]!;
+    this.used += 1 + bases.length;
+    return at;
+  }
+
+  /** A chain record of `n` tables is no longer used. */
+  dropChain(n: number): void {
+    this.garbage += 1 + n;
+  }
+
   /** Node class maps live tables link to: how many, their words, and the tables linking to them. */
   get nodeMapStats(): { readonly maps: number; readonly words: number; readonly tables: number } {
     let words = 0, tables = 0;

@@ -135,12 +135,16 @@ interface Cell {
   first(tier: Tier): number;
 }
 
-/** A cluster tier over a cell: the first matching rule's Accept or Deny code, PASS for its Pass or no match. */
+/**
+ * A cluster tier over a cell: the first matching rule's Accept or Deny code, PASS for no match,
+ * and for its Pass PASS too (a combined table: the next tier answers) or the spec's passCode (a
+ * per-policy table, which must tell a Pass from no match, see tier-tables.ts).
+ */
 function clusterTierCell(c: Cell, tier: 'admin' | 'baseline'): number | Pass {
   const r = c.first(tier);
   if (r < 0) return PASS;
   const rule = c.spec.rules[r]!;
-  return rule.action === 'Pass' ? PASS : ruleCode(rule.id, rule.action === 'Accept' ? ACTION.ACCEPT : ACTION.DENY, true);
+  return rule.action === 'Pass' ? (c.spec.passCode ?? PASS) : ruleCode(rule.id, rule.action === 'Accept' ? ACTION.ACCEPT : ACTION.DENY, true);
 }
 
 // The tiers as the compiled engine folds them, each answering a side code or PASS per cell

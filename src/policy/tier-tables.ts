@@ -24,6 +24,15 @@
 //   NetworkPolicy tables.
 // Tables are built only for identities some local pod has (hold/release), so a node agent builds
 // the tables of its own pods.
+//
+// Chains: a rule change of a policy selecting every pod still rebuilds every table holding it
+// (about a hundred on the large cluster, ~1 ms each). So an update builds at most `chainAbove`
+// combined tables; every further table it needs becomes a CHAIN at once (table-arena.ts): the
+// list's per-policy tables (LinkEntry: one policy version's rules of a direction, Pass told from
+// no match; built once and kept until the policy's rules change, out of the arena while no chain
+// needs them) walked in priority order, the same answers as the combined table. The
+// combined tables are then built a few at a time by converge(), called in idle time after the
+// publish, each replacing its chain.
 
 import type { ClusterPolicy, ClusterTier, Node, Pod } from '../cluster/model.ts';
 import { clusterPolicyId } from '../cluster/model.ts';
@@ -31,13 +40,14 @@ import { namespaceLabelsOr } from '../cluster/namespace-labels.ts';
 import type { ClusterPolicyIndex } from './cluster-index.ts';
 import { clusterPolicySelectsPod, clusterRules } from './cluster-facts.ts';
 import type { IdentityRegistry } from './identity.ts';
-import { distinctNamed, resolutionSignature, type NamedPort } from './named-ports.ts';
+import { distinctNamed, namedKey, resolutionSignature, type NamedPort } from './named-ports.ts';
 import type { RuleBlock } from './block-classes.ts';
 import { buildRuleTable, extendRuleTable, type RuleTable, type TableRule } from './rule-table.ts';
 import type { Direction } from './spec-facts.ts';
 import type { TableLayout } from './table-layout.ts';
 import type { NewIdentityRefs } from './new-identity-refs.ts';
-import { TIER_NEXT } from './tiers.ts';
+import { TIER_NEXT, TIER_PASS } from './tiers.ts';
+import { chainWord } from './table-arena.ts';
 
 /** Tier words per identity: egress Admin, egress Baseline, ingress Admin, ingress Baseline. */
 export const TIER_WORDS = 4;
@@ -56,15 +66,50 @@ interface TierEntry {
   readonly key: string;
   /** Which of an identity's TIER_WORDS this table fills. */
   readonly word: number;
-  /** Replaced (never changed) when new identities extend it; see extendRuleTable. */
-  table: RuleTable;
-  /** Where the table's image sits in the engine's arena layout (see TableLayout). */
+  /** Replaced (never changed) when new identities extend it; see extendRuleTable. Undefined for a chain. */
+  table: RuleTable | undefined;
+  /** The tier word of its users: where the table's image sits in the engine's arena layout (see TableLayout), or a chain's chainWord. */
   base: number;
-  /** Ids of the cluster policies whose rules it holds. */
+  /** Ids of the cluster policies whose rules it holds, in walk order. */
   readonly policies: readonly string[];
   /** Identities whose table this is. */
   readonly users: Set<number>;
   evicted: boolean;
+  /** A chain standing in for the combined table of `key` (see the file header): its per-policy tables in walk order. */
+  readonly links?: readonly LinkEntry[];
+  /** A chain: the owner ports of the identity it was made for (all its users resolve the ingress port names alike), for converge. */
+  readonly ports?: Pod['ports'];
+}
+
+function sameNames(a: readonly NamedPort[], b: readonly NamedPort[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (namedKey(a[i]!) !== namedKey(b[i]!)) return false;
+  return true;
+}
+
+/** A word's list of policies (listOf) and its key before the ingress resolution signature (namedOfList's key). */
+interface WordList {
+  readonly list: readonly ClusterPolicy[];
+  readonly base: string;
+}
+
+/** An ingress word's last key (keyOf). */
+interface KeyMemo {
+  readonly base: string;
+  readonly named: readonly NamedPort[];
+  readonly key: string;
+}
+
+/** A per-policy table chains walk (see the file header). */
+interface LinkEntry {
+  readonly key: string;
+  readonly policy: string;
+  /** Extended for new identities only while placed; a parked one is extended when taken again. */
+  table: RuleTable;
+  /** Arena offset while placed (a chain walks it, or did since new identities or a compaction last came); -1 parked (not in the arena). */
+  base: number;
+  /** The chains walking it. */
+  readonly chains: Set<TierEntry>;
 }
 
 export interface TierTableStats {
@@ -73,6 +118,9 @@ export interface TierTableStats {
   readonly users: number;
   readonly bytes: number;
   readonly words: number;
+  /** Chains standing in for a combined table (converge() replaces them), and per-policy tables kept for chains (placed or parked). */
+  readonly chains: number;
+  readonly links: number;
 }
 
 export class TierTables {
@@ -94,12 +142,34 @@ export class TierTables {
   private readonly dirty = new Set<number>();
   private readonly cache = new Map<string, TierEntry>();
   private readonly byPolicy = new Map<string, Set<TierEntry>>();
+  /** Per-policy tables by key (`L`, word, policy id, ingress resolution signature). */
+  private readonly links = new Map<string, LinkEntry>();
+  private readonly linksByPolicy = new Map<string, Set<LinkEntry>>();
+  /** Chains waiting for their combined table (converge), oldest first. */
+  private readonly chains = new Set<TierEntry>();
+  /**
+   * Combined tables a flush builds before the rest become chains (undefined: never chain, as the
+   * first compile does: nothing is enforced yet, so nothing waits).
+   */
+  chainAbove: number | undefined;
+  /** Combined tables built in the current flush. */
+  private flushBuilt = 0;
+  chainsMade = 0;
+  linksBuilt = 0;
   /**
    * The distinct named ports of the ingress rules of a list of policies (by its key before the
-   * signature), for as long as no policy's rules change: a change reaching every identity
+   * signature), for as long as none of its policies' rules change: a change reaching every identity
    * gathered and deduplicated the names of every policy of each identity's list again.
    */
   private readonly namedOfList = new Map<string, readonly NamedPort[]>();
+  /** Arrays namedOfList dropped, until their list's names are gathered again (keyOf). */
+  private readonly staleNamed = new Map<string, readonly NamedPort[]>();
+  /** The namedOfList lists each policy is in (a rule change of the policy drops them). */
+  private readonly namedListsOf = new Map<string, Set<string>>();
+  /** Per (identity, word): its last ingress key and what it was made of (keyOf). */
+  private readonly memo: (KeyMemo | undefined)[] = [];
+  /** Per selection array, its word lists (listOf). */
+  private readonly wordLists = new WeakMap<readonly ClusterPolicy[], (WordList | null | undefined)[]>();
   built = 0;
   extended = 0;
   extendedInPlace = 0;
@@ -153,9 +223,17 @@ export class TierTables {
    */
   policiesChanged(ids: Iterable<string>, versions: readonly ClusterPolicy[]): void {
     for (const id of ids) {
-      this.namedOfList.clear();
+      for (const base of this.namedListsOf.get(id) ?? []) {
+        const named = this.namedOfList.get(base);
+        if (named && this.staleNamed.size < 4096) this.staleNamed.set(base, named);
+        this.namedOfList.delete(base);
+      }
+      this.namedListsOf.delete(id);
+      // Chains walking the old version's tables are in byPolicy too: evicted with them.
       for (const e of this.byPolicy.get(id) ?? []) this.evict(e);
       this.byPolicy.delete(id);
+      for (const l of this.linksByPolicy.get(id) ?? []) this.dropLink(l);
+      this.linksByPolicy.delete(id);
     }
     if (versions.length === 0) return;
     for (const id of this.held) {
@@ -167,7 +245,32 @@ export class TierTables {
 
   /** New identities were interned: every table learns their classes; one that cannot is rebuilt. `refs`: see new-identity-refs.ts. */
   identitiesAdded(refs?: NewIdentityRefs): void {
+    for (const l of [...this.links.values()]) {
+      if (l.base < 0) continue;
+      if (l.chains.size === 0) {
+        // No chain walks it: parked rather than extended (extended when a chain takes it again).
+        this.park(l);
+        continue;
+      }
+      const t = extendRuleTable(l.table, this.identities, refs);
+      if (t === undefined) {
+        // Its chains go; their users take a table (or a new chain) at the flush.
+        for (const c of [...l.chains]) this.evict(c);
+        this.dropLink(l);
+      } else if (t !== l.table) {
+        if (t.image === l.table.image) this.layout.rewrite(l.base, t);
+        else {
+          this.layout.drop(l.table);
+          l.base = this.layout.place(t);
+          // A chain record is never rewritten (published snapshots read it): each chain walking
+          // the moved table gets a new record.
+          for (const c of l.chains) this.rechain(c);
+        }
+        l.table = t;
+      }
+    }
     for (const e of [...this.cache.values()]) {
+      if (e.table === undefined || e.evicted) continue;
       const t = extendRuleTable(e.table, this.identities, refs);
       if (t === undefined) this.evict(e);
       else if (t !== e.table) {
@@ -188,6 +291,7 @@ export class TierTables {
 
   /** Gives every identity marked since the last flush its tables (built when no identity has them yet). */
   flush(): void {
+    this.flushBuilt = 0;
     for (const id of this.dirty) {
       if (this.refs[id]! > 0) this.assign(id);
       else for (let w = 0; w < TIER_WORDS; w++) this.unset(id, w);
@@ -195,19 +299,69 @@ export class TierTables {
     this.dirty.clear();
   }
 
+  /** Chains waiting for their combined table. */
+  get pendingChains(): number {
+    return this.chains.size;
+  }
+
+  /**
+   * Builds the combined tables of up to `max` chains (oldest first) and points their users at
+   * them (same answers: see the file header). Returns the chains still waiting.
+   */
+  converge(max: number): number {
+    let n = 0;
+    for (const c of this.chains) {
+      if (n++ >= max) break;
+      const { dir } = WORDS[c.word]!;
+      // The versions now held: a version that kept its rules (a priority or subject change) keeps
+      // its tables and chains (ClusterPolicyIndex.set), and a rule change evicted the chain.
+      const list = c.policies.map((id) => this.clusters.get(id)!);
+      this.retire(c);
+      const e = this.build(c.key, c.word, dir, list, c.ports!);
+      for (const id of c.users) {
+        e.users.add(id);
+        this.entries[id * TIER_WORDS + c.word] = e;
+        this.setWord(id, c.word, e.base);
+      }
+      c.users.clear();
+    }
+    return this.chains.size;
+  }
+
   /** Lays every table out again at the layout's end (after TableLayout.reset, see compactTables). */
   compact(): void {
-    for (const e of this.cache.values()) this.point(e, this.layout.place(e.table));
+    for (const l of this.links.values()) {
+      if (l.base < 0) continue;
+      // Placed afresh below only when a chain walks it (the layout was reset: nothing to drop).
+      l.base = -1;
+      if (l.chains.size > 0) l.base = this.layout.place(l.table);
+    }
+    for (const e of this.cache.values()) {
+      if (e.table) this.point(e, this.layout.place(e.table));
+      else this.point(e, chainWord(this.layout.placeChain(e.links!.map((l) => l.base))));
+    }
   }
 
   stats(): TierTableStats {
-    let users = 0, bytes = 0, words = 0;
+    let users = 0, bytes = 0, words = 0, tables = 0, chains = 0;
     for (const e of this.cache.values()) {
       users += e.users.size;
-      bytes += e.table.byteSize;
-      words += e.table.image.length;
+      if (e.table) {
+        tables++;
+        bytes += e.table.byteSize;
+        words += e.table.image.length;
+      } else {
+        chains++;
+        bytes += 4 * (1 + e.links!.length);
+        words += 1 + e.links!.length;
+      }
     }
-    return { tables: this.cache.size, users, bytes, words };
+    for (const l of this.links.values()) {
+      if (l.base < 0) continue;
+      bytes += l.table.byteSize;
+      words += l.table.image.length;
+    }
+    return { tables, users, bytes, words, chains, links: this.links.size };
   }
 
   private point(e: TierEntry, base: number): void {
@@ -220,37 +374,88 @@ export class TierTables {
     const sel = this.clusters.selectingByIdentity(id, this.reps[id]!, namespaceLabelsOr(ident.namespace, ident.nsLabels));
     for (let w = 0; w < TIER_WORDS; w++) {
       const { dir, tier } = WORDS[w]!;
-      // Only policies with rules for the direction have a word on it.
-      const list = sel[tier].filter((p) => clusterRules(p, dir).length > 0);
-      let key: string | undefined;
-      if (list.length > 0) {
-        key = `${w}${list.map(clusterPolicyId).join('\n')}`;
-        if (dir === 'ingress') {
-          // Named ports of ingress rules resolve on the owner: owners share a table only when
-          // every name resolves the same on them.
-          let named = this.namedOfList.get(key);
-          if (!named) {
-            const all: NamedPort[] = [];
-            for (const p of list) all.push(...this.clusters.ingressNamedPorts(p));
-            // Lists only a reorder made stay until the next rule change: bounded here.
-            if (this.namedOfList.size >= 4096) this.namedOfList.clear();
-            this.namedOfList.set(key, (named = distinctNamed(all)));
-          }
-          if (named.length) key += `\u0002${resolutionSignature(named, ident.ports)}`;
-        }
-      }
-      const old = this.entries[id * TIER_WORDS + w];
+      const li = this.listOf(sel[tier], w, dir);
+      const at = id * TIER_WORDS + w;
+      const key = li ? this.keyOf(at, li, dir, ident.ports) : undefined;
+      const old = this.entries[at];
       if (old && !old.evicted && old.key === key) continue;
       this.unset(id, w);
       if (key === undefined) continue;
-      const e = this.cache.get(key) ?? this.build(key, w, dir, list, ident.ports);
+      let e = this.cache.get(key);
+      if (!e) {
+        if (this.chainAbove === undefined || this.flushBuilt < this.chainAbove) {
+          this.flushBuilt++;
+          e = this.build(key, w, dir, li!.list, ident.ports);
+        } else e = this.chain(key, w, dir, li!.list, ident.ports);
+      }
       e.users.add(id);
-      this.entries[id * TIER_WORDS + w] = e;
+      this.entries[at] = e;
       this.setWord(id, w, e.base);
     }
   }
 
-  private build(key: string, word: number, dir: Direction, list: readonly ClusterPolicy[], ports: Pod['ports']): TierEntry {
+  /**
+   * A word's list of a selection list (ClusterPolicyIndex.selectingByIdentity), null when
+   * empty: only policies with rules for the direction have a word on it. Derived once per
+   * selection array, which identities selected alike share (cluster-index.ts): a change reaching
+   * every identity joined the ids of each one's ~50 policies, most of such an update's time once
+   * chains took the builds out.
+   */
+  private listOf(sel: readonly ClusterPolicy[], w: number, dir: Direction): WordList | null {
+    let per = this.wordLists.get(sel);
+    if (!per) this.wordLists.set(sel, (per = [undefined, undefined, undefined, undefined]));
+    let li = per[w];
+    if (li === undefined) {
+      const list = sel.filter((p) => clusterRules(p, dir).length > 0);
+      li = list.length === 0 ? null : { list, base: `${w}${list.map(clusterPolicyId).join('\n')}` };
+      per[w] = li;
+    }
+    return li;
+  }
+
+  /** The table key of word `at` (identity * TIER_WORDS + word) for its list. */
+  private keyOf(at: number, li: WordList, dir: Direction, ports: Pod['ports']): string {
+    if (dir !== 'ingress') return li.base;
+    // Named ports of ingress rules resolve on the owner: owners share a table only when
+    // every name resolves the same on them.
+    let named = this.namedOfList.get(li.base);
+    if (!named) {
+      const all: NamedPort[] = [];
+      for (const p of li.list) all.push(...this.clusters.ingressNamedPorts(p));
+      // Lists only a reorder made stay until the next rule change: bounded here.
+      if (this.namedOfList.size >= 4096) {
+        this.namedOfList.clear();
+        this.namedListsOf.clear();
+        this.staleNamed.clear();
+      }
+      named = distinctNamed(all);
+      // A rule change that kept the list's names keeps its array, and so every owner's
+      // signature (memo): resolving the names on each of thousands of owners was the next cost.
+      const stale = this.staleNamed.get(li.base);
+      if (stale !== undefined) {
+        this.staleNamed.delete(li.base);
+        if (sameNames(stale, named)) named = stale;
+      }
+      this.namedOfList.set(li.base, named);
+      for (const p of li.list) {
+        const pid = clusterPolicyId(p);
+        let s = this.namedListsOf.get(pid);
+        if (!s) this.namedListsOf.set(pid, (s = new Set()));
+        s.add(li.base);
+      }
+    }
+    if (named.length === 0) return li.base;
+    // The identity's last signature stands while its list's names are the same array
+    // (namedOfList drops a list's array when one of its policies' rules change).
+    const memo = this.memo[at];
+    if (memo !== undefined && memo.named === named && memo.base === li.base) return memo.key;
+    const key = `${li.base}\u0002${resolutionSignature(named, ports)}`;
+    this.memo[at] = { base: li.base, named, key };
+    return key;
+  }
+
+  /** The table of `list`'s rules of a direction (a per-policy table: `passCode` TIER_PASS). */
+  private buildTable(dir: Direction, list: readonly ClusterPolicy[], ports: Pod['ports'], passCode?: number): RuleTable {
     // Rules in walk order: policies by priority (the selection's order), rules as written.
     // Each policy's rules are a block (block-classes.ts).
     const rules: TableRule[] = [];
@@ -262,21 +467,104 @@ export class TierTables {
       blocks.push({ key: own, count: own.length });
       if (!nodeRules) nodeRules = own.some((r) => r.nodes !== undefined);
     }
-    this.built++;
     const nodeClasses = nodeRules ? this.clusters.nodeClasses(this.nodes) : undefined;
-    const table = buildRuleTable(
-      { direction: dir, policies: [], rules, blocks, ...(dir === 'ingress' ? { ownerPorts: ports } : {}), ...(nodeClasses ? { nodeClasses } : {}) },
+    return buildRuleTable(
+      {
+        direction: dir, policies: [], rules, blocks,
+        ...(dir === 'ingress' ? { ownerPorts: ports } : {}), ...(nodeClasses ? { nodeClasses } : {}), ...(passCode !== undefined ? { passCode } : {}),
+      },
       this.identities,
     );
-    const policies = list.map(clusterPolicyId);
-    const e: TierEntry = { key, word, table, base: this.layout.place(table), policies, users: new Set(), evicted: false };
-    this.cache.set(key, e);
-    for (const p of policies) {
+  }
+
+  private build(key: string, word: number, dir: Direction, list: readonly ClusterPolicy[], ports: Pod['ports']): TierEntry {
+    this.built++;
+    const table = this.buildTable(dir, list, ports);
+    const e: TierEntry = { key, word, table, base: this.layout.place(table), policies: list.map(clusterPolicyId), users: new Set(), evicted: false };
+    this.enter(e);
+    return e;
+  }
+
+  private enter(e: TierEntry): void {
+    this.cache.set(e.key, e);
+    for (const p of e.policies) {
       let s = this.byPolicy.get(p);
       if (!s) this.byPolicy.set(p, (s = new Set()));
       s.add(e);
     }
+  }
+
+  /** A chain for `key` (see the file header): the per-policy tables of `list`, placed, and a record walking them. */
+  private chain(key: string, word: number, dir: Direction, list: readonly ClusterPolicy[], ports: Pod['ports']): TierEntry {
+    const links = list.map((p) => this.link(word, dir, p, ports));
+    const e: TierEntry = { key, word, table: undefined, base: 0, policies: list.map(clusterPolicyId), users: new Set(), evicted: false, links, ports };
+    for (const l of links) l.chains.add(e);
+    e.base = chainWord(this.layout.placeChain(links.map((l) => l.base)));
+    this.enter(e);
+    this.chains.add(e);
+    this.chainsMade++;
     return e;
+  }
+
+  /** The per-policy table of `p` for a word, placed in the arena (built, or a parked one brought up to date). */
+  private link(word: number, dir: Direction, p: ClusterPolicy, ports: Pod['ports']): LinkEntry {
+    const id = clusterPolicyId(p);
+    let key = `L${word}${id}`;
+    if (dir === 'ingress') {
+      const named = this.clusters.ingressNamedPorts(p);
+      if (named.length) key += `\u0002${resolutionSignature(distinctNamed([...named]), ports)}`;
+    }
+    let l = this.links.get(key);
+    if (l && l.base < 0) {
+      const t = extendRuleTable(l.table, this.identities);
+      if (t === undefined) {
+        this.dropLink(l);
+        l = undefined;
+      } else l.table = t;
+    }
+    if (!l) {
+      this.linksBuilt++;
+      l = { key, policy: id, table: this.buildTable(dir, [p], ports, TIER_PASS), base: -1, chains: new Set() };
+      this.links.set(key, l);
+      let s = this.linksByPolicy.get(id);
+      if (!s) this.linksByPolicy.set(id, (s = new Set()));
+      s.add(l);
+    }
+    if (l.base < 0) l.base = this.layout.place(l.table);
+    return l;
+  }
+
+  /** A new record for a chain whose tables moved. */
+  private rechain(c: TierEntry): void {
+    this.layout.dropChain(c.links!.length);
+    this.point(c, chainWord(this.layout.placeChain(c.links!.map((l) => l.base))));
+  }
+
+  /**
+   * A chain leaves: its record and its hold on its per-policy tables. Those no chain walks stay
+   * placed until new identities would need them extended or the arena is compacted (park): the
+   * next change of a policy takes most of them again, and dropping and placing them each time
+   * filled the arena with holes (a compaction every few changes).
+   */
+  private retire(c: TierEntry): void {
+    this.chains.delete(c);
+    this.layout.dropChain(c.links!.length);
+    for (const l of c.links!) l.chains.delete(c);
+    this.cache.delete(c.key);
+    for (const p of c.policies) this.byPolicy.get(p)?.delete(c);
+  }
+
+  private park(l: LinkEntry): void {
+    this.layout.drop(l.table);
+    l.base = -1;
+  }
+
+  private dropLink(l: LinkEntry): void {
+    if (this.links.get(l.key) !== l) return;
+    this.links.delete(l.key);
+    this.linksByPolicy.get(l.policy)?.delete(l);
+    if (l.base >= 0) this.layout.drop(l.table);
+    l.base = -1;
   }
 
   private unset(id: number, w: number): void {
@@ -292,9 +580,11 @@ export class TierTables {
   private drop(e: TierEntry): void {
     if (e.evicted) return;
     e.evicted = true;
-    this.layout.drop(e.table);
-    this.cache.delete(e.key);
-    for (const p of e.policies) this.byPolicy.get(p)?.delete(e);
+    if (e.table) {
+      this.layout.drop(e.table);
+      this.cache.delete(e.key);
+      for (const p of e.policies) this.byPolicy.get(p)?.delete(e);
+    } else this.retire(e);
   }
 
   private evict(e: TierEntry): void {

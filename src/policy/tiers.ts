@@ -73,6 +73,13 @@ export function tierIndex(t: Tier): number {
  */
 export const TIER_NEXT = -(1 << 29);
 
+/**
+ * A per-policy table's code for a cell its policy's Pass rule matches (tier-tables.ts, chains):
+ * unlike TIER_NEXT (no rule of the policy matched: the next policy of the chain answers), it ends
+ * the tier. A chain walk turns it into TIER_NEXT; it is never a side code either.
+ */
+export const TIER_PASS = TIER_NEXT + 1;
+
 /** sideExemption's answer when no exemption applies: the tiers decide. */
 export const TIERS_DECIDE = -(1 << 30);
 

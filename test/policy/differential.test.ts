@@ -33,6 +33,20 @@ t.test('fixed seed 1', async (t) => {
   t.equal(res.mismatches.length, 0, 'no mismatches');
 });
 
+// Chains (tier-tables.ts): with chainAbove 0 every Admin or Baseline table an update needs is a
+// chain of per-policy tables first, and every other batch is converged a slice at a time; both
+// must answer as the evaluator does.
+t.test('chains of per-policy tables and their convergence = evaluator', async (t) => {
+  for (const s of [seed, 2]) {
+    const res = runDifferential({ seed: s, probes: 15000, chainAbove: 0 });
+    t.comment(`seed ${s}: ${res.chains} chains made, ${res.converged} converge rounds`);
+    t.ok(res.chains > 0, 'updates made chains');
+    t.ok(res.converged > 0, 'chains converged');
+    for (const m of res.mismatches) t.fail(`seed ${s} (chainAbove 0): ${describeMismatch(m)}`);
+    t.equal(res.mismatches.length, 0, 'no mismatches');
+  }
+});
+
 // The run must be able to fail: an evaluator with one rule of the spec broken (each a mistake a
 // real implementation could make) is caught within a small probe budget. If a generator change
 // stopped exercising a feature, its row fails here.

@@ -9,11 +9,17 @@ import { fileURLToPath } from 'node:url';
 
 const probe = fileURLToPath(new URL('../../support/judge-alloc-probe.ts', import.meta.url));
 const calls = 2_000_000;
-const res = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', probe, String(calls), '7'], { encoding: 'utf8', timeout: 300_000 });
-t.equal(res.status, 0, `probe exited cleanly ${res.stderr}`);
-const out = JSON.parse(res.stdout.trim().split('\n').pop()!) as { heapDelta: number; gcs: number; calls: number; nsPerJudge: number; tables: number };
-t.comment(JSON.stringify(out));
-t.equal(out.calls, calls);
-t.ok(out.tables > 0, 'the cluster compiled to real tables');
-t.equal(out.gcs, 0, 'no GC ran during the judge loop');
-t.ok(out.heapDelta < 1_000_000, `heap grew ${out.heapDelta} bytes over ${calls} calls (< 0.5 byte a call)`);
+// Also with every Admin and Baseline word a chain of per-policy tables (tier-tables.ts).
+for (const mode of ['tables', 'chains']) {
+  t.test(mode, async (t) => {
+    const res = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', probe, String(calls), '7', mode], { encoding: 'utf8', timeout: 300_000 });
+    t.equal(res.status, 0, `probe exited cleanly ${res.stderr}`);
+    const out = JSON.parse(res.stdout.trim().split('\n').pop()!) as { heapDelta: number; gcs: number; calls: number; nsPerJudge: number; tables: number; chains: number };
+    t.comment(JSON.stringify(out));
+    t.equal(out.calls, calls);
+    t.ok(out.tables > 0, 'the cluster compiled to real tables');
+    if (mode === 'chains') t.ok(out.chains > 0, 'the snapshot walks chains');
+    t.equal(out.gcs, 0, 'no GC ran during the judge loop');
+    t.ok(out.heapDelta < 1_000_000, `heap grew ${out.heapDelta} bytes over ${calls} calls (< 0.5 byte a call)`);
+  });
+}
