@@ -43,6 +43,11 @@ export interface AgentStatus {
   /** Rule watchdog: times Palisade's rules were found missing or altered and put back. */
   readonly rulesRestored: number;
   readonly rulesRestoredAt?: string;
+  /**
+   * Cluster-policy tier chains (tier-tables.ts): `pending` stand in for Admin or Baseline tables
+   * the agent is still building after an update (0 once converged), `made` since the start.
+   */
+  readonly tierChains?: { readonly pending: number; readonly made: number };
   /** Source-address validation (absent with --no-source-guard). */
   readonly sourceGuard?: SourceGuardStatus;
   /** Rule watchdog: full reads of the rules, and ticks the nftables change monitor made unnecessary. */

@@ -530,6 +530,7 @@ export class Agent {
       strictSweeps: this.cutter?.sweeps ?? 0,
       rulesRestored: this.stats.rulesRestored,
       rulesRestoredAt: this.stats.rulesRestoredAt,
+      tierChains: this.engine ? { pending: this.engine.pendingChains, made: this.engine.stats().chainsMade } : undefined,
       sourceGuard: this.sourceGuard?.status(),
       ruleWatchdog: this.watchdog?.status(),
       updatedAt: new Date().toISOString(),
