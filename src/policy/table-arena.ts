@@ -105,8 +105,14 @@ const enum K {
   TIER_PASS = -(1 << 29) + 1,
   /** A chain word's record offset: the word is the offset with the sign bit set (below TIER_NEXT). */
   CHAIN_OFFSET = 0x7fffffff,
+
+  // Protocol numbers portBlock compares with, once per packet. Mirrors of cluster/model.ts.
+  TCP = 6,
+  UDP = 17,
+  SCTP = 132,
 }
 if (K.TIER_NEXT !== TIER_NEXT || K.TIER_PASS !== TIER_PASS) throw new Error('table-arena.ts: the chain walk\'s TIER_NEXT / TIER_PASS differ from tiers.ts');
+if (K.TCP !== IPPROTO_TCP || K.UDP !== IPPROTO_UDP || K.SCTP !== IPPROTO_SCTP) throw new Error('table-arena.ts: portBlock\'s protocol numbers differ from cluster/model.ts');
 export const H_NSEL = K.H_NSEL;
 export const H_NPORT = K.H_NPORT;
 export const H_SEL_LEN = K.H_SEL_LEN;
@@ -398,7 +404,7 @@ export function appendSelClasses(img: Int32Array, from: number, added: Int32Arra
  * once per packet by the caller and passed to judgeImage4/6 for both tables.
  */
 export function portBlock(proto: number): number {
-  return proto === IPPROTO_TCP ? 0 : proto === IPPROTO_UDP ? 1 : proto === IPPROTO_SCTP ? 2 : -1;
+  return proto === K.TCP ? 0 : proto === K.UDP ? 1 : proto === K.SCTP ? 2 : -1;
 }
 
 /**
