@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../cluster/model.ts';
+import { checkMirrors } from '../net/mirrored-constants.ts';
 import { ruleCodeCount, sideAllows, sideRule, type RuleSnapshot } from '../policy/engine-api.ts';
 import { DEFAULT_LOCAL_HOST, closeLocal, createLocalServer, listenLocal, parseLocalAddress, type LocalAddress } from './local-http.ts';
 
@@ -41,13 +42,11 @@ const enum S {
   /** PROTOCOL_LABELS.length */
   PROTOCOLS = 5,
 }
-for (const [mirror, source, name] of [
+checkMirrors('metrics.ts', [
   [S.TCP, IPPROTO_TCP, 'IPPROTO_TCP'], [S.UDP, IPPROTO_UDP, 'IPPROTO_UDP'], [S.SCTP, IPPROTO_SCTP, 'IPPROTO_SCTP'],
   [S.ICMP, IPPROTO_ICMP, 'IPPROTO_ICMP'], [S.ICMPV6, IPPROTO_ICMPV6, 'IPPROTO_ICMPV6'],
   [S.DIRECTIONS, DIRECTIONS.length, 'DIRECTIONS.length'], [S.PROTOCOLS, PROTOCOL_LABELS.length, 'PROTOCOL_LABELS.length'],
-] as const) {
-  if (mirror !== source) throw new Error(`metrics.ts: the hot path's ${name} is ${mirror}, its source says ${source}`);
-}
+]);
 
 /** Protocol slot of an IP protocol number (ICMP and ICMPv6 share "icmp"). */
 export function protoSlot(ipProto: number): number {

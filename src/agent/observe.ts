@@ -16,6 +16,7 @@ import { RecentFlows } from './recent-flows.ts';
 import type { VerdictLog } from './verdict-log.ts';
 import { protocolHasPorts } from '../net/ip-protocols.ts';
 import type { CachedDecision, CachedTuple } from '../enforce/cache-counters.ts';
+import { checkMirrors } from '../net/mirrored-constants.ts';
 
 // What after() and ObservedJudge.classify() compare with for every packet is a const enum, which
 // the compiler writes as numbers: the optimized code would otherwise load each imported const
@@ -32,13 +33,11 @@ const enum H {
   DENY = 1,
   NONE = 0,
 }
-for (const [mirror, source, name] of [
+checkMirrors('observe.ts', [
   [H.POLICY_ALLOW, REASON.POLICY_ALLOW, 'REASON.POLICY_ALLOW'], [H.POLICY_DENY, REASON.POLICY_DENY, 'REASON.POLICY_DENY'],
   [H.ACCEPT, ACCEPT, 'ACCEPT'], [H.ALLOW, VERDICT.ALLOW, 'VERDICT.ALLOW'], [H.DENY, VERDICT.DENY, 'VERDICT.DENY'],
   [H.NONE, DIRECTION.NONE, 'DIRECTION.NONE'],
-] as const) {
-  if (mirror !== source) throw new Error(`observe.ts: the hot path's ${name} is ${mirror}, its source says ${source}`);
-}
+]);
 
 
 export interface ObserverOptions {

@@ -13,6 +13,7 @@ import { parsePacket } from './packet-parser.ts';
 import { SIDE, type RuleSnapshot } from '../policy/engine-api.ts';
 import { maskWords, parseCIDR, parseIP } from '../net/address.ts';
 import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ip-protocols.ts';
+import { checkMirrors } from '../net/mirrored-constants.ts';
 
 export const VERDICT = {
   DROP: FLOW_DROP,
@@ -135,13 +136,11 @@ const enum K {
   SYN_SENT = 1,
   FIN = 4,
 }
-for (const [mirror, source, name] of [
+checkMirrors('classifier.ts', [
   [K.P_TCP, IPPROTO_TCP, 'IPPROTO_TCP'], [K.P_UDP, IPPROTO_UDP, 'IPPROTO_UDP'], [K.P_SCTP, IPPROTO_SCTP, 'IPPROTO_SCTP'],
   [K.NOT_JUDGED, SIDE.NOT_JUDGED, 'SIDE.NOT_JUDGED'], [K.DROP, FLOW_DROP, 'FLOW_DROP'], [K.ACCEPT, FLOW_ACCEPT, 'FLOW_ACCEPT'],
   [K.SYN_SENT, TCP_STATE.SYN_SENT, 'TCP_STATE.SYN_SENT'], [K.FIN, TCP_STATE.FIN, 'TCP_STATE.FIN'],
-] as const) {
-  if (mirror !== source) throw new Error(`classifier.ts: the hot path's ${name} is ${mirror}, its source says ${source}`);
-}
+]);
 
 export class Classifier {
   private snap: RuleSnapshot;

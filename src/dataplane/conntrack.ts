@@ -16,6 +16,7 @@
 import type { PacketInfo } from './packet-info.ts';
 
 import { DEFAULT_TIMEOUTS, TCP_STATE, type ConntrackOptions, type ConntrackTimeouts } from './conntrack-settings.ts';
+import { checkMirrors } from '../net/mirrored-constants.ts';
 
 export { DEFAULT_TIMEOUTS, FLOW_ACCEPT, FLOW_DROP, TCP_STATE, TCP_STATE_NAMES, type ConntrackOptions, type ConntrackTimeouts } from './conntrack-settings.ts';
 
@@ -66,12 +67,11 @@ const enum S {
   FIN = 4,
   CLOSED = 5,
 }
-for (const [mirror, source, name] of [
-  [S.NONE, TCP_STATE.NONE, 'NONE'], [S.SYN_SENT, TCP_STATE.SYN_SENT, 'SYN_SENT'], [S.SYN_RECV, TCP_STATE.SYN_RECV, 'SYN_RECV'],
-  [S.ESTABLISHED, TCP_STATE.ESTABLISHED, 'ESTABLISHED'], [S.FIN, TCP_STATE.FIN, 'FIN'], [S.CLOSED, TCP_STATE.CLOSED, 'CLOSED'],
-] as const) {
-  if (mirror !== source) throw new Error(`conntrack.ts: the hot path's TCP_STATE.${name} is ${mirror}, conntrack-settings.ts says ${source}`);
-}
+checkMirrors('conntrack.ts', [
+  [S.NONE, TCP_STATE.NONE, 'TCP_STATE.NONE'], [S.SYN_SENT, TCP_STATE.SYN_SENT, 'TCP_STATE.SYN_SENT'],
+  [S.SYN_RECV, TCP_STATE.SYN_RECV, 'TCP_STATE.SYN_RECV'], [S.ESTABLISHED, TCP_STATE.ESTABLISHED, 'TCP_STATE.ESTABLISHED'],
+  [S.FIN, TCP_STATE.FIN, 'TCP_STATE.FIN'], [S.CLOSED, TCP_STATE.CLOSED, 'TCP_STATE.CLOSED'],
+]);
 
 /**
  * Mixes IPv6 address words 1-3 into a hash of word 0 (hashKey). A function of its own so that

@@ -10,6 +10,7 @@
 
 import { INVALID, PacketInfo } from './packet-info.ts';
 import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ip-protocols.ts';
+import { checkMirrors } from '../net/mirrored-constants.ts';
 
 // The numbers the per-packet code compares with are a const enum, which the compiler writes as
 // numbers: the optimized code would otherwise load each module-level (or imported) const from
@@ -48,7 +49,7 @@ const enum E {
   BAD_FRAGMENT = 11,
   BAD_BUFFER = 12,
 }
-for (const [mirror, source, name] of [
+checkMirrors('packet-parser.ts', [
   [K.P_ICMP, IPPROTO_ICMP, 'IPPROTO_ICMP'], [K.P_TCP, IPPROTO_TCP, 'IPPROTO_TCP'], [K.P_UDP, IPPROTO_UDP, 'IPPROTO_UDP'],
   [K.P_ICMPV6, IPPROTO_ICMPV6, 'IPPROTO_ICMPV6'], [K.P_SCTP, IPPROTO_SCTP, 'IPPROTO_SCTP'],
   [E.TRUNCATED_L3, INVALID.TRUNCATED_L3, 'INVALID.TRUNCATED_L3'], [E.BAD_VERSION, INVALID.BAD_VERSION, 'INVALID.BAD_VERSION'],
@@ -57,9 +58,7 @@ for (const [mirror, source, name] of [
   [E.EXT_CHAIN_TOO_LONG, INVALID.EXT_CHAIN_TOO_LONG, 'INVALID.EXT_CHAIN_TOO_LONG'], [E.BAD_L4_HEADER, INVALID.BAD_L4_HEADER, 'INVALID.BAD_L4_HEADER'],
   [E.BAD_ICMP_INNER, INVALID.BAD_ICMP_INNER, 'INVALID.BAD_ICMP_INNER'], [E.BAD_TCP_FLAGS, INVALID.BAD_TCP_FLAGS, 'INVALID.BAD_TCP_FLAGS'],
   [E.BAD_FRAGMENT, INVALID.BAD_FRAGMENT, 'INVALID.BAD_FRAGMENT'], [E.BAD_BUFFER, INVALID.BAD_BUFFER, 'INVALID.BAD_BUFFER'],
-] as const) {
-  if (mirror !== source) throw new Error(`packet-parser.ts: the hot path's ${name} is ${mirror}, its source says ${source}`);
-}
+]);
 
 /**
  * Longest IPv6 extension-header chain we accept. RFC 8200 4.1 recommends each header appear at

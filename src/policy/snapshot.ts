@@ -24,6 +24,7 @@ import type { Direction } from './spec-facts.ts';
 import { OUTSIDE_IDENTITY } from './identity.ts';
 import { judgeChain4, judgeChain6, judgeImage4, judgeImage6, portBlock, type TableArena } from './table-arena.ts';
 import { TIERS_DECIDE, TIER_COUNT, TIER_DEFAULT, TIER_NEXT, nodeExemptionApplies, sideExemption } from './tiers.ts';
+import { checkMirrors } from '../net/mirrored-constants.ts';
 
 // Per-slot record in Snapshot.slotPages (SLOT words a slot, one cache line holds two slots), so
 // the per-packet path reads one place per pod instead of one array per attribute.
@@ -65,14 +66,12 @@ export const S_NODE = R.S_NODE;
 export const S_EGRESS = R.S_EGRESS;
 export const S_INGRESS = R.S_INGRESS;
 
-for (const [mirror, source, name] of [
+checkMirrors('snapshot.ts', [
   [R.S_INGRESS, S_EGRESS + TIER_COUNT, 'S_INGRESS'], [R.TIER_COUNT, TIER_COUNT, 'TIER_COUNT'], [R.TIER_NEXT, TIER_NEXT, 'TIER_NEXT'],
   [R.TIERS_DECIDE, TIERS_DECIDE, 'TIERS_DECIDE'], [R.TIER_DEFAULT, TIER_DEFAULT, 'TIER_DEFAULT'], [R.PAGE_SHIFT, PAGE_SHIFT, 'PAGE_SHIFT'],
   [R.PAGE_MASK, PAGE_MASK, 'PAGE_MASK'], [R.NOT_JUDGED, SIDE.NOT_JUDGED, 'SIDE.NOT_JUDGED'], [R.NODE, SIDE.NODE, 'SIDE.NODE'],
   [R.OUTSIDE_IDENTITY, OUTSIDE_IDENTITY, 'OUTSIDE_IDENTITY'],
-] as const) {
-  if (mirror !== source) throw new Error(`snapshot.ts: the hot path's ${name} is ${mirror}, its source says ${source}`);
-}
+]);
 
 export const NO_POLICIES: readonly string[] = Object.freeze([]);
 

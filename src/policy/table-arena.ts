@@ -42,6 +42,7 @@
 import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../cluster/model.ts';
 import { nodeClass4, nodeClass6, type NodeClasses } from './node-classes.ts';
 import { TIER_NEXT, TIER_PASS } from './tiers.ts';
+import { checkMirrors } from '../net/mirrored-constants.ts';
 
 // The header's word offsets, the selector widths and the sentinels are a const enum, not module
 // constants: the compiler writes a const enum member as its number, while the optimized code of
@@ -111,8 +112,10 @@ const enum K {
   UDP = 17,
   SCTP = 132,
 }
-if (K.TIER_NEXT !== TIER_NEXT || K.TIER_PASS !== TIER_PASS) throw new Error('table-arena.ts: the chain walk\'s TIER_NEXT / TIER_PASS differ from tiers.ts');
-if (K.TCP !== IPPROTO_TCP || K.UDP !== IPPROTO_UDP || K.SCTP !== IPPROTO_SCTP) throw new Error('table-arena.ts: portBlock\'s protocol numbers differ from cluster/model.ts');
+checkMirrors('table-arena.ts', [
+  [K.TIER_NEXT, TIER_NEXT, 'TIER_NEXT'], [K.TIER_PASS, TIER_PASS, 'TIER_PASS'],
+  [K.TCP, IPPROTO_TCP, 'IPPROTO_TCP'], [K.UDP, IPPROTO_UDP, 'IPPROTO_UDP'], [K.SCTP, IPPROTO_SCTP, 'IPPROTO_SCTP'],
+]);
 export const H_NSEL = K.H_NSEL;
 export const H_NPORT = K.H_NPORT;
 export const H_SEL_LEN = K.H_SEL_LEN;
