@@ -47,7 +47,8 @@ export interface ClusterLargeOptions {
 
 let sink = 0;
 
-function classifyLoop(cls: Classifier, s: PacketStream, count: number): number {
+/** `count` classifications over the stream's packets in turn (no conntrack); exported for scripts/tier-judge-cpu.ts. */
+export function classifyLoop(cls: Pick<Classifier, 'classify'>, s: PacketStream, count: number): number {
   const buf = s.buf, offs = s.offs, lens = s.lens, n = s.n;
   let acc = 0;
   let k = 0;

@@ -430,10 +430,17 @@ export function openFlows(snap: RuleSnapshot, max: number, shuffle = false): { c
 }
 
 /**
- * The engine alone on the same tuples (judge4/judge6 on pre-parsed int32 words, no parsing and
- * no classifier), to tell the classifier's share of classify-large from the engine's.
+ * Tuples as judgeLoop reads them: per tuple 8 int32 address words in `w` (source, then
+ * destination; IPv4 uses the first of each 4) and 3 numbers in `meta` (family 4 or 6, protocol,
+ * destination port), so the loop times the judge and not the parsing.
  */
-function judgeOnly(snap: RuleSnapshot, tuples: readonly Tuple[], packets: number): Record<string, number> {
+export interface JudgeInput {
+  readonly w: Int32Array;
+  readonly meta: Int32Array;
+  readonly n: number;
+}
+
+export function judgeInput(tuples: readonly Tuple[]): JudgeInput {
   const n = tuples.length;
   const w = new Int32Array(n * 8);
   const meta = new Int32Array(n * 3);
@@ -444,19 +451,35 @@ function judgeOnly(snap: RuleSnapshot, tuples: readonly Tuple[], packets: number
     meta[i * 3 + 1] = t.proto;
     meta[i * 3 + 2] = t.dport;
   });
-  const loop = (count: number): number => {
-    let acc = 0;
-    let k = 0;
-    for (let i = 0; i < count; i++) {
-      const o = k * 8, m = k * 3;
-      const ok = meta[m] === 4
-        ? snap.judge4(w[o]!, w[o + 4]!, meta[m + 1]!, meta[m + 2]!)
-        : snap.judge6(w[o]!, w[o + 1]!, w[o + 2]!, w[o + 3]!, w[o + 4]!, w[o + 5]!, w[o + 6]!, w[o + 7]!, meta[m + 1]!, meta[m + 2]!);
-      if (ok) acc++;
-      if (++k === n) k = 0;
-    }
-    return acc & 0xfffffff;
-  };
+  return { w, meta, n };
+}
+
+/**
+ * `count` judgements (judge4/judge6) over the input's tuples in turn; returns how many were
+ * allowed (masked), for the caller to sink. Exported for scripts/tier-judge-cpu.ts.
+ */
+export function judgeLoop(snap: Pick<RuleSnapshot, 'judge4' | 'judge6'>, input: JudgeInput, count: number): number {
+  const { w, meta, n } = input;
+  let acc = 0;
+  let k = 0;
+  for (let i = 0; i < count; i++) {
+    const o = k * 8, m = k * 3;
+    const ok = meta[m] === 4
+      ? snap.judge4(w[o]!, w[o + 4]!, meta[m + 1]!, meta[m + 2]!)
+      : snap.judge6(w[o]!, w[o + 1]!, w[o + 2]!, w[o + 3]!, w[o + 4]!, w[o + 5]!, w[o + 6]!, w[o + 7]!, meta[m + 1]!, meta[m + 2]!);
+    if (ok) acc++;
+    if (++k === n) k = 0;
+  }
+  return acc & 0xfffffff;
+}
+
+/**
+ * The engine alone on the same tuples (judge4/judge6 on pre-parsed int32 words, no parsing and
+ * no classifier), to tell the classifier's share of classify-large from the engine's.
+ */
+function judgeOnly(snap: RuleSnapshot, tuples: readonly Tuple[], packets: number): Record<string, number> {
+  const input = judgeInput(tuples);
+  const loop = (count: number): number => judgeLoop(snap, input, count);
   for (let i = 0; i < 8; i++) sink = (sink + loop(100_000)) & 0xfffffff;
   const count = Math.min(packets, 3_000_000);
   const cpu0 = process.cpuUsage();

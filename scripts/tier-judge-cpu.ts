@@ -6,10 +6,12 @@
 // packet over the rounds, and per tree the median per-round ratio without / with (throughput
 // with / without). With --classify, the whole classifier on the same traffic as packets (each
 // tree's Classifier, no conntrack: what bench/cluster-large.ts reports) instead of the judge.
+// Each tree times with its own loops (bench/suite.ts judgeLoop, bench/cluster-large.ts
+// classifyLoop), so a tree from before those exports (2026-12-04) is refused with a message.
 //   node --expose-gc --import tsx scripts/tier-judge-cpu.ts [rounds, default 8] [packets a round, default 1000000] [--classify]
 
-import { largeTuples } from '../bench/suite.ts';
-import { pack, packet, words } from '../support/packets.ts';
+import { judgeInput, largeTuples } from '../bench/suite.ts';
+import { pack, packet } from '../support/packets.ts';
 
 const here = new URL('..', import.meta.url).pathname;
 const roots = (process.env.PALISADE_ROOTS ?? here).split(',').filter(Boolean);
@@ -20,61 +22,39 @@ const classify = process.argv.includes('--classify');
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 const cpu = () => { const c = process.cpuUsage(); return (c.user + c.system) / 1000; };
 
-interface Snap {
-  judge4(s: number, d: number, p: number, port: number): boolean;
-  judge6(s0: number, s1: number, s2: number, s3: number, d0: number, d1: number, d2: number, d3: number, p: number, port: number): boolean;
-}
-
 const tuples = largeTuples(100_000, 0x5eed);
 const n = tuples.length;
-const w = new Int32Array(n * 8);
-const meta = new Int32Array(n * 3);
-tuples.forEach((t, i) => {
-  const sw = words(t.src), dw = words(t.dst);
-  for (let k = 0; k < sw.length; k++) { w[i * 8 + k] = sw[k]! | 0; w[i * 8 + 4 + k] = dw[k]! | 0; }
-  meta[i * 3] = sw.length === 1 ? 4 : 6;
-  meta[i * 3 + 1] = t.proto;
-  meta[i * 3 + 2] = t.dport;
-});
+const input = judgeInput(tuples);
+const { w, meta } = input;
+const stream = { ...pack(tuples.map((t) => packet(t.src, t.dst, t.proto, t.sport, t.dport))), n };
 
-function loop(snap: Snap, count: number): number {
-  let acc = 0;
-  let k = 0;
-  for (let i = 0; i < count; i++) {
-    const o = k * 8, m = k * 3;
-    const ok = meta[m] === 4
-      ? snap.judge4(w[o]!, w[o + 4]!, meta[m + 1]!, meta[m + 2]!)
-      : snap.judge6(w[o]!, w[o + 1]!, w[o + 2]!, w[o + 3]!, w[o + 4]!, w[o + 5]!, w[o + 6]!, w[o + 7]!, meta[m + 1]!, meta[m + 2]!);
-    if (ok) acc++;
-    if (++k === n) k = 0;
-  }
-  return acc & 0xfffffff;
+// Each tree's own loops: a loop shared by the trees would see every tree's snapshot class.
+type Suite = typeof import('../bench/suite.ts');
+type ClusterLarge = typeof import('../bench/cluster-large.ts');
+type Snap = ReturnType<InstanceType<typeof import('../src/policy/compiler.ts').CompiledEngine>['snapshot']>;
+type Cls = InstanceType<typeof import('../src/dataplane/classifier.ts').Classifier>;
+function loopOf<T>(root: string, file: string, name: string, fn: T | undefined): T {
+  if (typeof fn !== 'function') throw new Error(`${root}/${file} does not export ${name} (a tree older than its export): tier-judge-cpu.ts times each tree with its own loop`);
+  return fn;
 }
 
-interface Cls { classify(buf: Buffer, off: number, len: number, now: number): number }
-const stream = pack(tuples.map((t) => packet(t.src, t.dst, t.proto, t.sport, t.dport)));
-
-function classifyLoop(cls: Cls, count: number): number {
-  const buf = stream.buf, offs = stream.offs, lens = stream.lens;
-  let acc = 0;
-  let k = 0;
-  for (let i = 0; i < count; i++) {
-    acc = (acc + cls.classify(buf, offs[k]!, lens[k]!, 0)) & 0xfffffff;
-    if (++k === n) k = 0;
-  }
-  return acc;
+interface Variant {
+  readonly root: string; readonly cnp: boolean; readonly snap: Snap; readonly cls: Cls; readonly ns: number[]; answers: string;
+  readonly judgeLoop: Suite['judgeLoop']; readonly classifyLoop: ClusterLarge['classifyLoop'];
 }
-
-interface Variant { readonly root: string; readonly cnp: boolean; readonly snap: Snap; readonly cls: Cls; readonly ns: number[]; answers: string }
 const variants: Variant[] = [];
 for (const root of roots) {
   const { CompiledEngine } = await import(`${root}/src/policy/compiler.ts`) as typeof import('../src/policy/compiler.ts');
   const { Classifier } = await import(`${root}/src/dataplane/classifier.ts`) as typeof import('../src/dataplane/classifier.ts');
   const lc = await import(`${root}/bench/large-cluster.ts`) as typeof import('../bench/large-cluster.ts');
   const lp = await import(`${root}/bench/large-cluster-policies.ts`) as typeof import('../bench/large-cluster-policies.ts');
+  const suite = await import(`${root}/bench/suite.ts`) as Partial<Suite>;
+  const cl = await import(`${root}/bench/cluster-large.ts`) as Partial<ClusterLarge>;
+  const judgeLoop = loopOf(root, 'bench/suite.ts', 'judgeLoop', suite.judgeLoop);
+  const classifyLoop = loopOf(root, 'bench/cluster-large.ts', 'classifyLoop', cl.classifyLoop);
   for (const cnp of [false, true]) {
     const e = new CompiledEngine(lc.buildLargeCluster(lc.LARGE, cnp ? lp.largeClusterPolicies() : []));
-    const snap = e.snapshot() as unknown as Snap;
+    const snap = e.snapshot();
     // The answers (allowed or not, per tuple), so trees can be checked to agree.
     let answers = '';
     for (let k = 0; k < n; k++) {
@@ -82,7 +62,7 @@ for (const root of roots) {
       answers += (meta[m] === 4 ? snap.judge4(w[o]!, w[o + 4]!, meta[m + 1]!, meta[m + 2]!)
         : snap.judge6(w[o]!, w[o + 1]!, w[o + 2]!, w[o + 3]!, w[o + 4]!, w[o + 5]!, w[o + 6]!, w[o + 7]!, meta[m + 1]!, meta[m + 2]!)) ? '1' : '0';
     }
-    variants.push({ root, cnp, snap, cls: new Classifier(e.snapshot()), ns: [], answers });
+    variants.push({ root, cnp, snap, cls: new Classifier(e.snapshot()), ns: [], answers, judgeLoop, classifyLoop });
   }
 }
 for (const cnp of [false, true]) {
@@ -90,7 +70,7 @@ for (const cnp of [false, true]) {
   if (vs.some((v) => v.answers !== vs[0]!.answers)) console.log(`ANSWERS DIFFER between trees (cluster policies: ${cnp})`);
 }
 let sink = 0;
-const run = (v: Variant, count: number) => (classify ? classifyLoop(v.cls, count) : loop(v.snap, count));
+const run = (v: Variant, count: number) => (classify ? v.classifyLoop(v.cls, stream, count) : v.judgeLoop(v.snap, input, count));
 for (let k = 0; k < 4; k++) for (const v of variants) sink += run(v, 200_000);
 for (let r = 0; r < rounds; r++) {
   const order = r % 2 === 0 ? variants : [...variants].reverse();
