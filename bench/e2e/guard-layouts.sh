@@ -4,7 +4,7 @@
 # machine.
 #
 #   bench/e2e/guard-layouts.sh [ROUNDS]        (root; needs perf, cc, iptables-nft, ipset, nft)
-#   LAYOUTS="new nft" bench/e2e/guard-layouts.sh 5     (a subset)
+#   LAYOUTS="new nft" bench/e2e/guard-layouts.sh 5     (a subset; the default runs every layout)
 #
 # Per layout, a pod a -- node -- pod b chain of namespaces (pgl<i>a/n/b, routed /32 per veth like
 # the lab and kind's ptp CNI, no conntrack, no other rules), the IPv4 guard of that layout in the
@@ -22,13 +22,24 @@
 # ip, IPv4 rules only); nft-iif (inet, honest pairs keyed by interface index `iif`);
 # nft-ip-iif (both: a table of family ip keyed by `iif`, the IPv4 table the agent installs,
 # nftGuardRuleset()). The iif layouts key only the honest pairs by index, as the agent does
-# (podif and forged stay by name; honest packets never reach them).
+# (podif and forged stay by name; honest packets never reach them). nft-ip-iif-hash: nft-ip-iif
+# with the honest pairs' set declared with a size (the kernel's fixed-size hash instead of its
+# rhashtable); nft-ip-vmap: PREROUTING, but a verdict map on the index jumping to a chain per pod
+# that compares the source with its addresses. netdev: a netdev table with a base chain on the
+# ingress hook of each pod's veth comparing the source with its pod's addresses, so only what pods
+# send runs a guard (see bench/e2e/netdev-queue-flush.sh for what it costs when a veth goes);
+# netdev-set: one ingress chain on all pod veths (`devices = {...}`) with the `iif . ip saddr`
+# lookup; netdev-noif: netdev plus the PREROUTING chain that fail-closed for a pod whose
+# interface is not found yet would still need (its set empty).
+# Softirq work of other namespaces (other tests on the machine) that runs while the load
+# generator is on the CPU is charged to it: a round where a few rules take over 5 % is such a
+# collision, not the layout; leave those rounds out.
 set -euo pipefail
 ROUNDS=${1:-3}
 D=$(mktemp -d)
 # A name of its own: bench:e2e's load generator (also loadgen.c) must not enter the ratio.
 cc -O2 -pthread -o "$D/glayload" "$(dirname "$0")/loadgen.c"
-LAYOUTS=(${LAYOUTS:-none old new nft nft-ip nft-iif nft-ip-iif})
+LAYOUTS=(${LAYOUTS:-none old new nft nft-ip nft-iif nft-ip-iif nft-ip-iif-hash nft-ip-vmap netdev netdev-set netdev-noif})
 cleanup() {
   for p in "$D"/srv*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null || true; done
   for i in "${!LAYOUTS[@]}"; do for s in a n b; do ip netns del "pgl$i$s" 2>/dev/null || true; done; done
@@ -38,12 +49,15 @@ trap cleanup EXIT
 
 # The native table of an nft* layout for chain $2 (nft-ip-iif: the IPv4 table src/enforce/nft-guard.ts writes).
 nft_table() {
-  local l=$1 i=$2 fam=inet key=iifname ktype=ifname
-  case $l in nft-ip|nft-ip-iif) fam=ip ;; esac
-  case $l in nft-iif|nft-ip-iif) key=iif ktype=iface_index ;; esac
+  local l=$1 i=$2 fam=inet key=iifname ktype=ifname size=
+  case $l in nft-ip|nft-ip-iif|nft-ip-iif-hash) fam=ip ;; esac
+  case $l in nft-iif|nft-ip-iif|nft-ip-iif-hash) key=iif ktype=iface_index ;; esac
+  # A set declared with a size gets the kernel's fixed-size hash, without one its resizable
+  # rhashtable (nft_select_set_ops: nft_hash needs desc->size).
+  case $l in *-hash) size=" size 65536;" ;; esac
   # podif and forged by name in every layout (only the honest pairs' key differs).
   echo "table $fam palisade-guard {"
-  echo "  set src4 { type $ktype . ipv4_addr; elements = { \"pgl${i}a\" . 10.98.$i.1, \"pgl${i}b\" . 10.98.$i.2 } }"
+  echo "  set src4 { type $ktype . ipv4_addr;$size elements = { \"pgl${i}a\" . 10.98.$i.1, \"pgl${i}b\" . 10.98.$i.2 } }"
   echo "  set podif { type ifname; counter; elements = { \"pgl${i}a\", \"pgl${i}b\" } }"
   echo "  set noif4 { type ipv4_addr; counter; }"
   echo "  set forged4 { type ifname . ipv4_addr; size 4096; flags dynamic,timeout; timeout 300s; }"
@@ -71,6 +85,68 @@ nft_table() {
   echo "}"
 }
 
+# The netdev layouts: the guard on the ingress hook of each pod's host-side veth, so only what a
+# pod sends runs it. netdev: a base chain per veth whose rules name its pod's addresses;
+# netdev-set: one base chain on all of them (`devices = { ... }`) with the honest-pair lookup
+# `iif . ip saddr @src4`. IPv6 rules included (they follow the IPv4 accept).
+netdev_table() {
+  local l=$1 i=$2
+  echo "table netdev palisade-guard {"
+  echo "  set forged4 { type ifname . ipv4_addr; size 4096; flags dynamic,timeout; timeout 300s; }"
+  echo "  set forged6 { type ifname . ipv6_addr; size 4096; flags dynamic,timeout; timeout 300s; }"
+  if [ "$l" != netdev-set ]; then
+    for p in a b; do
+      echo "  chain pod-pgl$i$p { type filter hook ingress device \"pgl$i$p\" priority -500; policy accept;"
+      echo "    ip saddr 10.98.$i.$([ $p = a ] && echo 1 || echo 2) accept"
+      echo "    ip6 saddr fd98::$i:$([ $p = a ] && echo 1 || echo 2) accept"
+      echo "    ip6 saddr fe80::/10 accept; ip6 saddr :: accept"
+      echo "    meta protocol ip update @forged4 { iifname . ip saddr } counter drop"
+      echo "    meta protocol ip6 update @forged6 { iifname . ip6 saddr } counter drop"
+      echo "  }"
+    done
+  else
+    echo "  set src4 { type iface_index . ipv4_addr; elements = { \"pgl${i}a\" . 10.98.$i.1, \"pgl${i}b\" . 10.98.$i.2 } }"
+    echo "  set src6 { type iface_index . ipv6_addr; }"
+    echo "  chain pods { type filter hook ingress devices = { \"pgl${i}a\", \"pgl${i}b\" } priority -500; policy accept;"
+    echo "    iif . ip saddr @src4 accept"
+    echo "    iif . ip6 saddr @src6 accept"
+    echo "    ip6 saddr fe80::/10 accept; ip6 saddr :: accept"
+    echo "    meta protocol ip update @forged4 { iifname . ip saddr } counter drop"
+    echo "    meta protocol ip6 update @forged6 { iifname . ip6 saddr } counter drop"
+    echo "  }"
+  fi
+  echo "}"
+}
+
+# nft-ip-vmap: PREROUTING at raw priority as the agent's table, but the honest check the netdev
+# way: a verdict map keyed by interface index (4 bytes, declared with a size: the kernel's
+# fast hash) jumps to the pod's own chain, which compares the source with its addresses.
+# Other interfaces miss the map and meet the name-keyed podif rule (fail-closed for a
+# recreated veth) and noif.
+vmap_table() {
+  local i=$1
+  echo "table ip palisade-guard {"
+  echo "  set podif { type ifname; counter; elements = { \"pgl${i}a\", \"pgl${i}b\" } }"
+  echo "  set noif4 { type ipv4_addr; counter; }"
+  echo "  set forged4 { type ifname . ipv4_addr; size 4096; flags dynamic,timeout; timeout 300s; }"
+  echo "  chain spoofed {"
+  echo "    update @forged4 { iifname . ip saddr } counter drop"
+  echo "  }"
+  for p in a b; do
+    echo "  chain pod-pgl$i$p {"
+    echo "    ip saddr 10.98.$i.$([ $p = a ] && echo 1 || echo 2) accept"
+    echo "    goto spoofed"
+    echo "  }"
+  done
+  echo "  map pods4 { type iface_index : verdict; size 65536; elements = { \"pgl${i}a\" : jump pod-pgl${i}a, \"pgl${i}b\" : jump pod-pgl${i}b } }"
+  echo "  chain prerouting { type filter hook prerouting priority raw; policy accept;"
+  echo "    iif vmap @pods4"
+  echo "    ip saddr @noif4 drop"
+  echo "    iifname @podif jump spoofed"
+  echo "  }"
+  echo "}"
+}
+
 for i in "${!LAYOUTS[@]}"; do
   R=pgl${i}n
   for ns in pgl${i}a $R pgl${i}b; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
@@ -85,7 +161,15 @@ for i in "${!LAYOUTS[@]}"; do
   done
   X="ip netns exec $R"
   case ${LAYOUTS[$i]} in
+    nft-ip-vmap) vmap_table "$i" | $X nft -f - ;;
     nft*) nft_table "${LAYOUTS[$i]}" "$i" | $X nft -f - ;;
+    netdev*) netdev_table "${LAYOUTS[$i]}" "$i" | $X nft -f - ;;
+  esac
+  # netdev-noif: plus what fail-closed for a pod whose interface is not found yet needs where
+  # no device can be named: a PREROUTING chain dropping those pods' addresses (set empty here).
+  case ${LAYOUTS[$i]} in
+    netdev-noif) printf '%s\n' "table ip palisade-guard {" "  set noif4 { type ipv4_addr; counter; }" \
+      "  chain prerouting { type filter hook prerouting priority raw; policy accept;" "    ip saddr @noif4 drop" "  }" "}" | $X nft -f - ;;
   esac
   if [ "${LAYOUTS[$i]}" = old ] || [ "${LAYOUTS[$i]}" = new ]; then
     $X ipset restore <<S

@@ -24,6 +24,10 @@
 // bench/e2e/guard-layouts.sh, layouts `new`, `nft`, `nft-iif`, `nft-ip-iif`). podif holds every
 // guarded interface in both tables, whatever its pod's families (a single-stack pod's interface
 // still drops the other family's forged sources), and per-element counters in both (summed).
+// Not on each pod veth's netdev ingress hook, though that costs about a third less when alone
+// (`netdev` in the bench): a veth deleted under a bound chain unregisters its hook, which flushes
+// every NFQUEUE of the namespace (bench/e2e/netdev-queue-flush.sh), and fail-closed for a pod
+// whose interface is not found still needs a PREROUTING chain, which costs more than this table.
 //
 // Exactness with indexes: an index changes when a veth is recreated under the same name. The
 // pairs are written with the indexes the route lookup's `link show` gave; nft lists an index by
