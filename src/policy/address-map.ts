@@ -10,18 +10,28 @@
 import { hash6, mix } from './address-hash.ts';
 import { PAGE_MASK, PAGE_SHIFT, PageEditor, pagesOf } from './word-pages.ts';
 
-const EMPTY = -1;
-
 // Keys and values are interleaved in ONE array, so a probe reads one cache line, where parallel
 // key and value arrays cost two misses per lookup on a map too large for the L1/L2 caches (10,000
 // pods make a 256 KiB IPv4 map). IPv4 entries are [key, value] (2 words); IPv6 entries
 // [k0, k1, k2, k3, value, -, -, -] (8 words, two entries per 64-byte line). An empty entry has
 // value EMPTY.
-const S4 = 2;
-const S6 = 8;
-/** Word of the value inside an entry. */
-const V4 = 1;
-const V6 = 4;
+//
+// The layout and the page constants are a const enum, which the compiler writes as numbers: as
+// module-level consts (or imports), the optimized lookup loaded each from its module cell and
+// checked it on every use, and the page shift was a load on the path to every probe's address
+// (see table-arena.ts). The page constants mirror word-pages.ts, checked when the module loads.
+const enum M {
+  EMPTY = -1,
+  S4 = 2,
+  S6 = 8,
+  /** Word of the value inside an entry. */
+  V4 = 1,
+  V6 = 4,
+  PAGE_SHIFT = 11,
+  PAGE_MASK = 2047,
+}
+if (M.PAGE_SHIFT !== PAGE_SHIFT || M.PAGE_MASK !== PAGE_MASK) throw new Error('address-map.ts: the lookups\' PAGE_SHIFT / PAGE_MASK differ from word-pages.ts');
+const EMPTY = M.EMPTY;
 
 /** The pages of an edited copy (see with()). */
 interface Edited {
@@ -85,7 +95,7 @@ export class AddressMap4 {
       return;
     }
     const cap = capacityFor(entries.length);
-    const t = emptySlots(cap, S4, V4);
+    const t = emptySlots(cap, M.S4, M.V4);
     const mask = cap - 1;
     let size = 0;
     // Indexed (no iterator per entry: a full compile builds maps of every pod address).
@@ -94,10 +104,10 @@ export class AddressMap4 {
       if (!(value >= 0)) throw new Error(`address-map: value must be >= 0, got ${value}`);
       const k = addr | 0;
       let i = mix(k) & mask;
-      while (t[i * S4 + V4] !== EMPTY && t[i * S4] !== k) i = (i + 1) & mask;
-      if (t[i * S4 + V4] === EMPTY) size++;
-      t[i * S4] = k;
-      t[i * S4 + V4] = value;
+      while (t[i * M.S4 + M.V4] !== EMPTY && t[i * M.S4] !== k) i = (i + 1) & mask;
+      if (t[i * M.S4 + M.V4] === EMPTY) size++;
+      t[i * M.S4] = k;
+      t[i * M.S4 + M.V4] = value;
     }
     this.pages = pagesOf(t);
     this.mask = mask;
@@ -116,7 +126,7 @@ export class AddressMap4 {
     if ((this.size + adds) * 2 > cap) {
       const all = new Map<number, number>();
       const p = this.pages;
-      for (let i = 0; i < cap; i++) if (wordAt(p, i * S4 + V4) !== EMPTY) all.set(wordAt(p, i * S4), wordAt(p, i * S4 + V4));
+      for (let i = 0; i < cap; i++) if (wordAt(p, i * M.S4 + M.V4) !== EMPTY) all.set(wordAt(p, i * M.S4), wordAt(p, i * M.S4 + M.V4));
       for (const [a, v] of edits) if (v >= 0) all.set(a | 0, v); else all.delete(a | 0);
       return new AddressMap4([...all]);
     }
@@ -126,14 +136,14 @@ export class AddressMap4 {
     for (const [a, v] of edits) {
       const k = a | 0;
       let i = mix(k) & mask;
-      while (t.get(i * S4 + V4) !== EMPTY && t.get(i * S4) !== k) i = (i + 1) & mask;
+      while (t.get(i * M.S4 + M.V4) !== EMPTY && t.get(i * M.S4) !== k) i = (i + 1) & mask;
       if (v >= 0) {
-        if (t.get(i * S4 + V4) === EMPTY) size++;
-        t.set(i * S4, k);
-        t.set(i * S4 + V4, v);
-      } else if (t.get(i * S4 + V4) !== EMPTY) {
+        if (t.get(i * M.S4 + M.V4) === EMPTY) size++;
+        t.set(i * M.S4, k);
+        t.set(i * M.S4 + M.V4, v);
+      } else if (t.get(i * M.S4 + M.V4) !== EMPTY) {
         size--;
-        backshift(t, S4, V4, mask, i, (j) => mix(t.get(j * S4)));
+        backshift(t, M.S4, M.V4, mask, i, (j) => mix(t.get(j * M.S4)));
       }
     }
     return new AddressMap4([], { pages: t.pages, mask, size });
@@ -145,10 +155,10 @@ export class AddressMap4 {
     let i = mix(k) & mask;
     for (;;) {
       const w = i << 1;
-      const t = pages[w >>> PAGE_SHIFT]!;
-      const o = w & PAGE_MASK;
-      const v = t[o + V4]!;
-      if (v === EMPTY) return EMPTY;
+      const t = pages[w >>> M.PAGE_SHIFT]!;
+      const o = w & M.PAGE_MASK;
+      const v = t[o + M.V4]!;
+      if (v === M.EMPTY) return M.EMPTY;
       if (t[o] === k) return v;
       i = (i + 1) & mask;
     }
@@ -167,7 +177,7 @@ export class AddressMap6 {
       return;
     }
     const cap = capacityFor(entries.length);
-    const t = emptySlots(cap, S6, V6);
+    const t = emptySlots(cap, M.S6, M.V6);
     const mask = cap - 1;
     let size = 0;
     for (let j = 0; j < entries.length; j++) {
@@ -176,8 +186,8 @@ export class AddressMap6 {
       if (!(value >= 0)) throw new Error(`address-map: value must be >= 0, got ${value}`);
       const a = w[0]! | 0, b = w[1]! | 0, c = w[2]! | 0, d = w[3]! | 0;
       let i = hash6(a, b, c, d) & mask;
-      while (t[i * S6 + V6] !== EMPTY && !at6(t, i, a, b, c, d)) i = (i + 1) & mask;
-      if (t[i * S6 + V6] === EMPTY) size++;
+      while (t[i * M.S6 + M.V6] !== EMPTY && !at6(t, i, a, b, c, d)) i = (i + 1) & mask;
+      if (t[i * M.S6 + M.V6] === EMPTY) size++;
       put6(t, i, a, b, c, d, value);
     }
     this.pages = pagesOf(t);
@@ -194,10 +204,10 @@ export class AddressMap6 {
       const all = new Map<string, [number[], number]>();
       const p = this.pages;
       for (let i = 0; i < cap; i++) {
-        const o = i * S6;
-        if (wordAt(p, o + V6) === EMPTY) continue;
+        const o = i * M.S6;
+        if (wordAt(p, o + M.V6) === EMPTY) continue;
         const w = [wordAt(p, o), wordAt(p, o + 1), wordAt(p, o + 2), wordAt(p, o + 3)];
-        all.set(w.join(), [w, wordAt(p, o + V6)]);
+        all.set(w.join(), [w, wordAt(p, o + M.V6)]);
       }
       for (const [w, v] of edits) {
         const key = w.map((x) => x | 0).join();
@@ -211,15 +221,15 @@ export class AddressMap6 {
     for (const [w, v] of edits) {
       const a = w[0]! | 0, b = w[1]! | 0, c = w[2]! | 0, d = w[3]! | 0;
       let i = hash6(a, b, c, d) & mask;
-      while (t.get(i * S6 + V6) !== EMPTY && !edAt6(t, i, a, b, c, d)) i = (i + 1) & mask;
+      while (t.get(i * M.S6 + M.V6) !== EMPTY && !edAt6(t, i, a, b, c, d)) i = (i + 1) & mask;
       if (v >= 0) {
-        if (t.get(i * S6 + V6) === EMPTY) size++;
-        const o = i * S6;
+        if (t.get(i * M.S6 + M.V6) === EMPTY) size++;
+        const o = i * M.S6;
         t.set(o, a); t.set(o + 1, b); t.set(o + 2, c); t.set(o + 3, d);
-        t.set(o + V6, v);
-      } else if (t.get(i * S6 + V6) !== EMPTY) {
+        t.set(o + M.V6, v);
+      } else if (t.get(i * M.S6 + M.V6) !== EMPTY) {
         size--;
-        backshift(t, S6, V6, mask, i, (j) => hash6(t.get(j * S6), t.get(j * S6 + 1), t.get(j * S6 + 2), t.get(j * S6 + 3)));
+        backshift(t, M.S6, M.V6, mask, i, (j) => hash6(t.get(j * M.S6), t.get(j * M.S6 + 1), t.get(j * M.S6 + 2), t.get(j * M.S6 + 3)));
       }
     }
     return new AddressMap6([], { pages: t.pages, mask, size });
@@ -231,10 +241,10 @@ export class AddressMap6 {
     let i = hash6(a, b, c, d) & mask;
     for (;;) {
       const w = i << 3;
-      const t = pages[w >>> PAGE_SHIFT]!;
-      const o = w & PAGE_MASK;
-      const v = t[o + V6]!;
-      if (v === EMPTY) return EMPTY;
+      const t = pages[w >>> M.PAGE_SHIFT]!;
+      const o = w & M.PAGE_MASK;
+      const v = t[o + M.V6]!;
+      if (v === M.EMPTY) return M.EMPTY;
       if (t[o] === a && t[o + 1] === b && t[o + 2] === c && t[o + 3] === d) return v;
       i = (i + 1) & mask;
     }
@@ -242,17 +252,17 @@ export class AddressMap6 {
 }
 
 function at6(t: Int32Array, i: number, a: number, b: number, c: number, d: number): boolean {
-  const o = i * S6;
+  const o = i * M.S6;
   return t[o] === a && t[o + 1] === b && t[o + 2] === c && t[o + 3] === d;
 }
 
 function edAt6(t: PageEditor, i: number, a: number, b: number, c: number, d: number): boolean {
-  const o = i * S6;
+  const o = i * M.S6;
   return t.get(o) === a && t.get(o + 1) === b && t.get(o + 2) === c && t.get(o + 3) === d;
 }
 
 function put6(t: Int32Array, i: number, a: number, b: number, c: number, d: number, value: number): void {
-  const o = i * S6;
+  const o = i * M.S6;
   t[o] = a; t[o + 1] = b; t[o + 2] = c; t[o + 3] = d;
-  t[o + V6] = value;
+  t[o + M.V6] = value;
 }

@@ -43,6 +43,19 @@ export const SIDE = {
   NOT_JUDGED: -5,
 } as const;
 
+// What the per-packet readers below compare a code with, as a const enum: the compiler writes its
+// members as numbers, where the module-level objects and const above are loaded from their module
+// cells and checked on every use by the optimized code they are inlined into (the hot path calls
+// them for every packet; see table-arena.ts). Checked against ACTION and SIDE when the module loads.
+const enum R {
+  ACCEPT = 0,
+  CLUSTER_TIER_BIT = 2,
+  NO_RULE = -2,
+}
+if (R.ACCEPT !== ACTION.ACCEPT || R.CLUSTER_TIER_BIT !== CLUSTER_TIER_BIT || R.NO_RULE !== SIDE.NO_RULE) {
+  throw new Error('engine-api.ts: the side readers\' constants differ from ACTION / SIDE');
+}
+
 /** The code of a rule's decision (rule ids below 2^29, so every code is a non-negative int32). `cluster`: the rule is a cluster policy's. */
 export function ruleCode(ruleId: number, action: Action, cluster = false): number {
   return (ruleId << 2) | (cluster ? CLUSTER_TIER_BIT : 0) | action;
@@ -56,12 +69,12 @@ export function ruleCodeCount(ruleCount: number): number {
 
 /** Did the NetworkPolicy tier produce this code (one of its rules, or its implicit deny)? */
 export function sideFromNetworkPolicyTier(code: number): boolean {
-  return code >= 0 ? (code & CLUSTER_TIER_BIT) === 0 : code === SIDE.NO_RULE;
+  return code >= 0 ? (code & R.CLUSTER_TIER_BIT) === 0 : code === R.NO_RULE;
 }
 
 /** Does the side let the connection through (not judged counts as letting through)? */
 export function sideAllows(code: number): boolean {
-  return code >= 0 ? (code & 1) === ACTION.ACCEPT : code !== SIDE.NO_RULE;
+  return code >= 0 ? (code & 1) === R.ACCEPT : code !== R.NO_RULE;
 }
 
 /** Did the side stop the connection? */

@@ -83,6 +83,19 @@ export const TIER_PASS = TIER_NEXT + 1;
 /** sideExemption's answer when no exemption applies: the tiers decide. */
 export const TIERS_DECIDE = -(1 << 30);
 
+// sideExemption's answers as a const enum, which the compiler writes as numbers: as module-level
+// consts, the optimized hot path it is inlined into (snapshot.ts) loaded each from its module cell
+// and checked it for every packet (see table-arena.ts). Checked against SIDE and TIERS_DECIDE
+// when the module loads.
+const enum X {
+  NOT_JUDGED = -5,
+  SELF = -4,
+  TIERS_DECIDE = -(1 << 30),
+}
+if (X.NOT_JUDGED !== SIDE.NOT_JUDGED || X.SELF !== SIDE.SELF || X.TIERS_DECIDE !== TIERS_DECIDE) {
+  throw new Error('tiers.ts: sideExemption\'s constants differ from SIDE / TIERS_DECIDE');
+}
+
 /**
  * Step 1: the exemption that decides a side, as a side code, or TIERS_DECIDE. `self` is only
  * read for a judged side. Small enough for V8 to inline into the compiled engine's hot path.
@@ -91,7 +104,7 @@ export function sideExemption(judged: boolean, self: boolean): number {
   // A pod talking to itself: "Pods cannot currently block localhost access", the e2e suite
   // expects every pod to reach itself on its own IP too, and "A Pod connecting to its own Pod IP
   // is not subject to CNP" (network-policy-api, api-overview).
-  return !judged ? SIDE.NOT_JUDGED : self ? SIDE.SELF : TIERS_DECIDE;
+  return !judged ? X.NOT_JUDGED : self ? X.SELF : X.TIERS_DECIDE;
 }
 
 /**
