@@ -7,7 +7,8 @@
 // line per candidate instead of a dozen parallel arrays; plus a chained hash index (bucket heads
 // + a next link in each record). Lookups, inserts and removals allocate nothing.
 // One entry serves both directions: the hash of a tuple is symmetric in its two endpoints and a
-// lookup compares the stored original tuple both ways, reporting which way matched.
+// lookup compares the stored original tuple both ways, reporting which way matched. The key and
+// its hash are flow-key.ts's.
 //
 // Time is passed in (milliseconds, any monotonic origin) so tests are deterministic. Expired
 // entries are reclaimed lazily (on lookup), by an incremental sweep (expire()), and by the
@@ -16,14 +17,17 @@
 import type { PacketInfo } from './packet-info.ts';
 
 import { DEFAULT_TIMEOUTS, TCP_STATE, type ConntrackOptions, type ConntrackTimeouts } from './conntrack-settings.ts';
+import { FlowKey, PROTO_FRAGMENT } from './flow-key.ts';
 import { checkMirrors } from '../net/mirrored-constants.ts';
 
 export { DEFAULT_TIMEOUTS, FLOW_ACCEPT, FLOW_DROP, TCP_STATE, TCP_STATE_NAMES, type ConntrackOptions, type ConntrackTimeouts } from './conntrack-settings.ts';
 
-// The record layout, flags and key tags are a const enum, which the compiler writes as numbers:
-// the optimized code would otherwise load each module-level (or imported) const from its module
-// cell and check it on every use, a dozen times a lookup (see policy/table-arena.ts). The TCP
-// states of conntrack-settings.ts are mirrored (S) and checked against it when the module loads.
+// The record layout and flags are a const enum, which the compiler writes as numbers: the
+// optimized code would otherwise load each module-level (or imported) const from its module
+// cell and check it on every use, a dozen times a lookup (see policy/table-arena.ts). tsx
+// (esbuild, one file at a time) inlines a const enum only within its own file, so the layout
+// stays here; the TCP states of conntrack-settings.ts (S) and flow-key.ts's fragment marker are
+// mirrored and checked against their sources when the module loads.
 const enum C {
   /** Record layout: REC int32 words (64 bytes, one cache line) per flow. */
   REC = 16,
@@ -51,12 +55,8 @@ const enum C {
   M_ASSURED = 4 << 16,
   M_SEEN_REPLY = 8 << 16,
 
-  /** Marks fragment-id entries in the proto array (proto numbers are < 256). */
+  /** PROTO_FRAGMENT (flow-key.ts): marks fragment-id entries in R_KEY's protocol. */
   PROTO_FRAGMENT = 0x100,
-  /** ICMP echo "ports": requests key on (id, 0), replies on (0, id) so only a reply matches a request reversed. */
-  ECHO_TAG = 0x10000,
-  /** Non-echo ICMP: keyed by type; never inserted, only looked up. */
-  ICMP_OTHER_TAG = 0x20000,
 }
 /** TCP_STATE (conntrack-settings.ts). */
 const enum S {
@@ -71,18 +71,8 @@ checkMirrors('conntrack.ts', [
   [S.NONE, TCP_STATE.NONE, 'TCP_STATE.NONE'], [S.SYN_SENT, TCP_STATE.SYN_SENT, 'TCP_STATE.SYN_SENT'],
   [S.SYN_RECV, TCP_STATE.SYN_RECV, 'TCP_STATE.SYN_RECV'], [S.ESTABLISHED, TCP_STATE.ESTABLISHED, 'TCP_STATE.ESTABLISHED'],
   [S.FIN, TCP_STATE.FIN, 'TCP_STATE.FIN'], [S.CLOSED, TCP_STATE.CLOSED, 'TCP_STATE.CLOSED'],
+  [C.PROTO_FRAGMENT, PROTO_FRAGMENT, 'PROTO_FRAGMENT'],
 ]);
-
-/**
- * Mixes IPv6 address words 1-3 into a hash of word 0 (hashKey). A function of its own so that
- * hashKey's bytecode stays under V8's inlining limit (460 bytes; written out it was 472) and is
- * inlined into find().
- */
-function mixWords(h: number, w1: number, w2: number, w3: number): number {
-  h = Math.imul(h ^ w1 ^ (h >>> 15), 0x85ebca77);
-  h = Math.imul(h ^ w2 ^ (h >>> 13), 0xc2b2ae3d);
-  return Math.imul(h ^ w3 ^ (h >>> 16), 0x27d4eb2f);
-}
 
 function nextPow2(n: number): number {
   let p = 1;
@@ -141,14 +131,8 @@ export class Conntrack {
   /** Set by every lookup: true when the packet matched its flow in the reply direction. */
   lastReply = false;
 
-  // Scratch key (filled by the key* methods; single-threaded). int32 words keep them small
-  // integers in V8 (no boxed doubles).
-  private kFam = 0;
-  private kProto = 0;
-  private ks0 = 0; private ks1 = 0; private ks2 = 0; private ks3 = 0;
-  private kd0 = 0; private kd1 = 0; private kd2 = 0; private kd3 = 0;
-  private ksp = 0;
-  private kdp = 0;
+  /** Scratch key of the current lookup / insert. */
+  private readonly k = new FlowKey();
 
   constructor(opts: ConntrackOptions) {
     const cap = opts.capacity;
@@ -242,105 +226,24 @@ export class Conntrack {
     return (this.rec[(e << 4) + C.R_META]! & C.M_ASSURED) !== 0;
   }
 
-  // ---- keys -------------------------------------------------------------------------------
-
-  /** Key of a parsed packet (outer tuple). */
-  private keyFromPacket(info: PacketInfo): void {
-    const fam = info.family;
-    this.kFam = fam;
-    this.kProto = info.proto;
-    if (fam === 4) {
-      this.ks0 = info.src4 | 0; this.ks1 = 0; this.ks2 = 0; this.ks3 = 0;
-      this.kd0 = info.dst4 | 0; this.kd1 = 0; this.kd2 = 0; this.kd3 = 0;
-    } else {
-      this.ks0 = info.src6a | 0; this.ks1 = info.src6b | 0; this.ks2 = info.src6c | 0; this.ks3 = info.src6d | 0;
-      this.kd0 = info.dst6a | 0; this.kd1 = info.dst6b | 0; this.kd2 = info.dst6c | 0; this.kd3 = info.dst6d | 0;
-    }
-    const t = info.icmpType;
-    if (t >= 0) {
-      if (info.icmpId >= 0) {
-        // Request types 8 (v4) / 128 (v6); replies 0 / 129.
-        if (t === 8 || t === 128) { this.ksp = C.ECHO_TAG | info.icmpId; this.kdp = 0; }
-        else { this.ksp = 0; this.kdp = C.ECHO_TAG | info.icmpId; }
-      } else {
-        this.ksp = C.ICMP_OTHER_TAG | t;
-        this.kdp = 0;
-      }
-    } else {
-      this.ksp = info.srcPort;
-      this.kdp = info.dstPort;
-    }
-  }
-
-  /** Key of the packet quoted inside an ICMP error (as its original sender sent it). */
-  private keyFromInner(info: PacketInfo): void {
-    const fam = info.family;
-    this.kFam = fam;
-    this.kProto = info.innerProto;
-    if (fam === 4) {
-      this.ks0 = info.innerSrc4 | 0; this.ks1 = 0; this.ks2 = 0; this.ks3 = 0;
-      this.kd0 = info.innerDst4 | 0; this.kd1 = 0; this.kd2 = 0; this.kd3 = 0;
-    } else {
-      this.ks0 = info.innerSrc6a | 0; this.ks1 = info.innerSrc6b | 0; this.ks2 = info.innerSrc6c | 0; this.ks3 = info.innerSrc6d | 0;
-      this.kd0 = info.innerDst6a | 0; this.kd1 = info.innerDst6b | 0; this.kd2 = info.innerDst6c | 0; this.kd3 = info.innerDst6d | 0;
-    }
-    if (info.innerIcmpType >= 0) {
-      const t = info.innerIcmpType;
-      if (t === 8 || t === 128) { this.ksp = C.ECHO_TAG | info.innerIcmpId; this.kdp = 0; }
-      else { this.ksp = 0; this.kdp = C.ECHO_TAG | info.innerIcmpId; }
-    } else {
-      this.ksp = info.innerSrcPort;
-      this.kdp = info.innerDstPort;
-    }
-  }
-
-  /** Key of a fragmented datagram: addresses, protocol and IP identification (RFC 791 / RFC 8200 4.5). */
-  private keyFromFragment(info: PacketInfo): void {
-    this.keyFromPacket(info);
-    this.kProto = info.proto | C.PROTO_FRAGMENT;
-    this.ksp = info.fragId >>> 16;
-    this.kdp = info.fragId & 0xffff;
-  }
-
-  /**
-   * Symmetric hash (the same bucket whichever endpoint is the source), seeded so remote peers
-   * cannot aim many flows at one bucket. Every address word is multiplied in (an XOR fold would
-   * let an attacker pick IPv6 addresses that collide whatever the seed).
-   */
-  private hashKey(): number {
-    const s = this.seed;
-    let a = Math.imul(this.ks0 ^ s, 0x9e3779b1);
-    let b = Math.imul(this.kd0 ^ s, 0x9e3779b1);
-    if (this.kFam === 6) {
-      a = mixWords(a, this.ks1, this.ks2, this.ks3);
-      b = mixWords(b, this.kd1, this.kd2, this.kd3);
-    }
-    a = Math.imul(a ^ this.ksp ^ (a >>> 15), 0x165667b1);
-    b = Math.imul(b ^ this.kdp ^ (b >>> 15), 0x165667b1);
-    let h = (a + b) ^ Math.imul(this.kProto + (this.kFam << 9), 0x9e3779b1);
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-    return h & this.mask;
-  }
-
   /** Finds the scratch key in the table; sets lastReply. Removes it when expired (miss). */
   private find(now: number): number {
     const rec = this.rec;
-    const key = this.kProto | (this.kFam << 16);
-    const s0 = this.ks0, d0 = this.kd0, sp = this.ksp, dp = this.kdp;
-    let e = this.head[this.hashKey()]!;
+    const k = this.k;
+    const key = k.proto | (k.fam << 16);
+    const s0 = k.s0, d0 = k.d0, sp = k.sp, dp = k.dp;
+    let e = this.head[k.hash(this.seed) & this.mask]!;
     while (e !== -1) {
       const o = e << 4;
       if (rec[o + C.R_KEY] === key) {
         let dir = -1;
         if (rec[o + C.R_SRC] === s0 && rec[o + C.R_DST] === d0 && rec[o + C.R_SPORT] === sp && rec[o + C.R_DPORT] === dp &&
-            rec[o + C.R_SRC + 1] === this.ks1 && rec[o + C.R_SRC + 2] === this.ks2 && rec[o + C.R_SRC + 3] === this.ks3 &&
-            rec[o + C.R_DST + 1] === this.kd1 && rec[o + C.R_DST + 2] === this.kd2 && rec[o + C.R_DST + 3] === this.kd3) {
+            rec[o + C.R_SRC + 1] === k.s1 && rec[o + C.R_SRC + 2] === k.s2 && rec[o + C.R_SRC + 3] === k.s3 &&
+            rec[o + C.R_DST + 1] === k.d1 && rec[o + C.R_DST + 2] === k.d2 && rec[o + C.R_DST + 3] === k.d3) {
           dir = 0;
         } else if (rec[o + C.R_SRC] === d0 && rec[o + C.R_DST] === s0 && rec[o + C.R_SPORT] === dp && rec[o + C.R_DPORT] === sp &&
-            rec[o + C.R_SRC + 1] === this.kd1 && rec[o + C.R_SRC + 2] === this.kd2 && rec[o + C.R_SRC + 3] === this.kd3 &&
-            rec[o + C.R_DST + 1] === this.ks1 && rec[o + C.R_DST + 2] === this.ks2 && rec[o + C.R_DST + 3] === this.ks3) {
+            rec[o + C.R_SRC + 1] === k.d1 && rec[o + C.R_SRC + 2] === k.d2 && rec[o + C.R_SRC + 3] === k.d3 &&
+            rec[o + C.R_DST + 1] === k.s1 && rec[o + C.R_DST + 2] === k.s2 && rec[o + C.R_DST + 3] === k.s3) {
           dir = 1;
         }
         if (dir !== -1) {
@@ -364,19 +267,19 @@ export class Conntrack {
 
   /** The flow of a parsed packet (either direction), or -1. Sets lastReply. */
   lookup(info: PacketInfo, now: number): number {
-    this.keyFromPacket(info);
+    this.k.fromPacket(info);
     return this.find(now);
   }
 
   /** The flow of the packet quoted by an ICMP error (info.inner), or -1. */
   lookupInner(info: PacketInfo, now: number): number {
-    this.keyFromInner(info);
+    this.k.fromInner(info);
     return this.find(now);
   }
 
   /** The fragment-id entry of a fragment (info.fragment), or -1. */
   lookupFragment(info: PacketInfo, now: number): number {
-    this.keyFromFragment(info);
+    this.k.fromFragment(info);
     return this.find(now);
   }
 
@@ -388,7 +291,7 @@ export class Conntrack {
    * existing entry is updated and returned.
    */
   insert(info: PacketInfo, now: number, verdict: number, generation: number, egressCode = 0, ingressCode = 0): number {
-    this.keyFromPacket(info);
+    this.k.fromPacket(info);
     const found = this.find(now);
     if (found !== -1) {
       this.setVerdict(found, verdict, generation, egressCode, ingressCode);
@@ -415,7 +318,7 @@ export class Conntrack {
 
   /** Records the fragment id of an accepted first fragment so its later fragments follow it. */
   insertFragment(info: PacketInfo, now: number, verdict: number, generation: number): number {
-    this.keyFromFragment(info);
+    this.k.fromFragment(info);
     let e = this.find(now);
     if (e === -1) {
       e = this.place(now);
@@ -443,14 +346,15 @@ export class Conntrack {
       }
     }
     const rec = this.rec;
+    const k = this.k;
     const o = e << 4;
-    rec[o + C.R_KEY] = this.kProto | (this.kFam << 16);
-    rec[o + C.R_SRC] = this.ks0; rec[o + C.R_SRC + 1] = this.ks1; rec[o + C.R_SRC + 2] = this.ks2; rec[o + C.R_SRC + 3] = this.ks3;
-    rec[o + C.R_DST] = this.kd0; rec[o + C.R_DST + 1] = this.kd1; rec[o + C.R_DST + 2] = this.kd2; rec[o + C.R_DST + 3] = this.kd3;
-    rec[o + C.R_SPORT] = this.ksp;
-    rec[o + C.R_DPORT] = this.kdp;
+    rec[o + C.R_KEY] = k.proto | (k.fam << 16);
+    rec[o + C.R_SRC] = k.s0; rec[o + C.R_SRC + 1] = k.s1; rec[o + C.R_SRC + 2] = k.s2; rec[o + C.R_SRC + 3] = k.s3;
+    rec[o + C.R_DST] = k.d0; rec[o + C.R_DST + 1] = k.d1; rec[o + C.R_DST + 2] = k.d2; rec[o + C.R_DST + 3] = k.d3;
+    rec[o + C.R_SPORT] = k.sp;
+    rec[o + C.R_DPORT] = k.dp;
     rec[o + C.R_META] = C.M_LIVE | C.M_REF;
-    const bucket = this.hashKey();
+    const bucket = k.hash(this.seed) & this.mask;
     this.bucketOf[e] = bucket;
     rec[o + C.R_NEXT] = this.head[bucket]!;
     this.head[bucket] = e;
