@@ -18,13 +18,50 @@ export const PROTO_FRAGMENT = T.PROTO_FRAGMENT;
 
 /**
  * Mixes IPv6 address words 1-3 into a hash of word 0 (FlowKey.hash). A function of its own so
- * that hash()'s bytecode stays under V8's inlining limit (460 bytes; written out it was 472) and
+ * that flowHash's bytecode stays under V8's inlining limit (460 bytes; written out it was 472) and
  * is inlined into the table's lookup.
  */
 function mixWords(h: number, w1: number, w2: number, w3: number): number {
   h = Math.imul(h ^ w1 ^ (h >>> 15), 0x85ebca77);
   h = Math.imul(h ^ w2 ^ (h >>> 13), 0xc2b2ae3d);
   return Math.imul(h ^ w3 ^ (h >>> 16), 0x27d4eb2f);
+}
+
+/**
+ * Symmetric hash of a key (the same whichever endpoint is the source), seeded so remote peers
+ * cannot aim many flows at one bucket. Every address word is multiplied in (an XOR fold would let
+ * an attacker pick IPv6 addresses that collide whatever the seed). int32; the table masks it.
+ */
+export function flowHash(seed: number, fam: number, proto: number, s0: number, s1: number, s2: number, s3: number,
+  d0: number, d1: number, d2: number, d3: number, sp: number, dp: number): number {
+  let a = Math.imul(s0 ^ seed, 0x9e3779b1);
+  let b = Math.imul(d0 ^ seed, 0x9e3779b1);
+  if (fam === 6) {
+    a = mixWords(a, s1, s2, s3);
+    b = mixWords(b, d1, d2, d3);
+  }
+  a = Math.imul(a ^ sp ^ (a >>> 15), 0x165667b1);
+  b = Math.imul(b ^ dp ^ (b >>> 15), 0x165667b1);
+  let h = (a + b) ^ Math.imul(proto + (fam << 9), 0x9e3779b1);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  return h ^ (h >>> 13);
+}
+
+/** Source key "port" of a parsed packet: its source port, or an ICMP echo / type tag. */
+export function srcKeyPort(info: PacketInfo): number {
+  const t = info.icmpType;
+  if (t < 0) return info.srcPort;
+  // Request types 8 (v4) / 128 (v6); replies 0 / 129.
+  if (info.icmpId >= 0) return t === 8 || t === 128 ? T.ECHO_TAG | info.icmpId : 0;
+  return T.ICMP_OTHER_TAG | t;
+}
+
+/** Destination key "port" of a parsed packet (see srcKeyPort). */
+export function dstKeyPort(info: PacketInfo): number {
+  const t = info.icmpType;
+  if (t < 0) return info.dstPort;
+  return info.icmpId >= 0 && t !== 8 && t !== 128 ? T.ECHO_TAG | info.icmpId : 0;
 }
 
 export class FlowKey {
@@ -48,20 +85,8 @@ export class FlowKey {
       this.s0 = info.src6a | 0; this.s1 = info.src6b | 0; this.s2 = info.src6c | 0; this.s3 = info.src6d | 0;
       this.d0 = info.dst6a | 0; this.d1 = info.dst6b | 0; this.d2 = info.dst6c | 0; this.d3 = info.dst6d | 0;
     }
-    const t = info.icmpType;
-    if (t >= 0) {
-      if (info.icmpId >= 0) {
-        // Request types 8 (v4) / 128 (v6); replies 0 / 129.
-        if (t === 8 || t === 128) { this.sp = T.ECHO_TAG | info.icmpId; this.dp = 0; }
-        else { this.sp = 0; this.dp = T.ECHO_TAG | info.icmpId; }
-      } else {
-        this.sp = T.ICMP_OTHER_TAG | t;
-        this.dp = 0;
-      }
-    } else {
-      this.sp = info.srcPort;
-      this.dp = info.dstPort;
-    }
+    this.sp = srcKeyPort(info);
+    this.dp = dstKeyPort(info);
   }
 
   /** Key of the packet quoted inside an ICMP error (as its original sender sent it). */
@@ -94,23 +119,8 @@ export class FlowKey {
     this.dp = info.fragId & 0xffff;
   }
 
-  /**
-   * Symmetric hash (the same whichever endpoint is the source), seeded so remote peers cannot
-   * aim many flows at one bucket. Every address word is multiplied in (an XOR fold would let an
-   * attacker pick IPv6 addresses that collide whatever the seed). int32; the table masks it.
-   */
+  /** flowHash of this key. */
   hash(seed: number): number {
-    let a = Math.imul(this.s0 ^ seed, 0x9e3779b1);
-    let b = Math.imul(this.d0 ^ seed, 0x9e3779b1);
-    if (this.fam === 6) {
-      a = mixWords(a, this.s1, this.s2, this.s3);
-      b = mixWords(b, this.d1, this.d2, this.d3);
-    }
-    a = Math.imul(a ^ this.sp ^ (a >>> 15), 0x165667b1);
-    b = Math.imul(b ^ this.dp ^ (b >>> 15), 0x165667b1);
-    let h = (a + b) ^ Math.imul(this.proto + (this.fam << 9), 0x9e3779b1);
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b);
-    return h ^ (h >>> 13);
+    return flowHash(seed, this.fam, this.proto, this.s0, this.s1, this.s2, this.s3, this.d0, this.d1, this.d2, this.d3, this.sp, this.dp);
   }
 }
