@@ -190,8 +190,21 @@ export class CompiledEngine {
   converge(maxTables = 4): RuleSnapshot | undefined {
     if (this.tiers.pendingChains === 0) return undefined;
     this.tiers.converge(maxTables);
+    if (this.tiers.pendingChains === 0) this.upkeep();
     this.publish();
     return this.current;
+  }
+
+  /**
+   * The arena's upkeep, in the idle time of the last converge() step: compacts it once holes are
+   * a third of it (an update compacts at two thirds, TableLayout.wasteful) and makes room for a
+   * quarter more, so that the relabels and policy changes between converges rarely copy the
+   * whole arena (a few ms each, the largest spikes of a relabel's update once extension was cheap).
+   */
+  private upkeep(): void {
+    const L = this.layout;
+    if (L.garbage > 1 << 16 && L.garbage * 3 > L.used) this.compactTables();
+    else L.makeRoom(L.used >> 2);
   }
 
   /** Chains waiting for converge(). */
