@@ -8,7 +8,7 @@
 //   [PALISADE_BASE=/path/to/other/checkout] node --expose-gc --import tsx scripts/relabel-cpu.ts [reps, default 40] [--bench]
 // Prints per kind p50 / p90 / mean over reps 3.. (updates with a new identity and without alike).
 
-const root = new URL('..', import.meta.url).pathname;
+const root = process.env.PALISADE_THIS ?? new URL('..', import.meta.url).pathname;
 const base = process.env.PALISADE_BASE;
 type Engine = { update(ch: unknown): unknown; converge(): unknown; readonly pendingChains: number };
 const engineOf = async (dir: string) => (await import(`${dir}/src/policy/compiler.ts`) as typeof import('../src/policy/compiler.ts')).CompiledEngine;

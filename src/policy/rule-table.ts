@@ -234,6 +234,14 @@ const selKeysOf = new WeakMap<Refold, SignatureIndex>();
  * `refs`: the batch's references (new-identity-refs.ts); a new identity that none of the
  * table's matchers tells from its reference takes the reference's class.
  */
+/**
+ * extendRuleTable's working rows (which new identities to classify, their match bits), reused:
+ * a relabel extends a thousand tables, and two typed arrays each were a fair part of the small
+ * ones' cost (the function does not re-enter; what it keeps, the index copies).
+ */
+let needScratch = new Uint8Array(64);
+let bitScratch = new Int32Array(256);
+
 export function extendRuleTable(t: RuleTable, identities: IdentityRegistry, refs?: NewIdentityRefs): RuleTable | undefined {
   const p = t.parts;
   const from = t.identityCount;
@@ -245,7 +253,9 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry, refs
   // no selector or signature work. `need`: 1 for those classified below.
   const added = new Int32Array(to - from);
   let allZero = true, needed = 0;
-  const need = new Uint8Array(to - from);
+  if (needScratch.length < to - from) needScratch = new Uint8Array(2 * (to - from));
+  const need = needScratch;
+  need.fill(0, 0, to - from);
   let stored: ((identity: number) => number) | undefined;
   const useRefs = refs !== undefined && refs.covers(from, to);
   const diff = useRefs ? refs.differing(distinctMatchers(p)) : undefined;
@@ -286,7 +296,8 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry, refs
   let nSel = p.nSel, combine4 = p.combine4, combine6 = p.combine6;
   // The new identities' match bits, packed (SignatureIndex and Refold work on words).
   const W = wordsFor(k);
-  const newWords = identityBitWords(identities, from, to, k, p.selectorPeers);
+  if (bitScratch.length < (to - from) * W) bitScratch = new Int32Array(2 * (to - from) * W);
+  const newWords = identityBitWords(identities, from, to, k, p.selectorPeers, bitScratch);
   for (let i = from; i < to; i++) {
     if (need[i - from] === 0) continue;
     const off = (i - from) * W;

@@ -42,10 +42,18 @@ export function wordsFor(k: number): number {
   return Math.max(1, (k + 31) >> 5);
 }
 
-/** identityBitRows packed: wordsFor(k) words a row, bit r of a row in word r >> 5. */
-export function identityBitWords(identities: IdentityRegistry, from: number, to: number, k: number, selectorPeers: readonly SelectorPeer[]): Int32Array {
+/**
+ * identityBitRows packed: wordsFor(k) words a row, bit r of a row in word r >> 5. In `out` when
+ * it is long enough (a caller's scratch, zeroed here), else in a new array.
+ */
+export function identityBitWords(identities: IdentityRegistry, from: number, to: number, k: number, selectorPeers: readonly SelectorPeer[], out?: Int32Array): Int32Array {
   const W = wordsFor(k);
-  const rows = new Int32Array((to - from) * W);
+  const n = (to - from) * W;
+  let rows: Int32Array;
+  if (out !== undefined && out.length >= n) {
+    rows = out;
+    rows.fill(0, 0, n);
+  } else rows = new Int32Array(n);
   for (const s of selectorPeers) {
     const ids = identities.matched(s.matcher);
     const w = s.rule >> 5, bit = 1 << (s.rule & 31);
