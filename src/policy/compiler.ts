@@ -190,23 +190,8 @@ export class CompiledEngine {
   converge(maxTables = 4): RuleSnapshot | undefined {
     if (this.tiers.pendingChains === 0) return undefined;
     this.tiers.converge(maxTables);
-    if (this.tiers.pendingChains === 0) this.upkeep();
     this.publish();
     return this.current;
-  }
-
-  /**
-   * The arena's upkeep, in the idle time of the last converge() step: compacts it once holes are
-   * half of it (an update compacts at two thirds, TableLayout.wasteful), else grows it when less
-   * than an eighth of it is free (as the next update to fill it would), so that the relabels and
-   * policy changes between converges rarely copy the whole arena (a few ms each, the largest
-   * spikes of a relabel's update once extension was cheap). Neither sooner: each copy is a new
-   * buffer of megabytes, and allocating them every round drove collections.
-   */
-  private upkeep(): void {
-    const L = this.layout;
-    if (L.garbage > 1 << 16 && L.garbage * 2 > L.used) this.compactTables();
-    else L.makeRoom(L.used >> 3);
   }
 
   /** Chains waiting for converge(). */

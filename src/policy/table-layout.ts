@@ -155,11 +155,6 @@ export class TableLayout {
     return { maps: this.nodeMaps.size, words, tables };
   }
 
-  /** Grows the buffer now (see reserve) unless `n` more words fit (idle-time upkeep, see CompiledEngine.converge). */
-  makeRoom(n: number): void {
-    this.reserve(n);
-  }
-
   private reserve(n: number): void {
     if (this.used + n <= this.words.length) return;
     // Grow by doubling (amortized O(1) a word); the old buffer stays with old snapshots.

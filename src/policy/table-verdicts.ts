@@ -463,7 +463,7 @@ export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortCla
     const f = fitOf();
     const known = f.vectors.find(mine);
     if (known >= 0 && f.cls[known]! < nS) {
-      return (f.columns[known] ??= { cls: f.cls[known]!, column4: NO_COLUMN, column6: NO_COLUMN });
+      return f.columns[known] ?? { cls: f.cls[known]!, column4: NO_COLUMN, column6: NO_COLUMN };
     }
     // Its verdict row per distinct address vector (new rows are appended).
     const pcOf = new Int32Array(nIpEq);
