@@ -1,22 +1,26 @@
-// The cluster-large bench's relabels alone (bench/cluster-large.ts: a pod relabel, then a
-// namespace relabel, per rep, same draws), CPU ms per update, without the cluster-policy
-// changes of cluster-updates-cpu.ts in between. With PALISADE_BASE=/other/checkout, that tree's
+// The cluster-large bench's relabels (bench/cluster-large.ts: a pod relabel, then a namespace
+// relabel, per rep, same draws), CPU ms per update; alone, or with --bench the bench's whole
+// round (pod add, NetworkPolicy update, cluster-policy priority change, rule edit, delete and
+// re-add, each converged; untimed), whose rebuilt tier tables each relabel then meets fresh. With PALISADE_BASE=/other/checkout, that tree's
 // engine is fed the same changes in the same process, the two alternating which goes first, and
 // the per-update ratio (this / base) is printed: on a shared VM whose load moves CPU times by
 // 20-40 % between runs, that is what compares two trees.
-//   [PALISADE_BASE=/path/to/other/checkout] node --expose-gc --import tsx scripts/relabel-cpu.ts [reps, default 40]
+//   [PALISADE_BASE=/path/to/other/checkout] node --expose-gc --import tsx scripts/relabel-cpu.ts [reps, default 40] [--bench]
 // Prints per kind p50 / p90 / mean over reps 3.. (updates with a new identity and without alike).
 
-const root = new URL('..', import.meta.url).pathname;
+const root = process.env.PALISADE_THIS ?? new URL('..', import.meta.url).pathname;
 const base = process.env.PALISADE_BASE;
-type Engine = { update(ch: unknown): unknown };
+type Engine = { update(ch: unknown): unknown; converge(): unknown; readonly pendingChains: number };
 const engineOf = async (dir: string) => (await import(`${dir}/src/policy/compiler.ts`) as typeof import('../src/policy/compiler.ts')).CompiledEngine;
-const { LARGE, buildLargeCluster } = await import('../bench/large-cluster.ts');
-const { largeClusterPolicies } = await import('../bench/large-cluster-policies.ts');
+const { LARGE, buildLargeCluster, largePod, largePolicy } = await import('../bench/large-cluster.ts');
+const { LARGE_CLUSTER_POLICIES, largeClusterPolicies, largeClusterPolicy } = await import('../bench/large-cluster-policies.ts');
+const { clusterPolicyId } = await import('../src/cluster/model.ts');
 const { prng } = await import('../bench/prng.ts');
 
 const cpu = () => { const c = process.cpuUsage(); return (c.user + c.system) / 1000; };
-const reps = Number(process.argv[2] ?? 40);
+const args = process.argv.slice(2);
+const bench = args.includes('--bench');
+const reps = Number(args.find((a) => !a.startsWith('--')) ?? 40);
 const st = buildLargeCluster(LARGE, largeClusterPolicies());
 const mine: Engine = new (await engineOf(root))(st);
 const other: Engine | undefined = base ? new (await engineOf(base))(st) as Engine : undefined;
@@ -28,10 +32,15 @@ st.onChange((ch) => {
   const runA = () => { const c0 = cpu(); mine.update(ch); a = cpu() - c0; };
   const runB = () => { if (!other) return; const c0 = cpu(); other.update(ch); b = cpu() - c0; };
   if ((flip = !flip)) { runA(); runB(); } else { runB(); runA(); }
-  (out[kind] ??= []).push({ a, b });
+  // As the agent does in idle time (and the bench untimed), after every update.
+  for (const e of other ? [mine, other] : [mine]) while (e.pendingChains > 0) e.converge();
+  if (kind) (out[kind] ??= []).push({ a, b });
 });
 const r = prng(0xc0ffee);
+const nCnp = LARGE_CLUSTER_POLICIES.admin + LARGE_CLUSTER_POLICIES.baseline;
 for (let k = 0; k < reps; k++) {
+  kind = '';
+  if (bench) st.upsertPod(largePod(LARGE.pods + k));
   const i = r() % LARGE.pods;
   const pod = st.pods.get(`ns-${i % LARGE.namespaces}/pod-${i}`)!;
   kind = 'pod_relabel';
@@ -39,6 +48,15 @@ for (let k = 0; k < reps; k++) {
   const ns = st.namespaces.get(`ns-${r() % LARGE.namespaces}`)!;
   kind = 'namespace_relabel';
   st.upsertNamespace({ ...ns, labels: { ...ns.labels, env: ns.labels.env === 'prod' ? 'staging' : 'prod' } });
+  if (!bench) continue;
+  // The rest of the bench's round, same draws (bench/cluster-large.ts).
+  kind = '';
+  st.upsertPolicy(largePolicy(r() % LARGE.namespaces, r() % LARGE.policiesPerNamespace, 1 + (k % 3)));
+  st.upsert('ClusterNetworkPolicy', largeClusterPolicy(r() % nCnp, { priorityShift: 1 + (k % 14) }));
+  st.upsert('ClusterNetworkPolicy', largeClusterPolicy(r() % nCnp, { editRule: r(), edit: 1 + (k % 3) }));
+  const c = r() % nCnp;
+  st.delete('ClusterNetworkPolicy', clusterPolicyId(largeClusterPolicy(c)));
+  st.upsert('ClusterNetworkPolicy', largeClusterPolicy(c));
 }
 const q = (s: readonly number[], f: number) => s[Math.min(s.length - 1, Math.floor(f * s.length))]!;
 const line = (s: number[]) => {

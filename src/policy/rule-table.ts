@@ -100,9 +100,6 @@ export interface TableParts {
   readonly selectorPeers: readonly SelectorPeer[];
   /** Egress only: named ports resolved on the peer. */
   readonly peerNamed: readonly NamedPort[];
-  /** Per selector class: match bit per rule (k columns), and its peer-resolved port names (for the SignatureIndex extensions look new identities up in). */
-  readonly selBitRows: Uint8Array;
-  readonly selResolutions: readonly number[][][];
   /** Places a new combination of matches without a rebuild (see Refold). */
   readonly refold: Refold;
   readonly stats: TableStats;
@@ -148,7 +145,7 @@ export function buildRuleTable(spec: TableSpec, identities: IdentityRegistry): R
     trie4, trie6,
     nSel: sel.nSel, selClass: sel.selClass, combine4: peerClasses.combine4, combine6: peerClasses.combine6,
     portMap: ports.portMap, nPort, verdict, nodes,
-    selectorPeers: peers.selectorPeers, peerNamed, selBitRows: sel.bitRows, selResolutions: sel.resolutions, refold,
+    selectorPeers: peers.selectorPeers, peerNamed, refold,
     stats: { ipClasses4: ip4.count, ipClasses6: ip6.count, selClasses: sel.nSel, peerClasses: peerClasses.count, portClasses: nPort },
   }, identities.count);
 }
@@ -218,10 +215,11 @@ export class RuleTable {
 }
 
 /**
- * The signature index of a table's classes (by their rows, which extended copies share), made on
- * its first extension, plus the rows extensions have mapped to a class like them.
+ * The signature index of a table's classes, made on its first extension from the built classes'
+ * packed rows (Refold.selWords), plus the classes and rows extensions have added since: by the
+ * refold, which a table and its extended copies share (as they share the index).
  */
-const selKeysOf = new WeakMap<Uint8Array, SignatureIndex>();
+const selKeysOf = new WeakMap<Refold, SignatureIndex>();
 
 /**
  * Brings a table up to date with identities added since it was built. Identity attributes never
@@ -236,6 +234,14 @@ const selKeysOf = new WeakMap<Uint8Array, SignatureIndex>();
  * `refs`: the batch's references (new-identity-refs.ts); a new identity that none of the
  * table's matchers tells from its reference takes the reference's class.
  */
+/**
+ * extendRuleTable's working rows (which new identities to classify, their match bits), reused:
+ * a relabel extends a thousand tables, and two typed arrays each were a fair part of the small
+ * ones' cost (the function does not re-enter; what it keeps, the index copies).
+ */
+let needScratch = new Uint8Array(64);
+let bitScratch = new Int32Array(256);
+
 export function extendRuleTable(t: RuleTable, identities: IdentityRegistry, refs?: NewIdentityRefs): RuleTable | undefined {
   const p = t.parts;
   const from = t.identityCount;
@@ -247,7 +253,9 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry, refs
   // no selector or signature work. `need`: 1 for those classified below.
   const added = new Int32Array(to - from);
   let allZero = true, needed = 0;
-  const need = new Uint8Array(to - from);
+  if (needScratch.length < to - from) needScratch = new Uint8Array(2 * (to - from));
+  const need = needScratch;
+  need.fill(0, 0, to - from);
   let stored: ((identity: number) => number) | undefined;
   const useRefs = refs !== undefined && refs.covers(from, to);
   const diff = useRefs ? refs.differing(distinctMatchers(p)) : undefined;
@@ -281,15 +289,15 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry, refs
   }
   if (!touched) return allZero ? t : new RuleTable(p, to, { table: t, added });
   const k = p.ruleCount;
-  let keys = selKeysOf.get(p.selBitRows);
   const named = p.peerNamed.length > 0;
-  if (!keys) selKeysOf.set(p.selBitRows, (keys = SignatureIndex.of({ nSel: p.nSel, bitRows: p.selBitRows, resolutions: p.selResolutions }, k, named)));
+  let keys = selKeysOf.get(p.refold);
+  if (!keys) selKeysOf.set(p.refold, (keys = SignatureIndex.ofWords(p.refold.selWords, p.refold.selWords.length / wordsFor(k), k, named ? p.refold.resKeyOf : undefined)));
   // Classes this extension adds (a column each; see Refold), and the parts they change.
-  let nSel = p.nSel, combine4 = p.combine4, combine6 = p.combine6, bitRows = p.selBitRows;
-  let resolutions = p.selResolutions;
+  let nSel = p.nSel, combine4 = p.combine4, combine6 = p.combine6;
   // The new identities' match bits, packed (SignatureIndex and Refold work on words).
   const W = wordsFor(k);
-  const newWords = identityBitWords(identities, from, to, k, p.selectorPeers);
+  if (bitScratch.length < (to - from) * W) bitScratch = new Int32Array(2 * (to - from) * W);
+  const newWords = identityBitWords(identities, from, to, k, p.selectorPeers, bitScratch);
   for (let i = from; i < to; i++) {
     if (need[i - from] === 0) continue;
     const off = (i - from) * W;
@@ -305,11 +313,6 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry, refs
         c = nSel;
         combine4 = withColumn(combine4, nSel, fit.column4);
         combine6 = withColumn(combine6, nSel, fit.column6);
-        const rows = new Uint8Array(bitRows.length + k);
-        rows.set(bitRows);
-        for (let r = 0; r < k; r++) rows[bitRows.length + r] = (newWords[off + (r >> 5)]! >>> (r & 31)) & 1;
-        bitRows = rows;
-        resolutions = [...resolutions, res];
         nSel++;
       }
       keys.addWords(newWords, off, resKey, c);
@@ -324,7 +327,6 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry, refs
     selClass.set(storedSelClasses(t.image));
     selClass.set(added, from);
     const verdict = p.refold.verdicts();
-    selKeysOf.set(bitRows, keys);
     // Every field spelled out in buildRuleTable's order (a spread made parts of another shape,
     // and every later read of them slower).
     return new RuleTable({
@@ -332,7 +334,7 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry, refs
       trie4: p.trie4, trie6: p.trie6,
       nSel, selClass: nSel <= 0x10000 ? new Uint16Array(selClass) : selClass, combine4, combine6,
       portMap: p.portMap, nPort: p.nPort, verdict, nodes: p.nodes,
-      selectorPeers: p.selectorPeers, peerNamed: p.peerNamed, selBitRows: bitRows, selResolutions: resolutions, refold: p.refold,
+      selectorPeers: p.selectorPeers, peerNamed: p.peerNamed, refold: p.refold,
       stats: { ipClasses4: p.stats.ipClasses4, ipClasses6: p.stats.ipClasses6, selClasses: nSel, peerClasses: verdict.length / p.nPort, portClasses: p.stats.portClasses },
     }, to);
   }
@@ -368,9 +370,30 @@ function resolvedOn(identities: IdentityRegistry, names: readonly NamedPort[], i
 
 /** Each matcher of a table's selector peers once (rules of cluster policies repeat peers written alike). */
 const matchersOf = new WeakMap<readonly SelectorPeer[], readonly PeerMatcher[]>();
+/** Per matcher serial: the last distinctMatchers call that listed it (no Set per table). */
+let listedBy = new Int32Array(256);
+let listing = 0;
 function distinctMatchers(p: TableParts): readonly PeerMatcher[] {
   let m = matchersOf.get(p.selectorPeers);
-  if (!m) matchersOf.set(p.selectorPeers, (m = [...new Set(p.selectorPeers.map((s) => s.matcher))]));
+  if (!m) {
+    const peers = p.selectorPeers, out: PeerMatcher[] = [];
+    if (++listing > 0x3fffffff) {
+      listedBy.fill(0);
+      listing = 1;
+    }
+    for (let i = 0; i < peers.length; i++) {
+      const x = peers[i]!.matcher;
+      if (x.serial >= listedBy.length) {
+        const grown = new Int32Array(Math.max(x.serial + 1, listedBy.length * 2));
+        grown.set(listedBy);
+        listedBy = grown;
+      }
+      if (listedBy[x.serial] === listing) continue;
+      listedBy[x.serial] = listing;
+      out.push(x);
+    }
+    matchersOf.set(peers, (m = out));
+  }
   return m;
 }
 

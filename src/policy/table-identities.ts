@@ -42,10 +42,18 @@ export function wordsFor(k: number): number {
   return Math.max(1, (k + 31) >> 5);
 }
 
-/** identityBitRows packed: wordsFor(k) words a row, bit r of a row in word r >> 5. */
-export function identityBitWords(identities: IdentityRegistry, from: number, to: number, k: number, selectorPeers: readonly SelectorPeer[]): Int32Array {
+/**
+ * identityBitRows packed: wordsFor(k) words a row, bit r of a row in word r >> 5. In `out` when
+ * it is long enough (a caller's scratch, zeroed here), else in a new array.
+ */
+export function identityBitWords(identities: IdentityRegistry, from: number, to: number, k: number, selectorPeers: readonly SelectorPeer[], out?: Int32Array): Int32Array {
   const W = wordsFor(k);
-  const rows = new Int32Array((to - from) * W);
+  const n = (to - from) * W;
+  let rows: Int32Array;
+  if (out !== undefined && out.length >= n) {
+    rows = out;
+    rows.fill(0, 0, n);
+  } else rows = new Int32Array(n);
   for (const s of selectorPeers) {
     const ids = identities.matched(s.matcher);
     const w = s.rule >> 5, bit = 1 << (s.rule & 31);
@@ -58,39 +66,57 @@ export function identityBitWords(identities: IdentityRegistry, from: number, to:
   return rows;
 }
 
-interface IndexedRow {
-  /** The row's bits packed 32 a word. */
-  readonly words: Int32Array;
-  readonly cls: number;
-}
-
 /**
  * The selector class of each (selector bits, resolutions) a table knows: its classes' own rows,
  * and the rows extensions have mapped to a class whose cells answer alike. What extendRuleTable
- * looks new identities up in: rows packed 32 bits a word, by a hash of the words, then compared
- * word by word (a string signature of k characters per new identity and table, hashed again by a
- * Map, was most of an extension of cluster-policy tables of hundreds of rules; hashing and
- * comparing them byte by byte was still the largest part of a namespace relabel's).
+ * looks new identities up in: rows packed 32 bits a word, found by a hash of the words in an
+ * open-addressed table, then compared word by word.
+ *
+ * All typed arrays, no object per row: an index is made on a table's first extension, and the
+ * tables a cluster-policy change rebuilt meet a relabel's new identity fresh, each of ~70 classes
+ * of ~150 rules. Built from Maps of hash buckets with a row copy each, making the indexes of a
+ * few hundred fresh tables was most of such a relabel's update.
  */
 export class SignatureIndex {
-  /**
-   * By the JSON of the rows' named-port resolutions ('' in a table without peer-resolved names;
-   * the callers' strings are made once per identity, and a string keeps its hash), then by a
-   * hash of the words (a small integer: a Map hashes those without boxing).
-   */
-  private readonly byRes = new Map<string, Map<number, IndexedRow[]>>();
   private readonly w: number;
+  /** Entries: row words (w each), class, resolution code. */
+  private n = 0;
+  private rows: Int32Array;
+  private cls: Int32Array;
+  private res: Int32Array;
+  /** Open addressing: entry + 1 per slot, 0 empty (at most half full). */
+  private slots: Int32Array;
+  /**
+   * Codes of the rows' named-port resolutions, by their JSON ('' in a table without
+   * peer-resolved names; the callers' strings are made once per identity, and a string keeps
+   * its hash).
+   */
+  private readonly resCodes = new Map<string, number>();
   private readonly packed: Int32Array;
 
-  constructor(private readonly k: number) {
+  constructor(private readonly k: number, capacity = 8) {
     this.w = wordsFor(k);
     this.packed = new Int32Array(this.w);
+    const cap = Math.max(8, capacity);
+    this.rows = new Int32Array(cap * this.w);
+    this.cls = new Int32Array(cap);
+    this.res = new Int32Array(cap);
+    this.slots = new Int32Array(slotsFor(cap));
   }
 
   /** The index of a table's classes (row c of bitRows, resolutions[c] when `named`). */
   static of(sel: Pick<SelectorClasses, 'nSel' | 'bitRows' | 'resolutions'>, k: number, named: boolean): SignatureIndex {
-    const x = new SignatureIndex(k);
+    const x = new SignatureIndex(k, sel.nSel);
     for (let c = 0; c < sel.nSel; c++) x.add(sel.bitRows, c * k, named ? JSON.stringify(sel.resolutions[c]) : '', c);
+    return x;
+  }
+
+  /** The index of `nSel` classes whose rows are packed in `words` (wordsFor(k) words a row); `resOf(c)`: class c's resolutions key. */
+  static ofWords(words: Int32Array, nSel: number, k: number, resOf: ((c: number) => string) | undefined): SignatureIndex {
+    // Room for the rows extensions add (each new identity's new combination of matches).
+    const x = new SignatureIndex(k, nSel + (nSel >> 1) + 8);
+    const w = x.w;
+    for (let c = 0; c < nSel; c++) x.addWords(words, c * w, resOf === undefined ? '' : resOf(c), c);
     return x;
   }
 
@@ -101,10 +127,10 @@ export class SignatureIndex {
     for (let r = 0; r < k; r++) p[r >> 5]! |= bits[off + r]! << (r & 31);
   }
 
-  private hashWords(words: Int32Array, off: number): number {
-    let h = 0x811c9dc5;
+  private hashWords(words: Int32Array, off: number, rc: number): number {
+    let h = 0x811c9dc5 ^ rc;
     for (let x = 0; x < this.w; x++) h = Math.imul(h ^ words[off + x]!, 0x01000193) ^ (h >>> 13);
-    return h & 0x3fffffff;
+    return Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   }
 
   /** The class of row bits[off .. off + k) with resolutions `res`, or undefined. */
@@ -115,15 +141,17 @@ export class SignatureIndex {
 
   /** get for a packed row (words[off .. off + wordsFor(k))). */
   getWords(words: Int32Array, off: number, res: string): number | undefined {
-    const list = this.byRes.get(res)?.get(this.hashWords(words, off));
-    if (!list) return undefined;
-    const w = this.w;
-    for (const e of list) {
+    const rc = this.resCodes.get(res);
+    if (rc === undefined) return undefined;
+    const w = this.w, rows = this.rows, slots = this.slots, mask = slots.length - 1;
+    for (let i = this.hashWords(words, off, rc) & mask; ; i = (i + 1) & mask) {
+      const e = slots[i]! - 1;
+      if (e < 0) return undefined;
+      if (this.res[e] !== rc) continue;
       let same = true;
-      for (let x = 0; x < w && same; x++) same = e.words[x] === words[off + x];
-      if (same) return e.cls;
+      for (let x = 0, o = e * w; x < w && same; x++) same = rows[o + x] === words[off + x];
+      if (same) return this.cls[e];
     }
-    return undefined;
   }
 
   /** Maps a row to a class. */
@@ -134,13 +162,37 @@ export class SignatureIndex {
 
   /** add for a packed row. */
   addWords(words: Int32Array, off: number, res: string, cls: number): void {
-    const h = this.hashWords(words, off);
-    let byHash = this.byRes.get(res);
-    if (!byHash) this.byRes.set(res, (byHash = new Map()));
-    let list = byHash.get(h);
-    if (!list) byHash.set(h, (list = []));
-    list.push({ words: words.slice(off, off + this.w), cls });
+    let rc = this.resCodes.get(res);
+    if (rc === undefined) this.resCodes.set(res, (rc = this.resCodes.size));
+    if (this.n === this.cls.length) this.grow();
+    const e = this.n++, w = this.w, rows = this.rows;
+    // Word by word: a subarray per row (a typed array object each) cost more than the rest.
+    for (let x = 0, o = e * w; x < w; x++) rows[o + x] = words[off + x]!;
+    this.cls[e] = cls;
+    this.res[e] = rc;
+    this.slot(e);
   }
+
+  private slot(e: number): void {
+    const slots = this.slots, mask = slots.length - 1;
+    let i = this.hashWords(this.rows, e * this.w, this.res[e]!) & mask;
+    while (slots[i] !== 0) i = (i + 1) & mask;
+    slots[i] = e + 1;
+  }
+
+  private grow(): void {
+    const cap = this.cls.length * 2;
+    const rows = new Int32Array(cap * this.w); rows.set(this.rows); this.rows = rows;
+    const cls = new Int32Array(cap); cls.set(this.cls); this.cls = cls;
+    const res = new Int32Array(cap); res.set(this.res); this.res = res;
+    this.slots = new Int32Array(slotsFor(cap));
+    for (let e = 0; e < this.n; e++) this.slot(e);
+  }
+}
+
+/** A power of two at least twice `cap` (the open-addressed table stays at most half full). */
+function slotsFor(cap: number): number {
+  return 1 << (32 - Math.clz32(Math.max(16, 2 * cap) - 1));
 }
 
 export interface SelectorClasses {

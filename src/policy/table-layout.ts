@@ -172,7 +172,9 @@ export class TableLayout {
   rewrite(base: number, t: RuleTable): void {
     const img = t.image;
     const { lo, hi } = appendedWords(img, this.words[base + H_SEL_LEN]!);
-    this.words.set(img.subarray(lo, hi), base + lo);
+    // Word by word: a few words a table, and a subarray object each cost more than the copy.
+    const words = this.words;
+    for (let i = lo; i < hi; i++) words[base + i] = img[i]!;
     this.words[base + H_SEL_LEN] = img[H_SEL_LEN]!;
   }
 

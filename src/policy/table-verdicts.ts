@@ -255,12 +255,19 @@ export interface ClassFit {
   readonly column6: Int32Array;
 }
 
+/** ClassFit's columns when it names an existing class (not read then). */
+const NO_COLUMN = new Int32Array(0);
+
 export interface Refold {
   /** `resKey`: JSON of `resolutions`, when the caller has it. */
   /** `words`: the identity's selector bits packed (wordsFor(k) words at off, see table-identities.ts). */
   fit(words: Int32Array, off: number, resolutions: readonly number[][], nSel: number, combine4: Int32Array, combine6: Int32Array, resKey?: string): ClassFit | undefined;
   /** The verdict matrix with every row fit() has added (a table's rows are a prefix of it). */
   verdicts(): Int32Array;
+  /** The built table's selector classes' rows, packed (wordsFor(k) words a class): what its SignatureIndex is made of. */
+  readonly selWords: Int32Array;
+  /** JSON of built class c's peer-resolved named ports (what extendRuleTable keys resolutions by). */
+  resKeyOf(c: number): string;
 }
 
 export interface Folded {
@@ -293,6 +300,7 @@ export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortCla
   // form a group.
   const groupOf = new Int32Array(nSel);
   const groupRes: number[][][] = [];
+  const groupKeys: string[] = [];
   const gk = new Map<string, number>();
   if (spec.direction === 'egress') {
     for (let s = 0; s < nSel; s++) {
@@ -301,6 +309,7 @@ export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortCla
       if (g === undefined) {
         gk.set(key, (g = groupRes.length));
         groupRes.push(sel.resolutions[s]!);
+        groupKeys.push(key);
       }
       groupOf[s] = g;
     }
@@ -440,18 +449,21 @@ export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortCla
     }
     return fitted;
   };
+  let fitScratch: Int32Array | undefined;
   const fit = (words: Int32Array, off: number, resolutions: readonly number[][], nS: number, c4: Int32Array, c6: Int32Array, resKey?: string): ClassFit | undefined => {
     // Its group: names must resolve as on some class (else the port classes may lack a cut).
     const gr = spec.direction === 'egress' ? gk.get(resKey ?? JSON.stringify(resolutions)) : 0;
     if (gr === undefined) return undefined;
-    const mine = new Int32Array(vec + 1).fill(-1);
+    // The vector in a scratch row (a relabel fits a new identity into hundreds of tables; the
+    // sets copy what they keep).
+    const mine = (fitScratch ??= new Int32Array(vec + 1));
+    mine.fill(-1);
     firstOf(words, off, gr, mine, 0);
     mine[vec] = gr;
     const f = fitOf();
     const known = f.vectors.find(mine);
     if (known >= 0 && f.cls[known]! < nS) {
-      const c = f.cls[known]!;
-      return f.columns[known] ?? { cls: c, column4: c4.subarray(0, 0), column6: c6.subarray(0, 0) };
+      return f.columns[known] ?? { cls: f.cls[known]!, column4: NO_COLUMN, column6: NO_COLUMN };
     }
     // Its verdict row per distinct address vector (new rows are appended).
     const pcOf = new Int32Array(nIpEq);
@@ -484,5 +496,7 @@ export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortCla
     verdictRows.rows.forEach((r, i) => out.set(r, i * nPort));
     return out;
   };
-  return { verdict, refold: { fit, verdicts } };
+  // (Egress groups only: extendRuleTable keys by resolutions only in tables with peer-resolved names.)
+  const resKeyOf = (c: number): string => groupKeys[groupOf[c]!] ?? '';
+  return { verdict, refold: { fit, verdicts, selWords: selBits, resKeyOf } };
 }

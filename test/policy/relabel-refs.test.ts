@@ -75,3 +75,31 @@ t.test('a new identity with a new combination of matches joins a class of an egr
     t.same(e.decide(conn), evaluate(state, conn), `web -> db-x:${port}`);
   }
 });
+
+t.test('a new identity finds its class by matches and by what peer-resolved port names resolve to (egress named ports)', async (t) => {
+  const sel = (matchLabels: Record<string, string>) => ({ matchLabels, matchExpressions: [] });
+  const pod = (name: string, ip: string, labels: Record<string, string>, ports: Pod['ports']): Pod => ({
+    namespace: 'a', name, labels, nodeName: 'n1', hostNetwork: false, phase: 'Running', ips: [ip], ports,
+  });
+  const http = (port: number) => ({ name: 'http', containerPort: port, protocol: 'TCP' as const });
+  const state = new ClusterState();
+  state.batch(() => {
+    state.upsertNamespace({ name: 'a', labels: {} });
+    state.upsertPod(pod('web', '10.0.0.1', { app: 'web' }, []));
+    // Two classes with the same matches, told apart only by where "http" resolves on them.
+    state.upsertPod(pod('db-8080', '10.0.0.2', { app: 'db' }, [http(8080)]));
+    state.upsertPod(pod('db-80', '10.0.0.3', { app: 'db' }, [http(80)]));
+    state.upsertPolicy({
+      namespace: 'a', name: 'web', podSelector: sel({ app: 'web' }), policyTypes: { ingress: false, egress: true }, ingress: [],
+      egress: [{ peers: [{ podSelector: sel({ app: 'db' }) }], ports: [{ protocol: 'TCP', port: 'http' }] }],
+    });
+  });
+  const e = new CompiledEngine(state);
+  state.onChange((ch) => e.update(ch));
+  // No twin (other ports), the matches of both classes: the class whose "http" is 80.
+  state.upsertPod(pod('db-new', '10.0.0.4', { app: 'db', v: 'new' }, [http(80), { name: 'metrics', containerPort: 9090, protocol: 'TCP' }]));
+  for (const port of [80, 8080]) {
+    const conn = { src: '10.0.0.1', dst: '10.0.0.4', protocol: 'TCP' as const, port };
+    t.same(e.decide(conn), evaluate(state, conn), `web -> db-new:${port}`);
+  }
+});
