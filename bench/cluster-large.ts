@@ -12,12 +12,14 @@
 //                 so about 4 % of the cluster policy changes hit a guardrail that selects every pod);
 //                 an update reaching many Admin or Baseline tables publishes chains in their
 //                 place (tier-tables.ts): its latency is the time to enforce, and `converge` the
-//                 wall time of the converge() steps that then build the tables (the agent runs
-//                 them in idle time; here right after the update, untimed in the latency)
+//                 wall time of the converge() steps that then build the tables and the scavenge
+//                 after them (the agent runs them in idle time; here right after the update,
+//                 untimed in the latency)
 
 import v8 from 'node:v8';
 import { Classifier, ACCEPT } from '../src/dataplane/classifier.ts';
 import { CompiledEngine } from '../src/policy/compiler.ts';
+import { idleMinorGc } from '../src/agent/idle-gc.ts';
 import { clusterPolicyId } from '../src/cluster/model.ts';
 import type { ClusterState } from '../src/cluster/state.ts';
 import { LARGE, buildLargeCluster, largePod, largePolicy } from './large-cluster.ts';
@@ -138,7 +140,11 @@ export function clusterLarge(o: ClusterLargeOptions): Record<string, unknown> {
     engineWith.update(changes);
     const t1 = process.hrtime.bigint();
     last = Number(t1 - t0) / 1e6;
-    while (engineWith.pendingChains > 0) engineWith.converge();
+    // The agent's idle-time steps (Agent.scheduleConverge): converge, then a scavenge (idle-gc.ts).
+    if (engineWith.pendingWork > 0) {
+      while (engineWith.pendingWork > 0) engineWith.converge();
+      idleMinorGc();
+    }
     lastConverge = Number(process.hrtime.bigint() - t1) / 1e6;
   });
   const kinds = ['pod_add', 'pod_relabel', 'namespace_relabel', 'policy_update', 'cnp_priority', 'cnp_rule_edit', 'cnp_delete', 'cnp_add'] as const;

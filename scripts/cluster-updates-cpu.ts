@@ -32,9 +32,9 @@ st.onChange((ch) => {
   built = s1.tablesBuilt - b0;
   links = (s1.chainLinksBuilt ?? 0) - (s0.chainLinksBuilt ?? 0);
   conv = 0; convBuilt = 0;
-  if (hasConverge && eng.pendingChains > 0) {
+  if (hasConverge && eng.pendingWork > 0) {
     const c1 = cpu();
-    while (eng.pendingChains > 0) eng.converge();
+    while (eng.pendingWork > 0) eng.converge();
     conv = cpu() - c1;
     convBuilt = eng.stats().tablesBuilt - b0 - built;
   }

@@ -53,8 +53,8 @@ state.onChange((ch) => {
   allocated = alloc ? used() - u0 : 0;
   built = engine.stats().tablesBuilt - b0;
   // The agent builds the tables an update left as chains right after it, in idle time (Agent.scheduleConverge).
-  const eng = engine as { pendingChains?: number; converge?: () => unknown };
-  while ((eng.pendingChains ?? 0) > 0) eng.converge!();
+  const eng = engine as { pendingWork?: number; pendingChains?: number; converge?: () => unknown };
+  while ((eng.pendingWork ?? eng.pendingChains ?? 0) > 0) eng.converge!();
 });
 const times: Record<string, number[]> = {};
 const tables: Record<string, number[]> = {};

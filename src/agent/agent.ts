@@ -44,6 +44,7 @@ import { runCommand } from '../enforce/command.ts';
 import { FlowCutter, type JudgedFlow, type SweepResult } from '../enforce/flow-cutter.ts';
 import type { RuleSnapshot } from '../policy/engine-api.ts';
 import { BatchRunner } from './batch-runner.ts';
+import { idleMinorGc } from './idle-gc.ts';
 import { AgentStats, registerAgentMetrics, statusCounters, type AgentStatus } from './agent-stats.ts';
 import { defaultLog } from './agent-log.ts';
 import { SourceGuard } from './source-guard.ts';
@@ -222,6 +223,8 @@ export class Agent {
     }
     this.ready = true;
     o.health?.setRulesInstalled(true);
+    // The first compile's idle-time work (the per-policy tables chains will walk: TierTables.warm).
+    this.scheduleConverge();
     this.log('info', `enforcing generation ${this.enforcedGeneration}`, this.summary());
     if (o.strict ?? true) {
       const tool = await runCommand(['conntrack', '--version']).catch(() => undefined);
@@ -385,13 +388,15 @@ export class Agent {
   }
 
   /**
-   * An update that reached many Admin or Baseline tables published chains in their place
+   * An update that reached Admin or Baseline tables published chains in their place
    * (tier-tables.ts); their tables are built a few per event-loop turn after it, each step
    * publishing a snapshot with the same answers: the verdict cache stays (nothing it holds
-   * changed) and packets queued meanwhile are judged between steps.
+   * changed) and packets queued meanwhile are judged between steps. The same steps then compact
+   * or grow the table arena and build the per-policy tables later chains walk
+   * (CompiledEngine.converge), so updates need not.
    */
   private scheduleConverge(): void {
-    if (this.convergeTimer || !this.engine || this.engine.pendingChains === 0) return;
+    if (this.convergeTimer || !this.engine || this.engine.pendingWork === 0) return;
     this.convergeTimer = setImmediate(() => {
       this.convergeTimer = undefined;
       if (!this.engine || !this.classifier || this.stopped) return;
@@ -407,7 +412,9 @@ export class Agent {
         this.log('error', this.lastError);
         return;
       }
-      this.scheduleConverge();
+      // Done: the young generation's survivors of these steps are copied now, not in the next update.
+      if (this.engine.pendingWork === 0) idleMinorGc();
+      else this.scheduleConverge();
     });
   }
 

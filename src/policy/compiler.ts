@@ -64,11 +64,12 @@ export interface CompileOptions {
 }
 
 /**
- * Combined tier tables an update builds at once (~1 ms each on the large cluster): a change
- * reaching a few keeps its tables exact and chain-free, one reaching a hundred publishes in a
- * few ms and converges after.
+ * Combined tier tables an update builds at once: none. One took 1-20 ms on the large cluster
+ * (it holds every rule of the ~50 policies selecting its owners), the most of a cluster policy
+ * change once the per-policy tables a chain walks were ready (TierTables.warm); so every table an
+ * update needs is a chain, built by converge() in idle time.
  */
-export const CHAIN_ABOVE = 1;
+export const CHAIN_ABOVE = 0;
 
 /** New identities in one update from which they get references (new-identity-refs.ts); see update(). */
 export const REFS_MIN_IDENTITIES = 3;
@@ -182,21 +183,34 @@ export class CompiledEngine {
   }
 
   /**
-   * Idle-time work after an update that made chains (tier-tables.ts): builds the combined tables
-   * of up to `maxTables` of them and publishes a snapshot with the same answers (the classifier
-   * takes it like any other; no verdict changes, so cached verdicts stay valid). Returns the
-   * snapshot, or undefined when nothing was waiting. `pendingChains` says whether to call again.
+   * One step of idle-time work after an update (call while `pendingWork` > 0), in this order:
+   * builds the combined tables of up to `maxTables` chains (tier-tables.ts); then compacts or
+   * grows the arena when it needs it (TableLayout: an update leaves that here unless the holes are
+   * extreme); then builds up to 4 * `maxTables` of the per-policy tables later chains will walk
+   * (TierTables.warm). The first two publish a snapshot with the same answers (the classifier
+   * takes it like any other; no verdict changes, so cached verdicts stay valid), returned; the
+   * last publishes nothing (undefined, as when nothing was waiting).
    */
   converge(maxTables = 4): RuleSnapshot | undefined {
-    if (this.tiers.pendingChains === 0) return undefined;
-    this.tiers.converge(maxTables);
-    this.publish();
+    if (this.tiers.pendingChains > 0) this.tiers.converge(maxTables);
+    else if (this.layout.wasteful) this.compactTables();
+    else if (this.layout.cramped) this.layout.makeRoom();
+    else {
+      if (this.tiers.pendingWarm > 0) this.tiers.warm(4 * maxTables);
+      return undefined;
+    }
+    this.publish(true);
     return this.current;
   }
 
   /** Chains waiting for converge(). */
   get pendingChains(): number {
     return this.tiers.pendingChains;
+  }
+
+  /** Idle-time steps waiting for converge(): chains, the arena's compaction or growth, per-policy tables to warm. */
+  get pendingWork(): number {
+    return this.tiers.pendingChains + (this.layout.wasteful || this.layout.cramped ? 1 : 0) + this.tiers.pendingWarm;
   }
 
   /** The current generation. Hold on to it for a whole packet / batch. */
@@ -611,8 +625,9 @@ export class CompiledEngine {
     this.tiers.compact();
   }
 
-  private publish(): void {
-    if (this.layout.wasteful) this.compactTables();
+  /** `idle`: a converge() step, which compacts a wasteful arena itself; an update only an overflowing one. */
+  private publish(idle = false): void {
+    if (!idle && this.layout.overflowing) this.compactTables();
     const arena = this.layout.publish();
     const A = this.arrays;
     const na = this.nodeAddresses.arrays;

@@ -197,6 +197,27 @@ export class TableLayout {
     return this.garbage > 1 << 16 && this.garbage * 3 > this.used * 2;
   }
 
+  /**
+   * Holes so far past `wasteful` that an update compacts rather than leave it to idle time
+   * (CompiledEngine.converge compacts a wasteful arena after the update): copying every live
+   * image was 10-25 ms of the update it fell in on the large cluster.
+   */
+  get overflowing(): boolean {
+    return this.garbage > 1 << 16 && this.garbage * 5 > this.used * 4;
+  }
+
+  /** Over three quarters full: room is made in idle time (makeRoom), so an update rarely copies the arena to grow it. */
+  get cramped(): boolean {
+    return this.used > 1 << 16 && this.used * 4 > this.words.length * 3;
+  }
+
+  /** Grows the buffer to twice what is written (the old one stays with old snapshots, as in reserve). */
+  makeRoom(): void {
+    const next = new Int32Array(2 * this.used);
+    next.set(this.words.subarray(0, this.used));
+    this.words = next;
+  }
+
   /** The arena holding every image placed so far. */
   publish(): TableArena {
     if (this.arena.words !== this.words) this.arena = new TableArena(this.words);

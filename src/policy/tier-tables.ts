@@ -49,6 +49,9 @@ import type { NewIdentityRefs } from './new-identity-refs.ts';
 import { TIER_NEXT, TIER_PASS } from './tiers.ts';
 import { chainWord } from './table-arena.ts';
 
+/** Per-policy tables warm() looks up per step at most. */
+const WARM_LOOKUPS = 256;
+
 /** Tier words per identity: egress Admin, egress Baseline, ingress Admin, ingress Baseline. */
 export const TIER_WORDS = 4;
 
@@ -77,8 +80,8 @@ interface TierEntry {
   evicted: boolean;
   /** A chain standing in for the combined table of `key` (see the file header): its per-policy tables in walk order. */
   readonly links?: readonly LinkEntry[];
-  /** A chain: the owner ports of the identity it was made for (all its users resolve the ingress port names alike), for converge. */
-  readonly ports?: Pod['ports'];
+  /** The owner ports of the identity it was made for (all its users resolve the ingress port names alike): a chain's converge, a table's warm. */
+  readonly ports: Pod['ports'];
 }
 
 function sameNames(a: readonly NamedPort[], b: readonly NamedPort[]): boolean {
@@ -148,6 +151,15 @@ export class TierTables {
   /** Chains waiting for their combined table (converge), oldest first. */
   private readonly chains = new Set<TierEntry>();
   /**
+   * Combined tables whose policies' per-policy tables warm() is still to build (parked), oldest
+   * first, and how far into the first one's list it got. A change reaching a hundred tables
+   * chains them at once, and building the per-policy tables none had needed yet in the update
+   * (up to ~70 on the large cluster's first guardrail change) was its worst case: now only the
+   * changed policy's own are built in an update, the rest are ready from idle time.
+   */
+  private readonly toWarm = new Set<TierEntry>();
+  private warmAt = 0;
+  /**
    * Combined tables a flush builds before the rest become chains (undefined: never chain, as the
    * first compile does: nothing is enforced yet, so nothing waits).
    */
@@ -168,6 +180,8 @@ export class TierTables {
   private readonly namedListsOf = new Map<string, Set<string>>();
   /** Per (identity, word): its last ingress key and what it was made of (keyOf). */
   private readonly memo: (KeyMemo | undefined)[] = [];
+  /** Per owner ports array and policy version: the resolution signature of the policy's ingress port names (findLink). */
+  private readonly linkSigs = new WeakMap<Pod['ports'], WeakMap<ClusterPolicy, string>>();
   /** Per selection array, its word lists (listOf). */
   private readonly wordLists = new WeakMap<readonly ClusterPolicy[], (WordList | null | undefined)[]>();
   built = 0;
@@ -304,6 +318,35 @@ export class TierTables {
     return this.chains.size;
   }
 
+  /** Combined tables whose per-policy tables warm() has still to make sure of. */
+  get pendingWarm(): number {
+    return this.toWarm.size;
+  }
+
+  /**
+   * Builds (parked: out of the arena) up to `max` missing per-policy tables of the combined
+   * tables' lists (toWarm), so a later change chaining those lists builds only the changed
+   * policy's. Changes no answer. Returns the tables still to look at.
+   */
+  warm(max: number): number {
+    // Lookups are bounded too (a key is a resolution signature): a step stays short when most exist.
+    let built = 0, looked = 0;
+    for (const e of this.toWarm) {
+      if (!e.evicted && e.table !== undefined) {
+        const { dir } = WORDS[e.word]!;
+        while (this.warmAt < e.policies.length && built < max && looked++ < WARM_LOOKUPS) {
+          const p = this.clusters.get(e.policies[this.warmAt++]!);
+          // A policy whose rules changed evicted the table (byPolicy): p is the version it holds.
+          if (p && this.findLink(e.word, dir, p, e.ports, false).fresh) built++;
+        }
+        if (this.warmAt < e.policies.length) break;
+      }
+      this.toWarm.delete(e);
+      this.warmAt = 0;
+    }
+    return this.toWarm.size;
+  }
+
   /**
    * Builds the combined tables of up to `max` chains (oldest first) and points their users at
    * them (same answers: see the file header). Returns the chains still waiting.
@@ -317,7 +360,7 @@ export class TierTables {
       // its tables and chains (ClusterPolicyIndex.set), and a rule change evicted the chain.
       const list = c.policies.map((id) => this.clusters.get(id)!);
       this.retire(c);
-      const e = this.build(c.key, c.word, dir, list, c.ports!);
+      const e = this.build(c.key, c.word, dir, list, c.ports);
       for (const id of c.users) {
         e.users.add(id);
         this.entries[id * TIER_WORDS + c.word] = e;
@@ -480,8 +523,9 @@ export class TierTables {
   private build(key: string, word: number, dir: Direction, list: readonly ClusterPolicy[], ports: Pod['ports']): TierEntry {
     this.built++;
     const table = this.buildTable(dir, list, ports);
-    const e: TierEntry = { key, word, table, base: this.layout.place(table), policies: list.map(clusterPolicyId), users: new Set(), evicted: false };
+    const e: TierEntry = { key, word, table, base: this.layout.place(table), policies: list.map(clusterPolicyId), users: new Set(), evicted: false, ports };
     this.enter(e);
+    this.toWarm.add(e);
     return e;
   }
 
@@ -508,14 +552,28 @@ export class TierTables {
 
   /** The per-policy table of `p` for a word, placed in the arena (built, or a parked one brought up to date). */
   private link(word: number, dir: Direction, p: ClusterPolicy, ports: Pod['ports']): LinkEntry {
+    return this.findLink(word, dir, p, ports, true).link;
+  }
+
+  /** The per-policy table of `p` for a word (`fresh`: built now), placed in the arena when `place`. */
+  private findLink(word: number, dir: Direction, p: ClusterPolicy, ports: Pod['ports'], place: boolean): { link: LinkEntry; fresh: boolean } {
     const id = clusterPolicyId(p);
     let key = `L${word}${id}`;
     if (dir === 'ingress') {
       const named = this.clusters.ingressNamedPorts(p);
-      if (named.length) key += `\u0002${resolutionSignature(distinctNamed([...named]), ports)}`;
+      if (named.length) {
+        // A guardrail change chains ~100 lists of ~50 policies: the signatures of the same
+        // (policy version, owner ports) pairs were computed again in every such update.
+        let per = this.linkSigs.get(ports);
+        if (!per) this.linkSigs.set(ports, (per = new WeakMap()));
+        let sig = per.get(p);
+        if (sig === undefined) per.set(p, (sig = resolutionSignature(distinctNamed([...named]), ports)));
+        key += `\u0002${sig}`;
+      }
     }
     let l = this.links.get(key);
-    if (l && l.base < 0) {
+    let fresh = false;
+    if (l && l.base < 0 && place) {
       const t = extendRuleTable(l.table, this.identities);
       if (t === undefined) {
         this.dropLink(l);
@@ -523,6 +581,7 @@ export class TierTables {
       } else l.table = t;
     }
     if (!l) {
+      fresh = true;
       this.linksBuilt++;
       l = { key, policy: id, table: this.buildTable(dir, [p], ports, TIER_PASS), base: -1, chains: new Set() };
       this.links.set(key, l);
@@ -530,8 +589,8 @@ export class TierTables {
       if (!s) this.linksByPolicy.set(id, (s = new Set()));
       s.add(l);
     }
-    if (l.base < 0) l.base = this.layout.place(l.table);
-    return l;
+    if (l.base < 0 && place) l.base = this.layout.place(l.table);
+    return { link: l, fresh };
   }
 
   /** A new record for a chain whose tables moved. */
