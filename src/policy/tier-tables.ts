@@ -113,6 +113,15 @@ interface LinkEntry {
   base: number;
   /** The chains walking it. */
   readonly chains: Set<TierEntry>;
+  /** Out of `links` (its policy's rules changed, or it could not be extended): memos must look again. */
+  dropped: boolean;
+}
+
+/** A policy version's links (TierTables.findLink). */
+interface LinkMemo {
+  egress?: LinkEntry;
+  ingress?: LinkEntry;
+  byPorts?: WeakMap<Pod['ports'], LinkEntry>;
 }
 
 export interface TierTableStats {
@@ -180,8 +189,8 @@ export class TierTables {
   private readonly namedListsOf = new Map<string, Set<string>>();
   /** Per (identity, word): its last ingress key and what it was made of (keyOf). */
   private readonly memo: (KeyMemo | undefined)[] = [];
-  /** Per owner ports array and policy version: the resolution signature of the policy's ingress port names (findLink). */
-  private readonly linkSigs = new WeakMap<Pod['ports'], WeakMap<ClusterPolicy, string>>();
+  /** Per policy version: its links (findLink). */
+  private readonly linkMemo = new WeakMap<ClusterPolicy, LinkMemo>();
   /** Per selection array, its word lists (listOf). */
   private readonly wordLists = new WeakMap<readonly ClusterPolicy[], (WordList | null | undefined)[]>();
   built = 0;
@@ -243,10 +252,15 @@ export class TierTables {
         this.namedOfList.delete(base);
       }
       this.namedListsOf.delete(id);
-      // Chains walking the old version's tables are in byPolicy too: evicted with them.
       for (const e of this.byPolicy.get(id) ?? []) this.evict(e);
       this.byPolicy.delete(id);
-      for (const l of this.linksByPolicy.get(id) ?? []) this.dropLink(l);
+      // Chains walking the old version are found by its per-policy tables (every chain walks one
+      // of each of its policies), not byPolicy: entering ~100 chains of ~50 policies there was a
+      // sixth of a guardrail change.
+      for (const l of this.linksByPolicy.get(id) ?? []) {
+        for (const c of [...l.chains]) this.evict(c);
+        this.dropLink(l);
+      }
       this.linksByPolicy.delete(id);
     }
     if (versions.length === 0) return;
@@ -544,7 +558,8 @@ export class TierTables {
     const e: TierEntry = { key, word, table: undefined, base: 0, policies: list.map(clusterPolicyId), users: new Set(), evicted: false, links, ports };
     for (const l of links) l.chains.add(e);
     e.base = chainWord(this.layout.placeChain(links.map((l) => l.base)));
-    this.enter(e);
+    // Not in byPolicy (see policiesChanged).
+    this.cache.set(key, e);
     this.chains.add(e);
     this.chainsMade++;
     return e;
@@ -557,21 +572,23 @@ export class TierTables {
 
   /** The per-policy table of `p` for a word (`fresh`: built now), placed in the arena when `place`. */
   private findLink(word: number, dir: Direction, p: ClusterPolicy, ports: Pod['ports'], place: boolean): { link: LinkEntry; fresh: boolean } {
-    const id = clusterPolicyId(p);
-    let key = `L${word}${id}`;
-    if (dir === 'ingress') {
-      const named = this.clusters.ingressNamedPorts(p);
-      if (named.length) {
-        // A guardrail change chains ~100 lists of ~50 policies: the signatures of the same
-        // (policy version, owner ports) pairs were computed again in every such update.
-        let per = this.linkSigs.get(ports);
-        if (!per) this.linkSigs.set(ports, (per = new WeakMap()));
-        let sig = per.get(p);
-        if (sig === undefined) per.set(p, (sig = resolutionSignature(distinctNamed([...named]), ports)));
-        key += `\u0002${sig}`;
-      }
+    // A guardrail change chains ~100 lists of ~50 policies: finding each (policy version, word,
+    // owner ports) link by its key string (a resolution signature for ingress port names) was
+    // a third of such an update once no table was built in it. A policy version has one word per
+    // direction (its tier's), so the memo is per version: the egress link, and the ingress link
+    // per owner ports array when its ingress rules name ports.
+    let m = this.linkMemo.get(p);
+    if (!m) this.linkMemo.set(p, (m = {}));
+    const named = dir === 'ingress' && this.clusters.ingressNamedPorts(p).length > 0;
+    let l: LinkEntry | undefined = named ? m.byPorts?.get(ports) : m[dir];
+    let key: string;
+    if (l !== undefined && !l.dropped) key = l.key;
+    else {
+      key = `L${word}${clusterPolicyId(p)}`;
+      if (named) key += `\u0002${resolutionSignature(distinctNamed([...this.clusters.ingressNamedPorts(p)]), ports)}`;
+      l = this.links.get(key);
     }
-    let l = this.links.get(key);
+    const id = clusterPolicyId(p);
     let fresh = false;
     if (l && l.base < 0 && place) {
       const t = extendRuleTable(l.table, this.identities);
@@ -583,13 +600,15 @@ export class TierTables {
     if (!l) {
       fresh = true;
       this.linksBuilt++;
-      l = { key, policy: id, table: this.buildTable(dir, [p], ports, TIER_PASS), base: -1, chains: new Set() };
+      l = { key, policy: id, table: this.buildTable(dir, [p], ports, TIER_PASS), base: -1, chains: new Set(), dropped: false };
       this.links.set(key, l);
       let s = this.linksByPolicy.get(id);
       if (!s) this.linksByPolicy.set(id, (s = new Set()));
       s.add(l);
     }
     if (l.base < 0 && place) l.base = this.layout.place(l.table);
+    if (named) (m.byPorts ??= new WeakMap()).set(ports, l);
+    else m[dir] = l;
     return { link: l, fresh };
   }
 
@@ -610,7 +629,6 @@ export class TierTables {
     this.layout.dropChain(c.links!.length);
     for (const l of c.links!) l.chains.delete(c);
     this.cache.delete(c.key);
-    for (const p of c.policies) this.byPolicy.get(p)?.delete(c);
   }
 
   private park(l: LinkEntry): void {
@@ -620,6 +638,7 @@ export class TierTables {
 
   private dropLink(l: LinkEntry): void {
     if (this.links.get(l.key) !== l) return;
+    l.dropped = true;
     this.links.delete(l.key);
     this.linksByPolicy.get(l.policy)?.delete(l);
     if (l.base >= 0) this.layout.drop(l.table);
