@@ -189,6 +189,10 @@ export class TierTables {
   private readonly namedListsOf = new Map<string, Set<string>>();
   /** Per (identity, word): its last ingress key and what it was made of (keyOf). */
   private readonly memo: (KeyMemo | undefined)[] = [];
+  /** namedOfList's arrays by content (keyOf). */
+  private readonly namedByContent = new Map<string, readonly NamedPort[]>();
+  /** Per names array (namedByContent) and owner ports array: the resolution signature (keyOf). */
+  private readonly sigs = new WeakMap<readonly NamedPort[], WeakMap<Pod['ports'], string>>();
   /** Per policy version: its links (findLink). */
   private readonly linkMemo = new WeakMap<ClusterPolicy, LinkMemo>();
   /** Per selection array, its word lists (listOf). */
@@ -493,6 +497,16 @@ export class TierTables {
         this.staleNamed.delete(li.base);
         if (sameNames(stale, named)) named = stale;
       }
+      // Lists with the same names share one array, so an owner's signature (sigs) outlives its
+      // list: adding or deleting a guardrail gives every identity a new list, and resolving
+      // the names again on each was most of such an update once it built no table.
+      const content = named.map(namedKey).join('\u0001');
+      const same = this.namedByContent.get(content);
+      if (same !== undefined) named = same;
+      else {
+        if (this.namedByContent.size >= 4096) this.namedByContent.clear();
+        this.namedByContent.set(content, named);
+      }
       this.namedOfList.set(li.base, named);
       for (const p of li.list) {
         const pid = clusterPolicyId(p);
@@ -506,7 +520,11 @@ export class TierTables {
     // (namedOfList drops a list's array when one of its policies' rules change).
     const memo = this.memo[at];
     if (memo !== undefined && memo.named === named && memo.base === li.base) return memo.key;
-    const key = `${li.base}\u0002${resolutionSignature(named, ports)}`;
+    let per = this.sigs.get(named);
+    if (!per) this.sigs.set(named, (per = new WeakMap()));
+    let sig = per.get(ports);
+    if (sig === undefined) per.set(ports, (sig = resolutionSignature(named, ports)));
+    const key = `${li.base}\u0002${sig}`;
     this.memo[at] = { base: li.base, named, key };
     return key;
   }
