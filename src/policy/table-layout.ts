@@ -199,11 +199,13 @@ export class TableLayout {
 
   /**
    * Holes so far past `wasteful` that an update compacts rather than leave it to idle time
-   * (CompiledEngine.converge compacts a wasteful arena after the update): copying every live
-   * image was 10-25 ms of the update it fell in on the large cluster.
+   * (CompiledEngine.converge compacts a wasteful arena after the update): a bound on memory
+   * for callers that never converge. Compacting was 10-25 ms of the update it fell in on the
+   * large cluster, and a guardrail change drops most tables at once (the holes go from under
+   * two thirds to over four fifths in one update), so only past 16 MB of holes and nine tenths.
    */
   get overflowing(): boolean {
-    return this.garbage > 1 << 16 && this.garbage * 5 > this.used * 4;
+    return this.garbage > 1 << 22 && this.garbage * 10 > this.used * 9;
   }
 
   /** Over three quarters full: room is made in idle time (makeRoom), so an update rarely copies the arena to grow it. */
