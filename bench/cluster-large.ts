@@ -19,7 +19,7 @@
 import v8 from 'node:v8';
 import { Classifier, ACCEPT } from '../src/dataplane/classifier.ts';
 import { CompiledEngine } from '../src/policy/compiler.ts';
-import { idleMinorGc } from '../src/agent/idle-gc.ts';
+import { idleGc } from '../src/agent/idle-gc.ts';
 import { clusterPolicyId } from '../src/cluster/model.ts';
 import type { ClusterState } from '../src/cluster/state.ts';
 import { LARGE, buildLargeCluster, largePod, largePolicy } from './large-cluster.ts';
@@ -140,10 +140,10 @@ export function clusterLarge(o: ClusterLargeOptions): Record<string, unknown> {
     engineWith.update(changes);
     const t1 = process.hrtime.bigint();
     last = Number(t1 - t0) / 1e6;
-    // The agent's idle-time steps (Agent.scheduleConverge): converge, then a scavenge (idle-gc.ts).
+    // The agent's idle-time steps (Agent.scheduleConverge): converge, then a collection (idle-gc.ts).
     if (engineWith.pendingWork > 0) {
       while (engineWith.pendingWork > 0) engineWith.converge();
-      idleMinorGc();
+      idleGc();
     }
     lastConverge = Number(process.hrtime.bigint() - t1) / 1e6;
   });

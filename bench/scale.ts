@@ -24,7 +24,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ClusterState } from '../src/cluster/state.ts';
 import { CompiledEngine } from '../src/policy/compiler.ts';
-import { idleMinorGc } from '../src/agent/idle-gc.ts';
+import { idleGc } from '../src/agent/idle-gc.ts';
 import { KubeSource } from '../src/sources/kube-source.ts';
 import { decodedClusterPolicy, rawObject, rawPod } from '../support/raw-objects.ts';
 import { CNP_CHANGE_KEYS, LOCAL_NODE, SCALE, SCALE_UPDATE_KINDS, isLocalPod, scaleObjects, scalePod, scalePolicy, type ScaleSpec } from './scale-cluster.ts';
@@ -145,12 +145,12 @@ export async function scaleBench(o: ScaleOptions = {}): Promise<Record<string, u
       updateCpuMs = cpuMs(process.cpuUsage(uc0));
       updateMs = performance.now() - u0;
       // Tier tables an update left as chains are built in the agent's idle time right after it,
-      // then the young generation is scavenged (Agent.scheduleConverge, idle-gc.ts); here at once,
+      // then garbage is collected (Agent.scheduleConverge, idle-gc.ts); here at once,
       // timed apart (`converge`), as cluster-large does.
       const v0 = performance.now();
       if (engine.pendingWork > 0) {
         while (engine.pendingWork > 0) engine.converge();
-        idleMinorGc();
+        idleGc();
       }
       convergeMs = performance.now() - v0;
     });

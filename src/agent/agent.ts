@@ -44,7 +44,7 @@ import { runCommand } from '../enforce/command.ts';
 import { FlowCutter, type JudgedFlow, type SweepResult } from '../enforce/flow-cutter.ts';
 import type { RuleSnapshot } from '../policy/engine-api.ts';
 import { BatchRunner } from './batch-runner.ts';
-import { idleMinorGc } from './idle-gc.ts';
+import { idleGc } from './idle-gc.ts';
 import { AgentStats, registerAgentMetrics, statusCounters, type AgentStatus } from './agent-stats.ts';
 import { defaultLog } from './agent-log.ts';
 import { SourceGuard } from './source-guard.ts';
@@ -412,8 +412,8 @@ export class Agent {
         this.log('error', this.lastError);
         return;
       }
-      // Done: the young generation's survivors of these steps are copied now, not in the next update.
-      if (this.engine.pendingWork === 0) idleMinorGc();
+      // Done: collect garbage now (idle-gc.ts), not in the next update.
+      if (this.engine.pendingWork === 0) idleGc();
       else this.scheduleConverge();
     });
   }

@@ -4,8 +4,11 @@
 // next allocation-heavy moment then pays for copying them, and that was the next update: a
 // cluster policy change's worst cases on the large cluster were scavenges of 10-40 ms inside
 // the update. Scavenging right after the idle work pays it there instead, and the next update
-// starts with an empty young generation. A minor collection only: a full one would mark the whole
-// heap (hundreds of ms at the scale bench's 750 MB) after every update.
+// starts with an empty young generation. Not a full collection: one whenever the heap had grown
+// a tenth (V8's own mark-compact, a 130 ms pause, had fallen inside an update) left the sweeper
+// threads busy on the VM's two cores through the next updates, and the cluster-large bench's
+// updates ran slower (namespace relabel p50 29-75 ms against 12-16, cnp edit p50 6-8 ms
+// against 2-3 in the same minutes).
 //
 // `gc` exists only with --expose-gc; the flag can be set at run time, and a new context then
 // has the function (the global of the running one was made before the flag).
@@ -13,7 +16,7 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 
-type Gc = (options?: { type?: 'minor' | 'major' }) => void;
+type Gc = (options?: { type?: 'minor' }) => void;
 
 let gc: Gc | undefined | null = null;
 
@@ -33,6 +36,6 @@ function gcFunction(): Gc | undefined {
 }
 
 /** Scavenges the young generation now (a no-op where the runtime gives no gc function). */
-export function idleMinorGc(): void {
+export function idleGc(): void {
   gcFunction()?.({ type: 'minor' });
 }
