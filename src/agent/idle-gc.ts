@@ -1,27 +1,46 @@
-// A minor garbage collection (a scavenge) in idle time, after the converge steps that follow an
-// update (Agent.scheduleConverge). Those steps build the combined tier tables and the per-policy
-// tables: megabytes of objects that live on, still in the young generation when they finish. The
-// next allocation-heavy moment then pays for copying them, and that was the next update: a
-// cluster policy change's worst cases on the large cluster were scavenges of 10-40 ms inside
-// the update. Scavenging right after the idle work pays it there instead, and the next update
-// starts with an empty young generation. Not a full collection: one whenever the heap had grown
-// a tenth (V8's own mark-compact, a 130 ms pause, had fallen inside an update) left the sweeper
-// threads busy on the VM's two cores through the next updates, and the cluster-large bench's
-// updates ran slower (namespace relabel p50 29-75 ms against 12-16, cnp edit p50 6-8 ms
-// against 2-3 in the same minutes).
+// Garbage collection in idle time, after the converge steps that follow an update
+// (Agent.scheduleConverge), so that the collections V8 would otherwise run inside the next update
+// run here instead. Collections change no answer: they only move a pause.
 //
-// `gc` exists only with --expose-gc; the flag can be set at run time, and a new context then
-// has the function (the global of the running one was made before the flag).
+// - A scavenge (minor) every time: those steps build the combined tier tables and the per-policy
+//   tables, megabytes of objects that live on, still in the young generation when they finish.
+//   Left there, they were copied by a scavenge of 10-40 ms inside the next update on the large
+//   cluster.
+// - A full collection (major) when the heap has grown by MAJOR_GROWTH since the last full one:
+//   shortly before V8 would start its own. V8's own lands in whichever update allocates when its
+//   incremental marking is done, and its final pause was 190-700 ms inside a cluster policy add
+//   on the large cluster (`--trace-gc`: one per run, in every run). V8 set its next limit at
+//   about 1.25 times what a full collection left there, so 1.15 comes first without collecting
+//   much more often. Not at a tenth of growth: that was several full collections per run, whose
+//   sweeper threads slowed the next updates on the VM's two cores (they still sweep after this
+//   one, in the agent's idle time; in a bench's back-to-back updates, during the next one). On a
+//   heap where V8 starts marking sooner (the scale bench: at 7-12 % of growth) this never fires
+//   and V8's marking steps still fall in updates (README, scale bench).
+//
+// `gc` exists only with --expose-gc; the flag can be set at run time, and a new context then has
+// the function (the global of the running one was made before the flag). Where neither works
+// (another runtime, or PALISADE_IDLE_GC=0) this does nothing and V8 collects as it would anyway.
 
 import v8 from 'node:v8';
 import vm from 'node:vm';
 
-type Gc = (options?: { type?: 'minor' }) => void;
+// Without options a full collection: V8 11 (Node 20) reads any options object, `type: 'major'`
+// included, as a scavenge.
+type Gc = (options?: { type: 'minor' }) => void;
+
+/** Heap growth since the last full collection past which idleGc runs one. */
+export const MAJOR_GROWTH = 1.15;
 
 let gc: Gc | undefined | null = null;
+/** Heap used after the last full collection, ours or V8's (0 before the first look). */
+let base = 0;
+/** Heap used at the last idleGc, after its scavenge. */
+let last = 0;
 
 function gcFunction(): Gc | undefined {
   if (gc === null) {
+    gc = undefined;
+    if (process.env.PALISADE_IDLE_GC === '0') return gc;
     gc = (globalThis as { gc?: Gc }).gc;
     if (!gc) {
       try {
@@ -35,7 +54,25 @@ function gcFunction(): Gc | undefined {
   return gc;
 }
 
-/** Scavenges the young generation now (a no-op where the runtime gives no gc function). */
+function heapUsed(): number {
+  return v8.getHeapStatistics().used_heap_size;
+}
+
+/**
+ * Collects now: a scavenge, then a full collection when the heap grew MAJOR_GROWTH since the last
+ * one. A no-op where the runtime gives no gc function.
+ */
 export function idleGc(): void {
-  gcFunction()?.({ type: 'minor' });
+  const collect = gcFunction();
+  if (!collect) return;
+  collect({ type: 'minor' });
+  // After the scavenge the young generation is empty, and the rest only shrinks in a full
+  // collection: less than last time means V8 ran one of its own, whose result is the new base.
+  let used = heapUsed();
+  if (base === 0 || used < last) base = used;
+  else if (used > base * MAJOR_GROWTH) {
+    collect();
+    base = used = heapUsed();
+  }
+  last = used;
 }
