@@ -32,17 +32,19 @@
 // no match; built once and kept until the policy's rules change, out of the arena while no chain
 // needs them) walked in priority order, the same answers as the combined table. The
 // combined tables are then built a few at a time by converge(), called in idle time after the
-// publish, each replacing its chain.
+// publish, each replacing its chain. The per-policy tables are tier-links.ts's, the table keys
+// (word lists, ingress port-name signatures) tier-keys.ts's.
 
 import type { ClusterPolicy, ClusterTier, Node, Pod } from '../cluster/model.ts';
 import { clusterPolicyId } from '../cluster/model.ts';
 import { namespaceLabelsOr } from '../cluster/namespace-labels.ts';
 import type { ClusterPolicyIndex } from './cluster-index.ts';
-import { clusterPolicySelectsPod, clusterRules } from './cluster-facts.ts';
+import { clusterPolicySelectsPod } from './cluster-facts.ts';
 import type { IdentityRegistry } from './identity.ts';
-import { distinctNamed, namedKey, resolutionSignature, type NamedPort } from './named-ports.ts';
 import type { RuleBlock } from './block-classes.ts';
 import { buildRuleTable, extendRuleTable, type RuleTable, type TableRule } from './rule-table.ts';
+import { TierKeys } from './tier-keys.ts';
+import { TierLinks, type LinkEntry } from './tier-links.ts';
 import type { Direction } from './spec-facts.ts';
 import type { TableLayout } from './table-layout.ts';
 import type { NewIdentityRefs } from './new-identity-refs.ts';
@@ -79,49 +81,9 @@ interface TierEntry {
   readonly users: Set<number>;
   evicted: boolean;
   /** A chain standing in for the combined table of `key` (see the file header): its per-policy tables in walk order. */
-  readonly links?: readonly LinkEntry[];
+  readonly links?: readonly LinkEntry<TierEntry>[];
   /** The owner ports of the identity it was made for (all its users resolve the ingress port names alike): a chain's converge, a table's warm. */
   readonly ports: Pod['ports'];
-}
-
-function sameNames(a: readonly NamedPort[], b: readonly NamedPort[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (namedKey(a[i]!) !== namedKey(b[i]!)) return false;
-  return true;
-}
-
-/** A word's list of policies (listOf) and its key before the ingress resolution signature (namedOfList's key). */
-interface WordList {
-  readonly list: readonly ClusterPolicy[];
-  readonly base: string;
-}
-
-/** An ingress word's last key (keyOf). */
-interface KeyMemo {
-  readonly base: string;
-  readonly named: readonly NamedPort[];
-  readonly key: string;
-}
-
-/** A per-policy table chains walk (see the file header). */
-interface LinkEntry {
-  readonly key: string;
-  readonly policy: string;
-  /** Extended for new identities only while placed; a parked one is extended when taken again. */
-  table: RuleTable;
-  /** Arena offset while placed (a chain walks it, or did since new identities or a compaction last came); -1 parked (not in the arena). */
-  base: number;
-  /** The chains walking it. */
-  readonly chains: Set<TierEntry>;
-  /** Out of `links` (its policy's rules changed, or it could not be extended): memos must look again. */
-  dropped: boolean;
-}
-
-/** A policy version's links (TierTables.findLink). */
-interface LinkMemo {
-  egress?: LinkEntry;
-  ingress?: LinkEntry;
-  byPorts?: WeakMap<Pod['ports'], LinkEntry>;
 }
 
 export interface TierTableStats {
@@ -154,9 +116,9 @@ export class TierTables {
   private readonly dirty = new Set<number>();
   private readonly cache = new Map<string, TierEntry>();
   private readonly byPolicy = new Map<string, Set<TierEntry>>();
-  /** Per-policy tables by key (`L`, word, policy id, ingress resolution signature). */
-  private readonly links = new Map<string, LinkEntry>();
-  private readonly linksByPolicy = new Map<string, Set<LinkEntry>>();
+  /** Per-policy tables chains walk. */
+  private readonly links: TierLinks<TierEntry>;
+  private readonly keys: TierKeys;
   /** Chains waiting for their combined table (converge), oldest first. */
   private readonly chains = new Set<TierEntry>();
   /**
@@ -176,27 +138,6 @@ export class TierTables {
   /** Combined tables built in the current flush. */
   private flushBuilt = 0;
   chainsMade = 0;
-  linksBuilt = 0;
-  /**
-   * The distinct named ports of the ingress rules of a list of policies (by its key before the
-   * signature), for as long as none of its policies' rules change: a change reaching every identity
-   * gathered and deduplicated the names of every policy of each identity's list again.
-   */
-  private readonly namedOfList = new Map<string, readonly NamedPort[]>();
-  /** Arrays namedOfList dropped, until their list's names are gathered again (keyOf). */
-  private readonly staleNamed = new Map<string, readonly NamedPort[]>();
-  /** The namedOfList lists each policy is in (a rule change of the policy drops them). */
-  private readonly namedListsOf = new Map<string, Set<string>>();
-  /** Per (identity, word): its last ingress key and what it was made of (keyOf). */
-  private readonly memo: (KeyMemo | undefined)[] = [];
-  /** namedOfList's arrays by content (keyOf). */
-  private readonly namedByContent = new Map<string, readonly NamedPort[]>();
-  /** Per names array (namedByContent) and owner ports array: the resolution signature (keyOf). */
-  private readonly sigs = new WeakMap<readonly NamedPort[], WeakMap<Pod['ports'], string>>();
-  /** Per policy version: its links (findLink). */
-  private readonly linkMemo = new WeakMap<ClusterPolicy, LinkMemo>();
-  /** Per selection array, its word lists (listOf). */
-  private readonly wordLists = new WeakMap<readonly ClusterPolicy[], (WordList | null | undefined)[]>();
   built = 0;
   extended = 0;
   extendedInPlace = 0;
@@ -206,7 +147,15 @@ export class TierTables {
     private readonly clusters: ClusterPolicyIndex,
     private readonly nodes: ReadonlyMap<string, Node>,
     private readonly layout: TableLayout,
-  ) {}
+  ) {
+    this.links = new TierLinks(identities, clusters, layout, (dir, p, ports) => this.buildTable(dir, [p], ports, TIER_PASS));
+    this.keys = new TierKeys(clusters);
+  }
+
+  /** Per-policy tables built (tier-links.ts). */
+  get linksBuilt(): number {
+    return this.links.built;
+  }
 
   private ensure(id: number): void {
     if (id < this.refs.length) return;
@@ -250,22 +199,11 @@ export class TierTables {
    */
   policiesChanged(ids: Iterable<string>, versions: readonly ClusterPolicy[]): void {
     for (const id of ids) {
-      for (const base of this.namedListsOf.get(id) ?? []) {
-        const named = this.namedOfList.get(base);
-        if (named && this.staleNamed.size < 4096) this.staleNamed.set(base, named);
-        this.namedOfList.delete(base);
-      }
-      this.namedListsOf.delete(id);
+      this.keys.rulesChanged(id);
       for (const e of this.byPolicy.get(id) ?? []) this.evict(e);
       this.byPolicy.delete(id);
-      // Chains walking the old version are found by its per-policy tables (every chain walks one
-      // of each of its policies), not byPolicy: entering ~100 chains of ~50 policies there was a
-      // sixth of a guardrail change.
-      for (const l of this.linksByPolicy.get(id) ?? []) {
-        for (const c of [...l.chains]) this.evict(c);
-        this.dropLink(l);
-      }
-      this.linksByPolicy.delete(id);
+      // Chains walking the old version are found by its per-policy tables (tier-links.ts).
+      this.links.rulesChanged(id, (c) => this.evict(c));
     }
     if (versions.length === 0) return;
     for (const id of this.held) {
@@ -277,30 +215,8 @@ export class TierTables {
 
   /** New identities were interned: every table learns their classes; one that cannot is rebuilt. `refs`: see new-identity-refs.ts. */
   identitiesAdded(refs?: NewIdentityRefs): void {
-    for (const l of [...this.links.values()]) {
-      if (l.base < 0) continue;
-      if (l.chains.size === 0) {
-        // No chain walks it: parked rather than extended (extended when a chain takes it again).
-        this.park(l);
-        continue;
-      }
-      const t = extendRuleTable(l.table, this.identities, refs);
-      if (t === undefined) {
-        // Its chains go; their users take a table (or a new chain) at the flush.
-        for (const c of [...l.chains]) this.evict(c);
-        this.dropLink(l);
-      } else if (t !== l.table) {
-        if (t.image === l.table.image) this.layout.rewrite(l.base, t);
-        else {
-          this.layout.drop(l.table);
-          l.base = this.layout.place(t);
-          // A chain record is never rewritten (published snapshots read it): each chain walking
-          // the moved table gets a new record.
-          for (const c of l.chains) this.rechain(c);
-        }
-        l.table = t;
-      }
-    }
+    // Per-policy tables first: their chains' users take a table (or a new chain) at the flush.
+    this.links.identitiesAdded(refs, (c) => this.evict(c), (c) => this.rechain(c));
     for (const e of [...this.cache.values()]) {
       if (e.table === undefined || e.evicted) continue;
       const t = extendRuleTable(e.table, this.identities, refs);
@@ -355,7 +271,7 @@ export class TierTables {
         while (this.warmAt < e.policies.length && built < max && looked++ < WARM_LOOKUPS) {
           const p = this.clusters.get(e.policies[this.warmAt++]!);
           // A policy whose rules changed evicted the table (byPolicy): p is the version it holds.
-          if (p && this.findLink(e.word, dir, p, e.ports, false).fresh) built++;
+          if (p && this.links.find(e.word, dir, p, e.ports, false).fresh) built++;
         }
         if (this.warmAt < e.policies.length) break;
       }
@@ -391,12 +307,7 @@ export class TierTables {
 
   /** Lays every table out again at the layout's end (after TableLayout.reset, see compactTables). */
   compact(): void {
-    for (const l of this.links.values()) {
-      if (l.base < 0) continue;
-      // Placed afresh below only when a chain walks it (the layout was reset: nothing to drop).
-      l.base = -1;
-      if (l.chains.size > 0) l.base = this.layout.place(l.table);
-    }
+    this.links.compact();
     for (const e of this.cache.values()) {
       if (e.table) this.point(e, this.layout.place(e.table));
       else this.point(e, chainWord(this.layout.placeChain(e.links!.map((l) => l.base))));
@@ -417,11 +328,9 @@ export class TierTables {
         words += 1 + e.links!.length;
       }
     }
-    for (const l of this.links.values()) {
-      if (l.base < 0) continue;
-      bytes += l.table.byteSize;
-      words += l.table.image.length;
-    }
+    const placed = this.links.placed();
+    bytes += placed.bytes;
+    words += placed.words;
     return { tables, users, bytes, words, chains, links: this.links.size };
   }
 
@@ -435,9 +344,9 @@ export class TierTables {
     const sel = this.clusters.selectingByIdentity(id, this.reps[id]!, namespaceLabelsOr(ident.namespace, ident.nsLabels));
     for (let w = 0; w < TIER_WORDS; w++) {
       const { dir, tier } = WORDS[w]!;
-      const li = this.listOf(sel[tier], w, dir);
+      const li = this.keys.listOf(sel[tier], w, dir);
       const at = id * TIER_WORDS + w;
-      const key = li ? this.keyOf(at, li, dir, ident.ports) : undefined;
+      const key = li ? this.keys.keyOf(at, li, dir, ident.ports) : undefined;
       const old = this.entries[at];
       if (old && !old.evicted && old.key === key) continue;
       this.unset(id, w);
@@ -453,80 +362,6 @@ export class TierTables {
       this.entries[at] = e;
       this.setWord(id, w, e.base);
     }
-  }
-
-  /**
-   * A word's list of a selection list (ClusterPolicyIndex.selectingByIdentity), null when
-   * empty: only policies with rules for the direction have a word on it. Derived once per
-   * selection array, which identities selected alike share (cluster-index.ts): a change reaching
-   * every identity joined the ids of each one's ~50 policies, most of such an update's time once
-   * chains took the builds out.
-   */
-  private listOf(sel: readonly ClusterPolicy[], w: number, dir: Direction): WordList | null {
-    let per = this.wordLists.get(sel);
-    if (!per) this.wordLists.set(sel, (per = [undefined, undefined, undefined, undefined]));
-    let li = per[w];
-    if (li === undefined) {
-      const list = sel.filter((p) => clusterRules(p, dir).length > 0);
-      li = list.length === 0 ? null : { list, base: `${w}${list.map(clusterPolicyId).join('\n')}` };
-      per[w] = li;
-    }
-    return li;
-  }
-
-  /** The table key of word `at` (identity * TIER_WORDS + word) for its list. */
-  private keyOf(at: number, li: WordList, dir: Direction, ports: Pod['ports']): string {
-    if (dir !== 'ingress') return li.base;
-    // Named ports of ingress rules resolve on the owner: owners share a table only when
-    // every name resolves the same on them.
-    let named = this.namedOfList.get(li.base);
-    if (!named) {
-      const all: NamedPort[] = [];
-      for (const p of li.list) all.push(...this.clusters.ingressNamedPorts(p));
-      // Lists only a reorder made stay until the next rule change: bounded here.
-      if (this.namedOfList.size >= 4096) {
-        this.namedOfList.clear();
-        this.namedListsOf.clear();
-        this.staleNamed.clear();
-      }
-      named = distinctNamed(all);
-      // A rule change that kept the list's names keeps its array, and so every owner's
-      // signature (memo): resolving the names on each of thousands of owners was the next cost.
-      const stale = this.staleNamed.get(li.base);
-      if (stale !== undefined) {
-        this.staleNamed.delete(li.base);
-        if (sameNames(stale, named)) named = stale;
-      }
-      // Lists with the same names share one array, so an owner's signature (sigs) outlives its
-      // list: adding or deleting a guardrail gives every identity a new list, and resolving
-      // the names again on each was most of such an update once it built no table.
-      const content = named.map(namedKey).join('\u0001');
-      const same = this.namedByContent.get(content);
-      if (same !== undefined) named = same;
-      else {
-        if (this.namedByContent.size >= 4096) this.namedByContent.clear();
-        this.namedByContent.set(content, named);
-      }
-      this.namedOfList.set(li.base, named);
-      for (const p of li.list) {
-        const pid = clusterPolicyId(p);
-        let s = this.namedListsOf.get(pid);
-        if (!s) this.namedListsOf.set(pid, (s = new Set()));
-        s.add(li.base);
-      }
-    }
-    if (named.length === 0) return li.base;
-    // The identity's last signature stands while its list's names are the same array
-    // (namedOfList drops a list's array when one of its policies' rules change).
-    const memo = this.memo[at];
-    if (memo !== undefined && memo.named === named && memo.base === li.base) return memo.key;
-    let per = this.sigs.get(named);
-    if (!per) this.sigs.set(named, (per = new WeakMap()));
-    let sig = per.get(ports);
-    if (sig === undefined) per.set(ports, (sig = resolutionSignature(named, ports)));
-    const key = `${li.base}\u0002${sig}`;
-    this.memo[at] = { base: li.base, named, key };
-    return key;
   }
 
   /** The table of `list`'s rules of a direction (a per-policy table: `passCode` TIER_PASS). */
@@ -572,7 +407,7 @@ export class TierTables {
 
   /** A chain for `key` (see the file header): the per-policy tables of `list`, placed, and a record walking them. */
   private chain(key: string, word: number, dir: Direction, list: readonly ClusterPolicy[], ports: Pod['ports']): TierEntry {
-    const links = list.map((p) => this.link(word, dir, p, ports));
+    const links = list.map((p) => this.links.take(word, dir, p, ports));
     const e: TierEntry = { key, word, table: undefined, base: 0, policies: list.map(clusterPolicyId), users: new Set(), evicted: false, links, ports };
     for (const l of links) l.chains.add(e);
     e.base = chainWord(this.layout.placeChain(links.map((l) => l.base)));
@@ -583,53 +418,6 @@ export class TierTables {
     return e;
   }
 
-  /** The per-policy table of `p` for a word, placed in the arena (built, or a parked one brought up to date). */
-  private link(word: number, dir: Direction, p: ClusterPolicy, ports: Pod['ports']): LinkEntry {
-    return this.findLink(word, dir, p, ports, true).link;
-  }
-
-  /** The per-policy table of `p` for a word (`fresh`: built now), placed in the arena when `place`. */
-  private findLink(word: number, dir: Direction, p: ClusterPolicy, ports: Pod['ports'], place: boolean): { link: LinkEntry; fresh: boolean } {
-    // A guardrail change chains ~100 lists of ~50 policies: finding each (policy version, word,
-    // owner ports) link by its key string (a resolution signature for ingress port names) was
-    // a third of such an update once no table was built in it. A policy version has one word per
-    // direction (its tier's), so the memo is per version: the egress link, and the ingress link
-    // per owner ports array when its ingress rules name ports.
-    let m = this.linkMemo.get(p);
-    if (!m) this.linkMemo.set(p, (m = {}));
-    const named = dir === 'ingress' && this.clusters.ingressNamedPorts(p).length > 0;
-    let l: LinkEntry | undefined = named ? m.byPorts?.get(ports) : m[dir];
-    let key: string;
-    if (l !== undefined && !l.dropped) key = l.key;
-    else {
-      key = `L${word}${clusterPolicyId(p)}`;
-      if (named) key += `\u0002${resolutionSignature(distinctNamed([...this.clusters.ingressNamedPorts(p)]), ports)}`;
-      l = this.links.get(key);
-    }
-    const id = clusterPolicyId(p);
-    let fresh = false;
-    if (l && l.base < 0 && place) {
-      const t = extendRuleTable(l.table, this.identities);
-      if (t === undefined) {
-        this.dropLink(l);
-        l = undefined;
-      } else l.table = t;
-    }
-    if (!l) {
-      fresh = true;
-      this.linksBuilt++;
-      l = { key, policy: id, table: this.buildTable(dir, [p], ports, TIER_PASS), base: -1, chains: new Set(), dropped: false };
-      this.links.set(key, l);
-      let s = this.linksByPolicy.get(id);
-      if (!s) this.linksByPolicy.set(id, (s = new Set()));
-      s.add(l);
-    }
-    if (l.base < 0 && place) l.base = this.layout.place(l.table);
-    if (named) (m.byPorts ??= new WeakMap()).set(ports, l);
-    else m[dir] = l;
-    return { link: l, fresh };
-  }
-
   /** A new record for a chain whose tables moved. */
   private rechain(c: TierEntry): void {
     this.layout.dropChain(c.links!.length);
@@ -638,7 +426,7 @@ export class TierTables {
 
   /**
    * A chain leaves: its record and its hold on its per-policy tables. Those no chain walks stay
-   * placed until new identities would need them extended or the arena is compacted (park): the
+   * placed until new identities would need them extended or the arena is compacted (tier-links.ts): the
    * next change of a policy takes most of them again, and dropping and placing them each time
    * filled the arena with holes (a compaction every few changes).
    */
@@ -647,20 +435,6 @@ export class TierTables {
     this.layout.dropChain(c.links!.length);
     for (const l of c.links!) l.chains.delete(c);
     this.cache.delete(c.key);
-  }
-
-  private park(l: LinkEntry): void {
-    this.layout.drop(l.table);
-    l.base = -1;
-  }
-
-  private dropLink(l: LinkEntry): void {
-    if (this.links.get(l.key) !== l) return;
-    l.dropped = true;
-    this.links.delete(l.key);
-    this.linksByPolicy.get(l.policy)?.delete(l);
-    if (l.base >= 0) this.layout.drop(l.table);
-    l.base = -1;
   }
 
   private unset(id: number, w: number): void {

@@ -1,0 +1,186 @@
+// The per-policy tables that chains of the Admin and Baseline tiers walk (tier-tables.ts, the
+// file header's "Chains"): one policy version's rules of a direction, Pass told from no match
+// (TIER_PASS), built once and kept until the policy's rules change. A link is placed in the arena
+// while a chain walks it (or did since new identities or a compaction last came) and parked (out
+// of the arena, still built) otherwise; warm() builds links parked ahead of the change that will
+// chain them.
+
+import type { ClusterPolicy, Pod } from '../cluster/model.ts';
+import { clusterPolicyId } from '../cluster/model.ts';
+import type { ClusterPolicyIndex } from './cluster-index.ts';
+import type { IdentityRegistry } from './identity.ts';
+import { distinctNamed, resolutionSignature } from './named-ports.ts';
+import { extendRuleTable, type RuleTable } from './rule-table.ts';
+import type { Direction } from './spec-facts.ts';
+import type { TableLayout } from './table-layout.ts';
+import type { NewIdentityRefs } from './new-identity-refs.ts';
+
+/** A per-policy table chains (`C`: tier-tables.ts's chain records) walk. */
+export interface LinkEntry<C> {
+  readonly key: string;
+  readonly policy: string;
+  /** Extended for new identities only while placed; a parked one is extended when taken again. */
+  table: RuleTable;
+  /** Arena offset while placed (a chain walks it, or did since new identities or a compaction last came); -1 parked (not in the arena). */
+  base: number;
+  /** The chains walking it. */
+  readonly chains: Set<C>;
+  /** Out of `links` (its policy's rules changed, or it could not be extended): memos must look again. */
+  dropped: boolean;
+}
+
+/** A policy version's links (TierLinks.find). */
+interface LinkMemo<C> {
+  egress?: LinkEntry<C>;
+  ingress?: LinkEntry<C>;
+  byPorts?: WeakMap<Pod['ports'], LinkEntry<C>>;
+}
+
+/** Builds the per-policy table of `p` for a direction (TIER_PASS for its Pass cells). */
+export type BuildLinkTable = (dir: Direction, p: ClusterPolicy, ports: Pod['ports']) => RuleTable;
+
+export class TierLinks<C> {
+  /** Per-policy tables by key (`L`, word, policy id, ingress resolution signature). */
+  private readonly links = new Map<string, LinkEntry<C>>();
+  private readonly byPolicy = new Map<string, Set<LinkEntry<C>>>();
+  /** Per policy version: its links (find). */
+  private readonly memo = new WeakMap<ClusterPolicy, LinkMemo<C>>();
+  built = 0;
+
+  constructor(
+    private readonly identities: IdentityRegistry,
+    private readonly clusters: ClusterPolicyIndex,
+    private readonly layout: TableLayout,
+    private readonly buildTable: BuildLinkTable,
+  ) {}
+
+  get size(): number {
+    return this.links.size;
+  }
+
+  /** The per-policy table of `p` for a word, placed in the arena (built, or a parked one brought up to date). */
+  take(word: number, dir: Direction, p: ClusterPolicy, ports: Pod['ports']): LinkEntry<C> {
+    return this.find(word, dir, p, ports, true).link;
+  }
+
+  /** The per-policy table of `p` for a word (`fresh`: built now), placed in the arena when `place`. */
+  find(word: number, dir: Direction, p: ClusterPolicy, ports: Pod['ports'], place: boolean): { link: LinkEntry<C>; fresh: boolean } {
+    // A guardrail change chains ~100 lists of ~50 policies: finding each (policy version, word,
+    // owner ports) link by its key string (a resolution signature for ingress port names) was
+    // a third of such an update once no table was built in it. A policy version has one word per
+    // direction (its tier's), so the memo is per version: the egress link, and the ingress link
+    // per owner ports array when its ingress rules name ports.
+    let m = this.memo.get(p);
+    if (!m) this.memo.set(p, (m = {}));
+    const named = dir === 'ingress' && this.clusters.ingressNamedPorts(p).length > 0;
+    let l: LinkEntry<C> | undefined = named ? m.byPorts?.get(ports) : m[dir];
+    let key: string;
+    if (l !== undefined && !l.dropped) key = l.key;
+    else {
+      key = `L${word}${clusterPolicyId(p)}`;
+      if (named) key += `\u0002${resolutionSignature(distinctNamed([...this.clusters.ingressNamedPorts(p)]), ports)}`;
+      l = this.links.get(key);
+    }
+    const id = clusterPolicyId(p);
+    let fresh = false;
+    if (l && l.base < 0 && place) {
+      const t = extendRuleTable(l.table, this.identities);
+      if (t === undefined) {
+        this.drop(l);
+        l = undefined;
+      } else l.table = t;
+    }
+    if (!l) {
+      fresh = true;
+      this.built++;
+      l = { key, policy: id, table: this.buildTable(dir, p, ports), base: -1, chains: new Set(), dropped: false };
+      this.links.set(key, l);
+      let s = this.byPolicy.get(id);
+      if (!s) this.byPolicy.set(id, (s = new Set()));
+      s.add(l);
+    }
+    if (l.base < 0 && place) l.base = this.layout.place(l.table);
+    if (named) (m.byPorts ??= new WeakMap()).set(ports, l);
+    else m[dir] = l;
+    return { link: l, fresh };
+  }
+
+  /**
+   * Policy `id`'s rules changed: its links go, and so (`evict`) the chains walking them. Chains
+   * walking the old version are found here (every chain walks one link of each of its policies),
+   * not by tier-tables.ts's byPolicy: entering ~100 chains of ~50 policies there was a sixth of a
+   * guardrail change.
+   */
+  rulesChanged(id: string, evict: (c: C) => void): void {
+    for (const l of this.byPolicy.get(id) ?? []) {
+      for (const c of [...l.chains]) evict(c);
+      this.drop(l);
+    }
+    this.byPolicy.delete(id);
+  }
+
+  /**
+   * New identities were interned: placed links a chain walks learn their classes (`refs`: see
+   * new-identity-refs.ts); the others are parked (extended when a chain takes them again). A link
+   * that cannot learn them goes with its chains (`evict`); one that moved gives each chain walking
+   * it a new record (`moved`: a chain record is never rewritten, published snapshots read it).
+   */
+  identitiesAdded(refs: NewIdentityRefs | undefined, evict: (c: C) => void, moved: (c: C) => void): void {
+    for (const l of [...this.links.values()]) {
+      if (l.base < 0) continue;
+      if (l.chains.size === 0) {
+        this.park(l);
+        continue;
+      }
+      const t = extendRuleTable(l.table, this.identities, refs);
+      if (t === undefined) {
+        // Its chains go; their users take a table (or a new chain) at the flush.
+        for (const c of [...l.chains]) evict(c);
+        this.drop(l);
+      } else if (t !== l.table) {
+        if (t.image === l.table.image) this.layout.rewrite(l.base, t);
+        else {
+          this.layout.drop(l.table);
+          l.base = this.layout.place(t);
+          for (const c of l.chains) moved(c);
+        }
+        l.table = t;
+      }
+    }
+  }
+
+  /** Lays the links chains walk out again at the layout's end (after TableLayout.reset); parks the rest. */
+  compact(): void {
+    for (const l of this.links.values()) {
+      if (l.base < 0) continue;
+      // Placed afresh below only when a chain walks it (the layout was reset: nothing to drop).
+      l.base = -1;
+      if (l.chains.size > 0) l.base = this.layout.place(l.table);
+    }
+  }
+
+  /** Arena bytes and words of the placed links. */
+  placed(): { bytes: number; words: number } {
+    let bytes = 0, words = 0;
+    for (const l of this.links.values()) {
+      if (l.base < 0) continue;
+      bytes += l.table.byteSize;
+      words += l.table.image.length;
+    }
+    return { bytes, words };
+  }
+
+  private park(l: LinkEntry<C>): void {
+    this.layout.drop(l.table);
+    l.base = -1;
+  }
+
+  private drop(l: LinkEntry<C>): void {
+    if (this.links.get(l.key) !== l) return;
+    l.dropped = true;
+    this.links.delete(l.key);
+    this.byPolicy.get(l.policy)?.delete(l);
+    if (l.base >= 0) this.layout.drop(l.table);
+    l.base = -1;
+  }
+}
