@@ -23,7 +23,8 @@ const gcFirst = process.env.GC_FIRST === '1';
 const opts = process.env.CHAIN_ABOVE !== undefined ? { chainAbove: Number(process.env.CHAIN_ABOVE) } : {};
 const wrap = (proto: Record<string, unknown>, name: string, label: string) => {
   const f = proto[name] as (...a: unknown[]) => unknown;
-  if (typeof f !== 'function') return;
+  // An older tree (PALISADE_ROOT) may lack a method: say so rather than print a silent zero.
+  if (typeof f !== 'function') { console.error(`cnp-phases: no ${name} in this tree; its timer (${label.trim()}) is left out`); return; }
   proto[name] = function (this: unknown, ...a: unknown[]) {
     const t = now();
     try { return f.apply(this, a); } finally { phases.set(label, (phases.get(label) ?? 0) + now() - t); }
