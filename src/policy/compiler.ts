@@ -10,10 +10,10 @@
 //
 // Sharing: a NetworkPolicy table depends only on the policies isolating its owner (in key
 // order) and, for ingress, on what the rules' port names resolve to on the owner, so owners with
-// the same of both share one table object ("replicas share"), cached under that key. It is
-// rebuilt only when one of its policies changes or a new pod identity resolves a port name in
-// a way no class of the table does (extendRuleTable: other new identities join a class or add
-// one). Pods moving between existing identities (the common relabel) or added with an existing
+// the same of both share one table object ("replicas share"), cached under that key
+// (np-selection.ts). It is rebuilt only when one of its policies changes or a new pod identity
+// resolves a port name in a way no class of the table does (identity-extension.ts: other new
+// identities join a class or add one). Pods moving between existing identities (the common relabel) or added with an existing
 // identity touch no table.
 //
 // Published snapshots are never changed: an update publishes the per-slot records and the
@@ -27,25 +27,25 @@
 // Change batches from ClusterState.onChange.
 
 import type { ClusterPolicy, NetworkPolicy, Node, Pod, Namespace } from '../cluster/model.ts';
-import { podKey } from '../cluster/model.ts';
 import type { Change, ClusterView } from '../cluster/state.ts';
 import { KINDS_IN_APPLY_ORDER } from '../cluster/kinds.ts';
 import { decideOn } from './decide.ts';
 import { NodeAddresses, PodAddresses } from './engine-addresses.ts';
 import { NodeAddressWords } from './node-address-words.ts';
 import type { Connection, Decision, RuleRef } from './decision.ts';
-import { SIDE, type RuleSnapshot } from './engine-api.ts';
+import type { RuleSnapshot } from './engine-api.ts';
 import { IdentityRegistry } from './identity.ts';
 import { NewIdentityRefs } from './new-identity-refs.ts';
-import { buildRuleTable, extendRuleTable, type RuleTable, type TableRule } from './rule-table.ts';
-import { resolutionSignature } from './named-ports.ts';
+import { buildRuleTable, type RuleTable, type TableRule } from './rule-table.ts';
+import { extendTables, newIdentityRefs } from './identity-extension.ts';
+import { npTableKey, selectionOf, type Selection } from './np-selection.ts';
 import { NetworkPolicyRules } from './np-rules.ts';
 import type { RuleBlock } from './block-classes.ts';
 import { NO_POLICIES, Snapshot } from './snapshot.ts';
 import { SlotRecords } from './slot-records.ts';
 import { TierTables } from './tier-tables.ts';
 import { NO_TABLE, SlotArrays, TableLayout } from './table-layout.ts';
-import { comparePolicies, podIsSelectable, policyHasType, policySelectsPod, type Direction } from './spec-facts.ts';
+import { comparePolicies, podIsSelectable, type Direction } from './spec-facts.ts';
 import { ClusterPolicyIndex } from './cluster-index.ts';
 import type { EngineStats } from './engine-stats.ts';
 
@@ -71,9 +71,6 @@ export interface CompileOptions {
  */
 export const CHAIN_ABOVE = 0;
 
-/** New identities in one update from which they get references (new-identity-refs.ts); see update(). */
-export const REFS_MIN_IDENTITIES = 3;
-
 // ---------------------------------------------------------------------------------------------
 // Compiler state
 
@@ -88,17 +85,6 @@ interface CacheEntry {
   /** Slots whose table (for `direction`) this is. */
   readonly users: Set<number>;
   evicted: boolean;
-}
-
-/** The NetworkPolicies isolating an identity, per direction, and their keys. */
-interface Selection {
-  readonly ing: readonly NetworkPolicy[];
-  readonly eg: readonly NetworkPolicy[];
-  readonly ingKeys: readonly string[];
-  readonly egKeys: readonly string[];
-  /** attach's table keys (also fixed by the identity: named ports resolve on its ports). */
-  ingress?: string | null;
-  egress?: string | null;
 }
 
 interface PodRec {
@@ -157,7 +143,6 @@ export class CompiledEngine {
   private entriesByPolicy = new Map<string, Set<CacheEntry>>();
   private ruleRefs: RuleRef[] = [];
   private npRules = new NetworkPolicyRules(this.ruleRefs);
-  /** The Admin and Baseline tiers' policies (shares ruleRefs). */
   /** Node addresses parsed once per address list (node classes and node address arrays). */
   private nodeWords = new NodeAddressWords();
   private clusters = new ClusterPolicyIndex(this.ruleRefs, this.nodeWords);
@@ -431,35 +416,13 @@ export class CompiledEngine {
       }
     }
 
-    // New identities: every table learns their classes; one that meets a combination of
-    // matches it has no class for is rebuilt. Most take their reference's class (new-identity-refs.ts).
+    // New identities: every table learns their classes, or is rebuilt (identity-extension.ts).
     if (this.identities.count > identitiesBefore) {
-      // References pay when a batch brings several identities (a namespace relabel: one matcher
-      // check serves them all); for one or two, checking every table's matchers cost more than it
-      // saved (a remote pod relabel at the scale bench: 2.5 -> 5.8 ms CPU p50 with them).
-      const useRefs = this.identities.count - identitiesBefore >= REFS_MIN_IDENTITIES;
-      if (useRefs) refs.seal();
-      for (const e of [...this.cache.values()]) {
-        const t = extendRuleTable(e.table, this.identities, useRefs ? refs : undefined);
-        if (t === undefined) this.evict(e, needTable);
-        else if (t !== e.table) {
-          this.extended++;
-          if (t.image === e.table.image) {
-            // Extended in place (the image had room): rewrite its arena copy where it stands.
-            // Published snapshots share that memory; see table-arena.ts for why their answers
-            // cannot change.
-            this.layout.rewrite(e.base, t);
-            e.table = t;
-            this.extendedInPlace++;
-          } else {
-            this.layout.drop(e.table);
-            e.table = t;
-            e.base = this.layout.place(t);
-            for (const slot of e.users) A.setTable(e.direction, slot, e.base);
-          }
-        }
-      }
-      this.tiers.identitiesAdded(useRefs ? refs : undefined);
+      const used = newIdentityRefs(refs, this.identities.count - identitiesBefore);
+      const n = extendTables(this.cache.values(), this.identities, used, this.layout, A, (e) => this.evict(e, needTable));
+      this.extended += n.extended;
+      this.extendedInPlace += n.inPlace;
+      this.tiers.identitiesAdded(used);
     }
 
     // Selection: which policies isolate each affected pod, and its tables.
@@ -523,17 +486,7 @@ export class CompiledEngine {
   private select(r: PodRec, selections: Map<number, Selection>): void {
     let s = selections.get(r.identity);
     if (!s) {
-      const pols = this.policiesByNs.get(r.pod.namespace) ?? [];
-      const ing: NetworkPolicy[] = [];
-      const eg: NetworkPolicy[] = [];
-      for (const p of pols) {
-        // The pod is isolated for a direction by each policy that selects it and has the type
-        // (policyIsolatesPod); the selector is checked once for both directions.
-        if (!policySelectsPod(p, r.pod)) continue;
-        if (policyHasType(p, 'ingress')) ing.push(p);
-        if (policyHasType(p, 'egress')) eg.push(p);
-      }
-      s = { ing, eg, ingKeys: ing.length ? ing.map(podKey) : NO_POLICIES, egKeys: eg.length ? eg.map(podKey) : NO_POLICIES };
+      s = selectionOf(this.policiesByNs.get(r.pod.namespace) ?? [], r.pod);
       selections.set(r.identity, s);
     }
     const { ing, eg, ingKeys, egKeys } = s;
@@ -559,20 +512,7 @@ export class CompiledEngine {
   // for every peer and the slot's word for it is NO_TABLE.
   private attach(r: PodRec, dir: Direction, np: readonly NetworkPolicy[], npKeys: readonly string[], s: Selection): void {
     let k = s[dir];
-    if (k === undefined) {
-      k = null;
-      if (np.length > 0) {
-        k = `${dir === 'ingress' ? 'I' : 'E'}${npKeys.join('\n')}`;
-        if (dir === 'ingress') {
-          // Named ports of ingress rules resolve on the owner: owners share a table only when
-          // every name resolves the same on them.
-          const named = [];
-          for (const p of np) named.push(...this.npRules.ingressNamedPorts(p));
-          if (named.length) k += `\u0002${resolutionSignature(named, r.pod.ports)}`;
-        }
-      }
-      s[dir] = k;
-    }
+    if (k === undefined) s[dir] = k = npTableKey(dir, np, npKeys, this.npRules, r.pod.ports);
     const key = k ?? undefined;
     const old = r[dir];
     if (old && !old.evicted && old.key === key) return;
