@@ -5,8 +5,8 @@
 // A generation (Snapshot, snapshot.ts) is flat typed arrays: address maps to pod slots, a
 // record per slot (identity, node, per direction a word per tier: its table or none), node
 // addresses, and the arena of table images (rule-table.ts). The Admin and Baseline tables are
-// kept per pod identity by tier-tables.ts; this file keeps the NetworkPolicy tables, the slot
-// arrays and the arena current.
+// kept per pod identity by tier-tables.ts; this file keeps the NetworkPolicy tables (np-tables.ts),
+// the slot arrays and the arena current.
 //
 // Sharing: a NetworkPolicy table depends only on the policies isolating its owner (in key
 // order) and, for ingress, on what the rules' port names resolve to on the owner, so owners with
@@ -36,11 +36,10 @@ import type { Connection, Decision, RuleRef } from './decision.ts';
 import type { RuleSnapshot } from './engine-api.ts';
 import { IdentityRegistry } from './identity.ts';
 import { NewIdentityRefs } from './new-identity-refs.ts';
-import { buildRuleTable, type RuleTable, type TableRule } from './rule-table.ts';
 import { extendTables, newIdentityRefs } from './identity-extension.ts';
 import { npTableKey, selectionOf, type Selection } from './np-selection.ts';
+import { NpTables, type NpTable } from './np-tables.ts';
 import { NetworkPolicyRules } from './np-rules.ts';
-import type { RuleBlock } from './block-classes.ts';
 import { NO_POLICIES, Snapshot } from './snapshot.ts';
 import { SlotRecords } from './slot-records.ts';
 import { TierTables } from './tier-tables.ts';
@@ -74,19 +73,6 @@ export const CHAIN_ABOVE = 0;
 // ---------------------------------------------------------------------------------------------
 // Compiler state
 
-interface CacheEntry {
-  readonly key: string;
-  readonly direction: Direction;
-  /** Replaced (never changed) when new identities extend it; see extendRuleTable. */
-  table: RuleTable;
-  /** Where the table's image sits in the engine's arena layout (see TableLayout). */
-  base: number;
-  readonly policies: readonly string[];
-  /** Slots whose table (for `direction`) this is. */
-  readonly users: Set<number>;
-  evicted: boolean;
-}
-
 interface PodRec {
   readonly key: string;
   pod: Pod;
@@ -99,8 +85,8 @@ interface PodRec {
   ips: readonly string[];
   egressPolicies: readonly string[];
   ingressPolicies: readonly string[];
-  egress: CacheEntry | null;
-  ingress: CacheEntry | null;
+  egress: NpTable | null;
+  ingress: NpTable | null;
   /** The identity this pod holds tier tables for (TierTables.hold), or -1 (not local, or gone). */
   tierIdentity: number;
 }
@@ -139,14 +125,13 @@ export class CompiledEngine {
   private records = new SlotRecords();
   private addresses = new PodAddresses<PodRec>();
 
-  private cache = new Map<string, CacheEntry>();
-  private entriesByPolicy = new Map<string, Set<CacheEntry>>();
   private ruleRefs: RuleRef[] = [];
   private npRules = new NetworkPolicyRules(this.ruleRefs);
   /** Node addresses parsed once per address list (node classes and node address arrays). */
   private nodeWords = new NodeAddressWords();
   private clusters = new ClusterPolicyIndex(this.ruleRefs, this.nodeWords);
   private layout = new TableLayout();
+  private tables = new NpTables(this.npRules, this.identities, this.layout);
   /** The Admin and Baseline tiers' tables, per identity of a local pod. */
   private tiers = new TierTables(this.identities, this.clusters, this.nodes, this.layout);
 
@@ -229,9 +214,9 @@ export class CompiledEngine {
     this.podsByNs = new Map(); this.policiesByNs = new Map(); this.policyKeysByNs = new Map();
     this.identities = new IdentityRegistry();
     this.recs = new Map(); this.slots = []; this.freeSlots = []; this.arrays = new SlotArrays(); this.records = new SlotRecords(); this.addresses = new PodAddresses();
-    this.cache = new Map(); this.entriesByPolicy = new Map();
     this.ruleRefs = []; this.npRules = new NetworkPolicyRules(this.ruleRefs); this.nodeWords = new NodeAddressWords(); this.clusters = new ClusterPolicyIndex(this.ruleRefs, this.nodeWords);
     this.layout = new TableLayout();
+    this.tables = new NpTables(this.npRules, this.identities, this.layout);
     this.tiers = new TierTables(this.identities, this.clusters, this.nodes, this.layout);
     this.nodeAddresses = new NodeAddresses(this.nodes, this.nodeWords);
     this.applyChanges(changes);
@@ -240,7 +225,7 @@ export class CompiledEngine {
 
   stats(): EngineStats {
     let users = 0, bytes = 0;
-    for (const e of this.cache.values()) {
+    for (const e of this.tables.values()) {
       users += e.users.size;
       bytes += e.table.byteSize;
     }
@@ -250,7 +235,7 @@ export class CompiledEngine {
       generation: this.generation,
       pods: this.recs.size,
       identities: this.identities.count,
-      tables: this.cache.size + tier.tables,
+      tables: this.tables.size + tier.tables,
       tierTables: tier.tables,
       tableUsers: users + tier.users,
       tableBytes: bytes + tier.bytes + 4 * maps.words,
@@ -356,8 +341,8 @@ export class CompiledEngine {
     // NetworkPolicies: drop every table built from the old version; re-sort the namespace's list.
     const needTable = new Set<PodRec>();
     for (const key of changedPolicies) {
-      for (const e of this.entriesByPolicy.get(key) ?? []) this.evict(e, needTable);
-      this.entriesByPolicy.delete(key);
+      for (const e of this.tables.ofPolicy(key)) this.evict(e, needTable);
+      this.tables.dropPolicy(key);
     }
     for (const ns of reselectNs) {
       const list: NetworkPolicy[] = [];
@@ -419,7 +404,7 @@ export class CompiledEngine {
     // New identities: every table learns their classes, or is rebuilt (identity-extension.ts).
     if (this.identities.count > identitiesBefore) {
       const used = newIdentityRefs(refs, this.identities.count - identitiesBefore);
-      const n = extendTables(this.cache.values(), this.identities, used, this.layout, A, (e) => this.evict(e, needTable));
+      const n = extendTables(this.tables.values(), this.identities, used, this.layout, A, (e) => this.evict(e, needTable));
       this.extended += n.extended;
       this.extendedInPlace += n.inPlace;
       this.tiers.identitiesAdded(used);
@@ -441,27 +426,13 @@ export class CompiledEngine {
     this.publish();
   }
 
-  private evict(e: CacheEntry, needTable: Set<PodRec>): void {
+  private evict(e: NpTable, needTable: Set<PodRec>): void {
     if (e.evicted) return;
-    this.forget(e);
+    this.tables.forget(e);
     for (const slot of e.users) {
       const r = this.slots[slot];
       if (r) needTable.add(r);
     }
-  }
-
-  private dropUser(e: CacheEntry, slot: number): void {
-    e.users.delete(slot);
-    // Unused tables are dropped at once: a long-running agent must not accumulate tables of
-    // policy sets nobody has any more (a returning pod rebuilds its table in microseconds).
-    if (e.users.size === 0 && !e.evicted) this.forget(e);
-  }
-
-  private forget(e: CacheEntry): void {
-    e.evicted = true;
-    this.layout.drop(e.table);
-    this.cache.delete(e.key);
-    for (const p of e.policies) this.entriesByPolicy.get(p)?.delete(e);
   }
 
   private release(r: PodRec): void {
@@ -472,7 +443,7 @@ export class CompiledEngine {
     for (const dir of ['egress', 'ingress'] as const) {
       const e = r[dir];
       if (!e) continue;
-      this.dropUser(e, r.slot);
+      this.tables.dropUser(e, r.slot);
       r[dir] = null;
       this.arrays.setTable(dir, r.slot, NO_TABLE);
     }
@@ -517,35 +488,15 @@ export class CompiledEngine {
     const old = r[dir];
     if (old && !old.evicted && old.key === key) return;
     if (old) {
-      this.dropUser(old, r.slot);
+      this.tables.dropUser(old, r.slot);
       r[dir] = null;
       this.arrays.setTable(dir, r.slot, NO_TABLE);
     }
     if (key === undefined) return;
-    let e = this.cache.get(key);
+    let e = this.tables.get(key);
     if (!e) {
-      // Rules in policy-key order, then spec order; each policy's rules are a block (block-classes.ts).
-      const rules: TableRule[] = [];
-      const blocks: RuleBlock[] = [];
-      for (const p of np) {
-        const list = this.npRules.tableRules(p, dir);
-        rules.push(...list);
-        blocks.push({ key: list, count: list.length });
-      }
       this.built++;
-      const table = buildRuleTable(
-        dir === 'ingress'
-          ? { direction: dir, policies: npKeys, rules, blocks, ownerPorts: r.pod.ports }
-          : { direction: dir, policies: npKeys, rules, blocks },
-        this.identities,
-      );
-      e = { key, direction: dir, table, base: this.layout.place(table), policies: npKeys, users: new Set(), evicted: false };
-      this.cache.set(key, e);
-      for (const p of npKeys) {
-        let s = this.entriesByPolicy.get(p);
-        if (!s) this.entriesByPolicy.set(p, (s = new Set()));
-        s.add(e);
-      }
+      e = this.tables.build(key, dir, np, npKeys, r.pod.ports);
     }
     e.users.add(r.slot);
     r[dir] = e;
@@ -555,10 +506,10 @@ export class CompiledEngine {
   /** Lays every live table out again (no holes) and points every user slot at the new place. */
   private compactTables(): void {
     let live = this.tiers.stats().words + this.layout.nodeMapStats.words;
-    for (const e of this.cache.values()) live += e.table.image.length;
+    for (const e of this.tables.values()) live += e.table.image.length;
     // Room to grow by half before the next copy.
     this.layout.reset(live + (live >> 1));
-    for (const e of this.cache.values()) {
+    for (const e of this.tables.values()) {
       e.base = this.layout.place(e.table);
       for (const slot of e.users) this.arrays.setTable(e.direction, slot, e.base);
     }

@@ -13,7 +13,7 @@ import type { Direction } from './spec-facts.ts';
 /** New identities in one update from which they get references (new-identity-refs.ts); see newIdentityRefs. */
 export const REFS_MIN_IDENTITIES = 3;
 
-/** What the pass reads and rewrites of a cached table (compiler.ts's cache entries). */
+/** What the pass reads and rewrites of a table in use (np-tables.ts). */
 export interface ExtendableTable {
   readonly direction: Direction;
   /** Replaced (never changed) when new identities extend it. */
