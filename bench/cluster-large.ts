@@ -140,7 +140,7 @@ export function clusterLarge(o: ClusterLargeOptions): Record<string, unknown> {
     engineWith.update(changes);
     const t1 = process.hrtime.bigint();
     last = Number(t1 - t0) / 1e6;
-    // The agent's idle-time steps (Agent.scheduleConverge): converge, then a collection (idle-gc.ts).
+    // The agent's idle-time steps (idle-converge.ts): converge, then a collection (idle-gc.ts).
     if (engineWith.pendingWork > 0) {
       while (engineWith.pendingWork > 0) engineWith.converge();
       idleGc();

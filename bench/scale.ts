@@ -145,7 +145,7 @@ export async function scaleBench(o: ScaleOptions = {}): Promise<Record<string, u
       updateCpuMs = cpuMs(process.cpuUsage(uc0));
       updateMs = performance.now() - u0;
       // Tier tables an update left as chains are built in the agent's idle time right after it,
-      // then garbage is collected (Agent.scheduleConverge, idle-gc.ts); here at once,
+      // then garbage is collected (idle-converge.ts, idle-gc.ts); here at once,
       // timed apart (`converge`), as cluster-large does.
       const v0 = performance.now();
       if (engine.pendingWork > 0) {

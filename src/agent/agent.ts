@@ -44,7 +44,7 @@ import { runCommand } from '../enforce/command.ts';
 import { FlowCutter, type JudgedFlow, type SweepResult } from '../enforce/flow-cutter.ts';
 import type { RuleSnapshot } from '../policy/engine-api.ts';
 import { BatchRunner } from './batch-runner.ts';
-import { idleGc } from './idle-gc.ts';
+import { IdleConverge } from './idle-converge.ts';
 import { AgentStats, registerAgentMetrics, statusCounters, type AgentStatus } from './agent-stats.ts';
 import { defaultLog } from './agent-log.ts';
 import { SourceGuard } from './source-guard.ts';
@@ -67,8 +67,6 @@ export class Agent {
   private sinks?: Sinks;
   private verdictLog?: VerdictLog;
   private flushTimer?: NodeJS.Timeout;
-  /** The pending converge step (see converge()). */
-  private convergeTimer?: NodeJS.Immediate;
   private enforcer?: Enforcer;
   private iptables?: Iptables;
   private sourceGuard?: SourceGuard;
@@ -87,6 +85,18 @@ export class Agent {
   private enforcedSync?: SyncInfo;
   private lastError?: string;
   private readonly stats = new AgentStats();
+  /** Idle-time steps after an update (idle-converge.ts). */
+  private readonly converge = new IdleConverge({
+    engine: () => (this.classifier && !this.stopped ? this.engine : undefined),
+    publish: (snap) => {
+      this.observer?.bindSnapshot(snap, this.engine!.stats().ruleIds);
+      this.classifier!.setSnapshot(snap);
+    },
+    failed: (e) => {
+      this.lastError = `converging tier tables failed, chains stay in force: ${e.message}`;
+      this.log('error', this.lastError);
+    },
+  });
   /** Pod-rule reconciles: one per batch of state changes, bursts merged. */
   private readonly reconciler = new BatchRunner<true>({
     round: () => this.reconcile(),
@@ -224,7 +234,7 @@ export class Agent {
     this.ready = true;
     o.health?.setRulesInstalled(true);
     // The first compile's idle-time work (the per-policy tables chains will walk: TierTables.warm).
-    this.scheduleConverge();
+    this.converge.schedule();
     this.log('info', `enforcing generation ${this.enforcedGeneration}`, this.summary());
     if (o.strict ?? true) {
       const tool = await runCommand(['conntrack', '--version']).catch(() => undefined);
@@ -377,7 +387,7 @@ export class Agent {
       if (err) this.log('error', (this.lastError = err));
       this.classifier.setSnapshot(snap);
       if (changes.some((c) => c.kind === 'Node' && c.key === this.opts.node)) this.refreshLocalRanges();
-      this.scheduleConverge();
+      this.converge.schedule();
     } catch (e) {
       // Keep enforcing the previous snapshot rather than nothing.
       this.lastError = `compile failed, previous rules stay in force: ${(e as Error).message}`;
@@ -385,37 +395,6 @@ export class Agent {
       return;
     }
     this.requestReconcile();
-  }
-
-  /**
-   * An update that reached Admin or Baseline tables published chains in their place
-   * (tier-tables.ts); their tables are built a few per event-loop turn after it, each step
-   * publishing a snapshot with the same answers: the verdict cache stays (nothing it holds
-   * changed) and packets queued meanwhile are judged between steps. The same steps then compact
-   * or grow the table arena and build the per-policy tables later chains walk
-   * (CompiledEngine.converge), so updates need not.
-   */
-  private scheduleConverge(): void {
-    if (this.convergeTimer || !this.engine || this.engine.pendingWork === 0) return;
-    this.convergeTimer = setImmediate(() => {
-      this.convergeTimer = undefined;
-      if (!this.engine || !this.classifier || this.stopped) return;
-      try {
-        const snap = this.engine.converge();
-        if (snap) {
-          this.observer?.bindSnapshot(snap, this.engine.stats().ruleIds);
-          this.classifier.setSnapshot(snap);
-        }
-      } catch (e) {
-        // The chains keep answering exactly; the next update tries again.
-        this.lastError = `converging tier tables failed, chains stay in force: ${(e as Error).message}`;
-        this.log('error', this.lastError);
-        return;
-      }
-      // Done: collect garbage now (idle-gc.ts), not in the next update.
-      if (this.engine.pendingWork === 0) idleGc();
-      else this.scheduleConverge();
-    });
   }
 
   private onSync(info: SyncInfo): void {
@@ -573,7 +552,7 @@ export class Agent {
     }
     if (this.statusTimer) clearInterval(this.statusTimer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    if (this.convergeTimer) clearImmediate(this.convergeTimer);
+    this.converge.cancel();
     for (const u of this.unsubscribe) u();
     await this.opts.source.stop();
     await this.reconciler.settled();

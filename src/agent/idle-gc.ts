@@ -1,5 +1,5 @@
 // Garbage collection in idle time, after the converge steps that follow an update
-// (Agent.scheduleConverge), so that the collections V8 would otherwise run inside the next update
+// (idle-converge.ts), so that the collections V8 would otherwise run inside the next update
 // run here instead. Collections change no answer: they only move a pause.
 //
 // - A scavenge (minor) every time: those steps build the combined tier tables and the per-policy

@@ -5,15 +5,15 @@
 // A generation (Snapshot, snapshot.ts) is flat typed arrays: address maps to pod slots, a
 // record per slot (identity, node, per direction a word per tier: its table or none), node
 // addresses, and the arena of table images (rule-table.ts). The Admin and Baseline tables are
-// kept per pod identity by tier-tables.ts; this file keeps the NetworkPolicy tables, the slot
-// arrays and the arena current.
+// kept per pod identity by tier-tables.ts; this file keeps the NetworkPolicy tables (np-tables.ts),
+// the slot arrays and the arena current.
 //
 // Sharing: a NetworkPolicy table depends only on the policies isolating its owner (in key
 // order) and, for ingress, on what the rules' port names resolve to on the owner, so owners with
-// the same of both share one table object ("replicas share"), cached under that key. It is
-// rebuilt only when one of its policies changes or a new pod identity resolves a port name in
-// a way no class of the table does (extendRuleTable: other new identities join a class or add
-// one). Pods moving between existing identities (the common relabel) or added with an existing
+// the same of both share one table object ("replicas share"), cached under that key
+// (np-selection.ts). It is rebuilt only when one of its policies changes or a new pod identity
+// resolves a port name in a way no class of the table does (identity-extension.ts: other new
+// identities join a class or add one). Pods moving between existing identities (the common relabel) or added with an existing
 // identity touch no table.
 //
 // Published snapshots are never changed: an update publishes the per-slot records and the
@@ -27,25 +27,24 @@
 // Change batches from ClusterState.onChange.
 
 import type { ClusterPolicy, NetworkPolicy, Node, Pod, Namespace } from '../cluster/model.ts';
-import { podKey } from '../cluster/model.ts';
 import type { Change, ClusterView } from '../cluster/state.ts';
 import { KINDS_IN_APPLY_ORDER } from '../cluster/kinds.ts';
 import { decideOn } from './decide.ts';
 import { NodeAddresses, PodAddresses } from './engine-addresses.ts';
 import { NodeAddressWords } from './node-address-words.ts';
 import type { Connection, Decision, RuleRef } from './decision.ts';
-import { SIDE, type RuleSnapshot } from './engine-api.ts';
+import type { RuleSnapshot } from './engine-api.ts';
 import { IdentityRegistry } from './identity.ts';
 import { NewIdentityRefs } from './new-identity-refs.ts';
-import { buildRuleTable, extendRuleTable, type RuleTable, type TableRule } from './rule-table.ts';
-import { resolutionSignature } from './named-ports.ts';
+import { extendTables, newIdentityRefs } from './identity-extension.ts';
+import { npTableKey, selectionOf, type Selection } from './np-selection.ts';
+import { NpTables, type NpTable } from './np-tables.ts';
 import { NetworkPolicyRules } from './np-rules.ts';
-import type { RuleBlock } from './block-classes.ts';
 import { NO_POLICIES, Snapshot } from './snapshot.ts';
 import { SlotRecords } from './slot-records.ts';
 import { TierTables } from './tier-tables.ts';
 import { NO_TABLE, SlotArrays, TableLayout } from './table-layout.ts';
-import { comparePolicies, podIsSelectable, policyHasType, policySelectsPod, type Direction } from './spec-facts.ts';
+import { comparePolicies, podIsSelectable, type Direction } from './spec-facts.ts';
 import { ClusterPolicyIndex } from './cluster-index.ts';
 import type { EngineStats } from './engine-stats.ts';
 
@@ -71,35 +70,8 @@ export interface CompileOptions {
  */
 export const CHAIN_ABOVE = 0;
 
-/** New identities in one update from which they get references (new-identity-refs.ts); see update(). */
-export const REFS_MIN_IDENTITIES = 3;
-
 // ---------------------------------------------------------------------------------------------
 // Compiler state
-
-interface CacheEntry {
-  readonly key: string;
-  readonly direction: Direction;
-  /** Replaced (never changed) when new identities extend it; see extendRuleTable. */
-  table: RuleTable;
-  /** Where the table's image sits in the engine's arena layout (see TableLayout). */
-  base: number;
-  readonly policies: readonly string[];
-  /** Slots whose table (for `direction`) this is. */
-  readonly users: Set<number>;
-  evicted: boolean;
-}
-
-/** The NetworkPolicies isolating an identity, per direction, and their keys. */
-interface Selection {
-  readonly ing: readonly NetworkPolicy[];
-  readonly eg: readonly NetworkPolicy[];
-  readonly ingKeys: readonly string[];
-  readonly egKeys: readonly string[];
-  /** attach's table keys (also fixed by the identity: named ports resolve on its ports). */
-  ingress?: string | null;
-  egress?: string | null;
-}
 
 interface PodRec {
   readonly key: string;
@@ -113,8 +85,8 @@ interface PodRec {
   ips: readonly string[];
   egressPolicies: readonly string[];
   ingressPolicies: readonly string[];
-  egress: CacheEntry | null;
-  ingress: CacheEntry | null;
+  egress: NpTable | null;
+  ingress: NpTable | null;
   /** The identity this pod holds tier tables for (TierTables.hold), or -1 (not local, or gone). */
   tierIdentity: number;
 }
@@ -153,15 +125,13 @@ export class CompiledEngine {
   private records = new SlotRecords();
   private addresses = new PodAddresses<PodRec>();
 
-  private cache = new Map<string, CacheEntry>();
-  private entriesByPolicy = new Map<string, Set<CacheEntry>>();
   private ruleRefs: RuleRef[] = [];
   private npRules = new NetworkPolicyRules(this.ruleRefs);
-  /** The Admin and Baseline tiers' policies (shares ruleRefs). */
   /** Node addresses parsed once per address list (node classes and node address arrays). */
   private nodeWords = new NodeAddressWords();
   private clusters = new ClusterPolicyIndex(this.ruleRefs, this.nodeWords);
   private layout = new TableLayout();
+  private tables = new NpTables(this.npRules, this.identities, this.layout);
   /** The Admin and Baseline tiers' tables, per identity of a local pod. */
   private tiers = new TierTables(this.identities, this.clusters, this.nodes, this.layout);
 
@@ -244,9 +214,9 @@ export class CompiledEngine {
     this.podsByNs = new Map(); this.policiesByNs = new Map(); this.policyKeysByNs = new Map();
     this.identities = new IdentityRegistry();
     this.recs = new Map(); this.slots = []; this.freeSlots = []; this.arrays = new SlotArrays(); this.records = new SlotRecords(); this.addresses = new PodAddresses();
-    this.cache = new Map(); this.entriesByPolicy = new Map();
     this.ruleRefs = []; this.npRules = new NetworkPolicyRules(this.ruleRefs); this.nodeWords = new NodeAddressWords(); this.clusters = new ClusterPolicyIndex(this.ruleRefs, this.nodeWords);
     this.layout = new TableLayout();
+    this.tables = new NpTables(this.npRules, this.identities, this.layout);
     this.tiers = new TierTables(this.identities, this.clusters, this.nodes, this.layout);
     this.nodeAddresses = new NodeAddresses(this.nodes, this.nodeWords);
     this.applyChanges(changes);
@@ -255,7 +225,7 @@ export class CompiledEngine {
 
   stats(): EngineStats {
     let users = 0, bytes = 0;
-    for (const e of this.cache.values()) {
+    for (const e of this.tables.values()) {
       users += e.users.size;
       bytes += e.table.byteSize;
     }
@@ -265,7 +235,7 @@ export class CompiledEngine {
       generation: this.generation,
       pods: this.recs.size,
       identities: this.identities.count,
-      tables: this.cache.size + tier.tables,
+      tables: this.tables.size + tier.tables,
       tierTables: tier.tables,
       tableUsers: users + tier.users,
       tableBytes: bytes + tier.bytes + 4 * maps.words,
@@ -371,8 +341,8 @@ export class CompiledEngine {
     // NetworkPolicies: drop every table built from the old version; re-sort the namespace's list.
     const needTable = new Set<PodRec>();
     for (const key of changedPolicies) {
-      for (const e of this.entriesByPolicy.get(key) ?? []) this.evict(e, needTable);
-      this.entriesByPolicy.delete(key);
+      for (const e of this.tables.ofPolicy(key)) this.evict(e, needTable);
+      this.tables.dropPolicy(key);
     }
     for (const ns of reselectNs) {
       const list: NetworkPolicy[] = [];
@@ -431,35 +401,13 @@ export class CompiledEngine {
       }
     }
 
-    // New identities: every table learns their classes; one that meets a combination of
-    // matches it has no class for is rebuilt. Most take their reference's class (new-identity-refs.ts).
+    // New identities: every table learns their classes, or is rebuilt (identity-extension.ts).
     if (this.identities.count > identitiesBefore) {
-      // References pay when a batch brings several identities (a namespace relabel: one matcher
-      // check serves them all); for one or two, checking every table's matchers cost more than it
-      // saved (a remote pod relabel at the scale bench: 2.5 -> 5.8 ms CPU p50 with them).
-      const useRefs = this.identities.count - identitiesBefore >= REFS_MIN_IDENTITIES;
-      if (useRefs) refs.seal();
-      for (const e of [...this.cache.values()]) {
-        const t = extendRuleTable(e.table, this.identities, useRefs ? refs : undefined);
-        if (t === undefined) this.evict(e, needTable);
-        else if (t !== e.table) {
-          this.extended++;
-          if (t.image === e.table.image) {
-            // Extended in place (the image had room): rewrite its arena copy where it stands.
-            // Published snapshots share that memory; see table-arena.ts for why their answers
-            // cannot change.
-            this.layout.rewrite(e.base, t);
-            e.table = t;
-            this.extendedInPlace++;
-          } else {
-            this.layout.drop(e.table);
-            e.table = t;
-            e.base = this.layout.place(t);
-            for (const slot of e.users) A.setTable(e.direction, slot, e.base);
-          }
-        }
-      }
-      this.tiers.identitiesAdded(useRefs ? refs : undefined);
+      const used = newIdentityRefs(refs, this.identities.count - identitiesBefore);
+      const n = extendTables(this.tables.values(), this.identities, used, this.layout, A, (e) => this.evict(e, needTable));
+      this.extended += n.extended;
+      this.extendedInPlace += n.inPlace;
+      this.tiers.identitiesAdded(used);
     }
 
     // Selection: which policies isolate each affected pod, and its tables.
@@ -478,27 +426,13 @@ export class CompiledEngine {
     this.publish();
   }
 
-  private evict(e: CacheEntry, needTable: Set<PodRec>): void {
+  private evict(e: NpTable, needTable: Set<PodRec>): void {
     if (e.evicted) return;
-    this.forget(e);
+    this.tables.forget(e);
     for (const slot of e.users) {
       const r = this.slots[slot];
       if (r) needTable.add(r);
     }
-  }
-
-  private dropUser(e: CacheEntry, slot: number): void {
-    e.users.delete(slot);
-    // Unused tables are dropped at once: a long-running agent must not accumulate tables of
-    // policy sets nobody has any more (a returning pod rebuilds its table in microseconds).
-    if (e.users.size === 0 && !e.evicted) this.forget(e);
-  }
-
-  private forget(e: CacheEntry): void {
-    e.evicted = true;
-    this.layout.drop(e.table);
-    this.cache.delete(e.key);
-    for (const p of e.policies) this.entriesByPolicy.get(p)?.delete(e);
   }
 
   private release(r: PodRec): void {
@@ -509,7 +443,7 @@ export class CompiledEngine {
     for (const dir of ['egress', 'ingress'] as const) {
       const e = r[dir];
       if (!e) continue;
-      this.dropUser(e, r.slot);
+      this.tables.dropUser(e, r.slot);
       r[dir] = null;
       this.arrays.setTable(dir, r.slot, NO_TABLE);
     }
@@ -523,17 +457,7 @@ export class CompiledEngine {
   private select(r: PodRec, selections: Map<number, Selection>): void {
     let s = selections.get(r.identity);
     if (!s) {
-      const pols = this.policiesByNs.get(r.pod.namespace) ?? [];
-      const ing: NetworkPolicy[] = [];
-      const eg: NetworkPolicy[] = [];
-      for (const p of pols) {
-        // The pod is isolated for a direction by each policy that selects it and has the type
-        // (policyIsolatesPod); the selector is checked once for both directions.
-        if (!policySelectsPod(p, r.pod)) continue;
-        if (policyHasType(p, 'ingress')) ing.push(p);
-        if (policyHasType(p, 'egress')) eg.push(p);
-      }
-      s = { ing, eg, ingKeys: ing.length ? ing.map(podKey) : NO_POLICIES, egKeys: eg.length ? eg.map(podKey) : NO_POLICIES };
+      s = selectionOf(this.policiesByNs.get(r.pod.namespace) ?? [], r.pod);
       selections.set(r.identity, s);
     }
     const { ing, eg, ingKeys, egKeys } = s;
@@ -559,53 +483,20 @@ export class CompiledEngine {
   // for every peer and the slot's word for it is NO_TABLE.
   private attach(r: PodRec, dir: Direction, np: readonly NetworkPolicy[], npKeys: readonly string[], s: Selection): void {
     let k = s[dir];
-    if (k === undefined) {
-      k = null;
-      if (np.length > 0) {
-        k = `${dir === 'ingress' ? 'I' : 'E'}${npKeys.join('\n')}`;
-        if (dir === 'ingress') {
-          // Named ports of ingress rules resolve on the owner: owners share a table only when
-          // every name resolves the same on them.
-          const named = [];
-          for (const p of np) named.push(...this.npRules.ingressNamedPorts(p));
-          if (named.length) k += `\u0002${resolutionSignature(named, r.pod.ports)}`;
-        }
-      }
-      s[dir] = k;
-    }
+    if (k === undefined) s[dir] = k = npTableKey(dir, np, npKeys, this.npRules, r.pod.ports);
     const key = k ?? undefined;
     const old = r[dir];
     if (old && !old.evicted && old.key === key) return;
     if (old) {
-      this.dropUser(old, r.slot);
+      this.tables.dropUser(old, r.slot);
       r[dir] = null;
       this.arrays.setTable(dir, r.slot, NO_TABLE);
     }
     if (key === undefined) return;
-    let e = this.cache.get(key);
+    let e = this.tables.get(key);
     if (!e) {
-      // Rules in policy-key order, then spec order; each policy's rules are a block (block-classes.ts).
-      const rules: TableRule[] = [];
-      const blocks: RuleBlock[] = [];
-      for (const p of np) {
-        const list = this.npRules.tableRules(p, dir);
-        rules.push(...list);
-        blocks.push({ key: list, count: list.length });
-      }
       this.built++;
-      const table = buildRuleTable(
-        dir === 'ingress'
-          ? { direction: dir, policies: npKeys, rules, blocks, ownerPorts: r.pod.ports }
-          : { direction: dir, policies: npKeys, rules, blocks },
-        this.identities,
-      );
-      e = { key, direction: dir, table, base: this.layout.place(table), policies: npKeys, users: new Set(), evicted: false };
-      this.cache.set(key, e);
-      for (const p of npKeys) {
-        let s = this.entriesByPolicy.get(p);
-        if (!s) this.entriesByPolicy.set(p, (s = new Set()));
-        s.add(e);
-      }
+      e = this.tables.build(key, dir, np, npKeys, r.pod.ports);
     }
     e.users.add(r.slot);
     r[dir] = e;
@@ -615,10 +506,10 @@ export class CompiledEngine {
   /** Lays every live table out again (no holes) and points every user slot at the new place. */
   private compactTables(): void {
     let live = this.tiers.stats().words + this.layout.nodeMapStats.words;
-    for (const e of this.cache.values()) live += e.table.image.length;
+    for (const e of this.tables.values()) live += e.table.image.length;
     // Room to grow by half before the next copy.
     this.layout.reset(live + (live >> 1));
-    for (const e of this.cache.values()) {
+    for (const e of this.tables.values()) {
       e.base = this.layout.place(e.table);
       for (const slot of e.users) this.arrays.setTable(e.direction, slot, e.base);
     }

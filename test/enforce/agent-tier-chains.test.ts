@@ -1,7 +1,7 @@
 // The agent's side of tier chains (src/policy/tier-tables.ts): an update that reaches more
 // Admin or Baseline tables than the engine builds at once publishes chains of per-policy tables
 // in their place, and the agent builds the combined tables after it, a few per event-loop turn
-// (Agent.scheduleConverge). Real agent, real NFQUEUE, real connections: the edited policy is
+// (idle-converge.ts). Real agent, real NFQUEUE, real connections: the edited policy is
 // enforced at once, the chains are gone shortly after (status file), and the answers stay.
 //
 // The cluster: Admin policy `guard` selects every pod of namespace x, `c-extra` only pod c, so
