@@ -10,7 +10,8 @@
 // so a CIDR can tell two replicas apart. connectivity.ts splits a pair of groups by address
 // where (and only where) the pair's rules have CIDRs (Edge.split). What else could tell members
 // apart is part of the key: for the node endpoint, the policy CIDR block of the pod's node's
-// address and (only when a cluster policy has a `nodes` peer) its node's labels. `refine` lets
+// address (the address itself when some pod holds it) and (only when a cluster policy has a
+// `nodes` peer) its node's labels. `refine` lets
 // diff split groups further (by the other side's grouping) so both sides have the same
 // endpoints. Groups whose names collide get a "#2" suffix.
 
@@ -129,7 +130,10 @@ export function groupPods(view: ClusterView, f: GroupingFacts): { groups: PodGro
     const ports = p.ports.map((c) => `${c.name ?? ''}/${c.protocol}/${c.containerPort}`).sort().join(',');
     const node = p.nodeName ? view.nodes.get(p.nodeName) : undefined;
     const nodeIP = nodeAddressOf(view, p, f.family);
-    const nodeKey = nodeIP ? `${f.blockOf(nodeIP)}|${f.nodeLabelsMatter ? sortedJSON(node?.labels ?? {}) : ''}` : '-';
+    // A node address that a pod holds too is a pod endpoint's address: between that pod and the
+    // pods of that node traffic is exempt (spec-facts), for no other member, so such a node
+    // enters the key by its address, not its block.
+    const nodeKey = nodeIP ? `${owners.has(nodeIP) ? nodeIP : f.blockOf(nodeIP)}|${f.nodeLabelsMatter ? sortedJSON(node?.labels ?? {}) : ''}` : '-';
     const key = [p.namespace, sortedJSON(labels), ports, nodeKey, f.refine ? f.refine(p) : ''].join('\u0000');
     let list = byKey.get(key);
     if (!list) {
