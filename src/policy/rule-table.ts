@@ -156,6 +156,16 @@ export class RuleTable {
   /** Number of identities when built; newer identities get selector class 0 (see extendRuleTable). */
   readonly identityCount: number;
   /**
+   * Identities [identityCount, checked) are known to take class 0 here (what the image gives
+   * identities past its stored classes): an extension that found every new identity in class 0
+   * returns the table itself, and without this mark the next one classified them all again, and
+   * (its range no longer the batch's) without the batch's references: a table far from the
+   * relabelled pods re-read every identity interned since it was built, on every relabel. Moving
+   * the mark changes no answer (identity attributes and the table's cells never change), so a
+   * table shared by several users or snapshots may move it.
+   */
+  checked: number;
+  /**
    * The whole table as one flat int32 image (see table-arena.ts): what snapshots copy into their
    * arena and judge with. Offsets inside are relative, so it is valid at any arena position.
    */
@@ -179,6 +189,7 @@ export class RuleTable {
     this.direction = p.direction;
     this.policies = p.policies;
     this.identityCount = identityCount;
+    this.checked = identityCount;
     // Extending: in place when the image has room (the caller then rewrites its arena copy, see
     // extendedInPlace), else a copy with room to spare.
     this.image = extend !== undefined ? (appendSelClasses(extend.table.image, extend.table.identityCount, extend.added)
@@ -244,10 +255,14 @@ let bitScratch = new Int32Array(256);
 
 export function extendRuleTable(t: RuleTable, identities: IdentityRegistry, refs?: NewIdentityRefs): RuleTable | undefined {
   const p = t.parts;
-  const from = t.identityCount;
+  // Identities below `from` have their class (stored, or class 0 by the checked mark).
+  const from = t.checked;
   const to = identities.count;
   if (to <= from) return t;
-  if (p.selectorPeers.length === 0 && p.peerNamed.length === 0) return t;
+  if (p.selectorPeers.length === 0 && p.peerNamed.length === 0) {
+    t.checked = to;
+    return t;
+  }
   // New identities with a reference the table's matchers do not tell them from (a twin,
   // IdentityRegistry.twinOf, is alike to every selector and port name) take its class, with
   // no selector or signature work. `need`: 1 for those classified below.
@@ -267,7 +282,7 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry, refs
       needed++;
     } else if ((added[x] = j < from ? (stored ??= selClassReader(t.image))(j) : added[j - from]!) !== 0) allZero = false;
   }
-  if (needed === 0) return allZero ? t : new RuleTable(p, to, { table: t, added });
+  if (needed === 0) return extended(t, to, added, allZero);
   // Fast path: no selector of the table picks a new identity and no port name of the table
   // resolves on one, so each of them has class 0's signature. (Most tables, most of the time.)
   let touched = false;
@@ -287,7 +302,7 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry, refs
       }
     }
   }
-  if (!touched) return allZero ? t : new RuleTable(p, to, { table: t, added });
+  if (!touched) return extended(t, to, added, allZero);
   const k = p.ruleCount;
   const named = p.peerNamed.length > 0;
   let keys = selKeysOf.get(p.refold);
@@ -323,6 +338,7 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry, refs
   if (nSel !== p.nSel) {
     // New columns: the image is encoded anew (a copy), with the classes of every identity so
     // far, including those earlier extensions stored only in the image.
+    // (Identities between the stored classes and `from` are class 0: the array's fill.)
     const selClass = new Int32Array(to);
     selClass.set(storedSelClasses(t.image));
     selClass.set(added, from);
@@ -338,9 +354,27 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry, refs
       stats: { ipClasses4: p.stats.ipClasses4, ipClasses6: p.stats.ipClasses6, selClasses: nSel, peerClasses: verdict.length / p.nPort, portClasses: p.stats.portClasses },
     }, to);
   }
-  // Class 0 is what identities past the array read anyway.
-  if (allZero) return t;
-  return new RuleTable(p, to, { table: t, added });
+  return extended(t, to, added, allZero);
+}
+
+/**
+ * `t` with the classes `added` of identities t.checked.. appended (same classes otherwise): `t`
+ * itself, marked checked to `to`, when all are class 0 (what identities past the stored classes
+ * read anyway), else a table whose image stores them, after zeros for the identities the mark
+ * had covered.
+ */
+function extended(t: RuleTable, to: number, added: Int32Array, allZero: boolean): RuleTable {
+  if (allZero) {
+    t.checked = to;
+    return t;
+  }
+  const gap = t.checked - t.identityCount;
+  let all = added;
+  if (gap > 0) {
+    all = new Int32Array(gap + added.length);
+    all.set(added, gap);
+  }
+  return new RuleTable(t.parts, to, { table: t, added: all });
 }
 
 const NOT_NAMED = { res: [] as number[][], key: '' };
