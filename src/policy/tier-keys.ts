@@ -52,6 +52,8 @@ export class TierKeys {
   private readonly namedByContent = new Map<string, readonly NamedPort[]>();
   /** Per names array (namedByContent) and owner ports array: the resolution signature (keyOf). */
   private readonly sigs = new WeakMap<readonly NamedPort[], WeakMap<Pod['ports'], string>>();
+  /** Per word list, its ingress keys by resolution signature (keyOf). */
+  private readonly keysOfList = new WeakMap<WordList, Map<string, string>>();
   /** Per selection array, its word lists (listOf). */
   private readonly wordLists = new WeakMap<readonly ClusterPolicy[], (WordList | null | undefined)[]>();
 
@@ -136,7 +138,12 @@ export class TierKeys {
     if (!per) this.sigs.set(named, (per = new WeakMap()));
     let sig = per.get(ports);
     if (sig === undefined) per.set(ports, (sig = resolutionSignature(named, ports)));
-    const key = `${li.base}\u0002${sig}`;
+    // One key string per (list, signature): identities of one list share it, so the table cache
+    // hashes it once, not once per identity (a guardrail change gives ~600 identities new lists).
+    let keys = this.keysOfList.get(li);
+    if (!keys) this.keysOfList.set(li, (keys = new Map()));
+    let key = keys.get(sig);
+    if (key === undefined) keys.set(sig, (key = `${li.base}\u0002${sig}`));
     this.memo[at] = { base: li.base, named, key };
     return key;
   }

@@ -3,7 +3,8 @@
 // (TIER_PASS), built once and kept until the policy's rules change. A link is placed in the arena
 // while a chain walks it (or did since new identities or a compaction last came) and parked (out
 // of the arena, still built) otherwise; warm() builds links parked ahead of the change that will
-// chain them.
+// chain them, and refresh() brings parked links up to date with the identities interned since
+// they were parked (both in idle time).
 
 import type { ClusterPolicy, Pod } from '../cluster/model.ts';
 import { clusterPolicyId } from '../cluster/model.ts';
@@ -45,6 +46,12 @@ export class TierLinks<C> {
   private readonly byPolicy = new Map<string, Set<LinkEntry<C>>>();
   /** Per policy version: its links (find). */
   private readonly memo = new WeakMap<ClusterPolicy, LinkMemo<C>>();
+  /**
+   * Parked links that identities interned since they were parked have not extended yet
+   * (refresh). A guardrail change takes ~100 parked links at once, and extending each there
+   * (every pod add or relabel in between parks them all) was a sixth of such an update.
+   */
+  private readonly stale = new Set<LinkEntry<C>>();
   built = 0;
 
   constructor(
@@ -56,6 +63,28 @@ export class TierLinks<C> {
 
   get size(): number {
     return this.links.size;
+  }
+
+  /** Parked links refresh() has still to extend. */
+  get pendingRefresh(): number {
+    return this.stale.size;
+  }
+
+  /**
+   * Extends up to `max` parked links for the identities interned since they were parked (idle
+   * time), so the change that takes them places them without that work. Changes no answer: a
+   * parked link is in no published arena. Returns the links still stale.
+   */
+  refresh(max: number): number {
+    let n = 0;
+    for (const l of this.stale) {
+      if (n++ >= max) break;
+      this.stale.delete(l);
+      const t = extendRuleTable(l.table, this.identities);
+      if (t === undefined) this.drop(l);
+      else l.table = t;
+    }
+    return this.stale.size;
   }
 
   /** The per-policy table of `p` for a word, placed in the arena (built, or a parked one brought up to date). */
@@ -83,7 +112,8 @@ export class TierLinks<C> {
     }
     const id = clusterPolicyId(p);
     let fresh = false;
-    if (l && l.base < 0 && place) {
+    // A parked link is extended here only when refresh() has not yet done it.
+    if (l && l.base < 0 && place && this.stale.delete(l)) {
       const t = extendRuleTable(l.table, this.identities);
       if (t === undefined) {
         this.drop(l);
@@ -127,9 +157,13 @@ export class TierLinks<C> {
    */
   identitiesAdded(refs: NewIdentityRefs | undefined, evict: (c: C) => void, moved: (c: C) => void): void {
     for (const l of [...this.links.values()]) {
-      if (l.base < 0) continue;
+      if (l.base < 0) {
+        this.stale.add(l);
+        continue;
+      }
       if (l.chains.size === 0) {
         this.park(l);
+        this.stale.add(l);
         continue;
       }
       const t = extendRuleTable(l.table, this.identities, refs);
@@ -179,6 +213,7 @@ export class TierLinks<C> {
     if (this.links.get(l.key) !== l) return;
     l.dropped = true;
     this.links.delete(l.key);
+    this.stale.delete(l);
     this.byPolicy.get(l.policy)?.delete(l);
     if (l.base >= 0) this.layout.drop(l.table);
     l.base = -1;

@@ -252,17 +252,22 @@ export class TierTables {
     return this.chains.size;
   }
 
-  /** Combined tables whose per-policy tables warm() has still to make sure of. */
+  /** Combined tables whose per-policy tables warm() has still to make sure of, and parked per-policy tables it has to bring up to date. */
   get pendingWarm(): number {
-    return this.toWarm.size;
+    return this.toWarm.size + this.links.pendingRefresh;
   }
 
   /**
    * Builds (parked: out of the arena) up to `max` missing per-policy tables of the combined
    * tables' lists (toWarm), so a later change chaining those lists builds only the changed
-   * policy's. Changes no answer. Returns the tables still to look at.
+   * policy's; first extends up to `max` parked ones for new identities (TierLinks.refresh), so
+   * that change only places them. Changes no answer. Returns the tables still to look at.
    */
   warm(max: number): number {
+    if (this.links.pendingRefresh > 0) {
+      this.links.refresh(max);
+      return this.pendingWarm;
+    }
     // Lookups are bounded too (a key is a resolution signature): a step stays short when most exist.
     let built = 0, looked = 0;
     for (const e of this.toWarm) {
@@ -278,7 +283,7 @@ export class TierTables {
       this.toWarm.delete(e);
       this.warmAt = 0;
     }
-    return this.toWarm.size;
+    return this.pendingWarm;
   }
 
   /**
