@@ -76,7 +76,7 @@ checkMirrors('conntrack.ts', [
 
 /**
  * Which way the record at word o holds a tuple of its protocol and family: 0 as its original
- * direction, 1 reversed, -1 neither. Inlined into both lookups.
+ * direction, 1 reversed, -1 neither. Inlined into find(); lookup() has its own copy (see there).
  */
 function direction(rec: Int32Array, o: number, s0: number, s1: number, s2: number, s3: number,
   d0: number, d1: number, d2: number, d3: number, sp: number, dp: number): number {
@@ -273,8 +273,14 @@ export class Conntrack {
 
   /**
    * The flow of a parsed packet (either direction), or -1. Sets lastReply. find() written out
-   * over the packet's words in locals: the hit path's one call V8 does not inline, without the
-   * scratch key's stores and loads (which only an insert needs).
+   * over the packet's words in locals, without the scratch key's stores and loads (which only an
+   * insert needs), and with direction() written out too: an IPv4 key compares only its first
+   * address words (the others are 0 on both sides and the key word holds the family). Written
+   * out, lookup is over V8's inlining limit (460 bytes of bytecode), so it is always one call
+   * with the hash and compares inlined in it; small enough to be inlined into classify(), it
+   * was inlined there or not depending on the order the JIT compiled things, and when it was,
+   * its own inlinees and the state update no longer fit classify's inlining budget (920 bytes):
+   * the conntrack-hit bench then ran about 10 % slower (see the README).
    */
   lookup(info: PacketInfo, now: number): number {
     const fam = info.family, proto = info.proto;
@@ -292,7 +298,19 @@ export class Conntrack {
     while (e !== -1) {
       const o = e << 4;
       if (rec[o + C.R_KEY] === key) {
-        const dir = direction(rec, o, s0, s1, s2, s3, d0, d1, d2, d3, sp, dp);
+        let dir = -1;
+        if (fam === 4) {
+          if (rec[o + C.R_SRC] === s0 && rec[o + C.R_DST] === d0 && rec[o + C.R_SPORT] === sp && rec[o + C.R_DPORT] === dp) dir = 0;
+          else if (rec[o + C.R_SRC] === d0 && rec[o + C.R_DST] === s0 && rec[o + C.R_SPORT] === dp && rec[o + C.R_DPORT] === sp) dir = 1;
+        } else if (rec[o + C.R_SRC] === s0 && rec[o + C.R_DST] === d0 && rec[o + C.R_SPORT] === sp && rec[o + C.R_DPORT] === dp &&
+            rec[o + C.R_SRC + 1] === s1 && rec[o + C.R_SRC + 2] === s2 && rec[o + C.R_SRC + 3] === s3 &&
+            rec[o + C.R_DST + 1] === d1 && rec[o + C.R_DST + 2] === d2 && rec[o + C.R_DST + 3] === d3) {
+          dir = 0;
+        } else if (rec[o + C.R_SRC] === d0 && rec[o + C.R_DST] === s0 && rec[o + C.R_SPORT] === dp && rec[o + C.R_DPORT] === sp &&
+            rec[o + C.R_SRC + 1] === d1 && rec[o + C.R_SRC + 2] === d2 && rec[o + C.R_SRC + 3] === d3 &&
+            rec[o + C.R_DST + 1] === s1 && rec[o + C.R_DST + 2] === s2 && rec[o + C.R_DST + 3] === s3) {
+          dir = 1;
+        }
         if (dir !== -1) {
           if (this.recF[(e << 3) + C.F_EXPIRES]! <= now) {
             this.expirations++;

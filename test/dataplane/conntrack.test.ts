@@ -50,6 +50,24 @@ t.test('one entry serves both directions, v4 and v6, all protocols', async (t) =
   t.equal(ct.lookup(info(packet(C, B, PROTO.UDP, 40000, 80)), 2), -1);
 });
 
+t.test('lookup compares every word: IPv6 flows alike in their first words and ports', async (t) => {
+  // lookup() compares only word 0 of IPv4 addresses; IPv6 keys must still compare all four,
+  // also when word 0 and the ports are the same both ways (then the original direction's first
+  // compare passes for a reply, and only the other words tell the directions apart).
+  const ct = new Conntrack({ capacity: 64, seed: 3 });
+  const X = 'fd00:10:244::1', Y = 'fd00:10:244::2', Z = 'fd00:99:244::1';
+  const e = ct.insert(info(packet(X, Y, PROTO.UDP, 5353, 5353)), 0, FLOW_ACCEPT, 1);
+  t.equal(ct.lookup(info(packet(X, Y, PROTO.UDP, 5353, 5353)), 1), e);
+  t.equal(ct.lastReply, false);
+  t.equal(ct.lookup(info(replyPacket(X, Y, PROTO.UDP, 5353, 5353)), 1), e, 'reply of a flow whose ends share word 0 and port');
+  t.equal(ct.lastReply, true);
+  t.equal(ct.lookup(info(packet(X, Z, PROTO.UDP, 5353, 5353)), 1), -1, 'destination differing in word 1 only');
+  t.equal(ct.lookup(info(packet(Z, Y, PROTO.UDP, 5353, 5353)), 1), -1, 'source differing in word 1 only');
+  t.equal(ct.lookup(info(packet('fd00:10:244::3', Y, PROTO.UDP, 5353, 5353)), 1), -1, 'source differing in word 3 only');
+  // The IPv4 address whose word equals the IPv6 flow's word 0 (and ports) is another family.
+  t.equal(ct.lookup(info(packet('253.0.0.16', '253.0.0.16', PROTO.UDP, 5353, 5353)), 1), -1, 'IPv4 tuple with the same first words');
+});
+
 t.test('TCP state machine and timeouts', async (t) => {
   const ct = new Conntrack({ capacity: 16, seed: 2 });
   const syn = info(packet(A, B, PROTO.TCP, 5000, 80, TCPF.SYN));
