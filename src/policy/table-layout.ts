@@ -20,8 +20,8 @@ export const NO_TABLE = TIER_NEXT;
 /**
  * A compaction's buffer, in live words: room for twice the live words of new images before the
  * arena is cramped (three quarters full), and then it holds at least as many holes as live words
- * (crampedWithHoles), so the next compaction asks for a buffer of the same size and takes back
- * the one this compaction left (arena-buffers.ts). At 1.5, the arena grew twice between
+ * (crampedWithHoles), so the next compaction asks for a buffer of about the same size and takes
+ * back the one this compaction left (arena-buffers.ts). At 1.5, the arena grew twice between
  * compactions, a new buffer each time.
  */
 export const COMPACT_ROOM = 4;
@@ -240,11 +240,12 @@ export class TableLayout {
   }
 
   /**
-   * Cramped with holes at least half of what is written: compacting (into COMPACT_ROOM times the
-   * live words) makes room without growing the arena (see COMPACT_ROOM).
+   * Cramped with holes at least a third of what is written: compacting (into COMPACT_ROOM times
+   * the live words, or a free buffer of 2/3 of that) makes room without growing the arena (see
+   * COMPACT_ROOM): such a buffer is cramped at twice the live words, half of them holes.
    */
   get crampedWithHoles(): boolean {
-    return this.cramped && this.garbage * 2 >= this.used;
+    return this.cramped && this.garbage * 3 >= this.used;
   }
 
   /** Grows the buffer to `times` what is written (the old one stays with old snapshots, as in reserve). */

@@ -45,14 +45,15 @@ t.test('a retired buffer is not reused while one of its views lives, and is once
   t.ok(again.every((w) => w === 0), 'handed out zeroed');
 });
 
-t.test('a free buffer is taken for requests from 3/4 to twice its size only', async (t) => {
+t.test('a free buffer is taken for requests from 1/2 to 3/2 of its size only', async (t) => {
   const pool = new ArenaBuffers();
   pool.retire([pool.take(sizeClass(40_000))]);
   await collect();
   const n = pool.held.bytes / 4;
-  t.equal(pool.take(4 * n).buffer.byteLength, sizeClass(4 * n) * 4, 'too small: a new one');
+  t.equal(pool.take(2 * n).buffer.byteLength, sizeClass(2 * n) * 4, 'too small: a new one');
+  t.equal(pool.take(Math.floor(n / 2) - 1).buffer.byteLength, sizeClass(Math.floor(n / 2) - 1) * 4, 'too large: a new one');
   t.equal(pool.reused, 0);
-  t.equal(pool.take(Math.ceil(n / 2)).buffer.byteLength, n * 4, 'up to twice the request');
+  t.equal(pool.take(Math.floor((3 * n) / 2)).buffer.byteLength, n * 4, 'from 2/3 of the request');
   t.equal(pool.reused, 1);
 });
 
