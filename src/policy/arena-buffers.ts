@@ -72,6 +72,17 @@ export class ArenaBuffers {
     for (const v of views) this.registry.register(v, r);
   }
 
+  /**
+   * Makes sure a free buffer for a request of `words` is held (a new one when none is): the
+   * rotation's second buffer, allocated up front where a collection is due anyway (after a full
+   * compile), not at the first compaction, whose allocation started a marking inside the next
+   * updates (scale bench).
+   */
+  spare(words: number): void {
+    for (const b of this.free) if (3 * (b.byteLength >> 2) >= 2 * words && b.byteLength >> 2 <= 2 * words) return;
+    this.release(new ArrayBuffer(sizeClass(words) * 4));
+  }
+
   /** Free buffers held, and their bytes. */
   get held(): { readonly buffers: number; readonly bytes: number } {
     let bytes = 0;

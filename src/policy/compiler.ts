@@ -156,11 +156,13 @@ export class CompiledEngine {
   /**
    * A full compile leaves the arena as full as doubling left it; it starts the updates with the
    * room a compaction gives (COMPACT_ROOM), so the first updates do not grow it in turn (two
-   * growths of 19 and 30 MB in the first ten rounds of the scale bench) and its first compaction
-   * takes back the buffer this leaves (arena-buffers.ts).
+   * growths of 19 and 30 MB in the first ten rounds of the scale bench), and a spare buffer of the
+   * same size for the first compaction (ArenaBuffers.spare).
    */
   private roomAfterCompile(): void {
-    if (this.layout.used > 1 << 16) this.layout.makeRoom(COMPACT_ROOM);
+    if (this.layout.used <= 1 << 16) return;
+    this.layout.makeRoom(COMPACT_ROOM);
+    this.layout.buffers.spare(COMPACT_ROOM * this.layout.used);
   }
 
   /**
