@@ -43,7 +43,7 @@ import { NetworkPolicyRules } from './np-rules.ts';
 import { NO_POLICIES, Snapshot } from './snapshot.ts';
 import { SlotRecords } from './slot-records.ts';
 import { TierTables } from './tier-tables.ts';
-import { NO_TABLE, SlotArrays, TableLayout } from './table-layout.ts';
+import { COMPACT_ROOM, NO_TABLE, SlotArrays, TableLayout } from './table-layout.ts';
 import { comparePolicies, podIsSelectable, type Direction } from './spec-facts.ts';
 import { ClusterPolicyIndex } from './cluster-index.ts';
 import type { EngineStats } from './engine-stats.ts';
@@ -148,8 +148,21 @@ export class CompiledEngine {
     this.localNode = opts.localNode;
     this.chainAbove = opts.chainAbove ?? CHAIN_ABOVE;
     this.applyChanges(CompiledEngine.changesFor(view));
+    this.roomAfterCompile();
     // A full compile builds every table: nothing is enforced yet, so nothing waits for it.
     this.tiers.chainAbove = this.chainAbove;
+  }
+
+  /**
+   * A full compile leaves the arena as full as doubling left it; it starts the updates with the
+   * room a compaction gives (COMPACT_ROOM), so the first updates do not grow it in turn (two
+   * growths of 19 and 30 MB in the first ten rounds of the scale bench), and a spare buffer of the
+   * same size for the first compaction (ArenaBuffers.spare).
+   */
+  private roomAfterCompile(): void {
+    if (this.layout.used <= 1 << 16) return;
+    this.layout.makeRoom(COMPACT_ROOM);
+    this.layout.buffers.spare(COMPACT_ROOM * this.layout.used);
   }
 
   /**
@@ -163,7 +176,7 @@ export class CompiledEngine {
    */
   converge(maxTables = 4): RuleSnapshot | undefined {
     if (this.tiers.pendingChains > 0) this.tiers.converge(maxTables);
-    else if (this.layout.wasteful) this.compactTables();
+    else if (this.layout.wasteful || this.layout.crampedWithHoles) this.compactTables();
     else if (this.layout.cramped) this.layout.makeRoom();
     else {
       if (this.tiers.pendingWarm > 0) this.tiers.warm(4 * maxTables);
@@ -220,6 +233,7 @@ export class CompiledEngine {
     this.tiers = new TierTables(this.identities, this.clusters, this.nodes, this.layout);
     this.nodeAddresses = new NodeAddresses(this.nodes, this.nodeWords);
     this.applyChanges(changes);
+    this.roomAfterCompile();
     this.tiers.chainAbove = this.chainAbove;
   }
 
@@ -507,8 +521,9 @@ export class CompiledEngine {
   private compactTables(): void {
     let live = this.tiers.stats().words + this.layout.nodeMapStats.words;
     for (const e of this.tables.values()) live += e.table.image.length;
-    // Room to grow by half before the next copy.
-    this.layout.reset(live + (live >> 1));
+    // Room for twice the live words of new images before the arena is cramped (TableLayout's
+    // COMPACT_ROOM).
+    this.layout.reset(COMPACT_ROOM * live);
     for (const e of this.tables.values()) {
       e.base = this.layout.place(e.table);
       for (const slot of e.users) this.arrays.setTable(e.direction, slot, e.base);

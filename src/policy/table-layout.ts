@@ -7,6 +7,7 @@ import { NO_POLICIES } from './snapshot.ts';
 import type { NodeClasses } from './node-classes.ts';
 import { H_SEL_LEN, TableArena, appendedWords, linkNodeMaps, nodeMapWords, writeNodeMaps } from './table-arena.ts';
 import { PagedList } from './paged-list.ts';
+import { ArenaBuffers } from './arena-buffers.ts';
 import { TIER_NEXT } from './tiers.ts';
 
 /**
@@ -15,6 +16,15 @@ import { TIER_NEXT } from './tiers.ts';
  * the direction): the tier passes for every peer (see snapshot.ts).
  */
 export const NO_TABLE = TIER_NEXT;
+
+/**
+ * A compaction's buffer, in live words: room for twice the live words of new images before the
+ * arena is cramped (three quarters full), and then it holds at least as many holes as live words
+ * (crampedWithHoles), so the next compaction asks for a buffer of about the same size and takes
+ * back the one this compaction left (arena-buffers.ts). At 1.5, the arena grew twice between
+ * compactions, a new buffer each time.
+ */
+export const COMPACT_ROOM = 4;
 
 /**
  * Per-slot working arrays, which each published snapshot's slot records are made from
@@ -91,6 +101,8 @@ export class SlotArrays {
  * and every published snapshot keeps answering exactly as it did. Dropped images leave holes
  * (counted as garbage, never reused); once garbage outweighs the live images, or the buffer is
  * full, the live images move to a new buffer (compact / grow) and old snapshots keep the old one.
+ * That new buffer is one an earlier arena left, when no snapshot can read it any more
+ * (arena-buffers.ts), so the arena's turnover adds nothing to V8's external memory count.
  *
  * The node class maps of tables with `nodes` rules (node-classes.ts; 0.46 MB at 5,000 dual-stack nodes) are
  * the same for every such table, so they are written once, before the first table using them,
@@ -105,6 +117,8 @@ export class TableLayout {
   garbage = 0;
   private words = new Int32Array(0);
   private arena: TableArena = TableArena.EMPTY;
+  /** Buffers of earlier arenas, for the next compaction or growth. */
+  readonly buffers = new ArenaBuffers();
   /** Node class maps written since the last reset: where, and how many placed tables link to them. */
   private readonly nodeMaps = new Map<NodeClasses, { readonly at: number; users: number }>();
 
@@ -158,9 +172,21 @@ export class TableLayout {
   private reserve(n: number): void {
     if (this.used + n <= this.words.length) return;
     // Grow by doubling (amortized O(1) a word); the old buffer stays with old snapshots.
-    const next = new Int32Array(Math.max(1024, 2 * (this.used + n)));
+    this.moveTo(Math.max(1024, 2 * (this.used + n)));
+  }
+
+  /** Copies what is written to a buffer of at least `capacity` words, retiring the current one. */
+  private moveTo(capacity: number): void {
+    const next = this.buffers.take(capacity);
     next.set(this.words.subarray(0, this.used));
+    this.retireWords();
     this.words = next;
+  }
+
+  /** The current buffer leaves the arena: free for reuse once no snapshot can read it (arena-buffers.ts). */
+  private retireWords(): void {
+    const a = this.arena;
+    this.buffers.retire(a.words === this.words ? [a.words, a.bytes, a.halves] : [this.words]);
   }
 
   /**
@@ -213,11 +239,18 @@ export class TableLayout {
     return this.used > 1 << 16 && this.used * 4 > this.words.length * 3;
   }
 
-  /** Grows the buffer to twice what is written (the old one stays with old snapshots, as in reserve). */
-  makeRoom(): void {
-    const next = new Int32Array(2 * this.used);
-    next.set(this.words.subarray(0, this.used));
-    this.words = next;
+  /**
+   * Cramped with holes at least a third of what is written: compacting (into COMPACT_ROOM times
+   * the live words, or a free buffer of 2/3 of that) makes room without growing the arena (see
+   * COMPACT_ROOM): such a buffer is cramped at twice the live words, half of them holes.
+   */
+  get crampedWithHoles(): boolean {
+    return this.cramped && this.garbage * 3 >= this.used;
+  }
+
+  /** Grows the buffer to `times` what is written (the old one stays with old snapshots, as in reserve). */
+  makeRoom(times = 2): void {
+    this.moveTo(times * this.used);
   }
 
   /** The arena holding every image placed so far. */
@@ -226,11 +259,12 @@ export class TableLayout {
     return this.arena;
   }
 
-  /** Starts over in a new buffer of `capacity` words (for compaction). */
+  /** Starts over in a new buffer of `capacity` words or more (for compaction). */
   reset(capacity = 0): void {
     this.used = 0;
     this.garbage = 0;
-    this.words = new Int32Array(capacity);
+    this.retireWords();
+    this.words = capacity > 0 ? this.buffers.take(capacity) : new Int32Array(0);
     this.arena = TableArena.EMPTY;
     this.nodeMaps.clear();
   }
