@@ -1,0 +1,113 @@
+// Where the cluster policies' extra classification time goes, table lookup by table lookup: on
+// the large cluster without and with its cluster policies (bench/large-cluster-policies.ts),
+// judges the bench's IPv4 tuples once, records every table lookup the tier walk makes (side,
+// tier, and the arguments of judgeImage4), then replays those lookups alone (no address maps,
+// slot records or tier walk) in interleaved rounds: all of a variant's lookups in packet order,
+// and each (side, tier) kind on its own. Prints per kind the lookups per packet and the CPU ns per
+// lookup (median and minimum over the rounds: on these shared VMs the minimum is the steadier),
+// so lookups per packet x ns per lookup says what each tier table costs a packet.
+//   node --expose-gc --import tsx scripts/tier-lookups-cpu.ts [rounds, default 7] [lookups a round, default 400000]
+//
+// It reads the snapshot's slot records and arena through their private fields (a development
+// probe, not an API): a change of Snapshot's layout must be mirrored here.
+
+import { judgeInput, largeTuples } from '../bench/suite.ts';
+import { buildLargeCluster, LARGE } from '../bench/large-cluster.ts';
+import { largeClusterPolicies } from '../bench/large-cluster-policies.ts';
+import { CompiledEngine } from '../src/policy/compiler.ts';
+import { SLOT_SHIFT, S_EGRESS, S_IDENTITY, S_INGRESS } from '../src/policy/snapshot.ts';
+import { PAGE_MASK, PAGE_SHIFT } from '../src/policy/word-pages.ts';
+import { judgeImage4, portBlock } from '../src/policy/table-arena.ts';
+import { TIER_COUNT, TIER_NEXT, TIERS } from '../src/policy/tiers.ts';
+import { SIDE } from '../src/policy/engine-api.ts';
+
+const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const rounds = Number(args[0] ?? 7);
+const per = Number(args[1] ?? 400_000);
+const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
+const cpu = () => { const c = process.cpuUsage(); return (c.user + c.system) / 1000; };
+
+/** What the probe reads of a Snapshot (private fields, see the header). */
+interface SnapshotInside {
+  readonly slotPages: readonly Int32Array[];
+  readonly words: Int32Array;
+  readonly bytes: Uint8Array;
+  readonly halves: Uint16Array;
+  readonly srcSlot: number;
+  readonly dstSlot: number;
+  judge4(src: number, dst: number, proto: number, port: number): boolean;
+}
+
+/** The lookups of one kind: 5 words each (table offset, peer address, peer identity, port block, port). */
+interface Trace { readonly name: string; readonly snap: SnapshotInside; readonly lookups: Int32Array; readonly n: number; readonly perPacket: number; readonly ns: number[] }
+
+const tuples = largeTuples(100_000, 0x5eed);
+const input = judgeInput(tuples);
+const traces: Trace[] = [];
+for (const cnp of [false, true]) {
+  const snap = new CompiledEngine(buildLargeCluster(LARGE, cnp ? largeClusterPolicies() : [])).snapshot() as unknown as SnapshotInside;
+  const word = (slot: number, k: number) => {
+    const w = (slot << SLOT_SHIFT) + k;
+    return snap.slotPages[w >>> PAGE_SHIFT]![w & PAGE_MASK]!;
+  };
+  const kinds = new Map<string, number[]>([['all', []]]);
+  let packets = 0;
+  for (let k = 0; k < input.n; k++) {
+    if (input.meta[k * 3] !== 4) continue;
+    packets++;
+    const src = input.w[k * 8]!, dst = input.w[k * 8 + 4]!, proto = input.meta[k * 3 + 1]!, port = input.meta[k * 3 + 2]!;
+    snap.judge4(src, dst, proto, port);
+    const s = snap.srcSlot, d = snap.dstSlot, pb = portBlock(proto);
+    const sides = [
+      { side: 'egress', slot: s, at: S_EGRESS, addr: dst, peer: d < 0 ? 0 : word(d, S_IDENTITY) },
+      { side: 'ingress', slot: d, at: S_INGRESS, addr: src, peer: s < 0 ? 0 : word(s, S_IDENTITY) },
+    ];
+    for (const { side, slot, at, addr, peer } of sides) {
+      // Only what the tier walk reaches: judged sides, table words, until a tier decides (chains,
+      // which a full compile leaves none of, and self traffic are left out).
+      if (slot < 0 || s === d || word(slot, at) === SIDE.NOT_JUDGED) continue;
+      for (let t = 0; t < TIER_COUNT; t++) {
+        const w = word(slot, at + t);
+        if (w < 0) continue;
+        const row = [w, addr, peer, pb, port];
+        kinds.get('all')!.push(...row);
+        const kind = `${side} ${TIERS[t]}`;
+        if (!kinds.has(kind)) kinds.set(kind, []);
+        kinds.get(kind)!.push(...row);
+        if (judgeImage4(snap.words, snap.bytes, snap.halves, w, addr, peer, pb, port) !== TIER_NEXT) break;
+      }
+    }
+  }
+  for (const [kind, rows] of kinds) {
+    const n = rows.length / 5;
+    traces.push({ name: `${cnp ? 'with' : 'without'}: ${kind}`, snap, lookups: Int32Array.from(rows), n, perPacket: n / packets, ns: [] });
+  }
+}
+
+function replay(t: Trace, count: number): number {
+  const a = t.snap.words, a8 = t.snap.bytes, a16 = t.snap.halves, l = t.lookups, n = t.n;
+  let acc = 0, k = 0;
+  for (let i = 0; i < count; i++) {
+    const o = k * 5;
+    acc = (acc + judgeImage4(a, a8, a16, l[o]!, l[o + 1]!, l[o + 2]!, l[o + 3]!, l[o + 4]!)) | 0;
+    if (++k === n) k = 0;
+  }
+  return acc;
+}
+
+let sink = 0;
+for (const t of traces) sink += replay(t, 100_000);
+for (let r = 0; r < rounds; r++) {
+  for (const t of r % 2 === 0 ? traces : [...traces].reverse()) {
+    gc();
+    const c = cpu();
+    sink += replay(t, per);
+    t.ns.push(((cpu() - c) * 1e6) / per);
+  }
+}
+const median = (a: readonly number[]) => { const s = [...a].sort((x, y) => x - y); return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
+for (const t of traces) {
+  const med = median(t.ns), min = Math.min(...t.ns);
+  console.log(`${t.name.padEnd(30)} ${t.perPacket.toFixed(3)} lookups a packet, ${med.toFixed(1)} ns a lookup (min ${min.toFixed(1)}): ${(t.perPacket * med).toFixed(1)} ns a packet (min ${(t.perPacket * min).toFixed(1)})`);
+}
+console.log(`sink ${sink & 1}`);
