@@ -4,7 +4,8 @@
 // Why memoized: a change reaching every identity derives a key per (identity, word), and each
 // one joined the ids of ~50 policies, gathered and deduplicated their port names and resolved
 // them on the owner again. Here a list is derived once per selection array, its names once per
-// list until one of its policies' rules change, and a signature once per (names, owner ports).
+// list until one of its policies' rules change, a signature once per (names, owner ports), and
+// an identity's four lists and keys once per (selection pair, owner ports content) (wordKeys).
 
 import type { ClusterPolicy, Pod } from '../cluster/model.ts';
 import { clusterPolicyId } from '../cluster/model.ts';
@@ -22,11 +23,27 @@ export interface WordList {
   readonly base: string;
 }
 
-/** An ingress word's last key (keyOf). */
-interface KeyMemo {
-  readonly base: string;
-  readonly named: readonly NamedPort[];
-  readonly key: string;
+/** An identity's TIER_WORDS words (tier-tables.ts): each one's list (null: no word) and table key. */
+export interface WordKeys {
+  readonly lists: readonly (WordList | null)[];
+  readonly keys: readonly (string | undefined)[];
+}
+
+/** A selection of both tiers (ClusterPolicyIndex.selectingByIdentity). */
+export interface TierSelection {
+  readonly Admin: readonly ClusterPolicy[];
+  readonly Baseline: readonly ClusterPolicy[];
+}
+
+/** The words in TIER_WORDS order (tier-tables.ts tierWord): egress Admin, egress Baseline, ingress Admin, ingress Baseline. */
+const WORD_TIERS = ['Admin', 'Baseline', 'Admin', 'Baseline'] as const;
+const WORD_DIRS: readonly Direction[] = ['egress', 'egress', 'ingress', 'ingress'];
+
+/** What a named port resolves to on an owner depends on these fields alone (resolveNamedPort). */
+function portsContent(ports: Pod['ports']): string {
+  let k = '';
+  for (const p of ports) k += `${p.name ?? ''}:${p.containerPort}/${p.protocol}\u0001`;
+  return k;
 }
 
 function sameNames(a: readonly NamedPort[], b: readonly NamedPort[]): boolean {
@@ -46,8 +63,16 @@ export class TierKeys {
   private readonly staleNamed = new Map<string, readonly NamedPort[]>();
   /** The namedOfList lists each policy is in (a rule change of the policy drops them). */
   private readonly namedListsOf = new Map<string, Set<string>>();
-  /** Per (identity, word): its last ingress key and what it was made of (keyOf). */
-  private readonly memo: (KeyMemo | undefined)[] = [];
+  /**
+   * Per (Admin selection, Baseline selection) and owner ports (portsOf): the four words' lists and
+   * keys (wordKeys). A first-time guardrail delete gives ~600 identities new lists; ~90 distinct
+   * (selection, ports) among them: deriving each identity's four lists and keys on its own was the
+   * flush's main work per identity (and runs in code V8 has not optimized yet: such deletes are rare).
+   */
+  private readonly groups = new WeakMap<readonly ClusterPolicy[], WeakMap<readonly ClusterPolicy[], Map<Pod['ports'], WordKeys>>>();
+  /** Owner ports arrays by content (portsContent), and each array's (portsOf). */
+  private readonly portsByContent = new Map<string, Pod['ports']>();
+  private readonly sharedPorts = new WeakMap<Pod['ports'], Pod['ports']>();
   /** namedOfList's arrays by content (keyOf). */
   private readonly namedByContent = new Map<string, readonly NamedPort[]>();
   /** Per names array (namedByContent) and owner ports array: the resolution signature (keyOf). */
@@ -88,8 +113,54 @@ export class TierKeys {
     return li;
   }
 
-  /** The table key of word `at` (identity * TIER_WORDS + word) for its list. */
-  keyOf(at: number, li: WordList, dir: Direction, ports: Pod['ports']): string {
+  /**
+   * An array equal to `ports` in what named ports resolve on (portsContent), one per content:
+   * identities (each with its own array) that resolve alike share the memos keyed by it (groups,
+   * sigs here, the per-policy tables' in tier-links.ts).
+   */
+  portsOf(ports: Pod['ports']): Pod['ports'] {
+    let shared = this.sharedPorts.get(ports);
+    if (shared === undefined) {
+      const content = portsContent(ports);
+      shared = this.portsByContent.get(content);
+      if (shared === undefined) {
+        if (this.portsByContent.size >= MEMO_MAX) this.portsByContent.clear();
+        this.portsByContent.set(content, (shared = ports));
+      }
+      this.sharedPorts.set(ports, shared);
+    }
+    return shared;
+  }
+
+  /**
+   * The lists and keys of the four words of an identity selected by `sel` with owner ports
+   * `ports` (portsOf's). Kept per (selection arrays, ports): a selection array holds policy
+   * versions, and a key is a function of the versions' ids and rules and of the ports' content
+   * alone, so a kept one stays what keyOf would give (rulesChanged only lets keyOf share arrays
+   * again).
+   */
+  wordKeys(sel: TierSelection, ports: Pod['ports']): WordKeys {
+    let byBaseline = this.groups.get(sel.Admin);
+    if (!byBaseline) this.groups.set(sel.Admin, (byBaseline = new WeakMap()));
+    let byPorts = byBaseline.get(sel.Baseline);
+    if (!byPorts) byBaseline.set(sel.Baseline, (byPorts = new Map()));
+    let wk = byPorts.get(ports);
+    if (wk === undefined) {
+      const lists: (WordList | null)[] = [], keys: (string | undefined)[] = [];
+      for (let w = 0; w < WORD_TIERS.length; w++) {
+        const li = this.listOf(sel[WORD_TIERS[w]!], w, WORD_DIRS[w]!);
+        lists.push(li);
+        keys.push(li ? this.keyOf(li, WORD_DIRS[w]!, ports) : undefined);
+      }
+      // Bounded as the other memos: owner ports contents are few, but new ones keep coming.
+      if (byPorts.size >= MEMO_MAX) byPorts.clear();
+      byPorts.set(ports, (wk = { lists, keys }));
+    }
+    return wk;
+  }
+
+  /** The table key of a word's list for an owner with `ports`. */
+  keyOf(li: WordList, dir: Direction, ports: Pod['ports']): string {
     if (dir !== 'ingress') return li.base;
     // Named ports of ingress rules resolve on the owner: owners share a table only when
     // every name resolves the same on them.
@@ -105,7 +176,7 @@ export class TierKeys {
       }
       named = distinctNamed(all);
       // A rule change that kept the list's names keeps its array, and so every owner's
-      // signature (memo): resolving the names on each of thousands of owners was the next cost.
+      // signature (sigs): resolving the names on each of thousands of owners was the next cost.
       const stale = this.staleNamed.get(li.base);
       if (stale !== undefined) {
         this.staleNamed.delete(li.base);
@@ -130,10 +201,6 @@ export class TierKeys {
       }
     }
     if (named.length === 0) return li.base;
-    // The identity's last signature stands while its list's names are the same array
-    // (namedOfList drops a list's array when one of its policies' rules change).
-    const memo = this.memo[at];
-    if (memo !== undefined && memo.named === named && memo.base === li.base) return memo.key;
     let per = this.sigs.get(named);
     if (!per) this.sigs.set(named, (per = new WeakMap()));
     let sig = per.get(ports);
@@ -144,7 +211,6 @@ export class TierKeys {
     if (!keys) this.keysOfList.set(li, (keys = new Map()));
     let key = keys.get(sig);
     if (key === undefined) keys.set(sig, (key = `${li.base}\u0002${sig}`));
-    this.memo[at] = { base: li.base, named, key };
     return key;
   }
 }

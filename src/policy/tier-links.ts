@@ -32,9 +32,11 @@ export interface LinkEntry<C> {
 
 /** A policy version's links (TierLinks.find). */
 interface LinkMemo<C> {
-  egress?: LinkEntry<C>;
-  ingress?: LinkEntry<C>;
-  byPorts?: WeakMap<Pod['ports'], LinkEntry<C>>;
+  /** Its ingress rules name ports: its ingress links are per owner ports (byPorts). */
+  readonly named: boolean;
+  egress: LinkEntry<C> | undefined;
+  ingress: LinkEntry<C> | undefined;
+  byPorts: WeakMap<Pod['ports'], LinkEntry<C>> | undefined;
 }
 
 /** Builds the per-policy table of `p` for a direction (TIER_PASS for its Pass cells). */
@@ -89,6 +91,14 @@ export class TierLinks<C> {
 
   /** The per-policy table of `p` for a word, placed in the arena (built, or a parked one brought up to date). */
   take(word: number, dir: Direction, p: ClusterPolicy, ports: Pod['ports']): LinkEntry<C> {
+    // A first-time guardrail delete takes ~1,100 links, nearly all found placed in the memo, and
+    // runs in code V8 has not optimized yet (such changes are rare): the found path does no more
+    // than two look-ups.
+    const m = this.memo.get(p);
+    if (m !== undefined) {
+      const l = dir === 'egress' ? m.egress : m.named ? m.byPorts?.get(ports) : m.ingress;
+      if (l !== undefined && !l.dropped && l.base >= 0) return l;
+    }
     return this.find(word, dir, p, ports, true).link;
   }
 
@@ -100,9 +110,9 @@ export class TierLinks<C> {
     // direction (its tier's), so the memo is per version: the egress link, and the ingress link
     // per owner ports array when its ingress rules name ports.
     let m = this.memo.get(p);
-    if (!m) this.memo.set(p, (m = {}));
-    const named = dir === 'ingress' && this.clusters.ingressNamedPorts(p).length > 0;
-    let l: LinkEntry<C> | undefined = named ? m.byPorts?.get(ports) : m[dir];
+    if (!m) this.memo.set(p, (m = { named: this.clusters.ingressNamedPorts(p).length > 0, egress: undefined, ingress: undefined, byPorts: undefined }));
+    const named = dir === 'ingress' && m.named;
+    let l: LinkEntry<C> | undefined = named ? m.byPorts?.get(ports) : dir === 'egress' ? m.egress : m.ingress;
     let key: string;
     if (l !== undefined && !l.dropped) key = l.key;
     else {
@@ -131,7 +141,8 @@ export class TierLinks<C> {
     }
     if (l.base < 0 && place) l.base = this.layout.place(l.table);
     if (named) (m.byPorts ??= new WeakMap()).set(ports, l);
-    else m[dir] = l;
+    else if (dir === 'egress') m.egress = l;
+    else m.ingress = l;
     return { link: l, fresh };
   }
 

@@ -347,11 +347,13 @@ export class TierTables {
   private assign(id: number): void {
     const ident = this.identities.get(id);
     const sel = this.clusters.selectingByIdentity(id, this.reps[id]!, namespaceLabelsOr(ident.namespace, ident.nsLabels));
+    // Identities with the same ports content share one array (and so the memos keyed by it).
+    const ports = this.keys.portsOf(ident.ports);
+    const { lists, keys } = this.keys.wordKeys(sel, ports);
     for (let w = 0; w < TIER_WORDS; w++) {
-      const { dir, tier } = WORDS[w]!;
-      const li = this.keys.listOf(sel[tier], w, dir);
+      const { dir } = WORDS[w]!;
+      const key = keys[w];
       const at = id * TIER_WORDS + w;
-      const key = li ? this.keys.keyOf(at, li, dir, ident.ports) : undefined;
       const old = this.entries[at];
       if (old && !old.evicted && old.key === key) continue;
       this.unset(id, w);
@@ -360,8 +362,8 @@ export class TierTables {
       if (!e) {
         if (this.chainAbove === undefined || this.flushBuilt < this.chainAbove) {
           this.flushBuilt++;
-          e = this.build(key, w, dir, li!.list, ident.ports);
-        } else e = this.chain(key, w, dir, li!.list, ident.ports);
+          e = this.build(key, w, dir, lists[w]!.list, ports);
+        } else e = this.chain(key, w, dir, lists[w]!.list, ports);
       }
       e.users.add(id);
       this.entries[at] = e;
@@ -412,10 +414,17 @@ export class TierTables {
 
   /** A chain for `key` (see the file header): the per-policy tables of `list`, placed, and a record walking them. */
   private chain(key: string, word: number, dir: Direction, list: readonly ClusterPolicy[], ports: Pod['ports']): TierEntry {
-    const links = list.map((p) => this.links.take(word, dir, p, ports));
-    const e: TierEntry = { key, word, table: undefined, base: 0, policies: list.map(clusterPolicyId), users: new Set(), evicted: false, links, ports };
+    // One pass over the list (a first-time guardrail delete makes ~90 chains in code not yet optimized).
+    const links: LinkEntry<TierEntry>[] = [], policies: string[] = [], bases: number[] = [];
+    for (const p of list) {
+      const l = this.links.take(word, dir, p, ports);
+      links.push(l);
+      policies.push(l.policy);
+      bases.push(l.base);
+    }
+    const e: TierEntry = { key, word, table: undefined, base: 0, policies, users: new Set(), evicted: false, links, ports };
     for (const l of links) l.chains.add(e);
-    e.base = chainWord(this.layout.placeChain(links.map((l) => l.base)));
+    e.base = chainWord(this.layout.placeChain(bases));
     // Not in byPolicy (see policiesChanged).
     this.cache.set(key, e);
     this.chains.add(e);
