@@ -131,8 +131,27 @@ interface RefineScratch {
   ids: Int32Array;
   stamp: Int32Array;
   generation: number;
+  /** The result's selector classes and bit rows (see classifyIdentitiesByBlocks: valid until the next call). */
+  sel16?: Uint16Array;
+  sel32?: Int32Array;
+  rows?: Uint8Array;
 }
 let scratchBuffers: RefineScratch | undefined;
+
+function scratch16(s: RefineScratch, n: number): Uint16Array {
+  if (!s.sel16 || s.sel16.length < n) s.sel16 = new Uint16Array(Math.max(1024, n * 2));
+  return s.sel16.subarray(0, n);
+}
+function scratch32(s: RefineScratch, n: number): Int32Array {
+  if (!s.sel32 || s.sel32.length < n) s.sel32 = new Int32Array(Math.max(1024, n * 2));
+  return s.sel32.subarray(0, n);
+}
+/** Zeroed. */
+function scratchRows(s: RefineScratch, n: number): Uint8Array {
+  if (!s.rows || s.rows.length < n) s.rows = new Uint8Array(Math.max(1 << 16, n * 2));
+  else s.rows.fill(0, 0, n);
+  return s.rows.subarray(0, n);
+}
 
 /** classifyIdentitiesByBlocks' working buffers, for at least n identities (one set per process: the compiler is synchronous). */
 function refineScratch(n: number): RefineScratch {
@@ -148,7 +167,12 @@ function refineScratch(n: number): RefineScratch {
   return s;
 }
 
-/** The same answer as classifyIdentities (same classes, numbered from identity 0), from the blocks' classes. */
+/**
+ * The same answer as classifyIdentities (same classes, numbered from identity 0), from the blocks' classes.
+ * Its selClass and bitRows are views of working buffers, valid until the next call: a table
+ * builder reads them (the image keeps the classes) and keeps neither. They were a new array per
+ * table, the largest allocations of the idle converge steps (README, scale bench).
+ */
 export function classifyIdentitiesByBlocks(
   identities: IdentityRegistry, k: number, blocks: readonly RuleBlock[], selectorPeers: readonly SelectorPeer[], peerNamed: readonly NamedPort[],
 ): ReturnType<typeof classifyIdentities> {
@@ -162,6 +186,7 @@ export function classifyIdentitiesByBlocks(
     off += b.count;
   }
   if (off !== k) throw new Error('rule blocks do not cover the table');
+  if (selectorPeers.length === 0 && peerNamed.length === 0) return { nSel: 1, selClass: new Uint16Array(0), bitRows: new Uint8Array(k), resolutions: [[]] };
   const peersOf = (bi: number) => (): SelectorPeer[] => {
     const lo = starts[bi]!, hi = lo + blocks[bi]!.count;
     const out: SelectorPeer[] = [];
@@ -221,7 +246,7 @@ export function classifyIdentitiesByBlocks(
   // Renumber in identity order, so identity 0 (no pod: selected by nothing) is class 0.
   const renum = new Int32Array(nCls).fill(-1);
   const rep: number[] = [];
-  const selClassArr = nCls <= 0x10000 ? new Uint16Array(N) : new Int32Array(N);
+  const selClassArr = nCls <= 0x10000 ? scratch16(scratch, N) : scratch32(scratch, N);
   for (let i = 0; i < N; i++) {
     let c = renum[cls[i]!]!;
     if (c < 0) {
@@ -231,7 +256,7 @@ export function classifyIdentitiesByBlocks(
     selClassArr[i] = c;
   }
   const nSel = rep.length;
-  const rows = new Uint8Array(nSel * k);
+  const rows = scratchRows(scratch, nSel * k);
   for (let c = 0; c < nSel; c++) {
     const i = rep[c]!;
     for (let j = 0; j < classes.length; j++) {
@@ -246,7 +271,6 @@ export function classifyIdentitiesByBlocks(
     const i = rep[c]!;
     resolutions.push(named.map((e) => e.values[e.codes[i]!]!));
   }
-  if (selectorPeers.length === 0 && peerNamed.length === 0) return { nSel: 1, selClass: new Uint16Array(0), bitRows: new Uint8Array(k), resolutions: [[]] };
   const selClass = nSel <= 0x10000 && selClassArr instanceof Int32Array ? Uint16Array.from(selClassArr) : selClassArr;
   return { nSel, selClass, bitRows: rows, resolutions };
 }

@@ -76,7 +76,12 @@ export interface TableSpec {
   readonly passCode?: number;
 }
 
-/** Everything a RuleTable holds; built by buildRuleTable, reused by extendRuleTable. */
+/**
+ * Everything a RuleTable holds; built by buildRuleTable, reused by extendRuleTable. Not the
+ * selector classes and the verdict matrix: the image holds them (storedSelClasses, and
+ * Refold.verdicts() makes the matrix anew), and a copy in every table outlived the idle
+ * scavenge, so V8 counted it towards its next marking (README, scale bench).
+ */
 export interface TableParts {
   readonly direction: Direction;
   readonly policies: readonly string[];
@@ -84,16 +89,10 @@ export interface TableParts {
   readonly trie4: CidrTrie4;
   readonly trie6: CidrTrie6;
   readonly nSel: number;
-  /**
-   * Selector class per identity when the table was BUILT (extended tables keep their built
-   * parts; the classes of identities added later live only in their image, see extendRuleTable).
-   */
-  readonly selClass: Uint16Array | Int32Array;
   readonly combine4: Int32Array;
   readonly combine6: Int32Array;
   readonly portMap: PortMap;
   readonly nPort: number;
-  readonly verdict: Int32Array;
   /** Node address classes (rules with `nodes` peers only). */
   readonly nodes: TableNodes | undefined;
   /** Selector peers of the rules, with their policy namespace and rule index. */
@@ -103,6 +102,12 @@ export interface TableParts {
   /** Places a new combination of matches without a rebuild (see Refold). */
   readonly refold: Refold;
   readonly stats: TableStats;
+}
+
+/** What a new table's image is encoded from besides its parts. */
+interface TableCells {
+  readonly selClass: Uint16Array | Int32Array;
+  readonly verdict: Int32Array;
 }
 
 export interface TableStats {
@@ -143,11 +148,11 @@ export function buildRuleTable(spec: TableSpec, identities: IdentityRegistry): R
   return new RuleTable({
     direction: spec.direction, policies: spec.policies, ruleCount: k,
     trie4, trie6,
-    nSel: sel.nSel, selClass: sel.selClass, combine4: peerClasses.combine4, combine6: peerClasses.combine6,
-    portMap: ports.portMap, nPort, verdict, nodes,
+    nSel: sel.nSel, combine4: peerClasses.combine4, combine6: peerClasses.combine6,
+    portMap: ports.portMap, nPort, nodes,
     selectorPeers: peers.selectorPeers, peerNamed, refold,
     stats: { ipClasses4: ip4.count, ipClasses6: ip6.count, selClasses: sel.nSel, peerClasses: peerClasses.count, portClasses: nPort },
-  }, identities.count);
+  }, identities.count, { selClass: sel.selClass, verdict });
 }
 
 export class RuleTable {
@@ -180,12 +185,15 @@ export class RuleTable {
   readonly stats: TableStats;
 
   /**
-   * `extend`: the table this one copies, with the selector classes `added` of identities
-   * extend.identityCount, extend.identityCount + 1, ... appended (see extendRuleTable).
+   * `from`: the selector classes (per identity) and verdict matrix to encode (read here, not
+   * kept: they may be a builder's working buffers), or `extend`: the table this one copies, with
+   * the selector classes `added` of identities extend.identityCount, extend.identityCount + 1,
+   * ... appended (see extendRuleTable).
    * (The identity count is not a part, so an extension that adds no class shares the parts
    * object: copying its twenty fields per table was a third of a relabel's extensions.)
    */
-  constructor(p: TableParts, identityCount: number, extend?: { readonly table: RuleTable; readonly added: Int32Array }) {
+  constructor(p: TableParts, identityCount: number, from: TableCells | { readonly table: RuleTable; readonly added: Int32Array }) {
+    const extend = 'table' in from ? from : undefined;
     this.direction = p.direction;
     this.policies = p.policies;
     this.identityCount = identityCount;
@@ -198,7 +206,7 @@ export class RuleTable {
       nSel: p.nSel, nPort: p.nPort, ports: p.portMap.image(),
       trie4: p.trie4.image(), default4: p.trie4.defaultValue,
       trie6: p.trie6.image(), default6: p.trie6.defaultValue,
-      combine4: p.combine4, combine6: p.combine6, verdict: p.verdict, selClass: p.selClass, nodes: p.nodes,
+      combine4: p.combine4, combine6: p.combine6, verdict: (from as TableCells).verdict, selClass: (from as TableCells).selClass, nodes: p.nodes,
     });
     this.parts = p;
     this.stats = p.stats;
@@ -348,11 +356,11 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry, refs
     return new RuleTable({
       direction: p.direction, policies: p.policies, ruleCount: p.ruleCount,
       trie4: p.trie4, trie6: p.trie6,
-      nSel, selClass: nSel <= 0x10000 ? new Uint16Array(selClass) : selClass, combine4, combine6,
-      portMap: p.portMap, nPort: p.nPort, verdict, nodes: p.nodes,
+      nSel, combine4, combine6,
+      portMap: p.portMap, nPort: p.nPort, nodes: p.nodes,
       selectorPeers: p.selectorPeers, peerNamed: p.peerNamed, refold: p.refold,
       stats: { ipClasses4: p.stats.ipClasses4, ipClasses6: p.stats.ipClasses6, selClasses: nSel, peerClasses: verdict.length / p.nPort, portClasses: p.stats.portClasses },
-    }, to);
+    }, to, { selClass, verdict });
   }
   return extended(t, to, added, allZero);
 }

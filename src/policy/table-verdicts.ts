@@ -270,7 +270,11 @@ export interface Refold {
   resKeyOf(c: number): string;
 }
 
+/** Folded.verdict's buffer: the table's image copies the matrix, and nothing keeps it (one per process: builds do not nest). */
+let verdictScratch = new Int32Array(0);
+
 export interface Folded {
+  /** A view of a working buffer, valid until the next foldVerdicts (Refold.verdicts() makes a copy to keep). */
   readonly verdict: Int32Array;
   readonly refold: Refold;
 }
@@ -289,6 +293,9 @@ export interface Folded {
 export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortClasses): Folded {
   const rules = spec.rules;
   const { ip4, ip6, sel, k } = peers;
+  // The address class counts, for fit: a table keeps its refold (and so every variable its
+  // closures read) while it lives, and the classes' bit rows are garbage after the build.
+  const n4 = ip4.count, n6 = ip6.count;
   const nSel = sel.nSel;
   const nPort = ports.portMap.classCount;
   const W = Math.max(1, (k + 31) >> 5);
@@ -404,7 +411,8 @@ export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortCla
       }
     } else for (q = 0; q < nPort; q++) row[q] = walkTiers(TABLE_TIERS, cell, TIER_NEXT);
   };
-  const fill = (eqOf: Int32Array, count: number, combine: Int32Array) => {
+  // (pairRow a parameter: a variable a closure reads lives as long as the refold, see n4.)
+  const fill = (eqOf: Int32Array, count: number, combine: Int32Array, pairRow: Int32Array) => {
     // Address classes with one vector have one row (node classes make many of them: copied).
     const rowOf = new Int32Array(nIpEq).fill(-1);
     for (let a = 0; a < count; a++) {
@@ -428,10 +436,11 @@ export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortCla
       }
     }
   };
-  fill(ipEq4, ip4.count, peers.combine4);
-  fill(ipEq6, ip6.count, peers.combine6);
+  fill(ipEq4, n4, peers.combine4, pairRow);
+  fill(ipEq6, n6, peers.combine6, pairRow);
   peers.count = verdictRows.rows.length;
-  const verdict = new Int32Array(peers.count * nPort);
+  if (verdictScratch.length < peers.count * nPort) verdictScratch = new Int32Array(Math.max(1 << 14, 2 * peers.count * nPort));
+  const verdict = verdictScratch.subarray(0, peers.count * nPort);
   verdictRows.rows.forEach((r, i) => verdict.set(r, i * nPort));
 
   // What fit answered per selector vector (and group): a class's cells follow from its vector
@@ -474,13 +483,13 @@ export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortCla
       walkRow();
       pcOf[e] = verdictRows.intern(row);
     }
-    const column4 = new Int32Array(ip4.count), column6 = new Int32Array(ip6.count);
-    for (let a = 0; a < ip4.count; a++) column4[a] = pcOf[ipEq4[a]!]!;
-    for (let a = 0; a < ip6.count; a++) column6[a] = pcOf[ipEq6[a]!]!;
+    const column4 = new Int32Array(n4), column6 = new Int32Array(n6);
+    for (let a = 0; a < n4; a++) column4[a] = pcOf[ipEq4[a]!]!;
+    for (let a = 0; a < n6; a++) column6[a] = pcOf[ipEq6[a]!]!;
     let found = -1;
     search: for (let s = 0; s < nS; s++) {
-      for (let a = 0; a < ip4.count; a++) if (c4[a * nS + s] !== column4[a]) continue search;
-      for (let a = 0; a < ip6.count; a++) if (c6[a * nS + s] !== column6[a]) continue search;
+      for (let a = 0; a < n4; a++) if (c4[a * nS + s] !== column4[a]) continue search;
+      for (let a = 0; a < n6; a++) if (c6[a * nS + s] !== column6[a]) continue search;
       found = s;
       break;
     }
