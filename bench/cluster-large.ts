@@ -12,19 +12,21 @@
 //                 so about 4 % of the cluster policy changes hit a guardrail that selects every pod);
 //                 an update reaching many Admin or Baseline tables publishes chains in their
 //                 place (tier-tables.ts): its latency is the time to enforce, and `converge` the
-//                 wall time of the converge() steps that then build the tables and the scavenge
-//                 after them (the agent runs them in idle time; here right after the update,
-//                 untimed in the latency)
+//                 wall time of the converge() steps that then build the tables and the collection
+//                 after them, with V8's sweeping after a full one (the agent runs them in idle
+//                 time; here right after the update, untimed in the latency); per-update trace
+//                 with PALISADE_BENCH_TRACE=1 (update-trace.ts)
 
 import v8 from 'node:v8';
 import { Classifier, ACCEPT } from '../src/dataplane/classifier.ts';
 import { CompiledEngine } from '../src/policy/compiler.ts';
-import { idleGc } from '../src/agent/idle-gc.ts';
+import { finishSweeping, idleGc } from '../src/agent/idle-gc.ts';
 import { clusterPolicyId } from '../src/cluster/model.ts';
 import type { ClusterState } from '../src/cluster/state.ts';
 import { LARGE, buildLargeCluster, largePod, largePolicy } from './large-cluster.ts';
 import { LARGE_CLUSTER_POLICIES, isGuardrail, largeClusterPolicies, largeClusterPolicy } from './large-cluster-policies.ts';
 import { prng } from './prng.ts';
+import { UpdateTrace } from './update-trace.ts';
 
 export interface PacketStream {
   readonly buf: Buffer;
@@ -135,17 +137,25 @@ export function clusterLarge(o: ClusterLargeOptions): Record<string, unknown> {
   // ---- incremental recompiles ------------------------------------------------------------------
   log('cluster-large: incremental recompiles...');
   let last = 0, lastConverge = 0;
+  const trace = UpdateTrace.fromEnv();
   withState.onChange((changes) => {
+    trace?.begin();
     const t0 = process.hrtime.bigint();
     engineWith.update(changes);
     const t1 = process.hrtime.bigint();
     last = Number(t1 - t0) / 1e6;
-    // The agent's idle-time steps (idle-converge.ts): converge, then a collection (idle-gc.ts).
+    trace?.end('update', last);
+    trace?.begin();
+    // The agent's idle-time steps (idle-converge.ts): converge, then a collection (idle-gc.ts),
+    // and after a full one V8's sweeping, which an idle agent's helper threads finish before the
+    // next update comes (finishSweeping; in this back-to-back sequence it fell in that update).
+    const t2 = process.hrtime.bigint();
     if (engineWith.pendingWork > 0) {
       while (engineWith.pendingWork > 0) engineWith.converge();
-      idleGc();
+      if (idleGc()) finishSweeping();
     }
-    lastConverge = Number(process.hrtime.bigint() - t1) / 1e6;
+    lastConverge = Number(process.hrtime.bigint() - t2) / 1e6;
+    trace?.end('idle', lastConverge);
   });
   const kinds = ['pod_add', 'pod_relabel', 'namespace_relabel', 'policy_update', 'cnp_priority', 'cnp_rule_edit', 'cnp_delete', 'cnp_add'] as const;
   const times: Record<(typeof kinds)[number], number[]> = Object.fromEntries(kinds.map((k) => [k, []])) as never;
@@ -158,39 +168,47 @@ export function clusterLarge(o: ClusterLargeOptions): Record<string, unknown> {
   for (let k = 0; k < o.reps + WARMUP; k++) {
     const got: Partial<Record<(typeof kinds)[number], number>> = {};
     const conv: Partial<Record<(typeof kinds)[number], number>> = {};
+    if (trace) trace.label = `rep${k} pod_add`;
     withState.upsertPod(largePod(LARGE.pods + k));
     got.pod_add = last;
     conv.pod_add = lastConverge;
     const i = r() % LARGE.pods;
     const pod = withState.pods.get(`ns-${i % LARGE.namespaces}/pod-${i}`)!;
+    if (trace) trace.label = `rep${k} pod_relabel`;
     withState.upsertPod({ ...pod, labels: { ...pod.labels, tier: pod.labels.tier === 'db' ? 'frontend' : 'db', role: 'client' } });
     got.pod_relabel = last;
     conv.pod_relabel = lastConverge;
     const ns = withState.namespaces.get(`ns-${r() % LARGE.namespaces}`)!;
+    if (trace) trace.label = `rep${k} namespace_relabel`;
     withState.upsertNamespace({ ...ns, labels: { ...ns.labels, env: ns.labels.env === 'prod' ? 'staging' : 'prod' } });
     got.namespace_relabel = last;
     conv.namespace_relabel = lastConverge;
+    if (trace) trace.label = `rep${k} policy_update`;
     withState.upsertPolicy(largePolicy(r() % LARGE.namespaces, r() % LARGE.policiesPerNamespace, 1 + (k % 3)));
     got.policy_update = last;
     conv.policy_update = lastConverge;
     // Cluster policy changes, each on a policy drawn at random.
     const pick = () => r() % nCnp;
     let c = pick();
+    if (trace) trace.label = `rep${k} cnp_priority`;
     withState.upsert('ClusterNetworkPolicy', largeClusterPolicy(c, { priorityShift: 1 + (k % 14) }));
     got.cnp_priority = last;
     conv.cnp_priority = lastConverge;
     if (isGuardrail(c)) guardrailMs.push(last);
     c = pick();
+    if (trace) trace.label = `rep${k} cnp_rule_edit`;
     withState.upsert('ClusterNetworkPolicy', largeClusterPolicy(c, { editRule: r(), edit: 1 + (k % 3) }));
     got.cnp_rule_edit = last;
     conv.cnp_rule_edit = lastConverge;
     if (isGuardrail(c)) guardrailMs.push(last);
     c = pick();
     const id = clusterPolicyId(largeClusterPolicy(c));
+    if (trace) trace.label = `rep${k} cnp_delete`;
     withState.delete('ClusterNetworkPolicy', id);
     got.cnp_delete = last;
     conv.cnp_delete = lastConverge;
     const tDelete = last;
+    if (trace) trace.label = `rep${k} cnp_add`;
     withState.upsert('ClusterNetworkPolicy', largeClusterPolicy(c));
     got.cnp_add = last;
     conv.cnp_add = lastConverge;

@@ -6,7 +6,8 @@
 //   tables, megabytes of objects that live on, still in the young generation when they finish.
 //   Left there, they were copied by a scavenge of 10-40 ms inside the next update on the large
 //   cluster.
-// - A full collection (major) when the heap has grown by MAJOR_GROWTH since the last full one:
+// - A full collection (major) at the first call, then when the heap has grown by MAJOR_GROWTH since
+//   the last full one:
 //   shortly before V8 would start its own. V8's own lands in whichever update allocates when its
 //   incremental marking is done, and its final pause was 190-700 ms inside a cluster policy add
 //   on the large cluster (`--trace-gc`: one per run, in every run). V8 set its next limit at
@@ -34,7 +35,13 @@ type Gc = (options?: { type: 'minor' }) => void;
 export const MAJOR_GROWTH = 1.15;
 
 let gc: Gc | undefined | null = null;
-/** Heap used after the last full collection, ours or V8's (0 before the first look). */
+/**
+ * Heap used after the last full collection, ours or V8's (0 before the first call, which runs
+ * one: V8 sets its limit from what its last full collection left, and a base taken from the heap
+ * as the first call finds it (with the garbage promoted since) put our 1.15 past V8's limit, so
+ * V8's own marking started anyway, once a run, in the cluster-large bench's first measured
+ * updates; README, "What the p99 spikes are").
+ */
 let base = 0;
 /** Heap used at the last idleGc, after its scavenge. */
 let last = 0;
@@ -61,20 +68,38 @@ function heapUsed(): number {
 }
 
 /**
- * Collects now: a scavenge, then a full collection when the heap grew MAJOR_GROWTH since the last
- * one. A no-op where the runtime gives no gc function.
+ * Collects now: a scavenge, then a full collection on the first call and when the heap grew
+ * MAJOR_GROWTH since the last one. A no-op where the runtime gives no gc function. True when it
+ * ran the full collection.
  */
-export function idleGc(): void {
+export function idleGc(): boolean {
   const collect = gcFunction();
-  if (!collect) return;
+  if (!collect) return false;
   collect({ type: 'minor' });
   // After the scavenge the young generation is empty, and the rest only shrinks in a full
   // collection: less than last time means V8 ran one of its own, whose result is the new base.
   let used = heapUsed();
-  if (base === 0 || used < last) base = used;
-  else if (used > base * MAJOR_GROWTH) {
+  let major = false;
+  if (used < last) base = used;
+  else if (base === 0 || used > base * MAJOR_GROWTH) {
     collect();
     base = used = heapUsed();
+    major = true;
   }
   last = used;
+  return major;
+}
+
+/**
+ * For benches whose updates come back to back: waits, on the main thread, for the sweeping that
+ * V8 leaves to its helper threads after a full collection. In the agent those threads sweep while
+ * the event loop is idle; in a bench they swept during the next update, 30-75 ms of CPU on four
+ * threads (`--v8-pool-size` default) taking the VM's two cores from it: its wall time was 2-5
+ * times its own CPU (README, "With cluster policies"). The main thread joins the sweep here: 70-80
+ * ms on the large cluster's heap, so the agent does not call it (it would lengthen the idle
+ * collection's pause, during which packets wait). `v8.getHeapCodeStatistics` makes V8's heap
+ * iterable first, which completes sweeping; it changes nothing else.
+ */
+export function finishSweeping(): void {
+  v8.getHeapCodeStatistics();
 }
