@@ -20,7 +20,7 @@
 import v8 from 'node:v8';
 import { Classifier, ACCEPT } from '../src/dataplane/classifier.ts';
 import { CompiledEngine } from '../src/policy/compiler.ts';
-import { finishSweeping, idleGc } from '../src/agent/idle-gc.ts';
+import { runIdleSteps } from './idle-steps.ts';
 import { clusterPolicyId } from '../src/cluster/model.ts';
 import type { ClusterState } from '../src/cluster/state.ts';
 import { LARGE, buildLargeCluster, largePod, largePolicy } from './large-cluster.ts';
@@ -146,14 +146,9 @@ export function clusterLarge(o: ClusterLargeOptions): Record<string, unknown> {
     last = Number(t1 - t0) / 1e6;
     trace?.end('update', last);
     trace?.begin();
-    // The agent's idle-time steps (idle-converge.ts): converge, then a collection (idle-gc.ts),
-    // and after a full one V8's sweeping, which an idle agent's helper threads finish before the
-    // next update comes (finishSweeping; in this back-to-back sequence it fell in that update).
+    // The agent's idle-time steps (idle-steps.ts).
     const t2 = process.hrtime.bigint();
-    if (engineWith.pendingWork > 0) {
-      while (engineWith.pendingWork > 0) engineWith.converge();
-      if (idleGc()) finishSweeping();
-    }
+    runIdleSteps(engineWith);
     lastConverge = Number(process.hrtime.bigint() - t2) / 1e6;
     trace?.end('idle', lastConverge);
   });

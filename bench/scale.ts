@@ -24,7 +24,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ClusterState } from '../src/cluster/state.ts';
 import { CompiledEngine } from '../src/policy/compiler.ts';
-import { idleGc } from '../src/agent/idle-gc.ts';
+import { runIdleSteps } from './idle-steps.ts';
 import { KubeSource } from '../src/sources/kube-source.ts';
 import { decodedClusterPolicy, rawObject, rawPod } from '../support/raw-objects.ts';
 import { CNP_CHANGE_KEYS, LOCAL_NODE, SCALE, SCALE_UPDATE_KINDS, isLocalPod, scaleObjects, scalePod, scalePolicy, type ScaleSpec } from './scale-cluster.ts';
@@ -144,14 +144,10 @@ export async function scaleBench(o: ScaleOptions = {}): Promise<Record<string, u
       engine.update(changes);
       updateCpuMs = cpuMs(process.cpuUsage(uc0));
       updateMs = performance.now() - u0;
-      // Tier tables an update left as chains are built in the agent's idle time right after it,
-      // then garbage is collected (idle-converge.ts, idle-gc.ts); here at once,
-      // timed apart (`converge`), as cluster-large does.
+      // Tier tables an update left as chains are built in the agent's idle time right after it
+      // (idle-steps.ts); here at once, timed apart (`converge`), as cluster-large does.
       const v0 = performance.now();
-      if (engine.pendingWork > 0) {
-        while (engine.pendingWork > 0) engine.converge();
-        idleGc();
-      }
+      runIdleSteps(engine);
       convergeMs = performance.now() - v0;
     });
     o.gc?.();
