@@ -7,7 +7,7 @@
 // --flows: flows in the table (default 50,000 as conntrack-hit; 2,000 keeps them all in cache,
 // which shows the cost without misses). --shuffle: packets in random flow order; by default they
 // replay the flows in the order they were opened, which is the order of their records, so
-// records are read in sequence and the bucket head is the one random read (see the README).
+// records are read in sequence and the bucket head is the one random read (docs/speed-history.md).
 
 import { parsePacket } from '../src/dataplane/packet-parser.ts';
 import { PacketInfo } from '../src/dataplane/packet-info.ts';

@@ -1,6 +1,6 @@
 // Where the scale bench's updates and idle steps allocate ArrayBuffer memory (V8 counts it as
 // external memory and starts an incremental marking once it grew 64 MB since the last full
-// collection: README, scale bench). Runs scripts/scale-updates-cpu.ts' changes at full scale with
+// collection: docs/speed-history.md, scale bench). Runs scripts/scale-updates-cpu.ts' changes at full scale with
 // typed array constructors counting the bytes they allocate, by phase (the update, each kind of
 // converge step) and by the allocating function; run under --trace-incremental-marking to see in
 // which phase V8 started its markings.

@@ -16,7 +16,7 @@
 //   sweeper threads slowed the next updates on the VM's two cores (they still sweep after this
 //   one, in the agent's idle time; in a bench's back-to-back updates, during the next one). On a
 //   heap where V8 starts marking sooner (the scale bench: at 7-12 % of growth) this never fires
-//   and V8's marking steps still fall in updates (README, scale bench). The full collection is
+//   and V8's marking steps still fall in updates (docs/speed-history.md, scale bench). The full collection is
 //   one atomic pause (200-430 ms on the large cluster's heap; V8's own final pause there was
 //   190-700 ms): packets queued meanwhile wait, as they do in an update.
 //
@@ -40,7 +40,7 @@ let gc: Gc | undefined | null = null;
  * one: V8 sets its limit from what its last full collection left, and a base taken from the heap
  * as the first call finds it (with the garbage promoted since) put our 1.15 past V8's limit, so
  * V8's own marking started anyway, once a run, in the cluster-large bench's first measured
- * updates; README, "What the p99 spikes are").
+ * updates; docs/speed-history.md, "What the p99 spikes are").
  */
 let base = 0;
 /** Heap used at the last idleGc, after its scavenge. */
@@ -95,7 +95,7 @@ export function idleGc(): boolean {
  * V8 leaves to its helper threads after a full collection. In the agent those threads sweep while
  * the event loop is idle; in a bench they swept during the next update, 30-75 ms of CPU on four
  * threads (`--v8-pool-size` default) taking the VM's two cores from it: its wall time was 2-5
- * times its own CPU (README, "With cluster policies"). The main thread joins the sweep here: 70-80
+ * times its own CPU (docs/speed-history.md, "With cluster policies"). The main thread joins the sweep here: 70-80
  * ms on the large cluster's heap, so the agent does not call it (it would lengthen the idle
  * collection's pause, during which packets wait). `v8.getHeapCodeStatistics` makes V8's heap
  * iterable first, which completes sweeping; it changes nothing else.

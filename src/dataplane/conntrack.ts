@@ -280,7 +280,7 @@ export class Conntrack {
    * with the hash and compares inlined in it; small enough to be inlined into classify(), it
    * was inlined there or not depending on the order the JIT compiled things, and when it was,
    * its own inlinees and the state update no longer fit classify's inlining budget (920 bytes):
-   * the conntrack-hit bench then ran about 10 % slower (see the README).
+   * the conntrack-hit bench then ran about 10 % slower (docs/speed-history.md).
    */
   lookup(info: PacketInfo, now: number): number {
     const fam = info.family, proto = info.proto;

@@ -4,7 +4,7 @@
 // scale bench and left the old one to published snapshots. V8 counts ArrayBuffer memory as
 // external and starts an incremental marking once it grew 64 MB since its last full collection;
 // the arena's buffers were three quarters of that growth, and the marking's steps then fell in
-// the next updates (README, scale bench). A reused buffer adds nothing to that count.
+// the next updates (docs/speed-history.md, scale bench). A reused buffer adds nothing to that count.
 //
 // The rule: a buffer is reused only after every view any snapshot could read it through is
 // garbage-collected. Those views are the layout's own Int32Array and, once published, its

@@ -171,7 +171,7 @@ function refineScratch(n: number): RefineScratch {
  * The same answer as classifyIdentities (same classes, numbered from identity 0), from the blocks' classes.
  * Its selClass and bitRows are views of working buffers, valid until the next call: a table
  * builder reads them (the image keeps the classes) and keeps neither. They were a new array per
- * table, the largest allocations of the idle converge steps (README, scale bench).
+ * table, the largest allocations of the idle converge steps (docs/speed-history.md, scale bench).
  */
 export function classifyIdentitiesByBlocks(
   identities: IdentityRegistry, k: number, blocks: readonly RuleBlock[], selectorPeers: readonly SelectorPeer[], peerNamed: readonly NamedPort[],

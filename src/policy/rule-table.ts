@@ -80,7 +80,7 @@ export interface TableSpec {
  * Everything a RuleTable holds; built by buildRuleTable, reused by extendRuleTable. Not the
  * selector classes and the verdict matrix: the image holds them (storedSelClasses, and
  * Refold.verdicts() makes the matrix anew), and a copy in every table outlived the idle
- * scavenge, so V8 counted it towards its next marking (README, scale bench).
+ * scavenge, so V8 counted it towards its next marking (docs/speed-history.md, scale bench).
  */
 export interface TableParts {
   readonly direction: Direction;

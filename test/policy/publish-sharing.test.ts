@@ -1,7 +1,7 @@
 // An incremental update must not copy what grows with the cluster: the snapshot it publishes
 // shares every page of slot records and pod address maps it did not write with the snapshot
 // before (word-pages.ts). Copying them whole was megabytes of garbage per update at 150,000 pods,
-// and the full-heap marking it set off landed in later updates (README, "At Kubernetes' scale
+// and the full-heap marking it set off landed in later updates (docs/speed-history.md, "At Kubernetes' scale
 // limits"). Whether the shared pages still answer right is slot-records.test.ts's and the
 // differential tests' part; this counts the pages each kind of update copies.
 
