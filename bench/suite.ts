@@ -313,7 +313,7 @@ export async function runSuite(opts: SuiteOptions = {}): Promise<BenchReport> {
   const reps = opts.reps ?? 200;
   const log = opts.log ?? (() => {});
   // cluster-large and scale run only when named: they build clusters of 10,000 and 150,000 pods
-  // (15-30 s each, and several GB of heap for scale; the README's Speed section).
+  // (15-30 s each, and about 1 GB of memory for scale; the README's Speed section).
   const want = (n: BenchName) => (!opts.only || opts.only.length === 0 ? n !== 'cluster-large' && n !== 'scale' : opts.only.includes(n));
   for (const o of opts.only ?? []) {
     if (!(BENCH_NAMES as readonly string[]).includes(o)) throw new Error(`unknown benchmark "${o}" (known: ${BENCH_NAMES.join(', ')})`);
