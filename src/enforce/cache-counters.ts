@@ -80,6 +80,11 @@ export class Ledger {
   readonly entries = new Map<string, LedgerEntry>();
   constructor(readonly context: unknown, private readonly max: number) {}
 
+  /** No room for another entry. */
+  get full(): boolean {
+    return this.entries.size >= this.max;
+  }
+
   /** Remembers an entry just sent to the kernel. A tuple already there keeps its first decision (same generation: same verdict). */
   add(key: string, e: LedgerEntry): void {
     if (this.entries.has(key) || this.entries.size >= this.max) return;

@@ -23,7 +23,7 @@ import { canonicalIP, parseIP } from '../net/address.ts';
 import type { RuleSnapshot } from '../policy/engine-api.ts';
 import type { Direction } from '../policy/spec-facts.ts';
 import { mustRun, runCommand, type CommandPrefix } from './command.ts';
-import { hasSet, saveAllSets, setMembersOf } from './ipset-save.ts';
+import { hasSet, saveSets, setMembersOf } from './ipset-save.ts';
 import { createSet } from './verdict-cache.ts';
 
 type Family = 4 | 6;
@@ -165,12 +165,12 @@ export class JudgedSets {
   async problems(listing?: string): Promise<string[]> {
     if (!this.wanted) return [];
     const out: string[] = [];
-    // One `ipset save` of everything (the agent's watchdog passes the one it shares): the check
-    // runs every second.
+    // One `ipset save` of these sets (the agent's watchdog passes the listing it shares): the
+    // check runs every second.
     let saved = listing;
     if (saved === undefined) {
       try {
-        saved = await saveAllSets(this.opts.prefix);
+        saved = await saveSets(this.opts.families.flatMap((f) => KINDS.map((k) => JUDGED_SETS[k][f])), this.opts.prefix);
       } catch (e) {
         return [`cannot list ipsets: ${(e as Error).message}`];
       }

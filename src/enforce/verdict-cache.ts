@@ -203,13 +203,23 @@ export class VerdictCache {
   }
 
   private send(f: Family, n: number): void {
-    this.addFailures += this.native.ipsetAdd(this.fd, CACHE_SETS[f], f, this.pending[f], n, kernelTimeout(this.timeoutSeconds));
-    this.added += n;
-    if (this.o.onCounted) this.remember(f, n);
+    // With counting, only entries the ledger holds go to the kernel (see remember()).
+    const m = this.o.onCounted ? this.remember(f, n) : n;
+    if (m === 0) return;
+    this.addFailures += this.native.ipsetAdd(this.fd, CACHE_SETS[f], f, this.pending[f], m, kernelTimeout(this.timeoutSeconds));
+    this.added += m;
   }
 
-  private remember(f: Family, n: number): void {
-    const a = this.pending[f], t = this.tags[f], now = Date.now(), w = f === 4 ? 1 : 4;
+  /**
+   * Puts the pending entries into the ledger and returns how many of them to send, moved to the
+   * front of the pending rows. A tuple the ledger already holds is sent again (the kernel may
+   * have refused it before) without a new entry; one it has no room for (the ledger holds both
+   * families, each kernel set one: it can fill up while a set has room) is not sent: the kernel
+   * would admit connections on it that no count could name. Those go on being judged here.
+   */
+  private remember(f: Family, n: number): number {
+    const a = this.pending[f], t = this.tags[f], now = Date.now(), w = f === 4 ? 1 : 4, ledger = this.ledger;
+    let kept = 0;
     for (let k = 0; k < n; k++) {
       const o = k * ENTRY;
       const src: number[] = [], dst: number[] = [];
@@ -217,11 +227,21 @@ export class VerdictCache {
         src.push(a[o + i]! >>> 0);
         dst.push(a[o + 4 + i]! >>> 0);
       }
-      const tuple = { family: f, src, dst, proto: a[o + 8]!, port: a[o + 9]! };
-      this.ledger.add(tupleKey(f, src, tuple.proto, tuple.port, dst), {
-        tuple, decision: { context: this.ledger.context, egress: t[2 * k]!, ingress: t[2 * k + 1]! }, addedAt: now, counted: 0,
-      });
+      const proto = a[o + 8]!, port = a[o + 9]!;
+      const key = tupleKey(f, src, proto, port, dst);
+      if (!ledger.entries.has(key)) {
+        if (ledger.full) continue;
+        ledger.add(key, {
+          tuple: { family: f, src, dst, proto, port }, decision: { context: ledger.context, egress: t[2 * k]!, ingress: t[2 * k + 1]! }, addedAt: now, counted: 0,
+        });
+      }
+      if (kept !== k) {
+        a.copyWithin(kept * ENTRY, o, o + ENTRY);
+        t[2 * kept] = t[2 * k]!; t[2 * kept + 1] = t[2 * k + 1]!;
+      }
+      kept++;
     }
+    return kept;
   }
 
   /**
