@@ -12,7 +12,8 @@
 # `perf record -a -g` samples the machine. Printed per round and layout: guard share = samples
 # under nf_hook_slow or tc_run (only the guard hooks anything here) / all samples of the load generator's processes
 # (client and server; the forwarding runs in their softirq context), i.e. the share of the
-# path's CPU spent in the guard. Other load on the machine does not enter the ratio; the agent
+# path's CPU spent in the guard (plus the self shares of __netif_receive_skb_core and ip_rcv,
+# where the clsact and netfilter hooks' inlined entries sit, to compare with none). Other load on the machine does not enter the ratio; the agent
 # and conntrack, which bench:e2e adds to the path, are missing, so its share there is smaller.
 # Layouts, interleaved in every round: none; old (a commented iptables hook jumping into a chain
 # that starts with the honest-pair RETURN); new (the iptables/ipset layout the agent falls back
@@ -48,7 +49,8 @@
 # is the samples under tc_run (the clsact ingress hook) instead of (tc-noif: plus) nf_hook_slow.
 # Softirq work of other namespaces (other tests on the machine) that runs while the load
 # generator is on the CPU is charged to it: a round where a few rules take over 5 % is such a
-# collision, not the layout; leave those rounds out.
+# collision, not the layout; leave those rounds out, and a 0.0 % of a guarded layout or a 0.00 %
+# self share (perf report now and then gives nothing for a round under load).
 set -euo pipefail
 ROUNDS=${1:-3}
 D=$(mktemp -d)
@@ -284,7 +286,12 @@ for r in $(seq 1 "$ROUNDS"); do
     lg=$(perf report -i "$D/perf.data" --sort comm --stdio -g none 2>/dev/null | awk '$3=="glayload"{print $1+0}')
     # The guard's hook: nf_hook_slow (netfilter) and tc_run (clsact ingress); one has samples (tc-noif: both).
     gh=$(perf report -i "$D/perf.data" --comm glayload --children --sort sym --stdio -g none 2>/dev/null | awk '$4=="nf_hook_slow"||$4=="tc_run"{s+=$1}END{print s+0}')
-    awk -v r="$r" -v l="${LAYOUTS[$i]}" -v lg="${lg:-0}" -v gh="${gh:-0}" -v c="$(grep -o '"connections":[0-9]*' "$D/out.json" | cut -d: -f2)" \
-      'BEGIN { s = 0; if (lg > 0) s = 100 * gh / lg; printf "round %d %-10s guard share %.1f %% (%d connections)\n", r, l, s, c }'
+    # What the hooks' inlined entry leaves in their callers (self samples): the clsact hook's
+    # sch_handle_ingress is inlined in __netif_receive_skb_core, the netfilter hook's test in
+    # ip_rcv; compare a layout's with none's to see what tc_run or nf_hook_slow leaves out.
+    rx=$(perf report -i "$D/perf.data" --comm glayload --no-children --sort sym --stdio -g none 2>/dev/null | awk '$3=="__netif_receive_skb_core.constprop.0"||$3=="__netif_receive_skb_core"{a+=$1} $3=="ip_rcv"{b+=$1} END{print a+0, b+0}')
+    awk -v r="$r" -v l="${LAYOUTS[$i]}" -v lg="${lg:-0}" -v gh="${gh:-0}" -v rx="$rx" -v c="$(grep -o '"connections":[0-9]*' "$D/out.json" | cut -d: -f2)" \
+      'BEGIN { s = 0; a = 0; b = 0; split(rx, x, " "); if (lg > 0) { s = 100 * gh / lg; a = 100 * x[1] / lg; b = 100 * x[2] / lg }
+               printf "round %d %-10s guard share %.1f %% (%d connections; self rx core %.2f %%, ip_rcv %.2f %%)\n", r, l, s, c, a, b }'
   done
 done
