@@ -13,8 +13,9 @@
 # under nf_hook_slow or tc_run (only the guard hooks anything here) / all samples of the load generator's processes
 # (client and server; the forwarding runs in their softirq context), i.e. the share of the
 # path's CPU spent in the guard (plus the self shares of __netif_receive_skb_core and ip_rcv,
-# where the clsact and netfilter hooks' inlined entries sit, to compare with none). Other load on the machine does not enter the ratio; the agent
-# and conntrack, which bench:e2e adds to the path, are missing, so its share there is smaller.
+# where the clsact and netfilter hooks' inlined entries sit, to compare with none). Other load
+# on the machine does not enter the ratio; the agent and conntrack, which bench:e2e adds to the
+# path, are missing, so its share there is smaller.
 # Layouts, interleaved in every round: none; old (a commented iptables hook jumping into a chain
 # that starts with the honest-pair RETURN); new (the iptables/ipset layout the agent falls back
 # to: the honest check `-m set ! --match-set` in the hook rule itself); nft (the agent's earlier
