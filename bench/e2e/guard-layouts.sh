@@ -8,12 +8,14 @@
 #
 # Per layout, a pod a -- node -- pod b chain of namespaces (pgl<i>a/n/b, routed /32 per veth like
 # the lab and kind's ptp CNI, no conntrack, no other rules), the IPv4 guard of that layout in the
-# node (raw table or nft table at raw priority), and bench/e2e/loadgen.c opening connections a -> b for 5 s while
+# node (raw table, nft table at raw priority, or tc filters), and bench/e2e/loadgen.c opening connections a -> b for 5 s while
 # `perf record -a -g` samples the machine. Printed per round and layout: guard share = samples
-# under nf_hook_slow (only the guard hooks anything here) / all samples of the load generator's processes
+# under nf_hook_slow or tc_run (only the guard hooks anything here) / all samples of the load generator's processes
 # (client and server; the forwarding runs in their softirq context), i.e. the share of the
-# path's CPU spent in the guard. Other load on the machine does not enter the ratio; the agent
-# and conntrack, which bench:e2e adds to the path, are missing, so its share there is smaller.
+# path's CPU spent in the guard (plus the self shares of __netif_receive_skb_core and ip_rcv,
+# where the clsact and netfilter hooks' inlined entries sit, to compare with none). Other load
+# on the machine does not enter the ratio; the agent and conntrack, which bench:e2e adds to the
+# path, are missing, so its share there is smaller.
 # Layouts, interleaved in every round: none; old (a commented iptables hook jumping into a chain
 # that starts with the honest-pair RETURN); new (the iptables/ipset layout the agent falls back
 # to: the honest check `-m set ! --match-set` in the hook rule itself); nft (the agent's earlier
@@ -31,15 +33,31 @@
 # netdev-set: one ingress chain on all pod veths (`devices = {...}`) with the `iif . ip saddr`
 # lookup; netdev-noif: netdev plus the PREROUTING chain that fail-closed for a pod whose
 # interface is not found yet would still need (its set empty).
+# tc layouts (not a netfilter hook: removing one unregisters none, see
+# bench/e2e/tc-queue-flush.sh): a clsact qdisc on each pod's host-side veth with ingress filters
+# that pass the pod's own IPv4/IPv6 address, pass IPv6 fe80::/10 and ::, leave non-IP (ARP) alone
+# and drop every other IP packet, counted in the qdisc's drops. This kernel (6.18 here) has the
+# u32 and bpf classifiers but no flower, matchall or gact, so a drop is a classic BPF program in
+# direct-action mode returning TC_ACT_SHOT. tc: one u32 filter per passed address (the honest
+# IPv4 one first, terminal by classid: it returns TC_ACT_OK without running an action), a
+# drop-all program per family behind them; tc-bpf: one classic BPF program per veth (cls_bpf,
+# JITed, direct-action) doing every comparison; tc-sink: tc, but what the u32 filters do not
+# pass is redirected (mirred) into the ingress of a sink veth of the node, where one netdev chain
+# bound to the sink records (pod MAC, forged source) in a dynamic set and drops it: a way to
+# learn forged addresses without a hook on the pod veths or in PREROUTING (the count per pod
+# veth is the mirred action's); tc-noif: tc plus the PREROUTING chain that
+# fail-closed for a pod whose interface is not found would need (as netdev-noif). Their share
+# is the samples under tc_run (the clsact ingress hook) instead of (tc-noif: plus) nf_hook_slow.
 # Softirq work of other namespaces (other tests on the machine) that runs while the load
 # generator is on the CPU is charged to it: a round where a few rules take over 5 % is such a
-# collision, not the layout; leave those rounds out.
+# collision, not the layout; leave those rounds out, and a 0.0 % of a guarded layout or a 0.00 %
+# self share (perf report now and then gives nothing for a round under load).
 set -euo pipefail
 ROUNDS=${1:-3}
 D=$(mktemp -d)
 # A name of its own: bench:e2e's load generator (also loadgen.c) must not enter the ratio.
 cc -O2 -pthread -o "$D/glayload" "$(dirname "$0")/loadgen.c"
-LAYOUTS=(${LAYOUTS:-none old new nft nft-ip nft-iif nft-ip-iif nft-ip-iif-hash nft-ip-vmap netdev netdev-set netdev-noif})
+LAYOUTS=(${LAYOUTS:-none old new nft nft-ip nft-iif nft-ip-iif nft-ip-iif-hash nft-ip-vmap netdev netdev-set netdev-noif tc tc-bpf tc-sink tc-noif})
 cleanup() {
   for p in "$D"/srv*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null || true; done
   for i in "${!LAYOUTS[@]}"; do for s in a n b; do ip netns del "pgl$i$s" 2>/dev/null || true; done; done
@@ -147,6 +165,56 @@ vmap_table() {
   echo "}"
 }
 
+# A word of an IPv4/IPv6 address as the unsigned number classic BPF compares with.
+hexw() { printf '%d' "0x$1"; }
+# tc-sink's sink in node namespace $1: a veth pair (this kernel has no dummy driver; the peer
+# sends no IPv6 of its own) and one netdev chain bound to it recording (pod MAC, forged source).
+tc_sink() {
+  ip -n "$1" link add pglsink type veth peer name pglsinkp
+  ip netns exec "$1" sysctl -qw net.ipv6.conf.pglsinkp.disable_ipv6=1 net.ipv6.conf.pglsink.disable_ipv6=1
+  ip -n "$1" link set pglsink up; ip -n "$1" link set pglsinkp up
+  printf '%s\n' "table netdev palisade-sink {" \
+    "  set forged4 { type ether_addr . ipv4_addr; size 4096; flags dynamic,timeout; timeout 300s; }" \
+    "  set forged6 { type ether_addr . ipv6_addr; size 4096; flags dynamic,timeout; timeout 300s; }" \
+    "  chain in { type filter hook ingress device \"pglsink\" priority -500; policy drop;" \
+    "    meta protocol ip update @forged4 { ether saddr . ip saddr } counter drop" \
+    "    meta protocol ip6 update @forged6 { ether saddr . ip6 saddr } counter drop" "  }" "}" | ip netns exec "$1" nft -f -
+}
+# The tc layouts on pod veth $3 (pod IPv4 $4, IPv6 $5) of node namespace $2.
+tc_guard() {
+  local l=$1 R=$2 dev=$3 ip4=$4 ip6=$5 T="ip netns exec $2 tc"
+  $T qdisc add dev "$dev" clsact
+  case $l in
+    tc)
+      $T filter add dev "$dev" ingress pref 1 protocol ip u32 match ip src "$ip4/32" classid :1
+      $T filter add dev "$dev" ingress pref 2 protocol ipv6 u32 match ip6 src "$ip6/128" classid :1
+      $T filter add dev "$dev" ingress pref 3 protocol ipv6 u32 match ip6 src fe80::/10 classid :1
+      $T filter add dev "$dev" ingress pref 4 protocol ipv6 u32 match ip6 src ::/128 classid :1
+      $T filter add dev "$dev" ingress pref 5 protocol ip bpf bytecode '1,6 0 0 2' da
+      $T filter add dev "$dev" ingress pref 6 protocol ipv6 bpf bytecode '1,6 0 0 2' da ;;
+    tc-sink)
+      $T filter add dev "$dev" ingress pref 1 protocol ip u32 match ip src "$ip4/32" classid :1
+      $T filter add dev "$dev" ingress pref 2 protocol ipv6 u32 match ip6 src "$ip6/128" classid :1
+      $T filter add dev "$dev" ingress pref 3 protocol ipv6 u32 match ip6 src fe80::/10 classid :1
+      $T filter add dev "$dev" ingress pref 4 protocol ipv6 u32 match ip6 src ::/128 classid :1
+      $T filter add dev "$dev" ingress pref 5 protocol ip u32 match u32 0 0 action mirred ingress redirect dev pglsink
+      $T filter add dev "$dev" ingress pref 6 protocol ipv6 u32 match u32 0 0 action mirred ingress redirect dev pglsink ;;
+    tc-bpf)
+      # cls_bpf runs the program from the Ethernet header at ingress: IPv4 saddr at 26, IPv6 at 22.
+      local a b c d w; IFS=. read -r a b c d <<<"$ip4"; w=$(( (a << 24) | (b << 16) | (c << 8) | d ))
+      local x; x=$(python3 -c "import ipaddress,sys; print(ipaddress.IPv6Address(sys.argv[1]).exploded.replace(':',''))" "$ip6")
+      local w0 w1 w2 w3; w0=$(hexw "${x:0:8}") w1=$(hexw "${x:8:8}") w2=$(hexw "${x:16:8}") w3=$(hexw "${x:24:8}")
+      # 0 ld proto; 1 ipv4?; 2-3 saddr == own: pass, else drop; 4 ipv6? else pass; 5-12 saddr ==
+      # own: pass; 13-20 saddr == ::: pass; 21-22 fe80::/10: pass; 23 pass (TC_ACT_OK); 24 drop
+      # (TC_ACT_SHOT).
+      local prog="25,32 0 0 4294963200,21 0 2 2048,32 0 0 26,21 19 20 $w,21 0 18 34525"
+      prog+=",32 0 0 22,21 0 6 $w0,32 0 0 26,21 0 4 $w1,32 0 0 30,21 0 2 $w2,32 0 0 34,21 10 0 $w3"
+      prog+=",32 0 0 22,21 0 6 0,32 0 0 26,21 0 7 0,32 0 0 30,21 0 5 0,32 0 0 34,21 2 3 0"
+      prog+=",84 0 0 4290772992,21 0 1 4269801472,6 0 0 0,6 0 0 2"
+      $T filter add dev "$dev" ingress pref 1 protocol all bpf bytecode "$prog" da ;;
+  esac
+}
+
 for i in "${!LAYOUTS[@]}"; do
   R=pgl${i}n
   for ns in pgl${i}a $R pgl${i}b; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
@@ -160,6 +228,10 @@ for i in "${!LAYOUTS[@]}"; do
     ip -n $R route add $ip4/32 dev "$hv"
   done
   X="ip netns exec $R"
+  case ${LAYOUTS[$i]} in tc-sink) tc_sink $R ;; esac
+  case ${LAYOUTS[$i]} in tc*)
+    l=${LAYOUTS[$i]%-noif}; tc_guard $l $R pgl${i}a 10.98.$i.1 fd98::$i:1; tc_guard $l $R pgl${i}b 10.98.$i.2 fd98::$i:2 ;;
+  esac
   case ${LAYOUTS[$i]} in
     nft-ip-vmap) vmap_table "$i" | $X nft -f - ;;
     nft*) nft_table "${LAYOUTS[$i]}" "$i" | $X nft -f - ;;
@@ -168,7 +240,7 @@ for i in "${!LAYOUTS[@]}"; do
   # netdev-noif: plus what fail-closed for a pod whose interface is not found yet needs where
   # no device can be named: a PREROUTING chain dropping those pods' addresses (set empty here).
   case ${LAYOUTS[$i]} in
-    netdev-noif) printf '%s\n' "table ip palisade-guard {" "  set noif4 { type ipv4_addr; counter; }" \
+    netdev-noif|tc-noif) printf '%s\n' "table ip palisade-guard {" "  set noif4 { type ipv4_addr; counter; }" \
       "  chain prerouting { type filter hook prerouting priority raw; policy accept;" "    ip saddr @noif4 drop" "  }" "}" | $X nft -f - ;;
   esac
   if [ "${LAYOUTS[$i]}" = old ] || [ "${LAYOUTS[$i]}" = new ]; then
@@ -213,8 +285,14 @@ for r in $(seq 1 "$ROUNDS"); do
     perf record -q -a -g -o "$D/perf.data" -- sleep 4 >/dev/null 2>&1
     wait $!
     lg=$(perf report -i "$D/perf.data" --sort comm --stdio -g none 2>/dev/null | awk '$3=="glayload"{print $1+0}')
-    gh=$(perf report -i "$D/perf.data" --comm glayload --children --sort sym --stdio -g none 2>/dev/null | awk '$4=="nf_hook_slow"{print $1+0}')
-    awk -v r="$r" -v l="${LAYOUTS[$i]}" -v lg="${lg:-0}" -v gh="${gh:-0}" -v c="$(grep -o '"connections":[0-9]*' "$D/out.json" | cut -d: -f2)" \
-      'BEGIN { s = 0; if (lg > 0) s = 100 * gh / lg; printf "round %d %-10s guard share %.1f %% (%d connections)\n", r, l, s, c }'
+    # The guard's hook: nf_hook_slow (netfilter) and tc_run (clsact ingress); one has samples (tc-noif: both).
+    gh=$(perf report -i "$D/perf.data" --comm glayload --children --sort sym --stdio -g none 2>/dev/null | awk '$4=="nf_hook_slow"||$4=="tc_run"{s+=$1}END{print s+0}')
+    # What the hooks' inlined entry leaves in their callers (self samples): the clsact hook's
+    # sch_handle_ingress is inlined in __netif_receive_skb_core, the netfilter hook's test in
+    # ip_rcv; compare a layout's with none's to see what tc_run or nf_hook_slow leaves out.
+    rx=$(perf report -i "$D/perf.data" --comm glayload --no-children --sort sym --stdio -g none 2>/dev/null | awk '$3=="__netif_receive_skb_core.constprop.0"||$3=="__netif_receive_skb_core"{a+=$1} $3=="ip_rcv"{b+=$1} END{print a+0, b+0}')
+    awk -v r="$r" -v l="${LAYOUTS[$i]}" -v lg="${lg:-0}" -v gh="${gh:-0}" -v rx="$rx" -v c="$(grep -o '"connections":[0-9]*' "$D/out.json" | cut -d: -f2)" \
+      'BEGIN { s = 0; a = 0; b = 0; split(rx, x, " "); if (lg > 0) { s = 100 * gh / lg; a = 100 * x[1] / lg; b = 100 * x[2] / lg }
+               printf "round %d %-10s guard share %.1f %% (%d connections; self rx core %.2f %%, ip_rcv %.2f %%)\n", r, l, s, c, a, b }'
   done
 done
