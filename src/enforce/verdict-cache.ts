@@ -6,7 +6,7 @@
 // address, protocol, destination port) and the rule generation alone (engine-api.ts judge4/6; the
 // source port never matters to NetworkPolicy). So once the agent allowed a SYN from A to B:80,
 // every later connection A -> B:80 gets the same answer until the rules change. The agent records
-// each allowed tuple in an ipset of type hash:ip,port,ip (src, proto:port, dst; one set per
+// each allowed tuple (from its second connection: see Admission below) in an ipset of type hash:ip,port,ip (src, proto:port, dst; one set per
 // family); PALISADE-QUEUE matches the set before the queue (iptables.ts) and accepts with the
 // allow connmark, so strict mode and the rest of the flow treat such connections exactly like
 // ones the agent accepted itself.
@@ -206,8 +206,9 @@ export class VerdictCache {
 
   /**
    * Sends what record() collected (the enforcer calls this after each batch). With counting, each
-   * entry also goes into the ledger: that allocates, once per first connection of a tuple (one
-   * that just took the trip through the queue), never for the connections the cache admits.
+   * entry also goes into the ledger: that allocates, once per cached tuple (on its second judged
+   * connection, see record()), never for the connections the cache admits. Also ages the
+   * admission table (once per batch: a clock read).
    */
   commit(): void {
     this.admission.age(Date.now());
