@@ -13,7 +13,7 @@
 // own decision (this table only says "seen before", so a hash collision can at worst cache a
 // tuple one connection early, never with another tuple's verdict).
 //
-// The table: one 32-bit hash per slot (Uint32Array, indexed by the hash's low bits), no
+// The table: one 32-bit hash per slot (Int32Array, indexed by the hash's low bits), no
 // allocation per packet. A slot holds the last tuple that hashed there, so under a flood of
 // first connections a tuple may be pushed out before it repeats; it is then admitted on its
 // next sighting after that. The whole table is emptied every window (the cache's entry
@@ -40,7 +40,8 @@ function finish(h: number): number {
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
-  return h >>> 0;
+  // int32, not uint32: a value above 2^31 returned from a call is boxed (a heap number per call).
+  return h | 0;
 }
 
 /** Hash of an IPv4 tuple (source, destination, protocol, destination port). */
@@ -58,7 +59,7 @@ export function tupleHash6(
 }
 
 export class CacheAdmission {
-  private readonly seen: Uint32Array;
+  private readonly seen: Int32Array;
   private readonly mask: number;
   private clearedAt: number;
   /** Sightings that admitted (second or later) and first sightings that did not. */
@@ -68,7 +69,7 @@ export class CacheAdmission {
   /** `slots` a power of two; the table is emptied every `windowMs` (age()). */
   constructor(readonly windowMs: number, slots = ADMISSION_SLOTS, now = Date.now()) {
     if (!(slots >= 1 && (slots & (slots - 1)) === 0)) throw new RangeError(`admission slots must be a power of two, got ${slots}`);
-    this.seen = new Uint32Array(slots);
+    this.seen = new Int32Array(slots);
     this.mask = slots - 1;
     this.clearedAt = now;
   }
@@ -79,7 +80,7 @@ export class CacheAdmission {
    */
   admit(hash: number): boolean {
     // 0 marks an empty slot: a tuple hashing to 0 is stored as 1 (a collision like any other).
-    const h = hash === 0 ? 1 : hash >>> 0, i = h & this.mask;
+    const h = hash === 0 ? 1 : hash | 0, i = h & this.mask;
     if (this.seen[i] === h) {
       this.admitted++;
       return true;

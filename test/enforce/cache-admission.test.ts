@@ -2,9 +2,12 @@
 // second sighting in a window, never on its first; the table is emptied every window; two tuples
 // sharing a slot evict each other; and the hash tells families apart. That a hash collision
 // caches the judged tuple with its own decision (never another's) is proved on the kernel in
-// verdict-cache-ledger.test.ts (support/verdict-cache-probe.ts).
+// verdict-cache-ledger.test.ts (support/verdict-cache-probe.ts). And it allocates nothing
+// (test/support/admission-alloc-probe.ts, a fresh heap; no timing is measured).
 
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { CacheAdmission, tupleHash4, tupleHash6 } from '../../src/enforce/cache-admission.ts';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../src/net/ip-protocols.ts';
 import { COLLIDING } from '../../support/admission-collision.ts';
@@ -67,4 +70,14 @@ t.test('a full hash collision admits the second tuple on its first sighting (and
 
 t.test('slots must be a power of two', async (t) => {
   t.throws(() => new CacheAdmission(1000, 3), RangeError);
+});
+
+t.test('admission allocates nothing: 1M sightings in a fresh heap, no growth, no GC', async (t) => {
+  const probe = fileURLToPath(new URL('../support/admission-alloc-probe.ts', import.meta.url));
+  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', probe, '1000000'], { encoding: 'utf8', timeout: 120_000 });
+  t.equal(r.status, 0, `probe exited cleanly: ${r.stderr.slice(0, 2000)}`);
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { sightings: number; admitted: number; heapDelta: number; gcs: number };
+  t.ok(out.admitted > 0 && out.admitted < out.sightings, `both answers taken (${out.admitted} admitted)`);
+  t.ok(out.heapDelta < 1024 * 1024, `heap growth ${out.heapDelta} bytes over ${out.sightings} sightings`);
+  t.ok(out.gcs <= 1, `${out.gcs} GCs during the loop`);
 });
