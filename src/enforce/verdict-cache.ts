@@ -6,10 +6,10 @@
 // address, protocol, destination port) and the rule generation alone (engine-api.ts judge4/6; the
 // source port never matters to NetworkPolicy). So once the agent allowed a SYN from A to B:80,
 // every later connection A -> B:80 gets the same answer until the rules change. The agent records
-// each allowed tuple (from its second connection: see Admission below) in an ipset of type hash:ip,port,ip (src, proto:port, dst; one set per
-// family); PALISADE-QUEUE matches the set before the queue (iptables.ts) and accepts with the
-// allow connmark, so strict mode and the rest of the flow treat such connections exactly like
-// ones the agent accepted itself.
+// each allowed tuple (from its second connection: see Admission below) in an ipset of type
+// hash:ip,port,ip (src, proto:port, dst; one set per family); PALISADE-QUEUE matches the set
+// before the queue (iptables.ts) and accepts with the allow connmark, so strict mode and the
+// rest of the flow treat such connections exactly like ones the agent accepted itself.
 //
 // When the rules change, the live sets are emptied BEFORE the new snapshot is used (flush()
 // returns once the kernel has done it: netlink requests run inside sendmsg), so no verdict of an
