@@ -108,6 +108,8 @@ export function statusCounters(p: CounterSources): {
   }
   if (p.cache) {
     counters.verdictCacheAdded = p.cache.added;
+    // Allowed connections not cached because their tuple was new in the window (cache-admission.ts).
+    counters.verdictCacheDeferred = p.cache.deferred;
     counters.verdictCacheFlushes = p.cache.flushes;
     counters.verdictCacheAddFailures = p.cache.addFailures;
     // Connections the kernel admitted from the cache (read from its counters), and flushes that

@@ -6,10 +6,10 @@
 // address, protocol, destination port) and the rule generation alone (engine-api.ts judge4/6; the
 // source port never matters to NetworkPolicy). So once the agent allowed a SYN from A to B:80,
 // every later connection A -> B:80 gets the same answer until the rules change. The agent records
-// each allowed tuple in an ipset of type hash:ip,port,ip (src, proto:port, dst; one set per
-// family); PALISADE-QUEUE matches the set before the queue (iptables.ts) and accepts with the
-// allow connmark, so strict mode and the rest of the flow treat such connections exactly like
-// ones the agent accepted itself.
+// each allowed tuple (from its second connection: see Admission below) in an ipset of type
+// hash:ip,port,ip (src, proto:port, dst; one set per family); PALISADE-QUEUE matches the set
+// before the queue (iptables.ts) and accepts with the allow connmark, so strict mode and the
+// rest of the flow treat such connections exactly like ones the agent accepted itself.
 //
 // When the rules change, the live sets are emptied BEFORE the new snapshot is used (flush()
 // returns once the kernel has done it: netlink requests run inside sendmsg), so no verdict of an
@@ -23,6 +23,10 @@
 // generation; a rotation, for entries older than timeoutSeconds), and the spare is read before
 // it is emptied, so no count is lost. The kernel's own timeout (timeoutSeconds + a quarter + 5 s)
 // only matters when the agent is gone: it bounds how long a dead agent's entries admit anything.
+//
+// Admission (cache-admission.ts): a tuple is cached only the second time it is judged allowed
+// within timeoutSeconds, so connections that never repeat their tuple cost no kernel add, no
+// ledger entry and no counter reads.
 
 import { loadNative, type NativeAddon } from './native.ts';
 import { CACHE_SETS, type Family } from './iptables.ts';
@@ -31,6 +35,7 @@ import { applyCounts, Ledger, parseSavedCounters, tupleKey, type CountSink, type
 import { ipsetModuleHint, withHint } from './kernel-modules.ts';
 import type { PacketInfo } from '../dataplane/packet-info.ts';
 import { protocolHasPorts } from '../net/ip-protocols.ts';
+import { CacheAdmission, tupleHash4, tupleHash6 } from './cache-admission.ts';
 
 const ENTRY = 10;
 
@@ -108,6 +113,11 @@ export class VerdictCache {
   uncountedFlushes = 0;
   /** Packets counted by entries the agent did not know (none expected). */
   unknownPackets = 0;
+  /** Allowed connections whose tuple was not cached: its first sighting in the window (cache-admission.ts). */
+  get deferred(): number {
+    return this.admission.deferred;
+  }
+  private readonly admission: CacheAdmission;
   private readonly pending: { readonly 4: Int32Array; readonly 6: Int32Array };
   private readonly tags: { readonly 4: Int32Array; readonly 6: Int32Array };
   private n4 = 0;
@@ -137,6 +147,7 @@ export class VerdictCache {
     this.pending = { 4: new Int32Array(cap * ENTRY), 6: new Int32Array(cap * ENTRY) };
     this.tags = { 4: new Int32Array(cap * 2), 6: new Int32Array(cap * 2) };
     this.ledger = new Ledger(o.context, maxEntries);
+    this.admission = new CacheAdmission(timeoutSeconds * 1000);
   }
 
   /** Creates (or takes over, emptied) the sets and opens the netlink socket. */
@@ -170,17 +181,20 @@ export class VerdictCache {
 
   /**
    * Remembers an allowed new connection (the classifier's parsed packet) and the decision's two
-   * side codes; sent to the kernel by commit(). TCP, UDP and SCTP only. Allocates nothing.
+   * side codes; sent to the kernel by commit() if the tuple was admitted (its second sighting,
+   * cache-admission.ts). TCP, UDP and SCTP only. Allocates nothing.
    */
   record(info: PacketInfo, egress: number, ingress: number): void {
     const p = info.proto;
     if (!protocolHasPorts(p)) return;
     if (info.family === 4) {
+      if (!this.admission.admit(tupleHash4(info.src4, info.dst4, p, info.dstPort))) return;
       if (this.n4 === this.cap) this.commit();
       const a = this.pending[4], k = this.n4++, o = k * ENTRY;
       a[o] = info.src4 | 0; a[o + 4] = info.dst4 | 0; a[o + 8] = p; a[o + 9] = info.dstPort;
       this.tags[4][2 * k] = egress; this.tags[4][2 * k + 1] = ingress;
     } else {
+      if (!this.admission.admit(tupleHash6(info.src6a, info.src6b, info.src6c, info.src6d, info.dst6a, info.dst6b, info.dst6c, info.dst6d, p, info.dstPort))) return;
       if (this.n6 === this.cap) this.commit();
       const a = this.pending[6], k = this.n6++, o = k * ENTRY;
       a[o] = info.src6a | 0; a[o + 1] = info.src6b | 0; a[o + 2] = info.src6c | 0; a[o + 3] = info.src6d | 0;
@@ -192,10 +206,12 @@ export class VerdictCache {
 
   /**
    * Sends what record() collected (the enforcer calls this after each batch). With counting, each
-   * entry also goes into the ledger: that allocates, once per first connection of a tuple (one
-   * that just took the trip through the queue), never for the connections the cache admits.
+   * entry also goes into the ledger: that allocates, once per cached tuple (on its second judged
+   * connection, see record()), never for the connections the cache admits. Also ages the
+   * admission table (once per batch: a clock read).
    */
   commit(): void {
+    this.admission.age(Date.now());
     if (this.n4 > 0 && this.families.includes(4)) this.send(4, this.n4);
     if (this.n6 > 0 && this.families.includes(6)) this.send(6, this.n6);
     this.n4 = 0;

@@ -40,21 +40,25 @@ t.test('verdict cache: exact per-policy allow counts', async (t) => {
   const logged = () => readFileSync(vlog, 'utf8').split('\n').filter((l) => l.includes('"verdict":"allow"')).map((l) => JSON.parse(l) as { dst: { ip: string; port: number }; cached?: number });
 
   const N = 8, N6 = 3;
-  await t.test(`${N} connections of one allowed tuple count ${N}, though the agent judged one`, async (t) => {
+  // The first two connections of a tuple are judged (the first sighting is not cached:
+  // src/enforce/cache-admission.ts), the rest admitted by the cache.
+  await t.test(`${N} connections of one allowed tuple count ${N}, though the agent judged two`, async (t) => {
     const q0 = await queued();
     t.ok(await topo.tcp('a', 'b', 8080), 'the first one is judged by the agent');
+    t.ok(await topo.tcp('a', 'b', 8080), 'the second one too, and cached');
     await waitFor('cache entry', async () => /10\.77\.1\.2,tcp:8080,10\.77\.2\.2/.test(await sets()) || undefined);
-    for (let i = 1; i < N; i++) t.ok(await topo.tcp('a', 'b', 8080), `connection ${i + 1} allowed`);
-    t.equal((await queued()) - q0, 1, 'only the first was queued: the rest were admitted by the cache');
-    t.match(await sets(), /10\.77\.1\.2,tcp:8080,10\.77\.2\.2 timeout \d+ packets 7 /, `the entry counted ${N - 1} connections`);
+    for (let i = 2; i < N; i++) t.ok(await topo.tcp('a', 'b', 8080), `connection ${i + 1} allowed`);
+    t.equal((await queued()) - q0, 2, 'only the first two were queued: the rest were admitted by the cache');
+    t.match(await sets(), /10\.77\.1\.2,tcp:8080,10\.77\.2\.2 timeout \d+ packets 6 /, `the entry counted ${N - 2} connections`);
     t.equal(await allowed(), N, `the policy's allow count is ${N}`);
     t.equal(await allowed(), N, 'and a second scrape does not count them again');
     // IPv6: the same through the other family's set.
     t.ok(await topo.tcp('a', 'b', 8080, 6), 'IPv6: judged');
+    t.ok(await topo.tcp('a', 'b', 8080, 6), 'IPv6: judged, cached');
     await waitFor('IPv6 entry', async () => /fd77:1::2,tcp:8080,fd77:2::2/.test(await sets()) || undefined);
-    for (let i = 1; i < N6; i++) t.ok(await topo.tcp('a', 'b', 8080, 6), `IPv6 connection ${i + 1}`);
+    for (let i = 2; i < N6; i++) t.ok(await topo.tcp('a', 'b', 8080, 6), `IPv6 connection ${i + 1}`);
     t.equal(await allowed(), N + N6, 'IPv6 connections counted exactly too');
-    t.equal((await freshStatus()).counters.verdictCacheAdmitted, N - 1 + N6 - 1, 'the status file counts what the cache admitted');
+    t.equal((await freshStatus()).counters.verdictCacheAdmitted, N - 2 + N6 - 2, 'the status file counts what the cache admitted');
   });
 
   await t.test('--log-allowed accounts for every connection: one line per judged one, aggregated lines for the rest', async (t) => {
@@ -62,8 +66,8 @@ t.test('verdict cache: exact per-policy allow counts', async (t) => {
       const l = logged().filter((x) => x.dst.port === 8080 && x.dst.ip === '10.77.2.2');
       return l.reduce((s, x) => s + (x.cached ?? 1), 0) >= N ? l : undefined;
     });
-    t.equal(lines.filter((x) => x.cached === undefined).length, 1, 'the judged connection has its own line');
-    t.equal(lines.reduce((s, x) => s + (x.cached ?? 0), 0), N - 1, `the cached ones add up to ${N - 1}`);
+    t.equal(lines.filter((x) => x.cached === undefined).length, 2, 'each judged connection has its own line');
+    t.equal(lines.reduce((s, x) => s + (x.cached ?? 0), 0), N - 2, `the cached ones add up to ${N - 2}`);
     t.match(lines.find((x) => x.cached !== undefined), { verdict: 'allow', src: { pod: 'x/a' }, dst: { pod: 'x/b', port: 8080 }, rules: { ingress: /b-from-clients/ } }, 'with the decision that created the entry');
   });
 
@@ -102,6 +106,7 @@ t.test('verdict cache: exact per-policy allow counts', async (t) => {
     // into the new live set, where its counter starts again from zero; a rotation later it is
     // due too. Connections of 9090 go on through both.
     await connect(8080);
+    await connect(8080); // its second sighting: cached
     await new Promise((r) => setTimeout(r, 1500));
     const rotated = () => status().counters.verdictCacheRotations! - r0;
     const perEpoch = [0, 0, 0];

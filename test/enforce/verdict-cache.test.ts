@@ -1,6 +1,7 @@
 // The verdict cache on the real kernel path (`palisade agent --backend nfqueue --verdict-cache`):
-// after the agent allowed a new connection, the next connections with the same source, protocol,
-// port and destination are accepted by the kernel without being queued; denials are never
+// after the agent allowed a tuple (source, protocol, port, destination) twice (the first sighting
+// is not cached: src/enforce/cache-admission.ts), the next connections with the same tuple are
+// accepted by the kernel without being queued; denials are never
 // cached; a rule change empties the cache before the new rules judge, so a tuple the new rules
 // deny is dropped at once; a stop removes the sets.
 
@@ -32,15 +33,19 @@ t.test('verdict cache', async (t) => {
     t.match(await sets(), /Name: PALISADE-CACHE4[\s\S]*Type: hash:ip,port,ip/);
   });
 
-  await t.test('an allowed tuple is judged once, then accepted in the kernel', async (t) => {
+  await t.test('an allowed tuple is judged twice, then accepted in the kernel', async (t) => {
     const q0 = await queued();
     t.ok(await topo.tcp('a', 'b', 8080), 'a -> b:8080 allowed (judged by the agent)');
+    t.ok((await freshStatus()).counters.verdictCacheDeferred! >= 1, 'its first sighting was not cached');
+    t.notMatch(await sets(), /10\.77\.1\.2,tcp:8080,10\.77\.2\.2/, 'no entry yet');
+    t.ok(await topo.tcp('a', 'b', 8080), 'again: judged, and now cached');
     const q1 = await queued();
-    t.equal(q1 - q0, 1, 'its SYN was queued');
+    t.equal(q1 - q0, 2, 'both SYNs were queued');
     await waitFor('cache entry', async () => /10\.77\.1\.2,tcp:8080,10\.77\.2\.2/.test(await sets()) || undefined);
-    for (let i = 0; i < 5; i++) t.ok(await topo.tcp('a', 'b', 8080), `connection ${i + 2} (a new source port) allowed`);
+    for (let i = 0; i < 5; i++) t.ok(await topo.tcp('a', 'b', 8080), `connection ${i + 3} (a new source port) allowed`);
     t.equal(await queued(), q1, 'none of them was queued');
     t.ok(await topo.tcp('a', 'b', 8080, 6), 'IPv6: allowed and judged');
+    t.ok(await topo.tcp('a', 'b', 8080, 6), 'IPv6: judged again');
     await waitFor('IPv6 entry', async () => /fd77:1::2,tcp:8080,fd77:2::2/.test(await sets()) || undefined);
     const q2 = await queued();
     t.ok(await topo.tcp('a', 'b', 8080, 6), 'IPv6 again');
@@ -71,7 +76,9 @@ t.test('verdict cache', async (t) => {
     let gen = status().generation;
     topo.writeFile('manifests/policy.yaml', serverPolicy([8080]));
     await waitFor('8080 allowed again', () => status().generation > gen);
-    t.ok(await topo.tcp('a', 'b', 8080), 'judged and cached');
+    // Seen twice in the window already: the first judgment under the new rules caches it (the
+    // second connection is then admitted by the cache, or cached, should the window have ended).
+    for (let i = 0; i < 2; i++) t.ok(await topo.tcp('a', 'b', 8080), 'judged and cached');
     await waitFor('cache entry', async () => /10\.77\.1\.2,tcp:8080,10\.77\.2\.2/.test(await sets()) || undefined);
     const q = await queued();
     const c = topo.spawn(topo.in(topo.ns.a, ['socat', '-', 'TCP4:10.77.2.2:8080']));
@@ -101,6 +108,7 @@ t.test('verdict cache', async (t) => {
   await t.test('a clean stop with --keep-rules empties the cache: nothing is admitted while no agent listens', async (t) => {
     topo.writeFile('manifests/policy.yaml', serverPolicy([8080]));
     agent = await startAgent(topo, [...args, '--keep-rules'], statusFile);
+    t.ok(await topo.tcp('a', 'b', 8080), 'allowed (a new agent: first sighting)');
     t.ok(await topo.tcp('a', 'b', 8080), 'allowed and cached');
     await waitFor('cache entry', async () => /10\.77\.1\.2,tcp:8080,10\.77\.2\.2/.test(await sets()) || undefined);
     agent.proc.kill('SIGTERM');

@@ -240,7 +240,7 @@ if (process.getuid?.() !== 0) {
     t.ok(d('w1', 'drops') >= 1, `w1 dropped it (${d('w1', 'drops')} drops)`);
     t.equal(d('w2', 'drops'), 0, 'w2 dropped nothing');
     // w2 no longer necessarily sees it: only pods a policy judges are queued (judged-sets.ts),
-    // and an allowed tuple seen before is admitted by w2's verdict cache.
+    // and an allowed tuple judged twice before is admitted by w2's verdict cache.
     t.equal(d('cp', 'packets'), 0, 'cp saw nothing');
 
     // The verdict log shared by the agents has both nodes' verdicts.
