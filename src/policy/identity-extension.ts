@@ -57,7 +57,7 @@ export function extendTables<E extends ExtendableTable>(
         // Extended in place (the image had room): rewrite its arena copy where it stands.
         // Published snapshots share that memory; see table-arena.ts for why their answers
         // cannot change.
-        layout.rewrite(e.base, t);
+        layout.rewrite(e.base, t, e.table);
         e.table = t;
         inPlace++;
       } else {

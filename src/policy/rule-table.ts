@@ -33,7 +33,7 @@ import { namedKey, namedPortsOf, type NamedPort } from './named-ports.ts';
 import type { PortMap } from './port-map.ts';
 import type { NodeClasses } from './node-classes.ts';
 import { classifyAddresses, rulePeers, rulePeersByBlocks, withNodeClasses } from './table-addresses.ts';
-import { type TableNodes, type TableArena, appendSelClasses, encodeTable, linkedCopy, selClassReader, storedSelClasses, judgeImage4, judgeImage6, portBlock, withMoreSelClasses } from './table-arena.ts';
+import { type TableNodes, type TableArena, appendColumns, appendSelClasses, encodeTable, linkedCopy, selClassReader, storedSelClasses, judgeImage4, judgeImage6, portBlock, withMoreSelClasses } from './table-arena.ts';
 import { SignatureIndex, classifyIdentities, identityBitWords, wordsFor, type SelectorPeer } from './table-identities.ts';
 import { classifyPeers, classifyPorts, foldVerdicts, type Refold } from './table-verdicts.ts';
 import type { NewIdentityRefs } from './new-identity-refs.ts';
@@ -192,7 +192,7 @@ export class RuleTable {
    * (The identity count is not a part, so an extension that adds no class shares the parts
    * object: copying its twenty fields per table was a third of a relabel's extensions.)
    */
-  constructor(p: TableParts, identityCount: number, from: TableCells | { readonly table: RuleTable; readonly added: Int32Array }) {
+  constructor(p: TableParts, identityCount: number, from: TableCells | { readonly table: RuleTable; readonly added: Int32Array } | { readonly grown: Int32Array }) {
     const extend = 'table' in from ? from : undefined;
     this.direction = p.direction;
     this.policies = p.policies;
@@ -200,7 +200,7 @@ export class RuleTable {
     this.checked = identityCount;
     // Extending: in place when the image has room (the caller then rewrites its arena copy, see
     // extendedInPlace), else a copy with room to spare.
-    this.image = extend !== undefined ? (appendSelClasses(extend.table.image, extend.table.identityCount, extend.added)
+    this.image = 'grown' in from ? from.grown : extend !== undefined ? (appendSelClasses(extend.table.image, extend.table.identityCount, extend.added)
       ? extend.table.image
       : withMoreSelClasses(extend.table.image, extend.table.identityCount, extend.added)) : encodeTable({
       nSel: p.nSel, nPort: p.nPort, ports: p.portMap.image(),
@@ -344,23 +344,38 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry, refs
     if (c !== 0) allZero = false;
   }
   if (nSel !== p.nSel) {
-    // New columns: the image is encoded anew (a copy), with the classes of every identity so
+    // Every field spelled out in buildRuleTable's order (a spread made parts of another shape,
+    // and every later read of them slower).
+    const parts = (verdictRows: number): TableParts => ({
+      direction: p.direction, policies: p.policies, ruleCount: p.ruleCount,
+      trie4: p.trie4, trie6: p.trie6,
+      nSel, combine4, combine6,
+      portMap: p.portMap, nPort: p.nPort, nodes: p.nodes,
+      selectorPeers: p.selectorPeers, peerNamed: p.peerNamed, refold: p.refold,
+      stats: { ipClasses4: p.stats.ipClasses4, ipClasses6: p.stats.ipClasses6, selClasses: nSel, peerClasses: verdictRows, portClasses: p.stats.portClasses },
+    });
+    // New columns: in place when the image has room for them, their verdict rows (every row
+    // the refold has past the image's: fits that found an existing class may have added rows
+    // too) and the classes (appendColumns; `t` is then superseded, as for appendSelClasses).
+    // The classes stored from t.identityCount: zeros for those the checked mark covered.
+    const rows = p.refold.verdictsFrom(p.stats.peerClasses);
+    const gap = from - t.identityCount;
+    let all = added;
+    if (gap > 0) {
+      all = new Int32Array(gap + added.length);
+      all.set(added, gap);
+    }
+    if (appendColumns(t.image, p.nSel, nSel, combine4, combine6, p.stats.peerClasses, rows, t.identityCount, all)) {
+      return new RuleTable(parts(p.stats.peerClasses + rows.length / p.nPort), to, { grown: t.image });
+    }
+    // Else the image is encoded anew (a copy), with the classes of every identity so
     // far, including those earlier extensions stored only in the image.
     // (Identities between the stored classes and `from` are class 0: the array's fill.)
     const selClass = new Int32Array(to);
     selClass.set(storedSelClasses(t.image));
     selClass.set(added, from);
     const verdict = p.refold.verdicts();
-    // Every field spelled out in buildRuleTable's order (a spread made parts of another shape,
-    // and every later read of them slower).
-    return new RuleTable({
-      direction: p.direction, policies: p.policies, ruleCount: p.ruleCount,
-      trie4: p.trie4, trie6: p.trie6,
-      nSel, combine4, combine6,
-      portMap: p.portMap, nPort: p.nPort, nodes: p.nodes,
-      selectorPeers: p.selectorPeers, peerNamed: p.peerNamed, refold: p.refold,
-      stats: { ipClasses4: p.stats.ipClasses4, ipClasses6: p.stats.ipClasses6, selClasses: nSel, peerClasses: verdict.length / p.nPort, portClasses: p.stats.portClasses },
-    }, to, { selClass, verdict });
+    return new RuleTable(parts(verdict.length / p.nPort), to, { selClass, verdict });
   }
   return extended(t, to, added, allZero);
 }

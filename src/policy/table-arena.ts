@@ -22,22 +22,27 @@
 //   trie4      nodes of T4 words: key, mask, value (-1 none), child0, child1 (node offsets
 //              relative to the trie start, -1 none); a node's prefix length is the number of
 //              leading ones of its mask
-//   combine4   ipClasses4 x nSel cells: the peer class, or how its verdict row answers every
-//              port alike (see rowCells)
-//   verdict    nPeer x nPort side codes (engine-api.ts: the tiers' walk folded per cell)
+//   combine4   ipClasses4 rows of H_NSEL cells (the row stride: the selector classes, plus
+//              room for more in a table with several, see colRoomFor): the peer class, or how
+//              its verdict row answers every port alike (see rowCells)
+//   verdict    nPeer x nPort side codes (engine-api.ts: the tiers' walk folded per cell), then
+//              room for more rows (verdictRoom)
 //   trie6      nodes of T6 words: key0..3, mask0..3, value, length, child0, child1
-//   combine6   ipClasses6 x nSel cells, as combine4
+//   combine6   ipClasses6 rows of H_NSEL cells, as combine4
 //   nodeComb4/6  (tables with `nodes` rules) ipClasses x node classes address classes; the node
 //              class map they index by is not in the image but once in the arena (H_NODES4)
 //   selClass   selLen classes (bytes, uint16 or int32, see H_SEL_WIDTH), then room for more
 //              (the image's length bounds the capacity)
 //
-// Images are written after they are built in one way only: classes of NEW identities are
-// appended into the room after the selector classes, and H_SEL_LEN raised (appendSelClasses).
-// That cannot change any answer a published snapshot gives: identities are append-only, a
-// snapshot only ever asks about identities that existed when it was published, and for those
-// the bytes below the old H_SEL_LEN are untouched (identities past it read class 0, which the
-// appended classes of identities the old snapshot knows equal; see extendRuleTable).
+// Images are written after they are built in two ways only: classes of NEW identities are
+// appended into the room after the selector classes, and H_SEL_LEN raised (appendSelClasses);
+// and, before that, NEW selector classes (only new identities take them) get their column in
+// the combine rows' room and the verdict rows their cells point at in the verdict room
+// (appendColumns). That cannot change any answer a published snapshot gives: identities are
+// append-only, a snapshot only ever asks about identities that existed when it was published,
+// and for those the bytes below the old H_SEL_LEN are untouched (identities past it read class
+// 0, which the appended classes of identities the old snapshot knows equal; see
+// extendRuleTable), so it never reads a new column's cells nor the rows only they point at.
 
 import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../cluster/model.ts';
 import { nodeClass4, nodeClass6, type NodeClasses } from './node-classes.ts';
@@ -198,12 +203,35 @@ function selRoomFor(n: number): number {
   return n + quarter + Math.floor((quarter * roomSeq) / 0x100000000);
 }
 
+/**
+ * Room for new selector classes (columns of the combine rows) in a table with several: an
+ * eighth more, at least 2. A relabel gives ~100 tables a class or two each, and re-encoding
+ * those images (a copy of every word, placed anew in the arena) was a third of a namespace
+ * relabel. A table with one class keeps a stride of 1 (its lookups skip the selector class);
+ * its first new class re-encodes it with room.
+ */
+function colRoomFor(nSel: number): number {
+  return nSel <= 1 ? 0 : Math.max(2, nSel >> 3);
+}
+
+/** Room for verdict rows (the rows new classes' cells point at): a quarter more, at least 8, in a table with room for columns. */
+function rowRoomFor(nSel: number, nPeer: number): number {
+  return nSel <= 1 ? 0 : Math.max(8, nPeer >> 2);
+}
+
+/** Rows the verdict section of an image has room for (encodeTable; the judge never needs it, so not in the header). */
+const verdictCapacity = new WeakMap<Int32Array, number>();
+
 /** Builds the image of one table. */
 export function encodeTable(p: TableImageParts): Int32Array {
   // Classes are < nSel, so the width follows from nSel.
   const width = p.nSel <= 0x100 ? K.SEL_U8 : p.nSel <= 0x10000 ? K.SEL_U16 : K.SEL_I32;
   const n = p.selClass.length;
   const selWords = selWordsFor(width, selRoomFor(n));
+  const stride = p.nSel + colRoomFor(p.nSel);
+  const nPeer = p.verdict.length / p.nPort;
+  const rowCap = nPeer + rowRoomFor(p.nSel, nPeer);
+  const n4 = p.combine4.length / p.nSel, n6 = p.combine6.length / p.nSel;
   let at = K.HEADER_WORDS;
   const place = (n: number): number => {
     const o = at;
@@ -212,16 +240,17 @@ export function encodeTable(p: TableImageParts): Int32Array {
   };
   const oPorts = place(p.ports.length);
   const oTrie4 = place(p.trie4.length);
-  const oComb4 = place(p.combine4.length);
-  const oVerdict = place(p.verdict.length);
+  const oComb4 = place(n4 * stride);
+  const oVerdict = place(rowCap * p.nPort);
   const oTrie6 = place(p.trie6.length);
-  const oComb6 = place(p.combine6.length);
+  const oComb6 = place(n6 * stride);
   const nd = p.nodes;
   const oNodeComb4 = nd ? place(nd.comb4.length) : K.NO_NODES;
   const oNodeComb6 = nd ? place(nd.comb6.length) : K.NO_NODES;
   const oSel = place(selWords);
   const img = new Int32Array(at);
-  img[K.H_NSEL] = p.nSel;
+  verdictCapacity.set(img, rowCap);
+  img[K.H_NSEL] = stride;
   img[K.H_NPORT] = p.nPort;
   img[K.H_SEL_LEN] = p.selClass.length;
   img[K.H_SEL_WIDTH] = width;
@@ -254,10 +283,10 @@ export function encodeTable(p: TableImageParts): Int32Array {
   img.set(p.ports, oPorts);
   img.set(p.trie4, oTrie4);
   const cells = rowCells(p.verdict, p.nPort);
-  writeCombine(img, oComb4, p.combine4, cells);
+  writeCombine(img, oComb4, p.combine4, p.nSel, stride, cells);
   img.set(p.verdict, oVerdict);
   img.set(p.trie6, oTrie6);
-  writeCombine(img, oComb6, p.combine6, cells);
+  writeCombine(img, oComb6, p.combine6, p.nSel, stride, cells);
   if (width === K.SEL_I32) img.set(p.selClass, oSel);
   else if (width === K.SEL_U16) new Uint16Array(img.buffer, img.byteOffset + oSel * 4, n).set(p.selClass);
   else new Uint8Array(img.buffer, img.byteOffset + oSel * 4, n).set(p.selClass);
@@ -285,13 +314,32 @@ function rowCells(verdict: Int32Array, nPort: number): Int32Array {
   return cells;
 }
 
-/** Writes a combine matrix's cells (rowCells) at `o`; every peer class must be a verdict row. */
-function writeCombine(img: Int32Array, o: number, combine: Int32Array, cells: Int32Array): void {
-  for (let i = 0; i < combine.length; i++) {
-    const pc = combine[i]!;
-    if (!(pc >= 0 && pc < cells.length)) throw new RangeError(`table-arena: peer class ${pc} of ${cells.length} verdict rows`);
-    img[o + i] = cells[pc]!;
+/**
+ * Writes a combine matrix's cells (rowCells) at `o`, rows of `nSel` cells (the matrix's) at
+ * `stride`; every peer class must be a verdict row.
+ */
+function writeCombine(img: Int32Array, o: number, combine: Int32Array, nSel: number, stride: number, cells: Int32Array): void {
+  for (let a = 0, i = 0; i < combine.length; a += stride) {
+    for (let s = 0; s < nSel; s++, i++) {
+      const pc = combine[i]!;
+      if (!(pc >= 0 && pc < cells.length)) throw new RangeError(`table-arena: peer class ${pc} of ${cells.length} verdict rows`);
+      img[o + a + s] = cells[pc]!;
+    }
   }
+}
+
+/** The combine cell (rowCells) of verdict row `pc` of an image. */
+function cellOf(img: Int32Array, pc: number): number {
+  const nPort = img[K.H_NPORT]!, o = img[K.H_VERDICT]! + pc * nPort, first = img[o]!;
+  for (let q = 1; q < nPort; q++) if (img[o + q] !== first) return pc;
+  return first === TIER_NEXT ? K.PASS_CELL : ~pc;
+}
+
+/** Address classes (combine rows) of an image, per family: its combine sections over the stride. */
+function combineRows(img: Int32Array): { readonly n4: number; readonly n6: number } {
+  const stride = img[K.H_NSEL]!;
+  const end6 = img[K.H_NODECOMB4]! >= 0 ? img[K.H_NODECOMB4]! : img[K.H_SEL]!;
+  return { n4: (img[K.H_VERDICT]! - img[K.H_COMBINE4]!) / stride, n6: (end6 - img[K.H_COMBINE6]!) / stride };
 }
 
 function hasEntries(map: Int32Array, stride: number): boolean {
@@ -377,9 +425,63 @@ export function withMoreSelClasses(img: Int32Array, from: number, added: Int32Ar
   const n = img[K.H_SEL_LEN]! + added.length;
   const out = new Int32Array(oSel + Math.max(selWordsFor(img[K.H_SEL_WIDTH]!, selRoomFor(n)), img.length - oSel));
   out.set(img);
+  const rows = verdictCapacity.get(img);
+  if (rows !== undefined) verdictCapacity.set(out, rows);
   // The copy has room for them now.
   appendSelClasses(out, from, added);
   return out;
+}
+
+/**
+ * Gives `img` (of a table with nSel0 selector classes and peers0 verdict rows) the classes
+ * nSel0 .. nSel-1 in place, when its room allows: their combine cells (columns nSel0.. of
+ * `combine4` / `combine6`, nSel cells a row) and the verdict rows `rows` after its own (the
+ * rows those cells may point at), then the selector classes `added` of identities from, from +
+ * 1, ... (appendSelClasses, whose length word comes last). Returns false, leaving img
+ * untouched, when the columns, rows or classes lack room or nSel outgrows the classes' width:
+ * the caller re-encodes. See the file header for why published snapshots keep their answers.
+ */
+export function appendColumns(
+  img: Int32Array, nSel0: number, nSel: number, combine4: Int32Array, combine6: Int32Array,
+  peers0: number, rows: Int32Array, from: number, added: Int32Array,
+): boolean {
+  const stride = img[K.H_NSEL]!, nPort = img[K.H_NPORT]!, width = img[K.H_SEL_WIDTH]!;
+  if (nSel > stride || nSel0 <= 1) return false;
+  if (width === K.SEL_U8 ? nSel > 0x100 : width === K.SEL_U16 && nSel > 0x10000) return false;
+  const nPeer = peers0 + rows.length / nPort;
+  if (nPeer > (verdictCapacity.get(img) ?? 0)) return false;
+  if (img[K.H_SEL_LEN] !== from) throw new RangeError(`table-arena: image stores ${img[K.H_SEL_LEN]} selector classes, extension starts at ${from}`);
+  if (selWordsFor(width, from + added.length) > img.length - img[K.H_SEL]!) return false;
+  const { n4, n6 } = combineRows(img);
+  if (combine4.length !== n4 * nSel || combine6.length !== n6 * nSel) throw new RangeError('table-arena: combine rows do not match the image');
+  img.set(rows, img[K.H_VERDICT]! + peers0 * nPort);
+  const col = (o: number, combine: Int32Array, n: number) => {
+    for (let a = 0; a < n; a++) {
+      for (let s = nSel0; s < nSel; s++) {
+        const pc = combine[a * nSel + s]!;
+        if (!(pc >= 0 && pc < nPeer)) throw new RangeError(`table-arena: peer class ${pc} of ${nPeer} verdict rows`);
+        img[o + a * stride + s] = cellOf(img, pc);
+      }
+    }
+  };
+  col(img[K.H_COMBINE4]!, combine4, n4);
+  col(img[K.H_COMBINE6]!, combine6, n6);
+  return appendSelClasses(img, from, added);
+}
+
+/**
+ * Copies into an arena copy at `base` of `img` what appendColumns wrote there beyond
+ * appendSelClasses: columns nSel0..nSel-1 of the combine rows and verdict rows peers0..peers-1.
+ * The copy's selector classes and length word are the caller's to write, after these.
+ */
+export function copyAppendedColumns(words: Int32Array, base: number, img: Int32Array, nSel0: number, nSel: number, peers0: number, peers: number): void {
+  const stride = img[K.H_NSEL]!, nPort = img[K.H_NPORT]!;
+  const { n4, n6 } = combineRows(img);
+  const v = img[K.H_VERDICT]!;
+  for (let i = v + peers0 * nPort; i < v + peers * nPort; i++) words[base + i] = img[i]!;
+  for (const [o, n] of [[img[K.H_COMBINE4]!, n4], [img[K.H_COMBINE6]!, n6]] as const) {
+    for (let a = 0; a < n; a++) for (let s = nSel0; s < nSel; s++) words[base + o + a * stride + s] = img[o + a * stride + s]!;
+  }
 }
 
 /**

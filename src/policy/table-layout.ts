@@ -5,7 +5,7 @@
 import type { RuleTable } from './rule-table.ts';
 import { NO_POLICIES } from './snapshot.ts';
 import type { NodeClasses } from './node-classes.ts';
-import { H_SEL_LEN, TableArena, appendedWords, linkNodeMaps, nodeMapWords, writeNodeMaps } from './table-arena.ts';
+import { H_SEL_LEN, TableArena, appendedWords, copyAppendedColumns, linkNodeMaps, nodeMapWords, writeNodeMaps } from './table-arena.ts';
 import { PagedList } from './paged-list.ts';
 import { ArenaBuffers } from './arena-buffers.ts';
 import { TIER_NEXT } from './tiers.ts';
@@ -191,12 +191,14 @@ export class TableLayout {
 
   /**
    * Brings the copy at `base` of a table's image up to date after an in-place extension of the
-   * image (appendSelClasses): only the words the extension wrote, the new selector classes, then
-   * the count that makes them visible (copying whole images of hundreds of tables was most of a
-   * relabel's update). The copy's own count says where the new classes start.
+   * image (appendSelClasses, appendColumns) made `t` from `prev` (the table the copy holds):
+   * only the words the extension wrote, new classes' columns and verdict rows, the new selector
+   * classes, then the count that makes them visible (copying whole images of hundreds of tables
+   * was most of a relabel's update). The copy's own count says where the new classes start.
    */
-  rewrite(base: number, t: RuleTable): void {
+  rewrite(base: number, t: RuleTable, prev: RuleTable): void {
     const img = t.image;
+    if (t.parts.nSel !== prev.parts.nSel) copyAppendedColumns(this.words, base, img, prev.parts.nSel, t.parts.nSel, prev.stats.peerClasses, t.stats.peerClasses);
     const { lo, hi } = appendedWords(img, this.words[base + H_SEL_LEN]!);
     // Word by word: a few words a table, and a subarray object each cost more than the copy.
     const words = this.words;

@@ -264,6 +264,8 @@ export interface Refold {
   fit(words: Int32Array, off: number, resolutions: readonly number[][], nSel: number, combine4: Int32Array, combine6: Int32Array, resKey?: string): ClassFit | undefined;
   /** The verdict matrix with every row fit() has added (a table's rows are a prefix of it). */
   verdicts(): Int32Array;
+  /** Rows first, first + 1, ... of verdicts() (what an image holding the first rows lacks; appendColumns). */
+  verdictsFrom(first: number): Int32Array;
   /** The built table's selector classes' rows, packed (wordsFor(k) words a class): what its SignatureIndex is made of. */
   readonly selWords: Int32Array;
   /** JSON of built class c's peer-resolved named ports (what extendRuleTable keys resolutions by). */
@@ -500,12 +502,14 @@ export function foldVerdicts(spec: TableSpec, peers: PeerClasses, ports: PortCla
     f.columns[e] = found >= 0 ? answer : { cls: nS, column4, column6 };
     return answer;
   };
-  const verdicts = (): Int32Array => {
-    const out = new Int32Array(verdictRows.rows.length * nPort);
-    verdictRows.rows.forEach((r, i) => out.set(r, i * nPort));
+  const verdictsFrom = (first: number): Int32Array => {
+    const rows = verdictRows.rows;
+    const out = new Int32Array(Math.max(0, rows.length - first) * nPort);
+    for (let i = first; i < rows.length; i++) out.set(rows[i]!, (i - first) * nPort);
     return out;
   };
+  const verdicts = (): Int32Array => verdictsFrom(0);
   // (Egress groups only: extendRuleTable keys by resolutions only in tables with peer-resolved names.)
   const resKeyOf = (c: number): string => groupKeys[groupOf[c]!] ?? '';
-  return { verdict, refold: { fit, verdicts, selWords: selBits, resKeyOf } };
+  return { verdict, refold: { fit, verdicts, verdictsFrom, selWords: selBits, resKeyOf } };
 }

@@ -183,7 +183,7 @@ export class TierLinks<C> {
         for (const c of [...l.chains]) evict(c);
         this.drop(l);
       } else if (t !== l.table) {
-        if (t.image === l.table.image) this.layout.rewrite(l.base, t);
+        if (t.image === l.table.image) this.layout.rewrite(l.base, t, l.table);
         else {
           this.layout.drop(l.table);
           l.base = this.layout.place(t);

@@ -225,7 +225,7 @@ export class TierTables {
         this.extended++;
         if (t.image === e.table.image) {
           // In place (see compiler.ts and table-arena.ts for why published snapshots keep their answers).
-          this.layout.rewrite(e.base, t);
+          this.layout.rewrite(e.base, t, e.table);
           e.table = t;
           this.extendedInPlace++;
         } else {
