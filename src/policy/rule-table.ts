@@ -108,6 +108,8 @@ export interface TableParts {
 interface TableCells {
   readonly selClass: Uint16Array | Int32Array;
   readonly verdict: Int32Array;
+  /** Re-encoded for new selector classes: the image keeps room for more (table-arena.ts, colRoomFor). */
+  readonly room?: boolean;
 }
 
 export interface TableStats {
@@ -207,6 +209,7 @@ export class RuleTable {
       trie4: p.trie4.image(), default4: p.trie4.defaultValue,
       trie6: p.trie6.image(), default6: p.trie6.defaultValue,
       combine4: p.combine4, combine6: p.combine6, verdict: (from as TableCells).verdict, selClass: (from as TableCells).selClass, nodes: p.nodes,
+      room: (from as TableCells).room,
     });
     this.parts = p;
     this.stats = p.stats;
@@ -375,7 +378,7 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry, refs
     selClass.set(storedSelClasses(t.image));
     selClass.set(added, from);
     const verdict = p.refold.verdicts();
-    return new RuleTable(parts(verdict.length / p.nPort), to, { selClass, verdict });
+    return new RuleTable(parts(verdict.length / p.nPort), to, { selClass, verdict, room: true });
   }
   return extended(t, to, added, allZero);
 }

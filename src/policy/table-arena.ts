@@ -170,6 +170,8 @@ export interface TableImageParts {
   readonly selClass: Uint16Array | Int32Array;
   /** A table with `nodes` rules: its node-class maps and ip-class x node-class matrices (see node-classes.ts). */
   readonly nodes?: TableNodes;
+  /** Re-encoded because new selector classes came: leave room for more (colRoomFor). */
+  readonly room?: boolean;
 }
 
 export interface TableNodes {
@@ -204,19 +206,21 @@ function selRoomFor(n: number): number {
 }
 
 /**
- * Room for new selector classes (columns of the combine rows) in a table with several: an
- * eighth more, at least 2. A relabel gives ~100 tables a class or two each, and re-encoding
- * those images (a copy of every word, placed anew in the arena) was a third of a namespace
- * relabel. A table with one class keeps a stride of 1 (its lookups skip the selector class);
- * its first new class re-encodes it with room.
+ * Room for new selector classes (columns of the combine rows) in an image re-encoded because
+ * a new class came (TableImageParts.room) in a table with several: an eighth more, at least 2.
+ * A relabel gives ~100 tables a class or two each, and re-encoding those images (a copy of
+ * every word, placed anew in the arena) was a third of a namespace relabel. Only on demand: a
+ * table fresh from a build has none, as room in every image widened the arena by a fifth and
+ * cost classify-large about 3 % (docs/speed-history.md, "New selector classes in place").
+ * A table with one class keeps a stride of 1 (its lookups skip the selector class).
  */
-function colRoomFor(nSel: number): number {
-  return nSel <= 1 ? 0 : Math.max(2, nSel >> 3);
+function colRoomFor(nSel: number, room: boolean): number {
+  return !room || nSel <= 1 ? 0 : Math.max(2, nSel >> 3);
 }
 
-/** Room for verdict rows (the rows new classes' cells point at): a quarter more, at least 8, in a table with room for columns. */
-function rowRoomFor(nSel: number, nPeer: number): number {
-  return nSel <= 1 ? 0 : Math.max(8, nPeer >> 2);
+/** Room for verdict rows (the rows new classes' cells point at): a quarter more, at least 8, where there is room for columns. */
+function rowRoomFor(nSel: number, nPeer: number, room: boolean): number {
+  return !room || nSel <= 1 ? 0 : Math.max(8, nPeer >> 2);
 }
 
 /** Rows the verdict section of an image has room for (encodeTable; the judge never needs it, so not in the header). */
@@ -228,9 +232,10 @@ export function encodeTable(p: TableImageParts): Int32Array {
   const width = p.nSel <= 0x100 ? K.SEL_U8 : p.nSel <= 0x10000 ? K.SEL_U16 : K.SEL_I32;
   const n = p.selClass.length;
   const selWords = selWordsFor(width, selRoomFor(n));
-  const stride = p.nSel + colRoomFor(p.nSel);
+  const room = p.room === true;
+  const stride = p.nSel + colRoomFor(p.nSel, room);
   const nPeer = p.verdict.length / p.nPort;
-  const rowCap = nPeer + rowRoomFor(p.nSel, nPeer);
+  const rowCap = nPeer + rowRoomFor(p.nSel, nPeer, room);
   const n4 = p.combine4.length / p.nSel, n6 = p.combine6.length / p.nSel;
   let at = K.HEADER_WORDS;
   const place = (n: number): number => {

@@ -1,6 +1,7 @@
 // New selector classes written into an image's room (table-arena.ts, appendColumns): a table
-// whose new identities each make a new class takes the classes' columns and verdict rows in
-// place while its room lasts, then is re-encoded with new room; every answer, of the current
+// whose new identities each make a new class is re-encoded with room at its first new class (a
+// fresh build has none), then takes the classes' columns and verdict rows in place while the
+// room lasts, then is re-encoded with new room; every answer, of the current
 // snapshot and of snapshots published before (which share the arena's memory), stays exact.
 
 import t from 'tap';
@@ -59,7 +60,7 @@ t.test('new classes take the room for columns in place, then a re-encode; old sn
   }
   t.equal(e.stats().tablesBuilt, built, 'no table was rebuilt');
   t.ok(inPlace >= 5, `new classes written in place (${inPlace} additions)`);
-  t.ok(reencoded >= 1, `and re-encoded when the room ran out (${reencoded} additions)`);
+  t.ok(reencoded >= 1, `and re-encoded first and when the room ran out (${reencoded} additions)`);
   t.equal(wrong, 0, `${checked} connections agree with the evaluator after each addition`);
   t.equal(oldWrong, 0, 'published snapshots answer as they did');
 });
