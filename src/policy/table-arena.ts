@@ -35,7 +35,8 @@
 //              (the image's length bounds the capacity)
 //
 // Images are written after they are built in two ways only: classes of NEW identities are
-// appended into the room after the selector classes, and H_SEL_LEN raised (appendSelClasses);
+// appended into the room after the selector classes, and H_SEL_LEN raised (appendSelClasses,
+// table-growth.ts, as the rest of this paragraph);
 // and, before that, NEW selector classes (only new identities take them) get their column in
 // the combine rows' room and the verdict rows their cells point at in the verdict room
 // (appendColumns). That cannot change any answer a published snapshot gives: identities are
@@ -147,6 +148,7 @@ export const HEADER_WORDS = K.HEADER_WORDS;
 export const SEL_U8 = K.SEL_U8;
 export const SEL_U16 = K.SEL_U16;
 export const SEL_I32 = K.SEL_I32;
+export const PASS_CELL = K.PASS_CELL;
 
 /** Words per IPv4 trie node, and field offsets. */
 export const T4 = 5;
@@ -186,7 +188,7 @@ function trivialTrie(t: Int32Array, stride: number, valueAt: number): boolean {
 }
 
 /** Words holding `n` selector classes of a width. */
-function selWordsFor(width: number, n: number): number {
+export function selWordsFor(width: number, n: number): number {
   return width === K.SEL_U8 ? (n + 3) >> 2 : width === K.SEL_U16 ? (n + 1) >> 1 : n;
 }
 
@@ -199,7 +201,7 @@ function selWordsFor(width: number, n: number): number {
  * of hundreds of copies, the worst update latency at scale), then again together later.
  */
 let roomSeq = 0;
-function selRoomFor(n: number): number {
+export function selRoomFor(n: number): number {
   roomSeq = (roomSeq + 0x9e3779b9) >>> 0;
   const quarter = Math.max(16, n >> 2);
   return n + quarter + Math.floor((quarter * roomSeq) / 0x100000000);
@@ -224,7 +226,7 @@ function rowRoomFor(nSel: number, nPeer: number, room: boolean): number {
 }
 
 /** Rows the verdict section of an image has room for (encodeTable; the judge never needs it, so not in the header). */
-const verdictCapacity = new WeakMap<Int32Array, number>();
+export const verdictCapacity = new WeakMap<Int32Array, number>();
 
 /** Builds the image of one table. */
 export function encodeTable(p: TableImageParts): Int32Array {
@@ -333,20 +335,6 @@ function writeCombine(img: Int32Array, o: number, combine: Int32Array, nSel: num
   }
 }
 
-/** The combine cell (rowCells) of verdict row `pc` of an image. */
-function cellOf(img: Int32Array, pc: number): number {
-  const nPort = img[K.H_NPORT]!, o = img[K.H_VERDICT]! + pc * nPort, first = img[o]!;
-  for (let q = 1; q < nPort; q++) if (img[o + q] !== first) return pc;
-  return first === TIER_NEXT ? K.PASS_CELL : ~pc;
-}
-
-/** Address classes (combine rows) of an image, per family: its combine sections over the stride. */
-function combineRows(img: Int32Array): { readonly n4: number; readonly n6: number } {
-  const stride = img[K.H_NSEL]!;
-  const end6 = img[K.H_NODECOMB4]! >= 0 ? img[K.H_NODECOMB4]! : img[K.H_SEL]!;
-  return { n4: (img[K.H_VERDICT]! - img[K.H_COMBINE4]!) / stride, n6: (end6 - img[K.H_COMBINE6]!) / stride };
-}
-
 function hasEntries(map: Int32Array, stride: number): boolean {
   for (let o = stride; o < map.length; o += stride) if (map[o] !== 0) return true;
   return false;
@@ -386,32 +374,6 @@ export function linkedCopy(img: Int32Array, nodes: NodeClasses | undefined): { r
   return { arena: new TableArena(words), base };
 }
 
-/** The selector class of every identity an image stores (H_SEL_LEN of them), for re-encoding it. */
-export function storedSelClasses(img: Int32Array): Int32Array {
-  const n = img[K.H_SEL_LEN]!, o = img[K.H_SEL]!, w = img[K.H_SEL_WIDTH]!;
-  const at = img.byteOffset + o * 4;
-  return Int32Array.from(w === K.SEL_U8 ? new Uint8Array(img.buffer, at, n) : w === K.SEL_U16 ? new Uint16Array(img.buffer, at, n) : img.subarray(o, o + n));
-}
-
-/** Reads the selector class an image gives an identity (class 0 past the stored ones, as judging reads it). */
-export function selClassReader(img: Int32Array): (identity: number) => number {
-  const n = img[K.H_SEL_LEN]!, o = img[K.H_SEL]!, w = img[K.H_SEL_WIDTH]!;
-  const at = img.byteOffset + o * 4;
-  const v = w === K.SEL_U8 ? new Uint8Array(img.buffer, at, n) : w === K.SEL_U16 ? new Uint16Array(img.buffer, at, n) : img.subarray(o, o + n);
-  return (identity) => (identity >= 0 && identity < n ? v[identity]! : 0);
-}
-
-/**
- * The image words an in-place extension (appendSelClasses) from `had` stored classes wrote:
- * [lo, hi) of the selector classes, besides the H_SEL_LEN word. What an arena copy of the
- * image must take over (TableLayout.rewrite).
- */
-export function appendedWords(img: Int32Array, had: number): { lo: number; hi: number } {
-  const o = img[K.H_SEL]!, w = img[K.H_SEL_WIDTH]!;
-  const bytes = w === K.SEL_U8 ? 1 : w === K.SEL_U16 ? 2 : 4;
-  return { lo: o + ((had * bytes) >> 2), hi: o + ((img[K.H_SEL_LEN]! * bytes + 3) >> 2) };
-}
-
 /** Selector class of a stored identity (identity < H_SEL_LEN). */
 function selClass(a: Int32Array, a8: Uint8Array, a16: Uint16Array, base: number, identity: number): number {
   const o = base + a[base + K.H_SEL]!;
@@ -419,95 +381,6 @@ function selClass(a: Int32Array, a8: Uint8Array, a16: Uint16Array, base: number,
   return w === K.SEL_U8 ? a8[(o << 2) + identity]! : w === K.SEL_U16 ? a16[(o << 1) + identity]! : a[o + identity]!;
 }
 
-/**
- * A copy of an image with the selector classes of identities from, from + 1, ... appended (same
- * nSel): what a table extended for new identities needs (see extendRuleTable). The image's words
- * are copied as they are (a memcpy, no re-encoding); `from` must be the number of identities it
- * stores.
- */
-export function withMoreSelClasses(img: Int32Array, from: number, added: Int32Array): Int32Array {
-  const oSel = img[K.H_SEL]!;
-  const n = img[K.H_SEL_LEN]! + added.length;
-  const out = new Int32Array(oSel + Math.max(selWordsFor(img[K.H_SEL_WIDTH]!, selRoomFor(n)), img.length - oSel));
-  out.set(img);
-  const rows = verdictCapacity.get(img);
-  if (rows !== undefined) verdictCapacity.set(out, rows);
-  // The copy has room for them now.
-  appendSelClasses(out, from, added);
-  return out;
-}
-
-/**
- * Gives `img` (of a table with nSel0 selector classes and peers0 verdict rows) the classes
- * nSel0 .. nSel-1 in place, when its room allows: their combine cells (columns nSel0.. of
- * `combine4` / `combine6`, nSel cells a row) and the verdict rows `rows` after its own (the
- * rows those cells may point at), then the selector classes `added` of identities from, from +
- * 1, ... (appendSelClasses, whose length word comes last). Returns false, leaving img
- * untouched, when the columns, rows or classes lack room or nSel outgrows the classes' width:
- * the caller re-encodes. See the file header for why published snapshots keep their answers.
- */
-export function appendColumns(
-  img: Int32Array, nSel0: number, nSel: number, combine4: Int32Array, combine6: Int32Array,
-  peers0: number, rows: Int32Array, from: number, added: Int32Array,
-): boolean {
-  const stride = img[K.H_NSEL]!, nPort = img[K.H_NPORT]!, width = img[K.H_SEL_WIDTH]!;
-  if (nSel > stride || nSel0 <= 1) return false;
-  if (width === K.SEL_U8 ? nSel > 0x100 : width === K.SEL_U16 && nSel > 0x10000) return false;
-  const nPeer = peers0 + rows.length / nPort;
-  if (nPeer > (verdictCapacity.get(img) ?? 0)) return false;
-  if (img[K.H_SEL_LEN] !== from) throw new RangeError(`table-arena: image stores ${img[K.H_SEL_LEN]} selector classes, extension starts at ${from}`);
-  if (selWordsFor(width, from + added.length) > img.length - img[K.H_SEL]!) return false;
-  const { n4, n6 } = combineRows(img);
-  if (combine4.length !== n4 * nSel || combine6.length !== n6 * nSel) throw new RangeError('table-arena: combine rows do not match the image');
-  img.set(rows, img[K.H_VERDICT]! + peers0 * nPort);
-  const col = (o: number, combine: Int32Array, n: number) => {
-    for (let a = 0; a < n; a++) {
-      for (let s = nSel0; s < nSel; s++) {
-        const pc = combine[a * nSel + s]!;
-        if (!(pc >= 0 && pc < nPeer)) throw new RangeError(`table-arena: peer class ${pc} of ${nPeer} verdict rows`);
-        img[o + a * stride + s] = cellOf(img, pc);
-      }
-    }
-  };
-  col(img[K.H_COMBINE4]!, combine4, n4);
-  col(img[K.H_COMBINE6]!, combine6, n6);
-  return appendSelClasses(img, from, added);
-}
-
-/**
- * Copies into an arena copy at `base` of `img` what appendColumns wrote there beyond
- * appendSelClasses: columns nSel0..nSel-1 of the combine rows and verdict rows peers0..peers-1.
- * The copy's selector classes and length word are the caller's to write, after these.
- */
-export function copyAppendedColumns(words: Int32Array, base: number, img: Int32Array, nSel0: number, nSel: number, peers0: number, peers: number): void {
-  const stride = img[K.H_NSEL]!, nPort = img[K.H_NPORT]!;
-  const { n4, n6 } = combineRows(img);
-  const v = img[K.H_VERDICT]!;
-  for (let i = v + peers0 * nPort; i < v + peers * nPort; i++) words[base + i] = img[i]!;
-  for (const [o, n] of [[img[K.H_COMBINE4]!, n4], [img[K.H_COMBINE6]!, n6]] as const) {
-    for (let a = 0; a < n; a++) for (let s = nSel0; s < nSel; s++) words[base + o + a * stride + s] = img[o + a * stride + s]!;
-  }
-}
-
-/**
- * Appends the selector classes of identities from, from + 1, ... to `img` in place, when its
- * room allows (see the file header for why that is safe for published snapshots). Returns false,
- * leaving img untouched, when there is no room: the caller copies (withMoreSelClasses).
- */
-export function appendSelClasses(img: Int32Array, from: number, added: Int32Array): boolean {
-  const width = img[K.H_SEL_WIDTH]!;
-  const oSel = img[K.H_SEL]!;
-  const had = img[K.H_SEL_LEN]!;
-  if (from !== had) throw new RangeError(`table-arena: image stores ${had} selector classes, extension starts at ${from}`);
-  const n = had + added.length;
-  if (selWordsFor(width, n) > img.length - oSel) return false;
-  if (width === K.SEL_I32) img.set(added, oSel + had);
-  else if (width === K.SEL_U16) new Uint16Array(img.buffer, img.byteOffset + oSel * 4, n).set(added, had);
-  else new Uint8Array(img.buffer, img.byteOffset + oSel * 4, n).set(added, had);
-  // Classes first, then the length that makes them visible.
-  img[K.H_SEL_LEN] = n;
-  return true;
-}
 
 /**
  * Port block of a protocol (0 TCP, 1 UDP, 2 SCTP), or -1 for protocols without ports. Computed

@@ -5,7 +5,8 @@
 import type { RuleTable } from './rule-table.ts';
 import { NO_POLICIES } from './snapshot.ts';
 import type { NodeClasses } from './node-classes.ts';
-import { H_SEL_LEN, TableArena, appendedWords, copyAppendedColumns, linkNodeMaps, nodeMapWords, writeNodeMaps } from './table-arena.ts';
+import { H_SEL_LEN, TableArena, linkNodeMaps, nodeMapWords, writeNodeMaps } from './table-arena.ts';
+import { appendedWords, copyAppendedColumns } from './table-growth.ts';
 import { PagedList } from './paged-list.ts';
 import { ArenaBuffers } from './arena-buffers.ts';
 import { TIER_NEXT } from './tiers.ts';

@@ -1,4 +1,4 @@
-// New selector classes written into an image's room (table-arena.ts, appendColumns): a table
+// New selector classes written into an image's room (table-growth.ts, appendColumns): a table
 // whose new identities each make a new class is re-encoded with room at its first new class (a
 // fresh build has none), then takes the classes' columns and verdict rows in place while the
 // room lasts, then is re-encoded with new room; every answer, of the current

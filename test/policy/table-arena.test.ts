@@ -9,10 +9,8 @@ import t from 'tap';
 import { IPPROTO_ICMP, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../../src/cluster/model.ts';
 import { CidrTrie4, CidrTrie6, type TriePrefix } from '../../src/policy/cidr-trie.ts';
 import { PortMap } from '../../src/policy/port-map.ts';
-import {
-  H_SEL_LEN, H_SEL_WIDTH, SEL_I32, SEL_U16, SEL_U8, TableArena, appendSelClasses, encodeTable, judgeImage4, judgeImage6, portBlock, withMoreSelClasses,
-  type TableImageParts,
-} from '../../src/policy/table-arena.ts';
+import { H_SEL_LEN, H_SEL_WIDTH, SEL_I32, SEL_U16, SEL_U8, TableArena, encodeTable, judgeImage4, judgeImage6, portBlock, type TableImageParts } from '../../src/policy/table-arena.ts';
+import { appendSelClasses, withMoreSelClasses } from '../../src/policy/table-growth.ts';
 import { TIER_NEXT } from '../../src/policy/tiers.ts';
 import { Rng } from '../../support/random-cluster.ts';
 
