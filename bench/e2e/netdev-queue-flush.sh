@@ -13,18 +13,8 @@
 # the kernel flush every queue of the namespace (nf_queue_nf_hook_drop), i.e. drop the new
 # connections waiting for the agent's verdict, whichever pod they belong to.
 set -euo pipefail
-D=$(mktemp -d)
 N=pgqf$$
-X="ip netns exec $N"
-cc -O2 -o "$D/hold" "$(dirname "$0")/queue-hold.c"
-cleanup() { [ -n "${H:-}" ] && kill "$H" 2>/dev/null; ip netns del "$N" 2>/dev/null || true; rm -rf "$D"; }
-trap cleanup EXIT
-ip netns add "$N"; $X ip link set lo up
-$X iptables -A OUTPUT -p udp --dport 9999 -j NFQUEUE --queue-num 0
-$X "$D/hold" & H=$!
-sleep 0.3
-send() { for _ in 1 2 3; do $X bash -c 'echo x > /dev/udp/127.0.0.1/9999'; done; }
-held() { printf '%-58s held %s\n' "$1" "$($X awk '{print $3}' /proc/net/netfilter/nfnetlink_queue)"; }
+source "$(dirname "$0")/queue-hold-setup.sh"
 send; held "3 packets queued"
 $X ip link add vA type veth peer name pA; $X ip link del vA
 held "a veth with no chain deleted"

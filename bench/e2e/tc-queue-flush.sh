@@ -12,18 +12,8 @@
 #
 # On 6.18 (2026-12-05): 3 held after every tc step, 0 after the control.
 set -euo pipefail
-D=$(mktemp -d)
 N=pgtf$$
-X="ip netns exec $N"
-cc -O2 -o "$D/hold" "$(dirname "$0")/queue-hold.c"
-cleanup() { [ -n "${H:-}" ] && kill "$H" 2>/dev/null; ip netns del "$N" 2>/dev/null || true; rm -rf "$D"; }
-trap cleanup EXIT
-ip netns add "$N"; $X ip link set lo up
-$X iptables -A OUTPUT -p udp --dport 9999 -j NFQUEUE --queue-num 0
-$X "$D/hold" & H=$!
-sleep 0.3
-send() { for _ in 1 2 3; do $X bash -c 'echo x > /dev/udp/127.0.0.1/9999'; done; }
-held() { printf '%-62s held %s\n' "$1" "$($X awk '{print $3}' /proc/net/netfilter/nfnetlink_queue)"; }
+source "$(dirname "$0")/queue-hold-setup.sh"
 guard() {
   $X tc qdisc add dev "$1" clsact
   $X tc filter add dev "$1" ingress pref 1 protocol ip u32 match ip src 10.0.0.1/32 classid :1
