@@ -12,9 +12,9 @@ const root = process.env.PALISADE_THIS ?? new URL('..', import.meta.url).pathnam
 const base = process.env.PALISADE_BASE;
 type Engine = { update(ch: unknown): unknown; converge(): unknown; readonly pendingWork: number };
 const engineOf = async (dir: string) => (await import(`${dir}/src/policy/compiler.ts`) as typeof import('../src/policy/compiler.ts')).CompiledEngine;
-const { LARGE, buildLargeCluster, largePod, largePolicy } = await import('../bench/large-cluster.ts');
-const { LARGE_CLUSTER_POLICIES, largeClusterPolicies, largeClusterPolicy } = await import('../bench/large-cluster-policies.ts');
-const { clusterPolicyId } = await import('../src/cluster/model.ts');
+const { LARGE, buildLargeCluster } = await import('../bench/large-cluster.ts');
+const { largeClusterPolicies } = await import('../bench/large-cluster-policies.ts');
+const { relabelRound } = await import('./relabel-round.ts');
 const { prng } = await import('../bench/prng.ts');
 
 const cpu = () => { const c = process.cpuUsage(); return (c.user + c.system) / 1000; };
@@ -39,27 +39,7 @@ st.onChange((ch) => {
   if (kind) (out[kind] ??= []).push({ a, b });
 });
 const r = prng(0xc0ffee);
-const nCnp = LARGE_CLUSTER_POLICIES.admin + LARGE_CLUSTER_POLICIES.baseline;
-for (let k = 0; k < reps; k++) {
-  kind = '';
-  if (bench) st.upsertPod(largePod(LARGE.pods + k));
-  const i = r() % LARGE.pods;
-  const pod = st.pods.get(`ns-${i % LARGE.namespaces}/pod-${i}`)!;
-  kind = 'pod_relabel';
-  st.upsertPod({ ...pod, labels: { ...pod.labels, tier: pod.labels.tier === 'db' ? 'frontend' : 'db', role: 'client' } });
-  const ns = st.namespaces.get(`ns-${r() % LARGE.namespaces}`)!;
-  kind = 'namespace_relabel';
-  st.upsertNamespace({ ...ns, labels: { ...ns.labels, env: ns.labels.env === 'prod' ? 'staging' : 'prod' } });
-  if (!bench) continue;
-  // The rest of the bench's round, same draws (bench/cluster-large.ts).
-  kind = '';
-  st.upsertPolicy(largePolicy(r() % LARGE.namespaces, r() % LARGE.policiesPerNamespace, 1 + (k % 3)));
-  st.upsert('ClusterNetworkPolicy', largeClusterPolicy(r() % nCnp, { priorityShift: 1 + (k % 14) }));
-  st.upsert('ClusterNetworkPolicy', largeClusterPolicy(r() % nCnp, { editRule: r(), edit: 1 + (k % 3) }));
-  const c = r() % nCnp;
-  st.delete('ClusterNetworkPolicy', clusterPolicyId(largeClusterPolicy(c)));
-  st.upsert('ClusterNetworkPolicy', largeClusterPolicy(c));
-}
+for (let k = 0; k < reps; k++) relabelRound(st, r, k, bench, (kd) => { kind = kd; });
 const q = (s: readonly number[], f: number) => s[Math.min(s.length - 1, Math.floor(f * s.length))]!;
 const line = (s: number[]) => {
   s.sort((x, y) => x - y);

@@ -7,9 +7,9 @@
 import { Session } from 'node:inspector';
 const root = process.env.PALISADE_THIS ?? new URL('..', import.meta.url).pathname;
 const { CompiledEngine } = await import(`${root}/src/policy/compiler.ts`);
-const { LARGE, buildLargeCluster, largePod, largePolicy } = await import('../bench/large-cluster.ts');
-const { LARGE_CLUSTER_POLICIES, largeClusterPolicies, largeClusterPolicy } = await import('../bench/large-cluster-policies.ts');
-const { clusterPolicyId } = await import('../src/cluster/model.ts');
+const { LARGE, buildLargeCluster } = await import('../bench/large-cluster.ts');
+const { largeClusterPolicies } = await import('../bench/large-cluster-policies.ts');
+const { relabelRound } = await import('./relabel-round.ts');
 const { prng } = await import('../bench/prng.ts');
 const s = new Session(); s.connect();
 const post = (m: string, p?: object) => { let r: any; s.post(m, p ?? {}, (e, x) => { if (e) throw e; r = x; }); return r; };
@@ -44,25 +44,7 @@ st.onChange((ch: unknown) => {
   while (eng.pendingWork > 0) eng.converge();
 });
 const r = prng(0xc0ffee);
-const nCnp = LARGE_CLUSTER_POLICIES.admin + LARGE_CLUSTER_POLICIES.baseline;
-for (k = 0; k < reps; k++) {
-  kind = '';
-  st.upsertPod(largePod(LARGE.pods + k));
-  const i = r() % LARGE.pods;
-  const pod = st.pods.get(`ns-${i % LARGE.namespaces}/pod-${i}`)!;
-  kind = 'pod_relabel';
-  st.upsertPod({ ...pod, labels: { ...pod.labels, tier: pod.labels.tier === 'db' ? 'frontend' : 'db', role: 'client' } });
-  const ns = st.namespaces.get(`ns-${r() % LARGE.namespaces}`)!;
-  kind = 'namespace_relabel';
-  st.upsertNamespace({ ...ns, labels: { ...ns.labels, env: ns.labels.env === 'prod' ? 'staging' : 'prod' } });
-  kind = '';
-  st.upsertPolicy(largePolicy(r() % LARGE.namespaces, r() % LARGE.policiesPerNamespace, 1 + (k % 3)));
-  st.upsert('ClusterNetworkPolicy', largeClusterPolicy(r() % nCnp, { priorityShift: 1 + (k % 14) }));
-  st.upsert('ClusterNetworkPolicy', largeClusterPolicy(r() % nCnp, { editRule: r(), edit: 1 + (k % 3) }));
-  const c = r() % nCnp;
-  st.delete('ClusterNetworkPolicy', clusterPolicyId(largeClusterPolicy(c)));
-  st.upsert('ClusterNetworkPolicy', largeClusterPolicy(c));
-}
+for (k = 0; k < reps; k++) relabelRound(st, r, k, true, (kd) => { kind = kd; });
 const n = reps - 2;
 for (const kd of Object.keys(self)) {
   console.log(`== ${kd}: ${(tot[kd]! / n).toFixed(2)} ms sampled per update`);
