@@ -148,7 +148,6 @@ export const HEADER_WORDS = K.HEADER_WORDS;
 export const SEL_U8 = K.SEL_U8;
 export const SEL_U16 = K.SEL_U16;
 export const SEL_I32 = K.SEL_I32;
-export const PASS_CELL = K.PASS_CELL;
 
 /** Words per IPv4 trie node, and field offsets. */
 export const T4 = 5;
@@ -312,13 +311,15 @@ export function encodeTable(p: TableImageParts): Int32Array {
 function rowCells(verdict: Int32Array, nPort: number): Int32Array {
   const nPeer = verdict.length / nPort;
   const cells = new Int32Array(nPeer);
-  for (let pc = 0; pc < nPeer; pc++) {
-    const o = pc * nPort, first = verdict[o]!;
-    let uniform = true;
-    for (let q = 1; q < nPort && uniform; q++) uniform = verdict[o + q] === first;
-    cells[pc] = !uniform ? pc : first === TIER_NEXT ? K.PASS_CELL : ~pc;
-  }
+  for (let pc = 0; pc < nPeer; pc++) cells[pc] = rowCell(verdict, pc * nPort, nPort, pc);
   return cells;
+}
+
+/** The combine cell (rowCells) of verdict row `pc`, whose nPort cells start at `o` of `a` (a matrix or an image). */
+export function rowCell(a: Int32Array, o: number, nPort: number, pc: number): number {
+  const first = a[o]!;
+  for (let q = 1; q < nPort; q++) if (a[o + q] !== first) return pc;
+  return first === TIER_NEXT ? K.PASS_CELL : ~pc;
 }
 
 /**

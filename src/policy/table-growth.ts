@@ -6,14 +6,12 @@
 // file header. None of it is on the per-packet path (the header words are read as module
 // constants here, which the lookups avoid).
 
-import { H_COMBINE4, H_COMBINE6, H_NODECOMB4, H_NPORT, H_NSEL, H_SEL, H_SEL_LEN, H_SEL_WIDTH, H_VERDICT, PASS_CELL, SEL_I32, SEL_U16, SEL_U8, selRoomFor, selWordsFor, verdictCapacity } from './table-arena.ts';
-import { TIER_NEXT } from './tiers.ts';
+import { H_COMBINE4, H_COMBINE6, H_NODECOMB4, H_NPORT, H_NSEL, H_SEL, H_SEL_LEN, H_SEL_WIDTH, H_VERDICT, SEL_I32, SEL_U16, SEL_U8, rowCell, selRoomFor, selWordsFor, verdictCapacity } from './table-arena.ts';
 
-/** The combine cell (rowCells) of verdict row `pc` of an image. */
+/** The combine cell of verdict row `pc` of an image (table-arena.ts rowCell). */
 function cellOf(img: Int32Array, pc: number): number {
-  const nPort = img[H_NPORT]!, o = img[H_VERDICT]! + pc * nPort, first = img[o]!;
-  for (let q = 1; q < nPort; q++) if (img[o + q] !== first) return pc;
-  return first === TIER_NEXT ? PASS_CELL : ~pc;
+  const nPort = img[H_NPORT]!;
+  return rowCell(img, img[H_VERDICT]! + pc * nPort, nPort, pc);
 }
 
 /** Address classes (combine rows) of an image, per family: its combine sections over the stride. */
