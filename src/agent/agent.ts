@@ -216,6 +216,7 @@ export class Agent {
       if (this.stopped) throw new Error('stopped before the rules were installed');
       const guard = { node: o.node, backend, families: this.families, failOpen: this.plan.failOpen, layout: o.sourceGuardLayout, log: this.log, write: o.verdictLog ? (l: string) => this.sinks?.write(l) : undefined };
       this.sourceGuard = await SourceGuard.open(guard, this.state, o.sourceGuard ?? true);
+      this.iptables!.setNoIfaceSets(this.sourceGuard?.noIfaceSets);
       if (!o.queueAll) this.judged = await JudgedSets.open({ families: this.families });
       await this.withRules(() => this.applySelection(true));
       this.enforcedGeneration = this.state.generation;

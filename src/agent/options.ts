@@ -1,3 +1,4 @@
+import type { GuardLayout } from './source-guard.ts';
 // The agent's options: what `palisade agent` passes in, checked before anything is built
 // (agentOptionsError, one line naming the flag), and the iptables rule plan they amount to.
 
@@ -68,8 +69,8 @@ export interface AgentOptions {
   readonly verdictCacheReadMs?: number;
   /** Drop packets from a pod interface whose source is not that pod's (default true; src/enforce/spoof-guard.ts). */
   readonly sourceGuard?: boolean;
-  /** Where the guard lives: 'auto' (default: the native nftables table when `nft` runs), 'nft' or 'iptables' (agent/source-guard.ts). */
-  readonly sourceGuardLayout?: 'auto' | 'nft' | 'iptables';
+  /** Where the guard lives: 'auto' (default: tc filters on the pod veths when `tc` and `nft` run, else the native nftables table when `nft` runs, else iptables), 'tc', 'nft' or 'iptables' (agent/source-guard.ts). */
+  readonly sourceGuardLayout?: GuardLayout;
   /** Name store bounds for domainNames peers (TTL clamp, record caps; defaults in dataplane/name-store.ts). */
   readonly dns?: NameStoreOptions;
 }

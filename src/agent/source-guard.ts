@@ -18,6 +18,7 @@ import type { CommandPrefix } from '../enforce/command.ts';
 import type { Family, IptablesBackend } from '../enforce/iptables.ts';
 import { SpoofGuard, findInterfaces, linkFingerprint, type GuardEntries, type KernelGuard } from '../enforce/spoof-guard.ts';
 import { NftSpoofGuard, nftAvailable } from '../enforce/nft-guard.ts';
+import { TcSpoofGuard, TC_NOIF_SETS, tcAvailable } from '../enforce/tc-guard.ts';
 
 /** Forged sources logged per watchdog tick; the rest are summed up in one line. */
 const LOG_LIMIT = 20;
@@ -36,12 +37,17 @@ export interface SourceGuardStatus {
   readonly interfaces: number;
   /** Route lookups so far (each one `ip -batch` process). */
   readonly routeLookups: number;
-  /** Which kernel layout holds the guard: a native nftables table, or iptables raw chains with ipsets. */
-  readonly layout: 'nft' | 'iptables';
+  /** Which kernel layout holds the guard: tc filters on the pod veths, a native nftables table, or iptables raw chains with ipsets. */
+  readonly layout: 'tc' | 'nft' | 'iptables';
 }
 
-/** 'auto' (the default): the native nftables table when `nft` runs on the node, else iptables. */
-export type GuardLayout = 'auto' | 'nft' | 'iptables';
+/**
+ * 'auto' (the default): tc filters on each pod veth when `tc` and `nft` run on the node (nft
+ * holds the sink that records forged sources), else the native nftables table when `nft` runs,
+ * else iptables.
+ */
+export type GuardLayout = 'auto' | 'tc' | 'nft' | 'iptables';
+export const GUARD_LAYOUTS: readonly GuardLayout[] = ['auto', 'tc', 'nft', 'iptables'];
 
 export interface SourceGuardOptions {
   readonly node: string;
@@ -86,34 +92,51 @@ export class SourceGuard {
    */
   static async open(o: SourceGuardOptions, state: ClusterState, enabled: boolean): Promise<SourceGuard | undefined> {
     const nftRuns = await nftAvailable(o.prefix);
+    const tcRuns = nftRuns && (await tcAvailable(o.prefix));
     if (o.layout === 'nft' && !nftRuns) throw new Error('source guard layout nft: `nft list tables` does not run on this node');
+    if (o.layout === 'tc' && !tcRuns) throw new Error('source guard layout tc: needs both `tc` and `nft` (the sink that records forged sources) on this node');
     const ipt = new SpoofGuard({ backend: o.backend, families: o.families, failOpen: o.failOpen, prefix: o.prefix });
     const nft = nftRuns ? new NftSpoofGuard({ families: o.families, failOpen: o.failOpen, prefix: o.prefix }) : undefined;
+    const tc = tcRuns ? new TcSpoofGuard({ families: o.families, failOpen: o.failOpen, prefix: o.prefix }) : undefined;
+    const all: KernelGuard[] = [tc, nft, ipt].filter((g): g is NonNullable<typeof g> => g !== undefined);
     if (!enabled) {
-      await ipt.remove();
-      await nft?.remove();
+      for (const g of all) await g.remove();
       return undefined;
     }
-    let use: KernelGuard = o.layout === 'iptables' || !nft ? ipt : nft;
-    let g = new SourceGuard(o, use);
-    const entries = await g.entries(state);
-    try {
-      await use.install(entries);
-    } catch (e) {
-      // auto: a kernel that lists tables but refuses part of the native one (a module missing)
-      // still gets a guard.
-      if (use === ipt || o.layout === 'nft') throw e;
-      o.log('warn', 'source guard: the native nftables table failed, using iptables raw chains instead', { error: (e as Error).message });
-      await nft!.remove();
-      use = ipt;
-      g = new SourceGuard(o, ipt);
-      await ipt.install(await g.entries(state));
+    // In order of preference; auto falls back to the next on a kernel that refuses part of one
+    // (a module missing), an explicit layout does not.
+    const order = o.layout === undefined || o.layout === 'auto' ? all : all.filter((g) => g.layout === o.layout);
+    let chosen: SourceGuard | undefined;
+    let lastError: Error | undefined;
+    for (const use of order) {
+      const g = new SourceGuard(o, use);
+      try {
+        await use.install(await g.entries(state));
+        chosen = g;
+        break;
+      } catch (e) {
+        lastError = e as Error;
+        if (o.layout !== undefined && o.layout !== 'auto') throw e;
+        o.log('warn', `source guard: the ${use.layout} layout failed, trying the next`, { error: lastError.message });
+        await use.remove().catch(() => undefined);
+      }
     }
-    await (use === ipt ? nft?.remove() : ipt.remove());
-    return g;
+    if (!chosen) throw lastError ?? new Error('source guard: no layout could be installed');
+    // The others' leftovers (a previous run's) go after this one is in: no moment unguarded.
+    for (const g of all) if (g !== chosen.guard) await g.remove();
+    return chosen;
   }
 
-  /** The iptables layout reads its sets from the tick's shared `ipset save`; the native table lists itself. */
+  /**
+   * The sets the agent's filter chains drop local pods' sources from while their interface is
+   * not found (RulePlan.noIfaceSets): the tc layout's, which has no PREROUTING hook of its own;
+   * undefined for the other layouts (their hook drops them) and with --fail-open.
+   */
+  get noIfaceSets(): Readonly<Record<Family, string>> | undefined {
+    return this.guard.layout === 'tc' && !this.o.failOpen ? TC_NOIF_SETS : undefined;
+  }
+
+  /** The iptables layout reads its sets from the tick's shared `ipset save`; the others list their own. */
   get sharesIpsetListing(): boolean {
     return this.guard.layout === 'iptables';
   }
@@ -130,8 +153,8 @@ export class SourceGuard {
     }
     const found = await findInterfaces(pods.flatMap((p) => p.ips), this.o.prefix);
     const ifaces = found.dev;
-    const out = new Map<Family, { bound: Map<string, string[]>; noIface: string[]; index: Map<string, number> }>();
-    for (const f of this.o.families) out.set(f, { bound: new Map(), noIface: [], index: found.index });
+    const out = new Map<Family, { bound: Map<string, string[]>; noIface: string[]; index: Map<string, number>; mac: Map<string, string> }>();
+    for (const f of this.o.families) out.set(f, { bound: new Map(), noIface: [], index: found.index, mac: found.mac });
     const podOfIface = new Map<string, string>();
     const unbound = new Set<string>();
     for (const p of pods) {

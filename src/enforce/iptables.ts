@@ -111,6 +111,13 @@ export interface RulePlan {
    * in the current rule generation are accepted in the kernel (CACHE_SETS), see verdict-cache.ts.
    */
   readonly verdictCache?: boolean;
+  /**
+   * Sets (hash:net, per family) of local pods' addresses whose host interface is not found yet,
+   * from a source guard without a PREROUTING hook of its own (enforce/tc-guard.ts): their new
+   * connections are dropped before they are queued (so never judged, and conntrack never
+   * confirms an entry for them). Absent: the guard's own hook drops them, or --fail-open.
+   */
+  readonly noIfaceSets?: Readonly<Record<Family, string>>;
 }
 
 /**
@@ -231,6 +238,7 @@ export function chainRules(plan: RulePlan, family: Family = 4): string[] {
       `-A ${CHAINS.FORWARD} -p tcp -m tcp --sport 53 -j ${CHAINS.DNS}`,
       `-A ${CHAINS.FORWARD} -m connmark --mark ${a}/${a} -j ACCEPT`,
       `-A ${CHAINS.FORWARD} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`,
+      ...noIfaceDrop(plan, CHAINS.FORWARD, family),
       `-A ${CHAINS.FORWARD} -j ${CHAINS.PODS}`,
       `-A ${CHAINS.ALLOW} -j CONNMARK --save-mark --nfmask ${a} --ctmask ${a}`,
       `-A ${CHAINS.ALLOW} -j ACCEPT`,
@@ -265,11 +273,17 @@ export function chainRules(plan: RulePlan, family: Family = 4): string[] {
     // judged again, so a "reply" from the peer cannot turn a denied flow into an established one.
     `-A ${CHAINS.PREROUTING} -m connmark --mark ${d}/${d} -j ${CHAINS.DIVERT}`,
     `-A ${CHAINS.PREROUTING} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`,
+    ...noIfaceDrop(plan, CHAINS.PREROUTING, family),
     `-A ${CHAINS.PREROUTING} -j ${CHAINS.PODS}`,
     ...(plan.strict ? [`-A ${CHAINS.DIVERT} ${MIDSTREAM_MATCH} -j DROP`] : []),
     `-A ${CHAINS.DIVERT} -j MARK --set-xmark ${d}/${d}`,
     `-A ${CHAINS.DIVERT} -j CONNMARK --set-xmark ${d}/${d}`,
   ];
+}
+
+/** The no-interface drop of `chain` (RulePlan.noIfaceSets), after the rules that let established flows through. */
+function noIfaceDrop(plan: RulePlan, chain: string, family: Family): string[] {
+  return plan.noIfaceSets ? [`-A ${chain} -m set --match-set ${plan.noIfaceSets[family]} src -j DROP`] : [];
 }
 
 /**
@@ -290,9 +304,15 @@ export function podRules(plan: RulePlan, pods: PodMatch, family: Family): string
       ...dnsJumps,
       `-A ${CHAINS.NODE} -m connmark --mark ${a}/${a} -j ACCEPT`,
       `-A ${CHAINS.NODE} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`,
+      ...noIfaceDrop(plan, CHAINS.NODE, family),
       `-A ${CHAINS.NODE} -j ${CHAINS.PODS}`,
     );
-  } else out.push(...dnsJumps);
+  } else {
+    out.push(...dnsJumps);
+    // Nothing of pod <-> node traffic is judged here, but a pod without an interface is still
+    // dropped (as the guard's PREROUTING hook would): only its new connections, as above.
+    if (plan.mode === 'nfqueue' && plan.noIfaceSets) out.push(`-A ${CHAINS.NODE} -m conntrack --ctstate NEW,INVALID,UNTRACKED${noIfaceDrop(plan, CHAINS.NODE, family)[0]!.slice(`-A ${CHAINS.NODE}`.length)}`);
+  }
   out.push(...dnsAnswerRules(CHAINS.DNS, plan, dns.map((raw) => checkAddress(raw).text)));
   const unknown = (dir: 'src' | 'dst') => (pods.judgedSets ? ` -m set ! --match-set ${JUDGED_SETS.known[family]} ${dir}` : '');
   if (pods.judgedSets) {
@@ -390,7 +410,8 @@ export function ruleProblems(plan: RulePlan, pods: PodMatch, family: Family, cur
 
 export class Iptables {
   readonly backend: IptablesBackend;
-  readonly plan: RulePlan;
+  /** Fixed but for noIfaceSets, which the source guard's layout decides after the backend is probed (setNoIfaceSets). */
+  plan: RulePlan;
   readonly prefix?: CommandPrefix;
   families: Family[];
   private lastPods = new Map<Family, string>();
@@ -406,6 +427,11 @@ export class Iptables {
     this.families = [...(opts.families ?? [4, 6])];
     checkMark(opts.plan.allowMark, 'allow mark');
     if (opts.plan.mode === 'tun') checkMark(opts.plan.divertMark ?? 0, 'divert mark');
+  }
+
+  /** Before the rules are installed: the sets the source guard wants its no-interface drop to read (RulePlan.noIfaceSets). */
+  setNoIfaceSets(sets: RulePlan['noIfaceSets']): void {
+    this.plan = { ...this.plan, noIfaceSets: sets };
   }
 
   /**

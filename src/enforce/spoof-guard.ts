@@ -61,6 +61,8 @@ export interface GuardEntries {
   readonly noIface: readonly string[];
   /** iface -> its index at the lookup (the native table keys honest pairs by index); the iptables layout matches names. */
   readonly index?: ReadonlyMap<string, number>;
+  /** iface -> its MAC at the lookup (the tc layout's forged records name the interface by it). */
+  readonly mac?: ReadonlyMap<string, string>;
 }
 
 export interface Members {
@@ -116,9 +118,9 @@ export interface PollResult {
   readonly forged: readonly ForgedSource[];
 }
 
-/** One layout of the guard in the kernel: this file's iptables/ipset one or enforce/nft-guard.ts. */
+/** One layout of the guard in the kernel: this file's iptables/ipset one, enforce/nft-guard.ts or enforce/tc-guard.ts. */
 export interface KernelGuard {
-  readonly layout: 'iptables' | 'nft';
+  readonly layout: 'iptables' | 'nft' | 'tc';
   install(entries: ReadonlyMap<Family, GuardEntries>): Promise<void>;
   update(entries: ReadonlyMap<Family, GuardEntries>): Promise<boolean>;
   /** What verify() and poll() read, once per tick; `ipsetListing`: the tick's shared `ipset save`, if one was made. */
@@ -340,10 +342,11 @@ export function linkFingerprint(prefix?: CommandPrefix): string | undefined {
   }
 }
 
-/** What findInterfaces() found: the host-side interface per address, and each interface's index. */
+/** What findInterfaces() found: the host-side interface per address, and each interface's index and MAC. */
 export interface FoundInterfaces {
   readonly dev: Map<string, string>;
   readonly index: Map<string, number>;
+  readonly mac: Map<string, string>;
 }
 
 /**
@@ -356,8 +359,9 @@ export interface FoundInterfaces {
 export async function findInterfaces(addresses: readonly string[], prefix?: CommandPrefix): Promise<FoundInterfaces> {
   const dev = new Map<string, string>();
   const index = new Map<string, number>();
+  const mac = new Map<string, string>();
   const ips = addresses.filter((a) => parseIP(a) !== undefined);
-  if (ips.length === 0) return { dev, index };
+  if (ips.length === 0) return { dev, index, mac };
   // -force: one address without a route must not stop the batch.
   const r = await runCommand(['ip', '-o', '-force', '-batch', '-'], { input: ips.map((a) => `route get ${a}\n`).join('') + 'link show\n', prefix });
   for (const line of r.stdout.split('\n')) {
@@ -366,6 +370,8 @@ export async function findInterfaces(addresses: readonly string[], prefix?: Comm
     if (link) {
       // A name holding '@' reads ambiguously: one seen twice has no index (its pod: fail-closed).
       index.set(link[2]!, index.has(link[2]!) ? NaN : Number(link[1]));
+      const ether = / link\/ether ([0-9a-f:]{17}) /.exec(line);
+      if (ether) mac.set(link[2]!, ether[1]!);
       continue;
     }
     const w = line.trim().split(/\s+/);
@@ -378,5 +384,5 @@ export async function findInterfaces(addresses: readonly string[], prefix?: Comm
     if (!ip || !name || name === 'lo') continue;
     dev.set(ip, name);
   }
-  return { dev, index };
+  return { dev, index, mac };
 }

@@ -6,8 +6,9 @@
 // address (the control, proving the sender works) and ordinary connections pass. The agent counts
 // and logs the drops; a pod that changes its address is validated against the new one as soon
 // as that generation is enforced; a flushed guard is put back by the rule watchdog; the flag
-// turns it off; the TUN backend guards the same way. The agent runs with the default layout (the
-// native nftables tables, as `nft` is installed here), then with --source-guard-layout iptables.
+// turns it off; the TUN backend guards the same way. The agent runs with the native nftables
+// tables (--source-guard-layout nft; the default, tc filters on the pod veths, is
+// test/enforce/tc-guard.test.ts), then with --source-guard-layout iptables.
 
 import t, { type Test } from 'tap';
 import { join } from 'node:path';
@@ -103,7 +104,7 @@ t.test('spoofed sources are dropped in the kernel, honest traffic passes', async
   const statusFile = join(topo.dir, 'status.json');
   const METRICS = '127.0.0.1:9831';
   const vlog = join(topo.dir, 'verdicts.jsonl');
-  const args = ['--node', NODE, '--manifests', dir, '--backend', 'nfqueue', '--queue', String(QUEUE), '--rescan-ms', '300', '--rules-check-ms', '300', '--verdict-log', vlog, '--metrics', METRICS];
+  const args = ['--node', NODE, '--manifests', dir, '--backend', 'nfqueue', '--queue', String(QUEUE), '--rescan-ms', '300', '--rules-check-ms', '300', '--verdict-log', vlog, '--metrics', METRICS, '--source-guard-layout', 'nft'];
   const status = () => topo.readJSON<GuardStatus>(statusFile)!;
   const agent = await startAgent(topo, args, statusFile);
 
@@ -280,7 +281,7 @@ t.test('spoofed sources are dropped in the kernel, honest traffic passes', async
     // A native table left by an earlier run goes once the iptables guard is in.
     await must(topo.in(topo.node, ['nft', 'add', 'table', ...NFT_TABLE]));
     await must(topo.in(topo.node, ['nft', 'add', 'table', ...NFT_INET]));
-    const a4 = await startAgent(topo, [...args, '--source-guard-layout', 'iptables'], statusFile);
+    const a4 = await startAgent(topo, [...args.slice(0, -1), 'iptables'], statusFile);
     t.equal(status().sourceGuard!.layout, 'iptables', 'status: layout iptables');
     t.equal(await nftTable(), '', 'the native tables are gone (an older agent\'s inet one too)');
     for (const cmd of ['iptables', 'ip6tables']) {
@@ -321,7 +322,7 @@ t.test('spoofed sources are dropped in the kernel, honest traffic passes', async
   });
 
   await t.test('TUN backend: the same guard', async (t) => {
-    const a3 = await startAgent(topo, ['--node', NODE, '--manifests', dir, '--backend', 'tun', '--tun-name', `pt${process.pid % 100000}`, '--rescan-ms', '300'], statusFile);
+    const a3 = await startAgent(topo, ['--node', NODE, '--manifests', dir, '--backend', 'tun', '--tun-name', `pt${process.pid % 100000}`, '--rescan-ms', '300', '--source-guard-layout', 'nft'], statusFile);
     await checkForging(t, 'a', A_NEW, PODS.c, true);
     t.ok(await topo.tcp('c', 'b', 8080), 'c -> b:8080 passes through the TUN judge');
     a3.proc.kill('SIGTERM');

@@ -8,13 +8,14 @@ import { HealthServer, parseHealthAddress } from '../../agent/health.ts';
 import { parseMetricsAddress, type MetricsAddress } from '../../agent/metrics.ts';
 import { agentOptionsError, defaultQueueCount, type AgentOptions } from '../../agent/options.ts';
 import { CliError, intFlag, parseArgs } from '../args.ts';
+import { GUARD_LAYOUTS, type GuardLayout } from '../../agent/source-guard.ts';
 import { manifestPathsFlag } from '../manifest-input.ts';
 
 const HELP = `usage: palisade agent --node NAME [--source files --manifests PATH... | --source kube [--kubeconfig FILE]]
                       [--backend nfqueue|tun] [--queue N] [--queues K] [--fail-open]
                       [--pod-iface IF...] [--pod-cidr CIDR...] [--status-file PATH] [--health ADDR]
                       [--no-strict] [--rules-check-ms N] [--no-verdict-cache] [--verdict-cache-s N] [--verdict-cache-read-ms N] [--queue-all]
-                      [--no-source-guard] [--source-guard-layout auto|nft|iptables]
+                      [--no-source-guard] [--source-guard-layout auto|tc|nft|iptables]
 
 Enforces the NetworkPolicies of the pods on node NAME (pods whose spec.nodeName is NAME) on the
 traffic routed through this machine's network namespace. Runs until SIGTERM or SIGINT, then
@@ -66,11 +67,12 @@ removes its iptables rules (unless --keep-rules).
   --verdict-cache-read-ms N   how often the cache's counters are read (default 1000); a
                         metrics scrape and a rule change read them too
   --no-source-guard     do not drop packets that enter from a pod's interface with a source
-                        address that is not that pod's (default: dropped in the raw table,
+                        address that is not that pod's (default: dropped before conntrack,
                         IPv4 and IPv6; turn off only where the CNI already validates sources)
-  --source-guard-layout auto|nft|iptables   where the guard lives: a native nftables table
-                        (cheaper per packet), or iptables raw chains with ipsets; auto
-                        (default): nft when the nft tool runs on the node, else iptables
+  --source-guard-layout auto|tc|nft|iptables   where the guard lives: tc filters on each pod
+                        veth's ingress (cheapest per packet), a native nftables table in
+                        PREROUTING, or iptables raw chains with ipsets; auto (default): tc when
+                        the tc and nft tools run on the node, else nft when nft does, else iptables
   --dns-min-ttl S, --dns-max-ttl S   domainNames: a learned name record lives its answer's TTL
                         raised to S (default 10) and lowered to S (default 3600) seconds
   --dns-records-per-pod N, --dns-records N   caps on live name records per pod (default 512)
@@ -128,8 +130,8 @@ export async function run(argv: string[]): Promise<number> {
   const strict = flags['no-strict'] !== true && flags.strict !== false;
   const rulesCheckMs = intFlag(flags['rules-check-ms'], 'rules-check-ms', 0, 600_000, 1000);
   if (rulesCheckMs !== 0 && rulesCheckMs < 100) throw new CliError(`--rules-check-ms must be 0 (off) or between 100 and 600000, got ${rulesCheckMs}`);
-  const sourceGuardLayout = (flags['source-guard-layout'] as string | undefined) ?? 'auto';
-  if (sourceGuardLayout !== 'auto' && sourceGuardLayout !== 'nft' && sourceGuardLayout !== 'iptables') throw new CliError(`--source-guard-layout must be auto, nft or iptables, got "${sourceGuardLayout}"`);
+  const sourceGuardLayout = ((flags['source-guard-layout'] as string | undefined) ?? 'auto') as GuardLayout;
+  if (!(GUARD_LAYOUTS as readonly string[]).includes(sourceGuardLayout)) throw new CliError(`--source-guard-layout must be ${GUARD_LAYOUTS.join(', ')}, got "${sourceGuardLayout}"`);
   const tunName = (flags['tun-name'] as string | undefined) ?? 'palisade0';
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(tunName)) throw new CliError(`--tun-name must be 1-15 characters of A-Z a-z 0-9 _ . -, got "${tunName}"`);
 

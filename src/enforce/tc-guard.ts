@@ -1,0 +1,539 @@
+// Source-address validation on each pod veth's tc ingress: the layout the agent prefers where tc
+// and nft both run (enforce/nft-guard.ts, a native table in PREROUTING, and
+// enforce/spoof-guard.ts, iptables raw chains, hold the same verdicts in other places). Per
+// guarded interface, a clsact qdisc whose ingress filters run in this order (pref):
+//
+//   1-49     protocol ip   u32 match ip src <pod IPv4>/32 classid :1       honest: pass (TC_ACT_OK)
+//   51-99    protocol ipv6 u32 match ip6 src <pod IPv6>/128 classid :1
+//   101, 102 protocol ipv6 u32 match ip6 src fe80::/10, ::/128 classid :1   link-local, DAD and ND
+//   201, 202 protocol ip / ipv6 u32 match u32 0 0 action mirred ingress redirect dev palisade-sink
+//
+// A u32 filter with a classid and no action ends the classification with TC_ACT_OK, so an honest
+// packet costs one key compare; anything else of a guarded family is taken away (stolen) by the
+// catch-all before the IP layer sees it: before PREROUTING, conntrack and any judging. Non-IP
+// frames (ARP) match nothing and pass. Why here and not in PREROUTING: what a guard in PREROUTING
+// costs is mostly running a netfilter base chain on every packet entering the node at all (an
+// empty one too); this runs only on what pods send, and measured 0.41 of the native table's share
+// of the forwarding path's CPU (README, "Cost of source-address validation";
+// bench/e2e/guard-layouts.sh, layout `tc-sink`). The kernels Palisade meets have u32 and mirred
+// (this VM's 6.18 has no flower, matchall or gact); removing a filter, the qdisc or a veth flushes
+// no NFQUEUE (bench/e2e/tc-queue-flush.sh), unlike a netdev hook bound to a veth.
+//
+// The sink: a veth pair of the node, palisade-sink / palisade-sinkp, the one place forged packets
+// go. A netdev table bound to palisade-sink's ingress (created once, never deleted while the agent
+// runs: unregistering a netfilter hook drops every packet waiting in an NFQUEUE) records (the
+// frame's destination MAC, forged source) in a dynamic set with a timeout and drops everything
+// (policy drop). The destination MAC is the MAC of the host-side veth the pod sent to (its
+// gateway), which names the interface; the count per interface is the catch-all's own action
+// counter, exact whatever a pod writes into its frames. Should the table go, the sink's sysctls
+// (IPv6 off, IPv4 forwarding off, strict rp_filter) still keep what arrives from being delivered
+// or routed, and with the sink device gone mirred drops the packet (fail-closed either way).
+//
+// What the PREROUTING layouts do in the same hook and this one cannot (the decisions, README):
+// - A local pod whose interface is not found: its addresses are dropped by a rule of the agent's
+//   own filter chains (RulePlan.noIfaceSets: before new connections are queued, so they are never
+//   judged and conntrack never confirms an entry for them), from the sets TC_NOIF_SETS.
+// - A veth recreated under the same name comes without the qdisc: the watchdog's next tick sees
+//   the filters missing and writes them (the native table keeps such an interface fail-closed by
+//   name until then; here it is unguarded for up to one tick).
+// The agent lists every guarded interface's filters once per watchdog tick, in one `tc -batch`.
+
+import { readdirSync } from 'node:fs';
+import { mustRun, runCommand, type CommandPrefix } from './command.ts';
+import type { Family } from './iptables.ts';
+import { hasSet, setMembersOf, saveSets } from './ipset-save.ts';
+import type { ForgedSource, GuardEntries, KernelGuard, PollResult } from './spoof-guard.ts';
+import { NftSession } from './nft-session.ts';
+import { parseIP } from '../net/address.ts';
+
+export const TC_SINK = { dev: 'palisade-sink', peer: 'palisade-sinkp' } as const;
+/** Addresses of local pods whose interface is not found: dropped by the agent's filter chains (RulePlan.noIfaceSets). */
+export const TC_NOIF_SETS = { 4: 'PALISADE-TCNOIF4', 6: 'PALISADE-TCNOIF6' } as const;
+const SINK_TABLE = `netdev ${TC_SINK.dev}`;
+const FORGED_TIMEOUT = 300;
+const FORGED_MAX = 4096;
+/** Filter preferences: honest IPv4 from 1, IPv6 from 51, link-local 101-102, catch-alls 201-202. */
+const PREF = { v4: 1, v6: 51, max: 49, linkLocal: 101, unspecified: 102, catch4: 201, catch6: 202 } as const;
+/** Every preference this layout writes (what remove() and a rewrite delete). */
+const OUR_PREF = (p: number): boolean => (p >= 1 && p <= 102) || p === PREF.catch4 || p === PREF.catch6;
+
+const IFNAME_RE = /^[A-Za-z0-9_.:+=-]{1,15}$/;
+/** An interface name tc and the batch syntax take as one word; any other is not bound (fail-closed, as no interface). */
+export function tcIfaceOk(name: string): boolean {
+  return IFNAME_RE.test(name) && name !== TC_SINK.dev && name !== TC_SINK.peer;
+}
+
+/** One filter as written, and the comparable form its listing gives. */
+export interface TcFilter {
+  readonly pref: number;
+  readonly proto: 'ip' | 'ipv6';
+  /** The u32 keys, "value/mask@offset" in tc's hex (no leading zeros). */
+  readonly keys: readonly string[];
+  /** Honest (classid :1, pass) or the catch-all (redirect into the sink). */
+  readonly pass: boolean;
+  /** The `tc filter add` arguments after `dev X ingress`. */
+  readonly args: string;
+}
+
+const hx = (n: number): string => (n >>> 0).toString(16);
+const keysOf = (words: readonly number[], masks: readonly number[], off: number): string[] => words.map((w, i) => `${hx(w & masks[i]!)}/${hx(masks[i]!)}@${off + 4 * i}`);
+const ALL = [0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff];
+
+/** The filters of one interface, by preference: its pod's addresses of `families`, link-local, the catch-alls. */
+export function tcFilters(families: readonly Family[], ips: readonly string[]): TcFilter[] {
+  const out: TcFilter[] = [];
+  let n4 = 0;
+  let n6 = 0;
+  for (const ip of [...ips].sort()) {
+    const p = parseIP(ip);
+    if (!p) continue;
+    if (p.family === 'IPv4' && families.includes(4) && n4 < PREF.max) {
+      out.push({ pref: PREF.v4 + n4++, proto: 'ip', keys: keysOf(p.words, ALL, 12), pass: true, args: `protocol ip u32 match ip src ${ip}/32 classid :1` });
+    } else if (p.family === 'IPv6' && families.includes(6) && n6 < PREF.max) {
+      out.push({ pref: PREF.v6 + n6++, proto: 'ipv6', keys: keysOf(p.words, ALL, 8), pass: true, args: `protocol ipv6 u32 match ip6 src ${ip}/128 classid :1` });
+    }
+  }
+  if (families.includes(6)) {
+    out.push({ pref: PREF.linkLocal, proto: 'ipv6', keys: ['fe800000/ffc00000@8'], pass: true, args: 'protocol ipv6 u32 match ip6 src fe80::/10 classid :1' });
+    out.push({ pref: PREF.unspecified, proto: 'ipv6', keys: keysOf([0, 0, 0, 0], ALL, 8), pass: true, args: 'protocol ipv6 u32 match ip6 src ::/128 classid :1' });
+  }
+  const redirect = `u32 match u32 0 0 action mirred ingress redirect dev ${TC_SINK.dev}`;
+  if (families.includes(4)) out.push({ pref: PREF.catch4, proto: 'ip', keys: ['0/0@0'], pass: false, args: `protocol ip ${redirect}` });
+  if (families.includes(6)) out.push({ pref: PREF.catch6, proto: 'ipv6', keys: ['0/0@0'], pass: false, args: `protocol ipv6 ${redirect}` });
+  return out;
+}
+
+const sig = (f: Pick<TcFilter, 'pref' | 'proto' | 'keys' | 'pass'>): string => `${f.pref} ${f.proto} ${f.pass ? 'pass' : 'sink'} ${f.keys.join(' ')}`;
+
+/** One interface's filters as `tc -s -j filter show` lists them: comparable form, and the catch-alls' packet counts. */
+export interface ListedFilters {
+  readonly filters: Map<number, string>;
+  /** Packets the catch-alls took (forged), summed. */
+  readonly sunk: number;
+  /** Preferences held by filters this layout did not write (another program's). */
+  readonly foreign: number[];
+}
+
+type Json = Record<string, unknown>;
+
+/**
+ * Parses one `tc -s -j filter show dev X ingress` line. tc writes each u32 key as a `"match"`
+ * member of the same object (repeated keys, which JSON.parse would fold into the last), so they
+ * are renamed match0, match1... before parsing.
+ */
+export function parseTcFilters(line: string): ListedFilters {
+  let i = 0;
+  const items = JSON.parse(line.replace(/"match":\{/g, () => `"match${i++}":{`)) as Json[];
+  const filters = new Map<number, string>();
+  const foreign = new Set<number>();
+  let sunk = 0;
+  for (const it of items) {
+    const pref = Number(it.pref ?? NaN);
+    const o = it.options as Json | undefined;
+    if (!Number.isInteger(pref)) continue;
+    if (!OUR_PREF(pref) || it.kind !== 'u32') {
+      foreign.add(pref);
+      continue;
+    }
+    if (!o || !('order' in o)) continue; // the u32 hash table headers tc lists before the key node
+    const keys = Object.keys(o).filter((k) => /^match\d+$/.test(k)).map((k) => {
+      const m = o[k] as { value: string; mask: string; off: number };
+      return `${m.value}/${m.mask}@${m.off}`;
+    });
+    const actions = (o.actions as Json[] | undefined) ?? [];
+    const a = actions[0];
+    const pass = o.flowid === ':1' && actions.length === 0;
+    const sink = actions.length === 1 && a?.kind === 'mirred' && a.mirred_action === 'redirect' && a.direction === 'ingress' && a.to_dev === TC_SINK.dev;
+    if (sink) sunk += Number((a!.stats as Json | undefined)?.packets ?? 0);
+    // A second key node under one preference, or anything else there: listed as altered.
+    const s = sig({ pref, proto: it.protocol === 'ipv6' ? 'ipv6' : 'ip', keys, pass }) + (pass || sink ? '' : ' other');
+    filters.set(pref, filters.has(pref) ? `${filters.get(pref)} | ${s}` : s);
+  }
+  return { filters, sunk, foreign: [...foreign].sort((a, b) => a - b) };
+}
+
+/** The sink's nft table: the forged records and the drop. */
+export function sinkRuleset(): string[] {
+  const t = SINK_TABLE;
+  return [
+    `add table ${t}`,
+    `add set ${t} forged4 { type ether_addr . ipv4_addr; size ${FORGED_MAX}; flags dynamic,timeout; timeout ${FORGED_TIMEOUT}s; }`,
+    `add set ${t} forged6 { type ether_addr . ipv6_addr; size ${FORGED_MAX}; flags dynamic,timeout; timeout ${FORGED_TIMEOUT}s; }`,
+    `add chain ${t} in { type filter hook ingress device "${TC_SINK.dev}" priority -500; policy drop; }`,
+    `flush chain ${t} in`,
+    `add rule ${t} in meta protocol ip update @forged4 { ether daddr . ip saddr } counter drop`,
+    `add rule ${t} in meta protocol ip6 update @forged6 { ether daddr . ip6 saddr } counter drop`,
+  ];
+}
+
+export interface TcGuardOptions {
+  readonly families: readonly Family[];
+  readonly failOpen: boolean;
+  readonly prefix?: CommandPrefix;
+}
+
+/** What one watchdog tick read: per guarded interface its filters (undefined: the device is gone), the sink's table, the ipsets. */
+interface TcListing {
+  readonly ifaces: Record<string, string | null>;
+  readonly sinkDev: boolean;
+  readonly sink: string;
+  readonly ipset: string;
+}
+
+/** Does tc run here with what the layout needs (clsact, u32, mirred)? Checked on the sink, which the layout creates anyway. */
+export async function tcAvailable(prefix?: CommandPrefix): Promise<boolean> {
+  try {
+    return (await runCommand(['tc', '-V'], { prefix })).code === 0;
+  } catch {
+    return false;
+  }
+}
+
+export class TcSpoofGuard implements KernelGuard {
+  readonly layout = 'tc';
+  private readonly o: TcGuardOptions;
+  /** iface -> filters last written. */
+  private current = new Map<string, TcFilter[]>();
+  /** MAC of each guarded host-side interface (lower case): the forged records name it. */
+  private macs = new Map<string, string>();
+  private noIface: Record<Family, string[]> = { 4: [], 6: [] };
+  private installed = false;
+  private readonly session: NftSession;
+
+  constructor(o: TcGuardOptions) {
+    this.o = o;
+    this.session = new NftSession(o.prefix);
+  }
+
+  private want(entries: ReadonlyMap<Family, GuardEntries>): { filters: Map<string, TcFilter[]>; noIface: Record<Family, string[]>; macs: Map<string, string> } {
+    const ips = new Map<string, string[]>();
+    const noIface: Record<Family, string[]> = { 4: [], 6: [] };
+    const macs = new Map<string, string>();
+    for (const f of this.o.families) {
+      const e = entries.get(f);
+      if (!e) continue;
+      for (const [iface, list] of e.bound) {
+        // A name tc cannot take, or an interface without a MAC-less lookup: as no interface.
+        if (!tcIfaceOk(iface)) {
+          noIface[f].push(...list);
+          continue;
+        }
+        ips.set(iface, [...(ips.get(iface) ?? []), ...list]);
+        const mac = e.mac?.get(iface);
+        if (mac) macs.set(iface, mac.toLowerCase());
+      }
+      noIface[f].push(...e.noIface);
+    }
+    const filters = new Map<string, TcFilter[]>();
+    for (const [iface, list] of [...ips].sort((a, b) => (a[0] < b[0] ? -1 : 1))) filters.set(iface, tcFilters(this.o.families, list));
+    for (const f of [4, 6] as const) noIface[f] = [...new Set(noIface[f])].sort();
+    return { filters, noIface, macs };
+  }
+
+  private async tc(lines: readonly string[]): Promise<{ failed: Set<number>; stderr: string }> {
+    if (lines.length === 0) return { failed: new Set(), stderr: '' };
+    // -force: one interface gone (a pod deleted meanwhile) must not stop the rest.
+    const r = await runCommand(['tc', '-force', '-batch', '-'], { input: lines.join('\n') + '\n', prefix: this.o.prefix });
+    const failed = new Set<number>();
+    for (const m of r.stderr.matchAll(/Command failed -:(\d+)/g)) failed.add(Number(m[1]));
+    if (r.code !== 0 && failed.size === 0) throw new Error(`tc -batch failed: ${r.stderr.trim()}`);
+    return { failed, stderr: r.stderr };
+  }
+
+  private async ipset(lines: readonly string[]): Promise<void> {
+    if (lines.length > 0) await mustRun(['ipset', '-exist', 'restore'], { input: lines.join('\n') + '\n', prefix: this.o.prefix });
+  }
+
+  /** The sink pair, its sysctls and its table; what is there already is kept (its hook is never re-registered). */
+  private async sink(): Promise<void> {
+    const { dev, peer } = TC_SINK;
+    if ((await runCommand(['ip', 'link', 'show', dev], { prefix: this.o.prefix })).code !== 0) {
+      await runCommand(['ip', 'link', 'del', peer], { prefix: this.o.prefix });
+      await mustRun(['ip', 'link', 'add', dev, 'type', 'veth', 'peer', 'name', peer], { prefix: this.o.prefix });
+    }
+    // Defence behind the table: nothing the sink receives is delivered or routed.
+    await runCommand(['sysctl', '-qw', `net.ipv6.conf.${dev}.disable_ipv6=1`, `net.ipv6.conf.${peer}.disable_ipv6=1`, `net.ipv4.conf.${dev}.forwarding=0`, `net.ipv4.conf.${dev}.rp_filter=1`], { prefix: this.o.prefix });
+    await mustRun(['ip', 'link', 'set', dev, 'up'], { prefix: this.o.prefix });
+    await mustRun(['ip', 'link', 'set', peer, 'up'], { prefix: this.o.prefix });
+    await mustRun(['nft', '-f', '-'], { input: sinkRuleset().join('\n') + '\n', prefix: this.o.prefix });
+  }
+
+  private noifLines(noIface: Record<Family, string[]>, swap: boolean): string[] {
+    const lines: string[] = [];
+    for (const f of this.o.families) {
+      const set = TC_NOIF_SETS[f];
+      const fam = f === 4 ? 'inet' : 'inet6';
+      if (!swap) {
+        const have = new Set(this.noIface[f]);
+        const want = new Set(noIface[f]);
+        for (const x of this.noIface[f]) if (!want.has(x)) lines.push(`del ${set} ${x}`);
+        for (const x of noIface[f]) if (!have.has(x)) lines.push(`add ${set} ${x}`);
+        continue;
+      }
+      lines.push(`create ${set} hash:net family ${fam} counters`, `create ${set}-N hash:net family ${fam} counters`, `flush ${set}-N`);
+      for (const x of noIface[f]) lines.push(`add ${set}-N ${x}`);
+      lines.push(`swap ${set}-N ${set}`, `destroy ${set}-N`);
+    }
+    return lines;
+  }
+
+  /**
+   * Lines that bring one interface from `have` (preference -> listed form; undefined: nothing of
+   * ours there) to `want`: stale honest filters go before new ones are added (never a moment a
+   * stale address passes), a catch-all already right is left in place (never a moment unguarded).
+   */
+  private static syncLines(iface: string, want: readonly TcFilter[], have: ReadonlyMap<number, string> | undefined): string[] {
+    const lines: string[] = [];
+    if (!have) lines.push(`qdisc add dev ${iface} clsact`);
+    const w = new Map(want.map((f) => [f.pref, f]));
+    for (const [pref, s] of have ?? []) {
+      const f = w.get(pref);
+      if (!f || sig(f) !== s) lines.push(`filter del dev ${iface} ingress pref ${pref}`);
+    }
+    for (const f of want) if (have?.get(f.pref) !== sig(f)) lines.push(`filter add dev ${iface} ingress pref ${f.pref} ${f.args}`);
+    return lines;
+  }
+
+  private static written(filters: readonly TcFilter[]): Map<number, string> {
+    return new Map(filters.map((f) => [f.pref, sig(f)]));
+  }
+
+  /**
+   * The whole layout from a fresh listing: the sink, the no-interface sets, and every guarded
+   * interface brought to its filters (an interface of ours no longer guarded loses them).
+   */
+  async install(entries: ReadonlyMap<Family, GuardEntries>): Promise<void> {
+    const w = this.want(entries);
+    await this.sink();
+    await this.ipset(this.noifLines(w.noIface, true));
+    const ifaces = [...new Set([...w.filters.keys(), ...this.current.keys()])];
+    const listed = await this.listFilters(ifaces);
+    const lines: string[] = [];
+    for (const iface of ifaces) {
+      const l = listed[iface];
+      if (l === null) continue; // the device is gone
+      const have = l === undefined ? undefined : parseTcFilters(l);
+      const want = w.filters.get(iface) ?? [];
+      if (want.length === 0) lines.push(...TcSpoofGuard.removeLines(iface, have));
+      else lines.push(...TcSpoofGuard.syncLines(iface, want, have && have.filters.size + have.foreign.length > 0 ? have.filters : undefined));
+    }
+    const r = await this.tc(lines);
+    this.checkWrites(lines, r, w.filters);
+    this.current = w.filters;
+    this.macs = w.macs;
+    this.noIface = w.noIface;
+    this.installed = true;
+  }
+
+  /** A failed write on an interface that still exists is an error (the generation must not count as enforced). */
+  private checkWrites(lines: readonly string[], r: { failed: Set<number>; stderr: string }, want: ReadonlyMap<string, TcFilter[]>): void {
+    for (const n of r.failed) {
+      const line = lines[n - 1] ?? '';
+      // `qdisc add` fails when a clsact is there already (another program's, or ours unlisted): fine.
+      if (line.startsWith('qdisc add') || line.startsWith('filter del') || line.startsWith('qdisc del')) continue;
+      const iface = /dev (\S+)/.exec(line)?.[1];
+      if (iface && want.has(iface) && existsLink(iface, this.o.prefix)) throw new Error(`tc: "${line}" failed: ${r.stderr.trim().split('\n')[0]}`);
+    }
+  }
+
+  private static removeLines(iface: string, have: ListedFilters | undefined): string[] {
+    if (!have) return [];
+    if (have.foreign.length > 0) return [...have.filters.keys()].map((p) => `filter del dev ${iface} ingress pref ${p}`);
+    return [`qdisc del dev ${iface} clsact`];
+  }
+
+  /** Per-generation update from what was last written (no listing); a failed write is redone from a listing. */
+  async update(entries: ReadonlyMap<Family, GuardEntries>): Promise<boolean> {
+    if (!this.installed) return false;
+    const w = this.want(entries);
+    const lines: string[] = [];
+    for (const [iface, want] of w.filters) {
+      const have = this.current.get(iface);
+      lines.push(...TcSpoofGuard.syncLines(iface, want, have ? TcSpoofGuard.written(have) : undefined));
+    }
+    const gone = [...this.current.keys()].filter((i) => !w.filters.has(i));
+    for (const iface of gone) lines.push(`qdisc del dev ${iface} clsact`);
+    const noif = this.noifLines(w.noIface, false);
+    this.macs = w.macs;
+    if (lines.length === 0 && noif.length === 0) return false;
+    // New no-interface addresses before the filters: a pod losing its interface is never unguarded.
+    try {
+      await this.ipset(noif);
+    } catch {
+      await this.ipset(this.noifLines(w.noIface, true));
+    }
+    this.noIface = w.noIface;
+    try {
+      const r = await this.tc(lines);
+      this.checkWrites(lines, r, w.filters);
+      this.current = w.filters;
+    } catch {
+      await this.install(entries);
+    }
+    return true;
+  }
+
+  /** `tc -s -j filter show` per interface, one batch; null for an interface that is gone. */
+  private async listFilters(ifaces: readonly string[]): Promise<Record<string, string | null>> {
+    const out: Record<string, string | null> = {};
+    if (ifaces.length === 0) return out;
+    const r = await runCommand(['tc', '-s', '-j', '-force', '-batch', '-'], { input: ifaces.map((i) => `filter show dev ${i} ingress\n`).join(''), prefix: this.o.prefix });
+    const failed = new Set([...r.stderr.matchAll(/Command failed -:(\d+)/g)].map((m) => Number(m[1])));
+    const lines = r.stdout.split('\n').filter((l) => l.startsWith('['));
+    let k = 0;
+    ifaces.forEach((iface, i) => {
+      out[iface] = failed.has(i + 1) ? null : lines[k++] ?? null;
+    });
+    return out;
+  }
+
+  /** One tick's listing: every guarded interface's filters, the sink (device and table), the no-interface sets. */
+  async read(): Promise<string> {
+    const ifaces = await this.listFilters([...this.current.keys()]);
+    const sink = (await this.session.query([`list table ${SINK_TABLE}`])) ?? (await runCommand(['nft', '-j', 'list', 'table', ...SINK_TABLE.split(' ')], { prefix: this.o.prefix })).stdout;
+    const listing: TcListing = { ifaces, sinkDev: existsLink(TC_SINK.dev, this.o.prefix), sink, ipset: await saveSets(this.o.families.map((f) => TC_NOIF_SETS[f]), this.o.prefix) };
+    return JSON.stringify(listing);
+  }
+
+  async verify(text: string): Promise<string[]> {
+    if (!this.installed) return [];
+    const l = JSON.parse(text) as TcListing;
+    const problems: string[] = [];
+    for (const [iface, want] of this.current) {
+      const line = l.ifaces[iface];
+      if (line === null || line === undefined) continue; // the device went: the next route lookup drops it
+      const have = parseTcFilters(line).filters;
+      const w = TcSpoofGuard.written(want);
+      if (have.size !== w.size || [...w].some(([p, s]) => have.get(p) !== s)) problems.push(`tc filters of ${iface} missing or altered (${have.size} of ours, expected ${w.size})`);
+    }
+    if (!l.sinkDev) problems.push(`sink device ${TC_SINK.dev} missing`);
+    const sink = sinkState(l.sink);
+    if (!sink.chain) problems.push(`table ${SINK_TABLE} or its chain missing or altered`);
+    for (const f of this.o.families) {
+      const set = TC_NOIF_SETS[f];
+      if (!hasSet(l.ipset, set)) {
+        problems.push(`set ${set} missing`);
+        continue;
+      }
+      const have = new Set(setMembersOf(l.ipset, set).map((m) => m.key));
+      if (have.size !== this.noIface[f].length || this.noIface[f].some((x) => !have.has(x))) problems.push(`set ${set} altered (${have.size} members, expected ${this.noIface[f].length})`);
+    }
+    return problems;
+  }
+
+  /** Counters (the catch-alls', the no-interface sets') and the sink's forged records, which are deleted once read. */
+  async poll(text: string): Promise<PollResult> {
+    const droppedByIface = new Map<string, number>();
+    let droppedNoIface = 0;
+    const forged: ForgedSource[] = [];
+    if (!this.installed) return { droppedByIface, droppedNoIface, forged };
+    const l = JSON.parse(text) as TcListing;
+    for (const iface of this.current.keys()) {
+      const line = l.ifaces[iface];
+      if (line) droppedByIface.set(iface, parseTcFilters(line).sunk);
+    }
+    for (const f of this.o.families) for (const m of setMembersOf(l.ipset, TC_NOIF_SETS[f])) droppedNoIface += m.packets;
+    const byMac = new Map<string, string | undefined>();
+    for (const [iface, mac] of this.macs) byMac.set(mac, byMac.has(mac) ? undefined : iface);
+    const dels: string[] = [];
+    for (const [f, records] of sinkState(l.sink).forged) {
+      for (const r of records) {
+        // A MAC shared by several interfaces (a CNI that gives every host veth one), or one no
+        // guarded interface has (the pod wrote another): the counts above still say which interface.
+        const iface = byMac.get(r.mac) ?? `mac ${r.mac}`;
+        forged.push({ family: f, src: r.src, iface });
+      }
+      if (records.length > 0) dels.push(`delete element ${SINK_TABLE} forged${f} { ${records.map((r) => `${r.mac} . ${r.src}`).join(', ')} }`);
+    }
+    if (dels.length > 0) {
+      try {
+        await mustRun(['nft', '-f', '-'], { input: dels.join('\n') + '\n', prefix: this.o.prefix });
+      } catch {
+        // One expired since the listing: each family alone; a line still failing is left to the timeout.
+        if (dels.length > 1) for (const d of dels) await runCommand(['nft', '-f', '-'], { input: d + '\n', prefix: this.o.prefix });
+      }
+    }
+    return { droppedByIface, droppedNoIface, forged };
+  }
+
+  /**
+   * Takes the filters off every interface that has this layout's (found by listing every link, so
+   * a previous run's are found too), then the sink and the sets. Deleting the sink unregisters its
+   * table's hook, which drops packets waiting in NFQUEUEs: only when the guard goes for good.
+   */
+  async remove(): Promise<void> {
+    this.session.stop();
+    let links: string[] = [];
+    try {
+      links = this.o.prefix && this.o.prefix.length > 0 ? [...this.current.keys()] : readdirSync('/sys/class/net');
+    } catch {
+      links = [...this.current.keys()];
+    }
+    links = links.filter(tcIfaceOk);
+    const listed = await this.listFilters(links);
+    const lines: string[] = [];
+    for (const iface of links) {
+      const l = listed[iface];
+      if (!l) continue;
+      const have = parseTcFilters(l);
+      const ours = [...have.filters.values()].some((s) => s.includes(' sink '));
+      if (ours) lines.push(...TcSpoofGuard.removeLines(iface, have));
+    }
+    await this.tc(lines).catch(() => undefined);
+    await runCommand(['nft', 'delete', 'table', ...SINK_TABLE.split(' ')], { prefix: this.o.prefix });
+    await runCommand(['ip', 'link', 'del', TC_SINK.dev], { prefix: this.o.prefix });
+    for (const f of [4, 6] as const) {
+      // Still referenced by the agent's filter chains while they name it: emptied then, destroyed when free.
+      await runCommand(['ipset', 'flush', TC_NOIF_SETS[f]], { prefix: this.o.prefix });
+      await runCommand(['ipset', 'destroy', TC_NOIF_SETS[f]], { prefix: this.o.prefix });
+    }
+    this.current.clear();
+    this.installed = false;
+  }
+}
+
+function existsLink(name: string, prefix?: CommandPrefix): boolean {
+  if (prefix && prefix.length > 0) return true; // another namespace: the tc listing says it
+  try {
+    return readdirSync('/sys/class/net').includes(name);
+  } catch {
+    return true;
+  }
+}
+
+/** The sink table's JSON listing: whether its chain is as written, and the forged records per family. */
+function sinkState(text: string): { chain: boolean; forged: Map<Family, { mac: string; src: string }[]> } {
+  const forged = new Map<Family, { mac: string; src: string }[]>();
+  let rules = 0;
+  let chain = false;
+  for (const line of text.split('\n')) {
+    let items: Json[];
+    try {
+      items = (JSON.parse(line) as { nftables: Json[] }).nftables;
+    } catch {
+      continue;
+    }
+    for (const it of items) {
+      if (it.chain) {
+        const c = it.chain as Json;
+        // nft 1.0.6 lists no device for a netdev chain: the sink's own existence is checked apart.
+        chain ||= c.name === 'in' && c.hook === 'ingress' && c.policy === 'drop';
+      } else if (it.rule && (it.rule as Json).chain === 'in') {
+        const s = JSON.stringify(it.rule);
+        if (s.includes('"update"') && s.includes('"drop"')) rules++;
+      } else if (it.set) {
+        const s = it.set as Json;
+        const f = s.name === 'forged4' ? 4 : s.name === 'forged6' ? 6 : undefined;
+        if (!f) continue;
+        const list: { mac: string; src: string }[] = [];
+        for (const e of (s.elem as unknown[] | undefined) ?? []) {
+          const v = ((e as { elem?: { val: unknown } }).elem?.val ?? e) as { concat?: unknown[] };
+          const c = v?.concat;
+          if (Array.isArray(c) && c.length === 2) list.push({ mac: String(c[0]).toLowerCase(), src: String(c[1]) });
+        }
+        forged.set(f, list);
+      }
+    }
+  }
+  return { chain: chain && rules === 2, forged };
+}
