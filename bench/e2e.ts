@@ -11,7 +11,9 @@
 //   nfqueue-2q  the default configuration with two queues (--queues 2, CPU fanout)
 //   tun       `palisade agent --backend tun`
 //   nfqueue-noguard  nfqueue with --no-source-guard: nfqueue/nfqueue-noguard is the cost of
-//             source-address validation (src/enforce/nft-guard.ts), same rounds
+//             source-address validation (the default layout, src/enforce/tc-guard.ts), same rounds
+//   nfqueue-nftguard  nfqueue with --source-guard-layout nft (the native table in PREROUTING,
+//             src/enforce/nft-guard.ts): nfqueue-nftguard/nfqueue-noguard is its cost
 //   nfqueue-iptguard  nfqueue with --source-guard-layout iptables (the fallback layout,
 //             src/enforce/spoof-guard.ts): nfqueue-iptguard/nfqueue-noguard is its cost
 // and for each:
@@ -38,7 +40,7 @@
 //
 // Usage (root): node --import tsx bench/e2e.ts [--seconds 1] [--rounds 5] [--threads 8]
 //   [--latency-seconds 1] [--idle-seconds 3] [--udp-rate 0] [--udp-ports 64] [--iperf-streams 1] [--queues 1]
-//   [--nice=0] [--modes none,iptables,nfqueue,nfqueue-nocache,nfqueue-2q,tun,nfqueue-noguard,nfqueue-iptguard] [--tuple-shares 0,10,100]
+//   [--nice=0] [--modes none,iptables,nfqueue,nfqueue-nocache,nfqueue-2q,tun,nfqueue-noguard,nfqueue-nftguard,nfqueue-iptguard] [--tuple-shares 0,10,100]
 // --nice=N runs every process of the measured path (clients, servers, agent) at nice N (default
 // 0 = leave alone; negative values need root and take CPU from everything else on the machine).
 // On a shared machine the connection rate depends on the CPU share the path gets and on lock
@@ -271,7 +273,7 @@ async function enforce(mode: Mode): Promise<void> {
     const statusFile = join(topo.dir, `${mode}.status.json`);
     const backend = mode === 'tun' ? 'tun' : 'nfqueue';
     agent = await startAgent(topo, ['--node', 'n1', '--manifests', yamlDir, '--backend', backend, '--queue', '3', '--queues', String(mode === 'nfqueue-2q' ? 2 : queues),
-      ...(mode === 'nfqueue-nocache' ? ['--no-verdict-cache'] : []), ...(mode === 'nfqueue-noguard' ? ['--no-source-guard'] : []), ...(mode === 'nfqueue-iptguard' ? ['--source-guard-layout', 'iptables'] : [])], statusFile);
+      ...(mode === 'nfqueue-nocache' ? ['--no-verdict-cache'] : []), ...(mode === 'nfqueue-noguard' ? ['--no-source-guard'] : []), ...(mode === 'nfqueue-iptguard' ? ['--source-guard-layout', 'iptables'] : []), ...(mode === 'nfqueue-nftguard' ? ['--source-guard-layout', 'nft'] : [])], statusFile);
     // Same priority as the rest of the path; every thread of the agent (setpriority is per thread).
     if (nice !== 0) for (const tid of readdirSync(`/proc/${agent.status.pid}/task`)) await run(['renice', '-n', String(nice), '-p', tid]);
   }

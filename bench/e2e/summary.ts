@@ -2,10 +2,10 @@
 // mode, ratios against the kernel-only modes and the targets. Pure (no I/O), so the runner holds
 // only the lab and the measuring.
 
-export const MODES = ['none', 'iptables', 'nfqueue', 'nfqueue-nocache', 'nfqueue-2q', 'tun', 'nfqueue-noguard', 'nfqueue-iptguard'] as const;
+export const MODES = ['none', 'iptables', 'nfqueue', 'nfqueue-nocache', 'nfqueue-2q', 'tun', 'nfqueue-noguard', 'nfqueue-nftguard', 'nfqueue-iptguard'] as const;
 export type Mode = (typeof MODES)[number];
 /** Modes in which the Palisade agent enforces. */
-export const AGENT_MODES = ['nfqueue', 'nfqueue-nocache', 'nfqueue-2q', 'tun', 'nfqueue-noguard', 'nfqueue-iptguard'] as const;
+export const AGENT_MODES = ['nfqueue', 'nfqueue-nocache', 'nfqueue-2q', 'tun', 'nfqueue-noguard', 'nfqueue-nftguard', 'nfqueue-iptguard'] as const;
 export const isAgent = (m: Mode): m is (typeof AGENT_MODES)[number] => (AGENT_MODES as readonly string[]).includes(m);
 
 export interface KernelCounters { bRx: number; queueDropped: number; tunDropped: number; ctDrop: number; ctEarlyEvictions: number; ctInsertFailed: number; softnetDropped: number; vaRxDropped: number }
@@ -100,7 +100,7 @@ export function summarise(samples: Sample[], modes: readonly Mode[], tupleShares
   const added: Record<string, Record<string, number>> = {};
   for (const p of AGENT_MODES) {
     if (!results[p]) continue;
-    for (const ref of (p === 'nfqueue' || p === 'nfqueue-iptguard' ? ['iptables', 'none', 'nfqueue-noguard'] : ['iptables', 'none']) as Mode[]) {
+    for (const ref of (p === 'nfqueue' || p === 'nfqueue-nftguard' || p === 'nfqueue-iptguard' ? ['iptables', 'none', 'nfqueue-noguard'] : ['iptables', 'none']) as Mode[]) {
       if (!results[ref]) continue;
       ratios[`${p}/${ref}`] = {
         connectionsPerSecond: r3(metric(p, 'connectionsPerSecond') / metric(ref, 'connectionsPerSecond')),

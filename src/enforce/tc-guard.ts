@@ -3,9 +3,9 @@
 // enforce/spoof-guard.ts, iptables raw chains, hold the same verdicts in other places). Per
 // guarded interface, a clsact qdisc whose ingress filters run in this order (pref):
 //
-//   1-49     protocol ip   u32 match ip src <pod IPv4>/32 classid :1       honest: pass (TC_ACT_OK)
-//   51-99    protocol ipv6 u32 match ip6 src <pod IPv6>/128 classid :1
-//   101, 102 protocol ipv6 u32 match ip6 src fe80::/10, ::/128 classid :1   link-local, DAD and ND
+//   1        protocol ip   u32 match ip src <pod IPv4>/32 classid :1       honest: pass (TC_ACT_OK)
+//   2        protocol ipv6 u32 match ip6 src <pod IPv6>/128 classid :1     (a key node per address)
+//   3, 4     protocol ipv6 u32 match ip6 src fe80::/10, ::/128 classid :1   link-local, DAD and ND
 //   201, 202 protocol ip / ipv6 u32 match u32 0 0 action mirred ingress redirect dev palisade-sink
 //
 // A u32 filter with a classid and no action ends the classification with TC_ACT_OK, so an honest
@@ -52,10 +52,14 @@ export const TC_NOIF_SETS = { 4: 'PALISADE-TCNOIF4', 6: 'PALISADE-TCNOIF6' } as 
 const SINK_TABLE = `netdev ${TC_SINK.dev}`;
 const FORGED_TIMEOUT = 300;
 const FORGED_MAX = 4096;
-/** Filter preferences: honest IPv4 from 1, IPv6 from 51, link-local 101-102, catch-alls 201-202. */
-const PREF = { v4: 1, v6: 51, max: 49, linkLocal: 101, unspecified: 102, catch4: 201, catch6: 202 } as const;
+/**
+ * Filter preferences. Every honest address of a family is a key node under one preference (u32
+ * walks them in the order written: a pod's first address first), so a pod with one address per
+ * family costs one compare; an interface many pods share (a bridge) costs a walk of its nodes.
+ */
+const PREF = { v4: 1, v6: 2, linkLocal: 3, unspecified: 4, catch4: 201, catch6: 202 } as const;
 /** Every preference this layout writes (what remove() and a rewrite delete). */
-const OUR_PREF = (p: number): boolean => (p >= 1 && p <= 102) || p === PREF.catch4 || p === PREF.catch6;
+const OUR_PREF = (p: number): boolean => (p >= PREF.v4 && p <= PREF.unspecified) || p === PREF.catch4 || p === PREF.catch6;
 
 const IFNAME_RE = /^[A-Za-z0-9_.:+=-]{1,15}$/;
 /** An interface name tc and the batch syntax take as one word; any other is not bound (fail-closed, as no interface). */
@@ -63,47 +67,47 @@ export function tcIfaceOk(name: string): boolean {
   return IFNAME_RE.test(name) && name !== TC_SINK.dev && name !== TC_SINK.peer;
 }
 
-/** One filter as written, and the comparable form its listing gives. */
+/** The filter nodes of one preference as written, and the comparable form its listing gives. */
 export interface TcFilter {
   readonly pref: number;
   readonly proto: 'ip' | 'ipv6';
-  /** The u32 keys, "value/mask@offset" in tc's hex (no leading zeros). */
-  readonly keys: readonly string[];
+  /** Per key node, its u32 keys, "value/mask@offset" in tc's hex (no leading zeros). */
+  readonly nodes: readonly (readonly string[])[];
   /** Honest (classid :1, pass) or the catch-all (redirect into the sink). */
   readonly pass: boolean;
-  /** The `tc filter add` arguments after `dev X ingress`. */
-  readonly args: string;
+  /** The `tc filter add` arguments after `dev X ingress pref P`, one per node. */
+  readonly args: readonly string[];
 }
 
 const hx = (n: number): string => (n >>> 0).toString(16);
 const keysOf = (words: readonly number[], masks: readonly number[], off: number): string[] => words.map((w, i) => `${hx(w & masks[i]!)}/${hx(masks[i]!)}@${off + 4 * i}`);
 const ALL = [0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff];
 
-/** The filters of one interface, by preference: its pod's addresses of `families`, link-local, the catch-alls. */
+/** The filters of one interface, by preference: its pods' addresses of `families` (in the order given), link-local, the catch-alls. */
 export function tcFilters(families: readonly Family[], ips: readonly string[]): TcFilter[] {
-  const out: TcFilter[] = [];
-  let n4 = 0;
-  let n6 = 0;
-  for (const ip of [...ips].sort()) {
+  const v4: { keys: string[]; arg: string }[] = [];
+  const v6: { keys: string[]; arg: string }[] = [];
+  for (const ip of new Set(ips)) {
     const p = parseIP(ip);
     if (!p) continue;
-    if (p.family === 'IPv4' && families.includes(4) && n4 < PREF.max) {
-      out.push({ pref: PREF.v4 + n4++, proto: 'ip', keys: keysOf(p.words, ALL, 12), pass: true, args: `protocol ip u32 match ip src ${ip}/32 classid :1` });
-    } else if (p.family === 'IPv6' && families.includes(6) && n6 < PREF.max) {
-      out.push({ pref: PREF.v6 + n6++, proto: 'ipv6', keys: keysOf(p.words, ALL, 8), pass: true, args: `protocol ipv6 u32 match ip6 src ${ip}/128 classid :1` });
-    }
+    if (p.family === 'IPv4' && families.includes(4)) v4.push({ keys: keysOf(p.words, ALL, 12), arg: `protocol ip u32 match ip src ${ip}/32 classid :1` });
+    else if (p.family === 'IPv6' && families.includes(6)) v6.push({ keys: keysOf(p.words, ALL, 8), arg: `protocol ipv6 u32 match ip6 src ${ip}/128 classid :1` });
   }
+  const out: TcFilter[] = [];
+  if (v4.length > 0) out.push({ pref: PREF.v4, proto: 'ip', nodes: v4.map((x) => x.keys), pass: true, args: v4.map((x) => x.arg) });
+  if (v6.length > 0) out.push({ pref: PREF.v6, proto: 'ipv6', nodes: v6.map((x) => x.keys), pass: true, args: v6.map((x) => x.arg) });
   if (families.includes(6)) {
-    out.push({ pref: PREF.linkLocal, proto: 'ipv6', keys: ['fe800000/ffc00000@8'], pass: true, args: 'protocol ipv6 u32 match ip6 src fe80::/10 classid :1' });
-    out.push({ pref: PREF.unspecified, proto: 'ipv6', keys: keysOf([0, 0, 0, 0], ALL, 8), pass: true, args: 'protocol ipv6 u32 match ip6 src ::/128 classid :1' });
+    out.push({ pref: PREF.linkLocal, proto: 'ipv6', nodes: [['fe800000/ffc00000@8']], pass: true, args: ['protocol ipv6 u32 match ip6 src fe80::/10 classid :1'] });
+    out.push({ pref: PREF.unspecified, proto: 'ipv6', nodes: [keysOf([0, 0, 0, 0], ALL, 8)], pass: true, args: ['protocol ipv6 u32 match ip6 src ::/128 classid :1'] });
   }
   const redirect = `u32 match u32 0 0 action mirred ingress redirect dev ${TC_SINK.dev}`;
-  if (families.includes(4)) out.push({ pref: PREF.catch4, proto: 'ip', keys: ['0/0@0'], pass: false, args: `protocol ip ${redirect}` });
-  if (families.includes(6)) out.push({ pref: PREF.catch6, proto: 'ipv6', keys: ['0/0@0'], pass: false, args: `protocol ipv6 ${redirect}` });
+  if (families.includes(4)) out.push({ pref: PREF.catch4, proto: 'ip', nodes: [['0/0@0']], pass: false, args: [`protocol ip ${redirect}`] });
+  if (families.includes(6)) out.push({ pref: PREF.catch6, proto: 'ipv6', nodes: [['0/0@0']], pass: false, args: [`protocol ipv6 ${redirect}`] });
   return out;
 }
 
-const sig = (f: Pick<TcFilter, 'pref' | 'proto' | 'keys' | 'pass'>): string => `${f.pref} ${f.proto} ${f.pass ? 'pass' : 'sink'} ${f.keys.join(' ')}`;
+const nodeSig = (proto: string, mode: string, keys: readonly string[]): string => `${proto} ${mode} ${keys.join(' ')}`;
+const sig = (f: TcFilter): string => f.nodes.map((k) => nodeSig(f.proto, f.pass ? 'pass' : 'sink', k)).join(' | ');
 
 /** One interface's filters as `tc -s -j filter show` lists them: comparable form, and the catch-alls' packet counts. */
 export interface ListedFilters {
@@ -145,8 +149,8 @@ export function parseTcFilters(line: string): ListedFilters {
     const pass = o.flowid === ':1' && actions.length === 0;
     const sink = actions.length === 1 && a?.kind === 'mirred' && a.mirred_action === 'redirect' && a.direction === 'ingress' && a.to_dev === TC_SINK.dev;
     if (sink) sunk += Number((a!.stats as Json | undefined)?.packets ?? 0);
-    // A second key node under one preference, or anything else there: listed as altered.
-    const s = sig({ pref, proto: it.protocol === 'ipv6' ? 'ipv6' : 'ip', keys, pass }) + (pass || sink ? '' : ' other');
+    // Key nodes in the order listed (their handles: the order written).
+    const s = nodeSig(it.protocol === 'ipv6' ? 'ipv6' : 'ip', pass ? 'pass' : sink ? 'sink' : 'other', keys);
     filters.set(pref, filters.has(pref) ? `${filters.get(pref)} | ${s}` : s);
   }
   return { filters, sunk, foreign: [...foreign].sort((a, b) => a - b) };
@@ -290,7 +294,9 @@ export class TcSpoofGuard implements KernelGuard {
       const f = w.get(pref);
       if (!f || sig(f) !== s) lines.push(`filter del dev ${iface} ingress pref ${pref}`);
     }
-    for (const f of want) if (have?.get(f.pref) !== sig(f)) lines.push(`filter add dev ${iface} ingress pref ${f.pref} ${f.args}`);
+    // A preference whose addresses changed is rewritten whole: its honest packets are dropped
+    // for that moment (fail-closed), never a stale address passed.
+    for (const f of want) if (have?.get(f.pref) !== sig(f)) for (const a of f.args) lines.push(`filter add dev ${iface} ingress pref ${f.pref} ${a}`);
     return lines;
   }
 
