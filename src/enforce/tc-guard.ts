@@ -25,9 +25,11 @@
 // frame's destination MAC, forged source) in a dynamic set with a timeout and drops everything
 // (policy drop). The destination MAC is the MAC of the host-side veth the pod sent to (its
 // gateway), which names the interface; the count per interface is the catch-all's own action
-// counter, exact whatever a pod writes into its frames. Should the table go, the sink's sysctls
-// (IPv6 off, IPv4 forwarding off, strict rp_filter) still keep what arrives from being delivered
-// or routed, and with the sink device gone mirred drops the packet (fail-closed either way).
+// counter, exact whatever a pod writes into its frames. With the sink device gone mirred drops
+// the packet; should only the table go (someone deleted it), the watchdog's next tick writes it
+// back, and meanwhile the sink's sysctls (IPv6 off, IPv4 forwarding off, strict rp_filter), where
+// the agent may set them (a container's /proc/sys is read-only unless privileged), keep what
+// arrives from being delivered or routed.
 //
 // What the PREROUTING layouts do in the same hook and this one cannot (the decisions, README):
 // - A local pod whose interface is not found: its addresses are dropped by a rule of the agent's
@@ -181,7 +183,8 @@ interface TcListing {
   readonly ifaces: Record<string, string | null>;
   readonly sinkDev: boolean;
   readonly sink: string;
-  readonly ipset: string;
+  /** Undefined: not read this tick. */
+  readonly ipset?: string;
 }
 
 /** Does tc run here with what the layout needs (clsact, u32, mirred)? Checked on the sink, which the layout creates anyway. */
@@ -202,6 +205,9 @@ export class TcSpoofGuard implements KernelGuard {
   private macs = new Map<string, string>();
   private noIface: Record<Family, string[]> = { 4: [], 6: [] };
   private installed = false;
+  private reads = 0;
+  /** The no-interface sets' summed counters at their last read. */
+  private lastNoIface = 0;
   private readonly session: NftSession;
 
   constructor(o: TcGuardOptions) {
@@ -255,7 +261,7 @@ export class TcSpoofGuard implements KernelGuard {
       await runCommand(['ip', 'link', 'del', peer], { prefix: this.o.prefix });
       await mustRun(['ip', 'link', 'add', dev, 'type', 'veth', 'peer', 'name', peer], { prefix: this.o.prefix });
     }
-    // Defence behind the table: nothing the sink receives is delivered or routed.
+    // Defence behind the table, best effort (read-only /proc/sys in an unprivileged container).
     await runCommand(['sysctl', '-qw', `net.ipv6.conf.${dev}.disable_ipv6=1`, `net.ipv6.conf.${peer}.disable_ipv6=1`, `net.ipv4.conf.${dev}.forwarding=0`, `net.ipv4.conf.${dev}.rp_filter=1`], { prefix: this.o.prefix });
     await mustRun(['ip', 'link', 'set', dev, 'up'], { prefix: this.o.prefix });
     await mustRun(['ip', 'link', 'set', peer, 'up'], { prefix: this.o.prefix });
@@ -397,7 +403,11 @@ export class TcSpoofGuard implements KernelGuard {
   async read(): Promise<string> {
     const ifaces = await this.listFilters([...this.current.keys()]);
     const sink = (await this.session.query([`list table ${SINK_TABLE}`])) ?? (await runCommand(['nft', '-j', 'list', 'table', ...SINK_TABLE.split(' ')], { prefix: this.o.prefix })).stdout;
-    const listing: TcListing = { ifaces, sinkDev: existsLink(TC_SINK.dev, this.o.prefix), sink, ipset: await saveSets(this.o.families.map((f) => TC_NOIF_SETS[f]), this.o.prefix) };
+    // The no-interface sets only while they hold something (their counters move only then), and
+    // every 10th read to check them: a tick spawns one process less on a settled node.
+    const sets = this.o.families.some((f) => this.noIface[f].length > 0) || ++this.reads % 10 === 1;
+    const ipset = sets ? await saveSets(this.o.families.map((f) => TC_NOIF_SETS[f]), this.o.prefix) : undefined;
+    const listing: TcListing = { ifaces, sinkDev: existsLink(TC_SINK.dev, this.o.prefix), sink, ipset };
     return JSON.stringify(listing);
   }
 
@@ -415,13 +425,13 @@ export class TcSpoofGuard implements KernelGuard {
     if (!l.sinkDev) problems.push(`sink device ${TC_SINK.dev} missing`);
     const sink = sinkState(l.sink);
     if (!sink.chain) problems.push(`table ${SINK_TABLE} or its chain missing or altered`);
-    for (const f of this.o.families) {
+    for (const f of l.ipset === undefined ? [] : this.o.families) {
       const set = TC_NOIF_SETS[f];
-      if (!hasSet(l.ipset, set)) {
+      if (!hasSet(l.ipset!, set)) {
         problems.push(`set ${set} missing`);
         continue;
       }
-      const have = new Set(setMembersOf(l.ipset, set).map((m) => m.key));
+      const have = new Set(setMembersOf(l.ipset!, set).map((m) => m.key));
       if (have.size !== this.noIface[f].length || this.noIface[f].some((x) => !have.has(x))) problems.push(`set ${set} altered (${have.size} members, expected ${this.noIface[f].length})`);
     }
     return problems;
@@ -438,7 +448,10 @@ export class TcSpoofGuard implements KernelGuard {
       const line = l.ifaces[iface];
       if (line) droppedByIface.set(iface, parseTcFilters(line).sunk);
     }
-    for (const f of this.o.families) for (const m of setMembersOf(l.ipset, TC_NOIF_SETS[f])) droppedNoIface += m.packets;
+    // Not read this tick: the sets were empty, so their counters are where they were.
+    if (l.ipset === undefined) droppedNoIface = this.lastNoIface;
+    else for (const f of this.o.families) for (const m of setMembersOf(l.ipset, TC_NOIF_SETS[f])) droppedNoIface += m.packets;
+    this.lastNoIface = droppedNoIface;
     const byMac = new Map<string, string | undefined>();
     for (const [iface, mac] of this.macs) byMac.set(mac, byMac.has(mac) ? undefined : iface);
     const dels: string[] = [];
