@@ -47,7 +47,7 @@
 // lookup that matched: the drops per interface); forged4/6 record (interface, forged source)
 // for the verdict log with a timeout and a size cap (when full, `update` fails, the rule stops
 // there and the next one drops anyway). The agent reads everything back with one
-// `list table` per family per watchdog tick, written to a long-lived `nft -j -i` (enforce/nft-session.ts;
+// `list table` per family per watchdog tick, written to a long-lived `nft -j -i` (enforce/tool-session.ts;
 // a process per tick cost 3-5 ms of CPU a second at rest): verify() compares chains, sets and
 // members with what it wrote, poll() takes the counters and forged records from the same
 // listing.
@@ -55,7 +55,7 @@
 import { mustRun, runCommand, type CommandPrefix } from './command.ts';
 import type { Family } from './iptables.ts';
 import type { ForgedSource, GuardEntries, KernelGuard, PollResult } from './spoof-guard.ts';
-import { NftSession } from './nft-session.ts';
+import { NftSession } from './tool-session.ts';
 import { canonicalIP } from '../net/address.ts';
 
 export const NFT_GUARD_TABLE = 'palisade-guard';

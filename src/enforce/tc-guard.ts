@@ -45,7 +45,7 @@ import { mustRun, runCommand, type CommandPrefix } from './command.ts';
 import type { Family } from './iptables.ts';
 import { hasSet, setMembersOf, saveSets } from './ipset-save.ts';
 import type { ForgedSource, GuardEntries, KernelGuard, PollResult } from './spoof-guard.ts';
-import { NftSession } from './nft-session.ts';
+import { NftSession, TcSession } from './tool-session.ts';
 import { parseIP } from '../net/address.ts';
 
 export const TC_SINK = { dev: 'palisade-sink', peer: 'palisade-sinkp' } as const;
@@ -208,11 +208,14 @@ export class TcSpoofGuard implements KernelGuard {
   private reads = 0;
   /** The no-interface sets' summed counters at their last read. */
   private lastNoIface = 0;
+  /** Per-tick listings go through a long-lived nft (the sink table) and tc (the filters), not processes. */
   private readonly session: NftSession;
+  private readonly tcSession: TcSession;
 
   constructor(o: TcGuardOptions) {
     this.o = o;
     this.session = new NftSession(o.prefix);
+    this.tcSession = new TcSession(o.prefix);
   }
 
   private want(entries: ReadonlyMap<Family, GuardEntries>): { filters: Map<string, TcFilter[]>; noIface: Record<Family, string[]>; macs: Map<string, string> } {
@@ -385,10 +388,23 @@ export class TcSpoofGuard implements KernelGuard {
     return true;
   }
 
-  /** `tc -s -j filter show` per interface, one batch; null for an interface that is gone. */
+  /**
+   * `tc -s -j filter show` per interface; null for an interface that is gone. Through the
+   * long-lived tc when every interface answered a line (one gone since the sysfs check answers
+   * none, and the lines no longer say whose is whose), else one `tc -batch` whose failed lines
+   * stderr numbers.
+   */
   private async listFilters(ifaces: readonly string[]): Promise<Record<string, string | null>> {
     const out: Record<string, string | null> = {};
     if (ifaces.length === 0) return out;
+    const present = ifaces.filter((i) => existsLink(i, this.o.prefix));
+    const a = present.length > 0 ? await this.tcSession.query(present.map((i) => `filter show dev ${i} ingress`)) : '';
+    const got = a?.split('\n').filter((l) => l.startsWith('['));
+    if (got && got.length === present.length) {
+      for (const i of ifaces) out[i] = null;
+      present.forEach((i, k) => (out[i] = got[k]!));
+      return out;
+    }
     const r = await runCommand(['tc', '-s', '-j', '-force', '-batch', '-'], { input: ifaces.map((i) => `filter show dev ${i} ingress\n`).join(''), prefix: this.o.prefix });
     const failed = new Set([...r.stderr.matchAll(/Command failed -:(\d+)/g)].map((m) => Number(m[1])));
     const lines = r.stdout.split('\n').filter((l) => l.startsWith('['));
@@ -506,6 +522,7 @@ export class TcSpoofGuard implements KernelGuard {
       await runCommand(['ipset', 'flush', TC_NOIF_SETS[f]], { prefix: this.o.prefix });
       await runCommand(['ipset', 'destroy', TC_NOIF_SETS[f]], { prefix: this.o.prefix });
     }
+    this.tcSession.stop();
     this.current.clear();
     this.installed = false;
   }
