@@ -42,9 +42,10 @@ FROM node:${NODE_VERSION}-bookworm-slim
 ENV DEBIAN_FRONTEND=noninteractive \
     NODE_ENV=production
 # iptables (nft and legacy backends, ip6tables), conntrack (strict mode cuts flows a new policy
-# denies), ipset (creates the --verdict-cache sets), nftables (the source guard's native table;
-# without it the guard falls back to iptables raw chains with ipsets), iproute2 (ip rule/route for the TUN backend),
-# procps (sysctl), libpcap0.8 (the cap addon's runtime library). The NFQUEUE addon talks netlink
+# denies), ipset (creates the --verdict-cache sets), nftables and iproute2 (the source guard:
+# tc filters on each pod veth with an nft table on its sink, or a native nft table; without nft
+# it falls back to iptables raw chains with ipsets; iproute2 also has ip rule/route for the TUN
+# backend), procps (sysctl), libpcap0.8 (the cap addon's runtime library). The NFQUEUE addon talks netlink
 # directly: no libnetfilter_queue needed. No kmod: the agent has no SYS_MODULE, so modules are
 # loaded on the node (its errors name the modprobe command to run there).
 RUN apt-get update \

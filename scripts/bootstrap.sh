@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=0
-for b in iptables ip6tables conntrack ipset nft ip curl socat ncat sysctl iperf3 g++ make chromium; do command -v "$b" >/dev/null 2>&1 || need_apt=1; done
+for b in iptables ip6tables conntrack ipset nft ip tc curl socat ncat sysctl iperf3 g++ make chromium; do command -v "$b" >/dev/null 2>&1 || need_apt=1; done
 for h in /usr/include/pcap.h; do
   [ -f "$h" ] || need_apt=1
 done
@@ -21,7 +21,7 @@ if [ "$need_apt" = 1 ] || [ "${PALISADE_FORCE_APT:-}" = 1 ]; then
     iptables conntrack ipset nftables iproute2 procps kmod curl socat ncat iperf3 \
     libpcap-dev python3 make g++ chromium
 fi
-# nftables: the source guard's native table (src/enforce/nft-guard.ts; the lab test checks it).
+# nftables and iproute2's tc: the source guard (src/enforce/tc-guard.ts, nft-guard.ts; the lab tests check them).
 # chromium: the report test (test/cli/report-browser.test.ts) opens the HTML report in it through
 # puppeteer-core, which downloads no browser of its own.
 
