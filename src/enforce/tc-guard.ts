@@ -366,8 +366,9 @@ export class TcSpoofGuard implements KernelGuard {
       const have = this.current.get(iface);
       lines.push(...TcSpoofGuard.syncLines(iface, want, have ? TcSpoofGuard.written(have) : undefined));
     }
-    const gone = [...this.current.keys()].filter((i) => !w.filters.has(i));
-    for (const iface of gone) lines.push(`qdisc del dev ${iface} clsact`);
+    // An interface no longer guarded (its pod went; usually the veth went with it) loses our
+    // filters only: the clsact may hold another program's.
+    for (const [iface, had] of this.current) if (!w.filters.has(iface)) for (const f of had) lines.push(`filter del dev ${iface} ingress pref ${f.pref}`);
     const noif = this.noifLines(w.noIface, false);
     this.macs = w.macs;
     if (lines.length === 0 && noif.length === 0) return false;
