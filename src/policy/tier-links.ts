@@ -54,6 +54,12 @@ export class TierLinks<C> {
    * (every pod add or relabel in between parks them all) was a sixth of such an update.
    */
   private readonly stale = new Set<LinkEntry<C>>();
+  /**
+   * The last batch's references (new-identity-refs.ts), for extending parked links: refresh()
+   * brings them up to the identities before the batch, where the refs start (extendRuleTable
+   * uses refs only when they cover exactly what a table lacks, so old ones are harmless).
+   */
+  private refs: NewIdentityRefs | undefined;
   built = 0;
 
   constructor(
@@ -82,7 +88,7 @@ export class TierLinks<C> {
     for (const l of this.stale) {
       if (n++ >= max) break;
       this.stale.delete(l);
-      const t = extendRuleTable(l.table, this.identities);
+      const t = extendRuleTable(l.table, this.identities, this.refs);
       if (t === undefined) this.drop(l);
       else l.table = t;
     }
@@ -124,7 +130,7 @@ export class TierLinks<C> {
     let fresh = false;
     // A parked link is extended here only when refresh() has not yet done it.
     if (l && l.base < 0 && place && this.stale.delete(l)) {
-      const t = extendRuleTable(l.table, this.identities);
+      const t = extendRuleTable(l.table, this.identities, this.refs);
       if (t === undefined) {
         this.drop(l);
         l = undefined;
@@ -167,6 +173,7 @@ export class TierLinks<C> {
    * it a new record (`moved`: a chain record is never rewritten, published snapshots read it).
    */
   identitiesAdded(refs: NewIdentityRefs | undefined, evict: (c: C) => void, moved: (c: C) => void): void {
+    this.refs = refs;
     for (const l of [...this.links.values()]) {
       if (l.base < 0) {
         this.stale.add(l);
