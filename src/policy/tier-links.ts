@@ -1,8 +1,8 @@
 // The per-policy tables that chains of the Admin and Baseline tiers walk (tier-tables.ts, the
 // file header's "Chains"): one policy version's rules of a direction, Pass told from no match
 // (TIER_PASS), built once and kept until the policy's rules change. A link is placed in the arena
-// while a chain walks it (or did since new identities or a compaction last came) and parked (out
-// of the arena, still built) otherwise; warm() builds links parked ahead of the change that will
+// while a chain walks it (or did since a compaction last came) and parked (out of the arena,
+// still built) otherwise; warm() builds links parked ahead of the change that will
 // chain them, and refresh() brings parked links up to date with the identities interned since
 // they were parked (both in idle time).
 
@@ -167,8 +167,8 @@ export class TierLinks<C> {
   }
 
   /**
-   * New identities were interned: placed links a chain walks learn their classes (`refs`: see
-   * new-identity-refs.ts); the others are parked (extended when a chain takes them again). A link
+   * New identities were interned: placed links learn their classes (`refs`: see
+   * new-identity-refs.ts); parked ones are extended when a chain takes them again. A link
    * that cannot learn them goes with its chains (`evict`); one that moved gives each chain walking
    * it a new record (`moved`: a chain record is never rewritten, published snapshots read it).
    */
@@ -179,11 +179,9 @@ export class TierLinks<C> {
         this.stale.add(l);
         continue;
       }
-      if (l.chains.size === 0) {
-        this.park(l);
-        this.stale.add(l);
-        continue;
-      }
+      // Placed links no chain walks are extended too, not parked: a combined table the new
+      // identities need classified in becomes a chain of them at once (TierTables.identitiesAdded),
+      // and parking them here to place them again there was most of that chain's cost.
       const t = extendRuleTable(l.table, this.identities, refs);
       if (t === undefined) {
         // Its chains go; their users take a table (or a new chain) at the flush.
@@ -220,11 +218,6 @@ export class TierLinks<C> {
       words += l.table.image.length;
     }
     return { bytes, words };
-  }
-
-  private park(l: LinkEntry<C>): void {
-    this.layout.drop(l.table);
-    l.base = -1;
   }
 
   private drop(l: LinkEntry<C>): void {
