@@ -11,7 +11,7 @@
 // builds' address classification: the next relabel ran them unoptimized (its ~1,000 table
 // extensions) while V8 compiled them again on a helper thread (20-40 ms each, the VM's other
 // core). Counted on the cluster-large bench's round (20 rounds, --trace-deopt): 148 such
-// deoptimizations before, 2 after (docs/speed-history.md, "Optimized code lost at each full
+// deoptimizations before, 3 after (docs/speed-history.md, "Optimized code lost at each full
 // collection").
 //
 // keepShape keeps the newest object given per constructor: a small one made for the purpose
