@@ -16,6 +16,7 @@ const { LARGE, buildLargeCluster } = await import('../bench/large-cluster.ts');
 const { largeClusterPolicies } = await import('../bench/large-cluster-policies.ts');
 const { relabelRound } = await import('./relabel-round.ts');
 const { prng } = await import('../bench/prng.ts');
+const { runIdleSteps } = await import('../bench/idle-steps.ts');
 
 const cpu = () => { const c = process.cpuUsage(); return (c.user + c.system) / 1000; };
 const args = process.argv.slice(2);
@@ -32,10 +33,11 @@ st.onChange((ch) => {
   const runA = () => { const c0 = cpu(); mine.update(ch); a = cpu() - c0; };
   const runB = () => { if (!other) return; const c0 = cpu(); other.update(ch); b = cpu() - c0; };
   if ((flip = !flip)) { runA(); runB(); } else { runB(); runA(); }
-  // As the agent does in idle time (and the bench untimed), after every update.
-  // (Every idle step, as the bench's idle steps: chains, and the arena's growth or compaction,
-  // which otherwise falls in a later update.)
-  for (const e of other ? [mine, other] : [mine]) while (e.pendingWork > 0) e.converge();
+  // As the agent does in idle time (and the bench untimed), after every update: every idle
+  // step (chains, deferred tables, the arena's growth or compaction), then the collection
+  // (bench/idle-steps.ts; without it the garbage of the idle steps was scavenged in the next
+  // update, which the agent and the bench never see).
+  for (const e of other ? [mine, other] : [mine]) runIdleSteps(e);
   if (kind) (out[kind] ??= []).push({ a, b });
 });
 const r = prng(0xc0ffee);

@@ -16,6 +16,7 @@
 
 import type { IdentityRegistry, PeerMatcher } from './identity.ts';
 import { samePorts } from './identity.ts';
+import { keepShape } from './kept-shapes.ts';
 
 /** Past this many new identities only twins are references (the per-matcher masks grow with the batch). */
 const MAX_HINTED = 1024;
@@ -31,7 +32,11 @@ export class NewIdentityRefs {
   private known = new Uint8Array(0);
   private readonly out = new Int32Array(MAX_HINTED >> 5);
 
-  constructor(private readonly identities: IdentityRegistry, readonly from: number) {}
+  constructor(private readonly identities: IdentityRegistry, readonly from: number) {
+    // A batch's refs die with its update; the newest is kept (kept-shapes.ts: a word per new
+    // identity and the mask words, small next to the batch's tables).
+    keepShape(this);
+  }
 
   /** A pod of the batch moved from identity `old` to the new identity `id`. */
   hint(id: number, old: number): void {

@@ -265,7 +265,10 @@ const selKeysOf = new WeakMap<Refold, SignatureIndex>();
 let needScratch = new Uint8Array(64);
 let bitScratch = new Int32Array(256);
 
-export function extendRuleTable(t: RuleTable, identities: IdentityRegistry, refs?: NewIdentityRefs): RuleTable | undefined {
+export function extendRuleTable(t: RuleTable, identities: IdentityRegistry, refs?: NewIdentityRefs): RuleTable | undefined;
+/** With `deferFull`: null, and `t` unchanged, when a new identity needs the full classification (TierTables defers those to idle time). */
+export function extendRuleTable(t: RuleTable, identities: IdentityRegistry, refs: NewIdentityRefs | undefined, deferFull: boolean): RuleTable | undefined | null;
+export function extendRuleTable(t: RuleTable, identities: IdentityRegistry, refs?: NewIdentityRefs, deferFull = false): RuleTable | undefined | null {
   const p = t.parts;
   // Identities below `from` have their class (stored, or class 0 by the checked mark).
   const from = t.checked;
@@ -315,6 +318,7 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry, refs
     }
   }
   if (!touched) return extended(t, to, added, allZero);
+  if (deferFull) return null;
   const k = p.ruleCount;
   const named = p.peerNamed.length > 0;
   let keys = selKeysOf.get(p.refold);
@@ -347,41 +351,52 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry, refs
     added[i - from] = c;
     if (c !== 0) allZero = false;
   }
-  if (nSel !== p.nSel) {
-    // Every field spelled out in buildRuleTable's order (a spread made parts of another shape,
-    // and every later read of them slower).
-    const parts = (verdictRows: number): TableParts => ({
-      direction: p.direction, policies: p.policies, ruleCount: p.ruleCount,
-      trie4: p.trie4, trie6: p.trie6,
-      nSel, combine4, combine6,
-      portMap: p.portMap, nPort: p.nPort, nodes: p.nodes,
-      selectorPeers: p.selectorPeers, peerNamed: p.peerNamed, refold: p.refold,
-      stats: { ipClasses4: p.stats.ipClasses4, ipClasses6: p.stats.ipClasses6, selClasses: nSel, peerClasses: verdictRows, portClasses: p.stats.portClasses },
-    });
-    // New columns: in place when the image has room for them, their verdict rows (every row
-    // the refold has past the image's: fits that found an existing class may have added rows
-    // too) and the classes (appendColumns; `t` is then superseded, as for appendSelClasses).
-    // The classes stored from t.identityCount: zeros for those the checked mark covered.
-    const rows = p.refold.verdictsFrom(p.stats.peerClasses);
-    const gap = from - t.identityCount;
-    let all = added;
-    if (gap > 0) {
-      all = new Int32Array(gap + added.length);
-      all.set(added, gap);
-    }
-    if (appendColumns(t.image, p.nSel, nSel, combine4, combine6, p.stats.peerClasses, rows, t.identityCount, all)) {
-      return new RuleTable(parts(p.stats.peerClasses + rows.length / p.nPort), to, { grown: t.image });
-    }
-    // Else the image is encoded anew (a copy), with the classes of every identity so
-    // far, including those earlier extensions stored only in the image.
-    // (Identities between the stored classes and `from` are class 0: the array's fill.)
-    const selClass = new Int32Array(to);
-    selClass.set(storedSelClasses(t.image));
-    selClass.set(added, from);
-    const verdict = p.refold.verdicts();
-    return new RuleTable(parts(verdict.length / p.nPort), to, { selClass, verdict, room: true });
-  }
+  // (The new classes' tail is a function of its own: its branches, rare, had often not run when
+  // V8 optimized extendRuleTable, and the first that ran threw the whole optimized code away,
+  // 25-40 ms of compiling it again on the VM's other core. A call this rare is not inlined, so
+  // the tail deoptimizes only itself.)
+  if (nSel !== p.nSel) return withNewClasses(t, from, to, added, nSel, combine4, combine6);
   return extended(t, to, added, allZero);
+}
+
+/**
+ * extendRuleTable's answer when the new identities made classes (nSel > the table's): their
+ * columns written into the image's room (appendColumns), else the image encoded anew.
+ */
+function withNewClasses(t: RuleTable, from: number, to: number, added: Int32Array, nSel: number, combine4: Int32Array, combine6: Int32Array): RuleTable {
+  const p = t.parts;
+  // Every field spelled out in buildRuleTable's order (a spread made parts of another shape,
+  // and every later read of them slower).
+  const parts = (verdictRows: number): TableParts => ({
+    direction: p.direction, policies: p.policies, ruleCount: p.ruleCount,
+    trie4: p.trie4, trie6: p.trie6,
+    nSel, combine4, combine6,
+    portMap: p.portMap, nPort: p.nPort, nodes: p.nodes,
+    selectorPeers: p.selectorPeers, peerNamed: p.peerNamed, refold: p.refold,
+    stats: { ipClasses4: p.stats.ipClasses4, ipClasses6: p.stats.ipClasses6, selClasses: nSel, peerClasses: verdictRows, portClasses: p.stats.portClasses },
+  });
+  // New columns: in place when the image has room for them, their verdict rows (every row
+  // the refold has past the image's: fits that found an existing class may have added rows
+  // too) and the classes (appendColumns; `t` is then superseded, as for appendSelClasses).
+  // The classes stored from t.identityCount: zeros for those the checked mark covered.
+  const rows = p.refold.verdictsFrom(p.stats.peerClasses);
+  const gap = from - t.identityCount;
+  let all = added;
+  if (gap > 0) {
+    all = new Int32Array(gap + added.length);
+    all.set(added, gap);
+  }
+  if (appendColumns(t.image, p.nSel, nSel, combine4, combine6, p.stats.peerClasses, rows, t.identityCount, all)) {
+    return new RuleTable(parts(p.stats.peerClasses + rows.length / p.nPort), to, { grown: t.image });
+  }
+  // Else the image is encoded anew (a copy), with the classes of every identity so
+  // far, including those earlier extensions stored only in the image.
+  // (Identities between the stored classes and `from` are class 0: the array's fill.)
+  const selClass = new Int32Array(to);
+  selClass.set(storedSelClasses(t.image));
+  selClass.set(added, from);
+  const verdict = p.refold.verdicts();
+  return new RuleTable(parts(verdict.length / p.nPort), to, { selClass, verdict, room: true });
 }
 
 /**

@@ -18,6 +18,7 @@ import type { RuleBlock } from './block-classes.ts';
 import type { SelectorPeer } from './table-identities.ts';
 import type { TableRule } from './rule-table.ts';
 import { parseIPBlock } from './spec-facts.ts';
+import { keepShape } from './kept-shapes.ts';
 
 export interface IpBlockSpec {
   readonly rule: number;
@@ -225,6 +226,9 @@ export class ByteRows {
     return this.bits.slice(0, this.count * this.k);
   }
 }
+
+// ByteRows live only within a table's build (kept-shapes.ts).
+keepShape(new ByteRows(0));
 
 function cidrKey(words: readonly number[], prefix: number): string {
   return `${words.join('.')}/${prefix}`;

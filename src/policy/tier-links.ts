@@ -1,8 +1,8 @@
 // The per-policy tables that chains of the Admin and Baseline tiers walk (tier-tables.ts, the
 // file header's "Chains"): one policy version's rules of a direction, Pass told from no match
 // (TIER_PASS), built once and kept until the policy's rules change. A link is placed in the arena
-// while a chain walks it (or did since new identities or a compaction last came) and parked (out
-// of the arena, still built) otherwise; warm() builds links parked ahead of the change that will
+// while a chain walks it (or did since a compaction last came) and parked (out of the arena,
+// still built) otherwise; warm() builds links parked ahead of the change that will
 // chain them, and refresh() brings parked links up to date with the identities interned since
 // they were parked (both in idle time).
 
@@ -54,6 +54,12 @@ export class TierLinks<C> {
    * (every pod add or relabel in between parks them all) was a sixth of such an update.
    */
   private readonly stale = new Set<LinkEntry<C>>();
+  /**
+   * The last batch's references (new-identity-refs.ts), for extending parked links: refresh()
+   * brings them up to the identities before the batch, where the refs start (extendRuleTable
+   * uses refs only when they cover exactly what a table lacks, so old ones are harmless).
+   */
+  private refs: NewIdentityRefs | undefined;
   built = 0;
 
   constructor(
@@ -82,7 +88,7 @@ export class TierLinks<C> {
     for (const l of this.stale) {
       if (n++ >= max) break;
       this.stale.delete(l);
-      const t = extendRuleTable(l.table, this.identities);
+      const t = extendRuleTable(l.table, this.identities, this.refs);
       if (t === undefined) this.drop(l);
       else l.table = t;
     }
@@ -124,7 +130,7 @@ export class TierLinks<C> {
     let fresh = false;
     // A parked link is extended here only when refresh() has not yet done it.
     if (l && l.base < 0 && place && this.stale.delete(l)) {
-      const t = extendRuleTable(l.table, this.identities);
+      const t = extendRuleTable(l.table, this.identities, this.refs);
       if (t === undefined) {
         this.drop(l);
         l = undefined;
@@ -161,22 +167,21 @@ export class TierLinks<C> {
   }
 
   /**
-   * New identities were interned: placed links a chain walks learn their classes (`refs`: see
-   * new-identity-refs.ts); the others are parked (extended when a chain takes them again). A link
+   * New identities were interned: placed links learn their classes (`refs`: see
+   * new-identity-refs.ts); parked ones are extended when a chain takes them again. A link
    * that cannot learn them goes with its chains (`evict`); one that moved gives each chain walking
    * it a new record (`moved`: a chain record is never rewritten, published snapshots read it).
    */
   identitiesAdded(refs: NewIdentityRefs | undefined, evict: (c: C) => void, moved: (c: C) => void): void {
+    this.refs = refs;
     for (const l of [...this.links.values()]) {
       if (l.base < 0) {
         this.stale.add(l);
         continue;
       }
-      if (l.chains.size === 0) {
-        this.park(l);
-        this.stale.add(l);
-        continue;
-      }
+      // Placed links no chain walks are extended too, not parked: a combined table the new
+      // identities need classified in becomes a chain of them at once (TierTables.identitiesAdded),
+      // and parking them here to place them again there was most of that chain's cost.
       const t = extendRuleTable(l.table, this.identities, refs);
       if (t === undefined) {
         // Its chains go; their users take a table (or a new chain) at the flush.
@@ -213,11 +218,6 @@ export class TierLinks<C> {
       words += l.table.image.length;
     }
     return { bytes, words };
-  }
-
-  private park(l: LinkEntry<C>): void {
-    this.layout.drop(l.table);
-    l.base = -1;
   }
 
   private drop(l: LinkEntry<C>): void {

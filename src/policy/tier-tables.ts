@@ -21,7 +21,9 @@
 // - a Node change rebuilds the tables of policies with `nodes` peers only when a node address
 //   changes node class (ClusterPolicyIndex.nodesChanged, node-classes.ts);
 // - a new identity extends the tables whose selectors pick it (extendRuleTable), as for
-//   NetworkPolicy tables.
+//   NetworkPolicy tables, in the update where that is cheap (the identity takes its reference's
+//   class); a combined table in which it needs the full classification is a chain until
+//   converge() extends it in idle time (identitiesAdded).
 // Tables are built only for identities some local pod has (hold/release), so a node agent builds
 // the tables of its own pods.
 //
@@ -84,6 +86,11 @@ interface TierEntry {
   readonly links?: readonly LinkEntry<TierEntry>[];
   /** The owner ports of the identity it was made for (all its users resolve the ingress port names alike): a chain's converge, a table's warm. */
   readonly ports: Pod['ports'];
+  /**
+   * A chain standing in for a combined table while new identities wait to be classified in it
+   * (identitiesAdded): that table, out of the arena, which converge() extends (not builds anew).
+   */
+  readonly deferred?: RuleTable;
 }
 
 export interface TierTableStats {
@@ -135,6 +142,8 @@ export class TierTables {
    * first compile does: nothing is enforced yet, so nothing waits).
    */
   chainAbove: number | undefined;
+  /** The last batch's references (new-identity-refs.ts): converge() extends deferred tables with them. */
+  private batchRefs: NewIdentityRefs | undefined;
   /** Combined tables built in the current flush. */
   private flushBuilt = 0;
   chainsMade = 0;
@@ -217,10 +226,18 @@ export class TierTables {
   identitiesAdded(refs?: NewIdentityRefs): void {
     // Per-policy tables first: their chains' users take a table (or a new chain) at the flush.
     this.links.identitiesAdded(refs, (c) => this.evict(c), (c) => this.rechain(c));
+    // A combined table in which a new identity needs the full classification (a selector of it
+    // tells the identity from its reference) becomes a chain of its per-policy tables, extended
+    // above and far smaller than the combined tables holding their rules again, with the same
+    // answers; converge() extends the combined table in idle time. (Outside the first compile:
+    // chainAbove set.)
+    const defer = this.chainAbove !== undefined;
+    this.batchRefs = refs;
     for (const e of [...this.cache.values()]) {
       if (e.table === undefined || e.evicted) continue;
-      const t = extendRuleTable(e.table, this.identities, refs);
-      if (t === undefined) this.evict(e);
+      const t = extendRuleTable(e.table, this.identities, refs, defer);
+      if (t === null) this.defer(e, e.table);
+      else if (t === undefined) this.evict(e);
       else if (t !== e.table) {
         this.extended++;
         if (t.image === e.table.image) {
@@ -299,7 +316,8 @@ export class TierTables {
       // its tables and chains (ClusterPolicyIndex.set), and a rule change evicted the chain.
       const list = c.policies.map((id) => this.clusters.get(id)!);
       this.retire(c);
-      const e = this.build(c.key, c.word, dir, list, c.ports);
+      const t = c.deferred && extendRuleTable(c.deferred, this.identities, this.batchRefs);
+      const e = t ? this.place(c.key, c.word, t, c.policies, c.ports) : this.build(c.key, c.word, dir, list, c.ports);
       for (const id of c.users) {
         e.users.add(id);
         this.entries[id * TIER_WORDS + c.word] = e;
@@ -396,11 +414,36 @@ export class TierTables {
 
   private build(key: string, word: number, dir: Direction, list: readonly ClusterPolicy[], ports: Pod['ports']): TierEntry {
     this.built++;
-    const table = this.buildTable(dir, list, ports);
-    const e: TierEntry = { key, word, table, base: this.layout.place(table), policies: list.map(clusterPolicyId), users: new Set(), evicted: false, ports };
-    this.enter(e);
+    const e = this.place(key, word, this.buildTable(dir, list, ports), list.map(clusterPolicyId), ports);
     this.toWarm.add(e);
     return e;
+  }
+
+  /** A combined table's entry, its table placed in the arena. */
+  private place(key: string, word: number, table: RuleTable, policies: readonly string[], ports: Pod['ports']): TierEntry {
+    const e: TierEntry = { key, word, table, base: this.layout.place(table), policies, users: new Set(), evicted: false, ports };
+    this.enter(e);
+    return e;
+  }
+
+  /**
+   * Combined table `e` (holding `table`) leaves the arena for a chain of its policies' tables
+   * (see identitiesAdded), which its users take now; converge() extends `table` for them.
+   */
+  private defer(e: TierEntry, table: RuleTable): void {
+    const { dir } = WORDS[e.word]!;
+    const list = e.policies.map((id) => this.clusters.get(id)!);
+    e.evicted = true;
+    this.layout.drop(table);
+    this.cache.delete(e.key);
+    for (const p of e.policies) this.byPolicy.get(p)?.delete(e);
+    const c = this.chain(e.key, e.word, dir, list, e.ports, table);
+    for (const id of e.users) {
+      c.users.add(id);
+      this.entries[id * TIER_WORDS + e.word] = c;
+      this.setWord(id, e.word, c.base);
+    }
+    e.users.clear();
   }
 
   private enter(e: TierEntry): void {
@@ -413,7 +456,7 @@ export class TierTables {
   }
 
   /** A chain for `key` (see the file header): the per-policy tables of `list`, placed, and a record walking them. */
-  private chain(key: string, word: number, dir: Direction, list: readonly ClusterPolicy[], ports: Pod['ports']): TierEntry {
+  private chain(key: string, word: number, dir: Direction, list: readonly ClusterPolicy[], ports: Pod['ports'], deferred?: RuleTable): TierEntry {
     // One pass over the list (a first-time guardrail delete makes ~90 chains in code not yet optimized).
     const links: LinkEntry<TierEntry>[] = [], policies: string[] = [], bases: number[] = [];
     for (const p of list) {
@@ -422,7 +465,7 @@ export class TierTables {
       policies.push(l.policy);
       bases.push(l.base);
     }
-    const e: TierEntry = { key, word, table: undefined, base: 0, policies, users: new Set(), evicted: false, links, ports };
+    const e: TierEntry = { key, word, table: undefined, base: 0, policies, users: new Set(), evicted: false, links, ports, deferred };
     for (const l of links) l.chains.add(e);
     e.base = chainWord(this.layout.placeChain(bases));
     // Not in byPolicy (see policiesChanged).

@@ -10,6 +10,8 @@
 // array, no allocation. Records and entries are a power of two words (<= a page), so none
 // straddles two pages.
 
+import { keepShape } from './kept-shapes.ts';
+
 export const PAGE_SHIFT = 11;
 /** Words in a page (8 KiB). */
 export const PAGE_WORDS = 1 << PAGE_SHIFT;
@@ -61,3 +63,6 @@ export class PageEditor {
     this.pages.push(new Int32Array(PAGE_WORDS));
   }
 }
+
+// Editors live only within an edit (kept-shapes.ts).
+keepShape(new PageEditor([new Int32Array(0)]));
