@@ -116,6 +116,8 @@ export interface ListedFilters {
   readonly filters: Map<number, string>;
   /** Packets the catch-alls took (forged), summed. */
   readonly sunk: number;
+  /** The same per catch-all preference (each restarts at 0 when written anew). */
+  readonly sunkBy: Map<number, number>;
   /** Preferences held by filters this layout did not write (another program's). */
   readonly foreign: number[];
 }
@@ -132,6 +134,7 @@ export function parseTcFilters(line: string): ListedFilters {
   const items = JSON.parse(line.replace(/"match":\{/g, () => `"match${i++}":{`)) as Json[];
   const filters = new Map<number, string>();
   const foreign = new Set<number>();
+  const sunkBy = new Map<number, number>();
   let sunk = 0;
   for (const it of items) {
     const pref = Number(it.pref ?? NaN);
@@ -150,12 +153,16 @@ export function parseTcFilters(line: string): ListedFilters {
     const a = actions[0];
     const pass = o.flowid === ':1' && actions.length === 0;
     const sink = actions.length === 1 && a?.kind === 'mirred' && a.mirred_action === 'redirect' && a.direction === 'ingress' && a.to_dev === TC_SINK.dev;
-    if (sink) sunk += Number((a!.stats as Json | undefined)?.packets ?? 0);
+    if (sink) {
+      const n = Number((a!.stats as Json | undefined)?.packets ?? 0);
+      sunk += n;
+      sunkBy.set(pref, (sunkBy.get(pref) ?? 0) + n);
+    }
     // Key nodes in the order listed (their handles: the order written).
     const s = nodeSig(it.protocol === 'ipv6' ? 'ipv6' : 'ip', pass ? 'pass' : sink ? 'sink' : 'other', keys);
     filters.set(pref, filters.has(pref) ? `${filters.get(pref)} | ${s}` : s);
   }
-  return { filters, sunk, foreign: [...foreign].sort((a, b) => a - b) };
+  return { filters, sunk, sunkBy, foreign: [...foreign].sort((a, b) => a - b) };
 }
 
 /** The sink's nft table: the forged records and the drop. */
@@ -211,6 +218,13 @@ export class TcSpoofGuard implements KernelGuard {
   /** Per-tick listings go through a long-lived nft (the sink table) and tc (the filters), not processes. */
   private readonly session: NftSession;
   private readonly tcSession: TcSession;
+  /**
+   * Per "iface pref" of a catch-all: its counter at the last poll (0 once this guard writes it),
+   * and per iface what its catch-alls took in all. A catch-all written anew restarts at 0 while
+   * its twin of the other family keeps counting: compared one by one, neither is counted twice.
+   */
+  private sunkLast = new Map<string, number>();
+  private sunkTotal = new Map<string, number>();
 
   constructor(o: TcGuardOptions) {
     this.o = o;
@@ -250,6 +264,10 @@ export class TcSpoofGuard implements KernelGuard {
     const failed = new Set<number>();
     for (const m of r.stderr.matchAll(/Command failed -:(\d+)/g)) failed.add(Number(m[1]));
     if (r.code !== 0 && failed.size === 0) throw new Error(`tc -batch failed: ${r.stderr.trim()}`);
+    lines.forEach((l, i) => {
+      const w = /^filter add dev (\S+) ingress pref (\d+) .* mirred /.exec(l);
+      if (w && !failed.has(i + 1)) this.sunkLast.set(`${w[1]} ${w[2]}`, 0);
+    });
     return { failed, stderr: r.stderr };
   }
 
@@ -463,8 +481,20 @@ export class TcSpoofGuard implements KernelGuard {
     const l = JSON.parse(text) as TcListing;
     for (const iface of this.current.keys()) {
       const line = l.ifaces[iface];
-      if (line) droppedByIface.set(iface, parseTcFilters(line).sunk);
+      if (!line) continue;
+      let total = this.sunkTotal.get(iface) ?? 0;
+      for (const [pref, n] of parseTcFilters(line).sunkBy) {
+        const key = `${iface} ${pref}`;
+        const last = this.sunkLast.get(key) ?? 0;
+        total += n >= last ? n - last : n;
+        this.sunkLast.set(key, n);
+      }
+      this.sunkTotal.set(iface, total);
+      droppedByIface.set(iface, total);
     }
+    // An interface no longer guarded (its pod gone) is forgotten: veth names come and go.
+    for (const iface of this.sunkTotal.keys()) if (!this.current.has(iface)) this.sunkTotal.delete(iface);
+    for (const key of this.sunkLast.keys()) if (!this.current.has(key.slice(0, key.indexOf(' ')))) this.sunkLast.delete(key);
     // Not read this tick: the sets were empty, so their counters are where they were.
     if (l.ipset === undefined) droppedNoIface = this.lastNoIface;
     else for (const f of this.o.families) for (const m of setMembersOf(l.ipset, TC_NOIF_SETS[f])) droppedNoIface += m.packets;

@@ -1,0 +1,420 @@
+// Source-address validation in the default layout, tc filters on each pod veth's ingress
+// (enforce/tc-guard.ts, agent/source-guard.ts), on the real kernel path: pod a forges pod c's
+// source address with a raw socket (TCP SYN, UDP, ICMP echo; IPv4 and IPv6) towards pod b. What
+// reaches b is counted in b's own namespace (INPUT rules per source and protocol, no target):
+// forged packets must count 0 while the same raw sender with a's own address (the control) and
+// ordinary connections pass. The agent runs without --source-guard-layout (auto picks tc where
+// tc and nft run). Also: drops counted and logged, a new address validated at once, a veth
+// recreated under its name guarded again, the watchdog putting back each part (a catch-all, the
+// clsact qdisc, the sink's table, the sink device), a pod without an interface dropped by the
+// agent's own filter chains (and not with --fail-open), removal, --no-source-guard after a tc
+// run, and the TUN backend. The nft and iptables layouts: test/enforce/spoof-guard.test.ts.
+
+import t, { type Test } from 'tap';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { Topology, PODS, ROOT, clusterYaml, startAgent, statusReaders, waitFor, must, run, type AgentStatusFile, type PodName } from '../../support/netns.ts';
+
+const NODE = 'n1';
+const QUEUE = 52;
+const METRICS = '127.0.0.1:9837';
+const topo = new Topology('tcguard');
+t.teardown(() => topo.down());
+
+const SENDER = join(ROOT, 'test', 'support', 'spoof-send-main.ts');
+const PROTOS = ['tcp', 'udp', 'icmp'] as const;
+type Proto = (typeof PROTOS)[number];
+const SINK = 'palisade-sink';
+
+interface GuardStatus extends AgentStatusFile {
+  rulesRestored: number;
+  sourceGuard?: { spoofedPackets: number; spoofedByPod: Record<string, number>; noInterfaceDrops: number; podsWithoutInterface: string[]; routeLookups: number; layout: string };
+}
+
+/** Sends 3 raw packets per (source, protocol) from pod `from` to pod b, sources in order. */
+async function send(from: PodName, srcs: readonly string[], fam: 4 | 6, extra: readonly string[] = []): Promise<void> {
+  const dst = fam === 4 ? PODS.b.v4 : PODS.b.v6;
+  const out = await must(topo.in(topo.ns[from], ['node', '--import', 'tsx', SENDER, '--src', srcs.join(','), '--dst', dst, '--proto', PROTOS.join(','), '--port', '7000', '--count', '3', ...extra]));
+  const r = JSON.parse(out) as { sent: number; failed: number };
+  if (r.sent !== 3 * srcs.length * PROTOS.length) throw new Error(`sender sent ${r.sent} (${r.failed} failed)`);
+}
+
+const l4 = (fam: 4 | 6, proto: Proto) => (proto === 'icmp' ? (fam === 4 ? '-p icmp' : '-p ipv6-icmp') : `-p ${proto} --dport 7000`);
+
+/** Counting rules in b's INPUT for (source, protocol), named by comment. */
+async function watch(src: string, fam: 4 | 6): Promise<void> {
+  const lines = PROTOS.map((p) => `-A INPUT -s ${src} ${l4(fam, p)} -m comment --comment "seen-${src}-${p}"`);
+  await must(topo.in(topo.ns.b, [fam === 4 ? 'iptables-restore' : 'ip6tables-restore', '--noflush']), `*filter\n${lines.join('\n')}\nCOMMIT\n`);
+}
+
+/** Packets that reached b from `src` with `proto`. */
+async function seen(src: string, fam: 4 | 6, proto: Proto): Promise<number> {
+  const text = await must(topo.in(topo.ns.b, [fam === 4 ? 'iptables-save' : 'ip6tables-save', '-c', '-t', 'filter']));
+  const line = text.split('\n').find((l) => l.includes(`"seen-${src}-${proto}"`));
+  if (!line) throw new Error(`no counting rule for ${src} ${proto}`);
+  return Number(/^\[(\d+):/.exec(line)![1]);
+}
+
+/** Forged from `from` with `victim`'s address: none arrive. Honest (own address) from the same pod: all arrive. */
+async function checkForging(t: Test, from: PodName, own: { v4: string; v6: string }, victim: { v4: string; v6: string }, guarded: boolean): Promise<void> {
+  for (const fam of [4, 6] as const) {
+    const forgedSrc = fam === 4 ? victim.v4 : victim.v6;
+    const ownSrc = fam === 4 ? own.v4 : own.v6;
+    const f0 = await Promise.all(PROTOS.map((p) => seen(forgedSrc, fam, p)));
+    const h0 = await Promise.all(PROTOS.map((p) => seen(ownSrc, fam, p)));
+    await send(from, [forgedSrc, ownSrc], fam);
+    for (const [i, proto] of PROTOS.entries()) {
+      // The honest packets were sent after the forged ones on the same path: once they are all
+      // in, the forged ones had every chance to arrive.
+      await waitFor(`honest IPv${fam} ${proto} at b`, async () => (await seen(ownSrc, fam, proto)) - h0[i]! >= 3, 15_000);
+      const forged = (await seen(forgedSrc, fam, proto)) - f0[i]!;
+      if (guarded) t.equal(forged, 0, `IPv${fam} ${proto}: forged source ${forgedSrc} from ${from} never reaches b`);
+      else t.equal(forged, 3, `IPv${fam} ${proto}: without the guard the forged packets from ${from} reach b`);
+      t.pass(`IPv${fam} ${proto}: ${from}'s packets with its own address ${ownSrc} reach b`);
+    }
+  }
+}
+
+/** A u32 key as tc prints it: the address words in hex, 8 digits each. */
+function hexWords(ip: string): string[] {
+  if (!ip.includes(':')) return [ip.split('.').map((x) => Number(x).toString(16).padStart(2, '0')).join('')];
+  const [head, tail] = ip.split('::') as [string, string | undefined];
+  const h = head ? head.split(':') : [];
+  const tl = tail ? tail.split(':') : [];
+  const groups = [...h, ...Array(8 - h.length - tl.length).fill('0'), ...tl].map((g) => g.padStart(4, '0'));
+  return [0, 2, 4, 6].map((i) => groups[i]! + groups[i + 1]!);
+}
+
+/**
+ * An interface's ingress filters as `tc filter show` prints them, one string per preference:
+ * "PREF PROTO KEY... pass" (classid :1) or "PREF PROTO KEY... -> DEV" (mirred ingress redirect).
+ */
+async function filters(iface: string): Promise<Map<number, string>> {
+  const r = await run(topo.in(topo.node, ['tc', 'filter', 'show', 'dev', iface, 'ingress']));
+  const out = new Map<number, string>();
+  let cur: { pref: number; s: string; flowid?: string } | undefined;
+  const flush = () => {
+    if (cur) out.set(cur.pref, (out.has(cur.pref) ? `${out.get(cur.pref)} | ` : '') + cur.s + (cur.flowid === ':1' ? ' pass' : cur.flowid ? ` flowid ${cur.flowid}` : ''));
+    cur = undefined;
+  };
+  for (const line of r.stdout.split('\n')) {
+    const head = /^filter protocol (\S+) pref (\d+) (\S+) chain \d+ fh \S+::\S+ /.exec(line);
+    if (head) {
+      flush();
+      cur = { pref: Number(head[2]), s: `${head[2]} ${head[1]}${head[3] === 'u32' ? '' : ` ${head[3]}`}`, flowid: /[\s*]flowid ([0-9a-f]*:[0-9a-f]*)/.exec(line)?.[1] };
+      continue;
+    }
+    const m = /^\s+match (\S+) at (\d+)/.exec(line);
+    if (m && cur) cur.s += ` ${m[1]}@${m[2]}`;
+    const a = /mirred \(Ingress Redirect to device (\S+)\)/.exec(line);
+    if (a && cur) cur.s += ` -> ${a[1]}`;
+  }
+  flush();
+  return out;
+}
+
+/** What the layout should write on a pod veth for the pod's addresses (one of each family here). */
+function expectedFilters(v4: string, v6: string): Map<number, string> {
+  const k6 = (ip: string) => hexWords(ip).map((w, i) => `${w}/ffffffff@${8 + 4 * i}`).join(' ');
+  return new Map([
+    [1, `1 ip ${hexWords(v4)[0]}/ffffffff@12 pass`],
+    [2, `2 ipv6 ${k6(v6)} pass`],
+    [3, '3 ipv6 fe800000/ffc00000@8 pass'],
+    [4, `4 ipv6 ${k6('::')} pass`],
+    [201, `201 ip 00000000/00000000@0 -> ${SINK}`],
+    [202, `202 ipv6 00000000/00000000@0 -> ${SINK}`],
+  ]);
+}
+
+const sameFilters = async (iface: string, want: Map<number, string>): Promise<boolean> => {
+  const have = await filters(iface);
+  return have.size === want.size && [...want].every(([p, s]) => have.get(p) === s);
+};
+
+const A_NEW = { v4: '10.77.1.3', v6: 'fd77:1::3' };
+/** Pod d: a local pod whose addresses have no route on the node (its interface is not found). */
+const D = { v4: '10.77.9.2', v6: 'fd77:9::2' };
+/** A source no pod has, sent the same way as d's (the control for the no-interface drop). */
+const STRAY = { v4: '10.77.8.2', v6: 'fd77:8::2' };
+
+const podD = `apiVersion: v1
+kind: Pod
+metadata: {name: d, namespace: x, labels: {app: d}}
+spec:
+  nodeName: ${NODE}
+  containers: [{name: c, image: i}]
+status: {phase: Running, podIP: ${D.v4}, podIPs: [{ip: ${D.v4}}, {ip: "${D.v6}"}]}
+`;
+
+async function sinkTable(): Promise<string> {
+  const r = await run(topo.in(topo.node, ['nft', 'list', 'table', 'netdev', SINK]));
+  return r.code === 0 ? r.stdout : '';
+}
+const linkExists = async (name: string) => (await run(topo.in(topo.node, ['ip', 'link', 'show', name]))).code === 0;
+const ipsetSave = async (set: string) => (await run(topo.in(topo.node, ['ipset', 'save', set]))).stdout;
+const chain = async (cmd: string, table: string, name: string) => (await run(topo.in(topo.node, [cmd, '-t', table, '-S', name]))).stdout;
+
+t.test('the tc layout (the default): spoofed sources dropped on the pod veths, honest traffic passes', async (t) => {
+  await topo.up();
+  await topo.servers('b', 8080);
+  const dir = join(topo.dir, 'manifests');
+  await must(['mkdir', '-p', dir]);
+  topo.writeFile('manifests/cluster.yaml', clusterYaml(NODE, [8080]));
+  for (const [fam, addrs] of [[4, [PODS.a.v4, PODS.c.v4, A_NEW.v4, D.v4, STRAY.v4]], [6, [PODS.a.v6, PODS.c.v6, A_NEW.v6, D.v6, STRAY.v6]]] as const) {
+    for (const a of addrs) await watch(a, fam);
+  }
+  const statusFile = join(topo.dir, 'status.json');
+  const vlog = join(topo.dir, 'verdicts.jsonl');
+  const args = ['--node', NODE, '--manifests', dir, '--backend', 'nfqueue', '--queue', String(QUEUE), '--rescan-ms', '300', '--rules-check-ms', '300', '--verdict-log', vlog, '--metrics', METRICS];
+  const status = () => topo.readJSON<GuardStatus>(statusFile)!;
+  const { freshStatus } = statusReaders(topo, statusFile);
+  /** Spoofed packets counted for x/a, from a status written after the call (it is written every second). */
+  const spoofedA = async () => (await freshStatus() as GuardStatus).sourceGuard!.spoofedByPod['x/a'] ?? 0;
+  const restoredAfter = async (what: string, before: number) => waitFor(`${what}: restoration counted`, () => status().rulesRestored > before, 60_000);
+  let agent = await startAgent(topo, args, statusFile);
+
+  await t.test('the guard is u32 filters on each pod veth and a sink, nothing in PREROUTING', async (t) => {
+    t.equal(status().sourceGuard!.layout, 'tc', 'status: layout tc (auto, no flag)');
+    for (const p of ['a', 'b', 'c'] as const) {
+      t.same(await filters(PODS[p].nodeIf), expectedFilters(PODS[p].v4, PODS[p].v6), `${PODS[p].nodeIf}: the pod's addresses pass (pref 1, 2), link-local and :: pass (3, 4), the rest redirected into the sink (201, 202)`);
+    }
+    t.match(await must(topo.in(topo.node, ['tc', 'qdisc', 'show', 'dev', 'va'])), /qdisc clsact ffff: parent ffff:fff1/, 'a clsact qdisc on va');
+    t.ok(await linkExists(SINK) && await linkExists('palisade-sinkp'), 'the sink veth pair');
+    const table = await sinkTable();
+    t.match(table, `type filter hook ingress device "${SINK}" priority -500; policy drop;`, 'the sink table: bound to the sink\'s ingress, policy drop');
+    t.match(table, /update @forged4 \{ ether daddr \. ip saddr \} counter packets \d+ bytes \d+ drop/, 'IPv4 forged sources recorded with the gateway MAC');
+    t.match(table, /update @forged6 \{ ether daddr \. ip6 saddr \} counter packets \d+ bytes \d+ drop/, 'IPv6 too');
+    for (const fam of ['ip', 'ip6', 'inet']) t.not((await run(topo.in(topo.node, ['nft', 'list', 'table', fam, 'palisade-guard']))).code, 0, `no ${fam} palisade-guard table`);
+    for (const cmd of ['iptables', 'ip6tables']) t.notMatch(await must(topo.in(topo.node, [cmd, '-t', 'raw', '-S'])), 'PALISADE', `${cmd}: no raw PALISADE chains`);
+    const sets = await must(topo.in(topo.node, ['ipset', 'list', '-n']));
+    t.notMatch(sets, 'PALISADE-SRC', 'no iptables-layout guard sets');
+    t.match(sets, 'PALISADE-TCNOIF4', 'the no-interface sets are there');
+  });
+
+  await t.test('a forging c\'s address: TCP SYN, UDP, ICMP, IPv4 and IPv6', async (t) => {
+    await checkForging(t, 'a', PODS.a, PODS.c, true);
+    t.ok(await topo.tcp('a', 'b', 8080), 'a -> b:8080 (a real connection) passes');
+    t.ok(await topo.tcp('a', 'b', 8080, 6), 'IPv6 a -> b:8080 passes');
+    t.ok(await topo.tcp('c', 'b', 8080), 'c -> b:8080 (the victim\'s own traffic) passes');
+    t.ok(await topo.tcp('c', 'b', 8080, 6), 'IPv6 c -> b:8080 passes');
+    t.ok(await topo.udp('a', 'b', 8080), 'UDP a -> b:8080 echoed');
+  });
+
+  await t.test('the drops are counted per pod and logged with pod, interface and forged address', async (t) => {
+    const s = await waitFor('spoofed packets counted', () => {
+      const g = status().sourceGuard;
+      return g && (g.spoofedByPod['x/a'] ?? 0) >= 18 ? g : undefined;
+    }, 30_000);
+    t.ok(s.spoofedPackets >= 18, `status counts ${s.spoofedPackets} spoofed packets`);
+    t.ok((s.spoofedByPod['x/a'] ?? 0) >= 18, `counted for pod x/a: ${s.spoofedByPod['x/a']}`);
+    t.notOk(s.spoofedByPod['x/c'], 'nothing counted for the victim c');
+    const m = await must(topo.in(topo.node, ['curl', '-sS', `http://${METRICS}/metrics`]));
+    const metric = /^palisade_spoofed_packets_total\{pod="x\/a"\} (\d+)$/m.exec(m);
+    t.ok(metric && Number(metric[1]) >= 18, `metrics: palisade_spoofed_packets_total{pod="x/a"} ${metric?.[1]}`);
+    const lines = await waitFor('verdict log lines', () => {
+      const l = readFileSync(vlog, 'utf8').split('\n').filter((x) => x.includes('spoofed-source')).map((x) => JSON.parse(x) as { pod: string; iface: string; src: { ip: string } });
+      return l.some((x) => x.src.ip === PODS.c.v6) && l.some((x) => x.src.ip === PODS.c.v4) ? l : undefined;
+    }, 30_000);
+    const v4 = lines.find((x) => x.src.ip === PODS.c.v4)!;
+    t.same({ pod: v4.pod, iface: v4.iface }, { pod: 'x/a', iface: 'va' }, 'IPv4 line names pod x/a and interface va');
+    const v6 = lines.find((x) => x.src.ip === PODS.c.v6)!;
+    t.same({ pod: v6.pod, iface: v6.iface }, { pod: 'x/a', iface: 'va' }, 'IPv6 line too');
+    t.notMatch(await sinkTable(), PODS.c.v4, 'the records read are deleted from the sink\'s set');
+  });
+
+  await t.test('an idle node: nothing put back, no route lookups beyond the refresh', async (t) => {
+    const s0 = status();
+    await new Promise((r) => setTimeout(r, 2000));
+    const s1 = status();
+    t.equal(s1.rulesRestored, s0.rulesRestored, 'nothing put back while idle (the filters, the sink and the sets read back as written)');
+    t.ok(s1.sourceGuard!.routeLookups - s0.sourceGuard!.routeLookups <= 1, `route lookups while idle for 2 s: ${s1.sourceGuard!.routeLookups - s0.sourceGuard!.routeLookups} (at most the 10-tick refresh)`);
+  });
+
+  await t.test('a pod re-added with a new address is validated against the new one at once', async (t) => {
+    await must(topo.in(topo.ns.a, ['ip', 'addr', 'del', `${PODS.a.v4}/24`, 'dev', 'eth0']));
+    await must(topo.in(topo.ns.a, ['ip', 'addr', 'add', `${A_NEW.v4}/24`, 'dev', 'eth0']));
+    await must(topo.in(topo.ns.a, ['ip', 'route', 'replace', 'default', 'via', PODS.a.gw4]));
+    await must(topo.in(topo.ns.a, ['ip', 'addr', 'del', `${PODS.a.v6}/64`, 'dev', 'eth0']));
+    await must(topo.in(topo.ns.a, ['ip', 'addr', 'add', `${A_NEW.v6}/64`, 'dev', 'eth0', 'nodad']));
+    await must(topo.in(topo.ns.a, ['ip', '-6', 'route', 'replace', 'default', 'via', PODS.a.gw6]));
+    const gen = status().generation;
+    topo.writeFile('manifests/cluster.yaml', clusterYaml(NODE, [8080]).replaceAll(PODS.a.v4, A_NEW.v4).replaceAll(`"${PODS.a.v6}"`, `"${A_NEW.v6}"`));
+    await waitFor('new generation enforced', () => status().generation > gen, 60_000);
+    t.same(await filters('va'), expectedFilters(A_NEW.v4, A_NEW.v6), 'va\'s honest filters name the new addresses, the old ones are gone');
+    await checkForging(t, 'a', A_NEW, PODS.a, true);
+    await checkForging(t, 'a', A_NEW, PODS.c, true);
+  });
+
+  await t.test('a pod\'s veth recreated under the same name: filters back at the next ticks, forging dropped again', async (t) => {
+    const a = PODS.a;
+    await must(topo.in(topo.node, ['ip', 'link', 'del', 'va']));
+    await must(['ip', '-n', topo.node, 'link', 'add', 'va', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', topo.ns.a]);
+    await must(['ip', '-n', topo.node, 'addr', 'add', `${a.gw4}/24`, 'dev', 'va']);
+    await must(['ip', '-n', topo.node, 'addr', 'add', `${a.gw6}/64`, 'dev', 'va', 'nodad']);
+    await must(['ip', '-n', topo.node, 'link', 'set', 'va', 'up']);
+    await must(['ip', '-n', topo.ns.a, 'addr', 'add', `${A_NEW.v4}/24`, 'dev', 'eth0']);
+    await must(['ip', '-n', topo.ns.a, 'addr', 'add', `${A_NEW.v6}/64`, 'dev', 'eth0', 'nodad']);
+    await must(['ip', '-n', topo.ns.a, 'link', 'set', 'eth0', 'up']);
+    await must(['ip', '-n', topo.ns.a, 'route', 'add', 'default', 'via', a.gw4]);
+    await must(['ip', '-n', topo.ns.a, '-6', 'route', 'add', 'default', 'via', a.gw6]);
+    await waitFor('filters back on the new va', () => sameFilters('va', expectedFilters(A_NEW.v4, A_NEW.v6)), 30_000);
+    t.pass('the new va has its filters');
+    const n0 = readFileSync(vlog, 'utf8').split('\n').filter((x) => x.includes('spoofed-source')).length;
+    await checkForging(t, 'a', A_NEW, PODS.c, true);
+    t.ok(await topo.tcp('a', 'b', 8080), 'a -> b:8080 passes again');
+    t.ok(await topo.tcp('a', 'b', 8080, 6), 'IPv6 a -> b:8080 passes again');
+    // The forged records name the interface by its MAC, which the new veth changed.
+    await waitFor('forged sources from the new va logged under va', () => readFileSync(vlog, 'utf8').split('\n').filter((x) => x.includes('spoofed-source')).slice(n0).some((x) => {
+      const l = JSON.parse(x) as { pod: string; iface: string };
+      return l.iface === 'va' && l.pod === 'x/a';
+    }), 30_000);
+    t.pass('the forged sources from the new va are logged as pod x/a on va');
+  });
+
+  await t.test('the rule watchdog puts each part back', async (t) => {
+    const want = () => expectedFilters(A_NEW.v4, A_NEW.v6);
+    // Each tampering is one command (a tc batch for two steps): no tick sees half of it.
+    const cases: { name: string; tamper: string[][]; input?: string; back: () => Promise<boolean> }[] = [
+      { name: 'a deleted catch-all filter', tamper: [['tc', 'filter', 'del', 'dev', 'va', 'ingress', 'pref', '201']], back: () => sameFilters('va', want()) },
+      {
+        name: 'a catch-all made to pass',
+        tamper: [['tc', '-batch', '-']],
+        input: 'filter del dev va ingress pref 202\nfilter add dev va ingress pref 202 protocol ipv6 u32 match u32 0 0 classid :1\n',
+        back: () => sameFilters('va', want()),
+      },
+      { name: 'a deleted clsact qdisc', tamper: [['tc', 'qdisc', 'del', 'dev', 'va', 'clsact']], back: () => sameFilters('va', want()) },
+      { name: 'the sink table deleted', tamper: [['nft', 'delete', 'table', 'netdev', SINK]], back: async () => (await sinkTable()).includes('policy drop') },
+      {
+        name: 'the sink device deleted',
+        tamper: [['ip', 'link', 'del', SINK]],
+        back: async () => (await linkExists(SINK)) && (await sameFilters('va', want())) && (await sameFilters('vc', expectedFilters(PODS.c.v4, PODS.c.v6))),
+      },
+    ];
+    for (const c of cases) {
+      const before = status().rulesRestored;
+      const spoofed = await spoofedA();
+      for (const argv of c.tamper) await must(topo.in(topo.node, argv), c.input);
+      await restoredAfter(c.name, before);
+      await waitFor(`${c.name}: back`, c.back, 30_000);
+      t.pass(`${c.name}: restoration counted, put back`);
+      await checkForging(t, 'a', A_NEW, PODS.c, true);
+      // Exactly the 18 forged packets just sent: a catch-all written anew starts its counter at
+      // 0 while its twin of the other family keeps its own, and neither is counted twice.
+      await waitFor(`${c.name}: drops counted again`, () => (status().sourceGuard!.spoofedByPod['x/a'] ?? 0) >= spoofed + 18, 30_000);
+      const now = await spoofedA();
+      t.equal(now - spoofed, 18, `${c.name}: the 18 drops after it counted for x/a, no more (${spoofed} -> ${now})`);
+    }
+    t.ok(await topo.tcp('a', 'b', 8080), 'a -> b:8080 (honest) passes');
+    t.ok(await topo.tcp('c', 'b', 8080, 6), 'IPv6 c -> b:8080 passes');
+  });
+
+  /**
+   * A path into the node that no guard watches (a veth vz, its peer in c's namespace, no pod's
+   * route through it): sends from `src` towards b through it.
+   */
+  const sendUnguarded = async (srcs: readonly string[], fam: 4 | 6) => {
+    const out = await must(topo.in(topo.ns.c, ['node', '--import', 'tsx', SENDER, '--src', srcs.join(','), '--dst', fam === 4 ? PODS.b.v4 : PODS.b.v6, '--proto', PROTOS.join(','), '--port', '7000', '--count', '3']));
+    if ((JSON.parse(out) as { sent: number }).sent !== 3 * srcs.length * PROTOS.length) throw new Error(`sender: ${out}`);
+  };
+  /** d's sources arriving on the unguarded path: dropped (`dropped`) or delivered; a stray source (no pod's) is the control, always delivered. */
+  const checkNoIface = async (t: Test, dropped: boolean) => {
+    for (const fam of [4, 6] as const) {
+      const dSrc = fam === 4 ? D.v4 : D.v6;
+      const stray = fam === 4 ? STRAY.v4 : STRAY.v6;
+      const d0 = await Promise.all(PROTOS.map((p) => seen(dSrc, fam, p)));
+      const s0 = await Promise.all(PROTOS.map((p) => seen(stray, fam, p)));
+      await sendUnguarded([dSrc, stray], fam);
+      for (const [i, proto] of PROTOS.entries()) {
+        await waitFor(`stray IPv${fam} ${proto} at b`, async () => (await seen(stray, fam, proto)) - s0[i]! >= 3, 15_000);
+        const n = (await seen(dSrc, fam, proto)) - d0[i]!;
+        if (dropped) t.equal(n, 0, `IPv${fam} ${proto}: pod d's source ${dSrc} (no interface) never reaches b`);
+        else t.equal(n, 3, `IPv${fam} ${proto}: with --fail-open pod d's source ${dSrc} reaches b`);
+      }
+    }
+  };
+
+  await t.test('a local pod whose interface is not found: dropped by the agent\'s filter chains', async (t) => {
+    await must(['ip', '-n', topo.node, 'link', 'add', 'vz', 'type', 'veth', 'peer', 'name', 'eth1', 'netns', topo.ns.c]);
+    await must(['ip', '-n', topo.node, 'link', 'set', 'vz', 'up']);
+    await must(['ip', '-n', topo.ns.c, 'link', 'set', 'eth1', 'up']);
+    const vzMac = (JSON.parse(await must(['ip', '-n', topo.node, '-j', 'link', 'show', 'vz'])) as { address: string }[])[0]!.address;
+    await must(['ip', '-n', topo.ns.c, 'route', 'add', `${PODS.b.v4}/32`, 'dev', 'eth1']);
+    await must(['ip', '-n', topo.ns.c, 'neigh', 'replace', PODS.b.v4, 'lladdr', vzMac, 'dev', 'eth1']);
+    await must(['ip', '-n', topo.ns.c, '-6', 'route', 'add', `${PODS.b.v6}/128`, 'dev', 'eth1']);
+    await must(['ip', '-n', topo.ns.c, '-6', 'neigh', 'replace', PODS.b.v6, 'lladdr', vzMac, 'dev', 'eth1']);
+    const gen = status().generation;
+    topo.writeFile('manifests/cluster.yaml', clusterYaml(NODE, [8080]).replaceAll(PODS.a.v4, A_NEW.v4).replaceAll(`"${PODS.a.v6}"`, `"${A_NEW.v6}"`) + '---\n' + podD);
+    await waitFor('pod d enforced', () => status().generation > gen && status().sourceGuard!.podsWithoutInterface.includes('x/d'), 60_000);
+    t.same(status().sourceGuard!.podsWithoutInterface, ['x/d'], 'status: x/d has no interface');
+    t.match(await ipsetSave('PALISADE-TCNOIF4'), `add PALISADE-TCNOIF4 ${D.v4}`, 'd\'s IPv4 address in PALISADE-TCNOIF4');
+    t.match(await ipsetSave('PALISADE-TCNOIF6'), `add PALISADE-TCNOIF6 ${D.v6}`, 'd\'s IPv6 address in PALISADE-TCNOIF6');
+    for (const [cmd, f] of [['iptables', 4], ['ip6tables', 6]] as const) {
+      const fwd = (await chain(cmd, 'filter', 'PALISADE-FORWARD')).split('\n');
+      const drop = fwd.indexOf(`-A PALISADE-FORWARD -m set --match-set PALISADE-TCNOIF${f} src -j DROP`);
+      t.ok(drop > 0 && drop < fwd.indexOf('-A PALISADE-FORWARD -j PALISADE-PODS') && drop > fwd.indexOf('-A PALISADE-FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN'), `${cmd}: PALISADE-FORWARD drops d's sources after the established return, before the pods are queued`);
+      t.match(await chain(cmd, 'filter', 'PALISADE-NODE'), `-A PALISADE-NODE -m conntrack --ctstate INVALID,NEW,UNTRACKED -m set --match-set PALISADE-TCNOIF${f} src -j DROP`, `${cmd}: PALISADE-NODE drops d's new connections to the node`);
+    }
+    await checkNoIface(t, true);
+    const s = await waitFor('no-interface drops counted', () => {
+      const g = status().sourceGuard!;
+      return g.noInterfaceDrops >= 18 ? g : undefined;
+    }, 30_000);
+    t.ok(s.noInterfaceDrops >= 18, `status: ${s.noInterfaceDrops} no-interface drops`);
+    t.equal(status().rulesRestored, (await new Promise((r) => setTimeout(r, 1000)), status().rulesRestored), 'a pod without an interface is not tampering');
+  });
+
+  await t.test('stopping the agent removes the filters, the sink and the sets', async (t) => {
+    agent.proc.kill('SIGTERM');
+    await new Promise((r) => agent.proc.on('exit', r));
+    for (const i of ['va', 'vb', 'vc']) {
+      t.equal((await filters(i)).size, 0, `${i}: no filters`);
+      t.notMatch(await must(topo.in(topo.node, ['tc', 'qdisc', 'show', 'dev', i])), 'clsact', `${i}: no clsact qdisc`);
+    }
+    t.notOk(await linkExists(SINK), 'no sink device');
+    t.notOk(await linkExists('palisade-sinkp'), 'nor its peer');
+    t.equal(await sinkTable(), '', 'no sink table');
+    t.equal((await must(topo.in(topo.node, ['ipset', 'list', '-n']))).trim(), '', 'no ipsets left');
+    for (const cmd of ['iptables', 'ip6tables']) t.notMatch(await must(topo.in(topo.node, [cmd, '-S'])), 'PALISADE', `${cmd}: filter table clean`);
+  });
+
+  await t.test('--fail-open: the pod without an interface is not dropped, no drop rule', async (t) => {
+    agent = await startAgent(topo, [...args, '--fail-open'], statusFile);
+    t.equal(status().sourceGuard!.layout, 'tc', 'layout tc');
+    t.same(status().sourceGuard!.podsWithoutInterface, ['x/d'], 'status still names x/d');
+    for (const cmd of ['iptables', 'ip6tables']) t.notMatch(await must(topo.in(topo.node, [cmd, '-S'])), 'TCNOIF', `${cmd}: no rule reads the no-interface sets`);
+    await checkNoIface(t, false);
+    await checkForging(t, 'a', A_NEW, PODS.c, true);
+  });
+
+  await t.test('--no-source-guard after a tc run (killed, its filters left): no filters, forged packets pass', async (t) => {
+    agent.proc.kill('SIGKILL');
+    await new Promise((r) => agent.proc.on('exit', r));
+    t.ok((await filters('va')).size > 0, 'the killed agent left its filters');
+    const a2 = await startAgent(topo, [...args, '--no-source-guard'], statusFile);
+    for (const i of ['va', 'vb', 'vc']) t.equal((await filters(i)).size, 0, `${i}: no filters`);
+    t.notOk(await linkExists(SINK), 'no sink device');
+    t.equal(await sinkTable(), '', 'no sink table');
+    t.notMatch(await must(topo.in(topo.node, ['ipset', 'list', '-n'])), 'TCNOIF', 'no no-interface sets');
+    await checkForging(t, 'a', A_NEW, PODS.c, false);
+    a2.proc.kill('SIGTERM');
+    await new Promise((r) => a2.proc.on('exit', r));
+  });
+
+  await t.test('TUN backend with the default layout: the same guard', async (t) => {
+    const a3 = await startAgent(topo, ['--node', NODE, '--manifests', dir, '--backend', 'tun', '--tun-name', `pt${process.pid % 100000}`, '--rescan-ms', '300', '--rules-check-ms', '300'], statusFile);
+    t.equal(status().sourceGuard!.layout, 'tc', 'layout tc');
+    t.same(await filters('vc'), expectedFilters(PODS.c.v4, PODS.c.v6), 'vc filtered');
+    for (const [cmd, f] of [['iptables', 4], ['ip6tables', 6]] as const) {
+      t.match(await chain(cmd, 'mangle', 'PALISADE-PREROUTING'), `-A PALISADE-PREROUTING -m set --match-set PALISADE-TCNOIF${f} src -j DROP`, `${cmd}: the mangle PREROUTING chain drops pods without an interface`);
+    }
+    await checkForging(t, 'a', A_NEW, PODS.c, true);
+    // The --fail-open run let d's ICMP echoes through and b answered: those flows are established
+    // (the drop, like the judge, applies to new connections only); forgotten first.
+    for (const src of [D.v4, D.v6]) await run(topo.in(topo.node, ['conntrack', '-D', '-s', src]));
+    await checkNoIface(t, true);
+    t.ok(await topo.tcp('c', 'b', 8080), 'c -> b:8080 passes through the TUN judge');
+    a3.proc.kill('SIGTERM');
+    await new Promise((r) => a3.proc.on('exit', r));
+    t.equal((await filters('va')).size, 0, 'va clean after the TUN agent stopped');
+  });
+});
