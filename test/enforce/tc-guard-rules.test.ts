@@ -1,0 +1,175 @@
+// The tc source guard's pure parts (enforce/tc-guard.ts), without a kernel: the filters written
+// per interface (preferences, families, a key node per address), the listing parser on real
+// `tc -s -j filter show` output (fixtures/tc-filter-show.ts: tc's repeated "match" keys, another
+// program's filters, an altered catch-all, a second key node, the sink gone), the sink's table,
+// and the no-interface drop the agent's own iptables chains carry for this layout
+// (RulePlan.noIfaceSets). The lab: test/enforce/tc-guard.test.ts.
+
+import t from 'tap';
+import { TC_NOIF_SETS, TC_SINK, parseTcFilters, sinkRuleset, tcFilters, tcIfaceOk, type TcFilter } from '../../src/enforce/tc-guard.ts';
+import { chainRules, podRules, type RulePlan } from '../../src/enforce/iptables.ts';
+import * as F from './fixtures/tc-filter-show.ts';
+
+/** The comparable form the parser gives for a preference: its key nodes, "proto pass|sink keys", joined by " | ". */
+const listed = (f: TcFilter) => f.nodes.map((k) => `${f.proto} ${f.pass ? 'pass' : 'sink'} ${k.join(' ')}`).join(' | ');
+const REDIRECT = `u32 match u32 0 0 action mirred ingress redirect dev ${TC_SINK.dev}`;
+const LL = ['protocol ipv6 u32 match ip6 src fe80::/10 classid :1'];
+const UNSPEC = ['protocol ipv6 u32 match ip6 src ::/128 classid :1'];
+
+t.test('tcFilters: preferences and arguments per family', async (t) => {
+  const cases: { name: string; families: (4 | 6)[]; ips: string[]; want: [number, string[]][] }[] = [
+    {
+      name: 'both families, one address each',
+      families: [4, 6],
+      ips: ['fd77:1::2', '10.77.1.2'],
+      want: [
+        [1, ['protocol ip u32 match ip src 10.77.1.2/32 classid :1']],
+        [2, ['protocol ipv6 u32 match ip6 src fd77:1::2/128 classid :1']],
+        [3, LL],
+        [4, UNSPEC],
+        [201, [`protocol ip ${REDIRECT}`]],
+        [202, [`protocol ipv6 ${REDIRECT}`]],
+      ],
+    },
+    {
+      name: 'IPv4 only: no IPv6 filter at all (IPv6 passes untouched), an IPv6 address ignored; addresses in the order given, once',
+      families: [4],
+      ips: ['10.77.1.2', 'fd00::1', '10.0.0.9', '10.77.1.2'],
+      want: [[1, ['protocol ip u32 match ip src 10.77.1.2/32 classid :1', 'protocol ip u32 match ip src 10.0.0.9/32 classid :1']], [201, [`protocol ip ${REDIRECT}`]]],
+    },
+    {
+      name: 'IPv6 only: link-local, unspecified and the IPv6 catch-all, no IPv4 catch-all',
+      families: [6],
+      ips: ['10.77.1.2', 'fd00::1'],
+      want: [[2, ['protocol ipv6 u32 match ip6 src fd00::1/128 classid :1']], [3, LL], [4, UNSPEC], [202, [`protocol ipv6 ${REDIRECT}`]]],
+    },
+    {
+      name: 'no usable address: no pass preference for it, the catch-alls alone (fail-closed)',
+      families: [4, 6],
+      ips: ['not-an-ip'],
+      want: [[3, LL], [4, UNSPEC], [201, [`protocol ip ${REDIRECT}`]], [202, [`protocol ipv6 ${REDIRECT}`]]],
+    },
+  ];
+  for (const c of cases) t.same(tcFilters(c.families, c.ips).map((f) => [f.pref, f.args]), c.want, c.name);
+
+  const both = tcFilters([4, 6], ['10.77.1.2', 'fd77:1::2']);
+  t.same(both.filter((f) => !f.pass).map((f) => f.pref), [201, 202], 'only the catch-alls redirect');
+  t.ok(both.every((f, i) => i === 0 || f.pref > both[i - 1]!.pref), 'in preference order: every pass before the catch-alls');
+  t.same(both.find((f) => f.pref === 2)!.nodes, [['fd770001/ffffffff@8', '0/ffffffff@12', '0/ffffffff@16', '2/ffffffff@20']], 'an IPv6 address is four 32-bit keys from offset 8, hex without leading zeros (as tc lists them)');
+  t.same(both.find((f) => f.pref === 1)!.nodes, [['a4d0102/ffffffff@12']], 'IPv4: one key at offset 12');
+});
+
+t.test('tcFilters: many addresses on one interface (a bridge): one preference per family, a key node each', async (t) => {
+  const v4 = Array.from({ length: 60 }, (_, i) => `10.1.0.${i + 1}`);
+  const v6 = Array.from({ length: 60 }, (_, i) => `fd00::${(i + 1).toString(16)}`);
+  const fs = tcFilters([4, 6], [...v4, ...v6]);
+  t.same(fs.map((f) => f.pref), [1, 2, 3, 4, 201, 202], 'the same six preferences whatever the number of addresses');
+  t.equal(fs[0]!.nodes.length, 60, 'every IPv4 address a key node under pref 1 (none left out)');
+  t.equal(fs[1]!.args.length, 60, 'every IPv6 address under pref 2');
+  t.same(fs[0]!.nodes[0], ['a010001/ffffffff@12'], 'in the order given: the first pod address is compared first');
+});
+
+t.test('tcIfaceOk', async (t) => {
+  for (const ok of ['va', 'veth1a2b3c4d', 'cali1234567890a', 'eth0.100', 'x:y+z=w_1']) t.ok(tcIfaceOk(ok), `${ok} taken`);
+  for (const bad of ['', 'a b', 'a\nb', 'x'.repeat(16), 'va@if3', TC_SINK.dev, TC_SINK.peer]) t.notOk(tcIfaceOk(bad), `${JSON.stringify(bad)} not bound (as no interface)`);
+});
+
+t.test('parseTcFilters on real listings', async (t) => {
+  const written = new Map(tcFilters([4, 6], ['10.77.1.2', 'fd77:1::2', '10.0.0.9']).map((f) => [f.pref, listed(f)]));
+  const cases: { name: string; line: string; want: Map<number, string>; sunkBy: [number, number][]; foreign: number[] }[] = [
+    { name: 'as written: reads back equal to what tcFilters gives, key nodes in the order written (a clean tick sees nothing to restore)', line: F.CLEAN, want: written, sunkBy: [[201, 0], [202, 0]], foreign: [] },
+    { name: 'with packets taken: the catch-alls\' counters per preference', line: F.COUNTED, want: written, sunkBy: [[201, 4], [202, 1]], foreign: [] },
+    { name: 'another program\'s filters (pref 150 and 300): listed apart, ours unchanged', line: F.FOREIGN, want: written, sunkBy: [[201, 4], [202, 1]], foreign: [150, 300] },
+    {
+      name: 'the IPv4 catch-all made to pass: listed as a pass node at 201 (altered), its packets not counted',
+      line: F.CATCH_PASS,
+      want: new Map([...written, [201, 'ip pass 0/0@0']]),
+      sunkBy: [[202, 1]],
+      foreign: [],
+    },
+    {
+      name: 'a second key node under pref 201: both listed there (altered)',
+      line: F.TWO_KEYS,
+      want: new Map([...written, [201, 'ip sink 0/0@0 | ip pass a090909/ffffffff@12']]),
+      sunkBy: [[201, 0], [202, 1]],
+      foreign: [],
+    },
+    {
+      name: 'the sink device gone: the redirects name no device, listed as other (altered), nothing counted',
+      line: F.SINK_GONE,
+      want: new Map([...written, [201, 'ip other 0/0@0'], [202, 'ipv6 other 0/0@0']]),
+      sunkBy: [],
+      foreign: [],
+    },
+    { name: 'the clsact qdisc deleted: nothing', line: F.NO_QDISC, want: new Map(), sunkBy: [], foreign: [] },
+  ];
+  for (const c of cases) {
+    const p = parseTcFilters(c.line);
+    t.same(new Map([...p.filters].sort((a, b) => a[0] - b[0])), c.want, `${c.name}: filters`);
+    t.same([...p.sunkBy], c.sunkBy, `${c.name}: counters per catch-all`);
+    t.equal(p.sunk, c.sunkBy.reduce((s, [, n]) => s + n, 0), `${c.name}: their sum`);
+    t.same(p.foreign, c.foreign, `${c.name}: foreign preferences`);
+  }
+  t.equal(F.CLEAN.match(/"match":\{/g)!.length, 1 + 1 + 4 + 1 + 4 + 1 + 1, 'the fixture repeats "match" per key (which JSON.parse alone would fold into the last)');
+  const reordered = new Map(tcFilters([4, 6], ['10.0.0.9', '10.77.1.2', 'fd77:1::2']).map((f) => [f.pref, listed(f)]));
+  t.not(parseTcFilters(F.CLEAN).filters.get(1), reordered.get(1), 'the same addresses in another order read as altered (the order is the compare order)');
+  t.same(parseTcFilters('[]').filters.size, 0, 'an empty listing');
+  t.throws(() => parseTcFilters('not json'), 'a listing that is not JSON throws (the tick fails, nothing is written from it)');
+});
+
+t.test('sinkRuleset', async (t) => {
+  const r = sinkRuleset();
+  t.same(r, [
+    'add table netdev palisade-sink',
+    'add set netdev palisade-sink forged4 { type ether_addr . ipv4_addr; size 4096; flags dynamic,timeout; timeout 300s; }',
+    'add set netdev palisade-sink forged6 { type ether_addr . ipv6_addr; size 4096; flags dynamic,timeout; timeout 300s; }',
+    'add chain netdev palisade-sink in { type filter hook ingress device "palisade-sink" priority -500; policy drop; }',
+    'flush chain netdev palisade-sink in',
+    'add rule netdev palisade-sink in meta protocol ip update @forged4 { ether daddr . ip saddr } counter drop',
+    'add rule netdev palisade-sink in meta protocol ip6 update @forged6 { ether daddr . ip6 saddr } counter drop',
+  ], 'a netdev table on the sink\'s ingress: records (gateway MAC, forged source) per family, drops everything (policy drop)');
+  t.notOk(r.some((l) => l.startsWith('delete') || l.includes('flush table')), 'never deletes the table or its chain: re-registering its hook would drop packets waiting in NFQUEUEs');
+  t.ok(r.indexOf('flush chain netdev palisade-sink in') < r.findIndex((l) => l.startsWith('add rule')), 'the chain\'s rules are replaced, not added twice');
+});
+
+t.test('the agent\'s filter chains drop pods without an interface (RulePlan.noIfaceSets)', async (t) => {
+  const NFQ: RulePlan = { mode: 'nfqueue', allowMark: 0x2000000, queue: 5, queues: 1, failOpen: false };
+  const TUNP: RulePlan = { mode: 'tun', allowMark: 0x2000000, queue: 0, queues: 1, failOpen: false, tunDevice: 'pal0', divertMark: 0x4000000 };
+  const pods = { ifaces: ['veth+'], v4: ['10.0.0.5'], v6: ['fd00::5'] };
+  const drop = (chain: string, f: 4 | 6) => `-A ${chain} -m set --match-set ${TC_NOIF_SETS[f]} src -j DROP`;
+  const newDrop = (f: 4 | 6) => `-A PALISADE-NODE -m conntrack --ctstate NEW,INVALID,UNTRACKED -m set --match-set ${TC_NOIF_SETS[f]} src -j DROP`;
+  /** Index of `line` in `lines`, and of the rules around it. */
+  const at = (lines: string[], line: string) => lines.indexOf(line);
+
+  for (const f of [4, 6] as const) {
+    const plan = { ...NFQ, noIfaceSets: TC_NOIF_SETS };
+    const fwd = chainRules(plan, f).filter((l) => l.startsWith('-A PALISADE-FORWARD'));
+    const i = at(fwd, drop('PALISADE-FORWARD', f));
+    t.ok(i > at(fwd, '-A PALISADE-FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN') && i === at(fwd, '-A PALISADE-FORWARD -j PALISADE-PODS') - 1, `nfqueue IPv${f}: PALISADE-FORWARD drops the family's set after the established return, just before the pods are queued`);
+    t.equal(chainRules(plan, f).filter((l) => l.includes('TCNOIF')).length, 1, `nfqueue IPv${f}: once in the fixed chains`);
+    t.notOk(chainRules(plan, f).some((l) => l.includes(TC_NOIF_SETS[f === 4 ? 6 : 4])), `nfqueue IPv${f}: never the other family's set`);
+
+    const withNode = podRules(plan, { ...pods, nodeTraffic: true }, f).filter((l) => l.startsWith('-A PALISADE-NODE'));
+    const j = at(withNode, drop('PALISADE-NODE', f));
+    t.ok(j > at(withNode, '-A PALISADE-NODE -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN') && j === at(withNode, '-A PALISADE-NODE -j PALISADE-PODS') - 1, `nodeTraffic on, IPv${f}: PALISADE-NODE drops the set after the established return, before the pods`);
+    t.notOk(withNode.includes(newDrop(f)), `nodeTraffic on, IPv${f}: no second drop`);
+
+    const noNode = podRules(plan, pods, f).filter((l) => l.startsWith('-A PALISADE-NODE'));
+    t.same(noNode, [newDrop(f)], `nodeTraffic off, IPv${f}: PALISADE-NODE holds only the drop of new connections from the set (pod <-> node traffic is not judged, but the pod still is dropped)`);
+
+    const tun = { ...TUNP, noIfaceSets: TC_NOIF_SETS };
+    const pre = chainRules(tun, f).filter((l) => l.startsWith('-A PALISADE-PREROUTING'));
+    const k = at(pre, drop('PALISADE-PREROUTING', f));
+    t.ok(k > at(pre, '-A PALISADE-PREROUTING -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN') && k === at(pre, '-A PALISADE-PREROUTING -j PALISADE-PODS') - 1, `tun IPv${f}: PALISADE-PREROUTING drops the set before diverting`);
+    t.ok(k > at(pre, '-A PALISADE-PREROUTING -i pal0 -j RETURN'), `tun IPv${f}: after the TUN's written-back packets return`);
+    t.notOk(podRules(tun, pods, f).some((l) => l.includes('TCNOIF')), `tun IPv${f}: no PALISADE-NODE rule (TUN mode has none)`);
+  }
+
+  // Without the sets (another layout, or --fail-open): not a rule of them anywhere.
+  for (const [name, plan] of [['nfqueue', NFQ], ['tun', TUNP], ['nfqueue, fail-open', { ...NFQ, failOpen: true }]] as const) {
+    for (const f of [4, 6] as const) {
+      const all = [...chainRules(plan, f), ...podRules(plan, pods, f), ...podRules(plan, { ...pods, nodeTraffic: true }, f)];
+      t.notOk(all.some((l) => l.includes('TCNOIF') || l.includes('UNTRACKED')), `${name} IPv${f} without noIfaceSets: no drop rule`);
+    }
+  }
+});
