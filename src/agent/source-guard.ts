@@ -8,8 +8,9 @@
 // meanwhile), the node's interface names changed (a veth appeared, went or was recreated under a
 // new name), the native table's listing (read every tick anyway) shows an honest pair under an
 // index its interface no longer has (a veth recreated under the same name: until then its pod's
-// packets are all dropped, fail-closed), or every REFRESH_TICKS ticks in any case (a route moved
-// with no interface change).
+// packets are all dropped, fail-closed; the tc layout: the interface's index is not the one its
+// filters were written on, and it is unguarded until then), or every REFRESH_TICKS ticks in any
+// case (a route moved with no interface change).
 
 import { Gauge, type Registry } from 'prom-client';
 import type { ClusterState } from '../cluster/state.ts';

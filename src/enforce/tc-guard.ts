@@ -36,11 +36,12 @@
 //   own filter chains (RulePlan.noIfaceSets: before new connections are queued, so they are never
 //   judged and conntrack never confirms an entry for them), from the sets TC_NOIF_SETS.
 // - A veth recreated under the same name comes without the qdisc: the watchdog's next tick sees
-//   the filters missing and writes them (the native table keeps such an interface fail-closed by
-//   name until then; here it is unguarded for up to one tick).
+//   the name under another index (stale()) and writes the interface whole after a route lookup,
+//   as an interface change, not tampering (the native table keeps such an interface fail-closed
+//   by name until then; here it is unguarded for up to one tick).
 // The agent lists every guarded interface's filters once per watchdog tick, in one `tc -batch`.
 
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mustRun, runCommand, type CommandPrefix } from './command.ts';
 import type { Family } from './iptables.ts';
 import { hasSet, setMembersOf, saveSets } from './ipset-save.ts';
@@ -188,6 +189,8 @@ export interface TcGuardOptions {
 /** What one watchdog tick read: per guarded interface its filters (undefined: the device is gone), the sink's table, the ipsets. */
 interface TcListing {
   readonly ifaces: Record<string, string | null>;
+  /** Each guarded interface's index now (sysfs; absent under a prefix): a new one is the veth recreated under its name. */
+  readonly index: Record<string, number>;
   readonly sinkDev: boolean;
   readonly sink: string;
   /** Undefined: not read this tick. */
@@ -211,6 +214,8 @@ export class TcSpoofGuard implements KernelGuard {
   /** MAC of each guarded host-side interface (lower case): the forged records name it. */
   private macs = new Map<string, string>();
   private noIface: Record<Family, string[]> = { 4: [], 6: [] };
+  /** Index of each guarded interface when its filters were written: another one now is a fresh device, without them. */
+  private index = new Map<string, number>();
   private installed = false;
   private reads = 0;
   /** The no-interface sets' summed counters at their last read. */
@@ -232,10 +237,11 @@ export class TcSpoofGuard implements KernelGuard {
     this.tcSession = new TcSession(o.prefix);
   }
 
-  private want(entries: ReadonlyMap<Family, GuardEntries>): { filters: Map<string, TcFilter[]>; noIface: Record<Family, string[]>; macs: Map<string, string> } {
+  private want(entries: ReadonlyMap<Family, GuardEntries>): { filters: Map<string, TcFilter[]>; noIface: Record<Family, string[]>; macs: Map<string, string>; index: Map<string, number> } {
     const ips = new Map<string, string[]>();
     const noIface: Record<Family, string[]> = { 4: [], 6: [] };
     const macs = new Map<string, string>();
+    const index = new Map<string, number>();
     for (const f of this.o.families) {
       const e = entries.get(f);
       if (!e) continue;
@@ -248,13 +254,15 @@ export class TcSpoofGuard implements KernelGuard {
         ips.set(iface, [...(ips.get(iface) ?? []), ...list]);
         const mac = e.mac?.get(iface);
         if (mac) macs.set(iface, mac.toLowerCase());
+        const i = e.index?.get(iface);
+        if (i !== undefined && Number.isInteger(i)) index.set(iface, i);
       }
       noIface[f].push(...e.noIface);
     }
     const filters = new Map<string, TcFilter[]>();
     for (const [iface, list] of [...ips].sort((a, b) => (a[0] < b[0] ? -1 : 1))) filters.set(iface, tcFilters(this.o.families, list));
     for (const f of [4, 6] as const) noIface[f] = [...new Set(noIface[f])].sort();
-    return { filters, noIface, macs };
+    return { filters, noIface, macs, index };
   }
 
   private async tc(lines: readonly string[]): Promise<{ failed: Set<number>; stderr: string }> {
@@ -354,6 +362,7 @@ export class TcSpoofGuard implements KernelGuard {
     this.checkWrites(lines, r, w.filters);
     this.current = w.filters;
     this.macs = w.macs;
+    this.index = w.index;
     this.noIface = w.noIface;
     this.installed = true;
   }
@@ -381,7 +390,8 @@ export class TcSpoofGuard implements KernelGuard {
     const w = this.want(entries);
     const lines: string[] = [];
     for (const [iface, want] of w.filters) {
-      const have = this.current.get(iface);
+      // A veth recreated under its name (another index) has none of what was written on the old one.
+      const have = this.recreated(iface, w.index.get(iface)) ? undefined : this.current.get(iface);
       lines.push(...TcSpoofGuard.syncLines(iface, want, have ? TcSpoofGuard.written(have) : undefined));
     }
     // An interface no longer guarded (its pod went; usually the veth went with it) loses our
@@ -401,10 +411,26 @@ export class TcSpoofGuard implements KernelGuard {
       const r = await this.tc(lines);
       this.checkWrites(lines, r, w.filters);
       this.current = w.filters;
+      this.index = w.index;
     } catch {
       await this.install(entries);
     }
     return true;
+  }
+
+  private recreated(iface: string, now: number | undefined): boolean {
+    const then = this.index.get(iface);
+    return then !== undefined && now !== undefined && then !== now;
+  }
+
+  /**
+   * Was a guarded veth recreated under its name since its filters were written (another index)?
+   * The agent then looks the routes up and update() writes that interface whole, in this tick,
+   * before verify() would count its missing filters as tampering.
+   */
+  stale(text: string): boolean {
+    const l = JSON.parse(text) as TcListing;
+    return [...this.current.keys()].some((iface) => this.recreated(iface, l.index?.[iface]));
   }
 
   /**
@@ -438,11 +464,21 @@ export class TcSpoofGuard implements KernelGuard {
   async read(): Promise<string> {
     const ifaces = await this.listFilters([...this.current.keys()]);
     const sink = (await this.session.query([`list table ${SINK_TABLE}`])) ?? (await runCommand(['nft', '-j', 'list', 'table', ...SINK_TABLE.split(' ')], { prefix: this.o.prefix })).stdout;
+    const index: Record<string, number> = {};
+    if (!this.o.prefix || this.o.prefix.length === 0) {
+      for (const iface of this.current.keys()) {
+        try {
+          index[iface] = Number(readFileSync(`/sys/class/net/${iface}/ifindex`, 'utf8'));
+        } catch {
+          // gone: the listing says so
+        }
+      }
+    }
     // The no-interface sets only while they hold something (their counters move only then), and
     // every 10th read to check them: a tick spawns one process less on a settled node.
     const sets = this.o.families.some((f) => this.noIface[f].length > 0) || ++this.reads % 10 === 1;
     const ipset = sets ? await saveSets(this.o.families.map((f) => TC_NOIF_SETS[f]), this.o.prefix) : undefined;
-    const listing: TcListing = { ifaces, sinkDev: existsLink(TC_SINK.dev, this.o.prefix), sink, ipset };
+    const listing: TcListing = { ifaces, index, sinkDev: existsLink(TC_SINK.dev, this.o.prefix), sink, ipset };
     return JSON.stringify(listing);
   }
 

@@ -246,7 +246,13 @@ t.test('the tc layout (the default): spoofed sources dropped on the pod veths, h
   });
 
   await t.test('a pod\'s veth recreated under the same name: filters back at the next ticks, forging dropped again', async (t) => {
+    // The new veth comes without the qdisc (unguarded until the agent follows, at most a tick).
+    // The tick sees the name under another index (KernelGuard.stale) and writes the interface
+    // whole after a route lookup: an interface change, not tampering.
     const a = PODS.a;
+    const idx = async () => Number((await must(topo.in(topo.node, ['cat', '/sys/class/net/va/ifindex']))).trim());
+    const oldIndex = await idx();
+    const s0 = status();
     await must(topo.in(topo.node, ['ip', 'link', 'del', 'va']));
     await must(['ip', '-n', topo.node, 'link', 'add', 'va', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', topo.ns.a]);
     await must(['ip', '-n', topo.node, 'addr', 'add', `${a.gw4}/24`, 'dev', 'va']);
@@ -257,6 +263,7 @@ t.test('the tc layout (the default): spoofed sources dropped on the pod veths, h
     await must(['ip', '-n', topo.ns.a, 'link', 'set', 'eth0', 'up']);
     await must(['ip', '-n', topo.ns.a, 'route', 'add', 'default', 'via', a.gw4]);
     await must(['ip', '-n', topo.ns.a, '-6', 'route', 'add', 'default', 'via', a.gw6]);
+    t.not(await idx(), oldIndex, 'va recreated under a new index');
     await waitFor('filters back on the new va', () => sameFilters('va', expectedFilters(A_NEW.v4, A_NEW.v6)), 30_000);
     t.pass('the new va has its filters');
     const n0 = readFileSync(vlog, 'utf8').split('\n').filter((x) => x.includes('spoofed-source')).length;
@@ -269,6 +276,10 @@ t.test('the tc layout (the default): spoofed sources dropped on the pod veths, h
       return l.iface === 'va' && l.pod === 'x/a';
     }), 30_000);
     t.pass('the forged sources from the new va are logged as pod x/a on va');
+    const s1 = status();
+    t.equal(s1.generation, s0.generation, 'within one generation (no pod change)');
+    t.ok(s1.sourceGuard!.routeLookups > s0.sourceGuard!.routeLookups, 'the new index brought a route lookup');
+    t.equal(s1.rulesRestored, s0.rulesRestored, 'followed as an interface change, not repaired as tampering');
   });
 
   await t.test('the rule watchdog puts each part back', async (t) => {
