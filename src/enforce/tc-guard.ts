@@ -10,7 +10,10 @@
 //
 // A u32 filter with a classid and no action ends the classification with TC_ACT_OK, so an honest
 // packet costs one key compare; anything else of a guarded family is taken away (stolen) by the
-// catch-all before the IP layer sees it: before PREROUTING, conntrack and any judging. Non-IP
+// catch-all before the IP layer sees it: before PREROUTING, conntrack and any judging. So another
+// program's filter before the catch-alls (pref 5-200, or one not u32 among ours) could pass
+// forged packets: the watchdog counts it as tampering and the rewrite deletes it. One after them
+// (tc's automatic preferences start at 49152) only sees what the guard passed and is left alone. Non-IP
 // frames (ARP) match nothing and pass. Why here and not in PREROUTING: what a guard in PREROUTING
 // costs is mostly running a netfilter base chain on every packet entering the node at all (an
 // empty one too); this runs only on what pods send, and measured 0.41 of the native table's share
@@ -63,6 +66,12 @@ const FORGED_MAX = 4096;
 const PREF = { v4: 1, v6: 2, linkLocal: 3, unspecified: 4, catch4: 201, catch6: 202 } as const;
 /** Every preference this layout writes (what remove() and a rewrite delete). */
 const OUR_PREF = (p: number): boolean => (p >= PREF.v4 && p <= PREF.unspecified) || p === PREF.catch4 || p === PREF.catch6;
+/**
+ * Another program's filter that runs before the catch-alls can end the classification (a
+ * classid, an `ok` action) and pass forged packets: on a guarded interface it is tampering,
+ * deleted by the next write. One after them only sees what the guard passed.
+ */
+const BEFORE_CATCH = (p: number): boolean => p < PREF.catch4;
 
 const IFNAME_RE = /^[A-Za-z0-9_.:+=-]{1,15}$/;
 /** An interface name tc and the batch syntax take as one word; any other is not bound (fail-closed, as no interface). */
@@ -356,7 +365,10 @@ export class TcSpoofGuard implements KernelGuard {
       const have = l === undefined ? undefined : parseTcFilters(l);
       const want = w.filters.get(iface) ?? [];
       if (want.length === 0) lines.push(...TcSpoofGuard.removeLines(iface, have));
-      else lines.push(...TcSpoofGuard.syncLines(iface, want, have && have.filters.size + have.foreign.length > 0 ? have.filters : undefined));
+      else {
+        for (const p of have?.foreign.filter(BEFORE_CATCH) ?? []) lines.push(`filter del dev ${iface} ingress pref ${p}`);
+        lines.push(...TcSpoofGuard.syncLines(iface, want, have && have.filters.size + have.foreign.length > 0 ? have.filters : undefined));
+      }
     }
     const r = await this.tc(lines);
     this.checkWrites(lines, r, w.filters);
@@ -489,9 +501,12 @@ export class TcSpoofGuard implements KernelGuard {
     for (const [iface, want] of this.current) {
       const line = l.ifaces[iface];
       if (line === null || line === undefined) continue; // the device went: the next route lookup drops it
-      const have = parseTcFilters(line).filters;
+      const parsed = parseTcFilters(line);
+      const have = parsed.filters;
       const w = TcSpoofGuard.written(want);
       if (have.size !== w.size || [...w].some(([p, s]) => have.get(p) !== s)) problems.push(`tc filters of ${iface} missing or altered (${have.size} of ours, expected ${w.size})`);
+      const early = parsed.foreign.filter(BEFORE_CATCH);
+      if (early.length > 0) problems.push(`tc filters of another program on ${iface} run before the catch-alls (pref ${early.join(', ')})`);
     }
     if (!l.sinkDev) problems.push(`sink device ${TC_SINK.dev} missing`);
     const sink = sinkState(l.sink);

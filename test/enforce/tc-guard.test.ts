@@ -296,6 +296,11 @@ t.test('the tc layout (the default): spoofed sources dropped on the pod veths, h
       { name: 'a deleted clsact qdisc', tamper: [['tc', 'qdisc', 'del', 'dev', 'va', 'clsact']], back: () => sameFilters('va', want()) },
       { name: 'the sink table deleted', tamper: [['nft', 'delete', 'table', 'netdev', SINK]], back: async () => (await sinkTable()).includes('policy drop') },
       {
+        name: 'another program\'s filter passing everything before the catch-alls (pref 150)',
+        tamper: [['tc', 'filter', 'add', 'dev', 'va', 'ingress', 'pref', '150', 'protocol', 'all', 'u32', 'match', 'u32', '0', '0', 'classid', ':1']],
+        back: () => sameFilters('va', want()),
+      },
+      {
         name: 'the sink device deleted',
         tamper: [['ip', 'link', 'del', SINK]],
         back: async () => (await linkExists(SINK)) && (await sameFilters('va', want())) && (await sameFilters('vc', expectedFilters(PODS.c.v4, PODS.c.v6))),
@@ -317,6 +322,16 @@ t.test('the tc layout (the default): spoofed sources dropped on the pod veths, h
     }
     t.ok(await topo.tcp('a', 'b', 8080), 'a -> b:8080 (honest) passes');
     t.ok(await topo.tcp('c', 'b', 8080, 6), 'IPv6 c -> b:8080 passes');
+
+    // Another program's filter after the catch-alls sees only honest packets: left alone.
+    const before = status().rulesRestored;
+    await must(topo.in(topo.node, ['tc', 'filter', 'add', 'dev', 'va', 'ingress', 'pref', '300', 'protocol', 'ip', 'u32', 'match', 'ip', 'dst', '10.1.2.3/32', 'classid', ':5']));
+    await checkForging(t, 'a', A_NEW, PODS.c, true);
+    await freshStatus();
+    const s1 = (await freshStatus()) as GuardStatus;
+    t.equal(s1.rulesRestored, before, 'a foreign filter after the catch-alls (pref 300) is not tampering');
+    t.equal((await filters('va')).get(300), '300 ip 0a010203/ffffffff@16 flowid :5', 'and it is left in place');
+    await must(topo.in(topo.node, ['tc', 'filter', 'del', 'dev', 'va', 'ingress', 'pref', '300']));
   });
 
   /**
