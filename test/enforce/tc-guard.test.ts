@@ -56,13 +56,13 @@ async function seen(src: string, fam: 4 | 6, proto: Proto): Promise<number> {
 }
 
 /** Forged from `from` with `victim`'s address: none arrive. Honest (own address) from the same pod: all arrive. */
-async function checkForging(t: Test, from: PodName, own: { v4: string; v6: string }, victim: { v4: string; v6: string }, guarded: boolean): Promise<void> {
+async function checkForging(t: Test, from: PodName, own: { v4: string; v6: string }, victim: { v4: string; v6: string }, guarded: boolean, sender = (srcs: readonly string[], fam: 4 | 6) => send(from, srcs, fam)): Promise<void> {
   for (const fam of [4, 6] as const) {
     const forgedSrc = fam === 4 ? victim.v4 : victim.v6;
     const ownSrc = fam === 4 ? own.v4 : own.v6;
     const f0 = await Promise.all(PROTOS.map((p) => seen(forgedSrc, fam, p)));
     const h0 = await Promise.all(PROTOS.map((p) => seen(ownSrc, fam, p)));
-    await send(from, [forgedSrc, ownSrc], fam);
+    await sender([forgedSrc, ownSrc], fam);
     for (const [i, proto] of PROTOS.entries()) {
       // The honest packets were sent after the forged ones on the same path: once they are all
       // in, the forged ones had every chance to arrive.
@@ -386,7 +386,25 @@ t.test('the tc layout (the default): spoofed sources dropped on the pod veths, h
       return g.noInterfaceDrops >= 18 ? g : undefined;
     }, 30_000);
     t.ok(s.noInterfaceDrops >= 18, `status: ${s.noInterfaceDrops} no-interface drops`);
-    t.equal(status().rulesRestored, (await new Promise((r) => setTimeout(r, 1000)), status().rulesRestored), 'a pod without an interface is not tampering');
+    const restored = status().rulesRestored;
+
+    // d's interface found later (its routes appear: vz): looked up again every tick until then.
+    const routes = [['route', `${D.v4}/32`, 'dev', 'vz'], ['-6', 'route', `${D.v6}/128`, 'dev', 'vz']];
+    for (const r of routes) await must(['ip', '-n', topo.node, ...r.slice(0, -3), 'add', ...r.slice(-3)]);
+    await waitFor('d bound to vz', () => status().sourceGuard!.podsWithoutInterface.length === 0, 30_000);
+    await waitFor('vz guarded', () => sameFilters('vz', expectedFilters(D.v4, D.v6)), 30_000);
+    t.pass('d found on vz: vz gets d\'s filters');
+    t.notMatch(await ipsetSave('PALISADE-TCNOIF4'), D.v4, 'd\'s address left PALISADE-TCNOIF4');
+    t.notMatch(await ipsetSave('PALISADE-TCNOIF6'), D.v6, 'and PALISADE-TCNOIF6');
+    // Now d's own sources pass on vz and anything else from vz (the stray source) is forged.
+    await checkForging(t, 'c', D, STRAY, true, sendUnguarded);
+    // Its routes gone again (no interface change: found at the periodic lookup): fail-closed again.
+    for (const r of routes) await must(['ip', '-n', topo.node, ...r.slice(0, -3), 'del', ...r.slice(-3)]);
+    await waitFor('d without an interface again', () => status().sourceGuard!.podsWithoutInterface.includes('x/d'), 30_000);
+    await waitFor('vz no longer guarded', async () => (await filters('vz')).size === 0, 30_000);
+    t.match(await ipsetSave('PALISADE-TCNOIF4'), `add PALISADE-TCNOIF4 ${D.v4}`, 'd\'s address back in PALISADE-TCNOIF4');
+    await checkNoIface(t, true);
+    t.equal(status().rulesRestored, restored, 'a pod without an interface, found, lost: never tampering');
   });
 
   await t.test('stopping the agent removes the filters, the sink and the sets', async (t) => {
