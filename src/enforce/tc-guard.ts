@@ -239,6 +239,15 @@ export class TcSpoofGuard implements KernelGuard {
    */
   private sunkLast = new Map<string, number>();
   private sunkTotal = new Map<string, number>();
+  /**
+   * Every link's index (sysfs) when the long-lived tc was first asked about names, and that of
+   * each name asked later. tc maps a name to an index once (every link's at its first listing,
+   * a newer one's when first named) and keeps it: a veth recreated under its name (another
+   * index) then lists as an empty "[]" there, no error, and the guard would write its filters
+   * again every tick, appending key nodes. A name whose index changed since restarts the
+   * session. Undefined: no session asked yet (or under a prefix: no sysfs).
+   */
+  private sessionLinks: Map<string, number> | undefined;
 
   constructor(o: TcGuardOptions) {
     this.o = o;
@@ -455,6 +464,16 @@ export class TcSpoofGuard implements KernelGuard {
     const out: Record<string, string | null> = {};
     if (ifaces.length === 0) return out;
     const present = ifaces.filter((i) => existsLink(i, this.o.prefix));
+    if (this.sessionLinks && present.some((i) => this.sessionLinks!.has(i) && this.sessionLinks!.get(i) !== ifindexOf(i))) {
+      this.tcSession.stop();
+      this.sessionLinks = undefined;
+    }
+    if (!this.sessionLinks && present.length > 0 && (!this.o.prefix || this.o.prefix.length === 0)) this.sessionLinks = allLinks();
+    // A name tc first meets now is mapped now (and kept: seen on 6.18 with iproute2 6.1.0).
+    for (const i of this.sessionLinks ? present : []) {
+      const n = this.sessionLinks!.has(i) ? undefined : ifindexOf(i);
+      if (n !== undefined) this.sessionLinks!.set(i, n);
+    }
     const a = present.length > 0 ? await this.tcSession.query(present.map((i) => `filter show dev ${i} ingress`)) : '';
     const got = a?.split('\n').filter((l) => l.startsWith('['));
     if (got && got.length === present.length) {
@@ -479,11 +498,8 @@ export class TcSpoofGuard implements KernelGuard {
     const index: Record<string, number> = {};
     if (!this.o.prefix || this.o.prefix.length === 0) {
       for (const iface of this.current.keys()) {
-        try {
-          index[iface] = Number(readFileSync(`/sys/class/net/${iface}/ifindex`, 'utf8'));
-        } catch {
-          // gone: the listing says so
-        }
+        const i = ifindexOf(iface);
+        if (i !== undefined) index[iface] = i; // else gone: the listing says so
       }
     }
     // The no-interface sets only while they hold something (their counters move only then), and
@@ -608,6 +624,29 @@ export class TcSpoofGuard implements KernelGuard {
     this.current.clear();
     this.installed = false;
   }
+}
+
+/** A link's index from sysfs (this namespace), undefined when it is gone. */
+function ifindexOf(name: string): number | undefined {
+  try {
+    return Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every link's index (sysfs), by name. */
+function allLinks(): Map<string, number> {
+  const out = new Map<string, number>();
+  try {
+    for (const name of readdirSync('/sys/class/net')) {
+      const i = ifindexOf(name);
+      if (i !== undefined) out.set(name, i);
+    }
+  } catch {
+    // no sysfs: nothing to compare, as under a prefix
+  }
+  return out;
 }
 
 function existsLink(name: string, prefix?: CommandPrefix): boolean {
