@@ -1,7 +1,7 @@
 // Source-address validation on each pod veth's tc ingress: the layout the agent prefers where tc
 // and nft both run (enforce/nft-guard.ts, a native table in PREROUTING, and
 // enforce/spoof-guard.ts, iptables raw chains, hold the same verdicts in other places). Per
-// guarded interface, a clsact qdisc whose ingress filters run in this order (pref):
+// guarded interface, an ingress qdisc whose filters run in this order (pref):
 //
 //   1        protocol ip   u32 match ip src <pod IPv4>/32 classid :1       honest: pass (TC_ACT_OK)
 //   2        protocol ipv6 u32 match ip6 src <pod IPv6>/128 classid :1     (a key node per address)
@@ -42,7 +42,9 @@
 //   the name under another index (stale()) and writes the interface whole after a route lookup,
 //   as an interface change, not tampering (the native table keeps such an interface fail-closed
 //   by name until then; here it is unguarded for up to one tick).
-// The agent lists every guarded interface's filters once per watchdog tick, in one `tc -batch`.
+// Each watchdog tick lists the catch-alls of every guarded interface (the counters, and that they
+// are there) through a long-lived tc; every 10th tick, and after anything was missing, every
+// preference: another program's filter put before the catch-alls is found within 10 ticks.
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { mustRun, runCommand, type CommandPrefix } from './command.ts';
@@ -350,7 +352,10 @@ export class TcSpoofGuard implements KernelGuard {
    */
   private static syncLines(iface: string, want: readonly TcFilter[], have: ReadonlyMap<number, string> | undefined): string[] {
     const lines: string[] = [];
-    if (!have) lines.push(`qdisc add dev ${iface} clsact`);
+    // The ingress qdisc, not clsact: clsact also hooks the device's egress, which every packet
+    // sent to the pod then runs through for nothing. A clsact another program put there takes
+    // the same filters (`ingress` is its ingress side).
+    if (!have) lines.push(`qdisc add dev ${iface} ingress`);
     const w = new Map(want.map((f) => [f.pref, f]));
     for (const [pref, s] of have ?? []) {
       const f = w.get(pref);
@@ -410,8 +415,10 @@ export class TcSpoofGuard implements KernelGuard {
 
   private static removeLines(iface: string, have: ListedFilters | undefined): string[] {
     if (!have) return [];
-    if (have.foreign.length > 0) return [...have.filters.keys()].map((p) => `filter del dev ${iface} ingress pref ${p}`);
-    return [`qdisc del dev ${iface} clsact`];
+    const dels = [...have.filters.keys()].map((p) => `filter del dev ${iface} ingress pref ${p}`);
+    // The qdisc too when nothing else is on it (a clsact an older agent wrote refuses `del
+    // ingress` and stays, empty).
+    return have.foreign.length > 0 ? dels : [...dels, `qdisc del dev ${iface} ingress`];
   }
 
   /** Per-generation update from what was last written (no listing); a failed write is redone from a listing. */

@@ -101,7 +101,7 @@ t.test('parseTcFilters on real listings', async (t) => {
       sunkBy: [],
       foreign: [],
     },
-    { name: 'the clsact qdisc deleted: nothing', line: F.NO_QDISC, want: new Map(), sunkBy: [], foreign: [] },
+    { name: 'the qdisc deleted: nothing', line: F.NO_QDISC, want: new Map(), sunkBy: [], foreign: [] },
   ];
   for (const c of cases) {
     const p = parseTcFilters(c.line);

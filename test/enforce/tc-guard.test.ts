@@ -6,7 +6,7 @@
 // ordinary connections pass. The agent runs without --source-guard-layout (auto picks tc where
 // tc and nft run). Also: drops counted and logged, a new address validated at once, a veth
 // recreated under its name guarded again, the watchdog putting back each part (a catch-all, the
-// clsact qdisc, the sink's table, the sink device), a pod without an interface dropped by the
+// ingress qdisc, the sink's table, the sink device), a pod without an interface dropped by the
 // agent's own filter chains (and not with --fail-open), removal, --no-source-guard after a tc
 // run, and the TUN backend. The nft and iptables layouts: test/enforce/spoof-guard.test.ts.
 
@@ -178,7 +178,9 @@ t.test('the tc layout (the default): spoofed sources dropped on the pod veths, h
     for (const p of ['a', 'b', 'c'] as const) {
       t.same(await filters(PODS[p].nodeIf), expectedFilters(PODS[p].v4, PODS[p].v6), `${PODS[p].nodeIf}: the pod's addresses pass (pref 1, 2), link-local and :: pass (3, 4), the rest redirected into the sink (201, 202)`);
     }
-    t.match(await must(topo.in(topo.node, ['tc', 'qdisc', 'show', 'dev', 'va'])), /qdisc clsact ffff: parent ffff:fff1/, 'a clsact qdisc on va');
+    const qd = await must(topo.in(topo.node, ['tc', 'qdisc', 'show', 'dev', 'va']));
+    t.match(qd, /qdisc ingress ffff: parent ffff:fff1/, 'an ingress qdisc on va');
+    t.notMatch(qd, 'clsact', 'not clsact (it would hook va\'s egress too)');
     t.ok(await linkExists(SINK) && await linkExists('palisade-sinkp'), 'the sink veth pair');
     const table = await sinkTable();
     t.match(table, `type filter hook ingress device "${SINK}" priority -500; policy drop;`, 'the sink table: bound to the sink\'s ingress, policy drop');
@@ -293,7 +295,7 @@ t.test('the tc layout (the default): spoofed sources dropped on the pod veths, h
         input: 'filter del dev va ingress pref 202\nfilter add dev va ingress pref 202 protocol ipv6 u32 match u32 0 0 classid :1\n',
         back: () => sameFilters('va', want()),
       },
-      { name: 'a deleted clsact qdisc', tamper: [['tc', 'qdisc', 'del', 'dev', 'va', 'clsact']], back: () => sameFilters('va', want()) },
+      { name: 'a deleted ingress qdisc', tamper: [['tc', 'qdisc', 'del', 'dev', 'va', 'ingress']], back: () => sameFilters('va', want()) },
       { name: 'the sink table deleted', tamper: [['nft', 'delete', 'table', 'netdev', SINK]], back: async () => (await sinkTable()).includes('policy drop') },
       {
         name: 'another program\'s filter passing everything before the catch-alls (pref 150)',
@@ -412,7 +414,7 @@ t.test('the tc layout (the default): spoofed sources dropped on the pod veths, h
     await new Promise((r) => agent.proc.on('exit', r));
     for (const i of ['va', 'vb', 'vc']) {
       t.equal((await filters(i)).size, 0, `${i}: no filters`);
-      t.notMatch(await must(topo.in(topo.node, ['tc', 'qdisc', 'show', 'dev', i])), 'clsact', `${i}: no clsact qdisc`);
+      t.notMatch(await must(topo.in(topo.node, ['tc', 'qdisc', 'show', 'dev', i])), /qdisc (ingress|clsact)/, `${i}: no ingress qdisc`);
     }
     t.notOk(await linkExists(SINK), 'no sink device');
     t.notOk(await linkExists('palisade-sinkp'), 'nor its peer');
