@@ -34,14 +34,14 @@
 # lookup; netdev-noif: netdev plus the PREROUTING chain that fail-closed for a pod whose
 # interface is not found yet would still need (its set empty).
 # tc layouts (not a netfilter hook: removing one unregisters none, see
-# bench/e2e/tc-queue-flush.sh): a clsact qdisc on each pod's host-side veth with ingress filters
+# bench/e2e/tc-queue-flush.sh): an ingress qdisc on each pod's host-side veth with filters
 # that pass the pod's own IPv4/IPv6 address, pass IPv6 fe80::/10 and ::, leave non-IP (ARP) alone
 # and drop every other IP packet, counted in the qdisc's drops. This kernel (6.18 here) has the
 # u32 and bpf classifiers but no flower, matchall or gact, so a drop is a classic BPF program in
 # direct-action mode returning TC_ACT_SHOT. tc: one u32 filter per passed address (the honest
 # IPv4 one first, terminal by classid: it returns TC_ACT_OK without running an action), a
 # drop-all program per family behind them; tc-bpf: one classic BPF program per veth (cls_bpf,
-# JITed, direct-action) doing every comparison; tc-sink: tc, but what the u32 filters do not
+# JITed, direct-action) doing every comparison; tc-sink (the agent's layout, src/enforce/tc-guard.ts): tc, but what the u32 filters do not
 # pass is redirected (mirred) into the ingress of a sink veth of the node, where one netdev chain
 # bound to the sink records (pod MAC, forged source) in a dynamic set and drops it: a way to
 # learn forged addresses without a hook on the pod veths or in PREROUTING (the count per pod
@@ -183,7 +183,8 @@ tc_sink() {
 # The tc layouts on pod veth $3 (pod IPv4 $4, IPv6 $5) of node namespace $2.
 tc_guard() {
   local l=$1 R=$2 dev=$3 ip4=$4 ip6=$5 T="ip netns exec $2 tc"
-  $T qdisc add dev "$dev" clsact
+  # The ingress qdisc, as the agent (src/enforce/tc-guard.ts): clsact would hook egress too.
+  $T qdisc add dev "$dev" ingress
   case $l in
     tc)
       $T filter add dev "$dev" ingress pref 1 protocol ip u32 match ip src "$ip4/32" classid :1

@@ -46,7 +46,6 @@
 // into the TUN device, the agent writes allowed ones back, and packets coming back from the TUN
 // set the connmark A (see tun-routing.ts).
 
-import { canonicalIP, formatCIDR, parseCIDR, parseIP } from '../net/address.ts';
 import { CommandError, mustRun, runCommand, type CommandPrefix } from './command.ts';
 import { iptablesModuleHint, withHint } from './kernel-modules.ts';
 import { chooseBackend, type IptablesBackend } from './iptables-backend.ts';
@@ -59,6 +58,8 @@ export { chooseBackend, detectBackend, type IptablesBackend } from './iptables-b
 export { DEFAULT_DNS_DIVERT_MARK, dnsQueue, dnsTunName } from './dns-rules.ts';
 export { CHAIN_PREFIX, palisadeLines, type PalisadeLines } from './iptables-lines.ts';
 import { CHAIN_PREFIX, palisadeLines, type PalisadeLines } from './iptables-lines.ts';
+import { checkAddress, checkIface, checkMark } from './rule-values.ts';
+export { checkAddress, checkIface, checkMark } from './rule-values.ts';
 
 export type Family = 4 | 6;
 export type RuleMode = 'nfqueue' | 'tun';
@@ -160,31 +161,6 @@ export interface PodMatch {
   readonly dns?: { readonly v4: readonly string[]; readonly v6: readonly string[] };
 }
 
-
-const IFACE_RE = /^[A-Za-z0-9_.:@-]{1,15}\+?$/;
-
-/** Checks an interface pattern as iptables -i/-o takes it; throws naming the problem. */
-export function checkIface(name: string): string {
-  if (!IFACE_RE.test(name) || name.length > 16) throw new Error(`interface "${name}": must be 1-15 characters of A-Z a-z 0-9 _ . : @ -, optionally ending in + (a prefix)`);
-  return name;
-}
-
-/** Canonical address or CIDR and its family; throws naming the value. */
-export function checkAddress(text: string): { text: string; family: Family } {
-  if (text.includes('/')) {
-    const c = parseCIDR(text);
-    if (!c) throw new Error(`"${text}" is not a valid CIDR`);
-    return { text: formatCIDR(c), family: c.family === 'IPv4' ? 4 : 6 };
-  }
-  const a = parseIP(text);
-  if (!a) throw new Error(`"${text}" is not a valid IP address`);
-  return { text: canonicalIP(text)!, family: a.family === 'IPv4' ? 4 : 6 };
-}
-
-export function checkMark(m: number, what: string): number {
-  if (!Number.isInteger(m) || m <= 0 || m > 0xffffffff) throw new Error(`${what} must be a non-zero 32-bit mask, got ${m}`);
-  return m >>> 0;
-}
 
 const hex = (m: number): string => '0x' + (m >>> 0).toString(16);
 
