@@ -195,35 +195,40 @@ function withoutHandles(o: Json): string {
 }
 
 /** Parses the JSON listings, one per line; a table missing is absent from `tables`. */
+/** The objects of `nft -j` listings, one JSON document per line (a line that is not one is skipped). */
+export function nftItems(text: string): Json[] {
+  const out: Json[] = [];
+  for (const line of text.split('\n')) {
+    try {
+      out.push(...(JSON.parse(line) as { nftables: Json[] }).nftables);
+    } catch {
+      continue;
+    }
+  }
+  return out;
+}
+
 export function parseNftListing(text: string): Listing {
   const tables = new Set<string>();
   const chains = new Map<string, string[]>();
   const sets = new Map<string, { key: string; packets: number }[]>();
-  for (const line of text.split('\n')) {
-    let items: Json[];
-    try {
-      items = (JSON.parse(line) as { nftables: Json[] }).nftables;
-    } catch {
-      continue;
-    }
-    for (const it of items) {
-      if (it.table) tables.add(String((it.table as Json).family));
-      else if (it.chain) {
-        const c = it.chain as Json;
-        chains.set(`${String(c.family)} ${String(c.name)}`, [withoutHandles(c)]);
-      } else if (it.rule) {
-        const r = it.rule as Json;
-        chains.get(`${String(r.family)} ${String(r.chain)}`)?.push(withoutHandles(r));
-      } else if (it.set) {
-        const s = it.set as Json;
-        const members: { key: string; packets: number }[] = [];
-        for (const e of (s.elem as unknown[] | undefined) ?? []) {
-          // {"elem": {"val": V, "counter": {...}, "expires": N}} when an element has more than its value.
-          const inner = (e as { elem?: { val: unknown; counter?: { packets: number } } } | null)?.elem;
-          members.push(inner ? { key: memberKey(inner.val), packets: inner.counter?.packets ?? 0 } : { key: memberKey(e), packets: 0 });
-        }
-        sets.set(String(s.name), members);
+  for (const it of nftItems(text)) {
+    if (it.table) tables.add(String((it.table as Json).family));
+    else if (it.chain) {
+      const c = it.chain as Json;
+      chains.set(`${String(c.family)} ${String(c.name)}`, [withoutHandles(c)]);
+    } else if (it.rule) {
+      const r = it.rule as Json;
+      chains.get(`${String(r.family)} ${String(r.chain)}`)?.push(withoutHandles(r));
+    } else if (it.set) {
+      const s = it.set as Json;
+      const members: { key: string; packets: number }[] = [];
+      for (const e of (s.elem as unknown[] | undefined) ?? []) {
+        // {"elem": {"val": V, "counter": {...}, "expires": N}} when an element has more than its value.
+        const inner = (e as { elem?: { val: unknown; counter?: { packets: number } } } | null)?.elem;
+        members.push(inner ? { key: memberKey(inner.val), packets: inner.counter?.packets ?? 0 } : { key: memberKey(e), packets: 0 });
       }
+      sets.set(String(s.name), members);
     }
   }
   return { tables, chains, sets };

@@ -4,6 +4,7 @@
 
 import type { Family } from './iptables.ts';
 import { parseIP } from '../net/address.ts';
+import { nftItems } from './nft-guard.ts';
 
 export const TC_SINK = { dev: 'palisade-sink', peer: 'palisade-sinkp' } as const;
 /** Addresses of local pods whose interface is not found: dropped by the agent's filter chains (RulePlan.noIfaceSets). */
@@ -161,33 +162,25 @@ export function sinkState(text: string): { chain: boolean; forged: Map<Family, {
   const forged = new Map<Family, { mac: string; src: string }[]>();
   let rules = 0;
   let chain = false;
-  for (const line of text.split('\n')) {
-    let items: Json[];
-    try {
-      items = (JSON.parse(line) as { nftables: Json[] }).nftables;
-    } catch {
-      continue;
-    }
-    for (const it of items) {
-      if (it.chain) {
-        const c = it.chain as Json;
-        // nft 1.0.6 lists no device for a netdev chain: the sink's own existence is checked apart.
-        chain ||= c.name === 'in' && c.hook === 'ingress' && c.policy === 'drop';
-      } else if (it.rule && (it.rule as Json).chain === 'in') {
-        const s = JSON.stringify(it.rule);
-        if (s.includes('"update"') && s.includes('"drop"')) rules++;
-      } else if (it.set) {
-        const s = it.set as Json;
-        const f = s.name === 'forged4' ? 4 : s.name === 'forged6' ? 6 : undefined;
-        if (!f) continue;
-        const list: { mac: string; src: string }[] = [];
-        for (const e of (s.elem as unknown[] | undefined) ?? []) {
-          const v = ((e as { elem?: { val: unknown } }).elem?.val ?? e) as { concat?: unknown[] };
-          const c = v?.concat;
-          if (Array.isArray(c) && c.length === 2) list.push({ mac: String(c[0]).toLowerCase(), src: String(c[1]) });
-        }
-        forged.set(f, list);
+  for (const it of nftItems(text)) {
+    if (it.chain) {
+      const c = it.chain as Json;
+      // nft 1.0.6 lists no device for a netdev chain: the sink's own existence is checked apart.
+      chain ||= c.name === 'in' && c.hook === 'ingress' && c.policy === 'drop';
+    } else if (it.rule && (it.rule as Json).chain === 'in') {
+      const s = JSON.stringify(it.rule);
+      if (s.includes('"update"') && s.includes('"drop"')) rules++;
+    } else if (it.set) {
+      const s = it.set as Json;
+      const f = s.name === 'forged4' ? 4 : s.name === 'forged6' ? 6 : undefined;
+      if (!f) continue;
+      const list: { mac: string; src: string }[] = [];
+      for (const e of (s.elem as unknown[] | undefined) ?? []) {
+        const v = ((e as { elem?: { val: unknown } }).elem?.val ?? e) as { concat?: unknown[] };
+        const c = v?.concat;
+        if (Array.isArray(c) && c.length === 2) list.push({ mac: String(c[0]).toLowerCase(), src: String(c[1]) });
       }
+      forged.set(f, list);
     }
   }
   return { chain: chain && rules === 2, forged };
