@@ -283,12 +283,10 @@ export function podRules(plan: RulePlan, pods: PodMatch, family: Family): string
       ...noIfaceDrop(plan, CHAINS.NODE, family),
       `-A ${CHAINS.NODE} -j ${CHAINS.PODS}`,
     );
-  } else {
-    out.push(...dnsJumps);
-    // Nothing of pod <-> node traffic is judged here, but a pod without an interface is still
-    // dropped (as the guard's PREROUTING hook would): only its new connections, as above.
-    if (plan.mode === 'nfqueue' && plan.noIfaceSets) out.push(`-A ${CHAINS.NODE} -m conntrack --ctstate NEW,INVALID,UNTRACKED${noIfaceDrop(plan, CHAINS.NODE, family)[0]!.slice(`-A ${CHAINS.NODE}`.length)}`);
-  }
+  } else out.push(...dnsJumps);
+  // Without nodeTraffic no no-interface drop either: a pod without an interface reaches its own
+  // node as an unknown local pod does (NetworkPolicy always allows it), and the chain stays empty,
+  // so the node's own traffic through INPUT and OUTPUT meets no rule at all.
   out.push(...dnsAnswerRules(CHAINS.DNS, plan, dns.map((raw) => checkAddress(raw).text)));
   const unknown = (dir: 'src' | 'dst') => (pods.judgedSets ? ` -m set ! --match-set ${JUDGED_SETS.known[family]} ${dir}` : '');
   if (pods.judgedSets) {
