@@ -91,18 +91,32 @@ export class Topology {
       await must(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
     }
     await must(this.in(this.node, ['sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']));
-    for (const [name, p] of Object.entries(PODS) as [PodName, (typeof PODS)[PodName]][]) {
-      const pod = this.ns[name];
-      await must(['ip', '-n', this.node, 'link', 'add', p.nodeIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', pod]);
-      await must(['ip', '-n', this.node, 'addr', 'add', `${p.gw4}/24`, 'dev', p.nodeIf]);
-      await must(['ip', '-n', this.node, 'addr', 'add', `${p.gw6}/64`, 'dev', p.nodeIf, 'nodad']);
-      await must(['ip', '-n', this.node, 'link', 'set', p.nodeIf, 'up']);
-      await must(['ip', '-n', pod, 'addr', 'add', `${p.v4}/24`, 'dev', 'eth0']);
-      await must(['ip', '-n', pod, 'addr', 'add', `${p.v6}/64`, 'dev', 'eth0', 'nodad']);
-      await must(['ip', '-n', pod, 'link', 'set', 'eth0', 'up']);
-      await must(['ip', '-n', pod, 'route', 'add', 'default', 'via', p.gw4]);
-      await must(['ip', '-n', pod, '-6', 'route', 'add', 'default', 'via', p.gw6]);
-    }
+    for (const name of Object.keys(PODS) as PodName[]) await this.wirePod(name);
+  }
+
+  /**
+   * A pod's veth pair and addresses, as a routed CNI wires them: the node side named
+   * PODS[name].nodeIf with the gateway addresses, the pod side eth0 with `addrs` (the pod's own by
+   * default) and default routes via the gateways.
+   */
+  async wirePod(name: PodName, addrs: { v4: string; v6: string } = PODS[name]): Promise<void> {
+    const p = PODS[name];
+    const pod = this.ns[name];
+    await must(['ip', '-n', this.node, 'link', 'add', p.nodeIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', pod]);
+    await must(['ip', '-n', this.node, 'addr', 'add', `${p.gw4}/24`, 'dev', p.nodeIf]);
+    await must(['ip', '-n', this.node, 'addr', 'add', `${p.gw6}/64`, 'dev', p.nodeIf, 'nodad']);
+    await must(['ip', '-n', this.node, 'link', 'set', p.nodeIf, 'up']);
+    await must(['ip', '-n', pod, 'addr', 'add', `${addrs.v4}/24`, 'dev', 'eth0']);
+    await must(['ip', '-n', pod, 'addr', 'add', `${addrs.v6}/64`, 'dev', 'eth0', 'nodad']);
+    await must(['ip', '-n', pod, 'link', 'set', 'eth0', 'up']);
+    await must(['ip', '-n', pod, 'route', 'add', 'default', 'via', p.gw4]);
+    await must(['ip', '-n', pod, '-6', 'route', 'add', 'default', 'via', p.gw6]);
+  }
+
+  /** A CNI recreating a pod's veth under the same name (a new index): deleted, then wired again with `addrs`. */
+  async recreateVeth(name: PodName, addrs: { v4: string; v6: string }): Promise<void> {
+    await must(this.in(this.node, ['ip', 'link', 'del', PODS[name].nodeIf]));
+    await this.wirePod(name, addrs);
   }
 
   /** Starts a long-running process; killed at teardown. */

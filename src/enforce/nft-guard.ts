@@ -234,6 +234,24 @@ export function parseNftListing(text: string): Listing {
   return { tables, chains, sets };
 }
 
+/**
+ * Deletes forged records read from a listing (`delete element` lines, one per family), in one
+ * transaction. One that expired since the listing fails the transaction: then each line alone,
+ * and a line that still fails is left to the set's timeout (a record may then be logged again).
+ * Never one `nft` per record: a flood fills the sets with thousands, and a process each stalled
+ * the tick for seconds, and the drop counts with it (spoof-flood.stress). Used by this layout and
+ * the tc layout's sink.
+ */
+export async function deleteRecords(dels: readonly string[], prefix?: CommandPrefix): Promise<void> {
+  if (dels.length === 0) return;
+  const nft = (lines: readonly string[]) => mustRun(['nft', '-f', '-'], { input: lines.join('\n') + '\n', prefix });
+  try {
+    await nft(dels);
+  } catch {
+    if (dels.length > 1) for (const d of dels) await nft([d]).catch(() => undefined);
+  }
+}
+
 export interface NftGuardOptions {
   readonly families: readonly Family[];
   readonly failOpen: boolean;
@@ -417,17 +435,7 @@ export class NftSpoofGuard implements KernelGuard {
       }
       if (read.length > 0) dels.push(`delete element ${T(f)} forged${f} { ${read.map((x) => pair(x.key)).join(', ')} }`);
     }
-    // One that expired since the listing fails the transaction: then each family's line alone,
-    // and a line that still fails is left to the set's timeout (a record may then be logged
-    // again). Never one `nft` per record: a flood fills the sets with thousands, and a process
-    // each stalled the tick for seconds, and the drop counts with it (spoof-flood.stress).
-    if (dels.length > 0) {
-      try {
-        await this.nft(dels);
-      } catch {
-        if (dels.length > 1) for (const d of dels) await this.nft([d]).catch(() => undefined);
-      }
-    }
+    await deleteRecords(dels, this.o.prefix);
     return { droppedByIface, droppedNoIface, forged };
   }
 

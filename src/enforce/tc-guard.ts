@@ -52,6 +52,7 @@ import type { Family } from './iptables.ts';
 import { hasSet, setMembersOf, saveSets } from './ipset-save.ts';
 import type { ForgedSource, GuardEntries, KernelGuard, PollResult } from './spoof-guard.ts';
 import { NftSession, TcSession } from './tool-session.ts';
+import { deleteRecords } from './nft-guard.ts';
 import { BEFORE_CATCH, FULL_EVERY, PREF, SINK_TABLE, TC_NOIF_SETS, TC_SINK, merge, parseTcFilters, sig, sinkRuleset, sinkState, tcFilters, tcIfaceOk, type ListedFilters, type TcFilter } from './tc-filters.ts';
 
 // The pure parts live in tc-filters.ts; the names callers and tests use are re-exported here.
@@ -492,14 +493,7 @@ export class TcSpoofGuard implements KernelGuard {
       }
       if (records.length > 0) dels.push(`delete element ${SINK_TABLE} forged${f} { ${records.map((r) => `${r.mac} . ${r.src}`).join(', ')} }`);
     }
-    if (dels.length > 0) {
-      try {
-        await mustRun(['nft', '-f', '-'], { input: dels.join('\n') + '\n', prefix: this.o.prefix });
-      } catch {
-        // One expired since the listing: each family alone; a line still failing is left to the timeout.
-        if (dels.length > 1) for (const d of dels) await runCommand(['nft', '-f', '-'], { input: d + '\n', prefix: this.o.prefix });
-      }
-    }
+    await deleteRecords(dels, this.o.prefix);
     return { droppedByIface, droppedNoIface, forged };
   }
 

@@ -198,20 +198,10 @@ t.test('spoofed sources are dropped in the kernel, honest traffic passes', async
     // the old index: until the agent follows, a's packets are all dropped (the name-keyed podif
     // rule), never unguarded. The table's listing (every tick) shows the old index as a number,
     // so that tick looks the routes up and rewrites the pairs; the watchdog has nothing to put back.
-    const a = PODS.a;
     const idx = async () => Number((await must(topo.in(topo.node, ['cat', '/sys/class/net/va/ifindex']))).trim());
     const oldIndex = await idx();
     const s0 = status();
-    await must(topo.in(topo.node, ['ip', 'link', 'del', 'va']));
-    await must(['ip', '-n', topo.node, 'link', 'add', 'va', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', topo.ns.a]);
-    await must(['ip', '-n', topo.node, 'addr', 'add', `${a.gw4}/24`, 'dev', 'va']);
-    await must(['ip', '-n', topo.node, 'addr', 'add', `${a.gw6}/64`, 'dev', 'va', 'nodad']);
-    await must(['ip', '-n', topo.node, 'link', 'set', 'va', 'up']);
-    await must(['ip', '-n', topo.ns.a, 'addr', 'add', `${A_NEW.v4}/24`, 'dev', 'eth0']);
-    await must(['ip', '-n', topo.ns.a, 'addr', 'add', `${A_NEW.v6}/64`, 'dev', 'eth0', 'nodad']);
-    await must(['ip', '-n', topo.ns.a, 'link', 'set', 'eth0', 'up']);
-    await must(['ip', '-n', topo.ns.a, 'route', 'add', 'default', 'via', a.gw4]);
-    await must(['ip', '-n', topo.ns.a, '-6', 'route', 'add', 'default', 'via', a.gw6]);
+    await topo.recreateVeth('a', A_NEW);
     const newIndex = await idx();
     t.not(newIndex, oldIndex, `va recreated: index ${oldIndex} -> ${newIndex}`);
     await waitFor('pairs rewritten with the new index', async () => (await nftTable()).includes(`"va" . ${A_NEW.v4}`), 30_000);

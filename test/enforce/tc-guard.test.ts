@@ -251,20 +251,10 @@ t.test('the tc layout (the default): spoofed sources dropped on the pod veths, h
     // The new veth comes without the qdisc (unguarded until the agent follows, at most a tick).
     // The tick sees the name under another index (KernelGuard.stale) and writes the interface
     // whole after a route lookup: an interface change, not tampering.
-    const a = PODS.a;
     const idx = async () => Number((await must(topo.in(topo.node, ['cat', '/sys/class/net/va/ifindex']))).trim());
     const oldIndex = await idx();
     const s0 = status();
-    await must(topo.in(topo.node, ['ip', 'link', 'del', 'va']));
-    await must(['ip', '-n', topo.node, 'link', 'add', 'va', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', topo.ns.a]);
-    await must(['ip', '-n', topo.node, 'addr', 'add', `${a.gw4}/24`, 'dev', 'va']);
-    await must(['ip', '-n', topo.node, 'addr', 'add', `${a.gw6}/64`, 'dev', 'va', 'nodad']);
-    await must(['ip', '-n', topo.node, 'link', 'set', 'va', 'up']);
-    await must(['ip', '-n', topo.ns.a, 'addr', 'add', `${A_NEW.v4}/24`, 'dev', 'eth0']);
-    await must(['ip', '-n', topo.ns.a, 'addr', 'add', `${A_NEW.v6}/64`, 'dev', 'eth0', 'nodad']);
-    await must(['ip', '-n', topo.ns.a, 'link', 'set', 'eth0', 'up']);
-    await must(['ip', '-n', topo.ns.a, 'route', 'add', 'default', 'via', a.gw4]);
-    await must(['ip', '-n', topo.ns.a, '-6', 'route', 'add', 'default', 'via', a.gw6]);
+    await topo.recreateVeth('a', A_NEW);
     t.not(await idx(), oldIndex, 'va recreated under a new index');
     await waitFor('filters back on the new va', () => sameFilters('va', expectedFilters(A_NEW.v4, A_NEW.v6)), 30_000);
     t.pass('the new va has its filters');
