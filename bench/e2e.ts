@@ -39,7 +39,7 @@
 // work, so modes are interleaved in rounds (order rotated every round) and medians reported.
 //
 // Usage (root): node --import tsx bench/e2e.ts [--seconds 1] [--rounds 5] [--threads 8]
-//   [--latency-seconds 1] [--idle-seconds 3] [--udp-rate 0] [--udp-ports 64] [--iperf-streams 1] [--queues 1]
+//   [--latency-seconds 1] [--idle-seconds 3] [--bulk-seconds S] [--udp-rate 0] [--udp-ports 64] [--iperf-streams 1] [--queues 1]
 //   [--nice=0] [--modes none,iptables,nfqueue,nfqueue-nocache,nfqueue-2q,tun,nfqueue-noguard,nfqueue-nftguard,nfqueue-iptguard] [--tuple-shares 0,10,100]
 // --nice=N runs every process of the measured path (clients, servers, agent) at nice N (default
 // 0 = leave alone; negative values need root and take CPU from everything else on the machine).
@@ -49,6 +49,10 @@
 // depend on the share, and are the ones to compare when the load average is above the cores.
 // Each agent round starts with --idle-seconds of no traffic: agentIdleCpuMsPerSecond is the
 // agent's CPU at rest, its spawned commands included (what the rule watchdog costs).
+// --bulk-seconds: the iperf3 transfer's length (default: --seconds, whole). Ratios between modes
+// come two ways: of the medians, and `paired` (the median of the per-round ratios, each of two
+// samples taken minutes apart at most): the latter is what tells a cost of a few percent from
+// the machine's drift.
 // A default run takes under 3 minutes; raise --seconds/--rounds for steadier figures (e.g.
 // --seconds 5 --rounds 7 --latency-seconds 3, about 12 minutes).
 // --dns adds a DNS phase after the rounds (bench/e2e/dns-latency.ts: a DNS answer's round trip
@@ -83,7 +87,8 @@ const { values } = (() => {
         rounds: { type: 'string' },
         threads: { type: 'string' },
         'latency-seconds': { type: 'string' },
-    'idle-seconds': { type: 'string' },
+        'idle-seconds': { type: 'string' },
+        'bulk-seconds': { type: 'string' },
         'udp-rate': { type: 'string' },
         'udp-ports': { type: 'string' },
         'iperf-streams': { type: 'string' },
@@ -123,6 +128,7 @@ const rounds = num('rounds', 1, 100, 5);
 const threads = num('threads', 1, 256, 8);
 const latencySeconds = num('latency-seconds', 0.2, 600, 1, false);
 const idleSeconds = num('idle-seconds', 0.5, 600, 3, false);
+const bulkSeconds = num('bulk-seconds', 1, 600, Math.max(1, Math.round(seconds)));
 const udpRate = num('udp-rate', 0, 50_000_000, 0);
 const udpPorts = num('udp-ports', 1, 1000, 64);
 const iperfStreams = num('iperf-streams', 1, 32, 1);
@@ -402,7 +408,7 @@ async function measure(mode: Mode, round: number): Promise<Sample> {
   const judged = (await judgedPackets(mode)) - j0;
   const seq = await jsonOut<ConnOut>(topo.in(topo.ns.a, niced([loadgen, 'conn', B, String(TCP_PORT), '1', String(latencySeconds)])));
   const ip = await jsonOut<{ end: { sum_received: { bits_per_second: number }; cpu_utilization_percent: { host_total: number; remote_total: number } } }>(
-    topo.in(topo.ns.a, niced(['iperf3', '-c', B, '-p', String(IPERF_PORT), '-t', String(seconds), '-P', String(iperfStreams), '-J'])));
+    topo.in(topo.ns.a, niced(['iperf3', '-c', B, '-p', String(IPERF_PORT), '-t', String(bulkSeconds), '-P', String(iperfStreams), '-J'])));
 
   await flushConntrack();
   const k0 = await kernelCounters();
@@ -611,7 +617,7 @@ try {
   const report = {
     bench: 'e2e',
     params: {
-      seconds, rounds, threads, latencySeconds, udpRate: udpRate || 'flood', udpPorts, iperfStreams, queues, nice, modes, nodeConntrackUdpTimeout: UDP_CT_TIMEOUT,
+      seconds, bulkSeconds, rounds, threads, latencySeconds, udpRate: udpRate || 'flood', udpPorts, iperfStreams, queues, nice, modes, nodeConntrackUdpTimeout: UDP_CT_TIMEOUT,
       tuples: { shares: tupleShares, clientAddresses: TUPLE_SOURCES, serverPorts: TUPLE_PORTS, warmTuples: 64 },
     },
     ...summarise(samples, modes, tupleShares),

@@ -52,8 +52,17 @@
 # generator is on the CPU is charged to it: a round where a few rules take over 5 % is such a
 # collision, not the layout; leave those rounds out, and a 0.0 % of a guarded layout or a 0.00 %
 # self share (perf report now and then gives nothing for a round under load).
+#
+# LOAD=bulk measures throughput instead: per round and layout one iperf3 stream a -> b for
+# BULK_SECONDS (default 4), layouts interleaved (order rotated every round), then a JSON summary:
+# per layout the median Gbit/s, the median of its per-round ratio to none's, and the median guard
+# share of the transfer's CPU (perf, as above, over iperf3's processes). The layout none2
+# is a second, identical none: its ratio is the harness's own noise floor (an A/A control), e.g.
+#   LOAD=bulk LAYOUTS="none none2 tc-sink" bench/e2e/guard-layouts.sh 15
 set -euo pipefail
 ROUNDS=${1:-3}
+LOAD=${LOAD:-conn}
+BULK_SECONDS=${BULK_SECONDS:-4}
 D=$(mktemp -d)
 # A name of its own: bench:e2e's load generator (also loadgen.c) must not enter the ratio.
 cc -O2 -pthread -o "$D/glayload" "$(dirname "$0")/loadgen.c"
@@ -276,8 +285,51 @@ COMMIT
 R
   fi
   ip netns exec pgl${i}b "$D/glayload" serve 8080 2 >/dev/null 2>&1 & echo $! > "$D/srv$i.pid"
+  [ "$LOAD" = bulk ] && { ip netns exec pgl${i}b iperf3 -s -p 5201 >/dev/null 2>&1 & echo $! > "$D/srvi$i.pid"; }
 done
 sleep 0.5
+
+if [ "$LOAD" = bulk ]; then
+  n=${#LAYOUTS[@]}
+  : > "$D/bulk.txt"
+  for r in $(seq 1 "$ROUNDS"); do
+    for k in $(seq 0 $((n - 1))); do
+      i=$(( (k + r) % n ))
+      ip netns exec pgl${i}a iperf3 -c 10.98.$i.2 -p 5201 -t "$BULK_SECONDS" -J > "$D/iperf.json" &
+      sleep 0.5
+      perf record -q -a -g -o "$D/perf.data" -- sleep $((BULK_SECONDS - 1)) >/dev/null 2>&1
+      wait $!
+      g=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"]/1e9, 3))' "$D/iperf.json")
+      # The guard's share of the transfer's CPU: samples under tc_run / all samples of iperf3
+      # (client and server; the forwarding runs in their softirq context), as the conn load's.
+      lg=$(perf report -i "$D/perf.data" --sort comm --stdio -g none 2>/dev/null | awk '$3=="iperf3"{print $1+0}')
+      gh=$(perf report -i "$D/perf.data" --comm iperf3 --children --sort sym --stdio -g none 2>/dev/null | awk '$4=="nf_hook_slow"||$4=="tc_run"{s+=$1}END{print s+0}')
+      sh=$(awk -v lg="${lg:-0}" -v gh="${gh:-0}" 'BEGIN { printf "%.2f", (lg > 0 ? 100 * gh / lg : 0) }')
+      echo "round $r ${LAYOUTS[$i]} $g Gbit/s, guard share $sh %" >&2
+      echo "$r ${LAYOUTS[$i]} $g $sh" >> "$D/bulk.txt"
+    done
+  done
+  python3 - "$D/bulk.txt" "$BULK_SECONDS" <<'PY'
+import json, statistics, sys, os
+rows = [l.split() for l in open(sys.argv[1])]
+by = {}
+share = {}
+for r, l, g, sh in rows:
+    by.setdefault(l, {})[int(r)] = float(g)
+    share.setdefault(l, []).append(float(sh))
+none = by.get('none', {})
+out = {}
+for l, v in by.items():
+    ratios = [v[r] / none[r] for r in v if r in none and none[r] > 0]
+    out[l] = {'medianGbps': round(statistics.median(v.values()), 3),
+              'medianRatioToNone': round(statistics.median(ratios), 4) if ratios else None,
+              'medianGuardSharePercent': round(statistics.median(share[l]), 2),
+              'ratios': sorted(round(x, 3) for x in ratios)}
+print(json.dumps({'bench': 'guard-layouts', 'load': 'bulk', 'rounds': len(set(r for r, _, _, _ in rows)),
+                  'secondsPerSample': float(sys.argv[2]), 'loadavg': os.getloadavg(), 'layouts': out}, indent=2))
+PY
+  exit 0
+fi
 
 for r in $(seq 1 "$ROUNDS"); do
   for i in "${!LAYOUTS[@]}"; do

@@ -97,6 +97,13 @@ export function summarise(samples: Sample[], modes: readonly Mode[], tupleShares
   }
   const metric = (m: Mode, k: string): number => (results[m]?.[k] as number | undefined) ?? NaN;
   const ratios: Record<string, Record<string, number>> = {};
+  const pairedRatios: Record<string, Record<string, number>> = {};
+  // The median of per-round ratios: the two samples of a round are minutes apart at most, so
+  // the machine's drift between rounds cancels out.
+  const pairedRatio = (p: Mode, ref: Mode, f: (s: Sample) => number): number => r3(median(by(p).map((s) => {
+    const o = samples.find((x) => x.mode === ref && x.round === s.round);
+    return o ? f(s) / f(o) : NaN;
+  })));
   const added: Record<string, Record<string, number>> = {};
   for (const p of AGENT_MODES) {
     if (!results[p]) continue;
@@ -108,6 +115,12 @@ export function summarise(samples: Sample[], modes: readonly Mode[], tupleShares
         bulkGbps: r3(metric(p, 'bulkGbps') / metric(ref, 'bulkGbps')),
         udpReceivedPerSecond: r3(metric(p, 'udpReceivedPerSecond') / metric(ref, 'udpReceivedPerSecond')),
         udpPacketsPerCpuSecond: r3(metric(p, 'udpPacketsPerCpuSecond') / metric(ref, 'udpPacketsPerCpuSecond')),
+      };
+      pairedRatios[`${p}/${ref}`] = {
+        connectionsPerSecond: pairedRatio(p, ref, (s) => s.connectionsPerSecond),
+        connectionsPerCpuSecond: pairedRatio(p, ref, (s) => 1 / s.cpuUsPerConnection),
+        bulkGbps: pairedRatio(p, ref, (s) => s.bulkGbps),
+        udpReceivedPerSecond: pairedRatio(p, ref, (s) => s.udpReceivedPerSecond),
       };
       // Added latency per round (same round = nearest in time on a shared machine), then the median.
       const diff = (f: (s: Sample) => number) => r2(median(by(p).map((s) => {
@@ -187,6 +200,6 @@ export function summarise(samples: Sample[], modes: readonly Mode[], tupleShares
       targets.push({ backend: p, target: 'added connect latency p99 < 200 us (vs none)', value: a.p99Us, met: a.p99Us < 200 });
     }
   }
-  return { results, ratios, addedConnectLatencyUs: added, tuples: { shares: tupleShares, results: tupleResults, ratios: tupleRatios }, targets };
+  return { results, ratios, pairedRatios, addedConnectLatencyUs: added, tuples: { shares: tupleShares, results: tupleResults, ratios: tupleRatios }, targets };
 }
 

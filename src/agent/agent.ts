@@ -359,8 +359,11 @@ export class Agent {
   private async applySelection(install: boolean): Promise<boolean> {
     const sel = this.selection();
     const grew = this.judged ? (await this.judged.update(judgedAddresses(this.classifier!.snapshot, sel.localPodIPs))).length > 0 : false;
-    await (install ? this.iptables!.install(sel.match) : this.iptables!.setPods(sel.match));
+    // The guard first: the pod rules' no-interface drop follows what its sets hold now.
     await this.sourceGuard?.update(this.state);
+    const noIfaceFamilies = this.sourceGuard?.noIfaceFamilies;
+    const match = noIfaceFamilies ? { ...sel.match, noIfaceFamilies } : sel.match;
+    await (install ? this.iptables!.install(match) : this.iptables!.setPods(match));
     return grew;
   }
 

@@ -123,6 +123,9 @@ export class RuleWatchdog {
         const listing = p.sourceGuard?.sharesIpsetListing && p.judged ? await saveAllSets() : undefined; // one `ipset save` for both
         const guard = (await p.sourceGuard?.check(p.state, { listing, rulesUnchanged: quiet })) ?? []; // restores itself
         if (guard.length > 0) bad.push({ part: 'source-guard', problems: guard });
+        // An interface gone or found in this tick changed who is without one: the drop rule follows.
+        const noIf = p.sourceGuard?.noIfaceFamilies;
+        if (noIf) await p.iptables.setNoIfaceFamilies(noIf);
         const sets = (await p.judged?.problems(listing)) ?? [];
         if (sets.length > 0) bad.push({ part: 'sets', problems: sets });
         if (bad.length === 0) {

@@ -137,6 +137,11 @@ export class SourceGuard {
     return this.guard.layout === 'tc' && !this.o.failOpen ? TC_NOIF_SETS : undefined;
   }
 
+  /** The families noIfaceSets has members of now (PodMatch.noIfaceFamilies); undefined where there is no such rule. */
+  get noIfaceFamilies(): readonly Family[] | undefined {
+    return this.noIfaceSets ? this.guard.noIfaceFamilies ?? [] : undefined;
+  }
+
   /** The iptables layout reads its sets from the tick's shared `ipset save`; the others list their own. */
   get sharesIpsetListing(): boolean {
     return this.guard.layout === 'iptables';

@@ -131,6 +131,11 @@ export interface KernelGuard {
    * native table keys by index.
    */
   stale?(listing: string): boolean;
+  /**
+   * A layout without a PREROUTING hook of its own (tc): the families whose no-interface set has
+   * members after the last install or update, for the agent's drop rule (PodMatch.noIfaceFamilies).
+   */
+  readonly noIfaceFamilies?: readonly Family[];
   /** Problems found (empty: intact); `tables` false: the rules are known unchanged, check the rest. */
   verify(listing: string, o?: { tables?: boolean }): Promise<string[]>;
   poll(listing: string): Promise<PollResult>;

@@ -37,7 +37,8 @@
 // What the PREROUTING layouts do in the same hook and this one cannot (the decisions, README):
 // - A local pod whose interface is not found: its addresses are dropped by a rule of the agent's
 //   own filter chains (RulePlan.noIfaceSets: before new connections are queued, so they are never
-//   judged and conntrack never confirms an entry for them), from the sets TC_NOIF_SETS.
+//   judged and conntrack never confirms an entry for them), from the sets TC_NOIF_SETS; the rule
+//   is there only while its family's set has members (noIfaceFamilies), written after the set.
 // - A veth recreated under the same name comes without the qdisc: the watchdog's next tick sees
 //   the name under another index (stale()) and writes the interface whole after a route lookup,
 //   as an interface change, not tampering (the native table keeps such an interface fail-closed
@@ -97,6 +98,10 @@ export class TcSpoofGuard implements KernelGuard {
   /** MAC of each guarded host-side interface (lower case): the forged records name it. */
   private macs = new Map<string, string>();
   private noIface: Record<Family, string[]> = { 4: [], 6: [] };
+
+  get noIfaceFamilies(): Family[] {
+    return this.o.families.filter((f) => this.noIface[f].length > 0);
+  }
   /** Index of each guarded interface when its filters were written: another one now is a fresh device, without them. */
   private index = new Map<string, number>();
   private installed = false;

@@ -135,39 +135,45 @@ t.test('sinkRuleset', async (t) => {
 t.test('the agent\'s filter chains drop pods without an interface (RulePlan.noIfaceSets)', async (t) => {
   const NFQ: RulePlan = { mode: 'nfqueue', allowMark: 0x2000000, queue: 5, queues: 1, failOpen: false };
   const TUNP: RulePlan = { mode: 'tun', allowMark: 0x2000000, queue: 0, queues: 1, failOpen: false, tunDevice: 'pal0', divertMark: 0x4000000 };
-  const pods = { ifaces: ['veth+'], v4: ['10.0.0.5'], v6: ['fd00::5'] };
-  const drop = (chain: string, f: 4 | 6) => `-A ${chain} -m set --match-set ${TC_NOIF_SETS[f]} src -j DROP`;
-  /** Index of `line` in `lines`, and of the rules around it. */
-  const at = (lines: string[], line: string) => lines.indexOf(line);
+  const base = { ifaces: ['veth+'], v4: ['10.0.0.5'], v6: ['fd00::5'] };
+  const drop = (f: 4 | 6) => `-A PALISADE-PODS -m set --match-set ${TC_NOIF_SETS[f]} src -j DROP`;
+  const chainOf = (lines: string[], chain: string) => lines.filter((l) => l.startsWith(`-A ${chain} `));
 
+  for (const [name, p] of [['nfqueue', NFQ], ['tun', TUNP]] as const) {
+    const plan = { ...p, noIfaceSets: TC_NOIF_SETS };
+    // The fixed chains never name the sets: every new connection reaches PALISADE-PODS right
+    // after the established return, and the drop is its first rule.
+    const entry = name === 'nfqueue' ? 'PALISADE-FORWARD' : 'PALISADE-PREROUTING';
+    for (const f of [4, 6] as const) {
+      const fixed = chainOf(chainRules(plan, f), entry);
+      t.ok(fixed.indexOf(`-A ${entry} -j PALISADE-PODS`) === fixed.indexOf(`-A ${entry} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`) + 1, `${name} IPv${f}: ${entry} enters PALISADE-PODS right after the established return`);
+      t.notOk(chainRules(plan, f).some((l) => l.includes('TCNOIF')), `${name} IPv${f}: no fixed chain reads the sets`);
+      const pods = { ...base, noIfaceFamilies: [f] };
+      const rules = podRules(plan, pods, f);
+      t.equal(chainOf(rules, 'PALISADE-PODS')[0], drop(f), `${name} IPv${f}, a pod without an interface: PALISADE-PODS drops the family's set first, before anything is queued or diverted`);
+      t.equal(rules.filter((l) => l.includes('TCNOIF')).length, 1, `${name} IPv${f}: one drop`);
+      t.notOk(rules.some((l) => l.includes(TC_NOIF_SETS[f === 4 ? 6 : 4])), `${name} IPv${f}: never the other family's set`);
+      // The other family's set has members, this one's not: no drop in this family.
+      t.notOk(podRules(plan, { ...base, noIfaceFamilies: [f === 4 ? 6 : 4] }, f).some((l) => l.includes('TCNOIF')), `${name} IPv${f}: no drop while only the other family's set has members`);
+      // Every pod's interface found: a set match would cost every new flow and match nothing.
+      t.notOk(podRules(plan, base, f).some((l) => l.includes('TCNOIF')), `${name} IPv${f}: no drop while no pod is without an interface`);
+      t.notOk(podRules(plan, { ...base, noIfaceFamilies: [] }, f).some((l) => l.includes('TCNOIF')), `${name} IPv${f}: nor with the families listed empty`);
+    }
+  }
+  // PALISADE-NODE reaches the drop only through PALISADE-PODS, i.e. only while node traffic is judged.
+  const plan = { ...NFQ, noIfaceSets: TC_NOIF_SETS };
   for (const f of [4, 6] as const) {
-    const plan = { ...NFQ, noIfaceSets: TC_NOIF_SETS };
-    const fwd = chainRules(plan, f).filter((l) => l.startsWith('-A PALISADE-FORWARD'));
-    const i = at(fwd, drop('PALISADE-FORWARD', f));
-    t.ok(i > at(fwd, '-A PALISADE-FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN') && i === at(fwd, '-A PALISADE-FORWARD -j PALISADE-PODS') - 1, `nfqueue IPv${f}: PALISADE-FORWARD drops the family's set after the established return, just before the pods are queued`);
-    t.equal(chainRules(plan, f).filter((l) => l.includes('TCNOIF')).length, 1, `nfqueue IPv${f}: once in the fixed chains`);
-    t.notOk(chainRules(plan, f).some((l) => l.includes(TC_NOIF_SETS[f === 4 ? 6 : 4])), `nfqueue IPv${f}: never the other family's set`);
-
-    const withNode = podRules(plan, { ...pods, nodeTraffic: true }, f).filter((l) => l.startsWith('-A PALISADE-NODE'));
-    const j = at(withNode, drop('PALISADE-NODE', f));
-    t.ok(j > at(withNode, '-A PALISADE-NODE -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN') && j === at(withNode, '-A PALISADE-NODE -j PALISADE-PODS') - 1, `nodeTraffic on, IPv${f}: PALISADE-NODE drops the set after the established return, before the pods`);
-    t.equal(withNode.filter((l) => l.includes('TCNOIF')).length, 1, `nodeTraffic on, IPv${f}: one drop`);
-
-    const noNode = podRules(plan, pods, f).filter((l) => l.startsWith('-A PALISADE-NODE'));
-    t.same(noNode, [], `nodeTraffic off, IPv${f}: PALISADE-NODE stays empty (pod <-> node traffic is not judged; a pod without an interface reaches its node as an unknown local pod does)`);
-
-    const tun = { ...TUNP, noIfaceSets: TC_NOIF_SETS };
-    const pre = chainRules(tun, f).filter((l) => l.startsWith('-A PALISADE-PREROUTING'));
-    const k = at(pre, drop('PALISADE-PREROUTING', f));
-    t.ok(k > at(pre, '-A PALISADE-PREROUTING -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN') && k === at(pre, '-A PALISADE-PREROUTING -j PALISADE-PODS') - 1, `tun IPv${f}: PALISADE-PREROUTING drops the set before diverting`);
-    t.ok(k > at(pre, '-A PALISADE-PREROUTING -i pal0 -j RETURN'), `tun IPv${f}: after the TUN's written-back packets return`);
-    t.notOk(podRules(tun, pods, f).some((l) => l.includes('TCNOIF')), `tun IPv${f}: no PALISADE-NODE rule (TUN mode has none)`);
+    const withNode = chainOf(podRules(plan, { ...base, nodeTraffic: true, noIfaceFamilies: [f] }, f), 'PALISADE-NODE');
+    t.equal(withNode.at(-1), '-A PALISADE-NODE -j PALISADE-PODS', `nodeTraffic on, IPv${f}: PALISADE-NODE ends in PALISADE-PODS, whose first rule drops`);
+    t.ok(withNode.indexOf('-A PALISADE-NODE -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN') >= 0, `nodeTraffic on, IPv${f}: after the established return`);
+    t.same(chainOf(podRules(plan, { ...base, noIfaceFamilies: [f] }, f), 'PALISADE-NODE'), [], `nodeTraffic off, IPv${f}: PALISADE-NODE stays empty (pod <-> node traffic is not judged; a pod without an interface reaches its node as an unknown local pod does)`);
   }
 
   // Without the sets (another layout, or --fail-open): not a rule of them anywhere.
-  for (const [name, plan] of [['nfqueue', NFQ], ['tun', TUNP], ['nfqueue, fail-open', { ...NFQ, failOpen: true }]] as const) {
+  for (const [name, p] of [['nfqueue', NFQ], ['tun', TUNP], ['nfqueue, fail-open', { ...NFQ, failOpen: true }]] as const) {
     for (const f of [4, 6] as const) {
-      const all = [...chainRules(plan, f), ...podRules(plan, pods, f), ...podRules(plan, { ...pods, nodeTraffic: true }, f)];
+      const pods = { ...base, noIfaceFamilies: [4, 6] as const };
+      const all = [...chainRules(p, f), ...podRules(p, pods, f), ...podRules(p, { ...pods, nodeTraffic: true }, f)];
       t.notOk(all.some((l) => l.includes('TCNOIF') || l.includes('UNTRACKED')), `${name} IPv${f} without noIfaceSets: no drop rule`);
     }
   }

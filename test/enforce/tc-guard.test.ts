@@ -7,7 +7,7 @@
 // tc and nft run). Also: drops counted and logged, a new address validated at once, a veth
 // recreated under its name guarded again, the watchdog putting back each part (a catch-all, the
 // ingress qdisc, the sink's table, the sink device), a pod without an interface dropped by the
-// agent's own filter chains (and not with --fail-open), removal, --no-source-guard after a tc
+// agent's own filter chains while it has none (and not with --fail-open), removal, --no-source-guard after a tc
 // run, and the TUN backend. The nft and iptables layouts: test/enforce/spoof-guard.test.ts.
 
 import t, { type Test } from 'tap';
@@ -191,6 +191,8 @@ t.test('the tc layout (the default): spoofed sources dropped on the pod veths, h
     const sets = await must(topo.in(topo.node, ['ipset', 'list', '-n']));
     t.notMatch(sets, 'PALISADE-SRC', 'no iptables-layout guard sets');
     t.match(sets, 'PALISADE-TCNOIF4', 'the no-interface sets are there');
+    // Every pod's interface is found: no rule reads the empty sets (a set match on every new flow).
+    for (const cmd of ['iptables', 'ip6tables']) t.notMatch(await must(topo.in(topo.node, [cmd, '-S'])), 'TCNOIF', `${cmd}: no drop rule while every pod has its interface`);
   });
 
   await t.test('a forging c\'s address: TCP SYN, UDP, ICMP, IPv4 and IPv6', async (t) => {
@@ -368,8 +370,9 @@ t.test('the tc layout (the default): spoofed sources dropped on the pod veths, h
     t.match(await ipsetSave('PALISADE-TCNOIF6'), `add PALISADE-TCNOIF6 ${D.v6}`, 'd\'s IPv6 address in PALISADE-TCNOIF6');
     for (const [cmd, f] of [['iptables', 4], ['ip6tables', 6]] as const) {
       const fwd = (await chain(cmd, 'filter', 'PALISADE-FORWARD')).split('\n');
-      const drop = fwd.indexOf(`-A PALISADE-FORWARD -m set --match-set PALISADE-TCNOIF${f} src -j DROP`);
-      t.ok(drop > 0 && drop < fwd.indexOf('-A PALISADE-FORWARD -j PALISADE-PODS') && drop > fwd.indexOf('-A PALISADE-FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN'), `${cmd}: PALISADE-FORWARD drops d's sources after the established return, before the pods are queued`);
+      t.ok(fwd.indexOf('-A PALISADE-FORWARD -j PALISADE-PODS') === fwd.indexOf('-A PALISADE-FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN') + 1, `${cmd}: PALISADE-FORWARD enters PALISADE-PODS right after the established return`);
+      const pods = (await chain(cmd, 'filter', 'PALISADE-PODS')).split('\n').filter((l) => l.startsWith('-A '));
+      t.equal(pods[0], `-A PALISADE-PODS -m set --match-set PALISADE-TCNOIF${f} src -j DROP`, `${cmd}: PALISADE-PODS drops d's sources first, before anything is queued`);
       // No cluster policy judges pod <-> node traffic here: PALISADE-NODE stays empty, and d
       // reaches its node as an unknown local pod would.
       t.notMatch(await chain(cmd, 'filter', 'PALISADE-NODE'), 'TCNOIF', `${cmd}: PALISADE-NODE stays without rules (no cluster policy judges node traffic)`);
@@ -390,6 +393,9 @@ t.test('the tc layout (the default): spoofed sources dropped on the pod veths, h
     t.pass('d found on vz: vz gets d\'s filters');
     t.notMatch(await ipsetSave('PALISADE-TCNOIF4'), D.v4, 'd\'s address left PALISADE-TCNOIF4');
     t.notMatch(await ipsetSave('PALISADE-TCNOIF6'), D.v6, 'and PALISADE-TCNOIF6');
+    // Found by the watchdog (no generation): the drop rule follows the emptied sets.
+    for (const cmd of ['iptables', 'ip6tables']) await waitFor(`${cmd}: drop rule gone`, async () => !(await must(topo.in(topo.node, [cmd, '-S']))).includes('TCNOIF'), 30_000);
+    t.pass('no rule reads the emptied sets');
     // Now d's own sources pass on vz and anything else from vz (the stray source) is forged.
     await checkForging(t, 'c', D, STRAY, true, sendUnguarded);
     // Its routes gone again (no interface change: found at the periodic lookup): fail-closed again.
@@ -397,6 +403,9 @@ t.test('the tc layout (the default): spoofed sources dropped on the pod veths, h
     await waitFor('d without an interface again', () => status().sourceGuard!.podsWithoutInterface.includes('x/d'), 30_000);
     await waitFor('vz no longer guarded', async () => (await filters('vz')).size === 0, 30_000);
     t.match(await ipsetSave('PALISADE-TCNOIF4'), `add PALISADE-TCNOIF4 ${D.v4}`, 'd\'s address back in PALISADE-TCNOIF4');
+    for (const [cmd, f] of [['iptables', 4], ['ip6tables', 6]] as const) {
+      t.match(await chain(cmd, 'filter', 'PALISADE-PODS'), `-A PALISADE-PODS -m set --match-set PALISADE-TCNOIF${f} src -j DROP`, `${cmd}: the drop rule is back with d's address`);
+    }
     await checkNoIface(t, true);
     t.equal(status().rulesRestored, restored, 'a pod without an interface, found, lost: never tampering');
   });
@@ -443,7 +452,7 @@ t.test('the tc layout (the default): spoofed sources dropped on the pod veths, h
     t.equal(status().sourceGuard!.layout, 'tc', 'layout tc');
     t.same(await filters('vc'), expectedFilters(PODS.c.v4, PODS.c.v6), 'vc filtered');
     for (const [cmd, f] of [['iptables', 4], ['ip6tables', 6]] as const) {
-      t.match(await chain(cmd, 'mangle', 'PALISADE-PREROUTING'), `-A PALISADE-PREROUTING -m set --match-set PALISADE-TCNOIF${f} src -j DROP`, `${cmd}: the mangle PREROUTING chain drops pods without an interface`);
+      t.match(await chain(cmd, 'mangle', 'PALISADE-PODS'), `-A PALISADE-PODS -m set --match-set PALISADE-TCNOIF${f} src -j DROP`, `${cmd}: the mangle PALISADE-PODS chain (entered from PREROUTING) drops pods without an interface`);
     }
     await checkForging(t, 'a', A_NEW, PODS.c, true);
     // The --fail-open run let d's ICMP echoes through and b answered: those flows are established
