@@ -6,10 +6,9 @@
 //                 per-round ratios of CPU time per packet
 //   compile       full compile of each cluster (wall and CPU time)
 //   incremental   recompile latency of single changes on the cluster with cluster policies:
-//                 pod add, pod relabel, namespace relabel, NetworkPolicy update, and cluster
-//                 policy priority change, rule edit, delete and add (p50/p99/max over `reps`
-//                 of each kind after WARMUP unmeasured rounds; the policy is drawn at random,
-//                 so about 4 % of the cluster policy changes hit a guardrail that selects every pod);
+//                 the rounds of update-round.ts (pod add, pod relabel, namespace relabel,
+//                 NetworkPolicy update, and cluster policy priority change, rule edit, delete
+//                 and add; p50/p99/max over `reps` of each kind after WARMUP unmeasured rounds);
 //                 an update reaching many Admin or Baseline tables publishes chains in their
 //                 place (tier-tables.ts): its latency is the time to enforce, and `converge` the
 //                 wall time of the converge() steps that then build the tables and the collection
@@ -21,10 +20,9 @@ import v8 from 'node:v8';
 import { Classifier, ACCEPT } from '../src/dataplane/classifier.ts';
 import { CompiledEngine } from '../src/policy/compiler.ts';
 import { runIdleSteps } from './idle-steps.ts';
-import { clusterPolicyId } from '../src/cluster/model.ts';
-import type { ClusterState } from '../src/cluster/state.ts';
-import { LARGE, buildLargeCluster, largePod, largePolicy } from './large-cluster.ts';
-import { LARGE_CLUSTER_POLICIES, isGuardrail, largeClusterPolicies, largeClusterPolicy } from './large-cluster-policies.ts';
+import { LARGE, buildLargeCluster } from './large-cluster.ts';
+import { LARGE_CLUSTER_POLICIES, isGuardrail, largeClusterPolicies } from './large-cluster-policies.ts';
+import { UPDATE_KINDS, updateRound, type UpdateKind } from './update-round.ts';
 import { prng } from './prng.ts';
 import { UpdateTrace } from './update-trace.ts';
 
@@ -152,68 +150,26 @@ export function clusterLarge(o: ClusterLargeOptions): Record<string, unknown> {
     lastConverge = Number(process.hrtime.bigint() - t2) / 1e6;
     trace?.end('idle', lastConverge);
   });
-  const kinds = ['pod_add', 'pod_relabel', 'namespace_relabel', 'policy_update', 'cnp_priority', 'cnp_rule_edit', 'cnp_delete', 'cnp_add'] as const;
-  const times: Record<(typeof kinds)[number], number[]> = Object.fromEntries(kinds.map((k) => [k, []])) as never;
-  const converges: Record<(typeof kinds)[number], number[]> = Object.fromEntries(kinds.map((k) => [k, []])) as never;
+  const kinds = UPDATE_KINDS;
+  const times: Record<UpdateKind, number[]> = Object.fromEntries(kinds.map((k) => [k, []])) as never;
+  const converges: Record<UpdateKind, number[]> = Object.fromEntries(kinds.map((k) => [k, []])) as never;
   const cold: Record<string, number> = {};
   const guardrailMs: number[] = [];
   const r = prng(0xc0ffee);
-  const nCnp = LARGE_CLUSTER_POLICIES.admin + LARGE_CLUSTER_POLICIES.baseline;
   const WARMUP = 2;
   for (let k = 0; k < o.reps + WARMUP; k++) {
-    const got: Partial<Record<(typeof kinds)[number], number>> = {};
-    const conv: Partial<Record<(typeof kinds)[number], number>> = {};
-    if (trace) trace.label = `rep${k} pod_add`;
-    withState.upsertPod(largePod(LARGE.pods + k));
-    got.pod_add = last;
-    conv.pod_add = lastConverge;
-    const i = r() % LARGE.pods;
-    const pod = withState.pods.get(`ns-${i % LARGE.namespaces}/pod-${i}`)!;
-    if (trace) trace.label = `rep${k} pod_relabel`;
-    withState.upsertPod({ ...pod, labels: { ...pod.labels, tier: pod.labels.tier === 'db' ? 'frontend' : 'db', role: 'client' } });
-    got.pod_relabel = last;
-    conv.pod_relabel = lastConverge;
-    const ns = withState.namespaces.get(`ns-${r() % LARGE.namespaces}`)!;
-    if (trace) trace.label = `rep${k} namespace_relabel`;
-    withState.upsertNamespace({ ...ns, labels: { ...ns.labels, env: ns.labels.env === 'prod' ? 'staging' : 'prod' } });
-    got.namespace_relabel = last;
-    conv.namespace_relabel = lastConverge;
-    if (trace) trace.label = `rep${k} policy_update`;
-    withState.upsertPolicy(largePolicy(r() % LARGE.namespaces, r() % LARGE.policiesPerNamespace, 1 + (k % 3)));
-    got.policy_update = last;
-    conv.policy_update = lastConverge;
-    // Cluster policy changes, each on a policy drawn at random.
-    const pick = () => r() % nCnp;
-    let c = pick();
-    if (trace) trace.label = `rep${k} cnp_priority`;
-    withState.upsert('ClusterNetworkPolicy', largeClusterPolicy(c, { priorityShift: 1 + (k % 14) }));
-    got.cnp_priority = last;
-    conv.cnp_priority = lastConverge;
-    if (isGuardrail(c)) guardrailMs.push(last);
-    c = pick();
-    if (trace) trace.label = `rep${k} cnp_rule_edit`;
-    withState.upsert('ClusterNetworkPolicy', largeClusterPolicy(c, { editRule: r(), edit: 1 + (k % 3) }));
-    got.cnp_rule_edit = last;
-    conv.cnp_rule_edit = lastConverge;
-    if (isGuardrail(c)) guardrailMs.push(last);
-    c = pick();
-    const id = clusterPolicyId(largeClusterPolicy(c));
-    if (trace) trace.label = `rep${k} cnp_delete`;
-    withState.delete('ClusterNetworkPolicy', id);
-    got.cnp_delete = last;
-    conv.cnp_delete = lastConverge;
-    const tDelete = last;
-    if (trace) trace.label = `rep${k} cnp_add`;
-    withState.upsert('ClusterNetworkPolicy', largeClusterPolicy(c));
-    got.cnp_add = last;
-    conv.cnp_add = lastConverge;
-    if (isGuardrail(c)) guardrailMs.push(tDelete, last);
-    if (k === 0) for (const kind of kinds) cold[kind] = +got[kind]!.toFixed(3);
-    if (k < WARMUP) continue;
-    for (const kind of kinds) {
-      times[kind].push(got[kind]!);
-      converges[kind].push(conv[kind]!);
-    }
+    updateRound(withState, r, k, {
+      before: (kind) => {
+        if (trace) trace.label = `rep${k} ${kind}`;
+      },
+      after: (kind, cnp) => {
+        if (cnp !== undefined && isGuardrail(cnp)) guardrailMs.push(last);
+        if (k === 0) cold[kind] = +last.toFixed(3);
+        if (k < WARMUP) return;
+        times[kind].push(last);
+        converges[kind].push(lastConverge);
+      },
+    });
   }
   const incremental: Record<string, unknown> = {};
   for (const kind of kinds) incremental[kind] = { ...percentiles(times[kind]), cold_ms: cold[kind], converge: percentiles(converges[kind]) };
@@ -222,7 +178,7 @@ export function clusterLarge(o: ClusterLargeOptions): Record<string, unknown> {
     name: 'cluster-large',
     pods: LARGE.pods,
     policies: LARGE.namespaces * LARGE.policiesPerNamespace,
-    cluster_policies: nCnp,
+    cluster_policies: LARGE_CLUSTER_POLICIES.admin + LARGE_CLUSTER_POLICIES.baseline,
     cluster_policies_admin: LARGE_CLUSTER_POLICIES.admin,
     cluster_policies_baseline: LARGE_CLUSTER_POLICIES.baseline,
     cluster_rules: cnps.reduce((n, p) => n + p.ingress.length + p.egress.length, 0),

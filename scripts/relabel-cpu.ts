@@ -14,7 +14,7 @@ type Engine = { update(ch: unknown): unknown; converge(): unknown; readonly pend
 const engineOf = async (dir: string) => (await import(`${dir}/src/policy/compiler.ts`) as typeof import('../src/policy/compiler.ts')).CompiledEngine;
 const { LARGE, buildLargeCluster } = await import('../bench/large-cluster.ts');
 const { largeClusterPolicies } = await import('../bench/large-cluster-policies.ts');
-const { relabelRound } = await import('./relabel-round.ts');
+const { updateRound } = await import('../bench/update-round.ts');
 const { prng } = await import('../bench/prng.ts');
 const { runIdleSteps } = await import('../bench/idle-steps.ts');
 
@@ -41,7 +41,7 @@ st.onChange((ch) => {
   if (kind) (out[kind] ??= []).push({ a, b });
 });
 const r = prng(0xc0ffee);
-for (let k = 0; k < reps; k++) relabelRound(st, r, k, bench, (kd) => { kind = kd; });
+for (let k = 0; k < reps; k++) updateRound(st, r, k, { before: (kd) => { kind = kd === 'pod_relabel' || kd === 'namespace_relabel' ? kd : ''; } }, !bench);
 const q = (s: readonly number[], f: number) => s[Math.min(s.length - 1, Math.floor(f * s.length))]!;
 const line = (s: number[]) => {
   s.sort((x, y) => x - y);

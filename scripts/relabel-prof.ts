@@ -9,7 +9,7 @@ const root = process.env.PALISADE_THIS ?? new URL('..', import.meta.url).pathnam
 const { CompiledEngine } = await import(`${root}/src/policy/compiler.ts`);
 const { LARGE, buildLargeCluster } = await import('../bench/large-cluster.ts');
 const { largeClusterPolicies } = await import('../bench/large-cluster-policies.ts');
-const { relabelRound } = await import('./relabel-round.ts');
+const { updateRound } = await import('../bench/update-round.ts');
 const { prng } = await import('../bench/prng.ts');
 const s = new Session(); s.connect();
 const post = (m: string, p?: object) => { let r: any; s.post(m, p ?? {}, (e, x) => { if (e) throw e; r = x; }); return r; };
@@ -44,7 +44,7 @@ st.onChange((ch: unknown) => {
   while (eng.pendingWork > 0) eng.converge();
 });
 const r = prng(0xc0ffee);
-for (k = 0; k < reps; k++) relabelRound(st, r, k, true, (kd) => { kind = kd; });
+for (k = 0; k < reps; k++) updateRound(st, r, k, { before: (kd) => { kind = kd === 'pod_relabel' || kd === 'namespace_relabel' ? kd : ''; } });
 const n = reps - 2;
 for (const kd of Object.keys(self)) {
   console.log(`== ${kd}: ${(tot[kd]! / n).toFixed(2)} ms sampled per update`);
