@@ -10,19 +10,16 @@
 // tables (--source-guard-layout nft; the default, tc filters on the pod veths, is
 // test/enforce/tc-guard.test.ts), then with --source-guard-layout iptables.
 
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { Topology, PODS, ROOT, clusterYaml, startAgent, waitFor, must, run, type AgentStatusFile, type PodName } from '../../support/netns.ts';
+import { Topology, PODS, clusterYaml, startAgent, waitFor, must, run, type AgentStatusFile } from '../../support/netns.ts';
+import { forgingProbe } from '../support/forging-probe.ts';
 
 const NODE = 'n1';
 const QUEUE = 47;
 const topo = new Topology('spoof');
 t.teardown(() => topo.down());
-
-const SENDER = join(ROOT, 'test', 'support', 'spoof-send-main.ts');
-const PROTOS = ['tcp', 'udp', 'icmp'] as const;
-type Proto = (typeof PROTOS)[number];
 
 interface GuardStatus extends AgentStatusFile {
   rulesRestored: number;
@@ -30,49 +27,7 @@ interface GuardStatus extends AgentStatusFile {
   ruleWatchdog?: { fullChecks: number; skippedChecks: number; monitor: string };
 }
 
-/** Sends 3 raw packets per (source, protocol) from pod `from` to pod b, sources in order. */
-async function send(from: PodName, srcs: readonly string[], fam: 4 | 6): Promise<void> {
-  const dst = fam === 4 ? PODS.b.v4 : PODS.b.v6;
-  const out = await must(topo.in(topo.ns[from], ['node', '--import', 'tsx', SENDER, '--src', srcs.join(','), '--dst', dst, '--proto', PROTOS.join(','), '--port', '7000', '--count', '3']));
-  const r = JSON.parse(out) as { sent: number; failed: number };
-  if (r.sent !== 3 * srcs.length * PROTOS.length) throw new Error(`sender sent ${r.sent} (${r.failed} failed)`);
-}
-
-const l4 = (fam: 4 | 6, proto: Proto) => (proto === 'icmp' ? (fam === 4 ? '-p icmp' : '-p ipv6-icmp') : `-p ${proto} --dport 7000`);
-
-/** Counting rules in b's INPUT for (source, protocol), named by comment. */
-async function watch(src: string, fam: 4 | 6): Promise<void> {
-  const lines = PROTOS.map((p) => `-A INPUT -s ${src} ${l4(fam, p)} -m comment --comment "seen-${src}-${p}"`);
-  await must(topo.in(topo.ns.b, [fam === 4 ? 'iptables-restore' : 'ip6tables-restore', '--noflush']), `*filter\n${lines.join('\n')}\nCOMMIT\n`);
-}
-
-/** Packets that reached b from `src` with `proto`. */
-async function seen(src: string, fam: 4 | 6, proto: Proto): Promise<number> {
-  const text = await must(topo.in(topo.ns.b, [fam === 4 ? 'iptables-save' : 'ip6tables-save', '-c', '-t', 'filter']));
-  const line = text.split('\n').find((l) => l.includes(`"seen-${src}-${proto}"`));
-  if (!line) throw new Error(`no counting rule for ${src} ${proto}`);
-  return Number(/^\[(\d+):/.exec(line)![1]);
-}
-
-/** Forged from `from` with `victim`'s address: none arrive. Honest (own address) from the same pod: all arrive. */
-async function checkForging(t: Test, from: PodName, own: { v4: string; v6: string }, victim: { v4: string; v6: string }, guarded: boolean): Promise<void> {
-  for (const fam of [4, 6] as const) {
-    const forgedSrc = fam === 4 ? victim.v4 : victim.v6;
-    const ownSrc = fam === 4 ? own.v4 : own.v6;
-    const f0 = await Promise.all(PROTOS.map((p) => seen(forgedSrc, fam, p)));
-    const h0 = await Promise.all(PROTOS.map((p) => seen(ownSrc, fam, p)));
-    await send(from, [forgedSrc, ownSrc], fam);
-    for (const [i, proto] of PROTOS.entries()) {
-      // The honest packets were sent after the forged ones on the same path: once they are all
-      // in, the forged ones had every chance to arrive.
-      await waitFor(`honest IPv${fam} ${proto} at b`, async () => (await seen(ownSrc, fam, proto)) - h0[i]! >= 3, 15_000);
-      const forged = (await seen(forgedSrc, fam, proto)) - f0[i]!;
-      if (guarded) t.equal(forged, 0, `IPv${fam} ${proto}: forged source ${forgedSrc} from ${from} never reaches b`);
-      else t.equal(forged, 3, `IPv${fam} ${proto}: without the guard the forged packets from ${from} reach b`);
-      t.pass(`IPv${fam} ${proto}: ${from}'s packets with its own address ${ownSrc} reach b`);
-    }
-  }
-}
+const { watch, checkForging } = forgingProbe(topo);
 
 const A_NEW = { v4: '10.77.1.3', v6: 'fd77:1::3' };
 /** The IPv4 table (the tests alter it); its IPv6 twin is `ip6 palisade-guard`. */

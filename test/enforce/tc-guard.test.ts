@@ -13,7 +13,8 @@
 import t, { type Test } from 'tap';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { Topology, PODS, ROOT, clusterYaml, startAgent, statusReaders, waitFor, must, run, type AgentStatusFile, type PodName } from '../../support/netns.ts';
+import { Topology, PODS, clusterYaml, startAgent, statusReaders, waitFor, must, run, type AgentStatusFile } from '../../support/netns.ts';
+import { forgingProbe } from '../support/forging-probe.ts';
 
 const NODE = 'n1';
 const QUEUE = 52;
@@ -21,9 +22,6 @@ const METRICS = '127.0.0.1:9837';
 const topo = new Topology('tcguard');
 t.teardown(() => topo.down());
 
-const SENDER = join(ROOT, 'test', 'support', 'spoof-send-main.ts');
-const PROTOS = ['tcp', 'udp', 'icmp'] as const;
-type Proto = (typeof PROTOS)[number];
 const SINK = 'palisade-sink';
 
 interface GuardStatus extends AgentStatusFile {
@@ -31,49 +29,7 @@ interface GuardStatus extends AgentStatusFile {
   sourceGuard?: { spoofedPackets: number; spoofedByPod: Record<string, number>; noInterfaceDrops: number; podsWithoutInterface: string[]; routeLookups: number; layout: string };
 }
 
-/** Sends 3 raw packets per (source, protocol) from pod `from` to pod b, sources in order. */
-async function send(from: PodName, srcs: readonly string[], fam: 4 | 6, extra: readonly string[] = []): Promise<void> {
-  const dst = fam === 4 ? PODS.b.v4 : PODS.b.v6;
-  const out = await must(topo.in(topo.ns[from], ['node', '--import', 'tsx', SENDER, '--src', srcs.join(','), '--dst', dst, '--proto', PROTOS.join(','), '--port', '7000', '--count', '3', ...extra]));
-  const r = JSON.parse(out) as { sent: number; failed: number };
-  if (r.sent !== 3 * srcs.length * PROTOS.length) throw new Error(`sender sent ${r.sent} (${r.failed} failed)`);
-}
-
-const l4 = (fam: 4 | 6, proto: Proto) => (proto === 'icmp' ? (fam === 4 ? '-p icmp' : '-p ipv6-icmp') : `-p ${proto} --dport 7000`);
-
-/** Counting rules in b's INPUT for (source, protocol), named by comment. */
-async function watch(src: string, fam: 4 | 6): Promise<void> {
-  const lines = PROTOS.map((p) => `-A INPUT -s ${src} ${l4(fam, p)} -m comment --comment "seen-${src}-${p}"`);
-  await must(topo.in(topo.ns.b, [fam === 4 ? 'iptables-restore' : 'ip6tables-restore', '--noflush']), `*filter\n${lines.join('\n')}\nCOMMIT\n`);
-}
-
-/** Packets that reached b from `src` with `proto`. */
-async function seen(src: string, fam: 4 | 6, proto: Proto): Promise<number> {
-  const text = await must(topo.in(topo.ns.b, [fam === 4 ? 'iptables-save' : 'ip6tables-save', '-c', '-t', 'filter']));
-  const line = text.split('\n').find((l) => l.includes(`"seen-${src}-${proto}"`));
-  if (!line) throw new Error(`no counting rule for ${src} ${proto}`);
-  return Number(/^\[(\d+):/.exec(line)![1]);
-}
-
-/** Forged from `from` with `victim`'s address: none arrive. Honest (own address) from the same pod: all arrive. */
-async function checkForging(t: Test, from: PodName, own: { v4: string; v6: string }, victim: { v4: string; v6: string }, guarded: boolean, sender = (srcs: readonly string[], fam: 4 | 6) => send(from, srcs, fam)): Promise<void> {
-  for (const fam of [4, 6] as const) {
-    const forgedSrc = fam === 4 ? victim.v4 : victim.v6;
-    const ownSrc = fam === 4 ? own.v4 : own.v6;
-    const f0 = await Promise.all(PROTOS.map((p) => seen(forgedSrc, fam, p)));
-    const h0 = await Promise.all(PROTOS.map((p) => seen(ownSrc, fam, p)));
-    await sender([forgedSrc, ownSrc], fam);
-    for (const [i, proto] of PROTOS.entries()) {
-      // The honest packets were sent after the forged ones on the same path: once they are all
-      // in, the forged ones had every chance to arrive.
-      await waitFor(`honest IPv${fam} ${proto} at b`, async () => (await seen(ownSrc, fam, proto)) - h0[i]! >= 3, 15_000);
-      const forged = (await seen(forgedSrc, fam, proto)) - f0[i]!;
-      if (guarded) t.equal(forged, 0, `IPv${fam} ${proto}: forged source ${forgedSrc} from ${from} never reaches b`);
-      else t.equal(forged, 3, `IPv${fam} ${proto}: without the guard the forged packets from ${from} reach b`);
-      t.pass(`IPv${fam} ${proto}: ${from}'s packets with its own address ${ownSrc} reach b`);
-    }
-  }
-}
+const { watch, probeArrivals, checkForging } = forgingProbe(topo);
 
 /** A u32 key as tc prints it: the address words in hex, 8 digits each. */
 function hexWords(ip: string): string[] {
@@ -329,27 +285,17 @@ t.test('the tc layout (the default): spoofed sources dropped on the pod veths, h
   });
 
   /**
-   * A path into the node that no guard watches (a veth vz, its peer in c's namespace, no pod's
-   * route through it): sends from `src` towards b through it.
+   * d's sources sent from c's namespace over vz, a path into the node that no guard watches (its
+   * peer in c's namespace, no pod's route through it): dropped (`dropped`) or delivered; a stray
+   * source (no pod's) is the control, always delivered.
    */
-  const sendUnguarded = async (srcs: readonly string[], fam: 4 | 6) => {
-    const out = await must(topo.in(topo.ns.c, ['node', '--import', 'tsx', SENDER, '--src', srcs.join(','), '--dst', fam === 4 ? PODS.b.v4 : PODS.b.v6, '--proto', PROTOS.join(','), '--port', '7000', '--count', '3']));
-    if ((JSON.parse(out) as { sent: number }).sent !== 3 * srcs.length * PROTOS.length) throw new Error(`sender: ${out}`);
-  };
-  /** d's sources arriving on the unguarded path: dropped (`dropped`) or delivered; a stray source (no pod's) is the control, always delivered. */
   const checkNoIface = async (t: Test, dropped: boolean) => {
     for (const fam of [4, 6] as const) {
       const dSrc = fam === 4 ? D.v4 : D.v6;
-      const stray = fam === 4 ? STRAY.v4 : STRAY.v6;
-      const d0 = await Promise.all(PROTOS.map((p) => seen(dSrc, fam, p)));
-      const s0 = await Promise.all(PROTOS.map((p) => seen(stray, fam, p)));
-      await sendUnguarded([dSrc, stray], fam);
-      for (const [i, proto] of PROTOS.entries()) {
-        await waitFor(`stray IPv${fam} ${proto} at b`, async () => (await seen(stray, fam, proto)) - s0[i]! >= 3, 15_000);
-        const n = (await seen(dSrc, fam, proto)) - d0[i]!;
+      await probeArrivals('c', dSrc, fam === 4 ? STRAY.v4 : STRAY.v6, fam, (proto, n) => {
         if (dropped) t.equal(n, 0, `IPv${fam} ${proto}: pod d's source ${dSrc} (no interface) never reaches b`);
         else t.equal(n, 3, `IPv${fam} ${proto}: with --fail-open pod d's source ${dSrc} reaches b`);
-      }
+      });
     }
   };
 
@@ -397,7 +343,7 @@ t.test('the tc layout (the default): spoofed sources dropped on the pod veths, h
     for (const cmd of ['iptables', 'ip6tables']) await waitFor(`${cmd}: drop rule gone`, async () => !(await must(topo.in(topo.node, [cmd, '-S']))).includes('TCNOIF'), 30_000);
     t.pass('no rule reads the emptied sets');
     // Now d's own sources pass on vz and anything else from vz (the stray source) is forged.
-    await checkForging(t, 'c', D, STRAY, true, sendUnguarded);
+    await checkForging(t, 'c', D, STRAY, true);
     // Its routes gone again (no interface change: found at the periodic lookup): fail-closed again.
     for (const r of routes) await must(['ip', '-n', topo.node, ...r.slice(0, -3), 'del', ...r.slice(-3)]);
     await waitFor('d without an interface again', () => status().sourceGuard!.podsWithoutInterface.includes('x/d'), 30_000);
