@@ -113,10 +113,29 @@ export class Topology {
     await must(['ip', '-n', pod, '-6', 'route', 'add', 'default', 'via', p.gw6]);
   }
 
-  /** A CNI recreating a pod's veth under the same name (a new index): deleted, then wired again with `addrs`. */
-  async recreateVeth(name: PodName, addrs: { v4: string; v6: string }): Promise<void> {
+  /** The interface index of a pod's node-side veth. */
+  async nodeIfIndex(name: PodName): Promise<number> {
+    return Number((await must(this.in(this.node, ['cat', `/sys/class/net/${PODS[name].nodeIf}/ifindex`]))).trim());
+  }
+
+  /** A CNI recreating a pod's veth under the same name: deleted, then wired again with `addrs`; its index before and after. */
+  async recreateVeth(name: PodName, addrs: { v4: string; v6: string }): Promise<{ before: number; after: number }> {
+    const before = await this.nodeIfIndex(name);
     await must(this.in(this.node, ['ip', 'link', 'del', PODS[name].nodeIf]));
     await this.wirePod(name, addrs);
+    return { before, after: await this.nodeIfIndex(name) };
+  }
+
+  /** A pod that keeps its veth but changes its addresses (as a pod deleted and re-added with new IPs): eth0's `from` swapped for `to`, default routes put back. */
+  async readdressPod(name: PodName, from: { v4: string; v6: string }, to: { v4: string; v6: string }): Promise<void> {
+    const p = PODS[name];
+    const pod = this.ns[name];
+    await must(['ip', '-n', pod, 'addr', 'del', `${from.v4}/24`, 'dev', 'eth0']);
+    await must(['ip', '-n', pod, 'addr', 'add', `${to.v4}/24`, 'dev', 'eth0']);
+    await must(['ip', '-n', pod, 'route', 'replace', 'default', 'via', p.gw4]);
+    await must(['ip', '-n', pod, 'addr', 'del', `${from.v6}/64`, 'dev', 'eth0']);
+    await must(['ip', '-n', pod, 'addr', 'add', `${to.v6}/64`, 'dev', 'eth0', 'nodad']);
+    await must(['ip', '-n', pod, '-6', 'route', 'replace', 'default', 'via', p.gw6]);
   }
 
   /** Starts a long-running process; killed at teardown. */

@@ -4,7 +4,7 @@
 // into the learner's own TUN device (agent/dns-wiring.ts). Addresses come in checked and
 // canonical (iptables.ts checkAddress).
 
-import type { RulePlan } from './iptables.ts';
+import type { RulePlan } from './rule-plan.ts';
 
 /** TUN mode: the mark that routes DNS answers into the DNS TUN device. */
 export const DEFAULT_DNS_DIVERT_MARK = 0x08000000;

@@ -2,7 +2,7 @@
 // bad one is an error naming it, never a rule that means something else.
 
 import { canonicalIP, formatCIDR, parseCIDR, parseIP } from '../net/address.ts';
-import type { Family } from './iptables.ts';
+import type { Family } from './rule-plan.ts';
 
 const IFACE_RE = /^[A-Za-z0-9_.:@-]{1,15}\+?$/;
 

@@ -12,9 +12,8 @@
 
 import t from 'tap';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
 import { Topology, PODS, clusterYaml, startAgent, waitFor, must, run, type AgentStatusFile } from '../../support/netns.ts';
-import { forgingProbe } from '../support/forging-probe.ts';
+import { A_NEW, forgingProbe } from '../support/forging-probe.ts';
 
 const NODE = 'n1';
 const QUEUE = 47;
@@ -27,9 +26,8 @@ interface GuardStatus extends AgentStatusFile {
   ruleWatchdog?: { fullChecks: number; skippedChecks: number; monitor: string };
 }
 
-const { watch, checkForging } = forgingProbe(topo);
+const { setUp, checkForging, checkForgedReported } = forgingProbe(topo);
 
-const A_NEW = { v4: '10.77.1.3', v6: 'fd77:1::3' };
 /** The IPv4 table (the tests alter it); its IPv6 twin is `ip6 palisade-guard`. */
 const NFT_TABLE = ['ip', 'palisade-guard'];
 /** An older agent's single table. */
@@ -46,14 +44,7 @@ async function nftTable(): Promise<string> {
 }
 
 t.test('spoofed sources are dropped in the kernel, honest traffic passes', async (t) => {
-  await topo.up();
-  await topo.servers('b', 8080);
-  const dir = join(topo.dir, 'manifests');
-  await must(['mkdir', '-p', dir]);
-  topo.writeFile('manifests/cluster.yaml', clusterYaml(NODE, [8080]));
-  for (const [fam, addrs] of [[4, [PODS.a.v4, PODS.c.v4, A_NEW.v4]], [6, [PODS.a.v6, PODS.c.v6, A_NEW.v6]]] as const) {
-    for (const a of addrs) await watch(a, fam);
-  }
+  const dir = await setUp(NODE);
   // An older agent's inet table: replaced by the per-family tables in the same transaction.
   await must(topo.in(topo.node, ['nft', 'add', 'table', ...NFT_INET]));
   const statusFile = join(topo.dir, 'status.json');
@@ -93,16 +84,7 @@ t.test('spoofed sources are dropped in the kernel, honest traffic passes', async
     }, 30_000);
     t.ok(s.spoofedPackets >= 18, `status counts ${s.spoofedPackets} spoofed packets`);
     t.ok((s.spoofedByPod['x/a'] ?? 0) >= 18, 'counted for pod x/a');
-    const m = await must(topo.in(topo.node, ['curl', '-sS', `http://${METRICS}/metrics`]));
-    const metric = /^palisade_spoofed_packets_total\{pod="x\/a"\} (\d+)$/m.exec(m);
-    t.ok(metric && Number(metric[1]) >= 18, `metrics: palisade_spoofed_packets_total{pod="x/a"} ${metric?.[1]}`);
-    const lines = await waitFor('verdict log lines', () => {
-      const l = readFileSync(vlog, 'utf8').split('\n').filter((x) => x.includes('spoofed-source')).map((x) => JSON.parse(x) as { pod: string; iface: string; src: { ip: string } });
-      return l.some((x) => x.src.ip === PODS.c.v6) && l.some((x) => x.src.ip === PODS.c.v4) ? l : undefined;
-    }, 30_000);
-    const v4 = lines.find((x) => x.src.ip === PODS.c.v4)!;
-    t.same({ pod: v4.pod, iface: v4.iface }, { pod: 'x/a', iface: 'va' }, 'IPv4 line names pod x/a and interface va');
-    t.ok(lines.some((x) => x.src.ip === PODS.c.v6 && x.pod === 'x/a' && x.iface === 'va'), 'IPv6 line too');
+    await checkForgedReported(t, METRICS, vlog);
     t.match(agent.log(), /enforcing generation/, 'agent running');
   });
 
@@ -134,12 +116,7 @@ t.test('spoofed sources are dropped in the kernel, honest traffic passes', async
 
   await t.test('a pod re-added with a new address is validated against the new one at once', async (t) => {
     // a's namespace swaps its addresses; the Pod object is replaced (deleted, re-added with the new IPs).
-    await must(topo.in(topo.ns.a, ['ip', 'addr', 'del', `${PODS.a.v4}/24`, 'dev', 'eth0']));
-    await must(topo.in(topo.ns.a, ['ip', 'addr', 'add', `${A_NEW.v4}/24`, 'dev', 'eth0']));
-    await must(topo.in(topo.ns.a, ['ip', 'route', 'replace', 'default', 'via', PODS.a.gw4]));
-    await must(topo.in(topo.ns.a, ['ip', 'addr', 'del', `${PODS.a.v6}/64`, 'dev', 'eth0']));
-    await must(topo.in(topo.ns.a, ['ip', 'addr', 'add', `${A_NEW.v6}/64`, 'dev', 'eth0', 'nodad']));
-    await must(topo.in(topo.ns.a, ['ip', '-6', 'route', 'replace', 'default', 'via', PODS.a.gw6]));
+    await topo.readdressPod('a', PODS.a, A_NEW);
     const gen = status().generation;
     topo.writeFile('manifests/cluster.yaml', clusterYaml(NODE, [8080]).replaceAll(PODS.a.v4, A_NEW.v4).replaceAll(`"${PODS.a.v6}"`, `"${A_NEW.v6}"`));
     await waitFor('new generation enforced', () => status().generation > gen, 60_000);
@@ -153,12 +130,9 @@ t.test('spoofed sources are dropped in the kernel, honest traffic passes', async
     // the old index: until the agent follows, a's packets are all dropped (the name-keyed podif
     // rule), never unguarded. The table's listing (every tick) shows the old index as a number,
     // so that tick looks the routes up and rewrites the pairs; the watchdog has nothing to put back.
-    const idx = async () => Number((await must(topo.in(topo.node, ['cat', '/sys/class/net/va/ifindex']))).trim());
-    const oldIndex = await idx();
     const s0 = status();
-    await topo.recreateVeth('a', A_NEW);
-    const newIndex = await idx();
-    t.not(newIndex, oldIndex, `va recreated: index ${oldIndex} -> ${newIndex}`);
+    const index = await topo.recreateVeth('a', A_NEW);
+    t.not(index.after, index.before, `va recreated: index ${index.before} -> ${index.after}`);
     await waitFor('pairs rewritten with the new index', async () => (await nftTable()).includes(`"va" . ${A_NEW.v4}`), 30_000);
     await checkForging(t, 'a', A_NEW, PODS.c, true);
     await checkForging(t, 'a', A_NEW, PODS.a, true);
@@ -172,7 +146,7 @@ t.test('spoofed sources are dropped in the kernel, honest traffic passes', async
 
   await t.test('the rule watchdog puts a stale honest pair back (an index no interface has)', async (t) => {
     const before = status().rulesRestored;
-    const va = (await must(topo.in(topo.node, ['cat', '/sys/class/net/va/ifindex']))).trim();
+    const va = await topo.nodeIfIndex('a');
     await must(topo.in(topo.node, ['nft', '-f', '-']), `delete element ${NFT_TABLE.join(' ')} src4 { ${va} . ${A_NEW.v4} }\nadd element ${NFT_TABLE.join(' ')} src4 { 99999 . ${A_NEW.v4} }\n`);
     await waitFor('restored', () => status().rulesRestored > before, 60_000);
     await waitFor('pair back', async () => (await nftTable()).includes(`"va" . ${A_NEW.v4}`) && !(await nftTable()).includes('99999'), 30_000);

@@ -14,7 +14,7 @@ import t, { type Test } from 'tap';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { Topology, PODS, clusterYaml, startAgent, statusReaders, waitFor, must, run, type AgentStatusFile } from '../../support/netns.ts';
-import { forgingProbe } from '../support/forging-probe.ts';
+import { A_NEW, forgingProbe } from '../support/forging-probe.ts';
 
 const NODE = 'n1';
 const QUEUE = 52;
@@ -29,7 +29,7 @@ interface GuardStatus extends AgentStatusFile {
   sourceGuard?: { spoofedPackets: number; spoofedByPod: Record<string, number>; noInterfaceDrops: number; podsWithoutInterface: string[]; routeLookups: number; layout: string };
 }
 
-const { watch, probeArrivals, checkForging } = forgingProbe(topo);
+const { setUp, probeArrivals, checkForging, checkForgedReported } = forgingProbe(topo);
 
 /** A u32 key as tc prints it: the address words in hex, 8 digits each. */
 function hexWords(ip: string): string[] {
@@ -87,7 +87,6 @@ const sameFilters = async (iface: string, want: Map<number, string>): Promise<bo
   return have.size === want.size && [...want].every(([p, s]) => have.get(p) === s);
 };
 
-const A_NEW = { v4: '10.77.1.3', v6: 'fd77:1::3' };
 /** Pod d: a local pod whose addresses have no route on the node (its interface is not found). */
 const D = { v4: '10.77.9.2', v6: 'fd77:9::2' };
 /** A source no pod has, sent the same way as d's (the control for the no-interface drop). */
@@ -111,14 +110,7 @@ const ipsetSave = async (set: string) => (await run(topo.in(topo.node, ['ipset',
 const chain = async (cmd: string, table: string, name: string) => (await run(topo.in(topo.node, [cmd, '-t', table, '-S', name]))).stdout;
 
 t.test('the tc layout (the default): spoofed sources dropped on the pod veths, honest traffic passes', async (t) => {
-  await topo.up();
-  await topo.servers('b', 8080);
-  const dir = join(topo.dir, 'manifests');
-  await must(['mkdir', '-p', dir]);
-  topo.writeFile('manifests/cluster.yaml', clusterYaml(NODE, [8080]));
-  for (const [fam, addrs] of [[4, [PODS.a.v4, PODS.c.v4, A_NEW.v4, D.v4, STRAY.v4]], [6, [PODS.a.v6, PODS.c.v6, A_NEW.v6, D.v6, STRAY.v6]]] as const) {
-    for (const a of addrs) await watch(a, fam);
-  }
+  const dir = await setUp(NODE, [D, STRAY]);
   const statusFile = join(topo.dir, 'status.json');
   const vlog = join(topo.dir, 'verdicts.jsonl');
   const args = ['--node', NODE, '--manifests', dir, '--backend', 'nfqueue', '--queue', String(QUEUE), '--rescan-ms', '300', '--rules-check-ms', '300', '--verdict-log', vlog, '--metrics', METRICS];
@@ -168,17 +160,7 @@ t.test('the tc layout (the default): spoofed sources dropped on the pod veths, h
     t.ok(s.spoofedPackets >= 18, `status counts ${s.spoofedPackets} spoofed packets`);
     t.ok((s.spoofedByPod['x/a'] ?? 0) >= 18, `counted for pod x/a: ${s.spoofedByPod['x/a']}`);
     t.notOk(s.spoofedByPod['x/c'], 'nothing counted for the victim c');
-    const m = await must(topo.in(topo.node, ['curl', '-sS', `http://${METRICS}/metrics`]));
-    const metric = /^palisade_spoofed_packets_total\{pod="x\/a"\} (\d+)$/m.exec(m);
-    t.ok(metric && Number(metric[1]) >= 18, `metrics: palisade_spoofed_packets_total{pod="x/a"} ${metric?.[1]}`);
-    const lines = await waitFor('verdict log lines', () => {
-      const l = readFileSync(vlog, 'utf8').split('\n').filter((x) => x.includes('spoofed-source')).map((x) => JSON.parse(x) as { pod: string; iface: string; src: { ip: string } });
-      return l.some((x) => x.src.ip === PODS.c.v6) && l.some((x) => x.src.ip === PODS.c.v4) ? l : undefined;
-    }, 30_000);
-    const v4 = lines.find((x) => x.src.ip === PODS.c.v4)!;
-    t.same({ pod: v4.pod, iface: v4.iface }, { pod: 'x/a', iface: 'va' }, 'IPv4 line names pod x/a and interface va');
-    const v6 = lines.find((x) => x.src.ip === PODS.c.v6)!;
-    t.same({ pod: v6.pod, iface: v6.iface }, { pod: 'x/a', iface: 'va' }, 'IPv6 line too');
+    await checkForgedReported(t, METRICS, vlog);
     t.notMatch(await sinkTable(), PODS.c.v4, 'the records read are deleted from the sink\'s set');
   });
 
@@ -191,12 +173,7 @@ t.test('the tc layout (the default): spoofed sources dropped on the pod veths, h
   });
 
   await t.test('a pod re-added with a new address is validated against the new one at once', async (t) => {
-    await must(topo.in(topo.ns.a, ['ip', 'addr', 'del', `${PODS.a.v4}/24`, 'dev', 'eth0']));
-    await must(topo.in(topo.ns.a, ['ip', 'addr', 'add', `${A_NEW.v4}/24`, 'dev', 'eth0']));
-    await must(topo.in(topo.ns.a, ['ip', 'route', 'replace', 'default', 'via', PODS.a.gw4]));
-    await must(topo.in(topo.ns.a, ['ip', 'addr', 'del', `${PODS.a.v6}/64`, 'dev', 'eth0']));
-    await must(topo.in(topo.ns.a, ['ip', 'addr', 'add', `${A_NEW.v6}/64`, 'dev', 'eth0', 'nodad']));
-    await must(topo.in(topo.ns.a, ['ip', '-6', 'route', 'replace', 'default', 'via', PODS.a.gw6]));
+    await topo.readdressPod('a', PODS.a, A_NEW);
     const gen = status().generation;
     topo.writeFile('manifests/cluster.yaml', clusterYaml(NODE, [8080]).replaceAll(PODS.a.v4, A_NEW.v4).replaceAll(`"${PODS.a.v6}"`, `"${A_NEW.v6}"`));
     await waitFor('new generation enforced', () => status().generation > gen, 60_000);
@@ -209,11 +186,9 @@ t.test('the tc layout (the default): spoofed sources dropped on the pod veths, h
     // The new veth comes without the qdisc (unguarded until the agent follows, at most a tick).
     // The tick sees the name under another index (KernelGuard.stale) and writes the interface
     // whole after a route lookup: an interface change, not tampering.
-    const idx = async () => Number((await must(topo.in(topo.node, ['cat', '/sys/class/net/va/ifindex']))).trim());
-    const oldIndex = await idx();
     const s0 = status();
-    await topo.recreateVeth('a', A_NEW);
-    t.not(await idx(), oldIndex, 'va recreated under a new index');
+    const index = await topo.recreateVeth('a', A_NEW);
+    t.not(index.after, index.before, 'va recreated under a new index');
     await waitFor('filters back on the new va', () => sameFilters('va', expectedFilters(A_NEW.v4, A_NEW.v6)), 30_000);
     t.pass('the new va has its filters');
     const n0 = readFileSync(vlog, 'utf8').split('\n').filter((x) => x.includes('spoofed-source')).length;

@@ -6,12 +6,16 @@
 // at b, the probe's had every chance to arrive, so their count is final without a sleep.
 import type { Test } from 'tap';
 import { join } from 'node:path';
-import { PODS, ROOT, must, waitFor, type PodName, type Topology } from '../../support/netns.ts';
+import { readFileSync } from 'node:fs';
+import { PODS, ROOT, clusterYaml, must, waitFor, type PodName, type Topology } from '../../support/netns.ts';
 
 export const PROTOS = ['tcp', 'udp', 'icmp'] as const;
 export type Proto = (typeof PROTOS)[number];
 /** A pod's (or a made-up source's) address per family. */
 export interface Pair { readonly v4: string; readonly v6: string }
+
+/** Pod a's address after the tests' address change (Topology.readdressPod): in a's /24, no pod's before. */
+export const A_NEW: Pair = { v4: '10.77.1.3', v6: 'fd77:1::3' };
 
 const SENDER = join(ROOT, 'test', 'support', 'spoof-send-main.ts');
 const PER = 3;
@@ -67,5 +71,41 @@ export function forgingProbe(topo: Topology) {
     }
   }
 
-  return { send, watch, seen, probeArrivals, checkForging };
+  /**
+   * Pod a's forging of c's addresses as the agent reports it: the per-pod metric at `metrics`
+   * (host:port), and verdict-log lines in `vlog` naming pod x/a, interface va and the forged source.
+   */
+  async function checkForgedReported(t: Test, metrics: string, vlog: string): Promise<void> {
+    const m = await must(topo.in(topo.node, ['curl', '-sS', `http://${metrics}/metrics`]));
+    const metric = /^palisade_spoofed_packets_total\{pod="x\/a"\} (\d+)$/m.exec(m);
+    t.ok(metric && Number(metric[1]) >= 18, `metrics: palisade_spoofed_packets_total{pod="x/a"} ${metric?.[1]}`);
+    const lines = await waitFor('verdict log lines', () => {
+      const l = readFileSync(vlog, 'utf8').split('\n').filter((x) => x.includes('spoofed-source')).map((x) => JSON.parse(x) as { pod: string; iface: string; src: { ip: string } });
+      return l.some((x) => x.src.ip === PODS.c.v6) && l.some((x) => x.src.ip === PODS.c.v4) ? l : undefined;
+    }, 30_000);
+    for (const [fam, ip] of [[4, PODS.c.v4], [6, PODS.c.v6]] as const) {
+      const line = lines.find((x) => x.src.ip === ip)!;
+      t.same({ pod: line.pod, iface: line.iface }, { pod: 'x/a', iface: 'va' }, `IPv${fam} line names pod x/a and interface va`);
+    }
+  }
+
+  /**
+   * The lab both tests start from: pods up, b serving TCP/UDP 8080, the manifests folder (its
+   * path returned) with node `node`'s cluster, and b counting what comes from a, c, A_NEW and
+   * `sources`.
+   */
+  async function setUp(node: string, sources: readonly Pair[] = []): Promise<string> {
+    await topo.up();
+    await topo.servers('b', 8080);
+    const dir = join(topo.dir, 'manifests');
+    await must(['mkdir', '-p', dir]);
+    topo.writeFile('manifests/cluster.yaml', clusterYaml(node, [8080]));
+    for (const p of [PODS.a, PODS.c, A_NEW, ...sources]) {
+      await watch(p.v4, 4);
+      await watch(p.v6, 6);
+    }
+    return dir;
+  }
+
+  return { send, watch, seen, probeArrivals, checkForging, checkForgedReported, setUp };
 }
