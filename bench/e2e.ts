@@ -4,6 +4,14 @@
 //   none      no rules at all on the node
 //   iptables  the same policies as static iptables rules (bench/e2e/iptables-baseline.ts: the
 //             plain evaluator's verdicts for every pod pair and port of the lab), kernel only
+//   queue-floor  every NEW packet to b queued to bench/e2e/queue-floor.c, a C reader that accepts
+//             all and judges nothing: the least any NFQUEUE consumer can cost, so nfqueue minus
+//             queue-floor (same round) is what the agent adds to the kernel's queue round trip
+//   queue-floor-spin  the same reader polling without sleep (one core busy): what the reader's
+//             sleep and wake-up cost a first packet
+//   queue-floor-node  the agent's NFQUEUE addon on Node's event loop accepting all
+//             (bench/e2e/queue-floor-node.ts): nfqueue minus this is the agent's judging,
+//             bookkeeping and rules
 //   nfqueue   `palisade agent --backend nfqueue` in its default configuration: only pods a
 //             policy judges are queued (src/enforce/judged-sets.ts), repeats of an allowed
 //             (source, port, destination) are accepted by the kernel (verdict cache), --queues
@@ -40,7 +48,7 @@
 //
 // Usage (root): node --import tsx bench/e2e.ts [--seconds 1] [--rounds 5] [--threads 8]
 //   [--latency-seconds 1] [--idle-seconds 3] [--bulk-seconds S] [--udp-rate 0] [--udp-ports 64] [--iperf-streams 1] [--queues 1]
-//   [--nice=0] [--modes none,iptables,nfqueue,nfqueue-nocache,nfqueue-2q,tun,nfqueue-noguard,nfqueue-nftguard,nfqueue-iptguard] [--tuple-shares 0,10,100]
+//   [--nice=0] [--modes none,iptables,queue-floor,queue-floor-spin,queue-floor-node,nfqueue,nfqueue-nocache,nfqueue-2q,tun,nfqueue-noguard,nfqueue-nftguard,nfqueue-iptguard] [--tuple-shares 0,10,100]
 // --nice=N runs every process of the measured path (clients, servers, agent) at nice N (default
 // 0 = leave alone; negative values need root and take CPU from everything else on the machine).
 // On a shared machine the connection rate depends on the CPU share the path gets and on lock
@@ -60,7 +68,7 @@
 // and the added latency), --dns-queries N (default 2000) queries per variant and round, --rounds
 // rounds; --dns-only runs that phase alone (about 1 minute with the defaults).
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { join } from 'node:path';
@@ -69,7 +77,7 @@ import { loadManifests } from '../src/sources/manifests.ts';
 import { clusterYaml, must, PODS, ROOT, run, startAgent, Topology, waitFor } from '../support/netns.ts';
 import { baselineRemoval, buildBaseline } from './e2e/iptables-baseline.ts';
 import { dnsLatency } from './e2e/dns-latency.ts';
-import { isAgent, type KernelCounters, type Mode, MODES, r2, r3, type Sample, summarise, type TupleSample } from './e2e/summary.ts';
+import { isAgent, isFloor, type KernelCounters, type Mode, MODES, r2, r3, type Sample, summarise, type TupleSample } from './e2e/summary.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Flags
@@ -169,7 +177,15 @@ const log = (l: string): void => void process.stderr.write(`bench e2e: ${l}\n`);
 
 const topo = new Topology('e2e');
 const loadgen = join(topo.dir, 'loadgen');
+const queueFloor = join(topo.dir, 'queue-floor');
 let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
+/** The queue-floor reader of a floor mode while it runs. */
+let floor: ChildProcess | undefined;
+/** Queue number of the agent modes (--queue) and of the floor reader. */
+const QUEUE = 3;
+/** The floor modes' one rule: every NEW packet to b (what the agent queues for b, which its policy isolates). */
+const floorRule = (op: '-I' | '-D'): string[] => ['iptables', '-w', op, 'FORWARD', ...(op === '-I' ? ['1'] : []), '-d', B, '-m', 'conntrack', '--ctstate', 'NEW',
+  '-m', 'comment', '--comment', 'PALBENCH-FLOOR', '-j', 'NFQUEUE', '--queue-num', String(QUEUE)];
 
 const POLICIES = `apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -278,10 +294,22 @@ async function enforce(mode: Mode): Promise<void> {
   } else if (isAgent(mode)) {
     const statusFile = join(topo.dir, `${mode}.status.json`);
     const backend = mode === 'tun' ? 'tun' : 'nfqueue';
-    agent = await startAgent(topo, ['--node', 'n1', '--manifests', yamlDir, '--backend', backend, '--queue', '3', '--queues', String(mode === 'nfqueue-2q' ? 2 : queues),
+    agent = await startAgent(topo, ['--node', 'n1', '--manifests', yamlDir, '--backend', backend, '--queue', String(QUEUE), '--queues', String(mode === 'nfqueue-2q' ? 2 : queues),
       ...(mode === 'nfqueue-nocache' ? ['--no-verdict-cache'] : []), ...(mode === 'nfqueue-noguard' ? ['--no-source-guard'] : []), ...(mode === 'nfqueue-iptguard' ? ['--source-guard-layout', 'iptables'] : []), ...(mode === 'nfqueue-nftguard' ? ['--source-guard-layout', 'nft'] : [])], statusFile);
     // Same priority as the rest of the path; every thread of the agent (setpriority is per thread).
     if (nice !== 0) for (const tid of readdirSync(`/proc/${agent.status.pid}/task`)) await run(['renice', '-n', String(nice), '-p', tid]);
+  } else if (isFloor(mode)) {
+    const reader = mode === 'queue-floor-node'
+      ? ['node', '--import', 'tsx', join(ROOT, 'bench', 'e2e', 'queue-floor-node.ts'), String(QUEUE)]
+      : [queueFloor, String(QUEUE), ...(mode === 'queue-floor-spin' ? ['spin'] : [])];
+    const p = topo.spawn(inNode(niced(reader)));
+    floor = p;
+    let out = '';
+    p.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    // The rule only after the bind: a packet queued to a queue nobody holds is dropped.
+    await waitFor('queue-floor bound', () => out.includes('bound') || p.exitCode !== null, 10_000);
+    if (p.exitCode !== null) throw new Error(`queue-floor exited (${p.exitCode}) before binding queue ${QUEUE}`);
+    await must(inNode(floorRule('-I')));
   }
 }
 
@@ -299,6 +327,13 @@ async function unenforce(mode: Mode): Promise<Record<string, number> | undefined
     const gone = new Promise<void>((res) => (a.proc.exitCode !== null ? res() : a.proc.on('exit', () => res())));
     process.kill(a.status.pid, 'SIGTERM');
     await Promise.race([gone, new Promise((_, rej) => setTimeout(() => rej(new Error(`agent (${mode}) did not exit within 20 s of SIGTERM:\n${a.log()}`)), 20_000))]);
+  } else if (isFloor(mode) && floor) {
+    await must(inNode(floorRule('-D')));
+    const p = floor;
+    floor = undefined;
+    const gone = new Promise<void>((res) => (p.exitCode !== null || p.signalCode !== null ? res() : p.on('exit', () => res())));
+    p.kill('SIGKILL');
+    await gone;
   }
   // Whatever ran before must leave nothing behind, or the next mode measures two enforcers.
   const left = (await iptablesSave()).split('\n').filter((l) => /PALISADE|PALBENCH/.test(l));
@@ -310,7 +345,7 @@ async function unenforce(mode: Mode): Promise<Record<string, number> | undefined
 async function verdictCheck(mode: Mode): Promise<{ aToB: boolean; cToB: boolean }> {
   const probe = async (from: 'a' | 'c'): Promise<boolean> => (await run(topo.in(topo.ns[from], ['ncat', '-z', '-w', '1', B, String(TCP_PORT)]))).code === 0;
   const r = { aToB: await probe('a'), cToB: await probe('c') };
-  const want = { aToB: true, cToB: mode === 'none' };
+  const want = { aToB: true, cToB: mode === 'none' || isFloor(mode) };
   if (r.aToB !== want.aToB || r.cToB !== want.cToB) throw new Error(`${mode}: verdict check failed: a->b:${TCP_PORT} ${r.aToB ? 'open' : 'closed'}, c->b:${TCP_PORT} ${r.cToB ? 'open' : 'closed'} (want ${want.aToB ? 'open' : 'closed'}, ${want.cToB ? 'open' : 'closed'})`);
   return r;
 }
@@ -342,9 +377,12 @@ const pathCpuMs = (agentPid: number | undefined): number => cpuMs(serverPid) + c
 /** Next never-used tuple; reset when an agent starts (so no tuple is first twice for one agent). */
 let nextCold = 0;
 
+/** The process that answers the queue (agent or floor reader), whose CPU is part of the path's. */
+const queuePid = (): number | undefined => agent?.status.pid ?? floor?.pid;
+
 /** One share of first connections: under load (--threads), then one connection at a time. */
 async function measureTuples(mode: Mode, share: number): Promise<TupleSample> {
-  const pid = agent?.status.pid;
+  const pid = queuePid();
   const gen = (secs: number, th: number): string[] => topo.in(topo.ns.a, niced([loadgen, 'tuples', TUPLE_SRC0, String(TUPLE_SOURCES), B, String(TUPLE_PORT0), String(TUPLE_PORTS), String(th), String(secs), String(share), String(nextCold)]));
   // Conntrack entries of earlier runs would make "first" tuples' SYNs look like retransmits of
   // an existing flow; the verdict cache is not touched (the warm-up refreshes its warm entries).
@@ -381,7 +419,7 @@ async function flushConntrack(): Promise<void> {
 
 /** Packets handed to the judge so far: NFQUEUE id sequence, or packets routed into the TUN. */
 async function judgedPackets(mode: Mode): Promise<number> {
-  if (mode !== 'tun' && isAgent(mode)) return [...(await topo.queueStats()).values()].reduce((a, q) => a + q.idSequence, 0);
+  if (isFloor(mode) || (mode !== 'tun' && isAgent(mode))) return [...(await topo.queueStats()).values()].reduce((a, q) => a + q.idSequence, 0);
   if (mode === 'tun') {
     const r = await run(['ip', '-n', topo.node, '-s', '-j', 'link', 'show', 'dev', 'palisade0']);
     return r.code === 0 ? (JSON.parse(r.stdout) as { stats64: { tx: { packets: number } } }[])[0]!.stats64.tx.packets : NaN;
@@ -391,6 +429,7 @@ async function judgedPackets(mode: Mode): Promise<number> {
 
 async function measure(mode: Mode, round: number): Promise<Sample> {
   const pid = agent?.status.pid;
+  const qpid = queuePid();
   // The agent's own cost with no traffic: its timers, the status file and the rule watchdog's
   // processes (children included), per second. What the source guard adds at rest shows here.
   // The first 2 s after a start are the agent settling (its first sweep, the JIT): not rest.
@@ -400,11 +439,11 @@ async function measure(mode: Mode, round: number): Promise<Sample> {
   const agentIdleCpuMsPerSecond = pid ? r2((cpuMs(pid, true) - idle0) / ((performance.now() - idleT0) / 1000)) : undefined;
   await flushConntrack();
   let c0 = cpuMs(pid);
-  let p0 = pathCpuMs(pid);
+  let p0 = pathCpuMs(qpid);
   const j0 = await judgedPackets(mode);
   const rate = await jsonOut<ConnOut>(topo.in(topo.ns.a, niced([loadgen, 'conn', B, String(TCP_PORT), String(threads), String(seconds)])));
   const connCpu = cpuMs(pid) - c0;
-  const connPathCpuUs = (pathCpuMs(pid) - p0) * 1000 + rate.cpuUs;
+  const connPathCpuUs = (pathCpuMs(qpid) - p0) * 1000 + rate.cpuUs;
   const judged = (await judgedPackets(mode)) - j0;
   const seq = await jsonOut<ConnOut>(topo.in(topo.ns.a, niced([loadgen, 'conn', B, String(TCP_PORT), '1', String(latencySeconds)])));
   const ip = await jsonOut<{ end: { sum_received: { bits_per_second: number }; cpu_utilization_percent: { host_total: number; remote_total: number } } }>(
@@ -413,12 +452,12 @@ async function measure(mode: Mode, round: number): Promise<Sample> {
   await flushConntrack();
   const k0 = await kernelCounters();
   c0 = cpuMs(pid);
-  p0 = pathCpuMs(pid);
+  p0 = pathCpuMs(qpid);
   const udp = await jsonOut<UdpOut>(topo.in(topo.ns.a, niced([loadgen, 'udp', PODS.a.v4, B, String(UDP_PORT), String(udpPorts), String(seconds), String(udpRate)])));
   // Let what is still queued drain (or be dropped) before reading the counters.
   await new Promise((r) => setTimeout(r, 300));
   const udpCpu = cpuMs(pid) - c0;
-  const udpPathCpuUs = (pathCpuMs(pid) - p0) * 1000 + udp.cpuUs;
+  const udpPathCpuUs = (pathCpuMs(qpid) - p0) * 1000 + udp.cpuUs;
   const k1 = await kernelCounters();
   const tuples: Record<string, TupleSample> = {};
   for (const share of tupleShares) tuples[String(share)] = await measureTuples(mode, share);
@@ -522,6 +561,7 @@ try {
     throw new DnsOnlyDone();
   }
   await must(['cc', '-O2', '-pthread', '-o', loadgen, join(ROOT, 'bench', 'e2e', 'loadgen.c')]);
+  await must(['cc', '-O2', '-o', queueFloor, join(ROOT, 'bench', 'e2e', 'queue-floor.c')]);
   // Every flood datagram leaves an unreplied UDP conntrack entry on the node (30 s by default);
   // a 1 s timeout keeps the node namespace's table below nf_conntrack_max (262144 here, not
   // writable from a child namespace) up to ~250k new flows/s, so conntrack does not have to

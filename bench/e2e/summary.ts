@@ -2,11 +2,30 @@
 // mode, ratios against the kernel-only modes and the targets. Pure (no I/O), so the runner holds
 // only the lab and the measuring.
 
-export const MODES = ['none', 'iptables', 'nfqueue', 'nfqueue-nocache', 'nfqueue-2q', 'tun', 'nfqueue-noguard', 'nfqueue-nftguard', 'nfqueue-iptguard'] as const;
+export const MODES = ['none', 'iptables', 'queue-floor', 'queue-floor-spin', 'queue-floor-node', 'nfqueue', 'nfqueue-nocache', 'nfqueue-2q', 'tun', 'nfqueue-noguard', 'nfqueue-nftguard', 'nfqueue-iptguard'] as const;
 export type Mode = (typeof MODES)[number];
 /** Modes in which the Palisade agent enforces. */
 export const AGENT_MODES = ['nfqueue', 'nfqueue-nocache', 'nfqueue-2q', 'tun', 'nfqueue-noguard', 'nfqueue-nftguard', 'nfqueue-iptguard'] as const;
 export const isAgent = (m: Mode): m is (typeof AGENT_MODES)[number] => (AGENT_MODES as readonly string[]).includes(m);
+/**
+ * Modes in which a reader accepts every packet queued and judges nothing: bench/e2e/queue-floor.c,
+ * what any NFQUEUE consumer costs, sleeping between packets or (`-spin`) polling without sleep;
+ * `-node`, the agent's addon on Node's event loop (bench/e2e/queue-floor-node.ts). Compared with
+ * the kernel-only modes like the agent's, and each agent mode with both `queue-floor` (what
+ * Palisade adds to the kernel's round trip) and `queue-floor-node` (what its judging, bookkeeping
+ * and rules add to its own event loop).
+ */
+export const FLOOR_MODES = ['queue-floor', 'queue-floor-spin', 'queue-floor-node'] as const;
+export const isFloor = (m: Mode): m is (typeof FLOOR_MODES)[number] => (FLOOR_MODES as readonly string[]).includes(m);
+/** The modes whose packets leave the kernel, in the order the summary compares them. */
+const QUEUED_MODES: readonly Mode[] = [...FLOOR_MODES, ...AGENT_MODES];
+/** What each queued mode is compared with (when the run has it). */
+function refsOf(p: Mode): Mode[] {
+  const refs: Mode[] = ['iptables', 'none'];
+  if (p === 'nfqueue' || p === 'nfqueue-nftguard' || p === 'nfqueue-iptguard') refs.push('nfqueue-noguard');
+  if (isAgent(p) && p !== 'tun') refs.push('queue-floor', 'queue-floor-node');
+  return refs;
+}
 
 export interface KernelCounters { bRx: number; queueDropped: number; tunDropped: number; ctDrop: number; ctEarlyEvictions: number; ctInsertFailed: number; softnetDropped: number; vaRxDropped: number }
 
@@ -105,9 +124,9 @@ export function summarise(samples: Sample[], modes: readonly Mode[], tupleShares
     return o ? f(s) / f(o) : NaN;
   })));
   const added: Record<string, Record<string, number>> = {};
-  for (const p of AGENT_MODES) {
+  for (const p of QUEUED_MODES) {
     if (!results[p]) continue;
-    for (const ref of (p === 'nfqueue' || p === 'nfqueue-nftguard' || p === 'nfqueue-iptguard' ? ['iptables', 'none', 'nfqueue-noguard'] : ['iptables', 'none']) as Mode[]) {
+    for (const ref of refsOf(p)) {
       if (!results[ref]) continue;
       ratios[`${p}/${ref}`] = {
         connectionsPerSecond: r3(metric(p, 'connectionsPerSecond') / metric(ref, 'connectionsPerSecond')),
@@ -150,7 +169,7 @@ export function summarise(samples: Sample[], modes: readonly Mode[], tupleShares
       };
     }
     tupleRatios[share] = {};
-    for (const p of AGENT_MODES) {
+    for (const p of QUEUED_MODES) {
       const a = tupleResults[share]![p], ipt = tupleResults[share]!.iptables;
       if (!a || !ipt) continue;
       const addedVs = (ref: Mode, f: (t: TupleSample) => number) => r2(median(by(p).map((x) => {
@@ -163,6 +182,17 @@ export function summarise(samples: Sample[], modes: readonly Mode[], tupleShares
         ...(results.none ? { addedSequentialP50UsVsNone: addedVs('none', (t) => t.sequentialConnectP50Us), addedSequentialP99UsVsNone: addedVs('none', (t) => t.sequentialConnectP99Us) } : {}),
         addedSequentialP50UsVsIptables: addedVs('iptables', (t) => t.sequentialConnectP50Us),
         addedSequentialP99UsVsIptables: addedVs('iptables', (t) => t.sequentialConnectP99Us),
+        // What the agent adds to the bare queue round trip (bench/e2e/queue-floor.c) and to its own
+        // event loop and addon accepting all (queue-floor-node.ts), same round.
+        ...(isAgent(p) && p !== 'tun' && tupleResults[share]!['queue-floor']
+          ? { addedSequentialP50UsVsFloor: addedVs('queue-floor', (t) => t.sequentialConnectP50Us), addedSequentialP99UsVsFloor: addedVs('queue-floor', (t) => t.sequentialConnectP99Us) }
+          : {}),
+        ...(isAgent(p) && p !== 'tun' && tupleResults[share]!['queue-floor-node']
+          ? {
+            addedSequentialP50UsVsNodeFloor: addedVs('queue-floor-node', (t) => t.sequentialConnectP50Us),
+            connectionsPerCpuSecondVsNodeFloor: r3(a.connectionsPerCpuSecond! / tupleResults[share]!['queue-floor-node']!.connectionsPerCpuSecond!),
+          }
+          : {}),
       };
     }
   }
