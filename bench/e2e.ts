@@ -12,6 +12,7 @@
 //   queue-floor-node  the agent's NFQUEUE addon on Node's event loop accepting all
 //             (bench/e2e/queue-floor-node.ts): nfqueue minus this is the agent's judging,
 //             bookkeeping and rules
+//   (the three queue-floor modes run only when --modes names them)
 //   nfqueue   `palisade agent --backend nfqueue` in its default configuration: only pods a
 //             policy judges are queued (src/enforce/judged-sets.ts), repeats of an allowed
 //             (source, port, destination) are accepted by the kernel (verdict cache), --queues
@@ -141,7 +142,8 @@ const udpRate = num('udp-rate', 0, 50_000_000, 0);
 const udpPorts = num('udp-ports', 1, 1000, 64);
 const iperfStreams = num('iperf-streams', 1, 32, 1);
 const queues = num('queues', 1, 16, 1);
-const modes: Mode[] = values.modes === undefined ? [...MODES] : values.modes.split(',').map((m) => {
+// The floor modes are reference readers, not ways to enforce: run only when --modes names them.
+const modes: Mode[] = values.modes === undefined ? MODES.filter((m) => !isFloor(m)) : values.modes.split(',').map((m) => {
   if (!(MODES as readonly string[]).includes(m)) fail(`--modes: unknown mode "${m}" (${MODES.join(', ')})`);
   return m as Mode;
 });
