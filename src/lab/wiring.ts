@@ -134,7 +134,16 @@ export async function buildLeaf(nodeNetns: string, nodeIps: readonly string[], n
 
 async function wireLeaf(nodeNetns: string, nodeIps: readonly string[], netns: string, hostIf: string, ips: readonly string[]): Promise<void> {
   await addNetns(netns);
-  await setSysctls(netns, { 'net.ipv6.conf.all.accept_dad': 0, 'net.ipv6.conf.default.accept_dad': 0, ...ICMP_UNLIMITED });
+  await setSysctls(netns, {
+    // A pod is an end host. A new namespace takes its IPv4 forwarding from the host's (kernel
+    // ip-sysctl docs, devconf_inherit_init_net, default 0: "for IPv4 we inherit all current
+    // settings from init_net"), and a host running Docker or a Kubernetes node forwards.
+    'net.ipv4.ip_forward': 0,
+    'net.ipv6.conf.all.forwarding': 0,
+    'net.ipv6.conf.all.accept_dad': 0,
+    'net.ipv6.conf.default.accept_dad': 0,
+    ...ICMP_UNLIMITED,
+  });
   await mustRun(['ip', '-n', nodeNetns, 'link', 'add', hostIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
   const a4 = v4(ips);
   const a6 = v6(ips);
