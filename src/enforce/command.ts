@@ -1,7 +1,8 @@
 // Runs the system tools the enforcers program the kernel with (iptables-restore, ip, sysctl).
 // Arguments go straight to execve (no shell); failures carry the command line and its stderr.
+// They start on the command thread (command-thread.ts), not on the event loop that judges packets.
 
-import { spawn } from 'node:child_process';
+import { CommandThread } from './command-thread.ts';
 
 export class CommandError extends Error {
   constructor(
@@ -22,27 +23,15 @@ export interface CommandResult {
 /** A prefix put before every command, e.g. ['ip', 'netns', 'exec', 'ns1'] to act inside a namespace. */
 export type CommandPrefix = readonly string[];
 
+/** The process's command thread (command-thread.ts): every command starts there. */
+export const commandThread = new CommandThread();
+
 /** Runs argv (with `input` on stdin); resolves with the exit code, never throws for a non-zero exit. */
-export function runCommand(argv: readonly string[], opts: { input?: string; prefix?: CommandPrefix; timeoutMs?: number } = {}): Promise<CommandResult> {
+export async function runCommand(argv: readonly string[], opts: { input?: string; prefix?: CommandPrefix; timeoutMs?: number } = {}): Promise<CommandResult> {
   const full = [...(opts.prefix ?? []), ...argv];
-  return new Promise((resolve, reject) => {
-    const child = spawn(full[0]!, full.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(new CommandError(full.join(' '), null, (e as Error).message));
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr: signal ? `${stderr}killed by ${signal}` : stderr });
-    });
-    child.stdin.on('error', () => { /* the tool may exit before reading its input; its exit code tells */ });
-    child.stdin.end(opts.input ?? '');
-  });
+  const a = await commandThread.run(full, opts.input ?? '', opts.timeoutMs ?? 30_000);
+  if ('error' in a) throw new CommandError(full.join(' '), null, a.error);
+  return { code: a.code, stdout: a.stdout, stderr: a.stderr };
 }
 
 /** Like runCommand but throws CommandError on a non-zero exit. */
