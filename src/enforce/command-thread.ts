@@ -4,8 +4,8 @@
 // Why: libuv's spawn forks the whole process and then waits, on the calling thread, until the
 // child has exec'd (it reads a close-on-exec pipe to learn whether exec failed), and exec must
 // first tear down the child's copy of the parent's address space. Measured on this project's
-// VMs: 4-9 ms of the caller's thread per command for a Node process (`node --import tsx
-// scripts/spawn-stall.ts`). The agent runs a few commands per rule-watchdog tick and per
+// VMs: about 7 ms of the caller's thread per command for a small Node process, 17-20 ms with a
+// 300 MB heap (`node --import tsx scripts/spawn-stall.ts [--heap 300]`). The agent runs a few commands per rule-watchdog tick and per
 // verdict-cache counter read, and a CPU profile of the agent under connection load had 6 % of
 // its main thread in ChildProcess.spawn: every queued packet waited behind it. Here the fork
 // and the wait happen on the worker's thread; the main thread only posts a message and gets
@@ -13,8 +13,9 @@
 //
 // The worker is eval'd JavaScript (no file to find: the same in a checkout run through tsx and
 // in the image's compiled dist/). It is referenced only while commands are pending, so an idle
-// agent or CLI exits as before. If the worker cannot start or dies, pending commands fail with
-// the error and the next command starts a new one.
+// agent or CLI exits as before. If the worker dies, the commands pending in it fail with the
+// reason and the next command starts a new one; if none can be started, commands run on the
+// calling thread as they did before.
 
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
