@@ -2,7 +2,7 @@
 # Does a guard on the netdev ingress hook of a pod's veth cost the NFQUEUE its packets when the
 # veth goes? (README, "Cost of source-address validation": why the agent's guard stays in
 # PREROUTING.) In a namespace of its own: three UDP packets queued to NFQUEUE 0 and held there
-# (bench/e2e/queue-hold.c binds the queue and never answers), then a veth deleted without and
+# (bench/e2e/queue-floor.c, `hold`, binds the queue and never answers), then a veth deleted without and
 # with a netdev base chain bound to it, printing the queue's held packets after each step.
 #
 #   bench/e2e/netdev-queue-flush.sh        (root; needs cc, iptables, nft)

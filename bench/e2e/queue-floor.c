@@ -6,13 +6,16 @@
  * netlink message and the reinjection. `nfqueue` minus `queue-floor` in the same round is what
  * the agent adds on top (Node's event loop, the judge, its verdict cache, its own rules).
  *
- *   queue-floor QUEUE [spin]
+ *   queue-floor QUEUE [spin|hold]
  *
  * It reads as the agent's addon does (native/src/nfqueue.c): up to 64 datagrams a recvmmsg, the
  * same copy range (128 bytes), queue length, receive buffer and GSO flag, and one
  * NFQNL_MSG_VERDICT_BATCH naming the highest id read (the kernel applies a batch verdict to
  * every queued id up to it). Blocking reads; with `spin` it polls without sleeping instead
  * (MSG_DONTWAIT in a loop, one core busy for good), to show what the sleep and wake-up cost.
+ * With `hold` it reads and never answers, so what is queued stays in the kernel
+ * (/proc/net/netfilter/nfnetlink_queue, queue_total) until the kernel flushes it: what
+ * bench/e2e/queue-hold-setup.sh needs for the queue-flush checks.
  * Prints "bound" on stdout once the kernel has acknowledged the configuration.
  */
 #define _GNU_SOURCE
@@ -82,11 +85,12 @@ static uint32_t packet_id(const struct nlmsghdr *nh) {
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: queue-floor QUEUE [spin]\n");
+    fprintf(stderr, "usage: queue-floor QUEUE [spin|hold]\n");
     return 2;
   }
   queue = (uint16_t)atoi(argv[1]);
   int spin = argc > 2 && strcmp(argv[2], "spin") == 0;
+  int hold = argc > 2 && strcmp(argv[2], "hold") == 0;
   fd = socket(AF_NETLINK, SOCK_RAW, NETLINK_NETFILTER);
   struct sockaddr_nl me = {.nl_family = AF_NETLINK};
   if (fd < 0 || bind(fd, (struct sockaddr *)&me, sizeof me) < 0) {
@@ -151,7 +155,7 @@ int main(int argc, char **argv) {
         rem -= step;
       }
     }
-    if (last == 0) continue;
+    if (last == 0 || hold) continue;
     len = put_header(tx, NFQNL_MSG_VERDICT_BATCH, 0);
     struct nfqnl_msg_verdict_hdr vh = {.verdict = htonl(VERDICT_ACCEPT), .id = htonl(last)};
     len = put_attr(tx, len, NFQA_VERDICT_HDR, &vh, sizeof vh);

@@ -2,7 +2,7 @@
 # Does a tc guard on a pod veth (a clsact qdisc with ingress filters, the `tc` layouts of
 # bench/e2e/guard-layouts.sh) cost the NFQUEUE its packets when the veth, a filter or the qdisc
 # goes? The counterpart of bench/e2e/netdev-queue-flush.sh, same setup: in a namespace of its
-# own, three UDP packets queued to NFQUEUE 0 and held there (bench/e2e/queue-hold.c binds the
+# own, three UDP packets queued to NFQUEUE 0 and held there (bench/e2e/queue-floor.c, `hold`, binds the
 # queue and never answers), then a veth with a clsact qdisc and u32 + bpf filters deleted, a
 # filter deleted, a qdisc deleted, printing the queue's held packets after each step. A clsact
 # qdisc is no netfilter hook, so none of these should call nf_queue_nf_hook_drop; the last step
