@@ -327,7 +327,10 @@ export async function startAgent(t: Topology, args: readonly string[], statusFil
   // Tests read one queue's counters (queueStats().get(QUEUE)): one queue unless they ask for more
   // (the agent's default is one per CPU).
   const queues = args.includes('--queue') && !args.includes('--queues') ? ['--queues', '1'] : [];
-  const proc = t.spawn(t.in(t.node, ['node', join(ROOT, 'bin', 'palisade.js'), 'agent', '--status-file', statusFile, ...queues, ...args]));
+  // PALISADE_AGENT_NODE_ARGS: flags for the agent's node (e.g. `--cpu-prof --cpu-prof-dir=DIR`,
+  // which NODE_OPTIONS refuses; scripts/cpuprofile-top.ts reads the profile).
+  const nodeArgs = (process.env.PALISADE_AGENT_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const proc = t.spawn(t.in(t.node, ['node', ...nodeArgs, join(ROOT, 'bin', 'palisade.js'), 'agent', '--status-file', statusFile, ...queues, ...args]));
   let log = '';
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (log += d));
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => (log += d));
