@@ -14,7 +14,7 @@
 
 import type { ContainerPort, Labels, PolicyPeer } from '../cluster/model.ts';
 import { namespaceLabelsOr } from '../cluster/namespace-labels.ts';
-import { selectorMatches } from './selector.ts';
+import { selectorIsEmpty, selectorMatches } from './selector.ts';
 
 export interface Identity {
   readonly id: number;
@@ -41,6 +41,12 @@ export interface PeerMatcher {
   /** setOf's answer, valid while ids.length is setLen (ids only grow). */
   setLen: number;
   setId: number;
+  /**
+   * Written to select every pod: an empty namespaceSelector, with no podSelector or an empty one
+   * ("an empty namespaceSelector selects all namespaces"). A hint for extendRuleTable, which checks
+   * that it did pick each new identity before relying on it.
+   */
+  readonly universal: boolean;
 }
 
 function labelsKey(l: Labels | undefined): string {
@@ -196,7 +202,9 @@ export class IdentityRegistry {
       const key = `${peer.namespaceSelector ? `N${JSON.stringify(peer.namespaceSelector)}` : `S${policyNs}`}\u0000${peer.podSelector ? JSON.stringify(peer.podSelector) : ''}`;
       c = this.byContent.get(key)?.deref();
       if (!c) {
-        c = { peer, ns: policyNs, serial: this.matcherCount++, upTo: 0, ids: [], setLen: -1, setId: -1 };
+        const universal = peer.namespaceSelector !== undefined && selectorIsEmpty(peer.namespaceSelector) &&
+          (peer.podSelector === undefined || selectorIsEmpty(peer.podSelector));
+        c = { peer, ns: policyNs, serial: this.matcherCount++, upTo: 0, ids: [], setLen: -1, setId: -1, universal };
         this.byContent.set(key, new WeakRef(c));
         this.contentGone.register(c, key);
         const sel = peer.podSelector;
