@@ -1,0 +1,69 @@
+// Where a relabel's update goes on the cluster-large bench: the bench's round of changes
+// (bench/update-round.ts, idle steps after each update as the bench runs them), with wall-clock
+// timers wrapped around the engine's parts, printed per relabel that interned identities after
+// the two warm-up rounds. Nested timers include their callees (tiers.identitiesAdded holds
+// links.identitiesAdded and tiers.defer, which holds tiers.chain, which holds links.take); the
+// NetworkPolicy tables' extensions are the update minus the rest.
+//   [PALISADE_THIS=/other/checkout/] node --expose-gc --import tsx scripts/relabel-phases.ts [rounds, default 16]
+
+import { performance } from 'node:perf_hooks';
+
+const root = process.env.PALISADE_THIS ?? new URL('..', import.meta.url).pathname;
+const { CompiledEngine } = await import(`${root}/src/policy/compiler.ts`);
+const { TierTables } = await import(`${root}/src/policy/tier-tables.ts`);
+const { TierLinks } = await import(`${root}/src/policy/tier-links.ts`);
+const { SlotRecords } = await import(`${root}/src/policy/slot-records.ts`);
+const { NpTables } = await import(`${root}/src/policy/np-tables.ts`);
+const { LARGE, buildLargeCluster } = await import('../bench/large-cluster.ts');
+const { largeClusterPolicies } = await import('../bench/large-cluster-policies.ts');
+const { updateRound } = await import('../bench/update-round.ts');
+const { prng } = await import('../bench/prng.ts');
+const { runIdleSteps } = await import('../bench/idle-steps.ts');
+
+const phases = new Map<string, number>();
+const wrap = (proto: Record<string, unknown>, name: string, label: string): void => {
+  const f = proto[name] as (...a: unknown[]) => unknown;
+  if (typeof f !== 'function') {
+    console.error(`relabel-phases: no ${name} in this tree; its timer (${label}) is left out`);
+    return;
+  }
+  proto[name] = function (this: unknown, ...a: unknown[]) {
+    const t = performance.now();
+    try {
+      return f.apply(this, a);
+    } finally {
+      phases.set(label, (phases.get(label) ?? 0) + performance.now() - t);
+    }
+  };
+};
+wrap(TierTables.prototype, 'identitiesAdded', 'tiers.identitiesAdded');
+wrap(TierLinks.prototype, 'identitiesAdded', 'links.identitiesAdded');
+wrap(TierTables.prototype, 'defer', 'tiers.defer');
+wrap(TierTables.prototype, 'chain', 'tiers.chain');
+wrap(TierLinks.prototype, 'take', 'links.take');
+wrap(TierTables.prototype, 'flush', 'tiers.flush');
+wrap(CompiledEngine.prototype, 'select', 'select');
+wrap(NpTables.prototype, 'build', 'np.build');
+wrap(CompiledEngine.prototype, 'publish', 'publish');
+wrap(SlotRecords.prototype, 'publish', 'records.publish');
+
+const rounds = Number(process.argv[2] ?? 16);
+const st = buildLargeCluster(LARGE, largeClusterPolicies());
+const engine = new CompiledEngine(st);
+const identities = () => (engine as unknown as { identities: { count: number } }).identities.count;
+let kind = '', k = 0;
+st.onChange((changes: unknown) => {
+  phases.clear();
+  const before = identities();
+  const t = performance.now();
+  engine.update(changes);
+  const total = performance.now() - t;
+  const added = identities() - before;
+  if (kind.endsWith('relabel') && k >= 2 && added > 0) {
+    const parts = [...phases].map(([name, ms]) => `${name} ${ms.toFixed(1)}`).join(' | ');
+    console.log(`${kind.padEnd(17)} round ${String(k).padStart(2)} +${added} identities: ${total.toFixed(1)} ms | ${parts}`);
+  }
+  runIdleSteps(engine);
+});
+const r = prng(0xc0ffee);
+for (k = 0; k < rounds; k++) updateRound(st, r, k, { before: (kd: string) => { kind = kd; }, after: () => {} });
