@@ -3,6 +3,7 @@
 // Wraps engine methods with wall timers and correlates GC pauses (PerformanceObserver) to updates.
 //   node --expose-gc --import tsx scripts/cnp-phases.ts [reps]
 import { PerformanceObserver, performance } from 'node:perf_hooks';
+import { PhaseTimers } from './phase-timers.ts';
 const root = process.env.PALISADE_ROOT ?? new URL('..', import.meta.url).pathname;
 const { CompiledEngine } = await import(`${root}/src/policy/compiler.ts`);
 const { TierTables } = await import(`${root}/src/policy/tier-tables.ts`);
@@ -15,21 +16,14 @@ const { LARGE, buildLargeCluster, largePod, largePolicy } = await import('../ben
 const { LARGE_CLUSTER_POLICIES, largeClusterPolicies, largeClusterPolicy } = await import('../bench/large-cluster-policies.ts');
 const { prng } = await import('../bench/prng.ts');
 
-const phases = new Map<string, number>();
 // CPU ms of the process (GC helper threads included) unless PHASE_WALL=1.
 const now = process.env.PHASE_WALL ? () => performance.now() : () => { const c = process.cpuUsage(); return (c.user + c.system) / 1000; };
+const timers = new PhaseTimers('cnp-phases', now);
+const phases = timers.totals;
+const wrap = (proto: object, name: string, label: string) => timers.wrap(proto, name, label);
 const used = () => { const m = process.memoryUsage(); return m.heapUsed + m.arrayBuffers; };
 const gcFirst = process.env.GC_FIRST === '1';
 const opts = process.env.CHAIN_ABOVE !== undefined ? { chainAbove: Number(process.env.CHAIN_ABOVE) } : {};
-const wrap = (proto: Record<string, unknown>, name: string, label: string) => {
-  const f = proto[name] as (...a: unknown[]) => unknown;
-  // An older tree (PALISADE_ROOT) may lack a method: say so rather than print a silent zero.
-  if (typeof f !== 'function') { console.error(`cnp-phases: no ${name} in this tree; its timer (${label.trim()}) is left out`); return; }
-  proto[name] = function (this: unknown, ...a: unknown[]) {
-    const t = now();
-    try { return f.apply(this, a); } finally { phases.set(label, (phases.get(label) ?? 0) + now() - t); }
-  };
-};
 wrap(ClusterPolicyIndex.prototype, 'set', 'index.set');
 wrap(TierTables.prototype, 'policiesChanged', 'tiers.policiesChanged');
 wrap(TierTables.prototype, 'flush', 'tiers.flush');

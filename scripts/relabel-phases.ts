@@ -7,6 +7,7 @@
 //   [PALISADE_THIS=/other/checkout/] node --expose-gc --import tsx scripts/relabel-phases.ts [rounds, default 16]
 
 import { performance } from 'node:perf_hooks';
+import { PhaseTimers } from './phase-timers.ts';
 
 const root = process.env.PALISADE_THIS ?? new URL('..', import.meta.url).pathname;
 const { CompiledEngine } = await import(`${root}/src/policy/compiler.ts`);
@@ -20,22 +21,9 @@ const { updateRound } = await import('../bench/update-round.ts');
 const { prng } = await import('../bench/prng.ts');
 const { runIdleSteps } = await import('../bench/idle-steps.ts');
 
-const phases = new Map<string, number>();
-const wrap = (proto: Record<string, unknown>, name: string, label: string): void => {
-  const f = proto[name] as (...a: unknown[]) => unknown;
-  if (typeof f !== 'function') {
-    console.error(`relabel-phases: no ${name} in this tree; its timer (${label}) is left out`);
-    return;
-  }
-  proto[name] = function (this: unknown, ...a: unknown[]) {
-    const t = performance.now();
-    try {
-      return f.apply(this, a);
-    } finally {
-      phases.set(label, (phases.get(label) ?? 0) + performance.now() - t);
-    }
-  };
-};
+const timers = new PhaseTimers('relabel-phases', () => performance.now());
+const phases = timers.totals;
+const wrap = (proto: object, name: string, label: string) => timers.wrap(proto, name, label);
 wrap(TierTables.prototype, 'identitiesAdded', 'tiers.identitiesAdded');
 wrap(TierLinks.prototype, 'identitiesAdded', 'links.identitiesAdded');
 wrap(TierTables.prototype, 'defer', 'tiers.defer');
