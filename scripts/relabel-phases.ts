@@ -3,7 +3,9 @@
 // timers wrapped around the engine's parts, printed per relabel that interned identities after
 // the two warm-up rounds. Nested timers include their callees (tiers.identitiesAdded holds
 // links.identitiesAdded and tiers.defer, which holds tiers.chain, which holds links.take); the
-// NetworkPolicy tables' extensions are the update minus the rest.
+// NetworkPolicy tables' extensions are the update minus the rest. Then how many table
+// extensions took each way (rule-table.ts extensionPaths: references, class 0, the universal
+// selectors' class, the full classification, deferred to idle time).
 //   [PALISADE_THIS=/other/checkout/] node --expose-gc --import tsx scripts/relabel-phases.ts [rounds, default 16]
 
 import { performance } from 'node:perf_hooks';
@@ -15,6 +17,7 @@ const { TierTables } = await import(`${root}/src/policy/tier-tables.ts`);
 const { TierLinks } = await import(`${root}/src/policy/tier-links.ts`);
 const { SlotRecords } = await import(`${root}/src/policy/slot-records.ts`);
 const { NpTables } = await import(`${root}/src/policy/np-tables.ts`);
+const { extensionPaths } = await import(`${root}/src/policy/rule-table.ts`);
 const { LARGE, buildLargeCluster } = await import('../bench/large-cluster.ts');
 const { largeClusterPolicies } = await import('../bench/large-cluster-policies.ts');
 const { updateRound } = await import('../bench/update-round.ts');
@@ -42,6 +45,7 @@ const identities = () => (engine as unknown as { identities: { count: number } }
 let kind = '', k = 0;
 st.onChange((changes: unknown) => {
   phases.clear();
+  const paths0 = { ...(extensionPaths ?? {}) } as Record<string, number>;
   const before = identities();
   const t = performance.now();
   engine.update(changes);
@@ -49,7 +53,8 @@ st.onChange((changes: unknown) => {
   const added = identities() - before;
   if (kind.endsWith('relabel') && k >= 2 && added > 0) {
     const parts = [...phases].map(([name, ms]) => `${name} ${ms.toFixed(1)}`).join(' | ');
-    console.log(`${kind.padEnd(17)} round ${String(k).padStart(2)} +${added} identities: ${total.toFixed(1)} ms | ${parts}`);
+    const ways = extensionPaths ? Object.entries(extensionPaths as Record<string, number>).map(([w, n]) => `${w} ${n - paths0[w]!}`).join(' ') : 'no extensionPaths in this tree';
+    console.log(`${kind.padEnd(17)} round ${String(k).padStart(2)} +${added} identities: ${total.toFixed(1)} ms | ${parts} | tables: ${ways}`);
   }
   runIdleSteps(engine);
 });

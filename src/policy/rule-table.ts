@@ -257,6 +257,20 @@ function signatureIndexOf(p: TableParts): SignatureIndex {
   return keys;
 }
 
+/** How extendRuleTable learns the classes of new identities that no reference stands for. */
+const enum Sig {
+  EMPTY = 0,
+  UNIVERSAL = 1,
+  OWN = 2,
+}
+
+/**
+ * How many table extensions took each way, process-wide (for probes: scripts/relabel-phases.ts):
+ * every new identity from its reference or twin; class 0's signature; the universal selectors'
+ * class; the full classification; left to idle time (deferFull).
+ */
+export const extensionPaths = { references: 0, empty: 0, universal: 0, full: 0, deferred: 0 };
+
 /** Do the ascending `ids` hold every identity of [from, to)? (They hold none past `to`.) */
 function picksAll(ids: readonly number[], from: number, to: number): boolean {
   const n = to - from;
@@ -331,41 +345,54 @@ export function extendRuleTable(t: RuleTable, identities: IdentityRegistry, refs
       needed++;
     } else if ((added[x] = j < from ? (stored ??= selClassReader(t.image))(j) : added[j - from]!) !== 0) allZero = false;
   }
-  if (needed === 0) return extended(t, to, added, allZero);
-  // Fast paths. No selector of the table picks a new identity and no port name of the table
-  // resolves on one: each of them has class 0's signature (most tables, most of the time). Or
-  // the only selectors that pick them select every pod (`namespaceSelector: {}`, which guardrails
-  // and many NetworkPolicies hold) and each of those picked every new identity: then each has
-  // the signature of exactly those selectors' rules, whose class the table keeps
-  // (universalClass). That is about two thirds of the tables a pod relabel meets on
-  // cluster-large (docs/speed-history.md, "Selectors of every pod").
-  let touched = false, universalOnly = true;
+  if (needed === 0) {
+    extensionPaths.references++;
+    return extended(t, to, added, allZero);
+  }
+  // What the new identities' signatures are, short of computing them: EMPTY when no selector of
+  // the table picks one and no port name of the table resolves on one (class 0's signature: most
+  // tables, most of the time); UNIVERSAL when the only selectors that pick them select every pod
+  // (`namespaceSelector: {}`, which guardrails and many NetworkPolicies hold) and each of those
+  // picked all of them (the class of exactly those selectors' rules, universalClass: about two
+  // thirds of the tables a pod relabel of cluster-large meets, `scripts/relabel-phases.ts`);
+  // else OWN, each computed below.
+  // (A universal selector that did not pick them all, which the registry never does, sends them
+  // to OWN: the hint is not trusted further than what the matcher picked.)
+  let sig: Sig = Sig.EMPTY;
   for (const m of distinctMatchers(p)) {
     const ids = identities.matched(m);
-    const picks = ids.length > 0 && ids[ids.length - 1]! >= from;
-    if (picks) touched = true;
-    if (m.universal ? !picksAll(ids, from, to) : picks) universalOnly = false;
-    if (touched && !universalOnly) break;
+    if (m.universal ? !picksAll(ids, from, to) : ids.length > 0 && ids[ids.length - 1]! >= from) {
+      sig = Sig.OWN;
+      break;
+    }
+    if (m.universal) sig = Sig.UNIVERSAL;
   }
-  for (let i = from; i < to && !(touched && !universalOnly); i++) {
+  for (let i = from; i < to && sig !== Sig.OWN; i++) {
     const ports = identities.get(i).ports;
     for (const n of p.peerNamed) {
       if (definesNamedPort(ports, n.name, n.protocol)) {
-        touched = true;
-        universalOnly = false;
+        sig = Sig.OWN;
         break;
       }
     }
   }
-  if (!touched) return extended(t, to, added, allZero);
-  if (universalOnly && p.peerNamed.length === 0) {
+  if (sig === Sig.EMPTY) {
+    extensionPaths.empty++;
+    return extended(t, to, added, allZero);
+  }
+  if (sig === Sig.UNIVERSAL && p.peerNamed.length === 0) {
     const u = universalClass(p);
     if (u !== undefined) {
+      extensionPaths.universal++;
       for (let x = 0; x < to - from; x++) if (need[x] === 1) added[x] = u;
       return extended(t, to, added, allZero && u === 0);
     }
   }
-  if (deferFull) return null;
+  if (deferFull) {
+    extensionPaths.deferred++;
+    return null;
+  }
+  extensionPaths.full++;
   const k = p.ruleCount;
   const named = p.peerNamed.length > 0;
   const keys = signatureIndexOf(p);
