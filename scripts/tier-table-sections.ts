@@ -19,12 +19,16 @@ import { H_COMBINE4, H_COMBINE6, H_NODECOMB4, H_NPORT, H_PORTS, H_SEL, H_VERDICT
 const SECTIONS = ['header', 'ports+trie4', 'combine4', 'verdict', 'trie6', 'combine6', 'nodes', 'selClass'] as const;
 const WORD_NAMES = ['egress Admin', 'egress Baseline', 'ingress Admin', 'ingress Baseline'];
 
-/** Words of each section of an image, in SECTIONS order. */
+/**
+ * Words of each section of an image, in SECTIONS order: the boundaries follow encodeTable's
+ * order of sections (table-arena.ts), which the header does not say in full; a section that
+ * comes out negative means that order changed, and this probe must follow it.
+ */
 function sections(img: Int32Array): number[] {
   const verdictWords = (verdictCapacity.get(img) ?? 0) * img[H_NPORT]!;
   const trie6 = img[H_VERDICT]! + verdictWords;
   const nodes = img[H_NODECOMB4]! >= 0 ? img[H_NODECOMB4]! : img[H_SEL]!;
-  return [
+  const words = [
     HEADER_WORDS,
     img[H_COMBINE4]! - img[H_PORTS]!,
     img[H_VERDICT]! - img[H_COMBINE4]!,
@@ -34,6 +38,8 @@ function sections(img: Int32Array): number[] {
     img[H_SEL]! - nodes,
     img.length - img[H_SEL]!,
   ];
+  if (words.some((w) => w < 0)) throw new Error(`tier-table-sections: image sections ${words.join(', ')}: encodeTable's layout changed`);
+  return words;
 }
 
 const st = buildLargeCluster(LARGE, largeClusterPolicies());
