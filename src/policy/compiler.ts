@@ -261,6 +261,7 @@ export class CompiledEngine {
       tablesExtendedInPlace: this.extendedInPlace + this.tiers.extendedInPlace,
       tierChains: tier.chains,
       chainLinks: tier.links,
+      chainLinksPlaced: tier.linksPlaced,
       chainsMade: this.tiers.chainsMade,
       chainLinksBuilt: this.tiers.linksBuilt,
     };

@@ -27,6 +27,8 @@ export interface EngineStats {
   readonly tierChains: number;
   /** Per-policy tables kept for chains (walked or parked), and those built and chains made since the engine was created. */
   readonly chainLinks: number;
+  /** Of the per-policy tables, those placed in the arena (a chain walks them or did: tier-links.ts). */
+  readonly chainLinksPlaced: number;
   readonly chainsMade: number;
   readonly chainLinksBuilt: number;
 }

@@ -102,6 +102,8 @@ export interface TierTableStats {
   /** Chains standing in for a combined table (converge() replaces them), and per-policy tables kept for chains (placed or parked). */
   readonly chains: number;
   readonly links: number;
+  /** Of those, placed in the arena. */
+  readonly linksPlaced: number;
 }
 
 export class TierTables {
@@ -328,12 +330,17 @@ export class TierTables {
     return this.chains.size;
   }
 
-  /** Lays every table out again at the layout's end (after TableLayout.reset, see compactTables). */
+  /**
+   * Lays every table out again at the layout's end (after TableLayout.reset, see compactTables):
+   * the combined tables first, next to the NetworkPolicy tables the compaction placed before
+   * them, then the per-policy tables (which only chains walk, and most of the time none does),
+   * then the chains over those.
+   */
   compact(): void {
+    for (const e of this.cache.values()) if (e.table) this.point(e, this.layout.place(e.table));
     this.links.compact();
     for (const e of this.cache.values()) {
-      if (e.table) this.point(e, this.layout.place(e.table));
-      else this.point(e, chainWord(this.layout.placeChain(e.links!.map((l) => l.base))));
+      if (!e.table) this.point(e, chainWord(this.layout.placeChain(e.links!.map((l) => l.base))));
     }
   }
 
@@ -354,7 +361,7 @@ export class TierTables {
     const placed = this.links.placed();
     bytes += placed.bytes;
     words += placed.words;
-    return { tables, users, bytes, words, chains, links: this.links.size };
+    return { tables, users, bytes, words, chains, links: this.links.size, linksPlaced: placed.links };
   }
 
   private point(e: TierEntry, base: number): void {
@@ -483,9 +490,9 @@ export class TierTables {
 
   /**
    * A chain leaves: its record and its hold on its per-policy tables. Those no chain walks stay
-   * placed until new identities would need them extended or the arena is compacted (tier-links.ts): the
-   * next change of a policy takes most of them again, and dropping and placing them each time
-   * filled the arena with holes (a compaction every few changes).
+   * placed, compactions included, until their policy's rules change (tier-links.ts): the next
+   * change or relabel takes most of them again, and dropping and placing them each time filled
+   * the arena with holes (a compaction every few changes) and the update with their placing.
    */
   private retire(c: TierEntry): void {
     this.chains.delete(c);

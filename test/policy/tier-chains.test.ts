@@ -73,3 +73,40 @@ for (const [what, first, second, baseline, allowed, decidedBy] of rows) {
     check('converged');
   });
 }
+
+// A compaction keeps per-policy tables placed even when no chain walks them any more
+// (tier-links.ts compact): parking them there made the next relabel's chains extend and place
+// each one inside its update. Answers stay the evaluator's through the compaction and a relabel
+// after it.
+t.test('a compaction keeps the per-policy tables placed', async (t) => {
+  const state = new ClusterState();
+  state.batch(() => {
+    for (const ns of ['a', 'b']) state.upsertNamespace({ name: ns, labels: { team: ns } });
+    state.upsertPod(pod('a', 'web', '10.0.1.1'));
+    state.upsertPod(pod('b', 'api', '10.0.2.1'));
+    state.upsert('ClusterNetworkPolicy', cnp('first', 'Admin', 10, 'Deny', 9));
+    state.upsert('ClusterNetworkPolicy', cnp('second', 'Admin', 20, 'Deny', 9));
+  });
+  const e = new CompiledEngine(state, { chainAbove: 0 });
+  state.onChange((ch) => e.update(ch));
+  state.batch(() => {
+    state.upsert('ClusterNetworkPolicy', cnp('first', 'Admin', 10, undefined));
+    state.upsert('ClusterNetworkPolicy', cnp('second', 'Admin', 20, 'Deny'));
+  });
+  const conn = { src: '10.0.1.1', dst: '10.0.2.1', protocol: 'TCP' as const, port: 80 };
+  const exact = (phase: string) => t.same(e.decide(conn), evaluate(state, conn), `${phase}: as the evaluator`);
+  t.ok(e.stats().tierChains >= 1, 'the rule change made a chain');
+  const placed = e.stats().chainLinksPlaced;
+  t.ok(placed >= 2, `the chain's per-policy tables are placed (${placed})`);
+  while (e.pendingWork > 0) e.converge();
+  t.equal(e.stats().tierChains, 0, 'converged: no chain walks them');
+  t.equal(e.stats().chainLinksPlaced, placed, 'still placed after converging');
+  // The compaction converge() runs when the arena is wasteful (compiler.ts compactTables).
+  (e as unknown as { compactTables(): void }).compactTables();
+  t.equal(e.stats().chainLinksPlaced, placed, 'still placed after a compaction');
+  exact('compacted');
+  state.upsertPod({ ...pod('b', 'api', '10.0.2.1'), labels: { app: 'api', v: '2' } });
+  exact('relabelled after the compaction');
+  while (e.pendingWork > 0) e.converge();
+  exact('relabelled and converged');
+});
