@@ -13,8 +13,9 @@
 //                 place (tier-tables.ts): its latency is the time to enforce, and `converge` the
 //                 wall time of the converge() steps that then build the tables and the collection
 //                 after them, with V8's sweeping after a full one (the agent runs them in idle
-//                 time; here right after the update, untimed in the latency); per-update trace
-//                 with PALISADE_BENCH_TRACE=1 (update-trace.ts)
+//                 time; here right after the update, untimed in the latency), then a turn of
+//                 the event loop as the agent has between updates (updateRoundAsync);
+//                 per-update trace with PALISADE_BENCH_TRACE=1 (update-trace.ts)
 
 import v8 from 'node:v8';
 import { Classifier, ACCEPT } from '../src/dataplane/classifier.ts';
@@ -22,7 +23,7 @@ import { CompiledEngine } from '../src/policy/compiler.ts';
 import { runIdleSteps } from './idle-steps.ts';
 import { LARGE, buildLargeCluster } from './large-cluster.ts';
 import { LARGE_CLUSTER_POLICIES, isGuardrail, largeClusterPolicies } from './large-cluster-policies.ts';
-import { UPDATE_KINDS, updateRound, type UpdateKind } from './update-round.ts';
+import { UPDATE_KINDS, updateRoundAsync, type UpdateKind } from './update-round.ts';
 import { prng } from './prng.ts';
 import { UpdateTrace } from './update-trace.ts';
 
@@ -81,7 +82,7 @@ function timed<T>(fn: () => T): { value: T; wallMs: number; cpuMs: number } {
   return { value, wallMs, cpuMs: (c.user + c.system) / 1000 };
 }
 
-export function clusterLarge(o: ClusterLargeOptions): Record<string, unknown> {
+export async function clusterLarge(o: ClusterLargeOptions): Promise<Record<string, unknown>> {
   const log = o.log ?? (() => {});
   const rounds = o.rounds ?? 6;
   const cnps = largeClusterPolicies();
@@ -158,7 +159,7 @@ export function clusterLarge(o: ClusterLargeOptions): Record<string, unknown> {
   const r = prng(0xc0ffee);
   const WARMUP = 2;
   for (let k = 0; k < o.reps + WARMUP; k++) {
-    updateRound(withState, r, k, {
+    await updateRoundAsync(withState, r, k, {
       before: (kind) => {
         if (trace) trace.label = `rep${k} ${kind}`;
       },

@@ -388,7 +388,7 @@ export async function runSuite(opts: SuiteOptions = {}): Promise<BenchReport> {
     const stream = large.stream;
     large = undefined;
     gc?.();
-    results.push({ ...clusterLarge({ stream, packets, reps: opts.clusterReps ?? 10, gc, log }) } as BenchResult);
+    results.push({ ...(await clusterLarge({ stream, packets, reps: opts.clusterReps ?? 10, gc, log })) } as BenchResult);
   }
 
   if (want('scale')) {

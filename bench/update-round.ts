@@ -20,31 +20,62 @@ export interface RoundHooks {
   readonly after?: (kind: UpdateKind, cnp?: number) => void;
 }
 
-/** Round `k` of the changes on `st` (whose onChange feeds the engine), drawing from `r`. */
-export function updateRound(st: ClusterState, r: () => number, k: number, hooks: RoundHooks = {}, relabelsOnly = false): void {
-  const change = (kind: UpdateKind, apply: () => void, cnp?: number) => {
-    hooks.before?.(kind);
-    apply();
-    hooks.after?.(kind, cnp);
-  };
-  if (!relabelsOnly) change('pod_add', () => st.upsertPod(largePod(LARGE.pods + k)));
+/** One change of a round: apply() makes it on the state (whose onChange feeds the engine). */
+export interface RoundChange {
+  readonly kind: UpdateKind;
+  readonly apply: () => void;
+  /** The cluster policy's index (large-cluster-policies.ts) for the cnp_* kinds. */
+  readonly cnp?: number;
+}
+
+/**
+ * The changes of round `k` on `st`, drawing from `r`, in order. Lazy: each is drawn once the one
+ * before it was applied (a relabel reads the pod as the state holds it then).
+ */
+export function* roundChanges(st: ClusterState, r: () => number, k: number, relabelsOnly = false): Generator<RoundChange> {
+  if (!relabelsOnly) yield { kind: 'pod_add', apply: () => st.upsertPod(largePod(LARGE.pods + k)) };
   const i = r() % LARGE.pods;
   const pod = st.pods.get(`ns-${i % LARGE.namespaces}/pod-${i}`)!;
-  change('pod_relabel', () => st.upsertPod({ ...pod, labels: { ...pod.labels, tier: pod.labels.tier === 'db' ? 'frontend' : 'db', role: 'client' } }));
+  yield { kind: 'pod_relabel', apply: () => st.upsertPod({ ...pod, labels: { ...pod.labels, tier: pod.labels.tier === 'db' ? 'frontend' : 'db', role: 'client' } }) };
   const ns = st.namespaces.get(`ns-${r() % LARGE.namespaces}`)!;
-  change('namespace_relabel', () => st.upsertNamespace({ ...ns, labels: { ...ns.labels, env: ns.labels.env === 'prod' ? 'staging' : 'prod' } }));
+  yield { kind: 'namespace_relabel', apply: () => st.upsertNamespace({ ...ns, labels: { ...ns.labels, env: ns.labels.env === 'prod' ? 'staging' : 'prod' } }) };
   if (relabelsOnly) return;
   const policy = largePolicy(r() % LARGE.namespaces, r() % LARGE.policiesPerNamespace, 1 + (k % 3));
-  change('policy_update', () => st.upsertPolicy(policy));
+  yield { kind: 'policy_update', apply: () => st.upsertPolicy(policy) };
   const nCnp = LARGE_CLUSTER_POLICIES.admin + LARGE_CLUSTER_POLICIES.baseline;
-  let c = r() % nCnp;
-  const shifted = largeClusterPolicy(c, { priorityShift: 1 + (k % 14) });
-  change('cnp_priority', () => st.upsert('ClusterNetworkPolicy', shifted), c);
-  c = r() % nCnp;
-  const edited = largeClusterPolicy(c, { editRule: r(), edit: 1 + (k % 3) });
-  change('cnp_rule_edit', () => st.upsert('ClusterNetworkPolicy', edited), c);
-  c = r() % nCnp;
-  const again = largeClusterPolicy(c);
-  change('cnp_delete', () => st.delete('ClusterNetworkPolicy', clusterPolicyId(again)), c);
-  change('cnp_add', () => st.upsert('ClusterNetworkPolicy', largeClusterPolicy(c)), c);
+  const shiftedAt = r() % nCnp;
+  const shifted = largeClusterPolicy(shiftedAt, { priorityShift: 1 + (k % 14) });
+  yield { kind: 'cnp_priority', apply: () => st.upsert('ClusterNetworkPolicy', shifted), cnp: shiftedAt };
+  const editedAt = r() % nCnp;
+  const edited = largeClusterPolicy(editedAt, { editRule: r(), edit: 1 + (k % 3) });
+  yield { kind: 'cnp_rule_edit', apply: () => st.upsert('ClusterNetworkPolicy', edited), cnp: editedAt };
+  const againAt = r() % nCnp;
+  const again = largeClusterPolicy(againAt);
+  yield { kind: 'cnp_delete', apply: () => st.delete('ClusterNetworkPolicy', clusterPolicyId(again)), cnp: againAt };
+  yield { kind: 'cnp_add', apply: () => st.upsert('ClusterNetworkPolicy', largeClusterPolicy(againAt)), cnp: againAt };
+}
+
+/** Round `k` of the changes on `st` (whose onChange feeds the engine), drawing from `r`, back to back. */
+export function updateRound(st: ClusterState, r: () => number, k: number, hooks: RoundHooks = {}, relabelsOnly = false): void {
+  for (const c of roundChanges(st, r, k, relabelsOnly)) {
+    hooks.before?.(c.kind);
+    c.apply();
+    hooks.after?.(c.kind, c.cnp);
+  }
+}
+
+/**
+ * updateRound with a turn of the event loop after each change, as the agent has between two
+ * updates: FinalizationRegistry callbacks run only there, and the table arena gets its retired
+ * buffers back through them (arena-buffers.ts). Back to back, none ever came back, a new 34 MB
+ * buffer was allocated at each compaction, and V8's marking for that external memory fell in
+ * the bench's updates (docs/speed-history.md).
+ */
+export async function updateRoundAsync(st: ClusterState, r: () => number, k: number, hooks: RoundHooks = {}): Promise<void> {
+  for (const c of roundChanges(st, r, k)) {
+    hooks.before?.(c.kind);
+    c.apply();
+    hooks.after?.(c.kind, c.cnp);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
 }
