@@ -11,10 +11,12 @@
 //   shortly before V8 would start its own. V8's own lands in whichever update allocates when its
 //   incremental marking is done, and its final pause was 190-700 ms inside a cluster policy add
 //   on the large cluster (`--trace-gc`: one per run, in every run). V8 set its next limit at
-//   about 1.25 times what a full collection left there, so 1.15 comes first without collecting
-//   much more often. Not at a tenth of growth: that was several full collections per run, whose
-//   sweeper threads slowed the next updates on the VM's two cores (they still sweep after this
-//   one, in the agent's idle time; in a bench's back-to-back updates, during the next one). On a
+//   about 1.25 times what a full collection left there, but not always: at 1.15, 20 rounds of
+//   the cluster-large bench's changes still met V8's own marking once (round 13, its steps and
+//   final pause inside a namespace relabel of 19-50 ms against ~10), and at 1.1 not at all, for
+//   25-27 idle full collections in the 160 updates instead of 16-19 (docs/speed-history.md, "The
+//   slow relabels of a longer run"). Their sweeper threads sweep after them, in the agent's idle
+//   time (a bench waits for them: finishSweeping). On a
 //   heap where V8 starts marking sooner (the scale bench: at 7-12 % of growth) this never fires
 //   and V8's marking steps still fall in updates (docs/speed-history.md, scale bench). The full collection is
 //   one atomic pause (200-430 ms on the large cluster's heap; V8's own final pause there was
@@ -32,7 +34,7 @@ import vm from 'node:vm';
 type Gc = (options?: { type: 'minor' }) => void;
 
 /** Heap growth since the last full collection past which idleGc runs one. */
-export const MAJOR_GROWTH = 1.15;
+export const MAJOR_GROWTH = 1.1;
 
 let gc: Gc | undefined | null = null;
 /**
