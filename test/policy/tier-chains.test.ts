@@ -39,25 +39,34 @@ const rows: Row[] = [
   ['no match anywhere: the default', undefined, undefined, undefined, true, undefined],
 ];
 
+type Actions = [first: ClusterAction | undefined, second: ClusterAction | undefined, baseline?: ClusterAction | undefined];
+
+/**
+ * web (namespace a) and api (b), the policies first with other rules, then (a rule change, so
+ * chains: chainAbove 0) with `actions`; a Baseline policy only when `actions` has a third.
+ */
+function chained(actions: Actions): { state: ClusterState; e: CompiledEngine } {
+  const names = ['first', 'second', 'base'].slice(0, actions.length);
+  const policy = (i: number, action: ClusterAction | undefined, port?: number) =>
+    cnp(names[i]!, i < 2 ? 'Admin' : 'Baseline', i === 1 ? 20 : 10, action, port);
+  const state = new ClusterState();
+  state.batch(() => {
+    for (const ns of ['a', 'b']) state.upsertNamespace({ name: ns, labels: { team: ns } });
+    state.upsertPod(pod('a', 'web', '10.0.1.1'));
+    state.upsertPod(pod('b', 'api', '10.0.2.1'));
+    for (let i = 0; i < names.length; i++) state.upsert('ClusterNetworkPolicy', policy(i, 'Deny', 9));
+  });
+  const e = new CompiledEngine(state, { chainAbove: 0 });
+  state.onChange((ch) => e.update(ch));
+  state.batch(() => {
+    for (let i = 0; i < names.length; i++) state.upsert('ClusterNetworkPolicy', policy(i, actions[i]));
+  });
+  return { state, e };
+}
+
 for (const [what, first, second, baseline, allowed, decidedBy] of rows) {
   t.test(what, async (t) => {
-    const state = new ClusterState();
-    state.batch(() => {
-      for (const ns of ['a', 'b']) state.upsertNamespace({ name: ns, labels: { team: ns } });
-      state.upsertPod(pod('a', 'web', '10.0.1.1'));
-      state.upsertPod(pod('b', 'api', '10.0.2.1'));
-      // Versions with other rules first, so the row's versions are a rule change: chains.
-      state.upsert('ClusterNetworkPolicy', cnp('first', 'Admin', 10, 'Deny', 9));
-      state.upsert('ClusterNetworkPolicy', cnp('second', 'Admin', 20, 'Deny', 9));
-      state.upsert('ClusterNetworkPolicy', cnp('base', 'Baseline', 10, 'Deny', 9));
-    });
-    const e = new CompiledEngine(state, { chainAbove: 0 });
-    state.onChange((ch) => e.update(ch));
-    state.batch(() => {
-      state.upsert('ClusterNetworkPolicy', cnp('first', 'Admin', 10, first));
-      state.upsert('ClusterNetworkPolicy', cnp('second', 'Admin', 20, second));
-      state.upsert('ClusterNetworkPolicy', cnp('base', 'Baseline', 10, baseline));
-    });
+    const { state, e } = chained([first, second, baseline]);
     const conn = { src: '10.0.1.1', dst: '10.0.2.1', protocol: 'TCP' as const, port: 80 };
     const check = (phase: string) => {
       const d = e.decide(conn);
@@ -79,20 +88,7 @@ for (const [what, first, second, baseline, allowed, decidedBy] of rows) {
 // each one inside its update. Answers stay the evaluator's through the compaction and a relabel
 // after it.
 t.test('a compaction keeps the per-policy tables placed', async (t) => {
-  const state = new ClusterState();
-  state.batch(() => {
-    for (const ns of ['a', 'b']) state.upsertNamespace({ name: ns, labels: { team: ns } });
-    state.upsertPod(pod('a', 'web', '10.0.1.1'));
-    state.upsertPod(pod('b', 'api', '10.0.2.1'));
-    state.upsert('ClusterNetworkPolicy', cnp('first', 'Admin', 10, 'Deny', 9));
-    state.upsert('ClusterNetworkPolicy', cnp('second', 'Admin', 20, 'Deny', 9));
-  });
-  const e = new CompiledEngine(state, { chainAbove: 0 });
-  state.onChange((ch) => e.update(ch));
-  state.batch(() => {
-    state.upsert('ClusterNetworkPolicy', cnp('first', 'Admin', 10, undefined));
-    state.upsert('ClusterNetworkPolicy', cnp('second', 'Admin', 20, 'Deny'));
-  });
+  const { state, e } = chained([undefined, 'Deny']);
   const conn = { src: '10.0.1.1', dst: '10.0.2.1', protocol: 'TCP' as const, port: 80 };
   const exact = (phase: string) => t.same(e.decide(conn), evaluate(state, conn), `${phase}: as the evaluator`);
   t.ok(e.stats().tierChains >= 1, 'the rule change made a chain');
