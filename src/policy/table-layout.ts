@@ -223,7 +223,7 @@ export class TableLayout {
    * update would copy the whole arena each time. Not later: a relabel that chains ~300 Admin and
    * Baseline tables turns ~1.3 M words into holes in the update (and converge() writes them
    * again), so an arena left at two thirds holes went past `overflowing` in the next relabel and
-   * compacted inside it (12 ms of a 22 ms update on the cluster-large bench, once every ~5 rounds).
+   * compacted inside it (12 ms of a 22 ms update on the cluster-large bench, in 2 of 21 rounds).
    */
   get wasteful(): boolean {
     return this.garbage > 1 << 16 && this.garbage * 2 > this.used;
