@@ -1,9 +1,11 @@
 // Where a relabel's update goes on the cluster-large bench: the bench's round of changes
-// (bench/update-round.ts, idle steps after each update as the bench runs them), with wall-clock
+// (bench/update-round.ts, idle steps and a turn of the event loop after each update as the bench
+// runs them: updateRoundAsync), with wall-clock
 // timers wrapped around the engine's parts, printed per relabel that interned identities after
 // the two warm-up rounds. Nested timers include their callees (tiers.identitiesAdded holds
 // links.identitiesAdded and tiers.defer, which holds tiers.chain, which holds links.take); the
-// NetworkPolicy tables' extensions are the update minus the rest. Then how many table
+// NetworkPolicy tables' extensions are the update minus the rest; `compact` is a compaction of the
+// arena inside the update (TableLayout.overflowing). Then how many table
 // extensions took each way (rule-table.ts extensionPaths: references, class 0, the universal
 // selectors' class, the full classification, deferred to idle time).
 //   [PALISADE_THIS=/other/checkout/] node --expose-gc --import tsx scripts/relabel-phases.ts [rounds, default 16]
@@ -20,7 +22,7 @@ const { NpTables } = await import(`${root}/src/policy/np-tables.ts`);
 const { extensionPaths } = await import(`${root}/src/policy/rule-table.ts`);
 const { LARGE, buildLargeCluster } = await import('../bench/large-cluster.ts');
 const { largeClusterPolicies } = await import('../bench/large-cluster-policies.ts');
-const { updateRound } = await import('../bench/update-round.ts');
+const { updateRoundAsync } = await import('../bench/update-round.ts');
 const { prng } = await import('../bench/prng.ts');
 const { runIdleSteps } = await import('../bench/idle-steps.ts');
 
@@ -37,6 +39,7 @@ wrap(CompiledEngine.prototype, 'select', 'select');
 wrap(NpTables.prototype, 'build', 'np.build');
 wrap(CompiledEngine.prototype, 'publish', 'publish');
 wrap(SlotRecords.prototype, 'publish', 'records.publish');
+wrap(CompiledEngine.prototype, 'compactTables', 'compact');
 
 const rounds = Number(process.argv[2] ?? 16);
 const st = buildLargeCluster(LARGE, largeClusterPolicies());
@@ -59,4 +62,4 @@ st.onChange((changes: unknown) => {
   runIdleSteps(engine);
 });
 const r = prng(0xc0ffee);
-for (k = 0; k < rounds; k++) updateRound(st, r, k, { before: (kd: string) => { kind = kd; }, after: () => {} });
+for (k = 0; k < rounds; k++) await updateRoundAsync(st, r, k, { before: (kd: string) => { kind = kd; } });
