@@ -55,13 +55,16 @@ export function* roundChanges(st: ClusterState, r: () => number, k: number, rela
   yield { kind: 'cnp_add', apply: () => st.upsert('ClusterNetworkPolicy', largeClusterPolicy(againAt)), cnp: againAt };
 }
 
+/** One change with its hooks around it. */
+function applyChange(c: RoundChange, hooks: RoundHooks): void {
+  hooks.before?.(c.kind);
+  c.apply();
+  hooks.after?.(c.kind, c.cnp);
+}
+
 /** Round `k` of the changes on `st` (whose onChange feeds the engine), drawing from `r`, back to back. */
 export function updateRound(st: ClusterState, r: () => number, k: number, hooks: RoundHooks = {}, relabelsOnly = false): void {
-  for (const c of roundChanges(st, r, k, relabelsOnly)) {
-    hooks.before?.(c.kind);
-    c.apply();
-    hooks.after?.(c.kind, c.cnp);
-  }
+  for (const c of roundChanges(st, r, k, relabelsOnly)) applyChange(c, hooks);
 }
 
 /**
@@ -73,9 +76,7 @@ export function updateRound(st: ClusterState, r: () => number, k: number, hooks:
  */
 export async function updateRoundAsync(st: ClusterState, r: () => number, k: number, hooks: RoundHooks = {}): Promise<void> {
   for (const c of roundChanges(st, r, k)) {
-    hooks.before?.(c.kind);
-    c.apply();
-    hooks.after?.(c.kind, c.cnp);
+    applyChange(c, hooks);
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
 }

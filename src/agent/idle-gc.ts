@@ -11,10 +11,11 @@
 //   shortly before V8 would start its own. V8's own lands in whichever update allocates when its
 //   incremental marking is done, and its final pause was 190-700 ms inside a cluster policy add
 //   on the large cluster (`--trace-gc`: one per run, in every run). V8 set its next limit at
-//   about 1.25 times what a full collection left there, but not always: at 1.15, 20 rounds of
-//   the cluster-large bench's changes still met V8's own marking once (round 13, its steps and
-//   final pause inside a namespace relabel of 19-50 ms against ~10), and at 1.1 not at all, for
-//   25-27 idle full collections in the 160 updates instead of 16-19 (docs/speed-history.md, "The
+//   about 1.25 times what a full collection left there, but not always: at 1.15, V8 marked on its
+//   own twice in each of three runs of `node --trace-gc --expose-gc --import tsx
+//   scripts/relabel-phases.ts 20` (the cluster-large bench's changes; the slowest relabel 23-36
+//   ms), at 1.1 twice in one run of three and never in the others (the slowest 18-21 ms), for
+//   24-26 idle full collections in the 160 updates instead of 16 (docs/speed-history.md, "The
 //   slow relabels of a longer run"). Their sweeper threads sweep after them, in the agent's idle
 //   time (a bench waits for them: finishSweeping). On a
 //   heap where V8 starts marking sooner (the scale bench: at 7-12 % of growth) this never fires
