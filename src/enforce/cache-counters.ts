@@ -50,7 +50,8 @@ export interface LedgerEntry {
 }
 
 const PROTOS: Record<string, number> = { tcp: IPPROTO_TCP, udp: IPPROTO_UDP, sctp: IPPROTO_SCTP };
-const PROTO_NAMES: Record<number, string> = { [IPPROTO_TCP]: 'tcp', [IPPROTO_UDP]: 'udp', [IPPROTO_SCTP]: 'sctp' };
+/** Protocol names as ipset writes them in members (`tcp:80`). */
+export const PROTO_NAMES: Record<number, string> = { [IPPROTO_TCP]: 'tcp', [IPPROTO_UDP]: 'udp', [IPPROTO_SCTP]: 'sctp' };
 
 /**
  * Key of a tuple: the member as `ipset save` prints it ("10.0.0.1,tcp:80,10.0.0.2"; IPv6 in

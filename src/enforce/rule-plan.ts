@@ -15,6 +15,16 @@
 //   PALISADE-PODS:  -i/-o pod interface, -s/-d pod address   -> PALISADE-QUEUE
 //   PALISADE-QUEUE: NFQUEUE --queue-num N | --queue-balance N:M [--queue-bypass]
 //
+// Kernel admission (RulePlan.kernelAdmit, with PodMatch.judgedSets; see admit-sets.ts): new
+// connections the current rules allow, by (destination pod, protocol:port, source network), are
+// accepted before the queue:
+//
+//   PALISADE-PODS:  EGRESS set (src) -> PALISADE-QUEUE; ctstate NEW -> PALISADE-ADMIT; the rest as above
+//   PALISADE-ADMIT: mid-stream TCP (not a SYN)                   -> RETURN
+//                   -i pod interface / -s pod range, source not in KNOWN -> RETURN
+//                   ADMIT set (dst,dst,src) -> CONNMARK A; connmark A -> ACCEPT
+//   (falling through returns to PALISADE-PODS: INGRESS set -> PALISADE-QUEUE, ...)
+//
 // The verdict mark is saved to the connmark, so later packets of the flow in either direction,
 // and later datagrams of a one-way UDP flow (which conntrack still calls NEW until a reply is
 // seen), are accepted by the connmark rule without leaving the kernel.
@@ -67,10 +77,14 @@ export const CHAINS = {
   CACHED: 'PALISADE-CACHED',
   NODE: 'PALISADE-NODE',
   DNS: 'PALISADE-DNS',
+  ADMIT: 'PALISADE-ADMIT',
 } as const;
 
 /** The verdict cache's ipsets (hash:ip,port,ip), one per family; see verdict-cache.ts. */
 export const CACHE_SETS = { 4: 'PALISADE-CACHE4', 6: 'PALISADE-CACHE6' } as const;
+
+/** Kernel admission's ipsets (hash:ip,port,net), one per family; see admit-sets.ts. */
+export const ADMIT_SETS = { 4: 'PALISADE-ADMIT4', 6: 'PALISADE-ADMIT6' } as const;
 
 /** Default mark bits; configurable because other software (kube-proxy 0x4000/0x8000, CNIs) owns some. */
 export const DEFAULT_ALLOW_MARK = 0x02000000;
@@ -105,6 +119,12 @@ export interface RulePlan {
    * in the current rule generation are accepted in the kernel (CACHE_SETS), see verdict-cache.ts.
    */
   readonly verdictCache?: boolean;
+  /**
+   * NFQUEUE only, with PodMatch.judgedSets: new connections the current rules allow by
+   * (destination pod, protocol:port, source network) are accepted by the kernel from ADMIT_SETS
+   * without the queue (PALISADE-ADMIT, see admitRules and admit-sets.ts).
+   */
+  readonly kernelAdmit?: boolean;
   /**
    * Sets (hash:net, per family) of local pods' addresses whose host interface is not found yet,
    * from a source guard without a PREROUTING hook of its own (enforce/tc-guard.ts): their new
@@ -184,15 +204,15 @@ export function hooks(mode: RuleMode): readonly { readonly table: string; readon
 }
 
 /** Chains of a plan, in the order they are declared. */
-export function chainsOf(plan: Pick<RulePlan, 'mode' | 'verdictCache' | 'dnsDivertMark'>): readonly string[] {
+export function chainsOf(plan: Pick<RulePlan, 'mode' | 'verdictCache' | 'dnsDivertMark' | 'kernelAdmit'>): readonly string[] {
   return plan.mode === 'nfqueue'
-    ? [CHAINS.FORWARD, CHAINS.ALLOW, CHAINS.PODS, CHAINS.QUEUE, CHAINS.NODE, ...(plan.verdictCache ? [CHAINS.CACHED] : []), CHAINS.DNS]
+    ? [CHAINS.FORWARD, CHAINS.ALLOW, CHAINS.PODS, CHAINS.QUEUE, CHAINS.NODE, ...(plan.verdictCache ? [CHAINS.CACHED] : []), CHAINS.DNS, ...(plan.kernelAdmit ? [CHAINS.ADMIT] : [])]
     : [CHAINS.PREROUTING, CHAINS.PODS, CHAINS.DIVERT, ...(plan.dnsDivertMark ? [CHAINS.DNS] : [])];
 }
 
 /** The chains podRules rewrites (flushed first when the selection changes). */
 export function podChains(plan: RulePlan): string[] {
-  return plan.mode === 'nfqueue' ? [CHAINS.PODS, CHAINS.NODE, CHAINS.DNS] : [CHAINS.PODS, ...(plan.dnsDivertMark ? [CHAINS.DNS] : [])];
+  return plan.mode === 'nfqueue' ? [CHAINS.PODS, CHAINS.NODE, CHAINS.DNS, ...(plan.kernelAdmit ? [CHAINS.ADMIT] : [])] : [CHAINS.PODS, ...(plan.dnsDivertMark ? [CHAINS.DNS] : [])];
 }
 
 
@@ -295,6 +315,7 @@ export function podRules(plan: RulePlan, pods: PodMatch, family: Family): string
   out.push(...noIfaceDrop(plan, pods, family));
   if (pods.judgedSets) {
     out.push(`-A ${CHAINS.PODS} -m set --match-set ${JUDGED_SETS.egress[family]} src -j ${target}`);
+    if (plan.mode === 'nfqueue' && plan.kernelAdmit) out.push(...admitRules(plan, pods, family));
     out.push(`-A ${CHAINS.PODS} -m set --match-set ${JUDGED_SETS.ingress[family]} dst -j ${target}`);
     // A mid-stream TCP packet coming FROM a pod judged for ingress (or TO one judged for egress)
     // is the far end of a flow strict mode may have cut: it goes to the queue chain too, whose
@@ -314,6 +335,40 @@ export function podRules(plan: RulePlan, pods: PodMatch, family: Family): string
     out.push(`-A ${CHAINS.PODS} -s ${text}${unknown('src')} -j ${target}`);
     out.push(`-A ${CHAINS.PODS} -d ${text}${unknown('dst')} -j ${target}`);
   }
+  return out;
+}
+
+/**
+ * Kernel admission (RulePlan.kernelAdmit): the jump from PALISADE-PODS and PALISADE-ADMIT itself.
+ * The jump comes after the EGRESS-set rule, so a source whose egress is judged is always queued,
+ * and before the INGRESS-set rule, so what PALISADE-ADMIT does not accept is queued as before.
+ * Only ctstate NEW: INVALID and UNTRACKED packets are no connection an entry could speak for.
+ */
+function admitRules(plan: RulePlan, pods: PodMatch, family: Family): string[] {
+  const a = hex(plan.allowMark);
+  const known = JUDGED_SETS.known[family];
+  const out = [
+    `-A ${CHAINS.PODS} -m conntrack --ctstate NEW -j ${CHAINS.ADMIT}`,
+    // A mid-stream TCP packet (ctstate NEW, not a SYN) is not a connection's opening: strict
+    // mode must drop it, and without strict mode the agent judges it (see MIDSTREAM_MATCH).
+    `-A ${CHAINS.ADMIT} -p tcp -m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN -j RETURN`,
+  ];
+  // A source in the node's pod interfaces or ranges that no known pod holds (spoofed, or a pod
+  // the engine has not seen yet) is judged by the agent (dropped when failing closed), never
+  // admitted by a network entry that happens to cover its address.
+  for (const i of pods.ifaces) out.push(`-A ${CHAINS.ADMIT} -i ${checkIface(i)} -m set ! --match-set ${known} src -j RETURN`);
+  for (const raw of family === 4 ? pods.v4 : pods.v6) {
+    const { text, family: f } = checkAddress(raw);
+    if (f !== family) throw new Error(`${raw} listed as IPv${family} but is IPv${f}`);
+    out.push(`-A ${CHAINS.ADMIT} -s ${text} -m set ! --match-set ${known} src -j RETURN`);
+  }
+  // Marked as if the agent had accepted it: the rest of the flow is accepted by PALISADE-FORWARD's
+  // connmark rule, and strict mode treats it as one of the agent's (as PALISADE-CACHED does).
+  // The set's counter counts the connection (the later packets never get here): admit-sets.ts.
+  out.push(
+    `-A ${CHAINS.ADMIT} -m set --match-set ${ADMIT_SETS[family]} dst,dst,src -j CONNMARK --set-xmark ${a}/${a}`,
+    `-A ${CHAINS.ADMIT} -m connmark --mark ${a}/${a} -j ACCEPT`,
+  );
   return out;
 }
 

@@ -66,17 +66,18 @@ export function kernelTimeout(seconds: number): number {
 
 /**
  * A counting set: created, or taken over when a set of that name exists with other options (an
- * older agent's, still named by kept rules): a new set is swapped into its place.
+ * older agent's, still named by kept rules): a new set is swapped into its place (the kernel
+ * only swaps sets of the same type and family). Also the admission sets' (admit-sets.ts).
  */
-async function createCountingSet(name: string, family: Family, timeout: number, max: number, prefix?: CommandPrefix): Promise<void> {
+export async function createCountingSet(name: string, family: Family, timeout: number, max: number, prefix?: CommandPrefix, type = 'hash:ip,port,ip'): Promise<void> {
   const opts = ['family', family === 4 ? 'inet' : 'inet6', 'timeout', String(timeout), 'maxelem', String(max), 'counters'];
   try {
-    await createSet(name, 'hash:ip,port,ip', opts, prefix);
+    await createSet(name, type, opts, prefix);
   } catch (e) {
     if (!(e instanceof CommandError) || !/already exists/.test(e.stderr)) throw e;
     const tmp = `${name}-N`;
     await runCommand(['ipset', 'destroy', tmp], { prefix });
-    await createSet(tmp, 'hash:ip,port,ip', opts, prefix);
+    await createSet(tmp, type, opts, prefix);
     await mustRun(['ipset', 'swap', name, tmp], { prefix });
     await mustRun(['ipset', 'destroy', tmp], { prefix });
   }
