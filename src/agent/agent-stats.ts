@@ -9,6 +9,7 @@ import { REASON_NAMES, type Classifier } from '../dataplane/classifier.ts';
 import { INVALID_NAMES } from '../dataplane/packet-info.ts';
 import type { Enforcer } from '../enforce/judge.ts';
 import type { VerdictCache } from '../enforce/verdict-cache.ts';
+import type { KernelAdmission } from './admit-wiring.ts';
 import type { FlowCutter } from '../enforce/flow-cutter.ts';
 import type { ConnectionObserver } from './observe.ts';
 import type { VerdictLog } from './verdict-log.ts';
@@ -79,6 +80,7 @@ export interface CounterSources {
   readonly observer?: ConnectionObserver;
   readonly verdictLog?: VerdictLog;
   readonly cache?: VerdictCache;
+  readonly admission?: KernelAdmission;
 }
 
 /** The status file's counters, reasons and invalid-packet counts. */
@@ -119,6 +121,17 @@ export function statusCounters(p: CounterSources): {
     counters.verdictCacheReadErrors = p.cache.readErrors;
     counters.verdictCacheRotations = p.cache.rotations;
     counters.verdictCacheUncountedFlushes = p.cache.uncountedFlushes;
+  }
+  if (p.admission) {
+    // Kernel admission (admit-wiring.ts): entries of the last build, local pods left to the queue
+    // (budget), builds installed and dropped for a newer generation, the sets emptied for a new
+    // generation before it judged, connections the kernel admitted.
+    counters.kernelAdmitEntries = p.admission.lastEntries;
+    counters.kernelAdmitPodsLeft = p.admission.lastPodsLeft;
+    counters.kernelAdmitBuilds = p.admission.builds;
+    counters.kernelAdmitDropped = p.admission.dropped;
+    counters.kernelAdmitEmptied = p.admission.sets.stats.empties;
+    counters.kernelAdmitted = p.admission.sets.stats.counted;
   }
   return { counters, reasons, invalid };
 }

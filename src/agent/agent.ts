@@ -37,6 +37,7 @@ import { AgentCounters, PolicyCounters, createMetrics, startMetricsServer, type 
 import { ConnectionObserver, ObservedJudge } from './observe.ts';
 import type { VerdictCache } from '../enforce/verdict-cache.ts';
 import { flushForGeneration, openVerdictCache } from './cache-wiring.ts';
+import { KernelAdmission } from './admit-wiring.ts';
 import { DnsWiring, dnsPodMatch } from './dns-wiring.ts';
 import { VerdictLog, describeConnection, openSinks, type Sinks } from './verdict-log.ts';
 import { auditAllowsCodes, auditConfig } from './audit.ts';
@@ -73,6 +74,9 @@ export class Agent {
   private families: Family[] = [4, 6];
   private readonly plan: RulePlan;
   private cache?: VerdictCache;
+  private admission?: KernelAdmission;
+  /** The snapshot whose selection the judged sets and pod rules hold (applySelection). */
+  private selectedSnap?: RuleSnapshot;
   private dns?: DnsWiring;
   private judged?: JudgedSets;
   private readonly staticV4: string[];
@@ -218,6 +222,10 @@ export class Agent {
       this.sourceGuard = await SourceGuard.open(guard, this.state, o.sourceGuard ?? true);
       this.iptables!.setNoIfaceSets(this.sourceGuard?.noIfaceSets);
       if (!o.queueAll) this.judged = await JudgedSets.open({ families: this.families });
+      // Before the rules: they name its sets.
+      if (this.plan.kernelAdmit && this.judged) {
+        this.admission = await KernelAdmission.open({ families: this.families, view: this.state, node: o.node, observer: this.observer, current: () => this.selectedSnapshot(), log: this.log });
+      }
       await this.withRules(() => this.applySelection(true));
       this.enforcedGeneration = this.state.generation;
       this.enforcedAt = new Date().toISOString();
@@ -228,6 +236,8 @@ export class Agent {
       await this.dns?.close().catch(() => {});
       if (this.cache) await this.cache.close({ destroy: true }).catch(() => {});
       this.cache = undefined;
+      await this.admission?.close(true).catch(() => {});
+      this.admission = undefined;
       await this.closeObservability();
       await o.source.stop();
       throw e;
@@ -358,13 +368,23 @@ export class Agent {
    */
   private async applySelection(install: boolean): Promise<boolean> {
     const sel = this.selection();
-    const grew = this.judged ? (await this.judged.update(judgedAddresses(this.classifier!.snapshot, sel.localPodIPs))).length > 0 : false;
+    const snap = this.classifier!.snapshot;
+    const grew = this.judged ? (await this.judged.update(judgedAddresses(snap, sel.localPodIPs))).length > 0 : false;
     // The guard first: the pod rules' no-interface drop follows what its sets hold now.
     await this.sourceGuard?.update(this.state);
     const noIfaceFamilies = this.sourceGuard?.noIfaceFamilies;
     const match = noIfaceFamilies ? { ...sel.match, noIfaceFamilies } : sel.match;
     await (install ? this.iptables!.install(match) : this.iptables!.setPods(match));
+    // Kernel admission relies on the judged sets of the same snapshot (which sources reach it).
+    this.selectedSnap = snap;
+    this.admission?.schedule();
     return grew;
+  }
+
+  /** The classifier's snapshot when the judged sets hold its selection, else undefined (admit-wiring.ts). */
+  private selectedSnapshot(): RuleSnapshot | undefined {
+    const snap = this.classifier?.snapshot;
+    return snap !== undefined && snap === this.selectedSnap ? snap : undefined;
   }
 
   private summary(): Record<string, unknown> {
@@ -389,6 +409,8 @@ export class Agent {
       // Cached verdicts are the old rules' answers: gone from the kernel before the new rules judge.
       const err = this.cache && flushForGeneration(this.cache, snap);
       if (err) this.log('error', (this.lastError = err));
+      const shut = this.admission?.closeForGeneration();
+      if (shut) this.log('error', (this.lastError = shut));
       this.classifier.setSnapshot(snap);
       if (changes.some((c) => c.kind === 'Node' && c.key === this.opts.node)) this.refreshLocalRanges();
       this.converge.schedule();
@@ -496,7 +518,7 @@ export class Agent {
 
   status(): AgentStatus {
     const { counters, reasons, invalid } = statusCounters({
-      enforcer: this.enforcer, classifier: this.classifier, observer: this.observer, verdictLog: this.verdictLog, cache: this.cache,
+      enforcer: this.enforcer, classifier: this.classifier, observer: this.observer, verdictLog: this.verdictLog, cache: this.cache, admission: this.admission,
     });
     return {
       pid: process.pid,
@@ -578,6 +600,7 @@ export class Agent {
     // After the rules that name the sets are gone (kept with them otherwise).
     if (this.cache) await this.cache.close({ destroy: !keep }).catch((e: Error) => this.log('error', `verdict cache: ${e.message}`));
     if (this.judged && !keep) await this.judged.destroy();
+    await this.admission?.close(!keep).catch((e: Error) => this.log('error', `kernel admission: ${e.message}`));
     this.ready = false;
     await this.closeObservability();
     this.opts.health?.setRulesInstalled(false);

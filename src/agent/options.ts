@@ -59,6 +59,13 @@ export interface AgentOptions {
    */
   readonly verdictCache?: boolean;
   /**
+   * NFQUEUE: first connections the current rules allow are accepted by the kernel from entries
+   * computed per rule generation (agent/admit-wiring.ts). Default: on whenever the verdict cache
+   * is, unless --log-allowed (a line per connection, which a network entry cannot give) or
+   * --queue-all.
+   */
+  readonly kernelAdmit?: boolean;
+  /**
    * Queue every new connection of the selected pods, as before the judged sets
    * (enforce/judged-sets.ts); default false: only what some policy judges.
    */
@@ -97,6 +104,11 @@ export function agentOptionsError(o: Omit<AgentOptions, 'source'>): string | und
     }
   }
   if (o.verdictCache && o.backend !== 'nfqueue') return `--verdict-cache works with the nfqueue backend only, not --backend ${o.backend}`;
+  if (o.kernelAdmit) {
+    if (o.backend !== 'nfqueue') return `--kernel-admit works with the nfqueue backend only, not --backend ${o.backend}`;
+    if (o.queueAll) return '--kernel-admit needs the judged sets, which --queue-all turns off';
+    if (o.logAllowed) return '--kernel-admit cannot name each admitted connection, which --log-allowed asks for';
+  }
   return undefined;
 }
 
@@ -115,6 +127,7 @@ export function rulePlan(o: AgentOptions): RulePlan {
     dnsDivertMark: o.backend === 'tun' ? DEFAULT_DNS_DIVERT_MARK : undefined,
     strict: o.strict ?? true,
     verdictCache: o.verdictCache ?? o.backend === 'nfqueue',
+    kernelAdmit: o.kernelAdmit ?? (o.backend === 'nfqueue' && (o.verdictCache ?? true) && !o.queueAll && !o.logAllowed),
   };
 }
 

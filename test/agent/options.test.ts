@@ -12,6 +12,9 @@ t.test('bad options name their flag', async (t) => {
     [{ podIfaces: ['eth0', 'eth0;x'] }, /^--pod-iface: interface "eth0;x"/],
     [{ podCidrs: ['10.0.0.0/33'] }, /^--pod-cidr: "10.0.0.0\/33" is not a valid CIDR/],
     [{ backend: 'tun', verdictCache: true }, /^--verdict-cache works with the nfqueue backend only, not --backend tun/],
+    [{ backend: 'tun', kernelAdmit: true }, /^--kernel-admit works with the nfqueue backend only, not --backend tun/],
+    [{ queueAll: true, kernelAdmit: true }, /^--kernel-admit needs the judged sets, which --queue-all turns off/],
+    [{ logAllowed: true, kernelAdmit: true }, /^--kernel-admit cannot name each admitted connection/],
   ];
   for (const [o, err] of cases) t.match(agentOptionsError({ ...base, ...o }), err, JSON.stringify(o));
 });
@@ -19,8 +22,16 @@ t.test('bad options name their flag', async (t) => {
 t.test('good options pass; defaults fill the rule plan', async (t) => {
   t.equal(agentOptionsError({ ...base, podIfaces: ['veth+'], podCidrs: ['10.1.0.0/16', 'fd00::1'], verdictCache: true }), undefined);
   t.equal(agentOptionsError({ ...base, backend: 'tun', logAllowed: true }), undefined);
-  // NFQUEUE: one queue per CPU, the verdict cache on (--log-allowed too: what the cache admits is logged aggregated; off with TUN).
-  t.same(rulePlan(base), { mode: 'nfqueue', allowMark: 0x2000000, queue: 0, queues: defaultQueueCount(), failOpen: false, tunDevice: undefined, divertMark: undefined, strict: true, verdictCache: true });
+  // NFQUEUE: one queue per CPU, the verdict cache on (--log-allowed too: what the cache admits is logged aggregated; off with TUN),
+  // kernel admission on with it.
+  t.same(rulePlan(base), { mode: 'nfqueue', allowMark: 0x2000000, queue: 0, queues: defaultQueueCount(), failOpen: false, tunDevice: undefined, divertMark: undefined, strict: true, verdictCache: true, kernelAdmit: true });
+  // Kernel admission follows the cache, and stays off where it cannot be exact or has nothing to
+  // stand on: --log-allowed (a line per connection), --queue-all (no judged sets), TUN.
+  const admits: [Partial<AgentOptions>, boolean][] = [
+    [{}, true], [{ verdictCache: false }, false], [{ logAllowed: true }, false], [{ queueAll: true }, false], [{ backend: 'tun' }, false],
+    [{ kernelAdmit: false }, false], [{ verdictCache: false, kernelAdmit: true }, true],
+  ];
+  for (const [o, on] of admits) t.equal(rulePlan({ ...base, ...o }).kernelAdmit, on, `kernelAdmit with ${JSON.stringify(o)}`);
   t.ok(defaultQueueCount() >= 1 && defaultQueueCount() <= 64, 'between 1 and 64 queues');
   t.equal(rulePlan({ ...base, logAllowed: true }).verdictCache, true);
   t.equal(agentOptionsError({ ...base, verdictCache: true, logAllowed: true }), undefined, 'the cache and --log-allowed go together');

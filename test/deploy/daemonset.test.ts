@@ -145,7 +145,7 @@ t.test('kernel modules: not loaded by the agent, and the ones it needs are named
   const header = readFileSync(join(ROOT, 'daemonset.yaml'), 'utf8').split('\n').filter((l) => l.startsWith('#')).join('\n');
   t.notMatch(header + JSON.stringify(agent.volumeMounts), /may need to load/, 'no claim that the agent loads modules');
   // Every extension of the rules the agent installs (with --verdict-cache and strict mode), and the
-  // set type of the cache, maps to a module the comment names.
+  // set types of the cache and of kernel admission, map to modules the comment names.
   const plan: RulePlan = { mode: 'nfqueue', allowMark: 0x2000000, queue: 0, queues: 1, failOpen: false, strict: true, verdictCache: true };
   const exts = new Set<string>();
   for (const l of chainRules(plan, 4)) for (const m of l.matchAll(/ -[mj] ([A-Za-z]+)(?= |$)/g)) if (!['ACCEPT', 'DROP', 'RETURN'].includes(m[1]!)) exts.add(m[1]!);
@@ -154,6 +154,7 @@ t.test('kernel modules: not loaded by the agent, and the ones it needs are named
   // tcp/udp matches are part of x_tables itself: iptables working at all means they are there.
   modules.delete('xt_tcpudp');
   modules.add(ipsetTypeModule('hash:ip,port,ip'));
+  modules.add(ipsetTypeModule('hash:ip,port,net'));
   modules.add('tun');
   for (const m of modules) t.match(header, new RegExp(`\\b${m}\\b`), `the comment names ${m}`);
 });

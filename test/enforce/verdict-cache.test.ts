@@ -22,8 +22,9 @@ t.test('verdict cache', async (t) => {
   topo.writeFile('manifests/cluster.yaml', clusterYaml(NODE, [8080, 9090]));
   topo.writeFile('manifests/policy.yaml', serverPolicy([8080]));
   const statusFile = join(topo.dir, 'status.json');
-  // The cache is on by default with NFQUEUE.
-  const args = ['--node', NODE, '--source', 'files', '--manifests', dir, '--backend', 'nfqueue', '--queue', String(QUEUE), '--rescan-ms', '300'];
+  // The cache is on by default with NFQUEUE. Kernel admission (on by default too) would accept
+  // these first connections before the agent sees them: off, so the cache alone is tested.
+  const args = ['--node', NODE, '--source', 'files', '--manifests', dir, '--backend', 'nfqueue', '--queue', String(QUEUE), '--rescan-ms', '300', '--no-kernel-admit'];
   let agent = await startAgent(topo, args, statusFile);
   const { status, freshStatus } = statusReaders(topo, statusFile);
 

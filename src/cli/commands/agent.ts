@@ -14,7 +14,7 @@ import { manifestPathsFlag } from '../manifest-input.ts';
 const HELP = `usage: palisade agent --node NAME [--source files --manifests PATH... | --source kube [--kubeconfig FILE]]
                       [--backend nfqueue|tun] [--queue N] [--queues K] [--fail-open]
                       [--pod-iface IF...] [--pod-cidr CIDR...] [--status-file PATH] [--health ADDR]
-                      [--no-strict] [--rules-check-ms N] [--no-verdict-cache] [--verdict-cache-s N] [--verdict-cache-read-ms N] [--queue-all]
+                      [--no-strict] [--rules-check-ms N] [--no-verdict-cache] [--no-kernel-admit] [--verdict-cache-s N] [--verdict-cache-read-ms N] [--queue-all]
                       [--no-source-guard] [--source-guard-layout auto|tc|nft|iptables]
 
 Enforces the NetworkPolicies of the pods on node NAME (pods whose spec.nodeName is NAME) on the
@@ -62,6 +62,11 @@ removes its iptables rules (unless --keep-rules).
                         agent reads the sets' counters every second: metrics count them
                         exactly, --log-allowed logs them aggregated ("cached": N per tuple).
                         --no-verdict-cache: judge every one
+  --kernel-admit, --no-kernel-admit   nfqueue (default on with the verdict cache, off with
+                        --log-allowed or --queue-all): for every local pod a policy isolates,
+                        the (pod, protocol:port, source network) its rules allow are written
+                        to ipset PALISADE-ADMIT4/6 each rule generation, so first connections
+                        they allow are accepted by the kernel too, counted exactly
   --verdict-cache-s N   seconds a cached verdict lives (default 30, 1-86400; rotated out
                         within 1.25 times that)
   --verdict-cache-read-ms N   how often the cache's counters are read (default 1000); a
@@ -90,6 +95,7 @@ const SPEC = {
   'no-ipv6': 'bool', 'keep-rules': 'bool', 'status-file': 'string', health: 'string', 'rescan-ms': 'string',
   metrics: 'string', 'verdict-log': 'string', 'log-allowed': 'bool', audit: 'bool',
   strict: 'bool', 'no-strict': 'bool', 'rules-check-ms': 'string', 'verdict-cache': 'bool', 'no-verdict-cache': 'bool', 'verdict-cache-s': 'string', 'verdict-cache-read-ms': 'string',
+  'kernel-admit': 'bool', 'no-kernel-admit': 'bool',
   'queue-all': 'bool', 'no-source-guard': 'bool', 'source-guard-layout': 'string',
   'dns-min-ttl': 'string', 'dns-max-ttl': 'string', 'dns-records-per-pod': 'string', 'dns-records': 'string',
   help: 'bool',
@@ -159,6 +165,7 @@ export async function run(argv: string[]): Promise<number> {
     strict, rulesCheckMs, queueAll: flags['queue-all'] === true,
     sourceGuard: flags['no-source-guard'] !== true, sourceGuardLayout,
     verdictCache: flags['verdict-cache'] === true ? true : flags['no-verdict-cache'] === true ? false : undefined, verdictCacheSeconds: intFlag(flags['verdict-cache-s'], 'verdict-cache-s', 1, 86400, 30),
+    kernelAdmit: flags['kernel-admit'] === true ? true : flags['no-kernel-admit'] === true ? false : undefined,
     verdictCacheReadMs: intFlag(flags['verdict-cache-read-ms'], 'verdict-cache-read-ms', 100, 3_600_000, 1000),
     dns: {
       minTtl: intFlag(flags['dns-min-ttl'], 'dns-min-ttl', 0, 86400, NAME_STORE_DEFAULTS.minTtl), maxTtl: intFlag(flags['dns-max-ttl'], 'dns-max-ttl', 1, 604800, NAME_STORE_DEFAULTS.maxTtl),

@@ -1,0 +1,298 @@
+// What the kernel may admit on its own (src/enforce/admit-sets.ts): for each local pod whose
+// ingress some tier judges, the (pod address, protocol:port, source network) the current rule
+// generation allows, so a first connection from an allowed source never waits for the queue.
+//
+// Why it is exact. A new connection reaches PALISADE-ADMIT only when its source is not a local pod
+// judged for egress (PALISADE-PODS queues those first) and not an address of this node's pod
+// ranges that no known pod holds (PALISADE-ADMIT returns those to the queue), so the egress side
+// is the default answer of every tier (a local pod no tier judges) or not judged here (any other
+// address): only the destination's ingress side is left, and that is what is computed here, with
+// the engine's own judge (RuleSnapshot.judge4/judge6), never a second reading of the policies.
+// The ingress answer for source address q, protocol and port depends on
+// - the port only through the interval it falls in, between the boundaries of the rules of the
+//   policies selecting the pod and the pod's named container ports (analysis/ports.ts:
+//   portBoundaries, intervalStarts), so one port judges an interval;
+// - the address only through the policy CIDRs containing it (the block, analysis/address-blocks.ts)
+//   and, when q is a pod's or a node's address, that pod or node (its identity, the node
+//   exemption). So the block's representative (an address no pod or node holds) judges every
+//   other address of the block, and every pod and node address is judged on its own.
+// The entries follow the kernel's rule for hash:ip,port,net (the most specific source prefix
+// present decides; a `nomatch` entry fails the lookup): blocks are written widest first, each
+// only where the kernel's answer from the wider entries would be wrong, and then every pod and
+// node address whose own answer differs from what the block entries give it gets a host entry,
+// positive or nomatch. A host or block with no entry falls back to the queue: entries only ever
+// admit what the engine allows, with the decision (ingress code) the engine gives.
+//
+// Limits (all fall back to the queue, never open anything): of an interval wider than MAX_RANGE
+// ports (the set holds one entry per port) only the pod's own container ports of the protocol
+// are written (where its servers listen; any subset of an interval is as exact as the whole); a pod whose entries would overflow the family's
+// budget gets none at all (its exceptions are part of its entries); and a build that would judge
+// more than maxJudges (source, interval) pairs stops, with what it has, for pods done by then.
+
+import type { AdmitEntry } from '../enforce/admit-sets.ts';
+import type { CachedDecision } from '../enforce/cache-counters.ts';
+import { PROTOCOLS, type Pod, type Protocol } from '../cluster/model.ts';
+import type { ClusterView } from '../cluster/state.ts';
+import { namespaceLabels } from '../cluster/namespace-labels.ts';
+import { formatCIDR, parseCIDR, parseIP, type ParsedIP } from '../net/address.ts';
+import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ip-protocols.ts';
+import { addressBlocks, ipToBig } from '../analysis/address-blocks.ts';
+import { intervalStarts, MAX_PORT, portBoundaries } from '../analysis/ports.ts';
+import { clusterPolicySelectsPod } from '../policy/cluster-facts.ts';
+import { SIDE, sideAllows, type RuleSnapshot } from '../policy/engine-api.ts';
+import { policySelectsPod } from '../policy/spec-facts.ts';
+
+type Family = 4 | 6;
+
+/** Widest port interval written as entries (one per port); wider ones are judged by the agent. */
+export const MAX_RANGE = 1024;
+
+const PROTO_NUMBER: Record<Protocol, number> = { TCP: IPPROTO_TCP, UDP: IPPROTO_UDP, SCTP: IPPROTO_SCTP };
+
+export interface AdmitInput {
+  readonly snap: RuleSnapshot;
+  readonly view: ClusterView;
+  /** This node's name: its pods are the destinations. */
+  readonly node: string;
+  readonly families: readonly Family[];
+  /** Entries (ports counted one by one) per family at most (the kernel set's maxelem). */
+  readonly maxEntries: number;
+  /** (source, interval) pairs judged per build at most. */
+  readonly maxJudges: number;
+  /** Judge calls between two yields of the generator (the agent turns its event loop there). */
+  readonly slice?: number;
+}
+
+export interface AdmitResult {
+  readonly entries: AdmitEntry[];
+  /** Destinations written, and those left to the queue (budget, interval width shown in `notes`). */
+  readonly pods: number;
+  readonly podsLeft: number;
+  readonly judges: number;
+  readonly notes: string[];
+}
+
+/** What the kernel answers for a source: an ingress code it admits with, or NONE (not admitted here). */
+const NONE = 0x7fffffff;
+
+interface Block {
+  readonly cidr: Cidr;
+  readonly rep: ParsedIP;
+}
+
+interface Cidr {
+  readonly words: readonly number[];
+  readonly prefix: number;
+  /** First and last address, for containment. */
+  readonly first: bigint;
+  readonly last: bigint;
+}
+
+const BITS: Record<Family, number> = { 4: 32, 6: 128 };
+
+function cidrOf(ip: ParsedIP, prefix: number, family: Family): Cidr {
+  const first = (ipToBig(ip) >> BigInt(BITS[family] - prefix)) << BigInt(BITS[family] - prefix);
+  return { words: bigWords(first, family), prefix, first, last: first + (1n << BigInt(BITS[family] - prefix)) - 1n };
+}
+
+function bigWords(v: bigint, family: Family): number[] {
+  const n = family === 4 ? 1 : 4;
+  const out: number[] = [];
+  for (let i = n - 1; i >= 0; i--) out.push(Number((v >> BigInt(32 * i)) & 0xffffffffn));
+  return out;
+}
+
+/** The kernel refuses a /0 source: the two halves stand for it. */
+function kernelCidrs(c: Cidr, family: Family): Cidr[] {
+  if (c.prefix > 0) return [c];
+  const zero: ParsedIP = { family: family === 4 ? 'IPv4' : 'IPv6', words: family === 4 ? [0] : [0, 0, 0, 0] };
+  const high: ParsedIP = { family: zero.family, words: family === 4 ? [0x80000000] : [0x80000000, 0, 0, 0] };
+  return [cidrOf(zero, 1, family), cidrOf(high, 1, family)];
+}
+
+/**
+ * The entries one destination needs for one protocol and port interval, kept as the kernel
+ * would hold them, so `answer` is the kernel's lookup (the longest prefix present decides).
+ */
+class IntervalEntries {
+  readonly list: { cidr: Cidr; code: number; nomatch: boolean }[] = [];
+  answer(first: bigint, last: bigint): number {
+    let best = -1, code = NONE;
+    for (const e of this.list) {
+      if (e.cidr.first <= first && last <= e.cidr.last && e.cidr.prefix > best) {
+        best = e.cidr.prefix;
+        code = e.nomatch ? NONE : e.code;
+      }
+    }
+    return code;
+  }
+  /** Makes the kernel answer `want` for the cidr, adding an entry only where it answers otherwise now. */
+  settle(cidr: Cidr, want: number): void {
+    if (this.answer(cidr.first, cidr.last) === want) return;
+    const same = this.list.findIndex((e) => e.cidr.prefix === cidr.prefix && e.cidr.first === cidr.first);
+    const entry = { cidr, code: want, nomatch: want === NONE };
+    if (same >= 0) this.list[same] = entry;
+    else this.list.push(entry);
+  }
+}
+
+/** Local pods of the family whose ingress the snapshot judges, with their slot and address words. */
+function destinations(input: AdmitInput, family: Family): { pod: Pod; ip: ParsedIP }[] {
+  const out: { pod: Pod; ip: ParsedIP }[] = [];
+  for (const pod of input.view.pods.values()) {
+    if (pod.nodeName !== input.node || pod.hostNetwork) continue;
+    for (const text of pod.ips) {
+      const ip = parseIP(text);
+      if (!ip || (ip.family === 'IPv4' ? 4 : 6) !== family) continue;
+      const slot = slotOf(input.snap, ip);
+      if (slot < 0 || !input.snap.isLocal(slot) || !(input.snap.judgesSide?.(slot, 'ingress') ?? true)) continue;
+      out.push({ pod, ip });
+    }
+  }
+  return out;
+}
+
+function slotOf(snap: RuleSnapshot, ip: ParsedIP): number {
+  const w = ip.words;
+  return ip.family === 'IPv4' ? snap.podSlot4(w[0]! | 0) : snap.podSlot6(w[0]! | 0, w[1]! | 0, w[2]! | 0, w[3]! | 0);
+}
+
+/** The ingress code of src -> dst:port, or NONE when denied. */
+function ingressOf(snap: RuleSnapshot, src: ParsedIP, dst: ParsedIP, proto: number, port: number): number {
+  const s = src.words, d = dst.words;
+  const ok = src.family === 'IPv4'
+    ? snap.judge4(s[0]! | 0, d[0]! | 0, proto, port)
+    : snap.judge6(s[0]! | 0, s[1]! | 0, s[2]! | 0, s[3]! | 0, d[0]! | 0, d[1]! | 0, d[2]! | 0, d[3]! | 0, proto, port);
+  return ok && sideAllows(snap.ingressCode) ? snap.ingressCode : NONE;
+}
+
+/**
+ * Builds the entries for the snapshot, yielding every `slice` judge calls so the caller can let
+ * its event loop run (and drop the build when the snapshot changed meanwhile).
+ */
+export function* admitEntries(input: AdmitInput): Generator<void, AdmitResult> {
+  const { snap, view } = input;
+  const slice = input.slice ?? 4096;
+  const entries: AdmitEntry[] = [];
+  const notes: string[] = [];
+  let judges = 0, sinceYield = 0, pods = 0, podsLeft = 0;
+  const decisionOf = new Map<number, CachedDecision>();
+  // The egress side of an admitted connection names no rule (see the header): NOT_JUDGED stands
+  // for both "not judged here" and the default answer, which count alike.
+  const decision = (code: number): CachedDecision => {
+    let d = decisionOf.get(code);
+    if (!d) decisionOf.set(code, (d = { context: snap, egress: SIDE.NOT_JUDGED, ingress: code }));
+    return d;
+  };
+  for (const family of input.families) {
+    const fam = family === 4 ? 'IPv4' as const : 'IPv6' as const;
+    // Every pod and node address of the family: judged one by one.
+    const used = new Map<bigint, ParsedIP>();
+    for (const pod of view.pods.values()) for (const t of pod.ips) addUsed(used, t, fam);
+    for (const n of view.nodes.values()) for (const t of n.addresses) addUsed(used, t, fam);
+    const blocks: Block[] = addressBlocks(view, fam, new Set(used.keys())).map((b) => {
+      const c = parseCIDR(b.cidr)!;
+      return { cidr: cidrOf(c, c.prefix, family), rep: parseIP(b.address)! };
+    }).sort((a, b) => a.cidr.prefix - b.cidr.prefix);
+    // Sources that may reach PALISADE-ADMIT: not a local pod judged for egress (queued before it).
+    // This node's own addresses are never admitted (want NONE): their connections to its pods
+    // pass PALISADE-ADMIT only while cluster policies make the agent judge node traffic, and
+    // the agent judges those.
+    const own = new Set<bigint>();
+    for (const t of view.nodes.get(input.node)?.addresses ?? []) {
+      const ip = parseIP(t);
+      if (ip && ip.family === fam) own.add(ipToBig(ip));
+    }
+    const sources: { ip: ParsedIP; at: bigint; own: boolean }[] = [];
+    for (const [at, ip] of used) {
+      const slot = slotOf(snap, ip);
+      if (slot >= 0 && snap.isLocal(slot) && (snap.judgesSide?.(slot, 'egress') ?? true)) continue;
+      sources.push({ ip, at, own: own.has(at) && slot < 0 });
+    }
+    let budget = input.maxEntries;
+    for (const { pod, ip: dst } of destinations(input, family)) {
+      if (judges >= input.maxJudges) {
+        podsLeft++;
+        continue;
+      }
+      const nsLabels = namespaceLabels(view, pod.namespace);
+      const bounds = portBoundaries(
+        [...view.policies.values()].filter((p) => policySelectsPod(p, pod)),
+        [...view.clusterPolicies.values()].filter((cp) => clusterPolicySelectsPod(cp, pod, nsLabels)),
+        'ingress',
+      );
+      const dstAt = ipToBig(dst);
+      const mine: AdmitEntry[] = [];
+      let count = 0;
+      for (const proto of PROTOCOLS) {
+        const starts = intervalStarts(bounds[proto], pod.ports, proto);
+        const p = PROTO_NUMBER[proto];
+        for (let i = 0; i < starts.length; i++) {
+          const from = starts[i]!, to = i + 1 < starts.length ? starts[i + 1]! - 1 : MAX_PORT;
+          // One entry per port: of a wide interval, only the ports the pod declares (a rule
+          // without ports, the usual "from these pods" policy, is one interval of 65,535).
+          const ranges = to - from + 1 <= MAX_RANGE ? [[from, to] as const] : declaredIn(pod, proto, from, to);
+          if (ranges.length === 0) continue;
+          const kernel = new IntervalEntries();
+          for (const b of blocks) {
+            const code = ingressOf(snap, b.rep, dst, p, from);
+            judges++;
+            for (const c of kernelCidrs(b.cidr, family)) {
+              // A /1 half of the rest of the space that is itself a policy CIDR is that block's.
+              if (c !== b.cidr && blocks.some((o) => o.cidr.prefix === c.prefix && o.cidr.first === c.first)) continue;
+              kernel.settle(c, code);
+            }
+          }
+          for (const s of sources) {
+            if (s.at === dstAt) continue; // a pod to itself never crosses the node's forwarding path
+            const code = s.own ? NONE : ingressOf(snap, s.ip, dst, p, from);
+            judges++;
+            if (++sinceYield >= slice) {
+              sinceYield = 0;
+              yield;
+            }
+            kernel.settle(cidrOf(s.ip, BITS[family], family), code);
+          }
+          for (const e of kernel.list) {
+            for (const [lo, hi] of ranges) {
+              count += hi - lo + 1;
+              mine.push({
+                family, dst: dst.words, proto: p, portFrom: lo, portTo: hi, src: e.cidr.words, prefix: e.cidr.prefix,
+                nomatch: e.nomatch, ...(e.nomatch ? {} : { decision: decision(e.code) }),
+              });
+            }
+          }
+        }
+      }
+      if (count > budget) {
+        podsLeft++;
+        notes.push(`${pod.namespace}/${pod.name}: ${count} entries over the ${budget} left for IPv${family}, judged by the agent`);
+        continue;
+      }
+      budget -= count;
+      pods++;
+      for (const e of mine) entries.push(e);
+    }
+  }
+  if (podsLeft > 0 && judges >= input.maxJudges) notes.push(`stopped after ${judges} judgements (budget ${input.maxJudges}): ${podsLeft} pods judged by the agent`);
+  return { entries, pods, podsLeft, judges, notes };
+}
+
+/** The pod's container ports of a protocol inside [from, to], each as a one-port range. */
+function declaredIn(pod: Pod, proto: Protocol, from: number, to: number): (readonly [number, number])[] {
+  const ports = new Set<number>();
+  for (const cp of pod.ports) if (cp.protocol === proto && cp.containerPort >= from && cp.containerPort <= to) ports.add(cp.containerPort);
+  return [...ports].sort((a, b) => a - b).map((x) => [x, x] as const);
+}
+
+function addUsed(used: Map<bigint, ParsedIP>, text: string, fam: 'IPv4' | 'IPv6'): void {
+  const ip = parseIP(text);
+  if (ip && ip.family === fam) used.set(ipToBig(ip), ip);
+}
+
+/** The entry as text (tests, logs): "dst,proto:from-to,src/prefix [nomatch]". */
+export function entryText(e: AdmitEntry): string {
+  const fam = e.family === 4 ? 'IPv4' as const : 'IPv6' as const;
+  const ports = e.portFrom === e.portTo ? `${e.portFrom}` : `${e.portFrom}-${e.portTo}`;
+  return `${formatCIDR({ family: fam, words: [...e.dst], prefix: BITS[e.family] })},${e.proto}:${ports},${formatCIDR({ family: fam, words: [...e.src], prefix: e.prefix })}${e.nomatch ? ' nomatch' : ''}`;
+}

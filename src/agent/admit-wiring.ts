@@ -1,0 +1,160 @@
+// The agent's side of kernel admission (src/enforce/admit-sets.ts, entries from admit-entries.ts):
+// first connections the current rules allow are accepted by the kernel, not queued.
+//
+// Generations. Entries are one generation's answers, so before a new snapshot judges, the live
+// sets are swapped with empty ones (closeForGeneration: synchronous netlink, done when it
+// returns), exactly like the verdict cache's flush: no older answer admits anything after it.
+// The new generation's entries are then built in slices on the event loop (the build judges a
+// few thousand (source, port interval) pairs per destination pod) and swapped in only if that
+// snapshot is still the classifier's when the swap runs (install's `current`, checked with no
+// await before the swap). Until then, and whenever a build is dropped or over budget, new
+// connections go to the queue, as without admission.
+//
+// Counting: each entry carries the ingress decision it admits with; the sets' counters go to the
+// observer like the verdict cache's (exact per-policy allow counts). A network entry does not
+// say which address of the network connected, so --log-allowed (a line per connection) turns
+// admission off (options.ts).
+//
+// The kernel drops entries after their timeout if the agent dies without a stop; while it runs,
+// the sets are rebuilt well within it.
+
+import { setImmediate as turn } from 'node:timers/promises';
+import { AdmitSets } from '../enforce/admit-sets.ts';
+import type { Family } from '../enforce/iptables.ts';
+import type { ClusterView } from '../cluster/state.ts';
+import type { RuleSnapshot } from '../policy/engine-api.ts';
+import { admitEntries } from './admit-entries.ts';
+import type { ConnectionObserver } from './observe.ts';
+import type { Log } from '../sources/log.ts';
+
+/** Kernel entry timeout: what bounds a dead agent's entries. */
+const TIMEOUT_S = 600;
+/** Judged (source, interval) pairs per build at most (about a second of the agent's CPU). */
+const MAX_JUDGES = 2_000_000;
+/** Entries per family (ports counted one by one). */
+const MAX_ENTRIES = 65536;
+
+export interface AdmissionOptions {
+  readonly families: readonly Family[];
+  readonly view: ClusterView;
+  readonly node: string;
+  readonly observer: ConnectionObserver;
+  /** The snapshot the classifier judges with, once the judged sets hold its selection; else undefined (nothing is installed). */
+  readonly current: () => RuleSnapshot | undefined;
+  readonly log: Log;
+}
+
+export class KernelAdmission {
+  /** Builds finished, dropped (a newer snapshot came first) and their last figures, for the status file. */
+  builds = 0;
+  dropped = 0;
+  lastEntries = 0;
+  lastPodsLeft = 0;
+  lastBuildMs = 0;
+  private running = false;
+  private wanted = false;
+  private closed = false;
+  private readonly timer: NodeJS.Timeout;
+  private lastNotes = '';
+  /** The snapshot whose entries are live, and whether the refresh timer asked for them again. */
+  private installedFor?: RuleSnapshot;
+  private refreshDue = false;
+
+  private constructor(readonly sets: AdmitSets, private readonly o: AdmissionOptions) {
+    // Rebuilt well within the kernel timeout, so a running agent's entries never expire.
+    this.timer = setInterval(() => {
+      this.refreshDue = true;
+      this.schedule();
+    }, (TIMEOUT_S / 3) * 1000);
+    this.timer.unref();
+  }
+
+  static async open(o: AdmissionOptions): Promise<KernelAdmission> {
+    const sets = await AdmitSets.open({
+      families: o.families,
+      timeoutSeconds: TIMEOUT_S,
+      maxEntries: MAX_ENTRIES,
+      onCounted: (d, t, n) => o.observer.countCached(d, t, n),
+    });
+    return new KernelAdmission(sets, o);
+  }
+
+  /** Before `next` judges: nothing the older rules allowed is admitted any more. An error text to report, or undefined. */
+  closeForGeneration(): string | undefined {
+    try {
+      this.sets.empty();
+      return undefined;
+    } catch (e) {
+      // Entries expire on their own (TIMEOUT_S); until then the kernel may still admit what the
+      // previous rules allowed. Say so loudly.
+      return `kernel admission sets not emptied, previous rules may admit connections for up to ${TIMEOUT_S} s: ${(e as Error).message}`;
+    }
+  }
+
+  /** Builds and installs the entries of the current snapshot (soon; requests made meanwhile coalesce). */
+  schedule(): void {
+    if (this.closed) return;
+    this.wanted = true;
+    if (!this.running) void this.run();
+  }
+
+  private async run(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.wanted && !this.closed) {
+        this.wanted = false;
+        await this.buildOnce();
+      }
+    } catch (e) {
+      this.o.log('error', `kernel admission: ${(e as Error).message}; new connections are judged by the agent`);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async buildOnce(): Promise<void> {
+    const snap = this.o.current();
+    // The judged sets do not hold this snapshot's selection yet: the reconcile that writes them
+    // schedules a build. A reconcile without a new snapshot (a resync) changes nothing here.
+    if (snap === undefined || (snap === this.installedFor && !this.refreshDue)) return;
+    this.refreshDue = false;
+    const t0 = performance.now();
+    const g = admitEntries({ snap, view: this.o.view, node: this.o.node, families: this.o.families, maxEntries: MAX_ENTRIES, maxJudges: MAX_JUDGES });
+    let s = g.next();
+    while (!s.done) {
+      await turn();
+      // A newer generation already emptied the sets and asked for its own build.
+      if (this.closed || this.o.current() !== snap) {
+        this.dropped++;
+        return;
+      }
+      s = g.next();
+    }
+    const r = s.value;
+    const out = await this.sets.install(r.entries, () => !this.closed && this.o.current() === snap);
+    if (out === 'stale') {
+      this.dropped++;
+      return;
+    }
+    this.builds++;
+    this.installedFor = snap; // 'too-many' too: the same snapshot would not fit again
+    this.lastEntries = out === 'installed' ? r.entries.length : 0;
+    this.lastPodsLeft = r.podsLeft;
+    this.lastBuildMs = performance.now() - t0;
+    const notes = out === 'too-many' ? `${r.entries.length} entries do not fit the sets` : r.notes.join('; ');
+    if (notes !== '' && notes !== this.lastNotes) this.o.log('warn', `kernel admission: ${notes}`);
+    this.lastNotes = notes;
+  }
+
+  /**
+   * Stops building. `destroy`: the sets go (the rules naming them are removed first). Else (rules
+   * kept for the next agent) they are emptied, as the verdict cache's are: while no agent runs,
+   * nothing is admitted from answers a newer rule change may have overturned.
+   */
+  async close(destroy: boolean): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    if (destroy) await this.sets.close();
+    else this.sets.empty();
+  }
+}
