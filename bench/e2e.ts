@@ -15,7 +15,10 @@
 //   (the three queue-floor modes run only when --modes names them)
 //   nfqueue   `palisade agent --backend nfqueue` in its default configuration: only pods a
 //             policy judges are queued (src/enforce/judged-sets.ts), repeats of an allowed
-//             (source, port, destination) are accepted by the kernel (verdict cache), --queues
+//             (source, port, destination) are accepted by the kernel (verdict cache), and so
+//             are first connections the rules allow (kernel admission); the bench's --queues
+//   nfqueue-noadmit  the same with --no-kernel-admit: the verdict cache, but first connections
+//             go to the agent (the default before kernel admission)
 //   nfqueue-nocache  the same with --no-verdict-cache: every new connection to b is judged
 //   nfqueue-2q  the default configuration with two queues (--queues 2, CPU fanout)
 //   tun       `palisade agent --backend tun`
@@ -49,7 +52,7 @@
 //
 // Usage (root): node --import tsx bench/e2e.ts [--seconds 1] [--rounds 5] [--threads 8]
 //   [--latency-seconds 1] [--idle-seconds 3] [--bulk-seconds S] [--udp-rate 0] [--udp-ports 64] [--iperf-streams 1] [--queues 1]
-//   [--nice=0] [--modes none,iptables,queue-floor,queue-floor-spin,queue-floor-node,nfqueue,nfqueue-nocache,nfqueue-2q,tun,nfqueue-noguard,nfqueue-nftguard,nfqueue-iptguard] [--tuple-shares 0,10,100]
+//   [--nice=0] [--modes none,iptables,queue-floor,queue-floor-spin,queue-floor-node,nfqueue,nfqueue-nocache,nfqueue-noadmit,nfqueue-2q,tun,nfqueue-noguard,nfqueue-nftguard,nfqueue-iptguard] [--tuple-shares 0,10,100]
 // --nice=N runs every process of the measured path (clients, servers, agent) at nice N (default
 // 0 = leave alone; negative values need root and take CPU from everything else on the machine).
 // On a shared machine the connection rate depends on the CPU share the path gets and on lock
@@ -297,7 +300,7 @@ async function enforce(mode: Mode): Promise<void> {
     const statusFile = join(topo.dir, `${mode}.status.json`);
     const backend = mode === 'tun' ? 'tun' : 'nfqueue';
     agent = await startAgent(topo, ['--node', 'n1', '--manifests', yamlDir, '--backend', backend, '--queue', String(QUEUE), '--queues', String(mode === 'nfqueue-2q' ? 2 : queues),
-      ...(mode === 'nfqueue-nocache' ? ['--no-verdict-cache'] : []), ...(mode === 'nfqueue-noguard' ? ['--no-source-guard'] : []), ...(mode === 'nfqueue-iptguard' ? ['--source-guard-layout', 'iptables'] : []), ...(mode === 'nfqueue-nftguard' ? ['--source-guard-layout', 'nft'] : [])], statusFile);
+      ...(mode === 'nfqueue-nocache' ? ['--no-verdict-cache'] : []), ...(mode === 'nfqueue-noadmit' ? ['--no-kernel-admit'] : []), ...(mode === 'nfqueue-noguard' ? ['--no-source-guard'] : []), ...(mode === 'nfqueue-iptguard' ? ['--source-guard-layout', 'iptables'] : []), ...(mode === 'nfqueue-nftguard' ? ['--source-guard-layout', 'nft'] : [])], statusFile);
     // Same priority as the rest of the path; every thread of the agent (setpriority is per thread).
     if (nice !== 0) for (const tid of readdirSync(`/proc/${agent.status.pid}/task`)) await run(['renice', '-n', String(nice), '-p', tid]);
   } else if (isFloor(mode)) {

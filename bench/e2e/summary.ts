@@ -2,10 +2,10 @@
 // mode, ratios against the kernel-only modes and the targets. Pure (no I/O), so the runner holds
 // only the lab and the measuring.
 
-export const MODES = ['none', 'iptables', 'queue-floor', 'queue-floor-spin', 'queue-floor-node', 'nfqueue', 'nfqueue-nocache', 'nfqueue-2q', 'tun', 'nfqueue-noguard', 'nfqueue-nftguard', 'nfqueue-iptguard'] as const;
+export const MODES = ['none', 'iptables', 'queue-floor', 'queue-floor-spin', 'queue-floor-node', 'nfqueue', 'nfqueue-nocache', 'nfqueue-noadmit', 'nfqueue-2q', 'tun', 'nfqueue-noguard', 'nfqueue-nftguard', 'nfqueue-iptguard'] as const;
 export type Mode = (typeof MODES)[number];
 /** Modes in which the Palisade agent enforces. */
-export const AGENT_MODES = ['nfqueue', 'nfqueue-nocache', 'nfqueue-2q', 'tun', 'nfqueue-noguard', 'nfqueue-nftguard', 'nfqueue-iptguard'] as const;
+export const AGENT_MODES = ['nfqueue', 'nfqueue-nocache', 'nfqueue-noadmit', 'nfqueue-2q', 'tun', 'nfqueue-noguard', 'nfqueue-nftguard', 'nfqueue-iptguard'] as const;
 export const isAgent = (m: Mode): m is (typeof AGENT_MODES)[number] => (AGENT_MODES as readonly string[]).includes(m);
 /**
  * Modes in which a reader accepts every packet queued and judges nothing: bench/e2e/queue-floor.c,
