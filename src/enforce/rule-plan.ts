@@ -19,7 +19,8 @@
 // connections the current rules allow, by (destination pod, protocol:port, source network), are
 // accepted before the queue:
 //
-//   PALISADE-PODS:  EGRESS set (src) -> PALISADE-QUEUE; ctstate NEW -> PALISADE-ADMIT; the rest as above
+//   PALISADE-PODS:  EGRESS set (src) -> PALISADE-QUEUE; INGRESS set (dst), ctstate NEW -> PALISADE-ADMIT;
+//                   the rest as above
 //   PALISADE-ADMIT: mid-stream TCP (not a SYN)                   -> RETURN
 //                   -i pod interface / -s pod range, source not in KNOWN -> RETURN
 //                   ADMIT set (dst,dst,src) -> CONNMARK A; connmark A -> ACCEPT
@@ -348,7 +349,9 @@ function admitRules(plan: RulePlan, pods: PodMatch, family: Family): string[] {
   const a = hex(plan.allowMark);
   const known = JUDGED_SETS.known[family];
   const out = [
-    `-A ${CHAINS.PODS} -m conntrack --ctstate NEW -j ${CHAINS.ADMIT}`,
+    // Only towards a pod judged for ingress: every entry's destination is one, and the other
+    // new connections of the node's pods skip the chain's rules.
+    `-A ${CHAINS.PODS} -m set --match-set ${JUDGED_SETS.ingress[family]} dst -m conntrack --ctstate NEW -j ${CHAINS.ADMIT}`,
     // A mid-stream TCP packet (ctstate NEW, not a SYN) is not a connection's opening: strict
     // mode must drop it, and without strict mode the agent judges it (see MIDSTREAM_MATCH).
     `-A ${CHAINS.ADMIT} -p tcp -m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN -j RETURN`,

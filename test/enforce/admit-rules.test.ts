@@ -15,7 +15,8 @@ const TUNP: RulePlan = { mode: 'tun', allowMark: 0x2000000, queue: 0, queues: 1,
 const PODS: PodMatch = { ifaces: ['veth+', 'cali+'], v4: ['10.1.0.0/16', '10.2.0.5'], v6: ['fd00:1::/64'], judgedSets: true };
 
 const EGRESS = { 4: '-A PALISADE-PODS -m set --match-set PALISADE-EGRESS4 src -j PALISADE-QUEUE', 6: '-A PALISADE-PODS -m set --match-set PALISADE-EGRESS6 src -j PALISADE-QUEUE' };
-const JUMP = '-A PALISADE-PODS -m conntrack --ctstate NEW -j PALISADE-ADMIT';
+const JUMPS = { 4: '-A PALISADE-PODS -m set --match-set PALISADE-INGRESS4 dst -m conntrack --ctstate NEW -j PALISADE-ADMIT', 6: '-A PALISADE-PODS -m set --match-set PALISADE-INGRESS6 dst -m conntrack --ctstate NEW -j PALISADE-ADMIT' };
+const JUMP = JUMPS[4];
 const MIDSTREAM = '-A PALISADE-ADMIT -p tcp -m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN -j RETURN';
 const tail = (f: Family) => [
   `-A PALISADE-ADMIT -m set --match-set PALISADE-ADMIT${f} dst,dst,src -j CONNMARK --set-xmark 0x2000000/0x2000000`,
@@ -51,9 +52,9 @@ t.test('PALISADE-ADMIT lines', async (t) => {
     t.same(lines.filter((l) => l.startsWith('-A PALISADE-ADMIT ')), c.admit, `${c.name}: the chain`);
     const pods = lines.filter((l) => l.startsWith('-A PALISADE-PODS '));
     const at = pods.indexOf(EGRESS[c.family]);
-    t.same(pods.slice(at, at + 3), [EGRESS[c.family], JUMP, `-A PALISADE-PODS -m set --match-set PALISADE-INGRESS${c.family} dst -j PALISADE-QUEUE`], `${c.name}: the jump sits between the EGRESS and INGRESS rules`);
+    t.same(pods.slice(at, at + 3), [EGRESS[c.family], JUMPS[c.family], `-A PALISADE-PODS -m set --match-set PALISADE-INGRESS${c.family} dst -j PALISADE-QUEUE`], `${c.name}: the jump sits between the EGRESS and INGRESS rules`);
     const without = podRules({ ...c.plan, kernelAdmit: false }, c.pods, c.family);
-    t.same(lines.filter((l) => !l.startsWith('-A PALISADE-ADMIT ') && l !== JUMP), without, `${c.name}: nothing else differs from kernelAdmit off`);
+    t.same(lines.filter((l) => !l.startsWith('-A PALISADE-ADMIT ') && l !== JUMPS[c.family]), without, `${c.name}: nothing else differs from kernelAdmit off`);
     t.same(chainRules(c.plan, c.family), chainRules({ ...c.plan, kernelAdmit: false }, c.family), `${c.name}: the other chains are unchanged`);
   }
   t.equal(podRules(ADMIT, PODS, 4).filter((l) => l === JUMP).length, 1, 'one jump');
@@ -126,7 +127,7 @@ for (const backend of ['nft', 'legacy'] as IptablesBackend[]) {
       ...tail(4),
     ], 'IPv4 chain as iptables prints it');
     t.equal((await chain(6)).length, 6, 'IPv6 chain: mid-stream, 2 interfaces, 1 range, set, accept');
-    t.match(await S(4), /^-A PALISADE-PODS -m set --match-set PALISADE-EGRESS4 src -j PALISADE-QUEUE\n-A PALISADE-PODS -m conntrack --ctstate NEW -j PALISADE-ADMIT\n-A PALISADE-PODS -m set --match-set PALISADE-INGRESS4 dst/m, 'the jump between the EGRESS and INGRESS rules');
+    t.match(await S(4), /^-A PALISADE-PODS -m set --match-set PALISADE-EGRESS4 src -j PALISADE-QUEUE\n-A PALISADE-PODS -m set --match-set PALISADE-INGRESS4 dst -m conntrack --ctstate NEW -j PALISADE-ADMIT\n-A PALISADE-PODS -m set --match-set PALISADE-INGRESS4 dst/m, 'the jump between the EGRESS and INGRESS rules');
 
     t.equal(await ipt.setPods({ ...PODS, ifaces: ['pod+'], v4: ['10.9.0.0/24'] }), true, 'pods changed');
     t.same((await chain(4)).slice(1, 3), [
