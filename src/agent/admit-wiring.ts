@@ -4,9 +4,10 @@
 // Generations. Entries are one generation's answers, so before a new snapshot judges, the live
 // sets are swapped with empty ones (closeForGeneration: synchronous netlink, done when it
 // returns), exactly like the verdict cache's flush: no older answer admits anything after it.
-// The new generation's entries are then built in slices on the event loop (the build judges a
-// few thousand (source, port interval) pairs per destination pod) and swapped in only if that
-// snapshot is still the classifier's when the swap runs (install's `current`, checked with no
+// The new generation's entries are then built, once changes have settled (SETTLE_MS), in slices
+// on the event loop (the build judges a few thousand (source, port interval) pairs per
+// destination pod) and swapped in only if that snapshot is still the classifier's, with the
+// judged sets holding its selection, when the swap runs (install's `current`, checked with no
 // await before the swap). Until then, and whenever a build is dropped or over budget, new
 // connections go to the queue, as without admission.
 //
@@ -18,7 +19,7 @@
 // The kernel drops entries after their timeout if the agent dies without a stop; while it runs,
 // the sets are rebuilt well within it.
 
-import { setImmediate as turn } from 'node:timers/promises';
+import { setImmediate as turn, setTimeout as sleep } from 'node:timers/promises';
 import { AdmitSets } from '../enforce/admit-sets.ts';
 import type { Family } from '../enforce/iptables.ts';
 import type { ClusterView } from '../cluster/state.ts';
@@ -33,6 +34,8 @@ const TIMEOUT_S = 600;
 const MAX_JUDGES = 2_000_000;
 /** Entries per family (ports counted one by one). */
 const MAX_ENTRIES = 65536;
+/** Quiet time before a build: under a burst of changes each new generation would drop a build started earlier. */
+const SETTLE_MS = 100;
 
 export interface AdmissionOptions {
   readonly families: readonly Family[];
@@ -102,7 +105,10 @@ export class KernelAdmission {
     this.running = true;
     try {
       while (this.wanted && !this.closed) {
-        this.wanted = false;
+        do {
+          this.wanted = false;
+          await sleep(SETTLE_MS);
+        } while (this.wanted && !this.closed);
         await this.buildOnce();
       }
     } catch (e) {
