@@ -4,7 +4,7 @@
 
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,6 +65,8 @@ if (process.getuid?.() !== 0) {
 
   t.teardown(async () => {
     await labDown(LAB);
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(probes, { force: true });
   });
 
   t.test('lab up starts the agent in the node namespace, following the folder', async (t) => {
