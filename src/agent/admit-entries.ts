@@ -27,11 +27,11 @@
 // ports (the set holds one entry per port) only the pod's own container ports of the protocol
 // are written (where its servers listen; any subset of an interval is as exact as the whole); a pod whose entries would overflow the family's
 // budget gets none at all (its exceptions are part of its entries); and a build that would judge
-// more than maxJudges (source, interval) pairs stops, with what it has, for pods done by then.
+// more than maxJudges (source, interval) pairs stops, with the pods finished by then.
 
 import type { AdmitEntry } from '../enforce/admit-sets.ts';
 import type { CachedDecision } from '../enforce/cache-counters.ts';
-import { PROTOCOLS, type Pod, type Protocol } from '../cluster/model.ts';
+import { PROTOCOLS, podKey, type NetworkPolicy, type Pod, type Protocol } from '../cluster/model.ts';
 import type { ClusterView } from '../cluster/state.ts';
 import { namespaceLabels } from '../cluster/namespace-labels.ts';
 import { formatCIDR, parseCIDR, parseIP, type ParsedIP } from '../net/address.ts';
@@ -110,15 +110,28 @@ function kernelCidrs(c: Cidr, family: Family): Cidr[] {
   return [cidrOf(zero, 1, family), cidrOf(high, 1, family)];
 }
 
+interface Entry {
+  readonly cidr: Cidr;
+  readonly code: number;
+  readonly nomatch: boolean;
+}
+
 /**
  * The entries one destination needs for one protocol and port interval, kept as the kernel
  * would hold them, so `answer` is the kernel's lookup (the longest prefix present decides).
+ * Networks (the blocks, a few) are scanned; hosts (every pod and node address, up to the whole
+ * cluster's) are most specific by construction and sit in a map.
  */
 class IntervalEntries {
-  readonly list: { cidr: Cidr; code: number; nomatch: boolean }[] = [];
-  answer(first: bigint, last: bigint): number {
+  readonly nets: Entry[] = [];
+  readonly hosts = new Map<bigint, Entry>();
+  constructor(private readonly hostBits: number) {}
+  get size(): number {
+    return this.nets.length + this.hosts.size;
+  }
+  private netAnswer(first: bigint, last: bigint): number {
     let best = -1, code = NONE;
-    for (const e of this.list) {
+    for (const e of this.nets) {
       if (e.cidr.first <= first && last <= e.cidr.last && e.cidr.prefix > best) {
         best = e.cidr.prefix;
         code = e.nomatch ? NONE : e.code;
@@ -126,13 +139,25 @@ class IntervalEntries {
     }
     return code;
   }
-  /** Makes the kernel answer `want` for the cidr, adding an entry only where it answers otherwise now. */
+  /**
+   * Makes the kernel answer `want` for the cidr, adding an entry only where it answers otherwise
+   * now. Networks are settled widest first, then hosts, each address once.
+   */
   settle(cidr: Cidr, want: number): void {
-    if (this.answer(cidr.first, cidr.last) === want) return;
-    const same = this.list.findIndex((e) => e.cidr.prefix === cidr.prefix && e.cidr.first === cidr.first);
     const entry = { cidr, code: want, nomatch: want === NONE };
-    if (same >= 0) this.list[same] = entry;
-    else this.list.push(entry);
+    if (cidr.prefix === this.hostBits) {
+      const held = this.hosts.get(cidr.first);
+      if ((held ? (held.nomatch ? NONE : held.code) : this.netAnswer(cidr.first, cidr.last)) !== want) this.hosts.set(cidr.first, entry);
+      return;
+    }
+    if (this.netAnswer(cidr.first, cidr.last) === want) return;
+    const same = this.nets.findIndex((e) => e.cidr.prefix === cidr.prefix && e.cidr.first === cidr.first);
+    if (same >= 0) this.nets[same] = entry;
+    else this.nets.push(entry);
+  }
+  *all(): Iterable<Entry> {
+    yield* this.nets;
+    yield* this.hosts.values();
   }
 }
 
@@ -146,6 +171,9 @@ function destinations(input: AdmitInput, family: Family): { pod: Pod; ip: Parsed
       if (!ip || (ip.family === 'IPv4' ? 4 : 6) !== family) continue;
       const slot = slotOf(input.snap, ip);
       if (slot < 0 || !input.snap.isLocal(slot) || !(input.snap.judgesSide?.(slot, 'ingress') ?? true)) continue;
+      // The address may be another pod's (a finished pod and its replacement share one): the
+      // policies, ports and named ports read below must be those of the pod the engine judges.
+      if (input.snap.podName(slot) !== podKey(pod)) continue;
       out.push({ pod, ip });
     }
   }
@@ -188,12 +216,15 @@ export function* admitEntries(input: AdmitInput): Generator<void, AdmitResult> {
     const fam = family === 4 ? 'IPv4' as const : 'IPv6' as const;
     // Every pod and node address of the family: judged one by one.
     const used = new Map<bigint, ParsedIP>();
-    for (const pod of view.pods.values()) for (const t of pod.ips) addUsed(used, t, fam);
+    for (const pod of view.pods.values()) {
+      for (const t of pod.ips) addUsed(used, t, fam);
+      if (++sinceYield >= slice) {
+        sinceYield = 0;
+        yield;
+      }
+    }
     for (const n of view.nodes.values()) for (const t of n.addresses) addUsed(used, t, fam);
-    const blocks: Block[] = addressBlocks(view, fam, new Set(used.keys())).map((b) => {
-      const c = parseCIDR(b.cidr)!;
-      return { cidr: cidrOf(c, c.prefix, family), rep: parseIP(b.address)! };
-    }).sort((a, b) => a.cidr.prefix - b.cidr.prefix);
+    const usedKeys = new Set(used.keys());
     // Sources that may reach PALISADE-ADMIT: not a local pod judged for egress (queued before it).
     // This node's own addresses are never admitted (want NONE): their connections to its pods
     // pass PALISADE-ADMIT only while cluster policies make the agent judge node traffic, and
@@ -203,11 +234,15 @@ export function* admitEntries(input: AdmitInput): Generator<void, AdmitResult> {
       const ip = parseIP(t);
       if (ip && ip.family === fam) own.add(ipToBig(ip));
     }
-    const sources: { ip: ParsedIP; at: bigint; own: boolean }[] = [];
+    const sources: { ip: ParsedIP; at: bigint; own: boolean; host: Cidr }[] = [];
     for (const [at, ip] of used) {
+      if (++sinceYield >= slice) {
+        sinceYield = 0;
+        yield;
+      }
       const slot = slotOf(snap, ip);
       if (slot >= 0 && snap.isLocal(slot) && (snap.judgesSide?.(slot, 'egress') ?? true)) continue;
-      sources.push({ ip, at, own: own.has(at) && slot < 0 });
+      sources.push({ ip, at, own: own.has(at) && slot < 0, host: { words: ip.words, prefix: BITS[family], first: at, last: at } });
     }
     let budget = input.maxEntries;
     for (const { pod, ip: dst } of destinations(input, family)) {
@@ -216,15 +251,31 @@ export function* admitEntries(input: AdmitInput): Generator<void, AdmitResult> {
         continue;
       }
       const nsLabels = namespaceLabels(view, pod.namespace);
-      const bounds = portBoundaries(
-        [...view.policies.values()].filter((p) => policySelectsPod(p, pod)),
-        [...view.clusterPolicies.values()].filter((cp) => clusterPolicySelectsPod(cp, pod, nsLabels)),
-        'ingress',
-      );
+      const policies: NetworkPolicy[] = [];
+      for (const p of view.policies.values()) {
+        if (policySelectsPod(p, pod)) policies.push(p);
+        if (++sinceYield >= slice) {
+          sinceYield = 0;
+          yield;
+        }
+      }
+      const clusterPolicies = [...view.clusterPolicies.values()].filter((cp) => clusterPolicySelectsPod(cp, pod, nsLabels));
+      const bounds = portBoundaries(policies, clusterPolicies, 'ingress');
+      // The blocks of the CIDRs of the policies selecting the pod: the only ones its ingress
+      // tables tell apart (a finer cut would be as exact; the cluster's thousands of CIDRs
+      // would cost seconds to cut and a judgement each per port interval).
+      // Ingress rules only: egress `nodes` peers would turn every node address into a CIDR.
+      const ingressOnly = { ...view, policies: keyed(policies.map((p) => ({ ...p, egress: [] }))), clusterPolicies: keyed(clusterPolicies.map((cp) => ({ ...cp, egress: [] }))) };
+      const blocks: Block[] = addressBlocks(ingressOnly, fam, usedKeys).map((b) => {
+        const c = parseCIDR(b.cidr)!;
+        return { cidr: cidrOf(c, c.prefix, family), rep: parseIP(b.address)! };
+      }).sort((a, b) => a.cidr.prefix - b.cidr.prefix);
       const dstAt = ipToBig(dst);
       const mine: AdmitEntry[] = [];
-      let count = 0;
-      for (const proto of PROTOCOLS) {
+      let count = 0, over = false;
+      // All of a pod's entries or none (its exceptions are part of them): past the budget, the
+      // pod is left to the agent at once, before judging the rest of the cluster for it.
+      pod: for (const proto of PROTOCOLS) {
         const starts = intervalStarts(bounds[proto], pod.ports, proto);
         const p = PROTO_NUMBER[proto];
         for (let i = 0; i < starts.length; i++) {
@@ -233,7 +284,8 @@ export function* admitEntries(input: AdmitInput): Generator<void, AdmitResult> {
           // without ports, the usual "from these pods" policy, is one interval of 65,535).
           const ranges = to - from + 1 <= MAX_RANGE ? [[from, to] as const] : declaredIn(pod, proto, from, to);
           if (ranges.length === 0) continue;
-          const kernel = new IntervalEntries();
+          const width = ranges.reduce((n, [lo, hi]) => n + hi - lo + 1, 0);
+          const kernel = new IntervalEntries(BITS[family]);
           for (const b of blocks) {
             const code = ingressOf(snap, b.rep, dst, p, from);
             judges++;
@@ -251,22 +303,30 @@ export function* admitEntries(input: AdmitInput): Generator<void, AdmitResult> {
               sinceYield = 0;
               yield;
             }
-            kernel.settle(cidrOf(s.ip, BITS[family], family), code);
+            kernel.settle(s.host, code);
+            if (count + kernel.size * width > budget || judges >= input.maxJudges) {
+              over = true;
+              break pod;
+            }
           }
-          for (const e of kernel.list) {
+          for (const e of kernel.all()) {
             for (const [lo, hi] of ranges) {
-              count += hi - lo + 1;
               mine.push({
                 family, dst: dst.words, proto: p, portFrom: lo, portTo: hi, src: e.cidr.words, prefix: e.cidr.prefix,
                 nomatch: e.nomatch, ...(e.nomatch ? {} : { decision: decision(e.code) }),
               });
             }
           }
+          count += kernel.size * width;
+          if (count > budget) {
+            over = true;
+            break pod;
+          }
         }
       }
-      if (count > budget) {
+      if (over) {
         podsLeft++;
-        notes.push(`${pod.namespace}/${pod.name}: ${count} entries over the ${budget} left for IPv${family}, judged by the agent`);
+        if (judges < input.maxJudges) notes.push(`${pod.namespace}/${pod.name}: more entries than the ${budget} left for IPv${family}, judged by the agent`);
         continue;
       }
       budget -= count;
@@ -283,6 +343,11 @@ function declaredIn(pod: Pod, proto: Protocol, from: number, to: number): (reado
   const ports = new Set<number>();
   for (const cp of pod.ports) if (cp.protocol === proto && cp.containerPort >= from && cp.containerPort <= to) ports.add(cp.containerPort);
   return [...ports].sort((a, b) => a - b).map((x) => [x, x] as const);
+}
+
+/** Objects as the view's maps hold them (only their values are read). */
+function keyed<T>(objects: readonly T[]): ReadonlyMap<string, T> {
+  return new Map(objects.map((o, i) => [String(i), o]));
 }
 
 function addUsed(used: Map<bigint, ParsedIP>, text: string, fam: 'IPv4' | 'IPv6'): void {

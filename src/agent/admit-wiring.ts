@@ -24,18 +24,24 @@ import { AdmitSets } from '../enforce/admit-sets.ts';
 import type { Family } from '../enforce/iptables.ts';
 import type { ClusterView } from '../cluster/state.ts';
 import type { RuleSnapshot } from '../policy/engine-api.ts';
-import { admitEntries } from './admit-entries.ts';
+import { admitEntries, type AdmitResult } from './admit-entries.ts';
 import type { ConnectionObserver } from './observe.ts';
 import type { Log } from '../sources/log.ts';
 
 /** Kernel entry timeout: what bounds a dead agent's entries. */
 const TIMEOUT_S = 600;
-/** Judged (source, interval) pairs per build at most (about a second of the agent's CPU). */
-const MAX_JUDGES = 2_000_000;
+/** Judged (source, interval) pairs per build at most (under a second of the agent's CPU on the scale bench's cluster: scripts/admit-build-cpu.ts). */
+const MAX_JUDGES = 500_000;
 /** Entries per family (ports counted one by one). */
 const MAX_ENTRIES = 65536;
 /** Quiet time before a build: under a burst of changes each new generation would drop a build started earlier. */
 const SETTLE_MS = 100;
+/**
+ * Builds take at most this share of the agent's time: after one that worked W ms (judging, on
+ * the event loop), the next waits (1 / DUTY - 1) * W. On a large cluster a build judges up to
+ * MAX_JUDGES pairs (about a second); a change every second would otherwise keep a core busy.
+ */
+const DUTY = 0.1;
 
 export interface AdmissionOptions {
   readonly families: readonly Family[];
@@ -54,6 +60,9 @@ export class KernelAdmission {
   lastEntries = 0;
   lastPodsLeft = 0;
   lastBuildMs = 0;
+  /** Milliseconds of event-loop work of the last build (dropped ones too). */
+  lastWorkMs = 0;
+  private restUntil = 0;
   private running = false;
   private wanted = false;
   private closed = false;
@@ -107,7 +116,7 @@ export class KernelAdmission {
       while (this.wanted && !this.closed) {
         do {
           this.wanted = false;
-          await sleep(SETTLE_MS);
+          await sleep(Math.max(SETTLE_MS, this.restUntil - performance.now()));
         } while (this.wanted && !this.closed);
         await this.buildOnce();
       }
@@ -125,8 +134,17 @@ export class KernelAdmission {
     if (snap === undefined || (snap === this.installedFor && !this.refreshDue)) return;
     this.refreshDue = false;
     const t0 = performance.now();
+    let work = 0;
+    const step = (g: Generator<void, AdmitResult>) => {
+      const a = performance.now();
+      const r = g.next();
+      work += performance.now() - a;
+      this.lastWorkMs = work;
+      this.restUntil = performance.now() + work * (1 / DUTY - 1);
+      return r;
+    };
     const g = admitEntries({ snap, view: this.o.view, node: this.o.node, families: this.o.families, maxEntries: MAX_ENTRIES, maxJudges: MAX_JUDGES });
-    let s = g.next();
+    let s = step(g);
     while (!s.done) {
       await turn();
       // A newer generation already emptied the sets and asked for its own build.
@@ -134,7 +152,7 @@ export class KernelAdmission {
         this.dropped++;
         return;
       }
-      s = g.next();
+      s = step(g);
     }
     const r = s.value;
     const out = await this.sets.install(r.entries, () => !this.closed && this.o.current() === snap);

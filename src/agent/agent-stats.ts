@@ -125,12 +125,15 @@ export function statusCounters(p: CounterSources): {
   if (p.admission) {
     // Kernel admission (admit-wiring.ts): entries of the last build, local pods left to the queue
     // (budget), builds installed and dropped for a newer generation, the sets emptied for a new
-    // generation before it judged, connections the kernel admitted.
+    // generation before it judged, the last build's wall time and event-loop work, connections
+    // the kernel admitted.
     counters.kernelAdmitEntries = p.admission.lastEntries;
     counters.kernelAdmitPodsLeft = p.admission.lastPodsLeft;
     counters.kernelAdmitBuilds = p.admission.builds;
     counters.kernelAdmitDropped = p.admission.dropped;
     counters.kernelAdmitEmptied = p.admission.sets.stats.empties;
+    counters.kernelAdmitBuildMs = Math.round(p.admission.lastBuildMs);
+    counters.kernelAdmitWorkMs = Math.round(p.admission.lastWorkMs);
     counters.kernelAdmitted = p.admission.sets.stats.counted;
   }
   return { counters, reasons, invalid };
