@@ -48,8 +48,8 @@ export interface AdmissionOptions {
   readonly view: ClusterView;
   readonly node: string;
   readonly observer: ConnectionObserver;
-  /** The snapshot the classifier judges with, once the judged sets hold its selection; else undefined (nothing is installed). */
-  readonly current: () => RuleSnapshot | undefined;
+  /** The snapshot the classifier judges with now. */
+  readonly judging: () => RuleSnapshot;
   readonly log: Log;
 }
 
@@ -63,6 +63,7 @@ export class KernelAdmission {
   /** Milliseconds of event-loop work of the last build (dropped ones too). */
   lastWorkMs = 0;
   private restUntil = 0;
+  private selectedSnap?: RuleSnapshot;
   private running = false;
   private wanted = false;
   private closed = false;
@@ -103,6 +104,18 @@ export class KernelAdmission {
     }
   }
 
+  /** The judged sets and pod rules now hold `snap`'s selection: builds its entries (see current). */
+  selected(snap: RuleSnapshot): void {
+    this.selectedSnap = snap;
+    this.schedule();
+  }
+
+  /** The classifier's snapshot when the judged sets hold its selection (which sources reach PALISADE-ADMIT), else undefined. */
+  private current(): RuleSnapshot | undefined {
+    const snap = this.o.judging();
+    return snap === this.selectedSnap ? snap : undefined;
+  }
+
   /** Builds and installs the entries of the current snapshot (soon; requests made meanwhile coalesce). */
   schedule(): void {
     if (this.closed) return;
@@ -128,7 +141,7 @@ export class KernelAdmission {
   }
 
   private async buildOnce(): Promise<void> {
-    const snap = this.o.current();
+    const snap = this.current();
     // The judged sets do not hold this snapshot's selection yet: the reconcile that writes them
     // schedules a build. A reconcile without a new snapshot (a resync) changes nothing here.
     if (snap === undefined || (snap === this.installedFor && !this.refreshDue)) return;
@@ -148,14 +161,14 @@ export class KernelAdmission {
     while (!s.done) {
       await turn();
       // A newer generation already emptied the sets and asked for its own build.
-      if (this.closed || this.o.current() !== snap) {
+      if (this.closed || this.current() !== snap) {
         this.dropped++;
         return;
       }
       s = step(g);
     }
     const r = s.value;
-    const out = await this.sets.install(r.entries, () => !this.closed && this.o.current() === snap);
+    const out = await this.sets.install(r.entries, () => !this.closed && this.current() === snap);
     if (out === 'stale') {
       this.dropped++;
       return;

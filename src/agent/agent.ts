@@ -75,8 +75,6 @@ export class Agent {
   private readonly plan: RulePlan;
   private cache?: VerdictCache;
   private admission?: KernelAdmission;
-  /** The snapshot whose selection the judged sets and pod rules hold (applySelection). */
-  private selectedSnap?: RuleSnapshot;
   private dns?: DnsWiring;
   private judged?: JudgedSets;
   private readonly staticV4: string[];
@@ -223,9 +221,7 @@ export class Agent {
       this.iptables!.setNoIfaceSets(this.sourceGuard?.noIfaceSets);
       if (!o.queueAll) this.judged = await JudgedSets.open({ families: this.families });
       // Before the rules: they name its sets.
-      if (this.plan.kernelAdmit && this.judged) {
-        this.admission = await KernelAdmission.open({ families: this.families, view: this.state, node: o.node, observer: this.observer, current: () => this.selectedSnapshot(), log: this.log });
-      }
+      if (this.plan.kernelAdmit && this.judged) this.admission = await KernelAdmission.open({ families: this.families, view: this.state, node: o.node, observer: this.observer, judging: () => this.classifier!.snapshot, log: this.log });
       await this.withRules(() => this.applySelection(true));
       this.enforcedGeneration = this.state.generation;
       this.enforcedAt = new Date().toISOString();
@@ -376,15 +372,8 @@ export class Agent {
     const match = noIfaceFamilies ? { ...sel.match, noIfaceFamilies } : sel.match;
     await (install ? this.iptables!.install(match) : this.iptables!.setPods(match));
     // Kernel admission relies on the judged sets of the same snapshot (which sources reach it).
-    this.selectedSnap = snap;
-    this.admission?.schedule();
+    this.admission?.selected(snap);
     return grew;
-  }
-
-  /** The classifier's snapshot when the judged sets hold its selection, else undefined (admit-wiring.ts). */
-  private selectedSnapshot(): RuleSnapshot | undefined {
-    const snap = this.classifier?.snapshot;
-    return snap !== undefined && snap === this.selectedSnap ? snap : undefined;
   }
 
   private summary(): Record<string, unknown> {
