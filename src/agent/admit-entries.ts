@@ -36,7 +36,7 @@ import type { ClusterView } from '../cluster/state.ts';
 import { namespaceLabels } from '../cluster/namespace-labels.ts';
 import { formatCIDR, parseCIDR, parseIP, type ParsedIP } from '../net/address.ts';
 import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ip-protocols.ts';
-import { addressBlocks, ipToBig } from '../analysis/address-blocks.ts';
+import { addressBlocks, bigToIP, ipToBig } from '../analysis/address-blocks.ts';
 import { intervalStarts, MAX_PORT, portBoundaries } from '../analysis/ports.ts';
 import { clusterPolicySelectsPod } from '../policy/cluster-facts.ts';
 import { SIDE, sideAllows, type RuleSnapshot } from '../policy/engine-api.ts';
@@ -92,14 +92,7 @@ const BITS: Record<Family, number> = { 4: 32, 6: 128 };
 
 function cidrOf(ip: ParsedIP, prefix: number, family: Family): Cidr {
   const first = (ipToBig(ip) >> BigInt(BITS[family] - prefix)) << BigInt(BITS[family] - prefix);
-  return { words: bigWords(first, family), prefix, first, last: first + (1n << BigInt(BITS[family] - prefix)) - 1n };
-}
-
-function bigWords(v: bigint, family: Family): number[] {
-  const n = family === 4 ? 1 : 4;
-  const out: number[] = [];
-  for (let i = n - 1; i >= 0; i--) out.push(Number((v >> BigInt(32 * i)) & 0xffffffffn));
-  return out;
+  return { words: bigToIP(first, family === 4 ? 'IPv4' : 'IPv6').words, prefix, first, last: first + (1n << BigInt(BITS[family] - prefix)) - 1n };
 }
 
 /** The kernel refuses a /0 source: the two halves stand for it. */

@@ -32,7 +32,8 @@ export function ipToBig(ip: ParsedIP): bigint {
   return v;
 }
 
-function bigToIP(v: bigint, family: Family): ParsedIP {
+/** The address of a bigint (ipToBig's inverse). */
+export function bigToIP(v: bigint, family: Family): ParsedIP {
   const n = family === 'IPv4' ? 1 : 4;
   const words: number[] = [];
   for (let i = n - 1; i >= 0; i--) words.push(Number((v >> BigInt(32 * i)) & 0xffffffffn));

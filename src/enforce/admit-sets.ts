@@ -27,7 +27,7 @@
 import { loadNative, type NativeAddon } from './native.ts';
 import { ADMIT_SETS, type Family } from './rule-plan.ts';
 import { mustRun, type CommandPrefix } from './command.ts';
-import { applyCounts, Ledger, PROTO_NAMES, type CachedDecision, type CountSink } from './cache-counters.ts';
+import { applyCounts, Ledger, PROTO_NAMES, readSpacingMs, type CachedDecision, type CountSink } from './cache-counters.ts';
 import { saveSets, setMembersOf } from './ipset-save.ts';
 import { createCountingSet } from './verdict-cache.ts';
 import { formatIP, maskWords } from '../net/address.ts';
@@ -292,11 +292,11 @@ export class AdmitSets {
     }
   }
 
-  /** Every readIntervalMs: a read of the live sets' counters (spaced out when reads are slow: at most about 5 % of the time). */
+  /** Every readIntervalMs: a read of the live sets' counters (spaced out when reads are slow: readSpacingMs). */
   private tick(): void {
     const now = Date.now();
     if (this.closed || this.ledger.entries.size === 0 || this.liveReadQueued) return;
-    if (now - this.lastLiveRead < Math.max(this.o.readIntervalMs ?? 1000, 20 * this.lastReadMs)) return;
+    if (now - this.lastLiveRead < readSpacingMs(this.o.readIntervalMs ?? 1000, this.lastReadMs)) return;
     this.lastLiveRead = now;
     this.queueLiveRead();
   }

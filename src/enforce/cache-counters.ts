@@ -93,6 +93,15 @@ export class Ledger {
   }
 }
 
+/**
+ * Milliseconds between two reads of a set's live counters: the interval asked for, spaced out so
+ * that reads take at most about 5 % of the time (65536 entries are seconds of `ipset save` on a
+ * busy host). The verdict cache's and kernel admission's reads alike.
+ */
+export function readSpacingMs(intervalMs: number, lastReadMs: number): number {
+  return Math.max(intervalMs, 20 * lastReadMs);
+}
+
 export interface SavedEntry {
   readonly key: string;
   readonly packets: number;

@@ -31,7 +31,7 @@
 import { loadNative, type NativeAddon } from './native.ts';
 import { CACHE_SETS, type Family } from './iptables.ts';
 import { CommandError, mustRun, runCommand, type CommandPrefix } from './command.ts';
-import { applyCounts, Ledger, parseSavedCounters, tupleKey, type CountSink, type LedgerEntry } from './cache-counters.ts';
+import { applyCounts, Ledger, parseSavedCounters, readSpacingMs, tupleKey, type CountSink, type LedgerEntry } from './cache-counters.ts';
 import { ipsetModuleHint, withHint } from './kernel-modules.ts';
 import type { PacketInfo } from '../dataplane/packet-info.ts';
 import { protocolHasPorts } from '../net/ip-protocols.ts';
@@ -330,9 +330,7 @@ export class VerdictCache {
       this.rotate(now);
       return;
     }
-    // A big set takes a while to read (65536 entries: seconds of `ipset save` on a busy host):
-    // reads then space out so they take at most about 5 % of the time.
-    const every = Math.max(this.o.readIntervalMs ?? 1000, 20 * this.lastReadMs);
+    const every = readSpacingMs(this.o.readIntervalMs ?? 1000, this.lastReadMs);
     if (this.liveReadQueued || now - this.lastLiveRead < every) return;
     this.liveReadQueued = true;
     this.lastLiveRead = now;

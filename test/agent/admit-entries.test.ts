@@ -15,7 +15,7 @@ import type { AdmitEntry } from '../../src/enforce/admit-sets.ts';
 import { ClusterState } from '../../src/cluster/state.ts';
 import type { ClusterView } from '../../src/cluster/state.ts';
 import { parseIP, type ParsedIP } from '../../src/net/address.ts';
-import { ipToBig } from '../../src/analysis/address-blocks.ts';
+import { bigToIP, ipToBig } from '../../src/analysis/address-blocks.ts';
 import type { RuleSnapshot } from '../../src/policy/engine-api.ts';
 import { Rng, randomCluster, stateOf } from '../../support/random-cluster.ts';
 
@@ -36,7 +36,7 @@ function build(view: ClusterView, snap: RuleSnapshot, o: { maxEntries?: number; 
 
 const big = (ip: ParsedIP): bigint => ipToBig(ip);
 const bits = (f: 4 | 6) => (f === 4 ? 32 : 128);
-const wordsBig = (w: readonly number[]): bigint => w.reduce((v, x) => (v << 32n) | BigInt(x >>> 0), 0n);
+const wordsBig = (w: readonly number[]): bigint => ipToBig({ family: w.length === 1 ? 'IPv4' : 'IPv6', words: [...w] });
 
 /** The kernel's answer: the entry that admits src -> dst:proto/port, or undefined. */
 function kernelLookup(entries: readonly AdmitEntry[], src: ParsedIP, dst: ParsedIP, proto: number, port: number): AdmitEntry | undefined {
@@ -70,11 +70,7 @@ function randomIn(r: Rng, e: AdmitEntry): ParsedIP {
   const f = e.family;
   const host = bits(f) - e.prefix;
   const off = host === 0 ? 0n : BigInt(r.int(2 ** Math.min(host, 30))) * (host > 30 ? BigInt(r.int(4) + 1) : 1n);
-  const v = wordsBig(e.src) + (off & ((1n << BigInt(host)) - 1n));
-  const n = f === 4 ? 1 : 4;
-  const words: number[] = [];
-  for (let i = n - 1; i >= 0; i--) words.push(Number((v >> BigInt(32 * i)) & 0xffffffffn));
-  return { family: f === 4 ? 'IPv4' : 'IPv6', words };
+  return bigToIP(wordsBig(e.src) + (off & ((1n << BigInt(host)) - 1n)), f === 4 ? 'IPv4' : 'IPv6');
 }
 
 t.test('every connection the entries admit is one the engine allows, with the same ingress code', async (t) => {
