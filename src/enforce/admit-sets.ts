@@ -27,16 +27,16 @@
 import { loadNative, type NativeAddon } from './native.ts';
 import { ADMIT_SETS, type Family } from './rule-plan.ts';
 import { mustRun, type CommandPrefix } from './command.ts';
-import { applyCounts, Ledger, PROTO_NAMES, readSpacingMs, type CachedDecision, type CountSink } from './cache-counters.ts';
-import { saveSets, setMembersOf } from './ipset-save.ts';
-import { createCountingSet } from './verdict-cache.ts';
+import { Ledger, PROTO_NAMES, type CachedDecision, type CountSink } from './cache-counters.ts';
+import { CountedSets, type CountedSetsLayout } from './counted-sets.ts';
 import { formatIP, maskWords } from '../net/address.ts';
 
 export { ADMIT_SETS };
 
 /** Spare sets per family: one for an install being built, the others for swapped-out sets waiting for their read. */
 const SPARES = 3;
-const spareName = (f: Family, k: number): string => `${ADMIT_SETS[f]}-S${k}`;
+/** The live set of each family and its spares `<live>-S<k>` (counted-sets.ts). */
+const layout = (families: readonly Family[], prefix?: CommandPrefix): CountedSetsLayout => ({ families, live: ADMIT_SETS, spares: SPARES, prefix });
 
 export interface AdmitEntry {
   readonly family: 4 | 6;
@@ -107,28 +107,26 @@ function checkEntry(e: AdmitEntry, families: readonly Family[]): void {
 
 export class AdmitSets {
   private readonly s: AdmitStats = { entries: 0, installs: 0, stale: 0, tooMany: 0, empties: 0, counted: 0, reads: 0, readErrors: 0, uncounted: 0 };
-  /** The live sets' positive entries (only with onCounted). */
-  private ledger: Ledger;
-  /** A spare is busy from when an install takes it or a swap fills it until it is read and flushed. */
-  private readonly busy = new Array<boolean>(SPARES).fill(false);
-  private chain: Promise<void> = Promise.resolve();
+  /**
+   * The live sets and their spares (counted-sets.ts); its ledger holds the live sets' positive
+   * entries (only with onCounted). An install takes a spare to build in (claim()).
+   */
+  private readonly sets: CountedSets;
   private installs: Promise<unknown> = Promise.resolve();
-  private liveReadQueued = false;
-  private lastLiveRead = 0;
-  private lastReadMs = 0;
-  private timer?: NodeJS.Timeout;
   private closed = false;
   /** The socket is closed and the sets emptied (close()): nothing left to empty. */
   private released = false;
 
   private constructor(
-    private readonly native: NativeAddon,
-    private readonly fd: number,
+    native: NativeAddon,
+    fd: number,
     readonly families: readonly Family[],
     private readonly maxEntries: number,
     private readonly o: AdmitSetsOptions,
   ) {
-    this.ledger = this.newLedger();
+    this.sets = new CountedSets(native, fd, {
+      ...layout(families, o.prefix), onCounted: o.onCounted, readIntervalMs: o.readIntervalMs ?? 1000, counters: this.s, ledger: this.newLedger(),
+    });
   }
 
   get stats(): Readonly<AdmitStats> {
@@ -144,30 +142,17 @@ export class AdmitSets {
     const every = o.readIntervalMs ?? 1000;
     if (!(every >= 10)) throw new RangeError(`admission read interval must be at least 10 ms, got ${every}`);
     const families = o.families ?? [4, 6];
-    for (const f of families) {
-      for (const name of [ADMIT_SETS[f], ...Array.from({ length: SPARES }, (_, k) => spareName(f, k))]) {
-        await createCountingSet(name, f, timeout, max, o.prefix, 'hash:ip,port,net');
-      }
-    }
+    await CountedSets.create(layout(families, o.prefix), timeout, max, 'hash:ip,port,net');
     const native = loadNative();
     const a = new AdmitSets(native, native.ipsetOpen(), families, max, o);
     try {
       // Entries of an earlier run were computed from rules this run has not seen.
-      a.flushAll();
+      a.sets.flushAll();
     } catch (e) {
-      native.ipsetClose(a.fd);
+      a.sets.closeSocket();
       throw e;
     }
-    if (o.onCounted) {
-      a.timer = setInterval(() => {
-        try {
-          a.tick();
-        } catch {
-          a.s.readErrors++;
-        }
-      }, every);
-      a.timer.unref();
-    }
+    if (o.onCounted) a.sets.every(every, () => a.tick());
     return a;
   }
 
@@ -180,21 +165,9 @@ export class AdmitSets {
     if (this.released) return;
     this.s.empties++;
     this.s.entries = 0;
-    const old = this.ledger;
-    this.ledger = this.newLedger();
-    if (old.entries.size > 0) {
-      const k = this.busy.indexOf(false);
-      if (k >= 0) {
-        try {
-          this.swap(k, old);
-          return;
-        } catch {
-          // Fall through: emptying the live sets is what must not fail.
-        }
-      }
-      this.s.uncounted++;
-    }
-    for (const f of this.families) this.native.ipsetFlush(this.fd, ADMIT_SETS[f]);
+    const old = this.sets.ledger;
+    this.sets.ledger = this.newLedger();
+    this.sets.empty(old, () => this.s.uncounted++);
   }
 
   /**
@@ -222,136 +195,68 @@ export class AdmitSets {
       this.s.tooMany++;
       return 'too-many';
     }
-    let k = this.busy.indexOf(false);
+    let k = this.sets.claim();
     // Every spare waits for its read (empties in a row): the queued reads free them.
     for (let i = 0; k < 0 && i < 3; i++) {
-      await this.chain;
-      k = this.busy.indexOf(false);
+      await this.sets.settled();
+      k = this.sets.claim();
     }
     if (k < 0) throw new Error('no free admission spare set (their flushes failed)');
-    this.busy[k] = true;
     let swapped = false;
     try {
       const next = this.newLedger(), now = Date.now(), lines: string[] = [];
       for (const e of entries) {
         const src = maskWords(e.src, e.prefix), dst = e.dst.map((w) => w >>> 0);
         const ports = e.portFrom === e.portTo ? `${e.portFrom}` : `${e.portFrom}-${e.portTo}`;
-        lines.push(`add ${spareName(e.family, k)} ${memberText(e.family, dst, e.proto, ports, src, e.prefix)}${e.nomatch ? ' nomatch' : ''}`);
+        lines.push(`add ${this.sets.spare(e.family, k)} ${memberText(e.family, dst, e.proto, ports, src, e.prefix)}${e.nomatch ? ' nomatch' : ''}`);
         if (e.nomatch || !e.decision || !this.o.onCounted) continue;
         for (let port = e.portFrom; port <= e.portTo; port++) {
           next.add(memberText(e.family, dst, e.proto, String(port), src, e.prefix), { tuple: { family: e.family, src, dst, proto: e.proto, port }, decision: e.decision, addedAt: now, counted: 0 });
         }
       }
-      for (const f of this.families) this.native.ipsetFlush(this.fd, spareName(f, k));
+      this.sets.flushSpare(k);
       // -exist: an entry listed twice (overlapping ranges) is no error.
       if (lines.length > 0) await mustRun(['ipset', 'restore', '-exist'], { prefix: this.o.prefix, input: lines.join('\n') + '\n' });
       if (this.closed || !current()) {
         this.s.stale++;
         return 'stale';
       }
-      const old = this.ledger;
+      const old = this.sets.ledger;
       swapped = true;
       try {
-        this.swap(k, old);
+        // What it held is read, then spare k is flushed and free again.
+        this.sets.swap(k, old);
       } catch (e) {
         // Half swapped: one family may hold the new entries, another the old. Neither may stay.
-        this.ledger = this.newLedger();
+        this.sets.ledger = this.newLedger();
         this.s.entries = 0;
         this.s.uncounted++;
-        for (const f of this.families) this.native.ipsetFlush(this.fd, ADMIT_SETS[f]);
+        this.sets.flushLive();
         throw e;
       }
-      this.ledger = next;
+      this.sets.ledger = next;
       this.s.entries = [...count.values()].reduce((a, b) => a + b, 0);
       this.s.installs++;
       return 'installed';
     } finally {
-      if (!swapped) {
-        // Not swapped in: emptied and free again (left busy if the flush fails: it must not go live).
-        for (const f of this.families) this.native.ipsetFlush(this.fd, spareName(f, k));
-        this.busy[k] = false;
-      }
-    }
-  }
-
-  /** Exchanges the live sets with spare k (busy), then queues the read of what it now holds, and its flush. */
-  private swap(k: number, old: Ledger): void {
-    this.busy[k] = true;
-    try {
-      for (const f of this.families) this.native.ipsetSwap(this.fd, ADMIT_SETS[f], spareName(f, k));
-    } finally {
-      // Whatever was swapped out is read, then the spare is emptied and free again.
-      this.queue(async () => {
-        try {
-          if (old.entries.size > 0) await this.read(this.families.map((f) => spareName(f, k)), old);
-        } finally {
-          for (const f of this.families) this.native.ipsetFlush(this.fd, spareName(f, k));
-          this.busy[k] = false;
-        }
-      });
+      // Not swapped in: emptied and free again (left busy if the flush fails: it must not go live).
+      if (!swapped) this.sets.release(k);
     }
   }
 
   /** Every readIntervalMs: a read of the live sets' counters (spaced out when reads are slow: readSpacingMs). */
   private tick(): void {
-    const now = Date.now();
-    if (this.closed || this.ledger.entries.size === 0 || this.liveReadQueued) return;
-    if (now - this.lastLiveRead < readSpacingMs(this.o.readIntervalMs ?? 1000, this.lastReadMs)) return;
-    this.lastLiveRead = now;
-    this.queueLiveRead();
-  }
-
-  private queueLiveRead(): void {
-    const ledger = this.ledger;
-    this.liveReadQueued = true;
-    this.queue(async () => {
-      this.liveReadQueued = false;
-      const t0 = Date.now();
-      // A swap since this was queued: those entries are read from their spare instead.
-      if (this.ledger === ledger) await this.read(this.families.map((f) => ADMIT_SETS[f]), ledger, () => this.ledger === ledger);
-      this.lastReadMs = Date.now() - t0;
-    });
-  }
-
-  private queue(job: () => Promise<void>): void {
-    this.chain = this.chain.then(job).catch(() => {
-      this.s.readErrors++;
-    });
-  }
-
-  /**
-   * Reads sets' counters into `ledger` (unless `still()` turned false meanwhile: the listing may
-   * show another epoch). Members are taken per set name: should a set be missing, saveSets
-   * returns every set, and a verdict cache member can read like one of ours.
-   */
-  private async read(names: readonly string[], ledger: Ledger, still: () => boolean = () => true): Promise<void> {
-    const text = await saveSets(names, this.o.prefix);
-    this.s.reads++;
-    if (!still()) return;
-    const sink = this.o.onCounted!;
-    const saved = names.flatMap((n) => setMembersOf(text, n)).filter((m) => m.packets > 0);
-    applyCounts(ledger, saved, (d, t, n) => {
-      this.s.counted += n;
-      sink(d, t, n);
-    });
+    if (!this.closed) this.sets.readWhenDue(Date.now());
   }
 
   /** Reads the live counters now and waits for every queued read (metrics want them fresh; tests). */
   async readNow(): Promise<void> {
-    if (this.o.onCounted && this.ledger.entries.size > 0 && !this.liveReadQueued) this.queueLiveRead();
-    await this.chain;
+    await this.sets.readNow();
   }
 
   private newLedger(): Ledger {
     // Room for every positive entry of every family (each family's are at most maxEntries).
     return new Ledger(undefined, this.maxEntries * this.families.length);
-  }
-
-  private flushAll(): void {
-    for (const f of this.families) {
-      this.native.ipsetFlush(this.fd, ADMIT_SETS[f]);
-      for (let k = 0; k < SPARES; k++) this.native.ipsetFlush(this.fd, spareName(f, k));
-    }
   }
 
   /**
@@ -362,18 +267,17 @@ export class AdmitSets {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.timer) clearInterval(this.timer);
+    this.sets.stop();
     await this.installs;
     await this.readNow().catch(() => {});
     try {
-      this.flushAll();
+      this.sets.flushAll();
     } finally {
       this.released = true;
-      this.native.ipsetClose(this.fd);
+      this.sets.closeSocket();
     }
     this.s.entries = 0;
-    // Spares first: restore stops at the first failure, and a live set a rule still names fails.
-    const names = [...this.families.flatMap((f) => Array.from({ length: SPARES }, (_, k) => spareName(f, k))), ...this.families.map((f) => ADMIT_SETS[f])];
-    await mustRun(['ipset', 'restore'], { prefix: this.o.prefix, input: names.map((n) => `destroy ${n}\n`).join('') });
+    // Spares first (counted-sets.ts): restore stops at the first failure, and a live set a rule still names fails.
+    await this.sets.destroy(mustRun);
   }
 }

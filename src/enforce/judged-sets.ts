@@ -24,7 +24,7 @@ import type { RuleSnapshot } from '../policy/engine-api.ts';
 import type { Direction } from '../policy/spec-facts.ts';
 import { mustRun, runCommand, type CommandPrefix } from './command.ts';
 import { hasSet, saveSets, setMembersOf } from './ipset-save.ts';
-import { createSet } from './verdict-cache.ts';
+import { createSet } from './counted-sets.ts';
 
 type Family = 4 | 6;
 export type JudgedSetKind = 'egress' | 'ingress' | 'known';

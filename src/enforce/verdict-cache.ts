@@ -30,9 +30,9 @@
 
 import { loadNative, type NativeAddon } from './native.ts';
 import { CACHE_SETS, type Family } from './iptables.ts';
-import { CommandError, mustRun, runCommand, type CommandPrefix } from './command.ts';
-import { applyCounts, Ledger, parseSavedCounters, readSpacingMs, tupleKey, type CountSink, type LedgerEntry } from './cache-counters.ts';
-import { ipsetModuleHint, withHint } from './kernel-modules.ts';
+import { runCommand, type CommandPrefix } from './command.ts';
+import { Ledger, tupleKey, type CountSink, type LedgerEntry } from './cache-counters.ts';
+import { CountedSets, type CountedSetsLayout } from './counted-sets.ts';
 import type { PacketInfo } from '../dataplane/packet-info.ts';
 import { protocolHasPorts } from '../net/ip-protocols.ts';
 import { CacheAdmission, tupleHash4, tupleHash6 } from './cache-admission.ts';
@@ -57,41 +57,13 @@ export interface VerdictCacheOptions {
 
 /** Spare sets per family: each holds one swapped-out epoch until it has been read. */
 const SPARES = 4;
-const spareName = (f: Family, k: number): string => `${CACHE_SETS[f]}-S${k}`;
+/** The live set of each family and its spares `<live>-S<k>` (counted-sets.ts). */
+const layout = (families: readonly Family[], prefix?: CommandPrefix): CountedSetsLayout => ({ families, live: CACHE_SETS, spares: SPARES, prefix });
 
 /** The kernel timeout of entries: longer than the agent keeps them (see the header), so only a dead agent's entries expire there. */
 export function kernelTimeout(seconds: number): number {
   return seconds + Math.ceil(seconds / 4) + 5;
 }
-
-/**
- * A counting set: created, or taken over when a set of that name exists with other options (an
- * older agent's, still named by kept rules): a new set is swapped into its place (the kernel
- * only swaps sets of the same type and family). Also the admission sets' (admit-sets.ts).
- */
-export async function createCountingSet(name: string, family: Family, timeout: number, max: number, prefix?: CommandPrefix, type = 'hash:ip,port,ip'): Promise<void> {
-  const opts = ['family', family === 4 ? 'inet' : 'inet6', 'timeout', String(timeout), 'maxelem', String(max), 'counters'];
-  try {
-    await createSet(name, type, opts, prefix);
-  } catch (e) {
-    if (!(e instanceof CommandError) || !/already exists/.test(e.stderr)) throw e;
-    const tmp = `${name}-N`;
-    await runCommand(['ipset', 'destroy', tmp], { prefix });
-    await createSet(tmp, type, opts, prefix);
-    await mustRun(['ipset', 'swap', name, tmp], { prefix });
-    await mustRun(['ipset', 'destroy', tmp], { prefix });
-  }
-}
-
-/** `ipset create -exist`; when the kernel lacks the set type, the error names its module (kernel-modules.ts). */
-export async function createSet(name: string, type: string, options: readonly string[], prefix?: CommandPrefix): Promise<void> {
-  try {
-    await mustRun(['ipset', 'create', '-exist', name, type, ...options], { prefix });
-  } catch (e) {
-    throw e instanceof CommandError ? withHint(e, ipsetModuleHint(e.stderr, type)) : e;
-  }
-}
-
 
 export class VerdictCache {
   /** Seconds the agent keeps an entry (at least; see rotate()). */
@@ -124,14 +96,9 @@ export class VerdictCache {
   private n4 = 0;
   private n6 = 0;
   private readonly cap: number;
-  private ledger: Ledger;
-  private readonly busy = new Array<boolean>(SPARES).fill(false);
-  private chain: Promise<void> = Promise.resolve();
-  private liveReadQueued = false;
+  /** The live sets, their spares and the live epoch's ledger (counted-sets.ts). */
+  private readonly sets: CountedSets;
   private lastRotation = Date.now();
-  private lastLiveRead = 0;
-  private lastReadMs = 0;
-  private timer?: NodeJS.Timeout;
   private closed = false;
 
   private constructor(
@@ -147,7 +114,9 @@ export class VerdictCache {
     this.cap = cap;
     this.pending = { 4: new Int32Array(cap * ENTRY), 6: new Int32Array(cap * ENTRY) };
     this.tags = { 4: new Int32Array(cap * 2), 6: new Int32Array(cap * 2) };
-    this.ledger = new Ledger(o.context, maxEntries);
+    this.sets = new CountedSets(native, fd, {
+      ...layout(families, o.prefix), onCounted: o.onCounted, readIntervalMs: o.readIntervalMs ?? 1000, counters: this, ledger: new Ledger(o.context, maxEntries),
+    });
     this.admission = new CacheAdmission(timeoutSeconds * 1000);
   }
 
@@ -158,25 +127,12 @@ export class VerdictCache {
     const max = o.maxEntries ?? 65536;
     if (!(Number.isInteger(max) && max >= 16 && max <= 1 << 24)) throw new RangeError(`verdict cache size must be 16-16777216 entries, got ${max}`);
     const families = o.families ?? [4, 6];
-    for (const f of families) {
-      for (const name of [CACHE_SETS[f], ...Array.from({ length: SPARES }, (_, k) => spareName(f, k))]) {
-        await createCountingSet(name, f, kernelTimeout(timeout), max, o.prefix);
-      }
-    }
+    await CountedSets.create(layout(families, o.prefix), kernelTimeout(timeout), max, 'hash:ip,port,ip');
     const native = loadNative();
     const c = new VerdictCache(native, native.ipsetOpen(), families, timeout, max, o);
     // Entries of an earlier run were judged by rules this run has not seen.
     c.emptyAll();
-    if (o.onCounted) {
-      c.timer = setInterval(() => {
-        try {
-          c.tick();
-        } catch {
-          c.readErrors++; // a refused swap: the entries stay where they are and are read next time
-        }
-      }, Math.min(o.readIntervalMs ?? 1000, 1000));
-      c.timer.unref();
-    }
+    if (o.onCounted) c.sets.every(Math.min(o.readIntervalMs ?? 1000, 1000), () => c.tick());
     return c;
   }
 
@@ -235,7 +191,7 @@ export class VerdictCache {
    * would admit connections on it that no count could name. Those go on being judged here.
    */
   private remember(f: Family, n: number): number {
-    const a = this.pending[f], t = this.tags[f], now = Date.now(), w = f === 4 ? 1 : 4, ledger = this.ledger;
+    const a = this.pending[f], t = this.tags[f], now = Date.now(), w = f === 4 ? 1 : 4, ledger = this.sets.ledger;
     let kept = 0;
     for (let k = 0; k < n; k++) {
       const o = k * ENTRY;
@@ -269,84 +225,43 @@ export class VerdictCache {
   flush(context?: unknown): void {
     this.n4 = 0;
     this.n6 = 0;
-    const old = this.ledger;
-    this.ledger = new Ledger(context ?? old.context, this.maxEntries);
+    const old = this.sets.ledger;
+    this.sets.ledger = new Ledger(context ?? old.context, this.maxEntries);
     this.flushes++;
-    // An empty ledger means empty live sets (only the agent adds entries): nothing to count.
-    if (this.o.onCounted && old.entries.size > 0) {
-      try {
-        if (this.swapOut(old, [])) return;
-      } catch {
-        // Fall back to the plain flush below: emptying the live sets is what must not fail.
-      }
-      this.uncountedFlushes++;
-    }
-    for (const f of this.families) this.native.ipsetFlush(this.fd, CACHE_SETS[f]);
+    // With counting, an empty ledger means empty live sets (only the agent adds entries): nothing
+    // to count. Without, the ledger stays empty: the sets are flushed.
+    this.sets.empty(old, () => this.uncountedFlushes++);
   }
 
-  /**
-   * Exchanges the live sets with a free spare holding `carried` (entries of the new ledger),
-   * then queues the read of what was swapped out. False when every spare is still being read.
-   */
-  private swapOut(old: Ledger, carried: readonly LedgerEntry[]): boolean {
-    const k = this.busy.indexOf(false);
-    if (k < 0) return false;
-    this.busy[k] = true;
-    try {
-      for (const f of this.families) {
-        const mine = carried.filter((e) => e.tuple.family === f);
-        if (mine.length > 0) {
-          const a = new Int32Array(mine.length * ENTRY);
-          mine.forEach((e, i) => {
-            const o = i * ENTRY, t = e.tuple;
-            for (let j = 0; j < t.src.length; j++) { a[o + j] = t.src[j]! | 0; a[o + 4 + j] = t.dst[j]! | 0; }
-            a[o + 8] = t.proto; a[o + 9] = t.port;
-          });
-          this.addFailures += this.native.ipsetAdd(this.fd, spareName(f, k), f, a, mine.length, kernelTimeout(this.timeoutSeconds));
-        }
-        this.native.ipsetSwap(this.fd, CACHE_SETS[f], spareName(f, k));
-      }
-    } finally {
-      // Whatever made it into the spare is read, then the spare is emptied and free again.
-      this.queue(async () => {
-        try {
-          for (const f of this.families) await this.readSet(spareName(f, k), old);
-        } finally {
-          for (const f of this.families) this.native.ipsetFlush(this.fd, spareName(f, k));
-          this.busy[k] = false;
-        }
-      });
-    }
-    return true;
+  /** Adds family f's `carried` entries (the next epoch's) to `spare`, before it is swapped in. */
+  private addCarried(f: Family, spare: string, carried: readonly LedgerEntry[]): void {
+    const mine = carried.filter((e) => e.tuple.family === f);
+    if (mine.length === 0) return;
+    const a = new Int32Array(mine.length * ENTRY);
+    mine.forEach((e, i) => {
+      const o = i * ENTRY, t = e.tuple;
+      for (let j = 0; j < t.src.length; j++) { a[o + j] = t.src[j]! | 0; a[o + 4 + j] = t.dst[j]! | 0; }
+      a[o + 8] = t.proto; a[o + 9] = t.port;
+    });
+    this.addFailures += this.native.ipsetAdd(this.fd, spare, f, a, mine.length, kernelTimeout(this.timeoutSeconds));
   }
 
   /** Each second: a rotation when entries are due to leave, else (every readIntervalMs) a read of the live sets' counters. */
   private tick(): void {
-    if (this.closed || this.ledger.entries.size === 0) return;
+    if (this.closed || this.sets.ledger.entries.size === 0) return;
     const now = Date.now(), life = this.timeoutSeconds * 1000;
     let due = false;
-    for (const e of this.ledger.entries.values()) if (now - e.addedAt >= life) { due = true; break; }
+    for (const e of this.sets.ledger.entries.values()) if (now - e.addedAt >= life) { due = true; break; }
     if (due && now - this.lastRotation >= life / 4) {
       this.rotate(now);
       return;
     }
-    const every = readSpacingMs(this.o.readIntervalMs ?? 1000, this.lastReadMs);
-    if (this.liveReadQueued || now - this.lastLiveRead < every) return;
-    this.liveReadQueued = true;
-    this.lastLiveRead = now;
-    const ledger = this.ledger;
-    this.queue(async () => {
-      this.liveReadQueued = false;
-      const t0 = Date.now();
-      // A swap since this was queued: those entries are read from their spare instead.
-      for (const f of this.families) if (this.ledger === ledger) await this.readSet(CACHE_SETS[f], ledger, () => this.ledger === ledger);
-      this.lastReadMs = Date.now() - t0;
-    });
+    this.sets.readWhenDue(now);
   }
 
   /** Swaps out every entry; those younger than timeoutSeconds go on in the new live set, counted from zero. */
   private rotate(now: number): void {
-    const old = this.ledger;
+    const old = this.sets.ledger;
     const next = new Ledger(old.context, this.maxEntries);
     const carried: LedgerEntry[] = [];
     for (const [key, e] of old.entries) {
@@ -355,60 +270,33 @@ export class VerdictCache {
       next.add(key, c);
       carried.push(c);
     }
-    this.ledger = next;
+    this.sets.ledger = next;
     let swapped = false;
     try {
-      swapped = this.swapOut(old, carried);
+      // The young entries go into the spare that becomes the live set.
+      swapped = this.sets.trySwap(old, (f, spare) => this.addCarried(f, spare, carried));
     } finally {
       // Every spare busy (or the kernel refused): the entries stay where they are, to be rotated
       // at a later tick (the kernel keeps them longer than that, see kernelTimeout).
-      if (!swapped) this.ledger = old;
+      if (!swapped) this.sets.ledger = old;
     }
     if (!swapped) return;
     this.lastRotation = now;
     this.rotations++;
   }
 
-  private queue(job: () => Promise<void>): void {
-    this.chain = this.chain.then(job).catch(() => {
-      this.readErrors++;
-    });
-  }
-
-  /** Reads one set's counters into `ledger` (unless `still()` turned false meanwhile: the read may have seen another epoch). */
-  private async readSet(name: string, ledger: Ledger, still: () => boolean = () => true): Promise<void> {
-    const r = await runCommand(['ipset', 'save', name], { prefix: this.o.prefix });
-    if (r.code !== 0) throw new Error(`ipset save ${name}: ${r.stderr.trim()}`);
-    this.reads++;
-    if (!still()) return;
-    const sink = this.o.onCounted!;
-    this.unknownPackets += applyCounts(ledger, parseSavedCounters(r.stdout), (d, t, n) => {
-      this.counted += n;
-      sink(d, t, n);
-    });
-  }
-
   /** Waits for the reads queued so far (tests, close). */
   async settled(): Promise<void> {
-    await this.chain;
+    await this.sets.settled();
   }
 
   /** Reads the live counters now and waits for every queued read (metrics want them fresh; tests). */
   async readNow(): Promise<void> {
-    if (this.o.onCounted && this.ledger.entries.size > 0) {
-      const ledger = this.ledger;
-      this.queue(async () => {
-        for (const f of this.families) if (this.ledger === ledger) await this.readSet(CACHE_SETS[f], ledger, () => this.ledger === ledger);
-      });
-    }
-    await this.chain;
+    await this.sets.readNow();
   }
 
   private emptyAll(): void {
-    for (const f of this.families) {
-      this.native.ipsetFlush(this.fd, CACHE_SETS[f]);
-      for (let k = 0; k < SPARES; k++) this.native.ipsetFlush(this.fd, spareName(f, k));
-    }
+    this.sets.flushAll();
     this.flushes++;
   }
 
@@ -420,20 +308,17 @@ export class VerdictCache {
    */
   async close(o: { destroy: boolean; prefix?: CommandPrefix }): Promise<void> {
     this.closed = true;
-    if (this.timer) clearInterval(this.timer);
+    this.sets.stop();
     await this.readNow().catch(() => {});
     if (!o.destroy) {
       try {
         this.emptyAll();
       } finally {
-        this.native.ipsetClose(this.fd);
+        this.sets.closeSocket();
       }
       return;
     }
-    this.native.ipsetClose(this.fd);
-    // One tool run for all of them (a stop should be quick); spares first: a live set a rule
-    // still names cannot be destroyed, and restore stops at the first failure.
-    const names = [...this.families.flatMap((f) => Array.from({ length: SPARES }, (_, k) => spareName(f, k))), ...this.families.map((f) => CACHE_SETS[f])];
-    await runCommand(['ipset', 'restore'], { prefix: o.prefix, input: names.map((n) => `destroy ${n}\n`).join('') });
+    this.sets.closeSocket();
+    await this.sets.destroy(runCommand, o.prefix);
   }
 }

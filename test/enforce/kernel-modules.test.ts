@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { restoreTable, listRules, type IptablesBackend } from '../../src/enforce/iptables.ts';
-import { createSet } from '../../src/enforce/verdict-cache.ts';
+import { createSet } from '../../src/enforce/counted-sets.ts';
 import { extensionModules, ipsetTypeModule, nfqueueModuleHint, tunModuleHint } from '../../src/enforce/kernel-modules.ts';
 import { must, run, ROOT } from '../../support/netns.ts';
 
