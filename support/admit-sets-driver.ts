@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { ROOT } from './netns.ts';
-import type { AdmitEntry, AdmitSetsOptions } from '../src/enforce/admit-sets.ts';
+import type { AdmitEntry, AdmitSetsOptions, ReturnEntry } from '../src/enforce/admit-sets.ts';
 
 export interface ProbeAnswer {
   readonly error?: string;
@@ -42,7 +42,7 @@ export class AdmitProbe {
     return new Promise((resolve) => this.waiting.push(resolve));
   }
 
-  async send(c: { op: string; entries?: AdmitEntry[]; current?: boolean; probe?: [string, string][] }): Promise<ProbeAnswer> {
+  async send(c: { op: string; entries?: AdmitEntry[]; returns?: ReturnEntry[]; current?: boolean; probe?: [string, string][] }): Promise<ProbeAnswer> {
     const answer = this.next();
     this.child.stdin!.write(JSON.stringify(c) + '\n');
     return JSON.parse(await answer) as ProbeAnswer;

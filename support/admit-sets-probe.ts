@@ -2,7 +2,7 @@
 // inside a network namespace of the test's (the sets' netlink socket is this process's):
 //   ip netns exec NS node --import tsx support/admit-sets-probe.ts '<AdmitSetsOptions JSON>'
 // Reads one JSON command a line on stdin, answers one JSON line on stdout:
-//   {op:'install', entries, current}  -> {result, atCheck, tests}   atCheck: entries per set when
+//   {op:'install', entries, current, returns}  -> {result, atCheck, tests}   atCheck: entries per set when
 //                                        current() was called; tests: `probe` members tested right after
 //   {op:'empty', probe}                -> {tests}    each [set, member] tested with `ipset test` right
 //                                        after empty() returned, before any await (synchronous)
@@ -14,11 +14,12 @@
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { AdmitSets, type AdmitEntry } from '../src/enforce/admit-sets.ts';
+import { AdmitSets, type AdmitEntry, type ReturnEntry } from '../src/enforce/admit-sets.ts';
 
 interface Command {
   readonly op: string;
   readonly entries?: AdmitEntry[];
+  readonly returns?: ReturnEntry[];
   readonly current?: boolean;
   readonly probe?: [string, string][];
 }
@@ -39,7 +40,7 @@ async function handle(c: Command): Promise<unknown> {
       const result = await sets.install(c.entries ?? [], () => {
         atCheck = entriesPerSet();
         return c.current ?? true;
-      });
+      }, c.returns ?? []);
       return { result, atCheck, tests: test(c.probe) };
     }
     case 'empty':

@@ -2,9 +2,11 @@
 // ingress some tier judges, the (pod address, protocol:port, source network) the current rule
 // generation allows, so a first connection from an allowed source never waits for the queue.
 //
-// Why it is exact. A new connection reaches PALISADE-ADMIT only when its source is not a local pod
-// judged for egress (PALISADE-PODS queues those first) and not an address of this node's pod
-// ranges that no known pod holds (PALISADE-ADMIT returns those to the queue), so the egress side
+// Why it is exact. A new connection reaches PALISADE-ADMIT's lookup only when its source is not a
+// local pod judged for egress (PALISADE-PODS queues those first), not an address of this node's
+// pod ranges that no known pod holds, and not an address of the cluster's pod ranges that no pod
+// or node holds (PALISADE-ADMIT returns those to the queue, the latter by the return set this
+// build writes with the entries: AdmitResult.returns), so the egress side
 // is the default answer of every tier (a local pod no tier judges) or not judged here (any other
 // address): only the destination's ingress side is left, and that is what is computed here, with
 // the engine's own judge (RuleSnapshot.judge4/judge6), never a second reading of the policies.
@@ -15,28 +17,34 @@
 // - the address only through the policy CIDRs containing it (the block, analysis/address-blocks.ts)
 //   and, when q is a pod's or a node's address, that pod or node (its identity, the node
 //   exemption). So the block's representative (an address no pod or node holds) judges every
-//   other address of the block, and every pod and node address is judged on its own.
+//   other address of the block, and every pod and node address is judged on its own; two of one
+//   identity (or two addresses of no pod) inside the same innermost policy CIDR get one answer
+//   (the engine reads nothing else of a source: `nodes` peers are egress only, and the node
+//   exemption is this node's addresses, never admitted), so one judges for both.
 // The entries follow the kernel's rule for hash:ip,port,net (the most specific source prefix
 // present decides; a `nomatch` entry fails the lookup): blocks are written widest first, each
-// only where the kernel's answer from the wider entries would be wrong, and then every pod and
-// node address whose own answer differs from what the block entries give it gets a host entry,
+// only where the kernel's answer from the wider entries would be wrong; then each pod range of
+// the cluster (Node spec.podCIDRs) with the answer most of its sources get (what it answers for
+// its other addresses never counts: those return to the queue); and then every pod and node
+// address whose own answer differs from what the network entries give it gets a host entry,
 // positive or nomatch. A host or block with no entry falls back to the queue: entries only ever
 // admit what the engine allows, with the decision (ingress code) the engine gives.
 //
 // Limits (all fall back to the queue, never open anything): of an interval wider than MAX_RANGE
 // ports (the set holds one entry per port) only the pod's own container ports of the protocol
 // are written (where its servers listen; any subset of an interval is as exact as the whole); a pod whose entries would overflow the family's
-// budget gets none at all (its exceptions are part of its entries); and a build that would judge
-// more than maxJudges (source, interval) pairs stops, with the pods finished by then.
+// budget gets none at all (its exceptions are part of its entries); and a build that would take
+// more than maxJudges (source, interval) steps, judged or reused, stops, with the pods finished by
+// then.
 
-import type { AdmitEntry } from '../enforce/admit-sets.ts';
+import type { AdmitEntry, ReturnEntry } from '../enforce/admit-sets.ts';
 import type { CachedDecision } from '../enforce/cache-counters.ts';
 import { PROTOCOLS, podKey, type NetworkPolicy, type Pod, type Protocol } from '../cluster/model.ts';
 import type { ClusterView } from '../cluster/state.ts';
 import { namespaceLabels } from '../cluster/namespace-labels.ts';
 import { formatCIDR, parseCIDR, parseIP, type ParsedIP } from '../net/address.ts';
 import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ip-protocols.ts';
-import { addressBlocks, bigToIP, ipToBig } from '../analysis/address-blocks.ts';
+import { addressBlocks, bigToIP, ipToBig, policyCIDRs } from '../analysis/address-blocks.ts';
 import { intervalStarts, MAX_PORT, portBoundaries } from '../analysis/ports.ts';
 import { clusterPolicySelectsPod } from '../policy/cluster-facts.ts';
 import { SIDE, sideAllows, type RuleSnapshot } from '../policy/engine-api.ts';
@@ -57,7 +65,7 @@ export interface AdmitInput {
   readonly families: readonly Family[];
   /** Entries (ports counted one by one) per family at most (the kernel set's maxelem). */
   readonly maxEntries: number;
-  /** (source, interval) pairs judged per build at most. */
+  /** (source, interval) steps per build at most, judged or reused (REUSE_COST). */
   readonly maxJudges: number;
   /** Judge calls between two yields of the generator (the agent turns its event loop there). */
   readonly slice?: number;
@@ -65,6 +73,12 @@ export interface AdmitInput {
 
 export interface AdmitResult {
   readonly entries: AdmitEntry[];
+  /**
+   * What PALISADE-ADMIT returns to the queue before its set lookup (admit-sets.ts, the return
+   * set): the cluster's pod ranges (Node spec.podCIDRs), each with every pod and node address in
+   * it as a `nomatch` exception, so only addresses of the ranges no pod or node holds return.
+   */
+  readonly returns: ReturnEntry[];
   /** Destinations written, and those left to the queue (budget, interval width shown in `notes`). */
   readonly pods: number;
   readonly podsLeft: number;
@@ -72,8 +86,16 @@ export interface AdmitResult {
   readonly notes: string[];
 }
 
+/** What reusing a judged answer counts against maxJudges (a map lookup and a settle, not a judge). */
+const REUSE_COST = 1;
+
+/** Kinds of sources alone in their identity are LONE - index: below every other kind. */
+const LONE = -(2 ** 40);
+
 /** What the kernel answers for a source: an ingress code it admits with, or NONE (not admitted here). */
 const NONE = 0x7fffffff;
+/** mostCommon's answer for a range no source is in (above NONE: no code). */
+const NO_SOURCE = 0x7fffffff + 1;
 
 interface Block {
   readonly cidr: Cidr;
@@ -112,25 +134,29 @@ interface Entry {
 /**
  * The entries one destination needs for one protocol and port interval, kept as the kernel
  * would hold them, so `answer` is the kernel's lookup (the longest prefix present decides).
- * Networks (the blocks, a few) are scanned; hosts (every pod and node address, up to the whole
- * cluster's) are most specific by construction and sit in a map.
+ * Networks (the blocks and the cluster's pod ranges: thousands at scale) sit in one map per
+ * prefix length and hosts (every pod and node address, up to the whole cluster's) in another, so
+ * a lookup costs a probe per prefix length present, not a scan.
  */
 class IntervalEntries {
-  readonly nets: Entry[] = [];
+  /** Prefix length -> network address -> entry; `lengths` the prefix lengths present, longest first. */
+  private readonly nets = new Map<number, Map<bigint, Entry>>();
+  private lengths: number[] = [];
   readonly hosts = new Map<bigint, Entry>();
+  private netCount = 0;
   constructor(private readonly hostBits: number) {}
   get size(): number {
-    return this.nets.length + this.hosts.size;
+    return this.netCount + this.hosts.size;
   }
-  private netAnswer(first: bigint, last: bigint): number {
-    let best = -1, code = NONE;
-    for (const e of this.nets) {
-      if (e.cidr.first <= first && last <= e.cidr.last && e.cidr.prefix > best) {
-        best = e.cidr.prefix;
-        code = e.nomatch ? NONE : e.code;
-      }
+  /** The kernel's answer from the networks for the cidr [first, last] of length `prefix` (the longest present holding it). */
+  private netAnswer(first: bigint, prefix: number): number {
+    for (const len of this.lengths) {
+      if (len > prefix) continue;
+      const shift = BigInt(this.hostBits - len);
+      const e = this.nets.get(len)!.get((first >> shift) << shift);
+      if (e) return e.nomatch ? NONE : e.code;
     }
-    return code;
+    return NONE;
   }
   /**
    * Makes the kernel answer `want` for the cidr, adding an entry only where it answers otherwise
@@ -140,16 +166,20 @@ class IntervalEntries {
     const entry = { cidr, code: want, nomatch: want === NONE };
     if (cidr.prefix === this.hostBits) {
       const held = this.hosts.get(cidr.first);
-      if ((held ? (held.nomatch ? NONE : held.code) : this.netAnswer(cidr.first, cidr.last)) !== want) this.hosts.set(cidr.first, entry);
+      if ((held ? (held.nomatch ? NONE : held.code) : this.netAnswer(cidr.first, cidr.prefix)) !== want) this.hosts.set(cidr.first, entry);
       return;
     }
-    if (this.netAnswer(cidr.first, cidr.last) === want) return;
-    const same = this.nets.findIndex((e) => e.cidr.prefix === cidr.prefix && e.cidr.first === cidr.first);
-    if (same >= 0) this.nets[same] = entry;
-    else this.nets.push(entry);
+    if (this.netAnswer(cidr.first, cidr.prefix - 1) === want && !this.nets.get(cidr.prefix)?.has(cidr.first)) return;
+    let m = this.nets.get(cidr.prefix);
+    if (!m) {
+      this.nets.set(cidr.prefix, (m = new Map()));
+      this.lengths = [...this.nets.keys()].sort((a, b) => b - a);
+    }
+    if (!m.has(cidr.first)) this.netCount++;
+    m.set(cidr.first, entry);
   }
   *all(): Iterable<Entry> {
-    yield* this.nets;
+    for (const m of this.nets.values()) yield* m.values();
     yield* this.hosts.values();
   }
 }
@@ -195,8 +225,11 @@ export function* admitEntries(input: AdmitInput): Generator<void, AdmitResult> {
   const { snap, view } = input;
   const slice = input.slice ?? 4096;
   const entries: AdmitEntry[] = [];
+  const returns: ReturnEntry[] = [];
   const notes: string[] = [];
-  let judges = 0, sinceYield = 0, pods = 0, podsLeft = 0;
+  let judges = 0, reused = 0, sinceYield = 0, pods = 0, podsLeft = 0;
+  // The build's work: judgements, and answers reused for sources of a kind already judged.
+  const spent = (): number => judges + reused * REUSE_COST;
   const decisionOf = new Map<number, CachedDecision>();
   // The egress side of an admitted connection names no rule (see the header): NOT_JUDGED stands
   // for both "not judged here" and the default answer, which count alike.
@@ -218,6 +251,12 @@ export function* admitEntries(input: AdmitInput): Generator<void, AdmitResult> {
     }
     for (const n of view.nodes.values()) for (const t of n.addresses) addUsed(used, t, fam);
     const usedKeys = new Set(used.keys());
+    // The cluster's pod ranges, widest first: a range is one network entry for the sources in
+    // it, as only the pod and node addresses in it reach the set (the return set below).
+    const podNets = podRanges(view, family);
+    const rangeOf = rangeFinder(podNets, family);
+    for (const rg of podNets) returns.push({ family, words: rg.words, prefix: rg.prefix, nomatch: false });
+    for (const [at, ip] of used) if (rangeOf(at) >= 0) returns.push({ family, words: ip.words, prefix: BITS[family], nomatch: true });
     // Sources that may reach PALISADE-ADMIT: not a local pod judged for egress (queued before it).
     // This node's own addresses are never admitted (want NONE): their connections to its pods
     // pass PALISADE-ADMIT only while cluster policies make the agent judge node traffic, and
@@ -227,7 +266,7 @@ export function* admitEntries(input: AdmitInput): Generator<void, AdmitResult> {
       const ip = parseIP(t);
       if (ip && ip.family === fam) own.add(ipToBig(ip));
     }
-    const sources: { ip: ParsedIP; at: bigint; own: boolean; host: Cidr }[] = [];
+    const sources: { ip: ParsedIP; at: bigint; own: boolean; host: Cidr; range: number; who: number }[] = [];
     for (const [at, ip] of used) {
       if (++sinceYield >= slice) {
         sinceYield = 0;
@@ -235,11 +274,23 @@ export function* admitEntries(input: AdmitInput): Generator<void, AdmitResult> {
       }
       const slot = slotOf(snap, ip);
       if (slot >= 0 && snap.isLocal(slot) && (snap.judgesSide?.(slot, 'egress') ?? true)) continue;
-      sources.push({ ip, at, own: own.has(at) && slot < 0, host: { words: ip.words, prefix: BITS[family], first: at, last: at } });
+      // Who the engine sees (see the header on kinds of sources): the slot's identity, or
+      // no pod's (0); without identities every pod is a kind of its own.
+      const who = slot < 0 ? 0 : snap.identityOf ? snap.identityOf(slot) : -1 - sources.length;
+      sources.push({ ip, at, own: own.has(at) && slot < 0, host: { words: ip.words, prefix: BITS[family], first: at, last: at }, range: rangeOf(at), who });
+    }
+    const codes = new Array<number>(sources.length).fill(NONE);
+    const kinds = new Float64Array(sources.length);
+    // 1 for a source whose identity no other source has.
+    const alone = new Uint8Array(sources.length);
+    {
+      const n = new Map<number, number>();
+      for (const s of sources) n.set(s.who, (n.get(s.who) ?? 0) + 1);
+      sources.forEach((s, k) => { if (n.get(s.who) === 1) alone[k] = 1; });
     }
     let budget = input.maxEntries;
     for (const { pod, ip: dst } of destinations(input, family)) {
-      if (judges >= input.maxJudges) {
+      if (spent() >= input.maxJudges) {
         podsLeft++;
         continue;
       }
@@ -264,6 +315,22 @@ export function* admitEntries(input: AdmitInput): Generator<void, AdmitResult> {
         return { cidr: cidrOf(c, c.prefix, family), rep: parseIP(b.address)! };
       }).sort((a, b) => a.cidr.prefix - b.cidr.prefix);
       const dstAt = ipToBig(dst);
+      // Each source's kind for this destination: its identity and the innermost of the CIDRs
+      // the destination's ingress tables cut the address space by.
+      // (A number: identities and CIDRs are far fewer than 2^26 each.)
+      const cidrs = policyCIDRs(ingressOnly, fam).map((c) => cidrOf(c, c.prefix, family));
+      if (cidrs.length === 0) for (let k = 0; k < sources.length; k++) kinds[k] = sources[k]!.who;
+      else {
+        const cidrOfSource = rangeFinder(cidrs, family);
+        for (let k = 0; k < sources.length; k++) {
+          // The only source of its identity is a kind of its own (no CIDR to look up).
+          kinds[k] = alone[k] === 1 ? LONE - k : sources[k]!.who * (cidrs.length + 1) + cidrOfSource(sources[k]!.at) + 1;
+          if (++sinceYield >= slice) {
+            sinceYield = 0;
+            yield;
+          }
+        }
+      }
       const mine: AdmitEntry[] = [];
       let count = 0, over = false;
       // All of a pod's entries or none (its exceptions are part of them): past the budget, the
@@ -288,18 +355,50 @@ export function* admitEntries(input: AdmitInput): Generator<void, AdmitResult> {
               kernel.settle(c, code);
             }
           }
-          for (const s of sources) {
+          const judged = new Map<number, number>();
+          for (let k = 0; k < sources.length; k++) {
+            const s = sources[k]!;
             if (s.at === dstAt) continue; // a pod to itself never crosses the node's forwarding path
-            const code = s.own ? NONE : ingressOf(snap, s.ip, dst, p, from);
-            judges++;
+            // A source alone of its kind is judged without the map (its key would be a heap number).
+            const kind = kinds[k]!, lone = kind <= LONE;
+            const known = s.own ? NONE : lone ? undefined : judged.get(kind);
+            if (known !== undefined) {
+              codes[k] = known;
+              reused++;
+            } else {
+              codes[k] = ingressOf(snap, s.ip, dst, p, from);
+              if (!lone) judged.set(kind, codes[k]!);
+              judges++;
+            }
             if (++sinceYield >= slice) {
               sinceYield = 0;
               yield;
             }
-            kernel.settle(s.host, code);
-            if (count + kernel.size * width > budget || judges >= input.maxJudges) {
+            if (spent() >= input.maxJudges) {
               over = true;
               break pod;
+            }
+            // Without pod ranges a host's entry depends on its own answer only: settled at once,
+            // so a destination over the budget stops here, before the rest of the cluster is judged.
+            if (podNets.length === 0) {
+              kernel.settle(s.host, codes[k]!);
+              if (count + kernel.size * width > budget) {
+                over = true;
+                break pod;
+              }
+            }
+          }
+          if (podNets.length > 0) {
+            // Each pod range answers what most of its sources want; the others get host entries.
+            const wants = mostCommon(podNets.length, sources, codes, dstAt);
+            for (let ri = 0; ri < podNets.length; ri++) if (wants[ri] !== NO_SOURCE) kernel.settle(podNets[ri]!, wants[ri]!);
+            for (let k = 0; k < sources.length; k++) {
+              if (sources[k]!.at === dstAt) continue;
+              kernel.settle(sources[k]!.host, codes[k]!);
+              if (count + kernel.size * width > budget) {
+                over = true;
+                break pod;
+              }
             }
           }
           for (const e of kernel.all()) {
@@ -319,7 +418,7 @@ export function* admitEntries(input: AdmitInput): Generator<void, AdmitResult> {
       }
       if (over) {
         podsLeft++;
-        if (judges < input.maxJudges) notes.push(`${pod.namespace}/${pod.name}: more entries than the ${budget} left for IPv${family}, judged by the agent`);
+        if (spent() < input.maxJudges) notes.push(`${pod.namespace}/${pod.name}: more entries than the ${budget} left for IPv${family}, judged by the agent`);
         continue;
       }
       budget -= count;
@@ -327,8 +426,59 @@ export function* admitEntries(input: AdmitInput): Generator<void, AdmitResult> {
       for (const e of mine) entries.push(e);
     }
   }
-  if (podsLeft > 0 && judges >= input.maxJudges) notes.push(`stopped after ${judges} judgements (budget ${input.maxJudges}): ${podsLeft} pods judged by the agent`);
-  return { entries, pods, podsLeft, judges, notes };
+  if (podsLeft > 0 && spent() >= input.maxJudges) notes.push(`stopped after ${judges} judgements and ${reused} answers reused (budget ${input.maxJudges}, a reuse counting ${REUSE_COST}): ${podsLeft} pods judged by the agent`);
+  return { entries, returns, pods, podsLeft, judges, notes };
+}
+
+/** Node spec.podCIDRs of the family, distinct, widest first (a /0 is no range: the kernel refuses it). */
+function podRanges(view: ClusterView, family: Family): Cidr[] {
+  const out = new Map<string, Cidr>();
+  for (const n of view.nodes.values()) {
+    for (const text of n.podCIDRs ?? []) {
+      const c = parseCIDR(text);
+      if (!c || (c.family === 'IPv4' ? 4 : 6) !== family || c.prefix === 0) continue;
+      const cidr = cidrOf(c, c.prefix, family);
+      out.set(`${cidr.first}/${cidr.prefix}`, cidr);
+    }
+  }
+  return [...out.values()].sort((a, b) => a.prefix - b.prefix);
+}
+
+/** A finder of the narrowest of `ranges` holding an address: one map probe per prefix length present. */
+function rangeFinder(ranges: readonly Cidr[], family: Family): (at: bigint) => number {
+  const byLength = new Map<number, Map<bigint, number>>();
+  ranges.forEach((r, i) => {
+    let m = byLength.get(r.prefix);
+    if (!m) byLength.set(r.prefix, (m = new Map()));
+    m.set(r.first, i);
+  });
+  const lengths = [...byLength.keys()].sort((a, b) => b - a).map((len) => [byLength.get(len)!, BigInt(BITS[family] - len)] as const);
+  return (at) => {
+    for (const [m, shift] of lengths) {
+      const i = m.get((at >> shift) << shift);
+      if (i !== undefined) return i;
+    }
+    return -1;
+  };
+}
+
+/** Per range, the code most of its sources have (ties: the smaller), or NO_SOURCE when it has none. */
+function mostCommon(ranges: number, sources: readonly { at: bigint; range: number }[], codes: readonly number[], skip: bigint): number[] {
+  const tally = new Map<number, Map<number, number>>();
+  for (let k = 0; k < sources.length; k++) {
+    const ri = sources[k]!.range;
+    if (ri < 0 || sources[k]!.at === skip) continue;
+    let n = tally.get(ri);
+    if (!n) tally.set(ri, (n = new Map()));
+    n.set(codes[k]!, (n.get(codes[k]!) ?? 0) + 1);
+  }
+  const out = new Array<number>(ranges).fill(NO_SOURCE);
+  for (const [ri, n] of tally) {
+    let best = NO_SOURCE, most = 0;
+    for (const [code, c] of n) if (c > most || (c === most && code < best)) { best = code; most = c; }
+    out[ri] = best;
+  }
+  return out;
 }
 
 /** The pod's container ports of a protocol inside [from, to], each as a one-port range. */

@@ -168,7 +168,7 @@ export class KernelAdmission {
       s = step(g);
     }
     const r = s.value;
-    const out = await this.sets.install(r.entries, () => !this.closed && this.current() === snap);
+    const out = await this.sets.install(r.entries, () => !this.closed && this.current() === snap, r.returns);
     if (out === 'stale') {
       this.dropped++;
       return;

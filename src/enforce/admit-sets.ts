@@ -25,13 +25,18 @@
 // agent, which counts them itself; its key is never in the ledger, so applyCounts drops it.
 
 import { loadNative, type NativeAddon } from './native.ts';
-import { ADMIT_SETS, type Family } from './rule-plan.ts';
+import { ADMIT_RETURN_SETS, ADMIT_SETS, type Family } from './rule-plan.ts';
 import { mustRun, type CommandPrefix } from './command.ts';
 import { Ledger, PROTO_NAMES, type CachedDecision, type CountSink } from './cache-counters.ts';
-import { CountedSets, type CountedSetsLayout } from './counted-sets.ts';
+import { CountedSets, createSet, type CountedSetsLayout } from './counted-sets.ts';
 import { formatIP, maskWords } from '../net/address.ts';
 
-export { ADMIT_SETS };
+export { ADMIT_RETURN_SETS, ADMIT_SETS };
+
+/** Each return set's spare: the next install's return set is built there, then swapped in. */
+const returnSpare = (f: Family): string => `${ADMIT_RETURN_SETS[f]}-S`;
+/** Most return set members per family (every pod and node address of the cluster's pod ranges, and the ranges). */
+export const RETURN_MAX = 1 << 21;
 
 /** Spare sets per family: one for an install being built, the others for swapped-out sets waiting for their read. */
 const SPARES = 3;
@@ -56,6 +61,20 @@ export interface AdmitEntry {
   readonly nomatch: boolean;
   /** Positive entries: the decision whose connections they admit (what their counts are handed on with). */
   readonly decision?: CachedDecision;
+}
+
+/**
+ * A member of a return set (hash:net, matched on the source): a network the queue judges, or,
+ * `nomatch`, an address inside one that the entries judge (the kernel's most specific prefix
+ * decides, as in the admission sets).
+ */
+export interface ReturnEntry {
+  readonly family: Family;
+  /** Address words as in src/net/address.ts (host bits clear). */
+  readonly words: readonly number[];
+  /** 1..32 (IPv4) / 1..128 (IPv6). */
+  readonly prefix: number;
+  readonly nomatch: boolean;
 }
 
 export interface AdmitSetsOptions {
@@ -97,6 +116,13 @@ function memberText(f: Family, dst: readonly number[], proto: number, port: stri
   return `${ip(dst)},${PROTO_NAMES[proto]}:${port},${ip(src)}${prefix === (f === 4 ? 32 : 128) ? '' : `/${prefix}`}`;
 }
 
+function checkReturn(e: ReturnEntry, families: readonly Family[]): void {
+  const words = e.family === 4 ? 1 : 4, bits = e.family === 4 ? 32 : 128;
+  const ok = families.includes(e.family) && e.words.length === words && e.words.every((w) => Number.isInteger(w) && w >= -0x80000000 && w <= 0xffffffff)
+    && Number.isInteger(e.prefix) && e.prefix >= 1 && e.prefix <= bits;
+  if (!ok) throw new RangeError(`not a return set member for families ${families.join(',')}: ${JSON.stringify(e)}`);
+}
+
 function checkEntry(e: AdmitEntry, families: readonly Family[]): void {
   const words = e.family === 4 ? 1 : 4, bits = e.family === 4 ? 32 : 128;
   const ok = families.includes(e.family) && e.dst.length === words && e.src.length === words && [...e.dst, ...e.src].every((w) => Number.isInteger(w) && w >= -0x80000000 && w <= 0xffffffff)
@@ -118,8 +144,8 @@ export class AdmitSets {
   private released = false;
 
   private constructor(
-    native: NativeAddon,
-    fd: number,
+    private readonly native: NativeAddon,
+    private readonly fd: number,
     readonly families: readonly Family[],
     private readonly maxEntries: number,
     private readonly o: AdmitSetsOptions,
@@ -143,11 +169,17 @@ export class AdmitSets {
     if (!(every >= 10)) throw new RangeError(`admission read interval must be at least 10 ms, got ${every}`);
     const families = o.families ?? [4, 6];
     await CountedSets.create(layout(families, o.prefix), timeout, max, 'hash:ip,port,net');
+    for (const f of families) {
+      for (const name of [ADMIT_RETURN_SETS[f], returnSpare(f)]) {
+        await createSet(name, 'hash:net', ['family', f === 4 ? 'inet' : 'inet6', 'maxelem', String(RETURN_MAX)], o.prefix);
+      }
+    }
     const native = loadNative();
     const a = new AdmitSets(native, native.ipsetOpen(), families, max, o);
     try {
       // Entries of an earlier run were computed from rules this run has not seen.
       a.sets.flushAll();
+      a.flushReturns();
     } catch (e) {
       a.sets.closeSocket();
       throw e;
@@ -177,21 +209,26 @@ export class AdmitSets {
    * maxEntries, nothing changed. Throws (live sets unchanged, or emptied if a swap failed
    * half-way) when the kernel refused.
    */
-  install(entries: readonly AdmitEntry[], current: () => boolean): Promise<InstallResult> {
+  install(entries: readonly AdmitEntry[], current: () => boolean, returns: readonly ReturnEntry[] = []): Promise<InstallResult> {
     // One at a time: each holds a spare while it builds, and the others stay free for empty().
-    const p = this.installs.then(() => this.build(entries, current));
+    const p = this.installs.then(() => this.build(entries, current, returns));
     this.installs = p.catch(() => {});
     return p;
   }
 
-  private async build(entries: readonly AdmitEntry[], current: () => boolean): Promise<InstallResult> {
+  private async build(entries: readonly AdmitEntry[], current: () => boolean, returns: readonly ReturnEntry[]): Promise<InstallResult> {
     if (this.closed) throw new Error('admission sets are closed');
     const count = new Map<Family, number>(this.families.map((f) => [f, 0]));
     for (const e of entries) {
       checkEntry(e, this.families);
       count.set(e.family, count.get(e.family)! + e.portTo - e.portFrom + 1);
     }
-    if ([...count.values()].some((n) => n > this.maxEntries)) {
+    const returned = new Map<Family, number>(this.families.map((f) => [f, 0]));
+    for (const e of returns) {
+      checkReturn(e, this.families);
+      returned.set(e.family, returned.get(e.family)! + 1);
+    }
+    if ([...count.values()].some((n) => n > this.maxEntries) || [...returned.values()].some((n) => n > RETURN_MAX)) {
       this.s.tooMany++;
       return 'too-many';
     }
@@ -214,7 +251,12 @@ export class AdmitSets {
           next.add(memberText(e.family, dst, e.proto, String(port), src, e.prefix), { tuple: { family: e.family, src, dst, proto: e.proto, port }, decision: e.decision, addedAt: now, counted: 0 });
         }
       }
+      for (const e of returns) {
+        const bits = e.family === 4 ? 32 : 128, ip = formatIP({ family: e.family === 4 ? 'IPv4' : 'IPv6', words: maskWords(e.words, e.prefix) });
+        lines.push(`add ${returnSpare(e.family)} ${ip}${e.prefix === bits ? '' : `/${e.prefix}`}${e.nomatch ? ' nomatch' : ''}`);
+      }
       this.sets.flushSpare(k);
+      for (const f of this.families) this.native.ipsetFlush(this.fd, returnSpare(f));
       // -exist: an entry listed twice (overlapping ranges) is no error.
       if (lines.length > 0) await mustRun(['ipset', 'restore', '-exist'], { prefix: this.o.prefix, input: lines.join('\n') + '\n' });
       if (this.closed || !current()) {
@@ -224,6 +266,10 @@ export class AdmitSets {
       const old = this.sets.ledger;
       swapped = true;
       try {
+        // The return sets first: the entries swapped out were built for the same rules (a new
+        // snapshot empties them, empty(), before its build), so for a moment new return sets
+        // with old entries answer as the old pair did.
+        for (const f of this.families) this.native.ipsetSwap(this.fd, ADMIT_RETURN_SETS[f], returnSpare(f));
         // What it held is read, then spare k is flushed and free again.
         this.sets.swap(k, old);
       } catch (e) {
@@ -241,6 +287,8 @@ export class AdmitSets {
     } finally {
       // Not swapped in: emptied and free again (left busy if the flush fails: it must not go live).
       if (!swapped) this.sets.release(k);
+      // Swapped or not, the return spares hold nothing anyone matches (the last install's or this one's).
+      for (const f of this.families) this.native.ipsetFlush(this.fd, returnSpare(f));
     }
   }
 
@@ -252,6 +300,13 @@ export class AdmitSets {
   /** Reads the live counters now and waits for every queued read (metrics want them fresh; tests). */
   async readNow(): Promise<void> {
     await this.sets.readNow();
+  }
+
+  private flushReturns(): void {
+    for (const f of this.families) {
+      this.native.ipsetFlush(this.fd, ADMIT_RETURN_SETS[f]);
+      this.native.ipsetFlush(this.fd, returnSpare(f));
+    }
   }
 
   private newLedger(): Ledger {
@@ -279,5 +334,7 @@ export class AdmitSets {
     this.s.entries = 0;
     // Spares first (counted-sets.ts): restore stops at the first failure, and a live set a rule still names fails.
     await this.sets.destroy(mustRun);
+    const names = [...this.families.map(returnSpare), ...this.families.map((f) => ADMIT_RETURN_SETS[f])];
+    await mustRun(['ipset', 'restore'], { prefix: this.o.prefix, input: names.map((n) => `destroy ${n}\n`).join('') });
   }
 }

@@ -23,6 +23,7 @@
 //                   the rest as above
 //   PALISADE-ADMIT: mid-stream TCP (not a SYN)                   -> RETURN
 //                   -i pod interface / -s pod range, source not in KNOWN -> RETURN
+//                   source in ADMITRET (a cluster pod range, no pod's)  -> RETURN
 //                   ADMIT set (dst,dst,src) -> CONNMARK A; connmark A -> ACCEPT
 //   (falling through returns to PALISADE-PODS: INGRESS set -> PALISADE-QUEUE, ...)
 //
@@ -86,6 +87,9 @@ export const CACHE_SETS = { 4: 'PALISADE-CACHE4', 6: 'PALISADE-CACHE6' } as cons
 
 /** Kernel admission's ipsets (hash:ip,port,net), one per family; see admit-sets.ts. */
 export const ADMIT_SETS = { 4: 'PALISADE-ADMIT4', 6: 'PALISADE-ADMIT6' } as const;
+
+/** Kernel admission's return sets (hash:net): the sources PALISADE-ADMIT leaves to the queue; see admit-sets.ts. */
+export const ADMIT_RETURN_SETS = { 4: 'PALISADE-ADMITRET4', 6: 'PALISADE-ADMITRET6' } as const;
 
 /** Default mark bits; configurable because other software (kube-proxy 0x4000/0x8000, CNIs) owns some. */
 export const DEFAULT_ALLOW_MARK = 0x02000000;
@@ -365,6 +369,9 @@ function admitRules(plan: RulePlan, pods: PodMatch, family: Family): string[] {
     if (f !== family) throw new Error(`${raw} listed as IPv${family} but is IPv${f}`);
     out.push(`-A ${CHAINS.ADMIT} -s ${text} -m set ! --match-set ${known} src -j RETURN`);
   }
+  // The same for the whole cluster's pod ranges, which entries may name as networks: an address
+  // of them no pod or node holds matches the return set (its addresses are nomatch exceptions).
+  out.push(`-A ${CHAINS.ADMIT} -m set --match-set ${ADMIT_RETURN_SETS[family]} src -j RETURN`);
   // Marked as if the agent had accepted it: the rest of the flow is accepted by PALISADE-FORWARD's
   // connmark rule, and strict mode treats it as one of the agent's (as PALISADE-CACHED does).
   // The set's counter counts the connection (the later packets never get here): admit-sets.ts.

@@ -148,6 +148,11 @@ export interface RuleSnapshot {
    * the default allow, whatever the peer. Optional: without it callers must assume true.
    */
   judgesSide?(slot: number, direction: Direction): boolean;
+  /**
+   * The pod identity of a slot (pods of one identity are alike to every selector; 0 is no pod's).
+   * Optional (off the hot path): without it callers treat every pod as one of its own.
+   */
+  identityOf?(slot: number): number;
   /** "namespace/name" of a pod slot (off the hot path: builds no string, returns a stored one). */
   podName(slot: number): string;
   /** The rule with this id (sideRule of a code). */

@@ -275,6 +275,11 @@ export class Snapshot implements RuleSnapshot {
     return false;
   }
 
+  identityOf(slot: number): number {
+    if (!((slot | 0) === slot && slot >= 0 && slot < this.slots)) throw new RangeError(`no pod in slot ${slot}`);
+    return this.word(slot, S_IDENTITY);
+  }
+
   podName(slot: number): string {
     const n = this.names.get(slot);
     if (n === undefined || n === '') throw new RangeError(`no pod in slot ${slot}`);

@@ -11,7 +11,7 @@
 import t from 'tap';
 import { CompiledEngine } from '../../src/policy/compiler.ts';
 import { admitEntries, entryText, type AdmitResult } from '../../src/agent/admit-entries.ts';
-import type { AdmitEntry } from '../../src/enforce/admit-sets.ts';
+import type { AdmitEntry, ReturnEntry } from '../../src/enforce/admit-sets.ts';
 import { ClusterState } from '../../src/cluster/state.ts';
 import type { ClusterView } from '../../src/cluster/state.ts';
 import { parseIP, type ParsedIP } from '../../src/net/address.ts';
@@ -19,7 +19,7 @@ import { bigToIP, ipToBig } from '../../src/analysis/address-blocks.ts';
 import type { RuleSnapshot } from '../../src/policy/engine-api.ts';
 import { Rng, randomCluster, stateOf } from '../../support/random-cluster.ts';
 
-const CLUSTERS = Number(process.env.PALISADE_CLUSTERS ?? 40);
+const CLUSTERS = Number(process.env.PALISADE_CLUSTERS ?? 100);
 const envSeed = process.env.PALISADE_SEED;
 const seed = envSeed !== undefined && envSeed !== '' ? Number(envSeed) >>> 0 : (Date.now() ^ (process.pid << 16)) >>> 0;
 t.comment(`admit-entries seed ${seed} (reproduce with PALISADE_SEED=${seed})`);
@@ -59,11 +59,35 @@ function judge(snap: RuleSnapshot, src: ParsedIP, dst: ParsedIP, proto: number, 
     : snap.judge6(s[0]! | 0, s[1]! | 0, s[2]! | 0, s[3]! | 0, d[0]! | 0, d[1]! | 0, d[2]! | 0, d[3]! | 0, proto, port);
 }
 
-/** Can a connection from src reach PALISADE-ADMIT (see the file header)? */
-function reachesAdmit(snap: RuleSnapshot, src: ParsedIP): boolean {
+/**
+ * Can a connection from src reach PALISADE-ADMIT's set lookup (see the file header)? Not from a
+ * local pod judged for egress, and not from an address the return set holds (hash:net: the
+ * longest prefix present decides, `nomatch` fails the lookup).
+ */
+function reachesAdmit(snap: RuleSnapshot, src: ParsedIP, returns: readonly ReturnEntry[]): boolean {
   const w = src.words;
   const slot = src.family === 'IPv4' ? snap.podSlot4(w[0]! | 0) : snap.podSlot6(w[0]! | 0, w[1]! | 0, w[2]! | 0, w[3]! | 0);
-  return !(slot >= 0 && snap.isLocal(slot) && snap.judgesSide!(slot, 'egress'));
+  if (slot >= 0 && snap.isLocal(slot) && snap.judgesSide!(slot, 'egress')) return false;
+  const f = src.family === 'IPv4' ? 4 : 6, s = big(src);
+  let best: ReturnEntry | undefined;
+  for (const e of returns) {
+    const shift = BigInt(bits(f) - e.prefix);
+    if (e.family === f && s >> shift === wordsBig(e.words) >> shift && (!best || e.prefix > best.prefix)) best = e;
+  }
+  return best === undefined || best.nomatch;
+}
+
+/**
+ * Pod ranges for the random cluster's nodes (Node spec.podCIDRs): some hold its pods (10.1.<ns>.x,
+ * fd00::<ns>:x), some nest in others, some hold no pod at all.
+ */
+function withPodRanges(r: Rng, state: ClusterState): void {
+  const nodes = [...state.nodes.values()];
+  nodes.forEach((n, k) => {
+    const podCIDRs = [`10.1.${k}.0/24`, `fd00::${k}:0/112`];
+    if (r.chance(0.5)) podCIDRs.push(r.pick(['10.1.0.0/20', '10.1.2.0/23', '10.1.0.0/16', '10.9.0.0/16', 'fd00::/64', 'fd00::2:0/111']));
+    state.upsertNode({ ...n, podCIDRs });
+  });
 }
 
 function randomIn(r: Rng, e: AdmitEntry): ParsedIP {
@@ -75,13 +99,15 @@ function randomIn(r: Rng, e: AdmitEntry): ParsedIP {
 
 t.test('every connection the entries admit is one the engine allows, with the same ingress code', async (t) => {
   const r = new Rng(seed);
-  let admitted = 0, probes = 0, entryCount = 0;
+  let admitted = 0, probes = 0, entryCount = 0, rangeNets = 0;
   for (let c = 0; c < CLUSTERS; c++) {
     const cluster = randomCluster(r);
     const state = stateOf(cluster);
+    if (r.chance(0.75)) withPodRanges(r, state);
     const snap = new CompiledEngine(state, { localNode: NODE }).snapshot();
     const res = build(state, snap);
     entryCount += res.entries.length;
+    rangeNets += res.entries.filter((e) => !e.nomatch && e.prefix < bits(e.family) && res.returns.some((x) => !x.nomatch && x.family === e.family && x.prefix === e.prefix && wordsBig(x.words) === wordsBig(e.src))).length;
     const addrs = [...new Set([...[...state.pods.values()].flatMap((p) => p.ips), ...[...state.nodes.values()].flatMap((n) => n.addresses), ...cluster.outside])].map((a) => parseIP(a)!);
     const dsts = [...new Set(res.entries.map((e) => `${e.family}|${e.dst.join('.')}`))].map((k) => res.entries.find((e) => `${e.family}|${e.dst.join('.')}` === k)!);
     for (const de of dsts) {
@@ -92,7 +118,7 @@ t.test('every connection the entries admit is one the engine allows, with the sa
       const srcs = addrs.filter((a) => a.family === dst.family);
       for (const e of mine) for (let k = 0; k < 3; k++) srcs.push(randomIn(r, e));
       for (const src of srcs) {
-        if (big(src) === big(dst) || !reachesAdmit(snap, src)) continue;
+        if (big(src) === big(dst) || !reachesAdmit(snap, src, res.returns)) continue;
         for (const proto of [6, 17, 132]) {
           for (const port of ports) {
             probes++;
@@ -110,6 +136,7 @@ t.test('every connection the entries admit is one the engine allows, with the sa
     }
   }
   t.ok(entryCount > 0 && admitted > 0, `entries admit something (${entryCount} entries, ${admitted} of ${probes} probes admitted)`);
+  t.ok(rangeNets > 0, `pod ranges are written as networks (${rangeNets} positive range entries)`);
 });
 
 const BENCH_LIKE = (): ClusterState => {
@@ -122,6 +149,8 @@ const BENCH_LIKE = (): ClusterState => {
     pod('b', '10.77.2.2', { app: 'b' });
     pod('t1', '10.77.1.16', { app: 't' });
     pod('t2', '10.77.1.17', { app: 't' });
+    // t1's kind (identity) too, in the block's allowed part: judged apart from t1 and t2.
+    pod('t3', '10.77.1.20', { app: 't' });
     s.upsertPolicy({
       namespace: 'x', name: 'b', podSelector: { matchLabels: { app: 'b' }, matchExpressions: [] }, policyTypes: { ingress: true, egress: false }, egress: [],
       ingress: [
@@ -142,7 +171,7 @@ t.test('entries of a small cluster, as the kernel gets them', async (t) => {
     '10.77.2.2/32,6:10000-10003,10.77.1.16/32 nomatch',
     '10.77.2.2/32,6:10000-10003,10.77.1.17/32 nomatch',
     '10.77.2.2/32,6:8080,10.77.1.2/32',
-  ], 'the block; its except, all pods, as a nomatch per pod; the selected pod on its port; not the node (the agent judges node traffic)');
+  ], 'the block; its except, all pods, as a nomatch per pod (not t3, of their identity but outside the except); the selected pod on its port; not the node (the agent judges node traffic)');
   t.equal(res.pods, 1, 'b is the one destination (a and the others are not isolated)');
   const tight = build(state, snap, { maxEntries: 4 });
   t.same(tight.entries, [], 'a destination whose entries do not fit gets none at all');

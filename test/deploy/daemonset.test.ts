@@ -155,6 +155,7 @@ t.test('kernel modules: not loaded by the agent, and the ones it needs are named
   modules.delete('xt_tcpudp');
   modules.add(ipsetTypeModule('hash:ip,port,ip'));
   modules.add(ipsetTypeModule('hash:ip,port,net'));
+  modules.add(ipsetTypeModule('hash:net'));
   modules.add('tun');
   for (const m of modules) t.match(header, new RegExp(`\\b${m}\\b`), `the comment names ${m}`);
 });

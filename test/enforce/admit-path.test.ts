@@ -11,7 +11,7 @@ import t from 'tap';
 import { Iptables, type RulePlan } from '../../src/enforce/iptables.ts';
 import { Topology, PODS, must } from '../../support/netns.ts';
 import { AdmitProbe, type ProbeAnswer } from '../../support/admit-sets-driver.ts';
-import type { AdmitEntry } from '../../src/enforce/admit-sets.ts';
+import type { AdmitEntry, ReturnEntry } from '../../src/enforce/admit-sets.ts';
 
 const topo = new Topology('admitp');
 t.teardown(() => topo.down());
@@ -79,6 +79,24 @@ t.test('admitted on the routed path', async (t) => {
     t.notOk(await topo.tcp('a', 'b', 8080, 6), 'IPv6 too');
     const r = await p.send({ op: 'read' });
     t.same((r.counted ?? []).map((c) => [c.port, c.n]), [[8081, 1]], 'the last count (c, known again) read from the swapped-out set');
+  });
+
+  await t.test('a source in the cluster\'s pod ranges that no pod holds is never admitted (the return set)', async (t) => {
+    // Only b is this node's now (its interface and range); a and c stand for pods of other nodes,
+    // inside a cluster pod range the entries name as a network.
+    await ipt.setPods({ ifaces: ['vb'], v4: ['10.77.2.0/24'], v6: ['fd77:2::/64'], judgedSets: true });
+    const ranged: AdmitEntry[] = [{ family: 4, dst: B, proto: 6, portFrom: 8080, portTo: 8080, src: w4('10.77.0.0'), prefix: 16, nomatch: false, decision: d(4) }];
+    const known = (...ips: string[]): ReturnEntry[] => [
+      { family: 4, words: w4('10.77.0.0'), prefix: 16, nomatch: false },
+      ...ips.map((ip) => ({ family: 4 as const, words: w4(ip), prefix: 32, nomatch: true })),
+    ];
+    t.equal((await p.send({ op: 'install', entries: ranged, returns: known(PODS.a.v4), current: true })).result, 'installed');
+    t.ok(await topo.tcp('a', 'b', 8080), 'a, a known address of the range: admitted by the range entry');
+    t.notOk(await topo.tcp('c', 'b', 8080), 'c, an address of the range no pod holds: returned to the queue (dropped) though the range entry covers it');
+    t.equal((await p.send({ op: 'install', entries: ranged, returns: known(PODS.a.v4, PODS.c.v4), current: true })).result, 'installed');
+    t.ok(await topo.tcp('c', 'b', 8080), 'c known: admitted');
+    t.equal((await p.send({ op: 'install', entries: ranged, current: true })).result, 'installed');
+    t.ok(await topo.tcp('c', 'b', 8080), 'no return set members: the range is no return');
   });
 
   await ipt.remove();

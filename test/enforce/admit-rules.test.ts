@@ -19,6 +19,7 @@ const JUMPS = { 4: '-A PALISADE-PODS -m set --match-set PALISADE-INGRESS4 dst -m
 const JUMP = JUMPS[4];
 const MIDSTREAM = '-A PALISADE-ADMIT -p tcp -m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN -j RETURN';
 const tail = (f: Family) => [
+  `-A PALISADE-ADMIT -m set --match-set PALISADE-ADMITRET${f} src -j RETURN`,
   `-A PALISADE-ADMIT -m set --match-set PALISADE-ADMIT${f} dst,dst,src -j CONNMARK --set-xmark 0x2000000/0x2000000`,
   '-A PALISADE-ADMIT -m connmark --mark 0x2000000/0x2000000 -j ACCEPT',
 ];
@@ -90,7 +91,7 @@ t.test('ruleProblems counts the chain', async (t) => {
   const missing = good.split('\n').filter((l) => l !== '-N PALISADE-ADMIT' && !l.startsWith('-A PALISADE-ADMIT ')).join('\n');
   t.same(ruleProblems(plan, PODS, f, palisadeLines(missing)), ['chain PALISADE-ADMIT missing'], 'a missing chain');
   const short = good.split('\n').filter((l) => l !== MIDSTREAM).join('\n');
-  t.same(ruleProblems(plan, PODS, f, palisadeLines(short)), ['chain PALISADE-ADMIT has 6 rules, expected 7'], 'a deleted rule (mid-stream, 2 interfaces, 2 ranges, set, accept)');
+  t.same(ruleProblems(plan, PODS, f, palisadeLines(short)), ['chain PALISADE-ADMIT has 7 rules, expected 8'], 'a deleted rule (mid-stream, 2 interfaces, 2 ranges, return set, set, accept)');
   const noJump = good.split('\n').filter((l) => l !== JUMP).join('\n');
   t.match(ruleProblems(plan, PODS, f, palisadeLines(noJump)), [/^chain PALISADE-PODS has \d+ rules, expected \d+$/], 'the jump counted in PALISADE-PODS');
   const noJudged = { ...PODS, judgedSets: false };
@@ -110,6 +111,7 @@ for (const backend of ['nft', 'legacy'] as IptablesBackend[]) {
     const sets = [4, 6].flatMap((f) => [
       ...['EGRESS', 'INGRESS', 'KNOWN'].map((k) => `create PALISADE-${k}${f} hash:ip family ${f === 4 ? 'inet' : 'inet6'}`),
       `create PALISADE-ADMIT${f} hash:ip,port,net family ${f === 4 ? 'inet' : 'inet6'} counters timeout 600`,
+      `create PALISADE-ADMITRET${f} hash:net family ${f === 4 ? 'inet' : 'inet6'}`,
     ]);
     await must([...prefix, 'ipset', 'restore'], sets.join('\n') + '\n');
     const S = (f: Family) => listRules(backend, f, 'filter', prefix);
@@ -126,7 +128,7 @@ for (const backend of ['nft', 'legacy'] as IptablesBackend[]) {
       '-A PALISADE-ADMIT -s 10.2.0.5/32 -m set ! --match-set PALISADE-KNOWN4 src -j RETURN',
       ...tail(4),
     ], 'IPv4 chain as iptables prints it');
-    t.equal((await chain(6)).length, 6, 'IPv6 chain: mid-stream, 2 interfaces, 1 range, set, accept');
+    t.equal((await chain(6)).length, 7, 'IPv6 chain: mid-stream, 2 interfaces, 1 range, return set, set, accept');
     t.match(await S(4), /^-A PALISADE-PODS -m set --match-set PALISADE-EGRESS4 src -j PALISADE-QUEUE\n-A PALISADE-PODS -m set --match-set PALISADE-INGRESS4 dst -m conntrack --ctstate NEW -j PALISADE-ADMIT\n-A PALISADE-PODS -m set --match-set PALISADE-INGRESS4 dst/m, 'the jump between the EGRESS and INGRESS rules');
 
     t.equal(await ipt.setPods({ ...PODS, ifaces: ['pod+'], v4: ['10.9.0.0/24'] }), true, 'pods changed');
@@ -134,7 +136,7 @@ for (const backend of ['nft', 'legacy'] as IptablesBackend[]) {
       '-A PALISADE-ADMIT -i pod+ -m set ! --match-set PALISADE-KNOWN4 src -j RETURN',
       '-A PALISADE-ADMIT -s 10.9.0.0/24 -m set ! --match-set PALISADE-KNOWN4 src -j RETURN',
     ], 'setPods rewrote the chain');
-    t.equal((await chain(4)).length, 5, 'replaced, not appended to');
+    t.equal((await chain(4)).length, 6, 'replaced, not appended to');
     t.same(await ipt.verify(), [], 'still intact');
 
     await must([...prefix, backend === 'nft' ? 'iptables-nft' : 'iptables-legacy', '-D', 'PALISADE-ADMIT', '1']);

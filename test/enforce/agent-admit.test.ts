@@ -97,6 +97,26 @@ t.test('kernel admission', async (t) => {
     t.equal(await queued(), q0, 'from the kernel');
   });
 
+  await t.test('a pod range of the cluster is one network entry, and the return set holds its known addresses', async (t) => {
+    // Another node whose spec.podCIDRs covers a, b and c's addresses (overlapping this node's
+    // pods is no error here; it is what makes the range matter for b's sources), and b open on
+    // 8080 to every pod of x: most sources of the range are allowed there.
+    topo.writeFile('manifests/node2.yaml', 'apiVersion: v1\nkind: Node\nmetadata: {name: n2}\nspec: {podCIDRs: [10.77.0.0/16]}\nstatus: {addresses: [{type: InternalIP, address: 10.78.0.1}]}\n');
+    await setPolicy(policy(true).replace('{podSelector: {matchLabels: {role: client}}}', '{podSelector: {}}'));
+    await waitFor('entries with the range', async () => (await members('PALISADE-ADMIT4')).some((m) => m.endsWith('10.77.0.0/16')) || undefined);
+    t.same(await members('PALISADE-ADMIT4'), [
+      `${B.v4},tcp:8080,10.77.0.0/16`, `${B.v4},tcp:8080,10.77.1.1 nomatch`, `${B.v4},tcp:9090,10.77.3.0/24`,
+    ].sort(), 'a and c on 8080 through the range, this node\'s address its exception; c\'s network on 9090');
+    t.same(await members('PALISADE-ADMITRET4'), ['10.77.0.0/16', `${PODS.a.v4} nomatch`, `${B.v4} nomatch`, `${PODS.c.v4} nomatch`, '10.77.1.1 nomatch'].sort(),
+      'the return set: the range, with every pod and node address in it as an exception');
+    const q0 = await queued();
+    t.ok(await topo.tcp('a', 'b', 8080), 'a -> b:8080 admitted by the range entry');
+    t.ok(await topo.tcp('c', 'b', 8080), 'c -> b:8080 too');
+    t.equal(await queued(), q0, 'from the kernel');
+    t.notOk(await topo.tcp('a', 'b', 9090), 'a -> b:9090 still denied');
+    t.ok((await queued()) > q0, 'by the agent');
+  });
+
   await t.test('a stop removes the sets', async (t) => {
     agent.proc.kill('SIGTERM');
     await waitFor('agent exited', () => agent.proc.exitCode !== null || undefined, 15_000);
