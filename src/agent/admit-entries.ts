@@ -46,6 +46,7 @@ import { formatCIDR, parseCIDR, parseIP, type ParsedIP } from '../net/address.ts
 import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ip-protocols.ts';
 import { addressBlocks, bigToIP, ipToBig, policyCIDRs } from '../analysis/address-blocks.ts';
 import { intervalStarts, MAX_PORT, portBoundaries } from '../analysis/ports.ts';
+import { CidrTrie4, CidrTrie6 } from '../policy/cidr-trie.ts';
 import { clusterPolicySelectsPod } from '../policy/cluster-facts.ts';
 import { SIDE, sideAllows, type RuleSnapshot } from '../policy/engine-api.ts';
 import { policySelectsPod } from '../policy/spec-facts.ts';
@@ -65,7 +66,7 @@ export interface AdmitInput {
   readonly families: readonly Family[];
   /** Entries (ports counted one by one) per family at most (the kernel set's maxelem). */
   readonly maxEntries: number;
-  /** (source, interval) steps per build at most, judged or reused (REUSE_COST). */
+  /** (source, interval) steps per build at most, judged or reusing the answer of a source of the same kind. */
   readonly maxJudges: number;
   /** Judge calls between two yields of the generator (the agent turns its event loop there). */
   readonly slice?: number;
@@ -86,11 +87,8 @@ export interface AdmitResult {
   readonly notes: string[];
 }
 
-/** What reusing a judged answer counts against maxJudges (a map lookup and a settle, not a judge). */
-const REUSE_COST = 1;
-
-/** Kinds of sources alone in their identity are LONE - index: below every other kind. */
-const LONE = -(2 ** 40);
+/** The kind of a source no other source shares: judged without remembering its answer. */
+const ALONE = -Infinity;
 
 /** What the kernel answers for a source: an ingress code it admits with, or NONE (not admitted here). */
 const NONE = 0x7fffffff;
@@ -227,9 +225,9 @@ export function* admitEntries(input: AdmitInput): Generator<void, AdmitResult> {
   const entries: AdmitEntry[] = [];
   const returns: ReturnEntry[] = [];
   const notes: string[] = [];
-  let judges = 0, reused = 0, sinceYield = 0, pods = 0, podsLeft = 0;
-  // The build's work: judgements, and answers reused for sources of a kind already judged.
-  const spent = (): number => judges + reused * REUSE_COST;
+  // steps: (source, interval) pairs visited, judged or not (a step's settle costs about what its
+  // judge does, so the budget counts both); judges: those judged.
+  let steps = 0, judges = 0, sinceYield = 0, pods = 0, podsLeft = 0;
   const decisionOf = new Map<number, CachedDecision>();
   // The egress side of an admitted connection names no rule (see the header): NOT_JUDGED stands
   // for both "not judged here" and the default answer, which count alike.
@@ -254,9 +252,9 @@ export function* admitEntries(input: AdmitInput): Generator<void, AdmitResult> {
     // The cluster's pod ranges, widest first: a range is one network entry for the sources in
     // it, as only the pod and node addresses in it reach the set (the return set below).
     const podNets = podRanges(view, family);
-    const rangeOf = rangeFinder(podNets, family);
+    const rangeOf = innermostOf(podNets, family);
     for (const rg of podNets) returns.push({ family, words: rg.words, prefix: rg.prefix, nomatch: false });
-    for (const [at, ip] of used) if (rangeOf(at) >= 0) returns.push({ family, words: ip.words, prefix: BITS[family], nomatch: true });
+    for (const ip of used.values()) if (rangeOf(ip) >= 0) returns.push({ family, words: ip.words, prefix: BITS[family], nomatch: true });
     // Sources that may reach PALISADE-ADMIT: not a local pod judged for egress (queued before it).
     // This node's own addresses are never admitted (want NONE): their connections to its pods
     // pass PALISADE-ADMIT only while cluster policies make the agent judge node traffic, and
@@ -277,7 +275,7 @@ export function* admitEntries(input: AdmitInput): Generator<void, AdmitResult> {
       // Who the engine sees (see the header on kinds of sources): the slot's identity, or
       // no pod's (0); without identities every pod is a kind of its own.
       const who = slot < 0 ? 0 : snap.identityOf ? snap.identityOf(slot) : -1 - sources.length;
-      sources.push({ ip, at, own: own.has(at) && slot < 0, host: { words: ip.words, prefix: BITS[family], first: at, last: at }, range: rangeOf(at), who });
+      sources.push({ ip, at, own: own.has(at) && slot < 0, host: { words: ip.words, prefix: BITS[family], first: at, last: at }, range: rangeOf(ip), who });
     }
     const codes = new Array<number>(sources.length).fill(NONE);
     const kinds = new Float64Array(sources.length);
@@ -290,7 +288,7 @@ export function* admitEntries(input: AdmitInput): Generator<void, AdmitResult> {
     }
     let budget = input.maxEntries;
     for (const { pod, ip: dst } of destinations(input, family)) {
-      if (spent() >= input.maxJudges) {
+      if (steps >= input.maxJudges) {
         podsLeft++;
         continue;
       }
@@ -319,12 +317,12 @@ export function* admitEntries(input: AdmitInput): Generator<void, AdmitResult> {
       // the destination's ingress tables cut the address space by.
       // (A number: identities and CIDRs are far fewer than 2^26 each.)
       const cidrs = policyCIDRs(ingressOnly, fam).map((c) => cidrOf(c, c.prefix, family));
-      if (cidrs.length === 0) for (let k = 0; k < sources.length; k++) kinds[k] = sources[k]!.who;
+      // The only source of its identity is a kind of its own (no CIDR to look up).
+      if (cidrs.length === 0) for (let k = 0; k < sources.length; k++) kinds[k] = alone[k] === 1 ? ALONE : sources[k]!.who;
       else {
-        const cidrOfSource = rangeFinder(cidrs, family);
+        const cidrOfSource = innermostOf(cidrs, family);
         for (let k = 0; k < sources.length; k++) {
-          // The only source of its identity is a kind of its own (no CIDR to look up).
-          kinds[k] = alone[k] === 1 ? LONE - k : sources[k]!.who * (cidrs.length + 1) + cidrOfSource(sources[k]!.at) + 1;
+          kinds[k] = alone[k] === 1 ? ALONE : sources[k]!.who * (cidrs.length + 1) + cidrOfSource(sources[k]!.ip) + 1;
           if (++sinceYield >= slice) {
             sinceYield = 0;
             yield;
@@ -359,13 +357,12 @@ export function* admitEntries(input: AdmitInput): Generator<void, AdmitResult> {
           for (let k = 0; k < sources.length; k++) {
             const s = sources[k]!;
             if (s.at === dstAt) continue; // a pod to itself never crosses the node's forwarding path
-            // A source alone of its kind is judged without the map (its key would be a heap number).
-            const kind = kinds[k]!, lone = kind <= LONE;
+            // A source alone of its kind is judged without the map (no other source would reuse it).
+            const kind = kinds[k]!, lone = kind === ALONE;
             const known = s.own ? NONE : lone ? undefined : judged.get(kind);
-            if (known !== undefined) {
-              codes[k] = known;
-              reused++;
-            } else {
+            steps++;
+            if (known !== undefined) codes[k] = known;
+            else {
               codes[k] = ingressOf(snap, s.ip, dst, p, from);
               if (!lone) judged.set(kind, codes[k]!);
               judges++;
@@ -374,7 +371,7 @@ export function* admitEntries(input: AdmitInput): Generator<void, AdmitResult> {
               sinceYield = 0;
               yield;
             }
-            if (spent() >= input.maxJudges) {
+            if (steps >= input.maxJudges) {
               over = true;
               break pod;
             }
@@ -418,7 +415,7 @@ export function* admitEntries(input: AdmitInput): Generator<void, AdmitResult> {
       }
       if (over) {
         podsLeft++;
-        if (spent() < input.maxJudges) notes.push(`${pod.namespace}/${pod.name}: more entries than the ${budget} left for IPv${family}, judged by the agent`);
+        if (steps < input.maxJudges) notes.push(`${pod.namespace}/${pod.name}: more entries than the ${budget} left for IPv${family}, judged by the agent`);
         continue;
       }
       budget -= count;
@@ -426,7 +423,7 @@ export function* admitEntries(input: AdmitInput): Generator<void, AdmitResult> {
       for (const e of mine) entries.push(e);
     }
   }
-  if (podsLeft > 0 && spent() >= input.maxJudges) notes.push(`stopped after ${judges} judgements and ${reused} answers reused (budget ${input.maxJudges}, a reuse counting ${REUSE_COST}): ${podsLeft} pods judged by the agent`);
+  if (podsLeft > 0 && steps >= input.maxJudges) notes.push(`stopped after ${steps} steps, ${judges} of them judged (budget ${input.maxJudges}): ${podsLeft} pods judged by the agent`);
   return { entries, returns, pods, podsLeft, judges, notes };
 }
 
@@ -445,21 +442,18 @@ function podRanges(view: ClusterView, family: Family): Cidr[] {
 }
 
 /** A finder of the narrowest of `ranges` holding an address: one map probe per prefix length present. */
-function rangeFinder(ranges: readonly Cidr[], family: Family): (at: bigint) => number {
-  const byLength = new Map<number, Map<bigint, number>>();
-  ranges.forEach((r, i) => {
-    let m = byLength.get(r.prefix);
-    if (!m) byLength.set(r.prefix, (m = new Map()));
-    m.set(r.first, i);
-  });
-  const lengths = [...byLength.keys()].sort((a, b) => b - a).map((len) => [byLength.get(len)!, BigInt(BITS[family] - len)] as const);
-  return (at) => {
-    for (const [m, shift] of lengths) {
-      const i = m.get((at >> shift) << shift);
-      if (i !== undefined) return i;
-    }
-    return -1;
-  };
+/**
+ * The index of the innermost of `cidrs` holding an address, or -1: the longest-prefix match of
+ * cidr-trie.ts, with each CIDR's index as its value.
+ */
+function innermostOf(cidrs: readonly Cidr[], family: Family): (ip: ParsedIP) => number {
+  const prefixes = cidrs.map((c, i) => ({ words: c.words, prefix: c.prefix, value: i }));
+  if (family === 4) {
+    const t = new CidrTrie4(prefixes, -1);
+    return (ip) => t.lookup(ip.words[0]!);
+  }
+  const t = new CidrTrie6(prefixes, -1);
+  return (ip) => t.lookup(ip.words[0]!, ip.words[1]!, ip.words[2]!, ip.words[3]!);
 }
 
 /** Per range, the code most of its sources have (ties: the smaller), or NO_SOURCE when it has none. */

@@ -256,7 +256,7 @@ export class AdmitSets {
         lines.push(`add ${returnSpare(e.family)} ${ip}${e.prefix === bits ? '' : `/${e.prefix}`}${e.nomatch ? ' nomatch' : ''}`);
       }
       this.sets.flushSpare(k);
-      for (const f of this.families) this.native.ipsetFlush(this.fd, returnSpare(f));
+      this.flushReturnSpares();
       // -exist: an entry listed twice (overlapping ranges) is no error.
       if (lines.length > 0) await mustRun(['ipset', 'restore', '-exist'], { prefix: this.o.prefix, input: lines.join('\n') + '\n' });
       if (this.closed || !current()) {
@@ -288,7 +288,7 @@ export class AdmitSets {
       // Not swapped in: emptied and free again (left busy if the flush fails: it must not go live).
       if (!swapped) this.sets.release(k);
       // Swapped or not, the return spares hold nothing anyone matches (the last install's or this one's).
-      for (const f of this.families) this.native.ipsetFlush(this.fd, returnSpare(f));
+      this.flushReturnSpares();
     }
   }
 
@@ -303,10 +303,12 @@ export class AdmitSets {
   }
 
   private flushReturns(): void {
-    for (const f of this.families) {
-      this.native.ipsetFlush(this.fd, ADMIT_RETURN_SETS[f]);
-      this.native.ipsetFlush(this.fd, returnSpare(f));
-    }
+    for (const f of this.families) this.native.ipsetFlush(this.fd, ADMIT_RETURN_SETS[f]);
+    this.flushReturnSpares();
+  }
+
+  private flushReturnSpares(): void {
+    for (const f of this.families) this.native.ipsetFlush(this.fd, returnSpare(f));
   }
 
   private newLedger(): Ledger {
