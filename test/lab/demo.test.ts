@@ -24,13 +24,20 @@ function which(tool: string): string | undefined {
 /** The matrix printed after "act N", as rows of marks. */
 function matrixOf(stdout: string, act: number): Map<string, string[]> {
   const from = stdout.indexOf(`act ${act}:`);
-  const block = stdout.slice(from, stdout.indexOf('why:', from));
+  const block = stdout.slice(from, stdout.indexOf('\nwhy', from));
   const rows = new Map<string, string[]>();
   for (const line of block.split('\n')) {
     const m = /^ {2}(\S+)\s+(.*)$/.exec(line);
     if (m && m[1] !== 'FROM') rows.set(m[1]!, m[2]!.trim().split(/\s{2,}/));
   }
   return rows;
+}
+
+/** The "why" block printed after "act N". */
+function whyOf(stdout: string, act: number): string {
+  const from = stdout.indexOf('\nwhy', stdout.indexOf(`act ${act}:`));
+  const end = stdout.indexOf(`act ${act + 1}:`, from);
+  return stdout.slice(from, end < 0 ? undefined : end);
 }
 
 if (process.getuid?.() !== 0) {
@@ -60,7 +67,12 @@ if (process.getuid?.() !== 0) {
     }, 'act 2: web -> api:8080 -> postgres:5432 and DNS; nothing else; the node reaches everyone');
     t.match(r.stdout, /frontend\/web -> backend\/api TCP\/8080: real allow \(answered, \d+ ms\), spec allow\n\s+egress of frontend\/web: allowed by frontend\/web-to-api egress\[0\]\n\s+ingress of backend\/api: allowed by backend\/api-from-web ingress\[0\]/);
     t.match(r.stdout, /frontend\/web -> db\/postgres TCP\/5432: real deny \(timeout, \d+ ms\), spec deny\n\s+egress of frontend\/web: DENIED: isolated by frontend\/allow-dns, frontend\/default-deny, frontend\/web-to-api and no egress rule matches/);
-    t.match(r.stdout, /db\/postgres -> kube-system\/coredns UDP\/53: real allow .*\n\s+egress of db\/postgres: allowed by db\/allow-dns egress\[0\]/);
+    // Connections with the same outcome and reasons share one entry.
+    t.match(r.stdout, /db\/postgres -> kube-system\/coredns UDP\/53, db\/postgres -> kube-system\/coredns TCP\/53: real allow, spec allow \(2 connections\)\n\s+egress of db\/postgres: allowed by db\/allow-dns egress\[0\]/);
+    const act1 = whyOf(r.stdout, 1);
+    t.equal(act1.match(/real allow, spec allow \(15 connections\)\n\s+no policy decides the client's egress or the server's ingress: nothing is isolated\n/g)?.length, 1, 'act 1: the pod pairs are one entry');
+    t.equal(act1.match(/a pod talking to itself/g)?.length, 1, 'act 1: the self connections are one entry');
+    t.equal(act1.split('\n').filter((l) => / {6}\S/.test(l)).length, 3, 'act 1: three reasons in all');
     // Act 3: cluster policies around the namespaces' own NetworkPolicies.
     t.same(Object.fromEntries(matrixOf(r.stdout, 3)), {
       'frontend/web': ['.', '.', 'X', '.', '.'],

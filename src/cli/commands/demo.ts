@@ -206,21 +206,66 @@ function printAct(out: (s: string) => void, title: string, cells: readonly Cell[
   }
   const widths = head.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) out('  ' + r.map((x, i) => x.padEnd(widths[i]!)).join('  ').trimEnd() + '\n');
-  out('\nwhy:\n');
-  for (const c of cells) {
-    const flag = meetsExpectation(c.real.verdict, c.expected.allowed ? 'allow' : 'deny') ? '' : '  !! MISMATCH';
-    out(`  ${c.from} -> ${targetText(c.target)}: real ${c.real.verdict} (${c.real.detail}, ${c.real.ms} ms), spec ${c.expected.allowed ? 'allow' : 'deny'}${flag}\n`);
-    const e = c.expected.egress.reason;
-    const i = c.expected.ingress.reason;
-    if (c.from === key(c.target.pod)) out('      a pod talking to itself: always allowed\n');
-    else if (c.from === 'node' && i === 'node') out("      from the pod's own node: NetworkPolicy always allows it\n");
-    else if (e === 'not-isolated' && i === 'not-isolated') out('      no policy selects either pod: nothing is isolated\n');
-    else {
-      out(`      ${sideText('egress', c.from, c.expected.egress)}\n`);
-      out(`      ${sideText('ingress', key(c.target.pod), c.expected.ingress)}\n`);
-    }
-  }
+  printWhy(out, cells);
   return mismatches;
+}
+
+/** The lines under a cell's entry: why the spec answers as it does. */
+function reasonLines(c: Cell): string[] {
+  const e = c.expected.egress.reason;
+  const i = c.expected.ingress.reason;
+  if (c.from === key(c.target.pod)) return ['a pod talking to itself: always allowed'];
+  if (c.from === 'node' && i === 'node') return ["from the pod's own node: NetworkPolicy always allows it"];
+  if (c.from === 'node' && i === 'not-isolated') return ['from the node (not a pod: no egress to judge), and no policy decides the pod\'s ingress'];
+  if (e === 'not-isolated' && i === 'not-isolated') return ["no policy decides the client's egress or the server's ingress: nothing is isolated"];
+  return [sideText('egress', c.from, c.expected.egress), sideText('ingress', key(c.target.pod), c.expected.ingress)];
+}
+
+/** Joins `items` with ", " into lines of about `width` columns, each after `indent`. */
+function wrapList(items: readonly string[], indent: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const [k, item] of items.entries()) {
+    const piece = item + (k < items.length - 1 ? ',' : '');
+    if (line && indent.length + line.length + 1 + piece.length > width) {
+      lines.push(indent + line);
+      line = piece;
+    } else line = line ? `${line} ${piece}` : piece;
+  }
+  if (line) lines.push(indent + line);
+  return lines;
+}
+
+/**
+ * The "why" block: one entry per set of connections with the same outcome (real and spec) and
+ * the same reasons, so act 1's fifteen cells between pods no policy selects read as one. A connection
+ * alone in its entry keeps the probe's detail (answered or timed out, and how fast); one whose
+ * real probe disagrees with the spec always stands alone, flagged.
+ */
+function printWhy(out: (s: string) => void, cells: readonly Cell[]): void {
+  const groups = new Map<string, { cells: Cell[]; reasons: string[]; bad: boolean }>();
+  for (const c of cells) {
+    const spec = c.expected.allowed ? 'allow' : 'deny';
+    const bad = !meetsExpectation(c.real.verdict, spec);
+    const reasons = reasonLines(c);
+    const k = bad ? `!${c.from} ${targetText(c.target)}` : `${c.real.verdict} ${spec}\n${reasons.join('\n')}`;
+    const g = groups.get(k);
+    if (g) g.cells.push(c);
+    else groups.set(k, { cells: [c], reasons, bad });
+  }
+  out('\nwhy (connections with the same outcome and reasons share an entry):\n');
+  for (const { cells: gc, reasons, bad } of groups.values()) {
+    const c = gc[0]!;
+    const spec = c.expected.allowed ? 'allow' : 'deny';
+    const names = gc.map((x) => `${x.from} -> ${targetText(x.target)}`);
+    const outcome = gc.length === 1
+      ? `real ${c.real.verdict} (${c.real.detail}, ${c.real.ms} ms), spec ${spec}${bad ? '  !! MISMATCH' : ''}`
+      : `real ${c.real.verdict}, spec ${spec} (${gc.length} connections)`;
+    const lines = wrapList(names, '  ', 110);
+    lines[lines.length - 1] += `: ${outcome}`;
+    for (const l of lines) out(l + '\n');
+    for (const r of reasons) out(`      ${r}\n`);
+  }
 }
 
 async function act(state: LabState, objs: Obj[], timeoutMs: number): Promise<Cell[]> {
