@@ -317,18 +317,20 @@ export function* admitEntries(input: AdmitInput): Generator<void, AdmitResult> {
       // the destination's ingress tables cut the address space by.
       // (A number: identities and CIDRs are far fewer than 2^26 each.)
       const cidrs = policyCIDRs(ingressOnly, fam).map((c) => cidrOf(c, c.prefix, family));
-      // The only source of its identity is a kind of its own (no CIDR to look up).
-      if (cidrs.length === 0) for (let k = 0; k < sources.length; k++) kinds[k] = alone[k] === 1 ? ALONE : sources[k]!.who;
-      else {
-        const cidrOfSource = innermostOf(cidrs, family);
-        for (let k = 0; k < sources.length; k++) {
-          kinds[k] = alone[k] === 1 ? ALONE : sources[k]!.who * (cidrs.length + 1) + cidrOfSource(sources[k]!.ip) + 1;
-          if (++sinceYield >= slice) {
-            sinceYield = 0;
-            yield;
-          }
+      // Worked out when the loop below first visits the source (NaN until then): a destination
+      // over its budget stops after a few of the cluster's sources, and looking every source up
+      // in the CIDRs first was most of a build at scale. The only source of its identity is a
+      // kind of its own (no CIDR to look up).
+      const cidrOfSource = cidrs.length === 0 ? undefined : innermostOf(cidrs, family);
+      const kindOf = (k: number): number => {
+        let kind = kinds[k]!;
+        if (kind !== kind) {
+          const s = sources[k]!;
+          kind = kinds[k] = alone[k] === 1 ? ALONE : cidrOfSource ? s.who * (cidrs.length + 1) + cidrOfSource(s.ip) + 1 : s.who;
         }
-      }
+        return kind;
+      };
+      kinds.fill(NaN);
       const mine: AdmitEntry[] = [];
       let count = 0, over = false;
       // All of a pod's entries or none (its exceptions are part of them): past the budget, the
@@ -358,7 +360,7 @@ export function* admitEntries(input: AdmitInput): Generator<void, AdmitResult> {
             const s = sources[k]!;
             if (s.at === dstAt) continue; // a pod to itself never crosses the node's forwarding path
             // A source alone of its kind is judged without the map (no other source would reuse it).
-            const kind = kinds[k]!, lone = kind === ALONE;
+            const kind = s.own ? NONE : kindOf(k), lone = kind === ALONE;
             const known = s.own ? NONE : lone ? undefined : judged.get(kind);
             steps++;
             if (known !== undefined) codes[k] = known;
