@@ -216,7 +216,7 @@ function reasonLines(c: Cell): string[] {
   const i = c.expected.ingress.reason;
   if (c.from === key(c.target.pod)) return ['a pod talking to itself: always allowed'];
   if (c.from === 'node' && i === 'node') return ["from the pod's own node: NetworkPolicy always allows it"];
-  if (c.from === 'node' && i === 'not-isolated') return ['from the node (not a pod: no egress to judge), and no policy decides the pod\'s ingress'];
+  if (c.from === 'node' && i === 'not-isolated') return ["from the node (not a pod: no egress to judge), and no policy decides the pod's ingress"];
   if (e === 'not-isolated' && i === 'not-isolated') return ["no policy decides the client's egress or the server's ingress: nothing is isolated"];
   return [sideText('egress', c.from, c.expected.egress), sideText('ingress', key(c.target.pod), c.expected.ingress)];
 }
@@ -238,9 +238,9 @@ function wrapList(items: readonly string[], indent: string, width: number): stri
 
 /**
  * The "why" block: one entry per set of connections with the same outcome (real and spec) and
- * the same reasons, so act 1's fifteen cells between pods no policy selects read as one. A connection
- * alone in its entry keeps the probe's detail (answered or timed out, and how fast); one whose
- * real probe disagrees with the spec always stands alone, flagged.
+ * the same reasons, so act 1's fifteen cells between pods no policy selects read as one. A
+ * connection alone in its entry keeps the probe's detail (answered or timed out, and how fast);
+ * one whose real probe disagrees with the spec always stands alone, flagged.
  */
 function printWhy(out: (s: string) => void, cells: readonly Cell[]): void {
   const groups = new Map<string, { cells: Cell[]; reasons: string[]; bad: boolean }>();
