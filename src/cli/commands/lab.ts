@@ -30,8 +30,8 @@ A kind-like cluster made of network namespaces on this machine (needs root): one
 Node, one per pod (its IPs from status.podIPs, served on its containerPorts: HTTP for TCP, an
 answer for UDP, INIT-ACK for SCTP), routed through its node; several nodes are joined by a
 bridge in a namespace of their own, each node with its own agent. Host-network pods are played
-by their node. Nothing is connected to the host's network. The lab's state lives in /run/palisade-lab/LAB (without --name, LAB is $PALISADE_LAB
-if set, else ${DEFAULT_LAB}).
+by their node. Nothing is connected to the host's network. The lab's state lives in
+/run/palisade-lab/LAB (without --name, LAB is $PALISADE_LAB if set, else ${DEFAULT_LAB}).
 
 up      builds (or updates) the lab from the manifests and starts \`palisade agent --source files\`
         in the node namespace, following the manifests folder (a single folder given to

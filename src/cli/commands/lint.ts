@@ -21,8 +21,8 @@ typos), egress isolation without DNS, ipBlocks covering pods, undefined named po
 shadowed by broader ones, denies made no-ops by an allow-all policy, rules of a direction
 policyTypes leaves out. Cluster policies (Admin and Baseline tiers): two policies of one tier
 and priority whose rules overlap, rules an earlier rule of the tier always decides first, a
-Pass with nothing below it (it allows), domainNames peers (they match only addresses learned from DNS answers at run time),
-peers with no known field (fail closed).
+Pass with nothing below it (it allows), domainNames peers (they match only addresses learned
+from DNS answers at run time), peers with no known field (fail closed).
 
   --pod-cidr CIDR   the cluster's pod CIDR(s), for the ipBlock check (pod IPs are used anyway)
   -o json|text      output format (default text)
