@@ -97,6 +97,8 @@ export class CountedSets {
   private liveReadQueued = false;
   private lastLiveRead = 0;
   private lastReadMs = 0;
+  /** Live reads in a row that counted nothing (readSpacingMs backs off after them). */
+  private quietReads = 0;
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -204,7 +206,7 @@ export class CountedSets {
   /** A timer tick's live read: queued when none is and readSpacingMs has passed since the last one. */
   readWhenDue(now: number): void {
     if (this.ledger.entries.size === 0 || this.liveReadQueued) return;
-    if (now - this.lastLiveRead < readSpacingMs(this.o.readIntervalMs, this.lastReadMs)) return;
+    if (now - this.lastLiveRead < readSpacingMs(this.o.readIntervalMs, this.lastReadMs, this.quietReads)) return;
     this.lastLiveRead = now;
     this.queueLiveRead();
   }
@@ -216,8 +218,9 @@ export class CountedSets {
       this.liveReadQueued = false;
       const t0 = Date.now();
       // A swap since this was queued: those entries are read from their spare instead.
-      await this.read(this.o.families.map((f) => this.o.live[f]), ledger, () => this.ledger === ledger);
+      const counted = await this.read(this.o.families.map((f) => this.o.live[f]), ledger, () => this.ledger === ledger);
       this.lastReadMs = Date.now() - t0;
+      this.quietReads = counted > 0 ? 0 : this.quietReads + 1;
     });
   }
 
@@ -229,25 +232,28 @@ export class CountedSets {
 
   /**
    * Reads sets' counters into `ledger` (unless `still()` turned false meanwhile: the read may have
-   * seen another epoch). One `ipset save NAME` per set, so a listing holds that set's members
-   * only: not saveSets (ipset-save.ts), which returns every set should one be missing, where a
-   * verdict cache member can read like one of kernel admission's (parseSavedCounters takes every
-   * `add` line it is given).
+   * seen another epoch); returns the connections it counted. One `ipset save NAME` per set, so a
+   * listing holds that set's members only: not saveSets (ipset-save.ts), which returns every set
+   * should one be missing, where a verdict cache member can read like one of kernel admission's
+   * (parseSavedCounters takes every `add` line it is given).
    */
-  private async read(names: readonly string[], ledger: Ledger, still: () => boolean = () => true): Promise<void> {
+  private async read(names: readonly string[], ledger: Ledger, still: () => boolean = () => true): Promise<number> {
     const c = this.o.counters, sink = this.o.onCounted!;
+    let counted = 0;
     for (const name of names) {
-      if (!still()) return;
+      if (!still()) return counted;
       const r = await runCommand(['ipset', 'save', name], { prefix: this.o.prefix });
       if (r.code !== 0) throw new Error(`ipset save ${name}: ${r.stderr.trim()}`);
       c.reads++;
-      if (!still()) return;
+      if (!still()) return counted;
       const unknown = applyCounts(ledger, parseSavedCounters(r.stdout), (d, t, n) => {
         c.counted += n;
+        counted += n;
         sink(d, t, n);
       });
       if (c.unknownPackets !== undefined) c.unknownPackets += unknown;
     }
+    return counted;
   }
 
   /** Waits for the reads queued so far (tests, close). */

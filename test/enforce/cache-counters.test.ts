@@ -3,7 +3,7 @@
 // hands on only what an entry counted since the last one, with the decision that created it.
 
 import t from 'tap';
-import { applyCounts, Ledger, normalizeKey, parseSavedCounters, tupleKey, type CachedDecision } from '../../src/enforce/cache-counters.ts';
+import { applyCounts, Ledger, normalizeKey, parseSavedCounters, QUIET_DOUBLINGS, readSpacingMs, tupleKey, type CachedDecision } from '../../src/enforce/cache-counters.ts';
 import { parseIP } from '../../src/net/address.ts';
 
 const SAVE = `create PALISADE-CACHE4 hash:ip,port,ip family inet hashsize 1024 maxelem 65536 timeout 42 counters bucketsize 12 initval 0x1
@@ -50,4 +50,23 @@ t.test('a ledger is bounded and keeps a tuple\'s first decision', async (t) => {
   ledger.add('c', e(4));
   t.equal(ledger.entries.size, 2);
   t.equal(ledger.entries.get('a')!.decision.ingress, 1);
+});
+
+t.test('read spacing: the interval, slow reads spaced to about 5 %, doubled after quiet reads up to QUIET_DOUBLINGS times', async (t) => {
+  // [interval ms, last read ms, quiet reads in a row, spacing ms]
+  const cases: [number, number, number, number][] = [
+    [1000, 0, 0, 1000],
+    [1000, 10, 0, 1000],
+    [1000, 200, 0, 4000], // a read of 200 ms: at most 5 % of the time
+    [1000, 0, 1, 2000],
+    [1000, 0, 2, 4000],
+    [1000, 0, 3, 8000],
+    [1000, 0, 4, 8000], // capped
+    [1000, 0, 50, 8000],
+    [1000, 600, 3, 12000], // the slower of the two rules decides
+    [100, 0, 3, 800],
+  ];
+  t.equal(QUIET_DOUBLINGS, 3);
+  for (const [interval, last, quiet, want] of cases) t.equal(readSpacingMs(interval, last, quiet), want, `${interval} ms, last read ${last} ms, ${quiet} quiet`);
+  t.equal(readSpacingMs(1000, 0), 1000, 'no quiet reads by default');
 });
