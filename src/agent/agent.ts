@@ -193,12 +193,8 @@ export class Agent {
       DnsWiring.registerMetrics(metrics.registry, () => this.dns?.learner);
       SourceGuard.registerMetrics(metrics.registry, () => this.sourceGuard);
       this.observeCompile = (sec) => metrics.observeCompile(sec, 'incremental');
-      // A scrape reads the kernel's counters first (the verdict cache's and kernel admission's):
-      // their periodic reads back off while idle, so the counts it shows are whole anyway.
-      this.metricsServer = await startMetricsServer(metrics.registry, o.metrics, async () => {
-        await this.cache?.readNow();
-        await this.admission?.sets.readNow();
-      });
+      const readCounters = async () => { await this.cache?.readNow(); await this.admission?.sets.readNow(); };
+      this.metricsServer = await startMetricsServer(metrics.registry, o.metrics, readCounters);
       this.log('info', `metrics on http://${this.metricsServer.address.host}:${this.metricsServer.address.port}/metrics`);
     }
     const onError = (e: Error) => {
