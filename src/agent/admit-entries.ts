@@ -359,8 +359,9 @@ export function* admitEntries(input: AdmitInput): Generator<void, AdmitResult> {
           for (let k = 0; k < sources.length; k++) {
             const s = sources[k]!;
             if (s.at === dstAt) continue; // a pod to itself never crosses the node's forwarding path
-            // A source alone of its kind is judged without the map (no other source would reuse it).
-            const kind = s.own ? NONE : kindOf(k), lone = kind === ALONE;
+            // A source alone of its kind is judged without the map (no other source would reuse
+            // it); this node's own addresses are never admitted, so they need no kind.
+            const kind = s.own ? ALONE : kindOf(k), lone = kind === ALONE;
             const known = s.own ? NONE : lone ? undefined : judged.get(kind);
             steps++;
             if (known !== undefined) codes[k] = known;
@@ -443,7 +444,6 @@ function podRanges(view: ClusterView, family: Family): Cidr[] {
   return [...out.values()].sort((a, b) => a.prefix - b.prefix);
 }
 
-/** A finder of the narrowest of `ranges` holding an address: one map probe per prefix length present. */
 /**
  * The index of the innermost of `cidrs` holding an address, or -1: the longest-prefix match of
  * cidr-trie.ts, with each CIDR's index as its value.
