@@ -62,6 +62,30 @@ function tail(file: string, lines = 15): string {
   }
 }
 
+/**
+ * The command lines of `pid`'s child processes (from /proc/<pid>/task/<tid>/children), or '' when
+ * it has none: what an agent that is slow to get ready is waiting on (an iptables-restore, an
+ * ipset, a conntrack listing), for the timeout's message.
+ */
+export function childCommands(pid: number): string {
+  const lines: string[] = [];
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const children = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+      for (const child of children) {
+        try {
+          lines.push(`${child}: ${readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ')}`);
+        } catch {
+          // Exited between the two reads.
+        }
+      }
+    }
+  } catch {
+    // The agent itself exited; the caller says so.
+  }
+  return lines.join('; ');
+}
+
 /** Whether process `pid` still exists (signal 0 checks without sending anything). */
 export function processAlive(pid: number): boolean {
   try {
@@ -143,7 +167,10 @@ export async function startLabAgent(state: LabState, opts: StartAgentOptions): P
       const s = readAgentStatus(a.statusFile);
       if (s && s.pid === a.pid && s.ready) return;
       if (!processAlive(a.pid)) throw new Error(`${who(a)} exited before it was ready; last lines of ${a.log}:\n${tail(a.log)}`);
-      if (Date.now() > deadline) throw new Error(`${who(a)} did not report ready within ${timeoutMs} ms; last lines of ${a.log}:\n${tail(a.log)}`);
+      if (Date.now() > deadline) {
+        const waiting = childCommands(a.pid);
+        throw new Error(`${who(a)} did not report ready within ${timeoutMs} ms${waiting ? ` (its running commands: ${waiting})` : ''}; last lines of ${a.log}:\n${tail(a.log)}`);
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
   }));

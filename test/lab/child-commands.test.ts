@@ -1,0 +1,26 @@
+// childCommands: what a lab agent that is slow to get ready is running (its child processes'
+// command lines), named in startLabAgent's timeout error.
+
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { childCommands } from '../../src/lab/lab-agent.ts';
+
+const waitFor = async (ok: () => boolean): Promise<void> => {
+  for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
+};
+
+t.test('a process waiting on a command names it; one without children names nothing', async (t) => {
+  const parent = spawn('sh', ['-c', 'sleep 30 & sleep 31 & wait'], { stdio: 'ignore' });
+  t.teardown(() => { parent.kill('SIGKILL'); });
+  await waitFor(() => childCommands(parent.pid!).split('; ').length === 2);
+  const named = childCommands(parent.pid!);
+  t.match(named, /^\d+: sleep 30; \d+: sleep 31$|^\d+: sleep 31; \d+: sleep 30$/, 'both children, with their arguments');
+
+  const lone = spawn('sleep', ['30'], { stdio: 'ignore' });
+  t.teardown(() => { lone.kill('SIGKILL'); });
+  t.equal(childCommands(lone.pid!), '', 'no children: nothing');
+});
+
+t.test('a process that does not exist names nothing (the caller reports that it exited)', async (t) => {
+  t.equal(childCommands(2 ** 22 + 1), '');
+});
