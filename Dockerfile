@@ -62,4 +62,5 @@ COPY --from=build /src/native/build/Release/palisade_native.node ./native/build/
 # Capabilities (NET_ADMIN, NET_RAW) come from the pod's securityContext; the agent needs root
 # inside the container for them to apply without ambient-capability tricks.
 USER root
-ENTRYPOINT ["node", "bin/palisade.js", "agent", "--source", "kube"]
+# Node's own flags for the agent: src/agent/node-flags.ts says why (test/deploy checks they agree).
+ENTRYPOINT ["node", "--v8-pool-size=1", "bin/palisade.js", "agent", "--source", "kube"]

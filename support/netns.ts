@@ -12,6 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AGENT_NODE_FLAGS } from '../src/agent/node-flags.ts';
 
 export const ROOT = join(import.meta.dirname, '..');
 
@@ -330,7 +331,7 @@ export async function startAgent(t: Topology, args: readonly string[], statusFil
   // PALISADE_AGENT_NODE_ARGS: flags for the agent's node (e.g. `--cpu-prof --cpu-prof-dir=DIR`,
   // which NODE_OPTIONS refuses; scripts/cpuprofile-top.ts reads the profile).
   const nodeArgs = (process.env.PALISADE_AGENT_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const proc = t.spawn(t.in(t.node, ['node', ...nodeArgs, join(ROOT, 'bin', 'palisade.js'), 'agent', '--status-file', statusFile, ...queues, ...args]));
+  const proc = t.spawn(t.in(t.node, ['node', ...AGENT_NODE_FLAGS, ...nodeArgs, join(ROOT, 'bin', 'palisade.js'), 'agent', '--status-file', statusFile, ...queues, ...args]));
   let log = '';
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (log += d));
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => (log += d));

@@ -97,7 +97,8 @@ export function idleGc(): boolean {
  * For benches whose updates come back to back: waits, on the main thread, for the sweeping that
  * V8 leaves to its helper threads after a full collection. In the agent those threads sweep while
  * the event loop is idle; in a bench they swept during the next update, 30-75 ms of CPU on four
- * threads (`--v8-pool-size` default) taking the VM's two cores from it: its wall time was 2-5
+ * threads (Node's default `--v8-pool-size`, before the agent's flags took it to one,
+ * node-flags.ts) taking the VM's two cores from it: its wall time was 2-5
  * times its own CPU (docs/speed-history.md, "With cluster policies"). The main thread joins the sweep here: 70-80
  * ms on the large cluster's heap, so the agent does not call it (it would lengthen the idle
  * collection's pause, during which packets wait). `v8.getHeapCodeStatistics` makes V8's heap

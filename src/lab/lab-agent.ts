@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AGENT_NODE_FLAGS } from '../agent/node-flags.ts';
 import { safeFileName } from './endpoint-procs.ts';
 import type { LabAgentRecord, LabState } from './lab-state.ts';
 import { agentNetns, labAgents, labNodes, writeLabState } from './lab-state.ts';
@@ -136,7 +137,7 @@ export async function startLabAgent(state: LabState, opts: StartAgentOptions): P
     const statusFile = join(state.dir, `agent-status${suffix}.json`);
     const log = join(logs, `agent${suffix}.log`);
     const argv = [
-      process.execPath, palisadeBin(), 'agent',
+      process.execPath, ...AGENT_NODE_FLAGS, palisadeBin(), 'agent',
       '--source', 'files', '--manifests', state.manifestsDir,
       '--node', n.name!,
       '--backend', opts.backend,

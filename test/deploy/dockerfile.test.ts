@@ -5,6 +5,7 @@ import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { AGENT_NODE_FLAGS } from '../../src/agent/node-flags.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -124,7 +125,7 @@ t.test('non-interactive apt, no secrets in ENV/ARG, runs the agent', async (t) =
   }
   const ep = final.body.filter((i) => i.op === 'ENTRYPOINT');
   t.equal(ep.length, 1);
-  t.same(JSON.parse(ep[0]!.args), ['node', 'bin/palisade.js', 'agent', '--source', 'kube']);
+  t.same(JSON.parse(ep[0]!.args), ['node', ...AGENT_NODE_FLAGS, 'bin/palisade.js', 'agent', '--source', 'kube'], 'the agent with its Node flags (src/agent/node-flags.ts)');
   t.ok(existsSync(join(ROOT, 'bin', 'palisade.js')));
 });
 

@@ -4,10 +4,11 @@
 
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AGENT_NODE_FLAGS } from '../../src/agent/node-flags.ts';
 import { readAgentStatus, waitForEnforced } from '../../src/lab/lab-agent.ts';
 import { readLabState } from '../../src/lab/lab-state.ts';
 import { labDown } from '../../src/lab/topology.ts';
@@ -80,6 +81,8 @@ if (process.getuid?.() !== 0) {
     t.match(r.stdout, `verdict log: ${join(s.dir, 'verdicts.log')} (palisade logs --lab ${LAB})`);
     const inNode = spawnSync('ip', ['netns', 'pids', s.nodeNetns], { encoding: 'utf8' }).stdout.split(/\s+/);
     t.ok(inNode.includes(String(s.agent!.pid)), 'the agent runs in the lab node namespace');
+    const cmdline = readFileSync(`/proc/${s.agent!.pid}/cmdline`, 'utf8').split('\0');
+    t.same(cmdline.slice(1, 1 + AGENT_NODE_FLAGS.length), AGENT_NODE_FLAGS, 'node runs it with the agent\'s flags (src/agent/node-flags.ts)');
     t.match(spawnSync('ip', ['netns', 'exec', s.nodeNetns, 'iptables', '-S', 'FORWARD'], { encoding: 'utf8' }).stdout, /PALISADE/, 'its rules are in the node namespace');
     t.notMatch(spawnSync('iptables', ['-S', 'FORWARD'], { encoding: 'utf8' }).stdout, new RegExp(`lab ${LAB}`), 'nothing of the lab in the root namespace');
     t.same(verdicts(), [
