@@ -10,8 +10,9 @@ const waitFor = async (ok: () => boolean): Promise<void> => {
 };
 
 t.test('a process waiting on a command names it; one without children names nothing', async (t) => {
-  const parent = spawn('sh', ['-c', 'sleep 30 & sleep 31 & wait'], { stdio: 'ignore' });
-  t.teardown(() => { parent.kill('SIGKILL'); });
+  // Its own process group, so the teardown ends the sleeps with it.
+  const parent = spawn('sh', ['-c', 'sleep 30 & sleep 31 & wait'], { stdio: 'ignore', detached: true });
+  t.teardown(() => { process.kill(-parent.pid!, 'SIGKILL'); });
   await waitFor(() => childCommands(parent.pid!).split('; ').length === 2);
   const named = childCommands(parent.pid!);
   t.match(named, /^\d+: sleep 30; \d+: sleep 31$|^\d+: sleep 31; \d+: sleep 30$/, 'both children, with their arguments');
