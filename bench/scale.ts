@@ -5,7 +5,9 @@
 //   initial       list every kind through KubeSource (pages of 500, JSON decode, validation) and
 //                 compile the first generation: wall and CPU ms, this process only
 //   full compile  a second CompiledEngine over the same state (CPU ms)
-//   rss           resident set size after the first generation (after a GC when exposed)
+//   rss           resident set size after the first generation (after a GC when exposed), and the
+//                 process's peak over the whole run (rss_peak_bytes: above the agent's, as the full
+//                 compile holds a second engine beside the first)
 //   incremental   engine.update latency (wall; incremental_cpu: CPU) of single changes, applied to the state directly:
 //                 a remote pod's relabel, a local pod's add, a NetworkPolicy update, and cluster
 //                 policy changes: a priority change (cnp_update), a rule edit, a delete and the
@@ -275,6 +277,7 @@ export async function scaleBench(o: ScaleOptions = {}): Promise<Record<string, u
       full_compile_cpu_ms: +fullCpu.toFixed(0),
       rss_bytes: rss,
       rss_delta_bytes: rss - rss0,
+      rss_peak_bytes: process.resourceUsage().maxRSS * 1024,
       heap_used_bytes: heap,
       tables: stats.tables,
       table_bytes: stats.tableBytes,

@@ -3,10 +3,11 @@
 
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { parseHealthAddress } from '../../src/agent/health.ts';
+import { AGENT_NODE_FLAGS } from '../../src/agent/node-flags.ts';
 import { KINDS } from '../../src/cluster/kinds.ts';
 import { chainRules, type RulePlan } from '../../src/enforce/iptables.ts';
 import { extensionModules, ipsetTypeModule } from '../../src/enforce/kernel-modules.ts';
@@ -127,6 +128,25 @@ t.test('resource requests and limits for cpu and memory, requests within limits'
   }
   const heap = /--max-old-space-size=(\d+)/.exec(agent.env.find((e: any) => e.name === 'NODE_OPTIONS')?.value ?? '');
   t.ok(heap && Number(heap[1]) * 1024 ** 2 < quantity(limits.memory), 'the V8 heap cap fits under the memory limit');
+});
+
+// The agent at Kubernetes' published limits (the scale bench: 150,000 pods, 10,000
+// NetworkPolicies, 200 cluster policies, listed from the fake API server over list/watch and
+// compiled), under the DaemonSet's own NODE_OPTIONS and the image's Node flags. With the heap cap
+// the file had before (384 MB) the run died of "heap out of memory" while listing.
+t.test('an agent at Kubernetes\' scale limits fits the heap cap and the memory limit', async (t) => {
+  const nodeOptions = agent.env.find((e: any) => e.name === 'NODE_OPTIONS')?.value as string;
+  const r = spawnSync(process.execPath, ['--expose-gc', ...AGENT_NODE_FLAGS, join(ROOT, 'bin', 'palisade.js'), 'bench', '--json', '--only', 'scale', '--no-bjs'], {
+    encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: nodeOptions }, timeout: 600_000, maxBuffer: 64 * 1024 * 1024,
+  });
+  t.equal(r.status, 0, `the scale bench ran to its end under NODE_OPTIONS=${nodeOptions}: ${r.stderr.slice(-600)}`);
+  if (r.status !== 0) return;
+  const result = JSON.parse(r.stdout).results.find((x: any) => x.name === 'scale');
+  t.ok(result, 'the scale result');
+  t.equal(result.pods, 150_000, 'at the published pod limit');
+  const limit = quantity(agent.resources.limits.memory);
+  t.ok(result.rss_peak_bytes > 0 && result.rss_peak_bytes < limit,
+    `peak RSS ${Math.round(result.rss_peak_bytes / 2 ** 20)} MiB (a second engine held beside the first included) under the limit ${agent.resources.limits.memory}`);
 });
 
 t.test('host mounts: the xtables lock only', async (t) => {
