@@ -160,7 +160,10 @@ export async function startLabAgent(state: LabState, opts: StartAgentOptions): P
   state.agents = agents;
   state.agent = agents[0];
   writeLabState(state);
-  const timeoutMs = opts.readyTimeoutMs ?? 30_000;
+  // Generous: a lab's agents start together (a dozen at once in the conformance labs, a few nodes
+  // per lab), and on a busy two-core machine one missed 30 s in CI. A broken agent exits and is
+  // reported at once; only a slow one uses the margin, and the error names what it was running.
+  const timeoutMs = opts.readyTimeoutMs ?? 90_000;
   const deadline = Date.now() + timeoutMs;
   const who = (a: LabAgentRecord) => (multi ? `the agent of node ${a.node!}` : 'the agent');
   await Promise.all(agents.map(async (a) => {

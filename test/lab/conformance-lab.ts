@@ -177,10 +177,7 @@ export function conformanceLab(backend: LabBackend, prefix: string, opts: Confor
     if (!state.agent || !labAgents(state).every((a) => processAlive(a.pid))) {
       // The lab's first case, or a case whose nodes differ (the lab was rebuilt).
       writeLabManifests(state, manifestsForStep(c, 0));
-      // Up to a dozen agents start at once here (two lanes of this file and of its sibling's, a
-      // few nodes each) on a two-core CI machine beside another test file: give them time. A
-      // broken agent exits and fails at once; only a slow one uses the margin.
-      await startLabAgent(state, { backend, readyTimeoutMs: 90_000 });
+      await startLabAgent(state, { backend });
     }
     for (const [si, step] of c.steps.entries()) {
       const writtenAt = writeLabManifests(state, manifestsForStep(c, si));
