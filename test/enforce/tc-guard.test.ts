@@ -26,6 +26,7 @@ const SINK = 'palisade-sink';
 
 interface GuardStatus extends AgentStatusFile {
   rulesRestored: number;
+  ruleWatchdog?: { fullChecks: number; skippedChecks: number };
   sourceGuard?: { spoofedPackets: number; spoofedByPod: Record<string, number>; noInterfaceDrops: number; podsWithoutInterface: string[]; routeLookups: number; layout: string };
 }
 
@@ -117,7 +118,20 @@ t.test('the tc layout (the default): spoofed sources dropped on the pod veths, h
   const status = () => topo.readJSON<GuardStatus>(statusFile)!;
   const { freshStatus } = statusReaders(topo, statusFile);
   /** Spoofed packets counted for x/a, from a status written after the call (it is written every second). */
-  const spoofedA = async () => (await freshStatus() as GuardStatus).sourceGuard!.spoofedByPod['x/a'] ?? 0;
+  /**
+   * x/a's drops once everything sent before the call is counted. A status written after the call
+   * may carry counters a tick read before it (status is written on its own timer): wait until
+   * the tick count is two past that status's, so a whole tick began and ended after the call.
+   */
+  const ticks = (s: GuardStatus) => s.ruleWatchdog!.fullChecks + s.ruleWatchdog!.skippedChecks;
+  const spoofedA = async () => {
+    const base = ticks((await freshStatus()) as GuardStatus);
+    const s = await waitFor('two watchdog ticks', () => {
+      const x = status();
+      return ticks(x) >= base + 2 ? x : undefined;
+    }, 30_000);
+    return s.sourceGuard!.spoofedByPod['x/a'] ?? 0;
+  };
   const restoredAfter = async (what: string, before: number) => waitFor(`${what}: restoration counted`, () => status().rulesRestored > before, 60_000);
   let agent = await startAgent(topo, args, statusFile);
 
