@@ -1,5 +1,6 @@
 // `palisade demo` end to end (root): builds its lab, runs the agent, shows the real matrix
-// before and after the policies with every cell agreeing with the spec, and tears the lab down.
+// before and after the policies with every cell agreeing with the spec, over IPv4 and IPv6, and
+// tears the lab down.
 // Also: missing prerequisites are named with how to install them (exit 3), and an agent that
 // cannot start is one line and exit 1, the lab torn down.
 
@@ -84,6 +85,10 @@ if (process.getuid?.() !== 0) {
     t.match(r.stdout, /backend\/api -> frontend\/web TCP\/80: real deny \(timeout, \d+ ms\), spec deny\n.*\n\s+ingress of frontend\/web: DENIED by baseline\/default-deny-ingress\/deny-all/);
     t.match(r.stdout, /frontend\/web -> db\/postgres TCP\/5432: real deny \(timeout, \d+ ms\), spec deny\n\s+egress of frontend\/web: allowed: no policy decides its egress\n\s+ingress of db\/postgres: DENIED by admin\/protect-db\/nobody-else/);
     t.match(r.stdout, /backend\/api -> db\/postgres TCP\/5432: real allow .*\n.*\n\s+ingress of db\/postgres: allowed by db\/allow-all ingress\[0\]/);
+    // The pods and the node are dual-stack: every connection is made over IPv6 as well.
+    t.match(r.stdout, /node demo-node \(10\.0\.0\.1, fd00:10::1\)/, 'the node has an address of each family');
+    t.match(r.stdout, /pod frontend\/web\s+10\.244\.1\.10\s+fd00:10:244:1::10\s+serves TCP\/80/, 'so do the pods');
+    t.equal(r.stdout.match(/^IPv6: the same 25 connections between the IPv6 addresses: 25 of 25 as the spec says, every one with its IPv4 outcome$/gm)?.length, 3, 'each act: all 25 connections over IPv6 as the spec says, as over IPv4');
     t.match(r.stdout, /lab "lt-demo" torn down/);
     t.same((await listNetns()).filter((n) => n.startsWith(labNetnsPrefix(LAB))), [], 'no namespace left');
   });

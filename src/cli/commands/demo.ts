@@ -6,7 +6,10 @@
 // can open, and a Baseline default-deny that namespaces override with their own NetworkPolicies.
 // Every cell shows the REAL probe result next to what the spec says (the plain evaluator), with
 // the policy that allowed it or the isolation that denied it; any disagreement is flagged and
-// makes the exit status 1. The lab is torn down at the end unless --keep.
+// makes the exit status 1. The pods and the node are dual-stack, as on a dual-stack kind
+// cluster: every connection is also made over IPv6 and checked the same way, summed up in a
+// line under each act's IPv4 matrix (a policy without ipBlocks answers both families alike, so a
+// second matrix would repeat the first). The lab is torn down at the end unless --keep.
 
 import { stringify as stringifyYAML } from 'yaml';
 import type { Protocol } from '../../cluster/model.ts';
@@ -28,9 +31,10 @@ const HELP = `usage: palisade demo [--keep] [--name LAB] [--backend nfqueue|tun]
 
 Builds a lab of network namespaces on this machine (root needed; nothing touches the host's
 network): namespaces frontend, backend, db and kube-system with pods frontend/web (TCP 80),
-backend/api (TCP 8080), db/postgres (TCP 5432) and kube-system/coredns (UDP+TCP 53), and the
-Palisade agent enforcing in the lab's node. Shows the real connection matrix (an HTTP GET for
-TCP, a request/answer for UDP) with no policy, then applies default-deny in frontend, backend and db
+backend/api (TCP 8080), db/postgres (TCP 5432) and kube-system/coredns (UDP+TCP 53), each
+with an IPv4 and an IPv6 address, and the Palisade agent enforcing in the lab's node. Shows the
+real connection matrix over IPv4 (an HTTP GET for TCP, a request/answer for UDP; the same
+connections over IPv6 are checked too and summed up under it) with no policy, then applies default-deny in frontend, backend and db
 plus the allow policies frontend -> backend:8080 -> db:5432 and DNS egress, and shows the matrix
 again, every cell explained and checked against the spec. Act 3 swaps those for cluster policies
 (ClusterNetworkPolicy): a Baseline default-deny for ingress, which closes frontend (it has no
@@ -48,21 +52,23 @@ agent did not start;
 
 const NODE = 'demo-node';
 const NODE_IP = '10.0.0.1';
+const NODE_IP6 = 'fd00:10::1';
 
 interface DemoPod {
   readonly namespace: string;
   readonly name: string;
   readonly labels: Record<string, string>;
   readonly ip: string;
+  readonly ip6: string;
   readonly ports: readonly { readonly port: number; readonly protocol: Protocol; readonly name: string }[];
 }
 
 const PODS: readonly DemoPod[] = [
-  { namespace: 'frontend', name: 'web', labels: { app: 'web' }, ip: '10.244.1.10', ports: [{ port: 80, protocol: 'TCP', name: 'http' }] },
-  { namespace: 'backend', name: 'api', labels: { app: 'api' }, ip: '10.244.2.10', ports: [{ port: 8080, protocol: 'TCP', name: 'http' }] },
-  { namespace: 'db', name: 'postgres', labels: { app: 'postgres' }, ip: '10.244.3.10', ports: [{ port: 5432, protocol: 'TCP', name: 'postgres' }] },
+  { namespace: 'frontend', name: 'web', labels: { app: 'web' }, ip: '10.244.1.10', ip6: 'fd00:10:244:1::10', ports: [{ port: 80, protocol: 'TCP', name: 'http' }] },
+  { namespace: 'backend', name: 'api', labels: { app: 'api' }, ip: '10.244.2.10', ip6: 'fd00:10:244:2::10', ports: [{ port: 8080, protocol: 'TCP', name: 'http' }] },
+  { namespace: 'db', name: 'postgres', labels: { app: 'postgres' }, ip: '10.244.3.10', ip6: 'fd00:10:244:3::10', ports: [{ port: 5432, protocol: 'TCP', name: 'postgres' }] },
   {
-    namespace: 'kube-system', name: 'coredns', labels: { 'k8s-app': 'kube-dns' }, ip: '10.244.0.10',
+    namespace: 'kube-system', name: 'coredns', labels: { 'k8s-app': 'kube-dns' }, ip: '10.244.0.10', ip6: 'fd00:10:244::10',
     ports: [{ port: 53, protocol: 'UDP', name: 'dns' }, { port: 53, protocol: 'TCP', name: 'dns-tcp' }],
   },
 ];
@@ -71,7 +77,7 @@ type Obj = Record<string, unknown>;
 
 function clusterObjects(): Obj[] {
   const out: Obj[] = [
-    { apiVersion: 'v1', kind: 'Node', metadata: { name: NODE }, status: { addresses: [{ type: 'InternalIP', address: NODE_IP }] } },
+    { apiVersion: 'v1', kind: 'Node', metadata: { name: NODE }, status: { addresses: [{ type: 'InternalIP', address: NODE_IP }, { type: 'InternalIP', address: NODE_IP6 }] } },
   ];
   for (const ns of [...new Set(PODS.map((p) => p.namespace))]) {
     out.push({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: implicitNamespaceLabels(ns) } });
@@ -81,7 +87,7 @@ function clusterObjects(): Obj[] {
       apiVersion: 'v1', kind: 'Pod',
       metadata: { namespace: p.namespace, name: p.name, labels: p.labels },
       spec: { nodeName: NODE, containers: [{ name: p.name, image: 'demo', ports: p.ports.map((x) => ({ name: x.name, containerPort: x.port, protocol: x.protocol })) }] },
-      status: { phase: 'Running', podIP: p.ip, podIPs: [{ ip: p.ip }] },
+      status: { phase: 'Running', podIP: p.ip, podIPs: [{ ip: p.ip }, { ip: p.ip6 }] },
     });
   }
   return out;
@@ -151,6 +157,11 @@ function tieredObjects(): Obj[] {
   ];
 }
 
+/** The cluster of the second act, which `examples/demo/` holds as manifests (a test keeps them equal). */
+export function exampleObjects(): Obj[] {
+  return [...clusterObjects(), ...policyObjects()];
+}
+
 function yamlOf(objs: Obj[]): string {
   // Quoted strings: YAML 1.1 readers would turn some label values into booleans.
   return objs.map((o) => stringifyYAML(o, { defaultStringType: 'QUOTE_DOUBLE', defaultKeyType: 'PLAIN' })).join('---\n');
@@ -180,12 +191,17 @@ function sideText(dir: 'egress' | 'ingress', who: string, s: SideDecision): stri
   }
 }
 
+/** One connection of the matrix: its IPv4 probe (the matrix and the "why"), and its IPv6 twin. */
 interface Cell {
   readonly from: string;
   readonly target: Target;
   readonly real: LabProbeResult;
   readonly expected: Decision;
+  readonly real6: LabProbeResult;
+  readonly expected6: Decision;
 }
+
+const agrees = (real: LabProbeResult, expected: Decision) => meetsExpectation(real.verdict, expected.allowed ? 'allow' : 'deny');
 
 function printAct(out: (s: string) => void, title: string, cells: readonly Cell[]): number {
   out(`\n${title}\n`);
@@ -207,7 +223,25 @@ function printAct(out: (s: string) => void, title: string, cells: readonly Cell[
   const widths = head.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) out('  ' + r.map((x, i) => x.padEnd(widths[i]!)).join('  ').trimEnd() + '\n');
   printWhy(out, cells);
-  return mismatches;
+  return mismatches + printIPv6(out, cells);
+}
+
+/**
+ * The IPv6 line under an act: how many of the same connections over IPv6 met the spec, and
+ * each one that did not (flagged like the matrix's) or that met it with another outcome than
+ * over IPv4.
+ */
+function printIPv6(out: (s: string) => void, cells: readonly Cell[]): number {
+  const bad = cells.filter((c) => !agrees(c.real6, c.expected6));
+  const other = cells.filter((c) => agrees(c.real6, c.expected6) && policyAllowed(c.real6.verdict) !== policyAllowed(c.real.verdict));
+  out(`
+IPv6: the same ${cells.length} connections between the IPv6 addresses: ${cells.length - bad.length} of ${cells.length} as the spec says`);
+  out(other.length === 0 && bad.length === 0 ? ', every one with its IPv4 outcome\n' : '\n');
+  for (const c of bad) {
+    out(`  ${c.from} -> ${targetText(c.target)} over IPv6: real ${c.real6.verdict} (${c.real6.detail}, ${c.real6.ms} ms), spec ${c.expected6.allowed ? 'allow' : 'deny'}  !! MISMATCH\n`);
+  }
+  for (const c of other) out(`  ${c.from} -> ${targetText(c.target)} over IPv6: real ${c.real6.verdict}, as the spec says (IPv4: ${c.real.verdict})\n`);
+  return bad.length;
 }
 
 /** The lines under a cell's entry: why the spec answers as it does. */
@@ -276,11 +310,12 @@ async function act(state: LabState, objs: Obj[], timeoutMs: number): Promise<Cel
   const view = clusterView(objs);
   const probes: { from: string; target: Target }[] = [];
   for (const from of SOURCES) for (const target of TARGETS) probes.push({ from, target });
-  const labProbes: LabProbe[] = probes.map(({ from, target }) => ({ from, to: key(target.pod), port: target.port, protocol: target.protocol, family: 'IPv4' }));
+  const labProbes: LabProbe[] = (['IPv4', 'IPv6'] as const).flatMap((family) => probes.map(({ from, target }) => ({ from, to: key(target.pod), port: target.port, protocol: target.protocol, family })));
   const results = await runLabProbes(state, labProbes, { timeoutMs, concurrency: 12 });
+  const spec = (r: LabProbeResult, target: Target) => evaluate(view, { src: r.src, dst: r.dst, protocol: target.protocol, port: target.port });
   return probes.map(({ from, target }, i) => {
-    const r = results[i]!;
-    return { from, target, real: r, expected: evaluate(view, { src: r.src, dst: r.dst, protocol: target.protocol, port: target.port }) };
+    const r = results[i]!, r6 = results[probes.length + i]!;
+    return { from, target, real: r, expected: spec(r, target), real6: r6, expected6: spec(r6, target) };
   });
 }
 
@@ -318,8 +353,8 @@ export async function run(argv: string[]): Promise<number> {
       // The agent's own words (and its log's last lines) say why; `finally` tears the lab down.
       throw new CliError(`the agent did not start in lab "${name}": ${(e as Error).message}`, 1);
     }
-    out(`  node ${NODE} (${NODE_IP}) in namespace ${state.nodeNetns}; agent running there (backend ${backend}), following ${state.manifestsDir}\n`);
-    for (const p of PODS) out(`  pod ${key(p).padEnd(20)} ${p.ip.padEnd(12)} serves ${p.ports.map((x) => `${x.protocol}/${x.port}`).join(', ')}\n`);
+    out(`  node ${NODE} (${NODE_IP}, ${NODE_IP6}) in namespace ${state.nodeNetns}; agent running there (backend ${backend}), following ${state.manifestsDir}\n`);
+    for (const p of PODS) out(`  pod ${key(p).padEnd(20)} ${p.ip.padEnd(12)} ${p.ip6.padEnd(18)} serves ${p.ports.map((x) => `${x.protocol}/${x.port}`).join(', ')}\n`);
 
     mismatches += printAct(out, 'act 1: no NetworkPolicy: every pod reaches every pod', await act(state, base, timeoutMs));
 
