@@ -117,7 +117,6 @@ t.test('the tc layout (the default): spoofed sources dropped on the pod veths, h
   const args = ['--node', NODE, '--manifests', dir, '--backend', 'nfqueue', '--queue', String(QUEUE), '--rescan-ms', '300', '--rules-check-ms', '300', '--verdict-log', vlog, '--metrics', METRICS];
   const status = () => topo.readJSON<GuardStatus>(statusFile)!;
   const { freshStatus } = statusReaders(topo, statusFile);
-  /** Spoofed packets counted for x/a, from a status written after the call (it is written every second). */
   /**
    * x/a's drops once everything sent before the call is counted. A status written after the call
    * may carry counters a tick read before it (status is written on its own timer): wait until

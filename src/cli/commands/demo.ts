@@ -31,15 +31,16 @@ const HELP = `usage: palisade demo [--keep] [--name LAB] [--backend nfqueue|tun]
 
 Builds a lab of network namespaces on this machine (root needed; nothing touches the host's
 network): namespaces frontend, backend, db and kube-system with pods frontend/web (TCP 80),
-backend/api (TCP 8080), db/postgres (TCP 5432) and kube-system/coredns (UDP+TCP 53), each
-with an IPv4 and an IPv6 address, and the Palisade agent enforcing in the lab's node. Shows the
-real connection matrix over IPv4 (an HTTP GET for TCP, a request/answer for UDP; the same
-connections over IPv6 are checked too and summed up under it) with no policy, then applies default-deny in frontend, backend and db
-plus the allow policies frontend -> backend:8080 -> db:5432 and DNS egress, and shows the matrix
-again, every cell explained and checked against the spec. Act 3 swaps those for cluster policies
-(ClusterNetworkPolicy): a Baseline default-deny for ingress, which closes frontend (it has no
-policy of its own) and which backend and db override with their own NetworkPolicies, and an
-Admin guardrail that lets only backend into db, even though db's own NetworkPolicy admits everyone.
+backend/api (TCP 8080), db/postgres (TCP 5432) and kube-system/coredns (UDP+TCP 53), each with
+an IPv4 and an IPv6 address, and the Palisade agent enforcing in the lab's node. Shows the real
+connection matrix over IPv4 (an HTTP GET for TCP, a request/answer for UDP; the same
+connections over IPv6 are checked too and summed up under it) with no policy, then applies
+default-deny in frontend, backend and db plus the allow policies frontend -> backend:8080 ->
+db:5432 and DNS egress, and shows the matrix again, every cell explained and checked against
+the spec. Act 3 swaps those for cluster policies (ClusterNetworkPolicy): a Baseline
+default-deny for ingress, which closes frontend (it has no policy of its own) and which backend
+and db override with their own NetworkPolicies, and an Admin guardrail that lets only backend
+into db, even though db's own NetworkPolicy admits everyone.
 
   --keep          leave the lab up afterwards (palisade lab status|probe|down --name LAB)
   --name LAB      lab name (default demo)
@@ -234,8 +235,7 @@ function printAct(out: (s: string) => void, title: string, cells: readonly Cell[
 function printIPv6(out: (s: string) => void, cells: readonly Cell[]): number {
   const bad = cells.filter((c) => !agrees(c.real6, c.expected6));
   const other = cells.filter((c) => agrees(c.real6, c.expected6) && policyAllowed(c.real6.verdict) !== policyAllowed(c.real.verdict));
-  out(`
-IPv6: the same ${cells.length} connections between the IPv6 addresses: ${cells.length - bad.length} of ${cells.length} as the spec says`);
+  out(`\nIPv6: the same ${cells.length} connections between the IPv6 addresses: ${cells.length - bad.length} of ${cells.length} as the spec says`);
   out(other.length === 0 && bad.length === 0 ? ', every one with its IPv4 outcome\n' : '\n');
   for (const c of bad) {
     out(`  ${c.from} -> ${targetText(c.target)} over IPv6: real ${c.real6.verdict} (${c.real6.detail}, ${c.real6.ms} ms), spec ${c.expected6.allowed ? 'allow' : 'deny'}  !! MISMATCH\n`);
