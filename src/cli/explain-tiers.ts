@@ -224,15 +224,29 @@ function checkLines(view: ClusterView, x: Explanation, dir: Direction, pol: Clus
     return [`${head}: MATCHES: ${field}[${c.peer}] ${clusterPeerText(p)}; ${port} -> ${rule.action}`, ...(byName ? [`    ${field}[${c.peer}]: ${byName}`] : [])];
   }
   if (c.failedClause === 'peers') {
-    return [
-      `${head}: no match: no ${field} entry matches ${remote.ip}${remote.pod ? ` (pod ${remote.pod})` : ''}`,
-      ...rule.peers.map((p, j) => `    ${field}[${j}] ${clusterPeerText(p)}: ${peerWhy(view, p, remote, dns)}`),
-    ];
+    return [`${head}: no match: no ${field} entry matches ${remote.ip}${remote.pod ? ` (pod ${remote.pod})` : ''}`, ...missedEntries(view, x, dir, c, dns).map((l) => `    ${l}`)];
   }
-  return [
-    `${head}: no match: ${field}[${c.peer}] matches but no protocols entry does`,
-    ...rule.protocols.map((p, k) => `    protocols[${k}] ${clusterPortText(p)}: ${portWhy(p, x.connection, x.dst, view)}`),
-  ];
+  return [`${head}: no match: ${field}[${c.peer}] matches but no protocols entry does`, ...missedEntries(view, x, dir, c, dns).map((l) => `    ${l}`)];
+}
+
+/**
+ * For a rule whose peers or protocols did not match (a check of a plain match, not failed
+ * closed): each entry of the failed clause with why it missed, one string each.
+ */
+function missedEntries(view: ClusterView, x: Explanation, dir: Direction, c: ClusterRuleCheck, dns: LiveDns | undefined): string[] {
+  const rule = clusterRules(view.clusterPolicies.get(c.ref.policy)!, dir)[c.ref.index]!;
+  const field = dir === 'egress' ? 'to' : 'from';
+  if (c.failedClause === 'peers') return rule.peers.map((p, j) => `${field}[${j}] ${clusterPeerText(p)}: ${peerWhy(view, p, dir === 'egress' ? x.dst : x.src, dns)}`);
+  return rule.protocols.map((p, k) => `protocols[${k}] ${clusterPortText(p)}: ${portWhy(p, x.connection, x.dst, view)}`);
+}
+
+/**
+ * Why a cluster policy rule checked on the walk did not match, on one line (explain's reasons,
+ * as checkLines gives them under the rule): for `palisade demo`'s "why".
+ */
+export function ruleMissText(view: ClusterView, x: Explanation, dir: Direction, c: ClusterRuleCheck): string {
+  if (c.effect === 'matches-nothing') return 'it fails closed, and a failed-closed Accept rule matches nothing';
+  return missedEntries(view, x, dir, c, undefined).join('; ');
 }
 
 /** The lines of one cluster tier's step (indented by the caller). */

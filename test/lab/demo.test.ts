@@ -86,7 +86,7 @@ if (process.getuid?.() !== 0) {
     t.match(r.stdout, /frontend\/web -> db\/postgres TCP\/5432: real deny \(timeout, \d+ ms\), spec deny\n\s+egress of frontend\/web: allowed: no policy decides its egress\n\s+ingress of db\/postgres: DENIED by admin\/protect-db\/nobody-else/);
     t.match(r.stdout, /backend\/api -> db\/postgres TCP\/5432: real allow .*\n.*\n\s+ingress of db\/postgres: allowed by db\/allow-all ingress\[0\]/);
     // The Baseline default-deny selects frontend, yet the node reaches it: the why says which rule did not match and why.
-    t.match(whyOf(r.stdout, 3), /node -> frontend\/web TCP\/80: real allow \(answered, \d+ ms\), spec allow\n\s+from the node \(not a pod: no egress to judge\)\n\s+ingress of frontend\/web: allowed: the cluster policy rules selecting it do not match \(baseline\/default-deny-ingress\/deny-all: its peers do not match the source, which is no pod\), and no NetworkPolicy isolates it\n/);
+    t.match(whyOf(r.stdout, 3), /node -> frontend\/web TCP\/80: real allow \(answered, \d+ ms\), spec allow\n\s+from the node \(not a pod: no egress to judge\)\n\s+ingress of frontend\/web: allowed: Admin: no policy selects the pod -> NetworkPolicy: not isolated -> Baseline: no rule matched -> default: Allow\n\s+baseline\/default-deny-ingress\/deny-all: from\[0\] namespaces <all>: 10\.0\.0\.1 is not a pod; namespaces and pods peers select pods only \(never nodes or host-network pods\)\n/);
     // The pods and the node are dual-stack: every connection is made over IPv6 as well.
     t.match(r.stdout, /node demo-node \(10\.0\.0\.1, fd00:10::1\)/, 'the node has an address of each family');
     t.match(r.stdout, /pod frontend\/web\s+10\.244\.1\.10\s+fd00:10:244:1::10\s+serves TCP\/80/, 'so do the pods');

@@ -17,8 +17,9 @@ import { formatObjectError } from '../../cluster/model.ts';
 import { implicitNamespaceLabels } from '../../cluster/namespace-labels.ts';
 import { ClusterState } from '../../cluster/state.ts';
 import { applyDecoded, decodeObject } from '../../cluster/decode.ts';
-import { ruleLabel, type Decision, type SideDecision } from '../../policy/decision.ts';
-import { evaluate, explainClusterTier } from '../../policy/evaluator.ts';
+import { ruleLabel, type Connection, type Decision, type SideDecision } from '../../policy/decision.ts';
+import { evaluate, explain } from '../../policy/evaluator.ts';
+import { ruleMissText, tierWalks, walkText } from '../explain-tiers.ts';
 import { agentAvailable, startLabAgent, stopLabAgent, waitForEnforced, writeLabManifests, type LabBackend } from '../../lab/lab-agent.ts';
 import type { LabState } from '../../lab/lab-state.ts';
 import { mustRun, labNameProblem } from '../../lab/netns.ts';
@@ -180,14 +181,12 @@ const SOURCES: readonly string[] = [...PODS.map((p) => `${p.namespace}/${p.name}
 const key = (p: DemoPod) => `${p.namespace}/${p.name}`;
 const targetText = (t: Target) => `${key(t.pod)} ${t.protocol}/${t.port}`;
 
-function sideText(dir: 'egress' | 'ingress', who: string, s: SideDecision, unmatched?: string): string {
+function sideText(dir: 'egress' | 'ingress', who: string, s: SideDecision): string {
   const what = dir === 'egress' ? `egress of ${who}` : `ingress of ${who}`;
   switch (s.reason) {
     case 'rule': return `${what}: ${s.allowed ? 'allowed' : 'DENIED'} by ${ruleLabel(s.rule!)}`;
     case 'no-rule': return `${what}: DENIED: isolated by ${s.policies.join(', ')} and no ${dir} rule matches`;
-    case 'not-isolated': return unmatched
-      ? `${what}: allowed: the cluster policy rules selecting it do not match (${unmatched}), and no NetworkPolicy isolates it`
-      : `${what}: allowed: no policy decides its ${dir}`;
+    case 'not-isolated': return `${what}: allowed: no policy decides its ${dir}`;
     case 'node': return `${what}: allowed: traffic to/from the pod's own node is always allowed`;
     case 'self': return `${what}: allowed: a pod talking to itself`;
     case 'not-a-pod': return `${what}: not a pod: nothing to judge`;
@@ -202,31 +201,27 @@ interface Cell {
   readonly expected: Decision;
   readonly real6: LabProbeResult;
   readonly expected6: Decision;
-  /** Per side left to the default allow: the cluster policy rules that selected the pod and did not match (unmatchedRules). */
-  readonly unmatched: { readonly egress?: string; readonly ingress?: string };
+  /** Per side left to the default allow though cluster policies selected the pod: its tier walk (passedTiers). */
+  readonly passed: { readonly egress?: readonly string[]; readonly ingress?: readonly string[] };
 }
 
 /**
- * For a side no tier decided: the rules of the cluster policies selecting the pod in that
- * direction, checked and not matching, and the clause that failed. Act 3's Baseline default-deny
- * selects frontend, yet the node reaches it: the rule's peer is `namespaces`, which selects pods
- * ("Namespaces defines a way to select all pods within a set of Namespaces"), and the node is no
- * pod. "No policy decides" alone would read, right after a default-deny was applied, as a bug.
+ * For a side left to the default allow though cluster policies select the pod: explain's walk of
+ * the tiers and why each rule checked on it did not match (explain-tiers.ts). Act 3's Baseline
+ * default-deny selects frontend, yet the node reaches it: the rule's peer is `namespaces`, which
+ * selects pods, and the node is none. "No policy decides" alone would read, right after a
+ * default-deny was applied, as a bug.
  */
-function unmatchedRules(view: ClusterState, conn: { src: string; dst: string; protocol: Protocol; port: number }, dir: 'egress' | 'ingress', d: Decision): string | undefined {
-  if ((dir === 'egress' ? d.egress : d.ingress).reason !== 'not-isolated') return undefined;
-  const other = dir === 'ingress' ? 'source' : 'destination';
-  const otherIsPod = (dir === 'ingress' ? d.srcPod : d.dstPod) !== undefined;
-  const missed: string[] = [];
-  for (const tier of ['Admin', 'Baseline'] as const) {
-    for (const c of explainClusterTier(view, tier, conn, dir)?.checks ?? []) {
-      if (c.matched) continue;
-      const why = c.failedClause === 'protocols' ? 'its protocols do not match the port'
-        : `its peers do not match the ${other}${otherIsPod ? '' : ', which is no pod'}`;
-      missed.push(`${ruleLabel(c.ref)}: ${why}`);
-    }
-  }
-  return missed.length === 0 ? undefined : missed.join('; ');
+function passedTiers(view: ClusterState, conn: Connection, dir: 'egress' | 'ingress', who: string): readonly string[] | undefined {
+  const x = explain(view, conn);
+  if ((dir === 'egress' ? x.decision.egress : x.decision.ingress).reason !== 'not-isolated') return undefined;
+  const walk = tierWalks(view, x)[dir];
+  const checks = walk.steps.flatMap((st) => (st.tier === 'admin' || st.tier === 'baseline' ? st.checks : []));
+  if (checks.length === 0) return undefined;
+  return [
+    `${dir} of ${who}: allowed: ${walkText(walk)}`,
+    ...checks.filter((c) => !c.matched).map((c) => `  ${ruleLabel(c.ref)}: ${ruleMissText(view, x, dir, c)}`),
+  ];
 }
 
 const agrees = (real: LabProbeResult, expected: Decision) => meetsExpectation(real.verdict, expected.allowed ? 'allow' : 'deny');
@@ -277,13 +272,14 @@ function reasonLines(c: Cell): string[] {
   const i = c.expected.ingress.reason;
   if (c.from === key(c.target.pod)) return ['a pod talking to itself: always allowed'];
   if (c.from === 'node' && i === 'node') return ["from the pod's own node: NetworkPolicy always allows it"];
+  const side = (dir: 'egress' | 'ingress', who: string, s: SideDecision) => c.passed[dir] ?? [sideText(dir, who, s)];
   if (c.from === 'node') {
     const fromNode = 'from the node (not a pod: no egress to judge)';
-    if (i === 'not-isolated' && !c.unmatched.ingress) return [`${fromNode}, and no policy decides the pod's ingress`];
-    return [fromNode, sideText('ingress', key(c.target.pod), c.expected.ingress, c.unmatched.ingress)];
+    if (i === 'not-isolated' && !c.passed.ingress) return [`${fromNode}, and no policy decides the pod's ingress`];
+    return [fromNode, ...side('ingress', key(c.target.pod), c.expected.ingress)];
   }
-  if (e === 'not-isolated' && i === 'not-isolated' && !c.unmatched.egress && !c.unmatched.ingress) return ["no policy decides the client's egress or the server's ingress: nothing is isolated"];
-  return [sideText('egress', c.from, c.expected.egress, c.unmatched.egress), sideText('ingress', key(c.target.pod), c.expected.ingress, c.unmatched.ingress)];
+  if (e === 'not-isolated' && i === 'not-isolated' && !c.passed.egress && !c.passed.ingress) return ["no policy decides the client's egress or the server's ingress: nothing is isolated"];
+  return [...side('egress', c.from, c.expected.egress), ...side('ingress', key(c.target.pod), c.expected.ingress)];
 }
 
 /** Joins `items` with ", " into lines of about `width` columns, each after `indent`. */
@@ -343,12 +339,12 @@ async function act(state: LabState, objs: Obj[], timeoutMs: number): Promise<Cel
   for (const from of SOURCES) for (const target of TARGETS) probes.push({ from, target });
   const labProbes: LabProbe[] = (['IPv4', 'IPv6'] as const).flatMap((family) => probes.map(({ from, target }) => ({ from, to: key(target.pod), port: target.port, protocol: target.protocol, family })));
   const results = await runLabProbes(state, labProbes, { timeoutMs, concurrency: 12 });
-  const conn = (r: LabProbeResult, target: Target) => ({ src: r.src, dst: r.dst, protocol: target.protocol, port: target.port });
+  const conn = (r: LabProbeResult, target: Target): Connection => ({ src: r.src, dst: r.dst, protocol: target.protocol, port: target.port });
   return probes.map(({ from, target }, i) => {
     const r = results[i]!, r6 = results[probes.length + i]!;
     const expected = evaluate(view, conn(r, target));
-    const unmatched = { egress: unmatchedRules(view, conn(r, target), 'egress', expected), ingress: unmatchedRules(view, conn(r, target), 'ingress', expected) };
-    return { from, target, real: r, expected, real6: r6, expected6: evaluate(view, conn(r6, target)), unmatched };
+    const passed = { egress: passedTiers(view, conn(r, target), 'egress', from), ingress: passedTiers(view, conn(r, target), 'ingress', key(target.pod)) };
+    return { from, target, real: r, expected, real6: r6, expected6: evaluate(view, conn(r6, target)), passed };
   });
 }
 
