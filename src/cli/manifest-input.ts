@@ -70,6 +70,11 @@ export function portFlag(v: unknown): number {
   return intFlag(v, 'port', 1, 65535);
 }
 
-export function rejectPositional(positional: string[]): void {
-  if (positional.length > 0) throw new CliError(`unexpected argument "${positional[0]}"`);
+/**
+ * Refuses a positional argument. `flag` names the flag the command reads paths from, so that
+ * `palisade matrix ./policies` says where the path goes instead of only that it is unexpected.
+ */
+export function rejectPositional(positional: string[], flag?: string): void {
+  if (positional.length === 0) return;
+  throw new CliError(`unexpected argument "${positional[0]}"${flag === undefined ? '' : ` (paths go after ${flag})`}`);
 }

@@ -61,6 +61,19 @@ t.test('a --manifests path that does not exist is a bad flag: one line, exit 2',
   }
 });
 
+t.test('a path given without its flag: one line that names the flag, exit 2', async (t) => {
+  // A new user's first try is often `palisade matrix ./policies`: each command says where the
+  // path goes, and judges nothing.
+  const cases: [string, string][] = [
+    ['verify', '--manifests'], ['explain', '--manifests'], ['matrix', '--manifests'], ['connlist', '--manifests'],
+    ['lint', '--manifests'], ['report', '--manifests'], ['diff', '--before and --after'], ['dns', '--status-file'],
+  ];
+  for (const [cmd, flag] of cases) {
+    const r = check(t, [cmd, good], 2, new RegExp(`^palisade ${cmd}: unexpected argument "\\S+" \\(paths go after ${flag}\\)\n$`), `${cmd} with a bare path`);
+    t.equal(r.stdout, '', `${cmd}: nothing printed on stdout`);
+  }
+});
+
 t.test('probe file errors name the probe index and field', async (t) => {
   const dir = tmpDir();
   const p = join(dir, 'probes.yaml');

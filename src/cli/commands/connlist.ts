@@ -40,7 +40,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP + '\n');
     return 0;
   }
-  rejectPositional(positional);
+  rejectPositional(positional, '--manifests');
   const output = (flags.output as string | undefined) ?? 'text';
   if (!OUTPUTS.includes(output)) throw new CliError(`-o must be one of ${OUTPUTS.join(', ')}, got "${output}"`);
   const family = familyFlag(flags.family) ?? 'IPv4';

@@ -123,7 +123,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP + '\n');
     return 0;
   }
-  rejectPositional(positional);
+  rejectPositional(positional, '--before and --after');
   const output = (flags.output as string | undefined) ?? 'text';
   if (!['text', 'json', 'md'].includes(output)) throw new CliError(`-o must be text, json or md, got "${output}"`);
   const family = familyFlag(flags.family) ?? 'IPv4';

@@ -34,7 +34,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP + '\n');
     return 0;
   }
-  rejectPositional(positional);
+  rejectPositional(positional, '--status-file');
   const output = textOrJson(flags.output);
   if (flags['status-file'] === undefined) throw new CliError('--status-file FILE is required (the agent\'s --status-file, or - for stdin)');
   let address: string | undefined;

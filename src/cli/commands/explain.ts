@@ -40,7 +40,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP + '\n');
     return 0;
   }
-  rejectPositional(positional);
+  rejectPositional(positional, '--manifests');
   const output = textOrJson(flags.output);
   if (flags.from === undefined) throw new CliError('--from is required ("namespace/pod" or an IP address)');
   if (flags.to === undefined) throw new CliError('--to is required ("namespace/pod" or an IP address)');

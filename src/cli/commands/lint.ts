@@ -10,6 +10,7 @@ import { parseCIDR } from '../../net/address.ts';
 import { formatFindings, lint } from '../../policy/lint.ts';
 import { CliError, parseArgs } from '../args.ts';
 import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
+import { rejectPositional } from '../manifest-input.ts';
 
 const HELP = `usage: palisade lint --manifests PATH...|--kubeconfig FILE [--context NAME] [-o json|text] [--pod-cidr CIDR...]
 
@@ -40,7 +41,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP + '\n');
     return 0;
   }
-  if (positional.length > 0) throw new CliError(`unexpected argument "${positional[0]}" (paths go after --manifests)`);
+  rejectPositional(positional, '--manifests');
   const output = (flags.output as string | undefined) ?? 'text';
   if (output !== 'json' && output !== 'text') throw new CliError(`-o must be json or text, got "${output}"`);
   const podCIDRs = (flags['pod-cidr'] as string[] | undefined) ?? [];

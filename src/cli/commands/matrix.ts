@@ -48,7 +48,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP + '\n');
     return 0;
   }
-  rejectPositional(positional);
+  rejectPositional(positional, '--manifests');
   const port = portFlag(flags.port);
   const protocol = protocolFlag(flags.protocol);
   const family = familyFlag(flags.family) ?? 'IPv4';

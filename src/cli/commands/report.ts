@@ -28,7 +28,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP + '\n');
     return 0;
   }
-  rejectPositional(positional);
+  rejectPositional(positional, '--manifests');
   const out = flags.output as string | undefined;
   if (!out) throw new CliError('-o FILE.html is required');
   const input = await loadClusterInput('report', flags);

@@ -79,7 +79,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP + '\n');
     return 0;
   }
-  rejectPositional(positional);
+  rejectPositional(positional, '--manifests');
   const output = (flags.output as string | undefined) ?? 'table';
   if (output !== 'json' && output !== 'table') throw new CliError(`-o must be json or table, got "${output}"`);
   if (!flags.probes) throw new CliError('--probes FILE is required');
