@@ -10,6 +10,7 @@
 // classifyLoop), so a tree from before those exports (2026-12-04) is refused with a message.
 //   node --expose-gc --import tsx scripts/tier-judge-cpu.ts [rounds, default 8] [packets a round, default 1000000] [--classify]
 
+import { finishSweeping } from '../src/agent/idle-gc.ts';
 import { judgeInput, largeTuples } from '../bench/suite.ts';
 import { pack, packet } from '../support/packets.ts';
 
@@ -76,6 +77,7 @@ for (let r = 0; r < rounds; r++) {
   const order = r % 2 === 0 ? variants : [...variants].reverse();
   for (const v of order) {
     gc();
+    finishSweeping(); // untimed: the collection's sweep would run in the round (bench/cluster-large.ts)
     const t = cpu();
     sink += run(v, per);
     v.ns.push(((cpu() - t) * 1e6) / per);
