@@ -6,12 +6,20 @@
 // and each (side, tier) kind on its own. Prints per kind the lookups per packet and the CPU ns per
 // lookup (median and minimum over the rounds: on these shared VMs the minimum is the steadier),
 // so lookups per packet x ns per lookup says what each tier table costs a packet.
-//   node --expose-gc --import tsx scripts/tier-lookups-cpu.ts [rounds, default 7] [lookups a round, default 400000]
+//   node --expose-gc --import tsx scripts/tier-lookups-cpu.ts [rounds, default 7] [lookups a round, default 400000] [--wasm=FILE]
+//
+// --wasm=FILE also replays the same lookups through a WebAssembly build of the table lookup
+// (docs/experiments/wasm-judge.wat, an experiment: assemble it with `npx -y -p wabt@1.0.39
+// wat2wasm docs/experiments/wasm-judge.wat -o FILE`) over a copy of the arena in its memory,
+// two ways: a call from JavaScript per lookup (wasm-calls) and the whole loop inside the module
+// (wasm-loop). Each answer is checked against judgeImage4 first (node class lookups, which the
+// experiment leaves out, are counted apart).
 //
 // It reads the snapshot's slot records and arena through their private fields (a development
 // probe, not an API): a change of Snapshot's layout must be mirrored here.
 
 import { finishSweeping } from '../src/agent/idle-gc.ts';
+import { readFileSync } from 'node:fs';
 import { judgeInput, largeTuples } from '../bench/suite.ts';
 import { buildLargeCluster, LARGE } from '../bench/large-cluster.ts';
 import { largeClusterPolicies } from '../bench/large-cluster-policies.ts';
@@ -23,6 +31,7 @@ import { TIER_COUNT, TIER_NEXT, TIERS } from '../src/policy/tiers.ts';
 import { SIDE } from '../src/policy/engine-api.ts';
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const wasmFile = process.argv.find((a) => a.startsWith('--wasm='))?.slice('--wasm='.length);
 const rounds = Number(args[0] ?? 7);
 const per = Number(args[1] ?? 400_000);
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
@@ -40,7 +49,7 @@ interface SnapshotInside {
 }
 
 /** The lookups of one kind: 5 words each (table offset, peer address, peer identity, port block, port). */
-interface Trace { readonly name: string; readonly snap: SnapshotInside; readonly lookups: Int32Array; readonly n: number; readonly perPacket: number; readonly ns: number[] }
+interface Trace { readonly name: string; readonly snap: SnapshotInside; readonly lookups: Int32Array; readonly n: number; readonly perPacket: number }
 
 const tuples = largeTuples(100_000, 0x5eed);
 const input = judgeInput(tuples);
@@ -81,7 +90,7 @@ for (const cnp of [false, true]) {
   }
   for (const [kind, rows] of kinds) {
     const n = rows.length / 5;
-    traces.push({ name: `${cnp ? 'with' : 'without'}: ${kind}`, snap, lookups: Int32Array.from(rows), n, perPacket: n / packets, ns: [] });
+    traces.push({ name: `${cnp ? 'with' : 'without'}: ${kind}`, snap, lookups: Int32Array.from(rows), n, perPacket: n / packets });
   }
 }
 
@@ -96,20 +105,80 @@ function replay(t: Trace, count: number): number {
   return acc;
 }
 
+/** The experiment's exports (docs/experiments/wasm-judge.wat). */
+interface WasmJudge {
+  judge4(base: number, addr: number, identity: number, block: number, port: number): number;
+  /** Replays `count` lookups of the n at word offset `at` of its memory, in a loop. */
+  replay(at: number, n: number, count: number): number;
+}
+/** The answer the experiment gives where a node class would be needed (it has no node maps). */
+const WASM_NODE_CLASS = -999999;
+
+/** One instance per snapshot: its memory holds the arena's words, then each trace's lookups. */
+function wasmReplays(file: string): Array<[string, (t: Trace, count: number) => number]> {
+  const mod = new WebAssembly.Module(readFileSync(file));
+  const of = new Map<SnapshotInside, { judge: WasmJudge; at: Map<Trace, number> }>();
+  for (const snap of new Set(traces.map((t) => t.snap))) {
+    const mine = traces.filter((t) => t.snap === snap);
+    const words = snap.words.length + mine.reduce((n, t) => n + t.lookups.length, 0);
+    const memory = new WebAssembly.Memory({ initial: Math.ceil((words * 4) / 65536) + 1 });
+    const view = new Int32Array(memory.buffer);
+    view.set(snap.words, 0);
+    const at = new Map<Trace, number>();
+    let next = snap.words.length;
+    for (const t of mine) { view.set(t.lookups, next); at.set(t, next); next += t.lookups.length; }
+    const judge = new WebAssembly.Instance(mod, { env: { mem: memory } }).exports as unknown as WasmJudge;
+    let differ = 0, nodeClass = 0;
+    for (const t of mine) {
+      const l = t.lookups;
+      for (let o = 0; o < t.n * 5; o += 5) {
+        const w = judge.judge4(l[o]!, l[o + 1]!, l[o + 2]!, l[o + 3]!, l[o + 4]!);
+        if (w === WASM_NODE_CLASS) nodeClass++;
+        else if (w !== judgeImage4(snap.words, snap.bytes, snap.halves, l[o]!, l[o + 1]!, l[o + 2]!, l[o + 3]!, l[o + 4]!)) differ++;
+      }
+    }
+    console.log(`wasm check: ${differ} answers differ from judgeImage4, ${nodeClass} lookups need a node class`);
+    if (differ > 0) process.exit(1);
+    of.set(snap, { judge, at });
+  }
+  const calls = (t: Trace, count: number): number => {
+    const j = of.get(t.snap)!.judge, l = t.lookups, n = t.n;
+    let acc = 0, k = 0;
+    for (let i = 0; i < count; i++) {
+      const o = k * 5;
+      acc = (acc + j.judge4(l[o]!, l[o + 1]!, l[o + 2]!, l[o + 3]!, l[o + 4]!)) | 0;
+      if (++k === n) k = 0;
+    }
+    return acc;
+  };
+  const loop = (t: Trace, count: number): number => { const w = of.get(t.snap)!; return w.judge.replay(w.at.get(t)!, t.n, count); };
+  return [['wasm-calls', calls], ['wasm-loop', loop]];
+}
+
+const variants: Array<[string, (t: Trace, count: number) => number]> = [['js', replay], ...(wasmFile ? wasmReplays(wasmFile) : [])];
+const times = new Map<string, number[]>();
 let sink = 0;
-for (const t of traces) sink += replay(t, 100_000);
+for (const t of traces) for (const [, f] of variants) sink += f(t, 100_000);
 for (let r = 0; r < rounds; r++) {
   for (const t of r % 2 === 0 ? traces : [...traces].reverse()) {
-    gc();
-    finishSweeping(); // untimed: the collection's sweep would run in the round (bench/cluster-large.ts)
-    const c = cpu();
-    sink += replay(t, per);
-    t.ns.push(((cpu() - c) * 1e6) / per);
+    for (const [name, f] of r % 2 === 0 ? variants : [...variants].reverse()) {
+      gc();
+      finishSweeping(); // untimed: the collection's sweep would run in the round (bench/cluster-large.ts)
+      const c = cpu();
+      sink += f(t, per);
+      const key = `${t.name}\0${name}`;
+      if (!times.has(key)) times.set(key, []);
+      times.get(key)!.push(((cpu() - c) * 1e6) / per);
+    }
   }
 }
 const median = (a: readonly number[]) => { const s = [...a].sort((x, y) => x - y); return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
 for (const t of traces) {
-  const med = median(t.ns), min = Math.min(...t.ns);
-  console.log(`${t.name.padEnd(30)} ${t.perPacket.toFixed(3)} lookups a packet, ${med.toFixed(1)} ns a lookup (min ${min.toFixed(1)}): ${(t.perPacket * med).toFixed(1)} ns a packet (min ${(t.perPacket * min).toFixed(1)})`);
+  for (const [name] of variants) {
+    const ns = times.get(`${t.name}\0${name}`)!;
+    const med = median(ns), min = Math.min(...ns);
+    const label = variants.length > 1 ? `${t.name} [${name}]` : t.name;
+    console.log(`${label.padEnd(variants.length > 1 ? 44 : 30)} ${t.perPacket.toFixed(3)} lookups a packet, ${med.toFixed(1)} ns a lookup (min ${min.toFixed(1)}): ${(t.perPacket * med).toFixed(1)} ns a packet (min ${(t.perPacket * min).toFixed(1)})`);
+  }
 }
 console.log(`sink ${sink & 1}`);
