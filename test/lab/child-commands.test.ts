@@ -13,9 +13,11 @@ t.test('a process waiting on a command names it; one without children names noth
   // Its own process group, so the teardown ends the sleeps with it.
   const parent = spawn('sh', ['-c', 'sleep 30 & sleep 31 & wait'], { stdio: 'ignore', detached: true });
   t.teardown(() => { process.kill(-parent.pid!, 'SIGKILL'); });
-  await waitFor(() => childCommands(parent.pid!).split('; ').length === 2);
-  const named = childCommands(parent.pid!);
-  t.match(named, /^\d+: sleep 30; \d+: sleep 31$|^\d+: sleep 31; \d+: sleep 30$/, 'both children, with their arguments');
+  // Both children exist once forked, but each shows the shell's command line until it has
+  // exec'd sleep: wait for what the test expects, then check it (a timeout still fails below).
+  const both = /^\d+: sleep 30; \d+: sleep 31$|^\d+: sleep 31; \d+: sleep 30$/;
+  await waitFor(() => both.test(childCommands(parent.pid!)));
+  t.match(childCommands(parent.pid!), both, 'both children, with their arguments');
 
   const lone = spawn('sleep', ['30'], { stdio: 'ignore' });
   t.teardown(() => { lone.kill('SIGKILL'); });
