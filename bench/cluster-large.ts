@@ -3,7 +3,8 @@
 // speed varies 20-40 % from run to run, so only figures of one run compare):
 //   classify      the classify-large loop (same packets) on both snapshots, in interleaved
 //                 rounds (with/without, then without/with, ...); the ratio is the median of the
-//                 per-round ratios of CPU time per packet
+//                 per-round ratios of CPU time per packet; for both judges, the agent's default
+//                 (the snapshots' WebAssembly copies) and the JavaScript snapshots
 //   compile       full compile of each cluster (wall and CPU time)
 //   incremental   recompile latency of single changes on the cluster with cluster policies:
 //                 the rounds of update-round.ts (pod add, pod relabel, namespace relabel,
@@ -19,6 +20,7 @@
 
 import v8 from 'node:v8';
 import { Classifier, ACCEPT } from '../src/dataplane/classifier.ts';
+import { WasmSnapshot, wasmCopyOf } from '../src/policy/wasm-snapshot.ts';
 import { CompiledEngine } from '../src/policy/compiler.ts';
 import { finishSweeping } from '../src/agent/idle-gc.ts';
 import { runIdleSteps } from './idle-steps.ts';
@@ -105,38 +107,44 @@ export async function clusterLarge(o: ClusterLargeOptions): Promise<Record<strin
   // ---- classification, interleaved rounds ------------------------------------------------------
   log('cluster-large: classify with and without cluster policies...');
   const s = o.stream;
-  const clsWithout = new Classifier(engineWithout.snapshot());
-  const clsWith = new Classifier(engineWith.snapshot());
+  // Both judges the agent has: the WebAssembly copy it judges with once idle (the default,
+  // src/agent/wasm-copy.ts) and the JavaScript snapshot (between an update and its copy, and
+  // with --no-wasm-judge); each with and without the cluster policies, all in the same rounds.
+  const jsWithout = engineWithout.snapshot(), jsWith = engineWith.snapshot();
+  const variants = [
+    { cnp: false, judge: 'wasm', cls: new Classifier(wasmCopyOf(jsWithout) ?? jsWithout) },
+    { cnp: true, judge: 'wasm', cls: new Classifier(wasmCopyOf(jsWith) ?? jsWith) },
+    { cnp: false, judge: 'js', cls: new Classifier(jsWithout) },
+    { cnp: true, judge: 'js', cls: new Classifier(jsWith) },
+  ].map((v) => ({ ...v, ns: [] as number[], cpu: [] as number[] }));
   const accepted = (cls: Classifier) => {
     let a = 0;
     for (let k = 0; k < s.n; k++) if (cls.classify(s.buf, s.offs[k]!, s.lens[k]!, 0) === ACCEPT) a++;
     return +(a / s.n).toFixed(3);
   };
-  const acceptedWith = accepted(clsWith), acceptedWithout = accepted(clsWithout);
-  for (let w = 0; w < 8; w++) {
-    sink = (sink + classifyLoop(clsWithout, s, 250_000)) & 0xfffffff;
-    sink = (sink + classifyLoop(clsWith, s, 250_000)) & 0xfffffff;
-  }
+  const acceptedWith = accepted(variants[1]!.cls), acceptedWithout = accepted(variants[0]!.cls);
+  for (let w = 0; w < 8; w++) for (const v of variants) sink = (sink + classifyLoop(v.cls, s, 250_000)) & 0xfffffff;
   const per = Math.max(100_000, Math.ceil(o.packets / rounds));
-  const nsWith: number[] = [], nsWithout: number[] = [], cpuWith: number[] = [], cpuWithout: number[] = [], ratios: number[] = [];
+  const ratios: number[] = [], ratiosJs: number[] = [];
   for (let r = 0; r < rounds; r++) {
-    const order = r % 2 === 0 ? [false, true] : [true, false];
-    let cw1 = 0, cwo = 0;
-    for (const w of order) {
+    const order = r % 2 === 0 ? variants : [...variants].reverse();
+    for (const v of order) {
       // A full collection leaves its sweeping to V8's helper threads, which would run during the
       // round: their CPU counted in the round's (process-wide) time, and the sweep competed for
       // the caches. finishSweeping ends it first, untimed.
       o.gc?.();
       finishSweeping();
-      const t = timed(() => classifyLoop(w ? clsWith : clsWithout, s, per));
+      const t = timed(() => classifyLoop(v.cls, s, per));
       sink = (sink + t.value) & 0xfffffff;
-      (w ? nsWith : nsWithout).push((t.wallMs * 1e6) / per);
-      (w ? cpuWith : cpuWithout).push((t.cpuMs * 1e6) / per);
-      if (w) cw1 = t.cpuMs; else cwo = t.cpuMs;
+      v.ns.push((t.wallMs * 1e6) / per);
+      v.cpu.push((t.cpuMs * 1e6) / per);
     }
     // Throughput with / without: below 1 when the cluster policies slow classification down.
-    ratios.push(cwo / cw1);
+    const last = (i: number) => variants[i]!.cpu[r]!;
+    ratios.push(last(0) / last(1));
+    ratiosJs.push(last(2) / last(3));
   }
+  const [wasmWithout, wasmWith, jsClsWithout, jsClsWith] = variants as [typeof variants[0], typeof variants[0], typeof variants[0], typeof variants[0]];
 
   // ---- incremental recompiles ------------------------------------------------------------------
   log('cluster-large: incremental recompiles...');
@@ -199,13 +207,19 @@ export async function clusterLarge(o: ClusterLargeOptions): Promise<Record<strin
     table_bytes_without: statsWithout.tableBytes,
     classify_rounds: rounds,
     classify_packets_per_round: per,
-    classify_ns_per_packet: +median(nsWith).toFixed(2),
-    classify_ns_per_packet_without: +median(nsWithout).toFixed(2),
-    classify_cpu_ns_per_packet: +median(cpuWith).toFixed(2),
-    classify_cpu_ns_per_packet_without: +median(cpuWithout).toFixed(2),
+    /** The agent's default judge (the WebAssembly copy): */
+    classify_judge: wasmWith.cls.snapshot instanceof WasmSnapshot ? 'wasm' : 'js',
+    classify_ns_per_packet: +median(wasmWith.ns).toFixed(2),
+    classify_ns_per_packet_without: +median(wasmWithout.ns).toFixed(2),
+    classify_cpu_ns_per_packet: +median(wasmWith.cpu).toFixed(2),
+    classify_cpu_ns_per_packet_without: +median(wasmWithout.cpu).toFixed(2),
     /** Median over rounds of (CPU ns/packet without) / (with): 0.9 = 10 % slower with cluster policies. */
     classify_throughput_ratio: +median(ratios).toFixed(3),
     classify_throughput_ratios: ratios.map((x) => +x.toFixed(3)),
+    /** The same with the JavaScript snapshot judging (--no-wasm-judge, and between an update and its copy). */
+    classify_js_cpu_ns_per_packet: +median(jsClsWith.cpu).toFixed(2),
+    classify_js_cpu_ns_per_packet_without: +median(jsClsWithout.cpu).toFixed(2),
+    classify_js_throughput_ratio: +median(ratiosJs).toFixed(3),
     accepted_fraction: acceptedWith,
     accepted_fraction_without: acceptedWithout,
     reps: o.reps,

@@ -22,6 +22,7 @@ import { finishSweeping } from '../src/agent/idle-gc.ts';
 import { ClusterState } from '../src/cluster/state.ts';
 import type { LabelSelector, NetworkPolicy, Pod, PolicyRule } from '../src/cluster/model.ts';
 import type { RuleSnapshot } from '../src/policy/engine-api.ts';
+import { WasmSnapshot, wasmCopyOf } from '../src/policy/wasm-snapshot.ts';
 import { LARGE, buildLargeCluster, largePod, largePolicy, podIPv4, podIPv6 } from './large-cluster.ts';
 import { clusterLarge } from './cluster-large.ts';
 import { scaleBench } from './scale.ts';
@@ -354,7 +355,7 @@ export async function runSuite(opts: SuiteOptions = {}): Promise<BenchReport> {
     const state = buildSmallCluster();
     const engine = new CompiledEngine(state);
     const s = smallStream();
-    const cls = new Classifier(engine.snapshot());
+    const cls = new Classifier(agentJudge(engine.snapshot()));
     const accepted = countAccepted(cls, s);
     results.push(measure('classify-small', (c) => classifyLoop(cls, s, c, 0), packets, useBjs, {
       distinct_packets: s.n, accepted_fraction: +(accepted / s.n).toFixed(3), pods: 9, policies: state.policies.size, conntrack: false,
@@ -364,13 +365,21 @@ export async function runSuite(opts: SuiteOptions = {}): Promise<BenchReport> {
   if (want('classify-large') && large) {
     log('classify-large...');
     const s = large.stream;
-    // No conntrack: every packet is a NEW connection judged by the snapshot (the NFQUEUE path).
-    const cls = new Classifier(large.engine.snapshot());
+    // No conntrack: every packet is a NEW connection judged by the snapshot (the NFQUEUE path),
+    // as the agent judges once idle: with the WebAssembly copy (src/agent/wasm-copy.ts).
+    const jsSnap = large.engine.snapshot();
+    const snap = agentJudge(jsSnap);
+    const cls = new Classifier(snap);
     const accepted = countAccepted(cls, s);
     const v6 = large.tuples.filter((t) => t.src.includes(':')).length;
-    const judge = judgeOnly(large.engine.snapshot(), large.tuples, packets);
+    const judge = judgeOnly(snap, large.tuples, packets, 'engine_judge_only');
+    // The JavaScript snapshot on the same packets (what judges between an update and its copy,
+    // and with --no-wasm-judge), through the same Classifier code, so both are in one run.
+    const jsCls = new Classifier(jsSnap);
+    const js = { ...jsReference(jsCls, s, packets), ...judgeOnly(jsSnap, large.tuples, packets, 'js_judge_only') };
     results.push(measure('classify-large', (c) => classifyLoop(cls, s, c, 0), packets, useBjs, {
-      ...judge,
+      judge: snap instanceof WasmSnapshot ? 'wasm' : 'js',
+      ...judge, ...js,
       distinct_packets: s.n, accepted_fraction: +(accepted / s.n).toFixed(3), ipv6_fraction: +(v6 / s.n).toFixed(3),
       pods: large.state.pods.size, policies: large.state.policies.size, conntrack: false,
     }));
@@ -378,7 +387,7 @@ export async function runSuite(opts: SuiteOptions = {}): Promise<BenchReport> {
 
   if (want('conntrack-hit') && large) {
     log('conntrack-hit: opening flows...');
-    const { cls, ct, flows, stream: s } = openFlows(large.engine.snapshot(), 50_000);
+    const { cls, ct, flows, stream: s } = openFlows(agentJudge(large.engine.snapshot()), 50_000);
     const accepted = countAccepted(cls, s, 1000);
     cls.resetCounters();
     const r = measure('conntrack-hit', (c) => classifyLoop(cls, s, c, 1000), packets, useBjs, {
@@ -482,7 +491,7 @@ export function judgeLoop(snap: Pick<RuleSnapshot, 'judge4' | 'judge6'>, input: 
  * The engine alone on the same tuples (judge4/judge6 on pre-parsed int32 words, no parsing and
  * no classifier), to tell the classifier's share of classify-large from the engine's.
  */
-function judgeOnly(snap: RuleSnapshot, tuples: readonly Tuple[], packets: number): Record<string, number> {
+function judgeOnly(snap: RuleSnapshot, tuples: readonly Tuple[], packets: number, key: string): Record<string, number> {
   const input = judgeInput(tuples);
   const loop = (count: number): number => judgeLoop(snap, input, count);
   for (let i = 0; i < 8; i++) sink = (sink + loop(100_000)) & 0xfffffff;
@@ -493,10 +502,28 @@ function judgeOnly(snap: RuleSnapshot, tuples: readonly Tuple[], packets: number
   const ns = Number(process.hrtime.bigint() - t0);
   const cpu = process.cpuUsage(cpu0);
   return {
-    engine_judge_only_pps: Math.round(count / (ns / 1e9)),
-    engine_judge_only_ns: +(ns / count).toFixed(2),
-    engine_judge_only_cpu_ns: +(((cpu.user + cpu.system) * 1000) / count).toFixed(2),
+    [`${key}_pps`]: Math.round(count / (ns / 1e9)),
+    [`${key}_ns`]: +(ns / count).toFixed(2),
+    [`${key}_cpu_ns`]: +(((cpu.user + cpu.system) * 1000) / count).toFixed(2),
   };
+}
+
+/** The judge the agent classifies with once idle: the snapshot's WebAssembly copy (src/agent/wasm-copy.ts). */
+export function agentJudge(snap: RuleSnapshot): RuleSnapshot {
+  return wasmCopyOf(snap) ?? snap;
+}
+
+/** classifyLoop through `cls` (3 M packets at most, after a warm-up): js_cpu_ns_per_packet and js_pps_cpu. */
+function jsReference(cls: Classifier, s: Stream, packets: number): Record<string, number> {
+  for (let w = 0; w < 8; w++) sink = (sink + classifyLoop(cls, s, Math.min(250_000, packets), 0)) & 0xfffffff;
+  gc?.();
+  finishSweeping();
+  const count = Math.min(packets, 3_000_000);
+  const cpu0 = process.cpuUsage();
+  sink = (sink + classifyLoop(cls, s, count, 0)) & 0xfffffff;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuNs = ((cpu.user + cpu.system) * 1000) / count;
+  return { js_cpu_ns_per_packet: +cpuNs.toFixed(2), js_pps_cpu: Math.round(1e9 / cpuNs) };
 }
 
 function countAccepted(cls: Classifier, s: Stream, now = 0): number {

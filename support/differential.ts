@@ -8,6 +8,7 @@ import type { ClusterState, ClusterView } from '../src/cluster/state.ts';
 import { CompiledEngine, decideOn } from '../src/policy/compiler.ts';
 import type { Connection, Decision } from '../src/policy/decision.ts';
 import { evaluate } from '../src/policy/evaluator.ts';
+import { wasmCopyOf, type WasmSnapshot } from '../src/policy/wasm-snapshot.ts';
 import { Rng, probeAddresses, randomCluster, randomMutation, randomProbe, stateOf } from './random-cluster.ts';
 
 export interface DifferentialOptions {
@@ -28,6 +29,11 @@ export interface DifferentialOptions {
    * chain first). Every other batch is then followed by converge() and probed again.
    */
   readonly chainAbove?: number;
+  /**
+   * Also judge every probe with the WebAssembly copy of the engine's snapshot (wasm-snapshot.ts)
+   * and report where it differs from the JavaScript snapshot (against 'wasm-copy').
+   */
+  readonly wasm?: boolean;
 }
 
 export type Oracle = (view: ClusterView, conn: Connection, opts: { localNode?: string }) => Decision;
@@ -39,7 +45,7 @@ export interface Mismatch {
   readonly localNode?: string;
   readonly expected: Decision;
   readonly got: Decision;
-  readonly against: 'evaluator' | 'fresh-compile' | 'old-snapshot';
+  readonly against: 'evaluator' | 'fresh-compile' | 'old-snapshot' | 'wasm-copy';
 }
 
 export interface DifferentialResult {
@@ -78,7 +84,7 @@ export function runDifferential(o: DifferentialOptions): DifferentialResult {
   while (probes < o.probes && mismatches.length < maxMismatches) {
     const clusterSeed = clusterSeedOf(o.seed, clusters);
     clusters++;
-    const res = runCluster(clusterSeed, { perCluster, mutations, perMutation, budget: o.probes - probes, maxMismatches: maxMismatches - mismatches.length, oracle: o.oracle, chainAbove: o.chainAbove });
+    const res = runCluster(clusterSeed, { perCluster, mutations, perMutation, budget: o.probes - probes, maxMismatches: maxMismatches - mismatches.length, oracle: o.oracle, chainAbove: o.chainAbove, wasm: o.wasm });
     probes += res.probes;
     mutated += res.mutations;
     chains += res.chains;
@@ -90,7 +96,7 @@ export function runDifferential(o: DifferentialOptions): DifferentialResult {
 
 export function runCluster(
   clusterSeed: number,
-  o: { perCluster: number; mutations: number; perMutation: number; budget: number; maxMismatches: number; oracle?: Oracle; chainAbove?: number },
+  o: { perCluster: number; mutations: number; perMutation: number; budget: number; maxMismatches: number; oracle?: Oracle; chainAbove?: number; wasm?: boolean },
 ): { probes: number; mutations: number; mismatches: Mismatch[]; chains: number; converged: number } {
   const r = new Rng(clusterSeed);
   const c = randomCluster(r);
@@ -101,6 +107,13 @@ export function runCluster(
   let converged = 0;
   const mismatches: Mismatch[] = [];
   let probes = 0;
+  let copy: WasmSnapshot | undefined;
+  const wasmCopy = (): WasmSnapshot => {
+    const snap = engine.snapshot();
+    if (copy?.source !== snap) copy = wasmCopyOf(snap);
+    if (!copy) throw new Error('differential: the engine\'s snapshot has no WebAssembly copy');
+    return copy;
+  };
   const check = (phase: string, conn: Connection, fresh?: CompiledEngine): void => {
     probes++;
     const expected = (o.oracle ?? evaluate)(state, conn, opts);
@@ -108,6 +121,13 @@ export function runCluster(
     if (canonical(expected) !== canonical(got)) {
       mismatches.push({ clusterSeed, phase, conn, ...opts, expected, got, against: 'evaluator' });
       return;
+    }
+    if (o.wasm) {
+      const w = decideOn(wasmCopy(), conn);
+      if (canonical(w) !== canonical(got)) {
+        mismatches.push({ clusterSeed, phase, conn, ...opts, expected: got, got: w, against: 'wasm-copy' });
+        return;
+      }
     }
     if (fresh) {
       const f = fresh.decide(conn);

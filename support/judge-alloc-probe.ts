@@ -1,5 +1,5 @@
 // Child process for the compiled engine's zero-allocation check (needs --expose-gc):
-//   node --expose-gc --import tsx support/judge-alloc-probe.ts [calls] [seed] [chains]
+//   node --expose-gc --import tsx support/judge-alloc-probe.ts [calls] [seed] [tables|chains] [js|wasm]
 // Compiles a random dual-stack cluster (ipBlocks with excepts, named ports, selectors of every
 // kind), precomputes connection tuples into typed arrays, warms judge4/judge6 up, then makes
 // `calls` judge calls and prints one JSON line: heap growth across the loop (no forced GC in
@@ -7,11 +7,13 @@
 // be >= 16 bytes a call, i.e. tens of megabytes and several scavenges over a million calls.
 // With `chains`, the cluster policies arrive as an update to an engine compiled without them and
 // with chainAbove 0, so every Admin and Baseline word of the measured snapshot is a chain of
-// per-policy tables (tier-tables.ts) instead of a table.
+// per-policy tables (tier-tables.ts) instead of a table. With `wasm`, the snapshot's WebAssembly
+// copy (src/policy/wasm-snapshot.ts) judges.
 
 import { IPPROTO_ICMP, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../src/cluster/model.ts';
 import { parseIP } from '../src/net/address.ts';
 import { CompiledEngine } from '../src/policy/compiler.ts';
+import { WasmSnapshot, wasmCopyOf } from '../src/policy/wasm-snapshot.ts';
 import { Rng, probeAddresses, randomCluster, randomProbe, stateOf } from './random-cluster.ts';
 import { exposedGc, measureHeap } from './heap-measure.ts';
 
@@ -32,7 +34,7 @@ if (chains) {
   state.onChange((ch) => engine.update(ch));
   state.batch(() => { for (const p of held) state.upsert('ClusterNetworkPolicy', p); });
 }
-const snap = engine.snapshot();
+const snap = process.argv[5] === 'wasm' ? wasmCopyOf(engine.snapshot())! : engine.snapshot();
 
 const N = 4096;
 const fam = new Uint8Array(N);
@@ -79,6 +81,6 @@ const { value: acc, heapDelta, gcs } = await measureHeap(() => {
 });
 process.stdout.write(JSON.stringify({
   calls, seed, pods: engine.stats().pods, tables: engine.stats().tables, chains: engine.stats().tierChains,
-  heapDelta, gcs, nsPerJudge: Math.round((ns / calls) * 10) / 10,
+  judge: snap instanceof WasmSnapshot ? 'wasm' : 'js', heapDelta, gcs, nsPerJudge: Math.round((ns / calls) * 10) / 10,
   cpuNsPerJudge: Math.round((((cpu.user + cpu.system) * 1000) / calls) * 10) / 10, acc,
 }) + '\n');

@@ -49,6 +49,12 @@ export interface AgentStatus {
    * the agent is still building after an update (0 once converged), `made` since the start.
    */
   readonly tierChains?: { readonly pending: number; readonly made: number };
+  /**
+   * The WebAssembly judge (agent/wasm-copy.ts): whether it is on, whether the snapshot in force is
+   * its copy (false between an update and the copy made after it), copies made, and the last
+   * copy's memory and time.
+   */
+  readonly wasmJudge?: { readonly enabled: boolean; readonly judging: boolean; readonly copies: number; readonly lastBytes: number; readonly lastMs: number };
   /** Source-address validation (absent with --no-source-guard). */
   readonly sourceGuard?: SourceGuardStatus;
   /** Rule watchdog: full reads of the rules, and ticks the nftables change monitor made unnecessary. */

@@ -46,6 +46,8 @@ import { FlowCutter, type JudgedFlow, type SweepResult } from '../enforce/flow-c
 import type { RuleSnapshot } from '../policy/engine-api.ts';
 import { BatchRunner } from './batch-runner.ts';
 import { IdleConverge } from './idle-converge.ts';
+import { WasmCopier } from './wasm-copy.ts';
+import { WasmSnapshot } from '../policy/wasm-snapshot.ts';
 import { AgentStats, registerAgentMetrics, statusCounters, type AgentStatus } from './agent-stats.ts';
 import { defaultLog } from './agent-log.ts';
 import { SourceGuard } from './source-guard.ts';
@@ -93,12 +95,15 @@ export class Agent {
     publish: (snap) => {
       this.observer?.bindSnapshot(snap, this.engine!.stats().ruleIds);
       this.classifier!.setSnapshot(snap);
+      this.wasmCopy.schedule();
     },
     failed: (e) => {
       this.lastError = `converging tier tables failed, chains stay in force: ${e.message}`;
       this.log('error', this.lastError);
     },
   });
+  /** The WebAssembly copy of the snapshot in force, made in idle time (wasm-copy.ts). */
+  private readonly wasmCopy: WasmCopier;
   /** Pod-rule reconciles: one per batch of state changes, bursts merged. */
   private readonly reconciler = new BatchRunner<true>({
     round: () => this.reconcile(),
@@ -127,6 +132,18 @@ export class Agent {
     ({ v4: this.staticV4, v6: this.staticV6 } = staticPodRanges(opts));
     this.plan = rulePlan(opts);
     if (opts.ipv6 === false) this.families = [4];
+    this.wasmCopy = new WasmCopier({
+      engine: () => (this.classifier && !this.stopped ? this.engine : undefined),
+      current: () => this.classifier?.snapshot,
+      publish: (copy) => {
+        this.observer?.bindSnapshot(copy, this.engine!.stats().ruleIds);
+        this.classifier!.setSnapshot(copy);
+      },
+      failed: (e) => {
+        this.lastError = `copying the snapshot for the WebAssembly judge failed, the JavaScript judge stays in force: ${e.message}`;
+        this.log('error', this.lastError);
+      },
+    }, opts.wasmJudge ?? true);
   }
 
   private starting?: Promise<void>;
@@ -243,6 +260,7 @@ export class Agent {
     o.health?.setRulesInstalled(true);
     // The first compile's idle-time work (the per-policy tables chains will walk: TierTables.warm).
     this.converge.schedule();
+    this.wasmCopy.schedule();
     this.log('info', `enforcing generation ${this.enforcedGeneration}`, this.summary());
     if (o.strict ?? true) {
       const tool = await runCommand(['conntrack', '--version']).catch(() => undefined);
@@ -404,6 +422,7 @@ export class Agent {
       this.classifier.setSnapshot(snap);
       if (changes.some((c) => c.kind === 'Node' && c.key === this.opts.node)) this.refreshLocalRanges();
       this.converge.schedule();
+      this.wasmCopy.schedule();
     } catch (e) {
       // Keep enforcing the previous snapshot rather than nothing.
       this.lastError = `compile failed, previous rules stay in force: ${(e as Error).message}`;
@@ -533,6 +552,7 @@ export class Agent {
       rulesRestored: this.stats.rulesRestored,
       rulesRestoredAt: this.stats.rulesRestoredAt,
       tierChains: this.engine ? { pending: this.engine.pendingChains, made: this.engine.stats().chainsMade } : undefined,
+      wasmJudge: { enabled: this.opts.wasmJudge ?? true, judging: this.classifier?.snapshot instanceof WasmSnapshot, copies: this.wasmCopy.copies, lastBytes: this.wasmCopy.lastBytes, lastMs: +this.wasmCopy.lastMs.toFixed(2) },
       sourceGuard: this.sourceGuard?.status(),
       ruleWatchdog: this.watchdog?.status(),
       updatedAt: new Date().toISOString(),
@@ -569,6 +589,7 @@ export class Agent {
     if (this.statusTimer) clearInterval(this.statusTimer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.converge.cancel();
+    this.wasmCopy.cancel();
     for (const u of this.unsubscribe) u();
     await this.opts.source.stop();
     await this.reconciler.settled();

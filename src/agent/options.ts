@@ -74,6 +74,11 @@ export interface AgentOptions {
   readonly verdictCacheSeconds?: number;
   /** How often the agent reads the cache's counters, in ms (default 1000); scrapes and rule changes read them too. */
   readonly verdictCacheReadMs?: number;
+  /**
+   * Judge new connections with the WebAssembly copy of each snapshot, made in idle time after
+   * every update (agent/wasm-copy.ts; default true). False: the JavaScript snapshot always judges.
+   */
+  readonly wasmJudge?: boolean;
   /** Drop packets from a pod interface whose source is not that pod's (default true; src/enforce/spoof-guard.ts). */
   readonly sourceGuard?: boolean;
   /** Where the guard lives: 'auto' (default: tc filters on the pod veths when `tc` and `nft` run, else the native nftables table when `nft` runs, else iptables), 'tc', 'nft' or 'iptables' (agent/source-guard.ts). */

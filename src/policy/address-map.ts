@@ -32,6 +32,8 @@ const enum M {
 }
 if (M.PAGE_SHIFT !== PAGE_SHIFT || M.PAGE_MASK !== PAGE_MASK) throw new Error('address-map.ts: the lookups\' PAGE_SHIFT / PAGE_MASK differ from word-pages.ts');
 const EMPTY = M.EMPTY;
+/** The value of an empty entry (and get's answer for an unknown address). */
+export const MAP_EMPTY = M.EMPTY;
 
 /** The pages of an edited copy (see with()). */
 interface Edited {
@@ -149,6 +151,11 @@ export class AddressMap4 {
     return new AddressMap4([], { pages: t.pages, mask, size });
   }
 
+  /** The table's pages and slot mask (src/policy/wasm-snapshot.ts lays the pages end to end). */
+  image(): { readonly pages: readonly Int32Array[]; readonly mask: number } {
+    return { pages: this.pages, mask: this.mask };
+  }
+
   get(addr: number): number {
     const k = addr | 0;
     const pages = this.pages, mask = this.mask;
@@ -233,6 +240,11 @@ export class AddressMap6 {
       }
     }
     return new AddressMap6([], { pages: t.pages, mask, size });
+  }
+
+  /** The table's pages and slot mask (src/policy/wasm-snapshot.ts lays the pages end to end). */
+  image(): { readonly pages: readonly Int32Array[]; readonly mask: number } {
+    return { pages: this.pages, mask: this.mask };
   }
 
   get(a: number, b: number, c: number, d: number): number {

@@ -98,6 +98,19 @@ export interface SnapshotParts {
   readonly ruleRefs: readonly RuleRef[];
 }
 
+/** What src/policy/wasm-snapshot.ts copies into its module's memory (Snapshot.flatParts). */
+export interface FlatParts {
+  readonly arena: Int32Array;
+  readonly map4: { readonly pages: readonly Int32Array[]; readonly mask: number };
+  readonly map6: { readonly pages: readonly Int32Array[]; readonly mask: number };
+  readonly slotPages: readonly Int32Array[];
+  readonly slots: number;
+  readonly addr4: Int32Array;
+  readonly addr4Start: Int32Array;
+  readonly addr6: Int32Array;
+  readonly addr6Start: Int32Array;
+}
+
 export class Snapshot implements RuleSnapshot {
   readonly generation: number;
   egressCode: number = SIDE.NOT_JUDGED;
@@ -247,6 +260,14 @@ export class Snapshot implements RuleSnapshot {
     this.egressCode = e;
     this.ingressCode = i;
     return sideAllows(e) && sideAllows(i);
+  }
+
+  /** The arrays judge4/judge6 read (for wasm-snapshot.ts, which copies them; never written). */
+  flatParts(): FlatParts {
+    return {
+      arena: this.words, map4: this.pods4.image(), map6: this.pods6.image(), slotPages: this.slotPages, slots: this.slots,
+      addr4: this.addr4, addr4Start: this.addr4Start, addr6: this.addr6, addr6Start: this.addr6Start,
+    };
   }
 
   podSlot4(addr: number): number {

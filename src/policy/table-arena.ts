@@ -148,6 +148,10 @@ export const HEADER_WORDS = K.HEADER_WORDS;
 export const SEL_U8 = K.SEL_U8;
 export const SEL_U16 = K.SEL_U16;
 export const SEL_I32 = K.SEL_I32;
+export const NO_TRIE = K.NO_TRIE;
+export const NO_VALUE = K.NO_VALUE;
+export const NO_CHILD = K.NO_CHILD;
+export const PASS_CELL = K.PASS_CELL;
 
 /** Words per IPv4 trie node, and field offsets. */
 export const T4 = 5;

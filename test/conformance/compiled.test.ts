@@ -8,13 +8,15 @@
 //   the destination's node allows its ingress (an end that is no pod, e.g. an outside host, is
 //   judged by the other end's node, where its side is 'not-a-pod').
 // Each answer is also compared in full with the plain evaluator's (node-local sides with the
-// evaluator's answer for that node).
+// evaluator's answer for that node), and the node-local engines' with their snapshots'
+// WebAssembly copies (src/policy/wasm-snapshot.ts, what the agents judge with once idle).
 // 'connect' probes are new connections and are judged here; 'reply' probes are about conntrack
 // state and belong to the dataplane tests.
 
 import t from 'tap';
 import { applyStep, buildClusterForCase, endpointNode, probeLabel, probesForGroup } from '../support/conformance-cases.ts';
-import { CompiledEngine } from '../../src/policy/compiler.ts';
+import { CompiledEngine, decideOn } from '../../src/policy/compiler.ts';
+import { wasmCopyOf, type WasmSnapshot } from '../../src/policy/wasm-snapshot.ts';
 import { evaluate } from '../../src/policy/evaluator.ts';
 import { everyCase } from './case-set.ts';
 
@@ -33,6 +35,15 @@ for (const c of cases) {
       incremental.update(changes);
       for (const a of agents.values()) a.update(changes);
     });
+    // Each agent's WebAssembly copy, made anew when its snapshot changes.
+    const copies = new Map<CompiledEngine, WasmSnapshot>();
+    const copyOf = (a: CompiledEngine): WasmSnapshot => {
+      const snap = a.snapshot();
+      let copy = copies.get(a);
+      if (copy?.source !== snap) copies.set(a, (copy = wasmCopyOf(snap)!));
+      return copy;
+    };
+    let wasmChecked = 0;
     const agentOf = (endpoint: string, other: string) =>
       agents.get(endpointNode(c, endpoint) ?? endpointNode(c, other) ?? c.nodes[0]!.name)!;
     let checked = 0;
@@ -67,9 +78,15 @@ for (const c of cases) {
           const eDst = evaluate(state, conn, { localNode: dstAgent.localNode }).ingress;
           if (JSON.stringify(egress) !== JSON.stringify(eSrc)) t.same(egress, eSrc, `node-local egress on ${srcAgent.localNode} = evaluator: ${label}`);
           if (JSON.stringify(ingress) !== JSON.stringify(eDst)) t.same(ingress, eDst, `node-local ingress on ${dstAgent.localNode} = evaluator: ${label}`);
+          const wEgress = decideOn(copyOf(srcAgent), conn).egress;
+          const wIngress = decideOn(copyOf(dstAgent), conn).ingress;
+          wasmChecked++;
+          if (JSON.stringify(wEgress) !== JSON.stringify(egress)) t.same(wEgress, egress, `node-local egress on ${srcAgent.localNode}, wasm copy = snapshot: ${label}`);
+          if (JSON.stringify(wIngress) !== JSON.stringify(ingress)) t.same(wIngress, ingress, `node-local ingress on ${dstAgent.localNode}, wasm copy = snapshot: ${label}`);
         }
       });
     });
     t.ok(checked > 0, `${checked} connect probes judged`);
+    t.equal(wasmChecked, checked, 'every probe also judged by the agents\' WebAssembly copies');
   });
 }

@@ -10,8 +10,9 @@ import { fileURLToPath } from 'node:url';
 
 const probe = fileURLToPath(new URL('../support/alloc-probe.ts', import.meta.url));
 
-t.test('2M classify calls after warm-up: no heap growth, no GC', async (t) => {
-  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', probe, '2000000'], { encoding: 'utf8', timeout: 120_000 });
+// With the JavaScript snapshot judging and with its WebAssembly copy (the agent's default).
+for (const judge of ['js', 'wasm']) t.test(`2M classify calls after warm-up (${judge} judge): no heap growth, no GC`, async (t) => {
+  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', probe, '2000000', judge], { encoding: 'utf8', timeout: 120_000 });
   t.equal(r.status, 0, `probe exited cleanly: ${r.stderr.slice(0, 2000)}`);
   const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
     packets: number; heapDelta: number; gcs: number; distinct: number; unknownLocalDrops: number; control: { heapDelta: number; gcs: number };

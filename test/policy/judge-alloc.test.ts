@@ -9,12 +9,14 @@ import { fileURLToPath } from 'node:url';
 
 const probe = fileURLToPath(new URL('../../support/judge-alloc-probe.ts', import.meta.url));
 const calls = 2_000_000;
-// Also with every Admin and Baseline word a chain of per-policy tables (tier-tables.ts).
-for (const mode of ['tables', 'chains']) {
-  t.test(mode, async (t) => {
-    const res = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', probe, String(calls), '7', mode], { encoding: 'utf8', timeout: 300_000 });
+// Also with every Admin and Baseline word a chain of per-policy tables (tier-tables.ts), and with
+// the snapshot's WebAssembly copy judging (src/policy/wasm-snapshot.ts, the agent's default).
+for (const [mode, judge] of [['tables', 'js'], ['chains', 'js'], ['tables', 'wasm'], ['chains', 'wasm']] as const) {
+  t.test(`${mode}, ${judge}`, async (t) => {
+    const res = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', probe, String(calls), '7', mode, judge], { encoding: 'utf8', timeout: 300_000 });
     t.equal(res.status, 0, `probe exited cleanly ${res.stderr}`);
-    const out = JSON.parse(res.stdout.trim().split('\n').pop()!) as { heapDelta: number; gcs: number; calls: number; nsPerJudge: number; tables: number; chains: number };
+    const out = JSON.parse(res.stdout.trim().split('\n').pop()!) as { heapDelta: number; gcs: number; calls: number; nsPerJudge: number; tables: number; chains: number; judge: string };
+    t.equal(out.judge, judge, `the ${judge} judge ran`);
     t.comment(JSON.stringify(out));
     t.equal(out.calls, calls);
     t.ok(out.tables > 0, 'the cluster compiled to real tables');

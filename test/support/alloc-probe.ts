@@ -6,6 +6,7 @@
 // that allocates even one heap number per packet grows the heap by >= 16 bytes a packet and
 // triggers scavenges.
 
+import { wasmCopyOf } from '../../src/policy/wasm-snapshot.ts';
 import { Classifier, REASON } from '../../src/dataplane/classifier.ts';
 import { Conntrack } from '../../src/dataplane/conntrack.ts';
 import { CompiledEngine } from '../../src/policy/compiler.ts';
@@ -60,8 +61,10 @@ pkts.push(ipv4({ src: c.pods[0]!.ip, dst: c.pods[1]!.ip, proto: PROTO.UDP, fragO
 const { buf, offs, lens } = pack(pkts);
 const n = pkts.length;
 
-const stateless = new Classifier(engine.snapshot());
-const stateful = new Classifier(engine.snapshot(), { conntrack: new Conntrack({ capacity: 1024, seed: 1 }) });
+// argv[3] 'wasm': the snapshot's WebAssembly copy judges (src/policy/wasm-snapshot.ts, the agent's default).
+const judge = process.argv[3] === 'wasm' ? wasmCopyOf(engine.snapshot())! : engine.snapshot();
+const stateless = new Classifier(judge);
+const stateful = new Classifier(judge, { conntrack: new Conntrack({ capacity: 1024, seed: 1 }) });
 stateless.setLocalPodRanges({ cidrs: ranges, nodeAddresses: [] });
 stateful.setLocalPodRanges({ cidrs: ranges, nodeAddresses: [] });
 

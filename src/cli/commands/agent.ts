@@ -15,6 +15,7 @@ const HELP = `usage: palisade agent --node NAME [--source files --manifests PATH
                       [--backend nfqueue|tun] [--queue N] [--queues K] [--fail-open]
                       [--pod-iface IF...] [--pod-cidr CIDR...] [--status-file PATH] [--health ADDR]
                       [--no-strict] [--rules-check-ms N] [--no-verdict-cache] [--no-kernel-admit] [--verdict-cache-s N] [--verdict-cache-read-ms N] [--queue-all]
+                      [--no-wasm-judge]
                       [--no-source-guard] [--source-guard-layout auto|tc|nft|iptables]
 
 Enforces the NetworkPolicies of the pods on node NAME (pods whose spec.nodeName is NAME) on the
@@ -71,6 +72,9 @@ removes its iptables rules (unless --keep-rules).
                         within 1.25 times that)
   --verdict-cache-read-ms N   how often the cache's counters are read (default 1000); a
                         metrics scrape and a rule change read them too
+  --no-wasm-judge       judge new connections with the JavaScript engine only (default: a
+                        copy of each rule generation made in idle time, about 50 ms after
+                        the last update, judges them in WebAssembly with the same answers)
   --no-source-guard     do not drop packets that enter from a pod's interface with a source
                         address that is not that pod's (default: dropped before conntrack,
                         IPv4 and IPv6; turn off only where the CNI already validates sources)
@@ -96,7 +100,7 @@ const SPEC = {
   metrics: 'string', 'verdict-log': 'string', 'log-allowed': 'bool', audit: 'bool',
   strict: 'bool', 'no-strict': 'bool', 'rules-check-ms': 'string', 'verdict-cache': 'bool', 'no-verdict-cache': 'bool', 'verdict-cache-s': 'string', 'verdict-cache-read-ms': 'string',
   'kernel-admit': 'bool', 'no-kernel-admit': 'bool',
-  'queue-all': 'bool', 'no-source-guard': 'bool', 'source-guard-layout': 'string',
+  'queue-all': 'bool', 'no-wasm-judge': 'bool', 'no-source-guard': 'bool', 'source-guard-layout': 'string',
   'dns-min-ttl': 'string', 'dns-max-ttl': 'string', 'dns-records-per-pod': 'string', 'dns-records': 'string',
   help: 'bool',
 } as const;
@@ -162,7 +166,7 @@ export async function run(argv: string[]): Promise<number> {
     ipv6: flags['no-ipv6'] !== true, statusFile: flags['status-file'] as string | undefined,
     keepRules: flags['keep-rules'] === true, metrics,
     verdictLog: flags['verdict-log'] as string | undefined, logAllowed: flags['log-allowed'] === true, audit: flags.audit === true,
-    strict, rulesCheckMs, queueAll: flags['queue-all'] === true,
+    strict, rulesCheckMs, queueAll: flags['queue-all'] === true, wasmJudge: flags['no-wasm-judge'] !== true,
     sourceGuard: flags['no-source-guard'] !== true, sourceGuardLayout,
     verdictCache: flags['verdict-cache'] === true ? true : flags['no-verdict-cache'] === true ? false : undefined, verdictCacheSeconds: intFlag(flags['verdict-cache-s'], 'verdict-cache-s', 1, 86400, 30),
     kernelAdmit: flags['kernel-admit'] === true ? true : flags['no-kernel-admit'] === true ? false : undefined,

@@ -1,0 +1,76 @@
+// The agent's WebAssembly judge (src/policy/wasm-snapshot.ts): once an update and its idle-time
+// steps (idle-converge.ts) are done, the snapshot in force is copied into the judge module's
+// memory and the copy, with the same generation and answers, takes over the packets.
+//
+// Why in idle time: the copy is the snapshot's arrays (the large cluster: 4-8 MB, a millisecond
+// or two; the scale bench's 150,000 pods: tens of MB), so making it inside each update would add
+// that to every update's latency. Until it is made, the JavaScript snapshot judges, with the same
+// answers. The wait (COPY_DELAY_MS) lets a burst of updates (an informer's relist, a rollout)
+// end first, so the agent copies once per burst, not once per update.
+
+import type { CompiledEngine } from '../policy/compiler.ts';
+import type { RuleSnapshot } from '../policy/engine-api.ts';
+import { WasmSnapshot, wasmCopyOf } from '../policy/wasm-snapshot.ts';
+
+/** Quiet time after the last update before the copy is made. */
+export const COPY_DELAY_MS = 50;
+
+export interface WasmCopyHooks {
+  /** The engine, or undefined (none yet, or the agent stopped): nothing to do. */
+  engine(): CompiledEngine | undefined;
+  /** The snapshot the classifier judges with now. */
+  current(): RuleSnapshot | undefined;
+  /** The copy of current(): into the classifier (and whatever binds to the snapshot). */
+  publish(copy: RuleSnapshot): void;
+  /** Making the copy failed: the JavaScript snapshot keeps judging. */
+  failed(e: Error): void;
+}
+
+export class WasmCopier {
+  private timer?: NodeJS.Timeout;
+  /** Copies made, and the last one's size and time (status, tests). */
+  copies = 0;
+  lastBytes = 0;
+  lastMs = 0;
+
+  constructor(private readonly hooks: WasmCopyHooks, private readonly enabled: boolean) {}
+
+  /** (Re)starts the wait: the copy is made COPY_DELAY_MS after the last call, if it is still needed then. */
+  schedule(): void {
+    if (!this.enabled) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.copyNow();
+    }, COPY_DELAY_MS);
+    this.timer.unref();
+  }
+
+  /**
+   * Copies the snapshot in force now, unless it is one already or idle-time steps are pending
+   * (their last one schedules again). Returns whether a copy was published.
+   */
+  copyNow(): boolean {
+    const engine = this.hooks.engine();
+    const snap = this.hooks.current();
+    if (!this.enabled || !engine || !snap || snap instanceof WasmSnapshot || engine.pendingWork > 0) return false;
+    const t0 = performance.now();
+    try {
+      const copy = wasmCopyOf(snap);
+      if (!copy) return false;
+      this.hooks.publish(copy);
+      this.copies++;
+      this.lastBytes = copy.bytes;
+      this.lastMs = performance.now() - t0;
+      return true;
+    } catch (e) {
+      this.hooks.failed(e as Error);
+      return false;
+    }
+  }
+
+  cancel(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
