@@ -185,7 +185,8 @@ export function describeMismatch(m: Mismatch): string {
   return [
     `cluster seed ${m.clusterSeed}${m.localNode ? ` (localNode ${m.localNode})` : ''}, ${m.phase}`,
     `connection ${m.conn.protocol} ${m.conn.src} -> ${m.conn.dst}:${m.conn.port}`,
-    `${m.against}: ${canonical(m.expected)}`,
-    `compiled:  ${canonical(m.got)}`,
+    // A wasm-copy mismatch: expected is the JavaScript snapshot's answer, got the copy's.
+    `${m.against === 'wasm-copy' ? 'snapshot' : m.against}: ${canonical(m.expected)}`,
+    `${m.against === 'wasm-copy' ? 'wasm copy' : 'compiled'}:  ${canonical(m.got)}`,
   ].join('\n');
 }
