@@ -14,6 +14,12 @@ import { WasmSnapshot, wasmCopyOf } from '../policy/wasm-snapshot.ts';
 
 /** Quiet time after the last update before the copy is made. */
 export const COPY_DELAY_MS = 50;
+/**
+ * The wait is also at least this many times the last copy's time, so that under a steady trickle
+ * of updates copying takes at most about 1/COPY_SHARE of a core (a 20 ms copy of a large
+ * cluster: at most one a second, wherever the updates fall).
+ */
+export const COPY_SHARE = 20;
 
 export interface WasmCopyHooks {
   /** The engine, or undefined (none yet, or the agent stopped): nothing to do. */
@@ -35,14 +41,17 @@ export class WasmCopier {
 
   constructor(private readonly hooks: WasmCopyHooks, private readonly enabled: boolean) {}
 
-  /** (Re)starts the wait: the copy is made COPY_DELAY_MS after the last call, if it is still needed then. */
+  /**
+   * (Re)starts the wait: the copy is made COPY_DELAY_MS (or COPY_SHARE times the last copy's
+   * time) after the last call, if it is still needed then.
+   */
   schedule(): void {
     if (!this.enabled) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.copyNow();
-    }, COPY_DELAY_MS);
+    }, Math.max(COPY_DELAY_MS, Math.ceil(COPY_SHARE * this.lastMs)));
     this.timer.unref();
   }
 

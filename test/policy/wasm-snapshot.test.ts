@@ -56,6 +56,7 @@ t.test('the large cluster, with and without its cluster policies: every tuple al
     const copy = wasmCopyOf(snap)!;
     t.ok(copy instanceof WasmSnapshot, 'a copy was made');
     t.equal(copy.generation, snap.generation);
+    t.equal(wasmCopyOf(copy), copy, 'a copy is not copied again');
     const a = answers(snap, input), b = answers(copy, input);
     const differ = a.filter((x, i) => x !== b[i]).length;
     t.equal(differ, 0, `cluster policies ${cnp}: ${input.n} tuples, ${differ} differ`);

@@ -1,0 +1,75 @@
+// The agent's copier of snapshots into the WebAssembly judge (src/agent/wasm-copy.ts): a copy of
+// the snapshot in force, once the updates have been quiet for COPY_DELAY_MS and no idle-time
+// step is pending; never a copy of a copy; nothing when turned off; a failure leaves the
+// JavaScript snapshot judging.
+
+import t from 'tap';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { COPY_DELAY_MS, WasmCopier } from '../../src/agent/wasm-copy.ts';
+import { CompiledEngine } from '../../src/policy/compiler.ts';
+import type { RuleSnapshot } from '../../src/policy/engine-api.ts';
+import { WasmSnapshot } from '../../src/policy/wasm-snapshot.ts';
+import { Rng, randomCluster, stateOf } from '../../support/random-cluster.ts';
+
+function setup(enabled = true) {
+  const state = stateOf(randomCluster(new Rng(5), { namespaces: 3, pods: 40, policies: 8, clusterPolicies: 3 }));
+  const engine = new CompiledEngine(state);
+  // The first compile leaves idle-time steps (TierTables.warm); the agent copies after them.
+  while (engine.pendingWork > 0) engine.converge();
+  let current: RuleSnapshot = engine.snapshot();
+  const published: RuleSnapshot[] = [];
+  const failures: Error[] = [];
+  const copier = new WasmCopier({
+    engine: () => engine,
+    current: () => current,
+    publish: (s) => { published.push(s); current = s; },
+    failed: (e) => failures.push(e),
+  }, enabled);
+  return { engine, copier, published, failures, current: () => current, setCurrent: (s: RuleSnapshot) => (current = s) };
+}
+
+t.test('a copy of the snapshot in force, after a quiet wait; not of a copy', async (t) => {
+  const s = setup();
+  s.copier.schedule();
+  t.equal(s.published.length, 0, 'nothing at once');
+  await sleep(COPY_DELAY_MS / 2);
+  s.copier.schedule(); // another update within the wait restarts it
+  await sleep(COPY_DELAY_MS * 0.75);
+  t.equal(s.published.length, 0, 'the wait restarted');
+  await sleep(COPY_DELAY_MS * 2);
+  t.equal(s.published.length, 1, 'one copy');
+  t.ok(s.current() instanceof WasmSnapshot, 'the copy is in force');
+  t.equal(s.published[0]!.generation, s.engine.snapshot().generation, 'of the generation in force');
+  t.ok(s.copier.lastBytes > 0 && s.copier.copies === 1);
+  t.notOk(s.copier.copyNow(), 'a copy is not copied again');
+  t.equal(s.published.length, 1);
+});
+
+t.test('nothing while idle-time steps are pending, or when turned off', async (t) => {
+  const s = setup();
+  const e = s.engine as unknown as { pendingWork: number };
+  Object.defineProperty(e, 'pendingWork', { value: 2, configurable: true });
+  t.notOk(s.copier.copyNow(), 'pending steps: their last one schedules the copy');
+  Object.defineProperty(e, 'pendingWork', { value: 0, configurable: true });
+  t.ok(s.copier.copyNow(), 'then it is made');
+
+  const off = setup(false);
+  off.copier.schedule();
+  await sleep(COPY_DELAY_MS * 2);
+  t.notOk(off.copier.copyNow());
+  t.equal(off.published.length, 0, '--no-wasm-judge: no copy');
+});
+
+t.test('a snapshot that cannot be copied (not the engine\'s own) is left judging; a failing copy says so', async (t) => {
+  const s = setup();
+  const double = { ...s.engine.snapshot(), generation: 99 } as RuleSnapshot;
+  s.setCurrent(double);
+  t.notOk(s.copier.copyNow(), 'a test double has no copy');
+  t.equal(s.current(), double);
+  const bad = setup();
+  const snap = bad.engine.snapshot();
+  bad.setCurrent(Object.assign(Object.create(Object.getPrototypeOf(snap) as object) as RuleSnapshot, snap, { flatParts: () => { throw new Error('boom'); } }));
+  t.notOk(bad.copier.copyNow());
+  t.match(bad.failures.map((e) => e.message), ['boom'], 'the failure reaches the agent');
+  t.equal(bad.published.length, 0);
+});
