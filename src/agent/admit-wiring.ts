@@ -110,10 +110,14 @@ export class KernelAdmission {
     this.schedule();
   }
 
-  /** The classifier's snapshot when the judged sets hold its selection (which sources reach PALISADE-ADMIT), else undefined. */
+  /**
+   * The classifier's snapshot when the judged sets hold its selection (which sources reach
+   * PALISADE-ADMIT), else undefined. Compared by generation: the agent swaps a snapshot for its
+   * WebAssembly copy (agent/wasm-copy.ts), another object with the same generation and answers.
+   */
   private current(): RuleSnapshot | undefined {
     const snap = this.o.judging();
-    return snap === this.selectedSnap ? snap : undefined;
+    return snap.generation === this.selectedSnap?.generation ? snap : undefined;
   }
 
   /** Builds and installs the entries of the current snapshot (soon; requests made meanwhile coalesce). */
@@ -144,7 +148,7 @@ export class KernelAdmission {
     const snap = this.current();
     // The judged sets do not hold this snapshot's selection yet: the reconcile that writes them
     // schedules a build. A reconcile without a new snapshot (a resync) changes nothing here.
-    if (snap === undefined || (snap === this.installedFor && !this.refreshDue)) return;
+    if (snap === undefined || (snap.generation === this.installedFor?.generation && !this.refreshDue)) return;
     this.refreshDue = false;
     const t0 = performance.now();
     let work = 0;
@@ -161,14 +165,14 @@ export class KernelAdmission {
     while (!s.done) {
       await turn();
       // A newer generation already emptied the sets and asked for its own build.
-      if (this.closed || this.current() !== snap) {
+      if (this.closed || this.current()?.generation !== snap.generation) {
         this.dropped++;
         return;
       }
       s = step(g);
     }
     const r = s.value;
-    const out = await this.sets.install(r.entries, () => !this.closed && this.current() === snap, r.returns);
+    const out = await this.sets.install(r.entries, () => !this.closed && this.current()?.generation === snap.generation, r.returns);
     if (out === 'stale') {
       this.dropped++;
       return;
