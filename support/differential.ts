@@ -110,7 +110,8 @@ export function runCluster(
   let copy: WasmSnapshot | undefined;
   const wasmCopy = (): WasmSnapshot => {
     const snap = engine.snapshot();
-    if (copy?.source !== snap) copy = wasmCopyOf(snap);
+    // Each copy takes the memory of the one before (as the agent's do), which keeps judging.
+    if (copy?.source !== snap) copy = wasmCopyOf(snap, copy);
     if (!copy) throw new Error('differential: the engine\'s snapshot has no WebAssembly copy');
     return copy;
   };

@@ -34,6 +34,12 @@ export interface WasmCopyHooks {
 
 export class WasmCopier {
   private timer?: NodeJS.Timeout;
+  /**
+   * The last copy made: the next one takes its memory and module instance (WasmSnapshot's
+   * `reuse`). It is never the one judging then: a copy is made only while the classifier holds a
+   * JavaScript snapshot, i.e. after an update replaced the copy before.
+   */
+  private last?: WasmSnapshot;
   /** Copies made, and the last one's size and time (status, tests). */
   copies = 0;
   lastBytes = 0;
@@ -65,8 +71,9 @@ export class WasmCopier {
     if (!this.enabled || !engine || !snap || snap instanceof WasmSnapshot || engine.pendingWork > 0) return false;
     const t0 = performance.now();
     try {
-      const copy = wasmCopyOf(snap);
+      const copy = wasmCopyOf(snap, this.last);
       if (!copy) return false;
+      this.last = copy;
       this.hooks.publish(copy);
       this.copies++;
       this.lastBytes = copy.bytes;

@@ -90,9 +90,21 @@ export class WasmSnapshot implements RuleSnapshot {
   private readonly out: Int32Array;
   private readonly j4: JudgeExports['judge4'];
   private readonly j6: JudgeExports['judge6'];
+  /** The memory and the module instance over it, handed on to a later copy by retire(). */
+  private readonly memory: WebAssembly.Memory;
+  private readonly exports: JudgeExports;
+  /** retire() was called: the JavaScript snapshot judges, and the memory is another copy's. */
+  private retired = false;
 
-  /** A copy of `snap`'s judge (throws when it would not fit: see MAX_WORDS). */
-  constructor(snap: Snapshot) {
+  /**
+   * A copy of `snap`'s judge (throws when it would not fit: see MAX_WORDS). With `reuse`, a copy
+   * nothing judges with any more: it is retired and its memory and instance are written over
+   * (grown when too small), instead of new ones. Each new memory is tens of MB at the scale
+   * limits, counted by V8 as external memory: one per copy made V8 start its incremental marking
+   * every copy or two, whose steps then ran inside the next updates (a remote pod relabel at the
+   * scale limits: p50 5.5-6.2 ms with a new memory per copy, 1.8-2.1 without copies).
+   */
+  constructor(snap: Snapshot, reuse?: WasmSnapshot) {
     this.snap = snap;
     this.generation = snap.generation;
     const p: FlatParts = snap.flatParts();
@@ -107,7 +119,11 @@ export class WasmSnapshot implements RuleSnapshot {
     const addr6Start = at; at += p.addr6Start.length;
     const out = at; at += 4;
     if (at > MAX_WORDS) throw new RangeError(`wasm-snapshot: ${at} words is more than the module addresses (${MAX_WORDS})`);
-    const memory = new WebAssembly.Memory({ initial: Math.ceil((at * 4) / 65536) || 1 });
+    const pages = Math.ceil((at * 4) / 65536) || 1;
+    const given = reuse?.retire();
+    const memory = given?.memory ?? new WebAssembly.Memory({ initial: pages });
+    const have = memory.buffer.byteLength / 65536;
+    if (have < pages) memory.grow(pages - have);
     const mem = new Int32Array(memory.buffer);
     mem.set(p.arena, 0);
     copyPages(mem, map4, p.map4.pages, map4Words);
@@ -115,15 +131,34 @@ export class WasmSnapshot implements RuleSnapshot {
     copyPages(mem, slots, p.slotPages, slotWords);
     mem.set(p.addr4, addr4); mem.set(p.addr4Start, addr4Start);
     mem.set(p.addr6, addr6); mem.set(p.addr6Start, addr6Start);
-    const x = new WebAssembly.Instance(module(), { env: { memory, abort: abortJudge } }).exports as unknown as JudgeExports;
+    const x = given?.exports ?? new WebAssembly.Instance(module(), { env: { memory, abort: abortJudge } }).exports as unknown as JudgeExports;
     x.setup(map4, p.map4.mask, map6, p.map6.mask, slots, addr4, addr4Start, addr6, addr6Start, out);
     this.out = mem.subarray(out, out + 4);
     this.j4 = x.judge4;
     this.j6 = x.judge6;
+    this.memory = memory;
+    this.exports = x;
     this.bytes = memory.buffer.byteLength;
   }
 
+  /**
+   * Hands this copy's memory and instance to a new copy (the constructor's `reuse`); from now on
+   * the JavaScript snapshot judges for this one, with the same answers, so a caller still holding
+   * it is never given another generation's. Once only.
+   */
+  private retire(): { memory: WebAssembly.Memory; exports: JudgeExports } | undefined {
+    if (this.retired) return undefined;
+    this.retired = true;
+    return { memory: this.memory, exports: this.exports };
+  }
+
+  /** Has a later copy taken this one's memory (retire)? */
+  get isRetired(): boolean {
+    return this.retired;
+  }
+
   judge4(src: number, dst: number, proto: number, port: number): boolean {
+    if (this.retired) return this.fromSource(this.snap.judge4(src, dst, proto, port));
     // int32 arguments (as snapshot.ts): a uint32 above 2^31 would be boxed on the way in.
     const ok = this.j4(src | 0, dst | 0, proto, port);
     const o = this.out;
@@ -136,10 +171,18 @@ export class WasmSnapshot implements RuleSnapshot {
     d0: number, d1: number, d2: number, d3: number,
     proto: number, port: number,
   ): boolean {
+    if (this.retired) return this.fromSource(this.snap.judge6(s0, s1, s2, s3, d0, d1, d2, d3, proto, port));
     const ok = this.j6(s0 | 0, s1 | 0, s2 | 0, s3 | 0, d0 | 0, d1 | 0, d2 | 0, d3 | 0, proto, port);
     const o = this.out;
     this.egressCode = o[0]!; this.ingressCode = o[1]!; this.srcSlot = o[2]!; this.dstSlot = o[3]!;
     return ok !== 0;
+  }
+
+  /** A retired copy's answer: the JavaScript snapshot's, with its codes and slots. */
+  private fromSource(ok: boolean): boolean {
+    const s = this.snap;
+    this.egressCode = s.egressCode; this.ingressCode = s.ingressCode; this.srcSlot = s.srcSlot; this.dstSlot = s.dstSlot;
+    return ok;
   }
 
   /** The JavaScript snapshot this copies. */
@@ -159,13 +202,15 @@ export class WasmSnapshot implements RuleSnapshot {
 
 /**
  * The WebAssembly copy of a published snapshot, or undefined for a snapshot that is not the
- * compiled engine's own (a test double) or too large for the module (MAX_WORDS).
+ * compiled engine's own (a test double) or too large for the module (MAX_WORDS). `reuse`: an
+ * earlier copy nothing judges with any more, whose memory and instance the new copy takes (see
+ * the constructor); it keeps answering through its JavaScript snapshot.
  */
-export function wasmCopyOf(snap: RuleSnapshot): WasmSnapshot | undefined {
+export function wasmCopyOf(snap: RuleSnapshot, reuse?: WasmSnapshot): WasmSnapshot | undefined {
   if (snap instanceof WasmSnapshot) return snap;
   if (!(snap instanceof Snapshot)) return undefined;
   try {
-    return new WasmSnapshot(snap);
+    return new WasmSnapshot(snap, reuse);
   } catch (e) {
     if (e instanceof RangeError) return undefined;
     throw e;

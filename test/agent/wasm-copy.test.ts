@@ -43,6 +43,12 @@ t.test('a copy of the snapshot in force, after a quiet wait; not of a copy', asy
   t.ok(s.copier.lastBytes > 0 && s.copier.copies === 1);
   t.notOk(s.copier.copyNow(), 'a copy is not copied again');
   t.equal(s.published.length, 1);
+  // An update puts a JavaScript snapshot back; the next copy takes the last one's memory.
+  const first = s.current() as WasmSnapshot;
+  s.setCurrent(s.engine.snapshot());
+  t.ok(s.copier.copyNow(), 'the next copy');
+  t.ok(first.isRetired, 'it took the last copy\'s memory (that copy now judges through its JavaScript snapshot)');
+  t.notOk((s.current() as WasmSnapshot).isRetired);
 });
 
 t.test('nothing while idle-time steps are pending, or when turned off', async (t) => {

@@ -40,7 +40,7 @@ for (const c of cases) {
     const copyOf = (a: CompiledEngine): WasmSnapshot => {
       const snap = a.snapshot();
       let copy = copies.get(a);
-      if (copy?.source !== snap) copies.set(a, (copy = wasmCopyOf(snap)!));
+      if (copy?.source !== snap) copies.set(a, (copy = wasmCopyOf(snap, copy)!));
       return copy;
     };
     let wasmChecked = 0;

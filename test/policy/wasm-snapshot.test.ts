@@ -68,3 +68,21 @@ t.test('the large cluster, with and without its cluster policies: every tuple al
   const crossed = answers(copies[0]!, input).filter((x, i) => x !== js[1]![i]).length;
   t.ok(crossed > 1000, `a copy of the wrong snapshot differs on ${crossed} tuples`);
 });
+
+t.test('a copy that takes an earlier copy\'s memory: the earlier one retires and keeps its answers', async (t) => {
+  const input = judgeInput(largeTuples(5_000, 0x5eed));
+  const small = new CompiledEngine(buildLargeCluster({ ...LARGE, pods: 400, namespaces: 4 }, [])).snapshot();
+  const large = new CompiledEngine(buildLargeCluster(LARGE, largeClusterPolicies())).snapshot();
+  const first = wasmCopyOf(small)!;
+  const before = answers(first, input);
+  const second = wasmCopyOf(large, first)!;
+  t.ok(first.isRetired && !second.isRetired, 'the earlier copy is retired, the new one judges');
+  t.ok(second.bytes > first.bytes, `the memory grew to hold the larger cluster (${first.bytes} -> ${second.bytes} bytes)`);
+  t.same(answers(second, input), answers(large, input), 'the new copy answers as its snapshot');
+  t.same(answers(first, input), before, 'the retired copy answers as it did (through its JavaScript snapshot)');
+  t.same(answers(first, input), answers(small, input));
+  const third = wasmCopyOf(small, second)!;
+  t.ok(second.isRetired && third.bytes === second.bytes, 'the same memory again, large enough as it is');
+  t.same(answers(third, input), answers(small, input), 'stale words past the smaller copy are never read');
+  t.same(answers(second, input), answers(large, input), 'and the second, retired, still answers as the large cluster');
+});
