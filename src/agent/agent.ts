@@ -93,14 +93,10 @@ export class Agent {
   private readonly converge = new IdleConverge({
     engine: () => (this.classifier && !this.stopped ? this.engine : undefined),
     publish: (snap) => {
-      this.observer?.bindSnapshot(snap, this.engine!.stats().ruleIds);
-      this.classifier!.setSnapshot(snap);
+      this.swapIn(snap);
       this.wasmCopy.schedule();
     },
-    failed: (e) => {
-      this.lastError = `converging tier tables failed, chains stay in force: ${e.message}`;
-      this.log('error', this.lastError);
-    },
+    failed: (e) => this.fail(`converging tier tables failed, chains stay in force: ${e.message}`),
   });
   /** The WebAssembly copy of the snapshot in force, made in idle time (wasm-copy.ts). */
   private readonly wasmCopy: WasmCopier;
@@ -135,14 +131,8 @@ export class Agent {
     this.wasmCopy = new WasmCopier({
       engine: () => (this.classifier && !this.stopped ? this.engine : undefined),
       current: () => this.classifier?.snapshot,
-      publish: (copy) => {
-        this.observer?.bindSnapshot(copy, this.engine!.stats().ruleIds);
-        this.classifier!.setSnapshot(copy);
-      },
-      failed: (e) => {
-        this.lastError = `copying the snapshot for the WebAssembly judge failed, the JavaScript judge stays in force: ${e.message}`;
-        this.log('error', this.lastError);
-      },
+      publish: (copy) => this.swapIn(copy),
+      failed: (e) => this.fail(`copying the snapshot for the WebAssembly judge failed, the JavaScript judge stays in force: ${e.message}`),
     }, opts.wasmJudge ?? true);
   }
 
@@ -271,8 +261,7 @@ export class Agent {
       } else {
         // New connections are still judged; only the cutting of established ones is missing.
         // Refusing to start would leave the node with no enforcement at all.
-        this.lastError = 'strict mode is off: the conntrack tool (conntrack-tools) is not installed, so established flows that new rules deny cannot be cut';
-        this.log('error', this.lastError);
+        this.fail('strict mode is off: the conntrack tool (conntrack-tools) is not installed, so established flows that new rules deny cannot be cut');
       }
     }
     this.watchdog = new RuleWatchdog(
@@ -287,10 +276,7 @@ export class Agent {
           this.requestSweep(true);
           void this.writeStatus();
         },
-        failed: (e) => {
-          this.lastError = `rule watchdog: restoring rules failed (retrying): ${e.message}`;
-          this.log('error', this.lastError);
-        },
+        failed: (e) => this.fail(`rule watchdog: restoring rules failed (retrying): ${e.message}`),
       },
       o.rulesCheckMs ?? 1000,
     );
@@ -303,6 +289,18 @@ export class Agent {
   }
 
   private observeCompile?: (seconds: number) => void;
+
+  /** An error the agent survives: the status file's lastError, and a log line. */
+  private fail(message: string): void {
+    this.lastError = message;
+    this.log('error', message);
+  }
+
+  /** A snapshot with the same generation's answers into the classifier (idle-time steps, the WebAssembly copy). */
+  private swapIn(snap: RuleSnapshot): void {
+    this.observer?.bindSnapshot(snap, this.engine!.stats().ruleIds);
+    this.classifier!.setSnapshot(snap);
+  }
 
   /** Audit mode: --audit for everything, or the palisade.io/audit annotation per namespace. */
   private refreshAudit(): void {
@@ -359,8 +357,7 @@ export class Agent {
       this.classifier.setLocalPodRanges({ cidrs, nodeAddresses: this.state.nodes.get(this.opts.node)?.addresses ?? [] });
     } catch (e) {
       // The previous ranges stay in force; the rest is enforced as before.
-      this.lastError = `local pod ranges not updated: ${(e as Error).message}`;
-      this.log('error', this.lastError);
+      this.fail(`local pod ranges not updated: ${(e as Error).message}`);
     }
   }
 
@@ -416,17 +413,16 @@ export class Agent {
       this.observer?.bindSnapshot(snap, this.engine.stats().ruleIds);
       // Cached verdicts are the old rules' answers: gone from the kernel before the new rules judge.
       const err = this.cache && flushForGeneration(this.cache, snap);
-      if (err) this.log('error', (this.lastError = err));
+      if (err) this.fail(err);
       const shut = this.admission?.closeForGeneration();
-      if (shut) this.log('error', (this.lastError = shut));
+      if (shut) this.fail(shut);
       this.classifier.setSnapshot(snap);
       if (changes.some((c) => c.kind === 'Node' && c.key === this.opts.node)) this.refreshLocalRanges();
       this.converge.schedule();
       this.wasmCopy.schedule();
     } catch (e) {
       // Keep enforcing the previous snapshot rather than nothing.
-      this.lastError = `compile failed, previous rules stay in force: ${(e as Error).message}`;
-      this.log('error', this.lastError);
+      this.fail(`compile failed, previous rules stay in force: ${(e as Error).message}`);
       return;
     }
     this.requestReconcile();
@@ -449,8 +445,7 @@ export class Agent {
     try {
       grew = await this.withRules(() => this.applySelection(false));
     } catch (e) {
-      this.lastError = `updating pod rules failed (retrying): ${(e as Error).message}`;
-      this.log('error', this.lastError);
+      this.fail(`updating pod rules failed (retrying): ${(e as Error).message}`);
       if (!this.retryTimer) {
         this.retryTimer = setTimeout(() => {
           this.retryTimer = undefined;
@@ -504,8 +499,7 @@ export class Agent {
       r = await cutter.sweep(() => classifier.snapshot, { unmarked, onDenied });
     } catch (e) {
       cutter.errors++;
-      this.lastError = `strict mode: cutting denied flows failed: ${(e as Error).message}`;
-      this.log('error', this.lastError);
+      this.fail(`strict mode: cutting denied flows failed: ${(e as Error).message}`);
       return;
     }
     if (r.unreadable.length > 0) this.log('warn', `strict mode: ${r.unreadable.length} conntrack line(s) not understood, left alone`, { example: r.unreadable[0] });
@@ -600,8 +594,7 @@ export class Agent {
       if (!keep && this.iptables) await this.withRules(async () => (await this.iptables!.remove(), await this.sourceGuard?.remove()));
       if (!keep && this.opts.backend === 'tun') await removeTunRouting(this.tunRouting());
     } catch (e) {
-      this.lastError = `removing rules failed: ${(e as Error).message}`;
-      this.log('error', this.lastError);
+      this.fail(`removing rules failed: ${(e as Error).message}`);
     }
     if (this.enforcer) {
       if (this.enforcer instanceof TunEnforcer) await this.enforcer.close(keep);
