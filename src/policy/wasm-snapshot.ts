@@ -1,5 +1,5 @@
 // One published snapshot (snapshot.ts) judged by WebAssembly: the same answers, about a third less
-// CPU a packet.
+// CPU a judgement.
 //
 // Why: the JavaScript judge pays, on every word it reads, for the typed array behind it (a map
 // check, a bounds check, a detached-buffer check) and for pages (page table -> page object ->
@@ -10,8 +10,10 @@
 // step; test/policy/wasm-snapshot.test.ts checks it against them.
 //
 // A WasmSnapshot is a COPY: the snapshot's arena, address maps, slot records and node addresses
-// laid end to end in the module's own memory, written once when it is built and never after (a
-// published snapshot never changes its answers, so neither may its copy). Building costs a copy
+// laid end to end in the module's memory, written when it is built and not again while it judges
+// (a published snapshot never changes its answers, so neither may its copy): a later copy takes
+// the memory over only after retiring it, and from then on its JavaScript snapshot answers for
+// it (the constructor's `reuse`). Building costs a copy
 // of those arrays (the large cluster: about 4 MB with its cluster policies 8; a millisecond or
 // two), so the agent builds it in idle time for the snapshot in force (agent.ts, after
 // idle-converge.ts's steps) and the updates themselves publish the JavaScript snapshot: a copy
@@ -45,7 +47,7 @@ const MIRRORED: ReadonlyArray<[string, number]> = [
 /**
  * Words a copy may hold: the module addresses bytes with 32-bit arithmetic on word offsets
  * (offset << 2), so 2^29 words would wrap; a quarter of that is far past any cluster here (the
- * scale bench's snapshot is about 15 M words).
+ * scale bench's copy is 9-13 M words).
  */
 export const MAX_WORDS = 1 << 27;
 
