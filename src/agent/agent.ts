@@ -18,7 +18,6 @@
 //   what is there; what someone flushed or altered is put back, counted and logged, and strict
 //   mode then sweeps every flow (the ones that slipped through were never judged).
 
-import { rename, writeFile } from 'node:fs/promises';
 import { ClusterState, type Change } from '../cluster/state.ts';
 import { CompiledEngine } from '../policy/compiler.ts';
 import { Classifier, REASON_NAMES } from '../dataplane/classifier.ts';
@@ -32,7 +31,7 @@ import { Iptables, settleBackend, type Family, type PodMatch, type RulePlan } fr
 import { JudgedSets, judgedAddresses } from '../enforce/judged-sets.ts';
 import { RuleWatchdog } from './rule-watchdog.ts';
 import { podSelection, type Selection } from './pod-selection.ts';
-import { DEFAULT_TUN_PRIORITY, DEFAULT_TUN_TABLE, installTunRouting, removeTunRouting, tunRoutingProblems } from '../enforce/tun-routing.ts';
+import { installTunRouting, removeTunRouting, tunRoutingProblems } from '../enforce/tun-routing.ts';
 import { AgentCounters, PolicyCounters, createMetrics, startMetricsServer, type MetricsServer } from './metrics.ts';
 import { ConnectionObserver, ObservedJudge } from './observe.ts';
 import type { VerdictCache } from '../enforce/verdict-cache.ts';
@@ -47,7 +46,7 @@ import type { RuleSnapshot } from '../policy/engine-api.ts';
 import { BatchRunner } from './batch-runner.ts';
 import { IdleConverge } from './idle-converge.ts';
 import { WasmCopier } from './wasm-copy.ts';
-import { WasmSnapshot } from '../policy/wasm-snapshot.ts';
+import { StatusFile } from './status-file.ts';
 import { AgentStats, registerAgentMetrics, statusCounters, type AgentStatus } from './agent-stats.ts';
 import { defaultLog } from './agent-log.ts';
 import { SourceGuard } from './source-guard.ts';
@@ -100,6 +99,7 @@ export class Agent {
   });
   /** The WebAssembly copy of the snapshot in force, made in idle time (wasm-copy.ts). */
   private readonly wasmCopy: WasmCopier;
+  private statusFile?: StatusFile;
   /** Pod-rule reconciles: one per batch of state changes, bursts merged. */
   private readonly reconciler = new BatchRunner<true>({
     round: () => this.reconcile(),
@@ -114,7 +114,6 @@ export class Agent {
   });
   private retryTimer?: NodeJS.Timeout;
   private statusTimer?: NodeJS.Timeout;
-  private statusWrite: Promise<void> = Promise.resolve();
   private unsubscribe: (() => void)[] = [];
   private cutter?: FlowCutter;
   private rulesQueue: Promise<unknown> = Promise.resolve();
@@ -330,14 +329,9 @@ export class Agent {
     };
   }
 
+  /** The TUN device's policy routing (table and priority default in tun-routing.ts). */
   private tunRouting() {
-    return {
-      device: this.plan.tunDevice!,
-      divertMark: this.plan.divertMark!,
-      table: this.opts.tunTable ?? DEFAULT_TUN_TABLE,
-      priority: this.opts.tunPriority ?? DEFAULT_TUN_PRIORITY,
-      families: this.families,
-    };
+    return { device: this.plan.tunDevice!, divertMark: this.plan.divertMark!, table: this.opts.tunTable, priority: this.opts.tunPriority, families: this.families };
   }
 
   /** This node's spec.podCIDRs (canonical CIDR text), from the Node object named by --node. */
@@ -546,7 +540,7 @@ export class Agent {
       rulesRestored: this.stats.rulesRestored,
       rulesRestoredAt: this.stats.rulesRestoredAt,
       tierChains: this.engine ? { pending: this.engine.pendingChains, made: this.engine.stats().chainsMade } : undefined,
-      wasmJudge: { enabled: this.opts.wasmJudge ?? true, judging: this.classifier?.snapshot instanceof WasmSnapshot, copies: this.wasmCopy.copies, lastBytes: this.wasmCopy.lastBytes, lastMs: +this.wasmCopy.lastMs.toFixed(2) },
+      wasmJudge: this.wasmCopy.status(),
       sourceGuard: this.sourceGuard?.status(),
       ruleWatchdog: this.watchdog?.status(),
       updatedAt: new Date().toISOString(),
@@ -554,20 +548,10 @@ export class Agent {
     };
   }
 
-  /** Writes the status file atomically (write + rename), one write at a time. */
+  /** Writes the status file (status-file.ts), if there is one. */
   writeStatus(): Promise<void> {
-    const file = this.opts.statusFile;
-    if (!file) return Promise.resolve();
-    this.statusWrite = this.statusWrite.then(async () => {
-      const tmp = `${file}.${process.pid}.tmp`;
-      try {
-        await writeFile(tmp, JSON.stringify(this.status(), null, 2) + '\n');
-        await rename(tmp, file);
-      } catch (e) {
-        this.log('warn', `cannot write status file ${file}: ${(e as Error).message}`);
-      }
-    });
-    return this.statusWrite;
+    if (this.opts.statusFile) this.statusFile ??= new StatusFile(this.opts.statusFile, this.log);
+    return this.statusFile?.write(() => this.status()) ?? Promise.resolve();
   }
 
   /** Orderly shutdown: stop the source, remove rules (unless keepRules), close the enforcer. */

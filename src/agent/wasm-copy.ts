@@ -85,6 +85,11 @@ export class WasmCopier {
     }
   }
 
+  /** The status file's `wasmJudge` (agent-stats.ts): on, the copy judging now, copies made, the last one's size and time. */
+  status(): { enabled: boolean; judging: boolean; copies: number; lastBytes: number; lastMs: number } {
+    return { enabled: this.enabled, judging: this.hooks.current() instanceof WasmSnapshot, copies: this.copies, lastBytes: this.lastBytes, lastMs: +this.lastMs.toFixed(2) };
+  }
+
   cancel(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;

@@ -3,9 +3,10 @@
 //
 // Why: the JavaScript judge pays, on every word it reads, for the typed array behind it (a map
 // check, a bounds check, a detached-buffer check) and for pages (page table -> page object ->
-// its data -> word). On the large cluster the same steps over flat linear memory took 66 against
-// 114 CPU ns a judgement, and 77 with one call from JavaScript per packet (docs/speed-history.md,
-// "The whole judge in WebAssembly"). The module (wasm/snapshot-judge.ts, compiled by
+// its data -> word). On the large cluster the same steps over flat linear memory take 78-80
+// against 109-111 CPU ns a judgement (`npm run -s bench -- --no-bjs`: classify-large's
+// engine_judge_only_cpu_ns against js_judge_only_cpu_ns; docs/speed-history.md, "The whole judge
+// in WebAssembly"). The module (wasm/snapshot-judge.ts, compiled by
 // scripts/build-wasm.ts into wasm-judge-module.ts) follows snapshot.ts and table-arena.ts step by
 // step; test/policy/wasm-snapshot.test.ts checks it against them.
 //
