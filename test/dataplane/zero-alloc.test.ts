@@ -1,9 +1,9 @@
 // The per-packet path allocates nothing: a child process (fresh heap, --expose-gc) classifies
 // 2,000,000 mixed packets (IPv4 + IPv6 with addresses >= 2^31 per word, TCP/UDP/SCTP/ICMP,
-// replies, ICMP errors, invalid and fragment packets; stateless and with conntrack; the real
-// compiled engine) after warm-up and reports heap growth and GCs. One heap number per packet
-// would be >= 32 MB and several scavenges. No timing is measured.
-
+// replies, ICMP errors, invalid and fragment packets; stateless and with conntrack, each out of its
+// own buffer, read in turn as two queues' buffers are; the real compiled engine) after warm-up
+// and reports heap growth and GCs. One heap number per packet would be >= 32 MB and several
+// scavenges. No timing is measured.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';

@@ -60,6 +60,9 @@ pkts.push(Buffer.from([0x45, 0, 0, 10]));
 pkts.push(ipv4({ src: c.pods[0]!.ip, dst: c.pods[1]!.ip, proto: PROTO.UDP, fragOffset: 7, rawPayload: true }, Buffer.alloc(16)));
 const { buf, offs, lens } = pack(pkts);
 const n = pkts.length;
+// The stateful classifier reads a second buffer, as two queues' receive buffers would be read in
+// turn: every packet switches buffers, so a parser view made per switch would show here.
+const buf2 = Buffer.from(buf);
 
 // argv[3] 'wasm': the snapshot's WebAssembly copy judges (src/policy/wasm-snapshot.ts, the agent's default).
 const judge = process.argv[3] === 'wasm' ? wasmCopyOf(engine.snapshot())! : engine.snapshot();
@@ -73,7 +76,7 @@ function run(count: number, t0: number): number {
   for (let i = 0; i < count; i++) {
     const k = i % n;
     acc += stateless.classify(buf, offs[k]!, lens[k]!, t0 + i);
-    acc += stateful.classify(buf, offs[k]!, lens[k]!, t0 + i);
+    acc += stateful.classify(buf2, offs[k]!, lens[k]!, t0 + i);
   }
   return acc;
 }
