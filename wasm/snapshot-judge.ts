@@ -46,6 +46,7 @@ export const EMPTY: i32 = -1;
 export const NO_TRIE: i32 = -1;
 export const NO_VALUE: i32 = -1;
 export const NO_CHILD: i32 = -1;
+export const HEADER_WORDS: i32 = 22;
 
 // @ts-ignore: decorator
 @inline function w(i: i32): i32 { return load<i32>(i << 2); }
@@ -134,10 +135,11 @@ export const NO_CHILD: i32 = -1;
   return lo - s + 1;
 }
 
-// table-arena.ts selClass: byte, uint16 or int32 classes (H_SEL_WIDTH 0, 1, 2).
+// table-arena.ts selClass: byte, uint16 or int32 classes (H_SEL_WIDTH 0, 1, 2), right after the
+// header (HEADER_WORDS).
 // @ts-ignore: decorator
 @inline function selClass(base: i32, identity: i32): i32 {
-  const o = base + w(base + 4);
+  const o = base + HEADER_WORDS;
   const width = w(base + 3);
   return width == 0 ? <i32>load<u8>((o << 2) + identity)
     : width == 1 ? <i32>load<u16>(((o << 1) + identity) << 1)

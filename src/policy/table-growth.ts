@@ -6,7 +6,7 @@
 // file header. None of it is on the per-packet path (the header words are read as module
 // constants here, which the lookups avoid).
 
-import { H_COMBINE4, H_COMBINE6, H_NODECOMB4, H_NPORT, H_NSEL, H_SEL, H_SEL_LEN, H_SEL_WIDTH, H_VERDICT, SEL_I32, SEL_U16, SEL_U8, rowCell, selRoomFor, selWordsFor, verdictCapacity } from './table-arena.ts';
+import { H_COMBINE4, H_COMBINE6, H_NODECOMB4, H_NPORT, H_NSEL, H_PORTS, H_SEL, H_SEL_LEN, H_SEL_WIDTH, H_VERDICT, SEL_I32, SEL_U16, SEL_U8, rowCell, selRoomFor, selWordsFor, verdictCapacity, withSelRoom } from './table-arena.ts';
 
 /** The combine cell of verdict row `pc` of an image (table-arena.ts rowCell). */
 function cellOf(img: Int32Array, pc: number): number {
@@ -17,7 +17,7 @@ function cellOf(img: Int32Array, pc: number): number {
 /** Address classes (combine rows) of an image, per family: its combine sections over the stride. */
 function combineRows(img: Int32Array): { readonly n4: number; readonly n6: number } {
   const stride = img[H_NSEL]!;
-  const end6 = img[H_NODECOMB4]! >= 0 ? img[H_NODECOMB4]! : img[H_SEL]!;
+  const end6 = img[H_NODECOMB4]! >= 0 ? img[H_NODECOMB4]! : img.length;
   return { n4: (img[H_VERDICT]! - img[H_COMBINE4]!) / stride, n6: (end6 - img[H_COMBINE6]!) / stride };
 }
 
@@ -50,19 +50,22 @@ export function appendedWords(img: Int32Array, had: number): { lo: number; hi: n
 /**
  * A copy of an image with the selector classes of identities from, from + 1, ... appended (same
  * nSel): what a table extended for new identities needs (see extendRuleTable). The image's words
- * are copied as they are (a memcpy, no re-encoding); `from` must be the number of identities it
+ * are copied as they are (withSelRoom, no re-encoding); `from` must be the number of identities it
  * stores.
  */
 export function withMoreSelClasses(img: Int32Array, from: number, added: Int32Array): Int32Array {
-  const oSel = img[H_SEL]!;
   const n = img[H_SEL_LEN]! + added.length;
-  const out = new Int32Array(oSel + Math.max(selWordsFor(img[H_SEL_WIDTH]!, selRoomFor(n)), img.length - oSel));
-  out.set(img);
+  const out = withSelRoom(img, selWordsFor(img[H_SEL_WIDTH]!, selRoomFor(n)));
   const rows = verdictCapacity.get(img);
   if (rows !== undefined) verdictCapacity.set(out, rows);
   // The copy has room for them now.
   appendSelClasses(out, from, added);
   return out;
+}
+
+/** Words of room for selector classes: from H_SEL up to the first section after them. */
+function selRoom(img: Int32Array): number {
+  return img[H_PORTS]! - img[H_SEL]!;
 }
 
 /**
@@ -84,7 +87,7 @@ export function appendColumns(
   const nPeer = peers0 + rows.length / nPort;
   if (nPeer > (verdictCapacity.get(img) ?? 0)) return false;
   if (img[H_SEL_LEN] !== from) throw new RangeError(`table-arena: image stores ${img[H_SEL_LEN]} selector classes, extension starts at ${from}`);
-  if (selWordsFor(width, from + added.length) > img.length - img[H_SEL]!) return false;
+  if (selWordsFor(width, from + added.length) > selRoom(img)) return false;
   const { n4, n6 } = combineRows(img);
   if (combine4.length !== n4 * nSel || combine6.length !== n6 * nSel) throw new RangeError('table-arena: combine rows do not match the image');
   img.set(rows, img[H_VERDICT]! + peers0 * nPort);
@@ -128,7 +131,7 @@ export function appendSelClasses(img: Int32Array, from: number, added: Int32Arra
   const had = img[H_SEL_LEN]!;
   if (from !== had) throw new RangeError(`table-arena: image stores ${had} selector classes, extension starts at ${from}`);
   const n = had + added.length;
-  if (selWordsFor(width, n) > img.length - oSel) return false;
+  if (selWordsFor(width, n) > selRoom(img)) return false;
   if (width === SEL_I32) img.set(added, oSel + had);
   else if (width === SEL_U16) new Uint16Array(img.buffer, img.byteOffset + oSel * 4, n).set(added, had);
   else new Uint8Array(img.buffer, img.byteOffset + oSel * 4, n).set(added, had);

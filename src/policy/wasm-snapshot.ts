@@ -26,7 +26,7 @@ import type { RuleRef } from './decision.ts';
 import { SIDE, type RuleSnapshot } from './engine-api.ts';
 import type { Direction } from './spec-facts.ts';
 import { TIERS_DECIDE, TIER_NEXT, TIER_PASS } from './tiers.ts';
-import { NO_CHILD, NO_TRIE, NO_VALUE, PASS_CELL } from './table-arena.ts';
+import { HEADER_WORDS, NO_CHILD, NO_TRIE, NO_VALUE, PASS_CELL } from './table-arena.ts';
 import { MAP_EMPTY } from './address-map.ts';
 import { PAGE_WORDS } from './word-pages.ts';
 import { Snapshot, type FlatParts } from './snapshot.ts';
@@ -42,7 +42,7 @@ interface JudgeExports {
 const MIRRORED: ReadonlyArray<[string, number]> = [
   ['TIER_NEXT', TIER_NEXT], ['TIER_PASS', TIER_PASS], ['TIERS_DECIDE', TIERS_DECIDE], ['PASS_CELL', PASS_CELL],
   ['NOT_ISOLATED', SIDE.NOT_ISOLATED], ['NO_RULE', SIDE.NO_RULE], ['NODE', SIDE.NODE], ['SELF', SIDE.SELF],
-  ['NOT_JUDGED', SIDE.NOT_JUDGED], ['EMPTY', MAP_EMPTY], ['NO_TRIE', NO_TRIE], ['NO_VALUE', NO_VALUE], ['NO_CHILD', NO_CHILD],
+  ['NOT_JUDGED', SIDE.NOT_JUDGED], ['EMPTY', MAP_EMPTY], ['NO_TRIE', NO_TRIE], ['NO_VALUE', NO_VALUE], ['NO_CHILD', NO_CHILD], ['HEADER_WORDS', HEADER_WORDS],
 ];
 
 /**
