@@ -78,7 +78,7 @@ let walkFragId = 0;
 
 // Multi-byte fields are read through a DataView of the buffer being parsed: one bounds-checked
 // big-endian load per field where byte access takes two or four loads and the shifts between them
-// (parse-only 7-15 % faster than byte reads: docs/speed-history.md, "Parser reads"). Every
+// (parse-only 7-9 % faster than byte reads: docs/speed-history.md, "Parser reads"). Every
 // offset is checked against the lengths before it is read, as for byte access, so a DataView read
 // never throws. The enforcers judge out of one receive buffer per queue, so views are kept for the
 // last few buffers met: a view is made once per buffer, never once per packet or per batch.

@@ -19,7 +19,7 @@
 //   header     H_* words below
 //   selClass   selLen classes (bytes, uint16 or int32, see H_SEL_WIDTH), then room for more up
 //              to the ports. Right after the header, so a lookup's read of its identity's class
-//              does not wait for the header's words (the judge alone 2-4 % faster on the large
+//              does not wait for the header's words (the judge alone about 3 % faster on the large
 //              cluster: docs/speed-history.md, "Selector classes after the header")
 //   ports      4 block offsets (tcp, udp, sctp, end; relative to the first start), then the
 //              interval starts of each protocol's block (see port-map.ts)
