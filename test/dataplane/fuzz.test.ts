@@ -1,6 +1,7 @@
 // Seeded fuzz: 1,000,000 random and mutated packets through parsePacket and classify (real
 // compiled engine, stateful, small table so eviction runs). Nothing may throw, every result must
-// be self-consistent, and a packet the parser rejects must be dropped.
+// be self-consistent, a packet must parse the same alone in a buffer of its own, and a packet the
+// parser rejects must be dropped.
 
 import t from 'tap';
 import { parsePacket } from '../../src/dataplane/packet-parser.ts';
@@ -53,6 +54,7 @@ t.test(`fuzz: ${TOTAL} random and mutated packets`, async (t) => {
   applyStep(state, c0.steps[0]!);
   const cls = new Classifier(engine.snapshot(), { conntrack: new Conntrack({ capacity: 256, seed: 3, evictScan: 16 }) });
   const info = new PacketInfo();
+  const tight = new PacketInfo();
   const base = corpus();
   const work = Buffer.alloc(4096);
   let parsed = 0, rejected = 0, accepted = 0, bad = 0;
@@ -82,6 +84,12 @@ t.test(`fuzz: ${TOTAL} random and mutated packets`, async (t) => {
     let ok: boolean;
     try {
       ok = parsePacket(work, off, len, info, wire);
+      // The same bytes as the whole of a buffer of their own: a read past the packet would now
+      // be a read past the buffer, which throws (multi-byte fields are read through a DataView).
+      if (off >= 0 && off + len <= work.length) {
+        const own = Buffer.from(work.subarray(off, off + len));
+        if (parsePacket(own, 0, len, tight, wire) !== ok || tight.invalid !== info.invalid) { bad++; badNote.push(`own buffer parsed differently at ${i}`); }
+      }
       const v = cls.classify(work, off, len, i, wire);
       if (v !== ACCEPT && v !== DROP) { bad++; badNote.push(`verdict ${v}`); }
       if (v === ACCEPT) accepted++;
