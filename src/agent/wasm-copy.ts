@@ -10,7 +10,8 @@
 
 import type { CompiledEngine } from '../policy/compiler.ts';
 import type { RuleSnapshot } from '../policy/engine-api.ts';
-import { WasmSnapshot, wasmCopyOf } from '../policy/wasm-snapshot.ts';
+import { Snapshot } from '../policy/snapshot.ts';
+import { MAX_WORDS, WasmSnapshot } from '../policy/wasm-snapshot.ts';
 
 /** Quiet time after the last update before the copy is made. */
 export const COPY_DELAY_MS = 50;
@@ -45,7 +46,8 @@ export class WasmCopier {
   lastBytes = 0;
   lastMs = 0;
 
-  constructor(private readonly hooks: WasmCopyHooks, private readonly enabled: boolean) {}
+  /** `maxWords`: the largest copy to make (the module's limit, MAX_WORDS; tests pass less). */
+  constructor(private readonly hooks: WasmCopyHooks, private readonly enabled: boolean, private readonly maxWords: number = MAX_WORDS) {}
 
   /**
    * (Re)starts the wait: the copy is made COPY_DELAY_MS (or COPY_SHARE times the last copy's
@@ -68,11 +70,13 @@ export class WasmCopier {
   copyNow(): boolean {
     const engine = this.hooks.engine();
     const snap = this.hooks.current();
-    if (!this.enabled || !engine || !snap || snap instanceof WasmSnapshot || engine.pendingWork > 0) return false;
+    // Only the engine's own snapshots are copied (not a copy, nor a test's stand-in).
+    if (!this.enabled || !engine || !(snap instanceof Snapshot) || engine.pendingWork > 0) return false;
     const t0 = performance.now();
     try {
-      const copy = wasmCopyOf(snap, this.last);
-      if (!copy) return false;
+      // Throws a RangeError for a snapshot too large for the module: the JavaScript snapshot
+      // judges on, and the agent says so (failed) instead of leaving the copy out unnoticed.
+      const copy = new WasmSnapshot(snap, this.last, this.maxWords);
       this.last = copy;
       this.hooks.publish(copy);
       this.copies++;

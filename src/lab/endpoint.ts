@@ -266,9 +266,14 @@ function flag(argv: string[], name: string): string {
 async function main(argv: string[]): Promise<void> {
   const ep = new Endpoint({ socket: flag(argv, 'socket'), label: flag(argv, 'label') });
   await ep.start();
+  // Exits even when closing a socket throws (a UDP socket that already closed itself does): an
+  // endpoint left running after SIGTERM holds its namespace until `lab down` kills it.
   const stop = () => {
-    ep.close();
-    process.exit(0);
+    try {
+      ep.close();
+    } finally {
+      process.exit(0);
+    }
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

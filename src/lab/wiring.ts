@@ -166,6 +166,15 @@ async function wireLeaf(nodeNetns: string, nodeIps: readonly string[], netns: st
   ]);
 }
 
+/** How long killPids waits for SIGKILLed processes to be gone. */
+const KILL_WAIT_MS = 2000;
+
+/**
+ * Stops processes: SIGTERM, up to `graceMs` for them to exit, then SIGKILL for the rest and up to
+ * KILL_WAIT_MS more until they are gone. SIGKILL only queues the death: returning right after it
+ * left a process that was still exiting (a lab test saw two endpoints in /proc after `lab down`
+ * on a loaded CI machine).
+ */
 export async function killPids(pids: readonly number[], graceMs = 3000): Promise<void> {
   const alive = (pid: number) => {
     try {
@@ -182,12 +191,16 @@ export async function killPids(pids: readonly number[], graceMs = 3000): Promise
   }
   const deadline = Date.now() + graceMs;
   while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  for (const pid of pids.filter(alive)) {
+  const left = pids.filter(alive);
+  for (const pid of left) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch { /* already gone */ }
   }
+  const killDeadline = Date.now() + KILL_WAIT_MS;
+  while (left.some(alive) && Date.now() < killDeadline) await new Promise((r) => setTimeout(r, 20));
 }
+
 
 /**
  * Stops every process inside a pod namespace and deletes it. The node end of the veth is deleted

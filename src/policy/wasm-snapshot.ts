@@ -100,14 +100,15 @@ export class WasmSnapshot implements RuleSnapshot {
   private retired = false;
 
   /**
-   * A copy of `snap`'s judge (throws when it would not fit: see MAX_WORDS). With `reuse`, a copy
+   * A copy of `snap`'s judge (throws a RangeError when it would take more than `maxWords`, at most
+   * MAX_WORDS: tests pass less). With `reuse`, a copy
    * nothing judges with any more: it is retired and its memory and instance are written over
    * (grown when too small), instead of new ones. Each new memory is tens of MB at the scale
    * limits, counted by V8 as external memory: one per copy made V8 start its incremental marking
    * every copy or two, whose steps then ran inside the next updates (a remote pod relabel at the
    * scale limits: p50 5.5-6.2 ms with a new memory per copy, 1.8-2.1 without copies).
    */
-  constructor(snap: Snapshot, reuse?: WasmSnapshot) {
+  constructor(snap: Snapshot, reuse?: WasmSnapshot, maxWords: number = MAX_WORDS) {
     this.snap = snap;
     this.generation = snap.generation;
     const p: FlatParts = snap.flatParts();
@@ -121,7 +122,7 @@ export class WasmSnapshot implements RuleSnapshot {
     const addr6 = at; at += p.addr6.length;
     const addr6Start = at; at += p.addr6Start.length;
     const out = at; at += 4;
-    if (at > MAX_WORDS) throw new RangeError(`wasm-snapshot: ${at} words is more than the module addresses (${MAX_WORDS})`);
+    if (at > Math.min(maxWords, MAX_WORDS)) throw new RangeError(`wasm-snapshot: the copy would take ${at} words, more than the ${Math.min(maxWords, MAX_WORDS)} it may`);
     const pages = Math.ceil((at * 4) / 65536) || 1;
     const given = reuse?.retire();
     const memory = given?.memory ?? new WebAssembly.Memory({ initial: pages });
