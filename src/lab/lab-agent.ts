@@ -12,7 +12,7 @@ import { AGENT_NODE_FLAGS } from '../agent/node-flags.ts';
 import { safeFileName } from './endpoint-procs.ts';
 import type { LabAgentRecord, LabState } from './lab-state.ts';
 import { agentNetns, labAgents, labNodes, writeLabState } from './lab-state.ts';
-import { mustRun, netnsPids } from './netns.ts';
+import { mustRun, netnsPids, processAlive } from './netns.ts';
 
 export type LabBackend = 'nfqueue' | 'tun';
 
@@ -85,16 +85,6 @@ export function childCommands(pid: number): string {
     // The agent itself exited; the caller says so.
   }
   return lines.join('; ');
-}
-
-/** Whether process `pid` still exists (signal 0 checks without sending anything). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export interface StartAgentOptions {

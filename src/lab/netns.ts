@@ -5,6 +5,7 @@
 // by name alone: lab names may not contain '.', so the prefix of lab "a" never matches lab "a-b".
 
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { CommandError, runCommand, type CommandResult } from '../enforce/command.ts';
 
 /** Every lab namespace name starts with this. */
@@ -101,6 +102,25 @@ export async function addNetns(name: string): Promise<void> {
 export async function deleteNetns(name: string): Promise<void> {
   const r = await run(['ip', 'netns', 'delete', name]);
   if (r.code !== 0 && !/No such file|not found|Invalid/i.test(r.stderr)) throw new CommandError(`ip netns delete ${name}`, r.code, r.stderr);
+}
+
+/**
+ * Whether process `pid` still runs: it exists and is neither a zombie nor dead (/proc/PID/stat's
+ * state). A killed process the lab started from a command that has exited is reparented to PID
+ * 1, and that init may reap it seconds later (this VM's did); until then it is a zombie, which
+ * holds no namespace, socket or memory but is still listed in /proc and still answers kill(pid,
+ * 0), so both used to count it as running.
+ */
+export function processAlive(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return false;
+  }
+  // "PID (COMM) STATE ...": COMM may hold spaces and parentheses, so the state follows the last ')'.
+  const state = stat.charAt(stat.lastIndexOf(')') + 2);
+  return state !== 'Z' && state !== 'X' && state !== 'x';
 }
 
 /** Pids of the processes whose network namespace is `name`. */

@@ -5,7 +5,7 @@
 import { cidrContains, parseCIDR, parseIP } from '../net/address.ts';
 import type { LabNodeRecord } from './lab-state.ts';
 import {
-  addNetns, deleteNetns, ipBatch, mustRun, netnsPids, run, setSysctls, UNDERLAY_IF, underlayPortName,
+  addNetns, deleteNetns, ipBatch, mustRun, netnsPids, processAlive, run, setSysctls, UNDERLAY_IF, underlayPortName,
 } from './netns.ts';
 
 /** The node-side gateway every pod routes through (link-local: never routed anywhere). */
@@ -171,19 +171,12 @@ const KILL_WAIT_MS = 2000;
 
 /**
  * Stops processes: SIGTERM, up to `graceMs` for them to exit, then SIGKILL for the rest and up to
- * KILL_WAIT_MS more until they are gone. SIGKILL only queues the death: returning right after it
- * left a process that was still exiting (a lab test saw two endpoints in /proc after `lab down`
- * on a loaded CI machine).
+ * KILL_WAIT_MS more until they have stopped (processAlive: a zombie waiting for its parent to
+ * reap it has). SIGKILL only queues the death, so returning right after it could leave a process
+ * still exiting.
  */
 export async function killPids(pids: readonly number[], graceMs = 3000): Promise<void> {
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
+  const alive = processAlive;
   for (const pid of pids) {
     try {
       process.kill(pid, 'SIGTERM');

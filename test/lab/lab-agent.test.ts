@@ -10,6 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AGENT_NODE_FLAGS } from '../../src/agent/node-flags.ts';
 import { readAgentStatus, waitForEnforced } from '../../src/lab/lab-agent.ts';
+import { processAlive } from '../../src/lab/netns.ts';
 import { readLabState } from '../../src/lab/lab-state.ts';
 import { labDown } from '../../src/lab/topology.ts';
 
@@ -155,7 +156,7 @@ if (process.getuid?.() !== 0) {
     const s = readLabState(LAB)!;
     const r = cli(['lab', 'down', '--name', LAB]);
     t.equal(r.code, 0, r.stderr);
-    t.notOk(existsSync(`/proc/${s.agent!.pid}`), 'agent stopped');
+    t.notOk(processAlive(s.agent!.pid), 'agent stopped');
     t.notOk(existsSync(s.dir), 'state removed');
   });
 }

@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadManifests } from '../../src/sources/manifests.ts';
 import { labStateDir, readLabState, type LabState } from '../../src/lab/lab-state.ts';
-import { labNetnsPrefix, listNetns, netnsPids } from '../../src/lab/netns.ts';
+import { labNetnsPrefix, listNetns, netnsPids, processAlive } from '../../src/lab/netns.ts';
 import { LabProbeError, runLabProbes, type LabProbe } from '../../src/lab/probe.ts';
 import { labDown, labSpecFromCluster, labUp } from '../../src/lab/topology.ts';
 import type { Protocol, Family } from '../../src/cluster/model.ts';
@@ -302,7 +302,7 @@ if (process.getuid?.() !== 0) {
     t.match(r.stdout, /deleted 4 namespace\(s\), removed its state/);
     t.same(await labNamespaces(), []);
     t.notOk(existsSync(s.dir), 'state folder gone');
-    const alive = pids.filter((p) => existsSync(`/proc/${p}`));
+    const alive = pids.filter(processAlive);
     t.same(alive, [], 'every lab process stopped');
   });
 

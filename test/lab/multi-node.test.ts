@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import type { Family, Protocol } from '../../src/cluster/model.ts';
 import { flushLabConntrack, readAgentStatus, waitForEnforced } from '../../src/lab/lab-agent.ts';
 import { labAgents, labNodes, readLabState, type LabState } from '../../src/lab/lab-state.ts';
-import { labNetnsPrefix, listNetns, netnsPids } from '../../src/lab/netns.ts';
+import { labNetnsPrefix, listNetns, netnsPids, processAlive } from '../../src/lab/netns.ts';
 import { runLabProbes, type LabProbe } from '../../src/lab/probe.ts';
 import { labDown } from '../../src/lab/topology.ts';
 
@@ -301,7 +301,7 @@ if (process.getuid?.() !== 0) {
     const r = cli(['lab', 'down', '--name', LAB]);
     t.equal(r.code, 0, r.stderr);
     t.match(r.stdout, /deleted 8 namespace\(s\), removed its state/);
-    t.same(pids.filter((p) => existsSync(`/proc/${p}`)), [], 'agents stopped');
+    t.same(pids.filter(processAlive), [], 'agents stopped');
     t.same(await labNamespaces(), []);
     t.notOk(existsSync(s.dir));
     t.ok(readFileSync(join(dir, 'policy.yaml'), 'utf8').length > 0, 'the followed folder is left alone');
