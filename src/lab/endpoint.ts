@@ -266,8 +266,8 @@ function flag(argv: string[], name: string): string {
 async function main(argv: string[]): Promise<void> {
   const ep = new Endpoint({ socket: flag(argv, 'socket'), label: flag(argv, 'label') });
   await ep.start();
-  // Exits even when closing a socket throws (a UDP socket that already closed itself does): an
-  // endpoint left running after SIGTERM holds its namespace until `lab down` kills it.
+  // Exits even when closing a socket throws (dgram's close() throws on a socket already closed):
+  // an endpoint left running after SIGTERM holds its namespace until `lab down` kills it.
   const stop = () => {
     try {
       ep.close();

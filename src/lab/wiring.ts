@@ -176,24 +176,22 @@ const KILL_WAIT_MS = 2000;
  * still exiting.
  */
 export async function killPids(pids: readonly number[], graceMs = 3000): Promise<void> {
-  const alive = processAlive;
   for (const pid of pids) {
     try {
       process.kill(pid, 'SIGTERM');
     } catch { /* already gone */ }
   }
   const deadline = Date.now() + graceMs;
-  while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  const left = pids.filter(alive);
+  while (pids.some(processAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const left = pids.filter(processAlive);
   for (const pid of left) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch { /* already gone */ }
   }
   const killDeadline = Date.now() + KILL_WAIT_MS;
-  while (left.some(alive) && Date.now() < killDeadline) await new Promise((r) => setTimeout(r, 20));
+  while (left.some(processAlive) && Date.now() < killDeadline) await new Promise((r) => setTimeout(r, 20));
 }
-
 
 /**
  * Stops every process inside a pod namespace and deletes it. The node end of the veth is deleted

@@ -101,9 +101,8 @@ export class WasmSnapshot implements RuleSnapshot {
 
   /**
    * A copy of `snap`'s judge (throws a RangeError when it would take more than `maxWords`, at most
-   * MAX_WORDS: tests pass less). With `reuse`, a copy
-   * nothing judges with any more: it is retired and its memory and instance are written over
-   * (grown when too small), instead of new ones. Each new memory is tens of MB at the scale
+   * MAX_WORDS: tests pass less). With `reuse`, a copy nothing judges with any more: it is retired
+   * and its memory and instance are written over (grown when too small), instead of new ones. Each new memory is tens of MB at the scale
    * limits, counted by V8 as external memory: one per copy made V8 start its incremental marking
    * every copy or two, whose steps then ran inside the next updates (a remote pod relabel at the
    * scale limits: p50 5.5-6.2 ms with a new memory per copy, 1.8-2.1 without copies).
