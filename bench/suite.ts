@@ -470,17 +470,18 @@ export function judgeInput(tuples: readonly Tuple[]): JudgeInput {
 
 /**
  * `count` judgements (judge4/judge6) over the input's tuples in turn; returns how many were
- * allowed (masked), for the caller to sink. Exported for scripts/tier-judge-cpu.ts.
+ * allowed (masked), for the caller to sink. `stopAtDenial`: as the classifier judges new
+ * connections (engine-api.ts); false judges both sides always. Exported for scripts/tier-judge-cpu.ts.
  */
-export function judgeLoop(snap: Pick<RuleSnapshot, 'judge4' | 'judge6'>, input: JudgeInput, count: number): number {
+export function judgeLoop(snap: Pick<RuleSnapshot, 'judge4' | 'judge6'>, input: JudgeInput, count: number, stopAtDenial = true): number {
   const { w, meta, n } = input;
   let acc = 0;
   let k = 0;
   for (let i = 0; i < count; i++) {
     const o = k * 8, m = k * 3;
     const ok = meta[m] === 4
-      ? snap.judge4(w[o]!, w[o + 4]!, meta[m + 1]!, meta[m + 2]!)
-      : snap.judge6(w[o]!, w[o + 1]!, w[o + 2]!, w[o + 3]!, w[o + 4]!, w[o + 5]!, w[o + 6]!, w[o + 7]!, meta[m + 1]!, meta[m + 2]!);
+      ? snap.judge4(w[o]!, w[o + 4]!, meta[m + 1]!, meta[m + 2]!, stopAtDenial)
+      : snap.judge6(w[o]!, w[o + 1]!, w[o + 2]!, w[o + 3]!, w[o + 4]!, w[o + 5]!, w[o + 6]!, w[o + 7]!, meta[m + 1]!, meta[m + 2]!, stopAtDenial);
     if (ok) acc++;
     if (++k === n) k = 0;
   }

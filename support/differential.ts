@@ -9,6 +9,9 @@ import { CompiledEngine, decideOn } from '../src/policy/compiler.ts';
 import type { Connection, Decision } from '../src/policy/decision.ts';
 import { evaluate } from '../src/policy/evaluator.ts';
 import { wasmCopyOf, type WasmSnapshot } from '../src/policy/wasm-snapshot.ts';
+import { SIDE, sideDenies, type RuleSnapshot } from '../src/policy/engine-api.ts';
+import { protocolNumber } from '../src/cluster/model.ts';
+import { parseIP } from '../src/net/address.ts';
 import { Rng, probeAddresses, randomCluster, randomMutation, randomProbe, stateOf } from './random-cluster.ts';
 
 export interface DifferentialOptions {
@@ -45,7 +48,30 @@ export interface Mismatch {
   readonly localNode?: string;
   readonly expected: Decision;
   readonly got: Decision;
-  readonly against: 'evaluator' | 'fresh-compile' | 'old-snapshot' | 'wasm-copy';
+  readonly against: 'evaluator' | 'fresh-compile' | 'old-snapshot' | 'wasm-copy' | 'stop-at-denial';
+  /** For 'stop-at-denial': the numeric answers that differ (expected and got are then the full Decision). */
+  readonly detail?: string;
+}
+
+/** One numeric answer of a snapshot: allowed, both side codes and both slots. */
+function numericAnswer(snap: RuleSnapshot, conn: Connection, stopAtDenial: boolean): { allowed: boolean; egress: number; ingress: number; src: number; dst: number } {
+  const s = parseIP(conn.src)!.words, d = parseIP(conn.dst)!.words, proto = protocolNumber(conn.protocol);
+  const allowed = s.length === 1
+    ? snap.judge4(s[0]!, d[0]!, proto, conn.port, stopAtDenial)
+    : snap.judge6(s[0]!, s[1]!, s[2]!, s[3]!, d[0]!, d[1]!, d[2]!, d[3]!, proto, conn.port, stopAtDenial);
+  return { allowed, egress: snap.egressCode, ingress: snap.ingressCode, src: snap.srcSlot, dst: snap.dstSlot };
+}
+
+/**
+ * The classifier's judgement (stopAtDenial, engine-api.ts) against the full one of the same
+ * snapshot: the same answer, codes and slots, except that the ingress side is SIDE.SKIPPED exactly
+ * where the egress side denies. A description of the difference, or undefined.
+ */
+export function stopAtDenialDiffers(snap: RuleSnapshot, conn: Connection): string | undefined {
+  const full = numericAnswer(snap, conn, false);
+  const want = { ...full, ingress: sideDenies(full.egress) ? SIDE.SKIPPED : full.ingress };
+  const got = numericAnswer(snap, conn, true);
+  return canonical(want) === canonical(got) ? undefined : `stopping at the egress denial: expected ${canonical(want)}, got ${canonical(got)}`;
 }
 
 export interface DifferentialResult {
@@ -123,10 +149,16 @@ export function runCluster(
       mismatches.push({ clusterSeed, phase, conn, ...opts, expected, got, against: 'evaluator' });
       return;
     }
+    const stopped = stopAtDenialDiffers(engine.snapshot(), conn);
+    if (stopped !== undefined) {
+      mismatches.push({ clusterSeed, phase, conn, ...opts, expected: got, got, against: 'stop-at-denial', detail: stopped });
+      return;
+    }
     if (o.wasm) {
       const w = decideOn(wasmCopy(), conn);
-      if (canonical(w) !== canonical(got)) {
-        mismatches.push({ clusterSeed, phase, conn, ...opts, expected: got, got: w, against: 'wasm-copy' });
+      const wStopped = canonical(w) === canonical(got) ? stopAtDenialDiffers(wasmCopy(), conn) : undefined;
+      if (canonical(w) !== canonical(got) || wStopped !== undefined) {
+        mismatches.push({ clusterSeed, phase, conn, ...opts, expected: got, got: w, against: 'wasm-copy', ...(wStopped === undefined ? {} : { detail: wStopped }) });
         return;
       }
     }
@@ -189,5 +221,6 @@ export function describeMismatch(m: Mismatch): string {
     // A wasm-copy mismatch: expected is the JavaScript snapshot's answer, got the copy's.
     `${m.against === 'wasm-copy' ? 'snapshot' : m.against}: ${canonical(m.expected)}`,
     `${m.against === 'wasm-copy' ? 'wasm copy' : 'compiled'}:  ${canonical(m.got)}`,
+    ...(m.detail === undefined ? [] : [m.detail]),
   ].join('\n');
 }

@@ -42,6 +42,7 @@ export const NO_RULE: i32 = -2;
 export const NODE: i32 = -3;
 export const SELF: i32 = -4;
 export const NOT_JUDGED: i32 = -5;
+export const SKIPPED: i32 = -6;
 export const EMPTY: i32 = -1;
 export const NO_TRIE: i32 = -1;
 export const NO_VALUE: i32 = -1;
@@ -293,7 +294,9 @@ function chain6(x: i32, w0: i32, w1: i32, w2: i32, w3: i32, identity: i32, block
 @inline function exemption(judged: bool, self: bool): i32 { return !judged ? NOT_JUDGED : self ? SELF : TIERS_DECIDE; }
 
 // Slot record words (snapshot.ts R): 0 identity, 1 node, 2-4 egress tiers, 5-7 ingress tiers.
-export function judge4(src: i32, dst: i32, proto: i32, port: i32): i32 {
+// `stop` != 0: the ingress side is SKIPPED once the egress side denies (snapshot.ts judge4's
+// stopAtDenial; tiers.ts, "A connection").
+export function judge4(src: i32, dst: i32, proto: i32, port: i32, stop: i32): i32 {
   const s = slot4(src);
   const d = slot4(dst);
   const so = SLOTS + (s << 3), do_ = SLOTS + (d << 3);
@@ -303,7 +306,7 @@ export function judge4(src: i32, dst: i32, proto: i32, port: i32): i32 {
     e = side4(so + 2, dst, d < 0 ? 0 : w(do_), block, port);
     if (fromNetworkPolicyTier(e) && onNode4(w(so + 1), dst)) e = NODE;
   }
-  let i = exemption((d < 0 ? NOT_JUDGED : w(do_ + 5)) != NOT_JUDGED, s == d);
+  let i = stop != 0 && !allows(e) ? SKIPPED : exemption((d < 0 ? NOT_JUDGED : w(do_ + 5)) != NOT_JUDGED, s == d);
   if (i == TIERS_DECIDE) {
     i = side4(do_ + 5, src, s < 0 ? 0 : w(so), block, port);
     if (fromNetworkPolicyTier(i) && onNode4(w(do_ + 1), src)) i = NODE;
@@ -315,7 +318,7 @@ export function judge4(src: i32, dst: i32, proto: i32, port: i32): i32 {
   return allows(e) && allows(i) ? 1 : 0;
 }
 
-export function judge6(s0: i32, s1: i32, s2: i32, s3: i32, d0: i32, d1: i32, d2: i32, d3: i32, proto: i32, port: i32): i32 {
+export function judge6(s0: i32, s1: i32, s2: i32, s3: i32, d0: i32, d1: i32, d2: i32, d3: i32, proto: i32, port: i32, stop: i32): i32 {
   const s = slot6(s0, s1, s2, s3);
   const d = slot6(d0, d1, d2, d3);
   const so = SLOTS + (s << 3), do_ = SLOTS + (d << 3);
@@ -325,7 +328,7 @@ export function judge6(s0: i32, s1: i32, s2: i32, s3: i32, d0: i32, d1: i32, d2:
     e = side6(so + 2, d0, d1, d2, d3, d < 0 ? 0 : w(do_), block, port);
     if (fromNetworkPolicyTier(e) && onNode6(w(so + 1), d0, d1, d2, d3)) e = NODE;
   }
-  let i = exemption((d < 0 ? NOT_JUDGED : w(do_ + 5)) != NOT_JUDGED, s == d);
+  let i = stop != 0 && !allows(e) ? SKIPPED : exemption((d < 0 ? NOT_JUDGED : w(do_ + 5)) != NOT_JUDGED, s == d);
   if (i == TIERS_DECIDE) {
     i = side6(do_ + 5, s0, s1, s2, s3, s < 0 ? 0 : w(so), block, port);
     if (fromNetworkPolicyTier(i) && onNode6(w(do_ + 1), s0, s1, s2, s3)) i = NODE;

@@ -18,7 +18,11 @@ import { DEFAULT_LOCAL_HOST, closeLocal, createLocalServer, listenLocal, parseLo
 
 /** allow; deny; audit = the policy denied but audit mode let it pass. */
 export const VERDICTS = ['allow', 'deny', 'audit'] as const;
-/** Which side denied: none (allowed), the source's egress, the destination's ingress, both. */
+/**
+ * Which side denied: none (allowed), the source's egress, the destination's ingress, both (for a
+ * new connection only when audit mode let the egress denial through: otherwise the classifier's
+ * judge stops there, engine-api.ts SIDE.SKIPPED).
+ */
 export const DIRECTIONS = ['none', 'egress', 'ingress', 'both'] as const;
 export const PROTOCOL_LABELS = ['tcp', 'udp', 'sctp', 'icmp', 'other'] as const;
 

@@ -9,7 +9,7 @@
 import { ACCEPT, REASON, type Classifier } from '../dataplane/classifier.ts';
 import { formatIP } from '../net/address.ts';
 import type { PacketInfo } from '../dataplane/packet-info.ts';
-import { sideDenies, sideHasRule, type RuleSnapshot } from '../policy/engine-api.ts';
+import { sideDenies, sideHasRule, sideSkipped, type RuleSnapshot } from '../policy/engine-api.ts';
 import { auditAllowsCodes, ENFORCE_ALL, type AuditConfig } from './audit.ts';
 import { AgentCounters, DIRECTION, PolicyCounters, VERDICT, protoSlot, verdictSlot } from './metrics.ts';
 import { RecentFlows } from './recent-flows.ts';
@@ -129,7 +129,11 @@ export class ConnectionObserver {
   /** The deny path (off the hot path by construction: only denied NEW connections get here). */
   private denied(c: Classifier, p: number, now: number): number {
     const snap = c.snapshot;
-    const e = c.lastEgressCode, i = c.lastIngressCode;
+    const e = c.lastEgressCode;
+    // The classifier stops at an egress denial (ingress SIDE.SKIPPED). When audit mode waves that
+    // denial through, the packet goes on to the destination's ingress, which must decide too.
+    if (sideSkipped(c.lastIngressCode) && auditAllowsCodes(this.audit, snap, e, c.lastIngressCode, c.lastSrcSlot, c.lastDstSlot)) c.judgeSkippedSide();
+    const i = c.lastIngressCode;
     const eDeny = sideDenies(e), iDeny = sideDenies(i);
     const dir = eDeny && iDeny ? DIRECTION.BOTH : eDeny ? DIRECTION.EGRESS : DIRECTION.INGRESS;
     const audit = auditAllowsCodes(this.audit, snap, e, i, c.lastSrcSlot, c.lastDstSlot);

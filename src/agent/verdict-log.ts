@@ -12,7 +12,7 @@
 // only counts them here (countRepeat).
 
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { sideAllows, sideDenies, sideReason, sideRule, type RuleSnapshot } from '../policy/engine-api.ts';
+import { sideAllows, sideDenies, sideReason, sideRule, sideSkipped, type RuleSnapshot } from '../policy/engine-api.ts';
 import { ruleLabel } from '../policy/decision.ts';
 import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../cluster/model.ts';
 
@@ -102,6 +102,7 @@ export function protocolName(proto: number): string {
 function sideText(snap: RuleSnapshot, dir: 'egress' | 'ingress', code: number, slot: number): string {
   const pod = slot >= 0 ? snap.podName(slot) : undefined;
   const who = pod ? `${dir} of ${pod}` : dir;
+  if (sideSkipped(code)) return `${who} not judged: the egress side denied first`;
   switch (sideReason(code)) {
     case 'rule': {
       // "x/p ingress[0]" for a NetworkPolicy rule, "admin/<policy>/<rule name or index>" for a cluster policy's.

@@ -10,7 +10,7 @@
 import { Conntrack, FLOW_ACCEPT, FLOW_DROP, TCP_STATE } from './conntrack.ts';
 import { INVALID_COUNT, PacketInfo } from './packet-info.ts';
 import { parsePacket } from './packet-parser.ts';
-import { SIDE, type RuleSnapshot } from '../policy/engine-api.ts';
+import { SIDE, sideSkipped, type RuleSnapshot } from '../policy/engine-api.ts';
 import { maskWords, parseCIDR, parseIP } from '../net/address.ts';
 import { IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../net/ip-protocols.ts';
 import { checkMirrors } from '../net/mirrored-constants.ts';
@@ -141,6 +141,15 @@ checkMirrors('classifier.ts', [
   [K.NOT_JUDGED, SIDE.NOT_JUDGED, 'SIDE.NOT_JUDGED'], [K.DROP, FLOW_DROP, 'FLOW_DROP'], [K.ACCEPT, FLOW_ACCEPT, 'FLOW_ACCEPT'],
   [K.SYN_SENT, TCP_STATE.SYN_SENT, 'TCP_STATE.SYN_SENT'], [K.FIN, TCP_STATE.FIN, 'TCP_STATE.FIN'],
 ]);
+
+/**
+ * The port a new connection is judged on: the destination port of TCP, UDP and SCTP; 0 for ICMP
+ * and other port-less protocols, which only port-less rules match (engine-api).
+ */
+function judgedPort(info: PacketInfo): number {
+  const p = info.proto;
+  return p === K.P_TCP || p === K.P_UDP || p === K.P_SCTP ? info.dstPort : 0;
+}
 
 export class Classifier {
   private snap: RuleSnapshot;
@@ -381,17 +390,18 @@ export class Classifier {
     const ct = this.conntrack;
     const proto = info.proto;
     const v4 = info.family === 4;
-    // A new connection: judged on addresses, protocol and destination port. ICMP and other
-    // port-less protocols are judged with port 0, which only port-less rules match (engine-api).
+    // A new connection: judged on addresses, protocol and destination port (judgedPort).
     const snap = this.snap;
-    const port = proto === K.P_TCP || proto === K.P_UDP || proto === K.P_SCTP ? info.dstPort : 0;
+    const port = judgedPort(info);
     // Words go to the engine as int32 bit patterns (`| 0`): a uint32 >= 2^31 is no small
     // integer in V8, so passing it to a call that is not inlined boxes it into a fresh heap
     // number, an allocation per packet. The engine compares words with XOR/masks, which read
-    // both forms alike (see onNode4 in policy/compiler.ts).
+    // both forms alike (see onNode4 in policy/compiler.ts). The judge stops at the egress side's
+    // denial (policy/tiers.ts, "A connection"): the ingress code is then SIDE.SKIPPED, and
+    // judgeSkippedSide() fills it in where it is needed.
     const allowed = v4
-      ? snap.judge4(info.src4 | 0, info.dst4 | 0, proto, port)
-      : snap.judge6(info.src6a | 0, info.src6b | 0, info.src6c | 0, info.src6d | 0, info.dst6a | 0, info.dst6b | 0, info.dst6c | 0, info.dst6d | 0, proto, port);
+      ? snap.judge4(info.src4 | 0, info.dst4 | 0, proto, port, true)
+      : snap.judge6(info.src6a | 0, info.src6b | 0, info.src6c | 0, info.src6d | 0, info.dst6a | 0, info.dst6b | 0, info.dst6c | 0, info.dst6d | 0, proto, port, true);
     this.lastEgressCode = snap.egressCode;
     this.lastIngressCode = snap.ingressCode;
     this.lastSrcSlot = snap.srcSlot;
@@ -411,6 +421,24 @@ export class Classifier {
       if (info.fragment) ct.insertFragment(info, now, K.ACCEPT, snap.generation);
     }
     return this.done(K.ACCEPT, Why.POLICY_ALLOW);
+  }
+
+  /**
+   * The last packet was a new connection whose judgement stopped at its egress side's denial
+   * (lastIngressCode SIDE.SKIPPED): judges it again in full with the same snapshot and sets
+   * lastIngressCode to the ingress side's answer. Audit mode needs it: an egress denial it waves
+   * through lets the packet on to the destination's ingress, which must then decide. Off the
+   * packet path (denied connections in audit mode only); the verdict is not changed here.
+   */
+  judgeSkippedSide(): void {
+    if (!sideSkipped(this.lastIngressCode)) return;
+    const info = this.info;
+    const snap = this.snap;
+    const proto = info.proto;
+    const port = judgedPort(info);
+    if (info.family === 4) snap.judge4(info.src4 | 0, info.dst4 | 0, proto, port);
+    else snap.judge6(info.src6a | 0, info.src6b | 0, info.src6c | 0, info.src6d | 0, info.dst6a | 0, info.dst6b | 0, info.dst6c | 0, info.dst6d | 0, proto, port);
+    this.lastIngressCode = snap.ingressCode;
   }
 
   /**

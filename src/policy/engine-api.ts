@@ -41,6 +41,12 @@ export const SIDE = {
   SELF: -4,
   /** Not judged here: the address is no pod, or a pod whose tables live on another node. */
   NOT_JUDGED: -5,
+  /**
+   * Not judged: the connection's egress side had already denied it, and the judge was asked to
+   * stop there (RuleSnapshot.judge4's `stopAtDenial`, the classifier's new connections). Lets
+   * through like NOT_JUDGED: the denial is the egress side's alone.
+   */
+  SKIPPED: -6,
 } as const;
 
 // What the per-packet readers below compare a code with, as a const enum: the compiler writes its
@@ -101,13 +107,20 @@ export function sideReason(code: number): SideReason {
     case SIDE.NODE: return 'node';
     case SIDE.SELF: return 'self';
     case SIDE.NOT_JUDGED: return 'not-a-pod';
+    // A Decision is always judged in full (decide.ts): a skipped side has no reason to give.
+    case SIDE.SKIPPED: throw new RangeError('side code SKIPPED: the judge stopped before this side (judge both sides for a decision)');
     default: throw new RangeError(`side code ${code} means nothing`);
   }
 }
 
-/** Was the side judged on this node (false: no pod, or another node's pod)? */
+/** Was the side judged on this node (false: no pod, or another node's pod, or skipped after the egress side's denial)? */
 export function sideJudged(code: number): boolean {
-  return code !== SIDE.NOT_JUDGED;
+  return code !== SIDE.NOT_JUDGED && code !== SIDE.SKIPPED;
+}
+
+/** Did the judge stop before this side (SKIPPED: the egress side had denied the connection)? */
+export function sideSkipped(code: number): boolean {
+  return code === SIDE.SKIPPED;
 }
 
 export interface RuleSnapshot {
@@ -120,15 +133,21 @@ export interface RuleSnapshot {
    * Sets egressCode/ingressCode (side codes, see above) and srcSlot/dstSlot (pod slots or -1).
    * Never allocates.
    *
+   * `stopAtDenial` (the classifier's new connections): the judge may stop once the egress side
+   * denies, leaving ingressCode SIDE.SKIPPED, as a connection between pods of two nodes never
+   * meets the destination's ingress when the source's egress drops it (tiers.ts, "A
+   * connection"). Without it (explain, verify, the differential tests, flows judged again) both
+   * sides are always judged. The answer is the same either way.
+   *
    * Address words may be given as uint32 or int32 (implementations compare them bitwise). Prefer
    * int32 (buf.readInt32BE, or `x | 0`): V8 boxes a number above 2^31 - 1 into a heap object
    * when it is passed to a function it did not inline, so uint32 words can allocate in the CALLER.
    */
-  judge4(src: number, dst: number, proto: number, port: number): boolean;
+  judge4(src: number, dst: number, proto: number, port: number, stopAtDenial?: boolean): boolean;
   judge6(
     s0: number, s1: number, s2: number, s3: number,
     d0: number, d1: number, d2: number, d3: number,
-    proto: number, port: number,
+    proto: number, port: number, stopAtDenial?: boolean,
   ): boolean;
 
   /** Results of the last judge call (valid until the next call on this snapshot). */

@@ -57,6 +57,7 @@ const enum R {
   PAGE_MASK = 2047,
   NOT_JUDGED = -5,
   NODE = -3,
+  SKIPPED = -6,
   OUTSIDE_IDENTITY = 0,
 }
 export const SLOT = R.SLOT;
@@ -70,7 +71,7 @@ checkMirrors('snapshot.ts', [
   [R.S_INGRESS, S_EGRESS + TIER_COUNT, 'S_INGRESS'], [R.TIER_COUNT, TIER_COUNT, 'TIER_COUNT'], [R.TIER_NEXT, TIER_NEXT, 'TIER_NEXT'],
   [R.TIERS_DECIDE, TIERS_DECIDE, 'TIERS_DECIDE'], [R.TIER_DEFAULT, TIER_DEFAULT, 'TIER_DEFAULT'], [R.PAGE_SHIFT, PAGE_SHIFT, 'PAGE_SHIFT'],
   [R.PAGE_MASK, PAGE_MASK, 'PAGE_MASK'], [R.NOT_JUDGED, SIDE.NOT_JUDGED, 'SIDE.NOT_JUDGED'], [R.NODE, SIDE.NODE, 'SIDE.NODE'],
-  [R.OUTSIDE_IDENTITY, OUTSIDE_IDENTITY, 'OUTSIDE_IDENTITY'],
+  [R.SKIPPED, SIDE.SKIPPED, 'SIDE.SKIPPED'], [R.OUTSIDE_IDENTITY, OUTSIDE_IDENTITY, 'OUTSIDE_IDENTITY'],
 ]);
 
 export const NO_POLICIES: readonly string[] = Object.freeze([]);
@@ -197,7 +198,7 @@ export class Snapshot implements RuleSnapshot {
     return c === R.TIER_NEXT ? R.TIER_DEFAULT : c;
   }
 
-  judge4(src: number, dst: number, proto: number, port: number): boolean {
+  judge4(src: number, dst: number, proto: number, port: number, stopAtDenial?: boolean): boolean {
     // Addresses travel as int32 from here on: a uint32 above 2^31 is not a small integer in V8,
     // so passing it to a function that is not inlined would box it (allocate) on every call.
     // Every comparison below is bitwise, so the sign does not matter.
@@ -219,7 +220,8 @@ export class Snapshot implements RuleSnapshot {
       if (nodeExemptionApplies(e) && this.onNode4(sp[so + R.S_NODE]!, dst)) e = R.NODE;
     }
     const iw = d < 0 ? R.NOT_JUDGED : dp[do_ + R.S_INGRESS]!;
-    let i = sideExemption(iw !== R.NOT_JUDGED, s === d);
+    // tiers.ts, "A connection": asked to, the judge stops at the egress side's denial.
+    let i = stopAtDenial === true && !sideAllows(e) ? R.SKIPPED : sideExemption(iw !== R.NOT_JUDGED, s === d);
     if (i === R.TIERS_DECIDE) {
       i = this.side4(dp, do_ + R.S_INGRESS, src, s < 0 ? R.OUTSIDE_IDENTITY : sp[so + R.S_IDENTITY]!, pb, port);
       if (nodeExemptionApplies(i) && this.onNode4(dp[do_ + R.S_NODE]!, src)) i = R.NODE;
@@ -232,7 +234,7 @@ export class Snapshot implements RuleSnapshot {
   judge6(
     s0: number, s1: number, s2: number, s3: number,
     d0: number, d1: number, d2: number, d3: number,
-    proto: number, port: number,
+    proto: number, port: number, stopAtDenial?: boolean,
   ): boolean {
     // As in judge4: int32 from here on so no call boxes an address word.
     s0 |= 0; s1 |= 0; s2 |= 0; s3 |= 0;
@@ -252,7 +254,7 @@ export class Snapshot implements RuleSnapshot {
       if (nodeExemptionApplies(e) && this.onNode6(sp[so + R.S_NODE]!, d0, d1, d2, d3)) e = R.NODE;
     }
     const iw = d < 0 ? R.NOT_JUDGED : dp[do_ + R.S_INGRESS]!;
-    let i = sideExemption(iw !== R.NOT_JUDGED, s === d);
+    let i = stopAtDenial === true && !sideAllows(e) ? R.SKIPPED : sideExemption(iw !== R.NOT_JUDGED, s === d);
     if (i === R.TIERS_DECIDE) {
       i = this.side6(dp, do_ + R.S_INGRESS, s0, s1, s2, s3, s < 0 ? R.OUTSIDE_IDENTITY : sp[so + R.S_IDENTITY]!, pb, port);
       if (nodeExemptionApplies(i) && this.onNode6(dp[do_ + R.S_NODE]!, s0, s1, s2, s3)) i = R.NODE;

@@ -19,6 +19,15 @@
 //   3. The default: allow (TIER_DEFAULT): "If a given connection wasn't allowed or denied by any
 //      of the tiers, the default kubernetes policy is applied".
 //
+// A connection: its egress side (the source pod's) and its ingress side (the destination pod's)
+// must both let it through ("both the egress policy on the source pod and the ingress policy on
+// the destination pod need to allow the connection", Network Policies concept page). The
+// classifier's new connections stop at an egress denial and leave the ingress side SKIPPED
+// (engine-api.ts): between pods of two nodes the packet dropped at the source never reaches the
+// destination's node, so the same connection on one node now counts and logs the same way, and
+// the judge skips a side on most denied connections (docs/speed-history.md, "Stop at the egress
+// denial"). Every other caller judges both sides.
+//
 // The plain evaluator walks this per question (evaluator.ts). The compiled engine folds each
 // tier at build time into tables of its own (table-verdicts.ts): per side, one table per tier that
 // has a word on it (the Admin and Baseline tables are shared by every pod the same cluster

@@ -34,15 +34,15 @@ import { WASM_JUDGE_BASE64 } from './wasm-judge-module.ts';
 
 interface JudgeExports {
   setup(map4: number, mask4: number, map6: number, mask6: number, slots: number, addr4: number, addr4Start: number, addr6: number, addr6Start: number, out: number): void;
-  judge4(src: number, dst: number, proto: number, port: number): number;
-  judge6(s0: number, s1: number, s2: number, s3: number, d0: number, d1: number, d2: number, d3: number, proto: number, port: number): number;
+  judge4(src: number, dst: number, proto: number, port: number, stop: number): number;
+  judge6(s0: number, s1: number, s2: number, s3: number, d0: number, d1: number, d2: number, d3: number, proto: number, port: number, stop: number): number;
 }
 
 /** The module's constants and the JavaScript's: a mismatch refuses the module (module()). */
 const MIRRORED: ReadonlyArray<[string, number]> = [
   ['TIER_NEXT', TIER_NEXT], ['TIER_PASS', TIER_PASS], ['TIERS_DECIDE', TIERS_DECIDE], ['PASS_CELL', PASS_CELL],
   ['NOT_ISOLATED', SIDE.NOT_ISOLATED], ['NO_RULE', SIDE.NO_RULE], ['NODE', SIDE.NODE], ['SELF', SIDE.SELF],
-  ['NOT_JUDGED', SIDE.NOT_JUDGED], ['EMPTY', MAP_EMPTY], ['NO_TRIE', NO_TRIE], ['NO_VALUE', NO_VALUE], ['NO_CHILD', NO_CHILD], ['HEADER_WORDS', HEADER_WORDS],
+  ['NOT_JUDGED', SIDE.NOT_JUDGED], ['SKIPPED', SIDE.SKIPPED], ['EMPTY', MAP_EMPTY], ['NO_TRIE', NO_TRIE], ['NO_VALUE', NO_VALUE], ['NO_CHILD', NO_CHILD], ['HEADER_WORDS', HEADER_WORDS],
 ];
 
 /**
@@ -160,10 +160,10 @@ export class WasmSnapshot implements RuleSnapshot {
     return this.retired;
   }
 
-  judge4(src: number, dst: number, proto: number, port: number): boolean {
-    if (this.retired) return this.fromSource(this.snap.judge4(src, dst, proto, port));
+  judge4(src: number, dst: number, proto: number, port: number, stopAtDenial?: boolean): boolean {
+    if (this.retired) return this.fromSource(this.snap.judge4(src, dst, proto, port, stopAtDenial));
     // int32 arguments (as snapshot.ts): a uint32 above 2^31 would be boxed on the way in.
-    const ok = this.j4(src | 0, dst | 0, proto, port);
+    const ok = this.j4(src | 0, dst | 0, proto, port, stopAtDenial === true ? 1 : 0);
     const o = this.out;
     this.egressCode = o[0]!; this.ingressCode = o[1]!; this.srcSlot = o[2]!; this.dstSlot = o[3]!;
     return ok !== 0;
@@ -172,10 +172,10 @@ export class WasmSnapshot implements RuleSnapshot {
   judge6(
     s0: number, s1: number, s2: number, s3: number,
     d0: number, d1: number, d2: number, d3: number,
-    proto: number, port: number,
+    proto: number, port: number, stopAtDenial?: boolean,
   ): boolean {
-    if (this.retired) return this.fromSource(this.snap.judge6(s0, s1, s2, s3, d0, d1, d2, d3, proto, port));
-    const ok = this.j6(s0 | 0, s1 | 0, s2 | 0, s3 | 0, d0 | 0, d1 | 0, d2 | 0, d3 | 0, proto, port);
+    if (this.retired) return this.fromSource(this.snap.judge6(s0, s1, s2, s3, d0, d1, d2, d3, proto, port, stopAtDenial));
+    const ok = this.j6(s0 | 0, s1 | 0, s2 | 0, s3 | 0, d0 | 0, d1 | 0, d2 | 0, d3 | 0, proto, port, stopAtDenial === true ? 1 : 0);
     const o = this.out;
     this.egressCode = o[0]!; this.ingressCode = o[1]!; this.srcSlot = o[2]!; this.dstSlot = o[3]!;
     return ok !== 0;

@@ -117,3 +117,36 @@ t.test('strict recompile: audited flows are kept, others are listed to cut', asy
     if (audited) t.equal((lines[lines.length - 1] as VerdictLine).audit, true);
   }
 });
+
+t.test('a connection both sides deny: the egress side denies it; audit of that side meets the ingress side', async (t) => {
+  // z/a -> x/b: z's pods are isolated for egress, x's for ingress, and no rule lets it through.
+  const DENY_Z_EGRESS = {
+    apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { namespace: 'z', name: 'deny-egress' },
+    spec: { podSelector: {}, policyTypes: ['Egress'] },
+  };
+  const conn = (sport: number) => packet('10.244.3.1', '10.244.1.2', PROTO.TCP, sport, 80);
+  const { observer, lines, send } = setup([DENY_X, DENY_Z_EGRESS]);
+  const c = observer.counters;
+
+  // Enforced: the classifier stops at the egress denial, as the packet would stop at z/a's node.
+  t.equal(send(conn(41000)), DROP);
+  t.equal(c.connections[verdictSlot(VERDICT.DENY, DIRECTION.EGRESS, TCP)], 1, 'counted as the egress side\'s denial');
+  t.same(observer.policies.read().get('z/deny-egress'), { allow: 0, deny: 1, audit: 0 });
+  t.equal(observer.policies.read().get('x/deny-ingress'), undefined, 'the ingress side was not judged: nothing counted');
+  t.equal((lines[0] as VerdictLine).reason, 'egress of z/a isolated by z/deny-egress; no rule matched');
+  t.equal((lines[0] as VerdictLine).direction, 'egress');
+
+  // z in audit: its egress denial is waved through, and the packet meets x/b's ingress, which
+  // enforces: still denied, now by both sides.
+  observer.audit = { global: false, namespaces: new Set(['z']) };
+  t.equal(send(conn(41001)), DROP, 'the audited egress side does not open what the ingress side denies');
+  t.equal(c.connections[verdictSlot(VERDICT.DENY, DIRECTION.BOTH, TCP)], 1);
+  t.same(observer.policies.read().get('x/deny-ingress'), { allow: 0, deny: 1, audit: 0 });
+  t.equal((lines[1] as VerdictLine).reason, 'egress of z/a isolated by z/deny-egress; no rule matched; and ingress of x/b isolated by x/deny-ingress; no rule matched');
+
+  // Both in audit: it passes, logged as would-deny on both sides.
+  observer.audit = { global: false, namespaces: new Set(['z', 'x']) };
+  t.equal(send(conn(41002)), ACCEPT);
+  t.equal(c.connections[verdictSlot(VERDICT.AUDIT, DIRECTION.BOTH, TCP)], 1);
+  t.equal((lines[2] as VerdictLine).audit, true);
+});

@@ -10,7 +10,7 @@ import { WASM_JUDGE_BASE64 } from '../../src/policy/wasm-judge-module.ts';
 import { describeMismatch, runDifferential } from '../../support/differential.ts';
 import { WasmSnapshot, wasmCopyOf } from '../../src/policy/wasm-snapshot.ts';
 import { CompiledEngine } from '../../src/policy/compiler.ts';
-import type { RuleSnapshot } from '../../src/policy/engine-api.ts';
+import { SIDE, sideDenies, type RuleSnapshot } from '../../src/policy/engine-api.ts';
 import { buildLargeCluster, LARGE } from '../../bench/large-cluster.ts';
 import { largeClusterPolicies } from '../../bench/large-cluster-policies.ts';
 import { judgeInput, largeTuples } from '../../bench/suite.ts';
@@ -33,15 +33,18 @@ t.test('the copy answers as the snapshot on random clusters and mutation sequenc
   }
 });
 
-/** Per tuple: allowed, both codes and both slots, as one string (all tuples of the input). */
-function answers(snap: RuleSnapshot, input: ReturnType<typeof judgeInput>): string[] {
+/**
+ * Per tuple: allowed, both codes and both slots, as one string (all tuples of the input);
+ * `stopAtDenial` as the classifier judges (ingress SKIPPED after an egress denial).
+ */
+function answers(snap: RuleSnapshot, input: ReturnType<typeof judgeInput>, stopAtDenial = false): string[] {
   const { w, meta, n } = input;
   const out: string[] = [];
   for (let k = 0; k < n; k++) {
     const o = k * 8, m = k * 3;
     const ok = meta[m] === 4
-      ? snap.judge4(w[o]!, w[o + 4]!, meta[m + 1]!, meta[m + 2]!)
-      : snap.judge6(w[o]!, w[o + 1]!, w[o + 2]!, w[o + 3]!, w[o + 4]!, w[o + 5]!, w[o + 6]!, w[o + 7]!, meta[m + 1]!, meta[m + 2]!);
+      ? snap.judge4(w[o]!, w[o + 4]!, meta[m + 1]!, meta[m + 2]!, stopAtDenial)
+      : snap.judge6(w[o]!, w[o + 1]!, w[o + 2]!, w[o + 3]!, w[o + 4]!, w[o + 5]!, w[o + 6]!, w[o + 7]!, meta[m + 1]!, meta[m + 2]!, stopAtDenial);
     out.push(`${ok} ${snap.egressCode} ${snap.ingressCode} ${snap.srcSlot} ${snap.dstSlot}`);
   }
   return out;
@@ -61,6 +64,16 @@ t.test('the large cluster, with and without its cluster policies: every tuple al
     const differ = a.filter((x, i) => x !== b[i]).length;
     t.equal(differ, 0, `cluster policies ${cnp}: ${input.n} tuples, ${differ} differ`);
     t.ok(new Set(a.map((x) => x.split(' ')[1])).size > 10, 'the tuples reach many different egress codes');
+    // Stopping at the egress side's denial (the classifier's new connections): the copy answers as
+    // the snapshot, and as the full judgement with the ingress side skipped exactly there.
+    const sa = answers(snap, input, true), sb = answers(copy, input, true);
+    t.equal(sa.filter((x, i) => x !== sb[i]).length, 0, `cluster policies ${cnp}, stopping at the egress denial: the copy answers alike`);
+    const skipped = a.map((x) => {
+      const [ok, e, i, ...slots] = x.split(' ');
+      return [ok, e, sideDenies(Number(e)) ? SIDE.SKIPPED : i, ...slots].join(' ');
+    });
+    t.equal(sa.filter((x, i) => x !== skipped[i]).length, 0, 'the full answers with the ingress side skipped after each egress denial');
+    t.ok(sa.filter((x) => x.split(' ')[2] === String(SIDE.SKIPPED)).length > input.n / 4, 'many tuples skip their ingress side');
     js.push(a);
     copies.push(copy);
   }
