@@ -3,7 +3,7 @@
 // decision of the tiers in order, and the exemptions come before every tier.
 
 import t from 'tap';
-import { ACTION, SIDE, ruleCode, ruleCodeCount, sideAllows, sideDenies, sideFromNetworkPolicyTier, sideHasRule, sideJudged, sideReason, sideRule } from '../../src/policy/engine-api.ts';
+import { ACTION, SIDE, ruleCode, ruleCodeCount, sideAllows, sideDenies, sideFromNetworkPolicyTier, sideHasRule, sideJudged, sideReason, sideRule, sideSkipped } from '../../src/policy/engine-api.ts';
 import { PASS, TIERS, TIERS_DECIDE, TIER_DEFAULT, nodeExemptionApplies, sideExemption, walkTiers } from '../../src/policy/tiers.ts';
 
 t.test('rule codes carry the rule id and the action', async (t) => {
@@ -41,6 +41,18 @@ t.test('special codes name no rule', async (t) => {
     t.equal(sideJudged(code), reason !== 'not-a-pod');
   }
   t.throws(() => sideReason(-99), /side code -99/);
+});
+
+t.test('a skipped side (the judge stopped at the egress denial) lets through and names no rule or reason', async (t) => {
+  t.equal(sideSkipped(SIDE.SKIPPED), true);
+  t.equal(sideAllows(SIDE.SKIPPED), true, 'the denial is the other side\'s alone');
+  t.equal(sideDenies(SIDE.SKIPPED), false);
+  t.equal(sideJudged(SIDE.SKIPPED), false);
+  t.equal(sideRule(SIDE.SKIPPED), -1);
+  t.equal(sideHasRule(SIDE.SKIPPED), false);
+  t.equal(sideFromNetworkPolicyTier(SIDE.SKIPPED), false, 'no node exemption to apply');
+  t.throws(() => sideReason(SIDE.SKIPPED), /SKIPPED/, 'a Decision is judged in full, so no reason is made up');
+  for (const code of [SIDE.NOT_ISOLATED, SIDE.NO_RULE, SIDE.NODE, SIDE.SELF, SIDE.NOT_JUDGED, ruleCode(3, ACTION.DENY)]) t.equal(sideSkipped(code), false);
 });
 
 t.test('exemptions come first, in order: not judged, self; the node exemption is the NetworkPolicy tier\'s', async (t) => {
