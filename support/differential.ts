@@ -54,7 +54,7 @@ export interface Mismatch {
 }
 
 /** One numeric answer of a snapshot: allowed, both side codes and both slots. */
-function numericAnswer(snap: RuleSnapshot, conn: Connection, stopAtDenial: boolean): { allowed: boolean; egress: number; ingress: number; src: number; dst: number } {
+export function numericAnswer(snap: RuleSnapshot, conn: Connection, stopAtDenial: boolean): { allowed: boolean; egress: number; ingress: number; src: number; dst: number } {
   const s = parseIP(conn.src)!.words, d = parseIP(conn.dst)!.words, proto = protocolNumber(conn.protocol);
   const allowed = s.length === 1
     ? snap.judge4(s[0]!, d[0]!, proto, conn.port, stopAtDenial)

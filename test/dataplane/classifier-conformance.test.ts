@@ -2,7 +2,9 @@
 // on every conformance case (NetworkPolicy and ClusterNetworkPolicy sets), step and probe, in
 // the family each probe names (a host-network pod's address is its node's). Connect
 // probes are a TCP SYN / UDP datagram / SCTP INIT from the client's IP to the server's IP and
-// port; reply probes open the connection first and then send the server's answer.
+// port; reply probes open the connection first and then send the server's answer. A connect
+// probe's side codes are the snapshot's full judgement's, the ingress side skipped after an
+// egress denial.
 
 import t from 'tap';
 import { Classifier, ACCEPT, REASON_NAMES } from '../../src/dataplane/classifier.ts';
@@ -13,6 +15,8 @@ import { protocolNumber } from '../../src/cluster/model.ts';
 import { buildClusterForCase, applyStep, probesForGroup, probeLabel } from '../support/conformance-cases.ts';
 import { packet, replyPacket, TCPF } from '../../support/packets.ts';
 import { everyCase } from '../conformance/case-set.ts';
+import { numericAnswer } from '../../support/differential.ts';
+import { SIDE, sideDenies } from '../../src/policy/engine-api.ts';
 
 const cases = everyCase();
 
@@ -50,6 +54,16 @@ t.test('conformance cases: classify() == CompiledEngine.decide == evaluate == ex
           const now = probes;
           if (p.kind === 'connect') {
             const v = stateless.classify(q, 0, q.length, now) === ACCEPT;
+            // Its side codes: the full judgement's, except that the ingress side is skipped after
+            // an egress denial; judgeSkippedSide() then gives the full one.
+            const full = numericAnswer(snap, conn, false);
+            const skip = sideDenies(full.egress);
+            const e = stateless.lastEgressCode, i = stateless.lastIngressCode;
+            stateless.judgeSkippedSide();
+            if (e !== full.egress || i !== (skip ? SIDE.SKIPPED : full.ingress) || stateless.lastIngressCode !== full.ingress) {
+              failures++;
+              t.fail(`${label}: side codes ${e} / ${i} (${stateless.lastIngressCode} judged in full), the full judgement's ${full.egress} / ${full.ingress}`);
+            }
             const vs = stateful.classify(q, 0, q.length, now) === ACCEPT;
             if (v !== p.expect || v !== oracle || v !== compiled || vs !== v) {
               failures++;
