@@ -24,11 +24,13 @@ t.test('SIGTERM, then SIGKILL after the grace time; returns once every process i
 });
 
 t.test('a zombie is not running, though /proc still lists it', async (t) => {
-  // `sleep 0` is the shell's child; the shell then becomes `sleep 5`, which never reaps it.
-  const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  // `sleep 1` is the shell's child; the shell then becomes `sleep 30`, which never reaps it. The
+  // child outlives the exec by about a second: one that ended first was reaped by the shell
+  // itself before it exec'd (a CI run on a loaded VM, with `sleep 0`), leaving no zombie.
+  const parent = spawn('sh', ['-c', 'sleep 1 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
   t.teardown(() => { parent.kill('SIGKILL'); });
   const zombie = Number(await new Promise<string>((r) => parent.stdout!.once('data', (d: Buffer) => r(d.toString()))));
-  for (let i = 0; i < 100 && existsSync(`/proc/${zombie}/stat`) && !/\) Z /.test(readFileSync(`/proc/${zombie}/stat`, 'utf8')); i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 500 && existsSync(`/proc/${zombie}/stat`) && !/\) Z /.test(readFileSync(`/proc/${zombie}/stat`, 'utf8')); i++) await new Promise((r) => setTimeout(r, 10));
   t.match(readFileSync(`/proc/${zombie}/stat`, 'utf8'), /\) Z /, 'a zombie in /proc');
   t.notOk(processAlive(zombie), 'not running');
   t.ok(processAlive(parent.pid!), 'its parent runs');
