@@ -10,8 +10,7 @@ import type { Connection, Decision } from '../src/policy/decision.ts';
 import { evaluate } from '../src/policy/evaluator.ts';
 import { wasmCopyOf, type WasmSnapshot } from '../src/policy/wasm-snapshot.ts';
 import { SIDE, sideDenies, type RuleSnapshot } from '../src/policy/engine-api.ts';
-import { protocolNumber } from '../src/cluster/model.ts';
-import { parseIP } from '../src/net/address.ts';
+import { judgeOn } from '../src/policy/decide.ts';
 import { Rng, probeAddresses, randomCluster, randomMutation, randomProbe, stateOf } from './random-cluster.ts';
 
 export interface DifferentialOptions {
@@ -55,10 +54,7 @@ export interface Mismatch {
 
 /** One numeric answer of a snapshot: allowed, both side codes and both slots. */
 export function numericAnswer(snap: RuleSnapshot, conn: Connection, stopAtDenial: boolean): { allowed: boolean; egress: number; ingress: number; src: number; dst: number } {
-  const s = parseIP(conn.src)!.words, d = parseIP(conn.dst)!.words, proto = protocolNumber(conn.protocol);
-  const allowed = s.length === 1
-    ? snap.judge4(s[0]!, d[0]!, proto, conn.port, stopAtDenial)
-    : snap.judge6(s[0]!, s[1]!, s[2]!, s[3]!, d[0]!, d[1]!, d[2]!, d[3]!, proto, conn.port, stopAtDenial);
+  const allowed = judgeOn(snap, conn, stopAtDenial);
   return { allowed, egress: snap.egressCode, ingress: snap.ingressCode, src: snap.srcSlot, dst: snap.dstSlot };
 }
 

@@ -388,20 +388,11 @@ export class Classifier {
   private judgeNew(now: number): number {
     const info = this.info;
     const ct = this.conntrack;
-    const proto = info.proto;
     const v4 = info.family === 4;
-    // A new connection: judged on addresses, protocol and destination port (judgedPort).
     const snap = this.snap;
-    const port = judgedPort(info);
-    // Words go to the engine as int32 bit patterns (`| 0`): a uint32 >= 2^31 is no small
-    // integer in V8, so passing it to a call that is not inlined boxes it into a fresh heap
-    // number, an allocation per packet. The engine compares words with XOR/masks, which read
-    // both forms alike (see onNode4 in policy/compiler.ts). The judge stops at the egress side's
-    // denial (policy/tiers.ts, "A connection"): the ingress code is then SIDE.SKIPPED, and
-    // judgeSkippedSide() fills it in where it is needed.
-    const allowed = v4
-      ? snap.judge4(info.src4 | 0, info.dst4 | 0, proto, port, true)
-      : snap.judge6(info.src6a | 0, info.src6b | 0, info.src6c | 0, info.src6d | 0, info.dst6a | 0, info.dst6b | 0, info.dst6c | 0, info.dst6d | 0, proto, port, true);
+    // The judge stops at the egress side's denial (policy/tiers.ts, "A connection"): the ingress
+    // code is then SIDE.SKIPPED, and judgeSkippedSide() fills it in where it is needed.
+    const allowed = this.judgeInfo(true);
     this.lastEgressCode = snap.egressCode;
     this.lastIngressCode = snap.ingressCode;
     this.lastSrcSlot = snap.srcSlot;
@@ -432,13 +423,25 @@ export class Classifier {
    */
   judgeSkippedSide(): void {
     if (!sideSkipped(this.lastIngressCode)) return;
+    this.judgeInfo(false);
+    this.lastIngressCode = this.snap.ingressCode;
+  }
+
+  /**
+   * The snapshot's judgement of the parsed packet as a new connection: on its addresses, protocol
+   * and destination port (judgedPort). Words go to the engine as int32 bit patterns (`| 0`): a
+   * uint32 >= 2^31 is no small integer in V8, so passing it to a call that is not inlined boxes
+   * it into a fresh heap number, an allocation per packet. The engine compares words with
+   * XOR/masks, which read both forms alike (see onNode4 in policy/compiler.ts).
+   */
+  private judgeInfo(stopAtDenial: boolean): boolean {
     const info = this.info;
     const snap = this.snap;
     const proto = info.proto;
     const port = judgedPort(info);
-    if (info.family === 4) snap.judge4(info.src4 | 0, info.dst4 | 0, proto, port);
-    else snap.judge6(info.src6a | 0, info.src6b | 0, info.src6c | 0, info.src6d | 0, info.dst6a | 0, info.dst6b | 0, info.dst6c | 0, info.dst6d | 0, proto, port);
-    this.lastIngressCode = snap.ingressCode;
+    return info.family === 4
+      ? snap.judge4(info.src4 | 0, info.dst4 | 0, proto, port, stopAtDenial)
+      : snap.judge6(info.src6a | 0, info.src6b | 0, info.src6c | 0, info.src6d | 0, info.dst6a | 0, info.dst6b | 0, info.dst6c | 0, info.dst6d | 0, proto, port, stopAtDenial);
   }
 
   /**

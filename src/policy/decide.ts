@@ -17,8 +17,13 @@ function sideOf(snap: RuleSnapshot, code: number, slot: number, dir: Direction):
   return rule >= 0 ? { ...d, rule: snap.ruleRef(rule) } : d;
 }
 
-/** Judges one connection on a snapshot (the classifier's generation, for explain/verify) and answers like evaluate(). */
-export function decideOn(snap: RuleSnapshot, conn: Connection): Decision {
+/**
+ * Judges one connection on a snapshot (judge4/judge6, with `stopAtDenial` as the RuleSnapshot
+ * says) and returns whether it is allowed; the snapshot's egressCode, ingressCode, srcSlot and
+ * dstSlot hold the rest of the answer. Throws on a connection that names no addresses, mixes
+ * families or has a port out of range.
+ */
+export function judgeOn(snap: RuleSnapshot, conn: Connection, stopAtDenial = false): boolean {
   const src = parseIP(conn.src);
   const dst = parseIP(conn.dst);
   if (!src) throw new Error(`connection source ${JSON.stringify(conn.src)} is not an IP address`);
@@ -26,9 +31,14 @@ export function decideOn(snap: RuleSnapshot, conn: Connection): Decision {
   if (src.family !== dst.family) throw new Error(`connection ${conn.src} -> ${conn.dst} mixes address families`);
   if (!Number.isInteger(conn.port) || conn.port < 0 || conn.port > 65535) throw new Error(`connection port ${conn.port} out of range 0..65535`);
   const proto = protocolNumber(conn.protocol);
-  const allowed = src.family === 'IPv4'
-    ? snap.judge4(src.words[0]!, dst.words[0]!, proto, conn.port)
-    : snap.judge6(src.words[0]!, src.words[1]!, src.words[2]!, src.words[3]!, dst.words[0]!, dst.words[1]!, dst.words[2]!, dst.words[3]!, proto, conn.port);
+  return src.family === 'IPv4'
+    ? snap.judge4(src.words[0]!, dst.words[0]!, proto, conn.port, stopAtDenial)
+    : snap.judge6(src.words[0]!, src.words[1]!, src.words[2]!, src.words[3]!, dst.words[0]!, dst.words[1]!, dst.words[2]!, dst.words[3]!, proto, conn.port, stopAtDenial);
+}
+
+/** Judges one connection on a snapshot (the classifier's generation, for explain/verify) in full and answers like evaluate(). */
+export function decideOn(snap: RuleSnapshot, conn: Connection): Decision {
+  const allowed = judgeOn(snap, conn);
   const s = snap.srcSlot, d = snap.dstSlot;
   const egress = sideOf(snap, snap.egressCode, s, 'egress');
   const ingress = sideOf(snap, snap.ingressCode, d, 'ingress');

@@ -17,7 +17,7 @@ import {
 } from '../../src/agent/verdict-log.ts';
 import { EvalSnapshot } from './eval-snapshot.ts';
 import { CompiledEngine } from '../../src/policy/compiler.ts';
-import type { RuleSnapshot } from '../../src/policy/engine-api.ts';
+import { SIDE, type RuleSnapshot } from '../../src/policy/engine-api.ts';
 
 /** The 9-pod model (x,y,z x a,b,c; pod <ns>/<p> = 10.244.N.P) with extra policies applied. */
 function model(policies: unknown[]): ClusterState {
@@ -93,6 +93,12 @@ t.test('line content: ingress deny, egress deny, both, allowed', async (t) => {
   const l4 = describeConnection(snap, judge(snap, '10.244.3.3', '10.244.1.2', 80), at);
   t.equal(l4.direction, 'both');
   t.equal(l4.reason, 'egress of z/c isolated by z/z-egress-lock; no rule matched; and ingress of x/b isolated by x/deny-ingress; no rule matched');
+
+  // The same as the classifier reports it: its judgement stopped at the egress denial, so the
+  // ingress side is SKIPPED and the line names the egress side alone.
+  const l4s = describeConnection(snap, { ...judge(snap, '10.244.3.3', '10.244.1.2', 80), ingressCode: SIDE.SKIPPED }, at);
+  t.equal(l4s.direction, 'egress');
+  t.equal(l4s.reason, 'egress of z/c isolated by z/z-egress-lock; no rule matched');
 
   // y/b -> x/a:80 is allowed by allow-from-y ingress[0].
   const l5 = describeConnection(snap, judge(snap, '10.244.2.2', '10.244.1.1', 80), at);
