@@ -16,3 +16,19 @@
 // policies"); the full compile and the scale bench did not get slower, and the packet path does
 // not use the helpers at all.
 export const AGENT_NODE_FLAGS: readonly string[] = ['--v8-pool-size=1'];
+
+/**
+ * The AGENT_NODE_FLAGS a Node process was started without: `execArgv` (the flags before the
+ * script) and NODE_OPTIONS both count, in either spelling Node takes (`--flag=value`,
+ * `--flag value`). `palisade agent` started by hand warns with them (src/cli/commands/agent.ts).
+ */
+export function missingAgentNodeFlags(execArgv: readonly string[], nodeOptions: string = ''): string[] {
+  const given = [...execArgv, ...nodeOptions.split(/\s+/).filter(Boolean)];
+  const joined: string[] = [];
+  for (let i = 0; i < given.length; i++) {
+    const w = given[i]!;
+    // `--flag value`: the value is the next word when this one has none of its own.
+    joined.push(!w.includes('=') && w.startsWith('--') && i + 1 < given.length && !given[i + 1]!.startsWith('-') ? `${w}=${given[++i]}` : w);
+  }
+  return AGENT_NODE_FLAGS.filter((f) => !joined.includes(f));
+}

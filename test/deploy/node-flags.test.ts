@@ -7,7 +7,7 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AGENT_NODE_FLAGS } from '../../src/agent/node-flags.ts';
+import { AGENT_NODE_FLAGS, missingAgentNodeFlags } from '../../src/agent/node-flags.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -27,4 +27,16 @@ t.test('this Node accepts every flag', async (t) => {
   }
   const bad = spawnSync(process.execPath, ['--v8-pool-size-typo=1', '-e', '0'], { encoding: 'utf8' });
   t.not(bad.status, 0, 'a flag Node does not know fails (the check above can fail)');
+});
+
+t.test('which of the flags a hand-started agent lacks (its warning)', async (t) => {
+  const cases: Array<[string, readonly string[], string, readonly string[]]> = [
+    ['none given', [], '', AGENT_NODE_FLAGS],
+    ['all before the script', [...AGENT_NODE_FLAGS], '', []],
+    ['all in NODE_OPTIONS', [], AGENT_NODE_FLAGS.join(' '), []],
+    ['other flags only', ['--expose-gc', '--import', 'tsx'], '--max-old-space-size=4096', AGENT_NODE_FLAGS],
+    ['--flag value spelling', AGENT_NODE_FLAGS.flatMap((f) => f.split('=')), '', []],
+    ['another value', AGENT_NODE_FLAGS.map((f) => f.replace(/=.*/, '=4')), '', AGENT_NODE_FLAGS],
+  ];
+  for (const [name, argv, env, want] of cases) t.same(missingAgentNodeFlags(argv, env), want, name);
 });

@@ -10,6 +10,8 @@ import { agentOptionsError, defaultQueueCount, type AgentOptions } from '../../a
 import { CliError, intFlag, parseArgs } from '../args.ts';
 import { GUARD_LAYOUTS, type GuardLayout } from '../../agent/source-guard.ts';
 import { manifestPathsFlag } from '../manifest-input.ts';
+import { AGENT_NODE_FLAGS, missingAgentNodeFlags } from '../../agent/node-flags.ts';
+import { defaultLog } from '../../agent/agent-log.ts';
 
 const HELP = `usage: palisade agent --node NAME [--source files --manifests PATH... | --source kube [--kubeconfig FILE]]
                       [--backend nfqueue|tun] [--queue N] [--queues K] [--fail-open]
@@ -219,6 +221,12 @@ export async function run(argv: string[]): Promise<number> {
     agent = new Agent({ ...settings, source, health });
   } catch (e) {
     throw new CliError((e as Error).message);
+  }
+  // The image and the lab start the agent with these (node-flags.ts says why); by hand they are
+  // easy to leave out, and nothing else would say so.
+  const missing = missingAgentNodeFlags(process.execArgv, process.env.NODE_OPTIONS);
+  if (missing.length > 0) {
+    defaultLog('warn', `started without the Node flag(s) ${missing.join(' ')} that the image and the lab run the agent with: V8's helper threads may take the CPU an update needs (start it as node ${AGENT_NODE_FLAGS.join(' ')} bin/palisade.js agent ...)`);
   }
 
   if (health) await health.start();
