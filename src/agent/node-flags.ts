@@ -13,8 +13,8 @@
 // (PALISADE_BENCH_TRACE=1, bench/update-trace.ts) shows the slow ones waiting in the run queue
 // while the helpers run. With one helper the bench's pod relabel p99 was under 10 ms in nine
 // runs of nine, against four of nine with four helpers, the same minutes (docs/speed-history.md,
-// "One V8 helper thread for the agent"); the full compile and the scale bench did not get slower, and the packet path does
-// not use the helpers at all.
+// "One V8 helper thread for the agent"); the full compile and the scale bench did not get
+// slower, and the packet path does not use the helpers at all.
 export const AGENT_NODE_FLAGS: readonly string[] = ['--v8-pool-size=1'];
 
 /**
