@@ -6,7 +6,7 @@
 // Hot path: an allowed packet costs a few integer increments here, nothing else. Everything that
 // allocates (IP text, pod names, the JSON line) happens on the deny path, which is rate limited.
 
-import { ACCEPT, REASON, type Classifier } from '../dataplane/classifier.ts';
+import { ACCEPT, REASON, judgedPort, type Classifier } from '../dataplane/classifier.ts';
 import { formatIP } from '../net/address.ts';
 import type { PacketInfo } from '../dataplane/packet-info.ts';
 import { sideDenies, sideHasRule, sideSkipped, type RuleSnapshot } from '../policy/engine-api.ts';
@@ -14,7 +14,6 @@ import { auditAllowsCodes, ENFORCE_ALL, type AuditConfig } from './audit.ts';
 import { AgentCounters, DIRECTION, PolicyCounters, VERDICT, protoSlot, verdictSlot } from './metrics.ts';
 import { RecentFlows } from './recent-flows.ts';
 import type { VerdictLog } from './verdict-log.ts';
-import { protocolHasPorts } from '../net/ip-protocols.ts';
 import type { CachedDecision, CachedTuple } from '../enforce/cache-counters.ts';
 import { checkMirrors } from '../net/mirrored-constants.ts';
 
@@ -169,7 +168,7 @@ export class ConnectionObserver {
       src: v4 ? formatIP({ family: 'IPv4', words: [info.src4 >>> 0] }) : formatIP({ family: 'IPv6', words: [info.src6a >>> 0, info.src6b >>> 0, info.src6c >>> 0, info.src6d >>> 0] }),
       dst: v4 ? formatIP({ family: 'IPv4', words: [info.dst4 >>> 0] }) : formatIP({ family: 'IPv6', words: [info.dst6a >>> 0, info.dst6b >>> 0, info.dst6c >>> 0, info.dst6d >>> 0] }),
       proto,
-      port: protocolHasPorts(proto) ? info.dstPort : 0,
+      port: judgedPort(info),
       egressCode: c.lastEgressCode, ingressCode: c.lastIngressCode, srcSlot: c.lastSrcSlot, dstSlot: c.lastDstSlot,
       ...(audit ? { audit: true } : {}),
     });

@@ -144,9 +144,10 @@ checkMirrors('classifier.ts', [
 
 /**
  * The port a new connection is judged on: the destination port of TCP, UDP and SCTP; 0 for ICMP
- * and other port-less protocols, which only port-less rules match (engine-api).
+ * and other port-less protocols, which only port-less rules match (engine-api). The verdict log
+ * names the same port (observe.ts).
  */
-function judgedPort(info: PacketInfo): number {
+export function judgedPort(info: PacketInfo): number {
   const p = info.proto;
   return p === K.P_TCP || p === K.P_UDP || p === K.P_SCTP ? info.dstPort : 0;
 }
