@@ -5,7 +5,10 @@
 // slot records or tier walk) in interleaved rounds: all of a variant's lookups in packet order,
 // and each (side, tier) kind on its own. Prints per kind the lookups per packet and the CPU ns per
 // lookup (median and minimum over the rounds: on these shared VMs the minimum is the steadier),
-// so lookups per packet x ns per lookup says what each tier table costs a packet.
+// so lookups per packet x ns per lookup says what each tier table costs a packet, and the IPv4
+// trie nodes a lookup of each kind walks. The recorded lookups are both sides' (as explain and
+// verify judge); a line per variant also gives the lookups a packet when the judge stops at the
+// egress side's denial, as the classifier's new connections do.
 //   node --expose-gc --import tsx scripts/tier-lookups-cpu.ts [rounds, default 7] [lookups a round, default 400000] [--wasm=FILE]
 //
 // --wasm=FILE also replays the same lookups through a WebAssembly build of the table lookup
@@ -26,9 +29,9 @@ import { largeClusterPolicies } from '../bench/large-cluster-policies.ts';
 import { CompiledEngine } from '../src/policy/compiler.ts';
 import { SLOT_SHIFT, S_EGRESS, S_IDENTITY, S_INGRESS } from '../src/policy/snapshot.ts';
 import { PAGE_MASK, PAGE_SHIFT } from '../src/policy/word-pages.ts';
-import { judgeImage4, portBlock } from '../src/policy/table-arena.ts';
+import { H_TRIE4, NO_CHILD, NO_TRIE, judgeImage4, portBlock } from '../src/policy/table-arena.ts';
 import { TIER_COUNT, TIER_NEXT, TIERS } from '../src/policy/tiers.ts';
-import { SIDE } from '../src/policy/engine-api.ts';
+import { SIDE, sideAllows } from '../src/policy/engine-api.ts';
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const wasmFile = process.argv.find((a) => a.startsWith('--wasm='))?.slice('--wasm='.length);
@@ -45,11 +48,35 @@ interface SnapshotInside {
   readonly halves: Uint16Array;
   readonly srcSlot: number;
   readonly dstSlot: number;
+  readonly egressCode: number;
   judge4(src: number, dst: number, proto: number, port: number): boolean;
 }
 
 /** The lookups of one kind: 5 words each (table offset, peer address, peer identity, port block, port). */
-interface Trace { readonly name: string; readonly snap: SnapshotInside; readonly lookups: Int32Array; readonly n: number; readonly perPacket: number }
+interface Trace {
+  readonly name: string; readonly snap: SnapshotInside; readonly lookups: Int32Array; readonly n: number; readonly perPacket: number;
+  /** IPv4 trie nodes a lookup of this kind visits (the address trie's walk, table-arena.ts judgeImage4). */
+  readonly trieNodes: number;
+}
+
+/** Trie nodes judgeImage4's walk visits for `addr` in the image at `base` (the same steps, counted). */
+function trieNodes4(a: Int32Array, base: number, addr: number): number {
+  const to = a[base + H_TRIE4]!;
+  if (to === NO_TRIE) return 0;
+  const t = base + to;
+  let n = t, nodes = 0;
+  for (;;) {
+    nodes++;
+    const m = a[n + 1]!;
+    if (((addr ^ a[n]!) & m) !== 0) break;
+    const l = Math.clz32(~m);
+    if (l === 32) break;
+    const c = ((addr >>> (31 - l)) & 1) === 0 ? a[n + 3]! : a[n + 4]!;
+    if (c === NO_CHILD) break;
+    n = t + c;
+  }
+  return nodes;
+}
 
 const tuples = largeTuples(100_000, 0x5eed);
 const input = judgeInput(tuples);
@@ -61,6 +88,10 @@ for (const cnp of [false, true]) {
     return snap.slotPages[w >>> PAGE_SHIFT]![w & PAGE_MASK]!;
   };
   const kinds = new Map<string, number[]>([['all', []]]);
+  const nodes = new Map<string, number>();
+  // Lookups when the judge stops at the egress side's denial, as the classifier's does
+  // (engine-api.ts stopAtDenial): the ingress side's only where the egress side allows.
+  let stopped = 0;
   let packets = 0;
   for (let k = 0; k < input.n; k++) {
     if (input.meta[k * 3] !== 4) continue;
@@ -84,14 +115,19 @@ for (const cnp of [false, true]) {
         const kind = `${side} ${TIERS[t]}`;
         if (!kinds.has(kind)) kinds.set(kind, []);
         kinds.get(kind)!.push(...row);
+        const walked = trieNodes4(snap.words, w, addr);
+        nodes.set(kind, (nodes.get(kind) ?? 0) + walked);
+        nodes.set('all', (nodes.get('all') ?? 0) + walked);
+        if (side === 'egress' || sideAllows(snap.egressCode)) stopped++;
         if (judgeImage4(snap.words, snap.bytes, snap.halves, w, addr, peer, pb, port) !== TIER_NEXT) break;
       }
     }
   }
   for (const [kind, rows] of kinds) {
     const n = rows.length / 5;
-    traces.push({ name: `${cnp ? 'with' : 'without'}: ${kind}`, snap, lookups: Int32Array.from(rows), n, perPacket: n / packets });
+    traces.push({ name: `${cnp ? 'with' : 'without'}: ${kind}`, snap, lookups: Int32Array.from(rows), n, perPacket: n / packets, trieNodes: n ? nodes.get(kind)! / n : 0 });
   }
+  console.log(`${cnp ? 'with' : 'without'}: ${(stopped / packets).toFixed(3)} lookups a packet when the judge stops at the egress side's denial (the classifier's new connections), ${(kinds.get('all')!.length / 5 / packets).toFixed(3)} judging both sides`);
 }
 
 function replay(t: Trace, count: number): number {
@@ -178,7 +214,7 @@ for (const t of traces) {
     const ns = times.get(`${t.name}\0${name}`)!;
     const med = median(ns), min = Math.min(...ns);
     const label = variants.length > 1 ? `${t.name} [${name}]` : t.name;
-    console.log(`${label.padEnd(variants.length > 1 ? 44 : 30)} ${t.perPacket.toFixed(3)} lookups a packet, ${med.toFixed(1)} ns a lookup (min ${min.toFixed(1)}): ${(t.perPacket * med).toFixed(1)} ns a packet (min ${(t.perPacket * min).toFixed(1)})`);
+    console.log(`${label.padEnd(variants.length > 1 ? 44 : 30)} ${t.perPacket.toFixed(3)} lookups a packet, ${t.trieNodes.toFixed(2)} trie nodes a lookup, ${med.toFixed(1)} ns a lookup (min ${min.toFixed(1)}): ${(t.perPacket * med).toFixed(1)} ns a packet (min ${(t.perPacket * min).toFixed(1)})`);
   }
 }
 console.log(`sink ${sink & 1}`);
