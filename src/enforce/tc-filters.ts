@@ -15,11 +15,40 @@ export const FORGED_MAX = 4096;
 /** Reads between full listings of the filters (the others list the catch-alls only). */
 export const FULL_EVERY = 10;
 /**
- * Filter preferences. Every honest address of a family is a key node under one preference (u32
- * walks them in the order written: a pod's first address first), so a pod with one address per
- * family costs one compare; an interface many pods share (a bridge) costs a walk of its nodes.
+ * Filter preferences. Every honest address of a family is a key node under one preference. Up to
+ * LINEAR_MAX addresses, u32 walks the nodes in the order written (a pod's first address first),
+ * so a pod with one address per family costs one compare. Above it (an interface several pods
+ * share: a bridge port, or the e2e bench's 200 client addresses on one veth) the nodes sit in a
+ * hash table of 256 buckets keyed by the address's last byte, and the preference's root holds
+ * one node that links there: a packet costs the link, the hash and its bucket's few compares
+ * instead of a walk that grows with the interface (each key node a compare on every packet the
+ * pods send: with the e2e bench's 201 addresses on one veth, u32_classify took 0.64 us of a
+ * connection's ~38 us of CPU walking, 0.19-0.21 us hashed; bench/e2e/tuple-profile.ts, README
+ * "Cost of source-address validation"). A source no node of its bucket holds falls out of the table
+ * and on to the next preferences, down to the catch-all (tc's u32: after a link that matches
+ * nothing, the walk goes on from the linking node).
  */
 export const PREF = { v4: 1, v6: 2, linkLocal: 3, unspecified: 4, catch4: 201, catch6: 202 } as const;
+/** Addresses of a family an interface's honest preference walks one by one; more are hashed. */
+export const LINEAR_MAX = 4;
+/**
+ * The hash tables' u32 ids (hex). Ids are shared by every u32 filter of a qdisc (tc_u_common),
+ * and tc numbers the ones it makes itself (each preference's root) from 0x800, so ids below that
+ * are free for ours: tcFilters writes PLACEHOLDER_TABLE, and the guard gives each table it writes
+ * an id of its own (chooseTables). Why not one fixed id: a table outlives its preference while the
+ * qdisc holds other u32 filters (deleting a preference frees its root only), cannot be deleted
+ * while a node links to it, and cannot be named once no preference of its priority is there. So a
+ * rewrite deletes the preference (its root and the link), writes a new table, its nodes and the
+ * link, and deletes the old table through the new preference at the next ticks, once the kernel
+ * has let go of it (syncLines and retireTables in tc-guard.ts). A table left behind (its preference removed for good while another program's filters keep the
+ * qdisc) classifies nothing, since no path reaches it; a new id never meets it but by a
+ * 1-in-2000 chance, and then its write fails and the next one takes another id (fail-closed).
+ */
+export const PLACEHOLDER_TABLE = '10';
+export const TABLE_IDS = { first: 0x10, last: 0x7ff } as const;
+const USER_TABLE = (id: string): boolean => /^[0-9a-f]{1,3}$/.test(id) && parseInt(id, 16) < 0x800;
+/** Where the last byte of the source address is, as the offset of its 32-bit word in the IP header. */
+const LAST_WORD = { 4: 12, 6: 20 } as const;
 /** Every preference this layout writes (what remove() and a rewrite delete). */
 export const OUR_PREF = (p: number): boolean => (p >= PREF.v4 && p <= PREF.unspecified) || p === PREF.catch4 || p === PREF.catch6;
 /**
@@ -43,6 +72,12 @@ export interface TcFilter {
   readonly nodes: readonly (readonly string[])[];
   /** Honest (classid :1, pass) or the catch-all (redirect into the sink). */
   readonly pass: boolean;
+  /**
+   * A hashed preference (more than LINEAR_MAX addresses): the table's handle (hex) and each
+   * node's bucket (hex, the address's last byte), `nodes` in tc's listing order (by bucket,
+   * then as written); the root's link node is part of the comparable form (sig).
+   */
+  readonly hash?: { readonly table: string; readonly at: number; readonly buckets: readonly string[] };
   /** The `tc filter add` arguments after `dev X ingress pref P`, one per node. */
   readonly args: readonly string[];
 }
@@ -53,17 +88,18 @@ const ALL = [0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff];
 
 /** The filters of one interface, by preference: its pods' addresses of `families` (in the order given), link-local, the catch-alls. */
 export function tcFilters(families: readonly Family[], ips: readonly string[]): TcFilter[] {
-  const v4: { keys: string[]; arg: string }[] = [];
-  const v6: { keys: string[]; arg: string }[] = [];
+  const v4: HonestAddress[] = [];
+  const v6: HonestAddress[] = [];
   for (const ip of new Set(ips)) {
     const p = parseIP(ip);
     if (!p) continue;
-    if (p.family === 'IPv4' && families.includes(4)) v4.push({ keys: keysOf(p.words, ALL, 12), arg: `protocol ip u32 match ip src ${ip}/32 classid :1` });
-    else if (p.family === 'IPv6' && families.includes(6)) v6.push({ keys: keysOf(p.words, ALL, 8), arg: `protocol ipv6 u32 match ip6 src ${ip}/128 classid :1` });
+    const last = hx(p.words[p.words.length - 1]! & 0xff);
+    if (p.family === 'IPv4' && families.includes(4)) v4.push({ keys: keysOf(p.words, ALL, 12), match: `match ip src ${ip}/32`, last });
+    else if (p.family === 'IPv6' && families.includes(6)) v6.push({ keys: keysOf(p.words, ALL, 8), match: `match ip6 src ${ip}/128`, last });
   }
   const out: TcFilter[] = [];
-  if (v4.length > 0) out.push({ pref: PREF.v4, proto: 'ip', nodes: v4.map((x) => x.keys), pass: true, args: v4.map((x) => x.arg) });
-  if (v6.length > 0) out.push({ pref: PREF.v6, proto: 'ipv6', nodes: v6.map((x) => x.keys), pass: true, args: v6.map((x) => x.arg) });
+  if (v4.length > 0) out.push(honest(4, v4));
+  if (v6.length > 0) out.push(honest(6, v6));
   if (families.includes(6)) {
     out.push({ pref: PREF.linkLocal, proto: 'ipv6', nodes: [['fe800000/ffc00000@8']], pass: true, args: ['protocol ipv6 u32 match ip6 src fe80::/10 classid :1'] });
     out.push({ pref: PREF.unspecified, proto: 'ipv6', nodes: [keysOf([0, 0, 0, 0], ALL, 8)], pass: true, args: ['protocol ipv6 u32 match ip6 src ::/128 classid :1'] });
@@ -74,8 +110,77 @@ export function tcFilters(families: readonly Family[], ips: readonly string[]): 
   return out;
 }
 
+interface HonestAddress {
+  readonly keys: string[];
+  /** The address's u32 match (`match ip src A/32`). */
+  readonly match: string;
+  /** Its last byte in hex: its bucket in a hashed preference. */
+  readonly last: string;
+}
+
+/** A family's honest preference: the addresses' key nodes, walked in order or hashed (PREF). */
+function honest(family: Family, list: readonly HonestAddress[]): TcFilter {
+  const proto = family === 4 ? 'ip' : 'ipv6';
+  const pref = family === 4 ? PREF.v4 : PREF.v6;
+  if (list.length <= LINEAR_MAX) return { pref, proto, nodes: list.map((x) => x.keys), pass: true, args: list.map((x) => `protocol ${proto} u32 ${x.match} classid :1`) };
+  const table = PLACEHOLDER_TABLE;
+  const at = LAST_WORD[family];
+  // tc lists a table's nodes by bucket, and within one in the order written (a stable sort keeps it).
+  const sorted = [...list].sort((a, b) => parseInt(a.last, 16) - parseInt(b.last, 16));
+  return {
+    pref, proto, pass: true, nodes: sorted.map((x) => x.keys), hash: { table, at, buckets: sorted.map((x) => x.last) },
+    // The table and its nodes before the link: a packet never follows the link into a table
+    // still being filled (it would fall through to the catch-all: fail-closed, but avoidable).
+    args: [
+      `handle ${table}: protocol ${proto} u32 divisor 256`,
+      ...list.map((x) => `protocol ${proto} u32 ht ${table}:${x.last}: ${x.match} classid :1`),
+      `protocol ${proto} u32 match u32 0 0 hashkey mask 0x000000ff at ${at} link ${table}:`,
+    ],
+  };
+}
+
+/** The same hashed preference with its table's id `to` (hex); a linear one as it is. */
+export function withTable(f: TcFilter, to: string): TcFilter {
+  if (!f.hash || f.hash.table === to) return f;
+  const re = new RegExp(`\\b(handle|ht|link) ${f.hash.table}:`, 'g');
+  return { ...f, hash: { ...f.hash, table: to }, args: f.args.map((a) => a.replace(re, `$1 ${to}:`)) };
+}
+
+/** The table a preference's comparable form (sig, or a listing's) links to, if any. */
+export function linkedTable(s: string | undefined): string | undefined {
+  return s === undefined ? undefined : / link ([0-9a-f]+): hash /.exec(s)?.[1];
+}
+
+/**
+ * `want` as it is to be written over `have` (preference -> comparable form, as listed or as last
+ * written): a hashed preference that is unchanged keeps the table it has; one that changes (or is
+ * new) is written into a table of id `next()`, never the one it had (see PLACEHOLDER_TABLE).
+ */
+export function chooseTables(want: readonly TcFilter[], have: ReadonlyMap<number, string> | undefined, next: () => string): TcFilter[] {
+  return want.map((f) => {
+    if (!f.hash) return f;
+    const h = have?.get(f.pref);
+    const had = linkedTable(h);
+    if (had !== undefined && sig(withTable(f, had)) === h) return withTable(f, had);
+    let id = next();
+    while (id === had) id = next();
+    return withTable(f, id);
+  });
+}
+
 export const nodeSig = (proto: string, mode: string, keys: readonly string[]): string => `${proto} ${mode} ${keys.join(' ')}`;
-export const sig = (f: TcFilter): string => f.nodes.map((k) => nodeSig(f.proto, f.pass ? 'pass' : 'sink', k)).join(' | ');
+/** A hashed preference's node: its keys and its table and bucket. */
+const bucketSig = (s: string, table: string, bucket: string): string => `${s} in ${table}:${bucket}`;
+/** The root node that links to a hashed preference's table (its keys: match-all), hashing the byte at `at` (mask ff). */
+const linkSig = (proto: string, table: string, mask: string, at: number, keys: readonly string[]): string => `${proto} link ${table}: hash ${mask}@${at} ${keys.join(' ')}`;
+export const sig = (f: TcFilter): string => {
+  const nodes = f.nodes.map((k, i) => {
+    const s = nodeSig(f.proto, f.pass ? 'pass' : 'sink', k);
+    return f.hash ? bucketSig(s, f.hash.table, f.hash.buckets[i]!) : s;
+  });
+  if (f.hash) nodes.push(linkSig(f.proto, f.hash.table, 'ff', f.hash.at, ['0/0@0']));
+  return nodes.join(' | ');
+};
 
 /** One interface's filters as `tc -s -j filter show` lists them: comparable form, and the catch-alls' packet counts. */
 export interface ListedFilters {
@@ -86,6 +191,8 @@ export interface ListedFilters {
   readonly sunkBy: Map<number, number>;
   /** Preferences held by filters this layout did not write (another program's). */
   readonly foreign: number[];
+  /** Per preference of ours, hash tables (ids) no node links to: left by a rewrite that stopped half way (PLACEHOLDER_TABLE). */
+  readonly strayTables: Map<number, string[]>;
 }
 
 export type Json = Record<string, unknown>;
@@ -102,6 +209,19 @@ export function parseTcFilters(line: string): ListedFilters {
   const foreign = new Set<number>();
   const sunkBy = new Map<number, number>();
   let sunk = 0;
+  // Per preference: the nodes of its root (as listed) and of each of its hash tables, and the
+  // table its root links to; the comparable form is the linked table's nodes, then the root's.
+  const root = new Map<number, string[]>();
+  const tables = new Map<number, Map<string, string[]>>();
+  const links = new Map<number, string>();
+  const add = (pref: number, table: string | undefined, s: string) => {
+    if (table === undefined) root.set(pref, [...(root.get(pref) ?? []), s]);
+    else {
+      const t = tables.get(pref) ?? new Map<string, string[]>();
+      t.set(table, [...(t.get(table) ?? []), s]);
+      tables.set(pref, t);
+    }
+  };
   for (const it of items) {
     const pref = Number(it.pref ?? NaN);
     const o = it.options as Json | undefined;
@@ -115,6 +235,14 @@ export function parseTcFilters(line: string): ListedFilters {
       const m = o[k] as { value: string; mask: string; off: number };
       return `${m.value}/${m.mask}@${m.off}`;
     });
+    const proto = it.protocol === 'ipv6' ? 'ipv6' : 'ip';
+    if (typeof o.link === 'string') {
+      // A node linking to a hash table (a hashed preference's root, or another program's).
+      const table = o.link.replace(/:$/, '');
+      if (!links.has(pref)) links.set(pref, table);
+      add(pref, undefined, linkSig(proto, table, String(o.hash_mask ?? ''), Number(o.hash_off ?? NaN), keys));
+      continue;
+    }
     const actions = (o.actions as Json[] | undefined) ?? [];
     const a = actions[0];
     const pass = o.flowid === ':1' && actions.length === 0;
@@ -125,10 +253,21 @@ export function parseTcFilters(line: string): ListedFilters {
       sunkBy.set(pref, (sunkBy.get(pref) ?? 0) + n);
     }
     // Key nodes in the order listed (their handles: the order written).
-    const s = nodeSig(it.protocol === 'ipv6' ? 'ipv6' : 'ip', pass ? 'pass' : sink ? 'sink' : 'other', keys);
-    filters.set(pref, filters.has(pref) ? `${filters.get(pref)} | ${s}` : s);
+    const plain = nodeSig(proto, pass ? 'pass' : sink ? 'sink' : 'other', keys);
+    // A node in a hash table says which, and its bucket (a node in a preference's root does not:
+    // tc numbers roots itself, in the order they were made).
+    const table = typeof o.key_ht === 'string' && USER_TABLE(o.key_ht) ? o.key_ht : undefined;
+    add(pref, table, table ? bucketSig(plain, table, String(o.bkt ?? '')) : plain);
   }
-  return { filters, sunk, sunkBy, foreign: [...foreign].sort((a, b) => a - b) };
+  const strayTables = new Map<number, string[]>();
+  for (const pref of [...new Set([...root.keys(), ...tables.keys()])].sort((a, b) => a - b)) {
+    const linked = links.get(pref);
+    const nodes = [...(linked === undefined ? [] : tables.get(pref)?.get(linked) ?? []), ...(root.get(pref) ?? [])];
+    if (nodes.length > 0) filters.set(pref, nodes.join(' | '));
+    const stray = [...(tables.get(pref)?.keys() ?? [])].filter((x) => x !== linked);
+    if (stray.length > 0) strayTables.set(pref, stray);
+  }
+  return { filters, sunk, sunkBy, foreign: [...foreign].sort((a, b) => a - b), strayTables };
 }
 
 /** The sink's nft table: the forged records and the drop. */

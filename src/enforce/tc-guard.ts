@@ -4,7 +4,8 @@
 // guarded interface, an ingress qdisc whose filters run in this order (pref):
 //
 //   1        protocol ip   u32 match ip src <pod IPv4>/32 classid :1       honest: pass (TC_ACT_OK)
-//   2        protocol ipv6 u32 match ip6 src <pod IPv6>/128 classid :1     (a key node per address)
+//   2        protocol ipv6 u32 match ip6 src <pod IPv6>/128 classid :1     (a key node per address;
+//            above LINEAR_MAX addresses, in a hash table by last byte: tc-filters.ts, PREF)
 //   3, 4     protocol ipv6 u32 match ip6 src fe80::/10, ::/128 classid :1   link-local, DAD and ND
 //   201, 202 protocol ip / ipv6 u32 match u32 0 0 action mirred ingress redirect dev palisade-sink
 //
@@ -54,10 +55,13 @@ import { hasSet, setMembersOf, saveSets } from './ipset-save.ts';
 import type { ForgedSource, GuardEntries, KernelGuard, PollResult } from './spoof-guard.ts';
 import { NftSession, TcSession } from './tool-session.ts';
 import { deleteRecords } from './nft-guard.ts';
-import { BEFORE_CATCH, FULL_EVERY, PREF, SINK_TABLE, TC_NOIF_SETS, TC_SINK, merge, parseTcFilters, sig, sinkRuleset, sinkState, tcFilters, tcIfaceOk, type ListedFilters, type TcFilter } from './tc-filters.ts';
+import { BEFORE_CATCH, FULL_EVERY, PREF, SINK_TABLE, TABLE_IDS, TC_NOIF_SETS, TC_SINK, chooseTables, linkedTable, merge, parseTcFilters, sig, sinkRuleset, sinkState, tcFilters, tcIfaceOk, type ListedFilters, type TcFilter } from './tc-filters.ts';
 
 // The pure parts live in tc-filters.ts; the names callers and tests use are re-exported here.
 export { TC_NOIF_SETS, TC_SINK, parseTcFilters, sinkRuleset, tcFilters, tcIfaceOk, type TcFilter } from './tc-filters.ts';
+/** Ticks a retired hash table's delete is tried (the kernel's deferred release takes one RCU grace period). */
+const RETIRE_TRIES = 10;
+
 export interface TcGuardOptions {
   readonly families: readonly Family[];
   readonly failOpen: boolean;
@@ -95,6 +99,18 @@ export class TcSpoofGuard implements KernelGuard {
   private readonly o: TcGuardOptions;
   /** iface -> filters last written. */
   private current = new Map<string, TcFilter[]>();
+  /** Hash tables a rewrite left unlinked, to delete at the next ticks (retireTables). */
+  private retired: { readonly iface: string; readonly pref: number; readonly table: string; readonly tries: number }[] = [];
+  /**
+   * The id of the next hash table written (tc-filters.ts, PLACEHOLDER_TABLE): from a random start,
+   * so that an agent started again does not walk the ids the last one wrote.
+   */
+  private tableId = TABLE_IDS.first + Math.floor(Math.random() * (TABLE_IDS.last - TABLE_IDS.first + 1));
+  private readonly nextTable = (): string => {
+    const id = this.tableId;
+    this.tableId = id >= TABLE_IDS.last ? TABLE_IDS.first : id + 1;
+    return id.toString(16);
+  };
   /** MAC of each guarded host-side interface (lower case): the forged records name it. */
   private macs = new Map<string, string>();
   private noIface: Record<Family, string[]> = { 4: [], 6: [] };
@@ -219,8 +235,9 @@ export class TcSpoofGuard implements KernelGuard {
    * ours there) to `want`: stale honest filters go before new ones are added (never a moment a
    * stale address passes), a catch-all already right is left in place (never a moment unguarded).
    */
-  private static syncLines(iface: string, want: readonly TcFilter[], have: ReadonlyMap<number, string> | undefined): string[] {
+  private syncLines(iface: string, wanted: readonly TcFilter[], have: ReadonlyMap<number, string> | undefined): { lines: string[]; written: TcFilter[] } {
     const lines: string[] = [];
+    const want = chooseTables(wanted, have, this.nextTable);
     // The ingress qdisc, not clsact: clsact also hooks the device's egress, which every packet
     // sent to the pod then runs through for nothing. A clsact another program put there takes
     // the same filters (`ingress` is its ingress side).
@@ -233,7 +250,15 @@ export class TcSpoofGuard implements KernelGuard {
     // A preference whose addresses changed is rewritten whole: its honest packets are dropped
     // for that moment (fail-closed), never a stale address passed.
     for (const f of want) if (have?.get(f.pref) !== sig(f)) for (const a of f.args) lines.push(`filter add dev ${iface} ingress pref ${f.pref} ${a}`);
-    return lines;
+    // A hash table the rewritten preference no longer links to is deleted later (retireTables):
+    // the kernel drops the link's hold on it only after an RCU grace period (cls_u32 frees a
+    // deleted node, and releases the table it linked to, in deferred work), so a delete in the
+    // same batch is refused as "in use".
+    for (const f of want) {
+      const old = linkedTable(have?.get(f.pref));
+      if (old !== undefined && have?.get(f.pref) !== sig(f) && f.hash?.table !== old) this.retired.push({ iface, pref: f.pref, table: old, tries: 0 });
+    }
+    return { lines, written: want };
   }
 
   private static written(filters: readonly TcFilter[]): Map<number, string> {
@@ -251,6 +276,8 @@ export class TcSpoofGuard implements KernelGuard {
     const ifaces = [...new Set([...w.filters.keys(), ...this.current.keys()])];
     const listed = await this.listFilters(ifaces, true, false);
     const lines: string[] = [];
+    // What each interface holds once the lines ran: what is wanted, in the tables chosen.
+    const written = new Map(w.filters);
     for (const iface of ifaces) {
       const l = listed[iface];
       if (l === null) continue; // the device is gone
@@ -259,12 +286,17 @@ export class TcSpoofGuard implements KernelGuard {
       if (want.length === 0) lines.push(...TcSpoofGuard.removeLines(iface, have));
       else {
         for (const p of have?.foreign.filter(BEFORE_CATCH) ?? []) lines.push(`filter del dev ${iface} ingress pref ${p}`);
-        lines.push(...TcSpoofGuard.syncLines(iface, want, have && have.filters.size + have.foreign.length > 0 ? have.filters : undefined));
+        // Tables no node links to (a rewrite that stopped half way): deleted while their
+        // preference is there to name them through.
+        for (const [p, ids] of have?.strayTables ?? []) for (const id of ids) lines.push(`filter del dev ${iface} ingress pref ${p} handle ${id}: u32`);
+        const sync = this.syncLines(iface, want, have && have.filters.size + have.foreign.length > 0 ? have.filters : undefined);
+        lines.push(...sync.lines);
+        written.set(iface, sync.written);
       }
     }
     const r = await this.tc(lines);
     this.checkWrites(lines, r, w.filters);
-    this.current = w.filters;
+    this.current = written;
     this.macs = w.macs;
     this.index = w.index;
     this.noIface = w.noIface;
@@ -295,10 +327,13 @@ export class TcSpoofGuard implements KernelGuard {
     if (!this.installed) return false;
     const w = this.want(entries);
     const lines: string[] = [];
+    const written = new Map<string, TcFilter[]>();
     for (const [iface, want] of w.filters) {
       // A veth recreated under its name (another index) has none of what was written on the old one.
       const have = this.recreated(iface, w.index.get(iface)) ? undefined : this.current.get(iface);
-      lines.push(...TcSpoofGuard.syncLines(iface, want, have ? TcSpoofGuard.written(have) : undefined));
+      const sync = this.syncLines(iface, want, have ? TcSpoofGuard.written(have) : undefined);
+      lines.push(...sync.lines);
+      written.set(iface, sync.written);
     }
     // An interface no longer guarded (its pod went; usually the veth went with it) loses our
     // filters only: the clsact may hold another program's.
@@ -316,12 +351,30 @@ export class TcSpoofGuard implements KernelGuard {
     try {
       const r = await this.tc(lines);
       this.checkWrites(lines, r, w.filters);
-      this.current = w.filters;
+      this.current = written;
       this.index = w.index;
     } catch {
       await this.install(entries);
     }
     return true;
+  }
+
+  /**
+   * Deletes the hash tables rewrites left unlinked (syncLines), once a tick: one still held by the
+   * kernel's deferred release is tried again at the next tick, up to RETIRE_TRIES times (a table
+   * left is unreachable clutter, never a pass: tc-filters.ts, PLACEHOLDER_TABLE).
+   */
+  private async retireTables(): Promise<void> {
+    if (this.retired.length === 0) return;
+    const list = this.retired;
+    this.retired = [];
+    let failed: ReadonlySet<number> | undefined;
+    try {
+      failed = (await this.tc(list.map((x) => `filter del dev ${x.iface} ingress pref ${x.pref} handle ${x.table}: u32`))).failed;
+    } catch {
+      failed = undefined; // tc itself failed: every line again
+    }
+    for (const [i, x] of list.entries()) if ((failed === undefined || failed.has(i + 1)) && x.tries + 1 < RETIRE_TRIES) this.retired.push({ ...x, tries: x.tries + 1 });
   }
 
   private recreated(iface: string, now: number | undefined): boolean {
@@ -465,6 +518,7 @@ export class TcSpoofGuard implements KernelGuard {
     let droppedNoIface = 0;
     const forged: ForgedSource[] = [];
     if (!this.installed) return { droppedByIface, droppedNoIface, forged };
+    await this.retireTables();
     const { l, filters } = this.parse(text);
     for (const iface of this.current.keys()) {
       const parsed = filters.get(iface);

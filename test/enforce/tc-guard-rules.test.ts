@@ -7,6 +7,7 @@
 
 import t from 'tap';
 import { TC_NOIF_SETS, TC_SINK, parseTcFilters, sinkRuleset, tcFilters, tcIfaceOk, type TcFilter } from '../../src/enforce/tc-guard.ts';
+import { LINEAR_MAX, PLACEHOLDER_TABLE, chooseTables, linkedTable, sig, withTable } from '../../src/enforce/tc-filters.ts';
 import { chainRules, podRules, type RulePlan } from '../../src/enforce/iptables.ts';
 import * as F from './fixtures/tc-filter-show.ts';
 
@@ -59,14 +60,52 @@ t.test('tcFilters: preferences and arguments per family', async (t) => {
   t.same(both.find((f) => f.pref === 1)!.nodes, [['a4d0102/ffffffff@12']], 'IPv4: one key at offset 12');
 });
 
-t.test('tcFilters: many addresses on one interface (a bridge): one preference per family, a key node each', async (t) => {
+t.test('tcFilters: many addresses on one interface (a bridge): one preference per family, hashed by the last byte', async (t) => {
   const v4 = Array.from({ length: 60 }, (_, i) => `10.1.0.${i + 1}`);
   const v6 = Array.from({ length: 60 }, (_, i) => `fd00::${(i + 1).toString(16)}`);
   const fs = tcFilters([4, 6], [...v4, ...v6]);
   t.same(fs.map((f) => f.pref), [1, 2, 3, 4, 201, 202], 'the same six preferences whatever the number of addresses');
   t.equal(fs[0]!.nodes.length, 60, 'every IPv4 address a key node under pref 1 (none left out)');
-  t.equal(fs[1]!.args.length, 60, 'every IPv6 address under pref 2');
-  t.same(fs[0]!.nodes[0], ['a010001/ffffffff@12'], 'in the order given: the first pod address is compared first');
+  t.equal(fs[1]!.nodes.length, 60, 'every IPv6 address under pref 2');
+  const T = PLACEHOLDER_TABLE;
+  t.same(fs[0]!.args[0], `handle ${T}: protocol ip u32 divisor 256`, 'first the table: 256 buckets');
+  t.same(fs[0]!.args.slice(1, 3), [`protocol ip u32 ht ${T}:1: match ip src 10.1.0.1/32 classid :1`, `protocol ip u32 ht ${T}:2: match ip src 10.1.0.2/32 classid :1`], 'then each address in the bucket of its last byte (hex)');
+  t.same(fs[0]!.args.at(-1), `protocol ip u32 match u32 0 0 hashkey mask 0x000000ff at 12 link ${T}:`, 'the link last (a packet never follows it into a table being filled), hashing the IPv4 source\'s last byte');
+  t.same(fs[1]!.args.at(-1), `protocol ipv6 u32 match u32 0 0 hashkey mask 0x000000ff at 20 link ${T}:`, 'IPv6: the last byte of the source, in the word at offset 20');
+  t.same(fs[1]!.args[1], `protocol ipv6 u32 ht ${T}:1: match ip6 src fd00::1/128 classid :1`, 'an IPv6 node in its bucket');
+  t.equal(fs[0]!.args.length, 62, 'the table, 60 nodes, the link');
+  t.same(fs[0]!.hash!.buckets, v4.map((_, i) => (i + 1).toString(16)), 'buckets in listing order');
+
+  // LINEAR_MAX is where the walk stops paying: at it the nodes are walked, one more is hashed.
+  const at = tcFilters([4], v4.slice(0, LINEAR_MAX))[0]!;
+  t.equal(at.hash, undefined, `${LINEAR_MAX} addresses: walked`);
+  t.same(at.args, v4.slice(0, LINEAR_MAX).map((ip) => `protocol ip u32 match ip src ${ip}/32 classid :1`), `${LINEAR_MAX} addresses: a key node each, in the order given`);
+  t.ok(tcFilters([4], v4.slice(0, LINEAR_MAX + 1))[0]!.hash, `${LINEAR_MAX + 1}: hashed`);
+  // Two addresses in one bucket: tc lists a bucket's nodes in the order written.
+  const same = tcFilters([4], ['10.0.1.7', '10.0.0.9', '10.0.2.7', '10.0.3.1', '10.0.4.1'])[0]!;
+  t.same(same.hash!.buckets, ['1', '1', '7', '7', '9'], 'by bucket, then as written');
+  t.same(same.nodes.slice(0, 2), [['a000301/ffffffff@12'], ['a000401/ffffffff@12']], 'within bucket 1: 10.0.3.1 then 10.0.4.1');
+});
+
+t.test('chooseTables and withTable: a changed hashed preference goes into a new table, an unchanged one keeps its own', async (t) => {
+  const ips = Array.from({ length: 8 }, (_, i) => `10.1.0.${i + 1}`);
+  const [f] = tcFilters([4], ips);
+  let n = 0x40;
+  const next = () => (n++).toString(16);
+  const first = chooseTables([f!], undefined, next)[0]!;
+  t.equal(first.hash!.table, '40', 'nothing there: a new id');
+  t.ok(first.args.every((a) => !a.includes(`${PLACEHOLDER_TABLE}:`)), 'every argument names the new id');
+  t.ok(first.args[0]!.startsWith('handle 40: ') && first.args.at(-1)!.endsWith('link 40:'), 'the table and the link');
+  const have = new Map([[1, sig(first)]]);
+  t.equal(chooseTables([f!], have, next)[0]!.hash!.table, '40', 'unchanged: the same table, nothing to write (its sig equals what is there)');
+  t.equal(sig(chooseTables([f!], have, next)[0]!), have.get(1));
+  let calls = 0;
+  const again = chooseTables(tcFilters([4], [...ips, '10.1.0.99']), have, () => (calls++ === 0 ? '40' : '41'))[0]!;
+  t.equal(again.hash!.table, '41', 'changed: never the id it had, even when next() offers it');
+  t.equal(linkedTable(have.get(1)), '40', 'linkedTable reads the id a comparable form links to');
+  t.equal(linkedTable(sig(tcFilters([4], ips.slice(0, 2))[0]!)), undefined, 'a walked preference links nowhere');
+  const lin = tcFilters([4], ips.slice(0, 2))[0]!;
+  t.equal(withTable(lin, '55'), lin, 'withTable leaves a walked preference as it is');
 });
 
 t.test('tcIfaceOk', async (t) => {
@@ -115,6 +154,21 @@ t.test('parseTcFilters on real listings', async (t) => {
   t.not(parseTcFilters(F.CLEAN).filters.get(1), reordered.get(1), 'the same addresses in another order read as altered (the order is the compare order)');
   t.same(parseTcFilters('[]').filters.size, 0, 'an empty listing');
   t.throws(() => parseTcFilters('not json'), 'a listing that is not JSON throws (the tick fails, nothing is written from it)');
+});
+
+t.test('parseTcFilters on a real hashed listing: the linked table\'s nodes, then the root; an unlinked table apart', async (t) => {
+  const ids: Record<number, string> = { 1: '2a', 2: '2b' };
+  const fs = tcFilters([4, 6], F.HASHED_IPS).map((f) => withTable(f, ids[f.pref] ?? ''));
+  const p = parseTcFilters(F.HASHED_STRAY);
+  t.same(new Map([...p.filters].sort((a, b) => a[0] - b[0])), new Map(fs.map((f) => [f.pref, sig(f)])), 'reads back equal to what was written (the stray table\'s nodes are not part of pref 1: no path reaches them)');
+  t.match(p.filters.get(1)!, / in 2a:2 \| ip pass a4d0202\/ffffffff@12 in 2a:2 \| /, 'two addresses of bucket 2, in the order written');
+  t.match(p.filters.get(1)!, /\| ip link 2a: hash ff@12 0\/0@0$/, 'the root\'s link last');
+  t.same([...p.strayTables], [[1, ['29']]], 'the unlinked table 29 is reported, for deletion');
+  t.same([...p.sunkBy], [[201, 3], [202, 0]], 'a forgery in a\'s bucket, one in an empty bucket and one of the stray table\'s addresses: all three sunk');
+  t.same(p.foreign, [], 'nothing foreign');
+  const other = withTable(fs[0]!, '2c');
+  t.not(p.filters.get(1), sig(other), 'the same addresses in another table read as another preference (the id is part of the form)');
+  t.same(parseTcFilters(F.CLEAN).strayTables.size, 0, 'a walked layout has no tables');
 });
 
 t.test('sinkRuleset', async (t) => {

@@ -12,9 +12,10 @@
 
 import t, { type Test } from 'tap';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { Topology, PODS, clusterYaml, startAgent, statusReaders, waitFor, must, run, type AgentStatusFile } from '../../support/netns.ts';
 import { A_NEW, forgingProbe } from '../support/forging-probe.ts';
+import { LINEAR_MAX } from '../../src/enforce/tc-filters.ts';
 
 const NODE = 'n1';
 const QUEUE = 52;
@@ -30,7 +31,7 @@ interface GuardStatus extends AgentStatusFile {
   sourceGuard?: { spoofedPackets: number; spoofedByPod: Record<string, number>; noInterfaceDrops: number; podsWithoutInterface: string[]; routeLookups: number; layout: string };
 }
 
-const { setUp, probeArrivals, checkForging, checkForgedReported } = forgingProbe(topo);
+const { setUp, probeArrivals, checkForging, checkForgedReported, watch } = forgingProbe(topo);
 
 /** A u32 key as tc prints it: the address words in hex, 8 digits each. */
 function hexWords(ip: string): string[] {
@@ -163,6 +164,48 @@ t.test('the tc layout (the default): spoofed sources dropped on the pod veths, h
     t.ok(await topo.tcp('c', 'b', 8080), 'c -> b:8080 (the victim\'s own traffic) passes');
     t.ok(await topo.tcp('c', 'b', 8080, 6), 'IPv6 c -> b:8080 passes');
     t.ok(await topo.udp('a', 'b', 8080), 'UDP a -> b:8080 echoed');
+  });
+
+  await t.test('an interface holding more pods\' addresses than LINEAR_MAX: hashed by the last byte, every honest source passes, a forgery sharing a bucket is sunk', async (t) => {
+    // Pods behind a's veth (as behind one bridge port; the e2e bench's tuple clients are such):
+    // six more addresses of each family on va, in a's /24 and /64.
+    const extra = Array.from({ length: LINEAR_MAX + 2 }, (_, i) => ({ v4: `10.77.1.${16 + i}`, v6: `fd77:1::${(16 + i).toString(16)}` }));
+    for (const p of extra) {
+      await watch(p.v4, 4);
+      await watch(p.v6, 6);
+    }
+    const gen = status().generation;
+    topo.writeFile('manifests/behind-va.yaml', extra.map((p, i) => `apiVersion: v1\nkind: Pod\nmetadata: {name: behind-va-${i}, namespace: x, labels: {app: behind-va}}\n` +
+      `spec: {nodeName: ${NODE}, containers: [{name: c, image: i}]}\nstatus: {phase: Running, podIP: ${p.v4}, podIPs: [{ip: ${p.v4}}, {ip: "${p.v6}"}]}\n`).join('---\n'));
+    await waitFor('new generation enforced', () => status().generation > gen, 60_000);
+    const shown = await must(topo.in(topo.node, ['tc', 'filter', 'show', 'dev', 'va', 'ingress']));
+    const tables: string[] = [];
+    for (const [pref, at] of [[1, 12], [2, 20]] as const) {
+      // Table ids are the agent's choice (tc-filters.ts, PLACEHOLDER_TABLE): read, then followed.
+      const table = new RegExp(`pref ${pref} u32 chain 0 fh ([0-9a-f]+): ht divisor 256`).exec(shown)?.[1];
+      t.ok(table && parseInt(table, 16) < 0x800, `pref ${pref}: a hash table of 256 buckets (${table})`);
+      tables.push(table ?? 'none');
+      t.match(shown, new RegExp(`pref ${pref} u32 chain 0 fh 8[0-9a-f]+::800 order \\d+ key ht 8[0-9a-f]+ bkt 0 link ${table}:[^]*?hash mask 000000ff at ${at}`), `pref ${pref}: the root links there, hashing the source's last byte`);
+    }
+    t.not(tables[0], tables[1], 'a table of its own per family');
+    t.match(shown, new RegExp(`fh ${tables[0]}:2:800 order \\d+ key ht ${tables[0]} bkt 2 \\*flowid :1[^]*?match 0a4d0102/ffffffff at 12`), 'a\'s own 10.77.1.2 in bucket 2');
+    // c's 10.77.3.2 and fd77:3::2 fall in a's bucket 2: the bucket's node compares the whole address.
+    await checkForging(t, 'a', PODS.a, PODS.c, true);
+    await checkForging(t, 'a', extra.at(-1)!, PODS.c, true);
+    t.ok(await topo.tcp('a', 'b', 8080), 'a -> b:8080 (a real connection) passes');
+
+    // Back to one address per family: the plain walk again, as written for a lone pod.
+    const gen2 = status().generation;
+    const restored = status().rulesRestored;
+    rmSync(join(topo.dir, 'manifests', 'behind-va.yaml'));
+    await waitFor('new generation enforced', () => status().generation > gen2, 60_000);
+    // The old tables are deleted at the next ticks (the kernel releases a link's hold after an
+    // RCU grace period); until then they are listed, unlinked, under their preferences.
+    await waitFor('va: no hash table left', async () => !(await must(topo.in(topo.node, ['tc', 'filter', 'show', 'dev', 'va', 'ingress']))).includes('divisor 256'), 30_000);
+    t.pass('va: no hash table left');
+    t.same(await filters('va'), expectedFilters(PODS.a.v4, PODS.a.v6), 'va: the key node walk again');
+    t.equal(status().rulesRestored, restored, 'nothing put back meanwhile (a table left unlinked reads as intact)');
+    await checkForging(t, 'a', PODS.a, PODS.c, true);
   });
 
   await t.test('the drops are counted per pod and logged with pod, interface and forged address', async (t) => {
