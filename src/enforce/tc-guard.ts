@@ -523,6 +523,11 @@ export class TcSpoofGuard implements KernelGuard {
     for (const iface of this.current.keys()) {
       const parsed = filters.get(iface);
       if (!parsed) continue;
+      // An unlinked table a full listing shows (its link deleted by someone, or a delete of ours
+      // that came too early) is retired as a rewrite's is.
+      for (const [pref, ids] of parsed.strayTables) {
+        for (const table of ids) if (!this.retired.some((x) => x.iface === iface && x.pref === pref && x.table === table)) this.retired.push({ iface, pref, table, tries: 0 });
+      }
       let total = this.sunkTotal.get(iface) ?? 0;
       for (const [pref, n] of parsed.sunkBy) {
         const key = `${iface} ${pref}`;

@@ -194,6 +194,20 @@ t.test('the tc layout (the default): spoofed sources dropped on the pod veths, h
     await checkForging(t, 'a', extra.at(-1)!, PODS.c, true);
     t.ok(await topo.tcp('a', 'b', 8080), 'a -> b:8080 (a real connection) passes');
 
+    // Someone deletes the IPv4 link: every honest IPv4 source falls through to the catch-all
+    // (fail-closed) until the watchdog writes the preference anew, into a new table; the table
+    // left unlinked is deleted at the next ticks.
+    const link = /fh (8[0-9a-f]+::[0-9a-f]+) order \d+ key ht 8[0-9a-f]+ bkt 0 link /.exec(await must(topo.in(topo.node, ['tc', 'filter', 'show', 'dev', 'va', 'ingress', 'pref', '1'])))?.[1];
+    t.ok(link, `the IPv4 link node: ${link}`);
+    const before = status().rulesRestored;
+    await must(topo.in(topo.node, ['tc', 'filter', 'del', 'dev', 'va', 'ingress', 'pref', '1', 'handle', link!, 'u32']));
+    await waitFor('the link put back', () => status().rulesRestored > before, 60_000);
+    await checkForging(t, 'a', extra[0]!, PODS.c, true);
+    const tablesOf = async (pref: number) => [...(await must(topo.in(topo.node, ['tc', 'filter', 'show', 'dev', 'va', 'ingress', 'pref', String(pref)]))).matchAll(/fh ([0-9a-f]+): ht divisor 256/g)].map((m) => m[1]);
+    await waitFor('one table a family again', async () => (await tablesOf(1)).length === 1 && (await tablesOf(2)).length === 1, 30_000);
+    t.not((await tablesOf(1))[0], tables[0], 'IPv4: a new table, the unlinked one deleted');
+    t.equal((await tablesOf(2))[0], tables[1], 'IPv6: untouched');
+
     // Back to one address per family: the plain walk again, as written for a lone pod.
     const gen2 = status().generation;
     const restored = status().rulesRestored;
