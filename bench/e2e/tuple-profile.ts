@@ -26,6 +26,12 @@ const share = Number(values.share ?? 0);
 const top = Number(values.top ?? 12);
 if (!Number.isFinite(seconds) || seconds < 2 || seconds > 60) throw new Error(`--seconds must be 2..60, got ${values.seconds}`);
 if (!Number.isInteger(share) || share < 0 || share > 100) throw new Error(`--share must be 0..100, got ${values.share}`);
+if (process.getuid?.() !== 0) throw new Error('tuple-profile: run as root (bench:e2e makes namespaces, perf samples the whole machine)');
+try {
+  execFileSync('perf', ['--version'], { stdio: 'ignore' });
+} catch {
+  throw new Error('tuple-profile: perf not found (Debian: apt-get install linux-perf); scripts/bootstrap.sh leaves it out, as it is for profiling only');
+}
 const FREQ = 1999;
 const IDLE = new Set(['pv_native_safe_halt', 'default_idle', 'intel_idle', 'acpi_idle_do_entry', 'native_safe_halt']);
 
