@@ -26,6 +26,7 @@ const share = Number(values.share ?? 0);
 const top = Number(values.top ?? 12);
 if (!Number.isFinite(seconds) || seconds < 2 || seconds > 60) throw new Error(`--seconds must be 2..60, got ${values.seconds}`);
 if (!Number.isInteger(share) || share < 0 || share > 100) throw new Error(`--share must be 0..100, got ${values.share}`);
+if (!Number.isInteger(top) || top < 1 || top > 1000) throw new Error(`--top must be 1..1000, got ${values.top}`);
 if (process.getuid?.() !== 0) throw new Error('tuple-profile: run as root (bench:e2e makes namespaces, perf samples the whole machine)');
 try {
   execFileSync('perf', ['--version'], { stdio: 'ignore' });
