@@ -270,6 +270,67 @@ export function parseTcFilters(line: string): ListedFilters {
   return { filters, sunk, sunkBy, foreign: [...foreign].sort((a, b) => a - b), strayTables };
 }
 
+/** A hash table a rewrite left unlinked, to delete once the kernel lets go of it. */
+export interface RetiredTable {
+  readonly iface: string;
+  readonly pref: number;
+  readonly table: string;
+}
+
+export interface SyncLines {
+  readonly lines: string[];
+  readonly written: TcFilter[];
+  readonly retire: RetiredTable[];
+}
+
+/**
+ * Lines that bring one interface from `have` (preference -> listed form; undefined: nothing of
+ * ours there) to `wanted`: stale honest filters go before new ones are added (never a moment a
+ * stale address passes), a catch-all already right is left in place (never a moment unguarded).
+ * Hash tables get ids from `next` (chooseTables); the tables a rewrite unlinks are returned to
+ * retire, and `written` is what the interface holds once the lines ran.
+ */
+export function syncLines(iface: string, wanted: readonly TcFilter[], have: ReadonlyMap<number, string> | undefined, next: () => string): SyncLines {
+  const lines: string[] = [];
+  const retire: RetiredTable[] = [];
+  const want = chooseTables(wanted, have, next);
+  // The ingress qdisc, not clsact: clsact also hooks the device's egress, which every packet
+  // sent to the pod then runs through for nothing. A clsact another program put there takes
+  // the same filters (`ingress` is its ingress side).
+  if (!have) lines.push(`qdisc add dev ${iface} ingress`);
+  const w = new Map(want.map((f) => [f.pref, f]));
+  for (const [pref, s] of have ?? []) {
+    const f = w.get(pref);
+    if (!f || sig(f) !== s) lines.push(`filter del dev ${iface} ingress pref ${pref}`);
+  }
+  // A preference whose addresses changed is rewritten whole: its honest packets are dropped
+  // for that moment (fail-closed), never a stale address passed.
+  for (const f of want) if (have?.get(f.pref) !== sig(f)) for (const a of f.args) lines.push(`filter add dev ${iface} ingress pref ${f.pref} ${a}`);
+  // A hash table the rewritten preference no longer links to is deleted later (TcSpoofGuard.retireTables):
+  // the kernel drops the link's hold on it only after an RCU grace period (cls_u32 frees a
+  // deleted node, and releases the table it linked to, in deferred work), so a delete in the
+  // same batch is refused as "in use".
+  for (const f of want) {
+    const old = linkedTable(have?.get(f.pref));
+    if (old !== undefined && have?.get(f.pref) !== sig(f) && f.hash?.table !== old) retire.push({ iface, pref: f.pref, table: old });
+  }
+  return { lines, written: want, retire };
+}
+
+/** Preference -> comparable form of filters as written (what a listing of them reads back as). */
+export function writtenForms(filters: readonly TcFilter[]): Map<number, string> {
+  return new Map(filters.map((f) => [f.pref, sig(f)]));
+}
+
+/** Lines that take this layout's filters off an interface (and its qdisc when nothing else is on it). */
+export function removeLines(iface: string, have: ListedFilters | undefined): string[] {
+  if (!have) return [];
+  const dels = [...have.filters.keys()].map((p) => `filter del dev ${iface} ingress pref ${p}`);
+  // The qdisc too when nothing else is on it (a clsact an older agent wrote refuses `del
+  // ingress` and stays, empty).
+  return have.foreign.length > 0 ? dels : [...dels, `qdisc del dev ${iface} ingress`];
+}
+
 /** The sink's nft table: the forged records and the drop. */
 export function sinkRuleset(): string[] {
   const t = SINK_TABLE;

@@ -55,7 +55,7 @@ import { hasSet, setMembersOf, saveSets } from './ipset-save.ts';
 import type { ForgedSource, GuardEntries, KernelGuard, PollResult } from './spoof-guard.ts';
 import { NftSession, TcSession } from './tool-session.ts';
 import { deleteRecords } from './nft-guard.ts';
-import { BEFORE_CATCH, FULL_EVERY, PREF, SINK_TABLE, TABLE_IDS, TC_NOIF_SETS, TC_SINK, chooseTables, linkedTable, merge, parseTcFilters, sig, sinkRuleset, sinkState, tcFilters, tcIfaceOk, type ListedFilters, type TcFilter } from './tc-filters.ts';
+import { BEFORE_CATCH, FULL_EVERY, PREF, SINK_TABLE, TABLE_IDS, TC_NOIF_SETS, TC_SINK, merge, parseTcFilters, removeLines, sinkRuleset, sinkState, syncLines, tcFilters, tcIfaceOk, writtenForms, type ListedFilters, type TcFilter } from './tc-filters.ts';
 
 // The pure parts live in tc-filters.ts; the names callers and tests use are re-exported here.
 export { TC_NOIF_SETS, TC_SINK, parseTcFilters, sinkRuleset, tcFilters, tcIfaceOk, type TcFilter } from './tc-filters.ts';
@@ -231,41 +231,6 @@ export class TcSpoofGuard implements KernelGuard {
   }
 
   /**
-   * Lines that bring one interface from `have` (preference -> listed form; undefined: nothing of
-   * ours there) to `want`: stale honest filters go before new ones are added (never a moment a
-   * stale address passes), a catch-all already right is left in place (never a moment unguarded).
-   */
-  private syncLines(iface: string, wanted: readonly TcFilter[], have: ReadonlyMap<number, string> | undefined): { lines: string[]; written: TcFilter[] } {
-    const lines: string[] = [];
-    const want = chooseTables(wanted, have, this.nextTable);
-    // The ingress qdisc, not clsact: clsact also hooks the device's egress, which every packet
-    // sent to the pod then runs through for nothing. A clsact another program put there takes
-    // the same filters (`ingress` is its ingress side).
-    if (!have) lines.push(`qdisc add dev ${iface} ingress`);
-    const w = new Map(want.map((f) => [f.pref, f]));
-    for (const [pref, s] of have ?? []) {
-      const f = w.get(pref);
-      if (!f || sig(f) !== s) lines.push(`filter del dev ${iface} ingress pref ${pref}`);
-    }
-    // A preference whose addresses changed is rewritten whole: its honest packets are dropped
-    // for that moment (fail-closed), never a stale address passed.
-    for (const f of want) if (have?.get(f.pref) !== sig(f)) for (const a of f.args) lines.push(`filter add dev ${iface} ingress pref ${f.pref} ${a}`);
-    // A hash table the rewritten preference no longer links to is deleted later (retireTables):
-    // the kernel drops the link's hold on it only after an RCU grace period (cls_u32 frees a
-    // deleted node, and releases the table it linked to, in deferred work), so a delete in the
-    // same batch is refused as "in use".
-    for (const f of want) {
-      const old = linkedTable(have?.get(f.pref));
-      if (old !== undefined && have?.get(f.pref) !== sig(f) && f.hash?.table !== old) this.retired.push({ iface, pref: f.pref, table: old, tries: 0 });
-    }
-    return { lines, written: want };
-  }
-
-  private static written(filters: readonly TcFilter[]): Map<number, string> {
-    return new Map(filters.map((f) => [f.pref, sig(f)]));
-  }
-
-  /**
    * The whole layout from a fresh listing: the sink, the no-interface sets, and every guarded
    * interface brought to its filters (an interface of ours no longer guarded loses them).
    */
@@ -283,15 +248,16 @@ export class TcSpoofGuard implements KernelGuard {
       if (l === null) continue; // the device is gone
       const have = l === undefined ? undefined : parseTcFilters(l);
       const want = w.filters.get(iface) ?? [];
-      if (want.length === 0) lines.push(...TcSpoofGuard.removeLines(iface, have));
+      if (want.length === 0) lines.push(...removeLines(iface, have));
       else {
         for (const p of have?.foreign.filter(BEFORE_CATCH) ?? []) lines.push(`filter del dev ${iface} ingress pref ${p}`);
         // Tables no node links to (a rewrite that stopped half way): deleted while their
         // preference is there to name them through.
         for (const [p, ids] of have?.strayTables ?? []) for (const id of ids) lines.push(`filter del dev ${iface} ingress pref ${p} handle ${id}: u32`);
-        const sync = this.syncLines(iface, want, have && have.filters.size + have.foreign.length > 0 ? have.filters : undefined);
+        const sync = syncLines(iface, want, have && have.filters.size + have.foreign.length > 0 ? have.filters : undefined, this.nextTable);
         lines.push(...sync.lines);
         written.set(iface, sync.written);
+        this.retired.push(...sync.retire.map((x) => ({ ...x, tries: 0 })));
       }
     }
     const r = await this.tc(lines);
@@ -314,14 +280,6 @@ export class TcSpoofGuard implements KernelGuard {
     }
   }
 
-  private static removeLines(iface: string, have: ListedFilters | undefined): string[] {
-    if (!have) return [];
-    const dels = [...have.filters.keys()].map((p) => `filter del dev ${iface} ingress pref ${p}`);
-    // The qdisc too when nothing else is on it (a clsact an older agent wrote refuses `del
-    // ingress` and stays, empty).
-    return have.foreign.length > 0 ? dels : [...dels, `qdisc del dev ${iface} ingress`];
-  }
-
   /** Per-generation update from what was last written (no listing); a failed write is redone from a listing. */
   async update(entries: ReadonlyMap<Family, GuardEntries>): Promise<boolean> {
     if (!this.installed) return false;
@@ -331,9 +289,10 @@ export class TcSpoofGuard implements KernelGuard {
     for (const [iface, want] of w.filters) {
       // A veth recreated under its name (another index) has none of what was written on the old one.
       const have = this.recreated(iface, w.index.get(iface)) ? undefined : this.current.get(iface);
-      const sync = this.syncLines(iface, want, have ? TcSpoofGuard.written(have) : undefined);
+      const sync = syncLines(iface, want, have ? writtenForms(have) : undefined, this.nextTable);
       lines.push(...sync.lines);
       written.set(iface, sync.written);
+      this.retired.push(...sync.retire.map((x) => ({ ...x, tries: 0 })));
     }
     // An interface no longer guarded (its pod went; usually the veth went with it) loses our
     // filters only: the clsact may hold another program's.
@@ -491,7 +450,7 @@ export class TcSpoofGuard implements KernelGuard {
       if (!parsed) continue; // the device went: the next route lookup drops it
       const have = parsed.filters;
       // Between full listings only the catch-alls were listed: only they are compared.
-      const w = [...TcSpoofGuard.written(want)].filter(([p]) => l.full || p === PREF.catch4 || p === PREF.catch6);
+      const w = [...writtenForms(want)].filter(([p]) => l.full || p === PREF.catch4 || p === PREF.catch6);
       if (have.size !== w.length || w.some(([p, s]) => have.get(p) !== s)) problems.push(`tc filters of ${iface} missing or altered (${have.size} of ours listed, expected ${w.length})`);
       const early = parsed.foreign.filter(BEFORE_CATCH);
       if (early.length > 0) problems.push(`tc filters of another program on ${iface} run before the catch-alls (pref ${early.join(', ')})`);
@@ -582,7 +541,7 @@ export class TcSpoofGuard implements KernelGuard {
       if (!l) continue;
       const have = parseTcFilters(l);
       const ours = [...have.filters.values()].some((s) => s.includes(' sink '));
-      if (ours) lines.push(...TcSpoofGuard.removeLines(iface, have));
+      if (ours) lines.push(...removeLines(iface, have));
     }
     await this.tc(lines).catch(() => undefined);
     await runCommand(['nft', 'delete', 'table', ...SINK_TABLE.split(' ')], { prefix: this.o.prefix });

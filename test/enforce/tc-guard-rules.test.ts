@@ -7,7 +7,7 @@
 
 import t from 'tap';
 import { TC_NOIF_SETS, TC_SINK, parseTcFilters, sinkRuleset, tcFilters, tcIfaceOk, type TcFilter } from '../../src/enforce/tc-guard.ts';
-import { LINEAR_MAX, PLACEHOLDER_TABLE, chooseTables, linkedTable, sig, withTable } from '../../src/enforce/tc-filters.ts';
+import { LINEAR_MAX, PLACEHOLDER_TABLE, chooseTables, linkedTable, removeLines, sig, syncLines, withTable, writtenForms } from '../../src/enforce/tc-filters.ts';
 import { chainRules, podRules, type RulePlan } from '../../src/enforce/iptables.ts';
 import * as F from './fixtures/tc-filter-show.ts';
 
@@ -154,6 +154,30 @@ t.test('parseTcFilters on real listings', async (t) => {
   t.not(parseTcFilters(F.CLEAN).filters.get(1), reordered.get(1), 'the same addresses in another order read as altered (the order is the compare order)');
   t.same(parseTcFilters('[]').filters.size, 0, 'an empty listing');
   t.throws(() => parseTcFilters('not json'), 'a listing that is not JSON throws (the tick fails, nothing is written from it)');
+});
+
+t.test('syncLines: what a rewrite writes, in which order, and which tables it retires', async (t) => {
+  const eight = Array.from({ length: 8 }, (_, i) => `10.1.0.${i + 1}`);
+  let n = 0x40;
+  const next = () => (n++).toString(16);
+  const fresh = syncLines('vx', tcFilters([4], eight), undefined, next);
+  t.equal(fresh.lines[0], 'qdisc add dev vx ingress', 'nothing there: the qdisc first');
+  t.same(fresh.lines.slice(1, 2), ['filter add dev vx ingress pref 1 handle 40: protocol ip u32 divisor 256'], 'then the table, under its new id');
+  t.match(fresh.lines.at(-2)!, /^filter add dev vx ingress pref 1 protocol ip u32 match u32 0 0 hashkey mask 0x000000ff at 12 link 40:$/, 'the link after the nodes');
+  t.same(fresh.retire, [], 'nothing to retire');
+  const have = writtenForms(fresh.written);
+  const same = syncLines('vx', tcFilters([4], eight), have, next);
+  t.same(same.lines, [], 'unchanged: not a line (the table it has is kept)');
+  t.same(same.written, fresh.written, 'and written as it was');
+  const more = syncLines('vx', tcFilters([4], [...eight, '10.1.0.99']), have, next);
+  t.same(more.lines[0], 'filter del dev vx ingress pref 1', 'changed: the preference goes first (its root and link)');
+  t.same(more.lines[1], 'filter add dev vx ingress pref 1 handle 41: protocol ip u32 divisor 256', 'a new table, never the old id');
+  t.same(more.retire, [{ iface: 'vx', pref: 1, table: '40' }], 'the old table is retired, not deleted in the batch (the kernel lets go of it after an RCU grace period)');
+  t.notOk(more.lines.some((l) => l.includes('handle 40:')), 'no line names the old table');
+  const back = syncLines('vx', tcFilters([4], eight.slice(0, 2)), writtenForms(more.written), next);
+  t.same(back.lines, ['filter del dev vx ingress pref 1', 'filter add dev vx ingress pref 1 protocol ip u32 match ip src 10.1.0.1/32 classid :1', 'filter add dev vx ingress pref 1 protocol ip u32 match ip src 10.1.0.2/32 classid :1'], 'back to two addresses: the walk again');
+  t.same(back.retire, [{ iface: 'vx', pref: 1, table: '41' }], 'and the table retired');
+  t.same(removeLines('vx', parseTcFilters(F.CLEAN)).at(-1), 'qdisc del dev vx ingress', 'removeLines: the qdisc too when nothing foreign is on it');
 });
 
 t.test('parseTcFilters on a real hashed listing: the linked table\'s nodes, then the root; an unlinked table apart', async (t) => {
