@@ -1,6 +1,7 @@
 // The tc source guard's pure parts (enforce/tc-guard.ts runs them): which filters an interface
-// gets, how `tc -s -j filter show` lists them back in a comparable form, and the sink's nft
-// table and its listing. No I/O here, so the table-driven tests read real captured listings.
+// gets, the lines that bring an interface to them, how `tc -s -j filter show` lists them back in
+// a comparable form, and the sink's nft table and its listing. No I/O here, so the table-driven
+// tests read real captured listings.
 
 import type { Family } from './iptables.ts';
 import { parseIP } from '../net/address.ts';
