@@ -29,6 +29,7 @@ import { TIER_COUNT, TIER_DEFAULT, TIER_NEXT, TIERS_DECIDE, nodeExemptionApplies
 import { SIDE, sideAllows } from '../src/policy/engine-api.ts';
 import { finishSweeping } from '../src/agent/idle-gc.ts';
 import { checkMirrors } from '../src/net/mirrored-constants.ts';
+import { AddressMap4 } from '../src/policy/address-map.ts';
 
 const args = process.argv.slice(2);
 const rounds = Number(args[0] ?? 7);
@@ -61,37 +62,11 @@ interface Inside {
 }
 interface Judge { egressCode: number; ingressCode: number; judge4(src: number, dst: number, proto: number, port: number, stop: boolean): boolean }
 
-const mix = (h: number): number => {
-  h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b); h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35); h ^= h >>> 16;
-  return h;
-};
-
-/** Open addressing int32 -> int32 (value -1: none), for the outside peers' classes. */
-class IntMap {
-  private readonly keys: Int32Array;
-  private readonly vals: Int32Array;
-  private readonly mask: number;
-  constructor(m: ReadonlyMap<number, number>) {
-    let cap = 16;
-    while (cap < m.size * 4) cap <<= 1;
-    this.keys = new Int32Array(cap);
-    this.vals = new Int32Array(cap).fill(-1);
-    this.mask = cap - 1;
-    for (const [k, v] of m) {
-      let i = mix(k) & this.mask;
-      while (this.vals[i] !== -1) i = (i + 1) & this.mask;
-      this.keys[i] = k;
-      this.vals[i] = v;
-    }
-  }
-  get(k: number): number {
-    let i = mix(k) & this.mask;
-    for (;;) {
-      const v = this.vals[i]!;
-      if (v === -1 || this.keys[i] === k) return v;
-      i = (i + 1) & this.mask;
-    }
-  }
+/** Is addr one of node n's addresses (-1: none)? As Snapshot's onNode4, over its arrays. */
+function onNode4(a4: Int32Array, a4s: Int32Array, n: number, addr: number): boolean {
+  if (n < 0) return false;
+  for (let j = a4s[n]!, end = a4s[n + 1]!; j < end; j++) if ((a4[j]! ^ addr) === 0) return true;
+  return false;
 }
 
 /** An image's IPv4 address class of `addr` (table-arena.ts judgeImage4's trie walk and node class). */
@@ -165,6 +140,9 @@ function survey(s: Inside) {
   return { word, images: [...images], peers: [...peers] };
 }
 
+// Each judge below is written out whole, fields and judge4 alike (no shared base class): the
+// timed call sites stay monomorphic, so the rounds compare the layouts, not call dispatch.
+
 /** Everything folded: one table per side, one peer class per peer. */
 class FoldedJudge implements Judge {
   egressCode = 0;
@@ -176,7 +154,7 @@ class FoldedJudge implements Judge {
   /** Per slot: peer class, node, egress table, ingress table. */
   private readonly rec: Int32Array;
   private readonly pods: { get(a: number): number };
-  private readonly outside: IntMap;
+  private readonly outside: AddressMap4;
   private readonly a4: Int32Array;
   private readonly a4s: Int32Array;
 
@@ -196,7 +174,7 @@ class FoldedJudge implements Judge {
       if (g === undefined) { g = rep.length; classes.set(key, g); rep.push([addr, id]); }
       if (slot >= 0) slotClass[slot] = g; else outside.set(addr, g);
     }
-    this.outside = new IntMap(outside);
+    this.outside = new AddressMap4([...outside]);
     // One table per distinct side.
     const sides = new Map<string, number>();
     const out: number[] = [];
@@ -250,11 +228,6 @@ class FoldedJudge implements Judge {
     this.info = { tables: images.length, sides: sides.size, peerClasses: rep.length, words: this.F.length };
   }
 
-  private onNode4(n: number, addr: number): boolean {
-    if (n < 0) return false;
-    for (let j = this.a4s[n]!, end = this.a4s[n + 1]!; j < end; j++) if ((this.a4[j]! ^ addr) === 0) return true;
-    return false;
-  }
 
   private lookup(t: number, g: number, b: number, port: number): number {
     const F = this.F;
@@ -283,13 +256,13 @@ class FoldedJudge implements Judge {
     let e = sideExemption(ew !== SIDE.NOT_JUDGED, s === d);
     if (e === TIERS_DECIDE) {
       e = this.lookup(ew, d < 0 ? this.outside.get(dst) : rec[do_]!, pb, port);
-      if (nodeExemptionApplies(e) && this.onNode4(rec[so + 1]!, dst)) e = SIDE.NODE;
+      if (nodeExemptionApplies(e) && onNode4(this.a4, this.a4s, rec[so + 1]!, dst)) e = SIDE.NODE;
     }
     const iw = d < 0 ? SIDE.NOT_JUDGED : rec[do_ + 3]!;
     let i = stop && !sideAllows(e) ? SIDE.SKIPPED : sideExemption(iw !== SIDE.NOT_JUDGED, s === d);
     if (i === TIERS_DECIDE) {
       i = this.lookup(iw, s < 0 ? this.outside.get(src) : rec[so]!, pb, port);
-      if (nodeExemptionApplies(i) && this.onNode4(rec[do_ + 1]!, src)) i = SIDE.NODE;
+      if (nodeExemptionApplies(i) && onNode4(this.a4, this.a4s, rec[do_ + 1]!, src)) i = SIDE.NODE;
     }
     this.egressCode = e;
     this.ingressCode = i;
@@ -310,7 +283,7 @@ class CellJudge implements Judge {
   /** Per slot, 16 words: identity, node, cell, egress words 3-5, ingress words 6-8, their AC offsets 9-11 and 12-14. */
   private readonly rec: Int32Array;
   private readonly pods: { get(a: number): number };
-  private readonly outside: IntMap;
+  private readonly outside: AddressMap4;
   private readonly a4: Int32Array;
   private readonly a4s: Int32Array;
 
@@ -329,7 +302,7 @@ class CellJudge implements Judge {
       const slot = s.pods4.get(addr);
       if (slot >= 0) slotCell[slot] = c; else outside.set(addr, c);
     }
-    this.outside = new IntMap(outside);
+    this.outside = new AddressMap4([...outside]);
     const acAt = new Map<number, number>();
     const ac: number[] = [];
     let varying = 0;
@@ -358,11 +331,6 @@ class CellJudge implements Judge {
     this.info = { tables: images.length, cells: vectors.length, tablesWithSeveralClasses: varying, cellMapBytes: ac.length };
   }
 
-  private onNode4(n: number, addr: number): boolean {
-    if (n < 0) return false;
-    for (let j = this.a4s[n]!, end = this.a4s[n + 1]!; j < end; j++) if ((this.a4[j]! ^ addr) === 0) return true;
-    return false;
-  }
 
   /** judgeImage4 with the address class read from the cell map. */
   private image(base: number, acOff: number, cell: number, identity: number, block: number, port: number): number {
@@ -412,13 +380,13 @@ class CellJudge implements Judge {
     let e = sideExemption(ew !== SIDE.NOT_JUDGED, s === d);
     if (e === TIERS_DECIDE) {
       e = d < 0 ? this.side(so, 3, this.outside.get(dst), 0, pb, port) : this.side(so, 3, rec[do_ + 2]!, rec[do_]!, pb, port);
-      if (nodeExemptionApplies(e) && this.onNode4(rec[so + 1]!, dst)) e = SIDE.NODE;
+      if (nodeExemptionApplies(e) && onNode4(this.a4, this.a4s, rec[so + 1]!, dst)) e = SIDE.NODE;
     }
     const iw = d < 0 ? SIDE.NOT_JUDGED : rec[do_ + 6]!;
     let i = stop && !sideAllows(e) ? SIDE.SKIPPED : sideExemption(iw !== SIDE.NOT_JUDGED, s === d);
     if (i === TIERS_DECIDE) {
       i = s < 0 ? this.side(do_, 6, this.outside.get(src), 0, pb, port) : this.side(do_, 6, rec[so + 2]!, rec[so]!, pb, port);
-      if (nodeExemptionApplies(i) && this.onNode4(rec[do_ + 1]!, src)) i = SIDE.NODE;
+      if (nodeExemptionApplies(i) && onNode4(this.a4, this.a4s, rec[do_ + 1]!, src)) i = SIDE.NODE;
     }
     this.egressCode = e;
     this.ingressCode = i;
