@@ -66,6 +66,8 @@ const invalid: [string, O, string, RegExp][] = [
   ['26 egress rules', cnp({ egress: times(26, () => ({ action: 'Deny', to: [{ namespaces: {} }] })) }), 'spec.egress', /at most 25 items, got 26/],
   ['101 ANP rules', anp({ egress: times(101, () => ({ action: 'Deny', to: [{ namespaces: {} }] })) }), 'spec.egress', /at most 100 items, got 101/],
   ['rule name over 100 characters', cnp(ing({ name: 'r'.repeat(101) })), 'spec.ingress[0].name', /at most 100 characters, got 101/],
+  // MaxLength counts characters (code points), not UTF-16 units: 101 emoji are 101 characters.
+  ['rule name over 100 characters outside the BMP', anp(eg({ name: '\u{1F6A7}'.repeat(101) })), 'spec.egress[0].name', /at most 100 characters, got 101$/],
   ['action missing', cnp(ing({ action: undefined })), 'spec.ingress[0].action', /required/],
   ['action unknown', cnp(ing({ action: 'Allow' })), 'spec.ingress[0].action', /unsupported value "Allow": supported values: "Accept", "Deny", "Pass"/],
   ['ANP action Accept', anp(ing({ action: 'Accept' })), 'spec.ingress[0].action', /supported values: "Allow", "Deny", "Pass"/],
@@ -252,6 +254,13 @@ const full: [string, O, O][] = [
   }), {
     kind: 'ClusterNetworkPolicy', name: 'deny-db', tier: 'Admin', priority: 10, subject: { namespaces: ALL },
     ingress: [], egress: [{ name: '', action: 'Deny', peers: [{}], protocols: [{ namedPort: 'web' }] }],
+  }],
+  // "Name is an identifier for this rule, that may be no more than 100 characters in length"
+  // (+kubebuilder:validation:MaxLength=100): the API server counts characters, so 100 emoji
+  // (200 UTF-16 code units) make a valid name, and the policy must not be rejected for it.
+  ['a rule name of 100 characters outside the BMP', cnp(ing({ name: '\u{1F6A7}'.repeat(100) })), {
+    kind: 'ClusterNetworkPolicy', name: 'deny-db', tier: 'Admin', priority: 10, subject: { namespaces: ALL },
+    ingress: [{ name: '\u{1F6A7}'.repeat(100), action: 'Deny', peers: [{ namespaces: ALL }], protocols: [] }], egress: [],
   }],
   ['25 of everything is the limit, not an error', cnp({
     egress: times(25, () => ({ name: 'r'.repeat(100), action: 'Accept', to: [...times(24, () => ({ namespaces: {} })), { networks: times(25, (i) => `10.${i}.0.0/16`) }],

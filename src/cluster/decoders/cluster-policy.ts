@@ -63,6 +63,18 @@ export function checkMaxItems(e: Errs, list: readonly unknown[], max: number, pa
   if (list.length > max) e.add(path, `must have at most ${max} items, got ${list.length}`);
 }
 
+/**
+ * A string's MaxLength as the CRDs check it. OpenAPI's maxLength counts characters (the API
+ * server counts Unicode code points, utf8.RuneCount), not UTF-16 code units: a rule "Name ...
+ * may be no more than 100 characters in length", so 100 emoji (200 code units) are a valid name.
+ */
+function checkMaxLength(e: Errs, text: string, max: number, path: string): boolean {
+  const n = [...text].length;
+  if (n <= max) return true;
+  e.add(path, `must be at most ${max} characters, got ${n}`);
+  return false;
+}
+
 export function has(o: Obj, k: string): boolean {
   return o[k] !== undefined && o[k] !== null;
 }
@@ -205,10 +217,7 @@ function decodePeer(e: Errs, v: unknown, path: string, ver: Version, dir: Direct
       for (const { text, path: p } of stringSet(e, o.networks, fp, 25)) {
         // CIDR: MaxLength=43 and a CIDR (isCIDR / net.ParseCIDR); kept with its prefix, in
         // canonical text, as NetworkPolicy's ipBlock.cidr is.
-        if (text.length > 43) {
-          e.add(p, `must be at most 43 characters, got ${text.length}`);
-          continue;
-        }
+        if (!checkMaxLength(e, text, 43, p)) continue;
         const c = cidrAt(e, text, p, 'must be an IPv4 or IPv6 CIDR, such as "10.0.0.0/8" or "fd00::/8"');
         if (c) networks.push(formatCIDR(c));
       }
@@ -248,7 +257,7 @@ function decodeRules(e: Errs, v: unknown, path: string, ver: Version, dir: Direc
     e.strict(ro, ['name', 'action', peerField, ver.portsField], rp);
     const before = e.list.length;
     const name = e.str(ro.name, `${rp}.name`) ?? '';
-    if (name.length > 100) e.add(`${rp}.name`, `must be at most 100 characters, got ${name.length}`);
+    checkMaxLength(e, name, 100, `${rp}.name`);
     const actionText = e.str(ro.action, `${rp}.action`);
     let action: ClusterAction | undefined;
     if (actionText === undefined) {
