@@ -22,7 +22,11 @@
 //   BaselineAdminNetworkPolicy) are CRDs: absent until installCRD(kind), their paths answer 404
 //   NotFound as the API server does for a resource it does not serve. removeCRD() deletes the
 //   objects (DELETED events, as the CRD finalizer does, unless `silently`), closes the watches
-//   and brings the 404 back.
+//   and brings the 404 back. A CRD serves some of its kind's versions (ClusterNetworkPolicy:
+//   v1alpha2, the default, and v1beta1): installCRD(kind, versions) and serveVersions() set
+//   which, each version's path answers 404 while it is not served, and objects go out with the
+//   apiVersion of the path they were read from and nothing else changed, as a CRD without a
+//   conversion webhook ("None" strategy) serves them.
 //
 // Test controls: apply/create/update/remove/relabel objects, dropWatches() (abrupt or graceful),
 // compact(), bookmark(), installCRD()/removeCRD(), stop()/start() (the port stays the same so a
@@ -44,6 +48,8 @@ interface KindInfo {
   readonly resource: string;
   /** Served only while its CRD is installed. */
   readonly crd?: boolean;
+  /** A CRD's versions a test may serve (installCRD, serveVersions); `apiVersion`'s is the default. */
+  readonly versions?: readonly string[];
 }
 
 export const KIND_INFO: Readonly<Record<FakeKind, KindInfo>> = {
@@ -51,7 +57,10 @@ export const KIND_INFO: Readonly<Record<FakeKind, KindInfo>> = {
   Namespace: { apiVersion: 'v1', listKind: 'NamespaceList', namespaced: false, resource: 'namespaces' },
   Node: { apiVersion: 'v1', listKind: 'NodeList', namespaced: false, resource: 'nodes' },
   NetworkPolicy: { apiVersion: 'networking.k8s.io/v1', listKind: 'NetworkPolicyList', namespaced: true, resource: 'networkpolicies' },
-  ClusterNetworkPolicy: { apiVersion: 'policy.networking.k8s.io/v1alpha2', listKind: 'ClusterNetworkPolicyList', namespaced: false, resource: 'clusternetworkpolicies', crd: true },
+  ClusterNetworkPolicy: {
+    apiVersion: 'policy.networking.k8s.io/v1alpha2', listKind: 'ClusterNetworkPolicyList', namespaced: false, resource: 'clusternetworkpolicies', crd: true,
+    versions: ['v1alpha2', 'v1beta1'],
+  },
   AdminNetworkPolicy: { apiVersion: 'policy.networking.k8s.io/v1alpha1', listKind: 'AdminNetworkPolicyList', namespaced: false, resource: 'adminnetworkpolicies', crd: true },
   BaselineAdminNetworkPolicy: {
     apiVersion: 'policy.networking.k8s.io/v1alpha1', listKind: 'BaselineAdminNetworkPolicyList', namespaced: false, resource: 'baselineadminnetworkpolicies', crd: true,
@@ -60,10 +69,18 @@ export const KIND_INFO: Readonly<Record<FakeKind, KindInfo>> = {
 
 const FAKE_KINDS = Object.keys(KIND_INFO) as FakeKind[];
 
-/** The cluster-wide collection path of a kind. */
-function collectionPath(kind: FakeKind): string {
+/** The cluster-wide collection path of a kind, in one of its apiVersions (the default one unless given). */
+function collectionPath(kind: FakeKind, apiVersion = KIND_INFO[kind].apiVersion): string {
   const info = KIND_INFO[kind];
-  return info.apiVersion.includes('/') ? `/apis/${info.apiVersion}/${info.resource}` : `/api/${info.apiVersion}/${info.resource}`;
+  return apiVersion.includes('/') ? `/apis/${apiVersion}/${info.resource}` : `/api/${apiVersion}/${info.resource}`;
+}
+
+/** Every apiVersion a kind can be served in. */
+function apiVersionsOf(kind: FakeKind): string[] {
+  const info = KIND_INFO[kind];
+  if (!info.versions) return [info.apiVersion];
+  const group = info.apiVersion.slice(0, info.apiVersion.indexOf('/'));
+  return info.versions.map((v) => `${group}/${v}`);
 }
 
 /** A raw object as stored: JSON, with metadata.name (and namespace when namespaced). */
@@ -80,6 +97,8 @@ interface HistoryEvent {
 
 interface Watcher {
   readonly kind: FakeKind;
+  /** The apiVersion of the path it watches: its events carry it. */
+  readonly apiVersion: string;
   readonly namespace?: string;
   readonly res: ServerResponse;
   readonly socket: Socket;
@@ -135,6 +154,8 @@ function keyOf(kind: FakeKind, namespace: string | undefined, name: string): str
 
 interface Route {
   readonly kind: FakeKind;
+  /** The apiVersion the path names. */
+  readonly apiVersion: string;
   readonly namespace?: string;
 }
 
@@ -142,14 +163,17 @@ interface Route {
 function route(path: string): Route | undefined {
   const p = path.replace(/\/+$/, '');
   let m: RegExpExecArray | null;
-  if (p === '/api/v1/pods') return { kind: 'Pod' };
-  if (p === '/api/v1/namespaces') return { kind: 'Namespace' };
-  if (p === '/api/v1/nodes') return { kind: 'Node' };
-  if (p === '/apis/networking.k8s.io/v1/networkpolicies') return { kind: 'NetworkPolicy' };
-  for (const k of FAKE_KINDS) if (KIND_INFO[k].crd && p === collectionPath(k)) return { kind: k };
-  if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(p))) return { kind: 'Pod', namespace: decodeURIComponent(m[1]!) };
+  if (p === '/api/v1/pods') return { kind: 'Pod', apiVersion: 'v1' };
+  if (p === '/api/v1/namespaces') return { kind: 'Namespace', apiVersion: 'v1' };
+  if (p === '/api/v1/nodes') return { kind: 'Node', apiVersion: 'v1' };
+  if (p === '/apis/networking.k8s.io/v1/networkpolicies') return { kind: 'NetworkPolicy', apiVersion: 'networking.k8s.io/v1' };
+  for (const k of FAKE_KINDS) {
+    if (!KIND_INFO[k].crd) continue;
+    for (const v of apiVersionsOf(k)) if (p === collectionPath(k, v)) return { kind: k, apiVersion: v };
+  }
+  if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(p))) return { kind: 'Pod', apiVersion: 'v1', namespace: decodeURIComponent(m[1]!) };
   if ((m = /^\/apis\/networking\.k8s\.io\/v1\/namespaces\/([^/]+)\/networkpolicies$/.exec(p))) {
-    return { kind: 'NetworkPolicy', namespace: decodeURIComponent(m[1]!) };
+    return { kind: 'NetworkPolicy', apiVersion: 'networking.k8s.io/v1', namespace: decodeURIComponent(m[1]!) };
   }
   return undefined;
 }
@@ -165,6 +189,8 @@ export class FakeApiServer {
   readonly forbidden = new Set<FakeKind>();
   /** CRD kinds currently served (installCRD / removeCRD). */
   readonly crds = new Set<FakeKind>();
+  /** The apiVersions each installed CRD serves (installCRD, serveVersions). */
+  private readonly served = new Map<FakeKind, readonly string[]>();
 
   private readonly objects = Object.fromEntries(FAKE_KINDS.map((k) => [k, new Map<string, RawObject>()])) as Record<FakeKind, Map<string, RawObject>>;
   private history: HistoryEvent[] = [];
@@ -353,10 +379,29 @@ export class FakeApiServer {
 
   // ---- CRDs ------------------------------------------------------------------------------------
 
-  /** Starts serving a CRD kind's path (as once its CustomResourceDefinition is Established). */
-  installCRD(kind: FakeKind): void {
+  /**
+   * Starts serving a CRD kind's path (as once its CustomResourceDefinition is Established), in
+   * the given versions (default: the kind's default apiVersion's alone).
+   */
+  installCRD(kind: FakeKind, versions?: readonly string[]): void {
     if (!KIND_INFO[kind].crd) throw new Error(`fake apiserver: ${kind} is not a CRD kind`);
     this.crds.add(kind);
+    this.serveVersions(kind, versions ?? [KIND_INFO[kind].apiVersion.slice(KIND_INFO[kind].apiVersion.indexOf('/') + 1)]);
+  }
+
+  /**
+   * Changes the versions an installed CRD serves (a CRD upgrade adding v1beta1, a later one
+   * dropping v1alpha2). Objects stay; the watches of a version no longer served end, and its path
+   * answers 404.
+   */
+  serveVersions(kind: FakeKind, versions: readonly string[]): void {
+    if (!this.crds.has(kind)) throw new Error(`fake apiserver: no CRD installed for ${kind}`);
+    const group = KIND_INFO[kind].apiVersion.slice(0, KIND_INFO[kind].apiVersion.indexOf('/'));
+    const known = apiVersionsOf(kind);
+    const apiVersions = versions.map((v) => `${group}/${v}`);
+    for (const v of apiVersions) if (!known.includes(v)) throw new Error(`fake apiserver: ${kind} has no version ${v}`);
+    this.served.set(kind, apiVersions);
+    for (const w of [...this.watchers]) if (w.kind === kind && !apiVersions.includes(w.apiVersion)) this.endWatcher(w, true);
   }
 
   /**
@@ -368,6 +413,7 @@ export class FakeApiServer {
     if (!this.crds.has(kind)) return;
     for (const key of [...this.objects[kind].keys()]) this.remove(kind, key, { silent: opts.silently });
     this.crds.delete(kind);
+    this.served.delete(kind);
     for (const w of [...this.watchers]) if (w.kind === kind) this.endWatcher(w, true);
   }
 
@@ -421,14 +467,15 @@ export class FakeApiServer {
 
   private send(w: Watcher, type: string, object: RawObject): void {
     if (w.res.writableEnded || w.socket.destroyed) return;
-    w.res.write(JSON.stringify({ type, object }) + '\n');
+    // An object of the watched kind goes out in the watched version (the stored copy unchanged).
+    const o = object.kind === w.kind && object.apiVersion !== w.apiVersion ? { ...object, apiVersion: w.apiVersion } : object;
+    w.res.write(JSON.stringify({ type, object: o }) + '\n');
   }
 
   private sendBookmark(w: Watcher): void {
-    const info = KIND_INFO[w.kind];
     this.send(w, 'BOOKMARK', {
       kind: w.kind,
-      apiVersion: info.apiVersion,
+      apiVersion: w.apiVersion,
       metadata: { resourceVersion: String(this.resourceVersion), annotations: { 'k8s.io/initial-events-end': 'false' } },
     });
   }
@@ -476,7 +523,7 @@ export class FakeApiServer {
       this.reply(req, res, 404, status(404, 'NotFound', `the server could not find the requested resource (${u.pathname})`));
       return;
     }
-    if (KIND_INFO[r.kind].crd && !this.crds.has(r.kind)) {
+    if (KIND_INFO[r.kind].crd && !this.served.get(r.kind)?.includes(r.apiVersion)) {
       this.reply(req, res, 404, status(404, 'NotFound', 'the server could not find the requested resource'), u.searchParams.get('watch') === 'true');
       return;
     }
@@ -560,7 +607,7 @@ export class FakeApiServer {
     const items: string[] = [];
     for (let i = offset; i < end; i++) items.push(this.listItemText(snap.items[i]!));
     // The same text JSON.stringify gives for {kind, apiVersion, metadata, items}.
-    const head = JSON.stringify({ kind: info.listKind, apiVersion: info.apiVersion, metadata });
+    const head = JSON.stringify({ kind: info.listKind, apiVersion: r.apiVersion, metadata });
     this.replyText(req, res, 200, `${head.slice(0, -1)},"items":[${items.join(',')}]}`);
   }
 
@@ -584,7 +631,7 @@ export class FakeApiServer {
     // The API server answers a watch's headers at once; clients wait for them before streaming.
     res.flushHeaders();
     const socket = req.socket;
-    const w: Watcher = { kind: r.kind, namespace: r.namespace, res, socket, bookmarks: q.get('allowWatchBookmarks') === 'true' };
+    const w: Watcher = { kind: r.kind, apiVersion: r.apiVersion, namespace: r.namespace, res, socket, bookmarks: q.get('allowWatchBookmarks') === 'true' };
     if (expired) {
       // The watch cache's way: a 200 stream whose only event is the 410 Status, then EOF.
       this.send(w, 'ERROR', status(410, 'Expired', `too old resource version: ${from} (${this.compactedRV})`));

@@ -12,7 +12,7 @@ import { decodeNamespace } from './decoders/namespace.ts';
 import { decodePod } from './decoders/pod.ts';
 import { decodeNode } from './decoders/node.ts';
 import { decodeNetworkPolicy } from './decoders/network-policy.ts';
-import { decodeClusterNetworkPolicy } from './decoders/cluster-policy-v1alpha2.ts';
+import { decodeClusterNetworkPolicy } from './decoders/cluster-network-policy.ts';
 import { decodeAdminNetworkPolicy, decodeBaselineAdminNetworkPolicy } from './decoders/cluster-policy-v1alpha1.ts';
 
 /** Kind name -> the model type its decoder produces. */
@@ -40,7 +40,10 @@ export interface KindEntry<K extends ObjectKind = ObjectKind> {
   readonly kind: K;
   /** API group; '' for the core group (served under /api instead of /apis). */
   readonly group: string;
-  /** Versions a manifest may name; the first is the one the kube source lists and watches. */
+  /**
+   * Versions a manifest may name, most preferred first. The kube source watches the first one
+   * the API server serves (a CRD may serve only some of them; see kube-source.ts).
+   */
   readonly versions: readonly string[];
   /** Plural resource name in API paths. */
   readonly resource: string;
@@ -71,7 +74,7 @@ export const KINDS: readonly KindEntry[] = [
   // The Network Policy API's CRDs (kubernetes-sigs/network-policy-api). They may not be
   // installed: the kube source then watches for their CRD (optional) instead of failing.
   {
-    kind: 'ClusterNetworkPolicy', group: 'policy.networking.k8s.io', versions: ['v1alpha2'], resource: 'clusternetworkpolicies',
+    kind: 'ClusterNetworkPolicy', group: 'policy.networking.k8s.io', versions: ['v1beta1', 'v1alpha2'], resource: 'clusternetworkpolicies',
     namespaced: false, store: 'clusterPolicies', applyOrder: 2, decode: decodeClusterNetworkPolicy, optional: true,
   },
   {
@@ -98,7 +101,7 @@ export function isObjectKind(k: string): k is ObjectKind {
   return kindEntry(k) !== undefined;
 }
 
-/** apiVersion as objects carry it ("v1", "networking.k8s.io/v1"); `version` defaults to the watched one. */
+/** apiVersion as objects carry it ("v1", "networking.k8s.io/v1"); `version` defaults to the most preferred. */
 export function apiVersionOf(k: KindEntry, version = k.versions[0]!): string {
   return k.group === '' ? version : `${k.group}/${version}`;
 }
@@ -108,9 +111,9 @@ export function apiVersionsOf(k: KindEntry): string[] {
   return k.versions.map((v) => apiVersionOf(k, v));
 }
 
-/** The cluster-wide collection path the kube source lists and watches. */
-export function resourcePath(k: KindEntry): string {
-  return k.group === '' ? `/api/${k.versions[0]}/${k.resource}` : `/apis/${k.group}/${k.versions[0]}/${k.resource}`;
+/** The cluster-wide collection path of a version of this kind (the one the kube source lists and watches). */
+export function resourcePath(k: KindEntry, version = k.versions[0]!): string {
+  return k.group === '' ? `/api/${version}/${k.resource}` : `/apis/${k.group}/${version}/${k.resource}`;
 }
 
 /** The state key of an object of this kind: "namespace/name", "name", or a cluster policy's id (clusterPolicyId). */

@@ -111,9 +111,9 @@ export interface NetworkPolicy {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Cluster-scoped tiered policies (policy.networking.k8s.io): v1alpha2 ClusterNetworkPolicy and
+// Cluster-scoped tiered policies (policy.networking.k8s.io): ClusterNetworkPolicy (v1beta1, v1alpha2) and
 // the v1alpha1 AdminNetworkPolicy / BaselineAdminNetworkPolicy it replaces. All three decode into
-// ClusterPolicy (decoders/cluster-policy*.ts); the policy layer sees only this shape.
+// ClusterPolicy (decoders/cluster-policy.ts and its version modules); the policy layer sees only this shape.
 
 /** Which object a ClusterPolicy was decoded from (the kinds registry names the same three). */
 export type ClusterPolicyKind = 'ClusterNetworkPolicy' | 'AdminNetworkPolicy' | 'BaselineAdminNetworkPolicy';

@@ -1,7 +1,7 @@
 // The cluster read once, for the analysis commands (`palisade explain --kubeconfig ...`): every
 // kind of the registry listed once (paginated, a consistent read, no watch), decoded and applied
 // exactly as the agent's kube source does (KubeLister + KubeApplier), into a fresh ClusterState.
-// An optional kind whose CRD is not installed (404) is simply empty, as for the agent. Objects
+// An optional kind whose CRD is not installed (404 in every version) is simply empty, as for the agent. Objects
 // the API server holds but Palisade finds invalid are rejected (state.rejected) and left out.
 
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -41,27 +41,32 @@ export async function readClusterOnce(opts: SnapshotOptions): Promise<Snapshot> 
   // The kinds are independent reads: in parallel, so a slow pod list is the whole wait. Items
   // are decoded page by page (the raw JSON is dropped as it comes) and queued in kind order.
   const lists = await Promise.all(KINDS.map(async (entry) => {
-    const path = resourcePath(entry);
-    const prepared: Prepared[] = [];
-    try {
-      await lister.listPages(path, false, (items) => {
-        for (const raw of items) {
-          const name = raw?.metadata?.name;
-          if (typeof name !== 'string' || name === '') continue;
-          prepared.push(applier.prepare({ kind: entry.kind, key: keyOfObject(entry, { name, namespace: raw.metadata?.namespace ?? '' }), raw }));
-        }
-      });
-      return prepared;
-    } catch (e) {
-      if (entry.optional && e instanceof ApiError && e.statusCode === 404) {
-        absent.push(entry.kind);
-        return [];
+    // A CRD serves some of its kind's versions: each is tried in the registry's order, as the
+    // agent's kube source does, and the kind is absent when none is served.
+    for (const version of entry.versions) {
+      const prepared: Prepared[] = [];
+      try {
+        await lister.listPages(resourcePath(entry, version), false, (items) => {
+          for (const raw of items) {
+            const name = raw?.metadata?.name;
+            if (typeof name !== 'string' || name === '') continue;
+            prepared.push(applier.prepare({ kind: entry.kind, key: keyOfObject(entry, { name, namespace: raw.metadata?.namespace ?? '' }), raw }));
+          }
+        });
+        return prepared;
+      } catch (e) {
+        if (entry.optional && e instanceof ApiError && e.statusCode === 404) continue;
+        const ctx = kc.getCurrentContext();
+        throw new Error(`API server ${server} (context ${ctx}): ${describeError(e)}`);
       }
-      const ctx = kc.getCurrentContext();
-      throw new Error(`API server ${server} (context ${ctx}): ${describeError(e)}`);
     }
+    return undefined;
   }));
-  for (const prepared of lists) for (const p of prepared) applier.enqueuePrepared(p);
+  // Absent kinds named in the registry's order, whichever read ended first.
+  for (const [i, prepared] of lists.entries()) {
+    if (prepared === undefined) absent.push(KINDS[i]!.kind);
+    else for (const p of prepared) applier.enqueuePrepared(p);
+  }
   const state = new ClusterState();
   applier.applyAll(state);
   return { state, server, absent };

@@ -36,6 +36,12 @@
 //   and its path is listed again after a backoff (crdRecheck*), which picks the kind up once the
 //   CRD is installed. Re-listing the resource's own path needs no RBAC beyond get/list/watch on
 //   it, where watching CustomResourceDefinitions would.
+// - A CRD serves some of the versions the registry lists for its kind (ClusterNetworkPolicy:
+//   v1beta1 from the release that added it, v1alpha2 before, both for a while). The source
+//   watches the first one served, and a 404 moves it to the next at once; only when every
+//   version has answered 404 is the kind absent. So a CRD upgrade that stops serving the version
+//   being watched takes none of the kind's objects out of force: the next version's list finds
+//   them again (same objects, same resourceVersions), with no gap.
 
 import { KubeConfig, ListWatch, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import type { ClusterState } from '../cluster/state.ts';
@@ -74,6 +80,8 @@ export interface KubeSourceOptions {
 }
 
 export interface ResourceStatus {
+  /** The apiVersion listed and watched (the last one tried while the kind is absent). */
+  readonly apiVersion: string;
   /** The first full list of this resource has been applied. */
   readonly listed: boolean;
   readonly connected: boolean;
@@ -119,8 +127,14 @@ interface Instance {
 interface Resource {
   readonly entry: KindEntry;
   readonly kind: ObjectKind;
-  readonly apiVersion: string;
-  readonly path: string;
+  /** The version listed and watched (an index into entry.versions), its apiVersion and path (useVersion). */
+  version: number;
+  apiVersion: string;
+  path: string;
+  /** Versions that answered 404 since the last list that succeeded (an optional kind's). */
+  unserved: number;
+  /** The apiVersion of the last list that succeeded (said in a log line when it changes). */
+  listedVersion?: string;
   current?: Instance;
   listed: boolean;
   connected: boolean;
@@ -195,7 +209,7 @@ export class KubeSource implements Source {
     const rs = {} as Record<ObjectKind, Resource>;
     for (const entry of KINDS) {
       rs[entry.kind] = {
-        entry, kind: entry.kind, apiVersion: apiVersionOf(entry), path: resourcePath(entry),
+        entry, kind: entry.kind, version: 0, apiVersion: apiVersionOf(entry), path: resourcePath(entry), unserved: 0,
         listed: false, connected: false, absent: false, absentChecks: 0, failures: 0, known: this.applier.known[entry.kind], lists: 0, relists: 0, restarts: 0, errors: 0,
       };
     }
@@ -276,7 +290,7 @@ export class KubeSource implements Source {
       restarts += r.restarts;
       relists += r.relists;
       resources[r.kind] = {
-        listed: r.listed, connected: r.connected, absent: r.absent, objects: r.known.size, lists: r.lists, restarts: r.restarts, errors: r.errors,
+        apiVersion: r.apiVersion, listed: r.listed, connected: r.connected, absent: r.absent, objects: r.known.size, lists: r.lists, restarts: r.restarts, errors: r.errors,
         ...(r.lastError !== undefined ? { lastError: r.lastError } : {}),
       };
     }
@@ -367,7 +381,8 @@ export class KubeSource implements Source {
 
   private onError(r: Resource, inst: Instance, err: unknown): void {
     if (r.entry.optional && statusCodeOf(err) === 404) {
-      this.crdAbsent(r, inst);
+      if (++r.unserved < r.entry.versions.length) this.nextVersion(r, inst);
+      else this.crdAbsent(r, inst);
       return;
     }
     r.errors++;
@@ -387,12 +402,33 @@ export class KubeSource implements Source {
     }, delay);
   }
 
+  private useVersion(r: Resource, i: number): void {
+    r.version = i;
+    r.apiVersion = apiVersionOf(r.entry, r.entry.versions[i]);
+    r.path = resourcePath(r.entry, r.entry.versions[i]);
+  }
+
   /**
-   * An optional kind answered 404: its CRD is not installed (or was just removed). Its objects
-   * leave the state, it counts as listed, and its path is listed again after a backoff.
+   * An optional kind's version answered 404 and another is still untried: lists and watches that
+   * one at once (the file header says why). Its objects stay in force meanwhile.
+   */
+  private nextVersion(r: Resource, inst: Instance): void {
+    void this.retire(inst);
+    // A restart scheduled for the retired instance would start nothing: the new one replaces it.
+    if (r.restartTimer) clearTimeout(r.restartTimer);
+    r.restartTimer = undefined;
+    this.useVersion(r, (r.version + 1) % r.entry.versions.length);
+    void this.runStart(r, this.newInstance(r));
+  }
+
+  /**
+   * An optional kind answered 404 in every version: its CRD is not installed (or was just
+   * removed). Its objects leave the state, it counts as listed, and its path is listed again
+   * after a backoff, from its most preferred version.
    */
   private crdAbsent(r: Resource, inst: Instance): void {
     void this.retire(inst);
+    r.unserved = 0;
     if (r.restartTimer) return;
     if (!r.absent) {
       r.absent = true;
@@ -415,6 +451,7 @@ export class KubeSource implements Source {
     r.absentChecks++;
     r.restartTimer = setTimeout(() => {
       r.restartTimer = undefined;
+      this.useVersion(r, 0);
       // A fresh informer: the old one's resourceVersion belongs to a resource that is gone.
       void this.runStart(r, this.newInstance(r));
     }, delay);
@@ -487,12 +524,18 @@ export class KubeSource implements Source {
     if (inst.retired || this.stopped) throw new Error('informer retired');
     // Counted once answered: the re-checks of an absent optional kind (404) are no relists.
     if (r.lists++ > 0) r.relists++;
+    r.unserved = 0;
     this.lastEventAt = Date.now();
     if (r.absent) {
       r.absent = false;
       r.absentChecks = 0;
       this.log('info', `${r.kind} is served now (its CRD is installed); watching it`, { resource: r.path, objects: result.items.length });
+    } else if (r.entry.versions.length > 1 && r.listedVersion !== r.apiVersion) {
+      // Which version of a kind read in several is watched: once, and again when it changes.
+      const msg = r.listedVersion ? `${r.kind} ${r.listedVersion} is not served any more; watching ${r.apiVersion}` : `${r.kind}: watching ${r.apiVersion}`;
+      this.log('info', msg, { resource: r.path });
     }
+    r.listedVersion = r.apiVersion;
     // What this source has of the kind (applied or queued) and the list lacks is gone. The first
     // list has nothing to compare (no set of its 150,000 keys is made).
     const queued = this.applier.queuedUpserts(r.kind);

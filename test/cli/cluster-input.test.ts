@@ -59,6 +59,8 @@ t.test('every analysis command answers the same from the cluster as from the man
   // Read once: lists only, never a watch.
   t.same(server.requests.filter((r) => r.watch), [], 'no watch requests');
   t.ok(server.requests.some((r) => r.path === '/apis/policy.networking.k8s.io/v1alpha2/clusternetworkpolicies' && r.status === 200), 'cluster policies listed');
+  // This CRD serves v1alpha2 alone: v1beta1, preferred, answered 404 first and was passed over.
+  t.ok(server.requests.some((r) => r.path === '/apis/policy.networking.k8s.io/v1beta1/clusternetworkpolicies' && r.status === 404), 'v1beta1 tried first');
 });
 
 t.test('connlist and report read the live cluster: what they print from the same objects as manifests', async (t) => {

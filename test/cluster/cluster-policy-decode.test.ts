@@ -1,4 +1,5 @@
-// Decoding of the Network Policy API's cluster-scoped policies: v1alpha2 ClusterNetworkPolicy and
+// Decoding of the Network Policy API's cluster-scoped policies: ClusterNetworkPolicy (v1alpha2, and
+// v1beta1 with the same schema) and
 // v1alpha1 AdminNetworkPolicy / BaselineAdminNetworkPolicy onto the one ClusterPolicy model.
 // Table-driven: one row per validation the CRDs do (the error must name object and field), one
 // row per mapping, and the fail-closed peers the API asks for.
@@ -276,6 +277,24 @@ t.test('every mapping onto the model', async (t) => {
     if (d.kind === 'ignored' || d.kind === 'invalid') continue;
     if (Object.keys(want).length) t.strictSame(d.value, want, name);
   }
+});
+
+t.test('v1beta1 ClusterNetworkPolicy: the same schema as v1alpha2, every row alike', async (t) => {
+  const beta = (raw: O): O => ({ ...raw, apiVersion: 'policy.networking.k8s.io/v1beta1' });
+  let rows = 0;
+  for (const [name, raw] of [...full.map(([n, r]) => [n, r] as const), ...invalid.map(([n, r]) => [n, r] as const)]) {
+    if (raw.kind !== 'ClusterNetworkPolicy') continue;
+    rows++;
+    const a = decodeObject(raw), b = decodeObject(beta(raw));
+    t.same(errorsOf(b), errorsOf(a), `${name}: the same errors`);
+    if (a.kind === 'ClusterNetworkPolicy' && b.kind === 'ClusterNetworkPolicy') t.strictSame(b.value, a.value, `${name}: the same model`);
+  }
+  t.ok(rows >= 20, `${rows} rows`);
+  // v1beta1's CRD asks for masked CIDRs; an object stored under v1alpha2 reaches the agent as
+  // v1beta1 unchanged, so a CIDR with host bits is read as its network, not rejected.
+  const d = decodeObject(beta(cnp(eg({ to: [{ networks: ['10.1.2.3/8', 'fd00::1/8'] }] }))));
+  t.same(errorsOf(d), []);
+  t.same(d.kind === 'ClusterNetworkPolicy' ? d.value.egress[0]!.peers : undefined, [{ networks: ['10.0.0.0/8', 'fd00::/8'] }]);
 });
 
 t.test('keys: a v1alpha1 policy may share a ClusterNetworkPolicy\'s name', async (t) => {

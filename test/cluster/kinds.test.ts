@@ -31,7 +31,7 @@ t.test('entries: API paths, apiVersions and scope as the API server serves them'
       ['Pod', 'v1', '/api/v1/pods', true, 'pods'],
       ['Node', 'v1', '/api/v1/nodes', false, 'nodes'],
       ['NetworkPolicy', 'networking.k8s.io/v1', '/apis/networking.k8s.io/v1/networkpolicies', true, 'policies'],
-      ['ClusterNetworkPolicy', 'policy.networking.k8s.io/v1alpha2', '/apis/policy.networking.k8s.io/v1alpha2/clusternetworkpolicies', false, 'clusterPolicies'],
+      ['ClusterNetworkPolicy', 'policy.networking.k8s.io/v1beta1', '/apis/policy.networking.k8s.io/v1beta1/clusternetworkpolicies', false, 'clusterPolicies'],
       ['AdminNetworkPolicy', 'policy.networking.k8s.io/v1alpha1', '/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies', false, 'clusterPolicies'],
       ['BaselineAdminNetworkPolicy', 'policy.networking.k8s.io/v1alpha1', '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies', false, 'clusterPolicies'],
     ],
@@ -46,6 +46,10 @@ t.test('entries: API paths, apiVersions and scope as the API server serves them'
   t.equal(kindEntry('ConfigMap'), undefined);
   t.equal(kindEntry('toString'), undefined, 'not fooled by Object.prototype');
   t.same(apiVersionsOf({ ...KIND.NetworkPolicy, versions: ['v1', 'v2'] }), ['networking.k8s.io/v1', 'networking.k8s.io/v2']);
+  // ClusterNetworkPolicy is read in both versions of its one schema, the newer preferred (the kube
+  // source falls back in this order; test/kube/kube-crd.test.ts).
+  t.same(apiVersionsOf(KIND.ClusterNetworkPolicy), ['policy.networking.k8s.io/v1beta1', 'policy.networking.k8s.io/v1alpha2']);
+  t.equal(resourcePath(KIND.ClusterNetworkPolicy, 'v1alpha2'), '/apis/policy.networking.k8s.io/v1alpha2/clusternetworkpolicies');
 });
 
 t.test('each entry decodes its kind into its store, keyed by its scope, with change events', async (t) => {
@@ -94,7 +98,8 @@ t.test('apiVersion is checked against the entry, with the same message for every
     const d = decodeObject({ ...samples[k.kind], apiVersion: 'v9' });
     t.equal(d.kind, 'invalid');
     if (d.kind !== 'invalid') continue;
-    t.same(d.errors.map((e) => [e.field, e.message]), [['apiVersion', `unsupported apiVersion string "v9" for ${k.kind}: expected "${apiVersionOf(k)}"`]]);
+    const want = apiVersionsOf(k).length === 1 ? `"${apiVersionOf(k)}"` : `one of ${apiVersionsOf(k).map((v) => `"${v}"`).join(', ')}`;
+    t.same(d.errors.map((e) => [e.field, e.message]), [['apiVersion', `unsupported apiVersion string "v9" for ${k.kind}: expected ${want}`]]);
     t.equal(d.key, keys[k.kind], `${k.kind}: the rejection names the object`);
   }
 });

@@ -157,3 +157,28 @@ t.test('CRD kinds: 404 until installed, served after, removal deletes (DELETED e
   s.installCRD('ClusterNetworkPolicy');
   t.same((await get(s, path)).body.items, [], 'reinstalled empty');
 });
+
+t.test('a CRD serves some of its versions: each version\'s path, objects in the version read, watches of a dropped version end', async (t) => {
+  const s = await FakeApiServer.start({ token: 'tok' });
+  t.teardown(() => s.stop());
+  const alpha = '/apis/policy.networking.k8s.io/v1alpha2/clusternetworkpolicies';
+  const beta = '/apis/policy.networking.k8s.io/v1beta1/clusternetworkpolicies';
+  s.installCRD('ClusterNetworkPolicy');
+  s.apply({ kind: 'ClusterNetworkPolicy', apiVersion: 'policy.networking.k8s.io/v1beta1', metadata: { name: 'c' }, spec: {} });
+  t.equal((await get(s, alpha)).status, 200, 'the default: v1alpha2');
+  t.equal((await get(s, beta)).status, 404, 'v1beta1 not served');
+  t.throws(() => s.serveVersions('ClusterNetworkPolicy', ['v2']), /has no version/);
+  s.serveVersions('ClusterNetworkPolicy', ['v1alpha2', 'v1beta1']);
+  const listed = await get(s, beta);
+  t.match(listed.body, { kind: 'ClusterNetworkPolicyList', apiVersion: 'policy.networking.k8s.io/v1beta1', items: [{ metadata: { name: 'c' } }] });
+  const rv = listed.body.metadata.resourceVersion;
+  // The same object through both paths, each in its own version (conversion "None": nothing else changes).
+  const [a, b] = await Promise.all([watch(s, `${alpha}?watch=true`, 1), watch(s, `${beta}?watch=true`, 1)]);
+  t.same([a.events[0].object.apiVersion, b.events[0].object.apiVersion], ['policy.networking.k8s.io/v1alpha2', 'policy.networking.k8s.io/v1beta1']);
+  t.same(a.events[0].object.spec, b.events[0].object.spec);
+  // Dropping v1alpha2: its watch ends, its path answers 404, the objects stay.
+  const w = await watch(s, `${alpha}?watch=true&resourceVersion=${rv}`, 5, () => setTimeout(() => s.serveVersions('ClusterNetworkPolicy', ['v1beta1']), 50));
+  t.same(w.events, [], 'the v1alpha2 watch ended with no event');
+  t.equal((await get(s, alpha)).status, 404);
+  t.equal((await get(s, beta)).body.items.length, 1, 'objects kept');
+});

@@ -7,6 +7,7 @@ import { startHarness, waitFor, type Harness } from '../support/kube-fixtures.ts
 import type { RawObject } from '../../support/fake-apiserver.ts';
 
 const CNP_PATH = '/apis/policy.networking.k8s.io/v1alpha2/clusternetworkpolicies';
+const CNP_BETA_PATH = '/apis/policy.networking.k8s.io/v1beta1/clusternetworkpolicies';
 const ANP_PATH = '/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies';
 
 const rule = { name: 'no-db', action: 'Deny', to: [{ namespaces: { matchLabels: { ns: 'y' } } }] };
@@ -140,4 +141,50 @@ t.test('a CRD removed while the source is disconnected: the relist\'s 404 clears
   await h.server.start();
   await waitFor('cleared', () => h.state.clusterPolicies.size === 0);
   await waitFor('absent', () => h.source.status().resources.ClusterNetworkPolicy.absent);
+});
+
+t.test('ClusterNetworkPolicy in whichever version its CRD serves: v1beta1 preferred, v1alpha2 otherwise, an upgrade that drops the watched version loses nothing', async (t) => {
+  const h = await startHarness({ ...fast, seed: (s) => { s.installCRD('ClusterNetworkPolicy'); s.apply(cnp('a')); } });
+  t.teardown(() => h.close());
+  // A CRD of a release before v1beta1: its 404 sends the source to v1alpha2 at once, quietly.
+  t.ok(h.state.clusterPolicies.has('a'), 'found through v1alpha2 at the first sync');
+  t.match(h.source.status().resources.ClusterNetworkPolicy, { apiVersion: 'policy.networking.k8s.io/v1alpha2', absent: false, errors: 0 });
+  t.same(h.server.requests.filter((r) => r.path === CNP_BETA_PATH).map((r) => r.status), [404], 'v1beta1 asked once');
+  t.match(lines(h, /ClusterNetworkPolicy/), [{ level: 'info', msg: 'ClusterNetworkPolicy: watching policy.networking.k8s.io/v1alpha2', fields: { resource: CNP_PATH } }], 'one line: the version watched');
+  await waitFor('watching v1alpha2', () => h.server.openWatches('ClusterNetworkPolicy') === 1);
+
+  // Every change of the state from here on: the policy must never leave it.
+  const deletes: string[] = [];
+  h.state.onChange((cs) => { for (const c of cs) if (c.kind === 'ClusterNetworkPolicy' && c.after === undefined) deletes.push(c.key); });
+  // The CRD upgraded to serve both: the source stays where it is.
+  h.server.serveVersions('ClusterNetworkPolicy', ['v1alpha2', 'v1beta1']);
+  h.server.apply(cnp('a', 20));
+  await waitFor('update through v1alpha2', () => h.state.clusterPolicies.get('a')?.priority === 20);
+  // Then v1alpha2 dropped: the watch ends, its relist 404s, and v1beta1 takes over with the same objects.
+  h.server.serveVersions('ClusterNetworkPolicy', ['v1beta1']);
+  await waitFor('watching v1beta1', () => h.source.status().resources.ClusterNetworkPolicy.apiVersion === 'policy.networking.k8s.io/v1beta1' && h.server.openWatches('ClusterNetworkPolicy') === 1);
+  t.match(lines(h, /ClusterNetworkPolicy .* is not served/), [{ level: 'info', msg: 'ClusterNetworkPolicy policy.networking.k8s.io/v1alpha2 is not served any more; watching policy.networking.k8s.io/v1beta1', fields: { resource: CNP_BETA_PATH } }]);
+  t.same(lines(h, /^ClusterNetworkPolicy is not served \(its CRD/), [], 'never absent');
+  h.server.apply(cnp('b', 30));
+  await waitFor('a new policy through v1beta1', () => h.state.clusterPolicies.get('b')?.priority === 30);
+  t.same(deletes, [], 'the policy stayed in force through the switch');
+  t.equal(h.state.clusterPolicies.get('a')?.priority, 20);
+  t.match(h.source.status().resources.ClusterNetworkPolicy, { absent: false, connected: true, errors: 0 });
+
+  // The CRD removed in every version: absent, objects out; back with v1beta1 alone: found there.
+  h.server.removeCRD('ClusterNetworkPolicy');
+  await waitFor('absent', () => h.source.status().resources.ClusterNetworkPolicy.absent && h.state.clusterPolicies.size === 0);
+  h.server.installCRD('ClusterNetworkPolicy', ['v1beta1']);
+  h.server.apply(cnp('c'));
+  await waitFor('picked up through v1beta1', () => h.state.clusterPolicies.has('c'));
+  t.equal(h.source.status().resources.ClusterNetworkPolicy.apiVersion, 'policy.networking.k8s.io/v1beta1');
+});
+
+t.test('a CRD serving both versions is watched in v1beta1 only', async (t) => {
+  const h = await startHarness({ ...fast, seed: (s) => { s.installCRD('ClusterNetworkPolicy', ['v1alpha2', 'v1beta1']); s.apply(cnp('a')); } });
+  t.teardown(() => h.close());
+  t.ok(h.state.clusterPolicies.has('a'));
+  await waitFor('watching', () => h.server.openWatches('ClusterNetworkPolicy') === 1);
+  t.equal(h.source.status().resources.ClusterNetworkPolicy.apiVersion, 'policy.networking.k8s.io/v1beta1');
+  t.same(h.server.requests.filter((r) => r.path === CNP_PATH), [], 'v1alpha2 never read');
 });

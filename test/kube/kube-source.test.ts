@@ -33,12 +33,13 @@ t.test('initial sync: start() resolves with every object of all four kinds appli
   const lists = h.server.requests.filter((r) => !r.watch && r.status === 200);
   t.same(lists.map((r) => r.path).sort(), ['/api/v1/namespaces', '/api/v1/nodes', '/api/v1/pods', '/apis/networking.k8s.io/v1/networkpolicies']);
   t.ok(lists.every((r) => r.query.limit === '500'));
-  // The Network Policy API's CRDs are not installed in this fake cluster: one 404 each, and the
-  // sync did not wait for them (kube-crd.test.ts covers them coming and going).
+  // The Network Policy API's CRDs are not installed in this fake cluster: one 404 per version
+  // each (ClusterNetworkPolicy is read in two), and the sync did not wait for them
+  // (kube-crd.test.ts covers them coming and going).
   t.same(
     h.server.requests.filter((r) => !r.watch && r.status === 404).map((r) => r.path).sort(),
     ['/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies', '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies',
-      '/apis/policy.networking.k8s.io/v1alpha2/clusternetworkpolicies'],
+      '/apis/policy.networking.k8s.io/v1alpha2/clusternetworkpolicies', '/apis/policy.networking.k8s.io/v1beta1/clusternetworkpolicies'],
   );
   await waitFor('four watches open', () => h.server.openWatches() === 4);
   const watches = h.server.requests.filter((r) => r.watch);

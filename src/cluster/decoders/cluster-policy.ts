@@ -1,8 +1,8 @@
 // The parts of the Network Policy API's cluster-scoped policies (policy.networking.k8s.io) that
-// v1alpha2 ClusterNetworkPolicy and the v1alpha1 AdminNetworkPolicy / BaselineAdminNetworkPolicy
+// ClusterNetworkPolicy (v1beta1, v1alpha2) and the v1alpha1 AdminNetworkPolicy / BaselineAdminNetworkPolicy
 // share: the object and spec frame, subject, rules, peers. What differs between the versions (the
 // shape of ports, the names and limits) comes in a Version description from
-// cluster-policy-v1alpha2.ts and cluster-policy-v1alpha1.ts.
+// cluster-network-policy.ts and cluster-policy-v1alpha1.ts.
 //
 // Decoding is strict (an unknown field is an error, as for NetworkPolicy) and rejects what the
 // CRDs' OpenAPI and CEL validation reject, EXCEPT inside a peer. There the API says: "If an

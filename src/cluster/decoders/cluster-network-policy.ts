@@ -1,7 +1,15 @@
-// policy.networking.k8s.io/v1alpha2 ClusterNetworkPolicy (kubernetes-sigs/network-policy-api,
-// apis/v1alpha2/clusternetworkpolicy_types.go): spec.tier Admin|Baseline, priority 0-1000, and
-// per rule `protocols`, each entry exactly one of tcp / udp / sctp (with a destinationPort that
-// is a number or a range) or destinationNamedPort. The frame is in cluster-policy.ts.
+// policy.networking.k8s.io ClusterNetworkPolicy, v1beta1 and v1alpha2 (kubernetes-sigs/network-policy-api,
+// apis/v1beta1 and apis/v1alpha2, clusternetworkpolicy_types.go): spec.tier Admin|Baseline,
+// priority 0-1000, and per rule `protocols`, each entry exactly one of tcp / udp / sctp (with a
+// destinationPort that is a number or a range) or destinationNamedPort. The frame is in
+// cluster-policy.ts.
+//
+// The two versions have one schema: the same fields, limits and patterns. v1beta1 (the storage
+// version from its release on) adds one rule, that a CIDR be masked ("cidr(self) ==
+// cidr(self).masked()"). It is not enforced here: a CRD without a conversion webhook serves an
+// object stored under v1alpha2 as v1beta1 with only its apiVersion changed, so an older guardrail
+// written "10.0.0.1/8" reaches the agent as v1beta1, and rejecting it would take the whole policy
+// out of force. Its host bits are cleared, as for every CIDR Palisade reads (net/address.ts).
 
 import type { ClusterPolicyPort, Protocol } from '../model.ts';
 import type { Decoded } from '../kinds.ts';
@@ -53,7 +61,7 @@ function decodeProtocolEntry(e: Errs, v: unknown, path: string): ClusterPolicyPo
   return undefined;
 }
 
-const V1ALPHA2: Version = {
+const SCHEMA: Version = {
   kind: 'ClusterNetworkPolicy',
   hasPriority: true,
   actions: { Accept: 'Accept', Deny: 'Deny', Pass: 'Pass' },
@@ -70,5 +78,5 @@ const V1ALPHA2: Version = {
 };
 
 export function decodeClusterNetworkPolicy(raw: Obj, e: Errs): Decoded {
-  return decodeClusterPolicy(raw, e, V1ALPHA2);
+  return decodeClusterPolicy(raw, e, SCHEMA);
 }
