@@ -103,6 +103,26 @@ t.test('errors name the object and the source, all errors are collected', async 
   }
 });
 
+t.test('errors found in metadata name the object too', async (t) => {
+  // [name, raw object, field, object the error must name]
+  const cases: [string, unknown, string, string][] = [
+    ['NetworkPolicy label key', np({}, { name: 'p', namespace: 'x', labels: { 'bad key': 'v' } }), 'metadata.labels[bad key]', 'NetworkPolicy x/p'],
+    ['NetworkPolicy missing name', np({}, { namespace: 'x' }), 'metadata.name', 'NetworkPolicy x/<no name>'],
+    ['NetworkPolicy missing namespace', np({}, { name: 'p' }), 'metadata.namespace', 'NetworkPolicy <no namespace>/p'],
+    ['Pod label value', { kind: 'Pod', metadata: { name: 'a', namespace: 'x', labels: { app: 5 } } }, 'metadata.labels[app]', 'Pod x/a'],
+    ['Pod name not a string', { kind: 'Pod', metadata: { name: 7, namespace: 'x' } }, 'metadata.name', 'Pod x/<no name>'],
+    ['Namespace label value', { kind: 'Namespace', metadata: { name: 'shop', labels: { x: [1] } } }, 'metadata.labels[x]', 'Namespace shop'],
+    ['Namespace labels not a mapping', { kind: 'Namespace', metadata: { name: 'shop', labels: 'a=b' } }, 'metadata.labels', 'Namespace shop'],
+    ['Node label value', { kind: 'Node', metadata: { name: 'n1', labels: { a: null } } }, 'metadata.labels[a]', 'Node n1'],
+  ];
+  for (const [name, raw, field, object] of cases) {
+    const errs = errorsOf(decodeObject(raw));
+    const hit = errs.find((e) => e.field === field);
+    t.ok(hit, `${name}: an error on ${field} (got ${JSON.stringify(errs)})`);
+    t.equal(hit?.object, object, `${name}: names ${object}`);
+  }
+});
+
 t.test('valid edge values are accepted', async (t) => {
   const ok: [string, unknown][] = [
     ['port 1 and 65535', np({ ingress: [{ ports: [{ port: 1 }, { port: 65535 }] }] })],

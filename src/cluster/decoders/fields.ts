@@ -117,6 +117,14 @@ export function rawName(raw: Obj): string {
   return isObj(m) && typeof m.name === 'string' && m.name !== '' ? m.name : '<no name>';
 }
 
+/** rawName with metadata.namespace as written for a namespaced kind ("ns/name"), the way keyOf names it. */
+export function rawKey(raw: Obj, namespaced: boolean): string {
+  if (!namespaced) return rawName(raw);
+  const m = raw.metadata;
+  const namespace = isObj(m) && typeof m.namespace === 'string' && m.namespace !== '' ? m.namespace : '<no namespace>';
+  return `${namespace}/${rawName(raw)}`;
+}
+
 export function keyOf(meta: Meta, namespaced: boolean): string {
   const name = meta.name ?? '<no name>';
   return namespaced ? `${meta.namespace ?? '<no namespace>'}/${name}` : name;

@@ -4,11 +4,12 @@
 import type { Decoded } from '../kinds.ts';
 import { dnsLabelProblems } from '../names.ts';
 import { implicitNamespaceLabels } from '../namespace-labels.ts';
-import { type Errs, type Obj, invalid, keyOf, metaOf } from './fields.ts';
+import { type Errs, type Obj, invalid, keyOf, metaOf, rawName } from './fields.ts';
 
 export function decodeNamespace(raw: Obj, e: Errs): Decoded {
+  // Named before metaOf, whose label errors must name the Namespace too.
+  e.object = `Namespace ${rawName(raw)}`;
   const meta = metaOf(e, raw, false);
-  e.object = `Namespace ${keyOf(meta, false)}`;
   if (meta.name) for (const p of dnsLabelProblems(meta.name)) e.add('metadata.name', `invalid namespace name ${JSON.stringify(meta.name)}: ${p}`);
   if (e.list.length) return invalid('Namespace', keyOf(meta, false), e);
   // The API server sets kubernetes.io/metadata.name=<name> on every namespace and does not let

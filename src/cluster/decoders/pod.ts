@@ -4,12 +4,13 @@ import type { ContainerPort, Pod } from '../model.ts';
 import type { Decoded } from '../kinds.ts';
 import { formatIP, parseIP } from '../../net/address.ts';
 import { portNameProblems } from '../names.ts';
-import { type Errs, type Obj, decodeProtocol, describe, invalid, isObj, keyOf, metaOf, validPortNumber } from './fields.ts';
+import { type Errs, type Obj, decodeProtocol, describe, invalid, isObj, keyOf, metaOf, rawKey, validPortNumber } from './fields.ts';
 
 export function decodePod(raw: Obj, e: Errs): Decoded {
+  // Named before metaOf, whose label errors must name the Pod too.
+  e.object = `Pod ${rawKey(raw, true)}`;
   const meta = metaOf(e, raw, true);
   const key = keyOf(meta, true);
-  e.object = `Pod ${key}`;
   const spec = e.obj(raw.spec, 'spec') ?? {};
   const status = e.obj(raw.status, 'status') ?? {};
   const nodeName = e.str(spec.nodeName, 'spec.nodeName') || undefined;
