@@ -202,10 +202,15 @@ export function parseIP(text: string): ParsedIP | undefined {
 export function parseCIDR(text: string): ParsedCIDR | undefined {
   const slash = text.indexOf('/');
   if (slash === -1) return undefined;
-  const ip = parseIP(text.slice(0, slash));
+  const addr = text.slice(0, slash);
+  const ip = parseIP(addr);
   const pfx = text.slice(slash + 1);
   if (!ip || !/^\d{1,3}$/.test(pfx)) return undefined;
-  if (ip.family === 'IPv6' && text.slice(0, slash).includes('.') && text.startsWith('::ffff:')) return undefined;
+  // An IPv4-mapped address (::ffff:10.0.0.0, ::ffff:a00:0, in any spelling) parses as the IPv4
+  // address, but its prefix was written against 128 bits: "::ffff:0.0.0.0/0" is ::/0 to the API
+  // server's CIDR parse, and reading it as 0.0.0.0/0 would match every IPv4 address. Refused
+  // rather than read either way.
+  if (ip.family === 'IPv4' && addr.includes(':')) return undefined;
   const prefix = Number(pfx);
   const bits = ip.family === 'IPv4' ? 32 : 128;
   if (prefix > bits) return undefined;

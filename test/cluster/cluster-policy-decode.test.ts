@@ -89,6 +89,7 @@ const invalid: [string, O, string, RegExp][] = [
   ['peer pods unknown field', cnp(ing({ from: [{ pods: { podSelector: {}, podSelectors: {} } }] })), 'spec.ingress[0].from[0].pods.podSelectors', /unknown field/],
   ['bad CIDR', cnp(eg({ to: [{ networks: ['10.0.0.0/33'] }] })), 'spec.egress[0].to[0].networks[0]', /invalid CIDR "10.0.0.0\/33"/],
   ['address without prefix', cnp(eg({ to: [{ networks: ['10.1.2.3'] }] })), 'spec.egress[0].to[0].networks[0]', /invalid CIDR/],
+  ['IPv4-mapped CIDR (its prefix counts 128 bits)', cnp(eg({ to: [{ networks: ['::ffff:0.0.0.0/0'] }] })), 'spec.egress[0].to[0].networks[0]', /invalid CIDR "::ffff:0.0.0.0\/0"/],
   ['CIDR over 43 characters', cnp(eg({ to: [{ networks: ['2001:0db8:0000:0000:0000:0000:0000:0000:0000/64'] }] })), 'spec.egress[0].to[0].networks[0]', /at most 43 characters/],
   ['26 networks', cnp(eg({ to: [{ networks: times(26, (i) => `10.${i}.0.0/16`) }] })), 'spec.egress[0].to[0].networks', /at most 25 items, got 26/],
   ['empty networks', cnp(eg({ to: [{ networks: [] }] })), 'spec.egress[0].to[0].networks', /at least 1 item/],

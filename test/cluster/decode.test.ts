@@ -17,6 +17,8 @@ function errorsOf(d: Decoded): { field: string; message: string; object: string 
 const invalid: [string, unknown, string, RegExp][] = [
   ['bad cidr', np({ ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.0/33' } }] }] }), 'spec.ingress[0].from[0].ipBlock.cidr', /invalid CIDR/],
   ['cidr without prefix', np({ ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.1' } }] }] }), 'spec.ingress[0].from[0].ipBlock.cidr', /invalid CIDR/],
+  ['IPv4-mapped cidr', np({ ingress: [{ from: [{ ipBlock: { cidr: '::ffff:10.0.0.0/8' } }] }] }), 'spec.ingress[0].from[0].ipBlock.cidr', /invalid CIDR/],
+  ['IPv4-mapped except', np({ egress: [{ to: [{ ipBlock: { cidr: '10.0.0.0/8', except: ['::ffff:10.1.0.0/16'] } }] }] }), 'spec.egress[0].to[0].ipBlock.except[0]', /invalid CIDR/],
   ['cidr missing', np({ egress: [{ to: [{ ipBlock: { except: ['10.0.0.0/8'] } }] }] }), 'spec.egress[0].to[0].ipBlock.cidr', /required/],
   ['except outside cidr', np({ ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.0/16', except: ['10.1.0.0/24'] } }] }] }), 'spec.ingress[0].from[0].ipBlock.except[0]', /strict subset/],
   ['except equal to cidr', np({ ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.0/16', except: ['10.0.0.0/16'] } }] }] }), 'spec.ingress[0].from[0].ipBlock.except[0]', /strict subset/],

@@ -80,11 +80,15 @@ t.test('what the API server rejects, we reject', async (t) => {
   for (const s of ['010.1.1.1', '1.2.3', '1.2.3.256', '::1::', '1:2:3:4:5:6:7:8:9', 'fe80::1%eth0', '', 'abc']) {
     t.equal(parseIP(s), undefined, s);
   }
-  for (const s of ['10.0.0.0/33', '10.0.0.0', 'fd00::/129', '10.0.0.0/-1', '10.0.0.0/8/8']) {
+  // IPv4-mapped IPv6 with a prefix: the prefix counts 128 bits, so it is no IPv4 CIDR.
+  for (const s of ['10.0.0.0/33', '10.0.0.0', 'fd00::/129', '10.0.0.0/-1', '10.0.0.0/8/8',
+    '::ffff:10.0.0.0/8', '::ffff:0.0.0.0/0', '::FFFF:10.1.2.3/32', '0:0:0:0:0:ffff:10.0.0.0/8', '::ffff:a00:0/8', '::ffff:10.0.0.0/104']) {
     t.equal(parseCIDR(s), undefined, s);
   }
   t.same(parseIP('::ffff:10.1.2.3'), { family: 'IPv4', words: [0x0a010203] }, 'IPv4-mapped IPv6 is the IPv4 address');
   t.equal(formatIP(parseCIDR('10.1.2.3/8')!), '10.0.0.0', 'host bits are cleared');
+  // Not mapped: IPv4-compatible and NAT64 forms stay IPv6.
+  for (const [s, want] of [['::1.2.3.4/128', 'IPv6'], ['64:ff9b::1.2.3.4/96', 'IPv6'], ['::1:ffff:0:0/96', 'IPv6']] as const) t.equal(parseCIDR(s)?.family, want, s);
 });
 
 // parseIP takes a character scan for plain text (digits and dots; hex digits and colons) and the
