@@ -62,6 +62,19 @@ export function parseArgs(argv: string[], spec: FlagSpec, aliases: Record<string
   return { flags, positional };
 }
 
+/**
+ * A setting with an on and an off flag (--strict / --no-strict): true or false as given, where
+ * `--NAME=false` is off like `--no-NAME` (parseArgs takes =true/=false on every bool), undefined
+ * when neither is given, an error when the two contradict each other.
+ */
+export function onOffFlag(flags: Record<string, unknown>, name: string): boolean | undefined {
+  const on = flags[name] as boolean | undefined;
+  const off = flags[`no-${name}`] as boolean | undefined;
+  const fromOff = off === undefined ? undefined : !off;
+  if (on !== undefined && fromOff !== undefined && on !== fromOff) throw new CliError(`--${name} and --no-${name} contradict each other`);
+  return on ?? fromOff;
+}
+
 /** An integer flag within [min, max], or an error naming the flag and the range. */
 /** The value of `-o` for commands that print text or JSON (text when absent). */
 export function textOrJson(value: unknown): 'text' | 'json' {

@@ -132,6 +132,12 @@ t.test('flag errors', async (t) => {
   check(t, ['explain', '--manifests', good, '--from', 'x/a', '--port', '80'], 2, /--to is required/, 'explain without --to');
   check(t, ['explain', '--manifests', good, '--from', 'x/a', '--to', '10.0.0.300', '--port', '80'], 2, /--to: "10\.0\.0\.300" is neither/, 'explain bad IP');
   check(t, ['explain', '--manifests', good, '--from', 'x/a', '--to', 'y/a', '--port', '80', '--family', 'IPv6'], 2, /--from: pod x\/a has no IPv6 address/, 'explain family');
+  // An on flag and its --no- twin must agree (found before the manifests path, which does not
+  // exist here so the agent could never start).
+  for (const f of ['strict', 'verdict-cache', 'kernel-admit']) {
+    const r = check(t, ['agent', '--node', 'n1', `--${f}`, `--no-${f}`, '--manifests', '/nonexistent-palisade-path'], 2, new RegExp(`^palisade agent: --${f} and --no-${f} contradict each other\n$`), `agent --${f} --no-${f}`);
+    t.equal(r.stdout, '', `--${f}: nothing started`);
+  }
 });
 
 t.test('a list flag stops at a short flag', async (t) => {

@@ -7,7 +7,7 @@ import { FilesSource } from '../../sources/files-source.ts';
 import { HealthServer, parseHealthAddress } from '../../agent/health.ts';
 import { parseMetricsAddress, type MetricsAddress } from '../../agent/metrics.ts';
 import { agentOptionsError, defaultQueueCount, type AgentOptions } from '../../agent/options.ts';
-import { CliError, intFlag, parseArgs } from '../args.ts';
+import { CliError, intFlag, onOffFlag, parseArgs } from '../args.ts';
 import { GUARD_LAYOUTS, type GuardLayout } from '../../agent/source-guard.ts';
 import { manifestPathsFlag } from '../manifest-input.ts';
 import { AGENT_NODE_FLAGS, missingAgentNodeFlags } from '../../agent/node-flags.ts';
@@ -138,8 +138,7 @@ export async function run(argv: string[]): Promise<number> {
   if (backend === 'tun' && (allowMark & divertMark) !== 0) throw new CliError('--mark and --tun-mark must not share bits');
   const tunTable = intFlag(flags['tun-table'], 'tun-table', 1, 0xfffffffe, 7077);
   const rescanMs = intFlag(flags['rescan-ms'], 'rescan-ms', 0, 3_600_000, 1000);
-  if (flags.strict === true && flags['no-strict'] === true) throw new CliError('--strict and --no-strict contradict each other');
-  const strict = flags['no-strict'] !== true && flags.strict !== false;
+  const strict = onOffFlag(flags, 'strict') ?? true;
   const rulesCheckMs = intFlag(flags['rules-check-ms'], 'rules-check-ms', 0, 600_000, 1000);
   if (rulesCheckMs !== 0 && rulesCheckMs < 100) throw new CliError(`--rules-check-ms must be 0 (off) or between 100 and 600000, got ${rulesCheckMs}`);
   const sourceGuardLayout = ((flags['source-guard-layout'] as string | undefined) ?? 'auto') as GuardLayout;
@@ -170,8 +169,8 @@ export async function run(argv: string[]): Promise<number> {
     verdictLog: flags['verdict-log'] as string | undefined, logAllowed: flags['log-allowed'] === true, audit: flags.audit === true,
     strict, rulesCheckMs, queueAll: flags['queue-all'] === true, wasmJudge: flags['no-wasm-judge'] !== true,
     sourceGuard: flags['no-source-guard'] !== true, sourceGuardLayout,
-    verdictCache: flags['verdict-cache'] === true ? true : flags['no-verdict-cache'] === true ? false : undefined, verdictCacheSeconds: intFlag(flags['verdict-cache-s'], 'verdict-cache-s', 1, 86400, 30),
-    kernelAdmit: flags['kernel-admit'] === true ? true : flags['no-kernel-admit'] === true ? false : undefined,
+    verdictCache: onOffFlag(flags, 'verdict-cache'), verdictCacheSeconds: intFlag(flags['verdict-cache-s'], 'verdict-cache-s', 1, 86400, 30),
+    kernelAdmit: onOffFlag(flags, 'kernel-admit'),
     verdictCacheReadMs: intFlag(flags['verdict-cache-read-ms'], 'verdict-cache-read-ms', 100, 3_600_000, 1000),
     dns: {
       minTtl: intFlag(flags['dns-min-ttl'], 'dns-min-ttl', 0, 86400, NAME_STORE_DEFAULTS.minTtl), maxTtl: intFlag(flags['dns-max-ttl'], 'dns-max-ttl', 1, 604800, NAME_STORE_DEFAULTS.maxTtl),

@@ -1,0 +1,34 @@
+// The flag parser's helpers: one row per way a flag can be written.
+
+import t from 'tap';
+import { CliError, onOffFlag, parseArgs } from '../../src/cli/args.ts';
+
+t.test('onOffFlag: an on flag, its --no- twin, =true/=false, and contradictions', async (t) => {
+  const spec = { cache: 'bool', 'no-cache': 'bool' } as const;
+  // [argv, the setting, or the error]
+  const cases: [string[], boolean | undefined | RegExp][] = [
+    [[], undefined],
+    [['--cache'], true],
+    [['--no-cache'], false],
+    [['--cache=true'], true],
+    [['--cache=false'], false],
+    [['--no-cache=false'], true],
+    [['--no-cache=true'], false],
+    [['--cache=false', '--no-cache'], false],
+    [['--cache', '--no-cache=false'], true],
+    [['--cache', '--no-cache'], /^--cache and --no-cache contradict each other$/],
+    [['--cache=false', '--no-cache=false'], /^--cache and --no-cache contradict each other$/],
+  ];
+  for (const [argv, want] of cases) {
+    const { flags } = parseArgs(argv, spec);
+    if (want instanceof RegExp) {
+      let err: unknown;
+      try {
+        onOffFlag(flags, 'cache');
+      } catch (e) {
+        err = e;
+      }
+      t.ok(err instanceof CliError && want.test(err.message), `${argv.join(' ')}: ${String(err)}`);
+    } else t.equal(onOffFlag(flags, 'cache'), want, argv.join(' ') || '(none)');
+  }
+});
