@@ -9,7 +9,10 @@
 //   objects it held last time it was good stay as they were;
 // - an object that fails validation is rejected (reported, ClusterState.rejected) and its last
 //   good version stays in force.
-// Deleting a file (or an object from a file) deletes its objects: that is a deliberate edit.
+// Deleting a file (or an object from a file) deletes its objects: that is a deliberate edit,
+// except while the file holds an invalid document: an object whose name, namespace or kind was
+// broken by the edit cannot be told from a deleted one, so the objects the file held stay (their
+// last good versions) until it is valid again.
 
 import { readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
 import type { ClusterState } from '../cluster/state.ts';
@@ -57,6 +60,8 @@ export class FilesSource implements Source {
   private signature = '';
   /** Ids rejected in the last pass, so a rejection is cleared when the object leaves the files. */
   private lastInvalid = new Map<string, { kind: ObjectKind; key: string }>();
+  /** Ids of the objects each file put into the state in the last pass. */
+  private fileIds = new Map<string, Set<string>>();
   private stopped = false;
   private reported = new Set<string>();
   private readonly listeners: ((i: SyncInfo) => void)[] = [];
@@ -163,6 +168,9 @@ export class FilesSource implements Source {
     const seenFiles = new Set<string>();
     const desired = new Map<string, { d: Valid; source: string }>();
     const invalid: { kind: ObjectKind; key: string; errors: ObjectError[] }[] = [];
+    /** Files holding an invalid document this pass: they delete nothing (see the header). */
+    const unsure: string[] = [];
+    const fileIds = new Map<string, Set<string>>();
     for (const file of files) {
       seenFiles.add(file);
       let result: FileResult | undefined;
@@ -189,14 +197,18 @@ export class FilesSource implements Source {
       }
       result ??= this.good.get(file);
       if (!result) continue;
+      const ids = new Set<string>();
+      fileIds.set(file, ids);
       for (const { source, decoded } of result.docs) {
         if (decoded.kind === 'ignored') continue;
         if (decoded.kind === 'invalid') {
+          if (unsure.at(-1) !== file) unsure.push(file);
           for (const e of decoded.errors) errors.push(formatObjectError(e));
           if (isObjectKind(decoded.objectKind) && decoded.key) invalid.push({ kind: decoded.objectKind, key: decoded.key, errors: decoded.errors });
           continue;
         }
         const id = objectId(decoded);
+        ids.add(id);
         const prev = desired.get(id);
         if (prev) notes.push(`${id} is defined twice (${prev.source} and ${source}); the later one is used`);
         desired.set(id, { d: decoded, source });
@@ -207,6 +219,8 @@ export class FilesSource implements Source {
     if (keepAll) {
       for (const [f, r] of this.good) {
         if (seenFiles.has(f)) continue;
+        const last = this.fileIds.get(f);
+        if (last) fileIds.set(f, last);
         for (const { decoded } of r.docs) if (decoded.kind !== 'ignored' && decoded.kind !== 'invalid') {
           const id = objectId(decoded);
           if (!desired.has(id)) desired.set(id, { d: decoded, source: f });
@@ -218,6 +232,16 @@ export class FilesSource implements Source {
       const id = `${inv.kind} ${inv.key}`;
       const prev = this.applied.get(id);
       if (prev && !desired.has(id)) desired.set(id, { d: prev.d, source: '(last good version)' });
+    }
+    // A file holding an invalid document keeps what it held last time (it may be that document).
+    for (const file of unsure) {
+      const ids = fileIds.get(file)!;
+      for (const id of this.fileIds.get(file) ?? []) {
+        const prev = this.applied.get(id);
+        if (!prev || desired.has(id)) continue;
+        desired.set(id, { d: prev.d, source: '(last good version)' });
+        ids.add(id);
+      }
     }
     // Pods in a namespace without a Namespace object: the API server would have one, labelled
     // with its name (same as loadManifests).
@@ -241,6 +265,7 @@ export class FilesSource implements Source {
     const deletes: Valid[] = [];
     for (const [id, prev] of this.applied) if (!next.has(id)) deletes.push(prev.d);
     this.applied = next;
+    this.fileIds = fileIds;
     state.batch(() => {
       // Namespaces before pods and policies; deletes of pods/policies before namespaces (KindEntry.applyOrder).
       const order = (d: Valid) => KIND[d.kind].applyOrder;

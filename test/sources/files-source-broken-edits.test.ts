@@ -1,0 +1,76 @@
+// The files source when an edit breaks a document so that it no longer names its object (no
+// name, no namespace, no kind, not a mapping): the object it was cannot be told from a deleted
+// one, so the file deletes nothing until it is valid again, and the policy keeps isolating its
+// pods. Table-driven: one row per way of breaking the policy's document.
+
+import t from 'tap';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ClusterState } from '../../src/cluster/state.ts';
+import { FilesSource } from '../../src/sources/files-source.ts';
+
+const deny = `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny, namespace: shop}
+spec: {podSelector: {}}
+`;
+const other = `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: other, namespace: shop}
+spec: {podSelector: {matchLabels: {app: web}}, ingress: [{ports: [{port: 80}]}]}
+`;
+
+// [name, the file's text after the edit, the error it must report]
+const broken: [string, string, RegExp][] = [
+  ['namespace removed', deny.replace(', namespace: shop', ''), /NetworkPolicy <no namespace>\/deny: metadata\.namespace: required/],
+  ['name emptied', deny.replace('name: deny', 'name: ""'), /NetworkPolicy shop\/<no name>: metadata\.name: required/],
+  ['name not a string', deny.replace('name: deny', 'name: 5'), /NetworkPolicy shop\/<no name>: metadata\.name: must be a string/],
+  ['metadata emptied', deny.replace('metadata: {name: deny, namespace: shop}', 'metadata:'), /NetworkPolicy <no namespace>\/<no name>: metadata: required/],
+  ['kind removed', deny.replace('kind: NetworkPolicy\n', ''), /object deny: kind: required/],
+  ['document not a mapping', `- ${deny.trimEnd().split('\n').join('\n  ')}\n`, /\(root\): must be a Kubernetes object/],
+  ['broken next to a valid document', `${other}---\n${deny.replace(', namespace: shop', '')}`, /metadata\.namespace: required/],
+];
+
+t.test('an edit that breaks a document\'s identity deletes nothing from its file', async (t) => {
+  for (const [name, text, err] of broken) {
+    const dir = mkdtempSync(join(tmpdir(), 'pal-files-broken-'));
+    const state = new ClusterState();
+    const src = new FilesSource({ paths: [dir], rescanMs: 0, log: () => {} });
+    writeFileSync(join(dir, 'pol.yaml'), deny);
+    await src.start(state);
+    t.ok(state.policies.has('shop/deny'), `${name}: enforced at first`);
+
+    writeFileSync(join(dir, 'pol.yaml'), text);
+    const info = src.syncNow();
+    t.match(info.errors.join('\n'), err, `${name}: the error names the object and field`);
+    t.ok(state.policies.has('shop/deny'), `${name}: the last good version still isolates the namespace`);
+    if (text.includes('name: other')) t.ok(state.policies.has('shop/other'), `${name}: the file's valid documents are applied`);
+    src.syncNow();
+    t.ok(state.policies.has('shop/deny'), `${name}: and on the next pass`);
+
+    // Valid again without it: now it is a deliberate delete.
+    writeFileSync(join(dir, 'pol.yaml'), other);
+    t.same(src.syncNow().errors, [], `${name}: fixed`);
+    t.notOk(state.policies.has('shop/deny'), `${name}: removed from a valid file: deleted`);
+    t.equal(state.rejected.size, 0, `${name}: no rejection left`);
+    await src.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+t.test('a valid file still deletes what it no longer holds; an emptied file deletes all', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pal-files-broken-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const state = new ClusterState();
+  const src = new FilesSource({ paths: [dir], rescanMs: 0, log: () => {} });
+  t.teardown(() => src.stop());
+  writeFileSync(join(dir, 'pol.yaml'), `${deny}---\n${other}`);
+  await src.start(state);
+  writeFileSync(join(dir, 'pol.yaml'), other);
+  src.syncNow();
+  t.same([...state.policies.keys()], ['shop/other']);
+  writeFileSync(join(dir, 'pol.yaml'), '');
+  src.syncNow();
+  t.equal(state.policies.size, 0);
+});
