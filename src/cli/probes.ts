@@ -25,6 +25,8 @@ export interface Probe {
 const PROBE_FIELDS = ['from', 'to', 'port', 'protocol', 'family', 'expect'];
 
 function describe(v: unknown): string {
+  // JSON.stringify writes Infinity and NaN (YAML 1e400, .inf, .nan) as null: said as they are.
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
   return v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'an object' : JSON.stringify(v);
 }
 

@@ -88,6 +88,11 @@ t.test('probe file errors name the probe index and field', async (t) => {
     ['- {from: nonsense, to: y/a, port: 80}', /probe\[0\]\.from: "nonsense" is neither/],
     ['- {from: x/a, to: y/a, port: 80, porta: 1}', /probe\[0\]\.porta: unknown field/],
     ['- {from: x/a, to: y/a, port: 80, expect: yes}', /probe\[0\]\.expect: must be allow or deny/],
+    // Numbers JSON has no text for are named as they are, not as null.
+    ['- {from: x/a, to: y/a, port: 1e400}', /probe\[0\]\.port: must be a port number, got Infinity\n/],
+    ['- {from: x/a, to: y/a, port: .nan}', /probe\[0\]\.port: must be a port number, got NaN\n/],
+    ['- {from: x/a, to: y/a, port: 80, protocol: -.inf}', /probe\[0\]\.protocol: must be TCP, UDP or SCTP, got -Infinity\n/],
+    ['- {from: x/a, to: y/a, port: null}', /probe\[0\]\.port: must be a port number, got null\n/],
     ['from: x/a', /must be a list of probes/],
     ['- [x/a, y/a]', /probe\[0\]: must be a mapping/],
     ['- {from: x/a, to: y/a, port: 80', /line \d+, column \d+: bad YAML/],
