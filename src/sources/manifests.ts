@@ -71,7 +71,9 @@ export function readManifestText(text: string, file: string): ManifestRead {
   const notes: string[] = [];
   const errors: ObjectError[] = [];
   const lines = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lines });
+  // merge: YAML 1.1 merge keys (`<<: *base`), which kubectl's YAML reader resolves: read as a
+  // plain key, `metadata: {<<: *common, name: a}` would lose the pod's labels without a word.
+  const docs = parseAllDocuments(text, { lineCounter: lines, merge: true });
   const list = Array.isArray(docs) ? docs : [docs];
   list.forEach((doc, i) => {
     const source = `${file}:${i + 1}`;

@@ -162,3 +162,26 @@ t.test('cluster-scoped policies in a manifests folder: loaded, and errors at the
   t.match(at('spec.egress[0].to[0].networks[0]')?.source, /bad\.yaml:11:18$/, 'the bad CIDR itself');
   t.notOk(r.state.clusterPolicies.has('broken'));
 });
+
+t.test('YAML merge keys are resolved, as kubectl resolves them', async (t) => {
+  const pod = (meta: string) => `apiVersion: v1\nkind: Pod\nmetadata: ${meta}\nstatus: {podIP: 10.0.0.5}\n`;
+  // [name, file name, text, the pod's labels, or an error on the document]
+  const cases: [string, string, string, Record<string, string> | RegExp][] = [
+    ['metadata merged', 'p.yaml', pod('{<<: {labels: {app: web}}, name: p, namespace: x}'), { app: 'web' }],
+    ['labels merged from an alias', 'p.yaml', 'apiVersion: v1\nkind: Pod\nspec: {nodeSelector: &l {app: web}}\nmetadata: {name: p, namespace: x, labels: {<<: *l, tier: b}}\n', { app: 'web', tier: 'b' }],
+    ['a key written next to the merge wins', 'p.yaml', `${pod('{name: p, namespace: x, labels: {<<: {app: web, tier: a}, tier: b}}')}`, { app: 'web', tier: 'b' }],
+    ['a list of merges', 'p.yaml', `${pod('{name: p, namespace: x, labels: {<<: [{app: web}, {tier: a}]}}')}`, { app: 'web', tier: 'a' }],
+    ['a quoted "<<" is a plain key', 'p.yaml', `${pod('{name: p, namespace: x, labels: {"<<": web}}')}`, /metadata\.labels\[<<\]: invalid label key/],
+    ['JSON has no merge keys', 'p.json', JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'x', labels: { '<<': 'web' } } }), /metadata\.labels\[<<\]: invalid label key/],
+  ];
+  for (const [name, file, text, want] of cases) {
+    const r = loadManifests([folder({ [file]: text })]);
+    if (want instanceof RegExp) {
+      t.match(r.errors.map((e) => `${e.object}: ${e.field}: ${e.message}`).join('\n'), want, name);
+      t.notOk(r.state.pods.has('x/p'), `${name}: left out`);
+    } else {
+      t.same(r.errors, [], `${name}: no errors`);
+      t.same(r.state.pods.get('x/p')?.labels, want, `${name}: labels`);
+    }
+  }
+});
