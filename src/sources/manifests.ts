@@ -8,7 +8,7 @@ import { LineCounter, parseAllDocuments } from 'yaml';
 import type { ObjectError } from '../cluster/model.ts';
 import { ClusterState } from '../cluster/state.ts';
 import type { Decoded } from '../cluster/decode.ts';
-import { applyDecoded, decodeObject } from '../cluster/decode.ts';
+import { applyDecoded, decodeAs, decodeObject, isObjectKind } from '../cluster/decode.ts';
 import { keyOfDecoded } from '../cluster/kinds.ts';
 import { NAMESPACE_NAME_LABEL, implicitNamespaceLabels } from '../cluster/namespace-labels.ts';
 import { locateErrors } from './yaml-positions.ts';
@@ -93,19 +93,29 @@ export function readManifestText(text: string, file: string): ManifestRead {
     }
     const raw: unknown = doc.toJS({ maxAliasCount: 100 });
     if (raw === null || raw === undefined) return; // an empty document (e.g. a trailing ---)
-    if (typeof raw === 'object' && !Array.isArray(raw) && (raw as { kind?: unknown }).kind === 'List') {
+    const kind = typeof raw === 'object' && !Array.isArray(raw) ? (raw as { kind?: unknown }).kind : undefined;
+    // `kind: List` (kubectl get -o yaml), or a typed list of a kind read here (NetworkPolicyList,
+    // PodList...: what the API serves, items without kind or apiVersion), both of which kubectl
+    // apply takes; ignoring a NetworkPolicyList would leave its policies out with only a note.
+    const itemKind = typeof kind === 'string' && kind.endsWith('List') && isObjectKind(kind.slice(0, -4)) ? kind.slice(0, -4) : undefined;
+    if (kind === 'List' || itemKind !== undefined) {
       const items = (raw as { items?: unknown }).items;
       if (items !== undefined && items !== null && !Array.isArray(items)) {
-        errors.push(...locateErrors([{ object: `List in ${file}`, field: 'items', message: 'must be a list', source }], file, i + 1, doc, lines));
+        errors.push(...locateErrors([{ object: `${kind} in ${file}`, field: 'items', message: 'must be a list', source }], file, i + 1, doc, lines));
         return;
       }
-      (items ?? []).forEach((item, j) => add(item, `${source}.items[${j}]`, (d) => locateErrors(d, file, i + 1, doc, lines, j)));
+      const typed = itemKind === undefined ? undefined : { kind: itemKind, apiVersion: (raw as { apiVersion?: unknown }).apiVersion };
+      (items ?? []).forEach((item, j) => add(item, `${source}.items[${j}]`, (d) => locateErrors(d, file, i + 1, doc, lines, j), typed));
       return;
     }
     add(raw, source, (d) => locateErrors(d, file, i + 1, doc, lines));
   });
-  function add(raw: unknown, source: string, locate: (e: ObjectError[]) => ObjectError[]): void {
-    let decoded = decodeObject(raw, source);
+  function add(raw: unknown, source: string, locate: (e: ObjectError[]) => ObjectError[], typed?: { kind: string; apiVersion: unknown }): void {
+    // An item of a typed list is of the list's kind and apiVersion unless it names its own.
+    const item = typed !== undefined && typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : undefined;
+    let decoded = item !== undefined && item.kind === undefined
+      ? decodeAs(typed!.kind, item.apiVersion === undefined && typed!.apiVersion !== undefined ? { ...item, apiVersion: typed!.apiVersion } : item, source)
+      : decodeObject(raw, source);
     // Errors point at the line and column of their field; the document number is context.
     if (decoded.kind === 'invalid') decoded = { ...decoded, errors: locate(decoded.errors) };
     if (decoded.kind === 'ignored') notes.push(`${source}: ${decoded.note}`);

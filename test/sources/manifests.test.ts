@@ -185,3 +185,26 @@ t.test('YAML merge keys are resolved, as kubectl resolves them', async (t) => {
     }
   }
 });
+
+t.test('typed lists of the kinds read (NetworkPolicyList, PodList...) are read as kubectl apply reads them', async (t) => {
+  const np = { metadata: { name: 'deny', namespace: 'x' }, spec: { podSelector: {} } };
+  const pod = { metadata: { name: 'p', namespace: 'x' }, status: { podIP: '10.0.0.5' } };
+  const list = (kind: string, apiVersion: string, items: unknown[]) => JSON.stringify({ apiVersion, kind, metadata: { resourceVersion: '7' }, items });
+  // [name, file text, policies, pods, error or note]
+  const cases: [string, string, string[], string[], RegExp | undefined][] = [
+    ['NetworkPolicyList, items without kind (as the API serves them)', list('NetworkPolicyList', 'networking.k8s.io/v1', [np]), ['x/deny'], [], undefined],
+    ['PodList', list('PodList', 'v1', [pod]), [], ['x/p'], undefined],
+    ['an item naming its own kind', list('NetworkPolicyList', 'networking.k8s.io/v1', [{ apiVersion: 'v1', kind: 'Pod', ...pod }]), [], ['x/p'], undefined],
+    ['the list\'s apiVersion is the items\'', list('NetworkPolicyList', 'extensions/v1beta1', [np]), [], [], /NetworkPolicy x\/deny: apiVersion: unsupported apiVersion/],
+    ['a typed list\'s items must be a list', JSON.stringify({ kind: 'PodList', items: 5 }), [], [], /PodList in \S+: items: must be a list/],
+    ['a list of a kind not read: ignored, with a note', list('DeploymentList', 'apps/v1', [{ metadata: { name: 'web', namespace: 'x' } }]), [], [], /ignored DeploymentList/],
+  ];
+  for (const [name, text, policies, pods, msg] of cases) {
+    const r = loadManifests([folder({ 'l.json': text })]);
+    t.same([...r.state.policies.keys()], policies, `${name}: policies`);
+    t.same([...r.state.pods.keys()], pods, `${name}: pods`);
+    const said = [...r.errors.map((e) => `${e.object}: ${e.field}: ${e.message}`), ...r.notes].join('\n');
+    if (msg) t.match(said, msg, `${name}: reported`);
+    else t.same(r.errors, [], `${name}: no errors`);
+  }
+});
