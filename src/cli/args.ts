@@ -32,8 +32,9 @@ export function parseArgs(argv: string[], spec: FlagSpec, aliases: Record<string
       inline = a.slice(eq + 1);
       a = a.slice(0, eq);
     }
-    const name = aliases[a] ?? a.replace(/^--?/, '');
-    const kind = spec[name];
+    // Own keys only: "--constructor" or "--__proto__" must not find Object.prototype's members.
+    const name = (Object.hasOwn(aliases, a) ? aliases[a] : undefined) ?? a.replace(/^--?/, '');
+    const kind = Object.hasOwn(spec, name) ? spec[name] : undefined;
     if (!kind) throw new CliError(`unknown flag ${a}`);
     if (kind === 'bool') {
       if (inline !== undefined && inline !== 'true' && inline !== 'false') throw new CliError(`flag ${a} takes no value (or =true/=false)`);

@@ -37,7 +37,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage() + '\n');
     return name ? 0 : 2;
   }
-  const cmd = COMMANDS[name];
+  // Own keys only: `palisade constructor` is an unknown command, not Object.prototype's.
+  const cmd = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!cmd) {
     process.stderr.write(`palisade: unknown command "${name}"\n\n${usage()}\n`);
     return 2;

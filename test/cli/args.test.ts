@@ -32,3 +32,24 @@ t.test('onOffFlag: an on flag, its --no- twin, =true/=false, and contradictions'
     } else t.equal(onOffFlag(flags, 'cache'), want, argv.join(' ') || '(none)');
   }
 });
+
+t.test('parseArgs: only the spec\'s own flags are known, never Object.prototype\'s members', async (t) => {
+  const spec = { port: 'string', manifests: 'list', why: 'bool' } as const;
+  // [argv, the error]
+  const cases: [string[], RegExp][] = [
+    [['--__proto__', 'x'], /^unknown flag --__proto__$/],
+    [['--constructor', 'x'], /^unknown flag --constructor$/],
+    [['--toString'], /^unknown flag --toString$/],
+    [['--hasOwnProperty=1'], /^unknown flag --hasOwnProperty$/],
+    [['-constructor'], /^unknown flag -constructor$/],
+  ];
+  for (const [argv, want] of cases) {
+    let err: unknown;
+    try {
+      parseArgs(argv, spec, { '-o': 'output' });
+    } catch (e) {
+      err = e;
+    }
+    t.ok(err instanceof CliError && want.test(err.message), `${argv.join(' ')}: ${String(err)}`);
+  }
+});

@@ -133,6 +133,11 @@ t.test('flag errors', async (t) => {
   check(t, ['matrix', '--manifests', good, '--port', '80', '--protocol', 'ICMP'], 2, /--protocol must be TCP, UDP or SCTP/, 'protocol');
   check(t, ['matrix', '--manifests', good, '--port', '80', '--family', 'v7'], 2, /--family must be IPv4 or IPv6/, 'family');
   check(t, ['matrix', '--manifests', good, '--port', '80', '--bogus'], 2, /unknown flag --bogus/, 'unknown flag');
+  // Names of Object.prototype's members are unknown like any other.
+  for (const w of ['constructor', '__proto__', 'toString']) {
+    check(t, [w], 2, new RegExp(`^palisade: unknown command "${w}"`), `command ${w}`);
+    check(t, ['matrix', '--manifests', good, '--port', '80', `--${w}`, 'x'], 2, new RegExp(`^palisade matrix: unknown flag --${w}\n$`), `flag --${w}`);
+  }
   check(t, ['verify', '--manifests', good, '-o', 'yaml', '--probes', 'x'], 2, /-o must be json or table/, 'bad -o');
   check(t, ['explain', '--manifests', good, '--from', 'x/a', '--port', '80'], 2, /--to is required/, 'explain without --to');
   check(t, ['explain', '--manifests', good, '--from', 'x/a', '--to', '10.0.0.300', '--port', '80'], 2, /--to: "10\.0\.0\.300" is neither/, 'explain bad IP');
