@@ -30,7 +30,8 @@
 //
 // Test controls: apply/create/update/remove/relabel objects, dropWatches() (abrupt or graceful),
 // compact(), bookmark(), installCRD()/removeCRD(), stop()/start() (the port stays the same so a
-// client can come back), and writeKubeconfig() for a plain-http kubeconfig pointing here.
+// client can come back), freeze()/thaw() (silent but connected, as behind a network partition),
+// and writeKubeconfig() for a plain-http kubeconfig pointing here.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -205,6 +206,9 @@ export class FakeApiServer {
    */
   private readonly itemText = new WeakMap<RawObject, string>();
   private server?: Server;
+  /** freeze(): requests held unanswered, open watch streams silent. */
+  private frozen = false;
+  private readonly held = new Set<ServerResponse>();
   private _port: number;
   private readonly host: string;
   private readonly opts: FakeApiServerOptions;
@@ -452,6 +456,27 @@ export class FakeApiServer {
     for (const w of this.watchers) if (w.bookmarks) this.sendBookmark(w);
   }
 
+  /**
+   * Goes silent without closing anything, as an API server behind a network partition (or hung)
+   * looks to a client: connections are still accepted, but no request is answered and open watch
+   * streams deliver nothing more (writes meanwhile still happen, and are in the history).
+   */
+  freeze(): void {
+    this.frozen = true;
+  }
+
+  /**
+   * Ends a freeze(): the held requests and the silenced watch streams are cut (as the partition's
+   * dead connections are once it heals), so clients come back and resume from their resourceVersion.
+   */
+  thaw(): void {
+    if (!this.frozen) return;
+    this.frozen = false;
+    for (const res of this.held) res.socket?.destroy();
+    this.held.clear();
+    this.dropWatches();
+  }
+
   // ---- protocol --------------------------------------------------------------------------------
 
   /** `object` is a stored (or just deleted) copy, which nothing mutates. */
@@ -466,7 +491,7 @@ export class FakeApiServer {
   }
 
   private send(w: Watcher, type: string, object: RawObject): void {
-    if (w.res.writableEnded || w.socket.destroyed) return;
+    if (this.frozen || w.res.writableEnded || w.socket.destroyed) return;
     // An object of the watched kind goes out in the watched version (the stored copy unchanged).
     const o = object.kind === w.kind && object.apiVersion !== w.apiVersion ? { ...object, apiVersion: w.apiVersion } : object;
     w.res.write(JSON.stringify({ type, object: o }) + '\n');
@@ -503,6 +528,11 @@ export class FakeApiServer {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
+    if (this.frozen) {
+      this.held.add(res);
+      res.on('close', () => this.held.delete(res));
+      return;
+    }
     let u: URL;
     try {
       u = new URL(req.url ?? '/', 'http://x');

@@ -46,9 +46,18 @@ export class ClosableWatch extends Watch {
   private closed = false;
   private readonly live = new Set<AbortController>();
 
-  /** slim, when given, replaces each ADDED/MODIFIED/DELETED event's object before it is delivered (see SlimObject). */
-  constructor(config: KubeConfig, private readonly slim?: (o: KubernetesObject) => KubernetesObject) {
+  private readonly timeoutMs: number;
+
+  /**
+   * slim, when given, replaces each ADDED/MODIFIED/DELETED event's object before it is delivered
+   * (see SlimObject). timeoutMs replaces client-node's 30 s request/inactivity timeout.
+   */
+  constructor(config: KubeConfig, private readonly slim?: (o: KubernetesObject) => KubernetesObject, timeoutMs?: number) {
     super(config);
+    // Watch's field (private in its typings; 30 s by default).
+    const w = this as unknown as { requestTimeoutMs: number };
+    if (timeoutMs !== undefined) w.requestTimeoutMs = timeoutMs;
+    this.timeoutMs = w.requestTimeoutMs;
   }
 
   override async watch(
@@ -58,6 +67,16 @@ export class ClosableWatch extends Watch {
     done: (err: any) => void,
   ): Promise<AbortController> {
     if (this.closed) return new AbortController();
+    // client-node's Watch aborts with a TimeoutError both when the request gets no answer within
+    // requestTimeoutMs and when an open stream stays silent that long, and ListWatch takes either
+    // as routine: it reopens the watch at once and reports nothing. A quiet resource's stream
+    // does go silent (bookmarks come about once a minute), but a request nobody answers is an API
+    // server out of reach without a refusal or reset (a network partition, a hung server): left
+    // as a TimeoutError, the source went on counting itself connected (Ready) forever while
+    // hearing nothing. So a timeout before the answer (super.watch has not returned yet) is
+    // handed on as a plain Error, which ListWatch reports: the source then marks the resource
+    // disconnected, logs it and restarts with backoff.
+    let answered = false;
     const c = await super.watch(
       path,
       queryParams,
@@ -67,9 +86,13 @@ export class ClosableWatch extends Watch {
         callback(phase, slim ? this.slim!(obj) : obj, w);
       },
       (err) => {
-        if (!this.closed) done(err);
+        if (this.closed) return;
+        if (!answered && (err as { name?: unknown } | null)?.name === 'TimeoutError') {
+          done(new Error(`watch ${path}: no response from the API server within ${this.timeoutMs / 1000} s`));
+        } else done(err);
       },
     );
+    answered = true;
     if (this.closed) c.abort();
     else if (!c.signal.aborted) {
       this.live.add(c);

@@ -73,6 +73,8 @@ export interface KubeSourceOptions {
   readonly pageSize?: number;
   /** Per-page list timeout. */
   readonly listTimeoutMs?: number;
+  /** A watch request unanswered this long fails; an open watch silent this long is reopened (ClosableWatch). */
+  readonly watchTimeoutMs?: number;
   /** An absent optional kind (its CRD is not installed) is listed again after this, doubled per miss up to max. */
   readonly crdRecheckInitialMs?: number;
   readonly crdRecheckMaxMs?: number;
@@ -172,6 +174,7 @@ export class KubeSource implements Source {
   private readonly backoffMaxMs: number;
   private readonly crdRecheckInitialMs: number;
   private readonly crdRecheckMaxMs: number;
+  private readonly watchTimeoutMs: number | undefined;
   private readonly resources: Record<ObjectKind, Resource>;
   private state?: ClusterState;
   private flushTimer?: NodeJS.Timeout;
@@ -204,6 +207,7 @@ export class KubeSource implements Source {
     // agent does it, so the re-check slows down to once per 5 minutes.
     this.crdRecheckInitialMs = opts.crdRecheckInitialMs ?? 5_000;
     this.crdRecheckMaxMs = opts.crdRecheckMaxMs ?? 5 * 60_000;
+    this.watchTimeoutMs = opts.watchTimeoutMs;
     this.lister = new KubeLister(this.kc, this.server, opts.pageSize ?? 500, opts.listTimeoutMs ?? 60_000);
     this.applier = new KubeApplier(this.log);
     const rs = {} as Record<ObjectKind, Resource>;
@@ -309,7 +313,7 @@ export class KubeSource implements Source {
   // ---- informer lifecycle ----------------------------------------------------------------------
 
   private newInstance(r: Resource): Instance {
-    const watch = new ClosableWatch(this.kc, slimEventObject);
+    const watch = new ClosableWatch(this.kc, slimEventObject, this.watchTimeoutMs);
     const inst: Instance = {
       watch,
       // Bookmarks keep the resourceVersion moving on quiet resources, so a reconnect after a

@@ -198,3 +198,30 @@ t.test('RBAC missing for one resource: never claims sync, says which permission,
   t.ok(synced);
   t.equal(h.state.pods.size, 3);
 });
+
+t.test('API server silent (a network partition): not connected, the failure logged, catches up when it answers again', async (t) => {
+  const h = await startHarness({ source: { watchTimeoutMs: 400 } });
+  t.teardown(() => h.close());
+  await waitFor('connected', () => h.source.isConnected && h.server.openWatches() === 4);
+  const statuses: boolean[] = [];
+  h.source.onStatus((s) => statuses.push(s.connected));
+  // Quiet streams time out and are reopened as routine: no failure.
+  await sleep(1200);
+  t.ok(h.source.status().watchRestarts >= 4, 'silent streams were reopened');
+  t.ok(h.source.isConnected && Object.values(h.source.status().resources).every((r) => r.errors === 0), 'a silent stream is no failure');
+
+  // Connections are accepted but nothing answers: no refusal, no reset, only silence.
+  h.server.freeze();
+  await waitFor('disconnected: a watch request nobody answers is a failure', () => !h.source.isConnected);
+  t.equal(h.source.status().synced, true, 'the last state stays in force');
+  t.ok(h.logs.some((l) => l.level === 'warn' && /no response from the API server/.test(String(l.fields.error))), 'the failure is logged with its cause');
+
+  h.server.remove('Pod', 'x/a');
+  h.server.apply(denyY);
+  await sleep(300);
+  h.server.thaw();
+  await waitFor('caught up', () => !h.state.pods.has('x/a') && h.state.policies.has('y/deny-all'));
+  await waitFor('connected again', () => h.source.isConnected);
+  t.same(mirrorDiff(h), [], 'the state mirrors the server');
+  t.ok(statuses.includes(false) && statuses[statuses.length - 1] === true, 'status listeners saw the outage and the recovery');
+});
