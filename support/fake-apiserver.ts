@@ -13,6 +13,10 @@
 //   410 Gone: either as an ERROR event carrying a Status {code: 410, reason: 'Expired'} on an
 //   HTTP 200 stream (what the watch cache does) or as an HTTP 410 response (both are sent by
 //   real servers depending on where the watch is served).
+// - A watch from a resourceVersion newer than the server's (an etcd restored from a backup, or a
+//   replica whose cache lags behind the one the client last read: watchCacheLag) is refused with 504
+//   "Too large resource version" (reason Timeout, cause ResourceVersionTooLarge), as the watch
+//   cache refuses it once its wait for that revision runs out.
 // - limit/continue pagination over a snapshot taken by the first page; an expired continue
 //   token is a 410 as well.
 // - allowWatchBookmarks=true gets BOOKMARK events (object = kind/apiVersion/metadata only).
@@ -29,7 +33,7 @@
 //   conversion webhook ("None" strategy) serves them.
 //
 // Test controls: apply/create/update/remove/relabel objects, dropWatches() (abrupt or graceful),
-// compact(), bookmark(), installCRD()/removeCRD(), stop()/start() (the port stays the same so a
+// compact(), backup()/restore(), bookmark(), installCRD()/removeCRD(), stop()/start() (the port stays the same so a
 // client can come back), freeze()/thaw() (silent but connected, as behind a network partition),
 // and writeKubeconfig() for a plain-http kubeconfig pointing here.
 
@@ -94,6 +98,13 @@ interface HistoryEvent {
   readonly kind: FakeKind;
   readonly type: EventType;
   readonly object: RawObject;
+}
+
+/** backup()'s copy of the server's objects (stored objects are never mutated, so the maps suffice). */
+export interface FakeBackup {
+  readonly rv: number;
+  readonly objects: Readonly<Record<FakeKind, ReadonlyMap<string, RawObject>>>;
+  readonly crds: ReadonlySet<FakeKind>;
 }
 
 interface Watcher {
@@ -188,6 +199,11 @@ export class FakeApiServer {
   readonly requests: RequestRecord[] = [];
   /** Kinds the client may not read: 403 Forbidden, as RBAC answers a missing permission. */
   readonly forbidden = new Set<FakeKind>();
+  /**
+   * How many revisions the watch cache is behind (a replica that lags): a watch from a
+   * resourceVersion newer than resourceVersion - watchCacheLag is refused with 504.
+   */
+  watchCacheLag = 0;
   /** CRD kinds currently served (installCRD / removeCRD). */
   readonly crds = new Set<FakeKind>();
   /** The apiVersions each installed CRD serves (installCRD, serveVersions). */
@@ -451,6 +467,30 @@ export class FakeApiServer {
     if (opts.dropWatches) this.dropWatches({ graceful: opts.graceful });
   }
 
+  /** The objects and revision as they are now, for restore(). */
+  backup(): FakeBackup {
+    return { rv: this.resourceVersion, objects: Object.fromEntries(FAKE_KINDS.map((k) => [k, new Map(this.objects[k])])) as Record<FakeKind, Map<string, RawObject>>, crds: new Set(this.crds) };
+  }
+
+  /**
+   * Puts back what backup() saw, revision included, as an etcd restored from a snapshot: later
+   * writes are gone with no event, the history before the snapshot is compacted, and every watch
+   * is cut. A client that saw a later revision now holds one the server has not reached.
+   */
+  restore(b: FakeBackup): void {
+    for (const k of FAKE_KINDS) {
+      this.objects[k].clear();
+      for (const [key, o] of b.objects[k]) this.objects[k].set(key, o);
+    }
+    this.crds.clear();
+    for (const k of b.crds) this.crds.add(k);
+    this.resourceVersion = b.rv;
+    this.compactedRV = b.rv;
+    this.history = [];
+    this.snapshots.clear();
+    this.dropWatches();
+  }
+
   /** Sends a BOOKMARK at the current revision to every watch that allowed bookmarks. */
   bookmark(): void {
     for (const w of this.watchers) if (w.bookmarks) this.sendBookmark(w);
@@ -650,6 +690,13 @@ export class FakeApiServer {
         return;
       }
       from = Number(rvText);
+    }
+    if (from !== undefined && from > this.resourceVersion - this.watchCacheLag) {
+      this.reply(req, res, 504, {
+        ...status(504, 'Timeout', `Too large resource version: ${from}, current: ${this.resourceVersion - this.watchCacheLag}`),
+        details: { causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }], retryAfterSeconds: 1 },
+      }, true);
+      return;
     }
     const expired = from !== undefined && from < this.compactedRV;
     if (expired && this.opts.expired === 'status') {

@@ -9,7 +9,8 @@
 //   relists after a 410 Gone). On any other failure (connection refused, reset mid-stream, a
 //   failed list, 403) it fires 'error' and stays stopped. We restart it with a capped,
 //   jittered exponential backoff, from its last resourceVersion; if that is too old the server
-//   answers 410 and the informer relists.
+//   answers 410 and the informer relists; if the server has not reached it (504, e.g. etcd
+//   restored from a backup) a fresh informer relists (onError).
 // - A stopped ListWatch that was sleeping in its reconnect delay, or connecting, still opens a
 //   watch afterwards and keeps feeding callbacks. Each informer therefore gets its own
 //   ClosableWatch that refuses new requests and aborts live ones once retired, and every
@@ -331,14 +332,17 @@ export class KubeSource implements Source {
       // Taken first, so that the informer's cache never keeps it.
       const raw = o instanceof SlimObject ? o.takeRaw() : o;
       if (!live()) return;
-      inst.sawEvent = true;
       this.lastEventAt = Date.now();
+      // A list item (a SlimObject without its raw object): list() has queued it already. It says
+      // nothing about the watch: counted as an event, a list that succeeds before a watch that
+      // keeps failing (a 504 relists, onError) reset the backoff each time, a full relist every
+      // backoffInitialMs, and marked the resource connected before any watch was.
+      if (!deleted && raw === undefined) return;
+      inst.sawEvent = true;
       if (!r.connected) {
         r.connected = true;
         this.statusChanged();
       }
-      // A list item (a SlimObject without its raw object): list() has queued it already.
-      if (!deleted && raw === undefined) return;
       const key = objectKey(r.entry, o);
       if (key === undefined) return;
       this.enqueue({ kind: r.kind, key, raw: deleted ? undefined : raw });
@@ -399,10 +403,24 @@ export class KubeSource implements Source {
     if (inst.sawEvent || (inst.connectedAt > 0 && Date.now() - inst.connectedAt >= HEALTHY_AFTER_MS)) r.failures = 0;
     const delay = jitter(Math.min(this.backoffMaxMs, this.backoffInitialMs * 2 ** Math.min(r.failures, 20)));
     r.failures++;
-    this.log('warn', 'list/watch failed; restarting', { resource: r.path, error: r.lastError, failures: r.failures, retryInMs: Math.round(delay) });
+    // A restart resumes the watch from the informer's resourceVersion, except after a 504: the
+    // API server's answer to a resourceVersion it has not reached ("Too large resource version":
+    // etcd restored from a backup, or a replica behind the one last read). Resuming would be
+    // refused the same way until the server's revision passes ours, which after a restore may be
+    // never, while the objects the restore took back stayed enforced (and the periodic resync
+    // skips a resource in restart backoff). client-node's Watch drops the Status body, so the
+    // code is all there is; a proxy's 504 costs a needless relist, nothing worse.
+    const relist = statusCodeOf(err) === 504;
+    this.log('warn', 'list/watch failed; restarting', { resource: r.path, error: r.lastError, failures: r.failures, retryInMs: Math.round(delay), ...(relist ? { relist } : {}) });
     r.restartTimer = setTimeout(() => {
       r.restartTimer = undefined;
-      void this.runStart(r, inst);
+      if (!relist) {
+        void this.runStart(r, inst);
+        return;
+      }
+      // A fresh informer lists (a consistent read, reconciled against the state) before it watches.
+      void this.retire(inst);
+      void this.runStart(r, this.newInstance(r));
     }, delay);
   }
 

@@ -225,3 +225,45 @@ t.test('API server silent (a network partition): not connected, the failure logg
   t.same(mirrorDiff(h), [], 'the state mirrors the server');
   t.ok(statuses.includes(false) && statuses[statuses.length - 1] === true, 'status listeners saw the outage and the recovery');
 });
+
+t.test('API server restored from an etcd backup: a resourceVersion it has not reached (504 Too large) makes the source relist', async (t) => {
+  const h = await startHarness();
+  t.teardown(() => h.close());
+  await waitFor('connected', () => h.source.isConnected && h.server.openWatches() === 4);
+  const backup = h.server.backup();
+  h.server.apply(pod('x', 'late', { pod: 'late' }, '10.244.1.9'));
+  h.server.apply(denyY);
+  await waitFor('the later writes seen', () => h.state.pods.has('x/late') && h.state.policies.has('y/deny-all'));
+
+  // The writes after the backup are gone, with no event; the source's resourceVersions for pods
+  // and policies are now ahead of the server's, so resuming their watches can never work.
+  h.server.restore(backup);
+  await waitFor('the restored state', () => !h.state.pods.has('x/late') && !h.state.policies.has('y/deny-all'));
+  await waitFor('connected again', () => h.source.isConnected && h.server.openWatches() === 4);
+  t.same(mirrorDiff(h), [], 'the state mirrors the server');
+  t.ok(h.server.requests.some((r) => r.watch && r.status === 504), 'a watch was refused as too new');
+  t.ok(allowed(h, XA, YA), 'the policy written after the backup no longer applies');
+  h.server.apply(pod('y', 'after', {}, '10.244.2.5'));
+  await waitFor('events flow again', () => h.state.pods.has('y/after'));
+});
+
+t.test('a watch cache that stays behind (504 after every relist): the relists back off, and it recovers when the cache catches up', async (t) => {
+  const h = await startHarness({ source: { backoffInitialMs: 100, backoffMaxMs: 800 } });
+  t.teardown(() => h.close());
+  await waitFor('connected', () => h.source.isConnected && h.server.openWatches() === 4);
+  h.server.watchCacheLag = 1_000_000;
+  h.server.dropWatches();
+  await waitFor('disconnected', () => !h.source.isConnected);
+  const podLists = () => h.server.requests.filter((r) => r.path === '/api/v1/pods' && !r.watch).length;
+  const before = podLists();
+  await sleep(3000);
+  // 100, 200, 400, 800, 800 ... ms (jittered down to half): at most a dozen in 3 s, where a
+  // backoff reset by every relist's items made one every 50-100 ms.
+  t.ok(podLists() - before <= 12, `relists back off (${podLists() - before} pod lists in 3 s)`);
+  t.equal(h.source.status().synced, true, 'the last state stays in force');
+  h.server.apply(pod('x', 'meanwhile', {}, '10.244.1.8'));
+  h.server.watchCacheLag = 0;
+  await waitFor('caught up', () => h.source.isConnected && h.state.pods.has('x/meanwhile'));
+  t.same(mirrorDiff(h), [], 'the state mirrors the server');
+});
+
