@@ -33,7 +33,7 @@
 //   conversion webhook ("None" strategy) serves them.
 //
 // Test controls: apply/create/update/remove/relabel objects, dropWatches() (abrupt or graceful),
-// compact(), backup()/restore(), bookmark(), installCRD()/removeCRD(), stop()/start() (the port stays the same so a
+// compact(), backup()/restore(), bookmark(), injectEvent() (a corrupt event), installCRD()/removeCRD(), stop()/start() (the port stays the same so a
 // client can come back), freeze()/thaw() (silent but connected, as behind a network partition),
 // and writeKubeconfig() for a plain-http kubeconfig pointing here.
 
@@ -489,6 +489,14 @@ export class FakeApiServer {
     this.history = [];
     this.snapshots.clear();
     this.dropWatches();
+  }
+
+  /**
+   * Writes one event to every open watch of a kind as given, stored nowhere and in no history:
+   * what a broken proxy or server bug might put on a stream (an object null, without metadata).
+   */
+  injectEvent(kind: FakeKind, type: string, object: unknown): void {
+    for (const w of this.watchers) if (w.kind === kind && !w.res.writableEnded && !w.socket.destroyed) w.res.write(JSON.stringify({ type, object }) + '\n');
   }
 
   /** Sends a BOOKMARK at the current revision to every watch that allowed bookmarks. */

@@ -47,13 +47,23 @@ export class ClosableWatch extends Watch {
   private readonly live = new Set<AbortController>();
 
   private readonly timeoutMs: number;
+  private readonly slim?: (o: KubernetesObject) => KubernetesObject;
+  private readonly malformed?: (type: string, problem: string) => void;
 
   /**
    * slim, when given, replaces each ADDED/MODIFIED/DELETED event's object before it is delivered
-   * (see SlimObject). timeoutMs replaces client-node's 30 s request/inactivity timeout.
+   * (see SlimObject). timeoutMs replaces client-node's 30 s request/inactivity timeout. malformed
+   * hears of each event dropped because ListWatch could not take it (see watch()).
    */
-  constructor(config: KubeConfig, private readonly slim?: (o: KubernetesObject) => KubernetesObject, timeoutMs?: number) {
+  constructor(config: KubeConfig, opts: {
+    slim?: (o: KubernetesObject) => KubernetesObject;
+    timeoutMs?: number;
+    malformed?: (type: string, problem: string) => void;
+  } = {}) {
     super(config);
+    this.slim = opts.slim;
+    this.malformed = opts.malformed;
+    const timeoutMs = opts.timeoutMs;
     // Watch's field (private in its typings; 30 s by default).
     const w = this as unknown as { requestTimeoutMs: number };
     if (timeoutMs !== undefined) w.requestTimeoutMs = timeoutMs;
@@ -82,8 +92,21 @@ export class ClosableWatch extends Watch {
       queryParams,
       (phase, obj, w) => {
         if (this.closed) return;
-        const slim = this.slim && (phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED') && typeof obj?.metadata === 'object' && obj.metadata !== null;
-        callback(phase, slim ? this.slim!(obj) : obj, w);
+        const change = phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED';
+        // ListWatch reads obj.code / obj.metadata.namespace unchecked, inside an async handler
+        // that nobody awaits: an event whose object is null or has no metadata became an
+        // unhandled rejection, which ends the agent's process. One without a name would be
+        // cached under "" and then ignored without a word. Such an event names no object to
+        // reject, so it is dropped here and reported; the stream and every other event go on.
+        const problem = typeof obj !== 'object' || obj === null ? 'no object'
+          : !change ? undefined
+          : typeof obj.metadata !== 'object' || obj.metadata === null ? 'no metadata'
+          : typeof obj.metadata.name !== 'string' || obj.metadata.name === '' ? 'no metadata.name' : undefined;
+        if (problem !== undefined) {
+          this.malformed?.(String(phase), problem);
+          return;
+        }
+        callback(phase, this.slim && change ? this.slim(obj) : obj, w);
       },
       (err) => {
         if (this.closed) return;

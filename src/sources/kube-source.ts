@@ -314,7 +314,11 @@ export class KubeSource implements Source {
   // ---- informer lifecycle ----------------------------------------------------------------------
 
   private newInstance(r: Resource): Instance {
-    const watch = new ClosableWatch(this.kc, slimEventObject, this.watchTimeoutMs);
+    const watch = new ClosableWatch(this.kc, {
+      slim: slimEventObject,
+      timeoutMs: this.watchTimeoutMs,
+      malformed: (type, problem) => this.log('warn', 'malformed watch event dropped', { resource: r.path, type, problem }),
+    });
     const inst: Instance = {
       watch,
       // Bookmarks keep the resourceVersion moving on quiet resources, so a reconnect after a

@@ -293,3 +293,21 @@ t.test('onSync: once at the first sync, then per applied batch, carrying the cur
   await sleep(100);
   t.equal(infos.length, n + 1, 'one report for the one real change');
 });
+
+t.test('a malformed watch event (no object, no metadata, no name) is dropped and logged; the watch and the others go on', async (t) => {
+  const h = await startHarness();
+  t.teardown(() => h.close());
+  await waitFor('watching', () => h.server.openWatches() === 4);
+  h.server.injectEvent('Pod', 'MODIFIED', null);
+  h.server.injectEvent('Pod', 'ADDED', { kind: 'Pod', apiVersion: 'v1', spec: {} });
+  h.server.injectEvent('Pod', 'ADDED', { kind: 'Pod', apiVersion: 'v1', metadata: { namespace: 'x', resourceVersion: '999' } });
+  h.server.injectEvent('NetworkPolicy', 'ERROR', null);
+  h.server.apply(pod('x', 'after', { pod: 'after' }, '10.244.1.8'));
+  await waitFor('the next event applied', () => h.state.pods.has('x/after'));
+  const dropped = h.logs.filter((l) => /malformed watch event/.test(l.msg));
+  t.equal(dropped.length, 4, 'one line per dropped event');
+  t.match(dropped[0], { level: 'warn', fields: { resource: '/api/v1/pods', type: 'MODIFIED' } });
+  t.match(dropped[3], { level: 'warn', fields: { resource: '/apis/networking.k8s.io/v1/networkpolicies', type: 'ERROR' } });
+  t.ok(h.source.isConnected);
+  t.same([...h.state.pods.keys()].sort(), ['x/a', 'x/after', 'x/b', 'y/a']);
+});
