@@ -87,34 +87,47 @@ export class ClosableWatch extends Watch {
     // handed on as a plain Error, which ListWatch reports: the source then marks the resource
     // disconnected, logs it and restarts with backoff.
     let answered = false;
-    const c = await super.watch(
-      path,
-      queryParams,
-      (phase, obj, w) => {
-        if (this.closed) return;
-        const change = phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED';
-        // ListWatch reads obj.code / obj.metadata.namespace unchecked, inside an async handler
-        // that nobody awaits: an event whose object is null or has no metadata became an
-        // unhandled rejection, which ends the agent's process. One without a name would be
-        // cached under "" and then ignored without a word. Such an event names no object to
-        // reject, so it is dropped here and reported; the stream and every other event go on.
-        const problem = typeof obj !== 'object' || obj === null ? 'no object'
-          : !change ? undefined
-          : typeof obj.metadata !== 'object' || obj.metadata === null ? 'no metadata'
-          : typeof obj.metadata.name !== 'string' || obj.metadata.name === '' ? 'no metadata.name' : undefined;
-        if (problem !== undefined) {
-          this.malformed?.(String(phase), problem);
-          return;
-        }
-        callback(phase, this.slim && change ? this.slim(obj) : obj, w);
-      },
-      (err) => {
-        if (this.closed) return;
-        if (!answered && (err as { name?: unknown } | null)?.name === 'TimeoutError') {
-          done(new Error(`watch ${path}: no response from the API server within ${this.timeoutMs / 1000} s`));
-        } else done(err);
-      },
-    );
+    let c: AbortController;
+    try {
+      c = await super.watch(
+        path,
+        queryParams,
+        (phase, obj, w) => {
+          if (this.closed) return;
+          const change = phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED';
+          // ListWatch reads obj.code / obj.metadata.namespace unchecked, inside an async handler
+          // that nobody awaits: an event whose object is null or has no metadata became an
+          // unhandled rejection, which ends the agent's process. One without a name would be
+          // cached under "" and then ignored without a word. Such an event names no object to
+          // reject, so it is dropped here and reported; the stream and every other event go on.
+          const problem = typeof obj !== 'object' || obj === null ? 'no object'
+            : !change ? undefined
+            : typeof obj.metadata !== 'object' || obj.metadata === null ? 'no metadata'
+            : typeof obj.metadata.name !== 'string' || obj.metadata.name === '' ? 'no metadata.name' : undefined;
+          if (problem !== undefined) {
+            this.malformed?.(String(phase), problem);
+            return;
+          }
+          callback(phase, this.slim && change ? this.slim(obj) : obj, w);
+        },
+        (err) => {
+          if (this.closed) return;
+          if (!answered && (err as { name?: unknown } | null)?.name === 'TimeoutError') {
+            done(new Error(`watch ${path}: no response from the API server within ${this.timeoutMs / 1000} s`));
+          } else done(err);
+        },
+      );
+    } catch (err) {
+      // super.watch throws, without calling done, when it cannot even make the request: the
+      // credentials failed (an exec plugin or token file, read per request). ListWatch awaits
+      // watch() unguarded on its reconnect path, so the throw became an unhandled rejection (the
+      // agent's process ended) and the watch stayed dead with the source still "connected".
+      // Through done it is a failure like any other: reported, retried with backoff.
+      if (!this.closed) done(err);
+      const dead = new AbortController();
+      dead.abort();
+      return dead;
+    }
     answered = true;
     if (this.closed) c.abort();
     else if (!c.signal.aborted) {

@@ -4,7 +4,11 @@
 // source was not watching.
 
 import t from 'tap';
-import { mirrorDiff, ns, pod, policy, sleep, startHarness, verdict, waitFor } from '../support/kube-fixtures.ts';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { ClusterState } from '../../src/cluster/state.ts';
+import { KubeSource } from '../../src/sources/kube-source.ts';
+import { captureLogger, mirrorDiff, ns, pod, policy, sleep, startHarness, verdict, waitFor, type LogLine } from '../support/kube-fixtures.ts';
 
 const XA = '10.244.1.1';
 const YA = '10.244.2.1';
@@ -267,3 +271,34 @@ t.test('a watch cache that stays behind (504 after every relist): the relists ba
   t.same(mirrorDiff(h), [], 'the state mirrors the server');
 });
 
+t.test('credentials failing at a reconnect (an exec plugin): disconnected and logged, retried with backoff, resumed once they work', async (t) => {
+  const h = await startHarness({ sync: false });
+  t.teardown(() => h.close());
+  // The harness's kubeconfig with its token replaced by an exec credential plugin whose token
+  // has always expired (so it runs for every request) and which fails while `fail` exists.
+  const dir = dirname(h.kubeconfig);
+  const fail = join(dir, 'fail');
+  const plugin = join(dir, 'credential.sh');
+  writeFileSync(plugin, `#!/bin/sh\nif [ -e '${fail}' ]; then echo 'token service unreachable' >&2; exit 1; fi\n` +
+    `echo '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"test-token","expirationTimestamp":"2000-01-01T00:00:00Z"}}'\n`, { mode: 0o755 });
+  const kubeconfig = join(dir, 'kubeconfig-exec');
+  writeFileSync(kubeconfig, readFileSync(h.kubeconfig, 'utf8').replace(/    token: .*\n/,
+    `    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: ${plugin}\n      interactiveMode: Never\n`));
+  const logs: LogLine[] = [];
+  const source = new KubeSource({ kubeconfig, nodeName: 'node-1', backoffInitialMs: 100, backoffMaxMs: 1000, resyncMs: 0, log: captureLogger(logs) });
+  const state = new ClusterState();
+  t.teardown(() => source.stop());
+  await source.start(state);
+  await waitFor('watching', () => source.isConnected && h.server.openWatches() === 4);
+
+  writeFileSync(fail, '');
+  h.server.dropWatches({ graceful: true });
+  await waitFor('disconnected: the reconnect could not authenticate', () => !source.isConnected);
+  t.ok(logs.some((l) => l.level === 'warn' && /token service unreachable/.test(String(l.fields.error))), 'the failure is logged with its cause');
+  h.server.apply(pod('x', 'meanwhile', {}, '10.244.1.8'));
+  await sleep(300);
+
+  rmSync(fail);
+  await waitFor('resumed and caught up', () => source.isConnected && state.pods.has('x/meanwhile'));
+  t.same(mirrorDiff({ ...h, state, source }), [], 'the state mirrors the server');
+});
