@@ -18,7 +18,7 @@
 //   "Too large resource version" (reason Timeout, cause ResourceVersionTooLarge), as the watch
 //   cache refuses it once its wait for that revision runs out.
 // - limit/continue pagination over a snapshot taken by the first page; an expired continue
-//   token is a 410 as well.
+//   token is a 410 as well. A resourceVersion=0 list ignores the limit, as the watch cache does.
 // - allowWatchBookmarks=true gets BOOKMARK events (object = kind/apiVersion/metadata only).
 // - An optional bearer token is enforced (401 Status otherwise).
 //
@@ -143,6 +143,8 @@ export interface FakeApiServerOptions {
   readonly bookmarkIntervalMs?: number;
   /** How a watch from a compacted resourceVersion fails: ERROR event on a 200 stream, or HTTP 410. */
   readonly expired?: 'event' | 'status';
+  /** Page a resourceVersion=0 list by its limit too (the watch cache does not: see serveList). */
+  readonly pagesFromCache?: boolean;
 }
 
 function clone<T>(x: T): T {
@@ -648,7 +650,11 @@ export class FakeApiServer {
   private serveList(req: IncomingMessage, res: ServerResponse, r: Route, q: URLSearchParams): void {
     const info = KIND_INFO[r.kind];
     const limitText = q.get('limit');
-    const limit = limitText !== null && /^\d+$/.test(limitText) ? Number(limitText) : 0;
+    // resourceVersion=0 is served from the watch cache, which answers with every object and no
+    // continue token whatever the limit (client-go's pager and reflector are written for it), so a
+    // client's first list of 150,000 pods is one response. `pagesFromCache` pages it anyway.
+    const fromCache = q.get('resourceVersion') === '0' && !q.get('continue') && !this.opts.pagesFromCache;
+    const limit = !fromCache && limitText !== null && /^\d+$/.test(limitText) ? Number(limitText) : 0;
     let snap: Snapshot;
     let offset = 0;
     let id: string;

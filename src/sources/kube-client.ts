@@ -6,6 +6,7 @@ import {
 } from '@kubernetes/client-node';
 import { existsSync } from 'node:fs';
 import type { Dispatcher } from 'undici';
+import { ListStream } from './list-stream.ts';
 
 /**
  * Loads the API client configuration: the kubeconfig file when a path is given, else the
@@ -177,6 +178,10 @@ export class KubeLister {
     // server: 300 of them for 150,000 pods). The headers are still applied per page (a token may
     // be refreshed meanwhile).
     let dispatcher: Dispatcher | undefined;
+    // A page's items come out of the response as it streams in (list-stream.ts says why: a list
+    // from the watch cache ignores the limit and can be every pod of the cluster in one
+    // response). A page's last items (all of them for a page within the limit) are handed back
+    // with its frame, so they are decoded while the next page is asked for.
     const page = async (cont: string | undefined): Promise<{ items: KubernetesObject[]; metadata?: { resourceVersion?: unknown; continue?: unknown } }> => {
       const url = new URL(this.server + path);
       url.searchParams.set('limit', String(this.pageSize));
@@ -189,18 +194,16 @@ export class KubeLister {
       else ctx.setDispatcher(dispatcher);
       ctx.setSignal(AbortSignal.timeout(this.timeoutMs));
       const resp = await this.http.send(ctx).toPromise();
-      const text = await resp.body.text();
       if (resp.httpStatusCode !== 200) {
-        throw new ApiError(`list ${path}: HTTP ${resp.httpStatusCode}: ${statusMessage(text)}`, resp.httpStatusCode);
+        throw new ApiError(`list ${path}: HTTP ${resp.httpStatusCode}: ${statusMessage(await resp.body.text())}`, resp.httpStatusCode);
       }
-      let body: any;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        throw new Error(`list ${path}: response is not JSON`);
-      }
-      if (typeof body !== 'object' || body === null || !Array.isArray(body.items)) throw new Error(`list ${path}: response has no items list`);
-      return body;
+      const body = resp.body.stream();
+      if (body === null) throw new Error(`list ${path}: response has no items list`);
+      // Batches one larger than a page: a page the server cut at the limit comes back whole as `rest`.
+      const list = new ListStream((items) => onPage(items as KubernetesObject[]), this.pageSize + 1, `list ${path}`);
+      for await (const chunk of body) list.push(chunk);
+      const { frame, rest } = list.end();
+      return { items: rest as KubernetesObject[], metadata: frame.metadata };
     };
     try {
       let resourceVersion = '';

@@ -57,9 +57,18 @@ t.test('lists are paginated: a cluster larger than one page arrives complete', a
   });
   t.teardown(() => h.close());
   t.equal(h.state.pods.size, 7);
-  const podLists = h.server.requests.filter((r) => !r.watch && r.path === '/api/v1/pods');
-  t.equal(podLists.length, 4, '7 pods in pages of 2');
-  t.ok(podLists.slice(1).every((r) => typeof r.query.continue === 'string'));
+  // The first list asks the watch cache (resourceVersion=0), which ignores the limit: one
+  // response of all 7, read as it streams in (list-stream.ts), in batches of 3.
+  const first = h.server.requests.filter((r) => !r.watch && r.path === '/api/v1/pods');
+  t.match(first, [{ query: { limit: '2', resourceVersion: '0' }, status: 200 }], 'one response');
+  // A relist is a consistent read, which the server pages: 7 pods in pages of 2.
+  h.source.resync();
+  await waitFor('relisted', () => h.server.requests.filter((r) => !r.watch && r.path === '/api/v1/pods').length === 5);
+  const relist = h.server.requests.filter((r) => !r.watch && r.path === '/api/v1/pods').slice(1);
+  t.notOk(relist.some((r) => r.query.resourceVersion !== undefined), 'consistent reads');
+  t.ok(relist.slice(1).every((r) => typeof r.query.continue === 'string'), 'pages after the first follow continue tokens');
+  await waitFor('resync applied', () => h.source.status().relists >= 1);
+  t.equal(h.state.pods.size, 7, 'all there after the paged relist');
 });
 
 t.test('pods and namespaces: add, relabel and delete through the API', async (t) => {
