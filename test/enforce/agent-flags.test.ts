@@ -28,6 +28,7 @@ const cases: { args: string[]; code: number; err: RegExp }[] = [
   { args: ['--node', 'n1', '--manifests', dir, '--health', 'localhost:99999'], code: 2, err: /--health: health address/ },
   { args: ['--node', 'n1', '--manifests', dir, '--bogus'], code: 2, err: /unknown flag --bogus/ },
   { args: ['--node', 'n1', '--source', 'kube', '--manifests', dir], code: 2, err: /--manifests is for --source files/ },
+  { args: ['--node', 'n1', '--manifests', dir, '--kubeconfig', join(dir, 'kubeconfig')], code: 2, err: /^palisade agent: --kubeconfig is for --source kube\n$/ },
   { args: ['--node', 'n1', '--manifests', join(dir, 'missing')], code: 2, err: /^palisade agent: --manifests .*missing: no such file or directory\n$/ },
 ];
 

@@ -194,6 +194,8 @@ export async function run(argv: string[]): Promise<number> {
   if (sourceKind === 'files') {
     const paths = (flags.manifests as string[] | undefined) ?? [];
     if (paths.length === 0) throw new CliError('--source files needs --manifests PATH...');
+    // Said rather than ignored: an operator who gave a kubeconfig meant the cluster to be read.
+    if (flags.kubeconfig !== undefined) throw new CliError('--kubeconfig is for --source kube');
     // A path that does not exist is a bad flag (exit 2, as for verify), found before any
     // iptables work; a path that vanishes later is the files source's business.
     manifestPathsFlag(paths);
