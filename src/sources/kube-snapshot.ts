@@ -43,7 +43,8 @@ export async function readClusterOnce(opts: SnapshotOptions): Promise<Snapshot> 
   const lists = await Promise.all(KINDS.map(async (entry) => {
     // A CRD serves some of its kind's versions: each is tried in the registry's order, as the
     // agent's kube source does, and the kind is absent when none is served.
-    for (const version of entry.versions) {
+    for (let i = 0, expired = 0; i < entry.versions.length; i++) {
+      const version = entry.versions[i]!;
       const prepared: Prepared[] = [];
       try {
         await lister.listPages(resourcePath(entry, version), false, (items) => {
@@ -56,6 +57,12 @@ export async function readClusterOnce(opts: SnapshotOptions): Promise<Snapshot> 
         return prepared;
       } catch (e) {
         if (entry.optional && e instanceof ApiError && e.statusCode === 404) continue;
+        // A continue token can expire between pages (410): the list again from the top, as the
+        // agent's kube source does, twice at most.
+        if (e instanceof ApiError && e.statusCode === 410 && expired++ < 2) {
+          i--;
+          continue;
+        }
         const ctx = kc.getCurrentContext();
         throw new Error(`API server ${server} (context ${ctx}): ${describeError(e)}`);
       }

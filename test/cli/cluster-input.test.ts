@@ -161,3 +161,24 @@ t.test('--context picks another context; bad kubeconfig, context or server: one 
   const denied = await loadClusterInput('lint', { kubeconfig: join(dir, 'badtoken') }).then(() => undefined, (x: unknown) => x);
   t.match((denied as Error).message, /^--kubeconfig: API server .* \(context c\): list \/api\/v1\/\w+: HTTP 401/);
 });
+
+t.test('a continue token expiring between pages: the read starts that list again, and is whole', async (t) => {
+  const { server, kubeconfig } = await fakeCluster(t);
+  // The etcd compaction lands right after the first page of pods is served (a consistent read:
+  // paged), so the next page's token is too old (410 Expired).
+  const fake = server as unknown as { serveList: (...a: unknown[]) => void };
+  const serve = fake.serveList.bind(server);
+  let compacted = false;
+  fake.serveList = (req, res, r, q) => {
+    serve(req, res, r, q);
+    if (!compacted && (r as { kind: string }).kind === 'Pod' && (q as URLSearchParams).get('continue') === null) {
+      compacted = true;
+      server.compact();
+    }
+  };
+  const { readClusterOnce } = await import('../../src/sources/kube-snapshot.ts');
+  const snap = await readClusterOnce({ kubeconfig, pageSize: 1 });
+  t.ok(compacted);
+  t.ok(server.requests.some((r) => r.path === '/api/v1/pods' && r.status === 410), 'one page was refused');
+  t.equal(snap.state.pods.size, objects.filter((o) => o.kind === 'Pod').length, 'every pod read');
+});
