@@ -171,7 +171,7 @@ export class Agent {
       this.flushTimer = setInterval(() => this.verdictLog!.flush(), 10_000);
       this.flushTimer.unref();
     }
-    this.observer = new ConnectionObserver({ counters: new AgentCounters(), policies: new PolicyCounters(), log: this.verdictLog });
+    this.observer = new ConnectionObserver({ counters: new AgentCounters(), policies: new PolicyCounters((p) => this.state.policies.has(p) || this.state.clusterPolicies.has(p)), log: this.verdictLog });
     this.refreshAudit();
     this.observer.bindSnapshot(this.engine.snapshot(), this.engine.stats().ruleIds);
     if (this.plan.verdictCache) {

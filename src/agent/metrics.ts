@@ -88,9 +88,23 @@ export class PolicyCounters {
   private snap: RuleSnapshot | undefined;
   private readonly totals = new Map<string, { allow: number; deny: number; audit: number }>();
 
+  /**
+   * `exists` says whether a policy (a NetworkPolicy's "ns/name" or a cluster policy's id) is still
+   * in the cluster state. Without it the totals (and the series of
+   * palisade_policy_verdicts_total) kept every policy ever seen: on a cluster where policies come
+   * and go (one per preview environment, per tenant) the series and the agent's memory grew
+   * without bound. With it, a deleted policy's totals are dropped when the next snapshot is bound
+   * (the state changes before the snapshot built from it), and counts that arrive for it later
+   * (the verdict cache's counters, read after the fact) are not kept: they would bring the
+   * series back from 0, which Prometheus reads as a counter reset. A policy created again under
+   * the same name starts a new series from 0.
+   */
+  constructor(private readonly exists?: (policy: string) => boolean) {}
+
   /** Binds a new snapshot (call before publishing it to the classifier). */
   bind(snap: RuleSnapshot, ruleCount: number): Float64Array {
     this.fold();
+    if (this.exists) for (const p of this.totals.keys()) if (!this.exists(p)) this.totals.delete(p);
     this.snap = snap;
     this.hits = new Float64Array(ruleCodeCount(ruleCount));
     return this.hits;
@@ -151,7 +165,11 @@ export class PolicyCounters {
 
   private entry(p: string): { allow: number; deny: number; audit: number } {
     let e = this.totals.get(p);
-    if (!e) this.totals.set(p, (e = { allow: 0, deny: 0, audit: 0 }));
+    if (!e) {
+      // A deleted policy's late counts go nowhere (see the constructor).
+      if (this.exists && !this.exists(p)) return { allow: 0, deny: 0, audit: 0 };
+      this.totals.set(p, (e = { allow: 0, deny: 0, audit: 0 }));
+    }
     return e;
   }
 }

@@ -212,3 +212,54 @@ t.test('listening on a taken port fails with a clear error', async (t) => {
   t.teardown(() => a.close());
   await t.rejects(startMetricsServer(m.registry, { port: a.address.port }), /metrics server: cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
 });
+
+t.test('a deleted policy\'s series goes away with the next snapshot, late counts do not bring it back, live ones keep counting up', async (t) => {
+  const c = loadCases().find((k) => k.file.includes('001-default-deny-ingress'))!;
+  const st = buildClusterForCase(c);
+  applyDecoded(st, decodeObject({
+    apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { namespace: 'x', name: 'allow-from-y' },
+    spec: { podSelector: {}, ingress: [{ from: [{ namespaceSelector: { matchLabels: { ns: 'y' } } }] }] },
+  }));
+  applyDecoded(st, decodeObject({
+    apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { namespace: 'x', name: 'deny-ingress' },
+    spec: { podSelector: {}, policyTypes: ['Ingress'] },
+  }));
+  const ip = (s: string) => parseIP(s)!.words[0]!;
+  const policies = new PolicyCounters((p) => st.policies.has(p) || st.clusterPolicies.has(p));
+  const m = createMetrics({ policies, nfqueueFile: null });
+  const series = async () => (await m.registry.metrics()).split('\n').filter((l) => l.startsWith('palisade_policy_verdicts_total{'));
+
+  const snap1 = new EvalSnapshot(st);
+  const hits = policies.bind(snap1, 2);
+  t.ok(snap1.judge4(ip('10.244.2.1'), ip('10.244.1.1'), IPPROTO_TCP, 80), 'y/a -> x/a allowed by allow-from-y');
+  const allowCode = snap1.ingressCode;
+  hits[allowCode]! += 3;
+  t.notOk(snap1.judge4(ip('10.244.3.1'), ip('10.244.1.1'), IPPROTO_TCP, 80), 'z/a -> x/a denied');
+  policies.countDeny(snap1.isolatingPolicies(snap1.dstSlot, 'ingress'));
+  t.same((await series()).sort(), [
+    'palisade_policy_verdicts_total{policy="x/allow-from-y",action="allow"} 3',
+    'palisade_policy_verdicts_total{policy="x/allow-from-y",action="deny"} 1',
+    'palisade_policy_verdicts_total{policy="x/deny-ingress",action="deny"} 1',
+  ], 'both policies isolate x/a: the denial counts for each');
+
+  // An update that keeps both policies: nothing goes backwards.
+  policies.bind(new EvalSnapshot(st, 2), 2);
+  t.equal((await series()).length, 3, 'a snapshot swap keeps the series and their values');
+  t.match((await series()).join('\n'), 'policy="x/allow-from-y",action="allow"} 3');
+
+  // allow-from-y is deleted: the state changes, then the snapshot built from it is bound.
+  st.deletePolicy('x/allow-from-y');
+  policies.bind(new EvalSnapshot(st, 3), 0);
+  t.same(await series(), ['palisade_policy_verdicts_total{policy="x/deny-ingress",action="deny"} 1'], 'only the live policy\'s series');
+  // The verdict cache's counters of the old rules, read after the deletion.
+  policies.countAllowedSide(snap1, allowCode, 4);
+  t.same(await series(), ['palisade_policy_verdicts_total{policy="x/deny-ingress",action="deny"} 1'], 'no series restarted from a late count');
+  // 1000 policies created and deleted: the totals stay at the live ones.
+  for (let i = 0; i < 1000; i++) {
+    st.upsertPolicy({ ...st.policies.get('x/deny-ingress')!, name: `tmp-${i}` });
+    policies.countDeny([`x/tmp-${i}`]);
+    st.deletePolicy(`x/tmp-${i}`);
+    policies.bind(new EvalSnapshot(st, 4 + i), 0);
+  }
+  t.equal(policies.read().size, 1, 'bounded by the policies that exist');
+});
