@@ -12,7 +12,7 @@ import type { VerdictCache } from '../enforce/verdict-cache.ts';
 import type { KernelAdmission } from './admit-wiring.ts';
 import type { FlowCutter } from '../enforce/flow-cutter.ts';
 import type { ConnectionObserver } from './observe.ts';
-import type { VerdictLog } from './verdict-log.ts';
+import type { Sinks, VerdictLog } from './verdict-log.ts';
 import type { Backend } from './options.ts';
 import type { SourceGuardStatus } from './source-guard.ts';
 import type { DnsStatusSection } from './dns-status.ts';
@@ -85,6 +85,8 @@ export interface CounterSources {
   readonly classifier?: Classifier;
   readonly observer?: ConnectionObserver;
   readonly verdictLog?: VerdictLog;
+  /** Where the verdict log's lines go: lines dropped because the file or stdout could not take them. */
+  readonly sinks?: Sinks;
   readonly cache?: VerdictCache;
   readonly admission?: KernelAdmission;
 }
@@ -112,6 +114,7 @@ export function statusCounters(p: CounterSources): {
       counters.verdictLogWritten = p.verdictLog.stats.written;
       counters.verdictLogSuppressed = p.verdictLog.stats.suppressed;
       counters.verdictLogRepeats = p.verdictLog.stats.repeats;
+      if (p.sinks) counters.verdictLogDropped = p.sinks.dropped();
     }
   }
   if (p.cache) {

@@ -166,7 +166,10 @@ export class Agent {
     // Observability wraps the classifier: counters on every judged packet, verdict log and
     // audit mode on denied new connections only (src/agent/observe.ts).
     if (o.verdictLog) {
-      this.sinks = openSinks(o.verdictLog === 'stdout' ? { stdout: true } : { file: o.verdictLog });
+      // A file that cannot be written (bad path, full disk) is an error the agent survives: the
+      // log says so once, lastError shows it, the lines are counted as dropped, enforcement goes on.
+      const report = (level: 'error' | 'info', m: string) => (level === 'error' ? this.fail(m) : this.log('info', m));
+      this.sinks = openSinks(o.verdictLog === 'stdout' ? { stdout: true } : { file: o.verdictLog, report });
       this.verdictLog = new VerdictLog({ write: this.sinks.write, logAllowed: o.logAllowed ?? false, dstName: (ip, denied) => this.dns?.nameOf(ip, denied) });
       this.flushTimer = setInterval(() => this.verdictLog!.flush(), 10_000);
       this.flushTimer.unref();
@@ -190,7 +193,7 @@ export class Agent {
           return { pods: st.pods, tables: st.tables, rules: st.ruleIds };
         },
         generation: () => this.enforcedGeneration,
-        verdictLog: this.verdictLog ? () => this.verdictLog!.stats : undefined,
+        verdictLog: this.verdictLog ? () => ({ ...this.verdictLog!.stats, dropped: this.sinks?.dropped() ?? 0 }) : undefined,
         reasons: { counts: [this.classifier.reasonCounts], names: REASON_NAMES },
         invalid: { counts: [this.classifier.invalidCounts], names: INVALID_NAMES },
       });
@@ -515,7 +518,7 @@ export class Agent {
 
   status(): AgentStatus {
     const { counters, reasons, invalid } = statusCounters({
-      enforcer: this.enforcer, classifier: this.classifier, observer: this.observer, verdictLog: this.verdictLog, cache: this.cache, admission: this.admission,
+      enforcer: this.enforcer, classifier: this.classifier, observer: this.observer, verdictLog: this.verdictLog, sinks: this.sinks, cache: this.cache, admission: this.admission,
     });
     return {
       pid: process.pid,

@@ -232,7 +232,7 @@ export interface MetricsSources {
   /** Seconds the cluster state may be behind the API server (0 when the watch is current). */
   readonly syncLag?: () => number;
   readonly generation?: () => number;
-  readonly verdictLog?: () => { readonly written: number; readonly suppressed: number; readonly repeats?: number };
+  readonly verdictLog?: () => { readonly written: number; readonly suppressed: number; readonly repeats?: number; readonly dropped?: number };
   /**
    * Per-reason packet counts kept by the classifier (classifier.reasonCounts with REASON_NAMES,
    * classifier.invalidCounts with INVALID_NAMES): why packets passed or were dropped. Several
@@ -408,7 +408,7 @@ export function createMetrics(src: MetricsSources = {}): AgentMetrics {
   if (src.verdictLog) {
     const f = src.verdictLog;
     new Counter({
-      name: 'palisade_verdict_log_lines_total', help: 'Verdict log lines written, lines suppressed by the per-pod rate limit, and repeats of an already logged denied connection (retransmitted SYNs, further datagrams).',
+      name: 'palisade_verdict_log_lines_total', help: 'Verdict log lines written (dropped: of those, lost because the file or stdout could not take them), lines suppressed by the per-pod rate limit, and repeats of an already logged denied connection (retransmitted SYNs, further datagrams).',
       labelNames: ['outcome'], registers: [registry],
       collect(this: Counter<string>) {
         this.reset();
@@ -416,6 +416,8 @@ export function createMetrics(src: MetricsSources = {}): AgentMetrics {
         setCounter(this, { outcome: 'written' }, s.written);
         setCounter(this, { outcome: 'suppressed' }, s.suppressed);
         setCounter(this, { outcome: 'repeat' }, s.repeats ?? 0);
+        // Lines made but lost: the file or stdout could not take them (verdict-log.ts, openSinks).
+        setCounter(this, { outcome: 'dropped' }, s.dropped ?? 0);
       },
     });
   }

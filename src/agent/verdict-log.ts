@@ -326,17 +326,63 @@ export interface Sinks {
 /** Above this many buffered bytes a destination is considered stuck and lines are dropped. */
 const MAX_BUFFERED = 4 << 20;
 
-export function openSinks(opts: { stdout?: boolean; file?: string; stdoutStream?: NodeJS.WritableStream & { writableLength?: number } }): Sinks {
+export interface SinkOptions {
+  readonly stdout?: boolean;
+  readonly file?: string;
+  readonly stdoutStream?: NodeJS.WritableStream & { writableLength?: number };
+  /**
+   * Told when the file cannot be written (an unwritable or vanished path, a full disk: level
+   * 'error') and when it can be again ('info'). One call per change, not per line.
+   */
+  readonly report?: (level: 'error' | 'info', message: string) => void;
+  /** How long a broken file is left alone before the next line tries to open it again (default 10 s). */
+  readonly retryMs?: number;
+  /** Clock in ms (tests). */
+  readonly now?: () => number;
+}
+
+export function openSinks(opts: SinkOptions): Sinks {
   let dropped = 0;
+  const now = opts.now ?? Date.now;
+  const retryMs = opts.retryMs ?? 10_000;
+  const path = opts.file;
   let file: WriteStream | undefined;
-  let fileBroken = false;
-  if (opts.file) {
-    file = createWriteStream(opts.file, { flags: 'a' });
-    // A full disk or a removed directory must not crash the agent: stop writing, count drops.
-    file.on('error', () => {
-      fileBroken = true;
+  // Set while the file cannot be written: lines are dropped (counted) until retryAt, when the next
+  // line opens the file again (`trying`: lines go to that attempt; if it fails too they are
+  // counted and the episode goes on, reported once). Before, the first error (EACCES, ENOENT,
+  // ENOSPC) silently stopped the file for good: no log line, no counter, and every later line
+  // vanished while palisade_verdict_log_lines_total{outcome="written"} kept counting them.
+  let broken: { retryAt: number; trying: boolean; droppedBefore: number } | undefined;
+  let written: (e: Error | null | undefined) => void = () => {};
+  const openFile = (): void => {
+    const f = createWriteStream(path!, { flags: 'a' });
+    file = f;
+    // Lines this stream loses before its error event (still buffered) count in the episode.
+    const droppedAtOpen = dropped;
+    f.on('error', (e: Error) => {
+      if (file !== f) return;
+      if (broken) {
+        // A retry that failed: same episode, already reported.
+        broken.trying = false;
+        broken.retryAt = now() + retryMs;
+        return;
+      }
+      broken = { retryAt: now() + retryMs, trying: false, droppedBefore: droppedAtOpen };
+      // Enforcement goes on: only the log is lost, and it says so.
+      opts.report?.('error', `verdict log ${path}: ${e.message}; its lines are dropped (counted: verdictLogDropped, palisade_verdict_log_lines_total{outcome="dropped"}) and the file is tried again every ${Math.round(retryMs / 1000)} s`);
     });
-  }
+    // A line still in the stream's buffer when the file fails is lost too: its callback says so.
+    // A line that made it ends the episode.
+    written = (e) => {
+      if (e) dropped++;
+      else if (broken && file === f) {
+        const lost = dropped - broken.droppedBefore;
+        broken = undefined;
+        opts.report?.('info', `verdict log ${path} is written again; ${lost} line(s) were dropped meanwhile`);
+      }
+    };
+  };
+  if (path) openFile();
   const out = opts.stdoutStream ?? process.stdout;
   return {
     write(line: string) {
@@ -346,14 +392,20 @@ export function openSinks(opts: { stdout?: boolean; file?: string; stdoutStream?
         else out.write(text);
       }
       if (file) {
-        if (fileBroken || file.writableLength > MAX_BUFFERED) dropped++;
-        else file.write(text);
+        if (broken && !broken.trying && now() >= broken.retryAt) {
+          broken.trying = true;
+          file.destroy();
+          openFile();
+        }
+        if ((broken && !broken.trying) || file.writableLength > MAX_BUFFERED) dropped++;
+        else file.write(text, written);
       }
     },
     dropped: () => dropped,
     close: () =>
       new Promise<void>((resolve) => {
-        if (!file || fileBroken) return resolve();
+        if (!file || file.destroyed) return resolve();
+        file.once('error', () => resolve());
         file.end(() => resolve());
       }),
   };

@@ -115,7 +115,7 @@ t.test('scrape a real server on loopback', async (t) => {
     conntrack: () => ({ entries: 42, evictions: 7 }),
     syncLag: () => 1.5,
     generation: () => 2,
-    verdictLog: () => ({ written: 10, suppressed: 3 }),
+    verdictLog: () => ({ written: 10, suppressed: 3, dropped: 2 }),
     reasons: { counts: [Float64Array.from([1, 5, 2]), Float64Array.from([0, 1, 0])], names: ['invalid', 'policy-allow', 'policy-deny'] },
     invalid: { counts: [Float64Array.from([0, 1])], names: ['ok', 'truncated'] },
   });
@@ -149,6 +149,7 @@ t.test('scrape a real server on loopback', async (t) => {
   has('palisade_sync_lag_seconds 1.5');
   has('palisade_rules_generation 2');
   has('palisade_verdict_log_lines_total{outcome="suppressed"} 3');
+  has('palisade_verdict_log_lines_total{outcome="dropped"} 2');
   has('palisade_compile_seconds_count{kind="full"} 1');
   has('palisade_classifier_packets_total{reason="policy-allow"} 6');
   has('palisade_classifier_packets_total{reason="policy-deny"} 2');

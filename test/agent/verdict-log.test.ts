@@ -3,7 +3,7 @@
 // sink, and reading lines back for `palisade logs`.
 
 import t from 'tap';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applyStep, buildClusterForCase, loadCases } from '../support/conformance-cases.ts';
@@ -199,6 +199,49 @@ t.test('file sink appends; parseLogLine reads our lines and nothing else', async
   t.equal(parseLogLine('not json'), undefined);
   t.equal(parseLogLine('{"time":"x","verdict":"deny","src":{},"dst":{"ip":"1.2.3.4","port":1}}'), undefined);
   t.equal(sinks.dropped(), 0);
+});
+
+t.test('a file that cannot be written is reported once, its lines counted as dropped, and tried again later', async (t) => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'palisade-vlog-')), 'not-yet');
+  const file = join(dir, 'verdicts.log');
+  const reports: [string, string][] = [];
+  let now = 0;
+  const sinks = openSinks({ file, report: (level, m) => reports.push([level, m]), now: () => now, retryMs: 1000 });
+  const settle = () => new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 3; i++) sinks.write(`{"n":${i}}`); // buffered while the open fails
+  await settle();
+  for (let i = 3; i < 5; i++) sinks.write(`{"n":${i}}`);
+  t.equal(sinks.dropped(), 5, 'every line lost is counted, the buffered ones too');
+  t.equal(reports.length, 1, 'one report, not one per line');
+  t.equal(reports[0]![0], 'error');
+  t.match(reports[0]![1], file, 'names the file');
+  t.match(reports[0]![1], /ENOENT/, 'and why');
+  now = 1500; // a retry that fails again: no second report
+  sinks.write('{"n":5}');
+  await settle();
+  t.equal(reports.length, 1, 'a failed retry is the same episode');
+  t.equal(sinks.dropped(), 6);
+  mkdirSync(dir);
+  now = 3000;
+  sinks.write('{"n":6}');
+  sinks.write('{"n":7}');
+  await settle();
+  await sinks.close();
+  t.same(readFileSync(file, 'utf8'), '{"n":6}\n{"n":7}\n', 'written again once the path works');
+  t.equal(sinks.dropped(), 6);
+  t.same(reports[1], ['info', `verdict log ${file} is written again; 6 line(s) were dropped meanwhile`]);
+});
+
+t.test('a full disk: lines dropped and counted, reported, nothing thrown', async (t) => {
+  const reports: string[] = [];
+  const sinks = openSinks({ file: '/dev/full', report: (_level, m) => reports.push(m) });
+  for (let i = 0; i < 4; i++) sinks.write('{"n":1}');
+  await new Promise((r) => setTimeout(r, 50));
+  sinks.write('{"n":2}');
+  await sinks.close();
+  t.equal(sinks.dropped(), 5);
+  t.equal(reports.length, 1);
+  t.match(reports[0], /\/dev\/full: ENOSPC/);
 });
 
 t.test('IPv6 destinations are bracketed in the human form', async (t) => {
