@@ -11,7 +11,7 @@
 // retransmitted SYNs and further datagrams of a denied 5-tuple apart (recent-flows.ts) and
 // only counts them here (countRepeat).
 
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { closeSync, createWriteStream, openSync, readSync, statSync, type WriteStream } from 'node:fs';
 import { sideAllows, sideDenies, sideReason, sideRule, sideSkipped, type RuleSnapshot } from '../policy/engine-api.ts';
 import { ruleLabel } from '../policy/decision.ts';
 import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../cluster/model.ts';
@@ -341,6 +341,22 @@ export interface SinkOptions {
   readonly now?: () => number;
 }
 
+/** Whether a non-empty file's last byte is not a newline (a line cut short by a full disk or a kill). */
+function endsMidLine(path: string): boolean {
+  let fd: number | undefined;
+  try {
+    const size = statSync(path).size;
+    if (size === 0) return false;
+    fd = openSync(path, 'r');
+    const b = Buffer.alloc(1);
+    return readSync(fd, b, 0, 1, size - 1) === 1 && b[0] !== 0x0a;
+  } catch {
+    return false; // no file yet, or unreadable: the stream's own open reports what matters
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 export function openSinks(opts: SinkOptions): Sinks {
   let dropped = 0;
   const now = opts.now ?? Date.now;
@@ -359,6 +375,9 @@ export function openSinks(opts: SinkOptions): Sinks {
     file = f;
     // Lines this stream loses before its error event (still buffered) count in the episode.
     const droppedAtOpen = dropped;
+    // A line a previous writer left half-written (full disk, killed mid-write) must not swallow
+    // the first line of this one: `palisade logs` would show both as one unreadable line.
+    if (endsMidLine(path!)) f.write('\n');
     f.on('error', (e: Error) => {
       if (file !== f) return;
       if (broken) {

@@ -244,6 +244,15 @@ t.test('a full disk: lines dropped and counted, reported, nothing thrown', async
   t.match(reports[0], /\/dev\/full: ENOSPC/);
 });
 
+t.test('a line left half-written by a previous writer does not swallow the next one', async (t) => {
+  const file = join(mkdtempSync(join(tmpdir(), 'palisade-vlog-')), 'verdicts.log');
+  writeFileSync(file, '{"whole":1}\n{"time":"2026-01-01T00:00:00.000Z","verd');
+  const sinks = openSinks({ file });
+  sinks.write('{"next":1}');
+  await sinks.close();
+  t.same(readFileSync(file, 'utf8').split('\n'), ['{"whole":1}', '{"time":"2026-01-01T00:00:00.000Z","verd', '{"next":1}', '']);
+});
+
 t.test('IPv6 destinations are bracketed in the human form', async (t) => {
   const c = loadCases().find((k) => k.file.includes('910-'))!;
   const st = buildClusterForCase(c);
