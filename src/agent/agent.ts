@@ -169,7 +169,7 @@ export class Agent {
       // A file that cannot be written (bad path, full disk) is an error the agent survives: the
       // log says so once, lastError shows it, the lines are counted as dropped, enforcement goes on.
       const report = (level: 'error' | 'info', m: string) => (level === 'error' ? this.fail(m) : this.log('info', m));
-      this.sinks = openSinks(o.verdictLog === 'stdout' ? { stdout: true } : { file: o.verdictLog, report });
+      this.sinks = openSinks(o.verdictLog === 'stdout' ? { stdout: true } : { file: o.verdictLog, report, maxBytes: o.verdictLogMaxBytes });
       this.verdictLog = new VerdictLog({ write: this.sinks.write, logAllowed: o.logAllowed ?? false, dstName: (ip, denied) => this.dns?.nameOf(ip, denied) });
       this.flushTimer = setInterval(() => this.verdictLog!.flush(), 10_000);
       this.flushTimer.unref();

@@ -41,6 +41,8 @@ export interface AgentOptions {
   readonly metrics?: Partial<MetricsAddress>;
   /** Verdict log of denied new connections: 'stdout' or a file path. */
   readonly verdictLog?: string;
+  /** Size cap of a verdict log file in bytes, rotated to FILE.1 past it (default in verdict-log.ts; 0: none). */
+  readonly verdictLogMaxBytes?: number;
   /** Log allowed new connections too. */
   readonly logAllowed?: boolean;
   /** Audit mode everywhere: denied connections are logged and counted but let through. */

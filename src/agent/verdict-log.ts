@@ -11,7 +11,7 @@
 // retransmitted SYNs and further datagrams of a denied 5-tuple apart (recent-flows.ts) and
 // only counts them here (countRepeat).
 
-import { closeSync, createWriteStream, openSync, readSync, statSync, type WriteStream } from 'node:fs';
+import { closeSync, createWriteStream, openSync, readSync, renameSync, statSync, type WriteStream } from 'node:fs';
 import { sideAllows, sideDenies, sideReason, sideRule, sideSkipped, type RuleSnapshot } from '../policy/engine-api.ts';
 import { ruleLabel } from '../policy/decision.ts';
 import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../cluster/model.ts';
@@ -339,7 +339,17 @@ export interface SinkOptions {
   readonly retryMs?: number;
   /** Clock in ms (tests). */
   readonly now?: () => number;
+  /**
+   * The file's size cap in bytes (default DEFAULT_VERDICT_LOG_MAX_BYTES; 0: none, for an outside
+   * logrotate with copytruncate). A line that would take the file past it first renames the
+   * file to FILE.1 (replacing the previous one) and starts a new FILE, so the log holds at most
+   * about twice the cap; `palisade logs --follow` reads on into the new file.
+   */
+  readonly maxBytes?: number;
 }
+
+/** The verdict log file's default size cap: with FILE.1, at most about 200 MiB on the node. */
+export const DEFAULT_VERDICT_LOG_MAX_BYTES = 100 << 20;
 
 /** Whether a non-empty file's last byte is not a newline (a line cut short by a full disk or a kill). */
 function endsMidLine(path: string): boolean {
@@ -370,9 +380,18 @@ export function openSinks(opts: SinkOptions): Sinks {
   // vanished while palisade_verdict_log_lines_total{outcome="written"} kept counting them.
   let broken: { retryAt: number; trying: boolean; droppedBefore: number } | undefined;
   let written: (e: Error | null | undefined) => void = () => {};
+  // Without a cap the file grew as long as the agent ran (10 lines a second per noisy pod),
+  // until it filled the node's disk, or its memory where the file is on tmpfs (the lab's /run).
+  const maxBytes = opts.maxBytes ?? DEFAULT_VERDICT_LOG_MAX_BYTES;
+  let size = 0;
   const openFile = (): void => {
     const f = createWriteStream(path!, { flags: 'a' });
     file = f;
+    try {
+      size = statSync(path!).size;
+    } catch {
+      size = 0;
+    }
     // Lines this stream loses before its error event (still buffered) count in the episode.
     const droppedAtOpen = dropped;
     // A line a previous writer left half-written (full disk, killed mid-write) must not swallow
@@ -402,6 +421,19 @@ export function openSinks(opts: SinkOptions): Sinks {
     };
   };
   if (path) openFile();
+  const rotate = (): void => {
+    try {
+      renameSync(path!, `${path}.1`);
+    } catch (e) {
+      // The file goes on growing; the next try is another cap's worth of lines later.
+      size = 0;
+      opts.report?.('error', `verdict log ${path}: cannot rotate it to ${path}.1 (${(e as Error).message}); it grows past its cap`);
+      return;
+    }
+    // The old stream writes what it still buffers into FILE.1 and closes.
+    file!.end();
+    openFile();
+  };
   const out = opts.stdoutStream ?? process.stdout;
   return {
     write(line: string) {
@@ -416,8 +448,14 @@ export function openSinks(opts: SinkOptions): Sinks {
           file.destroy();
           openFile();
         }
-        if ((broken && !broken.trying) || file.writableLength > MAX_BUFFERED) dropped++;
-        else file.write(text, written);
+        if ((broken && !broken.trying) || file.writableLength > MAX_BUFFERED) {
+          dropped++;
+          return;
+        }
+        const bytes = Buffer.byteLength(text);
+        if (maxBytes > 0 && !broken && size > 0 && size + bytes > maxBytes) rotate();
+        file.write(text, written);
+        size += bytes;
       }
     },
     dropped: () => dropped,

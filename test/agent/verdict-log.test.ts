@@ -3,7 +3,7 @@
 // sink, and reading lines back for `palisade logs`.
 
 import t from 'tap';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applyStep, buildClusterForCase, loadCases } from '../support/conformance-cases.ts';
@@ -251,6 +251,36 @@ t.test('a line left half-written by a previous writer does not swallow the next 
   sinks.write('{"next":1}');
   await sinks.close();
   t.same(readFileSync(file, 'utf8').split('\n'), ['{"whole":1}', '{"time":"2026-01-01T00:00:00.000Z","verd', '{"next":1}', '']);
+});
+
+t.test('a file past its cap is rotated to FILE.1, so the log is bounded; every line is in one of the two', async (t) => {
+  const file = join(mkdtempSync(join(tmpdir(), 'palisade-vlog-')), 'verdicts.log');
+  writeFileSync(file, '{"old":"' + 'o'.repeat(120) + '"}\n'); // already past the cap: the first line rotates
+  const reports: string[] = [];
+  const sinks = openSinks({ file, maxBytes: 200, report: (_l, m) => reports.push(m) });
+  const lines = Array.from({ length: 50 }, (_, i) => `{"n":${String(i).padStart(3, '0')}}`); // 12 bytes each
+  for (const l of lines) {
+    sinks.write(l);
+    await new Promise((r) => setImmediate(r));
+  }
+  await sinks.close();
+  await new Promise((r) => setTimeout(r, 50)); // FILE.1's stream finishes too
+  t.ok(statSync(file).size <= 200, `FILE within the cap (${statSync(file).size})`);
+  t.ok(statSync(`${file}.1`).size <= 200, 'FILE.1 within the cap');
+  const both = [...readFileSync(`${file}.1`, 'utf8').split('\n'), ...readFileSync(file, 'utf8').split('\n')].filter((l) => l !== '');
+  t.same(both, lines.slice(lines.length - both.length), 'the newest lines, in order, none cut');
+  t.ok(both.length >= 16, `the two files hold about twice the cap (${both.length} lines)`);
+  t.same(reports, []);
+  t.equal(sinks.dropped(), 0);
+});
+
+t.test('maxBytes 0: no cap', async (t) => {
+  const file = join(mkdtempSync(join(tmpdir(), 'palisade-vlog-')), 'verdicts.log');
+  const sinks = openSinks({ file, maxBytes: 0 });
+  for (let i = 0; i < 100; i++) sinks.write('{"line":"' + 'x'.repeat(100) + '"}');
+  await sinks.close();
+  t.equal(readFileSync(file, 'utf8').split('\n').length, 101);
+  t.notOk(existsSync(`${file}.1`));
 });
 
 t.test('IPv6 destinations are bracketed in the human form', async (t) => {

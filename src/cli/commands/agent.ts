@@ -12,6 +12,7 @@ import { GUARD_LAYOUTS, type GuardLayout } from '../../agent/source-guard.ts';
 import { manifestPathsFlag } from '../manifest-input.ts';
 import { AGENT_NODE_FLAGS, missingAgentNodeFlags } from '../../agent/node-flags.ts';
 import { defaultLog } from '../../agent/agent-log.ts';
+import { DEFAULT_VERDICT_LOG_MAX_BYTES } from '../../agent/verdict-log.ts';
 
 const HELP = `usage: palisade agent --node NAME [--source files --manifests PATH... | --source kube [--kubeconfig FILE]]
                       [--backend nfqueue|tun] [--queue N] [--queues K] [--fail-open]
@@ -50,6 +51,8 @@ removes its iptables rules (unless --keep-rules).
   --health ADDR         serve /healthz and /readyz on ADDR (PORT, HOST:PORT)
   --metrics ADDR        serve Prometheus /metrics on ADDR (PORT, HOST:PORT)
   --verdict-log DEST    JSON line per denied new connection (rate limited): stdout or a file
+  --verdict-log-max-mb N   a file past N MiB (default 100) is renamed to FILE.1, replacing
+                        the one before, and a new FILE started; 0: no cap (outside rotation)
   --log-allowed         log allowed new connections too
   --audit               audit mode: denied connections are logged and counted, not dropped
                         (per namespace: annotation palisade.io/audit)
@@ -99,7 +102,7 @@ const SPEC = {
   queue: 'string', queues: 'string', 'fail-open': 'bool', 'pod-iface': 'list', 'pod-cidr': 'list',
   iptables: 'string', mark: 'string', 'tun-name': 'string', 'tun-mark': 'string', 'tun-table': 'string',
   'no-ipv6': 'bool', 'keep-rules': 'bool', 'status-file': 'string', health: 'string', 'rescan-ms': 'string',
-  metrics: 'string', 'verdict-log': 'string', 'log-allowed': 'bool', audit: 'bool',
+  metrics: 'string', 'verdict-log': 'string', 'verdict-log-max-mb': 'string', 'log-allowed': 'bool', audit: 'bool',
   strict: 'bool', 'no-strict': 'bool', 'rules-check-ms': 'string', 'verdict-cache': 'bool', 'no-verdict-cache': 'bool', 'verdict-cache-s': 'string', 'verdict-cache-read-ms': 'string',
   'kernel-admit': 'bool', 'no-kernel-admit': 'bool',
   'queue-all': 'bool', 'no-wasm-judge': 'bool', 'no-source-guard': 'bool', 'source-guard-layout': 'string',
@@ -166,7 +169,9 @@ export async function run(argv: string[]): Promise<number> {
     iptables, podIfaces, podCidrs,
     ipv6: flags['no-ipv6'] !== true, statusFile: flags['status-file'] as string | undefined,
     keepRules: flags['keep-rules'] === true, metrics,
-    verdictLog: flags['verdict-log'] as string | undefined, logAllowed: flags['log-allowed'] === true, audit: flags.audit === true,
+    verdictLog: flags['verdict-log'] as string | undefined,
+    verdictLogMaxBytes: intFlag(flags['verdict-log-max-mb'], 'verdict-log-max-mb', 0, 1 << 20, DEFAULT_VERDICT_LOG_MAX_BYTES / 2 ** 20) * 2 ** 20,
+    logAllowed: flags['log-allowed'] === true, audit: flags.audit === true,
     strict, rulesCheckMs, queueAll: flags['queue-all'] === true, wasmJudge: flags['no-wasm-judge'] !== true,
     sourceGuard: flags['no-source-guard'] !== true, sourceGuardLayout,
     verdictCache: onOffFlag(flags, 'verdict-cache'), verdictCacheSeconds: intFlag(flags['verdict-cache-s'], 'verdict-cache-s', 1, 86400, 30),
