@@ -12,7 +12,8 @@
 //   the second may be judged.
 
 import type { Registry } from 'prom-client';
-import { Gauge } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
+import { setCounter } from './metrics.ts';
 import type { ClusterState } from '../cluster/state.ts';
 import { namespaceLabels } from '../cluster/namespace-labels.ts';
 import { describeRecord, type NameStoreOptions } from '../dataplane/name-store.ts';
@@ -125,13 +126,15 @@ export class DnsWiring {
 
   /** DNS gauges; `learner` is read at each scrape (the DNS queue is bound after metrics start; 0 without it). */
   static registerMetrics(registry: Registry, learner: () => DnsLearner | undefined): void {
-    const g = (name: string, help: string, read: (l: DnsLearner) => number) => new Gauge({ name, help, registers: [registry], collect() { const l = learner(); this.set(l ? read(l) : 0); } });
-    g('palisade_dns_records', 'Live name records (address -> names) learned from DNS answers', (l) => l.store.size);
-    g('palisade_dns_answers_total', 'DNS answers queued to the agent', (l) => l.counters.answers);
-    g('palisade_dns_learned_total', 'Name records learned or changed', (l) => l.store.counters.learned);
-    g('palisade_dns_evictions_total', 'Name records evicted by the per-pod or total cap', (l) => l.store.counters.evictions);
-    g('palisade_dns_expired_total', 'Name records expired', (l) => l.store.counters.expired);
-    g('palisade_dns_parse_errors_total', 'DNS answers refused by the parser or not for a local pod', (l) => Object.values(l.counters.errors).reduce((a, b) => a + b, 0));
+    new Gauge({ name: 'palisade_dns_records', help: 'Live name records (address -> names) learned from DNS answers', registers: [registry], collect() { this.set(learner()?.store.size ?? 0); } });
+    // Counts only go up: counters (they were gauges named _total, which Prometheus tooling reads
+    // as the wrong type: promtool rejects the name, rate() warns, dashboards treat them as levels).
+    const c = (name: string, help: string, read: (l: DnsLearner) => number) => new Counter({ name, help, registers: [registry], collect() { const l = learner(); this.reset(); setCounter(this, {}, l ? read(l) : 0); } });
+    c('palisade_dns_answers_total', 'DNS answers queued to the agent', (l) => l.counters.answers);
+    c('palisade_dns_learned_total', 'Name records learned or changed', (l) => l.store.counters.learned);
+    c('palisade_dns_evictions_total', 'Name records evicted by the per-pod or total cap', (l) => l.store.counters.evictions);
+    c('palisade_dns_expired_total', 'Name records expired', (l) => l.store.counters.expired);
+    c('palisade_dns_parse_errors_total', 'DNS answers refused by the parser or not for a local pod', (l) => Object.values(l.counters.errors).reduce((a, b) => a + b, 0));
   }
 
   /** TUN: what is missing from the DNS device's policy routing (for the rule watchdog). */

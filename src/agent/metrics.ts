@@ -248,8 +248,8 @@ export interface AgentMetrics {
   observeCompile(seconds: number, kind: 'full' | 'incremental'): void;
 }
 
-/** Sets a counter from a monotonic value kept elsewhere. */
-function setCounter(c: Counter<string>, labels: Record<string, string>, v: number): void {
+/** Sets a counter from a monotonic value kept elsewhere (after this.reset() in its collect). */
+export function setCounter(c: Counter<string>, labels: Record<string, string>, v: number): void {
   c.inc(labels, v > 0 && Number.isFinite(v) ? v : 0);
 }
 

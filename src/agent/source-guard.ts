@@ -12,7 +12,8 @@
 // filters were written on, and it is unguarded until then), or every REFRESH_TICKS ticks in any
 // case (a route moved with no interface change).
 
-import { Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { setCounter } from './metrics.ts';
 import type { ClusterState } from '../cluster/state.ts';
 import type { Log } from '../sources/log.ts';
 import type { CommandPrefix } from '../enforce/command.ts';
@@ -261,16 +262,17 @@ export class SourceGuard {
 
   /** Prometheus view of status(); `guard` is read at each scrape (undefined with --no-source-guard). */
   static registerMetrics(registry: Registry, guard: () => SourceGuard | undefined): void {
-    new Gauge({
+    // Counts only go up: counters, not gauges named _total (the wrong type for Prometheus tooling).
+    new Counter({
       name: 'palisade_spoofed_packets_total', help: 'Packets dropped in the kernel because their source address is not their interface\'s pod\'s', labelNames: ['pod'], registers: [registry],
       collect() {
         this.reset();
-        for (const [pod, n] of Object.entries(guard()?.status().spoofedByPod ?? {})) this.set({ pod }, n);
+        for (const [pod, n] of Object.entries(guard()?.status().spoofedByPod ?? {})) setCounter(this, { pod }, n);
       },
     });
-    new Gauge({
+    new Counter({
       name: 'palisade_spoof_no_interface_drops_total', help: 'Packets dropped because their source is a local pod whose interface is not found yet', registers: [registry],
-      collect() { this.set(guard()?.status().noInterfaceDrops ?? 0); },
+      collect() { this.reset(); setCounter(this, {}, guard()?.status().noInterfaceDrops ?? 0); },
     });
     new Gauge({
       name: 'palisade_pods_without_interface', help: 'Local pods whose host-side interface is not found yet (their sources are dropped unless --fail-open)', registers: [registry],

@@ -264,3 +264,34 @@ t.test('a deleted policy\'s series goes away with the next snapshot, late counts
   }
   t.equal(policies.read().size, 1, 'bounded by the policies that exist');
 });
+
+t.test('every metric the agent serves: HELP and TYPE, counters and only counters end in _total', async (t) => {
+  const { registerAgentMetrics, AgentStats } = await import('../../src/agent/agent-stats.ts');
+  const { DnsWiring } = await import('../../src/agent/dns-wiring.ts');
+  const { SourceGuard } = await import('../../src/agent/source-guard.ts');
+  const m = createMetrics({
+    counters: new AgentCounters(), policies: new PolicyCounters(), nfqueueFile: null,
+    backlog: () => 0, ruleTables: () => ({ pods: 1 }), conntrack: () => ({ entries: 0, evictions: 0 }), syncLag: () => 0, generation: () => 1,
+    verdictLog: () => ({ written: 0, suppressed: 0 }),
+    reasons: { counts: [], names: ['a'] }, invalid: { counts: [], names: ['b'] },
+  });
+  registerAgentMetrics(m.registry, new AgentStats(), () => undefined);
+  const learner = { store: { size: 2, counters: { learned: 3, evictions: 0, expired: 1 } }, counters: { answers: 5, errors: { short: 1 } } };
+  DnsWiring.registerMetrics(m.registry, () => learner as any);
+  const guard = { status: () => ({ spoofedByPod: { 'x/a': 4 }, noInterfaceDrops: 2, podsWithoutInterface: [] }) };
+  SourceGuard.registerMetrics(m.registry, () => guard as any);
+  const text = await m.registry.metrics();
+  const types = new Map([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((x) => [x[1]!, x[2]!]));
+  const helps = new Set([...text.matchAll(/^# HELP (\S+) \S/gm)].map((x) => x[1]!));
+  t.ok(types.size >= 20, `${types.size} metrics`);
+  for (const [name, type] of types) {
+    t.ok(helps.has(name), `${name} has HELP`);
+    t.match(name, /^palisade_[a-z0-9_]+$/, `${name}: one prefix, snake case`);
+    if (type === 'counter') t.match(name, /_total$/, `${name} is a counter, so it ends in _total`);
+    else t.notMatch(name, /_total$/, `${name} is a ${type}, so it does not end in _total`);
+  }
+  const lines = text.split('\n');
+  for (const l of ['palisade_dns_answers_total 5', 'palisade_dns_parse_errors_total 1', 'palisade_dns_records 2', 'palisade_spoofed_packets_total{pod="x/a"} 4', 'palisade_spoof_no_interface_drops_total 2']) {
+    t.ok(lines.includes(l), l);
+  }
+});
