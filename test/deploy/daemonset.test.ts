@@ -7,6 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { parseHealthAddress } from '../../src/agent/health.ts';
+import { parseAgentArgs } from '../../src/cli/commands/agent.ts';
 import { AGENT_NODE_FLAGS } from '../../src/agent/node-flags.ts';
 import { KINDS } from '../../src/cluster/kinds.ts';
 import { chainRules, type RulePlan } from '../../src/enforce/iptables.ts';
@@ -186,8 +187,35 @@ t.test('the image is pinned to the package version, and the args are flags the a
   t.ok(tag && tag !== 'latest', `pinned tag (${agent.image})`);
   t.equal(tag, pkg.version, 'tag = package.json version');
   const help = execFileSync(process.execPath, [join(ROOT, 'bin', 'palisade.js'), 'agent', '--help'], { encoding: 'utf8' });
-  t.match(help, /--source kube/, 'the image entrypoint\'s --source kube exists');
   for (const a of agent.args as string[]) {
-    if (a.startsWith('--')) t.ok(help.includes(a), `agent --help knows ${a}`);
+    if (a.startsWith('--')) t.ok(help.includes(a), `agent --help documents ${a}`);
+  }
+  // The agent's own parser on the command line the container runs (the image's entrypoint args,
+  // then the DaemonSet's), with NODE_NAME as the downward API sets it: a misspelt flag, a bad
+  // value or a combination the agent refuses fails here, not as a crash loop on every node.
+  // (Checking that --help mentions each flag could not fail for a misspelling that is part of
+  // a real flag's name, "--keep-rule", nor for any value.)
+  const inv = parseAgentArgs([...entrypointAgentArgs(), ...agent.args], { NODE_NAME: 'node-1' });
+  if (inv === 'help') return t.fail('--help in the args');
+  t.equal(inv.source.kind, 'kube', 'the kube source');
+  t.equal(inv.settings.node, 'node-1', 'the node from NODE_NAME');
+  t.equal(inv.settings.keepRules, true, '--keep-rules, as the upgrade notes say');
+  t.same(inv.health, parseHealthAddress('127.0.0.1:9747'), 'the health server the probes hit');
+  for (const bad of [['--keep-rule'], ['--backend', 'nfq'], ['--health', '127.0.0.1:99999'], ['--manifests', '/x']]) {
+    let exitCode: unknown;
+    try {
+      parseAgentArgs([...entrypointAgentArgs(), ...bad], { NODE_NAME: 'node-1' });
+    } catch (e) {
+      exitCode = (e as { exitCode?: unknown }).exitCode;
+    }
+    t.equal(exitCode, 2, `refused as a bad flag: ${bad.join(' ')}`);
   }
 });
+
+/** The words after `agent` in the Dockerfile's ENTRYPOINT. */
+function entrypointAgentArgs(): string[] {
+  const ep = /^ENTRYPOINT (\[.*\])$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
+  if (!ep) throw new Error('no exec-form ENTRYPOINT in the Dockerfile');
+  const words = JSON.parse(ep[1]!) as string[];
+  return words.slice(words.indexOf('agent') + 1);
+}

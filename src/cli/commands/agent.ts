@@ -4,7 +4,7 @@ import { NAME_STORE_DEFAULTS } from '../../dataplane/name-store.ts';
 import { Agent, type Backend } from '../../agent/agent.ts';
 import type { Source } from '../../sources/source.ts';
 import { FilesSource } from '../../sources/files-source.ts';
-import { HealthServer, parseHealthAddress } from '../../agent/health.ts';
+import { HealthServer, parseHealthAddress, type HealthAddress } from '../../agent/health.ts';
 import { parseMetricsAddress, type MetricsAddress } from '../../agent/metrics.ts';
 import { agentOptionsError, defaultQueueCount, type AgentOptions } from '../../agent/options.ts';
 import { CliError, intFlag, onOffFlag, parseArgs } from '../args.ts';
@@ -118,18 +118,29 @@ function markFlag(v: unknown, name: string, dflt: number): number {
   return n >>> 0;
 }
 
-export async function run(argv: string[]): Promise<number> {
+/** What a `palisade agent` command line asks for, every flag checked (parseAgentArgs). */
+export interface AgentInvocation {
+  readonly settings: Omit<AgentOptions, 'source'>;
+  readonly source: { readonly kind: 'files'; readonly paths: string[]; readonly rescanMs: number } | { readonly kind: 'kube'; readonly kubeconfig?: string };
+  readonly health?: HealthAddress;
+}
+
+/**
+ * Reads and checks a `palisade agent` command line (the words after `agent`) without starting
+ * anything: every flag, value and combination, as one CliError naming the flag. `run` starts
+ * the agent from it; test/deploy checks daemonset.yaml's args with it (the image's entrypoint
+ * args and the DaemonSet's together), so a flag or value the agent would refuse at start fails
+ * there and not as a crash loop on every node. `env` gives NODE_NAME.
+ */
+export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentInvocation | 'help' {
   const { flags, positional } = parseArgs(argv, SPEC, { '-h': 'help' });
-  if (flags.help) {
-    process.stdout.write(HELP + '\n');
-    return 0;
-  }
+  if (flags.help) return 'help';
   if (positional.length > 0) throw new CliError(`unexpected argument "${positional[0]}"`);
   const sourceKind = (flags.source as string | undefined) ?? 'files';
   if (sourceKind !== 'files' && sourceKind !== 'kube') throw new CliError(`--source must be files or kube, got "${sourceKind}"`);
   const backend = ((flags.backend as string | undefined) ?? 'nfqueue') as Backend;
   if (backend !== 'nfqueue' && backend !== 'tun') throw new CliError(`--backend must be nfqueue or tun, got "${String(backend)}"`);
-  const node = (flags.node as string | undefined) ?? process.env.NODE_NAME;
+  const node = (flags.node as string | undefined) ?? env.NODE_NAME;
   if (!node) throw new CliError('--node is required (or set NODE_NAME)');
   const iptables = (flags.iptables as string | undefined) ?? 'auto';
   if (iptables !== 'auto' && iptables !== 'nft' && iptables !== 'legacy') throw new CliError(`--iptables must be auto, nft or legacy, got "${iptables}"`);
@@ -185,16 +196,13 @@ export async function run(argv: string[]): Promise<number> {
   const bad = agentOptionsError(settings);
   if (bad) throw new CliError(bad);
 
-  let source: Source;
-  let health: HealthServer | undefined;
+  let health: HealthAddress | undefined;
   if (flags.health !== undefined) {
-    let addr;
     try {
-      addr = parseHealthAddress(String(flags.health));
+      health = parseHealthAddress(String(flags.health));
     } catch (e) {
       throw new CliError(`--health: ${(e as Error).message}`);
     }
-    health = new HealthServer({ host: addr.host, port: addr.port });
   }
   if (sourceKind === 'files') {
     const paths = (flags.manifests as string[] | undefined) ?? [];
@@ -204,14 +212,30 @@ export async function run(argv: string[]): Promise<number> {
     // A path that does not exist is a bad flag (exit 2, as for verify), found before any
     // iptables work; a path that vanishes later is the files source's business.
     manifestPathsFlag(paths);
-    source = new FilesSource({ paths, rescanMs });
+    return { settings, source: { kind: 'files', paths, rescanMs }, health };
+  }
+  if (flags.manifests) throw new CliError('--manifests is for --source files');
+  return { settings, source: { kind: 'kube', kubeconfig: flags.kubeconfig as string | undefined }, health };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const inv = parseAgentArgs(argv);
+  if (inv === 'help') {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  const { settings } = inv;
+  const node = settings.node;
+  let source: Source;
+  const health = inv.health ? new HealthServer({ host: inv.health.host, port: inv.health.port }) : undefined;
+  if (inv.source.kind === 'files') {
+    source = new FilesSource({ paths: inv.source.paths, rescanMs: inv.source.rescanMs });
   } else {
-    if (flags.manifests) throw new CliError('--manifests is for --source files');
     // Loaded only for --source kube: the API client is heavy.
     const { KubeSource } = await import('../../sources/kube-source.ts');
     let ks;
     try {
-      ks = new KubeSource({ kubeconfig: flags.kubeconfig as string | undefined, nodeName: node });
+      ks = new KubeSource({ kubeconfig: inv.source.kubeconfig, nodeName: node });
     } catch (e) {
       throw new CliError(`--source kube: ${(e as Error).message}`);
     }
