@@ -45,6 +45,11 @@ export interface VerdictLine {
    * on the decision shown (the agent judged the first one and logged it as usual).
    */
   readonly cached?: number;
+  /**
+   * Strict mode: an established flow the agent cut because newer rules deny it (agent.ts logCut),
+   * not a new connection refused.
+   */
+  readonly cut?: true;
   /** domainNames: which name the destination is ("10.0.3.7 is api.example.com (learned 12 s ago ...)") or that none is live. */
   readonly dstName?: string;
 }
@@ -503,7 +508,8 @@ export function formatHuman(line: LogLine): string {
   if ('iface' in line) {
     return `${line.time} ${'DENY'.padEnd(10)} ${line.pod} on ${line.iface} sent as ${line.src.ip}: spoofed-source (dropped in the kernel)`;
   }
-  const tag = line.verdict === 'allow' ? 'ALLOW' : line.audit ? 'WOULD-DENY' : 'DENY';
+  // A cut flow is told apart from a refused connection: it had been allowed and was running.
+  const tag = line.verdict === 'allow' ? 'ALLOW' : line.audit ? 'WOULD-DENY' : line.cut === true ? 'CUT' : 'DENY';
   const src = line.src.pod ? `${line.src.ip} (${line.src.pod})` : line.src.ip;
   const dstAddr = line.dst.ip.includes(':') ? `[${line.dst.ip}]:${line.dst.port}` : `${line.dst.ip}:${line.dst.port}`;
   const dst = line.dst.pod ? `${dstAddr} (${line.dst.pod})` : dstAddr;

@@ -26,6 +26,7 @@ t.test('renders lines, flags foreign ones', async (t) => {
   writeFileSync(f, [
     line(1),
     line(2, { audit: true }),
+    line(3, { cut: true }),
     JSON.stringify({ time: '2026-11-22T03:00:09.000Z', summary: 'rate-limited', source: 'z/a', suppressed: 12 }),
     'not a verdict line',
     '',
@@ -37,6 +38,7 @@ t.test('renders lines, flags foreign ones', async (t) => {
   t.same(text.trimEnd().split('\n'), [
     '2026-11-22T03:00:01.000Z DENY       TCP 10.244.3.1 (z/a) -> 10.244.1.2:80 (x/b) [ingress]: ingress of x/b isolated by x/deny-ingress; no rule matched',
     '2026-11-22T03:00:02.000Z WOULD-DENY TCP 10.244.3.1 (z/a) -> 10.244.1.2:80 (x/b) [ingress]: ingress of x/b isolated by x/deny-ingress; no rule matched',
+    '2026-11-22T03:00:03.000Z CUT        TCP 10.244.3.1 (z/a) -> 10.244.1.2:80 (x/b) [ingress]: ingress of x/b isolated by x/deny-ingress; no rule matched',
     '2026-11-22T03:00:09.000Z RATE-LIMIT  12 line(s) from z/a suppressed',
     '? not a verdict line',
   ]);
@@ -46,7 +48,7 @@ t.test('renders lines, flags foreign ones', async (t) => {
   out2.on('data', (c) => (text2 += c));
   t.equal(await run(['--file', f, '--verdicts-only', '-o', 'json'], out2), 0);
   const lines2 = text2.trimEnd().split('\n');
-  t.equal(lines2.length, 3, 'the foreign line is skipped');
+  t.equal(lines2.length, 4, 'the foreign line is skipped');
   t.same(JSON.parse(lines2[1]!).audit, true);
 });
 

@@ -16,7 +16,7 @@ const HELP = `usage: palisade logs --file PATH [--follow] [-o text|json] [--verd
 
 Prints the agent's verdict log (the file given to the agent's --verdict-log) one line per
 denied connection: time, verdict (DENY, WOULD-DENY in audit mode, ALLOW when the agent logs
-allowed connections), protocol, source -> destination:port, which side denied and why.
+allowed connections, CUT for an established flow strict mode cut under new rules), protocol, source -> destination:port, which side denied and why.
 Rate-limit summaries say how many lines the agent suppressed for a noisy source pod.
 
   --lab [NAME]     the log the agent of lab NAME keeps (palisade lab up writes one by default);
