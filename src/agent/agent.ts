@@ -166,10 +166,10 @@ export class Agent {
     // Observability wraps the classifier: counters on every judged packet, verdict log and
     // audit mode on denied new connections only (src/agent/observe.ts).
     if (o.verdictLog) {
-      // A file that cannot be written (bad path, full disk) is an error the agent survives: the
+      // A file that cannot be written (bad path, full disk) or a closed stdout is an error the agent survives: the
       // log says so once, lastError shows it, the lines are counted as dropped, enforcement goes on.
       const report = (level: 'error' | 'info', m: string) => (level === 'error' ? this.fail(m) : this.log('info', m));
-      this.sinks = openSinks(o.verdictLog === 'stdout' ? { stdout: true } : { file: o.verdictLog, report, maxBytes: o.verdictLogMaxBytes });
+      this.sinks = openSinks(o.verdictLog === 'stdout' ? { stdout: true, report } : { file: o.verdictLog, report, maxBytes: o.verdictLogMaxBytes });
       this.verdictLog = new VerdictLog({ write: this.sinks.write, logAllowed: o.logAllowed ?? false, dstName: (ip, denied) => this.dns?.nameOf(ip, denied) });
       this.flushTimer = setInterval(() => this.verdictLog!.flush(), 10_000);
       this.flushTimer.unref();

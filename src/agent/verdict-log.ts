@@ -440,12 +440,25 @@ export function openSinks(opts: SinkOptions): Sinks {
     openFile();
   };
   const out = opts.stdoutStream ?? process.stdout;
+  // stdout whose reader went away (EPIPE: a closed pipe, a log shipper that died) emits 'error';
+  // with no listener that was an uncaught exception that ended the agent, and enforcement with
+  // it. A closed pipe does not come back: its lines are dropped (counted) from then on.
+  let outBroken = false;
+  const onOutError = (e: Error): void => {
+    if (outBroken) return;
+    outBroken = true;
+    opts.report?.('error', `verdict log (stdout): ${e.message}; its lines are dropped from now on (counted: verdictLogDropped, palisade_verdict_log_lines_total{outcome="dropped"})`);
+  };
+  const onOutWritten = (e?: Error | null): void => {
+    if (e) dropped++;
+  };
+  if (opts.stdout) out.on('error', onOutError);
   return {
     write(line: string) {
       const text = line + '\n';
       if (opts.stdout) {
-        if ((out.writableLength ?? 0) > MAX_BUFFERED) dropped++;
-        else out.write(text);
+        if (outBroken || (out.writableLength ?? 0) > MAX_BUFFERED) dropped++;
+        else out.write(text, onOutWritten);
       }
       if (file) {
         if (broken && !broken.trying && now() >= broken.retryAt) {
@@ -466,6 +479,7 @@ export function openSinks(opts: SinkOptions): Sinks {
     dropped: () => dropped,
     close: () =>
       new Promise<void>((resolve) => {
+        if (opts.stdout) out.off('error', onOutError);
         if (!file || file.destroyed) return resolve();
         file.once('error', () => resolve());
         file.end(() => resolve());

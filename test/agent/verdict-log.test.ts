@@ -244,6 +244,27 @@ t.test('a full disk: lines dropped and counted, reported, nothing thrown', async
   t.match(reports[0], /\/dev\/full: ENOSPC/);
 });
 
+t.test('stdout whose reader went away (EPIPE): reported once, lines dropped and counted, nothing thrown', async (t) => {
+  const { Writable } = await import('node:stream');
+  const out = new Writable({
+    write(_chunk, _enc, cb) {
+      const e = new Error('write EPIPE') as NodeJS.ErrnoException;
+      e.code = 'EPIPE';
+      cb(e);
+    },
+  });
+  const reports: string[] = [];
+  const sinks = openSinks({ stdout: true, stdoutStream: out, report: (_l, m) => reports.push(m) });
+  sinks.write('{"n":1}');
+  await new Promise((r) => setTimeout(r, 20));
+  sinks.write('{"n":2}');
+  sinks.write('{"n":3}');
+  await sinks.close();
+  t.equal(sinks.dropped(), 3, 'the line that met the error and the ones after it are counted');
+  t.same(reports, ['verdict log (stdout): write EPIPE; its lines are dropped from now on (counted: verdictLogDropped, palisade_verdict_log_lines_total{outcome="dropped"})']);
+  t.equal(out.listenerCount('error'), 0, 'close lets go of the stream');
+});
+
 t.test('a line left half-written by a previous writer does not swallow the next one', async (t) => {
   const file = join(mkdtempSync(join(tmpdir(), 'palisade-vlog-')), 'verdicts.log');
   writeFileSync(file, '{"whole":1}\n{"time":"2026-01-01T00:00:00.000Z","verd');
