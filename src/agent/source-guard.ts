@@ -189,6 +189,22 @@ export class SourceGuard {
   /** Applies the newest state (reconcile: before the generation counts as enforced). */
   async update(state: ClusterState): Promise<void> {
     await this.guard.update(await this.entries(state));
+    this.forgetGone(state);
+  }
+
+  /**
+   * Drops the counts of interfaces no longer guarded and of pods that no longer exist: without
+   * this, lastCount kept every veth the node ever had and palisade_spoofed_packets_total a series
+   * for every pod that ever forged a source, for as long as the agent ran (pods come and go, a
+   * CronJob's under a new name each run). Nothing is counted twice: the update just took those
+   * interfaces' entries out of the kernel, so one that comes back counts from 0.
+   */
+  private forgetGone(state: ClusterState): void {
+    for (const iface of this.lastCount.keys()) if (!this.podOfIface.has(iface)) this.lastCount.delete(iface);
+    for (const pod of this.byPod.keys()) {
+      const unknown = /^<interface (.+)>$/.exec(pod);
+      if (unknown ? !this.podOfIface.has(unknown[1]!) : !state.pods.has(pod)) this.byPod.delete(pod);
+    }
   }
 
   /**
