@@ -110,7 +110,10 @@ t.test('probes hit the health server the agent is told to start, on the node loo
   t.ok(i >= 0 && i + 1 < args.length, '--health is passed');
   const addr = parseHealthAddress(args[i + 1]!);
   t.equal(addr.host, '127.0.0.1', 'bound to loopback only');
-  for (const [probe, path] of [['livenessProbe', '/healthz'], ['readinessProbe', '/readyz']] as const) {
+  // The startup probe too: pointed elsewhere it never succeeds, and the kubelet kills the agent
+  // after periodSeconds * failureThreshold, on every node, over and over.
+  t.ok(agent.startupProbe, 'a startup probe (the first list and compile can take a while)');
+  for (const [probe, path] of [['livenessProbe', '/healthz'], ['readinessProbe', '/readyz'], ['startupProbe', '/healthz']] as const) {
     const g = agent[probe].httpGet;
     t.equal(g.path, path, `${probe} path`);
     t.equal(g.port, addr.port, `${probe} port`);
