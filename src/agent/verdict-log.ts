@@ -11,7 +11,7 @@
 // retransmitted SYNs and further datagrams of a denied 5-tuple apart (recent-flows.ts) and
 // only counts them here (countRepeat).
 
-import { closeSync, createWriteStream, openSync, readSync, renameSync, statSync, type WriteStream } from 'node:fs';
+import { closeSync, createWriteStream, fstatSync, openSync, readSync, renameSync, statSync, type WriteStream } from 'node:fs';
 import { sideAllows, sideDenies, sideReason, sideRule, sideSkipped, type RuleSnapshot } from '../policy/engine-api.ts';
 import { ruleLabel } from '../policy/decision.ts';
 import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../cluster/model.ts';
@@ -390,13 +390,21 @@ export function openSinks(opts: SinkOptions): Sinks {
   const maxBytes = opts.maxBytes ?? DEFAULT_VERDICT_LOG_MAX_BYTES;
   let size = 0;
   const openFile = (): void => {
-    const f = createWriteStream(path!, { flags: 'a' });
-    file = f;
+    // Opened here, not by the stream (which opens by name later, on the thread pool): a rotation
+    // renames FILE while this stream may still be unopened, and it would then create a new FILE
+    // and write the old file's lines there, past the cap. An fd keeps writing to the file it
+    // opened, FILE.1 after the rename. A file that cannot be opened is left to the stream, which
+    // fails by name and reports through its 'error' event (below).
+    let fd: number | undefined;
     try {
-      size = statSync(path!).size;
+      fd = openSync(path!, 'a');
+      size = fstatSync(fd).size;
     } catch {
+      fd = undefined;
       size = 0;
     }
+    const f = fd === undefined ? createWriteStream(path!, { flags: 'a' }) : createWriteStream(path!, { fd, flags: 'a' });
+    file = f;
     // Lines this stream loses before its error event (still buffered) count in the episode.
     const droppedAtOpen = dropped;
     // A line a previous writer left half-written (full disk, killed mid-write) must not swallow
