@@ -16,7 +16,7 @@ export interface AddressBlock {
   readonly cidr: string;
   /** The largest policy CIDRs inside `cidr` that are other blocks, sorted by address. */
   readonly except: readonly string[];
-  /** An address of the block that is no pod's or node's: the one connections are judged with. */
+  /** The address connections are judged with: one that is no pod's or node's, else (a block of node addresses only) a node's. */
   readonly address: string;
 }
 
@@ -79,9 +79,15 @@ export function policyCIDRs(view: ClusterView, family: Family, extra: readonly s
 /**
  * The blocks of a family, sorted by their first address. `used` holds the addresses that are
  * pods' or nodes' (as bigint, see ipToBig): a block's representative avoids them, and a block
- * with no other address (a /32 holding one pod) is no external endpoint.
+ * with no other address (a /32 holding one pod) is no external endpoint, unless it is one
+ * address of `fallback` (used ones that are no endpoint of their own: a node's address), which
+ * then judges it. Without that, a policy CIDR naming one node exactly (an ipBlock
+ * 10.0.0.2/32 for the API server, a cluster policy `nodes` peer) made that node reachable from
+ * no endpoint at all, and connlist and diff left out every connection to and from it.
  */
-export function addressBlocks(view: ClusterView, family: Family, used: ReadonlySet<bigint>, extra: readonly string[] = []): AddressBlock[] {
+export function addressBlocks(
+  view: ClusterView, family: Family, used: ReadonlySet<bigint>, extra: readonly string[] = [], fallback: ReadonlySet<bigint> = new Set(),
+): AddressBlock[] {
   const spans = policyCIDRs(view, family, extra).map(span);
   const whole = span({ family, words: family === 'IPv4' ? [0] : [0, 0, 0, 0], prefix: 0 });
   // Innermost span containing [first..] among the listed ones (spans nest or are disjoint).
@@ -96,7 +102,7 @@ export function addressBlocks(view: ClusterView, family: Family, used: ReadonlyS
     if (s.last < whole.last) cuts.add(s.last + 1n);
   }
   const starts = [...cuts].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const byOwner = new Map<Span, { first: bigint; address?: bigint }>();
+  const byOwner = new Map<Span, { first: bigint; address?: bigint; fallback?: bigint }>();
   for (let i = 0; i < starts.length; i++) {
     const first = starts[i]!;
     const last = i + 1 < starts.length ? starts[i + 1]! - 1n : whole.last;
@@ -110,15 +116,19 @@ export function addressBlocks(view: ClusterView, family: Family, used: ReadonlyS
         b.address = a;
         break;
       }
+      if (b.fallback === undefined && fallback.has(a)) b.fallback = a;
     }
   }
   const out: (AddressBlock & { first: bigint })[] = [];
   for (const [owner, b] of byOwner) {
-    if (b.address === undefined) continue;
+    // The fallback only for a block of one address: it is then exactly that node, whereas a
+    // wider block of several nodes' addresses could not be judged by one of them (own nodes).
+    const address = b.address ?? (owner.first === owner.last ? b.fallback : undefined);
+    if (address === undefined) continue;
     const inside = spans.filter((s) => s !== owner && s.cidr.prefix > owner.cidr.prefix && s.first >= owner.first && s.last <= owner.last);
     const maximal = inside.filter((s) => !inside.some((o) => o !== s && o.cidr.prefix < s.cidr.prefix && o.first <= s.first && s.last <= o.last));
     maximal.sort((x, y) => (x.first < y.first ? -1 : 1));
-    out.push({ cidr: owner.text, except: maximal.map((s) => s.text), address: formatIP(bigToIP(b.address, family)), first: b.first });
+    out.push({ cidr: owner.text, except: maximal.map((s) => s.text), address: formatIP(bigToIP(address, family)), first: b.first });
   }
   out.sort((x, y) => (x.first < y.first ? -1 : x.first > y.first ? 1 : 0));
   return out.map(({ cidr, except, address }) => ({ cidr, except, address }));

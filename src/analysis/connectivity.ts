@@ -183,7 +183,13 @@ export class ConnectivityAnalysis {
     const used = new Set<bigint>();
     for (const p of view.pods.values()) for (const a of p.ips) used.add(addressKey(a)!);
     for (const n of view.nodes.values()) for (const a of n.addresses) used.add(addressKey(a)!);
-    const blocks = addressBlocks(view, family, used, opts.extraCIDRs);
+    // Node addresses no endpoint pod holds may judge a block that has nothing else (a policy
+    // CIDR of exactly one node): other nodes are external to the node endpoint (each pod's own).
+    const podAddresses = new Set<bigint>();
+    for (const g of groups) for (const a of g.addresses) podAddresses.add(addressKey(a)!);
+    const nodeOnly = new Set<bigint>();
+    for (const n of view.nodes.values()) for (const a of n.addresses) if (!podAddresses.has(addressKey(a)!)) nodeOnly.add(addressKey(a)!);
+    const blocks = addressBlocks(view, family, used, opts.extraCIDRs, nodeOnly);
 
     const nodes: Vertex[] = [];
     for (const g of groups) {
