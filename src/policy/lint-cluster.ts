@@ -1,17 +1,19 @@
 // Checks on cluster policies (ClusterNetworkPolicy, and the v1alpha1 Admin/BaselineAdminNetworkPolicy
-// decoded into the same model): two policies of one tier and priority whose rules overlap, rules
+// decoded into the same model): a subject that selects no pod, two policies of one tier and priority whose rules overlap, rules
 // shadowed by an earlier rule of the tier, a Pass with nothing below it, domainNames peers (they
 // match only what the agent learns from DNS at run time), and peers that fail closed. The semantics are cluster-facts.ts's and
 // tiers.ts's; the rule comparisons are in lint-cluster-match.ts.
 
 import type { ClusterPolicy, ClusterPolicyRule, Pod } from '../cluster/model.ts';
 import { clusterPolicyId } from '../cluster/model.ts';
-import { namespaceLabels } from '../cluster/namespace-labels.ts';
+import { namespaceLabels, namespaceNames } from '../cluster/namespace-labels.ts';
 import type { ClusterView } from '../cluster/state.ts';
 import { clusterPolicySelectsPod, clusterRuleEffect, clusterRules, compareClusterPolicies, peerFailsClosed } from './cluster-facts.ts';
 import { LINT, listPods, type Finding } from './lint-findings.ts';
 import { ruleCovers, rulesOverlap, subjectCovers, subjectPods, subjectsOverlap } from './lint-cluster-match.ts';
-import { DIRECTIONS, PEERS_FIELD, policyIsolatesPod, type Direction } from './spec-facts.ts';
+import { DIRECTIONS, PEERS_FIELD, policyAppliesToPod, policyIsolatesPod, type Direction } from './spec-facts.ts';
+import { pushTypos, typos, universe } from './lint-typos.ts';
+import { formatSelector, selectorIsEmpty, selectorMatches } from './selector.ts';
 
 /** "ClusterNetworkPolicy deny-db", as the decoder's errors name the object. */
 export function clusterObject(p: ClusterPolicy): string {
@@ -203,9 +205,49 @@ export function checkFailClosed(pols: readonly ClusterPolicy[], out: Finding[]):
   }
 }
 
+/**
+ * A subject that selects no pod: the policy has no effect today, like a NetworkPolicy whose
+ * podSelector selects nothing (lint-selectors.ts), and for an Admin guardrail a mistyped label
+ * means the pods it was written to protect are not protected. Every-pod subjects are not reported
+ * (a cluster with no pods yet), nor pods that are no subjects (host-network pods).
+ */
+export function checkSubjects(view: ClusterView, pols: readonly ClusterPolicy[], out: Finding[]): void {
+  for (const p of pols) {
+    const s = p.subject;
+    const nsSel = s.namespaces ?? s.pods?.namespaceSelector;
+    if (!nsSel || (selectorIsEmpty(nsSel) && (!s.pods || selectorIsEmpty(s.pods.podSelector)))) continue;
+    if (subjectPods(view, p).length > 0) continue;
+    const obj = clusterObject(p);
+    const field = s.namespaces ? 'spec.subject.namespaces' : 'spec.subject.pods';
+    const names = namespaceNames(view);
+    const inNs = names.filter((n) => selectorMatches(nsSel, namespaceLabels(view, n)));
+    const what = s.namespaces
+      ? `namespaces "${formatSelector(nsSel)}"`
+      : `pods namespaceSelector "${formatSelector(nsSel)}" AND podSelector "${formatSelector(s.pods!.podSelector)}"`;
+    const hostNetwork = [...view.pods.values()].filter((q) => q.hostNetwork && inNs.includes(q.namespace) && (!s.pods || selectorMatches(s.pods.podSelector, q.labels)));
+    const why = inNs.length === 0
+      ? ' (the namespaceSelector matches no namespace)'
+      : hostNetwork.length > 0 ? ` (it matches only host-network pods, ${listPods(hostNetwork)}, and host-network pods are never subjects)` : '';
+    out.push({
+      code: LINT.SELECTOR_MATCHES_NOTHING,
+      severity: 'warning',
+      object: obj,
+      field,
+      reason: `subject ${what} selects no pod${why}, so the policy has no effect today`,
+      fix: `make the subject's selectors match the labels of the pods (kubectl get pods -A --show-labels) and namespaces (kubectl get ns --show-labels) it is meant for`,
+    });
+    if (inNs.length === 0) pushTypos(obj, typos(nsSel, universe(names.map((n) => namespaceLabels(view, n))), `${field}${s.pods ? '.namespaceSelector' : ''}`), 'namespace', out);
+    else if (s.pods) {
+      const pods = [...view.pods.values()].filter((q) => inNs.includes(q.namespace) && policyAppliesToPod(q));
+      pushTypos(obj, typos(s.pods.podSelector, universe(pods.map((q) => q.labels)), `${field}.podSelector`), 'pod', out);
+    }
+  }
+}
+
 /** Every cluster policy check, policies in evaluation order. */
 export function checkClusterPolicies(view: ClusterView, out: Finding[]): void {
   const pols = [...view.clusterPolicies.values()].sort((a, b) => (a.tier === b.tier ? compareClusterPolicies(a, b) : a.tier < b.tier ? -1 : 1));
+  checkSubjects(view, pols, out);
   checkPriorityTies(view, pols, out);
   checkClusterShadowed(pols, out);
   checkPassToDefault(view, pols, out);

@@ -247,3 +247,51 @@ t.test('no-default-deny does not call pods with cluster policy rules open', asyn
   const app = fs.find((f) => f.code === LINT.NO_DEFAULT_DENY && f.object === 'Namespace app');
   t.match(app?.reason, /egress: app\/web accepts all traffic\)/);
 });
+
+// A cluster policy whose subject selects no pod has no effect, like a NetworkPolicy whose
+// podSelector selects nothing; before, lint said nothing about it (a mistyped label in an Admin
+// guardrail left the pods it meant to protect unprotected, silently).
+const HOST_NET = `
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: infra, labels: {kubernetes.io/metadata.name: infra, team: infra}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: agent, namespace: infra, labels: {app: agent}}
+spec: {nodeName: node-a, hostNetwork: true, containers: [{name: c}]}
+status: {phase: Running, podIP: 172.18.0.3}
+`;
+const DENY_IN = '  ingress: [{action: Deny, from: [{namespaces: {}}]}]';
+const SUBJECT_CASES: { name: string; yaml: string; want: string[]; reason?: RegExp }[] = [
+  {
+    name: 'namespaces subject with a mistyped label: reported, with the typo hint',
+    yaml: cnp('guard-db', 'Admin', 10, '{namespaces: {matchLabels: {team: dbb}}}', DENY_IN),
+    want: ['label-typo ClusterNetworkPolicy guard-db spec.subject.namespaces.matchLabels', 'selector-matches-nothing ClusterNetworkPolicy guard-db spec.subject.namespaces'],
+    reason: /subject namespaces "team=dbb" selects no pod \(the namespaceSelector matches no namespace\), so the policy has no effect today/,
+  },
+  {
+    name: 'pods subject whose podSelector matches no pod of the namespaces',
+    yaml: cnp('guard-pg', 'Admin', 10, '{pods: {namespaceSelector: {matchLabels: {team: db}}, podSelector: {matchLabels: {app: pgg}}}}', DENY_IN),
+    want: ['label-typo ClusterNetworkPolicy guard-pg spec.subject.pods.podSelector.matchLabels', 'selector-matches-nothing ClusterNetworkPolicy guard-pg spec.subject.pods'],
+    reason: /subject pods namespaceSelector "team=db" AND podSelector "app=pgg" selects no pod, so/,
+  },
+  {
+    name: 'a subject matching only host-network pods: they are never subjects',
+    yaml: HOST_NET + cnp('guard-infra', 'Admin', 10, '{namespaces: {matchLabels: {team: infra}}}', DENY_IN),
+    want: ['selector-matches-nothing ClusterNetworkPolicy guard-infra spec.subject.namespaces'],
+    reason: /matches only host-network pods, infra\/agent, and host-network pods are never subjects/,
+  },
+  { name: 'a subject selecting a pod: nothing', yaml: cnp('guard-db', 'Admin', 10, DB, DENY_IN), want: [] },
+  { name: 'an every-pod subject: nothing', yaml: cnp('all', 'Baseline', 0, ALL_NS, DENY_IN), want: [] },
+];
+for (const c of SUBJECT_CASES) {
+  t.test(c.name, async (t) => {
+    const fs = lint(cluster(c.yaml)).filter((f) => f.object.startsWith('ClusterNetworkPolicy') && f.field?.startsWith('spec.subject'));
+    t.same(fs.map((f) => `${f.code} ${f.object} ${f.field}`).sort(), c.want, formatFindings(fs));
+    const hit = fs.find((f) => f.code === LINT.SELECTOR_MATCHES_NOTHING);
+    if (c.reason) t.match(hit?.reason, c.reason);
+    if (hit) t.equal(hit.severity, 'warning');
+  });
+}
