@@ -6,7 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYAML } from 'yaml';
 import type { Family, Protocol } from '../cluster/model.ts';
-import { PROTOCOLS } from '../cluster/model.ts';
+import { PROTOCOLS, podKey } from '../cluster/model.ts';
+import { podForIP } from '../policy/evaluator.ts';
+import { podIsSelectable } from '../policy/spec-facts.ts';
 import type { ClusterView } from '../cluster/state.ts';
 import { canonicalIP, parseIP } from '../net/address.ts';
 import { CliError } from './args.ts';
@@ -150,5 +152,14 @@ export function resolveEndpoint(view: ClusterView, endpoint: string, family: Fam
   if (!pod) throw new CliError(`${where}: no pod ${endpoint} in the manifests`);
   const ip = pod.ips.find((a) => parseIP(a)?.family === family);
   if (!ip) throw new CliError(`${where}: pod ${endpoint} has no ${family} address (status.podIPs: ${pod.ips.length ? pod.ips.join(', ') : 'none'})`);
+  // Another pod claiming the same address wins it (evaluator.ts's contract): the connection
+  // would be judged as that pod's, so an answer labelled with this pod would be another's.
+  const owner = podForIP(view, ip);
+  if (podIsSelectable(pod) && owner && owner !== pod) {
+    throw new CliError(
+      `${where}: pod ${endpoint} does not own ${ip} for policy: pod ${podKey(owner)} holds it too and wins ` +
+        `(a Running pod first, then the smaller namespace/name), so ${ip} is judged as ${podKey(owner)}; name ${podKey(owner)} or fix the stale pod`,
+    );
+  }
   return ip;
 }

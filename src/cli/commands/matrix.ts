@@ -8,7 +8,7 @@
 
 import { parseIP } from '../../net/address.ts';
 import type { Decision, SideDecision } from '../../policy/decision.ts';
-import { evaluate } from '../../policy/evaluator.ts';
+import { evaluate, podForIP } from '../../policy/evaluator.ts';
 import { podIsSelectable } from '../../policy/spec-facts.ts';
 import { podKey } from '../../cluster/model.ts';
 import { parseArgs } from '../args.ts';
@@ -58,13 +58,22 @@ export async function run(argv: string[]): Promise<number> {
 
   const pods: { key: string; ip: string }[] = [];
   const left: string[] = [];
+  const taken: string[] = [];
   for (const p of state.pods.values()) {
     const ip = p.ips.find((a) => parseIP(a)?.family === family);
-    if (podIsSelectable(p) && ip) pods.push({ key: podKey(p), ip });
-    else left.push(podKey(p));
+    if (!podIsSelectable(p) || !ip) {
+      left.push(podKey(p));
+      continue;
+    }
+    // A pod whose address another pod wins (evaluator.ts's contract) would get a row and a
+    // column of the winner's verdicts under its own name: it is left out and said so.
+    const owner = podForIP(state, ip);
+    if (owner && owner !== p) taken.push(`${podKey(p)} (${ip} is ${podKey(owner)}'s)`);
+    else pods.push({ key: podKey(p), ip });
   }
   pods.sort((a, b) => (a.key < b.key ? -1 : 1));
   if (left.length) process.stderr.write(`palisade matrix: note: left out (host-network, finished, or no ${family} address): ${left.sort().join(', ')}\n`);
+  if (taken.length) process.stderr.write(`palisade matrix: note: left out (its address belongs to another pod for policy): ${taken.sort().join(', ')}\n`);
   if (pods.length === 0) process.stderr.write(`palisade matrix: note: no pods with an ${family} address\n`);
 
   const lines = [['-', ...pods.map((p) => p.key)].join('\t')];
