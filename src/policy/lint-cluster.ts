@@ -1,5 +1,6 @@
 // Checks on cluster policies (ClusterNetworkPolicy, and the v1alpha1 Admin/BaselineAdminNetworkPolicy
-// decoded into the same model): a subject that selects no pod, two policies of one tier and priority whose rules overlap, rules
+// decoded into the same model): a subject that selects no pod, a destinationNamedPort no destination
+// pod names, two policies of one tier and priority whose rules overlap, rules
 // shadowed by an earlier rule of the tier, a Pass with nothing below it, domainNames peers (they
 // match only what the agent learns from DNS at run time), and peers that fail closed. The semantics are cluster-facts.ts's and
 // tiers.ts's; the rule comparisons are in lint-cluster-match.ts.
@@ -11,7 +12,7 @@ import type { ClusterView } from '../cluster/state.ts';
 import { clusterPolicySelectsPod, clusterRuleEffect, clusterRules, compareClusterPolicies, peerFailsClosed } from './cluster-facts.ts';
 import { LINT, listPods, type Finding } from './lint-findings.ts';
 import { ruleCovers, rulesOverlap, subjectCovers, subjectPods, subjectsOverlap } from './lint-cluster-match.ts';
-import { DIRECTIONS, PEERS_FIELD, policyAppliesToPod, policyIsolatesPod, type Direction } from './spec-facts.ts';
+import { DIRECTIONS, PEERS_FIELD, podIsSelectable, policyAppliesToPod, policyIsolatesPod, type Direction } from './spec-facts.ts';
 import { pushTypos, typos, universe } from './lint-typos.ts';
 import { formatSelector, selectorIsEmpty, selectorMatches } from './selector.ts';
 
@@ -244,6 +245,44 @@ export function checkSubjects(view: ClusterView, pols: readonly ClusterPolicy[],
   }
 }
 
+/**
+ * A destinationNamedPort that none of the rule's destination pods names: it "resolves on the
+ * destination pod" (cluster-facts.ts), so the entry matches nothing, as a NetworkPolicy named
+ * port no destination defines (lint-destinations.ts, also an error). Destinations: for ingress
+ * the subject's pods; for egress the pods of its peers (the decoder refuses networks, nodes and
+ * domainNames peers next to a named port, so they are `namespaces` / `pods` ones).
+ */
+export function checkClusterNamedPorts(view: ClusterView, pols: readonly ClusterPolicy[], out: Finding[]): void {
+  for (const p of pols) {
+    for (const d of DIRECTIONS) {
+      clusterRules(p, d).forEach((r, i) => {
+        if (clusterRuleEffect(r).kind !== 'as-written') return;
+        r.protocols.forEach((proto, k) => {
+          if (!('namedPort' in proto)) return;
+          let dsts: Pod[];
+          if (d === 'ingress') dsts = subjectPods(view, p);
+          else {
+            if (r.peers.length === 0 || !r.peers.every((x) => x.namespaces || x.pods)) return;
+            dsts = [...view.pods.values()].filter((q) => podIsSelectable(q) && r.peers.some((x) => {
+              const nsl = namespaceLabels(view, q.namespace);
+              return x.namespaces ? selectorMatches(x.namespaces, nsl) : selectorMatches(x.pods!.namespaceSelector, nsl) && selectorMatches(x.pods!.podSelector, q.labels);
+            }));
+          }
+          if (dsts.length === 0 || dsts.some((q) => q.ports.some((cp) => cp.name === proto.namedPort))) return;
+          out.push({
+            code: LINT.NAMED_PORT_UNDEFINED,
+            severity: 'error',
+            object: clusterObject(p),
+            field: `${ruleField(d, i)}.protocols[${k}].destinationNamedPort`,
+            reason: `named port "${proto.namedPort}" is defined by none of the ${dsts.length} destination pod(s) (${listPods(dsts)}), so this protocols entry matches nothing`,
+            fix: `use a containerPorts[].name the destination pods define, or a port number`,
+          });
+        });
+      });
+    }
+  }
+}
+
 /** Every cluster policy check, policies in evaluation order. */
 export function checkClusterPolicies(view: ClusterView, out: Finding[]): void {
   const pols = [...view.clusterPolicies.values()].sort((a, b) => (a.tier === b.tier ? compareClusterPolicies(a, b) : a.tier < b.tier ? -1 : 1));
@@ -252,4 +291,5 @@ export function checkClusterPolicies(view: ClusterView, out: Finding[]): void {
   checkClusterShadowed(pols, out);
   checkPassToDefault(view, pols, out);
   checkFailClosed(pols, out);
+  checkClusterNamedPorts(view, pols, out);
 }
