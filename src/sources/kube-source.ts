@@ -46,13 +46,16 @@
 
 import { KubeConfig, ListWatch, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import type { ClusterState } from '../cluster/state.ts';
-import { KINDS, apiVersionOf, keyOfObject, resourcePath, type KindEntry, type ObjectKind } from '../cluster/kinds.ts';
+import { KINDS, type ObjectKind } from '../cluster/kinds.ts';
 import { formatObjectError } from '../cluster/model.ts';
 import { ApiError, ClosableWatch, KubeLister, describeError, jitter, jitter10, loadKubeConfig } from './kube-client.ts';
 import { KubeApplier, type Pending, type Prepared } from './kube-apply.ts';
 import { SlimObject, slimEventObject } from './slim-object.ts';
 import { stderrLog, type Log } from './log.ts';
 import type { Source, SyncInfo } from './source.ts';
+import { newResource, objectKey, resourceStatus, statusCodeOf, useVersion, type Instance, type Resource, type ResourceStatus } from './kube-resource.ts';
+
+export type { ResourceStatus } from './kube-resource.ts';
 
 export { loadKubeConfig } from './kube-client.ts';
 
@@ -82,22 +85,6 @@ export interface KubeSourceOptions {
   readonly log?: Log;
 }
 
-export interface ResourceStatus {
-  /** The apiVersion listed and watched (the last one tried while the kind is absent). */
-  readonly apiVersion: string;
-  /** The first full list of this resource has been applied. */
-  readonly listed: boolean;
-  readonly connected: boolean;
-  /** An optional kind whose CRD is not installed (the API server answers 404): nothing to watch. */
-  readonly absent: boolean;
-  /** Objects of this kind currently known from the API (valid or rejected). */
-  readonly objects: number;
-  readonly lists: number;
-  readonly restarts: number;
-  readonly errors: number;
-  readonly lastError?: string;
-}
-
 export interface KubeSourceStatus {
   /** Every resource has been listed completely at least once and applied to the state. */
   readonly synced: boolean;
@@ -115,49 +102,6 @@ export interface KubeSourceStatus {
 }
 
 export type StatusListener = (s: KubeSourceStatus) => void;
-
-/** One informer generation of one resource. */
-interface Instance {
-  readonly informer: ListWatch<KubernetesObject>;
-  readonly watch: ClosableWatch;
-  retired: boolean;
-  connects: number;
-  connectedAt: number;
-  sawEvent: boolean;
-}
-
-/** One informed kind: its registry entry, the collection path it lists and watches, its counters. */
-interface Resource {
-  readonly entry: KindEntry;
-  readonly kind: ObjectKind;
-  /** The version listed and watched (an index into entry.versions), its apiVersion and path (useVersion). */
-  version: number;
-  apiVersion: string;
-  path: string;
-  /** Versions that answered 404 since the last list that succeeded (an optional kind's). */
-  unserved: number;
-  /** The apiVersion of the last list that succeeded (said in a log line when it changes). */
-  listedVersion?: string;
-  current?: Instance;
-  listed: boolean;
-  connected: boolean;
-  /** Optional kind, last answer 404: its CRD is not installed. */
-  absent: boolean;
-  /** Consecutive 404s of an absent kind (drives the re-check backoff). */
-  absentChecks: number;
-  /** Consecutive failures without a healthy connection in between (drives the backoff). */
-  failures: number;
-  restartTimer?: NodeJS.Timeout;
-  /** key -> resourceVersion of the last version applied to (or rejected from) the state (KubeApplier.known). */
-  readonly known: Map<string, string>;
-  /** Successful lists. */
-  lists: number;
-  /** Lists after the first successful one (410 recoveries, resyncs). */
-  relists: number;
-  restarts: number;
-  errors: number;
-  lastError?: string;
-}
 
 /** How long a watch must stay up (or deliver an event) before its failure counter resets. */
 const HEALTHY_AFTER_MS = 10_000;
@@ -213,10 +157,7 @@ export class KubeSource implements Source {
     this.applier = new KubeApplier(this.log);
     const rs = {} as Record<ObjectKind, Resource>;
     for (const entry of KINDS) {
-      rs[entry.kind] = {
-        entry, kind: entry.kind, version: 0, apiVersion: apiVersionOf(entry), path: resourcePath(entry), unserved: 0,
-        listed: false, connected: false, absent: false, absentChecks: 0, failures: 0, known: this.applier.known[entry.kind], lists: 0, relists: 0, restarts: 0, errors: 0,
-      };
+      rs[entry.kind] = newResource(entry, this.applier.known[entry.kind]);
     }
     this.resources = rs;
   }
@@ -294,10 +235,7 @@ export class KubeSource implements Source {
     for (const r of Object.values(this.resources)) {
       restarts += r.restarts;
       relists += r.relists;
-      resources[r.kind] = {
-        apiVersion: r.apiVersion, listed: r.listed, connected: r.connected, absent: r.absent, objects: r.known.size, lists: r.lists, restarts: r.restarts, errors: r.errors,
-        ...(r.lastError !== undefined ? { lastError: r.lastError } : {}),
-      };
+      resources[r.kind] = resourceStatus(r);
     }
     return {
       synced: this.synced,
@@ -428,12 +366,6 @@ export class KubeSource implements Source {
     }, delay);
   }
 
-  private useVersion(r: Resource, i: number): void {
-    r.version = i;
-    r.apiVersion = apiVersionOf(r.entry, r.entry.versions[i]);
-    r.path = resourcePath(r.entry, r.entry.versions[i]);
-  }
-
   /**
    * An optional kind's version answered 404 and another is still untried: lists and watches that
    * one at once (the file header says why). Its objects stay in force meanwhile.
@@ -443,7 +375,7 @@ export class KubeSource implements Source {
     // A restart scheduled for the retired instance would start nothing: the new one replaces it.
     if (r.restartTimer) clearTimeout(r.restartTimer);
     r.restartTimer = undefined;
-    this.useVersion(r, (r.version + 1) % r.entry.versions.length);
+    useVersion(r, (r.version + 1) % r.entry.versions.length);
     void this.runStart(r, this.newInstance(r));
   }
 
@@ -477,7 +409,7 @@ export class KubeSource implements Source {
     r.absentChecks++;
     r.restartTimer = setTimeout(() => {
       r.restartTimer = undefined;
-      this.useVersion(r, 0);
+      useVersion(r, 0);
       // A fresh informer: the old one's resourceVersion belongs to a resource that is gone.
       void this.runStart(r, this.newInstance(r));
     }, delay);
@@ -636,17 +568,3 @@ export class KubeSource implements Source {
     for (const l of this.listeners) l(s);
   }
 }
-
-/** The object's state key (keyOfObject: a v1alpha1 cluster policy's key carries its kind). */
-function objectKey(entry: KindEntry, raw: KubernetesObject): string | undefined {
-  const name = raw?.metadata?.name;
-  if (typeof name !== 'string' || name === '') return undefined;
-  return keyOfObject(entry, { name, namespace: raw.metadata?.namespace ?? '' });
-}
-
-/** HTTP status of a failed list (ApiError) or watch (client-node sets statusCode). */
-function statusCodeOf(err: unknown): number | undefined {
-  const c = (err as { statusCode?: unknown } | null)?.statusCode;
-  return typeof c === 'number' ? c : undefined;
-}
-
