@@ -62,6 +62,13 @@ const CASES: { name: string; args: string[]; code: number; stdout?: RegExp; notS
     stderr: /--to: pod b\/b1 does not own 10\.1\.0\.1 for policy: pod a\/a1/,
   },
   {
+    name: 'connlist names it among the pods that are no endpoints',
+    args: ['connlist', '--manifests', dir],
+    code: 0,
+    notStdout: /b\/b1/,
+    stderr: /note: not endpoints: b\/b1 \(its address is another pod's for policy\)/,
+  },
+  {
     name: 'the winner itself is explained as before',
     args: ['explain', '--manifests', dir, '--from', 'a/a1', '--to', 'a/srv', '--port', '80'],
     code: 0,

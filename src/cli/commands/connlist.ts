@@ -53,7 +53,9 @@ export async function run(argv: string[]): Promise<number> {
     throw e;
   }
   const c = an.result;
-  const left = c.leftOut.filter((l) => l.reason !== 'address-taken').map((l) => `${l.pod} (${l.reason})`);
+  // Every pod left out is named, a pod whose address another pod wins included (as matrix and
+  // verify do): it would otherwise vanish from the listing without a word.
+  const left = c.leftOut.map((l) => `${l.pod} (${l.reason === 'address-taken' ? 'its address is another pod\'s for policy' : l.reason})`);
   if (left.length) process.stderr.write(`palisade connlist: note: not endpoints: ${left.join(', ')}\n`);
   const text = output === 'json' ? connectivityJSON(c)
     : output === 'csv' ? connectivityCSV(c)
