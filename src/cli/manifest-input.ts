@@ -42,8 +42,10 @@ export function manifestPathsFlag(flag: unknown): string[] {
 /** Loads the manifests, printing notes and one line per error on stderr. */
 export function loadClusterForCli(cmd: string, flag: unknown, opts: { quietNotes?: boolean } = {}): CliCluster {
   const paths = manifestPathsFlag(flag);
-  const { state, notes, errors, badDocuments } = loadManifests(paths);
+  const { state, notes, warnings, errors, badDocuments } = loadManifests(paths);
   if (!opts.quietNotes) for (const n of notes) process.stderr.write(`palisade ${cmd}: note: ${n}\n`);
+  // Warnings are said even where notes are not (lint): each names a value that probably does not mean what was meant.
+  for (const w of warnings) process.stderr.write(`palisade ${cmd}: warning: ${w}\n`);
   for (const e of errors) process.stderr.write(`palisade ${cmd}: error: ${formatObjectError(e)}\n`);
   if (errors.length > 0) {
     process.stderr.write(`palisade ${cmd}: ${badDocuments} manifest document(s) had errors and were left out (the API server would refuse them too); exit status will be 1\n`);

@@ -66,7 +66,7 @@ export function decodeAs(kind: string, raw: unknown, source?: string): Decoded {
       if (d.kind === 'invalid') return d;
       return invalid(kind, d.kind === 'ignored' ? '' : keyOfDecoded(d), e);
     }
-    return d;
+    return d.kind !== 'invalid' && d.kind !== 'ignored' && e.warnings.length > 0 ? { ...d, warnings: e.warnings } : d;
   } catch (err) {
     // A decoder bug must not take the agent down; report it against the object.
     e.add('(root)', `internal decoding error: ${(err as Error).message}`);

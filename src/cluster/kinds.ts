@@ -28,8 +28,8 @@ export interface KindValues {
 
 export type ObjectKind = keyof KindValues;
 
-/** A decoded object of a known kind. */
-export type ValidDecoded = { [K in ObjectKind]: { kind: K; value: KindValues[K] } }[ObjectKind];
+/** A decoded object of a known kind, with what its decoder found valid but probably unmeant (Errs.warn). */
+export type ValidDecoded = { [K in ObjectKind]: { kind: K; value: KindValues[K]; warnings?: readonly ObjectError[] } }[ObjectKind];
 
 export type Decoded =
   | ValidDecoded

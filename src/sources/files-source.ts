@@ -158,6 +158,7 @@ export class FilesSource implements Source {
     this.signature = this.currentSignature();
     const errors: string[] = [];
     const notes: string[] = [];
+    const warnings: string[] = [];
     const pathErrors: ObjectError[] = [];
     const files: string[] = [];
     for (const p of this.paths) files.push(...manifestFiles(p, pathErrors));
@@ -192,6 +193,7 @@ export class FilesSource implements Source {
             result = { text, docs: r.documents };
             this.good.set(file, result);
             notes.push(...r.notes);
+            warnings.push(...r.warnings);
           }
         }
       }
@@ -287,6 +289,8 @@ export class FilesSource implements Source {
     }
     for (const n of notes) if (!this.reported.has(n)) this.log('info', n);
     for (const n of notes) now.add(n);
+    for (const w of warnings) if (!this.reported.has(w)) this.log('warn', w);
+    for (const w of warnings) now.add(w);
     this.reported = now;
     const info: SyncInfo = { startedAt, errors };
     for (const l of this.listeners) l(info);

@@ -5,7 +5,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LineCounter, parseAllDocuments } from 'yaml';
-import type { ObjectError } from '../cluster/model.ts';
+import { formatObjectError, type ObjectError } from '../cluster/model.ts';
 import { ClusterState } from '../cluster/state.ts';
 import type { Decoded } from '../cluster/decode.ts';
 import { applyDecoded, decodeAs, decodeObject, isObjectKind } from '../cluster/decode.ts';
@@ -24,6 +24,8 @@ export interface DecodedDocument {
 export interface ManifestRead {
   readonly documents: DecodedDocument[];
   readonly notes: string[];
+  /** What decoders found valid but probably unmeant (Errs.warn), each with its line. */
+  readonly warnings: string[];
   /** Unreadable paths and YAML syntax errors (object errors are inside `documents`). */
   readonly errors: ObjectError[];
 }
@@ -69,6 +71,7 @@ export function manifestFiles(path: string, errors: ObjectError[]): string[] {
 export function readManifestText(text: string, file: string): ManifestRead {
   const documents: DecodedDocument[] = [];
   const notes: string[] = [];
+  const warnings: string[] = [];
   const errors: ObjectError[] = [];
   const lines = new LineCounter();
   // merge: YAML 1.1 merge keys (`<<: *base`), which kubectl's YAML reader resolves: read as a
@@ -110,7 +113,7 @@ export function readManifestText(text: string, file: string): ManifestRead {
     }
     add(raw, source, (d) => locateErrors(d, file, i + 1, doc, lines));
   });
-  function add(raw: unknown, source: string, locate: (e: ObjectError[]) => ObjectError[], typed?: { kind: string; apiVersion: unknown }): void {
+  function add(raw: unknown, source: string, locate: (e: readonly ObjectError[]) => ObjectError[], typed?: { kind: string; apiVersion: unknown }): void {
     // An item of a typed list is of the list's kind and apiVersion unless it names its own.
     const item = typed !== undefined && typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : undefined;
     let decoded = item !== undefined && item.kind === undefined
@@ -119,15 +122,17 @@ export function readManifestText(text: string, file: string): ManifestRead {
     // Errors point at the line and column of their field; the document number is context.
     if (decoded.kind === 'invalid') decoded = { ...decoded, errors: locate(decoded.errors) };
     if (decoded.kind === 'ignored') notes.push(`${source}: ${decoded.note}`);
+    else if (decoded.kind !== 'invalid' && decoded.warnings) for (const w of locate(decoded.warnings)) warnings.push(formatObjectError(w));
     documents.push({ source, decoded });
   }
-  return { documents, notes, errors };
+  return { documents, notes, warnings, errors };
 }
 
 /** Reads and decodes every manifest under the given paths, in path order then file order. */
 export function readManifests(paths: readonly string[]): ManifestRead {
   const documents: DecodedDocument[] = [];
   const notes: string[] = [];
+  const warnings: string[] = [];
   const errors: ObjectError[] = [];
   for (const p of paths) {
     for (const file of manifestFiles(p, errors)) {
@@ -141,15 +146,18 @@ export function readManifests(paths: readonly string[]): ManifestRead {
       const r = readManifestText(text, file);
       documents.push(...r.documents);
       notes.push(...r.notes);
+      warnings.push(...r.warnings);
       errors.push(...r.errors);
     }
   }
-  return { documents, notes, errors };
+  return { documents, notes, warnings, errors };
 }
 
 export interface LoadedManifests {
   readonly state: ClusterState;
   readonly notes: string[];
+  /** See ManifestRead.warnings. */
+  readonly warnings: string[];
   /** YAML errors and every error of every invalid object (those objects are left out). */
   readonly errors: ObjectError[];
   /** How many documents (or List items, or unreadable files) those errors belong to. */
@@ -195,5 +203,5 @@ export function loadManifests(paths: readonly string[]): LoadedManifests {
       notes.push(`namespace ${ns} has pods but no Namespace object; assumed one labelled only ${NAMESPACE_NAME_LABEL}=${ns}`);
     }
   });
-  return { state, notes, errors, badDocuments };
+  return { state, notes, warnings: read.warnings, errors, badDocuments };
 }

@@ -208,3 +208,41 @@ t.test('typed lists of the kinds read (NetworkPolicyList, PodList...) are read a
     else t.same(r.errors, [], `${name}: no errors`);
   }
 });
+
+// A CIDR with host bits set is valid (read as its network, as the API server reads it) and warned
+// about with its line, where it most likely means one address: every CIDR field, in every kind.
+t.test('a CIDR with host bits set is read as its network and warned about, with its line', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'palisade-hostbits-'));
+  writeFileSync(join(dir, 'p.yaml'), `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: to-db, namespace: app}
+spec:
+  podSelector: {}
+  policyTypes: [Egress]
+  egress:
+  - to:
+    - ipBlock: {cidr: 10.244.1.5/24, except: [10.244.1.8/30]}
+    - ipBlock: {cidr: 10.9.0.0/16}
+    - ipBlock: {cidr: "fd00::1/64"}
+---
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: guard}
+spec:
+  tier: Admin
+  priority: 1
+  subject: {namespaces: {}}
+  egress: [{action: Deny, to: [{networks: [192.168.7.1/16, 172.16.0.0/12]}]}]
+`);
+  const m = loadManifests([dir]);
+  t.same(m.errors, []);
+  const p = m.state.policies.get('app/to-db')!;
+  t.same(p.egress[0]!.peers.map((peer) => peer.ipBlock), [{ cidr: '10.244.1.0/24', except: ['10.244.1.8/30'] }, { cidr: '10.9.0.0/16', except: [] }, { cidr: 'fd00::/64', except: [] }], 'read as the networks');
+  t.match(m.warnings, [
+    /p\.yaml:9:17: NetworkPolicy app\/to-db: spec\.egress\[0\]\.to\[0\]\.ipBlock\.cidr: "10\.244\.1\.5\/24" has host bits set: it means 10\.244\.1\.0\/24, every address of it; for the one address write 10\.244\.1\.5\/32/,
+    /p\.yaml:11:\d+: NetworkPolicy app\/to-db: spec\.egress\[0\]\.to\[2\]\.ipBlock\.cidr: "fd00::1\/64" has host bits set: it means fd00::\/64, .* write fd00::1\/128/,
+    /p\.yaml:\d+:\d+: ClusterNetworkPolicy guard: spec\.egress\[0\]\.to\[0\]\.networks\[0\]: "192\.168\.7\.1\/16" has host bits set: it means 192\.168\.0\.0\/16/,
+  ]);
+  t.equal(m.warnings.length, 3, 'none for the masked ones (10.244.1.8/30, 10.9.0.0/16, 172.16.0.0/12)');
+  t.same(m.notes, [], 'warnings are not notes');
+});

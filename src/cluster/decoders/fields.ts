@@ -7,7 +7,7 @@
 import type { ObjectError, Protocol } from '../model.ts';
 import { PROTOCOLS } from '../model.ts';
 import type { Decoded } from '../kinds.ts';
-import { parseCIDR, type ParsedCIDR } from '../../net/address.ts';
+import { formatCIDR, formatIP, parseCIDR, parseIP, type ParsedCIDR } from '../../net/address.ts';
 import { dnsLabelProblems, labelKeyProblems, labelValueProblems } from '../names.ts';
 
 export type Obj = Record<string, unknown>;
@@ -27,9 +27,21 @@ export function describe(v: unknown): string {
 /** Collects the errors of one object. */
 export class Errs {
   readonly list: ObjectError[] = [];
+  /**
+   * What is valid but probably not what was meant, as the API server's warnings say it (kubectl
+   * prints them as "Warning: ..."): the object is decoded as written, and the manifests reader
+   * shows these with their line.
+   */
+  readonly warnings: ObjectError[] = [];
   constructor(public object: string, readonly source?: string) {}
   add(field: string, message: string): void {
-    this.list.push(this.source === undefined ? { object: this.object, field, message } : { object: this.object, field, message, source: this.source });
+    this.list.push(this.error(field, message));
+  }
+  warn(field: string, message: string): void {
+    this.warnings.push(this.error(field, message));
+  }
+  private error(field: string, message: string): ObjectError {
+    return this.source === undefined ? { object: this.object, field, message } : { object: this.object, field, message, source: this.source };
   }
   /** Fields of a strictly decoded struct: anything not in `known` is an error. */
   strict(o: Obj, known: readonly string[], path: string): void {
@@ -159,6 +171,17 @@ export const CIDR_HINT = 'must be an IPv4 or IPv6 address and a prefix length';
 export function cidrAt(e: Errs, text: string, path: string, hint = CIDR_HINT): ParsedCIDR | undefined {
   const c = parseCIDR(text.trim() === text ? text : '');
   if (!c) e.add(path, `invalid CIDR ${JSON.stringify(text)}: ${hint}`);
+  else {
+    // "10.244.1.5/24" is read as 10.244.1.0/24, as the API server reads it: 256 addresses where
+    // one was probably meant. Kubernetes warns about such values (and v1beta1 cluster policies
+    // reject them), so Palisade says it too.
+    const written = parseIP(text.slice(0, text.indexOf('/')));
+    const network = formatCIDR(c);
+    if (written && formatIP(written) !== network.slice(0, network.indexOf('/'))) {
+      const one = `${formatIP(written)}/${c.family === 'IPv4' ? 32 : 128}`;
+      e.warn(path, `${JSON.stringify(text)} has host bits set: it means ${network}, every address of it; for the one address write ${one}`);
+    }
+  }
   return c;
 }
 
