@@ -38,7 +38,8 @@ import type { VerdictCache } from '../enforce/verdict-cache.ts';
 import { flushForGeneration, openVerdictCache } from './cache-wiring.ts';
 import { KernelAdmission } from './admit-wiring.ts';
 import { DnsWiring, dnsPodMatch } from './dns-wiring.ts';
-import { VerdictLog, describeConnection, openSinks, type Sinks } from './verdict-log.ts';
+import { describeConnection } from './verdict-log.ts';
+import { VerdictLogWiring } from './verdict-log-wiring.ts';
 import { auditAllowsCodes, auditConfig } from './audit.ts';
 import { runCommand } from '../enforce/command.ts';
 import { FlowCutter, type JudgedFlow, type SweepResult } from '../enforce/flow-cutter.ts';
@@ -66,9 +67,7 @@ export class Agent {
   private classifier?: Classifier;
   private observer?: ConnectionObserver;
   private metricsServer?: MetricsServer;
-  private sinks?: Sinks;
-  private verdictLog?: VerdictLog;
-  private flushTimer?: NodeJS.Timeout;
+  private vlog?: VerdictLogWiring;
   private enforcer?: Enforcer;
   private iptables?: Iptables;
   private sourceGuard?: SourceGuard;
@@ -168,13 +167,12 @@ export class Agent {
     if (o.verdictLog) {
       // A file that cannot be written (bad path, full disk) or a closed stdout is an error the agent survives: the
       // log says so once, lastError shows it, the lines are counted as dropped, enforcement goes on.
-      const report = (level: 'error' | 'info', m: string) => (level === 'error' ? this.fail(m) : this.log('info', m));
-      this.sinks = openSinks(o.verdictLog === 'stdout' ? { stdout: true, report } : { file: o.verdictLog, report, maxBytes: o.verdictLogMaxBytes });
-      this.verdictLog = new VerdictLog({ write: this.sinks.write, logAllowed: o.logAllowed ?? false, dstName: (ip, denied) => this.dns?.nameOf(ip, denied) });
-      this.flushTimer = setInterval(() => this.verdictLog!.flush(), 10_000);
-      this.flushTimer.unref();
+      this.vlog = new VerdictLogWiring({
+        dest: o.verdictLog, maxBytes: o.verdictLogMaxBytes, logAllowed: o.logAllowed ?? false, dstName: (ip, denied) => this.dns?.nameOf(ip, denied),
+        report: (level, m) => (level === 'error' ? this.fail(m) : this.log('info', m)),
+      });
     }
-    this.observer = new ConnectionObserver({ counters: new AgentCounters(), policies: new PolicyCounters((p) => this.state.policies.has(p) || this.state.clusterPolicies.has(p)), log: this.verdictLog });
+    this.observer = new ConnectionObserver({ counters: new AgentCounters(), policies: new PolicyCounters((p) => this.state.policies.has(p) || this.state.clusterPolicies.has(p)), log: this.vlog?.log });
     this.refreshAudit();
     this.observer.bindSnapshot(this.engine.snapshot(), this.engine.stats().ruleIds);
     if (this.plan.verdictCache) {
@@ -193,7 +191,7 @@ export class Agent {
           return { pods: st.pods, tables: st.tables, rules: st.ruleIds };
         },
         generation: () => this.enforcedGeneration,
-        verdictLog: this.verdictLog ? () => ({ ...this.verdictLog!.stats, dropped: this.sinks?.dropped() ?? 0 }) : undefined,
+        verdictLog: this.vlog ? () => this.vlog!.stats() : undefined,
         reasons: { counts: [this.classifier.reasonCounts], names: REASON_NAMES },
         invalid: { counts: [this.classifier.invalidCounts], names: INVALID_NAMES },
       });
@@ -226,7 +224,7 @@ export class Agent {
       // After the judge's queue, so a second agent on the same queues fails on that one first.
       this.dns = await DnsWiring.open(this.state, { ...o.dns, node: o.node, plan: this.plan, routing: o.backend === 'tun' ? this.tunRouting() : undefined, onError });
       if (this.stopped) throw new Error('stopped before the rules were installed');
-      const guard = { node: o.node, backend, families: this.families, failOpen: this.plan.failOpen, layout: o.sourceGuardLayout, log: this.log, write: o.verdictLog ? (l: string) => this.sinks?.write(l) : undefined };
+      const guard = { node: o.node, backend, families: this.families, failOpen: this.plan.failOpen, layout: o.sourceGuardLayout, log: this.log, write: o.verdictLog ? (l: string) => this.vlog?.write(l) : undefined };
       this.sourceGuard = await SourceGuard.open(guard, this.state, o.sourceGuard ?? true);
       this.iptables!.setNoIfaceSets(this.sourceGuard?.noIfaceSets);
       if (!o.queueAll) this.judged = await JudgedSets.open({ families: this.families });
@@ -313,11 +311,9 @@ export class Agent {
   }
 
   private async closeObservability(): Promise<void> {
-    if (this.flushTimer) clearInterval(this.flushTimer);
-    this.verdictLog?.flush();
-    if (this.sinks) await this.sinks.close().catch(() => {});
+    await this.vlog?.close();
     if (this.metricsServer) await this.metricsServer.close().catch(() => {});
-    this.sinks = undefined;
+    this.vlog = undefined;
     this.metricsServer = undefined;
   }
 
@@ -513,12 +509,12 @@ export class Agent {
   private logCut(j: JudgedFlow, snap: RuleSnapshot): void {
     const line = describeConnection(snap, j, new Date());
     this.log('info', 'cut established flow', { src: line.src, dst: line.dst, protocol: line.protocol, reason: line.reason, generation: line.generation });
-    this.sinks?.write(JSON.stringify({ ...line, cut: true }));
+    this.vlog?.write(JSON.stringify({ ...line, cut: true }));
   }
 
   status(): AgentStatus {
     const { counters, reasons, invalid } = statusCounters({
-      enforcer: this.enforcer, classifier: this.classifier, observer: this.observer, verdictLog: this.verdictLog, sinks: this.sinks, cache: this.cache, admission: this.admission,
+      enforcer: this.enforcer, classifier: this.classifier, observer: this.observer, verdictLog: this.vlog?.log, sinks: this.vlog?.sinks, cache: this.cache, admission: this.admission,
     });
     return {
       pid: process.pid,
