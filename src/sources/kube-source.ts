@@ -132,6 +132,9 @@ export class KubeSource implements Source {
   private lastConnected = false;
   private lastEventAt?: number;
   private resyncs = 0;
+  /** Failed lists and watches before the first full sync, and when the first one failed (firstListFailed). */
+  private failuresBeforeSync = 0;
+  private waitingSince?: number;
   private readonly listeners: StatusListener[] = [];
   private readonly syncListeners: ((info: SyncInfo) => void)[] = [];
   private syncWaiter?: { resolve: () => void; reject: (e: Error) => void };
@@ -337,6 +340,7 @@ export class KubeSource implements Source {
     }
     r.errors++;
     r.lastError = describeError(err);
+    if (!this.synced) this.firstListFailed(r);
     if (r.connected) {
       r.connected = false;
       this.statusChanged();
@@ -364,6 +368,20 @@ export class KubeSource implements Source {
       void this.retire(inst);
       void this.runStart(r, this.newInstance(r));
     }, delay);
+  }
+
+  /**
+   * A failure before the first full sync. Until that sync nothing is compiled or installed, so
+   * the agent enforces no policy at all, which the per-retry lines do not say: this one does,
+   * once, with the server and the cause (checkSynced says when the wait is over).
+   */
+  private firstListFailed(r: Resource): void {
+    this.failuresBeforeSync++;
+    if (this.waitingSince !== undefined) return;
+    this.waitingSince = Date.now();
+    this.log('warn', 'not enforcing yet: the first list from the API server has not completed, so no policy is compiled or installed (rules a previous agent left in place drop new connections meanwhile); retrying', {
+      server: this.server, resource: r.path, error: r.lastError,
+    });
   }
 
   /**
@@ -522,6 +540,11 @@ export class KubeSource implements Source {
     this.log('info', 'initial sync complete', {
       namespaces: s.namespaces.size, pods: s.pods.size, nodes: s.nodes.size, policies: s.policies.size, clusterPolicies: s.clusterPolicies.size, rejected: s.rejected.size,
     });
+    if (this.waitingSince !== undefined) {
+      this.log('info', 'the first list from the API server has completed; enforcement starts once the rules are compiled and installed', {
+        server: this.server, failures: this.failuresBeforeSync, waitedMs: Date.now() - this.waitingSince,
+      });
+    }
     if (this.nodeName && !s.nodes.has(this.nodeName)) {
       this.log('warn', 'this node is not in the API server\'s node list (check NODE_NAME / --node)', { node: this.nodeName });
     }

@@ -8,7 +8,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ClusterState } from '../../src/cluster/state.ts';
 import { KubeSource } from '../../src/sources/kube-source.ts';
-import { captureLogger, mirrorDiff, ns, pod, policy, sleep, startHarness, verdict, waitFor, type LogLine } from '../support/kube-fixtures.ts';
+import { captureLogger, mirrorDiff, ns, pod, policy, sleep, startHarness, verdict, waitFor, type Harness, type LogLine } from '../support/kube-fixtures.ts';
 
 const XA = '10.244.1.1';
 const YA = '10.244.2.1';
@@ -301,4 +301,48 @@ t.test('credentials failing at a reconnect (an exec plugin): disconnected and lo
   rmSync(fail);
   await waitFor('resumed and caught up', () => source.isConnected && state.pods.has('x/meanwhile'));
   t.same(mirrorDiff({ ...h, state, source }), [], 'the state mirrors the server');
+});
+
+// An agent whose first list never completes compiles and installs nothing: the operator must be
+// told so once (not once per retry of each of the eight resources), with the server and the
+// cause, and told again when the wait is over. A start that lists at once says neither.
+const firstListCases: { name: string; breakIt: (h: Harness) => Promise<void>; heal: (h: Harness) => Promise<void>; cause: RegExp }[] = [
+  { name: 'server down', breakIt: (h) => h.server.stop(), heal: (h) => h.server.start(), cause: /ECONNREFUSED|fetch failed/ },
+  {
+    name: 'RBAC missing for policies',
+    breakIt: async (h) => void h.server.forbidden.add('NetworkPolicy'),
+    heal: async (h) => void h.server.forbidden.delete('NetworkPolicy'),
+    cause: /403/,
+  },
+];
+for (const c of firstListCases) {
+  t.test(`first list failing at startup (${c.name}): one warning that nothing is enforced yet, one line when the wait is over`, async (t) => {
+    const h = await startHarness({ sync: false, source: { backoffInitialMs: 50, backoffMaxMs: 100 } });
+    t.teardown(() => h.close());
+    await c.breakIt(h);
+    const p = h.source.start(h.state);
+    p.catch(() => {}); // a failed assertion stops the source before it syncs
+    await waitFor('several failed attempts', () => Object.values(h.source.status().resources).reduce((n, r) => n + r.errors, 0) >= 6);
+    const waiting = () => h.logs.filter((l) => /not enforcing yet/.test(l.msg));
+    t.equal(waiting().length, 1, 'said once, not per retry');
+    t.equal(waiting()[0].level, 'warn');
+    t.match(waiting()[0].msg, /first list/);
+    t.equal(waiting()[0].fields.server, h.server.url, 'names the API server');
+    t.match(String(waiting()[0].fields.error), c.cause, 'and the cause');
+    t.equal(h.logs.filter((l) => /first list.*has completed/.test(l.msg)).length, 0, 'no all-clear before the sync');
+    await c.heal(h);
+    await p;
+    const done = h.logs.filter((l) => /first list.*has completed/.test(l.msg));
+    t.equal(done.length, 1, 'the wait is over, said once');
+    t.equal(done[0].fields.server, h.server.url);
+    t.ok(Number(done[0].fields.failures) >= 6, 'counts the failed attempts');
+    t.ok(h.logs.indexOf(done[0]) > h.logs.indexOf(waiting()[0]));
+    t.equal(waiting().length, 1);
+  });
+}
+
+t.test('first list completing at once: neither the waiting warning nor its all-clear', async (t) => {
+  const h = await startHarness();
+  t.teardown(() => h.close());
+  t.equal(h.logs.filter((l) => /not enforcing yet|first list .*completed/.test(l.msg)).length, 0);
 });
