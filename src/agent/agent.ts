@@ -191,6 +191,7 @@ export class Agent {
           return { pods: st.pods, tables: st.tables, rules: st.ruleIds };
         },
         generation: () => this.enforcedGeneration,
+        syncLag: o.source.lagSeconds ? () => o.source.lagSeconds!() : undefined,
         verdictLog: this.vlog ? () => this.vlog!.stats() : undefined,
         reasons: { counts: [this.classifier.reasonCounts], names: REASON_NAMES },
         invalid: { counts: [this.classifier.invalidCounts], names: INVALID_NAMES },

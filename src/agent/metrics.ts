@@ -224,12 +224,12 @@ export interface MetricsSources {
   readonly nfqueueFile?: string | null;
   /** Report only these queue numbers (the agent's); default all. */
   readonly queues?: readonly number[];
-  /** Packets read from the kernel but not yet given a verdict, in userspace. */
-  readonly backlog?: () => number;
   /** Entries per rule table, e.g. {pods: 120, rules: 340, cidrs: 12}. */
   readonly ruleTables?: () => Readonly<Record<string, number>>;
-  readonly conntrack?: () => { readonly entries: number; readonly evictions: number };
-  /** Seconds the cluster state may be behind the API server (0 when the watch is current). */
+  // No connection-table or userspace-backlog metric: the agent keeps no flow table (the kernel's
+  // conntrack holds the flows), and it judges each batch the queue hands it before reading the
+  // next, so what waits for a verdict waits in the kernel (palisade_nfqueue_waiting).
+  /** Seconds the cluster state may be missing API server changes (since a watch went down; 0 while all are up). */
   readonly syncLag?: () => number;
   readonly generation?: () => number;
   readonly verdictLog?: () => { readonly written: number; readonly suppressed: number; readonly repeats?: number; readonly dropped?: number };
@@ -350,14 +350,6 @@ export function createMetrics(src: MetricsSources = {}): AgentMetrics {
     });
   }
 
-  if (src.backlog) {
-    const f = src.backlog;
-    new Gauge({
-      name: 'palisade_queue_backlog', help: 'Packets read from the kernel and not yet given a verdict.',
-      registers: [registry], collect(this: Gauge) { this.set(f()); },
-    });
-  }
-
   const compile = new Histogram({
     name: 'palisade_compile_seconds',
     help: 'Time to compile the policy into rule tables.',
@@ -377,22 +369,10 @@ export function createMetrics(src: MetricsSources = {}): AgentMetrics {
     });
   }
 
-  if (src.conntrack) {
-    const f = src.conntrack;
-    new Gauge({
-      name: 'palisade_conntrack_entries', help: 'Flows in the agent\'s connection table.',
-      registers: [registry], collect(this: Gauge) { this.set(f().entries); },
-    });
-    new Counter({
-      name: 'palisade_conntrack_evictions_total', help: 'Flows evicted from the connection table because it was full.',
-      registers: [registry], collect(this: Counter) { this.reset(); setCounter(this, {}, f().evictions); },
-    });
-  }
-
   if (src.syncLag) {
     const f = src.syncLag;
     new Gauge({
-      name: 'palisade_sync_lag_seconds', help: 'How far the cluster state may be behind the API server (0 = watch current).',
+      name: 'palisade_sync_lag_seconds', help: 'Seconds the cluster state may be missing API server changes: since a watch went down, 0 while every watch is up.',
       registers: [registry], collect(this: Gauge) { this.set(f()); },
     });
   }

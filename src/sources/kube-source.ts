@@ -130,6 +130,8 @@ export class KubeSource implements Source {
   /** The first full sync is reported to onSync listeners even when the cluster is empty. */
   private announceSync = false;
   private lastConnected = false;
+  /** Wall-clock ms since when some watch has been down (since construction before the first connect): lagSeconds. */
+  private disconnectedAt?: number = Date.now();
   private lastEventAt?: number;
   private resyncs = 0;
   /** Failed lists and watches before the first full sync, and when the first one failed (firstListFailed). */
@@ -229,6 +231,11 @@ export class KubeSource implements Source {
   /** Every watch is up; an optional kind whose CRD is absent has nothing to watch and does not count. */
   get isConnected(): boolean {
     return Object.values(this.resources).every((r) => r.connected || r.absent);
+  }
+
+  /** Seconds since a watch went down (events may be missing since), 0 while every watch is up. */
+  lagSeconds(): number {
+    return this.isConnected || this.disconnectedAt === undefined ? 0 : Math.max(0, Date.now() - this.disconnectedAt) / 1000;
   }
 
   status(): KubeSourceStatus {
@@ -379,9 +386,7 @@ export class KubeSource implements Source {
     this.failuresBeforeSync++;
     if (this.waitingSince !== undefined) return;
     this.waitingSince = Date.now();
-    this.log('warn', 'not enforcing yet: the first list from the API server has not completed, so no policy is compiled or installed (rules a previous agent left in place drop new connections meanwhile); retrying', {
-      server: this.server, resource: r.path, error: r.lastError,
-    });
+    this.log('warn', 'not enforcing yet: the first list from the API server has not completed, so no policy is compiled or installed (rules a previous agent left in place drop new connections meanwhile); retrying', { server: this.server, resource: r.path, error: r.lastError });
   }
 
   /**
@@ -584,6 +589,7 @@ export class KubeSource implements Source {
     const connected = this.isConnected;
     if (connected !== this.lastConnected) {
       this.lastConnected = connected;
+      this.disconnectedAt = connected ? undefined : Date.now();
       if (this.synced) this.log('info', connected ? 'watches connected' : 'a watch is disconnected; enforcing the last known state', { connected });
     }
     if (this.listeners.length === 0) return;

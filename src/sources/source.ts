@@ -23,4 +23,9 @@ export interface Source {
   stop(): Promise<void> | void;
   /** Optional: called after every pass (files source), so callers can tell "applied" from "pending". */
   onSync?(listener: (info: SyncInfo) => void): () => void;
+  /**
+   * Optional (the kube source): seconds for which the state may have been missing changes of its
+   * input, 0 while the source follows it (every watch up). The agent's palisade_sync_lag_seconds.
+   */
+  lagSeconds?(): number;
 }

@@ -110,9 +110,7 @@ t.test('scrape a real server on loopback', async (t) => {
   writeFileSync(proc, PROC_SAMPLE);
   const m = createMetrics({
     counters, policies, nfqueueFile: proc, queues: [1],
-    backlog: () => 4,
     ruleTables: () => ({ pods: 9, rules: 2 }),
-    conntrack: () => ({ entries: 42, evictions: 7 }),
     syncLag: () => 1.5,
     generation: () => 2,
     verdictLog: () => ({ written: 10, suppressed: 3, dropped: 2 }),
@@ -142,10 +140,7 @@ t.test('scrape a real server on loopback', async (t) => {
   has('palisade_nfqueue_user_dropped_total{queue="1"} 3');
   has('palisade_nfqueue_queued_total{queue="1"} 9000');
   t.notOk(r.body.includes('queue="0"'), 'only the agent\'s queues');
-  has('palisade_queue_backlog 4');
   has('palisade_rule_table_entries{table="pods"} 9');
-  has('palisade_conntrack_entries 42');
-  has('palisade_conntrack_evictions_total 7');
   has('palisade_sync_lag_seconds 1.5');
   has('palisade_rules_generation 2');
   has('palisade_verdict_log_lines_total{outcome="suppressed"} 3');
@@ -271,7 +266,7 @@ t.test('every metric the agent serves: HELP and TYPE, counters and only counters
   const { SourceGuard } = await import('../../src/agent/source-guard.ts');
   const m = createMetrics({
     counters: new AgentCounters(), policies: new PolicyCounters(), nfqueueFile: null,
-    backlog: () => 0, ruleTables: () => ({ pods: 1 }), conntrack: () => ({ entries: 0, evictions: 0 }), syncLag: () => 0, generation: () => 1,
+    ruleTables: () => ({ pods: 1 }), syncLag: () => 0, generation: () => 1,
     verdictLog: () => ({ written: 0, suppressed: 0 }),
     reasons: { counts: [], names: ['a'] }, invalid: { counts: [], names: ['b'] },
   });
