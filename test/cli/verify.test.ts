@@ -3,11 +3,11 @@
 // policy rule names.
 
 import t from 'tap';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { evaluate } from '../../src/policy/evaluator.ts';
 import { sampleCase } from '../conformance/sample-cases.ts';
-import { caseManifestDir, runCli } from './run-cli.ts';
+import { caseManifestDir, runCli, tmpDir } from './run-cli.ts';
 import { verifyEveryCase } from './verify-case-check.ts';
 import { allCases } from '../conformance/case-set.ts';
 import { clusterPolicyDir } from './cluster-policy-fixture.ts';
@@ -75,4 +75,37 @@ t.test('cluster policies: verdicts, rules named with their tier, both engines ag
   const d = evaluate(state, { src: '10.244.1.11', dst: '10.244.2.10', protocol: 'TCP', port: 5432 });
   t.same(out[0].ingress.rule, d.ingress.rule);
   t.same(out[0].egress.rule, d.egress.rule);
+});
+
+// The table shows each endpoint's address (and the pod an address belongs to); the JSON carries
+// the same: src/dst are the addresses judged, srcPod/dstPod the pods holding them (absent for a
+// node or an outside host). Each row's FROM and TO cells are rebuilt from the JSON too.
+t.test('-o json: the resolved addresses and pods the table shows', async (t) => {
+  const cases: { probe: string; src: string; srcPod?: string; dst: string; dstPod?: string }[] = [
+    { probe: '{from: frontend/web, to: backend/api, port: 8080}', src: '10.244.1.10', srcPod: 'frontend/web', dst: '10.244.2.10', dstPod: 'backend/api' },
+    { probe: '{from: 10.244.1.10, to: db/postgres, port: 5432}', src: '10.244.1.10', srcPod: 'frontend/web', dst: '10.244.3.10', dstPod: 'db/postgres' },
+    { probe: '{from: 10.0.0.1, to: db/postgres, port: 5432}', src: '10.0.0.1', dst: '10.244.3.10', dstPod: 'db/postgres' },
+    { probe: '{from: frontend/web, to: db/postgres, port: 5432, family: IPv6}', src: 'fd00:10:244:1::10', srcPod: 'frontend/web', dst: 'fd00:10:244:3::10', dstPod: 'db/postgres' },
+    { probe: '{from: frontend/web, to: 203.0.113.7, port: 443}', src: '10.244.1.10', srcPod: 'frontend/web', dst: '203.0.113.7' },
+  ];
+  const dir = tmpDir();
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const probeFile = join(dir, 'probes.yaml');
+  writeFileSync(probeFile, cases.map((c) => `- ${c.probe}\n`).join(''));
+  const manifests = 'examples/demo'; // runCli runs in the repository's root
+  const json = runCli(['verify', '--manifests', manifests, '--probes', probeFile, '-o', 'json']);
+  t.equal(json.code, 0, json.stderr);
+  const out = JSON.parse(json.stdout) as Record<string, unknown>[];
+  const table = runCli(['verify', '--manifests', manifests, '--probes', probeFile]);
+  t.equal(table.code, 0, table.stderr);
+  const rows = table.stdout.trim().split('\n').slice(1);
+  cases.forEach((c, i) => {
+    const r = out[i]!;
+    t.same({ src: r.src, srcPod: r.srcPod, dst: r.dst, dstPod: r.dstPod }, { src: c.src, srcPod: c.srcPod, dst: c.dst, dstPod: c.dstPod }, c.probe);
+    t.notOk('srcPod' in r && r.srcPod === undefined, 'no empty pod field');
+    const cell = (named: unknown, ip: unknown, pod: unknown) => (named !== ip ? `${named} (${ip})` : pod ? `${ip} (${pod})` : `${ip}`);
+    const [, from, to] = rows[i]!.split(/\s{2,}/);
+    t.equal(from, cell(r.from, r.src, r.srcPod), `${c.probe}: FROM as the table shows it`);
+    t.equal(to, cell(r.to, r.dst, r.dstPod), `${c.probe}: TO as the table shows it`);
+  });
 });

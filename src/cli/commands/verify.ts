@@ -128,12 +128,17 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   if (output === 'json') {
-    const out = results.map(({ probe, d }) => ({
+    const out = results.map(({ probe, src, dst, d }) => ({
       from: probe.from,
       to: probe.to,
       port: probe.port,
       protocol: probe.protocol,
       family: probe.family,
+      // What the table shows beside from and to: the addresses judged, and the pods holding them.
+      src,
+      ...(d.srcPod !== undefined ? { srcPod: d.srcPod } : {}),
+      dst,
+      ...(d.dstPod !== undefined ? { dstPod: d.dstPod } : {}),
       verdict: d.allowed ? 'allow' : 'deny',
       egress: sideJSON(d.egress),
       ingress: sideJSON(d.ingress),
