@@ -16,13 +16,21 @@ import type { Sinks, VerdictLog } from './verdict-log.ts';
 import type { Backend } from './options.ts';
 import type { SourceGuardStatus } from './source-guard.ts';
 import type { DnsStatusSection } from './dns-status.ts';
+import { readinessOf } from './health.ts';
 
 /** What the status file holds (rewritten atomically every statusIntervalMs and on every enforced generation). */
 export interface AgentStatus {
   readonly pid: number;
   readonly node: string;
   readonly backend: Backend;
+  /**
+   * The kubelet's Ready, as /readyz answers it (health.ts readinessOf): listed, rules in force AND
+   * every watch up. notReadyReasons are /readyz's reasons ([] when ready).
+   */
   readonly ready: boolean;
+  readonly notReadyReasons: readonly string[];
+  /** The rules are installed and judging; stays true while a watch is down (the last known state is enforced). */
+  readonly enforcing: boolean;
   readonly stopped: boolean;
   /** ClusterState generation whose rules are fully enforced (snapshot swapped and pod rules installed). */
   readonly generation: number;
@@ -62,6 +70,12 @@ export interface AgentStatus {
   readonly updatedAt: string;
   /** Egress to domain names (NFQUEUE): live name records and DNS counters (agent/dns-wiring.ts). */
   readonly dns?: DnsStatusSection;
+}
+
+/** The status file's ready, notReadyReasons and enforcing, from what readiness is made of. */
+export function statusReadiness(f: { synced: boolean; enforcing: boolean; connected: boolean }): Pick<AgentStatus, 'ready' | 'notReadyReasons' | 'enforcing'> {
+  const r = readinessOf({ synced: f.synced, rulesInstalled: f.enforcing, connected: f.connected });
+  return { ready: r.ready, notReadyReasons: r.reasons, enforcing: f.enforcing };
 }
 
 export class AgentStats {

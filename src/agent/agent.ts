@@ -48,7 +48,7 @@ import { BatchRunner } from './batch-runner.ts';
 import { IdleConverge } from './idle-converge.ts';
 import { WasmCopier } from './wasm-copy.ts';
 import { StatusFile } from './status-file.ts';
-import { AgentStats, registerAgentMetrics, statusCounters, type AgentStatus } from './agent-stats.ts';
+import { AgentStats, registerAgentMetrics, statusCounters, statusReadiness, type AgentStatus } from './agent-stats.ts';
 import { defaultLog } from './agent-log.ts';
 import { SourceGuard } from './source-guard.ts';
 import { agentOptionsError, rulePlan, staticPodRanges, type AgentOptions, type Backend } from './options.ts';
@@ -80,6 +80,7 @@ export class Agent {
   private readonly staticV4: string[];
   private readonly staticV6: string[];
   private ready = false;
+  private sourceSynced = false;
   private stopped = false;
   private enforcedGeneration = 0;
   private enforcedAt?: string;
@@ -155,6 +156,7 @@ export class Agent {
     if (o.source.onSync) this.unsubscribe.push(o.source.onSync((info) => this.onSync(info)));
     await o.source.start(this.state);
     if (this.stopped) throw new Error('stopped before the first sync was enforced');
+    this.sourceSynced = true;
     o.health?.setSynced(true);
 
     const t0 = performance.now();
@@ -521,7 +523,7 @@ export class Agent {
       pid: process.pid,
       node: this.opts.node,
       backend: this.opts.backend,
-      ready: this.ready && !this.stopped,
+      ...statusReadiness({ synced: this.sourceSynced, enforcing: this.ready && !this.stopped, connected: this.opts.source.isConnected ?? true }),
       stopped: this.stopped,
       generation: this.enforcedGeneration,
       snapshotGeneration: this.classifier ? this.classifier.snapshot.generation : 0,

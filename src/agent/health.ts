@@ -47,6 +47,25 @@ export interface ReadinessReport {
   readonly reasons: readonly string[];
 }
 
+/** What readiness is made of (see the top of this file). */
+export interface ReadinessFacts {
+  /** The cluster state has been listed completely at least once. */
+  readonly synced: boolean;
+  /** The first compiled rule set is installed and in force. */
+  readonly rulesInstalled: boolean;
+  /** The source's watches are connected. */
+  readonly connected: boolean;
+}
+
+/** The readiness answer: /readyz's, and the status file's `ready` (agent-stats.ts statusReadiness). */
+export function readinessOf(f: ReadinessFacts): ReadinessReport {
+  const reasons: string[] = [];
+  if (!f.synced) reasons.push('cluster state not fully listed yet');
+  if (!f.rulesInstalled) reasons.push('rules not installed yet');
+  if (!f.connected) reasons.push('API server watch disconnected, reconnecting');
+  return { ready: reasons.length === 0, reasons };
+}
+
 export class HealthServer {
   private synced = false;
   private rulesInstalled = false;
@@ -85,11 +104,7 @@ export class HealthServer {
   }
 
   readiness(): ReadinessReport {
-    const reasons: string[] = [];
-    if (!this.synced) reasons.push('cluster state not fully listed yet');
-    if (!this.rulesInstalled) reasons.push('rules not installed yet');
-    if (!this.connected) reasons.push('API server watch disconnected, reconnecting');
-    return { ready: reasons.length === 0, reasons };
+    return readinessOf({ synced: this.synced, rulesInstalled: this.rulesInstalled, connected: this.connected });
   }
 
   liveness(): ReadinessReport {

@@ -28,4 +28,6 @@ export interface Source {
    * input, 0 while the source follows it (every watch up). The agent's palisade_sync_lag_seconds.
    */
   lagSeconds?(): number;
+  /** Optional (the kube source): every watch is up. Part of readiness (agent/health.ts); absent = always. */
+  readonly isConnected?: boolean;
 }

@@ -106,3 +106,35 @@ t.test('a port in use is an error from start(), not a crash', async (t) => {
   const b = new HealthServer({ port });
   await t.rejects(b.start(), /EADDRINUSE/);
 });
+
+// The status file's `ready` is the kubelet's Ready: the same answer as /readyz, with the same
+// reasons, in every state; `enforcing` says whether rules are in force, which stays true while a
+// watch is down (the last known state is enforced, but it may be getting stale).
+t.test('the status file\'s ready and notReadyReasons are /readyz\'s answer; enforcing is the rules being in force', async (t) => {
+  const { statusReadiness } = await import('../../src/agent/agent-stats.ts');
+  const LISTED = 'cluster state not fully listed yet';
+  const RULES = 'rules not installed yet';
+  const WATCH = 'API server watch disconnected, reconnecting';
+  const rows: { synced: boolean; rules: boolean; connected: boolean; reasons: string[] }[] = [
+    { synced: false, rules: false, connected: false, reasons: [LISTED, RULES, WATCH] },
+    { synced: false, rules: false, connected: true, reasons: [LISTED, RULES] },
+    { synced: true, rules: false, connected: true, reasons: [RULES] },
+    { synced: true, rules: false, connected: false, reasons: [RULES, WATCH] },
+    { synced: true, rules: true, connected: false, reasons: [WATCH] },
+    { synced: true, rules: true, connected: true, reasons: [] },
+  ];
+  const h = new HealthServer({ port: 0 });
+  const { port } = await h.start();
+  t.teardown(() => h.stop());
+  for (const row of rows) {
+    const name = `synced=${row.synced} rules=${row.rules} connected=${row.connected}`;
+    h.setSynced(row.synced);
+    h.setRulesInstalled(row.rules);
+    h.setConnected(row.connected);
+    const r = await get(port, '/readyz');
+    t.equal(r.status, row.reasons.length === 0 ? 200 : 503, `${name}: /readyz`);
+    t.same(r.body.reasons ?? [], row.reasons, `${name}: /readyz reasons`);
+    const s = statusReadiness({ synced: row.synced, enforcing: row.rules, connected: row.connected });
+    t.same(s, { ready: row.reasons.length === 0, enforcing: row.rules, notReadyReasons: row.reasons }, `${name}: status file`);
+  }
+});
