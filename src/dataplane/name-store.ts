@@ -3,8 +3,11 @@
 // domain-names.ts (through the learner) to give domainNames peers their addresses, and by
 // explain, the verdict log and `palisade dns`.
 //
-// One record per (pod address, learned address): the names the answer said it has (the question
-// name and the CNAME chain to it), the server that answered, when, and the TTL after clamping.
+// One record per (pod address, learned address, question name): the names the answer said it
+// has (the question name and the CNAME chain to it), the server that answered, when, and the TTL
+// after clamping. The question name is part of the key because names share addresses (CDNs,
+// load balancers, virtual hosts): an answer for another name giving the same address must not
+// take the address away from the first name before that name's own TTL runs out.
 // - TTL: clamped to [minTtl, maxTtl] (flags --dns-min-ttl, --dns-max-ttl; defaults below). The
 //   floor exists because a pod connects right after its lookup: an answer with TTL 0 or 1 would
 //   otherwise expire before the connection it was looked up for. The ceiling bounds how long one
@@ -58,7 +61,7 @@ export class NameStore {
   readonly maxTtl: number;
   readonly perPod: number;
   readonly total: number;
-  /** key pod + " " + address, in least recently learned order. */
+  /** key pod + " " + address + " " + question name, in least recently learned order. */
   private readonly records = new Map<string, NameRecord>();
   /** pod -> keys of its records, same order. */
   private readonly byPod = new Map<string, Set<string>>();
@@ -80,11 +83,12 @@ export class NameStore {
 
   /**
    * Records that `address` is `names` for `pod`, told by `server` at `now` with TTL `ttl` (the
-   * answer's). Returns true when the names of some address changed (a new record, or other
-   * names), false for a mere refresh: only the former changes what a domainNames peer matches.
+   * answer's). Returns true when the names of some address changed (a new record, or another
+   * chain for the same question), false for a mere refresh: only the former changes what a
+   * domainNames peer matches.
    */
   learn(pod: string, address: string, names: readonly string[], server: string, ttl: number, now: number): boolean {
-    const key = `${pod} ${address}`;
+    const key = `${pod} ${address} ${names[0] ?? ''}`;
     const t = this.clampTtl(ttl);
     const rec: NameRecord = { pod, address, names, server, learnedAt: now, ttl: t, expiresAt: now + t * 1000 };
     const old = this.records.get(key);
@@ -160,9 +164,10 @@ export class NameStore {
     return out.reverse();
   }
 
-  /** Every live record, by pod then address. */
+  /** Every live record, by pod, address, then question name. */
   list(now: number): NameRecord[] {
-    return [...this.records.values()].filter((r) => r.expiresAt > now).sort((a, b) => (a.pod === b.pod ? (a.address < b.address ? -1 : 1) : a.pod < b.pod ? -1 : 1));
+    const cmp = (x: string, y: string): number => (x < y ? -1 : x > y ? 1 : 0);
+    return [...this.records.values()].filter((r) => r.expiresAt > now).sort((a, b) => cmp(a.pod, b.pod) || cmp(a.address, b.address) || cmp(a.names[0] ?? '', b.names[0] ?? ''));
   }
 
   get size(): number {

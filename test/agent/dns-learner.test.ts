@@ -193,3 +193,22 @@ t.test('caps: per pod and total, evictions counted', async (t) => {
   t.same(small.store.list(Date.now()).map((r) => r.address), ['192.0.2.3', '192.0.2.4', '192.0.2.5'], 'the oldest overall went');
   small.close();
 });
+
+t.test('an address two names share stays each name\'s until that name\'s own record expires', async (t) => {
+  // CDNs and load balancers give many names one address: the answer for another name must not
+  // take the address away from the allowed one (nor the allowed name's record outlive its TTL).
+  const rows: { name: string; second: string; secondTtl: number; at: number; want: boolean }[] = [
+    { name: 'other name later, allowed one still live', second: 'www.other.org', secondTtl: 300, at: 20, want: true },
+    { name: 'other name later, allowed one expired', second: 'www.other.org', secondTtl: 300, at: 31, want: false },
+    { name: 'allowed name again, refreshed', second: 'api.example.com', secondTtl: 300, at: 31, want: true },
+  ];
+  for (const r of rows) {
+    const s = setup();
+    s.answer(A, 'api.example.com', [{ name: 'api.example.com', type: 'A', data: '192.0.2.7', ttl: 30 }]);
+    s.advance(1);
+    s.answer(A, r.second, [{ name: r.second, type: 'A', data: '192.0.2.7', ttl: r.secondTtl }]);
+    s.advance(r.at - 1);
+    s.learner.tick();
+    t.equal(s.verdict(t, A, '192.0.2.7'), r.want, r.name);
+  }
+});
