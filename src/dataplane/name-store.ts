@@ -106,7 +106,9 @@ export class NameStore {
     this.byPod.get(pod) ?? this.byPod.set(pod, podKeys!);
     podKeys!.add(key);
     this.counters.records = this.records.size;
-    const sameNames = old !== undefined && old.names.length === names.length && old.names.every((n, i) => n === names[i]);
+    // An old record past its expiry (expire() has not run yet) may already be out of the
+    // policies (any re-store since filtered it): learning it again is a change, not a refresh.
+    const sameNames = old !== undefined && old.expiresAt > now && old.names.length === names.length && old.names.every((n, i) => n === names[i]);
     if (sameNames) this.counters.refreshed++;
     else this.counters.learned++;
     return !sameNames;

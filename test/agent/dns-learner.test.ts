@@ -212,3 +212,17 @@ t.test('an address two names share stays each name\'s until that name\'s own rec
     t.equal(s.verdict(t, A, '192.0.2.7'), r.want, r.name);
   }
 });
+
+t.test('a record refreshed after its expiry, before the tick dropped it, is in the policy again', async (t) => {
+  const s = setup();
+  s.answer(A, 'api.example.com', [{ name: 'api.example.com', type: 'A', data: '192.0.2.7', ttl: 10 }]);
+  s.advance(10.2);
+  // Before the second's tick: another answer re-stores the policies (the expired address goes)...
+  s.answer(A, 'edge.cdn.net', [{ name: 'edge.cdn.net', type: 'A', data: '198.51.100.1' }]);
+  t.notOk(s.verdict(t, A, '192.0.2.7'), 'expired: denied');
+  // ...and then the pod looks the name up again and gets the same address.
+  s.answer(A, 'api.example.com', [{ name: 'api.example.com', type: 'A', data: '192.0.2.7', ttl: 10 }]);
+  s.advance(0.5);
+  s.learner.tick();
+  t.ok(s.verdict(t, A, '192.0.2.7'), 'learned again: allowed');
+});
