@@ -156,7 +156,8 @@ export class DnsLearner implements PacketJudge {
     const now = this.clock();
     this.tcp.expire(now);
     let n = this.store.expire(now);
-    for (const r of this.store.list(now)) if (!this.isLocalPod(r.pod)) n += this.store.dropPod(r.pod);
+    // Once per pod, not per record: the agent's local-pod test walks the cluster's pods.
+    for (const pod of this.store.pods()) if (!this.isLocalPod(pod)) n += this.store.dropPod(pod);
     if (n > 0) this.republish();
     return n;
   }

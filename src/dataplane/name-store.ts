@@ -149,6 +149,11 @@ export class NameStore {
     return keys.length;
   }
 
+  /** The pods (addresses) that have records. */
+  pods(): string[] {
+    return [...this.byPod.keys()];
+  }
+
   /** Live addresses (canonical text) with a name matching one of the DomainName patterns, at `now`. */
   addressesFor(patterns: readonly string[], now: number): string[] {
     const out = new Set<string>();

@@ -226,3 +226,17 @@ t.test('a record refreshed after its expiry, before the tick dropped it, is in t
   s.learner.tick();
   t.ok(s.verdict(t, A, '192.0.2.7'), 'learned again: allowed');
 });
+
+t.test('the expiry tick asks whether a pod is still local once per pod, not once per record', async (t) => {
+  // The agent's test walks the cluster's pods: asked per record, a node with thousands of
+  // records in a large cluster spent seconds of every one-second tick in it.
+  const s = setup();
+  const asked: string[] = [];
+  const learner = new DnsLearner(s.st, (ip) => { asked.push(ip); return ip !== B; }, {}, s.now);
+  for (let i = 0; i < 300; i++) for (const p of [A, B]) learner.store.learn(p, `192.0.${i >> 8}.${i & 255}`, ['api.example.com'], DNS, 300, s.now());
+  asked.length = 0;
+  t.equal(learner.tick(), 300, 'the records of the pod that left are dropped');
+  t.same(asked.sort(), [A, B], 'each pod asked about once');
+  t.equal(learner.store.size, 300, 'the local pod keeps its records');
+  learner.close();
+});
