@@ -4,7 +4,10 @@
 // pod sees the answer, so:
 // - hostile input never throws and never loops: every read is bounds-checked, a compression
 //   pointer must point strictly before the label that holds it (so a chain of pointers always
-//   moves backward and ends), a name may have at most MAX_NAME_BYTES bytes and MAX_LABELS labels;
+//   moves backward and ends), a name may have at most MAX_NAME_BYTES bytes and MAX_LABELS labels,
+//   and follow at most MAX_LABELS pointers (backward-only still lets thousands be stacked in the
+//   first 16 KiB, and every comparison of the name would walk them; no encoder needs more
+//   pointers than the name has labels);
 // - nothing is allocated except the strings of the names it returns: record offsets go to
 //   preallocated typed arrays, names are compared in place in the buffer.
 //
@@ -29,7 +32,7 @@ export const DNS_RESULT = {
   RCODE: 3,
   /** QDCOUNT other than 1, or a question class other than IN. */
   BAD_QUESTION: 4,
-  /** A compression pointer that does not point backward, a reserved label type, a name over 255 bytes. */
+  /** A compression pointer that does not point backward, a reserved label type, a name over 255 bytes or 128 pointers. */
   BAD_NAME: 5,
   /** More answer records than MAX_ANSWERS. */
   TOO_MANY: 6,
@@ -84,13 +87,14 @@ function skipName(buf: Uint8Array, base: number, end: number, pos: number): numb
   let p = pos;
   let bytes = 0;
   let labels = 0;
+  let jumps = 0;
   for (;;) {
     if (p >= end) return -1;
     const len = buf[p]!;
     if (len === 0) return after < 0 ? p + 1 : after;
     const kind = len & 0xc0;
     if (kind === 0xc0) {
-      if (p + 1 >= end) return -1;
+      if (p + 1 >= end || ++jumps > MAX_LABELS) return -1;
       const target = base + (((len & 0x3f) << 8) | buf[p + 1]!);
       // Loop protection: a pointer must point strictly before itself, so each jump moves toward
       // the start of the message and a chain of them ends.

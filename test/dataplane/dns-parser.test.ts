@@ -121,3 +121,28 @@ t.test('a message at an offset inside a larger buffer (as in a packet)', async (
   const buf = Buffer.concat([Buffer.alloc(28, 0xee), msg, Buffer.alloc(9, 0xee)]);
   t.same(learned(buf, 28, msg.length).got, ['192.0.2.1 a.example 300']);
 });
+
+t.test('a name may follow at most 128 compression pointers', async (t) => {
+  // Each pointer must point backward, so a chain of them ends, but a hostile answer can still
+  // stack thousands into one name (below 16 KiB, where pointers reach): every comparison of that
+  // name walked them all, thousands of times per answer. No encoder needs more pointers than a
+  // name has labels.
+  /** a.example, then a TXT record holding `chain` pointers (each to the one before, the first to the question), then an A record named by a pointer to the last. */
+  const chained = (chain: number): Buffer => {
+    const b: number[] = [];
+    const u16 = (v: number) => b.push((v >> 8) & 255, v & 255);
+    u16(1); u16(0x8180); u16(1); u16(2); u16(0); u16(0);
+    b.push(1, 97, 7, ...Buffer.from('example'), 0); u16(1); u16(1);
+    u16(0xc00c); u16(16); u16(1); u16(0); u16(300); u16(2 * chain);
+    let last = 12;
+    for (let k = 0; k < chain; k++) { const at = b.length; u16(0xc000 | last); last = at; }
+    u16(0xc000 | last); u16(1); u16(1); u16(0); u16(300); u16(4); b.push(192, 0, 2, 1);
+    return Buffer.from(b);
+  };
+  const rows: [pointers: number, want: number][] = [[1, DNS_RESULT.OK], [2, DNS_RESULT.OK], [128, DNS_RESULT.OK], [129, DNS_RESULT.BAD_NAME], [8100, DNS_RESULT.BAD_NAME]];
+  for (const [pointers, want] of rows) {
+    const r = learned(chained(pointers - 1));
+    t.equal(r.result, want, `${pointers} pointers`);
+    t.same(r.got, want === DNS_RESULT.OK ? ['192.0.2.1 a.example 300'] : [], `${pointers} pointers: learned`);
+  }
+});

@@ -61,13 +61,13 @@ function refuse(): never { throw new Refused(); }
 
 function readName(b: Buffer, base: number, end: number, p: number): { name: Name; next: number } {
   const labels: Name = [];
-  let next = -1, bytes = 0;
+  let next = -1, bytes = 0, pointers = 0;
   for (;;) {
     if (p >= end) refuse();
     const len = b[p]!;
     if (len === 0) return { name: labels, next: next < 0 ? p + 1 : next };
     if ((len & 0xc0) === 0xc0) {
-      if (p + 1 >= end) refuse();
+      if (p + 1 >= end || ++pointers > 128) refuse();
       const target = base + ((len & 0x3f) * 256 + b[p + 1]!);
       if (target >= p) refuse();
       if (next < 0) next = p + 2;
