@@ -80,7 +80,7 @@ export function readDnsStatus(json: unknown): DnsStatusRead {
   let section: unknown = json, node: string | undefined;
   if (!('records' in json)) {
     if (!('dns' in json)) {
-      throw new Error('no `dns` section: the agent writes one with the NFQUEUE backend (the TUN backend learns no names); is this an agent status file (--status-file)?');
+      throw new Error('no `dns` section: the agent writes one once its rules are in place, with either backend; is this an agent status file (--status-file)?');
     }
     section = json.dns;
     if (typeof json.node === 'string') node = json.node;
