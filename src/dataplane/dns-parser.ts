@@ -7,7 +7,10 @@
 //   moves backward and ends), a name may have at most MAX_NAME_BYTES bytes and MAX_LABELS labels,
 //   and follow at most MAX_LABELS pointers (backward-only still lets thousands be stacked in the
 //   first 16 KiB, and every comparison of the name would walk them; no encoder needs more
-//   pointers than the name has labels);
+//   pointers than the name has labels); and comparing names, the one step whose cost grows with
+//   records x chain names x name length, may take at most MAX_COMPARE_STEPS label and pointer
+//   steps per message (a hostile answer of long names equal but for their last label otherwise
+//   costs hundreds of normal ones; a large ordinary answer needs under 2,000 steps);
 // - nothing is allocated except the strings of the names it returns: record offsets go to
 //   preallocated typed arrays, names are compared in place in the buffer.
 //
@@ -34,7 +37,7 @@ export const DNS_RESULT = {
   BAD_QUESTION: 4,
   /** A compression pointer that does not point backward, a reserved label type, a name over 255 bytes or 128 pointers. */
   BAD_NAME: 5,
-  /** More answer records than MAX_ANSWERS. */
+  /** More answer records than MAX_ANSWERS, or names that take more than MAX_COMPARE_STEPS steps to compare. */
   TOO_MANY: 6,
   /** An A record whose RDLENGTH is not 4, AAAA not 16, or a CNAME whose RDATA is not one name. */
   BAD_RDATA: 7,
@@ -43,6 +46,8 @@ export const DNS_RESULT_NAMES: readonly string[] = ['ok', 'truncated', 'not-resp
 
 export const MAX_ANSWERS = 64;
 export const MAX_CHAIN = 8;
+/** Label and pointer steps all name comparisons of one message may take together. */
+const MAX_COMPARE_STEPS = 16384;
 const MAX_NAME_BYTES = 255;
 const MAX_LABELS = 128;
 /** Lower-case host names as DomainName allows them (letters, digits, "-", "_"), at least one label. */
@@ -76,6 +81,8 @@ export class DnsAnswer {
   readonly chain = new Int32Array(MAX_CHAIN + 1);
   readonly chainTtl = new Uint32Array(MAX_CHAIN + 1);
   chainLen = 0;
+  /** Comparison steps left for this message (MAX_COMPARE_STEPS at the start of each parse). */
+  budget = 0;
 }
 
 /**
@@ -121,11 +128,16 @@ function lower(c: number): number {
   return c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
 }
 
-/** Are the (validated) names at a and b equal, ignoring ASCII case (RFC 4343)? */
-function nameEquals(buf: Uint8Array, base: number, a: number, b: number): boolean {
+/**
+ * Are the (validated) names at a and b equal, ignoring ASCII case (RFC 4343)? Each label and
+ * pointer step is taken from out.budget; once it is spent the answer is false (the caller checks).
+ */
+function nameEquals(buf: Uint8Array, base: number, a: number, b: number, out: DnsAnswer): boolean {
+  if (out.budget < 0) return false;
   for (;;) {
-    a = follow(buf, base, a);
-    b = follow(buf, base, b);
+    while ((buf[a]! & 0xc0) === 0xc0) { a = base + (((buf[a]! & 0x3f) << 8) | buf[a + 1]!); out.budget--; }
+    while ((buf[b]! & 0xc0) === 0xc0) { b = base + (((buf[b]! & 0x3f) << 8) | buf[b + 1]!); out.budget--; }
+    if (--out.budget < 0) return false;
     if (a === b) return true;
     const la = buf[a]!, lb = buf[b]!;
     if (la !== lb) return false;
@@ -177,6 +189,7 @@ function fail(out: DnsAnswer, code: number): number {
 export function parseDnsAnswer(buf: Uint8Array, off: number, len: number, out: DnsAnswer): number {
   out.count = 0;
   out.chainLen = 0;
+  out.budget = MAX_COMPARE_STEPS;
   if (!(off >= 0 && len >= 0 && off + len <= buf.length)) return fail(out, DNS_RESULT.TRUNCATED);
   const base = off, end = off + len;
   if (len < 12) return fail(out, DNS_RESULT.TRUNCATED);
@@ -224,8 +237,9 @@ export function parseDnsAnswer(buf: Uint8Array, off: number, len: number, out: D
   for (; n <= MAX_CHAIN; n++) {
     let next = -1;
     for (let i = 0; i < an; i++) {
-      if (out.rrType[i] === TYPE_CNAME && nameEquals(buf, base, out.rrName[i]!, chain[n - 1]!)) { next = i; break; }
+      if (out.rrType[i] === TYPE_CNAME && nameEquals(buf, base, out.rrName[i]!, chain[n - 1]!, out)) { next = i; break; }
     }
+    if (out.budget < 0) return fail(out, DNS_RESULT.TOO_MANY);
     if (next < 0) break;
     chain[n] = out.rrData[next]!;
     out.chainTtl[n] = Math.min(out.chainTtl[n - 1]!, out.rrTtl[next]!);
@@ -237,7 +251,8 @@ export function parseDnsAnswer(buf: Uint8Array, off: number, len: number, out: D
     const t = out.rrType[i]!;
     if (t !== TYPE_A && t !== TYPE_AAAA) continue;
     let at = -1;
-    for (let c = 0; c < n; c++) if (nameEquals(buf, base, out.rrName[i]!, chain[c]!)) { at = c; break; }
+    for (let c = 0; c < n; c++) if (nameEquals(buf, base, out.rrName[i]!, chain[c]!, out)) { at = c; break; }
+    if (out.budget < 0) return fail(out, DNS_RESULT.TOO_MANY);
     if (at < 0) continue;
     const d = out.rrData[i]!;
     const w = count * 4;

@@ -146,3 +146,46 @@ t.test('a name may follow at most 128 compression pointers', async (t) => {
     t.same(r.got, want === DNS_RESULT.OK ? ['192.0.2.1 a.example 300'] : [], `${pointers} pointers: learned`);
   }
 });
+
+t.test('comparing names costs a bounded amount of work per answer', async (t) => {
+  // Every record's owner is compared with every name of the CNAME chain. Names of 120 one-byte
+  // labels, each reached through a pointer, equal but for their last label, made every
+  // comparison walk the whole name: about a millisecond per answer, hundreds of normal ones.
+  const ladders = (owners: number): Buffer => {
+    const b: number[] = [];
+    const u16 = (v: number) => b.push((v >> 8) & 255, v & 255);
+    const rr = (name: number, type: number, data: number[]) => { u16(0xc000 | name); u16(type); u16(1); u16(0); u16(300); u16(data.length); b.push(...data); };
+    u16(1); u16(0x8180); u16(1); u16(1 + 7 + owners); u16(0); u16(0);
+    b.push(1, 97, 7, ...Buffer.from('example'), 0); u16(1); u16(1);
+    // A TXT record holding two ladders of 120 labels "x", each label followed by a pointer to the
+    // rung before: one ends in a.example (the question), the other in "q".
+    const ladder: number[] = [];
+    const at0 = b.length + 12;
+    const rung = (prev: number) => { const at = at0 + ladder.length; ladder.push(1, 120, 0xc0 | (prev >> 8), prev & 255); return at; };
+    let x = 12;
+    for (let k = 0; k < 120; k++) x = rung(x);
+    const q = at0 + ladder.length;
+    ladder.push(1, 113, 0);
+    let y = q;
+    for (let k = 0; k < 120; k++) y = rung(y);
+    rr(12, 16, ladder);
+    // The question CNAMEs to ladder x, which CNAMEs to itself: a chain of 9 long names.
+    rr(12, 5, [0xc0 | (x >> 8), x & 255]);
+    for (let i = 1; i < 7; i++) rr(x, 5, [0xc0 | (x >> 8), x & 255]);
+    // A records owned by ladder y: equal to ladder x but for the end.
+    for (let i = 0; i < owners; i++) rr(y, 1, [192, 0, 2, i]);
+    return Buffer.from(b);
+  };
+  const r = learned(ladders(55));
+  t.equal(r.result, DNS_RESULT.TOO_MANY, 'refused: too much comparing for one answer');
+  t.same(r.got, [], 'nothing learned');
+  // A large ordinary answer stays well inside the bound: 8 CNAME links and 56 addresses.
+  const links = Array.from({ length: 9 }, (_, i) => `host-${i}.region-${i}.service.cloud-provider.example.com`);
+  const rrs: RR[] = links.slice(0, 8).map((n, i) => ({ name: n, type: 'CNAME', data: links[i + 1]! }));
+  for (let i = 0; i < MAX_ANSWERS - 8; i++) rrs.push({ name: links[8]!, type: 'A', data: `198.51.100.${i}` });
+  for (const compress of [false, true]) {
+    const big = learned(buildAnswer(links[0]!, rrs, { compress }));
+    t.equal(big.result, DNS_RESULT.OK, `a large ordinary answer (compress ${compress})`);
+    t.equal(big.got.length, MAX_ANSWERS - 8, `all its addresses (compress ${compress})`);
+  }
+});
