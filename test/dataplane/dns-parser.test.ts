@@ -179,7 +179,7 @@ t.test('comparing names costs a bounded amount of work per answer', async (t) =>
   const r = learned(ladders(55));
   t.equal(r.result, DNS_RESULT.TOO_MANY, 'refused: too much comparing for one answer');
   t.same(r.got, [], 'nothing learned');
-  // A large ordinary answer stays well inside the bound: 8 CNAME links and 56 addresses.
+  // The largest ordinary answer stays well inside the bound: 8 CNAME links, addresses in every other record.
   const links = Array.from({ length: 9 }, (_, i) => `host-${i}.region-${i}.service.cloud-provider.example.com`);
   const rrs: RR[] = links.slice(0, 8).map((n, i) => ({ name: n, type: 'CNAME', data: links[i + 1]! }));
   for (let i = 0; i < MAX_ANSWERS - 8; i++) rrs.push({ name: links[8]!, type: 'A', data: `198.51.100.${i}` });
@@ -187,5 +187,25 @@ t.test('comparing names costs a bounded amount of work per answer', async (t) =>
     const big = learned(buildAnswer(links[0]!, rrs, { compress }));
     t.equal(big.result, DNS_RESULT.OK, `a large ordinary answer (compress ${compress})`);
     t.equal(big.got.length, MAX_ANSWERS - 8, `all its addresses (compress ${compress})`);
+  }
+});
+
+t.test('an answer with 100 addresses for the name is learned whole', async (t) => {
+  // The domainNames proposal (network-policy-api NPEP-133, "Expected Behavior") asks for at
+  // least 100 addresses per name; a headless Service of 100 pods answers that many at once.
+  const v4 = (i: number) => `198.51.${100 + (i >> 8)}.${i & 255}`;
+  const v6 = (i: number) => `2001:db8:0:0:0:0:1:${i.toString(16)}`;
+  const rows: { name: string; cname: boolean; data: (i: number) => string; type: 'A' | 'AAAA'; show: (i: number) => string }[] = [
+    { name: '100 A records', cname: false, data: v4, type: 'A', show: v4 },
+    { name: 'a CNAME, then 100 AAAA records', cname: true, data: v6, type: 'AAAA', show: (i) => `2001:db8::1:${i.toString(16)}` },
+  ];
+  for (const r of rows) {
+    const owner = r.cname ? 'pods.svc.example.net' : 'api.example.com';
+    const rr: RR[] = r.cname ? [{ name: 'api.example.com', type: 'CNAME', data: owner }] : [];
+    for (let i = 0; i < 100; i++) rr.push({ name: owner, type: r.type, data: r.data(i) });
+    const got = learned(buildAnswer('api.example.com', rr, { compress: true }));
+    t.equal(got.result, DNS_RESULT.OK, `${r.name}: parsed`);
+    const names = r.cname ? 'api.example.com,pods.svc.example.net' : 'api.example.com';
+    t.same(got.got, Array.from({ length: 100 }, (_, i) => `${r.show(i)} ${names} 300`), `${r.name}: every address`);
   }
 });
