@@ -56,19 +56,39 @@ export function dnsPodMatch(state: ClusterState, node: string): { v4: string[]; 
   return { v4: v4.sort(), v6: v6.sort() };
 }
 
+/**
+ * Is this address (canonical text) one of `node`'s pods (not host-network)? Asked for every DNS
+ * answer, so the addresses are kept in a set, rebuilt at the first question after a Pod change:
+ * a walk of the cluster's pods per answer cost a large cluster a millisecond each.
+ */
+function localPodTest(state: ClusterState, node: string): { test: (ip: string) => boolean; stop: () => void } {
+  let ips: Set<string> | undefined;
+  const stop = state.onChange((changes) => {
+    if (changes.some((c) => c.kind === 'Pod')) ips = undefined;
+  });
+  const test = (ip: string): boolean => {
+    if (!ips) {
+      ips = new Set();
+      for (const p of state.pods.values()) if (p.nodeName === node && !p.hostNetwork) for (const a of p.ips) ips.add(a);
+    }
+    return ips.has(ip);
+  };
+  return { test, stop };
+}
+
 export class DnsWiring {
   readonly learner: DnsLearner;
+  /** Stops the local-pod test's watch on Pod changes. */
+  private readonly stopLocal: () => void;
   private enforcer?: Enforcer;
   /** TUN: the DNS device's policy routing. */
   private readonly routing?: TunRoutingOptions;
   private readonly timer: NodeJS.Timeout;
 
   private constructor(private readonly state: ClusterState, private readonly o: DnsWiringOptions) {
-    const local = (ip: string): boolean => {
-      for (const p of state.pods.values()) if (p.nodeName === o.node && !p.hostNetwork && p.ips.includes(ip)) return true;
-      return false;
-    };
-    this.learner = new DnsLearner(state, local, o);
+    const local = localPodTest(state, o.node);
+    this.stopLocal = local.stop;
+    this.learner = new DnsLearner(state, local.test, o);
     const p = o.plan;
     if (p.mode === 'tun' && o.routing && p.dnsTunDevice && p.dnsDivertMark) {
       const r = o.routing;
@@ -100,6 +120,7 @@ export class DnsWiring {
     } catch (e) {
       await w.enforcer?.close().catch(() => {});
       w.learner.close();
+      w.stopLocal();
       clearInterval(w.timer);
       throw e;
     }
@@ -150,6 +171,7 @@ export class DnsWiring {
   async close(): Promise<void> {
     clearInterval(this.timer);
     this.learner.close();
+    this.stopLocal();
     // The DNS device and its routing go (answers are delivered unlearned until the next agent
     // binds them); keepRules keeps the judge's device, which is what keeps the node closed.
     if (this.routing) await removeTunRouting(this.routing).catch(() => {});
