@@ -43,7 +43,7 @@ import { VerdictLogWiring } from './verdict-log-wiring.ts';
 import { auditAllowsCodes, auditConfig } from './audit.ts';
 import { runCommand } from '../enforce/command.ts';
 import { FlowCutter, type JudgedFlow, type SweepResult } from '../enforce/flow-cutter.ts';
-import type { RuleSnapshot } from '../policy/engine-api.ts';
+import { sideAllows, type RuleSnapshot } from '../policy/engine-api.ts';
 import { BatchRunner } from './batch-runner.ts';
 import { IdleConverge } from './idle-converge.ts';
 import { WasmCopier } from './wasm-copy.ts';
@@ -473,8 +473,7 @@ export class Agent {
 
   /** Asks for a sweep with the newest snapshot; sweeps never overlap, requests made during one coalesce. */
   private requestSweep(unmarked: boolean): void {
-    if (!this.cutter || this.stopped) return;
-    this.sweeper.request({ unmarked });
+    if (this.cutter && !this.stopped) this.sweeper.request({ unmarked });
   }
 
   /** One sweep: judge the kernel's flows with the newest snapshot, cut the denied ones. */
@@ -483,9 +482,10 @@ export class Agent {
     const classifier = this.classifier!;
     let logged = 0;
     const onDenied = (j: JudgedFlow, snap: RuleSnapshot): boolean => {
-      // Audit mode (global or per namespace): a denial it waves through for new connections is
-      // waved through for established ones too.
+      // Spared: what audit mode waves through for new connections; a flow whose egress lost only
+      // an expired DNS record (NPEP-133: new connections only, dns-learner.ts outlives).
       if (this.observer && auditAllowsCodes(this.observer.audit, snap, j.egressCode, j.ingressCode, j.srcSlot, j.dstSlot)) return true;
+      if (!sideAllows(j.egressCode) && sideAllows(j.ingressCode) && this.dns?.learner.outlives(j.dst)) return true;
       if (logged++ < CUT_LOG_LIMIT) this.logCut(j, snap);
       return false;
     };

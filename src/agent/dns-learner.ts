@@ -35,7 +35,7 @@ import { NameStore, type NameStoreOptions } from '../dataplane/name-store.ts';
 import { PacketInfo } from '../dataplane/packet-info.ts';
 import { parsePacket } from '../dataplane/packet-parser.ts';
 import { formatIP } from '../net/address.ts';
-import { clusterPolicyUsesDomainNames, withLearnedAddresses } from '../policy/domain-names.ts';
+import { clusterPolicyUsesDomainNames, peerNamesMatch, withLearnedAddresses } from '../policy/domain-names.ts';
 
 /** Canonical text of an address given as words (an IPv4-mapped IPv6 address is its IPv4 address, as parseIP reads it). */
 export function ipText(family: number, a: number, b: number, c: number, d: number): string {
@@ -174,6 +174,23 @@ export class DnsLearner implements PacketJudge {
         }
       }
     });
+  }
+
+  /**
+   * Does an established flow to `address` outlive its DNS record? Yes when the address's record
+   * expired (name-store.ts keeps its names) and one of those names is still matched by a
+   * domainNames peer of a cluster policy: NPEP-133 asks that an expiry stop new connections
+   * only. A policy change that no longer names it (deleted, edited) lets strict mode cut it.
+   */
+  outlives(address: string): boolean {
+    const names = this.store.expiredNames(address);
+    if (!names) return false;
+    for (const p of this.state.clusterPolicies.values()) {
+      for (const r of p.egress) {
+        for (const q of r.peers) if (q.domainNames && [...names].some((n) => peerNamesMatch(q.domainNames!, n))) return true;
+      }
+    }
+    return false;
   }
 
   /** Removes the hook (the agent stops). */

@@ -17,6 +17,10 @@
 //   in `evictions`. Maps keep insertion order, and a refresh re-inserts, so that is the first key.
 // - Expiry: expire(now) drops records past their time; the agent runs it every second and
 //   republishes the policies whose address sets changed, which flushes the verdict cache.
+// - Expired addresses are remembered (at most `total`, oldest forgotten first) with the names
+//   they had, until learned again: NPEP-133 ("When the TTL for a DNS record expires, the
+//   implementor should stop allowing new connections to that IP. Existing connection will
+//   still be allowed"), so strict mode asks expiredNames() before it cuts a flow to one.
 //
 // Times are milliseconds given by the caller (no clock here: tests drive it).
 
@@ -65,6 +69,8 @@ export class NameStore {
   private readonly records = new Map<string, NameRecord>();
   /** pod -> keys of its records, same order. */
   private readonly byPod = new Map<string, Set<string>>();
+  /** Address -> the names of its expired records, oldest expiry first (see the header). */
+  private readonly expiredAddresses = new Map<string, Set<string>>();
   readonly counters: NameStoreCounters = { records: 0, learned: 0, refreshed: 0, expired: 0, evictions: 0 };
 
   constructor(o: NameStoreOptions = {}) {
@@ -91,6 +97,7 @@ export class NameStore {
     const key = `${pod} ${address} ${names[0] ?? ''}`;
     const t = this.clampTtl(ttl);
     const rec: NameRecord = { pod, address, names, server, learnedAt: now, ttl: t, expiresAt: now + t * 1000 };
+    this.expiredAddresses.delete(address);
     const old = this.records.get(key);
     let podKeys = this.byPod.get(pod);
     if (old) {
@@ -135,11 +142,29 @@ export class NameStore {
     for (const [k, r] of this.records) {
       if (r.expiresAt <= now) {
         this.remove(k);
+        this.rememberExpired(r);
         n++;
       }
     }
     this.counters.expired += n;
     return n;
+  }
+
+  private rememberExpired(r: NameRecord): void {
+    const names = this.expiredAddresses.get(r.address) ?? new Set<string>();
+    for (const n of r.names) names.add(n);
+    // Re-inserted at the end: the first key is the address that expired longest ago.
+    this.expiredAddresses.delete(r.address);
+    this.expiredAddresses.set(r.address, names);
+    if (this.expiredAddresses.size > this.total) this.expiredAddresses.delete(this.expiredAddresses.keys().next().value!);
+  }
+
+  /**
+   * The names an address had when its last record expired, or undefined when it has a live
+   * record, never had one, or was forgotten (learned again, or over the cap).
+   */
+  expiredNames(address: string): ReadonlySet<string> | undefined {
+    return this.expiredAddresses.get(address);
   }
 
   /** Drops a pod's records (the pod is gone); returns how many. */

@@ -71,7 +71,7 @@ export interface SweepOptions {
   /**
    * Called for each denied flow, synchronously with the snapshot that judged it (pod slots and
    * rule ids in `j` are only meaningful with that snapshot). Return true to spare the flow
-   * (audit mode); otherwise it is cut.
+   * (audit mode, an expired DNS record); otherwise it is cut.
    */
   readonly onDenied?: (j: JudgedFlow, snap: RuleSnapshot) => boolean;
 }
@@ -83,7 +83,7 @@ export interface SweepResult {
   judged: number;
   /** Denied and deleted (or attempted). */
   cut: JudgedFlow[];
-  /** Denied but spared (audit). */
+  /** Denied but spared (audit, or a flow that outlives its DNS record). */
   spared: number;
   /** Lines the tool printed that could not be read (never acted on). */
   unreadable: string[];

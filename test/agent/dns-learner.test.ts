@@ -240,3 +240,40 @@ t.test('the expiry tick asks whether a pod is still local once per pod, not once
   t.equal(learner.store.size, 300, 'the local pod keeps its records');
   learner.close();
 });
+
+// NPEP-133: "When the TTL for a DNS record expires, the implementor should stop allowing new
+// connections to that IP. Existing connection will still be allowed". The agent's strict sweep
+// asks outlives() before it cuts an established flow its egress side now denies.
+t.test('an established flow outlives its expired record while a policy still names it', async (t) => {
+  const rows: { name: string; steps: (s: ReturnType<typeof setup>) => void; address: string; outlives: boolean }[] = [
+    { name: 'a live record (nothing to outlive: new connections are allowed too)', steps: () => {}, address: '192.0.2.7', outlives: false },
+    { name: 'expired, the policy still names it', steps: (s) => { s.advance(11); s.learner.tick(); }, address: '192.0.2.7', outlives: true },
+    { name: 'expired, named through a CNAME the wildcard covers', steps: (s) => { s.advance(11); s.learner.tick(); }, address: '192.0.2.9', outlives: true },
+    { name: 'an address no answer named', steps: (s) => { s.advance(11); s.learner.tick(); }, address: '192.0.2.8', outlives: false },
+    { name: 'expired, then learned again and live', steps: (s) => { s.advance(11); s.learner.tick(); s.answer(A, 'api.example.com', [{ name: 'api.example.com', type: 'A', data: '192.0.2.7', ttl: 30 }]); }, address: '192.0.2.7', outlives: false },
+    { name: 'expired, then the policy naming it is deleted', steps: (s) => { s.advance(11); s.learner.tick(); s.st.delete('ClusterNetworkPolicy', 'allow-names'); }, address: '192.0.2.7', outlives: false },
+    {
+      name: 'expired, then the policy no longer names it',
+      steps: (s) => { s.advance(11); s.learner.tick(); s.st.upsert('ClusterNetworkPolicy', { ...allowNames, egress: [{ ...allowNames.egress[0]!, peers: [{ domainNames: ['other.example.com'] }] }] }); },
+      address: '192.0.2.7', outlives: false,
+    },
+  ];
+  for (const row of rows) {
+    const s = setup();
+    s.answer(A, 'api.example.com', [{ name: 'api.example.com', type: 'A', data: '192.0.2.7', ttl: 10 }]);
+    s.answer(A, 'www.example.com', [{ name: 'www.example.com', type: 'CNAME', data: 'edge.cdn.net', ttl: 10 }, { name: 'edge.cdn.net', type: 'A', data: '192.0.2.9', ttl: 10 }]);
+    row.steps(s);
+    t.equal(s.learner.outlives(row.address), row.outlives, row.name);
+  }
+  // Remembered addresses are capped like the records: the oldest expiry is forgotten first.
+  const s = setup();
+  const small = new DnsLearner(s.st, () => true, { total: 2 }, s.now);
+  for (const [i, at] of [[1, 0], [2, 1], [3, 2]] as const) {
+    small.store.learn(A, `192.0.2.${i}`, ['api.example.com'], DNS, 10, s.now());
+    s.advance(at === 2 ? 0 : 11);
+    if (at !== 2) small.tick();
+  }
+  s.advance(11);
+  small.tick();
+  t.same([1, 2, 3].map((i) => small.outlives(`192.0.2.${i}`)), [false, true, true], 'over the cap, the address that expired first is forgotten');
+});

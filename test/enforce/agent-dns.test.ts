@@ -5,9 +5,10 @@
 // them: a name a looked up becomes reachable, an address no answer named stays denied, a CNAME
 // chain, a wildcard, AAAA and DNS over TCP (answers the server writes in three segments) are learned, and a record's expiry cuts new connections.
 // A DNS server in the node's own namespace (like node-local-dns on 169.254.20.10) answers through
-// the node's OUTPUT path (PALISADE-NODE -> PALISADE-DNS) and is learned from too. In strict mode
-// (the default) a record's expiry also cuts the established connections it allowed; with
-// --no-strict they continue (README "Egress to domain names", Lifetime).
+// the node's OUTPUT path (PALISADE-NODE -> PALISADE-DNS) and is learned from too. A record's
+// expiry stops new connections only, in strict mode (the default) too, as NPEP-133 asks; strict
+// mode cuts the established ones once a policy change no longer names them (README "Egress to
+// domain names", Lifetime).
 
 import t from 'tap';
 import { join } from 'node:path';
@@ -106,9 +107,25 @@ t.test('domainNames egress through the agent (nfqueue)', async (t) => {
   t.ok(dns().records.some((r) => r.address === PODS.b.v4 && r.server === NODE_LOCAL), 'the status file says it was learned from the node-local server');
   t.ok(!(await topo.tcp('a', 'c', 8080)), 'a -> c:8080, an address the node-local answer did not name, is denied');
   const cutBefore = status().flowsCut;
-  // Strict mode (the default): when the record expires the established session is cut too.
-  await waitFor('the record expires and strict mode cuts the session', async () => !(await session.roundTrip()), 30_000);
-  t.ok(status().flowsCut > cutBefore || (await waitFor('flowsCut', () => status().flowsCut > cutBefore, 5000).catch(() => false)), 'strict mode: the established session to the expired name was cut');
+  // Strict mode (the default) too: an expired record stops new connections only (NPEP-133), and
+  // the established session goes on through the sweeps of the generations that follow.
+  await waitFor('the record expires (new connections denied)', async () => !(await topo.tcp('a', 'b', 8080)), 30_000);
+  t.ok(await session.roundTrip(3000), 'strict mode: the established session continues after the record expired');
+  // One more generation (the same names in another order), so a sweep surely judges the session
+  // with the record gone.
+  const sweeps = () => (status() as unknown as { strictSweeps: number }).strictSweeps;
+  const sweeps0 = sweeps(), gen0 = status().generation;
+  topo.writeFile('manifests/cnp.yaml', policy(['nl.example.com', 'api.example.com', '*.wild.example.com', 'V6.example.com.', 'many.example.com']));
+  await waitFor('a sweep after the next generation', () => status().generation > gen0 && sweeps() > sweeps0, 15_000);
+  t.ok(await session.roundTrip(3000), 'and after a strict sweep with the record gone');
+  t.equal(status().flowsCut, cutBefore, 'nothing was cut');
+  // A policy change that no longer names it cuts it: the expiry spared it, the policy does not.
+  const genEdit = status().generation;
+  const editAt = Date.now();
+  topo.writeFile('manifests/cnp.yaml', policy(['api.example.com', '*.wild.example.com', 'V6.example.com.', 'many.example.com']));
+  await waitFor('the policy without nl.example.com is enforced', () => (status().sourceSyncStartedAt ?? 0) >= editAt && status().generation > genEdit);
+  await waitFor('strict mode cuts the session once no policy names it', async () => !(await session.roundTrip()), 30_000);
+  t.ok(status().flowsCut > cutBefore || (await waitFor('flowsCut', () => status().flowsCut > cutBefore, 5000).catch(() => false)), 'strict mode: the session the policy no longer allows was cut');
   t.ok(!(await topo.tcp('a', 'b', 8080)), 'and new connections to it are denied');
   session.proc.kill('SIGKILL');
 

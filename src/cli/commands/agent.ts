@@ -88,7 +88,8 @@ removes its iptables rules (unless --keep-rules).
                         PREROUTING, or iptables raw chains with ipsets; auto (default): tc when
                         the tc and nft tools run on the node, else nft when nft does, else iptables
   --dns-min-ttl S, --dns-max-ttl S   domainNames: a learned name record lives its answer's TTL
-                        raised to S (default 10) and lowered to S (default 3600) seconds
+                        raised to S (default 10) and lowered to S (default 3600) seconds;
+                        its expiry stops new connections only (strict mode spares the others)
   --dns-records-per-pod N, --dns-records N   caps on live name records per pod (default 512)
                         and in total (default 65536); over a cap the oldest is evicted
   --queue-all           send every new connection of local pods to the agent, not only those
