@@ -32,6 +32,8 @@ function usage(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // `palisade help CMD` is `palisade CMD --help`: the help of the command, not the list again.
+  if (argv[0] === 'help' && argv.length > 1) argv = [argv[1]!, '--help'];
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage() + '\n');
