@@ -35,9 +35,15 @@ export async function main(argv: string[]): Promise<number> {
   // `palisade help CMD` is `palisade CMD --help`: the help of the command, not the list again.
   if (argv[0] === 'help' && argv.length > 1) argv = [argv[1]!, '--help'];
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  // Asked for, the list is the answer (stdout, exit 0); with no command at all the command line
+  // is wrong, so it goes to stderr like every other usage error and stdout stays empty.
+  if (!name) {
+    process.stderr.write(usage() + '\n');
+    return 2;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage() + '\n');
-    return name ? 0 : 2;
+    return 0;
   }
   // Own keys only: `palisade constructor` is an unknown command, not Object.prototype's.
   const cmd = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;

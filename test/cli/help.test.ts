@@ -1,4 +1,6 @@
-// How a new user finds their way: `palisade help`, `palisade help CMD`, `palisade CMD --help`.
+// How a new user finds their way: `palisade help`, `palisade help CMD`, `palisade CMD --help`,
+// and `palisade` alone. Help asked for goes to stdout with exit 0; usage shown because the
+// command line was wrong goes to stderr with exit 2, so a script's stdout never holds it.
 
 import t from 'tap';
 import { runCli } from './run-cli.ts';
@@ -25,5 +27,21 @@ t.test('help for a command that does not exist is a usage error', async (t) => {
     t.equal(r.code, 2, `help ${name}: exit 2`);
     t.match(r.stderr, new RegExp(`^palisade: unknown command "${name}"`), `help ${name}: says so`);
     t.equal(r.stdout, '', `help ${name}: nothing on stdout`);
+  }
+});
+
+t.test('the command list: on stdout when asked for, on stderr when no command was given', async (t) => {
+  const cases: [string[], number, 'stdout' | 'stderr'][] = [
+    [['help'], 0, 'stdout'],
+    [['--help'], 0, 'stdout'],
+    [['-h'], 0, 'stdout'],
+    [[], 2, 'stderr'],
+  ];
+  for (const [args, code, stream] of cases) {
+    const r = runCli(args);
+    const name = `palisade ${args.join(' ')}`.trim();
+    t.equal(r.code, code, `${name}: exit ${code}`);
+    t.match(r[stream], /^usage: palisade <command>/, `${name}: the command list on ${stream}`);
+    t.equal(r[stream === 'stdout' ? 'stderr' : 'stdout'], '', `${name}: nothing on the other stream`);
   }
 });

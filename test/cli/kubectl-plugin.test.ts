@@ -41,5 +41,7 @@ t.test('kubectl-palisade on PATH runs palisade with the remaining args', async (
   t.match(bad.stderr, /^palisade explain: --from is required/);
   t.notOk(hasStackTrace(bad.stderr));
   const usage = await runPlugin([], path);
-  t.match(usage.stdout, /^usage: palisade <command>/);
+  // No command is a usage error: the list goes to stderr, with exit 2.
+  t.equal(usage.code, 2);
+  t.match(usage.stderr, /^usage: palisade <command>/);
 });
