@@ -45,3 +45,15 @@ t.test('the command list: on stdout when asked for, on stderr when no command wa
     t.equal(r[stream === 'stdout' ? 'stderr' : 'stdout'], '', `${name}: nothing on the other stream`);
   }
 });
+
+t.test('each usage line offers exactly the -o values the command takes', async (t) => {
+  // The values taken are read from the command's own refusal of a bad one.
+  for (const cmd of ['verify', 'explain', 'connlist', 'diff', 'lint', 'dns']) {
+    const refusal = runCli([cmd, '-o', 'bogus']);
+    const taken = /-o must be (?:one of )?(.*), got "bogus"/.exec(refusal.stderr)?.[1]?.split(/, | or /);
+    t.ok(taken && taken.length > 1, `${cmd}: the refusal lists the values (${refusal.stderr.trim()})`);
+    const firstLine = runCli([cmd, '--help']).stdout.split('\n')[0]!;
+    const offered = /-o ([a-z|]+)/.exec(firstLine)?.[1]?.split('|');
+    t.same([...(offered ?? [])].sort(), [...(taken ?? [])].sort(), `${cmd}: usage offers ${offered?.join('|')}`);
+  }
+});

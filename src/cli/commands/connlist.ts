@@ -1,4 +1,4 @@
-// `palisade connlist --manifests PATH... [--focus ns/pod|ns] [-o text|json|csv|md|dot]`: every
+// `palisade connlist --manifests PATH... [--focus ns/pod|ns] [-o text|json|csv|md|dot|svg]`: every
 // allowed (source, destination) with its exact allowed ports per protocol, from the connectivity
 // model (src/analysis/connectivity.ts): pods grouped by template, external CIDR blocks and the
 // node as endpoints.
@@ -10,7 +10,7 @@ import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
 import { familyFlag, rejectPositional } from '../manifest-input.ts';
 import { dotToSvg } from '../report/graph-svg.ts';
 
-const HELP = `usage: palisade connlist --manifests PATH...|--kubeconfig FILE [--context NAME] [--focus ns/pod|ns] [--family IPv4|IPv6] [--why] [-o text|json|csv|md|dot]
+const HELP = `usage: palisade connlist --manifests PATH...|--kubeconfig FILE [--context NAME] [--focus ns/pod|ns] [--family IPv4|IPv6] [--why] [-o text|json|csv|md|dot|svg]
 
 Lists every allowed connection (source => destination : ports), exactly: each source's egress
 AND each destination's ingress, all tiers (Admin, NetworkPolicy, Baseline), every port of TCP,
