@@ -24,7 +24,7 @@ export interface DecodedDocument {
 export interface ManifestRead {
   readonly documents: DecodedDocument[];
   readonly notes: string[];
-  /** What decoders found valid but probably unmeant (Errs.warn), each with its line. */
+  /** What decoders found valid but probably unmeant (Errs.warn), each with its line; folders with no manifest file. */
   readonly warnings: string[];
   /** Unreadable paths and YAML syntax errors (object errors are inside `documents`). */
   readonly errors: ObjectError[];
@@ -135,7 +135,12 @@ export function readManifests(paths: readonly string[]): ManifestRead {
   const warnings: string[] = [];
   const errors: ObjectError[] = [];
   for (const p of paths) {
-    for (const file of manifestFiles(p, errors)) {
+    const before = errors.length;
+    const files = manifestFiles(p, errors);
+    // No file and no error: a folder without manifests (Helm templates, the wrong folder). It
+    // reads as an empty cluster, which a command would judge as if it were the answer.
+    if (files.length === 0 && errors.length === before) warnings.push(`${p}: no ${EXTENSIONS.join(', ').replace(/, (?=[^,]*$)/, ' or ')} file in this folder, nothing was read from it`);
+    for (const file of files) {
       let text: string;
       try {
         text = readFileSync(file, 'utf8');

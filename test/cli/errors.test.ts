@@ -61,6 +61,31 @@ t.test('a --manifests path that does not exist is a bad flag: one line, exit 2',
   }
 });
 
+t.test('a --manifests folder with no manifest file in it: a warning naming it, the rest is read', async (t) => {
+  // A folder of Helm templates (*.tpl) or an empty checkout reads as an empty cluster; a user
+  // would otherwise get "no findings" or an empty listing and take it for an answer.
+  const empty = tmpDir();
+  const other = tmpDir();
+  writeFileSync(join(other, 'policy.yaml.tpl'), 'kind: NetworkPolicy\n');
+  const cases: [string, string[]][] = [
+    ['lint', []],
+    ['connlist', []],
+    ['matrix', ['--port', '80']],
+    ['explain', ['--from', 'x/a', '--to', 'y/a', '--port', '80']],
+  ];
+  for (const [cmd, rest] of cases) {
+    const without = runCli([cmd, '--manifests', good, ...rest]);
+    t.notMatch(without.stderr, /nothing was read/, `${cmd}: a folder with manifests: no warning`);
+    for (const dir of [empty, other]) {
+      const r = runCli([cmd, '--manifests', good, dir, ...rest]);
+      t.equal(r.code, without.code, `${cmd}: exit status as without the folder`);
+      t.equal(r.stdout, without.stdout, `${cmd}: the same answer as without the folder`);
+      t.match(r.stderr, new RegExp(`^palisade ${cmd}: warning: ${dir}: no \\.yaml, \\.yml or \\.json file in this folder, nothing was read from it$`, 'm'), `${cmd}: the folder is named`);
+      t.notOk(hasStackTrace(r.stderr), `${cmd}: no stack trace`);
+    }
+  }
+});
+
 t.test('a path given without its flag: one line that names the flag, exit 2', async (t) => {
   // A new user's first try is often `palisade matrix ./policies`: each command says where the
   // path goes, and judges nothing.
