@@ -54,6 +54,11 @@ t.test('renders lines, flags foreign ones', async (t) => {
 
 t.test('bad input is a clear CliError', async (t) => {
   await t.rejects(run(['--file', '/nonexistent/verdicts.log'], new PassThrough()), new CliError('--file /nonexistent/verdicts.log: no such file'));
+  // A folder opens (read fails later with EISDIR): it gets one line too, not a stack trace.
+  const folder = mkdtempSync(join(tmpdir(), 'palisade-logs-'));
+  for (const follow of [[], ['--follow']]) {
+    await t.rejects(run(['--file', folder, ...follow], new PassThrough()), new CliError(`--file ${folder}: is a folder, not a file`), `a folder ${follow.join(' ')}`);
+  }
   await t.rejects(run([], new PassThrough()), /--file PATH or --lab \[NAME\] is required/);
   await t.rejects(run(['--file', 'x', '-o', 'yaml'], new PassThrough()), /-o must be text or json, got "yaml"/);
   await t.rejects(run(['--file', 'x', '--interval', '0'], new PassThrough()), /--interval must be between 10 and 60000/);

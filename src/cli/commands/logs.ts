@@ -51,7 +51,13 @@ export async function readLog(path: string, onLine: (line: string) => void, opts
     const code = (e as NodeJS.ErrnoException).code;
     throw new CliError(`--file ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
   }
-  let ino = (await fh.stat()).ino;
+  const opened = await fh.stat();
+  // A folder opens fine and fails only on the first read, as a raw EISDIR with a stack trace.
+  if (opened.isDirectory()) {
+    await fh.close();
+    throw new CliError(`--file ${path}: is a folder, not a file`);
+  }
+  let ino = opened.ino;
   let offset = 0;
   let decoder = new StringDecoder('utf8');
   let partial = '';
