@@ -137,6 +137,24 @@ export function readProbeFile(file: string): Probe[] {
   return parseProbes(text, file);
 }
 
+/** A few names and how many more: a namespace can hold thousands of pods. */
+function someOf(names: string[]): string {
+  const shown = 10;
+  return names.length <= shown ? names.join(', ') : `${names.slice(0, shown).join(', ')} and ${names.length - shown} more`;
+}
+
+/** The pods of namespace `ns`, or the namespaces that have pods: what a misspelt name could have meant. */
+function podsThere(view: ClusterView, ns: string): string {
+  const names: string[] = [];
+  const namespaces = new Set<string>();
+  for (const p of view.pods.values()) {
+    namespaces.add(p.namespace);
+    if (p.namespace === ns) names.push(p.name);
+  }
+  if (names.length > 0) return `pods of namespace ${ns}: ${someOf(names.sort())}`;
+  return `no pod in namespace ${ns}; namespaces with pods: ${namespaces.size > 0 ? someOf([...namespaces].sort()) : 'none'}`;
+}
+
 /**
  * The address of an endpoint in a family: a literal IP as is (an IP that belongs to no pod is
  * a node's or an outside host's, which the evaluator works out), a ns/pod its IP of that family.
@@ -149,7 +167,7 @@ export function resolveEndpoint(view: ClusterView, endpoint: string, family: Fam
     return canonicalIP(endpoint)!;
   }
   const pod = view.pods.get(endpoint);
-  if (!pod) throw new CliError(`${where}: no pod ${endpoint} in the manifests`);
+  if (!pod) throw new CliError(`${where}: no pod ${endpoint} in the input (${podsThere(view, endpoint.split('/')[0]!)})`);
   const ip = pod.ips.find((a) => parseIP(a)?.family === family);
   if (!ip) throw new CliError(`${where}: pod ${endpoint} has no ${family} address (status.podIPs: ${pod.ips.length ? pod.ips.join(', ') : 'none'})`);
   // Another pod claiming the same address wins it (evaluator.ts's contract): the connection

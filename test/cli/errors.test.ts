@@ -109,7 +109,7 @@ t.test('probe file errors name the probe index and field', async (t) => {
     ['- {from: x/a, to: y/a, port: 80, family: IPv5}', /probe\[0\]\.family: must be IPv4 or IPv6/],
     ['- {from: x/a, to: y/a, port: 80, family: IPv6}', /probe\[0\]\.from: pod x\/a has no IPv6 address/],
     ['- {from: x/a, to: "fd00::1", port: 80}', /probe\[0\]\.from: pod x\/a has no IPv6 address/],
-    ['- {from: x/a, to: q/q, port: 80}', /probe\[0\]\.to: no pod q\/q in the manifests/],
+    ['- {from: x/a, to: q/q, port: 80}', /probe\[0\]\.to: no pod q\/q in the input/],
     ['- {from: nonsense, to: y/a, port: 80}', /probe\[0\]\.from: "nonsense" is neither/],
     ['- {from: x/a, to: y/a, port: 80, porta: 1}', /probe\[0\]\.porta: unknown field/],
     ['- {from: x/a, to: y/a, port: 80, expect: yes}', /probe\[0\]\.expect: must be allow or deny/],
@@ -125,6 +125,23 @@ t.test('probe file errors name the probe index and field', async (t) => {
   for (const [text, re] of cases) {
     writeFileSync(p, text + '\n');
     check(t, ['verify', '--manifests', good, '--probes', p], 2, re, text);
+  }
+});
+
+t.test('a pod that is not there: the message says which pods are', async (t) => {
+  // A misspelt pod or namespace: the names to pick from, so the next try is right.
+  const dir = tmpDir();
+  const p = join(dir, 'probes.yaml');
+  const cases: [string, string, RegExp][] = [
+    ['x/q', 'y/a', /^palisade (explain: --from|verify: \S+: probe\[0\]\.from): no pod x\/q in the input \(pods of namespace x: a, b, c\)$/m],
+    ['x/a', 'q/a', /^palisade (explain: --to|verify: \S+: probe\[0\]\.to): no pod q\/a in the input \(no pod in namespace q; namespaces with pods: x, y, z\)$/m],
+  ];
+  for (const [from, to, re] of cases) {
+    const e = check(t, ['explain', '--manifests', good, '--from', from, '--to', to, '--port', '80'], 2, re, `explain ${from} -> ${to}`);
+    t.equal(e.stdout, '', 'explain: nothing printed');
+    writeFileSync(p, `- {from: ${from}, to: ${to}, port: 80}\n`);
+    const v = check(t, ['verify', '--manifests', good, '--probes', p], 2, re, `verify ${from} -> ${to}`);
+    t.equal(v.stdout, '', 'verify: nothing judged');
   }
 });
 
