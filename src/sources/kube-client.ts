@@ -19,7 +19,9 @@ export function loadKubeConfig(path?: string, context?: string): KubeConfig {
     try {
       kc.loadFromFile(path);
     } catch (e) {
-      throw new Error(`kubeconfig ${path}: ${(e as Error).message}`);
+      // The YAML reader's message ends "(line:column)" and goes on with an excerpt of the
+      // file over several lines: the first line says what and where.
+      throw new Error(`kubeconfig ${path}: ${(e as Error).message.split('\n')[0]}`);
     }
     if (context !== undefined) {
       // setCurrentContext accepts any name; a typo would then fail later as "no current cluster".

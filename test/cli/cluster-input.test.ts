@@ -162,6 +162,27 @@ t.test('--context picks another context; bad kubeconfig, context or server: one 
   t.match((denied as Error).message, /^--kubeconfig: API server .* \(context c\): list \/api\/v1\/\w+: HTTP 401/);
 });
 
+t.test('a kubeconfig that is not YAML: one line naming the file and where, exit 2', async (t) => {
+  // The YAML reader's message comes with a source excerpt over several lines; a new user's
+  // typo in a kubeconfig must read like every other bad input.
+  const dir = tmpDir('palisade-kubeconfig-');
+  const cases: [string, string, RegExp][] = [
+    ['an unclosed list', 'apiVersion: v1\nkind: Config\nclusters: [\n', /^--kubeconfig: kubeconfig \S+: .*\(4:1\)$/],
+    ['a tab for indentation', 'apiVersion: v1\nkind: Config\nclusters:\n\t- name: a\n', /^--kubeconfig: kubeconfig \S+: .*\(4:1\)$/],
+  ];
+  for (const [what, text, err] of cases) {
+    const file = join(dir, what.replace(/\W+/g, '-'));
+    writeFileSync(file, text);
+    const e = await loadClusterInput('lint', { kubeconfig: file }).then(() => undefined, (x: unknown) => x);
+    t.ok(e instanceof CliError, `${what}: a CliError`);
+    t.match((e as Error).message, err, `${what}: the file and the line and column`);
+    t.notMatch((e as Error).message, /\n/, `${what}: one line`);
+    const r = await runCliAsync(['lint', '--kubeconfig', file]);
+    t.equal(r.code, 2, `${what}: exit 2`);
+    t.equal(r.stderr.split('\n').length, 2, `${what}: one line on stderr (${JSON.stringify(r.stderr)})`);
+  }
+});
+
 t.test('a continue token expiring between pages: the read starts that list again, and is whole', async (t) => {
   const { server, kubeconfig } = await fakeCluster(t);
   // The etcd compaction lands right after the first page of pods is served (a consistent read:
