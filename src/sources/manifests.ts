@@ -81,17 +81,19 @@ export function readManifestText(text: string, file: string): ManifestRead {
   list.forEach((doc, i) => {
     const source = `${file}:${i + 1}`;
     if (doc.errors.length > 0) {
-      for (const err of doc.errors) {
-        const pos = err.linePos?.[0];
-        // The parser's message ends with " at line L, column C:" and a source excerpt; keep
-        // the first sentence, the position goes in the field.
-        const msg = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-        errors.push({
-          object: `file ${file}`,
-          field: pos ? `line ${pos.line}, column ${pos.col}` : `document ${i + 1}`,
-          message: `bad YAML (document ${i + 1}): ${msg}`,
-        });
-      }
+      // The first error only: the parser goes on past a mistake and reports what follows from
+      // it too (an unclosed "[" is also an unclosed "{"), and the whole document is left out anyway.
+      const err = doc.errors[0]!;
+      const pos = err.linePos?.[0];
+      // The parser's message ends with " at line L, column C:" and a source excerpt; keep
+      // the first sentence, the position goes in the field.
+      const msg = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+      const more = doc.errors.length - 1;
+      errors.push({
+        object: `file ${file}`,
+        field: pos ? `line ${pos.line}, column ${pos.col}` : `document ${i + 1}`,
+        message: `bad YAML (document ${i + 1}): ${msg}${more > 0 ? `; ${more} more error${more > 1 ? 's' : ''} after it in the document, probably caused by it` : ''}`,
+      });
       return;
     }
     const raw: unknown = doc.toJS({ maxAliasCount: 100 });

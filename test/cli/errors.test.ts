@@ -42,6 +42,23 @@ t.test('manifest errors: reported, the rest is still evaluated, exit 1', async (
   check(t, ['verify', '--manifests', join(dir, 'nope.yaml'), '--probes', join(dir, 'bad-policy.yaml')], 2, /./, 'missing manifests + bad probes');
 });
 
+t.test('a YAML mistake: one line for it, naming the file and line, not every error it causes', async (t) => {
+  // The parser goes on past a mistake and reports what follows from it too (an unclosed "[" is
+  // also an unclosed "{" one column on); the first one is what to fix.
+  const dir = tmpDir();
+  const cases: [string, string, RegExp][] = [
+    ['unclosed list', 'kind: Pod\nmetadata:\n  name: a\n  labels: {app: [1,2}\n', /bad-yaml\.yaml: line 4, column \d+: bad YAML \(document 1\): .*; 1 more error after it in the document, probably caused by it$/m],
+    ['bad indentation', 'kind: NetworkPolicy\nmetadata:\n  name: x\n   namespace: y\n', /bad-yaml\.yaml: line [34], column \d+: bad YAML \(document 1\): .*; 1 more error after it in the document, probably caused by it$/m],
+    // One error alone: no count.
+    ['a tab for indentation', 'kind: Pod\nmetadata:\n\tname: a\n', /bad-yaml\.yaml: line 3, column 1: bad YAML \(document 1\): Tabs are not allowed as indentation$/m],
+  ];
+  for (const [what, text, re] of cases) {
+    writeFileSync(join(dir, 'bad-yaml.yaml'), text);
+    const r = check(t, ['lint', '--manifests', good, dir], 1, re, what);
+    t.equal(r.stderr.split('\n').filter((l) => /bad YAML/.test(l)).length, 1, `${what}: one line`);
+  }
+});
+
 t.test('a --manifests path that does not exist is a bad flag: one line, exit 2', async (t) => {
   const dir = tmpDir();
   const p = join(dir, 'ok-probes.yaml');
