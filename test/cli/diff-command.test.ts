@@ -89,6 +89,40 @@ t.test('no change: exit 0', async (t) => {
   t.equal(r.stdout, 'no connection changed\n');
 });
 
+t.test('-o md says what the text says: every opened, closed and was line, endpoints new or gone', async (t) => {
+  // The Markdown goes into a pull request comment, where the reader has nothing else to go on.
+  const noBackend = folder(PODS.replace(pod('backend', 'backend', '10.0.0.3'), '') + DENY);
+  const pairs: [string, string, string][] = [
+    ['a default-deny', step0, step1],
+    ['an allow', step1, step2],
+    ['a pod removed', step2, noBackend],
+    ['a pod added', noBackend, step2],
+  ];
+  const norm = (s: string) => s.trim().replace(/\s+/g, ' ');
+  for (const [what, before, after] of pairs) {
+    const text = runCli(['diff', '--before', before, '--after', after]).stdout.split('\n');
+    const md = runCli(['diff', '--before', before, '--after', after, '-o', 'md']);
+    t.equal(md.code, 1, `${what}: exit 1`);
+    // One block per change in the text: its head, then its indented lines.
+    const blocks: { head: string; lines: string[] }[] = [];
+    for (const l of text) {
+      if (/^[+~-] /.test(l)) blocks.push({ head: l, lines: [] });
+      else if (/^ /.test(l)) blocks.at(-1)!.lines.push(norm(l));
+    }
+    const rows = md.stdout.trimEnd().split('\n').slice(2).map((r) => r.slice(2, -2).split(' | '));
+    t.equal(rows.length, blocks.length, `${what}: one row per change`);
+    blocks.forEach((b, i) => {
+      const row = rows[i] ?? [];
+      t.same((row.at(-1) ?? '').split('<br>').filter((x) => x !== '').map(norm), b.lines, `${what}: ${b.head}: the same reasons`);
+      const note = /\((new endpoint|endpoint gone)\)$/.exec(b.head)?.[1];
+      if (note) t.ok(row.some((cell) => cell.includes(note)), `${what}: ${b.head}: says ${note}`);
+    });
+  }
+  const none = runCli(['diff', '--before', step2, '--after', step2, '-o', 'md']);
+  t.equal(none.code, 0);
+  t.equal(none.stdout, 'no connection changed\n', 'no change: said, not an empty table');
+});
+
 t.test('--git REF:PATH compares the committed tree with the working tree', async (t) => {
   const repo = tmpDir('palisade-diff-git-');
   const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@x', ...args], { cwd: repo, encoding: 'utf8' });

@@ -44,9 +44,14 @@ function whys(parts: readonly EdgePart[]): string[] {
   return [...by].map(([k, x]) => `${portSetText({ TCP: normaliseRanges(x.TCP), UDP: normaliseRanges(x.UDP), SCTP: normaliseRanges(x.SCTP) })}: ${k}`);
 }
 
+/** " (new endpoint)" or " (endpoint gone)" when the change comes from an endpoint that came or went. */
+function endpointNote(c: ConnectionChange): string {
+  return c.endpoint === 'new' ? ' (new endpoint)' : c.endpoint === 'gone' ? ' (endpoint gone)' : '';
+}
+
 function changeLines(c: ConnectionChange): string[] {
   const mark = c.kind === 'added' ? '+' : c.kind === 'removed' ? '-' : '~';
-  const note = c.endpoint === 'new' ? ' (new endpoint)' : c.endpoint === 'gone' ? ' (endpoint gone)' : '';
+  const note = endpointNote(c);
   const head = c.kind === 'changed'
     ? `${mark} ${c.from} => ${c.to} : ${portSetText(c.before)} -> ${portSetText(c.after)}`
     : `${mark} ${c.from} => ${c.to} : ${portSetText(c.kind === 'added' ? c.after : c.before)}${note}`;
@@ -66,11 +71,15 @@ export function diffText(d: ConnectivityDiff): string {
 }
 
 function diffMarkdown(d: ConnectivityDiff): string {
+  // An empty table would read as a broken comment; the text's sentence says it.
+  if (d.changes.length === 0) return diffText(d);
   const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\*/g, '\\*');
   const rows = ['| change | src | dst | before | after | why |', '|---|---|---|---|---|---|'];
   for (const c of d.changes) {
-    const w = [...whys(c.openedBy).map((x) => `opened ${x}`), ...whys(c.closedBy).map((x) => `closed ${x}`)].join('<br>');
-    rows.push(`| ${c.kind} | ${esc(c.from)} | ${esc(c.to)} | ${esc(portSetText(c.before))} | ${esc(portSetText(c.after))} | ${esc(w)} |`);
+    // The text's lines under the change (opened, closed, and what a closed run was), so a pull
+    // request comment says as much as the terminal.
+    const w = changeLines(c).slice(1).map((l) => l.trim().replace(/\s+/g, ' ')).join('<br>');
+    rows.push(`| ${c.kind}${endpointNote(c)} | ${esc(c.from)} | ${esc(c.to)} | ${esc(portSetText(c.before))} | ${esc(portSetText(c.after))} | ${esc(w)} |`);
   }
   return rows.join('\n') + '\n';
 }
