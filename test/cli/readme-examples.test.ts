@@ -94,3 +94,12 @@ t.test('every runnable README console example prints what the README shows', asy
     t.equal(mismatch(e.expected, actual), undefined, `README.md:${e.line}: palisade ${e.args.join(' ')}`);
   }
 });
+
+t.test('"What you get" names every command `palisade --help` lists', async (t) => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const start = readme.indexOf('## What you get');
+  const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+  const listed = [...runCli(['--help']).stdout.matchAll(/^ {2}(\w+) /gm)].map((m) => m[1]!);
+  t.ok(listed.length >= 10, `the help lists the commands (${listed.join(', ')})`);
+  for (const cmd of listed) t.match(section, new RegExp(`palisade ([a-z]+ \\| )*${cmd}\\b`), `${cmd} is in "What you get"`);
+});
