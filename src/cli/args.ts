@@ -45,8 +45,10 @@ export function parseArgs(argv: string[], spec: FlagSpec, aliases: Record<string
     if (inline !== undefined) values.push(inline);
     else {
       // A list stops at the next flag, long or short (`--manifests a b -o json`); a lone value
-      // may start with one dash (a negative number, reported by intFlag as out of range).
-      while (i + 1 < argv.length && !argv[i + 1]!.startsWith('--') && !(values.length > 0 && /^-[A-Za-z]/.test(argv[i + 1]!))) {
+      // may start with one dash (a negative number, reported by intFlag as out of range), but
+      // not be one of the command's short flags: `--from -o json` lacks its value.
+      const isFlag = (next: string) => next.startsWith('--') || Object.hasOwn(aliases, next.split('=')[0]!) || (values.length > 0 && /^-[A-Za-z]/.test(next));
+      while (i + 1 < argv.length && !isFlag(argv[i + 1]!)) {
         values.push(argv[++i]!);
         if (kind === 'string') break;
       }

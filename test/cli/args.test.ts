@@ -53,3 +53,32 @@ t.test('parseArgs: only the spec\'s own flags are known, never Object.prototype\
     t.ok(err instanceof CliError && want.test(err.message), `${argv.join(' ')}: ${String(err)}`);
   }
 });
+
+t.test('parseArgs: a flag followed by another flag has no value, short flags included', async (t) => {
+  const spec = { from: 'string', port: 'string', manifests: 'list', output: 'string', help: 'bool' } as const;
+  const aliases = { '-o': 'output', '-h': 'help' };
+  // [argv, the flags parsed, or the error]: `--from -o json` must not read "-o" as the pod and
+  // then call "json" an unexpected argument.
+  const cases: [string[], Record<string, unknown> | RegExp][] = [
+    [['--from', '-o', 'json'], /^flag --from needs a value$/],
+    [['--manifests', '-o', 'json'], /^flag --manifests needs a value$/],
+    [['--manifests', '-h'], /^flag --manifests needs a value$/],
+    [['--port', '-o=json'], /^flag --port needs a value$/],
+    [['--port', '--from', 'x'], /^flag --port needs a value$/],
+    // A value that starts with a dash and is no flag of the command is a value (a negative
+    // number, for the range check to name).
+    [['--port', '-1'], { port: '-1' }],
+    [['--from', '-x'], { from: '-x' }],
+    [['--manifests', 'a', 'b', '-o', 'json'], { manifests: ['a', 'b'], output: 'json' }],
+  ];
+  for (const [argv, want] of cases) {
+    let got: unknown;
+    try {
+      got = parseArgs(argv, spec, aliases).flags;
+    } catch (e) {
+      got = e;
+    }
+    if (want instanceof RegExp) t.ok(got instanceof CliError && want.test(got.message), `${argv.join(' ')}: ${String(got)}`);
+    else t.same(got, want, argv.join(' '));
+  }
+});
