@@ -4,7 +4,7 @@
 
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { LineCounter, parseAllDocuments } from 'yaml';
+import { type Document, LineCounter, parseAllDocuments, visit } from 'yaml';
 import { formatObjectError, type ObjectError } from '../cluster/model.ts';
 import { ClusterState } from '../cluster/state.ts';
 import type { Decoded } from '../cluster/decode.ts';
@@ -67,6 +67,22 @@ export function manifestFiles(path: string, errors: ObjectError[]): string[] {
   return out;
 }
 
+/** Where the alias an error is about starts: the one it names ("...: nope"), else the first. */
+function aliasPosition(doc: Document, msg: string, lines: LineCounter): { line: number; col: number } | undefined {
+  let first: number | undefined;
+  let named: number | undefined;
+  visit(doc, {
+    Alias(_, node) {
+      const at = node.range?.[0];
+      if (at === undefined) return;
+      first ??= at;
+      if (named === undefined && msg.endsWith(`: ${node.source}`)) named = at;
+    },
+  });
+  const at = named ?? first;
+  return at === undefined ? undefined : lines.linePos(at);
+}
+
 /** Decodes every document of one file's text (multi-document YAML, JSON, `kind: List`). */
 export function readManifestText(text: string, file: string): ManifestRead {
   const documents: DecodedDocument[] = [];
@@ -96,7 +112,22 @@ export function readManifestText(text: string, file: string): ManifestRead {
       });
       return;
     }
-    const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+    let raw: unknown;
+    try {
+      raw = doc.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      // Aliases are resolved here, after the syntax check: one naming no anchor (a typo), or
+      // too many of them (a document that expands a billion times) throws. A bad document, not
+      // a crash of the command or of the agent reading the folder.
+      const msg = (e as Error).message.split('\n')[0]!;
+      const pos = aliasPosition(doc, msg, lines);
+      errors.push({
+        object: `file ${file}`,
+        field: pos ? `line ${pos.line}, column ${pos.col}` : `document ${i + 1}`,
+        message: `bad YAML (document ${i + 1}): ${msg}`,
+      });
+      return;
+    }
     if (raw === null || raw === undefined) return; // an empty document (e.g. a trailing ---)
     const kind = typeof raw === 'object' && !Array.isArray(raw) ? (raw as { kind?: unknown }).kind : undefined;
     // `kind: List` (kubectl get -o yaml), or a typed list of a kind read here (NetworkPolicyList,

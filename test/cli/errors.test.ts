@@ -51,6 +51,9 @@ t.test('a YAML mistake: one line for it, naming the file and line, not every err
     ['bad indentation', 'kind: NetworkPolicy\nmetadata:\n  name: x\n   namespace: y\n', /bad-yaml\.yaml: line [34], column \d+: bad YAML \(document 1\): .*; 1 more error after it in the document, probably caused by it$/m],
     // One error alone: no count.
     ['a tab for indentation', 'kind: Pod\nmetadata:\n\tname: a\n', /bad-yaml\.yaml: line 3, column 1: bad YAML \(document 1\): Tabs are not allowed as indentation$/m],
+    // Found only when the document is turned into data: they crashed the command.
+    ['an alias to no anchor', 'kind: Pod\nmetadata: {name: a, namespace: x, labels: *common}\n', /bad-yaml\.yaml: line 2, column 43: bad YAML \(document 1\): .*alias.*common/m],
+    ['an alias bomb', 'kind: Pod\na: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n', /bad-yaml\.yaml: line \d+, column \d+: bad YAML \(document 1\): .*alias/im],
   ];
   for (const [what, text, re] of cases) {
     writeFileSync(join(dir, 'bad-yaml.yaml'), text);

@@ -30,6 +30,10 @@ const broken: [string, string, RegExp][] = [
   ['kind removed', deny.replace('kind: NetworkPolicy\n', ''), /object deny: kind: required/],
   ['document not a mapping', `- ${deny.trimEnd().split('\n').join('\n  ')}\n`, /\(root\): must be a Kubernetes object/],
   ['broken next to a valid document', `${other}---\n${deny.replace(', namespace: shop', '')}`, /metadata\.namespace: required/],
+  // The YAML reader throws on these only when the document is turned into data, past its
+  // syntax check: the agent must report them, not stop.
+  ['an alias to no anchor', deny.replace('podSelector: {}', 'podSelector: *sel'), /pol\.yaml.*line 4, column \d+: bad YAML \(document 1\): .*alias.*sel/],
+  ['an alias bomb', `${deny}x: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\ny: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nz: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nw: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n`, /pol\.yaml.*bad YAML \(document 1\): .*alias/i],
 ];
 
 t.test('an edit that breaks a document\'s identity deletes nothing from its file', async (t) => {
