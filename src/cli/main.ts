@@ -3,6 +3,9 @@
 
 import { CliError } from './args.ts';
 
+/** The exit status of an unexpected error (an exception that is not bad input): a bug, mostly. */
+export const INTERNAL_ERROR = 70;
+
 interface Command {
   summary: string;
   load: () => Promise<{ run(argv: string[]): Promise<number> }>;
@@ -57,13 +60,18 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     // Bad input is reported as one clear line, never a stack trace (CliError and our
     // validation errors); anything else is a bug and keeps its stack.
-    if (e instanceof CliError) {
-      // Several problems (every bad probe of a file) come as several lines, each prefixed so
-      // every line names the command; an indented line continues the one above (a fix, a list
-      // item) and stays as written.
-      for (const line of e.message.split('\n')) process.stderr.write(/^\s/.test(line) ? `${line}\n` : `palisade ${name}: ${line}\n`);
-      return e.exitCode;
+    if (!(e instanceof CliError)) {
+      // Exit 70 (sysexits' internal software error), not Node's 1: 1 means findings, an unmet
+      // expect or changed connections, and a CI gate would take the crash for that answer.
+      const what = e instanceof Error ? (e.stack ?? `${e.name}: ${e.message}`) : String(e);
+      // Not always a bug in the code: a lab or agent command can meet a machine it cannot use.
+      process.stderr.write(`palisade ${name}: unexpected error (unless it is about this machine, a bug in Palisade: please report it with the command and its input): ${what}\n`);
+      return INTERNAL_ERROR;
     }
-    throw e;
+    // Several problems (every bad probe of a file) come as several lines, each prefixed so
+    // every line names the command; an indented line continues the one above (a fix, a list
+    // item) and stays as written.
+    for (const line of e.message.split('\n')) process.stderr.write(/^\s/.test(line) ? `${line}\n` : `palisade ${name}: ${line}\n`);
+    return e.exitCode;
   }
 }
