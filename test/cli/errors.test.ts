@@ -62,6 +62,27 @@ t.test('a YAML mistake: one line for it, naming the file and line, not every err
   }
 });
 
+t.test('a metadata field of the wrong type: one error saying its type, not also "required"', async (t) => {
+  const dir = tmpDir();
+  const pol = (metadata: string) => `apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: ${metadata}\nspec: {podSelector: {}}\n`;
+  // [metadata, the field, the one error it must get]
+  const cases: [string, string, RegExp][] = [
+    ['{name: 5, namespace: x}', 'metadata.name', /metadata\.name: must be a string, got number 5/],
+    ['{name: p, namespace: [x]}', 'metadata.namespace', /metadata\.namespace: must be a string, got a list/],
+    ['"p"', 'metadata', /metadata: must be an object, got string "p"/],
+    // Absent or empty: required, once.
+    ['{namespace: x}', 'metadata.name', /metadata\.name: required/],
+    ['{name: "", namespace: x}', 'metadata.name', /metadata\.name: required/],
+    ['{name: p}', 'metadata.namespace', /metadata\.namespace: required/],
+  ];
+  for (const [metadata, field, want] of cases) {
+    writeFileSync(join(dir, 'pol.yaml'), pol(metadata));
+    const r = check(t, ['lint', '--manifests', dir], 1, want, `metadata: ${metadata}`);
+    const about = r.stderr.split('\n').filter((l) => l.includes(`: ${field}: `));
+    t.equal(about.length, 1, `metadata: ${metadata}: one error about ${field} (${about.join(' | ')})`);
+  }
+});
+
 t.test('a --manifests path that does not exist is a bad flag: one line, exit 2', async (t) => {
   const dir = tmpDir();
   const p = join(dir, 'ok-probes.yaml');

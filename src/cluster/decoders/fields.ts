@@ -107,17 +107,21 @@ export interface Meta {
 }
 
 export function metaOf(e: Errs, raw: Obj, namespaced: boolean): Meta {
+  // "required" only where the field is absent or empty: one of the wrong type already has its
+  // error ("must be a string, got number 5"), and "required" beside it would say it is missing.
+  const absent = (v: unknown) => v === undefined || v === null || v === '';
   const m = e.obj(raw.metadata, 'metadata');
   if (!m) {
-    e.add('metadata', 'required');
+    if (absent(raw.metadata)) e.add('metadata', 'required');
     return { labels: {} };
   }
   const name = e.str(m.name, 'metadata.name');
-  if (name === undefined || name === '') e.add('metadata.name', 'required');
+  if (absent(m.name)) e.add('metadata.name', 'required');
   const namespace = namespaced ? e.str(m.namespace, 'metadata.namespace') : undefined;
   if (namespaced) {
-    if (namespace === undefined || namespace === '') e.add('metadata.namespace', 'required (a manifest must name its namespace; there is no current namespace to default to)');
-    else for (const p of dnsLabelProblems(namespace)) e.add('metadata.namespace', `invalid namespace ${JSON.stringify(namespace)}: ${p}`);
+    if (absent(m.namespace)) e.add('metadata.namespace', 'required (a manifest must name its namespace; there is no current namespace to default to)');
+    // undefined here: the wrong type, said by e.str.
+    else if (namespace !== undefined) for (const p of dnsLabelProblems(namespace)) e.add('metadata.namespace', `invalid namespace ${JSON.stringify(namespace)}: ${p}`);
   }
   const labels = labelsOf(e, m.labels, 'metadata.labels');
   return { name: name || undefined, namespace: namespace || undefined, labels };
