@@ -78,7 +78,19 @@ export function onOffFlag(flags: Record<string, unknown>, name: string): boolean
   return on ?? fromOff;
 }
 
-/** An integer flag within [min, max], or an error naming the flag and the range. */
+/**
+ * What went wrong reading or writing a file a flag names, in a user's words (Node's say
+ * "EISDIR: illegal operation on a directory, read"). `missing` is said for ENOENT: "no such
+ * file", or "no such directory" when the file is to be written.
+ */
+export function fileProblem(e: unknown, missing = 'no such file'): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return missing;
+  if (code === 'EISDIR') return 'is a folder, not a file';
+  if (code === 'EACCES') return 'permission denied';
+  return (e as Error).message;
+}
+
 /** The value of `-o` for commands that print text or JSON (text when absent). */
 export function textOrJson(value: unknown): 'text' | 'json' {
   const output = (value as string | undefined) ?? 'text';
@@ -86,6 +98,7 @@ export function textOrJson(value: unknown): 'text' | 'json' {
   return output;
 }
 
+/** An integer flag within [min, max], or an error naming the flag and the range. */
 export function intFlag(value: unknown, name: string, min: number, max: number, dflt?: number): number {
   if (value === undefined) {
     if (dflt === undefined) throw new CliError(`--${name} is required`);

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { ClusterState } from '../cluster/state.ts';
 import { readDnsStatus, storeOf, UNBOUNDED, type DnsStatusRead } from '../agent/dns-status.ts';
 import type { NameRecord, NameStore } from '../dataplane/name-store.ts';
-import { CliError, type FlagSpec } from './args.ts';
+import { CliError, fileProblem, type FlagSpec } from './args.ts';
 
 export const DNS_FLAGS: FlagSpec = { 'dns-status': 'string' };
 
@@ -51,8 +51,7 @@ export function readDnsStatusFlag(flag: string, name = 'dns-status'): StatusFile
   try {
     text = readFileSync(flag === '-' ? 0 : flag, 'utf8');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new CliError(`--${name} ${file}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    throw new CliError(`--${name} ${file}: ${fileProblem(e)}`);
   }
   let json: unknown;
   try {

@@ -11,7 +11,7 @@ import { podForIP } from '../policy/evaluator.ts';
 import { podIsSelectable } from '../policy/spec-facts.ts';
 import type { ClusterView } from '../cluster/state.ts';
 import { canonicalIP, parseIP } from '../net/address.ts';
-import { CliError } from './args.ts';
+import { CliError, fileProblem } from './args.ts';
 
 export interface Probe {
   /** As written in the probe file. */
@@ -132,7 +132,7 @@ export function readProbeFile(file: string): Probe[] {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new CliError(`${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    throw new CliError(`${file}: ${fileProblem(e)}`);
   }
   return parseProbes(text, file);
 }

@@ -127,6 +127,22 @@ t.test('a --manifests folder with no manifest file in it: a warning naming it, t
   }
 });
 
+t.test('a folder where a file goes: one line saying so, exit 2', async (t) => {
+  // Node's own words ("EISDIR: illegal operation on a directory, read") are not a new user's.
+  const dir = tmpDir();
+  const cases: [string[], string][] = [
+    [['verify', '--manifests', good, '--probes', dir], `palisade verify: ${dir}: is a folder, not a file`],
+    [['explain', '--manifests', good, '--from', 'x/a', '--to', 'y/a', '--port', '80', '--dns-status', dir], `palisade explain: --dns-status ${dir}: is a folder, not a file`],
+    [['dns', '--status-file', dir], `palisade dns: --status-file ${dir}: is a folder, not a file`],
+    [['report', '--manifests', good, '-o', dir], `palisade report: -o ${dir}: is a folder, not a file`],
+    [['logs', '--file', dir], `palisade logs: --file ${dir}: is a folder, not a file`],
+  ];
+  for (const [args, line] of cases) {
+    const r = check(t, args, 2, new RegExp(`^${line.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\n$`), args[0]!);
+    t.equal(r.stdout, '', `${args[0]}: nothing on stdout`);
+  }
+});
+
 t.test('a path given without its flag: one line that names the flag, exit 2', async (t) => {
   // A new user's first try is often `palisade matrix ./policies`: each command says where the
   // path goes, and judges nothing.

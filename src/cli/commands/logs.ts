@@ -9,7 +9,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { formatHuman, parseLogLine } from '../../agent/verdict-log.ts';
 import { DEFAULT_LAB, defaultLabName, readLabState } from '../../lab/lab-state.ts';
 import { labNameProblem } from '../../lab/netns.ts';
-import { CliError, intFlag, parseArgs, textOrJson } from '../args.ts';
+import { CliError, fileProblem, intFlag, parseArgs, textOrJson } from '../args.ts';
 
 const HELP = `usage: palisade logs --file PATH [--follow] [-o text|json] [--verdicts-only] [--interval MS]
        palisade logs --lab [NAME] [--follow] [-o text|json] [--interval MS]
@@ -48,8 +48,7 @@ export async function readLog(path: string, onLine: (line: string) => void, opts
   try {
     fh = await open(path, 'r');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new CliError(`--file ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
+    throw new CliError(`--file ${path}: ${fileProblem(e)}`);
   }
   const opened = await fh.stat();
   // A folder opens fine and fails only on the first read, as a raw EISDIR with a stack trace.

@@ -4,7 +4,7 @@
 
 import { writeFileSync } from 'node:fs';
 import { connectivityDot } from '../connectivity-format.ts';
-import { CliError, parseArgs } from '../args.ts';
+import { CliError, fileProblem, parseArgs } from '../args.ts';
 import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
 import { rejectPositional } from '../manifest-input.ts';
 import { dotToSvg } from '../report/graph-svg.ts';
@@ -38,7 +38,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     writeFileSync(out, reportHTML(data, svg));
   } catch (e) {
-    throw new CliError(`-o ${out}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (e as Error).message}`);
+    throw new CliError(`-o ${out}: ${fileProblem(e, 'no such directory')}`);
   }
   const c = data.connectivity;
   process.stderr.write(`palisade report: wrote ${out}: ${c.endpoints.length} endpoints, ${c.edges.length} edges${drawn.capped ? ` (${drawn.connectivity.edges.length} drawn)` : ''}${data.aggregated ? ' (by namespace)' : ''}, ${data.findings.length} finding(s)\n`);
