@@ -72,6 +72,9 @@ export async function main(argv: string[]): Promise<number> {
     // every line names the command; an indented line continues the one above (a fix, a list
     // item) and stays as written.
     for (const line of e.message.split('\n')) process.stderr.write(/^\s/.test(line) ? `${line}\n` : `palisade ${name}: ${line}\n`);
+    // The command alone (`palisade verify`) is a first try: naming one missing flag at a time
+    // would take as many tries as it has required flags.
+    if (rest.length === 0 && e.exitCode === 2) process.stderr.write(`Run \`palisade ${name} --help\` for its flags.\n`);
     return e.exitCode;
   }
 }

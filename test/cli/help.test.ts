@@ -57,3 +57,17 @@ t.test('each usage line offers exactly the -o values the command takes', async (
     t.same([...(offered ?? [])].sort(), [...(taken ?? [])].sort(), `${cmd}: usage offers ${offered?.join('|')}`);
   }
 });
+
+t.test('a command given nothing: what is missing, and where its flags are listed', async (t) => {
+  // A new user's first try is `palisade verify`; one missing flag at a time would take as many
+  // tries as the command has required flags.
+  for (const cmd of COMMANDS) {
+    const r = runCli([cmd]);
+    t.equal(r.code, 2, `${cmd}: exit 2`);
+    t.match(r.stderr, new RegExp(`^palisade ${cmd}: .*required.*\nRun \`palisade ${cmd} --help\` for its flags\\.\n$`), `${cmd}: the missing flag, then the pointer`);
+    t.equal(r.stdout, '', `${cmd}: nothing on stdout`);
+  }
+  // Given some flags, the error is the one line it always was.
+  const r = runCli(['matrix', '--port', '80']);
+  t.equal(r.stderr, 'palisade matrix: --manifests PATH... is required (files or folders of YAML/JSON), or --kubeconfig FILE for a live cluster\n');
+});
