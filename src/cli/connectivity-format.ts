@@ -44,6 +44,8 @@ function membersText(e: Endpoint): string | undefined {
 
 /** netpol-analyzer's line shape: "from => to : TCP 80; UDP 53". With `why`, each allowed run and its deciding rules below. */
 export function connectivityText(c: Connectivity, why = false): string {
+  // Said, as diff says "no connection changed": a blank line reads as output lost.
+  if (c.edges.length === 0) return 'no allowed connection\n';
   const out: string[] = [];
   for (const e of c.edges) {
     out.push(`${e.from} => ${e.to} : ${portSetText(e.ports)}`);

@@ -80,6 +80,23 @@ t.test('bad flags: one line, exit 2', async (t) => {
   }
 });
 
+t.test('nothing to list: the text says so instead of printing a blank line', async (t) => {
+  // A namespace whose only pod has no address yet: no endpoint, so no connection.
+  const pending = tmpDir();
+  writeFileSync(join(pending, 'p.yaml'), 'apiVersion: v1\nkind: Pod\nmetadata: {namespace: x, name: p}\nspec: {containers: [{name: c}]}\nstatus: {phase: Pending}\n');
+  const cases: [string[], string][] = [
+    [['--manifests', pending], 'text'],
+    [['--manifests', pending, '--why'], 'text with --why'],
+  ];
+  for (const [args, what] of cases) {
+    const r = runCli(['connlist', ...args]);
+    t.equal(r.code, 0, `${what}: exit 0`);
+    t.equal(r.stdout, 'no allowed connection\n', `${what}: said`);
+  }
+  // The machine formats keep their shape (a header, an empty list).
+  t.equal(runCli(['connlist', '--manifests', pending, '-o', 'csv']).stdout, 'src,dst,conn\n');
+});
+
 t.test('port set text and subtraction', async (t) => {
   const all = [{ from: 1, to: 65535 }];
   t.equal(portSetText({ TCP: all, UDP: all, SCTP: all }), 'all');
