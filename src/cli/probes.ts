@@ -115,7 +115,7 @@ export function parseProbes(text: string, file: string): Probe[] {
   } catch (e) {
     const pos = (e as { linePos?: { line: number; col: number }[] }).linePos?.[0];
     const msg = (e as Error).message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-    throw new CliError(`${file}${pos ? `: line ${pos.line}, column ${pos.col}` : ''}: bad YAML/JSON: ${msg}`);
+    throw new CliError(`${file}${pos ? `:${pos.line}:${pos.col}` : ''}: bad YAML/JSON: ${msg}`);
   }
   if (doc && typeof doc === 'object' && !Array.isArray(doc) && 'probes' in doc) doc = (doc as { probes: unknown }).probes;
   if (!Array.isArray(doc)) throw new CliError(`${file}: must be a list of probes ({from, to, port, protocol?, family?}), got ${describe(doc)}`);

@@ -67,6 +67,14 @@ export function manifestFiles(path: string, errors: ObjectError[]): string[] {
   return out;
 }
 
+/**
+ * A document the YAML reader refuses: "file:line:column: bad YAML: document N: what", starting
+ * like an object's error with the position, so an editor or terminal can jump there.
+ */
+function yamlError(file: string, docNumber: number, pos: { line: number; col: number } | undefined, message: string): ObjectError {
+  return { source: pos ? `${file}:${pos.line}:${pos.col}` : file, object: 'bad YAML', field: `document ${docNumber}`, message };
+}
+
 /** Where the alias an error is about starts: the one it names ("...: nope"), else the first. */
 function aliasPosition(doc: Document, msg: string, lines: LineCounter): { line: number; col: number } | undefined {
   let first: number | undefined;
@@ -105,11 +113,7 @@ export function readManifestText(text: string, file: string): ManifestRead {
       // the first sentence, the position goes in the field.
       const msg = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
       const more = doc.errors.length - 1;
-      errors.push({
-        object: `file ${file}`,
-        field: pos ? `line ${pos.line}, column ${pos.col}` : `document ${i + 1}`,
-        message: `bad YAML (document ${i + 1}): ${msg}${more > 0 ? `; ${more} more error${more > 1 ? 's' : ''} after it in the document, probably caused by it` : ''}`,
-      });
+      errors.push(yamlError(file, i + 1, pos, `${msg}${more > 0 ? `; ${more} more error${more > 1 ? 's' : ''} after it in the document, probably caused by it` : ''}`));
       return;
     }
     let raw: unknown;
@@ -120,12 +124,7 @@ export function readManifestText(text: string, file: string): ManifestRead {
       // too many of them (a document that expands a billion times) throws. A bad document, not
       // a crash of the command or of the agent reading the folder.
       const msg = (e as Error).message.split('\n')[0]!;
-      const pos = aliasPosition(doc, msg, lines);
-      errors.push({
-        object: `file ${file}`,
-        field: pos ? `line ${pos.line}, column ${pos.col}` : `document ${i + 1}`,
-        message: `bad YAML (document ${i + 1}): ${msg}`,
-      });
+      errors.push(yamlError(file, i + 1, aliasPosition(doc, msg, lines), msg));
       return;
     }
     if (raw === null || raw === undefined) return; // an empty document (e.g. a trailing ---)
@@ -216,9 +215,9 @@ export function loadManifests(paths: readonly string[]): LoadedManifests {
   const state = new ClusterState();
   const notes = [...read.notes];
   const errors = [...read.errors];
-  // Several YAML errors in one document count once (their messages carry the document number);
-  // each invalid object once.
-  let badDocuments = new Set(read.errors.map((e) => `${e.object} ${/\(document \d+/.exec(e.message)?.[0] ?? ''}`)).size;
+  // One per bad document (a YAML error names its file and document) or unreadable path; each
+  // invalid object once, below.
+  let badDocuments = new Set(read.errors.map((e) => `${e.source?.replace(/:\d+:\d+$/, '') ?? ''} ${e.object} ${e.field}`)).size;
   const seen = new Map<string, string>();
   state.batch(() => {
     for (const { source, decoded } of read.documents) {

@@ -37,23 +37,24 @@ t.test('manifest errors: reported, the rest is still evaluated, exit 1', async (
   t.match(r.stdout, /^-\tx\/a/, 'the matrix is still printed');
 
   writeFileSync(join(dir, 'bad-policy.yaml'), 'kind: NetworkPolicy\nmetadata:\n  name: x\n   namespace: y\n');
-  check(t, ['matrix', '--manifests', good, dir, '--port', '80'], 1, /file .*bad-policy\.yaml: line \d+, column \d+: bad YAML/, 'bad YAML');
+  check(t, ['matrix', '--manifests', good, dir, '--port', '80'], 1, /^palisade matrix: error: \S*bad-policy\.yaml:\d+:\d+: bad YAML: document 1: /m, 'bad YAML');
 
   check(t, ['verify', '--manifests', join(dir, 'nope.yaml'), '--probes', join(dir, 'bad-policy.yaml')], 2, /./, 'missing manifests + bad probes');
 });
 
-t.test('a YAML mistake: one line for it, naming the file and line, not every error it causes', async (t) => {
+t.test('a YAML mistake: one line for it, starting with file:line:column, not every error it causes', async (t) => {
+  // file:line:column first, as for an object's field, so an editor or terminal can jump there.
   // The parser goes on past a mistake and reports what follows from it too (an unclosed "[" is
   // also an unclosed "{" one column on); the first one is what to fix.
   const dir = tmpDir();
   const cases: [string, string, RegExp][] = [
-    ['unclosed list', 'kind: Pod\nmetadata:\n  name: a\n  labels: {app: [1,2}\n', /bad-yaml\.yaml: line 4, column \d+: bad YAML \(document 1\): .*; 1 more error after it in the document, probably caused by it$/m],
-    ['bad indentation', 'kind: NetworkPolicy\nmetadata:\n  name: x\n   namespace: y\n', /bad-yaml\.yaml: line [34], column \d+: bad YAML \(document 1\): .*; 1 more error after it in the document, probably caused by it$/m],
+    ['unclosed list', 'kind: Pod\nmetadata:\n  name: a\n  labels: {app: [1,2}\n', /bad-yaml\.yaml:4:\d+: bad YAML: document 1: .*; 1 more error after it in the document, probably caused by it$/m],
+    ['bad indentation', 'kind: NetworkPolicy\nmetadata:\n  name: x\n   namespace: y\n', /bad-yaml\.yaml:[34]:\d+: bad YAML: document 1: .*; 1 more error after it in the document, probably caused by it$/m],
     // One error alone: no count.
-    ['a tab for indentation', 'kind: Pod\nmetadata:\n\tname: a\n', /bad-yaml\.yaml: line 3, column 1: bad YAML \(document 1\): Tabs are not allowed as indentation$/m],
+    ['a tab for indentation', 'kind: Pod\nmetadata:\n\tname: a\n', /bad-yaml\.yaml:3:1: bad YAML: document 1: Tabs are not allowed as indentation$/m],
     // Found only when the document is turned into data: they crashed the command.
-    ['an alias to no anchor', 'kind: Pod\nmetadata: {name: a, namespace: x, labels: *common}\n', /bad-yaml\.yaml: line 2, column 43: bad YAML \(document 1\): .*alias.*common/m],
-    ['an alias bomb', 'kind: Pod\na: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n', /bad-yaml\.yaml: line \d+, column \d+: bad YAML \(document 1\): .*alias/im],
+    ['an alias to no anchor', 'kind: Pod\nmetadata: {name: a, namespace: x, labels: *common}\n', /bad-yaml\.yaml:2:43: bad YAML: document 1: .*alias.*common/m],
+    ['an alias bomb', 'kind: Pod\na: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n', /bad-yaml\.yaml:\d+:\d+: bad YAML: document 1: .*alias/im],
   ];
   for (const [what, text, re] of cases) {
     writeFileSync(join(dir, 'bad-yaml.yaml'), text);
@@ -177,7 +178,7 @@ t.test('probe file errors name the probe index and field', async (t) => {
     ['- {from: x/a, to: y/a, port: null}', /probe\[0\]\.port: must be a port number, got null\n/],
     ['from: x/a', /must be a list of probes/],
     ['- [x/a, y/a]', /probe\[0\]: must be a mapping/],
-    ['- {from: x/a, to: y/a, port: 80', /line \d+, column \d+: bad YAML/],
+    ['- {from: x/a, to: y/a, port: 80', /probes\.yaml:\d+:\d+: bad YAML\/JSON: /],
   ];
   for (const [text, re] of cases) {
     writeFileSync(p, text + '\n');
