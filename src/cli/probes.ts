@@ -44,10 +44,16 @@ function checkEndpoint(v: unknown, where: string, errs: string[]): string | unde
   }
   const s = v.trim();
   if (!isPodRef(s) && !parseIP(s)) {
-    errs.push(`${where}: ${JSON.stringify(s)} is neither "namespace/pod" nor an IP address`);
+    errs.push(`${where}: ${JSON.stringify(s)} is neither "namespace/pod" nor an IP address${podNameHint(s)}`);
     return undefined;
   }
   return s;
+}
+
+/** For a bare pod name (`web`, a new user's first guess) how to write it; nothing for a bad address. */
+function podNameHint(s: string): string {
+  const looksLikeName = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(s) && !/^[\d.]+$/.test(s);
+  return looksLikeName ? ` (a pod is written with its namespace: NAMESPACE/${s})` : '';
 }
 
 /**

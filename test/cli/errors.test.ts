@@ -203,6 +203,23 @@ t.test('a pod that is not there: the message says which pods are', async (t) => 
   }
 });
 
+t.test('a pod named without its namespace: the message shows how to write it', async (t) => {
+  // `--from web` is a new user's first guess; a bad IP address gets no such hint.
+  const dir = tmpDir();
+  const p = join(dir, 'probes.yaml');
+  const cases: [string, RegExp][] = [
+    ['a', /"a" is neither "namespace\/pod" nor an IP address \(a pod is written with its namespace: NAMESPACE\/a\)$/m],
+    ['web-7d9f.x', /"web-7d9f\.x" is neither .* \(a pod is written with its namespace: NAMESPACE\/web-7d9f\.x\)$/m],
+    ['10.0.0.300', /"10\.0\.0\.300" is neither "namespace\/pod" nor an IP address$/m],
+    ['fd00::zz', /"fd00::zz" is neither "namespace\/pod" nor an IP address$/m],
+  ];
+  for (const [from, re] of cases) {
+    check(t, ['explain', '--manifests', good, '--from', from, '--to', 'y/a', '--port', '80'], 2, re, `explain --from ${from}`);
+    writeFileSync(p, `- {from: "${from}", to: y/a, port: 80}\n`);
+    check(t, ['verify', '--manifests', good, '--probes', p], 2, re, `verify from: ${from}`);
+  }
+});
+
 t.test('a bad probe file: every problem of every probe, then exit 2', async (t) => {
   const dir = tmpDir();
   const p = join(dir, 'probes.yaml');
