@@ -55,7 +55,8 @@ export async function run(argv: string[]): Promise<number> {
   const c = an.result;
   // Every pod left out is named, a pod whose address another pod wins included (as matrix and
   // verify do): it would otherwise vanish from the listing without a word.
-  const left = c.leftOut.map((l) => `${l.pod} (${l.reason === 'address-taken' ? 'its address is another pod\'s for policy' : l.reason})`);
+  const why = { 'address-taken': 'its address is another pod\'s for policy', 'no-address': `no ${family} address`, 'host-network': 'host network', finished: 'finished' } as const;
+  const left = c.leftOut.map((l) => `${l.pod} (${why[l.reason]})`);
   if (left.length) process.stderr.write(`palisade connlist: note: not endpoints: ${left.join(', ')}\n`);
   const text = output === 'json' ? connectivityJSON(c)
     : output === 'csv' ? connectivityCSV(c)
