@@ -100,7 +100,10 @@ export function readManifestText(text: string, file: string): ManifestRead {
   const lines = new LineCounter();
   // merge: YAML 1.1 merge keys (`<<: *base`), which kubectl's YAML reader resolves: read as a
   // plain key, `metadata: {<<: *common, name: a}` would lose the pod's labels without a word.
-  const docs = parseAllDocuments(text, { lineCounter: lines, merge: true });
+  // logLevel error: the reader's warnings (a list as a mapping key, turned into text) would go
+  // through process.emitWarning, a line naming neither the command nor the file; the decoder
+  // reports the key itself (an invalid label key, an unknown field).
+  const docs = parseAllDocuments(text, { lineCounter: lines, merge: true, logLevel: 'error' });
   const list = Array.isArray(docs) ? docs : [docs];
   list.forEach((doc, i) => {
     const source = `${file}:${i + 1}`;

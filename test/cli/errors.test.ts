@@ -63,6 +63,15 @@ t.test('a YAML mistake: one line for it, starting with file:line:column, not eve
   }
 });
 
+t.test('a mapping key that is a list: the field error, not a Node.js process warning', async (t) => {
+  // The YAML reader turns such a key into text and warns through process.emitWarning, a
+  // "(node:PID) Warning:" line that names neither the command nor the file.
+  const dir = tmpDir();
+  writeFileSync(join(dir, 'pol.yaml'), 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: x, labels: {? [a] : b}}\nspec: {podSelector: {}}\n');
+  const r = check(t, ['lint', '--manifests', dir], 1, /NetworkPolicy x\/p: metadata\.labels\[\[ a \]\]: invalid label key/, 'list key');
+  t.notMatch(r.stderr, /^\(node:\d+\)|Warning:/m, 'no process warning');
+});
+
 t.test('a metadata field of the wrong type: one error saying its type, not also "required"', async (t) => {
   const dir = tmpDir();
   const pol = (metadata: string) => `apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: ${metadata}\nspec: {podSelector: {}}\n`;
