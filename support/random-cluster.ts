@@ -72,13 +72,13 @@ export interface RandomCluster {
   readonly outside: string[];
 }
 
-function randomLabels(r: Rng, max = 3): Record<string, string> {
+export function randomLabels(r: Rng, max = 3): Record<string, string> {
   const l: Record<string, string> = {};
   for (const k of r.some(LABEL_KEYS, max)) l[k] = r.pick(LABEL_VALUES);
   return l;
 }
 
-function randomSelector(r: Rng, emptyChance = 0.25): LabelSelector {
+export function randomSelector(r: Rng, emptyChance = 0.25): LabelSelector {
   if (r.chance(emptyChance)) return { matchLabels: {}, matchExpressions: [] };
   const matchLabels = r.chance(0.6) ? randomLabels(r, 2) : {};
   const matchExpressions: LabelSelectorRequirement[] = [];
@@ -95,7 +95,7 @@ function v4(a: number, b: number, c: number, d: number): string {
   return `${a}.${b}.${c}.${d}`;
 }
 
-function randomPorts(r: Rng): ContainerPort[] {
+export function randomPorts(r: Rng): ContainerPort[] {
   const out: ContainerPort[] = [];
   const n = r.int(4);
   for (let i = 0; i < n; i++) {
@@ -173,7 +173,7 @@ export function randomPolicy(r: Rng, namespace: string, name: string, addresses:
   return { namespace, name, podSelector: randomSelector(r, 0.35), policyTypes, ingress, egress };
 }
 
-function randomPod(r: Rng, ns: string, name: string, index: number, nodes: readonly Node[], taken: readonly string[]): Pod {
+export function randomPod(r: Rng, ns: string, name: string, index: number, nodes: readonly Node[], taken: readonly string[]): Pod {
   const node = r.pick(nodes);
   const kind = r.int(20);
   let ips: string[];
