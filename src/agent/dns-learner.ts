@@ -29,6 +29,7 @@
 import { ACCEPT } from '../enforce/judge.ts';
 import type { PacketJudge } from '../enforce/judge.ts';
 import type { ClusterState } from '../cluster/state.ts';
+import type { ClusterPolicy } from '../cluster/model.ts';
 import { DNS_RESULT, DNS_RESULT_NAMES, DnsAnswer, parseDnsAnswer } from '../dataplane/dns-parser.ts';
 import { TcpDnsReassembly, type TcpDnsReassemblyOptions } from '../dataplane/tcp-dns-reassembly.ts';
 import { NameStore, type NameStoreOptions } from '../dataplane/name-store.ts';
@@ -65,6 +66,8 @@ export class DnsLearner implements PacketJudge {
   /** The pod the packet being read goes to (canonical text). */
   private pod = '';
   private changed = false;
+  /** The policy republish is storing, already resolved (the state's hook would look it up again). */
+  private resolved?: ClusterPolicy;
 
   constructor(
     private readonly state: ClusterState,
@@ -80,7 +83,7 @@ export class DnsLearner implements PacketJudge {
   }
 
   private resolve<P extends Parameters<typeof withLearnedAddresses>[0]>(p: P): P {
-    if (!clusterPolicyUsesDomainNames(p)) return p;
+    if (!clusterPolicyUsesDomainNames(p) || p === this.resolved) return p;
     const now = this.clock();
     return withLearnedAddresses(p, (patterns) => this.store.addressesFor(patterns, now)) as P;
   }
@@ -162,14 +165,29 @@ export class DnsLearner implements PacketJudge {
     return n;
   }
 
-  /** Re-stores every cluster policy whose domainNames addresses differ from the live records (one batch, one recompile). */
+  /**
+   * Re-stores the cluster policies whose domainNames addresses differ from the live records (one
+   * batch, one recompile). Only a policy with an entry matching a name whose records came or
+   * went since the last re-store can differ: the others are not looked up (a re-store runs while
+   * the pod's answer waits). A record past its expiry that the tick has not dropped yet stays in
+   * a policy no change touches until that tick (at most a second), as with no answer at all.
+   */
   republish(): void {
     const st = this.state;
+    const changed = [...this.store.takeChangedNames()];
+    if (changed.length === 0) return;
+    const touched = (p: ClusterPolicy): boolean => p.egress.some((r) => r.peers.some((q) => q.domainNames !== undefined && changed.some((n) => peerNamesMatch(q.domainNames!, n))));
     st.batch(() => {
       for (const p of [...st.clusterPolicies.values()]) {
+        if (!touched(p)) continue;
         const r = this.resolve(p);
         if (r !== p) {
-          st.upsert(p.kind, r);
+          this.resolved = r;
+          try {
+            st.upsert(p.kind, r);
+          } finally {
+            this.resolved = undefined;
+          }
           this.counters.republished++;
         }
       }

@@ -21,10 +21,17 @@
 //   they had, until learned again: NPEP-133 ("When the TTL for a DNS record expires, the
 //   implementor should stop allowing new connections to that IP. Existing connection will
 //   still be allowed"), so strict mode asks expiredNames() before it cuts a flow to one.
+// - Lookups: addressesFor runs for every domainNames peer the learner re-stores, after every
+//   answer that taught something, on the agent's loop while the answer waits. So records are
+//   indexed by canonical name (an exact pattern is one map lookup) and names by each suffix that
+//   starts at a label boundary (a wildcard is one lookup too), and the store keeps the names
+//   whose records came or went since the learner last asked (takeChangedNames), so only the
+//   policies covering one of them are re-stored. A scan of all records per peer took about 36 ms
+//   at 8,192 records and 10 policies.
 //
 // Times are milliseconds given by the caller (no clock here: tests drive it).
 
-import { domainNameMatches } from '../policy/domain-names.ts';
+import { canonicalName } from '../policy/domain-names.ts';
 
 export const NAME_STORE_DEFAULTS = { minTtl: 10, maxTtl: 3600, perPod: 512, total: 65536 } as const;
 
@@ -71,6 +78,12 @@ export class NameStore {
   private readonly byPod = new Map<string, Set<string>>();
   /** Address -> the names of its expired records, oldest expiry first (see the header). */
   private readonly expiredAddresses = new Map<string, Set<string>>();
+  /** Canonical name -> keys of the records holding it (any position of the chain). */
+  private readonly byName = new Map<string, Set<string>>();
+  /** Suffix (".example.com": a label boundary to the end) -> the indexed names ending with it after a non-empty label. */
+  private readonly bySuffix = new Map<string, Set<string>>();
+  /** Canonical names of records learned, changed or removed since takeChangedNames. */
+  private changedNames = new Set<string>();
   readonly counters: NameStoreCounters = { records: 0, learned: 0, refreshed: 0, expired: 0, evictions: 0 };
 
   constructor(o: NameStoreOptions = {}) {
@@ -103,6 +116,7 @@ export class NameStore {
     if (old) {
       this.records.delete(key);
       podKeys!.delete(key);
+      this.unindex(key, old);
     } else {
       if (!podKeys) this.byPod.set(pod, (podKeys = new Set()));
       if (podKeys.size >= this.perPod) this.evict(podKeys.values().next().value!);
@@ -112,13 +126,61 @@ export class NameStore {
     this.records.set(key, rec);
     this.byPod.get(pod) ?? this.byPod.set(pod, podKeys!);
     podKeys!.add(key);
+    this.index(key, rec);
     this.counters.records = this.records.size;
     // An old record past its expiry (expire() has not run yet) may already be out of the
     // policies (any re-store since filtered it): learning it again is a change, not a refresh.
     const sameNames = old !== undefined && old.expiresAt > now && old.names.length === names.length && old.names.every((n, i) => n === names[i]);
     if (sameNames) this.counters.refreshed++;
-    else this.counters.learned++;
+    else {
+      this.counters.learned++;
+      this.noteChanged(rec);
+      if (old) this.noteChanged(old);
+    }
     return !sameNames;
+  }
+
+  private noteChanged(r: NameRecord): void {
+    for (const n of r.names) this.changedNames.add(canonicalName(n));
+  }
+
+  /** The canonical names whose records came, changed or went since the last call (then forgotten). */
+  takeChangedNames(): ReadonlySet<string> {
+    const c = this.changedNames;
+    this.changedNames = new Set();
+    return c;
+  }
+
+  private index(key: string, r: NameRecord): void {
+    for (const raw of r.names) {
+      const n = canonicalName(raw);
+      let keys = this.byName.get(n);
+      if (!keys) {
+        this.byName.set(n, (keys = new Set()));
+        for (const s of suffixes(n)) {
+          let names = this.bySuffix.get(s);
+          if (!names) this.bySuffix.set(s, (names = new Set()));
+          names.add(n);
+        }
+      }
+      keys.add(key);
+    }
+  }
+
+  private unindex(key: string, r: NameRecord): void {
+    for (const raw of r.names) {
+      const n = canonicalName(raw);
+      const keys = this.byName.get(n);
+      if (!keys) continue;
+      keys.delete(key);
+      if (keys.size > 0) continue;
+      this.byName.delete(n);
+      for (const s of suffixes(n)) {
+        const names = this.bySuffix.get(s);
+        names?.delete(n);
+        if (names?.size === 0) this.bySuffix.delete(s);
+      }
+    }
   }
 
   private evict(key: string): void {
@@ -130,6 +192,8 @@ export class NameStore {
     const r = this.records.get(key);
     if (!r) return;
     this.records.delete(key);
+    this.unindex(key, r);
+    this.noteChanged(r);
     const s = this.byPod.get(r.pod);
     s?.delete(key);
     if (s && s.size === 0) this.byPod.delete(r.pod);
@@ -179,12 +243,23 @@ export class NameStore {
     return [...this.byPod.keys()];
   }
 
-  /** Live addresses (canonical text) with a name matching one of the DomainName patterns, at `now`. */
+  /**
+   * Live addresses (canonical text) with a name matching one of the DomainName patterns, at
+   * `now` (domainNameMatches, through the indexes: an exact pattern is its name's records, and
+   * "*." + suffix the records of the names indexed under "." + suffix).
+   */
   addressesFor(patterns: readonly string[], now: number): string[] {
     const out = new Set<string>();
-    for (const r of this.records.values()) {
-      if (r.expiresAt <= now || out.has(r.address)) continue;
-      if (r.names.some((n) => patterns.some((p) => domainNameMatches(p, n)))) out.add(r.address);
+    const add = (name: string): void => {
+      for (const k of this.byName.get(name) ?? []) {
+        const r = this.records.get(k)!;
+        if (r.expiresAt > now) out.add(r.address);
+      }
+    };
+    for (const raw of patterns) {
+      const p = canonicalName(raw);
+      if (p.startsWith('*.')) for (const n of this.bySuffix.get(p.slice(1)) ?? []) add(n);
+      else add(p);
     }
     return [...out];
   }
@@ -205,6 +280,16 @@ export class NameStore {
   get size(): number {
     return this.records.size;
   }
+}
+
+/**
+ * The suffixes a wildcard can match `n` by (canonical): from each "." that follows a non-empty
+ * label to the end ("a.b.c" -> ".b.c", ".c"), as domainNameMatches asks of "*." + suffix.
+ */
+function suffixes(n: string): string[] {
+  const out: string[] = [];
+  for (let i = n.indexOf('.', 1); i > 0; i = n.indexOf('.', i + 1)) if (n[i - 1] !== '.') out.push(n.slice(i));
+  return out;
 }
 
 /** "10.0.3.7 is api.example.com (learned 12 s ago from 10.96.0.10, TTL 30 s)" */

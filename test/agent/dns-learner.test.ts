@@ -277,3 +277,32 @@ t.test('an established flow outlives its expired record while a policy still nam
   small.tick();
   t.same([1, 2, 3].map((i) => small.outlives(`192.0.2.${i}`)), [false, true, true], 'over the cap, the address that expired first is forgotten');
 });
+
+t.test('a re-store looks up only the policies whose names changed', async (t) => {
+  // Every batch of answers that teaches something and every tick that drops something re-stores
+  // the policies: resolving all of them, each through all records, held the pod's answer for tens
+  // of milliseconds with thousands of records. Only the peers covering a changed name are asked.
+  const s = setup();
+  const other = (i: number): ClusterPolicy => ({
+    ...allowNames, name: `other-${i}`, priority: 30 + i,
+    egress: [{ name: 'names', action: 'Accept', peers: [{ domainNames: [`svc${i}.example.net`, `*.zone${i}.example.net`] }], protocols: [] }],
+  });
+  s.st.batch(() => { for (let i = 0; i < 8; i++) s.st.upsert('ClusterNetworkPolicy', other(i)); });
+  const asked: string[][] = [];
+  const lookup = s.learner.store.addressesFor.bind(s.learner.store);
+  s.learner.store.addressesFor = (patterns, now) => { asked.push([...patterns]); return lookup(patterns, now); };
+  const rows: { name: string; step: () => void; want: string[][] }[] = [
+    { name: 'a name one policy covers', step: () => s.answer(A, 'a.zone3.example.net', [{ name: 'a.zone3.example.net', type: 'A', data: '192.0.2.30', ttl: 10 }]), want: [['svc3.example.net', '*.zone3.example.net']] },
+    { name: 'a name no policy covers', step: () => s.answer(A, 'www.other.org', [{ name: 'www.other.org', type: 'A', data: '192.0.2.31', ttl: 20 }]), want: [] },
+    { name: 'a refresh (nothing changed)', step: () => s.answer(A, 'a.zone3.example.net', [{ name: 'a.zone3.example.net', type: 'A', data: '192.0.2.30', ttl: 10 }]), want: [] },
+    { name: 'the expiry of that name', step: () => { s.advance(11); s.learner.tick(); }, want: [['svc3.example.net', '*.zone3.example.net']] },
+    { name: 'a CNAME chain: each name of it', step: () => s.answer(A, 'svc5.example.net', [{ name: 'svc5.example.net', type: 'CNAME', data: 'edge.cdn.net' }, { name: 'edge.cdn.net', type: 'A', data: '192.0.2.32' }]), want: [['api.example.com', '*.cdn.net', 'V6.Example.org.'], ['svc5.example.net', '*.zone5.example.net']] },
+  ];
+  for (const r of rows) {
+    asked.length = 0;
+    r.step();
+    t.same(asked, r.want, r.name);
+  }
+  t.notOk(s.verdict(t, A, '192.0.2.30'), 'the expired address is out of its policy');
+  t.ok(s.verdict(t, A, '192.0.2.32'), 'the chain\'s address is in (allow-names covers edge.cdn.net)');
+});
