@@ -30,13 +30,14 @@ import { ACCEPT } from '../enforce/judge.ts';
 import type { PacketJudge } from '../enforce/judge.ts';
 import type { ClusterState } from '../cluster/state.ts';
 import type { ClusterPolicy } from '../cluster/model.ts';
+import { KIND } from '../cluster/kinds.ts';
 import { DNS_RESULT, DNS_RESULT_NAMES, DnsAnswer, parseDnsAnswer } from '../dataplane/dns-parser.ts';
 import { TcpDnsReassembly, type TcpDnsReassemblyOptions } from '../dataplane/tcp-dns-reassembly.ts';
 import { NameStore, type NameStoreOptions } from '../dataplane/name-store.ts';
 import { PacketInfo } from '../dataplane/packet-info.ts';
 import { parsePacket } from '../dataplane/packet-parser.ts';
 import { formatIP } from '../net/address.ts';
-import { clusterPolicyUsesDomainNames, peerNamesMatch, withLearnedAddresses } from '../policy/domain-names.ts';
+import { canonicalName, clusterPolicyUsesDomainNames, domainNameMatches, peerNamesMatch, withLearnedAddresses } from '../policy/domain-names.ts';
 
 /** Canonical text of an address given as words (an IPv4-mapped IPv6 address is its IPv4 address, as parseIP reads it). */
 export function ipText(family: number, a: number, b: number, c: number, d: number): string {
@@ -66,6 +67,9 @@ export class DnsLearner implements PacketJudge {
   /** The pod the packet being read goes to (canonical text). */
   private pod = '';
   private changed = false;
+  /** The domainNames entries the store was last told to keep (updateWanted). */
+  private wantedSig?: string;
+  private readonly stopWatch: () => void;
   /** The policy republish is storing, already resolved (the state's hook would look it up again). */
   private resolved?: ClusterPolicy;
 
@@ -80,6 +84,25 @@ export class DnsLearner implements PacketJudge {
     this.tcp = new TcpDnsReassembly((b, o, l) => this.learnMessage(b, o, l), opts.tcp);
     for (const n of DNS_RESULT_NAMES) if (n !== 'ok') this.counters.errors[n] = 0;
     state.resolveClusterPolicy = (p) => this.resolve(p);
+    this.updateWanted();
+    this.stopWatch = state.onChange((changes) => {
+      if (changes.some((c) => KIND[c.kind].store === 'clusterPolicies')) this.updateWanted();
+    });
+  }
+
+  /**
+   * Tells the store which names its caps should keep: those some cluster policy's domainNames
+   * entry matches (name-store.ts evicts the others first). Redone only when the set of entries
+   * changes, not at each re-store of the learned addresses.
+   */
+  private updateWanted(): void {
+    const patterns = new Set<string>();
+    for (const p of this.state.clusterPolicies.values()) for (const r of p.egress) for (const q of r.peers) for (const d of q.domainNames ?? []) patterns.add(canonicalName(d));
+    const sig = [...patterns].sort().join(' ');
+    if (sig === this.wantedSig) return;
+    this.wantedSig = sig;
+    const list = [...patterns];
+    this.store.setWanted((n) => list.some((p) => domainNameMatches(p, n)));
   }
 
   private resolve<P extends Parameters<typeof withLearnedAddresses>[0]>(p: P): P {
@@ -213,6 +236,7 @@ export class DnsLearner implements PacketJudge {
 
   /** Removes the hook (the agent stops). */
   close(): void {
+    this.stopWatch();
     if (this.state.resolveClusterPolicy) delete this.state.resolveClusterPolicy;
   }
 }

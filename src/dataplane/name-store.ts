@@ -13,8 +13,12 @@
 //   otherwise expire before the connection it was looked up for. The ceiling bounds how long one
 //   answer keeps an address open (a TTL of 2^31 - 1 is legal DNS).
 // - Memory: at most perPod records per pod address and total records overall. A new record over
-//   a cap evicts the least recently learned or refreshed one (of that pod, or overall), counted
-//   in `evictions`. Maps keep insertion order, and a refresh re-inserts, so that is the first key.
+//   a cap evicts one (of that pod, or overall), counted in `evictions`: the least recently
+//   learned or refreshed record none of whose names is wanted (setWanted: the learner's
+//   "some domainNames entry matches it"), else the least recently learned of all. Without that
+//   preference a pod resolving many unrelated names pushed out the one a policy allows, and its
+//   next connection was denied. Maps and sets keep insertion order, and a refresh re-inserts,
+//   so the least recently learned is the first key.
 // - Expiry: expire(now) drops records past their time; the agent runs it every second and
 //   republishes the policies whose address sets changed, which flushes the verdict cache.
 // - Expired addresses are remembered (at most `total`, oldest forgotten first) with the names
@@ -84,6 +88,13 @@ export class NameStore {
   private readonly bySuffix = new Map<string, Set<string>>();
   /** Canonical names of records learned, changed or removed since takeChangedNames. */
   private changedNames = new Set<string>();
+  /** Is a (canonical) name wanted (setWanted)? Undefined: none is, eviction is by age alone. */
+  private wanted?: (name: string) => boolean;
+  /** Canonical name -> wanted, for the indexed names (asked once per name, not per record). */
+  private readonly nameWanted = new Map<string, boolean>();
+  /** Keys of the records with no wanted name, overall and per pod, in least recently learned order. */
+  private readonly unwanted = new Set<string>();
+  private readonly unwantedByPod = new Map<string, Set<string>>();
   readonly counters: NameStoreCounters = { records: 0, learned: 0, refreshed: 0, expired: 0, evictions: 0 };
 
   constructor(o: NameStoreOptions = {}) {
@@ -119,8 +130,8 @@ export class NameStore {
       this.unindex(key, old);
     } else {
       if (!podKeys) this.byPod.set(pod, (podKeys = new Set()));
-      if (podKeys.size >= this.perPod) this.evict(podKeys.values().next().value!);
-      if (this.records.size >= this.total) this.evict(this.records.keys().next().value!);
+      if (podKeys.size >= this.perPod) this.evict(this.unwantedByPod.get(pod)?.values().next().value ?? podKeys.values().next().value!);
+      if (this.records.size >= this.total) this.evict(this.unwanted.values().next().value ?? this.records.keys().next().value!);
     }
     // Re-inserted at the end: eviction takes the least recently learned first.
     this.records.set(key, rec);
@@ -151,12 +162,36 @@ export class NameStore {
     return c;
   }
 
+  /**
+   * Which names the records to keep have: eviction takes records with none of them first. Asked
+   * once per distinct name (now, for the names held, and as new names come); the learner calls
+   * it again when the cluster policies' domainNames entries change.
+   */
+  setWanted(wanted: (canonicalName: string) => boolean): void {
+    this.wanted = wanted;
+    this.nameWanted.clear();
+    for (const n of this.byName.keys()) this.nameWanted.set(n, wanted(n));
+    this.unwanted.clear();
+    this.unwantedByPod.clear();
+    for (const [k, r] of this.records) this.classify(k, r);
+  }
+
+  /** Puts the record in the unwanted sets when none of its names is wanted (its names are indexed). */
+  private classify(key: string, r: NameRecord): void {
+    if (!this.wanted || r.names.some((n) => this.nameWanted.get(canonicalName(n)))) return;
+    this.unwanted.add(key);
+    let keys = this.unwantedByPod.get(r.pod);
+    if (!keys) this.unwantedByPod.set(r.pod, (keys = new Set()));
+    keys.add(key);
+  }
+
   private index(key: string, r: NameRecord): void {
     for (const raw of r.names) {
       const n = canonicalName(raw);
       let keys = this.byName.get(n);
       if (!keys) {
         this.byName.set(n, (keys = new Set()));
+        if (this.wanted) this.nameWanted.set(n, this.wanted(n));
         for (const s of suffixes(n)) {
           let names = this.bySuffix.get(s);
           if (!names) this.bySuffix.set(s, (names = new Set()));
@@ -165,9 +200,15 @@ export class NameStore {
       }
       keys.add(key);
     }
+    this.classify(key, r);
   }
 
   private unindex(key: string, r: NameRecord): void {
+    if (this.unwanted.delete(key)) {
+      const keys = this.unwantedByPod.get(r.pod)!;
+      keys.delete(key);
+      if (keys.size === 0) this.unwantedByPod.delete(r.pod);
+    }
     for (const raw of r.names) {
       const n = canonicalName(raw);
       const keys = this.byName.get(n);
@@ -175,6 +216,7 @@ export class NameStore {
       keys.delete(key);
       if (keys.size > 0) continue;
       this.byName.delete(n);
+      this.nameWanted.delete(n);
       for (const s of suffixes(n)) {
         const names = this.bySuffix.get(s);
         names?.delete(n);

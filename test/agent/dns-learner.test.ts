@@ -306,3 +306,34 @@ t.test('a re-store looks up only the policies whose names changed', async (t) =>
   t.notOk(s.verdict(t, A, '192.0.2.30'), 'the expired address is out of its policy');
   t.ok(s.verdict(t, A, '192.0.2.32'), 'the chain\'s address is in (allow-names covers edge.cdn.net)');
 });
+
+t.test('over a cap, a record no policy names goes before one a policy names', async (t) => {
+  // A pod resolving many unrelated names pushed the one name a policy allows out of the store,
+  // and its next connection to it was denied. Records of names no domainNames entry matches go
+  // first (least recently learned of them), then the least recently learned of all.
+  type Step = [pod: string, last: number, name: string] | 'names-other-only' | 'add-policy';
+  const rows: { name: string; policy: boolean; perPod: number; total: number; steps: Step[]; kept: number[]; evictions: number }[] = [
+    { name: 'per pod: the unnamed record goes', policy: true, perPod: 3, total: 10, steps: [[A, 1, 'api.example.com'], [A, 2, 'www.other.org'], [A, 3, 'www.other.org'], [A, 4, 'www.other.org']], kept: [1, 3, 4], evictions: 1 },
+    { name: 'per pod: every record named, the least recently learned goes', policy: true, perPod: 3, total: 10, steps: [[A, 1, 'api.example.com'], [A, 2, 'x.cdn.net'], [A, 3, 'api.example.com'], [A, 4, 'api.example.com']], kept: [2, 3, 4], evictions: 1 },
+    { name: 'per pod: no record named, the least recently learned goes', policy: true, perPod: 2, total: 10, steps: [[A, 1, 'www.other.org'], [A, 2, 'www.other.org'], [A, 3, 'api.example.com']], kept: [2, 3], evictions: 1 },
+    { name: 'total: the oldest unnamed record of any pod goes', policy: true, perPod: 3, total: 5, steps: [[A, 1, 'api.example.com'], [A, 2, 'www.other.org'], [B, 3, 'www.other.org'], [B, 4, 'api.example.com'], [B, 5, 'www.other.org'], [B, 6, 'www.other.org'], [A, 7, 'api.example.com']], kept: [1, 4, 5, 6, 7], evictions: 2 },
+    { name: 'a policy edit that stops naming a name makes its records go first', policy: true, perPod: 3, total: 10, steps: [[A, 1, 'www.other.org'], [A, 2, 'api.example.com'], [A, 3, 'www.other.org'], 'names-other-only', [A, 4, 'www.other.org']], kept: [1, 3, 4], evictions: 1 },
+    { name: 'a policy added after the records names them', policy: false, perPod: 3, total: 10, steps: [[A, 1, 'api.example.com'], [A, 2, 'www.other.org'], [A, 3, 'www.other.org'], 'add-policy', [A, 4, 'www.other.org']], kept: [1, 3, 4], evictions: 1 },
+  ];
+  for (const r of rows) {
+    const s = setup(r.policy);
+    const learner = new DnsLearner(s.st, () => true, { perPod: r.perPod, total: r.total }, s.now);
+    for (const step of r.steps) {
+      if (step === 'names-other-only') s.st.upsert('ClusterNetworkPolicy', { ...allowNames, egress: [{ ...allowNames.egress[0]!, peers: [{ domainNames: ['www.other.org'] }] }] });
+      else if (step === 'add-policy') s.st.batch(() => { s.st.upsert('ClusterNetworkPolicy', allowNames); s.st.upsert('ClusterNetworkPolicy', denyRest); });
+      else {
+        learner.store.learn(step[0], `192.0.2.${step[1]}`, [step[2]], DNS, 300, s.now());
+        learner.republish();
+      }
+    }
+    t.same(learner.store.list(s.now()).map((x) => Number(x.address.split('.')[3])).sort((a, b) => a - b), r.kept, `${r.name}: records kept`);
+    t.equal(learner.store.counters.evictions, r.evictions, `${r.name}: evictions counted`);
+    if (r.kept.includes(1) && !r.steps.includes('names-other-only')) t.ok(s.verdict(t, A, '192.0.2.1'), `${r.name}: the named address is still allowed`);
+    learner.close();
+  }
+});

@@ -63,3 +63,47 @@ t.test('addressesFor gives what a scan of the live records gives', async (t) => 
     t.equal(mismatches, 0, `seed ${seed}: every lookup agrees with the scan`);
   }
 });
+
+t.test('eviction over the caps: unwanted records first, then the least recently learned, as a plain list does it', async (t) => {
+  // The model: records in learn order (a refresh moves one to the end); over a cap, the first
+  // record (of the pod, or of all) none of whose names is wanted goes, else the first one.
+  for (let seed = 1; seed <= 40; seed++) {
+    const r = rng(1000 + seed);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+    const perPod = 1 + Math.floor(r() * 6), total = 1 + Math.floor(r() * 12);
+    const store = new NameStore({ minTtl: 100, maxTtl: 100, perPod, total });
+    const NAMES = ['api.example.com', 'www.example.com', 'a.cdn.net', 'other.org', 'x.other.org'];
+    let wantedNames = new Set<string>();
+    const setWanted = () => {
+      wantedNames = new Set(NAMES.filter(() => r() < 0.4));
+      store.setWanted((n) => wantedNames.has(n));
+    };
+    if (r() < 0.8) setWanted();
+    const model: { key: string; pod: string; names: string[] }[] = [];
+    let evictions = 0;
+    for (let step = 0; step < 200; step++) {
+      if (r() < 0.05) setWanted();
+      const pod = `10.0.0.${Math.floor(r() * 3)}`, address = `192.0.2.${Math.floor(r() * 6)}`;
+      const names = Array.from({ length: 1 + Math.floor(r() * 2) }, () => pick(NAMES));
+      const key = `${pod} ${address} ${names[0]}`;
+      const at = model.findIndex((m) => m.key === key);
+      if (at >= 0) model.splice(at, 1);
+      else {
+        const unwanted = (m: { names: string[] }) => !m.names.some((n) => wantedNames.has(n));
+        const evictFrom = (from: typeof model) => {
+          const victim = from.find(unwanted) ?? from[0]!;
+          model.splice(model.indexOf(victim), 1);
+          evictions++;
+        };
+        const mine = model.filter((m) => m.pod === pod);
+        if (mine.length >= perPod) evictFrom(mine);
+        if (model.length >= total) evictFrom(model);
+      }
+      model.push({ key, pod, names });
+      store.learn(pod, address, names, '10.96.0.10', 100, 0);
+    }
+    const got = store.list(0).map((x) => `${x.pod} ${x.address} ${x.names[0]}`).sort();
+    t.same(got, model.map((m) => m.key).sort(), `seed ${seed}: the same records kept`);
+    t.equal(store.counters.evictions, evictions, `seed ${seed}: the same evictions counted`);
+  }
+});
