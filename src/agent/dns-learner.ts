@@ -55,11 +55,13 @@ export interface DnsLearnerCounters {
   errors: Record<string, number>;
   /** Policy re-stores (each one recompile and verdict cache flush). */
   republished: number;
+  /** Answers of over MAX_ANSWERS records: the first ones learned, the rest left out (dns-parser.ts). */
+  partial: number;
 }
 
 export class DnsLearner implements PacketJudge {
   readonly store: NameStore;
-  readonly counters: DnsLearnerCounters = { answers: 0, parsed: 0, errors: { 'not-dns': 0, 'not-local-pod': 0 }, republished: 0 };
+  readonly counters: DnsLearnerCounters = { answers: 0, parsed: 0, errors: { 'not-dns': 0, 'not-local-pod': 0 }, republished: 0, partial: 0 };
   private readonly info = new PacketInfo();
   private readonly answer = new DnsAnswer();
   /** DNS over TCP, followed per connection (answers longer than one segment). */
@@ -160,6 +162,7 @@ export class DnsLearner implements PacketJudge {
       return;
     }
     this.counters.parsed++;
+    if (a.leftOut > 0) this.counters.partial++;
     if (a.count === 0) return;
     const server = info.family === 4 ? ipText(4, info.src4, 0, 0, 0) : ipText(6, info.src6a, info.src6b, info.src6c, info.src6d);
     const wall = this.clock();

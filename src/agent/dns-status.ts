@@ -35,7 +35,7 @@ export function dnsStatusSection(learner: DnsLearner, queue: Record<string, unkn
   return {
     at: new Date(now).toISOString(),
     records: learner.store.list(now).map((r) => statusRecord(r, now)),
-    counters: { answers: c.answers, parsed: c.parsed, errors: c.errors, republished: c.republished, ...learner.store.counters, tcp: learner.tcp.counters, queue },
+    counters: { answers: c.answers, parsed: c.parsed, partial: c.partial, errors: c.errors, republished: c.republished, ...learner.store.counters, tcp: learner.tcp.counters, queue },
   };
 }
 

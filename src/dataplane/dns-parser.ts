@@ -21,6 +21,14 @@
 // NOERROR responses to one IN question are ignored; a malformed message is rejected whole (one
 // bad record and the rest cannot be trusted either).
 //
+// Over MAX_ANSWERS records: the first MAX_ANSWERS are read as above and the rest only framed
+// (each owner name up to its first pointer, which must point backward; header, RDLENGTH, A/AAAA
+// lengths, a CNAME's RDATA one name the same way) so a message that does not frame is still
+// refused whole, at a cost linear in its length; out.leftOut says how many were not read.
+// Learning is allow-only (an address not learned stays denied), and the chain is built from the
+// records read, so what is learned is a part of what reading all of them would give: refusing
+// such an answer whole denied every connection to the name instead.
+//
 // TTL: the lowest TTL along the chain (a CNAME that expires takes its target's address with it).
 // RFC 2181 section 8: a TTL with the top bit set is treated as zero. Clamping is the name store's.
 
@@ -37,14 +45,14 @@ export const DNS_RESULT = {
   BAD_QUESTION: 4,
   /** A compression pointer that does not point backward, a reserved label type, a name over 255 bytes or 128 pointers. */
   BAD_NAME: 5,
-  /** More answer records than MAX_ANSWERS, or names that take more than MAX_COMPARE_STEPS steps to compare. */
+  /** Names that take more than MAX_COMPARE_STEPS steps to compare. */
   TOO_MANY: 6,
   /** An A record whose RDLENGTH is not 4, AAAA not 16, or a CNAME whose RDATA is not one name. */
   BAD_RDATA: 7,
 } as const;
 export const DNS_RESULT_NAMES: readonly string[] = ['ok', 'truncated', 'not-response', 'rcode', 'bad-question', 'bad-name', 'too-many', 'bad-rdata'];
 
-/** Answer records kept: the domainNames proposal (NPEP-133) asks for 100 addresses per name, and a CNAME chain comes with them. */
+/** Answer records read (the rest are framed only): the domainNames proposal (NPEP-133) asks for 100 addresses per name, and a CNAME chain comes with them. */
 export const MAX_ANSWERS = 128;
 export const MAX_CHAIN = 8;
 /** Label and pointer steps all name comparisons of one message may take together. */
@@ -66,6 +74,8 @@ export class DnsAnswer {
   /** Question id (for logs). */
   id = 0;
   count = 0;
+  /** Answer records past MAX_ANSWERS: framed, not read (see the header). */
+  leftOut = 0;
   readonly family = new Uint8Array(MAX_ANSWERS);
   readonly words = new Int32Array(MAX_ANSWERS * 4);
   readonly ttl = new Uint32Array(MAX_ANSWERS);
@@ -88,9 +98,10 @@ export class DnsAnswer {
 
 /**
  * Skips the name at `pos` (the message starts at `base`, ends at `end`): returns the offset just
- * past it in the record, or -1 when it is malformed. Follows pointers only to validate them.
+ * past it in the record, or -1 when it is malformed. Follows pointers only to validate them;
+ * `frameOnly` (records past MAX_ANSWERS) stops at the first pointer, once it points backward.
  */
-function skipName(buf: Uint8Array, base: number, end: number, pos: number): number {
+function skipName(buf: Uint8Array, base: number, end: number, pos: number, frameOnly = false): number {
   let after = -1;
   let p = pos;
   let bytes = 0;
@@ -108,6 +119,7 @@ function skipName(buf: Uint8Array, base: number, end: number, pos: number): numb
       // the start of the message and a chain of them ends.
       if (target >= p) return -1;
       if (after < 0) after = p + 2;
+      if (frameOnly) return after;
       p = target;
       continue;
     }
@@ -179,6 +191,7 @@ function u32(buf: Uint8Array, p: number): number {
 function fail(out: DnsAnswer, code: number): number {
   out.result = code;
   out.count = 0;
+  out.leftOut = 0;
   out.names = [];
   return code;
 }
@@ -189,6 +202,7 @@ function fail(out: DnsAnswer, code: number): number {
  */
 export function parseDnsAnswer(buf: Uint8Array, off: number, len: number, out: DnsAnswer): number {
   out.count = 0;
+  out.leftOut = 0;
   out.chainLen = 0;
   out.budget = MAX_COMPARE_STEPS;
   if (!(off >= 0 && len >= 0 && off + len <= buf.length)) return fail(out, DNS_RESULT.TRUNCATED);
@@ -199,18 +213,20 @@ export function parseDnsAnswer(buf: Uint8Array, off: number, len: number, out: D
   // QR must be set (a response) and the opcode QUERY (0).
   if ((flags & 0x8000) === 0 || (flags & 0x7800) !== 0) return fail(out, DNS_RESULT.NOT_RESPONSE);
   if ((flags & 0x000f) !== 0) return fail(out, DNS_RESULT.RCODE);
-  const qd = u16(buf, base + 4), an = u16(buf, base + 6);
+  const qd = u16(buf, base + 4), ancount = u16(buf, base + 6);
   if (qd !== 1) return fail(out, DNS_RESULT.BAD_QUESTION);
-  if (an > MAX_ANSWERS) return fail(out, DNS_RESULT.TOO_MANY);
+  // The records read; the others are framed only (see the header).
+  const an = Math.min(ancount, MAX_ANSWERS);
   const qname = base + 12;
   let p = skipName(buf, base, end, qname);
   if (p < 0) return fail(out, DNS_RESULT.BAD_NAME);
   if (p + 4 > end) return fail(out, DNS_RESULT.TRUNCATED);
   if (u16(buf, p + 2) !== CLASS_IN) return fail(out, DNS_RESULT.BAD_QUESTION);
   p += 4;
-  for (let i = 0; i < an; i++) {
+  for (let i = 0; i < ancount; i++) {
     const name = p;
-    p = skipName(buf, base, end, p);
+    const read = i < an;
+    p = skipName(buf, base, end, p, !read);
     if (p < 0) return fail(out, DNS_RESULT.BAD_NAME);
     if (p + 10 > end) return fail(out, DNS_RESULT.TRUNCATED);
     const type = u16(buf, p), cls = u16(buf, p + 2), ttl = u32(buf, p + 4), rdlen = u16(buf, p + 8);
@@ -219,7 +235,11 @@ export function parseDnsAnswer(buf: Uint8Array, off: number, len: number, out: D
     if (cls === CLASS_IN) {
       if ((type === TYPE_A && rdlen !== 4) || (type === TYPE_AAAA && rdlen !== 16)) return fail(out, DNS_RESULT.BAD_RDATA);
       // A CNAME's RDATA is exactly one name (it may point back into the message).
-      if (type === TYPE_CNAME && skipName(buf, base, p + rdlen, p) !== p + rdlen) return fail(out, DNS_RESULT.BAD_RDATA);
+      if (type === TYPE_CNAME && skipName(buf, base, p + rdlen, p, !read) !== p + rdlen) return fail(out, DNS_RESULT.BAD_RDATA);
+    }
+    if (!read) {
+      p += rdlen;
+      continue;
     }
     out.rrName[i] = name;
     out.rrType[i] = cls === CLASS_IN ? type : 0;
@@ -271,6 +291,7 @@ export function parseDnsAnswer(buf: Uint8Array, off: number, len: number, out: D
     count++;
   }
   out.count = count;
+  out.leftOut = ancount - an;
   out.result = DNS_RESULT.OK;
   // Strings only when there is something to learn (the one allocation: the names it returns).
   if (count > 0) {

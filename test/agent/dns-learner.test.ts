@@ -337,3 +337,15 @@ t.test('over a cap, a record no policy names goes before one a policy names', as
     learner.close();
   }
 });
+
+t.test('an answer with 200 addresses: the first 128 are learned, the answer counted as partial', async (t) => {
+  const s = setup();
+  const addr = (i: number) => `198.51.${100 + (i >> 8)}.${i & 255}`;
+  s.answer(A, 'api.example.com', Array.from({ length: 200 }, (_, i): RR => ({ name: 'api.example.com', type: 'A', data: addr(i) })), { tcp: true });
+  t.equal(s.learner.store.size, 128, 'the first 128 records learned');
+  t.equal(s.learner.counters.partial, 1, 'counted: an answer some records of which were left out');
+  t.equal(s.learner.counters.errors['too-many'], 0, 'not refused');
+  t.ok(s.verdict(t, A, addr(0)), 'the first address is allowed');
+  t.ok(s.verdict(t, A, addr(127)), 'the 128th too');
+  t.notOk(s.verdict(t, A, addr(128)), 'the 129th, not read, stays denied');
+});

@@ -91,7 +91,7 @@ t.test('hostile messages are refused, never thrown on', async (t) => {
   // Absurd counts: more answers than the parser keeps, or than the message holds.
   const many = Buffer.from(ok);
   many.writeUInt16BE(MAX_ANSWERS + 1, 6);
-  t.equal(learned(many).result, DNS_RESULT.TOO_MANY, 'ANCOUNT over the limit');
+  t.equal(learned(many).result, DNS_RESULT.BAD_NAME, 'ANCOUNT over the limit, past the end of the message (the next owner name is missing)');
   const more = Buffer.from(ok);
   more.writeUInt16BE(5, 6);
   t.not(learned(more).result, DNS_RESULT.OK, 'ANCOUNT past the end of the message');
@@ -207,5 +207,46 @@ t.test('an answer with 100 addresses for the name is learned whole', async (t) =
     t.equal(got.result, DNS_RESULT.OK, `${r.name}: parsed`);
     const names = r.cname ? 'api.example.com,pods.svc.example.net' : 'api.example.com';
     t.same(got.got, Array.from({ length: 100 }, (_, i) => `${r.show(i)} ${names} 300`), `${r.name}: every address`);
+  }
+});
+
+t.test('an answer with more than 128 records: the first 128 are read, the rest only framed', async (t) => {
+  // Refusing it whole denied every connection to the name. Learning is allow-only, so learning
+  // what the first MAX_ANSWERS records give (a chain made of those records only) is a subset of
+  // what reading them all would give; the rest must still frame to the end of the message.
+  const a = (i: number): RR => ({ name: 'api.example.com', type: 'A', data: `198.51.${100 + (i >> 8)}.${i & 255}` });
+  const want = (n: number, names = 'api.example.com') => Array.from({ length: n }, (_, i) => `198.51.${100 + (i >> 8)}.${i & 255} ${names} 300`);
+  const cut = (b: Buffer, by: number) => b.subarray(0, b.length - by);
+  const rows: { name: string; msg: () => Buffer; result: number; got: string[]; leftOut: number }[] = [
+    { name: '200 A records', msg: () => buildAnswer('api.example.com', Array.from({ length: 200 }, (_, i) => a(i)), { compress: true }), result: DNS_RESULT.OK, got: want(MAX_ANSWERS), leftOut: 200 - MAX_ANSWERS },
+    { name: '129 A records, uncompressed', msg: () => buildAnswer('api.example.com', Array.from({ length: 129 }, (_, i) => a(i))), result: DNS_RESULT.OK, got: want(MAX_ANSWERS), leftOut: 1 },
+    { name: 'exactly 128: nothing left out', msg: () => buildAnswer('api.example.com', Array.from({ length: 128 }, (_, i) => a(i)), { compress: true }), result: DNS_RESULT.OK, got: want(MAX_ANSWERS), leftOut: 0 },
+    {
+      name: 'a CNAME past the 128th record is not followed', result: DNS_RESULT.OK, got: [], leftOut: 1,
+      msg: () => buildAnswer('www.example.com', [...Array.from({ length: 128 }, (_, i) => a(i)), { name: 'www.example.com', type: 'CNAME', data: 'api.example.com' }], { compress: true }),
+    },
+    {
+      name: 'a CNAME among the first 128 is', result: DNS_RESULT.OK, got: want(127, 'www.example.com,api.example.com'), leftOut: 72,
+      msg: () => buildAnswer('www.example.com', [{ name: 'www.example.com', type: 'CNAME', data: 'api.example.com' }, ...Array.from({ length: 199 }, (_, i) => a(i))], { compress: true }),
+    },
+    { name: 'the last record cut short: refused whole', msg: () => cut(buildAnswer('api.example.com', Array.from({ length: 200 }, (_, i) => a(i)), { compress: true }), 1), result: DNS_RESULT.TRUNCATED, got: [], leftOut: 0 },
+    { name: 'an ANCOUNT of 65535 on 200 records: refused whole', msg: () => { const b = buildAnswer('api.example.com', Array.from({ length: 200 }, (_, i) => a(i)), { compress: true }); b.writeUInt16BE(0xffff, 6); return b; }, result: DNS_RESULT.BAD_NAME, got: [], leftOut: 0 },
+    {
+      name: 'an A record of 5 bytes past the 128th: refused whole', result: DNS_RESULT.BAD_RDATA, got: [], leftOut: 0,
+      msg: () => buildAnswer('api.example.com', [...Array.from({ length: 130 }, (_, i) => a(i)), { name: 'api.example.com', type: 1, data: [1, 2, 3, 4, 5] }], { compress: true }),
+    },
+    {
+      name: 'a forward pointer past the 128th: refused whole', result: DNS_RESULT.BAD_NAME, got: [], leftOut: 0,
+      msg: () => { const b = buildAnswer('api.example.com', Array.from({ length: 130 }, (_, i) => a(i)), { compress: true }); const last = b.length - 16; b.writeUInt16BE(0xc000 | (last + 4), last); return b; },
+    },
+  ];
+  for (const r of rows) {
+    const out = new DnsAnswer();
+    const b = r.msg();
+    const got = learned(b);
+    t.equal(got.result, r.result, `${r.name}: result`);
+    t.same(got.got, r.got, `${r.name}: addresses`);
+    parseDnsAnswer(b, 0, b.length, out);
+    t.equal(out.leftOut, r.leftOut, `${r.name}: records left out`);
   }
 });

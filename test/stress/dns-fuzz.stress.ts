@@ -59,7 +59,8 @@ type Name = string[];
 class Refused extends Error {}
 function refuse(): never { throw new Refused(); }
 
-function readName(b: Buffer, base: number, end: number, p: number): { name: Name; next: number } {
+/** `frameOnly` (records past MAX_ANSWERS): the name up to its first pointer, which must point back. */
+function readName(b: Buffer, base: number, end: number, p: number, frameOnly = false): { name: Name; next: number } {
   const labels: Name = [];
   let next = -1, bytes = 0, pointers = 0;
   for (;;) {
@@ -71,6 +72,7 @@ function readName(b: Buffer, base: number, end: number, p: number): { name: Name
       const target = base + ((len & 0x3f) * 256 + b[p + 1]!);
       if (target >= p) refuse();
       if (next < 0) next = p + 2;
+      if (frameOnly) return { name: labels, next };
       p = target;
       continue;
     }
@@ -90,14 +92,15 @@ function reference(b: Buffer): string[] | 'refused' {
     if (!(flags & 0x8000) || (flags & 0x7800) || (flags & 15)) refuse();
     if (b.readUInt16BE(4) !== 1) refuse();
     const an = b.readUInt16BE(6);
-    if (an > MAX_ANSWERS) refuse();
     const q = readName(b, 0, end, 12);
     let p = q.next;
     if (p + 4 > end || b.readUInt16BE(p + 2) !== 1) refuse();
     p += 4;
     const rrs: { owner: Name; type: number; ttl: number; data: Buffer; target?: Name }[] = [];
     for (let i = 0; i < an; i++) {
-      const o = readName(b, 0, end, p);
+      // Past MAX_ANSWERS records are framed, not read (the parser's header).
+      const frameOnly = i >= MAX_ANSWERS;
+      const o = readName(b, 0, end, p, frameOnly);
       p = o.next;
       if (p + 10 > end) refuse();
       const type = b.readUInt16BE(p), cls = b.readUInt16BE(p + 2), ttl = b.readUInt32BE(p + 4), len = b.readUInt16BE(p + 8);
@@ -107,8 +110,9 @@ function reference(b: Buffer): string[] | 'refused' {
       if (cls === 1) {
         if (type === 1 && len !== 4) refuse();
         if (type === 28 && len !== 16) refuse();
-        if (type === 5) { const r = readName(b, 0, p + len, p); if (r.next !== p + len) refuse(); target = r.name; }
+        if (type === 5) { const r = readName(b, 0, p + len, p, frameOnly); if (r.next !== p + len) refuse(); target = r.name; }
       }
+      if (frameOnly) { p += len; continue; }
       rrs.push({ owner: o.name, type: cls === 1 ? type : 0, ttl: ttl >= 0x80000000 ? 0 : ttl, data: b.subarray(p, p + len), ...(target ? { target } : {}) });
       p += len;
     }
