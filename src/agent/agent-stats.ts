@@ -18,7 +18,7 @@ import type { SourceGuardStatus } from './source-guard.ts';
 import type { DnsStatusSection } from './dns-status.ts';
 import { readinessOf } from './health.ts';
 
-/** What the status file holds (rewritten atomically every statusIntervalMs and on every enforced generation). */
+/** What the status file holds (rewritten atomically every statusIntervalMs and on every enforced generation; a large file less often: status-file.ts). */
 export interface AgentStatus {
   readonly pid: number;
   readonly node: string;

@@ -550,10 +550,10 @@ export class Agent {
     };
   }
 
-  /** Writes the status file (status-file.ts), if there is one. */
-  writeStatus(): Promise<void> {
+  /** Writes the status file (status-file.ts), if there is one; `last` (stopping) without waiting for its write rate. */
+  writeStatus(last = false): Promise<void> {
     if (this.opts.statusFile) this.statusFile ??= new StatusFile(this.opts.statusFile, this.log);
-    return this.statusFile?.write(() => this.status()) ?? Promise.resolve();
+    return this.statusFile?.write(() => this.status(), { force: last }) ?? Promise.resolve();
   }
 
   /** Orderly shutdown: stop the source, remove rules (unless keepRules), close the enforcer. */
@@ -595,6 +595,6 @@ export class Agent {
     await this.closeObservability();
     this.opts.health?.setRulesInstalled(false);
     this.log('info', keep ? 'stopped; rules left in place (fail-closed until the next agent binds)' : 'stopped; Palisade rules removed');
-    await this.writeStatus();
+    await this.writeStatus(true);
   }
 }

@@ -22,7 +22,7 @@ export const DNS_HELP = `  --dns-status FILE  a node agent's status file (agent 
           nothing). Without it a domainNames peer matches nothing: its addresses are
           learned from DNS answers at run time (\`palisade dns\` lists a file's records).`;
 
-/** A status file older than this gets a note: the agent rewrites it every second. */
+/** A status file older than this gets a note: the agent rewrites it every second, a large one at least every 8 s (status-file.ts). */
 const STALE_MS = 10_000;
 
 /** A node's name records, as the analysis commands use them. */

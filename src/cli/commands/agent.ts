@@ -47,7 +47,8 @@ removes its iptables rules (unless --keep-rules).
   --no-ipv6             program IPv4 only
   --keep-rules          leave rules in place on exit (stay fail-closed across a restart)
   --status-file PATH    JSON {generation, ready, counters, ...}, rewritten when a new
-                        generation is enforced and every second
+                        generation is enforced and every second (a large one at most
+                        2 MB/s: at least every 8 s)
   --health ADDR         serve /healthz and /readyz on ADDR (PORT, HOST:PORT)
   --metrics ADDR        serve Prometheus /metrics on ADDR (PORT, HOST:PORT)
   --verdict-log DEST    JSON line per denied new connection (rate limited): stdout or a file
