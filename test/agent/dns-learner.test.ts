@@ -349,3 +349,46 @@ t.test('an answer with 200 addresses: the first 128 are learned, the answer coun
   t.ok(s.verdict(t, A, addr(127)), 'the 128th too');
   t.notOk(s.verdict(t, A, addr(128)), 'the 129th, not read, stays denied');
 });
+
+t.test('random answers, expiries, evictions and policy edits: after each tick every policy holds what a full lookup gives', async (t) => {
+  // Re-stores look up only the policies whose names changed; between ticks a policy no change
+  // touched may still hold an address whose record just expired (at most until the tick), so
+  // the comparison is made right after each tick.
+  let seed = 12345;
+  const rnd = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % n;
+  const NAMES = ['api.example.com', 'www.example.com', 'a.b.example.com', 'edge.cdn.net', 'cdn.net', 'other.org'];
+  const PATTERNS = ['api.example.com', '*.example.com', '*.cdn.net', 'cdn.net', 'other.org', '*.b.example.com', 'none.example'];
+  const policy = (i: number): ClusterPolicy => ({
+    ...allowNames, name: `p${i}`, priority: 40 + i,
+    egress: [{ name: 'r', action: 'Accept', peers: [{ domainNames: [PATTERNS[rnd(PATTERNS.length)]!, PATTERNS[rnd(PATTERNS.length)]!] }], protocols: [] }],
+  });
+  for (let run = 0; run < 20; run++) {
+    const s = setup();
+    const learner = new DnsLearner(s.st, () => true, { minTtl: 1, maxTtl: 30, perPod: 1 + rnd(8), total: 1 + rnd(16) }, s.now);
+    s.st.batch(() => { for (let i = 0; i < 4; i++) s.st.upsert('ClusterNetworkPolicy', policy(i)); });
+    let bad = 0;
+    for (let step = 0; step < 150; step++) {
+      const op = rnd(10);
+      if (op < 6) {
+        const chain = rnd(3) === 0 ? [NAMES[rnd(NAMES.length)]!, NAMES[rnd(NAMES.length)]!] : [NAMES[rnd(NAMES.length)]!];
+        if (learner.store.learn([A, B][rnd(2)]!, `192.0.2.${rnd(12)}`, chain, DNS, rnd(20), s.now())) learner.republish();
+      } else if (op < 8) s.advance(rnd(4000) / 1000);
+      else if (op < 9) s.st.upsert('ClusterNetworkPolicy', policy(rnd(4)));
+      else {
+        learner.tick();
+        for (const p of s.st.clusterPolicies.values()) {
+          for (const q of p.egress.flatMap((r) => r.peers)) {
+            if (!q.domainNames) continue;
+            const want = [...new Set(learner.store.addressesFor(q.domainNames, s.now()))].sort();
+            if ((q.learned ?? []).join() !== want.join()) {
+              bad++;
+              t.same(q.learned ?? [], want, `run ${run} step ${step}: ${p.name} ${q.domainNames.join(' ')}`);
+            }
+          }
+        }
+      }
+    }
+    t.equal(bad, 0, `run ${run}: every policy as a full lookup gives it after each tick`);
+    learner.close();
+  }
+});
