@@ -18,8 +18,10 @@
 // - Spoofed answers: only answers on a flow the pod opened reach the queue (the iptables rule
 //   matches conntrack ESTABLISHED replies, i.e. from the server and port the pod's query went
 //   to), and only records the question name reaches are learned. The DNS id is left to the pod's
-//   resolver, which drops an answer with the wrong id itself; an answer it drops teaches an
-//   address only for a name the pod asked that server about.
+//   resolver, which drops an answer with the wrong id itself. The agent never sees the query, so
+//   it takes the answer's question section at its word: an answer the resolver drops still
+//   teaches what it names, but only an answer from the server the pod chose to ask, on a flow
+//   the pod opened; that server is trusted with the names anyway.
 // - Scope: records are this node's. Addresses are learned for the node's own pods (the agent
 //   sees no other answers), and a policy's peer matches the addresses learned for any pod of
 //   this node under its names. A pod on another node is judged by that node's agent with that
