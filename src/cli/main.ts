@@ -25,6 +25,7 @@ const COMMANDS: Record<string, Command> = {
   report: { summary: 'one self-contained HTML page: graph, port matrix, lint, explanations', load: () => import('./commands/report.ts') },
   dns: { summary: 'list a node agent\'s live DNS name records (from its status file)', load: () => import('./commands/dns.ts') },
   logs: { summary: 'follow the agent verdict log, human-readable', load: () => import('./commands/logs.ts') },
+  version: { summary: 'print Palisade\'s version and Node\'s', load: () => import('./commands/version.ts') },
 };
 
 function usage(): string {
@@ -37,6 +38,8 @@ function usage(): string {
 export async function main(argv: string[]): Promise<number> {
   // `palisade help CMD` is `palisade CMD --help`: the help of the command, not the list again.
   if (argv[0] === 'help' && argv.length > 1) argv = [argv[1]!, '--help'];
+  // The spelling most tools take; `palisade version` is the command.
+  if (argv[0] === '--version') argv = ['version', ...argv.slice(1)];
   const [name, ...rest] = argv;
   // Asked for, the list is the answer (stdout, exit 0); with no command at all the command line
   // is wrong, so it goes to stderr like every other usage error and stdout stays empty.

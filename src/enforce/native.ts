@@ -110,9 +110,10 @@ export const TUN_ARRAY = { LENS: 0, VERDICTS: 1 } as const;
  * The package root: the nearest folder above this module holding package.json. This module runs
  * from src/enforce (a checkout), dist/src/enforce (after `npm run build`) or /app/dist/src/enforce
  * (the image), so a fixed number of `..` would point into dist/ for compiled code; the addon is
- * built once, at <root>/native/build, whichever of them runs.
+ * built once, at <root>/native/build, whichever of them runs; `palisade version` reads the
+ * version from <root>/package.json the same way.
  */
-function packageRoot(): string {
+export function packageRoot(): string {
   const start = dirname(fileURLToPath(import.meta.url));
   for (let dir = start; ; dir = dirname(dir)) {
     if (existsSync(join(dir, 'package.json'))) return dir;

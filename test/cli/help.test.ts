@@ -3,6 +3,8 @@
 // command line was wrong goes to stderr with exit 2, so a script's stdout never holds it.
 
 import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { runCli } from './run-cli.ts';
 
 // The commands that only read their input (demo, lab, agent and bench are left out: they are
@@ -70,4 +72,25 @@ t.test('a command given nothing: what is missing, and where its flags are listed
   // Given some flags, the error is the one line it always was.
   const r = runCli(['matrix', '--port', '80']);
   t.equal(r.stderr, 'palisade matrix: --manifests PATH... is required (files or folders of YAML/JSON), or --kubeconfig FILE for a live cluster\n');
+});
+
+t.test('`palisade --version` and `palisade version`: the package version and Node\'s, exit 0', async (t) => {
+  // The version is the one package.json declares (what `npm view`, the image tag and a bug
+  // report go by), not a copy kept in the code.
+  const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+  t.match(pkg.version, /^\d+\.\d+\.\d+/, `package.json has a version (${pkg.version})`);
+  for (const args of [['--version'], ['version']]) {
+    const r = runCli(args);
+    const name = `palisade ${args.join(' ')}`;
+    t.equal(r.code, 0, `${name}: exit 0`);
+    t.equal(r.stdout, `palisade ${pkg.version} (Node ${process.version})\n`, `${name}: both versions on one line`);
+    t.equal(r.stderr, '', `${name}: nothing on stderr`);
+  }
+  t.match(runCli(['--help']).stdout, /^ {2}version +\S/m, '`palisade --help` lists it');
+  const help = runCli(['help', 'version']);
+  t.equal(help.code, 0, 'help version: exit 0');
+  t.match(help.stdout, /^usage: palisade version\b/, 'help version: its usage');
+  const extra = runCli(['version', 'now']);
+  t.equal(extra.code, 2, 'version with an argument: a usage error');
+  t.match(extra.stderr, /^palisade version: unexpected argument "now"/);
 });

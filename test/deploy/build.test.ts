@@ -1,9 +1,9 @@
 // `npm run build` in a copy of this checkout, then real commands from what it built:
 //   - the image layout, made by following the runtime stage's `COPY --from=build` lines of the
 //     Dockerfile (package.json, bin/, dist/src, the addon; no src/), runs dist/: verify on
-//     examples/demo answers as the sources do, the compiled enforcer finds and loads the addon,
-//     `palisade demo` (as root) runs its lab with the agent, and `palisade bench` says in one line
-//     that it is a development command;
+//     examples/demo answers as the sources do, --version prints the same, the compiled
+//     enforcer finds and loads the addon, `palisade demo` (as root) runs its lab with the
+//     agent, and `palisade bench` says in one line that it is a development command;
 //   - the checkout itself, with that dist/ now present, keeps running its sources: an edit made
 //     after the build is what runs, not the stale dist/.
 
@@ -63,6 +63,12 @@ t.test('npm run build, then the image layout runs dist/', async (t) => {
   t.equal(fromImage.status, 0, `verify from the image: ${fromImage.stderr}`);
   t.equal(fromImage.stdout, fromSource.stdout, 'the same verdicts as the sources');
   t.match(fromImage.stdout, /"allow"/);
+
+  // The version comes from the image's package.json (there is no src/ to walk up from).
+  const version = palisade(image, ['--version']);
+  t.equal(version.status, 0, `--version from the image: ${version.stderr}`);
+  t.equal(version.stdout, palisade(ROOT, ['--version']).stdout, 'the version the sources print');
+  t.match(version.stdout, /^palisade \d+\.\d+\.\d+/);
 
   // What the enforcers do first: load the addon through the compiled native.js.
   const load = spawnSync(
