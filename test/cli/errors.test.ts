@@ -264,7 +264,7 @@ t.test('flag errors', async (t) => {
     check(t, [w], 2, new RegExp(`^palisade: unknown command "${w}"`), `command ${w}`);
     check(t, ['matrix', '--manifests', good, '--port', '80', `--${w}`, 'x'], 2, new RegExp(`^palisade matrix: unknown flag --${w}\n$`), `flag --${w}`);
   }
-  check(t, ['verify', '--manifests', good, '-o', 'yaml', '--probes', 'x'], 2, /-o must be json or table/, 'bad -o');
+  check(t, ['verify', '--manifests', good, '-o', 'yaml', '--probes', 'x'], 2, /-o must be text or json, got "yaml"/, 'bad -o');
   check(t, ['explain', '--manifests', good, '--from', 'x/a', '--port', '80'], 2, /--to is required/, 'explain without --to');
   check(t, ['explain', '--manifests', good, '--from', 'x/a', '--to', '10.0.0.300', '--port', '80'], 2, /--to: "10\.0\.0\.300" is neither/, 'explain bad IP');
   check(t, ['explain', '--manifests', good, '--from', 'x/a', '--to', 'y/a', '--port', '80', '--family', 'IPv6'], 2, /--from: pod x\/a has no IPv6 address/, 'explain family');

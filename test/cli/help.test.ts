@@ -94,3 +94,20 @@ t.test('`palisade --version` and `palisade version`: the package version and Nod
   t.equal(extra.code, 2, 'version with an argument: a usage error');
   t.match(extra.stderr, /^palisade version: unexpected argument "now"/);
 });
+
+t.test('every command calls its human format text; verify still takes table, its old name', async (t) => {
+  for (const cmd of ['verify', 'explain', 'connlist', 'diff', 'lint', 'dns']) {
+    const offered = /-o ([a-z|]+)/.exec(runCli([cmd, '--help']).stdout.split('\n')[0]!)?.[1]?.split('|') ?? [];
+    t.ok(offered.includes('text'), `${cmd}: usage offers -o text (${offered.join('|')})`);
+  }
+  const demo = join(import.meta.dirname, '..', '..', 'examples');
+  const input = ['verify', '--manifests', join(demo, 'demo'), '--probes', join(demo, 'demo-probes.yaml')];
+  const plain = runCli(input);
+  t.equal(plain.code, 0, `verify with no -o: ${plain.stderr}`);
+  t.match(plain.stdout, /^#\s+FROM\s+TO\s/, 'the default is the table');
+  for (const output of ['text', 'table']) {
+    const r = runCli([...input, '-o', output]);
+    t.equal(r.code, 0, `verify -o ${output}: exit 0 (${r.stderr.trim()})`);
+    t.equal(r.stdout, plain.stdout, `verify -o ${output}: what verify prints by default`);
+  }
+});

@@ -1,4 +1,4 @@
-// `palisade verify --manifests PATH... --probes FILE [-o json|table]`: judges each probe (a new
+// `palisade verify --manifests PATH... --probes FILE [-o text|json]`: judges each probe (a new
 // connection) against the cluster described by the manifests with both engines: the plain
 // evaluator (the spec oracle, whose answer is printed) and the compiled engine the agent
 // enforces with. A disagreement is a Palisade bug; it is reported and exits 3, so verify in CI
@@ -7,13 +7,13 @@
 import { CompiledEngine, decideOn } from '../../policy/compiler.ts';
 import { ruleLabel, type Decision, type SideDecision } from '../../policy/decision.ts';
 import { evaluate } from '../../policy/evaluator.ts';
-import { CliError, parseArgs } from '../args.ts';
+import { CliError, parseArgs, textOrJson } from '../args.ts';
 import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
 import { DNS_FLAGS, DNS_HELP, DNS_USAGE, applyDnsStatus, dnsStatusFlag } from '../dns-input.ts';
 import { rejectPositional } from '../manifest-input.ts';
 import { readProbeFile, resolveEndpoint, type Probe } from '../probes.ts';
 
-const HELP = `usage: palisade verify --manifests PATH...|--kubeconfig FILE [--context NAME] --probes FILE ${DNS_USAGE} [-o json|table]
+const HELP = `usage: palisade verify --manifests PATH...|--kubeconfig FILE [--context NAME] --probes FILE ${DNS_USAGE} [-o text|json]
 
 Judges every probe of FILE against the cluster in the manifests (files or folders of
 Namespace, Pod, Node, NetworkPolicy and ClusterNetworkPolicy (or v1alpha1 AdminNetworkPolicy /
@@ -26,7 +26,8 @@ else an outside host). protocol defaults to TCP, family to IPv4 (or the family o
 IP), expect is optional.
 
 Both engines judge every probe: the spec evaluator (whose answer is printed) and the compiled
-engine the agent enforces with.
+engine the agent enforces with. -o text (the default) is a table, one row per probe; -o table
+is the same (its older name).
 
 ${DNS_HELP}
 
@@ -80,8 +81,9 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   rejectPositional(positional, '--manifests');
-  const output = (flags.output as string | undefined) ?? 'table';
-  if (output !== 'json' && output !== 'table') throw new CliError(`-o must be json or table, got "${output}"`);
+  // Every command calls its human format text; table, the name verify had first, still works
+  // so scripts written against it keep running.
+  const output = textOrJson(flags.output === 'table' ? 'text' : flags.output);
   if (!flags.probes) throw new CliError('--probes FILE is required');
   const probeFile = flags.probes as string;
   const probes = readProbeFile(probeFile);
