@@ -76,7 +76,7 @@ const invalid: [string, unknown, string, RegExp][] = [
   ['node bad podCIDRs entry', { kind: 'Node', metadata: { name: 'n' }, spec: { podCIDRs: ['10.244.0.0/24', '10.244.1.0/33'] } }, 'spec.podCIDRs[1]', /invalid CIDR/],
   ['node podCIDRs not a list', { kind: 'Node', metadata: { name: 'n' }, spec: { podCIDRs: '10.244.0.0/24' } }, 'spec.podCIDRs', /must be a list/],
   ['node podCIDR without prefix', { kind: 'Node', metadata: { name: 'n' }, spec: { podCIDR: '10.244.0.0' } }, 'spec.podCIDR', /invalid CIDR/],
-  ['namespace bad name', { kind: 'Namespace', metadata: { name: 'Has_Upper' } }, 'metadata.name', /invalid namespace name/],
+  ['namespace bad name', { kind: 'Namespace', metadata: { name: 'Has_Upper' } }, 'metadata.name', /invalid name "Has_Upper": not an RFC 1123 label/],
   ['no kind', { metadata: { name: 'a' } }, 'kind', /required/],
   ['not an object', 'hello', '(root)', /must be a Kubernetes object/],
 ];

@@ -18,7 +18,6 @@ import type {
 import { clusterPolicyId } from '../model.ts';
 import type { Decoded } from '../kinds.ts';
 import { formatCIDR } from '../../net/address.ts';
-import { dnsSubdomainProblems } from '../names.ts';
 import { type Errs, type Obj, cidrAt, describe, invalid, metaOf, rawName } from './fields.ts';
 import { decodeSelector } from './selector.ts';
 
@@ -298,9 +297,8 @@ function decodeRules(e: Errs, v: unknown, path: string, ver: Version, dir: Direc
 /** The whole object: metadata, spec frame, tier, priority, subject and both rule lists. */
 export function decodeClusterPolicy(raw: Obj, e: Errs, ver: Version): Decoded {
   e.object = objectName(ver.kind, rawName(raw));
-  const meta = metaOf(e, raw, false);
+  const meta = metaOf(e, raw, false, 'subdomain');
   const key = clusterPolicyId({ kind: ver.kind, name: meta.name ?? '<no name>' });
-  if (meta.name) for (const p of dnsSubdomainProblems(meta.name)) e.add('metadata.name', `invalid name ${JSON.stringify(meta.name)}: ${p}`);
   e.strict(raw, ['apiVersion', 'kind', 'metadata', 'spec', 'status'], '');
   const spec = e.obj(raw.spec, 'spec');
   if (!spec) {

@@ -8,7 +8,7 @@ import type { ObjectError, Protocol } from '../model.ts';
 import { PROTOCOLS } from '../model.ts';
 import type { Decoded } from '../kinds.ts';
 import { formatCIDR, formatIP, parseCIDR, parseIP, type ParsedCIDR } from '../../net/address.ts';
-import { dnsLabelProblems, labelKeyProblems, labelValueProblems } from '../names.ts';
+import { dnsLabelProblems, dnsSubdomainProblems, labelKeyProblems, labelValueProblems } from '../names.ts';
 
 export type Obj = Record<string, unknown>;
 
@@ -106,7 +106,15 @@ export interface Meta {
   labels: Record<string, string>;
 }
 
-export function metaOf(e: Errs, raw: Obj, namespaced: boolean): Meta {
+/**
+ * The rule the API server holds a kind's metadata.name to: an RFC 1123 subdomain for most kinds
+ * (Pod, Node, NetworkPolicy; a custom resource's by default), an RFC 1123 label for Namespace.
+ */
+export type NameRule = 'subdomain' | 'label';
+
+const NAME_RULES: Record<NameRule, (s: string) => readonly string[]> = { subdomain: dnsSubdomainProblems, label: dnsLabelProblems };
+
+export function metaOf(e: Errs, raw: Obj, namespaced: boolean, nameRule: NameRule): Meta {
   // "required" only where the field is absent or empty: one of the wrong type already has its
   // error ("must be a string, got number 5"), and "required" beside it would say it is missing.
   const absent = (v: unknown) => v === undefined || v === null || v === '';
@@ -117,6 +125,9 @@ export function metaOf(e: Errs, raw: Obj, namespaced: boolean): Meta {
   }
   const name = e.str(m.name, 'metadata.name');
   if (absent(m.name)) e.add('metadata.name', 'required');
+  // Checked for every kind here, as the API server does: a name with '/' would also make a
+  // "namespace/name" key (keyOf) that reads as another object's.
+  else if (name) for (const p of NAME_RULES[nameRule](name)) e.add('metadata.name', `invalid name ${JSON.stringify(name)}: not an RFC 1123 ${nameRule}, as the API server requires: ${p}`);
   const namespace = namespaced ? e.str(m.namespace, 'metadata.namespace') : undefined;
   if (namespaced) {
     if (absent(m.namespace)) e.add('metadata.namespace', 'required (a manifest must name its namespace; there is no current namespace to default to)');

@@ -2,15 +2,13 @@
 // annotations.
 
 import type { Decoded } from '../kinds.ts';
-import { dnsLabelProblems } from '../names.ts';
 import { implicitNamespaceLabels } from '../namespace-labels.ts';
 import { type Errs, type Obj, invalid, keyOf, metaOf, rawName } from './fields.ts';
 
 export function decodeNamespace(raw: Obj, e: Errs): Decoded {
   // Named before metaOf, whose label errors must name the Namespace too.
   e.object = `Namespace ${rawName(raw)}`;
-  const meta = metaOf(e, raw, false);
-  if (meta.name) for (const p of dnsLabelProblems(meta.name)) e.add('metadata.name', `invalid namespace name ${JSON.stringify(meta.name)}: ${p}`);
+  const meta = metaOf(e, raw, false, 'label');
   if (e.list.length) return invalid('Namespace', keyOf(meta, false), e);
   // The API server sets kubernetes.io/metadata.name=<name> on every namespace and does not let
   // it be changed, so selectors on it work even when a manifest does not spell it out.

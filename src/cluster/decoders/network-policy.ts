@@ -6,7 +6,7 @@
 import type { IPBlock, PolicyPeer, PolicyPort, PolicyRule } from '../model.ts';
 import type { Decoded } from '../kinds.ts';
 import { cidrWithin, formatCIDR } from '../../net/address.ts';
-import { dnsSubdomainProblems, portNameProblems } from '../names.ts';
+import { portNameProblems } from '../names.ts';
 import { CIDR_HINT, type Errs, type Obj, cidrAt, decodeProtocol, describe, invalid, keyOf, metaOf, rawKey, validPortNumber } from './fields.ts';
 import { decodeSelector } from './selector.ts';
 
@@ -138,9 +138,8 @@ function decodeRules(e: Errs, v: unknown, path: string, peerField: 'from' | 'to'
 export function decodeNetworkPolicy(raw: Obj, e: Errs): Decoded {
   // Named before metaOf, whose label errors must name the policy too.
   e.object = `NetworkPolicy ${rawKey(raw, true)}`;
-  const meta = metaOf(e, raw, true);
+  const meta = metaOf(e, raw, true, 'subdomain');
   const key = keyOf(meta, true);
-  if (meta.name) for (const p of dnsSubdomainProblems(meta.name)) e.add('metadata.name', `invalid name ${JSON.stringify(meta.name)}: ${p}`);
   e.strict(raw, ['apiVersion', 'kind', 'metadata', 'spec', 'status'], '');
   const spec = e.obj(raw.spec, 'spec') ?? {};
   e.strict(spec, ['podSelector', 'policyTypes', 'ingress', 'egress'], 'spec');

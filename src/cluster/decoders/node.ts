@@ -8,7 +8,7 @@ import { type Errs, type Obj, cidrAt, invalid, keyOf, metaOf, rawName } from './
 export function decodeNode(raw: Obj, e: Errs): Decoded {
   // Named before metaOf, whose label errors must name the Node too.
   e.object = `Node ${rawName(raw)}`;
-  const meta = metaOf(e, raw, false);
+  const meta = metaOf(e, raw, false, 'subdomain');
   const key = keyOf(meta, false);
   const status = e.obj(raw.status, 'status') ?? {};
   const addresses: string[] = [];

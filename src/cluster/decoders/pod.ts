@@ -9,7 +9,7 @@ import { type Errs, type Obj, decodeProtocol, describe, invalid, isObj, keyOf, m
 export function decodePod(raw: Obj, e: Errs): Decoded {
   // Named before metaOf, whose label errors must name the Pod too.
   e.object = `Pod ${rawKey(raw, true)}`;
-  const meta = metaOf(e, raw, true);
+  const meta = metaOf(e, raw, true, 'subdomain');
   const key = keyOf(meta, true);
   const spec = e.obj(raw.spec, 'spec') ?? {};
   const status = e.obj(raw.status, 'status') ?? {};
