@@ -5,7 +5,8 @@
 // and IPv6 networks around pod and node addresses), fail-closed peers ({} and domainNames with
 // nothing learned), domainNames peers with addresses learned from DNS (pod, node and outside
 // addresses, as the agent's learner sets them), protocols with numbers, inclusive ranges, whole
-// protocols and destination named ports.
+// protocols and destination named ports. Every draw is an object the decoders take, meaning what
+// it was drawn as (test/policy/random-cluster-policies.test.ts decodes draws to check it).
 
 import type {
   ClusterAction, ClusterPolicy, ClusterPolicyKind, ClusterPolicyPeer, ClusterPolicyPort, ClusterPolicyRule, ClusterTier,
@@ -31,7 +32,10 @@ export function randomNodeLabels(r: Rng): Record<string, string> {
 function nodeSelector(r: Rng): LabelSelector {
   if (r.chance(0.3)) return { matchLabels: {}, matchExpressions: [] };
   if (r.chance(0.5)) return { matchLabels: { [r.pick(NODE_LABELS)]: r.pick(NODE_VALUES) }, matchExpressions: [] };
-  return { matchLabels: {}, matchExpressions: [{ key: r.pick(NODE_LABELS), operator: r.pick(['In', 'NotIn', 'Exists', 'DoesNotExist'] as const), values: [r.pick(NODE_VALUES)] }] };
+  const operator = r.pick(['In', 'NotIn', 'Exists', 'DoesNotExist'] as const);
+  const value = r.pick(NODE_VALUES);
+  // Exists and DoesNotExist take no values (the decoder refuses them).
+  return { matchLabels: {}, matchExpressions: [{ key: r.pick(NODE_LABELS), operator, values: operator === 'In' || operator === 'NotIn' ? [value] : [] }] };
 }
 
 /** The generator's own selector and CIDR makers, passed in so both generators draw alike. */
@@ -57,14 +61,22 @@ export function relearnDomainNames(r: Rng, p: ClusterPolicy, d: ClusterPolicyDra
   return withLearnedAddresses(p, () => learnedAddresses(r, d));
 }
 
-function randomPeer(r: Rng, dir: 'ingress' | 'egress', d: ClusterPolicyDraws): ClusterPolicyPeer {
-  const k = r.int(dir === 'egress' ? 9 : 5);
-  // {} fails closed; domainNames (egress only) match what was learned for them, nothing when nothing was.
-  if (k === 0) return r.chance(0.3) ? {} : { domainNames: [...new Set(r.some(DOMAIN_NAMES, 1).concat(r.pick(DOMAIN_NAMES)))], learned: learnedAddresses(r, d) };
+function randomPeer(r: Rng, dir: 'ingress' | 'egress', kind: ClusterPolicyKind, d: ClusterPolicyDraws): ClusterPolicyPeer {
+  // Ingress peers are namespaces and pods only; domainNames are egress peers of every kind but
+  // BaselineAdminNetworkPolicy (the decoders read any other peer as {}).
+  const last = dir === 'egress' ? 8 : 4;
+  let k = r.int(last + 1);
+  // {} fails closed; domainNames match what was learned for them, nothing when nothing was.
+  if (k === 0) {
+    if (r.chance(0.3)) return {};
+    if (dir === 'egress' && kind !== 'BaselineAdminNetworkPolicy') return { domainNames: [...new Set(r.some(DOMAIN_NAMES, 1).concat(r.pick(DOMAIN_NAMES)))], learned: learnedAddresses(r, d) };
+    k = r.range(1, last);
+  }
   if (k <= 2) return { namespaces: d.selector(r) };
   if (k <= 4) return { pods: { namespaceSelector: d.selector(r), podSelector: d.selector(r) } };
   if (k <= 6) return { nodes: nodeSelector(r) };
-  return { networks: Array.from({ length: r.range(1, 3) }, () => d.cidr(r)) };
+  // networks is a set: the decoder refuses a CIDR written twice.
+  return { networks: [...new Set(Array.from({ length: r.range(1, 3) }, () => d.cidr(r)))] };
 }
 
 function randomPort(r: Rng, namedOk: boolean): ClusterPolicyPort {
@@ -80,11 +92,11 @@ function randomPort(r: Rng, namedOk: boolean): ClusterPolicyPort {
   }
 }
 
-function randomRule(r: Rng, dir: 'ingress' | 'egress', tier: ClusterTier, name: string, d: ClusterPolicyDraws, i: number): ClusterPolicyRule {
+function randomRule(r: Rng, dir: 'ingress' | 'egress', tier: ClusterTier, kind: ClusterPolicyKind, d: ClusterPolicyDraws, i: number): ClusterPolicyRule {
   // BaselineAdminNetworkPolicy has no Pass (its decoder maps Allow/Deny only); it never gets one.
-  const actions: readonly ClusterAction[] = tier === 'Baseline' && name === 'default' ? ['Accept', 'Deny'] : ['Accept', 'Deny', 'Pass'];
+  const actions: readonly ClusterAction[] = kind === 'BaselineAdminNetworkPolicy' ? ['Accept', 'Deny'] : ['Accept', 'Deny', 'Pass'];
   const action = r.pick(actions);
-  const peers = Array.from({ length: r.range(1, 3) }, () => randomPeer(r, dir, d));
+  const peers = Array.from({ length: r.range(1, 3) }, () => randomPeer(r, dir, kind, d));
   // Accept with a domainNames peer only (the API's rule); the decoder rejects the rest.
   const fixed = action === 'Accept' ? peers : peers.map((p) => (p.domainNames ? {} : p));
   // The CRD forbids named ports next to networks/nodes/domainNames peers.
@@ -96,7 +108,7 @@ function randomRule(r: Rng, dir: 'ingress' | 'egress', tier: ClusterTier, name: 
 export function randomClusterPolicy(r: Rng, name: string, d: ClusterPolicyDraws, kind: ClusterPolicyKind = 'ClusterNetworkPolicy'): ClusterPolicy {
   const tier: ClusterTier = kind === 'AdminNetworkPolicy' ? 'Admin' : kind === 'BaselineAdminNetworkPolicy' ? 'Baseline' : r.pick(['Admin', 'Baseline'] as const);
   const subject = r.chance(0.4) ? { namespaces: d.selector(r) } : { pods: { namespaceSelector: d.selector(r), podSelector: d.selector(r) } };
-  const rules = (dir: 'ingress' | 'egress') => (r.chance(0.25) ? [] : Array.from({ length: r.range(1, 4) }, (_, i) => randomRule(r, dir, tier, kind === 'BaselineAdminNetworkPolicy' ? 'default' : name, d, i)));
+  const rules = (dir: 'ingress' | 'egress') => (r.chance(0.25) ? [] : Array.from({ length: r.range(1, 4) }, (_, i) => randomRule(r, dir, tier, kind, d, i)));
   // Few priorities, so ties (ordered by id) come up.
   const priority = kind === 'BaselineAdminNetworkPolicy' ? 0 : r.pick([0, 10, 10, 50, 1000]);
   return { kind, name, tier, priority, subject, ingress: rules('ingress'), egress: rules('egress') };

@@ -324,7 +324,8 @@ export function randomMutation(r: Rng, state: ClusterState, extra: readonly stri
     const p = cps.length && r.chance(0.4)
       ? (() => {
         const old = r.pick(cps);
-        const fresh = randomClusterPolicyOf(r, 0, addresses);
+        // Drawn as old's kind: a BaselineAdminNetworkPolicy takes no Pass, no domainNames, no priority.
+        const fresh = randomClusterPolicy(r, old.name, draws(addresses), old.kind);
         // The same rules (copies) under a new priority and/or subject: the engine keeps the
         // policy's rule ids and tables (ClusterPolicyIndex.set) and must still reorder.
         if (r.chance(0.35)) {
@@ -332,7 +333,7 @@ export function randomMutation(r: Rng, state: ClusterState, extra: readonly stri
           const priority = old.kind === 'BaselineAdminNetworkPolicy' ? old.priority : fresh.priority;
           return { ...old, priority, subject, ingress: structuredClone(old.ingress), egress: structuredClone(old.egress) };
         }
-        return { ...fresh, kind: old.kind, name: old.name, tier: old.kind === 'ClusterNetworkPolicy' ? fresh.tier : old.tier };
+        return fresh;
       })()
       : randomClusterPolicyOf(r, r.int(6), addresses);
     state.upsert(p.kind, p);

@@ -1,7 +1,8 @@
 // Model objects back to the API server's JSON (the inverse of src/cluster/decoders), for the
 // benchmarks and tests that build a cluster as model objects and then serve it from the fake API
 // server. test/bench/raw-objects.test.ts proves decode(encode(x)) == x over the benchmark
-// clusters, so a benchmark measures exactly the cluster its generator describes.
+// clusters, so a benchmark measures exactly the cluster its generator describes;
+// test/policy/random-cluster-policies.test.ts reads the random cluster policies back through it.
 
 import type {
   ClusterPolicy, ClusterPolicyPeer, ClusterPolicyPort, ClusterPolicyRule, LabelSelector, Namespace, NetworkPolicy, Node, Pod, PolicyPeer, PolicyPort, PolicyRule,
@@ -91,23 +92,37 @@ function cnpProtocol(p: ClusterPolicyPort): Record<string, unknown> {
   return { [key]: { destinationPort: p.endPort !== undefined ? { range: { start: p.port, end: p.endPort } } : { number: p.port } } };
 }
 
-function cnpRule(r: ClusterPolicyRule, peersField: 'from' | 'to'): Record<string, unknown> {
-  return { name: r.name, action: r.action, [peersField]: r.peers.map(cnpPeer), ...(r.protocols.length ? { protocols: r.protocols.map(cnpProtocol) } : {}) };
+/** A v1alpha1 ports entry; "every port of one protocol" is the full range here too. */
+function v1alpha1Port(p: ClusterPolicyPort): Record<string, unknown> {
+  if ('namedPort' in p) return { namedPort: p.namedPort };
+  if (p.port === undefined) return { portRange: { protocol: p.protocol, start: 1, end: 65535 } };
+  return p.endPort !== undefined ? { portRange: { protocol: p.protocol, start: p.port, end: p.endPort } } : { portNumber: { protocol: p.protocol, port: p.port } };
 }
 
-/** v1alpha2 ClusterNetworkPolicy only (the benchmarks' kind). */
+function cnpRule(r: ClusterPolicyRule, peersField: 'from' | 'to', v1alpha1: boolean): Record<string, unknown> {
+  const action = v1alpha1 && r.action === 'Accept' ? 'Allow' : r.action;
+  const ports = v1alpha1 ? { ports: r.protocols.map(v1alpha1Port) } : { protocols: r.protocols.map(cnpProtocol) };
+  return { name: r.name, action, [peersField]: r.peers.map(cnpPeer), ...(r.protocols.length ? ports : {}) };
+}
+
+/**
+ * v1alpha2 ClusterNetworkPolicy (the benchmarks' kind), and the v1alpha1 AdminNetworkPolicy and
+ * BaselineAdminNetworkPolicy (Accept written "Allow", no tier, the Baseline one without priority).
+ */
 export function rawClusterPolicy(p: ClusterPolicy): RawObject {
-  if (p.kind !== 'ClusterNetworkPolicy') throw new Error(`rawClusterPolicy: ${p.kind} is not encoded`);
+  const v1alpha1 = p.kind !== 'ClusterNetworkPolicy';
   const subject = p.subject.namespaces
     ? { namespaces: selector(p.subject.namespaces) }
     : { pods: { namespaceSelector: selector(p.subject.pods!.namespaceSelector), podSelector: selector(p.subject.pods!.podSelector) } };
   return {
-    kind: 'ClusterNetworkPolicy', apiVersion: 'policy.networking.k8s.io/v1alpha2',
+    kind: p.kind, apiVersion: `policy.networking.k8s.io/${v1alpha1 ? 'v1alpha1' : 'v1alpha2'}`,
     metadata: { name: p.name },
     spec: {
-      tier: p.tier, priority: p.priority, subject,
-      ...(p.ingress.length ? { ingress: p.ingress.map((r) => cnpRule(r, 'from')) } : {}),
-      ...(p.egress.length ? { egress: p.egress.map((r) => cnpRule(r, 'to')) } : {}),
+      ...(v1alpha1 ? {} : { tier: p.tier }),
+      ...(p.kind === 'BaselineAdminNetworkPolicy' ? {} : { priority: p.priority }),
+      subject,
+      ...(p.ingress.length ? { ingress: p.ingress.map((r) => cnpRule(r, 'from', v1alpha1)) } : {}),
+      ...(p.egress.length ? { egress: p.egress.map((r) => cnpRule(r, 'to', v1alpha1)) } : {}),
     },
   };
 }
@@ -124,7 +139,7 @@ export function encodedClusterPort(p: ClusterPolicyPort): ClusterPolicyPort {
  */
 export function decodedClusterPolicy(p: ClusterPolicy): ClusterPolicy {
   const d = decodeObject(JSON.parse(JSON.stringify(rawClusterPolicy(p))));
-  if (d.kind !== 'ClusterNetworkPolicy') throw new Error(`cluster policy ${p.name} does not decode`);
+  if (d.kind !== p.kind) throw new Error(`cluster policy ${p.name} does not decode`);
   return d.value;
 }
 
