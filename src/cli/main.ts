@@ -2,6 +2,7 @@
 // loaded only when asked for, so `palisade verify` does not load the netlink addon.
 
 import { CliError } from './args.ts';
+import { finishOnClosedStdout } from './closed-stdout.ts';
 
 /** The exit status of an unexpected error (an exception that is not bad input): a bug, mostly. */
 export const INTERNAL_ERROR = 70;
@@ -57,6 +58,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`palisade: unknown command "${name}"\n\n${usage()}\n`);
     return 2;
   }
+  // closed-stdout.ts; the agent's verdict log handles a closed stdout itself.
+  if (name !== 'agent') finishOnClosedStdout();
   try {
     const mod = await cmd.load();
     return await mod.run(rest);

@@ -10,6 +10,7 @@ import { formatHuman, parseLogLine } from '../../agent/verdict-log.ts';
 import { DEFAULT_LAB, defaultLabName, readLabState } from '../../lab/lab-state.ts';
 import { labNameProblem } from '../../lab/netns.ts';
 import { CliError, fileProblem, intFlag, parseArgs, textOrJson } from '../args.ts';
+import { onStdoutClosed } from '../closed-stdout.ts';
 
 const HELP = `usage: palisade logs --file PATH [--follow] [-o text|json] [--verdicts-only] [--interval MS]
        palisade logs --lab [NAME] [--follow] [-o text|json] [--interval MS]
@@ -167,6 +168,8 @@ export async function run(argv: string[], out: NodeJS.WritableStream = process.s
   const stop = () => ac.abort();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  // `logs --follow | grep -m1 ...`: the reader has what it wanted, so following ends.
+  const offClosed = onStdoutClosed(stop);
   try {
     const verdictsOnly = flags['verdicts-only'] === true;
     await readLog(file, (l) => {
@@ -181,6 +184,7 @@ export async function run(argv: string[], out: NodeJS.WritableStream = process.s
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
+    offClosed();
   }
   return 0;
 }
