@@ -100,6 +100,10 @@ t.test('every command calls its human format text; verify still takes table, its
     const offered = /-o ([a-z|]+)/.exec(runCli([cmd, '--help']).stdout.split('\n')[0]!)?.[1]?.split('|') ?? [];
     t.ok(offered.includes('text'), `${cmd}: usage offers -o text (${offered.join('|')})`);
   }
+  // lab probe (its usage is one line of lab's); -o is checked before the lab is looked for.
+  const labProbe = runCli(['lab', '--help']).stdout.split('\n').find((l) => l.includes('lab probe'))!;
+  t.match(labProbe, /-o text\|json/, 'lab probe: usage offers -o text');
+  t.match(runCli(['lab', 'probe', '--probes', 'p.yaml', '-o', 'yaml']).stderr, /-o must be text or json, got "yaml"/, 'lab probe: -o text or json');
   const demo = join(import.meta.dirname, '..', '..', 'examples');
   const input = ['verify', '--manifests', join(demo, 'demo'), '--probes', join(demo, 'demo-probes.yaml')];
   const plain = runCli(input);

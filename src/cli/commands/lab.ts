@@ -14,7 +14,7 @@ import { labNameProblem, processAlive } from '../../lab/netns.ts';
 import { checkLabPrereqs, missingReport } from '../../lab/prereqs.ts';
 import { LabProbeError, meetsExpectation, resolveLabEndpoint, runLabProbes, type LabProbe, type LabProbeResult } from '../../lab/probe.ts';
 import { labDown, labSpecFromCluster, labUp, listLabs } from '../../lab/topology.ts';
-import { CliError, intFlag, parseArgs } from '../args.ts';
+import { CliError, intFlag, parseArgs, textOrJson } from '../args.ts';
 import { loadClusterForCli } from '../manifest-input.ts';
 import { collectProbe, type Probe } from '../probes.ts';
 
@@ -22,7 +22,7 @@ export { DEFAULT_LAB };
 
 const HELP = `usage: palisade lab up --manifests PATH... [--name LAB] [--node NAME] [--no-agent] [--backend nfqueue|tun]
                      [--external NAME=IP[,IP]...] [--verdict-log FILE|none]
-       palisade lab probe --probes FILE [--name LAB] [-o json|table] [--timeout MS] [--concurrency N]
+       palisade lab probe --probes FILE [--name LAB] [-o text|json] [--timeout MS] [--concurrency N]
        palisade lab down [--name LAB | --all]
        palisade lab status [--name LAB]
 
@@ -277,8 +277,8 @@ async function probe(argv: string[]): Promise<number> {
     return 0;
   }
   if (positional.length) throw new CliError(`unexpected argument "${positional[0]}"`);
-  const output = (flags.output as string | undefined) ?? 'table';
-  if (output !== 'json' && output !== 'table') throw new CliError(`-o must be json or table, got "${output}"`);
+  // text, as every command calls its human format (table: the name it had, still taken).
+  const output = textOrJson(flags.output === 'table' ? 'text' : flags.output);
   if (!flags.probes) throw new CliError('--probes FILE is required');
   const timeoutMs = intFlag(flags.timeout, 'timeout', 50, 30_000, 1000);
   const concurrency = intFlag(flags.concurrency, 'concurrency', 1, 256, 16);
