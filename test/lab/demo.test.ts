@@ -1,11 +1,11 @@
 // `palisade demo` end to end (root): builds its lab, runs the agent, shows the real matrix
 // before and after the policies with every cell agreeing with the spec, over IPv4 and IPv6, and
 // tears the lab down.
-// Also: missing prerequisites are named with how to install them (exit 3), and an agent that
-// cannot start is one line and exit 1, the lab torn down.
+// Also: missing prerequisites are named with how to install them (exit 3), an agent that
+// cannot start is one line and exit 1, the lab torn down, and so is a demo interrupted by Ctrl-C.
 
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -113,6 +113,27 @@ if (process.getuid?.() !== 0) {
     t.notMatch(r.stderr, /\n\s+at /, 'no stack trace');
     t.match(r.stdout, /lab "lt-dfail" torn down/);
     t.same((await listNetns()).filter((n) => n.startsWith(labNetnsPrefix(name))), [], 'no namespace left');
+  });
+
+  t.test('demo: Ctrl-C mid-demo tears the lab down (namespaces and agent), exit 130', async (t) => {
+    const name = 'lt-dint';
+    t.teardown(async () => { await labDown(name); });
+    // A child of node gets SIGINT's default action back (a background job of a shell ignores it).
+    const p = spawn(process.execPath, [BIN, 'demo', '--name', name], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    p.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    p.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const closed = new Promise<number | null>((done) => p.on('close', done));
+    // Interrupted while the agent runs and act 1's probes are under way.
+    const started = Date.now();
+    while (!stdout.includes('act 1:') && Date.now() - started < 120_000 && p.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+    t.ok((await listNetns()).some((n) => n.startsWith(labNetnsPrefix(name))), 'the lab was up');
+    p.kill('SIGINT');
+    t.equal(await closed, 130, 'exit 130');
+    t.match(stderr, new RegExp(`palisade demo: SIGINT: tearing lab "${name}" down`));
+    t.same((await listNetns()).filter((n) => n.startsWith(labNetnsPrefix(name))), [], 'no namespace left');
+    const agents = spawnSync('pgrep', ['-f', `palisade-lab/${name}/`], { encoding: 'utf8' });
+    t.equal(agents.stdout.trim(), '', 'no agent of the lab left running');
   });
 
   t.test('demo names missing prerequisites and how to install them', async (t) => {

@@ -372,6 +372,17 @@ export async function run(argv: string[]): Promise<number> {
   const { spec } = labSpecFromCluster(clusterView(base));
   let state: LabState | undefined;
   let mismatches = 0;
+  // Ctrl-C (or TERM) mid-demo: the lab goes as at the end, then the demo exits 130 (143). The
+  // default action killed the demo alone, leaving the namespaces and the lab's agent running.
+  // labDown works from the namespaces' names, so a lab half built goes too.
+  let interrupted: Promise<void> | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interrupted) return;
+    process.stderr.write(`\npalisade demo: ${sig}: ${flags.keep ? `the lab stays up (--keep): palisade lab down --name ${name}` : `tearing lab "${name}" down`}\n`);
+    interrupted = (flags.keep ? Promise.resolve() : labDown(name).then(() => {}, () => {})).finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     state = await labUp(spec, { name });
     writeLabManifests(state, yamlOf(base));
@@ -404,6 +415,10 @@ export async function run(argv: string[]): Promise<number> {
     }
     mismatches += printAct(out, 'act 3: Admin guardrail (only backend reaches db, whatever db allows); Baseline default-deny ingress, overridden by backend\'s and db\'s own policies', await act(state, [...base, ...tiered], timeoutMs));
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    // An interrupted demo's teardown ends the process; this one must not race it.
+    if (interrupted) await interrupted;
     if (flags.keep && state) {
       out(`\nthe lab stays up (--keep): palisade lab status --name ${name}; palisade lab down --name ${name}\n`);
     } else {
