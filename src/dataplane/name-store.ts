@@ -86,6 +86,8 @@ export class NameStore {
   private readonly byName = new Map<string, Set<string>>();
   /** Suffix (".example.com": a label boundary to the end) -> the indexed names ending with it after a non-empty label. */
   private readonly bySuffix = new Map<string, Set<string>>();
+  /** Learned address -> keys of its records, least recently learned first: about(), for each verdict log line. */
+  private readonly byAddress = new Map<string, Set<string>>();
   /** Canonical names of records learned, changed or removed since takeChangedNames. */
   private changedNames = new Set<string>();
   /** Is a (canonical) name wanted (setWanted)? Undefined: none is, eviction is by age alone. */
@@ -186,6 +188,9 @@ export class NameStore {
   }
 
   private index(key: string, r: NameRecord): void {
+    let same = this.byAddress.get(r.address);
+    if (!same) this.byAddress.set(r.address, (same = new Set()));
+    same.add(key);
     for (const raw of r.names) {
       const n = canonicalName(raw);
       let keys = this.byName.get(n);
@@ -204,6 +209,9 @@ export class NameStore {
   }
 
   private unindex(key: string, r: NameRecord): void {
+    const same = this.byAddress.get(r.address);
+    same?.delete(key);
+    if (same?.size === 0) this.byAddress.delete(r.address);
     if (this.unwanted.delete(key)) {
       const keys = this.unwantedByPod.get(r.pod)!;
       keys.delete(key);
@@ -309,7 +317,10 @@ export class NameStore {
   /** Live records of an address (any pod), newest first: explain and the verdict log. */
   about(address: string, now: number): NameRecord[] {
     const out: NameRecord[] = [];
-    for (const r of this.records.values()) if (r.address === address && r.expiresAt > now) out.push(r);
+    for (const k of this.byAddress.get(address) ?? []) {
+      const r = this.records.get(k)!;
+      if (r.expiresAt > now) out.push(r);
+    }
     return out.reverse();
   }
 

@@ -27,7 +27,7 @@ function scan(store: NameStore, patterns: readonly string[], now: number): strin
   return [...new Set(live.map((r) => r.address))].sort();
 }
 
-t.test('addressesFor gives what a scan of the live records gives', async (t) => {
+t.test('addressesFor and about give what a scan of the live records gives', async (t) => {
   for (let seed = 1; seed <= 40; seed++) {
     const r = rng(seed);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
@@ -58,6 +58,15 @@ t.test('addressesFor gives what a scan of the live records gives', async (t) => 
       if (got.join() !== want.join()) {
         mismatches++;
         t.same(got, want, `seed ${seed} step ${step}: ${JSON.stringify(patterns)} at +${at - now} ms`);
+      }
+      // about(): an address's live records (those the scan finds), newest first.
+      const address = `192.0.2.${Math.floor(r() * 40)}`;
+      const aboutGot = store.about(address, at);
+      const aboutWant = store.list(at).filter((x) => x.address === address);
+      const newestFirst = aboutGot.every((x, i) => i === 0 || aboutGot[i - 1]!.learnedAt >= x.learnedAt);
+      if (aboutGot.length !== aboutWant.length || aboutWant.some((x) => !aboutGot.includes(x)) || !newestFirst) {
+        mismatches++;
+        t.same(aboutGot, aboutWant, `seed ${seed} step ${step}: about(${address}) at +${at - now} ms`);
       }
     }
     t.equal(mismatches, 0, `seed ${seed}: every lookup agrees with the scan`);
