@@ -5,17 +5,12 @@
 import t from 'tap';
 import { NameStore, type NameRecord } from '../../src/dataplane/name-store.ts';
 import { domainNameMatches } from '../../src/policy/domain-names.ts';
+import { Rng } from '../../support/random-cluster.ts';
 
-/** Small deterministic generator (mulberry32), so a failure replays from its seed. */
+/** The tests' seeded generator (support/random-cluster.ts Rng), as a function. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
+  const g = new Rng(seed);
+  return () => g.next();
 }
 
 // Few labels, so names share suffixes and patterns hit; odd ones ('' makes "a..b", "Cdn" case,

@@ -7,17 +7,12 @@
 import t from 'tap';
 import { mirrorDiff, node, ns, pod, policy, sleep, startHarness, verdict, waitFor } from '../support/kube-fixtures.ts';
 import type { FakeKind } from '../../support/fake-apiserver.ts';
+import { Rng } from '../../support/random-cluster.ts';
 
-/** mulberry32: small, seedable, good enough to pick operations. */
+/** The tests' seeded generator (support/random-cluster.ts Rng), as a function. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
+  const g = new Rng(seed);
+  return () => g.next();
 }
 
 const NAMESPACES = ['x', 'y', 'z'];
