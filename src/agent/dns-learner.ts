@@ -73,6 +73,8 @@ export class DnsLearner implements PacketJudge {
   private changed = false;
   /** The domainNames entries the store was last told to keep (updateWanted). */
   private wantedSig?: string;
+  /** Those entries (canonical). */
+  private patterns: readonly string[] = [];
   private readonly stopWatch: () => void;
   /** The policy republish is storing, already resolved (the state's hook would look it up again). */
   private resolved?: ClusterPolicy;
@@ -106,7 +108,13 @@ export class DnsLearner implements PacketJudge {
     if (sig === this.wantedSig) return;
     this.wantedSig = sig;
     const list = [...patterns];
-    this.store.setWanted((n) => list.some((p) => domainNameMatches(p, n)));
+    this.patterns = list;
+    this.store.setWanted((n) => this.named(n));
+  }
+
+  /** Does some cluster policy's domainNames entry match the name? */
+  private named(name: string): boolean {
+    return this.patterns.some((p) => domainNameMatches(p, name));
   }
 
   private resolve<P extends Parameters<typeof withLearnedAddresses>[0]>(p: P): P {
@@ -230,13 +238,7 @@ export class DnsLearner implements PacketJudge {
    */
   outlives(address: string): boolean {
     const names = this.store.expiredNames(address);
-    if (!names) return false;
-    for (const p of this.state.clusterPolicies.values()) {
-      for (const r of p.egress) {
-        for (const q of r.peers) if (q.domainNames && [...names].some((n) => peerNamesMatch(q.domainNames!, n))) return true;
-      }
-    }
-    return false;
+    return names !== undefined && [...names].some((n) => this.named(n));
   }
 
   /** Removes the hook (the agent stops). */
