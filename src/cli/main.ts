@@ -13,7 +13,7 @@ interface Command {
 }
 
 const COMMANDS: Record<string, Command> = {
-  demo: { summary: 'build the lab, show the curl matrix before and after policies', load: () => import('./commands/demo.ts') },
+  demo: { summary: 'build a lab, show its real connection matrix with no policy, NetworkPolicies, cluster policies', load: () => import('./commands/demo.ts') },
   verify: { summary: 'judge probes against manifests (both engines)', load: () => import('./commands/verify.ts') },
   explain: { summary: 'explain why one connection is allowed or denied', load: () => import('./commands/explain.ts') },
   matrix: { summary: 'pod-to-pod truth table in the e2e . / X style', load: () => import('./commands/matrix.ts') },
