@@ -9,7 +9,7 @@ import { namespaceLabels } from '../cluster/namespace-labels.ts';
 import type { ClusterView } from '../cluster/state.ts';
 import type { ClusterRuleCheck, ClusterTierWalk } from '../policy/cluster-evaluator.ts';
 import { clusterRules, peerFailsClosed } from '../policy/cluster-facts.ts';
-import type { RuleRef, SideDecision } from '../policy/decision.ts';
+import { ruleLabel, type RuleRef, type SideDecision } from '../policy/decision.ts';
 import { explainClusterTier, type EndpointInfo, type Explanation } from '../policy/evaluator.ts';
 import { formatSelector, selectorMatches } from '../policy/selector.ts';
 import type { Direction } from '../policy/spec-facts.ts';
@@ -115,10 +115,6 @@ export function walkAllows(w: SideTierWalk): boolean {
 
 const TIER_TITLE: Readonly<Record<Tier | 'default', string>> = { admin: 'Admin', networkpolicy: 'NetworkPolicy', baseline: 'Baseline', default: 'default' };
 
-/** "deny-db rule 2 `block-db`": how the walk names a cluster policy rule. */
-export function clusterRuleText(r: RuleRef): string {
-  return `${r.policy} rule ${r.index}${r.name ? ` \`${r.name}\`` : ''}`;
-}
 
 function stepText(s: TierStep): string {
   const t = TIER_TITLE[s.tier];
@@ -133,14 +129,14 @@ function stepText(s: TierStep): string {
     default: {
       if (s.outcome === 'no-match') return s.policies.length === 0 ? `${t}: no policy selects the pod` : `${t}: no rule matched`;
       const check = s.checks[s.checks.length - 1]!;
-      if (s.outcome === 'pass') return `${t}: Pass by ${clusterRuleText(s.rule!)}`;
+      if (s.outcome === 'pass') return `${t}: Pass by ${ruleLabel(s.rule!)}`;
       const how = check.effect === 'deny-all' ? 'fails closed' : 'matched';
-      return `${t}: ${clusterRuleText(s.rule!)} ${how} -> ${s.outcome === 'accept' ? 'Accept' : 'Deny'}`;
+      return `${t}: ${ruleLabel(s.rule!)} ${how} -> ${s.outcome === 'accept' ? 'Accept' : 'Deny'}`;
     }
   }
 }
 
-/** "Admin: Pass by delegate rule 0 -> NetworkPolicy: not isolated -> Baseline: default rule 1 `x` matched -> Deny". */
+/** "Admin: Pass by admin/delegate/to-cluster -> NetworkPolicy: not isolated -> Baseline: baseline/default/egress[1] matched -> Deny". */
 export function walkText(w: SideTierWalk): string {
   return w.steps.map(stepText).join(' -> ');
 }
@@ -148,8 +144,8 @@ export function walkText(w: SideTierWalk): string {
 /** The side's first line, when cluster policies exist (the NetworkPolicy-only wording is explain-format.ts's). */
 export function clusterSideSummary(who: string, dir: Direction, d: SideDecision): string | undefined {
   if (d.reason === 'rule' && d.rule?.tier !== undefined) {
-    const tier = d.rule.tier === 'admin' ? 'Admin' : 'Baseline';
-    return `${who}: ${d.allowed ? 'allowed' : 'DENIED'} by ${tier} ${clusterRuleText(d.rule)} (${d.allowed ? 'Accept' : 'Deny'})`;
+    // Named as verify, connlist and the verdict log name it (ruleLabel), so it can be searched for.
+    return `${who}: ${d.allowed ? 'allowed' : 'DENIED'} by ${ruleLabel(d.rule)} (${d.allowed ? 'Accept' : 'Deny'})`;
   }
   if (d.reason === 'not-isolated') return `${who}: allowed (no tier decided, the default allows)`;
   if (d.reason === 'node') return `${who}: allowed (NetworkPolicy isolates the pod, and traffic ${dir === 'egress' ? 'to' : 'from'} its own node is always allowed)`;

@@ -48,7 +48,7 @@ const CASES: Case[] = [
   {
     name: 'allowed by name', dst: '203.0.113.7', allowed: true, lines: [
       `${SRC}: 203.0.113.7 is api.example.com (learned 20 s ago from 10.96.0.10, TTL 30 s)`,
-      'egress of x/a: allowed by Admin allow-names rule 0 `api` (Accept)',
+      'egress of x/a: allowed by admin/allow-names/api (Accept)',
       '  allowed by admin/allow-names/api: 203.0.113.7 is api.example.com (learned 20 s ago from 10.96.0.10, TTL 30 s)',
       '      egress[0] `api` Accept: MATCHES: to[0] domainNames *.example.com; protocols TCP 443 -> Accept',
       '          to[0]: 203.0.113.7 is api.example.com (learned 20 s ago from 10.96.0.10, TTL 30 s)',
@@ -62,7 +62,7 @@ const CASES: Case[] = [
   {
     name: 'expired record', dst: '203.0.113.20', allowed: false, lines: [
       `${SRC}: no live record names 203.0.113.20 (its record for short.example.com expired 5 s ago)`,
-      'egress of x/a: DENIED by Admin deny-rest rule 0 `all` (Deny)',
+      'egress of x/a: DENIED by admin/deny-rest/all (Deny)',
       `  not allowed by admin/allow-names/api: no live record names 203.0.113.20 (its record for short.example.com expired 5 s ago); the rule's names: *.example.com ${LIVE_FOR_THEM}`,
     ],
   },

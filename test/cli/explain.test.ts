@@ -67,7 +67,7 @@ t.test('cluster policies: an Admin Deny, with every rule before it and why it di
   const r = runCli(['explain', '--manifests', dir, '--from', 'app/batch', '--to', 'db/pg', '--port', '5432']);
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, /^10\.244\.1\.11 \(pod app\/batch\) -> 10\.244\.2\.10 \(pod db\/pg\) TCP\/5432: DENIED/);
-  t.match(r.stdout, /\ningress of db\/pg: DENIED by Admin deny-db rule 2 `block-db` \(Deny\)\n  tiers: Admin: deny-db rule 2 `block-db` matched -> Deny\n/);
+  t.match(r.stdout, /\ningress of db\/pg: DENIED by admin\/deny-db\/block-db \(Deny\)\n  tiers: Admin: admin\/deny-db\/block-db matched -> Deny\n/);
   t.match(r.stdout, /Admin tier, policies selecting db\/pg in order: deny-db \(priority 10\)/);
   t.match(r.stdout, /ingress\[0\] `allow-monitoring` Accept: no match: no from entry matches 10\.244\.1\.11 \(pod app\/batch\)\n\s+from\[0\] namespaces team=ops: namespace app \(labels kubernetes\.io\/metadata\.name=app,team=app\) is not selected/);
   t.match(r.stdout, /ingress\[1\] `web-to-pg` Pass: no match: .*\n\s+from\[0\] pods namespaceSelector team=app AND podSelector app=web: pod app\/batch \(labels app=batch\) does not match podSelector app=web/);
@@ -83,7 +83,7 @@ t.test('cluster policies: an Admin Deny, with every rule before it and why it di
 t.test('cluster policies: Admin Pass -> NetworkPolicy not isolated -> Baseline Deny', async (t) => {
   const dir = clusterPolicyDir();
   const r = runCli(['explain', '--manifests', dir, '--from', 'app/batch', '--to', 'db/pg', '--port', '5432']);
-  t.match(r.stdout, /\negress of app\/batch: DENIED by Baseline default rule 1 \(Deny\)\n  tiers: Admin: Pass by delegate rule 0 `to-cluster` -> NetworkPolicy: not isolated -> Baseline: default rule 1 matched -> Deny\n/);
+  t.match(r.stdout, /\negress of app\/batch: DENIED by baseline\/default\/egress\[1\] \(Deny\)\n  tiers: Admin: Pass by admin\/delegate\/to-cluster -> NetworkPolicy: not isolated -> Baseline: baseline\/default\/egress\[1\] matched -> Deny\n/);
   t.match(r.stdout, /egress\[0\] `to-cluster` Pass: MATCHES: to\[0\] namespaces <all>; every protocol and port \(no protocols\) -> Pass/);
   t.match(r.stdout, /NetworkPolicy tier: no NetworkPolicy selects app\/batch for Egress \(not isolated\): next tier/);
   t.match(r.stdout, /egress\[0\] `nodes-ok` Accept: no match: no to entry matches 10\.244\.2\.10 \(pod db\/pg\)\n\s+to\[0\] nodes role=db: 10\.244\.2\.10 is no node's address/);
@@ -91,8 +91,8 @@ t.test('cluster policies: Admin Pass -> NetworkPolicy not isolated -> Baseline D
   // Pass, then a NetworkPolicy decides on both sides: allowed.
   const ok = runCli(['explain', '--manifests', dir, '--from', 'app/web', '--to', 'db/pg', '--port', '5432']);
   t.match(ok.stdout, /TCP\/5432: ALLOWED/);
-  t.match(ok.stdout, /egress of app\/web: allowed by app\/web-egress egress\[0\]\n  tiers: Admin: Pass by delegate rule 0 `to-cluster` -> NetworkPolicy: app\/web-egress egress\[0\] -> Allow\n/);
-  t.match(ok.stdout, /ingress of db\/pg: allowed by db\/pg-from-web ingress\[0\]\n  tiers: Admin: Pass by deny-db rule 1 `web-to-pg` -> NetworkPolicy: db\/pg-from-web ingress\[0\] -> Allow\n/);
+  t.match(ok.stdout, /egress of app\/web: allowed by app\/web-egress egress\[0\]\n  tiers: Admin: Pass by admin\/delegate\/to-cluster -> NetworkPolicy: app\/web-egress egress\[0\] -> Allow\n/);
+  t.match(ok.stdout, /ingress of db\/pg: allowed by db\/pg-from-web ingress\[0\]\n  tiers: Admin: Pass by admin\/deny-db\/web-to-pg -> NetworkPolicy: db\/pg-from-web ingress\[0\] -> Allow\n/);
   t.match(ok.stdout, /  NetworkPolicy tier:\n    isolating policies \(Ingress\): db\/pg-from-web\n    policy db\/pg-from-web:\n      ingress\[0\]: MATCHES/);
 });
 
@@ -106,7 +106,7 @@ t.test('cluster policies: the node exemption belongs to the NetworkPolicy tier',
   // app/batch on the same node is not isolated: the Baseline decides, and denies its own node.
   const batch = runCli(['explain', '--manifests', dir, '--from', 'app/batch', '--to', '172.18.0.3', '--port', '22']);
   t.match(batch.stdout, /TCP\/22: DENIED/);
-  t.match(batch.stdout, /tiers: Admin: no rule matched -> NetworkPolicy: not isolated -> Baseline: default rule 1 matched -> Deny/);
+  t.match(batch.stdout, /tiers: Admin: no rule matched -> NetworkPolicy: not isolated -> Baseline: baseline\/default\/egress\[1\] matched -> Deny/);
   t.match(batch.stdout, /to\[0\] nodes role=db: 172\.18\.0\.3 belongs to node node-a \(labels kubernetes\.io\/hostname=node-a\), which the selector does not pick/);
   // The default: nothing decides ops/mon's ingress.
   const def = runCli(['explain', '--manifests', dir, '--from', 'db/pg', '--to', 'ops/mon', '--port', '80']);
@@ -118,7 +118,7 @@ t.test('cluster policies: rules that fail closed say so', async (t) => {
   const r = runCli(['explain', '--manifests', clusterPolicyDir(POLICIES + FAIL_CLOSED), '--from', 'ops/mon', '--to', 'db/pg', '--port', '5432']);
   t.match(r.stdout, /egress\[0\] `to-example` Accept: no match: no to entry matches .*\n\s+to\[0\] domainNames .*: a domainNames peer matches only addresses a node agent learned from DNS answers, and explain has none: --dns-status FILE/);
   t.match(r.stdout, /egress\[1\] `newer` Deny: MATCHES everything: it fails closed \(to\[0\] has no field this Palisade knows\), and a failed-closed Deny rule denies all traffic -> Deny/);
-  t.match(r.stdout, /tiers: Admin: future rule 1 `newer` fails closed -> Deny/);
+  t.match(r.stdout, /tiers: Admin: admin\/future\/newer fails closed -> Deny/);
 });
 
 t.test('cluster policies: -o json carries each side\'s tier walk', async (t) => {
