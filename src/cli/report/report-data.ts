@@ -8,6 +8,7 @@ import type { ClusterView } from '../../cluster/state.ts';
 import { aggregateByNamespace } from '../../analysis/aggregate.ts';
 import { computeConnectivity, type Connectivity, type Edge, type Endpoint } from '../../analysis/connectivity.ts';
 import { portSetText } from '../../analysis/ports.ts';
+import { parseIP } from '../../net/address.ts';
 import { explain } from '../../policy/evaluator.ts';
 import { lint } from '../../policy/lint.ts';
 import type { Finding } from '../../policy/lint-findings.ts';
@@ -44,6 +45,10 @@ export interface ReportData {
   readonly edgeWeight: number[];
   readonly texts: string[];
   readonly findings: readonly Finding[];
+}
+
+function isPodEnd(e: Endpoint): boolean {
+  return e.kind === 'pod' || e.kind === 'group';
 }
 
 function inRanges(e: Edge | undefined, p: ReportPort): boolean {
@@ -94,9 +99,20 @@ export function buildReport(view: ClusterView, opts: ReportOptions): ReportData 
   };
   const edgeOf = new Map<string, Edge>();
   for (const e of c.edges) edgeOf.set(`${e.from}\u0000${e.to}`, e);
+  // The address a cell judges `b` at: for a group with itself, another of its pods (the edge
+  // means "between two of its pods"; its first member with itself is a pod talking to itself).
+  const dstAddress = (a: Endpoint, b: Endpoint): string | undefined => {
+    if (a.id !== b.id || a.kind !== 'group') return b.address;
+    const other = view.pods.get(b.pods![1]!)?.ips.find((ip) => parseIP(ip)?.family === full.family);
+    return other ?? b.address;
+  };
   const explainText = (a: Endpoint, b: Endpoint, p: ReportPort): string => {
-    if (!a.address || !b.address) return `${a.id} -> ${b.id} ${p.protocol}/${p.port}: ${inRanges(edgeOf.get(`${a.id}\u0000${b.id}`), p) ? 'ALLOWED' : 'DENIED'} (the node is each pod's own: see the edge's rules)`;
-    const x = explain(view, { src: a.address, dst: b.address, protocol: p.protocol, port: p.port });
+    // The model judges no pair without a pod (two outside blocks): say so, not "ALLOWED" under
+    // a cell the report counts as no connection.
+    if (!isPodEnd(a) && !isPodEnd(b)) return `${a.id} -> ${b.id} ${p.protocol}/${p.port}: not judged: neither end is a pod, so no policy applies (the report lists connections with a pod at one end)`;
+    const dst = dstAddress(a, b);
+    if (!a.address || !dst) return `${a.id} -> ${b.id} ${p.protocol}/${p.port}: ${inRanges(edgeOf.get(`${a.id}\u0000${b.id}`), p) ? 'ALLOWED' : 'DENIED'} (the node is each pod's own: see the edge's rules)`;
+    const x = explain(view, { src: a.address, dst, protocol: p.protocol, port: p.port });
     return formatExplanation(x, { view, walks: tierWalks(view, x) }).join('\n');
   };
   const cells: number[][][] = [];
@@ -106,7 +122,9 @@ export function buildReport(view: ClusterView, opts: ReportOptions): ReportData 
     const trow: number[][] = [];
     for (const b of c.endpoints) {
       const e = edgeOf.get(`${a.id}\u0000${b.id}`);
-      row.push(ports.map((p) => (inRanges(e, p) ? 1 : 0)));
+      // A lone pod with itself is no pair of the model, and always allowed (palisade matrix: '.').
+      const self = a.id === b.id && a.kind === 'pod';
+      row.push(ports.map((p) => (self || inRanges(e, p) ? 1 : 0)));
       if (agg) {
         const members = agg.memberEdges.get(`${a.id}\u0000${b.id}`) ?? [];
         const head = `${a.id} => ${b.id}: ${members.length} allowed pair(s) between their pods and groups`;

@@ -1,0 +1,73 @@
+// The HTML report's matrix: a cell's colour (allowed or not on a port) and the text shown when it
+// is clicked must tell the same story. The diagonal is where they parted: a group's cell with
+// itself (between two of its pods) was explained as one pod talking to itself, ALLOWED, under a
+// cell painted denied; a lone pod's cell with itself was painted denied, and explained ALLOWED
+// (as `palisade matrix` prints it: '.'); two outside blocks were explained as an allowed
+// connection the report's own counts do not have. Read from the file the CLI writes, no browser.
+
+import t from 'tap';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { clusterPolicyDir } from './cluster-policy-fixture.ts';
+import { runCli, tmpDir } from './run-cli.ts';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+
+/** A Deployment's two replicas (one group) and a lone pod, every ingress of the namespace denied. */
+function groupCluster(): string {
+  const pod = (name: string, labels: string, ip: string) => `apiVersion: v1
+kind: Pod
+metadata: {namespace: shop, name: ${name}, labels: ${labels}}
+spec: {nodeName: n1, containers: [{name: c, ports: [{containerPort: 80}]}]}
+status: {phase: Running, podIP: ${ip}, podIPs: [{ip: ${ip}}]}`;
+  const docs = [
+    'apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}',
+    pod('web-5d8f7-aaaaa', '{app: web, pod-template-hash: 5d8f7}', '10.1.0.1'),
+    pod('web-5d8f7-bbbbb', '{app: web, pod-template-hash: 5d8f7}', '10.1.0.2'),
+    pod('db', '{app: db}', '10.1.0.3'),
+    'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: shop}\nspec: {podSelector: {}, policyTypes: [Ingress]}',
+  ];
+  const dir = tmpDir('palisade-report-group-');
+  writeFileSync(join(dir, 'cluster.yaml'), docs.join('\n---\n') + '\n');
+  return dir;
+}
+
+interface Data { endpoints: string[]; ports: string[]; cells: number[][][]; cellText: number[][][]; texts: string[] }
+
+function reportData(manifests: string): Data {
+  const out = join(tmpDir('palisade-report-'), 'r.html');
+  const r = runCli(['report', '--manifests', manifests, '-o', out]);
+  if (r.code !== 0) throw new Error(r.stderr);
+  const m = /<script[^>]*id="report-data"[^>]*>([^]*?)<\/script>/.exec(readFileSync(out, 'utf8'));
+  return JSON.parse(m![1]!) as Data;
+}
+
+const INPUTS: [string, () => string][] = [
+  ['a group and a lone pod, ingress denied', groupCluster],
+  ['examples/demo', () => join(ROOT, 'examples', 'demo')],
+  ['the cluster policy fixture', () => clusterPolicyDir()],
+];
+
+for (const [name, dir] of INPUTS) {
+  t.test(`${name}: every cell's text agrees with its colour`, async (t) => {
+    const d = reportData(dir());
+    const wrong: string[] = [];
+    d.endpoints.forEach((a, i) => d.endpoints.forEach((b, j) => d.ports.forEach((p, k) => {
+      const first = d.texts[d.cellText[i]![j]![k]!]!.split('\n')[0]!;
+      const says = /\bALLOWED\b/.test(first);
+      if (says !== (d.cells[i]![j]![k] === 1)) wrong.push(`${a} -> ${b} ${p}: painted ${d.cells[i]![j]![k] ? 'allowed' : 'not allowed'}, text: ${first}`);
+    })));
+    t.same(wrong, [], 'no cell says one thing and shows another');
+  });
+}
+
+t.test('a group with itself is explained between two of its pods', async (t) => {
+  const d = reportData(groupCluster());
+  const i = d.endpoints.indexOf('shop/web-5d8f7-*');
+  t.ok(i >= 0, 'the replicas are one group');
+  const text = d.texts[d.cellText[i]![i]![0]!]!;
+  t.match(text.split('\n')[0]!, /^10\.1\.0\.1 \(pod shop\/web-5d8f7-aaaaa\) -> 10\.1\.0\.2 \(pod shop\/web-5d8f7-bbbbb\) TCP\/80: DENIED$/);
+  t.equal(d.cells[i]![i]![0], 0);
+  const lone = d.endpoints.indexOf('shop/db');
+  t.equal(d.cells[lone]![lone]![0], 1, 'a lone pod reaches itself, as palisade matrix shows');
+});
