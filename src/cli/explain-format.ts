@@ -59,12 +59,15 @@ export function portMismatchText(m: PortMismatch): string {
   }
 }
 
-function ruleLines(dir: string, r: RuleCheck, peerField: string): string[] {
+function ruleLines(dir: string, r: RuleCheck, peerField: string, x: Explanation): string[] {
   const head = `${dir}[${r.index}]`;
   const out: string[] = [];
   if (r.matched) {
     const peer = r.allPeers ? `every ${peerField === 'from' ? 'source' : 'destination'} (no ${peerField})` : `${peerField}[${r.peers.find((p) => !p.mismatch)!.index}] ${peerText(r.peers.find((p) => !p.mismatch)!.peer)}`;
-    const port = r.allPorts ? 'every port (no ports)' : `ports[${r.ports.find((p) => !p.mismatch)!.index}] ${portText(r.ports.find((p) => !p.mismatch)!.port)}`;
+    const hit = r.ports.find((p) => !p.mismatch);
+    // A name that matched resolved, on the destination pod, to the connection's own port.
+    const resolved = hit && typeof hit.port.port === 'string' ? ` (${x.dst.pod}'s ${x.connection.protocol}/${x.connection.port})` : '';
+    const port = r.allPorts ? 'every port (no ports)' : `ports[${hit!.index}] ${portText(hit!.port)}${resolved}`;
     out.push(`${head}: MATCHES: ${peer}; ${port}`);
     return out;
   }
@@ -90,7 +93,7 @@ function sideSummary(s: SideExplanation, d: SideDecision, ip: string): string {
   }
 }
 
-function networkPolicyLines(s: SideExplanation, d: SideDecision, showRules: boolean): string[] {
+function networkPolicyLines(x: Explanation, s: SideExplanation, d: SideDecision, showRules: boolean): string[] {
   const out: string[] = [];
   if (d.isolated) out.push(`isolating policies (${s.direction === 'egress' ? 'Egress' : 'Ingress'}): ${d.policies.join(', ')}`);
   if (!showRules) return out;
@@ -101,7 +104,7 @@ function networkPolicyLines(s: SideExplanation, d: SideDecision, showRules: bool
       continue;
     }
     out.push(`policy ${pc.policy}:`);
-    for (const r of pc.rules) for (const line of ruleLines(s.direction, r, peerField)) out.push(`  ${line}`);
+    for (const r of pc.rules) for (const line of ruleLines(s.direction, r, peerField, x)) out.push(`  ${line}`);
   }
   return out;
 }
@@ -128,7 +131,7 @@ function tieredSideLines(view: ClusterView, x: Explanation, s: SideExplanation, 
         continue;
       }
       out.push('  NetworkPolicy tier:');
-      for (const line of networkPolicyLines(s, d, step.reason !== 'node')) out.push(`    ${line}`);
+      for (const line of networkPolicyLines(x, s, d, step.reason !== 'node')) out.push(`    ${line}`);
     } else {
       out.push('  default: allowed (no tier decided)');
     }
@@ -155,7 +158,7 @@ export function formatExplanation(x: Explanation, tiers?: { readonly view: Clust
       continue;
     }
     out.push(sideSummary(s, d, s.direction === 'egress' ? x.src.ip : x.dst.ip));
-    for (const line of networkPolicyLines(s, d, d.reason === 'rule' || d.reason === 'no-rule')) out.push(`  ${line}`);
+    for (const line of networkPolicyLines(x, s, d, d.reason === 'rule' || d.reason === 'no-rule')) out.push(`  ${line}`);
   }
   return out;
 }

@@ -203,6 +203,19 @@ function portWhy(p: ClusterPolicyPort, conn: Explanation['connection'], dst: End
   return p.endPort === undefined ? `port ${conn.port} is not ${p.port}` : `port ${conn.port} is outside ${p.port}-${p.endPort}`;
 }
 
+/**
+ * When the protocols entry that matched the connection is a destinationNamedPort, what the name
+ * resolved to on the destination pod: ` ("web" is x/srv's TCP/8080)`; else nothing.
+ */
+function namedPortHit(protocols: readonly ClusterPolicyPort[], x: Explanation, view: ClusterView): string {
+  const conn = x.connection;
+  const pod = x.dst.pod ? view.pods.get(x.dst.pod) : undefined;
+  const hit = protocols.find((p) => ('namedPort' in p
+    ? pod?.ports.some((cp) => cp.name === p.namedPort && cp.protocol === conn.protocol && cp.containerPort === conn.port) === true
+    : p.protocol === conn.protocol && (p.port === undefined || (conn.port >= p.port && conn.port <= (p.endPort ?? p.port)))));
+  return hit && 'namedPort' in hit ? ` ("${hit.namedPort}" is ${x.dst.pod}'s ${conn.protocol}/${conn.port})` : '';
+}
+
 function checkLines(view: ClusterView, x: Explanation, dir: Direction, pol: ClusterPolicy, c: ClusterRuleCheck, dns: LiveDns | undefined): string[] {
   const rule = clusterRules(pol, dir)[c.ref.index]!;
   const field = dir === 'egress' ? 'to' : 'from';
@@ -215,7 +228,7 @@ function checkLines(view: ClusterView, x: Explanation, dir: Direction, pol: Clus
   const protos = rule.protocols.length === 0 ? 'every protocol and port (no protocols)' : undefined;
   if (c.matched) {
     const p = rule.peers[c.peer!]!;
-    const port = protos ?? `protocols ${rule.protocols.map(clusterPortText).join(', ')}`;
+    const port = protos ?? `protocols ${rule.protocols.map(clusterPortText).join(', ')}${namedPortHit(rule.protocols, x, view)}`;
     const byName = domainPeerMatchText(dns, p, remote.ip);
     return [`${head}: MATCHES: ${field}[${c.peer}] ${clusterPeerText(p)}; ${port} -> ${rule.action}`, ...(byName ? [`    ${field}[${c.peer}]: ${byName}`] : [])];
   }
