@@ -96,6 +96,9 @@ function sideSummary(s: SideExplanation, d: SideDecision, ip: string): string {
 function networkPolicyLines(x: Explanation, s: SideExplanation, d: SideDecision, showRules: boolean): string[] {
   const out: string[] = [];
   if (d.isolated) out.push(`isolating policies (${s.direction === 'egress' ? 'Egress' : 'Ingress'}): ${d.policies.join(', ')}`);
+  // The node exemption is checked before the rules, so a node denied here is another node.
+  const remote = s.direction === 'egress' ? x.dst : x.src;
+  if (d.reason === 'no-rule' && remote.nodes.length > 0) out.push(`${remote.ip} is node ${remote.nodes.join(', ')}, not the node ${s.pod} runs on: the own-node exemption does not apply`);
   if (!showRules) return out;
   const peerField = s.direction === 'egress' ? 'to' : 'from';
   for (const pc of s.policies) {
