@@ -33,6 +33,9 @@ export interface ReportData {
   readonly input: string;
   readonly aggregated: boolean;
   readonly podCount: number;
+  /** The full model's size (connlist's), whether or not it is drawn by namespace. */
+  readonly modelEndpoints: number;
+  readonly modelEdges: number;
   /** The connectivity drawn (aggregated or not): endpoints are the graph's nodes and the matrix axes. */
   readonly connectivity: Connectivity;
   readonly ports: readonly ReportPort[];
@@ -152,6 +155,7 @@ export function buildReport(view: ClusterView, opts: ReportOptions): ReportData 
   });
   return {
     title: opts.title ?? 'Palisade connectivity report', input: opts.input, aggregated, podCount: view.pods.size,
+    modelEndpoints: full.endpoints.length, modelEdges: full.edges.length,
     connectivity: c, ports, cells, cellText, edgeText, texts, findings: lint(view),
     edgeWeight: c.edges.map((e) => agg?.memberEdges.get(`${e.from}\u0000${e.to}`)?.length ?? 1),
   };

@@ -89,7 +89,7 @@ export function reportHTML(d: ReportData, svg: string): string {
 <title>${esc(d.title)}</title><style>${CSS}</style></head>
 <body>
 <h1>${esc(d.title)}</h1>
-<p>Input: ${esc(d.input)}. ${c.endpoints.length} endpoints, ${c.edges.length} allowed connections (${c.family}), ${d.findings.length} lint finding(s).</p>
+<p>Input: ${esc(d.input)}. ${d.modelEndpoints} endpoints, ${d.modelEdges} allowed connections (${c.family})${d.aggregated ? `, drawn by namespace as ${c.endpoints.length} boxes and ${c.edges.length} edges` : ''}, ${d.findings.length} lint finding(s).</p>
 ${scale}
 <h2>Allowed connections</h2>
 <p>Click an edge (or a box) for why it is allowed.</p>
