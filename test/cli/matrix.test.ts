@@ -43,7 +43,7 @@ t.test('cluster policies: verdicts and --why', async (t) => {
   const dir = clusterPolicyDir();
   const r = runCli(['matrix', '--manifests', dir, '--port', '5432']);
   t.equal(r.code, 0, r.stderr);
-  t.match(r.stderr, /left out \(host-network, finished, or no IPv4 address\): ops\/agent/);
+  t.match(r.stderr, /left out: ops\/agent \(host network\)/);
   const { cols, cells } = parseTable(r.stdout);
   t.same(cols, ['app/batch', 'app/web', 'db/pg', 'ops/mon']);
   t.equal(cells.get('app/web -> db/pg'), '.', 'Admin Pass on both sides, NetworkPolicies allow');

@@ -62,7 +62,9 @@ export async function run(argv: string[]): Promise<number> {
   for (const p of state.pods.values()) {
     const ip = p.ips.find((a) => parseIP(a)?.family === family);
     if (!podIsSelectable(p) || !ip) {
-      left.push(podKey(p));
+      // Each pod's reason, in connlist's words.
+      const why = p.hostNetwork ? 'host network' : !podIsSelectable(p) && p.ips.length > 0 ? 'finished' : `no ${family} address`;
+      left.push(`${podKey(p)} (${why})`);
       continue;
     }
     // A pod whose address another pod wins (evaluator.ts's contract) would get a row and a
@@ -72,7 +74,7 @@ export async function run(argv: string[]): Promise<number> {
     else pods.push({ key: podKey(p), ip });
   }
   pods.sort((a, b) => (a.key < b.key ? -1 : 1));
-  if (left.length) process.stderr.write(`palisade matrix: note: left out (host-network, finished, or no ${family} address): ${left.sort().join(', ')}\n`);
+  if (left.length) process.stderr.write(`palisade matrix: note: left out: ${left.sort().join(', ')}\n`);
   if (taken.length) process.stderr.write(`palisade matrix: note: left out (its address belongs to another pod for policy): ${taken.sort().join(', ')}\n`);
   if (pods.length === 0) process.stderr.write(`palisade matrix: note: no pods with an ${family} address\n`);
 
