@@ -28,23 +28,35 @@ function wide(namespaces: number): string {
   return dir;
 }
 
-const INPUTS: [string, () => string, boolean][] = [
-  ['examples/demo', () => join(ROOT, 'examples', 'demo'), false],
-  ['the cluster policy fixture', () => clusterPolicyDir(), false],
-  ['5 namespaces of 9 pods (drawn by namespace)', () => wide(5), true],
+/** Two pods with IPv6 addresses only (an IPv6 single-stack cluster). */
+function ipv6Only(): string {
+  const pod = (name: string, ip: string) => `apiVersion: v1\nkind: Pod\nmetadata: {namespace: x, name: ${name}, labels: {app: ${name}}}\nspec: {nodeName: n1, containers: [{name: c, ports: [{containerPort: 80}]}]}\nstatus: {phase: Running, podIP: "${ip}", podIPs: [{ip: "${ip}"}]}`;
+  const dir = tmpDir('palisade-report-v6-');
+  writeFileSync(join(dir, 'cluster.yaml'), ['apiVersion: v1\nkind: Namespace\nmetadata: {name: x}', pod('a', 'fd00::1'), pod('b', 'fd00::2')].join('\n---\n') + '\n');
+  return dir;
+}
+
+// [input, its folder, drawn by namespace, the family the report shows (a single-stack IPv6
+// cluster's own; else IPv4, as connlist)]
+const INPUTS: [string, () => string, boolean, 'IPv4' | 'IPv6'][] = [
+  ['examples/demo', () => join(ROOT, 'examples', 'demo'), false, 'IPv4'],
+  ['the cluster policy fixture', () => clusterPolicyDir(), false, 'IPv4'],
+  ['5 namespaces of 9 pods (drawn by namespace)', () => wide(5), true, 'IPv4'],
+  ['an IPv6 single-stack cluster', ipv6Only, false, 'IPv6'],
 ];
 
-for (const [name, input, byNamespace] of INPUTS) {
+for (const [name, input, byNamespace, family] of INPUTS) {
   t.test(name, async (t) => {
     const dir = input();
     // connlist's JSON of the wide cluster is past spawnSync's default 1 MiB of output.
-    const cl = spawnSync(process.execPath, [join(ROOT, 'bin', 'palisade.js'), 'connlist', '--manifests', dir, '-o', 'json'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    const cl = spawnSync(process.execPath, [join(ROOT, 'bin', 'palisade.js'), 'connlist', '--manifests', dir, '--family', family, '-o', 'json'], { encoding: 'utf8', maxBuffer: 64 << 20 });
     const model = JSON.parse(cl.stdout) as { endpoints: unknown[]; edges: unknown[] };
     const out = join(tmpDir('palisade-report-'), 'r.html');
     const r = runCli(['report', '--manifests', dir, '-o', out]);
     t.equal(r.code, 0, r.stderr);
     const html = readFileSync(out, 'utf8');
-    const m = /<p>Input: [^<]*?\. (\d+) endpoints, (\d+) allowed connections \(IPv4\)/.exec(html);
+    const m = /<p>Input: [^<]*?\. (\d+) endpoints, (\d+) allowed connections \((IPv[46])\)/.exec(html);
+    t.equal(m?.[3], family, 'the family shown');
     t.ok(m, 'the headline counts');
     t.same([Number(m?.[1]), Number(m?.[2])], [model.endpoints.length, model.edges.length], 'the headline counts connlist\'s endpoints and connections');
     t.equal(/drawn by namespace as \d+ boxes and \d+ edges/.test(html), byNamespace, 'says what is drawn when drawn by namespace');

@@ -18,6 +18,7 @@ graph of allowed connections (namespaces as boxes, pods and groups of one templa
 external blocks and the node outside, edges labelled with their ports; click an edge for why),
 the matrix of every endpoint pair as a heat map for each of the ${MAX_PORTS} ports most named by
 container ports and rules (click a cell for the \`palisade explain\` text), and the lint findings.
+IPv4 connections, or IPv6 ones when no pod has an IPv4 address.
 Above ${DETAIL_LIMIT} endpoints the graph and matrix show namespaces (edges merged) instead of pods;
 above ${LABEL_LIMIT} edges the graph draws the ${LABEL_LIMIT} standing for most pod pairs (the matrix has all).
 Exit status: 0 written; 1 written, but some input objects were invalid (left out); 2 bad flags.`;

@@ -3,7 +3,8 @@
 // the cluster's pods and rules name, lint findings, and for every matrix cell and every edge
 // the text `palisade explain` prints for it (texts deduplicated into one table).
 
-import type { Protocol } from '../../cluster/model.ts';
+import type { Family, Protocol } from '../../cluster/model.ts';
+import { podIsSelectable } from '../../policy/spec-facts.ts';
 import type { ClusterView } from '../../cluster/state.ts';
 import { aggregateByNamespace } from '../../analysis/aggregate.ts';
 import { computeConnectivity, type Connectivity, type Edge, type Endpoint } from '../../analysis/connectivity.ts';
@@ -83,8 +84,17 @@ export interface ReportOptions {
   readonly connectivity?: Connectivity;
 }
 
+/**
+ * The family the report draws: IPv4, as connlist, unless no pod policy sees has an IPv4 address
+ * and some has an IPv6 one (a single-stack IPv6 cluster would otherwise draw no pod at all).
+ */
+export function reportFamily(view: ClusterView): Family {
+  const has = (f: Family) => [...view.pods.values()].some((p) => podIsSelectable(p) && p.ips.some((ip) => parseIP(ip)?.family === f));
+  return !has('IPv4') && has('IPv6') ? 'IPv6' : 'IPv4';
+}
+
 export function buildReport(view: ClusterView, opts: ReportOptions): ReportData {
-  const full = opts.connectivity ?? computeConnectivity(view);
+  const full = opts.connectivity ?? computeConnectivity(view, { family: reportFamily(view) });
   const aggregated = full.endpoints.length > DETAIL_LIMIT;
   const agg = aggregated ? aggregateByNamespace(full) : undefined;
   const c = agg ? agg.connectivity : full;
