@@ -86,7 +86,7 @@ spec:
 t.test('clean: exit 0', async (t) => {
   const r = palisade('lint', '--manifests', clean);
   t.equal(r.code, 0, r.err);
-  t.match(r.out, /^no findings \(3 policies, 1 pods, 1 namespaces\)/);
+  t.match(r.out, /^no findings \(3 policies, 1 pod, 1 namespace\)/);
 });
 
 t.test('findings: exit 1, text names reason and fix', async (t) => {
@@ -179,5 +179,5 @@ t.test('cluster policies: findings name kind, name and field; exit 1', async (t)
   ]);
   const c = palisade('lint', '--manifests', cnpClean);
   t.equal(c.code, 0, c.out + c.err);
-  t.match(c.out, /^no findings \(3 policies, 1 cluster policies, 1 pods, 1 namespaces\)/);
+  t.match(c.out, /^no findings \(3 policies, 1 cluster policy, 1 pod, 1 namespace\)/);
 });

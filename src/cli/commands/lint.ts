@@ -55,8 +55,9 @@ export async function run(argv: string[]): Promise<number> {
   if (output === 'json') process.stdout.write(JSON.stringify(findings, null, 2) + '\n');
   else if (findings.length > 0) process.stdout.write(formatFindings(findings) + '\n');
   else if (errorCount === 0) {
-    const cluster = state.clusterPolicies.size ? `, ${state.clusterPolicies.size} cluster policies` : '';
-    process.stdout.write(`no findings (${state.policies.size} policies${cluster}, ${state.pods.size} pods, ${state.namespaces.size} namespaces)\n`);
+    const n = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
+    const cluster = state.clusterPolicies.size ? `, ${n(state.clusterPolicies.size, 'cluster policy', 'cluster policies')}` : '';
+    process.stdout.write(`no findings (${n(state.policies.size, 'policy', 'policies')}${cluster}, ${n(state.pods.size, 'pod', 'pods')}, ${n(state.namespaces.size, 'namespace', 'namespaces')})\n`);
   }
 
   return findings.length > 0 || errorCount > 0 ? 1 : 0;
