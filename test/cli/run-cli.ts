@@ -20,7 +20,7 @@ export interface CliResult {
 
 /** `input` is the CLI's stdin (for `-` as a file). */
 export function runCli(args: string[], opts: { input?: string } = {}): CliResult {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'palisade.js'), ...args], { encoding: 'utf8', cwd: ROOT, timeout: 120_000, ...(opts.input !== undefined ? { input: opts.input } : {}) });
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'palisade.js'), ...args], { encoding: 'utf8', cwd: ROOT, timeout: 120_000, maxBuffer: 256 * 1024 * 1024, ...(opts.input !== undefined ? { input: opts.input } : {}) });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
