@@ -83,3 +83,18 @@ t.test('metadata.name: valid names are read, every other is refused naming objec
     }
   }
 });
+
+t.test('spec.nodeName of a Pod: the Node name rule (an RFC 1123 subdomain), the error naming the Pod and the field', async (t) => {
+  for (const [name, valid] of NAMES) {
+    const what = JSON.stringify(name.length > 20 ? `${name.slice(0, 8)}...(${name.length})` : name);
+    const d = decodeObject({ kind: 'Pod', metadata: { name: 'p', namespace: 'x' }, spec: { nodeName: name } }, 'f.yaml:1');
+    if (valid) {
+      t.equal(d.kind, 'Pod', `nodeName ${what}: read`);
+      continue;
+    }
+    t.equal(d.kind, 'invalid', `nodeName ${what}: refused`);
+    if (d.kind !== 'invalid') continue;
+    t.same(d.errors.map((e) => [e.object, e.field]), [['Pod x/p', 'spec.nodeName']], `nodeName ${what}: one error, on spec.nodeName of Pod x/p`);
+    t.match(d.errors[0]!.message, /^invalid node name .*: not an RFC 1123 subdomain, as the API server requires: /);
+  }
+});

@@ -3,7 +3,7 @@
 import type { ContainerPort, Pod } from '../model.ts';
 import type { Decoded } from '../kinds.ts';
 import { formatIP, parseIP } from '../../net/address.ts';
-import { portNameProblems } from '../names.ts';
+import { dnsSubdomainProblems, portNameProblems } from '../names.ts';
 import { type Errs, type Obj, decodeProtocol, describe, invalid, isObj, keyOf, metaOf, rawKey, validPortNumber } from './fields.ts';
 
 export function decodePod(raw: Obj, e: Errs): Decoded {
@@ -14,6 +14,8 @@ export function decodePod(raw: Obj, e: Errs): Decoded {
   const spec = e.obj(raw.spec, 'spec') ?? {};
   const status = e.obj(raw.status, 'status') ?? {};
   const nodeName = e.str(spec.nodeName, 'spec.nodeName') || undefined;
+  // A Node's name, held to the same rule as the Node's metadata.name (the API server's pod validation).
+  if (nodeName) for (const p of dnsSubdomainProblems(nodeName)) e.add('spec.nodeName', `invalid node name ${JSON.stringify(nodeName)}: not an RFC 1123 subdomain, as the API server requires: ${p}`);
   const hn = spec.hostNetwork;
   if (hn !== undefined && hn !== null && typeof hn !== 'boolean') e.add('spec.hostNetwork', `must be a boolean, got ${describe(hn)}`);
   const hostNetwork = hn === true;
