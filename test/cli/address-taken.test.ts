@@ -45,7 +45,7 @@ const CASES: { name: string; args: string[]; code: number; stdout?: RegExp; notS
     name: 'matrix leaves the losing pod out and says whose address it is',
     args: ['matrix', '--manifests', dir, '--port', '80'],
     code: 0,
-    stdout: /^-\ta\/a1\ta\/srv\n/,
+    stdout: /^- *\ta\/a1 *\ta\/srv\n/,
     notStdout: /b\/b1/,
     stderr: /note: left out \(its address belongs to another pod for policy\): b\/b1 \(10\.1\.0\.1 is a\/a1's\)/,
   },

@@ -104,7 +104,7 @@ t.test('a CRD not installed is an empty kind (a note), not an error', async (t) 
   const r = await runCliAsync(['matrix', '--kubeconfig', kubeconfig, '--port', '5432']);
   t.equal(r.code, 0, r.stderr);
   t.match(r.stderr, /note: not served by the cluster \(CRD not installed\): ClusterNetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy/);
-  t.match(r.stdout, /^-\tapp\/batch\tapp\/web\tdb\/pg\tops\/mon\n/);
+  t.match(r.stdout, /^- *\tapp\/batch *\tapp\/web *\tdb\/pg *\tops\/mon\n/);
 });
 
 t.test('an invalid object in the cluster is reported naming its field and left out: exit 1', async (t) => {

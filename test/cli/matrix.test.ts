@@ -7,7 +7,7 @@ import { allCases } from '../conformance/case-set.ts';
 import { POLICIES, clusterPolicyDir } from './cluster-policy-fixture.ts';
 
 function parseTable(text: string): { cols: string[]; cells: Map<string, string> } {
-  const lines = text.trim().split('\n').map((l) => l.split('\t'));
+  const lines = text.trim().split('\n').map((l) => l.split('\t').map((f) => f.trim()));
   const cols = lines[0]!.slice(1);
   const cells = new Map<string, string>();
   for (const row of lines.slice(1)) row.slice(1).forEach((m, j) => cells.set(`${row[0]} -> ${cols[j]}`, m));
@@ -29,7 +29,7 @@ for (const c of allCases()) {
         const diffs = g.cells.filter((cell) => cells.get(`${cell.from} -> ${cell.to}`) !== (cell.allow ? '.' : 'X'));
         t.same(diffs.map((d) => `${d.from} -> ${d.to}`), [], `step ${si} ${g.protocol}/${g.port} ${g.family}: matrix equals the expected one`);
         if (g.order.join() === cols.join() && g.matrixText) {
-          const printed = r.stdout.trim().split('\n').slice(1).map((l) => l.split('\t').slice(1).join(' '));
+          const printed = r.stdout.trim().split('\n').slice(1).map((l) => l.split('\t').slice(1).map((f) => f.trim()).join(' '));
           const want = g.matrixText.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
           t.same(printed, want, 'row text identical to the case file');
         }

@@ -78,12 +78,23 @@ export async function run(argv: string[]): Promise<number> {
   if (taken.length) process.stderr.write(`palisade matrix: note: left out (its address belongs to another pod for policy): ${taken.sort().join(', ')}\n`);
   if (pods.length === 0) process.stderr.write(`palisade matrix: note: no pods with an ${family} address\n`);
 
-  const lines = [['-', ...pods.map((p) => p.key)].join('\t')];
+  const rows = [['-', ...pods.map((p) => p.key)]];
   for (const from of pods) {
     const row = [from.key];
     for (const to of pods) row.push(cell(evaluate(state, { src: from.ip, dst: to.ip, protocol, port }), flags.why === true));
-    lines.push(row.join('\t'));
+    rows.push(row);
   }
-  process.stdout.write(lines.join('\n') + '\n');
+  process.stdout.write(rows.map(alignedRow(rows)).join('\n') + '\n');
   return errorCount > 0 ? 1 : 0;
+}
+
+/**
+ * Tab-separated as the e2e suite prints its truth tables, each field but the last padded to its
+ * column's width first: a column then starts at the same tab stop on every row, so a terminal
+ * shows the table aligned whatever the names' lengths (tabs alone shifted every row whose name
+ * crossed a tab stop). A reader splitting on tabs trims the fields.
+ */
+function alignedRow(rows: readonly (readonly string[])[]): (row: readonly string[]) => string {
+  const widths = rows[0]!.map((_, j) => Math.max(...rows.map((r) => r[j]!.length)));
+  return (row) => row.map((f, j) => (j === row.length - 1 ? f : f.padEnd(widths[j]!))).join('\t');
 }
