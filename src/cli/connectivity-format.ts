@@ -11,7 +11,7 @@ export function sideText(d: SideDecision): string {
     case 'not-a-pod': return 'not a pod (no policy applies)';
     case 'self': return 'a pod to itself';
     case 'not-isolated': return 'not isolated';
-    case 'node': return 'own node (always allowed)';
+    case 'node': return 'own node (NetworkPolicy always allows it)';
     case 'rule': return `${d.allowed ? 'allowed' : 'denied'} by ${ruleLabel(d.rule!)}`;
     case 'no-rule': return `denied: isolated by ${d.policies.join(', ')}, no rule allows`;
   }
