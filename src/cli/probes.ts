@@ -175,7 +175,12 @@ export function resolveEndpoint(view: ClusterView, endpoint: string, family: Fam
   const pod = view.pods.get(endpoint);
   if (!pod) throw new CliError(`${where}: no pod ${endpoint} in the input (${podsThere(view, endpoint.split('/')[0]!)})`);
   const ip = pod.ips.find((a) => parseIP(a)?.family === family);
-  if (!ip) throw new CliError(`${where}: pod ${endpoint} has no ${family} address (status.podIPs: ${pod.ips.length ? pod.ips.join(', ') : 'none'})`);
+  if (!ip) {
+    // A single-stack IPv6 cluster judged as IPv4 (the default) is the usual way here: say how to ask.
+    const other: Family = family === 'IPv4' ? 'IPv6' : 'IPv4';
+    const hint = pod.ips.some((a) => parseIP(a)?.family === other) ? `; for its ${other} address give ${where.startsWith('--') ? `--family ${other}` : `family: ${other}`}` : '';
+    throw new CliError(`${where}: pod ${endpoint} has no ${family} address (status.podIPs: ${pod.ips.length ? pod.ips.join(', ') : 'none'})${hint}`);
+  }
   // Another pod claiming the same address wins it (evaluator.ts's contract): the connection
   // would be judged as that pod's, so an answer labelled with this pod would be another's.
   const owner = podForIP(view, ip);

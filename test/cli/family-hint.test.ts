@@ -1,0 +1,43 @@
+// A pod with no address of the family asked for, when it has one of the other family (a
+// single-stack IPv6 cluster judged as IPv4, the default): the error says how to ask for the
+// other, in the words of where the family is given (the --family flag, or a probe's family
+// field). A pod with no address at all gets no such hint.
+
+import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCli, tmpDir } from './run-cli.ts';
+
+const dir = tmpDir();
+writeFileSync(join(dir, 'cluster.yaml'), `
+apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: x}
+status: {podIPs: [{ip: "fd00::a"}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: b, namespace: x}
+status: {podIPs: [{ip: "fd00::b"}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: none, namespace: x}
+`);
+const probes = join(dir, 'probes.yaml');
+writeFileSync(probes, '- {from: x/a, to: x/b, port: 80}\n');
+
+t.test('no address of the family asked for: how to ask for the other', async (t) => {
+  const rows: { args: string[]; err: RegExp }[] = [
+    { args: ['explain', '--manifests', join(dir, 'cluster.yaml'), '--from', 'x/a', '--to', 'x/b', '--port', '80'], err: /--from: pod x\/a has no IPv4 address \(status\.podIPs: fd00::a\); for its IPv6 address give --family IPv6$/m },
+    { args: ['verify', '--manifests', join(dir, 'cluster.yaml'), '--probes', probes], err: /probe\[0\]\.from: pod x\/a has no IPv4 address \(status\.podIPs: fd00::a\); for its IPv6 address give family: IPv6$/m },
+    { args: ['explain', '--manifests', join(dir, 'cluster.yaml'), '--from', 'x/none', '--to', 'x/b', '--port', '80'], err: /--from: pod x\/none has no IPv4 address \(status\.podIPs: none\)$/m },
+  ];
+  for (const r of rows) {
+    const res = runCli(r.args);
+    t.equal(res.code, 2, `${r.args[0]}: exit 2`);
+    t.match(res.stderr, r.err, `${r.args[0]} ${r.args.join(' ').includes('none') ? '(no address)' : ''}: ${res.stderr.trim()}`);
+  }
+  const ok = runCli(['explain', '--manifests', join(dir, 'cluster.yaml'), '--from', 'x/a', '--to', 'x/b', '--port', '80', '--family', 'IPv6']);
+  t.equal(ok.code, 0, `with --family IPv6 it answers (${ok.stderr.trim()})`);
+});
