@@ -11,7 +11,8 @@
 import { statSync } from 'node:fs';
 import type { Family, Protocol } from '../cluster/model.ts';
 import { PROTOCOLS, formatObjectError } from '../cluster/model.ts';
-import type { ClusterState } from '../cluster/state.ts';
+import type { ClusterState, ClusterView } from '../cluster/state.ts';
+import { parseIP } from '../net/address.ts';
 import { loadManifests } from '../sources/manifests.ts';
 import { CliError, intFlag } from './args.ts';
 
@@ -66,6 +67,17 @@ export function familyFlag(v: unknown): Family | undefined {
   if (s === 'ipv4' || s === '4') return 'IPv4';
   if (s === 'ipv6' || s === '6') return 'IPv6';
   throw new CliError(`--family must be IPv4 or IPv6, got "${String(v)}"`);
+}
+
+/**
+ * For a note on pods left out for having no address of `family`: how to judge their other
+ * family's addresses (a single-stack IPv6 cluster read as IPv4, the default), or '' when none of
+ * the pods named has one.
+ */
+export function otherFamilyHint(view: ClusterView, family: Family, podKeys: readonly string[]): string {
+  const other: Family = family === 'IPv4' ? 'IPv6' : 'IPv4';
+  const has = podKeys.some((k) => view.pods.get(k)?.ips.some((ip) => parseIP(ip)?.family === other));
+  return has ? `; --family ${other} judges their ${other} addresses` : '';
 }
 
 export function portFlag(v: unknown): number {

@@ -27,7 +27,7 @@ const CLUSTER = [
 // [family, the pods left out with their reason]
 const CASES: [string, string][] = [
   ['IPv4', 'x/done (finished), x/host (host network)'],
-  ['IPv6', 'x/done (finished), x/host (host network), x/v4only (no IPv6 address)'],
+  ['IPv6', 'x/done (finished), x/host (host network), x/v4only (no IPv6 address); --family IPv4 judges their IPv4 addresses'],
 ];
 
 for (const [family, note] of CASES) {

@@ -7,7 +7,7 @@ import { AnalysisInputError, ConnectivityAnalysis } from '../../analysis/connect
 import { CliError, parseArgs } from '../args.ts';
 import { connectivityCSV, connectivityDot, connectivityJSON, connectivityMarkdown, connectivityText } from '../connectivity-format.ts';
 import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
-import { familyFlag, rejectPositional } from '../manifest-input.ts';
+import { familyFlag, otherFamilyHint, rejectPositional } from '../manifest-input.ts';
 import { dotToSvg } from '../report/graph-svg.ts';
 
 const HELP = `usage: palisade connlist --manifests PATH...|--kubeconfig FILE [--context NAME] [--focus ns/pod|ns] [--family IPv4|IPv6] [--why] [-o text|json|csv|md|dot|svg]
@@ -57,7 +57,8 @@ export async function run(argv: string[]): Promise<number> {
   // verify do): it would otherwise vanish from the listing without a word.
   const why = { 'address-taken': 'its address is another pod\'s for policy', 'no-address': `no ${family} address`, 'host-network': 'host network', finished: 'finished' } as const;
   const left = c.leftOut.map((l) => `${l.pod} (${why[l.reason]})`);
-  if (left.length) process.stderr.write(`palisade connlist: note: not endpoints: ${left.join(', ')}\n`);
+  const noAddress = c.leftOut.filter((l) => l.reason === 'no-address').map((l) => l.pod);
+  if (left.length) process.stderr.write(`palisade connlist: note: not endpoints: ${left.join(', ')}${otherFamilyHint(state, family, noAddress)}\n`);
   const text = output === 'json' ? connectivityJSON(c)
     : output === 'csv' ? connectivityCSV(c)
       : output === 'md' ? connectivityMarkdown(c)

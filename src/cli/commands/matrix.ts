@@ -14,7 +14,7 @@ import { podKey } from '../../cluster/model.ts';
 import { parseArgs } from '../args.ts';
 import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
 import { DNS_FLAGS, DNS_HELP, DNS_USAGE, applyDnsStatus, dnsStatusFlag } from '../dns-input.ts';
-import { familyFlag, portFlag, protocolFlag, rejectPositional } from '../manifest-input.ts';
+import { familyFlag, otherFamilyHint, portFlag, protocolFlag, rejectPositional } from '../manifest-input.ts';
 
 const HELP = `usage: palisade matrix --manifests PATH...|--kubeconfig FILE [--context NAME] --port N [--protocol TCP|UDP|SCTP] [--family IPv4|IPv6] [--why] ${DNS_USAGE}
 
@@ -58,6 +58,7 @@ export async function run(argv: string[]): Promise<number> {
 
   const pods: { key: string; ip: string }[] = [];
   const left: string[] = [];
+  const noAddress: string[] = [];
   const taken: string[] = [];
   for (const p of state.pods.values()) {
     const ip = p.ips.find((a) => parseIP(a)?.family === family);
@@ -65,6 +66,7 @@ export async function run(argv: string[]): Promise<number> {
       // Each pod's reason, in connlist's words.
       const why = p.hostNetwork ? 'host network' : !podIsSelectable(p) && p.ips.length > 0 ? 'finished' : `no ${family} address`;
       left.push(`${podKey(p)} (${why})`);
+      if (!p.hostNetwork && podIsSelectable(p)) noAddress.push(podKey(p));
       continue;
     }
     // A pod whose address another pod wins (evaluator.ts's contract) would get a row and a
@@ -74,7 +76,7 @@ export async function run(argv: string[]): Promise<number> {
     else pods.push({ key: podKey(p), ip });
   }
   pods.sort((a, b) => (a.key < b.key ? -1 : 1));
-  if (left.length) process.stderr.write(`palisade matrix: note: left out: ${left.sort().join(', ')}\n`);
+  if (left.length) process.stderr.write(`palisade matrix: note: left out: ${left.sort().join(', ')}${otherFamilyHint(state, family, noAddress)}\n`);
   if (taken.length) process.stderr.write(`palisade matrix: note: left out (its address belongs to another pod for policy): ${taken.sort().join(', ')}\n`);
   if (pods.length === 0) process.stderr.write(`palisade matrix: note: no pods with an ${family} address\n`);
 
