@@ -27,6 +27,7 @@ import { checkLabPrereqs, missingReport } from '../../lab/prereqs.ts';
 import { meetsExpectation, policyAllowed, runLabProbes, type LabProbe, type LabProbeResult } from '../../lab/probe.ts';
 import { labDown, labSpecFromCluster, labUp } from '../../lab/topology.ts';
 import { CliError, intFlag, parseArgs } from '../args.ts';
+import { alignedLines } from '../text-table.ts';
 
 const HELP = `usage: palisade demo [--keep] [--name LAB] [--backend nfqueue|tun] [--timeout MS]
 
@@ -243,8 +244,7 @@ function printAct(out: (s: string) => void, title: string, cells: readonly Cell[
     }
     rows.push(row);
   }
-  const widths = head.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const r of rows) out('  ' + r.map((x, i) => x.padEnd(widths[i]!)).join('  ').trimEnd() + '\n');
+  for (const line of alignedLines(rows)) out('  ' + line.trimEnd() + '\n');
   printWhy(out, cells);
   return mismatches + printIPv6(out, cells);
 }

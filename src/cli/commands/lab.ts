@@ -17,6 +17,7 @@ import { labDown, labSpecFromCluster, labUp, listLabs } from '../../lab/topology
 import { CliError, intFlag, parseArgs, textOrJson } from '../args.ts';
 import { loadClusterForCli } from '../manifest-input.ts';
 import { collectProbe, type Probe } from '../probes.ts';
+import { alignedLines } from '../text-table.ts';
 
 export { DEFAULT_LAB };
 
@@ -77,8 +78,7 @@ function mustState(name: string): LabState {
 }
 
 function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
-  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ')).join('\n');
+  return alignedLines(rows).join('\n');
 }
 
 function portsText(p: { tcp: readonly number[]; udp: readonly number[]; sctp: readonly number[] }): string {

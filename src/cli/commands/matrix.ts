@@ -15,6 +15,7 @@ import { parseArgs } from '../args.ts';
 import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
 import { DNS_FLAGS, DNS_HELP, DNS_USAGE, applyDnsStatus, dnsStatusFlag } from '../dns-input.ts';
 import { familyFlag, otherFamilyHint, portFlag, protocolFlag, rejectPositional } from '../manifest-input.ts';
+import { alignedLines } from '../text-table.ts';
 
 const HELP = `usage: palisade matrix --manifests PATH...|--kubeconfig FILE [--context NAME] --port N [--protocol TCP|UDP|SCTP] [--family IPv4|IPv6] [--why] ${DNS_USAGE}
 
@@ -86,17 +87,8 @@ export async function run(argv: string[]): Promise<number> {
     for (const to of pods) row.push(cell(evaluate(state, { src: from.ip, dst: to.ip, protocol, port }), flags.why === true));
     rows.push(row);
   }
-  process.stdout.write(rows.map(alignedRow(rows)).join('\n') + '\n');
+  // Tab-separated as the e2e suite prints its truth tables, and aligned (text-table.ts): tabs
+  // alone shifted every row whose name crossed a tab stop.
+  process.stdout.write(alignedLines(rows, '\t').join('\n') + '\n');
   return errorCount > 0 ? 1 : 0;
-}
-
-/**
- * Tab-separated as the e2e suite prints its truth tables, each field but the last padded to its
- * column's width first: a column then starts at the same tab stop on every row, so a terminal
- * shows the table aligned whatever the names' lengths (tabs alone shifted every row whose name
- * crossed a tab stop). A reader splitting on tabs trims the fields.
- */
-function alignedRow(rows: readonly (readonly string[])[]): (row: readonly string[]) => string {
-  const widths = rows[0]!.map((_, j) => Math.max(...rows.map((r) => r[j]!.length)));
-  return (row) => row.map((f, j) => (j === row.length - 1 ? f : f.padEnd(widths[j]!))).join('\t');
 }

@@ -12,6 +12,7 @@ import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
 import { DNS_FLAGS, DNS_HELP, DNS_USAGE, applyDnsStatus, dnsStatusFlag } from '../dns-input.ts';
 import { rejectPositional } from '../manifest-input.ts';
 import { readProbeFile, resolveEndpoint, type Probe } from '../probes.ts';
+import { alignedLines } from '../text-table.ts';
 
 const HELP = `usage: palisade verify --manifests PATH...|--kubeconfig FILE [--context NAME] --probes FILE ${DNS_USAGE} [-o text|json]
 
@@ -154,8 +155,7 @@ export async function run(argv: string[]): Promise<number> {
       const to = probe.to !== dst ? `${probe.to} (${dst})` : d.dstPod ? `${dst} (${d.dstPod})` : dst;
       rows.push([String(i), from, to, `${probe.protocol}/${probe.port}`, probe.family, d.allowed ? 'allow' : 'DENY', sideText(d.egress), sideText(d.ingress)]);
     });
-    const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-    for (const r of rows) process.stdout.write(r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ') + '\n');
+    for (const line of alignedLines(rows)) process.stdout.write(line + '\n');
   }
   if (disagreements > 0) return 3;
   return errorCount > 0 || missed > 0 ? 1 : 0;

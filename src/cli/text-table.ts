@@ -1,0 +1,12 @@
+// Tables for a terminal: the one place where a command's rows become aligned lines.
+
+/**
+ * Each row as one line: every cell but the row's last padded to its column's width (the widest
+ * cell of that column in any row), the cells joined by `sep`. With `sep` a tab, a column starts
+ * at the same tab stop on every row (matrix), and a reader splitting on tabs trims the cells.
+ */
+export function alignedLines(rows: readonly (readonly string[])[], sep = '  '): string[] {
+  const columns = Math.max(0, ...rows.map((r) => r.length));
+  const widths = Array.from({ length: columns }, (_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join(sep));
+}
