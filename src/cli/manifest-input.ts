@@ -69,13 +69,17 @@ export function familyFlag(v: unknown): Family | undefined {
   throw new CliError(`--family must be IPv4 or IPv6, got "${String(v)}"`);
 }
 
+export function otherFamily(f: Family): Family {
+  return f === 'IPv4' ? 'IPv6' : 'IPv4';
+}
+
 /**
  * For a note on pods left out for having no address of `family`: how to judge their other
  * family's addresses (a single-stack IPv6 cluster read as IPv4, the default), or '' when none of
  * the pods named has one.
  */
 export function otherFamilyHint(view: ClusterView, family: Family, podKeys: readonly string[]): string {
-  const other: Family = family === 'IPv4' ? 'IPv6' : 'IPv4';
+  const other = otherFamily(family);
   const has = podKeys.some((k) => view.pods.get(k)?.ips.some((ip) => parseIP(ip)?.family === other));
   return has ? `; --family ${other} judges their ${other} addresses` : '';
 }

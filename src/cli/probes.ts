@@ -12,6 +12,7 @@ import { podIsSelectable } from '../policy/spec-facts.ts';
 import type { ClusterView } from '../cluster/state.ts';
 import { canonicalIP, parseIP } from '../net/address.ts';
 import { CliError, fileProblem } from './args.ts';
+import { otherFamily } from './manifest-input.ts';
 
 export interface Probe {
   /** As written in the probe file. */
@@ -177,7 +178,7 @@ export function resolveEndpoint(view: ClusterView, endpoint: string, family: Fam
   const ip = pod.ips.find((a) => parseIP(a)?.family === family);
   if (!ip) {
     // A single-stack IPv6 cluster judged as IPv4 (the default) is the usual way here: say how to ask.
-    const other: Family = family === 'IPv4' ? 'IPv6' : 'IPv4';
+    const other = otherFamily(family);
     const hint = pod.ips.some((a) => parseIP(a)?.family === other) ? `; for its ${other} address give ${where.startsWith('--') ? `--family ${other}` : `family: ${other}`}` : '';
     throw new CliError(`${where}: pod ${endpoint} has no ${family} address (status.podIPs: ${pod.ips.length ? pod.ips.join(', ') : 'none'})${hint}`);
   }

@@ -88,7 +88,9 @@ t.test('a large file is rewritten at most at bytesPerSecond; later requests are 
   t.equal(JSON.parse(readFileSync(file, 'utf8')).generation, 1, 'not rewritten yet');
   await Promise.all(requests);
   t.equal(asked, 1, 'the requests returned at once, none written yet');
-  await new Promise((r) => setTimeout(r, 1500));
+  // Written once the wait is over (about a second; polled, so a slow host cannot make it flaky).
+  const until = Date.now() + 15_000;
+  while (JSON.parse(readFileSync(file, 'utf8')).generation === 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
   t.equal(JSON.parse(readFileSync(file, 'utf8')).generation, 4, 'then written once, with the status as it is then');
   t.equal(asked, 2, 'one write for the three requests');
   await sf.write(() => (asked++, big(5)), { force: true });
