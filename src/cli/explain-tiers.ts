@@ -8,7 +8,7 @@ import type { ClusterPolicy, ClusterPolicyPeer, ClusterPolicyPort, ClusterTier }
 import { namespaceLabels } from '../cluster/namespace-labels.ts';
 import type { ClusterView } from '../cluster/state.ts';
 import type { ClusterRuleCheck, ClusterTierWalk } from '../policy/cluster-evaluator.ts';
-import { clusterRules, peerFailsClosed } from '../policy/cluster-facts.ts';
+import { clusterPortMatches, clusterRules, peerFailsClosed } from '../policy/cluster-facts.ts';
 import { ruleLabel, type RuleRef, type SideDecision } from '../policy/decision.ts';
 import { explainClusterTier, type EndpointInfo, type Explanation } from '../policy/evaluator.ts';
 import { formatSelector, selectorMatches } from '../policy/selector.ts';
@@ -210,9 +210,7 @@ function portWhy(p: ClusterPolicyPort, conn: Explanation['connection'], dst: End
 function namedPortHit(protocols: readonly ClusterPolicyPort[], x: Explanation, view: ClusterView): string {
   const conn = x.connection;
   const pod = x.dst.pod ? view.pods.get(x.dst.pod) : undefined;
-  const hit = protocols.find((p) => ('namedPort' in p
-    ? pod?.ports.some((cp) => cp.name === p.namedPort && cp.protocol === conn.protocol && cp.containerPort === conn.port) === true
-    : p.protocol === conn.protocol && (p.port === undefined || (conn.port >= p.port && conn.port <= (p.endPort ?? p.port)))));
+  const hit = protocols.find((p) => clusterPortMatches(p, conn.protocol, conn.port, pod?.ports));
   return hit && 'namedPort' in hit ? ` ("${hit.namedPort}" is ${x.dst.pod}'s ${conn.protocol}/${conn.port})` : '';
 }
 
