@@ -49,6 +49,17 @@ export interface LeftOut {
   readonly reason: 'host-network' | 'finished' | 'no-address' | 'address-taken';
 }
 
+/**
+ * Why a pod is no endpoint of a family's connectivity (connlist, matrix), or undefined when it is
+ * one: `ip` is its address of the family, `taken` whether another pod wins that address.
+ */
+export function leftOutReason(p: Pod, ip: string | undefined, taken: boolean): LeftOut['reason'] | undefined {
+  if (p.hostNetwork) return 'host-network';
+  if (!podIsSelectable(p) && p.ips.length > 0) return 'finished';
+  if (!ip) return 'no-address';
+  return taken ? 'address-taken' : undefined;
+}
+
 function selectorKeys(s: LabelSelector | undefined, into: Set<string>): void {
   if (!s) return;
   for (const k of Object.keys(s.matchLabels)) into.add(k);
@@ -120,10 +131,8 @@ export function groupPods(view: ClusterView, f: GroupingFacts): { groups: PodGro
   const groupLabels = new Map<string, Record<string, string>>();
   for (const p of view.pods.values()) {
     const ip = addressOf(p, f.family);
-    if (p.hostNetwork) leftOut.push({ pod: podKey(p), reason: 'host-network' });
-    else if (!podIsSelectable(p) && p.ips.length > 0) leftOut.push({ pod: podKey(p), reason: 'finished' });
-    else if (!ip) leftOut.push({ pod: podKey(p), reason: 'no-address' });
-    else if (owners.get(ip) !== p) leftOut.push({ pod: podKey(p), reason: 'address-taken' });
+    const reason = leftOutReason(p, ip, ip !== undefined && owners.get(ip) !== p);
+    if (reason) leftOut.push({ pod: podKey(p), reason });
     if (owners.get(ip ?? '') !== p) continue;
     const labels: Record<string, string> = {};
     for (const k of Object.keys(p.labels)) if (!PER_POD_LABELS.includes(k) || keys.has(k)) labels[k] = p.labels[k]!;

@@ -1,9 +1,16 @@
 // Text, CSV, Markdown, DOT and JSON renderings of the connectivity model (src/analysis) for
 // `palisade connlist`, and the side-decision wording connlist --why and diff share.
 
-import type { Connectivity, Edge, EdgePart, Endpoint } from '../analysis/connectivity.ts';
+import type { Connectivity, Edge, EdgePart, Endpoint, LeftOut } from '../analysis/connectivity.ts';
+import type { Family } from '../cluster/model.ts';
 import { normaliseRanges, portSetText, rangesText, type PortRange } from '../analysis/ports.ts';
 import { ruleLabel, type SideDecision } from '../policy/decision.ts';
+
+/** A pod that is no endpoint, with its reason: "x/a (no IPv6 address)" (connlist's and matrix's notes). */
+export function leftOutText(l: LeftOut, family: Family): string {
+  const why = { 'address-taken': 'its address is another pod\'s for policy', 'no-address': `no ${family} address`, 'host-network': 'host network', finished: 'finished' } as const;
+  return `${l.pod} (${why[l.reason]})`;
+}
 
 /** One side's decision in a few words: "allowed by ns/p ingress[0]", "denied: isolated by ns/p", ... */
 export function sideText(d: SideDecision): string {

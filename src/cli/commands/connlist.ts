@@ -5,7 +5,7 @@
 
 import { AnalysisInputError, ConnectivityAnalysis } from '../../analysis/connectivity.ts';
 import { CliError, parseArgs } from '../args.ts';
-import { connectivityCSV, connectivityDot, connectivityJSON, connectivityMarkdown, connectivityText } from '../connectivity-format.ts';
+import { connectivityCSV, connectivityDot, connectivityJSON, connectivityMarkdown, connectivityText, leftOutText } from '../connectivity-format.ts';
 import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
 import { familyFlag, otherFamilyHint, rejectPositional } from '../manifest-input.ts';
 import { dotToSvg } from '../report/graph-svg.ts';
@@ -55,8 +55,7 @@ export async function run(argv: string[]): Promise<number> {
   const c = an.result;
   // Every pod left out is named, a pod whose address another pod wins included (as matrix and
   // verify do): it would otherwise vanish from the listing without a word.
-  const why = { 'address-taken': 'its address is another pod\'s for policy', 'no-address': `no ${family} address`, 'host-network': 'host network', finished: 'finished' } as const;
-  const left = c.leftOut.map((l) => `${l.pod} (${why[l.reason]})`);
+  const left = c.leftOut.map((l) => leftOutText(l, family));
   const noAddress = c.leftOut.filter((l) => l.reason === 'no-address').map((l) => l.pod);
   if (left.length) process.stderr.write(`palisade connlist: note: not endpoints: ${left.join(', ')}${otherFamilyHint(state, family, noAddress)}\n`);
   const text = output === 'json' ? connectivityJSON(c)

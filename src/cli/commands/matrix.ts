@@ -9,13 +9,14 @@
 import { parseIP } from '../../net/address.ts';
 import type { Decision, SideDecision } from '../../policy/decision.ts';
 import { evaluate, podForIP } from '../../policy/evaluator.ts';
-import { podIsSelectable } from '../../policy/spec-facts.ts';
+import { leftOutReason } from '../../analysis/pod-groups.ts';
 import { podKey } from '../../cluster/model.ts';
 import { parseArgs } from '../args.ts';
 import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
 import { DNS_FLAGS, DNS_HELP, DNS_USAGE, applyDnsStatus, dnsStatusFlag } from '../dns-input.ts';
 import { familyFlag, otherFamilyHint, portFlag, protocolFlag, rejectPositional } from '../manifest-input.ts';
 import { alignedLines } from '../text-table.ts';
+import { leftOutText } from '../connectivity-format.ts';
 
 const HELP = `usage: palisade matrix --manifests PATH...|--kubeconfig FILE [--context NAME] --port N [--protocol TCP|UDP|SCTP] [--family IPv4|IPv6] [--why] ${DNS_USAGE}
 
@@ -63,18 +64,16 @@ export async function run(argv: string[]): Promise<number> {
   const taken: string[] = [];
   for (const p of state.pods.values()) {
     const ip = p.ips.find((a) => parseIP(a)?.family === family);
-    if (!podIsSelectable(p) || !ip) {
-      // Each pod's reason, in connlist's words.
-      const why = p.hostNetwork ? 'host network' : !podIsSelectable(p) && p.ips.length > 0 ? 'finished' : `no ${family} address`;
-      left.push(`${podKey(p)} (${why})`);
-      if (!p.hostNetwork && podIsSelectable(p)) noAddress.push(podKey(p));
-      continue;
-    }
     // A pod whose address another pod wins (evaluator.ts's contract) would get a row and a
     // column of the winner's verdicts under its own name: it is left out and said so.
-    const owner = podForIP(state, ip);
-    if (owner && owner !== p) taken.push(`${podKey(p)} (${ip} is ${podKey(owner)}'s)`);
-    else pods.push({ key: podKey(p), ip });
+    const owner = ip ? podForIP(state, ip) : undefined;
+    const reason = leftOutReason(p, ip, owner !== undefined && owner !== p);
+    if (reason === 'address-taken') taken.push(`${podKey(p)} (${ip} is ${podKey(owner!)}'s)`);
+    else if (reason) {
+      // Each pod's reason, in connlist's words.
+      left.push(leftOutText({ pod: podKey(p), reason }, family));
+      if (reason === 'no-address') noAddress.push(podKey(p));
+    } else pods.push({ key: podKey(p), ip: ip! });
   }
   pods.sort((a, b) => (a.key < b.key ? -1 : 1));
   if (left.length) process.stderr.write(`palisade matrix: note: left out: ${left.sort().join(', ')}${otherFamilyHint(state, family, noAddress)}\n`);
