@@ -26,8 +26,10 @@ function firstChunkOnly(args: string[]): Promise<{ status: number | null; stderr
 
 t.test('a closed stdout ends the printing, not the command', async (t) => {
   const cases: string[][] = [
-    // Output in several writes, so some come after the reader has gone.
+    // A line a write: every write after the first meets the closed pipe (this row failed
+    // before the fix).
     ['verify', '--manifests', 'examples/demo', '--probes', 'examples/demo-probes.yaml'],
+    // One write each: nothing meets the closed pipe; they show the handler changes nothing else.
     ['connlist', '--manifests', 'examples/demo', '--why'],
     ['lint', '--manifests', 'examples/lint-mistakes.yaml'],
   ];
