@@ -10,3 +10,10 @@ export function alignedLines(rows: readonly (readonly string[])[], sep = '  '): 
   const widths = Array.from({ length: columns }, (_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
   return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join(sep));
 }
+
+/** How many columns a line takes in a terminal, which puts tab stops every 8 columns. */
+export function shownWidth(line: string): number {
+  let col = 0;
+  for (const ch of line) col = ch === '\t' ? (Math.floor(col / 8) + 1) * 8 : col + 1;
+  return col;
+}

@@ -1,8 +1,9 @@
 // `palisade matrix --manifests PATH... --port N [--protocol P] [--family F]`: the pod-to-pod
 // truth table in the style of the upstream e2e suite's reachability tables: a header row of pod
 // names, then one row per client pod (from), one column per server pod (to), '.' = a new
-// connection is allowed, 'X' = denied. Pods are the ones policy can see (not host-network, not
-// finished, with an address of the family), sorted by namespace/name. With --why a denied cell
+// connection is allowed, 'X' = denied; numbered columns when that is too wide (matrix-table.ts).
+// Pods are the ones policy can see (not host-network, not finished, with an address of the
+// family), sorted by namespace/name. With --why a denied cell
 // names the tier that denied it: A (an Admin rule), N (NetworkPolicy isolation), B (a Baseline
 // rule); the source's egress is named when it denies, else the destination's ingress.
 
@@ -15,16 +16,22 @@ import { parseArgs } from '../args.ts';
 import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
 import { DNS_FLAGS, DNS_HELP, DNS_USAGE, applyDnsStatus, dnsStatusFlag } from '../dns-input.ts';
 import { familyFlag, otherFamilyHint, portFlag, protocolFlag, rejectPositional } from '../manifest-input.ts';
-import { alignedLines } from '../text-table.ts';
+import { matrixLines } from '../matrix-table.ts';
 import { leftOutText } from '../connectivity-format.ts';
 
-const HELP = `usage: palisade matrix --manifests PATH...|--kubeconfig FILE [--context NAME] --port N [--protocol TCP|UDP|SCTP] [--family IPv4|IPv6] [--why] ${DNS_USAGE}
+const HELP = `usage: palisade matrix --manifests PATH...|--kubeconfig FILE [--context NAME] --port N [--protocol TCP|UDP|SCTP] [--family IPv4|IPv6] [--why] [--full-names] ${DNS_USAGE}
 
 Prints the pod-to-pod truth table: rows = from, columns = to, '.' allowed, 'X' denied.
 Host-network pods are left out (they are their node for policy: probe them with verify).
-  --why   a denied cell names the tier that denied it instead of 'X': A = an Admin
-          cluster policy rule, N = NetworkPolicy isolation, B = a Baseline cluster policy
-          rule (the source's egress when it denies, else the destination's ingress)
+The header names each column's pod, tab-separated. When that table is wider than the
+terminal (120 columns when stdout is not a terminal), the columns are numbered instead:
+row N is "N namespace/name", column N is row N's pod (its number written downwards, tens
+above ones), a space every 5 columns, and the columns in blocks that fit, each with all rows.
+  --why         a denied cell names the tier that denied it instead of 'X': A = an Admin
+                cluster policy rule, N = NetworkPolicy isolation, B = a Baseline cluster
+                policy rule (the source's egress when it denies, else the destination's ingress)
+  --full-names  always the table with the names as header, however wide (for scripts that
+                split it on tabs)
 ${DNS_HELP}
 Exit status: 0 ok; 1 some manifest documents were invalid (left out); 2 bad flags.`;
 
@@ -43,7 +50,7 @@ function cell(d: Decision, why: boolean): string {
 export async function run(argv: string[]): Promise<number> {
   const { flags, positional } = parseArgs(
     argv,
-    { ...INPUT_FLAGS, ...DNS_FLAGS, port: 'string', protocol: 'string', family: 'string', why: 'bool', help: 'bool' },
+    { ...INPUT_FLAGS, ...DNS_FLAGS, port: 'string', protocol: 'string', family: 'string', why: 'bool', 'full-names': 'bool', help: 'bool' },
     { '-h': 'help' },
   );
   if (flags.help) {
@@ -80,14 +87,10 @@ export async function run(argv: string[]): Promise<number> {
   if (taken.length) process.stderr.write(`palisade matrix: note: left out (its address belongs to another pod for policy): ${taken.sort().join(', ')}\n`);
   if (pods.length === 0) process.stderr.write(`palisade matrix: note: no pods with an ${family} address\n`);
 
-  const rows = [['-', ...pods.map((p) => p.key)]];
-  for (const from of pods) {
-    const row = [from.key];
-    for (const to of pods) row.push(cell(evaluate(state, { src: from.ip, dst: to.ip, protocol, port }), flags.why === true));
-    rows.push(row);
-  }
-  // Tab-separated as the e2e suite prints its truth tables, and aligned (text-table.ts): tabs
-  // alone shifted every row whose name crossed a tab stop.
-  process.stdout.write(alignedLines(rows, '\t').join('\n') + '\n');
+  const cells = pods.map((from) => pods.map((to) => cell(evaluate(state, { src: from.ip, dst: to.ip, protocol, port }), flags.why === true)));
+  // A pipe or a file gets a fixed width: what lands there does not depend on the window the
+  // command was typed in.
+  const columns = process.stdout.isTTY && process.stdout.columns > 0 ? process.stdout.columns : 120;
+  process.stdout.write(matrixLines(pods.map((p) => p.key), cells, flags['full-names'] === true ? Infinity : columns).join('\n') + '\n');
   return errorCount > 0 ? 1 : 0;
 }
