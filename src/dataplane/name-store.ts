@@ -324,10 +324,18 @@ export class NameStore {
     return out.reverse();
   }
 
-  /** Every live record, by pod, address, then question name. */
+  /** Every live record, by pod, address, then question name (compareRecords). */
   list(now: number): NameRecord[] {
-    const cmp = (x: string, y: string): number => (x < y ? -1 : x > y ? 1 : 0);
-    return [...this.records.values()].filter((r) => r.expiresAt > now).sort((a, b) => cmp(a.pod, b.pod) || cmp(a.address, b.address) || cmp(a.names[0] ?? '', b.names[0] ?? ''));
+    return [...this.records.values()].filter((r) => r.expiresAt > now).sort(compareRecords);
+  }
+
+  /**
+   * Every record, live or past its expiry (expire() not run yet), in no particular order: a copy,
+   * so it stays as it is while the store changes (the status file lists it over several turns of
+   * the loop; records are never changed, a new one replaces them).
+   */
+  snapshot(): NameRecord[] {
+    return [...this.records.values()];
   }
 
   get size(): number {
@@ -345,9 +353,27 @@ function suffixes(n: string): string[] {
   return out;
 }
 
+const cmpText = (x: string, y: string): number => (x < y ? -1 : x > y ? 1 : 0);
+
+/** The order list() gives: by pod, address, then question name (no two records tie: that is the key). */
+export function compareRecords(a: NameRecord, b: NameRecord): number {
+  return cmpText(a.pod, b.pod) || cmpText(a.address, b.address) || cmpText(a.names[0] ?? '', b.names[0] ?? '');
+}
+
 /** "10.0.3.7 is api.example.com (learned 12 s ago from 10.96.0.10, TTL 30 s)" */
 export function describeRecord(r: NameRecord, now: number): string {
-  const ago = Math.max(0, Math.round((now - r.learnedAt) / 1000));
+  const [before, after] = recordWords(r);
+  return `${before}${recordAge(r, now)}${after}`;
+}
+
+/** Seconds since the record was learned, as describeRecord says it. */
+export const recordAge = (r: NameRecord, now: number): number => Math.max(0, Math.round((now - r.learnedAt) / 1000));
+
+/**
+ * describeRecord's words before and after the age, the only part that changes with the clock:
+ * the status file keeps them per record rather than wording 65,536 records at every write.
+ */
+export function recordWords(r: NameRecord): readonly [string, string] {
   const names = r.names.length > 1 ? `${r.names[r.names.length - 1]} (via ${r.names.slice(0, -1).join(' -> ')})` : r.names[0];
-  return `${r.address} is ${names} (learned ${ago} s ago from ${r.server}, TTL ${r.ttl} s)`;
+  return [`${r.address} is ${names} (learned `, ` s ago from ${r.server}, TTL ${r.ttl} s)`];
 }
