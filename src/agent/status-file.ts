@@ -17,7 +17,9 @@
 // the dns records, as StatusRows, a bounded step at a time) and written to the temporary file
 // a slice at a time: about SLICE_MS of steps, then the slice's write lets the loop run. The
 // status is taken when the write starts (the dns records as they are then), so the file is the
-// same as one made at once. Writes do not overlap: one runs after the other.
+// same as one made at once. Writes do not overlap: the requests made while one is made join
+// one write after it (with the status as it is then; one a second, each its own 18 MB write,
+// came back to back), which waits for the rate unless one of them was forced.
 
 import { open, rename, unlink } from 'node:fs/promises';
 import type { Log } from '../sources/log.ts';
@@ -48,6 +50,8 @@ const isStatusRows = (v: unknown): v is StatusRows => typeof v === 'object' && v
 
 export class StatusFile {
   private last: Promise<void> = Promise.resolve();
+  /** The write queued behind the one being made, which later requests join (see the header). */
+  private queued?: { status: () => unknown; force: boolean; readonly done: Promise<void> };
   /** The failure being reported, while writes fail. */
   private failing?: string;
   /** When (ms) the next write may run (the rate above). */
@@ -64,9 +68,9 @@ export class StatusFile {
   }
 
   /**
-   * Queues a write of `status()` (called when the write runs); resolves once it is done, or at
-   * once when it has to wait for the rate (see the header; `force`, the agent's last write when
-   * it stops, does not wait). A failed write is a warning, once per run of failures (the file is
+   * Queues a write of `status()` (called when the write runs; a request made while a write is
+   * queued joins it); resolves once it is done, or at once when it has to wait for the rate (see
+   * the header; `force`, the agent's last write when it stops, does not wait). A failed write is a warning, once per run of failures (the file is
    * written every second: a warning each time buried the agent's log under one line a second),
    * and one info line when a write works again.
    */
@@ -88,8 +92,21 @@ export class StatusFile {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.waiting = undefined;
-    this.last = this.last.then(() => this.writeNow(status));
-    return this.last;
+    if (this.queued) {
+      this.queued.status = status;
+      this.queued.force ||= o.force === true;
+      return this.queued.done;
+    }
+    const done = this.last.then(() => {
+      const q = this.queued!;
+      this.queued = undefined;
+      // Asked for while the one before was made: that one's rate holds, unless one was forced.
+      if (!q.force && this.nextAt > Date.now()) return void this.write(q.status);
+      return this.writeNow(q.status);
+    });
+    this.queued = { status, force: o.force === true, done };
+    this.last = done;
+    return done;
   }
 
   private async writeNow(status: () => unknown): Promise<void> {

@@ -258,7 +258,9 @@ t.test('a reader sees the old file or the new one, whole, while a write is made 
   s.learner.close();
 });
 
-t.test('a write asked for while one is being made starts once that one is whole in place', async (t) => {
+t.test('requests made while a write is being made: one write after it, whole in place, with the newest status', async (t) => {
+  // A write of 65,536 records now spans many turns of the loop, and the agent asks for one every
+  // second and at each enforced generation: each request made its own 18 MB write, back to back.
   const s = fullStore(20000);
   const d = dir();
   const file = join(d, 'status.json'), tmp = `${file}.${process.pid}.tmp`;
@@ -267,15 +269,33 @@ t.test('a write asked for while one is being made starts once that one is whole 
   const firstText = statusJsonBefore({ dns: sectionBefore(s.learner, {}, s.now()) }) + '\n';
   while (!existsSync(tmp)) await new Promise((r) => setImmediate(r));
   const asked: { name: string; file: string; dir: string[] }[] = [];
-  const later = ['second', 'third'].map((name) => sf.write(() => {
+  const later = ['second', 'third', 'last'].map((name) => sf.write(() => {
     asked.push({ name, file: readFileSync(file, 'utf8'), dir: readdirSync(d) });
     return { [name]: 1 };
-  }, { force: true }));
+  }, { force: name === 'second' }));
   await Promise.all([first, ...later]);
-  t.same(asked.map((a) => a.name), ['second', 'third'], 'each written in turn');
-  t.equal(asked[0].file, firstText, 'the second started once the first was whole in place');
+  t.same(asked.map((a) => a.name), ['last'], 'one write, with the newest status (forced by one of them: not held for the rate)');
+  t.equal(asked[0].file, firstText, 'it started once the first was whole in place');
   t.same(asked[0].dir, ['status.json'], 'its temporary file gone');
-  t.equal(asked[1].file, '{\n  "second": 1\n}\n', 'the third once the second was');
-  t.equal(readFileSync(file, 'utf8'), '{\n  "third": 1\n}\n');
+  t.equal(readFileSync(file, 'utf8'), '{\n  "last": 1\n}\n', 'and the promises resolved once it was written');
+  s.learner.close();
+});
+
+t.test('a request made while a large write is being made waits for that write\'s rate', async (t) => {
+  const s = fullStore(8192);
+  const d = dir();
+  const file = join(d, 'status.json'), tmp = `${file}.${process.pid}.tmp`;
+  // About 2.2 MB at 2 MB/s: the next write waits about a second after it.
+  const sf = new StatusFile(file, () => {}, { bytesPerSecond: 2_000_000, maxDelayMs: 5000 });
+  const first = sf.write(() => ({ dns: dnsStatusSection(s.learner, {}, s.now()) }), { force: true });
+  while (!existsSync(tmp)) await new Promise((r) => setImmediate(r));
+  const next = sf.write(() => ({ next: 1 }));
+  await first;
+  await next;
+  await new Promise((r) => setTimeout(r, 100));
+  t.not(readFileSync(file, 'utf8'), '{\n  "next": 1\n}\n', 'not written right after the large one');
+  const until = Date.now() + 15_000;
+  while (readFileSync(file, 'utf8') !== '{\n  "next": 1\n}\n' && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  t.equal(readFileSync(file, 'utf8'), '{\n  "next": 1\n}\n', 'written once the wait was over');
   s.learner.close();
 });
