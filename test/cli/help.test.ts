@@ -115,3 +115,14 @@ t.test('every command calls its human format text; verify still takes table, its
     t.equal(r.stdout, plain.stdout, `verify -o ${output}: what verify prints by default`);
   }
 });
+
+t.test('the command list names every subcommand of a command with subcommands', async (t) => {
+  // `lab status` is how a user finds a lab again; a summary that leaves it out hides it.
+  const list = runCli(['help']).stdout;
+  for (const cmd of ['lab']) {
+    const summary = new RegExp(`^ {2}${cmd} +(.*)$`, 'm').exec(list)?.[1] ?? '';
+    const subs = [...new Set([...runCli([cmd, '--help']).stdout.matchAll(new RegExp(`palisade ${cmd} ([a-z]+)`, 'g'))].map((m) => m[1]!))];
+    t.ok(subs.length >= 4, `${cmd} --help shows its subcommands (${subs.join(', ')})`);
+    for (const sub of subs) t.match(summary, new RegExp(`\\b${sub}\\b`), `the ${cmd} summary names ${sub}`);
+  }
+});
