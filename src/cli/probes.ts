@@ -39,6 +39,11 @@ export function isPodRef(s: string): boolean {
 }
 
 function checkEndpoint(v: unknown, where: string, errs: string[]): string | undefined {
+  // Absent: said as missing, not as a value "undefined".
+  if (v === undefined) {
+    errs.push(`${where}: required ("namespace/pod" or an IP address)`);
+    return undefined;
+  }
   if (typeof v !== 'string' || v.trim() === '') {
     errs.push(`${where}: must be "namespace/pod" or an IP address, got ${describe(v)}`);
     return undefined;
@@ -77,6 +82,7 @@ export function collectProbe(raw: unknown, where: string, errs: string[]): Probe
   let port: number | undefined;
   if (typeof o.port === 'number' && Number.isInteger(o.port)) port = o.port;
   else if (typeof o.port === 'string' && /^\d+$/.test(o.port)) port = Number(o.port);
+  else if (o.port === undefined) errs.push(`${where}.port: required (a port number)`);
   else errs.push(`${where}.port: must be a port number, got ${describe(o.port)}`);
   if (port !== undefined && (port < 1 || port > 65535)) errs.push(`${where}.port: must be between 1 and 65535, got ${port}`);
   let protocol: Protocol = 'TCP';

@@ -171,7 +171,7 @@ t.test('probe file errors name the probe index and field', async (t) => {
   const p = join(dir, 'probes.yaml');
   const cases: [string, RegExp][] = [
     ['- {from: x/a, to: y/a, port: 70000}', /probe\[0\]\.port: must be between 1 and 65535, got 70000/],
-    ['- {from: x/a, to: y/a, port: 80}\n- {from: x/a, to: y/a}', /probe\[1\]\.port: must be a port number/],
+    ['- {from: x/a, to: y/a, port: 80}\n- {from: x/a, to: y/a}', /probe\[1\]\.port: required \(a port number\)/],
     ['- {from: x/a, to: y/a, port: 80, protocol: ICMP}', /probe\[0\]\.protocol: must be TCP, UDP or SCTP/],
     ['- {from: x/a, to: y/a, port: 80, family: IPv5}', /probe\[0\]\.family: must be IPv4 or IPv6/],
     ['- {from: x/a, to: y/a, port: 80, family: IPv6}', /probe\[0\]\.from: pod x\/a has no IPv6 address/],
@@ -249,6 +249,24 @@ t.test('a bad probe file: every problem of every probe, then exit 2', async (t) 
   const u = check(t, ['verify', '--manifests', good, '--probes', p], 2, /probe\[0\]\.to: no pod q\/q/, 'unknown pods');
   t.match(u.stderr, /probe\[2\]\.from: no pod z\/z/, 'the second unknown pod too');
   t.equal(u.stdout, '', 'nothing judged');
+});
+
+t.test('a probe missing from, to or port: the field is required, not "got undefined"', async (t) => {
+  const dir = tmpDir();
+  const p = join(dir, 'probes.yaml');
+  const cases: [string, string][] = [
+    ['{to: y/a, port: 80}', 'probe[0].from: required ("namespace/pod" or an IP address)'],
+    ['{form: x/a, to: y/a, port: 80}', 'probe[0].from: required ("namespace/pod" or an IP address)'],
+    ['{from: x/a, port: 80}', 'probe[0].to: required ("namespace/pod" or an IP address)'],
+    ['{from: x/a, to: y/a}', 'probe[0].port: required (a port number)'],
+  ];
+  for (const [probe, line] of cases) {
+    writeFileSync(p, `- ${probe}\n`);
+    const r = check(t, ['verify', '--manifests', good, '--probes', p], 2, /probe\[0\]/, probe);
+    const lines = r.stderr.trimEnd().split('\n').map((l) => l.replace(/^palisade verify: \S*probes\.yaml: /, ''));
+    t.ok(lines.includes(line), `${probe}: says ${line} (got ${JSON.stringify(lines)})`);
+    t.notMatch(r.stderr, /undefined/, `${probe}: no "undefined"`);
+  }
 });
 
 t.test('flag errors', async (t) => {
