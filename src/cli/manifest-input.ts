@@ -61,12 +61,20 @@ export function protocolFlag(v: unknown): Protocol {
   return s as Protocol;
 }
 
-export function familyFlag(v: unknown): Family | undefined {
-  if (v === undefined) return undefined;
+/** A family as a user writes it, in a flag or a probe file: IPv4, ipv4 or 4 (likewise 6); else undefined. */
+export function familyName(v: unknown): Family | undefined {
+  if (typeof v !== 'string' && typeof v !== 'number') return undefined;
   const s = String(v).toLowerCase();
   if (s === 'ipv4' || s === '4') return 'IPv4';
   if (s === 'ipv6' || s === '6') return 'IPv6';
-  throw new CliError(`--family must be IPv4 or IPv6, got "${String(v)}"`);
+  return undefined;
+}
+
+export function familyFlag(v: unknown): Family | undefined {
+  if (v === undefined) return undefined;
+  const f = familyName(v);
+  if (!f) throw new CliError(`--family must be IPv4 or IPv6, got "${String(v)}"`);
+  return f;
 }
 
 export function otherFamily(f: Family): Family {

@@ -12,7 +12,7 @@ import { podIsSelectable } from '../policy/spec-facts.ts';
 import type { ClusterView } from '../cluster/state.ts';
 import { canonicalIP, parseIP } from '../net/address.ts';
 import { CliError, fileProblem } from './args.ts';
-import { otherFamily } from './manifest-input.ts';
+import { familyName, otherFamily } from './manifest-input.ts';
 
 export interface Probe {
   /** As written in the probe file. */
@@ -94,8 +94,8 @@ export function collectProbe(raw: unknown, where: string, errs: string[]): Probe
   const literal = [from, to].map((s) => (s === undefined ? undefined : parseIP(s)?.family)).filter((f): f is Family => f !== undefined);
   let family: Family | undefined;
   if (o.family !== undefined && o.family !== null) {
-    if (o.family !== 'IPv4' && o.family !== 'IPv6') errs.push(`${where}.family: must be IPv4 or IPv6, got ${describe(o.family)}`);
-    else family = o.family;
+    family = familyName(o.family);
+    if (!family) errs.push(`${where}.family: must be IPv4 or IPv6, got ${describe(o.family)}`);
   } else family = literal[0] ?? 'IPv4';
   if (family) {
     for (const [field, s] of [['from', from], ['to', to]] as const) {

@@ -52,3 +52,20 @@ t.test('connlist and matrix: the note on pods left out says how to judge their o
   const v6 = runCli(['connlist', '--manifests', input, '--family', 'IPv6']);
   t.match(v6.stderr, /note: not endpoints: x\/none \(no IPv6 address\)$/m, 'no hint when none has the other family');
 });
+
+t.test('a probe file takes the family as --family does (ipv6, IPv6, 6)', async (t) => {
+  // `--family ipv6` works, so a user writes `family: ipv6` in a probe file too.
+  const spellings: [string, string][] = [['IPv6', 'IPv6'], ['ipv6', 'IPv6'], ['IPV6', 'IPv6'], ['6', 'IPv6'], ['ipv4', 'IPv4'], ['4', 'IPv4']];
+  const demo = join(import.meta.dirname, '..', '..', 'examples', 'demo');
+  const file = join(tmpDir(), 'probes.yaml');
+  for (const [given, family] of spellings) {
+    const flag = runCli(['explain', '--manifests', demo, '--from', 'frontend/web', '--to', 'backend/api', '--port', '8080', '--family', given]);
+    t.equal(flag.code, 0, `--family ${given}: taken (${flag.stderr.trim()})`);
+    writeFileSync(file, `- {from: frontend/web, to: backend/api, port: 8080, family: "${given}"}\n`);
+    const r = runCli(['verify', '--manifests', demo, '--probes', file, '-o', 'json']);
+    t.equal(r.code, 0, `family: ${given}: taken (${r.stderr.trim()})`);
+    if (r.code === 0) t.equal((JSON.parse(r.stdout) as { family: string }[])[0]!.family, family, `family: ${given} is ${family}`);
+  }
+  writeFileSync(file, '- {from: frontend/web, to: backend/api, port: 8080, family: IPv5}\n');
+  t.match(runCli(['verify', '--manifests', demo, '--probes', file]).stderr, /probe\[0\]\.family: must be IPv4 or IPv6, got "IPv5"/, 'a family that is neither: refused');
+});

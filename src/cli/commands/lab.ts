@@ -15,7 +15,7 @@ import { checkLabPrereqs, missingReport } from '../../lab/prereqs.ts';
 import { LabProbeError, meetsExpectation, resolveLabEndpoint, runLabProbes, type LabProbe, type LabProbeResult } from '../../lab/probe.ts';
 import { labDown, labSpecFromCluster, labUp, listLabs } from '../../lab/topology.ts';
 import { CliError, intFlag, parseArgs, textOrJson } from '../args.ts';
-import { loadClusterForCli } from '../manifest-input.ts';
+import { familyName, loadClusterForCli } from '../manifest-input.ts';
 import { collectProbe, type Probe } from '../probes.ts';
 import { alignedLines } from '../text-table.ts';
 
@@ -247,7 +247,7 @@ export function readLabProbes(file: string, state: LabState): Probe[] {
     // verify's probe format knows ns/pod and IPs; the lab also knows its node and outside
     // hosts. Stand their address in for the check, then put the name back.
     const literal = [o.from, o.to].map((x) => (typeof x === 'string' ? parseIP(x)?.family : undefined)).find((f) => f);
-    const family = o.family === 'IPv4' || o.family === 'IPv6' ? o.family : literal ?? 'IPv4';
+    const family = familyName(o.family) ?? literal ?? 'IPv4';
     const named: Record<string, string> = {};
     let bad = false;
     for (const k of ['from', 'to'] as const) {
