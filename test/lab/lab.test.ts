@@ -217,7 +217,7 @@ if (process.getuid?.() !== 0) {
     const noV6 = await runLabProbes(s, [{ from: 'x/a', to: 'y/a', port: 80, protocol: 'TCP', family: 'IPv6' }]).catch((e: unknown) => e);
     t.ok(noV6 instanceof LabProbeError, 'a LabProbeError');
     t.match(String(noV6), /pod y\/a has no IPv6 address/);
-    await t.rejects(runLabProbes(s, [{ from: 'y/done', to: 'y/a', port: 80, protocol: 'TCP', family: 'IPv4' }]), /no namespace in the lab/);
+    await t.rejects(runLabProbes(s, [{ from: 'y/done', to: 'y/a', port: 80, protocol: 'TCP', family: 'IPv4' }]), /no pod y\/done in the lab \(pods of namespace y: [^)]*finished/);
     await t.rejects(runLabProbes(s, [{ from: 'x/a', to: '192.0.2.1', port: 80, protocol: 'TCP', family: 'IPv4' }]), /belongs to nothing in the lab/);
   });
 

@@ -264,7 +264,20 @@ export function readLabProbes(file: string, state: LabState): Probe[] {
       }
     }
     const p = collectProbe(o, where, errs);
-    return p && !bad ? { ...p, from: named.from ?? p.from, to: named.to ?? p.to } : undefined;
+    if (!p || bad) return undefined;
+    // Pods and addresses are looked up here too, so a name the lab lacks is reported with its
+    // probe and field, with the rest of the file's problems, before anything is run.
+    for (const k of ['from', 'to'] as const) {
+      if (named[k] !== undefined) continue;
+      try {
+        resolveLabEndpoint(state, p[k], p.family);
+      } catch (e) {
+        if (!(e instanceof LabProbeError)) throw e;
+        errs.push(`${where}.${k}: ${e.message}`);
+        bad = true;
+      }
+    }
+    return bad ? undefined : { ...p, from: named.from ?? p.from, to: named.to ?? p.to };
   });
   if (errs.length > 0) throw new CliError(errs.join('\n'));
   return probes as Probe[];
