@@ -10,7 +10,7 @@ import { clusterPolicyId } from '../cluster/model.ts';
 import { namespaceLabels, namespaceNames } from '../cluster/namespace-labels.ts';
 import type { ClusterView } from '../cluster/state.ts';
 import { clusterPolicySelectsPod, clusterRuleEffect, clusterRules, compareClusterPolicies, peerFailsClosed } from './cluster-facts.ts';
-import { LINT, listPods, type Finding } from './lint-findings.ts';
+import { LINT, definedPortNames, listPods, type Finding } from './lint-findings.ts';
 import { ruleCovers, rulesOverlap, subjectCovers, subjectPods, subjectsOverlap } from './lint-cluster-match.ts';
 import { DIRECTIONS, PEERS_FIELD, podIsSelectable, policyAppliesToPod, policyIsolatesPod, type Direction } from './spec-facts.ts';
 import { pushTypos, typos, universe } from './lint-typos.ts';
@@ -275,7 +275,7 @@ export function checkClusterNamedPorts(view: ClusterView, pols: readonly Cluster
             object: clusterObject(p),
             field: `${ruleField(d, i)}.protocols[${k}].destinationNamedPort`,
             reason: `named port "${proto.namedPort}" is defined by none of the ${dsts.length} destination pod(s) (${listPods(dsts)}), so this protocols entry matches nothing`,
-            fix: `use a containerPorts[].name the destination pods define, or a port number`,
+            fix: `use ${definedPortNames(dsts)}, or a port number`,
           });
         });
       });

@@ -6,7 +6,7 @@ import { podKey } from '../cluster/model.ts';
 import { NAMESPACE_NAME_LABEL } from '../cluster/namespace-labels.ts';
 import type { ClusterView } from '../cluster/state.ts';
 import { cidrWithin, formatCIDR, type ParsedCIDR } from '../net/address.ts';
-import { LINT, listPods, polObject, type Finding, type LintOptions } from './lint-findings.ts';
+import { LINT, definedPortNames, listPods, polObject, type Finding, type LintOptions } from './lint-findings.ts';
 import { PodAddressIndex, peerMatchesPod, portAdmits, rulePeerPods, selectedPods } from './lint-match.ts';
 import { formatSelector, selectorMatches } from './selector.ts';
 import {
@@ -51,7 +51,7 @@ export function checkNamedPorts(view: ClusterView, pol: NetworkPolicy, out: Find
           fix:
             otherProto && cp
               ? `set protocol: ${cp.protocol} on this port entry (a named port must match the containerPort's protocol)`
-              : `use a containerPorts[].name the destination pods define, or the numeric port`,
+              : `use ${definedPortNames(dsts, pp.protocol)}, or the numeric port`,
         });
       });
     });

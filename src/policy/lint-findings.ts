@@ -1,7 +1,7 @@
 // Lint's vocabulary: the finding codes, the Finding record, the options, and the few helpers
 // every family of checks uses to name objects and pods in its text.
 
-import type { Labels, NetworkPolicy, Pod } from '../cluster/model.ts';
+import type { Labels, NetworkPolicy, Pod, Protocol } from '../cluster/model.ts';
 import { podKey } from '../cluster/model.ts';
 
 export type Severity = 'warning' | 'error';
@@ -65,6 +65,17 @@ const MAX_LISTED = 4;
 export function listPods(pods: readonly Pod[]): string {
   const names = pods.slice(0, MAX_LISTED).map((p) => podKey(p));
   return names.join(', ') + (pods.length > MAX_LISTED ? ` and ${pods.length - MAX_LISTED} more` : '');
+}
+
+/**
+ * The container port names of `pods` (of one protocol, when given), for a named-port fix: the
+ * field a Pod declares them in, and the names to pick from.
+ */
+export function definedPortNames(pods: readonly Pod[], protocol?: Protocol): string {
+  const names = [...new Set(pods.flatMap((p) => p.ports.filter((cp) => cp.name && (!protocol || cp.protocol === protocol)).map((cp) => cp.name!)))].sort();
+  const listed = names.slice(0, MAX_LISTED).join(', ') + (names.length > MAX_LISTED ? ` and ${names.length - MAX_LISTED} more` : '');
+  const what = names.length === 0 ? `they name no${protocol ? ` ${protocol}` : ''} port` : protocol ? `${protocol}: ${listed}` : listed;
+  return `a port name the destination pods define in spec.containers[].ports[].name (${what})`;
 }
 
 export function polObject(p: NetworkPolicy): string {

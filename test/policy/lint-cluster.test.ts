@@ -298,12 +298,13 @@ for (const c of SUBJECT_CASES) {
 
 // A destinationNamedPort that no destination pod names matches nothing, like a NetworkPolicy
 // named port no destination defines (an error there too); before, lint said nothing.
-const NAMED_PORT_CASES: { name: string; yaml: string; want: string[]; reason?: RegExp }[] = [
+const NAMED_PORT_CASES: { name: string; yaml: string; want: string[]; reason?: RegExp; fix?: RegExp }[] = [
   {
     name: 'ingress: the subject pods do not name the port',
     yaml: cnp('pg-in', 'Admin', 10, DB, '  ingress: [{action: Accept, from: [{namespaces: {}}], protocols: [{destinationNamedPort: postgres}]}]'),
     want: ['named-port-undefined ClusterNetworkPolicy pg-in spec.ingress[0].protocols[0].destinationNamedPort'],
     reason: /named port "postgres" is defined by none of the 1 destination pod\(s\) \(db\/pg\), so this protocols entry matches nothing/,
+    fix: /^use a port name the destination pods define in spec\.containers\[\]\.ports\[\]\.name \(pg\), or a port number$/,
   },
   { name: 'ingress: the subject pod names it', yaml: cnp('pg-in', 'Admin', 10, DB, '  ingress: [{action: Accept, from: [{namespaces: {}}], protocols: [{destinationNamedPort: pg}]}]'), want: [] },
   {
@@ -311,6 +312,7 @@ const NAMED_PORT_CASES: { name: string; yaml: string; want: string[]; reason?: R
     yaml: cnp('to-web', 'Baseline', 1, DB, '  egress: [{action: Accept, to: [{pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: web}}}}], protocols: [{destinationNamedPort: htp}]}]'),
     want: ['named-port-undefined ClusterNetworkPolicy to-web spec.egress[0].protocols[0].destinationNamedPort'],
     reason: /\(app\/web\)/,
+    fix: /\.ports\[\]\.name \(http\), or a port number$/,
   },
   { name: 'egress: the peer pod names it', yaml: cnp('to-web', 'Baseline', 1, DB, '  egress: [{action: Accept, to: [{namespaces: {matchLabels: {team: app}}}], protocols: [{destinationNamedPort: http}]}]'), want: [] },
 ];
@@ -319,6 +321,7 @@ for (const c of NAMED_PORT_CASES) {
     const fs = lint(cluster(c.yaml)).filter((f) => f.code === LINT.NAMED_PORT_UNDEFINED);
     t.same(fs.map((f) => `${f.code} ${f.object} ${f.field}`), c.want, formatFindings(fs));
     if (c.reason) t.match(fs[0]?.reason, c.reason);
+    if (c.fix) t.match(fs[0]?.fix, c.fix);
     if (fs[0]) t.equal(fs[0].severity, 'error');
   });
 }

@@ -381,7 +381,8 @@ spec:
     object: 'NetworkPolicy app/web-ingress',
     field: 'spec.ingress[0].ports[0].port',
     reason: /named port "https"\/TCP is defined by none of the 1 destination pod\(s\) \(app\/web\)/,
-    fix: /containerPorts\[\]\.name/,
+    // The field as a Pod has it, and the names there are to pick from.
+    fix: /^use a port name the destination pods define in spec\.containers\[\]\.ports\[\]\.name \(TCP: http\), or the numeric port$/,
   },
   {
     name: 'named port with the wrong protocol (egress resolves on the peer)',
