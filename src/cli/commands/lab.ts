@@ -61,8 +61,9 @@ probe   runs real probes: FILE is a YAML/JSON list of {from, to, port, protocol?
         Exit status 1 when some expect is not met.
 down    stops the lab's processes and deletes its namespaces and state (also what a crashed run
         left behind: namespaces are found by name). --all: every lab on this machine.
-status  with --name: that lab's pods, agent and generation. Without: every lab on this
-        machine, which one is the default, and the default lab's pods, agent and generation.`;
+status  with --name: that lab's pods, agent and generation, and any manifest error the agent
+        did not apply. Without: every lab on this machine, which one is the default, and the
+        default lab's pods, agent and generation.`;
 
 function labName(v: unknown): string {
   const name = (v as string | undefined) ?? defaultLabName().name;
@@ -116,6 +117,13 @@ export function describeLab(s: LabState): string {
     lines.push(multi
       ? `agent of node ${a.node ?? '?'}: pid ${a.pid}, backend ${a.backend}, ${state}; log ${a.log}`
       : `agent: pid ${a.pid}, backend ${a.backend}, ${state}; follows ${s.manifestsDir}; log ${a.log}`);
+  }
+  // A document the agent refused after an edit of the folder (a typo'd field) is otherwise only
+  // in its log, while the agent reads "ready"; every agent follows the same folder, so once.
+  const refused = agents.map((a) => ({ a, errs: processAlive(a.pid) ? readAgentStatus(a.statusFile)?.sourceErrors ?? [] : [] })).find((x) => x.errs.length > 0);
+  if (refused) {
+    const more = refused.errs.length > 1 ? `; and ${refused.errs.length - 1} more, in the agent's log ${refused.a.log}` : '';
+    lines.push(`manifests: ${refused.errs.length} error(s), not applied by the agent (a changed object keeps its last good version; the rest is enforced): ${refused.errs[0]}${more}`);
   }
   if (agents.length > 0) {
     if (multi) lines.push(`agents: one per node, all following ${s.manifestsDir}`);
