@@ -56,8 +56,10 @@ function checkEndpoint(v: unknown, where: string, errs: string[]): string | unde
   return s;
 }
 
-/** For a bare pod name (`web`, a new user's first guess) how to write it; nothing for a bad address. */
+/** For a bare pod name (`web`, a new user's first guess) or a lab probe name, how to write it; nothing for a bad address. */
 function podNameHint(s: string): string {
+  // `lab probe` names its node and outside hosts; from files the cluster knows them by address.
+  if (s === 'node' || /^(node|ext):./.test(s)) return ' (node, node:NAME and ext:NAME are lab probe names; here a node or outside host is its IP address)';
   const looksLikeName = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(s) && !/^[\d.]+$/.test(s);
   return looksLikeName ? ` (a pod is written with its namespace: NAMESPACE/${s})` : '';
 }

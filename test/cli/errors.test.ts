@@ -219,6 +219,10 @@ t.test('a pod named without its namespace: the message shows how to write it', a
   const cases: [string, RegExp][] = [
     ['a', /"a" is neither "namespace\/pod" nor an IP address \(a pod is written with its namespace: NAMESPACE\/a\)$/m],
     ['web-7d9f.x', /"web-7d9f\.x" is neither .* \(a pod is written with its namespace: NAMESPACE\/web-7d9f\.x\)$/m],
+    // The lab probe's names for its node and outside hosts: not a pod, and said how to write one here.
+    ['node', /"node" is neither "namespace\/pod" nor an IP address \(node, node:NAME and ext:NAME are lab probe names; here a node or outside host is its IP address\)$/m],
+    ['node:n1', /"node:n1" is neither .* \(node, node:NAME and ext:NAME are lab probe names; here a node or outside host is its IP address\)$/m],
+    ['ext:web', /"ext:web" is neither .* \(node, node:NAME and ext:NAME are lab probe names; here a node or outside host is its IP address\)$/m],
     ['10.0.0.300', /"10\.0\.0\.300" is neither "namespace\/pod" nor an IP address$/m],
     ['fd00::zz', /"fd00::zz" is neither "namespace\/pod" nor an IP address$/m],
   ];
