@@ -1,6 +1,8 @@
 // A small flag parser: --flag value, --flag=value, repeated flags, booleans. Unknown flags and
 // missing values are errors naming the flag, never ignored.
 
+import { editDistance } from '../policy/lint-typos.ts';
+
 export class CliError extends Error {
   constructor(message: string, readonly exitCode = 2) {
     super(message);
@@ -15,6 +17,15 @@ export interface FlagSpec {
 export interface ParsedArgs {
   readonly flags: Record<string, string | string[] | boolean | undefined>;
   readonly positional: string[];
+}
+
+/** For an unknown flag one typo from a known one (`--manifest`), which was meant; else nothing. */
+function flagHint(name: string, spec: FlagSpec): string {
+  const tolerance = name.length >= 6 ? 2 : name.length >= 3 ? 1 : 0;
+  const near = Object.keys(spec).map((k) => ({ k, d: editDistance(name, k, tolerance) })).filter((x) => x.d <= tolerance);
+  const best = Math.min(...near.map((x) => x.d));
+  const at = near.filter((x) => x.d === best);
+  return at.length === 1 ? ` (did you mean --${at[0]!.k}?)` : '';
 }
 
 export function parseArgs(argv: string[], spec: FlagSpec, aliases: Record<string, string> = {}): ParsedArgs {
@@ -35,7 +46,7 @@ export function parseArgs(argv: string[], spec: FlagSpec, aliases: Record<string
     // Own keys only: "--constructor" or "--__proto__" must not find Object.prototype's members.
     const name = (Object.hasOwn(aliases, a) ? aliases[a] : undefined) ?? a.replace(/^--?/, '');
     const kind = Object.hasOwn(spec, name) ? spec[name] : undefined;
-    if (!kind) throw new CliError(`unknown flag ${a}`);
+    if (!kind) throw new CliError(`unknown flag ${a}${flagHint(name, spec)}`);
     if (kind === 'bool') {
       if (inline !== undefined && inline !== 'true' && inline !== 'false') throw new CliError(`flag ${a} takes no value (or =true/=false)`);
       flags[name] = inline !== 'false';

@@ -54,6 +54,29 @@ t.test('parseArgs: only the spec\'s own flags are known, never Object.prototype\
   }
 });
 
+t.test('parseArgs: an unknown flag a typo away from a known one says which was meant', async (t) => {
+  const spec = { port: 'string', manifests: 'list', family: 'string', probes: 'string', why: 'bool' } as const;
+  // [argv, the error]
+  const cases: [string[], string][] = [
+    [['--manifest', 'a'], 'unknown flag --manifest (did you mean --manifests?)'],
+    [['--manifets=a'], 'unknown flag --manifets (did you mean --manifests?)'],
+    [['--familly', 'IPv6'], 'unknown flag --familly (did you mean --family?)'],
+    [['--prot', '80'], 'unknown flag --prot (did you mean --port?)'],
+    [['--bogus'], 'unknown flag --bogus'],
+    [['--manifests-dir', 'a'], 'unknown flag --manifests-dir'],
+  ];
+  for (const [argv, want] of cases) {
+    let err: unknown;
+    try {
+      parseArgs(argv, spec);
+    } catch (e) {
+      err = e;
+    }
+    t.ok(err instanceof CliError, `${argv.join(' ')}: refused`);
+    t.equal((err as Error).message, want, argv.join(' '));
+  }
+});
+
 t.test('parseArgs: a flag followed by another flag has no value, short flags included', async (t) => {
   const spec = { from: 'string', port: 'string', manifests: 'list', output: 'string', help: 'bool' } as const;
   const aliases = { '-o': 'output', '-h': 'help' };
