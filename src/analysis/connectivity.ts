@@ -29,6 +29,7 @@ import { PROTOCOLS } from '../cluster/model.ts';
 import type { ClusterView } from '../cluster/state.ts';
 import { cidrContains, parseCIDR, parseIP, type ParsedCIDR, type ParsedIP } from '../net/address.ts';
 import { namespaceLabels } from '../cluster/namespace-labels.ts';
+import { podsThere } from '../cluster/pods-there.ts';
 import { clusterPeerCIDRs, clusterPolicySelectsPod } from '../policy/cluster-facts.ts';
 import { CompiledEngine } from '../policy/compiler.ts';
 import type { SideDecision } from '../policy/decision.ts';
@@ -233,10 +234,10 @@ export class ConnectivityAnalysis {
 
   private focusTest(view: ClusterView, focus: string): (n: Vertex) => boolean {
     if (focus.includes('/')) {
-      if (!view.pods.has(focus)) throw new AnalysisInputError(`--focus ${focus}: no pod ${focus} in the input`);
+      if (!view.pods.has(focus)) throw new AnalysisInputError(`--focus ${focus}: no pod ${focus} in the input (${podsThere(view.pods.values(), focus.split('/')[0]!)})`);
       return (n) => n.endpoint.pods?.includes(focus) === true;
     }
-    if (![...view.pods.values()].some((p) => p.namespace === focus)) throw new AnalysisInputError(`--focus ${focus}: no pod in namespace ${focus}`);
+    if (![...view.pods.values()].some((p) => p.namespace === focus)) throw new AnalysisInputError(`--focus ${focus}: ${podsThere(view.pods.values(), focus)}`);
     return (n) => n.endpoint.namespace === focus;
   }
 

@@ -11,6 +11,7 @@ import { podForIP } from '../policy/evaluator.ts';
 import { podIsSelectable } from '../policy/spec-facts.ts';
 import type { ClusterView } from '../cluster/state.ts';
 import { canonicalIP, parseIP } from '../net/address.ts';
+import { podsThere } from '../cluster/pods-there.ts';
 import { CliError, fileProblem } from './args.ts';
 import { familyName, otherFamily } from './manifest-input.ts';
 
@@ -152,24 +153,6 @@ export function readProbeFile(file: string): Probe[] {
   return parseProbes(text, file);
 }
 
-/** A few names and how many more: a namespace can hold thousands of pods. */
-function someOf(names: string[]): string {
-  const shown = 10;
-  return names.length <= shown ? names.join(', ') : `${names.slice(0, shown).join(', ')} and ${names.length - shown} more`;
-}
-
-/** The pods of namespace `ns`, or the namespaces that have pods: what a misspelt name could have meant. */
-function podsThere(view: ClusterView, ns: string): string {
-  const names: string[] = [];
-  const namespaces = new Set<string>();
-  for (const p of view.pods.values()) {
-    namespaces.add(p.namespace);
-    if (p.namespace === ns) names.push(p.name);
-  }
-  if (names.length > 0) return `pods of namespace ${ns}: ${someOf(names.sort())}`;
-  return `no pod in namespace ${ns}; namespaces with pods: ${namespaces.size > 0 ? someOf([...namespaces].sort()) : 'none'}`;
-}
-
 /**
  * The address of an endpoint in a family: a literal IP as is (an IP that belongs to no pod is
  * a node's or an outside host's, which the evaluator works out), a ns/pod its IP of that family.
@@ -182,7 +165,7 @@ export function resolveEndpoint(view: ClusterView, endpoint: string, family: Fam
     return canonicalIP(endpoint)!;
   }
   const pod = view.pods.get(endpoint);
-  if (!pod) throw new CliError(`${where}: no pod ${endpoint} in the input (${podsThere(view, endpoint.split('/')[0]!)})`);
+  if (!pod) throw new CliError(`${where}: no pod ${endpoint} in the input (${podsThere(view.pods.values(), endpoint.split('/')[0]!)})`);
   const ip = pod.ips.find((a) => parseIP(a)?.family === family);
   if (!ip) {
     // A single-stack IPv6 cluster judged as IPv4 (the default) is the usual way here: say how to ask.

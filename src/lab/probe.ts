@@ -20,6 +20,7 @@
 
 import type { Family, Protocol } from '../cluster/model.ts';
 import { canonicalIP, parseIP } from '../net/address.ts';
+import { podsThere } from '../cluster/pods-there.ts';
 import { EndpointClient } from './endpoint-client.ts';
 import type { ProbeDetail } from './endpoint-wire.ts';
 import { labNodes, type LabNodeRecord, type LabState } from './lab-state.ts';
@@ -131,17 +132,9 @@ export function resolveLabEndpoint(state: LabState, ref: string, family: Family)
     const host = state.hostPods?.find((p) => p.key === ref);
     const node = host && nodes.find((n) => n.netns === host.nodeNetns);
     if (node) return onNode(node, `host-network pod ${ref} (played by its node)`);
-    throw new LabProbeError(`no pod ${ref} in the lab (${labPodsThere(state, ref.split('/')[0]!)}; a pod of the manifests without an IP, or finished, has none: see lab up's notes)`);
+    throw new LabProbeError(`no pod ${ref} in the lab (${podsThere([...state.pods, ...(state.hostPods ?? [])], ref.split('/')[0]!)}; a pod of the manifests without an IP, or finished, has none: see lab up's notes)`);
   }
   throw new LabProbeError(`${JSON.stringify(ref)} is not node, node:<name>, ns/pod, ext:<name> or an IP address`);
-}
-
-/** The lab's pods of a namespace, or its namespaces with pods: what a misspelt name was meant to be. */
-function labPodsThere(state: LabState, ns: string): string {
-  const all = [...state.pods, ...(state.hostPods ?? [])];
-  const here = all.filter((p) => p.namespace === ns).map((p) => p.name).sort();
-  if (here.length > 0) return `pods of namespace ${ns}: ${here.join(', ')}`;
-  return `no pod in namespace ${ns}; namespaces with pods: ${[...new Set(all.map((p) => p.namespace))].sort().join(', ') || 'none'}`;
 }
 
 export interface RunProbesOptions {

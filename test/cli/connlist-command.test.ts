@@ -70,7 +70,10 @@ t.test('--why names the rule; --focus narrows; formats', async (t) => {
 
 t.test('bad flags: one line, exit 2', async (t) => {
   for (const [args, msg] of [
-    [['--focus', 'shop/nope'], /^palisade connlist: --focus shop\/nope: no pod shop\/nope in the input\n$/],
+    // A misspelt pod or namespace: the names there are, as explain and verify give them.
+    [['--focus', 'shop/nope'], /^palisade connlist: --focus shop\/nope: no pod shop\/nope in the input \(pods of namespace shop: backend, db, frontend-5d8f7-aaaaa, frontend-5d8f7-bbbbb\)\n$/],
+    [['--focus', 'shopp'], /^palisade connlist: --focus shopp: no pod in namespace shopp; namespaces with pods: shop\n$/],
+    [['--focus', 'shopp/db'], /^palisade connlist: --focus shopp\/db: no pod shopp\/db in the input \(no pod in namespace shopp; namespaces with pods: shop\)\n$/],
     [['-o', 'svgz'], /^palisade connlist: -o must be one of text, json, csv, md, dot, svg, got "svgz"\n$/],
   ] as const) {
     const r = runCli(['connlist', '--manifests', dir, ...args]);
