@@ -95,6 +95,16 @@ t.test('every runnable README console example prints what the README shows', asy
   }
 });
 
+t.test('a README console example runs in a checkout unless its paths are named placeholders', async (t) => {
+  // A new user copies the examples: one whose folders are not in the checkout (and not written
+  // as an obvious placeholder) cannot be tried, and is not checked by the test above either.
+  const PLACEHOLDERS = ['DIR', 'policies.yaml'];
+  for (const e of examples(readFileSync(join(ROOT, 'README.md'), 'utf8'))) {
+    const missing = pathArgs(e.args).filter((a) => !PLACEHOLDERS.includes(a) && !existsSync(join(ROOT, a)));
+    t.same(missing, [], `README.md:${e.line}: palisade ${e.args.join(' ')}: its paths are in the checkout`);
+  }
+});
+
 t.test('"What you get" names every command `palisade --help` lists', async (t) => {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const start = readme.indexOf('## What you get');
