@@ -126,3 +126,17 @@ t.test('the command list names every subcommand of a command with subcommands', 
     for (const sub of subs) t.match(summary, new RegExp(`\\b${sub}\\b`), `the ${cmd} summary names ${sub}`);
   }
 });
+
+t.test('`palisade lab` with no subcommand: a usage error, so its usage goes to stderr', async (t) => {
+  // As `palisade` alone: stdout stays empty for a script, exit 2; asked for, help is on stdout.
+  const bare = runCli(['lab']);
+  t.equal(bare.code, 2, 'lab: exit 2');
+  t.equal(bare.stdout, '', 'lab: nothing on stdout');
+  t.match(bare.stderr, /^usage: palisade lab up /, 'lab: the usage on stderr');
+  for (const args of [['lab', '--help'], ['lab', 'help'], ['help', 'lab']]) {
+    const r = runCli(args);
+    t.equal(r.code, 0, `${args.join(' ')}: exit 0`);
+    t.match(r.stdout, /^usage: palisade lab up /, `${args.join(' ')}: the usage on stdout`);
+    t.equal(r.stderr, '', `${args.join(' ')}: nothing on stderr`);
+  }
+});

@@ -395,9 +395,13 @@ export async function run(argv: string[]): Promise<number> {
     case 'probe': return probe(rest);
     case 'down': return down(rest);
     case 'status': return status(rest);
-    case undefined: case '-h': case '--help': case 'help':
+    case undefined:
+      // No subcommand is a usage error: stderr, as for `palisade` alone, so stdout stays empty.
+      process.stderr.write(HELP + '\n');
+      return 2;
+    case '-h': case '--help': case 'help':
       process.stdout.write(HELP + '\n');
-      return sub === undefined ? 2 : 0;
+      return 0;
     default:
       throw new CliError(`unknown subcommand "${sub}" (up, probe, down, status)`);
   }
