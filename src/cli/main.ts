@@ -9,7 +9,8 @@ export const INTERNAL_ERROR = 70;
 
 interface Command {
   summary: string;
-  load: () => Promise<{ run(argv: string[]): Promise<number> }>;
+  /** `subcommands`: the words after the command that name one (`lab probe`), for the error prefix. */
+  load: () => Promise<{ run(argv: string[]): Promise<number>; readonly subcommands?: readonly string[] }>;
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -60,8 +61,11 @@ export async function main(argv: string[]): Promise<number> {
   }
   // closed-stdout.ts; the agent's verdict log handles a closed stdout itself.
   if (name !== 'agent') finishOnClosedStdout();
+  // Errors name what was run: `palisade lab probe: ...`, as the subcommand's own messages do.
+  let label = name;
   try {
     const mod = await cmd.load();
+    if (rest[0] !== undefined && mod.subcommands?.includes(rest[0])) label = `${name} ${rest[0]}`;
     return await mod.run(rest);
   } catch (e) {
     // Bad input is reported as one clear line, never a stack trace (CliError and our
@@ -71,13 +75,13 @@ export async function main(argv: string[]): Promise<number> {
       // expect or changed connections, and a CI gate would take the crash for that answer.
       const what = e instanceof Error ? (e.stack ?? `${e.name}: ${e.message}`) : String(e);
       // Not always a bug in the code: a lab or agent command can meet a machine it cannot use.
-      process.stderr.write(`palisade ${name}: unexpected error (unless it is about this machine, a bug in Palisade: please report it with the command and its input): ${what}\n`);
+      process.stderr.write(`palisade ${label}: unexpected error (unless it is about this machine, a bug in Palisade: please report it with the command and its input): ${what}\n`);
       return INTERNAL_ERROR;
     }
     // Several problems (every bad probe of a file) come as several lines, each prefixed so
     // every line names the command; an indented line continues the one above (a fix, a list
     // item) and stays as written.
-    for (const line of e.message.split('\n')) process.stderr.write(/^\s/.test(line) ? `${line}\n` : `palisade ${name}: ${line}\n`);
+    for (const line of e.message.split('\n')) process.stderr.write(/^\s/.test(line) ? `${line}\n` : `palisade ${label}: ${line}\n`);
     // The command alone (`palisade verify`) is a first try: naming one missing flag at a time
     // would take as many tries as it has required flags.
     if (rest.length === 0 && e.exitCode === 2) process.stderr.write(`Run \`palisade ${name} --help\` for its flags.\n`);

@@ -140,3 +140,20 @@ t.test('`palisade lab` with no subcommand: a usage error, so its usage goes to s
     t.equal(r.stderr, '', `${args.join(' ')}: nothing on stderr`);
   }
 });
+
+t.test('an error of a lab subcommand names the subcommand, as its other messages do', async (t) => {
+  // `palisade lab probe: 1 probe(s) did not meet their expect` came with `palisade lab: ...` for
+  // the same command's bad input. None of these reaches a namespace: each is refused first.
+  const cases: [string[], RegExp][] = [
+    [['lab', 'up'], /^palisade lab up: --manifests PATH\.\.\. is required/],
+    [['lab', 'down', '--name', 'x', '--all'], /^palisade lab down: give --name or --all, not both\n$/],
+    [['lab', 'status', 'extra'], /^palisade lab status: unexpected argument "extra"\n$/],
+    [['lab', 'probe', '--probes', 'p.yaml', '-o', 'yaml'], /^palisade lab probe: -o must be text or json, got "yaml"\n$/],
+    [['lab', 'bogus'], /^palisade lab: unknown subcommand "bogus" \(up, probe, down, status\)\n$/],
+  ];
+  for (const [args, re] of cases) {
+    const r = runCli(args);
+    t.equal(r.code, 2, `${args.join(' ')}: exit 2`);
+    t.match(r.stderr, re, args.join(' '));
+  }
+});

@@ -388,6 +388,8 @@ async function overview(): Promise<string> {
   return lines.join('\n') + '\n';
 }
 
+export const subcommands = ['up', 'probe', 'down', 'status'] as const;
+
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   switch (sub) {
@@ -403,6 +405,6 @@ export async function run(argv: string[]): Promise<number> {
       process.stdout.write(HELP + '\n');
       return 0;
     default:
-      throw new CliError(`unknown subcommand "${sub}" (up, probe, down, status)`);
+      throw new CliError(`unknown subcommand "${sub}" (${subcommands.join(', ')})`);
   }
 }
