@@ -37,7 +37,7 @@
 // + flushLabConntrack (every node) -> LabProber.run with "ns/pod" (host-network pods too),
 // "node:<name>" or IPs -> stopLabAgent + labDown.
 
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Node, Pod, Protocol } from '../cluster/model.ts';
 import { podKey } from '../cluster/model.ts';
@@ -473,10 +473,13 @@ export async function labDown(name: string): Promise<LabDownResult> {
   if (namespaces.includes(underlay)) await deleteNetns(underlay);
   const dir = labStateDir(name);
   let stateRemoved = false;
-  try {
-    rmSync(dir, { recursive: true, force: true });
-    stateRemoved = true;
-  } catch { /* reported by the caller through stateRemoved */ }
+  // Only a folder that was there counts as removed: a typo'd --name must not read as a lab gone.
+  if (existsSync(dir)) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+      stateRemoved = true;
+    } catch { /* reported by the caller through stateRemoved */ }
+  }
   return { namespaces, pids: [...new Set(pids)], stateRemoved };
 }
 

@@ -352,7 +352,9 @@ async function down(argv: string[]): Promise<number> {
     // Let the agent remove its rules first (they go with the namespace anyway).
     if (s && labAgents(s).length) await stopLabAgent(s).catch(() => {});
     const r = await labDown(n);
-    process.stdout.write(`lab "${n}": stopped ${r.pids.length} process(es), deleted ${r.namespaces.length} namespace(s)${r.stateRemoved ? ', removed its state' : ''}\n`);
+    if (!s && r.pids.length === 0 && r.namespaces.length === 0 && !r.stateRemoved) {
+      process.stdout.write(`lab "${n}": nothing to take down (no namespace, process or state of that name; palisade lab status lists the labs)\n`);
+    } else process.stdout.write(`lab "${n}": stopped ${r.pids.length} process(es), deleted ${r.namespaces.length} namespace(s)${r.stateRemoved ? ', removed its state' : ''}\n`);
   }
   if (names.length === 0) process.stdout.write('no labs on this machine\n');
   return 0;
