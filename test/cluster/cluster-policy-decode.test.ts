@@ -70,8 +70,10 @@ const invalid: [string, O, string, RegExp][] = [
   // MaxLength counts characters (code points), not UTF-16 units: 101 emoji are 101 characters.
   ['rule name over 100 characters outside the BMP', anp(eg({ name: '\u{1F6A7}'.repeat(101) })), 'spec.egress[0].name', /at most 100 characters, got 101$/],
   ['action missing', cnp(ing({ action: undefined })), 'spec.ingress[0].action', /required/],
-  ['action unknown', cnp(ing({ action: 'Allow' })), 'spec.ingress[0].action', /unsupported value "Allow": supported values: "Accept", "Deny", "Pass"/],
-  ['ANP action Accept', anp(ing({ action: 'Accept' })), 'spec.ingress[0].action', /supported values: "Allow", "Deny", "Pass"/],
+  ['action unknown', cnp(ing({ action: 'Allow' })), 'spec.ingress[0].action', /unsupported value "Allow": supported values: "Accept", "Deny", "Pass"; ClusterNetworkPolicy says "Accept" where v1alpha1 said "Allow"$/],
+  ['ANP action Accept', anp(ing({ action: 'Accept' })), 'spec.ingress[0].action', /supported values: "Allow", "Deny", "Pass"; v1alpha1 says "Allow" where ClusterNetworkPolicy says "Accept"$/],
+  ['action in lower case', cnp(ing({ action: 'deny' })), 'spec.ingress[0].action', /unsupported value "deny": supported values: "Accept", "Deny", "Pass"; values are case-sensitive: "Deny"$/],
+  ['action no near word', cnp(ing({ action: 'Drop' })), 'spec.ingress[0].action', /unsupported value "Drop": supported values: "Accept", "Deny", "Pass"$/],
   ['BANP action Pass', banp(eg({ action: 'Pass' })), 'spec.egress[0].action', /unsupported value "Pass": supported values: "Allow", "Deny"$/],
   ['from missing', cnp(ing({ from: undefined })), 'spec.ingress[0].from', /required/],
   ['from empty', cnp(ing({ from: [] })), 'spec.ingress[0].from', /at least 1 item/],

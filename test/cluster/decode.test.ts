@@ -70,6 +70,7 @@ const invalid: [string, unknown, string, RegExp][] = [
   ['wrong apiVersion', { ...np({}), apiVersion: 'extensions/v1beta1' }, 'apiVersion', /unsupported apiVersion/],
   ['pod bad IP', { kind: 'Pod', metadata: { name: 'a', namespace: 'x' }, status: { podIP: '10.0.0.300' } }, 'status.podIP', /invalid IP/],
   ['pod bad port', { kind: 'Pod', metadata: { name: 'a', namespace: 'x' }, spec: { containers: [{ ports: [{ containerPort: 0 }] }] } }, 'spec.containers[0].ports[0].containerPort', /between 1 and 65535/],
+  ['policy port number written as a string', np({ ingress: [{ ports: [{ port: '80' }] }] }), 'spec.ingress[0].ports[0].port', /invalid port name "80": .*is written without quotes \(port: 80\)/],
   ['pod bad port name', { kind: 'Pod', metadata: { name: 'a', namespace: 'x' }, spec: { containers: [{ ports: [{ name: 'HTTP', containerPort: 80 }] }] } }, 'spec.containers[0].ports[0].name', /invalid port name/],
   ['pod bad label', { kind: 'Pod', metadata: { name: 'a', namespace: 'x', labels: { a: 'b c' } } }, 'metadata.labels[a]', /invalid label value/],
   ['node bad address', { kind: 'Node', metadata: { name: 'n' }, status: { addresses: [{ type: 'InternalIP', address: 'x' }] } }, 'status.addresses[0].address', /invalid IP/],

@@ -186,6 +186,18 @@ function stringSet(e: Errs, v: unknown, path: string, max: number): { text: stri
  * One from/to entry. Only the fields this version knows for the direction count; with none of
  * them set the peer is {} (fail closed, see the header); several set is what the CRD rejects.
  */
+/**
+ * What an unsupported action was probably meant to be: the same word in another case, or the other
+ * API generation's name for Accept (v1alpha1 wrote "Allow"; a policy moved between them keeps it).
+ */
+function actionHint(text: string, ver: Version): string {
+  const cased = Object.keys(ver.actions).find((a) => a.toLowerCase() === text.toLowerCase());
+  if (cased) return `; values are case-sensitive: "${cased}"`;
+  if (text === 'Allow' && Object.hasOwn(ver.actions, 'Accept')) return '; ClusterNetworkPolicy says "Accept" where v1alpha1 said "Allow"';
+  if (text === 'Accept' && Object.hasOwn(ver.actions, 'Allow')) return '; v1alpha1 says "Allow" where ClusterNetworkPolicy says "Accept"';
+  return '';
+}
+
 function decodePeer(e: Errs, v: unknown, path: string, ver: Version, dir: Direction, action: ClusterAction | undefined): ClusterPolicyPeer | undefined {
   const o = e.obj(v, path);
   if (!o) {
@@ -264,7 +276,7 @@ function decodeRules(e: Errs, v: unknown, path: string, ver: Version, dir: Direc
     } else if (Object.hasOwn(ver.actions, actionText)) {
       action = ver.actions[actionText];
     } else {
-      e.add(`${rp}.action`, `unsupported value ${JSON.stringify(actionText)}: supported values: ${Object.keys(ver.actions).map((a) => `"${a}"`).join(', ')}`);
+      e.add(`${rp}.action`, `unsupported value ${JSON.stringify(actionText)}: supported values: ${Object.keys(ver.actions).map((a) => `"${a}"`).join(', ')}${actionHint(actionText, ver)}`);
     }
     const peersRaw = requiredList(e, ro[peerField], 1, ver.maxPeers, `${rp}.${peerField}`, 'a rule needs at least one peer');
     const peers: ClusterPolicyPeer[] = [];

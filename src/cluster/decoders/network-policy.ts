@@ -94,7 +94,9 @@ function decodePort(e: Errs, v: unknown, path: string): PolicyPort | undefined {
     // An int-or-string given as a string is a port NAME, even "80": the API server checks it as
     // an IANA_SVC_NAME, which must contain a letter.
     const probs = portNameProblems(pv);
-    for (const p of probs) e.add(`${path}.port`, `invalid port name ${JSON.stringify(pv)}: ${p}`);
+    // YAML's `port: "80"` is the usual slip: a number in quotes.
+    const hint = /^[0-9]+$/.test(pv) ? `; a port number is written without quotes (port: ${pv})` : '';
+    for (const p of probs) e.add(`${path}.port`, `invalid port name ${JSON.stringify(pv)}: ${p}${hint}`);
     if (endPort !== undefined) e.add(`${path}.endPort`, 'may not be specified when `port` is non-numeric (a named port)');
     port = pv;
   } else {
