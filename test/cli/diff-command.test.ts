@@ -141,6 +141,26 @@ t.test('--git REF:PATH compares the committed tree with the working tree', async
   t.notOk(hasStackTrace(bad.stderr));
 });
 
+t.test('--git REF:PATH where PATH is new since REF: before is empty, said on stderr', async (t) => {
+  // A pull request that adds its first policy folder must be comparable too.
+  const repo = tmpDir('palisade-diff-git-new-');
+  const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@x', ...args], { cwd: repo, encoding: 'utf8' });
+  git('init', '-q');
+  writeFileSync(join(repo, 'README'), 'x\n');
+  git('add', '-A');
+  git('commit', '-qm', 'empty');
+  mkdirSync(join(repo, 'deploy'));
+  writeFileSync(join(repo, 'deploy', 'cluster.yaml'), PODS + DENY + ALLOW);
+  const r = runCliIn(repo, ['diff', '--git', 'HEAD:deploy']);
+  t.equal(r.code, 1, r.stderr);
+  t.match(r.stderr, /deploy did not exist at HEAD: the before side is empty/);
+  t.match(r.stdout, /^\+ shop\/backend => shop\/db : TCP 5432 \(new endpoint/m, 'every connection of the new folder is new');
+  t.notOk(hasStackTrace(r.stderr));
+  const typo = runCliIn(repo, ['diff', '--git', 'HEAD:deplyo']);
+  t.equal(typo.code, 2, 'a PATH missing in the working tree too is a mistake, not an empty side');
+  t.match(typo.stderr, /deplyo: no such path at HEAD nor in the working tree/);
+});
+
 /** A fake API server holding the objects of `yaml`, and a kubeconfig for it. */
 async function liveCluster(t: Test, yaml: string): Promise<string> {
   const server = await FakeApiServer.start({ token: 'diff-token' });

@@ -6,7 +6,7 @@
 // a commit.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { diffConnectivity, type ConnectionChange, type ConnectivityDiff } from '../../analysis/diff.ts';
@@ -106,6 +106,19 @@ function gitTree(spec: string): { dir: string; path: string; root: string; clean
   const path = sub === '' ? '.' : relative(root, resolve(sub)) || '.';
   const dir = mkdtempSync(join(tmpdir(), 'palisade-diff-'));
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  // A PATH the commit lacks but the working tree has (a change adding the first policy folder)
+  // is compared from nothing; one missing from both is a typo.
+  if (git(['ls-tree', '--name-only', ref, '--', path], { cwd: root }).trim() === '' && path !== '.') {
+    if (!existsSync(join(root, path))) {
+      cleanup();
+      throw new CliError(`--git ${spec}: ${path}: no such path at ${ref} nor in the working tree`);
+    }
+    process.stderr.write(`palisade diff: note: ${path} did not exist at ${ref}: the before side is empty\n`);
+    // One empty file: a folder with none is warned about, naming this temporary folder.
+    mkdirSync(join(dir, path), { recursive: true });
+    writeFileSync(join(dir, path, 'empty.yaml'), '');
+    return { dir: join(dir, path), path: join(root, path), root, cleanup };
+  }
   try {
     const tar = execFileSync('git', ['archive', '--format=tar', ref, '--', path], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 30 });
     execFileSync('tar', ['-x', '-C', dir], { input: tar, stdio: ['pipe', 'ignore', 'pipe'] });
