@@ -4,7 +4,7 @@
 
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Document, LineCounter, parseAllDocuments, visit } from 'yaml';
+import { type Document, LineCounter, isMap, parseAllDocuments, visit } from 'yaml';
 import { formatObjectError, type ObjectError } from '../cluster/model.ts';
 import { ClusterState } from '../cluster/state.ts';
 import type { Decoded } from '../cluster/decode.ts';
@@ -30,7 +30,10 @@ export interface ManifestRead {
   readonly errors: ObjectError[];
 }
 
-/** The files a path stands for: itself, or every manifest below a folder, sorted. */
+/** Folders a walk does not enter (a path named on the command line is read whatever its name). */
+const SKIPPED_FOLDER = /^(\.|node_modules$)/;
+
+/** The files a path stands for: itself, or every manifest below a folder (but SKIPPED_FOLDER), sorted. */
 export function manifestFiles(path: string, errors: ObjectError[]): string[] {
   let st;
   try {
@@ -59,7 +62,11 @@ export function manifestFiles(path: string, errors: ObjectError[]): string[] {
         if (EXTENSIONS.some((x) => name.endsWith(x))) errors.push({ object: `file ${full}`, field: '(path)', message: (e as Error).message });
         continue;
       }
-      if (s.isDirectory()) walk(full);
+      // Tool folders inside a tree (.git, .github, node_modules) hold no manifests of the
+      // cluster, and a checkout's node_modules thousands of package.json files.
+      if (s.isDirectory()) {
+        if (!SKIPPED_FOLDER.test(name)) walk(full);
+      }
       else if (EXTENSIONS.some((x) => name.endsWith(x))) out.push(full);
     }
   };
@@ -91,6 +98,25 @@ function aliasPosition(doc: Document, msg: string, lines: LineCounter): { line: 
   return at === undefined ? undefined : lines.linePos(at);
 }
 
+/**
+ * A file of a repository that is no manifest (package.json, tsconfig.json, a CI workflow, Helm
+ * values): it parses, and none of its documents is a mapping with apiVersion, kind or metadata,
+ * the fields every object has. An object that lost its header still has metadata and stays an
+ * error; a file that does not parse stays one too (it may be a broken manifest).
+ */
+function foreignFile(list: readonly Document[]): boolean {
+  let mappings = 0;
+  for (const doc of list) {
+    if (doc.errors.length > 0) return false;
+    const c = doc.contents;
+    if (c === null) continue;
+    if (!isMap(c)) return false;
+    if (c.has('apiVersion') || c.has('kind') || c.has('metadata')) return false;
+    mappings++;
+  }
+  return mappings > 0;
+}
+
 /** Decodes every document of one file's text (multi-document YAML, JSON, `kind: List`). */
 export function readManifestText(text: string, file: string): ManifestRead {
   const documents: DecodedDocument[] = [];
@@ -105,6 +131,10 @@ export function readManifestText(text: string, file: string): ManifestRead {
   // reports the key itself (an invalid label key, an unknown field).
   const docs = parseAllDocuments(text, { lineCounter: lines, merge: true, logLevel: 'error' });
   const list = Array.isArray(docs) ? docs : [docs];
+  if (foreignFile(list)) {
+    notes.push(`${file}: no Kubernetes object in it (no document has apiVersion, kind or metadata), passed over`);
+    return { documents, notes, warnings, errors };
+  }
   list.forEach((doc, i) => {
     const source = `${file}:${i + 1}`;
     if (doc.errors.length > 0) {

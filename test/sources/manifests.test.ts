@@ -246,3 +246,34 @@ spec:
   t.equal(m.warnings.length, 3, 'none for the masked ones (10.244.1.8/30, 10.9.0.0/16, 172.16.0.0/12)');
   t.same(m.notes, [], 'warnings are not notes');
 });
+
+t.test('a repository as a folder: tool folders and files that hold no Kubernetes object are passed over', async (t) => {
+  // `palisade diff --git REF` reads a whole repository, and `--manifests .` a checkout: its
+  // package.json, tsconfig.json, CI workflows and node_modules are no manifests. Each made a
+  // "kind: required" error (820 of them in a Node project), burying the real ones.
+  const pol = 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: x}\nspec: {podSelector: {}}\n';
+  const dir = folder({
+    'deploy/policy.yaml': pol,
+    'package.json': JSON.stringify({ name: 'shop', version: '1.0.0', scripts: { test: 'tap' } }),
+    'tsconfig.json': JSON.stringify({ compilerOptions: { strict: true } }),
+    '.github/workflows/ci.yml': 'name: ci\non: [push]\njobs: {test: {runs-on: ubuntu-latest}}\n',
+    'compose.yml': 'services:\n  web: {image: nginx}\n---\nservices:\n  db: {image: postgres}\n',
+    '.git/config.json': '{"not": "read"}',
+    'node_modules/x/package.json': JSON.stringify({ name: 'x' }),
+    'node_modules/x/manifest.yaml': pol.replace('name: deny', 'name: from-node-modules'),
+    // These still are mistakes: an object that lost its header, a manifest with a typo'd kind.
+    'broken/headless.yaml': 'metadata: {name: a, namespace: x}\nspec: {podSelector: {}}\n',
+    'broken/typo.yaml': pol.replace('kind: NetworkPolicy', 'knd: NetworkPolicy'),
+  });
+  const r = loadManifests([dir]);
+  t.same([...r.state.policies.keys()], ['x/deny'], 'the policy is read, node_modules is not walked');
+  const errorFiles = [...new Set(r.errors.map((e) => (e.source ?? '').replace(dir + '/', '').replace(/:.*$/, '')))].sort();
+  t.same(errorFiles, ['broken/headless.yaml', 'broken/typo.yaml'], 'only the two broken manifests are errors');
+  for (const f of ['package.json', 'tsconfig.json', 'compose.yml']) {
+    t.ok(r.notes.some((n) => n.startsWith(join(dir, f)) && /no Kubernetes object/.test(n)), `${f}: passed over with a note`);
+  }
+  t.notOk(r.notes.some((n) => n.includes('.git/') || n.includes('.github/') || n.includes('node_modules')), 'hidden folders and node_modules are not even read');
+  // A path given by name is read whatever its name: only folders found inside one are skipped.
+  const hidden = folder({ '.deploy/policy.yaml': pol });
+  t.same([...loadManifests([join(hidden, '.deploy')]).state.policies.keys()], ['x/deny'], 'a hidden folder named on the command line is read');
+});
