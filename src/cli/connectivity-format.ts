@@ -1,27 +1,15 @@
 // Text, CSV, Markdown, DOT and JSON renderings of the connectivity model (src/analysis) for
-// `palisade connlist`, and the side-decision wording connlist --why and diff share.
+// `palisade connlist`; each side's decision is worded by vocabulary.ts, as in every command.
 
 import type { Connectivity, Edge, EdgePart, Endpoint, LeftOut } from '../analysis/connectivity.ts';
 import type { Family } from '../cluster/model.ts';
 import { normaliseRanges, portSetText, rangesText, type PortRange } from '../analysis/ports.ts';
-import { ruleLabel, type SideDecision } from '../policy/decision.ts';
+import { sideText } from './vocabulary.ts';
 
 /** A pod that is no endpoint, with its reason: "x/a (no IPv6 address)" (connlist's and matrix's notes). */
 export function leftOutText(l: LeftOut, family: Family): string {
   const why = { 'address-taken': 'its address is another pod\'s for policy', 'no-address': `no ${family} address`, 'host-network': 'host network', finished: 'finished' } as const;
   return `${l.pod} (${why[l.reason]})`;
-}
-
-/** One side's decision in a few words: "allowed by ns/p ingress[0]", "denied: isolated by ns/p", ... */
-export function sideText(d: SideDecision): string {
-  switch (d.reason) {
-    case 'not-a-pod': return 'not a pod (no policy applies)';
-    case 'self': return 'a pod to itself';
-    case 'not-isolated': return 'not isolated';
-    case 'node': return 'own node (NetworkPolicy always allows it)';
-    case 'rule': return `${d.allowed ? 'allowed' : 'denied'} by ${ruleLabel(d.rule!)}`;
-    case 'no-rule': return `denied: isolated by ${d.policies.join(', ')}, no rule allows`;
-  }
 }
 
 /** "TCP 80,8080-8090: egress ..., ingress ..." for one run of ports. */

@@ -7,7 +7,8 @@ import type { EndpointInfo, Explanation, PeerMismatch, PortMismatch, RuleCheck, 
 import { formatSelector } from '../policy/selector.ts';
 import type { LiveDns } from './dns-input.ts';
 import { dnsAddressLines, domainRuleLines } from './explain-dns.ts';
-import { clusterSideSummary, clusterStepLines, walkText, type TierWalks } from './explain-tiers.ts';
+import { clusterStepLines, walkText, type TierWalks } from './explain-tiers.ts';
+import { sideText } from './vocabulary.ts';
 
 function labelsText(l: Readonly<Record<string, string>>): string {
   const parts = Object.keys(l).sort().map((k) => `${k}=${l[k]}`);
@@ -81,16 +82,15 @@ function ruleLines(dir: string, r: RuleCheck, peerField: string, x: Explanation)
   return out;
 }
 
-function sideSummary(s: SideExplanation, d: SideDecision, ip: string): string {
+/**
+ * The side's first line: the phrase every command words the decision with (vocabulary.ts), and
+ * for a side no tier decided, why nothing isolated it.
+ */
+function sideSummary(s: SideExplanation, d: SideDecision, ip: string, tiered: boolean): string {
   const who = `${s.direction} of ${s.pod ?? ip}`;
-  switch (d.reason) {
-    case 'not-a-pod': return `${who}: allowed (not a pod judged here, so no policy applies)`;
-    case 'self': return `${who}: allowed (a pod talking to itself is always allowed)`;
-    case 'node': return `${who}: allowed (traffic ${s.direction === 'egress' ? 'to' : 'from'} the pod's own node is always allowed)`;
-    case 'not-isolated': return `${who}: allowed (no NetworkPolicy selects the pod for ${s.direction === 'egress' ? 'Egress' : 'Ingress'})`;
-    case 'rule': return `${who}: allowed by ${d.rule!.policy} ${d.rule!.direction}[${d.rule!.index}]`;
-    case 'no-rule': return `${who}: DENIED (isolated by ${d.policies.join(', ')}; no rule allows it)`;
-  }
+  const type = s.direction === 'egress' ? 'Egress' : 'Ingress';
+  const why = d.reason !== 'not-isolated' ? '' : tiered ? ` (no NetworkPolicy selects the pod for ${type} and no cluster policy rule decided: the default allows)` : ` (no NetworkPolicy selects the pod for ${type})`;
+  return `${who}: ${sideText(d)}${why}`;
 }
 
 function networkPolicyLines(x: Explanation, s: SideExplanation, d: SideDecision, showRules: boolean): string[] {
@@ -120,7 +120,7 @@ function networkPolicyLines(x: Explanation, s: SideExplanation, d: SideDecision,
 function tieredSideLines(view: ClusterView, x: Explanation, s: SideExplanation, d: SideDecision, walks: TierWalks, dns: LiveDns | undefined): string[] {
   const ip = s.direction === 'egress' ? x.src.ip : x.dst.ip;
   const who = s.pod ?? ip;
-  const out = [clusterSideSummary(`${s.direction} of ${who}`, s.direction, d) ?? sideSummary(s, d, ip)];
+  const out = [sideSummary(s, d, ip, true)];
   const w = walks[s.direction];
   if (w.exemption) return out;
   if (s.direction === 'egress') for (const line of domainRuleLines(view, x, w, dns)) out.push(`  ${line}`);
@@ -160,7 +160,7 @@ export function formatExplanation(x: Explanation, tiers?: { readonly view: Clust
       out.push(...tieredSideLines(tiers.view, x, s, d, tiers.walks, tiers.dns));
       continue;
     }
-    out.push(sideSummary(s, d, s.direction === 'egress' ? x.src.ip : x.dst.ip));
+    out.push(sideSummary(s, d, s.direction === 'egress' ? x.src.ip : x.dst.ip, false));
     for (const line of networkPolicyLines(x, s, d, d.reason === 'rule' || d.reason === 'no-rule')) out.push(`  ${line}`);
   }
   return out;

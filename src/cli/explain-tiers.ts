@@ -9,7 +9,7 @@ import { namespaceLabels } from '../cluster/namespace-labels.ts';
 import type { ClusterView } from '../cluster/state.ts';
 import type { ClusterRuleCheck, ClusterTierWalk } from '../policy/cluster-evaluator.ts';
 import { clusterPortMatches, clusterRules, peerFailsClosed } from '../policy/cluster-facts.ts';
-import { ruleLabel, type RuleRef, type SideDecision } from '../policy/decision.ts';
+import { ruleLabel, type RuleRef } from '../policy/decision.ts';
 import { explainClusterTier, type EndpointInfo, type Explanation } from '../policy/evaluator.ts';
 import { formatSelector, selectorMatches } from '../policy/selector.ts';
 import type { Direction } from '../policy/spec-facts.ts';
@@ -139,17 +139,6 @@ function stepText(s: TierStep): string {
 /** "Admin: Pass by admin/delegate/to-cluster -> NetworkPolicy: not isolated -> Baseline: baseline/default/egress[1] matched -> Deny". */
 export function walkText(w: SideTierWalk): string {
   return w.steps.map(stepText).join(' -> ');
-}
-
-/** The side's first line, when cluster policies exist (the NetworkPolicy-only wording is explain-format.ts's). */
-export function clusterSideSummary(who: string, dir: Direction, d: SideDecision): string | undefined {
-  if (d.reason === 'rule' && d.rule?.tier !== undefined) {
-    // Named as verify, connlist and the verdict log name it (ruleLabel), so it can be searched for.
-    return `${who}: ${d.allowed ? 'allowed' : 'DENIED'} by ${ruleLabel(d.rule)} (${d.allowed ? 'Accept' : 'Deny'})`;
-  }
-  if (d.reason === 'not-isolated') return `${who}: allowed (no tier decided, the default allows)`;
-  if (d.reason === 'node') return `${who}: allowed (NetworkPolicy isolates the pod, and traffic ${dir === 'egress' ? 'to' : 'from'} its own node is always allowed)`;
-  return undefined;
 }
 
 function labelsText(l: Readonly<Record<string, string>>): string {

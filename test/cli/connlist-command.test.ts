@@ -55,7 +55,7 @@ t.test('text: exact port sets, the replicas as one group, externals', async (t) 
 
 t.test('--why names the rule; --focus narrows; formats', async (t) => {
   const why = runCli(['connlist', '--manifests', dir, '--focus', 'shop/db', '--why']);
-  t.match(why.stdout, /^shop\/backend => shop\/db : TCP 5432-5433,6000\n {4}TCP 5432-5433,6000: egress not isolated; ingress allowed by shop\/db ingress\[0\]\n/);
+  t.match(why.stdout, /^shop\/backend => shop\/db : TCP 5432-5433,6000\n {4}TCP 5432-5433,6000: egress allowed: not isolated; ingress allowed by shop\/db ingress\[0\]\n/);
   t.notMatch(why.stdout, /frontend-5d8f7-\* => shop\/backend/, 'pairs without the focus left out');
   const csv = runCli(['connlist', '--manifests', dir, '-o', 'csv']);
   t.match(csv.stdout, /^src,dst,conn\nshop\/backend,shop\/db,"TCP 5432-5433,6000"\n/);

@@ -63,7 +63,7 @@ t.test('default-deny on db: exactly the connections into db close, each naming t
   t.equal(closed.length, 3, 'three connections, every protocol and port of each');
   for (const l of closed) t.match(l, /^ {4}closed all: /);
   for (const l of closed) t.match(l, /ingress denied: isolated by shop\/db-default-deny, no rule allows$/);
-  t.match(r.stdout, /was {2}all: egress not( a pod \(no policy applies\)|t isolated); ingress not isolated/);
+  t.match(r.stdout, /was {2}all: egress allowed: not( a pod \(no policy applies\)|t isolated); ingress allowed: not isolated/);
   t.match(r.stdout, /3 connection\(s\) changed: 0 newly allowed, 3 newly denied, 0 with other ports/);
 });
 
@@ -72,7 +72,7 @@ t.test('then the allow: exactly backend -> db TCP 5432 opens, by db-from-backend
   t.equal(r.code, 1);
   t.equal(r.stdout, [
     '+ shop/backend => shop/db : TCP 5432',
-    '    opened TCP 5432: egress not isolated; ingress allowed by shop/db-from-backend ingress[0]',
+    '    opened TCP 5432: egress allowed: not isolated; ingress allowed by shop/db-from-backend ingress[0]',
     '',
     '1 connection(s) changed: 1 newly allowed, 0 newly denied, 0 with other ports',
     '',

@@ -48,7 +48,7 @@ const CASES: Case[] = [
   {
     name: 'allowed by name', dst: '203.0.113.7', allowed: true, lines: [
       `${SRC}: 203.0.113.7 is api.example.com (learned 20 s ago from 10.96.0.10, TTL 30 s)`,
-      'egress of x/a: allowed by admin/allow-names/api (Accept)',
+      'egress of x/a: allowed by admin/allow-names/api',
       '  allowed by admin/allow-names/api: 203.0.113.7 is api.example.com (learned 20 s ago from 10.96.0.10, TTL 30 s)',
       '      egress[0] `api` Accept: MATCHES: to[0] domainNames *.example.com; protocols TCP 443 -> Accept',
       '          to[0]: 203.0.113.7 is api.example.com (learned 20 s ago from 10.96.0.10, TTL 30 s)',
@@ -62,7 +62,7 @@ const CASES: Case[] = [
   {
     name: 'expired record', dst: '203.0.113.20', allowed: false, lines: [
       `${SRC}: no live record names 203.0.113.20 (its record for short.example.com expired 5 s ago)`,
-      'egress of x/a: DENIED by admin/deny-rest/all (Deny)',
+      'egress of x/a: denied by admin/deny-rest/all',
       `  not allowed by admin/allow-names/api: no live record names 203.0.113.20 (its record for short.example.com expired 5 s ago); the rule's names: *.example.com ${LIVE_FOR_THEM}`,
     ],
   },
@@ -159,7 +159,7 @@ t.test('the real CLI on a status file the agent\'s writer made', async (t) => {
   writeFileSync(probes, '- {from: x/a, to: 203.0.113.7, port: 443, expect: allow}\n- {from: x/a, to: 203.0.113.8, port: 443, expect: deny}\n');
   const v = runCli(['verify', '--manifests', dir, '--probes', probes, '--dns-status', file]);
   t.equal(v.code, 0, v.stdout + v.stderr);
-  t.match(v.stdout, /allow: admin\/allow-names\/api/);
+  t.match(v.stdout, /allowed by admin\/allow-names\/api/);
   const v0 = runCli(['verify', '--manifests', dir, '--probes', probes]);
   t.equal(v0.code, 1, 'without the records the first probe is denied');
 

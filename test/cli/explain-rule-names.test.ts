@@ -34,7 +34,7 @@ t.test('explain names each deciding or passing cluster rule as verify does', asy
       const walk = text.stdout.split('\n').find((l, i, all) => i > 0 && all[i - 1] === summary && l.startsWith('  tiers: ')) ?? '';
       const d = json.decision[dir];
       if (d.reason === 'rule' && d.rule?.tier !== undefined) {
-        t.ok(summary.includes(`${d.allowed ? 'allowed' : 'DENIED'} by ${ruleLabel(d.rule)} `), `${from} -> ${to}:${port} ${dir} of ${who}: summary names ${ruleLabel(d.rule)}: ${summary}`);
+        t.ok(summary.endsWith(`: ${d.allowed ? 'allowed' : 'denied'} by ${ruleLabel(d.rule)}`), `${from} -> ${to}:${port} ${dir} of ${who}: summary names ${ruleLabel(d.rule)}: ${summary}`);
       }
       for (const s of json.tiers[dir].steps) {
         if (!s.rule || (s.tier !== 'admin' && s.tier !== 'baseline')) continue;

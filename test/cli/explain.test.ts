@@ -15,8 +15,8 @@ if (have) t.test('deny by a named port that resolves elsewhere (017)', async (t)
   const r = runCli(['explain', '--manifests', dir, '--from', 'y/a', '--to', 'x/b', '--port', '80']);
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, /^10\.244\.2\.1 \(pod y\/a\) -> 10\.244\.1\.2 \(pod x\/b\) TCP\/80: DENIED/);
-  t.match(r.stdout, /egress of y\/a: allowed \(no NetworkPolicy selects the pod for Egress\)/);
-  t.match(r.stdout, /ingress of x\/b: DENIED \(isolated by x\/allow-all; no rule allows it\)/);
+  t.match(r.stdout, /egress of y\/a: allowed: not isolated \(no NetworkPolicy selects the pod for Egress\)/);
+  t.match(r.stdout, /ingress of x\/b: denied: isolated by x\/allow-all, no rule allows\n/);
   t.match(r.stdout, /ingress\[0\]: no match: from matches but no port does/);
   t.match(r.stdout, /ports\[0\] TCP port named "serve-81-tcp": "serve-81-tcp" on x\/b is port 81, not 80/);
   t.notOk(hasStackTrace(r.stdout + r.stderr));
@@ -45,7 +45,7 @@ if (have) t.test('per-family ipBlock (910): the family clause is named', async (
 if (have) t.test('node and except (900, 035)', async (t) => {
   const r = runCli(['explain', '--manifests', caseManifestDir(byPrefix('900-'), 0), '--from', '10.0.0.1', '--to', 'x/a', '--port', '80']);
   t.match(r.stdout, /10\.0\.0\.1 \(node node-1\) -> 10\.244\.1\.1 \(pod x\/a\) TCP\/80: ALLOWED/);
-  t.match(r.stdout, /ingress of x\/a: allowed \(traffic from the pod's own node is always allowed\)/);
+  t.match(r.stdout, /ingress of x\/a: allowed: own node \(NetworkPolicy always allows it\)\n/);
   t.match(r.stdout, /isolating policies \(Ingress\): x\/default-deny-all/);
 
   const ex = runCli(['explain', '--manifests', caseManifestDir(byPrefix('035-'), 0), '--from', 'x/a', '--to', 'x/b', '--port', '80']);
@@ -67,7 +67,7 @@ t.test('cluster policies: an Admin Deny, with every rule before it and why it di
   const r = runCli(['explain', '--manifests', dir, '--from', 'app/batch', '--to', 'db/pg', '--port', '5432']);
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, /^10\.244\.1\.11 \(pod app\/batch\) -> 10\.244\.2\.10 \(pod db\/pg\) TCP\/5432: DENIED/);
-  t.match(r.stdout, /\ningress of db\/pg: DENIED by admin\/deny-db\/block-db \(Deny\)\n  tiers: Admin: admin\/deny-db\/block-db matched -> Deny\n/);
+  t.match(r.stdout, /\ningress of db\/pg: denied by admin\/deny-db\/block-db\n  tiers: Admin: admin\/deny-db\/block-db matched -> Deny\n/);
   t.match(r.stdout, /Admin tier, policies selecting db\/pg in order: deny-db \(priority 10\)/);
   t.match(r.stdout, /ingress\[0\] `allow-monitoring` Accept: no match: no from entry matches 10\.244\.1\.11 \(pod app\/batch\)\n\s+from\[0\] namespaces team=ops: namespace app \(labels kubernetes\.io\/metadata\.name=app,team=app\) is not selected/);
   t.match(r.stdout, /ingress\[1\] `web-to-pg` Pass: no match: .*\n\s+from\[0\] pods namespaceSelector team=app AND podSelector app=web: pod app\/batch \(labels app=batch\) does not match podSelector app=web/);
@@ -83,7 +83,7 @@ t.test('cluster policies: an Admin Deny, with every rule before it and why it di
 t.test('cluster policies: Admin Pass -> NetworkPolicy not isolated -> Baseline Deny', async (t) => {
   const dir = clusterPolicyDir();
   const r = runCli(['explain', '--manifests', dir, '--from', 'app/batch', '--to', 'db/pg', '--port', '5432']);
-  t.match(r.stdout, /\negress of app\/batch: DENIED by baseline\/default\/egress\[1\] \(Deny\)\n  tiers: Admin: Pass by admin\/delegate\/to-cluster -> NetworkPolicy: not isolated -> Baseline: baseline\/default\/egress\[1\] matched -> Deny\n/);
+  t.match(r.stdout, /\negress of app\/batch: denied by baseline\/default\/egress\[1\]\n  tiers: Admin: Pass by admin\/delegate\/to-cluster -> NetworkPolicy: not isolated -> Baseline: baseline\/default\/egress\[1\] matched -> Deny\n/);
   t.match(r.stdout, /egress\[0\] `to-cluster` Pass: MATCHES: to\[0\] namespaces <all>; every protocol and port \(no protocols\) -> Pass/);
   t.match(r.stdout, /NetworkPolicy tier: no NetworkPolicy selects app\/batch for Egress \(not isolated\): next tier/);
   t.match(r.stdout, /egress\[0\] `nodes-ok` Accept: no match: no to entry matches 10\.244\.2\.10 \(pod db\/pg\)\n\s+to\[0\] nodes role=db: 10\.244\.2\.10 is no node's address/);
@@ -101,7 +101,7 @@ t.test('cluster policies: the node exemption belongs to the NetworkPolicy tier',
   // app/web is isolated for egress by a NetworkPolicy: its own node (node-a) is exempt.
   const web = runCli(['explain', '--manifests', dir, '--from', 'app/web', '--to', '172.18.0.3', '--port', '22']);
   t.match(web.stdout, /-> 172\.18\.0\.3 \(node node-a; host-network pod ops\/agent, ignored by policy\) TCP\/22: ALLOWED/);
-  t.match(web.stdout, /egress of app\/web: allowed \(NetworkPolicy isolates the pod, and traffic to its own node is always allowed\)\n  tiers: Admin: no rule matched -> NetworkPolicy: isolated, own node -> Allow\n/);
+  t.match(web.stdout, /egress of app\/web: allowed: own node \(NetworkPolicy always allows it\)\n  tiers: Admin: no rule matched -> NetworkPolicy: isolated, own node -> Allow\n/);
   t.match(web.stdout, /to\[0\] namespaces <all>: 172\.18\.0\.3 is not a pod; namespaces and pods peers select pods only/);
   // app/batch on the same node is not isolated: the Baseline decides, and denies its own node.
   const batch = runCli(['explain', '--manifests', dir, '--from', 'app/batch', '--to', '172.18.0.3', '--port', '22']);
@@ -110,7 +110,7 @@ t.test('cluster policies: the node exemption belongs to the NetworkPolicy tier',
   t.match(batch.stdout, /to\[0\] nodes role=db: 172\.18\.0\.3 belongs to node node-a \(labels kubernetes\.io\/hostname=node-a\), which the selector does not pick/);
   // The default: nothing decides ops/mon's ingress.
   const def = runCli(['explain', '--manifests', dir, '--from', 'db/pg', '--to', 'ops/mon', '--port', '80']);
-  t.match(def.stdout, /ingress of ops\/mon: allowed \(no tier decided, the default allows\)\n  tiers: Admin: no policy selects the pod -> NetworkPolicy: not isolated -> Baseline: no rule matched -> default: Allow\n/);
+  t.match(def.stdout, /ingress of ops\/mon: allowed: not isolated \(no NetworkPolicy selects the pod for Ingress and no cluster policy rule decided: the default allows\)\n  tiers: Admin: no policy selects the pod -> NetworkPolicy: not isolated -> Baseline: no rule matched -> default: Allow\n/);
   t.match(def.stdout, /Baseline tier, policies selecting ops\/mon in order: default \(priority 0\)\n    default: no ingress rules/);
 });
 

@@ -28,6 +28,7 @@ import { meetsExpectation, policyAllowed, runLabProbes, type LabProbe, type LabP
 import { labDown, labSpecFromCluster, labUp } from '../../lab/topology.ts';
 import { CliError, intFlag, parseArgs } from '../args.ts';
 import { alignedLines } from '../text-table.ts';
+import { sideText } from '../vocabulary.ts';
 
 const HELP = `usage: palisade demo [--keep] [--name LAB] [--backend nfqueue|tun] [--timeout MS]
 
@@ -182,16 +183,9 @@ const SOURCES: readonly string[] = [...PODS.map((p) => `${p.namespace}/${p.name}
 const key = (p: DemoPod) => `${p.namespace}/${p.name}`;
 const targetText = (t: Target) => `${key(t.pod)} ${t.protocol}/${t.port}`;
 
-function sideText(dir: 'egress' | 'ingress', who: string, s: SideDecision): string {
-  const what = dir === 'egress' ? `egress of ${who}` : `ingress of ${who}`;
-  switch (s.reason) {
-    case 'rule': return `${what}: ${s.allowed ? 'allowed' : 'DENIED'} by ${ruleLabel(s.rule!)}`;
-    case 'no-rule': return `${what}: DENIED: isolated by ${s.policies.join(', ')} and no ${dir} rule matches`;
-    case 'not-isolated': return `${what}: allowed: no policy decides its ${dir}`;
-    case 'node': return `${what}: allowed: traffic to/from the pod's own node is always allowed`;
-    case 'self': return `${what}: allowed: a pod talking to itself`;
-    case 'not-a-pod': return `${what}: not a pod: nothing to judge`;
-  }
+/** "egress of frontend/web: allowed by ...": the side as every command words it (vocabulary.ts). */
+function sideLine(dir: 'egress' | 'ingress', who: string, s: SideDecision): string {
+  return `${dir} of ${who}: ${sideText(s)}`;
 }
 
 /** One connection of the matrix: its IPv4 probe (the matrix and the "why"), and its IPv6 twin. */
@@ -220,7 +214,7 @@ function passedTiers(view: ClusterState, conn: Connection, dir: 'egress' | 'ingr
   const checks = walk.steps.flatMap((st) => (st.tier === 'admin' || st.tier === 'baseline' ? st.checks : []));
   if (checks.length === 0) return undefined;
   return [
-    `${dir} of ${who}: allowed: ${walkText(walk)}`,
+    `${sideLine(dir, who, x.decision[dir])} (${walkText(walk)})`,
     ...checks.filter((c) => !c.matched).map((c) => `  ${ruleLabel(c.ref)}: ${ruleMissText(view, x, dir, c)}`),
   ];
 }
@@ -270,15 +264,14 @@ function printIPv6(out: (s: string) => void, cells: readonly Cell[]): number {
 function reasonLines(c: Cell): string[] {
   const e = c.expected.egress.reason;
   const i = c.expected.ingress.reason;
-  if (c.from === key(c.target.pod)) return ['a pod talking to itself: always allowed'];
-  if (c.from === 'node' && i === 'node') return ["from the pod's own node: NetworkPolicy always allows it"];
-  const side = (dir: 'egress' | 'ingress', who: string, s: SideDecision) => c.passed[dir] ?? [sideText(dir, who, s)];
+  // Lines without pod names where many connections share the reason, so they share an entry.
+  if (c.from === key(c.target.pod)) return [sideText(c.expected.ingress)];
+  const side = (dir: 'egress' | 'ingress', who: string, s: SideDecision) => c.passed[dir] ?? [sideLine(dir, who, s)];
   if (c.from === 'node') {
-    const fromNode = 'from the node (not a pod: no egress to judge)';
-    if (i === 'not-isolated' && !c.passed.ingress) return [`${fromNode}, and no policy decides the pod's ingress`];
-    return [fromNode, ...side('ingress', key(c.target.pod), c.expected.ingress)];
+    const nameless = i === 'node' || (i === 'not-isolated' && !c.passed.ingress);
+    return [sideLine('egress', 'the node', c.expected.egress), ...(nameless ? [sideLine('ingress', 'the server', c.expected.ingress)] : side('ingress', key(c.target.pod), c.expected.ingress))];
   }
-  if (e === 'not-isolated' && i === 'not-isolated' && !c.passed.egress && !c.passed.ingress) return ["no policy decides the client's egress or the server's ingress: nothing is isolated"];
+  if (e === 'not-isolated' && i === 'not-isolated' && !c.passed.egress && !c.passed.ingress) return [`egress of the client, ingress of the server: ${sideText(c.expected.egress)}`];
   return [...side('egress', c.from, c.expected.egress), ...side('ingress', key(c.target.pod), c.expected.ingress)];
 }
 

@@ -13,7 +13,7 @@ import { diffConnectivity, type ConnectionChange, type ConnectivityDiff } from '
 import type { EdgePart } from '../../analysis/connectivity.ts';
 import { normaliseRanges, portSetText, type PortRange } from '../../analysis/ports.ts';
 import { CliError, parseArgs } from '../args.ts';
-import { sideText } from '../connectivity-format.ts';
+import { sideText } from '../vocabulary.ts';
 import { loadClusterInput } from '../cluster-input.ts';
 import { familyFlag, loadClusterForCli, rejectPositional } from '../manifest-input.ts';
 

@@ -5,7 +5,7 @@
 // also guards the dataplane's tables. Other exit statuses: see manifest-input.ts.
 
 import { CompiledEngine, decideOn } from '../../policy/compiler.ts';
-import { ruleLabel, type Decision, type SideDecision } from '../../policy/decision.ts';
+import type { Decision, SideDecision } from '../../policy/decision.ts';
 import { evaluate } from '../../policy/evaluator.ts';
 import { CliError, parseArgs, textOrJson } from '../args.ts';
 import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
@@ -13,6 +13,7 @@ import { DNS_FLAGS, DNS_HELP, DNS_USAGE, applyDnsStatus, dnsStatusFlag } from '.
 import { rejectPositional } from '../manifest-input.ts';
 import { readProbeFile, resolveEndpoint, type Probe } from '../probes.ts';
 import { alignedLines } from '../text-table.ts';
+import { sideText } from '../vocabulary.ts';
 
 const HELP = `usage: palisade verify --manifests PATH...|--kubeconfig FILE [--context NAME] --probes FILE ${DNS_USAGE} [-o text|json]
 
@@ -65,14 +66,6 @@ function decisionJSON(d: Decision) {
 
 function sameDecision(a: Decision, b: Decision): boolean {
   return JSON.stringify(decisionJSON(a)) === JSON.stringify(decisionJSON(b));
-}
-
-function sideText(s: SideDecision): string {
-  // A cluster policy rule accepts or denies: "deny: admin/deny-db/block-db".
-  if (s.reason === 'rule' && s.rule?.tier !== undefined) return `${s.allowed ? 'allow' : 'deny'}: ${ruleLabel(s.rule)}`;
-  if (s.reason === 'rule' && s.rule) return `allow: ${s.rule.policy} ${s.rule.direction}[${s.rule.index}]`;
-  if (s.reason === 'no-rule') return `deny: no rule of ${s.policies.join(', ')}`;
-  return `allow: ${s.reason}`;
 }
 
 export async function run(argv: string[]): Promise<number> {

@@ -1,0 +1,35 @@
+// The words the analysis commands (verify, explain, matrix, connlist, diff, report, lab probe,
+// demo) print for the same facts, written once: a user reading two commands side by side must
+// see one word for one fact, so a phrase can be searched for in every output. The words are the
+// Kubernetes API's: a NetworkPolicy isolates a pod and allows connections; a cluster policy rule
+// has the action Accept, Deny or Pass. Machine formats (JSON, CSV) keep their own field names.
+
+import { ruleLabel, type SideDecision } from '../policy/decision.ts';
+
+/** A side the NetworkPolicy tier (or the default) let through without a rule: what the exemption is. */
+const EXEMPTION = {
+  'not-a-pod': 'not a pod (no policy applies)',
+  self: 'a pod to itself',
+  node: 'own node (NetworkPolicy always allows it)',
+  'not-isolated': 'not isolated',
+} as const;
+
+/**
+ * One side's decision, the same phrase in every command: "allowed by ns/p ingress[0]", "denied
+ * by admin/deny-db/block-db", "denied: isolated by ns/p, no rule allows", "allowed: not
+ * isolated", "allowed: own node (NetworkPolicy always allows it)", "allowed: not a pod (no
+ * policy applies)", "allowed: a pod to itself". It starts with the side's outcome; a rule is
+ * named as ruleLabel names it (the verdict log too).
+ */
+export function sideText(d: SideDecision): string {
+  switch (d.reason) {
+    case 'rule': return `${d.allowed ? 'allowed' : 'denied'} by ${ruleLabel(d.rule!)}`;
+    case 'no-rule': return `denied: ${isolatedNoRuleText(d.policies)}`;
+    default: return `allowed: ${EXEMPTION[d.reason]}`;
+  }
+}
+
+/** "isolated by a, b, no rule allows": the NetworkPolicy tier's implicit deny. */
+export function isolatedNoRuleText(policies: readonly string[]): string {
+  return `isolated by ${policies.join(', ')}, no rule allows`;
+}
