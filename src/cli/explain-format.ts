@@ -8,7 +8,7 @@ import { formatSelector } from '../policy/selector.ts';
 import type { LiveDns } from './dns-input.ts';
 import { dnsAddressLines, domainRuleLines } from './explain-dns.ts';
 import { clusterStepLines, walkText, type TierWalks } from './explain-tiers.ts';
-import { sideText } from './vocabulary.ts';
+import { sideText, verdictText } from './vocabulary.ts';
 
 function labelsText(l: Readonly<Record<string, string>>): string {
   const parts = Object.keys(l).sort().map((k) => `${k}=${l[k]}`);
@@ -151,7 +151,7 @@ function tieredSideLines(view: ClusterView, x: Explanation, s: SideExplanation, 
 export function formatExplanation(x: Explanation, tiers?: { readonly view: ClusterView; readonly walks: TierWalks; readonly dns?: LiveDns }): string[] {
   const c = x.connection;
   const out: string[] = [];
-  out.push(`${endpointText(x.src)} -> ${endpointText(x.dst)} ${c.protocol}/${c.port}: ${x.decision.allowed ? 'ALLOWED' : 'DENIED'}`);
+  out.push(`${endpointText(x.src)} -> ${endpointText(x.dst)} ${c.protocol}/${c.port}: ${verdictText(x.decision.allowed)}`);
   if (tiers?.dns) out.push(...dnsAddressLines(tiers.view, x, tiers.dns));
   for (const s of [x.egress, x.ingress]) {
     const d = s.direction === 'egress' ? x.decision.egress : x.decision.ingress;

@@ -4,7 +4,21 @@
 // Kubernetes API's: a NetworkPolicy isolates a pod and allows connections; a cluster policy rule
 // has the action Accept, Deny or Pass. Machine formats (JSON, CSV) keep their own field names.
 
+import type { LabVerdict } from '../lab/probe.ts';
 import { ruleLabel, type SideDecision } from '../policy/decision.ts';
+
+/** A connection's verdict: "allowed", or "DENIED" (capitals, so a denial stands out in a table). */
+export function verdictText(allowed: boolean): string {
+  return allowed ? 'allowed' : 'DENIED';
+}
+
+/**
+ * A lab probe's outcome: a verdict in verify's words; "refused" (let through, nobody listens)
+ * and "error" (no verdict) as they are.
+ */
+export function probeVerdictText(v: LabVerdict): string {
+  return v === 'allow' || v === 'deny' ? verdictText(v === 'allow') : v;
+}
 
 /** A side the NetworkPolicy tier (or the default) let through without a rule: what the exemption is. */
 const EXEMPTION = {

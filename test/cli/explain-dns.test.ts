@@ -138,7 +138,7 @@ t.test('the real CLI on a status file the agent\'s writer made', async (t) => {
 
   const ok = runCli([...base, '--to', '203.0.113.7', '--dns-status', file]);
   t.equal(ok.code, 0, ok.stderr);
-  t.match(ok.stdout, /TCP\/443: ALLOWED\nDNS \(agent status \S+agent-status\.json, node n1, written \d+ s ago\): 203\.0\.113\.7 is api\.example\.com \(learned \d+ s ago from 10\.96\.0\.10, TTL 600 s\)\n/);
+  t.match(ok.stdout, /TCP\/443: allowed\nDNS \(agent status \S+agent-status\.json, node n1, written \d+ s ago\): 203\.0\.113\.7 is api\.example\.com \(learned \d+ s ago from 10\.96\.0\.10, TTL 600 s\)\n/);
   t.match(ok.stdout, /\n  allowed by admin\/allow-names\/api: 203\.0\.113\.7 is api\.example\.com \(learned \d+ s ago from 10\.96\.0\.10, TTL 600 s\)\n/);
 
   // The dns section alone, on stdin.

@@ -13,9 +13,9 @@ const NETWORK_POLICIES_ONLY = POLICIES.slice(POLICIES.indexOf('---\napiVersion: 
 const OTHER = /is node (\S+), not the node \S+ runs on: the own-node exemption does not apply/;
 
 // [what, policies, from, to, port, verdict, the node the line names (undefined: no such line)]
-const CASES: [string, string, string, string, number, 'ALLOWED' | 'DENIED', string | undefined][] = [
+const CASES: [string, string, string, string, number, 'allowed' | 'DENIED', string | undefined][] = [
   ['NetworkPolicy only: another node to db/pg', NETWORK_POLICIES_ONLY, '172.18.0.3', 'db/pg', 5432, 'DENIED', 'node-a'],
-  ['NetworkPolicy only: its own node to db/pg', NETWORK_POLICIES_ONLY, '172.18.0.4', 'db/pg', 5432, 'ALLOWED', undefined],
+  ['NetworkPolicy only: its own node to db/pg', NETWORK_POLICIES_ONLY, '172.18.0.4', 'db/pg', 5432, 'allowed', undefined],
   ['NetworkPolicy only: app/web egress to another node', NETWORK_POLICIES_ONLY, 'app/web', '172.18.0.4', 22, 'DENIED', 'node-b'],
   ['NetworkPolicy only: an outside host is no node', NETWORK_POLICIES_ONLY, '192.0.2.1', 'db/pg', 5432, 'DENIED', undefined],
   ['with cluster policies: the NetworkPolicy tier decides for a node', POLICIES, '172.18.0.3', 'db/pg', 5432, 'DENIED', 'node-a'],

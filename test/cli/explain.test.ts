@@ -22,7 +22,7 @@ if (have) t.test('deny by a named port that resolves elsewhere (017)', async (t)
   t.notOk(hasStackTrace(r.stdout + r.stderr));
 
   const ok = runCli(['explain', '--manifests', dir, '--from', 'y/a', '--to', 'x/b', '--port', '81']);
-  t.match(ok.stdout, /TCP\/81: ALLOWED/);
+  t.match(ok.stdout, /TCP\/81: allowed/);
   t.match(ok.stdout, /ingress of x\/b: allowed by x\/allow-all ingress\[0\]/);
   t.match(ok.stdout, /ingress\[0\]: MATCHES: every source \(no from\); ports\[0\] TCP port named "serve-81-tcp"/);
 });
@@ -37,14 +37,14 @@ if (have) t.test('per-family ipBlock (910): the family clause is named', async (
   t.match(r.stdout, /from\[0\] ipBlock fd00:10:244::12\/128: fd00:10:244::11 is outside fd00:10:244::12\/128/);
 
   const v4 = runCli(['explain', '--manifests', dir, '--from', 'x/a', '--to', 'y/a', '--port', '80']);
-  t.match(v4.stdout, /ALLOWED/);
+  t.match(v4.stdout, /: allowed\n/);
   t.match(v4.stdout, /egress of x\/a: allowed by x\/x-a-egress egress\[0\]/);
   t.match(v4.stdout, /egress\[0\]: MATCHES: to\[0\] ipBlock 10\.244\.2\.0\/24; every port/);
 });
 
 if (have) t.test('node and except (900, 035)', async (t) => {
   const r = runCli(['explain', '--manifests', caseManifestDir(byPrefix('900-'), 0), '--from', '10.0.0.1', '--to', 'x/a', '--port', '80']);
-  t.match(r.stdout, /10\.0\.0\.1 \(node node-1\) -> 10\.244\.1\.1 \(pod x\/a\) TCP\/80: ALLOWED/);
+  t.match(r.stdout, /10\.0\.0\.1 \(node node-1\) -> 10\.244\.1\.1 \(pod x\/a\) TCP\/80: allowed/);
   t.match(r.stdout, /ingress of x\/a: allowed: own node \(NetworkPolicy always allows it\)\n/);
   t.match(r.stdout, /isolating policies \(Ingress\): x\/default-deny-all/);
 
@@ -90,7 +90,7 @@ t.test('cluster policies: Admin Pass -> NetworkPolicy not isolated -> Baseline D
 
   // Pass, then a NetworkPolicy decides on both sides: allowed.
   const ok = runCli(['explain', '--manifests', dir, '--from', 'app/web', '--to', 'db/pg', '--port', '5432']);
-  t.match(ok.stdout, /TCP\/5432: ALLOWED/);
+  t.match(ok.stdout, /TCP\/5432: allowed/);
   t.match(ok.stdout, /egress of app\/web: allowed by app\/web-egress egress\[0\]\n  tiers: Admin: Pass by admin\/delegate\/to-cluster -> NetworkPolicy: app\/web-egress egress\[0\] -> Allow\n/);
   t.match(ok.stdout, /ingress of db\/pg: allowed by db\/pg-from-web ingress\[0\]\n  tiers: Admin: Pass by admin\/deny-db\/web-to-pg -> NetworkPolicy: db\/pg-from-web ingress\[0\] -> Allow\n/);
   t.match(ok.stdout, /  NetworkPolicy tier:\n    isolating policies \(Ingress\): db\/pg-from-web\n    policy db\/pg-from-web:\n      ingress\[0\]: MATCHES/);
@@ -100,7 +100,7 @@ t.test('cluster policies: the node exemption belongs to the NetworkPolicy tier',
   const dir = clusterPolicyDir();
   // app/web is isolated for egress by a NetworkPolicy: its own node (node-a) is exempt.
   const web = runCli(['explain', '--manifests', dir, '--from', 'app/web', '--to', '172.18.0.3', '--port', '22']);
-  t.match(web.stdout, /-> 172\.18\.0\.3 \(node node-a; host-network pod ops\/agent, ignored by policy\) TCP\/22: ALLOWED/);
+  t.match(web.stdout, /-> 172\.18\.0\.3 \(node node-a; host-network pod ops\/agent, ignored by policy\) TCP\/22: allowed/);
   t.match(web.stdout, /egress of app\/web: allowed: own node \(NetworkPolicy always allows it\)\n  tiers: Admin: no rule matched -> NetworkPolicy: isolated, own node -> Allow\n/);
   t.match(web.stdout, /to\[0\] namespaces <all>: 172\.18\.0\.3 is not a pod; namespaces and pods peers select pods only/);
   // app/batch on the same node is not isolated: the Baseline decides, and denies its own node.

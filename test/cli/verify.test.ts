@@ -30,8 +30,8 @@ t.test('table output and expect checking', async (t) => {
   t.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split('\n');
   t.equal(lines.length, 4, 'header + 3 rows');
-  t.match(lines[1]!, /y\/a \(10\.244\.2\.1\)\s+x\/a \(10\.244\.1\.1\)\s+TCP\/80\s+IPv4\s+DENY\s+allowed: not isolated\s+denied: isolated by x\/deny-ingress, no rule allows/);
-  t.match(lines[3]!, /10\.0\.0\.1\s+x\/b .*allow .*allowed: own node \(NetworkPolicy always allows it\)/);
+  t.match(lines[1]!, /y\/a \(10\.244\.2\.1\)\s+x\/a \(10\.244\.1\.1\)\s+TCP\/80\s+IPv4\s+DENIED\s+allowed: not isolated\s+denied: isolated by x\/deny-ingress, no rule allows/);
+  t.match(lines[3]!, /10\.0\.0\.1\s+x\/b .*\sallowed  .*allowed: own node \(NetworkPolicy always allows it\)/);
 
   writeFileSync(probeFile, '- {from: y/a, to: x/a, port: 80, expect: allow}\n');
   const miss = runCli(['verify', '--manifests', join(dir, 'cluster.yaml'), '--probes', probeFile, '-o', 'json']);
@@ -58,12 +58,12 @@ t.test('cluster policies: verdicts, rules named with their tier, both engines ag
   t.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split('\n');
   t.equal(lines.length, 7, 'header + 6 rows');
-  t.match(lines[1]!, /app\/batch \(10\.244\.1\.11\)\s+db\/pg \(10\.244\.2\.10\)\s+TCP\/5432\s+IPv4\s+DENY\s+denied by baseline\/default\/egress\[1\]\s+denied by admin\/deny-db\/block-db$/);
-  t.match(lines[2]!, /allow\s+allowed by app\/web-egress egress\[0\]\s+allowed by db\/pg-from-web ingress\[0\]$/);
-  t.match(lines[3]!, /DENY\s+denied by baseline\/default\/egress\[1\]\s+allowed by admin\/deny-db\/allow-monitoring$/);
-  t.match(lines[4]!, /allow\s+allowed by baseline\/default\/nodes-ok\s+allowed: not a pod \(no policy applies\)$/);
-  t.match(lines[5]!, /ops\/agent \(172\.18\.0\.3\)\s+TCP\/22\s+IPv4\s+DENY\s+denied by baseline\/default\/egress\[1\]/);
-  t.match(lines[6]!, /allow\s+allowed: own node \(NetworkPolicy always allows it\)\s+allowed: not a pod \(no policy applies\)$/);
+  t.match(lines[1]!, /app\/batch \(10\.244\.1\.11\)\s+db\/pg \(10\.244\.2\.10\)\s+TCP\/5432\s+IPv4\s+DENIED\s+denied by baseline\/default\/egress\[1\]\s+denied by admin\/deny-db\/block-db$/);
+  t.match(lines[2]!, /\sallowed\s+allowed by app\/web-egress egress\[0\]\s+allowed by db\/pg-from-web ingress\[0\]$/);
+  t.match(lines[3]!, /\sDENIED\s+denied by baseline\/default\/egress\[1\]\s+allowed by admin\/deny-db\/allow-monitoring$/);
+  t.match(lines[4]!, /\sallowed\s+allowed by baseline\/default\/nodes-ok\s+allowed: not a pod \(no policy applies\)$/);
+  t.match(lines[5]!, /ops\/agent \(172\.18\.0\.3\)\s+TCP\/22\s+IPv4\s+DENIED\s+denied by baseline\/default\/egress\[1\]/);
+  t.match(lines[6]!, /\sallowed\s+allowed: own node \(NetworkPolicy always allows it\)\s+allowed: not a pod \(no policy applies\)$/);
 
   const json = runCli(['verify', '--manifests', join(dir, 'cluster.yaml'), '--probes', probeFile, '-o', 'json']);
   t.equal(json.code, 0, json.stderr);

@@ -13,6 +13,8 @@ import { evaluate } from '../../src/policy/evaluator.ts';
 import { ruleLabel, type SideDecision } from '../../src/policy/decision.ts';
 import { resolveEndpoint } from '../../src/cli/probes.ts';
 import { runCli, tmpDir } from './run-cli.ts';
+import { probeVerdictText, verdictText } from '../../src/cli/vocabulary.ts';
+import type { LabVerdict } from '../../src/lab/probe.ts';
 import { CLUSTER, clusterPolicyDir } from './cluster-policy-fixture.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -116,10 +118,13 @@ t.test('verify, explain, connlist --why and diff word each side of a connection 
       const d = evaluate(state, { src, dst, protocol, port: row.port });
 
       const cells = verifyRuns.get(row.cluster)![ROWS.filter((r) => r.cluster === row.cluster).indexOf(row)]!.split(/\s{2,}/);
-      const [vEgress, vIngress] = cells.slice(-2) as [string, string];
+      const [verdict, vEgress, vIngress] = cells.slice(-3) as [string, string, string];
 
       const x = runCli(['explain', '--manifests', CLUSTERS[row.cluster].dir, '--from', row.from, '--to', row.to, '--port', String(row.port), '--protocol', protocol]);
       t.equal(x.code, 0, x.stderr);
+      const xHead = /: (\S+)$/.exec(x.stdout.split('\n')[0]!)?.[1];
+      t.equal(verdict, xHead, 'verify and explain give the verdict in the same word');
+      t.equal(verdict, d.allowed ? 'allowed' : 'DENIED', 'the verdict is allowed or DENIED');
 
       const from = row.listedFrom ?? row.from;
       const head = new RegExp(`^[-~]? ?${esc(from)} => ${esc(row.to)} : `);
@@ -137,4 +142,9 @@ t.test('verify, explain, connlist --why and diff word each side of a connection 
       }
     });
   }
+});
+
+t.test('lab probe words a policy verdict as verify does; refused and error are no verdict', async (t) => {
+  const cases: [LabVerdict, string][] = [['allow', verdictText(true)], ['deny', verdictText(false)], ['refused', 'refused'], ['error', 'error']];
+  for (const [v, want] of cases) t.equal(probeVerdictText(v), want, v);
 });

@@ -66,12 +66,12 @@ if (process.getuid?.() !== 0) {
       'kube-system/coredns': ['X', 'X', 'X', '.', '.'],
       node: ['.', '.', '.', '.', '.'],
     }, 'act 2: web -> api:8080 -> postgres:5432 and DNS; nothing else; the node reaches everyone');
-    t.match(r.stdout, /frontend\/web -> backend\/api TCP\/8080: real allow \(answered, \d+ ms\), spec allow\n\s+egress of frontend\/web: allowed by frontend\/web-to-api egress\[0\]\n\s+ingress of backend\/api: allowed by backend\/api-from-web ingress\[0\]/);
-    t.match(r.stdout, /frontend\/web -> db\/postgres TCP\/5432: real deny \(timeout, \d+ ms\), spec deny\n\s+egress of frontend\/web: denied: isolated by frontend\/allow-dns, frontend\/default-deny, frontend\/web-to-api, no rule allows/);
+    t.match(r.stdout, /frontend\/web -> backend\/api TCP\/8080: real allowed \(answered, \d+ ms\), spec allowed\n\s+egress of frontend\/web: allowed by frontend\/web-to-api egress\[0\]\n\s+ingress of backend\/api: allowed by backend\/api-from-web ingress\[0\]/);
+    t.match(r.stdout, /frontend\/web -> db\/postgres TCP\/5432: real DENIED \(timeout, \d+ ms\), spec DENIED\n\s+egress of frontend\/web: denied: isolated by frontend\/allow-dns, frontend\/default-deny, frontend\/web-to-api, no rule allows/);
     // Connections with the same outcome and reasons share one entry.
-    t.match(r.stdout, /db\/postgres -> kube-system\/coredns UDP\/53, db\/postgres -> kube-system\/coredns TCP\/53: real allow, spec allow \(2 connections\)\n\s+egress of db\/postgres: allowed by db\/allow-dns egress\[0\]/);
+    t.match(r.stdout, /db\/postgres -> kube-system\/coredns UDP\/53, db\/postgres -> kube-system\/coredns TCP\/53: real allowed, spec allowed \(2 connections\)\n\s+egress of db\/postgres: allowed by db\/allow-dns egress\[0\]/);
     const act1 = whyOf(r.stdout, 1);
-    t.equal(act1.match(/real allow, spec allow \(15 connections\)\n\s+egress of the client, ingress of the server: allowed: not isolated\n/g)?.length, 1, 'act 1: the pod pairs are one entry');
+    t.equal(act1.match(/real allowed, spec allowed \(15 connections\)\n\s+egress of the client, ingress of the server: allowed: not isolated\n/g)?.length, 1, 'act 1: the pod pairs are one entry');
     t.equal(act1.match(/allowed: a pod to itself/g)?.length, 1, 'act 1: the self connections are one entry');
     t.equal(act1.split('\n').filter((l) => / {6}\S/.test(l)).length, 4, 'act 1: four reason lines in all (the node\'s connections: one per side)');
     // Act 3: cluster policies around the namespaces' own NetworkPolicies.
@@ -82,11 +82,11 @@ if (process.getuid?.() !== 0) {
       'kube-system/coredns': ['X', 'X', 'X', '.', '.'],
       node: ['.', '.', '.', '.', '.'],
     }, 'act 3: only backend reaches db (Admin); the Baseline closes frontend, backend and db override it; kube-system is not its subject');
-    t.match(r.stdout, /backend\/api -> frontend\/web TCP\/80: real deny \(timeout, \d+ ms\), spec deny\n.*\n\s+ingress of frontend\/web: denied by baseline\/default-deny-ingress\/deny-all/);
-    t.match(r.stdout, /frontend\/web -> db\/postgres TCP\/5432: real deny \(timeout, \d+ ms\), spec deny\n\s+egress of frontend\/web: allowed: not isolated\n\s+ingress of db\/postgres: denied by admin\/protect-db\/nobody-else/);
-    t.match(r.stdout, /backend\/api -> db\/postgres TCP\/5432: real allow .*\n.*\n\s+ingress of db\/postgres: allowed by db\/allow-all ingress\[0\]/);
+    t.match(r.stdout, /backend\/api -> frontend\/web TCP\/80: real DENIED \(timeout, \d+ ms\), spec DENIED\n.*\n\s+ingress of frontend\/web: denied by baseline\/default-deny-ingress\/deny-all/);
+    t.match(r.stdout, /frontend\/web -> db\/postgres TCP\/5432: real DENIED \(timeout, \d+ ms\), spec DENIED\n\s+egress of frontend\/web: allowed: not isolated\n\s+ingress of db\/postgres: denied by admin\/protect-db\/nobody-else/);
+    t.match(r.stdout, /backend\/api -> db\/postgres TCP\/5432: real allowed .*\n.*\n\s+ingress of db\/postgres: allowed by db\/allow-all ingress\[0\]/);
     // The Baseline default-deny selects frontend, yet the node reaches it: the why says which rule did not match and why.
-    t.match(whyOf(r.stdout, 3), /node -> frontend\/web TCP\/80: real allow \(answered, \d+ ms\), spec allow\n\s+egress of the node: allowed: not a pod \(no policy applies\)\n\s+ingress of frontend\/web: allowed: not isolated \(Admin: no policy selects the pod -> NetworkPolicy: not isolated -> Baseline: no rule matched -> default: Allow\)\n\s+baseline\/default-deny-ingress\/deny-all: from\[0\] namespaces <all>: 10\.0\.0\.1 is not a pod; namespaces and pods peers select pods only \(never nodes or host-network pods\)\n/);
+    t.match(whyOf(r.stdout, 3), /node -> frontend\/web TCP\/80: real allowed \(answered, \d+ ms\), spec allowed\n\s+egress of the node: allowed: not a pod \(no policy applies\)\n\s+ingress of frontend\/web: allowed: not isolated \(Admin: no policy selects the pod -> NetworkPolicy: not isolated -> Baseline: no rule matched -> default: Allow\)\n\s+baseline\/default-deny-ingress\/deny-all: from\[0\] namespaces <all>: 10\.0\.0\.1 is not a pod; namespaces and pods peers select pods only \(never nodes or host-network pods\)\n/);
     // The pods and the node are dual-stack: every connection is made over IPv6 as well.
     t.match(r.stdout, /node demo-node \(10\.0\.0\.1, fd00:10::1\)/, 'the node has an address of each family');
     t.match(r.stdout, /pod frontend\/web\s+10\.244\.1\.10\s+fd00:10:244:1::10\s+serves TCP\/80/, 'so do the pods');

@@ -28,7 +28,7 @@ import { meetsExpectation, policyAllowed, runLabProbes, type LabProbe, type LabP
 import { labDown, labSpecFromCluster, labUp } from '../../lab/topology.ts';
 import { CliError, intFlag, parseArgs } from '../args.ts';
 import { alignedLines } from '../text-table.ts';
-import { sideText } from '../vocabulary.ts';
+import { probeVerdictText, sideText, verdictText } from '../vocabulary.ts';
 
 const HELP = `usage: palisade demo [--keep] [--name LAB] [--backend nfqueue|tun] [--timeout MS]
 
@@ -234,7 +234,7 @@ function printAct(out: (s: string) => void, title: string, cells: readonly Cell[
       const real = policyAllowed(c.real.verdict);
       const bad = !meetsExpectation(c.real.verdict, c.expected.allowed ? 'allow' : 'deny');
       if (bad) mismatches++;
-      row.push(`${c.real.verdict === 'refused' ? 'r' : c.real.verdict === 'error' ? '?' : real ? '.' : 'X'}${bad ? ` !! spec: ${c.expected.allowed ? 'allow' : 'deny'}` : ''}`);
+      row.push(`${c.real.verdict === 'refused' ? 'r' : c.real.verdict === 'error' ? '?' : real ? '.' : 'X'}${bad ? ` !! spec: ${verdictText(c.expected.allowed)}` : ''}`);
     }
     rows.push(row);
   }
@@ -254,9 +254,9 @@ function printIPv6(out: (s: string) => void, cells: readonly Cell[]): number {
   out(`\nIPv6: the same ${cells.length} connections between the IPv6 addresses: ${cells.length - bad.length} of ${cells.length} as the spec says`);
   out(other.length === 0 && bad.length === 0 ? ', every one with its IPv4 outcome\n' : '\n');
   for (const c of bad) {
-    out(`  ${c.from} -> ${targetText(c.target)} over IPv6: real ${c.real6.verdict} (${c.real6.detail}, ${c.real6.ms} ms), spec ${c.expected6.allowed ? 'allow' : 'deny'}  !! MISMATCH\n`);
+    out(`  ${c.from} -> ${targetText(c.target)} over IPv6: real ${probeVerdictText(c.real6.verdict)} (${c.real6.detail}, ${c.real6.ms} ms), spec ${verdictText(c.expected6.allowed)}  !! MISMATCH\n`);
   }
-  for (const c of other) out(`  ${c.from} -> ${targetText(c.target)} over IPv6: real ${c.real6.verdict}, as the spec says (IPv4: ${c.real.verdict})\n`);
+  for (const c of other) out(`  ${c.from} -> ${targetText(c.target)} over IPv6: real ${probeVerdictText(c.real6.verdict)}, as the spec says (IPv4: ${probeVerdictText(c.real.verdict)})\n`);
   return bad.length;
 }
 
@@ -310,11 +310,11 @@ function printWhy(out: (s: string) => void, cells: readonly Cell[]): void {
   out('\nwhy (connections with the same outcome and reasons share an entry):\n');
   for (const { cells: gc, reasons, bad } of groups.values()) {
     const c = gc[0]!;
-    const spec = c.expected.allowed ? 'allow' : 'deny';
+    const spec = verdictText(c.expected.allowed);
     const names = gc.map((x) => `${x.from} -> ${targetText(x.target)}`);
     const outcome = gc.length === 1
-      ? `real ${c.real.verdict} (${c.real.detail}, ${c.real.ms} ms), spec ${spec}${bad ? '  !! MISMATCH' : ''}`
-      : `real ${c.real.verdict}, spec ${spec} (${gc.length} connections)`;
+      ? `real ${probeVerdictText(c.real.verdict)} (${c.real.detail}, ${c.real.ms} ms), spec ${spec}${bad ? '  !! MISMATCH' : ''}`
+      : `real ${probeVerdictText(c.real.verdict)}, spec ${spec} (${gc.length} connections)`;
     const lines = wrapList(names, '  ', 110);
     lines[lines.length - 1] += `: ${outcome}`;
     for (const l of lines) out(l + '\n');

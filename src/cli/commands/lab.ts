@@ -18,6 +18,7 @@ import { CliError, intFlag, parseArgs, textOrJson } from '../args.ts';
 import { familyName, loadClusterForCli } from '../manifest-input.ts';
 import { collectProbe, type Probe } from '../probes.ts';
 import { alignedLines } from '../text-table.ts';
+import { probeVerdictText } from '../vocabulary.ts';
 
 export { DEFAULT_LAB };
 
@@ -49,8 +50,8 @@ up      builds (or updates) the lab from the manifests and starts \`palisade age
 probe   runs real probes: FILE is a YAML/JSON list of {from, to, port, protocol?, family?,
         expect?} with from/to "ns/pod" (a host-network pod: its node), "node" (single-node
         labs), "node:NAME", "ext:NAME" or an IP of the lab. Verdicts:
-          allow    the server's answer came back before --timeout (default 1000 ms)
-          DENY     nothing came back: the packets were dropped (what a policy deny does)
+          allowed  the server's answer came back before --timeout (default 1000 ms)
+          DENIED   nothing came back: the packets were dropped (what a policy deny does)
           refused  a TCP RST, ICMP port unreachable or SCTP ABORT came back: the policy let
                    the connection through but nothing serves the port (a pod serves only its
                    containerPorts; the node and outside hosts serve every pod's ports).
@@ -327,7 +328,7 @@ async function probe(argv: string[]): Promise<number> {
     out.forEach((r, i) => {
       rows.push([
         String(i), r.from === r.src ? r.src : `${r.from} (${r.src})`, r.to === r.dst ? r.dst : `${r.to} (${r.dst})`,
-        `${r.protocol}/${r.port}`, r.family, r.verdict === 'deny' ? 'DENY' : r.verdict,
+        `${r.protocol}/${r.port}`, r.family, probeVerdictText(r.verdict),
         `${r.detail} ${r.ms}ms${r.message ? ` (${r.message})` : ''}`,
         r.expect ? (r.met ? `${r.expect} ok` : `${r.expect} MISMATCH`) : '',
       ]);

@@ -13,7 +13,7 @@ import { DNS_FLAGS, DNS_HELP, DNS_USAGE, applyDnsStatus, dnsStatusFlag } from '.
 import { rejectPositional } from '../manifest-input.ts';
 import { readProbeFile, resolveEndpoint, type Probe } from '../probes.ts';
 import { alignedLines } from '../text-table.ts';
-import { sideText } from '../vocabulary.ts';
+import { sideText, verdictText } from '../vocabulary.ts';
 
 const HELP = `usage: palisade verify --manifests PATH...|--kubeconfig FILE [--context NAME] --probes FILE ${DNS_USAGE} [-o text|json]
 
@@ -146,7 +146,7 @@ export async function run(argv: string[]): Promise<number> {
       // "x/a (10.1.0.1)" for a pod named in the probe, "10.1.0.1 (x/a)" for a pod given by address.
       const from = probe.from !== src ? `${probe.from} (${src})` : d.srcPod ? `${src} (${d.srcPod})` : src;
       const to = probe.to !== dst ? `${probe.to} (${dst})` : d.dstPod ? `${dst} (${d.dstPod})` : dst;
-      rows.push([String(i), from, to, `${probe.protocol}/${probe.port}`, probe.family, d.allowed ? 'allow' : 'DENY', sideText(d.egress), sideText(d.ingress)]);
+      rows.push([String(i), from, to, `${probe.protocol}/${probe.port}`, probe.family, verdictText(d.allowed), sideText(d.egress), sideText(d.ingress)]);
     });
     for (const line of alignedLines(rows)) process.stdout.write(line + '\n');
   }

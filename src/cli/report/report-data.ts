@@ -16,6 +16,7 @@ import type { Finding } from '../../policy/lint-findings.ts';
 import { formatExplanation } from '../explain-format.ts';
 import { tierWalks } from '../explain-tiers.ts';
 import { whyLines } from '../connectivity-format.ts';
+import { verdictText } from '../vocabulary.ts';
 
 /** Above this many endpoints the report draws namespaces instead of pods (see README). */
 export const DETAIL_LIMIT = 40;
@@ -120,11 +121,11 @@ export function buildReport(view: ClusterView, opts: ReportOptions): ReportData 
     return other ?? b.address;
   };
   const explainText = (a: Endpoint, b: Endpoint, p: ReportPort): string => {
-    // The model judges no pair without a pod (two outside blocks): say so, not "ALLOWED" under
+    // The model judges no pair without a pod (two outside blocks): say so, not "allowed" under
     // a cell the report counts as no connection.
     if (!isPodEnd(a) && !isPodEnd(b)) return `${a.id} -> ${b.id} ${p.protocol}/${p.port}: not judged: neither end is a pod, so no policy applies (the report lists connections with a pod at one end)`;
     const dst = dstAddress(a, b);
-    if (!a.address || !dst) return `${a.id} -> ${b.id} ${p.protocol}/${p.port}: ${inRanges(edgeOf.get(`${a.id}\u0000${b.id}`), p) ? 'ALLOWED' : 'DENIED'} (the node is each pod's own: see the edge's rules)`;
+    if (!a.address || !dst) return `${a.id} -> ${b.id} ${p.protocol}/${p.port}: ${verdictText(inRanges(edgeOf.get(`${a.id}\u0000${b.id}`), p))} (the node is each pod's own: see the edge's rules)`;
     const x = explain(view, { src: a.address, dst, protocol: p.protocol, port: p.port });
     return formatExplanation(x, { view, walks: tierWalks(view, x) }).join('\n');
   };
