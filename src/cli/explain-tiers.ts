@@ -13,9 +13,10 @@ import { ruleLabel, type RuleRef } from '../policy/decision.ts';
 import { explainClusterTier, type EndpointInfo, type Explanation } from '../policy/evaluator.ts';
 import { formatSelector, selectorMatches } from '../policy/selector.ts';
 import type { Direction } from '../policy/spec-facts.ts';
-import { PASS, walkTiers, type Tier, type TierSet } from '../policy/tiers.ts';
+import { PASS, walkTiers, type TierSet } from '../policy/tiers.ts';
 import type { LiveDns } from './dns-input.ts';
 import { domainPeerMatchText, domainPeerWhy } from './explain-dns.ts';
+import { isolatedNoRuleText, outcomeText, TIER_TITLE } from './vocabulary.ts';
 
 /** One cluster tier's part of a side's walk. */
 export interface ClusterTierStep {
@@ -113,19 +114,18 @@ export function walkAllows(w: SideTierWalk): boolean {
 // ---------------------------------------------------------------------------------------------
 // Text
 
-const TIER_TITLE: Readonly<Record<Tier | 'default', string>> = { admin: 'Admin', networkpolicy: 'NetworkPolicy', baseline: 'Baseline', default: 'default' };
-
-
 function stepText(s: TierStep): string {
   const t = TIER_TITLE[s.tier];
   switch (s.tier) {
+    // NetworkPolicy has no actions: its tier and the default end in a verdict, in the words of
+    // sideText; only a cluster rule ends in its action (Accept, Deny, Pass).
     case 'default':
-      return 'default: Allow';
+      return `${t}: ${outcomeText(true)}`;
     case 'networkpolicy':
       if (s.outcome === 'pass') return `${t}: not isolated`;
-      if (s.reason === 'node') return `${t}: isolated, own node -> Allow`;
-      if (s.reason === 'rule') return `${t}: ${s.rule ? `${s.rule.policy} ${s.rule.direction}[${s.rule.index}]` : 'a rule'} -> Allow`;
-      return `${t}: isolated by ${s.policies.join(', ')}, no rule allows -> Deny`;
+      if (s.reason === 'node') return `${t}: isolated, own node -> ${outcomeText(true)}`;
+      if (s.reason === 'rule') return `${t}: ${s.rule ? ruleLabel(s.rule) : 'a rule'} -> ${outcomeText(true)}`;
+      return `${t}: ${isolatedNoRuleText(s.policies)} -> ${outcomeText(false)}`;
     default: {
       if (s.outcome === 'no-match') return s.policies.length === 0 ? `${t}: no policy selects the pod` : `${t}: no rule matched`;
       const check = s.checks[s.checks.length - 1]!;

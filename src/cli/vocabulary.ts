@@ -6,6 +6,7 @@
 
 import type { LabVerdict } from '../lab/probe.ts';
 import { ruleLabel, type SideDecision } from '../policy/decision.ts';
+import type { Tier } from '../policy/tiers.ts';
 
 /** A connection's verdict: "allowed", or "DENIED" (capitals, so a denial stands out in a table). */
 export function verdictText(allowed: boolean): string {
@@ -18,6 +19,11 @@ export function verdictText(allowed: boolean): string {
  */
 export function probeVerdictText(v: LabVerdict): string {
   return v === 'allow' || v === 'deny' ? verdictText(v === 'allow') : v;
+}
+
+/** A side's (or a tier's) outcome inside a phrase: "allowed" or "denied". */
+export function outcomeText(allowed: boolean): string {
+  return allowed ? 'allowed' : 'denied';
 }
 
 /** A side the NetworkPolicy tier (or the default) let through without a rule: what the exemption is. */
@@ -37,9 +43,9 @@ const EXEMPTION = {
  */
 export function sideText(d: SideDecision): string {
   switch (d.reason) {
-    case 'rule': return `${d.allowed ? 'allowed' : 'denied'} by ${ruleLabel(d.rule!)}`;
-    case 'no-rule': return `denied: ${isolatedNoRuleText(d.policies)}`;
-    default: return `allowed: ${EXEMPTION[d.reason]}`;
+    case 'rule': return `${outcomeText(d.allowed)} by ${ruleLabel(d.rule!)}`;
+    case 'no-rule': return `${outcomeText(false)}: ${isolatedNoRuleText(d.policies)}`;
+    default: return `${outcomeText(true)}: ${EXEMPTION[d.reason]}`;
   }
 }
 
@@ -47,3 +53,6 @@ export function sideText(d: SideDecision): string {
 export function isolatedNoRuleText(policies: readonly string[]): string {
   return `isolated by ${policies.join(', ')}, no rule allows`;
 }
+
+/** The tiers by their API names, wherever a text names one (explain's walk, matrix --why's letters). */
+export const TIER_TITLE: Readonly<Record<Tier | 'default', string>> = { admin: 'Admin', networkpolicy: 'NetworkPolicy', baseline: 'Baseline', default: 'default' };

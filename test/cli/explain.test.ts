@@ -91,8 +91,8 @@ t.test('cluster policies: Admin Pass -> NetworkPolicy not isolated -> Baseline D
   // Pass, then a NetworkPolicy decides on both sides: allowed.
   const ok = runCli(['explain', '--manifests', dir, '--from', 'app/web', '--to', 'db/pg', '--port', '5432']);
   t.match(ok.stdout, /TCP\/5432: allowed/);
-  t.match(ok.stdout, /egress of app\/web: allowed by app\/web-egress egress\[0\]\n  tiers: Admin: Pass by admin\/delegate\/to-cluster -> NetworkPolicy: app\/web-egress egress\[0\] -> Allow\n/);
-  t.match(ok.stdout, /ingress of db\/pg: allowed by db\/pg-from-web ingress\[0\]\n  tiers: Admin: Pass by admin\/deny-db\/web-to-pg -> NetworkPolicy: db\/pg-from-web ingress\[0\] -> Allow\n/);
+  t.match(ok.stdout, /egress of app\/web: allowed by app\/web-egress egress\[0\]\n  tiers: Admin: Pass by admin\/delegate\/to-cluster -> NetworkPolicy: app\/web-egress egress\[0\] -> allowed\n/);
+  t.match(ok.stdout, /ingress of db\/pg: allowed by db\/pg-from-web ingress\[0\]\n  tiers: Admin: Pass by admin\/deny-db\/web-to-pg -> NetworkPolicy: db\/pg-from-web ingress\[0\] -> allowed\n/);
   t.match(ok.stdout, /  NetworkPolicy tier:\n    isolating policies \(Ingress\): db\/pg-from-web\n    policy db\/pg-from-web:\n      ingress\[0\]: MATCHES/);
 });
 
@@ -101,7 +101,7 @@ t.test('cluster policies: the node exemption belongs to the NetworkPolicy tier',
   // app/web is isolated for egress by a NetworkPolicy: its own node (node-a) is exempt.
   const web = runCli(['explain', '--manifests', dir, '--from', 'app/web', '--to', '172.18.0.3', '--port', '22']);
   t.match(web.stdout, /-> 172\.18\.0\.3 \(node node-a; host-network pod ops\/agent, ignored by policy\) TCP\/22: allowed/);
-  t.match(web.stdout, /egress of app\/web: allowed: own node \(NetworkPolicy always allows it\)\n  tiers: Admin: no rule matched -> NetworkPolicy: isolated, own node -> Allow\n/);
+  t.match(web.stdout, /egress of app\/web: allowed: own node \(NetworkPolicy always allows it\)\n  tiers: Admin: no rule matched -> NetworkPolicy: isolated, own node -> allowed\n/);
   t.match(web.stdout, /to\[0\] namespaces <all>: 172\.18\.0\.3 is not a pod; namespaces and pods peers select pods only/);
   // app/batch on the same node is not isolated: the Baseline decides, and denies its own node.
   const batch = runCli(['explain', '--manifests', dir, '--from', 'app/batch', '--to', '172.18.0.3', '--port', '22']);
@@ -110,7 +110,7 @@ t.test('cluster policies: the node exemption belongs to the NetworkPolicy tier',
   t.match(batch.stdout, /to\[0\] nodes role=db: 172\.18\.0\.3 belongs to node node-a \(labels kubernetes\.io\/hostname=node-a\), which the selector does not pick/);
   // The default: nothing decides ops/mon's ingress.
   const def = runCli(['explain', '--manifests', dir, '--from', 'db/pg', '--to', 'ops/mon', '--port', '80']);
-  t.match(def.stdout, /ingress of ops\/mon: allowed: not isolated \(no NetworkPolicy selects the pod for Ingress and no cluster policy rule decided: the default allows\)\n  tiers: Admin: no policy selects the pod -> NetworkPolicy: not isolated -> Baseline: no rule matched -> default: Allow\n/);
+  t.match(def.stdout, /ingress of ops\/mon: allowed: not isolated \(no NetworkPolicy selects the pod for Ingress and no cluster policy rule decided: the default allows\)\n  tiers: Admin: no policy selects the pod -> NetworkPolicy: not isolated -> Baseline: no rule matched -> default: allowed\n/);
   t.match(def.stdout, /Baseline tier, policies selecting ops\/mon in order: default \(priority 0\)\n    default: no ingress rules/);
 });
 

@@ -139,6 +139,14 @@ t.test('verify, explain, connlist --why and diff word each side of a connection 
         t.match(x.stdout, new RegExp(`^${esc(dir)} of ${esc(who)}: ${esc(vText)}( \\(|$)`, 'm'), `${dir}: explain words it as verify does`);
         t.match(vText, side.allowed ? /^allowed\b/ : /^denied\b/, `${dir}: the phrase starts with the side's outcome`);
         if (side.rule) t.match(vText, new RegExp(` by ${esc(ruleLabel(side.rule))}$`), `${dir}: names the deciding rule ${ruleLabel(side.rule)}`);
+        // The walk through the tiers ends as the side does: a cluster rule's action as the API
+        // writes it (Accept, Deny), else the NetworkPolicy tier's or the default's verdict.
+        const walk = new RegExp(`^${esc(dir)} of ${esc(who)}: .*\n  tiers: (.*)$`, 'm').exec(x.stdout)?.[1];
+        if (walk !== undefined) {
+          const last = walk.split(' -> ').at(-1)!;
+          const want = side.rule?.tier !== undefined ? (side.allowed ? 'Accept' : 'Deny') : side.allowed ? 'allowed' : 'denied';
+          t.ok(last === want || last.endsWith(`: ${want}`), `${dir}: the tier walk ends in ${want}: ${walk}`);
+        }
       }
     });
   }

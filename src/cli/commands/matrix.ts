@@ -18,6 +18,7 @@ import { DNS_FLAGS, DNS_HELP, DNS_USAGE, applyDnsStatus, dnsStatusFlag } from '.
 import { familyFlag, otherFamilyHint, portFlag, protocolFlag, rejectPositional } from '../manifest-input.ts';
 import { matrixLines } from '../matrix-table.ts';
 import { leftOutText } from '../connectivity-format.ts';
+import { TIER_TITLE } from '../vocabulary.ts';
 
 const HELP = `usage: palisade matrix --manifests PATH...|--kubeconfig FILE [--context NAME] --port N [--protocol TCP|UDP|SCTP] [--family IPv4|IPv6] [--why] [--full-names] ${DNS_USAGE}
 
@@ -35,10 +36,9 @@ above ones), a space every 5 columns, and the columns in blocks that fit, each w
 ${DNS_HELP}
 Exit status: 0 ok; 1 some manifest documents were invalid (left out); 2 bad flags.`;
 
+/** The first letter of the tier's name (vocabulary.ts): A, N or B. */
 function denyingTier(s: SideDecision): string {
-  if (s.rule?.tier === 'admin') return 'A';
-  if (s.rule?.tier === 'baseline') return 'B';
-  return 'N';
+  return TIER_TITLE[s.rule?.tier ?? 'networkpolicy'][0]!;
 }
 
 function cell(d: Decision, why: boolean): string {
