@@ -56,3 +56,6 @@ export function isolatedNoRuleText(policies: readonly string[]): string {
 
 /** The tiers by their API names, wherever a text names one (explain's walk, matrix --why's letters). */
 export const TIER_TITLE: Readonly<Record<Tier | 'default', string>> = { admin: 'Admin', networkpolicy: 'NetworkPolicy', baseline: 'Baseline', default: 'default' };
+
+/** The lead of the note naming the pods a command leaves out (connlist, matrix): "left out: x/a (host network)". */
+export const LEFT_OUT = 'left out';

@@ -66,7 +66,7 @@ const CASES: { name: string; args: string[]; code: number; stdout?: RegExp; notS
     args: ['connlist', '--manifests', dir],
     code: 0,
     notStdout: /b\/b1/,
-    stderr: /note: not endpoints: b\/b1 \(its address is another pod's for policy\)/,
+    stderr: /note: left out: b\/b1 \(its address is another pod's for policy\)/,
   },
   {
     name: 'the winner itself is explained as before',

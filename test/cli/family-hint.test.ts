@@ -45,12 +45,12 @@ t.test('no address of the family asked for: how to ask for the other', async (t)
 t.test('connlist and matrix: the note on pods left out says how to judge their other family', async (t) => {
   const input = join(dir, 'cluster.yaml');
   const connlist = runCli(['connlist', '--manifests', input]);
-  t.match(connlist.stderr, /note: not endpoints: x\/a \(no IPv4 address\), x\/b \(no IPv4 address\), x\/none \(no IPv4 address\); --family IPv6 judges their IPv6 addresses$/m, 'connlist');
+  t.match(connlist.stderr, /note: left out: x\/a \(no IPv4 address\), x\/b \(no IPv4 address\), x\/none \(no IPv4 address\); --family IPv6 judges their IPv6 addresses$/m, 'connlist');
   const matrix = runCli(['matrix', '--manifests', input, '--port', '80']);
   t.match(matrix.stderr, /note: left out: x\/a \(no IPv4 address\), x\/b \(no IPv4 address\), x\/none \(no IPv4 address\); --family IPv6 judges their IPv6 addresses$/m, 'matrix');
   // Asked for IPv6, only x/none is left out, and it has no IPv4 address either: no hint.
   const v6 = runCli(['connlist', '--manifests', input, '--family', 'IPv6']);
-  t.match(v6.stderr, /note: not endpoints: x\/none \(no IPv6 address\)$/m, 'no hint when none has the other family');
+  t.match(v6.stderr, /note: left out: x\/none \(no IPv6 address\)$/m, 'no hint when none has the other family');
 });
 
 t.test('a probe file takes the family as --family does (ipv6, IPv6, 6)', async (t) => {

@@ -156,3 +156,13 @@ t.test('lab probe words a policy verdict as verify does; refused and error are n
   const cases: [LabVerdict, string][] = [['allow', verdictText(true)], ['deny', verdictText(false)], ['refused', 'refused'], ['error', 'error']];
   for (const [v, want] of cases) t.equal(probeVerdictText(v), want, v);
 });
+
+t.test('connlist and matrix name the pods they leave out in the same words', async (t) => {
+  const notes = new Map<string, string | undefined>();
+  for (const args of [['connlist'], ['matrix', '--port', '80']]) {
+    const r = runCli([...args, '--manifests', cnpDir]);
+    notes.set(args[0]!, new RegExp(`^palisade ${args[0]}: note: (.*)$`, 'm').exec(r.stderr)?.[1]);
+  }
+  t.equal(notes.get('connlist'), notes.get('matrix'), 'one note for the host-network pod');
+  t.match(notes.get('matrix'), /ops\/agent \(host network\)/);
+});

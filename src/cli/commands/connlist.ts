@@ -9,6 +9,7 @@ import { connectivityCSV, connectivityDot, connectivityJSON, connectivityMarkdow
 import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
 import { familyFlag, otherFamilyHint, rejectPositional } from '../manifest-input.ts';
 import { dotToSvg } from '../report/graph-svg.ts';
+import { LEFT_OUT } from '../vocabulary.ts';
 
 const HELP = `usage: palisade connlist --manifests PATH...|--kubeconfig FILE [--context NAME] [--focus ns/pod|ns] [--family IPv4|IPv6] [--why] [-o text|json|csv|md|dot|svg]
 
@@ -57,7 +58,7 @@ export async function run(argv: string[]): Promise<number> {
   // verify do): it would otherwise vanish from the listing without a word.
   const left = c.leftOut.map((l) => leftOutText(l, family));
   const noAddress = c.leftOut.filter((l) => l.reason === 'no-address').map((l) => l.pod);
-  if (left.length) process.stderr.write(`palisade connlist: note: not endpoints: ${left.join(', ')}${otherFamilyHint(state, family, noAddress)}\n`);
+  if (left.length) process.stderr.write(`palisade connlist: note: ${LEFT_OUT}: ${left.join(', ')}${otherFamilyHint(state, family, noAddress)}\n`);
   const text = output === 'json' ? connectivityJSON(c)
     : output === 'csv' ? connectivityCSV(c)
       : output === 'md' ? connectivityMarkdown(c)

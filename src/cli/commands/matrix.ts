@@ -18,7 +18,7 @@ import { DNS_FLAGS, DNS_HELP, DNS_USAGE, applyDnsStatus, dnsStatusFlag } from '.
 import { familyFlag, otherFamilyHint, portFlag, protocolFlag, rejectPositional } from '../manifest-input.ts';
 import { matrixLines } from '../matrix-table.ts';
 import { leftOutText } from '../connectivity-format.ts';
-import { TIER_TITLE } from '../vocabulary.ts';
+import { LEFT_OUT, TIER_TITLE } from '../vocabulary.ts';
 
 const HELP = `usage: palisade matrix --manifests PATH...|--kubeconfig FILE [--context NAME] --port N [--protocol TCP|UDP|SCTP] [--family IPv4|IPv6] [--why] [--full-names] ${DNS_USAGE}
 
@@ -83,8 +83,8 @@ export async function run(argv: string[]): Promise<number> {
     } else pods.push({ key: podKey(p), ip: ip! });
   }
   pods.sort((a, b) => (a.key < b.key ? -1 : 1));
-  if (left.length) process.stderr.write(`palisade matrix: note: left out: ${left.sort().join(', ')}${otherFamilyHint(state, family, noAddress)}\n`);
-  if (taken.length) process.stderr.write(`palisade matrix: note: left out (its address belongs to another pod for policy): ${taken.sort().join(', ')}\n`);
+  if (left.length) process.stderr.write(`palisade matrix: note: ${LEFT_OUT}: ${left.sort().join(', ')}${otherFamilyHint(state, family, noAddress)}\n`);
+  if (taken.length) process.stderr.write(`palisade matrix: note: ${LEFT_OUT} (its address belongs to another pod for policy): ${taken.sort().join(', ')}\n`);
   if (pods.length === 0) process.stderr.write(`palisade matrix: note: no pods with an ${family} address\n`);
 
   const cells = pods.map((from) => pods.map((to) => cell(evaluate(state, { src: from.ip, dst: to.ip, protocol, port }), flags.why === true)));
