@@ -54,6 +54,7 @@ export function verifyEveryCase(t: Test, cases: ConformanceCase[]): void {
         const want = {
           ...probes[i], src: e.src, ...(d.srcPod !== undefined ? { srcPod: d.srcPod } : {}), dst: e.dst, ...(d.dstPod !== undefined ? { dstPod: d.dstPod } : {}),
           verdict: d.allowed ? 'allow' : 'deny',
+          allowed: d.allowed,
           egress: JSON.parse(JSON.stringify({ isolated: d.egress.isolated, allowed: d.egress.allowed, reason: d.egress.reason, policies: d.egress.policies, rule: d.egress.rule })),
           ingress: JSON.parse(JSON.stringify({ isolated: d.ingress.isolated, allowed: d.ingress.allowed, reason: d.ingress.reason, policies: d.ingress.policies, rule: d.ingress.rule })),
         };

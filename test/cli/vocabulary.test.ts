@@ -166,3 +166,17 @@ t.test('connlist and matrix name the pods they leave out in the same words', asy
   t.equal(notes.get('connlist'), notes.get('matrix'), 'one note for the host-network pod');
   t.match(notes.get('matrix'), /ops\/agent \(host network\)/);
 });
+
+t.test('verify -o json carries "allowed" as explain -o json and connlist -o json do (beside its older "verdict")', async (t) => {
+  for (const [name, c] of Object.entries(CLUSTERS)) {
+    const rows = ROWS.filter((r) => r.cluster === name);
+    const probes = join(tmpDir('palisade-vocab-'), 'probes.json');
+    writeFileSync(probes, JSON.stringify(rows.map((r) => ({ from: r.from, to: r.to, port: r.port, protocol: r.protocol ?? 'TCP' }))));
+    const out = JSON.parse(runCli(['verify', '--manifests', c.dir, '--probes', probes, '-o', 'json']).stdout) as { allowed?: boolean; verdict: string }[];
+    rows.forEach((r, i) => {
+      const x = JSON.parse(runCli(['explain', '--manifests', c.dir, '--from', r.from, '--to', r.to, '--port', String(r.port), '--protocol', r.protocol ?? 'TCP', '-o', 'json']).stdout) as { decision: { allowed: boolean } };
+      t.equal(out[i]!.allowed, x.decision.allowed, `${name}: ${r.from} -> ${r.to}: allowed as explain says`);
+      t.equal(out[i]!.verdict, x.decision.allowed ? 'allow' : 'deny', 'verdict kept');
+    });
+  }
+});

@@ -136,6 +136,9 @@ export async function run(argv: string[]): Promise<number> {
       dst,
       ...(d.dstPod !== undefined ? { dstPod: d.dstPod } : {}),
       verdict: d.allowed ? 'allow' : 'deny',
+      // The verdict as every other JSON output and each side here give it; "verdict" stays for
+      // the scripts that read it.
+      allowed: d.allowed,
       egress: sideJSON(d.egress),
       ingress: sideJSON(d.ingress),
     }));
