@@ -63,7 +63,9 @@ export function connectivityCSV(c: Connectivity): string {
 
 export function connectivityMarkdown(c: Connectivity): string {
   const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\*/g, '\\*');
-  const rows = ['| src | dst | conn |', '|-----|-----|------|'];
+  // Columns named as the JSON's fields and the text's words; the CSV keeps its first names (src,
+  // dst, conn) for the scripts reading it.
+  const rows = ['| from | to | ports |', '|------|----|-------|'];
   for (const e of c.edges) rows.push(`| ${esc(e.from)} | ${esc(e.to)} | ${esc(portSetText(e.ports))} |`);
   return rows.join('\n') + '\n';
 }

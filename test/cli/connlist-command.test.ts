@@ -60,7 +60,7 @@ t.test('--why names the rule; --focus narrows; formats', async (t) => {
   const csv = runCli(['connlist', '--manifests', dir, '-o', 'csv']);
   t.match(csv.stdout, /^src,dst,conn\nshop\/backend,shop\/db,"TCP 5432-5433,6000"\n/);
   const md = runCli(['connlist', '--manifests', dir, '-o', 'md']);
-  t.match(md.stdout, /^\| src \| dst \| conn \|\n/);
+  t.match(md.stdout, /^\| from \| to \| ports \|\n/);
   const dot = runCli(['connlist', '--manifests', dir, '-o', 'dot']);
   t.match(dot.stdout, /^digraph connectivity \{/);
   t.match(dot.stdout, /"shop\/backend" -> "shop\/db" \[label="TCP 5432-5433,6000"\];/);

@@ -74,7 +74,7 @@ function diffMarkdown(d: ConnectivityDiff): string {
   // An empty table would read as a broken comment; the text's sentence says it.
   if (d.changes.length === 0) return diffText(d);
   const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\*/g, '\\*');
-  const rows = ['| change | src | dst | before | after | why |', '|---|---|---|---|---|---|'];
+  const rows = ['| change | from | to | before | after | why |', '|---|---|---|---|---|---|'];
   for (const c of d.changes) {
     // The text's lines under the change (opened, closed, and what a closed run was), so a pull
     // request comment says as much as the terminal.
