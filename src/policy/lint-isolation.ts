@@ -33,12 +33,12 @@ export function checkDefaultDeny(view: ClusterView, out: Finding[]): void {
       if (pols.some((p) => selectorIsEmpty(p.podSelector))) continue;
       missing.push(d);
       const unisolated = pods.filter((pod) => !pols.some((p) => policySelectsPod(p, pod)));
-      // A pod some cluster policy has rules for in this direction does not accept ALL traffic:
+      // A pod some cluster policy has rules for in this direction does not allow ALL traffic:
       // its Admin/Baseline rules still decide what they match.
       const open_ = unisolated.filter((pod) => !clusterRulesFor(view, pod, d));
       const ruled = unisolated.length - open_.length;
       const also = ruled ? `${open_.length ? '; ' : ''}${ruled} pod(s) only have cluster policy rules, which decide what they match` : '';
-      if (open_.length || ruled) open.push(`${d}: ${open_.length ? `${listPods(open_)} accept${open_.length === 1 ? 's' : ''} all traffic` : ''}${also}`);
+      if (open_.length || ruled) open.push(`${d}: ${open_.length ? `${listPods(open_)} allow${open_.length === 1 ? 's' : ''} all traffic` : ''}${also}`);
     }
     if (missing.length === 0) continue;
     const types = missing.map((d) => POLICY_TYPE[d]).join(', ');

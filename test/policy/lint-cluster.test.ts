@@ -239,13 +239,13 @@ for (const c of CASES) {
 }
 
 // The NetworkPolicy checks know the tiers too: a pod that only cluster policy rules decide for
-// does not "accept all traffic".
+// does not "allow all traffic".
 t.test('no-default-deny does not call pods with cluster policy rules open', async (t) => {
   const fs = lint(cluster(cnp('default', 'Baseline', 0, DB, '  egress: [{action: Deny, to: [{networks: [0.0.0.0/0]}]}]')));
   const db = fs.find((f) => f.code === LINT.NO_DEFAULT_DENY && f.object === 'Namespace db');
-  t.match(db?.reason, /\(now ingress: db\/pg accepts all traffic; egress: 1 pod\(s\) only have cluster policy rules, which decide what they match\)/);
+  t.match(db?.reason, /\(now ingress: db\/pg allows all traffic; egress: 1 pod\(s\) only have cluster policy rules, which decide what they match\)/);
   const app = fs.find((f) => f.code === LINT.NO_DEFAULT_DENY && f.object === 'Namespace app');
-  t.match(app?.reason, /egress: app\/web accepts all traffic\)/);
+  t.match(app?.reason, /egress: app\/web allows all traffic\)/);
 });
 
 // A cluster policy whose subject selects no pod has no effect, like a NetworkPolicy whose

@@ -151,7 +151,7 @@ const CASES: Case[] = [
     code: LINT.NO_DEFAULT_DENY,
     severity: 'warning',
     object: 'Namespace shop',
-    reason: /no default-deny for ingress and egress.*shop\/cart accepts all traffic/,
+    reason: /no default-deny for ingress and egress.*shop\/cart allows all traffic/,
     fix: /podSelector: \{\}, policyTypes: \[Ingress, Egress\]/,
   },
   {
