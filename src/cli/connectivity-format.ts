@@ -6,10 +6,14 @@ import type { Family } from '../cluster/model.ts';
 import { normaliseRanges, portSetText, rangesText, type PortRange } from '../analysis/ports.ts';
 import { sideText } from './vocabulary.ts';
 
-/** A pod that is no endpoint, with its reason: "x/a (no IPv6 address)" (connlist's and matrix's notes). */
-export function leftOutText(l: LeftOut, family: Family): string {
+/**
+ * A pod that is no endpoint, with its reason: "x/a (no IPv6 address)" (connlist's and matrix's
+ * notes); `detail` follows the reason ("x/b (its address is another pod's for policy: 10.1.0.1
+ * is x/a's)").
+ */
+export function leftOutText(l: LeftOut, family: Family, detail?: string): string {
   const why = { 'address-taken': 'its address is another pod\'s for policy', 'no-address': `no ${family} address`, 'host-network': 'host network', finished: 'finished' } as const;
-  return `${l.pod} (${why[l.reason]})`;
+  return `${l.pod} (${why[l.reason]}${detail ? `: ${detail}` : ''})`;
 }
 
 /** "TCP 80,8080-8090: egress ..., ingress ..." for one run of ports. */

@@ -47,7 +47,8 @@ const CASES: { name: string; args: string[]; code: number; stdout?: RegExp; notS
     code: 0,
     stdout: /^- *\ta\/a1 *\ta\/srv\n/,
     notStdout: /b\/b1/,
-    stderr: /note: left out \(its address belongs to another pod for policy\): b\/b1 \(10\.1\.0\.1 is a\/a1's\)/,
+    // In connlist's words (one fact, one phrase), with whose address it is.
+    stderr: /note: left out: b\/b1 \(its address is another pod's for policy: 10\.1\.0\.1 is a\/a1's\)\n/,
   },
   {
     name: 'verify refuses a probe naming it, naming the probe field and the winner',

@@ -68,23 +68,20 @@ export async function run(argv: string[]): Promise<number> {
   const pods: { key: string; ip: string }[] = [];
   const left: string[] = [];
   const noAddress: string[] = [];
-  const taken: string[] = [];
   for (const p of state.pods.values()) {
     const ip = p.ips.find((a) => parseIP(a)?.family === family);
     // A pod whose address another pod wins (evaluator.ts's contract) would get a row and a
     // column of the winner's verdicts under its own name: it is left out and said so.
     const owner = ip ? podForIP(state, ip) : undefined;
     const reason = leftOutReason(p, ip, owner !== undefined && owner !== p);
-    if (reason === 'address-taken') taken.push(`${podKey(p)} (${ip} is ${podKey(owner!)}'s)`);
-    else if (reason) {
-      // Each pod's reason, in connlist's words.
-      left.push(leftOutText({ pod: podKey(p), reason }, family));
+    if (reason) {
+      // Each pod's reason, in connlist's words; whose address it is for a pod that lost it.
+      left.push(leftOutText({ pod: podKey(p), reason }, family, reason === 'address-taken' ? `${ip} is ${podKey(owner!)}'s` : undefined));
       if (reason === 'no-address') noAddress.push(podKey(p));
     } else pods.push({ key: podKey(p), ip: ip! });
   }
   pods.sort((a, b) => (a.key < b.key ? -1 : 1));
   if (left.length) process.stderr.write(`palisade matrix: note: ${LEFT_OUT}: ${left.sort().join(', ')}${otherFamilyHint(state, family, noAddress)}\n`);
-  if (taken.length) process.stderr.write(`palisade matrix: note: ${LEFT_OUT} (its address belongs to another pod for policy): ${taken.sort().join(', ')}\n`);
   if (pods.length === 0) process.stderr.write(`palisade matrix: note: no pods with an ${family} address\n`);
 
   const cells = pods.map((from) => pods.map((to) => cell(evaluate(state, { src: from.ip, dst: to.ip, protocol, port }), flags.why === true)));
