@@ -19,7 +19,7 @@ import { namespaceLabels } from '../cluster/namespace-labels.ts';
 import { describeRecord, type NameStoreOptions } from '../dataplane/name-store.ts';
 import { NfqueueEnforcer } from '../enforce/nfqueue.ts';
 import { TunEnforcer } from '../enforce/tun.ts';
-import { DEFAULT_TUN_PRIORITY, DEFAULT_TUN_TABLE, installTunRouting, removeTunRouting, tunRoutingProblems, type TunRoutingOptions } from '../enforce/tun-routing.ts';
+import { dnsTunRouting, installTunRouting, removeTunRouting, tunRoutingProblems, type TunRoutingOptions } from '../enforce/tun-routing.ts';
 import { dnsQueue, type RulePlan } from '../enforce/iptables.ts';
 import type { Enforcer } from '../enforce/judge.ts';
 import { clusterPolicySelectsPod } from '../policy/cluster-facts.ts';
@@ -39,8 +39,6 @@ export interface DnsWiringOptions extends NameStoreOptions {
   readonly onError: (e: Error) => void;
 }
 
-/** Host address of the DNS TUN device (rp_filter, see tun-routing.ts), next to the judge's. */
-const DNS_TUN_ADDRESS = '169.254.77.78';
 
 /** Addresses of this node's pods that a cluster policy with domainNames peers selects: their DNS answers are queued. */
 export function dnsPodMatch(state: ClusterState, node: string): { v4: string[]; v6: string[] } {
@@ -91,8 +89,7 @@ export class DnsWiring {
     this.learner = new DnsLearner(state, local.test, o);
     const p = o.plan;
     if (p.mode === 'tun' && o.routing && p.dnsTunDevice && p.dnsDivertMark) {
-      const r = o.routing;
-      this.routing = { ...r, device: p.dnsTunDevice, divertMark: p.dnsDivertMark, table: (r.table ?? DEFAULT_TUN_TABLE) + 1, priority: (r.priority ?? DEFAULT_TUN_PRIORITY) + 1, address: DNS_TUN_ADDRESS };
+      this.routing = dnsTunRouting(o.routing, p.dnsTunDevice, p.dnsDivertMark);
     }
     this.timer = setInterval(() => {
       try {

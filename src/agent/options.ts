@@ -5,6 +5,7 @@ import type { GuardLayout } from './source-guard.ts';
 import type { NameStoreOptions } from '../dataplane/name-store.ts';
 import { DEFAULT_ALLOW_MARK, DEFAULT_DIVERT_MARK, DEFAULT_DNS_DIVERT_MARK, checkAddress, dnsTunName, checkIface, type IptablesBackend, type RulePlan } from '../enforce/iptables.ts';
 import { availableParallelism } from 'node:os';
+import { DEFAULT_TUN_DEVICE } from '../enforce/tun-routing.ts';
 import type { Source } from '../sources/source.ts';
 import type { Log } from '../sources/log.ts';
 import type { HealthServer } from './health.ts';
@@ -127,10 +128,10 @@ export function rulePlan(o: AgentOptions): RulePlan {
     queue: o.queue ?? 0,
     queues: o.queues ?? defaultQueueCount(),
     failOpen: o.failOpen ?? false,
-    tunDevice: o.backend === 'tun' ? o.tunName ?? 'palisade0' : undefined,
+    tunDevice: o.backend === 'tun' ? o.tunName ?? DEFAULT_TUN_DEVICE : undefined,
     divertMark: o.backend === 'tun' ? o.divertMark ?? DEFAULT_DIVERT_MARK : undefined,
     // DNS answers to the pods domainNames policies select go through the learner's own TUN device.
-    dnsTunDevice: o.backend === 'tun' ? dnsTunName(o.tunName ?? 'palisade0') : undefined,
+    dnsTunDevice: o.backend === 'tun' ? dnsTunName(o.tunName ?? DEFAULT_TUN_DEVICE) : undefined,
     dnsDivertMark: o.backend === 'tun' ? DEFAULT_DNS_DIVERT_MARK : undefined,
     strict: o.strict ?? true,
     verdictCache: o.verdictCache ?? o.backend === 'nfqueue',

@@ -20,6 +20,7 @@ const COMMANDS: Record<string, Command> = {
   matrix: { summary: 'pod-to-pod truth table in the e2e . / X style', load: () => import('./commands/matrix.ts') },
   lab: { summary: 'lab up | probe | down | status: pods as network namespaces on this machine', load: () => import('./commands/lab.ts') },
   agent: { summary: 'run the per-node enforcement agent', load: () => import('./commands/agent.ts') },
+  cleanup: { summary: 'remove what Palisade agents left in this node\'s kernel (after a killed agent or the DaemonSet)', load: () => import('./commands/cleanup.ts') },
   bench: { summary: 'development only (a source checkout): per-packet and compile benchmarks', load: () => import('./commands/bench.ts') },
   connlist: { summary: 'list every allowed connection with its exact ports', load: () => import('./commands/connlist.ts') },
   diff: { summary: 'connections a policy change opens or closes (exit 1 if any)', load: () => import('./commands/diff.ts') },

@@ -26,9 +26,10 @@
 
 import { loadNative, type NativeAddon } from './native.ts';
 import { ADMIT_RETURN_SETS, ADMIT_SETS, type Family } from './rule-plan.ts';
-import { mustRun, type CommandPrefix } from './command.ts';
+import { mustRun, runCommand, type CommandPrefix } from './command.ts';
+import { destroyExistingSets } from './ipset-save.ts';
 import { Ledger, PROTO_NAMES, type CachedDecision, type CountSink } from './cache-counters.ts';
-import { CountedSets, createSet, type CountedSetsLayout } from './counted-sets.ts';
+import { CountedSets, countedSetNames, createSet, type CountedSetsLayout } from './counted-sets.ts';
 import { formatIP, maskWords } from '../net/address.ts';
 
 export { ADMIT_RETURN_SETS, ADMIT_SETS };
@@ -42,6 +43,19 @@ export const RETURN_MAX = 1 << 21;
 const SPARES = 3;
 /** The live set of each family and its spares `<live>-S<k>` (counted-sets.ts). */
 const layout = (families: readonly Family[], prefix?: CommandPrefix): CountedSetsLayout => ({ families, live: ADMIT_SETS, spares: SPARES, prefix });
+
+/** Every set of kernel admission, in the order they can be destroyed: spares first (counted-sets.ts), then what the rules name. */
+export function admitSetNames(families: readonly Family[]): string[] {
+  return [...countedSetNames(layout(families)), ...families.map(returnSpare), ...families.map((f) => ADMIT_RETURN_SETS[f])];
+}
+
+/**
+ * Destroys kernel admission's sets that exist, with or without an AdmitSets open (close() and a
+ * killed agent's `palisade cleanup`); the rules naming them must be gone first.
+ */
+export function destroyAdmitSets(families: readonly Family[], prefix?: CommandPrefix, run: typeof runCommand = runCommand): Promise<unknown> {
+  return destroyExistingSets(admitSetNames(families), run, prefix);
+}
 
 export interface AdmitEntry {
   readonly family: 4 | 6;
@@ -334,9 +348,6 @@ export class AdmitSets {
       this.sets.closeSocket();
     }
     this.s.entries = 0;
-    // Spares first (counted-sets.ts): restore stops at the first failure, and a live set a rule still names fails.
-    await this.sets.destroy(mustRun);
-    const names = [...this.families.map(returnSpare), ...this.families.map((f) => ADMIT_RETURN_SETS[f])];
-    await mustRun(['ipset', 'restore'], { prefix: this.o.prefix, input: names.map((n) => `destroy ${n}\n`).join('') });
+    await destroyAdmitSets(this.families, this.o.prefix, mustRun);
   }
 }

@@ -17,6 +17,7 @@ import type { NativeAddon } from './native.ts';
 import { CommandError, mustRun, runCommand, type CommandPrefix, type CommandResult } from './command.ts';
 import { applyCounts, parseSavedCounters, readSpacingMs, type CountSink, type Ledger } from './cache-counters.ts';
 import { ipsetModuleHint, withHint } from './kernel-modules.ts';
+import { destroyExistingSets } from './ipset-save.ts';
 
 /** As rule-plan.ts's (a module above this one: it names the judged sets, which create theirs here). */
 type Family = 4 | 6;
@@ -83,6 +84,12 @@ export interface CountedSetsOptions extends CountedSetsLayout {
 }
 
 const spareName = (live: string, k: number): string => `${live}-S${k}`;
+
+/** Every set of a layout, spares first (the order they can be destroyed in: a rule names only the live ones). */
+export function countedSetNames(layout: Pick<CountedSetsLayout, 'families' | 'live' | 'spares'>): string[] {
+  const { families, live, spares } = layout;
+  return [...families.flatMap((f) => Array.from({ length: spares }, (_, k) => spareName(live[f], k))), ...families.map((f) => live[f])];
+}
 
 export class CountedSets {
   /**
@@ -294,8 +301,6 @@ export class CountedSets {
    * throws on a failure, runCommand does not.
    */
   destroy(run: typeof runCommand, prefix = this.o.prefix): Promise<CommandResult> {
-    const { families, live } = this.o;
-    const names = [...families.flatMap((f) => Array.from({ length: this.o.spares }, (_, k) => this.spare(f, k))), ...families.map((f) => live[f])];
-    return run(['ipset', 'restore'], { prefix, input: names.map((n) => `destroy ${n}\n`).join('') });
+    return destroyExistingSets(countedSetNames(this.o), run, prefix);
   }
 }

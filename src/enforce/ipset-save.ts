@@ -3,7 +3,7 @@
 // so they share one listing per tick instead of spawning one each (each spawn is a few ms of
 // CPU on the node, which the source guard's cost budget in issue 14 counts).
 
-import { CommandError, runCommand, type CommandPrefix } from './command.ts';
+import { CommandError, runCommand, type CommandPrefix, type CommandResult } from './command.ts';
 
 /** `ipset save` of every set (text as the tool prints it). */
 export async function saveAllSets(prefix?: CommandPrefix): Promise<string> {
@@ -46,4 +46,22 @@ export function setMembersOf(saved: string, name: string): SetMember[] {
     out.push({ key: f[0]!, packets: i >= 0 ? Number(f[i + 1]) || 0 : 0 });
   }
   return out;
+}
+
+/** The names of the sets that exist (`ipset list -n`); none when the tool or the kernel module is not there. */
+export async function existingSets(prefix?: CommandPrefix): Promise<string[]> {
+  const r = await runCommand(['ipset', 'list', '-n'], { prefix }).catch(() => undefined);
+  return r && r.code === 0 ? r.stdout.split('\n').map((l) => l.trim()).filter(Boolean) : [];
+}
+
+/**
+ * Destroys those of `names` that exist, in the order given, in one `ipset restore` (which stops
+ * at its first failure, so a set missing, as after a killed agent or a half-done start, must not
+ * be named). `run`: mustRun throws on a failure (a set some rule still names), runCommand does not.
+ */
+export async function destroyExistingSets(names: readonly string[], run: typeof runCommand, prefix?: CommandPrefix): Promise<CommandResult> {
+  const there = new Set(await existingSets(prefix));
+  const doomed = names.filter((n) => there.has(n));
+  if (doomed.length === 0) return { code: 0, stdout: '', stderr: '' };
+  return run(['ipset', 'restore'], { prefix, input: doomed.map((n) => `destroy ${n}\n`).join('') });
 }

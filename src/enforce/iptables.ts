@@ -260,6 +260,11 @@ export async function settleBackend(prefer: IptablesBackend | 'auto', prefix?: C
   }
 }
 
+/** The jumps into Palisade chains from other chains, and the Palisade chains, of one table (`palisade cleanup` lists them). */
+export function listPalisadeRules(backend: IptablesBackend, family: Family, tbl: string, prefix?: CommandPrefix): Promise<{ jumps: string[]; chains: string[] }> {
+  return listPalisade(tools(backend, family), tbl, prefix);
+}
+
 /** `-S` of one table and family, for tests and diagnostics. */
 export async function listRules(backend: IptablesBackend, family: Family, tbl: string, prefix?: CommandPrefix): Promise<string> {
   return (await mustRun([tools(backend, family).cmd, '-w', '5', '-t', tbl, '-S'], { prefix })).stdout;

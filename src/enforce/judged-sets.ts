@@ -23,7 +23,7 @@ import { canonicalIP, parseIP } from '../net/address.ts';
 import type { RuleSnapshot } from '../policy/engine-api.ts';
 import type { Direction } from '../policy/spec-facts.ts';
 import { mustRun, runCommand, type CommandPrefix } from './command.ts';
-import { hasSet, saveSets, setMembersOf } from './ipset-save.ts';
+import { destroyExistingSets, hasSet, saveSets, setMembersOf } from './ipset-save.ts';
 import { createSet } from './counted-sets.ts';
 
 type Family = 4 | 6;
@@ -78,6 +78,16 @@ export function parseSetSave(text: string, name: string): Set<string> {
   return new Set(setMembersOf(text, name).map((m) => canonicalIP(m.key) ?? m.key));
 }
 
+/** The judged sets of these families. */
+export function judgedSetNames(families: readonly Family[]): string[] {
+  return families.flatMap((f) => KINDS.map((k) => JUDGED_SETS[k][f]));
+}
+
+/** Destroys the judged sets that exist, with or without a JudgedSets open (a killed agent's: `palisade cleanup`); the rules naming them go first. */
+export async function destroyJudgedSets(families: readonly Family[], prefix?: CommandPrefix): Promise<void> {
+  await destroyExistingSets(judgedSetNames(families), runCommand, prefix);
+}
+
 export interface JudgedSetsOptions {
   readonly families: readonly Family[];
   /** Prefix for the ipset tool (tests: ['ip', 'netns', 'exec', NS]). */
@@ -109,7 +119,7 @@ export class JudgedSets {
   }
 
   private names(): string[] {
-    return this.opts.families.flatMap((f) => KINDS.map((k) => JUDGED_SETS[k][f]));
+    return judgedSetNames(this.opts.families);
   }
 
   /** Creates the missing sets, all in one `ipset restore` (the agent starts with the node loaded). */
@@ -201,7 +211,7 @@ export class JudgedSets {
 
   /** Removes the sets (after the rules that use them are gone). */
   async destroy(): Promise<void> {
-    await runCommand(['ipset', 'restore', '-exist'], { input: this.names().map((n) => `destroy ${n}`).join('\n') + '\n', prefix: this.opts.prefix });
+    await destroyJudgedSets(this.opts.families, this.opts.prefix);
     this.held.clear();
   }
 }

@@ -65,6 +65,8 @@ const T = (f: Family): string => `${f === 4 ? 'ip' : 'ip6'} ${NFT_GUARD_TABLE}`;
 const FAMILY_NAME = { 4: 'ip', 6: 'ip6' } as const;
 /** The single inet table older agents installed: removed with the guard. */
 const INET = `inet ${NFT_GUARD_TABLE}`;
+/** Every table this layout installs or ever did ("FAMILY NAME"): what remove() deletes. */
+export const NFT_GUARD_TABLES: readonly string[] = [T(4), T(6), INET];
 const FORGED_TIMEOUT = 300;
 const FORGED_MAX = 4096;
 
@@ -442,7 +444,7 @@ export class NftSpoofGuard implements KernelGuard {
   /** Deletes the tables, both families and an older agent's inet one (nothing else is touched); fine when they are not there. */
   async remove(): Promise<void> {
     this.session.stop();
-    for (const t of [T(4), T(6), INET]) await runCommand(['nft', 'delete', 'table', ...t.split(' ')], { prefix: this.o.prefix });
+    for (const t of NFT_GUARD_TABLES) await runCommand(['nft', 'delete', 'table', ...t.split(' ')], { prefix: this.o.prefix });
     this.current = undefined;
     this.baseline = new Map();
   }

@@ -521,12 +521,11 @@ export class TcSpoofGuard implements KernelGuard {
   }
 
   /**
-   * Takes the filters off every interface that has this layout's (found by listing every link, so
-   * a previous run's are found too), then the sink and the sets. Deleting the sink unregisters its
-   * table's hook, which drops packets waiting in NFQUEUEs: only when the guard goes for good.
+   * The interfaces holding this layout's filters (a catch-all into the sink), with what each
+   * holds: every link of the namespace is listed, so a previous run's are found too (under a
+   * prefix, another namespace, only the ones this guard wrote).
    */
-  async remove(): Promise<void> {
-    this.session.stop();
+  async guardedLinks(): Promise<Map<string, ListedFilters>> {
     let links: string[] = [];
     try {
       links = this.o.prefix && this.o.prefix.length > 0 ? [...this.current.keys()] : readdirSync('/sys/class/net');
@@ -535,14 +534,25 @@ export class TcSpoofGuard implements KernelGuard {
     }
     links = links.filter(tcIfaceOk);
     const listed = await this.listFilters(links, true, false);
-    const lines: string[] = [];
+    const out = new Map<string, ListedFilters>();
     for (const iface of links) {
       const l = listed[iface];
       if (!l) continue;
       const have = parseTcFilters(l);
-      const ours = [...have.filters.values()].some((s) => s.includes(' sink '));
-      if (ours) lines.push(...removeLines(iface, have));
+      if ([...have.filters.values()].some((s) => s.includes(' sink '))) out.set(iface, have);
     }
+    return out;
+  }
+
+  /**
+   * Takes the filters off every interface that has this layout's (found by listing every link, so
+   * a previous run's are found too), then the sink and the sets. Deleting the sink unregisters its
+   * table's hook, which drops packets waiting in NFQUEUEs: only when the guard goes for good.
+   */
+  async remove(): Promise<void> {
+    this.session.stop();
+    const lines: string[] = [];
+    for (const [iface, have] of await this.guardedLinks()) lines.push(...removeLines(iface, have));
     await this.tc(lines).catch(() => undefined);
     await runCommand(['nft', 'delete', 'table', ...SINK_TABLE.split(' ')], { prefix: this.o.prefix });
     await runCommand(['ip', 'link', 'del', TC_SINK.dev], { prefix: this.o.prefix });

@@ -38,6 +38,31 @@ export const DEFAULT_TUN_ADDRESS = '169.254.77.77';
 
 export const DEFAULT_TUN_TABLE = 7077;
 export const DEFAULT_TUN_PRIORITY = 1000;
+/** The judge's TUN device unless --tun-name says otherwise. */
+export const DEFAULT_TUN_DEVICE = 'palisade0';
+/** Host address of the DNS learner's TUN device, next to the judge's. */
+const DNS_TUN_ADDRESS = '169.254.77.78';
+
+/** TUN: the DNS learner's device gets its own table and rule, right after the judge's (table and preference + 1). */
+export function dnsTunRouting(judge: TunRoutingOptions, device: string, divertMark: number): TunRoutingOptions {
+  return { ...judge, device, divertMark, table: (judge.table ?? DEFAULT_TUN_TABLE) + 1, priority: (judge.priority ?? DEFAULT_TUN_PRIORITY) + 1, address: DNS_TUN_ADDRESS };
+}
+
+/**
+ * Deletes a TUN device a stopped agent left (persistent: the agent's enforcer deletes its own on
+ * close, unless --keep-rules). Only a TUN device of that name: false when there is none.
+ */
+export async function deleteTunDevice(name: string, prefix?: CommandPrefix): Promise<boolean> {
+  if (!(await isTunDevice(name, prefix))) return false;
+  await mustRun(['ip', 'link', 'del', 'dev', name], { prefix });
+  return true;
+}
+
+/** Is there a TUN device of that name (not some other kind of link that happens to have it)? */
+export async function isTunDevice(name: string, prefix?: CommandPrefix): Promise<boolean> {
+  const r = await runCommand(['ip', '-d', '-o', 'link', 'show', 'dev', name], { prefix });
+  return r.code === 0 && /\btun type tun\b/.test(r.stdout);
+}
 
 const hex = (m: number): string => '0x' + (m >>> 0).toString(16);
 

@@ -32,7 +32,8 @@ import { loadNative, type NativeAddon } from './native.ts';
 import { CACHE_SETS, type Family } from './iptables.ts';
 import { runCommand, type CommandPrefix } from './command.ts';
 import { Ledger, tupleKey, type CountSink, type LedgerEntry } from './cache-counters.ts';
-import { CountedSets, type CountedSetsLayout } from './counted-sets.ts';
+import { CountedSets, countedSetNames, type CountedSetsLayout } from './counted-sets.ts';
+import { destroyExistingSets } from './ipset-save.ts';
 import type { PacketInfo } from '../dataplane/packet-info.ts';
 import { protocolHasPorts } from '../net/ip-protocols.ts';
 import { CacheAdmission, tupleHash4, tupleHash6 } from './cache-admission.ts';
@@ -59,6 +60,19 @@ export interface VerdictCacheOptions {
 const SPARES = 4;
 /** The live set of each family and its spares `<live>-S<k>` (counted-sets.ts). */
 const layout = (families: readonly Family[], prefix?: CommandPrefix): CountedSetsLayout => ({ families, live: CACHE_SETS, spares: SPARES, prefix });
+
+/**
+ * Destroys the cache's sets where they are, with no cache open (a killed agent's: `palisade
+ * cleanup`); close({ destroy }) removes the same ones. Remove the rules that name them first.
+ */
+export function destroyVerdictCacheSets(families: readonly Family[], prefix?: CommandPrefix, run: typeof runCommand = runCommand): Promise<unknown> {
+  return destroyExistingSets(cacheSetNames(families), run, prefix);
+}
+
+/** Every set of the cache, spares first. */
+export function cacheSetNames(families: readonly Family[]): string[] {
+  return countedSetNames(layout(families));
+}
 
 /** The kernel timeout of entries: longer than the agent keeps them (see the header), so only a dead agent's entries expire there. */
 export function kernelTimeout(seconds: number): number {

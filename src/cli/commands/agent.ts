@@ -13,6 +13,7 @@ import { manifestPathsFlag } from '../manifest-input.ts';
 import { AGENT_NODE_FLAGS, missingAgentNodeFlags } from '../../agent/node-flags.ts';
 import { defaultLog } from '../../agent/agent-log.ts';
 import { DEFAULT_VERDICT_LOG_MAX_BYTES } from '../../agent/verdict-log.ts';
+import { DEFAULT_TUN_DEVICE } from '../../enforce/tun-routing.ts';
 
 const HELP = `usage: palisade agent --node NAME [--source files --manifests PATH... | --source kube [--kubeconfig FILE]]
                       [--backend nfqueue|tun] [--queue N] [--queues K] [--fail-open]
@@ -159,7 +160,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   if (rulesCheckMs !== 0 && rulesCheckMs < 100) throw new CliError(`--rules-check-ms must be 0 (off) or between 100 and 600000, got ${rulesCheckMs}`);
   const sourceGuardLayout = ((flags['source-guard-layout'] as string | undefined) ?? 'auto') as GuardLayout;
   if (!(GUARD_LAYOUTS as readonly string[]).includes(sourceGuardLayout)) throw new CliError(`--source-guard-layout must be ${GUARD_LAYOUTS.join(', ')}, got "${sourceGuardLayout}"`);
-  const tunName = (flags['tun-name'] as string | undefined) ?? 'palisade0';
+  const tunName = (flags['tun-name'] as string | undefined) ?? DEFAULT_TUN_DEVICE;
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(tunName)) throw new CliError(`--tun-name must be 1-15 characters of A-Z a-z 0-9 _ . -, got "${tunName}"`);
 
   const podIfaces = (flags['pod-iface'] as string[] | undefined) ?? [];
