@@ -33,13 +33,16 @@ export async function createCountingSet(name: string, family: Family, timeout: n
     await createSet(name, type, opts, prefix);
   } catch (e) {
     if (!(e instanceof CommandError) || !/already exists/.test(e.stderr)) throw e;
-    const tmp = `${name}-N`;
+    const tmp = takeoverName(name);
     await runCommand(['ipset', 'destroy', tmp], { prefix });
     await createSet(tmp, type, opts, prefix);
     await mustRun(['ipset', 'swap', name, tmp], { prefix });
     await mustRun(['ipset', 'destroy', tmp], { prefix });
   }
 }
+
+/** The set createCountingSet builds a takeover in: left behind only by an agent killed half way. */
+const takeoverName = (name: string): string => `${name}-N`;
 
 /** `ipset create -exist`; when the kernel lacks the set type, the error names its module (kernel-modules.ts). */
 export async function createSet(name: string, type: string, options: readonly string[], prefix?: CommandPrefix): Promise<void> {
@@ -85,10 +88,14 @@ export interface CountedSetsOptions extends CountedSetsLayout {
 
 const spareName = (live: string, k: number): string => `${live}-S${k}`;
 
-/** Every set of a layout, spares first (the order they can be destroyed in: a rule names only the live ones). */
+/**
+ * Every set of a layout, spares first (the order they can be destroyed in: a rule names only the
+ * live ones), with the takeover sets a killed agent may have left (never named by a rule).
+ */
 export function countedSetNames(layout: Pick<CountedSetsLayout, 'families' | 'live' | 'spares'>): string[] {
   const { families, live, spares } = layout;
-  return [...families.flatMap((f) => Array.from({ length: spares }, (_, k) => spareName(live[f], k))), ...families.map((f) => live[f])];
+  const kept = [...families.flatMap((f) => Array.from({ length: spares }, (_, k) => spareName(live[f], k))), ...families.map((f) => live[f])];
+  return [...kept.map(takeoverName), ...kept];
 }
 
 export class CountedSets {
