@@ -22,6 +22,7 @@ import { DnsLearner } from '../src/agent/dns-learner.ts';
 import { dnsStatusSection } from '../src/agent/dns-status.ts';
 import { StatusFile } from '../src/agent/status-file.ts';
 import { ClusterState } from '../src/cluster/state.ts';
+import { onTheLoop } from '../test/support/loop-ticker.ts';
 
 const sizes = process.argv.length > 2 ? process.argv.slice(2).map(Number) : [8192, 65536];
 const WRITES = 4;
@@ -39,21 +40,8 @@ async function cost(f: () => Promise<void>) {
 
 /** Runs `f` with a ticker once a turn of the loop: the longest time between two turns (clock, CPU). */
 async function held(f: () => Promise<void>) {
-  let last = performance.now(), lastCpu = process.cpuUsage(), longest = 0, longestCpu = 0, ticking = true;
-  const tick = (): void => {
-    const t = performance.now(), c = process.cpuUsage();
-    longest = Math.max(longest, t - last);
-    longestCpu = Math.max(longestCpu, (c.user + c.system - lastCpu.user - lastCpu.system) / 1000);
-    last = t;
-    lastCpu = c;
-    if (ticking) setImmediate(tick);
-  };
-  setImmediate(tick);
-  await new Promise((r) => setImmediate(r));
-  longest = longestCpu = 0;
-  await f();
-  ticking = false;
-  return { longest_task_ms: r1(longest), longest_task_cpu_ms: r1(longestCpu) };
+  const m = await onTheLoop(f);
+  return { longest_task_ms: r1(m.longest), longest_task_cpu_ms: r1(m.longestCpu) };
 }
 
 /** The scenario's writes, each measured by `measure`. */
