@@ -17,3 +17,11 @@ export function shownWidth(line: string): number {
   for (const ch of line) col = ch === '\t' ? (Math.floor(col / 8) + 1) * 8 : col + 1;
   return col;
 }
+
+/**
+ * How wide a command's text may be: the terminal's width when stdout is one, else 120, so what
+ * lands in a pipe or a file does not depend on the window the command was typed in.
+ */
+export function outputColumns(): number {
+  return process.stdout.isTTY && process.stdout.columns > 0 ? process.stdout.columns : 120;
+}

@@ -3,12 +3,13 @@
 // policy rule names.
 
 import t from 'tap';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { evaluate } from '../../src/policy/evaluator.ts';
 import { sampleCase } from '../conformance/sample-cases.ts';
 import { caseManifestDir, runCli, tmpDir } from './run-cli.ts';
 import { verifyEveryCase } from './verify-case-check.ts';
+import { probeLines } from '../../src/cli/commands/verify.ts';
 import { allCases } from '../conformance/case-set.ts';
 import { clusterPolicyDir } from './cluster-policy-fixture.ts';
 import { loadManifests } from '../../src/sources/manifests.ts';
@@ -28,16 +29,43 @@ t.test('table output and expect checking', async (t) => {
   ].join('\n'));
   const r = runCli(['verify', '--manifests', join(dir, 'cluster.yaml'), '--probes', probeFile]);
   t.equal(r.code, 0, r.stderr);
+  // Wider than 120 columns as a table: a block per probe in a pipe.
   const lines = r.stdout.trim().split('\n');
-  t.equal(lines.length, 4, 'header + 3 rows');
-  t.match(lines[1]!, /y\/a \(10\.244\.2\.1\)\s+x\/a \(10\.244\.1\.1\)\s+TCP\/80\s+IPv4\s+DENIED\s+allowed: not isolated\s+denied: isolated by x\/deny-ingress, no rule allows/);
-  t.match(lines[3]!, /10\.0\.0\.1\s+x\/b .*\sallowed  .*allowed: own node \(NetworkPolicy always allows it\)/);
+  t.equal(lines.length, 3 * 4 - 1, '3 blocks of 3 lines, a blank line between them');
+  t.same(lines.slice(0, 3), [
+    '#0  y/a (10.244.2.1) -> x/a (10.244.1.1)  TCP/80  IPv4  DENIED',
+    '    egress:  allowed: not isolated',
+    '    ingress: denied: isolated by x/deny-ingress, no rule allows',
+  ]);
+  t.match(lines.slice(8).join('\n'), /^#2  10\.0\.0\.1 -> x\/b \(10\.244\.1\.2\)  TCP\/80  IPv4  allowed\n    egress:  allowed: not a pod \(no policy applies\)\n    ingress: allowed: own node \(NetworkPolicy always allows it\)$/);
+  // In a terminal wide enough for it, the table (probeLines takes the terminal's width).
+  const row = ['0', 'y/a (10.244.2.1)', 'x/a (10.244.1.1)', 'TCP/80', 'IPv4', 'DENIED', 'allowed: not isolated', 'denied: isolated by x/deny-ingress, no rule allows'] as const;
+  const table = probeLines([row], 200);
+  t.equal(table.length, 2, 'header + 1 row');
+  t.match(table[1]!, /^0  y\/a \(10\.244\.2\.1\)\s+x\/a \(10\.244\.1\.1\)\s+TCP\/80\s+IPv4\s+DENIED\s+allowed: not isolated\s+denied: isolated by x\/deny-ingress, no rule allows$/);
+  t.same(probeLines([row], 120), ['#0  y/a (10.244.2.1) -> x/a (10.244.1.1)  TCP/80  IPv4  DENIED', '    egress:  allowed: not isolated', '    ingress: denied: isolated by x/deny-ingress, no rule allows'], 'the same row in 120 columns: its block');
 
   writeFileSync(probeFile, '- {from: y/a, to: x/a, port: 80, expect: allow}\n');
   const miss = runCli(['verify', '--manifests', join(dir, 'cluster.yaml'), '--probes', probeFile, '-o', 'json']);
   t.equal(miss.code, 1, 'an unmet expect exits 1');
   t.match(miss.stderr, /probe\[0\] y\/a -> x\/a TCP\/80: expected allow, got deny/);
   t.equal(JSON.parse(miss.stdout).length, 1, 'results are still printed');
+});
+
+t.test('a table wider than 120 columns becomes a block per probe', async (t) => {
+  // The README's own example was 220 columns wide: two reasons a row wrapped in any terminal.
+  const r = runCli(['verify', '--manifests', 'examples/demo', '--probes', 'examples/demo-probes.yaml']);
+  t.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trimEnd().split('\n');
+  t.ok(lines.every((l) => l.length <= 120), 'every line fits in 120 columns');
+  const probes = readFileSync('examples/demo-probes.yaml', 'utf8').split('\n').filter((l) => l.startsWith('- '));
+  const heads = lines.filter((l) => l.startsWith('#'));
+  t.equal(heads.length, probes.length, 'one block per probe');
+  t.match(heads[1]!, /^#1  frontend\/web \(10\.244\.1\.10\) -> db\/postgres \(10\.244\.3\.10\)  TCP\/5432  IPv4  DENIED$/);
+  const i = lines.indexOf(heads[1]!);
+  t.match(lines[i + 1]!, /^    egress:  denied: isolated by frontend\/allow-dns, /);
+  t.match(lines[i + 2]!, /^    ingress: denied: isolated by db\/default-deny, db\/postgres-from-api, no rule allows$/);
+  t.equal(lines[i + 3], '', 'a blank line between blocks');
 });
 
 // Cluster policies: both engines judge the tiers (a disagreement would exit 3), a cluster rule

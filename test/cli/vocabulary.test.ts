@@ -12,7 +12,7 @@ import { loadManifests } from '../../src/sources/manifests.ts';
 import { evaluate } from '../../src/policy/evaluator.ts';
 import { ruleLabel, type SideDecision } from '../../src/policy/decision.ts';
 import { resolveEndpoint } from '../../src/cli/probes.ts';
-import { runCli, tmpDir } from './run-cli.ts';
+import { runCli, tmpDir, verifyRows } from './run-cli.ts';
 import { probeVerdictText, verdictText } from '../../src/cli/vocabulary.ts';
 import type { LabVerdict } from '../../src/lab/probe.ts';
 import { CLUSTER, clusterPolicyDir } from './cluster-policy-fixture.ts';
@@ -91,15 +91,14 @@ function listedSides(out: string, head: RegExp, lead: string, protocol: string, 
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 t.test('verify, explain, connlist --why and diff word each side of a connection alike', async (t) => {
-  const verifyRuns = new Map<string, string[]>();
+  const verifyRuns = new Map<string, string[][]>();
   for (const name of Object.keys(CLUSTERS) as (keyof typeof CLUSTERS)[]) {
     const rows = ROWS.filter((r) => r.cluster === name);
     const probes = join(tmpDir('palisade-vocab-'), 'probes.json');
     writeFileSync(probes, JSON.stringify(rows.map((r) => ({ from: r.from, to: r.to, port: r.port, protocol: r.protocol ?? 'TCP' }))));
     const v = runCli(['verify', '--manifests', CLUSTERS[name].dir, '--probes', probes]);
     t.equal(v.code, 0, v.stderr);
-    // Cells are padded with at least two spaces; a phrase has single spaces only.
-    verifyRuns.set(name, v.stdout.trimEnd().split('\n').slice(1));
+    verifyRuns.set(name, verifyRows(v.stdout));
   }
   const connlists = new Map<string, string>();
   const diffs = new Map<string, string>();
@@ -117,7 +116,7 @@ t.test('verify, explain, connlist --why and diff word each side of a connection 
       const dst = resolveEndpoint(state, row.to, 'IPv4', 'to');
       const d = evaluate(state, { src, dst, protocol, port: row.port });
 
-      const cells = verifyRuns.get(row.cluster)![ROWS.filter((r) => r.cluster === row.cluster).indexOf(row)]!.split(/\s{2,}/);
+      const cells = verifyRuns.get(row.cluster)![ROWS.filter((r) => r.cluster === row.cluster).indexOf(row)]!;
       const [verdict, vEgress, vIngress] = cells.slice(-3) as [string, string, string];
 
       const x = runCli(['explain', '--manifests', CLUSTERS[row.cluster].dir, '--from', row.from, '--to', row.to, '--port', String(row.port), '--protocol', protocol]);

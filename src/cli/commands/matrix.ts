@@ -17,6 +17,7 @@ import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
 import { DNS_FLAGS, DNS_HELP, DNS_USAGE, applyDnsStatus, dnsStatusFlag } from '../dns-input.ts';
 import { familyFlag, otherFamilyHint, portFlag, protocolFlag, rejectPositional } from '../manifest-input.ts';
 import { matrixLines } from '../matrix-table.ts';
+import { outputColumns } from '../text-table.ts';
 import { leftOutText } from '../connectivity-format.ts';
 import { LEFT_OUT, TIER_TITLE } from '../vocabulary.ts';
 
@@ -85,9 +86,6 @@ export async function run(argv: string[]): Promise<number> {
   if (pods.length === 0) process.stderr.write(`palisade matrix: note: no pods with an ${family} address\n`);
 
   const cells = pods.map((from) => pods.map((to) => cell(evaluate(state, { src: from.ip, dst: to.ip, protocol, port }), flags.why === true)));
-  // A pipe or a file gets a fixed width: what lands there does not depend on the window the
-  // command was typed in.
-  const columns = process.stdout.isTTY && process.stdout.columns > 0 ? process.stdout.columns : 120;
-  process.stdout.write(matrixLines(pods.map((p) => p.key), cells, flags['full-names'] === true ? Infinity : columns).join('\n') + '\n');
+  process.stdout.write(matrixLines(pods.map((p) => p.key), cells, flags['full-names'] === true ? Infinity : outputColumns()).join('\n') + '\n');
   return errorCount > 0 ? 1 : 0;
 }

@@ -12,7 +12,7 @@ import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
 import { DNS_FLAGS, DNS_HELP, DNS_USAGE, applyDnsStatus, dnsStatusFlag } from '../dns-input.ts';
 import { rejectPositional } from '../manifest-input.ts';
 import { readProbeFile, resolveEndpoint, type Probe } from '../probes.ts';
-import { alignedLines } from '../text-table.ts';
+import { alignedLines, outputColumns, shownWidth } from '../text-table.ts';
 import { sideText, verdictText } from '../vocabulary.ts';
 
 const HELP = `usage: palisade verify --manifests PATH...|--kubeconfig FILE [--context NAME] --probes FILE ${DNS_USAGE} [-o text|json]
@@ -28,8 +28,10 @@ else an outside host). protocol defaults to TCP, family to IPv4 (or the family o
 IP), expect is optional.
 
 Both engines judge every probe: the spec evaluator (whose answer is printed) and the compiled
-engine the agent enforces with. -o text (the default) is a table, one row per probe; -o table
-is the same (its older name).
+engine the agent enforces with. -o text (the default) is a table, one row per probe, or, when
+that is wider than the terminal (120 columns when stdout is not a terminal), a block per probe:
+the connection and its verdict, then its egress and ingress reasons on lines of their own.
+-o table is the same as text (its older name).
 
 ${DNS_HELP}
 
@@ -144,15 +146,34 @@ export async function run(argv: string[]): Promise<number> {
     }));
     process.stdout.write(JSON.stringify(out, null, 2) + '\n');
   } else {
-    const rows = [['#', 'FROM', 'TO', 'PORT', 'FAMILY', 'VERDICT', 'EGRESS (source side)', 'INGRESS (destination side)']];
-    results.forEach(({ probe, src, dst, d }, i) => {
+    const rows = results.map(({ probe, src, dst, d }, i) => {
       // "x/a (10.1.0.1)" for a pod named in the probe, "10.1.0.1 (x/a)" for a pod given by address.
       const from = probe.from !== src ? `${probe.from} (${src})` : d.srcPod ? `${src} (${d.srcPod})` : src;
       const to = probe.to !== dst ? `${probe.to} (${dst})` : d.dstPod ? `${dst} (${d.dstPod})` : dst;
-      rows.push([String(i), from, to, `${probe.protocol}/${probe.port}`, probe.family, verdictText(d.allowed), sideText(d.egress), sideText(d.ingress)]);
+      return [String(i), from, to, `${probe.protocol}/${probe.port}`, probe.family, verdictText(d.allowed), sideText(d.egress), sideText(d.ingress)] as const;
     });
-    for (const line of alignedLines(rows)) process.stdout.write(line + '\n');
+    process.stdout.write(probeLines(rows, outputColumns()).join('\n') + '\n');
   }
   if (disagreements > 0) return 3;
   return errorCount > 0 || missed > 0 ? 1 : 0;
+}
+
+/** A probe's row: index, from, to, protocol/port, family, verdict, egress reason, ingress reason. */
+export type ProbeRow = readonly [string, string, string, string, string, string, string, string];
+
+/**
+ * The text output: a table with a header when it fits in `limit` columns, else a block per probe
+ * (the connection and its verdict, then each side's reason on a line of its own, as explain words
+ * them), blocks apart by a blank line: long pod names and two reasons made the README's own
+ * example 220 columns wide, which any terminal wraps.
+ */
+export function probeLines(rows: readonly ProbeRow[], limit: number): string[] {
+  const table = alignedLines([['#', 'FROM', 'TO', 'PORT', 'FAMILY', 'VERDICT', 'EGRESS (source side)', 'INGRESS (destination side)'], ...rows]);
+  if (Math.max(...table.map(shownWidth)) <= limit) return table;
+  return rows.flatMap(([i, from, to, port, family, verdict, egress, ingress], k) => [
+    ...(k > 0 ? [''] : []),
+    `#${i}  ${from} -> ${to}  ${port}  ${family}  ${verdict}`,
+    `    egress:  ${egress}`,
+    `    ingress: ${ingress}`,
+  ]);
 }
