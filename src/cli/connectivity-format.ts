@@ -5,6 +5,7 @@ import type { Connectivity, Edge, EdgePart, Endpoint, LeftOut } from '../analysi
 import type { Family } from '../cluster/model.ts';
 import { normaliseRanges, portSetText, rangesText, type PortRange } from '../analysis/ports.ts';
 import { sideText } from './vocabulary.ts';
+import { wrappedList } from './text-table.ts';
 
 /**
  * A pod that is no endpoint, with its reason: "x/a (no IPv6 address)" (connlist's and matrix's
@@ -35,14 +36,15 @@ export function whyLines(e: Edge, allowed = true): string[] {
   return [...byWhy].map(([why, s]) => `${portSetText({ TCP: normaliseRanges(s.TCP), UDP: normaliseRanges(s.UDP), SCTP: normaliseRanges(s.SCTP) })}: ${why}`);
 }
 
-function membersText(e: Endpoint): string | undefined {
-  if (e.kind !== 'group') return undefined;
+/** A group's line(s) in the legend: "  ns/web-* = 3 pods: web-a, web-b, web-c", wrapped to `limit` columns. */
+function membersLines(e: Endpoint, limit: number): string[] {
+  if (e.kind !== 'group') return [];
   const names = e.pods!.map((k) => k.slice(k.indexOf('/') + 1));
-  return `${e.id} = ${names.length} pods: ${names.join(', ')}`;
+  return wrappedList(`  ${e.id} = ${names.length} pods: `, names, limit, '    ');
 }
 
 /** netpol-analyzer's line shape: "from => to : TCP 80; UDP 53". With `why`, each allowed run and its deciding rules below. */
-export function connectivityText(c: Connectivity, why = false): string {
+export function connectivityText(c: Connectivity, why = false, limit = 120): string {
   // Said, as diff says "no connection changed": a blank line reads as output lost.
   if (c.edges.length === 0) return 'no allowed connection\n';
   const out: string[] = [];
@@ -50,8 +52,8 @@ export function connectivityText(c: Connectivity, why = false): string {
     out.push(`${e.from} => ${e.to} : ${portSetText(e.ports)}`);
     if (why) for (const line of whyLines(e)) out.push(`    ${line}`);
   }
-  const legend = c.endpoints.map(membersText).filter((x): x is string => x !== undefined);
-  if (legend.length) out.push('', 'groups (pods of one template, judged alike):', ...legend.map((l) => `  ${l}`));
+  const legend = c.endpoints.flatMap((e) => membersLines(e, limit));
+  if (legend.length) out.push('', 'groups (pods of one template, judged alike):', ...legend);
   return out.join('\n') + '\n';
 }
 

@@ -25,3 +25,26 @@ export function shownWidth(line: string): number {
 export function outputColumns(): number {
   return process.stdout.isTTY && process.stdout.columns > 0 ? process.stdout.columns : 120;
 }
+
+/**
+ * `head` (ending with a space) followed by `items` joined with ", ", wrapped into lines of at
+ * most `limit` columns: later lines start with `indent`, and an item longer than a line gets one
+ * of its own. A list of a Deployment's 50 replicas made one 2,000-column line.
+ */
+export function wrappedList(head: string, items: readonly string[], limit: number, indent: string): string[] {
+  const out: string[] = [];
+  let line = head;
+  let empty = true; // no item on `line` yet
+  items.forEach((item, i) => {
+    const piece = i < items.length - 1 ? `${item},` : item;
+    const joined = empty ? line + piece : `${line} ${piece}`;
+    if (joined.length <= limit || (empty && line === indent)) line = joined;
+    else {
+      out.push(line.trimEnd());
+      line = indent + piece;
+    }
+    empty = false;
+  });
+  out.push(line);
+  return out;
+}

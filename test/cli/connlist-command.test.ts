@@ -3,6 +3,7 @@
 // format, --focus, and bad flags as one line.
 
 import t from 'tap';
+import { manyPodsDir } from './many-pods-fixture.ts';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hasStackTrace, runCli, tmpDir } from './run-cli.ts';
@@ -108,4 +109,30 @@ t.test('port set text and subtraction', async (t) => {
   t.equal(portSetText({ TCP: [{ from: 80, to: 80 }, { from: 8080, to: 8090 }], UDP: [{ from: 53, to: 53 }], SCTP: [] }), 'TCP 80,8080-8090; UDP 53');
   t.equal(portSetText({ TCP: all, UDP: [], SCTP: [] }), 'TCP all');
   t.same(subtractPortSet({ TCP: all, UDP: [], SCTP: [] }, { TCP: [{ from: 80, to: 81 }], UDP: [], SCTP: [] }).TCP, [{ from: 1, to: 79 }, { from: 82, to: 65535 }]);
+});
+
+t.test('a group of many replicas is listed on lines that fit, its pods all there', async (t) => {
+  // 10 replicas of long names made one 400-column line each; a Deployment of 50 made 2,000.
+  const m = manyPodsDir(150);
+  const r = runCli(['connlist', '--manifests', m.dir]);
+  t.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trimEnd().split('\n');
+  const from = lines.indexOf('groups (pods of one template, judged alike):');
+  t.ok(from > 0, 'the groups are listed');
+  const legend = lines.slice(from + 1);
+  t.ok(legend.every((l) => l.length <= 120), `every line fits in 120 columns (longest ${Math.max(...legend.map((l) => l.length))})`);
+  // Each group: a head line "  id = N pods: a, b," and continuation lines indented deeper.
+  const groups: { id: string; count: number; pods: string[] }[] = [];
+  for (const l of legend) {
+    const head = /^ {2}(\S+) = (\d+) pods: (.*)$/.exec(l);
+    if (head) groups.push({ id: head[1]!, count: Number(head[2]), pods: [] });
+    else t.match(l, /^ {4}\S/, 'a continuation line is indented under its group');
+    groups.at(-1)!.pods.push(...(head ? head[3]! : l).split(',').map((s) => s.trim()).filter(Boolean));
+  }
+  t.ok(groups.length > 0);
+  for (const g of groups) {
+    t.equal(g.pods.length, g.count, `${g.id}: all ${g.count} pods named`);
+    const ns = g.id.split('/')[0]!;
+    t.ok(g.pods.every((p) => m.keys.includes(`${ns}/${p}`)), `${g.id}: each a pod of the input`);
+  }
 });

@@ -10,6 +10,7 @@ import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
 import { familyFlag, otherFamilyHint, rejectPositional } from '../manifest-input.ts';
 import { dotToSvg } from '../report/graph-svg.ts';
 import { LEFT_OUT } from '../vocabulary.ts';
+import { outputColumns } from '../text-table.ts';
 
 const HELP = `usage: palisade connlist --manifests PATH...|--kubeconfig FILE [--context NAME] [--focus ns/pod|ns] [--family IPv4|IPv6] [--why] [-o text|json|csv|md|dot|svg]
 
@@ -64,7 +65,7 @@ export async function run(argv: string[]): Promise<number> {
       : output === 'md' ? connectivityMarkdown(c)
         : output === 'dot' ? connectivityDot(c)
           : output === 'svg' ? await dotToSvg(connectivityDot(c))
-          : connectivityText(c, flags.why === true);
+          : connectivityText(c, flags.why === true, outputColumns());
   process.stdout.write(text);
   return errorCount > 0 ? 1 : 0;
 }
