@@ -108,7 +108,7 @@ t.test('every command calls its human format text; verify still takes table, its
   const input = ['verify', '--manifests', join(demo, 'demo'), '--probes', join(demo, 'demo-probes.yaml')];
   const plain = runCli(input);
   t.equal(plain.code, 0, `verify with no -o: ${plain.stderr}`);
-  t.match(plain.stdout, /^#\s+FROM\s+TO\s/, 'the default is the table');
+  t.match(plain.stdout, /^#0  frontend\/web /, 'the default is the text (here a block per probe: the table is wider than 120 columns)');
   for (const output of ['text', 'table']) {
     const r = runCli([...input, '-o', output]);
     t.equal(r.code, 0, `verify -o ${output}: exit 0 (${r.stderr.trim()})`);
