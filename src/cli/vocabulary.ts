@@ -59,3 +59,8 @@ export const TIER_TITLE: Readonly<Record<Tier | 'default', string>> = { admin: '
 
 /** The lead of the note naming the pods a command leaves out (connlist, matrix): "left out: x/a (host network)". */
 export const LEFT_OUT = 'left out';
+
+/** A probe's expect against its verdict (verify, lab probe): "allow ok", "deny MISMATCH". */
+export function expectText(expect: string, met: boolean): string {
+  return `${expect} ${met ? 'ok' : 'MISMATCH'}`;
+}

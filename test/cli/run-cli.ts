@@ -64,18 +64,25 @@ export function runCliAsync(args: string[], opts: { bin?: string; env?: NodeJS.P
 
 /**
  * `palisade verify`'s text output as rows of [#, from, to, port, family, verdict, egress,
- * ingress], from either layout (probeLines: the table when it fits, else a block per probe).
+ * ingress, expect ('' for none)], from either layout (probeLines: the table when it fits, else a
+ * block per probe).
  */
 export function verifyRows(stdout: string): string[][] {
   const lines = stdout.trimEnd().split('\n');
-  if (lines[0]?.startsWith('#  FROM')) return lines.slice(1).map((l) => l.split(/\s{2,}/));
+  if (lines[0]?.startsWith('#  FROM')) {
+    const expects = /\sEXPECT\s/.test(lines[0]);
+    return lines.slice(1).map((l) => {
+      const c = l.split(/\s{2,}/);
+      return expects ? [...c.slice(0, 6), c[7]!, c[8]!, c[6]!] : [...c, ''];
+    });
+  }
   const rows: string[][] = [];
   for (let i = 0; i < lines.length; i++) {
-    const head = /^#(\d+)  (.*) -> (.*)  (\S+)  (\S+)  (\S+)$/.exec(lines[i]!);
+    const head = /^#(\d+)  (.*) -> (.*)  (\S+)  (\S+)  (\S+)(?:  \(expect (.*)\))?$/.exec(lines[i]!);
     if (!head) continue;
     const egress = /^    egress: {2}(.*)$/.exec(lines[i + 1] ?? '')?.[1] ?? '';
     const ingress = /^    ingress: (.*)$/.exec(lines[i + 2] ?? '')?.[1] ?? '';
-    rows.push([...head.slice(1), egress, ingress]);
+    rows.push([...head.slice(1, 7), egress, ingress, head[7] ?? '']);
   }
   return rows;
 }

@@ -33,17 +33,23 @@ t.test('table output and expect checking', async (t) => {
   const lines = r.stdout.trim().split('\n');
   t.equal(lines.length, 3 * 4 - 1, '3 blocks of 3 lines, a blank line between them');
   t.same(lines.slice(0, 3), [
-    '#0  y/a (10.244.2.1) -> x/a (10.244.1.1)  TCP/80  IPv4  DENIED',
+    '#0  y/a (10.244.2.1) -> x/a (10.244.1.1)  TCP/80  IPv4  DENIED  (expect deny ok)',
     '    egress:  allowed: not isolated',
     '    ingress: denied: isolated by x/deny-ingress, no rule allows',
   ]);
-  t.match(lines.slice(8).join('\n'), /^#2  10\.0\.0\.1 -> x\/b \(10\.244\.1\.2\)  TCP\/80  IPv4  allowed\n    egress:  allowed: not a pod \(no policy applies\)\n    ingress: allowed: own node \(NetworkPolicy always allows it\)$/);
+  t.match(lines.slice(8).join('\n'), /^#2  10\.0\.0\.1 -> x\/b \(10\.244\.1\.2\)  TCP\/80  IPv4  allowed  \(expect allow ok\)\n    egress:  allowed: not a pod \(no policy applies\)\n    ingress: allowed: own node \(NetworkPolicy always allows it\)$/);
   // In a terminal wide enough for it, the table (probeLines takes the terminal's width).
-  const row = ['0', 'y/a (10.244.2.1)', 'x/a (10.244.1.1)', 'TCP/80', 'IPv4', 'DENIED', 'allowed: not isolated', 'denied: isolated by x/deny-ingress, no rule allows'] as const;
+  const row = ['0', 'y/a (10.244.2.1)', 'x/a (10.244.1.1)', 'TCP/80', 'IPv4', 'DENIED', 'allowed: not isolated', 'denied: isolated by x/deny-ingress, no rule allows', ''] as const;
   const table = probeLines([row], 200);
   t.equal(table.length, 2, 'header + 1 row');
   t.match(table[1]!, /^0  y\/a \(10\.244\.2\.1\)\s+x\/a \(10\.244\.1\.1\)\s+TCP\/80\s+IPv4\s+DENIED\s+allowed: not isolated\s+denied: isolated by x\/deny-ingress, no rule allows$/);
   t.same(probeLines([row], 120), ['#0  y/a (10.244.2.1) -> x/a (10.244.1.1)  TCP/80  IPv4  DENIED', '    egress:  allowed: not isolated', '    ingress: denied: isolated by x/deny-ingress, no rule allows'], 'the same row in 120 columns: its block');
+  // An expect: an EXPECT column after VERDICT (lab probe's words), or the block's "(expect ...)".
+  const expecting = [row, ['1', 'x/a (10.244.1.1)', 'y/a (10.244.2.1)', 'UDP/80', 'IPv4', 'allowed', 'allowed: not isolated', 'allowed: not isolated', 'deny MISMATCH']] as const;
+  const withExpect = probeLines(expecting, 300);
+  t.match(withExpect[0]!, /^#\s+FROM\s+TO\s+PORT\s+FAMILY\s+VERDICT\s+EXPECT\s+EGRESS/);
+  t.match(withExpect[2]!, /\sallowed\s+deny MISMATCH\s+allowed: not isolated/);
+  t.equal(probeLines(expecting, 80)[4], '#1  x/a (10.244.1.1) -> y/a (10.244.2.1)  UDP/80  IPv4  allowed  (expect deny MISMATCH)');
 
   writeFileSync(probeFile, '- {from: y/a, to: x/a, port: 80, expect: allow}\n');
   const miss = runCli(['verify', '--manifests', join(dir, 'cluster.yaml'), '--probes', probeFile, '-o', 'json']);
@@ -61,7 +67,7 @@ t.test('a table wider than 120 columns becomes a block per probe', async (t) => 
   const probes = readFileSync('examples/demo-probes.yaml', 'utf8').split('\n').filter((l) => l.startsWith('- '));
   const heads = lines.filter((l) => l.startsWith('#'));
   t.equal(heads.length, probes.length, 'one block per probe');
-  t.match(heads[1]!, /^#1  frontend\/web \(10\.244\.1\.10\) -> db\/postgres \(10\.244\.3\.10\)  TCP\/5432  IPv4  DENIED$/);
+  t.match(heads[1]!, /^#1  frontend\/web \(10\.244\.1\.10\) -> db\/postgres \(10\.244\.3\.10\)  TCP\/5432  IPv4  DENIED  \(expect deny ok\)$/);
   const i = lines.indexOf(heads[1]!);
   t.match(lines[i + 1]!, /^    egress:  denied: isolated by frontend\/allow-dns, /);
   t.match(lines[i + 2]!, /^    ingress: denied: isolated by db\/default-deny, db\/postgres-from-api, no rule allows$/);

@@ -18,7 +18,7 @@ import { CliError, intFlag, parseArgs, textOrJson } from '../args.ts';
 import { familyName, loadClusterForCli } from '../manifest-input.ts';
 import { collectProbe, type Probe } from '../probes.ts';
 import { alignedLines } from '../text-table.ts';
-import { probeVerdictText } from '../vocabulary.ts';
+import { expectText, probeVerdictText } from '../vocabulary.ts';
 
 export { DEFAULT_LAB };
 
@@ -330,7 +330,7 @@ async function probe(argv: string[]): Promise<number> {
         String(i), r.from === r.src ? r.src : `${r.from} (${r.src})`, r.to === r.dst ? r.dst : `${r.to} (${r.dst})`,
         `${r.protocol}/${r.port}`, r.family, probeVerdictText(r.verdict),
         `${r.detail} ${r.ms}ms${r.message ? ` (${r.message})` : ''}`,
-        r.expect ? (r.met ? `${r.expect} ok` : `${r.expect} MISMATCH`) : '',
+        r.expect ? expectText(r.expect, r.met === true) : '',
       ]);
     });
     process.stdout.write(table(rows) + '\n');

@@ -13,7 +13,7 @@ import { DNS_FLAGS, DNS_HELP, DNS_USAGE, applyDnsStatus, dnsStatusFlag } from '.
 import { rejectPositional } from '../manifest-input.ts';
 import { readProbeFile, resolveEndpoint, type Probe } from '../probes.ts';
 import { alignedLines, outputColumns, shownWidth } from '../text-table.ts';
-import { sideText, verdictText } from '../vocabulary.ts';
+import { expectText, sideText, verdictText } from '../vocabulary.ts';
 
 const HELP = `usage: palisade verify --manifests PATH...|--kubeconfig FILE [--context NAME] --probes FILE ${DNS_USAGE} [-o text|json]
 
@@ -31,7 +31,8 @@ Both engines judge every probe: the spec evaluator (whose answer is printed) and
 engine the agent enforces with. -o text (the default) is a table, one row per probe, or, when
 that is wider than the terminal (120 columns when stdout is not a terminal), a block per probe:
 the connection and its verdict, then its egress and ingress reasons on lines of their own.
--o table is the same as text (its older name).
+A probe's expect is shown beside its verdict ("deny ok", "allow MISMATCH"), as lab probe shows
+it. -o table is the same as text (its older name).
 
 ${DNS_HELP}
 
@@ -150,7 +151,8 @@ export async function run(argv: string[]): Promise<number> {
       // "x/a (10.1.0.1)" for a pod named in the probe, "10.1.0.1 (x/a)" for a pod given by address.
       const from = probe.from !== src ? `${probe.from} (${src})` : d.srcPod ? `${src} (${d.srcPod})` : src;
       const to = probe.to !== dst ? `${probe.to} (${dst})` : d.dstPod ? `${dst} (${d.dstPod})` : dst;
-      return [String(i), from, to, `${probe.protocol}/${probe.port}`, probe.family, verdictText(d.allowed), sideText(d.egress), sideText(d.ingress)] as const;
+      const expect = probe.expect ? expectText(probe.expect, (probe.expect === 'allow') === d.allowed) : '';
+      return [String(i), from, to, `${probe.protocol}/${probe.port}`, probe.family, verdictText(d.allowed), sideText(d.egress), sideText(d.ingress), expect] as const;
     });
     process.stdout.write(probeLines(rows, outputColumns()).join('\n') + '\n');
   }
@@ -158,21 +160,24 @@ export async function run(argv: string[]): Promise<number> {
   return errorCount > 0 || missed > 0 ? 1 : 0;
 }
 
-/** A probe's row: index, from, to, protocol/port, family, verdict, egress reason, ingress reason. */
-export type ProbeRow = readonly [string, string, string, string, string, string, string, string];
+/** A probe's row: index, from, to, protocol/port, family, verdict, egress reason, ingress reason, expect ('' for none). */
+export type ProbeRow = readonly [string, string, string, string, string, string, string, string, string];
 
 /**
  * The text output: a table with a header when it fits in `limit` columns, else a block per probe
  * (the connection and its verdict, then each side's reason on a line of its own, as explain words
  * them), blocks apart by a blank line: long pod names and two reasons made the README's own
- * example 220 columns wide, which any terminal wraps.
+ * example 220 columns wide, which any terminal wraps. An EXPECT column (a block's "expect ..."),
+ * as lab probe has, when some probe has an expect.
  */
 export function probeLines(rows: readonly ProbeRow[], limit: number): string[] {
-  const table = alignedLines([['#', 'FROM', 'TO', 'PORT', 'FAMILY', 'VERDICT', 'EGRESS (source side)', 'INGRESS (destination side)'], ...rows]);
+  const expects = rows.some((r) => r[8] !== '');
+  const header = ['#', 'FROM', 'TO', 'PORT', 'FAMILY', 'VERDICT', ...(expects ? ['EXPECT'] : []), 'EGRESS (source side)', 'INGRESS (destination side)'];
+  const table = alignedLines([header, ...rows.map(([i, from, to, port, family, verdict, egress, ingress, expect]) => [i, from, to, port, family, verdict, ...(expects ? [expect] : []), egress, ingress])]);
   if (Math.max(...table.map(shownWidth)) <= limit) return table;
-  return rows.flatMap(([i, from, to, port, family, verdict, egress, ingress], k) => [
+  return rows.flatMap(([i, from, to, port, family, verdict, egress, ingress, expect], k) => [
     ...(k > 0 ? [''] : []),
-    `#${i}  ${from} -> ${to}  ${port}  ${family}  ${verdict}`,
+    `#${i}  ${from} -> ${to}  ${port}  ${family}  ${verdict}${expect ? `  (expect ${expect})` : ''}`,
     `    egress:  ${egress}`,
     `    ingress: ${ingress}`,
   ]);
