@@ -250,6 +250,17 @@ export function clusterStepLines(view: ClusterView, x: Explanation, dir: Directi
   const t = TIER_TITLE[s.tier];
   if (s.policies.length === 0) return [`${t} tier: no ${t} policy selects ${who}`];
   const out = [`${t} tier, policies selecting ${who} in order: ${s.policies.map((p) => `${p.policy} (priority ${p.priority})`).join(', ')}`];
+  // "If two (or more) policies in the same tier with the same priority could match a connection,
+  // then the implementation can apply any of the matching policies" (lint warns where rules overlap).
+  for (let i = 0; i < s.policies.length; ) {
+    let j = i + 1;
+    while (j < s.policies.length && s.policies[j]!.priority === s.policies[i]!.priority) j++;
+    if (j - i > 1) {
+      const names = s.policies.slice(i, j).map((p) => p.policy);
+      out.push(`  note: ${names.slice(0, -1).join(', ')} and ${names.at(-1)} share priority ${s.policies[i]!.priority}: the API leaves their order undefined (any of them may apply); Palisade takes them in id order`);
+    }
+    i = j;
+  }
   for (const { policy } of s.policies) {
     const pol = view.clusterPolicies.get(policy)!;
     const checks = s.checks.filter((c) => c.ref.policy === policy);

@@ -57,3 +57,30 @@ t.test('without cluster policies the text is the NetworkPolicy-only one', async 
   t.same(text, formatExplanation(x), 'no tier lines');
   t.notMatch(text.join('\n'), /tiers:/);
 });
+
+t.test('two policies of one tier with the same priority: the walk says their order is undefined', async (t) => {
+  // "If two (or more) policies in the same tier with the same priority could match a connection,
+  // then the implementation can apply any of the matching policies": the reader of a walk that
+  // lists them must not take Palisade's order for the API's.
+  const tie = POLICIES + `
+---
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: also-db}
+spec:
+  tier: Admin
+  priority: 10
+  subject: {namespaces: {matchLabels: {team: db}}}
+  ingress:
+  - {name: allow-all, action: Accept, from: [{namespaces: {}}]}
+`;
+  for (const [name, policies, want] of [['tied', tie, true], ['no tie', POLICIES, false]] as const) {
+    const { state, errors } = loadManifests([join(clusterPolicyDir(policies), 'cluster.yaml')]);
+    t.same(errors, [], name);
+    const x = explain(state, { src: '10.244.1.11', dst: '10.244.2.10', protocol: 'TCP', port: 5432 });
+    const text = formatExplanation(x, { view: state, walks: tierWalks(state, x) }).join('\n');
+    const note = /also-db and deny-db share priority 10: the API leaves their order undefined \(any of them may apply\); Palisade takes them in id order/;
+    if (want) t.match(text, note, `${name}: the note`);
+    else t.notMatch(text, /share priority/, `${name}: no note`);
+  }
+});
