@@ -20,6 +20,8 @@ export interface CliCluster {
   readonly state: ClusterState;
   /** Number of errors reported (invalid objects, YAML errors, unreadable files in a folder). */
   readonly errorCount: number;
+  /** Manifests only: where each object was read (LoadedManifests.sources). */
+  readonly sources?: ReadonlyMap<string, string>;
 }
 
 /**
@@ -43,7 +45,7 @@ export function manifestPathsFlag(flag: unknown): string[] {
 /** Loads the manifests, printing notes and one line per error on stderr. */
 export function loadClusterForCli(cmd: string, flag: unknown, opts: { quietNotes?: boolean } = {}): CliCluster {
   const paths = manifestPathsFlag(flag);
-  const { state, notes, warnings, errors, badDocuments } = loadManifests(paths);
+  const { state, notes, warnings, errors, badDocuments, sources } = loadManifests(paths);
   if (!opts.quietNotes) for (const n of notes) process.stderr.write(`palisade ${cmd}: note: ${n}\n`);
   // Warnings are said even where notes are not (lint): each names a value that probably does not mean what was meant.
   for (const w of warnings) process.stderr.write(`palisade ${cmd}: warning: ${w}\n`);
@@ -51,7 +53,7 @@ export function loadClusterForCli(cmd: string, flag: unknown, opts: { quietNotes
   if (errors.length > 0) {
     process.stderr.write(`palisade ${cmd}: ${badDocuments} manifest document(s) had errors and were left out (the API server would refuse them too); exit status will be 1\n`);
   }
-  return { state, errorCount: errors.length };
+  return { state, errorCount: errors.length, sources };
 }
 
 export function protocolFlag(v: unknown): Protocol {

@@ -49,6 +49,8 @@ export interface Finding {
   readonly field?: string;
   readonly reason: string;
   readonly fix: string;
+  /** "file:line:col" of the field (or the object) when it was read from a manifest file (the CLI adds it). */
+  readonly source?: string;
 }
 
 export interface LintOptions {

@@ -60,7 +60,7 @@ function cmp(a: string, b: string): number {
 export function formatFindings(findings: readonly Finding[]): string {
   const lines: string[] = [];
   for (const f of findings) {
-    lines.push(`${f.severity}: ${f.object}${f.field ? ` ${f.field}` : ''} [${f.code}]`);
+    lines.push(`${f.source ? `${f.source}: ` : ''}${f.severity}: ${f.object}${f.field ? ` ${f.field}` : ''} [${f.code}]`);
     lines.push(`  why: ${f.reason}`);
     lines.push(`  fix: ${f.fix}`);
   }

@@ -117,6 +117,17 @@ function foreignFile(list: readonly Document[]): boolean {
   return mappings > 0;
 }
 
+/** The YAML documents of a manifest file's text, read as kubectl reads them (see readManifestText). */
+export function parseManifestText(text: string, lines: LineCounter): Document[] {
+  // merge: YAML 1.1 merge keys (`<<: *base`), which kubectl's YAML reader resolves: read as a
+  // plain key, `metadata: {<<: *common, name: a}` would lose the pod's labels without a word.
+  // logLevel error: the reader's warnings (a list as a mapping key, turned into text) would go
+  // through process.emitWarning, a line naming neither the command nor the file; the decoder
+  // reports the key itself (an invalid label key, an unknown field).
+  const docs = parseAllDocuments(text, { lineCounter: lines, merge: true, logLevel: 'error' });
+  return Array.isArray(docs) ? docs : [docs as unknown as Document];
+}
+
 /** Decodes every document of one file's text (multi-document YAML, JSON, `kind: List`). */
 export function readManifestText(text: string, file: string): ManifestRead {
   const documents: DecodedDocument[] = [];
@@ -124,13 +135,7 @@ export function readManifestText(text: string, file: string): ManifestRead {
   const warnings: string[] = [];
   const errors: ObjectError[] = [];
   const lines = new LineCounter();
-  // merge: YAML 1.1 merge keys (`<<: *base`), which kubectl's YAML reader resolves: read as a
-  // plain key, `metadata: {<<: *common, name: a}` would lose the pod's labels without a word.
-  // logLevel error: the reader's warnings (a list as a mapping key, turned into text) would go
-  // through process.emitWarning, a line naming neither the command nor the file; the decoder
-  // reports the key itself (an invalid label key, an unknown field).
-  const docs = parseAllDocuments(text, { lineCounter: lines, merge: true, logLevel: 'error' });
-  const list = Array.isArray(docs) ? docs : [docs];
+  const list = parseManifestText(text, lines);
   if (foreignFile(list)) {
     notes.push(`${file}: no Kubernetes object in it (no document has apiVersion, kind or metadata), passed over`);
     return { documents, notes, warnings, errors };
@@ -232,6 +237,20 @@ export interface LoadedManifests {
   readonly errors: ObjectError[];
   /** How many documents (or List items, or unreadable files) those errors belong to. */
   readonly badDocuments: number;
+  /**
+   * Where each object loaded was read, by the name errors give it ("NetworkPolicy ns/name",
+   * "ClusterNetworkPolicy name"): DecodedDocument.source, for manifest-positions.ts.
+   */
+  readonly sources: ReadonlyMap<string, string>;
+}
+
+/** An object's name as decoder errors and lint findings give it: "Kind ns/name", "Kind name". */
+function objectName(d: Decoded): string | undefined {
+  const key = decodedKey(d);
+  if (key === undefined) return undefined;
+  // Cluster policies carry their own kind (the v1alpha1 ones are keyed "Kind:name").
+  const v = (d as { value?: { kind?: unknown; name?: unknown } }).value;
+  return typeof v?.kind === 'string' && typeof v.name === 'string' ? `${v.kind} ${v.name}` : key;
 }
 
 function decodedKey(d: Decoded): string | undefined {
@@ -252,6 +271,7 @@ export function loadManifests(paths: readonly string[]): LoadedManifests {
   // invalid object once, below.
   let badDocuments = new Set(read.errors.map((e) => `${e.source?.replace(/:\d+:\d+$/, '') ?? ''} ${e.object} ${e.field}`)).size;
   const seen = new Map<string, string>();
+  const sources = new Map<string, string>();
   state.batch(() => {
     for (const { source, decoded } of read.documents) {
       if (decoded.kind === 'invalid') {
@@ -263,6 +283,7 @@ export function loadManifests(paths: readonly string[]): LoadedManifests {
         const prev = seen.get(key);
         if (prev) notes.push(`${key} is defined twice (${prev} and ${source}); the later one is used`);
         seen.set(key, source);
+        sources.set(objectName(decoded)!, source);
       }
       applyDecoded(state, decoded);
     }
@@ -273,5 +294,5 @@ export function loadManifests(paths: readonly string[]): LoadedManifests {
       notes.push(`namespace ${ns} has pods but no Namespace object; assumed one labelled only ${NAMESPACE_NAME_LABEL}=${ns}`);
     }
   });
-  return { state, notes, warnings: read.warnings, errors, badDocuments };
+  return { state, notes, warnings: read.warnings, errors, badDocuments, sources };
 }

@@ -3,7 +3,7 @@
 
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -180,4 +180,29 @@ t.test('cluster policies: findings name kind, name and field; exit 1', async (t)
   const c = palisade('lint', '--manifests', cnpClean);
   t.equal(c.code, 0, c.out + c.err);
   t.match(c.out, /^no findings \(3 policies, 1 cluster policy, 1 pod, 1 namespace\)/);
+});
+
+t.test('each finding read from a manifest is at its file:line:col, the field\'s own line', async (t) => {
+  // Manifest errors said where they were; findings said only the object and field, so a reader
+  // had to search the folder for them (and a CI annotation had nothing to point at).
+  for (const input of [typo, cnpMistakes, 'examples/lint-mistakes.yaml']) {
+    const r = palisade('lint', '--manifests', input, '-o', 'json');
+    const findings = JSON.parse(r.out) as { object: string; field?: string; source?: string }[];
+    t.ok(findings.length > 0, `${input}: findings`);
+    for (const f of findings) {
+      if (f.object.startsWith('Namespace ') && !readFileSync(input, 'utf8').includes('kind: Namespace')) continue; // an implicit namespace has no text
+      const m = /^(.*):(\d+):(\d+)$/.exec(f.source ?? '');
+      t.ok(m, `${f.object} ${f.field ?? ''}: a source (${f.source})`);
+      if (!m) continue;
+      t.equal(m[1], input, 'the file read');
+      const line = readFileSync(m[1]!, 'utf8').split('\n')[Number(m[2]) - 1]!;
+      // The last named step of the field is written at that line and column (an index: the item there).
+      const last = (f.field ?? '').split('.').at(-1)!.replace(/\[\d+\]$/, '');
+      const at = line.slice(Number(m[3]) - 1);
+      if (f.field && !/\[\d+\]$/.test(f.field)) t.ok(at.startsWith(last), `${f.object} ${f.field}: "${at}" starts with ${last}`);
+      else if (!f.field) t.ok(/^(apiVersion|kind|metadata)/.test(at), `${f.object}: at its document's start ("${at}")`);
+    }
+    const text = palisade('lint', '--manifests', input).out;
+    for (const f of findings) if (f.source) t.ok(text.includes(`${f.source}: `), `text: ${f.source} leads the finding`);
+  }
 });

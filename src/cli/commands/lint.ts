@@ -8,6 +8,7 @@
 
 import { parseCIDR } from '../../net/address.ts';
 import { formatFindings, lint } from '../../policy/lint.ts';
+import { ManifestPositions } from '../../sources/manifest-positions.ts';
 import { CliError, parseArgs } from '../args.ts';
 import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
 import { rejectPositional } from '../manifest-input.ts';
@@ -49,9 +50,15 @@ export async function run(argv: string[]): Promise<number> {
     if (!parseCIDR(c)) throw new CliError(`--pod-cidr must be a CIDR such as 10.244.0.0/16, got "${c}"`);
   }
   // Notes (ignored kinds, implicit namespaces) are not what lint is asked for; errors are.
-  const { state, errorCount } = await loadClusterInput('lint', flags, { quietNotes: true });
+  const { state, errorCount, sources } = await loadClusterInput('lint', flags, { quietNotes: true });
 
-  const findings = lint(state, { podCIDRs });
+  // Each finding at its file:line:col when the input was manifests, as their errors are.
+  const positions = new ManifestPositions();
+  const findings = lint(state, { podCIDRs }).map((f) => {
+    const from = sources?.get(f.object);
+    const source = from === undefined ? undefined : positions.at(from, f.field);
+    return source === undefined ? f : { ...f, source };
+  });
   if (output === 'json') process.stdout.write(JSON.stringify(findings, null, 2) + '\n');
   else if (findings.length > 0) process.stdout.write(formatFindings(findings) + '\n');
   else if (errorCount === 0) {
