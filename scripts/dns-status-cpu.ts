@@ -22,7 +22,7 @@ import { DnsLearner } from '../src/agent/dns-learner.ts';
 import { dnsStatusSection } from '../src/agent/dns-status.ts';
 import { StatusFile } from '../src/agent/status-file.ts';
 import { ClusterState } from '../src/cluster/state.ts';
-import { onTheLoop } from '../test/support/loop-ticker.ts';
+import { onTheLoop } from '../support/loop-ticker.ts';
 
 const sizes = process.argv.length > 2 ? process.argv.slice(2).map(Number) : [8192, 65536];
 const WRITES = 4;

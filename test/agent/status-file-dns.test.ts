@@ -11,7 +11,7 @@ import { DnsLearner } from '../../src/agent/dns-learner.ts';
 import { dnsStatusSection, type DnsStatusSection } from '../../src/agent/dns-status.ts';
 import { SLICE_STEPS, StatusFile, statusJson } from '../../src/agent/status-file.ts';
 import { ClusterState } from '../../src/cluster/state.ts';
-import { onTheLoop } from '../support/loop-ticker.ts';
+import { onTheLoop } from '../../support/loop-ticker.ts';
 import type { NameRecord, NameStore } from '../../src/dataplane/name-store.ts';
 
 // --- The writer as it was before the status file was made in steps (the reference). ---------
