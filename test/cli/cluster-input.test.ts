@@ -49,13 +49,17 @@ t.test('every analysis command answers the same from the cluster as from the man
     t.equal(fromCluster.stdout, fromFiles.stdout, `${what}: same output`);
   }
   // lint names a namespace's pods in the state's order (file order for manifests, name order
-  // from the API server), so the findings are compared without that order.
-  const norm = (out: string) => (JSON.parse(out) as { reason: string }[]).map((f) => ({ ...f, reason: f.reason.replace(/[\w-]+\/[\w-]+(, [\w-]+\/[\w-]+)+/g, (m) => m.split(', ').sort().join(', ')) }));
+  // from the API server), so the findings are compared without that order; and a finding read
+  // from a file says where (source), which a cluster's object cannot.
+  const norm = (out: string) => (JSON.parse(out) as { reason: string; source?: string }[]).map(({ source: _, ...f }) => ({ ...f, reason: f.reason.replace(/[\w-]+\/[\w-]+(, [\w-]+\/[\w-]+)+/g, (m) => m.split(', ').sort().join(', ')) }));
   const lf = await runCliAsync(['lint', '-o', 'json', '--manifests', manifests]);
   const lc = await runCliAsync(['lint', '-o', 'json', '--kubeconfig', kubeconfig]);
   t.equal(lc.code, lf.code, 'lint: same exit status');
   t.ok(norm(lc.stdout).length > 0, 'lint: findings');
   t.same(norm(lc.stdout), norm(lf.stdout), 'lint: same findings');
+  const sourced = (out: string) => (JSON.parse(out) as { source?: string }[]).filter((f) => f.source !== undefined).length;
+  t.ok(sourced(lf.stdout) > 0, 'lint: findings read from files say where');
+  t.equal(sourced(lc.stdout), 0, 'lint: findings of a cluster\'s objects say nothing of files');
   // Read once: lists only, never a watch.
   t.same(server.requests.filter((r) => r.watch), [], 'no watch requests');
   t.ok(server.requests.some((r) => r.path === '/apis/policy.networking.k8s.io/v1alpha2/clusternetworkpolicies' && r.status === 200), 'cluster policies listed');
