@@ -127,6 +127,17 @@ export function keyOfDecoded(d: ValidDecoded): string {
   return keyOfObject(KIND[d.kind], d.value as { name: string; namespace?: string });
 }
 
+/**
+ * A decoded object's name as its decoder's errors give it (and lint's findings): "Kind ns/name",
+ * "Kind name"; a cluster policy by its own kind and name, not its key ("AdminNetworkPolicy x",
+ * keyed "AdminNetworkPolicy:x").
+ */
+export function objectNameOfDecoded(d: ValidDecoded): string {
+  const k = KIND[d.kind];
+  const v = d.value as { readonly name: string };
+  return k.store === 'clusterPolicies' ? `${k.kind} ${v.name}` : objectId(d.kind, keyOfDecoded(d));
+}
+
 /** "Kind key", the id the state's rejections and the sources' bookkeeping use. */
 export function objectId(kind: ObjectKind, key: string): string {
   return `${kind} ${key}`;

@@ -9,7 +9,7 @@ import { formatObjectError, type ObjectError } from '../cluster/model.ts';
 import { ClusterState } from '../cluster/state.ts';
 import type { Decoded } from '../cluster/decode.ts';
 import { applyDecoded, decodeAs, decodeObject, isObjectKind } from '../cluster/decode.ts';
-import { keyOfDecoded } from '../cluster/kinds.ts';
+import { keyOfDecoded, objectNameOfDecoded } from '../cluster/kinds.ts';
 import { NAMESPACE_NAME_LABEL, implicitNamespaceLabels } from '../cluster/namespace-labels.ts';
 import { locateErrors } from './yaml-positions.ts';
 
@@ -244,15 +244,6 @@ export interface LoadedManifests {
   readonly sources: ReadonlyMap<string, string>;
 }
 
-/** An object's name as decoder errors and lint findings give it: "Kind ns/name", "Kind name". */
-function objectName(d: Decoded): string | undefined {
-  const key = decodedKey(d);
-  if (key === undefined) return undefined;
-  // Cluster policies carry their own kind (the v1alpha1 ones are keyed "Kind:name").
-  const v = (d as { value?: { kind?: unknown; name?: unknown } }).value;
-  return typeof v?.kind === 'string' && typeof v.name === 'string' ? `${v.kind} ${v.name}` : key;
-}
-
 function decodedKey(d: Decoded): string | undefined {
   return d.kind === 'ignored' || d.kind === 'invalid' ? undefined : `${d.kind} ${keyOfDecoded(d)}`;
 }
@@ -283,8 +274,8 @@ export function loadManifests(paths: readonly string[]): LoadedManifests {
         const prev = seen.get(key);
         if (prev) notes.push(`${key} is defined twice (${prev} and ${source}); the later one is used`);
         seen.set(key, source);
-        sources.set(objectName(decoded)!, source);
       }
+      if (decoded.kind !== 'invalid' && decoded.kind !== 'ignored') sources.set(objectNameOfDecoded(decoded), source);
       applyDecoded(state, decoded);
     }
     const missing = new Set<string>();
