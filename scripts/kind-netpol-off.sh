@@ -21,7 +21,11 @@ done
 if kubectl -n kube-system get daemonset kube-network-policies >/dev/null 2>&1; then
   kubectl -n kube-system delete daemonset kube-network-policies --wait=true
 fi
-if kubectl -n kube-system get daemonset kindnet -o jsonpath='{.spec.template.spec.containers[0].command} {.spec.template.spec.containers[0].args}' | grep -q -- '--network-policy'; then
+# Read into a variable, not piped into `grep -q`: under pipefail, grep leaving at its first match
+# can make the writer fail with SIGPIPE, and the pipeline with it. Only a flag that is on counts
+# ("--network-policy" or "=true"), so a second run finds nothing to patch and restarts nothing.
+kindnet=$(kubectl -n kube-system get daemonset kindnet -o jsonpath='{.spec.template.spec.containers[0].command} {.spec.template.spec.containers[0].args}' 2>/dev/null || true)
+if [[ $kindnet =~ \"--network-policy(=true)?\" ]]; then
   # Rewrite the flag in whichever list carries it.
   for field in command args; do
     current=$(kubectl -n kube-system get daemonset kindnet -o jsonpath="{.spec.template.spec.containers[0].$field}")

@@ -1,6 +1,7 @@
 // The README's kind steps and scripts/kind-e2e.sh do the same thing: load the image the
 // DaemonSet names, and switch kind's own NetworkPolicy enforcement off with the one shared script
-// (docker and kind cannot run here, so the scripts are checked with bash -n and read).
+// (docker and kind cannot run here, so the scripts are checked with bash -n and read, and
+// kind-netpol-off.sh is run against stand-in tools).
 
 import t from 'tap';
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -57,4 +58,55 @@ t.test('the README\'s kind block: load the DaemonSet\'s image, switch kindnet\'s
 
 t.test('the README no longer asks for --iptables legacy by hand', async (t) => {
   t.notMatch(read('README.md'), /add `--iptables legacy`/);
+});
+
+// kubectl, kind and docker cannot run here, so the script runs against stand-ins on PATH that
+// play a kind cluster from environment variables and log every call: what it changes, and that
+// a second run (kindnet's flag already off, nothing left) changes nothing.
+t.test('scripts/kind-netpol-off.sh against stand-in kubectl, kind and docker', async (t) => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'kind-netpol-off-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const log = join(dir, 'calls.log');
+  const tool = (name: string, body: string) => writeFileSync(join(dir, name), `#!/usr/bin/env bash\necho "${name} $*" >> "${log}"\n${body}\n`, { mode: 0o755 });
+  tool('kubectl', [
+    'case "$*" in',
+    '  *"get daemonset kube-network-policies"*) [ -n "$FAKE_KNP" ] ;;',
+    '  *"get daemonset kindnet"*"command} {"*) [ -n "$FAKE_KINDNET" ] || exit 1; printf \'%s %s\' "$FAKE_CMD" "$FAKE_ARGS" ;;',
+    '  *"get daemonset kindnet"*"command}"*) printf \'%s\' "$FAKE_CMD" ;;',
+    '  *"get daemonset kindnet"*"args}"*) printf \'%s\' "$FAKE_ARGS" ;;',
+    'esac',
+  ].join('\n'));
+  tool('kind', 'echo kind-control-plane');
+  tool('docker', 'case "$*" in *"nft list tables"*) printf \'%s\\n\' "$FAKE_TABLES" ;; esac');
+  const run = (env: Record<string, string>): string[] => {
+    writeFileSync(log, '');
+    execFileSync('bash', [join(ROOT, 'scripts', 'kind-netpol-off.sh'), 'c1'], { env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, ...env }, stdio: 'pipe' });
+    return readFileSync(log, 'utf8').split('\n').filter((l) => /^(kubectl (delete|patch|-n kube-system (delete|patch|rollout))|docker exec \S+ nft delete)/.test(l) || / (delete|patch|rollout) /.test(l));
+  };
+  const cases: { name: string; env: Record<string, string>; want: RegExp[] }[] = [
+    {
+      name: 'kind v0.24: the separate DaemonSet and its table',
+      env: { FAKE_KNP: '1', FAKE_KINDNET: '1', FAKE_CMD: '["/bin/kindnetd"]', FAKE_ARGS: '', FAKE_TABLES: 'table inet kube-network-policies' },
+      want: [/delete daemonset kube-network-policies/, /nft delete table inet kube-network-policies/],
+    },
+    {
+      name: 'the flag on in args',
+      env: { FAKE_KINDNET: '1', FAKE_CMD: '["/bin/kindnetd"]', FAKE_ARGS: '["--hostname-override=x","--network-policy=true"]', FAKE_TABLES: '' },
+      want: [/patch daemonset kindnet .*\/args","value":\["--hostname-override=x","--network-policy=false"\]/, /rollout status daemonset kindnet/],
+    },
+    {
+      name: 'the bare flag in command',
+      env: { FAKE_KINDNET: '1', FAKE_CMD: '["/bin/kindnetd","--network-policy"]', FAKE_ARGS: '', FAKE_TABLES: '' },
+      want: [/patch daemonset kindnet .*\/command","value":\["\/bin\/kindnetd","--network-policy=false"\]/, /rollout status daemonset kindnet/],
+    },
+    { name: 'already off: nothing to do', env: { FAKE_KINDNET: '1', FAKE_CMD: '["/bin/kindnetd","--network-policy=false"]', FAKE_ARGS: '', FAKE_TABLES: '' }, want: [] },
+    { name: 'no kindnet at all (another CNI)', env: { FAKE_TABLES: '' }, want: [] },
+  ];
+  for (const c of cases) {
+    const changes = run(c.env);
+    t.equal(changes.length, c.want.length, `${c.name}: ${changes.length} changes (${changes.join(' | ')})`);
+    for (const [i, re] of c.want.entries()) t.match(changes[i] ?? '', re, `${c.name}: change ${i}`);
+  }
 });
