@@ -14,6 +14,7 @@
 import { closeSync, createWriteStream, fstatSync, openSync, readSync, renameSync, statSync, type WriteStream } from 'node:fs';
 import { sideAllows, sideDenies, sideReason, sideRule, sideSkipped, type RuleSnapshot } from '../policy/engine-api.ts';
 import { ruleLabel } from '../policy/decision.ts';
+import { sideText } from '../policy/side-words.ts';
 import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../cluster/model.ts';
 
 export type DenySide = 'egress' | 'ingress' | 'both';
@@ -29,7 +30,11 @@ export interface VerdictLine {
   readonly src: { readonly ip: string; readonly pod?: string };
   readonly dst: { readonly ip: string; readonly pod?: string; readonly port: number };
   readonly protocol: string;
-  /** The policies and rule that decided, or "... isolated by X, Y; no rule matched". */
+  /**
+   * Each deciding side in the words of `palisade explain` (policy/side-words.ts) after its lead:
+   * "ingress of x/b: denied: isolated by x/p, x/q, no rule allows", "egress of x/a: allowed by
+   * x/p egress[0]"; a denied line names its denied sides ("; and " between two).
+   */
   readonly reason: string;
   /**
    * The rules that decided each side, when a rule did (ruleLabel: "ns/name ingress[0]", or
@@ -104,24 +109,25 @@ export function protocolName(proto: number): string {
   }
 }
 
-function sideText(snap: RuleSnapshot, dir: 'egress' | 'ingress', code: number, slot: number): string {
+// A side in the analysis commands' words (policy/side-words.ts), after its lead: "ingress of
+// x/b: denied: isolated by x/p, no rule allows" is the line `palisade explain` prints for it.
+// What only the agent meets keeps phrases of its own: a side the judge skipped, and a pod's side
+// it has no judgement for (the commands judge the whole cluster: for them 'not-a-pod' is no pod).
+function sideLine(snap: RuleSnapshot, dir: 'egress' | 'ingress', code: number, slot: number): string {
   const pod = slot >= 0 ? snap.podName(slot) : undefined;
   const who = pod ? `${dir} of ${pod}` : dir;
-  if (sideSkipped(code)) return `${who} not judged: the egress side denied first`;
-  switch (sideReason(code)) {
-    case 'rule': {
-      // "x/p ingress[0]" for a NetworkPolicy rule, "admin/<policy>/<rule name or index>" for a cluster policy's.
-      return `${who} ${sideAllows(code) ? 'allowed' : 'denied'} by ${ruleLabel(snap.ruleRef(sideRule(code)))}`;
-    }
-    case 'no-rule': {
-      const pols = slot >= 0 ? snap.isolatingPolicies(slot, dir) : [];
-      return `${who} isolated by ${pols.length ? pols.join(', ') : '(unknown)'}; no rule matched`;
-    }
-    case 'not-isolated': return `${who} not isolated`;
-    case 'node': return `${who}: own node traffic, allowed by NetworkPolicy`;
-    case 'self': return `${who}: pod to itself, always allowed`;
-    case 'not-a-pod': return `${dir} not judged on this node`;
+  if (sideSkipped(code)) return `${who}: not judged: the egress side denied first`;
+  const reason = sideReason(code);
+  if (reason === 'not-a-pod' && pod !== undefined) {
+    // A pod after all: another node judges it, or (a line of admit-entries.ts's kernel admission)
+    // the kernel let it through on the ingress side's answer without asking this side.
+    return snap.isLocal(slot) ? `${who}: not judged: the kernel admitted it on the ingress side alone` : `${who}: not judged: another node's pod, judged on its own node`;
   }
+  const rule = reason === 'rule' ? snap.ruleRef(sideRule(code)) : undefined;
+  // Should the snapshot name no isolating policy, "(unknown)" keeps the phrase readable.
+  const isolating = reason === 'no-rule' && slot >= 0 ? snap.isolatingPolicies(slot, dir) : [];
+  const policies = reason === 'no-rule' && isolating.length === 0 ? ['(unknown)'] : isolating;
+  return `${who}: ${sideText({ allowed: sideAllows(code), reason, policies, ...(rule ? { rule } : {}) })}`;
 }
 
 /** Turns one judged connection into its log line (off the hot path; allocates freely). */
@@ -134,11 +140,11 @@ export function describeConnection(snap: RuleSnapshot, c: JudgedConnection, time
   let reason: string;
   if (denied) {
     const parts: string[] = [];
-    if (eDeny) parts.push(sideText(snap, 'egress', c.egressCode, c.srcSlot));
-    if (iDeny) parts.push(sideText(snap, 'ingress', c.ingressCode, c.dstSlot));
+    if (eDeny) parts.push(sideLine(snap, 'egress', c.egressCode, c.srcSlot));
+    if (iDeny) parts.push(sideLine(snap, 'ingress', c.ingressCode, c.dstSlot));
     reason = parts.join('; and ');
   } else {
-    reason = `${sideText(snap, 'egress', c.egressCode, c.srcSlot)}; ${sideText(snap, 'ingress', c.ingressCode, c.dstSlot)}`;
+    reason = `${sideLine(snap, 'egress', c.egressCode, c.srcSlot)}; ${sideLine(snap, 'ingress', c.ingressCode, c.dstSlot)}`;
   }
   return {
     time: time.toISOString(),

@@ -5,7 +5,6 @@
 // has the action Accept, Deny or Pass. Machine formats (JSON, CSV) keep their own field names.
 
 import type { LabVerdict } from '../lab/probe.ts';
-import { ruleLabel, type SideDecision } from '../policy/decision.ts';
 import type { Tier } from '../policy/tiers.ts';
 
 /** A connection's verdict: "allowed", or "DENIED" (capitals, so a denial stands out in a table). */
@@ -21,38 +20,9 @@ export function probeVerdictText(v: LabVerdict): string {
   return v === 'allow' || v === 'deny' ? verdictText(v === 'allow') : v;
 }
 
-/** A side's (or a tier's) outcome inside a phrase: "allowed" or "denied". */
-export function outcomeText(allowed: boolean): string {
-  return allowed ? 'allowed' : 'denied';
-}
-
-/** A side the NetworkPolicy tier (or the default) let through without a rule: what the exemption is. */
-const EXEMPTION = {
-  'not-a-pod': 'not a pod (no policy applies)',
-  self: 'a pod to itself',
-  node: 'own node (NetworkPolicy always allows it)',
-  'not-isolated': 'not isolated',
-} as const;
-
-/**
- * One side's decision, the same phrase in every command: "allowed by ns/p ingress[0]", "denied
- * by admin/deny-db/block-db", "denied: isolated by ns/p, no rule allows", "allowed: not
- * isolated", "allowed: own node (NetworkPolicy always allows it)", "allowed: not a pod (no
- * policy applies)", "allowed: a pod to itself". It starts with the side's outcome; a rule is
- * named as ruleLabel names it (the verdict log too).
- */
-export function sideText(d: SideDecision): string {
-  switch (d.reason) {
-    case 'rule': return `${outcomeText(d.allowed)} by ${ruleLabel(d.rule!)}`;
-    case 'no-rule': return `${outcomeText(false)}: ${isolatedNoRuleText(d.policies)}`;
-    default: return `${outcomeText(true)}: ${EXEMPTION[d.reason]}`;
-  }
-}
-
-/** "isolated by a, b, no rule allows": the NetworkPolicy tier's implicit deny. */
-export function isolatedNoRuleText(policies: readonly string[]): string {
-  return `isolated by ${policies.join(', ')}, no rule allows`;
-}
+// A side's phrase (outcomeText, sideText, isolatedNoRuleText) is the verdict log's too, so it is
+// written in the policy layer, which the agent may import.
+export { isolatedNoRuleText, outcomeText, sideText } from '../policy/side-words.ts';
 
 /** The tiers by their API names, wherever a text names one (explain's walk, matrix --why's letters). */
 export const TIER_TITLE: Readonly<Record<Tier | 'default', string>> = { admin: 'Admin', networkpolicy: 'NetworkPolicy', baseline: 'Baseline', default: 'default' };

@@ -59,12 +59,12 @@ t.test('verdict log names the tier, the policy and the rule', async (t) => {
   const { snap, c } = judge(e, 80);
   const line = describeConnection(snap, c, new Date(0));
   t.equal(line.verdict, 'deny');
-  t.equal(line.reason, 'ingress of x/b denied by admin/guard/block-a');
+  t.equal(line.reason, 'ingress of x/b: denied by admin/guard/block-a');
   t.same(line.rules, { ingress: 'admin/guard/block-a' });
   // Port 81: the Admin rule 1 passes (unnamed: named by its index), the Baseline denies.
   const { snap: s2, c: c2 } = judge(e, 81);
   const l2 = describeConnection(s2, c2, new Date(0));
-  t.equal(l2.reason, 'ingress of x/b denied by baseline/floor/ingress[0]');
+  t.equal(l2.reason, 'ingress of x/b: denied by baseline/floor/ingress[0]');
   t.same(l2.rules, { ingress: 'baseline/floor/ingress[0]' });
 });
 

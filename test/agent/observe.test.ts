@@ -68,7 +68,7 @@ t.test('counts, logs only denied new connections, per-policy counters', async (t
   const l = lines[0] as VerdictLine;
   t.same(l.src, { ip: '10.244.3.1', pod: 'z/a' });
   t.same(l.dst, { ip: '10.244.1.2', pod: 'x/b', port: 80 });
-  t.equal(l.reason, 'ingress of x/b isolated by x/deny-ingress; no rule matched');
+  t.equal(l.reason, 'ingress of x/b: denied: isolated by x/deny-ingress, no rule allows');
   t.equal(l.audit, undefined);
 });
 
@@ -80,7 +80,7 @@ t.test('allowed connections are logged only when the log asks for them', async (
   t.equal(send(replyPacket('10.244.2.1', '10.244.1.1', PROTO.TCP, 40000, 80)), ACCEPT);
   t.equal(lines.length, 1, 'the new connection, not its reply');
   t.equal(lines[0]!.verdict, 'allow');
-  t.equal(lines[0]!.reason, 'egress of y/a not isolated; ingress of x/a allowed by x/a-from-y ingress[0]');
+  t.equal(lines[0]!.reason, 'egress of y/a: allowed: not isolated; ingress of x/a: allowed by x/a-from-y ingress[0]');
 });
 
 t.test('audit: a denied connection in an audited namespace passes, replies too, logged as would-deny', async (t) => {
@@ -133,7 +133,7 @@ t.test('a connection both sides deny: the egress side denies it; audit of that s
   t.equal(c.connections[verdictSlot(VERDICT.DENY, DIRECTION.EGRESS, TCP)], 1, 'counted as the egress side\'s denial');
   t.same(observer.policies.read().get('z/deny-egress'), { allow: 0, deny: 1, audit: 0 });
   t.equal(observer.policies.read().get('x/deny-ingress'), undefined, 'the ingress side was not judged: nothing counted');
-  t.equal((lines[0] as VerdictLine).reason, 'egress of z/a isolated by z/deny-egress; no rule matched');
+  t.equal((lines[0] as VerdictLine).reason, 'egress of z/a: denied: isolated by z/deny-egress, no rule allows');
   t.equal((lines[0] as VerdictLine).direction, 'egress');
 
   // z in audit: its egress denial is waved through, and the packet meets x/b's ingress, which
@@ -142,7 +142,7 @@ t.test('a connection both sides deny: the egress side denies it; audit of that s
   t.equal(send(conn(41001)), DROP, 'the audited egress side does not open what the ingress side denies');
   t.equal(c.connections[verdictSlot(VERDICT.DENY, DIRECTION.BOTH, TCP)], 1);
   t.same(observer.policies.read().get('x/deny-ingress'), { allow: 0, deny: 1, audit: 0 });
-  t.equal((lines[1] as VerdictLine).reason, 'egress of z/a isolated by z/deny-egress; no rule matched; and ingress of x/b isolated by x/deny-ingress; no rule matched');
+  t.equal((lines[1] as VerdictLine).reason, 'egress of z/a: denied: isolated by z/deny-egress, no rule allows; and ingress of x/b: denied: isolated by x/deny-ingress, no rule allows');
 
   // Both in audit: it passes, logged as would-deny on both sides.
   observer.audit = { global: false, namespaces: new Set(['z', 'x']) };

@@ -47,12 +47,12 @@ t.test('verdict log: a rule that denies is a denial, named after the rule', asyn
   const denied = describeConnection(snap, conn(SIDE.NOT_ISOLATED, ruleCode(0, ACTION.DENY)), at);
   t.equal(denied.verdict, 'deny');
   t.equal(denied.direction, 'ingress');
-  t.equal(denied.reason, 'ingress of x/b denied by x/p ingress[0]');
+  t.equal(denied.reason, 'ingress of x/b: denied by x/p ingress[0]');
   const allowed = describeConnection(snap, conn(SIDE.NOT_ISOLATED, ruleCode(0, ACTION.ACCEPT)), at);
   t.equal(allowed.verdict, 'allow');
-  t.equal(allowed.reason, 'egress of x/a not isolated; ingress of x/b allowed by x/p ingress[0]');
+  t.equal(allowed.reason, 'egress of x/a: allowed: not isolated; ingress of x/b: allowed by x/p ingress[0]');
   const implicit = describeConnection(snap, conn(SIDE.NOT_ISOLATED, SIDE.NO_RULE), at);
-  t.equal(implicit.reason, 'ingress of x/b isolated by x/p, x/q; no rule matched');
+  t.equal(implicit.reason, 'ingress of x/b: denied: isolated by x/p, x/q, no rule allows');
 });
 
 t.test('audit: a side a rule denied is a denied side', async (t) => {

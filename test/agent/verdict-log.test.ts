@@ -75,36 +75,36 @@ t.test('line content: ingress deny, egress deny, both, allowed', async (t) => {
     src: { ip: '10.244.3.1', pod: 'z/a' },
     dst: { ip: '10.244.1.2', pod: 'x/b', port: 80 },
     protocol: 'TCP',
-    reason: 'ingress of x/b isolated by x/deny-ingress; no rule matched',
+    reason: 'ingress of x/b: denied: isolated by x/deny-ingress, no rule allows',
     generation: 7,
   });
 
   // x/a is isolated by both x policies: both are named.
   const l2 = describeConnection(snap, judge(snap, '10.244.3.1', '10.244.1.1', 80), at);
-  t.equal(l2.reason, 'ingress of x/a isolated by x/allow-from-y, x/deny-ingress; no rule matched');
+  t.equal(l2.reason, 'ingress of x/a: denied: isolated by x/allow-from-y, x/deny-ingress, no rule allows');
 
   // z/c -> y/a: z/c's egress is locked, y/a is open.
   const l3 = describeConnection(snap, judge(snap, '10.244.3.3', '10.244.2.1', 80, IPPROTO_UDP), at);
   t.equal(l3.direction, 'egress');
   t.equal(l3.protocol, 'UDP');
-  t.equal(l3.reason, 'egress of z/c isolated by z/z-egress-lock; no rule matched');
+  t.equal(l3.reason, 'egress of z/c: denied: isolated by z/z-egress-lock, no rule allows');
 
   // z/c -> x/b: both sides deny.
   const l4 = describeConnection(snap, judge(snap, '10.244.3.3', '10.244.1.2', 80), at);
   t.equal(l4.direction, 'both');
-  t.equal(l4.reason, 'egress of z/c isolated by z/z-egress-lock; no rule matched; and ingress of x/b isolated by x/deny-ingress; no rule matched');
+  t.equal(l4.reason, 'egress of z/c: denied: isolated by z/z-egress-lock, no rule allows; and ingress of x/b: denied: isolated by x/deny-ingress, no rule allows');
 
   // The same as the classifier reports it: its judgement stopped at the egress denial, so the
   // ingress side is SKIPPED and the line names the egress side alone.
   const l4s = describeConnection(snap, { ...judge(snap, '10.244.3.3', '10.244.1.2', 80), ingressCode: SIDE.SKIPPED }, at);
   t.equal(l4s.direction, 'egress');
-  t.equal(l4s.reason, 'egress of z/c isolated by z/z-egress-lock; no rule matched');
+  t.equal(l4s.reason, 'egress of z/c: denied: isolated by z/z-egress-lock, no rule allows');
 
   // y/b -> x/a:80 is allowed by allow-from-y ingress[0].
   const l5 = describeConnection(snap, judge(snap, '10.244.2.2', '10.244.1.1', 80), at);
   t.equal(l5.verdict, 'allow');
   t.equal(l5.direction, undefined);
-  t.equal(l5.reason, 'egress of y/b not isolated; ingress of x/a allowed by x/allow-from-y ingress[0]');
+  t.equal(l5.reason, 'egress of y/b: allowed: not isolated; ingress of x/a: allowed by x/allow-from-y ingress[0]');
 
   // An address that is no pod has no pod field.
   const l6 = describeConnection(snap, judge(snap, '192.0.2.9', '10.244.1.2', 443), at);
@@ -122,7 +122,7 @@ t.test('only denied connections are logged unless logAllowed; audit lines are fl
   const l = JSON.parse(lines[0]!) as VerdictLine;
   t.equal(l.audit, true);
   t.equal(l.verdict, 'deny');
-  t.match(formatHuman(l), /^2026-11-22T03:00:00.000Z WOULD-DENY TCP 10.244.2.2 \(y\/b\) -> 10.244.1.2:80 \(x\/b\) \[ingress\]: ingress of x\/b isolated by x\/deny-ingress; no rule matched$/);
+  t.match(formatHuman(l), /^2026-11-22T03:00:00.000Z WOULD-DENY TCP 10.244.2.2 \(y\/b\) -> 10.244.1.2:80 \(x\/b\) \[ingress\]: ingress of x\/b: denied: isolated by x\/deny-ingress, no rule allows$/);
 
   const all: string[] = [];
   const log2 = new VerdictLog({ write: (x) => all.push(x), now: () => T0, logAllowed: true });
@@ -311,7 +311,7 @@ t.test('IPv6 destinations are bracketed in the human form', async (t) => {
   const line: VerdictLine = {
     time: new Date(T0).toISOString(), verdict: 'deny', direction: 'ingress',
     src: { ip: 'fd00:10:244::21', pod: 'y/a' }, dst: { ip: 'fd00:10:244::22', pod: 'y/b', port: 80 },
-    protocol: 'TCP', reason: 'ingress of y/b isolated by y/y-b-ingress-from-x-b-ipv6; no rule matched', generation: 1,
+    protocol: 'TCP', reason: 'ingress of y/b: denied: isolated by y/y-b-ingress-from-x-b-ipv6, no rule allows', generation: 1,
   };
   t.match(formatHuman(line), /fd00:10:244::21 \(y\/a\) -> \[fd00:10:244::22\]:80 \(y\/b\)/);
   // And the snapshot path produces the same for a real IPv6 judgement.

@@ -48,7 +48,7 @@ t.test('logs --follow stops once its reader has gone (at its next line, as tail 
   const f = join(dir, 'verdicts.log');
   const line = (n: number) => JSON.stringify({
     time: `2026-11-22T03:00:0${n}.000Z`, verdict: 'deny', direction: 'ingress',
-    src: { ip: '10.244.3.1', pod: 'z/a' }, dst: { ip: '10.244.1.2', pod: 'x/b', port: 80 }, protocol: 'TCP', reason: 'no rule matched', generation: 3,
+    src: { ip: '10.244.3.1', pod: 'z/a' }, dst: { ip: '10.244.1.2', pod: 'x/b', port: 80 }, protocol: 'TCP', reason: 'ingress of x/b: denied: isolated by x/deny-ingress, no rule allows', generation: 3,
   });
   writeFileSync(f, line(1) + '\n');
   const p = spawn(process.execPath, [BIN, 'logs', '--file', f, '--follow', '--interval', '20'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -14,7 +14,7 @@ const line = (n: number, extra: Partial<VerdictLine> = {}): string =>
   JSON.stringify({
     time: `2026-11-22T03:00:0${n}.000Z`, verdict: 'deny', direction: 'ingress',
     src: { ip: '10.244.3.1', pod: 'z/a' }, dst: { ip: '10.244.1.2', pod: 'x/b', port: 80 },
-    protocol: 'TCP', reason: 'ingress of x/b isolated by x/deny-ingress; no rule matched', generation: 3, ...extra,
+    protocol: 'TCP', reason: 'ingress of x/b: denied: isolated by x/deny-ingress, no rule allows', generation: 3, ...extra,
   });
 
 function tmp(): string {
@@ -36,9 +36,9 @@ t.test('renders lines, flags foreign ones', async (t) => {
   out.on('data', (c) => (text += c));
   t.equal(await run(['--file', f], out), 0);
   t.same(text.trimEnd().split('\n'), [
-    '2026-11-22T03:00:01.000Z DENY       TCP 10.244.3.1 (z/a) -> 10.244.1.2:80 (x/b) [ingress]: ingress of x/b isolated by x/deny-ingress; no rule matched',
-    '2026-11-22T03:00:02.000Z WOULD-DENY TCP 10.244.3.1 (z/a) -> 10.244.1.2:80 (x/b) [ingress]: ingress of x/b isolated by x/deny-ingress; no rule matched',
-    '2026-11-22T03:00:03.000Z CUT        TCP 10.244.3.1 (z/a) -> 10.244.1.2:80 (x/b) [ingress]: ingress of x/b isolated by x/deny-ingress; no rule matched',
+    '2026-11-22T03:00:01.000Z DENY       TCP 10.244.3.1 (z/a) -> 10.244.1.2:80 (x/b) [ingress]: ingress of x/b: denied: isolated by x/deny-ingress, no rule allows',
+    '2026-11-22T03:00:02.000Z WOULD-DENY TCP 10.244.3.1 (z/a) -> 10.244.1.2:80 (x/b) [ingress]: ingress of x/b: denied: isolated by x/deny-ingress, no rule allows',
+    '2026-11-22T03:00:03.000Z CUT        TCP 10.244.3.1 (z/a) -> 10.244.1.2:80 (x/b) [ingress]: ingress of x/b: denied: isolated by x/deny-ingress, no rule allows',
     '2026-11-22T03:00:09.000Z RATE-LIMIT  12 line(s) from z/a suppressed',
     '? not a verdict line',
   ]);
@@ -135,7 +135,7 @@ t.test('--lab [NAME]: the verdict log a lab\'s agent keeps, found from the lab\'
   const named = lab('mylab', { verdictLog: join(root, 'mylab', 'verdicts.log') });
   writeFileSync(join(named, 'verdicts.log'), line(1) + '\n');
   t.same(await collect(['--lab', 'mylab']), [
-    '2026-11-22T03:00:01.000Z DENY       TCP 10.244.3.1 (z/a) -> 10.244.1.2:80 (x/b) [ingress]: ingress of x/b isolated by x/deny-ingress; no rule matched',
+    '2026-11-22T03:00:01.000Z DENY       TCP 10.244.3.1 (z/a) -> 10.244.1.2:80 (x/b) [ingress]: ingress of x/b: denied: isolated by x/deny-ingress, no rule allows',
   ]);
   const dflt = lab('palisade', { verdictLog: join(root, 'elsewhere.log') });
   writeFileSync(join(root, 'elsewhere.log'), line(2) + '\n' + line(3) + '\n');

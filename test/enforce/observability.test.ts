@@ -122,7 +122,7 @@ t.test('observability with the nfqueue agent', async (t) => {
       src: { ip: PODS.a.v4, pod: 'x/a' }, dst: { ip: PODS.b.v4, pod: 'x/b', port: 8080 },
     }, 'verdict, side, pods and port');
     t.notOk(got[0]!.audit, 'not an audit line: x is enforced');
-    t.match(got[0]!.reason, /ingress of x\/b isolated by x\/b-clients-9090/, 'the reason names the isolating policy and the side');
+    t.match(got[0]!.reason, /ingress of x\/b: denied: isolated by x\/b-clients-9090/, 'the reason names the isolating policy and the side');
   });
 
   await t.test('SYN retransmissions of one denied connection do not add lines', async (t) => {
@@ -163,7 +163,7 @@ t.test('observability with the nfqueue agent', async (t) => {
     await waitFor('audit line for aud/c', () => toPort(8080, 'aud/c').some((l) => l.audit === true));
     const line = toPort(8080, 'aud/c').find((l) => l.audit === true)!;
     t.match(line, { verdict: 'deny', audit: true, direction: 'ingress', src: { pod: 'x/a' }, dst: { pod: 'aud/c', port: 8080 } }, 'would-deny line');
-    t.match(line.reason, /ingress of aud\/c isolated by aud\/c-deny-ingress/, 'names the policy that would deny');
+    t.match(line.reason, /ingress of aud\/c: denied: isolated by aud\/c-deny-ingress/, 'names the policy that would deny');
     t.notOk(await curlConnects('a', 'b', 8080), 'the same kind of denial into x (no annotation) is dropped');
     await settle(t);
     t.notOk(toPort(8080, 'x/b').some((l) => l.audit), 'no x/b line is marked audit');
