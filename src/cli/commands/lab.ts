@@ -12,7 +12,7 @@ import { agentAvailable, labAgentsRunningAs, labVerdictLog, readAgentStatus, sta
 import { DEFAULT_LAB, defaultLabName, labAgents, labNodes, labStateDir, readLabState, type LabState } from '../../lab/lab-state.ts';
 import { labNameProblem, processAlive } from '../../lab/netns.ts';
 import { checkLabPrereqs, missingReport } from '../../lab/prereqs.ts';
-import { LabProbeError, meetsExpectation, resolveLabEndpoint, runLabProbes, type LabProbe, type LabProbeResult } from '../../lab/probe.ts';
+import { LabProbeError, meetsExpectation, policyAllowed, resolveLabEndpoint, runLabProbes, type LabProbe, type LabProbeResult } from '../../lab/probe.ts';
 import { labDown, labSpecFromCluster, labUp, listLabs } from '../../lab/topology.ts';
 import { CliError, intFlag, parseArgs, textOrJson } from '../args.ts';
 import { familyName, loadClusterForCli } from '../manifest-input.ts';
@@ -59,7 +59,9 @@ probe   runs real probes: FILE is a YAML/JSON list of {from, to, port, protocol?
           error    the probe failed in a way that is no policy verdict (a reset after the
                    handshake, no route, an answer from another pod); DETAIL says what.
                    It meets no expect.
-        Exit status 1 when some expect is not met.
+        -o json: a row per probe with verdict (allow, deny, refused, error) and allowed, as
+        verify -o json has it: true for allow and refused (policy let it through), false for
+        deny, null for error (no verdict). Exit status 1 when some expect is not met.
 down    stops the lab's processes and deletes its namespaces and state (also what a crashed run
         left behind: namespaces are found by name). --all: every lab on this machine.
 status  with --name: that lab's pods, agent and generation, and any manifest error the agent
@@ -292,6 +294,27 @@ export function readLabProbes(file: string, state: LabState): Probe[] {
   return probes as Probe[];
 }
 
+/** A probe's row, as `-o json` prints it and the table reads it: the result, and its expect met or not. */
+export interface ProbeRow extends LabProbeResult {
+  /**
+   * verify -o json's field, with its meaning: did policy let the connection through? A refused
+   * probe did (nobody serves the port): true. An error is no policy verdict: null.
+   */
+  readonly allowed: boolean | null;
+  readonly expect?: 'allow' | 'deny';
+  readonly met?: boolean;
+}
+
+/** The rows of `lab probe` for its results, each with the expect of its probe (expects[i] for results[i]). */
+export function probeRows(results: readonly LabProbeResult[], expects: readonly ('allow' | 'deny' | undefined)[]): ProbeRow[] {
+  return results.map((r, i) => {
+    const expect = expects[i];
+    // allowed and expect are about policy: a refused connection was let through, nobody listened.
+    const allowed = r.verdict === 'error' ? null : policyAllowed(r.verdict);
+    return { ...r, allowed, ...(expect ? { expect, met: meetsExpectation(r.verdict, expect) } : {}) };
+  });
+}
+
 async function probe(argv: string[]): Promise<number> {
   const { flags, positional } = parseArgs(argv, { probes: 'string', name: 'string', output: 'string', timeout: 'string', concurrency: 'string', help: 'bool' }, { '-o': 'output', '-h': 'help' });
   if (flags.help) {
@@ -314,14 +337,8 @@ async function probe(argv: string[]): Promise<number> {
     if (e instanceof LabProbeError) throw new CliError(`${flags.probes as string}: ${e.message}`);
     throw e;
   }
-  let missed = 0;
-  const out = results.map((r, i) => {
-    const expect = probes[i]!.expect;
-    // expect is about policy: a refused connection was let through, nobody listened.
-    const met = expect === undefined ? undefined : meetsExpectation(r.verdict, expect);
-    if (met === false) missed++;
-    return { ...r, ...(expect ? { expect, met } : {}) };
-  });
+  const out = probeRows(results, probes.map((p) => p.expect));
+  const missed = out.filter((r) => r.met === false).length;
   if (output === 'json') process.stdout.write(JSON.stringify(out, null, 2) + '\n');
   else {
     const rows = [['#', 'FROM', 'TO', 'PORT', 'FAMILY', 'VERDICT', 'DETAIL', 'EXPECT']];
