@@ -14,7 +14,8 @@
 //   nft        the source guard's tables (nft-guard.ts) and the tc layout's sink table
 //   tc         ingress filters of the tc layout on any link (a catch-all into the sink)
 //   links      the sink veth pair; the TUN devices (judge and DNS learner)
-//   ip rules   the TUN backend's policy routing (rule and table, judge and DNS learner)
+//   ip rules   the TUN backend's policy routing (judge and DNS learner): the rules at its preference
+//              that look up its table (other programs' rules there stay), the table's routes
 
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -29,7 +30,7 @@ import { NFT_GUARD_TABLES, NftSpoofGuard, nftAvailable } from './nft-guard.ts';
 import { TC_SINK, TcSpoofGuard, tcAvailable } from './tc-guard.ts';
 import { SINK_TABLE } from './tc-filters.ts';
 import { dnsTunName } from './dns-rules.ts';
-import { DEFAULT_TUN_DEVICE, DEFAULT_TUN_PRIORITY, DEFAULT_TUN_TABLE, deleteTunDevice, dnsTunRouting, isTunDevice, removeTunRouting, type TunRoutingOptions } from './tun-routing.ts';
+import { DEFAULT_TUN_DEVICE, DEFAULT_TUN_PRIORITY, DEFAULT_TUN_TABLE, deleteTunDevice, dnsTunRouting, isTunDevice, listTunRules, removeTunRouting, tunRuleArgs, type TunRoutingOptions } from './tun-routing.ts';
 
 const BACKENDS: readonly IptablesBackend[] = ['legacy', 'nft'];
 const FAMILIES: readonly Family[] = [4, 6];
@@ -67,14 +68,15 @@ async function workingFamilies(prefix?: CommandPrefix): Promise<Map<IptablesBack
   return out;
 }
 
-/** The TUN routing of `r` that is there: the rule at its preference that looks up its table, the table's routes. */
+/** The TUN routing of `r` that is there: the rules at its preference that look up its table (any mark: listTunRules), the table's routes. */
 async function tunRoutingFound(r: TunRoutingOptions): Promise<Found[]> {
   const out: Found[] = [];
-  for (const fam of ['-4', '-6']) {
-    const rules = await runCommand(['ip', fam, 'rule', 'show', 'pref', String(r.priority)], { prefix: r.prefix });
-    for (const l of rules.code === 0 ? rules.stdout.split('\n') : []) if (l.includes(`lookup ${r.table}`)) out.push({ kind: 'ip rule', what: `ip ${fam} rule ${l.trim()}` });
-    const routes = await runCommand(['ip', fam, 'route', 'show', 'table', String(r.table)], { prefix: r.prefix });
-    for (const l of routes.code === 0 ? routes.stdout.split('\n') : []) if (l.trim()) out.push({ kind: 'route', what: `ip ${fam} route table ${r.table}: ${l.trim()}` });
+  const pref = r.priority ?? DEFAULT_TUN_PRIORITY, table = r.table ?? DEFAULT_TUN_TABLE;
+  for (const f of FAMILIES) {
+    const fam = f === 4 ? '-4' : '-6';
+    for (const rule of await listTunRules(f, pref, table, r.prefix)) out.push({ kind: 'ip rule', what: `ip ${fam} rule ${tunRuleArgs(pref, table, rule).join(' ')}` });
+    const routes = await runCommand(['ip', fam, 'route', 'show', 'table', String(table)], { prefix: r.prefix });
+    for (const l of routes.code === 0 ? routes.stdout.split('\n') : []) if (l.trim()) out.push({ kind: 'route', what: `ip ${fam} route table ${table}: ${l.trim()}` });
   }
   return out;
 }
@@ -144,7 +146,7 @@ export async function removePalisade(o: CleanupOptions = {}): Promise<string[]> 
   await step('verdict cache sets', () => destroyVerdictCacheSets(FAMILIES, p));
   await step('judged sets', () => destroyJudgedSets(FAMILIES, p));
   await step('kernel admission sets', () => destroyAdmitSets(FAMILIES, p));
-  // TUN: the routing only where a rule of ours is (removeTunRouting deletes every rule at its preference), then the devices.
+  // TUN: the routing where any of it is (removeTunRouting deletes only the rules that look up its table), then the devices.
   for (const r of tunRoutings(o)) {
     if ((await tunRoutingFound(r)).length > 0) await step(`TUN routing (table ${r.table})`, () => removeTunRouting(r));
     await step(`TUN device ${r.device}`, () => deleteTunDevice(r.device, p));

@@ -66,17 +66,79 @@ export async function isTunDevice(name: string, prefix?: CommandPrefix): Promise
 
 const hex = (m: number): string => '0x' + (m >>> 0).toString(16);
 
-async function deleteRules(fam: string, pref: number, prefix?: CommandPrefix): Promise<void> {
-  // `ip rule del pref P` removes one rule per call; loop until none is left.
-  for (let i = 0; i < 16; i++) {
-    const r = await runCommand(['ip', fam, 'rule', 'del', 'pref', String(pref)], { prefix });
-    if (r.code !== 0) return;
+/**
+ * A rule of Palisade's policy routing as the kernel lists it: its fwmark selector, if it has one
+ * (mask 0xffffffff when `ip rule` shows none).
+ */
+export interface TunRule {
+  readonly mark?: number;
+  readonly mask?: number;
+}
+
+const HEX = /^0x[0-9a-f]{1,8}$/i;
+
+/**
+ * Palisade's rules out of `ip -N -j rule show pref P` (JSON, tables by number): those at `pref`
+ * that look up `table`. The table is Palisade's by configuration (--tun-table), so a rule at its
+ * preference that looks it up is ours whatever its mark (a killed agent's with another
+ * --tun-mark too); any other rule at that preference is another program's (a CNI, a VPN, an
+ * admin) and is left out. Throws, naming the rule and field, on output it cannot read.
+ */
+export function ownTunRules(json: string, pref: number, table: number): TunRule[] {
+  if (json.trim() === '') return [];
+  let rules: unknown;
+  try {
+    rules = JSON.parse(json);
+  } catch (e) {
+    throw new Error(`ip rule show pref ${pref}: output is not JSON (${(e as Error).message})`);
+  }
+  if (!Array.isArray(rules)) throw new Error(`ip rule show pref ${pref}: expected a JSON array of rules`);
+  const out: TunRule[] = [];
+  rules.forEach((r: unknown, i) => {
+    if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new Error(`ip rule show pref ${pref}: rule ${i} is not an object`);
+    const o = r as Record<string, unknown>;
+    if (o.priority !== pref || o.table === undefined || String(o.table) !== String(table)) return;
+    const hexField = (k: 'fwmark' | 'fwmask'): number | undefined => {
+      const v = o[k];
+      if (v === undefined) return undefined;
+      if (typeof v !== 'string' || !HEX.test(v)) throw new Error(`ip rule show pref ${pref}: rule ${i} (table ${table}): ${k} ${JSON.stringify(v)} is not a 32-bit hex number`);
+      return Number(v);
+    };
+    const mark = hexField('fwmark');
+    const mask = hexField('fwmask');
+    if (mark === undefined && mask !== undefined) throw new Error(`ip rule show pref ${pref}: rule ${i} (table ${table}): fwmask without fwmark`);
+    out.push(mark === undefined ? {} : { mark, mask: mask ?? 0xffffffff });
+  });
+  return out;
+}
+
+/** A rule of ours in the words `ip rule add` and `ip rule del` take. */
+export function tunRuleArgs(pref: number, table: number, r: TunRule): string[] {
+  const mark = r.mark === undefined ? [] : ['fwmark', `${hex(r.mark)}/${hex(r.mask ?? 0xffffffff)}`];
+  return ['pref', String(pref), ...mark, 'lookup', String(table)];
+}
+
+/** Palisade's rules at `pref` for one family (ownTunRules); none when that family's rules cannot be listed (IPv6 off). */
+export async function listTunRules(family: Family, pref: number, table: number, prefix?: CommandPrefix): Promise<TunRule[]> {
+  const r = await runCommand(['ip', '-N', '-j', family === 4 ? '-4' : '-6', 'rule', 'show', 'pref', String(pref)], { prefix });
+  return r.code === 0 ? ownTunRules(r.stdout, pref, table) : [];
+}
+
+async function deleteRules(family: Family, pref: number, table: number, prefix?: CommandPrefix): Promise<void> {
+  // One exact delete per rule of ours, in the kernel's order: each spec's first match among the
+  // rules left is then that rule itself, and a rule of another table never matches at all.
+  for (const r of await listTunRules(family, pref, table, prefix)) {
+    await runCommand(['ip', family === 4 ? '-4' : '-6', 'rule', 'del', ...tunRuleArgs(pref, table, r)], { prefix });
   }
 }
 
-/** Brings the device up and installs (idempotently: replaced, not duplicated) rules and routes. */
+/**
+ * Brings the device up and installs (idempotently: replaced, not duplicated) rules and routes. The
+ * rules of ours already at the preference (ownTunRules: any mark) are replaced; other programs' stay.
+ */
 export async function installTunRouting(o: TunRoutingOptions): Promise<void> {
-  const table = String(o.table ?? DEFAULT_TUN_TABLE);
+  const tableNo = o.table ?? DEFAULT_TUN_TABLE;
+  const table = String(tableNo);
   const pref = o.priority ?? DEFAULT_TUN_PRIORITY;
   const p = o.prefix;
   // No IPv6 link-local address: the device would otherwise send its own MLD reports into the judge.
@@ -88,19 +150,22 @@ export async function installTunRouting(o: TunRoutingOptions): Promise<void> {
     const fam = f === 4 ? '-4' : '-6';
     await mustRun(['ip', fam, 'route', 'replace', 'default', 'dev', o.device, 'table', table], { prefix: p });
     await mustRun(['ip', fam, 'route', 'replace', 'blackhole', 'default', 'metric', '4096', 'table', table], { prefix: p });
-    await deleteRules(fam, pref, p);
-    await mustRun(['ip', fam, 'rule', 'add', 'pref', String(pref), 'fwmark', `${hex(o.divertMark)}/${hex(o.divertMark)}`, 'lookup', table], { prefix: p });
+    await deleteRules(f, pref, tableNo, p);
+    await mustRun(['ip', fam, 'rule', 'add', ...tunRuleArgs(pref, tableNo, { mark: o.divertMark, mask: o.divertMark })], { prefix: p });
   }
 }
 
-/** Removes the rules and the table's routes. The device itself goes when the enforcer closes it. */
+/**
+ * Removes Palisade's rules (other programs' at the same preference stay) and the table's routes:
+ * the whole table, which is Palisade's own by configuration (--tun-table). The device itself goes
+ * when the enforcer closes it.
+ */
 export async function removeTunRouting(o: TunRoutingOptions): Promise<void> {
-  const table = String(o.table ?? DEFAULT_TUN_TABLE);
+  const table = o.table ?? DEFAULT_TUN_TABLE;
   const pref = o.priority ?? DEFAULT_TUN_PRIORITY;
   for (const f of o.families ?? [4, 6]) {
-    const fam = f === 4 ? '-4' : '-6';
-    await deleteRules(fam, pref, o.prefix);
-    await runCommand(['ip', fam, 'route', 'flush', 'table', table], { prefix: o.prefix });
+    await deleteRules(f, pref, table, o.prefix);
+    await runCommand(['ip', f === 4 ? '-4' : '-6', 'route', 'flush', 'table', String(table)], { prefix: o.prefix });
   }
 }
 
@@ -109,18 +174,17 @@ export async function removeTunRouting(o: TunRoutingOptions): Promise<void> {
  * table's default route, per family. Empty when intact.
  */
 export async function tunRoutingProblems(o: TunRoutingOptions): Promise<string[]> {
-  const table = String(o.table ?? DEFAULT_TUN_TABLE);
-  const pref = String(o.priority ?? DEFAULT_TUN_PRIORITY);
-  const mark = `${hex(o.divertMark)}/${hex(o.divertMark)}`;
+  const table = o.table ?? DEFAULT_TUN_TABLE;
+  const pref = o.priority ?? DEFAULT_TUN_PRIORITY;
+  const mark = o.divertMark >>> 0;
   const problems: string[] = [];
   for (const f of o.families ?? [4, 6]) {
     const fam = f === 4 ? '-4' : '-6';
-    const rules = await runCommand(['ip', fam, 'rule', 'show', 'pref', pref], { prefix: o.prefix });
-    // `ip rule` prints the table by name or number ("lookup 7077").
-    if (rules.code !== 0 || !rules.stdout.split('\n').some((l) => l.includes(`fwmark ${mark}`) && l.includes(`lookup ${table}`))) {
-      problems.push(`IPv${f}: ip rule pref ${pref} fwmark ${mark} lookup ${table} missing`);
+    // Only a rule of ours counts: another program's at the preference, even with our mark, routes elsewhere.
+    if (!(await listTunRules(f, pref, table, o.prefix)).some((r) => r.mark === mark && r.mask === mark)) {
+      problems.push(`IPv${f}: ip rule ${tunRuleArgs(pref, table, { mark, mask: mark }).join(' ')} missing`);
     }
-    const routes = await runCommand(['ip', fam, 'route', 'show', 'table', table], { prefix: o.prefix });
+    const routes = await runCommand(['ip', fam, 'route', 'show', 'table', String(table)], { prefix: o.prefix });
     if (routes.code !== 0 || !routes.stdout.split('\n').some((l) => l.startsWith(`default dev ${o.device}`))) {
       problems.push(`IPv${f}: default route via ${o.device} in table ${table} missing`);
     }

@@ -3,8 +3,9 @@
 // and routing) is killed with SIGKILL, as a --keep-rules agent dies, and the command run inside
 // the node namespace must leave nothing of Palisade's (iptables and ip6tables on both backends,
 // ipsets, nft tables, tc filters on the pod veths, links, ip rules and routes) while a foreign
-// chain, ipset, nft table, tc filter and ip rule stay. It refuses while the agent runs, removes
-// nothing on --dry-run or without --yes, and a second run has nothing to do.
+// chain, ipset, nft table, tc filter and ip rules (also at the TUN backend's preferences) stay.
+// It refuses while the agent runs, removes nothing on --dry-run or without --yes, and a second
+// run has nothing to do.
 
 import t from 'tap';
 import { join } from 'node:path';
@@ -55,6 +56,9 @@ const FOREIGN: { add: string[][]; shows: [string, RegExp] }[] = [
   { add: [['nft', 'add', 'table', 'inet', 'other-table']], shows: ['nft list tables', /^table inet other-table$/m] },
   { add: [['tc', 'qdisc', 'add', 'dev', 'vc', 'ingress'], ['tc', 'filter', 'add', 'dev', 'vc', 'ingress', 'pref', '50000', 'protocol', 'ip', 'u32', 'match', 'ip', 'dst', '10.99.0.1/32', 'classid', ':1']], shows: ['tc filter vc', /pref 50000 u32/] },
   { add: [['ip', '-4', 'rule', 'add', 'pref', '2000', 'fwmark', '0x100', 'lookup', '100']], shows: ['ip -4 rule', /^2000:\s+from all fwmark 0x100 lookup 100/m] },
+  // At the TUN backend's preferences (the judge's, the DNS learner's): another program's, another table.
+  { add: [['ip', '-4', 'rule', 'add', 'pref', '1000', 'fwmark', '0x1/0x1', 'lookup', '101']], shows: ['ip -4 rule', /^1000:\s+from all fwmark 0x1\/0x1 lookup 101$/m] },
+  { add: [['ip', '-6', 'rule', 'add', 'pref', '1001', 'fwmark', '0x1/0x1', 'lookup', '101']], shows: ['ip -6 rule', /^1001:\s+from all fwmark 0x1\/0x1 lookup 101$/m] },
 ];
 
 /** Each agent set-up, and what `cleanup --dry-run` must list for it (the agent installed it, and cleanup finds it). */
@@ -74,7 +78,7 @@ const ROUNDS: { name: string; args: string[]; lists: RegExp[]; interrupted?: str
   {
     name: 'tun, nft guard layout',
     args: ['--backend', 'tun', '--source-guard-layout', 'nft'],
-    lists: [/iptables-nft -t mangle -A PREROUTING -j PALISADE-PREROUTING/, /nft +table ip6 palisade-guard/, /link +palisade0 \(TUN\)/, /link +palisade0-d \(TUN\)/, /ip rule +ip -4 rule 1000:.*lookup 7077/, /ip rule +ip -6 rule 1001:.*lookup 7078/, /route +ip -6 route table 7077: default dev palisade0/],
+    lists: [/iptables-nft -t mangle -A PREROUTING -j PALISADE-PREROUTING/, /nft +table ip6 palisade-guard/, /link +palisade0 \(TUN\)/, /link +palisade0-d \(TUN\)/, /ip rule +ip -4 rule pref 1000 fwmark \S+ lookup 7077$/m, /ip rule +ip -6 rule pref 1001 fwmark \S+ lookup 7078$/m, /route +ip -6 route table 7077: default dev palisade0/],
   },
 ];
 
