@@ -37,6 +37,19 @@ export interface TunRoutingOptions {
 export const DEFAULT_TUN_ADDRESS = '169.254.77.77';
 
 export const DEFAULT_TUN_TABLE = 7077;
+
+/**
+ * Why a --tun-table cannot be Palisade's, or undefined when it can. The agent flushes its table
+ * when it stops (removeTunRouting) and the DNS learner uses the next one (dnsTunRouting), so
+ * neither may be one the kernel keeps for itself: 253 `default`, 254 `main` and 255 `local`
+ * (rtnetlink(7), RT_TABLE_DEFAULT/MAIN/LOCAL). A flush of `main` would take the node's routes.
+ */
+export function tunTableProblem(table: number): string | undefined {
+  const reserved = [253, 254, 255];
+  if (reserved.includes(table)) return `table ${table} is the kernel's own (253 default, 254 main, 255 local) and Palisade flushes its table when it stops`;
+  if (reserved.includes(table + 1)) return `table ${table + 1} (the DNS learner's, --tun-table + 1) is the kernel's own (253 default, 254 main, 255 local)`;
+  return undefined;
+}
 export const DEFAULT_TUN_PRIORITY = 1000;
 /** The judge's TUN device unless --tun-name says otherwise. */
 export const DEFAULT_TUN_DEVICE = 'palisade0';

@@ -17,6 +17,8 @@ const ok: [string[], { dryRun: boolean; yes: boolean; force: boolean; tunDevice:
   [['--yes', '--force'], { dryRun: false, yes: true, force: true, tunDevice: 'palisade0', tunTable: 7077 }],
   [['--dry-run', '--yes=false'], { dryRun: true, yes: false, force: false, tunDevice: 'palisade0', tunTable: 7077 }],
   [['--yes', '--tun-name', 'judge1', '--tun-table=9000'], { dryRun: false, yes: true, force: false, tunDevice: 'judge1', tunTable: 9000 }],
+  [['--yes', '--tun-table=251'], { dryRun: false, yes: true, force: false, tunDevice: 'palisade0', tunTable: 251 }],
+  [['--yes', '--tun-table=256'], { dryRun: false, yes: true, force: false, tunDevice: 'palisade0', tunTable: 256 }],
 ];
 
 t.test('accepted command lines', async (t) => {
@@ -42,6 +44,10 @@ const bad: [string[], RegExp][] = [
   [['--tun-name', 'x y'], /^--tun-name must be/],
   [['--tun-table', '0'], /^--tun-table must be between 1 and 4294967294, got 0$/],
   [['--tun-table', 'main'], /^--tun-table must be a whole number, got "main"$/],
+  [['--tun-table', '254'], /^--tun-table 254: table 254 is the kernel's own \(253 default, 254 main, 255 local\)/],
+  [['--tun-table', '255'], /^--tun-table 255: table 255 is the kernel's own/],
+  [['--tun-table', '253'], /^--tun-table 253: table 253 is the kernel's own/],
+  [['--tun-table', '252'], /^--tun-table 252: table 253 \(the DNS learner's, --tun-table \+ 1\) is the kernel's own/],
   [['--tun-table'], /^flag --tun-table needs a value$/],
   [['--force=maybe'], /^flag --force takes no value/],
 ];

@@ -24,6 +24,8 @@ const cases: { args: string[]; code: number; err: RegExp }[] = [
   { args: ['--node', 'n1', '--manifests', dir, '--pod-cidr', '10.0.0.0/33'], code: 2, err: /--pod-cidr: "10.0.0.0\/33" is not a valid CIDR/ },
   { args: ['--node', 'n1', '--manifests', dir, '--pod-iface', 'eth0;x'], code: 2, err: /--pod-iface: interface "eth0;x"/ },
   { args: ['--node', 'n1', '--manifests', dir, '--tun-name', 'a-very-long-device-name'], code: 2, err: /--tun-name must be 1-15 characters/ },
+  { args: ['--node', 'n1', '--manifests', dir, '--backend', 'tun', '--tun-table', '254'], code: 2, err: /^palisade agent: --tun-table 254: table 254 is the kernel's own \(253 default, 254 main, 255 local\)/ },
+  { args: ['--node', 'n1', '--manifests', dir, '--backend', 'tun', '--tun-table', '252'], code: 2, err: /^palisade agent: --tun-table 252: table 253 \(the DNS learner's/ },
   { args: ['--node', 'n1', '--manifests', dir, '--iptables', 'xt'], code: 2, err: /--iptables must be auto, nft or legacy/ },
   { args: ['--node', 'n1', '--manifests', dir, '--health', 'localhost:99999'], code: 2, err: /--health: health address/ },
   { args: ['--node', 'n1', '--manifests', dir, '--bogus'], code: 2, err: /unknown flag --bogus/ },

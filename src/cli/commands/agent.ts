@@ -13,7 +13,7 @@ import { manifestPathsFlag } from '../manifest-input.ts';
 import { AGENT_NODE_FLAGS, missingAgentNodeFlags } from '../../agent/node-flags.ts';
 import { defaultLog } from '../../agent/agent-log.ts';
 import { DEFAULT_VERDICT_LOG_MAX_BYTES } from '../../agent/verdict-log.ts';
-import { DEFAULT_TUN_DEVICE } from '../../enforce/tun-routing.ts';
+import { DEFAULT_TUN_DEVICE, DEFAULT_TUN_TABLE, tunTableProblem } from '../../enforce/tun-routing.ts';
 
 const HELP = `usage: palisade agent --node NAME [--source files --manifests PATH... | --source kube [--kubeconfig FILE]]
                       [--backend nfqueue|tun] [--queue N] [--queues K] [--fail-open]
@@ -153,7 +153,9 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   const allowMark = markFlag(flags.mark, 'mark', 0x02000000);
   const divertMark = markFlag(flags['tun-mark'], 'tun-mark', 0x04000000);
   if (backend === 'tun' && (allowMark & divertMark) !== 0) throw new CliError('--mark and --tun-mark must not share bits');
-  const tunTable = intFlag(flags['tun-table'], 'tun-table', 1, 0xfffffffe, 7077);
+  const tunTable = intFlag(flags['tun-table'], 'tun-table', 1, 0xfffffffe, DEFAULT_TUN_TABLE);
+  const tableProblem = tunTableProblem(tunTable);
+  if (tableProblem) throw new CliError(`--tun-table ${tunTable}: ${tableProblem}`);
   const rescanMs = intFlag(flags['rescan-ms'], 'rescan-ms', 0, 3_600_000, 1000);
   const strict = onOffFlag(flags, 'strict') ?? true;
   const rulesCheckMs = intFlag(flags['rules-check-ms'], 'rules-check-ms', 0, 600_000, 1000);

@@ -5,7 +5,7 @@
 
 import { CliError, intFlag, parseArgs } from '../args.ts';
 import { agentSigns, findPalisade, removePalisade, type CleanupOptions, type Found } from '../../enforce/cleanup.ts';
-import { DEFAULT_TUN_DEVICE, DEFAULT_TUN_TABLE } from '../../enforce/tun-routing.ts';
+import { DEFAULT_TUN_DEVICE, DEFAULT_TUN_TABLE, tunTableProblem } from '../../enforce/tun-routing.ts';
 
 const HELP = `usage: palisade cleanup [--dry-run | --yes] [--force] [--tun-name NAME] [--tun-table N]
 
@@ -53,6 +53,8 @@ export function parseCleanupArgs(argv: string[]): CleanupInvocation | 'help' {
   const tunDevice = (flags['tun-name'] as string | undefined) ?? DEFAULT_TUN_DEVICE;
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(tunDevice)) throw new CliError(`--tun-name must be 1-15 characters of A-Z a-z 0-9 _ . -, got "${tunDevice}"`);
   const tunTable = intFlag(flags['tun-table'], 'tun-table', 1, 0xfffffffe, DEFAULT_TUN_TABLE);
+  const tableProblem = tunTableProblem(tunTable);
+  if (tableProblem) throw new CliError(`--tun-table ${tunTable}: ${tableProblem}`);
   return { dryRun, yes, force: flags.force === true, options: { tunDevice, tunTable } };
 }
 
