@@ -44,7 +44,8 @@ removes its iptables rules (unless --keep-rules).
                         tables: kubelet chains, else KUBE-* chains, else more rules, else nft)
   --mark M              connmark bit(s) meaning "allowed by Palisade" (default 0x2000000)
   --tun-name NAME       TUN device (default palisade0); --tun-mark M (default 0x4000000),
-                        --tun-table N (default 7077)
+                        --tun-table N (default 7077; N and N+1, the DNS learner's, are
+                        Palisade's own: flushed when it stops, so never 253-255)
   --no-ipv6             program IPv4 only
   --keep-rules          leave rules in place on exit (stay fail-closed across a restart)
   --status-file PATH    JSON {generation, ready, counters, ...}, rewritten when a new
