@@ -287,7 +287,7 @@ export function createMetrics(src: MetricsSources = {}): AgentMetrics {
     const pc = src.policies;
     new Counter({
       name: 'palisade_policy_verdicts_total',
-      help: 'New connections a policy allowed or denied by one of its rules, or denied as one of the policies isolating the pod (no rule matched); audit = would deny.',
+      help: 'New connections a policy allowed or denied by one of its rules, or denied as one of the policies isolating the pod (no rule allows); audit = would deny.',
       labelNames: ['policy', 'action'], registers: [registry],
       collect(this: Counter<string>) {
         this.reset();
