@@ -235,12 +235,12 @@ if (process.getuid?.() !== 0) {
     t.equal(r.code, 1, 'exit 1: the last expect is not met');
     const out = JSON.parse(r.stdout) as Record<string, unknown>[];
     t.equal(out.length, 6);
-    t.match(out[0], { from: 'x/a', to: 'y/a', port: 80, protocol: 'TCP', family: 'IPv4', verdict: 'allow', src: '10.244.1.1', dst: '10.244.2.1', expect: 'allow', met: true });
+    t.match(out[0], { from: 'x/a', to: 'y/a', port: 80, protocol: 'TCP', family: 'IPv4', verdict: 'allow', allowed: true, src: '10.244.1.1', dst: '10.244.2.1', expect: 'allow', met: true });
     t.match(out[1], { from: 'node', to: 'x/b', protocol: 'UDP', family: 'IPv6', verdict: 'allow', src: 'fd00:10::1', dst: 'fd00:10:244::12' });
     t.match(out[2], { from: '10.244.2.1', to: 'node', protocol: 'SCTP', verdict: 'allow', dst: '10.0.0.1' });
-    t.match(out[3], { verdict: 'refused', detail: 'refused', expect: 'allow', met: true }, 'nobody listens, but the policy let it through: expect allow is met');
+    t.match(out[3], { verdict: 'refused', allowed: true, detail: 'refused', expect: 'allow', met: true }, 'nobody listens, but the policy let it through: expect allow is met');
     t.match(out[4], { from: 'ext:inet', to: 'x/a', verdict: 'allow', src: '2001:db8::10', dst: 'fd00:10:244::11', answeredBy: 'x/a' });
-    t.match(out[5], { to: 'ext:inet', verdict: 'refused', expect: 'deny', met: false }, 'a refused connection was not denied');
+    t.match(out[5], { to: 'ext:inet', verdict: 'refused', allowed: true, expect: 'deny', met: false }, 'a refused connection was not denied');
     const tbl = cli(['lab', 'probe', '--name', LAB, '--probes', pf, '--timeout', '500']);
     const rows = tbl.stdout.trimEnd().split('\n');
     t.match(rows[4], /^3\s+x\/a \(10\.244\.1\.1\)\s+x\/b \(10\.244\.1\.2\)\s+TCP\/81\s+IPv4\s+refused\s+refused \d+ms \(RST: nobody listens on the port\)\s+allow ok$/, 'table: refused, not DENY; expect allow met');
