@@ -28,6 +28,19 @@ fi
 # The NFQUEUE/TUN addon (native/) speaks netlink itself and needs only kernel headers; libpcap-dev
 # is for the cap addon. npm ci builds native/ and the raw-socket and cap addons with node-gyp against Node's own
 # headers in /usr/include/node (nodedir=/usr in .npmrc), so no header download is attempted.
+#
+# --prefer-offline: npm 11's ci asks the registry for every package's metadata (packument) even
+# though the lock pins each tarball by integrity. When name resolution fails, each ask fails with
+# EAI_AGAIN and is retried, and npm ignores SIGTERM meanwhile, so a plain `npm ci` hung CI until its
+# 90-minute limit (stop 44). With the flag, npm takes what its cache already holds (the integrity
+# check still applies) and asks the registry only for what is missing, so a fresh machine installs
+# as before and a machine that has installed once needs no network. --no-audit and --no-fund skip
+# two more registry calls that install nothing. The time limit (KILL, since TERM is ignored) turns a
+# registry that cannot be reached into a failure with a reason instead of a hang; an install with a
+# working registry takes about a minute.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci
+  if ! timeout -s KILL 1200 npm ci --prefer-offline --no-audit --no-fund; then
+    echo "bootstrap: npm ci failed or took over 20 minutes; can this machine resolve registry.npmjs.org?" >&2
+    exit 1
+  fi
 fi
