@@ -36,8 +36,8 @@ fi
 # check still applies) and asks the registry only for what is missing, so a fresh machine installs
 # as before and a machine that has installed once needs no network. --no-audit and --no-fund skip
 # two more registry calls that install nothing. The time limit (KILL, since TERM is ignored) turns a
-# registry that cannot be reached into a failure with a reason instead of a hang; an install with a
-# working registry takes about a minute. (PALISADE_NPM_CI_SECONDS: test/deploy/bootstrap.test.ts.)
+# registry that cannot be reached into a failure with a reason instead of a hang; the install itself
+# took 15 s from the cache here. (PALISADE_NPM_CI_SECONDS: test/deploy/bootstrap.test.ts.)
 npm_limit=${PALISADE_NPM_CI_SECONDS:-1200}
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   if ! timeout -s KILL "$npm_limit" npm ci --prefer-offline --no-audit --no-fund; then
