@@ -76,7 +76,7 @@ export interface Answer {
 export type DnsAgentStatus = Pick<AgentStatus, 'node' | 'updatedAt'> & { readonly dns: NonNullable<AgentStatus['dns']> };
 
 /** What the agent of `node` (default TTL bounds) writes at `at` after the answers, through its own learner and section writer. */
-export function agentDnsStatus(answers: readonly Answer[], at: number, node = 'n1'): DnsAgentStatus {
+export function agentDnsStatus(answers: readonly Answer[], at: number, node = 'n1', queue: Record<string, unknown> = {}): DnsAgentStatus {
   let now = 0;
   const learner = new DnsLearner(new ClusterState(), () => true, {}, () => now);
   for (const a of answers) {
@@ -87,7 +87,7 @@ export function agentDnsStatus(answers: readonly Answer[], at: number, node = 'n
     learner.classify(pkt, 0, pkt.length, 0);
     learner.endBatch();
   }
-  return { node, updatedAt: new Date(at).toISOString(), dns: dnsStatusSection(learner, {}, at) };
+  return { node, updatedAt: new Date(at).toISOString(), dns: dnsStatusSection(learner, queue, at) };
 }
 
 /** Writes agentDnsStatus(...) as a status file; returns its path. */

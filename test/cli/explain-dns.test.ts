@@ -168,6 +168,17 @@ t.test('the real CLI on a status file the agent\'s writer made', async (t) => {
   t.match(list.stdout, /^agent status \S+, node n1, written \d+ s ago: 2 live record\(s\)\npod 10\.0\.0\.1:\n  203\.0\.113\.7 is api\.example\.com \(learned \d+ s ago from 10\.96\.0\.10, TTL 600 s\), expires in \d+ min\n  203\.0\.113\.8 is www\.other\.org/);
   t.match(list.stdout, /\ncounters: answers 2, parsed 2, /);
 
+  // The DNS queue's counters as the agent writes them (NfqueueEnforcer.counters()): the text keeps
+  // what a reader acts on, -o json keeps them all.
+  const queue = { packets: 7, accepts: 7, drops: 0, batches: 5, errors: 1, judgeErrors: 0, overruns: 1, sendErrors: 0, netlinkErrors: 0, verdictMessages: 5, recvCalls: 12 };
+  const withQueue = JSON.stringify(agentDnsStatus(answers, now, 'n1', queue).dns);
+  const q = runCli(['dns', '--status-file', '-'], { input: withQueue });
+  t.equal(q.code, 0, q.stderr);
+  t.match(q.stdout, /\ncounters: answers 2, parsed 2, .*queue\.packets 7, queue\.errors 1\n$/);
+  t.notMatch(q.stdout, /batches|recvCalls|verdictMessages|overruns|accepts/, 'the queue\'s mechanics stay out of the text');
+  const qj = runCli(['dns', '--status-file', '-', '-o', 'json'], { input: withQueue });
+  t.same(JSON.parse(qj.stdout).counters.queue, queue, 'and in -o json');
+
   // A missing file is a bad flag, found before anything is judged.
   const nope = runCli(['matrix', '--manifests', dir, '--port', '443', '--dns-status', join(tmpDir(), 'nope.json')]);
   t.equal(nope.code, 2);

@@ -28,6 +28,19 @@ function countersText(c: Record<string, unknown>, prefix = ''): string[] {
   return out;
 }
 
+/**
+ * The DNS queue's counters the text shows: what it saw and what went wrong. The rest (batches,
+ * netlink receive calls, verdict messages) are the queue's own mechanics and stay in -o json.
+ */
+const QUEUE_SHOWN = ['packets', 'drops', 'errors'];
+
+function shownCounters(c: Record<string, unknown>): Record<string, unknown> {
+  const q = c.queue;
+  if (typeof q !== 'object' || q === null) return c;
+  const queue = Object.fromEntries(Object.entries(q).filter(([k]) => QUEUE_SHOWN.includes(k)));
+  return { ...c, queue };
+}
+
 export async function run(argv: string[]): Promise<number> {
   const { flags, positional } = parseArgs(argv, { 'status-file': 'string', address: 'string', output: 'string', help: 'bool' }, { '-o': 'output', '-h': 'help' });
   if (flags.help) {
@@ -56,7 +69,7 @@ export async function run(argv: string[]): Promise<number> {
     if (r.pod !== pod) lines.push(`pod ${(pod = r.pod)}:`);
     lines.push(`  ${describeRecord(r, dns.now)}, expires in ${ageText(r.expiresAt - dns.now)}`);
   }
-  const counters = countersText(dns.counters);
+  const counters = countersText(shownCounters(dns.counters));
   if (counters.length) lines.push(`counters: ${counters.join(', ')}`);
   process.stdout.write(lines.join('\n') + '\n');
   return 0;
