@@ -483,9 +483,9 @@ export class Agent {
     let logged = 0;
     const onDenied = (j: JudgedFlow, snap: RuleSnapshot): boolean => {
       // Spared: what audit mode waves through for new connections; a flow whose egress lost only
-      // an expired DNS record (NPEP-133: new connections only, dns-learner.ts outlives).
+      // an expired DNS record (NPEP-133: new connections only, dns-learner.ts spares).
       if (this.observer && auditAllowsCodes(this.observer.audit, snap, j.egressCode, j.ingressCode, j.srcSlot, j.dstSlot)) return true;
-      if (!sideAllows(j.egressCode) && sideAllows(j.ingressCode) && this.dns?.learner.outlives(j.dst)) return true;
+      if (!sideAllows(j.egressCode) && sideAllows(j.ingressCode) && this.dns?.learner.spares(j.src, j.dst, j.proto, j.port, this.opts.node)) return true;
       if (logged++ < CUT_LOG_LIMIT) this.logCut(j, snap);
       return false;
     };

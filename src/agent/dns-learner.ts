@@ -31,7 +31,7 @@
 import { ACCEPT } from '../enforce/judge.ts';
 import type { PacketJudge } from '../enforce/judge.ts';
 import type { ClusterState } from '../cluster/state.ts';
-import type { ClusterPolicy } from '../cluster/model.ts';
+import { protocolOfNumber, type ClusterPolicy } from '../cluster/model.ts';
 import { KIND } from '../cluster/kinds.ts';
 import { DNS_RESULT, DNS_RESULT_NAMES, DnsAnswer, parseDnsAnswer } from '../dataplane/dns-parser.ts';
 import { TcpDnsReassembly, type TcpDnsReassemblyOptions } from '../dataplane/tcp-dns-reassembly.ts';
@@ -39,7 +39,8 @@ import { NameStore, type NameStoreOptions } from '../dataplane/name-store.ts';
 import { PacketInfo } from '../dataplane/packet-info.ts';
 import { parsePacket } from '../dataplane/packet-parser.ts';
 import { formatIP } from '../net/address.ts';
-import { canonicalName, clusterPolicyUsesDomainNames, domainNameMatches, peerNamesMatch, withLearnedAddresses } from '../policy/domain-names.ts';
+import { canonicalName, clusterPolicyUsesDomainNames, domainNameMatches, peerNamesMatch, withLearnedAddresses, withRecordRevived } from '../policy/domain-names.ts';
+import { evaluate } from '../policy/evaluator.ts';
 
 /** Canonical text of an address given as words (an IPv4-mapped IPv6 address is its IPv4 address, as parseIP reads it). */
 export function ipText(family: number, a: number, b: number, c: number, d: number): string {
@@ -239,6 +240,23 @@ export class DnsLearner implements PacketJudge {
   outlives(address: string): boolean {
     const names = this.store.expiredNames(address);
     return names !== undefined && [...names].some((n) => this.named(n));
+  }
+
+  /**
+   * Should strict mode keep an established flow that its egress side now denies? Only when the
+   * record's expiry is all that denies it: the address outlives its record (above), and the flow's
+   * egress side, judged again by the plain evaluator with that record live (withRecordRevived),
+   * allows it. A Deny placed before the name's Accept (a higher-priority Admin policy, say) is
+   * then judged as written, and cuts the flow. A flow of a protocol the evaluator does not take
+   * (ICMP) keeps the address-only answer. Off the packet path: strict sweeps only, and only for
+   * flows to an address with an expired record.
+   */
+  spares(src: string, dst: string, proto: number, port: number, localNode?: string): boolean {
+    if (!this.outlives(dst)) return false;
+    const protocol = protocolOfNumber(proto);
+    if (protocol === undefined) return true;
+    const revived = withRecordRevived(this.state, dst, this.store.expiredNames(dst)!);
+    return evaluate(revived, { src, dst, protocol, port }, { localNode }).egress.allowed;
   }
 
   /** Removes the hook (the agent stops). */

@@ -16,6 +16,11 @@ export function protocolNumber(p: Protocol): number {
   return p === 'TCP' ? IPPROTO_TCP : p === 'UDP' ? IPPROTO_UDP : IPPROTO_SCTP;
 }
 
+/** The inverse of protocolNumber: undefined for a protocol policies cannot name (ICMP...). */
+export function protocolOfNumber(n: number): Protocol | undefined {
+  return n === IPPROTO_TCP ? 'TCP' : n === IPPROTO_UDP ? 'UDP' : n === IPPROTO_SCTP ? 'SCTP' : undefined;
+}
+
 export type Family = 'IPv4' | 'IPv6';
 export type Labels = Readonly<Record<string, string>>;
 

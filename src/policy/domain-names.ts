@@ -15,6 +15,7 @@
 //   name); it is dropped on both sides, so `example.com.` and `example.com` are the same entry.
 
 import type { ClusterPolicy, ClusterPolicyPeer } from '../cluster/model.ts';
+import type { ClusterView } from '../cluster/state.ts';
 
 /** The canonical form of a name or pattern: lower case, no trailing dot. */
 export function canonicalName(name: string): string {
@@ -43,16 +44,16 @@ export function clusterPolicyUsesDomainNames(p: ClusterPolicy): boolean {
 
 /**
  * The policy with each domainNames peer's `learned` set to the addresses `lookup` gives for its
- * entries (sorted canonical IP texts), or the policy itself when nothing changed (so the caller
- * can tell whether to recompile). Other peers are untouched.
+ * entries (sorted canonical IP texts; `before`: the peer's addresses now), or the policy itself
+ * when nothing changed (so the caller can tell whether to recompile). Other peers are untouched.
  */
-export function withLearnedAddresses(p: ClusterPolicy, lookup: (patterns: readonly string[]) => readonly string[]): ClusterPolicy {
+export function withLearnedAddresses(p: ClusterPolicy, lookup: (patterns: readonly string[], before: readonly string[]) => readonly string[]): ClusterPolicy {
   let changed = false;
   const egress = p.egress.map((r) => {
     let ruleChanged = false;
     const peers = r.peers.map((q): ClusterPolicyPeer => {
       if (!q.domainNames) return q;
-      const learned = [...new Set(lookup(q.domainNames))].sort();
+      const learned = [...new Set(lookup(q.domainNames, q.learned ?? []))].sort();
       const before = q.learned ?? [];
       if (before.length === learned.length && before.every((a, i) => a === learned[i])) return q;
       ruleChanged = true;
@@ -63,4 +64,21 @@ export function withLearnedAddresses(p: ClusterPolicy, lookup: (patterns: readon
     return { ...r, peers };
   });
   return changed ? { ...p, egress } : p;
+}
+
+/**
+ * The cluster as it would be if `address`'s expired record for `names` were live again: every
+ * domainNames peer whose entries match one of the names also holds the address. What
+ * DnsLearner.spares judges an established flow with: an expiry stops new connections only
+ * (NPEP-133), so a flow is kept only while the record's expiry is all that now denies it.
+ */
+export function withRecordRevived(view: ClusterView, address: string, names: Iterable<string>): ClusterView {
+  const list = [...names];
+  const clusterPolicies = new Map<string, ClusterPolicy>();
+  for (const [id, p] of view.clusterPolicies) {
+    clusterPolicies.set(id, clusterPolicyUsesDomainNames(p)
+      ? withLearnedAddresses(p, (patterns, before) => (list.some((n) => peerNamesMatch(patterns, n)) ? [...before, address] : before))
+      : p);
+  }
+  return { namespaces: view.namespaces, pods: view.pods, nodes: view.nodes, policies: view.policies, clusterPolicies };
 }

@@ -278,6 +278,44 @@ t.test('an established flow outlives its expired record while a policy still nam
   t.same([1, 2, 3].map((i) => small.outlives(`192.0.2.${i}`)), [false, true, true], 'over the cap, the address that expired first is forgotten');
 });
 
+// Strict mode keeps such a flow only while the expiry is all that denies it (spares): judged again
+// with the record live, its egress side must allow. A Deny written before the name's Accept, a
+// port the Accept does not cover, or a policy that no longer names it: cut.
+t.test('strict mode spares a flow only when the expired record is all that denies it', async (t) => {
+  const TCP = 6, UDP = 17, ICMP = 1;
+  const denyAbove = (addr: string): ClusterPolicy => ({
+    kind: 'ClusterNetworkPolicy', name: 'deny-above', tier: 'Admin', priority: 5,
+    subject: { pods: { namespaceSelector: ALL, podSelector: sel({ pod: 'a' }) } },
+    ingress: [],
+    egress: [{ name: 'one', action: 'Deny', peers: [{ networks: [`${addr}/32`] }], protocols: [] }],
+  });
+  const rows: { name: string; steps?: (s: ReturnType<typeof setup>) => void; src?: string; dst: string; proto?: number; port?: number; spares: boolean }[] = [
+    { name: 'expired, the Accept naming it comes first: spared', dst: '192.0.2.7', spares: true },
+    { name: 'expired, named through a CNAME the wildcard covers: spared', dst: '192.0.2.9', spares: true },
+    { name: 'expired, but a higher-priority Admin Deny of the address: cut', steps: (s) => s.st.upsert('ClusterNetworkPolicy', denyAbove('192.0.2.7')), dst: '192.0.2.7', spares: false },
+    { name: 'a Deny of the address below the Accept changes nothing: spared', steps: (s) => s.st.upsert('ClusterNetworkPolicy', { ...denyAbove('192.0.2.7'), name: 'deny-below', priority: 15 }), dst: '192.0.2.7', spares: true },
+    { name: 'a port the Accept does not cover (the record live would not allow it): cut', dst: '192.0.2.7', port: 80, spares: false },
+    { name: 'UDP, which the Accept (TCP/443) does not cover: cut', dst: '192.0.2.7', proto: UDP, spares: false },
+    {
+      name: 'another pod, denied by its own policy, which the Accept does not select: cut',
+      steps: (s) => s.st.upsert('ClusterNetworkPolicy', { ...denyRest, name: 'deny-b', subject: { pods: { namespaceSelector: ALL, podSelector: sel({ pod: 'b' }) } } }),
+      src: B, dst: '192.0.2.7', spares: false,
+    },
+    { name: 'the policy no longer names it: cut', steps: (s) => s.st.upsert('ClusterNetworkPolicy', { ...allowNames, egress: [{ ...allowNames.egress[0]!, peers: [{ domainNames: ['other.example.com'] }] }] }), dst: '192.0.2.7', spares: false },
+    { name: 'an address no answer named: cut', dst: '192.0.2.8', spares: false },
+    { name: 'ICMP, which the evaluator does not judge: the address alone decides (spared)', dst: '192.0.2.7', proto: ICMP, port: 0, spares: true },
+  ];
+  for (const row of rows) {
+    const s = setup();
+    s.answer(A, 'api.example.com', [{ name: 'api.example.com', type: 'A', data: '192.0.2.7', ttl: 10 }]);
+    s.answer(A, 'www.example.com', [{ name: 'www.example.com', type: 'CNAME', data: 'edge.cdn.net', ttl: 10 }, { name: 'edge.cdn.net', type: 'A', data: '192.0.2.9', ttl: 10 }]);
+    s.advance(11);
+    s.learner.tick();
+    row.steps?.(s);
+    t.equal(s.learner.spares(row.src ?? A, row.dst, row.proto ?? TCP, row.port ?? 443, 'n1'), row.spares, row.name);
+  }
+});
+
 t.test('a re-store looks up only the policies whose names changed', async (t) => {
   // Every batch of answers that teaches something and every tick that drops something re-stores
   // the policies: resolving all of them, each through all records, held the pod's answer for tens

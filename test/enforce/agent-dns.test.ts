@@ -7,13 +7,14 @@
 // A DNS server in the node's own namespace (like node-local-dns on 169.254.20.10) answers through
 // the node's OUTPUT path (PALISADE-NODE -> PALISADE-DNS) and is learned from too. A record's
 // expiry stops new connections only, in strict mode (the default) too, as NPEP-133 asks; strict
-// mode cuts the established ones once a policy change no longer names them (README "Egress to
+// mode cuts the established ones once a policy change no longer names them, or a Deny placed
+// above the name's Accept covers them (README "Egress to
 // domain names", Lifetime).
 
 import t from 'tap';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { Topology, clusterYaml, startAgent, waitFor, must, run, statusReaders, upWithServers, PODS } from '../../support/netns.ts';
 import { domainNamesPolicy } from '../../support/dns-lab-policy.ts';
 
@@ -128,6 +129,34 @@ t.test('domainNames egress through the agent (nfqueue)', async (t) => {
   t.ok(status().flowsCut > cutBefore || (await waitFor('flowsCut', () => status().flowsCut > cutBefore, 5000).catch(() => false)), 'strict mode: the session the policy no longer allows was cut');
   t.ok(!(await topo.tcp('a', 'b', 8080)), 'and new connections to it are denied');
   session.proc.kill('SIGKILL');
+
+  // The policy names it again, but a Deny of b placed above the name's Accept (a higher-priority
+  // Admin policy) cuts a session whose record expired: the expiry is no longer all that denies it.
+  const genNamed = status().generation;
+  const namedAt = Date.now();
+  topo.writeFile('manifests/cnp.yaml', policy(['api.example.com', '*.wild.example.com', 'V6.example.com.', 'nl.example.com', 'many.example.com']));
+  await waitFor('the policy naming nl.example.com again is enforced', () => (status().sourceSyncStartedAt ?? 0) >= namedAt && status().generation > genNamed);
+  t.ok(await lookup('nl.example.com', 'udp', 'A', NODE_LOCAL), 'a resolves nl.example.com again');
+  const session2 = new EchoSession();
+  t.ok(await session2.roundTrip(3000), 'a second session a -> b:8080 is open while the record lives');
+  await waitFor('the record expires again (new connections denied)', async () => !(await topo.tcp('a', 'b', 8080)), 30_000);
+  t.ok(await session2.roundTrip(3000), 'the second session outlives the record');
+  const cutBeforeDeny = status().flowsCut;
+  const genDeny = status().generation;
+  const denyAt = Date.now();
+  topo.writeFile('manifests/deny-b.yaml', [
+    'apiVersion: policy.networking.k8s.io/v1alpha2', 'kind: ClusterNetworkPolicy', 'metadata: {name: deny-b}',
+    'spec:', '  tier: Admin', '  priority: 5', '  subject: {pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: a}}}}',
+    '  egress:', '  - name: b', '    action: Deny', `    to: [{networks: [${PODS.b.v4}/32]}]`, '',
+  ].join('\n'));
+  await waitFor('the Deny above is enforced', () => (status().sourceSyncStartedAt ?? 0) >= denyAt && status().generation > genDeny);
+  await waitFor('strict mode cuts the session the Deny above covers', async () => !(await session2.roundTrip()), 30_000);
+  t.ok(status().flowsCut > cutBeforeDeny || (await waitFor('flowsCut', () => status().flowsCut > cutBeforeDeny, 5000).catch(() => false)), 'strict mode: the session a higher-priority Deny covers was cut, the name still named');
+  session2.proc.kill('SIGKILL');
+  const genUndo = status().generation;
+  const undoAt = Date.now();
+  rmSync(join(dir, 'deny-b.yaml'));
+  await waitFor('the Deny above is gone', () => (status().sourceSyncStartedAt ?? 0) >= undoAt && status().generation > genUndo);
 
   t.ok(await lookup('v6.example.com', 'udp', 'AAAA', PODS.c.v6), 'AAAA over IPv6');
   t.ok(await topo.tcp('a', 'b', 8080, 6), 'a -> [b]:8080 (v6.example.com, written "V6.example.com." in the policy) is allowed');
