@@ -478,14 +478,14 @@ export class Agent {
 
   /** One sweep: judge the kernel's flows with the newest snapshot, cut the denied ones. */
   private async sweep(unmarked: boolean): Promise<void> {
-    const cutter = this.cutter!;
-    const classifier = this.classifier!;
+    const cutter = this.cutter!, classifier = this.classifier!;
+    const spares = this.dns?.learner.sparer(this.opts.node);
     let logged = 0;
     const onDenied = (j: JudgedFlow, snap: RuleSnapshot): boolean => {
       // Spared: what audit mode waves through for new connections; a flow whose egress lost only
       // an expired DNS record (NPEP-133: new connections only, dns-learner.ts spares).
       if (this.observer && auditAllowsCodes(this.observer.audit, snap, j.egressCode, j.ingressCode, j.srcSlot, j.dstSlot)) return true;
-      if (!sideAllows(j.egressCode) && sideAllows(j.ingressCode) && this.dns?.learner.spares(j.src, j.dst, j.proto, j.port, this.opts.node)) return true;
+      if (!sideAllows(j.egressCode) && sideAllows(j.ingressCode) && spares?.(j.src, j.dst, j.proto, j.port)) return true;
       if (logged++ < CUT_LOG_LIMIT) this.logCut(j, snap);
       return false;
     };

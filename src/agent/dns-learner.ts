@@ -259,6 +259,22 @@ export class DnsLearner implements PacketJudge {
     return evaluate(revived, { src, dst, protocol, port }, { localNode }).egress.allowed;
   }
 
+  /**
+   * spares() for one strict sweep. The plain evaluator walks every pod to find a connection's
+   * ends (milliseconds at the scale limits), and a client's pool of connections to one address
+   * shares source, destination, protocol and port: each such key is judged once a sweep. The
+   * next sweep takes a new one, as the cluster may have changed in between.
+   */
+  sparer(localNode?: string): (src: string, dst: string, proto: number, port: number) => boolean {
+    const memo = new Map<string, boolean>();
+    return (src, dst, proto, port) => {
+      const key = `${src} ${dst} ${proto} ${port}`;
+      let v = memo.get(key);
+      if (v === undefined) memo.set(key, (v = this.spares(src, dst, proto, port, localNode)));
+      return v;
+    };
+  }
+
   /** Removes the hook (the agent stops). */
   close(): void {
     this.stopWatch();

@@ -313,6 +313,9 @@ t.test('strict mode spares a flow only when the expired record is all that denie
     s.learner.tick();
     row.steps?.(s);
     t.equal(s.learner.spares(row.src ?? A, row.dst, row.proto ?? TCP, row.port ?? 443, 'n1'), row.spares, row.name);
+    // A sweep's sparer gives the same answer, the second ask from its memo.
+    const sweep = s.learner.sparer('n1');
+    for (let i = 0; i < 2; i++) t.equal(sweep(row.src ?? A, row.dst, row.proto ?? TCP, row.port ?? 443), row.spares, `${row.name} (a sweep's sparer, ask ${i + 1})`);
   }
 });
 
