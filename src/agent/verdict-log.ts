@@ -15,7 +15,7 @@ import { closeSync, createWriteStream, fstatSync, openSync, readSync, renameSync
 import { sideAllows, sideDenies, sideReason, sideRule, sideSkipped, type RuleSnapshot } from '../policy/engine-api.ts';
 import { ruleLabel } from '../policy/decision.ts';
 import { sideText } from '../policy/side-words.ts';
-import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../cluster/model.ts';
+import { IPPROTO_ICMP, IPPROTO_ICMPV6, protocolOfNumber } from '../cluster/model.ts';
 
 export type DenySide = 'egress' | 'ingress' | 'both';
 
@@ -99,14 +99,9 @@ export interface JudgedConnection {
 }
 
 export function protocolName(proto: number): string {
-  switch (proto) {
-    case IPPROTO_TCP: return 'TCP';
-    case IPPROTO_UDP: return 'UDP';
-    case IPPROTO_SCTP: return 'SCTP';
-    case IPPROTO_ICMP: return 'ICMP';
-    case IPPROTO_ICMPV6: return 'ICMPv6';
-    default: return `proto-${proto}`;
-  }
+  const named = protocolOfNumber(proto);
+  if (named !== undefined) return named;
+  return proto === IPPROTO_ICMP ? 'ICMP' : proto === IPPROTO_ICMPV6 ? 'ICMPv6' : `proto-${proto}`;
 }
 
 // A side in the analysis commands' words (policy/side-words.ts), after its lead: "ingress of
