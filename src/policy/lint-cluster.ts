@@ -197,7 +197,7 @@ export function checkFailClosed(pols: readonly ClusterPolicy[], out: Finding[]):
             severity: accept ? 'error' : 'warning',
             object: clusterObject(p),
             field,
-            reason: `this peer sets no field this Palisade knows ({}, or only a field of a newer API version); ${effect}`,
+            reason: `this peer sets no field this Palisade knows ({}, only a field of a newer API version, or domainNames outside an Accept rule); ${effect}`,
             fix: `set exactly one of namespaces, pods${d === 'egress' ? ', nodes, networks, domainNames' : ''}; or upgrade Palisade if the field is newer than it`,
           });
         });

@@ -99,9 +99,8 @@ const invalid: [string, O, string, RegExp][] = [
   ['ANP bad CIDR', anp(eg({ to: [{ networks: ['fd00::/129'] }] })), 'spec.egress[0].to[0].networks[0]', /invalid CIDR/],
   ['BANP bad CIDR', banp(eg({ to: [{ networks: ['nope'] }] })), 'spec.egress[0].to[0].networks[0]', /invalid CIDR/],
   ['26 domain names', cnp(eg({ action: 'Accept', to: [{ domainNames: times(26, (i) => `h${i}.example.com`) }] })), 'spec.egress[0].to[0].domainNames', /at most 25 items, got 26/],
-  ['domainNames in a Deny rule', cnp(eg({ action: 'Deny', to: [{ domainNames: ['example.com'] }] })), 'spec.egress[0].to[0].domainNames', /^DomainNames is only supported for Accept rules$/],
-  ['domainNames in a Pass rule', cnp(eg({ action: 'Pass', to: [{ domainNames: ['example.com'] }] })), 'spec.egress[0].to[0].domainNames', /only supported for Accept rules/],
-  ['ANP domainNames in a Deny rule', anp(eg({ action: 'Deny', to: [{ domainNames: ['example.com'] }] })), 'spec.egress[0].to[0].domainNames', /only supported for Allow rules/],
+  // A domainNames peer outside an Accept rule is still validated as the CRD validates it.
+  ['domainNames in a Deny rule, bad name', cnp(eg({ action: 'Deny', to: [{ domainNames: ['localhost'] }] })), 'spec.egress[0].to[0].domainNames[0]', /invalid domain name "localhost"/],
   ['domain name without a dot', cnp(eg({ action: 'Accept', to: [{ domainNames: ['localhost'] }] })), 'spec.egress[0].to[0].domainNames[0]', /invalid domain name "localhost"/],
   ['wildcard not as prefix', cnp(eg({ action: 'Accept', to: [{ domainNames: ['www.*.example.com'] }] })), 'spec.egress[0].to[0].domainNames[0]', /invalid domain name/],
   ['partial wildcard', cnp(eg({ action: 'Accept', to: [{ domainNames: ['*example.com'] }] })), 'spec.egress[0].to[0].domainNames[0]', /invalid domain name/],
@@ -153,6 +152,43 @@ t.test('every CRD validation is an error naming the object and the field', async
     const objName = (raw.metadata as O).name as string;
     if (hit) t.equal(hit.object, `${kind} ${objName}`, `${name}: the error names the object`);
   }
+});
+
+// "DomainNames is only supported for Accept rules" is a sentence of the field's comment, not a
+// CRD rule: no OpenAPI or CEL validation looks at the action, so the API server stores a Deny or
+// Pass rule with a domainNames peer. Rejecting the policy would take every rule of it out of
+// force; the peer is one this Palisade cannot match for that action, so it fails closed as the
+// API asks of such peers ("For Deny and Pass rules, fail closed means: treat the rule as a
+// 'Deny all' rule"): it decodes as {}, with a warning naming the field.
+// [name, raw object, the decoded rule's peers, warning field, warning message]
+const domainNamesOutsideAccept: [string, O, O[], string, RegExp][] = [
+  ['CNP Deny rule', cnp(eg({ action: 'Deny', to: [{ domainNames: ['example.com'] }] })), [{}],
+    'spec.egress[0].to[0].domainNames', /^DomainNames is only supported for Accept rules: this Deny rule fails closed and denies ALL egress traffic of the subject pods/],
+  ['CNP Pass rule, beside a pods peer', cnp(eg({ action: 'Pass', to: [{ pods: { podSelector: {} } }, { domainNames: ['*.example.com'] }] })),
+    [{ pods: { namespaceSelector: ALL, podSelector: ALL } }, {}], 'spec.egress[0].to[1].domainNames', /only supported for Accept rules: this Pass rule fails closed/],
+  ['CNP Baseline Deny rule', cnp({ tier: 'Baseline', ...eg({ action: 'Deny', to: [{ domainNames: ['example.com'] }] }) }), [{}],
+    'spec.egress[0].to[0].domainNames', /only supported for Accept rules/],
+  ['ANP Deny rule', anp(eg({ action: 'Deny', to: [{ domainNames: ['example.com'] }] })), [{}],
+    'spec.egress[0].to[0].domainNames', /^DomainNames is only supported for Allow rules: this Deny rule fails closed/],
+  ['ANP Pass rule', anp(eg({ action: 'Pass', to: [{ domainNames: ['example.com'] }] })), [{}],
+    'spec.egress[0].to[0].domainNames', /only supported for Allow rules: this Pass rule fails closed/],
+];
+
+t.test('a domainNames peer outside an Accept rule is stored by the API server: it fails closed, with a warning', async (t) => {
+  for (const [name, raw, peers, field, message] of domainNamesOutsideAccept) {
+    const d = decodeObject(raw);
+    t.same(errorsOf(d), [], `${name}: valid, as the API server takes it`);
+    if (d.kind !== 'ClusterNetworkPolicy' && d.kind !== 'AdminNetworkPolicy') {
+      t.fail(`${name}: decoded as ${d.kind}`);
+      continue;
+    }
+    t.strictSame(d.value.egress[0]!.peers, peers, `${name}: the peer fails closed`);
+    const w = (d.warnings ?? []).find((x) => x.field === field && message.test(x.message));
+    t.ok(w, `${name}: warning ${field} ${message} in ${JSON.stringify(d.warnings)}`);
+  }
+  // In an Accept rule nothing changes: the peer keeps its names, and there is no warning.
+  const ok = decodeObject(cnp(eg({ action: 'Accept', to: [{ domainNames: ['example.com'] }] })));
+  t.strictSame(ok.kind === 'ClusterNetworkPolicy' ? [ok.value.egress[0]!.peers, ok.warnings] : undefined, [[{ domainNames: ['example.com'] }], undefined]);
 });
 
 t.test('the brief\'s example error, formatted', async (t) => {

@@ -235,10 +235,6 @@ function decodePeer(e: Errs, v: unknown, path: string, ver: Version, dir: Direct
       return { networks };
     }
     case 'domainNames': {
-      // "DomainNames is only supported for Accept rules" (v1alpha1: "for ALLOW rules").
-      if (action !== undefined && action !== 'Accept') {
-        e.add(fp, `DomainNames is only supported for ${ver.acceptWord} rules`);
-      }
       const domainNames: string[] = [];
       for (const { text, path: p } of stringSet(e, o.domainNames, fp, 25)) {
         if (!ver.domainPattern.test(text)) {
@@ -246,6 +242,14 @@ function decodePeer(e: Errs, v: unknown, path: string, ver: Version, dir: Direct
           continue;
         }
         domainNames.push(text);
+      }
+      // "DomainNames is only supported for Accept rules" (v1alpha1: "for ALLOW rules") is said in
+      // the field's comment, but no CRD validation checks it: the API server stores such a rule.
+      // Rejecting the object would drop its other rules too (fail open), so the peer, which this
+      // action cannot use, fails closed like a peer of an unknown field: {} (Deny all).
+      if (action !== undefined && action !== 'Accept') {
+        e.warn(fp, `DomainNames is only supported for ${ver.acceptWord} rules: this ${action} rule fails closed and denies ALL ${dir} traffic of the subject pods (from its place in the rule order on); use an ${ver.acceptWord} rule with a lower-precedence Deny to allow only these names`);
+        return {};
       }
       return { domainNames };
     }
