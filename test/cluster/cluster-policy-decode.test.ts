@@ -132,7 +132,6 @@ const invalid: [string, O, string, RegExp][] = [
   ['ANP port 0', anp(ing({ ports: [{ portNumber: { protocol: 'TCP', port: 0 } }] })), 'spec.ingress[0].ports[0].portNumber.port', /between 1 and 65535/],
   ['ANP port missing', anp(ing({ ports: [{ portNumber: { protocol: 'UDP' } }] })), 'spec.ingress[0].ports[0].portNumber.port', /required/],
   ['ANP bad protocol', anp(ing({ ports: [{ portNumber: { protocol: 'tcp', port: 80 } }] })), 'spec.ingress[0].ports[0].portNumber.protocol', /supported values: "TCP", "UDP", "SCTP"/],
-  ['ANP range start >= end', anp(eg({ ports: [{ portRange: { start: 100, end: 100 } }] })), 'spec.egress[0].ports[0].portRange', /less than end port/],
   ['ANP range port 70000', banp(eg({ ports: [{ portRange: { protocol: 'SCTP', start: 1, end: 70000 } }] })), 'spec.egress[0].ports[0].portRange.end', /between 1 and 65535/],
   ['ANP empty ports', anp(eg({ ports: [] })), 'spec.egress[0].ports', /at least 1 item/],
   ['ANP 101 ports', anp(eg({ ports: times(101, (i) => ({ portNumber: { port: i + 1 } })) })), 'spec.egress[0].ports', /at most 100 items, got 101/],
@@ -263,6 +262,16 @@ const full: [string, O, O][] = [
     kind: 'BaselineAdminNetworkPolicy', name: 'default', tier: 'Baseline', priority: 0, subject: { namespaces: ALL },
     ingress: [{ name: '', action: 'Deny', peers: [{ namespaces: ALL }], protocols: [] }],
     egress: [{ name: 'ok', action: 'Accept', peers: [{ networks: ['192.168.0.0/16'] }], protocols: [{ protocol: 'TCP', port: 443 }] }],
+  }],
+  // v1alpha1's PortRange has no CEL rule (v1alpha2 added "self.start < self.end"): the API server
+  // stores start == end, an inclusive range of one port.
+  ['v1alpha1 portRange with start == end is the one port', anp(eg({ ports: [{ portRange: { start: 100, end: 100 } }, { portRange: { protocol: 'UDP', start: 65535, end: 65535 } }] })), {
+    kind: 'AdminNetworkPolicy', name: 'guard', tier: 'Admin', priority: 10, subject: { namespaces: ALL }, ingress: [],
+    egress: [{ name: '', action: 'Deny', peers: [{ namespaces: ALL }], protocols: [{ protocol: 'TCP', port: 100, endPort: 100 }, { protocol: 'UDP', port: 65535, endPort: 65535 }] }],
+  }],
+  ['BANP portRange with start == end', banp(ing({ ports: [{ portRange: { protocol: 'SCTP', start: 9, end: 9 } }] })), {
+    kind: 'BaselineAdminNetworkPolicy', name: 'default', tier: 'Baseline', priority: 0, subject: { namespaces: ALL }, egress: [],
+    ingress: [{ name: '', action: 'Deny', peers: [{ namespaces: ALL }], protocols: [{ protocol: 'SCTP', port: 9, endPort: 9 }] }],
   }],
   // Fail closed: "If an implementation sees no fields are set then it can infer that the
   // deployed CRD is of an incompatible version with an unknown field. In that case it should

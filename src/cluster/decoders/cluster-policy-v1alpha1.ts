@@ -39,8 +39,10 @@ function decodePortEntry(e: Errs, v: unknown, path: string): ClusterPolicyPort |
     if (!p) return undefined;
     e.strict(p, ['protocol', 'start', 'end'], pp);
     const protocol = decodeProtocol(e, p.protocol, `${pp}.protocol`);
-    // "the Start value must be less than End"
-    const range = portRangeAt(e, p, pp);
+    // "the Start value must be less than End", says the comment, but the CRD has no rule for it
+    // and the API server stores start == end: read as that one port (rejecting the policy would
+    // take its other rules out of force).
+    const range = portRangeAt(e, p, pp, true);
     return protocol && range ? { protocol, ...range } : undefined;
   }
   return undefined;

@@ -93,12 +93,16 @@ export function portNumberAt(e: Errs, v: unknown, path: string): number | undefi
   return n;
 }
 
-/** A {start, end} range (CRD: "self.start < self.end"); both ends must be valid port numbers. */
-export function portRangeAt(e: Errs, o: Obj, path: string): { port: number; endPort: number } | undefined {
+/**
+ * A {start, end} range; both ends must be valid port numbers. v1alpha2 checks "self.start <
+ * self.end" (CEL); v1alpha1 has no such rule (its comment asks for it, its CRD does not), so
+ * there `onePort` lets start == end through: the inclusive range of that one port.
+ */
+export function portRangeAt(e: Errs, o: Obj, path: string, onePort = false): { port: number; endPort: number } | undefined {
   const start = portNumberAt(e, o.start, `${path}.start`);
   const end = portNumberAt(e, o.end, `${path}.end`);
   if (start === undefined || end === undefined) return undefined;
-  if (start >= end) {
+  if (start > end || (start === end && !onePort)) {
     e.add(path, `start port must be less than end port, got start ${start} and end ${end}`);
     return undefined;
   }
