@@ -209,7 +209,10 @@ function checkLines(view: ClusterView, x: Explanation, dir: Direction, pol: Clus
   const remote = dir === 'egress' ? x.dst : x.src;
   const head = `${dir}[${c.ref.index}]${rule.name ? ` \`${rule.name}\`` : ''} ${rule.action}`;
   const closed = rule.peers.map((p, j) => ({ p, j })).filter(({ p }) => peerFailsClosed(p));
-  const closedText = closed.map(({ p, j }) => `${field}[${j}] has no field this Palisade knows`).join('; ');
+  const closedText = [
+    ...closed.map(({ j }) => `${field}[${j}] has no field this Palisade knows`),
+    ...(rule.failsClosed ?? []).map((f) => `${f.field}: ${f.problem}`),
+  ].join('; ');
   if (c.effect === 'deny-all') return [`${head}: MATCHES everything: it fails closed (${closedText}), and a failed-closed ${rule.action} rule denies all traffic -> Deny`];
   if (c.effect === 'matches-nothing') return [`${head}: no match: it fails closed (${closedText}), and a failed-closed Accept rule matches nothing`];
   const protos = rule.protocols.length === 0 ? 'every protocol and port (no protocols)' : undefined;

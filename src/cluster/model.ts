@@ -165,6 +165,14 @@ export type ClusterPolicyPort =
   | { readonly protocol: Protocol; readonly port?: number; readonly endPort?: number }
   | { readonly namedPort: string };
 
+/** A field of a rule that the API server stores but that names no traffic Palisade can match. */
+export interface UnmatchableField {
+  /** Relative to the rule, e.g. "ports[1].portNumber.protocol". */
+  readonly field: string;
+  /** What is wrong with it ("unsupported protocol \"ICMP\" ..."); the decoder's warning adds what the rule does now. */
+  readonly problem: string;
+}
+
 export interface ClusterPolicyRule {
   /** spec.*[].name; '' when unnamed (reports then use the index). */
   readonly name: string;
@@ -173,6 +181,12 @@ export interface ClusterPolicyRule {
   readonly peers: readonly ClusterPolicyPeer[];
   /** Empty: "protocol-specific attributes will not be used to match traffic" (every protocol and port). */
   readonly protocols: readonly ClusterPolicyPort[];
+  /**
+   * Set when the rule has fields it cannot be matched by (a v1alpha1 port whose protocol is not
+   * TCP, UDP or SCTP, ...): the rule fails closed as for a peer of an unknown field
+   * (cluster-facts.ts). Absent on every other rule.
+   */
+  readonly failsClosed?: readonly UnmatchableField[];
 }
 
 export interface ClusterPolicy {

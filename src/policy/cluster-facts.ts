@@ -57,9 +57,13 @@ export function peerFailsClosed(peer: ClusterPolicyPeer): boolean {
   return !peer.namespaces && !peer.pods && !peer.nodes && !peer.networks && !peer.domainNames;
 }
 
-/** Does some peer of the rule fail closed (see peerFailsClosed)? */
+/**
+ * Does the rule fail closed: some peer does (see peerFailsClosed), or the decoder found a field
+ * the API server stores but no traffic can be matched by (rule.failsClosed, e.g. a v1alpha1 port
+ * of protocol "ICMP"), which the API's rule for what an implementation cannot read covers too.
+ */
 export function ruleFailsClosed(rule: ClusterPolicyRule): boolean {
-  return rule.peers.some(peerFailsClosed);
+  return (rule.failsClosed?.length ?? 0) > 0 || rule.peers.some(peerFailsClosed);
 }
 
 /**

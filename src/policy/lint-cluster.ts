@@ -168,12 +168,24 @@ export function checkPassToDefault(view: ClusterView, pols: readonly ClusterPoli
  * CRD, or {}): "For "Accept" rules, "fail closed" means: "treat the rule as matching no traffic".
  * For "Deny" and "Pass" rules, "fail closed" means: "treat the rule as a 'Deny all' rule"." And
  * domainNames peers, which do not fail closed but match only what the agent learns from DNS
- * answers at run time: lint sees no DNS, so it says what the peer depends on.
+ * answers at run time: lint sees no DNS, so it says what the peer depends on. And the fields the
+ * decoder found a rule failing closed on (rule.failsClosed: a v1alpha1 protocol "ICMP", ...).
  */
 export function checkFailClosed(pols: readonly ClusterPolicy[], out: Finding[]): void {
   for (const p of pols) {
     for (const d of DIRECTIONS) {
       clusterRules(p, d).forEach((r, i) => {
+        // Fields the API server stores but no traffic matches (the decoder says which): fail closed.
+        for (const f of r.failsClosed ?? []) {
+          out.push({
+            code: LINT.FAIL_CLOSED_FIELD,
+            severity: r.action === 'Accept' ? 'error' : 'warning',
+            object: clusterObject(p),
+            field: `${ruleField(d, i)}.${f.field}`,
+            reason: `${f.problem}: ${r.action === 'Accept' ? 'this Accept rule fails closed and matches no traffic (its other ports do not count either)' : `this ${r.action} rule fails closed and denies ALL ${d} traffic of the subject pods, whatever its peers and other ports`}`,
+            fix: 'write a port Palisade can match: protocol "TCP", "UDP" or "SCTP" (case-sensitive), a range whose start is not above its end, a named port with a name',
+          });
+        }
         r.peers.forEach((peer, j) => {
           const field = `${ruleField(d, i)}.${PEERS_FIELD[d]}[${j}]`;
           if (peer.domainNames) {

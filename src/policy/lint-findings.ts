@@ -37,6 +37,8 @@ export const LINT = {
   DOMAIN_NAMES_LEARNED: 'domain-names-learned',
   /** A cluster policy peer with no known field: the rule fails closed. */
   FAIL_CLOSED_PEER: 'fail-closed-peer',
+  /** A field of a cluster policy rule the API server stores but no traffic matches (a v1alpha1 protocol "ICMP"): the rule fails closed. */
+  FAIL_CLOSED_FIELD: 'fail-closed-field',
 } as const;
 export type LintCode = (typeof LINT)[keyof typeof LINT];
 

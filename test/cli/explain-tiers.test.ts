@@ -84,3 +84,29 @@ spec:
     else t.notMatch(text, /share priority/, `${name}: no note`);
   }
 });
+
+t.test('a rule failing closed on a v1alpha1 port the API server stores: the walk names the field and why', async (t) => {
+  // [name, the ANP's egress rule, what the line must say]
+  const rows: [string, string, RegExp][] = [
+    ['Deny on protocol "ICMP"', '{name: icmp, action: Deny, to: [{namespaces: {}}], ports: [{portNumber: {protocol: ICMP, port: 8}}]}',
+      /egress\[0\] `icmp` Deny: MATCHES everything: it fails closed \(ports\[0\]\.portNumber\.protocol: unsupported protocol "ICMP" \(Palisade matches "TCP", "UDP" and "SCTP"\)\), and a failed-closed Deny rule denies all traffic -> Deny/],
+    ['Allow on an empty range', '{name: rev, action: Allow, to: [{namespaces: {}}], ports: [{portRange: {start: 9, end: 1}}]}',
+      /egress\[0\] `rev` Accept: no match: it fails closed \(ports\[0\]\.portRange: start 9 is above end 1, an empty range\), and a failed-closed Accept rule matches nothing/],
+  ];
+  for (const [name, rule, want] of rows) {
+    const anp = `
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: v1}
+spec:
+  priority: 1
+  subject: {namespaces: {}}
+  egress: [${rule}]
+`;
+    const { state, errors } = loadManifests([join(clusterPolicyDir(POLICIES + anp), 'cluster.yaml')]);
+    t.same(errors, [], name);
+    const x = explain(state, { src: '10.244.1.11', dst: '10.244.2.10', protocol: 'TCP', port: 5432 });
+    t.match(formatExplanation(x, { view: state, walks: tierWalks(state, x) }).join('\n'), want, name);
+  }
+});

@@ -131,7 +131,7 @@ const invalid: [string, O, string, RegExp][] = [
   ['ANP ports entry with two fields', anp(ing({ ports: [{ namedPort: 'web', portNumber: { port: 80 } }] })), 'spec.ingress[0].ports[0]', /got portNumber and namedPort/],
   ['ANP port 0', anp(ing({ ports: [{ portNumber: { protocol: 'TCP', port: 0 } }] })), 'spec.ingress[0].ports[0].portNumber.port', /between 1 and 65535/],
   ['ANP port missing', anp(ing({ ports: [{ portNumber: { protocol: 'UDP' } }] })), 'spec.ingress[0].ports[0].portNumber.port', /required/],
-  ['ANP bad protocol', anp(ing({ ports: [{ portNumber: { protocol: 'tcp', port: 80 } }] })), 'spec.ingress[0].ports[0].portNumber.protocol', /supported values: "TCP", "UDP", "SCTP"/],
+  ['ANP protocol not a string', anp(ing({ ports: [{ portNumber: { protocol: 6, port: 80 } }] })), 'spec.ingress[0].ports[0].portNumber.protocol', /must be a string, got number 6/],
   ['ANP range port 70000', banp(eg({ ports: [{ portRange: { protocol: 'SCTP', start: 1, end: 70000 } }] })), 'spec.egress[0].ports[0].portRange.end', /between 1 and 65535/],
   ['ANP empty ports', anp(eg({ ports: [] })), 'spec.egress[0].ports', /at least 1 item/],
   ['ANP 101 ports', anp(eg({ ports: times(101, (i) => ({ portNumber: { port: i + 1 } })) })), 'spec.egress[0].ports', /at most 100 items, got 101/],
@@ -188,6 +188,40 @@ t.test('a domainNames peer outside an Accept rule is stored by the API server: i
   // In an Accept rule nothing changes: the peer keeps its names, and there is no warning.
   const ok = decodeObject(cnp(eg({ action: 'Accept', to: [{ domainNames: ['example.com'] }] })));
   t.strictSame(ok.kind === 'ClusterNetworkPolicy' ? [ok.value.egress[0]!.peers, ok.warnings] : undefined, [[{ domainNames: ['example.com'] }], undefined]);
+});
+
+// v1alpha1 ports the API server stores but that name no traffic Palisade can match: its CRD gives
+// `protocol` no enum ("Protocol is the network protocol (TCP, UDP, or SCTP) which traffic must
+// match", type string, default TCP) and PortRange no CEL rule ("the Start value must be less
+// than End" is only said). Rejecting the policy would take its other rules out of force; the rule
+// fails closed instead, as the API asks of what an implementation cannot read ("For "Deny" and
+// "Pass" rules, "fail closed" means: "treat the rule as a 'Deny all' rule""), with a warning.
+// [name, raw object, direction, the rule's failsClosed fields, warning message]
+const unmatchablePorts: [string, O, 'ingress' | 'egress', string[], RegExp][] = [
+  ['lower-case protocol', anp(eg({ ports: [{ portNumber: { protocol: 'tcp', port: 80 } }] })), 'egress', ['ports[0].portNumber.protocol'],
+    /^unsupported protocol "tcp" \(values are case-sensitive: "TCP"\): this Deny rule fails closed and denies ALL egress traffic of the subject pods/],
+  ['ICMP in a range, beside a good entry', anp(ing({ action: 'Allow', ports: [{ portNumber: { protocol: 'UDP', port: 53 } }, { portRange: { protocol: 'ICMP', start: 1, end: 2 } }] })), 'ingress', ['ports[1].portRange.protocol'],
+    /^unsupported protocol "ICMP" \(Palisade matches "TCP", "UDP" and "SCTP"\): this Allow rule fails closed and matches no traffic/],
+  ['empty protocol', banp(eg({ ports: [{ portNumber: { protocol: '', port: 443 } }] })), 'egress', ['ports[0].portNumber.protocol'], /^unsupported protocol "": this Deny rule fails closed/],
+  ['range start > end', anp(eg({ action: 'Pass', ports: [{ portRange: { start: 8080, end: 80 } }] })), 'egress', ['ports[0].portRange'],
+    /^start 8080 is above end 80, an empty range: this Pass rule fails closed and denies ALL egress traffic/],
+  ['two of them', banp(ing({ ports: [{ portRange: { protocol: 'UDP', start: 2, end: 1 } }, { portNumber: { protocol: 'udp', port: 1 } }] })), 'ingress', ['ports[0].portRange', 'ports[1].portNumber.protocol'], /fails closed/],
+];
+
+t.test('v1alpha1 ports the API server stores but Palisade cannot match: the rule fails closed, with a warning', async (t) => {
+  for (const [name, raw, dir, fields, message] of unmatchablePorts) {
+    const d = decodeObject(raw);
+    t.same(errorsOf(d), [], `${name}: valid, as the API server takes it`);
+    if (d.kind !== 'AdminNetworkPolicy' && d.kind !== 'BaselineAdminNetworkPolicy') {
+      t.fail(`${name}: decoded as ${d.kind}`);
+      continue;
+    }
+    const rule = d.value[dir][0]!;
+    t.same(rule.failsClosed?.map((f) => f.field), fields, `${name}: the rule fails closed for ${fields.join(', ')}`);
+    t.same((d.warnings ?? []).map((w) => w.field), fields.map((f) => `spec.${dir}[0].${f}`), `${name}: one warning per field`);
+    t.match(d.warnings?.[0]?.message, message, `${name}: the warning says what and why`);
+    t.ok(rule.failsClosed?.every((f, k) => d.warnings?.[k]?.message.startsWith(`${f.problem}: `)), `${name}: the rule keeps what is wrong (explain, lint)`);
+  }
 });
 
 t.test('the brief\'s example error, formatted', async (t) => {

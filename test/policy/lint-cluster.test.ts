@@ -58,7 +58,7 @@ function cluster(yaml: string): ClusterState {
 }
 
 const CLUSTER_CODES: readonly LintCode[] = [
-  LINT.CLUSTER_PRIORITY_TIE, LINT.CLUSTER_RULE_SHADOWED, LINT.CLUSTER_PASS_TO_DEFAULT, LINT.DOMAIN_NAMES_LEARNED, LINT.FAIL_CLOSED_PEER,
+  LINT.CLUSTER_PRIORITY_TIE, LINT.CLUSTER_RULE_SHADOWED, LINT.CLUSTER_PASS_TO_DEFAULT, LINT.DOMAIN_NAMES_LEARNED, LINT.FAIL_CLOSED_PEER, LINT.FAIL_CLOSED_FIELD,
 ];
 const clusterFindings = (fs: readonly Finding[]) => fs.filter((f) => CLUSTER_CODES.includes(f.code));
 const summary = (fs: readonly Finding[]) => clusterFindings(fs).map((f) => `${f.code} ${f.object} ${f.field ?? ''}`.trim());
@@ -210,6 +210,36 @@ spec: {podSelector: {}, policyTypes: [Egress], egress: [{ports: [{port: 5432}]}]
     severity: 'error',
     reason: /sets no field this Palisade knows.*the rule fails closed \(Accept matches nothing\)/,
     fix: /set exactly one of namespaces, pods/,
+  },
+  {
+    name: 'a v1alpha1 port the API server stores but no traffic matches (protocol "ICMP") in a Deny: deny-all, named at its field',
+    yaml: `
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: icmp}
+spec:
+  priority: 10
+  subject: {namespaces: {}}
+  egress: [{action: Deny, to: [{namespaces: {}}], ports: [{portNumber: {protocol: TCP, port: 22}}, {portNumber: {protocol: ICMP, port: 8}}]}]`,
+    want: ['fail-closed-field AdminNetworkPolicy icmp spec.egress[0].ports[1].portNumber.protocol'],
+    severity: 'warning',
+    reason: /^unsupported protocol "ICMP" .*: this Deny rule fails closed and denies ALL egress traffic of the subject pods/,
+    fix: /"TCP", "UDP" or "SCTP"/,
+  },
+  {
+    name: 'a v1alpha1 range with start above end in an Allow: matches nothing (error)',
+    yaml: `
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: BaselineAdminNetworkPolicy
+metadata: {name: default}
+spec:
+  subject: {namespaces: {}}
+  ingress: [{action: Allow, from: [{namespaces: {}}], ports: [{portRange: {start: 9000, end: 90}}]}]`,
+    want: ['fail-closed-field BaselineAdminNetworkPolicy default spec.ingress[0].ports[0].portRange'],
+    severity: 'error',
+    reason: /start 9000 is above end 90, an empty range: this Accept rule fails closed and matches no traffic/,
   },
   {
     name: 'v1alpha1 kinds are named by their kind',

@@ -5,14 +5,29 @@
 // Types: kubernetes-sigs/network-policy-api apis/v1alpha1/{adminnetworkpolicy,
 // baselineadminnetworkpolicy,shared}_types.go. The frame is in cluster-policy.ts.
 
-import type { ClusterPolicyPort } from '../model.ts';
-import { clusterPolicyId } from '../model.ts';
+import type { ClusterPolicyPort, Protocol } from '../model.ts';
+import { PROTOCOLS, clusterPolicyId } from '../model.ts';
 import type { Decoded } from '../kinds.ts';
-import { type Errs, type Obj, decodeProtocol } from './fields.ts';
-import { type Version, decodeClusterPolicy, exactlyOne, portEntryObject, portNumberAt, portRangeAt } from './cluster-policy.ts';
+import { type Errs, type Obj } from './fields.ts';
+import { type Unmatchable, type Version, decodeClusterPolicy, exactlyOne, portEntryObject, portNumberAt, unmatchable } from './cluster-policy.ts';
+
+/**
+ * A port's protocol. "If not specified, this field defaults to TCP" (CRD default). The CRD types it
+ * as a plain string, with no enum: "tcp" or "ICMP" are stored, and name no traffic Palisade
+ * matches (a string: the problem; undefined after an error).
+ */
+function portProtocol(e: Errs, v: unknown, path: string): Protocol | { problem: string } | undefined {
+  if (v === undefined || v === null) return 'TCP';
+  const s = e.str(v, path);
+  if (s === undefined) return undefined;
+  if ((PROTOCOLS as readonly string[]).includes(s)) return s as Protocol;
+  const cased = PROTOCOLS.find((p) => p === s.toUpperCase());
+  const hint = s === '' ? '' : cased ? ` (values are case-sensitive: "${cased}")` : ' (Palisade matches "TCP", "UDP" and "SCTP")';
+  return { problem: `unsupported protocol ${JSON.stringify(s)}${hint}` };
+}
 
 /** One ports entry: exactly one of portNumber {protocol, port}, namedPort, portRange {protocol, start, end}. */
-function decodePortEntry(e: Errs, v: unknown, path: string): ClusterPolicyPort | undefined {
+function decodePortEntry(e: Errs, v: unknown, path: string): ClusterPolicyPort | Unmatchable | undefined {
   const o = portEntryObject(e, v, path);
   if (!o) return undefined;
   const fields = ['portNumber', 'namedPort', 'portRange'];
@@ -28,22 +43,26 @@ function decodePortEntry(e: Errs, v: unknown, path: string): ClusterPolicyPort |
     const p = e.obj(o.portNumber, pp);
     if (!p) return undefined;
     e.strict(p, ['protocol', 'port'], pp);
-    // "If not specified, this field defaults to TCP."
-    const protocol = decodeProtocol(e, p.protocol, `${pp}.protocol`);
+    const protocol = portProtocol(e, p.protocol, `${pp}.protocol`);
     const port = portNumberAt(e, p.port, `${pp}.port`);
-    return protocol && port !== undefined ? { protocol, port } : undefined;
+    if (protocol === undefined || port === undefined) return undefined;
+    return typeof protocol === 'string' ? { protocol, port } : unmatchable(`${pp}.protocol`, protocol.problem);
   }
   if (which === 'portRange') {
     const pp = `${path}.portRange`;
     const p = e.obj(o.portRange, pp);
     if (!p) return undefined;
     e.strict(p, ['protocol', 'start', 'end'], pp);
-    const protocol = decodeProtocol(e, p.protocol, `${pp}.protocol`);
-    // "the Start value must be less than End", says the comment, but the CRD has no rule for it
-    // and the API server stores start == end: read as that one port (rejecting the policy would
-    // take its other rules out of force).
-    const range = portRangeAt(e, p, pp, true);
-    return protocol && range ? { protocol, ...range } : undefined;
+    const protocol = portProtocol(e, p.protocol, `${pp}.protocol`);
+    const start = portNumberAt(e, p.start, `${pp}.start`);
+    const end = portNumberAt(e, p.end, `${pp}.end`);
+    if (protocol === undefined || start === undefined || end === undefined) return undefined;
+    if (typeof protocol !== 'string') return unmatchable(`${pp}.protocol`, protocol.problem);
+    // "the Start value must be less than End", says the comment, but unlike v1alpha2's the CRD
+    // has no rule for it and the API server stores any order. start == end is the inclusive range
+    // of that one port; start above end is no port at all.
+    if (start > end) return unmatchable(pp, `start ${start} is above end ${end}, an empty range`);
+    return { protocol, port: start, endPort: end };
   }
   return undefined;
 }

@@ -13,7 +13,7 @@
 
 import type {
   ClusterAction, ClusterPolicy, ClusterPolicyKind, ClusterPolicyPeer, ClusterPolicyPort, ClusterPolicyRule, ClusterPolicySubject,
-  ClusterTier, NamespacedPod,
+  ClusterTier, NamespacedPod, UnmatchableField,
 } from '../model.ts';
 import { clusterPolicyId } from '../model.ts';
 import type { Decoded } from '../kinds.ts';
@@ -44,12 +44,35 @@ export interface Version {
   readonly domainPattern: RegExp;
   /** How the version names the Accept action in messages ("Accept" / "Allow"). */
   readonly acceptWord: string;
-  /** One entry of the port list -> model port(s), or undefined after adding errors. */
-  decodePort(e: Errs, v: unknown, path: string): ClusterPolicyPort | undefined;
+  /**
+   * One entry of the port list -> model port, or Unmatchable (stored by the API server but naming
+   * no traffic Palisade can match), or undefined after adding errors.
+   */
+  decodePort(e: Errs, v: unknown, path: string): ClusterPolicyPort | Unmatchable | undefined;
   /** Path suffix of a named port inside one port-list entry (for the named-port/networks rule). */
   readonly namedPortField: string;
   /** NamespacedPod.namespaceSelector is required (v1alpha1) rather than optional (v1alpha2). */
   readonly namespaceSelectorRequired: boolean;
+}
+
+/** A port entry the API server stores but no traffic can be matched by: its field path and what is wrong. */
+export interface Unmatchable {
+  readonly unmatchable: { readonly path: string; readonly problem: string };
+}
+
+export function unmatchable(path: string, problem: string): Unmatchable {
+  return { unmatchable: { path, problem } };
+}
+
+/**
+ * What failing closed does to a rule, for the warnings: "For "Accept" rules, "fail closed" means:
+ * "treat the rule as matching no traffic". For "Deny" and "Pass" rules, "fail closed" means:
+ * "treat the rule as a 'Deny all' rule"." (cluster-facts.ts applies it).
+ */
+function failClosedText(action: ClusterAction, written: string, dir: Direction): string {
+  return action === 'Accept'
+    ? `this ${written} rule fails closed and matches no traffic (its other entries do not count either)`
+    : `this ${written} rule fails closed and denies ALL ${dir} traffic of the subject pods (from its place in the rule order on)`;
 }
 
 /** "Kind name", the object part of every error. */
@@ -93,16 +116,12 @@ export function portNumberAt(e: Errs, v: unknown, path: string): number | undefi
   return n;
 }
 
-/**
- * A {start, end} range; both ends must be valid port numbers. v1alpha2 checks "self.start <
- * self.end" (CEL); v1alpha1 has no such rule (its comment asks for it, its CRD does not), so
- * there `onePort` lets start == end through: the inclusive range of that one port.
- */
-export function portRangeAt(e: Errs, o: Obj, path: string, onePort = false): { port: number; endPort: number } | undefined {
+/** A v1alpha2 {start, end} range (CRD: "self.start < self.end"); both ends must be valid port numbers. */
+export function portRangeAt(e: Errs, o: Obj, path: string): { port: number; endPort: number } | undefined {
   const start = portNumberAt(e, o.start, `${path}.start`);
   const end = portNumberAt(e, o.end, `${path}.end`);
   if (start === undefined || end === undefined) return undefined;
-  if (start > end || (start === end && !onePort)) {
+  if (start >= end) {
     e.add(path, `start port must be less than end port, got start ${start} and end ${end}`);
     return undefined;
   }
@@ -252,7 +271,7 @@ function decodePeer(e: Errs, v: unknown, path: string, ver: Version, dir: Direct
       // Rejecting the object would drop its other rules too (fail open), so the peer, which this
       // action cannot use, fails closed like a peer of an unknown field: {} (Deny all).
       if (action !== undefined && action !== 'Accept') {
-        e.warn(fp, `DomainNames is only supported for ${ver.acceptWord} rules: this ${action} rule fails closed and denies ALL ${dir} traffic of the subject pods (from its place in the rule order on); use an ${ver.acceptWord} rule with a lower-precedence Deny to allow only these names`);
+        e.warn(fp, `DomainNames is only supported for ${ver.acceptWord} rules: ${failClosedText(action, action, dir)}; use an ${ver.acceptWord} rule with a lower-precedence Deny to allow only these names`);
         return {};
       }
       return { domainNames };
@@ -296,12 +315,21 @@ function decodeRules(e: Errs, v: unknown, path: string, ver: Version, dir: Direc
       if (dir === 'egress' && p && typeof p === 'object' && ['networks', 'nodes', 'domainNames'].some((f) => ver.peerFields.egress.includes(f) && has(p as Obj, f))) addressPeer = true;
     });
     const protocols: ClusterPolicyPort[] = [];
+    const failsClosed: UnmatchableField[] = [];
     if (ro[ver.portsField] !== undefined && ro[ver.portsField] !== null) {
       const pp = `${rp}.${ver.portsField}`;
       const portsRaw = requiredList(e, ro[ver.portsField], 1, ver.maxPorts, pp, 'omit the field to match every protocol and port');
       portsRaw.forEach((p, j) => {
         const port = ver.decodePort(e, p, `${pp}[${j}]`);
         if (!port) return;
+        if ('unmatchable' in port) {
+          // Valid to the API server: rejecting the object would drop its other rules too.
+          if (action === undefined) return;
+          const { path, problem } = port.unmatchable;
+          e.warn(path, `${problem}: ${failClosedText(action, actionText!, dir)}`);
+          failsClosed.push({ field: path.slice(rp.length + 1), problem });
+          return;
+        }
         protocols.push(port);
         if ('namedPort' in port && addressPeer) {
           e.add(`${pp}[${j}].${ver.namedPortField}`, `networks/nodes/domainNames peer cannot be set with namedPorts since there are no namedPorts for networks/nodes/domainNames`);
@@ -309,7 +337,7 @@ function decodeRules(e: Errs, v: unknown, path: string, ver: Version, dir: Direc
       });
     }
     if (e.list.length !== before || action === undefined) return;
-    rules.push({ name, action, peers, protocols });
+    rules.push(failsClosed.length ? { name, action, peers, protocols, failsClosed } : { name, action, peers, protocols });
   });
   return rules;
 }
