@@ -119,7 +119,10 @@ const invalid: [string, O, string, RegExp][] = [
   ['range start > end', cnp(ing({ protocols: [{ tcp: { destinationPort: { range: { start: 90, end: 80 } } } }] })), 'spec.ingress[0].protocols[0].tcp.destinationPort.range', /less than end port/],
   ['range end 65536', cnp(ing({ protocols: [{ tcp: { destinationPort: { range: { start: 1, end: 65536 } } } }] })), 'spec.ingress[0].protocols[0].tcp.destinationPort.range.end', /between 1 and 65535/],
   ['range without end', cnp(ing({ protocols: [{ tcp: { destinationPort: { range: { start: 1 } } } }] })), 'spec.ingress[0].protocols[0].tcp.destinationPort.range.end', /required/],
-  ['empty destinationNamedPort', cnp(ing({ protocols: [{ destinationNamedPort: '' }] })), 'spec.ingress[0].protocols[0].destinationNamedPort', /must not be empty/],
+  // has(protocol.destinationNamedPort) holds for "" too: the CEL rule rejects it beside networks.
+  ['empty named port with networks', cnp(eg({ to: [{ networks: ['10.0.0.0/8'] }], protocols: [{ destinationNamedPort: '' }] })),
+    'spec.egress[0].protocols[0].destinationNamedPort', /cannot be set with namedPorts/],
+  ['ANP empty namedPort with nodes', anp(eg({ to: [{ nodes: {} }], ports: [{ namedPort: '' }] })), 'spec.egress[0].ports[0].namedPort', /cannot be set with namedPorts/],
   ['named port with networks', cnp(eg({ to: [{ namespaces: {} }, { networks: ['10.0.0.0/8'] }], protocols: [{ destinationNamedPort: 'web' }] })),
     'spec.egress[0].protocols[0].destinationNamedPort', /networks\/nodes\/domainNames peer cannot be set with namedPorts/],
   ['named port with nodes', cnp(eg({ to: [{ nodes: {} }], protocols: [{ tcp: { destinationPort: { number: 1 } } }, { destinationNamedPort: 'web' }] })),
@@ -206,13 +209,19 @@ const unmatchablePorts: [string, O, 'ingress' | 'egress', string[], RegExp][] = 
   ['range start > end', anp(eg({ action: 'Pass', ports: [{ portRange: { start: 8080, end: 80 } }] })), 'egress', ['ports[0].portRange'],
     /^start 8080 is above end 80, an empty range: this Pass rule fails closed and denies ALL egress traffic/],
   ['two of them', banp(ing({ ports: [{ portRange: { protocol: 'UDP', start: 2, end: 1 } }, { portNumber: { protocol: 'udp', port: 1 } }] })), 'ingress', ['ports[0].portRange', 'ports[1].portNumber.protocol'], /fails closed/],
+  // No MinLength on either named port: "" is stored (a present field satisfies MinProperties=1),
+  // and names no container port (a port's name, when it has one, is an IANA_SVC_NAME).
+  ['CNP empty destinationNamedPort', cnp(ing({ protocols: [{ tcp: { destinationPort: { number: 80 } } }, { destinationNamedPort: '' }] })), 'ingress', ['protocols[1].destinationNamedPort'],
+    /^empty named port, which names no container port: this Deny rule fails closed and denies ALL ingress traffic of the subject pods/],
+  ['ANP empty namedPort', anp(eg({ action: 'Allow', ports: [{ namedPort: '' }] })), 'egress', ['ports[0].namedPort'],
+    /^empty named port, which names no container port: this Allow rule fails closed and matches no traffic/],
 ];
 
-t.test('v1alpha1 ports the API server stores but Palisade cannot match: the rule fails closed, with a warning', async (t) => {
+t.test('ports the API server stores but Palisade cannot match: the rule fails closed, with a warning', async (t) => {
   for (const [name, raw, dir, fields, message] of unmatchablePorts) {
     const d = decodeObject(raw);
     t.same(errorsOf(d), [], `${name}: valid, as the API server takes it`);
-    if (d.kind !== 'AdminNetworkPolicy' && d.kind !== 'BaselineAdminNetworkPolicy') {
+    if (d.kind !== 'AdminNetworkPolicy' && d.kind !== 'BaselineAdminNetworkPolicy' && d.kind !== 'ClusterNetworkPolicy') {
       t.fail(`${name}: decoded as ${d.kind}`);
       continue;
     }

@@ -14,12 +14,12 @@
 import type { ClusterPolicyPort, Protocol } from '../model.ts';
 import type { Decoded } from '../kinds.ts';
 import { type Errs, type Obj } from './fields.ts';
-import { type Version, decodeClusterPolicy, exactlyOne, portEntryObject, portNumberAt, portRangeAt } from './cluster-policy.ts';
+import { EMPTY_NAMED_PORT, type Unmatchable, type Version, decodeClusterPolicy, exactlyOne, portEntryObject, portNumberAt, portRangeAt, unmatchable } from './cluster-policy.ts';
 
 const PROTOCOL_KEYS: Readonly<Record<string, Protocol>> = { tcp: 'TCP', udp: 'UDP', sctp: 'SCTP' };
 
 /** One protocols entry. */
-function decodeProtocolEntry(e: Errs, v: unknown, path: string): ClusterPolicyPort | undefined {
+function decodeProtocolEntry(e: Errs, v: unknown, path: string): ClusterPolicyPort | Unmatchable | undefined {
   const o = portEntryObject(e, v, path);
   if (!o) return undefined;
   const fields = ['tcp', 'udp', 'sctp', 'destinationNamedPort'];
@@ -28,8 +28,9 @@ function decodeProtocolEntry(e: Errs, v: unknown, path: string): ClusterPolicyPo
   if (which === undefined) return undefined;
   if (which === 'destinationNamedPort') {
     const name = e.str(o.destinationNamedPort, `${path}.destinationNamedPort`);
-    if (name === '') e.add(`${path}.destinationNamedPort`, 'must not be empty');
-    return name ? { namedPort: name } : undefined;
+    if (name === undefined) return undefined;
+    // No MinLength: "" is stored, and names no port (see EMPTY_NAMED_PORT).
+    return name === '' ? unmatchable(`${path}.destinationNamedPort`, EMPTY_NAMED_PORT) : { namedPort: name };
   }
   const protocol = PROTOCOL_KEYS[which]!;
   const pp = `${path}.${which}`;

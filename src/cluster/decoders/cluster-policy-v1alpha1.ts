@@ -9,7 +9,7 @@ import type { ClusterPolicyPort, Protocol } from '../model.ts';
 import { PROTOCOLS, clusterPolicyId } from '../model.ts';
 import type { Decoded } from '../kinds.ts';
 import { type Errs, type Obj } from './fields.ts';
-import { type Unmatchable, type Version, decodeClusterPolicy, exactlyOne, portEntryObject, portNumberAt, unmatchable } from './cluster-policy.ts';
+import { EMPTY_NAMED_PORT, type Unmatchable, type Version, decodeClusterPolicy, exactlyOne, portEntryObject, portNumberAt, unmatchable } from './cluster-policy.ts';
 
 /**
  * A port's protocol. "If not specified, this field defaults to TCP" (CRD default). The CRD types it
@@ -35,8 +35,8 @@ function decodePortEntry(e: Errs, v: unknown, path: string): ClusterPolicyPort |
   const which = exactlyOne(e, o, fields, path);
   if (which === 'namedPort') {
     const name = e.str(o.namedPort, `${path}.namedPort`);
-    if (name === '') e.add(`${path}.namedPort`, 'must not be empty');
-    return name ? { namedPort: name } : undefined;
+    if (name === undefined) return undefined;
+    return name === '' ? unmatchable(`${path}.namedPort`, EMPTY_NAMED_PORT) : { namedPort: name };
   }
   if (which === 'portNumber') {
     const pp = `${path}.portNumber`;

@@ -65,6 +65,13 @@ export function unmatchable(path: string, problem: string): Unmatchable {
 }
 
 /**
+ * Neither version's named port has a MinLength, and a present field satisfies the entry's
+ * MinProperties, so the API server stores "". A container port's name, when it has one, is an
+ * IANA_SVC_NAME: "" names none (and Go code reading the entry sees no field set at all).
+ */
+export const EMPTY_NAMED_PORT = 'empty named port, which names no container port';
+
+/**
  * What failing closed does to a rule, for the warnings: "For "Accept" rules, "fail closed" means:
  * "treat the rule as matching no traffic". For "Deny" and "Pass" rules, "fail closed" means:
  * "treat the rule as a 'Deny all' rule"." (cluster-facts.ts applies it).
@@ -322,6 +329,12 @@ function decodeRules(e: Errs, v: unknown, path: string, ver: Version, dir: Direc
       portsRaw.forEach((p, j) => {
         const port = ver.decodePort(e, p, `${pp}[${j}]`);
         if (!port) return;
+        // The CEL rule asks has(...NamedPort), which "" passes too.
+        const named = 'namedPort' in port || ('unmatchable' in port && port.unmatchable.path.endsWith(`.${ver.namedPortField}`));
+        if (named && addressPeer) {
+          e.add(`${pp}[${j}].${ver.namedPortField}`, `networks/nodes/domainNames peer cannot be set with namedPorts since there are no namedPorts for networks/nodes/domainNames`);
+          return;
+        }
         if ('unmatchable' in port) {
           // Valid to the API server: rejecting the object would drop its other rules too.
           if (action === undefined) return;
@@ -331,9 +344,6 @@ function decodeRules(e: Errs, v: unknown, path: string, ver: Version, dir: Direc
           return;
         }
         protocols.push(port);
-        if ('namedPort' in port && addressPeer) {
-          e.add(`${pp}[${j}].${ver.namedPortField}`, `networks/nodes/domainNames peer cannot be set with namedPorts since there are no namedPorts for networks/nodes/domainNames`);
-        }
       });
     }
     if (e.list.length !== before || action === undefined) return;
