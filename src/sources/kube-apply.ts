@@ -3,7 +3,8 @@
 // a burst (a Deployment scaling up, a relist) costs one recompile. Updates that do not change
 // the decoded model (pod status heartbeats, annotations) do not reach the state at all, and an
 // invalid object is rejected with its errors (logged once per version) while its last good
-// version stays in force: a broken update must not silently open traffic.
+// version stays in force: a broken update must not silently open traffic. A valid object the
+// decoder warned about (enforced, but not quite as written) is logged once per version too.
 //
 // A change is decoded when it is queued (prepare), not when the batch is applied: the raw JSON
 // of a list page or watch event then dies young, instead of 166,000 raw objects of an initial
@@ -128,6 +129,11 @@ export class KubeApplier {
         object: id, resourceVersion: rv, errors: d.errors.map(formatObjectError), keptPrevious: state.get(op.kind, op.key) !== undefined,
       });
       return;
+    }
+    // In force, but not quite as written (a rule failing closed on a field no traffic matches, a
+    // CIDR with host bits): said once per version, as a rejection is.
+    if (d.warnings?.length) {
+      this.log('warn', 'object in force with warnings', { object: id, resourceVersion: rv, warnings: d.warnings.map(formatObjectError) });
     }
     const rejectedBefore = state.rejected.size > 0 && state.rejected.has(id);
     if (!rejectedBefore && sameValue(state.get(op.kind, op.key), d.value)) return;
