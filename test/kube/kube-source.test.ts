@@ -5,7 +5,7 @@ import t from 'tap';
 import { evaluate } from '../../src/policy/evaluator.ts';
 import { ClusterState } from '../../src/cluster/state.ts';
 import { KubeSource } from '../../src/sources/kube-source.ts';
-import { ns, pod, policy, startHarness, verdict, waitFor, sleep } from '../support/kube-fixtures.ts';
+import { ns, pod, policy, seed, startHarness, verdict, waitFor, sleep } from '../support/kube-fixtures.ts';
 
 const allowed = verdict;
 
@@ -206,6 +206,30 @@ t.test('an invalid policy is rejected naming the field, the last good version st
   h.server.remove('NetworkPolicy', 'y/typo');
   await waitFor('typo gone', () => !h.state.rejected.has('NetworkPolicy y/typo'));
   t.equal(h.source.status().rejected, 0);
+});
+
+t.test('a valid object with warnings (a CIDR with host bits) is applied and its warning logged once per version, naming the object and field', async (t) => {
+  // One in the first list and one arriving by watch: both paths say it.
+  const hostBits = (name: string, cidr: string) => policy('y', name, { podSelector: {}, ingress: [{ from: [{ ipBlock: { cidr } }] }] });
+  const h = await startHarness({ seed: (s) => { seed(s); s.apply(hostBits('listed', '10.244.1.5/24')); } });
+  t.teardown(() => h.close());
+  h.server.apply(hostBits('watched', '10.244.1.6/24'));
+  await waitFor('applied', () => h.state.policies.has('y/watched'));
+  const warned = () => h.logs.filter((l) => l.level === 'warn' && /warning/.test(l.msg));
+  const lines = () => warned().map((l) => `${l.fields.object} ${String(l.fields.warnings)}`);
+  t.equal(warned().length, 2, `one line per object: ${JSON.stringify(lines())}`);
+  t.match(lines()[0], /NetworkPolicy y\/listed .*spec\.ingress\[0\]\.from\[0\]\.ipBlock\.cidr: "10\.244\.1\.5\/24" has host bits set/);
+  t.match(lines()[1], /NetworkPolicy y\/watched .*spec\.ingress\[0\]\.from\[0\]\.ipBlock\.cidr: "10\.244\.1\.6\/24" has host bits set/);
+  t.equal(h.state.policies.get('y/listed')!.ingress[0]!.peers[0]!.ipBlock!.cidr, '10.244.1.0/24', 'applied as the API server reads it');
+  t.same([...h.state.rejected.keys()], [], 'a warning rejects nothing');
+  // The same versions again (a relist) are not said again; a new version with the warning is.
+  h.server.compact({ dropWatches: true });
+  await waitFor('relisted after 410', () => h.source.status().relists >= 4);
+  await sleep(200);
+  t.equal(warned().length, 2, 'not logged again on relist');
+  h.server.apply(hostBits('watched', '10.244.1.7/24'));
+  await waitFor('the new version', () => warned().length === 3);
+  t.match(lines()[2], /NetworkPolicy y\/watched .*10\.244\.1\.7\/24/);
 });
 
 t.test('bursts are coalesced; no-op updates never reach the state', async (t) => {
