@@ -73,7 +73,7 @@ const invalid: [string, unknown, string, RegExp][] = [
   ['policy port number written as a string', np({ ingress: [{ ports: [{ port: '80' }] }] }), 'spec.ingress[0].ports[0].port', /invalid port name "80": .*is written without quotes \(port: 80\)/],
   ['pod bad port name', { kind: 'Pod', metadata: { name: 'a', namespace: 'x' }, spec: { containers: [{ ports: [{ name: 'HTTP', containerPort: 80 }] }] } }, 'spec.containers[0].ports[0].name', /invalid port name/],
   ['pod bad label', { kind: 'Pod', metadata: { name: 'a', namespace: 'x', labels: { a: 'b c' } } }, 'metadata.labels[a]', /invalid label value/],
-  ['node bad address', { kind: 'Node', metadata: { name: 'n' }, status: { addresses: [{ type: 'InternalIP', address: 'x' }] } }, 'status.addresses[0].address', /invalid IP/],
+  ['node address not a string', { kind: 'Node', metadata: { name: 'n' }, status: { addresses: [{ type: 'InternalIP', address: 7 }] } }, 'status.addresses[0].address', /must be a string/],
   ['node bad podCIDRs entry', { kind: 'Node', metadata: { name: 'n' }, spec: { podCIDRs: ['10.244.0.0/24', '10.244.1.0/33'] } }, 'spec.podCIDRs[1]', /invalid CIDR/],
   ['node podCIDRs not a list', { kind: 'Node', metadata: { name: 'n' }, spec: { podCIDRs: '10.244.0.0/24' } }, 'spec.podCIDRs', /must be a list/],
   ['node podCIDR without prefix', { kind: 'Node', metadata: { name: 'n' }, spec: { podCIDR: '10.244.0.0' } }, 'spec.podCIDR', /invalid CIDR/],
@@ -192,6 +192,25 @@ t.test('decoded shapes', async (t) => {
   const node = decodeObject({ kind: 'Node', metadata: { name: 'n1' }, status: { addresses: [{ type: 'Hostname', address: 'n1' }, { type: 'InternalIP', address: '10.0.0.1' }, { type: 'ExternalIP', address: '2001:DB8::1' }] } });
   t.same(node.kind === 'Node' && node.value.addresses, ['10.0.0.1', '2001:db8::1'], 'InternalIP and ExternalIP only');
   t.equal(node.kind === 'Node' && node.value.podCIDRs, undefined, 'no spec: no podCIDRs');
+
+  // The API server does not check that a Node's addresses are IPs (only that none is repeated),
+  // so a Node holding a hostname or an empty string under InternalIP/ExternalIP is a valid Node:
+  // the entry cannot be any packet's address and is passed over with a warning naming it, and
+  // the Node's real addresses still count (a `nodes` peer must keep matching them).
+  const oddAddresses: [string, unknown[], string[], string[]][] = [
+    ['hostname as InternalIP', [{ type: 'InternalIP', address: 'ip-10-0-0-2.ec2.internal' }, { type: 'InternalIP', address: '10.0.0.2' }], ['10.0.0.2'], ['status.addresses[0].address']],
+    ['empty ExternalIP', [{ type: 'InternalIP', address: '10.0.0.3' }, { type: 'ExternalIP', address: '' }], ['10.0.0.3'], ['status.addresses[1].address']],
+    ['IP with a prefix length', [{ type: 'ExternalIP', address: '203.0.113.7/32' }, { type: 'InternalIP', address: 'fd00::3' }], ['fd00::3'], ['status.addresses[0].address']],
+    ['only odd ones', [{ type: 'InternalIP', address: 'node-4' }, { type: 'ExternalIP', address: 'node-4.example.com' }], [], ['status.addresses[0].address', 'status.addresses[1].address']],
+  ];
+  for (const [name, addresses, want, warned] of oddAddresses) {
+    const d = decodeObject({ kind: 'Node', metadata: { name: 'n3' }, status: { addresses } }, 'kube-apiserver');
+    t.equal(d.kind, 'Node', `${name}: a valid Node (got ${JSON.stringify(d)})`);
+    if (d.kind !== 'Node') continue;
+    t.same(d.value.addresses, want, `${name}: its IP addresses`);
+    t.same((d.warnings ?? []).map((w) => w.field), warned, `${name}: a warning per odd entry`);
+    for (const w of d.warnings ?? []) t.match(w, { object: 'Node n3', source: 'kube-apiserver', message: /not an IP address/ }, `${name}: names the object and says why`);
+  }
 
   const podCIDRCases: [string, unknown, string[] | undefined][] = [
     ['podCIDRs dual-stack, canonical text', { podCIDRs: ['10.244.1.7/24', 'FD00:10:244:1::/64'] }, ['10.244.1.0/24', 'fd00:10:244:1::/64']],

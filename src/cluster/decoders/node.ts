@@ -22,7 +22,10 @@ export function decodeNode(raw: Obj, e: Errs): Decoded {
     if (address === undefined) return;
     const c = canonicalIP(address);
     if (!c) {
-      e.add(`status.addresses[${i}].address`, `invalid IP address ${JSON.stringify(address)}`);
+      // The API server does not check these are IPs (kubelets and cloud providers write them), so
+      // the Node is valid: rejecting it dropped its real addresses too, and a `nodes` peer (a Deny
+      // included) stopped matching them. The entry can be no packet's address; it is passed over.
+      e.warn(`status.addresses[${i}].address`, `${JSON.stringify(address)} is not an IP address: passed over (the Node's other addresses still count)`);
       return;
     }
     if (!addresses.includes(c)) addresses.push(c);
