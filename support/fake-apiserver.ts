@@ -201,6 +201,8 @@ export class FakeApiServer {
   readonly requests: RequestRecord[] = [];
   /** Kinds the client may not read: 403 Forbidden, as RBAC answers a missing permission. */
   readonly forbidden = new Set<FakeKind>();
+  /** Kinds the client may list but not watch (a ClusterRole granting get and list only): 403 on the watch. */
+  readonly forbiddenWatch = new Set<FakeKind>();
   /**
    * How many revisions the watch cache is behind (a replica that lags): a watch from a
    * resourceVersion newer than resourceVersion - watchCacheLag is refused with 504.
@@ -607,13 +609,14 @@ export class FakeApiServer {
       this.reply(req, res, 404, status(404, 'NotFound', 'the server could not find the requested resource'), u.searchParams.get('watch') === 'true');
       return;
     }
-    if (this.forbidden.has(r.kind)) {
+    const watching = u.searchParams.get('watch') === 'true';
+    if (this.forbidden.has(r.kind) || (watching && this.forbiddenWatch.has(r.kind))) {
       const resource = KIND_INFO[r.kind].resource;
       const apiVersion = KIND_INFO[r.kind].apiVersion;
       const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '';
-      const verb = u.searchParams.get('watch') === 'true' ? 'watch' : 'list';
+      const verb = watching ? 'watch' : 'list';
       this.reply(req, res, 403, status(403, 'Forbidden',
-        `${resource} is forbidden: User "system:serviceaccount:kube-system:palisade" cannot ${verb} resource "${resource}" in API group "${group}" at the cluster scope`));
+        `${resource} is forbidden: User "system:serviceaccount:kube-system:palisade" cannot ${verb} resource "${resource}" in API group "${group}" at the cluster scope`), watching);
       return;
     }
     if (req.method !== 'GET') {

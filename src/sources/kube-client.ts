@@ -115,8 +115,14 @@ export class ClosableWatch extends Watch {
         },
         (err) => {
           if (this.closed) return;
+          const code = (err as { statusCode?: unknown } | null)?.statusCode;
           if (!answered && (err as { name?: unknown } | null)?.name === 'TimeoutError') {
             done(new Error(`watch ${path}: no response from the API server within ${this.timeoutMs / 1000} s`));
+          } else if (typeof code === 'number' && err instanceof Error) {
+            // A refusal: client-node's Watch keeps only the status text ("Forbidden") and drops the
+            // Status body, so nothing told a 403 on the watch (RBAC granting list but not watch)
+            // from the list's. The verb and the resource say it; the code stays for ListWatch (410).
+            done(Object.assign(new Error(`watch ${path.replace(/\?.*$/, '')}: HTTP ${code} ${err.message}`), { statusCode: code }));
           } else done(err);
         },
       );

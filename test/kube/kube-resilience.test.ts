@@ -203,6 +203,27 @@ t.test('RBAC missing for one resource: never claims sync, says which permission,
   t.equal(h.state.pods.size, 3);
 });
 
+t.test('RBAC granting list but not watch: the first list enforces, the failure says it is the watch, events flow once granted', async (t) => {
+  const h = await startHarness({ sync: false });
+  t.teardown(() => h.close());
+  h.server.forbiddenWatch.add('NetworkPolicy');
+  h.server.apply(denyY);
+  await h.source.start(h.state);
+  t.ok(h.state.policies.has('y/deny-all'), 'the list is allowed: its policies are enforced');
+  await waitFor('repeated 403s on the watch', () => h.source.status().resources.NetworkPolicy.errors >= 2);
+  t.notOk(h.source.isConnected, 'not connected: later changes would be missed');
+  // client-node drops the watch's Status body, so the verb and the resource are all the message
+  // can say; without them "HTTP 403 Forbidden" reads like the list's refusal.
+  const error = String(h.source.status().resources.NetworkPolicy.lastError);
+  t.match(error, /^watch \/apis\/networking\.k8s\.io\/v1\/networkpolicies: HTTP 403 /, `names the verb and the resource: ${error}`);
+  t.ok(h.logs.some((l) => l.level === 'warn' && /^watch \/apis\/networking.*403/.test(String(l.fields.error))), 'logged with the verb');
+  h.server.remove('NetworkPolicy', 'y/deny-all');
+  h.server.forbiddenWatch.delete('NetworkPolicy');
+  await waitFor('the change made meanwhile arrives', () => !h.state.policies.has('y/deny-all'));
+  await waitFor('connected', () => h.source.isConnected);
+  t.same(mirrorDiff(h), []);
+});
+
 t.test('API server silent (a network partition): not connected, the failure logged, catches up when it answers again', async (t) => {
   const h = await startHarness({ source: { watchTimeoutMs: 400 } });
   t.teardown(() => h.close());
