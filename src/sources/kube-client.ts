@@ -90,13 +90,22 @@ export class ClosableWatch extends Watch {
     // handed on as a plain Error, which ListWatch reports: the source then marks the resource
     // disconnected, logs it and restarts with backoff.
     let answered = false;
-    let c: AbortController;
+    let c: AbortController | undefined;
+    // Set once ListWatch has been told this request ended: nothing more of it reaches ListWatch
+    // (an ERROR event ends it here, and the abort that follows ends it again in client-node).
+    let ended = false;
+    const end = (err: unknown) => {
+      if (ended) return;
+      ended = true;
+      done(err);
+    };
+    const resource = path.replace(/\?.*$/, '');
     try {
       c = await super.watch(
         path,
         queryParams,
         (phase, obj, w) => {
-          if (this.closed) return;
+          if (this.closed || ended) return;
           const change = phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED';
           // ListWatch reads obj.code / obj.metadata.namespace unchecked, inside an async handler
           // that nobody awaits: an event whose object is null or has no metadata became an
@@ -111,19 +120,33 @@ export class ClosableWatch extends Watch {
             this.malformed?.(String(phase), problem);
             return;
           }
+          // ListWatch acts on an ERROR event only when it is a 410 (it relists once the stream
+          // ends) and drops any other without a word: an etcd error on a watch served from
+          // storage ("leader changed", "required revision is a future revision") left the source
+          // reconnecting quietly, connected and Ready, however often it came back. Such an event
+          // ends the watch as a failure: logged with its Status, the resource disconnected, resumed
+          // after the backoff (a 504, "Too large resource version", relists, as its HTTP form does).
+          if (phase === 'ERROR' && obj.code !== 410) {
+            const code = typeof obj.code === 'number' && obj.code > 0 ? obj.code : undefined;
+            const head = [code, typeof obj.reason === 'string' && obj.reason !== '' ? obj.reason : undefined].filter((x) => x !== undefined).join(' ');
+            const text = typeof obj.message === 'string' && obj.message !== '' ? obj.message : JSON.stringify(obj).slice(0, 200);
+            end(Object.assign(new Error(`watch ${resource}: ERROR event: ${head ? `${head}: ` : ''}${text}`), code !== undefined ? { statusCode: code } : {}));
+            c?.abort();
+            return;
+          }
           callback(phase, this.slim && change ? this.slim(obj) : obj, w);
         },
         (err) => {
           if (this.closed) return;
           const code = (err as { statusCode?: unknown } | null)?.statusCode;
           if (!answered && (err as { name?: unknown } | null)?.name === 'TimeoutError') {
-            done(new Error(`watch ${path}: no response from the API server within ${this.timeoutMs / 1000} s`));
+            end(new Error(`watch ${path}: no response from the API server within ${this.timeoutMs / 1000} s`));
           } else if (typeof code === 'number' && err instanceof Error) {
             // A refusal: client-node's Watch keeps only the status text ("Forbidden") and drops the
             // Status body, so nothing told a 403 on the watch (RBAC granting list but not watch)
             // from the list's. The verb and the resource say it; the code stays for ListWatch (410).
-            done(Object.assign(new Error(`watch ${path.replace(/\?.*$/, '')}: HTTP ${code} ${err.message}`), { statusCode: code }));
-          } else done(err);
+            end(Object.assign(new Error(`watch ${resource}: HTTP ${code} ${err.message}`), { statusCode: code }));
+          } else end(err);
         },
       );
     } catch (err) {
@@ -132,13 +155,13 @@ export class ClosableWatch extends Watch {
       // watch() unguarded on its reconnect path, so the throw became an unhandled rejection (the
       // agent's process ended) and the watch stayed dead with the source still "connected".
       // Through done it is a failure like any other: reported, retried with backoff.
-      if (!this.closed) done(err);
+      if (!this.closed) end(err);
       const dead = new AbortController();
       dead.abort();
       return dead;
     }
     answered = true;
-    if (this.closed) c.abort();
+    if (this.closed || ended) c.abort();
     else if (!c.signal.aborted) {
       this.live.add(c);
       c.signal.addEventListener('abort', () => this.live.delete(c), { once: true });

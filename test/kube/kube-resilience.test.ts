@@ -224,6 +224,37 @@ t.test('RBAC granting list but not watch: the first list enforces, the failure s
   t.same(mirrorDiff(h), []);
 });
 
+// What a watch sends for an error other than a compaction before it ends the stream (the fake
+// leaves the stream open: the client must not count on the end). A 504 "Too large resource
+// version" relists, as its HTTP form does; anything else resumes from the resourceVersion.
+const errorEvents = [
+  { name: 'etcd error (500)', status: { code: 500, reason: 'InternalError', message: 'etcdserver: leader changed' }, said: /^watch \/api\/v1\/pods: ERROR event: 500 InternalError: etcdserver: leader changed/, relists: 0 },
+  { name: 'Status without a code', status: { message: 'etcdserver: mvcc: required revision is a future revision' }, said: /^watch \/api\/v1\/pods: ERROR event: etcdserver: mvcc: required revision is a future revision/, relists: 0 },
+  { name: 'too large resource version (504)', status: { code: 504, reason: 'Timeout', message: 'Too large resource version: 90, current: 40' }, said: /ERROR event: 504 Timeout: Too large resource version/, relists: 1 },
+];
+for (const c of errorEvents) {
+  t.test(`a watch ERROR event other than 410, ${c.name}: a failure logged with its Status, then the watch comes back`, async (t) => {
+    const h = await startHarness();
+    t.teardown(() => h.close());
+    await waitFor('watching', () => h.source.isConnected && h.server.openWatches() === 4);
+    const podLists = () => h.server.requests.filter((r) => !r.watch && r.path === '/api/v1/pods').length;
+    const lists = podLists();
+    const statuses: boolean[] = [];
+    h.source.onStatus((s) => statuses.push(s.connected));
+    h.server.injectEvent('Pod', 'ERROR', { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', ...c.status });
+    h.server.remove('Pod', 'x/a');
+    await waitFor('the change after the error arrives', () => !h.state.pods.has('x/a'));
+    await waitFor('connected again', () => h.source.isConnected);
+    const failed = h.logs.filter((l) => l.level === 'warn' && l.fields.resource === '/api/v1/pods');
+    t.equal(failed.length, 1, 'one failure logged for the pods watch');
+    t.match(String(failed[0]?.fields.error), c.said, 'with the Status it carried');
+    t.equal(h.source.status().resources.Pod.errors, 1);
+    t.ok(statuses.includes(false), 'disconnected meanwhile');
+    t.equal(podLists() - lists, c.relists, c.relists ? 'relisted' : 'resumed from the resourceVersion, no relist');
+    t.same(mirrorDiff(h), []);
+  });
+}
+
 t.test('API server silent (a network partition): not connected, the failure logged, catches up when it answers again', async (t) => {
   const h = await startHarness({ source: { watchTimeoutMs: 400 } });
   t.teardown(() => h.close());
