@@ -44,7 +44,7 @@ export async function loadClusterInput(cmd: string, flags: Record<string, unknow
   if (context !== undefined && kubeconfig === undefined) throw new CliError(`--${p}context needs --${p}kubeconfig`);
   if (kubeconfig === undefined) {
     if (manifests === undefined) throw new CliError(`--${m} PATH... is required (files or folders of YAML/JSON), or --${p}kubeconfig FILE for a live cluster`);
-    const c = loadClusterForCli(cmd, manifests, opts);
+    const c = loadClusterForCli(cmd, manifests, { ...opts, flag: m });
     return { ...c, description: `manifests ${(manifests as string[]).join(' ')}` };
   }
   let snap;

@@ -26,26 +26,27 @@ export interface CliCluster {
 
 /**
  * The --manifests paths, each of which must exist. A typo in a path is a bad flag (exit 2), not
- * an invalid manifest: reading nothing and going on would judge an empty cluster.
+ * an invalid manifest: reading nothing and going on would judge an empty cluster. `name` is the
+ * flag the paths came from, for the message (diff reads --before and --after).
  */
-export function manifestPathsFlag(flag: unknown): string[] {
+export function manifestPathsFlag(flag: unknown, name = 'manifests'): string[] {
   const paths = flag as string[] | undefined;
-  if (!paths || paths.length === 0) throw new CliError('--manifests PATH... is required (files or folders of YAML/JSON)');
+  if (!paths || paths.length === 0) throw new CliError(`--${name} PATH... is required (files or folders of YAML/JSON)`);
   for (const p of paths) {
     try {
       statSync(p);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      throw new CliError(`--manifests ${p}: ${code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`);
+      throw new CliError(`--${name} ${p}: ${code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`);
     }
   }
   return paths;
 }
 
-/** Loads the manifests, printing notes and one line per error on stderr. */
-export function loadClusterForCli(cmd: string, flag: unknown, opts: { quietNotes?: boolean } = {}): CliCluster {
-  const paths = manifestPathsFlag(flag);
-  const { state, notes, warnings, errors, badDocuments, sources } = loadManifests(paths);
+/** Loads the manifests, printing notes and one line per error on stderr. `flag` names where the paths came from (manifestPathsFlag). */
+export function loadClusterForCli(cmd: string, paths: unknown, opts: { quietNotes?: boolean; flag?: string } = {}): CliCluster {
+  manifestPathsFlag(paths, opts.flag);
+  const { state, notes, warnings, errors, badDocuments, sources } = loadManifests(paths as string[]);
   if (!opts.quietNotes) for (const n of notes) process.stderr.write(`palisade ${cmd}: note: ${n}\n`);
   // Warnings are said even where notes are not (lint): each names a value that probably does not mean what was meant.
   for (const w of warnings) process.stderr.write(`palisade ${cmd}: warning: ${w}\n`);

@@ -234,6 +234,23 @@ t.test('conflicting or missing inputs: one line naming the flags, exit 2', async
   }
 });
 
+t.test('a --before or --after path that does not exist: one line naming that flag, before anything is read', async (t) => {
+  // The before side's folder has a pod with no Namespace object: reading it would print a note.
+  const noted = folder(pod('db', 'db', '10.0.0.4'));
+  const nope = join(tmpDir('palisade-diff-nope-'), 'nope');
+  const cases: [string[], string][] = [
+    [['--before', nope, '--after', step1], '--before'],
+    [['--before', noted, '--after', nope], '--after'],
+    [['--before', noted, '--after', step1, nope], '--after'],
+  ];
+  for (const [args, flag] of cases) {
+    const r = runCli(['diff', ...args]);
+    t.equal(r.code, 2, args.join(' '));
+    t.equal(r.stderr, `palisade diff: ${flag} ${nope}: no such file or directory\n`, args.join(' '));
+    t.equal(r.stdout, '');
+  }
+});
+
 import { spawnSync } from 'node:child_process';
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';

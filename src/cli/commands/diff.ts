@@ -15,7 +15,7 @@ import { normaliseRanges, portSetText, type PortRange } from '../../analysis/por
 import { CliError, parseArgs } from '../args.ts';
 import { sideText } from '../vocabulary.ts';
 import { loadClusterInput } from '../cluster-input.ts';
-import { familyFlag, loadClusterForCli, rejectPositional } from '../manifest-input.ts';
+import { familyFlag, loadClusterForCli, manifestPathsFlag, rejectPositional } from '../manifest-input.ts';
 
 const HELP = `usage: palisade diff --before PATH... --after PATH... [--family IPv4|IPv6] [-o text|json|md]
        palisade diff --git REF[:PATH] [--after PATH...] [...]
@@ -157,6 +157,9 @@ export async function run(argv: string[]): Promise<number> {
   if (flags.git === undefined && flags.after === undefined && flags.kubeconfig === undefined) {
     throw new CliError('--after PATH... (or --kubeconfig FILE for the live cluster) is required');
   }
+  // A path that does not exist is named by its flag, before either side is read (or git run).
+  if (flags.before !== undefined) manifestPathsFlag(flags.before, 'before');
+  if (flags.after !== undefined) manifestPathsFlag(flags.after, 'after');
   let before: string[], after: string[] | undefined, cleanup = () => {};
   if (flags.git !== undefined) {
     const t = gitTree(flags.git as string);
@@ -168,7 +171,7 @@ export async function run(argv: string[]): Promise<number> {
     after = flags.after as string[] | undefined;
   }
   try {
-    const b = loadClusterForCli('diff', before);
+    const b = loadClusterForCli('diff', before, { flag: 'before' });
     const a = await loadClusterInput('diff', { after, kubeconfig: flags.kubeconfig, context: flags.context }, { manifestsFlag: 'after' });
     const d = diffConnectivity(b.state, a.state, { family });
     process.stdout.write(output === 'json' ? JSON.stringify(d.changes, null, 2) + '\n' : output === 'md' ? diffMarkdown(d) : diffText(d));
