@@ -6,7 +6,7 @@
 
 import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { FakeApiServer, type RawObject } from '../../support/fake-apiserver.ts';
@@ -139,6 +139,12 @@ t.test('--git REF:PATH compares the committed tree with the working tree', async
   t.equal(bad.code, 2);
   t.match(bad.stderr, /^palisade diff: --git nope:deploy: no commit nope in /);
   t.notOk(hasStackTrace(bad.stderr));
+  // A PATH outside the repository (relative or absolute) is a mistake in the flag, not a crash.
+  for (const outside of ['../elsewhere', tmpDir('palisade-diff-outside-')]) {
+    const r = runCliIn(repo, ['diff', '--git', `HEAD:${outside}`]);
+    t.equal(r.code, 2, outside);
+    t.equal(r.stderr, `palisade diff: --git HEAD:${outside}: ${outside} is outside the repository ${realpathSync(repo)}\n`, outside);
+  }
 });
 
 t.test('--git REF:PATH where PATH is new since REF: before is empty, said on stderr', async (t) => {

@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { diffConnectivity, type ConnectionChange, type ConnectivityDiff } from '../../analysis/diff.ts';
 import type { EdgePart } from '../../analysis/connectivity.ts';
 import { normaliseRanges, portSetText, type PortRange } from '../../analysis/ports.ts';
@@ -104,6 +104,8 @@ function gitTree(spec: string): { dir: string; path: string; root: string; clean
   }
   // PATH is relative to the current directory, like the paths of --after.
   const path = sub === '' ? '.' : relative(root, resolve(sub)) || '.';
+  // git refuses such a PATH with an error of its own; said here as a mistake in the flag.
+  if (path === '..' || path.startsWith(`..${sep}`) || isAbsolute(path)) throw new CliError(`--git ${spec}: ${sub} is outside the repository ${root}`);
   const dir = mkdtempSync(join(tmpdir(), 'palisade-diff-'));
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
   // A PATH the commit lacks but the working tree has (a change adding the first policy folder)
