@@ -167,6 +167,23 @@ t.test('--git REF:PATH where PATH is new since REF: before is empty, said on std
   t.match(typo.stderr, /deplyo: no such path at HEAD nor in the working tree/);
 });
 
+t.test('--git REF:PATH where PATH is gone from the working tree: after is empty, said on stderr', async (t) => {
+  // A pull request that deletes the policy folder opens everything it held closed: a gate must see it.
+  const repo = tmpDir('palisade-diff-git-gone-');
+  const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@x', ...args], { cwd: repo, encoding: 'utf8' });
+  git('init', '-q');
+  mkdirSync(join(repo, 'deploy'));
+  writeFileSync(join(repo, 'deploy', 'cluster.yaml'), PODS + DENY);
+  git('add', '-A');
+  git('commit', '-qm', 'deny');
+  git('rm', '-rq', 'deploy');
+  const r = runCliIn(repo, ['diff', '--git', 'HEAD:deploy']);
+  t.equal(r.code, 1, r.stderr);
+  t.match(r.stderr, /deploy is gone from the working tree: the after side is empty/);
+  t.notMatch(r.stderr, /--after/, 'no flag the command line lacks is named');
+  t.match(r.stdout, /^- shop\/backend => shop\/\S+ : all \(endpoint gone\)$/m, 'every connection of the folder is gone');
+});
+
 /** A fake API server holding the objects of `yaml`, and a kubeconfig for it. */
 async function liveCluster(t: Test, yaml: string): Promise<string> {
   const server = await FakeApiServer.start({ token: 'diff-token' });

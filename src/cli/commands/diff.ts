@@ -168,6 +168,18 @@ export async function run(argv: string[]): Promise<number> {
     cleanup = t.cleanup;
     before = [t.dir];
     after = (flags.after as string[] | undefined) ?? (flags.kubeconfig === undefined ? [t.path] : undefined);
+    // PATH deleted in the working tree (a change removing the policy folder) is compared with
+    // nothing, as one that did not exist at REF is above.
+    if (flags.after === undefined && flags.kubeconfig === undefined && !existsSync(t.path)) {
+      const empty = mkdtempSync(join(tmpdir(), 'palisade-diff-after-'));
+      writeFileSync(join(empty, 'empty.yaml'), '');
+      cleanup = () => {
+        t.cleanup();
+        rmSync(empty, { recursive: true, force: true });
+      };
+      process.stderr.write(`palisade diff: note: ${relative(t.root, t.path) || '.'} is gone from the working tree: the after side is empty\n`);
+      after = [empty];
+    }
   } else {
     before = flags.before as string[];
     after = flags.after as string[] | undefined;
