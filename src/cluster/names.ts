@@ -73,8 +73,9 @@ export function labelValueProblems(v: string): readonly string[] {
 export function portNameProblems(s: string): readonly string[] {
   if (s.length <= 15 && PORT_NAME.test(s) && HAS_LETTER.test(s)) return NONE;
   const out: string[] = [];
-  if (s.length === 0 || s.length > 15) out.push('must be no more than 15 characters');
-  if (!/^[-a-z0-9]*$/.test(s)) out.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)");
+  if (s.length > 15) out.push('must be no more than 15 characters');
+  // An empty name has no character at all: the charset rule (and the letter one) is what it breaks.
+  if (!/^[-a-z0-9]+$/.test(s)) out.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)");
   if (s.includes('--')) out.push("must not contain consecutive hyphens");
   if (!/[a-z]/.test(s)) out.push('must contain at least one letter (a-z)');
   if (s.startsWith('-') || s.endsWith('-')) out.push('must not begin or end with a hyphen');
