@@ -67,7 +67,11 @@ export function manifestFiles(path: string, errors: ObjectError[]): string[] {
       if (s.isDirectory()) {
         if (!SKIPPED_FOLDER.test(name)) walk(full);
       }
-      else if (EXTENSIONS.some((x) => name.endsWith(x))) out.push(full);
+      else if (!EXTENSIONS.some((x) => name.endsWith(x))) continue;
+      // A FIFO (or socket, or device) would block the read until a writer comes, maybe never:
+      // the command would hang, the agent's pass with it. One named on the command line is read.
+      else if (!s.isFile()) errors.push({ object: `file ${full}`, field: '(path)', message: 'not a regular file (a FIFO, socket or device), not read' });
+      else out.push(full);
     }
   };
   walk(path);

@@ -2,10 +2,12 @@
 // lines, implicit namespaces, duplicates.
 
 import t from 'tap';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadManifests } from '../../src/sources/manifests.ts';
+import { loadManifests, manifestFiles } from '../../src/sources/manifests.ts';
+import type { ObjectError } from '../../src/cluster/model.ts';
 
 function folder(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'palisade-manifests-'));
@@ -276,4 +278,19 @@ t.test('a repository as a folder: tool folders and files that hold no Kubernetes
   // A path given by name is read whatever its name: only folders found inside one are skipped.
   const hidden = folder({ '.deploy/policy.yaml': pol });
   t.same([...loadManifests([join(hidden, '.deploy')]).state.policies.keys()], ['x/deny'], 'a hidden folder named on the command line is read');
+});
+
+t.test('a folder entry named like a manifest that is no regular file (a FIFO) is reported, not read', async (t) => {
+  // Reading a FIFO waits for a writer that may never come: the command would hang, and an agent
+  // following the folder would stop in its pass. A pipe named on the command line, as a shell's
+  // <(kubectl get ...) makes one, is still read: its writer is right there.
+  const pol = 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: x}\nspec: {podSelector: {}}\n';
+  const dir = folder({ 'policy.yaml': pol });
+  execFileSync('mkfifo', [join(dir, 'pipe.yaml')]);
+  const errors: ObjectError[] = [];
+  t.same(manifestFiles(dir, errors), [join(dir, 'policy.yaml')], 'the FIFO is not among the files to read');
+  t.equal(errors.length, 1);
+  t.equal(errors[0]?.object, `file ${join(dir, 'pipe.yaml')}`, 'the error names the entry');
+  t.match(errors[0]?.message, /not a regular file/);
+  t.same(manifestFiles(join(dir, 'pipe.yaml'), []), [join(dir, 'pipe.yaml')], 'named on its own, it is read');
 });
