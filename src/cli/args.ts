@@ -118,6 +118,7 @@ export function intFlag(value: unknown, name: string, min: number, max: number, 
   const s = String(value);
   if (!/^-?\d+$/.test(s)) throw new CliError(`--${name} must be a whole number, got "${s}"`);
   const n = Number(s);
-  if (n < min || n > max) throw new CliError(`--${name} must be between ${min} and ${max}, got ${n}`);
+  // The text as written: a number too long for a double would print as 1e+23.
+  if (n < min || n > max) throw new CliError(`--${name} must be between ${min} and ${max}, got ${s}`);
   return n;
 }

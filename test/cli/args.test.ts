@@ -1,7 +1,7 @@
 // The flag parser's helpers: one row per way a flag can be written.
 
 import t from 'tap';
-import { CliError, onOffFlag, parseArgs } from '../../src/cli/args.ts';
+import { CliError, intFlag, onOffFlag, parseArgs } from '../../src/cli/args.ts';
 
 t.test('onOffFlag: an on flag, its --no- twin, =true/=false, and contradictions', async (t) => {
   const spec = { cache: 'bool', 'no-cache': 'bool' } as const;
@@ -103,5 +103,34 @@ t.test('parseArgs: a flag followed by another flag has no value, short flags inc
     }
     if (want instanceof RegExp) t.ok(got instanceof CliError && want.test(got.message), `${argv.join(' ')}: ${String(got)}`);
     else t.same(got, want, argv.join(' '));
+  }
+});
+
+t.test('intFlag: the value, or an error that quotes what was written', async (t) => {
+  // [value, the number, or the error]
+  const cases: [string | undefined, number | RegExp][] = [
+    ['80', 80],
+    ['080', 80],
+    ['1', 1],
+    ['65535', 65535],
+    [undefined, /^--port is required$/],
+    ['0', /^--port must be between 1 and 65535, got 0$/],
+    ['-1', /^--port must be between 1 and 65535, got -1$/],
+    ['70000', /^--port must be between 1 and 65535, got 70000$/],
+    ['99999999999999999999999', /^--port must be between 1 and 65535, got 99999999999999999999999$/],
+    ['80x', /^--port must be a whole number, got "80x"$/],
+    ['', /^--port must be a whole number, got ""$/],
+  ];
+  for (const [value, want] of cases) {
+    let got: number | undefined, err: unknown;
+    try {
+      got = intFlag(value, 'port', 1, 65535);
+    } catch (e) {
+      err = e;
+    }
+    if (want instanceof RegExp) {
+      t.ok(err instanceof CliError, `${String(value)}: a CliError`);
+      t.match((err as Error | undefined)?.message, want, String(value));
+    } else t.equal(got, want, String(value));
   }
 });
