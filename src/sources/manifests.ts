@@ -105,8 +105,10 @@ function aliasPosition(doc: Document, msg: string, lines: LineCounter): { line: 
 /**
  * A file of a repository that is no manifest (package.json, tsconfig.json, a CI workflow, Helm
  * values): it parses, and none of its documents is a mapping with apiVersion, kind or metadata,
- * the fields every object has. An object that lost its header still has metadata and stays an
- * error; a file that does not parse stays one too (it may be a broken manifest).
+ * the fields every object has, or with a mapping spec. An object that lost its header still has
+ * metadata, one that lost its first lines (or was pasted from its spec down) still has spec:
+ * both stay errors, so a folder's agent keeps the policy the file held instead of deleting it;
+ * a file that does not parse stays one too (it may be a broken manifest).
  */
 function foreignFile(list: readonly Document[]): boolean {
   let mappings = 0;
@@ -115,7 +117,7 @@ function foreignFile(list: readonly Document[]): boolean {
     const c = doc.contents;
     if (c === null) continue;
     if (!isMap(c)) return false;
-    if (c.has('apiVersion') || c.has('kind') || c.has('metadata')) return false;
+    if (c.has('apiVersion') || c.has('kind') || c.has('metadata') || isMap(c.get('spec'))) return false;
     mappings++;
   }
   return mappings > 0;

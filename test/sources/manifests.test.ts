@@ -266,11 +266,13 @@ t.test('a repository as a folder: tool folders and files that hold no Kubernetes
     // These still are mistakes: an object that lost its header, a manifest with a typo'd kind.
     'broken/headless.yaml': 'metadata: {name: a, namespace: x}\nspec: {podSelector: {}}\n',
     'broken/typo.yaml': pol.replace('kind: NetworkPolicy', 'knd: NetworkPolicy'),
+    // A policy that lost its first lines (or was pasted from its spec down) is no foreign file.
+    'broken/spec-only.yaml': 'spec:\n  podSelector: {}\n  policyTypes: [Ingress]\n',
   });
   const r = loadManifests([dir]);
   t.same([...r.state.policies.keys()], ['x/deny'], 'the policy is read, node_modules is not walked');
   const errorFiles = [...new Set(r.errors.map((e) => (e.source ?? '').replace(dir + '/', '').replace(/:.*$/, '')))].sort();
-  t.same(errorFiles, ['broken/headless.yaml', 'broken/typo.yaml'], 'only the two broken manifests are errors');
+  t.same(errorFiles, ['broken/headless.yaml', 'broken/spec-only.yaml', 'broken/typo.yaml'], 'only the three broken manifests are errors');
   for (const f of ['package.json', 'tsconfig.json', 'compose.yml']) {
     t.ok(r.notes.some((n) => n.startsWith(join(dir, f)) && /no Kubernetes object/.test(n)), `${f}: passed over with a note`);
   }
