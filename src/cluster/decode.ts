@@ -9,7 +9,7 @@
 // object ("NetworkPolicy x/foo"), the field path and a message.
 
 import type { ClusterState } from './state.ts';
-import { KINDS, apiVersionsOf, isObjectKind, keyOfDecoded, kindEntry, type Decoded, type ObjectKind } from './kinds.ts';
+import { KINDS, OTHER_KINDS_OF_POLICY_GROUPS, apiVersionsOf, isObjectKind, keyOfDecoded, kindEntry, type Decoded, type ObjectKind } from './kinds.ts';
 import { Errs, describe, invalid, isObj } from './decoders/fields.ts';
 
 export type { Decoded, ObjectKind } from './kinds.ts';
@@ -36,6 +36,23 @@ export function decodeObject(raw: unknown, source?: string): Decoded {
 }
 
 /**
+ * Why a kind not read is a slip for one that is, or undefined for a kind to pass over: a read
+ * kind written in other case, or a kind its policy group does not have (a misspelt
+ * NetworkPolicy). Left out with a note, the policy would silently not be in force.
+ */
+function kindSlip(kind: string, apiVersion: unknown): string | undefined {
+  const cased = KINDS.find((k) => k.kind.toLowerCase() === kind.toLowerCase());
+  if (cased) return `unknown kind ${JSON.stringify(kind)}: kinds are case-sensitive; ${cased.kind}?`;
+  const group = typeof apiVersion === 'string' && apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.lastIndexOf('/')) : undefined;
+  const others = group === undefined || !Object.hasOwn(OTHER_KINDS_OF_POLICY_GROUPS, group) ? undefined : OTHER_KINDS_OF_POLICY_GROUPS[group]!;
+  if (others === undefined) return undefined;
+  const kinds = [...KINDS.filter((k) => k.group === group).map((k) => k.kind), ...others].sort();
+  // A typed list of the group's kinds (IngressList) is one of its kinds too.
+  if (kinds.includes(kind.replace(/List$/, ''))) return undefined;
+  return `no kind ${JSON.stringify(kind)} in ${group} (its kinds: ${kinds.join(', ')}); the API server would refuse it`;
+}
+
+/**
  * Decodes an object whose kind is known from elsewhere (items of a typed List or a watch
  * stream, which the API server sends without kind/apiVersion).
  */
@@ -45,6 +62,12 @@ export function decodeAs(kind: string, raw: unknown, source?: string): Decoded {
     const md = isObj(raw) && isObj(raw.metadata) ? raw.metadata : {};
     const name = typeof md.name === 'string' ? md.name : '<no name>';
     const full = typeof md.namespace === 'string' && md.namespace ? `${md.namespace}/${name}` : name;
+    const slip = kindSlip(kind, isObj(raw) ? raw.apiVersion : undefined);
+    if (slip !== undefined) {
+      const e = new Errs(`${kind} ${full}`, source);
+      e.add('kind', slip);
+      return invalid(kind, '', e);
+    }
     return { kind: 'ignored', note: `ignored ${kind} ${full} (only ${KINDS.map((k) => k.kind).join(', ')} are read)` };
   }
   const e = new Errs(kind, source);

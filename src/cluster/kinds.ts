@@ -87,6 +87,16 @@ export const KINDS: readonly KindEntry[] = [
   },
 ];
 
+/**
+ * The kinds not read here that the API groups of the policy kinds serve (networking.k8s.io since
+ * 1.19, the Network Policy API's CRDs): any other kind named with such a group is a slip for a
+ * policy kind (the API server has no such kind), not an object to pass over.
+ */
+export const OTHER_KINDS_OF_POLICY_GROUPS: { readonly [group: string]: readonly string[] } = {
+  'networking.k8s.io': ['ClusterCIDR', 'IPAddress', 'Ingress', 'IngressClass', 'ServiceCIDR'],
+  'policy.networking.k8s.io': [],
+};
+
 /** The entry of each kind, by name. */
 export const KIND = Object.fromEntries(KINDS.map((k) => [k.kind, k])) as { readonly [K in ObjectKind]: KindEntry<K> };
 

@@ -28,6 +28,8 @@ const broken: [string, string, RegExp][] = [
   ['name not a string', deny.replace('name: deny', 'name: 5'), /NetworkPolicy shop\/<no name>: metadata\.name: must be a string/],
   ['metadata emptied', deny.replace('metadata: {name: deny, namespace: shop}', 'metadata:'), /NetworkPolicy <no namespace>\/<no name>: metadata: required/],
   ['kind removed', deny.replace('kind: NetworkPolicy\n', ''), /object deny: kind: required/],
+  ['kind misspelt', deny.replace('kind: NetworkPolicy', 'kind: NetworkPolcy'), /pol\.yaml:2:\d+: NetworkPolcy shop\/deny: kind: no kind "NetworkPolcy" in networking\.k8s\.io/],
+  ['kind in lower case', deny.replace('kind: NetworkPolicy', 'kind: networkpolicy'), /pol\.yaml:2:\d+: networkpolicy shop\/deny: kind: unknown kind "networkpolicy": kinds are case-sensitive; NetworkPolicy\?/],
   ['header lines deleted, spec left', deny.replace(/^[\s\S]*?(?=spec:)/, ''), /pol\.yaml:1:1: object <no name>: kind: required/],
   ['document not a mapping', `- ${deny.trimEnd().split('\n').join('\n  ')}\n`, /\(root\): must be a Kubernetes object/],
   ['broken next to a valid document', `${other}---\n${deny.replace(', namespace: shop', '')}`, /metadata\.namespace: required/],
