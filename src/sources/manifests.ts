@@ -44,6 +44,9 @@ export function manifestFiles(path: string, errors: ObjectError[]): string[] {
   }
   if (!st.isDirectory()) return [path];
   const out: string[] = [];
+  // Folders already walked, by device and inode: a symlink back to one (`current -> .`, two of
+  // which make the walk exponential) or a second link to it would read its files again.
+  const walked = new Set<string>([`${st.dev}:${st.ino}`]);
   const walk = (dir: string) => {
     let names: string[];
     try {
@@ -65,7 +68,10 @@ export function manifestFiles(path: string, errors: ObjectError[]): string[] {
       // Tool folders inside a tree (.git, .github, node_modules) hold no manifests of the
       // cluster, and a checkout's node_modules thousands of package.json files.
       if (s.isDirectory()) {
-        if (!SKIPPED_FOLDER.test(name)) walk(full);
+        const id = `${s.dev}:${s.ino}`;
+        if (SKIPPED_FOLDER.test(name) || walked.has(id)) continue;
+        walked.add(id);
+        walk(full);
       }
       else if (!EXTENSIONS.some((x) => name.endsWith(x))) continue;
       // A FIFO (or socket, or device) would block the read until a writer comes, maybe never:

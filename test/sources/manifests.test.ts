@@ -3,7 +3,7 @@
 
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadManifests, manifestFiles } from '../../src/sources/manifests.ts';
@@ -295,4 +295,22 @@ t.test('a folder entry named like a manifest that is no regular file (a FIFO) is
   t.equal(errors[0]?.object, `file ${join(dir, 'pipe.yaml')}`, 'the error names the entry');
   t.match(errors[0]?.message, /not a regular file/);
   t.same(manifestFiles(join(dir, 'pipe.yaml'), []), [join(dir, 'pipe.yaml')], 'named on its own, it is read');
+});
+
+t.test('a folder reached again through a symlink (a loop, or a second link) is walked once', async (t) => {
+  // Two links back to the folder made the walk take 2^40 paths before the kernel's ELOOP: the
+  // command hung, as would an agent following the folder; one link read every file 40 times.
+  const pol = 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: x}\nspec: {podSelector: {}}\n';
+  const cases: [string, Record<string, string>, [string, string][], string[]][] = [
+    ['two links back to the folder', { 'policy.yaml': pol }, [['.', 'l1'], ['.', 'l2']], ['policy.yaml']],
+    ['a link to the parent inside a subfolder', { 'sub/policy.yaml': pol }, [['..', 'sub/up']], ['sub/policy.yaml']],
+    ['a second link to a folder', { 'base/policy.yaml': pol }, [['base', 'prod']], ['base/policy.yaml']],
+  ];
+  for (const [name, files, links, want] of cases) {
+    const dir = folder(files);
+    for (const [target, link] of links) symlinkSync(target, join(dir, link));
+    const errors: ObjectError[] = [];
+    t.same(manifestFiles(dir, errors), want.map((f) => join(dir, f)), name);
+    t.same(errors, [], `${name}: no error`);
+  }
 });
