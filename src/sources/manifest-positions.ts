@@ -1,7 +1,8 @@
 // Where a field of an object read from a manifest file is written ("policies.yaml:15:7"), found
 // after the fact from the object's source (DecodedDocument.source: "file:N", or "file:N.items[j]"
-// for a member of a List) and a decoder-style field path: lint's findings are made on the
-// cluster state, long after the files were read, and an editor or a CI annotation wants a line.
+// for a member of a List, "file:N.items[i].items[j]" in a list in a list) and a decoder-style
+// field path: lint's findings are made on the cluster state, long after the files were read, and
+// an editor or a CI annotation wants a line.
 
 import { readFileSync } from 'node:fs';
 import { LineCounter, type Document } from 'yaml';
@@ -14,13 +15,13 @@ export class ManifestPositions {
 
   /** "file:line:col" of `field` (a path like "spec.ingress[0].from[1]"; none: the object) in the object read from `source`; undefined when unknown. */
   at(source: string, field = ''): string | undefined {
-    const m = /^(.*):(\d+)(?:\.items\[(\d+)\])?$/.exec(source);
+    const m = /^(.*):(\d+)((?:\.items\[\d+\])*)$/.exec(source);
     if (!m) return undefined;
-    const [, file, doc, item] = m;
+    const [, file, doc, items] = m;
     const parsed = this.parsed(file!);
     const d = parsed?.docs[Number(doc) - 1];
     if (!parsed || !d) return undefined;
-    const path = item === undefined ? field : `items[${item}]${field ? `.${field}` : ''}`;
+    const path = [items!.slice(1), field].filter((p) => p !== '').join('.');
     const pos = positionOfPath(d, path, parsed.lines);
     return pos ? `${file}:${pos.line}:${pos.col}` : undefined;
   }

@@ -16,7 +16,7 @@ import { locateErrors } from './yaml-positions.ts';
 const EXTENSIONS = ['.yaml', '.yml', '.json'];
 
 export interface DecodedDocument {
-  /** "file:N" (N = 1-based document number), plus ".items[i]" for List members. */
+  /** "file:N" (N = 1-based document number), plus ".items[i]" for List members (".items[i].items[j]" in a list in a list). */
   readonly source: string;
   readonly decoded: Decoded;
 }
@@ -140,6 +140,9 @@ export function parseManifestText(text: string, lines: LineCounter): Document[] 
   return Array.isArray(docs) ? docs : [docs as unknown as Document];
 }
 
+/** The kind and apiVersion a typed list gives its items. */
+type Typed = { readonly kind: string; readonly apiVersion: unknown };
+
 /** Decodes every document of one file's text (multi-document YAML, JSON, `kind: List`). */
 export function readManifestText(text: string, file: string): ManifestRead {
   const documents: DecodedDocument[] = [];
@@ -178,24 +181,31 @@ export function readManifestText(text: string, file: string): ManifestRead {
       return;
     }
     if (raw === null || raw === undefined) return; // an empty document (e.g. a trailing ---)
-    const kind = typeof raw === 'object' && !Array.isArray(raw) ? (raw as { kind?: unknown }).kind : undefined;
     // `kind: List` (kubectl get -o yaml), or a typed list of a kind read here (NetworkPolicyList,
     // PodList...: what the API serves, items without kind or apiVersion), both of which kubectl
     // apply takes; ignoring a NetworkPolicyList would leave its policies out with only a note.
-    const itemKind = typeof kind === 'string' && kind.endsWith('List') && isObjectKind(kind.slice(0, -4)) ? kind.slice(0, -4) : undefined;
-    if (kind === 'List' || itemKind !== undefined) {
-      const items = (raw as { items?: unknown }).items;
-      if (items !== undefined && items !== null && !Array.isArray(items)) {
-        errors.push(...locateErrors([{ object: `${kind} in ${file}`, field: 'items', message: 'must be a list', source }], file, i + 1, doc, lines));
+    // kubectl flattens a list inside a list too, so lists are read at any depth; `items` is the
+    // path of item indices from the document down.
+    const visit = (value: unknown, at: string, items: readonly number[], typed?: Typed): void => {
+      const locate = (d: readonly ObjectError[]) => locateErrors(d, file, i + 1, doc, lines, items);
+      const obj = typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+      const kind = obj?.kind;
+      const itemKind = typeof kind === 'string' && kind.endsWith('List') && isObjectKind(kind.slice(0, -4)) ? kind.slice(0, -4) : undefined;
+      if (obj === undefined || (kind !== 'List' && itemKind === undefined)) {
+        add(value, at, locate, typed);
         return;
       }
-      const typed = itemKind === undefined ? undefined : { kind: itemKind, apiVersion: (raw as { apiVersion?: unknown }).apiVersion };
-      (items ?? []).forEach((item, j) => add(item, `${source}.items[${j}]`, (d) => locateErrors(d, file, i + 1, doc, lines, j), typed));
-      return;
-    }
-    add(raw, source, (d) => locateErrors(d, file, i + 1, doc, lines));
+      const list = obj.items;
+      if (list !== undefined && list !== null && !Array.isArray(list)) {
+        errors.push(...locate([{ object: `${kind} in ${file}`, field: 'items', message: 'must be a list', source: at }]));
+        return;
+      }
+      const of = itemKind === undefined ? undefined : { kind: itemKind, apiVersion: obj.apiVersion };
+      (list ?? []).forEach((item, j) => visit(item, `${at}.items[${j}]`, [...items, j], of));
+    };
+    visit(raw, source, []);
   });
-  function add(raw: unknown, source: string, locate: (e: readonly ObjectError[]) => ObjectError[], typed?: { kind: string; apiVersion: unknown }): void {
+  function add(raw: unknown, source: string, locate: (e: readonly ObjectError[]) => ObjectError[], typed?: Typed): void {
     // An item of a typed list is of the list's kind and apiVersion unless it names its own.
     const item = typed !== undefined && typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : undefined;
     let decoded = item !== undefined && item.kind === undefined

@@ -87,16 +87,18 @@ export function positionOfPath(doc: Document, path: string, lines: LineCounter):
 /**
  * Errors of one object decoded from document `docNumber` (1-based) of `file`, pointed at their
  * line and column: the source becomes "file:line:col" and the document number moves to the end
- * of the message as context. `itemsIndex` is set for a member of a "kind: List" document (the
- * decoder's paths are relative to the item). An error whose position is unknown keeps its source.
+ * of the message as context. `items` is the path of item indices of a member of a "kind: List"
+ * document ([i], or [i, j] in a list in a list; the decoder's paths are relative to the item).
+ * An error whose position is unknown keeps its source.
  */
-export function locateErrors(errors: readonly ObjectError[], file: string, docNumber: number, doc: Document, lines: LineCounter, itemsIndex?: number): ObjectError[] {
+export function locateErrors(errors: readonly ObjectError[], file: string, docNumber: number, doc: Document, lines: LineCounter, items: readonly number[] = []): ObjectError[] {
+  const member = items.map((i) => `items[${i}]`).join('.');
   return errors.map((e) => {
     const own = pathSteps(e.field).length === 0 ? '' : e.field;
-    const path = itemsIndex === undefined ? own : `items[${itemsIndex}]${own ? '.' + own : ''}`;
+    const path = [member, own].filter((p) => p !== '').join('.');
     const pos = positionOfPath(doc, path, lines);
     if (!pos) return e;
-    const context = itemsIndex === undefined ? `document ${docNumber}` : `document ${docNumber}, items[${itemsIndex}]`;
+    const context = member === '' ? `document ${docNumber}` : `document ${docNumber}, ${member}`;
     return { ...e, source: `${file}:${pos.line}:${pos.col}`, message: `${e.message} (${context})` };
   });
 }

@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadManifests, manifestFiles } from '../../src/sources/manifests.ts';
+import { ManifestPositions } from '../../src/sources/manifest-positions.ts';
 import type { ObjectError } from '../../src/cluster/model.ts';
 
 function folder(files: Record<string, string>): string {
@@ -200,6 +201,11 @@ t.test('typed lists of the kinds read (NetworkPolicyList, PodList...) are read a
     ['the list\'s apiVersion is the items\'', list('NetworkPolicyList', 'extensions/v1beta1', [np]), [], [], /NetworkPolicy x\/deny: apiVersion: unsupported apiVersion/],
     ['a typed list\'s items must be a list', JSON.stringify({ kind: 'PodList', items: 5 }), [], [], /PodList in \S+: items: must be a list/],
     ['a list of a kind not read: ignored, with a note', list('DeploymentList', 'apps/v1', [{ metadata: { name: 'web', namespace: 'x' } }]), [], [], /ignored DeploymentList/],
+    // kubectl flattens lists inside lists; left out with a note, the policy would not be in force.
+    ['a List in a List', list('List', 'v1', [JSON.parse(list('List', 'v1', [{ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', ...np }, { apiVersion: 'v1', kind: 'Pod', ...pod }]))]), ['x/deny'], ['x/p'], undefined],
+    ['a NetworkPolicyList in a List', list('List', 'v1', [JSON.parse(list('NetworkPolicyList', 'networking.k8s.io/v1', [np]))]), ['x/deny'], [], undefined],
+    ['an invalid item of a nested list names its place', list('List', 'v1', [JSON.parse(list('NetworkPolicyList', 'networking.k8s.io/v1', [{ ...np, spec: { podSelector: 5 } }]))]),
+      [], [], /NetworkPolicy x\/deny: spec\.podSelector: .*\(document 1, items\[0\]\.items\[0\]\)/],
   ];
   for (const [name, text, policies, pods, msg] of cases) {
     const r = loadManifests([folder({ 'l.json': text })]);
@@ -313,4 +319,23 @@ t.test('a folder reached again through a symlink (a loop, or a second link) is w
     t.same(manifestFiles(dir, errors), want.map((f) => join(dir, f)), name);
     t.same(errors, [], `${name}: no error`);
   }
+});
+
+t.test('lint\'s positions find an object of a list in a list', async (t) => {
+  const dir = folder({ 'l.yaml': `apiVersion: v1
+kind: List
+items:
+- apiVersion: networking.k8s.io/v1
+  kind: NetworkPolicyList
+  items:
+  - metadata: {name: deny, namespace: x}
+    spec:
+      podSelector: {}
+` });
+  const r = loadManifests([dir]);
+  const source = r.sources.get('NetworkPolicy x/deny');
+  t.equal(source, `${join(dir, 'l.yaml')}:1.items[0].items[0]`);
+  const at = new ManifestPositions();
+  t.equal(at.at(source!, 'spec.podSelector'), `${join(dir, 'l.yaml')}:9:7`);
+  t.equal(at.at(source!), `${join(dir, 'l.yaml')}:7:5`, 'the object itself');
 });
