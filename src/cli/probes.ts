@@ -130,7 +130,10 @@ export function parseProbes(text: string, file: string): Probe[] {
     doc = parseYAML(text);
   } catch (e) {
     const pos = (e as { linePos?: { line: number; col: number }[] }).linePos?.[0];
-    const msg = (e as Error).message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    // A second document is the one mistake the reader's words (naming its own API) do not explain.
+    const msg = (e as { code?: string }).code === 'MULTIPLE_DOCS'
+      ? 'a second document (after a --- line): a probe file is one list of probes'
+      : (e as Error).message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
     throw new CliError(`${file}${pos ? `:${pos.line}:${pos.col}` : ''}: bad YAML/JSON: ${msg}`);
   }
   if (doc && typeof doc === 'object' && !Array.isArray(doc) && 'probes' in doc) doc = (doc as { probes: unknown }).probes;

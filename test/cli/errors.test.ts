@@ -188,6 +188,8 @@ t.test('probe file errors name the probe index and field', async (t) => {
     ['from: x/a', /must be a list of probes/],
     ['- [x/a, y/a]', /probe\[0\]: must be a mapping/],
     ['- {from: x/a, to: y/a, port: 80', /probes\.yaml:\d+:\d+: bad YAML\/JSON: /],
+    // The reader's own words name its API (parseAllDocuments), nothing a user can act on.
+    ['- {from: x/a, to: y/a, port: 80}\n---\n- {from: x/a, to: y/a, port: 81}', /probes\.yaml:2:1: bad YAML\/JSON: a second document \(after a --- line\): a probe file is one list of probes\n$/],
   ];
   for (const [text, re] of cases) {
     writeFileSync(p, text + '\n');
