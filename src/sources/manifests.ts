@@ -2,7 +2,7 @@
 // the kube source. Every document goes through the same decoder as objects from the API server,
 // so `palisade verify` judges a folder the way the cluster would judge it after `kubectl apply`.
 
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Document, LineCounter, isMap, parseAllDocuments, visit } from 'yaml';
 import { formatObjectError, type ObjectError } from '../cluster/model.ts';
@@ -33,6 +33,20 @@ export interface ManifestRead {
 /** Folders a walk does not enter (a path named on the command line is read whatever its name). */
 const SKIPPED_FOLDER = /^(\.|node_modules$)/;
 
+/** Why a folder entry cannot be read, in words: where a symlink points that leads nowhere. */
+function unstattable(full: string, e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  let target: string | undefined;
+  try {
+    target = readlinkSync(full);
+  } catch {
+    // not a symlink (a file removed meanwhile): the system's words
+  }
+  if (target !== undefined && code === 'ENOENT') return `a symbolic link to ${target}, which does not exist`;
+  if (target !== undefined && code === 'ELOOP') return `a symbolic link to ${target}, part of a loop of symbolic links`;
+  return (e as Error).message;
+}
+
 /** The files a path stands for: itself, or every manifest below a folder (but SKIPPED_FOLDER), sorted. */
 export function manifestFiles(path: string, errors: ObjectError[]): string[] {
   let st;
@@ -62,7 +76,7 @@ export function manifestFiles(path: string, errors: ObjectError[]): string[] {
         s = statSync(full);
       } catch (e) {
         // A dangling symlink, or a file removed while we read the folder.
-        if (EXTENSIONS.some((x) => name.endsWith(x))) errors.push({ object: `file ${full}`, field: '(path)', message: (e as Error).message });
+        if (EXTENSIONS.some((x) => name.endsWith(x))) errors.push({ object: `file ${full}`, field: '(path)', message: unstattable(full, e) });
         continue;
       }
       // Tool folders inside a tree (.git, .github, node_modules) hold no manifests of the

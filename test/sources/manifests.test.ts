@@ -339,3 +339,15 @@ items:
   t.equal(at.at(source!, 'spec.podSelector'), `${join(dir, 'l.yaml')}:9:7`);
   t.equal(at.at(source!), `${join(dir, 'l.yaml')}:7:5`, 'the object itself');
 });
+
+t.test('a manifest name that is a broken symlink: the error says where it points', async (t) => {
+  const dir = folder({ 'policy.yaml': 'apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n' });
+  symlinkSync('gone/policy.yaml', join(dir, 'broken.yaml'));
+  symlinkSync('self.yaml', join(dir, 'self.yaml'));
+  const errors: ObjectError[] = [];
+  t.same(manifestFiles(dir, errors), [join(dir, 'policy.yaml')]);
+  t.same(errors.map((e) => [e.object, e.message]), [
+    [`file ${join(dir, 'broken.yaml')}`, 'a symbolic link to gone/policy.yaml, which does not exist'],
+    [`file ${join(dir, 'self.yaml')}`, 'a symbolic link to self.yaml, part of a loop of symbolic links'],
+  ]);
+});
