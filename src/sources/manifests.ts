@@ -12,6 +12,7 @@ import { applyDecoded, decodeAs, decodeObject, isObjectKind } from '../cluster/d
 import { keyOfDecoded, objectNameOfDecoded } from '../cluster/kinds.ts';
 import { NAMESPACE_NAME_LABEL, implicitNamespaceLabels } from '../cluster/namespace-labels.ts';
 import { locateErrors } from './yaml-positions.ts';
+import { surprisesUnder, yaml11Surprises } from './yaml11.ts';
 
 const EXTENSIONS = ['.yaml', '.yml', '.json'];
 
@@ -195,6 +196,7 @@ export function readManifestText(text: string, file: string): ManifestRead {
       return;
     }
     if (raw === null || raw === undefined) return; // an empty document (e.g. a trailing ---)
+    const surprises = yaml11Surprises(doc);
     // `kind: List` (kubectl get -o yaml), or a typed list of a kind read here (NetworkPolicyList,
     // PodList...: what the API serves, items without kind or apiVersion), both of which kubectl
     // apply takes; ignoring a NetworkPolicyList would leave its policies out with only a note.
@@ -206,7 +208,7 @@ export function readManifestText(text: string, file: string): ManifestRead {
       const kind = obj?.kind;
       const itemKind = typeof kind === 'string' && kind.endsWith('List') && isObjectKind(kind.slice(0, -4)) ? kind.slice(0, -4) : undefined;
       if (obj === undefined || (kind !== 'List' && itemKind === undefined)) {
-        add(value, at, locate, typed);
+        add(value, at, locate, typed, surprisesUnder(surprises, items.flatMap((j) => ['items', j])));
         return;
       }
       const list = obj.items;
@@ -219,7 +221,7 @@ export function readManifestText(text: string, file: string): ManifestRead {
     };
     visit(raw, source, []);
   });
-  function add(raw: unknown, source: string, locate: (e: readonly ObjectError[]) => ObjectError[], typed?: Typed): void {
+  function add(raw: unknown, source: string, locate: (e: readonly ObjectError[]) => ObjectError[], typed: Typed | undefined, yaml11: { field: string; message: string }[]): void {
     // An item of a typed list is of the list's kind and apiVersion unless it names its own.
     const item = typed !== undefined && typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : undefined;
     let decoded = item !== undefined && item.kind === undefined
@@ -229,6 +231,9 @@ export function readManifestText(text: string, file: string): ManifestRead {
     if (decoded.kind === 'invalid') decoded = { ...decoded, errors: locate(decoded.errors) };
     if (decoded.kind === 'ignored') notes.push(`${source}: ${decoded.note}`);
     else if (decoded.kind !== 'invalid' && decoded.warnings) for (const w of locate(decoded.warnings)) warnings.push(formatObjectError(w));
+    // Values kubectl reads otherwise (yaml11.ts), in the objects read here.
+    const object = decoded.kind === 'ignored' ? undefined : decoded.kind === 'invalid' ? decoded.errors[0]?.object : objectNameOfDecoded(decoded);
+    if (object !== undefined) for (const w of locate(yaml11.map((y) => ({ object, ...y })))) warnings.push(formatObjectError(w));
     documents.push({ source, decoded });
   }
   return { documents, notes, warnings, errors };
