@@ -42,6 +42,15 @@ export function loadKubeConfig(path?: string, context?: string): KubeConfig {
 }
 
 /**
+ * How long an answered watch stream may stay silent before it is reopened. The API server's watch
+ * cache sends each watcher that allows bookmarks one about every minute (the cacher's
+ * bookmarkFrequency), so a live stream is never silent much longer than that; two and a half
+ * times it leaves room for a busy server. A stream silent longer is reopened as routine, and a
+ * server that then does not answer the new request within the request timeout is a failure.
+ */
+export const WATCH_SILENCE_MS = 150_000;
+
+/**
  * A Watch that can be retired: afterwards it starts no request, aborts the ones it started and
  * delivers nothing more, so a stopped informer cannot come back to life.
  */
@@ -50,27 +59,45 @@ export class ClosableWatch extends Watch {
   private readonly live = new Set<AbortController>();
 
   private readonly timeoutMs: number;
+  private readonly silenceMs: number;
+  /** Reads of requestTimeoutMs since the current request started (see the constructor). */
+  private timeoutReads = 0;
   private readonly slim?: (o: KubernetesObject) => KubernetesObject;
   private readonly malformed?: (type: string, problem: string) => void;
 
   /**
    * slim, when given, replaces each ADDED/MODIFIED/DELETED event's object before it is delivered
-   * (see SlimObject). timeoutMs replaces client-node's 30 s request/inactivity timeout. malformed
-   * hears of each event dropped because ListWatch could not take it (see watch()).
+   * (see SlimObject). timeoutMs: a watch request unanswered this long fails (client-node's 30 s
+   * by default). silenceMs: an answered stream that stays silent this long is reopened
+   * (WATCH_SILENCE_MS by default). malformed hears of each event dropped because ListWatch could
+   * not take it (see watch()).
    */
   constructor(config: KubeConfig, opts: {
     slim?: (o: KubernetesObject) => KubernetesObject;
     timeoutMs?: number;
+    silenceMs?: number;
     malformed?: (type: string, problem: string) => void;
   } = {}) {
     super(config);
     this.slim = opts.slim;
     this.malformed = opts.malformed;
-    const timeoutMs = opts.timeoutMs;
     // Watch's field (private in its typings; 30 s by default).
     const w = this as unknown as { requestTimeoutMs: number };
-    if (timeoutMs !== undefined) w.requestTimeoutMs = timeoutMs;
-    this.timeoutMs = w.requestTimeoutMs;
+    this.timeoutMs = opts.timeoutMs ?? w.requestTimeoutMs;
+    this.silenceMs = opts.silenceMs ?? WATCH_SILENCE_MS;
+    // client-node's Watch arms one timer with requestTimeoutMs: before the request is sent, then
+    // again once the answer came, and at each chunk of the stream; so one value served as both the
+    // answer's deadline and the stream's silence limit. At 30 s of silence a quiet resource's watch
+    // (namespaces, policies, the cluster policy kinds) was reopened every 30 s by every node's
+    // agent, although the API server's bookmarks say about once a minute that it is alive: 5,000
+    // nodes made about a thousand needless watch requests a second. The field is read anew each
+    // time the timer is armed, and an instance runs one request at a time (ListWatch starts the
+    // next after the last has ended), so the first read of a request gets the answer's deadline
+    // and every later read the silence limit.
+    Object.defineProperty(this, 'requestTimeoutMs', {
+      configurable: true,
+      get: () => (this.timeoutReads++ === 0 ? this.timeoutMs : this.silenceMs),
+    });
   }
 
   override async watch(
@@ -100,6 +127,7 @@ export class ClosableWatch extends Watch {
       done(err);
     };
     const resource = path.replace(/\?.*$/, '');
+    this.timeoutReads = 0;
     try {
       c = await super.watch(
         path,

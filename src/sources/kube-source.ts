@@ -77,8 +77,10 @@ export interface KubeSourceOptions {
   readonly pageSize?: number;
   /** Per-page list timeout. */
   readonly listTimeoutMs?: number;
-  /** A watch request unanswered this long fails; an open watch silent this long is reopened (ClosableWatch). */
+  /** A watch request unanswered this long fails (ClosableWatch; 30 s by default). */
   readonly watchTimeoutMs?: number;
+  /** An answered watch stream silent this long is reopened (ClosableWatch; WATCH_SILENCE_MS by default). */
+  readonly watchSilenceMs?: number;
   /** An absent optional kind (its CRD is not installed) is listed again after this, doubled per miss up to max. */
   readonly crdRecheckInitialMs?: number;
   readonly crdRecheckMaxMs?: number;
@@ -120,6 +122,7 @@ export class KubeSource implements Source {
   private readonly crdRecheckInitialMs: number;
   private readonly crdRecheckMaxMs: number;
   private readonly watchTimeoutMs: number | undefined;
+  private readonly watchSilenceMs: number | undefined;
   private readonly resources: Record<ObjectKind, Resource>;
   private state?: ClusterState;
   private flushTimer?: NodeJS.Timeout;
@@ -158,6 +161,7 @@ export class KubeSource implements Source {
     this.crdRecheckInitialMs = opts.crdRecheckInitialMs ?? 5_000;
     this.crdRecheckMaxMs = opts.crdRecheckMaxMs ?? 5 * 60_000;
     this.watchTimeoutMs = opts.watchTimeoutMs;
+    this.watchSilenceMs = opts.watchSilenceMs;
     this.lister = new KubeLister(this.kc, this.server, opts.pageSize ?? 500, opts.listTimeoutMs ?? 60_000);
     this.applier = new KubeApplier(this.log);
     const rs = {} as Record<ObjectKind, Resource>;
@@ -265,6 +269,7 @@ export class KubeSource implements Source {
     const watch = new ClosableWatch(this.kc, {
       slim: slimEventObject,
       timeoutMs: this.watchTimeoutMs,
+      silenceMs: this.watchSilenceMs,
       malformed: (type, problem) => this.log('warn', 'malformed watch event dropped', { resource: r.path, type, problem }),
     });
     const inst: Instance = {

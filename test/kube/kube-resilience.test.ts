@@ -255,8 +255,31 @@ for (const c of errorEvents) {
   });
 }
 
+t.test('quiet watches the API server keeps alive with bookmarks are not reopened; a silent one is, and a request then unanswered is a failure', async (t) => {
+  // Bookmarks every 700 ms (the API server's come about once a minute); a request answers within
+  // 400 ms or fails; an answered stream may stay silent for 1.5 s. A single limit for both (the
+  // 400 ms one, as client-node has) reopened every quiet watch between two bookmarks.
+  const h = await startHarness({ server: { bookmarkIntervalMs: 700 }, source: { watchTimeoutMs: 400, watchSilenceMs: 1500 } });
+  t.teardown(() => h.close());
+  await waitFor('connected', () => h.source.isConnected && h.server.openWatches() === 4);
+  const restarts = h.source.status().watchRestarts;
+  const watches = h.server.requests.filter((r) => r.watch).length;
+  await sleep(2500);
+  t.equal(h.source.status().watchRestarts - restarts, 0, 'no watch was reopened while bookmarks came');
+  t.equal(h.server.requests.filter((r) => r.watch).length - watches, 0, 'no new watch request reached the server');
+  t.ok(h.source.isConnected, 'connected throughout');
+
+  // Silent streams (bookmarks stopped, as behind a partition) are reopened after their silence
+  // limit, and the new requests, unanswered, are a failure.
+  h.server.freeze();
+  await waitFor('disconnected: the reopened watches are not answered', () => !h.source.isConnected);
+  t.ok(h.logs.some((l) => l.level === 'warn' && /no response from the API server within 0\.4 s/.test(String(l.fields.error))), 'the failure names the request timeout');
+  h.server.thaw();
+  await waitFor('connected again', () => h.source.isConnected);
+});
+
 t.test('API server silent (a network partition): not connected, the failure logged, catches up when it answers again', async (t) => {
-  const h = await startHarness({ source: { watchTimeoutMs: 400 } });
+  const h = await startHarness({ source: { watchTimeoutMs: 400, watchSilenceMs: 400 } });
   t.teardown(() => h.close());
   await waitFor('connected', () => h.source.isConnected && h.server.openWatches() === 4);
   const statuses: boolean[] = [];
