@@ -13,13 +13,13 @@
 # E2E (1), E2E_PROCS (4), E2E_FOCUS ('Netpol'), E2E_SKIP ('SCTP'), WORKDIR (a temp dir), KEEP (0).
 #
 # About kind's own NetworkPolicy enforcement: since v0.24 kind's default CNI (kindnet) comes with
-# a policy enforcer (kube-network-policies, a separate DaemonSet in v0.24, built into kindnetd in
-# later releases). Two enforcers would both judge every connection, so a test could pass because
-# of the other one. kind's only switch is `networking.disableDefaultCNI: true`, which also removes
-# pod networking. We keep kindnet for pod networking and switch off only its policy part
-# (scripts/kind-netpol-off.sh: delete the kube-network-policies DaemonSet if there is one, turn
-# kindnetd's --network-policy flag off if it has one, and remove their nftables tables; the
-# README's "On kind" steps run the same script). Then a self-check applies a default-deny
+# a policy enforcer (kube-network-policies, a separate DaemonSet in v0.24, compiled into kindnetd,
+# with no switch, from v0.25). Two enforcers would both judge every connection, so a test could
+# pass because of the other one. kind's only switch is `networking.disableDefaultCNI: true`, which
+# also removes pod networking. We keep kindnet for pod networking and switch off only its policy
+# part (scripts/kind-netpol-off.sh: delete the kube-network-policies DaemonSet if there is one,
+# take kindnet's read of NetworkPolicies away so its compiled-in enforcer never starts, and remove
+# their nftables tables; the README's "On kind" steps run the same script). Then a self-check applies a default-deny
 # policy BEFORE Palisade is installed and insists that traffic still flows: if anything else
 # still enforces policy, the script stops there.
 set -euo pipefail

@@ -76,6 +76,8 @@ t.test('scripts/kind-netpol-off.sh against stand-in kubectl, kind and docker', a
     '  *"get daemonset kindnet"*"command} {"*) [ -n "$FAKE_KINDNET" ] || exit 1; printf \'%s %s\' "$FAKE_CMD" "$FAKE_ARGS" ;;',
     '  *"get daemonset kindnet"*"command}"*) printf \'%s\' "$FAKE_CMD" ;;',
     '  *"get daemonset kindnet"*"args}"*) printf \'%s\' "$FAKE_ARGS" ;;',
+    // kindnet's ClusterRole, one line per rule: the resources it names, as kubectl prints them.
+    '  *"get clusterrole kindnet"*) [ -n "$FAKE_ROLE" ] || exit 1; printf \'%s\\n\' "$FAKE_ROLE" ;;',
     'esac',
   ].join('\n'));
   tool('kind', 'echo kind-control-plane');
@@ -100,6 +102,32 @@ t.test('scripts/kind-netpol-off.sh against stand-in kubectl, kind and docker', a
       name: 'the bare flag in command',
       env: { FAKE_KINDNET: '1', FAKE_CMD: '["/bin/kindnetd","--network-policy"]', FAKE_ARGS: '', FAKE_TABLES: '' },
       want: [/patch daemonset kindnet .*\/command","value":\["\/bin\/kindnetd","--network-policy=false"\]/, /rollout status daemonset kindnet/],
+    },
+    {
+      // kind's own kindnetd since v0.25: kube-network-policies compiled in, always on, no flag.
+      // Deleting its table alone does not last (its next sync puts it back).
+      name: 'kind >= v0.25: the enforcer built into kindnetd, no flag',
+      env: { FAKE_KINDNET: '1', FAKE_CMD: '["/bin/kindnetd"]', FAKE_ARGS: '', FAKE_ROLE: ['["nodes","pods","namespaces"]', '["networkpolicies"]'].join('\n'), FAKE_TABLES: 'table inet kindnet-network-policies' },
+      want: [
+        /patch clusterrole kindnet --type json -p \[\{"op":"test","path":"\/rules\/1\/resources","value":\["networkpolicies"\]\},\{"op":"remove","path":"\/rules\/1"\}\]$/,
+        /rollout restart daemonset kindnet/,
+        /rollout status daemonset kindnet/,
+        /nft delete table inet kindnet-network-policies/,
+      ],
+    },
+    {
+      name: 'networkpolicies granted beside other resources: only it is taken away',
+      env: { FAKE_KINDNET: '1', FAKE_CMD: '["/bin/kindnetd"]', FAKE_ARGS: '', FAKE_ROLE: ['["nodes"]', '["pods","networkpolicies","namespaces"]'].join('\n'), FAKE_TABLES: '' },
+      want: [
+        /patch clusterrole kindnet --type json -p \[\{"op":"test","path":"\/rules\/1\/resources","value":\["pods","networkpolicies","namespaces"\]\},\{"op":"replace","path":"\/rules\/1\/resources","value":\["pods","namespaces"\]\}\]$/,
+        /rollout restart daemonset kindnet/,
+        /rollout status daemonset kindnet/,
+      ],
+    },
+    {
+      name: 'second run on kind >= v0.25: the grant is gone, nothing to do',
+      env: { FAKE_KINDNET: '1', FAKE_CMD: '["/bin/kindnetd"]', FAKE_ARGS: '', FAKE_ROLE: ['["nodes","pods","namespaces"]'].join('\n'), FAKE_TABLES: '' },
+      want: [],
     },
     { name: 'already off: nothing to do', env: { FAKE_KINDNET: '1', FAKE_CMD: '["/bin/kindnetd","--network-policy=false"]', FAKE_ARGS: '', FAKE_TABLES: '' }, want: [] },
     { name: 'no kindnet at all (another CNI)', env: { FAKE_TABLES: '' }, want: [] },
