@@ -10,7 +10,8 @@
 #   KEEP=1 scripts/kind-e2e.sh           # keep the cluster for poking around
 #
 # Environment: CLUSTER (palisade-e2e), IMAGE (palisade:0.1.0), NODE_IMAGE (kind's default),
-# E2E (1), E2E_PROCS (4), E2E_FOCUS ('Netpol'), E2E_SKIP ('SCTP'), WORKDIR (a temp dir), KEEP (0).
+# E2E (1), E2E_PROCS (4), E2E_FOCUS ('Netpol'), E2E_SKIP ('SCTP'), WORKDIR (a temp dir, removed at
+# the end; one you give is kept), KEEP (0). A cluster named CLUSTER must not exist yet.
 #
 # About kind's own NetworkPolicy enforcement: since v0.24 kind's default CNI (kindnet) comes with
 # a policy enforcer (kube-network-policies, a separate DaemonSet in v0.24, compiled into kindnetd,
@@ -33,7 +34,15 @@ E2E_FOCUS=${E2E_FOCUS:-Netpol}
 E2E_SKIP=${E2E_SKIP:-SCTP}
 KEEP=${KEEP:-0}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-WORKDIR=${WORKDIR:-$(mktemp -d -t palisade-kind.XXXXXX)}
+# The cleanup removes only what this run made: a WORKDIR given by the user stays, and so does a
+# cluster of the same name that was there before (the run stops instead of taking it over).
+own_workdir=0
+if [ -z "${WORKDIR:-}" ]; then
+  WORKDIR=$(mktemp -d -t palisade-kind.XXXXXX)
+  own_workdir=1
+fi
+mkdir -p "$WORKDIR"
+created=0
 KUBECONFIG_FILE="$WORKDIR/kubeconfig"
 DEMO_NS=palisade-demo
 AGNHOST=registry.k8s.io/e2e-test-images/agnhost:2.47
@@ -52,10 +61,12 @@ fi
 cleanup() {
   local rc=$?
   if [ "$KEEP" = 1 ]; then
-    echo "cluster kept: kubectl --kubeconfig $KUBECONFIG_FILE get pods -A   (kind delete cluster --name $CLUSTER)"
+    if [ "$created" = 1 ]; then
+      echo "cluster kept: kubectl --kubeconfig $KUBECONFIG_FILE get pods -A   (kind delete cluster --name $CLUSTER)"
+    fi
   else
-    kind delete cluster --name "$CLUSTER" >/dev/null 2>&1 || true
-    rm -rf "$WORKDIR"
+    if [ "$created" = 1 ]; then kind delete cluster --name "$CLUSTER" >/dev/null 2>&1 || true; fi
+    if [ "$own_workdir" = 1 ]; then rm -rf "$WORKDIR"; fi
   fi
   exit "$rc"
 }
@@ -71,6 +82,13 @@ nodes:
   - role: worker
   - role: worker
 EOF
+# A variable, not a pipe into grep -q (pipefail; see kind-netpol-off.sh).
+clusters=$(kind get clusters 2>/dev/null || true)
+if [[ $'\n'$clusters$'\n' == *$'\n'$CLUSTER$'\n'* ]]; then
+  die "a kind cluster named $CLUSTER already exists; delete it (kind delete cluster --name $CLUSTER) or run with CLUSTER=another-name"
+fi
+# From here on the name is this run's: a create that fails half-way is cleaned up too.
+created=1
 kind create cluster --name "$CLUSTER" --config "$WORKDIR/kind.yaml" --kubeconfig "$KUBECONFIG_FILE" \
   ${NODE_IMAGE:+--image "$NODE_IMAGE"} --wait 180s
 

@@ -1,0 +1,137 @@
+// scripts/kind-e2e.sh run from end to end against stand-ins on PATH (docker, kind, kubectl, curl,
+// tar, uname): kind and a cluster cannot run here, so the stand-ins log every call and kubectl
+// plays the demo's connectivity, open until Palisade's DaemonSet is applied and then as the
+// scenario's policies and labels say. What is checked is what the script does around them: which
+// cluster it creates and deletes, and which folder it removes.
+
+import t, { type Test } from 'tap';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+
+// The demo's connectivity: FROM -> TO is open when Palisade is not installed, when no
+// default-deny is in force, or when one of the scenario's allow policies admits it.
+const KUBECTL = `
+state=$FAKE_STATE
+args="$*"
+case $args in
+  *" exec "*"/agnhost connect "*)
+    set -- $args; shift 5; from=$1; to=\${5%%.*}
+    [ -e "$state/palisade" ] && [ -e "$state/np-default-deny-ingress" ] || exit 0
+    label=$(cat "$state/label-frontend" 2>/dev/null || echo frontend)
+    [ "$to" = backend ] && [ -e "$state/np-backend-from-frontend" ] && [ "$from" = frontend ] && [ "$label" = frontend ] && exit 0
+    [ "$to" = db ] && [ -e "$state/np-db-from-backend" ] && [ "$from" = backend ] && exit 0
+    exit 1 ;;
+  *" apply -f -"*)
+    input=$(cat)
+    case $input in *"kind: DaemonSet"*) touch "$state/palisade" ;; esac
+    case $input in *"kind: NetworkPolicy"*)
+      for name in $(printf '%s\\n' "$input" | sed -n 's/^metadata: {name: \\([a-z-]*\\)}$/\\1/p'); do touch "$state/np-$name"; done ;;
+    esac ;;
+  *" delete networkpolicy --all"*) rm -f "$state"/np-* ;;
+  *" delete networkpolicy "*) set -- $args; rm -f "$state/np-\${!#}" ;;
+  *" label pod frontend app="*) set -- $args; for w in "$@"; do case $w in app=*) echo "\${w#app=}" > "$state/label-frontend" ;; esac; done ;;
+  *"get --raw /version"*) printf '{\\n  "major": "1",\\n  "gitVersion": "v1.35.0",\\n  "platform": "linux/amd64"\\n}\\n' ;;
+  *"get daemonset kube-network-policies"*|*"get clusterrole"*) exit 1 ;;
+  *"get daemonset kindnet"*) printf '["/bin/kindnetd"] ' ;;
+esac
+exit 0`;
+
+const KIND = `
+case "$*" in
+  "get clusters") if [ -n "$FAKE_CLUSTERS" ]; then printf '%s\\n' $FAKE_CLUSTERS; else echo "No kind clusters found." >&2; fi ;;
+  "get nodes"*) echo "$FAKE_CLUSTER_NAME-control-plane" ;;
+  "create cluster"*)
+    for c in $FAKE_CLUSTERS; do
+      [ "$c" = "$FAKE_CLUSTER_NAME" ] && { echo "ERROR: failed to create cluster: node(s) already exist for a cluster with the name \\"$c\\"" >&2; exit 1; }
+    done ;;
+esac
+exit 0`;
+
+// The archive "holds" the two binaries the script runs: tar writes stand-ins that log their calls.
+const TAR = `
+while [ $# -gt 0 ]; do case $1 in -C) dir=$2; shift ;; esac; shift; done
+cat > /dev/null
+mkdir -p "$dir/kubernetes/test/bin"
+for b in ginkgo e2e.test; do
+  printf '#!/usr/bin/env bash\\necho "%s $*" >> "%s"\\n' "$b" "$FAKE_LOG" > "$dir/kubernetes/test/bin/$b"
+  chmod +x "$dir/kubernetes/test/bin/$b"
+done`;
+
+interface Run {
+  readonly status: number | null;
+  readonly output: string;
+  readonly calls: string[];
+}
+
+function sandbox(t: Test) {
+  const dir = mkdtempSync(join(tmpdir(), 'kind-e2e-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const bin = join(dir, 'bin');
+  mkdirSync(bin);
+  const log = join(dir, 'calls.log');
+  const tool = (name: string, body: string) =>
+    writeFileSync(join(bin, name), `#!/usr/bin/env bash\necho "${name} $*" >> "${log}"\n${body}\n`, { mode: 0o755 });
+  tool('docker', 'exit 0');
+  tool('kind', KIND);
+  tool('kubectl', KUBECTL);
+  tool('curl', 'exit 0');
+  tool('tar', TAR);
+  tool('uname', 'case "$1" in -s) echo "$FAKE_OS" ;; -m) echo "$FAKE_ARCH" ;; *) echo "$FAKE_OS" ;; esac');
+  let n = 0;
+  const run = (env: Record<string, string>): Run => {
+    const state = join(dir, `state-${n++}`);
+    mkdirSync(state);
+    writeFileSync(log, '');
+    const r = spawnSync('bash', [join(ROOT, 'scripts', 'kind-e2e.sh')], {
+      encoding: 'utf8',
+      env: {
+        ...process.env, PATH: `${bin}:${process.env.PATH}`, FAKE_STATE: state, FAKE_LOG: log,
+        FAKE_OS: 'Linux', FAKE_ARCH: 'x86_64', FAKE_CLUSTERS: '', CLUSTER: 'c1', FAKE_CLUSTER_NAME: 'c1', ...env,
+      },
+      timeout: 120_000,
+    });
+    return { status: r.status, output: r.stdout + r.stderr, calls: readFileSync(log, 'utf8').trim().split('\n') };
+  };
+  return { dir, run };
+}
+
+t.test('the whole run: the scenario passes and the cluster it created is deleted', async (t) => {
+  const { run } = sandbox(t);
+  const r = run({});
+  t.equal(r.status, 0, r.output.slice(-1500));
+  t.match(r.output, /all checks passed/);
+  t.ok(r.calls.some((c) => /^kind create cluster --name c1 /.test(c)), 'creates the cluster');
+  t.equal(r.calls.filter((c) => /^kind delete cluster --name c1$/.test(c)).length, 1, 'and deletes it at the end');
+  t.ok(r.calls.some((c) => /^ginkgo .*--ginkgo\.focus=Netpol/.test(c)), 'runs the upstream suite');
+});
+
+t.test('a cluster of the same name that was there before is never deleted', async (t) => {
+  const { run } = sandbox(t);
+  for (const keep of ['0', '1']) {
+    const r = run({ FAKE_CLUSTERS: 'kind c1', KEEP: keep });
+    t.not(r.status, 0, `KEEP=${keep}: the run stops`);
+    t.match(r.output, /c1.*already exists/, `KEEP=${keep}: and says why, naming the cluster`);
+    t.notOk(r.calls.some((c) => /^kind delete cluster/.test(c)), `KEEP=${keep}: no kind delete cluster (${r.calls.filter((c) => c.startsWith('kind ')).join(' | ')})`);
+  }
+});
+
+t.test('a WORKDIR the user gives is used and left in place; the script\'s own temp dir is removed', async (t) => {
+  const { dir, run } = sandbox(t);
+  const mine = join(dir, 'my-workdir');
+  mkdirSync(mine);
+  writeFileSync(join(mine, 'notes.txt'), 'mine\n');
+  const r = run({ WORKDIR: mine, E2E: '0' });
+  t.equal(r.status, 0, r.output.slice(-800));
+  t.ok(existsSync(join(mine, 'notes.txt')), 'the user\'s folder and its files are still there');
+  t.ok(r.calls.some((c) => c.includes(`--kubeconfig ${join(mine, 'kubeconfig')}`)), 'the kubeconfig went into it');
+  const own = /--config (\S+)\/kind\.yaml/.exec(r.calls.find((c) => c.startsWith('kind create')) ?? '')?.[1];
+  const r2 = run({ E2E: '0' });
+  t.equal(r2.status, 0);
+  const own2 = /--config (\S+)\/kind\.yaml/.exec(r2.calls.find((c) => c.startsWith('kind create')) ?? '')?.[1];
+  t.equal(own, mine);
+  t.ok(own2 && own2 !== mine && !existsSync(own2), `the temp dir the script made (${own2}) is removed`);
+});
