@@ -193,10 +193,13 @@ k delete namespace "$DEMO_NS" --wait=false
 if [ "$E2E" = 1 ]; then
   version=$(k get --raw /version | sed -n 's/.*"gitVersion": *"\([^"]*\)".*/\1/p' | head -n1)
   [ -n "$version" ] || die "cannot read the server version"
+  # ginkgo and e2e.test run here, on the machine that runs kind (a Mac too), not in a node.
+  os=$(uname -s | tr '[:upper:]' '[:lower:]')
   arch=$(uname -m); case "$arch" in x86_64) arch=amd64 ;; aarch64|arm64) arch=arm64 ;; esac
   log "upstream e2e ($version, focus '$E2E_FOCUS', skip '$E2E_SKIP', $E2E_PROCS processes)"
-  # The test binaries must match the server's version; they are published per release.
-  curl -fsSL "https://dl.k8s.io/release/$version/kubernetes-test-linux-$arch.tar.gz" \
+  # The test binaries must match the server's version; they are published per release, for
+  # linux and darwin.
+  curl -fsSL "https://dl.k8s.io/release/$version/kubernetes-test-$os-$arch.tar.gz" \
     | tar -xz -C "$WORKDIR" kubernetes/test/bin/e2e.test kubernetes/test/bin/ginkgo
   "$WORKDIR/kubernetes/test/bin/ginkgo" --procs="$E2E_PROCS" --timeout=3h \
     "$WORKDIR/kubernetes/test/bin/e2e.test" -- \

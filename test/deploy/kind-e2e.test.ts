@@ -2,7 +2,7 @@
 // tar, uname): kind and a cluster cannot run here, so the stand-ins log every call and kubectl
 // plays the demo's connectivity, open until Palisade's DaemonSet is applied and then as the
 // scenario's policies and labels say. What is checked is what the script does around them: which
-// cluster it creates and deletes, and which folder it removes.
+// cluster it creates and deletes, which folder it removes, and which e2e binaries it downloads.
 
 import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
@@ -107,6 +107,23 @@ t.test('the whole run: the scenario passes and the cluster it created is deleted
   t.ok(r.calls.some((c) => /^kind create cluster --name c1 /.test(c)), 'creates the cluster');
   t.equal(r.calls.filter((c) => /^kind delete cluster --name c1$/.test(c)).length, 1, 'and deletes it at the end');
   t.ok(r.calls.some((c) => /^ginkgo .*--ginkgo\.focus=Netpol/.test(c)), 'runs the upstream suite');
+});
+
+// The e2e binaries are run on this machine, so they must be built for its OS and CPU
+// (dl.k8s.io publishes kubernetes-test-{linux,darwin}-{amd64,arm64}).
+t.test('the e2e binaries are the ones for the machine the script runs on', async (t) => {
+  const { run } = sandbox(t);
+  for (const [os, arch, want] of [
+    ['Linux', 'x86_64', 'kubernetes-test-linux-amd64.tar.gz'],
+    ['Linux', 'aarch64', 'kubernetes-test-linux-arm64.tar.gz'],
+    ['Darwin', 'arm64', 'kubernetes-test-darwin-arm64.tar.gz'],
+    ['Darwin', 'x86_64', 'kubernetes-test-darwin-amd64.tar.gz'],
+  ] as const) {
+    const r = run({ FAKE_OS: os, FAKE_ARCH: arch });
+    t.equal(r.status, 0, `${os}/${arch}: ${r.output.slice(-800)}`);
+    const url = r.calls.find((c) => c.startsWith('curl '));
+    t.match(url ?? '', new RegExp(`https://dl\\.k8s\\.io/release/v1\\.35\\.0/${want.replace(/[.]/g, '\\.')}$`), `${os}/${arch}: ${url}`);
+  }
 });
 
 t.test('a cluster of the same name that was there before is never deleted', async (t) => {
