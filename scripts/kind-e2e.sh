@@ -137,7 +137,17 @@ k -n "$DEMO_NS" delete networkpolicy default-deny-ingress
 # ---- install Palisade --------------------------------------------------------------------------
 log "building $IMAGE and loading it into the nodes"
 docker build -t "$IMAGE" "$ROOT"
-kind load docker-image "$IMAGE" --name "$CLUSTER"
+# kind load docker-image pipes `docker save` into the nodes' `ctr import`; with Docker's containerd
+# image store (the default from Docker 29) that import can fail with "content digest ... not
+# found" (kubernetes-sigs/kind#3795). A single-platform archive of the image loads either way
+# (docker image save --platform needs Docker 28, which that store implies).
+if ! kind load docker-image "$IMAGE" --name "$CLUSTER"; then
+  platform=$(docker image inspect -f '{{.Os}}/{{.Architecture}}' "$IMAGE")
+  log "kind load docker-image failed; loading a $platform archive of $IMAGE instead"
+  docker image save --platform "$platform" -o "$WORKDIR/image.tar" "$IMAGE"
+  kind load image-archive "$WORKDIR/image.tar" --name "$CLUSTER"
+  rm -f "$WORKDIR/image.tar"
+fi
 
 log "applying daemonset.yaml"
 sed "s#image: palisade:0.1.0#image: $IMAGE#" "$ROOT/daemonset.yaml" | k apply -f -

@@ -44,6 +44,10 @@ const KIND = `
 case "$*" in
   "get clusters") if [ -n "$FAKE_CLUSTERS" ]; then printf '%s\\n' $FAKE_CLUSTERS; else echo "No kind clusters found." >&2; fi ;;
   "get nodes"*) echo "$FAKE_CLUSTER_NAME-control-plane" ;;
+  "load docker-image"*)
+    # Docker's containerd image store (the default from Docker 29): kind's docker save | ctr import.
+    [ -z "$FAKE_CONTAINERD_STORE" ] || { echo "ERROR: failed to load image: command \"docker exec --privileged -i $FAKE_CLUSTER_NAME-control-plane ctr --namespace=k8s.io images import --all-platforms --digests --snapshotter=overlayfs -\" failed with error: exit status 1" >&2; echo "Command Output: ctr: content digest sha256:82014a3c: not found" >&2; exit 1; } ;;
+  "load image-archive "*) set -- $*; [ -s "$3" ] || exit 1 ;;
   "create cluster"*)
     for c in $FAKE_CLUSTERS; do
       [ "$c" = "$FAKE_CLUSTER_NAME" ] && { echo "ERROR: failed to create cluster: node(s) already exist for a cluster with the name \\"$c\\"" >&2; exit 1; }
@@ -75,7 +79,12 @@ function sandbox(t: Test) {
   const log = join(dir, 'calls.log');
   const tool = (name: string, body: string) =>
     writeFileSync(join(bin, name), `#!/usr/bin/env bash\necho "${name} $*" >> "${log}"\n${body}\n`, { mode: 0o755 });
-  tool('docker', 'exit 0');
+  tool('docker', [
+    'case "$*" in',
+    '  "image inspect -f {{.Os}}/{{.Architecture}} "*) echo "linux/$FAKE_IMAGE_ARCH" ;;',
+    '  "image save --platform "*" -o "*) set -- $*; echo archive > "$6" ;;',
+    'esac',
+  ].join('\n'));
   tool('kind', KIND);
   tool('kubectl', KUBECTL);
   tool('curl', 'exit 0');
@@ -90,7 +99,7 @@ function sandbox(t: Test) {
       encoding: 'utf8',
       env: {
         ...process.env, PATH: `${bin}:${process.env.PATH}`, FAKE_STATE: state, FAKE_LOG: log,
-        FAKE_OS: 'Linux', FAKE_ARCH: 'x86_64', FAKE_CLUSTERS: '', CLUSTER: 'c1', FAKE_CLUSTER_NAME: 'c1', ...env,
+        FAKE_OS: 'Linux', FAKE_ARCH: 'x86_64', FAKE_IMAGE_ARCH: 'amd64', FAKE_CONTAINERD_STORE: '', FAKE_CLUSTERS: '', CLUSTER: 'c1', FAKE_CLUSTER_NAME: 'c1', ...env,
       },
       timeout: 120_000,
     });
@@ -124,6 +133,26 @@ t.test('the e2e binaries are the ones for the machine the script runs on', async
     const url = r.calls.find((c) => c.startsWith('curl '));
     t.match(url ?? '', new RegExp(`https://dl\\.k8s\\.io/release/v1\\.35\\.0/${want.replace(/[.]/g, '\\.')}$`), `${os}/${arch}: ${url}`);
   }
+});
+
+// kind load docker-image pipes docker save into ctr import; with Docker's containerd image store
+// that fails with "content digest ... not found" (kubernetes-sigs/kind#3795), and a
+// single-platform archive (docker image save --platform, kind load image-archive) loads instead.
+t.test('the image is loaded with Docker\'s containerd image store too', async (t) => {
+  const { run } = sandbox(t);
+  for (const arch of ['amd64', 'arm64']) {
+    const r = run({ FAKE_CONTAINERD_STORE: '1', FAKE_IMAGE_ARCH: arch, E2E: '0' });
+    t.equal(r.status, 0, `${arch}: ${r.output.slice(-800)}`);
+    const save = r.calls.find((c) => c.startsWith('docker image save'));
+    t.match(save ?? '', new RegExp(`^docker image save --platform linux/${arch} -o (\\S+) palisade:0\\.1\\.0$`), `${arch}: a single-platform archive`);
+    const archive = save?.split(' ')[6];
+    t.ok(r.calls.includes(`kind load image-archive ${archive} --name c1`), `${arch}: loaded into the cluster`);
+    const loaded = r.calls.indexOf(`kind load image-archive ${archive} --name c1`);
+    const applied = r.calls.findIndex((c) => c.startsWith('kubectl') && c.endsWith(' apply -f -') && !c.includes(' -n palisade-demo '));
+    t.ok(loaded >= 0 && loaded < applied, `${arch}: before daemonset.yaml is applied (${loaded} < ${applied})`);
+  }
+  const plain = run({ E2E: '0' });
+  t.notOk(plain.calls.some((c) => c.startsWith('docker image save')), 'the classic store: kind load docker-image alone');
 });
 
 t.test('a cluster of the same name that was there before is never deleted', async (t) => {
