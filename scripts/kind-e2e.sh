@@ -151,7 +151,13 @@ fi
 
 log "applying daemonset.yaml"
 sed "s#image: palisade:0.1.0#image: $IMAGE#" "$ROOT/daemonset.yaml" | k apply -f -
-k -n kube-system rollout status daemonset palisade --timeout=300s
+if ! k -n kube-system rollout status daemonset palisade --timeout=300s; then
+  # An agent that cannot start says why in its log (a kernel module and the modprobe to run, a
+  # permission); the exit deletes the cluster unless KEEP=1, so show those lines now.
+  k -n kube-system get pods -l app.kubernetes.io/name=palisade -o wide || true
+  k -n kube-system logs -l app.kubernetes.io/name=palisade --prefix --tail=20 || true
+  die "the palisade agents are not Ready after 300 s (their last log lines are above; KEEP=1 keeps the cluster)"
+fi
 k -n kube-system get pods -l app.kubernetes.io/name=palisade -o wide
 
 # ---- the curl scenario -------------------------------------------------------------------------

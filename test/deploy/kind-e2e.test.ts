@@ -35,6 +35,8 @@ case $args in
   *" delete networkpolicy "*) set -- $args; rm -f "$state/np-\${!#}" ;;
   *" label pod frontend app="*) set -- $args; for w in "$@"; do case $w in app=*) echo "\${w#app=}" > "$state/label-frontend" ;; esac; done ;;
   *"get --raw /version"*) printf '{\\n  "major": "1",\\n  "gitVersion": "v1.35.0",\\n  "platform": "linux/amd64"\\n}\\n' ;;
+  *"rollout status daemonset palisade"*) [ -z "$FAKE_AGENT_FAILS" ] || { echo "error: timed out waiting for the condition" >&2; exit 1; } ;;
+  *" logs "*) [ -z "$FAKE_AGENT_FAILS" ] || echo "[pod/palisade-x7k2p/agent] $FAKE_AGENT_FAILS" ;;
   *"get daemonset kube-network-policies"*|*"get clusterrole"*) exit 1 ;;
   *"get daemonset kindnet"*) printf '["/bin/kindnetd"] ' ;;
 esac
@@ -99,7 +101,7 @@ function sandbox(t: Test) {
       encoding: 'utf8',
       env: {
         ...process.env, PATH: `${bin}:${process.env.PATH}`, FAKE_STATE: state, FAKE_LOG: log,
-        FAKE_OS: 'Linux', FAKE_ARCH: 'x86_64', FAKE_IMAGE_ARCH: 'amd64', FAKE_CONTAINERD_STORE: '', FAKE_CLUSTERS: '', CLUSTER: 'c1', FAKE_CLUSTER_NAME: 'c1', ...env,
+        FAKE_OS: 'Linux', FAKE_ARCH: 'x86_64', FAKE_IMAGE_ARCH: 'amd64', FAKE_CONTAINERD_STORE: '', FAKE_AGENT_FAILS: '', FAKE_CLUSTERS: '', CLUSTER: 'c1', FAKE_CLUSTER_NAME: 'c1', ...env,
       },
       timeout: 120_000,
     });
@@ -153,6 +155,22 @@ t.test('the image is loaded with Docker\'s containerd image store too', async (t
   }
   const plain = run({ E2E: '0' });
   t.notOk(plain.calls.some((c) => c.startsWith('docker image save')), 'the classic store: kind load docker-image alone');
+});
+
+// An agent that cannot start says why in its log (a missing kernel module and the modprobe to
+// run, for one); the cluster is deleted on the way out, so the run must show that line first.
+t.test('agents that never become Ready: their log is shown before the cluster goes', async (t) => {
+  const { run } = sandbox(t);
+  const why = 'fatal: the kernel lacks the iptables extension NFQUEUE (kernel modules xt_NFQUEUE, nfnetlink_queue); load them on the node';
+  const r = run({ FAKE_AGENT_FAILS: why, E2E: '0' });
+  t.not(r.status, 0, 'the run fails');
+  t.ok(r.output.includes(why), `the agent's own line is in the output: ${r.output.slice(-600)}`);
+  t.match(r.output, /kind-e2e: .*palisade.*not Ready/i, 'and the script says what failed');
+  const logs = r.calls.findIndex((c) => c.startsWith('kubectl') && c.includes(' logs ') && c.includes('app.kubernetes.io/name=palisade'));
+  const deleted = r.calls.findIndex((c) => c.startsWith('kind delete cluster'));
+  t.ok(logs >= 0 && logs < deleted, `logs read (${logs}) before the cluster is deleted (${deleted})`);
+  const rollout = r.calls.findIndex((c) => c.includes('rollout status daemonset palisade'));
+  t.ok(rollout >= 0 && !r.calls.slice(rollout).some((c) => c.includes(' exec ')), 'no scenario after the failed rollout');
 });
 
 t.test('a cluster of the same name that was there before is never deleted', async (t) => {
