@@ -115,9 +115,11 @@ expect() { # expect allow|deny FROM TO
 }
 # Policy changes take effect within moments; allow a few tries before calling it a failure.
 expect_eventually() {
-  local i
+  local i line
   for i in 1 2 3 4 5 6 7 8 9 10; do
-    if expect "$@" >/dev/null; then expect "$@"; return 0; fi
+    # The passing probe's own line: probing again to print it could get another answer (a
+    # flap while a change settles), and under set -e that stopped the run without a word.
+    if line=$(expect "$@"); then printf '%s\n' "$line"; return 0; fi
     sleep 2
   done
   expect "$@" || die "connectivity $2 -> $3 is not $1"

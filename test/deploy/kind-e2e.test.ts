@@ -19,12 +19,16 @@ state=$FAKE_STATE
 args="$*"
 case $args in
   *" exec "*"/agnhost connect "*)
+    # FAKE_FLIP=N: the Nth connection of the run gets the other answer (a one-off flap).
+    n=$(( $(cat "$state/connects" 2>/dev/null || echo 0) + 1 )); echo $n > "$state/connects"
+    if [ "$n" = "\${FAKE_FLIP:-0}" ]; then flip=1; else flip=0; fi
     set -- $args; shift 5; from=$1; to=\${5%%.*}
-    [ -e "$state/palisade" ] && [ -e "$state/np-default-deny-ingress" ] || exit 0
+    answer() { if [ $flip = 1 ]; then exit $((1 - $1)); else exit $1; fi; }
+    [ -e "$state/palisade" ] && [ -e "$state/np-default-deny-ingress" ] || answer 0
     label=$(cat "$state/label-frontend" 2>/dev/null || echo frontend)
-    [ "$to" = backend ] && [ -e "$state/np-backend-from-frontend" ] && [ "$from" = frontend ] && [ "$label" = frontend ] && exit 0
-    [ "$to" = db ] && [ -e "$state/np-db-from-backend" ] && [ "$from" = backend ] && exit 0
-    exit 1 ;;
+    [ "$to" = backend ] && [ -e "$state/np-backend-from-frontend" ] && [ "$from" = frontend ] && [ "$label" = frontend ] && answer 0
+    [ "$to" = db ] && [ -e "$state/np-db-from-backend" ] && [ "$from" = backend ] && answer 0
+    answer 1 ;;
   *" apply -f -"*)
     input=$(cat)
     case $input in *"kind: DaemonSet"*) touch "$state/palisade" ;; esac
@@ -101,7 +105,7 @@ function sandbox(t: Test) {
       encoding: 'utf8',
       env: {
         ...process.env, PATH: `${bin}:${process.env.PATH}`, FAKE_STATE: state, FAKE_LOG: log,
-        FAKE_OS: 'Linux', FAKE_ARCH: 'x86_64', FAKE_IMAGE_ARCH: 'amd64', FAKE_CONTAINERD_STORE: '', FAKE_AGENT_FAILS: '', FAKE_CLUSTERS: '', CLUSTER: 'c1', FAKE_CLUSTER_NAME: 'c1', ...env,
+        FAKE_OS: 'Linux', FAKE_ARCH: 'x86_64', FAKE_IMAGE_ARCH: 'amd64', FAKE_CONTAINERD_STORE: '', FAKE_AGENT_FAILS: '', FAKE_FLIP: '', FAKE_CLUSTERS: '', CLUSTER: 'c1', FAKE_CLUSTER_NAME: 'c1', ...env,
       },
       timeout: 120_000,
     });
@@ -171,6 +175,19 @@ t.test('agents that never become Ready: their log is shown before the cluster go
   t.ok(logs >= 0 && logs < deleted, `logs read (${logs}) before the cluster is deleted (${deleted})`);
   const rollout = r.calls.findIndex((c) => c.includes('rollout status daemonset palisade'));
   t.ok(rollout >= 0 && !r.calls.slice(rollout).some((c) => c.includes(' exec ')), 'no scenario after the failed rollout');
+});
+
+// A check passes on the answer it judged: one probe that passes is the result, and a later
+// one-off flap (a probe that times out once while a policy change settles) is retried like any
+// other wrong answer. Connection 3 is the first probe after the self-check's and the first
+// check's own.
+t.test('each connectivity check is judged on one probe; a one-off flap is retried, not fatal', async (t) => {
+  const { run } = sandbox(t);
+  for (const flip of ['3', '4', '9']) {
+    const r = run({ FAKE_FLIP: flip, E2E: '0' });
+    t.equal(r.status, 0, `connection ${flip} flapped: ${r.output.slice(-700)}`);
+    t.match(r.output, /all checks passed/, `connection ${flip} flapped: the run ends`);
+  }
 });
 
 t.test('a cluster of the same name that was there before is never deleted', async (t) => {
