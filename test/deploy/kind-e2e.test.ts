@@ -1,8 +1,9 @@
 // scripts/kind-e2e.sh run from end to end against stand-ins on PATH (docker, kind, kubectl, curl,
-// tar, uname): kind and a cluster cannot run here, so the stand-ins log every call and kubectl
+// tar, uname, sleep): kind and a cluster cannot run here, so the stand-ins log every call and kubectl
 // plays the demo's connectivity, open until Palisade's DaemonSet is applied and then as the
 // scenario's policies and labels say. What is checked is what the script does around them: which
-// cluster it creates and deletes, which folder it removes, and which e2e binaries it downloads.
+// cluster it creates and deletes, which folder it removes, how it loads the image, which e2e
+// binaries it downloads, what it shows when the agents fail, and how it judges a check.
 
 import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
@@ -95,6 +96,8 @@ function sandbox(t: Test) {
   tool('kubectl', KUBECTL);
   tool('curl', 'exit 0');
   tool('tar', TAR);
+  // The script's waits (the self-check's settle time, the retries) cost nothing here.
+  tool('sleep', 'exit 0');
   tool('uname', 'case "$1" in -s) echo "$FAKE_OS" ;; -m) echo "$FAKE_ARCH" ;; *) echo "$FAKE_OS" ;; esac');
   let n = 0;
   const run = (env: Record<string, string>): Run => {
