@@ -15,9 +15,10 @@
 // - Memory: at most perPod records per pod address and total records overall. A new record over
 //   a cap evicts one (of that pod, or overall), counted in `evictions`: the least recently
 //   learned or refreshed record none of whose names is wanted (setWanted: the learner's
-//   "some domainNames entry matches it"), else the least recently learned of all. Without that
-//   preference a pod resolving many unrelated names pushed out the one a policy allows, and its
-//   next connection was denied. Maps and sets keep insertion order, and a refresh re-inserts,
+//   "some domainNames entry matches it"), else the least recently learned of all; but a new
+//   record with no wanted name, when every record it would push out has one, is itself dropped
+//   (counted too). Without that preference a pod resolving many unrelated names pushed out the
+//   one a policy allows, and its next connection was denied. Maps and sets keep insertion order, and a refresh re-inserts,
 //   so the least recently learned is the first key.
 // - Expiry: expire(now) drops records past their time; the agent runs it every second and
 //   republishes the policies whose address sets changed, which flushes the verdict cache.
@@ -121,11 +122,22 @@ export class NameStore {
    */
   learn(pod: string, address: string, names: readonly string[], server: string, ttl: number, now: number): boolean {
     const key = `${pod} ${address} ${names[0] ?? ''}`;
+    const old = this.records.get(key);
+    let podKeys = this.byPod.get(pod);
+    if (!old) {
+      // Over a cap with no unwanted record to give way, an unwanted newcomer is the one that
+      // goes: it would otherwise push out a record a policy allows (an unrelated lookup denying
+      // the next connection to an allowed name).
+      const full = (podKeys?.size ?? 0) >= this.perPod ? this.unwantedByPod.get(pod)?.size ?? 0 : -1;
+      const fullAll = this.records.size >= this.total ? this.unwanted.size : -1;
+      if ((full === 0 || fullAll === 0) && !this.isWanted(names)) {
+        this.counters.evictions++;
+        return false;
+      }
+    }
     const t = this.clampTtl(ttl);
     const rec: NameRecord = { pod, address, names, server, learnedAt: now, ttl: t, expiresAt: now + t * 1000 };
     this.expiredAddresses.delete(address);
-    const old = this.records.get(key);
-    let podKeys = this.byPod.get(pod);
     if (old) {
       this.records.delete(key);
       podKeys!.delete(key);
@@ -176,6 +188,16 @@ export class NameStore {
     this.unwanted.clear();
     this.unwantedByPod.clear();
     for (const [k, r] of this.records) this.classify(k, r);
+  }
+
+  /** Is one of the names wanted (true while no setWanted: eviction is by age alone)? */
+  private isWanted(names: readonly string[]): boolean {
+    const w = this.wanted;
+    if (!w) return true;
+    return names.some((raw) => {
+      const n = canonicalName(raw);
+      return this.nameWanted.get(n) ?? w(n);
+    });
   }
 
   /** Puts the record in the unwanted sets when none of its names is wanted (its names are indexed). */

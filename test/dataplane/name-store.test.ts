@@ -70,7 +70,8 @@ t.test('addressesFor and about give what a scan of the live records gives', asyn
 
 t.test('eviction over the caps: unwanted records first, then the least recently learned, as a plain list does it', async (t) => {
   // The model: records in learn order (a refresh moves one to the end); over a cap, the first
-  // record (of the pod, or of all) none of whose names is wanted goes, else the first one.
+  // record (of the pod, or of all) none of whose names is wanted goes, else the first one, unless
+  // the newcomer itself is unwanted: then it goes instead (it is not stored).
   for (let seed = 1; seed <= 40; seed++) {
     const r = rng(1000 + seed);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
@@ -78,7 +79,9 @@ t.test('eviction over the caps: unwanted records first, then the least recently 
     const store = new NameStore({ minTtl: 100, maxTtl: 100, perPod, total });
     const NAMES = ['api.example.com', 'www.example.com', 'a.cdn.net', 'other.org', 'x.other.org'];
     let wantedNames = new Set<string>();
+    let told = false;
     const setWanted = () => {
+      told = true;
       wantedNames = new Set(NAMES.filter(() => r() < 0.4));
       store.setWanted((n) => wantedNames.has(n));
     };
@@ -91,15 +94,20 @@ t.test('eviction over the caps: unwanted records first, then the least recently 
       const names = Array.from({ length: 1 + Math.floor(r() * 2) }, () => pick(NAMES));
       const key = `${pod} ${address} ${names[0]}`;
       const at = model.findIndex((m) => m.key === key);
+      const unwanted = (m: { names: string[] }) => told && !m.names.some((n) => wantedNames.has(n));
+      const mine = model.filter((m) => m.pod === pod);
+      if (at < 0 && unwanted({ names }) && ((mine.length >= perPod && !mine.some(unwanted)) || (model.length >= total && !model.some(unwanted)))) {
+        evictions++;
+        store.learn(pod, address, names, '10.96.0.10', 100, 0);
+        continue;
+      }
       if (at >= 0) model.splice(at, 1);
       else {
-        const unwanted = (m: { names: string[] }) => !m.names.some((n) => wantedNames.has(n));
         const evictFrom = (from: typeof model) => {
           const victim = from.find(unwanted) ?? from[0]!;
           model.splice(model.indexOf(victim), 1);
           evictions++;
         };
-        const mine = model.filter((m) => m.pod === pod);
         if (mine.length >= perPod) evictFrom(mine);
         if (model.length >= total) evictFrom(model);
       }
@@ -109,5 +117,28 @@ t.test('eviction over the caps: unwanted records first, then the least recently 
     const got = store.list(0).map((x) => `${x.pod} ${x.address} ${x.names[0]}`).sort();
     t.same(got, model.map((m) => m.key).sort(), `seed ${seed}: the same records kept`);
     t.equal(store.counters.evictions, evictions, `seed ${seed}: the same evictions counted`);
+  }
+});
+
+t.test('a record whose names no policy wants never pushes out one whose names it wants', async (t) => {
+  // Each row fills a cap with wanted records, then learns an unwanted one: the wanted ones stay
+  // (the newcomer is the one dropped, counted as an eviction), while a wanted newcomer still
+  // takes the place of the least recently learned.
+  const rows: { name: string; perPod: number; total: number; fill: [pod: string, address: string][]; pod: string; names: string[]; kept: string[] }[] = [
+    { name: 'per-pod cap, unwanted newcomer', perPod: 2, total: 100, fill: [['10.0.0.1', '192.0.2.1'], ['10.0.0.1', '192.0.2.2']], pod: '10.0.0.1', names: ['junk.example.org'], kept: ['192.0.2.1', '192.0.2.2'] },
+    { name: 'per-pod cap, unwanted newcomer reached through a CNAME to an unwanted name', perPod: 1, total: 100, fill: [['10.0.0.1', '192.0.2.1']], pod: '10.0.0.1', names: ['junk.example.org', 'cdn.example.net'], kept: ['192.0.2.1'] },
+    { name: 'total cap, unwanted newcomer', perPod: 10, total: 2, fill: [['10.0.0.1', '192.0.2.1'], ['10.0.0.2', '192.0.2.2']], pod: '10.0.0.3', names: ['junk.example.org'], kept: ['192.0.2.1', '192.0.2.2'] },
+    { name: 'per-pod cap, wanted newcomer (through a CNAME): the oldest goes', perPod: 2, total: 100, fill: [['10.0.0.1', '192.0.2.1'], ['10.0.0.1', '192.0.2.2']], pod: '10.0.0.1', names: ['junk.example.org', 'api.example.com'], kept: ['192.0.2.2', '203.0.113.9'] },
+  ];
+  for (const row of rows) {
+    const store = new NameStore({ minTtl: 100, maxTtl: 100, perPod: row.perPod, total: row.total });
+    store.setWanted((n) => n === 'api.example.com');
+    for (const [pod, address] of row.fill) store.learn(pod, address, ['api.example.com'], '10.96.0.10', 100, 0);
+    const changed = store.learn(row.pod, '203.0.113.9', row.names, '10.96.0.10', 100, 0);
+    t.same(store.addressesFor(['api.example.com'], 1).sort(), row.kept, `${row.name}: the addresses api.example.com keeps`);
+    t.equal(store.counters.evictions, 1, `${row.name}: one eviction counted`);
+    const stored = store.list(1).some((r) => r.address === '203.0.113.9');
+    t.equal(stored, row.kept.includes('203.0.113.9'), `${row.name}: the newcomer is stored only when wanted`);
+    t.equal(changed, stored, `${row.name}: learn says a change only when it stored one`);
   }
 });
