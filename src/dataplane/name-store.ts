@@ -15,10 +15,12 @@
 // - Memory: at most perPod records per pod address and total records overall. A new record over
 //   a cap evicts one (of that pod, or overall), counted in `evictions`: the least recently
 //   learned or refreshed record none of whose names is wanted (setWanted: the learner's
-//   "some domainNames entry matches it"), else the least recently learned of all; but a new
-//   record with no wanted name, when every record it would push out has one, is itself dropped
-//   (counted too). Without that preference a pod resolving many unrelated names pushed out the
-//   one a policy allows, and its next connection was denied. Maps and sets keep insertion order, and a refresh re-inserts,
+//   "some domainNames entry matches it"), else the least recently learned of all (over the
+//   total cap: of the pod holding the most records, the learning pod itself on a tie, so no pod
+//   pushes out the records of a pod with fewer); but a new record with no wanted name, when
+//   every record it would push out has one, is itself dropped (counted too). Without that
+//   preference a pod resolving many unrelated names pushed out the one a policy allows, and its
+//   next connection was denied. Maps and sets keep insertion order, and a refresh re-inserts,
 //   so the least recently learned is the first key.
 // - Expiry: expire(now) drops records past their time; the agent runs it every second and
 //   republishes the policies whose address sets changed, which flushes the verdict cache.
@@ -145,7 +147,7 @@ export class NameStore {
     } else {
       if (!podKeys) this.byPod.set(pod, (podKeys = new Set()));
       if (podKeys.size >= this.perPod) this.evict(this.unwantedByPod.get(pod)?.values().next().value ?? podKeys.values().next().value!);
-      if (this.records.size >= this.total) this.evict(this.unwanted.values().next().value ?? this.records.keys().next().value!);
+      if (this.records.size >= this.total) this.evict(this.unwanted.values().next().value ?? this.largestPodOldest(podKeys));
     }
     // Re-inserted at the end: eviction takes the least recently learned first.
     this.records.set(key, rec);
@@ -188,6 +190,17 @@ export class NameStore {
     this.unwanted.clear();
     this.unwantedByPod.clear();
     for (const [k, r] of this.records) this.classify(k, r);
+  }
+
+  /**
+   * The total cap's victim when every record is wanted: the least recently learned record of the
+   * pod holding the most (`own`, the learning pod's keys, on a tie; else the first such pod). The oldest
+   * record of all would let a pod below its own cap push out the one record of a quiet pod.
+   */
+  private largestPodOldest(own: Set<string>): string {
+    let best = own;
+    for (const keys of this.byPod.values()) if (keys.size > best.size) best = keys;
+    return best.values().next().value!;
   }
 
   /** Is one of the names wanted (true while no setWanted: eviction is by age alone)? */

@@ -70,8 +70,10 @@ t.test('addressesFor and about give what a scan of the live records gives', asyn
 
 t.test('eviction over the caps: unwanted records first, then the least recently learned, as a plain list does it', async (t) => {
   // The model: records in learn order (a refresh moves one to the end); over a cap, the first
-  // record (of the pod, or of all) none of whose names is wanted goes, else the first one, unless
-  // the newcomer itself is unwanted: then it goes instead (it is not stored).
+  // record (of the pod, or of all) none of whose names is wanted goes, else the first one (over
+  // the total cap: of the pod with the most records, the learning pod on a tie, else the first
+  // of them in the order pods got their first record), unless the newcomer itself is unwanted:
+  // then it goes instead (it is not stored).
   for (let seed = 1; seed <= 40; seed++) {
     const r = rng(1000 + seed);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
@@ -87,6 +89,8 @@ t.test('eviction over the caps: unwanted records first, then the least recently 
     };
     if (r() < 0.8) setWanted();
     const model: { key: string; pod: string; names: string[] }[] = [];
+    const podOrder: string[] = [];
+    const count = (p: string) => model.filter((m) => m.pod === p).length;
     let evictions = 0;
     for (let step = 0; step < 200; step++) {
       if (r() < 0.05) setWanted();
@@ -103,14 +107,21 @@ t.test('eviction over the caps: unwanted records first, then the least recently 
       }
       if (at >= 0) model.splice(at, 1);
       else {
+        if (!podOrder.includes(pod)) podOrder.push(pod);
         const evictFrom = (from: typeof model) => {
           const victim = from.find(unwanted) ?? from[0]!;
           model.splice(model.indexOf(victim), 1);
+          if (count(victim.pod) === 0) podOrder.splice(podOrder.indexOf(victim.pod), 1);
           evictions++;
         };
         if (mine.length >= perPod) evictFrom(mine);
-        if (model.length >= total) evictFrom(model);
+        if (model.length >= total) {
+          let largest = pod;
+          for (const p of podOrder) if (count(p) > count(largest)) largest = p;
+          evictFrom(model.some(unwanted) ? model : model.filter((m) => m.pod === largest));
+        }
       }
+      if (!podOrder.includes(pod)) podOrder.push(pod);
       model.push({ key, pod, names });
       store.learn(pod, address, names, '10.96.0.10', 100, 0);
     }
@@ -140,5 +151,38 @@ t.test('a record whose names no policy wants never pushes out one whose names it
     const stored = store.list(1).some((r) => r.address === '203.0.113.9');
     t.equal(stored, row.kept.includes('203.0.113.9'), `${row.name}: the newcomer is stored only when wanted`);
     t.equal(changed, stored, `${row.name}: learn says a change only when it stored one`);
+  }
+});
+
+t.test('over the total cap a pod takes the place of a record of the pod holding the most, never of a smaller pod', async (t) => {
+  // Every record is wanted (api.example.com), so only the pods' shares decide. Each row learns
+  // [pod, address] in order; `kept` is what stays, by pod.
+  const rows: { name: string; perPod: number; total: number; learn: [string, string][]; kept: Record<string, string[]> }[] = [
+    {
+      name: 'a new pod: the largest pod gives way, not the one with the oldest record',
+      perPod: 3, total: 4,
+      learn: [['10.0.0.1', '192.0.2.1'], ['10.0.0.2', '192.0.2.21'], ['10.0.0.2', '192.0.2.22'], ['10.0.0.2', '192.0.2.23'], ['10.0.0.3', '192.0.2.31']],
+      kept: { '10.0.0.1': ['192.0.2.1'], '10.0.0.2': ['192.0.2.22', '192.0.2.23'], '10.0.0.3': ['192.0.2.31'] },
+    },
+    {
+      name: 'a pod as large as the largest gives way itself',
+      perPod: 4, total: 4,
+      learn: [['10.0.0.1', '192.0.2.1'], ['10.0.0.1', '192.0.2.2'], ['10.0.0.2', '192.0.2.21'], ['10.0.0.2', '192.0.2.22'], ['10.0.0.2', '192.0.2.23']],
+      kept: { '10.0.0.1': ['192.0.2.1', '192.0.2.2'], '10.0.0.2': ['192.0.2.22', '192.0.2.23'] },
+    },
+    {
+      name: 'a small pod still takes from the largest one',
+      perPod: 4, total: 4,
+      learn: [['10.0.0.1', '192.0.2.1'], ['10.0.0.2', '192.0.2.21'], ['10.0.0.2', '192.0.2.22'], ['10.0.0.2', '192.0.2.23'], ['10.0.0.1', '192.0.2.2']],
+      kept: { '10.0.0.1': ['192.0.2.1', '192.0.2.2'], '10.0.0.2': ['192.0.2.22', '192.0.2.23'] },
+    },
+  ];
+  for (const row of rows) {
+    const store = new NameStore({ minTtl: 100, maxTtl: 100, perPod: row.perPod, total: row.total });
+    store.setWanted((n) => n === 'api.example.com');
+    for (const [pod, address] of row.learn) store.learn(pod, address, ['api.example.com'], '10.96.0.10', 100, 0);
+    const kept: Record<string, string[]> = {};
+    for (const r of store.list(1)) (kept[r.pod] ??= []).push(r.address);
+    t.same(kept, row.kept, row.name);
   }
 });
