@@ -104,7 +104,8 @@ export class DnsAnswer {
 function skipName(buf: Uint8Array, base: number, end: number, pos: number, frameOnly = false): number {
   let after = -1;
   let p = pos;
-  let bytes = 0;
+  // The root's zero octet counts too: 255 is the whole name on the wire (RFC 1035 3.1).
+  let bytes = 1;
   let labels = 0;
   let jumps = 0;
   for (;;) {

@@ -116,6 +116,29 @@ t.test('hostile messages are refused, never thrown on', async (t) => {
   t.equal(learned(ok, -1, 4).result, DNS_RESULT.TRUNCATED, 'negative offset');
 });
 
+t.test('a name is at most 255 octets on the wire, its length octets and the root octet included (RFC 1035 2.3.4, 3.1)', async (t) => {
+  // Labels of the given lengths: 1 length octet each plus the root's zero octet.
+  const name = (lens: number[]) => lens.map((n, i) => String.fromCharCode(97 + i).repeat(n)).join('.');
+  const rows: [lens: number[], octets: number, want: number][] = [
+    [[63, 63, 63, 61], 255, DNS_RESULT.OK],
+    [[63, 63, 63, 62], 256, DNS_RESULT.BAD_NAME],
+    [[63, 63, 63, 63], 257, DNS_RESULT.BAD_NAME],
+  ];
+  for (const [lens, octets, want] of rows) {
+    t.equal(lens.reduce((a, n) => a + n + 1, 1), octets, `${octets} octets: the row's arithmetic`);
+    for (const compress of [false, true]) {
+      const q = name(lens);
+      const r = learned(buildAnswer(q, [{ name: q, type: 'A', data: '192.0.2.1' }], { compress }));
+      t.equal(r.result, want, `a ${octets}-octet name (compress ${compress})`);
+      t.same(r.got, want === DNS_RESULT.OK ? [`192.0.2.1 ${q} 300`] : [], `a ${octets}-octet name (compress ${compress}): learned`);
+    }
+  }
+  // Through a CNAME too: the target is the 256-octet name.
+  const long = name([63, 63, 63, 62]);
+  const viaCname = learned(buildAnswer('a.example', [{ name: 'a.example', type: 'CNAME', data: long }, { name: long, type: 'A', data: '192.0.2.1' }], { compress: true }));
+  t.not(viaCname.result, DNS_RESULT.OK, 'a 256-octet CNAME target: refused');
+});
+
 t.test('a message at an offset inside a larger buffer (as in a packet)', async (t) => {
   const msg = buildAnswer('a.example', [{ name: 'a.example', type: 'A', data: '192.0.2.1' }], { compress: true });
   const buf = Buffer.concat([Buffer.alloc(28, 0xee), msg, Buffer.alloc(9, 0xee)]);
