@@ -17,7 +17,8 @@
 //   retransmit, but reassembling out of order would need buffers per hole; a given-up answer goes
 //   through unlearned, as any answer the learner cannot read.
 // - FIN or RST ends the flow (a half-read message is counted `incomplete`).
-// - Bounds: at most maxFlows flows (the least recently used one is evicted, counted), each holding
+// - Bounds: at most maxFlows flows (over it one is evicted, counted: the least recently used of
+//   the pod following the most, so no pod pushes out the flows of a pod with fewer), each holding
 //   at most one message of at most maxMessage bytes (65535, what the prefix can say: a longer
 //   limit is meaningless, a shorter one gives the flow up as `oversize`); a flow idle for idleMs is
 //   dropped (`expired`). Buffers are allocated per slot on first need and reused, so memory stays
@@ -244,7 +245,11 @@ export class TcpDnsReassembly {
     return -1;
   }
 
-  /** A slot for a new flow: a free one, else an idle one, else the least recently used (evicted). */
+  /**
+   * A slot for a new flow: a free one, else an idle one, else (evicted) the least recently used
+   * flow of the pod following the most flows, the new flow's own pod on a tie: the least recently
+   * used of all let one pod opening connections push out another pod's answer half read.
+   */
   private allocate(info: PacketInfo, now: number): number {
     let s = -1;
     let oldest = Infinity;
@@ -254,7 +259,10 @@ export class TcpDnsReassembly {
     }
     if (oldest !== -Infinity) {
       if (now - oldest > this.idleMs) this.counters.expired++;
-      else this.counters.evictions++;
+      else {
+        this.counters.evictions++;
+        s = this.victim(info);
+      }
     }
     const k = this.keys, o = s * KEY;
     k[o] = info.family;
@@ -266,6 +274,46 @@ export class TcpDnsReassembly {
       k[o + 5] = info.dst6a | 0; k[o + 6] = info.dst6b | 0; k[o + 7] = info.dst6c | 0; k[o + 8] = info.dst6d | 0;
     }
     k[o + 9] = ((info.srcPort << 16) | info.dstPort) | 0;
+    return s;
+  }
+
+  /** Is slot i's flow to info's destination (the pod)? */
+  private toPodOf(i: number, info: PacketInfo): boolean {
+    const k = this.keys, o = i * KEY;
+    if (k[o] !== info.family) return false;
+    return info.family === 4
+      ? k[o + 5] === (info.dst4 | 0)
+      : k[o + 5] === (info.dst6a | 0) && k[o + 6] === (info.dst6b | 0) && k[o + 7] === (info.dst6c | 0) && k[o + 8] === (info.dst6d | 0);
+  }
+
+  /** Do slots i and j follow flows to the same pod? */
+  private samePod(i: number, j: number): boolean {
+    const k = this.keys, a = i * KEY, b = j * KEY;
+    return k[a] === k[b] && k[a + 5] === k[b + 5] && k[a + 6] === k[b + 6] && k[a + 7] === k[b + 7] && k[a + 8] === k[b + 8];
+  }
+
+  /**
+   * The slot to evict when every slot is busy (see allocate). Quadratic in maxFlows (64: a few
+   * thousand integer comparisons), and only when the table is full.
+   */
+  private victim(info: PacketInfo): number {
+    const n = this.maxFlows;
+    // The new flow's pod: how many flows it has, and its least recently used one.
+    let most = 0, s = -1;
+    for (let i = 0; i < n; i++) {
+      if (!this.toPodOf(i, info)) continue;
+      most++;
+      if (s < 0 || this.lastSeen[i]! < this.lastSeen[s]!) s = i;
+    }
+    const own = s;
+    for (let i = 0; i < n; i++) {
+      if (this.toPodOf(i, info)) continue;
+      let c = 0;
+      for (let j = 0; j < n; j++) if (this.samePod(i, j)) c++;
+      // A pod with more flows takes over; one with as many only from another pod (not the new
+      // flow's own), by least recent use.
+      if (c > most || (c === most && s !== own && this.lastSeen[i]! < this.lastSeen[s]!)) { most = c; s = i; }
+    }
     return s;
   }
 }

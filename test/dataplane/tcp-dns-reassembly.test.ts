@@ -227,3 +227,27 @@ t.test('hostile segments never throw', async (t) => {
   t.equal(threw, 0, '50 000 random segments, random offsets and lengths: no throw');
   t.ok(r.size <= 4, 'the flow cap holds');
 });
+
+t.test('flow cap: a pod opening many connections takes the place of its own, not of a pod with fewer', async (t) => {
+  // Each row opens flows [pod, port] in order (1 ms apart) with maxFlows 4; the first flow of
+  // pod 1 has half a message when the cap is reached; `survives` says whether it still
+  // completes it (its answer learned) after the last flow opens.
+  const to = (pod: number, port: number): PacketInfo => { const f = flow(port); f.dst4 = 0x0a000000 + pod; return f; };
+  const rows: { name: string; flows: [pod: number, port: number][]; survives: boolean }[] = [
+    { name: 'pod 2 opens a 4th flow while holding 3: its own oldest goes', flows: [[2, 10], [2, 11], [2, 12], [2, 13]], survives: true },
+    { name: 'a new pod 3: pod 2, holding the most, gives one up', flows: [[2, 10], [2, 11], [2, 12], [3, 10]], survives: true },
+    { name: 'pod 1 and pod 2 hold 2 each and pod 2 opens another: its own goes', flows: [[1, 20], [2, 10], [2, 11], [2, 12]], survives: true },
+    { name: 'pod 1 holds the most: its oldest flow goes', flows: [[1, 20], [1, 21], [2, 10], [3, 10]], survives: false },
+  ];
+  for (const row of rows) {
+    const h = harness({ maxFlows: 4 });
+    const a = to(1, 1);
+    const s = frame(message(50, 1));
+    h.open(a, 1);
+    h.seg(a, 1, 0, s.subarray(0, 10));
+    for (const [pod, port] of row.flows) { h.advance(1); h.open(to(pod, port), 1); }
+    h.seg(a, 1, 10, s.subarray(10));
+    t.equal(h.got.length, row.survives ? 1 : 0, `${row.name}: pod 1's answer ${row.survives ? 'completes' : 'is lost'}`);
+    t.equal(h.r.counters.evictions, 1, `${row.name}: one flow evicted`);
+  }
+});
