@@ -45,6 +45,12 @@ const cases: { name: string; q: string; rr: RR[]; compress?: boolean; flags?: nu
   { name: 'a non-IN class record teaches nothing', q: 'a.example', rr: [{ name: 'a.example', type: 'A', data: '192.0.2.1', cls: 3 }], want: [] },
   { name: 'TXT and other types are skipped', q: 'a.example', rr: [{ name: 'a.example', type: 'TXT', data: [3, 97, 98, 99] }, { name: 'a.example', type: 'A', data: '192.0.2.2' }], want: ['192.0.2.2 a.example 300'] },
   { name: 'NXDOMAIN', q: 'a.example', flags: 0x8183, rr: [], want: [], result: DNS_RESULT.RCODE },
+  // TC set: the resolver asks again over TCP, but what the cut answer holds is the server's word
+  // all the same (learning is allow-only, a subset of the full answer).
+  { name: 'TC set: the records it holds are learned', q: 'a.example', flags: 0x8380, rr: [{ name: 'a.example', type: 'A', data: '192.0.2.4' }], want: ['192.0.2.4 a.example 300'] },
+  { name: 'an uppercase CNAME target and a trailing-dot-free chain', q: 'WWW.Example.com', rr: [
+    { name: 'www.example.COM', type: 'CNAME', data: 'LB.CDN.Example.NET' }, { name: 'lb.cdn.example.net', type: 'AAAA', data: '2001:db8:0:0:0:0:0:9' }, { name: 'lb.cdn.example.net', type: 'A', data: '192.0.2.9' }],
+  want: ['2001:db8::9 www.example.com,lb.cdn.example.net 300', '192.0.2.9 www.example.com,lb.cdn.example.net 300'] },
   { name: 'a query (QR clear)', q: 'a.example', flags: 0x0100, rr: [{ name: 'a.example', type: 'A', data: '192.0.2.2' }], want: [], result: DNS_RESULT.NOT_RESPONSE },
   { name: 'an A record with 5 bytes of RDATA', q: 'a.example', rr: [{ name: 'a.example', type: 1, data: [1, 2, 3, 4, 5] }], want: [], result: DNS_RESULT.BAD_RDATA },
   { name: 'a CNAME loop stops after the chain limit', q: 'a.example', rr: [
@@ -137,6 +143,35 @@ t.test('a name is at most 255 octets on the wire, its length octets and the root
   const long = name([63, 63, 63, 62]);
   const viaCname = learned(buildAnswer('a.example', [{ name: 'a.example', type: 'CNAME', data: long }, { name: long, type: 'A', data: '192.0.2.1' }], { compress: true }));
   t.not(viaCname.result, DNS_RESULT.OK, 'a 256-octet CNAME target: refused');
+});
+
+t.test('records of the authority and additional sections are never learned (cache poisoning)', async (t) => {
+  // The builder writes every record as an answer; the header then moves the last ones to the
+  // authority (NSCOUNT) and additional (ARCOUNT) sections, where a server (or an injected
+  // answer) could slip in addresses for the question name or a CNAME target.
+  const rows: { name: string; q: string; rr: RR[]; an: number; ns: number; ar: number; want: string[] }[] = [
+    { name: 'an additional A record for the question name', q: 'api.example.com', an: 1, ns: 0, ar: 1,
+      rr: [{ name: 'api.example.com', type: 'A', data: '192.0.2.7' }, { name: 'api.example.com', type: 'A', data: '203.0.113.66' }],
+      want: ['192.0.2.7 api.example.com 300'] },
+    { name: 'an authority CNAME from the question name, its target\'s A additional', q: 'api.example.com', an: 0, ns: 1, ar: 1,
+      rr: [{ name: 'api.example.com', type: 'CNAME', data: 'evil.example.net' }, { name: 'evil.example.net', type: 'A', data: '203.0.113.66' }],
+      want: [] },
+    { name: 'an answer CNAME whose target\'s A is additional only', q: 'www.example.com', an: 1, ns: 0, ar: 1,
+      rr: [{ name: 'www.example.com', type: 'CNAME', data: 'lb.example.net' }, { name: 'lb.example.net', type: 'A', data: '203.0.113.66' }],
+      want: [] },
+    { name: 'an authority AAAA for the question name', q: 'api.example.com', an: 1, ns: 1, ar: 0,
+      rr: [{ name: 'api.example.com', type: 'A', data: '192.0.2.7' }, { name: 'api.example.com', type: 'AAAA', data: '2001:db8:0:0:0:0:0:66' }],
+      want: ['192.0.2.7 api.example.com 300'] },
+  ];
+  for (const r of rows) {
+    for (const compress of [false, true]) {
+      const b = buildAnswer(r.q, r.rr, { compress });
+      b.writeUInt16BE(r.an, 6); b.writeUInt16BE(r.ns, 8); b.writeUInt16BE(r.ar, 10);
+      const got = learned(b);
+      t.equal(got.result, DNS_RESULT.OK, `${r.name} (compress ${compress}): parsed`);
+      t.same(got.got, r.want, `${r.name} (compress ${compress}): learned`);
+    }
+  }
 });
 
 t.test('a message at an offset inside a larger buffer (as in a packet)', async (t) => {
