@@ -94,7 +94,8 @@ removes its iptables rules (unless --keep-rules).
                         raised to S (default 10) and lowered to S (default 3600) seconds;
                         its expiry stops new connections only (strict mode spares the others)
   --dns-records-per-pod N, --dns-records N   caps on live name records per pod (default 512)
-                        and in total (default 65536); over a cap the oldest is evicted
+                        and in total (default 65536); over a cap a record no policy names
+                        goes first, else the oldest (of the pod holding the most)
   --queue-all           send every new connection of local pods to the agent, not only those
                         of pods a policy isolates (the default keeps the others in the kernel)
   --rules-check-ms N    rule watchdog: every N ms check that Palisade's iptables chains and
