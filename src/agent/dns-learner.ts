@@ -38,7 +38,7 @@ import { TcpDnsReassembly, type TcpDnsReassemblyOptions } from '../dataplane/tcp
 import { NameStore, type NameStoreOptions } from '../dataplane/name-store.ts';
 import { PacketInfo } from '../dataplane/packet-info.ts';
 import { parsePacket } from '../dataplane/packet-parser.ts';
-import { formatIP } from '../net/address.ts';
+import { cidrContains, formatIP, parseCIDR, parseIP, type ParsedCIDR, type ParsedIP } from '../net/address.ts';
 import { canonicalName, clusterPolicyUsesDomainNames, domainNameMatches, peerNamesMatch, withLearnedAddresses, withRecordRevived } from '../policy/domain-names.ts';
 import { evaluate } from '../policy/evaluator.ts';
 
@@ -47,6 +47,25 @@ export function ipText(family: number, a: number, b: number, c: number, d: numbe
   if (family === 4) return formatIP({ family: 'IPv4', words: [a >>> 0] });
   if (a === 0 && b === 0 && (c >>> 0) === 0xffff) return formatIP({ family: 'IPv4', words: [d >>> 0] });
   return formatIP({ family: 'IPv6', words: [a >>> 0, b >>> 0, c >>> 0, d >>> 0] });
+}
+
+export interface DnsLearnerOptions extends NameStoreOptions {
+  readonly tcp?: TcpDnsReassemblyOptions;
+  /**
+   * The name servers believed (--dns-servers: addresses or CIDRs): an answer from any other
+   * source is delivered but not learned from (counted as `untrusted-server`). Absent: any server
+   * a selected pod opened a flow to on port 53.
+   */
+  readonly servers?: readonly string[];
+}
+
+/** An address or CIDR (checked before, as the agent's flags are) as a CIDR; a bare address is its /32 or /128. */
+function serverRange(text: string): ParsedCIDR {
+  const c = text.includes('/') ? parseCIDR(text) : undefined;
+  if (c) return c;
+  const ip = parseIP(text);
+  if (!ip) throw new Error(`--dns-servers: "${text}" is not an IP address or CIDR`);
+  return { family: ip.family, words: ip.words, prefix: ip.family === 'IPv4' ? 32 : 128 };
 }
 
 export interface DnsLearnerCounters {
@@ -64,7 +83,9 @@ export interface DnsLearnerCounters {
 
 export class DnsLearner implements PacketJudge {
   readonly store: NameStore;
-  readonly counters: DnsLearnerCounters = { answers: 0, parsed: 0, errors: { 'not-dns': 0, 'not-local-pod': 0 }, republished: 0, partial: 0 };
+  readonly counters: DnsLearnerCounters = { answers: 0, parsed: 0, errors: { 'not-dns': 0, 'not-local-pod': 0, 'untrusted-server': 0 }, republished: 0, partial: 0 };
+  /** --dns-servers; undefined: every server. */
+  private readonly servers?: readonly ParsedCIDR[];
   private readonly info = new PacketInfo();
   private readonly answer = new DnsAnswer();
   /** DNS over TCP, followed per connection (answers longer than one segment). */
@@ -84,10 +105,11 @@ export class DnsLearner implements PacketJudge {
     private readonly state: ClusterState,
     /** Is this address (canonical text) one of this node's pods? */
     private readonly isLocalPod: (address: string) => boolean,
-    opts: NameStoreOptions & { readonly tcp?: TcpDnsReassemblyOptions } = {},
+    opts: DnsLearnerOptions = {},
     private readonly clock: () => number = Date.now,
   ) {
     this.store = new NameStore(opts);
+    if (opts.servers !== undefined) this.servers = opts.servers.map(serverRange);
     this.tcp = new TcpDnsReassembly((b, o, l) => this.learnMessage(b, o, l), opts.tcp);
     for (const n of DNS_RESULT_NAMES) if (n !== 'ok') this.counters.errors[n] = 0;
     state.resolveClusterPolicy = (p) => this.resolve(p);
@@ -143,6 +165,10 @@ export class DnsLearner implements PacketJudge {
       this.counters.errors['not-local-pod']!++;
       return;
     }
+    if (this.servers && !this.believes(info)) {
+      this.counters.errors['untrusted-server']!++;
+      return;
+    }
     this.pod = pod;
     const inBuf = Math.min(info.l4Length, off + len - info.l4Offset);
     if (info.proto === 17) {
@@ -157,6 +183,17 @@ export class DnsLearner implements PacketJudge {
     const segLen = Math.max(0, inBuf - hl);
     // The learner's clock, not the enforcer's `now`: tick() expires flows by the same clock.
     this.tcp.segment(info, seq, buf, p + hl, segLen, inBuf === info.l4Length, this.clock());
+  }
+
+  /**
+   * Is the answer's source one of the servers believed? Without --dns-servers any server a pod
+   * asked is, and a pod allowed to reach a name server of its own on port 53 could have it answer
+   * an allowed name with any address (README, "Which servers are believed").
+   */
+  private believes(info: PacketInfo): boolean {
+    const src: ParsedIP = info.family === 4 ? { family: 'IPv4', words: [info.src4 >>> 0] }
+      : parseIP(ipText(6, info.src6a, info.src6b, info.src6c, info.src6d))!;
+    return this.servers!.some((c) => cidrContains(c, src));
   }
 
   /** One whole DNS message at buf[mOff, mOff+mLen), sent to this.pod by the server in this.info. */

@@ -16,7 +16,7 @@ import { Counter, Gauge } from 'prom-client';
 import { setCounter } from './metrics.ts';
 import type { ClusterState } from '../cluster/state.ts';
 import { namespaceLabels } from '../cluster/namespace-labels.ts';
-import { describeRecord, type NameStoreOptions } from '../dataplane/name-store.ts';
+import { describeRecord } from '../dataplane/name-store.ts';
 import { NfqueueEnforcer } from '../enforce/nfqueue.ts';
 import { TunEnforcer } from '../enforce/tun.ts';
 import { dnsTunRouting, installTunRouting, removeTunRouting, tunRoutingProblems, type TunRoutingOptions } from '../enforce/tun-routing.ts';
@@ -24,13 +24,13 @@ import { dnsQueue, type RulePlan } from '../enforce/iptables.ts';
 import type { Enforcer } from '../enforce/judge.ts';
 import { clusterPolicySelectsPod } from '../policy/cluster-facts.ts';
 import { clusterPolicyUsesDomainNames } from '../policy/domain-names.ts';
-import { DnsLearner } from './dns-learner.ts';
+import { DnsLearner, type DnsLearnerOptions } from './dns-learner.ts';
 import { dnsStatusSection, type DnsStatusSection } from './dns-status.ts';
 
 /** Packets per batch on the DNS queue and the DNS TUN. */
 const DNS_BATCH = 16;
 
-export interface DnsWiringOptions extends NameStoreOptions {
+export interface DnsWiringOptions extends DnsLearnerOptions {
   readonly node: string;
   /** The agent's rule plan: the DNS queue (NFQUEUE) or DNS TUN device and mark (TUN). */
   readonly plan: RulePlan;

@@ -2,7 +2,7 @@ import type { GuardLayout } from './source-guard.ts';
 // The agent's options: what `palisade agent` passes in, checked before anything is built
 // (agentOptionsError, one line naming the flag), and the iptables rule plan they amount to.
 
-import type { NameStoreOptions } from '../dataplane/name-store.ts';
+import type { DnsLearnerOptions } from './dns-learner.ts';
 import { DEFAULT_ALLOW_MARK, DEFAULT_DIVERT_MARK, DEFAULT_DNS_DIVERT_MARK, checkAddress, dnsTunName, checkIface, type IptablesBackend, type RulePlan } from '../enforce/iptables.ts';
 import { availableParallelism } from 'node:os';
 import { DEFAULT_TUN_DEVICE } from '../enforce/tun-routing.ts';
@@ -87,7 +87,7 @@ export interface AgentOptions {
   /** Where the guard lives: 'auto' (default: tc filters on the pod veths when `tc` and `nft` run, else the native nftables table when `nft` runs, else iptables), 'tc', 'nft' or 'iptables' (agent/source-guard.ts). */
   readonly sourceGuardLayout?: GuardLayout;
   /** Name store bounds for domainNames peers (TTL clamp, record caps; defaults in dataplane/name-store.ts). */
-  readonly dns?: NameStoreOptions;
+  readonly dns?: DnsLearnerOptions;
 }
 
 /**
@@ -97,6 +97,14 @@ export interface AgentOptions {
 export function agentOptionsError(o: Omit<AgentOptions, 'source'>): string | undefined {
   if (!o.node) return '--node: the agent needs a node name';
   if (o.dns && (o.dns.minTtl ?? 0) > (o.dns.maxTtl ?? Infinity)) return `--dns-min-ttl: ${o.dns.minTtl} is above --dns-max-ttl ${o.dns.maxTtl}`;
+  if (o.dns?.servers?.length === 0) return '--dns-servers: no address given (leave the flag out to learn from any server)';
+  for (const c of o.dns?.servers ?? []) {
+    try {
+      checkAddress(c);
+    } catch (e) {
+      return `--dns-servers: ${(e as Error).message}`;
+    }
+  }
   for (const i of o.podIfaces ?? []) {
     try {
       checkIface(i);

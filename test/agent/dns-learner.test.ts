@@ -36,7 +36,7 @@ const denyRest: ClusterPolicy = {
   egress: [{ name: 'all', action: 'Deny', peers: [{ networks: ['0.0.0.0/0', '::/0'] }], protocols: [] }],
 };
 
-function setup(withPolicy = true) {
+function setup(withPolicy = true, servers?: string[]) {
   let now = 1_000_000;
   const st = new ClusterState();
   st.batch(() => {
@@ -46,7 +46,7 @@ function setup(withPolicy = true) {
     st.upsertPod(pod('r', [REMOTE], 'n2'));
   });
   const local = (ip: string) => [...st.pods.values()].some((p) => p.nodeName === 'n1' && p.ips.includes(ip));
-  const learner = new DnsLearner(st, local, { minTtl: 10, maxTtl: 300 }, () => now);
+  const learner = new DnsLearner(st, local, { minTtl: 10, maxTtl: 300, ...(servers ? { servers } : {}) }, () => now);
   if (withPolicy) st.batch(() => { st.upsert('ClusterNetworkPolicy', allowNames); st.upsert('ClusterNetworkPolicy', denyRest); });
   const engine = new CompiledEngine(st, { localNode: 'n1' });
   let changes = 0;
@@ -173,6 +173,33 @@ t.test('what is not learned', async (t) => {
   t.equal(s.learner.store.size, 0, 'a record for a name the question does not reach');
   t.notOk(s.verdict(t, A, '192.0.2.72'));
   t.ok(s.verdict(t, B, '192.0.2.72'), 'b is no subject: the deny policy does not select it either (default allow), engines agree');
+});
+
+t.test('--dns-servers: only the answers of the servers believed are learned; the others still reach the pod', async (t) => {
+  // [servers, pod, answering server, over TCP, learned]
+  const rows: [string[] | undefined, string, string, boolean, boolean][] = [
+    [undefined, A, '203.0.113.53', false, true], // no flag: any server the pod asked
+    [[DNS], A, DNS, false, true],
+    [[DNS], A, '203.0.113.53', false, false], // a server of the pod's own choosing
+    [[DNS], A, '203.0.113.53', true, false], // over TCP too
+    [[DNS], A, DNS, true, true],
+    [['10.96.0.0/16'], A, '10.96.7.1', false, true], // a range
+    [['10.96.0.0/16'], A, '10.97.0.1', false, false],
+    [['169.254.20.10', 'fd00:10:96::a'], A6, 'fd00:10:96::a', false, true], // a node-local cache and an IPv6 server
+    [['169.254.20.10', 'fd00:10:96::a'], A6, 'fd00:10:96::b', false, false],
+    [['10.96.0.10'], A6, '::ffff:10.96.0.10', false, false], // IPv4-mapped source of an IPv6 packet: not the IPv4 server
+  ];
+  for (const [servers, to, from, tcp, learned] of rows) {
+    const s = setup(true, servers);
+    const v6 = to.includes(':');
+    const dst = v6 ? '2001:db8::99' : '192.0.2.99';
+    // (The test's message builder takes an IPv6 address with its eight groups written out.)
+    s.answer(to, 'api.example.com', [{ name: 'api.example.com', type: v6 ? 'AAAA' : 'A', data: v6 ? '2001:db8:0:0:0:0:0:99' : dst, ttl: 30 }], { from, tcp });
+    const what = `servers ${servers?.join(',') ?? '(any)'}, answer from ${from}${tcp ? ' over TCP' : ''}`;
+    t.equal(s.learner.store.size, learned ? 1 : 0, `${what}: ${learned ? 'learned' : 'not learned'}`);
+    t.equal(s.verdict(t, to, dst), learned, `${what}: the name's address ${learned ? 'reachable' : 'still denied'}`);
+    t.equal(s.learner.counters.errors['untrusted-server'], learned ? 0 : tcp ? 2 : 1, `${what}: counted`);
+  }
 });
 
 t.test('caps: per pod and total, evictions counted', async (t) => {

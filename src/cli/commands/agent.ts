@@ -96,6 +96,9 @@ removes its iptables rules (unless --keep-rules).
   --dns-records-per-pod N, --dns-records N   caps on live name records per pod (default 512)
                         and in total (default 65536); over a cap a record no policy names
                         goes first, else the oldest (of the pod holding the most)
+  --dns-servers ADDR... domainNames: learn only from the answers of these name servers
+                        (addresses or CIDRs: the cluster DNS, a node-local cache); answers
+                        from others reach the pod unlearned (default: any server a pod asked)
   --queue-all           send every new connection of local pods to the agent, not only those
                         of pods a policy isolates (the default keeps the others in the kernel)
   --rules-check-ms N    rule watchdog: every N ms check that Palisade's iptables chains and
@@ -111,7 +114,7 @@ const SPEC = {
   strict: 'bool', 'no-strict': 'bool', 'rules-check-ms': 'string', 'verdict-cache': 'bool', 'no-verdict-cache': 'bool', 'verdict-cache-s': 'string', 'verdict-cache-read-ms': 'string',
   'kernel-admit': 'bool', 'no-kernel-admit': 'bool',
   'queue-all': 'bool', 'no-wasm-judge': 'bool', 'no-source-guard': 'bool', 'source-guard-layout': 'string',
-  'dns-min-ttl': 'string', 'dns-max-ttl': 'string', 'dns-records-per-pod': 'string', 'dns-records': 'string',
+  'dns-min-ttl': 'string', 'dns-max-ttl': 'string', 'dns-records-per-pod': 'string', 'dns-records': 'string', 'dns-servers': 'list',
   help: 'bool',
 } as const;
 
@@ -198,6 +201,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     dns: {
       minTtl: intFlag(flags['dns-min-ttl'], 'dns-min-ttl', 0, 86400, NAME_STORE_DEFAULTS.minTtl), maxTtl: intFlag(flags['dns-max-ttl'], 'dns-max-ttl', 1, 604800, NAME_STORE_DEFAULTS.maxTtl),
       perPod: intFlag(flags['dns-records-per-pod'], 'dns-records-per-pod', 1, 1 << 20, NAME_STORE_DEFAULTS.perPod), total: intFlag(flags['dns-records'], 'dns-records', 1, 1 << 24, NAME_STORE_DEFAULTS.total),
+      ...(flags['dns-servers'] !== undefined ? { servers: (flags['dns-servers'] as string[]).flatMap((v) => v.split(',')).filter((v) => v !== '') } : {}),
     },
   };
   const bad = agentOptionsError(settings);
