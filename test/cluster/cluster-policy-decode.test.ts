@@ -104,6 +104,7 @@ const invalid: [string, O, string, RegExp][] = [
   ['domain name without a dot', cnp(eg({ action: 'Accept', to: [{ domainNames: ['localhost'] }] })), 'spec.egress[0].to[0].domainNames[0]', /invalid domain name "localhost"/],
   ['wildcard not as prefix', cnp(eg({ action: 'Accept', to: [{ domainNames: ['www.*.example.com'] }] })), 'spec.egress[0].to[0].domainNames[0]', /invalid domain name/],
   ['partial wildcard', cnp(eg({ action: 'Accept', to: [{ domainNames: ['*example.com'] }] })), 'spec.egress[0].to[0].domainNames[0]', /invalid domain name/],
+  ['a name in Unicode: its punycode form is named', cnp(eg({ action: 'Accept', to: [{ domainNames: ['*.bücher.example'] }] })), 'spec.egress[0].to[0].domainNames[0]', /invalid domain name "\*\.bücher\.example".*ASCII \(punycode\) form: "\*\.xn--bcher-kva\.example"/],
   ['domain label ending in a hyphen', cnp(eg({ action: 'Accept', to: [{ domainNames: ['a-.example.com'] }] })), 'spec.egress[0].to[0].domainNames[0]', /invalid domain name/],
   // protocols (v1alpha2)
   ['26 protocols', cnp(ing({ protocols: times(26, (i) => ({ tcp: { destinationPort: { number: i + 1 } } })) })), 'spec.ingress[0].protocols', /at most 25 items, got 26/],

@@ -17,9 +17,22 @@ import type {
 } from '../model.ts';
 import { clusterPolicyId } from '../model.ts';
 import type { Decoded } from '../kinds.ts';
+import { domainToASCII } from 'node:url';
 import { formatCIDR } from '../../net/address.ts';
 import { type Errs, type Obj, cidrAt, describe, invalid, metaOf, rawName } from './fields.ts';
 import { decodeSelector } from './selector.ts';
+
+/**
+ * For a name written in Unicode (the pattern takes ASCII letters only, as DNS carries names): the
+ * ASCII form to write instead (IDNA's punycode, "xn--" labels), when that form is valid.
+ */
+function punycodeHint(text: string, pattern: RegExp): string {
+  if (/^[\x00-\x7f]*$/.test(text)) return '';
+  const wild = text.startsWith('*.');
+  const ascii = domainToASCII(wild ? text.slice(2) : text);
+  const suggestion = ascii && (wild ? `*.${ascii}` : ascii);
+  return suggestion && pattern.test(suggestion) ? `; a name in Unicode is written in its ASCII (punycode) form: ${JSON.stringify(suggestion)}` : '; a name in Unicode is written in its ASCII (punycode, "xn--") form';
+}
 
 export type Direction = 'ingress' | 'egress';
 
@@ -268,7 +281,7 @@ function decodePeer(e: Errs, v: unknown, path: string, ver: Version, dir: Direct
       const domainNames: string[] = [];
       for (const { text, path: p } of stringSet(e, o.domainNames, fp, 25)) {
         if (!ver.domainPattern.test(text)) {
-          e.add(p, `invalid domain name ${JSON.stringify(text)}: must be a DNS name such as "example.com", optionally starting with "*." and ending with "."`);
+          e.add(p, `invalid domain name ${JSON.stringify(text)}: must be a DNS name such as "example.com", optionally starting with "*." and ending with "."${punycodeHint(text, ver.domainPattern)}`);
           continue;
         }
         domainNames.push(text);
