@@ -36,6 +36,11 @@ export interface ConnectionChange {
   readonly closedWere: readonly EdgePart[];
   /** An endpoint exists on one side only (a pod added or removed). */
   readonly endpoint?: 'new' | 'gone';
+  /**
+   * Present when the change holds between some members of the two endpoints only (an ipBlock
+   * tells a group's pods apart on one side or both, see Edge.split): "ns/name" of those members.
+   */
+  readonly pods?: { readonly from: readonly string[]; readonly to: readonly string[] };
 }
 
 export interface ConnectivityDiff {
@@ -65,6 +70,45 @@ function key(from: string, to: string): string {
   return `${from}\u0000${to}`;
 }
 
+/** One address case of a pair: its pods (undefined: every member) and what it allows. */
+interface Case {
+  readonly fromPods: readonly string[] | undefined;
+  readonly toPods: readonly string[] | undefined;
+  readonly ports: PortSet;
+  readonly parts: readonly EdgePart[];
+}
+
+function casesOf(e: Edge | undefined): readonly Case[] {
+  if (!e) return [{ fromPods: undefined, toPods: undefined, ports: EMPTY_PORTS, parts: [] }];
+  return e.split ?? [{ fromPods: undefined, toPods: undefined, ports: e.ports, parts: e.parts }];
+}
+
+function meet(x: readonly string[] | undefined, y: readonly string[] | undefined): readonly string[] | undefined {
+  if (!x) return y;
+  if (!y) return x;
+  const ys = new Set(y);
+  return x.filter((p) => ys.has(p));
+}
+
+/**
+ * The pair's cases on both sides cut by each other, where the allowed ports differ. A split edge's
+ * ports are the union of its cases: comparing unions would miss a connection closed for one
+ * replica while another keeps it, and say a port opened for one replica opened for all.
+ */
+function changedPieces(b: Edge | undefined, c: Edge | undefined, self: boolean): { before: Case; after: Case; fromPods: readonly string[] | undefined; toPods: readonly string[] | undefined }[] {
+  const out = [];
+  for (const x of casesOf(b)) {
+    for (const y of casesOf(c)) {
+      const fromPods = meet(x.fromPods, y.fromPods), toPods = meet(x.toPods, y.toPods);
+      if (fromPods?.length === 0 || toPods?.length === 0) continue;
+      // A group with itself: one pod on both ends is no pair (the model judges two of its pods).
+      if (self && fromPods?.length === 1 && toPods?.length === 1 && fromPods[0] === toPods[0]) continue;
+      if (!samePortSet(x.ports, y.ports)) out.push({ before: x, after: y, fromPods, toPods });
+    }
+  }
+  return out;
+}
+
 export function diffConnectivity(before: ClusterView, after: ClusterView, opts: Pick<ConnectivityOptions, 'family'> = {}): ConnectivityDiff {
   const family = opts.family ?? 'IPv4';
   const idsBefore = podEndpointIds(before, { family });
@@ -77,22 +121,28 @@ export function diffConnectivity(before: ClusterView, after: ClusterView, opts: 
   const changes: ConnectionChange[] = [];
   for (const k of new Set([...e0.keys(), ...e1.keys()])) {
     const x = e0.get(k), y = e1.get(k);
-    if (x && y && samePortSet(x.ports, y.ports)) continue;
+    if (x && y && !x.split && !y.split && samePortSet(x.ports, y.ports)) continue;
     const [from, to] = k.split('\u0000') as [string, string];
     const b: Edge | undefined = x ?? a0.pair(from, to);
     const c: Edge | undefined = y ?? a1.pair(from, to);
-    const bp = b?.ports ?? EMPTY_PORTS, cp = c?.ports ?? EMPTY_PORTS;
-    const opened = subtractPortSet(cp, bp), closed = subtractPortSet(bp, cp);
-    const kind: ChangeKind = portSetIsEmpty(bp) ? 'added' : portSetIsEmpty(cp) ? 'removed' : 'changed';
     const known0 = a0.endpoint(from) && a0.endpoint(to), known1 = a1.endpoint(from) && a1.endpoint(to);
-    const change: ConnectionChange = {
-      kind, from, to, before: bp, after: cp, opened, closed,
-      openedBy: c ? clipParts(c.parts, opened) : [],
-      closedBy: c ? clipParts(c.parts, closed) : [],
-      closedWere: b ? clipParts(b.parts, closed) : [],
-      ...(!known0 ? { endpoint: 'new' as const } : !known1 ? { endpoint: 'gone' as const } : {}),
-    };
-    changes.push(change);
+    const pieces = changedPieces(b, c, from === to);
+    // The members are named only where a piece is not the whole pair.
+    const whole = pieces.length === 1 && !pieces[0]!.fromPods && !pieces[0]!.toPods;
+    for (const piece of pieces) {
+      const bp = piece.before.ports, cp = piece.after.ports;
+      const opened = subtractPortSet(cp, bp), closed = subtractPortSet(bp, cp);
+      const kind: ChangeKind = portSetIsEmpty(bp) ? 'added' : portSetIsEmpty(cp) ? 'removed' : 'changed';
+      const all = (id: string) => a1.endpoint(id)?.pods ?? a0.endpoint(id)?.pods ?? [];
+      changes.push({
+        kind, from, to, before: bp, after: cp, opened, closed,
+        openedBy: c ? clipParts(piece.after.parts, opened) : [],
+        closedBy: c ? clipParts(piece.after.parts, closed) : [],
+        closedWere: b ? clipParts(piece.before.parts, closed) : [],
+        ...(!known0 ? { endpoint: 'new' as const } : !known1 ? { endpoint: 'gone' as const } : {}),
+        ...(whole ? {} : { pods: { from: piece.fromPods ?? all(from), to: piece.toPods ?? all(to) } }),
+      });
+    }
   }
   // Endpoint order of the after side, then the before side's for endpoints that are gone.
   const order = new Map<string, number>();

@@ -89,6 +89,24 @@ t.test('no change: exit 0', async (t) => {
   t.equal(r.stdout, 'no connection changed\n');
 });
 
+t.test('a connection closed for one replica only: listed with its pods, exit 1 (it was "no connection changed", exit 0)', async (t) => {
+  const from = (peer: string) => `---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {namespace: shop, name: db-from-frontend}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress: [{from: [${peer}]}]
+`;
+  const before = folder(PODS + from('{podSelector: {matchLabels: {app: frontend}}}'));
+  const after = folder(PODS + from('{ipBlock: {cidr: 10.0.0.1/32}}'));
+  const r = runCli(['diff', '--before', before, '--after', after]);
+  t.equal(r.code, 1, r.stderr);
+  t.same(r.stdout.split('\n').slice(0, 2), ['- shop/frontend-5d8f7-* => shop/db : all', '    for pods shop/frontend-5d8f7-bbbbb => shop/db only']);
+  const j = JSON.parse(runCli(['diff', '--before', before, '--after', after, '-o', 'json']).stdout) as { pods?: unknown }[];
+  t.same(j.map((c) => c.pods), [{ from: ['shop/frontend-5d8f7-bbbbb'], to: ['shop/db'] }]);
+});
+
 t.test('-o md says what the text says: every opened, closed and was line, endpoints new or gone', async (t) => {
   // The Markdown goes into a pull request comment, where the reader has nothing else to go on.
   const noBackend = folder(PODS.replace(pod('backend', 'backend', '10.0.0.3'), '') + DENY);

@@ -56,6 +56,8 @@ function changeLines(c: ConnectionChange): string[] {
     ? `${mark} ${c.from} => ${c.to} : ${portSetText(c.before)} -> ${portSetText(c.after)}`
     : `${mark} ${c.from} => ${c.to} : ${portSetText(c.kind === 'added' ? c.after : c.before)}${note}`;
   const out = [head];
+  // A change between some members only (an ipBlock tells the replicas apart): which ones.
+  if (c.pods) out.push(`    for pods ${c.pods.from.join(', ')} => ${c.pods.to.join(', ')} only`);
   for (const w of whys(c.openedBy)) out.push(`    opened ${w}`);
   for (const w of whys(c.closedBy)) out.push(`    closed ${w}`);
   for (const w of whys(c.closedWere)) out.push(`      was  ${w}`);
