@@ -23,8 +23,8 @@ export function partText(p: EdgePart): string {
   return `${p.protocol} ${ports}: egress ${sideText(p.egress)}; ingress ${sideText(p.ingress)}`;
 }
 
-/** The allowed runs of an edge grouped by their two sides' decisions: "TCP 53; UDP 53: egress ...; ingress ...". */
-export function whyLines(e: Edge, allowed = true): string[] {
+/** The allowed runs of an edge (or of one of its address cases) grouped by their two sides' decisions: "TCP 53; UDP 53: egress ...; ingress ...". */
+export function whyLines(e: Pick<Edge, 'parts'>, allowed = true): string[] {
   const byWhy = new Map<string, { TCP: PortRange[]; UDP: PortRange[]; SCTP: PortRange[] }>();
   for (const p of e.parts) {
     if (p.allowed !== allowed) continue;
@@ -49,8 +49,14 @@ export function connectivityText(c: Connectivity, why = false, limit = 120): str
   if (c.edges.length === 0) return 'no allowed connection\n';
   const out: string[] = [];
   for (const e of c.edges) {
-    out.push(`${e.from} => ${e.to} : ${portSetText(e.ports)}`);
-    if (why) for (const line of whyLines(e)) out.push(`    ${line}`);
+    // A split edge's ports are the union of its address cases: each case is said below it, or
+    // the line would read as every pod of the group allowed on all of them.
+    out.push(`${e.from} => ${e.to} : ${portSetText(e.ports)}${e.split ? ' (not for every pod: by address below)' : ''}`);
+    for (const v of e.split ?? []) {
+      out.push(`    ${v.fromPods.join(', ')} => ${v.toPods.join(', ')} : ${portSetText(v.ports)}`);
+      if (why) for (const line of whyLines(v)) out.push(`        ${line}`);
+    }
+    if (why && !e.split) for (const line of whyLines(e)) out.push(`    ${line}`);
   }
   const legend = c.endpoints.flatMap((e) => membersLines(e, limit));
   if (legend.length) out.push('', 'groups (pods of one template, judged alike):', ...legend);

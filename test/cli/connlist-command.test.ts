@@ -136,3 +136,27 @@ t.test('a group of many replicas is listed on lines that fit, its pods all there
     t.ok(g.pods.every((p) => m.keys.includes(`${ns}/${p}`)), `${g.id}: each a pod of the input`);
   }
 });
+
+t.test('a group an ipBlock tells apart: the text lists each address case under the union, with --why its rules', async (t) => {
+  // db admits frontend-...-aaaaa (10.0.0.1/32) on every port, the other replica on 5432 only:
+  // "shop/frontend-5d8f7-* => shop/db : all" alone read as all ports for both.
+  const split = tmpDir('palisade-connlist-split-');
+  writeFileSync(join(split, 'cluster.yaml'), YAML.replace('ingress: [', 'ingress: [{from: [{ipBlock: {cidr: 10.0.0.1/32}}]}, {from: [{podSelector: {matchLabels: {app: frontend}}}], ports: [{port: 5432}]}, '));
+  const r = runCli(['connlist', '--manifests', split, '--focus', 'shop/db']);
+  t.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.split('\n');
+  const at = lines.indexOf('shop/frontend-5d8f7-* => shop/db : all (not for every pod: by address below)');
+  t.ok(at >= 0, r.stdout);
+  t.same(lines.slice(at + 1, at + 3), [
+    '    shop/frontend-5d8f7-aaaaa => shop/db : all',
+    '    shop/frontend-5d8f7-bbbbb => shop/db : TCP 5432',
+  ]);
+  const why = runCli(['connlist', '--manifests', split, '--focus', 'shop/db', '--why']).stdout.split('\n');
+  const w = why.indexOf('shop/frontend-5d8f7-* => shop/db : all (not for every pod: by address below)');
+  t.same(why.slice(w + 1, w + 5), [
+    '    shop/frontend-5d8f7-aaaaa => shop/db : all',
+    '        all: egress allowed: not isolated; ingress allowed by shop/db ingress[0]',
+    '    shop/frontend-5d8f7-bbbbb => shop/db : TCP 5432',
+    '        TCP 5432: egress allowed: not isolated; ingress allowed by shop/db ingress[1]',
+  ]);
+});
