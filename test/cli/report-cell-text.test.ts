@@ -32,6 +32,17 @@ status: {phase: Running, podIP: ${ip}, podIPs: [{ip: ${ip}}]}`;
   return dir;
 }
 
+/** The group's two replicas and db; db admits the second replica (10.1.0.2) on 8443 too, the group on port 80: an edge split by address. */
+function splitCluster(): string {
+  const dir = groupCluster();
+  const yaml = readFileSync(join(dir, 'cluster.yaml'), 'utf8').replace(
+    'spec: {podSelector: {}, policyTypes: [Ingress]}',
+    'spec: {podSelector: {matchLabels: {app: db}}, policyTypes: [Ingress], ingress: [{from: [{ipBlock: {cidr: 10.1.0.2/32}}], ports: [{port: 8443}]}, {from: [{podSelector: {matchLabels: {app: web}}}], ports: [{port: 80}]}]}',
+  );
+  writeFileSync(join(dir, 'cluster.yaml'), yaml);
+  return dir;
+}
+
 interface Data { endpoints: string[]; ports: string[]; cells: number[][][]; cellText: number[][][]; texts: string[] }
 
 function reportData(manifests: string): Data {
@@ -46,6 +57,7 @@ const INPUTS: [string, () => string][] = [
   ['a group and a lone pod, ingress denied', groupCluster],
   ['examples/demo', () => join(ROOT, 'examples', 'demo')],
   ['the cluster policy fixture', () => clusterPolicyDir()],
+  ['a group an ipBlock tells apart', splitCluster],
 ];
 
 for (const [name, dir] of INPUTS) {
@@ -54,6 +66,10 @@ for (const [name, dir] of INPUTS) {
     const wrong: string[] = [];
     d.endpoints.forEach((a, i) => d.endpoints.forEach((b, j) => d.ports.forEach((p, k) => {
       const first = d.texts[d.cellText[i]![j]![k]!]!.split('\n')[0]!;
+      // A share between 0 and 1: allowed between some of the two ends' pods (an edge split by address).
+      const v = d.cells[i]![j]![k]!;
+      if (/: allowed for some pods\b/.test(first) !== (v > 0 && v < 1)) wrong.push(`${a} -> ${b} ${p}: painted ${v}, text: ${first}`);
+      else if (v > 0 && v < 1) return;
       const says = /: allowed\b/.test(first);
       if (says !== (d.cells[i]![j]![k] === 1)) wrong.push(`${a} -> ${b} ${p}: painted ${d.cells[i]![j]![k] ? 'allowed' : 'not allowed'}, text: ${first}`);
     })));
@@ -70,4 +86,16 @@ t.test('a group with itself is explained between two of its pods', async (t) => 
   t.equal(d.cells[i]![i]![0], 0);
   const lone = d.endpoints.indexOf('shop/db');
   t.equal(d.cells[lone]![lone]![0], 1, 'a lone pod reaches itself, as palisade matrix shows');
+});
+
+t.test('a pair an ipBlock tells apart: painted as partly allowed, each case explained', async (t) => {
+  const d = reportData(splitCluster());
+  const web = d.endpoints.indexOf('shop/web-5d8f7-*'), db = d.endpoints.indexOf('shop/db');
+  const k80 = d.ports.indexOf('TCP/80'), k8443 = d.ports.indexOf('TCP/8443');
+  t.ok(web >= 0 && db >= 0 && k80 >= 0 && k8443 >= 0, `${d.endpoints.join(' ')}; ${d.ports.join(' ')}`);
+  t.equal(d.cells[web]![db]![k80], 1, 'port 80: every replica');
+  t.equal(d.cells[web]![db]![k8443], 0.5, '8443: one of the two cases');
+  const text = d.texts[d.cellText[web]![db]![k8443]!]!;
+  t.match(text, /10\.1\.0\.1 \(pod shop\/web-5d8f7-aaaaa\) -> 10\.1\.0\.3 \(pod shop\/db\) TCP\/8443: DENIED/);
+  t.match(text, /10\.1\.0\.2 \(pod shop\/web-5d8f7-bbbbb\) -> 10\.1\.0\.3 \(pod shop\/db\) TCP\/8443: allowed$/m);
 });

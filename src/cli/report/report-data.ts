@@ -41,7 +41,7 @@ export interface ReportData {
   /** The connectivity drawn (aggregated or not): endpoints are the graph's nodes and the matrix axes. */
   readonly connectivity: Connectivity;
   readonly ports: readonly ReportPort[];
-  /** cells[i][j][k]: 1 when endpoints[i] -> endpoints[j] is allowed on ports[k]. */
+  /** cells[i][j][k]: 1 when endpoints[i] -> endpoints[j] is allowed on ports[k]; between 0 and 1 the share of an edge's address cases allowed. */
   readonly cells: number[][][];
   /** texts index per cell and port: cellText[i][j][k]; per edge: edgeText[e]. */
   readonly cellText: number[][][];
@@ -56,7 +56,7 @@ function isPodEnd(e: Endpoint): boolean {
   return e.kind === 'pod' || e.kind === 'group';
 }
 
-function inRanges(e: Edge | undefined, p: ReportPort): boolean {
+function inRanges(e: Pick<Edge, 'ports'> | undefined, p: ReportPort): boolean {
   return !!e && e.ports[p.protocol].some((r) => r.from <= p.port && p.port <= r.to);
 }
 
@@ -129,6 +129,28 @@ export function buildReport(view: ClusterView, opts: ReportOptions): ReportData 
     const x = explain(view, { src: a.address, dst, protocol: p.protocol, port: p.port });
     return formatExplanation(x, { view, walks: tierWalks(view, x) }).join('\n');
   };
+  const addressOf = (pod: string | undefined) => (pod === undefined ? undefined : view.pods.get(pod)?.ips.find((ip) => parseIP(ip)?.family === full.family));
+  // An edge split by address (an ipBlock tells a group's pods apart): on a port some cases allow
+  // and others do not, the cell is the share of cases allowed and its text explains each case
+  // with one pair of its pods; the union alone painted it allowed over a denied explanation.
+  const splitShare = (e: Edge | undefined, p: ReportPort): number | undefined => {
+    if (!e?.split) return undefined;
+    const share = e.split.filter((v) => inRanges(v, p)).length / e.split.length;
+    return share > 0 && share < 1 ? share : undefined;
+  };
+  const splitText = (a: Endpoint, b: Endpoint, e: Edge, p: ReportPort): string => {
+    const variants = e.split!;
+    const lines = [`${a.id} -> ${b.id} ${p.protocol}/${p.port}: allowed for some pods only (an ipBlock of their rules tells them apart): ${variants.filter((v) => inRanges(v, p)).length} of ${variants.length} cases`];
+    for (const v of variants) {
+      const from = v.fromPods[0]!;
+      const src = addressOf(from), dst = addressOf(v.toPods.find((q) => q !== from) ?? v.toPods[0]);
+      lines.push('', `${v.fromPods.join(', ')} => ${v.toPods.join(', ')}:`);
+      if (!src || !dst) continue;
+      const x = explain(view, { src, dst, protocol: p.protocol, port: p.port });
+      lines.push(...formatExplanation(x, { view, walks: tierWalks(view, x) }));
+    }
+    return lines.join('\n');
+  };
   const cells: number[][][] = [];
   const cellText: number[][][] = [];
   for (const a of c.endpoints) {
@@ -138,13 +160,13 @@ export function buildReport(view: ClusterView, opts: ReportOptions): ReportData 
       const e = edgeOf.get(`${a.id}\u0000${b.id}`);
       // A lone pod with itself is no pair of the model, and always allowed (palisade matrix: '.').
       const self = a.id === b.id && a.kind === 'pod';
-      row.push(ports.map((p) => (self || inRanges(e, p) ? 1 : 0)));
+      row.push(ports.map((p) => (self ? 1 : agg ? (inRanges(e, p) ? 1 : 0) : splitShare(e, p) ?? (inRanges(e, p) ? 1 : 0))));
       if (agg) {
         const members = agg.memberEdges.get(`${a.id}\u0000${b.id}`) ?? [];
         const head = `${a.id} => ${b.id}: ${members.length} allowed pair(s) between their pods and groups`;
         const t = members.length ? [head, ...members.slice(0, 20).map((m) => `  ${m.from} => ${m.to} : ${portSetText(m.ports)}`), ...(members.length > 20 ? [`  ... ${members.length - 20} more (palisade connlist --focus ${a.namespace ?? a.id})`] : [])] : [`${a.id} => ${b.id}: nothing allowed`];
         trow.push(ports.map(() => intern(t.join('\n'))));
-      } else trow.push(ports.map((p) => intern(explainText(a, b, p))));
+      } else trow.push(ports.map((p) => intern(splitShare(e, p) !== undefined ? splitText(a, b, e!, p) : explainText(a, b, p))));
     }
     cells.push(row);
     cellText.push(trow);
@@ -156,7 +178,8 @@ export function buildReport(view: ClusterView, opts: ReportOptions): ReportData 
       const members = agg.memberEdges.get(`${e.from}\u0000${e.to}`) ?? [];
       lines.push(...members.slice(0, 20).map((m) => `  ${m.from} => ${m.to} : ${portSetText(m.ports)}`));
     } else {
-      lines.push('', 'allowed because:', ...whyLines(e).map((l) => `  ${l}`));
+      if (e.split) for (const v of e.split) lines.push('', `${v.fromPods.join(', ')} => ${v.toPods.join(', ')} : ${portSetText(v.ports)}`, ...whyLines(v).map((l) => `  ${l}`));
+      else lines.push('', 'allowed because:', ...whyLines(e).map((l) => `  ${l}`));
       const first = ports.find((p) => inRanges(e, p));
       const a = byId.get(e.from);
       const b = byId.get(e.to);

@@ -96,7 +96,7 @@ ${scale}
 <div id="graph">${svg}</div>
 <h2>Matrix</h2>
 <p>Rows: from; columns: to. Port: <select id="port">${options}</select>
-<span class="legend"><span style="background:hsl(120,70%,45%)"></span>allowed <span style="background:hsl(0,70%,80%)"></span>denied</span>. Click a cell for its explanation.</p>
+<span class="legend"><span style="background:hsl(120,70%,45%)"></span>allowed <span style="background:hsl(60,70%,45%)"></span>for some pods <span style="background:hsl(0,70%,80%)"></span>denied</span>. Click a cell for its explanation.</p>
 <table class="hm"><thead>${head}</thead><tbody>
 ${rows}
 </tbody></table>
