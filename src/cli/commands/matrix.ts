@@ -8,8 +8,11 @@
 // rule); the source's egress is named when it denies, else the destination's ingress.
 
 import { parseIP } from '../../net/address.ts';
-import type { Decision, SideDecision } from '../../policy/decision.ts';
-import { evaluate, podForIP } from '../../policy/evaluator.ts';
+import type { Connection, Decision, SideDecision } from '../../policy/decision.ts';
+import { podForIP } from '../../policy/evaluator.ts';
+import { CompiledEngine } from '../../policy/compiler.ts';
+import { decideOn, judgeOn } from '../../policy/decide.ts';
+import type { RuleSnapshot } from '../../policy/engine-api.ts';
 import { leftOutReason } from '../../analysis/pod-groups.ts';
 import { podKey } from '../../cluster/model.ts';
 import { parseArgs } from '../args.ts';
@@ -42,10 +45,19 @@ function denyingTier(s: SideDecision): string {
   return TIER_TITLE[s.rule?.tier ?? 'networkpolicy'][0]!;
 }
 
-function cell(d: Decision, why: boolean): string {
-  if (d.allowed) return '.';
-  if (!why) return 'X';
+function tierCell(d: Decision): string {
   return denyingTier(d.egress.allowed ? d.ingress : d.egress);
+}
+
+/**
+ * One cell, judged by the compiled engine (the code that enforces; the differential tests hold
+ * it to the evaluator): the evaluator walks every pod and policy per question, 15 minutes of
+ * CPU for the 4 million cells of 2,000 pods and 500 policies. The denied cells of --why are
+ * decided in full for their tier.
+ */
+function cell(snap: RuleSnapshot, conn: Connection, why: boolean): string {
+  if (judgeOn(snap, conn)) return '.';
+  return why ? tierCell(decideOn(snap, conn)) : 'X';
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -85,7 +97,8 @@ export async function run(argv: string[]): Promise<number> {
   if (left.length) process.stderr.write(`palisade matrix: note: ${LEFT_OUT}: ${left.sort().join(', ')}${otherFamilyHint(state, family, noAddress)}\n`);
   if (pods.length === 0) process.stderr.write(`palisade matrix: note: no pods with an ${family} address\n`);
 
-  const cells = pods.map((from) => pods.map((to) => cell(evaluate(state, { src: from.ip, dst: to.ip, protocol, port }), flags.why === true)));
+  const snap = new CompiledEngine(state).snapshot();
+  const cells = pods.map((from) => pods.map((to) => cell(snap, { src: from.ip, dst: to.ip, protocol, port }, flags.why === true)));
   process.stdout.write(matrixLines(pods.map((p) => p.key), cells, flags['full-names'] === true ? Infinity : outputColumns()).join('\n') + '\n');
   return errorCount > 0 ? 1 : 0;
 }
