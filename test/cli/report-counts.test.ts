@@ -62,3 +62,16 @@ for (const [name, input, byNamespace, family] of INPUTS) {
     t.equal(/drawn by namespace as \d+ boxes and \d+ edges/.test(html), byNamespace, 'says what is drawn when drawn by namespace');
   });
 }
+
+t.test('pods the report cannot draw are named with their reason, as connlist names them', async (t) => {
+  // An IPv6-only pod in an IPv4 report, a host-network pod and a finished one were in no box,
+  // no matrix row and no sentence of the page.
+  const pod = (name: string, ips: string[], extra = '') => `apiVersion: v1\nkind: Pod\nmetadata: {namespace: x, name: ${name}, labels: {app: ${name}}}\nspec: {nodeName: n1, ${extra}containers: [{name: c, ports: [{containerPort: 80}]}]}\nstatus: {phase: ${name === 'done' ? 'Succeeded' : 'Running'}, podIPs: [${ips.map((ip) => `{ip: "${ip}"}`).join(', ')}]}`;
+  const dir = tmpDir('palisade-report-left-');
+  writeFileSync(join(dir, 'cluster.yaml'), ['apiVersion: v1\nkind: Namespace\nmetadata: {name: x}', pod('a', ['10.1.0.1']), pod('v6', ['fd00::2']), pod('host', ['172.18.0.3'], 'hostNetwork: true, '), pod('done', ['10.1.0.9'])].join('\n---\n') + '\n');
+  const out = join(tmpDir('palisade-report-left-out-'), 'r.html');
+  const r = runCli(['report', '--manifests', dir, '-o', out]);
+  t.equal(r.code, 0, r.stderr);
+  const html = readFileSync(out, 'utf8');
+  for (const text of ['x/v6 (no IPv4 address)', 'x/host (host network)', 'x/done (finished)']) t.ok(html.includes(text), `the page says ${text}`);
+});

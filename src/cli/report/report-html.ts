@@ -4,6 +4,8 @@
 
 import { portSetText } from '../../analysis/ports.ts';
 import { DETAIL_LIMIT, type ReportData } from './report-data.ts';
+import { leftOutText } from '../connectivity-format.ts';
+import { LEFT_OUT } from '../vocabulary.ts';
 
 function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -83,6 +85,11 @@ export function reportHTML(d: ReportData, svg: string): string {
   const scale = d.aggregated
     ? `<p>${d.podCount} pods, more than ${DETAIL_LIMIT} endpoints: drawn <b>by namespace</b> (each box one namespace; an edge merges every allowed pair between two namespaces; <code>palisade connlist --focus NS</code> lists them).</p>`
     : '';
+  // Pods no box stands for (host network, finished, no address of the family drawn, an address
+  // another pod wins), each with its reason in connlist's words: else they vanish without a word.
+  const left = c.leftOut.length
+    ? `<p>Pods not drawn (${LEFT_OUT}, as <code>palisade connlist</code> says): ${esc(c.leftOut.map((l) => leftOutText(l, c.family)).join(', '))}.</p>`
+    : '';
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
@@ -91,6 +98,7 @@ export function reportHTML(d: ReportData, svg: string): string {
 <h1>${esc(d.title)}</h1>
 <p>Input: ${esc(d.input)}. ${d.modelEndpoints} endpoints, ${d.modelEdges} allowed connections (${c.family})${d.aggregated ? `, drawn by namespace as ${c.endpoints.length} boxes and ${c.edges.length} edges` : ''}, ${d.findings.length} lint finding(s).</p>
 ${scale}
+${left}
 <h2>Allowed connections</h2>
 <p>Click an edge (or a box) for why it is allowed.</p>
 <div id="graph">${svg}</div>
