@@ -1,7 +1,7 @@
 // Text, CSV, Markdown, DOT and JSON renderings of the connectivity model (src/analysis) for
 // `palisade connlist`; each side's decision is worded by vocabulary.ts, as in every command.
 
-import type { Connectivity, Edge, EdgePart, Endpoint, LeftOut } from '../analysis/connectivity.ts';
+import type { Connectivity, Edge, EdgePart, EdgeVariant, Endpoint, LeftOut } from '../analysis/connectivity.ts';
 import type { Family } from '../cluster/model.ts';
 import { normaliseRanges, portSetText, rangesText, type PortRange } from '../analysis/ports.ts';
 import { sideText } from './vocabulary.ts';
@@ -43,6 +43,29 @@ function membersLines(e: Endpoint, limit: number): string[] {
   return wrappedList(`  ${e.id} = ${names.length} pods: `, names, limit, '    ');
 }
 
+/**
+ * One address case of a split edge: "    a, b => c : TCP 80", its words wrapped to `limit`
+ * columns (continuation lines indented 6): a case of a Deployment's replicas names many pods.
+ */
+function caseLines(v: EdgeVariant, limit: number): string[] {
+  const words = [
+    ...v.fromPods.map((p, i) => (i < v.fromPods.length - 1 ? `${p},` : `${p} =>`)),
+    ...v.toPods.map((p, i) => (i < v.toPods.length - 1 ? `${p},` : `${p} :`)),
+    portSetText(v.ports),
+  ];
+  const out: string[] = [];
+  let line = '    ' + words[0]!;
+  for (const w of words.slice(1)) {
+    if (line.length + 1 + w.length <= limit) line += ` ${w}`;
+    else {
+      out.push(line);
+      line = `      ${w}`;
+    }
+  }
+  out.push(line);
+  return out;
+}
+
 /** netpol-analyzer's line shape: "from => to : TCP 80; UDP 53". With `why`, each allowed run and its deciding rules below. */
 export function connectivityText(c: Connectivity, why = false, limit = 120): string {
   // Said, as diff says "no connection changed": a blank line reads as output lost.
@@ -53,7 +76,7 @@ export function connectivityText(c: Connectivity, why = false, limit = 120): str
     // the line would read as every pod of the group allowed on all of them.
     out.push(`${e.from} => ${e.to} : ${portSetText(e.ports)}${e.split ? ' (not for every pod: by address below)' : ''}`);
     for (const v of e.split ?? []) {
-      out.push(`    ${v.fromPods.join(', ')} => ${v.toPods.join(', ')} : ${portSetText(v.ports)}`);
+      out.push(...caseLines(v, limit));
       if (why) for (const line of whyLines(v)) out.push(`        ${line}`);
     }
     if (why && !e.split) for (const line of whyLines(e)) out.push(`    ${line}`);

@@ -160,3 +160,39 @@ t.test('a group an ipBlock tells apart: the text lists each address case under t
     '        TCP 5432: egress allowed: not isolated; ingress allowed by shop/db ingress[1]',
   ]);
 });
+
+t.test('the address cases of a group of many replicas are listed on lines that fit, every pod in one case', async (t) => {
+  // 12 replicas; db admits the 7 in 10.0.0.0/29 on every port, the group on 5432: a case of 7
+  // long names made a line of about 300 columns.
+  const names = Array.from({ length: 12 }, (_, i) => `frontend-5d8f7c9b6d-${String.fromCharCode(97 + i).repeat(5)}`);
+  const yaml = `apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n${names.map((n, i) => pod(n, 'frontend', `10.0.0.${i + 1}`, ', pod-template-hash: "5d8f7c9b6d"')).join('')}${pod('db', 'db', '10.0.1.4')}---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {namespace: shop, name: db}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/29}}]}, {from: [{podSelector: {matchLabels: {app: frontend}}}], ports: [{port: 5432}]}]
+`;
+  const many = tmpDir('palisade-connlist-split-many-');
+  writeFileSync(join(many, 'cluster.yaml'), yaml);
+  const r = runCli(['connlist', '--manifests', many, '--focus', 'shop/db']);
+  t.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.split('\n');
+  t.ok(lines.every((l) => l.length <= 120), `every line fits in 120 columns (longest ${Math.max(...lines.map((l) => l.length))})`);
+  const at = lines.findIndex((l) => l.startsWith('shop/frontend-5d8f7c9b6d-* => shop/db : all'));
+  t.ok(at >= 0, r.stdout);
+  // Each case: a line indented 4, its continuation lines indented 6.
+  const cases: string[] = [];
+  for (const l of lines.slice(at + 1)) {
+    if (/^ {4}\S/.test(l)) cases.push(l.trim());
+    else if (/^ {6}\S/.test(l)) cases[cases.length - 1] += ` ${l.trim()}`;
+    else break;
+  }
+  const parsed = cases.map((c) => /^(.*) => (.*) : (.*)$/.exec(c));
+  t.ok(parsed.every(Boolean), cases.join('\n'));
+  t.same(parsed.map((m) => m![3]), ['all', 'TCP 5432']);
+  t.same(parsed.map((m) => m![2]), ['shop/db', 'shop/db']);
+  const from = parsed.map((m) => m![1]!.split(', '));
+  t.same(from.map((f) => f.length), [7, 5]);
+  t.same([...from[0]!, ...from[1]!].sort(), names.map((n) => `shop/${n}`).sort(), 'every replica in one case');
+});
