@@ -14,6 +14,7 @@ import { AGENT_NODE_FLAGS, missingAgentNodeFlags } from '../../agent/node-flags.
 import { defaultLog } from '../../agent/agent-log.ts';
 import { DEFAULT_VERDICT_LOG_MAX_BYTES } from '../../agent/verdict-log.ts';
 import { DEFAULT_TUN_DEVICE, DEFAULT_TUN_TABLE, tunTableProblem } from '../../enforce/tun-routing.ts';
+import { dnsQueue } from '../../enforce/iptables.ts';
 
 const HELP = `usage: palisade agent --node NAME [--source files --manifests PATH... | --source kube [--kubeconfig FILE]]
                       [--backend nfqueue|tun] [--queue N] [--queues K] [--fail-open]
@@ -33,7 +34,8 @@ removes its iptables rules (unless --keep-rules).
   --backend nfqueue|tun NFQUEUE (default) or the TUN fallback
   --queue N             first NFQUEUE number (default 0)
   --queues K            bind K queues N..N+K-1, iptables --queue-balance --queue-cpu-fanout
-                        (default: one per CPU the agent may run on, at most 64)
+                        (default: one per CPU the agent may run on, at most 64); queue N+K
+                        is bound too, for the DNS answers domainNames policies learn from
   --fail-open           accept new connections while no agent listens or the queue overflows
                         (default: fail-closed, they are dropped)
   --pod-iface IF...     also judge all traffic in or out of these interfaces ("veth+" = prefix)
@@ -154,7 +156,9 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   if (iptables !== 'auto' && iptables !== 'nft' && iptables !== 'legacy') throw new CliError(`--iptables must be auto, nft or legacy, got "${iptables}"`);
   const queue = intFlag(flags.queue, 'queue', 0, 65535, 0);
   const queues = flags.queues === undefined ? undefined : intFlag(flags.queues, 'queues', 1, 64);
-  if (queue + (queues ?? defaultQueueCount()) - 1 > 65535) throw new CliError(`--queue ${queue} with --queues ${queues ?? defaultQueueCount()} goes past queue 65535`);
+  // The queue after the judge's takes the DNS answers (dnsQueue): it must be a queue number too.
+  const dns = dnsQueue({ queue, queues: queues ?? defaultQueueCount() });
+  if (dns > 65535) throw new CliError(`--queue ${queue} with --queues ${queues ?? defaultQueueCount()} goes past queue 65535: queue ${dns}, after the judge's, takes the DNS answers`);
   const allowMark = markFlag(flags.mark, 'mark', 0x02000000);
   const divertMark = markFlag(flags['tun-mark'], 'tun-mark', 0x04000000);
   if (backend === 'tun' && (allowMark & divertMark) !== 0) throw new CliError('--mark and --tun-mark must not share bits');

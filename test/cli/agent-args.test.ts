@@ -1,0 +1,42 @@
+// `palisade agent` flag combinations checked before anything starts (parseAgentArgs, in process:
+// nothing here binds a queue, touches iptables or opens a socket). Each refused command line is
+// one CliError naming the flag; the ones next to it are accepted.
+
+import t from 'tap';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CliError } from '../../src/cli/args.ts';
+import { parseAgentArgs } from '../../src/cli/commands/agent.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'palisade-agent-args-'));
+writeFileSync(join(dir, 'ns.yaml'), 'apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n');
+const base = ['--node', 'n1', '--manifests', join(dir, 'ns.yaml')];
+
+/** The error a command line gets, or undefined when it is accepted. */
+function errorOf(extra: string[]): string | undefined {
+  try {
+    parseAgentArgs([...base, ...extra], {});
+    return undefined;
+  } catch (e) {
+    if (!(e instanceof CliError)) throw e;
+    return e.message;
+  }
+}
+
+t.test('queue numbers: the judge\'s queues N..N+K-1 and the DNS answers\' queue N+K all fit in 0-65535', async (t) => {
+  const cases: [string[], RegExp | undefined][] = [
+    [['--queue', '65534', '--queues', '1'], undefined],
+    [['--queue', '65533', '--queues', '2'], undefined],
+    // N+K is the DNS queue (enforce/dns-rules.ts dnsQueue), bound by every nfqueue agent.
+    [['--queue', '65535', '--queues', '1'], /^--queue 65535 with --queues 1 goes past queue 65535: queue 65536, after the judge's, takes the DNS answers$/],
+    [['--queue', '65534', '--queues', '2'], /^--queue 65534 with --queues 2 goes past queue 65535: queue 65536/],
+    [['--queue', '65472', '--queues', '64'], /^--queue 65472 with --queues 64 goes past queue 65535: /],
+    [['--queue', '65471', '--queues', '64'], undefined],
+  ];
+  for (const [extra, want] of cases) {
+    const err = errorOf(extra);
+    if (want) t.match(err, want, extra.join(' '));
+    else t.equal(err, undefined, `${extra.join(' ')} is accepted`);
+  }
+});
