@@ -39,6 +39,19 @@ export function parseLocalAddress(text: string, what: string): LocalAddress {
   return { host, port: Number(portText) };
 }
 
+/**
+ * Whether two servers could not both listen on these addresses: the same port (0 excepted: the
+ * kernel gives each its own) on the same host, or where one host is the unspecified address,
+ * which takes the port on every address of its family; "::" takes IPv4's too (Node listens
+ * dual-stack).
+ */
+export function addressesClash(a: LocalAddress, b: LocalAddress): boolean {
+  if (a.port === 0 || a.port !== b.port) return false;
+  if (a.host === b.host || a.host === '::' || b.host === '::') return true;
+  const v4 = (h: string) => isIP(h) === 4;
+  return (a.host === '0.0.0.0' && v4(b.host)) || (b.host === '0.0.0.0' && v4(a.host));
+}
+
 export interface LocalServerLimits {
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;

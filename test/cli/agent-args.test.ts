@@ -40,3 +40,21 @@ t.test('queue numbers: the judge\'s queues N..N+K-1 and the DNS answers\' queue 
     else t.equal(err, undefined, `${extra.join(' ')} is accepted`);
   }
 });
+t.test('--health and --metrics cannot share a port on an overlapping address', async (t) => {
+  const cases: [string[], RegExp | undefined][] = [
+    [['--health', '9000', '--metrics', '9001'], undefined],
+    [['--health', '127.0.0.1:9000', '--metrics', '10.0.0.1:9000'], undefined],
+    [['--health', '0', '--metrics', '0'], undefined], // each gets a port of its own from the kernel
+    [['--health', '[::1]:9000', '--metrics', '127.0.0.1:9000'], undefined],
+    [['--health', '9000', '--metrics', '9000'], /^--metrics 9000: .*--health 9000/],
+    [['--health', '127.0.0.1:9000', '--metrics', '9000'], /^--metrics 9000: .*--health 127\.0\.0\.1:9000/],
+    // The unspecified address listens on every address of its family (and :: on IPv4 too).
+    [['--health', '0.0.0.0:9000', '--metrics', '127.0.0.1:9000'], /^--metrics 127\.0\.0\.1:9000: /],
+    [['--health', '127.0.0.1:9000', '--metrics', '[::]:9000'], /^--metrics \[::\]:9000: /],
+  ];
+  for (const [extra, want] of cases) {
+    const err = errorOf(extra);
+    if (want) t.match(err, want, extra.join(' '));
+    else t.equal(err, undefined, `${extra.join(' ')} is accepted`);
+  }
+});

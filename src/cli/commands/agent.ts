@@ -6,6 +6,7 @@ import type { Source } from '../../sources/source.ts';
 import { FilesSource } from '../../sources/files-source.ts';
 import { HealthServer, parseHealthAddress, type HealthAddress } from '../../agent/health.ts';
 import { parseMetricsAddress, type MetricsAddress } from '../../agent/metrics.ts';
+import { addressesClash } from '../../agent/local-http.ts';
 import { agentOptionsError, defaultQueueCount, type AgentOptions } from '../../agent/options.ts';
 import { CliError, intFlag, onOffFlag, parseArgs } from '../args.ts';
 import { GUARD_LAYOUTS, type GuardLayout } from '../../agent/source-guard.ts';
@@ -218,6 +219,10 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     } catch (e) {
       throw new CliError(`--health: ${(e as Error).message}`);
     }
+  }
+  // Found here rather than as EADDRINUSE from the second server after the first is up.
+  if (health && metrics && addressesClash(health, metrics)) {
+    throw new CliError(`--metrics ${String(flags.metrics)}: the port is --health ${String(flags.health)}'s; each needs a port of its own`);
   }
   if (sourceKind === 'files') {
     const paths = (flags.manifests as string[] | undefined) ?? [];
