@@ -138,3 +138,36 @@ t.test('the status file\'s ready and notReadyReasons are /readyz\'s answer; enfo
     t.same(s, { ready: row.reasons.length === 0, enforcing: row.rules, notReadyReasons: row.reasons }, `${name}: status file`);
   }
 });
+
+// The agent starts its health server before anything else (the kubelet probes it from the
+// start); a port another process holds stopped `palisade agent` with a stack trace and "a bug
+// in Palisade" (exit 70). In process: run() returns at the failed listen, before the agent starts.
+t.test('palisade agent with a --health port in use: one line naming the address, exit 1', async (t) => {
+  const { createServer } = await import('node:net');
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { run } = await import('../../src/cli/commands/agent.ts');
+  const holder = createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => holder.close());
+  const port = (holder.address() as { port: number }).port;
+  const dir = mkdtempSync(join(tmpdir(), 'palisade-health-taken-'));
+  writeFileSync(join(dir, 'ns.yaml'), 'apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n');
+  const said: string[] = [];
+  const write = process.stderr.write;
+  process.stderr.write = ((s: string) => (said.push(String(s)), true)) as typeof process.stderr.write;
+  let code: number | undefined;
+  let thrown: unknown;
+  try {
+    code = await run(['--node', 'n1', '--manifests', join(dir, 'ns.yaml'), '--health', `127.0.0.1:${port}`]);
+  } catch (e) {
+    thrown = e;
+  } finally {
+    process.stderr.write = write;
+  }
+  t.equal(thrown, undefined, `no exception out of run (got ${String(thrown)})`);
+  t.equal(code, 1);
+  const line = said.find((s) => s.startsWith('palisade agent: '));
+  t.match(line, new RegExp(`^palisade agent: --health 127\\.0\\.0\\.1:${port}: cannot listen: .*address already in use\\n$`));
+});

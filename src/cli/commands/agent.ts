@@ -279,7 +279,19 @@ export async function run(argv: string[]): Promise<number> {
     defaultLog('warn', `started without the Node flag(s) ${missing.join(' ')} that the image and the lab run the agent with: V8's helper threads may take the CPU an update needs (start it as node ${AGENT_NODE_FLAGS.join(' ')} bin/palisade.js agent ...)`);
   }
 
-  if (health) await health.start();
+  if (health) {
+    try {
+      await health.start();
+    } catch (e) {
+      // A port another process holds is this machine's state, not a bug: one line, like a failed start.
+      const { host, port } = health.address();
+      const at = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+      // Node's "listen EADDRINUSE: address already in use 127.0.0.1:9747", said once.
+      const why = (e as Error).message.replace(/^listen \w+: /, '').replace(` ${host}:${port}`, '');
+      process.stderr.write(`palisade agent: --health ${at}: cannot listen: ${why}\n`);
+      return 1;
+    }
+  }
   let stopping: Promise<void> | undefined;
   let done!: () => void;
   const finished = new Promise<void>((r) => (done = r));
