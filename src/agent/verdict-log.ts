@@ -524,7 +524,27 @@ export function parseLogLine(text: string): LogLine | undefined {
   return v as unknown as VerdictLine;
 }
 
+// Characters a terminal acts on rather than shows: C0 and C1 controls (a newline, ESC, CSI), the
+// line and paragraph separators, and the bidirectional overrides and isolates, which reorder
+// what follows them on screen.
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const ESCAPED: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * `text` with every character a terminal would act on written as an escape (\n, \u001b). What
+ * `palisade logs` prints comes from user text (cluster policy rule names may hold any
+ * character): a newline in one made up a line of its own, an escape sequence drove the terminal.
+ */
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => ESCAPED[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** One log line in the words `palisade logs` prints, escaped as printable() says. */
 export function formatHuman(line: LogLine): string {
+  return printable(humanText(line));
+}
+
+function humanText(line: LogLine): string {
   if ('summary' in line) {
     return `${line.time} RATE-LIMIT  ${line.suppressed} line(s) from ${line.source} suppressed`;
   }

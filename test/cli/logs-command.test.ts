@@ -52,6 +52,33 @@ t.test('renders lines, flags foreign ones', async (t) => {
   t.same(JSON.parse(lines2[1]!).audit, true);
 });
 
+// Cluster policy rule names are free text (up to 100 characters, any of them): a newline or a
+// terminal escape in one went through the JSON line into the human form as it was, so one
+// rule could write a made-up line, or recolour and clear the operator's terminal.
+t.test('control characters in user text are shown escaped: one record, one line, nothing for the terminal to act on', async (t) => {
+  const ESC = '\u001b';
+  const cases: [string, string, string][] = [
+    // [what, the line in the file, what the human form must contain]
+    ['a newline in a rule name', line(1, { reason: 'ingress of x/b: denied by admin/p/evil\n2026-11-22T03:00:09.000Z ALLOW      TCP fake' }), 'denied by admin/p/evil\\n2026-11-22T03:00:09.000Z ALLOW'],
+    ['an escape sequence', line(2, { reason: `denied by admin/p/${ESC}[2J${ESC}[31mred` }), 'denied by admin/p/\\u001b[2J\\u001b[31mred'],
+    ['a carriage return in a pod', line(3, { src: { ip: '10.244.3.1', pod: 'z/a\rDENY' } }), '(z/a\\rDENY)'],
+    ['bidi overrides and C1 controls', line(4, { dstName: 'x', reason: 'by admin/p/\u202eevil\u009b1m' }), 'by admin/p/\\u202eevil\\u009b1m'],
+    ['a foreign line', `agent said ${ESC}]0;title\u0007 here`, '? agent said \\u001b]0;title\\u0007 here'],
+  ];
+  const f = tmp();
+  writeFileSync(f, cases.map((c) => c[1]).join('\n') + '\n');
+  const out = new PassThrough();
+  let text = '';
+  out.on('data', (c) => (text += c));
+  t.equal(await run(['--file', f], out), 0);
+  const lines = text.trimEnd().split('\n');
+  t.equal(lines.length, cases.length, 'one line per record');
+  cases.forEach(([what, , want], i) => {
+    t.ok(lines[i]?.includes(want), `${what}: ${JSON.stringify(lines[i])} shows ${JSON.stringify(want)}`);
+    t.notMatch(lines[i] ?? '', /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/, `${what}: no control character left`);
+  });
+});
+
 t.test('bad input is a clear CliError', async (t) => {
   await t.rejects(run(['--file', '/nonexistent/verdicts.log'], new PassThrough()), new CliError('--file /nonexistent/verdicts.log: no such file'));
   // A folder opens (read fails later with EISDIR): it gets one line too, not a stack trace.

@@ -6,7 +6,7 @@
 
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
-import { formatHuman, parseLogLine } from '../../agent/verdict-log.ts';
+import { formatHuman, parseLogLine, printable } from '../../agent/verdict-log.ts';
 import { DEFAULT_LAB, defaultLabName, readLabState } from '../../lab/lab-state.ts';
 import { labNameProblem } from '../../lab/netns.ts';
 import { CliError, fileProblem, intFlag, parseArgs, textOrJson } from '../args.ts';
@@ -127,7 +127,7 @@ export async function readLog(path: string, onLine: (line: string) => void, opts
 /** The text to print for one line; undefined to print nothing. */
 export function renderLine(line: string, json: boolean, verdictsOnly = false): string | undefined {
   const parsed = parseLogLine(line);
-  if (!parsed) return verdictsOnly ? undefined : `? ${line}`;
+  if (!parsed) return verdictsOnly ? undefined : `? ${printable(line)}`;
   return json ? JSON.stringify(parsed) : formatHuman(parsed);
 }
 
