@@ -154,13 +154,13 @@ export class HealthServer {
     if (path === '/healthz' || path === '/livez') report = this.liveness();
     else if (path === '/readyz') report = this.readiness();
     else return send(res, 404, { error: 'not found', paths: ['/healthz', '/readyz'] });
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'method not allowed' });
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'method not allowed' }, false, { Allow: 'GET, HEAD' });
     send(res, report.ready ? 200 : 503, report.ready ? { status: 'ok' } : { status: 'unavailable', reasons: report.reasons }, req.method === 'HEAD');
   }
 }
 
-function send(res: ServerResponse, code: number, body: unknown, headOnly = false): void {
+function send(res: ServerResponse, code: number, body: unknown, headOnly = false, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body) + '\n';
-  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' });
+  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store', ...headers });
   res.end(headOnly ? undefined : text);
 }

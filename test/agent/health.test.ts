@@ -171,3 +171,18 @@ t.test('palisade agent with a --health port in use: one line naming the address,
   const line = said.find((s) => s.startsWith('palisade agent: '));
   t.match(line, new RegExp(`^palisade agent: --health 127\\.0\\.0\\.1:${port}: cannot listen: .*address already in use\\n$`));
 });
+
+// RFC 9110 15.5.6: a 405 must list the methods the resource takes (the metrics endpoint did).
+t.test('a method other than GET or HEAD: 405 with an Allow header, on both paths', async (t) => {
+  const h = new HealthServer({ port: 0 });
+  const { port } = await h.start();
+  t.teardown(() => h.stop());
+  for (const path of ['/healthz', '/readyz']) {
+    for (const method of ['POST', 'PUT', 'DELETE', 'OPTIONS']) {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`, { method });
+      await res.text();
+      t.equal(res.status, 405, `${method} ${path}`);
+      t.equal(res.headers.get('allow'), 'GET, HEAD', `${method} ${path}: Allow`);
+    }
+  }
+});
