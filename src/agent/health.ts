@@ -14,7 +14,7 @@
 // itself, so nothing needs to reach it from elsewhere.
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { DEFAULT_LOCAL_HOST, closeLocal, createLocalServer, listenLocal, parseLocalAddress, type LocalAddress } from './local-http.ts';
+import { DEFAULT_LOCAL_HOST, LOCAL_MAX_CONNECTIONS, closeLocal, createLocalServer, listenLocal, parseLocalAddress, type LocalAddress } from './local-http.ts';
 
 export type HealthAddress = LocalAddress;
 
@@ -122,7 +122,7 @@ export class HealthServer {
     // Probes are tiny: do not let a slow or malformed client hold sockets open, and cap the
     // sockets so a flood of them cannot exhaust the process's descriptors.
     const server = createLocalServer(
-      { headersTimeoutMs: 5000, requestTimeoutMs: 5000, keepAliveTimeoutMs: 2000, maxConnections: 64 },
+      { headersTimeoutMs: 5000, requestTimeoutMs: 5000, keepAliveTimeoutMs: 2000, maxConnections: LOCAL_MAX_CONNECTIONS },
       (req, res) => this.handle(req, res),
     );
     this.port = (await listenLocal(server, { host: this.host, port: this.port })).port;

@@ -52,6 +52,12 @@ export function addressesClash(a: LocalAddress, b: LocalAddress): boolean {
   return (a.host === '0.0.0.0' && v4(b.host)) || (b.host === '0.0.0.0' && v4(a.host));
 }
 
+/**
+ * Sockets one endpoint keeps open at most: a kubelet's probes or a scraper need a few, and a
+ * flood of idle ones must not use up the descriptors the agent's queues and tools need.
+ */
+export const LOCAL_MAX_CONNECTIONS = 64;
+
 export interface LocalServerLimits {
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;

@@ -11,7 +11,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../cluster/model.ts';
 import { checkMirrors } from '../net/mirrored-constants.ts';
 import { ruleCodeCount, sideAllows, sideRule, type RuleSnapshot } from '../policy/engine-api.ts';
-import { DEFAULT_LOCAL_HOST, closeLocal, createLocalServer, listenLocal, parseLocalAddress, type LocalAddress } from './local-http.ts';
+import { DEFAULT_LOCAL_HOST, LOCAL_MAX_CONNECTIONS, closeLocal, createLocalServer, listenLocal, parseLocalAddress, type LocalAddress } from './local-http.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Hot-path counters: one flat Float64Array (exact integers up to 2^53) indexed by slot.
@@ -479,7 +479,7 @@ export function startMetricsServer(registry: Registry, addr: Partial<MetricsAddr
     );
   };
   // Slow or half-open clients must not pin sockets forever; a scrape may take longer than a probe.
-  const server = createLocalServer({ headersTimeoutMs: 5000, requestTimeoutMs: 10000, keepAliveTimeoutMs: 5000 }, handle);
+  const server = createLocalServer({ headersTimeoutMs: 5000, requestTimeoutMs: 10000, keepAliveTimeoutMs: 5000, maxConnections: LOCAL_MAX_CONNECTIONS }, handle);
   return listenLocal(server, { host, port }).then(
     (address) => {
       // Errors after startup (e.g. EMFILE on accept) are logged by the agent, not fatal.

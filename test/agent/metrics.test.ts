@@ -209,6 +209,35 @@ t.test('listening on a taken port fails with a clear error', async (t) => {
   await t.rejects(startMetricsServer(m.registry, { port: a.address.port }), /metrics server: cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
 });
 
+// The health server caps its sockets so a flood of idle ones cannot use up the process's file
+// descriptors (which the queues, ipset and conntrack calls need); the metrics server, the one an
+// operator may bind to the node's address for a remote scraper, had no cap.
+t.test('sockets past the cap are closed at once; the server serves again once they go', async (t) => {
+  const { LOCAL_MAX_CONNECTIONS } = await import('../../src/agent/local-http.ts');
+  const m = createMetrics({ nfqueueFile: null });
+  const srv = await startMetricsServer(m.registry, { port: 0 });
+  t.teardown(() => srv.close());
+  const open = (): Promise<import('node:net').Socket> => new Promise((resolve, reject) => {
+    const s = connect(srv.address.port, '127.0.0.1', () => resolve(s));
+    s.on('error', reject);
+  });
+  const idle = [];
+  for (let i = 0; i < LOCAL_MAX_CONNECTIONS; i++) idle.push(await open());
+  // Let the server accept them all before the next one comes.
+  await new Promise((r) => setTimeout(r, 100));
+  const extra = await open();
+  const closed = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), 2000);
+    extra.on('close', () => { clearTimeout(timer); resolve(true); });
+    extra.on('error', () => {});
+  });
+  t.ok(closed, `connection ${LOCAL_MAX_CONNECTIONS + 1} is closed by the server, not held`);
+  extra.destroy();
+  for (const s of idle) s.destroy();
+  await new Promise((r) => setTimeout(r, 100));
+  t.equal((await get(srv.address.port, '/metrics')).status, 200, 'serving once the idle sockets are gone');
+});
+
 t.test('a deleted policy\'s series goes away with the next snapshot, late counts do not bring it back, live ones keep counting up', async (t) => {
   const c = loadCases().find((k) => k.file.includes('001-default-deny-ingress'))!;
   const st = buildClusterForCase(c);
