@@ -238,6 +238,160 @@ t.test('sockets past the cap are closed at once; the server serves again once th
   t.equal((await get(srv.address.port, '/metrics')).status, 200, 'serving once the idle sockets are gone');
 });
 
+/**
+ * The problems of a text exposition (format 0.0.4) as a scraper would meet them: each family's
+ * HELP and TYPE once and before its samples, samples only of a declared family, label values
+ * with only the three escapes, no series twice, numbers where numbers go (no NaN), counters
+ * ending in _total and never negative, histogram buckets cumulative up to +Inf = _count.
+ */
+function expositionProblems(text: string): string[] {
+  const problems: string[] = [];
+  const types = new Map<string, string>();
+  const helps = new Set<string>();
+  const sampled = new Set<string>();
+  const series = new Set<string>();
+  const buckets = new Map<string, { le: number; v: number }[]>();
+  const counts = new Map<string, number>();
+  const NUM = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$|^[+-]Inf$/;
+  const familyOf = (name: string): string | undefined => {
+    if (types.has(name)) return name;
+    const m = /^(.*)_(bucket|sum|count)$/.exec(name);
+    return m && types.get(m[1]!) === 'histogram' ? m[1] : undefined;
+  };
+  if (!text.endsWith('\n')) problems.push('does not end with a newline');
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    let m = /^# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*)$/.exec(line);
+    if (m) {
+      const [, kind, name, rest] = m;
+      if (sampled.has(name!)) problems.push(`${kind} ${name} after its samples`);
+      if (kind === 'HELP') {
+        if (helps.has(name!)) problems.push(`HELP ${name} twice`);
+        helps.add(name!);
+        if (/\\[^\\n]/.test(rest!.replace(/\\\\/g, ''))) problems.push(`HELP ${name}: an escape other than \\\\ and \\n`);
+      } else {
+        if (types.has(name!)) problems.push(`TYPE ${name} twice`);
+        if (!['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(rest!)) problems.push(`TYPE ${name}: ${rest}`);
+        types.set(name!, rest!);
+        if (rest === 'counter' && !name!.endsWith('_total')) problems.push(`counter ${name} does not end in _total`);
+      }
+      continue;
+    }
+    if (line.startsWith('#')) continue;
+    m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m) {
+      problems.push(`not a sample: ${JSON.stringify(line)}`);
+      continue;
+    }
+    const [, name, labelText, value] = m;
+    const family = familyOf(name!);
+    if (!family) problems.push(`${name}: no TYPE before it`);
+    else sampled.add(family);
+    const labels: [string, string][] = [];
+    let rest = labelText ?? '';
+    while (rest !== '') {
+      const l = /^([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\[\\"n])*)"(,|$)/.exec(rest);
+      if (!l) {
+        problems.push(`${name}: bad label text ${JSON.stringify(rest)}`);
+        break;
+      }
+      labels.push([l[1]!, l[2]!]);
+      rest = rest.slice(l[0].length);
+    }
+    if (new Set(labels.map((x) => x[0])).size !== labels.length) problems.push(`${name}: a label twice`);
+    const key = `${name}{${labels.map(([k, v]) => `${k}=${v}`).sort().join(',')}}`;
+    if (series.has(key)) problems.push(`series twice: ${key}`);
+    series.add(key);
+    if (!NUM.test(value!)) {
+      problems.push(`${key}: value ${value} is not a number`);
+      continue;
+    }
+    const v = Number(value!.replace('Inf', 'Infinity'));
+    if (family && types.get(family) === 'counter' && v < 0) problems.push(`${key}: counter below 0`);
+    const rest2 = labels.filter(([k]) => k !== 'le').map(([k, x]) => `${k}=${x}`).sort().join(',');
+    if (name!.endsWith('_bucket') && family) {
+      const le = labels.find(([k]) => k === 'le')?.[1];
+      if (le === undefined) problems.push(`${key}: a bucket without le`);
+      else {
+        const list = buckets.get(`${family}{${rest2}}`) ?? [];
+        list.push({ le: Number(le.replace('Inf', 'Infinity')), v });
+        buckets.set(`${family}{${rest2}}`, list);
+      }
+    }
+    if (name!.endsWith('_count') && family && family !== name) counts.set(`${family}{${rest2}}`, v);
+  }
+  for (const name of types.keys()) if (!helps.has(name)) problems.push(`${name}: no HELP`);
+  for (const [k, list] of buckets) {
+    for (let i = 1; i < list.length; i++) {
+      if (!(list[i]!.le > list[i - 1]!.le)) problems.push(`${k}: buckets not in order of le`);
+      if (list[i]!.v < list[i - 1]!.v) problems.push(`${k}: buckets not cumulative`);
+    }
+    const last = list[list.length - 1];
+    if (!last || last.le !== Infinity) problems.push(`${k}: no +Inf bucket`);
+    else if (counts.get(k) !== last.v) problems.push(`${k}: +Inf bucket ${last.v} is not _count ${counts.get(k)}`);
+  }
+  return problems;
+}
+
+t.test('the exposition checker finds what it is for', async (t) => {
+  const good = '# HELP a_total x\n# TYPE a_total counter\na_total{p="q\\"\\\\\\n"} 1\n';
+  t.same(expositionProblems(good), []);
+  const bad: [string, RegExp][] = [
+    ['a_total 1\n# HELP a_total x\n# TYPE a_total counter\n', /no TYPE before it/],
+    ['# HELP a x\n# TYPE a counter\na 1\n', /does not end in _total/],
+    ['# HELP a x\n# TYPE a gauge\n# HELP a x\na 1\n', /HELP a twice/],
+    ['# HELP a x\n# TYPE a gauge\na{p="x\\y"} 1\n', /bad label text/],
+    ['# HELP a x\n# TYPE a gauge\na{p="x"} 1\na{p="x"} 2\n', /series twice/],
+    ['# HELP a x\n# TYPE a gauge\na Nan\n', /not a number/],
+    ['# HELP h x\n# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="2"} 1\nh_bucket{le="+Inf"} 1\nh_count 1\n', /not cumulative/],
+    ['# HELP h x\n# TYPE h histogram\nh_bucket{le="1"} 1\nh_count 1\n', /no \+Inf bucket/],
+  ];
+  for (const [text, want] of bad) t.match(expositionProblems(text).join('; '), want, JSON.stringify(text));
+});
+
+// Policy names, pod names and table names are user text: quotes, backslashes, newlines and other
+// characters must reach the scraper escaped, in a scrape a strict parser takes as a whole.
+t.test('a real scrape with odd names is valid text exposition 0.0.4', async (t) => {
+  const { registerAgentMetrics, AgentStats } = await import('../../src/agent/agent-stats.ts');
+  const { DnsWiring } = await import('../../src/agent/dns-wiring.ts');
+  const { SourceGuard } = await import('../../src/agent/source-guard.ts');
+  const ODD = ['x/a"b', 'x/back\\slash', 'x/new\nline', 'admin/sp ace', 'x/ünï{}=,', 'x/\\n'];
+  const policies = new PolicyCounters();
+  policies.countDeny(ODD);
+  policies.countDeny(ODD.slice(0, 2), true);
+  const counters = new AgentCounters();
+  counters.packets[verdictSlot(VERDICT.DENY, DIRECTION.BOTH, protoSlot(IPPROTO_UDP))] = 3;
+  const dir = mkdtempSync(join(tmpdir(), 'palisade-metrics-'));
+  writeFileSync(join(dir, 'q'), PROC_SAMPLE);
+  const m = createMetrics({
+    counters, policies, nfqueueFile: join(dir, 'q'),
+    ruleTables: () => Object.fromEntries(ODD.map((n, i) => [n, i])), syncLag: () => 0.25, generation: () => 7,
+    verdictLog: () => ({ written: 1, suppressed: 0, repeats: 2, dropped: 0 }),
+    reasons: { counts: [Float64Array.from([1, 2])], names: ['a', 'b'] }, invalid: { counts: [], names: ['c'] },
+  });
+  for (const s of [0.0001, 0.003, 0.003, 0.7, 12]) m.observeCompile(s, 'incremental');
+  m.observeCompile(0.02, 'full');
+  registerAgentMetrics(m.registry, new AgentStats(), () => undefined);
+  DnsWiring.registerMetrics(m.registry, () => undefined);
+  const spoofedByPod = Object.fromEntries(ODD.map((n) => [n, 1]));
+  SourceGuard.registerMetrics(m.registry, () => ({ status: () => ({ spoofedByPod, noInterfaceDrops: 0, podsWithoutInterface: [] }) }) as any);
+  const srv = await startMetricsServer(m.registry, { port: 0 });
+  t.teardown(() => srv.close());
+  const r = await get(srv.address.port, '/metrics');
+  t.equal(r.status, 200);
+  t.equal(r.type, 'text/plain; version=0.0.4; charset=utf-8');
+  t.same(expositionProblems(r.body), [], 'no problems');
+  const lines = r.body.split('\n');
+  for (const l of [
+    'palisade_policy_verdicts_total{policy="x/a\\"b",action="audit"} 1',
+    'palisade_policy_verdicts_total{policy="x/back\\\\slash",action="deny"} 1',
+    'palisade_policy_verdicts_total{policy="x/new\\nline",action="deny"} 1',
+    'palisade_policy_verdicts_total{policy="x/\\\\n",action="deny"} 1',
+    'palisade_spoofed_packets_total{pod="x/ünï{}=,"} 1',
+    'palisade_compile_seconds_bucket{le="+Inf",kind="incremental"} 5',
+  ]) t.ok(lines.includes(l), l);
+});
+
 t.test('a deleted policy\'s series goes away with the next snapshot, late counts do not bring it back, live ones keep counting up', async (t) => {
   const c = loadCases().find((k) => k.file.includes('001-default-deny-ingress'))!;
   const st = buildClusterForCase(c);
