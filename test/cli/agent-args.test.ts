@@ -58,3 +58,26 @@ t.test('--health and --metrics cannot share a port on an overlapping address', a
     else t.equal(err, undefined, `${extra.join(' ')} is accepted`);
   }
 });
+
+// `--status-file="$STATUS_FILE"` with the variable unset: an empty value read as "none", so the
+// agent ran without the file (or log, or with the in-cluster account) and nothing said so.
+t.test('a file flag given an empty value is refused, not read as absent', async (t) => {
+  const cases: [string[], RegExp][] = [
+    [['--status-file='], /^--status-file needs a file path, got an empty value$/],
+    [['--status-file', ''], /^--status-file needs a file path, got an empty value$/],
+    [['--verdict-log='], /^--verdict-log needs stdout or a file path, got an empty value$/],
+    [['--kubeconfig=', '--source', 'kube'], /^--kubeconfig needs a file path, got an empty value$/],
+  ];
+  for (const [extra, want] of cases) {
+    const argv = extra.includes('kube') ? ['--node', 'n1', ...extra] : [...base, ...extra];
+    let err: string | undefined;
+    try {
+      parseAgentArgs(argv, {});
+    } catch (e) {
+      if (!(e instanceof CliError)) throw e;
+      err = e.message;
+    }
+    t.match(err, want, JSON.stringify(extra));
+  }
+  t.equal(errorOf(['--status-file', join(dir, 'status.json'), '--verdict-log', 'stdout']), undefined, 'given values are accepted');
+});

@@ -147,6 +147,11 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   const { flags, positional } = parseArgs(argv, SPEC, { '-h': 'help' });
   if (flags.help) return 'help';
   if (positional.length > 0) throw new CliError(`unexpected argument "${positional[0]}"`);
+  // An empty value (`--status-file="$STATUS_FILE"` with the variable unset) would read as the
+  // flag left out: the agent would run without the file, or with the in-cluster account.
+  for (const [f, what] of [['status-file', 'a file path'], ['verdict-log', 'stdout or a file path'], ['kubeconfig', 'a file path']] as const) {
+    if (flags[f] === '') throw new CliError(`--${f} needs ${what}, got an empty value`);
+  }
   const sourceKind = (flags.source as string | undefined) ?? 'files';
   if (sourceKind !== 'files' && sourceKind !== 'kube') throw new CliError(`--source must be files or kube, got "${sourceKind}"`);
   const backend = ((flags.backend as string | undefined) ?? 'nfqueue') as Backend;
