@@ -81,3 +81,23 @@ t.test('a file flag given an empty value is refused, not read as absent', async 
   }
   t.equal(errorOf(['--status-file', join(dir, 'status.json'), '--verdict-log', 'stdout']), undefined, 'given values are accepted');
 });
+
+// TUN: the DNS learner's device is routed by a mark of its own (DEFAULT_DNS_DIVERT_MARK, not a
+// flag). --mark or --tun-mark sharing its bit was accepted: diverted connections would be routed
+// to the DNS device instead of the judge, or DNS answers read as allowed traffic.
+t.test('TUN: --mark and --tun-mark cannot share bits with each other or the DNS device\'s mark', async (t) => {
+  const cases: [string[], RegExp | undefined][] = [
+    [['--backend', 'tun'], undefined],
+    [['--backend', 'tun', '--mark', '0x1000000', '--tun-mark', '0x10000000'], undefined],
+    [['--backend', 'tun', '--mark', '0x6000000'], /^--mark and --tun-mark must not share bits/],
+    [['--backend', 'tun', '--tun-mark', '0x8000000'], /^--tun-mark 0x8000000 shares bits with 0x8000000, the mark that routes DNS answers to the DNS learner's device/],
+    [['--backend', 'tun', '--mark', '0xa000000', '--tun-mark', '0x4000000'], /^--mark 0xa000000 shares bits with 0x8000000, the mark that routes DNS answers/],
+    // NFQUEUE: no device, no DNS mark; --tun-mark is not used.
+    [['--backend', 'nfqueue', '--mark', '0x8000000'], undefined],
+  ];
+  for (const [extra, want] of cases) {
+    const err = errorOf(extra);
+    if (want) t.match(err, want, extra.join(' '));
+    else t.equal(err, undefined, `${extra.join(' ')} is accepted`);
+  }
+});

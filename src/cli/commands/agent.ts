@@ -15,7 +15,7 @@ import { AGENT_NODE_FLAGS, missingAgentNodeFlags } from '../../agent/node-flags.
 import { defaultLog } from '../../agent/agent-log.ts';
 import { DEFAULT_VERDICT_LOG_MAX_BYTES } from '../../agent/verdict-log.ts';
 import { DEFAULT_TUN_DEVICE, DEFAULT_TUN_TABLE, tunTableProblem } from '../../enforce/tun-routing.ts';
-import { dnsQueue } from '../../enforce/iptables.ts';
+import { DEFAULT_DNS_DIVERT_MARK, dnsQueue } from '../../enforce/iptables.ts';
 
 const HELP = `usage: palisade agent --node NAME [--source files --manifests PATH... | --source kube [--kubeconfig FILE]]
                       [--backend nfqueue|tun] [--queue N] [--queues K] [--fail-open]
@@ -46,7 +46,8 @@ removes its iptables rules (unless --keep-rules).
   --iptables auto|nft|legacy   iptables backend (default auto: the node's, read from its
                         tables: kubelet chains, else KUBE-* chains, else more rules, else nft)
   --mark M              connmark bit(s) meaning "allowed by Palisade" (default 0x2000000)
-  --tun-name NAME       TUN device (default palisade0); --tun-mark M (default 0x4000000),
+  --tun-name NAME       TUN device (default palisade0); --tun-mark M (default 0x4000000;
+                        neither it nor --mark may use 0x8000000, the DNS device's mark),
                         --tun-table N (default 7077; N and N+1, the DNS learner's, are
                         Palisade's own: flushed when it stops, so never 253-255)
   --no-ipv6             program IPv4 only
@@ -168,6 +169,13 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   const allowMark = markFlag(flags.mark, 'mark', 0x02000000);
   const divertMark = markFlag(flags['tun-mark'], 'tun-mark', 0x04000000);
   if (backend === 'tun' && (allowMark & divertMark) !== 0) throw new CliError('--mark and --tun-mark must not share bits');
+  if (backend === 'tun') {
+    // The DNS learner's device is routed by a mark that is no flag: a shared bit would send
+    // diverted connections there instead of to the judge, or make answers look allowed.
+    for (const [name, mark] of [['mark', allowMark], ['tun-mark', divertMark]] as const) {
+      if ((mark & DEFAULT_DNS_DIVERT_MARK) !== 0) throw new CliError(`--${name} 0x${mark.toString(16)} shares bits with 0x${DEFAULT_DNS_DIVERT_MARK.toString(16)}, the mark that routes DNS answers to the DNS learner's device`);
+    }
+  }
   const tunTable = intFlag(flags['tun-table'], 'tun-table', 1, 0xfffffffe, DEFAULT_TUN_TABLE);
   const tableProblem = tunTableProblem(tunTable);
   if (tableProblem) throw new CliError(`--tun-table ${tunTable}: ${tableProblem}`);
