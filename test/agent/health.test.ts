@@ -186,3 +186,26 @@ t.test('a method other than GET or HEAD: 405 with an Allow header, on both paths
     }
   }
 });
+
+// Slow clients (headers a byte at a time, never finished) must neither hold up the probes while
+// they trickle nor keep their sockets past the header timeout (5 s, checked every second).
+t.test('slow clients: probes are answered meanwhile, and their sockets are closed after the header timeout', async (t) => {
+  const h = new HealthServer({ port: 0 });
+  const { port } = await h.start();
+  t.teardown(() => h.stop());
+  const t0 = Date.now();
+  const slow = Array.from({ length: 20 }, () => {
+    const s = connect(port, '127.0.0.1');
+    s.on('error', () => {});
+    s.resume(); // read what the server says, and so its end: a paused socket never sees it
+    s.write('GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ');
+    const drip = setInterval(() => s.writable && s.write('a'), 200);
+    return new Promise<number>((resolve) => s.on('close', () => { clearInterval(drip); resolve(Date.now() - t0); }));
+  });
+  const p0 = Date.now();
+  t.equal((await get(port, '/healthz')).status, 200, 'a probe while they trickle');
+  t.ok(Date.now() - p0 < 1000, 'answered at once');
+  const closedAfter = await Promise.all(slow);
+  t.ok(Math.max(...closedAfter) < 8000, `every slow socket closed within 8 s (last after ${Math.max(...closedAfter)} ms)`);
+  t.ok(Math.min(...closedAfter) >= 4000, 'not before the header timeout');
+});
