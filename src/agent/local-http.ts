@@ -66,6 +66,12 @@ export interface LocalServerLimits {
   readonly maxConnections?: number;
 }
 
+/** Node's codes for a refused request that is not simply malformed, and the answer each gets. */
+const CLIENT_ERROR_STATUS: Readonly<Record<string, string>> = {
+  ERR_HTTP_REQUEST_TIMEOUT: '408 Request Timeout',
+  HPE_HEADER_OVERFLOW: '431 Request Header Fields Too Large',
+};
+
 /** An HTTP server that does not let slow, half-open or malformed clients pin its sockets. */
 export function createLocalServer(
   limits: LocalServerLimits,
@@ -79,10 +85,12 @@ export function createLocalServer(
   server.requestTimeout = limits.requestTimeoutMs;
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
   if (limits.maxConnections !== undefined) server.maxConnections = limits.maxConnections;
-  server.on('clientError', (_err, socket) => {
-    // A request the HTTP parser rejects (garbage, oversized headers): answer 400 if the socket
-    // still takes it, and close it. The server itself carries on.
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    // A request the HTTP parser rejects (garbage, oversized headers) or that took too long:
+    // answer with the status that says which, if the socket still takes it, and close it. The
+    // server itself carries on.
+    const status = CLIENT_ERROR_STATUS[err.code ?? ''] ?? '400 Bad Request';
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     else socket.destroy();
   });
   return server;

@@ -197,15 +197,34 @@ t.test('slow clients: probes are answered meanwhile, and their sockets are close
   const slow = Array.from({ length: 20 }, () => {
     const s = connect(port, '127.0.0.1');
     s.on('error', () => {});
-    s.resume(); // read what the server says, and so its end: a paused socket never sees it
+    let said = '';
+    s.on('data', (d) => (said += d.toString('latin1'))); // and so its end: a paused socket never sees it
     s.write('GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ');
     const drip = setInterval(() => s.writable && s.write('a'), 200);
-    return new Promise<number>((resolve) => s.on('close', () => { clearInterval(drip); resolve(Date.now() - t0); }));
+    return new Promise<number>((resolve) => s.on('close', () => {
+      clearInterval(drip);
+      answers.push(said.split('\r\n')[0]!);
+      resolve(Date.now() - t0);
+    }));
   });
+  const answers: string[] = [];
   const p0 = Date.now();
   t.equal((await get(port, '/healthz')).status, 200, 'a probe while they trickle');
   t.ok(Date.now() - p0 < 1000, 'answered at once');
   const closedAfter = await Promise.all(slow);
   t.ok(Math.max(...closedAfter) < 8000, `every slow socket closed within 8 s (last after ${Math.max(...closedAfter)} ms)`);
   t.ok(Math.min(...closedAfter) >= 4000, 'not before the header timeout');
+  // Told why, as Node's own answer would (it was a 400, the answer to a malformed request).
+  t.same([...new Set(answers)], ['HTTP/1.1 408 Request Timeout'], 'each told 408');
+});
+
+t.test('a request the parser refuses is answered with the status that says why', async (t) => {
+  const h = new HealthServer({ port: 0 });
+  const { port } = await h.start();
+  t.teardown(() => h.stop());
+  const cases: [string, string, string][] = [
+    ['garbage', 'GARBAGE\r\n\r\n', 'HTTP/1.1 400 Bad Request'],
+    ['a header past Node\'s 16 KiB', `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(64 * 1024)}\r\n\r\n`, 'HTTP/1.1 431 Request Header Fields Too Large'],
+  ];
+  for (const [what, bytes, want] of cases) t.equal((await raw(port, bytes)).split('\r\n')[0], want, what);
 });
