@@ -31,6 +31,8 @@ function flagHint(name: string, spec: FlagSpec): string {
 export function parseArgs(argv: string[], spec: FlagSpec, aliases: Record<string, string> = {}): ParsedArgs {
   const flags: Record<string, string | string[] | boolean | undefined> = {};
   const positional: string[] = [];
+  /** How each bool flag was written, for the error when it is given again the other way. */
+  const boolWritten: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i]!;
     if (!a.startsWith('-') || a === '-') {
@@ -49,7 +51,11 @@ export function parseArgs(argv: string[], spec: FlagSpec, aliases: Record<string
     if (!kind) throw new CliError(`unknown flag ${a}${flagHint(name, spec)}`);
     if (kind === 'bool') {
       if (inline !== undefined && inline !== 'true' && inline !== 'false') throw new CliError(`flag ${a} takes no value (or =true/=false)`);
-      flags[name] = inline !== 'false';
+      const on = inline !== 'false';
+      // Last-wins would hide one of the two (an image's entrypoint and a DaemonSet's args).
+      if (flags[name] !== undefined && flags[name] !== on) throw new CliError(`flag ${argv[i]} contradicts ${boolWritten[name]} given before it`);
+      boolWritten[name] = argv[i]!;
+      flags[name] = on;
       continue;
     }
     const values: string[] = [];

@@ -134,3 +134,28 @@ t.test('intFlag: the value, or an error that quotes what was written', async (t)
     } else t.equal(got, want, String(value));
   }
 });
+
+// A string flag given twice is an error; a bool given twice with opposite values
+// (`--keep-rules ... --keep-rules=false`, one from an image's entrypoint and one from the
+// DaemonSet's args) silently took the last. Said once it is the same value, it is fine.
+t.test('parseArgs: a bool flag given twice with opposite values is an error naming it', async (t) => {
+  const spec = { 'keep-rules': 'bool', follow: 'bool' } as const;
+  const cases: [string[], Record<string, boolean> | RegExp][] = [
+    [['--keep-rules', '--keep-rules'], { 'keep-rules': true }],
+    [['--keep-rules=false', '--keep-rules=false'], { 'keep-rules': false }],
+    [['--follow', '-f'], { follow: true }],
+    [['--keep-rules', '--keep-rules=false'], /^flag --keep-rules=false contradicts --keep-rules given before it$/],
+    [['--keep-rules=false', '--keep-rules'], /^flag --keep-rules contradicts --keep-rules=false given before it$/],
+    [['-f', '--follow=false'], /^flag --follow=false contradicts -f given before it$/],
+  ];
+  for (const [argv, want] of cases) {
+    let got: unknown;
+    try {
+      got = parseArgs(argv, spec, { '-f': 'follow' }).flags;
+    } catch (e) {
+      got = e;
+    }
+    if (want instanceof RegExp) t.ok(got instanceof CliError && want.test(got.message), `${argv.join(' ')}: ${String(got)}`);
+    else t.same(got, want, argv.join(' '));
+  }
+});
