@@ -259,6 +259,31 @@ export function stateOf(c: RandomCluster): ClusterState {
   return s;
 }
 
+/**
+ * Copies of about half the pods (same namespace, labels, ports; new addresses in 10.3.0.0/16 and
+ * fd03::/64; a third of them on another node), 1 to maxCopies each, named `<pod>-r<k>`: a
+ * Deployment's replicas, which the connectivity model groups and an ipBlock can tell apart.
+ */
+export function withReplicas(r: Rng, state: ClusterState, maxCopies = 2): void {
+  const pods = [...state.pods.values()];
+  const nodes = [...state.nodes.keys()];
+  let n = 0;
+  state.batch(() => {
+    for (const p of pods) {
+      if (!r.chance(0.5)) continue;
+      const copies = maxCopies > 1 ? r.range(1, maxCopies) : 1;
+      for (let k = 0; k < copies; k++) {
+        n++;
+        const ips = p.ips.length === 0 ? [] : [`10.3.${n >> 8}.${n & 255}`, `fd03::${n.toString(16)}`];
+        // Replicas spread over nodes: the node endpoint and the node exemption are judged per
+        // member's own node.
+        const nodeName = r.chance(0.33) ? r.pick(nodes) : p.nodeName;
+        state.upsertPod({ ...p, name: `${p.name}-r${k}`, ips, ...(nodeName !== undefined ? { nodeName } : {}) });
+      }
+    }
+  });
+}
+
 export interface ProbeAddresses {
   readonly v4: string[];
   readonly v6: string[];

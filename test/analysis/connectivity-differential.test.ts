@@ -15,33 +15,12 @@ import { cidrContains, parseCIDR, parseIP } from '../../src/net/address.ts';
 import { evaluate } from '../../src/policy/evaluator.ts';
 import { ConnectivityAnalysis, type Edge, type EdgePart, type Endpoint } from '../../src/analysis/connectivity.ts';
 import { canonical } from '../../support/differential.ts';
-import { Rng, randomCluster, stateOf } from '../../support/random-cluster.ts';
+import { Rng, randomCluster, stateOf, withReplicas } from '../../support/random-cluster.ts';
 
 const CLUSTERS = Number(process.env.PALISADE_CLUSTERS ?? 12);
 const envSeed = process.env.PALISADE_SEED;
 const seed = envSeed !== undefined && envSeed !== '' ? Number(envSeed) >>> 0 : (Date.now() ^ (process.pid << 16)) >>> 0;
 t.comment(`connectivity seed ${seed} (reproduce with PALISADE_SEED=${seed})`);
-
-/** Copies of some pods (same namespace, labels, ports; new addresses; some on another node), as a Deployment's replicas. */
-function withReplicas(r: Rng, state: ClusterState): void {
-  const pods = [...state.pods.values()];
-  const nodes = [...state.nodes.keys()];
-  let n = 0;
-  state.batch(() => {
-    for (const p of pods) {
-      if (!r.chance(0.5)) continue;
-      const copies = r.range(1, 2);
-      for (let k = 0; k < copies; k++) {
-        n++;
-        const ips = p.ips.length === 0 ? [] : [`10.3.${n >> 8}.${n & 255}`, `fd03::${n.toString(16)}`];
-        // A third of the copies on another node, as a Deployment's replicas spread: the node
-        // endpoint and the node exemption are judged per member's own node.
-        const nodeName = r.chance(0.33) ? r.pick(nodes) : p.nodeName;
-        state.upsertPod({ ...p, name: `${p.name}-r${k}`, ips, ...(nodeName !== undefined ? { nodeName } : {}) });
-      }
-    }
-  });
-}
 
 function members(e: Endpoint, state: ClusterState): Pod[] {
   return (e.pods ?? []).map((k) => state.pods.get(k)!);

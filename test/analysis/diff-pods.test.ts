@@ -19,7 +19,7 @@ import { loadManifests } from '../../src/sources/manifests.ts';
 import { podKey, type Family } from '../../src/cluster/model.ts';
 import type { ClusterState } from '../../src/cluster/state.ts';
 import { parseIP } from '../../src/net/address.ts';
-import { Rng, randomCluster, stateOf, type RandomCluster } from '../../support/random-cluster.ts';
+import { Rng, randomCluster, stateOf, withReplicas, type RandomCluster } from '../../support/random-cluster.ts';
 
 const pod = (name: string, app: string, ip: string) => `---
 apiVersion: v1
@@ -122,21 +122,6 @@ for (const [name, before, after] of CASES) {
 const envSeed = process.env.PALISADE_SEED;
 const seed = envSeed !== undefined && envSeed !== '' ? Number(envSeed) >>> 0 : (Date.now() ^ (process.pid << 16)) >>> 0;
 
-function withReplicas(r: Rng, state: ClusterState): void {
-  const pods = [...state.pods.values()];
-  const nodes = [...state.nodes.keys()];
-  let n = 0;
-  state.batch(() => {
-    for (const p of pods) {
-      if (!r.chance(0.5)) continue;
-      n++;
-      const ips = p.ips.length === 0 ? [] : [`10.3.${n >> 8}.${n & 255}`, `fd03::${n.toString(16)}`];
-      const nodeName = r.chance(0.33) ? r.pick(nodes) : p.nodeName;
-      state.upsertPod({ ...p, name: `${p.name}-r0`, ips, ...(nodeName !== undefined ? { nodeName } : {}) });
-    }
-  });
-}
-
 const RANDOM_PORTS = [1, 52, 53, 54, 79, 80, 81, 82, 443, 5000, 8080, 9090, 65535];
 
 t.test(`random policy changes: diff = evaluator on every pod pair (seed ${seed})`, async (t) => {
@@ -149,7 +134,7 @@ t.test(`random policy changes: diff = evaluator on every pod pair (seed ${seed})
     const side = (k: number): ClusterState => {
       const x: RandomCluster = { ...base, policies: [...half(base.policies, k), ...half(other.policies, k)], clusterPolicies: [...half(base.clusterPolicies, k), ...half(other.clusterPolicies, k)] };
       const state = stateOf(x);
-      withReplicas(new Rng((seed + c) >>> 0), state);
+      withReplicas(new Rng((seed + c) >>> 0), state, 1);
       return state;
     };
     const before = side(0), after = side(1);

@@ -141,10 +141,16 @@ t.test('-o md says what the text says: every opened, closed and was line, endpoi
   t.equal(none.stdout, 'no connection changed\n', 'no change: said, not an empty table');
 });
 
-t.test('--git REF:PATH compares the committed tree with the working tree', async (t) => {
-  const repo = tmpDir('palisade-diff-git-');
+/** A new git repository in a temporary folder, and git run in it. */
+function gitRepo(prefix: string): { repo: string; git: (...args: string[]) => string } {
+  const repo = tmpDir(prefix);
   const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@x', ...args], { cwd: repo, encoding: 'utf8' });
   git('init', '-q');
+  return { repo, git };
+}
+
+t.test('--git REF:PATH compares the committed tree with the working tree', async (t) => {
+  const { repo, git } = gitRepo('palisade-diff-git-');
   mkdirSync(join(repo, 'deploy'));
   writeFileSync(join(repo, 'deploy', 'cluster.yaml'), PODS + DENY);
   git('add', '-A');
@@ -167,9 +173,7 @@ t.test('--git REF:PATH compares the committed tree with the working tree', async
 
 t.test('--git REF:PATH where PATH is new since REF: before is empty, said on stderr', async (t) => {
   // A pull request that adds its first policy folder must be comparable too.
-  const repo = tmpDir('palisade-diff-git-new-');
-  const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@x', ...args], { cwd: repo, encoding: 'utf8' });
-  git('init', '-q');
+  const { repo, git } = gitRepo('palisade-diff-git-new-');
   writeFileSync(join(repo, 'README'), 'x\n');
   git('add', '-A');
   git('commit', '-qm', 'empty');
@@ -187,9 +191,7 @@ t.test('--git REF:PATH where PATH is new since REF: before is empty, said on std
 
 t.test('--git REF:PATH where PATH is gone from the working tree: after is empty, said on stderr', async (t) => {
   // A pull request that deletes the policy folder opens everything it held closed: a gate must see it.
-  const repo = tmpDir('palisade-diff-git-gone-');
-  const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@x', ...args], { cwd: repo, encoding: 'utf8' });
-  git('init', '-q');
+  const { repo, git } = gitRepo('palisade-diff-git-gone-');
   mkdirSync(join(repo, 'deploy'));
   writeFileSync(join(repo, 'deploy', 'cluster.yaml'), PODS + DENY);
   git('add', '-A');
@@ -240,9 +242,7 @@ t.test('--kubeconfig: the live cluster is the after side, answering as its manif
 
 t.test('--git REF:PATH with --kubeconfig: the commit against the cluster', async (t) => {
   const kubeconfig = await liveCluster(t, PODS + DENY + ALLOW);
-  const repo = tmpDir('palisade-diff-git-kube-');
-  const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@x', ...args], { cwd: repo, encoding: 'utf8' });
-  git('init', '-q');
+  const { repo, git } = gitRepo('palisade-diff-git-kube-');
   mkdirSync(join(repo, 'deploy'));
   writeFileSync(join(repo, 'deploy', 'cluster.yaml'), PODS + DENY);
   git('add', '-A');
