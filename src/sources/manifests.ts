@@ -202,7 +202,7 @@ export function readManifestText(text: string, file: string): ManifestRead {
     // apply takes; ignoring a NetworkPolicyList would leave its policies out with only a note.
     // kubectl flattens a list inside a list too, so lists are read at any depth; `items` is the
     // path of item indices from the document down.
-    const visit = (value: unknown, at: string, items: readonly number[], typed?: Typed): void => {
+    const readValue = (value: unknown, at: string, items: readonly number[], typed?: Typed): void => {
       const locate = (d: readonly ObjectError[]) => locateErrors(d, file, i + 1, doc, lines, items);
       const obj = typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
       const kind = obj?.kind;
@@ -217,9 +217,9 @@ export function readManifestText(text: string, file: string): ManifestRead {
         return;
       }
       const of = itemKind === undefined ? undefined : { kind: itemKind, apiVersion: obj.apiVersion };
-      (list ?? []).forEach((item, j) => visit(item, `${at}.items[${j}]`, [...items, j], of));
+      (list ?? []).forEach((item, j) => readValue(item, `${at}.items[${j}]`, [...items, j], of));
     };
-    visit(raw, source, []);
+    readValue(raw, source, []);
   });
   function add(raw: unknown, source: string, locate: (e: readonly ObjectError[]) => ObjectError[], typed: Typed | undefined, yaml11: { field: string; message: string }[]): void {
     // An item of a typed list is of the list's kind and apiVersion unless it names its own.
