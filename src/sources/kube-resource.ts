@@ -1,6 +1,7 @@
 // One informed kind of the kube source (kube-source.ts): its bookkeeping record (the version and
-// path it lists and watches, the informer generation in use, the counters its status shows) and
-// the small facts the source reads off objects and errors.
+// path it lists and watches, the informer generation in use, the counters its status shows), the
+// status the source reports of all of them, and the small facts the source reads off objects and
+// errors.
 
 import type { KubernetesObject, ListWatch } from '@kubernetes/client-node';
 import { apiVersionOf, keyOfObject, resourcePath, type KindEntry, type ObjectKind } from '../cluster/kinds.ts';
@@ -21,6 +22,25 @@ export interface ResourceStatus {
   readonly errors: number;
   readonly lastError?: string;
 }
+
+/** What a KubeSource says of itself (KubeSource.status(), and to its status listeners). */
+export interface KubeSourceStatus {
+  /** Every resource has been listed completely at least once and applied to the state. */
+  readonly synced: boolean;
+  /** Every resource's watch is up (false while any is in restart backoff). */
+  readonly connected: boolean;
+  /** Wall-clock ms of the last list or watch event received. */
+  readonly lastEventAt?: number;
+  /** Watch reconnections of all kinds (clean reconnects, restarts after errors). */
+  readonly watchRestarts: number;
+  readonly relists: number;
+  readonly resyncs: number;
+  /** Objects currently rejected by validation. */
+  readonly rejected: number;
+  readonly resources: Readonly<Record<ObjectKind, ResourceStatus>>;
+}
+
+export type StatusListener = (s: KubeSourceStatus) => void;
 
 /** One informer generation of one resource. */
 export interface Instance {

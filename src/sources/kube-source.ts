@@ -53,9 +53,9 @@ import { KubeApplier, type Pending, type Prepared } from './kube-apply.ts';
 import { SlimObject, slimEventObject } from './slim-object.ts';
 import { stderrLog, type Log } from './log.ts';
 import type { Source, SyncInfo } from './source.ts';
-import { newResource, objectKey, resourceStatus, statusCodeOf, useVersion, type Instance, type Resource, type ResourceStatus } from './kube-resource.ts';
+import { newResource, objectKey, resourceStatus, statusCodeOf, useVersion, type Instance, type KubeSourceStatus, type Resource, type ResourceStatus, type StatusListener } from './kube-resource.ts';
 
-export type { ResourceStatus } from './kube-resource.ts';
+export type { KubeSourceStatus, ResourceStatus, StatusListener } from './kube-resource.ts';
 
 export { loadKubeConfig } from './kube-client.ts';
 
@@ -86,24 +86,6 @@ export interface KubeSourceOptions {
   readonly crdRecheckMaxMs?: number;
   readonly log?: Log;
 }
-
-export interface KubeSourceStatus {
-  /** Every resource has been listed completely at least once and applied to the state. */
-  readonly synced: boolean;
-  /** Every resource's watch is up (false while any is in restart backoff). */
-  readonly connected: boolean;
-  /** Wall-clock ms of the last list or watch event received. */
-  readonly lastEventAt?: number;
-  /** Watch reconnections of all kinds (clean reconnects, restarts after errors). */
-  readonly watchRestarts: number;
-  readonly relists: number;
-  readonly resyncs: number;
-  /** Objects currently rejected by validation. */
-  readonly rejected: number;
-  readonly resources: Readonly<Record<ObjectKind, ResourceStatus>>;
-}
-
-export type StatusListener = (s: KubeSourceStatus) => void;
 
 /** How long a watch must stay up (or deliver an event) before its failure counter resets. */
 const HEALTHY_AFTER_MS = 10_000;
