@@ -2,9 +2,9 @@
 // was judged by the plain evaluator, which walks every pod to find an address's owner and every
 // policy for each side (about 0.2 ms a cell: 2,000 pods and 500 policies took 15 minutes of CPU).
 // The compiled engine that enforces (same answers, checked by the differential tests) judges a
-// cell in a microsecond once it is built. A budget far above that and far below the evaluator's
-// time tells the two apart even on a loaded machine; the table is checked cell by cell on a
-// sample of rows against the evaluator.
+// cell in a microsecond once it is built: this file takes seconds where it took minutes. Tests
+// do not assert on time, so the figure is the README's (with its command); here the table is
+// checked cell by cell on a sample of rows against the evaluator.
 
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
@@ -43,13 +43,10 @@ function cluster(): string {
   return dir;
 }
 
-t.test('1,500 pods: the matrix within 40 s, equal to the evaluator', async (t) => {
+t.test('1,500 pods: the matrix equals the evaluator on sampled rows', async (t) => {
   const dir = cluster();
-  const start = Date.now();
   const r = runCli(['matrix', '--manifests', dir, '--port', '8080', '--full-names']);
-  const seconds = (Date.now() - start) / 1000;
   t.equal(r.code, 0, r.stderr);
-  t.ok(seconds < 40, `took ${seconds.toFixed(1)} s`);
   const lines = r.stdout.trimEnd().split('\n').map((l) => l.split('\t').map((c) => c.trim()));
   const cols = lines[0]!.slice(1);
   t.equal(cols.length, PODS);
