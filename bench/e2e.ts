@@ -299,7 +299,9 @@ async function enforce(mode: Mode): Promise<void> {
   } else if (isAgent(mode)) {
     const statusFile = join(topo.dir, `${mode}.status.json`);
     const backend = mode === 'tun' ? 'tun' : 'nfqueue';
-    agent = await startAgent(topo, ['--node', 'n1', '--manifests', yamlDir, '--backend', backend, '--queue', String(QUEUE), '--queues', String(mode === 'nfqueue-2q' ? 2 : queues),
+    // Queue numbers are NFQUEUE's: the agent refuses them with --backend tun.
+    const queueArgs = backend === 'nfqueue' ? ['--queue', String(QUEUE), '--queues', String(mode === 'nfqueue-2q' ? 2 : queues)] : [];
+    agent = await startAgent(topo, ['--node', 'n1', '--manifests', yamlDir, '--backend', backend, ...queueArgs,
       ...(mode === 'nfqueue-nocache' ? ['--no-verdict-cache'] : []), ...(mode === 'nfqueue-noadmit' ? ['--no-kernel-admit'] : []), ...(mode === 'nfqueue-noguard' ? ['--no-source-guard'] : []), ...(mode === 'nfqueue-iptguard' ? ['--source-guard-layout', 'iptables'] : []), ...(mode === 'nfqueue-nftguard' ? ['--source-guard-layout', 'nft'] : [])], statusFile);
     // Same priority as the rest of the path; every thread of the agent (setpriority is per thread).
     if (nice !== 0) for (const tid of readdirSync(`/proc/${agent.status.pid}/task`)) await run(['renice', '-n', String(nice), '-p', tid]);

@@ -75,7 +75,7 @@ try {
     samples.none!.push(await measure('none'));
     for (const backend of ['nfqueue', 'tun']) {
       const statusFile = join(topo.dir, `${backend}.json`);
-      const a = await startAgent(topo, ['--node', 'n1', '--manifests', join(topo.dir, 'm'), '--backend', backend, '--queue', '3'], statusFile);
+      const a = await startAgent(topo, ['--node', 'n1', '--manifests', join(topo.dir, 'm'), '--backend', backend, ...(backend === 'nfqueue' ? ['--queue', '3'] : [])], statusFile);
       const r = await measure(backend, a.status.pid);
       const s = topo.readJSON<{ counters: Record<string, number> }>(statusFile);
       samples[backend]!.push({ ...r, agentCounters: s?.counters });
