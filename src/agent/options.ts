@@ -1,6 +1,7 @@
 import type { GuardLayout } from './source-guard.ts';
 // The agent's options: what `palisade agent` passes in, checked before anything is built
-// (agentOptionsError, one line naming the flag), and the iptables rule plan they amount to.
+// (agentOptionsError, one line naming the flag), the iptables rule plan they amount to, and
+// which of its flags belong to one backend, source or feature (AGENT_FLAG_SCOPES).
 
 import type { DnsLearnerOptions } from './dns-learner.ts';
 import { DEFAULT_ALLOW_MARK, DEFAULT_DIVERT_MARK, DEFAULT_DNS_DIVERT_MARK, checkAddress, dnsTunName, checkIface, type IptablesBackend, type RulePlan } from '../enforce/iptables.ts';
@@ -119,9 +120,9 @@ export function agentOptionsError(o: Omit<AgentOptions, 'source'>): string | und
       return `--pod-cidr: ${(e as Error).message}`;
     }
   }
-  if (o.verdictCache && o.backend !== 'nfqueue') return `--verdict-cache works with the nfqueue backend only, not --backend ${o.backend}`;
-  if (o.kernelAdmit) {
-    if (o.backend !== 'nfqueue') return `--kernel-admit works with the nfqueue backend only, not --backend ${o.backend}`;
+  // --verdict-cache and --kernel-admit with --backend tun: flagScopeProblems (the CLI's flags);
+  // rulePlan never turns them on there.
+  if (o.kernelAdmit && o.backend === 'nfqueue') {
     if (o.queueAll) return '--kernel-admit needs the judged sets, which --queue-all turns off';
     if (o.logAllowed) return '--kernel-admit cannot name each admitted connection, which --log-allowed asks for';
   }
@@ -142,8 +143,8 @@ export function rulePlan(o: AgentOptions): RulePlan {
     dnsTunDevice: o.backend === 'tun' ? dnsTunName(o.tunName ?? DEFAULT_TUN_DEVICE) : undefined,
     dnsDivertMark: o.backend === 'tun' ? DEFAULT_DNS_DIVERT_MARK : undefined,
     strict: o.strict ?? true,
-    verdictCache: o.verdictCache ?? o.backend === 'nfqueue',
-    kernelAdmit: o.kernelAdmit ?? (o.backend === 'nfqueue' && (o.verdictCache ?? true) && !o.queueAll && !o.logAllowed),
+    verdictCache: o.backend === 'nfqueue' && (o.verdictCache ?? true),
+    kernelAdmit: o.backend === 'nfqueue' && (o.kernelAdmit ?? ((o.verdictCache ?? true) && !o.queueAll && !o.logAllowed)),
   };
 }
 
@@ -165,4 +166,100 @@ export function staticPodRanges(o: AgentOptions): { v4: string[]; v6: string[] }
     (a.family === 4 ? v4 : v6).push(a.text);
   }
   return { v4, v6 };
+}
+
+/** What a flag of AGENT_FLAG_SCOPES is for (SCOPES says what turns each off). */
+export type FlagScope = 'nfqueue' | 'tun' | 'files' | 'kube' | 'verdict cache' | 'verdict log' | 'verdict log file' | 'source guard';
+
+/**
+ * Which backend, source or feature each `palisade agent` flag is for, when not for every agent.
+ * Given where that is not in use, the flag would be ignored while its user believed it took
+ * effect: flagScopeProblems refuses it, naming the flag that rules it out. A flag that only
+ * turns off what is already absent (`harmless`) is a warning instead. The DNS flags are not
+ * here: the learner runs with either backend and source, and has no off switch.
+ */
+export const AGENT_FLAG_SCOPES: Readonly<Record<string, { readonly scope: FlagScope; readonly harmless?: true }>> = {
+  queue: { scope: 'nfqueue' },
+  queues: { scope: 'nfqueue' },
+  'verdict-cache': { scope: 'nfqueue' },
+  'no-verdict-cache': { scope: 'nfqueue', harmless: true },
+  'kernel-admit': { scope: 'nfqueue' },
+  'no-kernel-admit': { scope: 'nfqueue', harmless: true },
+  'verdict-cache-s': { scope: 'verdict cache' },
+  'verdict-cache-read-ms': { scope: 'verdict cache' },
+  'tun-name': { scope: 'tun' },
+  'tun-mark': { scope: 'tun' },
+  'tun-table': { scope: 'tun' },
+  manifests: { scope: 'files' },
+  'rescan-ms': { scope: 'files' },
+  kubeconfig: { scope: 'kube' },
+  'log-allowed': { scope: 'verdict log' },
+  'verdict-log-max-mb': { scope: 'verdict log file' },
+  'source-guard-layout': { scope: 'source guard' },
+};
+
+/** What decides whether a scoped flag takes effect: the command line's backend, source and switches. */
+export interface FlagContext {
+  readonly backend: Backend;
+  readonly source: 'files' | 'kube';
+  /** Which of --backend and --source were left to their default (said in the error). */
+  readonly defaulted?: { readonly backend?: boolean; readonly source?: boolean };
+  /** --no-verdict-cache given (or --verdict-cache=false). */
+  readonly noVerdictCache?: boolean;
+  /** --verdict-log's value, if given. */
+  readonly verdictLog?: string;
+  readonly noSourceGuard?: boolean;
+}
+
+/** A scope that is one value of --backend or --source: why a flag of it is not in use, or undefined. */
+function oneOf(flag: 'backend' | 'source', value: string): (c: FlagContext) => string | undefined {
+  return (c) => (c[flag] === value ? undefined : `not --${flag} ${c[flag]}${c.defaulted?.[flag] ? ' (the default)' : ''}`);
+}
+
+/** Per scope: what a flag is for (as written in the message), and why it is not in use here, or undefined when it is. */
+const SCOPES: Record<FlagScope, { readonly what: string; readonly off: (c: FlagContext) => string | undefined }> = {
+  nfqueue: { what: '--backend nfqueue', off: oneOf('backend', 'nfqueue') },
+  tun: { what: '--backend tun', off: oneOf('backend', 'tun') },
+  files: { what: '--source files', off: oneOf('source', 'files') },
+  kube: { what: '--source kube', off: oneOf('source', 'kube') },
+  'verdict cache': {
+    what: 'the verdict cache',
+    off: (c) => (c.backend !== 'nfqueue' ? `which --backend ${c.backend} does not have` : c.noVerdictCache ? 'which --no-verdict-cache turns off' : undefined),
+  },
+  'verdict log': { what: 'the verdict log', off: (c) => (c.verdictLog === undefined ? 'which is off without --verdict-log' : undefined) },
+  'verdict log file': {
+    what: 'a --verdict-log file',
+    off: (c) => (c.verdictLog === undefined ? 'which is off without --verdict-log' : c.verdictLog === 'stdout' ? 'not --verdict-log stdout' : undefined),
+  },
+  'source guard': { what: 'the source guard', off: (c) => (c.noSourceGuard ? 'which --no-source-guard turns off' : undefined) },
+};
+
+/**
+ * The flags (names without dashes, as given) that are for a backend, source or feature not in
+ * use: the first refused one as `error`, one line naming it and the flag that rules it out;
+ * the harmless ones as `warnings`.
+ */
+export function flagScopeProblems(given: Iterable<string>, c: FlagContext): { error?: string; warnings: string[] } {
+  const warnings: string[] = [];
+  for (const flag of given) {
+    const entry = Object.hasOwn(AGENT_FLAG_SCOPES, flag) ? AGENT_FLAG_SCOPES[flag] : undefined;
+    if (!entry) continue;
+    const scope = SCOPES[entry.scope];
+    const off = scope.off(c);
+    if (off === undefined) continue;
+    if (!entry.harmless) return { error: `--${flag} is for ${scope.what}, ${off}`, warnings };
+    warnings.push(`--${flag} changes nothing: it is for ${scope.what}, ${off}`);
+  }
+  return { warnings };
+}
+
+/** The rule in `palisade agent --help`: per scope, its flags (harmless ones marked). */
+export function flagScopeHelp(): string[] {
+  const by = new Map<FlagScope, string[]>();
+  for (const [flag, e] of Object.entries(AGENT_FLAG_SCOPES)) {
+    const list = by.get(e.scope) ?? [];
+    list.push(`--${flag}${e.harmless ? ' (warning)' : ''}`);
+    by.set(e.scope, list);
+  }
+  return [...by].map(([scope, flags]) => `${SCOPES[scope].what}: ${flags.join(', ')}`);
 }

@@ -101,3 +101,98 @@ t.test('TUN: --mark and --tun-mark cannot share bits with each other or the DNS 
     else t.equal(err, undefined, `${extra.join(' ')} is accepted`);
   }
 });
+
+// A flag of one backend, source or feature given where that is not in use was accepted and
+// ignored: `--tun-name` with nfqueue, `--queue` with tun, `--kubeconfig` with a manifests folder,
+// `--rescan-ms` with the API server, cache flags with no cache. The user believed it took
+// effect. Each cell below is written out by hand (not read from the agent's table), so a wrong
+// entry there fails here: 'ok' accepted silently, 'warn' accepted with a warning naming the flag,
+// 'error' refused with one line naming the flag and the one that rules it out.
+t.test('every backend flag on every backend: accepted, warned about or refused', async (t) => {
+  type Cell = 'ok' | 'warn' | 'error';
+  const rows: [string[], { nfqueue: Cell; tun: Cell }, RegExp?][] = [
+    [['--queue', '3'], { nfqueue: 'ok', tun: 'error' }, /^--queue is for --backend nfqueue, not --backend tun$/],
+    [['--queues', '2'], { nfqueue: 'ok', tun: 'error' }, /^--queues is for --backend nfqueue, not --backend tun$/],
+    [['--verdict-cache'], { nfqueue: 'ok', tun: 'error' }, /^--verdict-cache is for --backend nfqueue, not --backend tun$/],
+    [['--kernel-admit'], { nfqueue: 'ok', tun: 'error' }, /^--kernel-admit is for --backend nfqueue, not --backend tun$/],
+    // Turning off what the TUN backend does not have changes nothing: a warning, not a refusal.
+    [['--no-verdict-cache'], { nfqueue: 'ok', tun: 'warn' }, /^--no-verdict-cache changes nothing: it is for --backend nfqueue, not --backend tun$/],
+    [['--no-kernel-admit'], { nfqueue: 'ok', tun: 'warn' }, /^--no-kernel-admit changes nothing: it is for --backend nfqueue, not --backend tun$/],
+    [['--verdict-cache=false'], { nfqueue: 'ok', tun: 'warn' }, /^--no-verdict-cache changes nothing/],
+    [['--no-verdict-cache=false'], { nfqueue: 'ok', tun: 'error' }, /^--verdict-cache is for --backend nfqueue, not --backend tun$/],
+    [['--verdict-cache-s', '10'], { nfqueue: 'ok', tun: 'error' }, /^--verdict-cache-s is for the verdict cache, which --backend tun does not have$/],
+    [['--verdict-cache-read-ms', '500'], { nfqueue: 'ok', tun: 'error' }, /^--verdict-cache-read-ms is for the verdict cache, which --backend tun does not have$/],
+    [['--tun-name', 'pal1'], { nfqueue: 'error', tun: 'ok' }, /^--tun-name is for --backend tun, not --backend nfqueue$/],
+    [['--tun-mark', '0x10000000'], { nfqueue: 'error', tun: 'ok' }, /^--tun-mark is for --backend tun, not --backend nfqueue$/],
+    [['--tun-table', '7000'], { nfqueue: 'error', tun: 'ok' }, /^--tun-table is for --backend tun, not --backend nfqueue$/],
+    // Flags of every backend.
+    [['--fail-open'], { nfqueue: 'ok', tun: 'ok' }],
+    [['--mark', '0x1000000'], { nfqueue: 'ok', tun: 'ok' }],
+    [['--queue-all'], { nfqueue: 'ok', tun: 'ok' }],
+    [['--dns-min-ttl', '5', '--dns-max-ttl', '60', '--dns-records-per-pod', '10', '--dns-records', '100', '--dns-servers', '10.96.0.10'], { nfqueue: 'ok', tun: 'ok' }],
+  ];
+  for (const [extra, cells, words] of rows) {
+    for (const backend of ['nfqueue', 'tun'] as const) {
+      const what = `--backend ${backend} ${extra.join(' ')}`;
+      const r = outcomeOf(['--backend', backend, ...extra]);
+      t.equal(r.cell, cells[backend], what);
+      if (r.cell !== 'ok' && words) t.match(r.text, words, `${what}: the words`);
+    }
+  }
+  // The backend left out is nfqueue, and the error says it is the default.
+  t.match(outcomeOf(['--tun-name', 'pal1']).text, /^--tun-name is for --backend tun, not --backend nfqueue \(the default\)$/);
+});
+
+t.test('every source flag with every source: accepted or refused', async (t) => {
+  type Cell = 'ok' | 'error';
+  const path = join(dir, 'ns.yaml');
+  const rows: [string[], { files: Cell; kube: Cell }, RegExp][] = [
+    [['--manifests', path], { files: 'ok', kube: 'error' }, /^--manifests is for --source files, not --source kube$/],
+    [['--rescan-ms', '200'], { files: 'ok', kube: 'error' }, /^--rescan-ms is for --source files, not --source kube$/],
+    [['--kubeconfig', join(dir, 'kubeconfig')], { files: 'error', kube: 'ok' }, /^--kubeconfig is for --source kube, not --source files$/],
+  ];
+  for (const [extra, cells, words] of rows) {
+    for (const source of ['files', 'kube'] as const) {
+      // The files source needs its --manifests; the flag under test is the other one.
+      const argv = ['--node', 'n1', '--source', source, ...(source === 'files' && extra[0] !== '--manifests' ? ['--manifests', path] : []), ...extra];
+      const r = outcomeOf(argv, false);
+      t.equal(r.cell, cells[source], argv.join(' '));
+      if (r.cell === 'error') t.match(r.text, words, `${argv.join(' ')}: the words`);
+    }
+  }
+  t.match(outcomeOf(['--node', 'n1', '--manifests', path, '--kubeconfig', 'k'], false).text, /^--kubeconfig is for --source kube, not --source files \(the default\)$/);
+});
+
+t.test('flags of a feature that is off: refused, naming the flag that turns it off', async (t) => {
+  const cases: [string[], RegExp | undefined][] = [
+    [['--no-verdict-cache', '--verdict-cache-s', '10'], /^--verdict-cache-s is for the verdict cache, which --no-verdict-cache turns off$/],
+    [['--no-verdict-cache', '--verdict-cache-read-ms', '500'], /^--verdict-cache-read-ms is for the verdict cache, which --no-verdict-cache turns off$/],
+    [['--verdict-cache', '--verdict-cache-s', '10'], undefined],
+    [['--log-allowed'], /^--log-allowed is for the verdict log, which is off without --verdict-log$/],
+    [['--log-allowed', '--verdict-log', 'stdout'], undefined],
+    [['--verdict-log-max-mb', '5'], /^--verdict-log-max-mb is for a --verdict-log file, which is off without --verdict-log$/],
+    [['--verdict-log-max-mb', '5', '--verdict-log', 'stdout'], /^--verdict-log-max-mb is for a --verdict-log file, not --verdict-log stdout$/],
+    [['--verdict-log-max-mb', '5', '--verdict-log', join(dir, 'v.log')], undefined],
+    [['--no-source-guard', '--source-guard-layout', 'nft'], /^--source-guard-layout is for the source guard, which --no-source-guard turns off$/],
+    [['--source-guard-layout', 'nft'], undefined],
+  ];
+  for (const [extra, want] of cases) {
+    const r = outcomeOf(extra);
+    if (want) {
+      t.equal(r.cell, 'error', extra.join(' '));
+      t.match(r.text, want, `${extra.join(' ')}: the words`);
+    } else t.equal(r.cell, 'ok', `${extra.join(' ')} is accepted`);
+  }
+});
+
+/** What parseAgentArgs makes of a command line: refused (with its message), warned about, or fine. */
+function outcomeOf(argv: string[], withBase = true): { cell: 'ok' | 'warn' | 'error'; text: string } {
+  try {
+    const inv = parseAgentArgs(withBase ? [...base, ...argv] : argv, {});
+    if (inv === 'help') throw new Error('help');
+    return inv.warnings.length > 0 ? { cell: 'warn', text: inv.warnings.join('\n') } : { cell: 'ok', text: '' };
+  } catch (e) {
+    if (!(e instanceof CliError)) throw e;
+    return { cell: 'error', text: e.message };
+  }
+}

@@ -23,14 +23,16 @@ const cases: { args: string[]; code: number; err: RegExp }[] = [
   { args: ['--node', 'n1', '--manifests', dir, '--backend', 'tun', '--mark', '0x4000000'], code: 2, err: /--mark and --tun-mark must not share bits/ },
   { args: ['--node', 'n1', '--manifests', dir, '--pod-cidr', '10.0.0.0/33'], code: 2, err: /--pod-cidr: "10.0.0.0\/33" is not a valid CIDR/ },
   { args: ['--node', 'n1', '--manifests', dir, '--pod-iface', 'eth0;x'], code: 2, err: /--pod-iface: interface "eth0;x"/ },
-  { args: ['--node', 'n1', '--manifests', dir, '--tun-name', 'a-very-long-device-name'], code: 2, err: /--tun-name must be 1-15 characters/ },
+  { args: ['--node', 'n1', '--manifests', dir, '--backend', 'tun', '--tun-name', 'a-very-long-device-name'], code: 2, err: /--tun-name must be 1-15 characters/ },
+  { args: ['--node', 'n1', '--manifests', dir, '--tun-name', 'pal1'], code: 2, err: /^palisade agent: --tun-name is for --backend tun, not --backend nfqueue \(the default\)\n$/ },
+  { args: ['--node', 'n1', '--manifests', dir, '--backend', 'tun', '--queue', '3'], code: 2, err: /^palisade agent: --queue is for --backend nfqueue, not --backend tun\n$/ },
   { args: ['--node', 'n1', '--manifests', dir, '--backend', 'tun', '--tun-table', '254'], code: 2, err: /^palisade agent: --tun-table 254: table 254 is the kernel's own \(253 default, 254 main, 255 local\)/ },
   { args: ['--node', 'n1', '--manifests', dir, '--backend', 'tun', '--tun-table', '252'], code: 2, err: /^palisade agent: --tun-table 252: table 253 \(the DNS learner's/ },
   { args: ['--node', 'n1', '--manifests', dir, '--iptables', 'xt'], code: 2, err: /--iptables must be auto, nft or legacy/ },
   { args: ['--node', 'n1', '--manifests', dir, '--health', 'localhost:99999'], code: 2, err: /--health: health address/ },
   { args: ['--node', 'n1', '--manifests', dir, '--bogus'], code: 2, err: /unknown flag --bogus/ },
   { args: ['--node', 'n1', '--source', 'kube', '--manifests', dir], code: 2, err: /--manifests is for --source files/ },
-  { args: ['--node', 'n1', '--manifests', dir, '--kubeconfig', join(dir, 'kubeconfig')], code: 2, err: /^palisade agent: --kubeconfig is for --source kube\n$/ },
+  { args: ['--node', 'n1', '--manifests', dir, '--kubeconfig', join(dir, 'kubeconfig')], code: 2, err: /^palisade agent: --kubeconfig is for --source kube, not --source files \(the default\)\n$/ },
   { args: ['--node', 'n1', '--manifests', join(dir, 'missing')], code: 2, err: /^palisade agent: --manifests .*missing: no such file or directory\n$/ },
 ];
 

@@ -7,7 +7,7 @@ import { FilesSource } from '../../sources/files-source.ts';
 import { HealthServer, parseHealthAddress, type HealthAddress } from '../../agent/health.ts';
 import { parseMetricsAddress, type MetricsAddress } from '../../agent/metrics.ts';
 import { addressesClash } from '../../agent/local-http.ts';
-import { agentOptionsError, defaultQueueCount, type AgentOptions } from '../../agent/options.ts';
+import { agentOptionsError, defaultQueueCount, flagScopeHelp, flagScopeProblems, type AgentOptions } from '../../agent/options.ts';
 import { CliError, intFlag, onOffFlag, parseArgs } from '../args.ts';
 import { GUARD_LAYOUTS, type GuardLayout } from '../../agent/source-guard.ts';
 import { manifestPathsFlag } from '../manifest-input.ts';
@@ -107,7 +107,24 @@ removes its iptables rules (unless --keep-rules).
                         of pods a policy isolates (the default keeps the others in the kernel)
   --rules-check-ms N    rule watchdog: every N ms check that Palisade's iptables chains and
                         jumps are intact and reinstall them if not (default 1000; 0 = off;
-                        else 100-600000)`;
+                        else 100-600000)
+
+A flag of a backend, source or feature that is not in use is refused (exit 2), never ignored;
+one that only turns off what is absent anyway (warning) is logged as having no effect:
+${flagScopeHelp().map((l) => wrap(`  ${l}`, 96, '      ')).join('\n')}`;
+
+/** A line cut after a comma before `width` characters, continued with `indent`. */
+function wrap(line: string, width: number, indent: string): string {
+  const out: string[] = [];
+  let rest = line;
+  while (rest.length > width) {
+    const cut = rest.lastIndexOf(', ', width);
+    if (cut <= indent.length) break;
+    out.push(rest.slice(0, cut + 1));
+    rest = indent + rest.slice(cut + 2);
+  }
+  return [...out, rest].join('\n');
+}
 
 const SPEC = {
   source: 'string', manifests: 'list', kubeconfig: 'string', node: 'string', backend: 'string',
@@ -135,6 +152,22 @@ export interface AgentInvocation {
   readonly settings: Omit<AgentOptions, 'source'>;
   readonly source: { readonly kind: 'files'; readonly paths: string[]; readonly rescanMs: number } | { readonly kind: 'kube'; readonly kubeconfig?: string };
   readonly health?: HealthAddress;
+  /** Flags that change nothing here (options.ts flagScopeProblems), one line each, logged at start. */
+  readonly warnings: readonly string[];
+}
+
+/**
+ * The flags a command line gives (names without dashes): a bool only when on, and an on/off
+ * pair by what it comes to (`--no-verdict-cache=false` is `--verdict-cache`).
+ */
+function givenFlags(flags: Record<string, unknown>): string[] {
+  const pairs = ['verdict-cache', 'kernel-admit'];
+  const out = Object.keys(flags).filter((k) => flags[k] !== undefined && flags[k] !== false && !pairs.includes(k.replace(/^no-/, '')));
+  for (const name of pairs) {
+    const on = onOffFlag(flags, name);
+    if (on !== undefined) out.push(on ? name : `no-${name}`);
+  }
+  return out;
 }
 
 /**
@@ -157,6 +190,13 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   if (sourceKind !== 'files' && sourceKind !== 'kube') throw new CliError(`--source must be files or kube, got "${sourceKind}"`);
   const backend = ((flags.backend as string | undefined) ?? 'nfqueue') as Backend;
   if (backend !== 'nfqueue' && backend !== 'tun') throw new CliError(`--backend must be nfqueue or tun, got "${String(backend)}"`);
+  // A flag of a backend, source or feature not in use is refused before its value is looked
+  // at; one that only turns off what is absent is a warning (options.ts AGENT_FLAG_SCOPES).
+  const scope = flagScopeProblems(givenFlags(flags), {
+    backend, source: sourceKind, defaulted: { backend: flags.backend === undefined, source: flags.source === undefined },
+    noVerdictCache: onOffFlag(flags, 'verdict-cache') === false, verdictLog: flags['verdict-log'] as string | undefined, noSourceGuard: flags['no-source-guard'] === true,
+  });
+  if (scope.error) throw new CliError(scope.error);
   const node = (flags.node as string | undefined) ?? env.NODE_NAME;
   if (!node) throw new CliError('--node is required (or set NODE_NAME)');
   const iptables = (flags.iptables as string | undefined) ?? 'auto';
@@ -240,15 +280,12 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   if (sourceKind === 'files') {
     const paths = (flags.manifests as string[] | undefined) ?? [];
     if (paths.length === 0) throw new CliError('--source files needs --manifests PATH...');
-    // Said rather than ignored: an operator who gave a kubeconfig meant the cluster to be read.
-    if (flags.kubeconfig !== undefined) throw new CliError('--kubeconfig is for --source kube');
     // A path that does not exist is a bad flag (exit 2, as for verify), found before any
     // iptables work; a path that vanishes later is the files source's business.
     manifestPathsFlag(paths);
-    return { settings, source: { kind: 'files', paths, rescanMs }, health };
+    return { settings, source: { kind: 'files', paths, rescanMs }, health, warnings: scope.warnings };
   }
-  if (flags.manifests) throw new CliError('--manifests is for --source files');
-  return { settings, source: { kind: 'kube', kubeconfig: flags.kubeconfig as string | undefined }, health };
+  return { settings, source: { kind: 'kube', kubeconfig: flags.kubeconfig as string | undefined }, health, warnings: scope.warnings };
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -258,6 +295,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const { settings } = inv;
+  for (const w of inv.warnings) defaultLog('warn', w);
   const node = settings.node;
   let source: Source;
   const health = inv.health ? new HealthServer({ host: inv.health.host, port: inv.health.port }) : undefined;
