@@ -19,13 +19,22 @@ export interface ParsedArgs {
   readonly positional: string[];
 }
 
-/** For an unknown flag one typo from a known one (`--manifest`), which was meant; else nothing. */
-function flagHint(name: string, spec: FlagSpec): string {
-  const tolerance = name.length >= 6 ? 2 : name.length >= 3 ? 1 : 0;
-  const near = Object.keys(spec).map((k) => ({ k, d: editDistance(name, k, tolerance) })).filter((x) => x.d <= tolerance);
+/**
+ * The one word of `known` a typo away from `word` (`verfy` -> verify, `--manifest` ->
+ * manifests), or undefined when none is, or two are equally close (a guess would mislead).
+ */
+export function closestWord(word: string, known: Iterable<string>): string | undefined {
+  const tolerance = word.length >= 6 ? 2 : word.length >= 3 ? 1 : 0;
+  const near = [...known].map((k) => ({ k, d: editDistance(word, k, tolerance) })).filter((x) => x.d <= tolerance);
   const best = Math.min(...near.map((x) => x.d));
   const at = near.filter((x) => x.d === best);
-  return at.length === 1 ? ` (did you mean --${at[0]!.k}?)` : '';
+  return at.length === 1 ? at[0]!.k : undefined;
+}
+
+/** For an unknown flag one typo from a known one (`--manifest`), which was meant; else nothing. */
+function flagHint(name: string, spec: FlagSpec): string {
+  const near = closestWord(name, Object.keys(spec));
+  return near === undefined ? '' : ` (did you mean --${near}?)`;
 }
 
 export function parseArgs(argv: string[], spec: FlagSpec, aliases: Record<string, string> = {}): ParsedArgs {

@@ -1,7 +1,7 @@
 // `palisade <command> [flags]`. Each command lives in its own module under commands/ and is
 // loaded only when asked for, so `palisade verify` does not load the netlink addon.
 
-import { CliError } from './args.ts';
+import { CliError, closestWord } from './args.ts';
 import { finishOnClosedStdout } from './closed-stdout.ts';
 
 /** The exit status of an unexpected error (an exception that is not bad input): a bug, mostly. */
@@ -57,7 +57,8 @@ export async function main(argv: string[]): Promise<number> {
   // Own keys only: `palisade constructor` is an unknown command, not Object.prototype's.
   const cmd = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!cmd) {
-    process.stderr.write(`palisade: unknown command "${name}"\n\n${usage()}\n`);
+    const near = closestWord(name, [...Object.keys(COMMANDS), '--version', '--help']);
+    process.stderr.write(`palisade: unknown command "${name}"${near ? ` (did you mean ${near}?)` : ''}\n\n${usage()}\n`);
     return 2;
   }
   // closed-stdout.ts; the agent's verdict log handles a closed stdout itself.

@@ -157,3 +157,22 @@ t.test('an error of a lab subcommand names the subcommand, as its other messages
     t.match(r.stderr, re, args.join(' '));
   }
 });
+
+t.test('a misspelt command or lab subcommand: the close one is offered, a word close to none gets no guess', async (t) => {
+  const cases: [string[], RegExp][] = [
+    [['verfy'], /^palisade: unknown command "verfy" \(did you mean verify\?\)\n/],
+    [['matirx'], /^palisade: unknown command "matirx" \(did you mean matrix\?\)\n/],
+    [['cleanpu'], /^palisade: unknown command "cleanpu" \(did you mean cleanup\?\)\n/],
+    [['help', 'explian'], /^palisade: unknown command "explian" \(did you mean explain\?\)\n/],
+    [['--verison'], /^palisade: unknown command "--verison" \(did you mean --version\?\)\n/],
+    [['nope'], /^palisade: unknown command "nope"\n/],
+    [['lab', 'upp'], /^palisade lab: unknown subcommand "upp" \(did you mean up\?\)\n$/],
+    [['lab', 'stauts'], /^palisade lab: unknown subcommand "stauts" \(did you mean status\?\)\n$/],
+  ];
+  for (const [args, re] of cases) {
+    const r = runCli(args);
+    t.equal(r.code, 2, `${args.join(' ')}: exit 2`);
+    t.match(r.stderr, re, args.join(' '));
+    t.equal(r.stdout, '', `${args.join(' ')}: nothing on stdout`);
+  }
+});

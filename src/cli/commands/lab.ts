@@ -14,7 +14,7 @@ import { labNameProblem, processAlive } from '../../lab/netns.ts';
 import { checkLabPrereqs, missingReport } from '../../lab/prereqs.ts';
 import { LabProbeError, meetsExpectation, policyAllowed, resolveLabEndpoint, runLabProbes, type LabProbe, type LabProbeResult } from '../../lab/probe.ts';
 import { labDown, labSpecFromCluster, labUp, listLabs } from '../../lab/topology.ts';
-import { CliError, intFlag, parseArgs, textOrJson } from '../args.ts';
+import { CliError, closestWord, intFlag, parseArgs, textOrJson } from '../args.ts';
 import { familyName, loadClusterForCli } from '../manifest-input.ts';
 import { collectProbe, type Probe } from '../probes.ts';
 import { alignedLines } from '../text-table.ts';
@@ -424,7 +424,9 @@ export async function run(argv: string[]): Promise<number> {
     case '-h': case '--help': case 'help':
       process.stdout.write(HELP + '\n');
       return 0;
-    default:
-      throw new CliError(`unknown subcommand "${sub}" (${subcommands.join(', ')})`);
+    default: {
+      const near = closestWord(sub, subcommands);
+      throw new CliError(`unknown subcommand "${sub}" (${near ? `did you mean ${near}?` : subcommands.join(', ')})`);
+    }
   }
 }
