@@ -122,13 +122,16 @@ export function packageRoot(): string {
 }
 export const ADDON_PATH = join(packageRoot(), 'native', 'build', 'Release', 'palisade_native.node');
 
+/** How to build the addon, for the error when it is missing (here and in the lab's prerequisites). */
+export const ADDON_BUILD_HINT = 'run `bash scripts/bootstrap.sh` (or `npx node-gyp rebuild -C native --nodedir=/usr`, which npm ci runs)';
+
 let cached: NativeAddon | undefined;
 
 /** The addon, or an Error telling how to build it. */
 export function loadNative(): NativeAddon {
   if (cached) return cached;
   if (!existsSync(ADDON_PATH)) {
-    throw new Error(`the native addon is not built (${ADDON_PATH} is missing): run \`npx node-gyp rebuild -C native --nodedir=/usr\` (npm install does this)`);
+    throw new Error(`the native addon is not built (${ADDON_PATH} is missing): ${ADDON_BUILD_HINT}`);
   }
   const require = createRequire(import.meta.url);
   cached = require(ADDON_PATH) as NativeAddon;

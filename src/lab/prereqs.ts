@@ -5,7 +5,10 @@
 // kernel's SCTP module (SCTP is spoken over raw IP sockets, sctp.ts; netfilter tracks it with
 // its built-in nf_conntrack SCTP support).
 
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { delimiter, join } from 'node:path';
+import { ADDON_BUILD_HINT, ADDON_PATH } from '../enforce/native.ts';
 import { run } from './netns.ts';
 
 export interface Prereq {
@@ -16,13 +19,55 @@ export interface Prereq {
   readonly fix?: string;
 }
 
-async function tool(name: string, argv: string[], fix: string, what: string): Promise<Prereq> {
+/** What the checks look at: this process's by default; a test gives its own. */
+export interface PrereqHost {
+  /** The uid the lab would run as. */
+  readonly uid?: number;
+  /** Where the tools are looked up, as $PATH. */
+  readonly path?: string;
+  /** The native addon the agent loads. */
+  readonly addonPath?: string;
+}
+
+/** The executable `name` in the first folder of `path` that holds one, as the shell finds it. */
+function onPath(name: string, path: string): string | undefined {
+  for (const dir of path.split(delimiter)) {
+    if (!dir) continue;
+    const file = join(dir, name);
+    try {
+      accessSync(file, constants.X_OK);
+      if (statSync(file).isFile()) return file;
+    } catch { /* not here */ }
+  }
+  return undefined;
+}
+
+async function tool(name: string, argv: string[], fix: string, what: string, path: string): Promise<Prereq> {
+  // Looked up here rather than left to spawn's ENOENT, so "not installed" is told apart from a
+  // tool that is there and fails (and a test can give its own PATH).
+  const file = onPath(argv[0]!, path);
+  if (!file) return { name, ok: false, detail: `${argv[0]} not found on PATH (${what})`, fix };
   try {
-    const r = await run(argv, { timeoutMs: 10_000 });
+    const r = await run([file, ...argv.slice(1)], { timeoutMs: 10_000 });
     if (r.code === 0) return { name, ok: true, detail: (r.stdout || r.stderr).split('\n')[0]!.trim() || what };
     return { name, ok: false, detail: `${argv.join(' ')} failed: ${(r.stderr || r.stdout).trim().split('\n')[0]}`, fix };
-  } catch {
-    return { name, ok: false, detail: `${argv[0]} not found (${what})`, fix };
+  } catch (e) {
+    return { name, ok: false, detail: `${argv.join(' ')} could not be run: ${(e as Error).message}`, fix };
+  }
+}
+
+/**
+ * The agent's addon (NFQUEUE, TUN and the verdict cache's sets): loaded here, so a build for
+ * another Node is found before the lab is built, not when its agent starts and fails.
+ */
+function addon(file: string): Prereq {
+  const name = 'native addon';
+  if (!existsSync(file)) return { name, ok: false, detail: `${file} is not built (the agent binds its queue with it)`, fix: ADDON_BUILD_HINT };
+  try {
+    createRequire(import.meta.url)(file);
+    return { name, ok: true, detail: file };
+  } catch (e) {
+    return { name, ok: false, detail: `${file} does not load: ${(e as Error).message.split('\n')[0]}`, fix: ADDON_BUILD_HINT };
   }
 }
 
@@ -44,23 +89,27 @@ function rawSockets(): Prereq {
 }
 
 /** Checks everything; with `agent`, also what the enforcement agent needs in the lab. */
-export async function checkLabPrereqs(opts: { agent: boolean }): Promise<Prereq[]> {
-  const uid = process.getuid?.();
+export async function checkLabPrereqs(opts: { agent: boolean }, host: PrereqHost = {}): Promise<Prereq[]> {
+  const uid = host.uid ?? process.getuid?.();
+  const path = host.path ?? process.env.PATH ?? '';
   const out: Prereq[] = [
     uid === 0
       ? { name: 'root', ok: true, detail: 'running as root' }
       : { name: 'root', ok: false, detail: `running as uid ${uid ?? '?'}: network namespaces, veths and raw sockets need root`, fix: 'run it as root (sudo palisade ...)' },
   ];
   out.push(...await Promise.all([
-    tool('ip (iproute2)', ['ip', 'netns', 'list'], 'apt-get install -y iproute2', 'creates the namespaces, veths and routes'),
+    tool('ip (iproute2)', ['ip', 'netns', 'list'], 'apt-get install -y iproute2', 'creates the namespaces, veths and routes', path),
     ...(opts.agent
       ? [
-        tool('iptables', ['iptables', '-V'], 'apt-get install -y iptables', 'the agent installs its rules with it'),
-        tool('ip6tables', ['ip6tables', '-V'], 'apt-get install -y iptables', 'the agent installs its IPv6 rules with it'),
-        tool('conntrack', ['conntrack', '--version'], 'apt-get install -y conntrack', 'forgets old connections when the policy changes between probe rounds'),
+        tool('iptables', ['iptables', '-V'], 'apt-get install -y iptables', 'the agent installs its rules with it', path),
+        tool('ip6tables', ['ip6tables', '-V'], 'apt-get install -y iptables', 'the agent installs its IPv6 rules with it', path),
+        tool('conntrack', ['conntrack', '--version'], 'apt-get install -y conntrack', 'forgets old connections when the policy changes between probe rounds', path),
+        // `ipset help`, not `-v`: -v asks the kernel too, and fails without root.
+        tool('ipset', ['ipset', 'help'], 'apt-get install -y ipset', 'the agent\'s verdict cache and kernel admission sets are made with it', path),
       ]
       : []),
   ]));
+  if (opts.agent) out.push(addon(host.addonPath ?? ADDON_PATH));
   out.push(rawSockets());
   return out;
 }
