@@ -202,9 +202,9 @@ async function up(argv: string[]): Promise<number> {
   const withAgent = flags['no-agent'] !== true;
   if (withAgent && !agentAvailable()) throw new CliError('this build has no `palisade agent` command; use --no-agent');
   const verdictLogFlag = verdictLogOption(flags['verdict-log'] as string | undefined, withAgent);
-  const missing = missingReport(await checkLabPrereqs({ agent: withAgent }));
-  if (missing) throw new CliError(missing, 3);
 
+  // The command line and the manifests first: their mistakes need no root to be found, and
+  // must not hide behind "run it as root". The machine is asked before anything is built.
   const { state: cluster, errorCount } = loadClusterForCli('lab up', flags.manifests);
   let spec;
   let notes: string[];
@@ -215,6 +215,8 @@ async function up(argv: string[]): Promise<number> {
     throw new CliError((e as Error).message);
   }
   if (withAgent && !spec.node.name) throw new CliError('the manifests hold no Node: the agent needs the node it enforces for (add a Node object, or use --no-agent)');
+  const missing = missingReport(await checkLabPrereqs({ agent: withAgent }));
+  if (missing) throw new CliError(missing, 3);
   for (const n of notes) process.stderr.write(`palisade lab up: note: ${n}\n`);
   const folder = agentFolder(name, flags.manifests as string[]);
   const state = await labUp(spec, { name, manifestsDir: folder.dir });
