@@ -21,6 +21,7 @@ import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 import { runCommand, type CommandPrefix } from './command.ts';
 import { CHAIN_PREFIX, listPalisadeRules, listRules, removeAll, type Family, type IptablesBackend } from './iptables.ts';
+import { toolFailure, unusableIptablesText, type ToolFailure } from './iptables-backend.ts';
 import { existingSets } from './ipset-save.ts';
 import { destroyJudgedSets } from './judged-sets.ts';
 import { destroyVerdictCacheSets } from './verdict-cache.ts';
@@ -57,15 +58,26 @@ function tunRoutings(o: CleanupOptions): TunRoutingOptions[] {
   return [judge, dnsTunRouting(judge, dnsTunName(judge.device), 0)];
 }
 
-/** Per backend, the families whose tables can be listed here (a tool missing, IPv6 off: left out). */
-async function workingFamilies(prefix?: CommandPrefix): Promise<Map<IptablesBackend, Family[]>> {
-  const out = new Map<IptablesBackend, Family[]>();
+/**
+ * Per backend, the families whose tables can be listed here (a tool missing, IPv6 off: left
+ * out), and why each backend's IPv4 tool could not, for the error when none can.
+ */
+async function workingFamilies(prefix?: CommandPrefix): Promise<{ working: Map<IptablesBackend, Family[]>; failures: ToolFailure[] }> {
+  const working = new Map<IptablesBackend, Family[]>();
+  const failures: ToolFailure[] = [];
   for (const b of BACKENDS) {
     const fams: Family[] = [];
-    for (const f of FAMILIES) if (await listPalisadeRules(b, f, 'filter', prefix).then(() => true, () => false)) fams.push(f);
-    out.set(b, fams);
+    for (const f of FAMILIES) {
+      try {
+        await listPalisadeRules(b, f, 'filter', prefix);
+        fams.push(f);
+      } catch (e) {
+        if (f === 4) failures.push(toolFailure(`iptables-${b}`, e));
+      }
+    }
+    working.set(b, fams);
   }
-  return out;
+  return { working, failures };
 }
 
 /** The TUN routing of `r` that is there: the rules at its preference that look up its table (any mark: listTunRules), the table's routes. */
@@ -85,9 +97,9 @@ async function tunRoutingFound(r: TunRoutingOptions): Promise<Found[]> {
 export async function findPalisade(o: CleanupOptions = {}): Promise<Found[]> {
   const p = o.prefix;
   const out: Found[] = [];
-  const working = await workingFamilies(p);
+  const { working, failures } = await workingFamilies(p);
   // Else "nothing found" would be a lie (not root, no iptables at all).
-  if ([...working.values()].every((f) => f.length === 0)) throw new Error('neither iptables-legacy nor iptables-nft can list the filter table here (is iptables installed, and are we root?)');
+  if ([...working.values()].every((f) => f.length === 0)) throw new Error(unusableIptablesText(failures));
   for (const [b, fams] of working) {
     for (const f of fams) {
       const tool = `${f === 4 ? 'iptables' : 'ip6tables'}-${b}`;
@@ -136,7 +148,7 @@ export async function removePalisade(o: CleanupOptions = {}): Promise<string[]> 
       problems.push(`${what}: ${(e as Error).message}`);
     }
   };
-  const families = await workingFamilies(p);
+  const families = (await workingFamilies(p)).working;
   // Rules first: they name the sets. The agent's stop: iptables.remove(), then sourceGuard.remove().
   for (const [b, fams] of families) if (fams.length > 0) await step(`iptables-${b} rules`, () => removeAll(b, p, fams));
   for (const [b, fams] of families) if (fams.length > 0) await step(`source guard (iptables-${b} raw)`, () => new SpoofGuard({ backend: b, families: fams, failOpen: false, prefix: p }).remove());
@@ -177,7 +189,7 @@ export async function agentSigns(found: readonly Found[], o: CleanupOptions = {}
 /** The queues Palisade's rules (its chains in the filter table, any backend and family) send packets to. */
 async function palisadeQueues(prefix?: CommandPrefix): Promise<Set<number>> {
   const queues = new Set<number>();
-  for (const [b, fams] of await workingFamilies(prefix)) {
+  for (const [b, fams] of (await workingFamilies(prefix)).working) {
     for (const f of fams) {
       const text = await listRules(b, f, 'filter', prefix).catch(() => '');
       for (const line of text.split('\n')) {

@@ -16,7 +16,7 @@
 // (--keep-rules) must not decide the backend. They are reported instead (`stale`), so the agent
 // can remove them from the backend it does not use; otherwise they would keep queueing packets.
 
-import { runCommand, type CommandPrefix } from './command.ts';
+import { CommandError, runCommand, type CommandPrefix } from './command.ts';
 
 export type IptablesBackend = 'nft' | 'legacy';
 
@@ -108,9 +108,49 @@ export async function countBackend(backend: IptablesBackend, prefix?: CommandPre
 
 const listCmd = (b: IptablesBackend): string[] => [`iptables-${b}`, '-w', '5', '-t', 'filter', '-S', 'FORWARD'];
 
-async function works(b: IptablesBackend, prefix?: CommandPrefix): Promise<boolean> {
-  const r = await runCommand(listCmd(b), { prefix }).catch(() => undefined);
-  return r !== undefined && r.code === 0;
+/** Why a tool failed: not there at all, or what it said (its first line). */
+export interface ToolFailure {
+  readonly tool: string;
+  readonly missing: boolean;
+  readonly said: string;
+}
+
+/** The failure behind what runCommand or mustRun threw for `tool`. */
+export function toolFailure(tool: string, e: unknown): ToolFailure {
+  if (!(e instanceof CommandError)) return { tool, missing: false, said: String((e as Error)?.message ?? e) };
+  const said = e.stderr.trim().split('\n')[0] ?? '';
+  // No exit code: it could not be started (spawn's ENOENT); `ip netns exec` says it in words.
+  const missing = (e.exitCode === null && /ENOENT/.test(said)) || /^exec of .* failed: No such file or directory/.test(said);
+  return { tool, missing, said };
+}
+
+/**
+ * Why neither backend can be used, from each one's failure, saying what to do: install iptables
+ * when no tool is there, run as root when one was refused for want of privilege, else each
+ * tool's own words. A guess covering both ("is iptables installed, and are we root?") left the
+ * user to find out which.
+ */
+export function unusableIptablesText(failures: readonly ToolFailure[]): string {
+  // nft first, as the sentence names them, whichever was tried first.
+  const order = (f: ToolFailure) => (f.tool.includes('nft') ? 0 : 1);
+  const sorted = [...failures].sort((a, b) => order(a) - order(b));
+  if (sorted.every((f) => f.missing)) return 'iptables is not installed here (neither iptables-nft nor iptables-legacy is on PATH): install it (apt-get install -y iptables)';
+  const denied = sorted.find((f) => /permission denied|must be root|operation not permitted/i.test(f.said));
+  if (denied) return `iptables needs root here: run it as root (or with CAP_NET_ADMIN) (${denied.tool}: ${denied.said})`;
+  const each = sorted.map((f) => `${f.tool}: ${f.missing ? 'not on PATH' : f.said || 'failed, saying nothing'}`);
+  return `neither iptables-nft nor iptables-legacy can list the filter table here: ${each.join('; ')}`;
+}
+
+/** Why backend `b` cannot list the filter table here, or undefined when it can. */
+async function listFailure(b: IptablesBackend, prefix?: CommandPrefix): Promise<ToolFailure | undefined> {
+  const argv = listCmd(b);
+  try {
+    const r = await runCommand(argv, { prefix });
+    if (r.code === 0) return undefined;
+    return { tool: argv[0]!, missing: false, said: (r.stderr || r.stdout).trim().split('\n')[0] || `exit ${r.code}` };
+  } catch (e) {
+    return toolFailure(argv[0]!, e);
+  }
 }
 
 /**
@@ -120,7 +160,8 @@ async function works(b: IptablesBackend, prefix?: CommandPrefix): Promise<boolea
  */
 export async function chooseBackend(prefer: IptablesBackend | 'auto', prefix?: CommandPrefix): Promise<BackendChoice> {
   if (prefer !== 'auto') {
-    if (!(await works(prefer, prefix))) throw new Error(`iptables backend ${prefer} does not work here (${listCmd(prefer).join(' ')} failed)`);
+    const failed = await listFailure(prefer, prefix);
+    if (failed) throw new Error(`iptables backend ${prefer} does not work here (${listCmd(prefer).join(' ')}: ${failed.missing ? 'not on PATH' : failed.said})`);
     return { backend: prefer, reason: `--iptables ${prefer} given` };
   }
   const legacy = await countBackend('legacy', prefix);
@@ -128,9 +169,11 @@ export async function chooseBackend(prefer: IptablesBackend | 'auto', prefix?: C
   const picked = pickBackend(legacy, nft);
   let backend = picked.backend;
   let reason = picked.reason;
-  if (!(await works(backend, prefix))) {
+  const failed = await listFailure(backend, prefix);
+  if (failed) {
     const other: IptablesBackend = backend === 'nft' ? 'legacy' : 'nft';
-    if (!(await works(other, prefix))) throw new Error('neither iptables-nft nor iptables-legacy can list the filter table (is iptables installed, and are we root?)');
+    const otherFailed = await listFailure(other, prefix);
+    if (otherFailed) throw new Error(unusableIptablesText([failed, otherFailed]));
     reason = `${backend} was the choice but ${listCmd(backend)[0]} does not work here: ${reason}`;
     backend = other;
   }
