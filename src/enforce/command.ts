@@ -26,11 +26,31 @@ export type CommandPrefix = readonly string[];
 /** The process's command thread (command-thread.ts): every command starts there. */
 export const commandThread = new CommandThread();
 
+/** The Debian package of each tool Palisade runs (scripts/bootstrap.sh installs them); iptables' many names below. */
+const TOOL_PACKAGES: Readonly<Record<string, string>> = {
+  ip: 'iproute2', tc: 'iproute2', ipset: 'ipset', conntrack: 'conntrack', nft: 'nftables', sysctl: 'procps', modprobe: 'kmod',
+};
+
+/** How to install `tool` (`apt-get install -y ipset`), or undefined for a tool of no known package. */
+export function installHint(tool: string): string | undefined {
+  const name = tool.slice(tool.lastIndexOf('/') + 1);
+  const pkg = /^ip6?tables(-(nft|legacy))?(-save|-restore)?$/.test(name) ? 'iptables' : Object.hasOwn(TOOL_PACKAGES, name) ? TOOL_PACKAGES[name] : undefined;
+  return pkg && `apt-get install -y ${pkg}`;
+}
+
 /** Runs argv (with `input` on stdin); resolves with the exit code, never throws for a non-zero exit. */
 export async function runCommand(argv: readonly string[], opts: { input?: string; prefix?: CommandPrefix; timeoutMs?: number } = {}): Promise<CommandResult> {
   const full = [...(opts.prefix ?? []), ...argv];
   const a = await commandThread.run(full, opts.input ?? '', opts.timeoutMs ?? 30_000);
-  if ('error' in a) throw new CommandError(full.join(' '), null, a.error);
+  if ('error' in a) {
+    const e = new CommandError(full.join(' '), null, a.error);
+    // Node says "spawn ipset ENOENT": the user needs the tool's name and where to get it.
+    if (/\bENOENT\b/.test(a.error)) {
+      const hint = installHint(full[0]!);
+      e.message = `${full[0]} is not installed here (not on PATH)${hint ? `: install it (${hint})` : ''}; needed for: ${full.join(' ')}`;
+    }
+    throw e;
+  }
   return { code: a.code, stdout: a.stdout, stderr: a.stderr };
 }
 

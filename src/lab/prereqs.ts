@@ -8,6 +8,7 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, join } from 'node:path';
+import { installHint } from '../enforce/command.ts';
 import { ADDON_BUILD_HINT, ADDON_PATH } from '../enforce/native.ts';
 import { run } from './netns.ts';
 
@@ -42,7 +43,8 @@ function onPath(name: string, path: string): string | undefined {
   return undefined;
 }
 
-async function tool(name: string, argv: string[], fix: string, what: string, path: string): Promise<Prereq> {
+async function tool(name: string, argv: string[], what: string, path: string): Promise<Prereq> {
+  const fix = installHint(argv[0]!)!;
   // Looked up here rather than left to spawn's ENOENT, so "not installed" is told apart from a
   // tool that is there and fails (and a test can give its own PATH).
   const file = onPath(argv[0]!, path);
@@ -98,14 +100,14 @@ export async function checkLabPrereqs(opts: { agent: boolean }, host: PrereqHost
       : { name: 'root', ok: false, detail: `running as uid ${uid ?? '?'}: network namespaces, veths and raw sockets need root`, fix: 'run it as root (sudo palisade ...)' },
   ];
   out.push(...await Promise.all([
-    tool('ip (iproute2)', ['ip', 'netns', 'list'], 'apt-get install -y iproute2', 'creates the namespaces, veths and routes', path),
+    tool('ip (iproute2)', ['ip', 'netns', 'list'], 'creates the namespaces, veths and routes', path),
     ...(opts.agent
       ? [
-        tool('iptables', ['iptables', '-V'], 'apt-get install -y iptables', 'the agent installs its rules with it', path),
-        tool('ip6tables', ['ip6tables', '-V'], 'apt-get install -y iptables', 'the agent installs its IPv6 rules with it', path),
-        tool('conntrack', ['conntrack', '--version'], 'apt-get install -y conntrack', 'forgets old connections when the policy changes between probe rounds', path),
+        tool('iptables', ['iptables', '-V'], 'the agent installs its rules with it', path),
+        tool('ip6tables', ['ip6tables', '-V'], 'the agent installs its IPv6 rules with it', path),
+        tool('conntrack', ['conntrack', '--version'], 'forgets old connections when the policy changes between probe rounds', path),
         // `ipset help`, not `-v`: -v asks the kernel too, and fails without root.
-        tool('ipset', ['ipset', 'help'], 'apt-get install -y ipset', 'the agent\'s verdict cache and kernel admission sets are made with it', path),
+        tool('ipset', ['ipset', 'help'], 'the agent\'s verdict cache and kernel admission sets are made with it', path),
       ]
       : []),
   ]));
