@@ -127,15 +127,30 @@ export const ADDON_BUILD_HINT = 'run `bash scripts/bootstrap.sh` (or `npx node-g
 
 let cached: NativeAddon | undefined;
 
-/** The addon, or an Error telling how to build it. */
-export function loadNative(): NativeAddon {
-  if (cached) return cached;
-  if (!existsSync(ADDON_PATH)) {
-    throw new Error(`the native addon is not built (${ADDON_PATH} is missing): ${ADDON_BUILD_HINT}`);
+/** Loads the addon at `file`; what is wrong with it (no hint) when it cannot. */
+function tryLoad(file: string): { addon: NativeAddon } | { problem: string } {
+  if (!existsSync(file)) return { problem: `the native addon is not built (${file} is missing)` };
+  try {
+    return { addon: createRequire(import.meta.url)(file) as NativeAddon };
+  } catch (e) {
+    // Node's own words run to several lines (NODE_MODULE_VERSION this and that): the first says it.
+    return { problem: `the native addon ${file} does not load (${(e as Error).message.split('\n')[0]!.trim()})` };
   }
-  const require = createRequire(import.meta.url);
-  cached = require(ADDON_PATH) as NativeAddon;
-  return cached;
+}
+
+/** What keeps the addon at `file` from loading, or undefined when it loads (the lab's prerequisites). */
+export function addonProblem(file: string = ADDON_PATH): string | undefined {
+  const r = tryLoad(file);
+  return 'problem' in r ? r.problem : undefined;
+}
+
+/** The addon (`file`: another build, for tests), or an Error in one line telling how to build it. */
+export function loadNative(file: string = ADDON_PATH): NativeAddon {
+  if (cached && file === ADDON_PATH) return cached;
+  const r = tryLoad(file);
+  if ('problem' in r) throw new Error(`${r.problem}: ${ADDON_BUILD_HINT}`);
+  if (file === ADDON_PATH) cached = r.addon;
+  return r.addon;
 }
 
 /** A uint32 view of array `index` of a handle's shared memory. */

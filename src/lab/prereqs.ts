@@ -5,11 +5,11 @@
 // kernel's SCTP module (SCTP is spoken over raw IP sockets, sctp.ts; netfilter tracks it with
 // its built-in nf_conntrack SCTP support).
 
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, join } from 'node:path';
 import { installHint } from '../enforce/command.ts';
-import { ADDON_BUILD_HINT, ADDON_PATH } from '../enforce/native.ts';
+import { ADDON_BUILD_HINT, ADDON_PATH, addonProblem } from '../enforce/native.ts';
 import { run } from './netns.ts';
 
 export interface Prereq {
@@ -64,13 +64,8 @@ async function tool(name: string, argv: string[], what: string, path: string): P
  */
 function addon(file: string): Prereq {
   const name = 'native addon';
-  if (!existsSync(file)) return { name, ok: false, detail: `${file} is not built (the agent binds its queue with it)`, fix: ADDON_BUILD_HINT };
-  try {
-    createRequire(import.meta.url)(file);
-    return { name, ok: true, detail: file };
-  } catch (e) {
-    return { name, ok: false, detail: `${file} does not load: ${(e as Error).message.split('\n')[0]}`, fix: ADDON_BUILD_HINT };
-  }
+  const problem = addonProblem(file);
+  return problem ? { name, ok: false, detail: `${problem}; the agent binds its queue with it`, fix: ADDON_BUILD_HINT } : { name, ok: true, detail: file };
 }
 
 function rawSockets(): Prereq {
