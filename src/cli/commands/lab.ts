@@ -11,6 +11,7 @@ import { manifestFiles } from '../../sources/manifests.ts';
 import { agentAvailable, labAgentsRunningAs, labVerdictLog, readAgentStatus, startLabAgent, stopLabAgent, type LabBackend } from '../../lab/lab-agent.ts';
 import { DEFAULT_LAB, defaultLabName, labAgents, labNodes, labStateDir, readLabState, type LabState } from '../../lab/lab-state.ts';
 import { labNameProblem, processAlive } from '../../lab/netns.ts';
+import { CommandError } from '../../enforce/command.ts';
 import { checkLabPrereqs, missingReport } from '../../lab/prereqs.ts';
 import { LabProbeError, meetsExpectation, policyAllowed, resolveLabEndpoint, runLabProbes, type LabProbe, type LabProbeResult } from '../../lab/probe.ts';
 import { labDown, labSpecFromCluster, labUp, listLabs } from '../../lab/topology.ts';
@@ -371,7 +372,15 @@ async function down(argv: string[]): Promise<number> {
     const s = readLabState(n);
     // Let the agent remove its rules first (they go with the namespace anyway).
     if (s && labAgents(s).length) await stopLabAgent(s).catch(() => {});
-    const r = await labDown(n);
+    let r;
+    try {
+      r = await labDown(n);
+    } catch (e) {
+      // The machine refused (mostly: no root), which is no bug in Palisade: one line, what to do.
+      if (!(e instanceof CommandError)) throw e;
+      const denied = /permission denied|operation not permitted/i.test(e.message);
+      throw new CliError(`lab "${n}": ${e.message}${denied ? ': run it as root (sudo palisade lab down)' : ''}`, denied ? 3 : 1);
+    }
     if (!s && r.pids.length === 0 && r.namespaces.length === 0 && !r.stateRemoved) {
       process.stdout.write(`lab "${n}": nothing to take down (no namespace, process or state of that name; palisade lab status lists the labs)\n`);
     } else process.stdout.write(`lab "${n}": stopped ${r.pids.length} process(es), deleted ${r.namespaces.length} namespace(s)${r.stateRemoved ? ', removed its state' : ''}\n`);
