@@ -5,10 +5,11 @@
 // kernel's SCTP module (SCTP is spoken over raw IP sockets, sctp.ts; netfilter tracks it with
 // its built-in nf_conntrack SCTP support).
 
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, join } from 'node:path';
 import { installHint } from '../enforce/command.ts';
+import { tunModuleHint } from '../enforce/kernel-modules.ts';
 import { ADDON_BUILD_HINT, ADDON_PATH, addonProblem } from '../enforce/native.ts';
 import { run } from './netns.ts';
 
@@ -28,6 +29,8 @@ export interface PrereqHost {
   readonly path?: string;
   /** The native addon the agent loads. */
   readonly addonPath?: string;
+  /** The device the TUN backend opens. */
+  readonly tunDevice?: string;
 }
 
 /** The executable `name` in the first folder of `path` that holds one, as the shell finds it. */
@@ -85,8 +88,26 @@ function rawSockets(): Prereq {
   }
 }
 
+/**
+ * The TUN backend's device, opened as the agent will open it (and closed: an open alone makes no
+ * device); the agent's own error says what is missing (kernel-modules.ts), so it is asked here.
+ */
+function tunDevice(file: string): Prereq {
+  const name = 'TUN device';
+  try {
+    closeSync(openSync(file, 'r+'));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    // Without root it cannot be opened, which the root line says already.
+    if (code !== 'EACCES' && code !== 'EPERM') {
+      return { name, ok: false, detail: `${file}: ${(e as Error).message} (the agent's TUN backend opens it)`, fix: tunModuleHint(code) ?? 'modprobe tun, or use --backend nfqueue' };
+    }
+  }
+  return { name, ok: true, detail: file };
+}
+
 /** Checks everything; with `agent`, also what the enforcement agent needs in the lab. */
-export async function checkLabPrereqs(opts: { agent: boolean }, host: PrereqHost = {}): Promise<Prereq[]> {
+export async function checkLabPrereqs(opts: { agent: boolean; backend?: 'nfqueue' | 'tun' }, host: PrereqHost = {}): Promise<Prereq[]> {
   const uid = host.uid ?? process.getuid?.();
   const path = host.path ?? process.env.PATH ?? '';
   const out: Prereq[] = [
@@ -107,6 +128,7 @@ export async function checkLabPrereqs(opts: { agent: boolean }, host: PrereqHost
       : []),
   ]));
   if (opts.agent) out.push(addon(host.addonPath ?? ADDON_PATH));
+  if (opts.agent && opts.backend === 'tun') out.push(tunDevice(host.tunDevice ?? '/dev/net/tun'));
   out.push(rawSockets());
   return out;
 }

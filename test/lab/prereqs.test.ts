@@ -64,3 +64,21 @@ t.test('a tool that is there but fails is reported with its own words', async (t
   t.equal(ct.ok, false);
   t.match(ct.detail, /failed: conntrack: cannot open the netlink socket$/);
 });
+
+t.test('the TUN backend needs /dev/net/tun: missing, it is named before the lab is built', async (t) => {
+  const nowhere = join(tmpDir('palisade-no-tun-'), 'tun');
+  const cases: { name: string; backend: 'nfqueue' | 'tun'; agent: boolean; tunDevice: string; missing: boolean }[] = [
+    { name: 'tun, no device node', backend: 'tun', agent: true, tunDevice: nowhere, missing: true },
+    { name: 'nfqueue, no device node: not needed', backend: 'nfqueue', agent: true, tunDevice: nowhere, missing: false },
+    { name: 'tun without the agent: not needed', backend: 'tun', agent: false, tunDevice: nowhere, missing: false },
+  ];
+  for (const c of cases) {
+    const ps = await checkLabPrereqs({ agent: c.agent, backend: c.backend }, { uid: 0, path: binWith(ALL_TOOLS), addonPath: ADDON_PATH, tunDevice: c.tunDevice });
+    const tun = ps.find((p) => p.name === 'TUN device');
+    t.equal(tun !== undefined && !tun.ok, c.missing, c.name);
+    if (c.missing) {
+      t.match(tun!.detail, nowhere, `${c.name}: names the path`);
+      t.match(tun!.fix, /modprobe tun/, `${c.name}: says how to get it`);
+    }
+  }
+});

@@ -356,7 +356,7 @@ export async function run(argv: string[]): Promise<number> {
   const timeoutMs = intFlag(flags.timeout, 'timeout', 50, 30_000, 1000);
   const out = (s: string) => process.stdout.write(s);
 
-  const missing = missingReport(await checkLabPrereqs({ agent: true }));
+  const missing = missingReport(await checkLabPrereqs({ agent: true, backend }));
   if (missing) throw new CliError(missing, 3);
   if (!agentAvailable()) throw new CliError('this build has no `palisade agent` command', 3);
 

@@ -216,7 +216,7 @@ async function up(argv: string[]): Promise<number> {
     throw new CliError((e as Error).message);
   }
   if (withAgent && !spec.node.name) throw new CliError('the manifests hold no Node: the agent needs the node it enforces for (add a Node object, or use --no-agent)');
-  const missing = missingReport(await checkLabPrereqs({ agent: withAgent }));
+  const missing = missingReport(await checkLabPrereqs({ agent: withAgent, backend }));
   if (missing) throw new CliError(missing, 3);
   for (const n of notes) process.stderr.write(`palisade lab up: note: ${n}\n`);
   const folder = agentFolder(name, flags.manifests as string[]);
