@@ -12,8 +12,16 @@ const source = join(root, 'src', 'cli', 'main.ts');
 const compiled = join(root, 'dist', 'src', 'cli', 'main.js');
 let main;
 if (existsSync(source)) {
-  const { register } = await import('tsx/esm/api');
-  register();
+  let tsx;
+  try {
+    tsx = await import('tsx/esm/api');
+  } catch (e) {
+    // A checkout used before its dependencies were installed: say what to run, not Node's trace.
+    if (e?.code !== 'ERR_MODULE_NOT_FOUND') throw e;
+    process.stderr.write(`palisade: the dependencies are not installed (no package "tsx" from ${root}): run \`bash scripts/bootstrap.sh\` (or \`npm ci\`) in ${root}\n`);
+    process.exit(1);
+  }
+  tsx.register();
   main = await import(pathToFileURL(source).href);
 } else if (existsSync(compiled)) {
   main = await import(pathToFileURL(compiled).href);
