@@ -19,7 +19,8 @@ if (existsSync(source)) {
     // A checkout used before its dependencies were installed: say what to run, not Node's trace.
     if (e?.code !== 'ERR_MODULE_NOT_FOUND') throw e;
     process.stderr.write(`palisade: the dependencies are not installed (no package "tsx" from ${root}): run \`bash scripts/bootstrap.sh\` (or \`npm ci\`) in ${root}\n`);
-    process.exit(1);
+    // 70, as for any unexpected error (src/cli/main.ts): 1 would read as findings.
+    process.exit(70);
   }
   tsx.register();
   main = await import(pathToFileURL(source).href);

@@ -73,6 +73,12 @@ export async function main(argv: string[]): Promise<number> {
     // Bad input is reported as one clear line, never a stack trace (CliError and our
     // validation errors); anything else is a bug and keeps its stack.
     if (!(e instanceof CliError)) {
+      // An install that stopped half way (bin/palisade.js says it when nothing is installed).
+      const pkg = (e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' ? /Cannot find package '([^']+)'/.exec((e as Error).message)?.[1] : undefined;
+      if (pkg) {
+        process.stderr.write(`palisade ${label}: the dependencies are not all installed (no package "${pkg}"): run \`bash scripts/bootstrap.sh\` (or \`npm ci\`) in the checkout\n`);
+        return INTERNAL_ERROR;
+      }
       // Exit 70 (sysexits' internal software error), not Node's 1: 1 means findings, an unmet
       // expect or changed connections, and a CI gate would take the crash for that answer.
       const what = e instanceof Error ? (e.stack ?? `${e.name}: ${e.message}`) : String(e);
