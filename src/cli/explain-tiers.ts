@@ -8,7 +8,7 @@ import type { ClusterPolicy, ClusterPolicyPeer, ClusterPolicyPort, ClusterTier }
 import { namespaceLabels } from '../cluster/namespace-labels.ts';
 import type { ClusterView } from '../cluster/state.ts';
 import type { ClusterRuleCheck, ClusterTierWalk } from '../policy/cluster-evaluator.ts';
-import { clusterPortMatches, clusterRules, peerFailsClosed } from '../policy/cluster-facts.ts';
+import { clusterPortMatches, clusterRules, peerClosedByField, peerFailsClosed } from '../policy/cluster-facts.ts';
 import { ruleLabel, type RuleRef } from '../policy/decision.ts';
 import { explainClusterTier, type EndpointInfo, type Explanation } from '../policy/evaluator.ts';
 import { formatSelector, selectorMatches } from '../policy/selector.ts';
@@ -208,7 +208,7 @@ function checkLines(view: ClusterView, x: Explanation, dir: Direction, pol: Clus
   const field = dir === 'egress' ? 'to' : 'from';
   const remote = dir === 'egress' ? x.dst : x.src;
   const head = `${dir}[${c.ref.index}]${rule.name ? ` \`${rule.name}\`` : ''} ${rule.action}`;
-  const closed = rule.peers.map((p, j) => ({ p, j })).filter(({ p }) => peerFailsClosed(p));
+  const closed = rule.peers.map((p, j) => ({ p, j })).filter(({ p, j }) => peerFailsClosed(p) && !peerClosedByField(rule, j));
   const closedText = [
     ...closed.map(({ j }) => `${field}[${j}] has no field this Palisade knows`),
     ...(rule.failsClosed ?? []).map((f) => `${f.field}: ${f.problem}`),

@@ -6,7 +6,7 @@
 
 import type {
   ClusterPolicy, ClusterPolicyPeer, ClusterPolicyPort, ClusterPolicyRule, ClusterTier, ContainerPort, LabelSelector, Labels, Node, Pod,
-  PolicyPeer, PolicyPort, PolicyRule, Protocol,
+  PolicyPeer, PolicyPort, PolicyRule, Protocol, UnmatchableField,
 } from '../cluster/model.ts';
 import { PROTOCOLS, clusterPolicyId } from '../cluster/model.ts';
 import { formatCIDR, formatIP, parseCIDR, parseIP } from '../net/address.ts';
@@ -60,10 +60,26 @@ export function peerFailsClosed(peer: ClusterPolicyPeer): boolean {
 /**
  * Does the rule fail closed: some peer does (see peerFailsClosed), or the decoder found a field
  * the API server stores but no traffic can be matched by (rule.failsClosed, e.g. a v1alpha1 port
- * of protocol "ICMP"), which the API's rule for what an implementation cannot read covers too.
+ * of protocol "ICMP", a peer selector with operator "Bogus"), which the API's rule for what an
+ * implementation cannot read covers too.
  */
 export function ruleFailsClosed(rule: ClusterPolicyRule): boolean {
   return (rule.failsClosed?.length ?? 0) > 0 || rule.peers.some(peerFailsClosed);
+}
+
+/**
+ * The peer a failsClosed field lies in ("from[1].pods.podSelector..." -> 1: a selector that
+ * cannot be built, the peer decoded as {}), or undefined for a port-list field. Reports name
+ * such a peer by that field rather than as a peer with no known field.
+ */
+export function failClosedPeerIndex(f: UnmatchableField): number | undefined {
+  const m = /^(?:from|to)\[(\d+)\]\./.exec(f.field);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Is the rule's peer j {} because of a failsClosed field inside it (see failClosedPeerIndex)? */
+export function peerClosedByField(rule: ClusterPolicyRule, j: number): boolean {
+  return (rule.failsClosed ?? []).some((f) => failClosedPeerIndex(f) === j);
 }
 
 /**

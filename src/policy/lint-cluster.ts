@@ -9,7 +9,9 @@ import type { ClusterPolicy, ClusterPolicyRule, Pod } from '../cluster/model.ts'
 import { clusterPolicyId } from '../cluster/model.ts';
 import { namespaceLabels, namespaceNames } from '../cluster/namespace-labels.ts';
 import type { ClusterView } from '../cluster/state.ts';
-import { clusterPolicySelectsPod, clusterRuleEffect, clusterRules, compareClusterPolicies, peerFailsClosed } from './cluster-facts.ts';
+import {
+  clusterPolicySelectsPod, clusterRuleEffect, clusterRules, compareClusterPolicies, failClosedPeerIndex, peerClosedByField, peerFailsClosed,
+} from './cluster-facts.ts';
 import { LINT, definedPortNames, listPods, type Finding } from './lint-findings.ts';
 import { ruleCovers, rulesOverlap, subjectCovers, subjectPods, subjectsOverlap } from './lint-cluster-match.ts';
 import { DIRECTIONS, PEERS_FIELD, podIsSelectable, policyAppliesToPod, policyIsolatesPod, type Direction } from './spec-facts.ts';
@@ -169,7 +171,9 @@ export function checkPassToDefault(view: ClusterView, pols: readonly ClusterPoli
  * For "Deny" and "Pass" rules, "fail closed" means: "treat the rule as a 'Deny all' rule"." And
  * domainNames peers, which do not fail closed but match only what the agent learns from DNS
  * answers at run time: lint sees no DNS, so it says what the peer depends on. And the fields the
- * decoder found a rule failing closed on (rule.failsClosed: a v1alpha1 protocol "ICMP", ...).
+ * decoder found a rule failing closed on (rule.failsClosed: a v1alpha1 protocol "ICMP", a peer
+ * selector that cannot be built, a port field of a newer API version, ...); a peer that is {}
+ * for such a field is reported by the field alone.
  */
 export function checkFailClosed(pols: readonly ClusterPolicy[], out: Finding[]): void {
   for (const p of pols) {
@@ -182,8 +186,10 @@ export function checkFailClosed(pols: readonly ClusterPolicy[], out: Finding[]):
             severity: r.action === 'Accept' ? 'error' : 'warning',
             object: clusterObject(p),
             field: `${ruleField(d, i)}.${f.field}`,
-            reason: `${f.problem}: ${r.action === 'Accept' ? 'this Accept rule fails closed and matches no traffic (its other ports do not count either)' : `this ${r.action} rule fails closed and denies ALL ${d} traffic of the subject pods, whatever its peers and other ports`}`,
-            fix: 'write a port Palisade can match: protocol "TCP", "UDP" or "SCTP" (case-sensitive), a range whose start is not above its end, a named port with a name',
+            reason: `${f.problem}: ${r.action === 'Accept' ? 'this Accept rule fails closed and matches no traffic (its other peers and ports do not count either)' : `this ${r.action} rule fails closed and denies ALL ${d} traffic of the subject pods, whatever its other peers and ports`}`,
+            fix: failClosedPeerIndex(f) !== undefined
+              ? 'write a selector the API server would build: operator In, NotIn, Exists or DoesNotExist (case-sensitive), values for In and NotIn only, label keys and values of the label syntax'
+              : 'write a port Palisade can match: protocol "TCP", "UDP" or "SCTP" (case-sensitive), a range whose start is not above its end, a named port with a name',
           });
         }
         r.peers.forEach((peer, j) => {
@@ -199,7 +205,7 @@ export function checkFailClosed(pols: readonly ClusterPolicy[], out: Finding[]):
             });
             return;
           }
-          if (!peerFailsClosed(peer)) return;
+          if (!peerFailsClosed(peer) || peerClosedByField(r, j)) return;
           const accept = r.action === 'Accept';
           const effect = accept
             ? `the rule fails closed (Accept matches nothing): none of its ${PEERS_FIELD[d]} entries is accepted by it, and the traffic goes on to later rules and tiers`

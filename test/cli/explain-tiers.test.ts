@@ -85,13 +85,19 @@ spec:
   }
 });
 
-t.test('a rule failing closed on a v1alpha1 port the API server stores: the walk names the field and why', async (t) => {
+t.test('a rule failing closed on a field the API server stores (a v1alpha1 port, a peer selector): the walk names the field and why', async (t) => {
   // [name, the ANP's egress rule, what the line must say]
   const rows: [string, string, RegExp][] = [
     ['Deny on protocol "ICMP"', '{name: icmp, action: Deny, to: [{namespaces: {}}], ports: [{portNumber: {protocol: ICMP, port: 8}}]}',
       /egress\[0\] `icmp` Deny: MATCHES everything: it fails closed \(ports\[0\]\.portNumber\.protocol: unsupported protocol "ICMP" \(Palisade matches "TCP", "UDP" and "SCTP"\)\), and a failed-closed Deny rule denies all traffic -> Deny/],
     ['Allow on an empty range', '{name: rev, action: Allow, to: [{namespaces: {}}], ports: [{portRange: {start: 9, end: 1}}]}',
       /egress\[0\] `rev` Accept: no match: it fails closed \(ports\[0\]\.portRange: start 9 is above end 1, an empty range\), and a failed-closed Accept rule matches nothing/],
+    // A peer selector the CRD stores but no selector can be built from: named by its field, not
+    // as a peer with no known field.
+    ['Deny with a peer selector of an unknown operator', '{name: bad-op, action: Deny, to: [{namespaces: {matchExpressions: [{key: team, operator: Equals, values: [db]}]}}]}',
+      /egress\[0\] `bad-op` Deny: MATCHES everything: it fails closed \(to\[0\]\.namespaces\.matchExpressions\[0\]\.operator: invalid value "Equals": not a valid selector operator \(In, NotIn, Exists, DoesNotExist\), so this peer's selector cannot be built\), and a failed-closed Deny rule denies all traffic -> Deny/],
+    ['Allow with a pods peer In without values', '{name: no-values, action: Allow, to: [{pods: {namespaceSelector: {}, podSelector: {matchExpressions: [{key: app, operator: In}]}}}]}',
+      /egress\[0\] `no-values` Accept: no match: it fails closed \(to\[0\]\.pods\.podSelector\.matchExpressions\[0\]\.values: must be specified when `operator` is 'In' or 'NotIn', so this peer's selector cannot be built\), and a failed-closed Accept rule matches nothing/],
   ];
   for (const [name, rule, want] of rows) {
     const anp = `

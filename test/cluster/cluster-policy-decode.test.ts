@@ -61,7 +61,14 @@ const invalid: [string, O, string, RegExp][] = [
   ['subject pods without podSelector', cnp({ subject: { pods: { namespaceSelector: {} } } }), 'spec.subject.pods.podSelector', /required/],
   ['ANP pods without namespaceSelector (required in v1alpha1)', anp({ subject: { pods: { podSelector: {} } } }), 'spec.subject.pods.namespaceSelector', /required/],
   ['BANP peer pods without namespaceSelector', banp(eg({ to: [{ pods: { podSelector: {} } }] })), 'spec.egress[0].to[0].pods.namespaceSelector', /required/],
-  ['subject bad selector', cnp({ subject: { namespaces: { matchLabels: { 'bad key': 'x' } } } }), 'spec.subject.namespaces.matchLabels[bad key]', /invalid label key/],
+  // A subject selector that cannot be built has no safe meaning (stored by the API server, but
+  // neither every pod nor none is what it says): an error, which says why it is not failed closed.
+  ['subject bad selector', cnp({ subject: { namespaces: { matchLabels: { 'bad key': 'x' } } } }), 'spec.subject.namespaces.matchLabels[bad key]', /invalid label key.*a subject whose selector cannot be built selects no safe set of pods, so the policy is rejected/],
+  ['subject unknown operator', anp({ subject: { pods: { namespaceSelector: {}, podSelector: { matchExpressions: [{ key: 'app', operator: 'Equals', values: ['db'] }] } } } }),
+    'spec.subject.pods.podSelector.matchExpressions[0].operator', /^invalid value "Equals": not a valid selector operator.*the policy is rejected \(an agent keeps its last good version in force\)$/],
+  ['subject In without values', banp({ subject: { namespaces: { matchExpressions: [{ key: 'team', operator: 'In' }] } } }), 'spec.subject.namespaces.matchExpressions[0].values', /must be specified.*selects no safe set of pods/],
+  ['subject Exists with values', cnp({ subject: { pods: { namespaceSelector: { matchExpressions: [{ key: 'team', operator: 'Exists', values: ['a'] }] }, podSelector: {} } } }),
+    'spec.subject.pods.namespaceSelector.matchExpressions[0].values', /may not be specified.*selects no safe set of pods/],
   // rules
   ['26 ingress rules', cnp({ ingress: times(26, () => ({ action: 'Deny', from: [{ namespaces: {} }] })) }), 'spec.ingress', /at most 25 items, got 26/],
   ['26 egress rules', cnp({ egress: times(26, () => ({ action: 'Deny', to: [{ namespaces: {} }] })) }), 'spec.egress', /at most 25 items, got 26/],
@@ -87,7 +94,11 @@ const invalid: [string, O, string, RegExp][] = [
   // peers
   ['peer with two known fields', cnp(eg({ to: [{ namespaces: {}, networks: ['10.0.0.0/8'] }] })), 'spec.egress[0].to[0]', /exactly one of namespaces, pods, nodes, networks, domainNames; got namespaces and networks/],
   ['null peer', cnp(ing({ from: [null] })), 'spec.ingress[0].from[0]', /must be an object/],
-  ['peer bad selector', cnp(ing({ from: [{ namespaces: { matchExpressions: [{ key: 'a', operator: 'In' }] } }] })), 'spec.ingress[0].from[0].namespaces.matchExpressions[0].values', /must be specified/],
+  // What the CRD's schema itself rejects in a peer's selector stays an error (the selectors that
+  // cannot be built but are stored fail closed: peerSelectorsUnbuilt below).
+  ['peer selector operator missing', cnp(ing({ from: [{ namespaces: { matchExpressions: [{ key: 'a', values: ['b'] }] } }] })), 'spec.ingress[0].from[0].namespaces.matchExpressions[0].operator', /^required$/],
+  ['peer selector operator not a string', cnp(ing({ from: [{ pods: { podSelector: { matchExpressions: [{ key: 'a', operator: 1 }] } } }] })), 'spec.ingress[0].from[0].pods.podSelector.matchExpressions[0].operator', /must be a string/],
+  ['peer selector label value not a string', anp(eg({ to: [{ nodes: { matchLabels: { zone: 3 } } }] })), 'spec.egress[0].to[0].nodes.matchLabels[zone]', /must be a string/],
   ['peer pods unknown field', cnp(ing({ from: [{ pods: { podSelector: {}, podSelectors: {} } }] })), 'spec.ingress[0].from[0].pods.podSelectors', /unknown field/],
   ['bad CIDR', cnp(eg({ to: [{ networks: ['10.0.0.0/33'] }] })), 'spec.egress[0].to[0].networks[0]', /invalid CIDR "10.0.0.0\/33"/],
   ['address without prefix', cnp(eg({ to: [{ networks: ['10.1.2.3'] }] })), 'spec.egress[0].to[0].networks[0]', /invalid CIDR/],
@@ -232,6 +243,58 @@ t.test('ports the API server stores but Palisade cannot match: the rule fails cl
     t.match(d.warnings?.[0]?.message, message, `${name}: the warning says what and why`);
     t.ok(rule.failsClosed?.every((f, k) => d.warnings?.[k]?.message.startsWith(`${f.problem}: `)), `${name}: the rule keeps what is wrong (explain, lint)`);
   }
+});
+
+// A peer's label selector that cannot be built: the CRDs type metav1.LabelSelector's fields but
+// do not run the label-selector validation the API server runs for its own kinds, so it stores
+// an unknown operator, In or NotIn with no values, Exists with values, keys and values outside
+// the label syntax. The API's rule for peers an implementation cannot understand is fail closed
+// (an Accept rule matches nothing, a Deny or Pass rule denies all from its place); the peer
+// decodes as {} and the rule names the field, with a warning. Rejecting the policy instead would
+// take its other rules out of force.
+// [name, raw object, direction, the decoded rule's peers, its failsClosed fields, first warning]
+const peerSelectorsUnbuilt: [string, O, 'ingress' | 'egress', O[], string[], RegExp][] = [
+  ['CNP Deny, pods peer with an unknown operator', cnp({ ingress: [{ action: 'Deny', from: [{ namespaces: {} }, { pods: { podSelector: { matchExpressions: [{ key: 'app', operator: 'Equals', values: ['db'] }] } } }] }] }), 'ingress',
+    [{ namespaces: ALL }, {}], ['from[1].pods.podSelector.matchExpressions[0].operator'],
+    /^invalid value "Equals": not a valid selector operator \(In, NotIn, Exists, DoesNotExist\), so this peer's selector cannot be built: this Deny rule fails closed and denies ALL ingress traffic of the subject pods/],
+  ['CNP Accept, namespaces peer In without values', cnp(eg({ action: 'Accept', to: [{ namespaces: { matchExpressions: [{ key: 'team', operator: 'In', values: [] }] } }] })), 'egress',
+    [{}], ['to[0].namespaces.matchExpressions[0].values'], /^must be specified when `operator` is 'In' or 'NotIn', so this peer's selector cannot be built: this Accept rule fails closed and matches no traffic/],
+  ['CNP Pass, nodes peer Exists with values', cnp(eg({ action: 'Pass', to: [{ nodes: { matchExpressions: [{ key: 'zone', operator: 'Exists', values: ['a'] }] } }] })), 'egress',
+    [{}], ['to[0].nodes.matchExpressions[0].values'], /may not be specified .*: this Pass rule fails closed and denies ALL egress traffic/],
+  ['CNP Baseline Deny, NotIn without values', cnp({ tier: 'Baseline', ...ing({ from: [{ namespaces: { matchExpressions: [{ key: 'team', operator: 'NotIn' }] } }] }) }), 'ingress',
+    [{}], ['from[0].namespaces.matchExpressions[0].values'], /must be specified .*this Deny rule fails closed/],
+  ['ANP Deny, bad matchLabels key in a namespaceSelector', anp(eg({ to: [{ pods: { namespaceSelector: { matchLabels: { 'bad key': 'x' } }, podSelector: {} } }] })), 'egress',
+    [{}], ['to[0].pods.namespaceSelector.matchLabels[bad key]'], /^invalid label key "bad key": .*cannot be built: this Deny rule fails closed and denies ALL egress/],
+  ['ANP Allow, bad matchLabels value', anp(ing({ action: 'Allow', from: [{ namespaces: { matchLabels: { team: '-x' } } }] })), 'ingress',
+    [{}], ['from[0].namespaces.matchLabels[team]'], /^invalid label value "-x": .*: this Allow rule fails closed and matches no traffic/],
+  ['ANP Pass, bad expression key and value beside a good peer', anp(eg({ action: 'Pass', to: [{ networks: ['10.0.0.0/8'] }, { namespaces: { matchExpressions: [{ key: 'a b', operator: 'In', values: ['ok', 'not ok'] }] } }] })), 'egress',
+    [{ networks: ['10.0.0.0/8'] }, {}], ['to[1].namespaces.matchExpressions[0].key', 'to[1].namespaces.matchExpressions[0].values[1]'], /^invalid label key "a b": .*this Pass rule fails closed/],
+  ['BANP Deny, in lower case', banp(ing({ from: [{ pods: { namespaceSelector: {}, podSelector: { matchExpressions: [{ key: 'app', operator: 'in', values: ['db'] }] } } }] })), 'ingress',
+    [{}], ['from[0].pods.podSelector.matchExpressions[0].operator'], /^invalid value "in": .*this Deny rule fails closed/],
+  ['two peers of one rule', cnp(ing({ from: [{ namespaces: { matchExpressions: [{ key: 'a', operator: 'Gt', values: ['1'] }] } }, { namespaces: {} }, { pods: { podSelector: { matchLabels: { 'x/y/z': 'v' } } } }] })), 'ingress',
+    [{}, { namespaces: ALL }, {}], ['from[0].namespaces.matchExpressions[0].operator', 'from[2].pods.podSelector.matchLabels[x/y/z]'], /^invalid value "Gt"/],
+];
+
+t.test('a peer selector that cannot be built is stored by the API server: the rule fails closed, with a warning', async (t) => {
+  for (const [name, raw, dir, peers, fields, message] of peerSelectorsUnbuilt) {
+    const d = decodeObject(raw);
+    t.same(errorsOf(d), [], `${name}: valid, as the API server takes it`);
+    if (d.kind !== 'AdminNetworkPolicy' && d.kind !== 'BaselineAdminNetworkPolicy' && d.kind !== 'ClusterNetworkPolicy') {
+      t.fail(`${name}: decoded as ${d.kind}`);
+      continue;
+    }
+    const rule = d.value[dir][0]!;
+    t.strictSame(rule.peers, peers, `${name}: the peer that cannot be built is {}`);
+    t.same(rule.failsClosed?.map((f) => f.field), fields, `${name}: the rule fails closed for ${fields.join(', ')}`);
+    t.same((d.warnings ?? []).map((w) => w.field), fields.map((f) => `spec.${dir}[0].${f}`), `${name}: one warning per field, naming it`);
+    t.equal(d.warnings?.[0]?.object, `${raw.kind as string} ${(raw.metadata as O).name as string}`, `${name}: the warning names the object`);
+    t.match(d.warnings?.[0]?.message, message, `${name}: the warning says what and why`);
+    t.ok(rule.failsClosed?.every((f, k) => d.warnings?.[k]?.message.startsWith(`${f.problem}: `)), `${name}: the rule keeps what is wrong (explain, lint)`);
+  }
+  // A NetworkPolicy's selectors are validated by the API server itself: still errors there.
+  const np = decodeObject({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'np', namespace: 'x' },
+    spec: { podSelector: {}, ingress: [{ from: [{ podSelector: { matchExpressions: [{ key: 'a', operator: 'Equals', values: ['b'] }] } }] }] } });
+  t.match(errorsOf(np), [{ field: 'spec.ingress[0].from[0].podSelector.matchExpressions[0].operator', message: /not a valid selector operator/ }], 'NetworkPolicy: an error');
 });
 
 t.test('the brief\'s example error, formatted', async (t) => {

@@ -211,6 +211,26 @@ spec: {podSelector: {}, policyTypes: [Egress], egress: [{ports: [{port: 5432}]}]
     reason: /sets no field this Palisade knows.*the rule fails closed \(Accept matches nothing\)/,
     fix: /set exactly one of namespaces, pods/,
   },
+  // A peer selector the CRD stores but no selector can be built from: the rule fails closed,
+  // reported at the selector's field (the peer decodes as {}, and is not also a "no known field" peer).
+  {
+    name: 'a peer selector with an unknown operator in an Admin Deny: deny-all, named at its field, and the rules after it are shadowed',
+    yaml: cnp('guard', 'Admin', 10, DB, `  ingress:
+  - {action: Deny, from: [{pods: {podSelector: {matchExpressions: [{key: app, operator: Equals, values: [web]}]}}}]}
+  - {action: Accept, from: [{namespaces: {}}]}`),
+    want: ['fail-closed-field ClusterNetworkPolicy guard spec.ingress[0].from[0].pods.podSelector.matchExpressions[0].operator', 'cluster-rule-shadowed ClusterNetworkPolicy guard spec.ingress[1]'],
+    severity: 'warning',
+    reason: /^invalid value "Equals": not a valid selector operator .*, so this peer's selector cannot be built: this Deny rule fails closed and denies ALL ingress traffic of the subject pods/,
+    fix: /operator In, NotIn, Exists or DoesNotExist/,
+  },
+  {
+    name: 'a peer selector In without values in an Accept beside a good peer: matches nothing (error)',
+    yaml: cnp('guard', 'Baseline', 10, DB, '  egress: [{action: Accept, to: [{namespaces: {matchLabels: {team: ops}}}, {nodes: {matchExpressions: [{key: role, operator: In}]}}]}]'),
+    want: ['fail-closed-field ClusterNetworkPolicy guard spec.egress[0].to[1].nodes.matchExpressions[0].values'],
+    severity: 'error',
+    reason: /cannot be built: this Accept rule fails closed and matches no traffic \(its other peers and ports do not count either\)/,
+    fix: /values for In and NotIn only/,
+  },
   {
     name: 'a v1alpha1 port the API server stores but no traffic matches (protocol "ICMP") in a Deny: deny-all, named at its field',
     yaml: `

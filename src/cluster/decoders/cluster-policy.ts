@@ -9,7 +9,12 @@
 // implementation sees no fields are set then it can infer that the deployed CRD is of an
 // incompatible version with an unknown field. In that case it should fail closed." So a peer with
 // no field this Palisade knows decodes as {} (the engines fail closed on it), and an unknown field
-// next to a known one is ignored: the API server would have pruned it.
+// next to a known one is ignored: the API server would have pruned it. A peer's selector that
+// cannot be built (selector.ts: the CRD stores `operator: Bogus`) is a peer this Palisade cannot
+// understand either: the rule fails closed on it (rule.failsClosed names the field). The same
+// in a port-list entry: a field this Palisade does not know (a newer CRD's port matcher) fails
+// the rule closed. A subject selector that cannot be built has no safe meaning (neither every
+// pod nor none is what was written): that is an error, and an agent keeps the last good version.
 
 import type {
   ClusterAction, ClusterPolicy, ClusterPolicyKind, ClusterPolicyPeer, ClusterPolicyPort, ClusterPolicyRule, ClusterPolicySubject,
@@ -19,7 +24,7 @@ import { clusterPolicyId } from '../model.ts';
 import type { Decoded } from '../kinds.ts';
 import { domainToASCII } from 'node:url';
 import { formatCIDR } from '../../net/address.ts';
-import { type Errs, type Obj, cidrAt, describe, invalid, metaOf, rawName } from './fields.ts';
+import { type Errs, type Obj, type SyntaxProblem, cidrAt, describe, invalid, metaOf, rawName } from './fields.ts';
 import { decodeSelector } from './selector.ts';
 
 /**
@@ -170,7 +175,7 @@ function requiredList(e: Errs, v: unknown, min: number, max: number, path: strin
 }
 
 /** NamespacedPod: "select pods via namespace AND pod selectors". */
-function decodeNamespacedPod(e: Errs, v: unknown, path: string, ver: Version): NamespacedPod | undefined {
+function decodeNamespacedPod(e: Errs, v: unknown, path: string, ver: Version, syntax: SyntaxProblem): NamespacedPod | undefined {
   const o = e.obj(v, path);
   if (!o) return undefined;
   e.strict(o, ['namespaceSelector', 'podSelector'], path);
@@ -179,8 +184,8 @@ function decodeNamespacedPod(e: Errs, v: unknown, path: string, ver: Version): N
   // selects all Namespaces"; the v1alpha1 CRD requires it.
   if (!has(o, 'podSelector')) e.add(`${path}.podSelector`, 'required (write {} to select every pod)');
   if (ver.namespaceSelectorRequired && !has(o, 'namespaceSelector')) e.add(`${path}.namespaceSelector`, 'required (write {} to select every namespace)');
-  const podSelector = decodeSelector(e, o.podSelector, `${path}.podSelector`);
-  const namespaceSelector = decodeSelector(e, o.namespaceSelector, `${path}.namespaceSelector`) ?? { matchLabels: {}, matchExpressions: [] };
+  const podSelector = decodeSelector(e, o.podSelector, `${path}.podSelector`, syntax);
+  const namespaceSelector = decodeSelector(e, o.namespaceSelector, `${path}.namespaceSelector`, syntax) ?? { matchLabels: {}, matchExpressions: [] };
   return podSelector ? { namespaceSelector, podSelector } : undefined;
 }
 
@@ -191,13 +196,16 @@ function decodeSubject(e: Errs, v: unknown, path: string, ver: Version): Cluster
     return {};
   }
   e.strict(o, ['namespaces', 'pods'], path);
+  // Stored by the API server (see the header), but neither failing open nor closed is what the
+  // subject says: the object is rejected, and the error says why it is not failed closed.
+  const syntax: SyntaxProblem = (f, m) => e.add(f, `${m}; the API server stores this, but a subject whose selector cannot be built selects no safe set of pods, so the policy is rejected (an agent keeps its last good version in force)`);
   const which = exactlyOne(e, o, ['namespaces', 'pods'], path);
   if (which === 'namespaces') {
-    const namespaces = decodeSelector(e, o.namespaces, `${path}.namespaces`);
+    const namespaces = decodeSelector(e, o.namespaces, `${path}.namespaces`, syntax);
     return namespaces ? { namespaces } : {};
   }
   if (which === 'pods') {
-    const pods = decodeNamespacedPod(e, o.pods, `${path}.pods`, ver);
+    const pods = decodeNamespacedPod(e, o.pods, `${path}.pods`, ver, syntax);
     return pods ? { pods } : {};
   }
   return {};
@@ -226,10 +234,6 @@ function stringSet(e: Errs, v: unknown, path: string, max: number): { text: stri
 }
 
 /**
- * One from/to entry. Only the fields this version knows for the direction count; with none of
- * them set the peer is {} (fail closed, see the header); several set is what the CRD rejects.
- */
-/**
  * What an unsupported action was probably meant to be: the same word in another case, or the other
  * API generation's name for Accept (v1alpha1 wrote "Allow"; a policy moved between them keeps it).
  */
@@ -241,7 +245,15 @@ function actionHint(text: string, ver: Version): string {
   return '';
 }
 
-function decodePeer(e: Errs, v: unknown, path: string, ver: Version, dir: Direction, action: ClusterAction | undefined): ClusterPolicyPeer | undefined {
+/**
+ * One from/to entry. Only the fields this version knows for the direction count; with none of
+ * them set the peer is {} (fail closed, see the header); several set is what the CRD rejects.
+ * `closed` takes the problems of a selector that cannot be built: the rule fails closed on
+ * them, and the peer is {} too.
+ */
+function decodePeer(
+  e: Errs, v: unknown, path: string, ver: Version, dir: Direction, action: ClusterAction | undefined, closed: SyntaxProblem,
+): ClusterPolicyPeer | undefined {
   const o = e.obj(v, path);
   if (!o) {
     if (v === undefined || v === null) e.add(path, `must be an object with one of ${ver.peerFields[dir].join(', ')}, got null`);
@@ -256,14 +268,21 @@ function decodePeer(e: Errs, v: unknown, path: string, ver: Version, dir: Direct
   }
   const f = set[0]!;
   const fp = `${path}.${f}`;
+  let unbuilt = 0;
+  const syntax: SyntaxProblem = (field, message) => {
+    unbuilt++;
+    closed(field, message);
+  };
   switch (f) {
     case 'namespaces':
     case 'nodes': {
-      const s = decodeSelector(e, o[f], fp);
+      const s = decodeSelector(e, o[f], fp, syntax);
+      if (s && unbuilt) return {};
       return s ? (f === 'nodes' ? { nodes: s } : { namespaces: s }) : undefined;
     }
     case 'pods': {
-      const pods = decodeNamespacedPod(e, o.pods, fp, ver);
+      const pods = decodeNamespacedPod(e, o.pods, fp, ver, syntax);
+      if (pods && unbuilt) return {};
       return pods ? { pods } : undefined;
     }
     case 'networks': {
@@ -325,17 +344,25 @@ function decodeRules(e: Errs, v: unknown, path: string, ver: Version, dir: Direc
     } else {
       e.add(`${rp}.action`, `unsupported value ${JSON.stringify(actionText)}: supported values: ${Object.keys(ver.actions).map((a) => `"${a}"`).join(', ')}${actionHint(actionText, ver)}`);
     }
+    // Fields the API server stores but this Palisade cannot match (see the header): the rule
+    // fails closed on them, with a warning naming each. Valid to the API server, so rejecting
+    // the object would drop its other rules too.
+    const failsClosed: UnmatchableField[] = [];
+    const failClosed = (path: string, problem: string): void => {
+      if (action === undefined) return;
+      e.warn(path, `${problem}: ${failClosedText(action, actionText!, dir)}`);
+      failsClosed.push({ field: path.slice(rp.length + 1), problem });
+    };
     const peersRaw = requiredList(e, ro[peerField], 1, ver.maxPeers, `${rp}.${peerField}`, 'a rule needs at least one peer');
     const peers: ClusterPolicyPeer[] = [];
     // The CEL rule on egress rules looks at which peer fields are present, as written.
     let addressPeer = false;
     peersRaw.forEach((p, j) => {
-      const peer = decodePeer(e, p, `${rp}.${peerField}[${j}]`, ver, dir, action);
+      const peer = decodePeer(e, p, `${rp}.${peerField}[${j}]`, ver, dir, action, (f, m) => failClosed(f, `${m}, so this peer's selector cannot be built`));
       if (peer) peers.push(peer);
       if (dir === 'egress' && p && typeof p === 'object' && ['networks', 'nodes', 'domainNames'].some((f) => ver.peerFields.egress.includes(f) && has(p as Obj, f))) addressPeer = true;
     });
     const protocols: ClusterPolicyPort[] = [];
-    const failsClosed: UnmatchableField[] = [];
     if (ro[ver.portsField] !== undefined && ro[ver.portsField] !== null) {
       const pp = `${rp}.${ver.portsField}`;
       const portsRaw = requiredList(e, ro[ver.portsField], 1, ver.maxPorts, pp, 'omit the field to match every protocol and port');
@@ -349,11 +376,7 @@ function decodeRules(e: Errs, v: unknown, path: string, ver: Version, dir: Direc
           return;
         }
         if ('unmatchable' in port) {
-          // Valid to the API server: rejecting the object would drop its other rules too.
-          if (action === undefined) return;
-          const { path, problem } = port.unmatchable;
-          e.warn(path, `${problem}: ${failClosedText(action, actionText!, dir)}`);
-          failsClosed.push({ field: path.slice(rp.length + 1), problem });
+          failClosed(port.unmatchable.path, port.unmatchable.problem);
           return;
         }
         protocols.push(port);

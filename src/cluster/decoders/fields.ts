@@ -83,18 +83,24 @@ export class Errs {
   }
 }
 
-export function labelsOf(e: Errs, v: unknown, path: string): Record<string, string> {
+/**
+ * Where a label's syntax problem goes: an error by default; a cluster policy's peer selector
+ * passes its own (selector.ts says why).
+ */
+export type SyntaxProblem = (field: string, message: string) => void;
+
+export function labelsOf(e: Errs, v: unknown, path: string, syntax: SyntaxProblem = (f, m) => e.add(f, m)): Record<string, string> {
   const out: Record<string, string> = {};
   const o = e.obj(v, path);
   if (!o) return out;
   for (const k of Object.keys(o)) {
     const val = o[k];
-    for (const p of labelKeyProblems(k)) e.add(`${path}[${k}]`, `invalid label key ${JSON.stringify(k)}: ${p}`);
+    for (const p of labelKeyProblems(k)) syntax(`${path}[${k}]`, `invalid label key ${JSON.stringify(k)}: ${p}`);
     if (typeof val !== 'string') {
       e.add(`${path}[${k}]`, `label value must be a string, got ${describe(val)}`);
       continue;
     }
-    for (const p of labelValueProblems(val)) e.add(`${path}[${k}]`, `invalid label value ${JSON.stringify(val)}: ${p}`);
+    for (const p of labelValueProblems(val)) syntax(`${path}[${k}]`, `invalid label value ${JSON.stringify(val)}: ${p}`);
     out[k] = val;
   }
   return out;
