@@ -189,7 +189,7 @@ export function checkFailClosed(pols: readonly ClusterPolicy[], out: Finding[]):
             reason: `${f.problem}: ${r.action === 'Accept' ? 'this Accept rule fails closed and matches no traffic (its other peers and ports do not count either)' : `this ${r.action} rule fails closed and denies ALL ${d} traffic of the subject pods, whatever its other peers and ports`}`,
             fix: failClosedPeerIndex(f) !== undefined
               ? 'write a selector the API server would build: operator In, NotIn, Exists or DoesNotExist (case-sensitive), values for In and NotIn only, label keys and values of the label syntax'
-              : 'write a port Palisade can match: protocol "TCP", "UDP" or "SCTP" (case-sensitive), a range whose start is not above its end, a named port with a name',
+              : 'write a port Palisade can match: protocol "TCP", "UDP" or "SCTP" (case-sensitive), a range whose start is not above its end, a named port with a name, no field of a newer API version (or upgrade Palisade)',
           });
         }
         r.peers.forEach((peer, j) => {

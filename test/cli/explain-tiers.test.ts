@@ -98,6 +98,8 @@ t.test('a rule failing closed on a field the API server stores (a v1alpha1 port,
       /egress\[0\] `bad-op` Deny: MATCHES everything: it fails closed \(to\[0\]\.namespaces\.matchExpressions\[0\]\.operator: invalid value "Equals": not a valid selector operator \(In, NotIn, Exists, DoesNotExist\), so this peer's selector cannot be built\), and a failed-closed Deny rule denies all traffic -> Deny/],
     ['Allow with a pods peer In without values', '{name: no-values, action: Allow, to: [{pods: {namespaceSelector: {}, podSelector: {matchExpressions: [{key: app, operator: In}]}}}]}',
       /egress\[0\] `no-values` Accept: no match: it fails closed \(to\[0\]\.pods\.podSelector\.matchExpressions\[0\]\.values: must be specified when `operator` is 'In' or 'NotIn', so this peer's selector cannot be built\), and a failed-closed Accept rule matches nothing/],
+    ['Deny with a ports entry of a newer API version', '{name: newer, action: Deny, to: [{namespaces: {}}], ports: [{portNumber: {protocol: TCP, port: 80, ipFamily: IPv4}}]}',
+      /egress\[0\] `newer` Deny: MATCHES everything: it fails closed \(ports\[0\]\.portNumber\.ipFamily: unknown field "ipFamily" \(known fields: protocol, port\): a port field of a newer API version than this Palisade reads, or a typo\), and a failed-closed Deny rule denies all traffic -> Deny/],
   ];
   for (const [name, rule, want] of rows) {
     const anp = `

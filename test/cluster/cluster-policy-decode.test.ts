@@ -122,7 +122,13 @@ const invalid: [string, O, string, RegExp][] = [
   ['empty protocols', cnp(ing({ protocols: [] })), 'spec.ingress[0].protocols', /at least 1 item/],
   ['protocols entry with no field', cnp(ing({ protocols: [{}] })), 'spec.ingress[0].protocols[0]', /exactly one of tcp, udp, sctp, destinationNamedPort; none is set/],
   ['protocols entry with two fields', cnp(ing({ protocols: [{ tcp: { destinationPort: { number: 80 } }, udp: { destinationPort: { number: 53 } } }] })), 'spec.ingress[0].protocols[0]', /got tcp and udp/],
-  ['protocols entry unknown field', cnp(ing({ protocols: [{ icmp: {} }] })), 'spec.ingress[0].protocols[0].icmp', /unknown field "icmp"/],
+  // A field of a newer CRD in a port-list entry fails the rule closed (unmatchablePorts below),
+  // but what the known fields beside it get wrong is still an error.
+  ['protocols entry unknown field beside a bad port', cnp(ing({ protocols: [{ tcp: { destinationPort: { number: 0 } }, icmp: {} }] })), 'spec.ingress[0].protocols[0].tcp.destinationPort.number', /between 1 and 65535, got 0/],
+  ['protocols entry unknown field beside two known ones', cnp(ing({ protocols: [{ tcp: { destinationPort: { number: 1 } }, udp: { destinationPort: { number: 1 } }, icmp: {} }] })), 'spec.ingress[0].protocols[0]', /got tcp and udp/],
+  ['named port beside an unknown field, with networks', cnp(eg({ to: [{ networks: ['10.0.0.0/8'] }], protocols: [{ destinationNamedPort: 'web', extra: 1 }] })),
+    'spec.egress[0].protocols[0].destinationNamedPort', /cannot be set with namedPorts/],
+  ['ANP ports entry unknown field beside a missing port', anp(ing({ ports: [{ portNumber: { protocol: 'TCP', ipFamily: 'IPv4' } }] })), 'spec.ingress[0].ports[0].portNumber.port', /required/],
   ['tcp without destinationPort', cnp(ing({ protocols: [{ tcp: {} }] })), 'spec.ingress[0].protocols[0].tcp.destinationPort', /required/],
   ['destinationPort with number and range', cnp(ing({ protocols: [{ udp: { destinationPort: { number: 1, range: { start: 1, end: 2 } } } }] })), 'spec.ingress[0].protocols[0].udp.destinationPort', /exactly one of number, range; got number and range/],
   ['port 0', cnp(ing({ protocols: [{ tcp: { destinationPort: { number: 0 } } }] })), 'spec.ingress[0].protocols[0].tcp.destinationPort.number', /between 1 and 65535, got 0/],
@@ -227,6 +233,25 @@ const unmatchablePorts: [string, O, 'ingress' | 'egress', string[], RegExp][] = 
     /^empty named port, which names no container port: this Deny rule fails closed and denies ALL ingress traffic of the subject pods/],
   ['ANP empty namedPort', anp(eg({ action: 'Allow', ports: [{ namedPort: '' }] })), 'egress', ['ports[0].namedPort'],
     /^empty named port, which names no container port: this Allow rule fails closed and matches no traffic/],
+  // A field Palisade does not know in a port-list entry, at any depth: a newer CRD's port matcher
+  // (the API server stores what its CRD knows), which Palisade cannot match. Read without it, the
+  // entry would match other traffic than written; the rule fails closed instead.
+  ['CNP protocols entry of an unknown matcher only', cnp(ing({ protocols: [{ icmp: { type: 8 } }] })), 'ingress', ['protocols[0].icmp'],
+    /^unknown field "icmp" \(known fields: tcp, udp, sctp, destinationNamedPort\): a port field of a newer API version than this Palisade reads, or a typo: this Deny rule fails closed and denies ALL ingress traffic of the subject pods/],
+  ['CNP unknown field beside tcp, in an Accept', cnp(eg({ action: 'Accept', protocols: [{ udp: { destinationPort: { number: 53 } } }, { tcp: { destinationPort: { number: 80 } }, ipFamily: 'IPv6' }] })), 'egress', ['protocols[1].ipFamily'],
+    /^unknown field "ipFamily" .*: this Accept rule fails closed and matches no traffic/],
+  ['CNP unknown field inside tcp, in a Pass', cnp(eg({ action: 'Pass', protocols: [{ tcp: { destinationPort: { number: 80 }, flags: ['SYN'] } }] })), 'egress', ['protocols[0].tcp.flags'],
+    /^unknown field "flags" \(known fields: destinationPort\).*: this Pass rule fails closed and denies ALL egress traffic/],
+  ['CNP unknown field in a range, two of them', cnp(ing({ protocols: [{ sctp: { destinationPort: { range: { start: 1, end: 9, step: 2, stride: 1 } } } }] })), 'ingress',
+    ['protocols[0].sctp.destinationPort.range.step', 'protocols[0].sctp.destinationPort.range.stride'], /^unknown field "step" \(known fields: start, end\)/],
+  ['CNP a newer alternative inside tcp', cnp(ing({ protocols: [{ tcp: { sourcePort: { number: 80 } } }] })), 'ingress', ['protocols[0].tcp.sourcePort'], /^unknown field "sourcePort" \(known fields: destinationPort\)/],
+  ['CNP a newer alternative inside destinationPort', cnp(ing({ protocols: [{ udp: { destinationPort: { set: [53, 853] } } }] })), 'ingress', ['protocols[0].udp.destinationPort.set'], /^unknown field "set" \(known fields: number, range\)/],
+  ['CNP unknown field beside destinationNamedPort', cnp(ing({ protocols: [{ destinationNamedPort: 'web', protocol: 'TCP' }] })), 'ingress', ['protocols[0].protocol'], /^unknown field "protocol"/],
+  ['ANP ports entry of an unknown matcher only, in an Allow', anp(eg({ action: 'Allow', ports: [{ portSet: { ports: [1, 2] } }] })), 'egress', ['ports[0].portSet'],
+    /^unknown field "portSet" \(known fields: portNumber, namedPort, portRange\).*: this Allow rule fails closed and matches no traffic/],
+  ['ANP unknown field inside portNumber', anp(ing({ ports: [{ portNumber: { protocol: 'TCP', port: 80, ipFamily: 'IPv4' } }] })), 'ingress', ['ports[0].portNumber.ipFamily'],
+    /^unknown field "ipFamily" \(known fields: protocol, port\).*: this Deny rule fails closed and denies ALL ingress/],
+  ['BANP unknown field inside portRange', banp(eg({ ports: [{ portRange: { protocol: 'UDP', start: 1, end: 2, step: 1 } }] })), 'egress', ['ports[0].portRange.step'], /^unknown field "step" .*this Deny rule fails closed/],
 ];
 
 t.test('ports the API server stores but Palisade cannot match: the rule fails closed, with a warning', async (t) => {

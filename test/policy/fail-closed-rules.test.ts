@@ -1,6 +1,6 @@
 // Cluster policy rules that fail closed on a field the API server stores but Palisade cannot
 // match (rule.failsClosed: a peer selector that cannot be built, a v1alpha1 port it cannot
-// match): what the plain evaluator decides, and that the compiled engine (a fresh compile and
+// match, a port field of a newer API version): what the plain evaluator decides, and that the compiled engine (a fresh compile and
 // one kept current through the state's changes) decides exactly the same. "For "Accept" rules,
 // "fail closed" means: "treat the rule as matching no traffic". For "Deny" and "Pass" rules,
 // "fail closed" means: "treat the rule as a 'Deny all' rule"." The policy's other rules stay in
@@ -145,6 +145,22 @@ spec:
       ['pg', 'mon', 'TCP', 80, false, 'AdminNetworkPolicy:anp ingress[0]'],
       ['web', 'pg', 'TCP', 5432, false, 'BaselineAdminNetworkPolicy:default ingress[1]'],
       ['mon', 'web', 'TCP', 8080, true, '-'],
+    ],
+  },
+  {
+    name: 'Admin Deny with a protocols entry of a newer API version: denies all ingress of db; an Accept with one matches nothing',
+    docs: [
+      cnp('db-guard', 'Admin', 10, DB, '  ingress: [{name: no-icmp, action: Deny, from: [{namespaces: {matchLabels: {team: app}}}], protocols: [{icmp: {type: 8}}]}]'),
+      cnp('ops-out', 'Admin', 10, '{namespaces: {matchLabels: {team: ops}}}', `  egress:
+  - {name: web-only, action: Accept, to: [{namespaces: {}}], protocols: [{tcp: {destinationPort: {number: 8080}, flags: [SYN]}}]}
+  - {name: rest, action: Deny, to: [{namespaces: {}}]}`),
+    ],
+    warnings: 2,
+    probes: [
+      ['web', 'pg', 'TCP', 5432, false, 'db-guard ingress[0]'],
+      ['web', 'pg', 'UDP', 53, false, 'db-guard ingress[0]'],
+      ['mon', 'web', 'TCP', 8080, false, 'ops-out egress[1]'],
+      ['pg', 'web', 'TCP', 8080, true, '-'],
     ],
   },
 ];

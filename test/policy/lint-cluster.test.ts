@@ -262,6 +262,14 @@ spec:
     reason: /start 9000 is above end 90, an empty range: this Accept rule fails closed and matches no traffic/,
   },
   {
+    name: 'a protocols entry of a newer API version (an unknown field) in a Deny: deny-all, named at its field',
+    yaml: cnp('future-port', 'Admin', 10, DB, '  ingress: [{action: Deny, from: [{namespaces: {}}], protocols: [{icmp: {type: 8}}]}]'),
+    want: ['fail-closed-field ClusterNetworkPolicy future-port spec.ingress[0].protocols[0].icmp'],
+    severity: 'warning',
+    reason: /^unknown field "icmp" .*a port field of a newer API version than this Palisade reads, or a typo: this Deny rule fails closed and denies ALL ingress traffic/,
+    fix: /no field of a newer API version/,
+  },
+  {
     name: 'v1alpha1 kinds are named by their kind',
     yaml: `
 ---

@@ -14,17 +14,18 @@
 import type { ClusterPolicyPort, Protocol } from '../model.ts';
 import type { Decoded } from '../kinds.ts';
 import { type Errs, type Obj } from './fields.ts';
-import { EMPTY_NAMED_PORT, type Unmatchable, type Version, decodeClusterPolicy, exactlyOne, portEntryObject, portNumberAt, portRangeAt, unmatchable } from './cluster-policy.ts';
+import {
+  EMPTY_NAMED_PORT, type FieldCheck, type Unmatchable, type Version, decodeClusterPolicy, has, portEntryKind, portEntryObject, portNumberAt, portRangeAt,
+  unmatchable,
+} from './cluster-policy.ts';
 
 const PROTOCOL_KEYS: Readonly<Record<string, Protocol>> = { tcp: 'TCP', udp: 'UDP', sctp: 'SCTP' };
 
-/** One protocols entry. */
-function decodeProtocolEntry(e: Errs, v: unknown, path: string): ClusterPolicyPort | Unmatchable | undefined {
+/** One protocols entry (unknown fields go to `check`, see FieldCheck). */
+function decodeProtocolEntry(e: Errs, v: unknown, path: string, check: FieldCheck): ClusterPolicyPort | Unmatchable | undefined {
   const o = portEntryObject(e, v, path);
   if (!o) return undefined;
-  const fields = ['tcp', 'udp', 'sctp', 'destinationNamedPort'];
-  e.strict(o, fields, path);
-  const which = exactlyOne(e, o, fields, path);
+  const which = portEntryKind(e, o, ['tcp', 'udp', 'sctp', 'destinationNamedPort'], path, check);
   if (which === undefined) return undefined;
   if (which === 'destinationNamedPort') {
     const name = e.str(o.destinationNamedPort, `${path}.destinationNamedPort`);
@@ -36,18 +37,19 @@ function decodeProtocolEntry(e: Errs, v: unknown, path: string): ClusterPolicyPo
   const pp = `${path}.${which}`;
   const po = e.obj(o[which], pp);
   if (!po) return undefined;
-  e.strict(po, ['destinationPort'], pp);
+  check(po, ['destinationPort'], pp);
   // ClusterNetworkPolicyProtocolTCP/UDP/SCTP: MinProperties=1, so `tcp: {}` is rejected; a rule
-  // for every port of every protocol leaves `protocols` out.
+  // for every port of every protocol leaves `protocols` out. Other fields only: a newer
+  // version's, which `check` has (the rule fails closed).
   if (po.destinationPort === undefined || po.destinationPort === null) {
+    if (Object.keys(po).some((k) => has(po, k))) return undefined;
     e.add(`${pp}.destinationPort`, 'required (a number or a range; leave protocols out to match every port)');
     return undefined;
   }
   const dp = `${pp}.destinationPort`;
   const d = e.obj(po.destinationPort, dp);
   if (!d) return undefined;
-  e.strict(d, ['number', 'range'], dp);
-  const kind = exactlyOne(e, d, ['number', 'range'], dp);
+  const kind = portEntryKind(e, d, ['number', 'range'], dp, check);
   if (kind === 'number') {
     const port = portNumberAt(e, d.number, `${dp}.number`);
     return port === undefined ? undefined : { protocol, port };
@@ -55,7 +57,7 @@ function decodeProtocolEntry(e: Errs, v: unknown, path: string): ClusterPolicyPo
   if (kind === 'range') {
     const r = e.obj(d.range, `${dp}.range`);
     if (!r) return undefined;
-    e.strict(r, ['start', 'end'], `${dp}.range`);
+    check(r, ['start', 'end'], `${dp}.range`);
     const range = portRangeAt(e, r, `${dp}.range`);
     return range ? { protocol, ...range } : undefined;
   }

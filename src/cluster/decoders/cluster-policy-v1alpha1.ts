@@ -9,7 +9,9 @@ import type { ClusterPolicyPort, Protocol } from '../model.ts';
 import { PROTOCOLS, clusterPolicyId } from '../model.ts';
 import type { Decoded } from '../kinds.ts';
 import { type Errs, type Obj } from './fields.ts';
-import { EMPTY_NAMED_PORT, type Unmatchable, type Version, decodeClusterPolicy, exactlyOne, portEntryObject, portNumberAt, unmatchable } from './cluster-policy.ts';
+import {
+  EMPTY_NAMED_PORT, type FieldCheck, type Unmatchable, type Version, decodeClusterPolicy, portEntryKind, portEntryObject, portNumberAt, unmatchable,
+} from './cluster-policy.ts';
 
 /**
  * A port's protocol. "If not specified, this field defaults to TCP" (CRD default). The CRD types it
@@ -26,13 +28,14 @@ function portProtocol(e: Errs, v: unknown, path: string): Protocol | { problem: 
   return { problem: `unsupported protocol ${JSON.stringify(s)}${hint}` };
 }
 
-/** One ports entry: exactly one of portNumber {protocol, port}, namedPort, portRange {protocol, start, end}. */
-function decodePortEntry(e: Errs, v: unknown, path: string): ClusterPolicyPort | Unmatchable | undefined {
+/**
+ * One ports entry: exactly one of portNumber {protocol, port}, namedPort, portRange {protocol,
+ * start, end} (unknown fields go to `check`, see FieldCheck).
+ */
+function decodePortEntry(e: Errs, v: unknown, path: string, check: FieldCheck): ClusterPolicyPort | Unmatchable | undefined {
   const o = portEntryObject(e, v, path);
   if (!o) return undefined;
-  const fields = ['portNumber', 'namedPort', 'portRange'];
-  e.strict(o, fields, path);
-  const which = exactlyOne(e, o, fields, path);
+  const which = portEntryKind(e, o, ['portNumber', 'namedPort', 'portRange'], path, check);
   if (which === 'namedPort') {
     const name = e.str(o.namedPort, `${path}.namedPort`);
     if (name === undefined) return undefined;
@@ -42,7 +45,7 @@ function decodePortEntry(e: Errs, v: unknown, path: string): ClusterPolicyPort |
     const pp = `${path}.portNumber`;
     const p = e.obj(o.portNumber, pp);
     if (!p) return undefined;
-    e.strict(p, ['protocol', 'port'], pp);
+    check(p, ['protocol', 'port'], pp);
     const protocol = portProtocol(e, p.protocol, `${pp}.protocol`);
     const port = portNumberAt(e, p.port, `${pp}.port`);
     if (protocol === undefined || port === undefined) return undefined;
@@ -52,7 +55,7 @@ function decodePortEntry(e: Errs, v: unknown, path: string): ClusterPolicyPort |
     const pp = `${path}.portRange`;
     const p = e.obj(o.portRange, pp);
     if (!p) return undefined;
-    e.strict(p, ['protocol', 'start', 'end'], pp);
+    check(p, ['protocol', 'start', 'end'], pp);
     const protocol = portProtocol(e, p.protocol, `${pp}.protocol`);
     const start = portNumberAt(e, p.start, `${pp}.start`);
     const end = portNumberAt(e, p.end, `${pp}.end`);

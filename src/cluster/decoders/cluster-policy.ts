@@ -64,13 +64,32 @@ export interface Version {
   readonly acceptWord: string;
   /**
    * One entry of the port list -> model port, or Unmatchable (stored by the API server but naming
-   * no traffic Palisade can match), or undefined after adding errors.
+   * no traffic Palisade can match), or undefined after adding errors or when only fields this
+   * Palisade does not know are set. Each struct's fields go through `check` (see FieldCheck).
    */
-  decodePort(e: Errs, v: unknown, path: string): ClusterPolicyPort | Unmatchable | undefined;
+  decodePort(e: Errs, v: unknown, path: string, check: FieldCheck): ClusterPolicyPort | Unmatchable | undefined;
   /** Path suffix of a named port inside one port-list entry (for the named-port/networks rule). */
   readonly namedPortField: string;
   /** NamespacedPod.namespaceSelector is required (v1alpha1) rather than optional (v1alpha2). */
   readonly namespaceSelectorRequired: boolean;
+}
+
+/**
+ * In place of Errs.strict inside a port-list entry: a field Palisade does not know there, at any
+ * depth, is a newer CRD's port matcher (or a typo) and fails the rule closed, not the object
+ * (decodeRules). An entry of such fields only is no error either (portEntryKind).
+ */
+export type FieldCheck = (o: Obj, known: readonly string[], path: string) => void;
+
+/**
+ * Which of the alternatives of a port-list entry (or of a destinationPort) is set (exactly one:
+ * MinProperties=1, MaxProperties=1), or undefined after an error, or when only fields Palisade
+ * does not know are set (`check` has recorded them).
+ */
+export function portEntryKind(e: Errs, o: Obj, fields: readonly string[], path: string, check: FieldCheck): string | undefined {
+  check(o, fields, path);
+  if (!fields.some((f) => has(o, f)) && Object.keys(o).some((k) => has(o, k))) return undefined;
+  return exactlyOne(e, o, fields, path);
 }
 
 /** A port entry the API server stores but no traffic can be matched by: its field path and what is wrong. */
@@ -367,14 +386,22 @@ function decodeRules(e: Errs, v: unknown, path: string, ver: Version, dir: Direc
       const pp = `${rp}.${ver.portsField}`;
       const portsRaw = requiredList(e, ro[ver.portsField], 1, ver.maxPorts, pp, 'omit the field to match every protocol and port');
       portsRaw.forEach((p, j) => {
-        const port = ver.decodePort(e, p, `${pp}[${j}]`);
-        if (!port) return;
+        const unknown: { path: string; problem: string }[] = [];
+        const port = ver.decodePort(e, p, `${pp}[${j}]`, (o, known, path) => {
+          for (const k of Object.keys(o)) {
+            if (has(o, k) && !known.includes(k)) unknown.push({ path: `${path}.${k}`, problem: `unknown field "${k}" (known fields: ${known.join(', ')}): a port field of a newer API version than this Palisade reads, or a typo` });
+          }
+        });
+        if (!port && unknown.length === 0) return;
         // The CEL rule asks has(...NamedPort), which "" passes too.
-        const named = 'namedPort' in port || ('unmatchable' in port && port.unmatchable.path.endsWith(`.${ver.namedPortField}`));
+        const named = has(p as Obj, ver.namedPortField);
         if (named && addressPeer) {
           e.add(`${pp}[${j}].${ver.namedPortField}`, `networks/nodes/domainNames peer cannot be set with namedPorts since there are no namedPorts for networks/nodes/domainNames`);
           return;
         }
+        // Read without the field, the entry could match other traffic than written.
+        for (const u of unknown) failClosed(u.path, u.problem);
+        if (!port || unknown.length) return;
         if ('unmatchable' in port) {
           failClosed(port.unmatchable.path, port.unmatchable.problem);
           return;
