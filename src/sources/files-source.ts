@@ -205,8 +205,9 @@ export class FilesSource implements Source {
         if (decoded.kind === 'ignored') continue;
         if (decoded.kind === 'invalid') {
           if (unsure.at(-1) !== file) unsure.push(file);
-          for (const e of decoded.errors) errors.push(formatObjectError(e));
+          // An object it names: reported below, saying whether its last good version stays.
           if (isObjectKind(decoded.objectKind) && decoded.key) invalid.push({ kind: decoded.objectKind, key: decoded.key, errors: decoded.errors });
+          else for (const e of decoded.errors) errors.push(formatObjectError(e));
           continue;
         }
         const id = objectId(decoded);
@@ -229,11 +230,14 @@ export class FilesSource implements Source {
         }
       }
     }
-    // An invalid object keeps its last good version (ClusterState.reject semantics).
+    // An invalid object keeps its last good version (ClusterState.reject semantics), and its
+    // errors say so: a rejected edit must not read as the policy gone (or as the edit in force).
     for (const inv of invalid) {
       const id = `${inv.kind} ${inv.key}`;
       const prev = this.applied.get(id);
-      if (prev && !desired.has(id)) desired.set(id, { d: prev.d, source: '(last good version)' });
+      const kept = prev !== undefined && !desired.has(id);
+      if (kept) desired.set(id, { d: prev.d, source: '(last good version)' });
+      for (const e of inv.errors) errors.push(`${formatObjectError(e)}${kept ? '; rejected: the last good version stays in force' : ''}`);
     }
     // A file holding an invalid document keeps what it held last time (it may be that document).
     for (const file of unsure) {

@@ -65,7 +65,7 @@ const invalid: [string, O, string, RegExp][] = [
   // neither every pod nor none is what it says): an error, which says why it is not failed closed.
   ['subject bad selector', cnp({ subject: { namespaces: { matchLabels: { 'bad key': 'x' } } } }), 'spec.subject.namespaces.matchLabels[bad key]', /invalid label key.*a subject whose selector cannot be built selects no safe set of pods, so the policy is rejected/],
   ['subject unknown operator', anp({ subject: { pods: { namespaceSelector: {}, podSelector: { matchExpressions: [{ key: 'app', operator: 'Equals', values: ['db'] }] } } } }),
-    'spec.subject.pods.podSelector.matchExpressions[0].operator', /^invalid value "Equals": not a valid selector operator.*the policy is rejected \(an agent keeps its last good version in force\)$/],
+    'spec.subject.pods.podSelector.matchExpressions[0].operator', /^invalid value "Equals": not a valid selector operator.*a subject whose selector cannot be built selects no safe set of pods, so the policy is rejected$/],
   ['subject In without values', banp({ subject: { namespaces: { matchExpressions: [{ key: 'team', operator: 'In' }] } } }), 'spec.subject.namespaces.matchExpressions[0].values', /must be specified.*selects no safe set of pods/],
   ['subject Exists with values', cnp({ subject: { pods: { namespaceSelector: { matchExpressions: [{ key: 'team', operator: 'Exists', values: ['a'] }] }, podSelector: {} } } }),
     'spec.subject.pods.namespaceSelector.matchExpressions[0].values', /may not be specified.*selects no safe set of pods/],

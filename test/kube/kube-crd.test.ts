@@ -4,7 +4,7 @@
 
 import t from 'tap';
 import { startHarness, waitFor, type Harness } from '../support/kube-fixtures.ts';
-import type { RawObject } from '../../support/fake-apiserver.ts';
+import type { FakeKind, RawObject } from '../../support/fake-apiserver.ts';
 
 const CNP_PATH = '/apis/policy.networking.k8s.io/v1alpha2/clusternetworkpolicies';
 const CNP_BETA_PATH = '/apis/policy.networking.k8s.io/v1beta1/clusternetworkpolicies';
@@ -88,6 +88,39 @@ t.test('an invalid ClusterNetworkPolicy from the API is rejected naming the fiel
   await waitFor('rejected', () => h.state.rejected.has('ClusterNetworkPolicy guard'));
   t.match(h.state.rejected.get('ClusterNetworkPolicy guard'), [{ object: 'ClusterNetworkPolicy guard', field: 'spec.priority', message: 'must be between 0 and 1000, got 1001', source: 'kube-apiserver' }]);
   t.equal(h.state.clusterPolicies.get('guard')?.priority, 10, 'last good version in force');
+});
+
+// The CRDs store a subject selector no selector can be built from (they run no label-selector
+// validation); it has no safe meaning, so the update is rejected naming the field, and the
+// last good version (its Deny rule) must stay in force, the log saying so. One row per kind.
+const badSubject: [string, RawObject, string, string][] = [
+  ['ClusterNetworkPolicy, unknown operator', { ...cnp('guard'), spec: { ...(cnp('guard').spec as object), subject: { namespaces: { matchExpressions: [{ key: 'ns', operator: 'Equals', values: ['x'] }] } } } },
+    'guard', 'spec.subject.namespaces.matchExpressions[0].operator'],
+  ['AdminNetworkPolicy, In without values', { ...anp('guard'), spec: { ...(anp('guard').spec as object), subject: { pods: { namespaceSelector: {}, podSelector: { matchExpressions: [{ key: 'app', operator: 'In' }] } } } } },
+    'AdminNetworkPolicy:guard', 'spec.subject.pods.podSelector.matchExpressions[0].values'],
+  ['BaselineAdminNetworkPolicy, bad label key', { ...banp(), spec: { ...(banp().spec as object), subject: { namespaces: { matchLabels: { 'bad key': 'x' } } } } },
+    'BaselineAdminNetworkPolicy:default', 'spec.subject.namespaces.matchLabels[bad key]'],
+];
+
+t.test('a cluster policy updated to a subject selector that cannot be built: rejected naming the field, the last good version stays in force', async (t) => {
+  const h = await startHarness(fast);
+  t.teardown(() => h.close());
+  for (const kind of ['ClusterNetworkPolicy', 'AdminNetworkPolicy', 'BaselineAdminNetworkPolicy'] as const) h.server.installCRD(kind);
+  for (const [name, bad, id, field] of badSubject) {
+    const good = bad.kind === 'ClusterNetworkPolicy' ? cnp('guard') : bad.kind === 'AdminNetworkPolicy' ? anp('guard') : banp();
+    h.server.apply(good);
+    await waitFor(`${name}: applied`, () => h.state.clusterPolicies.has(id));
+    const before = h.state.clusterPolicies.get(id);
+    h.server.apply(bad);
+    const rejectedId = `${bad.kind} ${id}`;
+    await waitFor(`${name}: rejected`, () => h.state.rejected.has(rejectedId));
+    t.match(h.state.rejected.get(rejectedId), [{ object: `${bad.kind} ${(bad.metadata as { name: string }).name}`, field, message: /selects no safe set of pods, so the policy is rejected/, source: 'kube-apiserver' }], `${name}: the error names the object and field`);
+    t.strictSame(h.state.clusterPolicies.get(id), before, `${name}: the last good version stays in force`);
+    const line = h.logs.find((l) => l.msg.startsWith('object rejected') && (l.fields?.object as string) === rejectedId);
+    t.match(line, { level: 'warn', msg: /the previous valid version \(if any\) stays in force/, fields: { keptPrevious: true } }, `${name}: the log says the last good version is kept`);
+    h.server.remove(bad.kind as FakeKind, (bad.metadata as { name: string }).name);
+    await waitFor(`${name}: deleted`, () => !h.state.clusterPolicies.has(id) && !h.state.rejected.has(rejectedId));
+  }
 });
 
 t.test('a CRD removed: its objects leave the state, the source waits for it again, and picks it up when it is back', async (t) => {

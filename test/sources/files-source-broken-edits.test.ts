@@ -81,3 +81,77 @@ t.test('a valid file still deletes what it no longer holds; an emptied file dele
   src.syncNow();
   t.equal(state.policies.size, 0);
 });
+
+// A cluster policy edited so that its subject's selector cannot be built (the CRDs store an
+// unknown operator, In with no values, a bad label key): there is no safe reading of such a
+// subject, so the new version is rejected naming the field, and the last good version, with
+// its Deny rules, must stay in force, the log saying so. Table-driven: one row per kind and way.
+const guard = (kind: string, subject: string) => {
+  const v1alpha1 = kind !== 'ClusterNetworkPolicy';
+  return `apiVersion: policy.networking.k8s.io/${v1alpha1 ? 'v1alpha1' : 'v1alpha2'}
+kind: ${kind}
+metadata: {name: ${kind === 'BaselineAdminNetworkPolicy' ? 'default' : 'guard'}}
+spec:
+${v1alpha1 ? '' : '  tier: Admin\n'}${kind === 'BaselineAdminNetworkPolicy' ? '' : '  priority: 10\n'}  subject: ${subject}
+  egress: [{name: no-db, action: Deny, to: [{namespaces: {matchLabels: {team: db}}}]}]
+`;
+};
+const GOOD_SUBJECT = '{namespaces: {matchLabels: {team: shop}}}';
+// [name, kind, the subject after the edit, field the error names, message fragment]
+const badSubjects: [string, string, string, string, RegExp][] = [
+  ['CNP unknown operator', 'ClusterNetworkPolicy', '{namespaces: {matchExpressions: [{key: team, operator: Equals, values: [shop]}]}}',
+    'spec.subject.namespaces.matchExpressions[0].operator', /invalid value "Equals": not a valid selector operator/],
+  ['ANP In without values', 'AdminNetworkPolicy', '{pods: {namespaceSelector: {}, podSelector: {matchExpressions: [{key: app, operator: In}]}}}',
+    'spec.subject.pods.podSelector.matchExpressions[0].values', /must be specified when `operator` is 'In' or 'NotIn'/],
+  ['BANP bad label key', 'BaselineAdminNetworkPolicy', "{namespaces: {matchLabels: {'team name': shop}}}",
+    'spec.subject.namespaces.matchLabels[team name]', /invalid label key "team name"/],
+];
+
+t.test('a cluster policy updated to a subject selector that cannot be built: rejected, the last good version stays in force, and the log says so', async (t) => {
+  for (const [name, kind, subject, field, message] of badSubjects) {
+    const dir = mkdtempSync(join(tmpdir(), 'pal-files-subject-'));
+    const state = new ClusterState();
+    const logs: { level: string; msg: string }[] = [];
+    const src = new FilesSource({ paths: [dir], rescanMs: 0, log: (level, msg) => logs.push({ level, msg }) });
+    writeFileSync(join(dir, 'guard.yaml'), guard(kind, GOOD_SUBJECT));
+    await src.start(state);
+    const id = kind === 'ClusterNetworkPolicy' ? 'guard' : `${kind}:${kind === 'BaselineAdminNetworkPolicy' ? 'default' : 'guard'}`;
+    const good = state.clusterPolicies.get(id);
+    t.ok(good, `${name}: enforced at first`);
+
+    writeFileSync(join(dir, 'guard.yaml'), guard(kind, subject));
+    const info = src.syncNow();
+    const object = `${kind} ${kind === 'BaselineAdminNetworkPolicy' ? 'default' : 'guard'}`;
+    const line = info.errors.find((e) => e.includes(`${object}: ${field}: `));
+    t.ok(line, `${name}: the error names ${object} and ${field}: ${info.errors.join('; ')}`);
+    t.match(line, message, `${name}: and says what is wrong`);
+    t.strictSame(state.clusterPolicies.get(id), good, `${name}: the last good version stays in force`);
+    t.ok(state.rejected.has(`${kind} ${id}`), `${name}: the new version is rejected`);
+    const logged = logs.find((l) => l.msg.includes(field));
+    t.match(logged?.msg, /the last good version stays in force/, `${name}: the log says the last good version stays: ${logged?.msg}`);
+    src.syncNow();
+    t.strictSame(state.clusterPolicies.get(id), good, `${name}: and on the next pass`);
+
+    writeFileSync(join(dir, 'guard.yaml'), guard(kind, '{namespaces: {}}'));
+    t.same(src.syncNow().errors, [], `${name}: fixed`);
+    t.same(state.clusterPolicies.get(id)?.subject, { namespaces: { matchLabels: {}, matchExpressions: [] } }, `${name}: the fixed version is applied`);
+    t.equal(state.rejected.size, 0, `${name}: no rejection left`);
+    await src.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+t.test('a cluster policy that was never valid is not "kept": the log does not claim a last good version', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pal-files-subject-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const state = new ClusterState();
+  const logs: string[] = [];
+  const src = new FilesSource({ paths: [dir], rescanMs: 0, log: (_level, msg) => logs.push(msg) });
+  t.teardown(() => src.stop());
+  writeFileSync(join(dir, 'guard.yaml'), guard('ClusterNetworkPolicy', badSubjects[0]![2]));
+  await src.start(state);
+  t.notOk(state.clusterPolicies.has('guard'), 'not enforced');
+  const line = logs.find((l) => l.includes('spec.subject.namespaces.matchExpressions[0].operator'));
+  t.ok(line, 'the error is logged');
+  t.notMatch(line, /last good version stays/, 'without claiming a last good version');
+});

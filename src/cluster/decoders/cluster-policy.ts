@@ -216,8 +216,9 @@ function decodeSubject(e: Errs, v: unknown, path: string, ver: Version): Cluster
   }
   e.strict(o, ['namespaces', 'pods'], path);
   // Stored by the API server (see the header), but neither failing open nor closed is what the
-  // subject says: the object is rejected, and the error says why it is not failed closed.
-  const syntax: SyntaxProblem = (f, m) => e.add(f, `${m}; the API server stores this, but a subject whose selector cannot be built selects no safe set of pods, so the policy is rejected (an agent keeps its last good version in force)`);
+  // subject says: the object is rejected, and the error says why it is not failed closed (the
+  // sources say that its last good version stays in force).
+  const syntax: SyntaxProblem = (f, m) => e.add(f, `${m}; the API server stores this, but a subject whose selector cannot be built selects no safe set of pods, so the policy is rejected`);
   const which = exactlyOne(e, o, ['namespaces', 'pods'], path);
   if (which === 'namespaces') {
     const namespaces = decodeSelector(e, o.namespaces, `${path}.namespaces`, syntax);
