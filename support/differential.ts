@@ -121,7 +121,8 @@ export function runCluster(
   o: { perCluster: number; mutations: number; perMutation: number; budget: number; maxMismatches: number; oracle?: Oracle; chainAbove?: number; wasm?: boolean },
 ): { probes: number; mutations: number; mismatches: Mismatch[]; chains: number; converged: number } {
   const r = new Rng(clusterSeed);
-  const c = randomCluster(r);
+  // Rules failing closed on a field (a peer selector that cannot be built, a newer port field) too.
+  const c = randomCluster(r, { failClosedFields: true });
   const state = stateOf(c);
   const localNode = r.chance(0.25) ? 'node-1' : undefined;
   const opts = localNode === undefined ? {} : { localNode };
@@ -176,7 +177,7 @@ export function runCluster(
     const what: string[] = [];
     (state as ClusterState).batch(() => {
       const n = r.range(1, 3);
-      for (let i = 0; i < n; i++) what.push(randomMutation(r, state, c.outside));
+      for (let i = 0; i < n; i++) what.push(randomMutation(r, state, c.outside, { failClosedFields: true }));
     });
     mutations++;
     const phase = `after mutation ${m + 1}: ${what.join('; ')}`;

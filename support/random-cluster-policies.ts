@@ -3,17 +3,20 @@
 // Accept/Deny/Pass in both tiers, equal priorities (tie broken by id), subjects by namespace or
 // by namespace AND pod, peers of every type (namespaces, pods, nodes by label including {}, IPv4
 // and IPv6 networks around pod and node addresses), fail-closed peers ({} and domainNames with
-// nothing learned), domainNames peers with addresses learned from DNS (pod, node and outside
+// nothing learned; with failClosedFields also rules failing closed on a peer selector that
+// cannot be built or a port field of a newer API version), domainNames peers with addresses learned from DNS (pod, node and outside
 // addresses, as the agent's learner sets them), protocols with numbers, inclusive ranges, whole
 // protocols and destination named ports. Every draw is an object the decoders take, meaning what
 // it was drawn as (test/policy/random-cluster-policies.test.ts decodes draws to check it).
 
 import type {
   ClusterAction, ClusterPolicy, ClusterPolicyKind, ClusterPolicyPeer, ClusterPolicyPort, ClusterPolicyRule, ClusterTier,
-  LabelSelector, Protocol,
+  LabelSelector, Protocol, UnmatchableField,
 } from '../src/cluster/model.ts';
 import type { Rng } from './random-cluster.ts';
 import { withLearnedAddresses } from '../src/policy/domain-names.ts';
+import { decodeObject } from '../src/cluster/decode.ts';
+import { NEWER_PORT_FIELD, rawClusterPolicy } from './raw-objects.ts';
 
 const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP'];
 const PORT_NAMES = ['http', 'dns', 'metrics', 'x-sctp'];
@@ -45,6 +48,38 @@ export interface ClusterPolicyDraws {
   readonly cidr: (r: Rng) => string;
   /** One of the cluster's addresses (pod, node or outside), canonical: what a DNS answer could name. */
   readonly address: (r: Rng) => string;
+  /**
+   * Also draw rules that fail closed on a field (rule.failsClosed): a peer selector that cannot
+   * be built, a port-list field of a newer API version. Off unless asked (it changes the draws).
+   */
+  readonly failClosedFields?: boolean;
+}
+
+const failClosedProblems = new Map<string, string[]>();
+
+/**
+ * The decoder's own problem texts for the two fail-closed fields raw-objects.ts writes, for
+ * one kind (the known port fields differ by version): read once by decoding such a rule, so a
+ * draw decodes to itself without this file repeating the decoder's words.
+ */
+function failClosedProblemsOf(kind: ClusterPolicyKind): string[] {
+  let out = failClosedProblems.get(kind);
+  if (out) return out;
+  const v1alpha1 = kind !== 'ClusterNetworkPolicy';
+  const failsClosed: UnmatchableField[] = [
+    { field: 'to[0].namespaces.matchExpressions[0].operator', problem: '' },
+    { field: `${v1alpha1 ? 'ports' : 'protocols'}[0].${NEWER_PORT_FIELD[v1alpha1 ? 'v1alpha1' : 'v1alpha2']}`, problem: '' },
+  ];
+  const p: ClusterPolicy = {
+    kind, name: kind === 'BaselineAdminNetworkPolicy' ? 'default' : 'x', tier: kind === 'BaselineAdminNetworkPolicy' ? 'Baseline' : 'Admin', priority: 0,
+    subject: { namespaces: { matchLabels: {}, matchExpressions: [] } }, ingress: [],
+    egress: [{ name: '', action: 'Deny', peers: [{}], protocols: [], failsClosed }],
+  };
+  const d = decodeObject(JSON.parse(JSON.stringify(rawClusterPolicy(p))));
+  out = d.kind === kind ? (d.value.egress[0]?.failsClosed ?? []).map((f) => f.problem) : [];
+  if (out.length !== 2) throw new Error(`the decoder does not fail ${kind} rules closed on the fields raw-objects.ts writes: ${JSON.stringify(d)}`);
+  failClosedProblems.set(kind, out);
+  return out;
 }
 
 /** Addresses a node's agent could have learned for a domainNames peer: none (fails closed) or a few. */
@@ -99,10 +134,24 @@ function randomRule(r: Rng, dir: 'ingress' | 'egress', tier: ClusterTier, kind: 
   const peers = Array.from({ length: r.range(1, 3) }, () => randomPeer(r, dir, kind, d));
   // Accept with a domainNames peer only (the API's rule); the decoder rejects the rest.
   const fixed = action === 'Accept' ? peers : peers.map((p) => (p.domainNames ? {} : p));
+  // Fail-closed fields, in the decoder's order (peers, then ports): a peer whose selector
+  // cannot be built is {} in the model (raw-objects.ts writes the selector).
+  const failsClosed: UnmatchableField[] = [];
+  const problems = d.failClosedFields ? failClosedProblemsOf(kind) : [];
+  if (d.failClosedFields && r.chance(0.08)) {
+    const j = r.int(fixed.length);
+    fixed[j] = {};
+    failsClosed.push({ field: `${dir === 'ingress' ? 'from' : 'to'}[${j}].namespaces.matchExpressions[0].operator`, problem: problems[0]! });
+  }
   // The CRD forbids named ports next to networks/nodes/domainNames peers.
   const namedOk = !fixed.some((p) => p.networks || p.nodes || p.domainNames);
   const protocols = r.chance(0.4) ? [] : Array.from({ length: r.range(1, 3) }, () => randomPort(r, namedOk));
-  return { name: r.chance(0.7) ? `${tier.toLowerCase()}-${dir}-${i}` : '', action, peers: fixed, protocols };
+  if (d.failClosedFields && r.chance(0.08)) {
+    const v1alpha1 = kind !== 'ClusterNetworkPolicy';
+    failsClosed.push({ field: `${v1alpha1 ? 'ports' : 'protocols'}[${protocols.length}].${NEWER_PORT_FIELD[v1alpha1 ? 'v1alpha1' : 'v1alpha2']}`, problem: problems[1]! });
+  }
+  const rule = { name: r.chance(0.7) ? `${tier.toLowerCase()}-${dir}-${i}` : '', action, peers: fixed, protocols };
+  return failsClosed.length ? { ...rule, failsClosed } : rule;
 }
 
 export function randomClusterPolicy(r: Rng, name: string, d: ClusterPolicyDraws, kind: ClusterPolicyKind = 'ClusterNetworkPolicy'): ClusterPolicy {

@@ -203,18 +203,22 @@ export function randomPod(r: Rng, ns: string, name: string, index: number, nodes
 }
 
 /** The draws randomCluster gives randomClusterPolicy (selectors, CIDRs and addresses around `addresses`). */
-export function draws(addresses: readonly string[]): ClusterPolicyDraws {
-  return { selector: (r) => randomSelector(r), cidr: (r) => prefixAround(r, r.pick(addresses)), address: (r) => formatIP(parseIP(r.pick(addresses))!) };
+export function draws(addresses: readonly string[], failClosedFields = false): ClusterPolicyDraws {
+  const d: ClusterPolicyDraws = { selector: (r) => randomSelector(r), cidr: (r) => prefixAround(r, r.pick(addresses)), address: (r) => formatIP(parseIP(r.pick(addresses))!) };
+  return failClosedFields ? { ...d, failClosedFields } : d;
 }
 
 const CLUSTER_KINDS: readonly ClusterPolicyKind[] = ['ClusterNetworkPolicy', 'ClusterNetworkPolicy', 'ClusterNetworkPolicy', 'AdminNetworkPolicy', 'BaselineAdminNetworkPolicy'];
 
-function randomClusterPolicyOf(r: Rng, i: number, addresses: readonly string[]): ClusterPolicy {
+function randomClusterPolicyOf(r: Rng, i: number, addresses: readonly string[], failClosedFields = false): ClusterPolicy {
   const kind = r.pick(CLUSTER_KINDS);
-  return randomClusterPolicy(r, kind === 'BaselineAdminNetworkPolicy' ? 'default' : `cnp${i}`, draws(addresses), kind);
+  return randomClusterPolicy(r, kind === 'BaselineAdminNetworkPolicy' ? 'default' : `cnp${i}`, draws(addresses, failClosedFields), kind);
 }
 
-export function randomCluster(r: Rng, size: { namespaces?: number; pods?: number; policies?: number; clusterPolicies?: number } = {}): RandomCluster {
+/** failClosedFields: cluster policy rules may fail closed on a field too (ClusterPolicyDraws.failClosedFields). */
+export function randomCluster(
+  r: Rng, size: { namespaces?: number; pods?: number; policies?: number; clusterPolicies?: number; failClosedFields?: boolean } = {},
+): RandomCluster {
   const nsCount = size.namespaces ?? r.range(1, 4);
   const namespaces: Namespace[] = [];
   for (let i = 0; i < nsCount; i++) {
@@ -243,7 +247,7 @@ export function randomCluster(r: Rng, size: { namespaces?: number; pods?: number
   // Half the clusters have no cluster policy: NetworkPolicy alone must stay exactly as it was.
   const clusterPolicies: ClusterPolicy[] = [];
   const cpCount = size.clusterPolicies ?? (r.chance(0.5) ? 0 : r.range(1, 5));
-  for (let i = 0; i < cpCount; i++) clusterPolicies.push(randomClusterPolicyOf(r, i, addresses));
+  for (let i = 0; i < cpCount; i++) clusterPolicies.push(randomClusterPolicyOf(r, i, addresses, size.failClosedFields));
   return { namespaces, nodes, pods, policies, clusterPolicies, outside };
 }
 
@@ -325,7 +329,7 @@ export function randomProbe(r: Rng, addrs: ProbeAddresses): Connection {
 }
 
 /** One random change through the ClusterState API (the way sources deliver changes). */
-export function randomMutation(r: Rng, state: ClusterState, extra: readonly string[]): string {
+export function randomMutation(r: Rng, state: ClusterState, extra: readonly string[], opts: { failClosedFields?: boolean } = {}): string {
   const pods = [...state.pods.values()];
   const nsNames = [...state.namespaces.keys()];
   const nodes = [...state.nodes.values()];
@@ -350,7 +354,7 @@ export function randomMutation(r: Rng, state: ClusterState, extra: readonly stri
       ? (() => {
         const old = r.pick(cps);
         // Drawn as old's kind: a BaselineAdminNetworkPolicy takes no Pass, no domainNames, no priority.
-        const fresh = randomClusterPolicy(r, old.name, draws(addresses), old.kind);
+        const fresh = randomClusterPolicy(r, old.name, draws(addresses, opts.failClosedFields), old.kind);
         // The same rules (copies) under a new priority and/or subject: the engine keeps the
         // policy's rule ids and tables (ClusterPolicyIndex.set) and must still reorder.
         if (r.chance(0.35)) {
@@ -360,7 +364,7 @@ export function randomMutation(r: Rng, state: ClusterState, extra: readonly stri
         }
         return fresh;
       })()
-      : randomClusterPolicyOf(r, r.int(6), addresses);
+      : randomClusterPolicyOf(r, r.int(6), addresses, opts.failClosedFields);
     state.upsert(p.kind, p);
     return `upsert cluster policy ${clusterPolicyId(p)} (${p.tier}, priority ${p.priority})`;
   }

@@ -99,10 +99,22 @@ function v1alpha1Port(p: ClusterPolicyPort): Record<string, unknown> {
   return p.endPort !== undefined ? { portRange: { protocol: p.protocol, start: p.port, end: p.endPort } } : { portNumber: { protocol: p.protocol, port: p.port } };
 }
 
+/**
+ * How a rule's failsClosed fields are written (the random draws use these two): a peer whose
+ * `namespaces` selector has an operator no selector can be built with (the peer decodes as {}),
+ * and a port-list entry of one field of a newer API version, after the rule's ports.
+ */
+export const UNBUILDABLE_SELECTOR = { matchExpressions: [{ key: 'tier', operator: 'Bogus' }] } as const;
+export const NEWER_PORT_FIELD = { v1alpha2: 'icmp', v1alpha1: 'portSet' } as const;
+
 function cnpRule(r: ClusterPolicyRule, peersField: 'from' | 'to', v1alpha1: boolean): Record<string, unknown> {
   const action = v1alpha1 && r.action === 'Accept' ? 'Allow' : r.action;
-  const ports = v1alpha1 ? { ports: r.protocols.map(v1alpha1Port) } : { protocols: r.protocols.map(cnpProtocol) };
-  return { name: r.name, action, [peersField]: r.peers.map(cnpPeer), ...(r.protocols.length ? ports : {}) };
+  const closed = r.failsClosed ?? [];
+  const unbuilt = (j: number) => closed.some((f) => f.field.startsWith(`${peersField}[${j}].namespaces.`));
+  const peers = r.peers.map((p, j) => (unbuilt(j) ? { namespaces: structuredClone(UNBUILDABLE_SELECTOR) } : cnpPeer(p)));
+  const newer = closed.some((f) => /^(protocols|ports)\[/.test(f.field)) ? [{ [NEWER_PORT_FIELD[v1alpha1 ? 'v1alpha1' : 'v1alpha2']]: {} }] : [];
+  const entries = [...(v1alpha1 ? r.protocols.map(v1alpha1Port) : r.protocols.map(cnpProtocol)), ...newer];
+  return { name: r.name, action, [peersField]: peers, ...(entries.length ? { [v1alpha1 ? 'ports' : 'protocols']: entries } : {}) };
 }
 
 /**

@@ -95,6 +95,8 @@ const clusterSabotages: ClusterSabotage[] = [
   ['pods peer read as namespaces', cRules((r) => ({ ...r, peers: r.peers.map((q) => (q.pods ? { namespaces: q.pods.namespaceSelector } : q)) }))],
   ['nodes peer {} selects no node', cRules((r) => ({ ...r, peers: r.peers.map((q) => (q.nodes && Object.keys(q.nodes.matchLabels).length === 0 && q.nodes.matchExpressions.length === 0 ? { nodes: { matchLabels: { 'no-such': 'label' }, matchExpressions: [] } } : q)) }))],
   ['named port matched on any protocol', cRules((r) => ({ ...r, protocols: r.protocols.flatMap((q) => ('namedPort' in q ? [q, { protocol: 'TCP' as const }] : [q]) as ClusterPolicyPort[]) }))],
+  // A rule failing closed on a field (a peer selector that cannot be built, a newer port field) read as written.
+  ['failsClosed fields ignored', cRules(({ failsClosed: _fields, ...r }) => r)],
   ['subject pods read as subject namespaces', (p) => (p.subject.pods ? { ...p, subject: { namespaces: p.subject.pods.namespaceSelector } } : p)],
 ];
 
