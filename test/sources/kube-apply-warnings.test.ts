@@ -24,6 +24,10 @@ const rows: [string, ObjectKind, string, (rv: string) => O, string][] = [
     (rv) => anp(rv, [{ action: 'Deny', to: [{ namespaces: {} }], ports: [{ portNumber: { protocol: 'ICMP', port: 8 } }] }]), 'spec.egress[0].ports[0].portNumber.protocol'],
   ['domainNames in a Deny rule: the rule fails closed', 'ClusterNetworkPolicy', 'guard',
     (rv) => cnp(rv, [{ action: 'Deny', to: [{ domainNames: ['example.com'] }] }]), 'spec.egress[0].to[0].domainNames'],
+  ['a peer selector with an unknown operator: the rule fails closed', 'ClusterNetworkPolicy', 'guard',
+    (rv) => cnp(rv, [{ action: 'Deny', to: [{ pods: { podSelector: { matchExpressions: [{ key: 'app', operator: 'Equals', values: ['db'] }] } } }] }]), 'spec.egress[0].to[0].pods.podSelector.matchExpressions[0].operator'],
+  ['a ports entry of a newer API version: the rule fails closed', 'AdminNetworkPolicy', 'AdminNetworkPolicy:guard',
+    (rv) => anp(rv, [{ action: 'Deny', to: [{ namespaces: {} }], ports: [{ portSet: { ports: [1] } }] }]), 'spec.egress[0].ports[0].portSet'],
   ['a network with host bits', 'ClusterNetworkPolicy', 'guard',
     (rv) => cnp(rv, [{ action: 'Deny', to: [{ networks: ['10.1.2.3/8'] }] }]), 'spec.egress[0].to[0].networks[0]'],
 ];
