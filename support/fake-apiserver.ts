@@ -33,7 +33,7 @@
 //   conversion webhook ("None" strategy) serves them.
 //
 // Test controls: apply/create/update/remove/relabel objects, dropWatches() (abrupt or graceful),
-// compact(), backup()/restore(), bookmark(), injectEvent() (a corrupt event), installCRD()/removeCRD(), stop()/start() (the port stays the same so a
+// compact(), backup()/restore(), bookmark(), injectEvent() (a corrupt event), rawListItems (corrupt list elements), installCRD()/removeCRD(), stop()/start() (the port stays the same so a
 // client can come back), freeze()/thaw() (silent but connected, as behind a network partition),
 // and writeKubeconfig() for a plain-http kubeconfig pointing here.
 
@@ -210,6 +210,11 @@ export class FakeApiServer {
   watchCacheLag = 0;
   /** CRD kinds currently served (installCRD / removeCRD). */
   readonly crds = new Set<FakeKind>();
+  /**
+   * Per kind, JSON texts served as extra elements at the end of every list of it, stored nowhere
+   * else: what a broken server or proxy might put in `items` (a number, an array, a nameless object).
+   */
+  readonly rawListItems = new Map<FakeKind, string[]>();
   /** The apiVersions each installed CRD serves (installCRD, serveVersions). */
   private readonly served = new Map<FakeKind, readonly string[]>();
 
@@ -693,6 +698,7 @@ export class FakeApiServer {
     }
     const items: string[] = [];
     for (let i = offset; i < end; i++) items.push(this.listItemText(snap.items[i]!));
+    if (end === snap.items.length) items.push(...(this.rawListItems.get(r.kind) ?? []));
     // The same text JSON.stringify gives for {kind, apiVersion, metadata, items}.
     const head = JSON.stringify({ kind: info.listKind, apiVersion: r.apiVersion, metadata });
     this.replyText(req, res, 200, `${head.slice(0, -1)},"items":[${items.join(',')}]}`);

@@ -17,9 +17,10 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ClusterState } from '../cluster/state.ts';
 import { applyDecoded, decodeAs, deleteByKind, type Decoded } from '../cluster/decode.ts';
-import { KINDS, objectId, type ObjectKind } from '../cluster/kinds.ts';
+import { KINDS, objectId, type KindEntry, type ObjectKind } from '../cluster/kinds.ts';
 import { formatObjectError } from '../cluster/model.ts';
 import type { Log } from './log.ts';
+import { objectKey } from './kube-resource.ts';
 
 /** A change: raw undefined means deleted. */
 export interface Pending {
@@ -71,6 +72,29 @@ export class KubeApplier {
     const rv = String(p.raw.metadata?.resourceVersion ?? '');
     if (rv !== '' && this.known[p.kind].get(p.key) === rv) return { kind: p.kind, key: p.key, rv, raw: p.raw };
     return { kind: p.kind, key: p.key, rv, decoded: decodeAs(p.kind, p.raw, 'kube-apiserver') };
+  }
+
+  /**
+   * One element of a list, prepared; or undefined, with a warning naming the resource, the
+   * element's index and its name (when it has one), when it is no object a key can be read from or
+   * reading it throws. One such element must not fail the list: the failure would come back on
+   * every retry, and the whole resource would never sync.
+   */
+  prepareListItem(entry: KindEntry, resource: string, item: unknown, index: number): Prepared | undefined {
+    const isObject = typeof item === 'object' && item !== null && !Array.isArray(item);
+    const name: unknown = isObject ? (item as KubernetesObject).metadata?.name : undefined;
+    let problem = isObject ? undefined : 'not an object';
+    if (problem === undefined) {
+      try {
+        const key = objectKey(entry, item as KubernetesObject);
+        if (key !== undefined) return this.prepare({ kind: entry.kind, key, raw: item as KubernetesObject });
+        problem = 'no metadata.name';
+      } catch (e) {
+        problem = `cannot be read: ${String(e)}`;
+      }
+    }
+    this.log('warn', 'list item skipped', { resource, index, ...(typeof name === 'string' && name !== '' ? { name } : {}), problem });
+    return undefined;
   }
 
   enqueuePrepared(p: Prepared): void {

@@ -63,20 +63,20 @@ export class ClosableWatch extends Watch {
   /** Reads of requestTimeoutMs since the current request started (see the constructor). */
   private timeoutReads = 0;
   private readonly slim?: (o: KubernetesObject) => KubernetesObject;
-  private readonly malformed?: (type: string, problem: string) => void;
+  private readonly malformed?: (type: string, problem: string, name?: string) => void;
 
   /**
    * slim, when given, replaces each ADDED/MODIFIED/DELETED event's object before it is delivered
    * (see SlimObject). timeoutMs: a watch request unanswered this long fails (client-node's 30 s
    * by default). silenceMs: an answered stream that stays silent this long is reopened
-   * (WATCH_SILENCE_MS by default). malformed hears of each event dropped because ListWatch could
-   * not take it (see watch()).
+   * (WATCH_SILENCE_MS by default). malformed hears of each event dropped because ListWatch or the
+   * handlers could not take it (see watch()), with the object's name when it has one.
    */
   constructor(config: KubeConfig, opts: {
     slim?: (o: KubernetesObject) => KubernetesObject;
     timeoutMs?: number;
     silenceMs?: number;
-    malformed?: (type: string, problem: string) => void;
+    malformed?: (type: string, problem: string, name?: string) => void;
   } = {}) {
     super(config);
     this.slim = opts.slim;
@@ -140,7 +140,7 @@ export class ClosableWatch extends Watch {
           // unhandled rejection, which ends the agent's process. One without a name would be
           // cached under "" and then ignored without a word. Such an event names no object to
           // reject, so it is dropped here and reported; the stream and every other event go on.
-          const problem = typeof obj !== 'object' || obj === null ? 'no object'
+          const problem = typeof obj !== 'object' || obj === null || Array.isArray(obj) ? 'not an object'
             : !change ? undefined
             : typeof obj.metadata !== 'object' || obj.metadata === null ? 'no metadata'
             : typeof obj.metadata.name !== 'string' || obj.metadata.name === '' ? 'no metadata.name' : undefined;
@@ -162,7 +162,17 @@ export class ClosableWatch extends Watch {
             c?.abort();
             return;
           }
-          callback(phase, this.slim && change ? this.slim(obj) : obj, w);
+          // What ListWatch and the source's handlers throw on this event's object (a namespace that
+          // cannot be read as text) became an unhandled rejection too (ListWatch's handler is async
+          // and not awaited): the event is dropped and reported the same way.
+          const name = typeof obj.metadata?.name === 'string' ? obj.metadata.name : undefined;
+          const reject = (e: unknown) => this.malformed?.(String(phase), `cannot be read: ${String(e)}`, name);
+          try {
+            const p: unknown = callback(phase, this.slim && change ? this.slim(obj) : obj, w);
+            if (p instanceof Promise) p.catch(reject);
+          } catch (e) {
+            reject(e);
+          }
         },
         (err) => {
           if (this.closed) return;
@@ -228,10 +238,11 @@ export class KubeLister {
    * least as new as anything the previous informer delivered.
    *
    * Each page's items go to onPage as they arrive and are not kept (a caller that decodes them
-   * lets the raw JSON of 150,000 pods die page by page). Resolves to the list's resourceVersion
+   * lets the raw JSON of 150,000 pods die page by page); they are any JSON value (what is no
+   * object is the caller's to skip or refuse). Resolves to the list's resourceVersion
    * once the last page is in; a failure may come after some pages were delivered.
    */
-  async listPages(path: string, fromCache: boolean, onPage: (items: KubernetesObject[]) => void): Promise<string> {
+  async listPages(path: string, fromCache: boolean, onPage: (items: unknown[]) => void): Promise<string> {
     // One connection for all the pages of a list: client-node's authentication makes a new agent
     // per request, which is a new connection per page (and a TLS handshake against a real API
     // server: 300 of them for 150,000 pods). The headers are still applied per page (a token may
@@ -241,7 +252,7 @@ export class KubeLister {
     // from the watch cache ignores the limit and can be every pod of the cluster in one
     // response). A page's last items (all of them for a page within the limit) are handed back
     // with its frame, so they are decoded while the next page is asked for.
-    const page = async (cont: string | undefined): Promise<{ items: KubernetesObject[]; metadata?: { resourceVersion?: unknown; continue?: unknown } }> => {
+    const page = async (cont: string | undefined): Promise<{ items: unknown[]; metadata?: { resourceVersion?: unknown; continue?: unknown } }> => {
       const url = new URL(this.server + path);
       url.searchParams.set('limit', String(this.pageSize));
       if (cont) url.searchParams.set('continue', cont);
@@ -259,10 +270,10 @@ export class KubeLister {
       const body = resp.body.stream();
       if (body === null) throw new Error(`list ${path}: response has no items list`);
       // Batches one larger than a page: a page the server cut at the limit comes back whole as `rest`.
-      const list = new ListStream((items) => onPage(items as KubernetesObject[]), this.pageSize + 1, `list ${path}`);
+      const list = new ListStream(onPage, this.pageSize + 1, `list ${path}`);
       for await (const chunk of body) list.push(chunk);
       const { frame, rest } = list.end();
-      return { items: rest as KubernetesObject[], metadata: frame.metadata };
+      return { items: rest, metadata: frame.metadata };
     };
     try {
       let resourceVersion = '';

@@ -4,7 +4,7 @@
 // An optional kind whose CRD is not installed (404 in every version) is simply empty, as for the agent. Objects
 // the API server holds but Palisade finds invalid are rejected (state.rejected) and left out.
 
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { ClusterState } from '../cluster/state.ts';
 import { KINDS, keyOfObject, resourcePath } from '../cluster/kinds.ts';
 import { ApiError, KubeLister, describeError, loadKubeConfig } from './kube-client.ts';
@@ -47,8 +47,14 @@ export async function readClusterOnce(opts: SnapshotOptions): Promise<Snapshot> 
       const version = entry.versions[i]!;
       const prepared: Prepared[] = [];
       try {
+        let index = 0;
         await lister.listPages(resourcePath(entry, version), false, (items) => {
-          for (const raw of items) {
+          for (const item of items) {
+            // The agent skips such an element with a warning (kube-source.ts); a one-shot read for
+            // an analysis has nowhere to say it but its error.
+            if (typeof item !== 'object' || item === null || Array.isArray(item)) throw new Error(`${resourcePath(entry, version)}: element ${index} of items is not an object`);
+            index++;
+            const raw = item as KubernetesObject;
             const name = raw?.metadata?.name;
             if (typeof name !== 'string' || name === '') continue;
             prepared.push(applier.prepare({ kind: entry.kind, key: keyOfObject(entry, { name, namespace: raw.metadata?.namespace ?? '' }), raw }));

@@ -252,7 +252,7 @@ export class KubeSource implements Source {
       slim: slimEventObject,
       timeoutMs: this.watchTimeoutMs,
       silenceMs: this.watchSilenceMs,
-      malformed: (type, problem) => this.log('warn', 'malformed watch event dropped', { resource: r.path, type, problem }),
+      malformed: (type, problem, name) => this.log('warn', 'malformed watch event dropped', { resource: r.path, type, ...(name !== undefined ? { name } : {}), problem }),
     });
     const inst: Instance = {
       watch,
@@ -472,14 +472,15 @@ export class KubeSource implements Source {
     for (let attempt = 0; !result; attempt++) {
       const items: SlimObject[] = [];
       const prepared: Prepared[] = [];
+      let index = 0;
       try {
         const resourceVersion = await this.lister.listPages(r.path, !r.listed, (page) => {
           if (inst.retired || this.stopped) return;
           for (const item of page) {
-            const key = objectKey(r.entry, item);
-            if (key === undefined) continue;
-            items.push(new SlimObject(item, false));
-            prepared.push(this.applier.prepare({ kind: r.kind, key, raw: item }));
+            const p = this.applier.prepareListItem(r.entry, r.path, item, index++);
+            if (p === undefined) continue;
+            items.push(new SlimObject(item as KubernetesObject, false));
+            prepared.push(p);
           }
         });
         result = { items, prepared, resourceVersion };

@@ -13,6 +13,10 @@
 // The scan is byte by byte over the UTF-8 body: only `"`, `\`, brackets and braces matter, all
 // ASCII, so a multi-byte character (never containing those bytes) needs no decoding until its
 // item is parsed, and a chunk boundary may fall anywhere, inside a character included.
+//
+// Every element is handed over as parsed, whatever its JSON type: which ones are usable objects
+// is the caller's to say, per element (an element that is not JSON is a response that is not JSON,
+// and fails the list).
 
 /** What a finished list holds besides its items. */
 export interface ListFrame {
@@ -77,6 +81,13 @@ export class ListStream {
         } else if (inKey && this.keyBytes!.length <= ITEMS.length) this.keyBytes!.push(b);
         continue;
       }
+      // An element of items starts: an object (the usual), or any other JSON value, which is handed
+      // over too: one element a client cannot use must not fail the whole list (the caller skips
+      // it and says so). A value that is not an object or array ends at the next comma or "]".
+      if (depth === 2 && this.inItems && !this.inItem && b !== COMMA && b !== CLOSE_BRACKET && !isSpace(b)) {
+        this.inItem = true;
+        itemFrom = i;
+      }
       if (b === QUOTE) {
         inString = true;
         if (depth === 1 && this.expectKey) {
@@ -95,10 +106,6 @@ export class ListStream {
           frameFrom = -1;
           this.inItems = true;
           this.itemsSeen = true;
-        } else if (depth === 3 && this.inItems) {
-          if (b !== OPEN_BRACE) throw new Error(`${this.what}: an element of items is not an object`);
-          this.inItem = true;
-          itemFrom = i;
         }
       } else if (b === CLOSE_BRACE || b === CLOSE_BRACKET) {
         depth--;
@@ -107,6 +114,8 @@ export class ListStream {
           this.item(chunk, itemFrom, i + 1);
           itemFrom = -1;
         } else if (depth === 1 && this.inItems) {
+          if (this.inItem) this.item(chunk, itemFrom, i);
+          itemFrom = -1;
           this.inItems = false;
           frameFrom = i;
         } else if (depth === 0) {
@@ -117,6 +126,10 @@ export class ListStream {
           break;
         }
       } else if (b === COMMA && depth === 1) this.expectKey = true;
+      else if (b === COMMA && depth === 2 && this.inItem) {
+        this.item(chunk, itemFrom, i);
+        itemFrom = -1;
+      }
     }
     this.depth = depth;
     this.inString = inString;

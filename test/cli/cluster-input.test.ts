@@ -207,3 +207,13 @@ t.test('a continue token expiring between pages: the read starts that list again
   t.ok(server.requests.some((r) => r.path === '/api/v1/pods' && r.status === 410), 'one page was refused');
   t.equal(snap.state.pods.size, objects.filter((o) => o.kind === 'Pod').length, 'every pod read');
 });
+
+t.test('a list element that is not an object fails the one-shot read, naming the list and the element', async (t) => {
+  const { readClusterOnce } = await import('../../src/sources/kube-snapshot.ts');
+  for (const text of ['42', 'null', '"pod"', '[{"metadata":{"name":"p"}}]']) {
+    const { server, kubeconfig } = await fakeCluster(t);
+    server.rawListItems.set('Pod', [text]);
+    const pods = objects.filter((o) => o.kind === 'Pod').length;
+    await t.rejects(readClusterOnce({ kubeconfig }), { message: new RegExp(`/api/v1/pods: element ${pods} of items is not an object`) }, text);
+  }
+});

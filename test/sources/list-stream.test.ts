@@ -34,6 +34,9 @@ const bodies: [string, string][] = [
   ['metadata after the items', JSON.stringify({ items: tricky, metadata: { resourceVersion: '7' }, kind: 'PodList' })],
   ['no items', JSON.stringify({ kind: 'PodList', metadata: { resourceVersion: '1' }, items: [] })],
   ['whitespace everywhere', ` \n{ "kind" : "PodList" ,\n "items" : [ ${tricky.map((o) => JSON.stringify(o, null, 2)).join(' ,\n ')} ] , "metadata" : { "resourceVersion" : "9" } }\n `],
+  // A client skips what it cannot use one element at a time (kube-source.ts), so every element comes out, whatever its type.
+  ['elements that are not objects', `{"metadata":{"resourceVersion":"5"},"items":[1, "a,]}\\"" ,null,[2,[3,{}]],${JSON.stringify(tricky[0])},true,-2.5e3 , {}]}`],
+  ['one element, not an object', '{"items":[ 17 ]}'],
   ['a key named items inside metadata', JSON.stringify({ metadata: { items: [1, 2], resourceVersion: '3' }, items: [tricky[0]] })],
 ];
 
@@ -104,7 +107,8 @@ t.test('what is not one list object is an error naming the response', async (t) 
     ['no items', '{"metadata":{}}', /list \/x: response has no items list/],
     ['items null', '{"metadata":{},"items":null}', /list \/x: response has no items list/],
     ['an array', '[{"a":1}]', /list \/x: the response is not a JSON object/],
-    ['an element not an object', '{"items":[[1]]}', /list \/x: an element of items is not an object/],
+    ['an element, not an object, not JSON', '{"items":[{"a":1},tru]}', /list \/x: an element of items is not JSON/],
+    ['two values in one element', '{"items":[1 2]}', /list \/x: an element of items is not JSON/],
     ['an element not JSON', '{"items":[{"a":tru}]}', /list \/x: an element of items is not JSON/],
     ['a frame not JSON', '{"metadata":{"a" 1},"items":[]}', /list \/x: the response is not JSON/],
     ['data after the end', '{"items":[]} {}', /list \/x: data after the end of the list/],
