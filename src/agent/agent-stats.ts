@@ -17,6 +17,7 @@ import type { Backend } from './options.ts';
 import type { SourceGuardStatus } from './source-guard.ts';
 import type { DnsStatusSection } from './dns-status.ts';
 import { readinessOf } from './health.ts';
+import type { Source } from '../sources/source.ts';
 
 /** What the status file holds (rewritten atomically every statusIntervalMs and on every enforced generation; a large file less often: status-file.ts). */
 export interface AgentStatus {
@@ -68,8 +69,19 @@ export interface AgentStatus {
   /** Rule watchdog: full reads of the rules, and ticks the nftables change monitor made unnecessary. */
   readonly ruleWatchdog?: WatchdogStatus;
   readonly updatedAt: string;
+  /**
+   * Until the source's first full sync (nothing is compiled or enforced before it): since when the
+   * agent waits, and what for (the kube source: the kinds not listed yet). Absent once synced.
+   */
+  readonly waitingForFirstSync?: { readonly since: string; readonly pending?: readonly string[] };
   /** Egress to domain names (NFQUEUE): live name records and DNS counters (agent/dns-wiring.ts). */
   readonly dns?: DnsStatusSection;
+}
+
+/** The status file's waitingForFirstSync (see AgentStatus), from the source and when the agent started. */
+export function waitingForFirstSync(source: Source, since: string): NonNullable<AgentStatus['waitingForFirstSync']> {
+  const pending = source.pending?.();
+  return { since, ...(pending !== undefined ? { pending } : {}) };
 }
 
 /** The status file's ready, notReadyReasons and enforcing, from what readiness is made of. */

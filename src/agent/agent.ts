@@ -48,7 +48,7 @@ import { BatchRunner } from './batch-runner.ts';
 import { IdleConverge } from './idle-converge.ts';
 import { WasmCopier } from './wasm-copy.ts';
 import { StatusFile } from './status-file.ts';
-import { AgentStats, registerAgentMetrics, statusCounters, statusReadiness, type AgentStatus } from './agent-stats.ts';
+import { AgentStats, registerAgentMetrics, statusCounters, statusReadiness, waitingForFirstSync, type AgentStatus } from './agent-stats.ts';
 import { defaultLog } from './agent-log.ts';
 import { SourceGuard } from './source-guard.ts';
 import { agentOptionsError, rulePlan, staticPodRanges, type AgentOptions, type Backend } from './options.ts';
@@ -136,6 +136,7 @@ export class Agent {
   }
 
   private starting?: Promise<void>;
+  private readonly createdAt = new Date().toISOString();
 
   /** Runs until the first state is enforced; throws (after undoing what it did) when it cannot. */
   start(): Promise<void> {
@@ -145,6 +146,9 @@ export class Agent {
 
   private async doStart(): Promise<void> {
     const o = this.opts;
+    // First (and every statusIntervalMs on): a reader sees the agent wait for its first sync, not no file.
+    await this.writeStatus();
+    if (o.statusFile) (this.statusTimer = setInterval(() => void this.writeStatus(), o.statusIntervalMs ?? 1000)).unref();
     const { backend, reason } = await settleBackend(o.iptables ?? 'auto');
     this.log('info', `iptables backend ${backend}: ${reason}`);
     this.iptables = new Iptables({ backend, plan: this.plan, families: this.families });
@@ -285,10 +289,6 @@ export class Agent {
     );
     this.watchdog.start();
     await this.writeStatus();
-    if (o.statusFile) {
-      this.statusTimer = setInterval(() => void this.writeStatus(), o.statusIntervalMs ?? 1000);
-      this.statusTimer.unref();
-    }
   }
 
   private observeCompile?: (seconds: number) => void;
@@ -546,6 +546,7 @@ export class Agent {
       sourceGuard: this.sourceGuard?.status(),
       ruleWatchdog: this.watchdog?.status(),
       updatedAt: new Date().toISOString(),
+      ...(!this.sourceSynced && !this.stopped ? { waitingForFirstSync: waitingForFirstSync(this.opts.source, this.createdAt) } : {}),
       ...(this.dns ? { dns: this.dns.status() } : {}),
     };
   }

@@ -214,6 +214,11 @@ export class KubeSource implements Source {
     return this.synced;
   }
 
+  /** The kinds not listed yet: what the first full sync waits for. */
+  pending(): string[] {
+    return Object.values(this.resources).filter((r) => !r.listed).map((r) => r.kind);
+  }
+
   /** Every watch is up; an optional kind whose CRD is absent has nothing to watch and does not count. */
   get isConnected(): boolean {
     return Object.values(this.resources).every((r) => r.connected || r.absent);

@@ -28,6 +28,8 @@ export interface Source {
    * input, 0 while the source follows it (every watch up). The agent's palisade_sync_lag_seconds.
    */
   lagSeconds?(): number;
+  /** Optional (the kube source): what the first full sync still waits for (kinds not listed yet; [] once synced). */
+  pending?(): readonly string[];
   /** Optional (the kube source): every watch is up. Part of readiness (agent/health.ts); absent = always. */
   readonly isConnected?: boolean;
 }

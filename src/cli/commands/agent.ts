@@ -52,8 +52,9 @@ removes its iptables rules (unless --keep-rules).
                         Palisade's own: flushed when it stops, so never 253-255)
   --no-ipv6             program IPv4 only
   --keep-rules          leave rules in place on exit (stay fail-closed across a restart)
-  --status-file PATH    JSON {generation, ready, counters, ...}, rewritten when a new
-                        generation is enforced and every second (a large one at most
+  --status-file PATH    JSON {generation, ready, counters, ...}, written at start
+                        (waitingForFirstSync: the kinds not listed yet), rewritten when a
+                        new generation is enforced and every second (a large one at most
                         2 MB/s: at least every 8 s)
   --health ADDR         serve /healthz and /readyz on ADDR (PORT, HOST:PORT)
   --metrics ADDR        serve Prometheus /metrics on ADDR (PORT, HOST:PORT)
