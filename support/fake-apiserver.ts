@@ -33,7 +33,7 @@
 //   conversion webhook ("None" strategy) serves them.
 //
 // Test controls: apply/create/update/remove/relabel objects, dropWatches() (abrupt or graceful),
-// compact(), backup()/restore(), bookmark(), injectEvent() (a corrupt event), rawListItems (corrupt list elements), installCRD()/removeCRD(), stop()/start() (the port stays the same so a
+// compact(), backup()/restore(), bookmark(), injectEvent() (a corrupt event), rawListItems (corrupt list elements), corruptNextEvent (a line that is not JSON), installCRD()/removeCRD(), stop()/start() (the port stays the same so a
 // client can come back), freeze()/thaw() (silent but connected, as behind a network partition),
 // and writeKubeconfig() for a plain-http kubeconfig pointing here.
 
@@ -215,6 +215,8 @@ export class FakeApiServer {
    * else: what a broken server or proxy might put in `items` (a number, an array, a nameless object).
    */
   readonly rawListItems = new Map<FakeKind, string[]>();
+  /** Kinds whose next event goes out to the open watches cut short, a line that is not JSON (the history keeps it whole). */
+  readonly corruptNextEvent = new Set<FakeKind>();
   /** The apiVersions each installed CRD serves (installCRD, serveVersions). */
   private readonly served = new Map<FakeKind, readonly string[]>();
 
@@ -540,10 +542,15 @@ export class FakeApiServer {
   private record(kind: FakeKind, type: EventType, object: RawObject): void {
     const ev: HistoryEvent = { rv: this.resourceVersion, kind, type, object };
     this.history.push(ev);
+    const corrupt = this.corruptNextEvent.delete(kind);
     for (const w of this.watchers) {
       if (w.kind !== kind) continue;
       if (w.namespace !== undefined && object.metadata.namespace !== w.namespace) continue;
-      this.send(w, type, ev.object);
+      if (!corrupt) this.send(w, type, ev.object);
+      else if (!this.frozen && !w.res.writableEnded && !w.socket.destroyed) {
+        const line = JSON.stringify({ type, object: ev.object });
+        w.res.write(line.slice(0, line.length >> 1) + '\n');
+      }
     }
   }
 

@@ -5,7 +5,8 @@ import {
   HttpMethod, IsomorphicFetchHttpLibrary, KubeConfig, RequestContext, Watch, type KubernetesObject,
 } from '@kubernetes/client-node';
 import { existsSync } from 'node:fs';
-import type { Dispatcher } from 'undici';
+import { STATUS_CODES } from 'node:http';
+import { fetch, type Dispatcher, type Response } from 'undici';
 import { ListStream } from './list-stream.ts';
 
 /**
@@ -53,6 +54,13 @@ export const WATCH_SILENCE_MS = 150_000;
 /**
  * A Watch that can be retired: afterwards it starts no request, aborts the ones it started and
  * delivers nothing more, so a stopped informer cannot come back to life.
+ *
+ * It makes the request and reads the stream itself, not through client-node's Watch.watch, which
+ * armed one timer for both the answer's deadline and the stream's silence limit (at its 30 s a
+ * quiet resource's watch, namespaces or policies, was reopened every 30 s by every node's agent,
+ * although the API server's bookmarks say about once a minute that it is alive: 5,000 nodes made
+ * about a thousand needless watch requests a second), and which dropped a line that is not JSON
+ * without a word (see watch()).
  */
 export class ClosableWatch extends Watch {
   private closed = false;
@@ -60,8 +68,6 @@ export class ClosableWatch extends Watch {
 
   private readonly timeoutMs: number;
   private readonly silenceMs: number;
-  /** Reads of requestTimeoutMs since the current request started (see the constructor). */
-  private timeoutReads = 0;
   private readonly slim?: (o: KubernetesObject) => KubernetesObject;
   private readonly malformed?: (type: string, problem: string, name?: string) => void;
 
@@ -81,23 +87,8 @@ export class ClosableWatch extends Watch {
     super(config);
     this.slim = opts.slim;
     this.malformed = opts.malformed;
-    // Watch's field (private in its typings; 30 s by default).
-    const w = this as unknown as { requestTimeoutMs: number };
-    this.timeoutMs = opts.timeoutMs ?? w.requestTimeoutMs;
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.silenceMs = opts.silenceMs ?? WATCH_SILENCE_MS;
-    // client-node's Watch arms one timer with requestTimeoutMs: before the request is sent, then
-    // again once the answer came, and at each chunk of the stream; so one value served as both the
-    // answer's deadline and the stream's silence limit. At 30 s of silence a quiet resource's watch
-    // (namespaces, policies, the cluster policy kinds) was reopened every 30 s by every node's
-    // agent, although the API server's bookmarks say about once a minute that it is alive: 5,000
-    // nodes made about a thousand needless watch requests a second. The field is read anew each
-    // time the timer is armed, and an instance runs one request at a time (ListWatch starts the
-    // next after the last has ended), so the first read of a request gets the answer's deadline
-    // and every later read the silence limit.
-    Object.defineProperty(this, 'requestTimeoutMs', {
-      configurable: true,
-      get: () => (this.timeoutReads++ === 0 ? this.timeoutMs : this.silenceMs),
-    });
   }
 
   override async watch(
@@ -106,105 +97,144 @@ export class ClosableWatch extends Watch {
     callback: (phase: string, apiObj: any, watchObj?: any) => void,
     done: (err: any) => void,
   ): Promise<AbortController> {
-    if (this.closed) return new AbortController();
-    // client-node's Watch aborts with a TimeoutError both when the request gets no answer within
-    // requestTimeoutMs and when an open stream stays silent that long, and ListWatch takes either
-    // as routine: it reopens the watch at once and reports nothing. A quiet resource's stream
-    // does go silent (bookmarks come about once a minute), but a request nobody answers is an API
-    // server out of reach without a refusal or reset (a network partition, a hung server): left
-    // as a TimeoutError, the source went on counting itself connected (Ready) forever while
-    // hearing nothing. So a timeout before the answer (super.watch has not returned yet) is
-    // handed on as a plain Error, which ListWatch reports: the source then marks the resource
-    // disconnected, logs it and restarts with backoff.
-    let answered = false;
-    let c: AbortController | undefined;
-    // Set once ListWatch has been told this request ended: nothing more of it reaches ListWatch
-    // (an ERROR event ends it here, and the abort that follows ends it again in client-node).
+    const c = new AbortController();
+    if (this.closed) return c;
+    const resource = path.replace(/\?.*$/, '');
+    // Set once ListWatch has been told this request ended: nothing more of it reaches ListWatch.
     let ended = false;
+    let timer: NodeJS.Timeout | undefined;
     const end = (err: unknown) => {
       if (ended) return;
       ended = true;
-      done(err);
+      clearTimeout(timer);
+      this.live.delete(c);
+      c.abort();
+      if (!this.closed) done(err);
     };
-    const resource = path.replace(/\?.*$/, '');
-    this.timeoutReads = 0;
+    // Two deadlines (see the class). A request nobody answers is an API server out of reach
+    // without a refusal or reset (a network partition, a hung server): a plain Error, which
+    // ListWatch reports (the source marks the resource disconnected, logs it and restarts with
+    // backoff). An answered stream that goes silent is reopened as routine: a TimeoutError, which
+    // ListWatch takes as such (it reopens the watch at once and reports nothing).
+    const arm = (answered: boolean) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => end(answered
+        ? Object.assign(new Error(`watch ${resource}: silent for ${this.silenceMs / 1000} s`), { name: 'TimeoutError' })
+        : new Error(`watch ${path}: no response from the API server within ${this.timeoutMs / 1000} s`)), answered ? this.silenceMs : this.timeoutMs);
+      timer.unref();
+    };
+    this.live.add(c);
+    let response: Response;
     try {
-      c = await super.watch(
-        path,
-        queryParams,
-        (phase, obj, w) => {
-          if (this.closed || ended) return;
-          const change = phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED';
-          // ListWatch reads obj.code / obj.metadata.namespace unchecked, inside an async handler
-          // that nobody awaits: an event whose object is null or has no metadata became an
-          // unhandled rejection, which ends the agent's process. One without a name would be
-          // cached under "" and then ignored without a word. Such an event names no object to
-          // reject, so it is dropped here and reported; the stream and every other event go on.
-          const problem = typeof obj !== 'object' || obj === null || Array.isArray(obj) ? 'not an object'
-            : !change ? undefined
-            : typeof obj.metadata !== 'object' || obj.metadata === null ? 'no metadata'
-            : typeof obj.metadata.name !== 'string' || obj.metadata.name === '' ? 'no metadata.name' : undefined;
-          if (problem !== undefined) {
-            this.malformed?.(String(phase), problem);
-            return;
-          }
-          // ListWatch acts on an ERROR event only when it is a 410 (it relists once the stream
-          // ends) and drops any other without a word: an etcd error on a watch served from
-          // storage ("leader changed", "required revision is a future revision") left the source
-          // reconnecting quietly, connected and Ready, however often it came back. Such an event
-          // ends the watch as a failure: logged with its Status, the resource disconnected, resumed
-          // after the backoff (a 504, "Too large resource version", relists, as its HTTP form does).
-          if (phase === 'ERROR' && obj.code !== 410) {
-            const code = typeof obj.code === 'number' && obj.code > 0 ? obj.code : undefined;
-            const head = [code, typeof obj.reason === 'string' && obj.reason !== '' ? obj.reason : undefined].filter((x) => x !== undefined).join(' ');
-            const text = typeof obj.message === 'string' && obj.message !== '' ? obj.message : JSON.stringify(obj).slice(0, 200);
-            end(Object.assign(new Error(`watch ${resource}: ERROR event: ${head ? `${head}: ` : ''}${text}`), code !== undefined ? { statusCode: code } : {}));
-            c?.abort();
-            return;
-          }
-          // What ListWatch and the source's handlers throw on this event's object (a namespace that
-          // cannot be read as text) became an unhandled rejection too (ListWatch's handler is async
-          // and not awaited): the event is dropped and reported the same way.
-          const name = typeof obj.metadata?.name === 'string' ? obj.metadata.name : undefined;
-          const reject = (e: unknown) => this.malformed?.(String(phase), `cannot be read: ${String(e)}`, name);
-          try {
-            const p: unknown = callback(phase, this.slim && change ? this.slim(obj) : obj, w);
-            if (p instanceof Promise) p.catch(reject);
-          } catch (e) {
-            reject(e);
-          }
-        },
-        (err) => {
-          if (this.closed) return;
-          const code = (err as { statusCode?: unknown } | null)?.statusCode;
-          if (!answered && (err as { name?: unknown } | null)?.name === 'TimeoutError') {
-            end(new Error(`watch ${path}: no response from the API server within ${this.timeoutMs / 1000} s`));
-          } else if (typeof code === 'number' && err instanceof Error) {
-            // A refusal: client-node's Watch keeps only the status text ("Forbidden") and drops the
-            // Status body, so nothing told a 403 on the watch (RBAC granting list but not watch)
-            // from the list's. The verb and the resource say it; the code stays for ListWatch (410).
-            end(Object.assign(new Error(`watch ${resource}: HTTP ${code} ${err.message}`), { statusCode: code }));
-          } else end(err);
-        },
-      );
+      const cluster = this.config.getCurrentCluster();
+      if (!cluster) throw new Error('kube config has no current cluster');
+      const url = new URL(cluster.server + path);
+      url.searchParams.set('watch', 'true');
+      for (const [k, v] of Object.entries(queryParams)) if (v !== undefined) url.searchParams.set(k, String(v));
+      const ctx = new RequestContext(url.toString(), HttpMethod.GET);
+      // Credentials are read per request (an exec plugin, a token file) and may fail: through done,
+      // that is a failure like any other, reported and retried with backoff. (ListWatch awaits
+      // watch() unguarded on its reconnect path: a throw was an unhandled rejection, the end of
+      // the agent's process.)
+      await this.config.applySecurityAuthentication(ctx);
+      arm(false);
+      response = await fetch(url, { method: 'GET', headers: ctx.getHeaders(), dispatcher: ctx.getDispatcher(), signal: c.signal });
     } catch (err) {
-      // super.watch throws, without calling done, when it cannot even make the request: the
-      // credentials failed (an exec plugin or token file, read per request). ListWatch awaits
-      // watch() unguarded on its reconnect path, so the throw became an unhandled rejection (the
-      // agent's process ended) and the watch stayed dead with the source still "connected".
-      // Through done it is a failure like any other: reported, retried with backoff.
-      if (!this.closed) end(err);
-      const dead = new AbortController();
-      dead.abort();
-      return dead;
+      end(err);
+      return c;
     }
-    answered = true;
-    if (this.closed || ended) c.abort();
-    else if (!c.signal.aborted) {
-      this.live.add(c);
-      c.signal.addEventListener('abort', () => this.live.delete(c), { once: true });
+    if (response.status !== 200) {
+      // A refusal: the verb and the resource say which request was refused (RBAC may grant list
+      // but not watch); the code stays for ListWatch (410 relists).
+      const text = await response.text().catch(() => '');
+      end(Object.assign(new Error(`watch ${resource}: HTTP ${response.status} ${statusMessage(text) || STATUS_CODES[response.status] || ''}`), { statusCode: response.status }));
+      return c;
     }
+    if (ended || response.body === null) {
+      end(new Error(`watch ${resource}: response has no body`));
+      return c;
+    }
+    arm(true);
+    // Nothing more reaches ListWatch once the request ended or was aborted (by ListWatch, or close()).
+    void this.readLines(response.body, () => ended || c.signal.aborted || this.closed, () => arm(true), (line) => {
+      // client-node's Watch dropped a line that is not JSON without a word: the event it carried
+      // (a truncated write, a proxy's damage) was lost until the next resync, up to 30 minutes, and
+      // nothing said so. It ends the watch as a logged failure instead: ListWatch resumes after the
+      // backoff from the last event it took, so the server sends that event again (or answers
+      // 410, and the informer relists).
+      let data: unknown;
+      try {
+        data = JSON.parse(line);
+      } catch {
+        end(new Error(`watch ${resource}: a line of the stream is not JSON, its event is lost (${line.length} bytes: ${line.slice(0, 80)})`));
+        return;
+      }
+      const ev = (typeof data === 'object' && data !== null ? data : {}) as { type?: unknown; object?: unknown };
+      this.event(String(ev.type), ev.object as any, data, resource, end, callback);
+    }).then(() => end(null), (err: unknown) => end(err));
     return c;
+  }
+
+  /** Reads a watch stream line by line (one JSON event each) until it ends or stop() says so. */
+  private async readLines(body: AsyncIterable<Uint8Array>, stop: () => boolean, chunkSeen: () => void, line: (l: string) => void): Promise<void> {
+    const decoder = new TextDecoder();
+    let buf = '';
+    for await (const chunk of body) {
+      if (stop()) return;
+      chunkSeen();
+      buf += decoder.decode(chunk, { stream: true });
+      let from = 0;
+      for (let i = buf.indexOf('\n'); i !== -1 && !stop(); i = buf.indexOf('\n', from)) {
+        const l = buf.slice(from, i);
+        from = i + 1;
+        if (l.trim() !== '') line(l);
+      }
+      buf = buf.slice(from);
+    }
+    buf += decoder.decode();
+    if (buf.trim() !== '' && !stop()) line(buf);
+  }
+
+  /** One event of a watch stream: checked, then handed to ListWatch (or ending the watch). */
+  private event(phase: string, obj: any, w: unknown, resource: string, end: (err: unknown) => void, callback: (phase: string, apiObj: any, watchObj?: any) => void): void {
+    const change = phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED';
+    // ListWatch reads obj.code / obj.metadata.namespace unchecked, inside an async handler
+    // that nobody awaits: an event whose object is null or has no metadata became an
+    // unhandled rejection, which ends the agent's process. One without a name would be
+    // cached under "" and then ignored without a word. Such an event names no object to
+    // reject, so it is dropped here and reported; the stream and every other event go on.
+    const problem = typeof obj !== 'object' || obj === null || Array.isArray(obj) ? 'not an object'
+      : !change ? undefined
+      : typeof obj.metadata !== 'object' || obj.metadata === null ? 'no metadata'
+      : typeof obj.metadata.name !== 'string' || obj.metadata.name === '' ? 'no metadata.name' : undefined;
+    if (problem !== undefined) {
+      this.malformed?.(String(phase), problem);
+      return;
+    }
+    // ListWatch acts on an ERROR event only when it is a 410 (it relists once the stream
+    // ends) and drops any other without a word: an etcd error on a watch served from
+    // storage ("leader changed", "required revision is a future revision") left the source
+    // reconnecting quietly, connected and Ready, however often it came back. Such an event
+    // ends the watch as a failure: logged with its Status, the resource disconnected, resumed
+    // after the backoff (a 504, "Too large resource version", relists, as its HTTP form does).
+    if (phase === 'ERROR' && obj.code !== 410) {
+      const code = typeof obj.code === 'number' && obj.code > 0 ? obj.code : undefined;
+      const head = [code, typeof obj.reason === 'string' && obj.reason !== '' ? obj.reason : undefined].filter((x) => x !== undefined).join(' ');
+      const text = typeof obj.message === 'string' && obj.message !== '' ? obj.message : JSON.stringify(obj).slice(0, 200);
+      end(Object.assign(new Error(`watch ${resource}: ERROR event: ${head ? `${head}: ` : ''}${text}`), code !== undefined ? { statusCode: code } : {}));
+      return;
+    }
+    // What ListWatch and the source's handlers throw on this event's object (a namespace that
+    // cannot be read as text) became an unhandled rejection too (ListWatch's handler is async
+    // and not awaited): the event is dropped and reported the same way.
+    const name = typeof obj.metadata?.name === 'string' ? obj.metadata.name : undefined;
+    const reject = (e: unknown) => this.malformed?.(String(phase), `cannot be read: ${String(e)}`, name);
+    try {
+      const p: unknown = callback(phase, this.slim && change ? this.slim(obj) : obj, w);
+      if (p instanceof Promise) p.catch(reject);
+    } catch (e) {
+      reject(e);
+    }
   }
 
   close(): void {

@@ -69,3 +69,20 @@ t.test('a watch event whose object is not a usable object is dropped with one wa
   t.ok(h.source.isConnected, 'the watch stayed up');
   t.same([...h.state.pods.keys()].sort(), ['x/a', 'x/after', 'x/b', 'y/a']);
 });
+
+t.test('a watch line that is not JSON ends the watch as a failure, and the event it carried arrives on the resumed watch', async (t) => {
+  const h = await startHarness({ source: { backoffInitialMs: 50 } });
+  t.teardown(() => h.close());
+  await waitFor('watching', () => h.server.openWatches() === 4);
+  h.server.corruptNextEvent.add('Pod');
+  h.server.apply(pod('x', 'lost', { pod: 'lost' }, '10.244.1.7'));
+  h.server.apply(pod('x', 'next', { pod: 'next' }, '10.244.1.6'));
+  // No resync (resyncMs 0): only noticing the corrupt line brings the first pod.
+  await waitFor('both pods applied', () => h.state.pods.has('x/lost') && h.state.pods.has('x/next'), 5000).catch(() => {});
+  t.ok(h.state.pods.has('x/lost'), 'the event on the corrupt line is not lost');
+  t.ok(h.state.pods.has('x/next'), 'the event after it applied');
+  const failed = h.logs.filter((l) => l.level === 'warn' && /list\/watch failed/.test(l.msg) && l.fields.resource === '/api/v1/pods');
+  t.equal(failed.length, 1, 'one logged failure');
+  t.match(String(failed[0]?.fields.error), /watch \/api\/v1\/pods: .*not JSON/, 'saying what was wrong');
+  await waitFor('connected again', () => h.source.isConnected);
+});
