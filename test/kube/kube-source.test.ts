@@ -344,3 +344,13 @@ t.test('a malformed watch event (no object, no metadata, no name) is dropped and
   t.ok(h.source.isConnected);
   t.same([...h.state.pods.keys()].sort(), ['x/a', 'x/after', 'x/b', 'y/a']);
 });
+
+t.test('a MODIFIED event with a resourceVersion below the one held is applied (resourceVersions are opaque: no order is assumed)', async (t) => {
+  const h = await startHarness();
+  t.teardown(() => h.close());
+  await waitFor('watching', () => h.server.openWatches() === 4);
+  const older = { ...pod('x', 'a', { pod: 'a', v: 'older' }, XA), metadata: { namespace: 'x', name: 'a', labels: { pod: 'a', v: 'older' }, resourceVersion: '1' } };
+  h.server.injectEvent('Pod', 'MODIFIED', older);
+  await waitFor('the event applied', () => h.state.pods.get('x/a')?.labels.v === 'older');
+  t.ok(h.source.isConnected);
+});
