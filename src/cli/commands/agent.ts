@@ -18,8 +18,9 @@ import { DEFAULT_TUN_DEVICE, DEFAULT_TUN_TABLE, tunTableProblem } from '../../en
 import { DEFAULT_DNS_DIVERT_MARK, dnsQueue } from '../../enforce/iptables.ts';
 
 const HELP = `usage: palisade agent --node NAME [--source files --manifests PATH... | --source kube [--kubeconfig FILE]]
-                      [--backend nfqueue|tun] [--queue N] [--queues K] [--fail-open]
-                      [--pod-iface IF...] [--pod-cidr CIDR...] [--status-file PATH] [--health ADDR]
+                      [--backend nfqueue|tun] [--queue N] [--queues K] [--fail-open] [--keep-rules]
+                      [--pod-iface IF...] [--pod-cidr CIDR...] [--status-file PATH] [--health ADDR] [--metrics ADDR]
+                      [--verdict-log DEST [--verdict-log-max-mb N]] [--audit]
                       [--no-strict] [--rules-check-ms N] [--no-verdict-cache] [--no-kernel-admit] [--verdict-cache-s N] [--verdict-cache-read-ms N] [--queue-all]
                       [--no-wasm-judge]
                       [--no-source-guard] [--source-guard-layout auto|tc|nft|iptables]
