@@ -128,7 +128,8 @@ function wrap(line: string, width: number, indent: string): string {
   return [...out, rest].join('\n');
 }
 
-const SPEC = {
+/** The flags the command takes; its --help names every one (test/cli/help-flags.test.ts). */
+export const FLAGS = {
   source: 'string', manifests: 'list', kubeconfig: 'string', node: 'string', backend: 'string',
   queue: 'string', queues: 'string', 'fail-open': 'bool', 'pod-iface': 'list', 'pod-cidr': 'list',
   iptables: 'string', mark: 'string', 'tun-name': 'string', 'tun-mark': 'string', 'tun-table': 'string',
@@ -180,7 +181,7 @@ function givenFlags(flags: Record<string, unknown>): string[] {
  * there and not as a crash loop on every node. `env` gives NODE_NAME.
  */
 export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentInvocation | 'help' {
-  const { flags, positional } = parseArgs(argv, SPEC, { '-h': 'help' });
+  const { flags, positional } = parseArgs(argv, FLAGS, { '-h': 'help' });
   if (flags.help) return 'help';
   if (positional.length > 0) throw new CliError(`unexpected argument "${positional[0]}"`);
   // An empty value (`--status-file="$STATUS_FILE"` with the variable unset) would read as the

@@ -11,7 +11,10 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CliError, intFlag, parseArgs } from '../args.ts';
+import { CliError, intFlag, parseArgs, type FlagSpec } from '../args.ts';
+
+/** The flags the command takes; its --help names every one (test/cli/help-flags.test.ts). */
+export const FLAGS = { json: 'bool', out: 'string', only: 'list', packets: 'string', reps: 'string', 'cluster-reps': 'string', 'no-bjs': 'bool', help: 'bool' } as const satisfies FlagSpec;
 
 const HELP = `usage: palisade bench [--json] [--out FILE] [--only NAME...] [--packets N] [--reps N] [--cluster-reps N] [--no-bjs]
 
@@ -45,7 +48,7 @@ Run on an otherwise idle machine for meaningful figures (env.loadavg is reported
 export async function run(argv: string[]): Promise<number> {
   const { flags, positional } = parseArgs(
     argv,
-    { json: 'bool', out: 'string', only: 'list', packets: 'string', reps: 'string', 'cluster-reps': 'string', 'no-bjs': 'bool', help: 'bool' },
+    FLAGS,
     { '-h': 'help' },
   );
   if (flags.help) {

@@ -33,7 +33,8 @@ without the host's PID namespace).
 Exit status: 0 removed, nothing there, or a dry run; 1 an agent runs here, or something could
 not be removed (listed); 2 bad flags, or --yes missing (nothing removed).`;
 
-const SPEC = { 'dry-run': 'bool', yes: 'bool', force: 'bool', 'tun-name': 'string', 'tun-table': 'string', help: 'bool' } as const;
+/** The flags the command takes; its --help names every one (test/cli/help-flags.test.ts). */
+export const FLAGS = { 'dry-run': 'bool', yes: 'bool', force: 'bool', 'tun-name': 'string', 'tun-table': 'string', help: 'bool' } as const;
 
 export interface CleanupInvocation {
   readonly dryRun: boolean;
@@ -44,7 +45,7 @@ export interface CleanupInvocation {
 
 /** Reads and checks a `palisade cleanup` command line (the words after `cleanup`) without touching the kernel. */
 export function parseCleanupArgs(argv: string[]): CleanupInvocation | 'help' {
-  const { flags, positional } = parseArgs(argv, SPEC, { '-h': 'help', '-y': 'yes' });
+  const { flags, positional } = parseArgs(argv, FLAGS, { '-h': 'help', '-y': 'yes' });
   if (flags.help) return 'help';
   if (positional.length > 0) throw new CliError(`unexpected argument "${positional[0]}"`);
   const dryRun = flags['dry-run'] === true;

@@ -4,13 +4,16 @@
 // node as endpoints.
 
 import { AnalysisInputError, ConnectivityAnalysis } from '../../analysis/connectivity.ts';
-import { CliError, parseArgs } from '../args.ts';
+import { CliError, parseArgs, type FlagSpec } from '../args.ts';
 import { connectivityCSV, connectivityDot, connectivityJSON, connectivityMarkdown, connectivityText, leftOutText } from '../connectivity-format.ts';
 import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
 import { familyFlag, otherFamilyHint, rejectPositional } from '../manifest-input.ts';
 import { dotToSvg } from '../report/graph-svg.ts';
 import { LEFT_OUT } from '../vocabulary.ts';
 import { outputColumns } from '../text-table.ts';
+
+/** The flags the command takes; its --help names every one (test/cli/help-flags.test.ts). */
+export const FLAGS = { ...INPUT_FLAGS, focus: 'string', family: 'string', why: 'bool', output: 'string', help: 'bool' } as const satisfies FlagSpec;
 
 const HELP = `usage: palisade connlist --manifests PATH...|--kubeconfig FILE [--context NAME] [--focus ns/pod|ns] [--family IPv4|IPv6] [--why] [-o text|json|csv|md|dot|svg]
 
@@ -35,7 +38,7 @@ const OUTPUTS = ['text', 'json', 'csv', 'md', 'dot', 'svg'];
 export async function run(argv: string[]): Promise<number> {
   const { flags, positional } = parseArgs(
     argv,
-    { ...INPUT_FLAGS, focus: 'string', family: 'string', why: 'bool', output: 'string', help: 'bool' },
+    FLAGS,
     { '-o': 'output', '-h': 'help' },
   );
   if (flags.help) {

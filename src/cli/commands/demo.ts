@@ -26,9 +26,12 @@ import { mustRun, labNameProblem } from '../../lab/netns.ts';
 import { checkLabPrereqs, missingReport } from '../../lab/prereqs.ts';
 import { meetsExpectation, policyAllowed, runLabProbes, type LabProbe, type LabProbeResult } from '../../lab/probe.ts';
 import { labDown, labSpecFromCluster, labUp } from '../../lab/topology.ts';
-import { CliError, intFlag, parseArgs } from '../args.ts';
+import { CliError, intFlag, parseArgs, type FlagSpec } from '../args.ts';
 import { alignedLines } from '../text-table.ts';
 import { probeVerdictText, sideText, verdictText } from '../vocabulary.ts';
+
+/** The flags the command takes; its --help names every one (test/cli/help-flags.test.ts). */
+export const FLAGS = { keep: 'bool', name: 'string', backend: 'string', timeout: 'string', help: 'bool' } as const satisfies FlagSpec;
 
 const HELP = `usage: palisade demo [--keep] [--name LAB] [--backend nfqueue|tun] [--timeout MS]
 
@@ -342,7 +345,7 @@ async function act(state: LabState, objs: Obj[], timeoutMs: number): Promise<Cel
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { flags, positional } = parseArgs(argv, { keep: 'bool', name: 'string', backend: 'string', timeout: 'string', help: 'bool' }, { '-h': 'help' });
+  const { flags, positional } = parseArgs(argv, FLAGS, { '-h': 'help' });
   if (flags.help) {
     process.stdout.write(HELP + '\n');
     return 0;

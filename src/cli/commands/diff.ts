@@ -12,10 +12,13 @@ import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { diffConnectivity, type ConnectionChange, type ConnectivityDiff } from '../../analysis/diff.ts';
 import type { EdgePart } from '../../analysis/connectivity.ts';
 import { normaliseRanges, portSetText, type PortRange } from '../../analysis/ports.ts';
-import { CliError, parseArgs } from '../args.ts';
+import { CliError, parseArgs, type FlagSpec } from '../args.ts';
 import { sideText } from '../vocabulary.ts';
 import { loadClusterInput } from '../cluster-input.ts';
 import { familyFlag, loadClusterForCli, manifestPathsFlag, rejectPositional } from '../manifest-input.ts';
+
+/** The flags the command takes; its --help names every one (test/cli/help-flags.test.ts). */
+export const FLAGS = { before: 'list', after: 'list', kubeconfig: 'string', context: 'string', git: 'string', family: 'string', output: 'string', help: 'bool' } as const satisfies FlagSpec;
 
 const HELP = `usage: palisade diff --before PATH... --after PATH... [--family IPv4|IPv6] [-o text|json|md]
        palisade diff --git REF[:PATH] [--after PATH...] [...]
@@ -142,7 +145,7 @@ function dropBareAfter(argv: string[]): string[] {
 export async function run(argv: string[]): Promise<number> {
   const { flags, positional } = parseArgs(
     dropBareAfter(argv),
-    { before: 'list', after: 'list', kubeconfig: 'string', context: 'string', git: 'string', family: 'string', output: 'string', help: 'bool' },
+    FLAGS,
     { '-o': 'output', '-h': 'help' },
   );
   if (flags.help) {

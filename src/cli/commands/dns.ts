@@ -5,9 +5,12 @@
 import { statusRecord } from '../../agent/dns-status.ts';
 import { describeRecord } from '../../dataplane/name-store.ts';
 import { canonicalIP } from '../../net/address.ts';
-import { CliError, parseArgs, textOrJson } from '../args.ts';
+import { CliError, parseArgs, textOrJson, type FlagSpec } from '../args.ts';
 import { ageText, liveDns, readDnsStatusFlag } from '../dns-input.ts';
 import { rejectPositional } from '../manifest-input.ts';
+
+/** The flags the command takes; its --help names every one (test/cli/help-flags.test.ts). */
+export const FLAGS = { 'status-file': 'string', address: 'string', output: 'string', help: 'bool' } as const satisfies FlagSpec;
 
 const HELP = `usage: palisade dns --status-file FILE|- [--address IP] [-o text|json]
 
@@ -42,7 +45,7 @@ function shownCounters(c: Record<string, unknown>): Record<string, unknown> {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { flags, positional } = parseArgs(argv, { 'status-file': 'string', address: 'string', output: 'string', help: 'bool' }, { '-o': 'output', '-h': 'help' });
+  const { flags, positional } = parseArgs(argv, FLAGS, { '-o': 'output', '-h': 'help' });
   if (flags.help) {
     process.stdout.write(HELP + '\n');
     return 0;

@@ -7,7 +7,7 @@
 // text says which name made each domainNames rule match or not (explain-dns.ts).
 
 import { explain } from '../../policy/evaluator.ts';
-import { CliError, parseArgs, textOrJson } from '../args.ts';
+import { CliError, parseArgs, textOrJson, type FlagSpec } from '../args.ts';
 import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
 import { DNS_FLAGS, DNS_HELP, DNS_USAGE, applyDnsStatus, dnsStatusFlag } from '../dns-input.ts';
 import { statusRecord } from '../../agent/dns-status.ts';
@@ -15,6 +15,9 @@ import { formatExplanation } from '../explain-format.ts';
 import { tierWalks } from '../explain-tiers.ts';
 import { familyFlag, portFlag, protocolFlag, rejectPositional } from '../manifest-input.ts';
 import { checkProbe, resolveEndpoint } from '../probes.ts';
+
+/** The flags the command takes; its --help names every one (test/cli/help-flags.test.ts). */
+export const FLAGS = { ...INPUT_FLAGS, ...DNS_FLAGS, from: 'string', to: 'string', port: 'string', protocol: 'string', family: 'string', output: 'string', help: 'bool' } as const satisfies FlagSpec;
 
 const HELP = `usage: palisade explain --manifests PATH...|--kubeconfig FILE [--context NAME] --from A --to B --port N [--protocol TCP|UDP|SCTP] [--family IPv4|IPv6] ${DNS_USAGE} [-o text|json]
 
@@ -33,7 +36,7 @@ Exit status: 0 ok; 1 some manifest documents were invalid (left out); 2 bad flag
 export async function run(argv: string[]): Promise<number> {
   const { flags, positional } = parseArgs(
     argv,
-    { ...INPUT_FLAGS, ...DNS_FLAGS, from: 'string', to: 'string', port: 'string', protocol: 'string', family: 'string', output: 'string', help: 'bool' },
+    FLAGS,
     { '-o': 'output', '-h': 'help' },
   );
   if (flags.help) {

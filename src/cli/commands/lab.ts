@@ -15,13 +15,21 @@ import { CommandError } from '../../enforce/command.ts';
 import { checkLabPrereqs, missingReport } from '../../lab/prereqs.ts';
 import { LabProbeError, meetsExpectation, policyAllowed, resolveLabEndpoint, runLabProbes, type LabProbe, type LabProbeResult } from '../../lab/probe.ts';
 import { labDown, labSpecFromCluster, labUp, listLabs } from '../../lab/topology.ts';
-import { CliError, closestWord, intFlag, parseArgs, textOrJson } from '../args.ts';
+import { CliError, closestWord, intFlag, parseArgs, textOrJson, type FlagSpec } from '../args.ts';
 import { familyName, loadClusterForCli } from '../manifest-input.ts';
 import { collectProbe, type Probe } from '../probes.ts';
 import { alignedLines } from '../text-table.ts';
 import { expectText, probeVerdictText } from '../vocabulary.ts';
 
 export { DEFAULT_LAB };
+
+/** The flags of each subcommand; --help names every one on its usage line (test/cli/help-flags.test.ts). */
+export const FLAGS = {
+  up: { manifests: 'list', name: 'string', node: 'string', 'no-agent': 'bool', backend: 'string', external: 'list', 'verdict-log': 'string', help: 'bool' },
+  probe: { probes: 'string', name: 'string', output: 'string', timeout: 'string', concurrency: 'string', help: 'bool' },
+  down: { name: 'string', all: 'bool', help: 'bool' },
+  status: { name: 'string', help: 'bool' },
+} as const satisfies Record<string, FlagSpec>;
 
 const HELP = `usage: palisade lab up --manifests PATH... [--name LAB] [--node NAME] [--no-agent] [--backend nfqueue|tun]
                      [--external NAME=IP[,IP]...] [--verdict-log FILE|none]
@@ -191,7 +199,7 @@ function externalFlag(v: string): { name: string; ips: string[] } {
 }
 
 async function up(argv: string[]): Promise<number> {
-  const { flags, positional } = parseArgs(argv, { manifests: 'list', name: 'string', node: 'string', 'no-agent': 'bool', backend: 'string', external: 'list', 'verdict-log': 'string', help: 'bool' }, { '-h': 'help' });
+  const { flags, positional } = parseArgs(argv, FLAGS.up, { '-h': 'help' });
   if (flags.help) {
     process.stdout.write(HELP + '\n');
     return 0;
@@ -319,7 +327,7 @@ export function probeRows(results: readonly LabProbeResult[], expects: readonly 
 }
 
 async function probe(argv: string[]): Promise<number> {
-  const { flags, positional } = parseArgs(argv, { probes: 'string', name: 'string', output: 'string', timeout: 'string', concurrency: 'string', help: 'bool' }, { '-o': 'output', '-h': 'help' });
+  const { flags, positional } = parseArgs(argv, FLAGS.probe, { '-o': 'output', '-h': 'help' });
   if (flags.help) {
     process.stdout.write(HELP + '\n');
     return 0;
@@ -360,7 +368,7 @@ async function probe(argv: string[]): Promise<number> {
 }
 
 async function down(argv: string[]): Promise<number> {
-  const { flags, positional } = parseArgs(argv, { name: 'string', all: 'bool', help: 'bool' }, { '-h': 'help' });
+  const { flags, positional } = parseArgs(argv, FLAGS.down, { '-h': 'help' });
   if (flags.help) {
     process.stdout.write(HELP + '\n');
     return 0;
@@ -390,7 +398,7 @@ async function down(argv: string[]): Promise<number> {
 }
 
 async function status(argv: string[]): Promise<number> {
-  const { flags, positional } = parseArgs(argv, { name: 'string', help: 'bool' }, { '-h': 'help' });
+  const { flags, positional } = parseArgs(argv, FLAGS.status, { '-h': 'help' });
   if (flags.help) {
     process.stdout.write(HELP + '\n');
     return 0;

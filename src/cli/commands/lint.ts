@@ -9,9 +9,12 @@
 import { parseCIDR } from '../../net/address.ts';
 import { formatFindings, lint } from '../../policy/lint.ts';
 import { ManifestPositions } from '../../sources/manifest-positions.ts';
-import { CliError, parseArgs } from '../args.ts';
+import { CliError, parseArgs, type FlagSpec } from '../args.ts';
 import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
 import { rejectPositional } from '../manifest-input.ts';
+
+/** The flags the command takes; its --help names every one (test/cli/help-flags.test.ts). */
+export const FLAGS = { ...INPUT_FLAGS, output: 'string', 'pod-cidr': 'list', help: 'bool' } as const satisfies FlagSpec;
 
 const HELP = `usage: palisade lint --manifests PATH...|--kubeconfig FILE [--context NAME] [-o json|text] [--pod-cidr CIDR...]
 
@@ -35,7 +38,7 @@ and left out); 2 bad flags or a --manifests path that does not exist.`;
 export async function run(argv: string[]): Promise<number> {
   const { flags, positional } = parseArgs(
     argv,
-    { ...INPUT_FLAGS, output: 'string', 'pod-cidr': 'list', help: 'bool' },
+    FLAGS,
     { '-o': 'output', '-h': 'help' },
   );
   if (flags.help) {

@@ -9,8 +9,11 @@ import { StringDecoder } from 'node:string_decoder';
 import { formatHuman, parseLogLine, printable } from '../../agent/verdict-log.ts';
 import { DEFAULT_LAB, defaultLabName, readLabState } from '../../lab/lab-state.ts';
 import { labNameProblem } from '../../lab/netns.ts';
-import { CliError, fileProblem, intFlag, parseArgs, textOrJson } from '../args.ts';
+import { CliError, fileProblem, intFlag, parseArgs, textOrJson, type FlagSpec } from '../args.ts';
 import { onStdoutClosed } from '../closed-stdout.ts';
+
+/** The flags the command takes; its --help names every one (test/cli/help-flags.test.ts). */
+export const FLAGS = { file: 'string', lab: 'string', follow: 'bool', output: 'string', interval: 'string', 'verdicts-only': 'bool', help: 'bool' } as const satisfies FlagSpec;
 
 const HELP = `usage: palisade logs --file PATH [--follow] [-o text|json] [--verdicts-only] [--interval MS]
        palisade logs --lab [NAME] [--follow] [-o text|json] [--interval MS]
@@ -150,7 +153,7 @@ function labLogFile(name: string): string {
 export async function run(argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
   const { flags, positional } = parseArgs(
     withLabName(argv),
-    { file: 'string', lab: 'string', follow: 'bool', output: 'string', interval: 'string', 'verdicts-only': 'bool', help: 'bool' },
+    FLAGS,
     { '-f': 'follow', '-o': 'output', '-h': 'help' },
   );
   if (flags.help) {

@@ -15,7 +15,7 @@ import { decideOn, judgeOn } from '../../policy/decide.ts';
 import type { RuleSnapshot } from '../../policy/engine-api.ts';
 import { leftOutReason } from '../../analysis/pod-groups.ts';
 import { podKey } from '../../cluster/model.ts';
-import { parseArgs } from '../args.ts';
+import { parseArgs, type FlagSpec } from '../args.ts';
 import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
 import { DNS_FLAGS, DNS_HELP, DNS_USAGE, applyDnsStatus, dnsStatusFlag } from '../dns-input.ts';
 import { familyFlag, otherFamilyHint, portFlag, protocolFlag, rejectPositional } from '../manifest-input.ts';
@@ -23,6 +23,9 @@ import { matrixLines } from '../matrix-table.ts';
 import { outputColumns } from '../text-table.ts';
 import { leftOutText } from '../connectivity-format.ts';
 import { LEFT_OUT, TIER_TITLE } from '../vocabulary.ts';
+
+/** The flags the command takes; its --help names every one (test/cli/help-flags.test.ts). */
+export const FLAGS = { ...INPUT_FLAGS, ...DNS_FLAGS, port: 'string', protocol: 'string', family: 'string', why: 'bool', 'full-names': 'bool', help: 'bool' } as const satisfies FlagSpec;
 
 const HELP = `usage: palisade matrix --manifests PATH...|--kubeconfig FILE [--context NAME] --port N [--protocol TCP|UDP|SCTP] [--family IPv4|IPv6] [--why] [--full-names] ${DNS_USAGE}
 
@@ -63,7 +66,7 @@ function cell(snap: RuleSnapshot, conn: Connection, why: boolean): string {
 export async function run(argv: string[]): Promise<number> {
   const { flags, positional } = parseArgs(
     argv,
-    { ...INPUT_FLAGS, ...DNS_FLAGS, port: 'string', protocol: 'string', family: 'string', why: 'bool', 'full-names': 'bool', help: 'bool' },
+    FLAGS,
     { '-h': 'help' },
   );
   if (flags.help) {

@@ -4,12 +4,15 @@
 
 import { writeFileSync } from 'node:fs';
 import { connectivityDot } from '../connectivity-format.ts';
-import { CliError, fileProblem, parseArgs } from '../args.ts';
+import { CliError, fileProblem, parseArgs, type FlagSpec } from '../args.ts';
 import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
 import { rejectPositional } from '../manifest-input.ts';
 import { dotToSvg } from '../report/graph-svg.ts';
 import { DETAIL_LIMIT, LABEL_LIMIT, MAX_PORTS, buildReport, drawnConnectivity } from '../report/report-data.ts';
 import { reportHTML } from '../report/report-html.ts';
+
+/** The flags the command takes; its --help names every one (test/cli/help-flags.test.ts). */
+export const FLAGS = { ...INPUT_FLAGS, output: 'string', title: 'string', help: 'bool' } as const satisfies FlagSpec;
 
 const HELP = `usage: palisade report --manifests PATH...|--kubeconfig FILE [--context NAME] -o FILE.html [--title TEXT]
 
@@ -24,7 +27,7 @@ above ${LABEL_LIMIT} edges the graph draws the ${LABEL_LIMIT} standing for most 
 Exit status: 0 written; 1 written, but some input objects were invalid (left out); 2 bad flags.`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { flags, positional } = parseArgs(argv, { ...INPUT_FLAGS, output: 'string', title: 'string', help: 'bool' }, { '-o': 'output', '-h': 'help' });
+  const { flags, positional } = parseArgs(argv, FLAGS, { '-o': 'output', '-h': 'help' });
   if (flags.help) {
     process.stdout.write(HELP + '\n');
     return 0;

@@ -7,13 +7,16 @@
 import { CompiledEngine, decideOn } from '../../policy/compiler.ts';
 import type { Decision, SideDecision } from '../../policy/decision.ts';
 import { evaluate } from '../../policy/evaluator.ts';
-import { CliError, parseArgs, textOrJson } from '../args.ts';
+import { CliError, parseArgs, textOrJson, type FlagSpec } from '../args.ts';
 import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
 import { DNS_FLAGS, DNS_HELP, DNS_USAGE, applyDnsStatus, dnsStatusFlag } from '../dns-input.ts';
 import { rejectPositional } from '../manifest-input.ts';
 import { readProbeFile, resolveEndpoint, type Probe } from '../probes.ts';
 import { alignedLines, outputColumns, shownWidth } from '../text-table.ts';
 import { expectText, sideText, verdictText } from '../vocabulary.ts';
+
+/** The flags the command takes; its --help names every one (test/cli/help-flags.test.ts). */
+export const FLAGS = { ...INPUT_FLAGS, ...DNS_FLAGS, probes: 'string', output: 'string', help: 'bool' } as const satisfies FlagSpec;
 
 const HELP = `usage: palisade verify --manifests PATH...|--kubeconfig FILE [--context NAME] --probes FILE ${DNS_USAGE} [-o text|json]
 
@@ -72,7 +75,7 @@ function sameDecision(a: Decision, b: Decision): boolean {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { flags, positional } = parseArgs(argv, { ...INPUT_FLAGS, ...DNS_FLAGS, probes: 'string', output: 'string', help: 'bool' }, { '-o': 'output', '-h': 'help' });
+  const { flags, positional } = parseArgs(argv, FLAGS, { '-o': 'output', '-h': 'help' });
   if (flags.help) {
     process.stdout.write(HELP + '\n');
     return 0;

@@ -4,8 +4,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../enforce/native.ts';
-import { parseArgs } from '../args.ts';
+import { parseArgs, type FlagSpec } from '../args.ts';
 import { rejectPositional } from '../manifest-input.ts';
+
+/** The flags the command takes; its --help names every one (test/cli/help-flags.test.ts). */
+export const FLAGS = { help: 'bool' } as const satisfies FlagSpec;
 
 const HELP = `usage: palisade version
 
@@ -13,7 +16,7 @@ Prints Palisade's version (from its package.json) and the Node.js version runnin
 \`palisade --version\` is the same.`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { flags, positional } = parseArgs(argv, { help: 'bool' }, { '-h': 'help' });
+  const { flags, positional } = parseArgs(argv, FLAGS, { '-h': 'help' });
   if (flags.help) {
     process.stdout.write(HELP + '\n');
     return 0;
