@@ -176,3 +176,14 @@ t.test('a misspelt command or lab subcommand: the close one is offered, a word c
     t.equal(r.stdout, '', `${args.join(' ')}: nothing on stdout`);
   }
 });
+
+t.test('lab probe --help says what each of its number flags does, with the default the code uses', async (t) => {
+  // --concurrency was on the usage line alone: what it counts and its default were nowhere.
+  const { PROBE_DEFAULTS } = await import('../../src/cli/commands/lab.ts');
+  const help = runCli(['lab', '--help']).stdout;
+  const cases: [string, RegExp][] = [
+    ['--timeout', new RegExp(`--timeout \\(default ${PROBE_DEFAULTS.timeoutMs} ms\\)`)],
+    ['--concurrency', new RegExp(`--concurrency N +\\S.*\\(default ${PROBE_DEFAULTS.concurrency}\\b`)],
+  ];
+  for (const [flag, re] of cases) t.match(help, re, `${flag}: described with its default`);
+});

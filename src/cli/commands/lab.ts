@@ -23,6 +23,9 @@ import { expectText, probeVerdictText } from '../vocabulary.ts';
 
 export { DEFAULT_LAB };
 
+/** lab probe's --timeout and --concurrency when not given (the help says them). */
+export const PROBE_DEFAULTS = { timeoutMs: 1000, concurrency: 16 } as const;
+
 /** The flags of each subcommand; --help names every one on its usage line (test/cli/help-flags.test.ts). */
 export const FLAGS = {
   up: { manifests: 'list', name: 'string', node: 'string', 'no-agent': 'bool', backend: 'string', external: 'list', 'verdict-log': 'string', help: 'bool' },
@@ -59,7 +62,7 @@ up      builds (or updates) the lab from the manifests and starts \`palisade age
 probe   runs real probes: FILE is a YAML/JSON list of {from, to, port, protocol?, family?,
         expect?} with from/to "ns/pod" (a host-network pod: its node), "node" (single-node
         labs), "node:NAME", "ext:NAME" or an IP of the lab. Verdicts:
-          allowed  the server's answer came back before --timeout (default 1000 ms)
+          allowed  the server's answer came back before --timeout (default ${PROBE_DEFAULTS.timeoutMs} ms)
           DENIED   nothing came back: the packets were dropped (what a policy deny does)
           refused  a TCP RST, ICMP port unreachable or SCTP ABORT came back: the policy let
                    the connection through but nothing serves the port (a pod serves only its
@@ -71,6 +74,7 @@ probe   runs real probes: FILE is a YAML/JSON list of {from, to, port, protocol?
         -o json: a row per probe with verdict (allow, deny, refused, error) and allowed, as
         verify -o json has it: true for allow and refused (policy let it through), false for
         deny, null for error (no verdict). Exit status 1 when some expect is not met.
+        --concurrency N   probes under way at once (default ${PROBE_DEFAULTS.concurrency}, 1-256)
 down    stops the lab's processes and deletes its namespaces and state (also what a crashed run
         left behind: namespaces are found by name). --all: every lab on this machine.
 status  with --name: that lab's pods, agent and generation, and any manifest error the agent
@@ -336,8 +340,8 @@ async function probe(argv: string[]): Promise<number> {
   // text, as every command calls its human format (table: the name it had, still taken).
   const output = textOrJson(flags.output === 'table' ? 'text' : flags.output);
   if (!flags.probes) throw new CliError('--probes FILE is required');
-  const timeoutMs = intFlag(flags.timeout, 'timeout', 50, 30_000, 1000);
-  const concurrency = intFlag(flags.concurrency, 'concurrency', 1, 256, 16);
+  const timeoutMs = intFlag(flags.timeout, 'timeout', 50, 30_000, PROBE_DEFAULTS.timeoutMs);
+  const concurrency = intFlag(flags.concurrency, 'concurrency', 1, 256, PROBE_DEFAULTS.concurrency);
   const state = mustState(labName(flags.name));
   const probes = readLabProbes(flags.probes as string, state);
   const labProbes: LabProbe[] = probes.map((p) => ({ from: p.from, to: p.to, port: p.port, protocol: p.protocol, family: p.family }));
