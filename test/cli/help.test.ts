@@ -187,3 +187,17 @@ t.test('lab probe --help says what each of its number flags does, with the defau
   ];
   for (const [flag, re] of cases) t.match(help, re, `${flag}: described with its default`);
 });
+
+t.test('bench --help: every benchmark, and which run by default as the suite picks them', async (t) => {
+  // The header said "all by default" over two benchmarks that run only when named.
+  const { BENCH_NAMES } = await import('../../bench/suite.ts');
+  const help = runCli(['bench', '--help']).stdout;
+  const list = /^Benchmarks(.*):\n([\s\S]*?)\n\n/m.exec(help);
+  t.ok(list, 'a list of benchmarks');
+  const entries = [...list![2]!.matchAll(/^ {2}([a-z-]+) +([\s\S]*?)(?=\n {2}[a-z-]+ |(?![\s\S]))/gm)].map((m) => ({ name: m[1]!, text: m[2]!.replace(/\s+/g, ' ') }));
+  t.same(entries.map((e) => e.name), [...BENCH_NAMES], 'each benchmark the suite knows, in its order');
+  const optIn = entries.filter((e) => /only when named/.test(e.text)).map((e) => e.name);
+  const header = list![1]!;
+  t.notMatch(header, /\ball by default\b/, 'the header does not say all run by default');
+  for (const name of optIn) t.match(header, new RegExp(`\\b${name}\\b`), `the header names ${name} as left out by default`);
+});

@@ -21,7 +21,7 @@ const HELP = `usage: palisade bench [--json] [--out FILE] [--only NAME...] [--pa
 A development command: run it in a checkout after \`npm ci\` (the container image has no
 bench/ suite and no dev dependencies).
 
-Benchmarks (all by default):
+Benchmarks (by default all but cluster-large and scale):
   parse-only      header parsing of the large cluster's traffic
   classify-small  the 9-pod e2e model (x,y,z x a,b,c), mixed probes and policies
   classify-large  10,000 pods / 1,000 policies, NEW connections (no conntrack)
