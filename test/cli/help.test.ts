@@ -201,3 +201,18 @@ t.test('bench --help: every benchmark, and which run by default as the suite pic
   t.notMatch(header, /\ball by default\b/, 'the header does not say all run by default');
   for (const name of optIn) t.match(header, new RegExp(`\\b${name}\\b`), `the header names ${name} as left out by default`);
 });
+
+t.test('agent --help: the address forms --health and --metrics take, and where a bare PORT listens', async (t) => {
+  // "(PORT, HOST:PORT)" left out where PORT alone listens (loopback, which the README says)
+  // and the [IPv6]:PORT form the parser takes.
+  const { DEFAULT_LOCAL_HOST, parseLocalAddress } = await import('../../src/agent/local-http.ts');
+  const help = runCli(['agent', '--help']).stdout;
+  for (const flag of ['health', 'metrics']) {
+    // The flag's entry: its line and the lines indented under it.
+    const line = (new RegExp(`^ {2}--${flag} ADDR +(.*(?:\\n {4,}.*)*)`, 'm').exec(help)?.[1] ?? '').replace(/\s+/g, ' ');
+    t.match(line, new RegExp(`PORT \\(on ${DEFAULT_LOCAL_HOST.replace(/\./g, '\\.')}\\)`), `--${flag}: a bare PORT's host`);
+    for (const form of ['HOST:PORT', '[IPv6]:PORT']) t.ok(line.includes(form), `--${flag}: ${form}`);
+  }
+  t.same(parseLocalAddress('9000', 'x'), { host: DEFAULT_LOCAL_HOST, port: 9000 }, 'PORT alone');
+  t.same(parseLocalAddress('[::1]:9000', 'x'), { host: '::1', port: 9000 }, '[IPv6]:PORT');
+});

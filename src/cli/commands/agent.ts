@@ -6,7 +6,7 @@ import type { Source } from '../../sources/source.ts';
 import { FilesSource } from '../../sources/files-source.ts';
 import { HealthServer, parseHealthAddress, type HealthAddress } from '../../agent/health.ts';
 import { parseMetricsAddress, type MetricsAddress } from '../../agent/metrics.ts';
-import { addressesClash } from '../../agent/local-http.ts';
+import { DEFAULT_LOCAL_HOST, addressesClash } from '../../agent/local-http.ts';
 import { agentOptionsError, defaultQueueCount, flagScopeHelp, flagScopeProblems, type AgentOptions } from '../../agent/options.ts';
 import { CliError, intFlag, onOffFlag, parseArgs } from '../args.ts';
 import { GUARD_LAYOUTS, type GuardLayout } from '../../agent/source-guard.ts';
@@ -57,8 +57,10 @@ removes its iptables rules (unless --keep-rules).
                         (waitingForFirstSync: the kinds not listed yet), rewritten when a
                         new generation is enforced and every second (a large one at most
                         2 MB/s: at least every 8 s)
-  --health ADDR         serve /healthz and /readyz on ADDR (PORT, HOST:PORT)
-  --metrics ADDR        serve Prometheus /metrics on ADDR (PORT, HOST:PORT)
+  --health ADDR         serve /healthz and /readyz on ADDR: PORT (on ${DEFAULT_LOCAL_HOST}), HOST:PORT
+                        or [IPv6]:PORT
+  --metrics ADDR        serve Prometheus /metrics on ADDR: PORT (on ${DEFAULT_LOCAL_HOST}), HOST:PORT
+                        or [IPv6]:PORT
   --verdict-log DEST    JSON line per denied new connection (rate limited): stdout or a file
   --verdict-log-max-mb N   a file past N MiB (default 100) is renamed to FILE.1, replacing
                         the one before, and a new FILE started; 0: no cap (outside rotation)
