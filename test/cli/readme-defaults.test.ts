@@ -64,3 +64,12 @@ t.test('each default or limit the README states is the one the code uses', async
     if (found.length > 0) t.equal(num(found[0]![1]!), value, `${what}: README says ${found[0]![0]}`);
   }
 });
+
+t.test('the kinds the README says manifests are read for are the kinds registry\'s', async (t) => {
+  // "Namespace, Pod, Node and NetworkPolicy are read" left out the cluster policy kinds.
+  const { KINDS } = await import('../../src/cluster/kinds.ts');
+  const sentence = /PATH is a YAML\/JSON file .*?; (.*?) are read, other kinds are ignored with a note/.exec(readme);
+  t.ok(sentence, 'the sentence is there');
+  const named = [...(sentence?.[1] ?? '').matchAll(/\b([A-Z][A-Za-z]+)\b/g)].map((m) => m[1]!);
+  t.same([...new Set(named)].sort(), KINDS.map((k) => k.kind).sort(), `README: ${sentence?.[1]}`);
+});
