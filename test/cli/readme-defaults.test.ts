@@ -14,6 +14,7 @@ import { ADMISSION_SLOTS } from '../../src/enforce/cache-admission.ts';
 import { WATCH_SILENCE_MS } from '../../src/sources/kube-client.ts';
 import { DEFAULT_HEALTH_PORT } from '../../src/agent/health.ts';
 import { DEFAULT_METRICS_PORT } from '../../src/agent/metrics.ts';
+import { LOCAL_MAX_CONNECTIONS } from '../../src/agent/local-http.ts';
 import { COPY_DELAY_MS, COPY_SHARE } from '../../src/agent/wasm-copy.ts';
 import { MAX_RANGE } from '../../src/agent/admit-entries.ts';
 import { STATUS_FILE_DEFAULTS } from '../../src/agent/status-file.ts';
@@ -53,6 +54,7 @@ const ROWS: [string, RegExp, number][] = [
   ['verdict log size', /A verdict log file past (\d+) MiB/, agent.verdictLogMaxBytes! / 2 ** 20],
   ['metrics port', /With `--metrics 127\.0\.0\.1:(\d+)`/, DEFAULT_METRICS_PORT],
   ['health port', /Health: `--health 127\.0\.0\.1:(\d+)`/, DEFAULT_HEALTH_PORT],
+  ['health and metrics sockets', /metrics endpoints each keep at most (\d+) sockets open/, LOCAL_MAX_CONNECTIONS],
   ['rule watchdog period', /`--rules-check-ms` \(default (\d+)\)/, agent.rulesCheckMs!],
   ['quiet watch', /an answered watch silent for (\d+) s is reopened/, WATCH_SILENCE_MS / 1000],
 ];
