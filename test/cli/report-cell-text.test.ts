@@ -43,6 +43,20 @@ function splitCluster(): string {
   return dir;
 }
 
+/**
+ * The group's replicas reach each other by address only: 10.1.0.1 on port 80, 10.1.0.2 on 8443. The
+ * group's pair with itself is split by destination, each case from both replicas to one of them.
+ */
+function selfSplitCluster(): string {
+  const dir = groupCluster();
+  const yaml = readFileSync(join(dir, 'cluster.yaml'), 'utf8').replace(
+    'spec: {podSelector: {}, policyTypes: [Ingress]}',
+    'spec: {podSelector: {matchLabels: {app: web}}, policyTypes: [Egress], egress: [{to: [{ipBlock: {cidr: 10.1.0.1/32}}], ports: [{port: 80}]}, {to: [{ipBlock: {cidr: 10.1.0.2/32}}], ports: [{port: 8443}]}]}',
+  );
+  writeFileSync(join(dir, 'cluster.yaml'), yaml);
+  return dir;
+}
+
 interface Data { endpoints: string[]; ports: string[]; cells: number[][][]; cellText: number[][][]; texts: string[] }
 
 function reportData(manifests: string): Data {
@@ -58,6 +72,7 @@ const INPUTS: [string, () => string][] = [
   ['examples/demo', () => join(ROOT, 'examples', 'demo')],
   ['the cluster policy fixture', () => clusterPolicyDir()],
   ['a group an ipBlock tells apart', splitCluster],
+  ['a group whose replicas reach each other by address', selfSplitCluster],
 ];
 
 for (const [name, dir] of INPUTS) {
@@ -98,4 +113,25 @@ t.test('a pair an ipBlock tells apart: painted as partly allowed, each case expl
   const text = d.texts[d.cellText[web]![db]![k8443]!]!;
   t.match(text, /10\.1\.0\.1 \(pod shop\/web-5d8f7-aaaaa\) -> 10\.1\.0\.3 \(pod shop\/db\) TCP\/8443: DENIED/);
   t.match(text, /10\.1\.0\.2 \(pod shop\/web-5d8f7-bbbbb\) -> 10\.1\.0\.3 \(pod shop\/db\) TCP\/8443: allowed$/m);
+});
+
+t.test('a group split with itself: each case explained between two different pods of it', async (t) => {
+  const d = reportData(selfSplitCluster());
+  const web = d.endpoints.indexOf('shop/web-5d8f7-*');
+  const rows: [string, string][] = [
+    // port, the explanation of each case: both replicas to 10.1.0.1 (web-bbbbb to it), then to 10.1.0.2 (web-aaaaa to it).
+    ['TCP/80', 'allowed DENIED'],
+    ['TCP/8443', 'DENIED allowed'],
+  ];
+  for (const [port, verdicts] of rows) {
+    const k = d.ports.indexOf(port);
+    t.ok(web >= 0 && k >= 0, `${d.endpoints.join(' ')}; ${d.ports.join(' ')}`);
+    t.equal(d.cells[web]![web]![k], 0.5, `${port}: one of the two cases`);
+    const heads = d.texts[d.cellText[web]![web]![k]!]!.split('\n').filter((l) => / -> .* TCP\/\d+: (allowed|DENIED)$/.test(l));
+    t.same(heads.map((l) => l.slice(l.lastIndexOf(' ') + 1)).join(' '), verdicts, `${port}: each case's verdict`);
+    for (const h of heads) {
+      const [src, dst] = h.split(' -> ').map((x) => x.split(' ')[0]);
+      t.not(src, dst, `${port}: ${h} is between two pods`);
+    }
+  }
 });

@@ -142,7 +142,9 @@ export function buildReport(view: ClusterView, opts: ReportOptions): ReportData 
     const variants = e.split!;
     const lines = [`${a.id} -> ${b.id} ${p.protocol}/${p.port}: allowed for some pods only (an ipBlock of their rules tells them apart): ${variants.filter((v) => inRanges(v, p)).length} of ${variants.length} cases`];
     for (const v of variants) {
-      const from = v.fromPods[0]!;
+      // Two different pods of the case: a case of a group with itself may go from both replicas
+      // to one of them, and its first pod with itself would be a pod talking to itself (allowed).
+      const from = v.fromPods.find((x) => v.toPods.some((y) => y !== x)) ?? v.fromPods[0]!;
       const src = addressOf(from), dst = addressOf(v.toPods.find((q) => q !== from) ?? v.toPods[0]);
       lines.push('', `${v.fromPods.join(', ')} => ${v.toPods.join(', ')}:`);
       if (!src || !dst) continue;
