@@ -90,9 +90,20 @@ function csvField(s: string): string {
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
+/**
+ * A split edge's address cases as the text words them ("a, b => c : TCP 80"), one string each;
+ * none for an edge every pod of both ends shares. The machine formats' `split` column: their
+ * ports column keeps the union (what scripts read), which alone reads as every pod's.
+ */
+function splitCases(e: Edge): string[] {
+  return (e.split ?? []).map((v) => `${v.fromPods.join(', ')} => ${v.toPods.join(', ')} : ${portSetText(v.ports)}`);
+}
+
 export function connectivityCSV(c: Connectivity): string {
-  const rows = ['src,dst,conn'];
-  for (const e of c.edges) rows.push([e.from, e.to, portSetText(e.ports)].map(csvField).join(','));
+  // src, dst, conn as they were (scripts read them by place); split last, cases apart by " | "
+  // (conn's own separator is "; ").
+  const rows = ['src,dst,conn,split'];
+  for (const e of c.edges) rows.push([e.from, e.to, portSetText(e.ports), splitCases(e).join(' | ')].map(csvField).join(','));
   return rows.join('\n') + '\n';
 }
 
@@ -100,8 +111,8 @@ export function connectivityMarkdown(c: Connectivity): string {
   const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\*/g, '\\*');
   // Columns named as the JSON's fields and the text's words; the CSV keeps its first names (src,
   // dst, conn) for the scripts reading it.
-  const rows = ['| from | to | ports |', '|------|----|-------|'];
-  for (const e of c.edges) rows.push(`| ${esc(e.from)} | ${esc(e.to)} | ${esc(portSetText(e.ports))} |`);
+  const rows = ['| from | to | ports | split |', '|------|----|-------|-------|'];
+  for (const e of c.edges) rows.push(`| ${esc(e.from)} | ${esc(e.to)} | ${esc(portSetText(e.ports))} | ${splitCases(e).map(esc).join('<br>')} |`);
   return rows.join('\n') + '\n';
 }
 

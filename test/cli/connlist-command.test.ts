@@ -59,9 +59,9 @@ t.test('--why names the rule; --focus narrows; formats', async (t) => {
   t.match(why.stdout, /^shop\/backend => shop\/db : TCP 5432-5433,6000\n {4}TCP 5432-5433,6000: egress allowed: not isolated; ingress allowed by shop\/db ingress\[0\]\n/);
   t.notMatch(why.stdout, /frontend-5d8f7-\* => shop\/backend/, 'pairs without the focus left out');
   const csv = runCli(['connlist', '--manifests', dir, '-o', 'csv']);
-  t.match(csv.stdout, /^src,dst,conn\nshop\/backend,shop\/db,"TCP 5432-5433,6000"\n/);
+  t.match(csv.stdout, /^src,dst,conn,split\nshop\/backend,shop\/db,"TCP 5432-5433,6000",\n/);
   const md = runCli(['connlist', '--manifests', dir, '-o', 'md']);
-  t.match(md.stdout, /^\| from \| to \| ports \|\n/);
+  t.match(md.stdout, /^\| from \| to \| ports \| split \|\n/);
   const dot = runCli(['connlist', '--manifests', dir, '-o', 'dot']);
   t.match(dot.stdout, /^digraph connectivity \{/);
   t.match(dot.stdout, /"shop\/backend" -> "shop\/db" \[label="TCP 5432-5433,6000"\];/);
@@ -100,7 +100,7 @@ t.test('nothing to list: the text says so instead of printing a blank line', asy
     t.match(r.stderr, /^palisade connlist: note: left out: x\/p \(no IPv4 address\)$/m, `${what}: why x/p is left out`);
   }
   // The machine formats keep their shape (a header, an empty list).
-  t.equal(runCli(['connlist', '--manifests', pending, '-o', 'csv']).stdout, 'src,dst,conn\n');
+  t.equal(runCli(['connlist', '--manifests', pending, '-o', 'csv']).stdout, 'src,dst,conn,split\n');
 });
 
 t.test('port set text and subtraction', async (t) => {
@@ -195,4 +195,29 @@ spec:
   const from = parsed.map((m) => m![1]!.split(', '));
   t.same(from.map((f) => f.length), [7, 5]);
   t.same([...from[0]!, ...from[1]!].sort(), names.map((n) => `shop/${n}`).sort(), 'every replica in one case');
+});
+
+t.test('a group an ipBlock tells apart: csv and md keep their columns and say each address case in a split column', async (t) => {
+  // The same split as above: frontend-...-aaaaa reaches db on every port, -bbbbb on 5432 only.
+  // Their first columns said "all" for both; the split column (the JSON's field) names each case,
+  // and is empty where every pod of both ends is judged alike.
+  const split = tmpDir('palisade-connlist-split-formats-');
+  writeFileSync(join(split, 'cluster.yaml'), YAML.replace('ingress: [', 'ingress: [{from: [{ipBlock: {cidr: 10.0.0.1/32}}]}, {from: [{podSelector: {matchLabels: {app: frontend}}}], ports: [{port: 5432}]}, '));
+  const rows: [string, string, string, string][] = [
+    // format, header, the split edge's row, an edge every pod shares
+    ['csv', 'src,dst,conn,split',
+      'shop/frontend-5d8f7-*,shop/db,all,shop/frontend-5d8f7-aaaaa => shop/db : all | shop/frontend-5d8f7-bbbbb => shop/db : TCP 5432',
+      'shop/backend,shop/db,"TCP 5432-5433,6000",'],
+    ['md', '| from | to | ports | split |',
+      '| shop/frontend-5d8f7-\\* | shop/db | all | shop/frontend-5d8f7-aaaaa => shop/db : all<br>shop/frontend-5d8f7-bbbbb => shop/db : TCP 5432 |',
+      '| shop/backend | shop/db | TCP 5432-5433,6000 |  |'],
+  ];
+  for (const [format, header, splitRow, wholeRow] of rows) {
+    const r = runCli(['connlist', '--manifests', split, '--focus', 'shop/db', '-o', format]);
+    t.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trimEnd().split('\n');
+    t.equal(lines[0], header, `${format}: header`);
+    t.ok(lines.includes(splitRow), `${format}: the split edge's cases\n${r.stdout}`);
+    t.ok(lines.includes(wholeRow), `${format}: an edge for every pod has an empty split\n${r.stdout}`);
+  }
 });

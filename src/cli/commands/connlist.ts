@@ -28,9 +28,12 @@ pods when it appears on both ends; external address blocks every policy CIDR jud
   --family   the address family judged (default IPv4)
   --why      text: under each line, each allowed run of ports with the rule that allowed it
              on each side
-  -o         text (default), json (the whole model, with every run's deciding rules), csv,
-             md (a Markdown table), dot (Graphviz, one box per namespace), svg (the dot
-             graph laid out by Graphviz in WebAssembly: no graphviz install needed)
+  -o         text (default), json (the whole model, with every run's deciding rules), csv
+             (src,dst,conn,split), md (a Markdown table: from, to, ports, split), dot
+             (Graphviz, one box per namespace), svg (the dot graph laid out by Graphviz in
+             WebAssembly: no graphviz install needed). split: where an ipBlock tells the pods
+             of a group apart, each case ("a, b => c : TCP 80"), the ports being their union;
+             empty where every pod of both ends is judged alike
 Exit status: 0 ok; 1 some manifest documents were invalid (left out); 2 bad flags.`;
 
 const OUTPUTS = ['text', 'json', 'csv', 'md', 'dot', 'svg'];
