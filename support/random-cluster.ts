@@ -324,8 +324,13 @@ export function randomProbe(r: Rng, addrs: ProbeAddresses): Connection {
   const src = end();
   // Self probes are rare by chance; make them show up.
   const dst = r.chance(0.03) ? src : end();
-  const port = r.chance(0.9) ? r.pick(PROBE_PORTS) : r.int(65536);
+  const port = randomProbePort(r);
   return { src, dst, protocol: r.pick(PROTOCOLS), port };
+}
+
+/** A port worth probing: mostly on or next to a number or range end the generator uses, sometimes any. */
+export function randomProbePort(r: Rng): number {
+  return r.chance(0.9) ? r.pick(PROBE_PORTS) : r.int(65536);
 }
 
 /** One random change through the ClusterState API (the way sources deliver changes). */

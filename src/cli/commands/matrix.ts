@@ -14,7 +14,8 @@ import { CompiledEngine } from '../../policy/compiler.ts';
 import { decideOn, judgeOn } from '../../policy/decide.ts';
 import type { RuleSnapshot } from '../../policy/engine-api.ts';
 import { leftOutReason } from '../../analysis/pod-groups.ts';
-import { podKey } from '../../cluster/model.ts';
+import { podKey, type Family } from '../../cluster/model.ts';
+import type { ClusterView } from '../../cluster/state.ts';
 import { parseArgs, type FlagSpec } from '../args.ts';
 import { INPUT_FLAGS, loadClusterInput } from '../cluster-input.ts';
 import { DNS_FLAGS, DNS_HELP, DNS_USAGE, applyDnsStatus, dnsStatusFlag } from '../dns-input.ts';
@@ -58,9 +59,33 @@ function tierCell(d: Decision): string {
  * CPU for the 4 million cells of 2,000 pods and 500 policies. The denied cells of --why are
  * decided in full for their tier.
  */
-function cell(snap: RuleSnapshot, conn: Connection, why: boolean): string {
+export function matrixCell(snap: RuleSnapshot, conn: Connection, why: boolean): string {
   if (judgeOn(snap, conn)) return '.';
   return why ? tierCell(decideOn(snap, conn)) : 'X';
+}
+
+/**
+ * The table's pods (the ones policy sees with an address of the family, sorted by
+ * namespace/name, each with that address) and the others with connlist's words for why not.
+ */
+export function matrixPods(state: ClusterView, family: Family): { pods: { key: string; ip: string }[]; left: string[]; noAddress: string[] } {
+  const pods: { key: string; ip: string }[] = [];
+  const left: string[] = [];
+  const noAddress: string[] = [];
+  for (const p of state.pods.values()) {
+    const ip = p.ips.find((a) => parseIP(a)?.family === family);
+    // A pod whose address another pod wins (evaluator.ts's contract) would get a row and a
+    // column of the winner's verdicts under its own name: it is left out and said so.
+    const owner = ip ? podForIP(state, ip) : undefined;
+    const reason = leftOutReason(p, ip, owner !== undefined && owner !== p);
+    if (reason) {
+      // Each pod's reason, in connlist's words; whose address it is for a pod that lost it.
+      left.push(leftOutText({ pod: podKey(p), reason }, family, reason === 'address-taken' ? `${ip} is ${podKey(owner!)}'s` : undefined));
+      if (reason === 'no-address') noAddress.push(podKey(p));
+    } else pods.push({ key: podKey(p), ip: ip! });
+  }
+  pods.sort((a, b) => (a.key < b.key ? -1 : 1));
+  return { pods, left, noAddress };
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -81,27 +106,12 @@ export async function run(argv: string[]): Promise<number> {
   const { state, errorCount } = await loadClusterInput('matrix', flags);
   if (dnsRead) await applyDnsStatus('matrix', dnsRead, state);
 
-  const pods: { key: string; ip: string }[] = [];
-  const left: string[] = [];
-  const noAddress: string[] = [];
-  for (const p of state.pods.values()) {
-    const ip = p.ips.find((a) => parseIP(a)?.family === family);
-    // A pod whose address another pod wins (evaluator.ts's contract) would get a row and a
-    // column of the winner's verdicts under its own name: it is left out and said so.
-    const owner = ip ? podForIP(state, ip) : undefined;
-    const reason = leftOutReason(p, ip, owner !== undefined && owner !== p);
-    if (reason) {
-      // Each pod's reason, in connlist's words; whose address it is for a pod that lost it.
-      left.push(leftOutText({ pod: podKey(p), reason }, family, reason === 'address-taken' ? `${ip} is ${podKey(owner!)}'s` : undefined));
-      if (reason === 'no-address') noAddress.push(podKey(p));
-    } else pods.push({ key: podKey(p), ip: ip! });
-  }
-  pods.sort((a, b) => (a.key < b.key ? -1 : 1));
+  const { pods, left, noAddress } = matrixPods(state, family);
   if (left.length) process.stderr.write(`palisade matrix: note: ${LEFT_OUT}: ${left.sort().join(', ')}${otherFamilyHint(state, family, noAddress)}\n`);
   if (pods.length === 0) process.stderr.write(`palisade matrix: note: no pods with an ${family} address\n`);
 
   const snap = new CompiledEngine(state).snapshot();
-  const cells = pods.map((from) => pods.map((to) => cell(snap, { src: from.ip, dst: to.ip, protocol, port }, flags.why === true)));
+  const cells = pods.map((from) => pods.map((to) => matrixCell(snap, { src: from.ip, dst: to.ip, protocol, port }, flags.why === true)));
   process.stdout.write(matrixLines(pods.map((p) => p.key), cells, flags['full-names'] === true ? Infinity : outputColumns()).join('\n') + '\n');
   return errorCount > 0 ? 1 : 0;
 }

@@ -1,0 +1,160 @@
+// The analysis commands against each other and against the plain evaluator, on random clusters
+// (every NetworkPolicy and cluster policy feature, replicas an ipBlock can tell apart, both
+// families): for sampled connections between pods (and from pods to outside addresses), the
+// evaluator's verdict must be `verify`'s (the compiled engine's whole decision), `explain`'s
+// (its verdict line and each side's tier walk), the `matrix` cell ('.', 'X', and with --why the
+// tier that denied), and `connlist`'s (the pair listed with the port, in the address case of the
+// two pods when the edge is split); `diff` of the folder with itself reports no change; the
+// `report`'s cells and their click texts say what the evaluator says. Each command is driven
+// through the library functions its run() calls. PALISADE_SEED=<n> reproduces a run.
+
+import t from 'tap';
+import type { Family, Pod } from '../../src/cluster/model.ts';
+import { ClusterState, type ClusterView } from '../../src/cluster/state.ts';
+import { parseIP } from '../../src/net/address.ts';
+import { CompiledEngine, decideOn } from '../../src/policy/compiler.ts';
+import { evaluate, explain } from '../../src/policy/evaluator.ts';
+import { ConnectivityAnalysis, type Endpoint } from '../../src/analysis/connectivity.ts';
+import { diffConnectivity } from '../../src/analysis/diff.ts';
+import { formatExplanation } from '../../src/cli/explain-format.ts';
+import { tierWalks, walkAllows } from '../../src/cli/explain-tiers.ts';
+import { matrixCell, matrixPods } from '../../src/cli/commands/matrix.ts';
+import { buildReport, reportFamily } from '../../src/cli/report/report-data.ts';
+import { verdictText } from '../../src/cli/vocabulary.ts';
+import { canonical } from '../../support/differential.ts';
+import { Rng, randomCluster, stateOf, withReplicas, type RandomCluster } from '../../support/random-cluster.ts';
+import { connlistAllows, deniedTier, inPorts, outsideAddresses, sampleConnections } from '../support/command-answers.ts';
+
+const CLUSTERS = Number(process.env.PALISADE_CLUSTERS ?? 16);
+const TUPLES = 160;
+const envSeed = process.env.PALISADE_SEED;
+const seed = envSeed !== undefined && envSeed !== '' ? Number(envSeed) >>> 0 : (Date.now() ^ (process.pid << 16)) >>> 0;
+t.comment(`commands-agree seed ${seed} (reproduce with PALISADE_SEED=${seed})`);
+
+/** A second state with copies of every object: diff compares two views, not one view with itself. */
+function twinState(view: ClusterView): ClusterState {
+  const s = new ClusterState();
+  s.batch(() => {
+    for (const n of view.namespaces.values()) s.upsertNamespace(structuredClone(n));
+    for (const n of view.nodes.values()) s.upsertNode(structuredClone(n));
+    for (const p of view.pods.values()) s.upsertPod(structuredClone(p));
+    for (const p of view.policies.values()) s.upsertPolicy(structuredClone(p));
+    for (const p of view.clusterPolicies.values()) s.upsert(p.kind, structuredClone(p));
+  });
+  return s;
+}
+
+function addressIn(p: Pod | undefined, family: Family): string | undefined {
+  return p?.ips.find((a) => parseIP(a)?.family === family);
+}
+
+/** Every disagreement on one cluster and family (empty: all commands agree). */
+function checkCluster(r: Rng, state: ClusterState, cluster: RandomCluster, family: Family, counts: Record<string, number>): string[] {
+  const bad: string[] = [];
+  const { pods } = matrixPods(state, family);
+  const outside = outsideAddresses(state, cluster.outside, family);
+  const snap = new CompiledEngine(state).snapshot();
+  const model = new ConnectivityAnalysis(state, { family }).result;
+  for (const s of sampleConnections(r, pods, outside, TUPLES)) {
+    const { conn, src, dst } = s;
+    counts.tuples!++;
+    const what = `${family} ${src ?? conn.src} -> ${dst ?? conn.dst} ${conn.protocol}/${conn.port}`;
+    const d = evaluate(state, conn);
+    if (d.allowed) counts.allowed!++;
+    // verify: both engines, the whole decision.
+    const compiled = decideOn(snap, conn);
+    if (canonical(compiled) !== canonical(d)) bad.push(`${what}: verify: evaluator ${canonical(d)}, compiled ${canonical(compiled)}`);
+    // explain: the verdict line, and each side's tier walk ends where the side's decision does.
+    const x = explain(state, conn);
+    const walks = tierWalks(state, x);
+    const head = formatExplanation(x, { view: state, walks })[0]!;
+    if (x.decision.allowed !== d.allowed || !head.endsWith(`: ${verdictText(d.allowed)}`)) bad.push(`${what}: explain says "${head}", evaluator ${d.allowed}`);
+    for (const dir of ['egress', 'ingress'] as const) {
+      if (walkAllows(walks[dir]) !== d[dir].allowed) bad.push(`${what}: explain's ${dir} tier walk ends ${walkAllows(walks[dir]) ? 'allowed' : 'denied'}, evaluator's ${dir} ${d[dir].allowed}`);
+    }
+    // matrix: pod to pod only.
+    if (src !== undefined && dst !== undefined) {
+      const plain = matrixCell(snap, conn, false), why = matrixCell(snap, conn, true);
+      const want = d.allowed ? '.' : 'X', wantWhy = d.allowed ? '.' : deniedTier(d);
+      if (plain !== want || why !== wantWhy) bad.push(`${what}: matrix cell "${plain}" (--why "${why}"), evaluator wants "${want}" ("${wantWhy}")`);
+    }
+    // connlist: a pod with itself is no pair of the model (always allowed: the evaluator must say so).
+    if (src !== undefined && src === dst) {
+      if (!d.allowed) bad.push(`${what}: a pod to itself denied by the evaluator`);
+      continue;
+    }
+    const listed = connlistAllows(model, s);
+    if (listed !== d.allowed) bad.push(`${what}: connlist ${typeof listed === 'string' ? listed : listed ? 'lists it' : 'does not list it'}, evaluator ${d.allowed}`);
+    else counts.connlist!++;
+  }
+  // diff: the folder against itself (as another copy of every object) changes nothing.
+  const diff = diffConnectivity(state, twinState(state), { family });
+  counts.diffs!++;
+  if (diff.changes.length) bad.push(`${family}: diff of the cluster with itself reports ${diff.changes.length} change(s), first ${diff.changes[0]!.kind} ${diff.changes[0]!.from} => ${diff.changes[0]!.to}`);
+  return bad;
+}
+
+/** The report's cells (the share of a pair's address cases allowed) and the verdict of each cell's text, against the evaluator. */
+function checkReport(state: ClusterState, counts: Record<string, number>): string[] {
+  const bad: string[] = [];
+  const family = reportFamily(state);
+  const rep = buildReport(state, { input: 'random' });
+  if (rep.aggregated) return bad;
+  counts.reports!++;
+  const eps = rep.connectivity.endpoints;
+  const edges = new Map(rep.connectivity.edges.map((e) => [`${e.from}\u0000${e.to}`, e]));
+  const podEnd = (e: Endpoint) => e.kind === 'pod' || e.kind === 'group';
+  const addr = (pod: string) => addressIn(state.pods.get(pod), family);
+  eps.forEach((a, i) => eps.forEach((b, j) => rep.ports.forEach((p, k) => {
+    if ((!podEnd(a) && !podEnd(b)) || a.kind === 'node' || b.kind === 'node') return;
+    const cell = rep.cells[i]![j]![k]!;
+    const text = rep.texts[rep.cellText[i]![j]![k]!]!.split('\n')[0]!;
+    const what = `report ${a.id} -> ${b.id} ${p.protocol}/${p.port}`;
+    const e = edges.get(`${a.id}\u0000${b.id}`);
+    // The pairs a cell stands for: each address case's first pods, or the endpoints' own addresses.
+    const cases = e?.split
+      ? e.split.map((v) => {
+        // Two different pods of the case (a group with itself is judged between two of its pods).
+        const from = v.fromPods.find((x) => v.toPods.some((y) => y !== x))!;
+        return { src: addr(from)!, dst: addr(v.toPods.find((y) => y !== from)!)!, listed: inPorts(v, p.protocol, p.port) };
+      })
+      : [{ src: a.address!, dst: a.id === b.id && b.kind === 'group' ? addr(b.pods![1]!)! : b.address!, listed: inPorts(e, p.protocol, p.port) }];
+    let allowedCases = 0;
+    for (const c of cases) {
+      counts.reportCells!++;
+      const d = evaluate(state, { src: c.src, dst: c.dst, protocol: p.protocol, port: p.port });
+      if (d.allowed) allowedCases++;
+      const selfPod = a.id === b.id && a.kind === 'pod';
+      if (!selfPod && d.allowed !== c.listed) bad.push(`${what} (${c.src} -> ${c.dst}): the model ${c.listed ? 'allows' : 'denies'}, the evaluator ${d.allowed ? 'allows' : 'denies'}`);
+    }
+    const share = allowedCases / cases.length;
+    // A split cell's text explains each case with one connection of it, in the cases' order.
+    if (e?.split && share > 0 && share < 1) {
+      const said = rep.texts[rep.cellText[i]![j]![k]!]!.split('\n').slice(1).filter((l) => l.endsWith(` ${p.protocol}/${p.port}: allowed`) || l.endsWith(` ${p.protocol}/${p.port}: ${verdictText(false)}`));
+      const verdicts = said.map((l) => l.endsWith(': allowed'));
+      if (verdicts.join() !== cases.map((c) => c.listed).join()) bad.push(`${what}: the cases are ${cases.map((c) => (c.listed ? 'allowed' : 'denied')).join(', ')}, the cell's text explains them ${verdicts.map((v) => (v ? 'allowed' : 'denied')).join(', ')}`);
+    }
+    if (Math.abs(cell - share) > 1e-9) bad.push(`${what}: cell ${cell}, evaluator allows ${allowedCases} of ${cases.length} case(s)`);
+    if (share === 1 && !text.endsWith(': allowed')) bad.push(`${what}: cell allowed, its text says "${text}"`);
+    if (share === 0 && podEnd(a) && podEnd(b) && !text.endsWith(`: ${verdictText(false)}`)) bad.push(`${what}: cell denied, its text says "${text}"`);
+  })));
+  return bad;
+}
+
+t.test('verify, explain, matrix, connlist, diff and report agree with the evaluator', async (t) => {
+  const counts: Record<string, number> = { tuples: 0, allowed: 0, connlist: 0, diffs: 0, reports: 0, reportCells: 0 };
+  const mismatches: string[] = [];
+  for (let c = 0; c < CLUSTERS && mismatches.length < 5; c++) {
+    const r = new Rng((seed + c * 7919) >>> 0);
+    const cluster = randomCluster(r);
+    const state = stateOf(cluster);
+    withReplicas(r, state);
+    for (const family of ['IPv4', 'IPv6'] as const) mismatches.push(...checkCluster(r, state, cluster, family, counts).map((m) => `cluster ${c}: ${m}`));
+    if (c % 2 === 0) mismatches.push(...checkReport(state, counts).map((m) => `cluster ${c}: ${m}`));
+  }
+  t.comment(`${CLUSTERS} clusters: ${counts.tuples} connections (${counts.allowed} allowed), ${counts.connlist} checked against connlist, ${counts.diffs} self-diffs, ${counts.reports} reports with ${counts.reportCells} cell cases`);
+  for (const m of mismatches.slice(0, 8)) t.fail(`seed ${seed}: ${m}`);
+  t.equal(mismatches.length, 0, 'no disagreement');
+  t.ok(counts.allowed! > counts.tuples! / 20 && counts.allowed! < counts.tuples!, 'both verdicts were exercised');
+  t.ok(counts.reports! > 0, 'some report was checked cell by cell');
+});
