@@ -135,3 +135,15 @@ t.test('a group split with itself: each case explained between two different pod
     }
   }
 });
+
+t.test('an edge\'s text explains a connection the edge allows', async (t) => {
+  // The group's edge with itself (TCP 80 to web-aaaaa, 8443 to web-bbbbb) was explained on port
+  // 80 from web-aaaaa to web-bbbbb: DENIED, under an edge listing port 80.
+  for (const [name, dir] of [['a group whose replicas reach each other by address', selfSplitCluster], ['a group an ipBlock tells apart', splitCluster]] as const) {
+    const d = reportData(dir()) as Data & { edges: [string, string, string][]; edgeText: number[] };
+    for (const [i, [from, to, ports]] of d.edges.entries()) {
+      const heads = d.texts[d.edgeText[i]!]!.split('\n').filter((l) => / -> .* (TCP|UDP|SCTP)\/\d+: (allowed|DENIED)$/.test(l));
+      for (const h of heads) t.match(h, /: allowed$/, `${name}: ${from} => ${to} : ${ports}`);
+    }
+  }
+});

@@ -7,7 +7,7 @@ import type { Family, Protocol } from '../../cluster/model.ts';
 import { podIsSelectable } from '../../policy/spec-facts.ts';
 import type { ClusterView } from '../../cluster/state.ts';
 import { aggregateByNamespace } from '../../analysis/aggregate.ts';
-import { computeConnectivity, type Connectivity, type Edge, type Endpoint } from '../../analysis/connectivity.ts';
+import { computeConnectivity, type Connectivity, type Edge, type EdgeVariant, type Endpoint } from '../../analysis/connectivity.ts';
 import { portSetText } from '../../analysis/ports.ts';
 import { parseIP } from '../../net/address.ts';
 import { explain } from '../../policy/evaluator.ts';
@@ -138,18 +138,22 @@ export function buildReport(view: ClusterView, opts: ReportOptions): ReportData 
     const share = e.split.filter((v) => inRanges(v, p)).length / e.split.length;
     return share > 0 && share < 1 ? share : undefined;
   };
+  /** One connection of an address case explained (none when a pod of it has no address of the family). */
+  const caseExplanation = (v: EdgeVariant, p: ReportPort): string[] => {
+    // Two different pods of the case: a case of a group with itself may go from both replicas
+    // to one of them, and its first pod with itself would be a pod talking to itself (allowed).
+    const from = v.fromPods.find((x) => v.toPods.some((y) => y !== x)) ?? v.fromPods[0]!;
+    const src = addressOf(from), dst = addressOf(v.toPods.find((q) => q !== from) ?? v.toPods[0]);
+    if (!src || !dst) return [];
+    const x = explain(view, { src, dst, protocol: p.protocol, port: p.port });
+    return formatExplanation(x, { view, walks: tierWalks(view, x) });
+  };
   const splitText = (a: Endpoint, b: Endpoint, e: Edge, p: ReportPort): string => {
     const variants = e.split!;
     const lines = [`${a.id} -> ${b.id} ${p.protocol}/${p.port}: allowed for some pods only (an ipBlock of their rules tells them apart): ${variants.filter((v) => inRanges(v, p)).length} of ${variants.length} cases`];
     for (const v of variants) {
-      // Two different pods of the case: a case of a group with itself may go from both replicas
-      // to one of them, and its first pod with itself would be a pod talking to itself (allowed).
-      const from = v.fromPods.find((x) => v.toPods.some((y) => y !== x)) ?? v.fromPods[0]!;
-      const src = addressOf(from), dst = addressOf(v.toPods.find((q) => q !== from) ?? v.toPods[0]);
       lines.push('', `${v.fromPods.join(', ')} => ${v.toPods.join(', ')}:`);
-      if (!src || !dst) continue;
-      const x = explain(view, { src, dst, protocol: p.protocol, port: p.port });
-      lines.push(...formatExplanation(x, { view, walks: tierWalks(view, x) }));
+      lines.push(...caseExplanation(v, p));
     }
     return lines.join('\n');
   };
@@ -185,7 +189,11 @@ export function buildReport(view: ClusterView, opts: ReportOptions): ReportData 
       const first = ports.find((p) => inRanges(e, p));
       const a = byId.get(e.from);
       const b = byId.get(e.to);
-      if (first && a && b) lines.push('', explainText(a, b, first));
+      // A split edge's union holds ports some of its cases deny: the connection explained is one
+      // of a case allowing the port (the endpoints' first pods may be a case that does not).
+      const allowing = first && e.split?.find((v) => inRanges(v, first));
+      if (first && allowing) lines.push('', ...caseExplanation(allowing, first));
+      else if (first && a && b) lines.push('', explainText(a, b, first));
     }
     return intern(lines.join('\n'));
   });
