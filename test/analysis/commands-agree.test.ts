@@ -6,15 +6,21 @@
 // tier that denied), and `connlist`'s (the pair listed with the port, in the address case of the
 // two pods when the edge is split); `diff` of the folder with itself reports no change; the
 // `report`'s cells and their click texts say what the evaluator says. Each command is driven
-// through the library functions its run() calls. PALISADE_SEED=<n> reproduces a run.
+// through the library functions its run() calls. Also: connlist --focus lists the unfocused
+// pairs with an end in focus, a pod with its own node ("node") as the evaluator judges it, and
+// diff of a cluster with a changed copy names exactly the sampled connections whose verdict
+// changed. PALISADE_SEED=<n> reproduces a run.
 
 import t from 'tap';
 import type { Family, Pod } from '../../src/cluster/model.ts';
+import { PROTOCOLS } from '../../src/cluster/model.ts';
+import { podIsSelectable } from '../../src/policy/spec-facts.ts';
 import { ClusterState, type ClusterView } from '../../src/cluster/state.ts';
 import { parseIP } from '../../src/net/address.ts';
 import { CompiledEngine, decideOn } from '../../src/policy/compiler.ts';
 import { evaluate, explain } from '../../src/policy/evaluator.ts';
-import { ConnectivityAnalysis, type Endpoint } from '../../src/analysis/connectivity.ts';
+import { ConnectivityAnalysis, type Connectivity, type Endpoint } from '../../src/analysis/connectivity.ts';
+import { portSetText } from '../../src/analysis/ports.ts';
 import { diffConnectivity } from '../../src/analysis/diff.ts';
 import { formatExplanation } from '../../src/cli/explain-format.ts';
 import { tierWalks, walkAllows } from '../../src/cli/explain-tiers.ts';
@@ -22,8 +28,8 @@ import { matrixCell, matrixPods } from '../../src/cli/commands/matrix.ts';
 import { buildReport, reportFamily } from '../../src/cli/report/report-data.ts';
 import { verdictText } from '../../src/cli/vocabulary.ts';
 import { canonical } from '../../support/differential.ts';
-import { Rng, randomCluster, stateOf, withReplicas, type RandomCluster } from '../../support/random-cluster.ts';
-import { connlistAllows, deniedTier, inPorts, outsideAddresses, sampleConnections } from '../support/command-answers.ts';
+import { Rng, randomCluster, randomMutation, randomProbePort, stateOf, withReplicas, type RandomCluster } from '../../support/random-cluster.ts';
+import { connlistAllows, deniedTier, endpointIdOf, inPorts, outsideAddresses, sampleConnections } from '../support/command-answers.ts';
 
 const CLUSTERS = Number(process.env.PALISADE_CLUSTERS ?? 16);
 const TUPLES = 160;
@@ -87,6 +93,31 @@ function checkCluster(r: Rng, state: ClusterState, cluster: RandomCluster, famil
     if (listed !== d.allowed) bad.push(`${what}: connlist ${typeof listed === 'string' ? listed : listed ? 'lists it' : 'does not list it'}, evaluator ${d.allowed}`);
     else counts.connlist!++;
   }
+  // A pod with its own node ("node" in connlist): the node exemption, judged per member's node.
+  const held = new Set([...state.pods.values()].filter(podIsSelectable).flatMap((p) => p.ips));
+  for (let i = 0; i < 20 && pods.length; i++) {
+    const p = r.pick(pods);
+    const node = state.nodes.get(state.pods.get(p.key)!.nodeName ?? '')?.addresses.find((a) => parseIP(a)?.family === family);
+    // An address a pod holds is that pod's for policy, not its node's (the generator allows it).
+    if (!node || held.has(node)) continue;
+    const conn = { protocol: r.pick(PROTOCOLS), port: randomProbePort(r) || 1, ...(r.chance(0.5) ? { src: p.ip, dst: node } : { src: node, dst: p.ip }) };
+    const d = evaluate(state, conn);
+    const id = endpointIdOf(model, p.key, p.ip)!;
+    const e = model.edges.find((x) => (conn.src === p.ip ? x.from === id && x.to === 'node' : x.from === 'node' && x.to === id));
+    counts.nodes!++;
+    if (inPorts(e, conn.protocol, conn.port) !== d.allowed) bad.push(`${family} ${conn.src === p.ip ? `${p.key} -> its node ${node}` : `its node ${node} -> ${p.key}`} ${conn.protocol}/${conn.port}: connlist ${inPorts(e, conn.protocol, conn.port)}, evaluator ${d.allowed}`);
+  }
+  // connlist --focus: the pairs with an end holding the pod (or in the namespace), as listed unfocused.
+  if (pods.length) {
+    const p = r.pick(pods);
+    for (const focus of [p.key, p.key.split('/')[0]!]) {
+      const inFocus = (id: string) => model.endpoints.find((e) => e.id === id)?.pods?.some((q) => q === focus || q.startsWith(`${focus}/`)) === true;
+      const text = (edges: Connectivity['edges']) => edges.map((e) => `${e.from} => ${e.to} : ${portSetText(e.ports)}`).join('\n');
+      const want = text(model.edges.filter((e) => inFocus(e.from) || inFocus(e.to)));
+      const got = text(new ConnectivityAnalysis(state, { family, focus }).result.edges);
+      if (got !== want) bad.push(`${family}: connlist --focus ${focus} lists\n${got}\nunfocused, its pairs are\n${want}`);
+    }
+  }
   // diff: the folder against itself (as another copy of every object) changes nothing.
   const diff = diffConnectivity(state, twinState(state), { family });
   counts.diffs!++;
@@ -105,6 +136,11 @@ function checkReport(state: ClusterState, counts: Record<string, number>): strin
   const edges = new Map(rep.connectivity.edges.map((e) => [`${e.from}\u0000${e.to}`, e]));
   const podEnd = (e: Endpoint) => e.kind === 'pod' || e.kind === 'group';
   const addr = (pod: string) => addressIn(state.pods.get(pod), family);
+  // An edge's click text ends with one connection of it explained: one the edge allows.
+  rep.connectivity.edges.forEach((e, i) => {
+    const heads = rep.texts[rep.edgeText[i]!]!.split('\n').filter((l) => / -> .* (TCP|UDP|SCTP)\/\d+: (allowed|DENIED)$/.test(l));
+    for (const h of heads) if (!h.endsWith(': allowed')) bad.push(`report edge ${e.from} => ${e.to} : ${portSetText(e.ports)}: its text explains "${h}"`);
+  });
   eps.forEach((a, i) => eps.forEach((b, j) => rep.ports.forEach((p, k) => {
     if ((!podEnd(a) && !podEnd(b)) || a.kind === 'node' || b.kind === 'node') return;
     const cell = rep.cells[i]![j]![k]!;
@@ -141,8 +177,56 @@ function checkReport(state: ClusterState, counts: Record<string, number>): strin
   return bad;
 }
 
+/**
+ * diff of the cluster with a changed copy against the evaluator on both: a sampled connection
+ * whose verdict changed is in a change (opened or closed on its port, for its two pods); one
+ * whose verdict did not is in none.
+ */
+function checkDiff(r: Rng, before: ClusterState, cluster: RandomCluster, family: Family, counts: Record<string, number>): string[] {
+  const bad: string[] = [];
+  const after = twinState(before);
+  const extra = [...cluster.outside];
+  const made = Array.from({ length: r.range(1, 3) }, () => randomMutation(r, after, extra));
+  const d = diffConnectivity(before, after, { family });
+  const pb = matrixPods(before, family).pods, pa = new Map(matrixPods(after, family).pods.map((p) => [p.key, p.ip]));
+  // Pods that are the same endpoint on both sides: present, seen by policy, at the same address.
+  const both = pb.filter((p) => pa.get(p.key) === p.ip);
+  const outside = outsideAddresses(before, cluster.outside, family).filter((a) => outsideAddresses(after, cluster.outside, family).includes(a));
+  for (const s of sampleConnections(r, both, outside, 60)) {
+    if (s.src !== undefined && s.src === s.dst) continue;
+    counts.diffChecks!++;
+    const was = evaluate(before, s.conn).allowed, now = evaluate(after, s.conn).allowed;
+    if (was !== now) counts.changed!++;
+    const from = endpointIdOf(d.after, s.src, s.conn.src), to = endpointIdOf(d.after, s.dst, s.conn.dst);
+    const covering = d.changes.filter((c) => c.from === from && c.to === to
+      && (!c.pods || ((s.src === undefined || c.pods.from.includes(s.src)) && (s.dst === undefined || c.pods.to.includes(s.dst)))));
+    const opened = covering.some((c) => inPorts({ ports: c.opened }, s.conn.protocol, s.conn.port));
+    const closed = covering.some((c) => inPorts({ ports: c.closed }, s.conn.protocol, s.conn.port));
+    if (opened !== (!was && now) || closed !== (was && !now)) {
+      bad.push(`${family} after ${made.join('; ')}: ${s.src ?? s.conn.src} -> ${s.dst ?? s.conn.dst} ${s.conn.protocol}/${s.conn.port}: evaluator ${was} then ${now}, diff ${opened ? 'opened' : closed ? 'closed' : 'no change'} (${from} => ${to})`);
+    }
+  }
+  return bad;
+}
+
+t.test('diff of a cluster and a changed copy agrees with the evaluator on both', async (t) => {
+  const counts: Record<string, number> = { diffChecks: 0, changed: 0 };
+  const mismatches: string[] = [];
+  for (let c = 0; c < CLUSTERS && mismatches.length < 5; c++) {
+    const r = new Rng((seed + c * 7919 + 1) >>> 0);
+    const cluster = randomCluster(r);
+    const state = stateOf(cluster);
+    withReplicas(r, state);
+    for (const family of ['IPv4', 'IPv6'] as const) mismatches.push(...checkDiff(r, state, cluster, family, counts).map((m) => `cluster ${c}: ${m}`));
+  }
+  t.comment(`${CLUSTERS} clusters: ${counts.diffChecks} connections judged before and after a change, ${counts.changed} of them changed`);
+  for (const m of mismatches.slice(0, 8)) t.fail(`seed ${seed}: ${m}`);
+  t.equal(mismatches.length, 0, 'no disagreement');
+  t.ok(counts.changed! > 0, 'some connection changed');
+});
+
 t.test('verify, explain, matrix, connlist, diff and report agree with the evaluator', async (t) => {
-  const counts: Record<string, number> = { tuples: 0, allowed: 0, connlist: 0, diffs: 0, reports: 0, reportCells: 0 };
+  const counts: Record<string, number> = { tuples: 0, allowed: 0, connlist: 0, nodes: 0, diffs: 0, reports: 0, reportCells: 0 };
   const mismatches: string[] = [];
   for (let c = 0; c < CLUSTERS && mismatches.length < 5; c++) {
     const r = new Rng((seed + c * 7919) >>> 0);
@@ -152,7 +236,7 @@ t.test('verify, explain, matrix, connlist, diff and report agree with the evalua
     for (const family of ['IPv4', 'IPv6'] as const) mismatches.push(...checkCluster(r, state, cluster, family, counts).map((m) => `cluster ${c}: ${m}`));
     if (c % 2 === 0) mismatches.push(...checkReport(state, counts).map((m) => `cluster ${c}: ${m}`));
   }
-  t.comment(`${CLUSTERS} clusters: ${counts.tuples} connections (${counts.allowed} allowed), ${counts.connlist} checked against connlist, ${counts.diffs} self-diffs, ${counts.reports} reports with ${counts.reportCells} cell cases`);
+  t.comment(`${CLUSTERS} clusters: ${counts.tuples} connections (${counts.allowed} allowed), ${counts.connlist} checked against connlist (and ${counts.nodes} with the pod's node), ${counts.diffs} self-diffs, ${counts.reports} reports with ${counts.reportCells} cell cases`);
   for (const m of mismatches.slice(0, 8)) t.fail(`seed ${seed}: ${m}`);
   t.equal(mismatches.length, 0, 'no disagreement');
   t.ok(counts.allowed! > counts.tuples! / 20 && counts.allowed! < counts.tuples!, 'both verdicts were exercised');
