@@ -7,7 +7,8 @@
 // two pods when the edge is split); `diff` of the folder with itself reports no change; the
 // `report`'s cells and their click texts say what the evaluator says. Each command is driven
 // through the library functions its run() calls. Also: connlist --focus lists the unfocused
-// pairs with an end in focus, a pod with its own node ("node") as the evaluator judges it, and
+// pairs with an end in focus, a pod with its own node ("node") and with another node (an
+// external block) as the evaluator judges them, and
 // diff of a cluster with a changed copy names exactly the sampled connections whose verdict
 // changed. PALISADE_SEED=<n> reproduces a run.
 
@@ -117,6 +118,19 @@ function checkCluster(r: Rng, state: ClusterState, cluster: RandomCluster, famil
       const got = text(new ConnectivityAnalysis(state, { family, focus }).result.edges);
       if (got !== want) bad.push(`${family}: connlist --focus ${focus} lists\n${got}\nunfocused, its pairs are\n${want}`);
     }
+  }
+  // A pod with another node: that node is an outside address for the pod (its external block).
+  for (let i = 0; i < 20 && pods.length; i++) {
+    const p = r.pick(pods);
+    const own = state.pods.get(p.key)!.nodeName;
+    const others = [...state.nodes.values()].filter((x) => x.name !== own).flatMap((x) => x.addresses).filter((a) => parseIP(a)?.family === family && !held.has(a));
+    if (!others.length) continue;
+    const a = r.pick(others), protocol = r.pick(PROTOCOLS), port = randomProbePort(r) || 1;
+    const s = r.chance(0.5) ? { conn: { src: p.ip, dst: a, protocol, port }, src: p.key } : { conn: { src: a, dst: p.ip, protocol, port }, dst: p.key };
+    const d = evaluate(state, s.conn);
+    const listed = connlistAllows(model, s);
+    counts.nodes!++;
+    if (listed !== d.allowed) bad.push(`${family} ${s.conn.src} -> ${s.conn.dst} (another node) ${protocol}/${port}: connlist ${listed}, evaluator ${d.allowed}`);
   }
   // diff: the folder against itself (as another copy of every object) changes nothing.
   const diff = diffConnectivity(state, twinState(state), { family });
@@ -236,7 +250,7 @@ t.test('verify, explain, matrix, connlist, diff and report agree with the evalua
     for (const family of ['IPv4', 'IPv6'] as const) mismatches.push(...checkCluster(r, state, cluster, family, counts).map((m) => `cluster ${c}: ${m}`));
     if (c % 2 === 0) mismatches.push(...checkReport(state, c % 4 === 0 ? 'IPv4' : 'IPv6', counts).map((m) => `cluster ${c}: ${m}`));
   }
-  t.comment(`${CLUSTERS} clusters: ${counts.tuples} connections (${counts.allowed} allowed), ${counts.connlist} checked against connlist (and ${counts.nodes} with the pod's node), ${counts.diffs} self-diffs, ${counts.reports} reports with ${counts.reportCells} cell cases`);
+  t.comment(`${CLUSTERS} clusters: ${counts.tuples} connections (${counts.allowed} allowed), ${counts.connlist} checked against connlist (and ${counts.nodes} with a node), ${counts.diffs} self-diffs, ${counts.reports} reports with ${counts.reportCells} cell cases`);
   for (const m of mismatches.slice(0, 8)) t.fail(`seed ${seed}: ${m}`);
   t.equal(mismatches.length, 0, 'no disagreement');
   t.ok(counts.allowed! > counts.tuples! / 20 && counts.allowed! < counts.tuples!, 'both verdicts were exercised');
