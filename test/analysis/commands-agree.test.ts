@@ -16,7 +16,7 @@ import t from 'tap';
 import type { Family, Pod } from '../../src/cluster/model.ts';
 import { PROTOCOLS } from '../../src/cluster/model.ts';
 import { podIsSelectable } from '../../src/policy/spec-facts.ts';
-import { ClusterState, type ClusterView } from '../../src/cluster/state.ts';
+import type { ClusterState } from '../../src/cluster/state.ts';
 import { parseIP } from '../../src/net/address.ts';
 import { CompiledEngine, decideOn } from '../../src/policy/compiler.ts';
 import { evaluate, explain } from '../../src/policy/evaluator.ts';
@@ -30,26 +30,13 @@ import { buildReport, reportFamily } from '../../src/cli/report/report-data.ts';
 import { verdictText } from '../../src/cli/vocabulary.ts';
 import { canonical } from '../../support/differential.ts';
 import { Rng, randomCluster, randomMutation, randomProbePort, stateOf, withReplicas, type RandomCluster } from '../../support/random-cluster.ts';
-import { connlistAllows, deniedTier, endpointIdOf, inPorts, outsideAddresses, sampleConnections } from '../support/command-answers.ts';
+import { connlistAllows, deniedTier, endpointIdOf, twinState, inPorts, outsideAddresses, sampleConnections } from '../support/command-answers.ts';
 
 const CLUSTERS = Number(process.env.PALISADE_CLUSTERS ?? 16);
 const TUPLES = 160;
 const envSeed = process.env.PALISADE_SEED;
 const seed = envSeed !== undefined && envSeed !== '' ? Number(envSeed) >>> 0 : (Date.now() ^ (process.pid << 16)) >>> 0;
 t.comment(`commands-agree seed ${seed} (reproduce with PALISADE_SEED=${seed})`);
-
-/** A second state with copies of every object: diff compares two views, not one view with itself. */
-function twinState(view: ClusterView): ClusterState {
-  const s = new ClusterState();
-  s.batch(() => {
-    for (const n of view.namespaces.values()) s.upsertNamespace(structuredClone(n));
-    for (const n of view.nodes.values()) s.upsertNode(structuredClone(n));
-    for (const p of view.pods.values()) s.upsertPod(structuredClone(p));
-    for (const p of view.policies.values()) s.upsertPolicy(structuredClone(p));
-    for (const p of view.clusterPolicies.values()) s.upsert(p.kind, structuredClone(p));
-  });
-  return s;
-}
 
 function addressIn(p: Pod | undefined, family: Family): string | undefined {
   return p?.ips.find((a) => parseIP(a)?.family === family);

@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Family, Protocol } from '../../src/cluster/model.ts';
 import { PROTOCOLS } from '../../src/cluster/model.ts';
-import type { ClusterState } from '../../src/cluster/state.ts';
+import { ClusterState, type ClusterView } from '../../src/cluster/state.ts';
 import { cidrContains, parseCIDR, parseIP } from '../../src/net/address.ts';
 import type { Connection, Decision } from '../../src/policy/decision.ts';
 import type { Connectivity, Edge, Endpoint } from '../../src/analysis/connectivity.ts';
@@ -138,4 +138,17 @@ export function writeManifests(state: ClusterState, dir: string): void {
     ...[...state.clusterPolicies.values()].map((object) => rawObject({ kind: 'ClusterNetworkPolicy', object })),
   ];
   writeFileSync(join(dir, 'cluster.yaml'), docs.map((d) => JSON.stringify(d)).join('\n---\n') + '\n');
+}
+
+/** A second state with copies of every object: diff compares two views, not one view with itself. */
+export function twinState(view: ClusterView): ClusterState {
+  const s = new ClusterState();
+  s.batch(() => {
+    for (const n of view.namespaces.values()) s.upsertNamespace(structuredClone(n));
+    for (const n of view.nodes.values()) s.upsertNode(structuredClone(n));
+    for (const p of view.pods.values()) s.upsertPod(structuredClone(p));
+    for (const p of view.policies.values()) s.upsertPolicy(structuredClone(p));
+    for (const p of view.clusterPolicies.values()) s.upsert(p.kind, structuredClone(p));
+  });
+  return s;
 }
