@@ -88,7 +88,7 @@ t.test('verify, explain, matrix, connlist and diff through bin/palisade.js agree
     const rows = csvRows(csv!.stdout);
     if (rows[0]?.join(',') !== 'src,dst,conn,split') bad.push(`${where}: connlist -o csv header ${rows[0]?.join(',')}`);
     // The text says what the CSV says: each pair's line, and under a split one each case (its
-    // continuation lines joined); test/cli/connlist-command.test.ts has the split edge in every format.
+    // continuation lines joined). test/cli/connlist-command.test.ts has a split edge in each.
     const said: string[][] = [];
     for (const l of text!.stdout.split('\n')) {
       if (l.startsWith('groups (')) break;
