@@ -145,13 +145,13 @@ if (process.getuid?.() !== 0) {
     }
     // A PATH with every tool but conntrack.
     const bin = mkdtempSync(join(tmpdir(), 'palisade-path-'));
-    for (const tool of ['ip', 'iptables', 'ip6tables']) {
+    for (const tool of ['ip', 'iptables', 'ip6tables', 'ipset']) {
       const p = which(tool);
       if (p) symlinkSync(p, join(bin, tool));
     }
     const noConntrack = spawnSync(process.execPath, [BIN, 'demo', '--name', LAB], { encoding: 'utf8', cwd: ROOT, env: { ...process.env, PATH: bin } });
     t.equal(noConntrack.status, 3);
-    t.match(noConntrack.stderr, /- conntrack: conntrack not found \([^)]*\)\n\s+fix: apt-get install -y conntrack/);
+    t.match(noConntrack.stderr, /- conntrack: conntrack not found on PATH \([^)]*\)\n\s+fix: apt-get install -y conntrack/);
     t.notMatch(noConntrack.stderr, /- ip \(iproute2\)/, 'only what is missing is listed');
     t.same((await listNetns()).filter((n) => n.startsWith(labNetnsPrefix(LAB))), [], 'nothing built');
   });
