@@ -47,8 +47,8 @@ import { sideAllows, type RuleSnapshot } from '../policy/engine-api.ts';
 import { BatchRunner } from './batch-runner.ts';
 import { IdleConverge } from './idle-converge.ts';
 import { WasmCopier } from './wasm-copy.ts';
-import { StatusFile } from './status-file.ts';
-import { AgentStats, registerAgentMetrics, statusCounters, statusReadiness, waitingForFirstSync, type AgentStatus } from './agent-stats.ts';
+import { StatusWriter, agentStatus } from './status-writer.ts';
+import { AgentStats, registerAgentMetrics, type AgentStatus } from './agent-stats.ts';
 import { defaultLog } from './agent-log.ts';
 import { SourceGuard } from './source-guard.ts';
 import { agentOptionsError, rulePlan, staticPodRanges, type AgentOptions, type Backend } from './options.ts';
@@ -99,7 +99,7 @@ export class Agent {
   });
   /** The WebAssembly copy of the snapshot in force, made in idle time (wasm-copy.ts). */
   private readonly wasmCopy: WasmCopier;
-  private statusFile?: StatusFile;
+  private readonly statusWriter: StatusWriter;
   /** Pod-rule reconciles: one per batch of state changes, bursts merged. */
   private readonly reconciler = new BatchRunner<true>({
     round: () => this.reconcile(),
@@ -113,7 +113,6 @@ export class Agent {
     mayRun: () => !this.stopped && this.cutter !== undefined && this.classifier !== undefined,
   });
   private retryTimer?: NodeJS.Timeout;
-  private statusTimer?: NodeJS.Timeout;
   private unsubscribe: (() => void)[] = [];
   private cutter?: FlowCutter;
   private rulesQueue: Promise<unknown> = Promise.resolve();
@@ -133,6 +132,7 @@ export class Agent {
       publish: (copy) => this.swapIn(copy),
       failed: (e) => this.fail(`copying the snapshot for the WebAssembly judge failed, the JavaScript judge stays in force: ${e.message}`),
     }, opts.wasmJudge ?? true);
+    this.statusWriter = new StatusWriter({ path: opts.statusFile, intervalMs: opts.statusIntervalMs, log: this.log }, () => this.status());
   }
 
   private starting?: Promise<void>;
@@ -146,9 +146,7 @@ export class Agent {
 
   private async doStart(): Promise<void> {
     const o = this.opts;
-    // First (and every statusIntervalMs on): a reader sees the agent wait for its first sync, not no file.
-    await this.writeStatus();
-    if (o.statusFile) (this.statusTimer = setInterval(() => void this.writeStatus(), o.statusIntervalMs ?? 1000)).unref();
+    await this.statusWriter.begin();
     const { backend, reason } = await settleBackend(o.iptables ?? 'auto');
     this.log('info', `iptables backend ${backend}: ${reason}`);
     this.iptables = new Iptables({ backend, plan: this.plan, families: this.families });
@@ -516,45 +514,17 @@ export class Agent {
   }
 
   status(): AgentStatus {
-    const { counters, reasons, invalid } = statusCounters({
-      enforcer: this.enforcer, classifier: this.classifier, observer: this.observer, verdictLog: this.vlog?.log, sinks: this.vlog?.sinks, cache: this.cache, admission: this.admission,
+    return agentStatus({
+      opts: this.opts, state: this.state, stats: this.stats, enforcer: this.enforcer, classifier: this.classifier, observer: this.observer, vlog: this.vlog,
+      cache: this.cache, admission: this.admission, engine: this.engine, cutter: this.cutter, wasmCopy: this.wasmCopy, sourceGuard: this.sourceGuard,
+      watchdog: this.watchdog, dns: this.dns, synced: this.sourceSynced, ready: this.ready, stopped: this.stopped, generation: this.enforcedGeneration,
+      enforcedAt: this.enforcedAt, enforcedSync: this.enforcedSync, lastError: this.lastError, createdAt: this.createdAt,
     });
-    return {
-      pid: process.pid,
-      node: this.opts.node,
-      backend: this.opts.backend,
-      ...statusReadiness({ synced: this.sourceSynced, enforcing: this.ready && !this.stopped, connected: this.opts.source.isConnected ?? true }),
-      stopped: this.stopped,
-      generation: this.enforcedGeneration,
-      snapshotGeneration: this.classifier ? this.classifier.snapshot.generation : 0,
-      enforcedAt: this.enforcedAt,
-      sourceSyncStartedAt: this.enforcedSync?.startedAt,
-      sourceErrors: this.enforcedSync?.errors ?? [],
-      rejected: this.state.rejected.size,
-      managedAddresses: this.stats.managedAddresses,
-      counters,
-      reasons,
-      invalid,
-      lastError: this.lastError,
-      strict: this.cutter !== undefined || ((this.opts.strict ?? true) && !this.ready),
-      flowsCut: this.cutter?.cutTotal ?? 0,
-      strictSweeps: this.cutter?.sweeps ?? 0,
-      rulesRestored: this.stats.rulesRestored,
-      rulesRestoredAt: this.stats.rulesRestoredAt,
-      tierChains: this.engine ? { pending: this.engine.pendingChains, made: this.engine.stats().chainsMade } : undefined,
-      wasmJudge: this.wasmCopy.status(),
-      sourceGuard: this.sourceGuard?.status(),
-      ruleWatchdog: this.watchdog?.status(),
-      updatedAt: new Date().toISOString(),
-      ...(!this.sourceSynced && !this.stopped ? { waitingForFirstSync: waitingForFirstSync(this.opts.source, this.createdAt) } : {}),
-      ...(this.dns ? { dns: this.dns.status() } : {}),
-    };
   }
 
-  /** Writes the status file (status-file.ts), if there is one; `last` (stopping) without waiting for its write rate. */
+  /** Writes the status file (status-writer.ts), if there is one; `last` (stopping) without waiting for its write rate. */
   writeStatus(last = false): Promise<void> {
-    if (this.opts.statusFile) this.statusFile ??= new StatusFile(this.opts.statusFile, this.log);
-    return this.statusFile?.write(() => this.status(), { force: last }) ?? Promise.resolve();
+    return this.statusWriter.write(last);
   }
 
   /** Orderly shutdown: stop the source, remove rules (unless keepRules), close the enforcer. */
@@ -567,7 +537,7 @@ export class Agent {
       await this.opts.source.stop();
       await this.starting.catch(() => {});
     }
-    if (this.statusTimer) clearInterval(this.statusTimer);
+    this.statusWriter.stopTimer();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.converge.cancel();
     this.wasmCopy.cancel();
