@@ -6,7 +6,8 @@
 
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { ClusterState } from '../cluster/state.ts';
-import { KINDS, keyOfObject, resourcePath } from '../cluster/kinds.ts';
+import { KINDS, resourcePath } from '../cluster/kinds.ts';
+import { objectKey } from './kube-resource.ts';
 import { ApiError, KubeLister, describeError, loadKubeConfig } from './kube-client.ts';
 import { KubeApplier, type Prepared } from './kube-apply.ts';
 
@@ -55,9 +56,8 @@ export async function readClusterOnce(opts: SnapshotOptions): Promise<Snapshot> 
             if (typeof item !== 'object' || item === null || Array.isArray(item)) throw new Error(`${resourcePath(entry, version)}: element ${index} of items is not an object`);
             index++;
             const raw = item as KubernetesObject;
-            const name = raw?.metadata?.name;
-            if (typeof name !== 'string' || name === '') continue;
-            prepared.push(applier.prepare({ kind: entry.kind, key: keyOfObject(entry, { name, namespace: raw.metadata?.namespace ?? '' }), raw }));
+            const key = objectKey(entry, raw);
+            if (key !== undefined) prepared.push(applier.prepare({ kind: entry.kind, key, raw }));
           }
         });
         return prepared;
