@@ -34,11 +34,16 @@ status: {phase: Running, podIP: ${ip}, podIPs: [{ip: ${ip}}]}`;
 
 /** The group's two replicas and db; db admits the second replica (10.1.0.2) on 8443 too, the group on port 80: an edge split by address. */
 function splitCluster(): string {
+  return groupClusterWith('spec: {podSelector: {matchLabels: {app: db}}, policyTypes: [Ingress], ingress: [{from: [{ipBlock: {cidr: 10.1.0.2/32}}], ports: [{port: 8443}]}, {from: [{podSelector: {matchLabels: {app: web}}}], ports: [{port: 80}]}]}');
+}
+
+/** groupCluster with its default-deny policy's spec replaced by `spec`. */
+function groupClusterWith(spec: string): string {
   const dir = groupCluster();
-  const yaml = readFileSync(join(dir, 'cluster.yaml'), 'utf8').replace(
-    'spec: {podSelector: {}, policyTypes: [Ingress]}',
-    'spec: {podSelector: {matchLabels: {app: db}}, policyTypes: [Ingress], ingress: [{from: [{ipBlock: {cidr: 10.1.0.2/32}}], ports: [{port: 8443}]}, {from: [{podSelector: {matchLabels: {app: web}}}], ports: [{port: 80}]}]}',
-  );
+  const before = readFileSync(join(dir, 'cluster.yaml'), 'utf8');
+  const yaml = before.replace('spec: {podSelector: {}, policyTypes: [Ingress]}', spec);
+  // A fixture edit that matched nothing would leave the default deny, and no split to test.
+  if (yaml === before) throw new Error('groupClusterWith: the default-deny spec was not found');
   writeFileSync(join(dir, 'cluster.yaml'), yaml);
   return dir;
 }
@@ -48,13 +53,7 @@ function splitCluster(): string {
  * group's pair with itself is split by destination, each case from both replicas to one of them.
  */
 function selfSplitCluster(): string {
-  const dir = groupCluster();
-  const yaml = readFileSync(join(dir, 'cluster.yaml'), 'utf8').replace(
-    'spec: {podSelector: {}, policyTypes: [Ingress]}',
-    'spec: {podSelector: {matchLabels: {app: web}}, policyTypes: [Egress], egress: [{to: [{ipBlock: {cidr: 10.1.0.1/32}}], ports: [{port: 80}]}, {to: [{ipBlock: {cidr: 10.1.0.2/32}}], ports: [{port: 8443}]}]}',
-  );
-  writeFileSync(join(dir, 'cluster.yaml'), yaml);
-  return dir;
+  return groupClusterWith('spec: {podSelector: {matchLabels: {app: web}}, policyTypes: [Egress], egress: [{to: [{ipBlock: {cidr: 10.1.0.1/32}}], ports: [{port: 80}]}, {to: [{ipBlock: {cidr: 10.1.0.2/32}}], ports: [{port: 8443}]}]}');
 }
 
 interface Data { endpoints: string[]; ports: string[]; cells: number[][][]; cellText: number[][][]; texts: string[] }
